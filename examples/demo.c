@@ -1,0 +1,4 @@
+#define CONTRAREC_IMPLEMENTATION
+#include "../contrarec.h"
+#include <stdio.h>
+int main(void) { return 0; }

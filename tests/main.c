@@ -1,0 +1,62 @@
+/* The test runner. Usage: tests [name-substring] */
+#define CONTRAREC_IMPLEMENTATION
+#include "test.h"
+#include <stdarg.h>
+#include <stdlib.h>
+
+extern const crt_case crt_core[], crt_kernels[], crt_data[];
+static const crt_case *const groups[] = {crt_core, crt_kernels, crt_data};
+
+static int failed_now;
+
+void crt_fail(const char *file, int line, const char *fmt, ...) {
+    va_list ap;
+    printf("    %s:%d: ", file, line);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    failed_now = 1;
+}
+
+const char *crt_tmp(const char *name) {
+    static char buf[8][512];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "build/test-tmp/%s", name);
+    return buf[k];
+}
+
+const char *crt_write(const char *name, const char *text, long len) {
+    const char *path = crt_tmp(name);
+    FILE *f = fopen(path, "wb");
+    if (!f) { printf("cannot write %s (run from the repo root via make test)\n", path); exit(2); }
+    fwrite(text, 1, len < 0 ? strlen(text) : (size_t)len, f);
+    fclose(f);
+    return path;
+}
+
+int crt_have_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
+int main(int argc, char **argv) {
+    int passed = 0, failed = 0;
+    size_t g;
+    const crt_case *c;
+    for (g = 0; g < sizeof groups / sizeof groups[0]; g++)
+        for (c = groups[g]; c->name; c++) {
+            if (argc > 1 && !strstr(c->name, argv[1])) continue;
+            failed_now = 0;
+            printf("%-44s ", c->name);
+            fflush(stdout);
+            c->fn();
+            if (failed_now) { printf("  ^ FAILED %s\n", c->name); failed++; }
+            else { printf("ok\n"); passed++; }
+            fflush(stdout);
+        }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,66 @@
+/* A tiny test runner: each tests/test_*.c file exports a table of cases; main.c runs them all
+   (or those whose name contains argv[1]) and ends with the line "N passed, N failed". */
+#ifndef CRT_TEST_H
+#define CRT_TEST_H
+
+#include "../contrarec.h"
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct crt_case {
+    const char *name;
+    void (*fn)(void);
+} crt_case;
+
+void crt_fail(const char *file, int line, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Path of a scratch file under build/test-tmp/ (the Makefile creates the folder). */
+const char *crt_tmp(const char *name);
+/* Writes len bytes (len < 0: strlen) to a scratch file and returns its path. */
+const char *crt_write(const char *name, const char *text, long len);
+/* 1 if the file exists and can be read (used to run real-data tests only when present). */
+int crt_have_file(const char *path);
+
+#define TEST(name) static void name(void)
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) { crt_fail(__FILE__, __LINE__, "%s", #c); return; }                           \
+    } while (0)
+#define CHECKF(c, ...)                                                                             \
+    do {                                                                                           \
+        if (!(c)) { crt_fail(__FILE__, __LINE__, __VA_ARGS__); return; }                        \
+    } while (0)
+#define CHECK_OK(expr)                                                                             \
+    do {                                                                                           \
+        cr_status s_ = (expr);                                                                     \
+        if (s_ != CR_OK) {                                                                         \
+            crt_fail(__FILE__, __LINE__, "%s -> %s: %s", #expr, cr_status_string(s_),            \
+                     cr_last_error());                                                             \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+/* expr must fail with status st and a message containing each of the given fragments */
+#define CHECK_FAILS(expr, st, frag)                                                                \
+    do {                                                                                           \
+        cr_status s_ = (expr);                                                                     \
+        if (s_ != (st) || !strstr(cr_last_error(), frag)) {                                        \
+            crt_fail(__FILE__, __LINE__, "%s -> %s (%s), wanted %s with '%s'", #expr,             \
+                     cr_status_string(s_), cr_last_error(), cr_status_string(st), frag);           \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+#define CHECK_NEAR(a, b, tol)                                                                      \
+    do {                                                                                           \
+        double a_ = (double)(a), b_ = (double)(b);                                                 \
+        if (!(fabs(a_ - b_) <= (tol))) {                                                           \
+            crt_fail(__FILE__, __LINE__, "%s = %.9g, %s = %.9g, |diff| > %g", #a, a_, #b, b_,     \
+                     (double)(tol));                                                               \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+
+#endif

@@ -1,0 +1,273 @@
+/* loaders, splits, synthetic data */
+#include "test.h"
+#include <stdlib.h>
+
+static cr_load_opts opts_fmt(cr_format f) {
+    cr_load_opts o;
+    memset(&o, 0, sizeof o);
+    o.format = f;
+    return o;
+}
+
+/* Loads path as a training file into fresh maps. */
+static cr_status load(cr_interactions *x, cr_idmap *u, cr_idmap *i, const char *path, cr_load_opts o, cr_load_report *rep) {
+    memset(u, 0, sizeof *u);
+    memset(i, 0, sizeof *i);
+    return cr_load_interactions(x, u, i, 1, path, &o, rep);
+}
+
+static void free3(cr_interactions *x, cr_idmap *u, cr_idmap *i) {
+    cr_interactions_free(x);
+    cr_idmap_free(u);
+    cr_idmap_free(i);
+}
+
+TEST(lightgcn_format) {
+    cr_interactions x;
+    cr_idmap u, i;
+    cr_load_report rep;
+    const char *p = crt_write("lg.txt", "10 5 7 9\n20 7 3\n30\n", -1);
+    CHECK_OK(load(&x, &u, &i, p, opts_fmt(CR_FORMAT_LIGHTGCN), &rep));
+    CHECK(x.n == 5 && u.n == 3 && i.n == 4 && rep.records == 5 && rep.lines == 3);
+    CHECK(u.raw[2] == 30 && cr_idmap_find(&u, 20) == 1 && cr_idmap_find(&i, 3) == 3);
+    CHECK(x.user[3] == 1 && x.item[3] == 1); /* raw (20, 7) */
+    CHECK(x.time[0] < x.time[1] && x.time[3] < x.time[4]); /* file order */
+    free3(&x, &u, &i);
+}
+
+TEST(seq_format_colon_and_plain) {
+    cr_interactions x;
+    cr_idmap u, i;
+    cr_csr S;
+    const char *p = crt_write("seq.txt", "1:5 6 7\n2: 8 9 5\n3 4 5\n", -1);
+    CHECK_OK(load(&x, &u, &i, p, opts_fmt(CR_FORMAT_SEQ), NULL));
+    CHECK(x.n == 8 && u.n == 3 && i.n == 6);
+    CHECK_OK(cr_interactions_to_csr(&S, &x, u.n, i.n, 1));
+    CHECK(S.rowptr[2] - S.rowptr[1] == 3);
+    CHECK(i.raw[S.col[S.rowptr[1]]] == 8 && i.raw[S.col[S.rowptr[1] + 2]] == 5); /* time order kept */
+    cr_csr_free(&S);
+    free3(&x, &u, &i);
+}
+
+TEST(triplets_separators_and_header) {
+    cr_interactions x;
+    cr_idmap u, i;
+    cr_load_report rep;
+    const char *p = crt_write("tri.csv", "user,item,rating,ts\n1,2,4.5,100\n1 , 3 ,2e0, 50\n2\t2\t1\t7\n3 4\n", -1);
+    CHECK_OK(load(&x, &u, &i, p, opts_fmt(CR_FORMAT_TRIPLETS), &rep));
+    CHECK(x.n == 4 && x.has_rating && x.has_time);
+    CHECK(x.rating[0] == 4.5f && x.rating[1] == 2.0f && x.time[1] == 50.0 && x.time[0] == 100.0);
+    CHECK(x.rating[3] == 1.0f);
+    free3(&x, &u, &i);
+}
+
+TEST(movielens_variants) {
+    cr_interactions x;
+    cr_idmap u, i;
+    cr_load_opts o = opts_fmt(CR_FORMAT_MOVIELENS);
+    const char *p = crt_write("u.data", "196\t242\t3\t881250949\n186\t302\t3\t891717742\n", -1);
+    CHECK_OK(load(&x, &u, &i, p, o, NULL));
+    CHECK(x.n == 2 && x.time[1] == 891717742.0 && x.rating[0] == 3.0f);
+    free3(&x, &u, &i);
+    p = crt_write("ratings.dat", "1::1193::5::978300760\n1::661::3::978302109\n", -1);
+    CHECK_OK(load(&x, &u, &i, p, o, NULL));
+    CHECK(x.n == 2 && i.raw[1] == 661);
+    free3(&x, &u, &i);
+    p = crt_write("ratings.csv", "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,3,4.0,964981247\n", -1);
+    CHECK_OK(load(&x, &u, &i, p, o, NULL));
+    CHECK(x.n == 2);
+    free3(&x, &u, &i);
+    o.min_rating = 4.0f;
+    p = crt_write("u2.data", "1\t1\t5\t1\n1\t2\t3\t2\n2\t1\t4\t3\n", -1);
+    {
+        cr_load_report rep;
+        CHECK_OK(load(&x, &u, &i, p, o, &rep));
+        CHECK(x.n == 2 && rep.below_rating == 1);
+        free3(&x, &u, &i);
+    }
+    p = crt_write("u3.data", "1\t1\t5\n", -1);
+    CHECK_FAILS(load(&x, &u, &i, p, opts_fmt(CR_FORMAT_MOVIELENS), NULL), CR_ERR_PARSE, "u3.data:1: expected 4 fields");
+}
+
+TEST(crlf_bom_blank_comments_trailing_duplicates) {
+    cr_interactions x;
+    cr_idmap u, i;
+    cr_load_report rep;
+    cr_load_opts o = opts_fmt(CR_FORMAT_LIGHTGCN);
+    const char *p = crt_write("crlf.txt", "\xEF\xBB\xBF# a comment\r\n0 1 2 \r\n\r\n   \n1 2 2 3\t \r\n0 1\r\n", -1);
+    CHECK_OK(load(&x, &u, &i, p, o, &rep));
+    CHECK(x.n == 4 && rep.duplicates == 2 && rep.lines == 6);
+    CHECK(u.raw[0] == 0 && i.raw[0] == 1);
+    free3(&x, &u, &i);
+    o.keep_duplicates = 1;
+    CHECK_OK(load(&x, &u, &i, p, o, &rep));
+    CHECK(x.n == 6 && rep.duplicates == 0);
+    free3(&x, &u, &i);
+}
+
+TEST(malformed_inputs_are_refused_with_location) {
+    cr_interactions x;
+    cr_idmap u, i;
+    cr_load_opts lg = opts_fmt(CR_FORMAT_LIGHTGCN), tr = opts_fmt(CR_FORMAT_TRIPLETS);
+    CHECK_FAILS(load(&x, &u, &i, crt_write("bad1.txt", "0 1 2\n1 2 x3\n", -1), lg, NULL), CR_ERR_PARSE, "bad1.txt:2: field 3 (item id): 'x3' is not a non-negative integer");
+    CHECK(x.n == 0 && x.user == NULL && u.n == 0 && i.n == 0);
+    CHECK_FAILS(load(&x, &u, &i, crt_write("bad2.txt", "0 1\n-4 2\n", -1), lg, NULL), CR_ERR_PARSE, "bad2.txt:2: field 1 (user id): negative id '-4'");
+    CHECK_FAILS(load(&x, &u, &i, crt_write("bad3.txt", "0 4294967296\n", -1), lg, NULL), CR_ERR_PARSE, "does not fit in 32 bits");
+    CHECK_OK(load(&x, &u, &i, crt_write("ok32.txt", "4294967295 4294967295\n", -1), lg, NULL));
+    CHECK(u.raw[0] == 4294967295LL);
+    free3(&x, &u, &i);
+    CHECK_FAILS(load(&x, &u, &i, crt_write("bad4.txt", "1,,2\n", -1), tr, NULL), CR_ERR_PARSE, "bad4.txt:1: empty field 2");
+    CHECK_FAILS(load(&x, &u, &i, crt_write("bad5.txt", "1 2 3 4 5\n", -1), tr, NULL), CR_ERR_PARSE, "found 5");
+    CHECK_FAILS(load(&x, &u, &i, crt_write("bad6.txt", "1 2 abc\n", -1), tr, NULL), CR_ERR_PARSE, "field 3 (rating): 'abc' is not a number");
+    CHECK_FAILS(load(&x, &u, &i, crt_write("bad7.txt", "1 2 1 1e999\n", -1), tr, NULL), CR_ERR_PARSE, "field 4 (timestamp)");
+    CHECK_FAILS(load(&x, &u, &i, crt_write("bad8.txt", "1 2\n3 4\0 5\n", 11), lg, NULL), CR_ERR_PARSE, "bad8.txt:2: binary data");
+    CHECK_FAILS(load(&x, &u, &i, crt_write("bad9.txt", "1:2\n", -1), tr, NULL), CR_ERR_PARSE, "unexpected ':'");
+    CHECK_FAILS(load(&x, &u, &i, crt_write("bad10.txt", "\x89PNG\r\n\x1a\n\xff\xfe", 10), lg, NULL), CR_ERR_PARSE, "bad10.txt:1: field 1 (user id): '\\x89PNG'");
+    CHECK_FAILS(load(&x, &u, &i, crt_write("empty.txt", "", 0), lg, NULL), CR_ERR_EMPTY, "empty.txt: no interactions");
+    CHECK_FAILS(load(&x, &u, &i, crt_write("blank.txt", "\n\n  \n# only a comment\n", -1), lg, NULL), CR_ERR_EMPTY, "no interactions");
+    CHECK_FAILS(load(&x, &u, &i, crt_tmp("does-not-exist.txt"), lg, NULL), CR_ERR_IO, "does-not-exist.txt: cannot open");
+    CHECK_FAILS(load(&x, &u, &i, "build/test-tmp", lg, NULL), CR_ERR_IO, "build/test-tmp: cannot read");
+    CHECK_FAILS(load(&x, &u, &i, NULL, lg, NULL), CR_ERR_INVALID, "no file name");
+    lg.format = (cr_format)9;
+    CHECK_FAILS(load(&x, &u, &i, crt_tmp("bad1.txt"), lg, NULL), CR_ERR_INVALID, "unknown file format");
+}
+
+TEST(skip_bad_lines_counts_them) {
+    cr_interactions x;
+    cr_idmap u, i;
+    cr_load_report rep;
+    cr_load_opts o = opts_fmt(CR_FORMAT_TRIPLETS);
+    o.skip_bad_lines = 1;
+    CHECK_OK(load(&x, &u, &i, crt_write("skip.txt", "1 2\nfoo bar\n3 4\n5\n6 7 8 9 10\n", -1), o, &rep));
+    CHECK(x.n == 2 && rep.bad_lines == 3 && rep.first_bad_line == 2); /* only line 1 may be a header */
+    CHECK(strstr(rep.first_bad, "'foo' is not a non-negative integer") != NULL);
+    free3(&x, &u, &i);
+}
+
+TEST(very_long_line) {
+    int n = 200000, k;
+    char *buf = (char *)malloc((size_t)n * 8 + 16), *s = buf;
+    cr_interactions x;
+    cr_idmap u, i;
+    s += sprintf(s, "7");
+    for (k = 0; k < n; k++) s += sprintf(s, " %d", k);
+    *s++ = '\n';
+    CHECK_OK(load(&x, &u, &i, crt_write("long.txt", buf, s - buf), opts_fmt(CR_FORMAT_LIGHTGCN), NULL));
+    CHECK(x.n == n && u.n == 1 && i.n == n);
+    free3(&x, &u, &i);
+    free(buf);
+}
+
+TEST(failed_load_rolls_back_id_maps) {
+    cr_interactions x;
+    cr_idmap u, i;
+    cr_load_opts o = opts_fmt(CR_FORMAT_LIGHTGCN);
+    memset(&u, 0, sizeof u);
+    memset(&i, 0, sizeof i);
+    CHECK_OK(cr_load_interactions(&x, &u, &i, 1, crt_write("a.txt", "1 2 3\n", -1), &o, NULL));
+    cr_interactions_free(&x);
+    CHECK(cr_load_interactions(&x, &u, &i, 1, crt_write("b.txt", "5 6 7\n8 x\n", -1), &o, NULL) == CR_ERR_PARSE);
+    CHECK(u.n == 1 && i.n == 2 && cr_idmap_find(&u, 5) < 0 && cr_idmap_find(&i, 6) < 0 && cr_idmap_find(&i, 3) == 1);
+    cr_idmap_free(&u);
+    cr_idmap_free(&i);
+}
+
+TEST(dataset_test_unknowns_and_overlap) {
+    cr_dataset ds;
+    cr_load_opts o = opts_fmt(CR_FORMAT_LIGHTGCN);
+    const char *tr = crt_write("ds_train.txt", "0 10 11\n1 11 12\n", -1);
+    const char *te = crt_write("ds_test.txt", "0 12 11\n1 10 99\n2 10\n", -1);
+    CHECK_OK(cr_dataset_load(&ds, tr, te, &o));
+    CHECK(ds.n_users == 2 && ds.n_items == 3);
+    CHECK(ds.test_report.unknown_user == 1 && ds.test_report.unknown_item == 1);
+    CHECK(ds.test_overlap == 1); /* (0, 11) is in train */
+    CHECK(ds.test.n == 2);
+    cr_dataset_free(&ds);
+    te = crt_write("ds_test2.txt", "5 10\n", -1);
+    CHECK_FAILS(cr_dataset_load(&ds, tr, te, &o), CR_ERR_EMPTY, "no test interactions left (1 records with users unknown");
+}
+
+TEST(splits_ratio_and_leave_last) {
+    cr_interactions all, a, b, a2, b2;
+    int32_t nu, ni;
+    int64_t e;
+    cr_synth_opts so;
+    memset(&so, 0, sizeof so);
+    so.n_users = 300;
+    so.n_items = 500;
+    so.mean_len = 12;
+    CHECK_OK(cr_synthetic(&all, &nu, &ni, &so));
+    CHECK_OK(cr_split_ratio(&all, nu, 0.2, 5, &a, &b));
+    CHECK(a.n + b.n == all.n);
+    CHECK(b.n > all.n / 7 && b.n < all.n / 4);
+    CHECK_OK(cr_split_ratio(&all, nu, 0.2, 5, &a2, &b2));
+    CHECK(a2.n == a.n && memcmp(a.item, a2.item, sizeof(int32_t) * (size_t)a.n) == 0);
+    cr_interactions_free(&a); cr_interactions_free(&b); cr_interactions_free(&a2); cr_interactions_free(&b2);
+    CHECK_OK(cr_split_leave_last(&all, nu, 1, &a, &b));
+    CHECK(b.n == nu); /* every synthetic user has >= 5 records */
+    for (e = 0; e < b.n; e++) {
+        int64_t f;
+        for (f = 0; f < a.n; f++)
+            if (a.user[f] == b.user[e]) CHECK(a.time[f] < b.time[e]);
+    }
+    cr_interactions_free(&a); cr_interactions_free(&b);
+    CHECK_FAILS(cr_split_ratio(&all, nu, 1.5, 5, &a, &b), CR_ERR_INVALID, "split ratio");
+    cr_interactions_free(&all);
+}
+
+TEST(synthetic_is_deterministic) {
+    cr_interactions x, y;
+    int32_t nu, ni, nu2, ni2;
+    cr_synth_opts so;
+    memset(&so, 0, sizeof so);
+    so.seed = 77;
+    CHECK_OK(cr_synthetic(&x, &nu, &ni, &so));
+    CHECK_OK(cr_synthetic(&y, &nu2, &ni2, &so));
+    CHECK(nu == 2000 && ni == 3000 && x.n == y.n && x.n > 2000 * 20);
+    CHECK(memcmp(x.item, y.item, sizeof(int32_t) * (size_t)x.n) == 0);
+    cr_interactions_free(&y);
+    so.seed = 78;
+    CHECK_OK(cr_synthetic(&y, &nu2, &ni2, &so));
+    CHECK(x.n != y.n || memcmp(x.item, y.item, sizeof(int32_t) * (size_t)x.n) != 0);
+    cr_interactions_free(&x);
+    cr_interactions_free(&y);
+    so.n_items = 3;
+    CHECK_FAILS(cr_synthetic(&x, &nu, &ni, &so), CR_ERR_INVALID, "items 3 >= 10");
+}
+
+TEST(real_gowalla_when_present) {
+    cr_dataset ds;
+    const char *tr = "../shared/data/gowalla/train.txt", *te = "../shared/data/gowalla/test.txt";
+    if (!crt_have_file(tr)) { printf("(skipped: no %s) ", tr); return; }
+    CHECK_OK(cr_dataset_load(&ds, tr, te, NULL));
+    CHECK(ds.n_users == 29858 && ds.n_items == 40981 && ds.train.n == 810128 && ds.test.n == 217242);
+    CHECK(ds.test_report.unknown_user == 0 && ds.test_report.unknown_item == 0 && ds.test_overlap == 0);
+    cr_dataset_free(&ds);
+}
+
+TEST(real_lastfm_when_present) {
+    cr_dataset ds;
+    const char *tr = "../shared/data/lastfm/train.txt", *te = "../shared/data/lastfm/test.txt";
+    if (!crt_have_file(tr)) { printf("(skipped) "); return; }
+    CHECK_OK(cr_dataset_load(&ds, tr, te, NULL));
+    /* README: 2 users appear only in test (3 records), 13 items only in test */
+    CHECK(ds.train.n == 42135 && ds.test_report.unknown_user == 3 && ds.test_report.unknown_item > 0);
+    cr_dataset_free(&ds);
+}
+
+const crt_case crt_data[] = {
+    {"data/lightgcn_format", lightgcn_format},
+    {"data/seq_format_colon_and_plain", seq_format_colon_and_plain},
+    {"data/triplets_separators_and_header", triplets_separators_and_header},
+    {"data/movielens_variants", movielens_variants},
+    {"data/crlf_bom_blank_comments_trailing_duplicates", crlf_bom_blank_comments_trailing_duplicates},
+    {"data/malformed_inputs_are_refused_with_location", malformed_inputs_are_refused_with_location},
+    {"data/skip_bad_lines_counts_them", skip_bad_lines_counts_them},
+    {"data/very_long_line", very_long_line},
+    {"data/failed_load_rolls_back_id_maps", failed_load_rolls_back_id_maps},
+    {"data/dataset_test_unknowns_and_overlap", dataset_test_unknowns_and_overlap},
+    {"data/splits_ratio_and_leave_last", splits_ratio_and_leave_last},
+    {"data/synthetic_is_deterministic", synthetic_is_deterministic},
+    {"data/real_gowalla_when_present", real_gowalla_when_present},
+    {"data/real_lastfm_when_present", real_lastfm_when_present},
+    {NULL, NULL}};
