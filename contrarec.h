@@ -326,6 +326,240 @@ CR_API cr_status cr_dataset_synthetic(cr_dataset *ds, const cr_synth_opts *opts,
 CR_API cr_status cr_dataset_carve_valid(cr_dataset *ds, double ratio, int by_time, uint64_t seed);
 CR_API void cr_dataset_free(cr_dataset *ds);
 
+/* ==== 6. augmentation ======================================================================= */
+
+/* Graph augmentations work on the list of n training edges and produce keep flags that
+   cr_graph_bipartite turns into an augmented graph (then re-normalised). */
+
+/* Edge dropout: keeps exactly n - floor(drop * n) edges, chosen uniformly without replacement. */
+CR_API cr_status cr_aug_edge_dropout(uint8_t *keep, int64_t n, float drop, uint64_t seed);
+/* Node dropout: drops floor(drop * U) users and floor(drop * I) items with all their edges. */
+CR_API cr_status cr_aug_node_dropout(uint8_t *keep, int64_t n, const int32_t *users,
+                                     const int32_t *items, int32_t n_users, int32_t n_items,
+                                     float drop, uint64_t seed);
+/* Random-walk subgraph: keeps the edges walked by random walks (restart probability 0.2) from
+   random start users until about keep_ratio * n distinct edges are kept. graph is the
+   unnormalised or normalised bipartite adjacency of the same edges (users first). */
+CR_API cr_status cr_aug_rw_subgraph(uint8_t *keep, const cr_csr *ui, float keep_ratio,
+                                    uint64_t seed);
+/* SimGCL noise, in place: E[r] += eps * sign(E[r]) (.) normalize(u), u ~ U(0,1)^d per row. */
+CR_API void cr_aug_noise(float *E, int64_t rows, int d, float eps, uint64_t seed);
+/* Node-feature masking: zeroes each of the d feature columns with probability rate (the same
+   columns for every row); mask[j] receives 0 or 1 so a backward pass can apply it too. */
+CR_API void cr_aug_feature_mask(float *E, int64_t rows, int d, float rate, uint64_t seed,
+                                uint8_t *mask);
+
+/* ==== 7. losses ============================================================================= */
+
+/* All losses return their value and ACCUMULATE gradients (+=), like llm.c's backward kernels. */
+
+/* BPR over B triples of gathered rows (B, d): mean of -log sigmoid(<u,p> - <u,n>) * weight. */
+CR_API double cr_bpr_loss(float *du, float *dp, float *dn, const float *u, const float *p,
+                          const float *n, int B, int d, float weight);
+
+/* InfoNCE with cosine similarity. Q (n, d) are anchors, K (m, d) candidates; the positive of
+   row i is K[pos[i]] (pos NULL: i), and K[self[i]] is left out of row i's softmax (self NULL:
+   nothing left out; SimCLR's NT-Xent uses Q == K = [z1; z2], self[i] = i).
+   loss = weight * mean_i( logsumexp_{j != self_i} S_ij - S_i,pos_i ),  S = Qn Kn^T / tau.
+   dQ and dK may alias (Q == K). ws must hold cr_infonce_workspace(n, m, d) floats. */
+CR_API double cr_infonce_loss(float *dQ, float *dK, const float *Q, const float *K, int n, int m,
+                              int d, const int32_t *pos, const int32_t *self, float tau,
+                              float weight, float *ws);
+CR_API int64_t cr_infonce_workspace(int n, int m, int d);
+
+/* Squared L2: weight * 0.5 * sum x^2 / denom over n floats (dx += weight * x / denom). */
+CR_API double cr_l2_loss(float *dx, const float *x, int64_t n, float weight, float denom);
+/* SELFRec's form: weight * ||X||_F / rows (not squared). */
+CR_API double cr_l2_frobenius_loss(float *dx, const float *x, int64_t rows, int d, float weight);
+
+/* Softmax cross-entropy of logits (B, C) against targets (B,), mean over rows whose target is
+   >= 0, times weight. dlogits (may alias logits) receives weight * (softmax - onehot) / count;
+   rows with a negative target get zero gradient. */
+CR_API double cr_softmax_xent_loss(float *dlogits, const float *logits, const int32_t *target,
+                                   int B, int C, float weight);
+
+/* ==== 8. models ============================================================================= */
+
+typedef enum cr_model_kind {
+    CR_MODEL_MF = 1,
+    CR_MODEL_LIGHTGCN = 2,
+    CR_MODEL_SGL = 3,
+    CR_MODEL_SIMGCL = 4,
+    CR_MODEL_XSIMGCL = 5,
+    CR_MODEL_GRU4REC = 6, /* GRU encoder, next-item loss */
+    CR_MODEL_CL4SREC = 7  /* GRU encoder, next-item loss + CL4SRec-style contrast */
+} cr_model_kind;
+
+CR_API const char *cr_model_name(cr_model_kind k); /* "mf", "lightgcn", ...; "?" if unknown */
+CR_API cr_model_kind cr_model_parse(const char *name); /* 0 if unknown */
+CR_API int cr_model_is_sequential(cr_model_kind k);
+
+typedef enum cr_graph_aug { CR_AUG_ED = 1, CR_AUG_ND = 2, CR_AUG_RW = 3 } cr_graph_aug;
+
+/* Sequence augmentations (bit flags, composable). */
+#define CR_SEQAUG_MASK 1u
+#define CR_SEQAUG_CROP 2u
+#define CR_SEQAUG_REORDER 4u
+#define CR_SEQAUG_INSERT 8u
+#define CR_SEQAUG_SUBSTITUTE 16u
+
+/* A float option set to CR_OFF is zero; 0 means "the paper default". */
+#define CR_OFF (-1.0f)
+
+/* Model and training configuration. Zero-initialise it and set what you need: every 0 means the
+   paper default for the chosen model (see cr_config_resolve). */
+typedef struct cr_config {
+    cr_model_kind model;
+    int dim;        /* embedding size: 64 */
+    int layers;     /* graph propagation layers: 3 (SGL, SimGCL, LightGCN), 2 (XSimGCL) */
+    float lr;       /* Adam learning rate: 1e-3 */
+    int batch;      /* 2048 (graph), 256 (sequence) */
+    float reg;      /* L2 weight: 1e-4 */
+    int l2_selfrec; /* 0: squared L2 of the batch's ego embeddings / batch (papers);
+                       1: SELFRec's per-model form, to match published SELFRec figures */
+    float tau;      /* InfoNCE temperature: SGL 0.2, SimGCL 0.2, XSimGCL 0.15, CL4SRec 1 */
+    float lambda;   /* contrastive weight: SGL 0.1, SimGCL 0.5, XSimGCL 0.2, CL4SRec 0.1 */
+    float eps;      /* noise magnitude: SimGCL 0.1, XSimGCL 0.2 */
+    float drop;     /* SGL dropout ratio rho: 0.1 */
+    int aug;        /* SGL augmentation: CR_AUG_ED (default), CR_AUG_ND, CR_AUG_RW */
+    int lstar;      /* XSimGCL contrasted layer l*: 1 */
+    float clip;     /* clip the global gradient norm to this (0: no clipping) */
+    uint64_t seed;  /* 2024 */
+    /* sequence models */
+    int max_len;      /* last max_len items of each sequence: 50 */
+    int hidden;       /* GRU hidden size: 64 */
+    int gru_layers;   /* 1 */
+    float dropout;    /* dropout on embeddings and GRU outputs: 0.2 */
+    int proj_head;    /* 1: 2-layer MLP projection head before the contrastive loss */
+    unsigned seq_aug; /* CR_SEQAUG_* flags: default crop | mask | reorder */
+    float aug_rate;   /* augmentation ratio: 0.2 */
+    int neg_samples;  /* 0: full softmax over all items; > 0: sampled softmax with that many
+                         shared negatives per batch */
+} cr_config;
+
+/* Fills the defaults into c and range-checks every field; CR_ERR_INVALID names the field. */
+CR_API cr_status cr_config_resolve(cr_config *c);
+
+typedef struct cr_model cr_model; /* opaque */
+
+/* Creates a model for the training interactions of ds (its id maps are copied in, so the model
+   can serve raw ids on its own). */
+CR_API cr_status cr_model_create(cr_model **out, const cr_config *cfg, const cr_dataset *ds);
+CR_API void cr_model_free(cr_model *m);
+CR_API const cr_config *cr_model_config(const cr_model *m);
+CR_API int32_t cr_model_num_users(const cr_model *m);
+CR_API int32_t cr_model_num_items(const cr_model *m);
+CR_API int64_t cr_model_num_params(const cr_model *m);
+/* Bytes held by the model: parameters, optimiser state, graphs and workspaces. */
+CR_API int64_t cr_model_memory_bytes(const cr_model *m);
+
+/* Final (inference) embeddings, computed by a clean forward pass when stale. Rows are users
+   (n_users x dim) and items (n_items x dim); the pointers stay valid until the next training
+   step or cr_model_free. For sequence models *users is NULL (users are histories). */
+CR_API cr_status cr_model_embeddings(cr_model *m, const float **users, const float **items);
+
+/* ==== 9. training =========================================================================== */
+
+typedef struct cr_epoch_stats {
+    int epoch;       /* 1-based */
+    double loss;     /* mean total loss per batch */
+    double rec_loss; /* mean recommendation (BPR / next-item) loss */
+    double cl_loss;  /* mean contrastive loss (weighted) */
+    double reg_loss; /* mean L2 loss */
+    int64_t batches;
+    double seconds;
+} cr_epoch_stats;
+
+/* Called after each batch (for progress bars); return non-zero to stop the epoch. */
+typedef int (*cr_batch_fn)(void *user, int epoch, int64_t batch, int64_t n_batches, double loss);
+
+/* One epoch over the training data. On a NaN/Inf loss or parameter it stops with
+   CR_ERR_NUMERIC naming the epoch and batch. */
+CR_API cr_status cr_train_epoch(cr_model *m, int epoch, cr_epoch_stats *stats, cr_batch_fn cb,
+                                void *cb_user);
+
+/* The loss of one given batch with the randomness of (epoch, batch); with want_grad the
+   gradient is left in the model's gradient buffer (for gradient checks and custom loops).
+   Graph models read users/pos (B entries) and draw negatives from the seed when neg is NULL. */
+CR_API cr_status cr_model_batch_loss(cr_model *m, const int32_t *users, const int32_t *pos,
+                                     const int32_t *neg, int B, int epoch, int64_t batch,
+                                     int want_grad, double *loss);
+/* Raw access to the parameter and gradient blocks (n = cr_model_num_params). */
+CR_API float *cr_model_params(cr_model *m);
+CR_API float *cr_model_grads(cr_model *m);
+/* Applies one Adam step with the current gradients (and clears them). */
+CR_API cr_status cr_model_adam_step(cr_model *m);
+
+/* ==== 10. evaluation ======================================================================== */
+
+#define CR_MAX_K 8
+
+typedef struct cr_eval_opts {
+    int ks[CR_MAX_K]; /* cut-offs, ascending; all zero: {10, 20} (graph) or {5, 10, 20} (sequence) */
+    int exclude_seen; /* 0: model default (graph: exclude training items; sequence: not);
+                         1: exclude; -1: do not exclude */
+    int no_auc;       /* 1: skip the AUC (saves a pass over every score row) */
+    int cold_max;     /* users with at most this many training items are "cold": 5 */
+    float tail_share; /* share of items that are the long tail: 0.8 (the 20% most popular
+                         items by training degree are the head) */
+    const cr_interactions *history_extra; /* known interactions beyond the model's training
+                         data (e.g. a validation split): excluded from the ranking like training
+                         items, and appended to sequence histories */
+} cr_eval_opts;
+
+typedef struct cr_metrics {
+    int n_k;
+    int k[CR_MAX_K];
+    double recall[CR_MAX_K];    /* hits / |test items of u|, mean over users */
+    double precision[CR_MAX_K]; /* hits / K, mean over users */
+    double ndcg[CR_MAX_K];      /* binary relevance, IDCG over min(|test|, K) hits */
+    double hit[CR_MAX_K];       /* share of users with at least one hit */
+    double hit_inter[CR_MAX_K]; /* total hits / total test interactions (SELFRec's "Hit Ratio") */
+    double mrr[CR_MAX_K];       /* 1 / rank of the first hit within K, 0 if none */
+    double auc;                 /* mean per-user AUC over all non-excluded items (-1 if skipped) */
+    /* at the largest K: */
+    double coverage;            /* distinct recommended items / items */
+    double gini;                /* Gini index of how often each item is recommended */
+    double novelty;             /* mean -log2(popularity) of recommended items */
+    double tail_recall;         /* recall restricted to long-tail test items */
+    double cold_recall;         /* recall over cold users only (-1 if none) */
+    int64_t users;              /* users evaluated */
+    int64_t cold_users;
+    int64_t test_interactions;
+    double seconds;
+} cr_metrics;
+
+/* Full-ranking evaluation of the model on held-out interactions (dense ids of the model). */
+CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_eval_opts *opts,
+                             cr_metrics *out);
+
+/* Top-k items for one user given by raw id; raw item ids and scores are written to items and
+   scores (k entries each, scores may be NULL); *n_out receives how many were written. With
+   exclude_seen the user's training items are skipped. Sequence models take the user's training
+   history as input. */
+CR_API cr_status cr_recommend(cr_model *m, int64_t raw_user, int k, int exclude_seen,
+                              int64_t *items, float *scores, int *n_out);
+/* Top-k for a new user described by raw item ids (graph models: one propagation step from the
+   item embeddings; sequence models: the history in time order). The given items are excluded
+   from the result for graph models. Unknown item ids are ignored and counted in *n_unknown. */
+CR_API cr_status cr_recommend_items(cr_model *m, const int64_t *raw_items, int n_items, int k,
+                                    int64_t *items, float *scores, int *n_out, int *n_unknown);
+
+/* ==== 11. I/O: checkpoints and embedding export ============================================= */
+
+/* Saves the model (config, id maps, training interactions, parameters, checksum) to path as a
+   versioned little-endian binary; the file is written to path.tmp, flushed, synced and renamed,
+   so an interrupted save leaves any previous file intact. */
+CR_API cr_status cr_model_save(const cr_model *m, const char *path);
+/* Loads a model saved by cr_model_save. A truncated, corrupted (checksum), wrong-version file is
+   refused with CR_ERR_FORMAT. If expect is not NULL, its non-zero model and dim must match. */
+CR_API cr_status cr_model_load(cr_model **out, const char *path, const cr_config *expect);
+/* Writes the final user and item embeddings as dir/user_emb.npy and dir/item_emb.npy (float32)
+   and the raw ids of their rows as dir/user_ids.npy and dir/item_ids.npy (int64). */
+CR_API cr_status cr_model_export_npy(cr_model *m, const char *dir);
+/* Writes one row-major float32 matrix as a .npy file (atomically). */
+CR_API cr_status cr_write_npy_f32(const char *path, const float *x, int64_t rows, int64_t cols);
+
 #ifdef __cplusplus
 }
 #endif
@@ -346,6 +580,7 @@ CR_API void cr_dataset_free(cr_dataset *ds);
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #if defined(CR_MALLOC) && defined(CR_FREE) && defined(CR_REALLOC)
 #elif !defined(CR_MALLOC) && !defined(CR_FREE) && !defined(CR_REALLOC)
@@ -1147,6 +1382,7 @@ CR_API cr_status cr_idmap_add(cr_idmap *m, int64_t raw, int32_t *dense) {
 /* Forgets the ids added after the first n (undoes a failed load). */
 static void cr__idmap_truncate(cr_idmap *m, int32_t n) {
     if (n >= m->n) return;
+    if (n == 0) { cr_idmap_free(m); return; } /* back to the zeroed state it started from */
     m->n = n;
     if (!cr__idmap_rehash(m, m->hcap)) { /* no memory to rebuild: clear in place and re-insert */
         int32_t i;
@@ -1973,6 +2209,2666 @@ CR_API cr_status cr_dataset_carve_valid(cr_dataset *ds, double ratio, int by_tim
     ds->train = keep;
     ds->valid = held;
     return CR_OK;
+}
+
+/* ==== 6. augmentation ======================================================================== */
+
+/* Rows per random stream in row-parallel random work: the numbers a row gets depend only on
+   (seed, row / CR__RNG_CHUNK), never on the thread that runs it. */
+#define CR__RNG_CHUNK 256
+#define CR__MAX_DIM 1024 /* largest embedding / hidden size (cr_config_resolve checks it) */
+
+CR_API cr_status cr_aug_edge_dropout(uint8_t *keep, int64_t n, float drop, uint64_t seed) {
+    int64_t *idx, i, n_drop;
+    cr_rng r;
+    if (!(drop >= 0 && drop < 1)) return cr__fail(CR_ERR_INVALID, "edge dropout ratio %g is outside [0, 1)", (double)drop);
+    n_drop = n - (int64_t)((double)n * (1.0 - (double)drop));
+    memset(keep, 1, (size_t)n);
+    if (n_drop <= 0) return CR_OK;
+    idx = (int64_t *)cr__alloc_array((size_t)n, sizeof(int64_t), "edge dropout");
+    if (!idx) return CR_ERR_NOMEM;
+    for (i = 0; i < n; i++) idx[i] = i;
+    cr_rng_seed(&r, seed);
+    for (i = 0; i < n_drop; i++) { /* partial Fisher-Yates: the first n_drop of a shuffle */
+        int64_t j = i + (int64_t)(cr_rng_next(&r) % (uint64_t)(n - i)), t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+        keep[idx[i]] = 0;
+    }
+    CR_FREE(idx);
+    return CR_OK;
+}
+
+/* Marks floor(ratio * n) of n nodes as dropped (drop[i] = 1), uniformly without replacement. */
+static cr_status cr__drop_nodes(uint8_t *drop, int32_t n, float ratio, cr_rng *r) {
+    int32_t *idx, i, k = (int32_t)((double)ratio * n);
+    memset(drop, 0, (size_t)n);
+    if (k <= 0) return CR_OK;
+    idx = (int32_t *)cr__alloc_array((size_t)n, sizeof(int32_t), "node dropout");
+    if (!idx) return CR_ERR_NOMEM;
+    for (i = 0; i < n; i++) idx[i] = i;
+    for (i = 0; i < k; i++) {
+        int32_t j = i + (int32_t)cr_rng_below(r, (uint32_t)(n - i)), t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+        drop[idx[i]] = 1;
+    }
+    CR_FREE(idx);
+    return CR_OK;
+}
+
+CR_API cr_status cr_aug_node_dropout(uint8_t *keep, int64_t n, const int32_t *users,
+                                     const int32_t *items, int32_t n_users, int32_t n_items,
+                                     float drop, uint64_t seed) {
+    uint8_t *du, *di;
+    int64_t e;
+    cr_rng r;
+    cr_status st;
+    if (!(drop >= 0 && drop < 1)) return cr__fail(CR_ERR_INVALID, "node dropout ratio %g is outside [0, 1)", (double)drop);
+    du = (uint8_t *)cr__alloc_array((size_t)n_users + 1, 1, "node dropout");
+    di = (uint8_t *)cr__alloc_array((size_t)n_items + 1, 1, "node dropout");
+    if (!du || !di) { CR_FREE(du); CR_FREE(di); return CR_ERR_NOMEM; }
+    cr_rng_seed(&r, seed);
+    st = cr__drop_nodes(du, n_users, drop, &r);
+    if (st == CR_OK) st = cr__drop_nodes(di, n_items, drop, &r);
+    if (st == CR_OK)
+        for (e = 0; e < n; e++) keep[e] = (uint8_t)!(du[users[e]] | di[items[e]]);
+    CR_FREE(du);
+    CR_FREE(di);
+    return st;
+}
+
+CR_API cr_status cr_aug_rw_subgraph(uint8_t *keep, const cr_csr *ui, float keep_ratio, uint64_t seed) {
+    /* ui is the user -> item pattern (rows users); edge e is the e-th stored entry. Walks
+       alternate user -> item -> user via the item -> user transpose. */
+    cr_csr iu;
+    int64_t *epos, target, kept = 0, steps = 0, p;
+    cr_rng r;
+    cr_status st;
+    if (!(keep_ratio > 0 && keep_ratio <= 1)) return cr__fail(CR_ERR_INVALID, "random-walk keep ratio %g is outside (0, 1]", (double)keep_ratio);
+    memset(keep, 0, (size_t)ui->nnz);
+    if (ui->nnz == 0 || ui->nrows == 0) return CR_OK;
+    if ((st = cr_csr_transpose(&iu, ui)) != CR_OK) return st;
+    /* for each transposed entry, the index of the same edge in ui */
+    epos = (int64_t *)cr__alloc_array((size_t)ui->nnz, sizeof(int64_t), "random walk");
+    if (!epos) { cr_csr_free(&iu); return CR_ERR_NOMEM; }
+    {
+        int64_t *fill = (int64_t *)cr__alloc_array((size_t)iu.nrows + 1, sizeof(int64_t), "random walk"), u;
+        if (!fill) { CR_FREE(epos); cr_csr_free(&iu); return CR_ERR_NOMEM; }
+        memcpy(fill, iu.rowptr, (size_t)(iu.nrows + 1) * sizeof(int64_t));
+        for (u = 0; u < ui->nrows; u++)
+            for (p = ui->rowptr[u]; p < ui->rowptr[u + 1]; p++) epos[fill[ui->col[p]]++] = p;
+        CR_FREE(fill);
+    }
+    target = (int64_t)((double)keep_ratio * (double)ui->nnz);
+    cr_rng_seed(&r, seed);
+    while (kept < target && steps < 20 * ui->nnz) {
+        int64_t u = (int64_t)cr_rng_below(&r, (uint32_t)ui->nrows);
+        while (kept < target && steps < 20 * ui->nnz) {
+            int64_t deg = ui->rowptr[u + 1] - ui->rowptr[u], e, it, q;
+            steps++;
+            if (deg == 0) break;
+            e = ui->rowptr[u] + (int64_t)cr_rng_below(&r, (uint32_t)deg);
+            if (!keep[e]) { keep[e] = 1; kept++; }
+            it = ui->col[e];
+            deg = iu.rowptr[it + 1] - iu.rowptr[it];
+            q = iu.rowptr[it] + (int64_t)cr_rng_below(&r, (uint32_t)deg);
+            if (!keep[epos[q]]) { keep[epos[q]] = 1; kept++; }
+            u = iu.col[q];
+            if (cr_rng_float(&r) < 0.2f) break; /* restart */
+        }
+    }
+    CR_FREE(epos);
+    cr_csr_free(&iu);
+    return CR_OK;
+}
+
+/* Post-processes one propagated layer X (rows x d) in a single pass: optional SimGCL noise
+   X += eps * sign(X) (.) normalize(U(0,1)^d), then acc += c * X. */
+static void cr__layer_post(float *X, float *acc, float c, int64_t rows, int d, float eps, uint64_t seed) {
+    int64_t nchunks = (rows + CR__RNG_CHUNK - 1) / CR__RNG_CHUNK, ch;
+    CR__OMP(parallel for schedule(static))
+    for (ch = 0; ch < nchunks; ch++) {
+        int64_t r, r1 = CR__MIN(rows, (ch + 1) * CR__RNG_CHUNK);
+        cr_rng g = cr_rng_stream(seed, (uint64_t)ch);
+        float u[CR__MAX_DIM];
+        for (r = ch * CR__RNG_CHUNK; r < r1; r++) {
+            float *x = X + r * d;
+            int j;
+            if (eps > 0) {
+                float s2 = 0, inv;
+                for (j = 0; j < d; j += 2) { /* two 24-bit uniforms per 64-bit draw */
+                    uint64_t v = cr_rng_next(&g);
+                    u[j] = (float)(v >> 40) * (1.0f / 16777216.0f);
+                    if (j + 1 < d) u[j + 1] = (float)((v >> 8) & 0xFFFFFF) * (1.0f / 16777216.0f);
+                }
+                for (j = 0; j < d; j++) s2 += u[j] * u[j];
+                inv = eps / (sqrtf(s2) > CR__NORM_EPS ? sqrtf(s2) : CR__NORM_EPS);
+                for (j = 0; j < d; j++) {
+                    float sg = (float)(x[j] > 0) - (float)(x[j] < 0); /* torch.sign: sign(0) = 0 */
+                    x[j] += sg * u[j] * inv;
+                }
+            }
+            if (acc)
+                for (j = 0; j < d; j++) acc[r * d + j] += c * x[j];
+        }
+    }
+}
+
+CR_API void cr_aug_noise(float *E, int64_t rows, int d, float eps, uint64_t seed) {
+    cr__layer_post(E, NULL, 0, rows, d, eps, seed);
+}
+
+CR_API void cr_aug_feature_mask(float *E, int64_t rows, int d, float rate, uint64_t seed, uint8_t *mask) {
+    cr_rng r;
+    int64_t i;
+    int j;
+    cr_rng_seed(&r, seed);
+    for (j = 0; j < d; j++) mask[j] = (uint8_t)(cr_rng_float(&r) >= rate);
+    CR__OMP(parallel for schedule(static) if (rows * d > 65536))
+    for (i = 0; i < rows; i++) {
+        int c;
+        for (c = 0; c < d; c++)
+            if (!mask[c]) E[i * d + c] = 0;
+    }
+}
+
+/* ==== 7. losses ============================================================================== */
+
+/* exp for the softmax loops: range reduction to 2^n * 2^f with |f| <= 0.5 and a degree-7
+   polynomial (relative error < 2e-7). Written without calls or branches so the compiler can
+   vectorise the loops it sits in; libm's expf would stay scalar. */
+static float cr__expf(float x) {
+    float t, n, f, p;
+    int32_t bits;
+    float scale;
+    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    t = x * 1.4426950408889634f;
+    n = (t + 12582912.0f) - 12582912.0f; /* round to nearest without floorf */
+    f = t - n;
+    p = 1.5252734e-5f;
+    p = p * f + 1.5403530e-4f;
+    p = p * f + 1.3333558e-3f;
+    p = p * f + 9.6181291e-3f;
+    p = p * f + 5.5504109e-2f;
+    p = p * f + 2.4022651e-1f;
+    p = p * f + 6.9314718e-1f;
+    p = p * f + 1.0f;
+    bits = ((int32_t)n + 127) << 23;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+CR_API double cr_bpr_loss(float *du, float *dp, float *dn, const float *u, const float *p,
+                          const float *n, int B, int d, float weight) {
+    double loss = 0;
+    int b;
+    /* loss_b = softplus(-(s_p - s_n)); dloss/dx = -sigmoid(-x) with x = s_p - s_n */
+    for (b = 0; b < B; b++) {
+        const float *ub = u + (int64_t)b * d, *pb = p + (int64_t)b * d, *nb = n + (int64_t)b * d;
+        float x = cr_vdot(ub, pb, d) - cr_vdot(ub, nb, d), g;
+        int j;
+        loss += x > 0 ? log1p(exp(-(double)x)) : -(double)x + log1p(exp((double)x));
+        g = -weight / (float)B / (1.0f + (float)exp((double)x));
+        if (!du) continue;
+        for (j = 0; j < d; j++) {
+            du[(int64_t)b * d + j] += g * (pb[j] - nb[j]);
+            dp[(int64_t)b * d + j] += g * ub[j];
+            dn[(int64_t)b * d + j] -= g * ub[j];
+        }
+    }
+    return loss * weight / (B > 0 ? B : 1);
+}
+
+CR_API int64_t cr_infonce_workspace(int n, int m, int d) {
+    return (int64_t)2 * n * d + (int64_t)2 * m * d + n + m + (int64_t)n * m + 64;
+}
+
+CR_API double cr_infonce_loss(float *dQ, float *dK, const float *Q, const float *K, int n, int m,
+                              int d, const int32_t *pos, const int32_t *self, float tau,
+                              float weight, float *ws) {
+    float *Qn = ws, *Kn = Qn + (int64_t)n * d, *qn = Kn + (int64_t)m * d, *kn = qn + n;
+    float *S = kn + m, *dQn = S + (int64_t)n * m, *dKn = dQn + (int64_t)n * d;
+    float inv_tau = 1.0f / tau;
+    double loss = 0;
+    int i;
+    if (n <= 0 || m <= 0) return 0;
+    cr_l2norm_rows_forward(Qn, qn, Q, n, d);
+    cr_l2norm_rows_forward(Kn, kn, K, m, d);
+    /* S = Qn Kn^T / tau */
+    cr_sgemm(0, 1, n, m, d, inv_tau, Qn, d, Kn, d, 0.0f, S, m);
+    /* row losses and dS = weight/n * (softmax - onehot(pos)); self entries are left out */
+    CR__OMP(parallel for schedule(static) reduction(+ : loss) if ((int64_t)n * m > 65536))
+    for (i = 0; i < n; i++) {
+        float *s = S + (int64_t)i * m, mx = -INFINITY, inv;
+        int pi = pos ? pos[i] : i, si = self ? self[i] : -1, j;
+        float spos = s[pi], sum = 0, sum2;
+        if (si >= 0) s[si] = -INFINITY;
+        for (j = 0; j < m; j++) mx = s[j] > mx ? s[j] : mx;
+        for (j = 0; j < m; j++) {
+            s[j] = cr__expf(s[j] - mx);
+            sum += s[j];
+        }
+        if (si >= 0) { sum -= s[si]; s[si] = 0; } /* exp(-inf) is not exactly 0 in cr__expf */
+        sum2 = sum;
+        loss += (double)mx + log((double)sum2) - (double)spos;
+        inv = weight / (float)n / sum2;
+        for (j = 0; j < m; j++) s[j] *= inv;
+        s[pi] -= weight / (float)n;
+    }
+    if (dQ || dK) {
+        /* dQn = dS Kn / tau, dKn = dS^T Qn / tau, then back through the normalisations */
+        cr_sgemm(0, 0, n, d, m, inv_tau, S, m, Kn, d, 0.0f, dQn, d);
+        cr_sgemm(1, 0, m, d, n, inv_tau, S, m, Qn, d, 0.0f, dKn, d);
+        cr_l2norm_rows_backward(dQ, dQn, Qn, qn, n, d);
+        cr_l2norm_rows_backward(dK, dKn, Kn, kn, m, d);
+    }
+    return loss * weight / n;
+}
+
+CR_API double cr_l2_loss(float *dx, const float *x, int64_t n, float weight, float denom) {
+    double s = 0;
+    int64_t i;
+    float g = weight / denom;
+    for (i = 0; i < n; i++) {
+        s += (double)x[i] * x[i];
+        if (dx) dx[i] += g * x[i];
+    }
+    return 0.5 * s * weight / denom;
+}
+
+CR_API double cr_l2_frobenius_loss(float *dx, const float *x, int64_t rows, int d, float weight) {
+    double s = 0, nrm;
+    int64_t i, n = rows * d;
+    float g;
+    for (i = 0; i < n; i++) s += (double)x[i] * x[i];
+    nrm = sqrt(s);
+    if (dx && nrm > 0) { /* d||X||/dX = X / ||X|| */
+        g = (float)(weight / (double)rows / nrm);
+        for (i = 0; i < n; i++) dx[i] += g * x[i];
+    }
+    return weight * nrm / (double)(rows > 0 ? rows : 1);
+}
+
+CR_API double cr_softmax_xent_loss(float *dlogits, const float *logits, const int32_t *target,
+                                   int B, int C, float weight) {
+    double loss = 0;
+    int b, count = 0;
+    for (b = 0; b < B; b++) count += target[b] >= 0;
+    if (count == 0) {
+        if (dlogits)
+            for (b = 0; b < B; b++) memset(dlogits + (int64_t)b * C, 0, (size_t)C * sizeof(float));
+        return 0;
+    }
+    CR__OMP(parallel for schedule(static) reduction(+ : loss) if ((int64_t)B * C > 65536))
+    for (b = 0; b < B; b++) {
+        const float *x = logits + (int64_t)b * C;
+        float *g = dlogits ? dlogits + (int64_t)b * C : NULL, mx = -INFINITY, sum = 0, inv, xt;
+        int j, t = target[b];
+        if (t < 0) {
+            if (g) memset(g, 0, (size_t)C * sizeof(float));
+            continue;
+        }
+        xt = x[t];
+        for (j = 0; j < C; j++) mx = x[j] > mx ? x[j] : mx;
+        if (g) {
+            for (j = 0; j < C; j++) { g[j] = cr__expf(x[j] - mx); sum += g[j]; }
+            inv = weight / (float)count / sum;
+            for (j = 0; j < C; j++) g[j] *= inv;
+            g[t] -= weight / (float)count;
+        } else
+            for (j = 0; j < C; j++) sum += cr__expf(x[j] - mx);
+        loss += (double)mx + log((double)sum) - (double)xt;
+    }
+    return loss * weight / count;
+}
+
+/* ==== 8. models ============================================================================== */
+
+/* ---- 8a. configuration ---- */
+
+CR_API const char *cr_model_name(cr_model_kind k) {
+    switch (k) {
+    case CR_MODEL_MF: return "mf";
+    case CR_MODEL_LIGHTGCN: return "lightgcn";
+    case CR_MODEL_SGL: return "sgl";
+    case CR_MODEL_SIMGCL: return "simgcl";
+    case CR_MODEL_XSIMGCL: return "xsimgcl";
+    case CR_MODEL_GRU4REC: return "gru4rec";
+    case CR_MODEL_CL4SREC: return "cl4srec";
+    }
+    return "?";
+}
+
+CR_API cr_model_kind cr_model_parse(const char *name) {
+    int k;
+    for (k = CR_MODEL_MF; k <= CR_MODEL_CL4SREC; k++)
+        if (name && strcmp(name, cr_model_name((cr_model_kind)k)) == 0) return (cr_model_kind)k;
+    return (cr_model_kind)0;
+}
+
+CR_API int cr_model_is_sequential(cr_model_kind k) { return k == CR_MODEL_GRU4REC || k == CR_MODEL_CL4SREC; }
+
+/* 0 -> default, CR_OFF -> 0, anything else stays. */
+static float cr__opt(float v, float dflt) { return v == 0 ? dflt : (v == CR_OFF ? 0.0f : v); }
+
+#define CR__MAX_LAYERS 8
+
+CR_API cr_status cr_config_resolve(cr_config *c) {
+    cr_model_kind k = c->model;
+    int seq = cr_model_is_sequential(k);
+    const char *name = cr_model_name(k);
+    if (k < CR_MODEL_MF || k > CR_MODEL_CL4SREC) return cr__fail(CR_ERR_INVALID, "config: unknown model %d", (int)k);
+    if (!c->dim) c->dim = 64;
+    if (!c->layers) c->layers = k == CR_MODEL_XSIMGCL ? 2 : 3;
+    if (k == CR_MODEL_MF) c->layers = 0;
+    c->lr = cr__opt(c->lr, 1e-3f);
+    if (!c->batch) c->batch = seq ? 256 : 2048;
+    c->reg = cr__opt(c->reg, seq ? 0.0f : 1e-4f);
+    c->tau = cr__opt(c->tau, k == CR_MODEL_XSIMGCL ? 0.15f : (k == CR_MODEL_CL4SREC ? 1.0f : 0.2f));
+    c->lambda = cr__opt(c->lambda, k == CR_MODEL_SGL ? 0.1f : k == CR_MODEL_SIMGCL ? 0.5f : k == CR_MODEL_XSIMGCL ? 0.2f : k == CR_MODEL_CL4SREC ? 0.1f : 0.0f);
+    c->eps = cr__opt(c->eps, k == CR_MODEL_SIMGCL ? 0.1f : k == CR_MODEL_XSIMGCL ? 0.2f : 0.0f);
+    c->drop = cr__opt(c->drop, k == CR_MODEL_SGL ? 0.1f : 0.0f);
+    if (!c->aug) c->aug = CR_AUG_ED;
+    if (!c->lstar) c->lstar = 1;
+    c->clip = cr__opt(c->clip, 0.0f);
+    if (!c->seed) c->seed = 2024;
+    if (!c->max_len) c->max_len = 50;
+    if (!c->hidden) c->hidden = c->dim;
+    if (!c->gru_layers) c->gru_layers = 1;
+    c->dropout = cr__opt(c->dropout, seq ? 0.2f : 0.0f);
+    if (!c->seq_aug) c->seq_aug = CR_SEQAUG_CROP | CR_SEQAUG_MASK | CR_SEQAUG_REORDER;
+    c->aug_rate = cr__opt(c->aug_rate, 0.2f);
+    /* range checks: every field, before any work */
+    if (c->dim < 1 || c->dim > CR__MAX_DIM) return cr__fail(CR_ERR_INVALID, "config %s: dim %d is outside 1..%d", name, c->dim, CR__MAX_DIM);
+    if (k != CR_MODEL_MF && !seq && (c->layers < 1 || c->layers > CR__MAX_LAYERS)) return cr__fail(CR_ERR_INVALID, "config %s: layers %d is outside 1..%d", name, c->layers, CR__MAX_LAYERS);
+    if (!(c->lr > 0 && c->lr < 10)) return cr__fail(CR_ERR_INVALID, "config %s: lr %g must be finite and in (0, 10)", name, (double)c->lr);
+    if (c->batch < 1 || c->batch > (1 << 20)) return cr__fail(CR_ERR_INVALID, "config %s: batch %d is outside 1..1048576", name, c->batch);
+    if (!(c->reg >= 0 && c->reg < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: reg %g must be >= 0 and finite", name, (double)c->reg);
+    if (!(c->tau > 0 && c->tau < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: tau %g must be > 0 and finite", name, (double)c->tau);
+    if (!(c->lambda >= 0 && c->lambda < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: lambda %g must be >= 0 and finite", name, (double)c->lambda);
+    if (!(c->eps >= 0 && c->eps < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: eps %g must be >= 0 and finite", name, (double)c->eps);
+    if (!(c->drop >= 0 && c->drop < 1)) return cr__fail(CR_ERR_INVALID, "config %s: drop %g is outside [0, 1)", name, (double)c->drop);
+    if (c->aug < CR_AUG_ED || c->aug > CR_AUG_RW) return cr__fail(CR_ERR_INVALID, "config %s: aug %d is not ED (1), ND (2) or RW (3)", name, c->aug);
+    if (k == CR_MODEL_XSIMGCL && (c->lstar < 1 || c->lstar > c->layers)) return cr__fail(CR_ERR_INVALID, "config %s: lstar %d is outside 1..layers (%d)", name, c->lstar, c->layers);
+    if (!(c->clip >= 0 && c->clip < 1e30)) return cr__fail(CR_ERR_INVALID, "config %s: clip %g must be >= 0 and finite", name, (double)c->clip);
+    if (c->max_len < 2 || c->max_len > 4096) return cr__fail(CR_ERR_INVALID, "config %s: max_len %d is outside 2..4096", name, c->max_len);
+    if (c->hidden < 1 || c->hidden > CR__MAX_DIM) return cr__fail(CR_ERR_INVALID, "config %s: hidden %d is outside 1..%d", name, c->hidden, CR__MAX_DIM);
+    if (c->gru_layers < 1 || c->gru_layers > 4) return cr__fail(CR_ERR_INVALID, "config %s: gru_layers %d is outside 1..4", name, c->gru_layers);
+    if (!(c->dropout >= 0 && c->dropout < 1)) return cr__fail(CR_ERR_INVALID, "config %s: dropout %g is outside [0, 1)", name, (double)c->dropout);
+    if (c->seq_aug & ~31u) return cr__fail(CR_ERR_INVALID, "config %s: seq_aug 0x%x has unknown flags", name, c->seq_aug);
+    if (!(c->aug_rate > 0 && c->aug_rate <= 1)) return cr__fail(CR_ERR_INVALID, "config %s: aug_rate %g is outside (0, 1]", name, (double)c->aug_rate);
+    if (c->neg_samples < 0 || c->neg_samples > (1 << 20)) return cr__fail(CR_ERR_INVALID, "config %s: neg_samples %d is outside 0..1048576", name, c->neg_samples);
+    if (c->proj_head != 0 && c->proj_head != 1) return cr__fail(CR_ERR_INVALID, "config %s: proj_head must be 0 or 1", name);
+    if (c->l2_selfrec != 0 && c->l2_selfrec != 1) return cr__fail(CR_ERR_INVALID, "config %s: l2_selfrec must be 0 or 1", name);
+    return CR_OK;
+}
+
+/* ---- 8b. the model object ---- */
+
+#define CR__MAX_TENSORS 32
+enum { CR__INIT_XAVIER = 0, CR__INIT_ZERO = 1, CR__INIT_UNIFORM = 2, CR__INIT_ONE = 3 };
+
+/* A named tensor inside the parameter block (offsets are 16-float aligned). */
+typedef struct cr__ptensor {
+    char name[24];
+    int64_t rows, cols, offset;
+    int init;
+    float scale; /* CR__INIT_UNIFORM: U(-scale, scale) */
+} cr__ptensor;
+
+struct cr__seq; /* the sequence encoder's state (section 8d) */
+
+struct cr_model {
+    cr_config cfg;
+    int32_t n_users, n_items;
+    int64_t n_nodes; /* graph models: users + items */
+    /* parameters, gradients and Adam moments: one block each, in the same layout, so a
+       data-parallel trainer can all-reduce the gradients in one call */
+    int n_tensors;
+    cr__ptensor tensors[CR__MAX_TENSORS];
+    int64_t n_param;
+    float *param, *grad, *adam_m, *adam_v;
+    int64_t step;
+    /* data */
+    cr_idmap users, items;
+    cr_csr hist;       /* user -> training items: sorted (graph) or in time order (sequence) */
+    int32_t *item_deg; /* training degree of each item */
+    /* graph models */
+    int32_t *eu, *ei; /* training edges (the entries of hist) */
+    int64_t n_edges;
+    cr_csr adj;                           /* normalised training graph */
+    cr_csr views[2][CR__MAX_LAYERS];      /* SGL's augmented graphs of the current epoch */
+    int views_epoch;
+    uint8_t *keep;
+    float *final; /* inference embeddings (n_nodes x dim) */
+    int final_ok;
+    float *wb[8]; /* n_nodes x dim work buffers */
+    int32_t *stamp, stamp_cur;
+    int32_t *bu, *bp, *bn, *uu, *ui; /* batch and unique-id buffers */
+    int64_t *perm;
+    float *ws;
+    int64_t ws_len;
+    struct cr__seq *seq;
+};
+
+CR_API const cr_config *cr_model_config(const cr_model *m) { return &m->cfg; }
+CR_API int32_t cr_model_num_users(const cr_model *m) { return m->n_users; }
+CR_API int32_t cr_model_num_items(const cr_model *m) { return m->n_items; }
+CR_API int64_t cr_model_num_params(const cr_model *m) { return m->n_param; }
+CR_API float *cr_model_params(cr_model *m) { return m->param; }
+CR_API float *cr_model_grads(cr_model *m) { return m->grad; }
+
+static int cr__is_graph(const cr_model *m) { return !cr_model_is_sequential(m->cfg.model); }
+
+/* Adds a tensor to the parameter plan. */
+static cr_status cr__plan(cr_model *m, const char *name, int64_t rows, int64_t cols, int init, float scale) {
+    cr__ptensor *t;
+    if (m->n_tensors == CR__MAX_TENSORS) return cr__fail(CR_ERR_INVALID, "too many parameter tensors");
+    if (rows < 0 || cols < 0 || (cols && rows > (INT64_MAX / 4 - m->n_param) / cols))
+        return cr__fail(CR_ERR_OVERFLOW, "parameter tensor %s (%lld x %lld) is too large", name, (long long)rows, (long long)cols);
+    t = &m->tensors[m->n_tensors++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->rows = rows;
+    t->cols = cols;
+    t->offset = m->n_param;
+    t->init = init;
+    t->scale = scale;
+    m->n_param += (rows * cols + 15) / 16 * 16;
+    return CR_OK;
+}
+
+static float *cr__tensor(cr_model *m, const char *name) {
+    int i;
+    for (i = 0; i < m->n_tensors; i++)
+        if (strcmp(m->tensors[i].name, name) == 0) return m->param + m->tensors[i].offset;
+    return NULL;
+}
+
+/* Allocates the parameter block and its three companions. */
+static cr_status cr__alloc_params(cr_model *m) {
+    m->param = cr_alloc_floats(m->n_param);
+    m->grad = cr_alloc_floats(m->n_param);
+    m->adam_m = cr_alloc_floats(m->n_param);
+    m->adam_v = cr_alloc_floats(m->n_param);
+    return m->param && m->grad && m->adam_m && m->adam_v ? CR_OK : CR_ERR_NOMEM;
+}
+
+/* Initialises every tensor from its plan: Xavier-uniform (torch's fan convention for a
+   (rows, cols) weight: fan_in = cols, fan_out = rows), zeros, ones or U(-s, s). */
+static void cr__init_params(cr_model *m) {
+    int i;
+    for (i = 0; i < m->n_tensors; i++) {
+        cr__ptensor *t = &m->tensors[i];
+        float *p = m->param + t->offset, a;
+        int64_t j, n = t->rows * t->cols;
+        cr_rng r = cr_rng_stream(m->cfg.seed, 0x1417 + (uint64_t)i);
+        if (t->init == CR__INIT_ZERO) { memset(p, 0, (size_t)n * sizeof(float)); continue; }
+        if (t->init == CR__INIT_ONE) { cr_vfill(p, 1.0f, n); continue; }
+        a = t->init == CR__INIT_UNIFORM ? t->scale : (float)sqrt(6.0 / (double)(t->rows + t->cols));
+        for (j = 0; j < n; j++) p[j] = (2.0f * cr_rng_float(&r) - 1.0f) * a;
+    }
+}
+
+static cr_status cr__idmap_copy(cr_idmap *dst, const cr_idmap *src) {
+    int32_t i, d;
+    memset(dst, 0, sizeof *dst);
+    for (i = 0; i < src->n; i++)
+        if (cr_idmap_add(dst, src->raw[i], &d) != CR_OK) { cr_idmap_free(dst); return CR_ERR_NOMEM; }
+    return CR_OK;
+}
+
+static cr_status cr__seq_setup(cr_model *m);
+static void cr__seq_free(cr_model *m);
+
+CR_API void cr_model_free(cr_model *m) {
+    int v, k;
+    if (!m) return;
+    cr__seq_free(m);
+    cr__free_aligned(m->param);
+    cr__free_aligned(m->grad);
+    cr__free_aligned(m->adam_m);
+    cr__free_aligned(m->adam_v);
+    cr_idmap_free(&m->users);
+    cr_idmap_free(&m->items);
+    cr_csr_free(&m->hist);
+    CR_FREE(m->item_deg);
+    CR_FREE(m->eu);
+    CR_FREE(m->ei);
+    cr_csr_free(&m->adj);
+    for (v = 0; v < 2; v++)
+        for (k = 0; k < CR__MAX_LAYERS; k++) cr_csr_free(&m->views[v][k]);
+    CR_FREE(m->keep);
+    cr__free_aligned(m->final);
+    for (k = 0; k < 8; k++) cr__free_aligned(m->wb[k]);
+    CR_FREE(m->stamp);
+    CR_FREE(m->bu); CR_FREE(m->bp); CR_FREE(m->bn); CR_FREE(m->uu); CR_FREE(m->ui);
+    CR_FREE(m->perm);
+    cr__free_aligned(m->ws);
+    CR_FREE(m);
+}
+
+/* Sets up everything that follows from (cfg, id maps, hist): graphs, parameter plan,
+   workspaces. Parameters are allocated but not initialised. */
+static cr_status cr__graph_setup(cr_model *m) {
+    const cr_config *c = &m->cfg;
+    int64_t N = m->n_nodes, e, B = c->batch, u;
+    int nwb = 0, k;
+    cr_status st;
+    if ((st = cr__plan(m, "user_emb", m->n_users, c->dim, CR__INIT_XAVIER, 0)) != CR_OK) return st;
+    if ((st = cr__plan(m, "item_emb", m->n_items, c->dim, CR__INIT_XAVIER, 0)) != CR_OK) return st;
+    /* users and items must be one contiguous (U+I) x d table for propagation */
+    m->tensors[1].offset = m->tensors[0].offset + (int64_t)m->n_users * c->dim;
+    m->n_param = ((int64_t)m->n_users + m->n_items) * c->dim;
+    if ((st = cr__alloc_params(m)) != CR_OK) return st;
+    /* edge list in the order of hist */
+    m->n_edges = m->hist.nnz;
+    m->eu = (int32_t *)cr__alloc_array((size_t)m->n_edges + 1, sizeof(int32_t), "edge list");
+    m->ei = (int32_t *)cr__alloc_array((size_t)m->n_edges + 1, sizeof(int32_t), "edge list");
+    m->keep = (uint8_t *)cr__alloc_array((size_t)m->n_edges + 1, 1, "edge flags");
+    m->perm = (int64_t *)cr__alloc_array((size_t)m->n_edges + 1, sizeof(int64_t), "epoch order");
+    if (!m->eu || !m->ei || !m->keep || !m->perm) return CR_ERR_NOMEM;
+    for (u = 0; u < m->n_users; u++)
+        for (e = m->hist.rowptr[u]; e < m->hist.rowptr[u + 1]; e++) {
+            m->eu[e] = (int32_t)u;
+            m->ei[e] = m->hist.col[e];
+        }
+    if (c->model != CR_MODEL_MF) {
+        if ((st = cr_graph_bipartite(&m->adj, m->n_users, m->n_items, m->n_edges, m->eu, m->ei, NULL)) != CR_OK) return st;
+        if ((st = cr_graph_normalize_sym(&m->adj)) != CR_OK) return st;
+        nwb = c->model == CR_MODEL_LIGHTGCN ? 4 : c->model == CR_MODEL_SGL ? 8 : 6;
+        if (!(m->final = cr_alloc_floats(N * c->dim))) return CR_ERR_NOMEM;
+    }
+    for (k = 0; k < nwb; k++)
+        if (!(m->wb[k] = cr_alloc_floats(N * c->dim))) return CR_ERR_NOMEM;
+    m->stamp = (int32_t *)cr__calloc_array((size_t)CR__MAX(m->n_users, m->n_items) + 1, sizeof(int32_t), "batch buffers");
+    m->bu = (int32_t *)cr__alloc_array((size_t)B, sizeof(int32_t), "batch buffers");
+    m->bp = (int32_t *)cr__alloc_array((size_t)B, sizeof(int32_t), "batch buffers");
+    m->bn = (int32_t *)cr__alloc_array((size_t)B, sizeof(int32_t), "batch buffers");
+    m->uu = (int32_t *)cr__alloc_array((size_t)B, sizeof(int32_t), "batch buffers");
+    m->ui = (int32_t *)cr__alloc_array((size_t)B, sizeof(int32_t), "batch buffers");
+    /* gathered BPR rows and grads (6 B d), contrastive rows and grads (8 B d), InfoNCE */
+    m->ws_len = 14 * B * c->dim + cr_infonce_workspace((int)(2 * B), (int)(2 * B), c->dim);
+    m->ws = cr_alloc_floats(m->ws_len);
+    if (!m->stamp || !m->bu || !m->bp || !m->bn || !m->uu || !m->ui || !m->ws) return CR_ERR_NOMEM;
+    return CR_OK;
+}
+
+/* Builds the model skeleton around hist (taken over) and the id maps (copied). */
+static cr_status cr__model_build(cr_model **out, const cr_config *cfg, const cr_idmap *users,
+                                 const cr_idmap *items, cr_csr *hist) {
+    cr_model *m = (cr_model *)cr__calloc_array(1, sizeof(cr_model), "model");
+    cr_status st;
+    int64_t p;
+    *out = NULL;
+    if (!m) { cr_csr_free(hist); return CR_ERR_NOMEM; }
+    m->cfg = *cfg;
+    m->hist = *hist;
+    memset(hist, 0, sizeof *hist);
+    m->n_users = (int32_t)m->hist.nrows;
+    m->n_items = (int32_t)m->hist.ncols;
+    m->n_nodes = (int64_t)m->n_users + m->n_items;
+    if ((st = cr__idmap_copy(&m->users, users)) != CR_OK || (st = cr__idmap_copy(&m->items, items)) != CR_OK) goto fail;
+    m->item_deg = (int32_t *)cr__calloc_array((size_t)m->n_items + 1, sizeof(int32_t), "item degrees");
+    if (!m->item_deg) { st = CR_ERR_NOMEM; goto fail; }
+    for (p = 0; p < m->hist.nnz; p++) m->item_deg[m->hist.col[p]]++;
+    st = cr__is_graph(m) ? cr__graph_setup(m) : cr__seq_setup(m);
+    if (st != CR_OK) goto fail;
+    *out = m;
+    return CR_OK;
+fail:
+    if (st == CR_ERR_NOMEM && !cr_last_error()[0]) cr__fail(st, "out of memory building the model");
+    cr_model_free(m);
+    return st;
+}
+
+CR_API cr_status cr_model_create(cr_model **out, const cr_config *cfg_in, const cr_dataset *ds) {
+    cr_config cfg = *cfg_in;
+    cr_csr hist;
+    cr_status st;
+    *out = NULL;
+    if ((st = cr_config_resolve(&cfg)) != CR_OK) return st;
+    if (ds->n_users < 1 || ds->n_items < 2 || ds->train.n < 1)
+        return cr__fail(CR_ERR_EMPTY, "the training set is empty (%d users, %d items, %lld interactions)", ds->n_users, ds->n_items, (long long)ds->train.n);
+    if (ds->users.n != ds->n_users || ds->items.n != ds->n_items)
+        return cr__fail(CR_ERR_INVALID, "dataset id maps (%d users, %d items) do not match its sizes (%d, %d)", ds->users.n, ds->items.n, ds->n_users, ds->n_items);
+    if ((st = cr_interactions_to_csr(&hist, &ds->train, ds->n_users, ds->n_items, cr_model_is_sequential(cfg.model))) != CR_OK) return st;
+    if ((st = cr__model_build(out, &cfg, &ds->users, &ds->items, &hist)) != CR_OK) return st;
+    cr__init_params(*out);
+    return CR_OK;
+}
+
+CR_API int64_t cr_model_memory_bytes(const cr_model *m) {
+    int64_t b = 4 * m->n_param * (int64_t)sizeof(float), k;
+    int v;
+    b += (m->hist.nrows + 1) * 8 + m->hist.nnz * 4 + m->n_edges * 9 + m->n_edges * 8;
+    b += (m->adj.nrows + 1) * 8 + m->adj.nnz * 8;
+    for (v = 0; v < 2; v++)
+        for (k = 0; k < CR__MAX_LAYERS; k++) b += (m->views[v][k].nrows + 1) * 8 + m->views[v][k].nnz * 8;
+    for (k = 0; k < 8; k++) b += m->wb[k] ? m->n_nodes * m->cfg.dim * 4 : 0;
+    b += m->final ? m->n_nodes * m->cfg.dim * 4 : 0;
+    b += m->ws_len * 4;
+    return b;
+}
+
+/* ---- 8c. graph models: propagation forward and backward, one batch ---- */
+
+/* Forward of K propagation layers, E^(k+1) = G[k] E^(k) (+ SimGCL noise when eps > 0), with
+   out = mean of layers first..K (first = 0: LightGCN and SGL; 1: SimGCL and XSimGCL).
+   If lkeep >= 1, layer lkeep is copied to layer_out. E0, out: (N, d); t0, t1: scratch. */
+static void cr__prop_forward(float *out, float *layer_out, const cr_csr *const *G, int K,
+                             const float *E0, int64_t N, int d, int first, float eps,
+                             uint64_t noise_seed, int lkeep, float *t0, float *t1) {
+    float c = 1.0f / (float)(K + 1 - first);
+    const float *cur = E0;
+    int k;
+    if (first == 0) {
+        int64_t i;
+        for (i = 0; i < N * d; i++) out[i] = c * E0[i];
+    } else
+        memset(out, 0, (size_t)(N * d) * sizeof(float));
+    for (k = 0; k < K; k++) {
+        float *nx = (k & 1) ? t1 : t0;
+        cr_spmm(G[k], cur, d, nx);
+        cr__layer_post(nx, out, c, N, d, eps, cr_hash64(noise_seed, (uint64_t)k));
+        if (k + 1 == lkeep) cr_vcopy(layer_out, nx, N * d);
+        cur = nx;
+    }
+}
+
+/* Backward of cr__prop_forward. The noise is a constant and every G[k] is symmetric, so
+   with c = 1/(K+1-first):
+       g_K = c dOut (+ dLayer if lkeep == K)
+       g_k = G[k] g_(k+1) + c dOut [k >= first] (+ dLayer if k == lkeep)
+   and dE0 += g_0. t0, t1: scratch (N, d). */
+static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const float *dOut,
+                              int64_t N, int d, int first, int lkeep, const float *dLayer,
+                              float *t0, float *t1) {
+    float c = 1.0f / (float)(K + 1 - first), *g = t0;
+    int64_t i, n = N * d;
+    int k;
+    for (i = 0; i < n; i++) g[i] = c * dOut[i] + (lkeep == K ? dLayer[i] : 0.0f);
+    for (k = K - 1; k >= 0; k--) {
+        float *h = g == t0 ? t1 : t0, cc = k >= first ? c : 0.0f;
+        const float *dl = k == lkeep ? dLayer : NULL;
+        cr_spmm(G[k], g, d, h);
+        if (k == 0) { /* fold the last step into the gradient of the ego embeddings */
+            CR__OMP(parallel for schedule(static))
+            for (i = 0; i < n; i++) dE0[i] += h[i] + cc * dOut[i];
+            return;
+        }
+        CR__OMP(parallel for schedule(static))
+        for (i = 0; i < n; i++) h[i] += cc * dOut[i] + (dl ? dl[i] : 0.0f);
+        g = h;
+    }
+    /* K == 0 never reaches here (MF has no propagation) */
+}
+
+static void cr__gather_rows(float *dst, const float *src, const int32_t *idx, int n, int d, int64_t off) {
+    int i;
+    for (i = 0; i < n; i++) memcpy(dst + (int64_t)i * d, src + (off + idx[i]) * d, (size_t)d * sizeof(float));
+}
+
+static void cr__scatter_add_rows(float *dst, const float *src, const int32_t *idx, int n, int d, int64_t off) {
+    int i;
+    for (i = 0; i < n; i++) cr_vaxpy(dst + (off + idx[i]) * d, 1.0f, src + (int64_t)i * d, d);
+}
+
+/* The distinct values of idx[0..n) in order of first appearance. */
+static int cr__unique(cr_model *m, const int32_t *idx, int n, int32_t *out) {
+    int i, k = 0;
+    if (++m->stamp_cur == INT32_MAX) {
+        memset(m->stamp, 0, (size_t)(CR__MAX(m->n_users, m->n_items) + 1) * sizeof(int32_t));
+        m->stamp_cur = 1;
+    }
+    for (i = 0; i < n; i++)
+        if (m->stamp[idx[i]] != m->stamp_cur) {
+            m->stamp[idx[i]] = m->stamp_cur;
+            out[k++] = idx[i];
+        }
+    return k;
+}
+
+/* InfoNCE between rows A[ids] and B[ids] of two (N, d) tables (offset off), gradients added to
+   dA and dB rows. */
+static double cr__cl_rows(cr_model *m, float *dA, float *dB, const float *A, const float *Bt,
+                          const int32_t *ids, int n, int64_t off, int want_grad) {
+    int d = m->cfg.dim;
+    float *Q = m->ws + 6 * (int64_t)m->cfg.batch * d, *K = Q + 2 * (int64_t)m->cfg.batch * d;
+    float *dQ = K + 2 * (int64_t)m->cfg.batch * d, *dK = dQ + 2 * (int64_t)m->cfg.batch * d;
+    float *ws = dK + 2 * (int64_t)m->cfg.batch * d;
+    double l;
+    cr__gather_rows(Q, A, ids, n, d, off);
+    cr__gather_rows(K, Bt, ids, n, d, off);
+    if (want_grad) {
+        memset(dQ, 0, (size_t)n * d * sizeof(float));
+        memset(dK, 0, (size_t)n * d * sizeof(float));
+    }
+    l = cr_infonce_loss(want_grad ? dQ : NULL, want_grad ? dK : NULL, Q, K, n, n, d, NULL, NULL, m->cfg.tau, m->cfg.lambda, ws);
+    if (want_grad) {
+        cr__scatter_add_rows(dA, dQ, ids, n, d, off);
+        cr__scatter_add_rows(dB, dK, ids, n, d, off);
+    }
+    return l;
+}
+
+/* SGL (SELFRec form): one InfoNCE over the batch's unique users and unique items stacked. */
+static double cr__cl_sgl(cr_model *m, float *dA, float *dB, const float *A, const float *Bt,
+                         int nu, int ni, int want_grad) {
+    int d = m->cfg.dim, n = nu + ni;
+    float *Q = m->ws + 6 * (int64_t)m->cfg.batch * d, *K = Q + 2 * (int64_t)m->cfg.batch * d;
+    float *dQ = K + 2 * (int64_t)m->cfg.batch * d, *dK = dQ + 2 * (int64_t)m->cfg.batch * d;
+    float *ws = dK + 2 * (int64_t)m->cfg.batch * d;
+    double l;
+    cr__gather_rows(Q, A, m->uu, nu, d, 0);
+    cr__gather_rows(Q + (int64_t)nu * d, A, m->ui, ni, d, m->n_users);
+    cr__gather_rows(K, Bt, m->uu, nu, d, 0);
+    cr__gather_rows(K + (int64_t)nu * d, Bt, m->ui, ni, d, m->n_users);
+    if (want_grad) {
+        memset(dQ, 0, (size_t)n * d * sizeof(float));
+        memset(dK, 0, (size_t)n * d * sizeof(float));
+    }
+    l = cr_infonce_loss(want_grad ? dQ : NULL, want_grad ? dK : NULL, Q, K, n, n, d, NULL, NULL, m->cfg.tau, m->cfg.lambda, ws);
+    if (want_grad) {
+        cr__scatter_add_rows(dA, dQ, m->uu, nu, d, 0);
+        cr__scatter_add_rows(dA, dQ + (int64_t)nu * d, m->ui, ni, d, m->n_users);
+        cr__scatter_add_rows(dB, dK, m->uu, nu, d, 0);
+        cr__scatter_add_rows(dB, dK + (int64_t)nu * d, m->ui, ni, d, m->n_users);
+    }
+    return l;
+}
+
+/* SGL's two augmented views for an epoch: ED/ND give one graph per view, RW one per layer. */
+static cr_status cr__sgl_views(cr_model *m, int epoch) {
+    const cr_config *c = &m->cfg;
+    int v, k, ng = c->aug == CR_AUG_RW ? c->layers : 1;
+    cr_status st;
+    if (m->views_epoch == epoch && m->views[0][0].rowptr) return CR_OK;
+    for (v = 0; v < 2; v++)
+        for (k = 0; k < ng; k++) {
+            uint64_t s = cr_hash64(cr_hash64(c->seed, 0x5647ULL + (uint64_t)epoch), (uint64_t)(v * 16 + k));
+            cr_csr_free(&m->views[v][k]);
+            st = c->aug == CR_AUG_ND ? cr_aug_node_dropout(m->keep, m->n_edges, m->eu, m->ei, m->n_users, m->n_items, c->drop, s)
+                                     : cr_aug_edge_dropout(m->keep, m->n_edges, c->drop, s);
+            if (st == CR_OK) st = cr_graph_bipartite(&m->views[v][k], m->n_users, m->n_items, m->n_edges, m->eu, m->ei, m->keep);
+            if (st == CR_OK) st = cr_graph_normalize_sym(&m->views[v][k]);
+            if (st != CR_OK) return st;
+        }
+    m->views_epoch = epoch;
+    return CR_OK;
+}
+
+static uint64_t cr__batch_seed(const cr_model *m, int epoch, int64_t batch) {
+    return cr_hash64(cr_hash64(m->cfg.seed, 0x62617463ULL + (uint64_t)epoch), (uint64_t)batch);
+}
+
+/* 1 if item is among user u's training items (binary search; hist rows are sorted). */
+static int cr__seen(const cr_csr *h, int32_t u, int32_t item) {
+    int64_t lo = h->rowptr[u], hi = h->rowptr[u + 1];
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (h->col[mid] < item) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < h->rowptr[u + 1] && h->col[lo] == item;
+}
+
+/* Uniform negatives, rejecting the user's training items (SELFRec's and LightGCN's scheme). */
+static void cr__draw_negatives(cr_model *m, const int32_t *users, int B, int32_t *neg, uint64_t seed) {
+    cr_rng r = cr_rng_stream(seed, 0x6e6567);
+    int b, tries;
+    for (b = 0; b < B; b++) {
+        int32_t j = 0;
+        for (tries = 0; tries < 64; tries++) { /* a user who has nearly every item gives up */
+            j = (int32_t)cr_rng_below(&r, (uint32_t)m->n_items);
+            if (!cr__seen(&m->hist, users[b], j)) break;
+        }
+        neg[b] = j;
+    }
+}
+
+/* Loss (and, with want_grad, gradient into m->grad) of one graph batch. part: rec, cl, reg. */
+static cr_status cr__graph_batch(cr_model *m, const int32_t *U, const int32_t *P, const int32_t *Ng,
+                                 int B, int epoch, int64_t batch, int want_grad, double part[3]) {
+    const cr_config *c = &m->cfg;
+    int d = c->dim, K = c->layers, kind = c->model, nu = 0, ni = 0, k;
+    int first = kind == CR_MODEL_SIMGCL || kind == CR_MODEL_XSIMGCL;
+    int64_t N = m->n_nodes, Uo = m->n_users, nd = N * d;
+    uint64_t bs = cr__batch_seed(m, epoch, batch);
+    float *E0 = m->param, *G0 = m->grad, *F, *dF, *V1 = NULL, *V2 = NULL, *dV1 = NULL, *dV2 = NULL;
+    float *LS = NULL, *dLS = NULL, *t0 = m->wb[2], *t1 = m->wb[3];
+    float *gu = m->ws, *gp = gu + (int64_t)B * d, *gn = gp + (int64_t)B * d;
+    float *du = gn + (int64_t)B * d, *dp = du + (int64_t)B * d, *dn = dp + (int64_t)B * d;
+    const cr_csr *Gc[CR__MAX_LAYERS], *Gv1[CR__MAX_LAYERS], *Gv2[CR__MAX_LAYERS];
+    int b;
+    part[0] = part[1] = part[2] = 0;
+    if (B < 1 || B > c->batch) return cr__fail(CR_ERR_INVALID, "batch of %d triples (1..%d allowed)", B, c->batch);
+    for (b = 0; b < B; b++)
+        if (U[b] < 0 || U[b] >= m->n_users || P[b] < 0 || P[b] >= m->n_items || Ng[b] < 0 || Ng[b] >= m->n_items)
+            return cr__fail(CR_ERR_INVALID, "batch entry %d (%d, %d, %d) is out of range", b, U[b], P[b], Ng[b]);
+    for (k = 0; k < K; k++) Gc[k] = &m->adj;
+    m->final_ok = 0;
+    /* forward */
+    if (kind == CR_MODEL_MF) {
+        F = E0;
+        dF = G0;
+    } else {
+        F = m->wb[0];
+        dF = m->wb[1];
+        if (kind == CR_MODEL_XSIMGCL) {
+            LS = m->wb[4];
+            dLS = m->wb[5];
+            cr__prop_forward(F, LS, Gc, K, E0, N, d, 1, c->eps, cr_hash64(bs, 1), c->lstar, t0, t1);
+        } else
+            cr__prop_forward(F, NULL, Gc, K, E0, N, d, first, 0.0f, 0, 0, t0, t1);
+        if (kind == CR_MODEL_SIMGCL && c->lambda > 0) {
+            V1 = m->wb[4];
+            V2 = m->wb[5];
+            cr__prop_forward(V1, NULL, Gc, K, E0, N, d, 1, c->eps, cr_hash64(bs, 2), 0, t0, t1);
+            cr__prop_forward(V2, NULL, Gc, K, E0, N, d, 1, c->eps, cr_hash64(bs, 3), 0, t0, t1);
+            dV1 = dV2 = dF; /* same graph: the three passes share one backward */
+        }
+        if (kind == CR_MODEL_SGL && c->lambda > 0) {
+            cr_status st = cr__sgl_views(m, epoch);
+            if (st != CR_OK) return st;
+            for (k = 0; k < K; k++) {
+                Gv1[k] = &m->views[0][c->aug == CR_AUG_RW ? k : 0];
+                Gv2[k] = &m->views[1][c->aug == CR_AUG_RW ? k : 0];
+            }
+            V1 = m->wb[4];
+            V2 = m->wb[5];
+            dV1 = m->wb[6];
+            dV2 = m->wb[7];
+            cr__prop_forward(V1, NULL, Gv1, K, E0, N, d, 0, 0.0f, 0, 0, t0, t1);
+            cr__prop_forward(V2, NULL, Gv2, K, E0, N, d, 0, 0.0f, 0, 0, t0, t1);
+            if (want_grad) {
+                memset(dV1, 0, (size_t)nd * sizeof(float));
+                memset(dV2, 0, (size_t)nd * sizeof(float));
+            }
+        }
+        if (want_grad) {
+            memset(dF, 0, (size_t)nd * sizeof(float));
+            if (dLS) memset(dLS, 0, (size_t)nd * sizeof(float));
+        }
+    }
+    /* BPR on the gathered rows */
+    cr__gather_rows(gu, F, U, B, d, 0);
+    cr__gather_rows(gp, F, P, B, d, Uo);
+    cr__gather_rows(gn, F, Ng, B, d, Uo);
+    memset(du, 0, (size_t)3 * B * d * sizeof(float));
+    part[0] = cr_bpr_loss(want_grad ? du : NULL, dp, dn, gu, gp, gn, B, d, 1.0f);
+    /* L2 */
+    if (c->reg > 0) {
+        if (!c->l2_selfrec) { /* reg/2 * (|u|^2 + |p|^2 + |n|^2) / B on the ego rows */
+            for (b = 0; b < B; b++) {
+                part[2] += cr_l2_loss(want_grad ? G0 + (int64_t)U[b] * d : NULL, E0 + (int64_t)U[b] * d, d, c->reg, (float)B);
+                part[2] += cr_l2_loss(want_grad ? G0 + (Uo + P[b]) * d : NULL, E0 + (Uo + P[b]) * d, d, c->reg, (float)B);
+                part[2] += cr_l2_loss(want_grad ? G0 + (Uo + Ng[b]) * d : NULL, E0 + (Uo + Ng[b]) * d, d, c->reg, (float)B);
+            }
+        } else {
+            /* SELFRec: reg * sum_T ||T||_F / rows(T); MF and LightGCN on the ego rows and divided
+               by the batch once more, SGL on the final rows of (u, p, n), SimGCL and XSimGCL on
+               the final rows of (u, p) */
+            int ego = kind == CR_MODEL_MF || kind == CR_MODEL_LIGHTGCN, nt = kind == CR_MODEL_SIMGCL || kind == CR_MODEL_XSIMGCL ? 2 : 3, t;
+            const int32_t *ids[3];
+            float w = ego ? c->reg / (float)B : c->reg, *dst = ego ? G0 : dF;
+            const float *src = ego ? E0 : F;
+            ids[0] = U; ids[1] = P; ids[2] = Ng;
+            for (t = 0; t < nt; t++) {
+                int64_t off = t ? Uo : 0;
+                float *tmp = dn + (int64_t)B * d; /* the contrastive area serves as scratch */
+                cr__gather_rows(tmp, src, ids[t], B, d, off);
+                if (want_grad) memset(tmp + (int64_t)B * d, 0, (size_t)B * d * sizeof(float));
+                part[2] += cr_l2_frobenius_loss(want_grad ? tmp + (int64_t)B * d : NULL, tmp, B, d, w);
+                if (want_grad) cr__scatter_add_rows(dst, tmp + (int64_t)B * d, ids[t], B, d, off);
+            }
+        }
+    }
+    if (want_grad) {
+        cr__scatter_add_rows(dF, du, U, B, d, 0);
+        cr__scatter_add_rows(dF, dp, P, B, d, Uo);
+        cr__scatter_add_rows(dF, dn, Ng, B, d, Uo);
+    }
+    /* contrastive terms over the batch's unique users and items */
+    if (c->lambda > 0 && (kind == CR_MODEL_SGL || kind == CR_MODEL_SIMGCL || kind == CR_MODEL_XSIMGCL)) {
+        nu = cr__unique(m, U, B, m->uu);
+        ni = cr__unique(m, P, B, m->ui);
+        if (kind == CR_MODEL_SGL) part[1] = cr__cl_sgl(m, dV1, dV2, V1, V2, nu, ni, want_grad);
+        else if (kind == CR_MODEL_SIMGCL)
+            part[1] = cr__cl_rows(m, dV1, dV2, V1, V2, m->uu, nu, 0, want_grad) +
+                      cr__cl_rows(m, dV1, dV2, V1, V2, m->ui, ni, Uo, want_grad);
+        else
+            part[1] = cr__cl_rows(m, dF, dLS, F, LS, m->uu, nu, 0, want_grad) +
+                      cr__cl_rows(m, dF, dLS, F, LS, m->ui, ni, Uo, want_grad);
+    }
+    /* backward through propagation */
+    if (want_grad && kind != CR_MODEL_MF) {
+        cr__prop_backward(G0, Gc, K, dF, N, d, first, kind == CR_MODEL_XSIMGCL ? c->lstar : -1, dLS, t0, t1);
+        if (kind == CR_MODEL_SGL && c->lambda > 0) {
+            cr__prop_backward(G0, Gv1, K, dV1, N, d, 0, -1, NULL, t0, t1);
+            cr__prop_backward(G0, Gv2, K, dV2, N, d, 0, -1, NULL, t0, t1);
+        }
+    }
+    return CR_OK;
+}
+
+/* Clean forward pass into m->final (graph models). */
+static void cr__graph_refresh(cr_model *m) {
+    const cr_config *c = &m->cfg;
+    const cr_csr *Gc[CR__MAX_LAYERS];
+    int k, first = c->model == CR_MODEL_SIMGCL || c->model == CR_MODEL_XSIMGCL;
+    if (m->final_ok || c->model == CR_MODEL_MF) return;
+    for (k = 0; k < c->layers; k++) Gc[k] = &m->adj;
+    cr__prop_forward(m->final, NULL, Gc, c->layers, m->param, m->n_nodes, c->dim, first, 0.0f, 0, 0, m->wb[2], m->wb[3]);
+    m->final_ok = 1;
+}
+
+/* ---- 8d. sequence models: GRU encoder with backprop through time ---- */
+
+/* Layout. Sequences are left-padded to T = max_len steps and stored time-major: row t*B + b
+   holds step t of sequence b, so one step of the whole batch is a contiguous (B, .) block and
+   every gate product is a GEMM over the batch. Item ids are shifted by one in the embedding
+   table: row 0 is padding (kept zero), rows 1..I the items, row I+1 the mask token.
+   The GRU follows PyTorch's equations:
+       r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
+       z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+       n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+       h' = (1 - z) * n + z * h
+   and a padding step leaves h at zero (so every sequence starts from a zero state). */
+
+#define CR__SEQ_MAXL 4
+
+static cr_status cr__finish_batch(cr_model *m, int epoch, int64_t b, const double part[3], cr_epoch_stats *s);
+
+/* Activations of one pass over a batch (the main pass and each contrastive view). */
+typedef struct cr__gru_acts {
+    int32_t *ids; /* (T*B) table rows */
+    float *mask;  /* (T*B) 1 for real steps */
+    float *x0;    /* (T*B, d) input embeddings after dropout */
+    float *din;   /* (T*B, d) input dropout scales (NULL without dropout) */
+    float *gi[CR__SEQ_MAXL], *ghn[CR__SEQ_MAXL], *r[CR__SEQ_MAXL], *z[CR__SEQ_MAXL], *n[CR__SEQ_MAXL];
+    float *h[CR__SEQ_MAXL]; /* ((T+1)*B, H): block 0 is the zero initial state */
+    float *dout;  /* (T*B, H) output dropout scales (NULL without dropout) */
+    float *y;     /* (T*B, H) top-layer outputs after dropout */
+    float *o;     /* (T*B, d) outputs in item space (== y when H == d) */
+    int t0;       /* first step that is not padding for every sequence */
+} cr__gru_acts;
+
+struct cr__seq {
+    int T, B, H, d, L;
+    cr__gru_acts acts[3]; /* main pass, view 1, view 2 */
+    /* backward scratch */
+    float *dy, *dx, *dgi, *dgh, *dh, *gh;
+    /* next-item loss */
+    int chunk;
+    float *logits, *og, *dog;
+    int32_t *pos_idx, *target, *tgt_all, *cand;
+    float *cand_emb, *cand_grad; /* sampled softmax: the candidates' rows and gradients */
+    int64_t cand_cap;
+    /* contrastive loss */
+    float *zin, *a1, *z, *dz, *da1, *dzin, *cl_ws;
+    int32_t *cl_pos, *cl_self;
+    /* correlated items for insert / substitute (CoSeRec): up to 4 per item, -1 = none */
+    int32_t *corr;
+    int32_t *train_users;
+    int64_t n_train_users;
+    int32_t *stamp;
+    int32_t stamp_cur;
+    int32_t *tmp_seq;
+};
+
+static float *cr__seq_w(cr_model *m, const char *fmt, int l) {
+    char name[24];
+    snprintf(name, sizeof name, fmt, l);
+    return cr__tensor(m, name);
+}
+
+static const float *cr__seq_item_table(cr_model *m) { return cr__tensor(m, "item_emb") + m->cfg.dim; }
+
+static void cr__seq_free(cr_model *m) {
+    struct cr__seq *q = m->seq;
+    int a, l;
+    if (!q) return;
+    for (a = 0; a < 3; a++) {
+        cr__gru_acts *A = &q->acts[a];
+        CR_FREE(A->ids);
+        cr__free_aligned(A->mask); cr__free_aligned(A->x0); cr__free_aligned(A->din);
+        cr__free_aligned(A->dout); cr__free_aligned(A->y);
+        if (A->o != A->y) cr__free_aligned(A->o);
+        for (l = 0; l < CR__SEQ_MAXL; l++) {
+            cr__free_aligned(A->gi[l]); cr__free_aligned(A->ghn[l]); cr__free_aligned(A->r[l]);
+            cr__free_aligned(A->z[l]); cr__free_aligned(A->n[l]); cr__free_aligned(A->h[l]);
+        }
+    }
+    cr__free_aligned(q->dy); cr__free_aligned(q->dx); cr__free_aligned(q->dgi); cr__free_aligned(q->dgh);
+    cr__free_aligned(q->dh); cr__free_aligned(q->gh); cr__free_aligned(q->logits); cr__free_aligned(q->og);
+    cr__free_aligned(q->dog); CR_FREE(q->pos_idx); CR_FREE(q->target); CR_FREE(q->tgt_all); CR_FREE(q->cand);
+    cr__free_aligned(q->cand_emb); cr__free_aligned(q->cand_grad);
+    cr__free_aligned(q->zin); cr__free_aligned(q->a1); cr__free_aligned(q->z); cr__free_aligned(q->dz);
+    cr__free_aligned(q->da1); cr__free_aligned(q->dzin); cr__free_aligned(q->cl_ws);
+    CR_FREE(q->cl_pos); CR_FREE(q->cl_self); CR_FREE(q->corr); CR_FREE(q->train_users);
+    CR_FREE(q->stamp); CR_FREE(q->tmp_seq);
+    CR_FREE(q);
+    m->seq = NULL;
+}
+
+/* Allocates one pass's activations for batches of up to B sequences. */
+static cr_status cr__gru_acts_alloc(cr__gru_acts *A, int T, int B, int d, int H, int L, int dropout) {
+    int64_t TB = (int64_t)T * B;
+    int l, ok;
+    A->ids = (int32_t *)cr__alloc_array((size_t)TB, sizeof(int32_t), "sequence batch");
+    A->mask = cr_alloc_floats(TB);
+    A->x0 = cr_alloc_floats(TB * d);
+    A->din = dropout ? cr_alloc_floats(TB * d) : NULL;
+    A->dout = dropout ? cr_alloc_floats(TB * H) : NULL;
+    A->y = cr_alloc_floats(TB * H);
+    A->o = H == d ? A->y : cr_alloc_floats(TB * d);
+    ok = A->ids && A->mask && A->x0 && A->y && A->o && (!dropout || (A->din && A->dout));
+    for (l = 0; l < L; l++) {
+        A->gi[l] = cr_alloc_floats(TB * 3 * H);
+        A->ghn[l] = cr_alloc_floats(TB * H);
+        A->r[l] = cr_alloc_floats(TB * H);
+        A->z[l] = cr_alloc_floats(TB * H);
+        A->n[l] = cr_alloc_floats(TB * H);
+        A->h[l] = cr_alloc_floats(TB * H + (int64_t)B * H);
+        ok = ok && A->gi[l] && A->ghn[l] && A->r[l] && A->z[l] && A->n[l] && A->h[l];
+    }
+    return ok ? CR_OK : CR_ERR_NOMEM;
+}
+
+/* For insert and substitute: each item's most frequent neighbours in the training sequences
+   (adjacent pairs, both directions; ties by id), CoSeRec's "correlated items". */
+static cr_status cr__seq_correlations(cr_model *m) {
+    struct cr__seq *q = m->seq;
+    int64_t np = 0, u, p, i;
+    uint64_t *pairs = (uint64_t *)cr__alloc_array((size_t)m->hist.nnz * 2 + 1, sizeof(uint64_t), "item correlations");
+    q->corr = (int32_t *)cr__alloc_array((size_t)m->n_items * 4, sizeof(int32_t), "item correlations");
+    if (!pairs || !q->corr) { CR_FREE(pairs); return CR_ERR_NOMEM; }
+    for (i = 0; i < (int64_t)m->n_items * 4; i++) q->corr[i] = -1;
+    for (u = 0; u < m->n_users; u++)
+        for (p = m->hist.rowptr[u] + 1; p < m->hist.rowptr[u + 1]; p++) {
+            uint32_t a = (uint32_t)m->hist.col[p - 1], b = (uint32_t)m->hist.col[p];
+            if (a == b) continue;
+            pairs[np++] = ((uint64_t)a << 32) | b;
+            pairs[np++] = ((uint64_t)b << 32) | a;
+        }
+    cr__sort_u64(pairs, np);
+    for (i = 0; i < np;) { /* runs of one item: count each neighbour, keep the 4 most frequent */
+        int64_t j = i, best_c[4] = {0, 0, 0, 0};
+        int32_t a = (int32_t)(pairs[i] >> 32), *c = q->corr + (int64_t)a * 4;
+        while (j < np && (int32_t)(pairs[j] >> 32) == a) {
+            int64_t k = j, cnt;
+            int s;
+            while (k < np && pairs[k] == pairs[j]) k++;
+            cnt = k - j;
+            for (s = 0; s < 4; s++)
+                if (cnt > best_c[s]) { /* insert, shifting lower counts down */
+                    int t;
+                    for (t = 3; t > s; t--) { best_c[t] = best_c[t - 1]; c[t] = c[t - 1]; }
+                    best_c[s] = cnt;
+                    c[s] = (int32_t)(uint32_t)pairs[j];
+                    break;
+                }
+            j = k;
+        }
+        i = j;
+    }
+    CR_FREE(pairs);
+    return CR_OK;
+}
+
+static cr_status cr__seq_setup(cr_model *m) {
+    const cr_config *c = &m->cfg;
+    struct cr__seq *q;
+    int d = c->dim, H = c->hidden, L = c->gru_layers, T = c->max_len, B = c->batch, l, a, nacts;
+    int64_t TB = (int64_t)T * B, u;
+    float su = 1.0f / sqrtf((float)H);
+    cr_status st;
+    if ((st = cr__plan(m, "item_emb", (int64_t)m->n_items + 2, d, CR__INIT_XAVIER, 0)) != CR_OK) return st;
+    for (l = 0; l < L; l++) { /* PyTorch's GRU initialisation: U(-1/sqrt(H), 1/sqrt(H)) */
+        char nm[24];
+        snprintf(nm, sizeof nm, "gru%d_wih", l);
+        if ((st = cr__plan(m, nm, 3 * (int64_t)H, l ? H : d, CR__INIT_UNIFORM, su)) != CR_OK) return st;
+        snprintf(nm, sizeof nm, "gru%d_whh", l);
+        if ((st = cr__plan(m, nm, 3 * (int64_t)H, H, CR__INIT_UNIFORM, su)) != CR_OK) return st;
+        snprintf(nm, sizeof nm, "gru%d_bih", l);
+        if ((st = cr__plan(m, nm, 1, 3 * (int64_t)H, CR__INIT_UNIFORM, su)) != CR_OK) return st;
+        snprintf(nm, sizeof nm, "gru%d_bhh", l);
+        if ((st = cr__plan(m, nm, 1, 3 * (int64_t)H, CR__INIT_UNIFORM, su)) != CR_OK) return st;
+    }
+    if (H != d && (st = cr__plan(m, "out_proj", d, H, CR__INIT_XAVIER, 0)) != CR_OK) return st;
+    if (c->proj_head) {
+        if ((st = cr__plan(m, "proj_w1", d, d, CR__INIT_XAVIER, 0)) != CR_OK) return st;
+        if ((st = cr__plan(m, "proj_b1", 1, d, CR__INIT_ZERO, 0)) != CR_OK) return st;
+        if ((st = cr__plan(m, "proj_w2", d, d, CR__INIT_XAVIER, 0)) != CR_OK) return st;
+        if ((st = cr__plan(m, "proj_b2", 1, d, CR__INIT_ZERO, 0)) != CR_OK) return st;
+    }
+    if ((st = cr__alloc_params(m)) != CR_OK) return st;
+    q = (struct cr__seq *)cr__calloc_array(1, sizeof(struct cr__seq), "sequence model");
+    if (!q) return CR_ERR_NOMEM;
+    m->seq = q;
+    q->T = T; q->B = B; q->H = H; q->d = d; q->L = L;
+    nacts = c->model == CR_MODEL_CL4SREC && c->lambda > 0 ? 3 : 1;
+    for (a = 0; a < nacts; a++)
+        if ((st = cr__gru_acts_alloc(&q->acts[a], T, B, d, H, L, c->dropout > 0)) != CR_OK) return st;
+    q->dy = cr_alloc_floats(TB * CR__MAX(H, d));
+    q->dx = cr_alloc_floats(TB * CR__MAX(H, d));
+    q->dgi = cr_alloc_floats(TB * 3 * H);
+    q->dgh = cr_alloc_floats(TB * 3 * H);
+    q->dh = cr_alloc_floats((int64_t)B * H);
+    q->gh = cr_alloc_floats((int64_t)B * 3 * H);
+    /* next-item softmax in chunks of positions: at most ~32M logits at a time */
+    q->chunk = (int)CR__MAX(64, CR__MIN((int64_t)1024, ((int64_t)32 << 20) / ((int64_t)m->n_items + 1)));
+    q->cand_cap = c->neg_samples > 0 ? TB + c->neg_samples : m->n_items;
+    q->logits = cr_alloc_floats((int64_t)q->chunk * (c->neg_samples > 0 ? q->cand_cap : m->n_items));
+    q->og = cr_alloc_floats(TB * d);
+    q->dog = cr_alloc_floats(TB * d);
+    q->pos_idx = (int32_t *)cr__alloc_array((size_t)TB, sizeof(int32_t), "sequence batch");
+    q->target = (int32_t *)cr__alloc_array((size_t)TB, sizeof(int32_t), "sequence batch");
+    q->tgt_all = (int32_t *)cr__alloc_array((size_t)TB, sizeof(int32_t), "sequence batch");
+    if (c->neg_samples > 0) {
+        q->cand_emb = cr_alloc_floats(q->cand_cap * d);
+        q->cand_grad = cr_alloc_floats(q->cand_cap * d);
+        if (!q->cand_emb || !q->cand_grad) return CR_ERR_NOMEM;
+    }
+    q->cand = (int32_t *)cr__alloc_array((size_t)q->cand_cap + 1, sizeof(int32_t), "sequence batch");
+    q->stamp = (int32_t *)cr__calloc_array((size_t)m->n_items + 2, sizeof(int32_t), "sequence batch");
+    q->tmp_seq = (int32_t *)cr__alloc_array((size_t)4 * T + 8, sizeof(int32_t), "sequence batch");
+    if (!q->dy || !q->dx || !q->dgi || !q->dgh || !q->dh || !q->gh || !q->logits || !q->og || !q->dog ||
+        !q->pos_idx || !q->target || !q->tgt_all || !q->cand || !q->stamp || !q->tmp_seq) return CR_ERR_NOMEM;
+    if (nacts == 3) {
+        int64_t B2 = 2 * (int64_t)B;
+        q->zin = cr_alloc_floats(B2 * d);
+        q->a1 = cr_alloc_floats(B2 * d);
+        q->z = cr_alloc_floats(B2 * d);
+        q->dz = cr_alloc_floats(B2 * d);
+        q->da1 = cr_alloc_floats(B2 * d);
+        q->dzin = cr_alloc_floats(B2 * d);
+        q->cl_ws = cr_alloc_floats(cr_infonce_workspace((int)B2, (int)B2, d));
+        q->cl_pos = (int32_t *)cr__alloc_array((size_t)B2, sizeof(int32_t), "contrastive loss");
+        q->cl_self = (int32_t *)cr__alloc_array((size_t)B2, sizeof(int32_t), "contrastive loss");
+        if (!q->zin || !q->a1 || !q->z || !q->dz || !q->da1 || !q->dzin || !q->cl_ws || !q->cl_pos || !q->cl_self) return CR_ERR_NOMEM;
+        if (c->seq_aug & (CR_SEQAUG_INSERT | CR_SEQAUG_SUBSTITUTE))
+            if ((st = cr__seq_correlations(m)) != CR_OK) return st;
+    }
+    /* users with at least two training items have a next-item target */
+    q->train_users = (int32_t *)cr__alloc_array((size_t)m->n_users + 1, sizeof(int32_t), "sequence users");
+    if (!q->train_users) return CR_ERR_NOMEM;
+    for (u = 0; u < m->n_users; u++)
+        if (m->hist.rowptr[u + 1] - m->hist.rowptr[u] >= 2) q->train_users[q->n_train_users++] = (int32_t)u;
+    return CR_OK;
+}
+
+static float cr__sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* One GRU layer forward. x (T*B, in) -> h blocks 1..T (block 0 is zeros); caches gi (pre-gate
+   input products), ghn (W_hn h + b_hn), r, z, n for the backward pass. */
+static void cr__gru_layer_forward(cr__gru_acts *A, int l, const float *x, int in, const float *wih,
+                                  const float *whh, const float *bih, const float *bhh, float *gh,
+                                  int T, int B, int H) {
+    int64_t TB = (int64_t)T * B, H3 = 3 * (int64_t)H, t, i;
+    float *gi = A->gi[l], *h = A->h[l];
+    /* all input products at once: gi = x W_ih^T + b_ih */
+    cr_sgemm(0, 1, (int)TB, (int)H3, in, 1.0f, x, in, wih, in, 0.0f, gi, (int)H3);
+    CR__OMP(parallel for schedule(static))
+    for (i = 0; i < TB; i++) cr_vaxpy(gi + i * H3, 1.0f, bih, H3);
+    memset(h, 0, (size_t)((int64_t)B * H * (A->t0 + 1)) * sizeof(float));
+    for (t = A->t0; t < T; t++) {
+        const float *hp = h + t * B * H;
+        float *hn = h + (t + 1) * B * H;
+        int b;
+        cr_sgemm(0, 1, B, (int)H3, H, 1.0f, hp, H, whh, H, 0.0f, gh, (int)H3);
+        CR__OMP(parallel for schedule(static) if ((int64_t)B * H > 16384))
+        for (b = 0; b < B; b++) {
+            int64_t row = t * B + b;
+            const float *g_i = gi + row * H3, *g_h = gh + (int64_t)b * H3, *hpb = hp + (int64_t)b * H;
+            float *rr = A->r[l] + row * H, *zz = A->z[l] + row * H, *nn = A->n[l] + row * H;
+            float *gn = A->ghn[l] + row * H, *hb = hn + (int64_t)b * H, mk = A->mask[row];
+            int j;
+            for (j = 0; j < H; j++) {
+                gn[j] = g_h[2 * H + j] + bhh[2 * H + j];
+                rr[j] = cr__sigmoidf(g_i[j] + g_h[j] + bhh[j]);
+                zz[j] = cr__sigmoidf(g_i[H + j] + g_h[H + j] + bhh[H + j]);
+                nn[j] = tanhf(g_i[2 * H + j] + rr[j] * gn[j]);
+                hb[j] = mk * ((1.0f - zz[j]) * nn[j] + zz[j] * hpb[j]);
+            }
+        }
+    }
+}
+
+/* Backward of cr__gru_layer_forward. dY (T*B, H) is the gradient of the layer's outputs (block
+   t+1 of h); accumulates dW and db, and writes dx (T*B, in). */
+static void cr__gru_layer_backward(struct cr__seq *q, cr__gru_acts *A, int l, float *dx, const float *dY,
+                                   const float *x, int in, const float *wih, const float *whh,
+                                   float *dwih, float *dwhh, float *dbih, float *dbhh, int T, int B, int H) {
+    int64_t TB = (int64_t)T * B, H3 = 3 * (int64_t)H, t, off = (int64_t)A->t0 * B, n = TB - off;
+    float *dgi = q->dgi, *dgh = q->dgh, *dh = q->dh, *h = A->h[l];
+    int j;
+    memset(dh, 0, (size_t)B * H * sizeof(float));
+    memset(dgi, 0, (size_t)(off * H3) * sizeof(float));
+    memset(dgh, 0, (size_t)(off * H3) * sizeof(float));
+    for (t = T - 1; t >= A->t0; t--) {
+        const float *hp = h + t * B * H;
+        int b;
+        CR__OMP(parallel for schedule(static) if ((int64_t)B * H > 16384))
+        for (b = 0; b < B; b++) {
+            int64_t row = t * B + b;
+            const float *rr = A->r[l] + row * H, *zz = A->z[l] + row * H, *nn = A->n[l] + row * H;
+            const float *gn = A->ghn[l] + row * H, *hpb = hp + (int64_t)b * H, *dyb = dY + row * H;
+            float *dhb = dh + (int64_t)b * H, *gI = dgi + row * H3, *gH = dgh + row * H3, mk = A->mask[row];
+            int jj;
+            for (jj = 0; jj < H; jj++) {
+                /* forward: h = (1 - z) n + z h_prev, n = tanh(a_n), a_n = gi_n + r ghn */
+                float g = (dyb[jj] + dhb[jj]) * mk;
+                float dn = g * (1.0f - zz[jj]), dz = g * (hpb[jj] - nn[jj]);
+                float dan = dn * (1.0f - nn[jj] * nn[jj]);
+                float dar = dan * gn[jj] * rr[jj] * (1.0f - rr[jj]);
+                float daz = dz * zz[jj] * (1.0f - zz[jj]);
+                gI[jj] = dar;
+                gI[H + jj] = daz;
+                gI[2 * H + jj] = dan;
+                gH[jj] = dar;
+                gH[H + jj] = daz;
+                gH[2 * H + jj] = dan * rr[jj];
+                dhb[jj] = g * zz[jj]; /* the direct path to h_prev; the W_hh path is added below */
+            }
+        }
+        /* dh_prev += dgh_t W_hh */
+        cr_sgemm(0, 0, B, H, (int)H3, 1.0f, dgh + t * B * H3, (int)H3, whh, H, 1.0f, dh, H);
+    }
+    /* weight gradients over all steps at once */
+    if (n > 0) {
+        cr_sgemm(1, 0, (int)H3, H, (int)n, 1.0f, dgh + off * H3, (int)H3, h + off * H, H, 1.0f, dwhh, H);
+        cr_sgemm(1, 0, (int)H3, in, (int)n, 1.0f, dgi + off * H3, (int)H3, x + off * in, in, 1.0f, dwih, in);
+        for (t = off; t < TB; t++)
+            for (j = 0; j < H3; j++) { dbih[j] += dgi[t * H3 + j]; dbhh[j] += dgh[t * H3 + j]; }
+    }
+    /* dx = dgi W_ih */
+    cr_sgemm(0, 0, (int)TB, in, (int)H3, 1.0f, dgi, (int)H3, wih, in, 0.0f, dx, in);
+}
+
+/* Fills A->ids/mask for B sequences (left-padded, last T items). seqs[b] has len[b] items (dense
+   ids). */
+static void cr__seq_fill(cr__gru_acts *A, const int32_t *const *seqs, const int *len, int B, int T) {
+    int b, t, maxlen = 0;
+    for (b = 0; b < B; b++) {
+        int n = len[b] < T ? len[b] : T;
+        const int32_t *s = seqs[b] + (len[b] - n);
+        if (n > maxlen) maxlen = n;
+        for (t = 0; t < T; t++) {
+            int k = t - (T - n);
+            A->ids[(int64_t)t * B + b] = k >= 0 ? s[k] + 1 : 0;
+            A->mask[(int64_t)t * B + b] = k >= 0 ? 1.0f : 0.0f;
+        }
+    }
+    A->t0 = T - maxlen;
+}
+
+/* Forward of the encoder for the B sequences in A (ids, mask set). train: apply dropout with
+   the randomness of seed. Leaves outputs in A->o (T*B, d). */
+static void cr__seq_forward(cr_model *m, cr__gru_acts *A, int B, int train, uint64_t seed) {
+    struct cr__seq *q = m->seq;
+    int T = q->T, d = q->d, H = q->H, L = q->L, l;
+    int64_t TB = (int64_t)T * B, i;
+    const float *E = cr__tensor(m, "item_emb");
+    float p = train ? m->cfg.dropout : 0.0f, keep_scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
+    const float *x;
+    int in;
+    /* input embeddings (with dropout) */
+    CR__OMP(parallel for schedule(static))
+    for (i = 0; i < TB; i++) {
+        cr_rng g = cr_rng_stream(seed, (uint64_t)i);
+        float *xi = A->x0 + i * d;
+        int j;
+        memcpy(xi, E + (int64_t)A->ids[i] * d, (size_t)d * sizeof(float));
+        if (p > 0)
+            for (j = 0; j < d; j++) {
+                A->din[i * d + j] = cr_rng_float(&g) >= p ? keep_scale : 0.0f;
+                xi[j] *= A->din[i * d + j];
+            }
+    }
+    x = A->x0;
+    in = d;
+    for (l = 0; l < L; l++) {
+        cr__gru_layer_forward(A, l, x, in, cr__seq_w(m, "gru%d_wih", l), cr__seq_w(m, "gru%d_whh", l),
+                              cr__seq_w(m, "gru%d_bih", l), cr__seq_w(m, "gru%d_bhh", l), q->gh, T, B, H);
+        x = A->h[l] + (int64_t)B * H;
+        in = H;
+    }
+    /* output dropout */
+    CR__OMP(parallel for schedule(static))
+    for (i = 0; i < TB; i++) {
+        cr_rng g = cr_rng_stream(seed ^ 0x9e3779b97f4a7c15ULL, (uint64_t)i);
+        const float *hi = x + i * H;
+        float *yi = A->y + i * H;
+        int j;
+        for (j = 0; j < H; j++) {
+            float s = 1.0f;
+            if (p > 0) s = A->dout[i * H + j] = cr_rng_float(&g) >= p ? keep_scale : 0.0f;
+            yi[j] = hi[j] * s;
+        }
+    }
+    if (H != d) cr_sgemm(0, 1, (int)TB, d, H, 1.0f, A->y, H, cr__tensor(m, "out_proj"), H, 0.0f, A->o, d);
+}
+
+/* Backward of cr__seq_forward given dO (T*B, d) in q->dy; accumulates every parameter's
+   gradient. dO is consumed. */
+static void cr__seq_backward(cr_model *m, cr__gru_acts *A, int B) {
+    struct cr__seq *q = m->seq;
+    int T = q->T, d = q->d, H = q->H, L = q->L, l;
+    int64_t TB = (int64_t)T * B, i;
+    float *G = m->grad, *dY = q->dy;
+    float *gE = G + (cr__tensor(m, "item_emb") - m->param);
+    if (H != d) { /* o = y W_out^T: dW_out += dO^T y, dy = dO W_out */
+        float *W = cr__tensor(m, "out_proj");
+        cr_sgemm(1, 0, d, H, (int)TB, 1.0f, q->dy, d, A->y, H, 1.0f, G + (W - m->param), H);
+        cr_sgemm(0, 0, (int)TB, H, d, 1.0f, q->dy, d, W, H, 0.0f, q->dx, H);
+        dY = q->dx;
+    }
+    /* through the output dropout: dh = dy * scale */
+    if (A->dout)
+        for (i = 0; i < TB * H; i++) dY[i] *= A->dout[i];
+    for (l = L - 1; l >= 0; l--) {
+        const float *x = l ? A->h[l - 1] + (int64_t)B * H : A->x0;
+        int in = l ? H : d;
+        float *wih = cr__seq_w(m, "gru%d_wih", l), *whh = cr__seq_w(m, "gru%d_whh", l);
+        float *dx = dY == q->dy ? q->dx : q->dy; /* ping-pong the two scratch buffers */
+        cr__gru_layer_backward(q, A, l, dx, dY, x, in, wih, whh, G + (wih - m->param), G + (whh - m->param),
+                               G + (cr__seq_w(m, "gru%d_bih", l) - m->param), G + (cr__seq_w(m, "gru%d_bhh", l) - m->param), T, B, H);
+        dY = dx;
+    }
+    /* into the embedding table (padding row 0 stays fixed at zero) */
+    for (i = 0; i < TB; i++) {
+        int32_t id = A->ids[i];
+        int j;
+        if (id == 0 || A->mask[i] == 0) continue;
+        for (j = 0; j < d; j++) gE[(int64_t)id * d + j] += dY[i * d + j] * (A->din ? A->din[i * d + j] : 1.0f);
+    }
+}
+
+/* One augmented view of a sequence (dense ids) into out (returns its length, >= 1). One
+   operation is drawn from the enabled set, as CL4SRec does. */
+static int cr__seq_augment(cr_model *m, const int32_t *s, int n, int32_t *out, cr_rng *r) {
+    unsigned ops[5], flags = m->cfg.seq_aug;
+    int nops = 0, k, i, cnt;
+    float rate = m->cfg.aug_rate;
+    unsigned op;
+    for (k = 0; k < 5; k++)
+        if (flags & (1u << k)) ops[nops++] = 1u << k;
+    op = ops[cr_rng_below(r, (uint32_t)nops)];
+    memcpy(out, s, (size_t)n * sizeof(int32_t));
+    if (n < 2) return n;
+    switch (op) {
+    case CR_SEQAUG_CROP: { /* a contiguous window of (1 - rate) n items */
+        int len = CR__MAX(1, (int)((1.0f - rate) * n)), st = (int)cr_rng_below(r, (uint32_t)(n - len + 1));
+        memmove(out, s + st, (size_t)len * sizeof(int32_t));
+        return len;
+    }
+    case CR_SEQAUG_MASK: /* rate n positions become the mask token (dense id I: table row I+1) */
+        cnt = (int)(rate * n);
+        for (k = 0; k < cnt; k++) out[cr_rng_below(r, (uint32_t)n)] = m->n_items;
+        return n;
+    case CR_SEQAUG_REORDER: { /* shuffle a window of rate n items */
+        int len = CR__MAX(2, (int)(rate * n)), st;
+        if (len > n) len = n;
+        st = (int)cr_rng_below(r, (uint32_t)(n - len + 1));
+        for (i = len - 1; i > 0; i--) {
+            int j = (int)cr_rng_below(r, (uint32_t)i + 1);
+            int32_t t = out[st + i];
+            out[st + i] = out[st + j];
+            out[st + j] = t;
+        }
+        return n;
+    }
+    case CR_SEQAUG_SUBSTITUTE: /* rate n items become a correlated item */
+        cnt = CR__MAX(1, (int)(rate * n));
+        for (k = 0; k < cnt; k++) {
+            int p = (int)cr_rng_below(r, (uint32_t)n);
+            int32_t c = out[p] < m->n_items ? m->seq->corr[(int64_t)out[p] * 4 + cr_rng_below(r, 4)] : -1;
+            if (c >= 0) out[p] = c;
+        }
+        return n;
+    default: { /* CR_SEQAUG_INSERT: a correlated item after rate n positions */
+        int w = 0, len = n;
+        cnt = CR__MAX(1, (int)(rate * n));
+        for (i = 0; i < n; i++) {
+            out[w++] = s[i];
+            if (cnt > 0 && (int)cr_rng_below(r, (uint32_t)(n - i)) < cnt) {
+                int32_t c = m->seq->corr[(int64_t)s[i] * 4 + cr_rng_below(r, 4)];
+                cnt--;
+                if (c >= 0) { out[w++] = c; len++; }
+            }
+        }
+        return len;
+    }
+    }
+}
+
+/* z = head(o_last) for a view block: the projection head W2 relu(W1 o + b1) + b2, or identity. */
+static void cr__proj_forward(cr_model *m, int n) {
+    struct cr__seq *q = m->seq;
+    int d = q->d;
+    int64_t i;
+    if (!m->cfg.proj_head) { memcpy(q->z, q->zin, (size_t)n * d * sizeof(float)); return; }
+    cr_sgemm(0, 1, n, d, d, 1.0f, q->zin, d, cr__tensor(m, "proj_w1"), d, 0.0f, q->a1, d);
+    for (i = 0; i < (int64_t)n * d; i++) {
+        q->a1[i] += cr__tensor(m, "proj_b1")[i % d];
+        q->z[i] = q->a1[i]; /* z temporarily holds relu(a1) below */
+    }
+    for (i = 0; i < (int64_t)n * d; i++) q->da1[i] = q->a1[i] > 0 ? q->a1[i] : 0.0f;
+    cr_sgemm(0, 1, n, d, d, 1.0f, q->da1, d, cr__tensor(m, "proj_w2"), d, 0.0f, q->z, d);
+    for (i = 0; i < (int64_t)n * d; i++) q->z[i] += cr__tensor(m, "proj_b2")[i % d];
+}
+
+/* Backward of cr__proj_forward: dz -> dzin, accumulating the head's gradients. */
+static void cr__proj_backward(cr_model *m, int n) {
+    struct cr__seq *q = m->seq;
+    int d = q->d;
+    int64_t i;
+    float *G = m->grad, *w1 = cr__tensor(m, "proj_w1"), *w2 = cr__tensor(m, "proj_w2");
+    float *gb1 = G + (cr__tensor(m, "proj_b1") - m->param), *gb2 = G + (cr__tensor(m, "proj_b2") - m->param);
+    if (!m->cfg.proj_head) { memcpy(q->dzin, q->dz, (size_t)n * d * sizeof(float)); return; }
+    /* z = relu(a1) W2^T + b2 */
+    for (i = 0; i < (int64_t)n * d; i++) {
+        q->da1[i] = q->a1[i] > 0 ? q->a1[i] : 0.0f; /* relu(a1), recomputed */
+        gb2[i % d] += q->dz[i];
+    }
+    cr_sgemm(1, 0, d, d, n, 1.0f, q->dz, d, q->da1, d, 1.0f, G + (w2 - m->param), d);
+    cr_sgemm(0, 0, n, d, d, 1.0f, q->dz, d, w2, d, 0.0f, q->da1, d); /* d relu(a1) */
+    for (i = 0; i < (int64_t)n * d; i++) {
+        q->da1[i] = q->a1[i] > 0 ? q->da1[i] : 0.0f;
+        gb1[i % d] += q->da1[i];
+    }
+    cr_sgemm(1, 0, d, d, n, 1.0f, q->da1, d, q->zin, d, 1.0f, G + (w1 - m->param), d);
+    cr_sgemm(0, 0, n, d, d, 1.0f, q->da1, d, w1, d, 0.0f, q->dzin, d);
+}
+
+/* Next-item loss over every real step of the main pass: full softmax over all items (tied to
+   the embedding table) or a sampled softmax over the batch's targets plus neg_samples shared
+   uniform negatives. targets (T*B) holds the next item of each step (-1: none). Leaves dO in
+   q->dy when want_grad. */
+static double cr__seq_next_item(cr_model *m, cr__gru_acts *A, const int32_t *targets, int B, uint64_t seed, int want_grad) {
+    struct cr__seq *q = m->seq;
+    int d = q->d, I = m->n_items;
+    int64_t TB = (int64_t)q->T * B, P = 0, i, nc = I;
+    float *Etab = (float *)cr__seq_item_table(m), *gE = m->grad + (Etab - m->param);
+    const float *C = Etab; /* candidate rows (nc, d) and their gradient */
+    float *dC = gE;
+    double loss = 0;
+    for (i = 0; i < TB; i++)
+        if (targets[i] >= 0) {
+            q->pos_idx[P] = (int32_t)i;
+            q->target[P] = targets[i];
+            P++;
+        }
+    if (want_grad) memset(q->dy, 0, (size_t)(TB * d) * sizeof(float));
+    if (P == 0) return 0;
+    cr__gather_rows(q->og, A->o, q->pos_idx, (int)P, d, 0);
+    if (m->cfg.neg_samples > 0) { /* candidates: the distinct targets, then uniform negatives */
+        cr_rng r = cr_rng_stream(seed, 0x73616d70ULL);
+        int k;
+        if (++q->stamp_cur == INT32_MAX) { memset(q->stamp, 0, (size_t)(I + 2) * sizeof(int32_t)); q->stamp_cur = 1; }
+        nc = 0;
+        for (i = 0; i < P; i++) {
+            int32_t t = q->target[i];
+            if (q->stamp[t] != q->stamp_cur) { q->stamp[t] = q->stamp_cur; q->cand[nc++] = t; }
+        }
+        for (k = 0; k < m->cfg.neg_samples; k++) {
+            int32_t t = (int32_t)cr_rng_below(&r, (uint32_t)I);
+            if (q->stamp[t] != q->stamp_cur) { q->stamp[t] = q->stamp_cur; q->cand[nc++] = t; }
+        }
+        /* targets become positions in the candidate list (the stamp array maps item -> slot) */
+        for (i = 0; i < nc; i++) q->stamp[q->cand[i]] = -(int32_t)i - 2;
+        for (i = 0; i < P; i++) q->target[i] = -q->stamp[q->target[i]] - 2;
+        for (i = 0; i < nc; i++) q->stamp[q->cand[i]] = q->stamp_cur;
+        cr__gather_rows(q->cand_emb, Etab, q->cand, (int)nc, d, 0);
+        C = q->cand_emb;
+        dC = q->cand_grad;
+        if (want_grad) memset(dC, 0, (size_t)(nc * d) * sizeof(float));
+    }
+    for (i = 0; i < P; i += q->chunk) {
+        int rows = (int)CR__MIN((int64_t)q->chunk, P - i);
+        float *O = q->og + i * d, sc = (float)rows / (float)P;
+        cr_sgemm(0, 1, rows, (int)nc, d, 1.0f, O, d, C, d, 0.0f, q->logits, (int)nc);
+        /* the chunk's mean loss, weighted back to a mean over all P steps */
+        loss += cr_softmax_xent_loss(want_grad ? q->logits : NULL, q->logits, q->target + i, rows, (int)nc, 1.0f) * rows;
+        if (!want_grad) continue;
+        cr_sgemm(0, 0, rows, d, (int)nc, sc, q->logits, (int)nc, C, d, 0.0f, q->dog + i * d, d);
+        cr_sgemm(1, 0, (int)nc, d, rows, sc, q->logits, (int)nc, O, d, 1.0f, dC, d);
+    }
+    if (want_grad) {
+        if (dC != gE) cr__scatter_add_rows(gE, dC, q->cand, (int)nc, d, 0);
+        for (i = 0; i < P; i++) cr_vaxpy(q->dy + (int64_t)q->pos_idx[i] * d, 1.0f, q->dog + i * d, d);
+    }
+    return loss / (double)P;
+}
+
+/* Contrastive loss (CL4SRec) between two augmented views of each sequence: last-step outputs
+   (through the projection head when enabled), NT-Xent with the 2B - 2 other views as
+   negatives. Runs the two view passes forward and, with want_grad, backward. */
+static double cr__seq_contrast(cr_model *m, const int32_t *users, int B, uint64_t seed, int want_grad) {
+    struct cr__seq *q = m->seq;
+    int d = q->d, T = q->T, v, b, vl;
+    int64_t B2 = 2 * (int64_t)B, i;
+    double loss;
+    for (v = 0; v < 2; v++) {
+        cr__gru_acts *A = &q->acts[1 + v];
+        for (b = 0; b < B; b++) {
+            int32_t u = users[b];
+            int n = (int)(m->hist.rowptr[u + 1] - m->hist.rowptr[u]), nn = n < T ? n : T;
+            const int32_t *s = m->hist.col + m->hist.rowptr[u + 1] - nn;
+            cr_rng r = cr_rng_stream(seed, 0x636c0000ULL + (uint64_t)(v * B + b));
+            vl = cr__seq_augment(m, s, nn, q->tmp_seq, &r);
+            { /* one column of the batch at a time: the view's last T items, left-padded */
+                int t, k, len = vl < T ? vl : T;
+                const int32_t *sq = q->tmp_seq + (vl - len);
+                for (t = 0; t < T; t++) {
+                    k = t - (T - len);
+                    A->ids[(int64_t)t * B + b] = k >= 0 ? sq[k] + 1 : 0;
+                    A->mask[(int64_t)t * B + b] = k >= 0 ? 1.0f : 0.0f;
+                }
+            }
+        }
+        A->t0 = 0;
+        for (b = 0; b < B; b++) { /* first non-padding step over the batch */
+            int t = 0;
+            while (t < T && A->mask[(int64_t)t * B + b] == 0) t++;
+            if (b == 0 || t < A->t0) A->t0 = t;
+        }
+        cr__seq_forward(m, A, B, 1, cr_hash64(seed, 0x7669ULL + (uint64_t)v));
+        /* the last step (row T-1) holds each sequence's final output */
+        memcpy(q->zin + (int64_t)v * B * d, A->o + (int64_t)(T - 1) * B * d, (size_t)B * d * sizeof(float));
+    }
+    cr__proj_forward(m, (int)B2);
+    for (i = 0; i < B2; i++) {
+        q->cl_pos[i] = (int32_t)((i + B) % B2);
+        q->cl_self[i] = (int32_t)i;
+    }
+    if (want_grad) memset(q->dz, 0, (size_t)(B2 * d) * sizeof(float));
+    loss = cr_infonce_loss(want_grad ? q->dz : NULL, want_grad ? q->dz : NULL, q->z, q->z, (int)B2, (int)B2, d,
+                           q->cl_pos, q->cl_self, m->cfg.tau, m->cfg.lambda, q->cl_ws);
+    if (!want_grad) return loss;
+    cr__proj_backward(m, (int)B2);
+    for (v = 0; v < 2; v++) {
+        cr__gru_acts *A = &q->acts[1 + v];
+        memset(q->dy, 0, (size_t)((int64_t)T * B * d) * sizeof(float));
+        memcpy(q->dy + (int64_t)(T - 1) * B * d, q->dzin + (int64_t)v * B * d, (size_t)B * d * sizeof(float));
+        cr__seq_backward(m, A, B);
+    }
+    return loss;
+}
+
+/* Loss of one batch of sequences (the users' training histories). part: rec, cl, reg. */
+static cr_status cr__seq_batch(cr_model *m, const int32_t *users, int B, int epoch, int64_t batch,
+                               int want_grad, double part[3]) {
+    struct cr__seq *q = m->seq;
+    cr__gru_acts *A = &q->acts[0];
+    int T = q->T, b, t;
+    uint64_t seed = cr__batch_seed(m, epoch, batch);
+    int32_t *targets = q->tgt_all;
+    part[0] = part[1] = part[2] = 0;
+    if (B < 1 || B > q->B) return cr__fail(CR_ERR_INVALID, "batch of %d sequences (1..%d allowed)", B, q->B);
+    for (b = 0; b < B; b++)
+        if (users[b] < 0 || users[b] >= m->n_users) return cr__fail(CR_ERR_INVALID, "batch user %d is out of range", users[b]);
+    /* input: the history without its last item; target at each step: the next item */
+    {
+        int maxlen = 0;
+        for (b = 0; b < B; b++) {
+            int32_t u = users[b];
+            int n = (int)(m->hist.rowptr[u + 1] - m->hist.rowptr[u]) - 1, nn = n < T ? n : T, k;
+            const int32_t *s = m->hist.col + m->hist.rowptr[u + 1] - 1 - nn;
+            if (nn > maxlen) maxlen = nn;
+            for (t = 0; t < T; t++) {
+                k = t - (T - nn);
+                A->ids[(int64_t)t * B + b] = k >= 0 ? s[k] + 1 : 0;
+                A->mask[(int64_t)t * B + b] = k >= 0 ? 1.0f : 0.0f;
+                targets[(int64_t)t * B + b] = k >= 0 ? s[k + 1] : -1;
+            }
+        }
+        A->t0 = T - maxlen;
+    }
+    m->final_ok = 0;
+    cr__seq_forward(m, A, B, 1, cr_hash64(seed, 0x6d61696eULL));
+    part[0] = cr__seq_next_item(m, A, targets, B, seed, want_grad);
+    if (want_grad) cr__seq_backward(m, A, B);
+    if (m->cfg.model == CR_MODEL_CL4SREC && m->cfg.lambda > 0) part[1] = cr__seq_contrast(m, users, B, seed, want_grad);
+    if (m->cfg.reg > 0) { /* L2 on the whole embedding table, as SELFRec's CL4SRec does */
+        float *E = cr__tensor(m, "item_emb");
+        part[2] = cr_l2_loss(want_grad ? m->grad + (E - m->param) : NULL, E, ((int64_t)m->n_items + 2) * q->d, m->cfg.reg, 1.0f);
+    }
+    if (want_grad) memset(m->grad + (cr__tensor(m, "item_emb") - m->param), 0, (size_t)q->d * sizeof(float)); /* padding row */
+    return CR_OK;
+}
+
+static cr_status cr__seq_train_epoch(cr_model *m, int epoch, cr_epoch_stats *s, cr_batch_fn cb, void *ud) {
+    struct cr__seq *q = m->seq;
+    int64_t n = q->n_train_users, nb = (n + q->B - 1) / q->B, b, i;
+    int32_t *order;
+    cr_rng r;
+    cr_status st = CR_OK;
+    if (n == 0) return cr__fail(CR_ERR_EMPTY, "no training sequence has two or more items");
+    order = (int32_t *)cr__alloc_array((size_t)n, sizeof(int32_t), "epoch order");
+    if (!order) return CR_ERR_NOMEM;
+    memcpy(order, q->train_users, (size_t)n * sizeof(int32_t));
+    cr_rng_seed(&r, cr_hash64(m->cfg.seed, 0x73687566ULL + (uint64_t)epoch));
+    for (i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(cr_rng_next(&r) % (uint64_t)(i + 1));
+        int32_t t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    for (b = 0; b < nb && st == CR_OK; b++) {
+        int bs = (int)CR__MIN((int64_t)q->B, n - b * q->B);
+        double part[3];
+        st = cr__seq_batch(m, order + b * q->B, bs, epoch, b, 1, part);
+        if (st == CR_OK) st = cr__finish_batch(m, epoch, b, part, s);
+        s->batches++;
+        if (st == CR_OK && cb && cb(ud, epoch, b + 1, nb, part[0] + part[1] + part[2])) break;
+    }
+    CR_FREE(order);
+    return st;
+}
+
+/* Inference encodings of n users' histories (plus extra's rows appended, if given): the
+   output at the last step, in item space. out: (n, d). */
+static cr_status cr__seq_user_reps(cr_model *m, const int32_t *users, int n, const cr_csr *extra, float *out) {
+    struct cr__seq *q = m->seq;
+    cr__gru_acts *A = &q->acts[0];
+    int T = q->T, d = q->d, b0, b;
+    int32_t *buf = (int32_t *)cr__alloc_array((size_t)q->B * (size_t)(2 * T) + 1, sizeof(int32_t), "history encoding");
+    if (!buf) return CR_ERR_NOMEM;
+    for (b0 = 0; b0 < n; b0 += q->B) {
+        int bs = n - b0 < q->B ? n - b0 : q->B, maxlen = 0, t;
+        for (b = 0; b < bs; b++) { /* the last T items of history (+ extra) */
+            int32_t u = users[b0 + b], *s = buf + (int64_t)b * 2 * T;
+            int64_t hb = m->hist.rowptr[u], he = m->hist.rowptr[u + 1], eb = 0, ee = 0, p;
+            int len = 0, k;
+            if (extra) { eb = extra->rowptr[u]; ee = extra->rowptr[u + 1]; }
+            if (ee - eb > T) eb = ee - T;
+            if (he - hb > T - (ee - eb)) hb = he - (T - (ee - eb));
+            for (p = hb; p < he; p++) s[len++] = m->hist.col[p];
+            for (p = eb; p < ee; p++) s[len++] = extra->col[p];
+            if (len > maxlen) maxlen = len;
+            for (t = 0; t < T; t++) {
+                k = t - (T - len);
+                A->ids[(int64_t)t * bs + b] = k >= 0 ? s[k] + 1 : 0;
+                A->mask[(int64_t)t * bs + b] = k >= 0 ? 1.0f : 0.0f;
+            }
+        }
+        A->t0 = T - (maxlen ? maxlen : 1);
+        cr__seq_forward(m, A, bs, 0, 0);
+        memcpy(out + (int64_t)b0 * d, A->o + (int64_t)(T - 1) * bs * d, (size_t)bs * d * sizeof(float));
+    }
+    CR_FREE(buf);
+    return CR_OK;
+}
+
+/* The encoding of a new history given as dense item ids in time order. */
+static cr_status cr__seq_encode_items(cr_model *m, const int32_t *items, int n, float *out) {
+    struct cr__seq *q = m->seq;
+    cr__gru_acts *A = &q->acts[0];
+    const int32_t *s[1];
+    int len[1];
+    s[0] = items;
+    len[0] = n;
+    cr__seq_fill(A, s, len, 1, q->T);
+    cr__seq_forward(m, A, 1, 0, 0);
+    memcpy(out, A->o + (int64_t)(q->T - 1) * q->d, (size_t)q->d * sizeof(float));
+    return CR_OK;
+}
+
+CR_API cr_status cr_model_embeddings(cr_model *m, const float **users, const float **items) {
+    if (cr__is_graph(m)) {
+        const float *F;
+        cr__graph_refresh(m);
+        F = m->cfg.model == CR_MODEL_MF ? m->param : m->final;
+        if (users) *users = F;
+        if (items) *items = F + (int64_t)m->n_users * m->cfg.dim;
+        return CR_OK;
+    }
+    if (users) *users = NULL;
+    if (items) *items = cr__seq_item_table(m);
+    return CR_OK;
+}
+
+/* ==== 9. training ============================================================================ */
+
+/* Adam (torch's form: p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)) over the whole parameter
+   block, with optional global-norm clipping. The gradients are cleared in the same pass, and
+   the new parameters are checked for NaN/Inf (x*0 is NaN only for NaN and Inf). */
+#define CR__ADAM_CHUNK 16384
+static cr_status cr__adam(cr_model *m, int epoch, int64_t batch) {
+    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+    int64_t n = m->n_param, nch = (n + CR__ADAM_CHUNK - 1) / CR__ADAM_CHUNK, ch;
+    float scale = 1.0f, step_size, rbc2;
+    float *bad = (float *)cr__alloc_array((size_t)nch + 1, sizeof(float), "optimiser check");
+    double t;
+    if (!bad) return CR_ERR_NOMEM;
+    if (m->cfg.clip > 0) {
+        double s = 0;
+        CR__OMP(parallel for schedule(static))
+        for (ch = 0; ch < nch; ch++) {
+            int64_t a = ch * CR__ADAM_CHUNK, e = CR__MIN(n, a + CR__ADAM_CHUNK);
+            bad[ch] = cr_vsumsq(m->grad + a, e - a);
+        }
+        for (ch = 0; ch < nch; ch++) s += bad[ch]; /* fixed order: deterministic */
+        if (!(s == s) || s > DBL_MAX) {
+            CR_FREE(bad);
+            return cr__fail(CR_ERR_NUMERIC, "epoch %d, batch %lld: the gradient norm is not finite; parameters left unchanged", epoch, (long long)batch);
+        }
+        if (sqrt(s) > m->cfg.clip) scale = (float)(m->cfg.clip / sqrt(s));
+    }
+    m->step++;
+    t = (double)m->step;
+    step_size = (float)(m->cfg.lr / (1.0 - pow(b1, t)));
+    rbc2 = (float)(1.0 / sqrt(1.0 - pow(b2, t)));
+    CR__OMP(parallel for schedule(static))
+    for (ch = 0; ch < nch; ch++) {
+        int64_t i, a = ch * CR__ADAM_CHUNK, e = CR__MIN(n, a + CR__ADAM_CHUNK);
+        float *p = m->param, *g = m->grad, *m1 = m->adam_m, *m2 = m->adam_v, acc = 0;
+        for (i = a; i < e; i++) {
+            float gi = g[i] * scale;
+            m1[i] = b1 * m1[i] + (1.0f - b1) * gi;
+            m2[i] = b2 * m2[i] + (1.0f - b2) * gi * gi;
+            p[i] -= step_size * m1[i] / (sqrtf(m2[i]) * rbc2 + eps);
+            g[i] = 0;
+            acc += p[i] * 0.0f;
+        }
+        bad[ch] = acc;
+    }
+    for (ch = 0; ch < nch; ch++)
+        if (bad[ch] != 0) {
+            CR_FREE(bad);
+            return cr__fail(CR_ERR_NUMERIC, "epoch %d, batch %lld: a parameter became NaN or Inf after the update", epoch, (long long)batch);
+        }
+    CR_FREE(bad);
+    m->final_ok = 0;
+    return CR_OK;
+}
+
+CR_API cr_status cr_model_adam_step(cr_model *m) { return cr__adam(m, 0, 0); }
+
+static cr_status cr__seq_batch(cr_model *m, const int32_t *users, int B, int epoch, int64_t batch, int want_grad, double part[3]);
+static cr_status cr__seq_train_epoch(cr_model *m, int epoch, cr_epoch_stats *s, cr_batch_fn cb, void *ud);
+
+CR_API cr_status cr_model_batch_loss(cr_model *m, const int32_t *users, const int32_t *pos,
+                                     const int32_t *neg, int B, int epoch, int64_t batch,
+                                     int want_grad, double *loss) {
+    double part[3];
+    cr_status st;
+    if (B < 1 || B > m->cfg.batch) return cr__fail(CR_ERR_INVALID, "batch of %d (1..%d allowed)", B, m->cfg.batch);
+    if (cr__is_graph(m)) {
+        const int32_t *nn = neg;
+        int b;
+        for (b = 0; b < B; b++)
+            if (users[b] < 0 || users[b] >= m->n_users) return cr__fail(CR_ERR_INVALID, "batch user %d is out of range", users[b]);
+        if (!nn) {
+            cr__draw_negatives(m, users, B, m->bn, cr__batch_seed(m, epoch, batch));
+            nn = m->bn;
+        }
+        st = cr__graph_batch(m, users, pos, nn, B, epoch, batch, want_grad, part);
+    } else
+        st = cr__seq_batch(m, users, B, epoch, batch, want_grad, part);
+    if (st == CR_OK && loss) *loss = part[0] + part[1] + part[2];
+    return st;
+}
+
+/* The checks after each batch: a finite loss, then the optimiser step. */
+static cr_status cr__finish_batch(cr_model *m, int epoch, int64_t b, const double part[3], cr_epoch_stats *s) {
+    double loss = part[0] + part[1] + part[2];
+    if (!(loss == loss) || loss > DBL_MAX || loss < -DBL_MAX)
+        return cr__fail(CR_ERR_NUMERIC, "epoch %d, batch %lld: the loss is %s (recommendation %g, contrastive %g, L2 %g); parameters left unchanged",
+                        epoch, (long long)b + 1, loss == loss ? "infinite" : "NaN", part[0], part[1], part[2]);
+    s->loss += loss;
+    s->rec_loss += part[0];
+    s->cl_loss += part[1];
+    s->reg_loss += part[2];
+    return cr__adam(m, epoch, b + 1);
+}
+
+static double cr__now(void);
+
+CR_API cr_status cr_train_epoch(cr_model *m, int epoch, cr_epoch_stats *stats, cr_batch_fn cb, void *cb_user) {
+    cr_epoch_stats s;
+    int64_t n, nb, b, i;
+    int B = m->cfg.batch;
+    double t0 = cr__now();
+    cr_rng r;
+    cr_status st = CR_OK;
+    memset(&s, 0, sizeof s);
+    s.epoch = epoch;
+    if (epoch < 1) return cr__fail(CR_ERR_INVALID, "epochs are numbered from 1 (got %d)", epoch);
+    if (!cr__is_graph(m)) {
+        st = cr__seq_train_epoch(m, epoch, &s, cb, cb_user);
+    } else {
+        n = m->n_edges;
+        nb = (n + B - 1) / B;
+        /* SELFRec's sampler: every training pair once per epoch, shuffled, last batch kept */
+        for (i = 0; i < n; i++) m->perm[i] = i;
+        cr_rng_seed(&r, cr_hash64(m->cfg.seed, 0x73687566ULL + (uint64_t)epoch));
+        for (i = n - 1; i > 0; i--) {
+            int64_t j = (int64_t)(cr_rng_next(&r) % (uint64_t)(i + 1)), t = m->perm[i];
+            m->perm[i] = m->perm[j];
+            m->perm[j] = t;
+        }
+        if (m->cfg.model == CR_MODEL_SGL && m->cfg.lambda > 0 && (st = cr__sgl_views(m, epoch)) != CR_OK) return st;
+        for (b = 0; b < nb && st == CR_OK; b++) {
+            int bs = (int)CR__MIN((int64_t)B, n - b * B), k;
+            double part[3];
+            for (k = 0; k < bs; k++) {
+                m->bu[k] = m->eu[m->perm[b * B + k]];
+                m->bp[k] = m->ei[m->perm[b * B + k]];
+            }
+            cr__draw_negatives(m, m->bu, bs, m->bn, cr__batch_seed(m, epoch, b));
+            st = cr__graph_batch(m, m->bu, m->bp, m->bn, bs, epoch, b, 1, part);
+            if (st == CR_OK) st = cr__finish_batch(m, epoch, b, part, &s);
+            s.batches++;
+            if (st == CR_OK && cb && cb(cb_user, epoch, b + 1, nb, part[0] + part[1] + part[2])) break;
+        }
+    }
+    if (s.batches) {
+        s.loss /= (double)s.batches;
+        s.rec_loss /= (double)s.batches;
+        s.cl_loss /= (double)s.batches;
+        s.reg_loss /= (double)s.batches;
+    }
+    s.seconds = cr__now() - t0;
+    if (stats) *stats = s;
+    m->final_ok = 0;
+    return st;
+}
+
+/* ==== 10. evaluation ========================================================================= */
+
+static double cr__now(void) {
+#if defined(_OPENMP)
+    return omp_get_wtime();
+#elif defined(TIME_UTC) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+#else
+    return (double)clock() / CLOCKS_PER_SEC; /* one thread: CPU time is wall time */
+#endif
+}
+
+/* 1 if any of s[0..n) is greater than thr: a branch-free loop the compiler vectorises, so the
+   top-k scan skips most of a row 16 scores at a time. */
+static int cr__any_above(const float *s, int n, float thr) {
+    int j, any = 0;
+    for (j = 0; j < n; j++) any |= s[j] > thr;
+    return any;
+}
+
+/* The k best of s[0..n) by (score desc, index asc) into ts/ti, sorted; -inf and NaN scores are
+   never selected. Returns how many were found (< k if fewer candidates). */
+static int cr__topk_row(const float *s, int32_t n, int k, float *ts, int32_t *ti) {
+    int cnt = 0;
+    float thr = -INFINITY;
+    int32_t j0, j;
+    for (j0 = 0; j0 < n; j0 += 16) {
+        int32_t j1 = j0 + 16 < n ? j0 + 16 : n;
+        if (!cr__any_above(s + j0, j1 - j0, thr)) continue;
+        for (j = j0; j < j1; j++) {
+            float v = s[j];
+            int p;
+            if (!(v > thr)) continue; /* ties keep the earlier (lower) index */
+            p = cnt < k ? cnt++ : k - 1;
+            while (p > 0 && ts[p - 1] < v) { ts[p] = ts[p - 1]; ti[p] = ti[p - 1]; p--; }
+            ts[p] = v;
+            ti[p] = j;
+            if (cnt == k) thr = ts[k - 1];
+        }
+    }
+    return cnt;
+}
+
+static cr_status cr__seq_user_reps(cr_model *m, const int32_t *users, int n, const cr_csr *extra, float *out);
+static const float *cr__seq_item_table(cr_model *m);
+
+/* Per-user results kept until the end, so the sums run in user order (deterministic). */
+enum { CR__R_RECALL = 0, CR__R_PREC, CR__R_NDCG, CR__R_HIT, CR__R_HITS, CR__R_MRR, CR__R_PER_K };
+enum { CR__R_AUC = 0, CR__R_TAIL, CR__R_TAILN, CR__R_EXTRA };
+
+CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_eval_opts *opts_in,
+                             cr_metrics *out) {
+    cr_eval_opts o;
+    cr_csr T, X;
+    int d = m->cfg.dim, nk = 0, kmax, i, exclude, seq = !cr__is_graph(m);
+    int32_t I = m->n_items, u, *users = NULL, *topi = NULL, *order = NULL;
+    int64_t n_eval = 0, e, BU = 256, stride;
+    uint8_t *head = NULL;
+    float *S = NULL, *Ub = NULL;
+    double *res = NULL, t0 = cr__now();
+    const float *Ue = NULL, *Ie = NULL;
+    cr_status st;
+    memset(out, 0, sizeof *out);
+    memset(&X, 0, sizeof X);
+    memset(&o, 0, sizeof o);
+    if (opts_in) o = *opts_in;
+    for (i = 0; i < CR_MAX_K && o.ks[i]; i++) {
+        if (o.ks[i] < 1 || o.ks[i] > 1024 || (i && o.ks[i] <= o.ks[i - 1]))
+            return cr__fail(CR_ERR_INVALID, "evaluation cut-offs must ascend within 1..1024 (got %d at position %d)", o.ks[i], i + 1);
+        nk++;
+    }
+    if (!nk) {
+        static const int g[2] = {10, 20}, s3[3] = {5, 10, 20};
+        nk = seq ? 3 : 2;
+        for (i = 0; i < nk; i++) o.ks[i] = seq ? s3[i] : g[i];
+    }
+    if (o.exclude_seen < -1 || o.exclude_seen > 1) return cr__fail(CR_ERR_INVALID, "exclude_seen must be -1, 0 or 1");
+    if (!o.cold_max) o.cold_max = 5;
+    if (o.tail_share == 0) o.tail_share = 0.8f;
+    if (!(o.tail_share > 0 && o.tail_share <= 1)) return cr__fail(CR_ERR_INVALID, "tail_share %g is outside (0, 1]", (double)o.tail_share);
+    kmax = o.ks[nk - 1];
+    exclude = o.exclude_seen == 1 || (o.exclude_seen == 0 && !seq);
+    if ((st = cr_interactions_to_csr(&T, test, m->n_users, I, 0)) != CR_OK) return st;
+    /* what is excluded from each user's ranking: the training items, plus the extra known
+       interactions (e.g. a validation split) */
+    if (o.history_extra && o.history_extra->n) {
+        if ((st = cr_interactions_to_csr(&X, o.history_extra, m->n_users, I, seq)) != CR_OK) { cr_csr_free(&T); return st; }
+    }
+    for (u = 0; u < m->n_users; u++) n_eval += T.rowptr[u + 1] > T.rowptr[u];
+    if (n_eval == 0) { cr_csr_free(&T); cr_csr_free(&X); return cr__fail(CR_ERR_EMPTY, "no user has a test interaction"); }
+    stride = CR__R_PER_K * nk + CR__R_EXTRA;
+    users = (int32_t *)cr__alloc_array((size_t)n_eval, sizeof(int32_t), "evaluation");
+    topi = (int32_t *)cr__alloc_array((size_t)n_eval * kmax, sizeof(int32_t), "evaluation");
+    res = (double *)cr__calloc_array((size_t)n_eval * stride, sizeof(double), "evaluation");
+    S = cr_alloc_floats(BU * I);
+    Ub = cr_alloc_floats(BU * d);
+    head = (uint8_t *)cr__calloc_array((size_t)I + 1, 1, "evaluation");
+    order = (int32_t *)cr__alloc_array((size_t)I + 1, sizeof(int32_t), "evaluation");
+    if (!users || !topi || !res || !S || !Ub || !head || !order) { st = CR_ERR_NOMEM; goto done; }
+    n_eval = 0;
+    for (u = 0; u < m->n_users; u++)
+        if (T.rowptr[u + 1] > T.rowptr[u]) users[n_eval++] = u;
+    /* head items: the most popular (1 - tail_share) of items by training degree */
+    for (i = 0; i < I; i++) order[i] = i;
+    {
+        int64_t nh = (int64_t)ceil((1.0 - (double)o.tail_share) * I), a;
+        uint64_t *key = (uint64_t *)cr__alloc_array((size_t)I + 1, sizeof(uint64_t), "evaluation");
+        if (!key) { st = CR_ERR_NOMEM; goto done; }
+        for (a = 0; a < I; a++) key[a] = ((uint64_t)(uint32_t)(INT32_MAX - m->item_deg[a]) << 32) | (uint32_t)a;
+        cr__sort_u64(key, I);
+        for (a = 0; a < nh && a < I; a++) head[(uint32_t)key[a]] = 1;
+        CR_FREE(key);
+    }
+    if (seq) Ie = cr__seq_item_table(m);
+    else {
+        if ((st = cr_model_embeddings(m, &Ue, &Ie)) != CR_OK) goto done;
+    }
+    for (e = 0; e < n_eval; e += BU) {
+        int nb = (int)CR__MIN(BU, n_eval - e), r;
+        if (seq) {
+            if ((st = cr__seq_user_reps(m, users + e, nb, X.rowptr ? &X : NULL, Ub)) != CR_OK) goto done;
+        } else
+            cr__gather_rows(Ub, Ue, users + e, nb, d, 0);
+        cr_sgemm(0, 1, nb, I, d, 1.0f, Ub, d, Ie, d, 0.0f, S, I);
+        CR__OMP(parallel for schedule(dynamic, 4))
+        for (r = 0; r < nb; r++) {
+            int32_t uu = users[e + r], ti[1024], *tk = topi + (e + r) * kmax;
+            float *s = S + (int64_t)r * I, ts[1024];
+            double *rr = res + (e + r) * stride, dcg = 0, idcg = 0, *ex = rr + CR__R_PER_K * nk;
+            int64_t p, tb = T.rowptr[uu], te = T.rowptr[uu + 1], nt = te - tb, n_excl = 0;
+            int found, q, kk = 0, hits = 0, first_hit = 0;
+            if (exclude) {
+                for (p = m->hist.rowptr[uu]; p < m->hist.rowptr[uu + 1]; p++) { n_excl += s[m->hist.col[p]] != -INFINITY; s[m->hist.col[p]] = -INFINITY; }
+                if (X.rowptr)
+                    for (p = X.rowptr[uu]; p < X.rowptr[uu + 1]; p++) { n_excl += s[X.col[p]] != -INFINITY; s[X.col[p]] = -INFINITY; }
+            }
+            found = cr__topk_row(s, I, kmax, ts, ti);
+            for (q = 0; q < kmax; q++) tk[q] = q < found ? ti[q] : -1;
+            /* hits in rank order; the test row is sorted, so membership is a binary search */
+            for (q = 0; q < found; q++) {
+                int64_t lo = tb, hi = te;
+                while (lo < hi) {
+                    int64_t mid = lo + (hi - lo) / 2;
+                    if (T.col[mid] < ti[q]) lo = mid + 1;
+                    else hi = mid;
+                }
+                if (lo < te && T.col[lo] == ti[q]) {
+                    hits++;
+                    dcg += 1.0 / log2((double)q + 2.0);
+                    if (!first_hit) first_hit = q + 1;
+                }
+                if (q < nt) idcg += 1.0 / log2((double)q + 2.0);
+                while (kk < nk && q + 1 == o.ks[kk]) { /* close every cut-off that ends here */
+                    double *rk = rr + CR__R_PER_K * kk;
+                    double id2 = idcg;
+                    int z;
+                    for (z = q + 1; z < o.ks[kk] && z < nt; z++) id2 += 1.0 / log2((double)z + 2.0);
+                    rk[CR__R_RECALL] = (double)hits / (double)nt;
+                    rk[CR__R_PREC] = (double)hits / o.ks[kk];
+                    rk[CR__R_NDCG] = id2 > 0 ? dcg / id2 : 0;
+                    rk[CR__R_HIT] = hits > 0;
+                    rk[CR__R_HITS] = hits;
+                    rk[CR__R_MRR] = first_hit ? 1.0 / first_hit : 0;
+                    kk++;
+                }
+            }
+            for (; kk < nk; kk++) { /* fewer candidates than K */
+                double *rk = rr + CR__R_PER_K * kk, id2 = 0;
+                int z;
+                for (z = 0; z < o.ks[kk] && z < nt; z++) id2 += 1.0 / log2((double)z + 2.0);
+                rk[CR__R_RECALL] = (double)hits / (double)nt;
+                rk[CR__R_PREC] = (double)hits / o.ks[kk];
+                rk[CR__R_NDCG] = id2 > 0 ? dcg / id2 : 0;
+                rk[CR__R_HIT] = hits > 0;
+                rk[CR__R_HITS] = hits;
+                rk[CR__R_MRR] = first_hit ? 1.0 / first_hit : 0;
+            }
+            /* long-tail recall at the largest K */
+            {
+                int tail_n = 0, tail_hit = 0;
+                for (p = tb; p < te; p++)
+                    if (!head[T.col[p]]) {
+                        tail_n++;
+                        for (q = 0; q < found; q++) tail_hit += ti[q] == T.col[p];
+                    }
+                ex[CR__R_TAIL] = tail_n ? (double)tail_hit / tail_n : 0;
+                ex[CR__R_TAILN] = tail_n;
+            }
+            /* AUC: for each test item, the candidates scored above it (ties count half) */
+            ex[CR__R_AUC] = -1;
+            if (!o.no_auc) {
+                int64_t n_cand = I - n_excl, valid = 0;
+                double bad = 0;
+                for (p = tb; p < te; p++) {
+                    float sv = s[T.col[p]];
+                    int64_t above = 0, eq = 0, j, p2;
+                    if (sv == -INFINITY) continue;
+                    valid++;
+                    for (j = 0; j < I; j++) { above += s[j] > sv; eq += s[j] == sv; }
+                    eq -= 1;
+                    for (p2 = tb; p2 < te; p2++) /* other test items are positives, not negatives */
+                        if (p2 != p) { above -= s[T.col[p2]] > sv; eq -= s[T.col[p2]] == sv; }
+                    bad += (double)above + 0.5 * (double)eq;
+                }
+                n_cand -= valid;
+                if (valid && n_cand > 0) ex[CR__R_AUC] = 1.0 - bad / ((double)valid * (double)n_cand);
+            }
+        }
+    }
+    /* sums in user order */
+    out->n_k = nk;
+    {
+        int64_t *count = (int64_t *)cr__calloc_array((size_t)I + 1, sizeof(int64_t), "evaluation");
+        int64_t n_auc = 0, n_tail = 0, total_rec = 0, hits_k[CR_MAX_K] = {0};
+        double auc = 0, tail = 0, cold = 0, nov = 0;
+        if (!count) { st = CR_ERR_NOMEM; goto done; }
+        for (e = 0; e < n_eval; e++) {
+            double *rr = res + e * stride, *ex = rr + CR__R_PER_K * nk;
+            int32_t uu = users[e];
+            int kk;
+            int64_t q;
+            for (kk = 0; kk < nk; kk++) {
+                out->recall[kk] += rr[CR__R_PER_K * kk + CR__R_RECALL];
+                out->precision[kk] += rr[CR__R_PER_K * kk + CR__R_PREC];
+                out->ndcg[kk] += rr[CR__R_PER_K * kk + CR__R_NDCG];
+                out->hit[kk] += rr[CR__R_PER_K * kk + CR__R_HIT];
+                out->mrr[kk] += rr[CR__R_PER_K * kk + CR__R_MRR];
+                hits_k[kk] += (int64_t)rr[CR__R_PER_K * kk + CR__R_HITS];
+            }
+            if (ex[CR__R_AUC] >= 0) { auc += ex[CR__R_AUC]; n_auc++; }
+            if (ex[CR__R_TAILN] > 0) { tail += ex[CR__R_TAIL]; n_tail++; }
+            if (m->hist.rowptr[uu + 1] - m->hist.rowptr[uu] <= o.cold_max) {
+                cold += rr[CR__R_PER_K * (nk - 1) + CR__R_RECALL];
+                out->cold_users++;
+            }
+            for (q = 0; q < kmax; q++) {
+                int32_t it = topi[e * kmax + q];
+                if (it < 0) continue;
+                count[it]++;
+                total_rec++;
+                nov += -log2(((double)m->item_deg[it] + 1.0) / ((double)m->n_users + 1.0));
+            }
+            out->test_interactions += T.rowptr[uu + 1] - T.rowptr[uu];
+        }
+        for (i = 0; i < nk; i++) {
+            out->k[i] = o.ks[i];
+            out->recall[i] /= (double)n_eval;
+            out->precision[i] /= (double)n_eval;
+            out->ndcg[i] /= (double)n_eval;
+            out->hit[i] /= (double)n_eval;
+            out->mrr[i] /= (double)n_eval;
+            out->hit_inter[i] = (double)hits_k[i] / (double)out->test_interactions;
+        }
+        out->auc = n_auc ? auc / (double)n_auc : -1;
+        out->tail_recall = n_tail ? tail / (double)n_tail : 0;
+        out->cold_recall = out->cold_users ? cold / (double)out->cold_users : -1;
+        out->novelty = total_rec ? nov / (double)total_rec : 0;
+        {
+            int64_t distinct = 0, a;
+            double g = 0;
+            uint64_t *key = (uint64_t *)cr__alloc_array((size_t)I + 1, sizeof(uint64_t), "evaluation");
+            if (!key) { CR_FREE(count); st = CR_ERR_NOMEM; goto done; }
+            for (a = 0; a < I; a++) { distinct += count[a] > 0; key[a] = (uint64_t)count[a]; }
+            cr__sort_u64(key, I); /* Gini over the ascending recommendation counts */
+            for (a = 0; a < I; a++) g += (2.0 * (double)(a + 1) - (double)I - 1.0) * (double)key[a];
+            out->gini = total_rec ? g / ((double)I * (double)total_rec) : 0;
+            out->coverage = (double)distinct / (double)I;
+            CR_FREE(key);
+        }
+        CR_FREE(count);
+    }
+    out->users = n_eval;
+    out->seconds = cr__now() - t0;
+    st = CR_OK;
+done:
+    if (st == CR_ERR_NOMEM && !cr_last_error()[0]) cr__fail(st, "out of memory during evaluation");
+    cr_csr_free(&T);
+    cr_csr_free(&X);
+    CR_FREE(users); CR_FREE(topi); CR_FREE(res); CR_FREE(head); CR_FREE(order);
+    cr__free_aligned(S);
+    cr__free_aligned(Ub);
+    if (st != CR_OK) memset(out, 0, sizeof *out);
+    return st;
+}
+
+/* Scores one user vector against every item, applies the exclusions and returns the top k as
+   raw ids. excl1/excl2 are item lists (may be NULL). */
+static cr_status cr__recommend_vec(cr_model *m, const float *uvec, const int32_t *excl, int64_t n_excl,
+                                   int k, int64_t *items, float *scores, int *n_out) {
+    const float *Ie = NULL;
+    float *s, *ts;
+    int32_t *ti;
+    int64_t p;
+    int found, q;
+    cr_status st;
+    if (cr__is_graph(m)) { if ((st = cr_model_embeddings(m, NULL, &Ie)) != CR_OK) return st; }
+    else Ie = cr__seq_item_table(m);
+    s = cr_alloc_floats(m->n_items + (int64_t)k);
+    ts = cr_alloc_floats(k);
+    ti = (int32_t *)cr__alloc_array((size_t)k, sizeof(int32_t), "recommendation");
+    if (!s || !ts || !ti) { cr__free_aligned(s); cr__free_aligned(ts); CR_FREE(ti); return CR_ERR_NOMEM; }
+    cr_sgemm(0, 1, 1, m->n_items, m->cfg.dim, 1.0f, uvec, m->cfg.dim, Ie, m->cfg.dim, 0.0f, s, m->n_items);
+    for (p = 0; p < n_excl; p++) s[excl[p]] = -INFINITY;
+    found = cr__topk_row(s, m->n_items, k, ts, ti);
+    for (q = 0; q < found; q++) {
+        items[q] = m->items.raw[ti[q]];
+        if (scores) scores[q] = ts[q];
+    }
+    *n_out = found;
+    cr__free_aligned(s);
+    cr__free_aligned(ts);
+    CR_FREE(ti);
+    return CR_OK;
+}
+
+static cr_status cr__seq_encode_items(cr_model *m, const int32_t *items, int n, float *out);
+
+CR_API cr_status cr_recommend(cr_model *m, int64_t raw_user, int k, int exclude_seen,
+                              int64_t *items, float *scores, int *n_out) {
+    int32_t u = cr_idmap_find(&m->users, raw_user);
+    float *vec;
+    const float *Ue = NULL;
+    cr_status st;
+    *n_out = 0;
+    if (u < 0) return cr__fail(CR_ERR_INVALID, "user %lld is not known to the model (it has %d users)", (long long)raw_user, m->n_users);
+    if (k < 1 || k > m->n_items) return cr__fail(CR_ERR_INVALID, "k = %d is outside 1..%d (the number of items)", k, m->n_items);
+    vec = cr_alloc_floats(m->cfg.dim);
+    if (!vec) return CR_ERR_NOMEM;
+    if (cr__is_graph(m)) {
+        if ((st = cr_model_embeddings(m, &Ue, NULL)) == CR_OK) cr_vcopy(vec, Ue + (int64_t)u * m->cfg.dim, m->cfg.dim);
+    } else
+        st = cr__seq_user_reps(m, &u, 1, NULL, vec);
+    if (st == CR_OK)
+        st = cr__recommend_vec(m, vec, m->hist.col + m->hist.rowptr[u], exclude_seen ? m->hist.rowptr[u + 1] - m->hist.rowptr[u] : 0, k, items, scores, n_out);
+    cr__free_aligned(vec);
+    return st;
+}
+
+CR_API cr_status cr_recommend_items(cr_model *m, const int64_t *raw_items, int n_items, int k,
+                                    int64_t *items, float *scores, int *n_out, int *n_unknown) {
+    int32_t *ids;
+    float *vec;
+    int i, n = 0, d = m->cfg.dim;
+    cr_status st = CR_OK;
+    *n_out = 0;
+    if (n_unknown) *n_unknown = 0;
+    if (k < 1 || k > m->n_items) return cr__fail(CR_ERR_INVALID, "k = %d is outside 1..%d (the number of items)", k, m->n_items);
+    if (n_items < 0) return cr__fail(CR_ERR_INVALID, "negative item count %d", n_items);
+    ids = (int32_t *)cr__alloc_array((size_t)n_items + 1, sizeof(int32_t), "fold-in");
+    vec = cr_alloc_floats(d);
+    if (!ids || !vec) { CR_FREE(ids); cr__free_aligned(vec); return CR_ERR_NOMEM; }
+    for (i = 0; i < n_items; i++) {
+        int32_t it = cr_idmap_find(&m->items, raw_items[i]);
+        if (it < 0) { if (n_unknown) (*n_unknown)++; continue; }
+        ids[n++] = it;
+    }
+    if (n == 0) st = cr__fail(CR_ERR_INVALID, "none of the %d given items is known to the model", n_items);
+    else if (cr__is_graph(m)) {
+        /* one LightGCN step for a new node: e_u = sum_i e_i / sqrt(|N(u)| (deg(i) + 1)),
+           from the final item embeddings (the new edge adds one to each item's degree) */
+        const float *Ie = NULL;
+        if ((st = cr_model_embeddings(m, NULL, &Ie)) == CR_OK)
+            for (i = 0; i < n; i++)
+                cr_vaxpy(vec, (float)(1.0 / sqrt((double)n * ((double)m->item_deg[ids[i]] + 1.0))), Ie + (int64_t)ids[i] * d, d);
+    } else
+        st = cr__seq_encode_items(m, ids, n, vec);
+    if (st == CR_OK) st = cr__recommend_vec(m, vec, ids, cr__is_graph(m) ? n : 0, k, items, scores, n_out);
+    CR_FREE(ids);
+    cr__free_aligned(vec);
+    return st;
+}
+
+/* ==== 11. I/O ================================================================================ */
+
+#if (defined(__unix__) || defined(__APPLE__)) && !defined(CR_NO_FSYNC)
+#include <unistd.h>
+#if defined(_POSIX_VERSION) && (!defined(__GLIBC__) || defined(__USE_POSIX))
+#define CR__HAVE_FSYNC 1
+#endif
+#endif
+
+/* Little-endian writer with a running FNV-1a checksum. */
+typedef struct cr__wr {
+    FILE *f;
+    uint64_t h;
+    int err;
+} cr__wr;
+
+static void cr__wr_bytes(cr__wr *w, const void *p, size_t n) {
+    const unsigned char *b = (const unsigned char *)p;
+    size_t i;
+    for (i = 0; i < n; i++) w->h = (w->h ^ b[i]) * 0x100000001b3ULL;
+    if (!w->err && fwrite(p, 1, n, w->f) != n) w->err = 1;
+}
+
+static void cr__wr_u64(cr__wr *w, uint64_t v) {
+    unsigned char b[8];
+    int i;
+    for (i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
+    cr__wr_bytes(w, b, 8);
+}
+static void cr__wr_u32(cr__wr *w, uint32_t v) {
+    unsigned char b[4];
+    int i;
+    for (i = 0; i < 4; i++) b[i] = (unsigned char)(v >> (8 * i));
+    cr__wr_bytes(w, b, 4);
+}
+static void cr__wr_f32(cr__wr *w, float f) {
+    uint32_t v;
+    memcpy(&v, &f, 4);
+    cr__wr_u32(w, v);
+}
+
+static int cr__little_endian(void) {
+    uint32_t one = 1;
+    unsigned char c;
+    memcpy(&c, &one, 1);
+    return c == 1;
+}
+
+/* Arrays of 4- or 8-byte little-endian values: written directly on little-endian hosts. */
+static void cr__wr_array(cr__wr *w, const void *p, int64_t n, int size) {
+    if (cr__little_endian()) { cr__wr_bytes(w, p, (size_t)n * (size_t)size); return; }
+    {
+        const unsigned char *b = (const unsigned char *)p;
+        int64_t i;
+        for (i = 0; i < n; i++) {
+            uint64_t v = 0;
+            int j;
+            for (j = 0; j < size; j++) v |= (uint64_t)b[i * size + j] << (8 * (cr__little_endian() ? j : size - 1 - j));
+            if (size == 8) cr__wr_u64(w, v);
+            else cr__wr_u32(w, (uint32_t)v);
+        }
+    }
+}
+
+/* Atomic file writing: the body goes to path.tmp, which is flushed, synced and renamed over
+   path only when everything was written. */
+typedef void (*cr__body_fn)(cr__wr *w, const void *ctx);
+
+static cr_status cr__write_atomic(const char *path, cr__body_fn body, const void *ctx) {
+    char *tmp;
+    size_t n;
+    cr__wr w;
+    int ok;
+    if (!path || !*path) return cr__fail(CR_ERR_INVALID, "no output file name given");
+    n = strlen(path);
+    tmp = (char *)cr__alloc_array(n + 8, 1, "file name");
+    if (!tmp) return CR_ERR_NOMEM;
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".tmp", 5);
+    w.f = fopen(tmp, "wb");
+    w.h = 0xcbf29ce484222325ULL;
+    w.err = 0;
+    if (!w.f) {
+        cr_status st = cr__fail(CR_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        CR_FREE(tmp);
+        return st;
+    }
+    body(&w, ctx);
+    ok = !w.err && fflush(w.f) == 0;
+#ifdef CR__HAVE_FSYNC
+    ok = ok && fsync(fileno(w.f)) == 0;
+#endif
+    ok = (fclose(w.f) == 0) && ok;
+    if (!ok) {
+        int e = errno;
+        remove(tmp);
+        CR_FREE(tmp);
+        return cr__fail(CR_ERR_IO, "%s: write failed: %s (nothing was replaced)", path, e ? strerror(e) : "error");
+    }
+#ifdef _WIN32
+    remove(path); /* rename does not replace on Windows */
+#endif
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        remove(tmp);
+        CR_FREE(tmp);
+        return cr__fail(CR_ERR_IO, "%s: cannot rename the finished file into place: %s", path, strerror(e));
+    }
+    CR_FREE(tmp);
+    return CR_OK;
+}
+
+#define CR__CKPT_MAGIC "CRRC"
+#define CR__CKPT_VERSION 1u
+
+static void cr__ckpt_body(cr__wr *w, const void *ctx) {
+    const cr_model *m = (const cr_model *)ctx;
+    const cr_config *c = &m->cfg;
+    int i;
+    cr__wr_bytes(w, CR__CKPT_MAGIC, 4);
+    cr__wr_u32(w, CR__CKPT_VERSION);
+    cr__wr_u32(w, (uint32_t)c->model);
+    /* config, in a fixed order */
+    cr__wr_u32(w, (uint32_t)c->dim); cr__wr_u32(w, (uint32_t)c->layers); cr__wr_u32(w, (uint32_t)c->batch);
+    cr__wr_u32(w, (uint32_t)c->l2_selfrec); cr__wr_u32(w, (uint32_t)c->aug); cr__wr_u32(w, (uint32_t)c->lstar);
+    cr__wr_u32(w, (uint32_t)c->max_len); cr__wr_u32(w, (uint32_t)c->hidden); cr__wr_u32(w, (uint32_t)c->gru_layers);
+    cr__wr_u32(w, (uint32_t)c->proj_head); cr__wr_u32(w, c->seq_aug); cr__wr_u32(w, (uint32_t)c->neg_samples);
+    cr__wr_f32(w, c->lr); cr__wr_f32(w, c->reg); cr__wr_f32(w, c->tau); cr__wr_f32(w, c->lambda);
+    cr__wr_f32(w, c->eps); cr__wr_f32(w, c->drop); cr__wr_f32(w, c->clip); cr__wr_f32(w, c->dropout);
+    cr__wr_f32(w, c->aug_rate);
+    cr__wr_u64(w, c->seed);
+    cr__wr_u64(w, (uint64_t)m->step);
+    /* id maps and the training interactions */
+    cr__wr_u32(w, (uint32_t)m->n_users);
+    cr__wr_u32(w, (uint32_t)m->n_items);
+    cr__wr_array(w, m->users.raw, m->n_users, 8);
+    cr__wr_array(w, m->items.raw, m->n_items, 8);
+    cr__wr_u64(w, (uint64_t)m->hist.nnz);
+    cr__wr_array(w, m->hist.rowptr, m->hist.nrows + 1, 8);
+    cr__wr_array(w, m->hist.col, m->hist.nnz, 4);
+    /* the tensor table, then the parameter block */
+    cr__wr_u32(w, (uint32_t)m->n_tensors);
+    for (i = 0; i < m->n_tensors; i++) {
+        unsigned char len = (unsigned char)strlen(m->tensors[i].name);
+        cr__wr_bytes(w, &len, 1);
+        cr__wr_bytes(w, m->tensors[i].name, len);
+        cr__wr_u64(w, (uint64_t)m->tensors[i].rows);
+        cr__wr_u64(w, (uint64_t)m->tensors[i].cols);
+        cr__wr_u64(w, (uint64_t)m->tensors[i].offset);
+    }
+    cr__wr_u64(w, (uint64_t)m->n_param);
+    cr__wr_array(w, m->param, m->n_param, 4);
+    cr__wr_u64(w, w->h); /* the checksum of everything above */
+}
+
+CR_API cr_status cr_model_save(const cr_model *m, const char *path) {
+    return cr__write_atomic(path, cr__ckpt_body, m);
+}
+
+/* Bounds-checked little-endian reader over a file image. */
+typedef struct cr__rd {
+    const unsigned char *b;
+    size_t n, pos;
+    int bad;
+    const char *what; /* the field being read when the data ran out */
+} cr__rd;
+
+static const unsigned char *cr__rd_take(cr__rd *r, size_t n, const char *what) {
+    const unsigned char *p;
+    if (r->bad || n > r->n - r->pos) {
+        if (!r->bad) r->what = what;
+        r->bad = 1;
+        return NULL;
+    }
+    p = r->b + r->pos;
+    r->pos += n;
+    return p;
+}
+static uint64_t cr__rd_u64(cr__rd *r, const char *what) {
+    const unsigned char *p = cr__rd_take(r, 8, what);
+    uint64_t v = 0;
+    int i;
+    if (p)
+        for (i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+static uint32_t cr__rd_u32(cr__rd *r, const char *what) {
+    const unsigned char *p = cr__rd_take(r, 4, what);
+    uint32_t v = 0;
+    int i;
+    if (p)
+        for (i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+static float cr__rd_f32(cr__rd *r, const char *what) {
+    uint32_t v = cr__rd_u32(r, what);
+    float f;
+    memcpy(&f, &v, 4);
+    return f;
+}
+static int cr__rd_array(cr__rd *r, void *dst, int64_t n, int size, const char *what) {
+    const unsigned char *p;
+    int64_t i;
+    if (n < 0 || (uint64_t)n > (uint64_t)(r->n - r->pos) / (uint64_t)size) {
+        if (!r->bad) r->what = what;
+        r->bad = 1;
+        return 0;
+    }
+    p = cr__rd_take(r, (size_t)n * (size_t)size, what);
+    if (cr__little_endian()) { memcpy(dst, p, (size_t)n * (size_t)size); return 1; }
+    for (i = 0; i < n; i++) {
+        unsigned char *d = (unsigned char *)dst + i * size;
+        int j;
+        for (j = 0; j < size; j++) d[j] = p[i * size + size - 1 - j];
+    }
+    return 1;
+}
+
+CR_API cr_status cr_model_load(cr_model **out, const char *path, const cr_config *expect) {
+    char *buf = NULL;
+    size_t len = 0;
+    cr__rd r;
+    cr_config c;
+    cr_idmap users, items;
+    cr_csr hist;
+    cr_model *m = NULL;
+    uint32_t version, ntens, i;
+    int32_t nu, ni;
+    int64_t nnz, nparam, step, u, p;
+    uint64_t h = 0xcbf29ce484222325ULL, stored;
+    cr_status st;
+    *out = NULL;
+    memset(&users, 0, sizeof users);
+    memset(&items, 0, sizeof items);
+    memset(&hist, 0, sizeof hist);
+    if ((st = cr__read_file(path, &buf, &len)) != CR_OK) return st;
+    memset(&r, 0, sizeof r);
+    r.b = (const unsigned char *)buf;
+    r.n = len;
+#define CR__BAD(...) do { st = cr__fail(CR_ERR_FORMAT, __VA_ARGS__); goto fail; } while (0)
+    if (len < 8 || memcmp(buf, CR__CKPT_MAGIC, 4) != 0) CR__BAD("%s: not a contrarec checkpoint (bad magic)", path);
+    r.pos = 4;
+    version = cr__rd_u32(&r, "version");
+    if (version != CR__CKPT_VERSION) CR__BAD("%s: checkpoint format version %u; this build reads version %u", path, version, CR__CKPT_VERSION);
+    if (len < 16) CR__BAD("%s: truncated (%zu bytes)", path, len);
+    /* the checksum covers everything before the last 8 bytes: check it before trusting sizes */
+    for (p = 0; p < (int64_t)len - 8; p++) h = (h ^ (unsigned char)buf[p]) * 0x100000001b3ULL;
+    memset(&c, 0, sizeof c);
+    c.model = (cr_model_kind)cr__rd_u32(&r, "model kind");
+    c.dim = (int)cr__rd_u32(&r, "dim"); c.layers = (int)cr__rd_u32(&r, "layers"); c.batch = (int)cr__rd_u32(&r, "batch");
+    c.l2_selfrec = (int)cr__rd_u32(&r, "l2_selfrec"); c.aug = (int)cr__rd_u32(&r, "aug"); c.lstar = (int)cr__rd_u32(&r, "lstar");
+    c.max_len = (int)cr__rd_u32(&r, "max_len"); c.hidden = (int)cr__rd_u32(&r, "hidden"); c.gru_layers = (int)cr__rd_u32(&r, "gru_layers");
+    c.proj_head = (int)cr__rd_u32(&r, "proj_head"); c.seq_aug = cr__rd_u32(&r, "seq_aug"); c.neg_samples = (int)cr__rd_u32(&r, "neg_samples");
+    c.lr = cr__rd_f32(&r, "lr"); c.reg = cr__rd_f32(&r, "reg"); c.tau = cr__rd_f32(&r, "tau"); c.lambda = cr__rd_f32(&r, "lambda");
+    c.eps = cr__rd_f32(&r, "eps"); c.drop = cr__rd_f32(&r, "drop"); c.clip = cr__rd_f32(&r, "clip"); c.dropout = cr__rd_f32(&r, "dropout");
+    c.aug_rate = cr__rd_f32(&r, "aug_rate");
+    c.seed = cr__rd_u64(&r, "seed");
+    step = (int64_t)cr__rd_u64(&r, "step");
+    nu = (int32_t)cr__rd_u32(&r, "user count");
+    ni = (int32_t)cr__rd_u32(&r, "item count");
+    if (r.bad) CR__BAD("%s: truncated in the header (at %s)", path, r.what);
+    stored = 0;
+    for (i = 0; i < 8; i++) stored |= (uint64_t)(unsigned char)buf[len - 8 + i] << (8 * i);
+    if (stored != h) CR__BAD("%s: checksum mismatch: the file is corrupted or truncated", path);
+    r.n = len - 8; /* the checksum is not payload */
+    /* a value of 0 would mean "default" to cr_config_resolve: a saved config has none */
+    if (c.model < CR_MODEL_MF || c.model > CR_MODEL_CL4SREC) CR__BAD("%s: unknown model kind %d", path, (int)c.model);
+    if ((c.model != CR_MODEL_MF && c.layers == 0) || c.dim == 0 || c.lr == 0 || c.tau == 0) CR__BAD("%s: the saved configuration is incomplete", path);
+    if (c.reg == 0) c.reg = CR_OFF;
+    if (c.lambda == 0) c.lambda = CR_OFF;
+    if (c.eps == 0) c.eps = CR_OFF;
+    if (c.drop == 0) c.drop = CR_OFF;
+    if (c.dropout == 0) c.dropout = CR_OFF;
+    if (c.clip == 0) c.clip = CR_OFF;
+    if ((st = cr_config_resolve(&c)) != CR_OK) CR__BAD("%s: invalid saved configuration: %s", path, cr_last_error());
+    if (expect && expect->model && expect->model != c.model) CR__BAD("%s: holds a %s model, not the %s model asked for", path, cr_model_name(c.model), cr_model_name(expect->model));
+    if (expect && expect->dim && expect->dim != c.dim) CR__BAD("%s: has dim %d, not the %d asked for", path, c.dim, expect->dim);
+    if (nu < 1 || ni < 2) CR__BAD("%s: bad sizes (%d users, %d items)", path, nu, ni);
+    {
+        int64_t *raw = (int64_t *)cr__alloc_array((size_t)CR__MAX(nu, ni), sizeof(int64_t), "checkpoint ids");
+        int pass;
+        if (!raw) { st = CR_ERR_NOMEM; goto fail; }
+        for (pass = 0; pass < 2; pass++) {
+            cr_idmap *mp = pass ? &items : &users;
+            int32_t n = pass ? ni : nu, k, dd;
+            if (!cr__rd_array(&r, raw, n, 8, pass ? "item ids" : "user ids")) { CR_FREE(raw); CR__BAD("%s: truncated (at %s)", path, r.what); }
+            for (k = 0; k < n; k++) {
+                if (raw[k] < 0 || raw[k] > 0xFFFFFFFFLL || cr_idmap_find(mp, raw[k]) >= 0) { CR_FREE(raw); CR__BAD("%s: bad or repeated %s id %lld", path, pass ? "item" : "user", (long long)raw[k]); }
+                if ((st = cr_idmap_add(mp, raw[k], &dd)) != CR_OK) { CR_FREE(raw); goto fail; }
+            }
+        }
+        CR_FREE(raw);
+    }
+    nnz = (int64_t)cr__rd_u64(&r, "interaction count");
+    if (r.bad || nnz < 1 || (uint64_t)nnz > (uint64_t)r.n / 4) CR__BAD("%s: bad interaction count", path);
+    if ((st = cr__csr_alloc(&hist, nu, ni, nnz, 0)) != CR_OK) goto fail;
+    if (!cr__rd_array(&r, hist.rowptr, (int64_t)nu + 1, 8, "row pointers") || !cr__rd_array(&r, hist.col, nnz, 4, "interactions"))
+        CR__BAD("%s: truncated (at %s)", path, r.what);
+    if (hist.rowptr[0] != 0 || hist.rowptr[nu] != nnz) CR__BAD("%s: inconsistent interaction table", path);
+    for (u = 0; u < nu; u++) {
+        if (hist.rowptr[u + 1] < hist.rowptr[u]) CR__BAD("%s: inconsistent interaction table at user %lld", path, (long long)u);
+        for (p = hist.rowptr[u]; p < hist.rowptr[u + 1]; p++)
+            if (hist.col[p] < 0 || hist.col[p] >= ni || (!cr_model_is_sequential(c.model) && p > hist.rowptr[u] && hist.col[p] <= hist.col[p - 1]))
+                CR__BAD("%s: bad item %d in the interaction table", path, hist.col[p]);
+    }
+    if ((st = cr__model_build(&m, &c, &users, &items, &hist)) != CR_OK) goto fail;
+    ntens = cr__rd_u32(&r, "tensor count");
+    if (r.bad || ntens != (uint32_t)m->n_tensors) CR__BAD("%s: has %u parameter tensors, a %s model with this configuration has %d", path, ntens, cr_model_name(c.model), m->n_tensors);
+    for (i = 0; i < ntens; i++) {
+        const unsigned char *lp = cr__rd_take(&r, 1, "tensor name");
+        const unsigned char *nm = lp ? cr__rd_take(&r, *lp, "tensor name") : NULL;
+        int64_t rows = (int64_t)cr__rd_u64(&r, "tensor shape"), cols = (int64_t)cr__rd_u64(&r, "tensor shape"), off = (int64_t)cr__rd_u64(&r, "tensor offset");
+        const cr__ptensor *t = &m->tensors[i];
+        if (r.bad) CR__BAD("%s: truncated (at %s)", path, r.what);
+        if (*lp != strlen(t->name) || memcmp(nm, t->name, *lp) != 0 || rows != t->rows || cols != t->cols || off != t->offset)
+            CR__BAD("%s: tensor %u is %.*s (%lld x %lld), expected %s (%lld x %lld)", path, i, (int)*lp, (const char *)nm, (long long)rows, (long long)cols, t->name, (long long)t->rows, (long long)t->cols);
+    }
+    nparam = (int64_t)cr__rd_u64(&r, "parameter count");
+    if (r.bad || nparam != m->n_param) CR__BAD("%s: has %lld parameters, expected %lld", path, (long long)nparam, (long long)m->n_param);
+    if (!cr__rd_array(&r, m->param, nparam, 4, "parameters")) CR__BAD("%s: truncated (at %s)", path, r.what);
+    if (r.pos != r.n) CR__BAD("%s: %zu unexpected bytes after the parameters", path, r.n - r.pos);
+    for (p = 0; p < nparam; p++)
+        if (!(m->param[p] * 0.0f == 0.0f)) CR__BAD("%s: parameter %lld is NaN or Inf", path, (long long)p);
+    m->step = step;
+#undef CR__BAD
+    CR_FREE(buf);
+    cr_idmap_free(&users);
+    cr_idmap_free(&items);
+    *out = m;
+    return CR_OK;
+fail:
+    CR_FREE(buf);
+    cr_idmap_free(&users);
+    cr_idmap_free(&items);
+    cr_csr_free(&hist);
+    cr_model_free(m);
+    return st;
+}
+
+/* .npy version 1.0: magic, version, a little-endian uint16 header length, then a Python dict
+   literal padded with spaces so that the data starts on a 64-byte boundary. */
+typedef struct cr__npy {
+    const void *data;
+    int64_t rows, cols;
+    int is_i64;
+} cr__npy;
+
+static void cr__npy_body(cr__wr *w, const void *ctx) {
+    const cr__npy *a = (const cr__npy *)ctx;
+    char hdr[256];
+    int n = snprintf(hdr, sizeof hdr, "{'descr': '%s', 'fortran_order': False, 'shape': (%lld, %lld), }",
+                     a->is_i64 ? "<i8" : "<f4", (long long)a->rows, (long long)a->cols);
+    int total = 10 + n + 1, pad = (64 - total % 64) % 64;
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0, 0};
+    pre[8] = (unsigned char)((n + pad + 1) & 0xFF);
+    pre[9] = (unsigned char)((n + pad + 1) >> 8);
+    memset(hdr + n, ' ', (size_t)pad);
+    hdr[n + pad] = '\n';
+    cr__wr_bytes(w, pre, 10);
+    cr__wr_bytes(w, hdr, (size_t)(n + pad + 1));
+    cr__wr_array(w, a->data, a->rows * a->cols, a->is_i64 ? 8 : 4);
+}
+
+CR_API cr_status cr_write_npy_f32(const char *path, const float *x, int64_t rows, int64_t cols) {
+    cr__npy a;
+    a.data = x;
+    a.rows = rows;
+    a.cols = cols;
+    a.is_i64 = 0;
+    return cr__write_atomic(path, cr__npy_body, &a);
+}
+
+CR_API cr_status cr_model_export_npy(cr_model *m, const char *dir) {
+    const float *U = NULL, *I = NULL;
+    float *Useq = NULL;
+    char *path;
+    size_t n = dir ? strlen(dir) : 0;
+    cr__npy a;
+    cr_status st;
+    if (!dir || !*dir) return cr__fail(CR_ERR_INVALID, "no output directory given");
+    if ((st = cr_model_embeddings(m, &U, &I)) != CR_OK) return st;
+    if (!U) { /* sequence model: a user's embedding is the encoding of their whole history */
+        int32_t *all = (int32_t *)cr__alloc_array((size_t)m->n_users, sizeof(int32_t), "export");
+        int32_t u;
+        Useq = cr_alloc_floats((int64_t)m->n_users * m->cfg.dim);
+        if (!all || !Useq) { CR_FREE(all); cr__free_aligned(Useq); return CR_ERR_NOMEM; }
+        for (u = 0; u < m->n_users; u++) all[u] = u;
+        st = cr__seq_user_reps(m, all, m->n_users, NULL, Useq);
+        CR_FREE(all);
+        if (st != CR_OK) { cr__free_aligned(Useq); return st; }
+        U = Useq;
+    }
+    path = (char *)cr__alloc_array(n + 32, 1, "file name");
+    if (!path) { cr__free_aligned(Useq); return CR_ERR_NOMEM; }
+    snprintf(path, n + 32, "%s/user_emb.npy", dir);
+    st = cr_write_npy_f32(path, U, m->n_users, m->cfg.dim);
+    if (st == CR_OK) {
+        snprintf(path, n + 32, "%s/item_emb.npy", dir);
+        st = cr_write_npy_f32(path, I, m->n_items, m->cfg.dim);
+    }
+    a.cols = 1;
+    a.is_i64 = 1;
+    if (st == CR_OK) {
+        snprintf(path, n + 32, "%s/user_ids.npy", dir);
+        a.data = m->users.raw;
+        a.rows = m->n_users;
+        st = cr__write_atomic(path, cr__npy_body, &a);
+    }
+    if (st == CR_OK) {
+        snprintf(path, n + 32, "%s/item_ids.npy", dir);
+        a.data = m->items.raw;
+        a.rows = m->n_items;
+        st = cr__write_atomic(path, cr__npy_body, &a);
+    }
+    CR_FREE(path);
+    cr__free_aligned(Useq);
+    return st;
 }
 
 #endif /* CONTRAREC_IMPLEMENTATION_DONE */

@@ -1,11 +1,10 @@
 /* The test runner. Usage: tests [name-substring] */
-#define CONTRAREC_IMPLEMENTATION
 #include "test.h"
 #include <stdarg.h>
 #include <stdlib.h>
 
-extern const crt_case crt_core[], crt_kernels[], crt_data[];
-static const crt_case *const groups[] = {crt_core, crt_kernels, crt_data};
+extern const crt_case crt_core[], crt_kernels[], crt_data[], crt_grad[];
+static const crt_case *const groups[] = {crt_core, crt_kernels, crt_data, crt_grad};
 
 static int failed_now;
 

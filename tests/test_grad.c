@@ -1,0 +1,406 @@
+/* Gradient checks. Losses: analytic float gradients against central differences of independent
+   double-precision re-implementations. Propagation: the adjoint identity <dOut, J dE> =
+   <J^T dOut, dE> in double. Models: the whole batch loss of every model against Richardson-
+   extrapolated central differences of the library's own forward pass. This file holds the
+   implementation (so it can reach the internal propagation kernels). */
+#define CONTRAREC_IMPLEMENTATION
+#include "test.h"
+#include <stdlib.h>
+
+/* ---- helpers ---- */
+
+static void randn(float *x, int64_t n, cr_rng *r, float scale) {
+    int64_t i;
+    for (i = 0; i < n; i++) x[i] = cr_rng_normal(r) * scale;
+}
+
+/* max over i of |a - n| / max(|a| + |n|, floor) */
+static double rel_err(const double *ana, const double *num, int n, double floor_) {
+    double w = 0;
+    int i;
+    for (i = 0; i < n; i++) {
+        double den = fabs(ana[i]) + fabs(num[i]);
+        double e = fabs(ana[i] - num[i]) / (den > floor_ ? den : floor_);
+        if (e > w) w = e;
+    }
+    return w;
+}
+
+/* ---- double references of the losses ---- */
+
+static double ref_bpr(const double *u, const double *p, const double *n, int B, int d, double w) {
+    double l = 0;
+    int b, j;
+    for (b = 0; b < B; b++) {
+        double x = 0;
+        for (j = 0; j < d; j++) x += u[b * d + j] * (p[b * d + j] - n[b * d + j]);
+        l += log1p(exp(-x));
+    }
+    return w * l / B;
+}
+
+static double ref_infonce(const double *Q, const double *K, int n, int m, int d, const int32_t *pos,
+                          const int32_t *self, double tau, double w) {
+    double l = 0;
+    int i, j, c;
+    for (i = 0; i < n; i++) {
+        double qn = 0, mx = -1e300, s = 0, sp = 0, *sc = (double *)malloc(sizeof(double) * (size_t)m);
+        for (c = 0; c < d; c++) qn += Q[i * d + c] * Q[i * d + c];
+        for (j = 0; j < m; j++) {
+            double kn = 0, dot = 0;
+            for (c = 0; c < d; c++) { kn += K[j * d + c] * K[j * d + c]; dot += Q[i * d + c] * K[j * d + c]; }
+            sc[j] = dot / sqrt(qn * kn) / tau;
+        }
+        sp = sc[pos ? pos[i] : i];
+        for (j = 0; j < m; j++)
+            if (!self || j != self[i]) mx = sc[j] > mx ? sc[j] : mx;
+        for (j = 0; j < m; j++)
+            if (!self || j != self[i]) s += exp(sc[j] - mx);
+        l += mx + log(s) - sp;
+        free(sc);
+    }
+    return w * l / n;
+}
+
+static double ref_xent(const double *x, const int32_t *t, int B, int C, double w) {
+    double l = 0;
+    int b, j, cnt = 0;
+    for (b = 0; b < B; b++) {
+        double mx = -1e300, s = 0;
+        if (t[b] < 0) continue;
+        cnt++;
+        for (j = 0; j < C; j++) mx = x[b * C + j] > mx ? x[b * C + j] : mx;
+        for (j = 0; j < C; j++) s += exp(x[b * C + j] - mx);
+        l += mx + log(s) - x[b * C + t[b]];
+    }
+    return cnt ? w * l / cnt : 0;
+}
+
+/* Central differences (in double) of f over the n entries of x. */
+typedef double (*ref_fn)(double *x, void *ctx);
+static void numgrad(double *g, double *x, int n, ref_fn f, void *ctx) {
+    int i;
+    for (i = 0; i < n; i++) {
+        double h = 1e-6 * (fabs(x[i]) > 1 ? fabs(x[i]) : 1), keep = x[i], lp, lm;
+        x[i] = keep + h; lp = f(x, ctx);
+        x[i] = keep - h; lm = f(x, ctx);
+        x[i] = keep;
+        g[i] = (lp - lm) / (2 * h);
+    }
+}
+
+typedef struct { int B, d; } bpr_ctx;
+static double bpr_f(double *x, void *c) {
+    bpr_ctx *k = (bpr_ctx *)c;
+    int s = k->B * k->d;
+    return ref_bpr(x, x + s, x + 2 * s, k->B, k->d, 0.7);
+}
+
+TEST(bpr_gradcheck) {
+    enum { B = 6, D = 5, S = B * D };
+    float u[3 * S], g[3 * S];
+    double x[3 * S], ga[3 * S], gn[3 * S], l;
+    bpr_ctx k = {B, D};
+    cr_rng r;
+    int i;
+    cr_rng_seed(&r, 21);
+    randn(u, 3 * S, &r, 0.8f);
+    memset(g, 0, sizeof g);
+    l = cr_bpr_loss(g, g + S, g + 2 * S, u, u + S, u + 2 * S, B, D, 0.7f);
+    for (i = 0; i < 3 * S; i++) { x[i] = u[i]; ga[i] = g[i]; }
+    CHECK_NEAR(l, bpr_f(x, &k), 1e-5);
+    numgrad(gn, x, 3 * S, bpr_f, &k);
+    CHECKF(rel_err(ga, gn, 3 * S, 1e-6) < 1e-3, "BPR rel err %g", rel_err(ga, gn, 3 * S, 1e-6));
+}
+
+typedef struct { int n, m, d; const int32_t *pos, *self; int tied; } nce_ctx;
+static double nce_f(double *x, void *c) {
+    nce_ctx *k = (nce_ctx *)c;
+    return ref_infonce(x, k->tied ? x : x + k->n * k->d, k->n, k->m, k->d, k->pos, k->self, 0.3, 0.7);
+}
+
+TEST(infonce_gradcheck) {
+    enum { N = 6, M = 9, D = 5 };
+    float q[(N + M) * D], g[(N + M) * D], *ws = (float *)malloc(sizeof(float) * (size_t)cr_infonce_workspace(N, M, D));
+    double x[(N + M) * D], ga[(N + M) * D], gn[(N + M) * D], l;
+    int32_t pos[N] = {3, 0, 8, 1, 4, 4}, self[N] = {0, 2, 1, 5, 6, 7};
+    nce_ctx k;
+    cr_rng r;
+    int i, variant;
+    cr_rng_seed(&r, 22);
+    for (variant = 0; variant < 2; variant++) { /* with and without left-out entries */
+        randn(q, (N + M) * D, &r, 1.0f);
+        memset(g, 0, sizeof g);
+        k.n = N; k.m = M; k.d = D; k.pos = pos; k.self = variant ? self : NULL; k.tied = 0;
+        l = cr_infonce_loss(g, g + N * D, q, q + N * D, N, M, D, pos, k.self, 0.3f, 0.7f, ws);
+        for (i = 0; i < (N + M) * D; i++) { x[i] = q[i]; ga[i] = g[i]; }
+        CHECK_NEAR(l, nce_f(x, &k), 1e-5);
+        numgrad(gn, x, (N + M) * D, nce_f, &k);
+        CHECKF(rel_err(ga, gn, (N + M) * D, 1e-6) < 1e-3, "InfoNCE variant %d rel err %g", variant, rel_err(ga, gn, (N + M) * D, 1e-6));
+    }
+    free(ws);
+}
+
+TEST(infonce_ntxent_tied_gradcheck) {
+    /* SimCLR / CL4SRec: Q == K = [z1; z2], positives i <-> i + B, self left out */
+    enum { B = 4, N = 2 * B, D = 6 };
+    float z[N * D], g[N * D], *ws = (float *)malloc(sizeof(float) * (size_t)cr_infonce_workspace(N, N, D));
+    double x[N * D], ga[N * D], gn[N * D], l;
+    int32_t pos[N], self[N];
+    nce_ctx k;
+    cr_rng r;
+    int i;
+    cr_rng_seed(&r, 23);
+    for (i = 0; i < N; i++) { pos[i] = (i + B) % N; self[i] = i; }
+    randn(z, N * D, &r, 1.0f);
+    memset(g, 0, sizeof g);
+    l = cr_infonce_loss(g, g, z, z, N, N, D, pos, self, 0.3f, 0.7f, ws);
+    k.n = N; k.m = N; k.d = D; k.pos = pos; k.self = self; k.tied = 1;
+    for (i = 0; i < N * D; i++) { x[i] = z[i]; ga[i] = g[i]; }
+    CHECK_NEAR(l, nce_f(x, &k), 1e-5);
+    numgrad(gn, x, N * D, nce_f, &k);
+    CHECKF(rel_err(ga, gn, N * D, 1e-6) < 1e-3, "NT-Xent rel err %g", rel_err(ga, gn, N * D, 1e-6));
+    free(ws);
+}
+
+typedef struct { int B, C; const int32_t *t; } xent_ctx;
+static double xent_f(double *x, void *c) {
+    xent_ctx *k = (xent_ctx *)c;
+    return ref_xent(x, k->t, k->B, k->C, 0.9);
+}
+
+TEST(softmax_xent_gradcheck) {
+    enum { B = 5, C = 11 };
+    float x[B * C], g[B * C];
+    double xd[B * C], ga[B * C], gn[B * C], l;
+    int32_t t[B] = {3, -1, 10, 0, 7};
+    xent_ctx k = {B, C, t};
+    cr_rng r;
+    int i;
+    cr_rng_seed(&r, 24);
+    randn(x, B * C, &r, 2.0f);
+    l = cr_softmax_xent_loss(g, x, t, B, C, 0.9f);
+    for (i = 0; i < B * C; i++) { xd[i] = x[i]; ga[i] = g[i]; }
+    CHECK_NEAR(l, xent_f(xd, &k), 1e-5);
+    numgrad(gn, xd, B * C, xent_f, &k);
+    CHECKF(rel_err(ga, gn, B * C, 1e-6) < 1e-3, "softmax CE rel err %g", rel_err(ga, gn, B * C, 1e-6));
+    for (i = C; i < 2 * C; i++) CHECK(g[i] == 0.0f); /* the row without target */
+    l = cr_softmax_xent_loss(x, x, t, B, C, 0.9f); /* in place */
+    for (i = 0; i < B * C; i++) CHECK_NEAR(x[i], g[i], 1e-7);
+}
+
+TEST(l2_losses_gradcheck) {
+    float x[12], g[12];
+    double s = 0;
+    int i;
+    cr_rng r;
+    cr_rng_seed(&r, 25);
+    randn(x, 12, &r, 1.0f);
+    for (i = 0; i < 12; i++) s += (double)x[i] * x[i];
+    memset(g, 0, sizeof g);
+    CHECK_NEAR(cr_l2_loss(g, x, 12, 0.3f, 4.0f), 0.5 * 0.3 * s / 4.0, 1e-6);
+    for (i = 0; i < 12; i++) CHECK_NEAR(g[i], 0.3 * x[i] / 4.0, 1e-7);
+    memset(g, 0, sizeof g);
+    CHECK_NEAR(cr_l2_frobenius_loss(g, x, 3, 4, 0.3f), 0.3 * sqrt(s) / 3.0, 1e-6);
+    for (i = 0; i < 12; i++) CHECK_NEAR(g[i], 0.3 * x[i] / sqrt(s) / 3.0, 1e-6);
+}
+
+/* ---- propagation: the adjoint identity on a small graph ---- */
+
+TEST(propagation_backward_is_the_adjoint) {
+    enum { U = 7, I = 9, D = 4, K = 3 };
+    int32_t us[20], it[20];
+    cr_csr A, A2;
+    const cr_csr *G[K];
+    float E[(U + I) * D], dE[(U + I) * D], out[(U + I) * D], lay[(U + I) * D], dO[(U + I) * D], dL[(U + I) * D];
+    float t0[(U + I) * D], t1[(U + I) * D];
+    double lhs, rhs;
+    int e, i, first, lk, trial;
+    uint8_t keep[20];
+    cr_rng r;
+    cr_rng_seed(&r, 26);
+    for (e = 0; e < 20; e++) { us[e] = e % U; it[e] = (e * 5 + e / U) % I; keep[e] = (uint8_t)(e % 3 != 0); }
+    CHECK_OK(cr_graph_bipartite(&A, U, I, 20, us, it, NULL));
+    CHECK_OK(cr_graph_normalize_sym(&A));
+    CHECK_OK(cr_graph_bipartite(&A2, U, I, 20, us, it, keep));
+    CHECK_OK(cr_graph_normalize_sym(&A2));
+    for (trial = 0; trial < 4; trial++) {
+        first = trial & 1;
+        lk = trial >= 2 ? 2 : -1;
+        G[0] = &A; G[1] = trial >= 2 ? &A2 : &A; G[2] = &A; /* per-layer graphs, as in SGL-RW */
+        randn(E, (U + I) * D, &r, 1.0f);
+        randn(dO, (U + I) * D, &r, 1.0f);
+        randn(dL, (U + I) * D, &r, 1.0f);
+        /* forward is linear in E (no noise here): J E = out (+ <dL, layer lk>) */
+        cr__prop_forward(out, lay, G, K, E, U + I, D, first, 0.0f, 0, lk, t0, t1);
+        memset(dE, 0, sizeof dE);
+        cr__prop_backward(dE, G, K, dO, U + I, D, first, lk, lk >= 0 ? dL : NULL, t0, t1);
+        lhs = 0;
+        rhs = 0;
+        for (i = 0; i < (U + I) * D; i++) {
+            lhs += (double)dO[i] * out[i] + (lk >= 0 ? (double)dL[i] * lay[i] : 0);
+            rhs += (double)dE[i] * E[i];
+        }
+        CHECKF(fabs(lhs - rhs) <= 1e-5 * (fabs(lhs) + 1), "trial %d: <dOut, J E> = %.9g but <J^T dOut, E> = %.9g", trial, lhs, rhs);
+    }
+    cr_csr_free(&A);
+    cr_csr_free(&A2);
+}
+
+/* ---- whole models: finite differences of the batch loss ---- */
+
+static cr_dataset small_data(int seq) {
+    cr_dataset ds;
+    cr_synth_opts so;
+    memset(&so, 0, sizeof so);
+    so.n_users = 40;
+    so.n_items = 60;
+    so.n_clusters = 4;
+    so.mean_len = 7;
+    so.seed = 3;
+    if (cr_dataset_synthetic(&ds, &so, seq ? 1 : 0, 0.2) != CR_OK) memset(&ds, 0, sizeof ds);
+    return ds;
+}
+
+/* Checks d(loss)/d(param) for the 12 largest-gradient coordinates and 12 random ones among
+   those whose gradient is at least 1% of the largest (smaller ones sit at the float32 noise
+   floor of the forward pass, ~1e-7 of the loss). h: the finite-difference step. */
+static double model_gradcheck(cr_config *c, int *checked, double h0) {
+    cr_dataset ds = small_data(cr_model_is_sequential(c->model));
+    cr_model *m;
+    int32_t us[12], ps[12], ns[12];
+    int B = 12, i, j, nidx = 0;
+    int64_t idx[24], np;
+    double l0, ga[24], gn[24], worst;
+    float *p, *g;
+    c->dim = 8;
+    c->batch = 12;
+    if (!c->layers) c->layers = 2;
+    if (cr_model_create(&m, c, &ds) != CR_OK) { printf("create: %s\n", cr_last_error()); return 1e9; }
+    np = cr_model_num_params(m);
+    p = cr_model_params(m);
+    g = cr_model_grads(m);
+    /* move off the initialisation so gradients are not tiny */
+    {
+        cr_rng r;
+        cr_rng_seed(&r, 31);
+        for (i = 0; i < np; i++) p[i] += 0.3f * cr_rng_normal(&r);
+        if (!cr_model_is_sequential(c->model)) {
+            /* graph models use the embedding table only; the padding row of sequence models stays 0 */
+        } else
+            for (j = 0; j < c->dim; j++) p[j] = 0;
+        if (c->proj_head) { /* keep every ReLU of the head away from its kink: half of the units
+                               always on, half always off, so the differences stay smooth */
+            float *b1 = cr__tensor(m, "proj_b1");
+            for (j = 0; j < c->dim; j++) b1[j] = j % 2 ? 8.0f : -8.0f;
+        }
+        for (i = 0; i < B; i++) {
+            us[i] = (int32_t)cr_rng_below(&r, (uint32_t)ds.n_users);
+            ps[i] = ds.train.item[cr_rng_below(&r, (uint32_t)ds.train.n)];
+            ns[i] = (int32_t)cr_rng_below(&r, (uint32_t)ds.n_items);
+            if (!cr_model_is_sequential(c->model)) us[i] = ds.train.user[(int64_t)i * 7 % ds.train.n], ps[i] = ds.train.item[(int64_t)i * 7 % ds.train.n];
+        }
+    }
+    memset(g, 0, sizeof(float) * (size_t)np);
+    if (cr_model_batch_loss(m, us, ps, ns, B, 1, 0, 1, &l0) != CR_OK) { printf("batch: %s\n", cr_last_error()); return 1e9; }
+    /* coordinates: largest |g| and random non-zero ones */
+    {
+        float *a = (float *)malloc(sizeof(float) * (size_t)np);
+        cr_rng r;
+        for (i = 0; i < np; i++) a[i] = fabsf(g[i]);
+        for (j = 0; j < 12; j++) {
+            int64_t best = 0;
+            for (i = 1; i < np; i++)
+                if (a[i] > a[best]) best = i;
+            idx[nidx++] = best;
+            a[best] = -1;
+        }
+        cr_rng_seed(&r, 32);
+        for (j = 0; j < 5000 && nidx < 24; j++) {
+            int64_t k = (int64_t)(cr_rng_next(&r) % (uint64_t)np);
+            if (fabsf(g[k]) >= 1e-2f * fabsf(g[idx[0]])) idx[nidx++] = k;
+        }
+        free(a);
+    }
+    for (j = 0; j < nidx; j++) ga[j] = g[idx[j]];
+    for (j = 0; j < nidx; j++) {
+        /* Richardson: (4 D(h/2) - D(h)) / 3 cancels the h^2 term of the central difference */
+        float keep = p[idx[j]];
+        double h = h0, d1, d2, lp, lm;
+        p[idx[j]] = (float)(keep + h); cr_model_batch_loss(m, us, ps, ns, B, 1, 0, 0, &lp);
+        p[idx[j]] = (float)(keep - h); cr_model_batch_loss(m, us, ps, ns, B, 1, 0, 0, &lm);
+        d1 = (lp - lm) / ((double)(float)(keep + h) - (double)(float)(keep - h));
+        p[idx[j]] = (float)(keep + h / 2); cr_model_batch_loss(m, us, ps, ns, B, 1, 0, 0, &lp);
+        p[idx[j]] = (float)(keep - h / 2); cr_model_batch_loss(m, us, ps, ns, B, 1, 0, 0, &lm);
+        d2 = (lp - lm) / ((double)(float)(keep + h / 2) - (double)(float)(keep - h / 2));
+        p[idx[j]] = keep;
+        gn[j] = (4 * d2 - d1) / 3;
+    }
+    worst = rel_err(ga, gn, nidx, 1e-30);
+    if (worst >= 1e-3)
+        for (j = 0; j < nidx; j++) printf("\n      coord %lld: analytic %.7g numeric %.7g", (long long)idx[j], ga[j], gn[j]);
+    *checked = nidx;
+    printf("(max rel err %.1e) ", worst);
+    cr_model_free(m);
+    cr_dataset_free(&ds);
+    return worst;
+}
+
+#define MODEL_CHECK(fn, kind, extra) MODEL_CHECK_H(fn, kind, 5e-2, extra)
+#define MODEL_CHECK_H(fn, kind, h, extra)                                                          \
+    TEST(fn) {                                                                                     \
+        cr_config c;                                                                               \
+        double w;                                                                                  \
+        int n = 0;                                                                                 \
+        memset(&c, 0, sizeof c);                                                                   \
+        c.model = kind;                                                                            \
+        extra;                                                                                     \
+        w = model_gradcheck(&c, &n, h);                                                            \
+        CHECKF(n >= 12 && w < 1e-3, "%d coordinates, max relative error %g", n, w);             \
+    }
+
+MODEL_CHECK(grad_mf, CR_MODEL_MF, (void)0)
+MODEL_CHECK(grad_mf_selfrec_l2, CR_MODEL_MF, c.l2_selfrec = 1; c.reg = 0.05f)
+MODEL_CHECK(grad_lightgcn, CR_MODEL_LIGHTGCN, c.reg = 0.05f)
+MODEL_CHECK(grad_lightgcn_selfrec_l2, CR_MODEL_LIGHTGCN, c.l2_selfrec = 1; c.reg = 0.05f)
+MODEL_CHECK(grad_sgl_ed, CR_MODEL_SGL, c.aug = CR_AUG_ED; c.drop = 0.3f; c.lambda = 0.5f)
+MODEL_CHECK(grad_sgl_nd, CR_MODEL_SGL, c.aug = CR_AUG_ND; c.drop = 0.3f; c.lambda = 0.5f)
+MODEL_CHECK(grad_sgl_rw_selfrec_l2, CR_MODEL_SGL, c.aug = CR_AUG_RW; c.drop = 0.3f; c.lambda = 0.5f; c.l2_selfrec = 1; c.reg = 0.05f)
+/* SimGCL's noise is eps * sign(E) (.) u: piecewise constant in E, so a finite difference that
+   makes an entry of E change sign jumps by ~eps. The backward treats the noise as the constant
+   it is; these checks use a tiny eps so jumps stay below the tolerance while the noisy forward
+   path still runs. */
+MODEL_CHECK(grad_simgcl, CR_MODEL_SIMGCL, c.lambda = 0.5f; c.layers = 3; c.eps = 1e-5f)
+MODEL_CHECK(grad_simgcl_selfrec_l2, CR_MODEL_SIMGCL, c.l2_selfrec = 1; c.reg = 0.05f; c.eps = 1e-5f)
+MODEL_CHECK(grad_xsimgcl, CR_MODEL_XSIMGCL, c.lambda = 0.5f; c.layers = 3; c.lstar = 2; c.eps = 1e-5f)
+MODEL_CHECK(grad_xsimgcl_lstar_top, CR_MODEL_XSIMGCL, c.lambda = 0.5f; c.lstar = 2; c.eps = 1e-5f)
+MODEL_CHECK(grad_gru4rec, CR_MODEL_GRU4REC, c.max_len = 6; c.dropout = CR_OFF)
+MODEL_CHECK(grad_gru4rec_dropout_2layers, CR_MODEL_GRU4REC, c.max_len = 6; c.gru_layers = 2; c.dropout = 0.3f)
+MODEL_CHECK(grad_gru4rec_hidden_proj_sampled, CR_MODEL_GRU4REC, c.max_len = 5; c.hidden = 5; c.neg_samples = 10; c.dropout = CR_OFF)
+MODEL_CHECK(grad_cl4srec, CR_MODEL_CL4SREC, c.max_len = 6; c.lambda = 0.5f; c.dropout = CR_OFF)
+MODEL_CHECK(grad_cl4srec_proj_head_all_augs, CR_MODEL_CL4SREC, c.max_len = 6; c.lambda = 0.5f; c.proj_head = 1; c.seq_aug = 31; c.aug_rate = 0.4f)
+
+const crt_case crt_grad[] = {
+    {"grad/bpr", bpr_gradcheck},
+    {"grad/infonce", infonce_gradcheck},
+    {"grad/infonce_ntxent_tied", infonce_ntxent_tied_gradcheck},
+    {"grad/softmax_xent", softmax_xent_gradcheck},
+    {"grad/l2_losses", l2_losses_gradcheck},
+    {"grad/propagation_backward_is_the_adjoint", propagation_backward_is_the_adjoint},
+    {"grad/model_mf", grad_mf},
+    {"grad/model_mf_selfrec_l2", grad_mf_selfrec_l2},
+    {"grad/model_lightgcn", grad_lightgcn},
+    {"grad/model_lightgcn_selfrec_l2", grad_lightgcn_selfrec_l2},
+    {"grad/model_sgl_ed", grad_sgl_ed},
+    {"grad/model_sgl_nd", grad_sgl_nd},
+    {"grad/model_sgl_rw_selfrec_l2", grad_sgl_rw_selfrec_l2},
+    {"grad/model_simgcl", grad_simgcl},
+    {"grad/model_simgcl_selfrec_l2", grad_simgcl_selfrec_l2},
+    {"grad/model_xsimgcl", grad_xsimgcl},
+    {"grad/model_xsimgcl_lstar_top", grad_xsimgcl_lstar_top},
+    {"grad/model_gru4rec", grad_gru4rec},
+    {"grad/model_gru4rec_dropout_2layers", grad_gru4rec_dropout_2layers},
+    {"grad/model_gru4rec_hidden_proj_sampled", grad_gru4rec_hidden_proj_sampled},
+    {"grad/model_cl4srec", grad_cl4srec},
+    {"grad/model_cl4srec_proj_head_all_augs", grad_cl4srec_proj_head_all_augs},
+    {NULL, NULL}};
