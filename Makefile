@@ -12,16 +12,16 @@ ALL_CFLAGS = -std=c99 $(WARN) $(CFLAGS) $(OMPFLAG) -I.
 LDLIBS  := -lm
 
 HDR      := contrarec.h
-TEST_SRC := tests/main.c tests/test_core.c tests/test_kernels.c tests/test_data.c tests/test_grad.c
+TEST_SRC := tests/main.c tests/test_core.c tests/test_kernels.c tests/test_data.c tests/test_grad.c tests/test_model.c
 
 .PHONY: all test asan bench clean
 
-all: build/demo
+all: build/contrarec
 
 build:
 	@mkdir -p build build/test-tmp
 
-build/demo: examples/demo.c $(HDR) | build
+build/contrarec: examples/contrarec.c $(HDR) | build
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
 
 build/tests: $(TEST_SRC) tests/test.h $(HDR) | build

@@ -453,6 +453,16 @@ CR_API int64_t cr_model_num_params(const cr_model *m);
 /* Bytes held by the model: parameters, optimiser state, graphs and workspaces. */
 CR_API int64_t cr_model_memory_bytes(const cr_model *m);
 
+/* Loads a file of interactions through the model's id maps (nothing is added to them): records
+   with ids the model does not know are dropped and counted in the report. */
+CR_API cr_status cr_model_load_interactions(cr_model *m, const char *path, const cr_load_opts *opts,
+                                            cr_interactions *out, cr_load_report *report);
+/* The records of x that are not among the model's training interactions. */
+CR_API cr_status cr_model_unseen(const cr_model *m, const cr_interactions *x, cr_interactions *out);
+/* The raw id of a dense user / item id (-1 if out of range). */
+CR_API int64_t cr_model_user_raw(const cr_model *m, int32_t user);
+CR_API int64_t cr_model_item_raw(const cr_model *m, int32_t item);
+
 /* Final (inference) embeddings, computed by a clean forward pass when stale. Rows are users
    (n_users x dim) and items (n_items x dim); the pointers stay valid until the next training
    step or cr_model_free. For sequence models *users is NULL (users are histories). */
@@ -484,9 +494,13 @@ CR_API cr_status cr_train_epoch(cr_model *m, int epoch, cr_epoch_stats *stats, c
 CR_API cr_status cr_model_batch_loss(cr_model *m, const int32_t *users, const int32_t *pos,
                                      const int32_t *neg, int B, int epoch, int64_t batch,
                                      int want_grad, double *loss);
-/* Raw access to the parameter and gradient blocks (n = cr_model_num_params). */
+/* Raw access to the parameter and gradient blocks (n = cr_model_num_params). After writing to
+   the parameters, call cr_model_set_params (or pass them through it) so cached inference
+   embeddings are recomputed. */
 CR_API float *cr_model_params(cr_model *m);
 CR_API float *cr_model_grads(cr_model *m);
+CR_API void cr_model_get_params(const cr_model *m, float *dst);
+CR_API void cr_model_set_params(cr_model *m, const float *src);
 /* Applies one Adam step with the current gradients (and clears them). */
 CR_API cr_status cr_model_adam_step(cr_model *m);
 
@@ -2658,6 +2672,38 @@ CR_API int32_t cr_model_num_items(const cr_model *m) { return m->n_items; }
 CR_API int64_t cr_model_num_params(const cr_model *m) { return m->n_param; }
 CR_API float *cr_model_params(cr_model *m) { return m->param; }
 CR_API float *cr_model_grads(cr_model *m) { return m->grad; }
+CR_API void cr_model_get_params(const cr_model *m, float *dst) { cr_vcopy(dst, m->param, m->n_param); }
+CR_API void cr_model_set_params(cr_model *m, const float *src) {
+    if (src != m->param) cr_vcopy(m->param, src, m->n_param);
+    m->final_ok = 0;
+}
+CR_API int64_t cr_model_user_raw(const cr_model *m, int32_t u) { return u >= 0 && u < m->n_users ? m->users.raw[u] : -1; }
+CR_API int64_t cr_model_item_raw(const cr_model *m, int32_t i) { return i >= 0 && i < m->n_items ? m->items.raw[i] : -1; }
+
+CR_API cr_status cr_model_load_interactions(cr_model *m, const char *path, const cr_load_opts *opts,
+                                            cr_interactions *out, cr_load_report *report) {
+    return cr_load_interactions(out, &m->users, &m->items, 0, path, opts, report);
+}
+
+CR_API cr_status cr_model_unseen(const cr_model *m, const cr_interactions *x, cr_interactions *out) {
+    int64_t e;
+    memset(out, 0, sizeof *out);
+    for (e = 0; e < x->n; e++) {
+        int32_t u = x->user[e], i = x->item[e];
+        int seen = 0;
+        int64_t p;
+        if (u < 0 || u >= m->n_users || i < 0 || i >= m->n_items) {
+            cr_interactions_free(out);
+            return cr__fail(CR_ERR_INVALID, "record %lld (%d, %d) is outside the model's ids", (long long)e, u, i);
+        }
+        for (p = m->hist.rowptr[u]; p < m->hist.rowptr[u + 1] && !seen; p++) seen = m->hist.col[p] == i;
+        if (!seen && cr_interactions_push(out, u, i, x->rating[e], x->time[e]) != CR_OK) {
+            cr_interactions_free(out);
+            return CR_ERR_NOMEM;
+        }
+    }
+    return CR_OK;
+}
 
 static int cr__is_graph(const cr_model *m) { return !cr_model_is_sequential(m->cfg.model); }
 

@@ -1,0 +1,559 @@
+/* contrarec - the command-line program: train, evaluate and serve recommenders.
+
+     contrarec train --model xsimgcl                       (built-in synthetic data)
+     contrarec train --model lightgcn --train train.txt --test test.txt --epochs 30
+     contrarec eval --load model.crrc --test test.txt
+     contrarec recommend --load model.crrc --user 42 -k 10
+     contrarec recommend --load model.crrc --items "3 17 99"        (a new user, graph models)
+     contrarec recommend --load model.crrc --history "3 17 99"      (a new history, sequence models)
+
+   Exit status: 0 on success, 1 when the work failed (bad file, numerical fault, ...), 2 for a
+   bad command line. Every failure prints one line naming what was wrong. */
+#define _DEFAULT_SOURCE /* isatty */
+#define CONTRAREC_IMPLEMENTATION
+#include "../contrarec.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#define HAVE_ISATTY 1
+#endif
+
+#define MAX_IDS 100000
+
+static void die_usage(const char *fmt, const char *a, const char *b) {
+    fprintf(stderr, "contrarec: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, " (see 'contrarec --help')\n");
+    exit(2);
+}
+
+static void die(const char *what) {
+    fprintf(stderr, "contrarec: %s: %s\n", what, cr_last_error());
+    exit(1);
+}
+
+/* ---- option values: parsed whole, range-checked, one-line errors ---- */
+
+static long parse_int(const char *opt, const char *s, long lo, long hi) {
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (!*s || *end || errno) die_usage("%s: '%s' is not an integer", opt, s);
+    if (v < lo || v > hi) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%%s: %%s is outside %ld..%ld", lo, hi);
+        die_usage(msg, opt, s);
+    }
+    return v;
+}
+
+/* A finite number in [lo, hi] (lo_open: lo itself excluded). */
+static double parse_num(const char *opt, const char *s, double lo, double hi, int lo_open) {
+    char *end;
+    double v;
+    errno = 0;
+    v = strtod(s, &end);
+    if (!*s || *end || errno || !(v == v) || v > 1e300 || v < -1e300) die_usage("%s: '%s' is not a finite number", opt, s);
+    if (v < lo || v > hi || (lo_open && v == lo)) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%%s: %%s is outside %s%g, %g]", lo_open ? "(" : "[", lo, hi);
+        die_usage(msg, opt, s);
+    }
+    return v;
+}
+
+static int64_t parse_raw_id(const char *what, const char *s) {
+    char *end;
+    unsigned long long v;
+    if (!*s || *s == '-' || *s == '+') die_usage("%s: '%s' is not a non-negative integer id", what, s);
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (*end || errno || v > 0xFFFFFFFFULL) die_usage("%s: '%s' is not an id in 0..4294967295", what, s);
+    return (int64_t)v;
+}
+
+/* "10,20" -> ascending cut-offs */
+static int parse_topk(const char *s, int *ks) {
+    char buf[256], *tok, *save = NULL;
+    int n = 0;
+    if (strlen(s) >= sizeof buf) die_usage("%s: '%s' is too long", "--topk", s);
+    strcpy(buf, s);
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n == CR_MAX_K) die_usage("%s: at most 8 cut-offs (%s)", "--topk", s);
+        ks[n] = (int)parse_int("--topk", tok, 1, 1024);
+        if (n && ks[n] <= ks[n - 1]) die_usage("%s: cut-offs must ascend (%s)", "--topk", s);
+        n++;
+    }
+    if (!n) die_usage("%s: no cut-off in '%s'", "--topk", s);
+    return n;
+}
+
+/* "3 17 99" or "3,17,99" -> raw ids */
+static int parse_id_list(const char *opt, const char *s, int64_t *out) {
+    int n = 0;
+    const char *p = s;
+    while (*p) {
+        char tok[32];
+        size_t k = 0;
+        while (*p == ' ' || *p == ',' || *p == '\t') p++;
+        if (!*p) break;
+        while (*p && *p != ' ' && *p != ',' && *p != '\t') {
+            if (k + 1 >= sizeof tok) die_usage("%s: id '%s...' is too long", opt, s);
+            tok[k++] = *p++;
+        }
+        tok[k] = 0;
+        if (n == MAX_IDS) die_usage("%s: more than %s ids", opt, "100000");
+        out[n++] = parse_raw_id(opt, tok);
+    }
+    if (!n) die_usage("%s: no ids in '%s'", opt, s);
+    return n;
+}
+
+static unsigned parse_seq_aug(const char *s) {
+    char buf[256], *tok, *save = NULL;
+    unsigned f = 0;
+    if (strlen(s) >= sizeof buf) die_usage("%s: '%s' is too long", "--aug", s);
+    strcpy(buf, s);
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (!strcmp(tok, "mask")) f |= CR_SEQAUG_MASK;
+        else if (!strcmp(tok, "crop")) f |= CR_SEQAUG_CROP;
+        else if (!strcmp(tok, "reorder")) f |= CR_SEQAUG_REORDER;
+        else if (!strcmp(tok, "insert")) f |= CR_SEQAUG_INSERT;
+        else if (!strcmp(tok, "substitute")) f |= CR_SEQAUG_SUBSTITUTE;
+        else die_usage("--aug: unknown sequence augmentation '%s' (mask, crop, reorder, insert, substitute)%s", tok, "");
+    }
+    return f;
+}
+
+static cr_format parse_format(const char *s) {
+    if (!strcmp(s, "lightgcn")) return CR_FORMAT_LIGHTGCN;
+    if (!strcmp(s, "triplets")) return CR_FORMAT_TRIPLETS;
+    if (!strcmp(s, "movielens")) return CR_FORMAT_MOVIELENS;
+    if (!strcmp(s, "seq")) return CR_FORMAT_SEQ;
+    die_usage("--format: unknown format '%s' (lightgcn, triplets, movielens, seq)%s", s, "");
+    return CR_FORMAT_LIGHTGCN;
+}
+
+/* ---- the options of every command ---- */
+
+typedef struct opts {
+    const char *cmd, *train, *test, *load, *save, *npy, *items, *history, *aug;
+    cr_config cfg;
+    cr_load_opts lo;
+    int format_set, epochs, eval_every, patience, json, ks[CR_MAX_K], nk, threads, k, include_seen, no_auc;
+    int64_t user;
+    double valid;
+    int has_user;
+} opts;
+
+static void usage(void) {
+    printf(
+        "usage:\n"
+        "  contrarec train --model M [--train F --test F [--format FMT]] [options]\n"
+        "  contrarec eval --load FILE --test F [--train F] [--format FMT] [--topk 10,20] [--json]\n"
+        "  contrarec recommend --load FILE (--user ID [--include-seen] | --items \"ID ...\" | --history \"ID ...\") [-k 10]\n"
+        "\n"
+        "models: mf lightgcn sgl simgcl xsimgcl (graph), gru4rec cl4srec (sequence)\n"
+        "formats: lightgcn (uid iid iid ...), triplets (user item [rating [time]]), movielens (u.data,\n"
+        "         ratings.dat, ratings.csv), seq (user:item item ... in time order)\n"
+        "\n"
+        "data:      --train F --test F --format FMT --skip-bad-lines --min-rating R\n"
+        "           without --train: the built-in synthetic dataset\n"
+        "training:  --epochs N (30) --dim D (64) --layers K --lr LR --batch B --reg R --l2 paper|selfrec\n"
+        "           --clip C --threads T --seed S\n"
+        "contrast:  --tau T --lambda L --eps E --drop RHO --aug ed|nd|rw --lstar L\n"
+        "sequence:  --maxlen 50 --hidden 64 --gru-layers 1 --dropout 0.2 --proj-head --neg-samples N\n"
+        "           --aug mask,crop,reorder,insert,substitute --aug-rate 0.2\n"
+        "evaluation: --topk 10,20 --eval-every N (1) --valid RATIO --patience P --no-auc\n"
+        "output:    --save FILE --export-npy DIR --json\n"
+        "0 or omitted means the paper default of the chosen model.\n");
+}
+
+static const char *need(int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) die_usage("option %s needs a value%s", argv[*i], "");
+    return argv[++*i];
+}
+
+static void parse(opts *o, int argc, char **argv) {
+    int i;
+    memset(o, 0, sizeof *o);
+    o->epochs = 30;
+    o->eval_every = 1;
+    o->k = 10;
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) { usage(); exit(argc < 2 ? 2 : 0); }
+    o->cmd = argv[1];
+    if (strcmp(o->cmd, "train") && strcmp(o->cmd, "eval") && strcmp(o->cmd, "recommend"))
+        die_usage("unknown command '%s' (train, eval, recommend)%s", o->cmd, "");
+    for (i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        cr_config *c = &o->cfg;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(); exit(0); }
+        else if (!strcmp(a, "--model")) {
+            const char *v = need(argc, argv, &i);
+            if (!(c->model = cr_model_parse(v))) die_usage("--model: unknown model '%s' (mf, lightgcn, sgl, simgcl, xsimgcl, gru4rec, cl4srec)%s", v, "");
+        } else if (!strcmp(a, "--train")) o->train = need(argc, argv, &i);
+        else if (!strcmp(a, "--test")) o->test = need(argc, argv, &i);
+        else if (!strcmp(a, "--format")) { o->lo.format = parse_format(need(argc, argv, &i)); o->format_set = 1; }
+        else if (!strcmp(a, "--skip-bad-lines")) o->lo.skip_bad_lines = 1;
+        else if (!strcmp(a, "--min-rating")) o->lo.min_rating = (float)parse_num(a, need(argc, argv, &i), 0, 1e9, 1);
+        else if (!strcmp(a, "--epochs")) o->epochs = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
+        else if (!strcmp(a, "--dim")) c->dim = (int)parse_int(a, need(argc, argv, &i), 1, 1024);
+        else if (!strcmp(a, "--layers")) c->layers = (int)parse_int(a, need(argc, argv, &i), 1, 8);
+        else if (!strcmp(a, "--lr")) c->lr = (float)parse_num(a, need(argc, argv, &i), 0, 10, 1);
+        else if (!strcmp(a, "--batch")) c->batch = (int)parse_int(a, need(argc, argv, &i), 1, 1 << 20);
+        else if (!strcmp(a, "--reg")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->reg = v == 0 ? CR_OFF : (float)v; }
+        else if (!strcmp(a, "--l2")) {
+            const char *v = need(argc, argv, &i);
+            if (!strcmp(v, "paper")) c->l2_selfrec = 0;
+            else if (!strcmp(v, "selfrec")) c->l2_selfrec = 1;
+            else die_usage("--l2: '%s' is not paper or selfrec%s", v, "");
+        } else if (!strcmp(a, "--clip")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e30, 0); c->clip = v == 0 ? CR_OFF : (float)v; }
+        else if (!strcmp(a, "--tau")) c->tau = (float)parse_num(a, need(argc, argv, &i), 0, 1e6, 1);
+        else if (!strcmp(a, "--lambda")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->lambda = v == 0 ? CR_OFF : (float)v; }
+        else if (!strcmp(a, "--eps")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->eps = v == 0 ? CR_OFF : (float)v; }
+        else if (!strcmp(a, "--drop")) { double v = parse_num(a, need(argc, argv, &i), 0, 0.999999, 0); c->drop = v == 0 ? CR_OFF : (float)v; }
+        else if (!strcmp(a, "--aug")) o->aug = need(argc, argv, &i);
+        else if (!strcmp(a, "--lstar")) c->lstar = (int)parse_int(a, need(argc, argv, &i), 1, 8);
+        else if (!strcmp(a, "--threads")) o->threads = (int)parse_int(a, need(argc, argv, &i), 1, 1024);
+        else if (!strcmp(a, "--seed")) {
+            const char *v = need(argc, argv, &i);
+            char *end;
+            errno = 0;
+            if (!*v || *v == '-' || (c->seed = strtoull(v, &end, 10), *end) || errno) die_usage("--seed: '%s' is not a non-negative integer%s", v, "");
+            if (!c->seed) c->seed = 0x5eed; /* 0 would mean "default" */
+        } else if (!strcmp(a, "--topk")) o->nk = parse_topk(need(argc, argv, &i), o->ks);
+        else if (!strcmp(a, "--eval-every")) o->eval_every = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
+        else if (!strcmp(a, "--valid")) o->valid = parse_num(a, need(argc, argv, &i), 0, 0.9, 1);
+        else if (!strcmp(a, "--patience")) o->patience = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
+        else if (!strcmp(a, "--no-auc")) o->no_auc = 1;
+        else if (!strcmp(a, "--save")) o->save = need(argc, argv, &i);
+        else if (!strcmp(a, "--export-npy")) o->npy = need(argc, argv, &i);
+        else if (!strcmp(a, "--json")) o->json = 1;
+        else if (!strcmp(a, "--maxlen")) c->max_len = (int)parse_int(a, need(argc, argv, &i), 2, 4096);
+        else if (!strcmp(a, "--hidden")) c->hidden = (int)parse_int(a, need(argc, argv, &i), 1, 1024);
+        else if (!strcmp(a, "--gru-layers")) c->gru_layers = (int)parse_int(a, need(argc, argv, &i), 1, 4);
+        else if (!strcmp(a, "--dropout")) { double v = parse_num(a, need(argc, argv, &i), 0, 0.999999, 0); c->dropout = v == 0 ? CR_OFF : (float)v; }
+        else if (!strcmp(a, "--proj-head")) c->proj_head = 1;
+        else if (!strcmp(a, "--neg-samples")) c->neg_samples = (int)parse_int(a, need(argc, argv, &i), 1, 1 << 20);
+        else if (!strcmp(a, "--aug-rate")) c->aug_rate = (float)parse_num(a, need(argc, argv, &i), 0, 1, 1);
+        else if (!strcmp(a, "--load")) o->load = need(argc, argv, &i);
+        else if (!strcmp(a, "--user")) { o->user = parse_raw_id("--user", need(argc, argv, &i)); o->has_user = 1; }
+        else if (!strcmp(a, "--items")) o->items = need(argc, argv, &i);
+        else if (!strcmp(a, "--history")) o->history = need(argc, argv, &i);
+        else if (!strcmp(a, "-k") || !strcmp(a, "--k")) o->k = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
+        else if (!strcmp(a, "--include-seen")) o->include_seen = 1;
+        else die_usage("unknown option '%s'%s", a, "");
+    }
+    if (o->threads) cr_set_num_threads(o->threads);
+}
+
+/* ---- training output: progress bar, table, JSON lines ---- */
+
+typedef struct progress {
+    int tty;
+    double t0, last;
+} progress;
+
+static int on_batch(void *user, int epoch, int64_t b, int64_t nb, double loss) {
+    progress *p = (progress *)user;
+    double now = cr__now(), rate, eta;
+    int w = 30, fill, k;
+    if (!p->tty || (now - p->last < 0.2 && b < nb)) return 0;
+    p->last = now;
+    rate = (double)b / (now - p->t0 + 1e-9);
+    eta = (double)(nb - b) / (rate + 1e-9);
+    fill = (int)(w * b / nb);
+    fprintf(stderr, "\repoch %3d [", epoch);
+    for (k = 0; k < w; k++) fputc(k < fill ? '#' : '.', stderr);
+    fprintf(stderr, "] %lld/%lld loss %.4f %.1f batch/s ETA %.0fs   ", (long long)b, (long long)nb, loss, rate, eta);
+    if (b == nb) fputc('\r', stderr);
+    fflush(stderr);
+    return 0;
+}
+
+static void json_metrics(const char *prefix, const cr_metrics *m) {
+    int i;
+    for (i = 0; i < m->n_k; i++)
+        printf(",\"%srecall@%d\":%.6f,\"%sndcg@%d\":%.6f,\"%sprecision@%d\":%.6f,\"%shit@%d\":%.6f,\"%smrr@%d\":%.6f",
+               prefix, m->k[i], m->recall[i], prefix, m->k[i], m->ndcg[i], prefix, m->k[i], m->precision[i], prefix,
+               m->k[i], m->hit[i], prefix, m->k[i], m->mrr[i]);
+    if (m->auc >= 0) printf(",\"%sauc\":%.6f", prefix, m->auc);
+}
+
+static void print_header(const cr_metrics *m, int valid) {
+    int i;
+    printf("%5s %9s %8s %7s", "epoch", "loss", "train_s", "eval_s");
+    if (valid) printf(" %9s", "valid");
+    for (i = 0; i < m->n_k; i++) printf(" %9s%-3d %7s%-3d", "recall@", m->k[i], "ndcg@", m->k[i]);
+    printf(" %7s\n", "auc");
+}
+
+static void print_row(int epoch, double loss, double ts, double es, const cr_metrics *m, const cr_metrics *v) {
+    int i;
+    printf("%5d %9.4f %8.2f %7.2f", epoch, loss, ts, es);
+    if (v) printf(" %9.4f", v->ndcg[v->n_k - 1]);
+    for (i = 0; i < m->n_k; i++) printf(" %12.4f %10.4f", m->recall[i], m->ndcg[i]);
+    if (m->auc >= 0) printf(" %7.4f", m->auc);
+    printf("\n");
+    fflush(stdout);
+}
+
+static void print_final(const cr_metrics *m) {
+    int i;
+    for (i = 0; i < m->n_k; i++)
+        printf("  @%-3d recall %.4f  ndcg %.4f  precision %.4f  hit %.4f (of interactions %.4f)  mrr %.4f\n", m->k[i],
+               m->recall[i], m->ndcg[i], m->precision[i], m->hit[i], m->hit_inter[i], m->mrr[i]);
+    if (m->auc >= 0) printf("  auc %.4f\n", m->auc);
+    printf("  coverage %.4f  gini %.4f  novelty %.2f  tail recall %.4f", m->coverage, m->gini, m->novelty, m->tail_recall);
+    if (m->cold_recall >= 0) printf("  cold-user recall %.4f (%lld users)", m->cold_recall, (long long)m->cold_users);
+    printf("\n  %lld users, %lld test interactions\n", (long long)m->users, (long long)m->test_interactions);
+}
+
+static void report_load(const char *what, const cr_load_report *r) {
+    fprintf(stderr, "%s: %lld records from %lld lines", what, (long long)r->records, (long long)r->lines);
+    if (r->duplicates) fprintf(stderr, ", %lld duplicates merged", (long long)r->duplicates);
+    if (r->bad_lines) fprintf(stderr, ", %lld malformed lines skipped (first: line %lld: %s)", (long long)r->bad_lines, (long long)r->first_bad_line, r->first_bad);
+    if (r->below_rating) fprintf(stderr, ", %lld below --min-rating", (long long)r->below_rating);
+    if (r->unknown_user || r->unknown_item)
+        fprintf(stderr, ", %lld with users and %lld with items unknown to training (not evaluated)", (long long)r->unknown_user, (long long)r->unknown_item);
+    fprintf(stderr, "\n");
+}
+
+static int cmd_train(opts *o) {
+    cr_dataset ds;
+    cr_model *m;
+    cr_eval_opts eo;
+    cr_metrics best, best_valid, mt, mv;
+    progress pg;
+    float *best_params = NULL;
+    int epoch, best_epoch = 0, since = 0, seq, has_valid, i;
+    double sel_best = -1;
+    cr_status st;
+    cr_config *c = &o->cfg;
+    if (!c->model) die_usage("train needs --model%s%s", "", "");
+    seq = cr_model_is_sequential(c->model);
+    if (o->aug) {
+        if (seq) c->seq_aug = parse_seq_aug(o->aug);
+        else if (!strcmp(o->aug, "ed")) c->aug = CR_AUG_ED;
+        else if (!strcmp(o->aug, "nd")) c->aug = CR_AUG_ND;
+        else if (!strcmp(o->aug, "rw")) c->aug = CR_AUG_RW;
+        else die_usage("--aug: '%s' is not ed, nd or rw for graph models%s", o->aug, "");
+    }
+    if (o->load || o->has_user || o->items || o->history) die_usage("train does not take --load, --user, --items or --history%s%s", "", "");
+    if (o->test && !o->train) die_usage("--test needs --train%s%s", "", "");
+    if (o->patience && !o->valid) fprintf(stderr, "note: --patience without --valid selects the epoch on the test set (as SELFRec and LightGCN do); use --valid for an unbiased estimate\n");
+    {   /* every option is checked before any work */
+        cr_config chk = *c;
+        if (cr_config_resolve(&chk) != CR_OK) { fprintf(stderr, "contrarec: %s\n", cr_last_error()); return 2; }
+    }
+    if (!o->format_set && seq) o->lo.format = CR_FORMAT_SEQ;
+    if (o->train) {
+        if ((st = cr_dataset_load(&ds, o->train, o->test, &o->lo)) != CR_OK) die("loading data");
+        report_load(o->train, &ds.train_report);
+        if (o->test) report_load(o->test, &ds.test_report);
+        if (ds.test_overlap) fprintf(stderr, "%s: %lld test records are also training records (dropped: they can never be hit)\n", o->test, (long long)ds.test_overlap);
+    } else {
+        if ((st = cr_dataset_synthetic(&ds, NULL, seq ? 1 : 0, 0.2)) != CR_OK) die("building the synthetic dataset");
+        fprintf(stderr, "synthetic dataset (%s split)\n", seq ? "leave-last-out" : "80/20 per user");
+    }
+    if (o->valid && (st = cr_dataset_carve_valid(&ds, o->valid, seq, c->seed ? c->seed : 2024)) != CR_OK) die("carving the validation split");
+    fprintf(stderr, "%d users, %d items, %lld training, %lld validation, %lld test interactions\n", ds.n_users, ds.n_items,
+            (long long)ds.train.n, (long long)ds.valid.n, (long long)ds.test.n);
+    if ((st = cr_model_create(&m, c, &ds)) != CR_OK) die("creating the model");
+    {
+        const cr_config *r = cr_model_config(m);
+        fprintf(stderr, "%s: dim %d, layers %d, lr %g, batch %d, reg %g (%s L2), tau %g, lambda %g, eps %g, drop %g, %d threads, seed %llu, %.0f MB\n",
+                cr_model_name(r->model), r->dim, seq ? r->gru_layers : r->layers, (double)r->lr, r->batch, (double)r->reg, r->l2_selfrec ? "SELFRec" : "paper",
+                (double)r->tau, (double)r->lambda, (double)r->eps, (double)r->drop, cr_get_num_threads(), (unsigned long long)r->seed,
+                (double)cr_model_memory_bytes(m) / 1048576.0);
+    }
+    memset(&eo, 0, sizeof eo);
+    for (i = 0; i < o->nk; i++) eo.ks[i] = o->ks[i];
+    eo.no_auc = o->no_auc;
+    has_valid = ds.valid.n > 0;
+    memset(&best, 0, sizeof best);
+    memset(&best_valid, 0, sizeof best_valid);
+    best_params = (float *)malloc(sizeof(float) * (size_t)cr_model_num_params(m));
+    if (!best_params) { fprintf(stderr, "contrarec: out of memory\n"); return 1; }
+#ifdef HAVE_ISATTY
+    pg.tty = isatty(2);
+#else
+    pg.tty = 0;
+#endif
+    for (epoch = 1; epoch <= o->epochs; epoch++) {
+        cr_epoch_stats es;
+        int evaluate = epoch % o->eval_every == 0 || epoch == o->epochs;
+        double ev_s = 0, sel;
+        memset(&es, 0, sizeof es);
+        pg.t0 = pg.last = cr__now();
+        st = cr_train_epoch(m, epoch, &es, on_batch, &pg);
+        if (pg.tty) fprintf(stderr, "\r%100s\r", "");
+        if (st != CR_OK) {
+            fprintf(stderr, "contrarec: training stopped: %s\n", cr_last_error());
+            if (o->save && best_epoch) fprintf(stderr, "contrarec: %s holds the last good model (epoch %d)\n", o->save, best_epoch);
+            return 1;
+        }
+        if (!evaluate) {
+            if (o->json) printf("{\"epoch\":%d,\"loss\":%.6f,\"train_s\":%.3f}\n", epoch, es.loss, es.seconds);
+            else fprintf(stderr, "epoch %d loss %.4f (%.2fs)\n", epoch, es.loss, es.seconds);
+            continue;
+        }
+        if (has_valid) {
+            cr_eval_opts vo = eo;
+            vo.no_auc = 1;
+            if (cr_evaluate(m, &ds.valid, &vo, &mv) != CR_OK) die("evaluating on the validation set");
+            ev_s += mv.seconds;
+            eo.history_extra = &ds.valid; /* known interactions at test time */
+        }
+        if (ds.test.n) {
+            if (cr_evaluate(m, &ds.test, &eo, &mt) != CR_OK) die("evaluating on the test set");
+            ev_s += mt.seconds;
+        } else
+            mt = mv;
+        if (o->json) {
+            printf("{\"epoch\":%d,\"loss\":%.6f,\"rec_loss\":%.6f,\"cl_loss\":%.6f,\"train_s\":%.3f,\"eval_s\":%.3f", epoch, es.loss, es.rec_loss, es.cl_loss, es.seconds, ev_s);
+            if (ds.test.n) json_metrics("", &mt);
+            if (has_valid) json_metrics("valid_", &mv);
+            printf("}\n");
+            fflush(stdout);
+        } else {
+            if (epoch == o->eval_every || epoch == 1) print_header(&mt, has_valid);
+            print_row(epoch, es.loss, es.seconds, ev_s, &mt, has_valid ? &mv : NULL);
+        }
+        /* model selection: NDCG at the largest K, on validation when there is one */
+        sel = has_valid ? mv.ndcg[mv.n_k - 1] : mt.ndcg[mt.n_k - 1];
+        if (sel > sel_best) {
+            sel_best = sel;
+            best_epoch = epoch;
+            best = mt;
+            best_valid = mv;
+            since = 0;
+            cr_model_get_params(m, best_params);
+            if (o->save && (st = cr_model_save(m, o->save)) != CR_OK) die("saving the model");
+        } else if (o->patience && ++since >= o->patience) {
+            fprintf(stderr, "early stop: no improvement for %d evaluations\n", since);
+            break;
+        }
+    }
+    cr_model_set_params(m, best_params);
+    if (o->npy && (st = cr_model_export_npy(m, o->npy)) != CR_OK) die("exporting embeddings");
+    if (o->json) {
+        printf("{\"best_epoch\":%d", best_epoch);
+        if (ds.test.n) json_metrics("", &best);
+        if (has_valid) json_metrics("valid_", &best_valid);
+        printf(",\"coverage\":%.6f,\"gini\":%.6f,\"novelty\":%.6f,\"tail_recall\":%.6f", best.coverage, best.gini, best.novelty, best.tail_recall);
+        printf("}\n");
+    } else {
+        printf("best epoch %d (selected on %s NDCG@%d)%s\n", best_epoch, has_valid ? "validation" : "test", best.k[best.n_k - 1],
+               has_valid ? ", test metrics:" : ":");
+        print_final(&best);
+        if (o->save) printf("saved %s\n", o->save);
+        if (o->npy) printf("exported %s/{user,item}_emb.npy and {user,item}_ids.npy\n", o->npy);
+    }
+    free(best_params);
+    cr_model_free(m);
+    cr_dataset_free(&ds);
+    return 0;
+}
+
+static cr_model *load_model(const opts *o) {
+    cr_model *m;
+    if (!o->load) die_usage("%s needs --load FILE%s", o->cmd, "");
+    if (cr_model_load(&m, o->load, NULL) != CR_OK) die("loading the model");
+    return m;
+}
+
+static int cmd_eval(opts *o) {
+    cr_model *m = load_model(o);
+    cr_interactions test, extra, tr;
+    cr_load_report rep;
+    cr_eval_opts eo;
+    cr_metrics mt;
+    int i, seq = cr_model_is_sequential(cr_model_config(m)->model);
+    if (!o->test) die_usage("eval needs --test F%s%s", "", "");
+    if (!o->format_set && seq) o->lo.format = CR_FORMAT_SEQ;
+    memset(&eo, 0, sizeof eo);
+    memset(&extra, 0, sizeof extra);
+    for (i = 0; i < o->nk; i++) eo.ks[i] = o->ks[i];
+    eo.no_auc = o->no_auc;
+    if (o->train) { /* interactions the model did not train on are known all the same */
+        if (cr_model_load_interactions(m, o->train, &o->lo, &tr, &rep) != CR_OK) die("loading the training file");
+        if (cr_model_unseen(m, &tr, &extra) != CR_OK) die("comparing the training file with the model");
+        if (extra.n) fprintf(stderr, "%s: %lld records the model did not train on (excluded from the ranking%s)\n", o->train, (long long)extra.n, seq ? " and appended to histories" : "");
+        eo.history_extra = &extra;
+        cr_interactions_free(&tr);
+    }
+    if (cr_model_load_interactions(m, o->test, &o->lo, &test, &rep) != CR_OK) die("loading the test file");
+    report_load(o->test, &rep);
+    if (cr_evaluate(m, &test, &eo, &mt) != CR_OK) die("evaluating");
+    if (o->json) {
+        printf("{\"model\":\"%s\",\"eval_s\":%.3f", cr_model_name(cr_model_config(m)->model), mt.seconds);
+        json_metrics("", &mt);
+        printf("}\n");
+    } else {
+        printf("%s model from %s (%.2fs):\n", cr_model_name(cr_model_config(m)->model), o->load, mt.seconds);
+        print_final(&mt);
+    }
+    cr_interactions_free(&test);
+    cr_interactions_free(&extra);
+    cr_model_free(m);
+    return 0;
+}
+
+static int cmd_recommend(opts *o) {
+    cr_model *m = load_model(o);
+    int64_t *items = (int64_t *)malloc(sizeof(int64_t) * (size_t)o->k), *given = NULL;
+    float *scores = (float *)malloc(sizeof(float) * (size_t)o->k);
+    int n = 0, i, unknown = 0, modes = o->has_user + (o->items != NULL) + (o->history != NULL);
+    int seq = cr_model_is_sequential(cr_model_config(m)->model);
+    cr_status st;
+    if (modes != 1) die_usage("recommend needs exactly one of --user, --items, --history%s%s", "", "");
+    if (!items || !scores) { fprintf(stderr, "contrarec: out of memory\n"); return 1; }
+    if (o->k > cr_model_num_items(m)) {
+        char a[32], b[32];
+        snprintf(a, sizeof a, "%d", o->k);
+        snprintf(b, sizeof b, "%d", cr_model_num_items(m));
+        die_usage("-k %s is more than the model's %s items", a, b);
+    }
+    if (o->has_user) st = cr_recommend(m, o->user, o->k, !o->include_seen, items, scores, &n);
+    else {
+        const char *list = o->items ? o->items : o->history;
+        int ng;
+        if (o->items && seq) die_usage("--items is for graph models; a %s model takes --history%s", cr_model_name(cr_model_config(m)->model), "");
+        if (o->history && !seq) die_usage("--history is for sequence models; a %s model takes --items%s", cr_model_name(cr_model_config(m)->model), "");
+        given = (int64_t *)malloc(sizeof(int64_t) * MAX_IDS);
+        if (!given) { fprintf(stderr, "contrarec: out of memory\n"); return 1; }
+        ng = parse_id_list(o->items ? "--items" : "--history", list, given);
+        st = cr_recommend_items(m, given, ng, o->k, items, scores, &n, &unknown);
+        if (unknown) fprintf(stderr, "note: %d of the %d given items are unknown to the model and were ignored\n", unknown, ng);
+    }
+    if (st != CR_OK) die("recommending");
+    if (o->json) {
+        printf("{\"items\":[");
+        for (i = 0; i < n; i++) printf("%s%lld", i ? "," : "", (long long)items[i]);
+        printf("],\"scores\":[");
+        for (i = 0; i < n; i++) printf("%s%.6f", i ? "," : "", scores[i]);
+        printf("]}\n");
+    } else
+        for (i = 0; i < n; i++) printf("%d\t%lld\t%.6f\n", i + 1, (long long)items[i], scores[i]);
+    free(items);
+    free(scores);
+    free(given);
+    cr_model_free(m);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    opts o;
+    parse(&o, argc, argv);
+    if (!strcmp(o.cmd, "train")) return cmd_train(&o);
+    if (!strcmp(o.cmd, "eval")) return cmd_eval(&o);
+    return cmd_recommend(&o);
+}

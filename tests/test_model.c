@@ -1,0 +1,341 @@
+/* evaluation metrics, top-k, checkpoints, export, determinism, numerical faults */
+#include "test.h"
+#include <stdlib.h>
+
+/* A 3-user, 6-item dataset whose MF embeddings are set by hand (dim 2), so every score and
+   metric can be computed on paper. */
+static cr_dataset toy(void) {
+    cr_dataset ds;
+    int e;
+    static const int tr[][2] = {{0, 0}, {0, 1}, {1, 2}, {2, 3}, {2, 4}};
+    memset(&ds, 0, sizeof ds);
+    ds.n_users = 3;
+    ds.n_items = 6;
+    for (e = 0; e < 5; e++) cr_interactions_push(&ds.train, tr[e][0], tr[e][1], 1, e);
+    cr_idmap_identity(&ds.users, 3);
+    cr_idmap_identity(&ds.items, 6);
+    return ds;
+}
+
+TEST(metrics_on_a_hand_computed_ranking) {
+    cr_dataset ds = toy();
+    cr_model *m;
+    cr_config c;
+    cr_interactions te;
+    cr_eval_opts eo;
+    cr_metrics mt;
+    float p[9 * 2];
+    double idcg2 = 1.0 + 1.0 / log2(3.0);
+    memset(&c, 0, sizeof c);
+    memset(&te, 0, sizeof te);
+    memset(&eo, 0, sizeof eo);
+    c.model = CR_MODEL_MF;
+    c.dim = 2;
+    CHECK_OK(cr_model_create(&m, &c, &ds));
+    CHECK(cr_model_num_params(m) == 18);
+    /* users: u0 = (1, 0), u1 = (0, 1), u2 = (1, 1); items i0..i5 = (5,0) (4,0) (3,0) (0,3) (2,0) (1,0)
+       u0 scores: 5 4 3 0 2 1, train {0,1} masked -> ranking: i2 (3), i4 (2), i5 (1), i3 (0)
+       u1 scores: 0 0 0 3 0 0, train {2} masked -> ranking: i3, then ties i0 i1 i4 i5 by id
+       u2 scores: 5 4 3 3 2 1, train {3,4} masked -> ranking: i0, i1, i2, i5 */
+    {
+        static const float v[18] = {1, 0, 0, 1, 1, 1, 5, 0, 4, 0, 3, 0, 0, 3, 2, 0, 1, 0};
+        memcpy(p, v, sizeof v);
+    }
+    cr_model_set_params(m, p);
+    cr_interactions_push(&te, 0, 5, 1, 0); /* u0: test {5, 3}: ranks 3 and 4 */
+    cr_interactions_push(&te, 0, 3, 1, 0);
+    cr_interactions_push(&te, 1, 1, 1, 0); /* u1: test {1}: rank 3 (i3, i0, i1) */
+    cr_interactions_push(&te, 2, 0, 1, 0); /* u2: test {0}: rank 1 */
+    eo.ks[0] = 1;
+    eo.ks[1] = 3;
+    CHECK_OK(cr_evaluate(m, &te, &eo, &mt));
+    CHECK(mt.users == 3 && mt.test_interactions == 4 && mt.n_k == 2);
+    /* @1: only u2 hits */
+    CHECK_NEAR(mt.recall[0], (0 + 0 + 1) / 3.0, 1e-12);
+    CHECK_NEAR(mt.precision[0], 1 / 3.0, 1e-12);
+    CHECK_NEAR(mt.ndcg[0], 1 / 3.0, 1e-12);
+    CHECK_NEAR(mt.hit[0], 1 / 3.0, 1e-12);
+    CHECK_NEAR(mt.hit_inter[0], 1 / 4.0, 1e-12);
+    CHECK_NEAR(mt.mrr[0], 1 / 3.0, 1e-12);
+    /* @3: u0 hits i5 at rank 3 (1 of 2), u1 hits i1 at rank 3, u2 at rank 1 */
+    CHECK_NEAR(mt.recall[1], (0.5 + 1 + 1) / 3.0, 1e-12);
+    CHECK_NEAR(mt.precision[1], (1 + 1 + 1) / 9.0, 1e-12);
+    CHECK_NEAR(mt.ndcg[1], ((1 / log2(4.0)) / idcg2 + (1 / log2(4.0)) / 1.0 + 1.0) / 3.0, 1e-12);
+    CHECK_NEAR(mt.hit[1], 1.0, 1e-12);
+    CHECK_NEAR(mt.mrr[1], (1 / 3.0 + 1 / 3.0 + 1) / 3.0, 1e-12);
+    /* AUC. u0: candidates {2,3,4,5}, positives {5 (score 1), 3 (score 0)}, negatives {2 (3), 4 (2)}
+       -> 0 of 4 pairs right. u1: candidates {0,1,3,4,5}, positive 1 (0), negatives 0 (0, tie),
+       3 (3), 4 (0, tie), 5 (0, tie) -> 1.5 of 4. u2: candidates {0,1,2,5}, positive 0 (5) beats
+       all 3 -> 1. */
+    CHECK_NEAR(mt.auc, (0.0 + 1.5 / 4.0 + 1.0) / 3.0, 1e-12);
+    /* top-k with raw ids; ties broken by the lower id */
+    {
+        int64_t it[4];
+        float sc[4];
+        int n;
+        CHECK_OK(cr_recommend(m, 1, 4, 1, it, sc, &n));
+        CHECK(n == 4 && it[0] == 3 && it[1] == 0 && it[2] == 1 && it[3] == 4);
+        CHECK_OK(cr_recommend(m, 1, 2, 0, it, sc, &n)); /* seen item 2 allowed back */
+        CHECK(n == 2 && it[0] == 3 && it[1] == 0);
+        CHECK_FAILS(cr_recommend(m, 77, 2, 1, it, sc, &n), CR_ERR_INVALID, "user 77 is not known");
+        CHECK_FAILS(cr_recommend(m, 1, 7, 1, it, sc, &n), CR_ERR_INVALID, "k = 7");
+    }
+    eo.ks[0] = 3;
+    eo.ks[1] = 2;
+    CHECK_FAILS(cr_evaluate(m, &te, &eo, &mt), CR_ERR_INVALID, "ascend");
+    cr_interactions_free(&te);
+    cr_model_free(m);
+    cr_dataset_free(&ds);
+}
+
+/* A small trained model of each kind. */
+static cr_model *trained(cr_model_kind kind, cr_dataset *ds, int epochs) {
+    cr_config c;
+    cr_synth_opts so;
+    cr_model *m = NULL;
+    int e;
+    memset(&c, 0, sizeof c);
+    memset(&so, 0, sizeof so);
+    so.n_users = 300;
+    so.n_items = 400;
+    so.mean_len = 12;
+    so.seed = 5;
+    c.model = kind;
+    c.dim = 16;
+    c.batch = cr_model_is_sequential(kind) ? 64 : 512;
+    c.max_len = 20;
+    if (cr_dataset_synthetic(ds, &so, cr_model_is_sequential(kind) ? 1 : 0, 0.2) != CR_OK) return NULL;
+    if (cr_model_create(&m, &c, ds) != CR_OK) return NULL;
+    for (e = 1; e <= epochs; e++)
+        if (cr_train_epoch(m, e, NULL, NULL, NULL) != CR_OK) { cr_model_free(m); return NULL; }
+    return m;
+}
+
+static void roundtrip(cr_model_kind kind) {
+    cr_dataset ds;
+    cr_model *m = trained(kind, &ds, 2), *m2;
+    cr_metrics a, b;
+    cr_config want;
+    const char *path = crt_tmp("model.crrc");
+    CHECKF(m != NULL, "training failed: %s", cr_last_error());
+    CHECK_OK(cr_evaluate(m, &ds.test, NULL, &a));
+    CHECK_OK(cr_model_save(m, path));
+    memset(&want, 0, sizeof want);
+    want.model = kind;
+    CHECK_OK(cr_model_load(&m2, path, &want));
+    CHECK_OK(cr_evaluate(m2, &ds.test, NULL, &b));
+    a.seconds = b.seconds = 0;
+    CHECKF(memcmp(&a, &b, sizeof a) == 0, "metrics differ after reload: recall %g vs %g", a.recall[0], b.recall[0]);
+    CHECK(cr_model_num_params(m2) == cr_model_num_params(m));
+    CHECK(memcmp(cr_model_params(m), cr_model_params(m2), sizeof(float) * (size_t)cr_model_num_params(m)) == 0);
+    cr_model_free(m2);
+    cr_model_free(m);
+    cr_dataset_free(&ds);
+}
+
+TEST(checkpoint_roundtrip_graph) { roundtrip(CR_MODEL_XSIMGCL); }
+TEST(checkpoint_roundtrip_sequence) { roundtrip(CR_MODEL_CL4SREC); }
+
+static long file_size(const char *p) {
+    FILE *f = fopen(p, "rb");
+    long n;
+    if (!f) return -1;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+static char *slurp(const char *p, long *n) {
+    FILE *f = fopen(p, "rb");
+    char *b;
+    *n = file_size(p);
+    b = (char *)malloc((size_t)*n + 1);
+    if (fread(b, 1, (size_t)*n, f) != (size_t)*n) *n = -1;
+    fclose(f);
+    return b;
+}
+
+TEST(checkpoint_refuses_bad_files) {
+    cr_dataset ds;
+    cr_model *m = trained(CR_MODEL_LIGHTGCN, &ds, 1), *m2 = NULL;
+    const char *good = "build/test-tmp/good.crrc", *bad = "build/test-tmp/bad.crrc";
+    cr_config want;
+    char *img;
+    long n;
+    CHECK(m != NULL);
+    CHECK_OK(cr_model_save(m, good));
+    img = slurp(good, &n);
+    CHECK(n > 1000);
+    crt_write("bad.crrc", img, n / 2); /* truncated */
+    CHECK_FAILS(cr_model_load(&m2, bad, NULL), CR_ERR_FORMAT, "corrupted or truncated");
+    CHECK(m2 == NULL);
+    img[n / 3] ^= 0x10; /* one flipped bit */
+    crt_write("bad.crrc", img, n);
+    CHECK_FAILS(cr_model_load(&m2, bad, NULL), CR_ERR_FORMAT, "checksum mismatch");
+    img[n / 3] ^= 0x10;
+    img[4] = 9; /* another format version */
+    crt_write("bad.crrc", img, n);
+    CHECK_FAILS(cr_model_load(&m2, bad, NULL), CR_ERR_FORMAT, "version 9");
+    img[4] = 1;
+    crt_write("bad.crrc", "PK\3\4 not a checkpoint", 22);
+    CHECK_FAILS(cr_model_load(&m2, bad, NULL), CR_ERR_FORMAT, "bad magic");
+    crt_write("bad.crrc", "", 0);
+    CHECK_FAILS(cr_model_load(&m2, bad, NULL), CR_ERR_FORMAT, "bad magic");
+    memset(&want, 0, sizeof want);
+    want.model = CR_MODEL_SGL;
+    CHECK_FAILS(cr_model_load(&m2, good, &want), CR_ERR_FORMAT, "holds a lightgcn model, not the sgl model");
+    want.model = CR_MODEL_LIGHTGCN;
+    want.dim = 32;
+    CHECK_FAILS(cr_model_load(&m2, good, &want), CR_ERR_FORMAT, "has dim 16, not the 32");
+    CHECK_FAILS(cr_model_load(&m2, crt_tmp("missing.crrc"), NULL), CR_ERR_IO, "cannot open");
+    /* a failed save leaves the previous file untouched */
+    CHECK_FAILS(cr_model_save(m, "build/test-tmp/no-such-dir/x.crrc"), CR_ERR_IO, "cannot create");
+    crt_write("good.crrc.tmp", "half-written junk", 17); /* a save killed midway */
+    want.dim = 0;
+    CHECK_OK(cr_model_load(&m2, good, &want));
+    cr_model_free(m2);
+    free(img);
+    cr_model_free(m);
+    cr_dataset_free(&ds);
+}
+
+TEST(npy_export) {
+    cr_dataset ds;
+    cr_model *m = trained(CR_MODEL_MF, &ds, 1);
+    long n;
+    char *img;
+    CHECK(m != NULL);
+    CHECK_OK(cr_model_export_npy(m, "build/test-tmp"));
+    img = slurp(crt_tmp("item_emb.npy"), &n);
+    CHECK(n == 128 + 400 * 16 * 4); /* header padded to 64 bytes: 128 here */
+    CHECK(memcmp(img, "\x93NUMPY\x01\x00", 8) == 0);
+    CHECK(strstr(img + 10, "'descr': '<f4', 'fortran_order': False, 'shape': (400, 16), }") != NULL);
+    CHECK(img[127] == '\n');
+    free(img);
+    img = slurp(crt_tmp("user_ids.npy"), &n);
+    CHECK(n == 128 + 300 * 8 && strstr(img + 10, "'<i8'") != NULL);
+    free(img);
+    CHECK_FAILS(cr_model_export_npy(m, "build/test-tmp/no-such-dir"), CR_ERR_IO, "cannot create");
+    cr_model_free(m);
+    cr_dataset_free(&ds);
+}
+
+TEST(fold_in_and_history_recommendations) {
+    cr_dataset ds;
+    cr_model *m = trained(CR_MODEL_LIGHTGCN, &ds, 2);
+    int64_t given[3] = {3, 17, 99999}, out[10];
+    float sc[10];
+    int n, unk, i;
+    CHECK(m != NULL);
+    CHECK_OK(cr_recommend_items(m, given, 3, 10, out, sc, &n, &unk));
+    CHECK(n == 10 && unk == 1);
+    for (i = 0; i < n; i++) CHECK(out[i] != 3 && out[i] != 17 && (i == 0 || sc[i] <= sc[i - 1]));
+    CHECK_FAILS(cr_recommend_items(m, given + 2, 1, 10, out, sc, &n, &unk), CR_ERR_INVALID, "none of the 1 given items");
+    cr_model_free(m);
+    cr_dataset_free(&ds);
+    m = trained(CR_MODEL_GRU4REC, &ds, 1);
+    CHECK(m != NULL);
+    CHECK_OK(cr_recommend_items(m, given, 2, 10, out, sc, &n, &unk));
+    CHECK(n == 10 && unk == 0);
+    CHECK_OK(cr_recommend(m, 5, 10, 0, out, sc, &n));
+    CHECK(n == 10);
+    cr_model_free(m);
+    cr_dataset_free(&ds);
+}
+
+TEST(training_is_deterministic) {
+    cr_dataset ds1, ds2;
+    cr_model *a = trained(CR_MODEL_SGL, &ds1, 2), *b = trained(CR_MODEL_SGL, &ds2, 2);
+    CHECK(a && b);
+    CHECK(memcmp(cr_model_params(a), cr_model_params(b), sizeof(float) * (size_t)cr_model_num_params(a)) == 0);
+    cr_model_free(a);
+    cr_model_free(b);
+    cr_dataset_free(&ds1);
+    cr_dataset_free(&ds2);
+    a = trained(CR_MODEL_CL4SREC, &ds1, 1);
+    b = trained(CR_MODEL_CL4SREC, &ds2, 1);
+    CHECK(a && b);
+    CHECK(memcmp(cr_model_params(a), cr_model_params(b), sizeof(float) * (size_t)cr_model_num_params(a)) == 0);
+    cr_model_free(a);
+    cr_model_free(b);
+    cr_dataset_free(&ds1);
+    cr_dataset_free(&ds2);
+}
+
+TEST(thread_counts_agree) {
+    cr_dataset ds1, ds2;
+    cr_model *a, *b;
+    cr_metrics ma, mb;
+    int t0 = cr_get_num_threads();
+    cr_set_num_threads(1);
+    a = trained(CR_MODEL_XSIMGCL, &ds1, 2);
+    cr_set_num_threads(t0 > 1 ? t0 : 2);
+    b = trained(CR_MODEL_XSIMGCL, &ds2, 2);
+    cr_set_num_threads(t0);
+    CHECK(a && b);
+    CHECK_OK(cr_evaluate(a, &ds1.test, NULL, &ma));
+    CHECK_OK(cr_evaluate(b, &ds2.test, NULL, &mb));
+    /* only the order of float sums inside parallel kernels may differ */
+    CHECK_NEAR(ma.recall[1], mb.recall[1], 2e-3);
+    CHECK_NEAR(ma.ndcg[1], mb.ndcg[1], 2e-3);
+    cr_model_free(a);
+    cr_model_free(b);
+    cr_dataset_free(&ds1);
+    cr_dataset_free(&ds2);
+}
+
+TEST(nan_is_caught_with_epoch_and_batch) {
+    cr_dataset ds;
+    cr_model *m = trained(CR_MODEL_LIGHTGCN, &ds, 1);
+    float *p;
+    CHECK(m != NULL);
+    p = cr_model_params(m);
+    p[5] = NAN;
+    cr_model_set_params(m, p);
+    CHECK_FAILS(cr_train_epoch(m, 2, NULL, NULL, NULL), CR_ERR_NUMERIC, "epoch 2, batch 1: the loss is NaN");
+    cr_model_free(m);
+    cr_dataset_free(&ds);
+}
+
+TEST(config_is_range_checked) {
+    cr_config c;
+    memset(&c, 0, sizeof c);
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "unknown model 0");
+    c.model = CR_MODEL_SGL;
+    c.drop = 1.5f;
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "drop 1.5");
+    memset(&c, 0, sizeof c);
+    c.model = CR_MODEL_XSIMGCL;
+    c.lstar = 3;
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "lstar 3 is outside 1..layers (2)");
+    memset(&c, 0, sizeof c);
+    c.model = CR_MODEL_LIGHTGCN;
+    c.lr = NAN;
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "lr nan");
+    c.lr = 0;
+    c.tau = -2;
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "tau -2");
+    memset(&c, 0, sizeof c);
+    c.model = CR_MODEL_SIMGCL;
+    CHECK_OK(cr_config_resolve(&c));
+    CHECK(c.dim == 64 && c.layers == 3 && c.batch == 2048 && fabsf(c.lambda - 0.5f) < 1e-7f && fabsf(c.eps - 0.1f) < 1e-7f);
+    memset(&c, 0, sizeof c);
+    c.model = CR_MODEL_XSIMGCL;
+    c.reg = CR_OFF;
+    CHECK_OK(cr_config_resolve(&c));
+    CHECK(c.layers == 2 && c.reg == 0 && fabsf(c.tau - 0.15f) < 1e-7f && fabsf(c.eps - 0.2f) < 1e-7f);
+}
+
+const crt_case crt_model[] = {
+    {"model/metrics_on_a_hand_computed_ranking", metrics_on_a_hand_computed_ranking},
+    {"model/checkpoint_roundtrip_graph", checkpoint_roundtrip_graph},
+    {"model/checkpoint_roundtrip_sequence", checkpoint_roundtrip_sequence},
+    {"model/checkpoint_refuses_bad_files", checkpoint_refuses_bad_files},
+    {"model/npy_export", npy_export},
+    {"model/fold_in_and_history_recommendations", fold_in_and_history_recommendations},
+    {"model/training_is_deterministic", training_is_deterministic},
+    {"model/thread_counts_agree", thread_counts_agree},
+    {"model/nan_is_caught_with_epoch_and_batch", nan_is_caught_with_epoch_and_batch},
+    {"model/config_is_range_checked", config_is_range_checked},
+    {NULL, NULL}};
