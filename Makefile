@@ -12,7 +12,7 @@ ALL_CFLAGS = -std=c99 $(WARN) $(CFLAGS) $(OMPFLAG) -I.
 LDLIBS  := -lm
 
 HDR      := contrarec.h
-TEST_SRC := tests/main.c tests/test_core.c tests/test_kernels.c tests/test_data.c tests/test_grad.c tests/test_model.c
+TEST_SRC := tests/main.c tests/test_core.c tests/test_kernels.c tests/test_data.c tests/test_grad.c tests/test_model.c tests/test_alloc.c
 
 .PHONY: all test asan bench clean
 

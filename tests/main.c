@@ -3,8 +3,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
-extern const crt_case crt_core[], crt_kernels[], crt_data[], crt_grad[], crt_model[];
-static const crt_case *const groups[] = {crt_core, crt_kernels, crt_data, crt_grad, crt_model};
+extern const crt_case crt_core[], crt_kernels[], crt_data[], crt_grad[], crt_model[], crt_alloc[];
+static const crt_case *const groups[] = {crt_core, crt_kernels, crt_data, crt_grad, crt_model, crt_alloc};
 
 static int failed_now;
 
@@ -19,9 +19,9 @@ void crt_fail(const char *file, int line, const char *fmt, ...) {
 }
 
 const char *crt_tmp(const char *name) {
-    static char buf[8][512];
+    static char buf[64][512]; /* a ring: a returned path stays valid for 63 more calls */
     static int k;
-    k = (k + 1) % 8;
+    k = (k + 1) % 64;
     snprintf(buf[k], sizeof buf[k], "build/test-tmp/%s", name);
     return buf[k];
 }

@@ -326,7 +326,7 @@ static double model_gradcheck(cr_config *c, int *checked, double h0) {
     for (j = 0; j < nidx; j++) {
         /* Richardson: (4 D(h/2) - D(h)) / 3 cancels the h^2 term of the central difference */
         float keep = p[idx[j]];
-        double h = h0, d1, d2, lp, lm;
+        double h = h0, d1, d2, lp = 0, lm = 0;
         p[idx[j]] = (float)(keep + h); cr_model_batch_loss(m, us, ps, ns, B, 1, 0, 0, &lp);
         p[idx[j]] = (float)(keep - h); cr_model_batch_loss(m, us, ps, ns, B, 1, 0, 0, &lm);
         d1 = (lp - lm) / ((double)(float)(keep + h) - (double)(float)(keep - h));
