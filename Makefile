@@ -14,7 +14,7 @@ LDLIBS  := -lm
 HDR      := contrarec.h
 TEST_SRC := tests/main.c tests/test_core.c tests/test_kernels.c tests/test_data.c tests/test_grad.c tests/test_model.c tests/test_alloc.c
 
-.PHONY: all test asan bench clean
+.PHONY: all test asan valgrind fuzz bench clean
 
 all: build/contrarec
 
@@ -39,3 +39,36 @@ asan: build/tests-asan
 
 clean:
 	rm -rf build
+
+# Memcheck over the whole suite. Valgrind does not decode AVX-512, so this build stops at AVX2.
+build/tests-vg: $(TEST_SRC) tests/test.h $(HDR) | build
+	$(CC) -std=c99 $(WARN) -O1 -g $(if $(PORTABLE),,-mavx2 -mfma) $(OMPFLAG) -I. -o $@ $(TEST_SRC) $(LDLIBS)
+
+valgrind: build/tests-vg
+	OMP_NUM_THREADS=2 valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	  --show-leak-kinds=definite,indirect --suppressions=tests/valgrind.supp ./build/tests-vg
+
+# libFuzzer targets (clang), each run for FUZZ_SECONDS from the seed corpora in tests/fuzz; the
+# checkpoint seeds are made fresh by the CLI, so they always match the current format.
+FUZZ_SECONDS ?= 30
+FUZZ_CC ?= clang
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I.
+
+build/fuzz_load: tests/fuzz/fuzz_load.c $(HDR) | build
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< -lm
+
+build/fuzz_ckpt: tests/fuzz/fuzz_ckpt.c $(HDR) | build
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -o $@ $< -lm
+
+build/fuzz-seeds: build/contrarec tests/fuzz/tiny_graph.txt tests/fuzz/tiny_seq.txt
+	mkdir -p $@
+	for m in mf lightgcn xsimgcl; do ./build/contrarec train --model $$m --train tests/fuzz/tiny_graph.txt --dim 4 --epochs 1 --threads 1 --save $@/$$m.crrc >/dev/null 2>&1 || exit 1; done
+	./build/contrarec train --model cl4srec --train tests/fuzz/tiny_seq.txt --dim 4 --maxlen 4 --epochs 1 --threads 1 --proj-head --save $@/cl4srec.crrc >/dev/null 2>&1
+	touch $@
+
+fuzz: build/fuzz_load build/fuzz_ckpt build/fuzz-seeds
+	mkdir -p build/fuzz-work/load build/fuzz-work/ckpt
+	./build/fuzz_load -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -rss_limit_mb=2048 build/fuzz-work/load tests/fuzz/corpus_load
+	./build/fuzz_ckpt -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 build/fuzz-work/ckpt build/fuzz-seeds tests/fuzz/corpus_ckpt
+	@if ls tests/fuzz/regressions/load-* >/dev/null 2>&1; then ./build/fuzz_load tests/fuzz/regressions/load-*; fi
+	@if ls tests/fuzz/regressions/ckpt-* >/dev/null 2>&1; then ./build/fuzz_ckpt tests/fuzz/regressions/ckpt-*; fi

@@ -4872,6 +4872,7 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
 #else
     (void)stored;
 #endif
+    if (r.pos > len - 8) CR__BAD("%s: truncated (%zu bytes)", path, len);
     r.n = len - 8; /* the checksum is not payload */
     /* a value of 0 would mean "default" to cr_config_resolve: a saved config has none */
     if (c.model < CR_MODEL_MF || c.model > CR_MODEL_CL4SREC) CR__BAD("%s: unknown model kind %d", path, (int)c.model);
@@ -4896,7 +4897,8 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
             int32_t n = pass ? ni : nu, k, dd;
             if (!cr__rd_array(&r, raw, n, 8, pass ? "item ids" : "user ids")) { CR_FREE(raw); CR__BAD("%s: truncated (at %s)", path, r.what); }
             for (k = 0; k < n; k++) {
-                if (raw[k] < 0 || raw[k] > 0xFFFFFFFFLL || cr_idmap_find(mp, raw[k]) >= 0) { CR_FREE(raw); CR__BAD("%s: bad or repeated %s id %lld", path, pass ? "item" : "user", (long long)raw[k]); }
+                int64_t id = raw[k];
+                if (id < 0 || id > 0xFFFFFFFFLL || cr_idmap_find(mp, id) >= 0) { CR_FREE(raw); CR__BAD("%s: bad or repeated %s id %lld", path, pass ? "item" : "user", (long long)id); }
                 if ((st = cr_idmap_add(mp, raw[k], &dd)) != CR_OK) { CR_FREE(raw); goto fail; }
             }
         }
@@ -4908,8 +4910,9 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
     if (!cr__rd_array(&r, hist.rowptr, (int64_t)nu + 1, 8, "row pointers") || !cr__rd_array(&r, hist.col, nnz, 4, "interactions"))
         CR__BAD("%s: truncated (at %s)", path, r.what);
     if (hist.rowptr[0] != 0 || hist.rowptr[nu] != nnz) CR__BAD("%s: inconsistent interaction table", path);
+    for (u = 0; u < nu; u++) /* monotone row pointers within [0, nnz] before any row is read */
+        if (hist.rowptr[u + 1] < hist.rowptr[u] || hist.rowptr[u + 1] > nnz) CR__BAD("%s: inconsistent interaction table at user %lld", path, (long long)u);
     for (u = 0; u < nu; u++) {
-        if (hist.rowptr[u + 1] < hist.rowptr[u]) CR__BAD("%s: inconsistent interaction table at user %lld", path, (long long)u);
         for (p = hist.rowptr[u]; p < hist.rowptr[u + 1]; p++)
             if (hist.col[p] < 0 || hist.col[p] >= ni || (!cr_model_is_sequential(c.model) && p > hist.rowptr[u] && hist.col[p] <= hist.col[p - 1]))
                 CR__BAD("%s: bad item %d in the interaction table", path, hist.col[p]);

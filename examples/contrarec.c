@@ -400,9 +400,14 @@ static int cmd_train(opts *o) {
             if (o->save && best_epoch) fprintf(stderr, "contrarec: %s holds the last good model (epoch %d)\n", o->save, best_epoch);
             return 1;
         }
-        if (!evaluate) {
+        if (!evaluate || (!ds.test.n && !has_valid)) {
+            if (!ds.test.n && !has_valid) { /* nothing to evaluate on: the last epoch is the model */
+                best_epoch = epoch;
+                cr_model_get_params(m, best_params);
+            }
             if (o->json) printf("{\"epoch\":%d,\"loss\":%.6f,\"train_s\":%.3f}\n", epoch, es.loss, es.seconds);
             else fprintf(stderr, "epoch %d loss %.4f (%.2fs)\n", epoch, es.loss, es.seconds);
+            if (o->save && epoch == o->epochs && !ds.test.n && !has_valid && cr_model_save(m, o->save) != CR_OK) die("saving the model");
             continue;
         }
         if (has_valid) {

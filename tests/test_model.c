@@ -327,7 +327,32 @@ TEST(config_is_range_checked) {
     CHECK(c.layers == 2 && c.reg == 0 && fabsf(c.tau - 0.15f) < 1e-7f && fabsf(c.eps - 0.2f) < 1e-7f);
 }
 
+/* Inputs the checkpoint fuzzer once crashed on, with their checksums made valid so the
+   production loader (which checks the checksum first) reaches the same code. */
+TEST(fuzz_regressions_are_refused) {
+    static const char *files[] = {"tests/fuzz/regressions/ckpt-repeated-id-use-after-free",
+                                  "tests/fuzz/regressions/ckpt-row-pointer-beyond-nnz",
+                                  "tests/fuzz/regressions/ckpt-header-overlaps-checksum"};
+    size_t f;
+    for (f = 0; f < sizeof files / sizeof files[0]; f++) {
+        long n, i;
+        char *img = slurp(files[f], &n);
+        uint64_t h = 0xcbf29ce484222325ULL;
+        cr_model *m = NULL;
+        cr_status st;
+        CHECKF(n >= 0, "cannot read %s", files[f]);
+        if (n >= 16) {
+            for (i = 0; i < n - 8; i++) h = (h ^ (unsigned char)img[i]) * 0x100000001b3ULL;
+            for (i = 0; i < 8; i++) img[n - 8 + i] = (char)(h >> (8 * i));
+        }
+        st = cr_model_load_mem(&m, img, (size_t)n, files[f], NULL);
+        CHECKF(st == CR_ERR_FORMAT && m == NULL, "%s: %s (%s)", files[f], cr_status_string(st), cr_last_error());
+        free(img);
+    }
+}
+
 const crt_case crt_model[] = {
+    {"model/fuzz_regressions_are_refused", fuzz_regressions_are_refused},
     {"model/metrics_on_a_hand_computed_ranking", metrics_on_a_hand_computed_ranking},
     {"model/checkpoint_roundtrip_graph", checkpoint_roundtrip_graph},
     {"model/checkpoint_roundtrip_sequence", checkpoint_roundtrip_sequence},
