@@ -37,6 +37,24 @@ build/tests-asan: $(TEST_SRC) tests/test.h $(HDR) | build
 asan: build/tests-asan
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/tests-asan
 
+# Benchmarks: kernels (GEMM vs OpenBLAS when installed, SpMM, loading) and training speed on
+# the real data (../shared/data, or CR_DATA=...). BENCH_THREADS sets the threads (2).
+BENCH_THREADS ?= 2
+HAVE_OPENBLAS := $(shell printf '\043include <cblas.h>\nint main(void){return 0;}' | $(CC) -x c - -o /dev/null -lopenblas 2>/dev/null && echo 1)
+BLAS_FLAGS := $(if $(HAVE_OPENBLAS),-DHAVE_CBLAS,)
+BLAS_LIBS := $(if $(HAVE_OPENBLAS),-lopenblas,)
+
+build/bench_kernels: bench/bench_kernels.c bench/common.h $(HDR) | build
+	$(CC) -std=c99 -O3 $(ARCH) $(OMPFLAG) $(BLAS_FLAGS) -I. -o $@ $< $(BLAS_LIBS) $(LDLIBS)
+
+build/bench_train: bench/bench_train.c bench/common.h $(HDR) | build
+	$(CC) -std=c99 -O3 $(ARCH) $(OMPFLAG) -I. -o $@ $< $(LDLIBS)
+
+bench: build/bench_kernels build/bench_train
+	OMP_NUM_THREADS=$(BENCH_THREADS) ./build/bench_kernels
+	OMP_NUM_THREADS=$(BENCH_THREADS) ./build/bench_train xsimgcl 2
+	OMP_NUM_THREADS=$(BENCH_THREADS) ./build/bench_train cl4srec 2
+
 clean:
 	rm -rf build
 

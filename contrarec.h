@@ -671,6 +671,12 @@ CR_API cr_status cr_write_npy_f32(const char *path, const float *x, int64_t rows
 #define CR__PRINTF(a, b)
 #endif
 
+#if defined(__cplusplus) || (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L)
+#define CR__INLINE inline
+#else
+#define CR__INLINE
+#endif
+
 #define CR__MIN(a, b) ((a) < (b) ? (a) : (b))
 #define CR__MAX(a, b) ((a) > (b) ? (a) : (b))
 
@@ -2251,9 +2257,6 @@ CR_API cr_status cr_dataset_carve_valid(cr_dataset *ds, double ratio, int by_tim
 
 /* ==== 6. augmentation ======================================================================== */
 
-/* Rows per random stream in row-parallel random work: the numbers a row gets depend only on
-   (seed, row / CR__RNG_CHUNK), never on the thread that runs it. */
-#define CR__RNG_CHUNK 256
 #define CR__MAX_DIM 1024 /* largest embedding / hidden size (cr_config_resolve checks it) */
 
 CR_API cr_status cr_aug_edge_dropout(uint8_t *keep, int64_t n, float drop, uint64_t seed) {
@@ -2361,35 +2364,39 @@ CR_API cr_status cr_aug_rw_subgraph(uint8_t *keep, const cr_csr *ui, float keep_
     return CR_OK;
 }
 
+/* A 32-bit integer hash (Wellons' "lowbias32"). Hashing (row key, column) gives a counter-
+   based generator: every element's number is independent of the others and of the thread
+   schedule, and the loop that draws them vectorises (xoshiro's serial state would not). */
+static CR__INLINE uint32_t cr__hash32(uint32_t x) {
+    x ^= x >> 16;
+    x *= 0x7feb352dU;
+    x ^= x >> 15;
+    x *= 0x846ca68bU;
+    x ^= x >> 16;
+    return x;
+}
+
 /* Post-processes one propagated layer X (rows x d) in a single pass: optional SimGCL noise
-   X += eps * sign(X) (.) normalize(U(0,1)^d), then acc += c * X. */
+   X += eps * sign(X) (.) normalize(u), u ~ U(0,1)^d per row, then acc += c * X. */
 static void cr__layer_post(float *X, float *acc, float c, int64_t rows, int d, float eps, uint64_t seed) {
-    int64_t nchunks = (rows + CR__RNG_CHUNK - 1) / CR__RNG_CHUNK, ch;
+    int64_t r;
     CR__OMP(parallel for schedule(static))
-    for (ch = 0; ch < nchunks; ch++) {
-        int64_t r, r1 = CR__MIN(rows, (ch + 1) * CR__RNG_CHUNK);
-        cr_rng g = cr_rng_stream(seed, (uint64_t)ch);
-        float u[CR__MAX_DIM];
-        for (r = ch * CR__RNG_CHUNK; r < r1; r++) {
-            float *x = X + r * d;
-            int j;
-            if (eps > 0) {
-                float s2 = 0, inv;
-                for (j = 0; j < d; j += 2) { /* two 24-bit uniforms per 64-bit draw */
-                    uint64_t v = cr_rng_next(&g);
-                    u[j] = (float)(v >> 40) * (1.0f / 16777216.0f);
-                    if (j + 1 < d) u[j + 1] = (float)((v >> 8) & 0xFFFFFF) * (1.0f / 16777216.0f);
-                }
-                for (j = 0; j < d; j++) s2 += u[j] * u[j];
-                inv = eps / (sqrtf(s2) > CR__NORM_EPS ? sqrtf(s2) : CR__NORM_EPS);
-                for (j = 0; j < d; j++) {
-                    float sg = (float)(x[j] > 0) - (float)(x[j] < 0); /* torch.sign: sign(0) = 0 */
-                    x[j] += sg * u[j] * inv;
-                }
+    for (r = 0; r < rows; r++) {
+        float *x = X + r * d, u[CR__MAX_DIM];
+        int j;
+        if (eps > 0) {
+            uint32_t key = (uint32_t)cr_hash64(seed, (uint64_t)r);
+            float inv;
+            for (j = 0; j < d; j++) u[j] = (float)(cr__hash32(key + 0x9e3779b9U * (uint32_t)j) >> 8) * (1.0f / 16777216.0f);
+            inv = sqrtf(cr_vdot(u, u, d));
+            inv = eps / (inv > CR__NORM_EPS ? inv : CR__NORM_EPS);
+            for (j = 0; j < d; j++) {
+                float sg = (float)(x[j] > 0) - (float)(x[j] < 0); /* torch.sign: sign(0) = 0 */
+                x[j] += sg * u[j] * inv;
             }
-            if (acc)
-                for (j = 0; j < d; j++) acc[r * d + j] += c * x[j];
         }
+        if (acc)
+            for (j = 0; j < d; j++) acc[r * d + j] += c * x[j];
     }
 }
 
@@ -2416,7 +2423,7 @@ CR_API void cr_aug_feature_mask(float *E, int64_t rows, int d, float rate, uint6
 /* exp for the softmax loops: range reduction to 2^n * 2^f with |f| <= 0.5 and a degree-7
    polynomial (relative error < 2e-7). Written without calls or branches so the compiler can
    vectorise the loops it sits in; libm's expf would stay scalar. */
-static float cr__expf(float x) {
+static CR__INLINE float cr__expf(float x) {
     float t, n, f, p;
     int32_t bits;
     float scale;
@@ -2435,6 +2442,41 @@ static float cr__expf(float x) {
     bits = ((int32_t)n + 127) << 23;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;
+}
+
+/* Row reductions for the softmax loops, written with 16 independent lanes so they vectorise
+   without -ffast-math and sum in an order that does not depend on the SIMD width. */
+static float cr__vmax(const float *x, int64_t n) {
+    float m[16], r;
+    int64_t j = 0;
+    int k;
+    for (k = 0; k < 16; k++) m[k] = -INFINITY;
+    for (; j + 16 <= n; j += 16)
+        for (k = 0; k < 16; k++) m[k] = x[j + k] > m[k] ? x[j + k] : m[k];
+    for (; j < n; j++) m[0] = x[j] > m[0] ? x[j] : m[0];
+    r = m[0];
+    for (k = 1; k < 16; k++) r = m[k] > r ? m[k] : r;
+    return r;
+}
+
+/* y[j] = exp(x[j] - mx) (y may be x); returns the sum of the y[j] */
+static float cr__vexp_sum(float *y, const float *x, int64_t n, float mx) {
+    float acc[16], s = 0;
+    int64_t j = 0;
+    int k;
+    for (k = 0; k < 16; k++) acc[k] = 0;
+    for (; j + 16 <= n; j += 16)
+        for (k = 0; k < 16; k++) {
+            float e = cr__expf(x[j + k] - mx);
+            y[j + k] = e;
+            acc[k] += e;
+        }
+    for (; j < n; j++) {
+        y[j] = cr__expf(x[j] - mx);
+        acc[0] += y[j];
+    }
+    for (k = 0; k < 16; k++) s += acc[k];
+    return s;
 }
 
 CR_API double cr_bpr_loss(float *du, float *dp, float *dn, const float *u, const float *p,
@@ -2482,11 +2524,8 @@ CR_API double cr_infonce_loss(float *dQ, float *dK, const float *Q, const float 
         int pi = pos ? pos[i] : i, si = self ? self[i] : -1, j;
         float spos = s[pi], sum = 0, sum2;
         if (si >= 0) s[si] = -INFINITY;
-        for (j = 0; j < m; j++) mx = s[j] > mx ? s[j] : mx;
-        for (j = 0; j < m; j++) {
-            s[j] = cr__expf(s[j] - mx);
-            sum += s[j];
-        }
+        mx = cr__vmax(s, m);
+        sum = cr__vexp_sum(s, s, m, mx);
         if (si >= 0) { sum -= s[si]; s[si] = 0; } /* exp(-inf) is not exactly 0 in cr__expf */
         sum2 = sum;
         loss += (double)mx + log((double)sum2) - (double)spos;
@@ -2548,14 +2587,22 @@ CR_API double cr_softmax_xent_loss(float *dlogits, const float *logits, const in
             continue;
         }
         xt = x[t];
-        for (j = 0; j < C; j++) mx = x[j] > mx ? x[j] : mx;
+        mx = cr__vmax(x, C);
         if (g) {
-            for (j = 0; j < C; j++) { g[j] = cr__expf(x[j] - mx); sum += g[j]; }
+            sum = cr__vexp_sum(g, x, C, mx);
             inv = weight / (float)count / sum;
             for (j = 0; j < C; j++) g[j] *= inv;
             g[t] -= weight / (float)count;
-        } else
-            for (j = 0; j < C; j++) sum += cr__expf(x[j] - mx);
+        } else {
+            int64_t jj = 0;
+            float acc[16];
+            int k;
+            for (k = 0; k < 16; k++) acc[k] = 0;
+            for (; jj + 16 <= C; jj += 16)
+                for (k = 0; k < 16; k++) acc[k] += cr__expf(x[jj + k] - mx);
+            for (; jj < C; jj++) acc[0] += cr__expf(x[jj] - mx);
+            for (k = 0; k < 16; k++) sum += acc[k];
+        }
         loss += (double)mx + log((double)sum) - (double)xt;
     }
     return loss * weight / count;
@@ -2957,6 +3004,20 @@ CR_API int64_t cr_model_memory_bytes(const cr_model *m) {
 
 /* ---- 8c. graph models: propagation forward and backward, one batch ---- */
 
+/* Zeroing and copying of whole (N, d) tables, split over the threads: a single thread cannot
+   saturate memory bandwidth on its own. */
+static void cr__pzero(float *x, int64_t n) {
+    int64_t nch = (n + 65535) / 65536, ch;
+    CR__OMP(parallel for schedule(static) if (n > 262144))
+    for (ch = 0; ch < nch; ch++) memset(x + ch * 65536, 0, (size_t)CR__MIN((int64_t)65536, n - ch * 65536) * sizeof(float));
+}
+
+static void cr__pcopy(float *dst, const float *src, int64_t n) {
+    int64_t nch = (n + 65535) / 65536, ch;
+    CR__OMP(parallel for schedule(static) if (n > 262144))
+    for (ch = 0; ch < nch; ch++) memcpy(dst + ch * 65536, src + ch * 65536, (size_t)CR__MIN((int64_t)65536, n - ch * 65536) * sizeof(float));
+}
+
 /* Forward of K propagation layers, E^(k+1) = G[k] E^(k) (+ SimGCL noise when eps > 0), with
    out = mean of layers first..K (first = 0: LightGCN and SGL; 1: SimGCL and XSimGCL).
    If lkeep >= 1, layer lkeep is copied to layer_out. E0, out: (N, d); t0, t1: scratch. */
@@ -2968,14 +3029,15 @@ static void cr__prop_forward(float *out, float *layer_out, const cr_csr *const *
     int k;
     if (first == 0) {
         int64_t i;
+        CR__OMP(parallel for schedule(static))
         for (i = 0; i < N * d; i++) out[i] = c * E0[i];
     } else
-        memset(out, 0, (size_t)(N * d) * sizeof(float));
+        cr__pzero(out, N * d);
     for (k = 0; k < K; k++) {
         float *nx = (k & 1) ? t1 : t0;
         cr_spmm(G[k], cur, d, nx);
         cr__layer_post(nx, out, c, N, d, eps, cr_hash64(noise_seed, (uint64_t)k));
-        if (k + 1 == lkeep) cr_vcopy(layer_out, nx, N * d);
+        if (k + 1 == lkeep) cr__pcopy(layer_out, nx, N * d);
         cur = nx;
     }
 }
@@ -2991,6 +3053,7 @@ static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const f
     float c = 1.0f / (float)(K + 1 - first), *g = t0;
     int64_t i, n = N * d;
     int k;
+    CR__OMP(parallel for schedule(static))
     for (i = 0; i < n; i++) g[i] = c * dOut[i] + (lkeep == K ? dLayer[i] : 0.0f);
     for (k = K - 1; k >= 0; k--) {
         float *h = g == t0 ? t1 : t0, cc = k >= first ? c : 0.0f;
@@ -3186,13 +3249,13 @@ static cr_status cr__graph_batch(cr_model *m, const int32_t *U, const int32_t *P
             cr__prop_forward(V1, NULL, Gv1, K, E0, N, d, 0, 0.0f, 0, 0, t0, t1);
             cr__prop_forward(V2, NULL, Gv2, K, E0, N, d, 0, 0.0f, 0, 0, t0, t1);
             if (want_grad) {
-                memset(dV1, 0, (size_t)nd * sizeof(float));
-                memset(dV2, 0, (size_t)nd * sizeof(float));
+                cr__pzero(dV1, nd);
+                cr__pzero(dV2, nd);
             }
         }
         if (want_grad) {
-            memset(dF, 0, (size_t)nd * sizeof(float));
-            if (dLS) memset(dLS, 0, (size_t)nd * sizeof(float));
+            cr__pzero(dF, nd);
+            if (dLS) cr__pzero(dLS, nd);
         }
     }
     /* BPR on the gathered rows */
@@ -4239,6 +4302,17 @@ static int cr__any_above(const float *s, int n, float thr) {
     return any;
 }
 
+/* How many of s[0..n) exceed v (*eq: how many equal it): 32-bit counters, so it vectorises. */
+static int64_t cr__count_above(const float *s, int32_t n, float v, int64_t *eq) {
+    int32_t j, above = 0, same = 0;
+    for (j = 0; j < n; j++) {
+        above += s[j] > v;
+        same += s[j] == v;
+    }
+    *eq = same;
+    return above;
+}
+
 /* The k best of s[0..n) by (score desc, index asc) into ts/ti, sorted; -inf and NaN scores are
    never selected. Returns how many were found (< k if fewer candidates). */
 static int cr__topk_row(const float *s, int32_t n, int k, float *ts, int32_t *ti) {
@@ -4414,10 +4488,10 @@ CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_
                 double bad = 0;
                 for (p = tb; p < te; p++) {
                     float sv = s[T.col[p]];
-                    int64_t above = 0, eq = 0, j, p2;
+                    int64_t above, eq, p2;
                     if (sv == -INFINITY) continue;
                     valid++;
-                    for (j = 0; j < I; j++) { above += s[j] > sv; eq += s[j] == sv; }
+                    above = cr__count_above(s, I, sv, &eq);
                     eq -= 1;
                     for (p2 = tb; p2 < te; p2++) /* other test items are positives, not negatives */
                         if (p2 != p) { above -= s[T.col[p2]] > sv; eq -= s[T.col[p2]] == sv; }
