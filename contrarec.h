@@ -651,6 +651,14 @@ CR_API cr_status cr_write_npy_f32(const char *path, const float *x, int64_t rows
 
 #if defined(__linux__) && !defined(CR_NO_HUGEPAGES)
 #include <sys/mman.h>
+#if defined(MADV_HUGEPAGE)
+#define CR__MADV_HUGEPAGE MADV_HUGEPAGE
+#elif !defined(__cplusplus)
+/* glibc hides madvise and MADV_HUGEPAGE in strict ISO C modes (-std=c99/c11); the call and
+   Linux's value (14) are stable, so strict builds keep huge pages too */
+extern int madvise(void *addr, size_t len, int advice);
+#define CR__MADV_HUGEPAGE 14
+#endif
 #endif
 
 #if defined(__cplusplus) && __cplusplus >= 201103L
@@ -783,8 +791,8 @@ static void *cr__malloc_aligned(size_t bytes) {
     p = raw + sizeof(void *);
     p += (align - (size_t)((uintptr_t)p % align)) % align;
     ((void **)p)[-1] = raw;
-#if defined(__linux__) && !defined(CR_NO_HUGEPAGES) && defined(MADV_HUGEPAGE)
-    if (align == CR__HUGE_ALIGN) madvise(p, bytes - bytes % CR__HUGE_ALIGN, MADV_HUGEPAGE);
+#if defined(CR__MADV_HUGEPAGE)
+    if (align == CR__HUGE_ALIGN) madvise(p, bytes - bytes % CR__HUGE_ALIGN, CR__MADV_HUGEPAGE);
 #endif
     return p;
 }
@@ -1069,23 +1077,467 @@ CR_API void cr_rng_jump(cr_rng *r) {
 /* ==== 4. kernels ============================================================================= */
 
 /* ---- 4a. GEMM ---- */
-/*@@GEMM@@*/
-/* TEMPORARY reference GEMM until the blocked kernel lands */
-CR_API void cr_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *A,
-                     int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-    int i;
-    CR__OMP(parallel for schedule(static))
-    for (i = 0; i < m; i++) {
-        int j, p;
-        for (j = 0; j < n; j++) {
-            float acc = 0;
-            for (p = 0; p < k; p++)
-                acc += (trans_a ? A[(int64_t)p * lda + i] : A[(int64_t)i * lda + p]) *
-                       (trans_b ? B[(int64_t)j * ldb + p] : B[(int64_t)p * ldb + j]);
-            C[(int64_t)i * ldc + j] = alpha * acc + (beta == 0 ? 0 : beta * C[(int64_t)i * ldc + j]);
+/* ---------------------------------------------------------------------------
+   cr_sgemm: C = alpha * op(A) * op(B) + beta * C, row-major, cblas_sgemm semantics.
+
+   GotoBLAS/BLIS structure, one team of threads for the whole call:
+     for each KC-slice of k                          (pc)
+       each thread packs the MR-row panels of op(A) it will compute on
+       for each NC-block of columns                  (jc)
+         threads jointly pack op(B)[pc, jc] into NR-column panels, barrier
+         each thread: its rows, MC at a time (A block in L2), one KC x NR
+           B panel (L1) against each MR x KC A panel: the micro-kernel
+   All four transpose cases differ only in the packing. Edge tiles run the same
+   kernel into a small buffer (packing zero-pads) and are then copied out.
+   For k <= KC (the skinny k = 64 shapes) A is packed once and B once.
+   Every C element is produced by the same kernel with the same KC split, which
+   depends only on the shape, so results are bit-identical for any thread count.
+   Small m*n with long k (64x64x70839) splits k into a shape-determined number
+   of chunks with private partial C's, summed in chunk order.
+   --------------------------------------------------------------------------- */
+#include <string.h> /* memcpy */
+
+#if defined(CR__AVX512)
+/* 12x32 tile: 24 zmm accumulators + 2 B vectors + 1 broadcast. */
+#define CR__SGEMM_MR 12
+#define CR__SGEMM_VW 16
+#define CR__SGEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define CR__V __m512
+#define CR__VZERO() _mm512_setzero_ps()
+#define CR__VSET1(x) _mm512_set1_ps(x)
+#define CR__VLOAD(p) _mm512_load_ps(p)
+#define CR__VLOADU(p) _mm512_loadu_ps(p)
+#define CR__VSTOREU(p, v) _mm512_storeu_ps(p, v)
+#define CR__VMUL(a, b) _mm512_mul_ps(a, b)
+#define CR__VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#elif defined(CR__AVX2)
+/* 6x16 tile: 12 ymm accumulators of 16 registers. */
+#define CR__SGEMM_MR 6
+#define CR__SGEMM_VW 8
+#define CR__SGEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define CR__V __m256
+#define CR__VZERO() _mm256_setzero_ps()
+#define CR__VSET1(x) _mm256_set1_ps(x)
+#define CR__VLOAD(p) _mm256_load_ps(p)
+#define CR__VLOADU(p) _mm256_loadu_ps(p)
+#define CR__VSTOREU(p, v) _mm256_storeu_ps(p, v)
+#define CR__VMUL(a, b) _mm256_mul_ps(a, b)
+#define CR__VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#elif defined(CR__SSE2)
+/* 6x8 tile; no FMA, so multiply-add (12 accumulators + temporaries = 16 xmm). */
+#define CR__SGEMM_MR 6
+#define CR__SGEMM_VW 4
+#define CR__SGEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define CR__V __m128
+#define CR__VZERO() _mm_setzero_ps()
+#define CR__VSET1(x) _mm_set1_ps(x)
+#define CR__VLOAD(p) _mm_load_ps(p)
+#define CR__VLOADU(p) _mm_loadu_ps(p)
+#define CR__VSTOREU(p, v) _mm_storeu_ps(p, v)
+#define CR__VMUL(a, b) _mm_mul_ps(a, b)
+#define CR__VFMA(a, b, c) _mm_add_ps(_mm_mul_ps(a, b), c)
+#elif defined(CR__NEON)
+/* 8x8 tile: 16 q-register accumulators of 32. */
+#define CR__SGEMM_MR 8
+#define CR__SGEMM_VW 4
+#define CR__SGEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define CR__V float32x4_t
+#define CR__VZERO() vdupq_n_f32(0.0f)
+#define CR__VSET1(x) vdupq_n_f32(x)
+#define CR__VLOAD(p) vld1q_f32(p)
+#define CR__VLOADU(p) vld1q_f32(p)
+#define CR__VSTOREU(p, v) vst1q_f32(p, v)
+#define CR__VMUL(a, b) vmulq_f32(a, b)
+#if defined(__aarch64__)
+#define CR__VFMA(a, b, c) vfmaq_f32(c, a, b)
+#else
+#define CR__VFMA(a, b, c) vmlaq_f32(c, a, b)
+#endif
+#else
+/* Portable scalar kernel: 4x4 tile of plain floats. */
+#define CR__SGEMM_MR 4
+#define CR__SGEMM_NR 4
+#endif
+
+#ifdef CR__V
+#define CR__SGEMM_NR (2 * CR__SGEMM_VW) /* two vectors per tile row */
+#endif
+
+#define CR__SGEMM_KC 256  /* k-slice: a KC x NR B panel (32 KB for AVX-512) stays in L1 */
+#define CR__SGEMM_L2A (1 << 17)          /* floats of packed A to keep in L2 (512 KB, half of it) */
+#define CR__SGEMM_NC 4096              /* KC x NC B block lives in L3; a multiple of every NR */
+#define CR__SGEMM_ABLOCK (1 << 22)        /* max floats of packed A kept at once (16 MB) */
+#define CR__SGEMM_KSPLIT 1024             /* split-k chunk length */
+#define CR__SGEMM_MAXCHUNKS 128
+
+#ifdef CR__V
+/* C[MR x NR] = alpha * (a-panel . b-panel) + beta * C. a: kc x MR, b: kc x NR (64-byte aligned).
+   beta == 0: C is only written. One body for every SIMD ISA; CR__V* map to its intrinsics. */
+static void cr__sgemm_kernel(int kc, const float *a, const float *b, float *c, size_t ldc, float alpha, float beta)
+{
+#define CR__DECL(i) CR__V c##i##_0 = CR__VZERO(), c##i##_1 = CR__VZERO();
+#define CR__STEP(i)                                                          \
+    { CR__V ai = CR__VSET1(a[i]);                                          \
+      c##i##_0 = CR__VFMA(ai, b0, c##i##_0); c##i##_1 = CR__VFMA(ai, b1, c##i##_1); }
+#define CR__STORE0(i)                                                        \
+    CR__VSTOREU(c + (i) * ldc, CR__VMUL(va, c##i##_0));                      \
+    CR__VSTOREU(c + (i) * ldc + CR__SGEMM_VW, CR__VMUL(va, c##i##_1));
+#define CR__STOREB(i)                                                        \
+    CR__VSTOREU(c + (i) * ldc, CR__VFMA(vb, CR__VLOADU(c + (i) * ldc), CR__VMUL(va, c##i##_0))); \
+    CR__VSTOREU(c + (i) * ldc + CR__SGEMM_VW,                                \
+                CR__VFMA(vb, CR__VLOADU(c + (i) * ldc + CR__SGEMM_VW), CR__VMUL(va, c##i##_1)));
+    CR__SGEMM_ROWS(CR__DECL)
+    CR__V va, vb;
+    int p;
+    for (p = 0; p < kc; p++) {
+        CR__V b0 = CR__VLOAD(b), b1 = CR__VLOAD(b + CR__SGEMM_VW);
+        CR__SGEMM_ROWS(CR__STEP)
+        a += CR__SGEMM_MR;
+        b += CR__SGEMM_NR;
+    }
+    va = CR__VSET1(alpha);
+    vb = CR__VSET1(beta);
+    if (beta == 0.0f) {
+        CR__SGEMM_ROWS(CR__STORE0)
+    } else {
+        CR__SGEMM_ROWS(CR__STOREB)
+    }
+#undef CR__DECL
+#undef CR__STEP
+#undef CR__STORE0
+#undef CR__STOREB
+}
+#else
+static void cr__sgemm_kernel(int kc, const float *a, const float *b, float *c, size_t ldc, float alpha, float beta)
+{
+    float acc[CR__SGEMM_MR][CR__SGEMM_NR];
+    int i, j, p;
+    for (i = 0; i < CR__SGEMM_MR; i++)
+        for (j = 0; j < CR__SGEMM_NR; j++) acc[i][j] = 0.0f;
+    for (p = 0; p < kc; p++, a += CR__SGEMM_MR, b += CR__SGEMM_NR)
+        for (i = 0; i < CR__SGEMM_MR; i++)
+            for (j = 0; j < CR__SGEMM_NR; j++) acc[i][j] += a[i] * b[j];
+    for (i = 0; i < CR__SGEMM_MR; i++)
+        for (j = 0; j < CR__SGEMM_NR; j++)
+            c[i * ldc + j] = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * c[i * ldc + j];
+}
+#endif
+
+/* One MR x NR tile of C; mr/nr < MR/NR at the edges go through a local buffer. */
+static void cr__sgemm_tile(int kc, const float *a, const float *b, float *c, size_t ldc,
+                           int mr, int nr, float alpha, float beta)
+{
+    float t[CR__SGEMM_MR * CR__SGEMM_NR];
+    int i, j;
+    if (mr == CR__SGEMM_MR && nr == CR__SGEMM_NR) {
+        cr__sgemm_kernel(kc, a, b, c, ldc, alpha, beta);
+        return;
+    }
+    cr__sgemm_kernel(kc, a, b, t, CR__SGEMM_NR, 1.0f, 0.0f);
+    for (i = 0; i < mr; i++)
+        for (j = 0; j < nr; j++) {
+            float v = alpha * t[i * CR__SGEMM_NR + j];
+            c[i * ldc + j] = beta == 0.0f ? v : v + beta * c[i * ldc + j];
+        }
+}
+
+/* Pack panels q0..q1 of the block op(A)[i0 : i0+mb, p0 : p0+kc] into MR-row panels: panel q at
+   dst + q*ps holds element (i0 + q*MR + r, p0 + p) at [p*MR + r]; rows past mb are zero.
+   The source is always read along its contiguous rows (a strided walk misses the prefetcher). */
+static void cr__sgemm_pack_a(int trans, const float *A, size_t lda, int i0, int mb, int p0, int kc,
+                             int q0, int q1, size_t ps, float *dst)
+{
+    int q, p, r;
+    for (q = q0; q < q1; q++) {
+        float *d = dst + q * ps;
+        int mr = mb - q * CR__SGEMM_MR < CR__SGEMM_MR ? mb - q * CR__SGEMM_MR : CR__SGEMM_MR;
+        for (r = mr; r < CR__SGEMM_MR; r++)
+            for (p = 0; p < kc; p++) d[p * CR__SGEMM_MR + r] = 0.0f;
+        if (!trans) { /* op(A)(i,p) = A[i*lda + p]: MR row streams, sequential writes */
+            const float *s = A + (size_t)(i0 + q * CR__SGEMM_MR) * lda + p0;
+            if (mr == CR__SGEMM_MR)
+                for (p = 0; p < kc; p++)
+                    for (r = 0; r < CR__SGEMM_MR; r++) d[p * CR__SGEMM_MR + r] = s[r * lda + p];
+            else
+                for (p = 0; p < kc; p++)
+                    for (r = 0; r < mr; r++) d[p * CR__SGEMM_MR + r] = s[r * lda + p];
+        }
+    }
+    if (trans) /* op(A)(i,p) = A[p*lda + i]: each row of A scatters MR-runs to the panels */
+        for (p = 0; p < kc; p++) {
+            const float *s = A + (size_t)(p0 + p) * lda + i0;
+            for (q = q0; q < q1; q++) {
+                float *d = dst + q * ps + (size_t)p * CR__SGEMM_MR;
+                int mr = mb - q * CR__SGEMM_MR < CR__SGEMM_MR ? mb - q * CR__SGEMM_MR : CR__SGEMM_MR;
+                if (mr == CR__SGEMM_MR) memcpy(d, s + q * CR__SGEMM_MR, sizeof(float) * CR__SGEMM_MR);
+                else for (r = 0; r < mr; r++) d[r] = s[q * CR__SGEMM_MR + r];
+            }
+        }
+}
+
+/* Same for op(B)[p0 : p0+kc, j0 : j0+nb] into NR-column panels: element (p, c) of panel q at [p*NR + c]. */
+static void cr__sgemm_pack_b(int trans, const float *B, size_t ldb, int p0, int kc, int j0, int nb,
+                             int q0, int q1, float *dst)
+{
+    int q, p, c;
+    for (q = q0; q < q1; q++) {
+        float *d = dst + (size_t)q * CR__SGEMM_NR * kc;
+        int nr = nb - q * CR__SGEMM_NR < CR__SGEMM_NR ? nb - q * CR__SGEMM_NR : CR__SGEMM_NR;
+        for (c = nr; c < CR__SGEMM_NR; c++)
+            for (p = 0; p < kc; p++) d[p * CR__SGEMM_NR + c] = 0.0f;
+        if (trans) /* op(B)(p,j) = B[j*ldb + p] */
+            for (c = 0; c < nr; c++) {
+                const float *s = B + (size_t)(j0 + q * CR__SGEMM_NR + c) * ldb + p0;
+                for (p = 0; p < kc; p++) d[p * CR__SGEMM_NR + c] = s[p];
+            }
+    }
+    if (!trans) /* op(B)(p,j) = B[p*ldb + j] */
+        for (p = 0; p < kc; p++) {
+            const float *s = B + (size_t)(p0 + p) * ldb + j0;
+            for (q = q0; q < q1; q++) {
+                float *d = dst + (size_t)q * CR__SGEMM_NR * kc + (size_t)p * CR__SGEMM_NR;
+                int nr = nb - q * CR__SGEMM_NR < CR__SGEMM_NR ? nb - q * CR__SGEMM_NR : CR__SGEMM_NR;
+                if (nr == CR__SGEMM_NR) memcpy(d, s + q * CR__SGEMM_NR, sizeof(float) * CR__SGEMM_NR);
+                else for (c = 0; c < nr; c++) d[c] = s[q * CR__SGEMM_NR + c];
+            }
+        }
+}
+
+/* Rows [r0,r1) x columns [c0,c1) of a packed mb x nc block (r0, c0 multiples of MR, NR). */
+static void cr__sgemm_macro(int mb, int nc, int kc, int mc, float alpha, const float *Ap, size_t ps, const float *Bp,
+                            float beta, float *C, size_t ldc, int r0, int r1, int c0, int c1)
+{
+    int ic, jr, ir;
+    for (ic = r0; ic < r1; ic += mc) {
+        int ie = ic + mc < r1 ? ic + mc : r1;
+        for (jr = c0; jr < c1; jr += CR__SGEMM_NR) {
+            int nr = nc - jr < CR__SGEMM_NR ? nc - jr : CR__SGEMM_NR;
+            for (ir = ic; ir < ie; ir += CR__SGEMM_MR) {
+                int mr = mb - ir < CR__SGEMM_MR ? mb - ir : CR__SGEMM_MR;
+                cr__sgemm_tile(kc, Ap + (size_t)(ir / CR__SGEMM_MR) * ps, Bp + (size_t)jr * kc, C + (size_t)ir * ldc + jr, ldc,
+                               mr, nr, alpha, beta);
+            }
         }
     }
 }
+
+static size_t cr__sgemm_round16(size_t x) { return (x + 15) & ~(size_t)15; } /* keep sub-buffers 64B-aligned */
+
+/* Shape-only blocking decisions (so results never depend on the thread count). */
+static int cr__sgemm_kc(int k)
+{
+    int npc = (k + CR__SGEMM_KC - 1) / CR__SGEMM_KC; /* even slices: k = 300 -> 150 + 150, not 256 + 44 */
+    return npc ? (k + npc - 1) / npc : 0;
+}
+static int cr__sgemm_mb(int m, int kc)
+{
+    int mb = CR__SGEMM_ABLOCK / (kc ? kc : 1) / CR__SGEMM_MR * CR__SGEMM_MR;
+    if (mb < CR__SGEMM_MR) mb = CR__SGEMM_MR;
+    return m < mb ? m : mb;
+}
+static size_t cr__sgemm_ws_floats(int m, int n, int k)
+{
+    int kc = cr__sgemm_kc(k), mb = cr__sgemm_mb(m, kc), nc = n < CR__SGEMM_NC ? n : CR__SGEMM_NC;
+    size_t ma = (size_t)(mb + CR__SGEMM_MR - 1) / CR__SGEMM_MR * CR__SGEMM_MR;
+    size_t na = (size_t)(nc + CR__SGEMM_NR - 1) / CR__SGEMM_NR * CR__SGEMM_NR;
+    return cr__sgemm_round16(ma * kc) + 2 * cr__sgemm_round16(na * kc); /* A block + two B blocks */
+}
+
+/* Barrier for the nth threads running one cr__sgemm_blocked_thread (none when nth == 1,
+   which is also how a thread of the split-k loop runs it on its own). */
+static void cr__sgemm_sync(int nth)
+{
+#ifdef _OPENMP
+    if (nth > 1) {
+CR__OMP(barrier)
+    }
+#else
+    (void)nth;
+#endif
+}
+
+/* Packed, blocked GEMM (k > 0): thread tid of the nth that run it together.
+   Threads split C by MR-row panels (by NR-column panels when there are too few rows); each
+   packs the A panels it computes on, and a share of the B block, which all of them use.
+   B is double-buffered so one barrier per block suffices: a thread packs block t+1 only
+   after the barrier of block t, which everybody passes after finishing block t-1.
+   ws holds cr__sgemm_ws_floats(m, n, k) floats. */
+static void cr__sgemm_blocked_thread(int ta, int tb, int m, int n, int k, float alpha, const float *A, size_t lda,
+                                     const float *B, size_t ldb, float beta, float *C, size_t ldc, float *ws,
+                                     int tid, int nth)
+{
+    int kcmax = cr__sgemm_kc(k), mbmax = cr__sgemm_mb(m, kcmax), ncmax = n < CR__SGEMM_NC ? n : CR__SGEMM_NC;
+    size_t asz = cr__sgemm_round16((size_t)(mbmax + CR__SGEMM_MR - 1) / CR__SGEMM_MR * CR__SGEMM_MR * kcmax);
+    size_t bsz = cr__sgemm_round16((size_t)(ncmax + CR__SGEMM_NR - 1) / CR__SGEMM_NR * CR__SGEMM_NR * kcmax);
+    size_t aps = (size_t)CR__SGEMM_MR * kcmax; /* A panel stride: fixed, so a thread never moves its */
+    int pc, ic0, jc, t = 0, shared_a = 0;     /* panels onto ones another thread is still reading */
+    for (pc = 0; pc < k; pc += kcmax) {
+        int kc = k - pc < kcmax ? k - pc : kcmax;
+        float bt = pc == 0 ? beta : 1.0f; /* later k-slices accumulate */
+        int mc = CR__SGEMM_L2A / kc / CR__SGEMM_MR * CR__SGEMM_MR; /* rows of A per L2-resident block */
+        for (ic0 = 0; ic0 < m; ic0 += mbmax) {
+            int mb = m - ic0 < mbmax ? m - ic0 : mbmax;
+            int nap = (mb + CR__SGEMM_MR - 1) / CR__SGEMM_MR, nbpmax = (ncmax + CR__SGEMM_NR - 1) / CR__SGEMM_NR;
+            int byrows = nap >= 2 * nth || nap >= nbpmax;
+            int q0 = (int)((long long)nap * tid / nth), q1 = (int)((long long)nap * (tid + 1) / nth);
+            if (!byrows || shared_a) cr__sgemm_sync(nth); /* others may still read the previous A panels */
+            cr__sgemm_pack_a(ta, A, lda, ic0, mb, pc, kc, q0, q1, aps, ws);
+            if (!byrows) cr__sgemm_sync(nth);
+            shared_a = !byrows;
+            for (jc = 0; jc < n; jc += CR__SGEMM_NC, t++) {
+                int nc = n - jc < CR__SGEMM_NC ? n - jc : CR__SGEMM_NC;
+                int nbp = (nc + CR__SGEMM_NR - 1) / CR__SGEMM_NR;
+                int r0 = q0 * CR__SGEMM_MR, r1 = q1 * CR__SGEMM_MR < mb ? q1 * CR__SGEMM_MR : mb, c0 = 0, c1 = nc;
+                float *Bp = ws + asz + (t & 1) * bsz;
+                cr__sgemm_pack_b(tb, B, ldb, pc, kc, jc, nc, (int)((long long)nbp * tid / nth),
+                                 (int)((long long)nbp * (tid + 1) / nth), Bp);
+                cr__sgemm_sync(nth);
+                if (!byrows) {
+                    r0 = 0;
+                    r1 = mb;
+                    c0 = (int)((long long)nbp * tid / nth) * CR__SGEMM_NR;
+                    c1 = (int)((long long)nbp * (tid + 1) / nth) * CR__SGEMM_NR;
+                    if (c1 > nc) c1 = nc;
+                }
+                cr__sgemm_macro(mb, nc, kc, mc, alpha, ws, aps, Bp, bt, C + (size_t)ic0 * ldc + jc, ldc, r0, r1, c0, c1);
+            }
+        }
+    }
+}
+
+static void cr__sgemm_blocked(int ta, int tb, int m, int n, int k, float alpha, const float *A, size_t lda,
+                              const float *B, size_t ldb, float beta, float *C, size_t ldc, float *ws, int nt)
+{
+#ifdef _OPENMP
+    if (nt > 1) {
+CR__OMP(parallel num_threads(nt))
+        cr__sgemm_blocked_thread(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, ws,
+                                 omp_get_thread_num(), omp_get_num_threads());
+        return;
+    }
+#else
+    (void)nt;
+#endif
+    cr__sgemm_blocked_thread(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, ws, 0, 1);
+}
+
+/* Unpacked fallback for when workspace allocation fails: slow but needs no memory. */
+static void cr__sgemm_naive(int ta, int tb, int m, int n, int k, float alpha, const float *A, size_t lda,
+                            const float *B, size_t ldb, float beta, float *C, size_t ldc)
+{
+    int i, j, p;
+    for (i = 0; i < m; i++)
+        for (j = 0; j < n; j++) {
+            float s = 0.0f, *c = C + (size_t)i * ldc + j;
+            for (p = 0; p < k; p++)
+                s += (ta ? A[(size_t)p * lda + i] : A[(size_t)i * lda + p]) *
+                     (tb ? B[(size_t)j * ldb + p] : B[(size_t)p * ldb + j]);
+            *c = beta == 0.0f ? alpha * s : alpha * s + beta * *c;
+        }
+}
+
+/* Small m*n, long k: chunks of k (count fixed by the shape) into private partial C's,
+   reduced in chunk order. Returns 0 if the buffers cannot be allocated. */
+static int cr__sgemm_splitk(int ta, int tb, int m, int n, int k, float alpha, const float *A, size_t lda,
+                            const float *B, size_t ldb, float beta, float *C, size_t ldc, int nt)
+{
+    int nch = (k + CR__SGEMM_KSPLIT - 1) / CR__SGEMM_KSPLIT, ch, i;
+    size_t mn = cr__sgemm_round16((size_t)m * n), wsf;
+    float *buf, *part;
+    if (nch > CR__SGEMM_MAXCHUNKS) nch = CR__SGEMM_MAXCHUNKS;
+    if (nt > nch) nt = nch;
+    /* chunks are k/nch or k/nch + 1 long; their KC split (hence workspace) can differ */
+    wsf = cr__sgemm_ws_floats(m, n, k / nch);
+    if (cr__sgemm_ws_floats(m, n, k / nch + 1) > wsf) wsf = cr__sgemm_ws_floats(m, n, k / nch + 1);
+    buf = (float *)cr__malloc_aligned((mn * nch + wsf * nt) * sizeof(float));
+    if (!buf) return 0;
+    part = buf + wsf * nt;
+    (void)nt;
+#ifdef _OPENMP
+CR__OMP(parallel for schedule(static) num_threads(nt) if (nt > 1))
+#endif
+    for (ch = 0; ch < nch; ch++) {
+        int tid = 0;
+        int k0 = (int)((long long)k * ch / nch), k1 = (int)((long long)k * (ch + 1) / nch);
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        cr__sgemm_blocked_thread(ta, tb, m, n, k1 - k0, 1.0f, ta ? A + (size_t)k0 * lda : A + k0, lda,
+                                 tb ? B + k0 : B + (size_t)k0 * ldb, ldb, 0.0f, part + mn * ch, (size_t)n,
+                                 buf + wsf * tid, 0, 1);
+    }
+#ifdef _OPENMP
+CR__OMP(parallel for schedule(static) num_threads(nt) if (nt > 1))
+#endif
+    for (i = 0; i < m; i++) { /* sum the chunks into chunk 0's row, always in chunk order */
+        float *s = part + (size_t)i * n, *c = C + (size_t)i * ldc;
+        int j, q;
+        for (q = 1; q < nch; q++) {
+            const float *t = s + mn * q;
+            for (j = 0; j < n; j++) s[j] += t[j];
+        }
+        for (j = 0; j < n; j++) c[j] = beta == 0.0f ? alpha * s[j] : alpha * s[j] + beta * c[j];
+    }
+    cr__free_aligned(buf);
+    return 1;
+}
+
+CR_API void cr_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *A, int lda,
+                     const float *B, int ldb, float beta, float *C, int ldc)
+{
+    int nt;
+    size_t wsf;
+    float *ws;
+    CR_ASSERT(m >= 0 && n >= 0 && k >= 0);
+    CR_ASSERT(lda >= 1 && lda >= (trans_a ? m : k));
+    CR_ASSERT(ldb >= 1 && ldb >= (trans_b ? k : n));
+    CR_ASSERT(ldc >= 1 && ldc >= n);
+    if (m <= 0 || n <= 0 || k < 0 || lda < (trans_a ? m : k) || ldb < (trans_b ? k : n) || ldc < n) return;
+    CR_ASSERT(C != NULL);
+    if (k == 0 || alpha == 0.0f) { /* C = beta * C; A and B are not touched */
+        int i, j;
+        for (i = 0; i < m; i++)
+            for (j = 0; j < n; j++) {
+                float *c = C + (size_t)i * ldc + j;
+                *c = beta == 0.0f ? 0.0f : beta * *c;
+            }
+        return;
+    }
+    CR_ASSERT(A != NULL && B != NULL);
+    nt = cr__nthreads();
+    if ((double)m * n * k < 256.0 * 256.0 * 64.0) nt = 1; /* not worth waking threads */
+    if (nt < 1) nt = 1;
+    if ((long long)m * n <= 128 * 128 && k >= 2 * CR__SGEMM_KSPLIT &&
+        cr__sgemm_splitk(trans_a, trans_b, m, n, k, alpha, A, (size_t)lda, B, (size_t)ldb, beta, C, (size_t)ldc, nt))
+        return;
+    wsf = cr__sgemm_ws_floats(m, n, k);
+    ws = (float *)cr__malloc_aligned(wsf * sizeof(float));
+    if (!ws) {
+        cr__sgemm_naive(trans_a, trans_b, m, n, k, alpha, A, (size_t)lda, B, (size_t)ldb, beta, C, (size_t)ldc);
+        return;
+    }
+    cr__sgemm_blocked(trans_a, trans_b, m, n, k, alpha, A, (size_t)lda, B, (size_t)ldb, beta, C, (size_t)ldc, ws, nt);
+    cr__free_aligned(ws);
+}
+
+#undef CR__SGEMM_MR
+#undef CR__SGEMM_NR
+#undef CR__SGEMM_VW
+#undef CR__SGEMM_ROWS
+#undef CR__SGEMM_KC
+#undef CR__SGEMM_L2A
+#undef CR__SGEMM_NC
+#undef CR__SGEMM_ABLOCK
+#undef CR__SGEMM_KSPLIT
+#undef CR__SGEMM_MAXCHUNKS
+#undef CR__V
+#undef CR__VZERO
+#undef CR__VSET1
+#undef CR__VLOAD
+#undef CR__VLOADU
+#undef CR__VSTOREU
+#undef CR__VMUL
+#undef CR__VFMA
 
 /* ---- 4b. CSR ---- */
 
@@ -1222,6 +1674,21 @@ CR_API cr_status cr_csr_transpose(cr_csr *At, const cr_csr *A) {
 
 /* ---- 4c. SpMM ---- */
 
+/* Y = A X is a gather: entry (r, c) reads row c of X, d floats from anywhere in the table, and
+   one thread sums the rows of each output row in CSR order (one accumulator chain per column,
+   entry after entry), so Y is bit-identical for every run and every thread count. Nearly all the
+   time goes into bringing those rows in (Gowalla at d = 64: 415 MB per call, from L2/L3), so:
+   - rows are prefetched a fixed number of cache lines ahead, counted over the thread's whole
+     entry range rather than the current row, so the rows of the next CSR rows are already in
+     flight when a row ends (short rows are the common case in power-law graphs);
+   - a column panel's accumulators stay in registers: one load + FMA per vector per entry;
+   - the loop is instantiated per panel width, with no test left inside it.
+   Measured on Zen 5 and left out (NOTES.md in wip/spmm has the numbers): streaming stores for Y
+   (5-8% slower here, also when Y was the next call's X), two accumulator sets per row (no gain:
+   the loop is bound by the gathers, not FMA latency, and it would break the CSR order), narrower
+   column panels to keep X in L3 (slower), prefetching only every other line (no faster when the
+   machine is idle, far slower when its L3 is contended). */
+
 /* First row of part t of nparts, splitting rows so every part holds about the same number of
    nonzeros plus rows (a row costs a write of d floats even when it is empty). */
 static int64_t cr__csr_part_start(const cr_csr *A, int t, int nparts) {
@@ -1238,52 +1705,228 @@ static int64_t cr__csr_part_start(const cr_csr *A, int t, int nparts) {
     return lo;
 }
 
-/* y = sum_p val[p] * X[col[p]] for one row: the inner kernel of cr_spmm. */
-static void cr__spmm_row(const cr_csr *A, int64_t r, const float *X, int d, float *y) {
-    int64_t p, b = A->rowptr[r], e = A->rowptr[r + 1];
-    int j;
-#if defined(CR__AVX512)
-    if (d == 64) { /* the common embedding width: four registers hold the whole row */
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (p = b; p < e; p++) {
-            const float *x = X + (int64_t)A->col[p] * 64;
-            __m512 w = _mm512_set1_ps(A->val ? A->val[p] : 1.0f);
-            if (p + 8 < e) { /* the gathered rows are random: fetch a few entries ahead */
-                const char *nx = (const char *)(X + (int64_t)A->col[p + 8] * 64);
-                _mm_prefetch(nx, _MM_HINT_T0);
-                _mm_prefetch(nx + 64, _MM_HINT_T0);
-                _mm_prefetch(nx + 128, _MM_HINT_T0);
-                _mm_prefetch(nx + 192, _MM_HINT_T0);
-            }
-            a0 = _mm512_fmadd_ps(w, _mm512_loadu_ps(x), a0);
-            a1 = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + 16), a1);
-            a2 = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + 32), a2);
-            a3 = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + 48), a3);
-        }
-        _mm512_storeu_ps(y, a0);
-        _mm512_storeu_ps(y + 16, a1);
-        _mm512_storeu_ps(y + 32, a2);
-        _mm512_storeu_ps(y + 48, a3);
-        return;
-    }
+/* Tunables, measured on Zen 5 with Gowalla (wip/spmm/NOTES.md). 160 lines = 40 rows of 64 floats:
+   from 96 to 224 lines is flat within noise, 48 or 320 lose 5-10%. */
+#ifndef CR__SPMM_PF_LINES
+#define CR__SPMM_PF_LINES 160 /* cache lines requested ahead of the one being summed */
 #endif
-    for (j = 0; j < d; j++) y[j] = 0;
-    for (p = b; p < e; p++) {
-        const float *x = X + (int64_t)A->col[p] * d;
-        float w = A->val ? A->val[p] : 1.0f;
-        for (j = 0; j < d; j++) y[j] += w * x[j];
+#ifndef CR__SPMM_SERIAL_WORK /* (nnz + rows) * d below this: one thread (2-thread break-even ~2e5) */
+#define CR__SPMM_SERIAL_WORK ((int64_t)3 << 16)
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CR__SPMM_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define CR__SPMM_INLINE static __forceinline
+#else
+#define CR__SPMM_INLINE static
+#endif
+
+#if defined(CR__AVX512) || defined(CR__AVX2) || defined(CR__SSE2)
+#define CR__SPMM_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+#elif defined(__GNUC__) || defined(__clang__)
+#define CR__SPMM_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
+#else
+#define CR__SPMM_PREFETCH(p) ((void)(p))
+#endif
+
+/* The vector vocabulary the one kernel is written in, per ISA: W lanes, full loads/stores
+   (unaligned: rows of a view start anywhere), a partial load/store of the first n lanes that
+   never touches memory past lane n-1 (zero-filled), and multiply-add. CR__SPV_NACC vectors of
+   accumulators (plus one partial) must fit the register file with room for w and a load. */
+#if defined(CR__AVX512)
+typedef __m512 cr__spv;
+typedef __mmask16 cr__spv_tail;
+#define CR__SPV_W 16
+#define CR__SPV_NACC 8
+#define CR__SPV_ZERO() _mm512_setzero_ps()
+#define CR__SPV_SET1(a) _mm512_set1_ps(a)
+#define CR__SPV_LOAD(p) _mm512_loadu_ps(p)
+#define CR__SPV_ADD(a, b) _mm512_add_ps(a, b)
+#define CR__SPV_MADD(w, x, acc) _mm512_fmadd_ps(w, x, acc)
+#define CR__SPV_STORE(p, v) _mm512_storeu_ps(p, v)
+#define CR__SPV_TAIL(n) ((__mmask16)((1u << (n)) - 1u))
+#define CR__SPV_LOADN(p, m) _mm512_maskz_loadu_ps(m, p)
+#define CR__SPV_STOREN(p, v, m) _mm512_mask_storeu_ps(p, m, v)
+#elif defined(CR__AVX2)
+typedef __m256 cr__spv;
+typedef __m256i cr__spv_tail;
+static const int32_t cr__spv_lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+#define CR__SPV_W 8
+#define CR__SPV_NACC 8
+#define CR__SPV_ZERO() _mm256_setzero_ps()
+#define CR__SPV_SET1(a) _mm256_set1_ps(a)
+#define CR__SPV_LOAD(p) _mm256_loadu_ps(p)
+#define CR__SPV_ADD(a, b) _mm256_add_ps(a, b)
+#define CR__SPV_MADD(w, x, acc) _mm256_fmadd_ps(w, x, acc)
+#define CR__SPV_STORE(p, v) _mm256_storeu_ps(p, v)
+#define CR__SPV_TAIL(n) _mm256_loadu_si256((const __m256i *)(const void *)(cr__spv_lanes + 8 - (n)))
+#define CR__SPV_LOADN(p, m) _mm256_maskload_ps(p, m)
+#define CR__SPV_STOREN(p, v, m) _mm256_maskstore_ps(p, m, v)
+#elif defined(CR__SSE2) || defined(CR__NEON)
+#if defined(CR__SSE2)
+typedef __m128 cr__spv;
+#define CR__SPV_ZERO() _mm_setzero_ps()
+#define CR__SPV_SET1(a) _mm_set1_ps(a)
+#define CR__SPV_LOAD(p) _mm_loadu_ps(p)
+#define CR__SPV_ADD(a, b) _mm_add_ps(a, b)
+#define CR__SPV_MADD(w, x, acc) _mm_add_ps(_mm_mul_ps(w, x), acc)
+#define CR__SPV_STORE(p, v) _mm_storeu_ps(p, v)
+#else
+typedef float32x4_t cr__spv;
+#define CR__SPV_ZERO() vdupq_n_f32(0.0f)
+#define CR__SPV_SET1(a) vdupq_n_f32(a)
+#define CR__SPV_LOAD(p) vld1q_f32(p)
+#define CR__SPV_ADD(a, b) vaddq_f32(a, b)
+#if defined(__aarch64__) || defined(_M_ARM64)
+#define CR__SPV_MADD(w, x, acc) vfmaq_f32(acc, w, x)
+#else
+#define CR__SPV_MADD(w, x, acc) vmlaq_f32(acc, w, x)
+#endif
+#define CR__SPV_STORE(p, v) vst1q_f32(p, v)
+#endif
+/* No masked moves here: a partial vector of n = 1..3 lanes goes through a 4-float buffer. */
+typedef int cr__spv_tail;
+#define CR__SPV_W 4
+#define CR__SPV_NACC 8
+#define CR__SPV_TAIL(n) (n)
+CR__SPMM_INLINE cr__spv cr__spv_loadn(const float *p, int n) {
+    float b[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    b[0] = p[0];
+    if (n > 1) b[1] = p[1];
+    if (n > 2) b[2] = p[2];
+    return CR__SPV_LOAD(b);
+}
+CR__SPMM_INLINE void cr__spv_storen(float *p, cr__spv v, int n) {
+    float b[4];
+    CR__SPV_STORE(b, v);
+    p[0] = b[0];
+    if (n > 1) p[1] = b[1];
+    if (n > 2) p[2] = b[2];
+}
+#define CR__SPV_LOADN(p, m) cr__spv_loadn(p, m)
+#define CR__SPV_STOREN(p, v, m) cr__spv_storen(p, v, m)
+#else /* scalar: one lane, so there is never a partial vector */
+typedef float cr__spv;
+typedef int cr__spv_tail;
+#define CR__SPV_W 1
+#define CR__SPV_NACC 8
+#define CR__SPV_ZERO() 0.0f
+#define CR__SPV_SET1(a) (a)
+#define CR__SPV_LOAD(p) (*(p))
+#define CR__SPV_ADD(a, b) ((a) + (b))
+#define CR__SPV_MADD(w, x, acc) ((w) * (x) + (acc))
+#define CR__SPV_STORE(p, v) (*(p) = (v))
+#define CR__SPV_TAIL(n) (n)
+#define CR__SPV_LOADN(p, m) ((void)(m), *(p))
+#define CR__SPV_STOREN(p, v, m) ((void)(m), *(p) = (v))
+#endif
+
+/* Rows r0..r1-1 of one column panel: nv full vectors plus, if has_tail, a partial one of `tail`
+   lanes. X and Y point at the panel's first column; rows are d floats apart. nv, has_tail and
+   `exact` are compile-time constants at every call, so acc[] lives in registers and no test is
+   left in the loop; `exact` (rows start on a cache line, no tail) prefetches a fixed number of
+   lines. Entries are prefetched `dist` ahead over the thread's whole range [.., pend), so the rows
+   of the next CSR rows are in flight before this one ends. val == NULL reads a single 1.0f
+   (vmask = 0) instead of branching: fma(1, x, a) == x + a, so it is the all-ones matrix, bit for
+   bit, and costs no second copy of the loop. */
+CR__SPMM_INLINE void cr__spmm_panel(const int64_t *rowptr, const int32_t *col, const float *val,
+                                    int64_t vmask, int64_t r0, int64_t r1, int64_t pend,
+                                    const float *X, int64_t d, float *Y, const int nv,
+                                    const int has_tail, int tail, const int exact, int64_t dist) {
+    cr__spv acc[CR__SPV_NACC + 1];
+    const cr__spv_tail m = CR__SPV_TAIL(has_tail ? tail : 0);
+    const int64_t bytes = (int64_t)(nv * CR__SPV_W + (has_tail ? tail : 0)) * (int64_t)sizeof(float);
+    int64_t r, p, off;
+    int k;
+    for (r = r0; r < r1; r++) {
+        const int64_t e = rowptr[r + 1];
+        float *y = Y + r * d;
+        for (k = 0; k < nv + has_tail; k++) acc[k] = CR__SPV_ZERO();
+        for (p = rowptr[r]; p < e; p++) {
+            const float *x = X + (int64_t)col[p] * d;
+            const char *nx = (const char *)(X + (int64_t)col[p + dist < pend ? p + dist : pend - 1] * d);
+            const cr__spv w = CR__SPV_SET1(val[p & vmask]);
+            if (exact) {
+                for (k = 0; k < (nv * CR__SPV_W * (int)sizeof(float) + 63) / 64; k++) CR__SPMM_PREFETCH(nx + 64 * k);
+            } else { /* the row may straddle one more line than its size needs */
+                for (off = 0; off < bytes; off += 64) CR__SPMM_PREFETCH(nx + off);
+                CR__SPMM_PREFETCH(nx + bytes - 1);
+            }
+            for (k = 0; k < nv; k++) acc[k] = CR__SPV_MADD(w, CR__SPV_LOAD(x + k * CR__SPV_W), acc[k]);
+            if (has_tail) acc[nv] = CR__SPV_MADD(w, CR__SPV_LOADN(x + nv * CR__SPV_W, m), acc[nv]);
+        }
+        for (k = 0; k < nv; k++) CR__SPV_STORE(y + k * CR__SPV_W, acc[k]);
+        if (has_tail) CR__SPV_STOREN(y + nv * CR__SPV_W, acc[nv], m);
+    }
+}
+
+/* Instantiates the panel kernel for every register count (the switch makes nv a constant). */
+static void cr__spmm_panel_any(const cr_csr *A, int64_t r0, int64_t r1, const float *X, int64_t d,
+                               float *Y, int nv, int tail, int64_t dist) {
+    static const float one = 1.0f;
+    const int64_t *rp = A->rowptr, pend = A->rowptr[r1], vm = A->val ? -1 : 0;
+    const int32_t *c = A->col;
+    const float *v = A->val ? A->val : &one;
+    const int exact = tail == 0 && (((uintptr_t)X | (uintptr_t)(d * (int64_t)sizeof(float))) & 63) == 0;
+#define CR__SPMM_NV(n)                                                                             \
+    case n:                                                                                       \
+        if (exact) cr__spmm_panel(rp, c, v, vm, r0, r1, pend, X, d, Y, n, 0, 0, 1, dist);   \
+        else if (tail) cr__spmm_panel(rp, c, v, vm, r0, r1, pend, X, d, Y, n, 1, tail, 0, dist); \
+        else cr__spmm_panel(rp, c, v, vm, r0, r1, pend, X, d, Y, n, 0, 0, 0, dist);         \
+        break;
+    switch (nv) {
+        CR__SPMM_NV(0)
+        CR__SPMM_NV(1)
+        CR__SPMM_NV(2)
+        CR__SPMM_NV(3)
+        CR__SPMM_NV(4)
+        CR__SPMM_NV(5)
+        CR__SPMM_NV(6)
+        CR__SPMM_NV(7)
+        default:
+        CR__SPMM_NV(8)
+    }
+#undef CR__SPMM_NV
+}
+
+/* Rows r0..r1-1 of Y, one sweep over the rows per column panel of at most CR__SPV_NACC vectors
+   (the accumulators must stay in registers), panels as equal as whole cache lines allow; the last
+   one takes the partial vector. Each X line still comes in once per entry, whatever the split;
+   splitting more finely than the registers force (to keep the gathered columns of X in L3) was
+   measured and only costs: every sweep pays the per-entry overhead again. The prefetch distance is
+   a fixed number of lines in flight, so narrow panels look further ahead in entries. */
+static void cr__spmm_rows(const cr_csr *A, int64_t r0, int64_t r1, const float *X, int d, float *Y) {
+    const int fullv = d / CR__SPV_W, tail = d % CR__SPV_W;
+    int line = 64 / (CR__SPV_W * (int)sizeof(float)), vper = CR__SPV_NACC, c0;
+    if (r0 >= r1) return;
+    if (line > vper) line = vper;
+    if (fullv > vper) { /* equal panels, rounded up to whole lines */
+        int np = (fullv + vper - 1) / vper;
+        vper = ((fullv + np - 1) / np + line - 1) / line * line;
+        if (vper > CR__SPV_NACC) vper = CR__SPV_NACC;
+    }
+    for (c0 = 0; c0 < d;) {
+        const int left = fullv - c0 / CR__SPV_W, nv = left <= vper ? left : vper, t = left <= vper ? tail : 0;
+        const int64_t lines = ((int64_t)(nv * CR__SPV_W + t) * (int64_t)sizeof(float) + 63) / 64;
+        cr__spmm_panel_any(A, r0, r1, X + c0, d, Y + c0, nv, t, CR__SPMM_PF_LINES / lines > 4 ? CR__SPMM_PF_LINES / lines : 4);
+        c0 += nv * CR__SPV_W + t;
     }
 }
 
 CR_API void cr_spmm(const cr_csr *A, const float *X, int d, float *Y) {
     int nparts = cr__nthreads(), t;
     CR_ASSERT(d >= 1);
-    if (A->nrows == 0) return;
-CR__OMP(parallel for schedule(static, 1) num_threads(nparts))
-    for (t = 0; t < nparts; t++) {
-        int64_t r, r0 = cr__csr_part_start(A, t, nparts), r1 = cr__csr_part_start(A, t + 1, nparts);
-        for (r = r0; r < r1; r++) cr__spmm_row(A, r, X, d, Y + r * d);
+    if (A->nrows <= 0) return;
+    if (((double)A->nnz + (double)A->nrows) * d < (double)CR__SPMM_SERIAL_WORK) nparts = 1; /* not worth a fork */
+    if (nparts > A->nrows) nparts = (int)A->nrows;
+    if (nparts <= 1) {
+        cr__spmm_rows(A, 0, A->nrows, X, d, Y);
+        return;
     }
+CR__OMP(parallel for schedule(static, 1) num_threads(nparts))
+    for (t = 0; t < nparts; t++)
+        cr__spmm_rows(A, cr__csr_part_start(A, t, nparts), cr__csr_part_start(A, t + 1, nparts), X, d, Y);
 }
 
 /* ---- 4d. bipartite graphs ---- */
