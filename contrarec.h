@@ -1,7 +1,9 @@
 /* contrarec.h - v0.1 - contrastive and self-supervised recommendation in one C header.
 
-   No dependencies beyond libc and libm. Trains, evaluates, saves and serves graph and sequence
-   recommenders (MF, LightGCN, SGL, SimGCL, XSimGCL, GRU4Rec, CL4SRec-style GRU) on a CPU.
+   No dependencies beyond libc and libm (OpenMP optional). Trains, evaluates, saves and serves
+   graph and sequence recommenders on a CPU: MF-BPR, LightGCN, SGL (node dropout, edge dropout,
+   random walk), SimGCL, XSimGCL, and a GRU encoder trained with a next-item loss alone
+   (GRU4Rec) or with CL4SRec-style contrast.
 
    QUICK START
       Do this:
@@ -11,44 +13,82 @@
 
          #define CONTRAREC_IMPLEMENTATION
          #include "contrarec.h"
-         ...
+
          cr_dataset ds;
-         if (cr_dataset_load(&ds, "train.txt", "test.txt", NULL) != CR_OK) {
+         cr_config cfg = {0};                 // every zero field means "the paper default"
+         cr_model *m;
+         cr_metrics mt;
+         int e;
+         cfg.model = CR_MODEL_XSIMGCL;
+         if (cr_dataset_load(&ds, "train.txt", "test.txt", NULL) != CR_OK ||
+             cr_model_create(&m, &cfg, &ds) != CR_OK) {
              fprintf(stderr, "%s\n", cr_last_error());   // names file, line and field
              return 1;
          }
+         for (e = 1; e <= 30; e++) cr_train_epoch(m, e, NULL, NULL, NULL);
+         cr_evaluate(m, &ds.test, NULL, &mt);   // full ranking: mt.recall[1] is Recall@20
+         cr_model_save(m, "model.crrc");        // atomic; cr_model_load reads it back
+         cr_model_free(m);
+         cr_dataset_free(&ds);
 
       Build with -O3 -march=native -fopenmp for speed; without -fopenmp everything runs on one
-      thread and gives the same results as one OpenMP thread.
+      thread. Data formats: see cr_format. Raw ids in files are kept: results and
+      recommendations come back in the user's own ids (cr_recommend, cr_model_export_npy).
 
    ERRORS
       Every fallible call returns a cr_status (CR_OK == 0, failures are negative). The message of
       the last failure on the calling thread is cr_last_error(): for input errors it names the
-      file, the line and the field. Nothing in the library prints, aborts or exits on bad input,
-      and a failed call leaves its outputs empty (zeroed), never half-filled. Programmer errors
-      (a NULL where the contract forbids it, a shape mismatch) go through CR_ASSERT.
+      file, the line and the field. Nothing in the library prints, aborts or exits on bad input;
+      a failed call frees what it allocated and leaves its outputs empty; files are written to a
+      temporary name and renamed, so a failed or interrupted save never damages the old file.
+      Programmer errors (a NULL where the contract forbids it, GEMM shapes that do not fit)
+      go through CR_ASSERT.
 
    CONFIGURATION MACROS (define before including the implementation)
       CR_MALLOC(sz), CR_REALLOC(p,sz), CR_FREE(p)
-                           allocator; define all three or none (default: libc).
+                           allocator; define all three or none (default: libc). Allocation
+                           failure is reported as CR_ERR_NOMEM, never a crash.
       CR_ASSERT(x)         programmer-error check (default: assert).
       CONTRAREC_STATIC     make every function static (CR_API becomes static).
       CR_API               linkage decoration of every public function (default: extern).
-      CR_NO_SIMD           use the portable scalar kernels only.
+      CR_NO_SIMD           use the portable scalar kernels only (the SIMD level is otherwise
+                           chosen at compile time: AVX-512, AVX2+FMA, SSE2, NEON or scalar).
       CR_NO_HUGEPAGES      never madvise() large buffers into transparent huge pages (Linux).
+      CR_NO_FSYNC          skip fsync() before renaming a finished file into place.
 
    THREADS AND DETERMINISM
-      Parallel loops use OpenMP with static schedules and fixed, size-derived work splits.
-      Random streams are derived from (seed, purpose, epoch, chunk), never from the thread id, so
-      the same seed and thread count give bit-identical results. cr_set_num_threads(n) sets the
-      number of threads.
+      Parallel loops use OpenMP with static schedules and work splits derived from the sizes,
+      never from the thread count; random numbers come from streams keyed by (seed, purpose,
+      epoch, batch, row), never by thread. The same seed and thread count give bit-identical
+      results; different thread counts differ only where a float reduction is split across
+      threads. cr_set_num_threads(n) sets the number of threads.
+
+   MEMORY
+      A model's parameters, gradients and Adam moments are one contiguous block each, in the same
+      layout (cr_model_params / cr_model_grads), so a data-parallel trainer can all-reduce the
+      gradients in one call. Training workspaces are allocated on the first training call, so
+      a model loaded only to serve never holds them.
 
    SECTIONS (in data-flow order; search for "==== n." to jump)
       1. core          status and errors, memory, threads
       2. tensor        float32 tensors, integer arrays, vector helpers
       3. rng           xoshiro256** with independent streams
-      4. kernels       cr_sgemm (blocked, SIMD), CSR sparse matrices and cr_spmm
-      5. data          id maps, interactions, loaders, splits, synthetic data, graphs
+      4. kernels       cr_sgemm (packed, register-tiled SIMD), CSR matrices and cr_spmm
+      5. data          id maps, interactions, loaders, splits, synthetic data, datasets
+      6. augmentation  edge/node dropout, random-walk subgraphs, SimGCL noise, feature masking
+      7. losses        BPR, InfoNCE (in-batch, hard negatives, NT-Xent), L2, softmax CE
+      8. models        configuration, the model object, graph models (propagation forward and
+                       backward side by side), the GRU sequence encoder (forward and backprop
+                       through time side by side), sequence augmentations
+      9. training      Adam, one epoch, one batch, numerical-fault checks
+     10. evaluation    full-ranking metrics, top-k recommendation, fold-in of new users
+     11. I/O           checkpoints and .npy export
+
+   REFERENCES (what "faithful" means here; see each model's comments for the details)
+      LightGCN (He et al., SIGIR 2020), SGL (Wu et al., SIGIR 2021), SimGCL (Yu et al., SIGIR
+      2022), XSimGCL (Yu et al., TKDE 2023), GRU4Rec (Hidasi et al., ICLR 2016), CL4SRec (Xie et
+      al., ICDE 2022), CoSeRec (Liu et al., 2021) for insert/substitute; the loss forms follow the
+      SELFRec and LightGCN-PyTorch code unless a comment says otherwise.
 
    LICENSE: MIT or public domain (Unlicense), at your choice; see the end of the file.
 */
@@ -5312,8 +5352,11 @@ CR_API cr_status cr_recommend_items(cr_model *m, const int64_t *raw_items, int n
 
 #if (defined(__unix__) || defined(__APPLE__)) && !defined(CR_NO_FSYNC)
 #include <unistd.h>
-#if defined(_POSIX_VERSION) && (!defined(__GLIBC__) || defined(__USE_POSIX))
+#if defined(_POSIX_VERSION)
 #define CR__HAVE_FSYNC 1
+#if defined(__GLIBC__) && !defined(__USE_POSIX) && !defined(__cplusplus)
+extern int fileno(FILE *stream); /* hidden by glibc in strict ISO C modes, always there */
+#endif
 #endif
 #endif
 
