@@ -12,7 +12,7 @@ ALL_CFLAGS = -std=c99 $(WARN) $(CFLAGS) $(OMPFLAG) -I.
 LDLIBS  := -lm
 
 HDR      := contrarec.h
-TEST_SRC := tests/main.c tests/test_core.c tests/test_kernels.c tests/test_data.c tests/test_grad.c tests/test_model.c tests/test_alloc.c
+TEST_SRC := tests/main.c tests/test_core.c tests/test_kernels.c tests/test_data.c tests/test_grad.c tests/test_model.c tests/test_alloc.c tests/test_cli.c
 
 .PHONY: all test asan valgrind fuzz bench clean
 
@@ -27,14 +27,14 @@ build/contrarec: examples/contrarec.c $(HDR) | build
 build/tests: $(TEST_SRC) tests/test.h $(HDR) | build
 	$(CC) $(ALL_CFLAGS) -o $@ $(TEST_SRC) $(LDLIBS)
 
-test: build/tests
+test: build/tests build/contrarec
 	./build/tests
 
 # AddressSanitizer + UndefinedBehaviorSanitizer over the whole suite.
 build/tests-asan: $(TEST_SRC) tests/test.h $(HDR) | build
 	$(CC) -std=c99 $(WARN) -O1 -g $(ARCH) $(OMPFLAG) -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -I. -o $@ $(TEST_SRC) $(LDLIBS)
 
-asan: build/tests-asan
+asan: build/tests-asan build/contrarec
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/tests-asan
 
 # Benchmarks: kernels (GEMM vs OpenBLAS when installed, SpMM, loading) and training speed on
@@ -62,7 +62,7 @@ clean:
 build/tests-vg: $(TEST_SRC) tests/test.h $(HDR) | build
 	$(CC) -std=c99 $(WARN) -O1 -g $(if $(PORTABLE),,-mavx2 -mfma) $(OMPFLAG) -I. -o $@ $(TEST_SRC) $(LDLIBS)
 
-valgrind: build/tests-vg
+valgrind: build/tests-vg build/contrarec
 	OMP_NUM_THREADS=2 valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
 	  --show-leak-kinds=definite,indirect --suppressions=tests/valgrind.supp ./build/tests-vg
 

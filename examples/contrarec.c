@@ -70,12 +70,14 @@ static double parse_num(const char *opt, const char *s, double lo, double hi, in
 }
 
 static int64_t parse_raw_id(const char *what, const char *s) {
-    char *end;
-    unsigned long long v;
-    if (!*s || *s == '-' || *s == '+') die_usage("%s: '%s' is not a non-negative integer id", what, s);
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (*end || errno || v > 0xFFFFFFFFULL) die_usage("%s: '%s' is not an id in 0..4294967295", what, s);
+    unsigned long long v = 0;
+    const char *p;
+    if (!*s) die_usage("%s: '%s' is not a non-negative integer id", what, s);
+    for (p = s; *p; p++) {
+        if (*p < '0' || *p > '9') die_usage("%s: '%s' is not a non-negative integer id", what, s);
+        v = v * 10 + (unsigned)(*p - '0');
+        if (v > 0xFFFFFFFFULL) die_usage("%s: '%s' is not an id in 0..4294967295", what, s);
+    }
     return (int64_t)v;
 }
 
@@ -165,13 +167,16 @@ static void usage(void) {
         "         ratings.dat, ratings.csv), seq (user:item item ... in time order)\n"
         "\n"
         "data:      --train F --test F --format FMT --skip-bad-lines --min-rating R\n"
-        "           without --train: the built-in synthetic dataset\n"
+        "           without --train: the built-in synthetic dataset; without --test: each user's last\n"
+        "           item (sequence models) or 20%% of each user's interactions (graph models) is held out\n"
         "training:  --epochs N (30) --dim D (64) --layers K --lr LR --batch B --reg R --l2 paper|selfrec\n"
         "           --clip C --threads T --seed S\n"
         "contrast:  --tau T --lambda L --eps E --drop RHO --aug ed|nd|rw --lstar L\n"
         "sequence:  --maxlen 50 --hidden 64 --gru-layers 1 --dropout 0.2 --proj-head --neg-samples N\n"
         "           --aug mask,crop,reorder,insert,substitute --aug-rate 0.2\n"
         "evaluation: --topk 10,20 --eval-every N (1) --valid RATIO --patience P --no-auc\n"
+        "           (--valid: a per-user RATIO of training for graph models; for sequence models the\n"
+        "           last training item of each user, whatever the ratio)\n"
         "output:    --save FILE --export-npy DIR --json\n"
         "0 or omitted means the paper default of the chosen model.\n");
 }
@@ -348,6 +353,7 @@ static int cmd_train(opts *o) {
     }
     if (o->load || o->has_user || o->items || o->history) die_usage("train does not take --load, --user, --items or --history%s%s", "", "");
     if (o->test && !o->train) die_usage("--test needs --train%s%s", "", "");
+    if (o->format_set && !o->train) die_usage("--format needs --train%s%s", "", "");
     if (o->patience && !o->valid) fprintf(stderr, "note: --patience without --valid selects the epoch on the test set (as SELFRec and LightGCN do); use --valid for an unbiased estimate\n");
     {   /* every option is checked before any work */
         cr_config chk = *c;
@@ -359,20 +365,35 @@ static int cmd_train(opts *o) {
         report_load(o->train, &ds.train_report);
         if (o->test) report_load(o->test, &ds.test_report);
         if (ds.test_overlap) fprintf(stderr, "%s: %lld test records are also training records (dropped: they can never be hit)\n", o->test, (long long)ds.test_overlap);
+        if (!o->test) { /* hold out a test set: the last item of each sequence, or 20% per user */
+            cr_interactions keep;
+            st = seq ? cr_split_leave_last(&ds.train, ds.n_users, 1, &keep, &ds.test)
+                     : cr_split_ratio(&ds.train, ds.n_users, 0.2, c->seed ? c->seed : 2024, &keep, &ds.test);
+            if (st != CR_OK) die("splitting off a test set");
+            cr_interactions_free(&ds.train);
+            ds.train = keep;
+            fprintf(stderr, "no --test: held out %s as the test set\n", seq ? "each user's last item" : "20%% of each user's interactions");
+        }
     } else {
         if ((st = cr_dataset_synthetic(&ds, NULL, seq ? 1 : 0, 0.2)) != CR_OK) die("building the synthetic dataset");
         fprintf(stderr, "synthetic dataset (%s split)\n", seq ? "leave-last-out" : "80/20 per user");
     }
+    /* validation: per-user random ratio (graph) or each user's last remaining item (sequence) */
     if (o->valid && (st = cr_dataset_carve_valid(&ds, o->valid, seq, c->seed ? c->seed : 2024)) != CR_OK) die("carving the validation split");
     fprintf(stderr, "%d users, %d items, %lld training, %lld validation, %lld test interactions\n", ds.n_users, ds.n_items,
             (long long)ds.train.n, (long long)ds.valid.n, (long long)ds.test.n);
     if ((st = cr_model_create(&m, c, &ds)) != CR_OK) die("creating the model");
     {
         const cr_config *r = cr_model_config(m);
-        fprintf(stderr, "%s: dim %d, layers %d, lr %g, batch %d, reg %g (%s L2), tau %g, lambda %g, eps %g, drop %g, %d threads, seed %llu, %.0f MB\n",
-                cr_model_name(r->model), r->dim, seq ? r->gru_layers : r->layers, (double)r->lr, r->batch, (double)r->reg, r->l2_selfrec ? "SELFRec" : "paper",
-                (double)r->tau, (double)r->lambda, (double)r->eps, (double)r->drop, cr_get_num_threads(), (unsigned long long)r->seed,
-                (double)cr_model_memory_bytes(m) / 1048576.0);
+        if (seq)
+            fprintf(stderr, "%s: dim %d, hidden %d, GRU layers %d, max_len %d, dropout %g, lr %g, batch %d, reg %g, tau %g, lambda %g, aug-rate %g, %s softmax, %d threads, seed %llu\n",
+                    cr_model_name(r->model), r->dim, r->hidden, r->gru_layers, r->max_len, (double)r->dropout, (double)r->lr, r->batch, (double)r->reg,
+                    (double)r->tau, (double)r->lambda, (double)r->aug_rate, r->neg_samples ? "sampled" : "full", cr_get_num_threads(), (unsigned long long)r->seed);
+        else
+            fprintf(stderr, "%s: dim %d, layers %d, lr %g, batch %d, reg %g (%s L2), tau %g, lambda %g, eps %g, drop %g, %d threads, seed %llu, %.0f MB\n",
+                    cr_model_name(r->model), r->dim, r->layers, (double)r->lr, r->batch, (double)r->reg, r->l2_selfrec ? "SELFRec" : "paper",
+                    (double)r->tau, (double)r->lambda, (double)r->eps, (double)r->drop, cr_get_num_threads(), (unsigned long long)r->seed,
+                    (double)cr_model_memory_bytes(m) / 1048576.0);
     }
     memset(&eo, 0, sizeof eo);
     for (i = 0; i < o->nk; i++) eo.ks[i] = o->ks[i];
@@ -476,13 +497,15 @@ static cr_model *load_model(const opts *o) {
 }
 
 static int cmd_eval(opts *o) {
-    cr_model *m = load_model(o);
+    cr_model *m;
     cr_interactions test, extra, tr;
     cr_load_report rep;
     cr_eval_opts eo;
     cr_metrics mt;
-    int i, seq = cr_model_is_sequential(cr_model_config(m)->model);
+    int i, seq;
     if (!o->test) die_usage("eval needs --test F%s%s", "", "");
+    m = load_model(o);
+    seq = cr_model_is_sequential(cr_model_config(m)->model);
     if (!o->format_set && seq) o->lo.format = CR_FORMAT_SEQ;
     memset(&eo, 0, sizeof eo);
     memset(&extra, 0, sizeof extra);
@@ -513,13 +536,16 @@ static int cmd_eval(opts *o) {
 }
 
 static int cmd_recommend(opts *o) {
-    cr_model *m = load_model(o);
-    int64_t *items = (int64_t *)malloc(sizeof(int64_t) * (size_t)o->k), *given = NULL;
-    float *scores = (float *)malloc(sizeof(float) * (size_t)o->k);
-    int n = 0, i, unknown = 0, modes = o->has_user + (o->items != NULL) + (o->history != NULL);
-    int seq = cr_model_is_sequential(cr_model_config(m)->model);
+    cr_model *m;
+    int64_t *items, *given = NULL;
+    float *scores;
+    int n = 0, i, unknown = 0, modes = o->has_user + (o->items != NULL) + (o->history != NULL), seq;
     cr_status st;
     if (modes != 1) die_usage("recommend needs exactly one of --user, --items, --history%s%s", "", "");
+    m = load_model(o);
+    items = (int64_t *)malloc(sizeof(int64_t) * (size_t)o->k);
+    scores = (float *)malloc(sizeof(float) * (size_t)o->k);
+    seq = cr_model_is_sequential(cr_model_config(m)->model);
     if (!items || !scores) { fprintf(stderr, "contrarec: out of memory\n"); return 1; }
     if (o->k > cr_model_num_items(m)) {
         char a[32], b[32];

@@ -1,0 +1,161 @@
+/* The command-line program, run as a user would: bad command lines and bad files must end with
+   a one-line message and a non-zero status (2: usage, 1: the work failed), never a signal; good
+   ones must work; a save killed at any moment must leave the previous checkpoint loadable. */
+#include "test.h"
+#include <stdlib.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/wait.h>
+#define CLI 1
+#endif
+
+#define BIN "./build/contrarec"
+
+#ifdef CLI
+/* Runs BIN with args; returns its exit status (or 128 + signal); stderr goes to err. */
+static int run(const char *args, char *err, size_t n) {
+    char cmd[4096];
+    FILE *f;
+    int st;
+    size_t got;
+    snprintf(cmd, sizeof cmd, BIN " %s > build/test-tmp/cli.out 2> build/test-tmp/cli.err", args);
+    st = system(cmd);
+    err[0] = 0;
+    if ((f = fopen("build/test-tmp/cli.err", "rb"))) {
+        got = fread(err, 1, n - 1, f);
+        err[got] = 0;
+        fclose(f);
+    }
+    if (st == -1) return -1;
+    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+    return WEXITSTATUS(st);
+}
+
+static int have_bin(void) {
+    if (crt_have_file(BIN)) return 1;
+    printf("(skipped: no %s; make test builds it) ", BIN);
+    return 0;
+}
+
+#define EXPECT(args, status, frag)                                                                 \
+    do {                                                                                           \
+        char e_[8192];                                                                             \
+        int s_ = run(args, e_, sizeof e_);                                                         \
+        CHECKF(s_ == (status) && strstr(e_, frag) != NULL, "contrarec %s -> status %d, stderr: %s (wanted %d and '%s')", args, s_, e_, status, frag); \
+    } while (0)
+
+TEST(bad_command_lines) {
+    if (!have_bin()) return;
+    EXPECT("", 2, "");
+    EXPECT("frobnicate", 2, "unknown command 'frobnicate'");
+    EXPECT("train", 2, "train needs --model");
+    EXPECT("train --model foo", 2, "--model: unknown model 'foo'");
+    EXPECT("train --model mf --epochs abc", 2, "--epochs: 'abc' is not an integer");
+    EXPECT("train --model mf --epochs 0", 2, "--epochs: 0 is outside 1..100000");
+    EXPECT("train --model mf --epochs 99999999999999999999", 2, "is not an integer");
+    EXPECT("train --model mf --epochs", 2, "option --epochs needs a value");
+    EXPECT("train --model mf --lr nan", 2, "--lr: 'nan' is not a finite number");
+    EXPECT("train --model mf --lr -0.1", 2, "--lr: -0.1 is outside (0, 10]");
+    EXPECT("train --model mf --lr 1e999", 2, "not a finite number");
+    EXPECT("train --model sgl --drop 1", 2, "--drop: 1 is outside");
+    EXPECT("train --model sgl --tau 0", 2, "--tau: 0 is outside (0,");
+    EXPECT("train --model mf --dim 0", 2, "--dim: 0 is outside 1..1024");
+    EXPECT("train --model mf --threads 0", 2, "--threads: 0 is outside");
+    EXPECT("train --model lightgcn --layers 9", 2, "--layers: 9 is outside 1..8");
+    EXPECT("train --model xsimgcl --lstar 3", 2, "lstar 3 is outside 1..layers (2)");
+    EXPECT("train --model mf --bogus 3", 2, "unknown option '--bogus'");
+    EXPECT("train --model mf --topk 20,10", 2, "cut-offs must ascend");
+    EXPECT("train --model mf --topk 0", 2, "--topk: 0 is outside");
+    EXPECT("train --model mf --format xml --train x", 2, "unknown format 'xml'");
+    EXPECT("train --model sgl --aug zz", 2, "--aug: 'zz' is not ed, nd or rw");
+    EXPECT("train --model cl4srec --aug mask,zz", 2, "unknown sequence augmentation 'zz'");
+    EXPECT("train --model mf --test t.txt", 2, "--test needs --train");
+    EXPECT("train --model mf --seed -5", 2, "--seed: '-5' is not a non-negative integer");
+    EXPECT("recommend --load x.crrc", 2, "exactly one of --user, --items, --history");
+    EXPECT("recommend --user 1", 2, "recommend needs --load FILE");
+    EXPECT("eval --load x.crrc", 2, "eval needs --test");
+}
+
+TEST(bad_files) {
+    char args[1024];
+    if (!have_bin()) return;
+    EXPECT("train --model mf --train build/test-tmp/does-not-exist.txt", 1, "build/test-tmp/does-not-exist.txt: cannot open");
+    EXPECT("train --model mf --train build/test-tmp", 1, "build/test-tmp: cannot read");
+    crt_write("cli_bad.txt", "0 1 2\n1 2 3\n2 4 \xff\xfe\n", -1);
+    EXPECT("train --model mf --train build/test-tmp/cli_bad.txt", 1, "cli_bad.txt:3: field 3 (item id): '\\xFF\\xFE' is not a non-negative integer id");
+    EXPECT("train --model mf --train build/test-tmp/cli_bad.txt --skip-bad-lines --epochs 1 --dim 4", 0, "1 malformed lines skipped (first: line 3");
+    crt_write("cli_empty.txt", "", 0);
+    EXPECT("train --model mf --train build/test-tmp/cli_empty.txt", 1, "no interactions found");
+    crt_write("cli_ok.txt", "0 1 2 3\n1 2 3 4\n2 0 4 5\n3 1 5 6\n4 2 6 7\n", -1);
+    crt_write("cli_test_unknown.txt", "9 1\n8 2\n", -1);
+    EXPECT("train --model mf --train build/test-tmp/cli_ok.txt --test build/test-tmp/cli_test_unknown.txt", 1, "no test interactions left (2 records with users unknown to training");
+    crt_write("cli_garbage.crrc", "CRRC\1\0\0\0garbage", 16);
+    EXPECT("eval --load build/test-tmp/cli_garbage.crrc --test build/test-tmp/cli_ok.txt", 1, "cli_garbage.crrc: truncated");
+    EXPECT("eval --load build/test-tmp/cli_ok.txt --test build/test-tmp/cli_ok.txt", 1, "not a contrarec checkpoint (bad magic)");
+    snprintf(args, sizeof args, "train --model mf --train build/test-tmp/cli_ok.txt --epochs 1 --dim 4 --save build/test-tmp/no-such-dir/m.crrc");
+    EXPECT(args, 1, "cannot create");
+}
+
+TEST(train_eval_recommend_json) {
+    char e[8192];
+    FILE *f;
+    char line[4096];
+    int n = 0, best = 0;
+    if (!have_bin()) return;
+    crt_write("cli_tr.txt", "10 1 2 3 4\n11 2 3 4 5\n12 0 4 5 6\n13 1 5 6 7\n14 2 6 7 8\n15 0 1 8 9\n", -1);
+    crt_write("cli_te.txt", "10 9\n11 8\n12 1\n13 0\n14 3\n15 4\n", -1);
+    CHECKF(run("train --model lightgcn --train build/test-tmp/cli_tr.txt --test build/test-tmp/cli_te.txt --epochs 3 --dim 8 --json --save build/test-tmp/cli.crrc --export-npy build/test-tmp", e, sizeof e) == 0, "%s", e);
+    f = fopen("build/test-tmp/cli.out", "rb");
+    CHECK(f != NULL);
+    while (fgets(line, sizeof line, f)) {
+        CHECKF(line[0] == '{' && strstr(line, "}\n"), "not a JSON line: %s", line);
+        if (strstr(line, "\"best_epoch\"")) best = 1;
+        else CHECK(strstr(line, "\"recall@20\":") && strstr(line, "\"ndcg@20\":") && strstr(line, "\"train_s\":") && strstr(line, "\"mrr@10\":"));
+        n++;
+    }
+    fclose(f);
+    CHECK(n == 4 && best);
+    EXPECT("eval --load build/test-tmp/cli.crrc --test build/test-tmp/cli_te.txt --train build/test-tmp/cli_tr.txt", 0, "");
+    EXPECT("recommend --load build/test-tmp/cli.crrc --user 12 -k 3", 0, "");
+    f = fopen("build/test-tmp/cli.out", "rb");
+    CHECK(f && fgets(line, sizeof line, f) && line[0] == '1' && line[1] == '\t'); /* rank, raw id, score */
+    if (f) fclose(f);
+    EXPECT("recommend --load build/test-tmp/cli.crrc --user 99 -k 3", 1, "user 99 is not known to the model");
+    EXPECT("recommend --load build/test-tmp/cli.crrc --items \"1 2 77\" -k 3", 0, "1 of the 3 given items are unknown");
+    EXPECT("recommend --load build/test-tmp/cli.crrc --items \"1 x\" -k 3", 2, "--items: 'x' is not a non-negative integer id");
+    EXPECT("recommend --load build/test-tmp/cli.crrc --history \"1 2\" -k 3", 2, "--history is for sequence models");
+    EXPECT("recommend --load build/test-tmp/cli.crrc --user 12 -k 50", 2, "-k 50 is more than the model's 10 items");
+}
+
+TEST(killed_save_keeps_previous_checkpoint) {
+    /* a large model saved at every improving epoch, killed at 12 moments; after each kill the
+       checkpoint file must still load (the old version or the new one, never a torn one) */
+    char e[8192], args[1024];
+    int k;
+    cr_model *m;
+    if (!have_bin()) return;
+    if (system("command -v timeout > /dev/null 2>&1") != 0) { printf("(skipped: no timeout(1)) "); return; }
+    CHECKF(run("train --model mf --dim 256 --epochs 1 --threads 1 --save build/test-tmp/kill.crrc", e, sizeof e) == 0, "%s", e);
+    for (k = 0; k < 12; k++) {
+        int st;
+        snprintf(args, sizeof args, "-s KILL %.2f " BIN " train --model mf --dim 256 --epochs 50 --eval-every 1 --no-auc --threads 1 --save build/test-tmp/kill.crrc > /dev/null 2>&1",
+                 0.15 + 0.11 * k);
+        {
+            char cmd[1200];
+            snprintf(cmd, sizeof cmd, "timeout %s", args);
+            st = system(cmd);
+            (void)st;
+        }
+        CHECKF(cr_model_load(&m, "build/test-tmp/kill.crrc", NULL) == CR_OK, "after a kill at %.2f s: %s", 0.15 + 0.11 * k, cr_last_error());
+        cr_model_free(m);
+    }
+}
+#endif
+
+const crt_case crt_cli[] = {
+#ifdef CLI
+    {"cli/bad_command_lines", bad_command_lines},
+    {"cli/bad_files", bad_files},
+    {"cli/train_eval_recommend_json", train_eval_recommend_json},
+    {"cli/killed_save_keeps_previous_checkpoint", killed_save_keeps_previous_checkpoint},
+#endif
+    {NULL, NULL}};
