@@ -14,7 +14,7 @@ LDLIBS  := -lm
 HDR      := contrarec.h
 TEST_SRC := tests/main.c tests/test_core.c tests/test_kernels.c tests/test_data.c tests/test_grad.c tests/test_model.c tests/test_alloc.c tests/test_cli.c
 
-.PHONY: all test asan valgrind fuzz bench clean
+.PHONY: all test asan valgrind fuzz bench check-header clean
 
 all: build/contrarec
 
@@ -54,6 +54,15 @@ bench: build/bench_kernels build/bench_train
 	OMP_NUM_THREADS=$(BENCH_THREADS) ./build/bench_kernels
 	OMP_NUM_THREADS=$(BENCH_THREADS) ./build/bench_train xsimgcl 2
 	OMP_NUM_THREADS=$(BENCH_THREADS) ./build/bench_train cl4srec 2
+
+# The header alone, warning-free as C99, C11 and C++ with gcc and clang (and clang if present),
+# with and without OpenMP, at every SIMD level.
+check-header: | build
+	@printf '#define CONTRAREC_IMPLEMENTATION\n#include "contrarec.h"\nint main(void){return 0;}\n' > build/check_header.c
+	@for cc in "gcc -std=c99" "gcc -std=c11" "g++ -x c++" $(if $(shell command -v clang),"clang -std=c99" "clang -std=c11" "clang++ -x c++"); do \
+	  for f in "" "-fopenmp" "-march=native -fopenmp" "-mavx2 -mfma" "-DCR_NO_SIMD" "-DCONTRAREC_STATIC"; do \
+	    $$cc -Wall -Wextra -pedantic -Werror -O2 $$f -I. -c build/check_header.c -o build/check_header.o || { echo "FAILED: $$cc $$f"; exit 1; }; \
+	  done; echo "ok: $$cc"; done
 
 clean:
 	rm -rf build
