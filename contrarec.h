@@ -3479,12 +3479,15 @@ static cr_status cr__plan(cr_model *m, const char *name, int64_t rows, int64_t c
     return CR_OK;
 }
 
-static float *cr__tensor(cr_model *m, const char *name) {
+/* The parameters of a named tensor, and their gradient (same offset in the gradient block). */
+static float *cr__tensor_in(cr_model *m, float *block, const char *name) {
     int i;
     for (i = 0; i < m->n_tensors; i++)
-        if (strcmp(m->tensors[i].name, name) == 0) return m->param + m->tensors[i].offset;
+        if (strcmp(m->tensors[i].name, name) == 0) return block + m->tensors[i].offset;
     return NULL;
 }
+static float *cr__tensor(cr_model *m, const char *name) { return cr__tensor_in(m, m->param, name); }
+static float *cr__tensor_grad(cr_model *m, const char *name) { return cr__tensor_in(m, m->grad, name); }
 
 /* Allocates the parameter block and its three companions. */
 static cr_status cr__alloc_params(cr_model *m) {
@@ -4067,11 +4070,13 @@ struct cr__seq {
     int32_t *tmp_seq;
 };
 
-static float *cr__seq_w(cr_model *m, const char *fmt, int l) {
+/* Layer l's tensor named by fmt ("gru%d_wih", ...), from the parameter or the gradient block. */
+static float *cr__seq_w_in(cr_model *m, float *block, const char *fmt, int l) {
     char name[24];
     snprintf(name, sizeof name, fmt, l);
-    return cr__tensor(m, name);
+    return cr__tensor_in(m, block, name);
 }
+static float *cr__seq_w(cr_model *m, const char *fmt, int l) { return cr__seq_w_in(m, m->param, fmt, l); }
 
 static const float *cr__seq_item_table(cr_model *m) { return cr__tensor(m, "item_emb") + m->cfg.dim; }
 
@@ -4442,11 +4447,11 @@ static void cr__seq_backward(cr_model *m, cr__gru_acts *A, int B) {
     struct cr__seq *q = m->seq;
     int T = q->T, d = q->d, H = q->H, L = q->L, l;
     int64_t TB = (int64_t)T * B, i;
-    float *G = m->grad, *dY = q->dy;
-    float *gE = G + (cr__tensor(m, "item_emb") - m->param);
+    float *dY = q->dy;
+    float *gE = cr__tensor_grad(m, "item_emb");
     if (H != d) { /* o = y W_out^T: dW_out += dO^T y, dy = dO W_out */
         float *W = cr__tensor(m, "out_proj");
-        cr_sgemm(1, 0, d, H, (int)TB, 1.0f, q->dy, d, A->y, H, 1.0f, G + (W - m->param), H);
+        cr_sgemm(1, 0, d, H, (int)TB, 1.0f, q->dy, d, A->y, H, 1.0f, cr__tensor_grad(m, "out_proj"), H);
         cr_sgemm(0, 0, (int)TB, H, d, 1.0f, q->dy, d, W, H, 0.0f, q->dx, H);
         dY = q->dx;
     }
@@ -4458,8 +4463,8 @@ static void cr__seq_backward(cr_model *m, cr__gru_acts *A, int B) {
         int in = l ? H : d;
         float *wih = cr__seq_w(m, "gru%d_wih", l), *whh = cr__seq_w(m, "gru%d_whh", l);
         float *dx = dY == q->dy ? q->dx : q->dy; /* ping-pong the two scratch buffers */
-        cr__gru_layer_backward(q, A, l, dx, dY, x, in, wih, whh, G + (wih - m->param), G + (whh - m->param),
-                               G + (cr__seq_w(m, "gru%d_bih", l) - m->param), G + (cr__seq_w(m, "gru%d_bhh", l) - m->param), T, B, H);
+        cr__gru_layer_backward(q, A, l, dx, dY, x, in, wih, whh, cr__seq_w_in(m, m->grad, "gru%d_wih", l), cr__seq_w_in(m, m->grad, "gru%d_whh", l),
+                               cr__seq_w_in(m, m->grad, "gru%d_bih", l), cr__seq_w_in(m, m->grad, "gru%d_bhh", l), T, B, H);
         dY = dx;
     }
     /* into the embedding table (padding row 0 stays fixed at zero) */
@@ -4529,20 +4534,23 @@ static int cr__seq_augment(cr_model *m, const int32_t *s, int n, int32_t *out, c
     }
 }
 
-/* z = head(o_last) for a view block: the projection head W2 relu(W1 o + b1) + b2, or identity. */
+/* z = head(o_last) for a view block: the projection head W2 relu(W1 o + b1) + b2, or identity.
+   a1 keeps the pre-activation for the backward pass; da1 is scratch here. */
 static void cr__proj_forward(cr_model *m, int n) {
     struct cr__seq *q = m->seq;
     int d = q->d;
     int64_t i;
+    const float *b1, *b2;
     if (!m->cfg.proj_head) { memcpy(q->z, q->zin, (size_t)n * d * sizeof(float)); return; }
+    b1 = cr__tensor(m, "proj_b1");
+    b2 = cr__tensor(m, "proj_b2");
     cr_sgemm(0, 1, n, d, d, 1.0f, q->zin, d, cr__tensor(m, "proj_w1"), d, 0.0f, q->a1, d);
     for (i = 0; i < (int64_t)n * d; i++) {
-        q->a1[i] += cr__tensor(m, "proj_b1")[i % d];
-        q->z[i] = q->a1[i]; /* z temporarily holds relu(a1) below */
+        q->a1[i] += b1[i % d];
+        q->da1[i] = q->a1[i] > 0 ? q->a1[i] : 0.0f; /* relu(a1) */
     }
-    for (i = 0; i < (int64_t)n * d; i++) q->da1[i] = q->a1[i] > 0 ? q->a1[i] : 0.0f;
     cr_sgemm(0, 1, n, d, d, 1.0f, q->da1, d, cr__tensor(m, "proj_w2"), d, 0.0f, q->z, d);
-    for (i = 0; i < (int64_t)n * d; i++) q->z[i] += cr__tensor(m, "proj_b2")[i % d];
+    for (i = 0; i < (int64_t)n * d; i++) q->z[i] += b2[i % d];
 }
 
 /* Backward of cr__proj_forward: dz -> dzin, accumulating the head's gradients. */
@@ -4550,21 +4558,25 @@ static void cr__proj_backward(cr_model *m, int n) {
     struct cr__seq *q = m->seq;
     int d = q->d;
     int64_t i;
-    float *G = m->grad, *w1 = cr__tensor(m, "proj_w1"), *w2 = cr__tensor(m, "proj_w2");
-    float *gb1 = G + (cr__tensor(m, "proj_b1") - m->param), *gb2 = G + (cr__tensor(m, "proj_b2") - m->param);
+    float *w1, *w2, *gb1, *gb2;
     if (!m->cfg.proj_head) { memcpy(q->dzin, q->dz, (size_t)n * d * sizeof(float)); return; }
-    /* z = relu(a1) W2^T + b2 */
+    w1 = cr__tensor(m, "proj_w1");
+    w2 = cr__tensor(m, "proj_w2");
+    gb1 = cr__tensor_grad(m, "proj_b1");
+    gb2 = cr__tensor_grad(m, "proj_b2");
+    /* forward: z = relu(a1) W2^T + b2 */
     for (i = 0; i < (int64_t)n * d; i++) {
         q->da1[i] = q->a1[i] > 0 ? q->a1[i] : 0.0f; /* relu(a1), recomputed */
         gb2[i % d] += q->dz[i];
     }
-    cr_sgemm(1, 0, d, d, n, 1.0f, q->dz, d, q->da1, d, 1.0f, G + (w2 - m->param), d);
+    cr_sgemm(1, 0, d, d, n, 1.0f, q->dz, d, q->da1, d, 1.0f, cr__tensor_grad(m, "proj_w2"), d);
     cr_sgemm(0, 0, n, d, d, 1.0f, q->dz, d, w2, d, 0.0f, q->da1, d); /* d relu(a1) */
+    /* forward: a1 = zin W1^T + b1 */
     for (i = 0; i < (int64_t)n * d; i++) {
         q->da1[i] = q->a1[i] > 0 ? q->da1[i] : 0.0f;
         gb1[i % d] += q->da1[i];
     }
-    cr_sgemm(1, 0, d, d, n, 1.0f, q->da1, d, q->zin, d, 1.0f, G + (w1 - m->param), d);
+    cr_sgemm(1, 0, d, d, n, 1.0f, q->da1, d, q->zin, d, 1.0f, cr__tensor_grad(m, "proj_w1"), d);
     cr_sgemm(0, 0, n, d, d, 1.0f, q->da1, d, w1, d, 0.0f, q->dzin, d);
 }
 
@@ -4576,7 +4588,7 @@ static double cr__seq_next_item(cr_model *m, cr__gru_acts *A, const int32_t *tar
     struct cr__seq *q = m->seq;
     int d = q->d, I = m->n_items;
     int64_t TB = (int64_t)q->T * B, P = 0, i, nc = I;
-    float *Etab = (float *)cr__seq_item_table(m), *gE = m->grad + (Etab - m->param);
+    float *Etab = (float *)cr__seq_item_table(m), *gE = cr__tensor_grad(m, "item_emb") + d; /* rows 1..I */
     const float *C = Etab; /* candidate rows (nc, d) and their gradient */
     float *dC = gE;
     double loss = 0;
@@ -4719,9 +4731,9 @@ static cr_status cr__seq_batch(cr_model *m, const int32_t *users, int B, int epo
     if (m->cfg.model == CR_MODEL_CL4SREC && m->cfg.lambda > 0) part[1] = cr__seq_contrast(m, users, B, seed, want_grad);
     if (m->cfg.reg > 0) { /* L2 on the whole embedding table, as SELFRec's CL4SRec does */
         float *E = cr__tensor(m, "item_emb");
-        part[2] = cr_l2_loss(want_grad ? m->grad + (E - m->param) : NULL, E, ((int64_t)m->n_items + 2) * q->d, m->cfg.reg, 1.0f);
+        part[2] = cr_l2_loss(want_grad ? cr__tensor_grad(m, "item_emb") : NULL, E, ((int64_t)m->n_items + 2) * q->d, m->cfg.reg, 1.0f);
     }
-    if (want_grad) memset(m->grad + (cr__tensor(m, "item_emb") - m->param), 0, (size_t)q->d * sizeof(float)); /* padding row */
+    if (want_grad) memset(cr__tensor_grad(m, "item_emb"), 0, (size_t)q->d * sizeof(float)); /* padding row */
     return CR_OK;
 }
 
