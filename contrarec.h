@@ -1723,7 +1723,7 @@ CR_API cr_status cr_csr_transpose(cr_csr *At, const cr_csr *A) {
      flight when a row ends (short rows are the common case in power-law graphs);
    - a column panel's accumulators stay in registers: one load + FMA per vector per entry;
    - the loop is instantiated per panel width, with no test left inside it.
-   Measured on Zen 5 and left out (NOTES.md in wip/spmm has the numbers): streaming stores for Y
+   Measured on Zen 5 and left out (bench/notes/spmm.md has the numbers): streaming stores for Y
    (5-8% slower here, also when Y was the next call's X), two accumulator sets per row (no gain:
    the loop is bound by the gathers, not FMA latency, and it would break the CSR order), narrower
    column panels to keep X in L3 (slower), prefetching only every other line (no faster when the
@@ -1745,8 +1745,8 @@ static int64_t cr__csr_part_start(const cr_csr *A, int t, int nparts) {
     return lo;
 }
 
-/* Tunables, measured on Zen 5 with Gowalla (wip/spmm/NOTES.md). 160 lines = 40 rows of 64 floats:
-   from 96 to 224 lines is flat within noise, 48 or 320 lose 5-10%. */
+/* Tunables, measured on Zen 5 with Gowalla (bench/notes/spmm.md). 160 lines = 40 rows of 64 floats:
+   from 96 to 224 lines is flat within noise, 48 or 320 lose 5-15%. */
 #ifndef CR__SPMM_PF_LINES
 #define CR__SPMM_PF_LINES 160 /* cache lines requested ahead of the one being summed */
 #endif
