@@ -1712,6 +1712,17 @@ CR_API cr_status cr_csr_transpose(cr_csr *At, const cr_csr *A) {
     return CR_OK;
 }
 
+/* 1 if row r of A (columns sorted) holds column c: a binary search. */
+static int cr__csr_has(const cr_csr *A, int64_t r, int32_t c) {
+    int64_t lo = A->rowptr[r], hi = A->rowptr[r + 1];
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (A->col[mid] < c) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < A->rowptr[r + 1] && A->col[lo] == c;
+}
+
 /* ---- 4c. SpMM ---- */
 
 /* Y = A X is a gather: entry (r, c) reads row c of X, d floats from anywhere in the table, and
@@ -2182,6 +2193,21 @@ static cr_status cr__group_by_user(const cr_interactions *x, int32_t n_users, in
     return CR_OK;
 }
 
+/* Removes the records with drop[e] != 0, keeping the order; returns how many went. */
+static int64_t cr__interactions_drop(cr_interactions *x, const uint8_t *drop) {
+    int64_t e, w = 0, n = x->n;
+    for (e = 0; e < n; e++) {
+        if (drop[e]) continue;
+        x->user[w] = x->user[e];
+        x->item[w] = x->item[e];
+        x->rating[w] = x->rating[e];
+        x->time[w] = x->time[e];
+        w++;
+    }
+    x->n = w;
+    return n - w;
+}
+
 /* Sorts n 64-bit keys: insertion sort for short runs, heap sort for long ones (no recursion,
    no quadratic case). */
 static void cr__sort_u64(uint64_t *a, int64_t n) {
@@ -2224,7 +2250,7 @@ static void cr__sort_u64(uint64_t *a, int64_t n) {
 /* Removes repeated (user, item) records, keeping each pair's first record and the file order.
    Per user the (item, position) keys are sorted, so a repeat sits right after its first. */
 static cr_status cr__dedup(cr_interactions *x, int32_t n_users, int64_t *removed) {
-    int64_t *off, *idx, e, w = 0;
+    int64_t *off, *idx;
     uint64_t *keys;
     uint8_t *drop;
     int32_t u;
@@ -2241,16 +2267,7 @@ static cr_status cr__dedup(cr_interactions *x, int32_t n_users, int64_t *removed
         for (k = 1; k < n; k++)
             if ((keys[b + k] >> 32) == (keys[b + k - 1] >> 32)) drop[idx[b + (int64_t)(uint32_t)keys[b + k]]] = 1;
     }
-    for (e = 0; e < x->n; e++) {
-        if (drop[e]) continue;
-        x->user[w] = x->user[e];
-        x->item[w] = x->item[e];
-        x->rating[w] = x->rating[e];
-        x->time[w] = x->time[e];
-        w++;
-    }
-    *removed = x->n - w;
-    x->n = w;
+    *removed = cr__interactions_drop(x, drop);
     CR_FREE(off); CR_FREE(idx); CR_FREE(keys); CR_FREE(drop);
     return CR_OK;
 }
@@ -2636,27 +2653,46 @@ static cr_status cr__split_by_flags(const cr_interactions *all, const uint8_t *f
     return st;
 }
 
-CR_API cr_status cr_split_ratio(const cr_interactions *all, int32_t n_users, double ratio,
-                                uint64_t seed, cr_interactions *keep, cr_interactions *held) {
+/* Sorts one user's record indices by (time, file position): histories are short and nearly
+   sorted, so insertion sort. */
+static void cr__sort_by_time(const cr_interactions *x, int64_t *idx, int64_t n) {
+    int64_t k, j;
+    for (k = 1; k < n; k++) {
+        int64_t key = idx[k];
+        for (j = k; j > 0 && x->time[idx[j - 1]] > x->time[key]; j--) idx[j] = idx[j - 1];
+        idx[j] = key;
+    }
+}
+
+/* Both per-user splits: flag the held-out records of each user, then split by the flags.
+   n_last > 0: the user's n_last latest; otherwise a random round(ratio * n) (one always stays). */
+static cr_status cr__split_users(const cr_interactions *all, int32_t n_users, double ratio, int n_last,
+                                 uint64_t seed, cr_interactions *keep, cr_interactions *held) {
     int64_t *off, *idx;
     uint8_t *flag;
     int32_t u;
     cr_status st;
-    memset(keep, 0, sizeof *keep);
-    memset(held, 0, sizeof *held);
-    if (!(ratio >= 0 && ratio < 1)) return cr__fail(CR_ERR_INVALID, "split ratio %g is outside [0, 1)", ratio);
     if ((st = cr__group_by_user(all, n_users, &off, &idx)) != CR_OK) return st;
     flag = (uint8_t *)cr__calloc_array((size_t)all->n + 1, 1, "split flags");
     if (!flag) { CR_FREE(off); CR_FREE(idx); return CR_ERR_NOMEM; }
     for (u = 0; u < n_users; u++) {
-        int64_t b = off[u], n = off[u + 1] - b, h = (int64_t)floor(ratio * (double)n + 0.5), k;
-        cr_rng r = cr_rng_stream(seed, (uint64_t)u);
+        int64_t b = off[u], n = off[u + 1] - b, k, h;
+        if (n_last > 0) {
+            if (n <= n_last) continue;
+            cr__sort_by_time(all, idx + b, n);
+            for (k = n - n_last; k < n; k++) flag[idx[b + k]] = 1;
+            continue;
+        }
+        h = (int64_t)floor(ratio * (double)n + 0.5);
         if (h > n - 1) h = n - 1;
-        for (k = 0; k < h; k++) { /* partial Fisher-Yates: the first h of a shuffle */
-            int64_t j = k + (int64_t)cr_rng_below(&r, (uint32_t)(n - k)), t = idx[b + k];
-            idx[b + k] = idx[b + j];
-            idx[b + j] = t;
-            flag[idx[b + k]] = 1;
+        {
+            cr_rng r = cr_rng_stream(seed, (uint64_t)u);
+            for (k = 0; k < h; k++) { /* partial Fisher-Yates: the first h of a shuffle */
+                int64_t j = k + (int64_t)cr_rng_below(&r, (uint32_t)(n - k)), t = idx[b + k];
+                idx[b + k] = idx[b + j];
+                idx[b + j] = t;
+                flag[idx[b + k]] = 1;
+            }
         }
     }
     st = cr__split_by_flags(all, flag, keep, held);
@@ -2666,34 +2702,20 @@ CR_API cr_status cr_split_ratio(const cr_interactions *all, int32_t n_users, dou
     return st;
 }
 
+CR_API cr_status cr_split_ratio(const cr_interactions *all, int32_t n_users, double ratio,
+                                uint64_t seed, cr_interactions *keep, cr_interactions *held) {
+    memset(keep, 0, sizeof *keep);
+    memset(held, 0, sizeof *held);
+    if (!(ratio >= 0 && ratio < 1)) return cr__fail(CR_ERR_INVALID, "split ratio %g is outside [0, 1)", ratio);
+    return cr__split_users(all, n_users, ratio, 0, seed, keep, held);
+}
+
 CR_API cr_status cr_split_leave_last(const cr_interactions *all, int32_t n_users, int n_last,
                                      cr_interactions *keep, cr_interactions *held) {
-    int64_t *off, *idx;
-    uint8_t *flag;
-    int32_t u;
-    cr_status st;
     memset(keep, 0, sizeof *keep);
     memset(held, 0, sizeof *held);
     if (n_last < 1) return cr__fail(CR_ERR_INVALID, "leave-last-out needs n_last >= 1, got %d", n_last);
-    if ((st = cr__group_by_user(all, n_users, &off, &idx)) != CR_OK) return st;
-    flag = (uint8_t *)cr__calloc_array((size_t)all->n + 1, 1, "split flags");
-    if (!flag) { CR_FREE(off); CR_FREE(idx); return CR_ERR_NOMEM; }
-    for (u = 0; u < n_users; u++) {
-        int64_t b = off[u], n = off[u + 1] - b, k, j;
-        if (n <= n_last) continue;
-        /* insertion sort by (time, file position): histories are short and nearly sorted */
-        for (k = 1; k < n; k++) {
-            int64_t key = idx[b + k];
-            for (j = k; j > 0 && all->time[idx[b + j - 1]] > all->time[key]; j--) idx[b + j] = idx[b + j - 1];
-            idx[b + j] = key;
-        }
-        for (k = n - n_last; k < n; k++) flag[idx[b + k]] = 1;
-    }
-    st = cr__split_by_flags(all, flag, keep, held);
-    CR_FREE(off);
-    CR_FREE(idx);
-    CR_FREE(flag);
-    return st;
+    return cr__split_users(all, n_users, 0, n_last, 0, keep, held);
 }
 
 CR_API cr_status cr_interactions_to_csr(cr_csr *out, const cr_interactions *x, int32_t n_users,
@@ -2708,13 +2730,8 @@ CR_API cr_status cr_interactions_to_csr(cr_csr *out, const cr_interactions *x, i
     if ((st = cr__group_by_user(x, n_users, &off, &idx)) != CR_OK) return st;
     if ((st = cr__csr_alloc(out, n_users, n_items, x->n, 0)) != CR_OK) { CR_FREE(off); CR_FREE(idx); return st; }
     for (u = 0; u < n_users; u++) {
-        int64_t b = off[u], n = off[u + 1] - b, k, j, r0 = w;
-        if (by_time)
-            for (k = 1; k < n; k++) {
-                int64_t key = idx[b + k];
-                for (j = k; j > 0 && x->time[idx[b + j - 1]] > x->time[key]; j--) idx[b + j] = idx[b + j - 1];
-                idx[b + j] = key;
-            }
+        int64_t b = off[u], n = off[u + 1] - b, k, r0 = w;
+        if (by_time) cr__sort_by_time(x, idx + b, n);
         for (k = 0; k < n; k++) out->col[w++] = x->item[idx[b + k]];
         if (!by_time) { /* sorted and unique */
             int64_t q, m = r0;
@@ -2856,26 +2873,16 @@ CR_API void cr_dataset_free(cr_dataset *ds) {
 static cr_status cr__drop_train_overlap(cr_interactions *held, const cr_interactions *train,
                                         int32_t n_users, int32_t n_items, int64_t *dropped) {
     cr_csr R;
-    int64_t e, w = 0;
+    int64_t e;
+    uint8_t *drop;
     cr_status st;
     *dropped = 0;
     if ((st = cr_interactions_to_csr(&R, train, n_users, n_items, 0)) != CR_OK) return st;
-    for (e = 0; e < held->n; e++) {
-        int64_t lo = R.rowptr[held->user[e]], hi = R.rowptr[held->user[e] + 1];
-        while (lo < hi) { /* binary search in the user's sorted training items */
-            int64_t mid = lo + (hi - lo) / 2;
-            if (R.col[mid] < held->item[e]) lo = mid + 1;
-            else hi = mid;
-        }
-        if (lo < R.rowptr[held->user[e] + 1] && R.col[lo] == held->item[e]) continue;
-        held->user[w] = held->user[e];
-        held->item[w] = held->item[e];
-        held->rating[w] = held->rating[e];
-        held->time[w] = held->time[e];
-        w++;
-    }
-    *dropped = held->n - w;
-    held->n = w;
+    drop = (uint8_t *)cr__alloc_array((size_t)held->n + 1, 1, "overlap flags");
+    if (!drop) { cr_csr_free(&R); return CR_ERR_NOMEM; }
+    for (e = 0; e < held->n; e++) drop[e] = (uint8_t)cr__csr_has(&R, held->user[e], held->item[e]);
+    *dropped = cr__interactions_drop(held, drop);
+    CR_FREE(drop);
     cr_csr_free(&R);
     return CR_OK;
 }
@@ -3855,17 +3862,6 @@ static uint64_t cr__batch_seed(const cr_model *m, int epoch, int64_t batch) {
     return cr_hash64(cr_hash64(m->cfg.seed, 0x62617463ULL + (uint64_t)epoch), (uint64_t)batch);
 }
 
-/* 1 if item is among user u's training items (binary search; hist rows are sorted). */
-static int cr__seen(const cr_csr *h, int32_t u, int32_t item) {
-    int64_t lo = h->rowptr[u], hi = h->rowptr[u + 1];
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (h->col[mid] < item) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < h->rowptr[u + 1] && h->col[lo] == item;
-}
-
 /* Uniform negatives, rejecting the user's training items (SELFRec's and LightGCN's scheme). */
 static void cr__draw_negatives(cr_model *m, const int32_t *users, int B, int32_t *neg, uint64_t seed) {
     cr_rng r = cr_rng_stream(seed, 0x6e6567);
@@ -3874,7 +3870,7 @@ static void cr__draw_negatives(cr_model *m, const int32_t *users, int B, int32_t
         int32_t j = 0;
         for (tries = 0; tries < 64; tries++) { /* a user who has nearly every item gives up */
             j = (int32_t)cr_rng_below(&r, (uint32_t)m->n_items);
-            if (!cr__seen(&m->hist, users[b], j)) break;
+            if (!cr__csr_has(&m->hist, users[b], j)) break;
         }
         neg[b] = j;
     }
@@ -5116,7 +5112,7 @@ CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_
         for (r = 0; r < nb; r++) {
             int32_t uu = users[e + r], ti[1024], *tk = topi + (e + r) * kmax;
             float *s = S + (int64_t)r * I, ts[1024];
-            double *rr = res + (e + r) * stride, dcg = 0, idcg = 0, *ex = rr + CR__R_PER_K * nk;
+            double *rr = res + (e + r) * stride, dcg = 0, *ex = rr + CR__R_PER_K * nk;
             int64_t p, tb = T.rowptr[uu], te = T.rowptr[uu + 1], nt = te - tb, n_excl = 0;
             int found, q, kk = 0, hits = 0, first_hit = 0;
             if (exclude) {
@@ -5126,44 +5122,26 @@ CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_
             }
             found = cr__topk_row(s, I, kmax, ts, ti);
             for (q = 0; q < kmax; q++) tk[q] = q < found ? ti[q] : -1;
-            /* hits in rank order; the test row is sorted, so membership is a binary search */
-            for (q = 0; q < found; q++) {
-                int64_t lo = tb, hi = te;
-                while (lo < hi) {
-                    int64_t mid = lo + (hi - lo) / 2;
-                    if (T.col[mid] < ti[q]) lo = mid + 1;
-                    else hi = mid;
-                }
-                if (lo < te && T.col[lo] == ti[q]) {
+            /* hits in rank order; each cut-off is closed when the scan reaches it (ranks past
+               `found` are empty: fewer candidates than K) */
+            for (q = 0; q < kmax; q++) {
+                if (q < found && cr__csr_has(&T, uu, ti[q])) {
                     hits++;
                     dcg += 1.0 / log2((double)q + 2.0);
                     if (!first_hit) first_hit = q + 1;
                 }
-                if (q < nt) idcg += 1.0 / log2((double)q + 2.0);
-                while (kk < nk && q + 1 == o.ks[kk]) { /* close every cut-off that ends here */
-                    double *rk = rr + CR__R_PER_K * kk;
-                    double id2 = idcg;
+                if (q + 1 == o.ks[kk]) {
+                    double *rk = rr + CR__R_PER_K * kk, idcg = 0;
                     int z;
-                    for (z = q + 1; z < o.ks[kk] && z < nt; z++) id2 += 1.0 / log2((double)z + 2.0);
+                    for (z = 0; z < o.ks[kk] && z < nt; z++) idcg += 1.0 / log2((double)z + 2.0);
                     rk[CR__R_RECALL] = (double)hits / (double)nt;
                     rk[CR__R_PREC] = (double)hits / o.ks[kk];
-                    rk[CR__R_NDCG] = id2 > 0 ? dcg / id2 : 0;
+                    rk[CR__R_NDCG] = dcg / idcg;
                     rk[CR__R_HIT] = hits > 0;
                     rk[CR__R_HITS] = hits;
                     rk[CR__R_MRR] = first_hit ? 1.0 / first_hit : 0;
                     kk++;
                 }
-            }
-            for (; kk < nk; kk++) { /* fewer candidates than K */
-                double *rk = rr + CR__R_PER_K * kk, id2 = 0;
-                int z;
-                for (z = 0; z < o.ks[kk] && z < nt; z++) id2 += 1.0 / log2((double)z + 2.0);
-                rk[CR__R_RECALL] = (double)hits / (double)nt;
-                rk[CR__R_PREC] = (double)hits / o.ks[kk];
-                rk[CR__R_NDCG] = id2 > 0 ? dcg / id2 : 0;
-                rk[CR__R_HIT] = hits > 0;
-                rk[CR__R_HITS] = hits;
-                rk[CR__R_MRR] = first_hit ? 1.0 / first_hit : 0;
             }
             /* long-tail recall at the largest K */
             {
@@ -5386,18 +5364,15 @@ static void cr__wr_bytes(cr__wr *w, const void *p, size_t n) {
     if (!w->err && fwrite(p, 1, n, w->f) != n) w->err = 1;
 }
 
-static void cr__wr_u64(cr__wr *w, uint64_t v) {
+/* v as nbytes (<= 8) little-endian bytes */
+static void cr__wr_le(cr__wr *w, uint64_t v, int nbytes) {
     unsigned char b[8];
     int i;
-    for (i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
-    cr__wr_bytes(w, b, 8);
+    for (i = 0; i < nbytes; i++) b[i] = (unsigned char)(v >> (8 * i));
+    cr__wr_bytes(w, b, (size_t)nbytes);
 }
-static void cr__wr_u32(cr__wr *w, uint32_t v) {
-    unsigned char b[4];
-    int i;
-    for (i = 0; i < 4; i++) b[i] = (unsigned char)(v >> (8 * i));
-    cr__wr_bytes(w, b, 4);
-}
+static void cr__wr_u64(cr__wr *w, uint64_t v) { cr__wr_le(w, v, 8); }
+static void cr__wr_u32(cr__wr *w, uint32_t v) { cr__wr_le(w, v, 4); }
 static void cr__wr_f32(cr__wr *w, float f) {
     uint32_t v;
     memcpy(&v, &f, 4);
@@ -5541,22 +5516,17 @@ static const unsigned char *cr__rd_take(cr__rd *r, size_t n, const char *what) {
     r->pos += n;
     return p;
 }
-static uint64_t cr__rd_u64(cr__rd *r, const char *what) {
-    const unsigned char *p = cr__rd_take(r, 8, what);
+/* An unsigned little-endian value of nbytes (<= 8); 0 once the data has run out. */
+static uint64_t cr__rd_le(cr__rd *r, int nbytes, const char *what) {
+    const unsigned char *p = cr__rd_take(r, (size_t)nbytes, what);
     uint64_t v = 0;
     int i;
     if (p)
-        for (i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+        for (i = 0; i < nbytes; i++) v |= (uint64_t)p[i] << (8 * i);
     return v;
 }
-static uint32_t cr__rd_u32(cr__rd *r, const char *what) {
-    const unsigned char *p = cr__rd_take(r, 4, what);
-    uint32_t v = 0;
-    int i;
-    if (p)
-        for (i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
+static uint64_t cr__rd_u64(cr__rd *r, const char *what) { return cr__rd_le(r, 8, what); }
+static uint32_t cr__rd_u32(cr__rd *r, const char *what) { return (uint32_t)cr__rd_le(r, 4, what); }
 static float cr__rd_f32(cr__rd *r, const char *what) {
     uint32_t v = cr__rd_u32(r, what);
     float f;
