@@ -32,7 +32,7 @@ test: build/tests build/contrarec
 
 # AddressSanitizer + UndefinedBehaviorSanitizer over the whole suite.
 build/tests-asan: $(TEST_SRC) tests/test.h $(HDR) | build
-	$(CC) -std=c99 $(WARN) -O1 -g $(ARCH) $(OMPFLAG) -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -I. -o $@ $(TEST_SRC) $(LDLIBS)
+	$(CC) -std=c99 $(WARN) -O1 -g $(ARCH) $(OMPFLAG) -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow -fno-omit-frame-pointer -I. -o $@ $(TEST_SRC) $(LDLIBS)
 
 asan: build/tests-asan build/contrarec
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/tests-asan

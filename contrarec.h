@@ -460,12 +460,12 @@ typedef struct cr_config {
     cr_model_kind model;
     int dim;        /* embedding size: 64 */
     int layers;     /* graph propagation layers: 3 (SGL, SimGCL, LightGCN), 2 (XSimGCL) */
-    float lr;       /* Adam learning rate: 1e-3 */
+    float lr;       /* Adam learning rate: 1e-3 (graph models, as the papers), 3e-3 (sequence models) */
     int batch;      /* 2048 (graph), 256 (sequence) */
     float reg;      /* L2 weight: 1e-4 */
     int l2_selfrec; /* 0: squared L2 of the batch's ego embeddings / batch (papers);
                        1: SELFRec's per-model form, to match published SELFRec figures */
-    float tau;      /* InfoNCE temperature: SGL 0.2, SimGCL 0.2, XSimGCL 0.15, CL4SRec 1 */
+    float tau;      /* InfoNCE temperature: SGL 0.2, SimGCL 0.2, XSimGCL 0.15, CL4SRec 0.2 */
     float lambda;   /* contrastive weight: SGL 0.1, SimGCL 0.5, XSimGCL 0.2, CL4SRec 0.1 */
     float eps;      /* noise magnitude: SimGCL 0.1, XSimGCL 0.2 */
     float drop;     /* SGL dropout ratio rho: 0.1 */
@@ -478,7 +478,8 @@ typedef struct cr_config {
     int hidden;       /* GRU hidden size: 64 */
     int gru_layers;   /* 1 */
     float dropout;    /* dropout on embeddings and GRU outputs: 0.2 */
-    int proj_head;    /* 1: 2-layer MLP projection head before the contrastive loss */
+    int proj_head;    /* 2-layer MLP projection head before the contrastive loss: 1 on, -1 off;
+                         default on for CL4SREC (see tau) */
     unsigned seq_aug; /* CR_SEQAUG_* flags: default crop | mask | reorder */
     float aug_rate;   /* augmentation ratio: 0.2 */
     int neg_samples;  /* 0: full softmax over all items; > 0: sampled softmax with that many
@@ -3114,11 +3115,14 @@ CR_API void cr_aug_feature_mask(float *E, int64_t rows, int d, float rate, uint6
    polynomial (relative error < 2e-7). Written without calls or branches so the compiler can
    vectorise the loops it sits in; libm's expf would stay scalar. */
 static CR__INLINE float cr__expf(float x) {
-    float t, n, f, p;
+    float t, n, f, p, xc;
     int32_t bits;
     float scale;
-    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    t = x * 1.4426950408889634f;
+    /* clamped so that a NaN never reaches the float-to-int conversion (undefined behaviour);
+       a NaN in gives a NaN out, as expf does */
+    xc = x > -87.0f ? x : -87.0f;
+    xc = xc < 88.0f ? xc : 88.0f;
+    t = xc * 1.4426950408889634f;
     n = (t + 12582912.0f) - 12582912.0f; /* round to nearest without floorf */
     f = t - n;
     p = 1.5252734e-5f;
@@ -3131,7 +3135,7 @@ static CR__INLINE float cr__expf(float x) {
     p = p * f + 1.0f;
     bits = ((int32_t)n + 127) << 23;
     memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    return x == x ? p * scale : x;
 }
 
 /* Row reductions for the softmax loops, written with 16 independent lanes so they vectorise
@@ -3337,10 +3341,18 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     if (!c->dim) c->dim = 64;
     if (!c->layers) c->layers = k == CR_MODEL_XSIMGCL ? 2 : 3;
     if (k == CR_MODEL_MF) c->layers = 0;
-    c->lr = cr__opt(c->lr, 1e-3f);
+    /* the sequence models' 3e-3: at 1e-3 GRU4Rec on Beauty was at HR@10 0.032 after 10 epochs,
+       at 3e-3 at 0.064 (bench/quality.sh seq) */
+    c->lr = cr__opt(c->lr, seq ? 3e-3f : 1e-3f);
     if (!c->batch) c->batch = seq ? 256 : 2048;
     c->reg = cr__opt(c->reg, seq ? 0.0f : 1e-4f);
-    c->tau = cr__opt(c->tau, k == CR_MODEL_XSIMGCL ? 0.15f : (k == CR_MODEL_CL4SREC ? 1.0f : 0.2f));
+    c->tau = cr__opt(c->tau, k == CR_MODEL_XSIMGCL ? 0.15f : 0.2f);
+    /* CL4SRec: the paper's tau = 1 without a head left the GRU below the same GRU without the
+       contrast on Beauty (3 seeds, 20 epochs); with a SimCLR head and tau = 0.2 it is above it
+       on HR@10 and NDCG@10 for every seed (README, bench/quality.sh seq) */
+    if (c->proj_head == 0) c->proj_head = k == CR_MODEL_CL4SREC ? 1 : -1;
+    if (c->proj_head == -1) c->proj_head = 0;
+    else if (c->proj_head != 1) return cr__fail(CR_ERR_INVALID, "config %s: proj_head must be 1 (on), -1 (off) or 0 (default)", name);
     c->lambda = cr__opt(c->lambda, k == CR_MODEL_SGL ? 0.1f : k == CR_MODEL_SIMGCL ? 0.5f : k == CR_MODEL_XSIMGCL ? 0.2f : k == CR_MODEL_CL4SREC ? 0.1f : 0.0f);
     c->eps = cr__opt(c->eps, k == CR_MODEL_SIMGCL ? 0.1f : k == CR_MODEL_XSIMGCL ? 0.2f : 0.0f);
     c->drop = cr__opt(c->drop, k == CR_MODEL_SGL ? 0.1f : 0.0f);
@@ -3374,7 +3386,6 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     if (c->seq_aug & ~31u) return cr__fail(CR_ERR_INVALID, "config %s: seq_aug 0x%x has unknown flags", name, c->seq_aug);
     if (!(c->aug_rate > 0 && c->aug_rate <= 1)) return cr__fail(CR_ERR_INVALID, "config %s: aug_rate %g is outside (0, 1]", name, (double)c->aug_rate);
     if (c->neg_samples < 0 || c->neg_samples > (1 << 20)) return cr__fail(CR_ERR_INVALID, "config %s: neg_samples %d is outside 0..1048576", name, c->neg_samples);
-    if (c->proj_head != 0 && c->proj_head != 1) return cr__fail(CR_ERR_INVALID, "config %s: proj_head must be 0 or 1", name);
     if (c->l2_selfrec != 0 && c->l2_selfrec != 1) return cr__fail(CR_ERR_INVALID, "config %s: l2_selfrec must be 0 or 1", name);
     return CR_OK;
 }
@@ -4014,33 +4025,41 @@ static void cr__graph_refresh(cr_model *m) {
 
 /* ---- 8d. sequence models: GRU encoder with backprop through time ---- */
 
-/* Layout. Sequences are left-padded to T = max_len steps and stored time-major: row t*B + b
-   holds step t of sequence b, so one step of the whole batch is a contiguous (B, .) block and
-   every gate product is a GEMM over the batch. Item ids are shifted by one in the embedding
-   table: row 0 is padding (kept zero), rows 1..I the items, row I+1 the mask token.
-   The GRU follows PyTorch's equations:
+/* Layout. Sequences are left-aligned to end at step T-1 (T = max_len, the last T items kept)
+   and packed time-major without padding, as PyTorch's PackedSequence does: within a batch the
+   sequences are ordered by length, longest first (col[j] is the batch index of column j), so
+   the sequences alive at step t are columns 0..act[t]-1 and step t is the contiguous block of
+   act[t] rows starting at row off[t]. Every gate product is still a GEMM over a block, and the
+   work follows the real number of items, not B * T (Beauty's mean length is 8 of 50). The
+   last block (step T-1) holds every non-empty sequence's final state. Item ids are shifted
+   by one in the embedding table: row 0 is padding (kept zero), rows 1..I the items, row I+1
+   the mask token. The GRU follows PyTorch's equations:
        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
        z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
        h' = (1 - z) * n + z * h
-   and a padding step leaves h at zero (so every sequence starts from a zero state). */
+   and every sequence starts from a zero state. */
 
 #define CR__SEQ_MAXL 4
 
 static cr_status cr__finish_batch(cr_model *m, int epoch, int64_t b, const double part[3], cr_epoch_stats *s);
 
-/* Activations of one pass over a batch (the main pass and each contrastive view). */
+/* Activations of one pass over a batch (the main pass and each contrastive view). Row
+   capacity is B * T; ntok rows are in use. */
 typedef struct cr__gru_acts {
-    int32_t *ids; /* (T*B) table rows */
-    float *mask;  /* (T*B) 1 for real steps */
-    float *x0;    /* (T*B, d) input embeddings after dropout */
-    float *din;   /* (T*B, d) input dropout scales (NULL without dropout) */
+    int B, ntok;
+    int32_t *col, *inv; /* (B) column -> batch index, batch index -> column */
+    int32_t *act;       /* (T) columns alive at step t (non-decreasing in t) */
+    int64_t *off;       /* (T+1) first row of step t */
+    int32_t *ids;       /* (rows) table rows */
+    float *x0;          /* (rows, d) input embeddings after dropout */
+    float *din;         /* (rows, d) input dropout scales (NULL without dropout) */
     float *gi[CR__SEQ_MAXL], *ghn[CR__SEQ_MAXL], *r[CR__SEQ_MAXL], *z[CR__SEQ_MAXL], *n[CR__SEQ_MAXL];
-    float *h[CR__SEQ_MAXL]; /* ((T+1)*B, H): block 0 is the zero initial state */
-    float *dout;  /* (T*B, H) output dropout scales (NULL without dropout) */
-    float *y;     /* (T*B, H) top-layer outputs after dropout */
-    float *o;     /* (T*B, d) outputs in item space (== y when H == d) */
-    int t0;       /* first step that is not padding for every sequence */
+    float *h[CR__SEQ_MAXL];  /* (rows, H) layer outputs */
+    float *hp[CR__SEQ_MAXL]; /* (rows, H) each row's previous state (zero at a sequence's start) */
+    float *dout;        /* (rows, H) output dropout scales (NULL without dropout) */
+    float *y;           /* (rows, H) top-layer outputs after dropout */
+    float *o;           /* (rows, d) outputs in item space (== y when H == d) */
 } cr__gru_acts;
 
 struct cr__seq {
@@ -4050,8 +4069,8 @@ struct cr__seq {
     float *dy, *dx, *dgi, *dgh, *dh, *gh;
     /* next-item loss */
     int chunk;
-    float *logits, *og, *dog;
-    int32_t *pos_idx, *target, *tgt_all, *cand;
+    float *logits;
+    int32_t *target, *tgt_all, *cand;
     float *cand_emb, *cand_grad; /* sampled softmax: the candidates' rows and gradients */
     int64_t cand_cap;
     /* contrastive loss */
@@ -4063,7 +4082,9 @@ struct cr__seq {
     int64_t n_train_users;
     int32_t *stamp;
     int32_t stamp_cur;
-    int32_t *tmp_seq;
+    int32_t *tmp_seq;  /* (B, 2T + 1) augmented views */
+    void *view_ptr;    /* (B) const int32_t *: each batch sequence's items */
+    int *view_len;     /* (B) their lengths */
 };
 
 /* Layer l's tensor named by fmt ("gru%d_wih", ...), from the parameter or the gradient block. */
@@ -4078,14 +4099,13 @@ static const float *cr__seq_item_table(cr_model *m) { return cr__tensor(m, "item
 
 static void cr__gru_acts_free(cr__gru_acts *A) {
     int l;
-    CR_FREE(A->ids);
-    cr__free_aligned(A->mask); cr__free_aligned(A->x0); cr__free_aligned(A->din);
-    cr__free_aligned(A->dout);
+    CR_FREE(A->col); CR_FREE(A->inv); CR_FREE(A->act); CR_FREE(A->off); CR_FREE(A->ids);
+    cr__free_aligned(A->x0); cr__free_aligned(A->din); cr__free_aligned(A->dout);
     if (A->o != A->y) cr__free_aligned(A->o);
     cr__free_aligned(A->y);
     for (l = 0; l < CR__SEQ_MAXL; l++) {
         cr__free_aligned(A->gi[l]); cr__free_aligned(A->ghn[l]); cr__free_aligned(A->r[l]);
-        cr__free_aligned(A->z[l]); cr__free_aligned(A->n[l]); cr__free_aligned(A->h[l]);
+        cr__free_aligned(A->z[l]); cr__free_aligned(A->n[l]); cr__free_aligned(A->h[l]); cr__free_aligned(A->hp[l]);
     }
     memset(A, 0, sizeof *A);
 }
@@ -4096,13 +4116,13 @@ static void cr__seq_free(cr_model *m) {
     if (!q) return;
     for (a = 0; a < 3; a++) cr__gru_acts_free(&q->acts[a]);
     cr__free_aligned(q->dy); cr__free_aligned(q->dx); cr__free_aligned(q->dgi); cr__free_aligned(q->dgh);
-    cr__free_aligned(q->dh); cr__free_aligned(q->gh); cr__free_aligned(q->logits); cr__free_aligned(q->og);
-    cr__free_aligned(q->dog); CR_FREE(q->pos_idx); CR_FREE(q->target); CR_FREE(q->tgt_all); CR_FREE(q->cand);
+    cr__free_aligned(q->dh); cr__free_aligned(q->gh); cr__free_aligned(q->logits);
+    CR_FREE(q->target); CR_FREE(q->tgt_all); CR_FREE(q->cand);
     cr__free_aligned(q->cand_emb); cr__free_aligned(q->cand_grad);
     cr__free_aligned(q->zin); cr__free_aligned(q->a1); cr__free_aligned(q->z); cr__free_aligned(q->dz);
     cr__free_aligned(q->da1); cr__free_aligned(q->dzin); cr__free_aligned(q->cl_ws);
     CR_FREE(q->cl_pos); CR_FREE(q->cl_self); CR_FREE(q->corr); CR_FREE(q->train_users);
-    CR_FREE(q->stamp); CR_FREE(q->tmp_seq);
+    CR_FREE(q->stamp); CR_FREE(q->tmp_seq); CR_FREE(q->view_ptr); CR_FREE(q->view_len);
     CR_FREE(q);
     m->seq = NULL;
 }
@@ -4111,22 +4131,27 @@ static void cr__seq_free(cr_model *m) {
 static cr_status cr__gru_acts_alloc(cr__gru_acts *A, int T, int B, int d, int H, int L, int dropout) {
     int64_t TB = (int64_t)T * B;
     int l, ok;
+    A->B = B;
+    A->col = (int32_t *)cr__alloc_array((size_t)B, sizeof(int32_t), "sequence batch");
+    A->inv = (int32_t *)cr__alloc_array((size_t)B, sizeof(int32_t), "sequence batch");
+    A->act = (int32_t *)cr__alloc_array((size_t)T, sizeof(int32_t), "sequence batch");
+    A->off = (int64_t *)cr__alloc_array((size_t)T + 1, sizeof(int64_t), "sequence batch");
     A->ids = (int32_t *)cr__alloc_array((size_t)TB, sizeof(int32_t), "sequence batch");
-    A->mask = cr_alloc_floats(TB);
     A->x0 = cr_alloc_floats(TB * d);
     A->din = dropout ? cr_alloc_floats(TB * d) : NULL;
     A->dout = dropout ? cr_alloc_floats(TB * H) : NULL;
     A->y = cr_alloc_floats(TB * H);
     A->o = H == d ? A->y : cr_alloc_floats(TB * d);
-    ok = A->ids && A->mask && A->x0 && A->y && A->o && (!dropout || (A->din && A->dout));
+    ok = A->col && A->inv && A->act && A->off && A->ids && A->x0 && A->y && A->o && (!dropout || (A->din && A->dout));
     for (l = 0; l < L; l++) {
         A->gi[l] = cr_alloc_floats(TB * 3 * H);
         A->ghn[l] = cr_alloc_floats(TB * H);
         A->r[l] = cr_alloc_floats(TB * H);
         A->z[l] = cr_alloc_floats(TB * H);
         A->n[l] = cr_alloc_floats(TB * H);
-        A->h[l] = cr_alloc_floats(TB * H + (int64_t)B * H);
-        ok = ok && A->gi[l] && A->ghn[l] && A->r[l] && A->z[l] && A->n[l] && A->h[l];
+        A->h[l] = cr_alloc_floats(TB * H);
+        A->hp[l] = cr_alloc_floats(TB * H);
+        ok = ok && A->gi[l] && A->ghn[l] && A->r[l] && A->z[l] && A->n[l] && A->h[l] && A->hp[l];
     }
     return ok ? CR_OK : CR_ERR_NOMEM;
 }
@@ -4223,7 +4248,7 @@ static cr_status cr__seq_ws(cr_model *m, int train) {
     const cr_config *c = &m->cfg;
     struct cr__seq *q = m->seq;
     int d = q->d, H = q->H, L = q->L, T = q->T, a, nacts;
-    int64_t per_row = 2 * (int64_t)d + (int64_t)L * 8 * H + 3 * (int64_t)H, B, TB;
+    int64_t per_row = 2 * (int64_t)d + (int64_t)L * 9 * H + 3 * (int64_t)H, B, TB;
     if (!train) {
         if (q->B) return CR_OK;
         B = CR__MAX(1, CR__MIN((int64_t)CR__MIN(c->batch, 256), ((int64_t)16 << 20) / ((int64_t)T * per_row)));
@@ -4248,13 +4273,12 @@ static cr_status cr__seq_ws(cr_model *m, int train) {
     q->dgi = cr_alloc_floats(TB * 3 * H);
     q->dgh = cr_alloc_floats(TB * 3 * H);
     q->dh = cr_alloc_floats(B * H);
-    /* next-item softmax in chunks of positions: at most ~32M logits at a time */
-    q->chunk = (int)CR__MAX(64, CR__MIN((int64_t)1024, ((int64_t)32 << 20) / ((int64_t)m->n_items + 1)));
+    /* next-item softmax in chunks of positions: about 4M logits (16 MB) at a time, so a chunk's
+       logits stay in the last-level cache between the GEMM, the softmax and the two backward
+       GEMMs that read them */
+    q->chunk = (int)CR__MAX(64, CR__MIN((int64_t)1024, ((int64_t)4 << 20) / ((int64_t)m->n_items + 1)));
     q->cand_cap = c->neg_samples > 0 ? TB + c->neg_samples : m->n_items;
     q->logits = cr_alloc_floats((int64_t)q->chunk * q->cand_cap);
-    q->og = cr_alloc_floats(TB * d);
-    q->dog = cr_alloc_floats(TB * d);
-    q->pos_idx = (int32_t *)cr__alloc_array((size_t)TB, sizeof(int32_t), "sequence batch");
     q->target = (int32_t *)cr__alloc_array((size_t)TB, sizeof(int32_t), "sequence batch");
     q->tgt_all = (int32_t *)cr__alloc_array((size_t)TB, sizeof(int32_t), "sequence batch");
     if (c->neg_samples > 0) {
@@ -4264,9 +4288,11 @@ static cr_status cr__seq_ws(cr_model *m, int train) {
     }
     q->cand = (int32_t *)cr__alloc_array((size_t)q->cand_cap + 1, sizeof(int32_t), "sequence batch");
     q->stamp = (int32_t *)cr__calloc_array((size_t)m->n_items + 2, sizeof(int32_t), "sequence batch");
-    q->tmp_seq = (int32_t *)cr__alloc_array((size_t)4 * T + 8, sizeof(int32_t), "sequence batch");
-    if (!q->dx || !q->dgi || !q->dgh || !q->dh || !q->logits || !q->og || !q->dog ||
-        !q->pos_idx || !q->target || !q->tgt_all || !q->cand || !q->stamp || !q->tmp_seq) return CR_ERR_NOMEM;
+    q->tmp_seq = (int32_t *)cr__alloc_array((size_t)B * (2 * (size_t)T + 1), sizeof(int32_t), "sequence batch");
+    q->view_ptr = cr__alloc_array((size_t)B, sizeof(const int32_t *), "sequence batch");
+    q->view_len = (int *)cr__alloc_array((size_t)B, sizeof(int), "sequence batch");
+    if (!q->dx || !q->dgi || !q->dgh || !q->dh || !q->logits || !q->target || !q->tgt_all || !q->cand || !q->stamp || !q->tmp_seq ||
+        !q->view_ptr || !q->view_len) return CR_ERR_NOMEM;
     if (nacts == 3) {
         int64_t B2 = 2 * B;
         q->zin = cr_alloc_floats(B2 * d);
@@ -4285,67 +4311,118 @@ static cr_status cr__seq_ws(cr_model *m, int train) {
     return q->dy ? CR_OK : CR_ERR_NOMEM;
 }
 
-static float cr__sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+/* Gate nonlinearities on cr__expf, so the gate loops vectorise (libm's expf and tanhf are
+   scalar calls and were a fifth of a CL4SRec epoch). tanh(x) = 2 sigmoid(2x) - 1. */
+static CR__INLINE float cr__sigmoidf(float x) { return 1.0f / (1.0f + cr__expf(-x)); }
+static CR__INLINE float cr__tanhf(float x) { return 2.0f / (1.0f + cr__expf(-2.0f * x)) - 1.0f; }
 
-/* One GRU layer forward. x (T*B, in) -> h blocks 1..T (block 0 is zeros); caches gi (pre-gate
-   input products), ghn (W_hn h + b_hn), r, z, n for the backward pass. */
+/* Packs B sequences into A: seqs[b] has len[b] items (dense ids), of which the last T are
+   used. With targets, the target of each step is the item after it (seqs[b][len[b]] must
+   exist). Columns are ordered by length, longest first, ties by batch index (a stable
+   counting sort), so every step's live sequences form a prefix of the columns. */
+static void cr__seq_pack(cr__gru_acts *A, const int32_t *const *seqs, const int *len, int B, int T, int32_t *targets) {
+    int b, t, j, n, c;
+    int32_t *cnt = A->act; /* borrowed as counts per length before act is filled */
+    memset(cnt, 0, (size_t)T * sizeof(int32_t));
+    for (b = 0; b < B; b++) {
+        n = CR__MIN(len[b], T);
+        if (n > 0) cnt[T - n]++; /* bucket T - n: longest first */
+    }
+    for (t = 0, c = 0; t < T; t++) { n = cnt[t]; cnt[t] = c; c += n; }
+    for (b = 0, j = c; b < B; b++) { /* empty sequences go last */
+        n = CR__MIN(len[b], T);
+        A->inv[b] = n > 0 ? cnt[T - n]++ : j++;
+        A->col[A->inv[b]] = b;
+    }
+    A->B = B;
+    A->off[0] = 0;
+    for (t = 0, j = 0; t < T; t++) { /* act[t]: columns whose sequence has begun by step t */
+        while (j < B && CR__MIN(len[A->col[j]], T) >= T - t) j++;
+        A->act[t] = j;
+        A->off[t + 1] = A->off[t] + j;
+    }
+    A->ntok = (int)A->off[T];
+    for (t = 0; t < T; t++)
+        for (j = 0; j < A->act[t]; j++) {
+            int64_t row = A->off[t] + j;
+            int cb = A->col[j], nb = CR__MIN(len[cb], T);
+            const int32_t *s = seqs[cb] + (len[cb] - nb);
+            int k = t - (T - nb);
+            A->ids[row] = s[k] + 1;
+            if (targets) targets[row] = s[k + 1];
+        }
+}
+
+/* Row of batch index b's final output in A->o, or NULL for an empty sequence. */
+static const float *cr__seq_last(const cr__gru_acts *A, int b, int T, int d) {
+    int j = A->inv[b];
+    return j < A->act[T - 1] ? A->o + (A->off[T - 1] + j) * d : NULL;
+}
+
+/* One GRU layer forward over the packed rows. x (ntok, in) -> h; caches gi (input products),
+   hp (previous states), ghn (W_hn h + b_hn), r, z, n for the backward pass. */
 static void cr__gru_layer_forward(cr__gru_acts *A, int l, const float *x, int in, const float *wih,
                                   const float *whh, const float *bih, const float *bhh, float *gh,
-                                  int T, int B, int H) {
-    int64_t TB = (int64_t)T * B, H3 = 3 * (int64_t)H, t, i;
+                                  int T, int H) {
+    int64_t N = A->ntok, H3 = 3 * (int64_t)H, i;
     float *gi = A->gi[l], *h = A->h[l];
+    int t;
+    if (N == 0) return;
     /* all input products at once: gi = x W_ih^T + b_ih */
-    cr_sgemm(0, 1, (int)TB, (int)H3, in, 1.0f, x, in, wih, in, 0.0f, gi, (int)H3);
+    cr_sgemm(0, 1, (int)N, (int)H3, in, 1.0f, x, in, wih, in, 0.0f, gi, (int)H3);
     CR__OMP(parallel for schedule(static))
-    for (i = 0; i < TB; i++) cr_vaxpy(gi + i * H3, 1.0f, bih, H3);
-    memset(h, 0, (size_t)((int64_t)B * H * (A->t0 + 1)) * sizeof(float));
-    for (t = A->t0; t < T; t++) {
-        const float *hp = h + t * B * H;
-        float *hn = h + (t + 1) * B * H;
-        int b;
-        cr_sgemm(0, 1, B, (int)H3, H, 1.0f, hp, H, whh, H, 0.0f, gh, (int)H3);
-        CR__OMP(parallel for schedule(static) if ((int64_t)B * H > 16384))
-        for (b = 0; b < B; b++) {
-            int64_t row = t * B + b;
+    for (i = 0; i < N; i++) cr_vaxpy(gi + i * H3, 1.0f, bih, H3);
+    for (t = 0; t < T; t++) {
+        int a = A->act[t], ap = t ? A->act[t - 1] : 0, b;
+        int64_t o = A->off[t];
+        float *hp = A->hp[l] + o * H;
+        if (a == 0) continue;
+        /* previous states: the live prefix of step t-1, zeros for sequences that begin now */
+        if (ap) memcpy(hp, h + A->off[t - 1] * H, (size_t)ap * H * sizeof(float));
+        memset(hp + (int64_t)ap * H, 0, (size_t)(a - ap) * H * sizeof(float));
+        if (ap) cr_sgemm(0, 1, ap, (int)H3, H, 1.0f, hp, H, whh, H, 0.0f, gh, (int)H3);
+        memset(gh + (int64_t)ap * H3, 0, (size_t)(a - ap) * H3 * sizeof(float));
+        CR__OMP(parallel for schedule(static) if ((int64_t)a * H >= 4096))
+        for (b = 0; b < a; b++) {
+            int64_t row = o + b;
             const float *g_i = gi + row * H3, *g_h = gh + (int64_t)b * H3, *hpb = hp + (int64_t)b * H;
             float *rr = A->r[l] + row * H, *zz = A->z[l] + row * H, *nn = A->n[l] + row * H;
-            float *gn = A->ghn[l] + row * H, *hb = hn + (int64_t)b * H, mk = A->mask[row];
+            float *gn = A->ghn[l] + row * H, *hb = h + row * H;
             int j;
             for (j = 0; j < H; j++) {
                 gn[j] = g_h[2 * H + j] + bhh[2 * H + j];
                 rr[j] = cr__sigmoidf(g_i[j] + g_h[j] + bhh[j]);
                 zz[j] = cr__sigmoidf(g_i[H + j] + g_h[H + j] + bhh[H + j]);
-                nn[j] = tanhf(g_i[2 * H + j] + rr[j] * gn[j]);
-                hb[j] = mk * ((1.0f - zz[j]) * nn[j] + zz[j] * hpb[j]);
+                nn[j] = cr__tanhf(g_i[2 * H + j] + rr[j] * gn[j]);
+                hb[j] = (1.0f - zz[j]) * nn[j] + zz[j] * hpb[j];
             }
         }
     }
 }
 
-/* Backward of cr__gru_layer_forward. dY (T*B, H) is the gradient of the layer's outputs (block
-   t+1 of h); accumulates dW and db, and writes dx (T*B, in). */
+/* Backward of cr__gru_layer_forward. dY (ntok, H) is the gradient of the layer's outputs;
+   accumulates dW and db, and writes dx (ntok, in). */
 static void cr__gru_layer_backward(struct cr__seq *q, cr__gru_acts *A, int l, float *dx, const float *dY,
                                    const float *x, int in, const float *wih, const float *whh,
-                                   float *dwih, float *dwhh, float *dbih, float *dbhh, int T, int B, int H) {
-    int64_t TB = (int64_t)T * B, H3 = 3 * (int64_t)H, t, off = (int64_t)A->t0 * B, n = TB - off;
-    float *dgi = q->dgi, *dgh = q->dgh, *dh = q->dh, *h = A->h[l];
-    int j;
-    memset(dh, 0, (size_t)B * H * sizeof(float));
-    memset(dgi, 0, (size_t)(off * H3) * sizeof(float));
-    memset(dgh, 0, (size_t)(off * H3) * sizeof(float));
-    for (t = T - 1; t >= A->t0; t--) {
-        const float *hp = h + t * B * H;
-        int b;
-        CR__OMP(parallel for schedule(static) if ((int64_t)B * H > 16384))
-        for (b = 0; b < B; b++) {
-            int64_t row = t * B + b;
+                                   float *dwih, float *dwhh, float *dbih, float *dbhh, int T, int H) {
+    int64_t N = A->ntok, H3 = 3 * (int64_t)H, i;
+    float *dgi = q->dgi, *dgh = q->dgh, *dh = q->dh;
+    int t, j;
+    if (N == 0) return;
+    memset(dh, 0, (size_t)A->act[T - 1] * H * sizeof(float));
+    for (t = T - 1; t >= 0 && A->act[t] > 0; t--) {
+        int a = A->act[t], ap = t ? A->act[t - 1] : 0, b;
+        int64_t o = A->off[t];
+        CR__OMP(parallel for schedule(static) if ((int64_t)a * H >= 4096))
+        for (b = 0; b < a; b++) {
+            int64_t row = o + b;
             const float *rr = A->r[l] + row * H, *zz = A->z[l] + row * H, *nn = A->n[l] + row * H;
-            const float *gn = A->ghn[l] + row * H, *hpb = hp + (int64_t)b * H, *dyb = dY + row * H;
-            float *dhb = dh + (int64_t)b * H, *gI = dgi + row * H3, *gH = dgh + row * H3, mk = A->mask[row];
+            const float *gn = A->ghn[l] + row * H, *hpb = A->hp[l] + row * H, *dyb = dY + row * H;
+            float *dhb = dh + (int64_t)b * H, *gI = dgi + row * H3, *gH = dgh + row * H3;
             int jj;
             for (jj = 0; jj < H; jj++) {
                 /* forward: h = (1 - z) n + z h_prev, n = tanh(a_n), a_n = gi_n + r ghn */
-                float g = (dyb[jj] + dhb[jj]) * mk;
+                float g = dyb[jj] + dhb[jj];
                 float dn = g * (1.0f - zz[jj]), dz = g * (hpb[jj] - nn[jj]);
                 float dan = dn * (1.0f - nn[jj] * nn[jj]);
                 float dar = dan * gn[jj] * rr[jj] * (1.0f - rr[jj]);
@@ -4359,50 +4436,31 @@ static void cr__gru_layer_backward(struct cr__seq *q, cr__gru_acts *A, int l, fl
                 dhb[jj] = g * zz[jj]; /* the direct path to h_prev; the W_hh path is added below */
             }
         }
-        /* dh_prev += dgh_t W_hh */
-        cr_sgemm(0, 0, B, H, (int)H3, 1.0f, dgh + t * B * H3, (int)H3, whh, H, 1.0f, dh, H);
+        /* dh_prev += dgh_t W_hh, for the sequences that were alive at step t-1 */
+        if (ap) cr_sgemm(0, 0, ap, H, (int)H3, 1.0f, dgh + o * H3, (int)H3, whh, H, 1.0f, dh, H);
     }
-    /* weight gradients over all steps at once */
-    if (n > 0) {
-        cr_sgemm(1, 0, (int)H3, H, (int)n, 1.0f, dgh + off * H3, (int)H3, h + off * H, H, 1.0f, dwhh, H);
-        cr_sgemm(1, 0, (int)H3, in, (int)n, 1.0f, dgi + off * H3, (int)H3, x + off * in, in, 1.0f, dwih, in);
-        for (t = off; t < TB; t++)
-            for (j = 0; j < H3; j++) { dbih[j] += dgi[t * H3 + j]; dbhh[j] += dgh[t * H3 + j]; }
-    }
+    /* weight gradients over all rows at once */
+    cr_sgemm(1, 0, (int)H3, H, (int)N, 1.0f, dgh, (int)H3, A->hp[l], H, 1.0f, dwhh, H);
+    cr_sgemm(1, 0, (int)H3, in, (int)N, 1.0f, dgi, (int)H3, x, in, 1.0f, dwih, in);
+    for (i = 0; i < N; i++)
+        for (j = 0; j < H3; j++) { dbih[j] += dgi[i * H3 + j]; dbhh[j] += dgh[i * H3 + j]; }
     /* dx = dgi W_ih */
-    cr_sgemm(0, 0, (int)TB, in, (int)H3, 1.0f, dgi, (int)H3, wih, in, 0.0f, dx, in);
+    cr_sgemm(0, 0, (int)N, in, (int)H3, 1.0f, dgi, (int)H3, wih, in, 0.0f, dx, in);
 }
 
-/* Fills A->ids/mask for B sequences (left-padded, last T items). seqs[b] has len[b] items (dense
-   ids). */
-static void cr__seq_fill(cr__gru_acts *A, const int32_t *const *seqs, const int *len, int B, int T) {
-    int b, t, maxlen = 0;
-    for (b = 0; b < B; b++) {
-        int n = len[b] < T ? len[b] : T;
-        const int32_t *s = seqs[b] + (len[b] - n);
-        if (n > maxlen) maxlen = n;
-        for (t = 0; t < T; t++) {
-            int k = t - (T - n);
-            A->ids[(int64_t)t * B + b] = k >= 0 ? s[k] + 1 : 0;
-            A->mask[(int64_t)t * B + b] = k >= 0 ? 1.0f : 0.0f;
-        }
-    }
-    A->t0 = T - maxlen;
-}
-
-/* Forward of the encoder for the B sequences in A (ids, mask set). train: apply dropout with
-   the randomness of seed. Leaves outputs in A->o (T*B, d). */
-static void cr__seq_forward(cr_model *m, cr__gru_acts *A, int B, int train, uint64_t seed) {
+/* Forward of the encoder for the sequences packed in A. train: apply dropout with the
+   randomness of seed. Leaves outputs in A->o (ntok, d). */
+static void cr__seq_forward(cr_model *m, cr__gru_acts *A, int train, uint64_t seed) {
     struct cr__seq *q = m->seq;
     int T = q->T, d = q->d, H = q->H, L = q->L, l;
-    int64_t TB = (int64_t)T * B, i;
+    int64_t N = A->ntok, i;
     const float *E = cr__tensor(m, "item_emb");
     float p = train ? m->cfg.dropout : 0.0f, keep_scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
     const float *x;
     int in;
     /* input embeddings (with dropout) */
     CR__OMP(parallel for schedule(static))
-    for (i = 0; i < TB; i++) {
+    for (i = 0; i < N; i++) {
         cr_rng g = cr_rng_stream(seed, (uint64_t)i);
         float *xi = A->x0 + i * d;
         int j;
@@ -4417,13 +4475,13 @@ static void cr__seq_forward(cr_model *m, cr__gru_acts *A, int B, int train, uint
     in = d;
     for (l = 0; l < L; l++) {
         cr__gru_layer_forward(A, l, x, in, cr__seq_w(m, "gru%d_wih", l), cr__seq_w(m, "gru%d_whh", l),
-                              cr__seq_w(m, "gru%d_bih", l), cr__seq_w(m, "gru%d_bhh", l), q->gh, T, B, H);
-        x = A->h[l] + (int64_t)B * H;
+                              cr__seq_w(m, "gru%d_bih", l), cr__seq_w(m, "gru%d_bhh", l), q->gh, T, H);
+        x = A->h[l];
         in = H;
     }
     /* output dropout */
     CR__OMP(parallel for schedule(static))
-    for (i = 0; i < TB; i++) {
+    for (i = 0; i < N; i++) {
         cr_rng g = cr_rng_stream(seed ^ 0x9e3779b97f4a7c15ULL, (uint64_t)i);
         const float *hi = x + i * H;
         float *yi = A->y + i * H;
@@ -4434,40 +4492,40 @@ static void cr__seq_forward(cr_model *m, cr__gru_acts *A, int B, int train, uint
             yi[j] = hi[j] * s;
         }
     }
-    if (H != d) cr_sgemm(0, 1, (int)TB, d, H, 1.0f, A->y, H, cr__tensor(m, "out_proj"), H, 0.0f, A->o, d);
+    if (H != d && N > 0) cr_sgemm(0, 1, (int)N, d, H, 1.0f, A->y, H, cr__tensor(m, "out_proj"), H, 0.0f, A->o, d);
 }
 
-/* Backward of cr__seq_forward given dO (T*B, d) in q->dy; accumulates every parameter's
+/* Backward of cr__seq_forward given dO (ntok, d) in q->dy; accumulates every parameter's
    gradient. dO is consumed. */
-static void cr__seq_backward(cr_model *m, cr__gru_acts *A, int B) {
+static void cr__seq_backward(cr_model *m, cr__gru_acts *A) {
     struct cr__seq *q = m->seq;
     int T = q->T, d = q->d, H = q->H, L = q->L, l;
-    int64_t TB = (int64_t)T * B, i;
+    int64_t N = A->ntok, i;
     float *dY = q->dy;
     float *gE = cr__tensor_grad(m, "item_emb");
+    if (N == 0) return;
     if (H != d) { /* o = y W_out^T: dW_out += dO^T y, dy = dO W_out */
         float *W = cr__tensor(m, "out_proj");
-        cr_sgemm(1, 0, d, H, (int)TB, 1.0f, q->dy, d, A->y, H, 1.0f, cr__tensor_grad(m, "out_proj"), H);
-        cr_sgemm(0, 0, (int)TB, H, d, 1.0f, q->dy, d, W, H, 0.0f, q->dx, H);
+        cr_sgemm(1, 0, d, H, (int)N, 1.0f, q->dy, d, A->y, H, 1.0f, cr__tensor_grad(m, "out_proj"), H);
+        cr_sgemm(0, 0, (int)N, H, d, 1.0f, q->dy, d, W, H, 0.0f, q->dx, H);
         dY = q->dx;
     }
     /* through the output dropout: dh = dy * scale */
     if (A->dout)
-        for (i = 0; i < TB * H; i++) dY[i] *= A->dout[i];
+        for (i = 0; i < N * H; i++) dY[i] *= A->dout[i];
     for (l = L - 1; l >= 0; l--) {
-        const float *x = l ? A->h[l - 1] + (int64_t)B * H : A->x0;
+        const float *x = l ? A->h[l - 1] : A->x0;
         int in = l ? H : d;
         float *wih = cr__seq_w(m, "gru%d_wih", l), *whh = cr__seq_w(m, "gru%d_whh", l);
         float *dx = dY == q->dy ? q->dx : q->dy; /* ping-pong the two scratch buffers */
         cr__gru_layer_backward(q, A, l, dx, dY, x, in, wih, whh, cr__seq_w_in(m, m->grad, "gru%d_wih", l), cr__seq_w_in(m, m->grad, "gru%d_whh", l),
-                               cr__seq_w_in(m, m->grad, "gru%d_bih", l), cr__seq_w_in(m, m->grad, "gru%d_bhh", l), T, B, H);
+                               cr__seq_w_in(m, m->grad, "gru%d_bih", l), cr__seq_w_in(m, m->grad, "gru%d_bhh", l), T, H);
         dY = dx;
     }
     /* into the embedding table (padding row 0 stays fixed at zero) */
-    for (i = 0; i < TB; i++) {
+    for (i = 0; i < N; i++) {
         int32_t id = A->ids[i];
         int j;
-        if (id == 0 || A->mask[i] == 0) continue;
         for (j = 0; j < d; j++) gE[(int64_t)id * d + j] += dY[i * d + j] * (A->din ? A->din[i * d + j] : 1.0f);
     }
 }
@@ -4576,27 +4634,20 @@ static void cr__proj_backward(cr_model *m, int n) {
     cr_sgemm(0, 0, n, d, d, 1.0f, q->da1, d, w1, d, 0.0f, q->dzin, d);
 }
 
-/* Next-item loss over every real step of the main pass: full softmax over all items (tied to
-   the embedding table) or a sampled softmax over the batch's targets plus neg_samples shared
-   uniform negatives. targets (T*B) holds the next item of each step (-1: none). Leaves dO in
-   q->dy when want_grad. */
-static double cr__seq_next_item(cr_model *m, cr__gru_acts *A, const int32_t *targets, int B, uint64_t seed, int want_grad) {
+/* Next-item loss over every step of the main pass: full softmax over all items (tied to the
+   embedding table) or a sampled softmax over the batch's targets plus neg_samples shared
+   uniform negatives. targets (ntok) holds the next item of each step. Leaves dO in q->dy
+   when want_grad. */
+static double cr__seq_next_item(cr_model *m, cr__gru_acts *A, const int32_t *targets, uint64_t seed, int want_grad) {
     struct cr__seq *q = m->seq;
     int d = q->d, I = m->n_items;
-    int64_t TB = (int64_t)q->T * B, P = 0, i, nc = I;
+    int64_t P = A->ntok, i, nc = I;
     float *Etab = (float *)cr__seq_item_table(m), *gE = cr__tensor_grad(m, "item_emb") + d; /* rows 1..I */
     const float *C = Etab; /* candidate rows (nc, d) and their gradient */
     float *dC = gE;
     double loss = 0;
-    for (i = 0; i < TB; i++)
-        if (targets[i] >= 0) {
-            q->pos_idx[P] = (int32_t)i;
-            q->target[P] = targets[i];
-            P++;
-        }
-    if (want_grad) memset(q->dy, 0, (size_t)(TB * d) * sizeof(float));
     if (P == 0) return 0;
-    cr__gather_rows(q->og, A->o, q->pos_idx, (int)P, d, 0);
+    memcpy(q->target, targets, (size_t)P * sizeof(int32_t));
     if (m->cfg.neg_samples > 0) { /* candidates: the distinct targets, then uniform negatives */
         cr_rng r = cr_rng_stream(seed, 0x73616d70ULL);
         int k;
@@ -4621,18 +4672,16 @@ static double cr__seq_next_item(cr_model *m, cr__gru_acts *A, const int32_t *tar
     }
     for (i = 0; i < P; i += q->chunk) {
         int rows = (int)CR__MIN((int64_t)q->chunk, P - i);
-        float *O = q->og + i * d, sc = (float)rows / (float)P;
+        const float *O = A->o + i * d;
+        float sc = (float)rows / (float)P;
         cr_sgemm(0, 1, rows, (int)nc, d, 1.0f, O, d, C, d, 0.0f, q->logits, (int)nc);
         /* the chunk's mean loss, weighted back to a mean over all P steps */
         loss += cr_softmax_xent_loss(want_grad ? q->logits : NULL, q->logits, q->target + i, rows, (int)nc, 1.0f) * rows;
         if (!want_grad) continue;
-        cr_sgemm(0, 0, rows, d, (int)nc, sc, q->logits, (int)nc, C, d, 0.0f, q->dog + i * d, d);
+        cr_sgemm(0, 0, rows, d, (int)nc, sc, q->logits, (int)nc, C, d, 0.0f, q->dy + i * d, d);
         cr_sgemm(1, 0, (int)nc, d, rows, sc, q->logits, (int)nc, O, d, 1.0f, dC, d);
     }
-    if (want_grad) {
-        if (dC != gE) cr__scatter_add_rows(gE, dC, q->cand, (int)nc, d, 0);
-        for (i = 0; i < P; i++) cr_vaxpy(q->dy + (int64_t)q->pos_idx[i] * d, 1.0f, q->dog + i * d, d);
-    }
+    if (want_grad && dC != gE) cr__scatter_add_rows(gE, dC, q->cand, (int)nc, d, 0);
     return loss / (double)P;
 }
 
@@ -4641,8 +4690,11 @@ static double cr__seq_next_item(cr_model *m, cr__gru_acts *A, const int32_t *tar
    negatives. Runs the two view passes forward and, with want_grad, backward. */
 static double cr__seq_contrast(cr_model *m, const int32_t *users, int B, uint64_t seed, int want_grad) {
     struct cr__seq *q = m->seq;
-    int d = q->d, T = q->T, v, b, vl;
+    int d = q->d, T = q->T, v, b;
     int64_t B2 = 2 * (int64_t)B, i;
+    int32_t *views = q->tmp_seq; /* B views of up to 2T + 1 items each */
+    const int32_t **vs = (const int32_t **)q->view_ptr;
+    int *vl = q->view_len;
     double loss;
     for (v = 0; v < 2; v++) {
         cr__gru_acts *A = &q->acts[1 + v];
@@ -4651,26 +4703,13 @@ static double cr__seq_contrast(cr_model *m, const int32_t *users, int B, uint64_
             int n = (int)(m->hist.rowptr[u + 1] - m->hist.rowptr[u]), nn = n < T ? n : T;
             const int32_t *s = m->hist.col + m->hist.rowptr[u + 1] - nn;
             cr_rng r = cr_rng_stream(seed, 0x636c0000ULL + (uint64_t)(v * B + b));
-            vl = cr__seq_augment(m, s, nn, q->tmp_seq, &r);
-            { /* one column of the batch at a time: the view's last T items, left-padded */
-                int t, k, len = vl < T ? vl : T;
-                const int32_t *sq = q->tmp_seq + (vl - len);
-                for (t = 0; t < T; t++) {
-                    k = t - (T - len);
-                    A->ids[(int64_t)t * B + b] = k >= 0 ? sq[k] + 1 : 0;
-                    A->mask[(int64_t)t * B + b] = k >= 0 ? 1.0f : 0.0f;
-                }
-            }
+            vs[b] = views + (int64_t)b * (2 * T + 1);
+            vl[b] = cr__seq_augment(m, s, nn, views + (int64_t)b * (2 * T + 1), &r);
         }
-        A->t0 = 0;
-        for (b = 0; b < B; b++) { /* first non-padding step over the batch */
-            int t = 0;
-            while (t < T && A->mask[(int64_t)t * B + b] == 0) t++;
-            if (b == 0 || t < A->t0) A->t0 = t;
-        }
-        cr__seq_forward(m, A, B, 1, cr_hash64(seed, 0x7669ULL + (uint64_t)v));
-        /* the last step (row T-1) holds each sequence's final output */
-        memcpy(q->zin + (int64_t)v * B * d, A->o + (int64_t)(T - 1) * B * d, (size_t)B * d * sizeof(float));
+        cr__seq_pack(A, vs, vl, B, T, NULL);
+        cr__seq_forward(m, A, 1, cr_hash64(seed, 0x7669ULL + (uint64_t)v));
+        for (b = 0; b < B; b++) /* every view has at least one item */
+            memcpy(q->zin + ((int64_t)v * B + b) * d, cr__seq_last(A, b, T, d), (size_t)d * sizeof(float));
     }
     cr__proj_forward(m, (int)B2);
     for (i = 0; i < B2; i++) {
@@ -4684,9 +4723,11 @@ static double cr__seq_contrast(cr_model *m, const int32_t *users, int B, uint64_
     cr__proj_backward(m, (int)B2);
     for (v = 0; v < 2; v++) {
         cr__gru_acts *A = &q->acts[1 + v];
-        memset(q->dy, 0, (size_t)((int64_t)T * B * d) * sizeof(float));
-        memcpy(q->dy + (int64_t)(T - 1) * B * d, q->dzin + (int64_t)v * B * d, (size_t)B * d * sizeof(float));
-        cr__seq_backward(m, A, B);
+        int64_t last = A->off[T - 1];
+        memset(q->dy, 0, (size_t)((int64_t)A->ntok * d) * sizeof(float));
+        for (b = 0; b < B; b++)
+            memcpy(q->dy + (last + A->inv[b]) * d, q->dzin + ((int64_t)v * B + b) * d, (size_t)d * sizeof(float));
+        cr__seq_backward(m, A);
     }
     return loss;
 }
@@ -4696,34 +4737,25 @@ static cr_status cr__seq_batch(cr_model *m, const int32_t *users, int B, int epo
                                int want_grad, double part[3]) {
     struct cr__seq *q = m->seq;
     cr__gru_acts *A = &q->acts[0];
-    int T = q->T, b, t;
+    int b;
     uint64_t seed = cr__batch_seed(m, epoch, batch);
-    int32_t *targets = q->tgt_all;
+    const int32_t **vs = (const int32_t **)q->view_ptr;
+    int *vl = q->view_len;
     part[0] = part[1] = part[2] = 0;
     if (B < 1 || B > q->B) return cr__fail(CR_ERR_INVALID, "batch of %d sequences (1..%d allowed)", B, q->B);
     for (b = 0; b < B; b++)
         if (users[b] < 0 || users[b] >= m->n_users) return cr__fail(CR_ERR_INVALID, "batch user %d is out of range", users[b]);
     /* input: the history without its last item; target at each step: the next item */
-    {
-        int maxlen = 0;
-        for (b = 0; b < B; b++) {
-            int32_t u = users[b];
-            int n = (int)(m->hist.rowptr[u + 1] - m->hist.rowptr[u]) - 1, nn = n < T ? n : T, k;
-            const int32_t *s = m->hist.col + m->hist.rowptr[u + 1] - 1 - nn;
-            if (nn > maxlen) maxlen = nn;
-            for (t = 0; t < T; t++) {
-                k = t - (T - nn);
-                A->ids[(int64_t)t * B + b] = k >= 0 ? s[k] + 1 : 0;
-                A->mask[(int64_t)t * B + b] = k >= 0 ? 1.0f : 0.0f;
-                targets[(int64_t)t * B + b] = k >= 0 ? s[k + 1] : -1;
-            }
-        }
-        A->t0 = T - maxlen;
+    for (b = 0; b < B; b++) {
+        int32_t u = users[b];
+        vs[b] = m->hist.col + m->hist.rowptr[u];
+        vl[b] = (int)(m->hist.rowptr[u + 1] - m->hist.rowptr[u]) - 1;
     }
+    cr__seq_pack(A, vs, vl, B, q->T, q->tgt_all);
     m->final_ok = 0;
-    cr__seq_forward(m, A, B, 1, cr_hash64(seed, 0x6d61696eULL));
-    part[0] = cr__seq_next_item(m, A, targets, B, seed, want_grad);
-    if (want_grad) cr__seq_backward(m, A, B);
+    cr__seq_forward(m, A, 1, cr_hash64(seed, 0x6d61696eULL));
+    part[0] = cr__seq_next_item(m, A, q->tgt_all, seed, want_grad);
+    if (want_grad) cr__seq_backward(m, A);
     if (m->cfg.model == CR_MODEL_CL4SREC && m->cfg.lambda > 0) part[1] = cr__seq_contrast(m, users, B, seed, want_grad);
     if (m->cfg.reg > 0) { /* L2 on the whole embedding table, as SELFRec's CL4SRec does */
         float *E = cr__tensor(m, "item_emb");
@@ -4763,38 +4795,42 @@ static cr_status cr__seq_train_epoch(cr_model *m, int epoch, cr_epoch_stats *s, 
 }
 
 /* Inference encodings of n users' histories (plus extra's rows appended, if given): the
-   output at the last step, in item space. out: (n, d). */
+   output at the last step, in item space (zeros for an empty history). out: (n, d). */
 static cr_status cr__seq_user_reps(cr_model *m, const int32_t *users, int n, const cr_csr *extra, float *out) {
     struct cr__seq *q = m->seq;
     cr__gru_acts *A = &q->acts[0];
     int T = q->T, d = q->d, b0, b;
     int32_t *buf;
+    const int32_t **vs;
+    int *vl;
     if (cr__seq_ws(m, 0) != CR_OK) return CR_ERR_NOMEM;
-    buf = (int32_t *)cr__alloc_array((size_t)q->B * (size_t)(2 * T) + 1, sizeof(int32_t), "history encoding");
-    if (!buf) return CR_ERR_NOMEM;
+    buf = (int32_t *)cr__alloc_array((size_t)q->B * (size_t)T + 1, sizeof(int32_t), "history encoding");
+    vs = (const int32_t **)cr__alloc_array((size_t)q->B, sizeof(*vs), "history encoding");
+    vl = (int *)cr__alloc_array((size_t)q->B, sizeof(int), "history encoding");
+    if (!buf || !vs || !vl) { CR_FREE(buf); CR_FREE((void *)vs); CR_FREE(vl); return CR_ERR_NOMEM; }
     for (b0 = 0; b0 < n; b0 += q->B) {
-        int bs = n - b0 < q->B ? n - b0 : q->B, maxlen = 0, t;
+        int bs = n - b0 < q->B ? n - b0 : q->B;
         for (b = 0; b < bs; b++) { /* the last T items of history (+ extra) */
-            int32_t u = users[b0 + b], *s = buf + (int64_t)b * 2 * T;
+            int32_t u = users[b0 + b], *s = buf + (int64_t)b * T;
             int64_t hb = m->hist.rowptr[u], he = m->hist.rowptr[u + 1], eb = 0, ee = 0, p;
-            int len = 0, k;
+            int len = 0;
             if (extra) { eb = extra->rowptr[u]; ee = extra->rowptr[u + 1]; }
             if (ee - eb > T) eb = ee - T;
             if (he - hb > T - (ee - eb)) hb = he - (T - (ee - eb));
             for (p = hb; p < he; p++) s[len++] = m->hist.col[p];
             for (p = eb; p < ee; p++) s[len++] = extra->col[p];
-            if (len > maxlen) maxlen = len;
-            for (t = 0; t < T; t++) {
-                k = t - (T - len);
-                A->ids[(int64_t)t * bs + b] = k >= 0 ? s[k] + 1 : 0;
-                A->mask[(int64_t)t * bs + b] = k >= 0 ? 1.0f : 0.0f;
-            }
+            vs[b] = s;
+            vl[b] = len;
         }
-        A->t0 = T - (maxlen ? maxlen : 1);
-        cr__seq_forward(m, A, bs, 0, 0);
-        memcpy(out + (int64_t)b0 * d, A->o + (int64_t)(T - 1) * bs * d, (size_t)bs * d * sizeof(float));
+        cr__seq_pack(A, vs, vl, bs, T, NULL);
+        cr__seq_forward(m, A, 0, 0);
+        for (b = 0; b < bs; b++) {
+            const float *o = cr__seq_last(A, b, T, d);
+            if (o) memcpy(out + (int64_t)(b0 + b) * d, o, (size_t)d * sizeof(float));
+            else memset(out + (int64_t)(b0 + b) * d, 0, (size_t)d * sizeof(float));
+        }
     }
-    CR_FREE(buf);
+    CR_FREE(buf); CR_FREE((void *)vs); CR_FREE(vl);
     return CR_OK;
 }
 
@@ -4803,13 +4839,16 @@ static cr_status cr__seq_encode_items(cr_model *m, const int32_t *items, int n, 
     struct cr__seq *q = m->seq;
     cr__gru_acts *A = &q->acts[0];
     const int32_t *s[1];
+    const float *o;
     int len[1];
     if (cr__seq_ws(m, 0) != CR_OK) return CR_ERR_NOMEM;
     s[0] = items;
     len[0] = n;
-    cr__seq_fill(A, s, len, 1, q->T);
-    cr__seq_forward(m, A, 1, 0, 0);
-    memcpy(out, A->o + (int64_t)(q->T - 1) * q->d, (size_t)q->d * sizeof(float));
+    cr__seq_pack(A, s, len, 1, q->T, NULL);
+    cr__seq_forward(m, A, 0, 0);
+    o = cr__seq_last(A, 0, q->T, q->d);
+    if (o) memcpy(out, o, (size_t)q->d * sizeof(float));
+    else memset(out, 0, (size_t)q->d * sizeof(float));
     return CR_OK;
 }
 
@@ -5625,6 +5664,7 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
     if (c.drop == 0) c.drop = CR_OFF;
     if (c.dropout == 0) c.dropout = CR_OFF;
     if (c.clip == 0) c.clip = CR_OFF;
+    if (c.proj_head == 0) c.proj_head = -1;
     if ((st = cr_config_resolve(&c)) != CR_OK) CR__BAD("%s: invalid saved configuration: %s", path, cr_last_error());
     if (expect && expect->model && expect->model != c.model) CR__BAD("%s: holds a %s model, not the %s model asked for", path, cr_model_name(c.model), cr_model_name(expect->model));
     if (expect && expect->dim && expect->dim != c.dim) CR__BAD("%s: has dim %d, not the %d asked for", path, c.dim, expect->dim);

@@ -172,7 +172,7 @@ static void usage(void) {
         "training:  --epochs N (30) --dim D (64) --layers K --lr LR --batch B --reg R --l2 paper|selfrec\n"
         "           --clip C --threads T --seed S\n"
         "contrast:  --tau T --lambda L --eps E --drop RHO --aug ed|nd|rw --lstar L\n"
-        "sequence:  --maxlen 50 --hidden 64 --gru-layers 1 --dropout 0.2 --proj-head --neg-samples N\n"
+        "sequence:  --maxlen 50 --hidden 64 --gru-layers 1 --dropout 0.2 --proj-head|--no-proj-head --neg-samples N\n"
         "           --aug mask,crop,reorder,insert,substitute --aug-rate 0.2\n"
         "evaluation: --topk 10,20 --eval-every N (1) --valid RATIO --patience P --no-auc\n"
         "           (--valid: a per-user RATIO of training for graph models; for sequence models the\n"
@@ -246,6 +246,7 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--gru-layers")) c->gru_layers = (int)parse_int(a, need(argc, argv, &i), 1, 4);
         else if (!strcmp(a, "--dropout")) { double v = parse_num(a, need(argc, argv, &i), 0, 0.999999, 0); c->dropout = v == 0 ? CR_OFF : (float)v; }
         else if (!strcmp(a, "--proj-head")) c->proj_head = 1;
+        else if (!strcmp(a, "--no-proj-head")) c->proj_head = -1;
         else if (!strcmp(a, "--neg-samples")) c->neg_samples = (int)parse_int(a, need(argc, argv, &i), 1, 1 << 20);
         else if (!strcmp(a, "--aug-rate")) c->aug_rate = (float)parse_num(a, need(argc, argv, &i), 0, 1, 1);
         else if (!strcmp(a, "--load")) o->load = need(argc, argv, &i);
@@ -386,9 +387,9 @@ static int cmd_train(opts *o) {
     {
         const cr_config *r = cr_model_config(m);
         if (seq)
-            fprintf(stderr, "%s: dim %d, hidden %d, GRU layers %d, max_len %d, dropout %g, lr %g, batch %d, reg %g, tau %g, lambda %g, aug-rate %g, %s softmax, %d threads, seed %llu\n",
+            fprintf(stderr, "%s: dim %d, hidden %d, GRU layers %d, max_len %d, dropout %g, lr %g, batch %d, reg %g, tau %g, lambda %g, aug-rate %g, %s, %s softmax, %d threads, seed %llu\n",
                     cr_model_name(r->model), r->dim, r->hidden, r->gru_layers, r->max_len, (double)r->dropout, (double)r->lr, r->batch, (double)r->reg,
-                    (double)r->tau, (double)r->lambda, (double)r->aug_rate, r->neg_samples ? "sampled" : "full", cr_get_num_threads(), (unsigned long long)r->seed);
+                    (double)r->tau, (double)r->lambda, (double)r->aug_rate, r->proj_head ? "projection head" : "no head", r->neg_samples ? "sampled" : "full", cr_get_num_threads(), (unsigned long long)r->seed);
         else
             fprintf(stderr, "%s: dim %d, layers %d, lr %g, batch %d, reg %g (%s L2), tau %g, lambda %g, eps %g, drop %g, %d threads, seed %llu, %.0f MB\n",
                     cr_model_name(r->model), r->dim, r->layers, (double)r->lr, r->batch, (double)r->reg, r->l2_selfrec ? "SELFRec" : "paper",

@@ -289,7 +289,7 @@ static double model_gradcheck(cr_config *c, int *checked, double h0) {
             /* graph models use the embedding table only; the padding row of sequence models stays 0 */
         } else
             for (j = 0; j < c->dim; j++) p[j] = 0;
-        if (c->proj_head) { /* keep every ReLU of the head away from its kink: half of the units
+        if (cr_model_config(m)->proj_head) { /* keep every ReLU of the head away from its kink: half of the units
                                always on, half always off, so the differences stay smooth */
             float *b1 = cr__tensor(m, "proj_b1");
             for (j = 0; j < c->dim; j++) b1[j] = j % 2 ? 8.0f : -8.0f;
@@ -377,7 +377,7 @@ MODEL_CHECK(grad_xsimgcl_lstar_top, CR_MODEL_XSIMGCL, c.lambda = 0.5f; c.lstar =
 MODEL_CHECK(grad_gru4rec, CR_MODEL_GRU4REC, c.max_len = 6; c.dropout = CR_OFF)
 MODEL_CHECK(grad_gru4rec_dropout_2layers, CR_MODEL_GRU4REC, c.max_len = 6; c.gru_layers = 2; c.dropout = 0.3f)
 MODEL_CHECK(grad_gru4rec_hidden_proj_sampled, CR_MODEL_GRU4REC, c.max_len = 5; c.hidden = 5; c.neg_samples = 10; c.dropout = CR_OFF)
-MODEL_CHECK(grad_cl4srec, CR_MODEL_CL4SREC, c.max_len = 6; c.lambda = 0.5f; c.dropout = CR_OFF)
+MODEL_CHECK(grad_cl4srec, CR_MODEL_CL4SREC, c.max_len = 6; c.lambda = 0.5f; c.dropout = CR_OFF; c.proj_head = -1)
 MODEL_CHECK(grad_cl4srec_proj_head_all_augs, CR_MODEL_CL4SREC, c.max_len = 6; c.lambda = 0.5f; c.proj_head = 1; c.seq_aug = 31; c.aug_rate = 0.4f)
 
 const crt_case crt_grad[] = {

@@ -89,6 +89,7 @@ TEST(metrics_on_a_hand_computed_ranking) {
 }
 
 /* A small trained model of each kind. */
+static int trained_proj_head; /* cfg.proj_head of the next trained() model */
 static cr_model *trained(cr_model_kind kind, cr_dataset *ds, int epochs) {
     cr_config c;
     cr_synth_opts so;
@@ -104,6 +105,7 @@ static cr_model *trained(cr_model_kind kind, cr_dataset *ds, int epochs) {
     c.dim = 16;
     c.batch = cr_model_is_sequential(kind) ? 64 : 512;
     c.max_len = 20;
+    c.proj_head = trained_proj_head;
     if (cr_dataset_synthetic(ds, &so, cr_model_is_sequential(kind) ? 1 : 0, 0.2) != CR_OK) return NULL;
     if (cr_model_create(&m, &c, ds) != CR_OK) return NULL;
     for (e = 1; e <= epochs; e++)
@@ -135,6 +137,12 @@ static void roundtrip(cr_model_kind kind) {
 
 TEST(checkpoint_roundtrip_graph) { roundtrip(CR_MODEL_XSIMGCL); }
 TEST(checkpoint_roundtrip_sequence) { roundtrip(CR_MODEL_CL4SREC); }
+/* Without its default projection head: "off" is stored as 0, which must not reload as "default". */
+TEST(checkpoint_roundtrip_sequence_no_head) {
+    trained_proj_head = -1;
+    roundtrip(CR_MODEL_CL4SREC);
+    trained_proj_head = 0;
+}
 
 static long file_size(const char *p) {
     FILE *f = fopen(p, "rb");
@@ -321,6 +329,70 @@ TEST(config_is_range_checked) {
     c.reg = CR_OFF;
     CHECK_OK(cr_config_resolve(&c));
     CHECK(c.layers == 2 && c.reg == 0 && fabsf(c.tau - 0.15f) < 1e-7f && fabsf(c.eps - 0.2f) < 1e-7f);
+    memset(&c, 0, sizeof c);
+    c.model = CR_MODEL_CL4SREC;
+    CHECK_OK(cr_config_resolve(&c));
+    CHECK(c.proj_head == 1 && fabsf(c.tau - 0.2f) < 1e-7f && fabsf(c.lr - 3e-3f) < 1e-9f);
+    memset(&c, 0, sizeof c);
+    c.model = CR_MODEL_CL4SREC;
+    c.proj_head = -1;
+    CHECK_OK(cr_config_resolve(&c));
+    CHECK(c.proj_head == 0);
+    c.proj_head = 2;
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "proj_head must be 1 (on), -1 (off) or 0");
+    memset(&c, 0, sizeof c);
+    c.model = CR_MODEL_GRU4REC;
+    CHECK_OK(cr_config_resolve(&c));
+    CHECK(c.proj_head == 0);
+}
+
+/* Reads a fuzzer input and gives it a valid checksum, so the production loader (which checks the
+   checksum first) reaches the same code as the fuzzer did. */
+static char *fuzz_input(const char *path, long *n) {
+    char *img;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    long i;
+    if (file_size(path) < 0) return NULL;
+    img = slurp(path, n);
+    if (*n < 0) { free(img); return NULL; }
+    if (*n >= 16) {
+        for (i = 0; i < *n - 8; i++) h = (h ^ (unsigned char)img[i]) * 0x100000001b3ULL;
+        for (i = 0; i < 8; i++) img[*n - 8 + i] = (char)(h >> (8 * i));
+    }
+    return img;
+}
+
+/* A CL4SRec checkpoint with huge but finite weights: it loads, and serving it must not reach
+   undefined behaviour (the gate sigmoid once converted a NaN to int). clang's UBSan reports
+   that conversion, gcc's did not: `make fuzz` replays this file under clang. */
+TEST(fuzz_regression_extreme_weights_serve) {
+    const char *path = "tests/fuzz/regressions/ckpt-nan-in-gru-gates";
+    long n;
+    char *img = fuzz_input(path, &n);
+    cr_model *m = NULL;
+    int64_t items[4];
+    float sc[4];
+    int got = 0;
+    CHECKF(img != NULL, "cannot read %s", path);
+    if (!img) return;
+    CHECK_OK(cr_model_load_mem(&m, img, (size_t)n, path, NULL));
+    if (m) { /* what the fuzz target does with a model that loads */
+        const float *U, *I;
+        cr_interactions t;
+        cr_metrics mt;
+        cr_eval_opts eo;
+        CHECK_OK(cr_model_embeddings(m, &U, &I));
+        (void)cr_recommend(m, cr_model_user_raw(m, 0), 1, 1, items, sc, &got);
+        CHECK(got <= 1);
+        memset(&t, 0, sizeof t);
+        memset(&eo, 0, sizeof eo);
+        eo.ks[0] = 1;
+        CHECK_OK(cr_interactions_push(&t, 0, 0, 1, 0));
+        (void)cr_evaluate(m, &t, &eo, &mt);
+        cr_interactions_free(&t);
+        cr_model_free(m);
+    }
+    free(img);
 }
 
 /* Inputs the checkpoint fuzzer once crashed on, with their checksums made valid so the
@@ -331,16 +403,12 @@ TEST(fuzz_regressions_are_refused) {
                                   "tests/fuzz/regressions/ckpt-header-overlaps-checksum"};
     size_t f;
     for (f = 0; f < sizeof files / sizeof files[0]; f++) {
-        long n, i;
-        char *img = slurp(files[f], &n);
-        uint64_t h = 0xcbf29ce484222325ULL;
+        long n;
+        char *img = fuzz_input(files[f], &n);
         cr_model *m = NULL;
         cr_status st;
-        CHECKF(n >= 0, "cannot read %s", files[f]);
-        if (n >= 16) {
-            for (i = 0; i < n - 8; i++) h = (h ^ (unsigned char)img[i]) * 0x100000001b3ULL;
-            for (i = 0; i < 8; i++) img[n - 8 + i] = (char)(h >> (8 * i));
-        }
+        CHECKF(img != NULL, "cannot read %s", files[f]);
+        if (!img) continue;
         st = cr_model_load_mem(&m, img, (size_t)n, files[f], NULL);
         CHECKF(st == CR_ERR_FORMAT && m == NULL, "%s: %s (%s)", files[f], cr_status_string(st), cr_last_error());
         free(img);
@@ -349,9 +417,11 @@ TEST(fuzz_regressions_are_refused) {
 
 const crt_case crt_model[] = {
     {"model/fuzz_regressions_are_refused", fuzz_regressions_are_refused},
+    {"model/fuzz_regression_extreme_weights_serve", fuzz_regression_extreme_weights_serve},
     {"model/metrics_on_a_hand_computed_ranking", metrics_on_a_hand_computed_ranking},
     {"model/checkpoint_roundtrip_graph", checkpoint_roundtrip_graph},
     {"model/checkpoint_roundtrip_sequence", checkpoint_roundtrip_sequence},
+    {"model/checkpoint_roundtrip_sequence_no_head", checkpoint_roundtrip_sequence_no_head},
     {"model/checkpoint_refuses_bad_files", checkpoint_refuses_bad_files},
     {"model/npy_export", npy_export},
     {"model/fold_in_and_history_recommendations", fold_in_and_history_recommendations},
