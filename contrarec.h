@@ -4047,7 +4047,7 @@ static cr_status cr__finish_batch(cr_model *m, int epoch, int64_t b, const doubl
 /* Activations of one pass over a batch (the main pass and each contrastive view). Row
    capacity is B * T; ntok rows are in use. */
 typedef struct cr__gru_acts {
-    int B, ntok;
+    int ntok;
     int32_t *col, *inv; /* (B) column -> batch index, batch index -> column */
     int32_t *act;       /* (T) columns alive at step t (non-decreasing in t) */
     int64_t *off;       /* (T+1) first row of step t */
@@ -4131,7 +4131,6 @@ static void cr__seq_free(cr_model *m) {
 static cr_status cr__gru_acts_alloc(cr__gru_acts *A, int T, int B, int d, int H, int L, int dropout) {
     int64_t TB = (int64_t)T * B;
     int l, ok;
-    A->B = B;
     A->col = (int32_t *)cr__alloc_array((size_t)B, sizeof(int32_t), "sequence batch");
     A->inv = (int32_t *)cr__alloc_array((size_t)B, sizeof(int32_t), "sequence batch");
     A->act = (int32_t *)cr__alloc_array((size_t)T, sizeof(int32_t), "sequence batch");
@@ -4334,7 +4333,6 @@ static void cr__seq_pack(cr__gru_acts *A, const int32_t *const *seqs, const int 
         A->inv[b] = n > 0 ? cnt[T - n]++ : j++;
         A->col[A->inv[b]] = b;
     }
-    A->B = B;
     A->off[0] = 0;
     for (t = 0, j = 0; t < T; t++) { /* act[t]: columns whose sequence has begun by step t */
         while (j < B && CR__MIN(len[A->col[j]], T) >= T - t) j++;
@@ -4645,16 +4643,16 @@ static double cr__seq_next_item(cr_model *m, cr__gru_acts *A, const int32_t *tar
     float *Etab = (float *)cr__seq_item_table(m), *gE = cr__tensor_grad(m, "item_emb") + d; /* rows 1..I */
     const float *C = Etab; /* candidate rows (nc, d) and their gradient */
     float *dC = gE;
+    const int32_t *tg = targets; /* column of each step's target among the candidates */
     double loss = 0;
     if (P == 0) return 0;
-    memcpy(q->target, targets, (size_t)P * sizeof(int32_t));
     if (m->cfg.neg_samples > 0) { /* candidates: the distinct targets, then uniform negatives */
         cr_rng r = cr_rng_stream(seed, 0x73616d70ULL);
         int k;
         if (++q->stamp_cur == INT32_MAX) { memset(q->stamp, 0, (size_t)(I + 2) * sizeof(int32_t)); q->stamp_cur = 1; }
         nc = 0;
         for (i = 0; i < P; i++) {
-            int32_t t = q->target[i];
+            int32_t t = targets[i];
             if (q->stamp[t] != q->stamp_cur) { q->stamp[t] = q->stamp_cur; q->cand[nc++] = t; }
         }
         for (k = 0; k < m->cfg.neg_samples; k++) {
@@ -4663,7 +4661,8 @@ static double cr__seq_next_item(cr_model *m, cr__gru_acts *A, const int32_t *tar
         }
         /* targets become positions in the candidate list (the stamp array maps item -> slot) */
         for (i = 0; i < nc; i++) q->stamp[q->cand[i]] = -(int32_t)i - 2;
-        for (i = 0; i < P; i++) q->target[i] = -q->stamp[q->target[i]] - 2;
+        for (i = 0; i < P; i++) q->target[i] = -q->stamp[targets[i]] - 2;
+        tg = q->target;
         for (i = 0; i < nc; i++) q->stamp[q->cand[i]] = q->stamp_cur;
         cr__gather_rows(q->cand_emb, Etab, q->cand, (int)nc, d, 0);
         C = q->cand_emb;
@@ -4676,7 +4675,7 @@ static double cr__seq_next_item(cr_model *m, cr__gru_acts *A, const int32_t *tar
         float sc = (float)rows / (float)P;
         cr_sgemm(0, 1, rows, (int)nc, d, 1.0f, O, d, C, d, 0.0f, q->logits, (int)nc);
         /* the chunk's mean loss, weighted back to a mean over all P steps */
-        loss += cr_softmax_xent_loss(want_grad ? q->logits : NULL, q->logits, q->target + i, rows, (int)nc, 1.0f) * rows;
+        loss += cr_softmax_xent_loss(want_grad ? q->logits : NULL, q->logits, tg + i, rows, (int)nc, 1.0f) * rows;
         if (!want_grad) continue;
         cr_sgemm(0, 0, rows, d, (int)nc, sc, q->logits, (int)nc, C, d, 0.0f, q->dy + i * d, d);
         cr_sgemm(1, 0, (int)nc, d, rows, sc, q->logits, (int)nc, O, d, 1.0f, dC, d);
