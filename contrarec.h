@@ -362,16 +362,28 @@ typedef struct cr_dataset {
     int64_t test_overlap; /* test records dropped because the pair is also in train */
 } cr_dataset;
 
-/* Loads train (adds ids) and, if test_path is not NULL, test (maps ids). */
+/* Loads train (adds ids) and, if test_path is not NULL, test (maps ids). Test records whose
+   (user, item) pair is also in train are dropped and counted in test_overlap (they could never
+   be hit), except for sequence files (CR_FORMAT_SEQ), where a repeat is a legitimate next item.
+   opts NULL means CR_FORMAT_LIGHTGCN with the defaults. */
 CR_API cr_status cr_dataset_load(cr_dataset *ds, const char *train_path, const char *test_path,
                                  const cr_load_opts *opts);
+/* The same from arrays of raw ids (each in [0, 2^32)): n_train training and n_test test pairs
+   (test arrays may be NULL with n_test 0), in time order for sequences (sequential = 1).
+   Repeated pairs keep their first record; test pairs also in training are dropped unless
+   sequential. */
+CR_API cr_status cr_dataset_from_arrays(cr_dataset *ds, const int64_t *train_users, const int64_t *train_items,
+                                        int64_t n_train, const int64_t *test_users, const int64_t *test_items,
+                                        int64_t n_test, int sequential);
 /* Synthetic dataset; held-out test by leave_last (>0: that many latest records per user) or by a
    per-user random ratio (test_ratio, default 0.2). */
 CR_API cr_status cr_dataset_synthetic(cr_dataset *ds, const cr_synth_opts *opts, int leave_last,
                                       double test_ratio);
-/* Moves a validation set out of train: per-user random ratio, or the latest record per user
-   (by_time). */
+/* Moves a validation (or test) set out of train: a per-user random ratio, or each user's latest
+   record (by_time). The random draws of the two come from different streams of seed, so a test
+   split and a validation split made with the same seed are independent. */
 CR_API cr_status cr_dataset_carve_valid(cr_dataset *ds, double ratio, int by_time, uint64_t seed);
+CR_API cr_status cr_dataset_carve_test(cr_dataset *ds, double ratio, int by_time, uint64_t seed);
 CR_API void cr_dataset_free(cr_dataset *ds);
 
 /* ==== 6. augmentation ======================================================================= */
@@ -428,19 +440,21 @@ CR_API double cr_softmax_xent_loss(float *dlogits, const float *logits, const in
 
 /* ==== 8. models ============================================================================= */
 
+/* Model kinds. The values are stable (checkpoints store them); new models take new values. */
 typedef enum cr_model_kind {
-    CR_MODEL_MF = 1,
-    CR_MODEL_LIGHTGCN = 2,
-    CR_MODEL_SGL = 3,
-    CR_MODEL_SIMGCL = 4,
-    CR_MODEL_XSIMGCL = 5,
-    CR_MODEL_GRU4REC = 6, /* GRU encoder, next-item loss */
-    CR_MODEL_CL4SREC = 7  /* GRU encoder, next-item loss + CL4SRec-style contrast */
+    CR_MODEL_MF = 1,       /* matrix factorisation, BPR */
+    CR_MODEL_LIGHTGCN = 2, /* LightGCN, BPR */
+    CR_MODEL_SGL = 3,      /* SGL: augmented-graph views + InfoNCE */
+    CR_MODEL_SIMGCL = 4,   /* SimGCL: noise-perturbed views + InfoNCE */
+    CR_MODEL_XSIMGCL = 5,  /* XSimGCL: one noisy pass, cross-layer InfoNCE */
+    CR_MODEL_GRU4REC = 6,  /* GRU encoder, next-item loss */
+    CR_MODEL_CL4SREC = 7   /* GRU encoder, next-item loss + CL4SRec-style contrast */
 } cr_model_kind;
 
 CR_API const char *cr_model_name(cr_model_kind k); /* "mf", "lightgcn", ...; "?" if unknown */
 CR_API cr_model_kind cr_model_parse(const char *name); /* 0 if unknown */
 CR_API int cr_model_is_sequential(cr_model_kind k);
+CR_API const char *cr_model_list(void); /* every model's name, space-separated */
 
 typedef enum cr_graph_aug { CR_AUG_ED = 1, CR_AUG_ND = 2, CR_AUG_RW = 3 } cr_graph_aug;
 
@@ -454,15 +468,15 @@ typedef enum cr_graph_aug { CR_AUG_ED = 1, CR_AUG_ND = 2, CR_AUG_RW = 3 } cr_gra
 /* A float option set to CR_OFF is zero; 0 means "the paper default". */
 #define CR_OFF (-1.0f)
 
-/* Model and training configuration. Zero-initialise it and set what you need: every 0 means the
-   paper default for the chosen model (see cr_config_resolve). */
+/* Model and training configuration. Zero-initialise it (`cr_config c = {0};` in C and C++) and
+   set what you need: every 0 means the default for the chosen model (cr_config_resolve). */
 typedef struct cr_config {
-    cr_model_kind model;
     int dim;        /* embedding size: 64 */
-    int layers;     /* graph propagation layers: 3 (SGL, SimGCL, LightGCN), 2 (XSimGCL) */
+    cr_model_kind model;
+    int layers;     /* graph propagation layers: 3 (LightGCN, SGL, SimGCL), 2 (XSimGCL) */
     float lr;       /* Adam learning rate: 1e-3 (graph models, as the papers), 3e-3 (sequence models) */
     int batch;      /* 2048 (graph), 256 (sequence) */
-    float reg;      /* L2 weight: 1e-4 */
+    float reg;      /* L2 weight: 1e-4 (graph models), 0 (sequence models) */
     int l2_selfrec; /* 0: squared L2 of the batch's ego embeddings / batch (papers);
                        1: SELFRec's per-model form, to match published SELFRec figures */
     float tau;      /* InfoNCE temperature: SGL 0.2, SimGCL 0.2, XSimGCL 0.15, CL4SRec 0.2 */
@@ -475,19 +489,23 @@ typedef struct cr_config {
     uint64_t seed;  /* 2024 */
     /* sequence models */
     int max_len;      /* last max_len items of each sequence: 50 */
-    int hidden;       /* GRU hidden size: 64 */
+    int hidden;       /* GRU hidden size: dim */
     int gru_layers;   /* 1 */
     float dropout;    /* dropout on embeddings and GRU outputs: 0.2 */
     int proj_head;    /* 2-layer MLP projection head before the contrastive loss: 1 on, -1 off;
                          default on for CL4SREC (see tau) */
     unsigned seq_aug; /* CR_SEQAUG_* flags: default crop | mask | reorder */
-    float aug_rate;   /* augmentation ratio: 0.2 */
+    float aug_rate;   /* share of a sequence that mask, reorder, insert and substitute change
+                         (CL4SRec's gamma and beta): 0.2 */
+    float crop_keep;  /* share of a sequence that crop keeps (CL4SRec's eta): 0.8 */
     int neg_samples;  /* 0: full softmax over all items; > 0: sampled softmax with that many
                          shared negatives per batch */
 } cr_config;
 
 /* Fills the defaults into c and range-checks every field; CR_ERR_INVALID names the field. */
 CR_API cr_status cr_config_resolve(cr_config *c);
+/* Writes "model=... dim=... lr=..." (every field) into buf; returns the length it needed. */
+CR_API int cr_config_format(const cr_config *c, char *buf, size_t n);
 
 typedef struct cr_model cr_model; /* opaque */
 
@@ -499,7 +517,7 @@ CR_API const cr_config *cr_model_config(const cr_model *m);
 CR_API int32_t cr_model_num_users(const cr_model *m);
 CR_API int32_t cr_model_num_items(const cr_model *m);
 CR_API int64_t cr_model_num_params(const cr_model *m);
-/* Bytes held by the model: parameters, optimiser state, graphs and workspaces. */
+/* Bytes held by the model: parameters, optimiser state, graphs and training workspaces. */
 CR_API int64_t cr_model_memory_bytes(const cr_model *m);
 
 /* Loads a file of interactions through the model's id maps (nothing is added to them): records
@@ -512,9 +530,15 @@ CR_API cr_status cr_model_unseen(const cr_model *m, const cr_interactions *x, cr
 CR_API int64_t cr_model_user_raw(const cr_model *m, int32_t user);
 CR_API int64_t cr_model_item_raw(const cr_model *m, int32_t item);
 
-/* Final (inference) embeddings, computed by a clean forward pass when stale. Rows are users
-   (n_users x dim) and items (n_items x dim); the pointers stay valid until the next training
-   step or cr_model_free. For sequence models *users is NULL (users are histories). */
+/* Brings the inference state up to date (graph models: one clean propagation). Every serving
+   call does this when needed; call it once yourself before serving one model from several
+   threads: after it, cr_recommend, cr_recommend_items, cr_score_items, cr_evaluate and
+   cr_model_embeddings only read the model, so any number of threads may call them at once
+   until the model is trained or its parameters are set again. */
+CR_API cr_status cr_model_prepare(cr_model *m);
+/* Final (inference) embeddings. Rows are users (n_users x dim) and items (n_items x dim); the
+   pointers stay valid until the next training step or cr_model_free. For sequence models
+   *users is NULL (a user is the encoding of a history). */
 CR_API cr_status cr_model_embeddings(cr_model *m, const float **users, const float **items);
 
 /* ==== 9. training =========================================================================== */
@@ -532,14 +556,16 @@ typedef struct cr_epoch_stats {
 /* Called after each batch (for progress bars); return non-zero to stop the epoch. */
 typedef int (*cr_batch_fn)(void *user, int epoch, int64_t batch, int64_t n_batches, double loss);
 
-/* One epoch over the training data. On a NaN/Inf loss or parameter it stops with
+/* One epoch over the training data: every example once, shuffled, in batches; the loss and its
+   backward pass, clipping and Adam after each. On a NaN/Inf loss or parameter it stops with
    CR_ERR_NUMERIC naming the epoch and batch. */
 CR_API cr_status cr_train_epoch(cr_model *m, int epoch, cr_epoch_stats *stats, cr_batch_fn cb,
                                 void *cb_user);
 
 /* The loss of one given batch with the randomness of (epoch, batch); with want_grad the
    gradient is left in the model's gradient buffer (for gradient checks and custom loops).
-   Graph models read users/pos (B entries) and draw negatives from the seed when neg is NULL. */
+   Graph models read users/pos (B entries) and draw negatives from the seed when neg is NULL;
+   sequence models read users (their histories). */
 CR_API cr_status cr_model_batch_loss(cr_model *m, const int32_t *users, const int32_t *pos,
                                      const int32_t *neg, int B, int epoch, int64_t batch,
                                      int want_grad, double *loss);
@@ -552,6 +578,9 @@ CR_API void cr_model_get_params(const cr_model *m, float *dst);
 CR_API void cr_model_set_params(cr_model *m, const float *src);
 /* Applies one Adam step with the current gradients (and clears them). */
 CR_API cr_status cr_model_adam_step(cr_model *m);
+/* The learning rate of the next steps (starts at cfg.lr): a schedule sets it between epochs. */
+CR_API cr_status cr_model_set_lr(cr_model *m, float lr);
+CR_API float cr_model_get_lr(const cr_model *m);
 
 /* ==== 10. evaluation ======================================================================== */
 
@@ -559,8 +588,8 @@ CR_API cr_status cr_model_adam_step(cr_model *m);
 
 typedef struct cr_eval_opts {
     int ks[CR_MAX_K]; /* cut-offs, ascending; all zero: {10, 20} (graph) or {5, 10, 20} (sequence) */
-    int exclude_seen; /* 0: model default (graph: exclude training items; sequence: not);
-                         1: exclude; -1: do not exclude */
+    int exclude_seen; /* 0: model default (graph: exclude the user's known items; sequence: not);
+                         1: exclude (the S3-Rec/ICLRec sequence protocol); -1: do not exclude */
     int no_auc;       /* 1: skip the AUC (saves a pass over every score row) */
     int cold_max;     /* users with at most this many training items are "cold": 5 */
     float tail_share; /* share of items that are the long tail: 0.8 (the 20% most popular
@@ -583,8 +612,10 @@ typedef struct cr_metrics {
     /* at the largest K: */
     double coverage;            /* distinct recommended items / items */
     double gini;                /* Gini index of how often each item is recommended */
-    double novelty;             /* mean -log2(popularity) of recommended items */
-    double tail_recall;         /* recall restricted to long-tail test items */
+    double novelty;             /* mean -log2((training degree + 1) / (users + 1)) of the
+                                   recommended items */
+    double tail_recall;         /* recall restricted to long-tail test items, mean over the
+                                   users that have one */
     double cold_recall;         /* recall over cold users only (-1 if none) */
     int64_t users;              /* users evaluated */
     int64_t cold_users;
@@ -607,6 +638,91 @@ CR_API cr_status cr_recommend(cr_model *m, int64_t raw_user, int k, int exclude_
    from the result for graph models. Unknown item ids are ignored and counted in *n_unknown. */
 CR_API cr_status cr_recommend_items(cr_model *m, const int64_t *raw_items, int n_items, int k,
                                     int64_t *items, float *scores, int *n_out, int *n_unknown);
+/* Scores of the given candidate items (raw ids) for one user (raw id): scores[i] for
+   raw_items[i]; an item unknown to the model scores -INFINITY and is counted in *n_unknown. */
+CR_API cr_status cr_score_items(cr_model *m, int64_t raw_user, const int64_t *raw_items, int n_items,
+                                float *scores, int *n_unknown);
+
+/* ---- training with model selection ---- */
+
+typedef enum cr_select {
+    CR_SELECT_VALID = 0, /* select on a validation split (the default) */
+    CR_SELECT_TEST = 1,  /* select on the test set: only to reproduce papers that do (SELFRec,
+                            LightGCN's code); the test metrics are then optimistic */
+    CR_SELECT_LAST = 2   /* no selection: the model after the given number of epochs */
+} cr_select;
+
+typedef enum cr_metric { CR_METRIC_NDCG = 0, CR_METRIC_RECALL, CR_METRIC_HIT, CR_METRIC_MRR, CR_METRIC_PRECISION } cr_metric;
+CR_API const char *cr_select_name(cr_select s); /* "valid", "test", "last" */
+CR_API const char *cr_metric_name(cr_metric k); /* "ndcg", "recall", ... */
+
+enum { CR_FIT_SELECT = 0, CR_FIT_REFIT = 1 };
+
+/* What the epoch callback of cr_fit sees. */
+typedef struct cr_fit_info {
+    int phase;          /* CR_FIT_SELECT, or CR_FIT_REFIT (retraining on train + valid) */
+    int epoch, max_epochs;
+    cr_epoch_stats train;
+    int evaluated;      /* sel holds this epoch's metrics on the selection set */
+    cr_metrics sel;
+    int improved;       /* this epoch is the best so far */
+    int best_epoch;
+    double best_value;
+} cr_fit_info;
+
+/* Called after every epoch; return non-zero to stop. The model may be saved or its learning
+   rate changed here. */
+typedef int (*cr_fit_fn)(void *user, cr_model *m, const cr_fit_info *info);
+
+typedef struct cr_fit_opts {
+    int epochs;        /* epochs to train; 0: until the selection metric stops improving
+                          (patience), at most max_epochs */
+    int max_epochs;    /* the cap when epochs is 0: 1000 */
+    int eval_every;    /* evaluate every N epochs (and after the last): 1 */
+    int patience;      /* stop after this many evaluations without improvement; 0: 10 when
+                          epochs is 0, never otherwise; -1: never */
+    cr_select select;  /* CR_SELECT_VALID (default), CR_SELECT_TEST, CR_SELECT_LAST */
+    cr_metric metric;  /* selection metric: NDCG */
+    int metric_k;      /* at this cut-off (one of eval.ks): 0 = the largest */
+    double valid_ratio;/* graph data without ds->valid: the share of each user's training
+                          interactions held out for validation: 0.1. Sequences hold out each
+                          user's last training item. */
+    int refit;         /* after selecting the epoch count on validation, retrain on train +
+                          valid for that many epochs; the test set is read on that model */
+    cr_eval_opts eval; /* cut-offs and history protocol, for validation and test alike
+                          (history_extra is set by cr_fit) */
+    cr_fit_fn on_epoch;
+    cr_batch_fn on_batch;
+    void *user;
+} cr_fit_opts;
+
+typedef struct cr_fit_result {
+    cr_select selected_on;
+    int best_epoch;     /* the selected epoch (the epoch count trained with refit) */
+    int epochs_run;     /* epochs trained in the last phase */
+    int stopped_early;  /* 1: patience ran out; 2: the callback stopped it */
+    int refit;
+    double best_value;  /* the selection metric at the best epoch */
+    cr_metrics valid;   /* the selection set's metrics at the best epoch */
+    cr_metrics test;    /* the test set's, read once at the returned model (users == 0 when
+                           the dataset has no test set) */
+    cr_metrics test_other; /* sequence models: the test set under the other history protocol
+                           (history masked if test has it kept, and the reverse), same model */
+    int64_t n_train, n_valid; /* interactions trained on and validated on */
+    double train_seconds, eval_seconds;
+} cr_fit_result;
+
+/* Trains a model on ds with model selection and returns it in *out with the selected
+   parameters. With CR_SELECT_VALID and no ds->valid, a validation split is carved from
+   ds->train (graph data: valid_ratio of each user's interactions, from a random stream of its
+   own, so it never coincides with a test split drawn from the same seed; users with too few
+   interactions keep all of them; sequences: each user's last training item, so validation
+   targets are [-2] and test targets [-1]). The model trains on the rest, is evaluated on
+   validation every eval_every epochs, keeps the best parameters, stops on patience, and the
+   test set is read once at the end, with the validation records known history (masked for
+   graph models, appended to sequences). Options are checked before any work. */
+CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg, const cr_dataset *ds, const cr_fit_opts *opts,
+                        cr_fit_result *res);
 
 /* ==== 11. I/O: checkpoints and embedding export ============================================= */
 
@@ -2888,21 +3004,74 @@ static cr_status cr__drop_train_overlap(cr_interactions *held, const cr_interact
     return CR_OK;
 }
 
+/* The test half of a dataset: unknown ids counted, pairs also in train dropped (graph data),
+   an empty result refused. */
+static cr_status cr__dataset_test_done(cr_dataset *ds, const char *name, int sequential) {
+    cr_status st = CR_OK;
+    int64_t overlap = 0;
+    if (!sequential) st = cr__drop_train_overlap(&ds->test, &ds->train, ds->users.n, ds->items.n, &overlap);
+    ds->test_report.records -= overlap;
+    ds->test_overlap = overlap;
+    if (st == CR_OK && ds->test.n == 0)
+        st = cr__fail(CR_ERR_EMPTY, "%s: no test interactions left (%lld records with users unknown to training, %lld with unknown items, %lld also in training)",
+                      name, (long long)ds->test_report.unknown_user, (long long)ds->test_report.unknown_item, (long long)overlap);
+    return st;
+}
+
 CR_API cr_status cr_dataset_load(cr_dataset *ds, const char *train_path, const char *test_path,
                                  const cr_load_opts *opts) {
     cr_status st;
-    int64_t overlap = 0;
     memset(ds, 0, sizeof *ds);
     st = cr_load_interactions(&ds->train, &ds->users, &ds->items, 1, train_path, opts, &ds->train_report);
     if (st == CR_OK && test_path) {
         st = cr_load_interactions(&ds->test, &ds->users, &ds->items, 0, test_path, opts, &ds->test_report);
-        if (st == CR_OK && opts && opts->format != CR_FORMAT_SEQ)
-            st = cr__drop_train_overlap(&ds->test, &ds->train, ds->users.n, ds->items.n, &overlap);
-        ds->test_report.records -= overlap;
-        ds->test_overlap = overlap;
-        if (st == CR_OK && ds->test.n == 0)
-            st = cr__fail(CR_ERR_EMPTY, "%s: no test interactions left (%lld records with users unknown to training, %lld with unknown items, %lld also in training)",
-                          test_path, (long long)ds->test_report.unknown_user, (long long)ds->test_report.unknown_item, (long long)overlap);
+        if (st == CR_OK) st = cr__dataset_test_done(ds, test_path, opts && opts->format == CR_FORMAT_SEQ);
+    }
+    if (st != CR_OK) { cr_dataset_free(ds); return st; }
+    ds->n_users = ds->users.n;
+    ds->n_items = ds->items.n;
+    return CR_OK;
+}
+
+/* Records from raw id arrays, through the loaders' record path (ids, duplicates, report). */
+static cr_status cr__from_arrays(cr_interactions *x, cr_dataset *ds, int add_ids, const int64_t *us, const int64_t *is,
+                                 int64_t n, const char *what, cr_load_report *rep) {
+    static const cr_load_opts dflt = {CR_FORMAT_TRIPLETS, 0, 0, 0.0f};
+    cr__load L;
+    int64_t e, removed = 0;
+    cr_status st = CR_OK;
+    memset(x, 0, sizeof *x);
+    memset(&L, 0, sizeof L);
+    L.x = x;
+    L.users = &ds->users;
+    L.items = &ds->items;
+    L.add_ids = add_ids;
+    L.o = &dflt;
+    L.rep = rep;
+    L.last_raw_user = -1;
+    if (n < 0 || (n > 0 && (!us || !is))) return cr__fail(CR_ERR_INVALID, "%s: %lld pairs without arrays", what, (long long)n);
+    for (e = 0; e < n && st == CR_OK; e++) {
+        rep->lines++;
+        if (us[e] < 0 || us[e] > 0xFFFFFFFFLL || is[e] < 0 || is[e] > 0xFFFFFFFFLL)
+            st = cr__fail(CR_ERR_INVALID, "%s: pair %lld (%lld, %lld) has an id outside 0..4294967295", what, (long long)e, (long long)us[e], (long long)is[e]);
+        else st = cr__load_record(&L, us[e], is[e], 1.0, NAN);
+    }
+    if (st == CR_OK) st = cr__dedup(x, ds->users.n, &removed);
+    rep->duplicates = removed;
+    rep->records -= removed;
+    return st;
+}
+
+CR_API cr_status cr_dataset_from_arrays(cr_dataset *ds, const int64_t *train_users, const int64_t *train_items,
+                                        int64_t n_train, const int64_t *test_users, const int64_t *test_items,
+                                        int64_t n_test, int sequential) {
+    cr_status st;
+    memset(ds, 0, sizeof *ds);
+    st = cr__from_arrays(&ds->train, ds, 1, train_users, train_items, n_train, "training arrays", &ds->train_report);
+    if (st == CR_OK && !ds->train.n) st = cr__fail(CR_ERR_EMPTY, "training arrays: no interactions given");
+    if (st == CR_OK && n_test) {
+        st = cr__from_arrays(&ds->test, ds, 0, test_users, test_items, n_test, "test arrays", &ds->test_report);
+        if (st == CR_OK) st = cr__dataset_test_done(ds, "test arrays", sequential);
     }
     if (st != CR_OK) { cr_dataset_free(ds); return st; }
     ds->n_users = ds->users.n;
@@ -2930,20 +3099,35 @@ CR_API cr_status cr_dataset_synthetic(cr_dataset *ds, const cr_synth_opts *opts,
     return CR_OK;
 }
 
-CR_API cr_status cr_dataset_carve_valid(cr_dataset *ds, double ratio, int by_time, uint64_t seed) {
-    cr_interactions keep, held;
+#define CR__VALID_STREAM 0x76616c6964ULL /* "valid": per-user streams of a validation carve */
+#define CR__TEST_STREAM 0x74657374ULL    /* "test": those of a held-out test split */
+
+/* Moves round(ratio * n_u) random records of each user (or each user's latest) out of train
+   into *held, drawing from the purpose's own stream of seed. */
+static cr_status cr__dataset_carve(cr_dataset *ds, cr_interactions *held, const char *what, double ratio, int by_time,
+                                   uint64_t seed, uint64_t purpose) {
+    cr_interactions keep, out;
     cr_status st;
-    if (ds->valid.n) return cr__fail(CR_ERR_INVALID, "the dataset already has a validation set");
-    if (by_time) st = cr_split_leave_last(&ds->train, ds->n_users, 1, &keep, &held);
+    if (held->n) return cr__fail(CR_ERR_INVALID, "the dataset already has a %s set", what);
+    if (by_time) st = cr_split_leave_last(&ds->train, ds->n_users, 1, &keep, &out);
     else {
-        if (!(ratio > 0 && ratio < 1)) return cr__fail(CR_ERR_INVALID, "validation ratio %g is outside (0, 1)", ratio);
-        st = cr_split_ratio(&ds->train, ds->n_users, ratio, seed, &keep, &held);
+        if (!(ratio > 0 && ratio < 1)) return cr__fail(CR_ERR_INVALID, "%s ratio %g is outside (0, 1)", what, ratio);
+        st = cr_split_ratio(&ds->train, ds->n_users, ratio, cr_hash64(seed, purpose), &keep, &out);
     }
     if (st != CR_OK) return st;
     cr_interactions_free(&ds->train);
+    cr_interactions_free(held);
     ds->train = keep;
-    ds->valid = held;
+    *held = out;
     return CR_OK;
+}
+
+CR_API cr_status cr_dataset_carve_valid(cr_dataset *ds, double ratio, int by_time, uint64_t seed) {
+    return cr__dataset_carve(ds, &ds->valid, "validation", ratio, by_time, seed, CR__VALID_STREAM);
+}
+
+CR_API cr_status cr_dataset_carve_test(cr_dataset *ds, double ratio, int by_time, uint64_t seed) {
+    return cr__dataset_carve(ds, &ds->test, "test", ratio, by_time, seed, CR__TEST_STREAM);
 }
 
 /* ==== 6. augmentation ======================================================================== */
@@ -3302,60 +3486,252 @@ CR_API double cr_softmax_xent_loss(float *dlogits, const float *logits, const in
     return loss * weight / count;
 }
 
+/* ---- 7b. the projection head: a 2-layer MLP, shared by every model with proj_head ---- */
+
+/* forward: out = relu(x W1^T + b1) W2^T + b2, x and out (n, d), W1 and W2 (d, d).
+   a1 (n, d) keeps the pre-activation for the backward pass; h (n, d) is scratch. */
+static void cr__mlp2_forward(float *out, float *a1, float *h, const float *x, const float *W1, const float *b1,
+                             const float *W2, const float *b2, int n, int d) {
+    int64_t i;
+    cr_sgemm(0, 1, n, d, d, 1.0f, x, d, W1, d, 0.0f, a1, d);
+    for (i = 0; i < (int64_t)n * d; i++) {
+        a1[i] += b1[i % d];
+        h[i] = a1[i] > 0 ? a1[i] : 0.0f;
+    }
+    cr_sgemm(0, 1, n, d, d, 1.0f, h, d, W2, d, 0.0f, out, d);
+    for (i = 0; i < (int64_t)n * d; i++) out[i] += b2[i % d];
+}
+
+/* backward: dout -> dx (written), dW1, db1, dW2, db2 (accumulated). h (n, d) is scratch. */
+static void cr__mlp2_backward(float *dx, float *dW1, float *db1, float *dW2, float *db2, const float *dout,
+                              const float *a1, float *h, const float *x, const float *W1, const float *W2, int n, int d) {
+    int64_t i;
+    /* forward: out = relu(a1) W2^T + b2 */
+    for (i = 0; i < (int64_t)n * d; i++) {
+        h[i] = a1[i] > 0 ? a1[i] : 0.0f; /* relu(a1), recomputed */
+        db2[i % d] += dout[i];
+    }
+    cr_sgemm(1, 0, d, d, n, 1.0f, dout, d, h, d, 1.0f, dW2, d);
+    cr_sgemm(0, 0, n, d, d, 1.0f, dout, d, W2, d, 0.0f, h, d); /* d relu(a1) */
+    /* forward: a1 = x W1^T + b1 */
+    for (i = 0; i < (int64_t)n * d; i++) {
+        h[i] = a1[i] > 0 ? h[i] : 0.0f;
+        db1[i % d] += h[i];
+    }
+    cr_sgemm(1, 0, d, d, n, 1.0f, h, d, x, d, 1.0f, dW1, d);
+    cr_sgemm(0, 0, n, d, d, 1.0f, h, d, W1, d, 0.0f, dx, d);
+}
+
 /* ==== 8. models ============================================================================== */
 
-/* ---- 8a. configuration ---- */
+/* ---- 8a. the model interface ----
+
+   Every model is one block of code (8d-8k) behind a table of functions, cr__model_ops. The
+   generic parts (configuration, the epoch loop, cr_fit, evaluation, serving, checkpoints) never
+   ask which model they run: they call through the table.
+
+     plan         declares the parameter tensors (name, shape, initialisation); no memory yet
+     setup        builds what inference needs once the parameters exist (graphs, histories)
+     workspace    takes the training buffers from an arena by name; it runs twice, once to size
+                  the arena and once to carve it, so training holds exactly what the model uses
+     epoch_begin  per-epoch state, such as SGL's augmented graphs (may be NULL)
+     loss         one batch: the loss parts (recommendation, contrastive, L2) and, with
+                  want_grad, the manual backward pass, accumulated into the gradient block
+     prepare      brings the inference state up to date (graph models: one clean propagation)
+     item_vectors, user_vectors, fold_in
+                  inference: a user (or a new history) is a vector that scores items by dot
+                  product with the item vectors; these read the model and never write it
+     memory       bytes of the model's own structures; release frees them
+
+   The data fields are the defaults cr_config_resolve fills in and the facts the shared parts
+   need (sequence or graph data, one sampled negative per example, the layer mean's first layer,
+   SELFRec's L2 form). A model's options are fields of cr_config, listed in cr__config_fields so
+   checkpoints save them; its parameters are named tensors, saved with their table. */
+
+/* One training batch. Graph models get (user, positive, negative) triples, sequence models
+   the users whose histories form the batch. */
+typedef struct cr__batch {
+    const int32_t *users, *pos, *neg; /* (n) each; pos and neg are NULL where not used */
+    int n, epoch;
+    int64_t index; /* batch number within the epoch, from 0 */
+    uint64_t seed; /* the randomness of this batch */
+} cr__batch;
+
+/* A bump allocator over one block. With base == NULL it only counts (the sizing pass). */
+typedef struct cr__arena {
+    unsigned char *base;
+    size_t used;
+} cr__arena;
+
+static void *cr__take(cr__arena *a, int64_t n, size_t size) {
+    void *p = a->base ? a->base + a->used : NULL;
+    a->used += ((size_t)(n > 0 ? n : 0) * size + 63) / 64 * 64; /* every buffer 64-byte aligned */
+    return p;
+}
+#define cr__takef(a, n) ((float *)cr__take(a, n, sizeof(float)))
+#define cr__takei(a, n) ((int32_t *)cr__take(a, n, sizeof(int32_t)))
+
+/* SELFRec's per-model L2 forms (cr_config.l2_selfrec = 1), section 6.4 of the notes. */
+enum { CR__L2_EGO = 1, CR__L2_FINAL_UPN = 2, CR__L2_FINAL_UP = 3 };
+
+typedef struct cr__model_ops {
+    cr_model_kind kind;
+    const char *name, *about;
+    int sequential; /* training examples are users' histories, else (user, item) pairs */
+    int negatives;  /* each (user, item) example gets a uniformly sampled negative */
+    int layers, proj_head;     /* defaults; 0 for none */
+    float tau, lambda, eps, drop;
+    int first_layer; /* graph encoder: the layer mean starts at layer 0 (LightGCN) or 1 (SimGCL) */
+    int l2_selfrec;  /* which CR__L2_* form l2_selfrec = 1 selects */
+    cr_status (*check)(const cr_config *c); /* model-specific range checks; may be NULL */
+    cr_status (*plan)(cr_model *m);
+    cr_status (*setup)(cr_model *m);
+    void (*workspace)(cr_model *m, cr__arena *a);
+    cr_status (*epoch_begin)(cr_model *m, int epoch);
+    cr_status (*loss)(cr_model *m, const cr__batch *b, int want_grad, double part[3]);
+    void (*prepare)(cr_model *m);
+    const float *(*item_vectors)(const cr_model *m);
+    cr_status (*user_vectors)(const cr_model *m, const int32_t *users, int n, const cr_csr *extra, float *out);
+    cr_status (*fold_in)(const cr_model *m, const int32_t *items, int n, float *out);
+    int64_t (*memory)(const cr_model *m);
+    void (*release)(cr_model *m);
+} cr__model_ops;
+
+/* The table, defined after the model blocks (8l). */
+static const cr__model_ops *cr__ops_of(int kind);
+static int cr__n_models(void);
+static const cr__model_ops *cr__ops_at(int i);
 
 CR_API const char *cr_model_name(cr_model_kind k) {
-    switch (k) {
-    case CR_MODEL_MF: return "mf";
-    case CR_MODEL_LIGHTGCN: return "lightgcn";
-    case CR_MODEL_SGL: return "sgl";
-    case CR_MODEL_SIMGCL: return "simgcl";
-    case CR_MODEL_XSIMGCL: return "xsimgcl";
-    case CR_MODEL_GRU4REC: return "gru4rec";
-    case CR_MODEL_CL4SREC: return "cl4srec";
-    }
-    return "?";
+    const cr__model_ops *o = cr__ops_of((int)k);
+    return o ? o->name : "?";
 }
 
 CR_API cr_model_kind cr_model_parse(const char *name) {
-    int k;
-    for (k = CR_MODEL_MF; k <= CR_MODEL_CL4SREC; k++)
-        if (name && strcmp(name, cr_model_name((cr_model_kind)k)) == 0) return (cr_model_kind)k;
+    int i;
+    for (i = 0; name && i < cr__n_models(); i++)
+        if (strcmp(name, cr__ops_at(i)->name) == 0) return cr__ops_at(i)->kind;
     return (cr_model_kind)0;
 }
 
-CR_API int cr_model_is_sequential(cr_model_kind k) { return k == CR_MODEL_GRU4REC || k == CR_MODEL_CL4SREC; }
+CR_API int cr_model_is_sequential(cr_model_kind k) {
+    const cr__model_ops *o = cr__ops_of((int)k);
+    return o ? o->sequential : 0;
+}
+
+CR_API const char *cr_model_list(void) {
+    static char list[512];
+    int i;
+    size_t n = 0;
+    if (!list[0])
+        for (i = 0; i < cr__n_models() && n < sizeof list; i++)
+            n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? " " : "", cr__ops_at(i)->name);
+    return list;
+}
+
+/* ---- 8b. configuration ---- */
 
 /* 0 -> default, CR_OFF -> 0, anything else stays. */
 static float cr__opt(float v, float dflt) { return v == 0 ? dflt : (v == CR_OFF ? 0.0f : v); }
 
 #define CR__MAX_LAYERS 8
 
+/* Every configuration field, in one list: checkpoints write and read the configuration from it
+   and cr_config_format prints it. New fields go at the end (version-1 checkpoints hold the
+   first CR__CFG_V1 fields, in this order, without names). when_zero: what a saved 0 stands for
+   on reading (a resolved 0 is "off", but 0 in cr_config means "the default"). */
+enum { CR__T_I32 = 1, CR__T_U32 = 2, CR__T_F32 = 3, CR__T_U64 = 4 };
+typedef struct cr__cfg_field {
+    const char *name;
+    int type;
+    size_t off;
+    float when_zero;
+} cr__cfg_field;
+#define CR__CF(f, t, z) {#f, t, offsetof(cr_config, f), z}
+static const cr__cfg_field cr__config_fields[] = {
+    CR__CF(dim, CR__T_I32, 0), CR__CF(layers, CR__T_I32, 0), CR__CF(batch, CR__T_I32, 0),
+    CR__CF(l2_selfrec, CR__T_I32, 0), CR__CF(aug, CR__T_I32, 0), CR__CF(lstar, CR__T_I32, 0),
+    CR__CF(max_len, CR__T_I32, 0), CR__CF(hidden, CR__T_I32, 0), CR__CF(gru_layers, CR__T_I32, 0),
+    CR__CF(proj_head, CR__T_I32, -1), CR__CF(seq_aug, CR__T_U32, 0), CR__CF(neg_samples, CR__T_I32, 0),
+    CR__CF(lr, CR__T_F32, 0), CR__CF(reg, CR__T_F32, CR_OFF), CR__CF(tau, CR__T_F32, 0),
+    CR__CF(lambda, CR__T_F32, CR_OFF), CR__CF(eps, CR__T_F32, CR_OFF), CR__CF(drop, CR__T_F32, CR_OFF),
+    CR__CF(clip, CR__T_F32, CR_OFF), CR__CF(dropout, CR__T_F32, CR_OFF), CR__CF(aug_rate, CR__T_F32, 0),
+    CR__CF(seed, CR__T_U64, 0),
+    /* version 2 */
+    CR__CF(crop_keep, CR__T_F32, 0),
+};
+#undef CR__CF
+#define CR__CFG_V1 22
+#define CR__N_CFG ((int)(sizeof cr__config_fields / sizeof cr__config_fields[0]))
+
+/* A field's value as a double / its bits for a checkpoint, and back. */
+static uint64_t cr__cfg_get_bits(const cr_config *c, const cr__cfg_field *f) {
+    const char *p = (const char *)c + f->off;
+    int32_t i;
+    uint32_t u;
+    uint64_t q;
+    switch (f->type) {
+    case CR__T_I32: memcpy(&i, p, 4); return (uint32_t)i;
+    case CR__T_U32:
+    case CR__T_F32: memcpy(&u, p, 4); return u;
+    default: memcpy(&q, p, 8); return q;
+    }
+}
+
+static void cr__cfg_set_bits(cr_config *c, const cr__cfg_field *f, uint64_t v) {
+    char *p = (char *)c + f->off;
+    if (f->type == CR__T_U64) { memcpy(p, &v, 8); return; }
+    if (v == 0 && f->when_zero != 0) { /* a saved "off" */
+        if (f->type == CR__T_F32) memcpy(p, &f->when_zero, 4);
+        else { int32_t i = (int32_t)f->when_zero; memcpy(p, &i, 4); }
+        return;
+    }
+    {
+        uint32_t u = (uint32_t)v;
+        memcpy(p, &u, 4);
+    }
+}
+
+CR_API int cr_config_format(const cr_config *c, char *buf, size_t n) {
+    int i;
+    size_t o = 0;
+    o += (size_t)snprintf(buf, n, "model=%s", cr_model_name(c->model));
+    for (i = 0; i < CR__N_CFG; i++) {
+        const cr__cfg_field *f = &cr__config_fields[i];
+        uint64_t v = cr__cfg_get_bits(c, f);
+        char val[40];
+        float x;
+        uint32_t u = (uint32_t)v;
+        if (f->type == CR__T_F32) { memcpy(&x, &u, 4); snprintf(val, sizeof val, "%g", (double)x); }
+        else if (f->type == CR__T_I32) snprintf(val, sizeof val, "%d", (int)(int32_t)u);
+        else snprintf(val, sizeof val, "%llu", (unsigned long long)v);
+        o += (size_t)snprintf(buf + (o < n ? o : n), o < n ? n - o : 0, " %s=%s", f->name, val);
+    }
+    return (int)o;
+}
+
 CR_API cr_status cr_config_resolve(cr_config *c) {
-    cr_model_kind k = c->model;
-    int seq = cr_model_is_sequential(k);
-    const char *name = cr_model_name(k);
-    if (k < CR_MODEL_MF || k > CR_MODEL_CL4SREC) return cr__fail(CR_ERR_INVALID, "config: unknown model %d", (int)k);
+    const cr__model_ops *o = cr__ops_of((int)c->model);
+    int seq;
+    const char *name;
+    if (!o) return cr__fail(CR_ERR_INVALID, "config: unknown model %d (models: %s)", (int)c->model, cr_model_list());
+    seq = o->sequential;
+    name = o->name;
     if (!c->dim) c->dim = 64;
-    if (!c->layers) c->layers = k == CR_MODEL_XSIMGCL ? 2 : 3;
-    if (k == CR_MODEL_MF) c->layers = 0;
+    if (!c->layers) c->layers = o->layers;
+    if (!o->layers) c->layers = 0; /* no propagation (MF, sequence models) */
     /* the sequence models' 3e-3: at 1e-3 GRU4Rec on Beauty was at HR@10 0.032 after 10 epochs,
-       at 3e-3 at 0.064 (bench/quality.sh seq) */
+       at 3e-3 at 0.064 (bench/RESULTS.md) */
     c->lr = cr__opt(c->lr, seq ? 3e-3f : 1e-3f);
     if (!c->batch) c->batch = seq ? 256 : 2048;
     c->reg = cr__opt(c->reg, seq ? 0.0f : 1e-4f);
-    c->tau = cr__opt(c->tau, k == CR_MODEL_XSIMGCL ? 0.15f : 0.2f);
-    /* CL4SRec: the paper's tau = 1 without a head left the GRU below the same GRU without the
-       contrast on Beauty (3 seeds, 20 epochs); with a SimCLR head and tau = 0.2 it is above it
-       on HR@10 and NDCG@10 for every seed (README, bench/quality.sh seq) */
-    if (c->proj_head == 0) c->proj_head = k == CR_MODEL_CL4SREC ? 1 : -1;
+    c->tau = cr__opt(c->tau, o->tau > 0 ? o->tau : 0.2f);
+    if (c->proj_head == 0) c->proj_head = o->proj_head ? 1 : -1;
     if (c->proj_head == -1) c->proj_head = 0;
     else if (c->proj_head != 1) return cr__fail(CR_ERR_INVALID, "config %s: proj_head must be 1 (on), -1 (off) or 0 (default)", name);
-    c->lambda = cr__opt(c->lambda, k == CR_MODEL_SGL ? 0.1f : k == CR_MODEL_SIMGCL ? 0.5f : k == CR_MODEL_XSIMGCL ? 0.2f : k == CR_MODEL_CL4SREC ? 0.1f : 0.0f);
-    c->eps = cr__opt(c->eps, k == CR_MODEL_SIMGCL ? 0.1f : k == CR_MODEL_XSIMGCL ? 0.2f : 0.0f);
-    c->drop = cr__opt(c->drop, k == CR_MODEL_SGL ? 0.1f : 0.0f);
+    c->lambda = cr__opt(c->lambda, o->lambda);
+    c->eps = cr__opt(c->eps, o->eps);
+    c->drop = cr__opt(c->drop, o->drop);
     if (!c->aug) c->aug = CR_AUG_ED;
     if (!c->lstar) c->lstar = 1;
     c->clip = cr__opt(c->clip, 0.0f);
@@ -3366,9 +3742,10 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     c->dropout = cr__opt(c->dropout, seq ? 0.2f : 0.0f);
     if (!c->seq_aug) c->seq_aug = CR_SEQAUG_CROP | CR_SEQAUG_MASK | CR_SEQAUG_REORDER;
     c->aug_rate = cr__opt(c->aug_rate, 0.2f);
+    c->crop_keep = cr__opt(c->crop_keep, 0.8f);
     /* range checks: every field, before any work */
     if (c->dim < 1 || c->dim > CR__MAX_DIM) return cr__fail(CR_ERR_INVALID, "config %s: dim %d is outside 1..%d", name, c->dim, CR__MAX_DIM);
-    if (k != CR_MODEL_MF && !seq && (c->layers < 1 || c->layers > CR__MAX_LAYERS)) return cr__fail(CR_ERR_INVALID, "config %s: layers %d is outside 1..%d", name, c->layers, CR__MAX_LAYERS);
+    if (o->layers && (c->layers < 1 || c->layers > CR__MAX_LAYERS)) return cr__fail(CR_ERR_INVALID, "config %s: layers %d is outside 1..%d", name, c->layers, CR__MAX_LAYERS);
     if (!(c->lr > 0 && c->lr < 10)) return cr__fail(CR_ERR_INVALID, "config %s: lr %g must be finite and in (0, 10)", name, (double)c->lr);
     if (c->batch < 1 || c->batch > (1 << 20)) return cr__fail(CR_ERR_INVALID, "config %s: batch %d is outside 1..1048576", name, c->batch);
     if (!(c->reg >= 0 && c->reg < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: reg %g must be >= 0 and finite", name, (double)c->reg);
@@ -3377,7 +3754,6 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     if (!(c->eps >= 0 && c->eps < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: eps %g must be >= 0 and finite", name, (double)c->eps);
     if (!(c->drop >= 0 && c->drop < 1)) return cr__fail(CR_ERR_INVALID, "config %s: drop %g is outside [0, 1)", name, (double)c->drop);
     if (c->aug < CR_AUG_ED || c->aug > CR_AUG_RW) return cr__fail(CR_ERR_INVALID, "config %s: aug %d is not ED (1), ND (2) or RW (3)", name, c->aug);
-    if (k == CR_MODEL_XSIMGCL && (c->lstar < 1 || c->lstar > c->layers)) return cr__fail(CR_ERR_INVALID, "config %s: lstar %d is outside 1..layers (%d)", name, c->lstar, c->layers);
     if (!(c->clip >= 0 && c->clip < 1e30)) return cr__fail(CR_ERR_INVALID, "config %s: clip %g must be >= 0 and finite", name, (double)c->clip);
     if (c->max_len < 2 || c->max_len > 4096) return cr__fail(CR_ERR_INVALID, "config %s: max_len %d is outside 2..4096", name, c->max_len);
     if (c->hidden < 1 || c->hidden > CR__MAX_DIM) return cr__fail(CR_ERR_INVALID, "config %s: hidden %d is outside 1..%d", name, c->hidden, CR__MAX_DIM);
@@ -3385,12 +3761,13 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     if (!(c->dropout >= 0 && c->dropout < 1)) return cr__fail(CR_ERR_INVALID, "config %s: dropout %g is outside [0, 1)", name, (double)c->dropout);
     if (c->seq_aug & ~31u) return cr__fail(CR_ERR_INVALID, "config %s: seq_aug 0x%x has unknown flags", name, c->seq_aug);
     if (!(c->aug_rate > 0 && c->aug_rate <= 1)) return cr__fail(CR_ERR_INVALID, "config %s: aug_rate %g is outside (0, 1]", name, (double)c->aug_rate);
+    if (!(c->crop_keep > 0 && c->crop_keep <= 1)) return cr__fail(CR_ERR_INVALID, "config %s: crop_keep %g is outside (0, 1]", name, (double)c->crop_keep);
     if (c->neg_samples < 0 || c->neg_samples > (1 << 20)) return cr__fail(CR_ERR_INVALID, "config %s: neg_samples %d is outside 0..1048576", name, c->neg_samples);
     if (c->l2_selfrec != 0 && c->l2_selfrec != 1) return cr__fail(CR_ERR_INVALID, "config %s: l2_selfrec must be 0 or 1", name);
-    return CR_OK;
+    return o->check ? o->check(c) : CR_OK;
 }
 
-/* ---- 8b. the model object ---- */
+/* ---- 8c. the model object ---- */
 
 #define CR__MAX_TENSORS 32
 #define CR__ADAM_CHUNK 16384 /* parameters per parallel chunk of the optimiser */
@@ -3404,10 +3781,32 @@ typedef struct cr__ptensor {
     float scale; /* CR__INIT_UNIFORM: U(-scale, scale) */
 } cr__ptensor;
 
-struct cr__seq; /* the sequence encoder's state (section 8d) */
+/* What every graph model shares: the training edges, the normalised graph, the inference
+   embeddings, and the named training buffers the models take from the arena. */
+typedef struct cr__graph {
+    int32_t *eu, *ei; /* training edges (the entries of hist, users then items) */
+    int64_t n_edges;
+    cr_csr adj;                      /* normalised training graph */
+    cr_csr views[2][CR__MAX_LAYERS]; /* SGL's augmented graphs of the current epoch */
+    int views_epoch;
+    float *final, *t0, *t1; /* inference embeddings (n_nodes x dim) and propagation scratch */
+    /* training buffers (arena) */
+    float *F, *dF;          /* the training pass's output (N, d) and its gradient */
+    float *L, *dL;          /* XSimGCL: the output of layer l* and its gradient */
+    float *V1, *V2, *dV1, *dV2; /* the two contrastive views and their gradients */
+    float *rows, *drows;    /* gathered BPR rows u | p | n (3B, d) and their gradients */
+    float *l2rows;          /* SELFRec L2: one gathered block and its gradient (2B, d) */
+    float *cq, *ck, *dcq, *dck, *nce; /* InfoNCE rows, their gradients, its workspace */
+    int32_t *uu, *ui, *stamp; /* the batch's unique users and items; a stamp per id */
+    int32_t stamp_cur;
+    uint8_t *keep;            /* edge flags of the augmentations */
+} cr__graph;
+
+struct cr__seq; /* the sequence encoder's state (8i) */
 
 struct cr_model {
     cr_config cfg;
+    const cr__model_ops *ops;
     int32_t n_users, n_items;
     int64_t n_nodes; /* graph models: users + items */
     /* parameters, gradients and Adam moments: one block each, in the same layout, so a
@@ -3417,25 +3816,21 @@ struct cr_model {
     int64_t n_param;
     float *param, *grad, *adam_m, *adam_v, *adam_chk;
     int64_t step;
+    float lr; /* current learning rate (cr_model_set_lr); starts at cfg.lr */
     /* data */
     cr_idmap users, items;
     cr_csr hist;       /* user -> training items: sorted (graph) or in time order (sequence) */
     int32_t *item_deg; /* training degree of each item */
-    /* graph models */
-    int32_t *eu, *ei; /* training edges (the entries of hist) */
-    int64_t n_edges;
-    cr_csr adj;                           /* normalised training graph */
-    cr_csr views[2][CR__MAX_LAYERS];      /* SGL's augmented graphs of the current epoch */
-    int views_epoch;
-    uint8_t *keep;
-    float *final; /* inference embeddings (n_nodes x dim) */
-    int final_ok;
-    float *wb[8]; /* n_nodes x dim work buffers */
-    int32_t *stamp, stamp_cur;
-    int32_t *bu, *bp, *bn, *uu, *ui; /* batch and unique-id buffers */
-    int64_t *perm;
-    float *ws;
-    int64_t ws_len;
+    /* training examples: (ex_user[i], ex_item[i]), or users alone when ex_item is NULL */
+    int64_t n_examples;
+    const int32_t *ex_user, *ex_item;
+    /* the training workspace: one block, carved by the model's workspace function */
+    unsigned char *ws;
+    size_t ws_bytes;
+    int64_t *perm;             /* epoch order of the examples */
+    int32_t *bu, *bp, *bn;     /* the current batch */
+    int ready;                 /* the inference state matches the parameters */
+    cr__graph g;
     struct cr__seq *seq;
 };
 
@@ -3448,7 +3843,13 @@ CR_API float *cr_model_grads(cr_model *m) { return m->grad; }
 CR_API void cr_model_get_params(const cr_model *m, float *dst) { cr_vcopy(dst, m->param, m->n_param); }
 CR_API void cr_model_set_params(cr_model *m, const float *src) {
     if (src != m->param) cr_vcopy(m->param, src, m->n_param);
-    m->final_ok = 0;
+    m->ready = 0;
+}
+CR_API float cr_model_get_lr(const cr_model *m) { return m->lr; }
+CR_API cr_status cr_model_set_lr(cr_model *m, float lr) {
+    if (!(lr > 0 && lr < 10)) return cr__fail(CR_ERR_INVALID, "learning rate %g must be finite and in (0, 10)", (double)lr);
+    m->lr = lr;
+    return CR_OK;
 }
 CR_API int64_t cr_model_user_raw(const cr_model *m, int32_t u) { return u >= 0 && u < m->n_users ? m->users.raw[u] : -1; }
 CR_API int64_t cr_model_item_raw(const cr_model *m, int32_t i) { return i >= 0 && i < m->n_items ? m->items.raw[i] : -1; }
@@ -3478,8 +3879,6 @@ CR_API cr_status cr_model_unseen(const cr_model *m, const cr_interactions *x, cr
     return CR_OK;
 }
 
-static int cr__is_graph(const cr_model *m) { return !cr_model_is_sequential(m->cfg.model); }
-
 /* Adds a tensor to the parameter plan. */
 static cr_status cr__plan(cr_model *m, const char *name, int64_t rows, int64_t cols, int init, float scale) {
     cr__ptensor *t;
@@ -3498,14 +3897,14 @@ static cr_status cr__plan(cr_model *m, const char *name, int64_t rows, int64_t c
 }
 
 /* The parameters of a named tensor, and their gradient (same offset in the gradient block). */
-static float *cr__tensor_in(cr_model *m, float *block, const char *name) {
+static float *cr__tensor_in(const cr_model *m, float *block, const char *name) {
     int i;
     for (i = 0; i < m->n_tensors; i++)
         if (strcmp(m->tensors[i].name, name) == 0) return block + m->tensors[i].offset;
     return NULL;
 }
-static float *cr__tensor(cr_model *m, const char *name) { return cr__tensor_in(m, m->param, name); }
-static float *cr__tensor_grad(cr_model *m, const char *name) { return cr__tensor_in(m, m->grad, name); }
+static float *cr__tensor(const cr_model *m, const char *name) { return cr__tensor_in(m, m->param, name); }
+static float *cr__tensor_grad(const cr_model *m, const char *name) { return cr__tensor_in(m, m->grad, name); }
 
 /* Allocates the parameter block and its three companions. */
 static cr_status cr__alloc_params(cr_model *m) {
@@ -3541,104 +3940,48 @@ static cr_status cr__idmap_copy(cr_idmap *dst, const cr_idmap *src) {
     return CR_OK;
 }
 
-static cr_status cr__seq_setup(cr_model *m);
-static cr_status cr__seq_plan(cr_model *m);
-static void cr__seq_free(cr_model *m);
-
 CR_API void cr_model_free(cr_model *m) {
-    int v, k;
     if (!m) return;
-    cr__seq_free(m);
+    if (m->ops && m->ops->release) m->ops->release(m);
     cr__free_aligned(m->param);
     cr__free_aligned(m->grad);
     cr__free_aligned(m->adam_m);
     cr__free_aligned(m->adam_v);
     cr__free_aligned(m->adam_chk);
+    cr__free_aligned(m->ws);
     cr_idmap_free(&m->users);
     cr_idmap_free(&m->items);
     cr_csr_free(&m->hist);
     CR_FREE(m->item_deg);
-    CR_FREE(m->eu);
-    CR_FREE(m->ei);
-    cr_csr_free(&m->adj);
-    for (v = 0; v < 2; v++)
-        for (k = 0; k < CR__MAX_LAYERS; k++) cr_csr_free(&m->views[v][k]);
-    CR_FREE(m->keep);
-    cr__free_aligned(m->final);
-    for (k = 0; k < 8; k++) cr__free_aligned(m->wb[k]);
-    CR_FREE(m->stamp);
-    CR_FREE(m->bu); CR_FREE(m->bp); CR_FREE(m->bn); CR_FREE(m->uu); CR_FREE(m->ui);
-    CR_FREE(m->perm);
-    cr__free_aligned(m->ws);
     CR_FREE(m);
 }
 
-/* Graph models in three steps: the parameter plan (no memory yet), what inference needs
-   (edges, the normalised graph, the final embeddings and two propagation buffers), and, on the
-   first training call, the batch-sized workspaces. Serving a loaded model never pays for
-   training memory, and no size from a checkpoint is trusted before the file proves it. */
-static cr_status cr__graph_plan(cr_model *m) {
-    const cr_config *c = &m->cfg;
-    cr_status st;
-    if ((st = cr__plan(m, "user_emb", m->n_users, c->dim, CR__INIT_XAVIER, 0)) != CR_OK) return st;
-    if ((st = cr__plan(m, "item_emb", m->n_items, c->dim, CR__INIT_XAVIER, 0)) != CR_OK) return st;
-    /* users and items must be one contiguous (U+I) x d table for propagation */
-    m->tensors[1].offset = m->tensors[0].offset + (int64_t)m->n_users * c->dim;
-    m->n_param = ((int64_t)m->n_users + m->n_items) * c->dim;
-    return CR_OK;
+/* The training workspace, on the first training call: the epoch order and batch buffers, then
+   the model's own buffers, sized by a first pass over the same code that carves them. Serving a
+   loaded model never pays for it. */
+static void cr__carve_ws(cr_model *m, cr__arena *a) {
+    int64_t B = m->cfg.batch;
+    m->perm = (int64_t *)cr__take(a, m->n_examples + 1, sizeof(int64_t));
+    m->bu = cr__takei(a, B);
+    m->bp = cr__takei(a, B);
+    m->bn = cr__takei(a, B);
+    m->ops->workspace(m, a);
 }
 
-static cr_status cr__graph_setup(cr_model *m) {
-    const cr_config *c = &m->cfg;
-    int64_t N = m->n_nodes, e, u;
-    cr_status st;
-    m->n_edges = m->hist.nnz;
-    m->eu = (int32_t *)cr__alloc_array((size_t)m->n_edges + 1, sizeof(int32_t), "edge list");
-    m->ei = (int32_t *)cr__alloc_array((size_t)m->n_edges + 1, sizeof(int32_t), "edge list");
-    if (!m->eu || !m->ei) return CR_ERR_NOMEM;
-    for (u = 0; u < m->n_users; u++) /* the edge list, in the order of hist */
-        for (e = m->hist.rowptr[u]; e < m->hist.rowptr[u + 1]; e++) {
-            m->eu[e] = (int32_t)u;
-            m->ei[e] = m->hist.col[e];
-        }
-    if (c->model == CR_MODEL_MF) return CR_OK;
-    if ((st = cr_graph_bipartite(&m->adj, m->n_users, m->n_items, m->n_edges, m->eu, m->ei, NULL)) != CR_OK) return st;
-    if ((st = cr_graph_normalize_sym(&m->adj)) != CR_OK) return st;
-    if (!(m->final = cr_alloc_floats(N * c->dim)) || !(m->wb[2] = cr_alloc_floats(N * c->dim)) || !(m->wb[3] = cr_alloc_floats(N * c->dim)))
-        return CR_ERR_NOMEM;
-    return CR_OK;
-}
-
-static cr_status cr__graph_train_ws(cr_model *m) {
-    const cr_config *c = &m->cfg;
-    int64_t N = m->n_nodes, B = c->batch;
-    int nwb = c->model == CR_MODEL_MF ? 0 : c->model == CR_MODEL_LIGHTGCN ? 4 : c->model == CR_MODEL_SGL ? 8 : 6, k;
-    if (m->ws) return CR_OK;
-    m->keep = (uint8_t *)cr__alloc_array((size_t)m->n_edges + 1, 1, "edge flags");
-    m->perm = (int64_t *)cr__alloc_array((size_t)m->n_edges + 1, sizeof(int64_t), "epoch order");
-    if (!m->keep || !m->perm) return CR_ERR_NOMEM;
-    for (k = 0; k < nwb; k++)
-        if (!m->wb[k] && !(m->wb[k] = cr_alloc_floats(N * c->dim))) return CR_ERR_NOMEM;
-    m->stamp = (int32_t *)cr__calloc_array((size_t)CR__MAX(m->n_users, m->n_items) + 1, sizeof(int32_t), "batch buffers");
-    m->bu = (int32_t *)cr__alloc_array((size_t)B, sizeof(int32_t), "batch buffers");
-    m->bp = (int32_t *)cr__alloc_array((size_t)B, sizeof(int32_t), "batch buffers");
-    m->bn = (int32_t *)cr__alloc_array((size_t)B, sizeof(int32_t), "batch buffers");
-    m->uu = (int32_t *)cr__alloc_array((size_t)B, sizeof(int32_t), "batch buffers");
-    m->ui = (int32_t *)cr__alloc_array((size_t)B, sizeof(int32_t), "batch buffers");
-    if (!m->stamp || !m->bu || !m->bp || !m->bn || !m->uu || !m->ui) return CR_ERR_NOMEM;
-    /* gathered BPR rows and grads (6 B d), contrastive rows and grads (8 B d), InfoNCE */
-    m->ws_len = 14 * B * c->dim + cr_infonce_workspace((int)(2 * B), (int)(2 * B), c->dim);
-    m->ws = cr_alloc_floats(m->ws_len);
-    return m->ws ? CR_OK : CR_ERR_NOMEM;
-}
-
-static cr_status cr__seq_ws(cr_model *m, int train);
-
-/* The workspaces of training (allocated once, on first use). */
 static cr_status cr__train_ws(cr_model *m) {
-    cr_status st = cr__is_graph(m) ? cr__graph_train_ws(m) : cr__seq_ws(m, 1);
-    if (st == CR_ERR_NOMEM && !cr_last_error()[0]) cr__fail(st, "out of memory allocating the training workspaces");
-    return st;
+    cr__arena a;
+    if (m->ws) return CR_OK;
+    a.base = NULL;
+    a.used = 0;
+    cr__carve_ws(m, &a);
+    m->ws = (unsigned char *)cr__malloc_aligned(a.used);
+    if (!m->ws) return cr__nomem("the training workspace", a.used);
+    memset(m->ws, 0, a.used);
+    m->ws_bytes = a.used;
+    a.base = m->ws;
+    a.used = 0;
+    cr__carve_ws(m, &a);
+    return CR_OK;
 }
 
 /* Builds the model around hist (taken over) and the id maps (copied). expect_params >= 0:
@@ -3651,6 +3994,8 @@ static cr_status cr__model_build(cr_model **out, const cr_config *cfg, const cr_
     *out = NULL;
     if (!m) { cr_csr_free(hist); return CR_ERR_NOMEM; }
     m->cfg = *cfg;
+    m->ops = cr__ops_of((int)cfg->model);
+    m->lr = cfg->lr;
     m->hist = *hist;
     memset(hist, 0, sizeof *hist);
     m->n_users = (int32_t)m->hist.nrows;
@@ -3660,15 +4005,14 @@ static cr_status cr__model_build(cr_model **out, const cr_config *cfg, const cr_
     m->item_deg = (int32_t *)cr__calloc_array((size_t)m->n_items + 1, sizeof(int32_t), "item degrees");
     if (!m->item_deg) { st = CR_ERR_NOMEM; goto fail; }
     for (p = 0; p < m->hist.nnz; p++) m->item_deg[m->hist.col[p]]++;
-    if ((st = cr__is_graph(m) ? cr__graph_plan(m) : cr__seq_plan(m)) != CR_OK) goto fail;
+    if ((st = m->ops->plan(m)) != CR_OK) goto fail;
     if (expect_params >= 0 && expect_params != m->n_param) {
         st = cr__fail(CR_ERR_FORMAT, "the file declares %lld parameters, but a %s model of this configuration has %lld",
-                      (long long)expect_params, cr_model_name(cfg->model), (long long)m->n_param);
+                      (long long)expect_params, m->ops->name, (long long)m->n_param);
         goto fail;
     }
     if ((st = cr__alloc_params(m)) != CR_OK) goto fail;
-    st = cr__is_graph(m) ? cr__graph_setup(m) : cr__seq_setup(m);
-    if (st != CR_OK) goto fail;
+    if ((st = m->ops->setup(m)) != CR_OK) goto fail;
     *out = m;
     return CR_OK;
 fail:
@@ -3694,19 +4038,33 @@ CR_API cr_status cr_model_create(cr_model **out, const cr_config *cfg_in, const 
 }
 
 CR_API int64_t cr_model_memory_bytes(const cr_model *m) {
-    int64_t b = 4 * m->n_param * (int64_t)sizeof(float), k;
-    int v;
-    b += (m->hist.nrows + 1) * 8 + m->hist.nnz * 4 + m->n_edges * 9 + m->n_edges * 8;
-    b += (m->adj.nrows + 1) * 8 + m->adj.nnz * 8;
-    for (v = 0; v < 2; v++)
-        for (k = 0; k < CR__MAX_LAYERS; k++) b += (m->views[v][k].nrows + 1) * 8 + m->views[v][k].nnz * 8;
-    for (k = 0; k < 8; k++) b += m->wb[k] ? m->n_nodes * m->cfg.dim * 4 : 0;
-    b += m->final ? m->n_nodes * m->cfg.dim * 4 : 0;
-    b += m->ws_len * 4;
-    return b;
+    int64_t b = 4 * m->n_param * (int64_t)sizeof(float);
+    b += (m->hist.nrows + 1) * 8 + m->hist.nnz * 4 + (int64_t)m->n_items * 4;
+    b += (int64_t)m->ws_bytes;
+    return b + m->ops->memory(m);
 }
 
-/* ---- 8c. graph models: propagation forward and backward, one batch ---- */
+/* Brings the inference state up to date; after it, serving calls only read the model. */
+CR_API cr_status cr_model_prepare(cr_model *m) {
+    if (!m->ready) {
+        m->ops->prepare(m);
+        m->ready = 1;
+    }
+    return CR_OK;
+}
+
+/* The item vectors and the user vectors that score them; *users is NULL for sequence models
+   (a user is the encoding of a history). */
+CR_API cr_status cr_model_embeddings(cr_model *m, const float **users, const float **items) {
+    const float *I;
+    cr_model_prepare(m);
+    I = m->ops->item_vectors(m);
+    if (items) *items = I;
+    if (users) *users = m->ops->sequential ? NULL : I - (int64_t)m->n_users * m->cfg.dim;
+    return CR_OK;
+}
+
+/* ---- 8d. graph models: the shared encoder, BPR and InfoNCE pieces ---- */
 
 /* Zeroing and copying of whole (N, d) tables, split over the threads: a single thread cannot
    saturate memory bandwidth on its own. */
@@ -3775,6 +4133,26 @@ static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const f
     /* K == 0 never reaches here (MF has no propagation) */
 }
 
+/* The model's encoder over one graph per layer (G NULL: the training graph at every layer):
+   out = mean of its layers, from the model's first layer; noise eps with seed; layer lkeep
+   kept in layer_out. Its backward, accumulated into the gradient of the ego embeddings. */
+static void cr__graph_encode(cr_model *m, float *out, const cr_csr *const *G, float eps, uint64_t seed,
+                             int lkeep, float *layer_out) {
+    const cr_csr *Gc[CR__MAX_LAYERS];
+    int k;
+    for (k = 0; k < m->cfg.layers; k++) Gc[k] = G ? G[k] : &m->g.adj;
+    cr__prop_forward(out, layer_out, Gc, m->cfg.layers, m->param, m->n_nodes, m->cfg.dim, m->ops->first_layer, eps,
+                     seed, lkeep, m->g.t0, m->g.t1);
+}
+
+static void cr__graph_encode_backward(cr_model *m, const float *dOut, const cr_csr *const *G, int lkeep, const float *dLayer) {
+    const cr_csr *Gc[CR__MAX_LAYERS];
+    int k;
+    for (k = 0; k < m->cfg.layers; k++) Gc[k] = G ? G[k] : &m->g.adj;
+    cr__prop_backward(m->grad, Gc, m->cfg.layers, dOut, m->n_nodes, m->cfg.dim, m->ops->first_layer, lkeep, dLayer,
+                      m->g.t0, m->g.t1);
+}
+
 static void cr__gather_rows(float *dst, const float *src, const int32_t *idx, int n, int d, int64_t off) {
     int i;
     for (i = 0; i < n; i++) memcpy(dst + (int64_t)i * d, src + (off + idx[i]) * d, (size_t)d * sizeof(float));
@@ -3787,94 +4165,22 @@ static void cr__scatter_add_rows(float *dst, const float *src, const int32_t *id
 
 /* The distinct values of idx[0..n) in order of first appearance. */
 static int cr__unique(cr_model *m, const int32_t *idx, int n, int32_t *out) {
+    cr__graph *g = &m->g;
     int i, k = 0;
-    if (++m->stamp_cur == INT32_MAX) {
-        memset(m->stamp, 0, (size_t)(CR__MAX(m->n_users, m->n_items) + 1) * sizeof(int32_t));
-        m->stamp_cur = 1;
+    if (++g->stamp_cur == INT32_MAX) {
+        memset(g->stamp, 0, (size_t)(CR__MAX(m->n_users, m->n_items) + 1) * sizeof(int32_t));
+        g->stamp_cur = 1;
     }
     for (i = 0; i < n; i++)
-        if (m->stamp[idx[i]] != m->stamp_cur) {
-            m->stamp[idx[i]] = m->stamp_cur;
+        if (g->stamp[idx[i]] != g->stamp_cur) {
+            g->stamp[idx[i]] = g->stamp_cur;
             out[k++] = idx[i];
         }
     return k;
 }
 
-/* InfoNCE between rows A[ids] and B[ids] of two (N, d) tables (offset off), gradients added to
-   dA and dB rows. */
-static double cr__cl_rows(cr_model *m, float *dA, float *dB, const float *A, const float *Bt,
-                          const int32_t *ids, int n, int64_t off, int want_grad) {
-    int d = m->cfg.dim;
-    float *Q = m->ws + 6 * (int64_t)m->cfg.batch * d, *K = Q + 2 * (int64_t)m->cfg.batch * d;
-    float *dQ = K + 2 * (int64_t)m->cfg.batch * d, *dK = dQ + 2 * (int64_t)m->cfg.batch * d;
-    float *ws = dK + 2 * (int64_t)m->cfg.batch * d;
-    double l;
-    cr__gather_rows(Q, A, ids, n, d, off);
-    cr__gather_rows(K, Bt, ids, n, d, off);
-    if (want_grad) {
-        memset(dQ, 0, (size_t)n * d * sizeof(float));
-        memset(dK, 0, (size_t)n * d * sizeof(float));
-    }
-    l = cr_infonce_loss(want_grad ? dQ : NULL, want_grad ? dK : NULL, Q, K, n, n, d, NULL, NULL, m->cfg.tau, m->cfg.lambda, ws);
-    if (want_grad) {
-        cr__scatter_add_rows(dA, dQ, ids, n, d, off);
-        cr__scatter_add_rows(dB, dK, ids, n, d, off);
-    }
-    return l;
-}
-
-/* SGL (SELFRec form): one InfoNCE over the batch's unique users and unique items stacked. */
-static double cr__cl_sgl(cr_model *m, float *dA, float *dB, const float *A, const float *Bt,
-                         int nu, int ni, int want_grad) {
-    int d = m->cfg.dim, n = nu + ni;
-    float *Q = m->ws + 6 * (int64_t)m->cfg.batch * d, *K = Q + 2 * (int64_t)m->cfg.batch * d;
-    float *dQ = K + 2 * (int64_t)m->cfg.batch * d, *dK = dQ + 2 * (int64_t)m->cfg.batch * d;
-    float *ws = dK + 2 * (int64_t)m->cfg.batch * d;
-    double l;
-    cr__gather_rows(Q, A, m->uu, nu, d, 0);
-    cr__gather_rows(Q + (int64_t)nu * d, A, m->ui, ni, d, m->n_users);
-    cr__gather_rows(K, Bt, m->uu, nu, d, 0);
-    cr__gather_rows(K + (int64_t)nu * d, Bt, m->ui, ni, d, m->n_users);
-    if (want_grad) {
-        memset(dQ, 0, (size_t)n * d * sizeof(float));
-        memset(dK, 0, (size_t)n * d * sizeof(float));
-    }
-    l = cr_infonce_loss(want_grad ? dQ : NULL, want_grad ? dK : NULL, Q, K, n, n, d, NULL, NULL, m->cfg.tau, m->cfg.lambda, ws);
-    if (want_grad) {
-        cr__scatter_add_rows(dA, dQ, m->uu, nu, d, 0);
-        cr__scatter_add_rows(dA, dQ + (int64_t)nu * d, m->ui, ni, d, m->n_users);
-        cr__scatter_add_rows(dB, dK, m->uu, nu, d, 0);
-        cr__scatter_add_rows(dB, dK + (int64_t)nu * d, m->ui, ni, d, m->n_users);
-    }
-    return l;
-}
-
-/* SGL's two augmented views for an epoch: ED/ND give one graph per view, RW one per layer. */
-static cr_status cr__sgl_views(cr_model *m, int epoch) {
-    const cr_config *c = &m->cfg;
-    int v, k, ng = c->aug == CR_AUG_RW ? c->layers : 1;
-    cr_status st;
-    if (m->views_epoch == epoch && m->views[0][0].rowptr) return CR_OK;
-    for (v = 0; v < 2; v++)
-        for (k = 0; k < ng; k++) {
-            uint64_t s = cr_hash64(cr_hash64(c->seed, 0x5647ULL + (uint64_t)epoch), (uint64_t)(v * 16 + k));
-            cr_csr_free(&m->views[v][k]);
-            st = c->aug == CR_AUG_ND ? cr_aug_node_dropout(m->keep, m->n_edges, m->eu, m->ei, m->n_users, m->n_items, c->drop, s)
-                                     : cr_aug_edge_dropout(m->keep, m->n_edges, c->drop, s);
-            if (st == CR_OK) st = cr_graph_bipartite(&m->views[v][k], m->n_users, m->n_items, m->n_edges, m->eu, m->ei, m->keep);
-            if (st == CR_OK) st = cr_graph_normalize_sym(&m->views[v][k]);
-            if (st != CR_OK) return st;
-        }
-    m->views_epoch = epoch;
-    return CR_OK;
-}
-
-static uint64_t cr__batch_seed(const cr_model *m, int epoch, int64_t batch) {
-    return cr_hash64(cr_hash64(m->cfg.seed, 0x62617463ULL + (uint64_t)epoch), (uint64_t)batch);
-}
-
 /* Uniform negatives, rejecting the user's training items (SELFRec's and LightGCN's scheme). */
-static void cr__draw_negatives(cr_model *m, const int32_t *users, int B, int32_t *neg, uint64_t seed) {
+static void cr__draw_negatives(const cr_model *m, const int32_t *users, int B, int32_t *neg, uint64_t seed) {
     cr_rng r = cr_rng_stream(seed, 0x6e6567);
     int b, tries;
     for (b = 0; b < B; b++) {
@@ -3887,143 +4193,370 @@ static void cr__draw_negatives(cr_model *m, const int32_t *users, int B, int32_t
     }
 }
 
-/* Loss (and, with want_grad, gradient into m->grad) of one graph batch. part: rec, cl, reg. */
-static cr_status cr__graph_batch(cr_model *m, const int32_t *U, const int32_t *P, const int32_t *Ng,
-                                 int B, int epoch, int64_t batch, int want_grad, double part[3]) {
+/* BPR on the rows of F (the encoder's output, or the ego table for MF) for the batch triples,
+   plus the L2 term; the gradients go into dF (BPR, and SELFRec's L2 on final rows) and into
+   the gradient of the ego table (the papers' L2). part[0] = BPR, part[2] = L2. */
+static void cr__graph_bpr(cr_model *m, const cr__batch *b, const float *F, float *dF, int want_grad, double part[3]) {
     const cr_config *c = &m->cfg;
-    int d = c->dim, K = c->layers, kind = c->model, nu = 0, ni = 0, k;
-    int first = kind == CR_MODEL_SIMGCL || kind == CR_MODEL_XSIMGCL;
-    int64_t N = m->n_nodes, Uo = m->n_users, nd = N * d;
-    uint64_t bs = cr__batch_seed(m, epoch, batch);
-    float *E0 = m->param, *G0 = m->grad, *F, *dF, *V1 = NULL, *V2 = NULL, *dV1 = NULL, *dV2 = NULL;
-    float *LS = NULL, *dLS = NULL, *t0 = m->wb[2], *t1 = m->wb[3];
-    float *gu = m->ws, *gp = gu + (int64_t)B * d, *gn = gp + (int64_t)B * d;
-    float *du = gn + (int64_t)B * d, *dp = du + (int64_t)B * d, *dn = dp + (int64_t)B * d;
-    const cr_csr *Gc[CR__MAX_LAYERS], *Gv1[CR__MAX_LAYERS], *Gv2[CR__MAX_LAYERS];
-    int b;
-    part[0] = part[1] = part[2] = 0;
-    if (B < 1 || B > c->batch) return cr__fail(CR_ERR_INVALID, "batch of %d triples (1..%d allowed)", B, c->batch);
-    for (b = 0; b < B; b++)
-        if (U[b] < 0 || U[b] >= m->n_users || P[b] < 0 || P[b] >= m->n_items || Ng[b] < 0 || Ng[b] >= m->n_items)
-            return cr__fail(CR_ERR_INVALID, "batch entry %d (%d, %d, %d) is out of range", b, U[b], P[b], Ng[b]);
-    for (k = 0; k < K; k++) Gc[k] = &m->adj;
-    m->final_ok = 0;
-    /* forward */
-    if (kind == CR_MODEL_MF) {
-        F = E0;
-        dF = G0;
-    } else {
-        F = m->wb[0];
-        dF = m->wb[1];
-        if (kind == CR_MODEL_XSIMGCL) {
-            LS = m->wb[4];
-            dLS = m->wb[5];
-            cr__prop_forward(F, LS, Gc, K, E0, N, d, 1, c->eps, cr_hash64(bs, 1), c->lstar, t0, t1);
-        } else
-            cr__prop_forward(F, NULL, Gc, K, E0, N, d, first, 0.0f, 0, 0, t0, t1);
-        if (kind == CR_MODEL_SIMGCL && c->lambda > 0) {
-            V1 = m->wb[4];
-            V2 = m->wb[5];
-            cr__prop_forward(V1, NULL, Gc, K, E0, N, d, 1, c->eps, cr_hash64(bs, 2), 0, t0, t1);
-            cr__prop_forward(V2, NULL, Gc, K, E0, N, d, 1, c->eps, cr_hash64(bs, 3), 0, t0, t1);
-            dV1 = dV2 = dF; /* same graph: the three passes share one backward */
-        }
-        if (kind == CR_MODEL_SGL && c->lambda > 0) {
-            cr_status st = cr__sgl_views(m, epoch);
-            if (st != CR_OK) return st;
-            for (k = 0; k < K; k++) {
-                Gv1[k] = &m->views[0][c->aug == CR_AUG_RW ? k : 0];
-                Gv2[k] = &m->views[1][c->aug == CR_AUG_RW ? k : 0];
-            }
-            V1 = m->wb[4];
-            V2 = m->wb[5];
-            dV1 = m->wb[6];
-            dV2 = m->wb[7];
-            cr__prop_forward(V1, NULL, Gv1, K, E0, N, d, 0, 0.0f, 0, 0, t0, t1);
-            cr__prop_forward(V2, NULL, Gv2, K, E0, N, d, 0, 0.0f, 0, 0, t0, t1);
-            if (want_grad) {
-                cr__pzero(dV1, nd);
-                cr__pzero(dV2, nd);
-            }
-        }
-        if (want_grad) {
-            cr__pzero(dF, nd);
-            if (dLS) cr__pzero(dLS, nd);
-        }
-    }
-    /* BPR on the gathered rows */
-    cr__gather_rows(gu, F, U, B, d, 0);
-    cr__gather_rows(gp, F, P, B, d, Uo);
-    cr__gather_rows(gn, F, Ng, B, d, Uo);
+    int B = b->n, d = c->dim, i;
+    int64_t Uo = m->n_users;
+    float *E0 = m->param, *G0 = m->grad;
+    float *gu = m->g.rows, *gp = gu + (int64_t)B * d, *gn = gp + (int64_t)B * d;
+    float *du = m->g.drows, *dp = du + (int64_t)B * d, *dn = dp + (int64_t)B * d;
+    cr__gather_rows(gu, F, b->users, B, d, 0);
+    cr__gather_rows(gp, F, b->pos, B, d, Uo);
+    cr__gather_rows(gn, F, b->neg, B, d, Uo);
     memset(du, 0, (size_t)3 * B * d * sizeof(float));
     part[0] = cr_bpr_loss(want_grad ? du : NULL, dp, dn, gu, gp, gn, B, d, 1.0f);
-    /* L2 */
-    if (c->reg > 0) {
-        if (!c->l2_selfrec) { /* reg/2 * (|u|^2 + |p|^2 + |n|^2) / B on the ego rows */
-            for (b = 0; b < B; b++) {
-                part[2] += cr_l2_loss(want_grad ? G0 + (int64_t)U[b] * d : NULL, E0 + (int64_t)U[b] * d, d, c->reg, (float)B);
-                part[2] += cr_l2_loss(want_grad ? G0 + (Uo + P[b]) * d : NULL, E0 + (Uo + P[b]) * d, d, c->reg, (float)B);
-                part[2] += cr_l2_loss(want_grad ? G0 + (Uo + Ng[b]) * d : NULL, E0 + (Uo + Ng[b]) * d, d, c->reg, (float)B);
-            }
-        } else {
-            /* SELFRec: reg * sum_T ||T||_F / rows(T); MF and LightGCN on the ego rows and divided
-               by the batch once more, SGL on the final rows of (u, p, n), SimGCL and XSimGCL on
-               the final rows of (u, p) */
-            int ego = kind == CR_MODEL_MF || kind == CR_MODEL_LIGHTGCN, nt = kind == CR_MODEL_SIMGCL || kind == CR_MODEL_XSIMGCL ? 2 : 3, t;
-            const int32_t *ids[3];
-            float w = ego ? c->reg / (float)B : c->reg, *dst = ego ? G0 : dF;
-            const float *src = ego ? E0 : F;
-            ids[0] = U; ids[1] = P; ids[2] = Ng;
-            for (t = 0; t < nt; t++) {
-                int64_t off = t ? Uo : 0;
-                float *tmp = dn + (int64_t)B * d; /* the contrastive area serves as scratch */
-                cr__gather_rows(tmp, src, ids[t], B, d, off);
-                if (want_grad) memset(tmp + (int64_t)B * d, 0, (size_t)B * d * sizeof(float));
-                part[2] += cr_l2_frobenius_loss(want_grad ? tmp + (int64_t)B * d : NULL, tmp, B, d, w);
-                if (want_grad) cr__scatter_add_rows(dst, tmp + (int64_t)B * d, ids[t], B, d, off);
-            }
+    if (c->reg > 0 && !c->l2_selfrec) { /* reg/2 * (|u|^2 + |p|^2 + |n|^2) / B on the ego rows */
+        for (i = 0; i < B; i++) {
+            part[2] += cr_l2_loss(want_grad ? G0 + (int64_t)b->users[i] * d : NULL, E0 + (int64_t)b->users[i] * d, d, c->reg, (float)B);
+            part[2] += cr_l2_loss(want_grad ? G0 + (Uo + b->pos[i]) * d : NULL, E0 + (Uo + b->pos[i]) * d, d, c->reg, (float)B);
+            part[2] += cr_l2_loss(want_grad ? G0 + (Uo + b->neg[i]) * d : NULL, E0 + (Uo + b->neg[i]) * d, d, c->reg, (float)B);
+        }
+    } else if (c->reg > 0) {
+        /* SELFRec: reg * sum_T ||T||_F / rows(T); MF and LightGCN on the ego rows and divided
+           by the batch once more, SGL on the final rows of (u, p, n), SimGCL and XSimGCL on
+           the final rows of (u, p) */
+        int ego = m->ops->l2_selfrec == CR__L2_EGO, nt = m->ops->l2_selfrec == CR__L2_FINAL_UP ? 2 : 3;
+        const int32_t *ids[3];
+        float w = ego ? c->reg / (float)B : c->reg, *dst = ego ? G0 : dF, *tmp = m->g.l2rows;
+        const float *src = ego ? E0 : F;
+        ids[0] = b->users; ids[1] = b->pos; ids[2] = b->neg;
+        for (i = 0; i < nt; i++) {
+            int64_t off = i ? Uo : 0;
+            cr__gather_rows(tmp, src, ids[i], B, d, off);
+            if (want_grad) memset(tmp + (int64_t)B * d, 0, (size_t)B * d * sizeof(float));
+            part[2] += cr_l2_frobenius_loss(want_grad ? tmp + (int64_t)B * d : NULL, tmp, B, d, w);
+            if (want_grad) cr__scatter_add_rows(dst, tmp + (int64_t)B * d, ids[i], B, d, off);
         }
     }
     if (want_grad) {
-        cr__scatter_add_rows(dF, du, U, B, d, 0);
-        cr__scatter_add_rows(dF, dp, P, B, d, Uo);
-        cr__scatter_add_rows(dF, dn, Ng, B, d, Uo);
+        cr__scatter_add_rows(dF, du, b->users, B, d, 0);
+        cr__scatter_add_rows(dF, dp, b->pos, B, d, Uo);
+        cr__scatter_add_rows(dF, dn, b->neg, B, d, Uo);
     }
-    /* contrastive terms over the batch's unique users and items */
-    if (c->lambda > 0 && (kind == CR_MODEL_SGL || kind == CR_MODEL_SIMGCL || kind == CR_MODEL_XSIMGCL)) {
-        nu = cr__unique(m, U, B, m->uu);
-        ni = cr__unique(m, P, B, m->ui);
-        if (kind == CR_MODEL_SGL) part[1] = cr__cl_sgl(m, dV1, dV2, V1, V2, nu, ni, want_grad);
-        else if (kind == CR_MODEL_SIMGCL)
-            part[1] = cr__cl_rows(m, dV1, dV2, V1, V2, m->uu, nu, 0, want_grad) +
-                      cr__cl_rows(m, dV1, dV2, V1, V2, m->ui, ni, Uo, want_grad);
-        else
-            part[1] = cr__cl_rows(m, dF, dLS, F, LS, m->uu, nu, 0, want_grad) +
-                      cr__cl_rows(m, dF, dLS, F, LS, m->ui, ni, Uo, want_grad);
+}
+
+/* InfoNCE (weight lambda, temperature tau) between the rows of two (N, d) tables A and Bt:
+   the given users, then the given items, stacked, each row's positive being the same node in
+   Bt and the other rows its negatives. Gradients are added to the rows of dA and dB. */
+static double cr__graph_infonce(cr_model *m, float *dA, float *dB, const float *A, const float *Bt,
+                                const int32_t *users, int nu, const int32_t *items, int ni, int want_grad) {
+    cr__graph *g = &m->g;
+    int d = m->cfg.dim, n = nu + ni;
+    int64_t Uo = m->n_users;
+    double l;
+    cr__gather_rows(g->cq, A, users, nu, d, 0);
+    cr__gather_rows(g->cq + (int64_t)nu * d, A, items, ni, d, Uo);
+    cr__gather_rows(g->ck, Bt, users, nu, d, 0);
+    cr__gather_rows(g->ck + (int64_t)nu * d, Bt, items, ni, d, Uo);
+    if (want_grad) {
+        memset(g->dcq, 0, (size_t)n * d * sizeof(float));
+        memset(g->dck, 0, (size_t)n * d * sizeof(float));
     }
-    /* backward through propagation */
-    if (want_grad && kind != CR_MODEL_MF) {
-        cr__prop_backward(G0, Gc, K, dF, N, d, first, kind == CR_MODEL_XSIMGCL ? c->lstar : -1, dLS, t0, t1);
-        if (kind == CR_MODEL_SGL && c->lambda > 0) {
-            cr__prop_backward(G0, Gv1, K, dV1, N, d, 0, -1, NULL, t0, t1);
-            cr__prop_backward(G0, Gv2, K, dV2, N, d, 0, -1, NULL, t0, t1);
+    l = cr_infonce_loss(want_grad ? g->dcq : NULL, want_grad ? g->dck : NULL, g->cq, g->ck, n, n, d, NULL, NULL,
+                        m->cfg.tau, m->cfg.lambda, g->nce);
+    if (want_grad) {
+        cr__scatter_add_rows(dA, g->dcq, users, nu, d, 0);
+        cr__scatter_add_rows(dA, g->dcq + (int64_t)nu * d, items, ni, d, Uo);
+        cr__scatter_add_rows(dB, g->dck, users, nu, d, 0);
+        cr__scatter_add_rows(dB, g->dck + (int64_t)nu * d, items, ni, d, Uo);
+    }
+    return l;
+}
+
+/* The batch's unique users and items (the rows InfoNCE contrasts, as SELFRec's torch.unique). */
+static void cr__graph_unique(cr_model *m, const cr__batch *b, int *nu, int *ni) {
+    *nu = cr__unique(m, b->users, b->n, m->g.uu);
+    *ni = cr__unique(m, b->pos, b->n, m->g.ui);
+}
+
+/* Graph-model plan: one (U+I) x d table (users then items), the propagation's input. */
+static cr_status cr__graph_plan(cr_model *m) {
+    const cr_config *c = &m->cfg;
+    cr_status st;
+    if ((st = cr__plan(m, "user_emb", m->n_users, c->dim, CR__INIT_XAVIER, 0)) != CR_OK) return st;
+    if ((st = cr__plan(m, "item_emb", m->n_items, c->dim, CR__INIT_XAVIER, 0)) != CR_OK) return st;
+    /* users and items must be one contiguous (U+I) x d table for propagation */
+    m->tensors[1].offset = m->tensors[0].offset + (int64_t)m->n_users * c->dim;
+    m->n_param = ((int64_t)m->n_users + m->n_items) * c->dim;
+    return CR_OK;
+}
+
+/* What inference needs: the edge list (also the training examples) and, with propagation, the
+   normalised graph, the final embeddings and two scratch tables. */
+static cr_status cr__graph_setup(cr_model *m) {
+    cr__graph *g = &m->g;
+    int64_t N = m->n_nodes, e, u;
+    cr_status st;
+    g->n_edges = m->hist.nnz;
+    g->eu = (int32_t *)cr__alloc_array((size_t)g->n_edges + 1, sizeof(int32_t), "edge list");
+    g->ei = (int32_t *)cr__alloc_array((size_t)g->n_edges + 1, sizeof(int32_t), "edge list");
+    if (!g->eu || !g->ei) return CR_ERR_NOMEM;
+    for (u = 0; u < m->n_users; u++) /* the edge list, in the order of hist */
+        for (e = m->hist.rowptr[u]; e < m->hist.rowptr[u + 1]; e++) {
+            g->eu[e] = (int32_t)u;
+            g->ei[e] = m->hist.col[e];
+        }
+    m->n_examples = g->n_edges;
+    m->ex_user = g->eu;
+    m->ex_item = g->ei;
+    if (!m->cfg.layers) return CR_OK;
+    if ((st = cr_graph_bipartite(&g->adj, m->n_users, m->n_items, g->n_edges, g->eu, g->ei, NULL)) != CR_OK) return st;
+    if ((st = cr_graph_normalize_sym(&g->adj)) != CR_OK) return st;
+    if (!(g->final = cr_alloc_floats(N * m->cfg.dim)) || !(g->t0 = cr_alloc_floats(N * m->cfg.dim)) || !(g->t1 = cr_alloc_floats(N * m->cfg.dim)))
+        return CR_ERR_NOMEM;
+    return CR_OK;
+}
+
+static void cr__graph_release(cr_model *m) {
+    cr__graph *g = &m->g;
+    int v, k;
+    CR_FREE(g->eu);
+    CR_FREE(g->ei);
+    cr_csr_free(&g->adj);
+    for (v = 0; v < 2; v++)
+        for (k = 0; k < CR__MAX_LAYERS; k++) cr_csr_free(&g->views[v][k]);
+    cr__free_aligned(g->final);
+    cr__free_aligned(g->t0);
+    cr__free_aligned(g->t1);
+}
+
+static int64_t cr__csr_bytes(const cr_csr *A) { return A->rowptr ? (A->nrows + 1) * 8 + A->nnz * (A->val ? 8 : 4) : 0; }
+
+static int64_t cr__graph_memory(const cr_model *m) {
+    const cr__graph *g = &m->g;
+    int64_t b = g->n_edges * 8 + cr__csr_bytes(&g->adj);
+    int v, k;
+    for (v = 0; v < 2; v++)
+        for (k = 0; k < CR__MAX_LAYERS; k++) b += cr__csr_bytes(&g->views[v][k]);
+    return b + (g->final ? 3 * m->n_nodes * m->cfg.dim * 4 : 0);
+}
+
+/* The buffers every BPR-trained graph model takes: the gathered triples and, for SELFRec's L2
+   form, one gathered block. Encoders add F and dF (cr__graph_ws_encoder). */
+static void cr__graph_ws_bpr(cr_model *m, cr__arena *a) {
+    int64_t Bd = (int64_t)m->cfg.batch * m->cfg.dim;
+    m->g.rows = cr__takef(a, 3 * Bd);
+    m->g.drows = cr__takef(a, 3 * Bd);
+    m->g.l2rows = m->cfg.reg > 0 && m->cfg.l2_selfrec ? cr__takef(a, 2 * Bd) : NULL;
+}
+
+static void cr__graph_ws_encoder(cr_model *m, cr__arena *a) {
+    int64_t Nd = m->n_nodes * m->cfg.dim;
+    cr__graph_ws_bpr(m, a);
+    m->g.F = cr__takef(a, Nd);
+    m->g.dF = cr__takef(a, Nd);
+}
+
+/* InfoNCE over up to 2B rows (the batch's unique users and items), and the unique-id lists. */
+static void cr__graph_ws_infonce(cr_model *m, cr__arena *a) {
+    int64_t B = m->cfg.batch, d = m->cfg.dim;
+    m->g.cq = cr__takef(a, 2 * B * d);
+    m->g.ck = cr__takef(a, 2 * B * d);
+    m->g.dcq = cr__takef(a, 2 * B * d);
+    m->g.dck = cr__takef(a, 2 * B * d);
+    m->g.nce = cr__takef(a, cr_infonce_workspace((int)(2 * B), (int)(2 * B), (int)d));
+    m->g.uu = cr__takei(a, B);
+    m->g.ui = cr__takei(a, B);
+    m->g.stamp = cr__takei(a, CR__MAX(m->n_users, m->n_items) + 1);
+}
+
+/* Inference: a clean propagation into final (MF: the table itself). */
+static void cr__graph_prepare(cr_model *m) {
+    if (m->cfg.layers) cr__graph_encode(m, m->g.final, NULL, 0.0f, 0, 0, NULL);
+}
+
+static const float *cr__graph_table(const cr_model *m) { return m->cfg.layers ? m->g.final : m->param; }
+
+static const float *cr__graph_item_vectors(const cr_model *m) { return cr__graph_table(m) + (int64_t)m->n_users * m->cfg.dim; }
+
+/* A user's vector is the user's row; extra interactions cannot change it without retraining. */
+static cr_status cr__graph_user_vectors(const cr_model *m, const int32_t *users, int n, const cr_csr *extra, float *out) {
+    (void)extra;
+    cr__gather_rows(out, cr__graph_table(m), users, n, m->cfg.dim, 0);
+    return CR_OK;
+}
+
+/* A new user from items: one LightGCN step for a new node, e_u = sum_i e_i / sqrt(|N(u)|
+   (deg(i) + 1)), from the final item embeddings (the new edge adds one to each degree). */
+static cr_status cr__graph_fold_in(const cr_model *m, const int32_t *items, int n, float *out) {
+    const float *I = cr__graph_item_vectors(m);
+    int i, d = m->cfg.dim;
+    memset(out, 0, (size_t)d * sizeof(float));
+    for (i = 0; i < n; i++)
+        cr_vaxpy(out, (float)(1.0 / sqrt((double)n * ((double)m->item_deg[items[i]] + 1.0))), I + (int64_t)items[i] * d, d);
+    return CR_OK;
+}
+
+/* ---- 8e. MF-BPR (Rendle et al., UAI 2009) ---- */
+
+static void cr__mf_ws(cr_model *m, cr__arena *a) { cr__graph_ws_bpr(m, a); }
+
+/* forward: s(u, i) = <e_u, e_i> on the ego table; backward straight into its gradient */
+static cr_status cr__mf_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
+    cr__graph_bpr(m, b, m->param, m->grad, want_grad, part);
+    return CR_OK;
+}
+
+/* ---- 8f. LightGCN (He et al., SIGIR 2020) ---- */
+
+static void cr__lightgcn_ws(cr_model *m, cr__arena *a) { cr__graph_ws_encoder(m, a); }
+
+static cr_status cr__lightgcn_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
+    cr__graph *g = &m->g;
+    cr__graph_encode(m, g->F, NULL, 0.0f, 0, 0, NULL);
+    if (want_grad) cr__pzero(g->dF, m->n_nodes * m->cfg.dim);
+    cr__graph_bpr(m, b, g->F, g->dF, want_grad, part);
+    if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, -1, NULL);
+    return CR_OK;
+}
+
+/* ---- 8g. SGL (Wu et al., SIGIR 2021): two augmented graphs per epoch ---- */
+
+/* The epoch's two augmented views: ED and ND give one graph per view, RW one per layer. */
+static cr_status cr__sgl_views(cr_model *m, int epoch) {
+    const cr_config *c = &m->cfg;
+    cr__graph *g = &m->g;
+    int v, k, ng = c->aug == CR_AUG_RW ? c->layers : 1;
+    cr_status st;
+    if (c->lambda <= 0 || (g->views_epoch == epoch && g->views[0][0].rowptr)) return CR_OK;
+    for (v = 0; v < 2; v++)
+        for (k = 0; k < ng; k++) {
+            uint64_t s = cr_hash64(cr_hash64(c->seed, 0x5647ULL + (uint64_t)epoch), (uint64_t)(v * 16 + k));
+            cr_csr_free(&g->views[v][k]);
+            st = c->aug == CR_AUG_ND ? cr_aug_node_dropout(g->keep, g->n_edges, g->eu, g->ei, m->n_users, m->n_items, c->drop, s)
+                                     : cr_aug_edge_dropout(g->keep, g->n_edges, c->drop, s);
+            if (st == CR_OK) st = cr_graph_bipartite(&g->views[v][k], m->n_users, m->n_items, g->n_edges, g->eu, g->ei, g->keep);
+            if (st == CR_OK) st = cr_graph_normalize_sym(&g->views[v][k]);
+            if (st != CR_OK) return st;
+        }
+    g->views_epoch = epoch;
+    return CR_OK;
+}
+
+static void cr__sgl_ws(cr_model *m, cr__arena *a) {
+    int64_t Nd = m->n_nodes * m->cfg.dim;
+    cr__graph_ws_encoder(m, a);
+    if (m->cfg.lambda <= 0) return;
+    m->g.V1 = cr__takef(a, Nd);
+    m->g.V2 = cr__takef(a, Nd);
+    m->g.dV1 = cr__takef(a, Nd);
+    m->g.dV2 = cr__takef(a, Nd);
+    m->g.keep = (uint8_t *)cr__take(a, m->g.n_edges + 1, 1);
+    cr__graph_ws_infonce(m, a);
+}
+
+/* SELFRec's form: one InfoNCE over the batch's unique users and unique items stacked, between
+   the two views; BPR on the clean graph. */
+static cr_status cr__sgl_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
+    cr__graph *g = &m->g;
+    const cr_csr *G1[CR__MAX_LAYERS], *G2[CR__MAX_LAYERS];
+    int64_t nd = m->n_nodes * m->cfg.dim;
+    int k, cl = m->cfg.lambda > 0, nu, ni;
+    cr__graph_encode(m, g->F, NULL, 0.0f, 0, 0, NULL);
+    if (cl) {
+        cr_status st = cr__sgl_views(m, b->epoch);
+        if (st != CR_OK) return st;
+        for (k = 0; k < m->cfg.layers; k++) {
+            G1[k] = &g->views[0][m->cfg.aug == CR_AUG_RW ? k : 0];
+            G2[k] = &g->views[1][m->cfg.aug == CR_AUG_RW ? k : 0];
+        }
+        cr__graph_encode(m, g->V1, G1, 0.0f, 0, 0, NULL);
+        cr__graph_encode(m, g->V2, G2, 0.0f, 0, 0, NULL);
+        if (want_grad) {
+            cr__pzero(g->dV1, nd);
+            cr__pzero(g->dV2, nd);
+        }
+    }
+    if (want_grad) cr__pzero(g->dF, nd);
+    cr__graph_bpr(m, b, g->F, g->dF, want_grad, part);
+    if (cl) {
+        cr__graph_unique(m, b, &nu, &ni);
+        part[1] = cr__graph_infonce(m, g->dV1, g->dV2, g->V1, g->V2, g->uu, nu, g->ui, ni, want_grad);
+    }
+    if (want_grad) {
+        cr__graph_encode_backward(m, g->dF, NULL, -1, NULL);
+        if (cl) {
+            cr__graph_encode_backward(m, g->dV1, G1, -1, NULL);
+            cr__graph_encode_backward(m, g->dV2, G2, -1, NULL);
         }
     }
     return CR_OK;
 }
 
-/* Clean forward pass into m->final (graph models). */
-static void cr__graph_refresh(cr_model *m) {
-    const cr_config *c = &m->cfg;
-    const cr_csr *Gc[CR__MAX_LAYERS];
-    int k, first = c->model == CR_MODEL_SIMGCL || c->model == CR_MODEL_XSIMGCL;
-    if (m->final_ok || c->model == CR_MODEL_MF) return;
-    for (k = 0; k < c->layers; k++) Gc[k] = &m->adj;
-    cr__prop_forward(m->final, NULL, Gc, c->layers, m->param, m->n_nodes, c->dim, first, 0.0f, 0, 0, m->wb[2], m->wb[3]);
-    m->final_ok = 1;
+/* ---- 8h. SimGCL (Yu et al., SIGIR 2022): two noisy passes of the same graph ---- */
+
+static void cr__simgcl_ws(cr_model *m, cr__arena *a) {
+    int64_t Nd = m->n_nodes * m->cfg.dim;
+    cr__graph_ws_encoder(m, a);
+    if (m->cfg.lambda <= 0) return;
+    m->g.V1 = cr__takef(a, Nd);
+    m->g.V2 = cr__takef(a, Nd);
+    cr__graph_ws_infonce(m, a);
 }
 
-/* ---- 8d. sequence models: GRU encoder with backprop through time ---- */
+/* A clean pass for BPR and two perturbed passes for the contrast (SELFRec: three forward
+   passes per batch); users and items are contrasted separately. The noise is a constant of the
+   backward pass, so the three passes are one linear map and share one backward. */
+static cr_status cr__simgcl_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
+    cr__graph *g = &m->g;
+    int cl = m->cfg.lambda > 0, nu, ni;
+    cr__graph_encode(m, g->F, NULL, 0.0f, 0, 0, NULL);
+    if (cl) {
+        cr__graph_encode(m, g->V1, NULL, m->cfg.eps, cr_hash64(b->seed, 2), 0, NULL);
+        cr__graph_encode(m, g->V2, NULL, m->cfg.eps, cr_hash64(b->seed, 3), 0, NULL);
+    }
+    if (want_grad) cr__pzero(g->dF, m->n_nodes * m->cfg.dim);
+    cr__graph_bpr(m, b, g->F, g->dF, want_grad, part);
+    if (cl) {
+        cr__graph_unique(m, b, &nu, &ni);
+        part[1] = cr__graph_infonce(m, g->dF, g->dF, g->V1, g->V2, g->uu, nu, NULL, 0, want_grad) +
+                  cr__graph_infonce(m, g->dF, g->dF, g->V1, g->V2, NULL, 0, g->ui, ni, want_grad);
+    }
+    if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, -1, NULL);
+    return CR_OK;
+}
+
+/* ---- 8i. XSimGCL (Yu et al., TKDE 2023): one noisy pass, its final vs layer l* output ---- */
+
+static cr_status cr__xsimgcl_check(const cr_config *c) {
+    if (c->lstar < 1 || c->lstar > c->layers)
+        return cr__fail(CR_ERR_INVALID, "config xsimgcl: lstar %d is outside 1..layers (%d)", c->lstar, c->layers);
+    return CR_OK;
+}
+
+static void cr__xsimgcl_ws(cr_model *m, cr__arena *a) {
+    int64_t Nd = m->n_nodes * m->cfg.dim;
+    cr__graph_ws_encoder(m, a);
+    m->g.L = cr__takef(a, Nd);
+    m->g.dL = cr__takef(a, Nd);
+    if (m->cfg.lambda > 0) cr__graph_ws_infonce(m, a);
+}
+
+/* BPR is computed on the perturbed pass too (SELFRec); the views are its final output and its
+   layer l* output. */
+static cr_status cr__xsimgcl_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
+    cr__graph *g = &m->g;
+    int64_t nd = m->n_nodes * m->cfg.dim;
+    int nu, ni;
+    cr__graph_encode(m, g->F, NULL, m->cfg.eps, cr_hash64(b->seed, 1), m->cfg.lstar, g->L);
+    if (want_grad) {
+        cr__pzero(g->dF, nd);
+        cr__pzero(g->dL, nd);
+    }
+    cr__graph_bpr(m, b, g->F, g->dF, want_grad, part);
+    if (m->cfg.lambda > 0) {
+        cr__graph_unique(m, b, &nu, &ni);
+        part[1] = cr__graph_infonce(m, g->dF, g->dL, g->F, g->L, g->uu, nu, NULL, 0, want_grad) +
+                  cr__graph_infonce(m, g->dF, g->dL, g->F, g->L, NULL, 0, g->ui, ni, want_grad);
+    }
+    if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, m->cfg.lstar, g->dL);
+    return CR_OK;
+}
+
+/* ---- 8j. sequence models: the GRU encoder with backprop through time ---- */
 
 /* Layout. Sequences are left-aligned to end at step T-1 (T = max_len, the last T items kept)
    and packed time-major without padding, as PyTorch's PackedSequence does: within a batch the
@@ -4042,10 +4575,8 @@ static void cr__graph_refresh(cr_model *m) {
 
 #define CR__SEQ_MAXL 4
 
-static cr_status cr__finish_batch(cr_model *m, int epoch, int64_t b, const double part[3], cr_epoch_stats *s);
-
-/* Activations of one pass over a batch (the main pass and each contrastive view). Row
-   capacity is B * T; ntok rows are in use. */
+/* Activations of one pass over up to B sequences (the main pass and each contrastive view).
+   Row capacity is B * T; ntok rows are in use. */
 typedef struct cr__gru_acts {
     int ntok;
     int32_t *col, *inv; /* (B) column -> batch index, batch index -> column */
@@ -4060,99 +4591,64 @@ typedef struct cr__gru_acts {
     float *dout;        /* (rows, H) output dropout scales (NULL without dropout) */
     float *y;           /* (rows, H) top-layer outputs after dropout */
     float *o;           /* (rows, d) outputs in item space (== y when H == d) */
+    float *gh;          /* (B, 3H) the recurrent products of one step */
 } cr__gru_acts;
 
 struct cr__seq {
-    int T, B, H, d, L;
+    int T, H, d, L;
+    int32_t *train_users; /* users with a next-item target (two or more items): the examples */
+    int32_t *corr;        /* correlated items for insert / substitute (CoSeRec): 4 per item, -1 = none */
+    /* training buffers (arena) */
     cr__gru_acts acts[3]; /* main pass, view 1, view 2 */
-    /* backward scratch */
-    float *dy, *dx, *dgi, *dgh, *dh, *gh;
-    /* next-item loss */
-    int chunk;
+    float *dy, *dx, *dgi, *dgh, *dh; /* backward scratch */
+    int chunk;            /* next-item softmax: positions per chunk */
     float *logits;
     int32_t *target, *tgt_all, *cand;
     float *cand_emb, *cand_grad; /* sampled softmax: the candidates' rows and gradients */
     int64_t cand_cap;
-    /* contrastive loss */
-    float *zin, *a1, *z, *dz, *da1, *dzin, *cl_ws;
+    int32_t *stamp, stamp_cur;
+    float *zin, *a1, *z, *dz, *da1, *dzin, *cl_ws; /* contrast: view outputs, head, InfoNCE */
     int32_t *cl_pos, *cl_self;
-    /* correlated items for insert / substitute (CoSeRec): up to 4 per item, -1 = none */
-    int32_t *corr;
-    int32_t *train_users;
-    int64_t n_train_users;
-    int32_t *stamp;
-    int32_t stamp_cur;
-    int32_t *tmp_seq;  /* (B, 2T + 1) augmented views */
-    void *view_ptr;    /* (B) const int32_t *: each batch sequence's items */
-    int *view_len;     /* (B) their lengths */
+    int32_t *tmp_seq;          /* (B, 2T + 1) augmented views */
+    const int32_t **view_ptr;  /* (B) each batch sequence's items */
+    int *view_len;             /* (B) their lengths */
 };
 
 /* Layer l's tensor named by fmt ("gru%d_wih", ...), from the parameter or the gradient block. */
-static float *cr__seq_w_in(cr_model *m, float *block, const char *fmt, int l) {
+static float *cr__seq_w_in(const cr_model *m, float *block, const char *fmt, int l) {
     char name[24];
     snprintf(name, sizeof name, fmt, l);
     return cr__tensor_in(m, block, name);
 }
-static float *cr__seq_w(cr_model *m, const char *fmt, int l) { return cr__seq_w_in(m, m->param, fmt, l); }
+static float *cr__seq_w(const cr_model *m, const char *fmt, int l) { return cr__seq_w_in(m, m->param, fmt, l); }
 
-static const float *cr__seq_item_table(cr_model *m) { return cr__tensor(m, "item_emb") + m->cfg.dim; }
+static const float *cr__seq_item_vectors(const cr_model *m) { return cr__tensor(m, "item_emb") + m->cfg.dim; }
 
-static void cr__gru_acts_free(cr__gru_acts *A) {
-    int l;
-    CR_FREE(A->col); CR_FREE(A->inv); CR_FREE(A->act); CR_FREE(A->off); CR_FREE(A->ids);
-    cr__free_aligned(A->x0); cr__free_aligned(A->din); cr__free_aligned(A->dout);
-    if (A->o != A->y) cr__free_aligned(A->o);
-    cr__free_aligned(A->y);
-    for (l = 0; l < CR__SEQ_MAXL; l++) {
-        cr__free_aligned(A->gi[l]); cr__free_aligned(A->ghn[l]); cr__free_aligned(A->r[l]);
-        cr__free_aligned(A->z[l]); cr__free_aligned(A->n[l]); cr__free_aligned(A->h[l]); cr__free_aligned(A->hp[l]);
-    }
-    memset(A, 0, sizeof *A);
-}
-
-static void cr__seq_free(cr_model *m) {
-    struct cr__seq *q = m->seq;
-    int a;
-    if (!q) return;
-    for (a = 0; a < 3; a++) cr__gru_acts_free(&q->acts[a]);
-    cr__free_aligned(q->dy); cr__free_aligned(q->dx); cr__free_aligned(q->dgi); cr__free_aligned(q->dgh);
-    cr__free_aligned(q->dh); cr__free_aligned(q->gh); cr__free_aligned(q->logits);
-    CR_FREE(q->target); CR_FREE(q->tgt_all); CR_FREE(q->cand);
-    cr__free_aligned(q->cand_emb); cr__free_aligned(q->cand_grad);
-    cr__free_aligned(q->zin); cr__free_aligned(q->a1); cr__free_aligned(q->z); cr__free_aligned(q->dz);
-    cr__free_aligned(q->da1); cr__free_aligned(q->dzin); cr__free_aligned(q->cl_ws);
-    CR_FREE(q->cl_pos); CR_FREE(q->cl_self); CR_FREE(q->corr); CR_FREE(q->train_users);
-    CR_FREE(q->stamp); CR_FREE(q->tmp_seq); CR_FREE(q->view_ptr); CR_FREE(q->view_len);
-    CR_FREE(q);
-    m->seq = NULL;
-}
-
-/* Allocates one pass's activations for batches of up to B sequences. */
-static cr_status cr__gru_acts_alloc(cr__gru_acts *A, int T, int B, int d, int H, int L, int dropout) {
+/* Takes one pass's activations for batches of up to B sequences from the arena. */
+static void cr__gru_acts_take(cr__gru_acts *A, cr__arena *a, int T, int B, int d, int H, int L, int dropout) {
     int64_t TB = (int64_t)T * B;
-    int l, ok;
-    A->col = (int32_t *)cr__alloc_array((size_t)B, sizeof(int32_t), "sequence batch");
-    A->inv = (int32_t *)cr__alloc_array((size_t)B, sizeof(int32_t), "sequence batch");
-    A->act = (int32_t *)cr__alloc_array((size_t)T, sizeof(int32_t), "sequence batch");
-    A->off = (int64_t *)cr__alloc_array((size_t)T + 1, sizeof(int64_t), "sequence batch");
-    A->ids = (int32_t *)cr__alloc_array((size_t)TB, sizeof(int32_t), "sequence batch");
-    A->x0 = cr_alloc_floats(TB * d);
-    A->din = dropout ? cr_alloc_floats(TB * d) : NULL;
-    A->dout = dropout ? cr_alloc_floats(TB * H) : NULL;
-    A->y = cr_alloc_floats(TB * H);
-    A->o = H == d ? A->y : cr_alloc_floats(TB * d);
-    ok = A->col && A->inv && A->act && A->off && A->ids && A->x0 && A->y && A->o && (!dropout || (A->din && A->dout));
+    int l;
+    memset(A, 0, sizeof *A);
+    A->col = cr__takei(a, B);
+    A->inv = cr__takei(a, B);
+    A->act = cr__takei(a, T);
+    A->off = (int64_t *)cr__take(a, T + 1, sizeof(int64_t));
+    A->ids = cr__takei(a, TB);
+    A->x0 = cr__takef(a, TB * d);
+    A->din = dropout ? cr__takef(a, TB * d) : NULL;
+    A->dout = dropout ? cr__takef(a, TB * H) : NULL;
+    A->y = cr__takef(a, TB * H);
+    A->o = H == d ? A->y : cr__takef(a, TB * d);
+    A->gh = cr__takef(a, (int64_t)B * 3 * H);
     for (l = 0; l < L; l++) {
-        A->gi[l] = cr_alloc_floats(TB * 3 * H);
-        A->ghn[l] = cr_alloc_floats(TB * H);
-        A->r[l] = cr_alloc_floats(TB * H);
-        A->z[l] = cr_alloc_floats(TB * H);
-        A->n[l] = cr_alloc_floats(TB * H);
-        A->h[l] = cr_alloc_floats(TB * H);
-        A->hp[l] = cr_alloc_floats(TB * H);
-        ok = ok && A->gi[l] && A->ghn[l] && A->r[l] && A->z[l] && A->n[l] && A->h[l] && A->hp[l];
+        A->gi[l] = cr__takef(a, TB * 3 * H);
+        A->ghn[l] = cr__takef(a, TB * H);
+        A->r[l] = cr__takef(a, TB * H);
+        A->z[l] = cr__takef(a, TB * H);
+        A->n[l] = cr__takef(a, TB * H);
+        A->h[l] = cr__takef(a, TB * H);
+        A->hp[l] = cr__takef(a, TB * H);
     }
-    return ok ? CR_OK : CR_ERR_NOMEM;
 }
 
 /* For insert and substitute: each item's most frequent neighbours in the training sequences
@@ -4196,6 +4692,8 @@ static cr_status cr__seq_correlations(cr_model *m) {
     return CR_OK;
 }
 
+/* The encoder's parameters: the item table (padding, items, mask token), the GRU layers,
+   an output projection when hidden != dim, and the projection head when enabled. */
 static cr_status cr__seq_plan(cr_model *m) {
     const cr_config *c = &m->cfg;
     int d = c->dim, H = c->hidden, L = c->gru_layers, l;
@@ -4234,80 +4732,49 @@ static cr_status cr__seq_setup(cr_model *m) {
     q->train_users = (int32_t *)cr__alloc_array((size_t)m->n_users + 1, sizeof(int32_t), "sequence users");
     if (!q->train_users) return CR_ERR_NOMEM;
     for (u = 0; u < m->n_users; u++) /* users with two or more items have a next-item target */
-        if (m->hist.rowptr[u + 1] - m->hist.rowptr[u] >= 2) q->train_users[q->n_train_users++] = (int32_t)u;
-    if (c->model == CR_MODEL_CL4SREC && c->lambda > 0 && (c->seq_aug & (CR_SEQAUG_INSERT | CR_SEQAUG_SUBSTITUTE)))
-        return cr__seq_correlations(m);
+        if (m->hist.rowptr[u + 1] - m->hist.rowptr[u] >= 2) q->train_users[m->n_examples++] = (int32_t)u;
+    m->ex_user = q->train_users;
+    m->ex_item = NULL;
     return CR_OK;
 }
 
-/* Batch workspaces. Inference uses the main pass's activations with a batch small enough for
-   about 16M floats of activations; training grows them to the configured batch and adds the
-   view passes, the backward scratch and the loss buffers. */
-static cr_status cr__seq_ws(cr_model *m, int train) {
+static void cr__seq_release(cr_model *m) {
+    if (!m->seq) return;
+    CR_FREE(m->seq->train_users);
+    CR_FREE(m->seq->corr);
+    CR_FREE(m->seq);
+    m->seq = NULL;
+}
+
+static int64_t cr__seq_memory(const cr_model *m) {
+    return m->seq ? (int64_t)m->n_users * 4 + (m->seq->corr ? (int64_t)m->n_items * 16 : 0) : 0;
+}
+
+/* The main pass, its backward scratch and the next-item loss's buffers (GRU4Rec). */
+static void cr__seq_ws(cr_model *m, cr__arena *a) {
     const cr_config *c = &m->cfg;
     struct cr__seq *q = m->seq;
-    int d = q->d, H = q->H, L = q->L, T = q->T, a, nacts;
-    int64_t per_row = 2 * (int64_t)d + (int64_t)L * 9 * H + 3 * (int64_t)H, B, TB;
-    if (!train) {
-        if (q->B) return CR_OK;
-        B = CR__MAX(1, CR__MIN((int64_t)CR__MIN(c->batch, 256), ((int64_t)16 << 20) / ((int64_t)T * per_row)));
-    } else {
-        if (q->dy) return CR_OK;
-        B = c->batch;
-    }
-    if (q->B < B) { /* (re)allocate the main pass for a larger batch */
-        cr__gru_acts_free(&q->acts[0]);
-        cr__free_aligned(q->gh);
-        q->B = 0;
-        q->gh = cr_alloc_floats(B * 3 * H);
-        if (!q->gh || cr__gru_acts_alloc(&q->acts[0], T, (int)B, d, H, L, c->dropout > 0) != CR_OK) return CR_ERR_NOMEM;
-        q->B = (int)B;
-    }
-    if (!train) return CR_OK;
-    TB = (int64_t)T * B;
-    nacts = c->model == CR_MODEL_CL4SREC && c->lambda > 0 ? 3 : 1;
-    for (a = 1; a < nacts; a++)
-        if (cr__gru_acts_alloc(&q->acts[a], T, (int)B, d, H, L, c->dropout > 0) != CR_OK) return CR_ERR_NOMEM;
-    q->dx = cr_alloc_floats(TB * CR__MAX(H, d));
-    q->dgi = cr_alloc_floats(TB * 3 * H);
-    q->dgh = cr_alloc_floats(TB * 3 * H);
-    q->dh = cr_alloc_floats(B * H);
+    int64_t B = c->batch, TB = (int64_t)q->T * B;
+    cr__gru_acts_take(&q->acts[0], a, q->T, (int)B, q->d, q->H, q->L, c->dropout > 0);
+    q->dx = cr__takef(a, TB * CR__MAX(q->H, q->d));
+    q->dy = cr__takef(a, TB * CR__MAX(q->H, q->d));
+    q->dgi = cr__takef(a, TB * 3 * q->H);
+    q->dgh = cr__takef(a, TB * 3 * q->H);
+    q->dh = cr__takef(a, B * q->H);
     /* next-item softmax in chunks of positions: about 4M logits (16 MB) at a time, so a chunk's
        logits stay in the last-level cache between the GEMM, the softmax and the two backward
        GEMMs that read them */
     q->chunk = (int)CR__MAX(64, CR__MIN((int64_t)1024, ((int64_t)4 << 20) / ((int64_t)m->n_items + 1)));
     q->cand_cap = c->neg_samples > 0 ? TB + c->neg_samples : m->n_items;
-    q->logits = cr_alloc_floats((int64_t)q->chunk * q->cand_cap);
-    q->target = (int32_t *)cr__alloc_array((size_t)TB, sizeof(int32_t), "sequence batch");
-    q->tgt_all = (int32_t *)cr__alloc_array((size_t)TB, sizeof(int32_t), "sequence batch");
-    if (c->neg_samples > 0) {
-        q->cand_emb = cr_alloc_floats(q->cand_cap * d);
-        q->cand_grad = cr_alloc_floats(q->cand_cap * d);
-        if (!q->cand_emb || !q->cand_grad) return CR_ERR_NOMEM;
-    }
-    q->cand = (int32_t *)cr__alloc_array((size_t)q->cand_cap + 1, sizeof(int32_t), "sequence batch");
-    q->stamp = (int32_t *)cr__calloc_array((size_t)m->n_items + 2, sizeof(int32_t), "sequence batch");
-    q->tmp_seq = (int32_t *)cr__alloc_array((size_t)B * (2 * (size_t)T + 1), sizeof(int32_t), "sequence batch");
-    q->view_ptr = cr__alloc_array((size_t)B, sizeof(const int32_t *), "sequence batch");
-    q->view_len = (int *)cr__alloc_array((size_t)B, sizeof(int), "sequence batch");
-    if (!q->dx || !q->dgi || !q->dgh || !q->dh || !q->logits || !q->target || !q->tgt_all || !q->cand || !q->stamp || !q->tmp_seq ||
-        !q->view_ptr || !q->view_len) return CR_ERR_NOMEM;
-    if (nacts == 3) {
-        int64_t B2 = 2 * B;
-        q->zin = cr_alloc_floats(B2 * d);
-        q->a1 = cr_alloc_floats(B2 * d);
-        q->z = cr_alloc_floats(B2 * d);
-        q->dz = cr_alloc_floats(B2 * d);
-        q->da1 = cr_alloc_floats(B2 * d);
-        q->dzin = cr_alloc_floats(B2 * d);
-        q->cl_ws = cr_alloc_floats(cr_infonce_workspace((int)B2, (int)B2, d));
-        q->cl_pos = (int32_t *)cr__alloc_array((size_t)B2, sizeof(int32_t), "contrastive loss");
-        q->cl_self = (int32_t *)cr__alloc_array((size_t)B2, sizeof(int32_t), "contrastive loss");
-        if (!q->zin || !q->a1 || !q->z || !q->dz || !q->da1 || !q->dzin || !q->cl_ws || !q->cl_pos || !q->cl_self) return CR_ERR_NOMEM;
-    }
-    /* last: its presence marks the training workspaces as complete */
-    q->dy = cr_alloc_floats(TB * CR__MAX(H, d));
-    return q->dy ? CR_OK : CR_ERR_NOMEM;
+    q->logits = cr__takef(a, (int64_t)q->chunk * q->cand_cap);
+    q->target = cr__takei(a, TB);
+    q->tgt_all = cr__takei(a, TB);
+    q->cand = cr__takei(a, q->cand_cap + 1);
+    q->cand_emb = c->neg_samples > 0 ? cr__takef(a, q->cand_cap * q->d) : NULL;
+    q->cand_grad = c->neg_samples > 0 ? cr__takef(a, q->cand_cap * q->d) : NULL;
+    q->stamp = cr__takei(a, (int64_t)m->n_items + 2);
+    q->view_ptr = (const int32_t **)cr__take(a, B, sizeof(const int32_t *));
+    q->view_len = (int *)cr__take(a, B, sizeof(int));
 }
 
 /* Gate nonlinearities on cr__expf, so the gate loops vectorise (libm's expf and tanhf are
@@ -4360,10 +4827,9 @@ static const float *cr__seq_last(const cr__gru_acts *A, int b, int T, int d) {
 /* One GRU layer forward over the packed rows. x (ntok, in) -> h; caches gi (input products),
    hp (previous states), ghn (W_hn h + b_hn), r, z, n for the backward pass. */
 static void cr__gru_layer_forward(cr__gru_acts *A, int l, const float *x, int in, const float *wih,
-                                  const float *whh, const float *bih, const float *bhh, float *gh,
-                                  int T, int H) {
+                                  const float *whh, const float *bih, const float *bhh, int T, int H) {
     int64_t N = A->ntok, H3 = 3 * (int64_t)H, i;
-    float *gi = A->gi[l], *h = A->h[l];
+    float *gi = A->gi[l], *h = A->h[l], *gh = A->gh;
     int t;
     if (N == 0) return;
     /* all input products at once: gi = x W_ih^T + b_ih */
@@ -4447,9 +4913,9 @@ static void cr__gru_layer_backward(struct cr__seq *q, cr__gru_acts *A, int l, fl
 }
 
 /* Forward of the encoder for the sequences packed in A. train: apply dropout with the
-   randomness of seed. Leaves outputs in A->o (ntok, d). */
-static void cr__seq_forward(cr_model *m, cr__gru_acts *A, int train, uint64_t seed) {
-    struct cr__seq *q = m->seq;
+   randomness of seed. Leaves outputs in A->o (ntok, d). Reads the model only. */
+static void cr__seq_forward(const cr_model *m, cr__gru_acts *A, int train, uint64_t seed) {
+    const struct cr__seq *q = m->seq;
     int T = q->T, d = q->d, H = q->H, L = q->L, l;
     int64_t N = A->ntok, i;
     const float *E = cr__tensor(m, "item_emb");
@@ -4473,7 +4939,7 @@ static void cr__seq_forward(cr_model *m, cr__gru_acts *A, int train, uint64_t se
     in = d;
     for (l = 0; l < L; l++) {
         cr__gru_layer_forward(A, l, x, in, cr__seq_w(m, "gru%d_wih", l), cr__seq_w(m, "gru%d_whh", l),
-                              cr__seq_w(m, "gru%d_bih", l), cr__seq_w(m, "gru%d_bhh", l), q->gh, T, H);
+                              cr__seq_w(m, "gru%d_bih", l), cr__seq_w(m, "gru%d_bhh", l), T, H);
         x = A->h[l];
         in = H;
     }
@@ -4528,110 +4994,6 @@ static void cr__seq_backward(cr_model *m, cr__gru_acts *A) {
     }
 }
 
-/* One augmented view of a sequence (dense ids) into out (returns its length, >= 1). One
-   operation is drawn from the enabled set, as CL4SRec does. */
-static int cr__seq_augment(cr_model *m, const int32_t *s, int n, int32_t *out, cr_rng *r) {
-    unsigned ops[5], flags = m->cfg.seq_aug;
-    int nops = 0, k, i, cnt;
-    float rate = m->cfg.aug_rate;
-    unsigned op;
-    for (k = 0; k < 5; k++)
-        if (flags & (1u << k)) ops[nops++] = 1u << k;
-    op = ops[cr_rng_below(r, (uint32_t)nops)];
-    memcpy(out, s, (size_t)n * sizeof(int32_t));
-    if (n < 2) return n;
-    switch (op) {
-    case CR_SEQAUG_CROP: { /* a contiguous window of (1 - rate) n items */
-        int len = CR__MAX(1, (int)((1.0f - rate) * n)), st = (int)cr_rng_below(r, (uint32_t)(n - len + 1));
-        memmove(out, s + st, (size_t)len * sizeof(int32_t));
-        return len;
-    }
-    case CR_SEQAUG_MASK: /* rate n positions become the mask token (dense id I: table row I+1) */
-        cnt = (int)(rate * n);
-        for (k = 0; k < cnt; k++) out[cr_rng_below(r, (uint32_t)n)] = m->n_items;
-        return n;
-    case CR_SEQAUG_REORDER: { /* shuffle a window of rate n items */
-        int len = CR__MAX(2, (int)(rate * n)), st;
-        if (len > n) len = n;
-        st = (int)cr_rng_below(r, (uint32_t)(n - len + 1));
-        for (i = len - 1; i > 0; i--) {
-            int j = (int)cr_rng_below(r, (uint32_t)i + 1);
-            int32_t t = out[st + i];
-            out[st + i] = out[st + j];
-            out[st + j] = t;
-        }
-        return n;
-    }
-    case CR_SEQAUG_SUBSTITUTE: /* rate n items become a correlated item */
-        cnt = CR__MAX(1, (int)(rate * n));
-        for (k = 0; k < cnt; k++) {
-            int p = (int)cr_rng_below(r, (uint32_t)n);
-            int32_t c = out[p] < m->n_items ? m->seq->corr[(int64_t)out[p] * 4 + cr_rng_below(r, 4)] : -1;
-            if (c >= 0) out[p] = c;
-        }
-        return n;
-    default: { /* CR_SEQAUG_INSERT: a correlated item after rate n positions */
-        int w = 0, len = n;
-        cnt = CR__MAX(1, (int)(rate * n));
-        for (i = 0; i < n; i++) {
-            out[w++] = s[i];
-            if (cnt > 0 && (int)cr_rng_below(r, (uint32_t)(n - i)) < cnt) {
-                int32_t c = m->seq->corr[(int64_t)s[i] * 4 + cr_rng_below(r, 4)];
-                cnt--;
-                if (c >= 0) { out[w++] = c; len++; }
-            }
-        }
-        return len;
-    }
-    }
-}
-
-/* z = head(o_last) for a view block: the projection head W2 relu(W1 o + b1) + b2, or identity.
-   a1 keeps the pre-activation for the backward pass; da1 is scratch here. */
-static void cr__proj_forward(cr_model *m, int n) {
-    struct cr__seq *q = m->seq;
-    int d = q->d;
-    int64_t i;
-    const float *b1, *b2;
-    if (!m->cfg.proj_head) { memcpy(q->z, q->zin, (size_t)n * d * sizeof(float)); return; }
-    b1 = cr__tensor(m, "proj_b1");
-    b2 = cr__tensor(m, "proj_b2");
-    cr_sgemm(0, 1, n, d, d, 1.0f, q->zin, d, cr__tensor(m, "proj_w1"), d, 0.0f, q->a1, d);
-    for (i = 0; i < (int64_t)n * d; i++) {
-        q->a1[i] += b1[i % d];
-        q->da1[i] = q->a1[i] > 0 ? q->a1[i] : 0.0f; /* relu(a1) */
-    }
-    cr_sgemm(0, 1, n, d, d, 1.0f, q->da1, d, cr__tensor(m, "proj_w2"), d, 0.0f, q->z, d);
-    for (i = 0; i < (int64_t)n * d; i++) q->z[i] += b2[i % d];
-}
-
-/* Backward of cr__proj_forward: dz -> dzin, accumulating the head's gradients. */
-static void cr__proj_backward(cr_model *m, int n) {
-    struct cr__seq *q = m->seq;
-    int d = q->d;
-    int64_t i;
-    float *w1, *w2, *gb1, *gb2;
-    if (!m->cfg.proj_head) { memcpy(q->dzin, q->dz, (size_t)n * d * sizeof(float)); return; }
-    w1 = cr__tensor(m, "proj_w1");
-    w2 = cr__tensor(m, "proj_w2");
-    gb1 = cr__tensor_grad(m, "proj_b1");
-    gb2 = cr__tensor_grad(m, "proj_b2");
-    /* forward: z = relu(a1) W2^T + b2 */
-    for (i = 0; i < (int64_t)n * d; i++) {
-        q->da1[i] = q->a1[i] > 0 ? q->a1[i] : 0.0f; /* relu(a1), recomputed */
-        gb2[i % d] += q->dz[i];
-    }
-    cr_sgemm(1, 0, d, d, n, 1.0f, q->dz, d, q->da1, d, 1.0f, cr__tensor_grad(m, "proj_w2"), d);
-    cr_sgemm(0, 0, n, d, d, 1.0f, q->dz, d, w2, d, 0.0f, q->da1, d); /* d relu(a1) */
-    /* forward: a1 = zin W1^T + b1 */
-    for (i = 0; i < (int64_t)n * d; i++) {
-        q->da1[i] = q->a1[i] > 0 ? q->da1[i] : 0.0f;
-        gb1[i % d] += q->da1[i];
-    }
-    cr_sgemm(1, 0, d, d, n, 1.0f, q->da1, d, q->zin, d, 1.0f, cr__tensor_grad(m, "proj_w1"), d);
-    cr_sgemm(0, 0, n, d, d, 1.0f, q->da1, d, w1, d, 0.0f, q->dzin, d);
-}
-
 /* Next-item loss over every step of the main pass: full softmax over all items (tied to the
    embedding table) or a sampled softmax over the batch's targets plus neg_samples shared
    uniform negatives. targets (ntok) holds the next item of each step. Leaves dO in q->dy
@@ -4640,7 +5002,7 @@ static double cr__seq_next_item(cr_model *m, cr__gru_acts *A, const int32_t *tar
     struct cr__seq *q = m->seq;
     int d = q->d, I = m->n_items;
     int64_t P = A->ntok, i, nc = I;
-    float *Etab = (float *)cr__seq_item_table(m), *gE = cr__tensor_grad(m, "item_emb") + d; /* rows 1..I */
+    float *Etab = (float *)cr__seq_item_vectors(m), *gE = cr__tensor_grad(m, "item_emb") + d; /* rows 1..I */
     const float *C = Etab; /* candidate rows (nc, d) and their gradient */
     float *dC = gE;
     const int32_t *tg = targets; /* column of each step's target among the candidates */
@@ -4684,16 +5046,213 @@ static double cr__seq_next_item(cr_model *m, cr__gru_acts *A, const int32_t *tar
     return loss / (double)P;
 }
 
-/* Contrastive loss (CL4SRec) between two augmented views of each sequence: last-step outputs
-   (through the projection head when enabled), NT-Xent with the 2B - 2 other views as
-   negatives. Runs the two view passes forward and, with want_grad, backward. */
-static double cr__seq_contrast(cr_model *m, const int32_t *users, int B, uint64_t seed, int want_grad) {
+/* The recommendation part every sequence model shares: the batch's histories without their
+   last item, the next item as the target at every step, and L2 on the item table. */
+static void cr__seq_rec_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
+    struct cr__seq *q = m->seq;
+    cr__gru_acts *A = &q->acts[0];
+    int i;
+    for (i = 0; i < b->n; i++) {
+        int32_t u = b->users[i];
+        q->view_ptr[i] = m->hist.col + m->hist.rowptr[u];
+        q->view_len[i] = (int)(m->hist.rowptr[u + 1] - m->hist.rowptr[u]) - 1;
+    }
+    cr__seq_pack(A, q->view_ptr, q->view_len, b->n, q->T, q->tgt_all);
+    cr__seq_forward(m, A, 1, cr_hash64(b->seed, 0x6d61696eULL));
+    part[0] = cr__seq_next_item(m, A, q->tgt_all, b->seed, want_grad);
+    if (want_grad) cr__seq_backward(m, A);
+}
+
+static void cr__seq_reg_loss(cr_model *m, int want_grad, double part[3]) {
+    if (m->cfg.reg > 0) { /* L2 on the whole embedding table, as SELFRec's CL4SRec does */
+        float *E = cr__tensor(m, "item_emb");
+        part[2] = cr_l2_loss(want_grad ? cr__tensor_grad(m, "item_emb") : NULL, E, ((int64_t)m->n_items + 2) * m->seq->d, m->cfg.reg, 1.0f);
+    }
+    if (want_grad) memset(cr__tensor_grad(m, "item_emb"), 0, (size_t)m->seq->d * sizeof(float)); /* padding row */
+}
+
+/* Inference encodings of n users' histories (plus extra's rows appended, if given): the
+   output at the last step, in item space (zeros for an empty history). out: (n, d). The
+   activations are this call's own, so several threads may encode at once. */
+static cr_status cr__seq_encode(const cr_model *m, const int32_t *users, int n, const cr_csr *extra,
+                                const int32_t *items, int n_items, float *out) {
+    const struct cr__seq *q = m->seq;
+    int T = q->T, d = q->d, b0, b, B;
+    int64_t per_row = 2 * (int64_t)d + (int64_t)q->L * 9 * q->H + 3 * (int64_t)q->H;
+    cr__gru_acts A;
+    cr__arena a;
+    int32_t *buf;
+    const int32_t **vs;
+    int *vl;
+    /* batches of up to 256 histories, within about 16M floats of activations */
+    B = (int)CR__MAX(1, CR__MIN((int64_t)CR__MIN(m->cfg.batch, 256), ((int64_t)16 << 20) / ((int64_t)T * per_row)));
+    if (items) B = 1;
+    if (B > n) B = n;
+    a.base = NULL;
+    a.used = 0;
+    cr__gru_acts_take(&A, &a, T, B, d, q->H, q->L, 0);
+    buf = cr__takei(&a, (int64_t)B * T + 1);
+    vs = (const int32_t **)cr__take(&a, B, sizeof(*vs));
+    vl = (int *)cr__take(&a, B, sizeof(int));
+    if (!(a.base = (unsigned char *)cr__malloc_aligned(a.used))) return cr__nomem("history encoding", a.used);
+    a.used = 0;
+    cr__gru_acts_take(&A, &a, T, B, d, q->H, q->L, 0);
+    buf = cr__takei(&a, (int64_t)B * T + 1);
+    vs = (const int32_t **)cr__take(&a, B, sizeof(*vs));
+    vl = (int *)cr__take(&a, B, sizeof(int));
+    for (b0 = 0; b0 < n; b0 += B) {
+        int bs = n - b0 < B ? n - b0 : B;
+        if (items) { /* one new history */
+            vs[0] = items;
+            vl[0] = n_items;
+        } else
+            for (b = 0; b < bs; b++) { /* the last T items of history (+ extra) */
+                int32_t u = users[b0 + b], *s = buf + (int64_t)b * T;
+                int64_t hb = m->hist.rowptr[u], he = m->hist.rowptr[u + 1], eb = 0, ee = 0, p;
+                int len = 0;
+                if (extra) { eb = extra->rowptr[u]; ee = extra->rowptr[u + 1]; }
+                if (ee - eb > T) eb = ee - T;
+                if (he - hb > T - (ee - eb)) hb = he - (T - (ee - eb));
+                for (p = hb; p < he; p++) s[len++] = m->hist.col[p];
+                for (p = eb; p < ee; p++) s[len++] = extra->col[p];
+                vs[b] = s;
+                vl[b] = len;
+            }
+        cr__seq_pack(&A, vs, vl, bs, T, NULL);
+        cr__seq_forward(m, &A, 0, 0);
+        for (b = 0; b < bs; b++) {
+            const float *o = cr__seq_last(&A, b, T, d);
+            if (o) memcpy(out + (int64_t)(b0 + b) * d, o, (size_t)d * sizeof(float));
+            else memset(out + (int64_t)(b0 + b) * d, 0, (size_t)d * sizeof(float));
+        }
+    }
+    cr__free_aligned(a.base);
+    return CR_OK;
+}
+
+static cr_status cr__seq_user_vectors(const cr_model *m, const int32_t *users, int n, const cr_csr *extra, float *out) {
+    return n > 0 ? cr__seq_encode(m, users, n, extra, NULL, 0, out) : CR_OK;
+}
+
+static cr_status cr__seq_fold_in(const cr_model *m, const int32_t *items, int n, float *out) {
+    return cr__seq_encode(m, NULL, 1, NULL, items, n, out);
+}
+
+static void cr__seq_prepare(cr_model *m) { (void)m; }
+
+/* ---- 8k. GRU4Rec (Hidasi et al., ICLR 2016): the encoder and the next-item loss ---- */
+
+static cr_status cr__gru4rec_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
+    cr__seq_rec_loss(m, b, want_grad, part);
+    cr__seq_reg_loss(m, want_grad, part);
+    return CR_OK;
+}
+
+/* ---- 8l. CL4SRec (Xie et al., ICDE 2022) on the GRU encoder: two augmented views ---- */
+
+/* One augmented view of a sequence (dense ids) into out (returns its length, >= 1). One
+   operation is drawn from the enabled set, as CL4SRec does. */
+static int cr__seq_augment(const cr_model *m, const int32_t *s, int n, int32_t *out, cr_rng *r) {
+    unsigned ops[5], flags = m->cfg.seq_aug;
+    int nops = 0, k, i, cnt;
+    float rate = m->cfg.aug_rate;
+    unsigned op;
+    for (k = 0; k < 5; k++)
+        if (flags & (1u << k)) ops[nops++] = 1u << k;
+    op = ops[cr_rng_below(r, (uint32_t)nops)];
+    memcpy(out, s, (size_t)n * sizeof(int32_t));
+    if (n < 2) return n;
+    switch (op) {
+    case CR_SEQAUG_CROP: { /* a contiguous window of floor(eta n) items (CL4SRec's eta: the share kept) */
+        int len = CR__MAX(1, (int)(m->cfg.crop_keep * (float)n)), st = (int)cr_rng_below(r, (uint32_t)(n - len + 1));
+        memmove(out, s + st, (size_t)len * sizeof(int32_t));
+        return len;
+    }
+    case CR_SEQAUG_MASK: { /* floor(gamma n) distinct positions become the mask token (dense id I:
+                              table row I+1): the first draws of a partial Fisher-Yates shuffle */
+        int32_t pos[2 * 4096 + 2];
+        cnt = (int)(rate * (float)n);
+        for (i = 0; i < n; i++) pos[i] = i;
+        for (k = 0; k < cnt; k++) {
+            int j = k + (int)cr_rng_below(r, (uint32_t)(n - k));
+            int32_t t = pos[k];
+            pos[k] = pos[j];
+            pos[j] = t;
+            out[pos[k]] = m->n_items;
+        }
+        return n;
+    }
+    case CR_SEQAUG_REORDER: { /* shuffle a window of rate n items */
+        int len = CR__MAX(2, (int)(rate * n)), st;
+        if (len > n) len = n;
+        st = (int)cr_rng_below(r, (uint32_t)(n - len + 1));
+        for (i = len - 1; i > 0; i--) {
+            int j = (int)cr_rng_below(r, (uint32_t)i + 1);
+            int32_t t = out[st + i];
+            out[st + i] = out[st + j];
+            out[st + j] = t;
+        }
+        return n;
+    }
+    case CR_SEQAUG_SUBSTITUTE: /* rate n items become a correlated item */
+        cnt = CR__MAX(1, (int)(rate * n));
+        for (k = 0; k < cnt; k++) {
+            int p = (int)cr_rng_below(r, (uint32_t)n);
+            int32_t c = out[p] < m->n_items ? m->seq->corr[(int64_t)out[p] * 4 + cr_rng_below(r, 4)] : -1;
+            if (c >= 0) out[p] = c;
+        }
+        return n;
+    default: { /* CR_SEQAUG_INSERT: a correlated item after rate n positions */
+        int w = 0, len = n;
+        cnt = CR__MAX(1, (int)(rate * n));
+        for (i = 0; i < n; i++) {
+            out[w++] = s[i];
+            if (cnt > 0 && (int)cr_rng_below(r, (uint32_t)(n - i)) < cnt) {
+                int32_t c = m->seq->corr[(int64_t)s[i] * 4 + cr_rng_below(r, 4)];
+                cnt--;
+                if (c >= 0) { out[w++] = c; len++; }
+            }
+        }
+        return len;
+    }
+    }
+}
+
+/* The encoder's setup plus, for insert and substitute, the item correlations. */
+static cr_status cr__cl4srec_setup(cr_model *m) {
+    cr_status st = cr__seq_setup(m);
+    if (st == CR_OK && m->cfg.lambda > 0 && (m->cfg.seq_aug & (CR_SEQAUG_INSERT | CR_SEQAUG_SUBSTITUTE))) st = cr__seq_correlations(m);
+    return st;
+}
+
+static void cr__cl4srec_ws(cr_model *m, cr__arena *a) {
+    struct cr__seq *q = m->seq;
+    int64_t B = m->cfg.batch, B2 = 2 * B, d = q->d;
+    int v;
+    cr__seq_ws(m, a);
+    if (m->cfg.lambda <= 0) return;
+    for (v = 1; v < 3; v++) cr__gru_acts_take(&q->acts[v], a, q->T, (int)B, q->d, q->H, q->L, m->cfg.dropout > 0);
+    q->tmp_seq = cr__takei(a, B * (2 * (int64_t)q->T + 1));
+    q->zin = cr__takef(a, B2 * d);
+    q->a1 = cr__takef(a, B2 * d);
+    q->z = cr__takef(a, B2 * d);
+    q->dz = cr__takef(a, B2 * d);
+    q->da1 = cr__takef(a, B2 * d);
+    q->dzin = cr__takef(a, B2 * d);
+    q->cl_ws = cr__takef(a, cr_infonce_workspace((int)B2, (int)B2, (int)d));
+    q->cl_pos = cr__takei(a, B2);
+    q->cl_self = cr__takei(a, B2);
+}
+
+/* Contrastive loss between two augmented views of each sequence: last-step outputs (through
+   the projection head when enabled), NT-Xent with the 2B - 2 other views as negatives. Runs the
+   two view passes forward and, with want_grad, backward. */
+static double cr__cl4srec_contrast(cr_model *m, const int32_t *users, int B, uint64_t seed, int want_grad) {
     struct cr__seq *q = m->seq;
     int d = q->d, T = q->T, v, b;
     int64_t B2 = 2 * (int64_t)B, i;
     int32_t *views = q->tmp_seq; /* B views of up to 2T + 1 items each */
-    const int32_t **vs = (const int32_t **)q->view_ptr;
-    int *vl = q->view_len;
+    const float *w1 = NULL, *b1 = NULL, *w2 = NULL, *b2 = NULL;
     double loss;
     for (v = 0; v < 2; v++) {
         cr__gru_acts *A = &q->acts[1 + v];
@@ -4702,15 +5261,20 @@ static double cr__seq_contrast(cr_model *m, const int32_t *users, int B, uint64_
             int n = (int)(m->hist.rowptr[u + 1] - m->hist.rowptr[u]), nn = n < T ? n : T;
             const int32_t *s = m->hist.col + m->hist.rowptr[u + 1] - nn;
             cr_rng r = cr_rng_stream(seed, 0x636c0000ULL + (uint64_t)(v * B + b));
-            vs[b] = views + (int64_t)b * (2 * T + 1);
-            vl[b] = cr__seq_augment(m, s, nn, views + (int64_t)b * (2 * T + 1), &r);
+            q->view_ptr[b] = views + (int64_t)b * (2 * T + 1);
+            q->view_len[b] = cr__seq_augment(m, s, nn, views + (int64_t)b * (2 * T + 1), &r);
         }
-        cr__seq_pack(A, vs, vl, B, T, NULL);
+        cr__seq_pack(A, q->view_ptr, q->view_len, B, T, NULL);
         cr__seq_forward(m, A, 1, cr_hash64(seed, 0x7669ULL + (uint64_t)v));
         for (b = 0; b < B; b++) /* every view has at least one item */
             memcpy(q->zin + ((int64_t)v * B + b) * d, cr__seq_last(A, b, T, d), (size_t)d * sizeof(float));
     }
-    cr__proj_forward(m, (int)B2);
+    if (m->cfg.proj_head) {
+        w1 = cr__tensor(m, "proj_w1"); b1 = cr__tensor(m, "proj_b1");
+        w2 = cr__tensor(m, "proj_w2"); b2 = cr__tensor(m, "proj_b2");
+        cr__mlp2_forward(q->z, q->a1, q->da1, q->zin, w1, b1, w2, b2, (int)B2, d);
+    } else
+        memcpy(q->z, q->zin, (size_t)(B2 * d) * sizeof(float));
     for (i = 0; i < B2; i++) {
         q->cl_pos[i] = (int32_t)((i + B) % B2);
         q->cl_self[i] = (int32_t)i;
@@ -4719,7 +5283,11 @@ static double cr__seq_contrast(cr_model *m, const int32_t *users, int B, uint64_
     loss = cr_infonce_loss(want_grad ? q->dz : NULL, want_grad ? q->dz : NULL, q->z, q->z, (int)B2, (int)B2, d,
                            q->cl_pos, q->cl_self, m->cfg.tau, m->cfg.lambda, q->cl_ws);
     if (!want_grad) return loss;
-    cr__proj_backward(m, (int)B2);
+    if (m->cfg.proj_head)
+        cr__mlp2_backward(q->dzin, cr__tensor_grad(m, "proj_w1"), cr__tensor_grad(m, "proj_b1"), cr__tensor_grad(m, "proj_w2"),
+                         cr__tensor_grad(m, "proj_b2"), q->dz, q->a1, q->da1, q->zin, w1, w2, (int)B2, d);
+    else
+        memcpy(q->dzin, q->dz, (size_t)(B2 * d) * sizeof(float));
     for (v = 0; v < 2; v++) {
         cr__gru_acts *A = &q->acts[1 + v];
         int64_t last = A->off[T - 1];
@@ -4731,138 +5299,50 @@ static double cr__seq_contrast(cr_model *m, const int32_t *users, int B, uint64_
     return loss;
 }
 
-/* Loss of one batch of sequences (the users' training histories). part: rec, cl, reg. */
-static cr_status cr__seq_batch(cr_model *m, const int32_t *users, int B, int epoch, int64_t batch,
-                               int want_grad, double part[3]) {
-    struct cr__seq *q = m->seq;
-    cr__gru_acts *A = &q->acts[0];
-    int b;
-    uint64_t seed = cr__batch_seed(m, epoch, batch);
-    const int32_t **vs = (const int32_t **)q->view_ptr;
-    int *vl = q->view_len;
-    part[0] = part[1] = part[2] = 0;
-    if (B < 1 || B > q->B) return cr__fail(CR_ERR_INVALID, "batch of %d sequences (1..%d allowed)", B, q->B);
-    for (b = 0; b < B; b++)
-        if (users[b] < 0 || users[b] >= m->n_users) return cr__fail(CR_ERR_INVALID, "batch user %d is out of range", users[b]);
-    /* input: the history without its last item; target at each step: the next item */
-    for (b = 0; b < B; b++) {
-        int32_t u = users[b];
-        vs[b] = m->hist.col + m->hist.rowptr[u];
-        vl[b] = (int)(m->hist.rowptr[u + 1] - m->hist.rowptr[u]) - 1;
-    }
-    cr__seq_pack(A, vs, vl, B, q->T, q->tgt_all);
-    m->final_ok = 0;
-    cr__seq_forward(m, A, 1, cr_hash64(seed, 0x6d61696eULL));
-    part[0] = cr__seq_next_item(m, A, q->tgt_all, seed, want_grad);
-    if (want_grad) cr__seq_backward(m, A);
-    if (m->cfg.model == CR_MODEL_CL4SREC && m->cfg.lambda > 0) part[1] = cr__seq_contrast(m, users, B, seed, want_grad);
-    if (m->cfg.reg > 0) { /* L2 on the whole embedding table, as SELFRec's CL4SRec does */
-        float *E = cr__tensor(m, "item_emb");
-        part[2] = cr_l2_loss(want_grad ? cr__tensor_grad(m, "item_emb") : NULL, E, ((int64_t)m->n_items + 2) * q->d, m->cfg.reg, 1.0f);
-    }
-    if (want_grad) memset(cr__tensor_grad(m, "item_emb"), 0, (size_t)q->d * sizeof(float)); /* padding row */
+static cr_status cr__cl4srec_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
+    cr__seq_rec_loss(m, b, want_grad, part);
+    if (m->cfg.lambda > 0) part[1] = cr__cl4srec_contrast(m, b->users, b->n, b->seed, want_grad);
+    cr__seq_reg_loss(m, want_grad, part);
     return CR_OK;
 }
 
-static cr_status cr__seq_train_epoch(cr_model *m, int epoch, cr_epoch_stats *s, cr_batch_fn cb, void *ud) {
-    struct cr__seq *q = m->seq;
-    int64_t n = q->n_train_users, nb = (n + q->B - 1) / q->B, b, i;
-    int32_t *order;
-    cr_rng r;
-    cr_status st = CR_OK;
-    if (n == 0) return cr__fail(CR_ERR_EMPTY, "no training sequence has two or more items");
-    order = (int32_t *)cr__alloc_array((size_t)n, sizeof(int32_t), "epoch order");
-    if (!order) return CR_ERR_NOMEM;
-    memcpy(order, q->train_users, (size_t)n * sizeof(int32_t));
-    cr_rng_seed(&r, cr_hash64(m->cfg.seed, 0x73687566ULL + (uint64_t)epoch));
-    for (i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)(cr_rng_next(&r) % (uint64_t)(i + 1));
-        int32_t t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-    }
-    for (b = 0; b < nb && st == CR_OK; b++) {
-        int bs = (int)CR__MIN((int64_t)q->B, n - b * q->B);
-        double part[3];
-        st = cr__seq_batch(m, order + b * q->B, bs, epoch, b, 1, part);
-        if (st == CR_OK) st = cr__finish_batch(m, epoch, b, part, s);
-        s->batches++;
-        if (st == CR_OK && cb && cb(ud, epoch, b + 1, nb, part[0] + part[1] + part[2])) break;
-    }
-    CR_FREE(order);
-    return st;
-}
+/* ---- 8m. the model table: one entry per model ---- */
 
-/* Inference encodings of n users' histories (plus extra's rows appended, if given): the
-   output at the last step, in item space (zeros for an empty history). out: (n, d). */
-static cr_status cr__seq_user_reps(cr_model *m, const int32_t *users, int n, const cr_csr *extra, float *out) {
-    struct cr__seq *q = m->seq;
-    cr__gru_acts *A = &q->acts[0];
-    int T = q->T, d = q->d, b0, b;
-    int32_t *buf;
-    const int32_t **vs;
-    int *vl;
-    if (cr__seq_ws(m, 0) != CR_OK) return CR_ERR_NOMEM;
-    buf = (int32_t *)cr__alloc_array((size_t)q->B * (size_t)T + 1, sizeof(int32_t), "history encoding");
-    vs = (const int32_t **)cr__alloc_array((size_t)q->B, sizeof(*vs), "history encoding");
-    vl = (int *)cr__alloc_array((size_t)q->B, sizeof(int), "history encoding");
-    if (!buf || !vs || !vl) { CR_FREE(buf); CR_FREE((void *)vs); CR_FREE(vl); return CR_ERR_NOMEM; }
-    for (b0 = 0; b0 < n; b0 += q->B) {
-        int bs = n - b0 < q->B ? n - b0 : q->B;
-        for (b = 0; b < bs; b++) { /* the last T items of history (+ extra) */
-            int32_t u = users[b0 + b], *s = buf + (int64_t)b * T;
-            int64_t hb = m->hist.rowptr[u], he = m->hist.rowptr[u + 1], eb = 0, ee = 0, p;
-            int len = 0;
-            if (extra) { eb = extra->rowptr[u]; ee = extra->rowptr[u + 1]; }
-            if (ee - eb > T) eb = ee - T;
-            if (he - hb > T - (ee - eb)) hb = he - (T - (ee - eb));
-            for (p = hb; p < he; p++) s[len++] = m->hist.col[p];
-            for (p = eb; p < ee; p++) s[len++] = extra->col[p];
-            vs[b] = s;
-            vl[b] = len;
-        }
-        cr__seq_pack(A, vs, vl, bs, T, NULL);
-        cr__seq_forward(m, A, 0, 0);
-        for (b = 0; b < bs; b++) {
-            const float *o = cr__seq_last(A, b, T, d);
-            if (o) memcpy(out + (int64_t)(b0 + b) * d, o, (size_t)d * sizeof(float));
-            else memset(out + (int64_t)(b0 + b) * d, 0, (size_t)d * sizeof(float));
-        }
-    }
-    CR_FREE(buf); CR_FREE((void *)vs); CR_FREE(vl);
-    return CR_OK;
-}
+static const cr__model_ops cr__models[] = {
+    /* kind, name, about, sequential, negatives, layers, proj_head, tau, lambda, eps, drop, first_layer, l2_selfrec,
+       check, plan, setup, workspace, epoch_begin, loss, prepare, item_vectors, user_vectors, fold_in, memory, release */
+    {CR_MODEL_MF, "mf", "matrix factorisation with BPR", 0, 1, 0, 0, 0.2f, 0, 0, 0, 0, CR__L2_EGO,
+     NULL, cr__graph_plan, cr__graph_setup, cr__mf_ws, NULL, cr__mf_loss,
+     cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__graph_release},
+    {CR_MODEL_LIGHTGCN, "lightgcn", "LightGCN: linear propagation, BPR", 0, 1, 3, 0, 0.2f, 0, 0, 0, 0, CR__L2_EGO,
+     NULL, cr__graph_plan, cr__graph_setup, cr__lightgcn_ws, NULL, cr__lightgcn_loss,
+     cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__graph_release},
+    {CR_MODEL_SGL, "sgl", "SGL: node/edge dropout or random-walk views, InfoNCE", 0, 1, 3, 0, 0.2f, 0.1f, 0, 0.1f, 0, CR__L2_FINAL_UPN,
+     NULL, cr__graph_plan, cr__graph_setup, cr__sgl_ws, cr__sgl_views, cr__sgl_loss,
+     cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__graph_release},
+    {CR_MODEL_SIMGCL, "simgcl", "SimGCL: two noise-perturbed passes, InfoNCE", 0, 1, 3, 0, 0.2f, 0.5f, 0.1f, 0, 1, CR__L2_FINAL_UP,
+     NULL, cr__graph_plan, cr__graph_setup, cr__simgcl_ws, NULL, cr__simgcl_loss,
+     cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__graph_release},
+    {CR_MODEL_XSIMGCL, "xsimgcl", "XSimGCL: one noisy pass, final vs layer l* output", 0, 1, 2, 0, 0.15f, 0.2f, 0.2f, 0, 1, CR__L2_FINAL_UP,
+     cr__xsimgcl_check, cr__graph_plan, cr__graph_setup, cr__xsimgcl_ws, NULL, cr__xsimgcl_loss,
+     cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__graph_release},
+    {CR_MODEL_GRU4REC, "gru4rec", "GRU sequence encoder, next-item softmax", 1, 0, 0, 0, 0.2f, 0, 0, 0, 0, 0,
+     NULL, cr__seq_plan, cr__seq_setup, cr__seq_ws, NULL, cr__gru4rec_loss,
+     cr__seq_prepare, cr__seq_item_vectors, cr__seq_user_vectors, cr__seq_fold_in, cr__seq_memory, cr__seq_release},
+    /* CL4SRec: the paper's tau = 1 without a head left the GRU below the same GRU without the
+       contrast on Beauty; the head and tau were chosen on validation (bench/RESULTS.md) */
+    {CR_MODEL_CL4SREC, "cl4srec", "GRU encoder, next-item softmax + CL4SRec contrast", 1, 0, 0, 1, 0.2f, 0.1f, 0, 0, 0, 0,
+     NULL, cr__seq_plan, cr__cl4srec_setup, cr__cl4srec_ws, NULL, cr__cl4srec_loss,
+     cr__seq_prepare, cr__seq_item_vectors, cr__seq_user_vectors, cr__seq_fold_in, cr__seq_memory, cr__seq_release},
+};
 
-/* The encoding of a new history given as dense item ids in time order. */
-static cr_status cr__seq_encode_items(cr_model *m, const int32_t *items, int n, float *out) {
-    struct cr__seq *q = m->seq;
-    cr__gru_acts *A = &q->acts[0];
-    const int32_t *s[1];
-    const float *o;
-    int len[1];
-    if (cr__seq_ws(m, 0) != CR_OK) return CR_ERR_NOMEM;
-    s[0] = items;
-    len[0] = n;
-    cr__seq_pack(A, s, len, 1, q->T, NULL);
-    cr__seq_forward(m, A, 0, 0);
-    o = cr__seq_last(A, 0, q->T, q->d);
-    if (o) memcpy(out, o, (size_t)q->d * sizeof(float));
-    else memset(out, 0, (size_t)q->d * sizeof(float));
-    return CR_OK;
-}
-
-CR_API cr_status cr_model_embeddings(cr_model *m, const float **users, const float **items) {
-    if (cr__is_graph(m)) {
-        const float *F;
-        cr__graph_refresh(m);
-        F = m->cfg.model == CR_MODEL_MF ? m->param : m->final;
-        if (users) *users = F;
-        if (items) *items = F + (int64_t)m->n_users * m->cfg.dim;
-        return CR_OK;
-    }
-    if (users) *users = NULL;
-    if (items) *items = cr__seq_item_table(m);
-    return CR_OK;
+static int cr__n_models(void) { return (int)(sizeof cr__models / sizeof cr__models[0]); }
+static const cr__model_ops *cr__ops_at(int i) { return &cr__models[i]; }
+static const cr__model_ops *cr__ops_of(int kind) {
+    int i;
+    for (i = 0; i < cr__n_models(); i++)
+        if ((int)cr__models[i].kind == kind) return &cr__models[i];
+    return NULL;
 }
 
 /* ==== 9. training ============================================================================ */
@@ -4891,7 +5371,7 @@ static cr_status cr__adam(cr_model *m, int epoch, int64_t batch) {
     }
     m->step++;
     t = (double)m->step;
-    step_size = (float)(m->cfg.lr / (1.0 - pow(b1, t)));
+    step_size = (float)(m->lr / (1.0 - pow(b1, t)));
     rbc2 = (float)(1.0 / sqrt(1.0 - pow(b2, t)));
     CR__OMP(parallel for schedule(static))
     for (ch = 0; ch < nch; ch++) {
@@ -4910,34 +5390,56 @@ static cr_status cr__adam(cr_model *m, int epoch, int64_t batch) {
     for (ch = 0; ch < nch; ch++)
         if (bad[ch] != 0)
             return cr__fail(CR_ERR_NUMERIC, "epoch %d, batch %lld: a parameter became NaN or Inf after the update", epoch, (long long)batch);
-    m->final_ok = 0;
+    m->ready = 0;
     return CR_OK;
 }
 
 CR_API cr_status cr_model_adam_step(cr_model *m) { return cr__adam(m, 0, 0); }
 
-static cr_status cr__seq_batch(cr_model *m, const int32_t *users, int B, int epoch, int64_t batch, int want_grad, double part[3]);
-static cr_status cr__seq_train_epoch(cr_model *m, int epoch, cr_epoch_stats *s, cr_batch_fn cb, void *ud);
+static uint64_t cr__batch_seed(const cr_model *m, int epoch, int64_t batch) {
+    return cr_hash64(cr_hash64(m->cfg.seed, 0x62617463ULL + (uint64_t)epoch), (uint64_t)batch);
+}
+
+/* Range checks, the epoch's state, then the model's loss (part: rec, cl, reg). */
+static cr_status cr__run_batch(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
+    int i;
+    cr_status st;
+    part[0] = part[1] = part[2] = 0;
+    if (b->n < 1 || b->n > m->cfg.batch) return cr__fail(CR_ERR_INVALID, "batch of %d (1..%d allowed)", b->n, m->cfg.batch);
+    for (i = 0; i < b->n; i++)
+        if (b->users[i] < 0 || b->users[i] >= m->n_users || (b->pos && (b->pos[i] < 0 || b->pos[i] >= m->n_items)) ||
+            (b->neg && (b->neg[i] < 0 || b->neg[i] >= m->n_items)))
+            return cr__fail(CR_ERR_INVALID, "batch entry %d (user %d, item %d, negative %d) is out of range", i, b->users[i],
+                            b->pos ? b->pos[i] : -1, b->neg ? b->neg[i] : -1);
+    if (m->ops->epoch_begin && (st = m->ops->epoch_begin(m, b->epoch)) != CR_OK) return st;
+    m->ready = 0;
+    return m->ops->loss(m, b, want_grad, part);
+}
 
 CR_API cr_status cr_model_batch_loss(cr_model *m, const int32_t *users, const int32_t *pos,
                                      const int32_t *neg, int B, int epoch, int64_t batch,
                                      int want_grad, double *loss) {
     double part[3];
+    cr__batch b;
     cr_status st;
+    int i;
     if (B < 1 || B > m->cfg.batch) return cr__fail(CR_ERR_INVALID, "batch of %d (1..%d allowed)", B, m->cfg.batch);
+    if (!users || (!m->ops->sequential && !pos)) return cr__fail(CR_ERR_INVALID, "a %s batch needs users%s", m->ops->name, m->ops->sequential ? "" : " and positive items");
+    for (i = 0; i < B; i++)
+        if (users[i] < 0 || users[i] >= m->n_users) return cr__fail(CR_ERR_INVALID, "batch user %d is out of range", users[i]);
     if ((st = cr__train_ws(m)) != CR_OK) return st;
-    if (cr__is_graph(m)) {
-        const int32_t *nn = neg;
-        int b;
-        for (b = 0; b < B; b++)
-            if (users[b] < 0 || users[b] >= m->n_users) return cr__fail(CR_ERR_INVALID, "batch user %d is out of range", users[b]);
-        if (!nn) {
-            cr__draw_negatives(m, users, B, m->bn, cr__batch_seed(m, epoch, batch));
-            nn = m->bn;
-        }
-        st = cr__graph_batch(m, users, pos, nn, B, epoch, batch, want_grad, part);
-    } else
-        st = cr__seq_batch(m, users, B, epoch, batch, want_grad, part);
+    b.users = users;
+    b.pos = m->ops->sequential ? NULL : pos;
+    b.neg = m->ops->negatives ? neg : NULL;
+    b.n = B;
+    b.epoch = epoch;
+    b.index = batch;
+    b.seed = cr__batch_seed(m, epoch, batch);
+    if (m->ops->negatives && !neg) {
+        cr__draw_negatives(m, users, B, m->bn, b.seed);
+        b.neg = m->bn;
+    }
+    st = cr__run_batch(m, &b, want_grad, part);
     if (st == CR_OK && loss) *loss = part[0] + part[1] + part[2];
     return st;
 }
@@ -4955,62 +5457,6 @@ static cr_status cr__finish_batch(cr_model *m, int epoch, int64_t b, const doubl
     return cr__adam(m, epoch, b + 1);
 }
 
-static double cr__now(void);
-
-CR_API cr_status cr_train_epoch(cr_model *m, int epoch, cr_epoch_stats *stats, cr_batch_fn cb, void *cb_user) {
-    cr_epoch_stats s;
-    int64_t n, nb, b, i;
-    int B = m->cfg.batch;
-    double t0 = cr__now();
-    cr_rng r;
-    cr_status st = CR_OK;
-    memset(&s, 0, sizeof s);
-    s.epoch = epoch;
-    if (stats) *stats = s;
-    if (epoch < 1) return cr__fail(CR_ERR_INVALID, "epochs are numbered from 1 (got %d)", epoch);
-    if ((st = cr__train_ws(m)) != CR_OK) return st;
-    if (!cr__is_graph(m)) {
-        st = cr__seq_train_epoch(m, epoch, &s, cb, cb_user);
-    } else {
-        n = m->n_edges;
-        nb = (n + B - 1) / B;
-        /* SELFRec's sampler: every training pair once per epoch, shuffled, last batch kept */
-        for (i = 0; i < n; i++) m->perm[i] = i;
-        cr_rng_seed(&r, cr_hash64(m->cfg.seed, 0x73687566ULL + (uint64_t)epoch));
-        for (i = n - 1; i > 0; i--) {
-            int64_t j = (int64_t)(cr_rng_next(&r) % (uint64_t)(i + 1)), t = m->perm[i];
-            m->perm[i] = m->perm[j];
-            m->perm[j] = t;
-        }
-        if (m->cfg.model == CR_MODEL_SGL && m->cfg.lambda > 0 && (st = cr__sgl_views(m, epoch)) != CR_OK) return st;
-        for (b = 0; b < nb && st == CR_OK; b++) {
-            int bs = (int)CR__MIN((int64_t)B, n - b * B), k;
-            double part[3];
-            for (k = 0; k < bs; k++) {
-                m->bu[k] = m->eu[m->perm[b * B + k]];
-                m->bp[k] = m->ei[m->perm[b * B + k]];
-            }
-            cr__draw_negatives(m, m->bu, bs, m->bn, cr__batch_seed(m, epoch, b));
-            st = cr__graph_batch(m, m->bu, m->bp, m->bn, bs, epoch, b, 1, part);
-            if (st == CR_OK) st = cr__finish_batch(m, epoch, b, part, &s);
-            s.batches++;
-            if (st == CR_OK && cb && cb(cb_user, epoch, b + 1, nb, part[0] + part[1] + part[2])) break;
-        }
-    }
-    if (s.batches) {
-        s.loss /= (double)s.batches;
-        s.rec_loss /= (double)s.batches;
-        s.cl_loss /= (double)s.batches;
-        s.reg_loss /= (double)s.batches;
-    }
-    s.seconds = cr__now() - t0;
-    if (stats) *stats = s;
-    m->final_ok = 0;
-    return st;
-}
-
-/* ==== 10. evaluation ========================================================================= */
-
 static double cr__now(void) {
 #if defined(_OPENMP)
     return omp_get_wtime();
@@ -5022,6 +5468,287 @@ static double cr__now(void) {
     return (double)clock() / CLOCKS_PER_SEC; /* one thread: CPU time is wall time */
 #endif
 }
+
+/* One epoch for every model: each training example once, shuffled, in batches (the last one
+   kept, as SELFRec's sampler), a negative per example where the model uses one, the loss and
+   its backward, the numerical-fault check, clipping and Adam, and the progress callback. */
+CR_API cr_status cr_train_epoch(cr_model *m, int epoch, cr_epoch_stats *stats, cr_batch_fn cb, void *cb_user) {
+    cr_epoch_stats s;
+    int64_t n = m->n_examples, nb, b, i;
+    int B = m->cfg.batch;
+    double t0 = cr__now();
+    cr_rng r;
+    cr_status st = CR_OK;
+    memset(&s, 0, sizeof s);
+    s.epoch = epoch;
+    if (stats) *stats = s;
+    if (epoch < 1) return cr__fail(CR_ERR_INVALID, "epochs are numbered from 1 (got %d)", epoch);
+    if (n == 0) return cr__fail(CR_ERR_EMPTY, m->ops->sequential ? "no training sequence has two or more items" : "no training interactions");
+    if ((st = cr__train_ws(m)) != CR_OK) return st;
+    nb = (n + B - 1) / B;
+    for (i = 0; i < n; i++) m->perm[i] = i;
+    cr_rng_seed(&r, cr_hash64(m->cfg.seed, 0x73687566ULL + (uint64_t)epoch));
+    for (i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(cr_rng_next(&r) % (uint64_t)(i + 1)), t = m->perm[i];
+        m->perm[i] = m->perm[j];
+        m->perm[j] = t;
+    }
+    if (m->ops->epoch_begin && (st = m->ops->epoch_begin(m, epoch)) != CR_OK) return st;
+    for (b = 0; b < nb && st == CR_OK; b++) {
+        cr__batch bt;
+        double part[3];
+        int k;
+        bt.n = (int)CR__MIN((int64_t)B, n - b * B);
+        for (k = 0; k < bt.n; k++) {
+            m->bu[k] = m->ex_user[m->perm[b * B + k]];
+            if (m->ex_item) m->bp[k] = m->ex_item[m->perm[b * B + k]];
+        }
+        bt.users = m->bu;
+        bt.pos = m->ex_item ? m->bp : NULL;
+        bt.neg = NULL;
+        bt.epoch = epoch;
+        bt.index = b;
+        bt.seed = cr__batch_seed(m, epoch, b);
+        if (m->ops->negatives) {
+            cr__draw_negatives(m, m->bu, bt.n, m->bn, bt.seed);
+            bt.neg = m->bn;
+        }
+        st = cr__run_batch(m, &bt, 1, part);
+        if (st == CR_OK) st = cr__finish_batch(m, epoch, b, part, &s);
+        s.batches++;
+        if (st == CR_OK && cb && cb(cb_user, epoch, b + 1, nb, part[0] + part[1] + part[2])) break;
+    }
+    if (s.batches) {
+        s.loss /= (double)s.batches;
+        s.rec_loss /= (double)s.batches;
+        s.cl_loss /= (double)s.batches;
+        s.reg_loss /= (double)s.batches;
+    }
+    s.seconds = cr__now() - t0;
+    if (stats) *stats = s;
+    m->ready = 0;
+    return st;
+}
+
+/* ---- 9b. cr_fit: training with model selection ---- */
+
+CR_API const char *cr_select_name(cr_select s) {
+    return s == CR_SELECT_VALID ? "valid" : s == CR_SELECT_TEST ? "test" : s == CR_SELECT_LAST ? "last" : "?";
+}
+
+CR_API const char *cr_metric_name(cr_metric k) {
+    static const char *names[] = {"ndcg", "recall", "hit", "mrr", "precision"};
+    return (unsigned)k < 5 ? names[k] : "?";
+}
+
+/* The value of metric k at cut-off index ki. */
+static double cr__metric_value(const cr_metrics *mt, cr_metric k, int ki) {
+    switch (k) {
+    case CR_METRIC_RECALL: return mt->recall[ki];
+    case CR_METRIC_HIT: return mt->hit[ki];
+    case CR_METRIC_MRR: return mt->mrr[ki];
+    case CR_METRIC_PRECISION: return mt->precision[ki];
+    default: return mt->ndcg[ki];
+    }
+}
+
+/* The validation split cr_fit carves when the dataset has none: per user, round(ratio * n) of
+   the training records drawn from the "valid" stream of seed (graph data), or the latest
+   training record (sequences). */
+static cr_status cr__carve(const cr_interactions *train, int32_t n_users, int seq, double ratio, uint64_t seed,
+                           uint64_t purpose, cr_interactions *keep, cr_interactions *held) {
+    return seq ? cr_split_leave_last(train, n_users, 1, keep, held)
+               : cr_split_ratio(train, n_users, ratio, cr_hash64(seed, purpose), keep, held);
+}
+
+/* Resolved options: zeros become defaults, everything range-checked before any work. */
+static cr_status cr__fit_resolve(cr_fit_opts *o, const cr_dataset *ds, int seq) {
+    int nk = 0, i;
+    if (o->epochs < 0 || o->epochs > 1000000) return cr__fail(CR_ERR_INVALID, "cr_fit: epochs %d is outside 0..1000000", o->epochs);
+    if (!o->max_epochs) o->max_epochs = 1000;
+    if (o->max_epochs < 1 || o->max_epochs > 1000000) return cr__fail(CR_ERR_INVALID, "cr_fit: max_epochs %d is outside 1..1000000", o->max_epochs);
+    if (!o->eval_every) o->eval_every = 1;
+    if (o->eval_every < 1) return cr__fail(CR_ERR_INVALID, "cr_fit: eval_every %d must be >= 1", o->eval_every);
+    if (o->patience < -1) return cr__fail(CR_ERR_INVALID, "cr_fit: patience %d must be >= -1", o->patience);
+    if (!o->patience) o->patience = o->epochs ? -1 : 10; /* SGL's and RecDCL's stop count */
+    if ((unsigned)o->select > (unsigned)CR_SELECT_LAST) return cr__fail(CR_ERR_INVALID, "cr_fit: unknown selection set %d", (int)o->select);
+    if ((unsigned)o->metric > (unsigned)CR_METRIC_PRECISION) return cr__fail(CR_ERR_INVALID, "cr_fit: unknown metric %d", (int)o->metric);
+    if (o->valid_ratio == 0) o->valid_ratio = 0.1;
+    if (!(o->valid_ratio > 0 && o->valid_ratio < 1)) return cr__fail(CR_ERR_INVALID, "cr_fit: valid_ratio %g is outside (0, 1)", o->valid_ratio);
+    if (o->select == CR_SELECT_LAST && !o->epochs) return cr__fail(CR_ERR_INVALID, "cr_fit: without model selection the number of epochs must be given");
+    if (o->select == CR_SELECT_TEST && !ds->test.n) return cr__fail(CR_ERR_INVALID, "cr_fit: selection on the test set needs a test set");
+    if (o->refit && o->select != CR_SELECT_VALID) return cr__fail(CR_ERR_INVALID, "cr_fit: refit follows a selection on validation");
+    if (o->eval.exclude_seen < -1 || o->eval.exclude_seen > 1) return cr__fail(CR_ERR_INVALID, "cr_fit: eval.exclude_seen must be -1, 0 or 1");
+    for (i = 0; i < CR_MAX_K && o->eval.ks[i]; i++) {
+        if (o->eval.ks[i] < 1 || o->eval.ks[i] > 1024 || (i && o->eval.ks[i] <= o->eval.ks[i - 1]))
+            return cr__fail(CR_ERR_INVALID, "evaluation cut-offs must ascend within 1..1024 (got %d at position %d)", o->eval.ks[i], i + 1);
+        nk++;
+    }
+    if (!nk) { /* the evaluation's defaults, fixed here so the metric's cut-off is known */
+        static const int g[2] = {10, 20}, s3[3] = {5, 10, 20};
+        nk = seq ? 3 : 2;
+        for (i = 0; i < nk; i++) o->eval.ks[i] = seq ? s3[i] : g[i];
+    }
+    if (!o->metric_k) o->metric_k = o->eval.ks[nk - 1];
+    for (i = 0; i < nk && o->eval.ks[i] != o->metric_k; i++) {}
+    if (i == nk) return cr__fail(CR_ERR_INVALID, "cr_fit: metric_k %d is not one of the evaluation cut-offs", o->metric_k);
+    return CR_OK;
+}
+
+/* Records of a and b, in that order. */
+static cr_status cr__concat(cr_interactions *out, const cr_interactions *a, const cr_interactions *b) {
+    const cr_interactions *src[2];
+    int s;
+    int64_t e;
+    src[0] = a;
+    src[1] = b;
+    memset(out, 0, sizeof *out);
+    for (s = 0; s < 2; s++)
+        for (e = 0; e < src[s]->n; e++)
+            if (cr_interactions_push(out, src[s]->user[e], src[s]->item[e], src[s]->rating[e], src[s]->time[e]) != CR_OK) {
+                cr_interactions_free(out);
+                return CR_ERR_NOMEM;
+            }
+    out->has_rating = a->has_rating;
+    out->has_time = a->has_time;
+    return CR_OK;
+}
+
+/* Trains one model on `train` for up to max_e epochs, evaluating on sel (if not NULL) with
+   sel_opts and keeping the best parameters; or, without sel, for exactly max_e epochs. */
+static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_dataset *ds, const cr_interactions *train,
+                              const cr_interactions *sel, const cr_eval_opts *sel_opts, const cr_fit_opts *o, int phase,
+                              int max_e, cr_fit_result *res) {
+    cr_dataset view = *ds;
+    cr_model *m = NULL;
+    float *best = NULL;
+    int epoch, since = 0, ki = 0;
+    double best_v = -1;
+    cr_status st;
+    view.train = *train;
+    if ((st = cr_model_create(&m, cfg, &view)) != CR_OK) return st;
+    if (sel && !(best = cr_alloc_floats(cr_model_num_params(m)))) { cr_model_free(m); return CR_ERR_NOMEM; }
+    while (ki < CR_MAX_K - 1 && o->eval.ks[ki] != o->metric_k) ki++;
+    for (epoch = 1; epoch <= max_e; epoch++) {
+        cr_fit_info info;
+        double t0 = cr__now();
+        memset(&info, 0, sizeof info);
+        info.phase = phase;
+        info.epoch = epoch;
+        info.max_epochs = max_e;
+        if ((st = cr_train_epoch(m, epoch, &info.train, o->on_batch, o->user)) != CR_OK) break;
+        res->train_seconds += cr__now() - t0;
+        res->epochs_run = epoch;
+        if (sel && (epoch % o->eval_every == 0 || epoch == max_e)) {
+            double v;
+            if ((st = cr_evaluate(m, sel, sel_opts, &info.sel)) != CR_OK) break;
+            res->eval_seconds += info.sel.seconds;
+            info.evaluated = 1;
+            v = cr__metric_value(&info.sel, o->metric, ki);
+            if (v > best_v) { /* strict improvement, as RecBole's early stopping */
+                best_v = v;
+                res->best_epoch = epoch;
+                res->best_value = v;
+                res->valid = info.sel;
+                cr_model_get_params(m, best);
+                info.improved = 1;
+                since = 0;
+            } else
+                since++;
+        }
+        if (!sel) res->best_epoch = epoch;
+        info.best_epoch = res->best_epoch;
+        info.best_value = best_v;
+        if (o->on_epoch && o->on_epoch(o->user, m, &info)) { res->stopped_early = 2; break; }
+        if (info.evaluated && !info.improved && o->patience > 0 && since >= o->patience) { res->stopped_early = 1; break; }
+    }
+    if (st == CR_OK && sel && res->best_epoch) cr_model_set_params(m, best);
+    cr__free_aligned(best);
+    if (st != CR_OK) { cr_model_free(m); return st; }
+    *mp = m;
+    return CR_OK;
+}
+
+CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_dataset *ds, const cr_fit_opts *opts,
+                        cr_fit_result *res) {
+    cr_fit_opts o;
+    cr_config cfg = *cfg_in;
+    cr_interactions keep, held, full;
+    const cr_interactions *train = &ds->train, *valid = NULL, *known = NULL;
+    cr_eval_opts sel_opts;
+    cr_model *m = NULL;
+    int seq;
+    cr_status st;
+    *out = NULL;
+    memset(res, 0, sizeof *res);
+    memset(&keep, 0, sizeof keep);
+    memset(&held, 0, sizeof held);
+    memset(&full, 0, sizeof full);
+    memset(&o, 0, sizeof o);
+    if (opts) o = *opts;
+    if ((st = cr_config_resolve(&cfg)) != CR_OK) return st;
+    seq = cr_model_is_sequential(cfg.model);
+    if ((st = cr__fit_resolve(&o, ds, seq)) != CR_OK) return st;
+    res->selected_on = o.select;
+    sel_opts = o.eval;
+    sel_opts.history_extra = NULL;
+    if (o.select == CR_SELECT_VALID) {
+        if (ds->valid.n) valid = &ds->valid;
+        else { /* carve it: the model trains on the rest */
+            if ((st = cr__carve(&ds->train, ds->n_users, seq, o.valid_ratio, cfg.seed, CR__VALID_STREAM, &keep, &held)) != CR_OK) return st;
+            train = &keep;
+            valid = &held;
+        }
+        if (!valid->n) {
+            st = seq ? cr__fail(CR_ERR_EMPTY, "no validation records: no user has two or more training items")
+                     : cr__fail(CR_ERR_EMPTY, "no validation records: round(%g x n) is 0 for every user's n training interactions; "
+                                "use a larger validation share, or train without selection (a fixed number of epochs)", o.valid_ratio);
+            goto done;
+        }
+        known = valid; /* at test time the validation records are known history */
+    } else {
+        known = ds->valid.n ? &ds->valid : NULL;
+        if (o.select == CR_SELECT_TEST) {
+            valid = &ds->test;
+            sel_opts.history_extra = known;
+        }
+    }
+    res->n_train = train->n;
+    res->n_valid = o.select == CR_SELECT_VALID ? valid->n : 0;
+    st = cr__fit_loop(&m, &cfg, ds, train, valid, &sel_opts, &o, CR_FIT_SELECT, o.epochs ? o.epochs : o.max_epochs, res);
+    if (st != CR_OK) goto done;
+    if (o.refit && res->best_epoch > 0) { /* the selected epoch count, on train + valid */
+        int best = res->best_epoch;
+        cr_model_free(m);
+        m = NULL;
+        if ((st = cr__concat(&full, train, valid)) != CR_OK) goto done;
+        if ((st = cr__fit_loop(&m, &cfg, ds, &full, NULL, NULL, &o, CR_FIT_REFIT, best, res)) != CR_OK) goto done;
+        res->best_epoch = best;
+        res->refit = 1;
+        res->n_train = full.n;
+        known = NULL;
+    }
+    if (ds->test.n) { /* the test set, read once, at the returned model */
+        cr_eval_opts to = o.eval;
+        to.history_extra = known;
+        if ((st = cr_evaluate(m, &ds->test, &to, &res->test)) != CR_OK) goto done;
+        res->eval_seconds += res->test.seconds;
+        if (seq) { /* and under the other history protocol, so the two can be compared */
+            to.exclude_seen = to.exclude_seen == 1 ? -1 : 1;
+            if ((st = cr_evaluate(m, &ds->test, &to, &res->test_other)) != CR_OK) goto done;
+        }
+    }
+    *out = m;
+    m = NULL;
+done:
+    cr_model_free(m);
+    cr_interactions_free(&keep);
+    cr_interactions_free(&held);
+    cr_interactions_free(&full);
+    return st;
+}
+
+/* ==== 10. evaluation ========================================================================= */
 
 /* 1 if any of s[0..n) is greater than thr: a branch-free loop the compiler vectorises, so the
    top-k scan skips most of a row 16 scores at a time. */
@@ -5065,242 +5792,264 @@ static int cr__topk_row(const float *s, int32_t n, int k, float *ts, int32_t *ti
     return cnt;
 }
 
-static cr_status cr__seq_user_reps(cr_model *m, const int32_t *users, int n, const cr_csr *extra, float *out);
-static const float *cr__seq_item_table(cr_model *m);
-
 /* Per-user results kept until the end, so the sums run in user order (deterministic). */
 enum { CR__R_RECALL = 0, CR__R_PREC, CR__R_NDCG, CR__R_HIT, CR__R_HITS, CR__R_MRR, CR__R_PER_K };
 enum { CR__R_AUC = 0, CR__R_TAIL, CR__R_TAILN, CR__R_EXTRA };
 
-CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_eval_opts *opts_in,
-                             cr_metrics *out) {
+/* One evaluation's state. */
+typedef struct cr__eval {
+    const cr_model *m;
     cr_eval_opts o;
-    cr_csr T, X;
-    int d = m->cfg.dim, nk = 0, kmax, i, exclude, seq = !cr__is_graph(m);
-    int32_t I = m->n_items, u, *users = NULL, *topi = NULL, *order = NULL;
-    int64_t n_eval = 0, e, BU = 256, stride;
-    uint8_t *head = NULL;
-    float *S = NULL, *Ub = NULL;
-    double *res = NULL, t0 = cr__now();
-    const float *Ue = NULL, *Ie = NULL;
-    cr_status st;
-    memset(out, 0, sizeof *out);
-    memset(&X, 0, sizeof X);
-    memset(&o, 0, sizeof o);
-    if (opts_in) o = *opts_in;
-    for (i = 0; i < CR_MAX_K && o.ks[i]; i++) {
-        if (o.ks[i] < 1 || o.ks[i] > 1024 || (i && o.ks[i] <= o.ks[i - 1]))
-            return cr__fail(CR_ERR_INVALID, "evaluation cut-offs must ascend within 1..1024 (got %d at position %d)", o.ks[i], i + 1);
+    int nk, kmax, exclude;
+    cr_csr T, X;       /* test items of each user; extra known items (X.rowptr NULL if none) */
+    int32_t *users;    /* (n) the users with a test item, in id order */
+    int64_t n, stride;
+    int32_t *topi;     /* (n, kmax) each user's top items, -1 past the candidates */
+    double *res;       /* (n, stride) per-user results */
+    uint8_t *head;     /* (items) the popular head */
+} cr__eval;
+
+/* Defaults and range checks of the options; nk receives the number of cut-offs. */
+static cr_status cr__eval_resolve(cr_eval_opts *o, int seq, int *nk_out) {
+    int i, nk = 0;
+    for (i = 0; i < CR_MAX_K && o->ks[i]; i++) {
+        if (o->ks[i] < 1 || o->ks[i] > 1024 || (i && o->ks[i] <= o->ks[i - 1]))
+            return cr__fail(CR_ERR_INVALID, "evaluation cut-offs must ascend within 1..1024 (got %d at position %d)", o->ks[i], i + 1);
         nk++;
     }
     if (!nk) {
         static const int g[2] = {10, 20}, s3[3] = {5, 10, 20};
         nk = seq ? 3 : 2;
-        for (i = 0; i < nk; i++) o.ks[i] = seq ? s3[i] : g[i];
+        for (i = 0; i < nk; i++) o->ks[i] = seq ? s3[i] : g[i];
     }
-    if (o.exclude_seen < -1 || o.exclude_seen > 1) return cr__fail(CR_ERR_INVALID, "exclude_seen must be -1, 0 or 1");
-    if (!o.cold_max) o.cold_max = 5;
-    if (o.tail_share == 0) o.tail_share = 0.8f;
-    if (!(o.tail_share > 0 && o.tail_share <= 1)) return cr__fail(CR_ERR_INVALID, "tail_share %g is outside (0, 1]", (double)o.tail_share);
-    kmax = o.ks[nk - 1];
-    exclude = o.exclude_seen == 1 || (o.exclude_seen == 0 && !seq);
-    if ((st = cr_interactions_to_csr(&T, test, m->n_users, I, 0)) != CR_OK) return st;
-    /* what is excluded from each user's ranking: the training items, plus the extra known
-       interactions (e.g. a validation split) */
-    if (o.history_extra && o.history_extra->n) {
-        if ((st = cr_interactions_to_csr(&X, o.history_extra, m->n_users, I, seq)) != CR_OK) { cr_csr_free(&T); return st; }
+    if (o->exclude_seen < -1 || o->exclude_seen > 1) return cr__fail(CR_ERR_INVALID, "exclude_seen must be -1, 0 or 1");
+    if (!o->cold_max) o->cold_max = 5;
+    if (o->tail_share == 0) o->tail_share = 0.8f;
+    if (!(o->tail_share > 0 && o->tail_share <= 1)) return cr__fail(CR_ERR_INVALID, "tail_share %g is outside (0, 1]", (double)o->tail_share);
+    *nk_out = nk;
+    return CR_OK;
+}
+
+/* Head items: the most popular (1 - tail_share) of the items by training degree (ties: lower
+   id first). */
+static cr_status cr__eval_head(cr__eval *E) {
+    const cr_model *m = E->m;
+    int64_t I = m->n_items, nh = (int64_t)ceil((1.0 - (double)E->o.tail_share) * (double)I), a;
+    uint64_t *key = (uint64_t *)cr__alloc_array((size_t)I + 1, sizeof(uint64_t), "evaluation");
+    if (!key) return CR_ERR_NOMEM;
+    for (a = 0; a < I; a++) key[a] = ((uint64_t)(uint32_t)(INT32_MAX - m->item_deg[a]) << 32) | (uint32_t)a;
+    cr__sort_u64(key, I);
+    for (a = 0; a < nh && a < I; a++) E->head[(uint32_t)key[a]] = 1;
+    CR_FREE(key);
+    return CR_OK;
+}
+
+/* Ranks the n_items scores s of the e-th evaluated user (scores of excluded items are
+   overwritten) and records its metrics at every cut-off, tail recall and AUC. */
+static void cr__eval_user(const cr__eval *E, int64_t e, float *s) {
+    const cr_model *m = E->m;
+    const cr_csr *T = &E->T, *X = &E->X;
+    int32_t I = m->n_items, uu = E->users[e], ti[1024], *tk = E->topi + e * E->kmax;
+    float ts[1024];
+    double *rr = E->res + e * E->stride, dcg = 0, *ex = rr + CR__R_PER_K * E->nk;
+    int64_t p, tb = T->rowptr[uu], te = T->rowptr[uu + 1], nt = te - tb, n_excl = 0;
+    int found, q, kk = 0, hits = 0, first_hit = 0, kmax = E->kmax;
+    if (E->exclude) {
+        for (p = m->hist.rowptr[uu]; p < m->hist.rowptr[uu + 1]; p++) { n_excl += s[m->hist.col[p]] != -INFINITY; s[m->hist.col[p]] = -INFINITY; }
+        if (X->rowptr)
+            for (p = X->rowptr[uu]; p < X->rowptr[uu + 1]; p++) { n_excl += s[X->col[p]] != -INFINITY; s[X->col[p]] = -INFINITY; }
     }
-    for (u = 0; u < m->n_users; u++) n_eval += T.rowptr[u + 1] > T.rowptr[u];
-    if (n_eval == 0) { cr_csr_free(&T); cr_csr_free(&X); return cr__fail(CR_ERR_EMPTY, "no user has a test interaction"); }
-    stride = CR__R_PER_K * nk + CR__R_EXTRA;
-    users = (int32_t *)cr__alloc_array((size_t)n_eval, sizeof(int32_t), "evaluation");
-    topi = (int32_t *)cr__alloc_array((size_t)n_eval * kmax, sizeof(int32_t), "evaluation");
-    res = (double *)cr__calloc_array((size_t)n_eval * stride, sizeof(double), "evaluation");
-    S = cr_alloc_floats(BU * I);
-    Ub = cr_alloc_floats(BU * d);
-    head = (uint8_t *)cr__calloc_array((size_t)I + 1, 1, "evaluation");
-    order = (int32_t *)cr__alloc_array((size_t)I + 1, sizeof(int32_t), "evaluation");
-    if (!users || !topi || !res || !S || !Ub || !head || !order) { st = CR_ERR_NOMEM; goto done; }
-    n_eval = 0;
-    for (u = 0; u < m->n_users; u++)
-        if (T.rowptr[u + 1] > T.rowptr[u]) users[n_eval++] = u;
-    /* head items: the most popular (1 - tail_share) of items by training degree */
-    for (i = 0; i < I; i++) order[i] = i;
-    {
-        int64_t nh = (int64_t)ceil((1.0 - (double)o.tail_share) * I), a;
-        uint64_t *key = (uint64_t *)cr__alloc_array((size_t)I + 1, sizeof(uint64_t), "evaluation");
-        if (!key) { st = CR_ERR_NOMEM; goto done; }
-        for (a = 0; a < I; a++) key[a] = ((uint64_t)(uint32_t)(INT32_MAX - m->item_deg[a]) << 32) | (uint32_t)a;
-        cr__sort_u64(key, I);
-        for (a = 0; a < nh && a < I; a++) head[(uint32_t)key[a]] = 1;
-        CR_FREE(key);
+    found = cr__topk_row(s, I, kmax, ts, ti);
+    for (q = 0; q < kmax; q++) tk[q] = q < found ? ti[q] : -1;
+    /* hits in rank order; each cut-off is closed when the scan reaches it (ranks past `found`
+       are empty: fewer candidates than K) */
+    for (q = 0; q < kmax; q++) {
+        if (q < found && cr__csr_has(T, uu, ti[q])) {
+            hits++;
+            dcg += 1.0 / log2((double)q + 2.0);
+            if (!first_hit) first_hit = q + 1;
+        }
+        if (q + 1 == E->o.ks[kk]) {
+            double *rk = rr + CR__R_PER_K * kk, idcg = 0;
+            int z;
+            for (z = 0; z < E->o.ks[kk] && z < nt; z++) idcg += 1.0 / log2((double)z + 2.0);
+            rk[CR__R_RECALL] = (double)hits / (double)nt;
+            rk[CR__R_PREC] = (double)hits / E->o.ks[kk];
+            rk[CR__R_NDCG] = dcg / idcg;
+            rk[CR__R_HIT] = hits > 0;
+            rk[CR__R_HITS] = hits;
+            rk[CR__R_MRR] = first_hit ? 1.0 / first_hit : 0;
+            kk++;
+        }
     }
-    if (seq) Ie = cr__seq_item_table(m);
-    else {
-        if ((st = cr_model_embeddings(m, &Ue, &Ie)) != CR_OK) goto done;
+    { /* long-tail recall at the largest K */
+        int tail_n = 0, tail_hit = 0;
+        for (p = tb; p < te; p++)
+            if (!E->head[T->col[p]]) {
+                tail_n++;
+                for (q = 0; q < found; q++) tail_hit += ti[q] == T->col[p];
+            }
+        ex[CR__R_TAIL] = tail_n ? (double)tail_hit / tail_n : 0;
+        ex[CR__R_TAILN] = tail_n;
     }
-    for (e = 0; e < n_eval; e += BU) {
-        int nb = (int)CR__MIN(BU, n_eval - e), r;
-        if (seq) {
-            if ((st = cr__seq_user_reps(m, users + e, nb, X.rowptr ? &X : NULL, Ub)) != CR_OK) goto done;
-        } else
-            cr__gather_rows(Ub, Ue, users + e, nb, d, 0);
-        cr_sgemm(0, 1, nb, I, d, 1.0f, Ub, d, Ie, d, 0.0f, S, I);
+    /* AUC: for each test item, the candidates scored above it (ties count half) */
+    ex[CR__R_AUC] = -1;
+    if (!E->o.no_auc) {
+        int64_t n_cand = I - n_excl, valid = 0;
+        double bad = 0;
+        for (p = tb; p < te; p++) {
+            float sv = s[T->col[p]];
+            int64_t above, eq, p2;
+            if (sv == -INFINITY) continue;
+            valid++;
+            above = cr__count_above(s, I, sv, &eq);
+            eq -= 1;
+            for (p2 = tb; p2 < te; p2++) /* other test items are positives, not negatives */
+                if (p2 != p) { above -= s[T->col[p2]] > sv; eq -= s[T->col[p2]] == sv; }
+            bad += (double)above + 0.5 * (double)eq;
+        }
+        n_cand -= valid;
+        if (valid && n_cand > 0) ex[CR__R_AUC] = 1.0 - bad / ((double)valid * (double)n_cand);
+    }
+}
+
+/* Scores every evaluated user against every item, in blocks of 256 users, and ranks them. */
+static cr_status cr__eval_rank(cr__eval *E) {
+    const cr_model *m = E->m;
+    int d = m->cfg.dim;
+    int32_t I = m->n_items;
+    int64_t BU = 256, e;
+    float *S = cr_alloc_floats(BU * I), *Ub = cr_alloc_floats(E->n * d);
+    const float *Ie = m->ops->item_vectors(m);
+    cr_status st = S && Ub ? CR_OK : CR_ERR_NOMEM;
+    if (st == CR_OK) st = m->ops->user_vectors(m, E->users, (int)E->n, E->X.rowptr ? &E->X : NULL, Ub);
+    for (e = 0; st == CR_OK && e < E->n; e += BU) {
+        int nb = (int)CR__MIN(BU, E->n - e), r;
+        cr_sgemm(0, 1, nb, I, d, 1.0f, Ub + e * d, d, Ie, d, 0.0f, S, I);
         CR__OMP(parallel for schedule(dynamic, 4))
-        for (r = 0; r < nb; r++) {
-            int32_t uu = users[e + r], ti[1024], *tk = topi + (e + r) * kmax;
-            float *s = S + (int64_t)r * I, ts[1024];
-            double *rr = res + (e + r) * stride, dcg = 0, *ex = rr + CR__R_PER_K * nk;
-            int64_t p, tb = T.rowptr[uu], te = T.rowptr[uu + 1], nt = te - tb, n_excl = 0;
-            int found, q, kk = 0, hits = 0, first_hit = 0;
-            if (exclude) {
-                for (p = m->hist.rowptr[uu]; p < m->hist.rowptr[uu + 1]; p++) { n_excl += s[m->hist.col[p]] != -INFINITY; s[m->hist.col[p]] = -INFINITY; }
-                if (X.rowptr)
-                    for (p = X.rowptr[uu]; p < X.rowptr[uu + 1]; p++) { n_excl += s[X.col[p]] != -INFINITY; s[X.col[p]] = -INFINITY; }
-            }
-            found = cr__topk_row(s, I, kmax, ts, ti);
-            for (q = 0; q < kmax; q++) tk[q] = q < found ? ti[q] : -1;
-            /* hits in rank order; each cut-off is closed when the scan reaches it (ranks past
-               `found` are empty: fewer candidates than K) */
-            for (q = 0; q < kmax; q++) {
-                if (q < found && cr__csr_has(&T, uu, ti[q])) {
-                    hits++;
-                    dcg += 1.0 / log2((double)q + 2.0);
-                    if (!first_hit) first_hit = q + 1;
-                }
-                if (q + 1 == o.ks[kk]) {
-                    double *rk = rr + CR__R_PER_K * kk, idcg = 0;
-                    int z;
-                    for (z = 0; z < o.ks[kk] && z < nt; z++) idcg += 1.0 / log2((double)z + 2.0);
-                    rk[CR__R_RECALL] = (double)hits / (double)nt;
-                    rk[CR__R_PREC] = (double)hits / o.ks[kk];
-                    rk[CR__R_NDCG] = dcg / idcg;
-                    rk[CR__R_HIT] = hits > 0;
-                    rk[CR__R_HITS] = hits;
-                    rk[CR__R_MRR] = first_hit ? 1.0 / first_hit : 0;
-                    kk++;
-                }
-            }
-            /* long-tail recall at the largest K */
-            {
-                int tail_n = 0, tail_hit = 0;
-                for (p = tb; p < te; p++)
-                    if (!head[T.col[p]]) {
-                        tail_n++;
-                        for (q = 0; q < found; q++) tail_hit += ti[q] == T.col[p];
-                    }
-                ex[CR__R_TAIL] = tail_n ? (double)tail_hit / tail_n : 0;
-                ex[CR__R_TAILN] = tail_n;
-            }
-            /* AUC: for each test item, the candidates scored above it (ties count half) */
-            ex[CR__R_AUC] = -1;
-            if (!o.no_auc) {
-                int64_t n_cand = I - n_excl, valid = 0;
-                double bad = 0;
-                for (p = tb; p < te; p++) {
-                    float sv = s[T.col[p]];
-                    int64_t above, eq, p2;
-                    if (sv == -INFINITY) continue;
-                    valid++;
-                    above = cr__count_above(s, I, sv, &eq);
-                    eq -= 1;
-                    for (p2 = tb; p2 < te; p2++) /* other test items are positives, not negatives */
-                        if (p2 != p) { above -= s[T.col[p2]] > sv; eq -= s[T.col[p2]] == sv; }
-                    bad += (double)above + 0.5 * (double)eq;
-                }
-                n_cand -= valid;
-                if (valid && n_cand > 0) ex[CR__R_AUC] = 1.0 - bad / ((double)valid * (double)n_cand);
-            }
-        }
+        for (r = 0; r < nb; r++) cr__eval_user(E, e + r, S + (int64_t)r * I);
     }
-    /* sums in user order */
-    out->n_k = nk;
-    {
-        int64_t *count = (int64_t *)cr__calloc_array((size_t)I + 1, sizeof(int64_t), "evaluation");
-        int64_t n_auc = 0, n_tail = 0, total_rec = 0, hits_k[CR_MAX_K] = {0};
-        double auc = 0, tail = 0, cold = 0, nov = 0;
-        if (!count) { st = CR_ERR_NOMEM; goto done; }
-        for (e = 0; e < n_eval; e++) {
-            double *rr = res + e * stride, *ex = rr + CR__R_PER_K * nk;
-            int32_t uu = users[e];
-            int kk;
-            int64_t q;
-            for (kk = 0; kk < nk; kk++) {
-                out->recall[kk] += rr[CR__R_PER_K * kk + CR__R_RECALL];
-                out->precision[kk] += rr[CR__R_PER_K * kk + CR__R_PREC];
-                out->ndcg[kk] += rr[CR__R_PER_K * kk + CR__R_NDCG];
-                out->hit[kk] += rr[CR__R_PER_K * kk + CR__R_HIT];
-                out->mrr[kk] += rr[CR__R_PER_K * kk + CR__R_MRR];
-                hits_k[kk] += (int64_t)rr[CR__R_PER_K * kk + CR__R_HITS];
-            }
-            if (ex[CR__R_AUC] >= 0) { auc += ex[CR__R_AUC]; n_auc++; }
-            if (ex[CR__R_TAILN] > 0) { tail += ex[CR__R_TAIL]; n_tail++; }
-            if (m->hist.rowptr[uu + 1] - m->hist.rowptr[uu] <= o.cold_max) {
-                cold += rr[CR__R_PER_K * (nk - 1) + CR__R_RECALL];
-                out->cold_users++;
-            }
-            for (q = 0; q < kmax; q++) {
-                int32_t it = topi[e * kmax + q];
-                if (it < 0) continue;
-                count[it]++;
-                total_rec++;
-                nov += -log2(((double)m->item_deg[it] + 1.0) / ((double)m->n_users + 1.0));
-            }
-            out->test_interactions += T.rowptr[uu + 1] - T.rowptr[uu];
-        }
-        for (i = 0; i < nk; i++) {
-            out->k[i] = o.ks[i];
-            out->recall[i] /= (double)n_eval;
-            out->precision[i] /= (double)n_eval;
-            out->ndcg[i] /= (double)n_eval;
-            out->hit[i] /= (double)n_eval;
-            out->mrr[i] /= (double)n_eval;
-            out->hit_inter[i] = (double)hits_k[i] / (double)out->test_interactions;
-        }
-        out->auc = n_auc ? auc / (double)n_auc : -1;
-        out->tail_recall = n_tail ? tail / (double)n_tail : 0;
-        out->cold_recall = out->cold_users ? cold / (double)out->cold_users : -1;
-        out->novelty = total_rec ? nov / (double)total_rec : 0;
-        {
-            int64_t distinct = 0, a;
-            double g = 0;
-            uint64_t *key = (uint64_t *)cr__alloc_array((size_t)I + 1, sizeof(uint64_t), "evaluation");
-            if (!key) { CR_FREE(count); st = CR_ERR_NOMEM; goto done; }
-            for (a = 0; a < I; a++) { distinct += count[a] > 0; key[a] = (uint64_t)count[a]; }
-            cr__sort_u64(key, I); /* Gini over the ascending recommendation counts */
-            for (a = 0; a < I; a++) g += (2.0 * (double)(a + 1) - (double)I - 1.0) * (double)key[a];
-            out->gini = total_rec ? g / ((double)I * (double)total_rec) : 0;
-            out->coverage = (double)distinct / (double)I;
-            CR_FREE(key);
-        }
-        CR_FREE(count);
-    }
-    out->users = n_eval;
-    out->seconds = cr__now() - t0;
-    st = CR_OK;
-done:
-    if (st == CR_ERR_NOMEM && !cr_last_error()[0]) cr__fail(st, "out of memory during evaluation");
-    cr_csr_free(&T);
-    cr_csr_free(&X);
-    CR_FREE(users); CR_FREE(topi); CR_FREE(res); CR_FREE(head); CR_FREE(order);
     cr__free_aligned(S);
     cr__free_aligned(Ub);
+    return st;
+}
+
+/* Means over users (in user order) of the per-user results, and the catalogue measures of
+   the recommended lists at the largest K. */
+static cr_status cr__eval_sum(const cr__eval *E, cr_metrics *out) {
+    const cr_model *m = E->m;
+    int32_t I = m->n_items;
+    int nk = E->nk, kmax = E->kmax, i;
+    int64_t *count = (int64_t *)cr__calloc_array((size_t)I + 1, sizeof(int64_t), "evaluation");
+    int64_t n_auc = 0, n_tail = 0, total_rec = 0, hits_k[CR_MAX_K] = {0}, e, distinct = 0, a;
+    uint64_t *key = (uint64_t *)cr__alloc_array((size_t)I + 1, sizeof(uint64_t), "evaluation");
+    double auc = 0, tail = 0, cold = 0, nov = 0, g = 0;
+    if (!count || !key) { CR_FREE(count); CR_FREE(key); return CR_ERR_NOMEM; }
+    out->n_k = nk;
+    for (e = 0; e < E->n; e++) {
+        const double *rr = E->res + e * E->stride, *ex = rr + CR__R_PER_K * nk;
+        int32_t uu = E->users[e];
+        int kk, q;
+        for (kk = 0; kk < nk; kk++) {
+            out->recall[kk] += rr[CR__R_PER_K * kk + CR__R_RECALL];
+            out->precision[kk] += rr[CR__R_PER_K * kk + CR__R_PREC];
+            out->ndcg[kk] += rr[CR__R_PER_K * kk + CR__R_NDCG];
+            out->hit[kk] += rr[CR__R_PER_K * kk + CR__R_HIT];
+            out->mrr[kk] += rr[CR__R_PER_K * kk + CR__R_MRR];
+            hits_k[kk] += (int64_t)rr[CR__R_PER_K * kk + CR__R_HITS];
+        }
+        if (ex[CR__R_AUC] >= 0) { auc += ex[CR__R_AUC]; n_auc++; }
+        if (ex[CR__R_TAILN] > 0) { tail += ex[CR__R_TAIL]; n_tail++; }
+        if (m->hist.rowptr[uu + 1] - m->hist.rowptr[uu] <= E->o.cold_max) {
+            cold += rr[CR__R_PER_K * (nk - 1) + CR__R_RECALL];
+            out->cold_users++;
+        }
+        for (q = 0; q < kmax; q++) {
+            int32_t it = E->topi[e * kmax + q];
+            if (it < 0) continue;
+            count[it]++;
+            total_rec++;
+            nov += -log2(((double)m->item_deg[it] + 1.0) / ((double)m->n_users + 1.0));
+        }
+        out->test_interactions += E->T.rowptr[uu + 1] - E->T.rowptr[uu];
+    }
+    for (i = 0; i < nk; i++) {
+        out->k[i] = E->o.ks[i];
+        out->recall[i] /= (double)E->n;
+        out->precision[i] /= (double)E->n;
+        out->ndcg[i] /= (double)E->n;
+        out->hit[i] /= (double)E->n;
+        out->mrr[i] /= (double)E->n;
+        out->hit_inter[i] = (double)hits_k[i] / (double)out->test_interactions;
+    }
+    out->auc = n_auc ? auc / (double)n_auc : -1;
+    out->tail_recall = n_tail ? tail / (double)n_tail : 0;
+    out->cold_recall = out->cold_users ? cold / (double)out->cold_users : -1;
+    out->novelty = total_rec ? nov / (double)total_rec : 0;
+    for (a = 0; a < I; a++) { distinct += count[a] > 0; key[a] = (uint64_t)count[a]; }
+    cr__sort_u64(key, I); /* Gini over the ascending recommendation counts */
+    for (a = 0; a < I; a++) g += (2.0 * (double)(a + 1) - (double)I - 1.0) * (double)key[a];
+    out->gini = total_rec ? g / ((double)I * (double)total_rec) : 0;
+    out->coverage = (double)distinct / (double)I;
+    out->users = E->n;
+    CR_FREE(count);
+    CR_FREE(key);
+    return CR_OK;
+}
+
+CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_eval_opts *opts_in,
+                             cr_metrics *out) {
+    cr__eval E;
+    double t0 = cr__now();
+    int seq = m->ops->sequential;
+    int32_t u;
+    cr_status st;
+    memset(out, 0, sizeof *out);
+    memset(&E, 0, sizeof E);
+    E.m = m;
+    if (opts_in) E.o = *opts_in;
+    if ((st = cr__eval_resolve(&E.o, seq, &E.nk)) != CR_OK) return st;
+    E.kmax = E.o.ks[E.nk - 1];
+    E.exclude = E.o.exclude_seen == 1 || (E.o.exclude_seen == 0 && !seq);
+    if ((st = cr_interactions_to_csr(&E.T, test, m->n_users, m->n_items, 0)) != CR_OK) return st;
+    /* what is excluded from each user's ranking: the training items, plus the extra known
+       interactions (e.g. a validation split), which sequence models also append to histories */
+    if (E.o.history_extra && E.o.history_extra->n &&
+        (st = cr_interactions_to_csr(&E.X, E.o.history_extra, m->n_users, m->n_items, seq)) != CR_OK) goto done;
+    for (u = 0; u < m->n_users; u++) E.n += E.T.rowptr[u + 1] > E.T.rowptr[u];
+    if (E.n == 0) { st = cr__fail(CR_ERR_EMPTY, "no user has a test interaction"); goto done; }
+    E.stride = CR__R_PER_K * E.nk + CR__R_EXTRA;
+    E.users = (int32_t *)cr__alloc_array((size_t)E.n, sizeof(int32_t), "evaluation");
+    E.topi = (int32_t *)cr__alloc_array((size_t)E.n * E.kmax, sizeof(int32_t), "evaluation");
+    E.res = (double *)cr__calloc_array((size_t)E.n * E.stride, sizeof(double), "evaluation");
+    E.head = (uint8_t *)cr__calloc_array((size_t)m->n_items + 1, 1, "evaluation");
+    if (!E.users || !E.topi || !E.res || !E.head) { st = CR_ERR_NOMEM; goto done; }
+    E.n = 0;
+    for (u = 0; u < m->n_users; u++)
+        if (E.T.rowptr[u + 1] > E.T.rowptr[u]) E.users[E.n++] = u;
+    cr_model_prepare(m);
+    if ((st = cr__eval_head(&E)) != CR_OK || (st = cr__eval_rank(&E)) != CR_OK || (st = cr__eval_sum(&E, out)) != CR_OK) goto done;
+    out->seconds = cr__now() - t0;
+done:
+    if (st == CR_ERR_NOMEM && !cr_last_error()[0]) cr__fail(st, "out of memory during evaluation");
+    cr_csr_free(&E.T);
+    cr_csr_free(&E.X);
+    CR_FREE(E.users); CR_FREE(E.topi); CR_FREE(E.res); CR_FREE(E.head);
     if (st != CR_OK) memset(out, 0, sizeof *out);
     return st;
 }
 
+/* ---- 10b. serving: top-k for a user, a new history, scores of given candidates ---- */
+
 /* Scores one user vector against every item, applies the exclusions and returns the top k as
-   raw ids. excl1/excl2 are item lists (may be NULL). */
-static cr_status cr__recommend_vec(cr_model *m, const float *uvec, const int32_t *excl, int64_t n_excl,
+   raw ids. */
+static cr_status cr__recommend_vec(const cr_model *m, const float *uvec, const int32_t *excl, int64_t n_excl,
                                    int k, int64_t *items, float *scores, int *n_out) {
-    const float *Ie = NULL;
+    const float *Ie = m->ops->item_vectors(m);
     float *s, *ts;
     int32_t *ti;
     int64_t p;
     int found, q;
-    cr_status st;
-    if (cr__is_graph(m)) { if ((st = cr_model_embeddings(m, NULL, &Ie)) != CR_OK) return st; }
-    else Ie = cr__seq_item_table(m);
     s = cr_alloc_floats(m->n_items + (int64_t)k);
     ts = cr_alloc_floats(k);
     ti = (int32_t *)cr__alloc_array((size_t)k, sizeof(int32_t), "recommendation");
@@ -5319,41 +6068,64 @@ static cr_status cr__recommend_vec(cr_model *m, const float *uvec, const int32_t
     return CR_OK;
 }
 
-static cr_status cr__seq_encode_items(cr_model *m, const int32_t *items, int n, float *out);
+/* The vector of a known user (raw id), or fails naming the id. */
+static cr_status cr__user_vec(cr_model *m, int64_t raw_user, int32_t *u, float **vec) {
+    cr_status st;
+    *vec = NULL;
+    *u = cr_idmap_find(&m->users, raw_user);
+    if (*u < 0) return cr__fail(CR_ERR_INVALID, "user %lld is not known to the model (it has %d users)", (long long)raw_user, m->n_users);
+    if (!(*vec = cr_alloc_floats(m->cfg.dim))) return CR_ERR_NOMEM;
+    cr_model_prepare(m);
+    if ((st = m->ops->user_vectors(m, u, 1, NULL, *vec)) != CR_OK) { cr__free_aligned(*vec); *vec = NULL; }
+    return st;
+}
 
 CR_API cr_status cr_recommend(cr_model *m, int64_t raw_user, int k, int exclude_seen,
                               int64_t *items, float *scores, int *n_out) {
-    int32_t u = cr_idmap_find(&m->users, raw_user);
+    int32_t u;
     float *vec;
-    const float *Ue = NULL;
     cr_status st;
     *n_out = 0;
-    if (u < 0) return cr__fail(CR_ERR_INVALID, "user %lld is not known to the model (it has %d users)", (long long)raw_user, m->n_users);
     if (k < 1 || k > m->n_items) return cr__fail(CR_ERR_INVALID, "k = %d is outside 1..%d (the number of items)", k, m->n_items);
-    vec = cr_alloc_floats(m->cfg.dim);
-    if (!vec) return CR_ERR_NOMEM;
-    if (cr__is_graph(m)) {
-        if ((st = cr_model_embeddings(m, &Ue, NULL)) == CR_OK) cr_vcopy(vec, Ue + (int64_t)u * m->cfg.dim, m->cfg.dim);
-    } else
-        st = cr__seq_user_reps(m, &u, 1, NULL, vec);
-    if (st == CR_OK)
-        st = cr__recommend_vec(m, vec, m->hist.col + m->hist.rowptr[u], exclude_seen ? m->hist.rowptr[u + 1] - m->hist.rowptr[u] : 0, k, items, scores, n_out);
+    if ((st = cr__user_vec(m, raw_user, &u, &vec)) != CR_OK) return st;
+    st = cr__recommend_vec(m, vec, m->hist.col + m->hist.rowptr[u], exclude_seen ? m->hist.rowptr[u + 1] - m->hist.rowptr[u] : 0, k, items, scores, n_out);
     cr__free_aligned(vec);
     return st;
+}
+
+CR_API cr_status cr_score_items(cr_model *m, int64_t raw_user, const int64_t *raw_items, int n_items,
+                                float *scores, int *n_unknown) {
+    int32_t u;
+    float *vec;
+    const float *Ie;
+    int i, unknown = 0;
+    cr_status st;
+    if (n_unknown) *n_unknown = 0;
+    if (n_items < 0 || (n_items && (!raw_items || !scores))) return cr__fail(CR_ERR_INVALID, "cr_score_items: %d candidates without arrays", n_items);
+    if ((st = cr__user_vec(m, raw_user, &u, &vec)) != CR_OK) return st;
+    Ie = m->ops->item_vectors(m);
+    for (i = 0; i < n_items; i++) {
+        int32_t it = cr_idmap_find(&m->items, raw_items[i]);
+        if (it < 0) { scores[i] = -INFINITY; unknown++; continue; }
+        scores[i] = cr_vdot(vec, Ie + (int64_t)it * m->cfg.dim, m->cfg.dim);
+    }
+    if (n_unknown) *n_unknown = unknown;
+    cr__free_aligned(vec);
+    return CR_OK;
 }
 
 CR_API cr_status cr_recommend_items(cr_model *m, const int64_t *raw_items, int n_items, int k,
                                     int64_t *items, float *scores, int *n_out, int *n_unknown) {
     int32_t *ids;
     float *vec;
-    int i, n = 0, d = m->cfg.dim;
+    int i, n = 0;
     cr_status st = CR_OK;
     *n_out = 0;
     if (n_unknown) *n_unknown = 0;
     if (k < 1 || k > m->n_items) return cr__fail(CR_ERR_INVALID, "k = %d is outside 1..%d (the number of items)", k, m->n_items);
     if (n_items < 0) return cr__fail(CR_ERR_INVALID, "negative item count %d", n_items);
     ids = (int32_t *)cr__alloc_array((size_t)n_items + 1, sizeof(int32_t), "fold-in");
-    vec = cr_alloc_floats(d);
+    vec = cr_alloc_floats(m->cfg.dim);
     if (!ids || !vec) { CR_FREE(ids); cr__free_aligned(vec); return CR_ERR_NOMEM; }
     for (i = 0; i < n_items; i++) {
         int32_t it = cr_idmap_find(&m->items, raw_items[i]);
@@ -5361,16 +6133,12 @@ CR_API cr_status cr_recommend_items(cr_model *m, const int64_t *raw_items, int n
         ids[n++] = it;
     }
     if (n == 0) st = cr__fail(CR_ERR_INVALID, "none of the %d given items is known to the model", n_items);
-    else if (cr__is_graph(m)) {
-        /* one LightGCN step for a new node: e_u = sum_i e_i / sqrt(|N(u)| (deg(i) + 1)),
-           from the final item embeddings (the new edge adds one to each item's degree) */
-        const float *Ie = NULL;
-        if ((st = cr_model_embeddings(m, NULL, &Ie)) == CR_OK)
-            for (i = 0; i < n; i++)
-                cr_vaxpy(vec, (float)(1.0 / sqrt((double)n * ((double)m->item_deg[ids[i]] + 1.0))), Ie + (int64_t)ids[i] * d, d);
-    } else
-        st = cr__seq_encode_items(m, ids, n, vec);
-    if (st == CR_OK) st = cr__recommend_vec(m, vec, ids, cr__is_graph(m) ? n : 0, k, items, scores, n_out);
+    else {
+        cr_model_prepare(m);
+        st = m->ops->fold_in(m, ids, n, vec);
+    }
+    /* graph models leave the given items out of the result; a sequence may repeat an item */
+    if (st == CR_OK) st = cr__recommend_vec(m, vec, ids, m->ops->sequential ? 0 : n, k, items, scores, n_out);
     CR_FREE(ids);
     cr__free_aligned(vec);
     return st;
@@ -5411,11 +6179,6 @@ static void cr__wr_le(cr__wr *w, uint64_t v, int nbytes) {
 }
 static void cr__wr_u64(cr__wr *w, uint64_t v) { cr__wr_le(w, v, 8); }
 static void cr__wr_u32(cr__wr *w, uint32_t v) { cr__wr_le(w, v, 4); }
-static void cr__wr_f32(cr__wr *w, float f) {
-    uint32_t v;
-    memcpy(&v, &f, 4);
-    cr__wr_u32(w, v);
-}
 
 static int cr__little_endian(void) {
     uint32_t one = 1;
@@ -5489,24 +6252,26 @@ static cr_status cr__write_atomic(const char *path, cr__body_fn body, const void
 }
 
 #define CR__CKPT_MAGIC "CRRC"
-#define CR__CKPT_VERSION 1u
+#define CR__CKPT_VERSION 2u /* 2: the configuration as (name, type, value) entries; 1: fixed order */
 
 static void cr__ckpt_body(cr__wr *w, const void *ctx) {
     const cr_model *m = (const cr_model *)ctx;
-    const cr_config *c = &m->cfg;
     int i;
     cr__wr_bytes(w, CR__CKPT_MAGIC, 4);
     cr__wr_u32(w, CR__CKPT_VERSION);
-    cr__wr_u32(w, (uint32_t)c->model);
-    /* config, in a fixed order */
-    cr__wr_u32(w, (uint32_t)c->dim); cr__wr_u32(w, (uint32_t)c->layers); cr__wr_u32(w, (uint32_t)c->batch);
-    cr__wr_u32(w, (uint32_t)c->l2_selfrec); cr__wr_u32(w, (uint32_t)c->aug); cr__wr_u32(w, (uint32_t)c->lstar);
-    cr__wr_u32(w, (uint32_t)c->max_len); cr__wr_u32(w, (uint32_t)c->hidden); cr__wr_u32(w, (uint32_t)c->gru_layers);
-    cr__wr_u32(w, (uint32_t)c->proj_head); cr__wr_u32(w, c->seq_aug); cr__wr_u32(w, (uint32_t)c->neg_samples);
-    cr__wr_f32(w, c->lr); cr__wr_f32(w, c->reg); cr__wr_f32(w, c->tau); cr__wr_f32(w, c->lambda);
-    cr__wr_f32(w, c->eps); cr__wr_f32(w, c->drop); cr__wr_f32(w, c->clip); cr__wr_f32(w, c->dropout);
-    cr__wr_f32(w, c->aug_rate);
-    cr__wr_u64(w, c->seed);
+    cr__wr_u32(w, (uint32_t)m->cfg.model);
+    /* the configuration, from the field list: a reader skips nothing and guesses nothing */
+    cr__wr_u32(w, (uint32_t)CR__N_CFG);
+    for (i = 0; i < CR__N_CFG; i++) {
+        const cr__cfg_field *f = &cr__config_fields[i];
+        unsigned char len = (unsigned char)strlen(f->name), type = (unsigned char)f->type;
+        uint64_t v = cr__cfg_get_bits(&m->cfg, f);
+        cr__wr_bytes(w, &len, 1);
+        cr__wr_bytes(w, f->name, len);
+        cr__wr_bytes(w, &type, 1);
+        if (f->type == CR__T_U64) cr__wr_u64(w, v);
+        else cr__wr_u32(w, (uint32_t)v);
+    }
     cr__wr_u64(w, (uint64_t)m->step);
     /* id maps and the training interactions */
     cr__wr_u32(w, (uint32_t)m->n_users);
@@ -5565,12 +6330,6 @@ static uint64_t cr__rd_le(cr__rd *r, int nbytes, const char *what) {
 }
 static uint64_t cr__rd_u64(cr__rd *r, const char *what) { return cr__rd_le(r, 8, what); }
 static uint32_t cr__rd_u32(cr__rd *r, const char *what) { return (uint32_t)cr__rd_le(r, 4, what); }
-static float cr__rd_f32(cr__rd *r, const char *what) {
-    uint32_t v = cr__rd_u32(r, what);
-    float f;
-    memcpy(&f, &v, 4);
-    return f;
-}
 static int cr__rd_array(cr__rd *r, void *dst, int64_t n, int size, const char *what) {
     const unsigned char *p;
     int64_t i;
@@ -5589,6 +6348,114 @@ static int cr__rd_array(cr__rd *r, void *dst, int64_t n, int size, const char *w
     return 1;
 }
 
+/* A string of up to 255 bytes (1-byte length) into name (cap >= 256 not needed: cap bytes). */
+static int cr__rd_name(cr__rd *r, char *name, size_t cap, const char *what) {
+    const unsigned char *lp = cr__rd_take(r, 1, what), *nm = lp ? cr__rd_take(r, *lp, what) : NULL;
+    if (!nm) return 0;
+    if (*lp >= cap) return -1;
+    memcpy(name, nm, *lp);
+    name[*lp] = 0;
+    return 1;
+}
+
+/* The configuration part of a checkpoint (version 1: the first CR__CFG_V1 fields in list
+   order; version 2: named, typed entries), then the resolved configuration. */
+static cr_status cr__ckpt_config(cr__rd *r, uint32_t version, const char *path, cr_config *c) {
+    int i, n;
+    const cr__model_ops *o;
+    memset(c, 0, sizeof *c);
+    c->model = (cr_model_kind)cr__rd_u32(r, "model kind");
+    if (version == 1) {
+        for (i = 0; i < CR__CFG_V1; i++) {
+            const cr__cfg_field *f = &cr__config_fields[i];
+            cr__cfg_set_bits(c, f, f->type == CR__T_U64 ? cr__rd_u64(r, f->name) : cr__rd_u32(r, f->name));
+        }
+    } else {
+        n = (int)cr__rd_u32(r, "configuration field count");
+        if (!r->bad && (n < 1 || n > 4096)) return cr__fail(CR_ERR_FORMAT, "%s: bad configuration field count %d", path, n);
+        for (i = 0; i < n && !r->bad; i++) {
+            char name[64];
+            const unsigned char *tp;
+            int k, got = cr__rd_name(r, name, sizeof name, "configuration field name");
+            if (got < 0) return cr__fail(CR_ERR_FORMAT, "%s: configuration field %d has an overlong name", path, i);
+            if (!got || !(tp = cr__rd_take(r, 1, "configuration field type"))) break;
+            for (k = 0; k < CR__N_CFG && strcmp(cr__config_fields[k].name, name) != 0; k++) {}
+            if (k == CR__N_CFG) return cr__fail(CR_ERR_FORMAT, "%s: unknown configuration field '%s' (written by a newer version?)", path, name);
+            if (*tp != cr__config_fields[k].type) return cr__fail(CR_ERR_FORMAT, "%s: configuration field '%s' has type %d, expected %d", path, name, *tp, cr__config_fields[k].type);
+            cr__cfg_set_bits(c, &cr__config_fields[k], *tp == CR__T_U64 ? cr__rd_u64(r, name) : cr__rd_u32(r, name));
+        }
+    }
+    if (r->bad) return cr__fail(CR_ERR_FORMAT, "%s: truncated in the header (at %s)", path, r->what);
+    /* a value of 0 would mean "default" to cr_config_resolve: a saved config has none */
+    if (!(o = cr__ops_of((int)c->model))) return cr__fail(CR_ERR_FORMAT, "%s: unknown model kind %d", path, (int)c->model);
+    if ((o->layers && c->layers == 0) || c->dim == 0 || c->lr == 0 || c->tau == 0) return cr__fail(CR_ERR_FORMAT, "%s: the saved configuration is incomplete", path);
+    if (cr_config_resolve(c) != CR_OK) return cr__fail(CR_ERR_FORMAT, "%s: invalid saved configuration: %s", path, cr_last_error());
+    return CR_OK;
+}
+
+/* The two id maps: nu user and ni item raw ids, each in [0, 2^32) and unique. */
+static cr_status cr__ckpt_ids(cr__rd *r, const char *path, int32_t nu, int32_t ni, cr_idmap *users, cr_idmap *items) {
+    int64_t *raw;
+    int pass;
+    cr_status st = CR_OK;
+    if (nu < 1 || ni < 2 || (uint64_t)nu + (uint64_t)ni > (uint64_t)(r->n - r->pos) / 8)
+        return cr__fail(CR_ERR_FORMAT, "%s: bad sizes (%d users, %d items) for a file of %zu bytes", path, nu, ni, r->n + 8);
+    if (!(raw = (int64_t *)cr__alloc_array((size_t)CR__MAX(nu, ni), sizeof(int64_t), "checkpoint ids"))) return CR_ERR_NOMEM;
+    for (pass = 0; pass < 2 && st == CR_OK; pass++) {
+        cr_idmap *mp = pass ? items : users;
+        int32_t n = pass ? ni : nu, k, dd;
+        if (!cr__rd_array(r, raw, n, 8, pass ? "item ids" : "user ids")) { st = cr__fail(CR_ERR_FORMAT, "%s: truncated (at %s)", path, r->what); break; }
+        for (k = 0; k < n && st == CR_OK; k++) {
+            if (raw[k] < 0 || raw[k] > 0xFFFFFFFFLL || cr_idmap_find(mp, raw[k]) >= 0)
+                st = cr__fail(CR_ERR_FORMAT, "%s: bad or repeated %s id %lld", path, pass ? "item" : "user", (long long)raw[k]);
+            else st = cr_idmap_add(mp, raw[k], &dd);
+        }
+    }
+    CR_FREE(raw);
+    return st;
+}
+
+/* The training interactions: row pointers monotone within [0, nnz] before any row is read,
+   item ids in range (sorted and unique for graph models). */
+static cr_status cr__ckpt_hist(cr__rd *r, const char *path, int32_t nu, int32_t ni, int seq, cr_csr *hist) {
+    int64_t nnz = (int64_t)cr__rd_u64(r, "interaction count"), u, p;
+    cr_status st;
+    if (r->bad || nnz < 1 || (uint64_t)nnz > (uint64_t)r->n / 4) return cr__fail(CR_ERR_FORMAT, "%s: bad interaction count", path);
+    if ((st = cr__csr_alloc(hist, nu, ni, nnz, 0)) != CR_OK) return st;
+    if (!cr__rd_array(r, hist->rowptr, (int64_t)nu + 1, 8, "row pointers") || !cr__rd_array(r, hist->col, nnz, 4, "interactions"))
+        return cr__fail(CR_ERR_FORMAT, "%s: truncated (at %s)", path, r->what);
+    if (hist->rowptr[0] != 0 || hist->rowptr[nu] != nnz) return cr__fail(CR_ERR_FORMAT, "%s: inconsistent interaction table", path);
+    for (u = 0; u < nu; u++)
+        if (hist->rowptr[u + 1] < hist->rowptr[u] || hist->rowptr[u + 1] > nnz)
+            return cr__fail(CR_ERR_FORMAT, "%s: inconsistent interaction table at user %lld", path, (long long)u);
+    for (u = 0; u < nu; u++)
+        for (p = hist->rowptr[u]; p < hist->rowptr[u + 1]; p++)
+            if (hist->col[p] < 0 || hist->col[p] >= ni || (!seq && p > hist->rowptr[u] && hist->col[p] <= hist->col[p - 1]))
+                return cr__fail(CR_ERR_FORMAT, "%s: bad item %d in the interaction table", path, hist->col[p]);
+    return CR_OK;
+}
+
+/* The tensor table and the parameter count, checked against the bytes that follow before
+   anything is allocated for them. */
+static cr_status cr__ckpt_tensors(cr__rd *r, const char *path, cr__ptensor *table, uint32_t *ntens, int64_t *nparam) {
+    uint32_t i;
+    *ntens = cr__rd_u32(r, "tensor count");
+    if (r->bad || *ntens < 1 || *ntens > CR__MAX_TENSORS) return cr__fail(CR_ERR_FORMAT, "%s: bad tensor count %u", path, *ntens);
+    for (i = 0; i < *ntens; i++) {
+        cr__ptensor *t = &table[i];
+        int got = cr__rd_name(r, t->name, sizeof t->name, "tensor name");
+        if (got < 0) return cr__fail(CR_ERR_FORMAT, "%s: tensor %u has an overlong name", path, i);
+        t->rows = (int64_t)cr__rd_u64(r, "tensor shape");
+        t->cols = (int64_t)cr__rd_u64(r, "tensor shape");
+        t->offset = (int64_t)cr__rd_u64(r, "tensor offset");
+        if (r->bad) return cr__fail(CR_ERR_FORMAT, "%s: truncated (at %s)", path, r->what);
+    }
+    *nparam = (int64_t)cr__rd_u64(r, "parameter count");
+    if (r->bad || *nparam < 0 || (uint64_t)*nparam != (uint64_t)(r->n - r->pos) / 4 || (r->n - r->pos) % 4)
+        return cr__fail(CR_ERR_FORMAT, "%s: declares %lld parameters but holds %zu bytes of them", path, (long long)*nparam, r->bad ? (size_t)0 : r->n - r->pos);
+    return CR_OK;
+}
+
 CR_API cr_status cr_model_load(cr_model **out, const char *path, const cr_config *expect) {
     char *buf = NULL;
     size_t len = 0;
@@ -5602,17 +6469,17 @@ CR_API cr_status cr_model_load(cr_model **out, const char *path, const cr_config
 
 CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len, const char *path,
                                    const cr_config *expect) {
-    const char *buf = (const char *)data;
+    const unsigned char *buf = (const unsigned char *)data;
     cr__rd r;
     cr_config c;
     cr_idmap users, items;
     cr_csr hist;
     cr_model *m = NULL;
-    uint32_t version, ntens, i;
+    uint32_t version, ntens = 0, i;
     cr__ptensor table[CR__MAX_TENSORS];
     int32_t nu, ni;
-    int64_t nnz, nparam, step, u, p;
-    uint64_t h = 0xcbf29ce484222325ULL, stored;
+    int64_t nparam = 0, step, p;
+    uint64_t h = 0xcbf29ce484222325ULL, stored = 0;
     cr_status st;
     *out = NULL;
     memset(&users, 0, sizeof users);
@@ -5621,118 +6488,53 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
     if (!path) path = "(memory)";
     if (!buf && len) return cr__fail(CR_ERR_INVALID, "%s: no data given", path);
     memset(&r, 0, sizeof r);
-    r.b = (const unsigned char *)buf;
+    r.b = buf;
     r.n = len;
-#define CR__BAD(...) do { st = cr__fail(CR_ERR_FORMAT, __VA_ARGS__); goto fail; } while (0)
-    if (len < 8 || memcmp(buf, CR__CKPT_MAGIC, 4) != 0) CR__BAD("%s: not a contrarec checkpoint (bad magic)", path);
+    if (len < 8 || memcmp(buf, CR__CKPT_MAGIC, 4) != 0) return cr__fail(CR_ERR_FORMAT, "%s: not a contrarec checkpoint (bad magic)", path);
     r.pos = 4;
     version = cr__rd_u32(&r, "version");
-    if (version != CR__CKPT_VERSION) CR__BAD("%s: checkpoint format version %u; this build reads version %u", path, version, CR__CKPT_VERSION);
-    if (len < 16) CR__BAD("%s: truncated (%zu bytes)", path, len);
+    if (version < 1 || version > CR__CKPT_VERSION)
+        return cr__fail(CR_ERR_FORMAT, "%s: checkpoint format version %u; this build reads versions 1 to %u", path, version, CR__CKPT_VERSION);
+    if (len < 64) return cr__fail(CR_ERR_FORMAT, "%s: truncated (%zu bytes)", path, len); /* far below any checkpoint */
     /* the checksum covers everything before the last 8 bytes: check it before trusting sizes */
-    for (p = 0; p < (int64_t)len - 8; p++) h = (h ^ (unsigned char)buf[p]) * 0x100000001b3ULL;
-    memset(&c, 0, sizeof c);
-    c.model = (cr_model_kind)cr__rd_u32(&r, "model kind");
-    c.dim = (int)cr__rd_u32(&r, "dim"); c.layers = (int)cr__rd_u32(&r, "layers"); c.batch = (int)cr__rd_u32(&r, "batch");
-    c.l2_selfrec = (int)cr__rd_u32(&r, "l2_selfrec"); c.aug = (int)cr__rd_u32(&r, "aug"); c.lstar = (int)cr__rd_u32(&r, "lstar");
-    c.max_len = (int)cr__rd_u32(&r, "max_len"); c.hidden = (int)cr__rd_u32(&r, "hidden"); c.gru_layers = (int)cr__rd_u32(&r, "gru_layers");
-    c.proj_head = (int)cr__rd_u32(&r, "proj_head"); c.seq_aug = cr__rd_u32(&r, "seq_aug"); c.neg_samples = (int)cr__rd_u32(&r, "neg_samples");
-    c.lr = cr__rd_f32(&r, "lr"); c.reg = cr__rd_f32(&r, "reg"); c.tau = cr__rd_f32(&r, "tau"); c.lambda = cr__rd_f32(&r, "lambda");
-    c.eps = cr__rd_f32(&r, "eps"); c.drop = cr__rd_f32(&r, "drop"); c.clip = cr__rd_f32(&r, "clip"); c.dropout = cr__rd_f32(&r, "dropout");
-    c.aug_rate = cr__rd_f32(&r, "aug_rate");
-    c.seed = cr__rd_u64(&r, "seed");
+    for (p = 0; p < (int64_t)len - 8; p++) h = (h ^ buf[p]) * 0x100000001b3ULL;
+    for (i = 0; i < 8; i++) stored |= (uint64_t)buf[len - 8 + i] << (8 * i);
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION /* fuzzers must get past the checksum */
+    if (stored != h) return cr__fail(CR_ERR_FORMAT, "%s: checksum mismatch: the file is corrupted or truncated", path);
+#endif
+    r.n = len - 8; /* the checksum is not payload */
+    if ((st = cr__ckpt_config(&r, version, path, &c)) != CR_OK) return st;
+    if (expect && expect->model && expect->model != c.model)
+        return cr__fail(CR_ERR_FORMAT, "%s: holds a %s model, not the %s model asked for", path, cr_model_name(c.model), cr_model_name(expect->model));
+    if (expect && expect->dim && expect->dim != c.dim) return cr__fail(CR_ERR_FORMAT, "%s: has dim %d, not the %d asked for", path, c.dim, expect->dim);
     step = (int64_t)cr__rd_u64(&r, "step");
     nu = (int32_t)cr__rd_u32(&r, "user count");
     ni = (int32_t)cr__rd_u32(&r, "item count");
-    if (r.bad) CR__BAD("%s: truncated in the header (at %s)", path, r.what);
-    stored = 0;
-    for (i = 0; i < 8; i++) stored |= (uint64_t)(unsigned char)buf[len - 8 + i] << (8 * i);
-#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION /* fuzzers must get past the checksum */
-    if (stored != h) CR__BAD("%s: checksum mismatch: the file is corrupted or truncated", path);
-#else
-    (void)stored;
-#endif
-    if (r.pos > len - 8) CR__BAD("%s: truncated (%zu bytes)", path, len);
-    r.n = len - 8; /* the checksum is not payload */
-    /* a value of 0 would mean "default" to cr_config_resolve: a saved config has none */
-    if (c.model < CR_MODEL_MF || c.model > CR_MODEL_CL4SREC) CR__BAD("%s: unknown model kind %d", path, (int)c.model);
-    if ((c.model != CR_MODEL_MF && c.layers == 0) || c.dim == 0 || c.lr == 0 || c.tau == 0) CR__BAD("%s: the saved configuration is incomplete", path);
-    if (c.reg == 0) c.reg = CR_OFF;
-    if (c.lambda == 0) c.lambda = CR_OFF;
-    if (c.eps == 0) c.eps = CR_OFF;
-    if (c.drop == 0) c.drop = CR_OFF;
-    if (c.dropout == 0) c.dropout = CR_OFF;
-    if (c.clip == 0) c.clip = CR_OFF;
-    if (c.proj_head == 0) c.proj_head = -1;
-    if ((st = cr_config_resolve(&c)) != CR_OK) CR__BAD("%s: invalid saved configuration: %s", path, cr_last_error());
-    if (expect && expect->model && expect->model != c.model) CR__BAD("%s: holds a %s model, not the %s model asked for", path, cr_model_name(c.model), cr_model_name(expect->model));
-    if (expect && expect->dim && expect->dim != c.dim) CR__BAD("%s: has dim %d, not the %d asked for", path, c.dim, expect->dim);
-    if (nu < 1 || ni < 2 || (uint64_t)nu + (uint64_t)ni > (uint64_t)(r.n - r.pos) / 8)
-        CR__BAD("%s: bad sizes (%d users, %d items) for a file of %zu bytes", path, nu, ni, len);
-    {
-        int64_t *raw = (int64_t *)cr__alloc_array((size_t)CR__MAX(nu, ni), sizeof(int64_t), "checkpoint ids");
-        int pass;
-        if (!raw) { st = CR_ERR_NOMEM; goto fail; }
-        for (pass = 0; pass < 2; pass++) {
-            cr_idmap *mp = pass ? &items : &users;
-            int32_t n = pass ? ni : nu, k, dd;
-            if (!cr__rd_array(&r, raw, n, 8, pass ? "item ids" : "user ids")) { CR_FREE(raw); CR__BAD("%s: truncated (at %s)", path, r.what); }
-            for (k = 0; k < n; k++) {
-                int64_t id = raw[k];
-                if (id < 0 || id > 0xFFFFFFFFLL || cr_idmap_find(mp, id) >= 0) { CR_FREE(raw); CR__BAD("%s: bad or repeated %s id %lld", path, pass ? "item" : "user", (long long)id); }
-                if ((st = cr_idmap_add(mp, raw[k], &dd)) != CR_OK) { CR_FREE(raw); goto fail; }
-            }
-        }
-        CR_FREE(raw);
-    }
-    nnz = (int64_t)cr__rd_u64(&r, "interaction count");
-    if (r.bad || nnz < 1 || (uint64_t)nnz > (uint64_t)r.n / 4) CR__BAD("%s: bad interaction count", path);
-    if ((st = cr__csr_alloc(&hist, nu, ni, nnz, 0)) != CR_OK) goto fail;
-    if (!cr__rd_array(&r, hist.rowptr, (int64_t)nu + 1, 8, "row pointers") || !cr__rd_array(&r, hist.col, nnz, 4, "interactions"))
-        CR__BAD("%s: truncated (at %s)", path, r.what);
-    if (hist.rowptr[0] != 0 || hist.rowptr[nu] != nnz) CR__BAD("%s: inconsistent interaction table", path);
-    for (u = 0; u < nu; u++) /* monotone row pointers within [0, nnz] before any row is read */
-        if (hist.rowptr[u + 1] < hist.rowptr[u] || hist.rowptr[u + 1] > nnz) CR__BAD("%s: inconsistent interaction table at user %lld", path, (long long)u);
-    for (u = 0; u < nu; u++) {
-        for (p = hist.rowptr[u]; p < hist.rowptr[u + 1]; p++)
-            if (hist.col[p] < 0 || hist.col[p] >= ni || (!cr_model_is_sequential(c.model) && p > hist.rowptr[u] && hist.col[p] <= hist.col[p - 1]))
-                CR__BAD("%s: bad item %d in the interaction table", path, hist.col[p]);
-    }
-    /* the tensor table and the parameter count, checked against the bytes that follow before
-       anything is allocated for them */
-    ntens = cr__rd_u32(&r, "tensor count");
-    if (r.bad || ntens < 1 || ntens > CR__MAX_TENSORS) CR__BAD("%s: bad tensor count %u", path, ntens);
-    for (i = 0; i < ntens; i++) {
-        const unsigned char *lp = cr__rd_take(&r, 1, "tensor name");
-        const unsigned char *nm = lp ? cr__rd_take(&r, *lp, "tensor name") : NULL;
-        cr__ptensor *t = &table[i];
-        t->rows = (int64_t)cr__rd_u64(&r, "tensor shape");
-        t->cols = (int64_t)cr__rd_u64(&r, "tensor shape");
-        t->offset = (int64_t)cr__rd_u64(&r, "tensor offset");
-        if (r.bad) CR__BAD("%s: truncated (at %s)", path, r.what);
-        if (*lp >= sizeof t->name) CR__BAD("%s: tensor %u has a name of %d bytes", path, i, (int)*lp);
-        memcpy(t->name, nm, *lp);
-        t->name[*lp] = 0;
-    }
-    nparam = (int64_t)cr__rd_u64(&r, "parameter count");
-    if (r.bad || nparam < 0 || (uint64_t)nparam != (uint64_t)(r.n - r.pos) / 4 || (r.n - r.pos) % 4)
-        CR__BAD("%s: declares %lld parameters but holds %zu bytes of them", path, (long long)nparam, r.bad ? (size_t)0 : r.n - r.pos);
+    if (r.bad) return cr__fail(CR_ERR_FORMAT, "%s: truncated in the header (at %s)", path, r.what);
+    if ((st = cr__ckpt_ids(&r, path, nu, ni, &users, &items)) != CR_OK ||
+        (st = cr__ckpt_hist(&r, path, nu, ni, cr_model_is_sequential(c.model), &hist)) != CR_OK ||
+        (st = cr__ckpt_tensors(&r, path, table, &ntens, &nparam)) != CR_OK)
+        goto fail;
     if ((st = cr__model_build(&m, &c, &users, &items, &hist, nparam)) != CR_OK) {
-        if (st == CR_ERR_FORMAT) CR__BAD("%s: %s", path, cr_last_error());
+        if (st == CR_ERR_FORMAT) st = cr__fail(CR_ERR_FORMAT, "%s: %s", path, cr_last_error());
         goto fail;
     }
-    if (ntens != (uint32_t)m->n_tensors) CR__BAD("%s: has %u parameter tensors, a %s model with this configuration has %d", path, ntens, cr_model_name(c.model), m->n_tensors);
+    if (ntens != (uint32_t)m->n_tensors) {
+        st = cr__fail(CR_ERR_FORMAT, "%s: has %u parameter tensors, a %s model with this configuration has %d", path, ntens, m->ops->name, m->n_tensors);
+        goto fail;
+    }
     for (i = 0; i < ntens; i++) {
         const cr__ptensor *t = &m->tensors[i], *f = &table[i];
-        if (strcmp(f->name, t->name) != 0 || f->rows != t->rows || f->cols != t->cols || f->offset != t->offset)
-            CR__BAD("%s: tensor %u is %s (%lld x %lld at %lld), expected %s (%lld x %lld at %lld)", path, i, f->name, (long long)f->rows,
-                    (long long)f->cols, (long long)f->offset, t->name, (long long)t->rows, (long long)t->cols, (long long)t->offset);
+        if (strcmp(f->name, t->name) != 0 || f->rows != t->rows || f->cols != t->cols || f->offset != t->offset) {
+            st = cr__fail(CR_ERR_FORMAT, "%s: tensor %u is %s (%lld x %lld at %lld), expected %s (%lld x %lld at %lld)", path, i, f->name,
+                          (long long)f->rows, (long long)f->cols, (long long)f->offset, t->name, (long long)t->rows, (long long)t->cols, (long long)t->offset);
+            goto fail;
+        }
     }
-    if (!cr__rd_array(&r, m->param, nparam, 4, "parameters")) CR__BAD("%s: truncated (at %s)", path, r.what);
+    if (!cr__rd_array(&r, m->param, nparam, 4, "parameters")) { st = cr__fail(CR_ERR_FORMAT, "%s: truncated (at %s)", path, r.what); goto fail; }
     for (p = 0; p < nparam; p++)
-        if (!(m->param[p] * 0.0f == 0.0f)) CR__BAD("%s: parameter %lld is NaN or Inf", path, (long long)p);
+        if (!(m->param[p] * 0.0f == 0.0f)) { st = cr__fail(CR_ERR_FORMAT, "%s: parameter %lld is NaN or Inf", path, (long long)p); goto fail; }
     m->step = step;
-#undef CR__BAD
     cr_idmap_free(&users);
     cr_idmap_free(&items);
     *out = m;
@@ -5793,7 +6595,7 @@ CR_API cr_status cr_model_export_npy(cr_model *m, const char *dir) {
         Useq = cr_alloc_floats((int64_t)m->n_users * m->cfg.dim);
         if (!all || !Useq) { CR_FREE(all); cr__free_aligned(Useq); return CR_ERR_NOMEM; }
         for (u = 0; u < m->n_users; u++) all[u] = u;
-        st = cr__seq_user_reps(m, all, m->n_users, NULL, Useq);
+        st = m->ops->user_vectors(m, all, m->n_users, NULL, Useq);
         CR_FREE(all);
         if (st != CR_OK) { cr__free_aligned(Useq); return st; }
         U = Useq;

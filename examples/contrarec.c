@@ -149,37 +149,45 @@ typedef struct opts {
     const char *cmd, *train, *test, *load, *save, *npy, *items, *history, *aug;
     cr_config cfg;
     cr_load_opts lo;
-    int format_set, epochs, eval_every, patience, json, ks[CR_MAX_K], nk, threads, k, include_seen, no_auc;
+    cr_fit_opts fit;
+    int format_set, json, k, include_seen, no_auc, threads;
     int64_t user;
-    double valid;
-    int has_user;
+    int has_user, history_set;
 } opts;
 
 static void usage(void) {
     printf(
         "usage:\n"
-        "  contrarec train --model M [--train F --test F [--format FMT]] [options]\n"
-        "  contrarec eval --load FILE --test F [--train F] [--format FMT] [--topk 10,20] [--json]\n"
+        "  contrarec train --model M [--train F [--test F] [--format FMT]] [options]\n"
+        "  contrarec eval --load FILE --test F [--train F] [--format FMT] [--topk 10,20] [--exclude-history] [--json]\n"
         "  contrarec recommend --load FILE (--user ID [--include-seen] | --items \"ID ...\" | --history \"ID ...\") [-k 10]\n"
         "\n"
-        "models: mf lightgcn sgl simgcl xsimgcl (graph), gru4rec cl4srec (sequence)\n"
+        "models: %s\n"
         "formats: lightgcn (uid iid iid ...), triplets (user item [rating [time]]), movielens (u.data,\n"
         "         ratings.dat, ratings.csv), seq (user:item item ... in time order)\n"
         "\n"
         "data:      --train F --test F --format FMT --skip-bad-lines --min-rating R\n"
         "           without --train: the built-in synthetic dataset (graph models: batch 256 by default);\n"
         "           without --test: each user's last item (sequence models) or 20%% of each user's\n"
-        "           interactions (graph models) is held out\n"
-        "training:  --epochs N (30) --dim D (64) --layers K --lr LR --batch B --reg R --l2 paper|selfrec\n"
-        "           --clip C --threads T --seed S\n"
+        "           interactions (graph models) is held out as the test set\n"
+        "selection: the model is selected on a validation split carved from training: 10%% of each\n"
+        "           user's interactions (graph models, --valid RATIO) or each user's last training item\n"
+        "           (sequence models); the test set is read once, at the selected model.\n"
+        "           --epochs N (default: until validation stops improving, at most --max-epochs 1000)\n"
+        "           --patience P (10 without --epochs) --eval-every N (1) --metric ndcg|recall|hit|mrr[@K]\n"
+        "           --refit (retrain on train + valid for the selected epochs, then read test)\n"
+        "           --select test (select on the test set, as SELFRec and LightGCN's code do: optimistic)\n"
+        "           --select last (no selection: the model after --epochs)\n"
+        "training:  --dim D (64) --layers K --lr LR --batch B --reg R --l2 paper|selfrec --clip C\n"
+        "           --threads T --seed S\n"
         "contrast:  --tau T --lambda L --eps E --drop RHO --aug ed|nd|rw --lstar L\n"
         "sequence:  --maxlen 50 --hidden 64 --gru-layers 1 --dropout 0.2 --proj-head|--no-proj-head --neg-samples N\n"
-        "           --aug mask,crop,reorder,insert,substitute --aug-rate 0.2\n"
-        "evaluation: --topk 10,20 --eval-every N (1) --valid RATIO --patience P --no-auc\n"
-        "           (--valid: a per-user RATIO of training for graph models; for sequence models the\n"
-        "           last training item of each user, whatever the ratio)\n"
+        "           --aug mask,crop,reorder,insert,substitute --aug-rate 0.2 (share masked/reordered)\n"
+        "           --crop-keep 0.8 (share a crop keeps, CL4SRec's eta)\n"
+        "evaluation: --topk 10,20 --no-auc --exclude-history | --include-history (sequence models rank\n"
+        "           with the user's history included by default; both protocols are reported)\n"
         "output:    --save FILE --export-npy DIR --json\n"
-        "0 or omitted means the paper default of the chosen model.\n");
+        "0 or omitted means the default of the chosen model.\n", cr_model_list());
 }
 
 static const char *need(int argc, char **argv, int *i) {
@@ -187,11 +195,24 @@ static const char *need(int argc, char **argv, int *i) {
     return argv[++*i];
 }
 
+/* "ndcg", "recall@20", ... */
+static void parse_metric(const char *s, cr_fit_opts *f) {
+    char name[32];
+    const char *at = strchr(s, '@');
+    size_t n = at ? (size_t)(at - s) : strlen(s);
+    int k;
+    if (n >= sizeof name) die_usage("--metric: '%s' is not a metric%s", s, "");
+    memcpy(name, s, n);
+    name[n] = 0;
+    for (k = 0; k <= (int)CR_METRIC_PRECISION && strcmp(name, cr_metric_name((cr_metric)k)); k++) {}
+    if (k > (int)CR_METRIC_PRECISION) die_usage("--metric: unknown metric '%s' (ndcg, recall, hit, mrr, precision)%s", name, "");
+    f->metric = (cr_metric)k;
+    if (at) f->metric_k = (int)parse_int("--metric", at + 1, 1, 1024);
+}
+
 static void parse(opts *o, int argc, char **argv) {
     int i;
     memset(o, 0, sizeof *o);
-    o->epochs = 30;
-    o->eval_every = 1;
     o->k = 10;
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) { usage(); exit(argc < 2 ? 2 : 0); }
     o->cmd = argv[1];
@@ -200,16 +221,18 @@ static void parse(opts *o, int argc, char **argv) {
     for (i = 2; i < argc; i++) {
         const char *a = argv[i];
         cr_config *c = &o->cfg;
+        cr_fit_opts *f = &o->fit;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(); exit(0); }
         else if (!strcmp(a, "--model")) {
             const char *v = need(argc, argv, &i);
-            if (!(c->model = cr_model_parse(v))) die_usage("--model: unknown model '%s' (mf, lightgcn, sgl, simgcl, xsimgcl, gru4rec, cl4srec)%s", v, "");
+            if (!(c->model = cr_model_parse(v))) die_usage("--model: unknown model '%s' (%s)", v, cr_model_list());
         } else if (!strcmp(a, "--train")) o->train = need(argc, argv, &i);
         else if (!strcmp(a, "--test")) o->test = need(argc, argv, &i);
         else if (!strcmp(a, "--format")) { o->lo.format = parse_format(need(argc, argv, &i)); o->format_set = 1; }
         else if (!strcmp(a, "--skip-bad-lines")) o->lo.skip_bad_lines = 1;
         else if (!strcmp(a, "--min-rating")) o->lo.min_rating = (float)parse_num(a, need(argc, argv, &i), 0, 1e9, 1);
-        else if (!strcmp(a, "--epochs")) o->epochs = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
+        else if (!strcmp(a, "--epochs")) f->epochs = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
+        else if (!strcmp(a, "--max-epochs")) f->max_epochs = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
         else if (!strcmp(a, "--dim")) c->dim = (int)parse_int(a, need(argc, argv, &i), 1, 1024);
         else if (!strcmp(a, "--layers")) c->layers = (int)parse_int(a, need(argc, argv, &i), 1, 8);
         else if (!strcmp(a, "--lr")) c->lr = (float)parse_num(a, need(argc, argv, &i), 0, 10, 1);
@@ -234,10 +257,20 @@ static void parse(opts *o, int argc, char **argv) {
             errno = 0;
             if (!*v || *v == '-' || (c->seed = strtoull(v, &end, 10), *end) || errno) die_usage("--seed: '%s' is not a non-negative integer%s", v, "");
             if (!c->seed) c->seed = 0x5eed; /* 0 would mean "default" */
-        } else if (!strcmp(a, "--topk")) o->nk = parse_topk(need(argc, argv, &i), o->ks);
-        else if (!strcmp(a, "--eval-every")) o->eval_every = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
-        else if (!strcmp(a, "--valid")) o->valid = parse_num(a, need(argc, argv, &i), 0, 0.9, 1);
-        else if (!strcmp(a, "--patience")) o->patience = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
+        } else if (!strcmp(a, "--topk")) parse_topk(need(argc, argv, &i), f->eval.ks);
+        else if (!strcmp(a, "--eval-every")) f->eval_every = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
+        else if (!strcmp(a, "--valid")) f->valid_ratio = parse_num(a, need(argc, argv, &i), 0, 0.9, 1);
+        else if (!strcmp(a, "--patience")) f->patience = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
+        else if (!strcmp(a, "--metric")) parse_metric(need(argc, argv, &i), f);
+        else if (!strcmp(a, "--refit")) f->refit = 1;
+        else if (!strcmp(a, "--select")) {
+            const char *v = need(argc, argv, &i);
+            if (!strcmp(v, "valid")) f->select = CR_SELECT_VALID;
+            else if (!strcmp(v, "test")) f->select = CR_SELECT_TEST;
+            else if (!strcmp(v, "last")) f->select = CR_SELECT_LAST;
+            else die_usage("--select: '%s' is not valid, test or last%s", v, "");
+        } else if (!strcmp(a, "--exclude-history")) { f->eval.exclude_seen = 1; o->history_set = 1; }
+        else if (!strcmp(a, "--include-history")) { f->eval.exclude_seen = -1; o->history_set = 1; }
         else if (!strcmp(a, "--no-auc")) o->no_auc = 1;
         else if (!strcmp(a, "--save")) o->save = need(argc, argv, &i);
         else if (!strcmp(a, "--export-npy")) o->npy = need(argc, argv, &i);
@@ -250,6 +283,7 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--no-proj-head")) c->proj_head = -1;
         else if (!strcmp(a, "--neg-samples")) c->neg_samples = (int)parse_int(a, need(argc, argv, &i), 1, 1 << 20);
         else if (!strcmp(a, "--aug-rate")) c->aug_rate = (float)parse_num(a, need(argc, argv, &i), 0, 1, 1);
+        else if (!strcmp(a, "--crop-keep")) c->crop_keep = (float)parse_num(a, need(argc, argv, &i), 0, 1, 1);
         else if (!strcmp(a, "--load")) o->load = need(argc, argv, &i);
         else if (!strcmp(a, "--user")) { o->user = parse_raw_id("--user", need(argc, argv, &i)); o->has_user = 1; }
         else if (!strcmp(a, "--items")) o->items = need(argc, argv, &i);
@@ -258,6 +292,7 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--include-seen")) o->include_seen = 1;
         else die_usage("unknown option '%s'%s", a, "");
     }
+    o->fit.eval.no_auc = o->no_auc;
     if (o->threads) cr_set_num_threads(o->threads);
 }
 
@@ -269,9 +304,10 @@ typedef struct progress {
 } progress;
 
 static int on_batch(void *user, int epoch, int64_t b, int64_t nb, double loss) {
-    progress *p = (progress *)user;
+    progress *p = (progress *)user; /* the first member of train_ctx */
     double now = cr__now(), rate, eta;
     int w = 30, fill, k;
+    if (b == 1) p->t0 = p->last = now;
     if (!p->tty || (now - p->last < 0.2 && b < nb)) return 0;
     p->last = now;
     rate = (double)b / (now - p->t0 + 1e-9);
@@ -294,22 +330,9 @@ static void json_metrics(const char *prefix, const cr_metrics *m) {
     if (m->auc >= 0) printf(",\"%sauc\":%.6f", prefix, m->auc);
 }
 
-static void print_header(const cr_metrics *m, int valid) {
-    int i;
-    printf("%5s %9s %8s %7s", "epoch", "loss", "train_s", "eval_s");
-    if (valid) printf(" %9s", "valid");
-    for (i = 0; i < m->n_k; i++) printf(" %9s%-3d %7s%-3d", "recall@", m->k[i], "ndcg@", m->k[i]);
-    printf(" %7s\n", "auc");
-}
-
-static void print_row(int epoch, double loss, double ts, double es, const cr_metrics *m, const cr_metrics *v) {
-    int i;
-    printf("%5d %9.4f %8.2f %7.2f", epoch, loss, ts, es);
-    if (v) printf(" %9.4f", v->ndcg[v->n_k - 1]);
-    for (i = 0; i < m->n_k; i++) printf(" %12.4f %10.4f", m->recall[i], m->ndcg[i]);
-    if (m->auc >= 0) printf(" %7.4f", m->auc);
-    printf("\n");
-    fflush(stdout);
+static void json_beyond(const char *prefix, const cr_metrics *m) {
+    printf(",\"%scoverage\":%.6f,\"%sgini\":%.6f,\"%snovelty\":%.6f,\"%stail_recall\":%.6f", prefix, m->coverage, prefix, m->gini,
+           prefix, m->novelty, prefix, m->tail_recall);
 }
 
 static void print_final(const cr_metrics *m) {
@@ -333,17 +356,97 @@ static void report_load(const char *what, const cr_load_report *r) {
     fprintf(stderr, "\n");
 }
 
+/* An output path must be writable before any work: a file is created next to it and removed. */
+static void check_writable(const char *opt, const char *path, int is_dir) {
+    char probe[4200];
+    FILE *f;
+    snprintf(probe, sizeof probe, is_dir ? "%s/.contrarec-write-check" : "%s.tmp", path);
+    if (!(f = fopen(probe, "wb"))) {
+        fprintf(stderr, "contrarec: %s %s: cannot create %s: %s\n", opt, path, probe, strerror(errno));
+        exit(1);
+    }
+    fclose(f);
+    remove(probe);
+}
+
+/* What the epoch callback needs. */
+typedef struct train_ctx {
+    progress pg; /* first: on_batch sees the context as its progress */
+    const opts *o;
+    const char *set; /* "valid" or "test": the selection set's name in the output */
+    int header_done, saved_epoch;
+} train_ctx;
+
+static int on_epoch(void *user, cr_model *m, const cr_fit_info *e) {
+    train_ctx *t = (train_ctx *)user;
+    const opts *o = t->o;
+    int i;
+    if (t->pg.tty) fprintf(stderr, "\r%100s\r", "");
+    if (o->json) {
+        printf("{\"epoch\":%d,\"phase\":\"%s\",\"loss\":%.6f,\"rec_loss\":%.6f,\"cl_loss\":%.6f,\"train_s\":%.3f", e->epoch,
+               e->phase == CR_FIT_REFIT ? "refit" : "select", e->train.loss, e->train.rec_loss, e->train.cl_loss, e->train.seconds);
+        if (e->evaluated) {
+            char prefix[16];
+            snprintf(prefix, sizeof prefix, "%s_", t->set);
+            printf(",\"eval_s\":%.3f", e->sel.seconds);
+            json_metrics(prefix, &e->sel);
+        }
+        printf("}\n");
+    } else if (e->evaluated) {
+        if (!t->header_done) {
+            printf("%5s %9s %8s %7s", "epoch", "loss", "train_s", "eval_s");
+            for (i = 0; i < e->sel.n_k; i++) printf("  %s recall@%-3d ndcg@%-3d", t->set, e->sel.k[i], e->sel.k[i]);
+            printf("\n");
+            t->header_done = 1;
+        }
+        printf("%5d %9.4f %8.2f %7.2f", e->epoch, e->train.loss, e->train.seconds, e->sel.seconds);
+        for (i = 0; i < e->sel.n_k; i++) printf("  %*s %9.4f %7.4f", (int)strlen(t->set), "", e->sel.recall[i], e->sel.ndcg[i]);
+        printf("%s\n", e->improved ? "  *" : "");
+    } else
+        printf("%5d %9.4f %8.2f%s\n", e->epoch, e->train.loss, e->train.seconds, e->phase == CR_FIT_REFIT ? "  (refit)" : "");
+    fflush(stdout);
+    /* the best model so far on disk, so an interrupted run still leaves it */
+    if (o->save && e->improved && e->phase == CR_FIT_SELECT) {
+        if (cr_model_save(m, o->save) != CR_OK) die("saving the model");
+        t->saved_epoch = e->epoch;
+    }
+    return 0;
+}
+
+/* The dataset of the train command: files, or the built-in synthetic data; a test set held out
+   when no --test file is given. */
+static void train_data(opts *o, cr_dataset *ds, int seq) {
+    cr_config *c = &o->cfg;
+    if (!o->train) {
+        if (cr_dataset_synthetic(ds, NULL, seq ? 1 : 0, 0.2) != CR_OK) die("building the synthetic dataset");
+        fprintf(stderr, "synthetic dataset (%s split)\n", seq ? "leave-last-out" : "80/20 per user");
+        /* 47k training pairs make only 24 batches of the papers' 2048 per epoch: too few steps
+           to get past the popularity ranking the first epochs give */
+        if (!seq && !c->batch) {
+            c->batch = 256;
+            fprintf(stderr, "batch 256 for the small built-in dataset (set --batch to change)\n");
+        }
+        return;
+    }
+    if (cr_dataset_load(ds, o->train, o->test, &o->lo) != CR_OK) die("loading data");
+    report_load(o->train, &ds->train_report);
+    if (o->test) report_load(o->test, &ds->test_report);
+    if (ds->test_overlap) fprintf(stderr, "%s: %lld test records are also training records (dropped: they can never be hit)\n", o->test, (long long)ds->test_overlap);
+    if (!o->test) { /* hold out a test set: the last item of each sequence, or 20% per user */
+        if (cr_dataset_carve_test(ds, 0.2, seq, c->seed ? c->seed : 2024) != CR_OK) die("splitting off a test set");
+        fprintf(stderr, "no --test: held out %s as the test set\n", seq ? "each user's last item" : "20% of each user's interactions");
+    }
+}
+
 static int cmd_train(opts *o) {
     cr_dataset ds;
     cr_model *m;
-    cr_eval_opts eo;
-    cr_metrics best, best_valid, mt, mv;
-    progress pg;
-    float *best_params = NULL;
-    int epoch, best_epoch = 0, since = 0, seq, has_valid, i;
-    double sel_best = -1;
-    cr_status st;
-    cr_config *c = &o->cfg;
+    cr_fit_result res;
+    train_ctx t;
+    cr_config *c = &o->cfg, rc;
+    cr_fit_opts *f = &o->fit;
+    int seq, masked;
+    char sel_name[64];
     if (!c->model) die_usage("train needs --model%s%s", "", "");
     seq = cr_model_is_sequential(c->model);
     if (o->aug) {
@@ -356,142 +459,84 @@ static int cmd_train(opts *o) {
     if (o->load || o->has_user || o->items || o->history) die_usage("train does not take --load, --user, --items or --history%s%s", "", "");
     if (o->test && !o->train) die_usage("--test needs --train%s%s", "", "");
     if (o->format_set && !o->train) die_usage("--format needs --train%s%s", "", "");
-    if (o->patience && !o->valid) fprintf(stderr, "note: --patience without --valid selects the epoch on the test set (as SELFRec and LightGCN do); use --valid for an unbiased estimate\n");
-    {   /* every option is checked before any work */
-        cr_config chk = *c;
-        if (cr_config_resolve(&chk) != CR_OK) { fprintf(stderr, "contrarec: %s\n", cr_last_error()); return 2; }
-    }
+    if (f->refit && f->select != CR_SELECT_VALID) die_usage("--refit follows a selection on validation; it does not go with --select %s%s", cr_select_name(f->select), "");
+    if (f->select == CR_SELECT_LAST && !f->epochs) die_usage("--select last needs --epochs%s%s", "", "");
+    rc = *c; /* every option is checked before any work */
+    if (cr_config_resolve(&rc) != CR_OK) { fprintf(stderr, "contrarec: %s\n", cr_last_error()); return 2; }
+    if (o->save) check_writable("--save", o->save, 0);
+    if (o->npy) check_writable("--export-npy", o->npy, 1);
     if (!o->format_set && seq) o->lo.format = CR_FORMAT_SEQ;
-    if (o->train) {
-        if ((st = cr_dataset_load(&ds, o->train, o->test, &o->lo)) != CR_OK) die("loading data");
-        report_load(o->train, &ds.train_report);
-        if (o->test) report_load(o->test, &ds.test_report);
-        if (ds.test_overlap) fprintf(stderr, "%s: %lld test records are also training records (dropped: they can never be hit)\n", o->test, (long long)ds.test_overlap);
-        if (!o->test) { /* hold out a test set: the last item of each sequence, or 20% per user */
-            cr_interactions keep;
-            st = seq ? cr_split_leave_last(&ds.train, ds.n_users, 1, &keep, &ds.test)
-                     : cr_split_ratio(&ds.train, ds.n_users, 0.2, c->seed ? c->seed : 2024, &keep, &ds.test);
-            if (st != CR_OK) die("splitting off a test set");
-            cr_interactions_free(&ds.train);
-            ds.train = keep;
-            fprintf(stderr, "no --test: held out %s as the test set\n", seq ? "each user's last item" : "20%% of each user's interactions");
-        }
-    } else {
-        if ((st = cr_dataset_synthetic(&ds, NULL, seq ? 1 : 0, 0.2)) != CR_OK) die("building the synthetic dataset");
-        fprintf(stderr, "synthetic dataset (%s split)\n", seq ? "leave-last-out" : "80/20 per user");
-        /* 47k training pairs make only 24 batches of the papers' 2048 per epoch: too few steps
-           for 30 epochs to get past the popularity ranking the first epoch already gives */
-        if (!seq && !c->batch) {
-            c->batch = 256;
-            fprintf(stderr, "batch 256 for the small built-in dataset (set --batch to change)\n");
-        }
-    }
-    /* validation: per-user random ratio (graph) or each user's last remaining item (sequence) */
-    if (o->valid && (st = cr_dataset_carve_valid(&ds, o->valid, seq, c->seed ? c->seed : 2024)) != CR_OK) die("carving the validation split");
-    fprintf(stderr, "%d users, %d items, %lld training, %lld validation, %lld test interactions\n", ds.n_users, ds.n_items,
-            (long long)ds.train.n, (long long)ds.valid.n, (long long)ds.test.n);
-    if ((st = cr_model_create(&m, c, &ds)) != CR_OK) die("creating the model");
-    {
-        const cr_config *r = cr_model_config(m);
-        if (seq)
-            fprintf(stderr, "%s: dim %d, hidden %d, GRU layers %d, max_len %d, dropout %g, lr %g, batch %d, reg %g, tau %g, lambda %g, aug-rate %g, %s, %s softmax, %d threads, seed %llu\n",
-                    cr_model_name(r->model), r->dim, r->hidden, r->gru_layers, r->max_len, (double)r->dropout, (double)r->lr, r->batch, (double)r->reg,
-                    (double)r->tau, (double)r->lambda, (double)r->aug_rate, r->proj_head ? "projection head" : "no head", r->neg_samples ? "sampled" : "full", cr_get_num_threads(), (unsigned long long)r->seed);
-        else
-            fprintf(stderr, "%s: dim %d, layers %d, lr %g, batch %d, reg %g (%s L2), tau %g, lambda %g, eps %g, drop %g, %d threads, seed %llu, %.0f MB\n",
-                    cr_model_name(r->model), r->dim, r->layers, (double)r->lr, r->batch, (double)r->reg, r->l2_selfrec ? "SELFRec" : "paper",
-                    (double)r->tau, (double)r->lambda, (double)r->eps, (double)r->drop, cr_get_num_threads(), (unsigned long long)r->seed,
-                    (double)cr_model_memory_bytes(m) / 1048576.0);
-    }
-    memset(&eo, 0, sizeof eo);
-    for (i = 0; i < o->nk; i++) eo.ks[i] = o->ks[i];
-    eo.no_auc = o->no_auc;
-    has_valid = ds.valid.n > 0;
-    memset(&best, 0, sizeof best);
-    memset(&best_valid, 0, sizeof best_valid);
-    best_params = (float *)malloc(sizeof(float) * (size_t)cr_model_num_params(m));
-    if (!best_params) { fprintf(stderr, "contrarec: out of memory\n"); return 1; }
+    train_data(o, &ds, seq);
+    memset(&t, 0, sizeof t);
+    t.o = o;
+    t.set = f->select == CR_SELECT_TEST ? "test" : "valid";
 #ifdef HAVE_ISATTY
-    pg.tty = isatty(2);
-#else
-    pg.tty = 0;
+    t.pg.tty = isatty(2);
 #endif
-    for (epoch = 1; epoch <= o->epochs; epoch++) {
-        cr_epoch_stats es;
-        int evaluate = epoch % o->eval_every == 0 || epoch == o->epochs;
-        double ev_s = 0, sel;
-        memset(&es, 0, sizeof es);
-        pg.t0 = pg.last = cr__now();
-        st = cr_train_epoch(m, epoch, &es, on_batch, &pg);
-        if (pg.tty) fprintf(stderr, "\r%100s\r", "");
-        if (st != CR_OK) {
-            fprintf(stderr, "contrarec: training stopped: %s\n", cr_last_error());
-            if (o->save && best_epoch) fprintf(stderr, "contrarec: %s holds the last good model (epoch %d)\n", o->save, best_epoch);
-            return 1;
-        }
-        if (!evaluate || (!ds.test.n && !has_valid)) {
-            if (!ds.test.n && !has_valid) { /* nothing to evaluate on: the last epoch is the model */
-                best_epoch = epoch;
-                cr_model_get_params(m, best_params);
-            }
-            if (o->json) printf("{\"epoch\":%d,\"loss\":%.6f,\"train_s\":%.3f}\n", epoch, es.loss, es.seconds);
-            else fprintf(stderr, "epoch %d loss %.4f (%.2fs)\n", epoch, es.loss, es.seconds);
-            if (o->save && epoch == o->epochs && !ds.test.n && !has_valid && cr_model_save(m, o->save) != CR_OK) die("saving the model");
-            continue;
-        }
-        if (has_valid) {
-            cr_eval_opts vo = eo;
-            vo.no_auc = 1;
-            if (cr_evaluate(m, &ds.valid, &vo, &mv) != CR_OK) die("evaluating on the validation set");
-            ev_s += mv.seconds;
-            eo.history_extra = &ds.valid; /* known interactions at test time */
-        }
-        if (ds.test.n) {
-            if (cr_evaluate(m, &ds.test, &eo, &mt) != CR_OK) die("evaluating on the test set");
-            ev_s += mt.seconds;
-        } else
-            mt = mv;
+    f->on_epoch = on_epoch;
+    f->on_batch = on_batch;
+    f->user = &t;
+    rc = *c;
+    cr_config_resolve(&rc); /* checked above; again for the synthetic data's batch */
+    {
+        char cfgline[2048];
+        cr_config_format(&rc, cfgline, sizeof cfgline);
+        fprintf(stderr, "%d users, %d items, %lld training, %lld test interactions; %d threads\nconfig: %s\n", ds.n_users, ds.n_items,
+                (long long)ds.train.n, (long long)ds.test.n, cr_get_num_threads(), cfgline);
+    }
+    if (f->select == CR_SELECT_VALID)
+        fprintf(stderr, "selection: on a validation split (%s), %s; the test set is read once, at the selected model\n",
+                seq ? "each user's last training item" : f->valid_ratio ? "the --valid share of each user's training interactions" : "10% of each user's training interactions",
+                f->epochs ? "up to --epochs" : "until validation stops improving");
+    else if (f->select == CR_SELECT_TEST)
+        fprintf(stderr, "selection: ON THE TEST SET (--select test, as SELFRec and LightGCN's code do): the test metrics are optimistic\n");
+    if (cr_fit(&m, c, &ds, f, &res) != CR_OK) {
+        if (t.pg.tty) fprintf(stderr, "\r%100s\r", "");
+        fprintf(stderr, "contrarec: training stopped: %s\n", cr_last_error());
+        if (o->save && t.saved_epoch) fprintf(stderr, "contrarec: %s holds the best model so far (epoch %d)\n", o->save, t.saved_epoch);
+        return 1;
+    }
+    masked = f->eval.exclude_seen == 1 || (f->eval.exclude_seen == 0 && !seq);
+    snprintf(sel_name, sizeof sel_name, "%s@%d", cr_metric_name(f->metric), f->metric_k ? f->metric_k : res.valid.k[res.valid.n_k ? res.valid.n_k - 1 : 0]);
+    if (o->save && (res.refit || !t.saved_epoch) && cr_model_save(m, o->save) != CR_OK) die("saving the model");
+    if (o->npy && cr_model_export_npy(m, o->npy) != CR_OK) die("exporting embeddings");
+    {
+        const cr_metrics *other = res.test_other.users ? &res.test_other : NULL;
         if (o->json) {
-            printf("{\"epoch\":%d,\"loss\":%.6f,\"rec_loss\":%.6f,\"cl_loss\":%.6f,\"train_s\":%.3f,\"eval_s\":%.3f", epoch, es.loss, es.rec_loss, es.cl_loss, es.seconds, ev_s);
-            if (ds.test.n) json_metrics("", &mt);
-            if (has_valid) json_metrics("valid_", &mv);
+            printf("{\"best_epoch\":%d,\"selected_on\":\"%s\",\"selection_metric\":\"%s\",\"refit\":%s,\"epochs_run\":%d,\"stopped_early\":%s,"
+                   "\"train_interactions\":%lld,\"valid_interactions\":%lld,\"train_s\":%.3f,\"eval_s\":%.3f",
+                   res.best_epoch, cr_select_name(res.selected_on), sel_name, res.refit ? "true" : "false", res.epochs_run,
+                   res.stopped_early == 1 ? "true" : "false", (long long)res.n_train, (long long)res.n_valid, res.train_seconds, res.eval_seconds);
+            if (res.selected_on == CR_SELECT_TEST) printf(",\"note\":\"selected on the test set: test metrics are optimistic\"");
+            if (res.selected_on == CR_SELECT_VALID) json_metrics("valid_", &res.valid);
+            if (res.test.users) {
+                printf(",\"history\":\"%s\"", masked ? "masked" : "kept");
+                json_metrics("test_", &res.test);
+                json_beyond("test_", &res.test);
+                if (other) json_metrics(masked ? "test_kept_" : "test_masked_", other);
+            }
             printf("}\n");
-            fflush(stdout);
         } else {
-            if (epoch == o->eval_every || epoch == 1) print_header(&mt, has_valid);
-            print_row(epoch, es.loss, es.seconds, ev_s, &mt, has_valid ? &mv : NULL);
-        }
-        /* model selection: NDCG at the largest K, on validation when there is one */
-        sel = has_valid ? mv.ndcg[mv.n_k - 1] : mt.ndcg[mt.n_k - 1];
-        if (sel > sel_best) {
-            sel_best = sel;
-            best_epoch = epoch;
-            best = mt;
-            best_valid = mv;
-            since = 0;
-            cr_model_get_params(m, best_params);
-            if (o->save && (st = cr_model_save(m, o->save)) != CR_OK) die("saving the model");
-        } else if (o->patience && ++since >= o->patience) {
-            fprintf(stderr, "early stop: no improvement for %d evaluations\n", since);
-            break;
+            if (res.selected_on == CR_SELECT_LAST) printf("model after %d epochs (no selection)\n", res.best_epoch);
+            else printf("selected epoch %d on %s %s = %.4f%s%s\n", res.best_epoch, res.selected_on == CR_SELECT_TEST ? "TEST" : "validation", sel_name,
+                        res.best_value, res.stopped_early == 1 ? " (stopped: no improvement)" : "",
+                        res.selected_on == CR_SELECT_TEST ? "  [selected on the test set: optimistic, for paper reproduction only]" : "");
+            if (res.refit) printf("retrained on train + validation (%lld interactions) for %d epochs\n", (long long)res.n_train, res.best_epoch);
+            if (res.test.users) {
+                printf("test (read once, at the returned model; %s):\n",
+                       seq ? (masked ? "history items masked" : "history items not masked") : "known items masked");
+                print_final(&res.test);
+                if (other) {
+                    int i;
+                    printf("test with history items %s:\n", masked ? "not masked" : "masked");
+                    for (i = 0; i < other->n_k; i++) printf("  @%-3d recall %.4f  ndcg %.4f  hit %.4f  mrr %.4f\n", other->k[i], other->recall[i], other->ndcg[i], other->hit[i], other->mrr[i]);
+                }
+            }
+            printf("training %.1f s, evaluation %.1f s\n", res.train_seconds, res.eval_seconds);
+            if (o->save) printf("saved %s\n", o->save);
+            if (o->npy) printf("exported %s/{user,item}_emb.npy and {user,item}_ids.npy\n", o->npy);
         }
     }
-    cr_model_set_params(m, best_params);
-    if (o->npy && (st = cr_model_export_npy(m, o->npy)) != CR_OK) die("exporting embeddings");
-    if (o->json) {
-        printf("{\"best_epoch\":%d", best_epoch);
-        if (ds.test.n) json_metrics("", &best);
-        if (has_valid) json_metrics("valid_", &best_valid);
-        printf(",\"coverage\":%.6f,\"gini\":%.6f,\"novelty\":%.6f,\"tail_recall\":%.6f", best.coverage, best.gini, best.novelty, best.tail_recall);
-        printf("}\n");
-    } else {
-        printf("best epoch %d (selected on %s NDCG@%d)%s\n", best_epoch, has_valid ? "validation" : "test", best.k[best.n_k - 1],
-               has_valid ? ", test metrics:" : ":");
-        print_final(&best);
-        if (o->save) printf("saved %s\n", o->save);
-        if (o->npy) printf("exported %s/{user,item}_emb.npy and {user,item}_ids.npy\n", o->npy);
-    }
-    free(best_params);
     cr_model_free(m);
     cr_dataset_free(&ds);
     return 0;
@@ -510,15 +555,13 @@ static int cmd_eval(opts *o) {
     cr_load_report rep;
     cr_eval_opts eo;
     cr_metrics mt;
-    int i, seq;
+    int seq;
     if (!o->test) die_usage("eval needs --test F%s%s", "", "");
     m = load_model(o);
     seq = cr_model_is_sequential(cr_model_config(m)->model);
     if (!o->format_set && seq) o->lo.format = CR_FORMAT_SEQ;
-    memset(&eo, 0, sizeof eo);
+    eo = o->fit.eval; /* --topk, --no-auc, --exclude-history / --include-history */
     memset(&extra, 0, sizeof extra);
-    for (i = 0; i < o->nk; i++) eo.ks[i] = o->ks[i];
-    eo.no_auc = o->no_auc;
     if (o->train) { /* interactions the model did not train on are known all the same */
         if (cr_model_load_interactions(m, o->train, &o->lo, &tr, &rep) != CR_OK) die("loading the training file");
         if (cr_model_unseen(m, &tr, &extra) != CR_OK) die("comparing the training file with the model");

@@ -82,7 +82,7 @@ TEST(bad_files) {
     EXPECT("train --model mf --train build/test-tmp", 1, "build/test-tmp: cannot read");
     crt_write("cli_bad.txt", "0 1 2\n1 2 3\n2 4 \xff\xfe\n", -1);
     EXPECT("train --model mf --train build/test-tmp/cli_bad.txt", 1, "cli_bad.txt:3: field 3 (item id): '\\xFF\\xFE' is not a non-negative integer id");
-    EXPECT("train --model mf --train build/test-tmp/cli_bad.txt --skip-bad-lines --epochs 1 --dim 4", 0, "1 malformed lines skipped (first: line 3");
+    EXPECT("train --model mf --train build/test-tmp/cli_bad.txt --skip-bad-lines --epochs 1 --dim 4 --select last", 0, "1 malformed lines skipped (first: line 3");
     crt_write("cli_empty.txt", "", 0);
     EXPECT("train --model mf --train build/test-tmp/cli_empty.txt", 1, "no interactions found");
     crt_write("cli_ok.txt", "0 1 2 3\n1 2 3 4\n2 0 4 5\n3 1 5 6\n4 2 6 7\n", -1);
@@ -103,13 +103,13 @@ TEST(train_eval_recommend_json) {
     if (!have_bin()) return;
     crt_write("cli_tr.txt", "10 1 2 3 4\n11 2 3 4 5\n12 0 4 5 6\n13 1 5 6 7\n14 2 6 7 8\n15 0 1 8 9\n", -1);
     crt_write("cli_te.txt", "10 9\n11 8\n12 1\n13 0\n14 3\n15 4\n", -1);
-    CHECKF(run("train --model lightgcn --train build/test-tmp/cli_tr.txt --test build/test-tmp/cli_te.txt --epochs 3 --dim 8 --json --save build/test-tmp/cli.crrc --export-npy build/test-tmp", e, sizeof e) == 0, "%s", e);
+    CHECKF(run("train --model lightgcn --train build/test-tmp/cli_tr.txt --test build/test-tmp/cli_te.txt --epochs 3 --valid 0.25 --dim 8 --json --save build/test-tmp/cli.crrc --export-npy build/test-tmp", e, sizeof e) == 0, "%s", e);
     f = fopen("build/test-tmp/cli.out", "rb");
     CHECK(f != NULL);
     while (fgets(line, sizeof line, f)) {
         CHECKF(line[0] == '{' && strstr(line, "}\n"), "not a JSON line: %s", line);
         if (strstr(line, "\"best_epoch\"")) best = 1;
-        else CHECK(strstr(line, "\"recall@20\":") && strstr(line, "\"ndcg@20\":") && strstr(line, "\"train_s\":") && strstr(line, "\"mrr@10\":"));
+        else CHECK(strstr(line, "\"valid_recall@20\":") && strstr(line, "\"valid_ndcg@20\":") && strstr(line, "\"train_s\":") && strstr(line, "\"valid_mrr@10\":"));
         n++;
     }
     fclose(f);
