@@ -3,6 +3,7 @@
 # Without OpenMP:                        make OPENMP=0
 
 CC      ?= cc
+CXX     ?= c++
 OPENMP  ?= 1
 ARCH    := $(if $(PORTABLE),,-march=native)
 OMPFLAG := $(if $(filter 1,$(OPENMP)),-fopenmp,)
@@ -12,9 +13,9 @@ ALL_CFLAGS = -std=c99 $(WARN) $(CFLAGS) $(OMPFLAG) -I.
 LDLIBS  := -lm
 
 HDR      := contrarec.h
-TEST_SRC := tests/main.c tests/test_core.c tests/test_kernels.c tests/test_data.c tests/test_grad.c tests/test_model.c tests/test_alloc.c tests/test_cli.c
+TEST_SRC := tests/main.c tests/test_core.c tests/test_kernels.c tests/test_data.c tests/test_aug.c tests/test_grad.c tests/test_model.c tests/test_fit.c tests/test_alloc.c tests/test_cli.c
 
-.PHONY: all test asan valgrind fuzz bench check-header clean
+.PHONY: all test minimal asan valgrind fuzz bench check-header clean
 
 all: build/contrarec
 
@@ -27,7 +28,20 @@ build/contrarec: examples/contrarec.c $(HDR) | build
 build/tests: $(TEST_SRC) tests/test.h $(HDR) | build
 	$(CC) $(ALL_CFLAGS) -o $@ $(TEST_SRC) $(LDLIBS)
 
-test: build/tests build/contrarec
+# The header's quick start (examples/minimal.c) as C99 and as C++, run on a small dataset.
+build/minimal-c: examples/minimal.c $(HDR) | build
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+build/minimal-cpp: examples/minimal.c $(HDR) | build
+	$(CXX) -x c++ $(WARN) $(CFLAGS) $(OMPFLAG) -I. -o $@ $< $(LDLIBS)
+
+minimal: build/minimal-c build/minimal-cpp
+	@mkdir -p build/minimal
+	@cp tests/data/small_train.txt build/minimal/train.txt
+	@cp tests/data/small_test.txt build/minimal/test.txt
+	cd build/minimal && ../minimal-c && ../minimal-cpp
+
+test: build/tests build/contrarec minimal
 	./build/tests
 
 # AddressSanitizer + UndefinedBehaviorSanitizer over the whole suite.

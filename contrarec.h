@@ -9,27 +9,40 @@
       Do this:
          #define CONTRAREC_IMPLEMENTATION
       before you include this file in *one* C or C++ file to create the implementation.
-      Every other file just includes "contrarec.h".
+      Every other file just includes "contrarec.h". A whole program (examples/minimal.c):
 
          #define CONTRAREC_IMPLEMENTATION
          #include "contrarec.h"
+         #include <stdio.h>
+         #include <string.h>
 
-         cr_dataset ds;
-         cr_config cfg = {0};                 // every zero field means "the paper default"
-         cr_model *m;
-         cr_metrics mt;
-         int e;
-         cfg.model = CR_MODEL_XSIMGCL;
-         if (cr_dataset_load(&ds, "train.txt", "test.txt", NULL) != CR_OK ||
-             cr_model_create(&m, &cfg, &ds) != CR_OK) {
-             fprintf(stderr, "%s\n", cr_last_error());   // names file, line and field
-             return 1;
+         int main(void) {
+             cr_dataset ds;
+             cr_config cfg;
+             cr_fit_opts fit;
+             cr_fit_result res;
+             cr_model *m;
+             memset(&cfg, 0, sizeof cfg);  // every zero field means "the model's default"
+             memset(&fit, 0, sizeof fit);  // select on validation, stop when it stops improving
+             cfg.model = CR_MODEL_XSIMGCL;
+             if (cr_dataset_load(&ds, "train.txt", "test.txt", NULL) != CR_OK ||
+                 cr_fit(&m, &cfg, &ds, &fit, &res) != CR_OK) {
+                 fprintf(stderr, "%s\n", cr_last_error());  // names file, line and field
+                 return 1;
+             }
+             printf("epoch %d, test Recall@20 %.4f NDCG@20 %.4f\n", res.best_epoch,
+                    res.test.recall[1], res.test.ndcg[1]);
+             cr_model_save(m, "model.crrc");  // atomic; cr_model_load reads it back
+             cr_model_free(m);
+             cr_dataset_free(&ds);
+             return 0;
          }
-         for (e = 1; e <= 30; e++) cr_train_epoch(m, e, NULL, NULL, NULL);
-         cr_evaluate(m, &ds.test, NULL, &mt);   // full ranking: mt.recall[1] is Recall@20
-         cr_model_save(m, "model.crrc");        // atomic; cr_model_load reads it back
-         cr_model_free(m);
-         cr_dataset_free(&ds);
+
+      cr_fit carves a validation split out of the training data (10% of each user's
+      interactions for graph data; each user's last training item for sequences), trains until
+      the validation NDCG stops improving, keeps the best epoch's parameters, and reads the test
+      set once, at that model. For a loop of your own: cr_model_create, cr_train_epoch,
+      cr_evaluate.
 
       Build with -O3 -march=native -fopenmp for speed; without -fopenmp everything runs on one
       thread. Data formats: see cr_format. Raw ids in files are kept: results and
@@ -62,12 +75,17 @@
       epoch, batch, row), never by thread. The same seed and thread count give bit-identical
       results; different thread counts differ only where a float reduction is split across
       threads. cr_set_num_threads(n) sets the number of threads.
+      Serving from several threads: call cr_model_prepare(m) once; from then on cr_recommend,
+      cr_recommend_items, cr_score_items, cr_evaluate and cr_model_embeddings only read the
+      model (each call allocates its own scratch), so any number of threads may use one model
+      at once, until it is trained again or its parameters are set.
 
    MEMORY
       A model's parameters, gradients and Adam moments are one contiguous block each, in the same
       layout (cr_model_params / cr_model_grads), so a data-parallel trainer can all-reduce the
-      gradients in one call. Training workspaces are allocated on the first training call, so
-      a model loaded only to serve never holds them.
+      gradients in one call. The training workspace is one more block, taken on the first
+      training call and sized by what the model uses (LightGCN holds no InfoNCE buffers), so a
+      model loaded only to serve never holds it. cr_model_memory_bytes counts all of them.
 
    SECTIONS (in data-flow order; search for "==== n." to jump)
       1. core          status and errors, memory, threads
@@ -76,13 +94,31 @@
       4. kernels       cr_sgemm (packed, register-tiled SIMD), CSR matrices and cr_spmm
       5. data          id maps, interactions, loaders, splits, synthetic data, datasets
       6. augmentation  edge/node dropout, random-walk subgraphs, SimGCL noise, feature masking
-      7. losses        BPR, InfoNCE (in-batch, hard negatives, NT-Xent), L2, softmax CE
-      8. models        configuration, the model object, graph models (propagation forward and
-                       backward side by side), the GRU sequence encoder (forward and backprop
-                       through time side by side), sequence augmentations
-      9. training      Adam, one epoch, one batch, numerical-fault checks
-     10. evaluation    full-ranking metrics, top-k recommendation, fold-in of new users
+      7. losses        BPR, InfoNCE (in-batch, NT-Xent), L2, softmax CE; the projection head
+      8. models        the model interface (8a), configuration (8b), the model object (8c),
+                       the graph encoder with its forward and backward side by side (8d), one
+                       block per model: MF, LightGCN, SGL, SimGCL, XSimGCL (8e-8i), the GRU
+                       sequence encoder with backprop through time (8j), GRU4Rec, CL4SRec
+                       (8k, 8l), and the model table (8m)
+      9. training      Adam, the epoch loop shared by every model, cr_fit (model selection)
+     10. evaluation    full-ranking metrics, top-k recommendation, fold-in, candidate scores
      11. I/O           checkpoints and .npy export
+
+   ADDING A MODEL
+      1. Give it a kind at the end of cr_model_kind (values are stored in checkpoints).
+      2. Write its block in section 8, after the models it builds on: a `loss` function that
+         computes the batch's loss parts and, with want_grad, accumulates the manual backward
+         pass into m->grad (the forward and backward side by side), a `workspace` function
+         that takes its training buffers from the arena by name (cr__takef), and whatever it
+         does not share: `plan` (its parameter tensors), `setup`, `epoch_begin`, `check`.
+         Graph models reuse cr__graph_plan/setup/prepare/..., the encoder cr__graph_encode and
+         its backward, cr__graph_bpr and cr__graph_infonce; sequence models the GRU encoder.
+      3. Add one entry to cr__models (8m): its name, its defaults, its functions.
+      4. New options go into cr_config and cr__config_fields (so checkpoints keep them), with
+         their defaults and range checks in cr_config_resolve or the model's `check`.
+      5. Add a finite-difference check of its loss (tests/test_grad.c, MODEL_CHECK).
+      Everything else (the epoch loop, Adam and clipping, numerical-fault checks, cr_fit,
+      evaluation, serving, checkpoints, the CLI's --model) picks it up from the table.
 
    REFERENCES (what "faithful" means here; see each model's comments for the details)
       LightGCN (He et al., SIGIR 2020), SGL (Wu et al., SIGIR 2021), SimGCL (Yu et al., SIGIR
@@ -391,15 +427,19 @@ CR_API void cr_dataset_free(cr_dataset *ds);
 /* Graph augmentations work on the list of n training edges and produce keep flags that
    cr_graph_bipartite turns into an augmented graph (then re-normalised). */
 
-/* Edge dropout: keeps exactly n - floor(drop * n) edges, chosen uniformly without replacement. */
+/* Edge dropout: keeps exactly floor((1 - drop) n) edges (SELFRec's count), chosen uniformly
+   without replacement. */
 CR_API cr_status cr_aug_edge_dropout(uint8_t *keep, int64_t n, float drop, uint64_t seed);
 /* Node dropout: drops floor(drop * U) users and floor(drop * I) items with all their edges. */
 CR_API cr_status cr_aug_node_dropout(uint8_t *keep, int64_t n, const int32_t *users,
                                      const int32_t *items, int32_t n_users, int32_t n_items,
                                      float drop, uint64_t seed);
-/* Random-walk subgraph: keeps the edges walked by random walks (restart probability 0.2) from
-   random start users until about keep_ratio * n distinct edges are kept. graph is the
-   unnormalised or normalised bipartite adjacency of the same edges (users first). */
+/* Random-walk subgraph: ui is the user -> item pattern (rows users, nnz edges; edge e is its
+   e-th stored entry, the order of cr_interactions_to_csr and of a model's edge list). Walks
+   alternate user -> item -> user from uniformly drawn start users, restarting with probability
+   0.2 after each user -> item -> user step, and keep[e] = 1 for every edge they cross, until
+   floor(keep_ratio * nnz) distinct edges are kept (at most one more: a step crosses two), or
+   20 * nnz steps have been taken. */
 CR_API cr_status cr_aug_rw_subgraph(uint8_t *keep, const cr_csr *ui, float keep_ratio,
                                     uint64_t seed);
 /* SimGCL noise, in place: E[r] += eps * sign(E[r]) (.) normalize(u), u ~ U(0,1)^d per row. */
@@ -468,8 +508,10 @@ typedef enum cr_graph_aug { CR_AUG_ED = 1, CR_AUG_ND = 2, CR_AUG_RW = 3 } cr_gra
 /* A float option set to CR_OFF is zero; 0 means "the paper default". */
 #define CR_OFF (-1.0f)
 
-/* Model and training configuration. Zero-initialise it (`cr_config c = {0};` in C and C++) and
-   set what you need: every 0 means the default for the chosen model (cr_config_resolve). */
+/* Model and training configuration. Zero-initialise it and
+   set what you need: every 0 means the default for the chosen model (cr_config_resolve).
+   memset(&c, 0, sizeof c) does it in C and C++ alike; `= {0}` works too, but g++ and clang++
+   warn about it under -Wextra. */
 typedef struct cr_config {
     int dim;        /* embedding size: 64 */
     cr_model_kind model;
@@ -2646,6 +2688,42 @@ static cr_status cr__load_line(cr__load *L, cr__parser *p) {
     return cr__load_record(L, ru, ri, rating, time);
 }
 
+/* The line loop of the loaders: blank lines and '#' comments skipped, a CSV header allowed on
+   the first line of the triplet formats, malformed lines refused or (skip_bad_lines) counted. */
+static cr_status cr__parse_lines(cr__load *L, cr__parser *P, const char *s, const char *end) {
+    int header_checked = 0;
+    while (s < end) {
+        const char *nl = (const char *)memchr(s, '\n', (size_t)(end - s)), *le = nl ? nl : end, *q;
+        P->line++;
+        L->rep->lines++;
+        for (q = s; q < le && CR__ISBLANK(*q); q++) {}
+        if (q < le && *q != '#') {
+            cr_status lst;
+            int sp = cr__split_line(P, s, le);
+            if (sp < 0) lst = CR_ERR_NOMEM;
+            else if (sp == 0) lst = CR_ERR_PARSE;
+            else if (!header_checked && P->format != CR_FORMAT_LIGHTGCN && P->format != CR_FORMAT_SEQ &&
+                     !cr__is_numeric_start(&P->f[0]) && !cr__is_numeric_start(&P->f[1 < P->nf ? 1 : 0]))
+                lst = CR_OK; /* a CSV header such as "userId,movieId,rating,timestamp" */
+            else lst = cr__load_line(L, P);
+            header_checked = 1;
+            if (lst == CR_ERR_PARSE) {
+                if (!L->o->skip_bad_lines) return cr__fail(CR_ERR_PARSE, "%s:%lld: %s", P->path, (long long)P->line, P->msg);
+                if (!L->rep->bad_lines) {
+                    L->rep->first_bad_line = P->line;
+                    snprintf(L->rep->first_bad, sizeof L->rep->first_bad, "%s", P->msg);
+                }
+                L->rep->bad_lines++;
+            } else if (lst != CR_OK) {
+                if (lst == CR_ERR_NOMEM) cr__fail(lst, "%s:%lld: out of memory while loading", P->path, (long long)P->line);
+                return lst;
+            }
+        }
+        s = nl ? nl + 1 : end;
+    }
+    return CR_OK;
+}
+
 CR_API cr_status cr_parse_interactions(cr_interactions *x, cr_idmap *users, cr_idmap *items,
                                        int add_ids, const char *text, size_t len, const char *path,
                                        const cr_load_opts *opts, cr_load_report *report) {
@@ -2653,9 +2731,7 @@ CR_API cr_status cr_parse_interactions(cr_interactions *x, cr_idmap *users, cr_i
     cr_load_report rep_local;
     cr__load L;
     cr__parser P;
-    const char *s, *end;
     int32_t nu0 = users->n, ni0 = items->n;
-    int header_checked = 0;
     cr_status st;
     memset(x, 0, sizeof *x);
     memset(&L, 0, sizeof L);
@@ -2678,43 +2754,9 @@ CR_API cr_status cr_parse_interactions(cr_interactions *x, cr_idmap *users, cr_i
     L.last_raw_user = -1;
     P.path = path;
     P.format = opts->format;
-    s = text;
-    end = text + len;
-    if (len >= 3 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF) s += 3;
-    st = CR_OK;
-    while (s < end) {
-        const char *nl = (const char *)memchr(s, '\n', (size_t)(end - s)), *le = nl ? nl : end, *q;
-        P.line++;
-        report->lines++;
-        for (q = s; q < le && CR__ISBLANK(*q); q++) {}
-        if (q < le && *q != '#') { /* blank lines and '#' comments are skipped */
-            cr_status lst;
-            int sp = cr__split_line(&P, s, le);
-            if (sp < 0) lst = CR_ERR_NOMEM;
-            else if (sp == 0) lst = CR_ERR_PARSE;
-            else if (!header_checked && P.format != CR_FORMAT_LIGHTGCN && P.format != CR_FORMAT_SEQ &&
-                     !cr__is_numeric_start(&P.f[0]) && !cr__is_numeric_start(&P.f[1 < P.nf ? 1 : 0]))
-                lst = CR_OK; /* a CSV header such as "userId,movieId,rating,timestamp" */
-            else lst = cr__load_line(&L, &P);
-            header_checked = 1;
-            if (lst == CR_ERR_PARSE) {
-                if (!opts->skip_bad_lines) {
-                    st = cr__fail(CR_ERR_PARSE, "%s:%lld: %s", path, (long long)P.line, P.msg);
-                    break;
-                }
-                if (!report->bad_lines) {
-                    report->first_bad_line = P.line;
-                    snprintf(report->first_bad, sizeof report->first_bad, "%s", P.msg);
-                }
-                report->bad_lines++;
-            } else if (lst != CR_OK) {
-                st = lst;
-                if (st == CR_ERR_NOMEM) cr__fail(st, "%s:%lld: out of memory while loading", path, (long long)P.line);
-                break;
-            }
-        }
-        s = nl ? nl + 1 : end;
-    }
+    if (len >= 3 && (unsigned char)text[0] == 0xEF && (unsigned char)text[1] == 0xBB && (unsigned char)text[2] == 0xBF)
+        st = cr__parse_lines(&L, &P, text + 3, text + len); /* a UTF-8 byte-order mark */
+    else st = cr__parse_lines(&L, &P, text, text + len);
     CR_FREE(P.f);
     if (st == CR_OK && !opts->keep_duplicates) {
         int64_t removed = 0;
@@ -2879,99 +2921,122 @@ static int32_t cr__draw_cdf(cr_rng *r, const double *cdf, int32_t n) {
     return lo;
 }
 
+/* Options with their defaults filled in and range-checked. */
+static cr_status cr__synth_resolve(cr_synth_opts *o, const cr_synth_opts *opts) {
+    memset(o, 0, sizeof *o);
+    if (opts) *o = *opts;
+    if (!o->n_users) o->n_users = 2000;
+    if (!o->n_items) o->n_items = 3000;
+    if (!o->n_clusters) o->n_clusters = 20;
+    if (!o->mean_len) o->mean_len = 30;
+    if (o->zipf == 0) o->zipf = 0.8f;
+    if (o->in_cluster == 0) o->in_cluster = 0.8f;
+    if (o->follow == 0) o->follow = 0.5f;
+    if (!o->seed) o->seed = 1;
+    if (o->n_users < 1 || o->n_items < 10 || o->n_clusters < 1 || o->n_clusters > o->n_items / 5 ||
+        o->mean_len < 5 || o->mean_len * 4 > o->n_items / 2 || !(o->zipf >= 0 && o->zipf <= 4) ||
+        !(o->in_cluster >= 0 && o->in_cluster <= 1) || !(o->follow >= 0 && o->follow <= 1))
+        return cr__fail(CR_ERR_INVALID, "cr_synthetic: options out of range (users %d >= 1, items %d >= 10, "
+                        "clusters %d in 1..items/5, mean_len %d in 5..items/8, zipf %g in [0,4], in_cluster %g and follow %g in [0,1])",
+                        o->n_users, o->n_items, o->n_clusters, o->mean_len, (double)o->zipf, (double)o->in_cluster, (double)o->follow);
+    return CR_OK;
+}
+
+/* The item side of the synthetic world: clusters (item i is in cluster i % C), power-law
+   popularity, and each item's likely successors. */
+#define CR__SYNTH_NSUCC 4
+typedef struct cr__synth {
+    int32_t *members; /* items grouped by cluster: members[coff[c] .. coff[c+1]) */
+    int64_t *coff;
+    double *cdf;      /* per-cluster cumulative popularity, aligned with members */
+    double *gcdf;     /* cumulative popularity over all items */
+    int32_t *succ;    /* (I, NSUCC) likely next items, in the item's cluster */
+} cr__synth;
+
+static cr_status cr__synth_items(cr__synth *S, const cr_synth_opts *o, cr_rng *r) {
+    int32_t I = o->n_items, C = o->n_clusters, i, c;
+    double *w = (double *)cr__alloc_array((size_t)I, sizeof(double), "synthetic data");
+    S->members = (int32_t *)cr__alloc_array((size_t)I, sizeof(int32_t), "synthetic data");
+    S->succ = (int32_t *)cr__alloc_array((size_t)I * CR__SYNTH_NSUCC, sizeof(int32_t), "synthetic data");
+    S->coff = (int64_t *)cr__calloc_array((size_t)C + 1, sizeof(int64_t), "synthetic data");
+    S->cdf = (double *)cr__alloc_array((size_t)I, sizeof(double), "synthetic data");
+    S->gcdf = (double *)cr__alloc_array((size_t)I, sizeof(double), "synthetic data");
+    if (!w || !S->members || !S->succ || !S->coff || !S->cdf || !S->gcdf) { CR_FREE(w); return CR_ERR_NOMEM; }
+    /* popularity ranks are a random permutation */
+    for (i = 0; i < I; i++) S->members[i] = i;
+    for (i = I - 1; i > 0; i--) {
+        int32_t j = (int32_t)cr_rng_below(r, (uint32_t)i + 1), t = S->members[i];
+        S->members[i] = S->members[j];
+        S->members[j] = t;
+    }
+    for (i = 0; i < I; i++) w[S->members[i]] = pow((double)i + 1.0, -(double)o->zipf);
+    for (i = 0; i < I; i++) S->gcdf[i] = (i ? S->gcdf[i - 1] : 0) + w[i];
+    /* members grouped by cluster, with per-cluster cumulative weights */
+    for (i = 0; i < I; i++) S->coff[i % C + 1]++;
+    for (c = 0; c < C; c++) S->coff[c + 1] += S->coff[c];
+    for (c = 0; c < C; c++) {
+        int64_t k = S->coff[c];
+        for (i = c; i < I; i += C, k++) {
+            S->members[k] = i;
+            S->cdf[k] = (k > S->coff[c] ? S->cdf[k - 1] : 0) + w[i];
+        }
+    }
+    for (i = 0; i < I; i++) { /* each item has NSUCC likely successors in its own cluster */
+        int k;
+        c = i % C;
+        for (k = 0; k < CR__SYNTH_NSUCC; k++)
+            S->succ[(int64_t)i * CR__SYNTH_NSUCC + k] = S->members[S->coff[c] + cr__draw_cdf(r, S->cdf + S->coff[c], (int32_t)(S->coff[c + 1] - S->coff[c]))];
+    }
+    CR_FREE(w);
+    return CR_OK;
+}
+
+/* User u's history: a time-ordered walk, each next item a successor of the previous (follow),
+   else from the user's cluster (in_cluster), else from anywhere, by popularity; no repeats. */
+static cr_status cr__synth_user(cr_interactions *x, const cr__synth *S, const cr_synth_opts *o, int32_t u, int32_t *hist) {
+    cr_rng ru = cr_rng_stream(o->seed, (uint64_t)u + 1);
+    int32_t len = 5 + (int32_t)(-log(1.0 - (double)cr_rng_float(&ru)) * (o->mean_len - 5)), t;
+    int32_t uc = (int32_t)cr_rng_below(&ru, (uint32_t)o->n_clusters);
+    cr_status st;
+    if (len > o->mean_len * 4) len = o->mean_len * 4;
+    for (t = 0; t < len; t++) {
+        int32_t item = 0, tries, k;
+        for (tries = 0; tries < 20; tries++) {
+            float a = cr_rng_float(&ru);
+            if (t > 0 && a < o->follow) item = S->succ[(int64_t)hist[t - 1] * CR__SYNTH_NSUCC + cr_rng_below(&ru, CR__SYNTH_NSUCC)];
+            else if (cr_rng_float(&ru) < o->in_cluster)
+                item = S->members[S->coff[uc] + cr__draw_cdf(&ru, S->cdf + S->coff[uc], (int32_t)(S->coff[uc + 1] - S->coff[uc]))];
+            else item = cr__draw_cdf(&ru, S->gcdf, o->n_items);
+            for (k = 0; k < t && hist[k] != item; k++) {}
+            if (k == t) break;
+        }
+        if (tries == 20) break; /* history saturated: end it here */
+        hist[t] = item;
+        if ((st = cr_interactions_push(x, u, item, 1.0f, (double)t)) != CR_OK) return st;
+    }
+    return CR_OK;
+}
+
 CR_API cr_status cr_synthetic(cr_interactions *x, int32_t *n_users_out, int32_t *n_items_out,
                               const cr_synth_opts *opts) {
     cr_synth_opts o;
-    int32_t U, I, C, i, u, c, *members = NULL, *succ = NULL, *hist = NULL;
-    int64_t *coff = NULL;
-    double *cdf = NULL, *gcdf = NULL, *w = NULL;
+    cr__synth S;
+    int32_t u, *hist = NULL;
     cr_rng r;
-    cr_status st = CR_OK;
-    enum { NSUCC = 4 };
+    cr_status st;
     memset(x, 0, sizeof *x);
-    memset(&o, 0, sizeof o);
-    if (opts) o = *opts;
-    if (!o.n_users) o.n_users = 2000;
-    if (!o.n_items) o.n_items = 3000;
-    if (!o.n_clusters) o.n_clusters = 20;
-    if (!o.mean_len) o.mean_len = 30;
-    if (o.zipf == 0) o.zipf = 0.8f;
-    if (o.in_cluster == 0) o.in_cluster = 0.8f;
-    if (o.follow == 0) o.follow = 0.5f;
-    if (!o.seed) o.seed = 1;
-    if (o.n_users < 1 || o.n_items < 10 || o.n_clusters < 1 || o.n_clusters > o.n_items / 5 ||
-        o.mean_len < 5 || o.mean_len * 4 > o.n_items / 2 || !(o.zipf >= 0 && o.zipf <= 4) ||
-        !(o.in_cluster >= 0 && o.in_cluster <= 1) || !(o.follow >= 0 && o.follow <= 1))
-        return cr__fail(CR_ERR_INVALID, "cr_synthetic: options out of range (users %d >= 1, items %d >= 10, "
-                        "clusters %d in 1..items/5, mean_len %d in 5..items/8, zipf %g in [0,4], in_cluster %g and follow %g in [0,1])",
-                        o.n_users, o.n_items, o.n_clusters, o.mean_len, (double)o.zipf, (double)o.in_cluster, (double)o.follow);
-    U = o.n_users;
-    I = o.n_items;
-    C = o.n_clusters;
-    members = (int32_t *)cr__alloc_array((size_t)I, sizeof(int32_t), "synthetic data");
-    succ = (int32_t *)cr__alloc_array((size_t)I * NSUCC, sizeof(int32_t), "synthetic data");
-    hist = (int32_t *)cr__alloc_array((size_t)o.mean_len * 4 + 1, sizeof(int32_t), "synthetic data");
-    coff = (int64_t *)cr__calloc_array((size_t)C + 1, sizeof(int64_t), "synthetic data");
-    cdf = (double *)cr__alloc_array((size_t)I, sizeof(double), "synthetic data");
-    gcdf = (double *)cr__alloc_array((size_t)I, sizeof(double), "synthetic data");
-    w = (double *)cr__alloc_array((size_t)I, sizeof(double), "synthetic data");
-    if (!members || !succ || !hist || !coff || !cdf || !gcdf || !w) { st = CR_ERR_NOMEM; goto done; }
+    memset(&S, 0, sizeof S);
+    if ((st = cr__synth_resolve(&o, opts)) != CR_OK) return st;
     cr_rng_seed(&r, o.seed);
-    /* item i belongs to cluster i % C; popularity ranks are a random permutation */
-    for (i = 0; i < I; i++) members[i] = i;
-    for (i = I - 1; i > 0; i--) {
-        int32_t j = (int32_t)cr_rng_below(&r, (uint32_t)i + 1), t = members[i];
-        members[i] = members[j];
-        members[j] = t;
-    }
-    for (i = 0; i < I; i++) w[members[i]] = pow((double)i + 1.0, -(double)o.zipf);
-    for (i = 0; i < I; i++) gcdf[i] = (i ? gcdf[i - 1] : 0) + w[i];
-    /* members grouped by cluster, with per-cluster cumulative weights */
-    for (i = 0; i < I; i++) coff[i % C + 1]++;
-    for (c = 0; c < C; c++) coff[c + 1] += coff[c];
-    for (c = 0; c < C; c++) {
-        int64_t k = coff[c];
-        for (i = c; i < I; i += C, k++) {
-            members[k] = i;
-            cdf[k] = (k > coff[c] ? cdf[k - 1] : 0) + w[i];
-        }
-    }
-    /* each item has NSUCC likely successors in its own cluster */
-    for (i = 0; i < I; i++) {
-        int k;
-        c = i % C;
-        for (k = 0; k < NSUCC; k++)
-            succ[(int64_t)i * NSUCC + k] = members[coff[c] + cr__draw_cdf(&r, cdf + coff[c], (int32_t)(coff[c + 1] - coff[c]))];
-    }
-    for (u = 0; u < U; u++) {
-        cr_rng ru = cr_rng_stream(o.seed, (uint64_t)u + 1);
-        int32_t len = 5 + (int32_t)(-log(1.0 - (double)cr_rng_float(&ru)) * (o.mean_len - 5)), t;
-        int32_t uc = (int32_t)cr_rng_below(&ru, (uint32_t)C);
-        if (len > o.mean_len * 4) len = o.mean_len * 4;
-        for (t = 0; t < len; t++) {
-            int32_t item = 0, tries, k;
-            for (tries = 0; tries < 20; tries++) { /* no repeats within a history */
-                float a = cr_rng_float(&ru);
-                if (t > 0 && a < o.follow) item = succ[(int64_t)hist[t - 1] * NSUCC + cr_rng_below(&ru, NSUCC)];
-                else if (cr_rng_float(&ru) < o.in_cluster)
-                    item = members[coff[uc] + cr__draw_cdf(&ru, cdf + coff[uc], (int32_t)(coff[uc + 1] - coff[uc]))];
-                else item = cr__draw_cdf(&ru, gcdf, I);
-                for (k = 0; k < t && hist[k] != item; k++) {}
-                if (k == t) break;
-            }
-            if (tries == 20) break; /* history saturated: end it here */
-            hist[t] = item;
-            if ((st = cr_interactions_push(x, u, item, 1.0f, (double)t)) != CR_OK) goto done;
-        }
-    }
+    if ((st = cr__synth_items(&S, &o, &r)) == CR_OK && !(hist = (int32_t *)cr__alloc_array((size_t)o.mean_len * 4 + 1, sizeof(int32_t), "synthetic data")))
+        st = CR_ERR_NOMEM;
+    for (u = 0; u < o.n_users && st == CR_OK; u++) st = cr__synth_user(x, &S, &o, u, hist);
+    CR_FREE(S.members); CR_FREE(S.succ); CR_FREE(S.coff); CR_FREE(S.cdf); CR_FREE(S.gcdf); CR_FREE(hist);
+    if (st != CR_OK) { cr_interactions_free(x); return st; }
     x->has_time = 1;
-    *n_users_out = U;
-    *n_items_out = I;
-done:
-    CR_FREE(members); CR_FREE(succ); CR_FREE(hist); CR_FREE(coff);
-    CR_FREE(cdf); CR_FREE(gcdf); CR_FREE(w);
-    if (st != CR_OK) cr_interactions_free(x);
-    return st;
+    *n_users_out = o.n_users;
+    *n_items_out = o.n_items;
+    return CR_OK;
 }
 
 /* ---- 5g. datasets ---- */

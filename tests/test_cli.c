@@ -36,10 +36,11 @@ static int have_bin(void) {
     return 0;
 }
 
+static char e_last[8192]; /* stderr of the last EXPECT */
 #define EXPECT(args, status, frag)                                                                 \
     do {                                                                                           \
-        char e_[8192];                                                                             \
-        int s_ = run(args, e_, sizeof e_);                                                         \
+        char *e_ = e_last;                                                                         \
+        int s_ = run(args, e_, sizeof e_last);                                                     \
         CHECKF(s_ == (status) && strstr(e_, frag) != NULL, "contrarec %s -> status %d, stderr: %s (wanted %d and '%s')", args, s_, e_, status, frag); \
     } while (0)
 
@@ -93,6 +94,7 @@ TEST(bad_files) {
     EXPECT("eval --load build/test-tmp/cli_ok.txt --test build/test-tmp/cli_ok.txt", 1, "not a contrarec checkpoint (bad magic)");
     snprintf(args, sizeof args, "train --model mf --train build/test-tmp/cli_ok.txt --epochs 1 --dim 4 --save build/test-tmp/no-such-dir/m.crrc");
     EXPECT(args, 1, "cannot create");
+    EXPECT("train --model mf --train build/test-tmp/cli_ok.txt --epochs 1 --dim 4", 1, "no validation records");
 }
 
 TEST(train_eval_recommend_json) {
@@ -126,6 +128,94 @@ TEST(train_eval_recommend_json) {
     EXPECT("recommend --load build/test-tmp/cli.crrc --user 12 -k 50", 2, "-k 50 is more than the model's 10 items");
 }
 
+/* Validation metrics at every epoch are real (the validation items are never masked as
+   history), the output says which set selected the model, and --select test says it is
+   selecting on test. */
+TEST(train_selects_on_validation) {
+    char e[8192], line[8192];
+    FILE *f;
+    int epochs = 0, zero = 0, final = 0;
+    if (!have_bin()) return;
+    CHECKF(run("train --model lightgcn --epochs 4 --dim 16 --json --no-auc", e, sizeof e) == 0, "%s", e);
+    CHECK(strstr(e, "selection: on a validation split") != NULL);
+    f = fopen("build/test-tmp/cli.out", "rb");
+    CHECK(f != NULL);
+    while (fgets(line, sizeof line, f)) {
+        const char *v = strstr(line, "\"valid_ndcg@20\":");
+        if (strstr(line, "\"best_epoch\"")) {
+            final = 1;
+            CHECK(strstr(line, "\"selected_on\":\"valid\"") && strstr(line, "\"test_ndcg@20\":") && strstr(line, "\"valid_ndcg@20\":"));
+            continue;
+        }
+        CHECK(v != NULL);
+        if (v) zero += atof(v + 16) == 0.0;
+        epochs++;
+    }
+    fclose(f);
+    CHECK(epochs == 4 && final && zero == 0);
+    EXPECT("train --model mf --epochs 2 --dim 8 --select test --no-auc", 0, "ON THE TEST SET");
+    f = fopen("build/test-tmp/cli.out", "rb");
+    CHECK(f && fread(line, 1, sizeof line - 1, f) > 0);
+    if (f) fclose(f);
+    CHECK(strstr(line, "selected epoch") && strstr(line, "on TEST ndcg@20") && strstr(line, "optimistic"));
+    EXPECT("train --model mf --select last", 2, "--select last needs --epochs");
+    EXPECT("train --model mf --select test --refit --epochs 2", 2, "--refit follows a selection on validation");
+    EXPECT("train --model mf --select sometimes", 2, "--select: 'sometimes' is not valid, test or last");
+    EXPECT("train --model mf --metric auc", 2, "--metric: unknown metric 'auc'");
+}
+
+/* Output paths are checked before any work: a run that could not save stops at once. */
+TEST(output_paths_checked_before_training) {
+    char e[8192];
+    if (!have_bin()) return;
+    EXPECT("train --model xsimgcl --export-npy build/test-tmp/no-such-dir", 1, "--export-npy build/test-tmp/no-such-dir: cannot create");
+    CHECKF(!strstr(e_last, "synthetic dataset"), "data was built before the check: %s", e_last);
+    EXPECT("train --model xsimgcl --save build/test-tmp/no-such-dir/m.crrc", 1, "--save build/test-tmp/no-such-dir/m.crrc: cannot create");
+    CHECKF(!strstr(e_last, "synthetic dataset"), "data was built before the check: %s", e_last);
+    (void)e;
+}
+
+/* The header's quick start is examples/minimal.c (which make test builds as C and C++ and runs),
+   line for line: the manual cannot drift from a program that compiles. */
+static char *read_all(const char *path) {
+    FILE *f = fopen(path, "rb");
+    char *b;
+    long n;
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    b = (char *)malloc((size_t)n + 1);
+    if (fread(b, 1, (size_t)n, f) != (size_t)n) n = 0;
+    b[n] = 0;
+    fclose(f);
+    return b;
+}
+
+TEST(quick_start_is_examples_minimal) {
+    char *h = read_all("contrarec.h"), *x = read_all("examples/minimal.c"), *p, *q;
+    int lines = 0;
+    CHECK(h && x);
+    p = strstr(h, "         #define CONTRAREC_IMPLEMENTATION\n         #include \"contrarec.h\"");
+    q = strstr(x, "#define CONTRAREC_IMPLEMENTATION\n#include \"../contrarec.h\"");
+    CHECK(p && q);
+    while (p && q && *q) { /* each manual line is 9 spaces + the program's line */
+        char *pe = strchr(p, '\n'), *qe = strchr(q, '\n'), want[512];
+        if (!pe || !qe || qe - q >= (long)sizeof want) break;
+        snprintf(want, sizeof want, "%.*s", (int)(qe - q), q);
+        if (!strcmp(want, "#include \"../contrarec.h\"")) strcpy(want, "#include \"contrarec.h\"");
+        if (!want[0]) CHECKF(pe == p, "manual line %d is not empty", lines + 1);
+        else CHECKF(pe - p == 9 + (long)strlen(want) && !strncmp(p + 9, want, strlen(want)), "quick start line %d differs: %s", lines + 1, want);
+        lines++;
+        if (!strcmp(want, "}")) break;
+        p = pe + 1;
+        q = qe + 1;
+    }
+    CHECK(lines > 20);
+    free(h);
+    free(x);
+}
+
 TEST(killed_save_keeps_previous_checkpoint) {
     /* a large model saved at every improving epoch, killed at 12 moments; after each kill the
        checkpoint file must still load (the old version or the new one, never a torn one) */
@@ -156,6 +246,9 @@ const crt_case crt_cli[] = {
     {"cli/bad_command_lines", bad_command_lines},
     {"cli/bad_files", bad_files},
     {"cli/train_eval_recommend_json", train_eval_recommend_json},
+    {"cli/train_selects_on_validation", train_selects_on_validation},
+    {"cli/output_paths_checked_before_training", output_paths_checked_before_training},
+    {"cli/quick_start_is_examples_minimal", quick_start_is_examples_minimal},
     {"cli/killed_save_keeps_previous_checkpoint", killed_save_keeps_previous_checkpoint},
 #endif
     {NULL, NULL}};

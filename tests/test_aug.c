@@ -1,0 +1,144 @@
+/* The contracts of the augmentations, graph and sequence. This file compiles its own static copy
+   of the library to reach the sequence augmentation, which is internal. */
+#define CONTRAREC_STATIC
+#define CONTRAREC_IMPLEMENTATION
+#include "test.h"
+#include <stdlib.h>
+
+TEST(edge_dropout_keeps_floor_of_the_rest) {
+    uint8_t keep[1001];
+    int64_t i, kept = 0;
+    CHECK_OK(cr_aug_edge_dropout(keep, 1001, 0.25f, 7));
+    for (i = 0; i < 1001; i++) kept += keep[i];
+    CHECK(kept == 750); /* floor(0.75 * 1001) */
+    CHECK_OK(cr_aug_edge_dropout(keep, 1001, 0.0f, 7));
+    for (i = 0, kept = 0; i < 1001; i++) kept += keep[i];
+    CHECK(kept == 1001);
+    CHECK_FAILS(cr_aug_edge_dropout(keep, 1001, 1.0f, 7), CR_ERR_INVALID, "edge dropout ratio 1");
+}
+
+/* On a complete bipartite graph, dropping floor(rho U) users and floor(rho I) items keeps
+   exactly (U - floor(rho U)) (I - floor(rho I)) edges. */
+TEST(node_dropout_drops_floor_rho_nodes) {
+    enum { U = 10, I = 20 };
+    int32_t us[U * I], is[U * I];
+    uint8_t keep[U * I];
+    int e, kept = 0;
+    for (e = 0; e < U * I; e++) { us[e] = e / I; is[e] = e % I; }
+    CHECK_OK(cr_aug_node_dropout(keep, U * I, us, is, U, I, 0.3f, 9));
+    for (e = 0; e < U * I; e++) kept += keep[e];
+    CHECK(kept == (U - 3) * (I - 6));
+}
+
+/* Random walks with restart keep keep_ratio of the edges (a step adds at most one past it),
+   and every kept edge is an edge of the graph. */
+TEST(rw_subgraph_keeps_the_ratio) {
+    cr_interactions x;
+    cr_csr ui;
+    int32_t nu, ni;
+    cr_synth_opts so;
+    uint8_t *keep;
+    int64_t e, kept = 0, target;
+    memset(&so, 0, sizeof so);
+    so.n_users = 200;
+    so.n_items = 300;
+    CHECK_OK(cr_synthetic(&x, &nu, &ni, &so));
+    CHECK_OK(cr_interactions_to_csr(&ui, &x, nu, ni, 0));
+    keep = (uint8_t *)malloc((size_t)ui.nnz);
+    CHECK_OK(cr_aug_rw_subgraph(keep, &ui, 0.4f, 3));
+    for (e = 0; e < ui.nnz; e++) kept += keep[e];
+    target = (int64_t)(0.4 * (double)ui.nnz);
+    CHECKF(kept >= target && kept <= target + 1, "kept %lld of %lld, target %lld", (long long)kept, (long long)ui.nnz, (long long)target);
+    CHECK_FAILS(cr_aug_rw_subgraph(keep, &ui, 0.0f, 3), CR_ERR_INVALID, "keep ratio 0");
+    free(keep);
+    cr_csr_free(&ui);
+    cr_interactions_free(&x);
+}
+
+TEST(feature_mask_zeroes_the_masked_columns) {
+    float E[6 * 8];
+    uint8_t mask[8];
+    int i, j, masked = 0;
+    for (i = 0; i < 48; i++) E[i] = (float)(i + 1);
+    cr_aug_feature_mask(E, 6, 8, 0.5f, 11, mask);
+    for (j = 0; j < 8; j++) masked += !mask[j];
+    CHECK(masked > 0 && masked < 8);
+    for (i = 0; i < 6; i++)
+        for (j = 0; j < 8; j++) CHECK(E[i * 8 + j] == (mask[j] ? (float)(i * 8 + j + 1) : 0.0f));
+}
+
+/* A CL4SRec model whose only augmentation is the given one, to call the augmentation on. */
+static cr_model *seq_model(unsigned aug, float rate, float keep, cr_dataset *ds) {
+    cr_config c;
+    cr_synth_opts so;
+    cr_model *m = NULL;
+    memset(&c, 0, sizeof c);
+    memset(&so, 0, sizeof so);
+    so.n_users = 50;
+    so.n_items = 100;
+    so.mean_len = 10;
+    c.model = CR_MODEL_CL4SREC;
+    c.dim = 8;
+    c.seq_aug = aug;
+    c.aug_rate = rate;
+    c.crop_keep = keep;
+    if (cr_dataset_synthetic(ds, &so, 1, 0) != CR_OK || cr_model_create(&m, &c, ds) != CR_OK) return NULL;
+    return m;
+}
+
+/* Crop keeps floor(eta n) items as one window (CL4SRec's eta, the share kept); mask replaces
+   exactly floor(gamma n) distinct positions; reorder permutes one window. */
+TEST(sequence_augmentations_keep_their_contracts) {
+    int32_t s[40], out[81];
+    int n = 40, i, len, trial;
+    cr_dataset ds;
+    cr_model *m;
+    cr_rng r;
+    for (i = 0; i < n; i++) s[i] = i + 3;
+    cr_rng_seed(&r, 5);
+    m = seq_model(CR_SEQAUG_CROP, 0.2f, 0.6f, &ds);
+    CHECK(m != NULL);
+    for (trial = 0; trial < 20; trial++) {
+        len = cr__seq_augment(m, s, n, out, &r);
+        CHECK(len == 24);
+        for (i = 1; i < len; i++) CHECK(out[i] == out[i - 1] + 1); /* one contiguous window */
+    }
+    cr_model_free(m);
+    cr_dataset_free(&ds);
+    m = seq_model(CR_SEQAUG_MASK, 0.3f, 0, &ds);
+    CHECK(m != NULL);
+    for (trial = 0; trial < 20; trial++) {
+        int masked = 0;
+        len = cr__seq_augment(m, s, n, out, &r);
+        CHECK(len == n);
+        for (i = 0; i < n; i++) {
+            if (out[i] == cr_model_num_items(m)) masked++;
+            else CHECK(out[i] == s[i]);
+        }
+        CHECKF(masked == 12, "masked %d positions, wanted floor(0.3 * 40) = 12 distinct ones", masked);
+    }
+    cr_model_free(m);
+    cr_dataset_free(&ds);
+    m = seq_model(CR_SEQAUG_REORDER, 0.25f, 0, &ds);
+    CHECK(m != NULL);
+    for (trial = 0; trial < 20; trial++) {
+        int first = -1, last = -1, sum = 0;
+        len = cr__seq_augment(m, s, n, out, &r);
+        CHECK(len == n);
+        for (i = 0; i < n; i++) {
+            sum += out[i] - s[i];
+            if (out[i] != s[i]) { if (first < 0) first = i; last = i; }
+        }
+        CHECK(sum == 0 && (first < 0 || last - first < 10)); /* a window of floor(0.25 * 40) */
+    }
+    cr_model_free(m);
+    cr_dataset_free(&ds);
+}
+
+const crt_case crt_aug[] = {
+    {"aug/edge_dropout_keeps_floor_of_the_rest", edge_dropout_keeps_floor_of_the_rest},
+    {"aug/node_dropout_drops_floor_rho_nodes", node_dropout_drops_floor_rho_nodes},
+    {"aug/rw_subgraph_keeps_the_ratio", rw_subgraph_keeps_the_ratio},
+    {"aug/feature_mask_zeroes_the_masked_columns", feature_mask_zeroes_the_masked_columns},
+    {"aug/sequence_augmentations_keep_their_contracts", sequence_augmentations_keep_their_contracts},
+    {NULL, NULL}};
