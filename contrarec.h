@@ -96,10 +96,11 @@
       6. augmentation  edge/node dropout, random-walk subgraphs, SimGCL noise, feature masking
       7. losses        BPR, InfoNCE (in-batch, NT-Xent), L2, softmax CE; the projection head
       8. models        the model interface (8a), configuration (8b), the model object (8c),
-                       the graph encoder with its forward and backward side by side (8d), one
-                       block per model: MF, LightGCN, SGL, SimGCL, XSimGCL (8e-8i), the GRU
-                       sequence encoder with backprop through time (8j), GRU4Rec, CL4SRec
-                       (8k, 8l), and the model table (8m)
+                       the graph encoder with its forward and backward side by side, BPR with
+                       uniform, DNS or MixGCF negatives, InfoNCE with a projection head and
+                       mixed negatives (8d), one block per model: MF, LightGCN, SGL, SimGCL,
+                       XSimGCL, NCL (8e-8j), the GRU sequence encoder with backprop through
+                       time (8k), GRU4Rec, CL4SRec (8l, 8m), and the model table (8n)
       9. training      Adam, the epoch loop shared by every model, cr_fit (model selection)
      10. evaluation    full-ranking metrics, top-k recommendation, fold-in, candidate scores
      11. I/O           checkpoints and .npy export
@@ -113,7 +114,7 @@
          does not share: `plan` (its parameter tensors), `setup`, `epoch_begin`, `check`.
          Graph models reuse cr__graph_plan/setup/prepare/..., the encoder cr__graph_encode and
          its backward, cr__graph_bpr and cr__graph_infonce; sequence models the GRU encoder.
-      3. Add one entry to cr__models (8m): its name, its defaults, its functions.
+      3. Add one entry to cr__models (8n): its name, its defaults, its functions.
       4. New options go into cr_config and cr__config_fields (so checkpoints keep them), with
          their defaults and range checks in cr_config_resolve or the model's `check`.
       5. Add a finite-difference check of its loss (tests/test_grad.c, MODEL_CHECK).
@@ -435,13 +436,13 @@ CR_API cr_status cr_aug_node_dropout(uint8_t *keep, int64_t n, const int32_t *us
                                      const int32_t *items, int32_t n_users, int32_t n_items,
                                      float drop, uint64_t seed);
 /* Random-walk subgraph: ui is the user -> item pattern (rows users, nnz edges; edge e is its
-   e-th stored entry, the order of cr_interactions_to_csr and of a model's edge list). Walks
-   alternate user -> item -> user from uniformly drawn start users, restarting with probability
-   0.2 after each user -> item -> user step, and keep[e] = 1 for every edge they cross, until
-   floor(keep_ratio * nnz) distinct edges are kept (at most one more: a step crosses two), or
-   20 * nnz steps have been taken. */
-CR_API cr_status cr_aug_rw_subgraph(uint8_t *keep, const cr_csr *ui, float keep_ratio,
-                                    uint64_t seed);
+   e-th stored entry, the order of cr_interactions_to_csr and of a model's edge list). From
+   uniformly drawn start users, walks with restart take walk_len steps user -> item -> user
+   each, jumping back to their start user with probability restart after a step, and keep[e] =
+   1 for every edge they cross, until floor(keep_ratio * nnz) distinct edges are kept (at most
+   one more: a step crosses two) or 20 * nnz steps have been taken. */
+CR_API cr_status cr_aug_rw_subgraph(uint8_t *keep, const cr_csr *ui, float keep_ratio, float restart,
+                                    int walk_len, uint64_t seed);
 /* SimGCL noise, in place: E[r] += eps * sign(E[r]) (.) normalize(u), u ~ U(0,1)^d per row. */
 CR_API void cr_aug_noise(float *E, int64_t rows, int d, float eps, uint64_t seed);
 /* Node-feature masking: zeroes each of the d feature columns with probability rate (the same
@@ -488,7 +489,8 @@ typedef enum cr_model_kind {
     CR_MODEL_SIMGCL = 4,   /* SimGCL: noise-perturbed views + InfoNCE */
     CR_MODEL_XSIMGCL = 5,  /* XSimGCL: one noisy pass, cross-layer InfoNCE */
     CR_MODEL_GRU4REC = 6,  /* GRU encoder, next-item loss */
-    CR_MODEL_CL4SREC = 7   /* GRU encoder, next-item loss + CL4SRec-style contrast */
+    CR_MODEL_CL4SREC = 7,  /* GRU encoder, next-item loss + CL4SRec-style contrast */
+    CR_MODEL_NCL = 8       /* NCL: structure and prototype contrast on LightGCN */
 } cr_model_kind;
 
 CR_API const char *cr_model_name(cr_model_kind k); /* "mf", "lightgcn", ...; "?" if unknown */
@@ -496,7 +498,14 @@ CR_API cr_model_kind cr_model_parse(const char *name); /* 0 if unknown */
 CR_API int cr_model_is_sequential(cr_model_kind k);
 CR_API const char *cr_model_list(void); /* every model's name, space-separated */
 
-typedef enum cr_graph_aug { CR_AUG_ED = 1, CR_AUG_ND = 2, CR_AUG_RW = 3 } cr_graph_aug;
+/* SGL's augmented views: edge dropout, node dropout, a different ED graph per layer (SGL-RW),
+   ND or ED drawn per view and epoch (mixed), the subgraph covered by random walks with
+   restart from random users (subgraph). */
+typedef enum cr_graph_aug { CR_AUG_ED = 1, CR_AUG_ND = 2, CR_AUG_RW = 3, CR_AUG_MIXED = 4, CR_AUG_SUBGRAPH = 5 } cr_graph_aug;
+
+/* Negatives of BPR: uniform (rejecting the user's items), DNS (the best-scored of M uniform
+   candidates), MixGCF (a synthetic negative mixed from the positive and M candidates). */
+typedef enum cr_neg_sampler { CR_NEG_UNIFORM = 1, CR_NEG_DNS = 2, CR_NEG_MIXGCF = 3 } cr_neg_sampler;
 
 /* Sequence augmentations (bit flags, composable). */
 #define CR_SEQAUG_MASK 1u
@@ -542,6 +551,18 @@ typedef struct cr_config {
     float crop_keep;  /* share of a sequence that crop keeps (CL4SRec's eta): 0.8 */
     int neg_samples;  /* 0: full softmax over all items; > 0: sampled softmax with that many
                          shared negatives per batch */
+    /* graph models */
+    int neg;            /* BPR negatives: CR_NEG_UNIFORM (default), CR_NEG_DNS, CR_NEG_MIXGCF */
+    int neg_candidates; /* DNS and MixGCF: M candidates per training pair: 64 */
+    int cl_negatives;   /* uniformly drawn items added to the item-side InfoNCE negatives: 0 */
+    int view_every;     /* SGL: rebuild the augmented graphs every N epochs: 1 */
+    int rw_len;         /* subgraph views: steps of each random walk from a start user: 16 */
+    float rw_restart;   /* subgraph views: chance of jumping back to the start user: 0.2 */
+    /* NCL (lambda is the structure-contrast weight, lstar the layer contrasted with layer 0) */
+    float proto_reg;    /* prototype-contrast weight: 5e-8 */
+    float ssl_alpha;    /* weight of the item side of the structure contrast: 0.5 */
+    int clusters;       /* k-means prototypes per side: 10 */
+    int warmup;         /* epochs before the prototype term starts: 20 (-1: none) */
 } cr_config;
 
 /* Fills the defaults into c and range-checks every field; CR_ERR_INVALID names the field. */
@@ -593,6 +614,8 @@ typedef struct cr_epoch_stats {
     double reg_loss; /* mean L2 loss */
     int64_t batches;
     double seconds;
+    double prep_seconds; /* of seconds: before the first batch (shuffle, augmented graphs,
+                            k-means) */
 } cr_epoch_stats;
 
 /* Called after each batch (for progress bars); return non-zero to stop the epoch. */
@@ -3259,18 +3282,20 @@ CR_API cr_status cr_aug_node_dropout(uint8_t *keep, int64_t n, const int32_t *us
     return st;
 }
 
-CR_API cr_status cr_aug_rw_subgraph(uint8_t *keep, const cr_csr *ui, float keep_ratio, uint64_t seed) {
-    /* ui is the user -> item pattern (rows users); edge e is the e-th stored entry. Walks
-       alternate user -> item -> user via the item -> user transpose. */
+CR_API cr_status cr_aug_rw_subgraph(uint8_t *keep, const cr_csr *ui, float keep_ratio, float restart,
+                                    int walk_len, uint64_t seed) {
+    /* walks alternate user -> item -> user, the second step through the item -> user
+       transpose; epos maps each transposed entry back to its edge */
     cr_csr iu;
     int64_t *epos, target, kept = 0, steps = 0, p;
     cr_rng r;
     cr_status st;
     if (!(keep_ratio > 0 && keep_ratio <= 1)) return cr__fail(CR_ERR_INVALID, "random-walk keep ratio %g is outside (0, 1]", (double)keep_ratio);
+    if (!(restart >= 0 && restart < 1)) return cr__fail(CR_ERR_INVALID, "random-walk restart probability %g is outside [0, 1)", (double)restart);
+    if (walk_len < 1) return cr__fail(CR_ERR_INVALID, "random-walk length %d must be >= 1", walk_len);
     memset(keep, 0, (size_t)ui->nnz);
     if (ui->nnz == 0 || ui->nrows == 0) return CR_OK;
     if ((st = cr_csr_transpose(&iu, ui)) != CR_OK) return st;
-    /* for each transposed entry, the index of the same edge in ui */
     epos = (int64_t *)cr__alloc_array((size_t)ui->nnz, sizeof(int64_t), "random walk");
     if (!epos) { cr_csr_free(&iu); return CR_ERR_NOMEM; }
     {
@@ -3284,8 +3309,9 @@ CR_API cr_status cr_aug_rw_subgraph(uint8_t *keep, const cr_csr *ui, float keep_
     target = (int64_t)((double)keep_ratio * (double)ui->nnz);
     cr_rng_seed(&r, seed);
     while (kept < target && steps < 20 * ui->nnz) {
-        int64_t u = (int64_t)cr_rng_below(&r, (uint32_t)ui->nrows);
-        while (kept < target && steps < 20 * ui->nnz) {
+        int64_t start = (int64_t)cr_rng_below(&r, (uint32_t)ui->nrows), u = start;
+        int t;
+        for (t = 0; t < walk_len && kept < target; t++) {
             int64_t deg = ui->rowptr[u + 1] - ui->rowptr[u], e, it, q;
             steps++;
             if (deg == 0) break;
@@ -3295,8 +3321,7 @@ CR_API cr_status cr_aug_rw_subgraph(uint8_t *keep, const cr_csr *ui, float keep_
             deg = iu.rowptr[it + 1] - iu.rowptr[it];
             q = iu.rowptr[it] + (int64_t)cr_rng_below(&r, (uint32_t)deg);
             if (!keep[epos[q]]) { keep[epos[q]] = 1; kept++; }
-            u = iu.col[q];
-            if (cr_rng_float(&r) < 0.2f) break; /* restart */
+            u = cr_rng_float(&r) < restart ? start : iu.col[q];
         }
     }
     CR_FREE(epos);
@@ -3616,8 +3641,10 @@ static void cr__mlp2_backward(float *dx, float *dW1, float *db1, float *dW2, flo
 /* One training batch. Graph models get (user, positive, negative) triples, sequence models
    the users whose histories form the batch. */
 typedef struct cr__batch {
-    const int32_t *users, *pos, *neg; /* (n) each; pos and neg are NULL where not used */
-    int n, epoch;
+    const int32_t *users, *pos; /* (n) each; pos is NULL for sequence models */
+    const int32_t *cand;        /* (n, n_cand) negative candidates (models with negatives):
+                                   one uniform negative per row, or DNS's / MixGCF's M */
+    int n, n_cand, epoch;
     int64_t index; /* batch number within the epoch, from 0 */
     uint64_t seed; /* the randomness of this batch */
 } cr__batch;
@@ -3644,8 +3671,8 @@ typedef struct cr__model_ops {
     const char *name, *about;
     int sequential; /* training examples are users' histories, else (user, item) pairs */
     int negatives;  /* each (user, item) example gets a uniformly sampled negative */
-    int layers, proj_head;     /* defaults; 0 for none */
-    float tau, lambda, eps, drop;
+    int layers, proj_head, lstar, batch; /* defaults; 0: none, or the generic default */
+    float lr, tau, lambda, eps, drop;
     int first_layer; /* graph encoder: the layer mean starts at layer 0 (LightGCN) or 1 (SimGCL) */
     int l2_selfrec;  /* which CR__L2_* form l2_selfrec = 1 selects */
     cr_status (*check)(const cr_config *c); /* model-specific range checks; may be NULL */
@@ -3723,7 +3750,10 @@ static const cr__cfg_field cr__config_fields[] = {
     CR__CF(clip, CR__T_F32, CR_OFF), CR__CF(dropout, CR__T_F32, CR_OFF), CR__CF(aug_rate, CR__T_F32, 0),
     CR__CF(seed, CR__T_U64, 0),
     /* version 2 */
-    CR__CF(crop_keep, CR__T_F32, 0),
+    CR__CF(crop_keep, CR__T_F32, 0), CR__CF(neg, CR__T_I32, 0), CR__CF(neg_candidates, CR__T_I32, 0),
+    CR__CF(cl_negatives, CR__T_I32, 0), CR__CF(view_every, CR__T_I32, 0), CR__CF(rw_len, CR__T_I32, 0),
+    CR__CF(rw_restart, CR__T_F32, CR_OFF), CR__CF(proto_reg, CR__T_F32, CR_OFF), CR__CF(ssl_alpha, CR__T_F32, CR_OFF),
+    CR__CF(clusters, CR__T_I32, 0), CR__CF(warmup, CR__T_I32, -1),
 };
 #undef CR__CF
 #define CR__CFG_V1 22
@@ -3787,8 +3817,8 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     if (!o->layers) c->layers = 0; /* no propagation (MF, sequence models) */
     /* the sequence models' 3e-3: at 1e-3 GRU4Rec on Beauty was at HR@10 0.032 after 10 epochs,
        at 3e-3 at 0.064 (bench/RESULTS.md) */
-    c->lr = cr__opt(c->lr, seq ? 3e-3f : 1e-3f);
-    if (!c->batch) c->batch = seq ? 256 : 2048;
+    c->lr = cr__opt(c->lr, o->lr > 0 ? o->lr : seq ? 3e-3f : 1e-3f);
+    if (!c->batch) c->batch = o->batch ? o->batch : seq ? 256 : 2048;
     c->reg = cr__opt(c->reg, seq ? 0.0f : 1e-4f);
     c->tau = cr__opt(c->tau, o->tau > 0 ? o->tau : 0.2f);
     if (c->proj_head == 0) c->proj_head = o->proj_head ? 1 : -1;
@@ -3798,7 +3828,7 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     c->eps = cr__opt(c->eps, o->eps);
     c->drop = cr__opt(c->drop, o->drop);
     if (!c->aug) c->aug = CR_AUG_ED;
-    if (!c->lstar) c->lstar = 1;
+    if (!c->lstar) c->lstar = o->lstar ? o->lstar : 1;
     c->clip = cr__opt(c->clip, 0.0f);
     if (!c->seed) c->seed = 2024;
     if (!c->max_len) c->max_len = 50;
@@ -3808,6 +3838,16 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     if (!c->seq_aug) c->seq_aug = CR_SEQAUG_CROP | CR_SEQAUG_MASK | CR_SEQAUG_REORDER;
     c->aug_rate = cr__opt(c->aug_rate, 0.2f);
     c->crop_keep = cr__opt(c->crop_keep, 0.8f);
+    if (!c->neg) c->neg = CR_NEG_UNIFORM;
+    if (!c->neg_candidates) c->neg_candidates = 64; /* MixGCF's LightGCN setting on dense data */
+    if (!c->view_every) c->view_every = 1;
+    if (!c->rw_len) c->rw_len = 16;
+    c->rw_restart = cr__opt(c->rw_restart, 0.2f);
+    c->proto_reg = cr__opt(c->proto_reg, 5e-8f); /* NCL's Gowalla configuration */
+    c->ssl_alpha = cr__opt(c->ssl_alpha, 0.5f);
+    if (!c->clusters) c->clusters = 10;
+    if (!c->warmup) c->warmup = 20;
+    else if (c->warmup == -1) c->warmup = 0;
     /* range checks: every field, before any work */
     if (c->dim < 1 || c->dim > CR__MAX_DIM) return cr__fail(CR_ERR_INVALID, "config %s: dim %d is outside 1..%d", name, c->dim, CR__MAX_DIM);
     if (o->layers && (c->layers < 1 || c->layers > CR__MAX_LAYERS)) return cr__fail(CR_ERR_INVALID, "config %s: layers %d is outside 1..%d", name, c->layers, CR__MAX_LAYERS);
@@ -3818,7 +3858,7 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     if (!(c->lambda >= 0 && c->lambda < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: lambda %g must be >= 0 and finite", name, (double)c->lambda);
     if (!(c->eps >= 0 && c->eps < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: eps %g must be >= 0 and finite", name, (double)c->eps);
     if (!(c->drop >= 0 && c->drop < 1)) return cr__fail(CR_ERR_INVALID, "config %s: drop %g is outside [0, 1)", name, (double)c->drop);
-    if (c->aug < CR_AUG_ED || c->aug > CR_AUG_RW) return cr__fail(CR_ERR_INVALID, "config %s: aug %d is not ED (1), ND (2) or RW (3)", name, c->aug);
+    if (c->aug < CR_AUG_ED || c->aug > CR_AUG_SUBGRAPH) return cr__fail(CR_ERR_INVALID, "config %s: aug %d is not ED (1), ND (2), RW (3), mixed (4) or subgraph (5)", name, c->aug);
     if (!(c->clip >= 0 && c->clip < 1e30)) return cr__fail(CR_ERR_INVALID, "config %s: clip %g must be >= 0 and finite", name, (double)c->clip);
     if (c->max_len < 2 || c->max_len > 4096) return cr__fail(CR_ERR_INVALID, "config %s: max_len %d is outside 2..4096", name, c->max_len);
     if (c->hidden < 1 || c->hidden > CR__MAX_DIM) return cr__fail(CR_ERR_INVALID, "config %s: hidden %d is outside 1..%d", name, c->hidden, CR__MAX_DIM);
@@ -3829,6 +3869,15 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     if (!(c->crop_keep > 0 && c->crop_keep <= 1)) return cr__fail(CR_ERR_INVALID, "config %s: crop_keep %g is outside (0, 1]", name, (double)c->crop_keep);
     if (c->neg_samples < 0 || c->neg_samples > (1 << 20)) return cr__fail(CR_ERR_INVALID, "config %s: neg_samples %d is outside 0..1048576", name, c->neg_samples);
     if (c->l2_selfrec != 0 && c->l2_selfrec != 1) return cr__fail(CR_ERR_INVALID, "config %s: l2_selfrec must be 0 or 1", name);
+    if (c->neg < CR_NEG_UNIFORM || c->neg > CR_NEG_MIXGCF) return cr__fail(CR_ERR_INVALID, "config %s: neg %d is not uniform (1), DNS (2) or MixGCF (3)", name, c->neg);
+    if (c->neg_candidates < 1 || c->neg_candidates > 4096) return cr__fail(CR_ERR_INVALID, "config %s: neg_candidates %d is outside 1..4096", name, c->neg_candidates);
+    if (c->cl_negatives < 0 || c->cl_negatives > 65536) return cr__fail(CR_ERR_INVALID, "config %s: cl_negatives %d is outside 0..65536", name, c->cl_negatives);
+    if (c->view_every < 1 || c->view_every > 100000) return cr__fail(CR_ERR_INVALID, "config %s: view_every %d is outside 1..100000", name, c->view_every);
+    if (c->rw_len < 1 || c->rw_len > 1000000) return cr__fail(CR_ERR_INVALID, "config %s: rw_len %d is outside 1..1000000", name, c->rw_len);
+    if (!(c->rw_restart >= 0 && c->rw_restart < 1)) return cr__fail(CR_ERR_INVALID, "config %s: rw_restart %g is outside [0, 1)", name, (double)c->rw_restart);
+    if (!(c->proto_reg >= 0 && c->proto_reg < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: proto_reg %g must be >= 0 and finite", name, (double)c->proto_reg);
+    if (!(c->ssl_alpha >= 0 && c->ssl_alpha < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: ssl_alpha %g must be >= 0 and finite", name, (double)c->ssl_alpha);
+    if (c->warmup < 0 || c->warmup > 1000000) return cr__fail(CR_ERR_INVALID, "config %s: warmup %d is outside 0..1000000 (-1: none)", name, c->warmup);
     return o->check ? o->check(c) : CR_OK;
 }
 
@@ -3862,9 +3911,18 @@ typedef struct cr__graph {
     float *rows, *drows;    /* gathered BPR rows u | p | n (3B, d) and their gradients */
     float *l2rows;          /* SELFRec L2: one gathered block and its gradient (2B, d) */
     float *cq, *ck, *dcq, *dck, *nce; /* InfoNCE rows, their gradients, its workspace */
+    float *hq, *hk, *dhq, *dhk, *ha1q, *ha1k, *hh; /* the projection head's activations */
+    int32_t *clneg;           /* extra InfoNCE negatives (cl_negatives); NCL: positives */
     int32_t *uu, *ui, *stamp; /* the batch's unique users and items; a stamp per id */
     int32_t stamp_cur;
-    uint8_t *keep;            /* edge flags of the augmentations */
+    uint8_t *keep;            /* edge flags of the augmentations, one block per graph */
+    float *lay[CR__MAX_LAYERS + 1], *dlay[CR__MAX_LAYERS + 1]; /* MixGCF: every layer's output
+                                 and gradient of the training pass ([0]: the ego table) */
+    int32_t *neg, *mix_j;     /* DNS's picks; MixGCF's pick per (row, layer) */
+    float *mix_a;             /* MixGCF's mixing weight per (row, layer) */
+    float *cent[2], *kmeans_ws; /* NCL: the normalised prototypes of users and items */
+    int32_t *assign[2];       /* NCL: each user's and item's prototype */
+    int kmeans_epoch;
 } cr__graph;
 
 struct cr__seq; /* the sequence encoder's state (8i) */
@@ -3971,6 +4029,16 @@ static float *cr__tensor_in(const cr_model *m, float *block, const char *name) {
 static float *cr__tensor(const cr_model *m, const char *name) { return cr__tensor_in(m, m->param, name); }
 static float *cr__tensor_grad(const cr_model *m, const char *name) { return cr__tensor_in(m, m->grad, name); }
 
+/* The projection head (SimCLR's 2-layer MLP, d -> d -> d) of every model with proj_head. */
+static cr_status cr__plan_head(cr_model *m) {
+    int d = m->cfg.dim;
+    cr_status st;
+    if ((st = cr__plan(m, "proj_w1", d, d, CR__INIT_XAVIER, 0)) != CR_OK) return st;
+    if ((st = cr__plan(m, "proj_b1", 1, d, CR__INIT_ZERO, 0)) != CR_OK) return st;
+    if ((st = cr__plan(m, "proj_w2", d, d, CR__INIT_XAVIER, 0)) != CR_OK) return st;
+    return cr__plan(m, "proj_b2", 1, d, CR__INIT_ZERO, 0);
+}
+
 /* Allocates the parameter block and its three companions. */
 static cr_status cr__alloc_params(cr_model *m) {
     m->param = cr_alloc_floats(m->n_param);
@@ -4029,7 +4097,7 @@ static void cr__carve_ws(cr_model *m, cr__arena *a) {
     m->perm = (int64_t *)cr__take(a, m->n_examples + 1, sizeof(int64_t));
     m->bu = cr__takei(a, B);
     m->bp = cr__takei(a, B);
-    m->bn = cr__takei(a, B);
+    m->bn = cr__takei(a, B * (m->cfg.neg == CR_NEG_UNIFORM ? 1 : m->cfg.neg_candidates));
     m->ops->workspace(m, a);
 }
 
@@ -4147,10 +4215,11 @@ static void cr__pcopy(float *dst, const float *src, int64_t n) {
 
 /* Forward of K propagation layers, E^(k+1) = G[k] E^(k) (+ SimGCL noise when eps > 0), with
    out = mean of layers first..K (first = 0: LightGCN and SGL; 1: SimGCL and XSimGCL).
-   If lkeep >= 1, layer lkeep is copied to layer_out. E0, out: (N, d); t0, t1: scratch. */
-static void cr__prop_forward(float *out, float *layer_out, const cr_csr *const *G, int K,
+   keep[k] (k = 1..K, keep NULL or keep[k] NULL: not kept) receives a copy of layer k's output.
+   E0, out: (N, d); t0, t1: scratch. */
+static void cr__prop_forward(float *out, float *const *keep, const cr_csr *const *G, int K,
                              const float *E0, int64_t N, int d, int first, float eps,
-                             uint64_t noise_seed, int lkeep, float *t0, float *t1) {
+                             uint64_t noise_seed, float *t0, float *t1) {
     float c = 1.0f / (float)(K + 1 - first);
     const float *cur = E0;
     int k;
@@ -4164,27 +4233,29 @@ static void cr__prop_forward(float *out, float *layer_out, const cr_csr *const *
         float *nx = (k & 1) ? t1 : t0;
         cr_spmm(G[k], cur, d, nx);
         cr__layer_post(nx, out, c, N, d, eps, cr_hash64(noise_seed, (uint64_t)k));
-        if (k + 1 == lkeep) cr__pcopy(layer_out, nx, N * d);
+        if (keep && keep[k + 1]) cr__pcopy(keep[k + 1], nx, N * d);
         cur = nx;
     }
 }
 
 /* Backward of cr__prop_forward. The noise is a constant and every G[k] is symmetric, so
-   with c = 1/(K+1-first):
-       g_K = c dOut (+ dLayer if lkeep == K)
-       g_k = G[k] g_(k+1) + c dOut [k >= first] (+ dLayer if k == lkeep)
+   with c = 1/(K+1-first) and dL[k] the gradient of layer k's own output (dL or dL[k] NULL:
+   none; dL[0], the ego table's, is added to dE0 by the caller):
+       g_K = c dOut + dL[K]
+       g_k = G[k] g_(k+1) + c dOut [k >= first] + dL[k]
    and dE0 += g_0. t0, t1: scratch (N, d). */
 static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const float *dOut,
-                              int64_t N, int d, int first, int lkeep, const float *dLayer,
+                              int64_t N, int d, int first, const float *const *dL,
                               float *t0, float *t1) {
     float c = 1.0f / (float)(K + 1 - first), *g = t0;
+    const float *dlk = dL ? dL[K] : NULL;
     int64_t i, n = N * d;
     int k;
     CR__OMP(parallel for schedule(static))
-    for (i = 0; i < n; i++) g[i] = c * dOut[i] + (lkeep == K ? dLayer[i] : 0.0f);
+    for (i = 0; i < n; i++) g[i] = c * dOut[i] + (dlk ? dlk[i] : 0.0f);
     for (k = K - 1; k >= 0; k--) {
         float *h = g == t0 ? t1 : t0, cc = k >= first ? c : 0.0f;
-        const float *dl = k == lkeep ? dLayer : NULL;
+        const float *dl = dL && k ? dL[k] : NULL;
         cr_spmm(G[k], g, d, h);
         if (k == 0) { /* fold the last step into the gradient of the ego embeddings */
             CR__OMP(parallel for schedule(static))
@@ -4199,23 +4270,21 @@ static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const f
 }
 
 /* The model's encoder over one graph per layer (G NULL: the training graph at every layer):
-   out = mean of its layers, from the model's first layer; noise eps with seed; layer lkeep
-   kept in layer_out. Its backward, accumulated into the gradient of the ego embeddings. */
-static void cr__graph_encode(cr_model *m, float *out, const cr_csr *const *G, float eps, uint64_t seed,
-                             int lkeep, float *layer_out) {
+   out = mean of its layers, from the model's first layer; noise eps with seed; layer k's
+   output copied to keep[k] where given. Its backward accumulates into the ego gradient. */
+static void cr__graph_encode(cr_model *m, float *out, const cr_csr *const *G, float eps, uint64_t seed, float *const *keep) {
     const cr_csr *Gc[CR__MAX_LAYERS];
     int k;
-    for (k = 0; k < m->cfg.layers; k++) Gc[k] = G ? G[k] : &m->g.adj;
-    cr__prop_forward(out, layer_out, Gc, m->cfg.layers, m->param, m->n_nodes, m->cfg.dim, m->ops->first_layer, eps,
-                     seed, lkeep, m->g.t0, m->g.t1);
+    for (k = 0; k < CR__MAX_LAYERS; k++) Gc[k] = G && k < m->cfg.layers ? G[k] : &m->g.adj;
+    cr__prop_forward(out, keep, Gc, m->cfg.layers, m->param, m->n_nodes, m->cfg.dim, m->ops->first_layer, eps, seed,
+                     m->g.t0, m->g.t1);
 }
 
-static void cr__graph_encode_backward(cr_model *m, const float *dOut, const cr_csr *const *G, int lkeep, const float *dLayer) {
+static void cr__graph_encode_backward(cr_model *m, const float *dOut, const cr_csr *const *G, const float *const *dL) {
     const cr_csr *Gc[CR__MAX_LAYERS];
     int k;
-    for (k = 0; k < m->cfg.layers; k++) Gc[k] = G ? G[k] : &m->g.adj;
-    cr__prop_backward(m->grad, Gc, m->cfg.layers, dOut, m->n_nodes, m->cfg.dim, m->ops->first_layer, lkeep, dLayer,
-                      m->g.t0, m->g.t1);
+    for (k = 0; k < CR__MAX_LAYERS; k++) Gc[k] = G && k < m->cfg.layers ? G[k] : &m->g.adj;
+    cr__prop_backward(m->grad, Gc, m->cfg.layers, dOut, m->n_nodes, m->cfg.dim, m->ops->first_layer, dL, m->g.t0, m->g.t1);
 }
 
 static void cr__gather_rows(float *dst, const float *src, const int32_t *idx, int n, int d, int64_t off) {
@@ -4244,24 +4313,46 @@ static int cr__unique(cr_model *m, const int32_t *idx, int n, int32_t *out) {
     return k;
 }
 
-/* Uniform negatives, rejecting the user's training items (SELFRec's and LightGCN's scheme). */
-static void cr__draw_negatives(const cr_model *m, const int32_t *users, int B, int32_t *neg, uint64_t seed) {
+/* M negatives per user, uniform over the items, rejecting the user's training items
+   (SELFRec's and LightGCN's scheme); out is (B, M). */
+static void cr__draw_negatives(const cr_model *m, const int32_t *users, int B, int M, int32_t *out, uint64_t seed) {
     cr_rng r = cr_rng_stream(seed, 0x6e6567);
-    int b, tries;
-    for (b = 0; b < B; b++) {
-        int32_t j = 0;
-        for (tries = 0; tries < 64; tries++) { /* a user who has nearly every item gives up */
-            j = (int32_t)cr_rng_below(&r, (uint32_t)m->n_items);
-            if (!cr__csr_has(&m->hist, users[b], j)) break;
+    int b, k, tries;
+    for (b = 0; b < B; b++)
+        for (k = 0; k < M; k++) {
+            int32_t j = 0;
+            for (tries = 0; tries < 64; tries++) { /* a user who has nearly every item gives up */
+                j = (int32_t)cr_rng_below(&r, (uint32_t)m->n_items);
+                if (!cr__csr_has(&m->hist, users[b], j)) break;
+            }
+            out[(int64_t)b * M + k] = j;
         }
-        neg[b] = j;
+}
+
+/* DNS (Zhang et al., SIGIR 2013): of each row's M candidates, the one the current model scores
+   highest, <F_u, F_c> (ties: the first). */
+static void cr__dns_pick(const cr_model *m, const cr__batch *b, const float *F, int32_t *neg) {
+    int i, d = m->cfg.dim, M = b->n_cand;
+    int64_t Uo = m->n_users;
+    CR__OMP(parallel for schedule(static) if ((int64_t)b->n * M * d > 65536))
+    for (i = 0; i < b->n; i++) {
+        const int32_t *c = b->cand + (int64_t)i * M;
+        const float *u = F + (int64_t)b->users[i] * d;
+        float best = -INFINITY;
+        int k;
+        neg[i] = c[0];
+        for (k = 0; k < M; k++) {
+            float s = cr_vdot(u, F + (Uo + c[k]) * d, d);
+            if (s > best) { best = s; neg[i] = c[k]; }
+        }
     }
 }
 
-/* BPR on the rows of F (the encoder's output, or the ego table for MF) for the batch triples,
-   plus the L2 term; the gradients go into dF (BPR, and SELFRec's L2 on final rows) and into
-   the gradient of the ego table (the papers' L2). part[0] = BPR, part[2] = L2. */
-static void cr__graph_bpr(cr_model *m, const cr__batch *b, const float *F, float *dF, int want_grad, double part[3]) {
+/* BPR on the rows of F (the encoder's output, or the ego table for MF) for the batch's users,
+   positives and negatives (the given ones, or DNS's picks), plus the L2 term; the gradients go
+   into dF (BPR, and SELFRec's L2 on final rows) and into the ego gradient (the papers' L2).
+   part[0] = BPR, part[2] = L2. */
+static void cr__graph_bpr_rows(cr_model *m, const cr__batch *b, const int32_t *negs, const float *F, float *dF, int want_grad, double part[3]) {
     const cr_config *c = &m->cfg;
     int B = b->n, d = c->dim, i;
     int64_t Uo = m->n_users;
@@ -4270,14 +4361,14 @@ static void cr__graph_bpr(cr_model *m, const cr__batch *b, const float *F, float
     float *du = m->g.drows, *dp = du + (int64_t)B * d, *dn = dp + (int64_t)B * d;
     cr__gather_rows(gu, F, b->users, B, d, 0);
     cr__gather_rows(gp, F, b->pos, B, d, Uo);
-    cr__gather_rows(gn, F, b->neg, B, d, Uo);
+    cr__gather_rows(gn, F, negs, B, d, Uo);
     memset(du, 0, (size_t)3 * B * d * sizeof(float));
     part[0] = cr_bpr_loss(want_grad ? du : NULL, dp, dn, gu, gp, gn, B, d, 1.0f);
     if (c->reg > 0 && !c->l2_selfrec) { /* reg/2 * (|u|^2 + |p|^2 + |n|^2) / B on the ego rows */
         for (i = 0; i < B; i++) {
             part[2] += cr_l2_loss(want_grad ? G0 + (int64_t)b->users[i] * d : NULL, E0 + (int64_t)b->users[i] * d, d, c->reg, (float)B);
             part[2] += cr_l2_loss(want_grad ? G0 + (Uo + b->pos[i]) * d : NULL, E0 + (Uo + b->pos[i]) * d, d, c->reg, (float)B);
-            part[2] += cr_l2_loss(want_grad ? G0 + (Uo + b->neg[i]) * d : NULL, E0 + (Uo + b->neg[i]) * d, d, c->reg, (float)B);
+            part[2] += cr_l2_loss(want_grad ? G0 + (Uo + negs[i]) * d : NULL, E0 + (Uo + negs[i]) * d, d, c->reg, (float)B);
         }
     } else if (c->reg > 0) {
         /* SELFRec: reg * sum_T ||T||_F / rows(T); MF and LightGCN on the ego rows and divided
@@ -4287,7 +4378,7 @@ static void cr__graph_bpr(cr_model *m, const cr__batch *b, const float *F, float
         const int32_t *ids[3];
         float w = ego ? c->reg / (float)B : c->reg, *dst = ego ? G0 : dF, *tmp = m->g.l2rows;
         const float *src = ego ? E0 : F;
-        ids[0] = b->users; ids[1] = b->pos; ids[2] = b->neg;
+        ids[0] = b->users; ids[1] = b->pos; ids[2] = negs;
         for (i = 0; i < nt; i++) {
             int64_t off = i ? Uo : 0;
             cr__gather_rows(tmp, src, ids[i], B, d, off);
@@ -4299,35 +4390,143 @@ static void cr__graph_bpr(cr_model *m, const cr__batch *b, const float *F, float
     if (want_grad) {
         cr__scatter_add_rows(dF, du, b->users, B, d, 0);
         cr__scatter_add_rows(dF, dp, b->pos, B, d, Uo);
-        cr__scatter_add_rows(dF, dn, b->neg, B, d, Uo);
+        cr__scatter_add_rows(dF, dn, negs, B, d, Uo);
     }
+}
+
+/* MixGCF (Huang et al., KDD 2021): a synthetic negative per row. Layer by layer l = 0..K,
+   positive mixing e'_c = a_l e_p + (1 - a_l) e_c (a_l ~ U(0,1) per row and layer) and hop
+   mixing: the candidate j_l maximising <s_u, e'_c^(l)> with s_u the user's pooled embedding
+   (for a_l < 1 that is the candidate maximising <s_u, e_c^(l)>); the negative is the model's
+   pooling (mean of layers first..K) of e'_{j_l}^(l). BPR on (F_u, F_p, negative); L2 on the
+   ego rows of u and p and on the layer-0 mix (the authors' form). The gradient of the negative
+   flows to the positive's and the chosen candidates' layer outputs (dL[l]; dL[0] is the ego
+   gradient itself). L[l] are the training pass's layer outputs (L[0] the ego table). */
+static void cr__graph_bpr_mixgcf(cr_model *m, const cr__batch *b, float *const *L, float *const *dL, const float *F, float *dF,
+                                 int want_grad, double part[3]) {
+    const cr_config *c = &m->cfg;
+    cr__graph *g = &m->g;
+    int B = b->n, d = c->dim, K = c->layers, first = m->ops->first_layer, M = b->n_cand, i, l, nl = K + 1;
+    int64_t Uo = m->n_users;
+    float *gu = g->rows, *gp = gu + (int64_t)B * d, *gn = gp + (int64_t)B * d;
+    float *du = g->drows, *dp = du + (int64_t)B * d, *dn = dp + (int64_t)B * d, pool = 1.0f / (float)(K + 1 - first);
+    CR__OMP(parallel for schedule(static) if ((int64_t)B * M * nl * d > 65536))
+    for (i = 0; i < B; i++) {
+        cr_rng r = cr_rng_stream(b->seed ^ 0x6d6978676366ULL, (uint64_t)i);
+        const int32_t *cand = b->cand + (int64_t)i * M;
+        const float *s = F + (int64_t)b->users[i] * d;
+        float *n = gn + (int64_t)i * d;
+        int k, j;
+        memset(n, 0, (size_t)d * sizeof(float));
+        for (l = 0; l < nl; l++) {
+            float a = cr_rng_float(&r), best = -INFINITY;
+            const float *Ll = L[l];
+            int32_t pick = cand[0];
+            for (k = 0; k < M; k++) {
+                float v = cr_vdot(s, Ll + (Uo + cand[k]) * d, d);
+                if (v > best) { best = v; pick = cand[k]; }
+            }
+            g->mix_a[(int64_t)i * nl + l] = a;
+            g->mix_j[(int64_t)i * nl + l] = pick;
+            if (l < first) continue;
+            for (j = 0; j < d; j++) n[j] += pool * (a * Ll[(Uo + b->pos[i]) * d + j] + (1.0f - a) * Ll[(Uo + pick) * d + j]);
+        }
+    }
+    cr__gather_rows(gu, F, b->users, B, d, 0);
+    cr__gather_rows(gp, F, b->pos, B, d, Uo);
+    memset(du, 0, (size_t)3 * B * d * sizeof(float));
+    part[0] = cr_bpr_loss(want_grad ? du : NULL, dp, dn, gu, gp, gn, B, d, 1.0f);
+    if (c->reg > 0) { /* reg/2 (|u0|^2 + |p0|^2 + |n0|^2) / B, n0 = a_0 p0 + (1 - a_0) j_0 */
+        float *n0 = g->l2rows;
+        for (i = 0; i < B; i++) {
+            float a = g->mix_a[(int64_t)i * nl];
+            int32_t j0 = g->mix_j[(int64_t)i * nl], pi = b->pos[i];
+            int j;
+            part[2] += cr_l2_loss(want_grad ? m->grad + (int64_t)b->users[i] * d : NULL, m->param + (int64_t)b->users[i] * d, d, c->reg, (float)B);
+            part[2] += cr_l2_loss(want_grad ? m->grad + (Uo + pi) * d : NULL, m->param + (Uo + pi) * d, d, c->reg, (float)B);
+            for (j = 0; j < d; j++) n0[j] = a * m->param[(Uo + pi) * d + j] + (1.0f - a) * m->param[(Uo + j0) * d + j];
+            memset(n0 + d, 0, (size_t)d * sizeof(float));
+            part[2] += cr_l2_loss(want_grad ? n0 + d : NULL, n0, d, c->reg, (float)B);
+            if (want_grad) {
+                cr_vaxpy(m->grad + (Uo + pi) * d, a, n0 + d, d);
+                cr_vaxpy(m->grad + (Uo + j0) * d, 1.0f - a, n0 + d, d);
+            }
+        }
+    }
+    if (!want_grad) return;
+    cr__scatter_add_rows(dF, du, b->users, B, d, 0);
+    cr__scatter_add_rows(dF, dp, b->pos, B, d, Uo);
+    /* forward: n = pool * sum_l (a_l L_l[p] + (1 - a_l) L_l[j_l]) */
+    for (i = 0; i < B; i++)
+        for (l = first; l < nl; l++) {
+            float a = g->mix_a[(int64_t)i * nl + l];
+            cr_vaxpy(dL[l] + (Uo + b->pos[i]) * d, pool * a, dn + (int64_t)i * d, d);
+            cr_vaxpy(dL[l] + (Uo + g->mix_j[(int64_t)i * nl + l]) * d, pool * (1.0f - a), dn + (int64_t)i * d, d);
+        }
+}
+
+/* The BPR part of every BPR-trained graph model, with the configured negatives. L and dL are
+   the training pass's layer outputs and their gradients (used by MixGCF only). */
+static void cr__graph_bpr(cr_model *m, const cr__batch *b, float *const *L, float *const *dL, const float *F, float *dF,
+                          int want_grad, double part[3]) {
+    if (m->cfg.neg == CR_NEG_MIXGCF) { cr__graph_bpr_mixgcf(m, b, L, dL, F, dF, want_grad, part); return; }
+    if (b->n_cand > 1) { /* DNS */
+        cr__dns_pick(m, b, F, m->g.neg);
+        cr__graph_bpr_rows(m, b, m->g.neg, F, dF, want_grad, part);
+    } else
+        cr__graph_bpr_rows(m, b, b->cand, F, dF, want_grad, part);
 }
 
 /* InfoNCE (weight lambda, temperature tau) between the rows of two (N, d) tables A and Bt:
    the given users, then the given items, stacked, each row's positive being the same node in
-   Bt and the other rows its negatives. Gradients are added to the rows of dA and dB. */
-static double cr__graph_infonce(cr_model *m, float *dA, float *dB, const float *A, const float *Bt,
+   Bt and the other rows its negatives; with cl_negatives, that many uniformly drawn items of
+   Bt are added as negatives when items are contrasted ("mixed negatives"); with proj_head, both
+   sides go through the shared projection head first. Gradients are added to the rows of dA
+   and dB (and to the head's parameters). */
+static double cr__graph_infonce(cr_model *m, const cr__batch *b, float *dA, float *dB, const float *A, const float *Bt,
                                 const int32_t *users, int nu, const int32_t *items, int ni, int want_grad) {
     cr__graph *g = &m->g;
-    int d = m->cfg.dim, n = nu + ni;
+    int d = m->cfg.dim, n = nu + ni, ne = ni > 0 ? m->cfg.cl_negatives : 0, nk = n + ne, k;
     int64_t Uo = m->n_users;
+    float *q = g->cq, *kk = g->ck, *dq = g->dcq, *dk = g->dck;
+    const float *w1 = NULL, *w2 = NULL;
     double l;
     cr__gather_rows(g->cq, A, users, nu, d, 0);
     cr__gather_rows(g->cq + (int64_t)nu * d, A, items, ni, d, Uo);
     cr__gather_rows(g->ck, Bt, users, nu, d, 0);
     cr__gather_rows(g->ck + (int64_t)nu * d, Bt, items, ni, d, Uo);
-    if (want_grad) {
-        memset(g->dcq, 0, (size_t)n * d * sizeof(float));
-        memset(g->dck, 0, (size_t)n * d * sizeof(float));
+    if (ne) {
+        cr_rng r = cr_rng_stream(b->seed, 0x636c6e6567ULL);
+        for (k = 0; k < ne; k++) g->clneg[k] = (int32_t)cr_rng_below(&r, (uint32_t)m->n_items);
+        cr__gather_rows(g->ck + (int64_t)n * d, Bt, g->clneg, ne, d, Uo);
     }
-    l = cr_infonce_loss(want_grad ? g->dcq : NULL, want_grad ? g->dck : NULL, g->cq, g->ck, n, n, d, NULL, NULL,
-                        m->cfg.tau, m->cfg.lambda, g->nce);
-    if (want_grad) {
-        cr__scatter_add_rows(dA, g->dcq, users, nu, d, 0);
-        cr__scatter_add_rows(dA, g->dcq + (int64_t)nu * d, items, ni, d, Uo);
-        cr__scatter_add_rows(dB, g->dck, users, nu, d, 0);
-        cr__scatter_add_rows(dB, g->dck + (int64_t)nu * d, items, ni, d, Uo);
+    if (m->cfg.proj_head) { /* z = head(rows); the loss is taken between the z's */
+        w1 = cr__tensor(m, "proj_w1");
+        w2 = cr__tensor(m, "proj_w2");
+        cr__mlp2_forward(g->hq, g->ha1q, g->hh, g->cq, w1, cr__tensor(m, "proj_b1"), w2, cr__tensor(m, "proj_b2"), n, d);
+        cr__mlp2_forward(g->hk, g->ha1k, g->hh, g->ck, w1, cr__tensor(m, "proj_b1"), w2, cr__tensor(m, "proj_b2"), nk, d);
+        q = g->hq;
+        kk = g->hk;
+        dq = g->dhq;
+        dk = g->dhk;
     }
+    if (want_grad) {
+        memset(dq, 0, (size_t)n * d * sizeof(float));
+        memset(dk, 0, (size_t)nk * d * sizeof(float));
+    }
+    l = cr_infonce_loss(want_grad ? dq : NULL, want_grad ? dk : NULL, q, kk, n, nk, d, NULL, NULL, m->cfg.tau, m->cfg.lambda, g->nce);
+    if (!want_grad) return l;
+    if (m->cfg.proj_head) {
+        float *gw1 = cr__tensor_grad(m, "proj_w1"), *gb1 = cr__tensor_grad(m, "proj_b1");
+        float *gw2 = cr__tensor_grad(m, "proj_w2"), *gb2 = cr__tensor_grad(m, "proj_b2");
+        cr__mlp2_backward(g->dcq, gw1, gb1, gw2, gb2, g->dhq, g->ha1q, g->hh, g->cq, w1, w2, n, d);
+        cr__mlp2_backward(g->dck, gw1, gb1, gw2, gb2, g->dhk, g->ha1k, g->hh, g->ck, w1, w2, nk, d);
+    }
+    cr__scatter_add_rows(dA, g->dcq, users, nu, d, 0);
+    cr__scatter_add_rows(dA, g->dcq + (int64_t)nu * d, items, ni, d, Uo);
+    cr__scatter_add_rows(dB, g->dck, users, nu, d, 0);
+    cr__scatter_add_rows(dB, g->dck + (int64_t)nu * d, items, ni, d, Uo);
+    if (ne) cr__scatter_add_rows(dB, g->dck + (int64_t)n * d, g->clneg, ne, d, Uo);
     return l;
 }
 
@@ -4337,7 +4536,15 @@ static void cr__graph_unique(cr_model *m, const cr__batch *b, int *nu, int *ni) 
     *ni = cr__unique(m, b->pos, b->n, m->g.ui);
 }
 
-/* Graph-model plan: one (U+I) x d table (users then items), the propagation's input. */
+/* The options every graph model shares, checked before any work. */
+static cr_status cr__graph_check(const cr_config *c) {
+    if (c->neg == CR_NEG_MIXGCF && c->l2_selfrec)
+        return cr__fail(CR_ERR_INVALID, "config %s: MixGCF takes the authors' L2 on the layer-0 mix (l2_selfrec 0)", cr_model_name(c->model));
+    return CR_OK;
+}
+
+/* Graph-model plan: one (U+I) x d table (users then items), the propagation's input, then the
+   projection head when enabled. */
 static cr_status cr__graph_plan(cr_model *m) {
     const cr_config *c = &m->cfg;
     cr_status st;
@@ -4346,7 +4553,7 @@ static cr_status cr__graph_plan(cr_model *m) {
     /* users and items must be one contiguous (U+I) x d table for propagation */
     m->tensors[1].offset = m->tensors[0].offset + (int64_t)m->n_users * c->dim;
     m->n_param = ((int64_t)m->n_users + m->n_items) * c->dim;
-    return CR_OK;
+    return c->proj_head ? cr__plan_head(m) : CR_OK;
 }
 
 /* What inference needs: the edge list (also the training examples) and, with propagation, the
@@ -4399,38 +4606,94 @@ static int64_t cr__graph_memory(const cr_model *m) {
     return b + (g->final ? 3 * m->n_nodes * m->cfg.dim * 4 : 0);
 }
 
-/* The buffers every BPR-trained graph model takes: the gathered triples and, for SELFRec's L2
-   form, one gathered block. Encoders add F and dF (cr__graph_ws_encoder). */
+/* The buffers every BPR-trained graph model takes: the gathered triples, the negative
+   sampler's (DNS picks; MixGCF's mixing weights, picks and layer gradients), and, for
+   SELFRec's L2 form or MixGCF's layer-0 mix, one gathered block. Encoders add F and dF and
+   the layer outputs MixGCF reads (cr__graph_ws_encoder). */
 static void cr__graph_ws_bpr(cr_model *m, cr__arena *a) {
-    int64_t Bd = (int64_t)m->cfg.batch * m->cfg.dim;
+    const cr_config *c = &m->cfg;
+    int64_t B = c->batch, Bd = B * c->dim;
     m->g.rows = cr__takef(a, 3 * Bd);
     m->g.drows = cr__takef(a, 3 * Bd);
-    m->g.l2rows = m->cfg.reg > 0 && m->cfg.l2_selfrec ? cr__takef(a, 2 * Bd) : NULL;
+    m->g.l2rows = c->reg > 0 && (c->l2_selfrec || c->neg == CR_NEG_MIXGCF) ? cr__takef(a, 2 * Bd) : NULL;
+    m->g.neg = c->neg == CR_NEG_DNS ? cr__takei(a, B) : NULL;
+    if (c->neg == CR_NEG_MIXGCF) {
+        m->g.mix_a = cr__takef(a, B * (c->layers + 1));
+        m->g.mix_j = cr__takei(a, B * (c->layers + 1));
+    }
 }
 
 static void cr__graph_ws_encoder(cr_model *m, cr__arena *a) {
     int64_t Nd = m->n_nodes * m->cfg.dim;
+    int k;
     cr__graph_ws_bpr(m, a);
     m->g.F = cr__takef(a, Nd);
     m->g.dF = cr__takef(a, Nd);
+    m->g.lay[0] = m->param; /* layer 0 is the ego table, its gradient the ego gradient */
+    m->g.dlay[0] = m->grad;
+    for (k = 1; m->cfg.neg == CR_NEG_MIXGCF && k <= m->cfg.layers; k++) {
+        m->g.lay[k] = cr__takef(a, Nd);
+        m->g.dlay[k] = cr__takef(a, Nd);
+    }
 }
 
-/* InfoNCE over up to 2B rows (the batch's unique users and items), and the unique-id lists. */
+/* MF's layer table for MixGCF: the ego table alone. */
+static void cr__mf_ws(cr_model *m, cr__arena *a) {
+    cr__graph_ws_bpr(m, a);
+    m->g.lay[0] = m->param;
+    m->g.dlay[0] = m->grad;
+}
+
+/* InfoNCE over up to 2B rows (the batch's unique users and items) against 2B + cl_negatives
+   keys, the unique-id lists, and the projection head's activations. */
 static void cr__graph_ws_infonce(cr_model *m, cr__arena *a) {
-    int64_t B = m->cfg.batch, d = m->cfg.dim;
-    m->g.cq = cr__takef(a, 2 * B * d);
-    m->g.ck = cr__takef(a, 2 * B * d);
-    m->g.dcq = cr__takef(a, 2 * B * d);
-    m->g.dck = cr__takef(a, 2 * B * d);
-    m->g.nce = cr__takef(a, cr_infonce_workspace((int)(2 * B), (int)(2 * B), (int)d));
-    m->g.uu = cr__takei(a, B);
-    m->g.ui = cr__takei(a, B);
-    m->g.stamp = cr__takei(a, CR__MAX(m->n_users, m->n_items) + 1);
+    int64_t B = m->cfg.batch, d = m->cfg.dim, nq = 2 * B, nk = 2 * B + m->cfg.cl_negatives;
+    cr__graph *g = &m->g;
+    g->cq = cr__takef(a, nq * d);
+    g->ck = cr__takef(a, nk * d);
+    g->dcq = cr__takef(a, nq * d);
+    g->dck = cr__takef(a, nk * d);
+    g->nce = cr__takef(a, cr_infonce_workspace((int)nq, (int)nk, (int)d));
+    g->clneg = cr__takei(a, m->cfg.cl_negatives);
+    g->uu = cr__takei(a, B);
+    g->ui = cr__takei(a, B);
+    g->stamp = cr__takei(a, CR__MAX(m->n_users, m->n_items) + 1);
+    if (!m->cfg.proj_head) return;
+    g->hq = cr__takef(a, nq * d);
+    g->hk = cr__takef(a, nk * d);
+    g->dhq = cr__takef(a, nq * d);
+    g->dhk = cr__takef(a, nk * d);
+    g->ha1q = cr__takef(a, nq * d);
+    g->ha1k = cr__takef(a, nk * d);
+    g->hh = cr__takef(a, nk * d);
+}
+
+/* The zeroed layer gradients of a batch (MixGCF), or NULL: what the encoder's backward takes. */
+static float *const *cr__graph_layer_grads(cr_model *m, int want_grad) {
+    int k;
+    if (m->cfg.neg != CR_NEG_MIXGCF) return NULL;
+    for (k = 1; want_grad && k <= m->cfg.layers; k++) cr__pzero(m->g.dlay[k], m->n_nodes * m->cfg.dim);
+    return m->g.dlay;
+}
+
+/* The layer outputs a training pass keeps (layer l* in g->L, and every layer for MixGCF), and
+   their gradients, zeroed (XSimGCL and NCL). */
+static float *const *cr__graph_keep_layers(cr_model *m, float **keep, float **dkeep, int want_grad) {
+    float *const *dL = cr__graph_layer_grads(m, want_grad);
+    int k;
+    for (k = 0; k <= m->cfg.layers; k++) {
+        keep[k] = dL ? m->g.lay[k] : NULL;
+        dkeep[k] = dL ? dL[k] : NULL;
+    }
+    keep[m->cfg.lstar] = m->g.L;
+    dkeep[m->cfg.lstar] = m->g.dL;
+    if (want_grad && !dL) cr__pzero(m->g.dL, m->n_nodes * m->cfg.dim);
+    return dL;
 }
 
 /* Inference: a clean propagation into final (MF: the table itself). */
 static void cr__graph_prepare(cr_model *m) {
-    if (m->cfg.layers) cr__graph_encode(m, m->g.final, NULL, 0.0f, 0, 0, NULL);
+    if (m->cfg.layers) cr__graph_encode(m, m->g.final, NULL, 0.0f, 0, NULL);
 }
 
 static const float *cr__graph_table(const cr_model *m) { return m->cfg.layers ? m->g.final : m->param; }
@@ -4457,11 +4720,9 @@ static cr_status cr__graph_fold_in(const cr_model *m, const int32_t *items, int 
 
 /* ---- 8e. MF-BPR (Rendle et al., UAI 2009) ---- */
 
-static void cr__mf_ws(cr_model *m, cr__arena *a) { cr__graph_ws_bpr(m, a); }
-
 /* forward: s(u, i) = <e_u, e_i> on the ego table; backward straight into its gradient */
 static cr_status cr__mf_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
-    cr__graph_bpr(m, b, m->param, m->grad, want_grad, part);
+    cr__graph_bpr(m, b, m->g.lay, m->g.dlay, m->param, m->grad, want_grad, part);
     return CR_OK;
 }
 
@@ -4471,45 +4732,63 @@ static void cr__lightgcn_ws(cr_model *m, cr__arena *a) { cr__graph_ws_encoder(m,
 
 static cr_status cr__lightgcn_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
     cr__graph *g = &m->g;
-    cr__graph_encode(m, g->F, NULL, 0.0f, 0, 0, NULL);
+    float *const *dL = cr__graph_layer_grads(m, want_grad);
+    cr__graph_encode(m, g->F, NULL, 0.0f, 0, dL ? g->lay : NULL);
     if (want_grad) cr__pzero(g->dF, m->n_nodes * m->cfg.dim);
-    cr__graph_bpr(m, b, g->F, g->dF, want_grad, part);
-    if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, -1, NULL);
+    cr__graph_bpr(m, b, g->lay, dL, g->F, g->dF, want_grad, part);
+    if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dL);
     return CR_OK;
 }
 
-/* ---- 8g. SGL (Wu et al., SIGIR 2021): two augmented graphs per epoch ---- */
+/* ---- 8g. SGL (Wu et al., SIGIR 2021): two augmented graphs, rebuilt every view_every epochs ---- */
 
-/* The epoch's two augmented views: ED and ND give one graph per view, RW one per layer. */
+/* Graph k of view v for the views built at epoch: edge or node dropout (ED, ND; a different
+   ED graph per layer for RW), either one drawn per view (mixed), or the subgraph covered by
+   random walks with restart (subgraph). keep: n_edges flags of its own. */
+static cr_status cr__sgl_view(cr_model *m, int v, int k, int epoch, uint8_t *keep, cr_csr *out) {
+    const cr_config *c = &m->cfg;
+    cr__graph *g = &m->g;
+    uint64_t es = cr_hash64(c->seed, 0x5647ULL + (uint64_t)epoch), s = cr_hash64(es, (uint64_t)(v * 16 + k));
+    int aug = c->aug;
+    cr_status st;
+    if (aug == CR_AUG_MIXED) { /* one draw per view and epoch, the same for all its layers */
+        cr_rng r = cr_rng_stream(es, 0x6d6978ULL + (uint64_t)v);
+        aug = cr_rng_float(&r) < 0.5f ? CR_AUG_ND : CR_AUG_ED;
+    }
+    if (aug == CR_AUG_ND) st = cr_aug_node_dropout(keep, g->n_edges, g->eu, g->ei, m->n_users, m->n_items, c->drop, s);
+    else if (aug == CR_AUG_SUBGRAPH) st = cr_aug_rw_subgraph(keep, &m->hist, 1.0f - c->drop, c->rw_restart, c->rw_len, s);
+    else st = cr_aug_edge_dropout(keep, g->n_edges, c->drop, s);
+    cr_csr_free(out);
+    if (st == CR_OK) st = cr_graph_bipartite(out, m->n_users, m->n_items, g->n_edges, g->eu, g->ei, keep);
+    if (st == CR_OK) st = cr_graph_normalize_sym(out);
+    return st;
+}
+
+/* The two views' graphs (one per layer for RW), built in parallel, at epochs 1, 1 + N, ... */
 static cr_status cr__sgl_views(cr_model *m, int epoch) {
     const cr_config *c = &m->cfg;
     cr__graph *g = &m->g;
-    int v, k, ng = c->aug == CR_AUG_RW ? c->layers : 1;
-    cr_status st;
-    if (c->lambda <= 0 || (g->views_epoch == epoch && g->views[0][0].rowptr)) return CR_OK;
-    for (v = 0; v < 2; v++)
-        for (k = 0; k < ng; k++) {
-            uint64_t s = cr_hash64(cr_hash64(c->seed, 0x5647ULL + (uint64_t)epoch), (uint64_t)(v * 16 + k));
-            cr_csr_free(&g->views[v][k]);
-            st = c->aug == CR_AUG_ND ? cr_aug_node_dropout(g->keep, g->n_edges, g->eu, g->ei, m->n_users, m->n_items, c->drop, s)
-                                     : cr_aug_edge_dropout(g->keep, g->n_edges, c->drop, s);
-            if (st == CR_OK) st = cr_graph_bipartite(&g->views[v][k], m->n_users, m->n_items, g->n_edges, g->eu, g->ei, g->keep);
-            if (st == CR_OK) st = cr_graph_normalize_sym(&g->views[v][k]);
-            if (st != CR_OK) return st;
-        }
-    g->views_epoch = epoch;
+    int ng = c->aug == CR_AUG_RW ? c->layers : 1, t, built = (epoch - 1) / c->view_every * c->view_every + 1;
+    cr_status st[2 * CR__MAX_LAYERS];
+    if (c->lambda <= 0 || (g->views_epoch == built && g->views[0][0].rowptr)) return CR_OK;
+    CR__OMP(parallel for schedule(dynamic, 1))
+    for (t = 0; t < 2 * ng; t++) st[t] = cr__sgl_view(m, t / ng, t % ng, built, g->keep + (int64_t)t * (g->n_edges + 1), &g->views[t / ng][t % ng]);
+    for (t = 0; t < 2 * ng; t++)
+        if (st[t] != CR_OK) return cr__fail(st[t], "building augmented graph %d of view %d for epoch %d: %s", t % ng + 1, t / ng + 1, epoch, cr_status_string(st[t]));
+    g->views_epoch = built;
     return CR_OK;
 }
 
 static void cr__sgl_ws(cr_model *m, cr__arena *a) {
     int64_t Nd = m->n_nodes * m->cfg.dim;
+    int ng = m->cfg.aug == CR_AUG_RW ? m->cfg.layers : 1;
     cr__graph_ws_encoder(m, a);
     if (m->cfg.lambda <= 0) return;
     m->g.V1 = cr__takef(a, Nd);
     m->g.V2 = cr__takef(a, Nd);
     m->g.dV1 = cr__takef(a, Nd);
     m->g.dV2 = cr__takef(a, Nd);
-    m->g.keep = (uint8_t *)cr__take(a, m->g.n_edges + 1, 1);
+    m->g.keep = (uint8_t *)cr__take(a, 2 * ng * (m->g.n_edges + 1), 1);
     cr__graph_ws_infonce(m, a);
 }
 
@@ -4520,32 +4799,31 @@ static cr_status cr__sgl_loss(cr_model *m, const cr__batch *b, int want_grad, do
     const cr_csr *G1[CR__MAX_LAYERS], *G2[CR__MAX_LAYERS];
     int64_t nd = m->n_nodes * m->cfg.dim;
     int k, cl = m->cfg.lambda > 0, nu, ni;
-    cr__graph_encode(m, g->F, NULL, 0.0f, 0, 0, NULL);
+    float *const *dL = cr__graph_layer_grads(m, want_grad);
+    cr__graph_encode(m, g->F, NULL, 0.0f, 0, dL ? g->lay : NULL);
     if (cl) {
-        cr_status st = cr__sgl_views(m, b->epoch);
-        if (st != CR_OK) return st;
         for (k = 0; k < m->cfg.layers; k++) {
             G1[k] = &g->views[0][m->cfg.aug == CR_AUG_RW ? k : 0];
             G2[k] = &g->views[1][m->cfg.aug == CR_AUG_RW ? k : 0];
         }
-        cr__graph_encode(m, g->V1, G1, 0.0f, 0, 0, NULL);
-        cr__graph_encode(m, g->V2, G2, 0.0f, 0, 0, NULL);
+        cr__graph_encode(m, g->V1, G1, 0.0f, 0, NULL);
+        cr__graph_encode(m, g->V2, G2, 0.0f, 0, NULL);
         if (want_grad) {
             cr__pzero(g->dV1, nd);
             cr__pzero(g->dV2, nd);
         }
     }
     if (want_grad) cr__pzero(g->dF, nd);
-    cr__graph_bpr(m, b, g->F, g->dF, want_grad, part);
+    cr__graph_bpr(m, b, g->lay, dL, g->F, g->dF, want_grad, part);
     if (cl) {
         cr__graph_unique(m, b, &nu, &ni);
-        part[1] = cr__graph_infonce(m, g->dV1, g->dV2, g->V1, g->V2, g->uu, nu, g->ui, ni, want_grad);
+        part[1] = cr__graph_infonce(m, b, g->dV1, g->dV2, g->V1, g->V2, g->uu, nu, g->ui, ni, want_grad);
     }
     if (want_grad) {
-        cr__graph_encode_backward(m, g->dF, NULL, -1, NULL);
+        cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dL);
         if (cl) {
-            cr__graph_encode_backward(m, g->dV1, G1, -1, NULL);
-            cr__graph_encode_backward(m, g->dV2, G2, -1, NULL);
+            cr__graph_encode_backward(m, g->dV1, G1, NULL);
+            cr__graph_encode_backward(m, g->dV2, G2, NULL);
         }
     }
     return CR_OK;
@@ -4568,19 +4846,20 @@ static void cr__simgcl_ws(cr_model *m, cr__arena *a) {
 static cr_status cr__simgcl_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
     cr__graph *g = &m->g;
     int cl = m->cfg.lambda > 0, nu, ni;
-    cr__graph_encode(m, g->F, NULL, 0.0f, 0, 0, NULL);
+    float *const *dL = cr__graph_layer_grads(m, want_grad);
+    cr__graph_encode(m, g->F, NULL, 0.0f, 0, dL ? g->lay : NULL);
     if (cl) {
-        cr__graph_encode(m, g->V1, NULL, m->cfg.eps, cr_hash64(b->seed, 2), 0, NULL);
-        cr__graph_encode(m, g->V2, NULL, m->cfg.eps, cr_hash64(b->seed, 3), 0, NULL);
+        cr__graph_encode(m, g->V1, NULL, m->cfg.eps, cr_hash64(b->seed, 2), NULL);
+        cr__graph_encode(m, g->V2, NULL, m->cfg.eps, cr_hash64(b->seed, 3), NULL);
     }
     if (want_grad) cr__pzero(g->dF, m->n_nodes * m->cfg.dim);
-    cr__graph_bpr(m, b, g->F, g->dF, want_grad, part);
+    cr__graph_bpr(m, b, g->lay, dL, g->F, g->dF, want_grad, part);
     if (cl) {
         cr__graph_unique(m, b, &nu, &ni);
-        part[1] = cr__graph_infonce(m, g->dF, g->dF, g->V1, g->V2, g->uu, nu, NULL, 0, want_grad) +
-                  cr__graph_infonce(m, g->dF, g->dF, g->V1, g->V2, NULL, 0, g->ui, ni, want_grad);
+        part[1] = cr__graph_infonce(m, b, g->dF, g->dF, g->V1, g->V2, g->uu, nu, NULL, 0, want_grad) +
+                  cr__graph_infonce(m, b, g->dF, g->dF, g->V1, g->V2, NULL, 0, g->ui, ni, want_grad);
     }
-    if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, -1, NULL);
+    if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dL);
     return CR_OK;
 }
 
@@ -4588,15 +4867,16 @@ static cr_status cr__simgcl_loss(cr_model *m, const cr__batch *b, int want_grad,
 
 static cr_status cr__xsimgcl_check(const cr_config *c) {
     if (c->lstar < 1 || c->lstar > c->layers)
-        return cr__fail(CR_ERR_INVALID, "config xsimgcl: lstar %d is outside 1..layers (%d)", c->lstar, c->layers);
-    return CR_OK;
+        return cr__fail(CR_ERR_INVALID, "config %s: lstar %d is outside 1..layers (%d)", cr_model_name(c->model), c->lstar, c->layers);
+    return cr__graph_check(c);
 }
 
+/* With MixGCF the layer l* output is MixGCF's copy of that layer. */
 static void cr__xsimgcl_ws(cr_model *m, cr__arena *a) {
     int64_t Nd = m->n_nodes * m->cfg.dim;
     cr__graph_ws_encoder(m, a);
-    m->g.L = cr__takef(a, Nd);
-    m->g.dL = cr__takef(a, Nd);
+    m->g.L = m->cfg.neg == CR_NEG_MIXGCF ? m->g.lay[m->cfg.lstar] : cr__takef(a, Nd);
+    m->g.dL = m->cfg.neg == CR_NEG_MIXGCF ? m->g.dlay[m->cfg.lstar] : cr__takef(a, Nd);
     if (m->cfg.lambda > 0) cr__graph_ws_infonce(m, a);
 }
 
@@ -4604,24 +4884,209 @@ static void cr__xsimgcl_ws(cr_model *m, cr__arena *a) {
    layer l* output. */
 static cr_status cr__xsimgcl_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
     cr__graph *g = &m->g;
-    int64_t nd = m->n_nodes * m->cfg.dim;
+    float *keep[CR__MAX_LAYERS + 1], *dkeep[CR__MAX_LAYERS + 1];
     int nu, ni;
-    cr__graph_encode(m, g->F, NULL, m->cfg.eps, cr_hash64(b->seed, 1), m->cfg.lstar, g->L);
-    if (want_grad) {
-        cr__pzero(g->dF, nd);
-        cr__pzero(g->dL, nd);
-    }
-    cr__graph_bpr(m, b, g->F, g->dF, want_grad, part);
+    cr__graph_keep_layers(m, keep, dkeep, want_grad);
+    cr__graph_encode(m, g->F, NULL, m->cfg.eps, cr_hash64(b->seed, 1), keep);
+    if (want_grad) cr__pzero(g->dF, m->n_nodes * m->cfg.dim);
+    cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
     if (m->cfg.lambda > 0) {
         cr__graph_unique(m, b, &nu, &ni);
-        part[1] = cr__graph_infonce(m, g->dF, g->dL, g->F, g->L, g->uu, nu, NULL, 0, want_grad) +
-                  cr__graph_infonce(m, g->dF, g->dL, g->F, g->L, NULL, 0, g->ui, ni, want_grad);
+        part[1] = cr__graph_infonce(m, b, g->dF, g->dL, g->F, g->L, g->uu, nu, NULL, 0, want_grad) +
+                  cr__graph_infonce(m, b, g->dF, g->dL, g->F, g->L, NULL, 0, g->ui, ni, want_grad);
     }
-    if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, m->cfg.lstar, g->dL);
+    if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dkeep);
     return CR_OK;
 }
 
-/* ---- 8j. sequence models: the GRU encoder with backprop through time ---- */
+/* ---- 8j. NCL (Lin et al., WWW 2022): structure and prototype contrast on LightGCN ---- */
+
+/* k-means (Lloyd) of the n rows of X (n, d) into k centroids: k-means++ seeding from r, up to
+   `iters` rounds of assignment (one GEMM) and update (means accumulated in row order, so the
+   result does not depend on the threads), an empty cluster re-seeded with the row farthest
+   from its centroid, then a last assignment to the final centroids (faiss's search). C (k, d)
+   receives the centroids L2-normalised (the form NCL contrasts with), assign (n) each row's
+   cluster. ws: n * k + n floats and k * (d + 1) doubles' worth (see cr__kmeans_ws). */
+static int64_t cr__kmeans_ws(int64_t n, int k, int d) { return n * k + n + 2 * (int64_t)k * (d + 1) + 16; }
+
+static void cr__kmeans_assign(int32_t *assign, float *dist, float *S, const float *X, const float *C, int64_t n, int d, int k) {
+    int64_t i;
+    float cn[4096];
+    int j;
+    for (j = 0; j < k; j++) cn[j] = cr_vdot(C + (int64_t)j * d, C + (int64_t)j * d, d);
+    cr_sgemm(0, 1, (int)n, k, d, 1.0f, X, d, C, d, 0.0f, S, k);
+    CR__OMP(parallel for schedule(static) if (n * k > 65536))
+    for (i = 0; i < n; i++) { /* |x - c|^2 = |x|^2 - 2 x.c + |c|^2; ties: the lower cluster */
+        float best = INFINITY, xn = cr_vdot(X + i * d, X + i * d, d);
+        int jj;
+        for (jj = 0; jj < k; jj++) {
+            float v = cn[jj] - 2.0f * S[i * k + jj];
+            if (v < best) { best = v; assign[i] = jj; }
+        }
+        dist[i] = best + xn;
+    }
+}
+
+static void cr__kmeans(float *C, int32_t *assign, const float *X, int64_t n, int d, int k, int iters, cr_rng *r, float *ws) {
+    float *S = ws, *dist = S + n * k;
+    int64_t o = n * k + n + ((n * k + n) & 1); /* the doubles start on an 8-byte boundary */
+    double *sum = (double *)(void *)(ws + o), *cnt = sum + (int64_t)k * d;
+    int64_t i;
+    int j, it, c;
+    /* k-means++: the first centre uniform, each next one with probability ~ D(x)^2 */
+    cr_vcopy(C, X + (int64_t)cr_rng_below(r, (uint32_t)n) * d, d);
+    for (i = 0; i < n; i++) dist[i] = INFINITY;
+    for (c = 1; c < k; c++) {
+        double tot = 0, x;
+        for (i = 0; i < n; i++) {
+            const float *xi = X + i * d, *cp = C + (int64_t)(c - 1) * d;
+            float dd = 0;
+            for (j = 0; j < d; j++) dd += (xi[j] - cp[j]) * (xi[j] - cp[j]);
+            if (dd < dist[i]) dist[i] = dd;
+            tot += dist[i];
+        }
+        x = (double)cr_rng_float(r) * tot;
+        for (i = 0; i < n - 1 && (x -= dist[i]) > 0; i++) {}
+        cr_vcopy(C + (int64_t)c * d, X + i * d, d);
+    }
+    for (it = 0; it < iters; it++) {
+        cr__kmeans_assign(assign, dist, S, X, C, n, d, k);
+        memset(sum, 0, (size_t)k * (d + 1) * sizeof(double));
+        for (i = 0; i < n; i++) {
+            double *s = sum + (int64_t)assign[i] * d;
+            for (j = 0; j < d; j++) s[j] += X[i * d + j];
+            cnt[assign[i]] += 1;
+        }
+        for (c = 0; c < k; c++) {
+            if (cnt[c] == 0) { /* re-seed an empty cluster with the worst-served row */
+                int64_t far = 0;
+                for (i = 1; i < n; i++)
+                    if (dist[i] > dist[far]) far = i;
+                cr_vcopy(C + (int64_t)c * d, X + far * d, d);
+                dist[far] = 0;
+                continue;
+            }
+            for (j = 0; j < d; j++) C[(int64_t)c * d + j] = (float)(sum[(int64_t)c * d + j] / cnt[c]);
+        }
+    }
+    cr__kmeans_assign(assign, dist, S, X, C, n, d, k);
+    cr_l2norm_rows_forward(C, NULL, C, k, d);
+}
+
+static cr_status cr__ncl_check(const cr_config *c) {
+    if (c->lstar < 1 || c->lstar > c->layers)
+        return cr__fail(CR_ERR_INVALID, "config ncl: lstar %d (the layer contrasted with the ego embedding) is outside 1..layers (%d)", c->lstar, c->layers);
+    if (c->clusters < 1 || c->clusters > 4096) return cr__fail(CR_ERR_INVALID, "config ncl: clusters %d is outside 1..4096", c->clusters);
+    return cr__graph_check(c);
+}
+
+static cr_status cr__ncl_setup(cr_model *m) {
+    if (m->cfg.clusters > m->n_users || m->cfg.clusters > m->n_items)
+        return cr__fail(CR_ERR_INVALID, "config ncl: %d clusters for %d users and %d items", m->cfg.clusters, m->n_users, m->n_items);
+    return cr__graph_setup(m);
+}
+
+/* The query chunk of the structure contrast: about 4M logits at a time against all of a side. */
+static int cr__ncl_chunk(const cr_model *m) {
+    int64_t nk = CR__MAX(m->n_users, m->n_items), c = ((int64_t)4 << 20) / nk;
+    return (int)CR__MAX(16, CR__MIN((int64_t)m->cfg.batch, c));
+}
+
+static void cr__ncl_ws(cr_model *m, cr__arena *a) {
+    const cr_config *c = &m->cfg;
+    cr__graph *g = &m->g;
+    int64_t Nd = m->n_nodes * c->dim, nk = CR__MAX(m->n_users, m->n_items), ch = cr__ncl_chunk(m);
+    int s;
+    cr__graph_ws_encoder(m, a);
+    g->L = c->neg == CR_NEG_MIXGCF ? g->lay[c->lstar] : cr__takef(a, Nd);
+    g->dL = c->neg == CR_NEG_MIXGCF ? g->dlay[c->lstar] : cr__takef(a, Nd);
+    g->cq = cr__takef(a, CR__MAX(ch, c->batch) * (int64_t)c->dim);
+    g->dcq = cr__takef(a, CR__MAX(ch, c->batch) * (int64_t)c->dim);
+    g->dck = cr__takef(a, (int64_t)c->clusters * c->dim);
+    g->clneg = cr__takei(a, CR__MAX(ch, c->batch));
+    g->nce = cr__takef(a, CR__MAX(cr_infonce_workspace((int)ch, (int)nk, c->dim), cr_infonce_workspace(c->batch, c->clusters, c->dim)));
+    for (s = 0; s < 2; s++) {
+        g->cent[s] = cr__takef(a, (int64_t)c->clusters * c->dim);
+        g->assign[s] = cr__takei(a, s ? m->n_items : m->n_users);
+    }
+    g->kmeans_ws = cr__takef(a, cr__kmeans_ws(nk, c->clusters, c->dim));
+}
+
+/* The E-step, once per epoch after the warm-up: k-means of the user and of the item ego
+   embeddings (the prototypes are constants of the epoch's batches). */
+static cr_status cr__ncl_epoch(cr_model *m, int epoch) {
+    const cr_config *c = &m->cfg;
+    cr__graph *g = &m->g;
+    int s;
+    if (epoch <= c->warmup || c->proto_reg <= 0 || g->kmeans_epoch == epoch) return CR_OK;
+    for (s = 0; s < 2; s++) {
+        cr_rng r = cr_rng_stream(cr_hash64(c->seed, 0x6b6d65616e73ULL + (uint64_t)epoch), (uint64_t)s);
+        cr__kmeans(g->cent[s], g->assign[s], m->param + (s ? (int64_t)m->n_users * c->dim : 0), s ? m->n_items : m->n_users,
+                   c->dim, c->clusters, 25, &r, g->kmeans_ws);
+    }
+    g->kmeans_epoch = epoch;
+    return CR_OK;
+}
+
+/* Sum over the batch rows idx of InfoNCE(row of A, keys = every row of one side of Bt,
+   positive: the same node), times w, in chunks of queries (the keys are contiguous, so their
+   gradient goes straight into dB). off: the side's first row. */
+static double cr__ncl_structure(cr_model *m, float *dA, float *dB, const float *A, const float *Bt, const int32_t *idx, int n,
+                                int64_t off, int64_t nk, float w, int want_grad) {
+    cr__graph *g = &m->g;
+    int d = m->cfg.dim, ch = cr__ncl_chunk(m), c0, i;
+    double l = 0;
+    for (c0 = 0; c0 < n; c0 += ch) {
+        int nc = CR__MIN(ch, n - c0);
+        cr__gather_rows(g->cq, A, idx + c0, nc, d, off);
+        for (i = 0; i < nc; i++) g->clneg[i] = idx[c0 + i]; /* the positive: the node's own row */
+        if (want_grad) memset(g->dcq, 0, (size_t)nc * d * sizeof(float));
+        l += cr_infonce_loss(want_grad ? g->dcq : NULL, want_grad ? dB + off * d : NULL, g->cq, Bt + off * d, nc, (int)nk, d, g->clneg, NULL,
+                             m->cfg.tau, w * (float)nc, g->nce);
+        if (want_grad) cr__scatter_add_rows(dA, g->dcq, idx + c0, nc, d, off);
+    }
+    return l;
+}
+
+/* ProtoNCE: sum over the batch rows of InfoNCE(normalised ego row, its k-means centroid
+   against all centroids), times w; the centroids are constants. */
+static double cr__ncl_proto(cr_model *m, const int32_t *idx, int n, int side, float w, int want_grad) {
+    cr__graph *g = &m->g;
+    int d = m->cfg.dim, i;
+    int64_t off = side ? m->n_users : 0;
+    double l;
+    cr__gather_rows(g->cq, m->param, idx, n, d, off);
+    for (i = 0; i < n; i++) g->clneg[i] = g->assign[side][idx[i]];
+    if (want_grad) memset(g->dcq, 0, (size_t)n * d * sizeof(float));
+    l = cr_infonce_loss(want_grad ? g->dcq : NULL, want_grad ? g->dck : NULL, g->cq, g->cent[side], n, m->cfg.clusters, d, g->clneg, NULL,
+                        m->cfg.tau, w * (float)n, g->nce);
+    if (want_grad) cr__scatter_add_rows(m->grad, g->dcq, idx, n, d, off);
+    return l;
+}
+
+/* BPR on the LightGCN output; the structure term between each batch node's layer l* output
+   (l* = 2 x hyper_layers) and the ego embeddings of all nodes of its side (the item side
+   weighted by ssl_alpha), weight lambda; after the warm-up, the prototype term, weight
+   proto_reg. Both sum over the batch's rows, duplicates included, as the authors' code does. */
+static cr_status cr__ncl_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
+    const cr_config *c = &m->cfg;
+    cr__graph *g = &m->g;
+    float *keep[CR__MAX_LAYERS + 1], *dkeep[CR__MAX_LAYERS + 1];
+    int64_t Uo = m->n_users;
+    cr__graph_keep_layers(m, keep, dkeep, want_grad);
+    cr__graph_encode(m, g->F, NULL, 0.0f, 0, keep);
+    if (want_grad) cr__pzero(g->dF, m->n_nodes * c->dim);
+    cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
+    if (c->lambda > 0)
+        part[1] += cr__ncl_structure(m, g->dL, m->grad, g->L, m->param, b->users, b->n, 0, Uo, c->lambda, want_grad) +
+                   cr__ncl_structure(m, g->dL, m->grad, g->L, m->param, b->pos, b->n, Uo, m->n_items, c->lambda * c->ssl_alpha, want_grad);
+    if (c->proto_reg > 0 && b->epoch > c->warmup)
+        part[1] += cr__ncl_proto(m, b->users, b->n, 0, c->proto_reg, want_grad) + cr__ncl_proto(m, b->pos, b->n, 1, c->proto_reg, want_grad);
+    if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dkeep);
+    return CR_OK;
+}
+
+/* ---- 8k. sequence models: the GRU encoder with backprop through time ---- */
 
 /* Layout. Sequences are left-aligned to end at step T-1 (T = max_len, the last T items kept)
    and packed time-major without padding, as PyTorch's PackedSequence does: within a batch the
@@ -4777,13 +5242,7 @@ static cr_status cr__seq_plan(cr_model *m) {
         if ((st = cr__plan(m, nm, 1, 3 * (int64_t)H, CR__INIT_UNIFORM, su)) != CR_OK) return st;
     }
     if (H != d && (st = cr__plan(m, "out_proj", d, H, CR__INIT_XAVIER, 0)) != CR_OK) return st;
-    if (c->proj_head) {
-        if ((st = cr__plan(m, "proj_w1", d, d, CR__INIT_XAVIER, 0)) != CR_OK) return st;
-        if ((st = cr__plan(m, "proj_b1", 1, d, CR__INIT_ZERO, 0)) != CR_OK) return st;
-        if ((st = cr__plan(m, "proj_w2", d, d, CR__INIT_XAVIER, 0)) != CR_OK) return st;
-        if ((st = cr__plan(m, "proj_b2", 1, d, CR__INIT_ZERO, 0)) != CR_OK) return st;
-    }
-    return CR_OK;
+    return c->proj_head ? cr__plan_head(m) : CR_OK;
 }
 
 /* What every use needs: the training users and, for insert/substitute, item correlations. */
@@ -5205,7 +5664,7 @@ static cr_status cr__seq_fold_in(const cr_model *m, const int32_t *items, int n,
 
 static void cr__seq_prepare(cr_model *m) { (void)m; }
 
-/* ---- 8k. GRU4Rec (Hidasi et al., ICLR 2016): the encoder and the next-item loss ---- */
+/* ---- 8l. GRU4Rec (Hidasi et al., ICLR 2016): the encoder and the next-item loss ---- */
 
 static cr_status cr__gru4rec_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
     cr__seq_rec_loss(m, b, want_grad, part);
@@ -5213,7 +5672,7 @@ static cr_status cr__gru4rec_loss(cr_model *m, const cr__batch *b, int want_grad
     return CR_OK;
 }
 
-/* ---- 8l. CL4SRec (Xie et al., ICDE 2022) on the GRU encoder: two augmented views ---- */
+/* ---- 8m. CL4SRec (Xie et al., ICDE 2022) on the GRU encoder: two augmented views ---- */
 
 /* One augmented view of a sequence (dense ids) into out (returns its length, >= 1). One
    operation is drawn from the enabled set, as CL4SRec does. */
@@ -5371,34 +5830,50 @@ static cr_status cr__cl4srec_loss(cr_model *m, const cr__batch *b, int want_grad
     return CR_OK;
 }
 
-/* ---- 8m. the model table: one entry per model ---- */
+/* ---- 8n. the model table: one entry per model ---- */
 
 static const cr__model_ops cr__models[] = {
-    /* kind, name, about, sequential, negatives, layers, proj_head, tau, lambda, eps, drop, first_layer, l2_selfrec,
-       check, plan, setup, workspace, epoch_begin, loss, prepare, item_vectors, user_vectors, fold_in, memory, release */
-    {CR_MODEL_MF, "mf", "matrix factorisation with BPR", 0, 1, 0, 0, 0.2f, 0, 0, 0, 0, CR__L2_EGO,
-     NULL, cr__graph_plan, cr__graph_setup, cr__mf_ws, NULL, cr__mf_loss,
+    /* kind, name, about, sequential, negatives,
+       layers, proj_head, lstar, batch, lr, tau, lambda, eps, drop, first_layer, l2_selfrec,
+       check, plan, setup, workspace, epoch_begin, loss,
+       prepare, item_vectors, user_vectors, fold_in, memory, release */
+    {CR_MODEL_MF, "mf", "matrix factorisation, BPR", 0, 1,
+     0, 0, 0, 0, 0, 0.2f, 0, 0, 0, 0, CR__L2_EGO,
+     cr__graph_check, cr__graph_plan, cr__graph_setup, cr__mf_ws, NULL, cr__mf_loss,
      cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__graph_release},
-    {CR_MODEL_LIGHTGCN, "lightgcn", "LightGCN: linear propagation, BPR", 0, 1, 3, 0, 0.2f, 0, 0, 0, 0, CR__L2_EGO,
-     NULL, cr__graph_plan, cr__graph_setup, cr__lightgcn_ws, NULL, cr__lightgcn_loss,
+    {CR_MODEL_LIGHTGCN, "lightgcn", "LightGCN: linear propagation, BPR", 0, 1,
+     3, 0, 0, 0, 0, 0.2f, 0, 0, 0, 0, CR__L2_EGO,
+     cr__graph_check, cr__graph_plan, cr__graph_setup, cr__lightgcn_ws, NULL, cr__lightgcn_loss,
      cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__graph_release},
-    {CR_MODEL_SGL, "sgl", "SGL: node/edge dropout or random-walk views, InfoNCE", 0, 1, 3, 0, 0.2f, 0.1f, 0, 0.1f, 0, CR__L2_FINAL_UPN,
-     NULL, cr__graph_plan, cr__graph_setup, cr__sgl_ws, cr__sgl_views, cr__sgl_loss,
+    {CR_MODEL_SGL, "sgl", "SGL: augmented-graph views (node/edge dropout, random walks, mixed, subgraphs), InfoNCE", 0, 1,
+     3, 0, 0, 0, 0, 0.2f, 0.1f, 0, 0.1f, 0, CR__L2_FINAL_UPN,
+     cr__graph_check, cr__graph_plan, cr__graph_setup, cr__sgl_ws, cr__sgl_views, cr__sgl_loss,
      cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__graph_release},
-    {CR_MODEL_SIMGCL, "simgcl", "SimGCL: two noise-perturbed passes, InfoNCE", 0, 1, 3, 0, 0.2f, 0.5f, 0.1f, 0, 1, CR__L2_FINAL_UP,
-     NULL, cr__graph_plan, cr__graph_setup, cr__simgcl_ws, NULL, cr__simgcl_loss,
+    {CR_MODEL_SIMGCL, "simgcl", "SimGCL: two noise-perturbed passes, InfoNCE", 0, 1,
+     3, 0, 0, 0, 0, 0.2f, 0.5f, 0.1f, 0, 1, CR__L2_FINAL_UP,
+     cr__graph_check, cr__graph_plan, cr__graph_setup, cr__simgcl_ws, NULL, cr__simgcl_loss,
      cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__graph_release},
-    {CR_MODEL_XSIMGCL, "xsimgcl", "XSimGCL: one noisy pass, final vs layer l* output", 0, 1, 2, 0, 0.15f, 0.2f, 0.2f, 0, 1, CR__L2_FINAL_UP,
+    {CR_MODEL_XSIMGCL, "xsimgcl", "XSimGCL: one noisy pass, final vs layer l* output", 0, 1,
+     2, 0, 1, 0, 0, 0.15f, 0.2f, 0.2f, 0, 1, CR__L2_FINAL_UP,
      cr__xsimgcl_check, cr__graph_plan, cr__graph_setup, cr__xsimgcl_ws, NULL, cr__xsimgcl_loss,
      cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__graph_release},
-    {CR_MODEL_GRU4REC, "gru4rec", "GRU sequence encoder, next-item softmax", 1, 0, 0, 0, 0.2f, 0, 0, 0, 0, 0,
+    {CR_MODEL_GRU4REC, "gru4rec", "GRU sequence encoder, next-item softmax", 1, 0,
+     0, 0, 0, 0, 0, 0.2f, 0, 0, 0, 0, 0,
      NULL, cr__seq_plan, cr__seq_setup, cr__seq_ws, NULL, cr__gru4rec_loss,
      cr__seq_prepare, cr__seq_item_vectors, cr__seq_user_vectors, cr__seq_fold_in, cr__seq_memory, cr__seq_release},
     /* CL4SRec: the paper's tau = 1 without a head left the GRU below the same GRU without the
        contrast on Beauty; the head and tau were chosen on validation (bench/RESULTS.md) */
-    {CR_MODEL_CL4SREC, "cl4srec", "GRU encoder, next-item softmax + CL4SRec contrast", 1, 0, 0, 1, 0.2f, 0.1f, 0, 0, 0, 0,
+    {CR_MODEL_CL4SREC, "cl4srec", "GRU encoder, next-item softmax + CL4SRec contrast", 1, 0,
+     0, 1, 0, 0, 0, 0.2f, 0.1f, 0, 0, 0, 0,
      NULL, cr__seq_plan, cr__cl4srec_setup, cr__cl4srec_ws, NULL, cr__cl4srec_loss,
      cr__seq_prepare, cr__seq_item_vectors, cr__seq_user_vectors, cr__seq_fold_in, cr__seq_memory, cr__seq_release},
+    /* NCL: the authors' Gowalla configuration (RUCAIBox/NCL properties/gowalla-merged.yaml:
+       lr 2e-3, tau 0.05, ssl_reg 1e-6, alpha 0.5, proto_reg 5e-8, 10 clusters; overall.yaml:
+       batch 4096; 3 layers, hyper_layers 1, so layer 2 is contrasted with layer 0) */
+    {CR_MODEL_NCL, "ncl", "NCL: LightGCN + structure contrast (layer 2 vs ego) + prototype contrast (k-means)", 0, 1,
+     3, 0, 2, 4096, 2e-3f, 0.05f, 1e-6f, 0, 0, 0, CR__L2_EGO,
+     cr__ncl_check, cr__graph_plan, cr__ncl_setup, cr__ncl_ws, cr__ncl_epoch, cr__ncl_loss,
+     cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__graph_release},
 };
 
 static int cr__n_models(void) { return (int)(sizeof cr__models / sizeof cr__models[0]); }
@@ -5465,17 +5940,26 @@ static uint64_t cr__batch_seed(const cr_model *m, int epoch, int64_t batch) {
     return cr_hash64(cr_hash64(m->cfg.seed, 0x62617463ULL + (uint64_t)epoch), (uint64_t)batch);
 }
 
+/* The batch's negatives: one uniform negative per row, or M candidates for DNS and MixGCF. */
+static void cr__draw_batch_negatives(const cr_model *m, cr__batch *b, int32_t *buf) {
+    b->n_cand = m->cfg.neg == CR_NEG_UNIFORM ? 1 : m->cfg.neg_candidates;
+    cr__draw_negatives(m, b->users, b->n, b->n_cand, buf, b->seed);
+    b->cand = buf;
+}
+
 /* Range checks, the epoch's state, then the model's loss (part: rec, cl, reg). */
 static cr_status cr__run_batch(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
     int i;
     cr_status st;
     part[0] = part[1] = part[2] = 0;
     if (b->n < 1 || b->n > m->cfg.batch) return cr__fail(CR_ERR_INVALID, "batch of %d (1..%d allowed)", b->n, m->cfg.batch);
-    for (i = 0; i < b->n; i++)
-        if (b->users[i] < 0 || b->users[i] >= m->n_users || (b->pos && (b->pos[i] < 0 || b->pos[i] >= m->n_items)) ||
-            (b->neg && (b->neg[i] < 0 || b->neg[i] >= m->n_items)))
+    for (i = 0; i < b->n; i++) {
+        int k, bad = b->users[i] < 0 || b->users[i] >= m->n_users || (b->pos && (b->pos[i] < 0 || b->pos[i] >= m->n_items));
+        for (k = 0; b->cand && k < b->n_cand; k++) bad |= b->cand[(int64_t)i * b->n_cand + k] < 0 || b->cand[(int64_t)i * b->n_cand + k] >= m->n_items;
+        if (bad)
             return cr__fail(CR_ERR_INVALID, "batch entry %d (user %d, item %d, negative %d) is out of range", i, b->users[i],
-                            b->pos ? b->pos[i] : -1, b->neg ? b->neg[i] : -1);
+                            b->pos ? b->pos[i] : -1, b->cand ? b->cand[(int64_t)i * b->n_cand] : -1);
+    }
     if (m->ops->epoch_begin && (st = m->ops->epoch_begin(m, b->epoch)) != CR_OK) return st;
     m->ready = 0;
     return m->ops->loss(m, b, want_grad, part);
@@ -5495,15 +5979,13 @@ CR_API cr_status cr_model_batch_loss(cr_model *m, const int32_t *users, const in
     if ((st = cr__train_ws(m)) != CR_OK) return st;
     b.users = users;
     b.pos = m->ops->sequential ? NULL : pos;
-    b.neg = m->ops->negatives ? neg : NULL;
+    b.cand = m->ops->negatives ? neg : NULL; /* a given negative is one candidate per row */
+    b.n_cand = 1;
     b.n = B;
     b.epoch = epoch;
     b.index = batch;
     b.seed = cr__batch_seed(m, epoch, batch);
-    if (m->ops->negatives && !neg) {
-        cr__draw_negatives(m, users, B, m->bn, b.seed);
-        b.neg = m->bn;
-    }
+    if (m->ops->negatives && !neg) cr__draw_batch_negatives(m, &b, m->bn);
     st = cr__run_batch(m, &b, want_grad, part);
     if (st == CR_OK && loss) *loss = part[0] + part[1] + part[2];
     return st;
@@ -5559,6 +6041,7 @@ CR_API cr_status cr_train_epoch(cr_model *m, int epoch, cr_epoch_stats *stats, c
         m->perm[j] = t;
     }
     if (m->ops->epoch_begin && (st = m->ops->epoch_begin(m, epoch)) != CR_OK) return st;
+    s.prep_seconds = cr__now() - t0;
     for (b = 0; b < nb && st == CR_OK; b++) {
         cr__batch bt;
         double part[3];
@@ -5570,14 +6053,12 @@ CR_API cr_status cr_train_epoch(cr_model *m, int epoch, cr_epoch_stats *stats, c
         }
         bt.users = m->bu;
         bt.pos = m->ex_item ? m->bp : NULL;
-        bt.neg = NULL;
+        bt.cand = NULL;
+        bt.n_cand = 0;
         bt.epoch = epoch;
         bt.index = b;
         bt.seed = cr__batch_seed(m, epoch, b);
-        if (m->ops->negatives) {
-            cr__draw_negatives(m, m->bu, bt.n, m->bn, bt.seed);
-            bt.neg = m->bn;
-        }
+        if (m->ops->negatives) cr__draw_batch_negatives(m, &bt, m->bn);
         st = cr__run_batch(m, &bt, 1, part);
         if (st == CR_OK) st = cr__finish_batch(m, epoch, b, part, &s);
         s.batches++;
@@ -5780,14 +6261,16 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
     }
     res->n_train = train->n;
     res->n_valid = o.select == CR_SELECT_VALID ? valid->n : 0;
-    st = cr__fit_loop(&m, &cfg, ds, train, valid, &sel_opts, &o, CR_FIT_SELECT, o.epochs ? o.epochs : o.max_epochs, res);
+    /* the models are created from cfg_in: resolving twice would turn an explicit "off" (0 after
+       resolution) back into the default */
+    st = cr__fit_loop(&m, cfg_in, ds, train, valid, &sel_opts, &o, CR_FIT_SELECT, o.epochs ? o.epochs : o.max_epochs, res);
     if (st != CR_OK) goto done;
     if (o.refit && res->best_epoch > 0) { /* the selected epoch count, on train + valid */
         int best = res->best_epoch;
         cr_model_free(m);
         m = NULL;
         if ((st = cr__concat(&full, train, valid)) != CR_OK) goto done;
-        if ((st = cr__fit_loop(&m, &cfg, ds, &full, NULL, NULL, &o, CR_FIT_REFIT, best, res)) != CR_OK) goto done;
+        if ((st = cr__fit_loop(&m, cfg_in, ds, &full, NULL, NULL, &o, CR_FIT_REFIT, best, res)) != CR_OK) goto done;
         res->best_epoch = best;
         res->refit = 1;
         res->n_train = full.n;

@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Quality runs on the real datasets, as reported in README.md. Each run is the command-line
-# program with --json; the summary lines come from its final {"best_epoch":...} object.
-#   bench/quality.sh graph      XSimGCL (30 epochs), LightGCN, SGL-ED, SimGCL (20) on Gowalla
-#   bench/quality.sh seq        GRU4Rec vs CL4SRec-GRU (defaults: projection head, tau 0.2; and the
-#                               paper's tau 1 without a head) on Amazon-Beauty, 3 seeds x 20 epochs
-# Needs ../shared/data (or CR_DATA=dir). Threads: BENCH_THREADS (2). Logs: build/quality/.
-# CR_BIN=path runs another build of the program (e.g. a copy, while the tree is rebuilt).
+# Quality runs on the real datasets, as reported in bench/RESULTS.md. Every run selects its
+# epoch on a validation split carved from the training data (10% of each user's interactions
+# for graph data, each user's last training item for sequences) and reads the test set once,
+# at the selected model. Each run is the command-line program with --json; the summary line
+# comes from its final {"best_epoch":...} object.
+#   bench/quality.sh graph      XSimGCL (until validation stops improving), LightGCN (30 epochs),
+#                               SGL-ED and SimGCL (20 epochs) on Gowalla
+#   bench/quality.sh seq        GRU4Rec and CL4SRec-GRU on Amazon-Beauty, seeds 1-3, selected
+#                               with history items masked (--exclude-history) and not masked
+#   bench/quality.sh tune-cl4srec
+#                               the CL4SRec settings compared on validation only (seed 1)
+# Needs ../shared/data (or CR_DATA=dir). BENCH_THREADS threads per run (2), JOBS runs at once (1).
+# Logs: build/quality/. CR_BIN=path runs another build of the program.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${CR_DATA:-../shared/data}
 export OMP_NUM_THREADS=${BENCH_THREADS:-2}
+JOBS=${JOBS:-1}
 OUT=build/quality
 mkdir -p "$OUT"
 BIN=${CR_BIN:-}
@@ -18,45 +25,70 @@ if [ -z "$BIN" ]; then make -s build/contrarec; BIN=./build/contrarec; fi
 # value of "key": in a JSON line
 field() { sed -n "s/.*\"$1\":\([-0-9.e]*\).*/\1/p"; }
 
-# "m@k v m@k v ..." for the metrics in MS at the cut-offs in KS, from one JSON line
-metrics() { local line=$1 k m; for k in "${KS[@]}"; do for m in "${MS[@]}"; do printf ' %s@%s %s' "$m" "$k" "$(echo "$line" | field "$m@$k")"; done; done; }
-
-run() { # name, args...: the last epoch's metrics, then the best epoch's
+run() { # name, args...: one training run in the background (at most JOBS at once)
     local name=$1; shift
-    "$BIN" train "$@" --no-auc --json > "$OUT/$name.json" 2> "$OUT/$name.err"
-    local best last
-    best=$(tail -n 1 "$OUT/$name.json")
-    last=$(grep '"epoch"' "$OUT/$name.json" | tail -n 1)
-    printf '%-24s epoch %s:%s  | best epoch %s:%s  | mean epoch %.1f s\n' "$name" "$(echo "$last" | field epoch)" "$(metrics "$last")" \
-        "$(echo "$best" | field best_epoch)" "$(metrics "$best")" "$(field train_s < "$OUT/$name.json" | awk '{s += $1; n++} END {print s / n}')"
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 1; done
+    ( "$BIN" train "$@" --no-auc --json > "$OUT/$name.json" 2> "$OUT/$name.err" || echo "$name failed: $(tail -n 1 "$OUT/$name.err")" >&2 ) &
 }
+
+# name, K, metrics...: the selected epoch, its validation value and the test metrics
+summary() {
+    local name=$1 k=$2 last m ts er; shift 2
+    last=$(tail -n 1 "$OUT/$name.json")
+    ts=$(echo "$last" | field train_s)
+    er=$(echo "$last" | field epochs_run)
+    printf '%-30s epoch %3s of %3s (%5.1f s/epoch)  valid ndcg@%s %s  test' "$name" "$(echo "$last" | field best_epoch)" "$er" \
+        "$(awk -v a="$ts" -v b="$er" 'BEGIN { print a / b }')" "$k" "$(echo "$last" | field "valid_ndcg@$k")"
+    for m in "$@"; do printf ' %s %s' "$m" "$(echo "$last" | field "test_$m")"; done
+    printf '\n'
+}
+
+# mean over seeds of test_<metric> in the final lines of name-s1..3
+mean3() { local name=$1 m=$2 s; for s in 1 2 3; do tail -n 1 "$OUT/$name-s$s.json" | field "test_$m"; done | awk '{s += $1} END {printf "%.4f", s / NR}'; }
 
 case "${1:-graph}" in
 graph)
     G="--train $DATA/gowalla/train.txt --test $DATA/gowalla/test.txt"
-    KS=(20)
-    MS=(recall ndcg)
-    run xsimgcl-gowalla --model xsimgcl $G --epochs 30
-    run lightgcn-gowalla --model lightgcn $G --epochs 20
+    run xsimgcl-gowalla --model xsimgcl $G
+    run lightgcn-gowalla --model lightgcn $G --epochs 30
     run sgl-ed-gowalla --model sgl --aug ed $G --epochs 20
     run simgcl-gowalla --model simgcl $G --epochs 20
+    wait
+    for n in xsimgcl lightgcn sgl-ed simgcl; do summary "$n-gowalla" 20 recall@20 ndcg@20; done
     ;;
 seq)
     B="--train $DATA/amazon-beauty/train.txt --test $DATA/amazon-beauty/test.txt"
-    KS=(10)
-    MS=(hit ndcg)
-    for seed in 1 2 3; do
-        run "gru4rec-beauty-s$seed" --model gru4rec $B --epochs 20 --seed $seed
-        run "cl4srec-beauty-s$seed" --model cl4srec $B --epochs 20 --seed $seed
-        run "cl4srec-paper-beauty-s$seed" --model cl4srec --no-proj-head --tau 1 $B --epochs 20 --seed $seed
+    for h in exclude include; do
+        for seed in 1 2 3; do
+            run "gru4rec-$h-s$seed" --model gru4rec $B --seed $seed --$h-history
+            run "cl4srec-$h-s$seed" --model cl4srec $B --seed $seed --$h-history
+        done
     done
-    # mean over the seeds of the last epoch's HR@10 and NDCG@10 for each configuration
-    for cfg in gru4rec cl4srec cl4srec-paper; do
-        for seed in 1 2 3; do grep '"epoch"' "$OUT/$cfg-beauty-s$seed.json" | tail -n 1; done |
-            awk -v c="$cfg" '{ match($0, /"hit@10":[0-9.e-]+/); h += substr($0, RSTART + 9, RLENGTH - 9)
-                               match($0, /"ndcg@10":[0-9.e-]+/); n += substr($0, RSTART + 10, RLENGTH - 10); k++ }
-                             END { printf "%-24s mean of %d seeds at the last epoch: hit@10 %.4f ndcg@10 %.4f\n", c, k, h / k, n / k }'
+    wait
+    for h in exclude include; do
+        for m in gru4rec cl4srec; do
+            for seed in 1 2 3; do summary "$m-$h-s$seed" 10 hit@10 ndcg@10; done
+            other=$([ $h = exclude ] && echo kept || echo masked)
+            printf '%-34s mean of 3 seeds: test hit@10 %s ndcg@10 %s | other protocol (%s): hit@10 %s ndcg@10 %s\n' "$m-$h" \
+                "$(mean3 "$m-$h" hit@10)" "$(mean3 "$m-$h" ndcg@10)" "$other" "$(mean3 "$m-$h" "${other}_hit@10")" "$(mean3 "$m-$h" "${other}_ndcg@10")"
+        done
     done
     ;;
-*) echo "usage: bench/quality.sh graph|seq" >&2; exit 2 ;;
+tune-cl4srec)
+    # read only the validation metrics: the test set of these runs is not looked at
+    B="--train $DATA/amazon-beauty/train.txt --test $DATA/amazon-beauty/test.txt --seed 1 --exclude-history"
+    run cl4srec-tune-head-t0.2 --model cl4srec $B
+    run cl4srec-tune-head-t0.5 --model cl4srec $B --tau 0.5
+    run cl4srec-tune-head-t0.2-l0.3 --model cl4srec $B --lambda 0.3
+    run cl4srec-tune-head-t0.2-crop0.6 --model cl4srec $B --crop-keep 0.6
+    run cl4srec-tune-nohead-t1 --model cl4srec $B --no-proj-head --tau 1
+    run cl4srec-tune-nohead-t0.2 --model cl4srec $B --no-proj-head
+    wait
+    for f in "$OUT"/cl4srec-tune-*.json; do
+        n=$(basename "$f" .json)
+        printf '%-34s epoch %3s  valid hit@10 %s ndcg@10 %s\n' "$n" "$(tail -n 1 "$f" | field best_epoch)" \
+            "$(tail -n 1 "$f" | field valid_hit@10)" "$(tail -n 1 "$f" | field valid_ndcg@10)"
+    done
+    ;;
+*) echo "usage: bench/quality.sh graph|seq|tune-cl4srec" >&2; exit 2 ;;
 esac

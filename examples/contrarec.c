@@ -180,7 +180,10 @@ static void usage(void) {
         "           --select last (no selection: the model after --epochs)\n"
         "training:  --dim D (64) --layers K --lr LR --batch B --reg R --l2 paper|selfrec --clip C\n"
         "           --threads T --seed S\n"
-        "contrast:  --tau T --lambda L --eps E --drop RHO --aug ed|nd|rw --lstar L\n"
+        "contrast:  --tau T --lambda L --eps E --drop RHO --lstar L --proj-head --cl-negatives random:N\n"
+        "           --aug ed|nd|rw|mixed|subgraph --view-every N (1) --rw-len 16 --rw-restart 0.2\n"
+        "negatives: --neg uniform|dns|mixgcf --neg-candidates M (64)\n"
+        "NCL:       --lambda (structure weight) --proto-reg 5e-8 --ssl-alpha 0.5 --clusters 10 --warmup 20\n"
         "sequence:  --maxlen 50 --hidden 64 --gru-layers 1 --dropout 0.2 --proj-head|--no-proj-head --neg-samples N\n"
         "           --aug mask,crop,reorder,insert,substitute --aug-rate 0.2 (share masked/reordered)\n"
         "           --crop-keep 0.8 (share a crop keeps, CL4SRec's eta)\n"
@@ -284,6 +287,24 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--neg-samples")) c->neg_samples = (int)parse_int(a, need(argc, argv, &i), 1, 1 << 20);
         else if (!strcmp(a, "--aug-rate")) c->aug_rate = (float)parse_num(a, need(argc, argv, &i), 0, 1, 1);
         else if (!strcmp(a, "--crop-keep")) c->crop_keep = (float)parse_num(a, need(argc, argv, &i), 0, 1, 1);
+        else if (!strcmp(a, "--neg")) {
+            const char *v = need(argc, argv, &i);
+            if (!strcmp(v, "uniform")) c->neg = CR_NEG_UNIFORM;
+            else if (!strcmp(v, "dns")) c->neg = CR_NEG_DNS;
+            else if (!strcmp(v, "mixgcf")) c->neg = CR_NEG_MIXGCF;
+            else die_usage("--neg: '%s' is not uniform, dns or mixgcf%s", v, "");
+        } else if (!strcmp(a, "--neg-candidates")) c->neg_candidates = (int)parse_int(a, need(argc, argv, &i), 1, 4096);
+        else if (!strcmp(a, "--cl-negatives")) {
+            const char *v = need(argc, argv, &i);
+            if (strncmp(v, "random:", 7)) die_usage("--cl-negatives: '%s' is not random:N%s", v, "");
+            c->cl_negatives = (int)parse_int(a, v + 7, 0, 65536);
+        } else if (!strcmp(a, "--view-every")) c->view_every = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
+        else if (!strcmp(a, "--rw-len")) c->rw_len = (int)parse_int(a, need(argc, argv, &i), 1, 1000000);
+        else if (!strcmp(a, "--rw-restart")) { double v = parse_num(a, need(argc, argv, &i), 0, 0.999999, 0); c->rw_restart = v == 0 ? CR_OFF : (float)v; }
+        else if (!strcmp(a, "--proto-reg")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->proto_reg = v == 0 ? CR_OFF : (float)v; }
+        else if (!strcmp(a, "--ssl-alpha")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->ssl_alpha = v == 0 ? CR_OFF : (float)v; }
+        else if (!strcmp(a, "--clusters")) c->clusters = (int)parse_int(a, need(argc, argv, &i), 1, 4096);
+        else if (!strcmp(a, "--warmup")) { int v = (int)parse_int(a, need(argc, argv, &i), 0, 1000000); c->warmup = v == 0 ? -1 : v; }
         else if (!strcmp(a, "--load")) o->load = need(argc, argv, &i);
         else if (!strcmp(a, "--user")) { o->user = parse_raw_id("--user", need(argc, argv, &i)); o->has_user = 1; }
         else if (!strcmp(a, "--items")) o->items = need(argc, argv, &i);
@@ -383,8 +404,8 @@ static int on_epoch(void *user, cr_model *m, const cr_fit_info *e) {
     int i;
     if (t->pg.tty) fprintf(stderr, "\r%100s\r", "");
     if (o->json) {
-        printf("{\"epoch\":%d,\"phase\":\"%s\",\"loss\":%.6f,\"rec_loss\":%.6f,\"cl_loss\":%.6f,\"train_s\":%.3f", e->epoch,
-               e->phase == CR_FIT_REFIT ? "refit" : "select", e->train.loss, e->train.rec_loss, e->train.cl_loss, e->train.seconds);
+        printf("{\"epoch\":%d,\"phase\":\"%s\",\"loss\":%.6f,\"rec_loss\":%.6f,\"cl_loss\":%.6f,\"train_s\":%.3f,\"prep_s\":%.3f", e->epoch,
+               e->phase == CR_FIT_REFIT ? "refit" : "select", e->train.loss, e->train.rec_loss, e->train.cl_loss, e->train.seconds, e->train.prep_seconds);
         if (e->evaluated) {
             char prefix[16];
             snprintf(prefix, sizeof prefix, "%s_", t->set);
@@ -454,7 +475,9 @@ static int cmd_train(opts *o) {
         else if (!strcmp(o->aug, "ed")) c->aug = CR_AUG_ED;
         else if (!strcmp(o->aug, "nd")) c->aug = CR_AUG_ND;
         else if (!strcmp(o->aug, "rw")) c->aug = CR_AUG_RW;
-        else die_usage("--aug: '%s' is not ed, nd or rw for graph models%s", o->aug, "");
+        else if (!strcmp(o->aug, "mixed")) c->aug = CR_AUG_MIXED;
+        else if (!strcmp(o->aug, "subgraph")) c->aug = CR_AUG_SUBGRAPH;
+        else die_usage("--aug: '%s' is not ed, nd, rw, mixed or subgraph for graph models%s", o->aug, "");
     }
     if (o->load || o->has_user || o->items || o->history) die_usage("train does not take --load, --user, --items or --history%s%s", "", "");
     if (o->test && !o->train) die_usage("--test needs --train%s%s", "", "");

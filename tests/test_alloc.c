@@ -6,21 +6,42 @@
 #include <stdlib.h>
 #include <stddef.h>
 
+/* The counters are shared by the threads of the library's parallel sections (SGL builds its
+   augmented graphs in parallel), so they are updated in a critical section. */
 static long t_fail_at = -1, t_count = 0, t_live = 0;
+static int t_take(void) { /* 1 if this allocation may proceed (and is then counted as live) */
+    int ok;
+#ifdef _OPENMP
+#pragma omp critical(crt_alloc)
+#endif
+    {
+        ok = !(t_fail_at >= 0 && t_count++ >= t_fail_at);
+        t_live += ok;
+    }
+    return ok;
+}
+static void t_release(void) {
+#ifdef _OPENMP
+#pragma omp critical(crt_alloc)
+#endif
+    t_live--;
+}
 static void *t_malloc(size_t n) {
-    if (t_fail_at >= 0 && t_count++ >= t_fail_at) return NULL;
-    t_live++;
-    return malloc(n);
+    void *p;
+    if (!t_take()) return NULL;
+    if (!(p = malloc(n))) t_release();
+    return p;
 }
 static void *t_realloc(void *p, size_t n) {
     void *q;
-    if (t_fail_at >= 0 && t_count++ >= t_fail_at) return NULL;
+    if (!p) return t_malloc(n);
+    if (!t_take()) return NULL;
     q = realloc(p, n);
-    if (q && !p) t_live++;
+    t_release(); /* a reallocation keeps one live block */
     return q;
 }
 static void t_free(void *p) {
-    if (p) t_live--;
+    if (p) t_release();
     free(p);
 }
 #define CR_MALLOC(sz) t_malloc(sz)

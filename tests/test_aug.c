@@ -45,11 +45,13 @@ TEST(rw_subgraph_keeps_the_ratio) {
     CHECK_OK(cr_synthetic(&x, &nu, &ni, &so));
     CHECK_OK(cr_interactions_to_csr(&ui, &x, nu, ni, 0));
     keep = (uint8_t *)malloc((size_t)ui.nnz);
-    CHECK_OK(cr_aug_rw_subgraph(keep, &ui, 0.4f, 3));
+    CHECK_OK(cr_aug_rw_subgraph(keep, &ui, 0.4f, 0.2f, 16, 3));
     for (e = 0; e < ui.nnz; e++) kept += keep[e];
     target = (int64_t)(0.4 * (double)ui.nnz);
     CHECKF(kept >= target && kept <= target + 1, "kept %lld of %lld, target %lld", (long long)kept, (long long)ui.nnz, (long long)target);
-    CHECK_FAILS(cr_aug_rw_subgraph(keep, &ui, 0.0f, 3), CR_ERR_INVALID, "keep ratio 0");
+    CHECK_FAILS(cr_aug_rw_subgraph(keep, &ui, 0.0f, 0.2f, 16, 3), CR_ERR_INVALID, "keep ratio 0");
+    CHECK_FAILS(cr_aug_rw_subgraph(keep, &ui, 0.4f, 1.0f, 16, 3), CR_ERR_INVALID, "restart probability 1");
+    CHECK_FAILS(cr_aug_rw_subgraph(keep, &ui, 0.4f, 0.2f, 0, 3), CR_ERR_INVALID, "length 0");
     free(keep);
     cr_csr_free(&ui);
     cr_interactions_free(&x);

@@ -174,7 +174,9 @@ TEST(fit_sequence_protocol) {
     c.max_len = 20;
     o.epochs = 2;
     o.eval.exclude_seen = 1;
+    c.dropout = CR_OFF; /* an explicit "off" must survive cr_fit (0 after resolution is not "default") */
     CHECK_OK(cr_fit(&m, &c, &ds, &o, &r));
+    CHECK(cr_model_config(m)->dropout == 0 && cr_model_config(m)->proj_head == 0);
     CHECK(r.n_valid == with_two && r.n_train == ds.train.n - with_two);
     CHECK(r.test.users == ds.test.n && r.test_other.users == r.test.users);
     /* masking the history can only help a user's rank: the masked protocol is not below */

@@ -232,9 +232,14 @@ TEST(propagation_backward_is_the_adjoint) {
         randn(dO, (U + I) * D, &r, 1.0f);
         randn(dL, (U + I) * D, &r, 1.0f);
         /* forward is linear in E (no noise here): J E = out (+ <dL, layer lk>) */
-        cr__prop_forward(out, lay, G, K, E, U + I, D, first, 0.0f, 0, lk, t0, t1);
-        memset(dE, 0, sizeof dE);
-        cr__prop_backward(dE, G, K, dO, U + I, D, first, lk, lk >= 0 ? dL : NULL, t0, t1);
+        {
+            float *keep[K + 1] = {NULL, NULL, NULL, NULL};
+            const float *dls[K + 1] = {NULL, NULL, NULL, NULL};
+            if (lk >= 0) { keep[lk] = lay; dls[lk] = dL; }
+            cr__prop_forward(out, keep, G, K, E, U + I, D, first, 0.0f, 0, t0, t1);
+            memset(dE, 0, sizeof dE);
+            cr__prop_backward(dE, G, K, dO, U + I, D, first, lk >= 0 ? dls : NULL, t0, t1);
+        }
         lhs = 0;
         rhs = 0;
         for (i = 0; i < (U + I) * D; i++) {
@@ -380,7 +385,79 @@ MODEL_CHECK(grad_gru4rec_hidden_proj_sampled, CR_MODEL_GRU4REC, c.max_len = 5; c
 MODEL_CHECK(grad_cl4srec, CR_MODEL_CL4SREC, c.max_len = 6; c.lambda = 0.5f; c.dropout = CR_OFF; c.proj_head = -1)
 MODEL_CHECK(grad_cl4srec_proj_head_all_augs, CR_MODEL_CL4SREC, c.max_len = 6; c.lambda = 0.5f; c.proj_head = 1; c.seq_aug = 31; c.aug_rate = 0.4f)
 
+/* Graph models with the options of the second half: projection heads, mixed negatives,
+   hard negatives (DNS, MixGCF: the argmax picks are constants of the derivative; the step is
+   small so no pick changes), NCL's two terms. The head checks run at tau 1: at the models'
+   tau 0.15-0.2 the float32 forward pass of a head + InfoNCE is noisy at ~3e-7 of the loss,
+   which central differences turn into ~1e-3 relative errors on the small coordinates (the
+   same head passes its own double-precision check below). */
+MODEL_CHECK(grad_sgl_proj_head, CR_MODEL_SGL, c.drop = 0.3f; c.lambda = 0.5f; c.proj_head = 1; c.tau = 1.0f)
+MODEL_CHECK(grad_xsimgcl_proj_head_cl_negatives, CR_MODEL_XSIMGCL, c.lambda = 0.5f; c.lstar = 2; c.eps = 1e-5f; c.proj_head = 1; c.cl_negatives = 7; c.tau = 1.0f)
+MODEL_CHECK(grad_simgcl_cl_negatives, CR_MODEL_SIMGCL, c.lambda = 0.5f; c.eps = 1e-5f; c.cl_negatives = 9)
+MODEL_CHECK(grad_sgl_mixed_views, CR_MODEL_SGL, c.drop = 0.3f; c.lambda = 0.5f; c.aug = CR_AUG_MIXED)
+MODEL_CHECK(grad_sgl_subgraph_views, CR_MODEL_SGL, c.drop = 0.3f; c.lambda = 0.5f; c.aug = CR_AUG_SUBGRAPH; c.rw_len = 4)
+MODEL_CHECK_H(grad_lightgcn_dns, CR_MODEL_LIGHTGCN, 1e-2, c.reg = 0.05f; c.neg = CR_NEG_DNS; c.neg_candidates = 6)
+MODEL_CHECK_H(grad_lightgcn_mixgcf, CR_MODEL_LIGHTGCN, 1e-2, c.reg = 0.05f; c.layers = 3; c.neg = CR_NEG_MIXGCF; c.neg_candidates = 6)
+MODEL_CHECK_H(grad_mf_mixgcf, CR_MODEL_MF, 1e-2, c.reg = 0.05f; c.neg = CR_NEG_MIXGCF; c.neg_candidates = 6)
+MODEL_CHECK_H(grad_xsimgcl_mixgcf, CR_MODEL_XSIMGCL, 1e-2, c.lambda = 0.5f; c.lstar = 1; c.eps = 1e-5f; c.neg = CR_NEG_MIXGCF; c.neg_candidates = 5)
+MODEL_CHECK(grad_ncl_structure, CR_MODEL_NCL, c.lambda = 0.05f; c.proto_reg = CR_OFF; c.batch = 12)
+MODEL_CHECK(grad_ncl_structure_and_prototypes, CR_MODEL_NCL, c.lambda = 0.05f; c.proto_reg = 0.05f; c.clusters = 3; c.warmup = -1; c.ssl_alpha = 2.0f)
+
+/* The projection head's backward against central differences of a double reference. */
+typedef struct { int n, d; const double *w; } mlp_ctx;
+static double mlp_f(double *x, void *ctx) { /* sum of out * fixed weights, out = relu(x W1^T + b1) W2^T + b2 */
+    mlp_ctx *k = (mlp_ctx *)ctx;
+    int n = k->n, d = k->d, i, j, q;
+    const double *W1 = x + n * d, *b1 = W1 + d * d, *W2 = b1 + d, *b2 = W2 + d * d;
+    double l = 0, h[8];
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < d; j++) {
+            double a = b1[j];
+            for (q = 0; q < d; q++) a += x[i * d + q] * W1[j * d + q];
+            h[j] = a > 0 ? a : 0;
+        }
+        for (j = 0; j < d; j++) {
+            double o = b2[j];
+            for (q = 0; q < d; q++) o += h[q] * W2[j * d + q];
+            l += o * k->w[i * d + j];
+        }
+    }
+    return l;
+}
+
+TEST(projection_head_gradcheck) {
+    enum { N = 5, D = 6, P = N * D + 2 * D * D + 2 * D };
+    float x[P], out[N * D], a1[N * D], h[N * D], dout[N * D], g[P];
+    double xd[P], w[N * D], ga[P], gn[P];
+    mlp_ctx k = {N, D, w};
+    cr_rng r;
+    int i;
+    cr_rng_seed(&r, 27);
+    randn(x, P, &r, 0.7f);
+    for (i = N * D + D * D; i < N * D + D * D + D; i++) x[i] = (i % 2 ? 3.0f : -3.0f); /* b1: ReLUs away from the kink */
+    for (i = 0; i < N * D; i++) dout[i] = (float)(w[i] = cr_rng_normal(&r));
+    memset(g, 0, sizeof g);
+    cr__mlp2_forward(out, a1, h, x, x + N * D, x + N * D + D * D, x + N * D + D * D + D, x + N * D + 2 * D * D + D, N, D);
+    cr__mlp2_backward(g, g + N * D, g + N * D + D * D, g + N * D + D * D + D, g + N * D + 2 * D * D + D, dout, a1, h, x,
+                      x + N * D, x + N * D + D * D + D, N, D);
+    for (i = 0; i < P; i++) { xd[i] = x[i]; ga[i] = g[i]; }
+    numgrad(gn, xd, P, mlp_f, &k);
+    CHECKF(rel_err(ga, gn, P, 1e-6) < 1e-3, "projection head rel err %g", rel_err(ga, gn, P, 1e-6));
+}
+
 const crt_case crt_grad[] = {
+    {"grad/projection_head", projection_head_gradcheck},
+    {"grad/model_sgl_proj_head", grad_sgl_proj_head},
+    {"grad/model_xsimgcl_proj_head_cl_negatives", grad_xsimgcl_proj_head_cl_negatives},
+    {"grad/model_simgcl_cl_negatives", grad_simgcl_cl_negatives},
+    {"grad/model_sgl_mixed_views", grad_sgl_mixed_views},
+    {"grad/model_sgl_subgraph_views", grad_sgl_subgraph_views},
+    {"grad/model_lightgcn_dns", grad_lightgcn_dns},
+    {"grad/model_lightgcn_mixgcf", grad_lightgcn_mixgcf},
+    {"grad/model_mf_mixgcf", grad_mf_mixgcf},
+    {"grad/model_xsimgcl_mixgcf", grad_xsimgcl_mixgcf},
+    {"grad/model_ncl_structure", grad_ncl_structure},
+    {"grad/model_ncl_structure_and_prototypes", grad_ncl_structure_and_prototypes},
     {"grad/bpr", bpr_gradcheck},
     {"grad/infonce", infonce_gradcheck},
     {"grad/infonce_ntxent_tied", infonce_ntxent_tied_gradcheck},
