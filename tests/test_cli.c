@@ -67,7 +67,10 @@ TEST(bad_command_lines) {
     EXPECT("train --model mf --topk 20,10", 2, "cut-offs must ascend");
     EXPECT("train --model mf --topk 0", 2, "--topk: 0 is outside");
     EXPECT("train --model mf --format xml --train x", 2, "unknown format 'xml'");
-    EXPECT("train --model sgl --aug zz", 2, "--aug: 'zz' is not ed, nd or rw");
+    EXPECT("train --model sgl --aug zz", 2, "--aug: 'zz' is not ed, nd, rw, mixed or subgraph");
+    EXPECT("train --model lightgcn --neg hard", 2, "--neg: 'hard' is not uniform, dns or mixgcf");
+    EXPECT("train --model sgl --cl-negatives 5", 2, "--cl-negatives: '5' is not random:N");
+    EXPECT("train --model lightgcn --neg mixgcf --l2 selfrec", 2, "MixGCF takes the authors' L2");
     EXPECT("train --model cl4srec --aug mask,zz", 2, "unknown sequence augmentation 'zz'");
     EXPECT("train --model mf --test t.txt", 2, "--test needs --train");
     EXPECT("train --model mf --seed -5", 2, "--seed: '-5' is not a non-negative integer");
