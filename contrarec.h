@@ -3468,46 +3468,57 @@ CR_API double cr_bpr_loss(float *du, float *dp, float *dn, const float *u, const
     return loss * weight / (B > 0 ? B : 1);
 }
 
+/* Query rows per block of logits: all n up to 2^24 logits (64 MB, every in-batch use), so
+   those keep one GEMM each way; beyond, blocks of about 4M logits (NCL's queries against all
+   users or all items). */
+static int cr__infonce_rows(int n, int m) {
+    int64_t r = (int64_t)n * m <= ((int64_t)1 << 24) ? n : ((int64_t)4 << 20) / (m > 0 ? m : 1);
+    return (int)CR__MAX(1, CR__MIN((int64_t)n, r));
+}
+
 CR_API int64_t cr_infonce_workspace(int n, int m, int d) {
-    return (int64_t)2 * n * d + (int64_t)2 * m * d + n + m + (int64_t)n * m + 64;
+    return (int64_t)2 * n * d + (int64_t)2 * m * d + n + m + (int64_t)cr__infonce_rows(n, m) * m + 64;
 }
 
 CR_API double cr_infonce_loss(float *dQ, float *dK, const float *Q, const float *K, int n, int m,
                               int d, const int32_t *pos, const int32_t *self, float tau,
                               float weight, float *ws) {
+    int rc = cr__infonce_rows(n, m), r0;
     float *Qn = ws, *Kn = Qn + (int64_t)n * d, *qn = Kn + (int64_t)m * d, *kn = qn + n;
-    float *S = kn + m, *dQn = S + (int64_t)n * m, *dKn = dQn + (int64_t)n * d;
+    float *S = kn + m, *dQn = S + (int64_t)rc * m, *dKn = dQn + (int64_t)n * d;
     float inv_tau = 1.0f / tau;
     double loss = 0;
-    int i;
     if (n <= 0 || m <= 0) return 0;
     cr_l2norm_rows_forward(Qn, qn, Q, n, d);
     cr_l2norm_rows_forward(Kn, kn, K, m, d);
-    /* S = Qn Kn^T / tau */
-    cr_sgemm(0, 1, n, m, d, inv_tau, Qn, d, Kn, d, 0.0f, S, m);
-    /* row losses and dS = weight/n * (softmax - onehot(pos)); self entries are left out */
-    CR__OMP(parallel for schedule(static) reduction(+ : loss) if ((int64_t)n * m > 65536))
-    for (i = 0; i < n; i++) {
-        float *s = S + (int64_t)i * m, mx = -INFINITY, inv;
-        int pi = pos ? pos[i] : i, si = self ? self[i] : -1, j;
-        float spos = s[pi], sum = 0, sum2;
-        if (si >= 0) s[si] = -INFINITY;
-        mx = cr__vmax(s, m);
-        sum = cr__vexp_sum(s, s, m, mx);
-        if (si >= 0) { sum -= s[si]; s[si] = 0; } /* exp(-inf) is not exactly 0 in cr__expf */
-        sum2 = sum;
-        loss += (double)mx + log((double)sum2) - (double)spos;
-        inv = weight / (float)n / sum2;
-        for (j = 0; j < m; j++) s[j] *= inv;
-        s[pi] -= weight / (float)n;
+    for (r0 = 0; r0 < n; r0 += rc) {
+        int nr = CR__MIN(rc, n - r0), i;
+        /* S = Qn Kn^T / tau for the block's rows */
+        cr_sgemm(0, 1, nr, m, d, inv_tau, Qn + (int64_t)r0 * d, d, Kn, d, 0.0f, S, m);
+        /* row losses and dS = weight/n * (softmax - onehot(pos)); self entries are left out */
+        CR__OMP(parallel for schedule(static) reduction(+ : loss) if ((int64_t)nr * m > 65536))
+        for (i = 0; i < nr; i++) {
+            float *s = S + (int64_t)i * m, mx = -INFINITY, inv;
+            int gi = r0 + i, pi = pos ? pos[gi] : gi, si = self ? self[gi] : -1, j;
+            float spos = s[pi], sum = 0, sum2;
+            if (si >= 0) s[si] = -INFINITY;
+            mx = cr__vmax(s, m);
+            sum = cr__vexp_sum(s, s, m, mx);
+            if (si >= 0) { sum -= s[si]; s[si] = 0; } /* exp(-inf) is not exactly 0 in cr__expf */
+            sum2 = sum;
+            loss += (double)mx + log((double)sum2) - (double)spos;
+            inv = weight / (float)n / sum2;
+            for (j = 0; j < m; j++) s[j] *= inv;
+            s[pi] -= weight / (float)n;
+        }
+        if (dQ || dK) { /* dQn = dS Kn / tau, dKn (summed over the blocks) = dS^T Qn / tau */
+            cr_sgemm(0, 0, nr, d, m, inv_tau, S, m, Kn, d, 0.0f, dQn + (int64_t)r0 * d, d);
+            cr_sgemm(1, 0, m, d, nr, inv_tau, S, m, Qn + (int64_t)r0 * d, d, r0 ? 1.0f : 0.0f, dKn, d);
+        }
     }
-    if (dQ || dK) {
-        /* dQn = dS Kn / tau, dKn = dS^T Qn / tau, then back through the normalisations */
-        cr_sgemm(0, 0, n, d, m, inv_tau, S, m, Kn, d, 0.0f, dQn, d);
-        cr_sgemm(1, 0, m, d, n, inv_tau, S, m, Qn, d, 0.0f, dKn, d);
-        cr_l2norm_rows_backward(dQ, dQn, Qn, qn, n, d);
-        cr_l2norm_rows_backward(dK, dKn, Kn, kn, m, d);
-    }
+    /* back through the normalisations */
+    if (dQ) cr_l2norm_rows_backward(dQ, dQn, Qn, qn, n, d);
+    if (dK) cr_l2norm_rows_backward(dK, dKn, Kn, kn, m, d);
     return loss * weight / n;
 }
 
@@ -4986,25 +4997,19 @@ static cr_status cr__ncl_setup(cr_model *m) {
     return cr__graph_setup(m);
 }
 
-/* The query chunk of the structure contrast: about 4M logits at a time against all of a side. */
-static int cr__ncl_chunk(const cr_model *m) {
-    int64_t nk = CR__MAX(m->n_users, m->n_items), c = ((int64_t)4 << 20) / nk;
-    return (int)CR__MAX(16, CR__MIN((int64_t)m->cfg.batch, c));
-}
-
 static void cr__ncl_ws(cr_model *m, cr__arena *a) {
     const cr_config *c = &m->cfg;
     cr__graph *g = &m->g;
-    int64_t Nd = m->n_nodes * c->dim, nk = CR__MAX(m->n_users, m->n_items), ch = cr__ncl_chunk(m);
+    int64_t Nd = m->n_nodes * c->dim, nk = CR__MAX(m->n_users, m->n_items);
     int s;
     cr__graph_ws_encoder(m, a);
     g->L = c->neg == CR_NEG_MIXGCF ? g->lay[c->lstar] : cr__takef(a, Nd);
     g->dL = c->neg == CR_NEG_MIXGCF ? g->dlay[c->lstar] : cr__takef(a, Nd);
-    g->cq = cr__takef(a, CR__MAX(ch, c->batch) * (int64_t)c->dim);
-    g->dcq = cr__takef(a, CR__MAX(ch, c->batch) * (int64_t)c->dim);
+    g->cq = cr__takef(a, (int64_t)c->batch * c->dim);
+    g->dcq = cr__takef(a, (int64_t)c->batch * c->dim);
     g->dck = cr__takef(a, (int64_t)c->clusters * c->dim);
-    g->clneg = cr__takei(a, CR__MAX(ch, c->batch));
-    g->nce = cr__takef(a, CR__MAX(cr_infonce_workspace((int)ch, (int)nk, c->dim), cr_infonce_workspace(c->batch, c->clusters, c->dim)));
+    g->clneg = cr__takei(a, c->batch);
+    g->nce = cr__takef(a, CR__MAX(cr_infonce_workspace(c->batch, (int)nk, c->dim), cr_infonce_workspace(c->batch, c->clusters, c->dim)));
     for (s = 0; s < 2; s++) {
         g->cent[s] = cr__takef(a, (int64_t)c->clusters * c->dim);
         g->assign[s] = cr__takei(a, s ? m->n_items : m->n_users);
@@ -5029,22 +5034,20 @@ static cr_status cr__ncl_epoch(cr_model *m, int epoch) {
 }
 
 /* Sum over the batch rows idx of InfoNCE(row of A, keys = every row of one side of Bt,
-   positive: the same node), times w, in chunks of queries (the keys are contiguous, so their
-   gradient goes straight into dB). off: the side's first row. */
+   positive: the same node), times w. The keys are contiguous, so their gradient goes straight
+   into dB; cr_infonce_loss works through the queries in cache-sized blocks. off: the side's
+   first row. */
 static double cr__ncl_structure(cr_model *m, float *dA, float *dB, const float *A, const float *Bt, const int32_t *idx, int n,
                                 int64_t off, int64_t nk, float w, int want_grad) {
     cr__graph *g = &m->g;
-    int d = m->cfg.dim, ch = cr__ncl_chunk(m), c0, i;
-    double l = 0;
-    for (c0 = 0; c0 < n; c0 += ch) {
-        int nc = CR__MIN(ch, n - c0);
-        cr__gather_rows(g->cq, A, idx + c0, nc, d, off);
-        for (i = 0; i < nc; i++) g->clneg[i] = idx[c0 + i]; /* the positive: the node's own row */
-        if (want_grad) memset(g->dcq, 0, (size_t)nc * d * sizeof(float));
-        l += cr_infonce_loss(want_grad ? g->dcq : NULL, want_grad ? dB + off * d : NULL, g->cq, Bt + off * d, nc, (int)nk, d, g->clneg, NULL,
-                             m->cfg.tau, w * (float)nc, g->nce);
-        if (want_grad) cr__scatter_add_rows(dA, g->dcq, idx + c0, nc, d, off);
-    }
+    int d = m->cfg.dim, i;
+    double l;
+    cr__gather_rows(g->cq, A, idx, n, d, off);
+    for (i = 0; i < n; i++) g->clneg[i] = idx[i]; /* the positive: the node's own row */
+    if (want_grad) memset(g->dcq, 0, (size_t)n * d * sizeof(float));
+    l = cr_infonce_loss(want_grad ? g->dcq : NULL, want_grad ? dB + off * d : NULL, g->cq, Bt + off * d, n, (int)nk, d, g->clneg, NULL,
+                        m->cfg.tau, w * (float)n, g->nce);
+    if (want_grad) cr__scatter_add_rows(dA, g->dcq, idx, n, d, off);
     return l;
 }
 

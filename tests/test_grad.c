@@ -163,6 +163,32 @@ TEST(infonce_ntxent_tied_gradcheck) {
     free(ws);
 }
 
+/* Beyond 2^24 logits cr_infonce_loss works through the queries in blocks; the result must be
+   the sum of separate calls over those blocks (each small enough for one block). */
+TEST(infonce_blocks_equal_separate_calls) {
+    enum { N = 300, M = 60000, D = 4, R = 60 };
+    float *q = (float *)malloc(sizeof(float) * N * D), *k = (float *)malloc(sizeof(float) * (size_t)M * D);
+    float *gq = (float *)calloc(N * D, sizeof(float)), *gk = (float *)calloc((size_t)M * D, sizeof(float));
+    float *hq = (float *)calloc(N * D, sizeof(float)), *hk = (float *)calloc((size_t)M * D, sizeof(float));
+    float *ws = (float *)malloc(sizeof(float) * (size_t)cr_infonce_workspace(N, M, D));
+    int32_t pos[N];
+    double l1, l2 = 0, worst = 0, top = 0;
+    cr_rng r;
+    int i, r0;
+    cr_rng_seed(&r, 28);
+    randn(q, N * D, &r, 1.0f);
+    randn(k, (int64_t)M * D, &r, 1.0f);
+    for (i = 0; i < N; i++) pos[i] = (int32_t)cr_rng_below(&r, M);
+    l1 = cr_infonce_loss(gq, gk, q, k, N, M, D, pos, NULL, 0.3f, 0.7f, ws);
+    for (r0 = 0; r0 < N; r0 += R) /* weight scaled so each call's mean is part of the whole's */
+        l2 += cr_infonce_loss(hq + r0 * D, hk, q + r0 * D, k, R, M, D, pos + r0, NULL, 0.3f, 0.7f * R / N, ws);
+    CHECK_NEAR(l1, l2, 1e-5 * fabs(l2));
+    for (i = 0; i < N * D; i++) { top = fmax(top, fabs(hq[i])); worst = fmax(worst, fabs(gq[i] - hq[i])); }
+    for (i = 0; i < M * D; i++) { top = fmax(top, fabs(hk[i])); worst = fmax(worst, fabs(gk[i] - hk[i])); }
+    CHECKF(worst <= 1e-4 * top, "gradients differ by %g (largest %g)", worst, top);
+    free(q); free(k); free(gq); free(gk); free(hq); free(hk); free(ws);
+}
+
 typedef struct { int B, C; const int32_t *t; } xent_ctx;
 static double xent_f(double *x, void *c) {
     xent_ctx *k = (xent_ctx *)c;
@@ -461,6 +487,7 @@ const crt_case crt_grad[] = {
     {"grad/bpr", bpr_gradcheck},
     {"grad/infonce", infonce_gradcheck},
     {"grad/infonce_ntxent_tied", infonce_ntxent_tied_gradcheck},
+    {"grad/infonce_blocks_equal_separate_calls", infonce_blocks_equal_separate_calls},
     {"grad/softmax_xent", softmax_xent_gradcheck},
     {"grad/l2_losses", l2_losses_gradcheck},
     {"grad/propagation_backward_is_the_adjoint", propagation_backward_is_the_adjoint},
