@@ -10,6 +10,9 @@
 #                               with history items masked (--exclude-history) and not masked
 #   bench/quality.sh tune-cl4srec
 #                               the CL4SRec settings compared on validation only (seed 1)
+#   bench/quality.sh negatives  LightGCN on Gowalla, 30 epochs: uniform, DNS, MixGCF negatives
+#   bench/quality.sh ncl        NCL on Gowalla, 30 epochs, with and without the prototype term
+#   bench/quality.sh views      SGL on Gowalla, 20 epochs: ED, mixed, subgraph, ED kept 5 epochs
 # Needs ../shared/data (or CR_DATA=dir). BENCH_THREADS threads per run (2), JOBS runs at once (1).
 # Logs: build/quality/. CR_BIN=path runs another build of the program.
 set -euo pipefail
@@ -25,8 +28,10 @@ if [ -z "$BIN" ]; then make -s build/contrarec; BIN=./build/contrarec; fi
 # value of "key": in a JSON line
 field() { sed -n "s/.*\"$1\":\([-0-9.e]*\).*/\1/p"; }
 
-run() { # name, args...: one training run in the background (at most JOBS at once)
+run() { # name, args...: one training run in the background (at most JOBS at once); a run whose
+         # log is complete is kept (FORCE=1 reruns it), so the sections can share runs
     local name=$1; shift
+    if [ -z "${FORCE:-}" ] && grep -q '"best_epoch"' "$OUT/$name.json" 2>/dev/null; then return; fi
     while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 1; done
     ( "$BIN" train "$@" --no-auc --json > "$OUT/$name.json" 2> "$OUT/$name.err" || echo "$name failed: $(tail -n 1 "$OUT/$name.err")" >&2 ) &
 }
@@ -55,6 +60,36 @@ graph)
     run simgcl-gowalla --model simgcl $G --epochs 20
     wait
     for n in xsimgcl lightgcn sgl-ed simgcl; do summary "$n-gowalla" 20 recall@20 ndcg@20; done
+    ;;
+negatives)
+    # LightGCN (3 layers) for 30 epochs with uniform, DNS and MixGCF negatives (M = 64)
+    G="--train $DATA/gowalla/train.txt --test $DATA/gowalla/test.txt"
+    run lightgcn-gowalla --model lightgcn $G --epochs 30
+    run lightgcn-dns-gowalla --model lightgcn --neg dns $G --epochs 30
+    run lightgcn-mixgcf-gowalla --model lightgcn --neg mixgcf $G --epochs 30
+    wait
+    for n in lightgcn lightgcn-dns lightgcn-mixgcf; do summary "$n-gowalla" 20 recall@20 ndcg@20; done
+    ;;
+ncl)
+    # NCL with its authors' Gowalla settings for 30 epochs, with and without the prototype term
+    G="--train $DATA/gowalla/train.txt --test $DATA/gowalla/test.txt"
+    run ncl-gowalla --model ncl $G --epochs 30
+    run ncl-noproto-gowalla --model ncl --proto-reg 0 $G --epochs 30
+    wait
+    for n in ncl ncl-noproto; do summary "$n-gowalla" 20 recall@20 ndcg@20; done
+    ;;
+views)
+    # SGL with mixed and subgraph views, and with edge-dropout views kept for 5 epochs
+    G="--train $DATA/gowalla/train.txt --test $DATA/gowalla/test.txt"
+    run sgl-ed-gowalla --model sgl --aug ed $G --epochs 20
+    run sgl-mixed-gowalla --model sgl --aug mixed $G --epochs 20
+    run sgl-subgraph-gowalla --model sgl --aug subgraph $G --epochs 20
+    run sgl-ed-every5-gowalla --model sgl --aug ed --view-every 5 $G --epochs 20
+    wait
+    for n in sgl-ed sgl-mixed sgl-subgraph sgl-ed-every5; do
+        summary "$n-gowalla" 20 recall@20 ndcg@20
+        grep '"prep_s"' "$OUT/$n-gowalla.json" | awk -F'"prep_s":' '{split($2, a, ","); s += a[1]; n++} END {printf "%-30s mean view-building time %.2f s/epoch\n", "", s / n}'
+    done
     ;;
 seq)
     B="--train $DATA/amazon-beauty/train.txt --test $DATA/amazon-beauty/test.txt"
@@ -90,5 +125,5 @@ tune-cl4srec)
             "$(tail -n 1 "$f" | field valid_hit@10)" "$(tail -n 1 "$f" | field valid_ndcg@10)"
     done
     ;;
-*) echo "usage: bench/quality.sh graph|seq|tune-cl4srec" >&2; exit 2 ;;
+*) echo "usage: bench/quality.sh graph|seq|tune-cl4srec|negatives|ncl|views" >&2; exit 2 ;;
 esac
