@@ -497,6 +497,7 @@ CR_API const char *cr_model_name(cr_model_kind k); /* "mf", "lightgcn", ...; "?"
 CR_API cr_model_kind cr_model_parse(const char *name); /* 0 if unknown */
 CR_API int cr_model_is_sequential(cr_model_kind k);
 CR_API const char *cr_model_list(void); /* every model's name, space-separated */
+CR_API const char *cr_model_about(cr_model_kind k); /* one line on what the model is; "" if unknown */
 
 /* SGL's augmented views: edge dropout, node dropout, a different ED graph per layer (SGL-RW),
    ND or ED drawn per view and epoch (mixed), the subgraph covered by random walks with
@@ -3715,6 +3716,11 @@ CR_API cr_model_kind cr_model_parse(const char *name) {
     for (i = 0; name && i < cr__n_models(); i++)
         if (strcmp(name, cr__ops_at(i)->name) == 0) return cr__ops_at(i)->kind;
     return (cr_model_kind)0;
+}
+
+CR_API const char *cr_model_about(cr_model_kind k) {
+    const cr__model_ops *o = cr__ops_of((int)k);
+    return o ? o->about : "";
 }
 
 CR_API int cr_model_is_sequential(cr_model_kind k) {

@@ -156,13 +156,14 @@ typedef struct opts {
 } opts;
 
 static void usage(void) {
+    int k;
     printf(
         "usage:\n"
         "  contrarec train --model M [--train F [--test F] [--format FMT]] [options]\n"
         "  contrarec eval --load FILE --test F [--train F] [--format FMT] [--topk 10,20] [--exclude-history] [--json]\n"
         "  contrarec recommend --load FILE (--user ID [--include-seen] | --items \"ID ...\" | --history \"ID ...\") [-k 10]\n"
         "\n"
-        "models: %s\n"
+        "models: %s (below)\n"
         "formats: lightgcn (uid iid iid ...), triplets (user item [rating [time]]), movielens (u.data,\n"
         "         ratings.dat, ratings.csv), seq (user:item item ... in time order)\n"
         "\n"
@@ -190,7 +191,8 @@ static void usage(void) {
         "evaluation: --topk 10,20 --no-auc --exclude-history | --include-history (sequence models rank\n"
         "           with the user's history included by default; both protocols are reported)\n"
         "output:    --save FILE --export-npy DIR --json\n"
-        "0 or omitted means the default of the chosen model.\n", cr_model_list());
+        "0 or omitted means the default of the chosen model.\n\n", cr_model_list());
+    for (k = 1; cr_model_name((cr_model_kind)k)[0] != '?'; k++) printf("  %-9s %s\n", cr_model_name((cr_model_kind)k), cr_model_about((cr_model_kind)k));
 }
 
 static const char *need(int argc, char **argv, int *i) {
