@@ -5841,6 +5841,10 @@ static cr_status cr__cl4srec_loss(cr_model *m, const cr__batch *b, int want_grad
 
 /* ---- 8n. the model table: one entry per model ---- */
 
+/* The inference side every graph model shares, and every sequence model. */
+#define CR__GRAPH_SERVING cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__graph_release
+#define CR__SEQ_SERVING cr__seq_prepare, cr__seq_item_vectors, cr__seq_user_vectors, cr__seq_fold_in, cr__seq_memory, cr__seq_release
+
 static const cr__model_ops cr__models[] = {
     /* kind, name, about, sequential, negatives,
        layers, proj_head, lstar, batch, lr, tau, lambda, eps, drop, first_layer, l2_selfrec,
@@ -5849,41 +5853,44 @@ static const cr__model_ops cr__models[] = {
     {CR_MODEL_MF, "mf", "matrix factorisation, BPR", 0, 1,
      0, 0, 0, 0, 0, 0.2f, 0, 0, 0, 0, CR__L2_EGO,
      cr__graph_check, cr__graph_plan, cr__graph_setup, cr__mf_ws, NULL, cr__mf_loss,
-     cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__graph_release},
+     CR__GRAPH_SERVING},
     {CR_MODEL_LIGHTGCN, "lightgcn", "LightGCN: linear propagation, BPR", 0, 1,
      3, 0, 0, 0, 0, 0.2f, 0, 0, 0, 0, CR__L2_EGO,
      cr__graph_check, cr__graph_plan, cr__graph_setup, cr__lightgcn_ws, NULL, cr__lightgcn_loss,
-     cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__graph_release},
+     CR__GRAPH_SERVING},
     {CR_MODEL_SGL, "sgl", "SGL: augmented-graph views (node/edge dropout, random walks, mixed, subgraphs), InfoNCE", 0, 1,
      3, 0, 0, 0, 0, 0.2f, 0.1f, 0, 0.1f, 0, CR__L2_FINAL_UPN,
      cr__graph_check, cr__graph_plan, cr__graph_setup, cr__sgl_ws, cr__sgl_views, cr__sgl_loss,
-     cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__graph_release},
+     CR__GRAPH_SERVING},
     {CR_MODEL_SIMGCL, "simgcl", "SimGCL: two noise-perturbed passes, InfoNCE", 0, 1,
      3, 0, 0, 0, 0, 0.2f, 0.5f, 0.1f, 0, 1, CR__L2_FINAL_UP,
      cr__graph_check, cr__graph_plan, cr__graph_setup, cr__simgcl_ws, NULL, cr__simgcl_loss,
-     cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__graph_release},
+     CR__GRAPH_SERVING},
     {CR_MODEL_XSIMGCL, "xsimgcl", "XSimGCL: one noisy pass, final vs layer l* output", 0, 1,
      2, 0, 1, 0, 0, 0.15f, 0.2f, 0.2f, 0, 1, CR__L2_FINAL_UP,
      cr__xsimgcl_check, cr__graph_plan, cr__graph_setup, cr__xsimgcl_ws, NULL, cr__xsimgcl_loss,
-     cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__graph_release},
+     CR__GRAPH_SERVING},
     {CR_MODEL_GRU4REC, "gru4rec", "GRU sequence encoder, next-item softmax", 1, 0,
      0, 0, 0, 0, 0, 0.2f, 0, 0, 0, 0, 0,
      NULL, cr__seq_plan, cr__seq_setup, cr__seq_ws, NULL, cr__gru4rec_loss,
-     cr__seq_prepare, cr__seq_item_vectors, cr__seq_user_vectors, cr__seq_fold_in, cr__seq_memory, cr__seq_release},
+     CR__SEQ_SERVING},
     /* CL4SRec: the paper's tau = 1 without a head left the GRU below the same GRU without the
        contrast on Beauty; the head and tau were chosen on validation (bench/RESULTS.md) */
     {CR_MODEL_CL4SREC, "cl4srec", "GRU encoder, next-item softmax + CL4SRec contrast", 1, 0,
      0, 1, 0, 0, 0, 0.2f, 0.1f, 0, 0, 0, 0,
      NULL, cr__seq_plan, cr__cl4srec_setup, cr__cl4srec_ws, NULL, cr__cl4srec_loss,
-     cr__seq_prepare, cr__seq_item_vectors, cr__seq_user_vectors, cr__seq_fold_in, cr__seq_memory, cr__seq_release},
+     CR__SEQ_SERVING},
     /* NCL: the authors' Gowalla configuration (RUCAIBox/NCL properties/gowalla-merged.yaml:
        lr 2e-3, tau 0.05, ssl_reg 1e-6, alpha 0.5, proto_reg 5e-8, 10 clusters; overall.yaml:
        batch 4096; 3 layers, hyper_layers 1, so layer 2 is contrasted with layer 0) */
     {CR_MODEL_NCL, "ncl", "NCL: LightGCN + structure contrast (layer 2 vs ego) + prototype contrast (k-means)", 0, 1,
      3, 0, 2, 4096, 2e-3f, 0.05f, 1e-6f, 0, 0, 0, CR__L2_EGO,
      cr__ncl_check, cr__graph_plan, cr__ncl_setup, cr__ncl_ws, cr__ncl_epoch, cr__ncl_loss,
-     cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__graph_release},
+     CR__GRAPH_SERVING},
 };
+
+#undef CR__GRAPH_SERVING
+#undef CR__SEQ_SERVING
 
 static int cr__n_models(void) { return (int)(sizeof cr__models / sizeof cr__models[0]); }
 static const cr__model_ops *cr__ops_at(int i) { return &cr__models[i]; }
