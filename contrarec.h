@@ -2,8 +2,10 @@
 
    No dependencies beyond libc and libm (OpenMP optional). Trains, evaluates, saves and serves
    graph and sequence recommenders on a CPU: MF-BPR, LightGCN, SGL (node dropout, edge dropout,
-   random walk), SimGCL, XSimGCL, and a GRU encoder trained with a next-item loss alone
-   (GRU4Rec) or with CL4SRec-style contrast.
+   random walk, mixed and random-walk-subgraph views), SimGCL, XSimGCL, NCL, with uniform, DNS
+   or MixGCF negatives, projection heads and mixed InfoNCE negatives; and a GRU encoder trained
+   with a next-item loss alone (GRU4Rec) or with CL4SRec-style contrast. Models are selected on
+   a validation split (cr_fit) and the test set is read once, at the selected model.
 
    QUICK START
       Do this:
@@ -123,9 +125,11 @@
 
    REFERENCES (what "faithful" means here; see each model's comments for the details)
       LightGCN (He et al., SIGIR 2020), SGL (Wu et al., SIGIR 2021), SimGCL (Yu et al., SIGIR
-      2022), XSimGCL (Yu et al., TKDE 2023), GRU4Rec (Hidasi et al., ICLR 2016), CL4SRec (Xie et
-      al., ICDE 2022), CoSeRec (Liu et al., 2021) for insert/substitute; the loss forms follow the
-      SELFRec and LightGCN-PyTorch code unless a comment says otherwise.
+      2022), XSimGCL (Yu et al., TKDE 2023), NCL (Lin et al., WWW 2022; RUCAIBox/NCL), DNS
+      (Zhang et al., SIGIR 2013), MixGCF (Huang et al., KDD 2021; huangtinglin/MixGCF), GRU4Rec
+      (Hidasi et al., ICLR 2016), CL4SRec (Xie et al., ICDE 2022), CoSeRec (Liu et al., 2021)
+      for insert/substitute; the loss forms follow the SELFRec and LightGCN-PyTorch code unless a
+      comment says otherwise.
 
    LICENSE: MIT or public domain (Unlicense), at your choice; see the end of the file.
 */
