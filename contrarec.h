@@ -5080,7 +5080,9 @@ static double cr__ncl_proto(cr_model *m, const int32_t *idx, int n, int side, fl
 /* BPR on the LightGCN output; the structure term between each batch node's layer l* output
    (l* = 2 x hyper_layers) and the ego embeddings of all nodes of its side (the item side
    weighted by ssl_alpha), weight lambda; after the warm-up, the prototype term, weight
-   proto_reg. Both sum over the batch's rows, duplicates included, as the authors' code does. */
+   proto_reg. Both sum over the batch's rows, duplicates included, as the authors' code does.
+   L2 is LightGCN's (squared, ego rows, / batch); RecBole's EmbLoss, which the authors' code
+   uses, takes unsquared norms instead, so reg does not carry over one to one. */
 static cr_status cr__ncl_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
     const cr_config *c = &m->cfg;
     cr__graph *g = &m->g;
