@@ -116,8 +116,6 @@ tune-cl4srec)
     B="--train $DATA/amazon-beauty/train.txt --test $DATA/amazon-beauty/test.txt --seed 1 --exclude-history"
     run cl4srec-tune-head-t0.2 --model cl4srec $B
     run cl4srec-tune-head-t0.5 --model cl4srec $B --tau 0.5
-    run cl4srec-tune-head-t0.2-l0.3 --model cl4srec $B --lambda 0.3
-    run cl4srec-tune-head-t0.2-crop0.6 --model cl4srec $B --crop-keep 0.6
     run cl4srec-tune-nohead-t1 --model cl4srec $B --no-proj-head --tau 1
     run cl4srec-tune-nohead-t0.2 --model cl4srec $B --no-proj-head
     wait
