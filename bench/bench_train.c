@@ -1,7 +1,10 @@
 /* Training benchmark on the real datasets: seconds per epoch, full-ranking evaluation time and
    peak RSS, for any model.
-     bench_train [model [epochs]]      default: xsimgcl 2 (graph models: Gowalla; gru4rec and
-                                        cl4srec: Amazon-Beauty); OMP_NUM_THREADS sets threads */
+     bench_train [model [epochs [option=value ...]]]
+                                       default: xsimgcl 2 (graph models: Gowalla; gru4rec and
+                                       cl4srec: Amazon-Beauty); OMP_NUM_THREADS sets threads.
+                                       Options: neg=uniform|dns|mixgcf, aug=ed|nd|rw|mixed|subgraph,
+                                       view_every=N, proj_head=1, batch=B, dim=D */
 #define _DEFAULT_SOURCE
 #define CONTRAREC_IMPLEMENTATION
 #include "../contrarec.h"
@@ -22,7 +25,20 @@ int main(int argc, char **argv) {
     memset(&c, 0, sizeof c);
     memset(&lo, 0, sizeof lo);
     memset(&eo, 0, sizeof eo);
-    if (!(c.model = cr_model_parse(name)) || epochs < 1) { fprintf(stderr, "usage: bench_train [model [epochs]]\n"); return 2; }
+    if (!(c.model = cr_model_parse(name)) || epochs < 1) { fprintf(stderr, "usage: bench_train [model [epochs [option=value ...]]]\n"); return 2; }
+    for (i = 3; i < argc; i++) { /* a few options, enough to time the variants of a model */
+        const char *a = argv[i], *v = strchr(a, '=');
+        if (!v) { fprintf(stderr, "bench_train: '%s' is not option=value\n", a); return 2; }
+        v++;
+        if (!strncmp(a, "neg=", 4)) c.neg = !strcmp(v, "dns") ? CR_NEG_DNS : !strcmp(v, "mixgcf") ? CR_NEG_MIXGCF : CR_NEG_UNIFORM;
+        else if (!strncmp(a, "aug=", 4))
+            c.aug = !strcmp(v, "nd") ? CR_AUG_ND : !strcmp(v, "rw") ? CR_AUG_RW : !strcmp(v, "mixed") ? CR_AUG_MIXED : !strcmp(v, "subgraph") ? CR_AUG_SUBGRAPH : CR_AUG_ED;
+        else if (!strncmp(a, "view_every=", 11)) c.view_every = atoi(v);
+        else if (!strncmp(a, "proj_head=", 10)) c.proj_head = atoi(v) ? 1 : -1;
+        else if (!strncmp(a, "batch=", 6)) c.batch = atoi(v);
+        else if (!strncmp(a, "dim=", 4)) c.dim = atoi(v);
+        else { fprintf(stderr, "bench_train: unknown option '%s'\n", a); return 2; }
+    }
     seq = cr_model_is_sequential(c.model);
     data_path(tr, sizeof tr, seq ? "amazon-beauty/train.txt" : "gowalla/train.txt");
     data_path(te, sizeof te, seq ? "amazon-beauty/test.txt" : "gowalla/test.txt");
@@ -42,8 +58,8 @@ int main(int argc, char **argv) {
         cr_epoch_stats s;
         if (cr_train_epoch(m, e, &s, NULL, NULL) != CR_OK) { printf("%s\n", cr_last_error()); return 1; }
         ep_sum += s.seconds;
-        printf("epoch %d: %.2f s (%lld batches, %.1f ms/batch), loss %.4f (rec %.4f, cl %.4f)\n", e, s.seconds, (long long)s.batches,
-               1e3 * s.seconds / (double)s.batches, s.loss, s.rec_loss, s.cl_loss);
+        printf("epoch %d: %.2f s (%lld batches, %.1f ms/batch; %.2f s before the first batch), loss %.4f (rec %.4f, cl %.4f)\n", e, s.seconds,
+               (long long)s.batches, 1e3 * s.seconds / (double)s.batches, s.prep_seconds, s.loss, s.rec_loss, s.cl_loss);
     }
     for (i = 0; i < 2; i++) { /* with and without the AUC pass */
         eo.no_auc = !i;
