@@ -144,6 +144,36 @@ TEST(checkpoint_roundtrip_sequence_no_head) {
     trained_proj_head = 0;
 }
 
+/* Every configuration field survives a save and a load, "off" values included (a saved 0 must
+   not come back as the default). */
+TEST(checkpoint_keeps_every_configuration_field) {
+    cr_dataset ds;
+    cr_synth_opts so;
+    cr_config c, r1;
+    cr_model *m = NULL, *m2 = NULL;
+    const char *path = crt_tmp("fields.crrc");
+    memset(&so, 0, sizeof so);
+    so.n_users = 60;
+    so.n_items = 100;
+    so.mean_len = 8;
+    memset(&c, 0, sizeof c);
+    c.model = CR_MODEL_NCL;
+    c.dim = 12; c.layers = 2; c.lstar = 1; c.batch = 64; c.lr = 0.004f; c.reg = CR_OFF; c.tau = 0.3f;
+    c.lambda = 0.01f; c.eps = CR_OFF; c.drop = CR_OFF; c.clip = 5.0f; c.seed = 99; c.proj_head = 1;
+    c.neg = CR_NEG_MIXGCF; c.neg_candidates = 7; c.cl_negatives = 3; c.view_every = 4; c.rw_len = 5;
+    c.rw_restart = CR_OFF; c.proto_reg = CR_OFF; c.ssl_alpha = 2.0f; c.clusters = 5; c.warmup = -1;
+    CHECK_OK(cr_dataset_synthetic(&ds, &so, 0, 0.2));
+    CHECK_OK(cr_model_create(&m, &c, &ds));
+    r1 = *cr_model_config(m);
+    CHECK(r1.reg == 0 && r1.proto_reg == 0 && r1.rw_restart == 0 && r1.warmup == 0 && r1.proj_head == 1);
+    CHECK_OK(cr_model_save(m, path));
+    CHECK_OK(cr_model_load(&m2, path, NULL));
+    CHECKF(memcmp(&r1, cr_model_config(m2), sizeof r1) == 0, "the loaded configuration differs");
+    cr_model_free(m);
+    cr_model_free(m2);
+    cr_dataset_free(&ds);
+}
+
 static long file_size(const char *p) {
     FILE *f = fopen(p, "rb");
     long n;
@@ -431,6 +461,7 @@ const crt_case crt_model[] = {
     {"model/checkpoint_roundtrip_graph", checkpoint_roundtrip_graph},
     {"model/checkpoint_roundtrip_sequence", checkpoint_roundtrip_sequence},
     {"model/checkpoint_roundtrip_sequence_no_head", checkpoint_roundtrip_sequence_no_head},
+    {"model/checkpoint_keeps_every_configuration_field", checkpoint_keeps_every_configuration_field},
     {"model/checkpoint_refuses_bad_files", checkpoint_refuses_bad_files},
     {"model/npy_export", npy_export},
     {"model/fold_in_and_history_recommendations", fold_in_and_history_recommendations},
