@@ -425,6 +425,13 @@ CR_API cr_status cr_dataset_synthetic(cr_dataset *ds, const cr_synth_opts *opts,
    split and a validation split made with the same seed are independent. */
 CR_API cr_status cr_dataset_carve_valid(cr_dataset *ds, double ratio, int by_time, uint64_t seed);
 CR_API cr_status cr_dataset_carve_test(cr_dataset *ds, double ratio, int by_time, uint64_t seed);
+/* Noisy training data, to measure robustness (SGL's add_noise.py): adds floor(ratio * |train|)
+   uniformly random pairs to x (user and item uniform; a pair is accepted if it is not in x, nor
+   in any of the `avoid` sets (n_avoid of them: validation, test), nor already added). A noisy
+   record takes a time drawn uniformly within its user's span, so in a sequence it lands at a
+   random place. *added receives the count. */
+CR_API cr_status cr_interactions_add_noise(cr_interactions *x, int32_t n_users, int32_t n_items, double ratio, uint64_t seed,
+                                           const cr_interactions *const *avoid, int n_avoid, int64_t *added);
 CR_API void cr_dataset_free(cr_dataset *ds);
 
 /* ==== 6. augmentation ======================================================================= */
@@ -759,6 +766,9 @@ typedef struct cr_fit_opts {
                           user's last training item. */
     int refit;         /* after selecting the epoch count on validation, retrain on train +
                           valid for that many epochs; the test set is read on that model */
+    double train_noise;/* add floor(train_noise * |train|) random unobserved pairs to the
+                          training part only, after the validation carve (robustness runs;
+                          cr_interactions_add_noise) */
     cr_eval_opts eval; /* cut-offs and history protocol, for validation and test alike
                           (history_extra is set by cr_fit) */
     cr_fit_fn on_epoch;
@@ -779,6 +789,7 @@ typedef struct cr_fit_result {
     cr_metrics test_other; /* sequence models: the test set under the other history protocol
                            (history masked if test has it kept, and the reverse), same model */
     int64_t n_train, n_valid; /* interactions trained on and validated on */
+    int64_t n_noise;          /* of n_train: random pairs added by train_noise */
     double train_seconds, eval_seconds;
 } cr_fit_result;
 
@@ -3221,6 +3232,66 @@ CR_API cr_status cr_dataset_carve_valid(cr_dataset *ds, double ratio, int by_tim
 
 CR_API cr_status cr_dataset_carve_test(cr_dataset *ds, double ratio, int by_time, uint64_t seed) {
     return cr__dataset_carve(ds, &ds->test, "test", ratio, by_time, seed, CR__TEST_STREAM);
+}
+
+/* Open-addressing set of (user, item) pairs, keys (u << 32 | i) + 1. */
+typedef struct cr__pairset {
+    uint64_t *keys;
+    int64_t cap;
+} cr__pairset;
+
+static int cr__pairset_add(cr__pairset *s, int32_t u, int32_t i) { /* 1 if new */
+    uint64_t key = (((uint64_t)(uint32_t)u << 32) | (uint32_t)i) + 1, h = cr__hash_key(key) & (uint64_t)(s->cap - 1);
+    while (s->keys[h]) {
+        if (s->keys[h] == key) return 0;
+        h = (h + 1) & (uint64_t)(s->cap - 1);
+    }
+    s->keys[h] = key;
+    return 1;
+}
+
+CR_API cr_status cr_interactions_add_noise(cr_interactions *x, int32_t n_users, int32_t n_items, double ratio, uint64_t seed,
+                                           const cr_interactions *const *avoid, int n_avoid, int64_t *added) {
+    cr__pairset set;
+    int64_t want, total = x->n, e, tries = 0, n0 = x->n;
+    double *tmin = NULL, *tmax = NULL;
+    cr_rng r;
+    int a;
+    cr_status st = CR_OK;
+    if (added) *added = 0;
+    if (!(ratio >= 0 && ratio <= 10)) return cr__fail(CR_ERR_INVALID, "noise ratio %g is outside [0, 10]", ratio);
+    if (n_users < 1 || n_items < 1) return cr__fail(CR_ERR_INVALID, "noise: %d users and %d items", n_users, n_items);
+    want = (int64_t)(ratio * (double)x->n);
+    if (!want) return CR_OK;
+    if (want > (int64_t)n_users * n_items / 2) return cr__fail(CR_ERR_INVALID, "noise ratio %g asks for %lld pairs, more than half of the %d x %d matrix", ratio, (long long)want, n_users, n_items);
+    for (a = 0; a < n_avoid; a++) total += avoid[a] ? avoid[a]->n : 0;
+    for (set.cap = 64; set.cap < 2 * (total + want); set.cap *= 2) {}
+    set.keys = (uint64_t *)cr__calloc_array((size_t)set.cap, sizeof(uint64_t), "noise pairs");
+    tmin = (double *)cr__alloc_array((size_t)n_users, sizeof(double), "noise pairs");
+    tmax = (double *)cr__alloc_array((size_t)n_users, sizeof(double), "noise pairs");
+    if (!set.keys || !tmin || !tmax) { st = CR_ERR_NOMEM; goto done; }
+    for (e = 0; e < n_users; e++) { tmin[e] = INFINITY; tmax[e] = -INFINITY; }
+    for (e = 0; e < x->n; e++) {
+        cr__pairset_add(&set, x->user[e], x->item[e]);
+        tmin[x->user[e]] = CR__MIN(tmin[x->user[e]], x->time[e]);
+        tmax[x->user[e]] = CR__MAX(tmax[x->user[e]], x->time[e]);
+    }
+    for (a = 0; a < n_avoid; a++)
+        for (e = 0; avoid[a] && e < avoid[a]->n; e++) cr__pairset_add(&set, avoid[a]->user[e], avoid[a]->item[e]);
+    cr_rng_seed(&r, cr_hash64(seed, 0x6e6f697365ULL)); /* "noise" */
+    while (x->n - n0 < want && st == CR_OK) {
+        int32_t u = (int32_t)cr_rng_below(&r, (uint32_t)n_users), i = (int32_t)cr_rng_below(&r, (uint32_t)n_items);
+        double t = tmin[u] <= tmax[u] ? tmin[u] + (tmax[u] - tmin[u]) * (double)cr_rng_float(&r) : 0;
+        if (++tries > 100 * want + 1000000) { st = cr__fail(CR_ERR_INVALID, "noise: no more unobserved pairs found after %lld draws", (long long)tries); break; }
+        if (cr__pairset_add(&set, u, i)) st = cr_interactions_push(x, u, i, 1.0f, t);
+    }
+    if (st == CR_OK && added) *added = x->n - n0;
+done:
+    if (st != CR_OK) x->n = n0; /* the records as they were */
+    CR_FREE(set.keys);
+    CR_FREE(tmin);
+    CR_FREE(tmax);
+    return st;
 }
 
 /* ==== 6. augmentation ======================================================================== */
@@ -6147,6 +6218,7 @@ static cr_status cr__fit_resolve(cr_fit_opts *o, const cr_dataset *ds, int seq) 
     if (o->select == CR_SELECT_TEST && !ds->test.n) return cr__fail(CR_ERR_INVALID, "cr_fit: selection on the test set needs a test set");
     if (o->refit && o->select != CR_SELECT_VALID) return cr__fail(CR_ERR_INVALID, "cr_fit: refit follows a selection on validation");
     if (o->eval.exclude_seen < -1 || o->eval.exclude_seen > 1) return cr__fail(CR_ERR_INVALID, "cr_fit: eval.exclude_seen must be -1, 0 or 1");
+    if (!(o->train_noise >= 0 && o->train_noise <= 10)) return cr__fail(CR_ERR_INVALID, "cr_fit: train_noise %g is outside [0, 10]", o->train_noise);
     for (i = 0; i < CR_MAX_K && o->eval.ks[i]; i++) {
         if (o->eval.ks[i] < 1 || o->eval.ks[i] > 1024 || (i && o->eval.ks[i] <= o->eval.ks[i - 1]))
             return cr__fail(CR_ERR_INVALID, "evaluation cut-offs must ascend within 1..1024 (got %d at position %d)", o->eval.ks[i], i + 1);
@@ -6280,6 +6352,16 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
             valid = &ds->test;
             sel_opts.history_extra = known;
         }
+    }
+    if (o.train_noise > 0) { /* noise in the training part only, never in validation or test */
+        const cr_interactions *avoid[2];
+        if (train != &keep) {
+            if ((st = cr__concat(&keep, train, &held)) != CR_OK) goto done; /* a copy to add to (held is empty) */
+            train = &keep;
+        }
+        avoid[0] = valid ? valid : &ds->valid;
+        avoid[1] = &ds->test;
+        if ((st = cr_interactions_add_noise(&keep, ds->n_users, ds->n_items, o.train_noise, cfg.seed, avoid, 2, &res->n_noise)) != CR_OK) goto done;
     }
     res->n_train = train->n;
     res->n_valid = o.select == CR_SELECT_VALID ? valid->n : 0;

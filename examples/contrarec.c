@@ -179,6 +179,7 @@ static void usage(void) {
         "           --refit (retrain on train + valid for the selected epochs, then read test)\n"
         "           --select test (select on the test set, as SELFRec and LightGCN's code do: optimistic)\n"
         "           --select last (no selection: the model after --epochs)\n"
+        "robustness: --train-noise P (add P x |train| random unobserved pairs to the training part only)\n"
         "training:  --dim D (64) --layers K --lr LR --batch B --reg R --l2 paper|selfrec --clip C\n"
         "           --threads T --seed S\n"
         "contrast:  --tau T --lambda L --eps E --drop RHO --lstar L --proj-head --cl-negatives random:N\n"
@@ -268,6 +269,7 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--patience")) f->patience = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
         else if (!strcmp(a, "--metric")) parse_metric(need(argc, argv, &i), f);
         else if (!strcmp(a, "--refit")) f->refit = 1;
+        else if (!strcmp(a, "--train-noise")) f->train_noise = parse_num(a, need(argc, argv, &i), 0, 10, 0);
         else if (!strcmp(a, "--select")) {
             const char *v = need(argc, argv, &i);
             if (!strcmp(v, "valid")) f->select = CR_SELECT_VALID;
@@ -529,9 +531,9 @@ static int cmd_train(opts *o) {
         const cr_metrics *other = res.test_other.users ? &res.test_other : NULL;
         if (o->json) {
             printf("{\"best_epoch\":%d,\"selected_on\":\"%s\",\"selection_metric\":\"%s\",\"refit\":%s,\"epochs_run\":%d,\"stopped_early\":%s,"
-                   "\"train_interactions\":%lld,\"valid_interactions\":%lld,\"train_s\":%.3f,\"eval_s\":%.3f",
+                   "\"train_interactions\":%lld,\"noise_interactions\":%lld,\"valid_interactions\":%lld,\"train_s\":%.3f,\"eval_s\":%.3f",
                    res.best_epoch, cr_select_name(res.selected_on), sel_name, res.refit ? "true" : "false", res.epochs_run,
-                   res.stopped_early == 1 ? "true" : "false", (long long)res.n_train, (long long)res.n_valid, res.train_seconds, res.eval_seconds);
+                   res.stopped_early == 1 ? "true" : "false", (long long)res.n_train, (long long)res.n_noise, (long long)res.n_valid, res.train_seconds, res.eval_seconds);
             if (res.selected_on == CR_SELECT_TEST) printf(",\"note\":\"selected on the test set: test metrics are optimistic\"");
             if (res.selected_on == CR_SELECT_VALID) json_metrics("valid_", &res.valid);
             if (res.test.users) {
@@ -547,6 +549,7 @@ static int cmd_train(opts *o) {
                         res.best_value, res.stopped_early == 1 ? " (stopped: no improvement)" : "",
                         res.selected_on == CR_SELECT_TEST ? "  [selected on the test set: optimistic, for paper reproduction only]" : "");
             if (res.refit) printf("retrained on train + validation (%lld interactions) for %d epochs\n", (long long)res.n_train, res.best_epoch);
+            if (res.n_noise) printf("trained with %lld random pairs added (--train-noise)\n", (long long)res.n_noise);
             if (res.test.users) {
                 printf("test (read once, at the returned model; %s):\n",
                        seq ? (masked ? "history items masked" : "history items not masked") : "known items masked");

@@ -215,6 +215,59 @@ TEST(valid_and_test_carves_are_independent) {
     cr_dataset_free(&b);
 }
 
+/* Noise: floor(ratio n) new pairs, none of them known (train, validation, test), the same for
+   the same seed; through cr_fit, in the training part only. */
+TEST(train_noise_adds_unobserved_pairs) {
+    cr_dataset ds = synth(0, 200, 300, 17);
+    cr_interactions x;
+    const cr_interactions *avoid[1];
+    cr_csr known;
+    int64_t added = 0, e, n0 = ds.train.n, bad = 0;
+    uint64_t h1 = 0, h2 = 0;
+    int pass;
+    cr_config c;
+    cr_fit_opts o;
+    cr_fit_result r;
+    cr_model *m = NULL;
+    avoid[0] = &ds.test;
+    for (pass = 0; pass < 2; pass++) {
+        memset(&x, 0, sizeof x);
+        for (e = 0; e < n0; e++) CHECK_OK(cr_interactions_push(&x, ds.train.user[e], ds.train.item[e], 1, ds.train.time[e]));
+        CHECK_OK(cr_interactions_add_noise(&x, ds.n_users, ds.n_items, 0.15, 3, avoid, 1, &added));
+        CHECK(added == (int64_t)(0.15 * (double)n0) && x.n == n0 + added);
+        for (e = n0; e < x.n; e++) {
+            uint64_t *h = pass ? &h2 : &h1;
+            *h = *h * 31 + (uint64_t)x.user[e] * 7919 + (uint64_t)x.item[e];
+        }
+        if (pass == 0) { /* no added pair was known */
+            cr_interactions all;
+            memset(&all, 0, sizeof all);
+            for (e = 0; e < n0; e++) cr_interactions_push(&all, ds.train.user[e], ds.train.item[e], 1, 0);
+            for (e = 0; e < ds.test.n; e++) cr_interactions_push(&all, ds.test.user[e], ds.test.item[e], 1, 0);
+            CHECK_OK(cr_interactions_to_csr(&known, &all, ds.n_users, ds.n_items, 0));
+            CHECK(known.nnz == n0 + ds.test.n); /* train and test were disjoint */
+            for (e = n0; e < x.n; e++) {
+                int64_t p;
+                for (p = known.rowptr[x.user[e]]; p < known.rowptr[x.user[e] + 1]; p++) bad += known.col[p] == x.item[e];
+            }
+            cr_csr_free(&known);
+            cr_interactions_free(&all);
+        }
+        cr_interactions_free(&x);
+    }
+    CHECK(bad == 0 && h1 == h2);
+    memset(&c, 0, sizeof c);
+    memset(&o, 0, sizeof o);
+    c.model = CR_MODEL_MF;
+    c.dim = 8;
+    o.epochs = 1;
+    o.train_noise = 0.2;
+    CHECK_OK(cr_fit(&m, &c, &ds, &o, &r));
+    CHECK(r.n_noise == (int64_t)(0.2 * (double)(ds.train.n - r.n_valid)) && r.n_train == ds.train.n - r.n_valid + r.n_noise);
+    cr_model_free(m);
+    cr_dataset_free(&ds);
+}
+
 TEST(dataset_from_arrays) {
     static const int64_t tu[] = {10, 10, 10, 11, 11, 12, 10}, ti[] = {5, 6, 7, 6, 8, 5, 5};
     static const int64_t su[] = {10, 11, 13, 12}, si[] = {8, 6, 5, 9};
@@ -534,6 +587,7 @@ const crt_case crt_fit[] = {
     {"fit/refit_select_test_and_options", fit_refit_select_test_and_options},
     {"fit/sequence_protocol", fit_sequence_protocol},
     {"fit/valid_and_test_carves_are_independent", valid_and_test_carves_are_independent},
+    {"fit/train_noise_adds_unobserved_pairs", train_noise_adds_unobserved_pairs},
     {"fit/dataset_from_arrays", dataset_from_arrays},
     {"fit/overlap_handling_does_not_depend_on_options", overlap_handling_does_not_depend_on_options},
     {"fit/score_candidates", score_candidates},
