@@ -685,6 +685,8 @@ typedef struct cr_metrics {
     double hit[CR_MAX_K];       /* share of users with at least one hit */
     double hit_inter[CR_MAX_K]; /* total hits / total test interactions (SELFRec's "Hit Ratio") */
     double mrr[CR_MAX_K];       /* 1 / rank of the first hit within K, 0 if none */
+    double pop_recall[CR_MAX_K]; /* Recall and NDCG of the popularity ranking (items by */
+    double pop_ndcg[CR_MAX_K];   /* training degree, same exclusions): the reference to beat */
     double auc;                 /* mean per-user AUC over all non-excluded items (-1 if skipped) */
     /* at the largest K: */
     double coverage;            /* distinct recommended items / items */
@@ -6445,7 +6447,7 @@ static int cr__topk_row(const float *s, int32_t n, int k, float *ts, int32_t *ti
 }
 
 /* Per-user results kept until the end, so the sums run in user order (deterministic). */
-enum { CR__R_RECALL = 0, CR__R_PREC, CR__R_NDCG, CR__R_HIT, CR__R_HITS, CR__R_MRR, CR__R_PER_K };
+enum { CR__R_RECALL = 0, CR__R_PREC, CR__R_NDCG, CR__R_HIT, CR__R_HITS, CR__R_MRR, CR__R_POP_RECALL, CR__R_POP_NDCG, CR__R_PER_K };
 enum { CR__R_AUC = 0, CR__R_TAIL, CR__R_TAILN, CR__R_EXTRA };
 
 /* One evaluation's state. */
@@ -6459,6 +6461,7 @@ typedef struct cr__eval {
     int32_t *topi;     /* (n, kmax) each user's top items, -1 past the candidates */
     double *res;       /* (n, stride) per-user results */
     uint8_t *head;     /* (items) the popular head */
+    int32_t *pop;      /* (items) the items by training degree, most popular first (ties: id) */
 } cr__eval;
 
 /* Defaults and range checks of the options; nk receives the number of cut-offs. */
@@ -6482,8 +6485,8 @@ static cr_status cr__eval_resolve(cr_eval_opts *o, int seq, int *nk_out) {
     return CR_OK;
 }
 
-/* Head items: the most popular (1 - tail_share) of the items by training degree (ties: lower
-   id first). */
+/* The popularity order of the items (training degree, descending; ties: lower id first), and
+   the head: its first (1 - tail_share) share. */
 static cr_status cr__eval_head(cr__eval *E) {
     const cr_model *m = E->m;
     int64_t I = m->n_items, nh = (int64_t)ceil((1.0 - (double)E->o.tail_share) * (double)I), a;
@@ -6491,9 +6494,40 @@ static cr_status cr__eval_head(cr__eval *E) {
     if (!key) return CR_ERR_NOMEM;
     for (a = 0; a < I; a++) key[a] = ((uint64_t)(uint32_t)(INT32_MAX - m->item_deg[a]) << 32) | (uint32_t)a;
     cr__sort_u64(key, I);
-    for (a = 0; a < nh && a < I; a++) E->head[(uint32_t)key[a]] = 1;
+    for (a = 0; a < I; a++) E->pop[a] = (int32_t)(uint32_t)key[a];
+    for (a = 0; a < nh && a < I; a++) E->head[E->pop[a]] = 1;
     CR_FREE(key);
     return CR_OK;
+}
+
+/* The popularity ranking's Recall and NDCG for one user at every cut-off, with the same
+   exclusions as the model's (s: the user's scores, excluded items already at -inf): the
+   reference every evaluation reports, so a model that learned no more than popularity shows. */
+static void cr__eval_popularity(const cr__eval *E, int32_t uu, const float *s, double *rr) {
+    const cr_csr *T = &E->T;
+    int64_t nt = T->rowptr[uu + 1] - T->rowptr[uu], a;
+    int q = 0, kk = 0, hits = 0;
+    double dcg = 0;
+    for (a = 0; a < E->m->n_items && kk < E->nk; a++) {
+        int32_t it = E->pop[a];
+        if (s[it] == -INFINITY) continue;
+        if (cr__csr_has(T, uu, it)) { hits++; dcg += 1.0 / log2((double)q + 2.0); }
+        if (++q == E->o.ks[kk]) {
+            double idcg = 0;
+            int z;
+            for (z = 0; z < E->o.ks[kk] && z < nt; z++) idcg += 1.0 / log2((double)z + 2.0);
+            rr[CR__R_PER_K * kk + CR__R_POP_RECALL] = (double)hits / (double)nt;
+            rr[CR__R_PER_K * kk + CR__R_POP_NDCG] = dcg / idcg;
+            kk++;
+        }
+    }
+    for (; kk < E->nk; kk++) { /* fewer candidates than K */
+        double idcg = 0;
+        int z;
+        for (z = 0; z < E->o.ks[kk] && z < nt; z++) idcg += 1.0 / log2((double)z + 2.0);
+        rr[CR__R_PER_K * kk + CR__R_POP_RECALL] = (double)hits / (double)nt;
+        rr[CR__R_PER_K * kk + CR__R_POP_NDCG] = dcg / idcg;
+    }
 }
 
 /* Ranks the n_items scores s of the e-th evaluated user (scores of excluded items are
@@ -6534,6 +6568,7 @@ static void cr__eval_user(const cr__eval *E, int64_t e, float *s) {
             kk++;
         }
     }
+    cr__eval_popularity(E, uu, s, rr);
     { /* long-tail recall at the largest K */
         int tail_n = 0, tail_hit = 0;
         for (p = tb; p < te; p++)
@@ -6608,6 +6643,8 @@ static cr_status cr__eval_sum(const cr__eval *E, cr_metrics *out) {
             out->ndcg[kk] += rr[CR__R_PER_K * kk + CR__R_NDCG];
             out->hit[kk] += rr[CR__R_PER_K * kk + CR__R_HIT];
             out->mrr[kk] += rr[CR__R_PER_K * kk + CR__R_MRR];
+            out->pop_recall[kk] += rr[CR__R_PER_K * kk + CR__R_POP_RECALL];
+            out->pop_ndcg[kk] += rr[CR__R_PER_K * kk + CR__R_POP_NDCG];
             hits_k[kk] += (int64_t)rr[CR__R_PER_K * kk + CR__R_HITS];
         }
         if (ex[CR__R_AUC] >= 0) { auc += ex[CR__R_AUC]; n_auc++; }
@@ -6632,6 +6669,8 @@ static cr_status cr__eval_sum(const cr__eval *E, cr_metrics *out) {
         out->ndcg[i] /= (double)E->n;
         out->hit[i] /= (double)E->n;
         out->mrr[i] /= (double)E->n;
+        out->pop_recall[i] /= (double)E->n;
+        out->pop_ndcg[i] /= (double)E->n;
         out->hit_inter[i] = (double)hits_k[i] / (double)out->test_interactions;
     }
     out->auc = n_auc ? auc / (double)n_auc : -1;
@@ -6675,7 +6714,8 @@ CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_
     E.topi = (int32_t *)cr__alloc_array((size_t)E.n * E.kmax, sizeof(int32_t), "evaluation");
     E.res = (double *)cr__calloc_array((size_t)E.n * E.stride, sizeof(double), "evaluation");
     E.head = (uint8_t *)cr__calloc_array((size_t)m->n_items + 1, 1, "evaluation");
-    if (!E.users || !E.topi || !E.res || !E.head) { st = CR_ERR_NOMEM; goto done; }
+    E.pop = (int32_t *)cr__alloc_array((size_t)m->n_items + 1, sizeof(int32_t), "evaluation");
+    if (!E.users || !E.topi || !E.res || !E.head || !E.pop) { st = CR_ERR_NOMEM; goto done; }
     E.n = 0;
     for (u = 0; u < m->n_users; u++)
         if (E.T.rowptr[u + 1] > E.T.rowptr[u]) E.users[E.n++] = u;
@@ -6686,7 +6726,7 @@ done:
     if (st == CR_ERR_NOMEM && !cr_last_error()[0]) cr__fail(st, "out of memory during evaluation");
     cr_csr_free(&E.T);
     cr_csr_free(&E.X);
-    CR_FREE(E.users); CR_FREE(E.topi); CR_FREE(E.res); CR_FREE(E.head);
+    CR_FREE(E.users); CR_FREE(E.topi); CR_FREE(E.res); CR_FREE(E.head); CR_FREE(E.pop);
     if (st != CR_OK) memset(out, 0, sizeof *out);
     return st;
 }

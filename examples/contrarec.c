@@ -353,6 +353,8 @@ static void json_metrics(const char *prefix, const cr_metrics *m) {
                prefix, m->k[i], m->recall[i], prefix, m->k[i], m->ndcg[i], prefix, m->k[i], m->precision[i], prefix,
                m->k[i], m->hit[i], prefix, m->k[i], m->mrr[i]);
     if (m->auc >= 0) printf(",\"%sauc\":%.6f", prefix, m->auc);
+    for (i = 0; i < m->n_k; i++)
+        printf(",\"%spop_recall@%d\":%.6f,\"%spop_ndcg@%d\":%.6f", prefix, m->k[i], m->pop_recall[i], prefix, m->k[i], m->pop_ndcg[i]);
 }
 
 static void json_beyond(const char *prefix, const cr_metrics *m) {
@@ -366,6 +368,9 @@ static void print_final(const cr_metrics *m) {
         printf("  @%-3d recall %.4f  ndcg %.4f  precision %.4f  hit %.4f (of interactions %.4f)  mrr %.4f\n", m->k[i],
                m->recall[i], m->ndcg[i], m->precision[i], m->hit[i], m->hit_inter[i], m->mrr[i]);
     if (m->auc >= 0) printf("  auc %.4f\n", m->auc);
+    for (i = 0; i < m->n_k; i++)
+        printf("  popularity ranking @%-3d recall %.4f  ndcg %.4f%s\n", m->k[i], m->pop_recall[i], m->pop_ndcg[i],
+               i == m->n_k - 1 && m->recall[i] < m->pop_recall[i] ? "  (the model is below it)" : "");
     printf("  coverage %.4f  gini %.4f  novelty %.2f  tail recall %.4f", m->coverage, m->gini, m->novelty, m->tail_recall);
     if (m->cold_recall >= 0) printf("  cold-user recall %.4f (%lld users)", m->cold_recall, (long long)m->cold_users);
     printf("\n  %lld users, %lld test interactions\n", (long long)m->users, (long long)m->test_interactions);

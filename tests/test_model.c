@@ -63,6 +63,13 @@ TEST(metrics_on_a_hand_computed_ranking) {
     CHECK_NEAR(mt.ndcg[1], ((1 / log2(4.0)) / idcg2 + (1 / log2(4.0)) / 1.0 + 1.0) / 3.0, 1e-12);
     CHECK_NEAR(mt.hit[1], 1.0, 1e-12);
     CHECK_NEAR(mt.mrr[1], (1 / 3.0 + 1 / 3.0 + 1) / 3.0, 1e-12);
+    /* the popularity reference: every item has degree 1 but i5 (0), so the order is 0..5 by id.
+       u0 (train {0,1} masked): 2, 3, 4 -> test 3 at rank 2 (1 of 2); u1 ({2} masked): 0, 1, 3 ->
+       test 1 at rank 2; u2 ({3,4} masked): 0, 1, 2 -> test 0 at rank 1 */
+    CHECK_NEAR(mt.pop_recall[0], 1 / 3.0, 1e-12);
+    CHECK_NEAR(mt.pop_ndcg[0], 1 / 3.0, 1e-12);
+    CHECK_NEAR(mt.pop_recall[1], (0.5 + 1 + 1) / 3.0, 1e-12);
+    CHECK_NEAR(mt.pop_ndcg[1], ((1 / log2(3.0)) / idcg2 + 1 / log2(3.0) + 1.0) / 3.0, 1e-12);
     /* AUC. u0: candidates {2,3,4,5}, positives {5 (score 1), 3 (score 0)}, negatives {2 (3), 4 (2)}
        -> 0 of 4 pairs right. u1: candidates {0,1,3,4,5}, positive 1 (0), negatives 0 (0, tie),
        3 (3), 4 (0, tie), 5 (0, tie) -> 1.5 of 4. u2: candidates {0,1,2,5}, positive 0 (5) beats
