@@ -696,11 +696,19 @@ typedef struct cr_metrics {
     double tail_recall;         /* recall restricted to long-tail test items, mean over the
                                    users that have one */
     double cold_recall;         /* recall over cold users only (-1 if none) */
+    double alignment;           /* mean |f(u) - f(i)|^2 over the test pairs, f = x / |x| */
+    double uniformity_users;    /* cr_uniformity of the evaluated users' vectors */
+    double uniformity_items;    /* cr_uniformity of the item vectors */
     int64_t users;              /* users evaluated */
     int64_t cold_users;
     int64_t test_interactions;
     double seconds;
 } cr_metrics;
+
+/* Uniformity (Wang & Isola, ICML 2020, t = 2) of the rows of X (n, d): log mean over pairs of
+   exp(-2 |f_i - f_j|^2), f = x / |x|, on up to 2,000 rows taken evenly from X. 0 means every
+   row points the same way; uniform on the sphere in 64 dimensions gives about -3.88. */
+CR_API double cr_uniformity(const float *X, int64_t n, int d);
 
 /* Full-ranking evaluation of the model on held-out interactions (dense ids of the model). */
 CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_eval_opts *opts,
@@ -6601,24 +6609,67 @@ static void cr__eval_user(const cr__eval *E, int64_t e, float *s) {
 }
 
 /* Scores every evaluated user against every item, in blocks of 256 users, and ranks them. */
-static cr_status cr__eval_rank(cr__eval *E) {
+static cr_status cr__eval_rank(cr__eval *E, const float *Ub) {
     const cr_model *m = E->m;
     int d = m->cfg.dim;
     int32_t I = m->n_items;
     int64_t BU = 256, e;
-    float *S = cr_alloc_floats(BU * I), *Ub = cr_alloc_floats(E->n * d);
+    float *S = cr_alloc_floats(BU * I);
     const float *Ie = m->ops->item_vectors(m);
-    cr_status st = S && Ub ? CR_OK : CR_ERR_NOMEM;
-    if (st == CR_OK) st = m->ops->user_vectors(m, E->users, (int)E->n, E->X.rowptr ? &E->X : NULL, Ub);
-    for (e = 0; st == CR_OK && e < E->n; e += BU) {
+    if (!S) return CR_ERR_NOMEM;
+    for (e = 0; e < E->n; e += BU) {
         int nb = (int)CR__MIN(BU, E->n - e), r;
         cr_sgemm(0, 1, nb, I, d, 1.0f, Ub + e * d, d, Ie, d, 0.0f, S, I);
         CR__OMP(parallel for schedule(dynamic, 4))
         for (r = 0; r < nb; r++) cr__eval_user(E, e + r, S + (int64_t)r * I);
     }
     cr__free_aligned(S);
-    cr__free_aligned(Ub);
-    return st;
+    return CR_OK;
+}
+
+/* Uniformity (Wang & Isola, ICML 2020, t = 2) of the rows of X (n, d): log of the mean over
+   pairs i < j of exp(-2 |f_i - f_j|^2) = exp(4 f_i.f_j - 4), f = x / |x|, on up to 2,000 rows
+   taken evenly from X (deterministic). 0 is total collapse; lower is more uniform. */
+CR_API double cr_uniformity(const float *X, int64_t n, int d) {
+    int64_t S = CR__MIN(n, (int64_t)2000), i;
+    float *F, *G;
+    double sum = 0;
+    if (S < 2) return 0;
+    F = cr_alloc_floats(S * d);
+    G = cr_alloc_floats(S * S);
+    if (!F || !G) { cr__free_aligned(F); cr__free_aligned(G); return NAN; }
+    for (i = 0; i < S; i++) cr_vcopy(F + i * d, X + (i * n / S) * d, d);
+    cr_l2norm_rows_forward(F, NULL, F, S, d);
+    cr_sgemm(0, 1, (int)S, (int)S, d, 1.0f, F, d, F, d, 0.0f, G, (int)S);
+    for (i = 0; i < S; i++) { /* row by row, in order: deterministic */
+        double r = 0;
+        int64_t j;
+        for (j = i + 1; j < S; j++) r += exp(4.0 * (double)G[i * S + j] - 4.0);
+        sum += r;
+    }
+    cr__free_aligned(F);
+    cr__free_aligned(G);
+    return log(sum / ((double)S * (double)(S - 1) / 2.0));
+}
+
+/* Alignment: the mean of |f(user) - f(item)|^2 over the test pairs. */
+static double cr__eval_alignment(const cr__eval *E, const float *Ub) {
+    const cr_model *m = E->m;
+    const float *Ie = m->ops->item_vectors(m);
+    int d = m->cfg.dim;
+    int64_t e, p, n = 0;
+    double sum = 0;
+    for (e = 0; e < E->n; e++) {
+        const float *u = Ub + e * d;
+        double nu = sqrt((double)cr_vdot(u, u, d));
+        for (p = E->T.rowptr[E->users[e]]; p < E->T.rowptr[E->users[e] + 1]; p++) {
+            const float *it = Ie + (int64_t)E->T.col[p] * d;
+            double ni = sqrt((double)cr_vdot(it, it, d)), c = nu > 0 && ni > 0 ? (double)cr_vdot(u, it, d) / (nu * ni) : 0;
+            sum += 2.0 - 2.0 * c;
+            n++;
+        }
+    }
+    return n ? sum / (double)n : 0;
 }
 
 /* Means over users (in user order) of the per-user results, and the catalogue measures of
@@ -6691,6 +6742,7 @@ static cr_status cr__eval_sum(const cr__eval *E, cr_metrics *out) {
 CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_eval_opts *opts_in,
                              cr_metrics *out) {
     cr__eval E;
+    float *Ub = NULL;
     double t0 = cr__now();
     int seq = m->ops->sequential;
     int32_t u;
@@ -6720,13 +6772,20 @@ CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_
     for (u = 0; u < m->n_users; u++)
         if (E.T.rowptr[u + 1] > E.T.rowptr[u]) E.users[E.n++] = u;
     cr_model_prepare(m);
-    if ((st = cr__eval_head(&E)) != CR_OK || (st = cr__eval_rank(&E)) != CR_OK || (st = cr__eval_sum(&E, out)) != CR_OK) goto done;
+    if (!(Ub = cr_alloc_floats(E.n * m->cfg.dim))) { st = CR_ERR_NOMEM; goto done; }
+    if ((st = m->ops->user_vectors(m, E.users, (int)E.n, E.X.rowptr ? &E.X : NULL, Ub)) != CR_OK ||
+        (st = cr__eval_head(&E)) != CR_OK || (st = cr__eval_rank(&E, Ub)) != CR_OK || (st = cr__eval_sum(&E, out)) != CR_OK)
+        goto done;
+    out->alignment = cr__eval_alignment(&E, Ub);
+    out->uniformity_users = cr_uniformity(Ub, E.n, m->cfg.dim);
+    out->uniformity_items = cr_uniformity(m->ops->item_vectors(m), m->n_items, m->cfg.dim);
     out->seconds = cr__now() - t0;
 done:
     if (st == CR_ERR_NOMEM && !cr_last_error()[0]) cr__fail(st, "out of memory during evaluation");
     cr_csr_free(&E.T);
     cr_csr_free(&E.X);
     CR_FREE(E.users); CR_FREE(E.topi); CR_FREE(E.res); CR_FREE(E.head); CR_FREE(E.pop);
+    cr__free_aligned(Ub);
     if (st != CR_OK) memset(out, 0, sizeof *out);
     return st;
 }

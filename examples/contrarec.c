@@ -360,6 +360,8 @@ static void json_metrics(const char *prefix, const cr_metrics *m) {
 static void json_beyond(const char *prefix, const cr_metrics *m) {
     printf(",\"%scoverage\":%.6f,\"%sgini\":%.6f,\"%snovelty\":%.6f,\"%stail_recall\":%.6f", prefix, m->coverage, prefix, m->gini,
            prefix, m->novelty, prefix, m->tail_recall);
+    printf(",\"%salignment\":%.6f,\"%suniformity_users\":%.6f,\"%suniformity_items\":%.6f", prefix, m->alignment, prefix,
+           m->uniformity_users, prefix, m->uniformity_items);
 }
 
 static void print_final(const cr_metrics *m) {
@@ -373,6 +375,7 @@ static void print_final(const cr_metrics *m) {
                i == m->n_k - 1 && m->recall[i] < m->pop_recall[i] ? "  (the model is below it)" : "");
     printf("  coverage %.4f  gini %.4f  novelty %.2f  tail recall %.4f", m->coverage, m->gini, m->novelty, m->tail_recall);
     if (m->cold_recall >= 0) printf("  cold-user recall %.4f (%lld users)", m->cold_recall, (long long)m->cold_users);
+    printf("\n  alignment %.4f  uniformity: users %.4f, items %.4f", m->alignment, m->uniformity_users, m->uniformity_items);
     printf("\n  %lld users, %lld test interactions\n", (long long)m->users, (long long)m->test_interactions);
 }
 

@@ -70,6 +70,13 @@ TEST(metrics_on_a_hand_computed_ranking) {
     CHECK_NEAR(mt.pop_ndcg[0], 1 / 3.0, 1e-12);
     CHECK_NEAR(mt.pop_recall[1], (0.5 + 1 + 1) / 3.0, 1e-12);
     CHECK_NEAR(mt.pop_ndcg[1], ((1 / log2(3.0)) / idcg2 + 1 / log2(3.0) + 1.0) / 3.0, 1e-12);
+    /* alignment over the 4 test pairs: (u0, i5) 0, (u0, i3) 2, (u1, i1) 2, (u2, i0) 2 - sqrt 2 */
+    CHECK_NEAR(mt.alignment, (6.0 - sqrt(2.0)) / 4.0, 1e-6);
+    {   /* uniformity of unit vectors at 0, 90 and 180 degrees: log((2 e^-4 + e^-8) / 3) */
+        static const float v[6] = {1, 0, 0, 1, -1, 0};
+        CHECK_NEAR(cr_uniformity(v, 3, 2), log((2 * exp(-4.0) + exp(-8.0)) / 3.0), 1e-6);
+        CHECK_NEAR(cr_uniformity(v, 3, 2), -4.396349, 1e-6);
+    }
     /* AUC. u0: candidates {2,3,4,5}, positives {5 (score 1), 3 (score 0)}, negatives {2 (3), 4 (2)}
        -> 0 of 4 pairs right. u1: candidates {0,1,3,4,5}, positive 1 (0), negatives 0 (0, tie),
        3 (3), 4 (0, tie), 5 (0, tie) -> 1.5 of 4. u2: candidates {0,1,2,5}, positive 0 (5) beats
