@@ -676,6 +676,31 @@ typedef struct cr_eval_opts {
                          items, and appended to sequence histories */
 } cr_eval_opts;
 
+/* Groups of items and users, at the largest K (the long-tail and cold-user views). */
+#define CR_GROUPS 10
+typedef struct cr_groups {
+    /* items in 10 groups holding equal numbers of training interactions (SGL's rule: items by
+       training degree, ties by id, cut where the running sum passes k/10 of the total);
+       group 0 is the least popular */
+    int32_t item_count[CR_GROUPS];   /* items in the group */
+    double item_contrib[CR_GROUPS];  /* the group's share of Recall@K (mean over users of the
+                                        group's hits / |test items|): the ten sum to Recall@K */
+    double item_recall[CR_GROUPS];   /* Recall@K within the group, over the users with a test
+                                        item in it (-1 if none) */
+    double item_exposure[CR_GROUPS]; /* the group's share of all recommended slots */
+    /* users in 10 groups of equal training interactions by the same rule (SGL-Torch); group 0
+       the sparsest (for sequences: the shortest histories) */
+    int64_t user_count[CR_GROUPS];   /* evaluated users in the group */
+    double user_recall[CR_GROUPS], user_ndcg[CR_GROUPS]; /* -1 if the group is empty */
+    int32_t user_max_degree[CR_GROUPS];
+    /* NGCF's 4 sparsity groups: users by training + test interactions, ascending, a group
+       closed once it holds 25% of all training + test interactions (whole degree values at a
+       time; the last group takes the rest) */
+    int64_t ngcf_count[4];
+    double ngcf_recall[4], ngcf_ndcg[4];
+    int32_t ngcf_max_degree[4];
+} cr_groups;
+
 typedef struct cr_metrics {
     int n_k;
     int k[CR_MAX_K];
@@ -699,6 +724,7 @@ typedef struct cr_metrics {
     double alignment;           /* mean |f(u) - f(i)|^2 over the test pairs, f = x / |x| */
     double uniformity_users;    /* cr_uniformity of the evaluated users' vectors */
     double uniformity_items;    /* cr_uniformity of the item vectors */
+    cr_groups groups;
     int64_t users;              /* users evaluated */
     int64_t cold_users;
     int64_t test_interactions;
@@ -706,7 +732,7 @@ typedef struct cr_metrics {
 } cr_metrics;
 
 /* Uniformity (Wang & Isola, ICML 2020, t = 2) of the rows of X (n, d): log mean over pairs of
-   exp(-2 |f_i - f_j|^2), f = x / |x|, on up to 2,000 rows taken evenly from X. 0 means every
+   exp(-2 |f_i - f_j|^2), f = x / |x|, on up to 1,000 rows taken evenly from X. 0 means every
    row points the same way; uniform on the sphere in 64 dimensions gives about -3.88. */
 CR_API double cr_uniformity(const float *X, int64_t n, int d);
 
@@ -6628,10 +6654,10 @@ static cr_status cr__eval_rank(cr__eval *E, const float *Ub) {
 }
 
 /* Uniformity (Wang & Isola, ICML 2020, t = 2) of the rows of X (n, d): log of the mean over
-   pairs i < j of exp(-2 |f_i - f_j|^2) = exp(4 f_i.f_j - 4), f = x / |x|, on up to 2,000 rows
+   pairs i < j of exp(-2 |f_i - f_j|^2) = exp(4 f_i.f_j - 4), f = x / |x|, on up to 1,000 rows
    taken evenly from X (deterministic). 0 is total collapse; lower is more uniform. */
 CR_API double cr_uniformity(const float *X, int64_t n, int d) {
-    int64_t S = CR__MIN(n, (int64_t)2000), i;
+    int64_t S = CR__MIN(n, (int64_t)1000), i;
     float *F, *G;
     double sum = 0;
     if (S < 2) return 0;
@@ -6641,15 +6667,106 @@ CR_API double cr_uniformity(const float *X, int64_t n, int d) {
     for (i = 0; i < S; i++) cr_vcopy(F + i * d, X + (i * n / S) * d, d);
     cr_l2norm_rows_forward(F, NULL, F, S, d);
     cr_sgemm(0, 1, (int)S, (int)S, d, 1.0f, F, d, F, d, 0.0f, G, (int)S);
-    for (i = 0; i < S; i++) { /* row by row, in order: deterministic */
-        double r = 0;
+    for (i = 0; i + 1 < S; i++) { /* row by row, in order: deterministic */
+        float *g = G + i * S + i + 1;
         int64_t j;
-        for (j = i + 1; j < S; j++) r += exp(4.0 * (double)G[i * S + j] - 4.0);
-        sum += r;
+        for (j = 0; j < S - i - 1; j++) g[j] = 4.0f * g[j] - 4.0f;
+        sum += (double)cr__vexp_sum(g, g, S - i - 1, 0.0f);
     }
     cr__free_aligned(F);
     cr__free_aligned(G);
     return log(sum / ((double)S * (double)(S - 1) / 2.0));
+}
+
+/* SGL's grouping: the n entries sorted by (deg, id) ascending, a running sum of deg, entry x in
+   group #{k in 1..9 : k/10 of the total < its running sum}. group (n) receives 0..9. */
+static cr_status cr__sgl_groups(const int32_t *deg, int64_t n, int32_t *group) {
+    uint64_t *key = (uint64_t *)cr__alloc_array((size_t)n + 1, sizeof(uint64_t), "groups");
+    double total = 0, cum = 0;
+    int64_t a;
+    if (!key) return CR_ERR_NOMEM;
+    for (a = 0; a < n; a++) {
+        key[a] = ((uint64_t)(uint32_t)deg[a] << 32) | (uint32_t)a;
+        total += deg[a];
+    }
+    cr__sort_u64(key, n);
+    for (a = 0; a < n; a++) {
+        int32_t x = (int32_t)(uint32_t)key[a], g = 0, k;
+        cum += deg[x];
+        for (k = 1; k < CR_GROUPS; k++) g += total * k / CR_GROUPS < cum;
+        group[x] = g;
+    }
+    CR_FREE(key);
+    return CR_OK;
+}
+
+/* The groups of cr_groups from the ranked lists (users in order: deterministic). */
+static cr_status cr__eval_groups(const cr__eval *E, cr_metrics *out) {
+    const cr_model *m = E->m;
+    cr_groups *G = &out->groups;
+    int64_t e, nint = 0, cum = 0, slots = 0, within_n[CR_GROUPS] = {0};
+    int32_t *ig = (int32_t *)cr__alloc_array((size_t)m->n_items + 1, sizeof(int32_t), "groups");
+    int32_t *ug = (int32_t *)cr__alloc_array((size_t)m->n_users + 1, sizeof(int32_t), "groups");
+    int32_t *udeg = (int32_t *)cr__alloc_array((size_t)m->n_users + 1, sizeof(int32_t), "groups");
+    uint64_t *key = (uint64_t *)cr__alloc_array((size_t)E->n + 1, sizeof(uint64_t), "groups");
+    int kk = E->nk - 1, g, cur = 0;
+    cr_status st = ig && ug && udeg && key ? CR_OK : CR_ERR_NOMEM;
+    memset(G, 0, sizeof *G);
+    for (e = 0; st == CR_OK && e < m->n_users; e++) udeg[e] = (int32_t)(m->hist.rowptr[e + 1] - m->hist.rowptr[e]);
+    if (st == CR_OK) st = cr__sgl_groups(m->item_deg, m->n_items, ig);
+    if (st == CR_OK) st = cr__sgl_groups(udeg, m->n_users, ug);
+    if (st != CR_OK) goto done;
+    for (e = 0; e < m->n_items; e++) G->item_count[ig[e]]++;
+    for (e = 0; e < E->n; e++) {
+        int32_t u = E->users[e], q, hits_g[CR_GROUPS] = {0}, test_g[CR_GROUPS] = {0};
+        const int32_t *tk = E->topi + e * E->kmax;
+        int64_t p, nt = E->T.rowptr[u + 1] - E->T.rowptr[u];
+        const double *rk = E->res + e * E->stride + CR__R_PER_K * kk;
+        for (p = E->T.rowptr[u]; p < E->T.rowptr[u + 1]; p++) test_g[ig[E->T.col[p]]]++;
+        for (q = 0; q < E->kmax && tk[q] >= 0; q++) {
+            G->item_exposure[ig[tk[q]]]++;
+            slots++;
+            if (cr__csr_has(&E->T, u, tk[q])) hits_g[ig[tk[q]]]++;
+        }
+        for (g = 0; g < CR_GROUPS; g++) {
+            G->item_contrib[g] += (double)hits_g[g] / (double)nt;
+            if (test_g[g]) { G->item_recall[g] += (double)hits_g[g] / test_g[g]; within_n[g]++; }
+        }
+        G->user_count[ug[u]]++;
+        G->user_recall[ug[u]] += rk[CR__R_RECALL];
+        G->user_ndcg[ug[u]] += rk[CR__R_NDCG];
+        key[e] = ((uint64_t)(uint32_t)(udeg[u] + (int32_t)nt) << 32) | (uint32_t)e;
+    }
+    for (g = 0; g < CR_GROUPS; g++) {
+        G->item_contrib[g] /= (double)E->n;
+        G->item_recall[g] = within_n[g] ? G->item_recall[g] / (double)within_n[g] : -1;
+        G->item_exposure[g] = slots ? G->item_exposure[g] / (double)slots : 0;
+        G->user_recall[g] = G->user_count[g] ? G->user_recall[g] / (double)G->user_count[g] : -1;
+        G->user_ndcg[g] = G->user_count[g] ? G->user_ndcg[g] / (double)G->user_count[g] : -1;
+    }
+    for (e = 0; e < m->n_users; e++) G->user_max_degree[ug[e]] = CR__MAX(G->user_max_degree[ug[e]], udeg[e]);
+    /* NGCF: the evaluated users by training + test degree, whole degree values per group */
+    cr__sort_u64(key, E->n);
+    nint = m->hist.nnz + E->T.nnz;
+    for (e = 0; e < E->n;) {
+        int32_t deg = (int32_t)(key[e] >> 32);
+        for (; e < E->n && (int32_t)(key[e] >> 32) == deg; e++) {
+            const double *rk = E->res + (int64_t)(uint32_t)key[e] * E->stride + CR__R_PER_K * kk;
+            G->ngcf_count[cur]++;
+            G->ngcf_recall[cur] += rk[CR__R_RECALL];
+            G->ngcf_ndcg[cur] += rk[CR__R_NDCG];
+            cum += deg;
+        }
+        G->ngcf_max_degree[cur] = deg;
+        if (cur < 3 && 4 * cum >= nint) { cur++; cum = 0; } /* a quarter of all interactions */
+    }
+    for (g = 0; g < 4; g++) {
+        G->ngcf_recall[g] = G->ngcf_count[g] ? G->ngcf_recall[g] / (double)G->ngcf_count[g] : -1;
+        G->ngcf_ndcg[g] = G->ngcf_count[g] ? G->ngcf_ndcg[g] / (double)G->ngcf_count[g] : -1;
+    }
+done:
+    CR_FREE(ig); CR_FREE(ug); CR_FREE(udeg); CR_FREE(key);
+    return st;
 }
 
 /* Alignment: the mean of |f(user) - f(item)|^2 over the test pairs. */
@@ -6776,6 +6893,7 @@ CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_
     if ((st = m->ops->user_vectors(m, E.users, (int)E.n, E.X.rowptr ? &E.X : NULL, Ub)) != CR_OK ||
         (st = cr__eval_head(&E)) != CR_OK || (st = cr__eval_rank(&E, Ub)) != CR_OK || (st = cr__eval_sum(&E, out)) != CR_OK)
         goto done;
+    if ((st = cr__eval_groups(&E, out)) != CR_OK) goto done;
     out->alignment = cr__eval_alignment(&E, Ub);
     out->uniformity_users = cr_uniformity(Ub, E.n, m->cfg.dim);
     out->uniformity_items = cr_uniformity(m->ops->item_vectors(m), m->n_items, m->cfg.dim);

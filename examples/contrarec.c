@@ -346,6 +346,13 @@ static int on_batch(void *user, int epoch, int64_t b, int64_t nb, double loss) {
     return 0;
 }
 
+static void json_array(const char *name, const double *v, int n) {
+    int i;
+    printf(",\"%s\":[", name);
+    for (i = 0; i < n; i++) printf("%s%.6f", i ? "," : "", v[i]);
+    printf("]");
+}
+
 static void json_metrics(const char *prefix, const cr_metrics *m) {
     int i;
     for (i = 0; i < m->n_k; i++)
@@ -362,6 +369,48 @@ static void json_beyond(const char *prefix, const cr_metrics *m) {
            prefix, m->novelty, prefix, m->tail_recall);
     printf(",\"%salignment\":%.6f,\"%suniformity_users\":%.6f,\"%suniformity_items\":%.6f", prefix, m->alignment, prefix,
            m->uniformity_users, prefix, m->uniformity_items);
+    {
+        char name[64];
+        snprintf(name, sizeof name, "%sitem_group_recall_share", prefix);
+        json_array(name, m->groups.item_contrib, CR_GROUPS);
+        snprintf(name, sizeof name, "%sitem_group_recall", prefix);
+        json_array(name, m->groups.item_recall, CR_GROUPS);
+        snprintf(name, sizeof name, "%sitem_group_exposure", prefix);
+        json_array(name, m->groups.item_exposure, CR_GROUPS);
+        snprintf(name, sizeof name, "%suser_group_recall", prefix);
+        json_array(name, m->groups.user_recall, CR_GROUPS);
+        snprintf(name, sizeof name, "%suser_group_ndcg", prefix);
+        json_array(name, m->groups.user_ndcg, CR_GROUPS);
+        snprintf(name, sizeof name, "%sngcf_group_recall", prefix);
+        json_array(name, m->groups.ngcf_recall, 4);
+    }
+}
+
+/* one row of numbers, %.4f each (or '-' for -1) */
+static void print_row(const char *label, const double *v, int n) {
+    int i;
+    printf("  %-28s", label);
+    for (i = 0; i < n; i++) {
+        if (v[i] < 0) printf(" %7s", "-");
+        else printf(" %7.4f", v[i]);
+    }
+    printf("\n");
+}
+
+static void print_groups(const cr_groups *G, int k) {
+    char label[64];
+    int g;
+    printf("  groups at K = %d (group 0: the least popular items / the sparsest users):\n  %-28s", k, "items per item group");
+    for (g = 0; g < CR_GROUPS; g++) printf(" %7d", G->item_count[g]);
+    printf("\n");
+    print_row("share of Recall", G->item_contrib, CR_GROUPS);
+    print_row("Recall within the group", G->item_recall, CR_GROUPS);
+    print_row("share of recommendations", G->item_exposure, CR_GROUPS);
+    snprintf(label, sizeof label, "Recall of user groups");
+    print_row(label, G->user_recall, CR_GROUPS);
+    print_row("NDCG of user groups", G->user_ndcg, CR_GROUPS);
+    printf("  NGCF sparsity groups (<= %d, %d, %d, %d interactions): recall %.4f %.4f %.4f %.4f\n", G->ngcf_max_degree[0],
+           G->ngcf_max_degree[1], G->ngcf_max_degree[2], G->ngcf_max_degree[3], G->ngcf_recall[0], G->ngcf_recall[1], G->ngcf_recall[2], G->ngcf_recall[3]);
 }
 
 static void print_final(const cr_metrics *m) {
@@ -377,6 +426,7 @@ static void print_final(const cr_metrics *m) {
     if (m->cold_recall >= 0) printf("  cold-user recall %.4f (%lld users)", m->cold_recall, (long long)m->cold_users);
     printf("\n  alignment %.4f  uniformity: users %.4f, items %.4f", m->alignment, m->uniformity_users, m->uniformity_items);
     printf("\n  %lld users, %lld test interactions\n", (long long)m->users, (long long)m->test_interactions);
+    print_groups(&m->groups, m->k[m->n_k - 1]);
 }
 
 static void report_load(const char *what, const cr_load_report *r) {

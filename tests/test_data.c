@@ -237,11 +237,32 @@ TEST(synthetic_is_deterministic) {
 
 TEST(real_gowalla_when_present) {
     cr_dataset ds;
+    cr_config c;
+    cr_model *m = NULL;
+    cr_metrics mt;
+    cr_eval_opts eo;
+    cr_interactions few;
+    int64_t e;
+    int g;
+    /* SGL's 10 item groups on Gowalla (the notes' table, ties by id) */
+    static const int32_t items[10] = {10456, 7915, 6428, 5125, 3930, 2886, 1998, 1274, 702, 267};
     const char *tr = "../shared/data/gowalla/train.txt", *te = "../shared/data/gowalla/test.txt";
     if (!crt_have_file(tr)) { printf("(skipped: no %s) ", tr); return; }
     CHECK_OK(cr_dataset_load(&ds, tr, te, NULL));
     CHECK(ds.n_users == 29858 && ds.n_items == 40981 && ds.train.n == 810128 && ds.test.n == 217242);
     CHECK(ds.test_report.unknown_user == 0 && ds.test_report.unknown_item == 0 && ds.test_overlap == 0);
+    memset(&c, 0, sizeof c);
+    memset(&eo, 0, sizeof eo);
+    memset(&few, 0, sizeof few);
+    c.model = CR_MODEL_MF;
+    c.dim = 4;
+    eo.no_auc = 1;
+    for (e = 0; e < ds.test.n && ds.test.user[e] < 50; e++) CHECK_OK(cr_interactions_push(&few, ds.test.user[e], ds.test.item[e], 1, 0));
+    CHECK_OK(cr_model_create(&m, &c, &ds));
+    CHECK_OK(cr_evaluate(m, &few, &eo, &mt)); /* the item groups come from the training degrees alone */
+    for (g = 0; g < 10; g++) CHECKF(mt.groups.item_count[g] == items[g], "item group %d: %d items, SGL's rule gives %d", g, mt.groups.item_count[g], items[g]);
+    cr_interactions_free(&few);
+    cr_model_free(m);
     cr_dataset_free(&ds);
 }
 

@@ -102,6 +102,54 @@ TEST(metrics_on_a_hand_computed_ranking) {
     cr_dataset_free(&ds);
 }
 
+/* Groups: SGL's equal-interaction user groups and NGCF's sparsity groups on a hand-made
+   dataset, and the invariants of the item groups (contributions sum to Recall, exposure to 1). */
+TEST(groups_by_hand) {
+    /* users 0..7 with 1, 1, 2, 2, 3, 4, 5, 6 training items and one test item each */
+    static const int ntr[8] = {1, 1, 2, 2, 3, 4, 5, 6};
+    int64_t tu[24], ti[24], su[8], si[8];
+    int u, k, n = 0, g;
+    cr_dataset ds;
+    cr_config c;
+    cr_model *m = NULL;
+    cr_metrics mt;
+    cr_eval_opts eo;
+    double sum = 0, exp_sum = 0;
+    int64_t users = 0;
+    for (u = 0; u < 8; u++) {
+        for (k = 0; k < ntr[u]; k++) { tu[n] = u; ti[n] = (u + k) % 9; n++; }
+        su[u] = u;
+        si[u] = (u + 7) % 9; /* never one of its training items (u + k, k < 7) */
+    }
+    CHECK_OK(cr_dataset_from_arrays(&ds, tu, ti, n, su, si, 8, 0));
+    CHECK(ds.test.n == 8);
+    memset(&c, 0, sizeof c);
+    memset(&eo, 0, sizeof eo);
+    c.model = CR_MODEL_MF;
+    c.dim = 4;
+    eo.ks[0] = 3;
+    CHECK_OK(cr_model_create(&m, &c, &ds));
+    CHECK_OK(cr_evaluate(m, &ds.test, &eo, &mt));
+    /* SGL: running sums 1 2 4 6 9 13 18 24 of 24 against k * 2.4 -> groups 0 0 1 2 3 5 7 9 */
+    {
+        static const int64_t want[10] = {2, 1, 1, 1, 0, 1, 0, 1, 0, 1};
+        for (g = 0; g < 10; g++) CHECKF(mt.groups.user_count[g] == want[g], "user group %d has %lld users", g, (long long)mt.groups.user_count[g]);
+    }
+    /* NGCF: degrees 2 2 3 3 4 5 6 7 (sum 32): {2,2,3,3} = 10 >= 8, {4,5} = 9, {6,7} = 13, {} */
+    CHECK(mt.groups.ngcf_count[0] == 4 && mt.groups.ngcf_count[1] == 2 && mt.groups.ngcf_count[2] == 2 && mt.groups.ngcf_count[3] == 0);
+    CHECK(mt.groups.ngcf_max_degree[0] == 3 && mt.groups.ngcf_max_degree[1] == 5 && mt.groups.ngcf_max_degree[2] == 7);
+    for (g = 0; g < 10; g++) {
+        sum += mt.groups.item_contrib[g];
+        exp_sum += mt.groups.item_exposure[g];
+        users += mt.groups.user_count[g];
+    }
+    CHECK_NEAR(sum, mt.recall[0], 1e-12);
+    CHECK_NEAR(exp_sum, 1.0, 1e-12);
+    CHECK(users == mt.users);
+    cr_model_free(m);
+    cr_dataset_free(&ds);
+}
+
 /* A small trained model of each kind. */
 static int trained_proj_head; /* cfg.proj_head of the next trained() model */
 static cr_model *trained(cr_model_kind kind, cr_dataset *ds, int epochs) {
@@ -472,6 +520,7 @@ const crt_case crt_model[] = {
     {"model/fuzz_regressions_are_refused", fuzz_regressions_are_refused},
     {"model/fuzz_regression_extreme_weights_serve", fuzz_regression_extreme_weights_serve},
     {"model/metrics_on_a_hand_computed_ranking", metrics_on_a_hand_computed_ranking},
+    {"model/groups_by_hand", groups_by_hand},
     {"model/checkpoint_roundtrip_graph", checkpoint_roundtrip_graph},
     {"model/checkpoint_roundtrip_sequence", checkpoint_roundtrip_sequence},
     {"model/checkpoint_roundtrip_sequence_no_head", checkpoint_roundtrip_sequence_no_head},
