@@ -103,8 +103,8 @@ build/fuzz_ckpt: tests/fuzz/fuzz_ckpt.c $(HDR) | build
 
 build/fuzz-seeds: build/contrarec tests/fuzz/tiny_graph.txt tests/fuzz/tiny_seq.txt
 	mkdir -p $@
-	for m in mf lightgcn xsimgcl; do ./build/contrarec train --model $$m --train tests/fuzz/tiny_graph.txt --dim 4 --epochs 1 --threads 1 --save $@/$$m.crrc >/dev/null 2>&1 || exit 1; done
-	./build/contrarec train --model cl4srec --train tests/fuzz/tiny_seq.txt --dim 4 --maxlen 4 --epochs 1 --threads 1 --proj-head --save $@/cl4srec.crrc >/dev/null 2>&1
+	for m in mf lightgcn xsimgcl; do ./build/contrarec train --model $$m --train tests/fuzz/tiny_graph.txt --dim 4 --epochs 1 --threads 1 --select last --save $@/$$m.crrc >/dev/null 2>&1 || exit 1; done
+	./build/contrarec train --model cl4srec --train tests/fuzz/tiny_seq.txt --dim 4 --maxlen 4 --epochs 1 --threads 1 --proj-head --select last --save $@/cl4srec.crrc >/dev/null 2>&1 || exit 1
 	touch $@
 
 fuzz: build/fuzz_load build/fuzz_ckpt build/fuzz-seeds

@@ -674,6 +674,10 @@ typedef struct cr_eval_opts {
     const cr_interactions *history_extra; /* known interactions beyond the model's training
                          data (e.g. a validation split): excluded from the ranking like training
                          items, and appended to sequence histories */
+    double tail_ratio; /* RecBole's TailPercentage tail: 0.1 */
+    int cooccurrence;  /* 1: also Microsoft Recommenders' co-occurrence diversity and
+                          serendipity (an intersection of user lists per item pair: the costly
+                          ones, so off by default) */
 } cr_eval_opts;
 
 /* Groups of items and users, at the largest K (the long-tail and cold-user views). */
@@ -701,6 +705,30 @@ typedef struct cr_groups {
     int32_t ngcf_max_degree[4];
 } cr_groups;
 
+/* Beyond-accuracy metrics of the top-K lists, under the definitions of two named libraries so
+   that numbers can be compared with theirs. */
+typedef struct cr_beyond {
+    /* RecBole (RUCAIBox/RecBole, recbole/evaluator/metrics.py), to the letter: n = items + 1
+       (its padding item counts), K the list length, cnt the training interactions of an item */
+    double item_coverage;      /* distinct recommended items / n */
+    double average_popularity; /* mean over users of sum(cnt) / K */
+    double gini_index;         /* Gini of the recommendation counts over n items */
+    double shannon_entropy;    /* -sum p ln p / distinct recommended items, p = count / (users K) */
+    double tail_percentage;    /* mean over users of the share of their K items in the tail: the
+                                  tail_ratio share of trained items with the fewest interactions
+                                  (or, tail_ratio > 1, those with at most that many) */
+    /* Microsoft Recommenders (recommenders/evaluation/python_evaluation.py) */
+    double catalog_coverage;   /* distinct recommended items / distinct trained items */
+    double distributional_coverage; /* -sum p log2 p, p = count / recommendations (bits) */
+    double novelty;            /* mean over recommendations of -log2(cnt / training records) */
+    double diversity;          /* intra-list diversity: 1 - mean co-occurrence similarity of a
+                                  list's pairs, |users(i) & users(j)| / sqrt(cnt_i cnt_j) (-1 if
+                                  not computed: cr_eval_opts.cooccurrence) */
+    double serendipity;        /* mean over recommendations of (1 - mean similarity to the user's
+                                  training items) x [the item is a test item] (-1: not computed) */
+    double ild_cosine;         /* intra-list diversity on the item vectors: 1 - mean cosine */
+} cr_beyond;
+
 typedef struct cr_metrics {
     int n_k;
     int k[CR_MAX_K];
@@ -725,6 +753,7 @@ typedef struct cr_metrics {
     double uniformity_users;    /* cr_uniformity of the evaluated users' vectors */
     double uniformity_items;    /* cr_uniformity of the item vectors */
     cr_groups groups;
+    cr_beyond beyond;           /* at the largest K */
     int64_t users;              /* users evaluated */
     int64_t cold_users;
     int64_t test_interactions;
@@ -735,6 +764,15 @@ typedef struct cr_metrics {
    exp(-2 |f_i - f_j|^2), f = x / |x|, on up to 1,000 rows taken evenly from X. 0 means every
    row points the same way; uniform on the sphere in 64 dimensions gives about -3.88. */
 CR_API double cr_uniformity(const float *X, int64_t n, int d);
+
+/* The beyond-accuracy metrics of n top-k lists (lists: (n, k) dense item ids, -1 past a shorter
+   list; list r belongs to user users[r]), given the training interactions train (users x
+   items, rows sorted), the test interactions test (same shape; NULL: relevance 1 everywhere),
+   the item vectors for the cosine ILD (NULL: skipped), RecBole's tail_ratio, and whether to
+   compute the co-occurrence diversity and serendipity. */
+CR_API cr_status cr_beyond_accuracy(const int32_t *lists, const int32_t *users, int64_t n, int k, const cr_csr *train,
+                                    const cr_csr *test, const float *item_vecs, int d, double tail_ratio, int cooccurrence,
+                                    cr_beyond *out);
 
 /* Full-ranking evaluation of the model on held-out interactions (dense ids of the model). */
 CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_eval_opts *opts,
@@ -6515,6 +6553,9 @@ static cr_status cr__eval_resolve(cr_eval_opts *o, int seq, int *nk_out) {
     if (!o->cold_max) o->cold_max = 5;
     if (o->tail_share == 0) o->tail_share = 0.8f;
     if (!(o->tail_share > 0 && o->tail_share <= 1)) return cr__fail(CR_ERR_INVALID, "tail_share %g is outside (0, 1]", (double)o->tail_share);
+    if (o->tail_ratio == 0) o->tail_ratio = 0.1;
+    if (!(o->tail_ratio > 0 && o->tail_ratio < 1e9)) return cr__fail(CR_ERR_INVALID, "tail_ratio %g must be positive", o->tail_ratio);
+    if (o->cooccurrence < 0 || o->cooccurrence > 1) return cr__fail(CR_ERR_INVALID, "cooccurrence must be 0 or 1");
     *nk_out = nk;
     return CR_OK;
 }
@@ -6676,6 +6717,172 @@ CR_API double cr_uniformity(const float *X, int64_t n, int d) {
     cr__free_aligned(F);
     cr__free_aligned(G);
     return log(sum / ((double)S * (double)(S - 1) / 2.0));
+}
+
+/* |users(i) & users(j)| / sqrt(|users(i)| |users(j)|) on the item -> distinct users lists IU:
+   Microsoft Recommenders' item co-occurrence similarity (a merge of two sorted lists). */
+static double cr__cooc_sim(const cr_csr *IU, int32_t i, int32_t j) {
+    const int32_t *a = IU->col + IU->rowptr[i], *b = IU->col + IU->rowptr[j];
+    int64_t na = IU->rowptr[i + 1] - IU->rowptr[i], nb = IU->rowptr[j + 1] - IU->rowptr[j], x = 0, y = 0, c = 0;
+    if (!na || !nb) return 0;
+    while (x < na && y < nb) {
+        if (a[x] < b[y]) x++;
+        else if (a[x] > b[y]) y++;
+        else { c++; x++; y++; }
+    }
+    return (double)c / sqrt((double)na * (double)nb);
+}
+
+/* One user's list: its intra-list measures (co-occurrence and cosine ILD, serendipity). r
+   receives [diversity, serendipity, ild_cosine]; -1 where not computed. */
+static void cr__beyond_user(const int32_t *L, int n, int32_t u, const cr_csr *train, const cr_csr *test, const cr_csr *IU,
+                            const float *V, const double *vnorm, int d, double *r) {
+    int a, b;
+    int64_t p;
+    r[0] = r[1] = r[2] = -1;
+    if (IU && n >= 2) {
+        double s = 0;
+        for (a = 0; a < n; a++)
+            for (b = a + 1; b < n; b++) s += cr__cooc_sim(IU, L[a], L[b]);
+        r[0] = 1.0 - s / (n * (n - 1) / 2.0);
+    }
+    if (IU && n >= 1) {
+        double s = 0;
+        int64_t nt = train->rowptr[u + 1] - train->rowptr[u];
+        for (a = 0; a < n; a++) {
+            double sim = 0, rel = test ? (double)cr__csr_has(test, u, L[a]) : 1.0;
+            if (rel == 0) continue;
+            for (p = train->rowptr[u]; p < train->rowptr[u + 1]; p++) sim += cr__cooc_sim(IU, L[a], train->col[p]);
+            s += (1.0 - (nt ? sim / (double)nt : 0)) * rel;
+        }
+        r[1] = s / n;
+    }
+    if (V && n >= 2) {
+        double s = 0;
+        for (a = 0; a < n; a++)
+            for (b = a + 1; b < n; b++) {
+                double na = vnorm[L[a]], nb = vnorm[L[b]];
+                s += na > 0 && nb > 0 ? (double)cr_vdot(V + (int64_t)L[a] * d, V + (int64_t)L[b] * d, d) / (na * nb) : 0;
+            }
+        r[2] = 1.0 - s / (n * (n - 1) / 2.0);
+    }
+}
+
+CR_API cr_status cr_beyond_accuracy(const int32_t *lists, const int32_t *users, int64_t n, int k, const cr_csr *train,
+                                    const cr_csr *test, const float *item_vecs, int d, double tail_ratio, int cooccurrence,
+                                    cr_beyond *out) {
+    int64_t I, e, a, distinct = 0, total = 0, n_c = 0, n_tail, listed = 0;
+    int64_t *cnt = NULL, *count = NULL;
+    uint64_t *key = NULL;
+    uint8_t *tail = NULL;
+    double *per = NULL, *vnorm = NULL, ent = 0, bits = 0, nov = 0, gini = 0, avgpop = 0, tailp = 0, sums[3] = {0, 0, 0};
+    int64_t nsum[3] = {0, 0, 0};
+    cr_csr IU = {0, 0, 0, NULL, NULL, NULL};
+    cr_status st = CR_OK;
+    memset(out, 0, sizeof *out);
+    if (!lists || !users || !train || n < 1 || k < 1 || k > 1024 || (item_vecs && d < 1))
+        return cr__fail(CR_ERR_INVALID, "cr_beyond_accuracy: needs lists, users, training data, n >= 1, k in 1..1024 and d >= 1 with vectors");
+    if (!(tail_ratio > 0) || !isfinite(tail_ratio)) return cr__fail(CR_ERR_INVALID, "tail_ratio %g must be positive", tail_ratio);
+    I = train->ncols;
+    if (test && (test->ncols != I || test->nrows != train->nrows))
+        return cr__fail(CR_ERR_INVALID, "cr_beyond_accuracy: test is %lld x %lld, training %lld x %lld", (long long)test->nrows,
+                        (long long)test->ncols, (long long)train->nrows, (long long)I);
+    for (e = 0; e < n; e++) {
+        if (users[e] < 0 || users[e] >= train->nrows)
+            return cr__fail(CR_ERR_INVALID, "cr_beyond_accuracy: list %lld: user %d outside 0..%lld", (long long)e, users[e], (long long)train->nrows - 1);
+        for (a = 0; a < k; a++)
+            if (lists[e * k + a] < -1 || lists[e * k + a] >= I)
+                return cr__fail(CR_ERR_INVALID, "cr_beyond_accuracy: list %lld, position %lld: item %d outside 0..%lld", (long long)e,
+                                (long long)a + 1, lists[e * k + a], (long long)I - 1);
+    }
+    cnt = (int64_t *)cr__calloc_array((size_t)I + 1, sizeof(int64_t), "beyond-accuracy");
+    count = (int64_t *)cr__calloc_array((size_t)I + 1, sizeof(int64_t), "beyond-accuracy");
+    key = (uint64_t *)cr__alloc_array((size_t)I + 1, sizeof(uint64_t), "beyond-accuracy");
+    tail = (uint8_t *)cr__calloc_array((size_t)I + 1, 1, "beyond-accuracy");
+    per = (double *)cr__alloc_array((size_t)n * 3, sizeof(double), "beyond-accuracy");
+    vnorm = item_vecs ? (double *)cr__alloc_array((size_t)I + 1, sizeof(double), "beyond-accuracy") : NULL;
+    if (!cnt || !count || !key || !tail || !per || (item_vecs && !vnorm)) { st = CR_ERR_NOMEM; goto done; }
+    for (a = 0; a < train->nnz; a++) cnt[train->col[a]]++;
+    for (a = 0; a < I; a++) n_c += cnt[a] > 0;
+    /* RecBole's tail: a count threshold (ratio > 1), or the ratio share of the trained items
+       with the fewest interactions (ties by id); untrained items are never in it */
+    if (tail_ratio > 1) {
+        for (a = 0; a < I; a++) tail[a] = cnt[a] > 0 && (double)cnt[a] <= tail_ratio;
+    } else {
+        int64_t m = 0;
+        for (a = 0; a < I; a++)
+            if (cnt[a] > 0) key[m++] = ((uint64_t)cnt[a] << 32) | (uint64_t)a;
+        cr__sort_u64(key, m);
+        n_tail = CR__MAX((int64_t)floor(tail_ratio * (double)n_c), (int64_t)1);
+        for (a = 0; a < n_tail && a < m; a++) tail[(uint32_t)key[a]] = 1;
+    }
+    for (e = 0; e < n; e++) {
+        const int32_t *L = lists + e * k;
+        int q, len = 0;
+        double pop = 0, tl = 0;
+        for (q = 0; q < k; q++) {
+            if (L[q] < 0) continue;
+            len++;
+            count[L[q]]++;
+            pop += (double)cnt[L[q]];
+            tl += tail[L[q]];
+        }
+        total += len;
+        if (len) { avgpop += pop / len; tailp += tl / len; listed++; }
+    }
+    if (!total) { st = cr__fail(CR_ERR_EMPTY, "cr_beyond_accuracy: every list is empty"); goto done; }
+    for (a = 0; a < I; a++) {
+        double p = (double)count[a] / (double)total;
+        key[a] = (uint64_t)count[a];
+        if (!count[a]) continue;
+        distinct++;
+        ent -= p * log(p);
+        bits -= p * log2(p);
+        if (cnt[a] > 0) nov += (double)count[a] * -log2((double)cnt[a] / (double)train->nnz);
+    }
+    /* Gini over the n = items + 1 counts of RecBole (its padding item a zero), ascending */
+    cr__sort_u64(key, I);
+    for (a = 0; a < I; a++) gini += (2.0 * (double)(a + 2) - (double)(I + 1) - 1.0) * (double)key[a];
+    out->item_coverage = (double)distinct / (double)(I + 1);
+    out->average_popularity = avgpop / (double)listed;
+    out->gini_index = gini / ((double)total * (double)(I + 1));
+    out->shannon_entropy = ent / (double)distinct;
+    out->tail_percentage = tailp / (double)listed;
+    out->catalog_coverage = n_c ? (double)distinct / (double)n_c : 0;
+    out->distributional_coverage = bits;
+    out->novelty = nov / (double)total;
+    if (cooccurrence) { /* item -> distinct users (transpose rows come out sorted by user) */
+        int64_t w = 0, r;
+        if ((st = cr_csr_transpose(&IU, train)) != CR_OK) goto done;
+        for (r = 0; r < IU.nrows; r++) {
+            int64_t b0 = IU.rowptr[r], b1 = IU.rowptr[r + 1];
+            IU.rowptr[r] = w;
+            for (a = b0; a < b1; a++)
+                if (a == b0 || IU.col[a] != IU.col[a - 1]) IU.col[w++] = IU.col[a];
+        }
+        IU.rowptr[IU.nrows] = IU.nnz = w;
+    }
+    if (item_vecs)
+        for (a = 0; a < I; a++) vnorm[a] = sqrt((double)cr_vdot(item_vecs + a * d, item_vecs + a * d, d));
+    CR__OMP(parallel for schedule(dynamic, 16))
+    for (e = 0; e < n; e++) {
+        int32_t L[1024];
+        int q, len = 0;
+        for (q = 0; q < k && len < 1024; q++)
+            if (lists[e * k + q] >= 0) L[len++] = lists[e * k + q];
+        cr__beyond_user(L, len, users[e], train, test, cooccurrence ? &IU : NULL, item_vecs, vnorm, d, per + e * 3);
+    }
+    for (e = 0; e < n; e++) /* in user order: deterministic */
+        for (a = 0; a < 3; a++)
+            if (per[e * 3 + a] >= 0) { sums[a] += per[e * 3 + a]; nsum[a]++; }
+    out->diversity = cooccurrence && nsum[0] ? sums[0] / (double)nsum[0] : -1;
+    out->serendipity = cooccurrence && nsum[1] ? sums[1] / (double)nsum[1] : -1;
+    out->ild_cosine = item_vecs && nsum[2] ? sums[2] / (double)nsum[2] : -1;
+done:
+    CR_FREE(cnt); CR_FREE(count); CR_FREE(key); CR_FREE(tail); CR_FREE(per); CR_FREE(vnorm);
+    cr_csr_free(&IU);
+    if (st != CR_OK) memset(out, 0, sizeof *out);
+    return st;
 }
 
 /* SGL's grouping: the n entries sorted by (deg, id) ascending, a running sum of deg, entry x in
@@ -6893,7 +7100,10 @@ CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_
     if ((st = m->ops->user_vectors(m, E.users, (int)E.n, E.X.rowptr ? &E.X : NULL, Ub)) != CR_OK ||
         (st = cr__eval_head(&E)) != CR_OK || (st = cr__eval_rank(&E, Ub)) != CR_OK || (st = cr__eval_sum(&E, out)) != CR_OK)
         goto done;
-    if ((st = cr__eval_groups(&E, out)) != CR_OK) goto done;
+    if ((st = cr__eval_groups(&E, out)) != CR_OK ||
+        (st = cr_beyond_accuracy(E.topi, E.users, E.n, E.kmax, &m->hist, &E.T, m->ops->item_vectors(m), m->cfg.dim,
+                                 E.o.tail_ratio, E.o.cooccurrence, &out->beyond)) != CR_OK)
+        goto done;
     out->alignment = cr__eval_alignment(&E, Ub);
     out->uniformity_users = cr_uniformity(Ub, E.n, m->cfg.dim);
     out->uniformity_items = cr_uniformity(m->ops->item_vectors(m), m->n_items, m->cfg.dim);

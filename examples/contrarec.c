@@ -191,6 +191,8 @@ static void usage(void) {
         "           --crop-keep 0.8 (share a crop keeps, CL4SRec's eta)\n"
         "evaluation: --topk 10,20 --no-auc --exclude-history | --include-history (sequence models rank\n"
         "           with the user's history included by default; both protocols are reported)\n"
+        "           --tail-ratio 0.1 (RecBole's tail: that share of items, or items with at most that\n"
+        "           many interactions if > 1) --cooccurrence (also co-occurrence diversity, serendipity)\n"
         "output:    --save FILE --export-npy DIR --json\n"
         "0 or omitted means the default of the chosen model.\n\n", cr_model_list());
     for (k = 1; cr_model_name((cr_model_kind)k)[0] != '?'; k++) printf("  %-9s %s\n", cr_model_name((cr_model_kind)k), cr_model_about((cr_model_kind)k));
@@ -279,6 +281,8 @@ static void parse(opts *o, int argc, char **argv) {
         } else if (!strcmp(a, "--exclude-history")) { f->eval.exclude_seen = 1; o->history_set = 1; }
         else if (!strcmp(a, "--include-history")) { f->eval.exclude_seen = -1; o->history_set = 1; }
         else if (!strcmp(a, "--no-auc")) o->no_auc = 1;
+        else if (!strcmp(a, "--tail-ratio")) f->eval.tail_ratio = parse_num(a, need(argc, argv, &i), 1e-9, 1e9, 0);
+        else if (!strcmp(a, "--cooccurrence")) f->eval.cooccurrence = 1;
         else if (!strcmp(a, "--save")) o->save = need(argc, argv, &i);
         else if (!strcmp(a, "--export-npy")) o->npy = need(argc, argv, &i);
         else if (!strcmp(a, "--json")) o->json = 1;
@@ -384,6 +388,16 @@ static void json_beyond(const char *prefix, const cr_metrics *m) {
         snprintf(name, sizeof name, "%sngcf_group_recall", prefix);
         json_array(name, m->groups.ngcf_recall, 4);
     }
+    {
+        const cr_beyond *b = &m->beyond;
+        printf(",\"%sitem_coverage\":%.6f,\"%saverage_popularity\":%.6f,\"%sgini_index\":%.6f,\"%sshannon_entropy\":%.6f"
+               ",\"%stail_percentage\":%.6f", prefix, b->item_coverage, prefix, b->average_popularity, prefix, b->gini_index,
+               prefix, b->shannon_entropy, prefix, b->tail_percentage);
+        printf(",\"%scatalog_coverage\":%.6f,\"%sdistributional_coverage\":%.6f,\"%sms_novelty\":%.6f,\"%sild_cosine\":%.6f",
+               prefix, b->catalog_coverage, prefix, b->distributional_coverage, prefix, b->novelty, prefix, b->ild_cosine);
+        if (b->diversity >= 0) printf(",\"%sdiversity\":%.6f", prefix, b->diversity);
+        if (b->serendipity >= 0) printf(",\"%sserendipity\":%.6f", prefix, b->serendipity);
+    }
 }
 
 /* one row of numbers, %.4f each (or '-' for -1) */
@@ -425,6 +439,13 @@ static void print_final(const cr_metrics *m) {
     printf("  coverage %.4f  gini %.4f  novelty %.2f  tail recall %.4f", m->coverage, m->gini, m->novelty, m->tail_recall);
     if (m->cold_recall >= 0) printf("  cold-user recall %.4f (%lld users)", m->cold_recall, (long long)m->cold_users);
     printf("\n  alignment %.4f  uniformity: users %.4f, items %.4f", m->alignment, m->uniformity_users, m->uniformity_items);
+    printf("\n  RecBole: item coverage %.4f  average popularity %.2f  gini index %.4f  shannon entropy %.6f  tail %.4f",
+           m->beyond.item_coverage, m->beyond.average_popularity, m->beyond.gini_index, m->beyond.shannon_entropy,
+           m->beyond.tail_percentage);
+    printf("\n  Microsoft Recommenders: catalog coverage %.4f  distributional coverage %.2f bits  novelty %.2f",
+           m->beyond.catalog_coverage, m->beyond.distributional_coverage, m->beyond.novelty);
+    if (m->beyond.diversity >= 0) printf("  diversity %.4f  serendipity %.4f", m->beyond.diversity, m->beyond.serendipity);
+    printf("\n  intra-list diversity on the item vectors (1 - mean cosine) %.4f", m->beyond.ild_cosine);
     printf("\n  %lld users, %lld test interactions\n", (long long)m->users, (long long)m->test_interactions);
     print_groups(&m->groups, m->k[m->n_k - 1]);
 }

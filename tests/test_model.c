@@ -150,6 +150,54 @@ TEST(groups_by_hand) {
     cr_dataset_free(&ds);
 }
 
+/* The beyond-accuracy metrics on the toy input whose values were worked out from RecBole's and
+   Microsoft Recommenders' formulas (items 1..8 here 0..7, K = 3). */
+TEST(beyond_accuracy_toy_vectors) {
+    static const int32_t tr_u[11] = {0, 0, 0, 1, 1, 1, 2, 2, 3, 3, 3}, tr_i[11] = {0, 1, 2, 0, 1, 3, 0, 4, 1, 2, 5};
+    static const int32_t te_u[5] = {0, 1, 1, 2, 3}, te_i[5] = {4, 2, 7, 3, 6};
+    static const int32_t lists[12] = {3, 4, 6, 2, 4, 5, 1, 2, 3, 0, 3, 4}, users[4] = {0, 1, 2, 3};
+    float v[16];
+    int i;
+    cr_csr tr, te;
+    cr_beyond b;
+    CHECK_OK(cr_csr_from_coo(&tr, 4, 8, 11, tr_u, tr_i, NULL));
+    CHECK_OK(cr_csr_from_coo(&te, 4, 8, 5, te_u, te_i, NULL));
+    /* item i at 30 i degrees, lengths 1 or 2 (the cosine ignores them) */
+    for (i = 0; i < 8; i++) {
+        v[2 * i] = (float)((1 + i % 2) * cos(i * 3.14159265358979 / 6));
+        v[2 * i + 1] = (float)((1 + i % 2) * sin(i * 3.14159265358979 / 6));
+    }
+    CHECK_OK(cr_beyond_accuracy(lists, users, 4, 3, &tr, &te, v, 2, 0.5, 1, &b));
+    CHECK_NEAR(b.item_coverage, 0.777778, 1e-6);
+    CHECK_NEAR(b.average_popularity, 1.416667, 1e-6);
+    CHECK_NEAR(b.shannon_entropy, 0.260011, 1e-6);
+    CHECK_NEAR(b.gini_index, 0.425926, 1e-6);
+    CHECK_NEAR(b.tail_percentage, 0.583333, 1e-6);
+    CHECK_NEAR(b.catalog_coverage, 1.166667, 1e-6);
+    CHECK_NEAR(b.distributional_coverage, 2.625815, 1e-6);
+    CHECK_NEAR(b.novelty, 2.740319, 1e-6);
+    CHECK_NEAR(b.diversity, 0.728695, 1e-6);
+    CHECK_NEAR(b.serendipity, 0.175886, 1e-6); /* relevance = a test hit */
+    /* pairs at 30 (j - i) degrees: u0 1 - (cos 30 + cos 90 + cos 60) / 3, ... */
+    CHECK_NEAR(b.ild_cosine, 0.555823, 1e-6);
+    CHECK_OK(cr_beyond_accuracy(lists, users, 4, 3, &tr, NULL, NULL, 0, 2, 1, &b));
+    CHECK_NEAR(b.tail_percentage, 0.75, 1e-6); /* ratio 2: counts <= 2 */
+    CHECK_NEAR(b.serendipity, 0.771051, 1e-6); /* relevance 1 everywhere */
+    CHECK(b.ild_cosine == -1);
+    CHECK_OK(cr_beyond_accuracy(lists, users, 4, 3, &tr, NULL, NULL, 0, 0.1, 0, &b));
+    CHECK(b.diversity == -1 && b.serendipity == -1);
+    CHECK_NEAR(b.novelty, 2.740319, 1e-6);
+    {
+        int32_t bad[12];
+        memcpy(bad, lists, sizeof bad);
+        bad[7] = 8;
+        CHECK_FAILS(cr_beyond_accuracy(bad, users, 4, 3, &tr, NULL, NULL, 0, 0.1, 0, &b), CR_ERR_INVALID, "list 2, position 2: item 8");
+        CHECK_FAILS(cr_beyond_accuracy(lists, users, 4, 3, &tr, NULL, NULL, 0, -1, 0, &b), CR_ERR_INVALID, "tail_ratio");
+    }
+    cr_csr_free(&tr);
+    cr_csr_free(&te);
+}
+
 /* A small trained model of each kind. */
 static int trained_proj_head; /* cfg.proj_head of the next trained() model */
 static cr_model *trained(cr_model_kind kind, cr_dataset *ds, int epochs) {
@@ -521,6 +569,7 @@ const crt_case crt_model[] = {
     {"model/fuzz_regression_extreme_weights_serve", fuzz_regression_extreme_weights_serve},
     {"model/metrics_on_a_hand_computed_ranking", metrics_on_a_hand_computed_ranking},
     {"model/groups_by_hand", groups_by_hand},
+    {"model/beyond_accuracy_toy_vectors", beyond_accuracy_toy_vectors},
     {"model/checkpoint_roundtrip_graph", checkpoint_roundtrip_graph},
     {"model/checkpoint_roundtrip_sequence", checkpoint_roundtrip_sequence},
     {"model/checkpoint_roundtrip_sequence_no_head", checkpoint_roundtrip_sequence_no_head},
