@@ -709,7 +709,8 @@ typedef struct cr_groups {
    that numbers can be compared with theirs. */
 typedef struct cr_beyond {
     /* RecBole (RUCAIBox/RecBole, recbole/evaluator/metrics.py), to the letter: n = items + 1
-       (its padding item counts), K the list length, cnt the training interactions of an item */
+       (its padding item counts), K the list length (the real entries of a list cut short by
+       -1: RecBole's lists are always full, where both agree), cnt the training interactions */
     double item_coverage;      /* distinct recommended items / n */
     double average_popularity; /* mean over users of sum(cnt) / K */
     double gini_index;         /* Gini of the recommendation counts over n items */
@@ -724,8 +725,9 @@ typedef struct cr_beyond {
     double diversity;          /* intra-list diversity: 1 - mean co-occurrence similarity of a
                                   list's pairs, |users(i) & users(j)| / sqrt(cnt_i cnt_j) (-1 if
                                   not computed: cr_eval_opts.cooccurrence) */
-    double serendipity;        /* mean over recommendations of (1 - mean similarity to the user's
-                                  training items) x [the item is a test item] (-1: not computed) */
+    double serendipity;        /* mean over users with training items of the mean over their
+                                  recommendations of (1 - mean similarity to the user's training
+                                  items) x [the item is a test item] (-1: not computed) */
     double ild_cosine;         /* intra-list diversity on the item vectors: 1 - mean cosine */
 } cr_beyond;
 
@@ -6746,14 +6748,16 @@ static void cr__beyond_user(const int32_t *L, int n, int32_t u, const cr_csr *tr
             for (b = a + 1; b < n; b++) s += cr__cooc_sim(IU, L[a], L[b]);
         r[0] = 1.0 - s / (n * (n - 1) / 2.0);
     }
-    if (IU && n >= 1) {
+    /* a user without training items has nothing to be surprised against: Microsoft
+       Recommenders' inner join drops them from the mean */
+    if (IU && n >= 1 && train->rowptr[u + 1] > train->rowptr[u]) {
         double s = 0;
         int64_t nt = train->rowptr[u + 1] - train->rowptr[u];
         for (a = 0; a < n; a++) {
             double sim = 0, rel = test ? (double)cr__csr_has(test, u, L[a]) : 1.0;
             if (rel == 0) continue;
             for (p = train->rowptr[u]; p < train->rowptr[u + 1]; p++) sim += cr__cooc_sim(IU, L[a], train->col[p]);
-            s += (1.0 - (nt ? sim / (double)nt : 0)) * rel;
+            s += (1.0 - sim / (double)nt) * rel;
         }
         r[1] = s / n;
     }

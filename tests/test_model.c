@@ -184,6 +184,14 @@ TEST(beyond_accuracy_toy_vectors) {
     CHECK_NEAR(b.tail_percentage, 0.75, 1e-6); /* ratio 2: counts <= 2 */
     CHECK_NEAR(b.serendipity, 0.771051, 1e-6); /* relevance 1 everywhere */
     CHECK(b.ild_cosine == -1);
+    { /* a fifth user with a list but no training items is left out of serendipity */
+        static const int32_t lists5[15] = {3, 4, 6, 2, 4, 5, 1, 2, 3, 0, 3, 4, 0, 1, 2}, users5[5] = {0, 1, 2, 3, 4};
+        cr_csr tr5;
+        CHECK_OK(cr_csr_from_coo(&tr5, 5, 8, 11, tr_u, tr_i, NULL));
+        CHECK_OK(cr_beyond_accuracy(lists5, users5, 5, 3, &tr5, NULL, NULL, 0, 2, 1, &b));
+        CHECK_NEAR(b.serendipity, 0.771051, 1e-6);
+        cr_csr_free(&tr5);
+    }
     CHECK_OK(cr_beyond_accuracy(lists, users, 4, 3, &tr, NULL, NULL, 0, 0.1, 0, &b));
     CHECK(b.diversity == -1 && b.serendipity == -1);
     CHECK_NEAR(b.novelty, 2.740319, 1e-6);
