@@ -106,6 +106,7 @@
       9. training      Adam, the epoch loop shared by every model, cr_fit (model selection)
      10. evaluation    full-ranking metrics, top-k recommendation, fold-in, candidate scores
      11. I/O           checkpoints and .npy export
+     12. pictures      SVG line and grouped bar charts
 
    ADDING A MODEL
       1. Give it a kind at the end of cr_model_kind (values are stored in checkpoints).
@@ -898,6 +899,35 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
 CR_API cr_status cr_model_export_npy(cr_model *m, const char *dir);
 /* Writes one row-major float32 matrix as a .npy file (atomically). */
 CR_API cr_status cr_write_npy_f32(const char *path, const float *x, int64_t rows, int64_t cols);
+
+/* ==== 12. pictures: SVG charts ============================================================== */
+
+/* Charts written as standalone SVG by the library itself (no plotting dependency): axes with
+   ticks, labels, a title, a legend, and an optional dashed reference line (for instance the
+   popularity ranking's value of the plotted metric). */
+typedef struct cr_series {
+    const char *label; /* legend text (NULL: "series n") */
+    const double *x;   /* n x values, finite (NULL: 1, 2, ..., n) */
+    const double *y;   /* n y values; NaN leaves a gap */
+    int n;
+} cr_series;
+
+typedef struct cr_chart {
+    const char *title, *xlabel, *ylabel;
+    const cr_series *series; /* 1..CR_MAX_SERIES series */
+    int n_series;
+    const char *ref_label;   /* non-NULL: a dashed horizontal line at ref_y with this label */
+    double ref_y;
+    int width, height;       /* pixels, 0: 720 x 440 (range 200..8000) */
+} cr_chart;
+
+#define CR_MAX_SERIES 16
+
+/* A line chart: one polyline with point markers per series. */
+CR_API cr_status cr_svg_lines(const char *path, const cr_chart *c);
+/* A grouped bar chart: group g has one bar per series at series[s].y[g] (x is not used; every
+   series has n_groups values), labelled group_labels[g] (NULL: 0, 1, ...). Bars start at 0. */
+CR_API cr_status cr_svg_bars(const char *path, const cr_chart *c, const char *const *group_labels, int n_groups);
 
 #ifdef __cplusplus
 }
@@ -7708,6 +7738,251 @@ CR_API cr_status cr_model_export_npy(cr_model *m, const char *dir) {
     CR_FREE(path);
     cr__free_aligned(Useq);
     return st;
+}
+
+/* ==== 12. pictures =========================================================================== */
+
+/* SVG text goes through the atomic writer of section 11: a failed chart never replaces a file. */
+static void cr__svg_printf(cr__wr *w, const char *fmt, ...) {
+    char buf[512];
+    int n;
+    va_list ap;
+    va_start(ap, fmt);
+    n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0 || n >= (int)sizeof buf) { w->err = 1; return; } /* callers print short pieces only */
+    cr__wr_bytes(w, buf, (size_t)n);
+}
+
+/* user text (titles, labels) with the five XML specials escaped */
+static void cr__svg_text(cr__wr *w, const char *s) {
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '&': cr__wr_bytes(w, "&amp;", 5); break;
+        case '<': cr__wr_bytes(w, "&lt;", 4); break;
+        case '>': cr__wr_bytes(w, "&gt;", 4); break;
+        case '"': cr__wr_bytes(w, "&quot;", 6); break;
+        case '\'': cr__wr_bytes(w, "&#39;", 5); break;
+        default: cr__wr_bytes(w, s, 1);
+        }
+    }
+}
+
+/* Okabe-Ito colours (distinguishable with colour-blindness); series 8.. repeat them dashed */
+static const char *const cr__svg_colour[8] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
+                                              "#E69F00", "#56B4E9", "#000000", "#999933"};
+
+typedef struct cr__svg_ctx {
+    const cr_chart *c;
+    const char *const *glabels;
+    int ng, bars;
+    double x0, x1, y0, y1, xstep, ystep; /* axis ranges and tick steps */
+    double W, H, L, R, T, B;            /* canvas and the plot area's left, right, top, bottom */
+} cr__svg_ctx;
+
+/* a tick step of 1, 2 or 5 x 10^k giving about 6 ticks; the range widened to whole steps */
+static double cr__svg_ticks(double *lo, double *hi) {
+    double span = *hi - *lo, raw, mag, step;
+    if (!(span > 0)) { /* one value: a range around it */
+        double pad = fabs(*lo) > 0 ? fabs(*lo) * 0.1 : 1;
+        *lo -= pad; *hi += pad; span = *hi - *lo;
+    }
+    raw = span / 6;
+    mag = pow(10, floor(log10(raw)));
+    step = raw / mag < 1.5 ? mag : raw / mag < 3.5 ? 2 * mag : raw / mag < 7.5 ? 5 * mag : 10 * mag;
+    *lo = floor(*lo / step + 1e-9) * step;
+    *hi = ceil(*hi / step - 1e-9) * step;
+    return step;
+}
+
+static int cr__svg_decimals(double step) {
+    int d = (int)ceil(-log10(step) - 1e-9);
+    return d < 0 ? 0 : d > 8 ? 8 : d;
+}
+
+static double cr__svg_px(const cr__svg_ctx *g, double x) { return g->L + (x - g->x0) / (g->x1 - g->x0) * (g->R - g->L); }
+static double cr__svg_py(const cr__svg_ctx *g, double y) { return g->B - (y - g->y0) / (g->y1 - g->y0) * (g->B - g->T); }
+
+static const char *cr__svg_label(const cr_series *s, int i, char *buf, size_t n) {
+    if (s->label) return s->label;
+    snprintf(buf, n, "series %d", i + 1);
+    return buf;
+}
+
+/* frame, grid, ticks, axis titles, title */
+static void cr__svg_axes(cr__wr *w, const cr__svg_ctx *g) {
+    const cr_chart *c = g->c;
+    double v;
+    int dy = cr__svg_decimals(g->ystep), dx = cr__svg_decimals(g->xstep);
+    cr__svg_printf(w, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+                      "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n", g->W, g->H, g->W, g->H);
+    cr__svg_printf(w, "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n");
+    if (c->title) {
+        cr__svg_printf(w, "<text x=\"%.1f\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">", (g->L + g->R) / 2);
+        cr__svg_text(w, c->title);
+        cr__svg_printf(w, "</text>\n");
+    }
+    for (v = g->y0; v <= g->y1 + g->ystep * 1e-6; v += g->ystep) { /* horizontal grid and y ticks */
+        double y = cr__svg_py(g, v);
+        cr__svg_printf(w, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n", g->L, y, g->R, y);
+        cr__svg_printf(w, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.*f</text>\n", g->L - 6, y + 4, dy, fabs(v) < g->ystep * 1e-6 ? 0.0 : v);
+    }
+    if (!g->bars)
+        for (v = g->x0; v <= g->x1 + g->xstep * 1e-6; v += g->xstep) {
+            double x = cr__svg_px(g, v);
+            cr__svg_printf(w, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#f0f0f0\"/>\n", x, g->T, x, g->B);
+            cr__svg_printf(w, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.*f</text>\n", x, g->B + 16, dx, fabs(v) < g->xstep * 1e-6 ? 0.0 : v);
+        }
+    cr__svg_printf(w, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#333333\"/>\n", g->L, g->T,
+                   g->R - g->L, g->B - g->T);
+    if (c->xlabel) {
+        cr__svg_printf(w, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"13\">", (g->L + g->R) / 2, g->H - 10);
+        cr__svg_text(w, c->xlabel);
+        cr__svg_printf(w, "</text>\n");
+    }
+    if (c->ylabel) {
+        cr__svg_printf(w, "<text transform=\"translate(16 %.1f) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">", (g->T + g->B) / 2);
+        cr__svg_text(w, c->ylabel);
+        cr__svg_printf(w, "</text>\n");
+    }
+}
+
+/* the legend right of the plot: one swatch per series, then the reference line */
+static void cr__svg_legend(cr__wr *w, const cr__svg_ctx *g) {
+    const cr_chart *c = g->c;
+    char buf[32];
+    int s;
+    double x = g->R + 14, y = g->T + 8;
+    for (s = 0; s < c->n_series; s++, y += 20) {
+        const char *col = cr__svg_colour[s % 8];
+        if (g->bars) cr__svg_printf(w, "<rect x=\"%.1f\" y=\"%.1f\" width=\"18\" height=\"10\" fill=\"%s\"/>\n", x, y - 5, col);
+        else cr__svg_printf(w, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2.5\"%s/>\n", x, y, x + 18,
+                            y, col, s >= 8 ? " stroke-dasharray=\"4 2\"" : "");
+        cr__svg_printf(w, "<text x=\"%.1f\" y=\"%.1f\">", x + 24, y + 4);
+        cr__svg_text(w, cr__svg_label(&c->series[s], s, buf, sizeof buf));
+        cr__svg_printf(w, "</text>\n");
+    }
+    if (c->ref_label) {
+        cr__svg_printf(w, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555555\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n",
+                       x, y, x + 18, y);
+        cr__svg_printf(w, "<text x=\"%.1f\" y=\"%.1f\">", x + 24, y + 4);
+        cr__svg_text(w, c->ref_label);
+        cr__svg_printf(w, "</text>\n");
+    }
+}
+
+static void cr__svg_ref(cr__wr *w, const cr__svg_ctx *g) {
+    if (g->c->ref_label) {
+        double y = cr__svg_py(g, g->c->ref_y);
+        cr__svg_printf(w, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555555\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n",
+                       g->L, y, g->R, y);
+    }
+}
+
+static void cr__svg_lines_body(cr__wr *w, const void *ctx) {
+    const cr__svg_ctx *g = (const cr__svg_ctx *)ctx;
+    const cr_chart *c = g->c;
+    int s, i;
+    cr__svg_axes(w, g);
+    cr__svg_ref(w, g);
+    for (s = 0; s < c->n_series; s++) {
+        const cr_series *S = &c->series[s];
+        const char *col = cr__svg_colour[s % 8];
+        int pen = 0; /* 0: the next point starts a segment (start, or after a NaN gap) */
+        cr__svg_printf(w, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"2\" stroke-linejoin=\"round\"%s d=\"", col,
+                       s >= 8 ? " stroke-dasharray=\"4 2\"" : "");
+        for (i = 0; i < S->n; i++) {
+            double x = S->x ? S->x[i] : i + 1;
+            if (isnan(S->y[i])) { pen = 0; continue; }
+            cr__svg_printf(w, "%s%.1f %.1f ", pen ? "L" : "M", cr__svg_px(g, x), cr__svg_py(g, S->y[i]));
+            pen = 1;
+        }
+        cr__svg_printf(w, "\"/>\n");
+        if (S->n <= 100) /* markers while they stay readable */
+            for (i = 0; i < S->n; i++)
+                if (!isnan(S->y[i]))
+                    cr__svg_printf(w, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>\n", cr__svg_px(g, S->x ? S->x[i] : i + 1),
+                                   cr__svg_py(g, S->y[i]), col);
+    }
+    cr__svg_legend(w, g);
+    cr__svg_printf(w, "</svg>\n");
+}
+
+static void cr__svg_bars_body(cr__wr *w, const void *ctx) {
+    const cr__svg_ctx *g = (const cr__svg_ctx *)ctx;
+    const cr_chart *c = g->c;
+    double gw = (g->R - g->L) / g->ng, bw = 0.8 * gw / c->n_series, zero = cr__svg_py(g, 0);
+    int s, k, slant = g->ng > 10;
+    cr__svg_axes(w, g);
+    for (k = 0; k < g->ng; k++) {
+        double gx = g->L + k * gw;
+        for (s = 0; s < c->n_series; s++) {
+            double v = c->series[s].y[k], y;
+            if (isnan(v)) continue;
+            y = cr__svg_py(g, v);
+            cr__svg_printf(w, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>\n", gx + 0.1 * gw + s * bw,
+                           y < zero ? y : zero, bw, fabs(zero - y), cr__svg_colour[s % 8]);
+        }
+        if (slant) cr__svg_printf(w, "<text transform=\"translate(%.1f %.1f) rotate(-40)\" text-anchor=\"end\">", gx + gw / 2, g->B + 14);
+        else cr__svg_printf(w, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", gx + gw / 2, g->B + 16);
+        if (g->glabels && g->glabels[k]) cr__svg_text(w, g->glabels[k]);
+        else cr__svg_printf(w, "%d", k);
+        cr__svg_printf(w, "</text>\n");
+    }
+    cr__svg_ref(w, g);
+    cr__svg_legend(w, g);
+    cr__svg_printf(w, "</svg>\n");
+}
+
+/* Checks the chart (every message names the series and point) and lays it out. */
+static cr_status cr__svg_setup(cr__svg_ctx *g, const cr_chart *c, int bars, const char *const *glabels, int ng) {
+    int s, i, any = 0, slant;
+    memset(g, 0, sizeof *g);
+    if (!c || !c->series) return cr__fail(CR_ERR_INVALID, "chart: no series given");
+    if (c->n_series < 1 || c->n_series > CR_MAX_SERIES) return cr__fail(CR_ERR_INVALID, "chart: %d series (1..%d)", c->n_series, CR_MAX_SERIES);
+    if ((c->width && (c->width < 200 || c->width > 8000)) || (c->height && (c->height < 200 || c->height > 8000)))
+        return cr__fail(CR_ERR_INVALID, "chart: size %d x %d is outside 200..8000 pixels", c->width, c->height);
+    if (bars && (ng < 1 || ng > 1000)) return cr__fail(CR_ERR_INVALID, "chart: %d groups (1..1000)", ng);
+    if (c->ref_label && !isfinite(c->ref_y)) return cr__fail(CR_ERR_INVALID, "chart: the reference line's value is not finite");
+    g->x0 = g->y0 = HUGE_VAL;
+    g->x1 = g->y1 = -HUGE_VAL;
+    for (s = 0; s < c->n_series; s++) {
+        const cr_series *S = &c->series[s];
+        if (bars ? S->n != ng : S->n < 1) return cr__fail(CR_ERR_INVALID, "chart: series %d has %d values%s", s + 1, S->n, bars ? ", not one per group" : "");
+        if (!S->y) return cr__fail(CR_ERR_INVALID, "chart: series %d has no y values", s + 1);
+        for (i = 0; i < S->n; i++) {
+            double x = S->x && !bars ? S->x[i] : i + 1, y = S->y[i];
+            if (!isfinite(x)) return cr__fail(CR_ERR_INVALID, "chart: series %d, point %d: x is not finite", s + 1, i + 1);
+            if (isinf(y)) return cr__fail(CR_ERR_INVALID, "chart: series %d, point %d: y is infinite", s + 1, i + 1);
+            if (isnan(y)) continue;
+            any = 1;
+            g->x0 = CR__MIN(g->x0, x); g->x1 = CR__MAX(g->x1, x);
+            g->y0 = CR__MIN(g->y0, y); g->y1 = CR__MAX(g->y1, y);
+        }
+    }
+    if (!any) return cr__fail(CR_ERR_INVALID, "chart: no finite y value to draw");
+    if (c->ref_label) { g->y0 = CR__MIN(g->y0, c->ref_y); g->y1 = CR__MAX(g->y1, c->ref_y); }
+    if (bars) { g->y0 = CR__MIN(g->y0, 0); g->y1 = CR__MAX(g->y1, 0); }
+    g->ystep = cr__svg_ticks(&g->y0, &g->y1);
+    g->xstep = bars ? 1 : cr__svg_ticks(&g->x0, &g->x1);
+    g->c = c; g->bars = bars; g->glabels = glabels; g->ng = ng;
+    g->W = c->width ? c->width : 720;
+    g->H = c->height ? c->height : 440;
+    slant = bars && ng > 10;
+    g->L = 72; g->R = g->W - 170; g->T = c->title ? 40 : 16; g->B = g->H - (slant ? 90 : 48);
+    return CR_OK;
+}
+
+CR_API cr_status cr_svg_lines(const char *path, const cr_chart *c) {
+    cr__svg_ctx g;
+    cr_status st = cr__svg_setup(&g, c, 0, NULL, 0);
+    return st != CR_OK ? st : cr__write_atomic(path, cr__svg_lines_body, &g);
+}
+
+CR_API cr_status cr_svg_bars(const char *path, const cr_chart *c, const char *const *group_labels, int n_groups) {
+    cr__svg_ctx g;
+    cr_status st = cr__svg_setup(&g, c, 1, group_labels, n_groups);
+    return st != CR_OK ? st : cr__write_atomic(path, cr__svg_bars_body, &g);
 }
 
 #endif /* CONTRAREC_IMPLEMENTATION_DONE */

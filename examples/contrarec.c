@@ -162,6 +162,9 @@ static void usage(void) {
         "  contrarec train --model M [--train F [--test F] [--format FMT]] [options]\n"
         "  contrarec eval --load FILE --test F [--train F] [--format FMT] [--topk 10,20] [--exclude-history] [--json]\n"
         "  contrarec recommend --load FILE (--user ID [--include-seen] | --items \"ID ...\" | --history \"ID ...\") [-k 10]\n"
+        "  contrarec plot RUN.json ... -o FILE.svg [--metric valid_ndcg@20] [--title T]\n"
+        "        (an epoch field such as loss or valid_recall@20: curves over epochs; an array field\n"
+        "        of the final line such as test_item_group_recall: grouped bars)\n"
         "\n"
         "models: %s (below)\n"
         "formats: lightgcn (uid iid iid ...), triplets (user item [rating [time]]), movielens (u.data,\n"
@@ -225,7 +228,7 @@ static void parse(opts *o, int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) { usage(); exit(argc < 2 ? 2 : 0); }
     o->cmd = argv[1];
     if (strcmp(o->cmd, "train") && strcmp(o->cmd, "eval") && strcmp(o->cmd, "recommend"))
-        die_usage("unknown command '%s' (train, eval, recommend)%s", o->cmd, "");
+        die_usage("unknown command '%s' (train, eval, recommend, plot)%s", o->cmd, "");
     for (i = 2; i < argc; i++) {
         const char *a = argv[i];
         cr_config *c = &o->cfg;
@@ -739,8 +742,174 @@ static int cmd_recommend(opts *o) {
     return 0;
 }
 
+/* ---- plot: curves or group bars from the JSON lines of 'train --json' ---- */
+
+#define PLOT_MAX_POINTS 100000
+
+/* the number after "key": in a JSON line (exact key: the quotes delimit it); 1 if found */
+static int json_num(const char *line, const char *key, double *v) {
+    char pat[128];
+    const char *p;
+    char *end;
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    if (!(p = strstr(line, pat))) return 0;
+    *v = strtod(p + strlen(pat), &end);
+    return end != p + strlen(pat);
+}
+
+/* the array after "key": (up to max numbers); its length, or -1 if absent or not an array */
+static int json_array_of(const char *line, const char *key, double *v, int max) {
+    char pat[128];
+    const char *p;
+    int n = 0;
+    snprintf(pat, sizeof pat, "\"%s\":[", key);
+    if (!(p = strstr(line, pat))) return -1;
+    p += strlen(pat);
+    while (*p && *p != ']' && n < max) {
+        char *end;
+        v[n] = strtod(p, &end);
+        if (end == p) return -1;
+        n++;
+        p = end;
+        if (*p == ',') p++;
+    }
+    return *p == ']' ? n : -1;
+}
+
+/* the whole file, NUL-terminated */
+static char *read_all(const char *path) {
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0, cap = 0, got;
+    if (!f) {
+        fprintf(stderr, "contrarec: %s: cannot open: %s\n", path, strerror(errno));
+        exit(1);
+    }
+    do {
+        if (n + 65536 + 1 > cap) {
+            char *nb = (char *)realloc(buf, cap = 2 * cap + 65536 + 1);
+            if (!nb) { fprintf(stderr, "contrarec: %s: out of memory\n", path); exit(1); }
+            buf = nb;
+        }
+        got = fread(buf + n, 1, 65536, f);
+        n += got;
+    } while (got > 0);
+    if (ferror(f)) { fprintf(stderr, "contrarec: %s: read error\n", path); exit(1); }
+    fclose(f);
+    buf[n] = 0;
+    return buf;
+}
+
+/* a run's label: its file name without directories and extension */
+static char *run_label(const char *path) {
+    const char *b = strrchr(path, '/'), *dot;
+    char *s;
+    size_t n;
+    b = b ? b + 1 : path;
+    dot = strrchr(b, '.');
+    n = dot && dot != b ? (size_t)(dot - b) : strlen(b);
+    if (!(s = (char *)malloc(n + 1))) exit(1);
+    memcpy(s, b, n);
+    s[n] = 0;
+    return s;
+}
+
+static int cmd_plot(int argc, char **argv) {
+    const char *out = NULL, *metric = "valid_ndcg@20", *title = NULL, *files[CR_MAX_SERIES];
+    char *labels[CR_MAX_SERIES], popkey[96], gl_buf[64][24], *text[CR_MAX_SERIES];
+    const char *glabels[64];
+    double *xs[CR_MAX_SERIES], *ys[CR_MAX_SERIES], ref = 0;
+    cr_series S[CR_MAX_SERIES];
+    cr_chart c;
+    int nf = 0, i, bars = -1, ng = 0, has_ref = 0;
+    const char *us;
+    for (i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "-o")) out = need(argc, argv, &i);
+        else if (!strcmp(argv[i], "--metric")) metric = need(argc, argv, &i);
+        else if (!strcmp(argv[i], "--title")) title = need(argc, argv, &i);
+        else if (argv[i][0] == '-' && argv[i][1]) die_usage("unknown option '%s'%s", argv[i], "");
+        else if (nf == CR_MAX_SERIES) die_usage("plot: more than %s runs%s", "16", "");
+        else files[nf++] = argv[i];
+    }
+    if (!nf) die_usage("plot needs at least one run (a file written by 'train --json')%s%s", "", "");
+    if (!out) die_usage("plot needs -o FILE.svg%s%s", "", "");
+    if (strlen(metric) > 64 || strchr(metric, '"')) die_usage("--metric: '%s' is not a field name%s", metric, "");
+    /* the popularity ranking's value of the same metric: "pop_" after the last '_' */
+    us = strrchr(metric, '_');
+    snprintf(popkey, sizeof popkey, "%.*spop_%s", us ? (int)(us - metric + 1) : 0, metric, us ? us + 1 : metric);
+    memset(S, 0, sizeof S);
+    for (i = 0; i < nf; i++) {
+        char *line = text[i] = read_all(files[i]), *next;
+        int n = 0, cap = 64;
+        labels[i] = run_label(files[i]);
+        xs[i] = (double *)malloc(cap * sizeof(double));
+        ys[i] = (double *)malloc(cap * sizeof(double));
+        if (!xs[i] || !ys[i]) exit(1);
+        for (; *line; line = next) {
+            double e, v;
+            next = strchr(line, '\n');
+            if (next) *next++ = 0;
+            else next = line + strlen(line);
+            if (bars != 0 && strstr(line, "\"best_epoch\"")) { /* an array field of the final line: group bars */
+                double g[64];
+                int k = json_array_of(line, metric, g, 64);
+                if (k > 0) {
+                    if (bars == 1 && k != ng) {
+                        fprintf(stderr, "contrarec: %s: \"%s\" has %d groups, the first run %d\n", files[i], metric, k, ng);
+                        return 1;
+                    }
+                    bars = 1;
+                    ng = k;
+                    memcpy(ys[i], g, (size_t)k * sizeof(double)); /* k <= 64 = cap */
+                    n = k;
+                }
+            }
+            if (bars != 1 && json_num(line, "epoch", &e) && json_num(line, metric, &v)) {
+                bars = 0;
+                if (n == PLOT_MAX_POINTS) break;
+                if (n == cap) {
+                    cap *= 2;
+                    if (!(xs[i] = (double *)realloc(xs[i], cap * sizeof(double))) || !(ys[i] = (double *)realloc(ys[i], cap * sizeof(double)))) exit(1);
+                }
+                xs[i][n] = e;
+                ys[i][n] = v;
+                if (!has_ref && json_num(line, popkey, &ref)) has_ref = 1;
+                n++;
+            }
+        }
+        if (!n) {
+            fprintf(stderr, "contrarec: %s: no %s has \"%s\"\n", files[i], bars == 1 ? "final line" : "epoch line", metric);
+            return 1;
+        }
+        S[i].label = labels[i];
+        S[i].x = bars == 1 ? NULL : xs[i];
+        S[i].y = ys[i];
+        S[i].n = n;
+    }
+    memset(&c, 0, sizeof c);
+    c.title = title ? title : metric;
+    c.series = S;
+    c.n_series = nf;
+    c.ylabel = metric;
+    if (bars == 1) {
+        for (i = 0; i < ng; i++) {
+            snprintf(gl_buf[i], sizeof gl_buf[i], i == 0 ? "0 (low)" : i == ng - 1 ? "%d (high)" : "%d", i);
+            glabels[i] = gl_buf[i];
+        }
+        c.xlabel = "group (by popularity of items or activity of users)";
+        if (cr_svg_bars(out, &c, glabels, ng) != CR_OK) die("plot");
+    } else {
+        c.xlabel = "epoch";
+        if (has_ref) { c.ref_label = "popularity ranking"; c.ref_y = ref; }
+        if (cr_svg_lines(out, &c) != CR_OK) die("plot");
+    }
+    for (i = 0; i < nf; i++) { free(text[i]); free(labels[i]); free(xs[i]); free(ys[i]); }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     opts o;
+    if (argc >= 2 && !strcmp(argv[1], "plot")) return cmd_plot(argc, argv);
     parse(&o, argc, argv);
     if (!strcmp(o.cmd, "train")) return cmd_train(&o);
     if (!strcmp(o.cmd, "eval")) return cmd_eval(&o);

@@ -3,8 +3,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
-extern const crt_case crt_core[], crt_kernels[], crt_data[], crt_aug[], crt_grad[], crt_model[], crt_fit[], crt_alloc[], crt_cli[];
-static const crt_case *const groups[] = {crt_core, crt_kernels, crt_data, crt_aug, crt_grad, crt_model, crt_fit, crt_alloc, crt_cli};
+extern const crt_case crt_core[], crt_kernels[], crt_data[], crt_aug[], crt_grad[], crt_model[], crt_fit[], crt_alloc[], crt_cli[], crt_pictures[];
+static const crt_case *const groups[] = {crt_core, crt_kernels, crt_data, crt_aug, crt_grad, crt_model, crt_fit, crt_alloc, crt_pictures, crt_cli};
 
 static int failed_now;
 

@@ -67,6 +67,9 @@ TEST(bad_command_lines) {
     EXPECT("train --model mf --topk 20,10", 2, "cut-offs must ascend");
     EXPECT("train --model mf --topk 0", 2, "--topk: 0 is outside");
     EXPECT("train --model mf --tail-ratio 0", 2, "--tail-ratio: 0 is outside");
+    EXPECT("plot", 2, "plot needs at least one run");
+    EXPECT("plot build/test-tmp/a.json", 2, "plot needs -o FILE.svg");
+    EXPECT("plot build/test-tmp/a.json -o x.svg --bogus", 2, "unknown option '--bogus'");
     EXPECT("train --model mf --format xml --train x", 2, "unknown format 'xml'");
     EXPECT("train --model sgl --aug zz", 2, "--aug: 'zz' is not ed, nd, rw, mixed or subgraph");
     EXPECT("train --model lightgcn --neg hard", 2, "--neg: 'hard' is not uniform, dns or mixgcf");
@@ -133,6 +136,40 @@ TEST(train_eval_recommend_json) {
     EXPECT("recommend --load build/test-tmp/cli.crrc --items \"1 x\" -k 3", 2, "--items: 'x' is not a non-negative integer id");
     EXPECT("recommend --load build/test-tmp/cli.crrc --history \"1 2\" -k 3", 2, "--history is for sequence models");
     EXPECT("recommend --load build/test-tmp/cli.crrc --user 12 -k 50", 2, "-k 50 is more than the model's 10 items");
+}
+
+/* plot: curves over epochs from the epoch lines (with the popularity line), grouped bars from
+   an array of the final line; missing fields and files are one-line errors */
+TEST(plot_runs) {
+    char e[4096];
+    const char *t;
+    FILE *f;
+    static char buf[1 << 15];
+    size_t n;
+    if (!have_bin()) return;
+    crt_write("run_a.json", "{\"epoch\":1,\"loss\":0.9,\"valid_ndcg@20\":0.05,\"valid_pop_ndcg@20\":0.02}\n"
+                            "{\"epoch\":2,\"loss\":0.7,\"valid_ndcg@20\":0.07,\"valid_pop_ndcg@20\":0.02}\n"
+                            "{\"best_epoch\":2,\"test_item_group_recall\":[0.010000,0.020000,0.300000]}\n", -1);
+    crt_write("run_b.json", "{\"epoch\":1,\"loss\":0.8,\"valid_ndcg@20\":0.06}\n"
+                            "{\"best_epoch\":1,\"test_item_group_recall\":[0.030000,0.040000,0.200000]}\n", -1);
+    CHECKF(run("plot build/test-tmp/run_a.json build/test-tmp/run_b.json -o build/test-tmp/curves.svg", e, sizeof e) == 0, "%s", e);
+    f = fopen("build/test-tmp/curves.svg", "rb");
+    CHECK(f != NULL);
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    t = buf;
+    CHECK(strstr(t, ">run_a<") && strstr(t, ">run_b<") && strstr(t, ">popularity ranking<") && strstr(t, ">valid_ndcg@20<"));
+    CHECKF(run("plot build/test-tmp/run_a.json build/test-tmp/run_b.json -o build/test-tmp/groups.svg --metric test_item_group_recall --title T", e, sizeof e) == 0, "%s", e);
+    f = fopen("build/test-tmp/groups.svg", "rb");
+    CHECK(f != NULL);
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    CHECK(strstr(buf, ">0 (low)<") && strstr(buf, ">2 (high)<") && strstr(buf, ">T<"));
+    EXPECT("plot build/test-tmp/run_a.json -o build/test-tmp/x.svg --metric valid_recall@20", 1, "run_a.json: no epoch line has \"valid_recall@20\"");
+    EXPECT("plot build/test-tmp/none.json -o build/test-tmp/x.svg", 1, "none.json: cannot open");
+    EXPECT("plot build/test-tmp/run_a.json -o build/test-tmp/no-such-dir/x.svg", 1, "cannot create");
 }
 
 /* Validation metrics at every epoch are real (the validation items are never masked as
@@ -253,6 +290,7 @@ const crt_case crt_cli[] = {
     {"cli/bad_command_lines", bad_command_lines},
     {"cli/bad_files", bad_files},
     {"cli/train_eval_recommend_json", train_eval_recommend_json},
+    {"cli/plot_runs", plot_runs},
     {"cli/train_selects_on_validation", train_selects_on_validation},
     {"cli/output_paths_checked_before_training", output_paths_checked_before_training},
     {"cli/quick_start_is_examples_minimal", quick_start_is_examples_minimal},
