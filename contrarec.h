@@ -106,7 +106,7 @@
       9. training      Adam, the epoch loop shared by every model, cr_fit (model selection)
      10. evaluation    full-ranking metrics, top-k recommendation, fold-in, candidate scores
      11. I/O           checkpoints and .npy export
-     12. pictures      SVG line and grouped bar charts
+     12. pictures      SVG line and grouped bar charts, exact t-SNE, embedding maps
 
    ADDING A MODEL
       1. Give it a kind at the end of cr_model_kind (values are stored in checkpoints).
@@ -928,6 +928,33 @@ CR_API cr_status cr_svg_lines(const char *path, const cr_chart *c);
 /* A grouped bar chart: group g has one bar per series at series[s].y[g] (x is not used; every
    series has n_groups values), labelled group_labels[g] (NULL: 0, 1, ...). Bars start at 0. */
 CR_API cr_status cr_svg_bars(const char *path, const cr_chart *c, const char *const *group_labels, int n_groups);
+
+/* Embedding maps. Exact t-SNE (van der Maaten & Hinton; the exact path of lvdmaaten/bhtsne
+   with sklearn's constants): columns centred and scaled by max |x|, affinities by a binary
+   search on each row's precision to the perplexity, a PCA start at standard deviation 1e-4,
+   early exaggeration, momentum, gains, recentring. Each row's sums run in a fixed order, so
+   the map depends on the input only (not on the thread count). */
+typedef struct cr_tsne_opts {
+    double perplexity;      /* 30; needs n - 1 >= 3 perplexity */
+    int iterations;         /* 1000 */
+    int exaggeration_iters; /* 250: exaggeration and momentum 0.5 until then, 0.8 after */
+    double exaggeration;    /* 12 */
+    double learning_rate;   /* 0: max(n / 48, 50) (the gradient keeps its factor 4) */
+} cr_tsne_opts;
+
+/* Y (n x 2) from the rows of X (n x d), n <= 5000; kl (may be NULL) gets the final KL(P||Q). */
+CR_API cr_status cr_tsne(const float *X, int n, int d, const cr_tsne_opts *opts, float *Y, double *kl);
+
+/* The popularity group (0..CR_GROUPS-1, SGL's rule: groups of equal training interactions,
+   0 the least popular) of every item (items = 1, n_items entries) or user (items = 0). */
+CR_API cr_status cr_model_popularity_groups(const cr_model *m, int items, int32_t *group);
+
+/* The embedding map as one SVG: the 2-D points coloured by group (group[i] in 0..n_groups-1,
+   NULL: one colour), the same points scaled onto the unit circle with their angle density
+   drawn as a ring (SimGCL's picture of uniformity), and that density over the angle (a von
+   Mises kernel, bandwidth 0.15 rad). */
+CR_API cr_status cr_svg_map(const char *path, const char *title, const float *xy, int n, const int32_t *group,
+                            int n_groups, const char *const *group_labels);
 
 #ifdef __cplusplus
 }
@@ -7973,6 +8000,251 @@ static cr_status cr__svg_setup(cr__svg_ctx *g, const cr_chart *c, int bars, cons
     return CR_OK;
 }
 
+/* ---- exact t-SNE ---- */
+
+/* The two leading principal axes of the centred rows (power iteration on the d x d covariance,
+   deflated; a fixed start, signs fixed by the largest component): deterministic. */
+static cr_status cr__pca2(const double *Xc, int n, int d, double *axes /* 2 x d */) {
+    double *C = (double *)cr__calloc_array((size_t)d * d, sizeof(double), "t-SNE PCA"), *w = (double *)cr__alloc_array((size_t)d, sizeof(double), "t-SNE PCA");
+    int a, b, k, it;
+    int64_t i;
+    if (!C || !w) { CR_FREE(C); CR_FREE(w); return CR_ERR_NOMEM; }
+    for (i = 0; i < n; i++)
+        for (a = 0; a < d; a++)
+            for (b = 0; b < d; b++) C[a * d + b] += Xc[i * d + a] * Xc[i * d + b];
+    for (k = 0; k < 2; k++) {
+        double *v = axes + k * d, lambda = 0, norm, big = 0;
+        for (a = 0; a < d; a++) v[a] = 1.0 + 0.01 * a; /* not orthogonal to a leading axis in practice */
+        for (it = 0; it < 500; it++) {
+            double diff = 0;
+            for (a = 0; a < d; a++) {
+                double s = 0;
+                for (b = 0; b < d; b++) s += C[a * d + b] * v[b];
+                w[a] = s;
+            }
+            for (norm = 0, a = 0; a < d; a++) norm += w[a] * w[a];
+            norm = sqrt(norm);
+            if (!(norm > 0)) break; /* rank below 2: keep the start vector */
+            for (a = 0; a < d; a++) { diff += fabs(w[a] / norm - v[a]); v[a] = w[a] / norm; }
+            lambda = norm;
+            if (diff < 1e-12) break;
+        }
+        for (norm = 0, a = 0; a < d; a++) norm += v[a] * v[a];
+        for (a = 0; a < d; a++) {
+            v[a] /= sqrt(norm);
+            if (fabs(v[a]) > fabs(big)) big = v[a];
+        }
+        if (big < 0)
+            for (a = 0; a < d; a++) v[a] = -v[a];
+        for (a = 0; a < d; a++) /* deflate */
+            for (b = 0; b < d; b++) C[a * d + b] -= lambda * v[a] * v[b];
+    }
+    CR_FREE(C);
+    CR_FREE(w);
+    return CR_OK;
+}
+
+/* p_{j|i} for row i at the precision whose entropy is ln(perplexity) (bhtsne's search) */
+static void cr__tsne_row(const double *Xc, int n, int d, int64_t i, double target, double *D, float *P) {
+    double beta = 1, bmin = -HUGE_VAL, bmax = HUGE_VAL, sum = 0;
+    int64_t j;
+    int a, it;
+    for (j = 0; j < n; j++) {
+        double s = 0;
+        for (a = 0; a < d; a++) {
+            double t = Xc[i * d + a] - Xc[j * d + a];
+            s += t * t;
+        }
+        D[j] = s;
+    }
+    for (it = 0; it < 200; it++) {
+        double sdp = 0, H;
+        sum = DBL_MIN;
+        for (j = 0; j < n; j++)
+            if (j != i) {
+                double e = exp(-beta * D[j]);
+                sum += e;
+                sdp += D[j] * e;
+            }
+        H = log(sum) + beta * sdp / sum;
+        if (fabs(H - target) < 1e-5) break;
+        if (H > target) {
+            bmin = beta;
+            beta = bmax == HUGE_VAL ? beta * 2 : (beta + bmax) / 2;
+        } else {
+            bmax = beta;
+            beta = bmin == -HUGE_VAL ? beta / 2 : (beta + bmin) / 2;
+        }
+    }
+    for (sum = DBL_MIN, j = 0; j < n; j++)
+        if (j != i) sum += exp(-beta * D[j]);
+    for (j = 0; j < n; j++) P[j] = j == i ? 0.0f : (float)(exp(-beta * D[j]) / sum);
+}
+
+/* For row i: the Student-t row sum (self excluded) and A = sum ex p q (yi - yj), B = sum q^2
+   (yi - yj), in 8 lanes (a fixed order the compiler can vectorise): the gradient is
+   4 (A - B / Z) once Z, the sum of every row sum, is known. */
+static double cr__tsne_grad_row(const float *Px, const float *Py, const float *Prow, int n, int64_t i, float ex, double *A) {
+    float q8[8] = {0}, ax[8] = {0}, ay[8] = {0}, bx[8] = {0}, by[8] = {0};
+    float xi = Px[i], yi = Py[i];
+    int j, l, n8 = n & ~7;
+    double s = 0;
+    for (j = 0; j < n8; j += 8)
+        for (l = 0; l < 8; l++) {
+            float dx = xi - Px[j + l], dy = yi - Py[j + l], q = 1.0f / (1.0f + dx * dx + dy * dy), pq = ex * Prow[j + l] * q, qq = q * q;
+            q8[l] += q;
+            ax[l] += pq * dx;
+            ay[l] += pq * dy;
+            bx[l] += qq * dx;
+            by[l] += qq * dy;
+        }
+    for (j = n8; j < n; j++) {
+        float dx = xi - Px[j], dy = yi - Py[j], q = 1.0f / (1.0f + dx * dx + dy * dy), pq = ex * Prow[j] * q, qq = q * q;
+        q8[0] += q;
+        ax[0] += pq * dx;
+        ay[0] += pq * dy;
+        bx[0] += qq * dx;
+        by[0] += qq * dy;
+    }
+    A[0] = A[1] = A[2] = A[3] = 0;
+    for (l = 0; l < 8; l++) {
+        s += q8[l];
+        A[0] += ax[l];
+        A[1] += ay[l];
+        A[2] += bx[l];
+        A[3] += by[l];
+    }
+    return s - 1.0; /* the self pair contributed q = 1 and nothing else */
+}
+
+CR_API cr_status cr_tsne(const float *X, int n, int d, const cr_tsne_opts *opts, float *Y, double *kl) {
+    cr_tsne_opts o;
+    double *Xc = NULL, *rows = NULL, *acc = NULL, *D = NULL, axes[2 * 1024], maxabs = 0, sd = 0, Z, eta;
+    float *P = NULL, *Px = NULL, *Py = NULL, *upd = NULL, *gain = NULL;
+    int64_t i, j;
+    int a, it, nt = cr_get_num_threads();
+    cr_status st = CR_OK;
+    memset(&o, 0, sizeof o);
+    if (opts) o = *opts;
+    if (o.perplexity == 0) o.perplexity = 30;
+    if (o.iterations == 0) o.iterations = 1000;
+    if (o.exaggeration_iters == 0) o.exaggeration_iters = 250;
+    if (o.exaggeration == 0) o.exaggeration = 12;
+    if (!X || !Y) return cr__fail(CR_ERR_INVALID, "t-SNE: no input or output");
+    if (d < 1 || d > 1024) return cr__fail(CR_ERR_INVALID, "t-SNE: dimension %d is outside 1..1024", d);
+    if (!(o.perplexity >= 1 && o.perplexity <= 1000)) return cr__fail(CR_ERR_INVALID, "t-SNE: perplexity %g is outside 1..1000", o.perplexity);
+    if (n > 5000) return cr__fail(CR_ERR_INVALID, "t-SNE: %d points; exact t-SNE takes at most 5000 (sample them)", n);
+    if (n < 1 || n - 1 < 3 * o.perplexity)
+        return cr__fail(CR_ERR_INVALID, "t-SNE: %d points; perplexity %g needs at least %d", n, o.perplexity, (int)ceil(3 * o.perplexity) + 1);
+    if (o.iterations < 1 || o.iterations > 100000 || o.exaggeration_iters < 0 || o.exaggeration_iters > o.iterations)
+        return cr__fail(CR_ERR_INVALID, "t-SNE: iterations %d / exaggeration_iters %d (1..100000, at most the iterations)", o.iterations, o.exaggeration_iters);
+    if (!(o.exaggeration >= 1 && o.exaggeration <= 100)) return cr__fail(CR_ERR_INVALID, "t-SNE: exaggeration %g is outside 1..100", o.exaggeration);
+    if (!(o.learning_rate >= 0 && o.learning_rate <= 1e6)) return cr__fail(CR_ERR_INVALID, "t-SNE: learning rate %g is outside 0..1e6", o.learning_rate);
+    for (i = 0; i < (int64_t)n * d; i++)
+        if (!isfinite(X[i])) return cr__fail(CR_ERR_INVALID, "t-SNE: row %lld, column %lld is not finite", (long long)(i / d), (long long)(i % d));
+    eta = o.learning_rate > 0 ? o.learning_rate : CR__MAX(n / 48.0, 50.0);
+    Xc = (double *)cr__alloc_array((size_t)n * d, sizeof(double), "t-SNE");
+    P = (float *)cr__alloc_array((size_t)n * n, sizeof(float), "t-SNE affinities");
+    D = (double *)cr__alloc_array((size_t)n * nt, sizeof(double), "t-SNE");
+    rows = (double *)cr__alloc_array((size_t)n, sizeof(double), "t-SNE");
+    acc = (double *)cr__alloc_array((size_t)n * 4, sizeof(double), "t-SNE");
+    Px = (float *)cr__alloc_array((size_t)n * 2, sizeof(float), "t-SNE");
+    upd = (float *)cr__calloc_array((size_t)n * 2, sizeof(float), "t-SNE");
+    gain = (float *)cr__alloc_array((size_t)n * 2, sizeof(float), "t-SNE");
+    if (!Xc || !P || !D || !rows || !acc || !Px || !upd || !gain) { st = CR_ERR_NOMEM; goto done; }
+    Py = Px + n;
+    /* bhtsne's preprocessing: centre the columns, divide by the largest |x| */
+    for (a = 0; a < d; a++) {
+        double m = 0;
+        for (i = 0; i < n; i++) m += X[i * d + a];
+        m /= n;
+        for (i = 0; i < n; i++) {
+            Xc[i * d + a] = X[i * d + a] - m;
+            maxabs = CR__MAX(maxabs, fabs(Xc[i * d + a]));
+        }
+    }
+    if (maxabs > 0)
+        for (i = 0; i < (int64_t)n * d; i++) Xc[i] /= maxabs;
+    CR__OMP(parallel for schedule(static) num_threads(nt))
+    for (i = 0; i < n; i++) {
+        int tid = 0; /* each thread searches in its own distance row */
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        cr__tsne_row(Xc, n, d, i, log(o.perplexity), D + (int64_t)tid * n, P + i * n);
+    }
+    for (i = 0; i < n; i++) /* symmetric joint probabilities, summing to 1 */
+        for (j = i + 1; j < n; j++) P[i * n + j] = P[j * n + i] = (P[i * n + j] + P[j * n + i]) / (float)(2.0 * n);
+    /* the PCA start, scaled so that the first coordinate has standard deviation 1e-4 */
+    if ((st = cr__pca2(Xc, n, d, axes)) != CR_OK) goto done;
+    for (i = 0; i < n; i++) {
+        double u = 0, v = 0;
+        for (a = 0; a < d; a++) { u += Xc[i * d + a] * axes[a]; v += Xc[i * d + a] * axes[d + a]; }
+        rows[i] = u;
+        acc[i] = v;
+        sd += u * u;
+    }
+    sd = sqrt(sd / n);
+    for (i = 0; i < n; i++) {
+        Px[i] = (float)(sd > 0 ? rows[i] / sd * 1e-4 : 0);
+        Py[i] = (float)(sd > 0 ? acc[i] / sd * 1e-4 : 0);
+    }
+    for (i = 0; i < 2 * (int64_t)n; i++) gain[i] = 1;
+    for (it = 0; it < o.iterations; it++) {
+        float ex = (float)(it < o.exaggeration_iters ? o.exaggeration : 1), mom = it < o.exaggeration_iters ? 0.5f : 0.8f;
+        double mx = 0, my = 0;
+        CR__OMP(parallel for schedule(static))
+        for (i = 0; i < n; i++) rows[i] = cr__tsne_grad_row(Px, Py, P + i * n, n, i, ex, acc + 4 * i);
+        for (Z = 0, i = 0; i < n; i++) Z += rows[i];
+        for (i = 0; i < n; i++) {
+            int c;
+            for (c = 0; c < 2; c++) {
+                float g = (float)(4.0 * (acc[4 * i + c] - acc[4 * i + 2 + c] / Z)), *u = upd + 2 * i + c, *gn = gain + 2 * i + c;
+                *gn = (g > 0) != (*u > 0) ? *gn + 0.2f : *gn * 0.8f;
+                if (*gn < 0.01f) *gn = 0.01f;
+                *u = mom * *u - (float)eta * *gn * g;
+            }
+            Px[i] += upd[2 * i];
+            Py[i] += upd[2 * i + 1];
+            mx += Px[i];
+            my += Py[i];
+        }
+        for (i = 0; i < n; i++) { Px[i] -= (float)(mx / n); Py[i] -= (float)(my / n); }
+    }
+    if (kl) { /* KL(P || Q) at the end: Q from one more pass */
+        CR__OMP(parallel for schedule(static))
+        for (i = 0; i < n; i++) rows[i] = cr__tsne_grad_row(Px, Py, P + i * n, n, i, 1, acc + 4 * i);
+        for (Z = 0, i = 0; i < n; i++) Z += rows[i];
+        CR__OMP(parallel for schedule(static))
+        for (i = 0; i < n; i++) {
+            double s = 0;
+            for (j = 0; j < n; j++) {
+                double dx = (double)Px[i] - Px[j], dy = (double)Py[i] - Py[j], p = P[i * n + j];
+                if (j != i && p > 0) s += p * log(p * Z * (1 + dx * dx + dy * dy));
+            }
+            acc[4 * i] = s;
+        }
+        for (*kl = 0, i = 0; i < n; i++) *kl += acc[4 * i];
+    }
+    for (i = 0; i < n; i++) { Y[2 * i] = Px[i]; Y[2 * i + 1] = Py[i]; }
+done:
+    CR_FREE(Xc); CR_FREE(P); CR_FREE(D); CR_FREE(rows); CR_FREE(acc); CR_FREE(Px); CR_FREE(upd); CR_FREE(gain);
+    return st;
+}
+
+CR_API cr_status cr_model_popularity_groups(const cr_model *m, int items, int32_t *group) {
+    int32_t *deg;
+    int64_t u;
+    cr_status st;
+    if (!m || !group) return cr__fail(CR_ERR_INVALID, "popularity groups: no model or output");
+    if (items) return cr__sgl_groups(m->item_deg, m->n_items, group);
+    if (!(deg = (int32_t *)cr__alloc_array((size_t)m->n_users + 1, sizeof(int32_t), "groups"))) return CR_ERR_NOMEM;
+    for (u = 0; u < m->n_users; u++) deg[u] = (int32_t)(m->hist.rowptr[u + 1] - m->hist.rowptr[u]);
+    st = cr__sgl_groups(deg, m->n_users, group);
+    CR_FREE(deg);
+    return st;
+}
+
 CR_API cr_status cr_svg_lines(const char *path, const cr_chart *c) {
     cr__svg_ctx g;
     cr_status st = cr__svg_setup(&g, c, 0, NULL, 0);
@@ -7983,6 +8255,132 @@ CR_API cr_status cr_svg_bars(const char *path, const cr_chart *c, const char *co
     cr__svg_ctx g;
     cr_status st = cr__svg_setup(&g, c, 1, group_labels, n_groups);
     return st != CR_OK ? st : cr__write_atomic(path, cr__svg_bars_body, &g);
+}
+
+/* ---- the embedding map ---- */
+
+/* viridis at 10 steps: group 0 (least popular) dark, the head bright */
+static const char *const cr__svg_seq[CR_GROUPS] = {"#440154", "#482878", "#3E4A89", "#31688E", "#26828E",
+                                                   "#1F9E89", "#35B779", "#6DCD59", "#B4DE2C", "#FDE725"};
+
+typedef struct cr__map_ctx {
+    const char *title;
+    const float *xy;
+    const int32_t *group;
+    const char *const *glabels;
+    int n, ng;
+    double x0, y0, scale; /* panel 1: data -> pixels, one scale for both axes */
+    double dens[360], dmax; /* angle density on a 1-degree grid over [-pi, pi) */
+} cr__map_ctx;
+
+static void cr__map_body(cr__wr *w, const void *ctx) {
+    const cr__map_ctx *g = (const cr__map_ctx *)ctx;
+    const double pi = 3.14159265358979323846, cx = 700, cy = 235, R = 110, ring = 70;
+    double ytop = g->dmax * 1.1, v, ystep;
+    double lo = 0, hi = ytop;
+    int i, k, dy;
+    ystep = cr__svg_ticks(&lo, &hi);
+    ytop = hi;
+    dy = cr__svg_decimals(ystep);
+    cr__svg_printf(w, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"1220\" height=\"450\" viewBox=\"0 0 1220 450\" "
+                      "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n");
+    if (g->title) {
+        cr__svg_printf(w, "<text x=\"610\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">");
+        cr__svg_text(w, g->title);
+        cr__svg_printf(w, "</text>\n");
+    }
+    /* panel 1: the 2-D map */
+    cr__svg_printf(w, "<text x=\"210\" y=\"50\" text-anchor=\"middle\" font-size=\"13\">t-SNE map (%d points)</text>\n", g->n);
+    cr__svg_printf(w, "<rect x=\"30\" y=\"60\" width=\"360\" height=\"360\" fill=\"none\" stroke=\"#333333\"/>\n");
+    for (i = 0; i < g->n; i++)
+        cr__svg_printf(w, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"1.8\" fill=\"%s\" fill-opacity=\"0.75\"/>\n", 40 + (g->xy[2 * i] - g->x0) * g->scale,
+                       410 - (g->xy[2 * i + 1] - g->y0) * g->scale, g->group ? cr__svg_seq[g->group[i] * (CR_GROUPS - 1) / CR__MAX(g->ng - 1, 1)] : "#0072B2");
+    if (g->group)
+        for (k = 0; k < g->ng; k++) {
+            char num[16];
+            cr__svg_printf(w, "<rect x=\"400\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>\n<text x=\"416\" y=\"%d\" font-size=\"11\">", 66 + 18 * k,
+                           cr__svg_seq[k * (CR_GROUPS - 1) / CR__MAX(g->ng - 1, 1)], 76 + 18 * k);
+            snprintf(num, sizeof num, "%d", k);
+            cr__svg_text(w, g->glabels && g->glabels[k] ? g->glabels[k] : num);
+            cr__svg_printf(w, "</text>\n");
+        }
+    /* panel 2: on the unit circle, with the angle density as a ring */
+    cr__svg_printf(w, "<text x=\"%.0f\" y=\"50\" text-anchor=\"middle\" font-size=\"13\">scaled to unit length</text>\n", cx);
+    cr__svg_printf(w, "<circle cx=\"%.0f\" cy=\"%.0f\" r=\"%.0f\" fill=\"none\" stroke=\"#bbbbbb\"/>\n", cx, cy, R);
+    cr__svg_printf(w, "<circle cx=\"%.0f\" cy=\"%.0f\" r=\"%.1f\" fill=\"none\" stroke=\"#555555\" stroke-dasharray=\"6 4\"/>\n", cx, cy,
+                   R + ring * (1 / (2 * pi)) / ytop);
+    for (i = 0; i < 2; i++) { /* the ring filled (outer curve, back along the circle), then its outline */
+        cr__svg_printf(w, i ? "<path fill=\"none\" stroke=\"#0072B2\" stroke-width=\"1.5\" d=\"" : "<path fill=\"#56B4E9\" fill-opacity=\"0.35\" d=\"");
+        for (k = 0; k <= 360; k++) {
+            double t = -pi + 2 * pi * (k % 360) / 360, r = R + ring * g->dens[k % 360] / ytop;
+            cr__svg_printf(w, "%s%.1f %.1f ", k ? "L" : "M", cx + r * cos(t), cy - r * sin(t));
+        }
+        for (k = 360; !i && k >= 0; k--) {
+            double t = -pi + 2 * pi * (k % 360) / 360;
+            cr__svg_printf(w, "L%.1f %.1f ", cx + R * cos(t), cy - R * sin(t));
+        }
+        cr__svg_printf(w, "%s\"/>\n", i ? "" : "Z");
+    }
+    for (i = 0; i < g->n; i++) {
+        double x = g->xy[2 * i], y = g->xy[2 * i + 1], r = sqrt(x * x + y * y);
+        if (r > 0)
+            cr__svg_printf(w, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"1.5\" fill=\"%s\" fill-opacity=\"0.5\"/>\n", cx + R * x / r, cy - R * y / r,
+                           g->group ? cr__svg_seq[g->group[i] * (CR_GROUPS - 1) / CR__MAX(g->ng - 1, 1)] : "#0072B2");
+    }
+    /* panel 3: the density over the angle, the uniform density dashed */
+    cr__svg_printf(w, "<text x=\"1050\" y=\"50\" text-anchor=\"middle\" font-size=\"13\">density of the angle</text>\n");
+    for (v = 0; v <= ytop + ystep * 1e-6; v += ystep) {
+        double y = 410 - v / ytop * 350;
+        cr__svg_printf(w, "<line x1=\"920\" y1=\"%.1f\" x2=\"1190\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n<text x=\"914\" y=\"%.1f\" text-anchor=\"end\">%.*f</text>\n", y,
+                       y, y + 4, dy, v);
+    }
+    for (k = 0; k <= 4; k++) {
+        static const char *const lab[5] = {"-&#960;", "-&#960;/2", "0", "&#960;/2", "&#960;"};
+        cr__svg_printf(w, "<text x=\"%.1f\" y=\"428\" text-anchor=\"middle\">%s</text>\n", 920 + 270.0 * k / 4, lab[k]);
+    }
+    cr__svg_printf(w, "<text x=\"1055\" y=\"446\" text-anchor=\"middle\">angle (rad)</text>\n");
+    cr__svg_printf(w, "<line x1=\"920\" y1=\"%.1f\" x2=\"1190\" y2=\"%.1f\" stroke=\"#555555\" stroke-dasharray=\"6 4\"/>\n", 410 - 1 / (2 * pi) / ytop * 350,
+                   410 - 1 / (2 * pi) / ytop * 350);
+    cr__svg_printf(w, "<path fill=\"none\" stroke=\"#0072B2\" stroke-width=\"2\" d=\"");
+    for (k = 0; k < 360; k++) cr__svg_printf(w, "%s%.1f %.1f ", k ? "L" : "M", 920 + 270.0 * k / 360, 410 - g->dens[k] / ytop * 350);
+    cr__svg_printf(w, "\"/>\n<rect x=\"920\" y=\"60\" width=\"270\" height=\"350\" fill=\"none\" stroke=\"#333333\"/>\n</svg>\n");
+}
+
+CR_API cr_status cr_svg_map(const char *path, const char *title, const float *xy, int n, const int32_t *group, int n_groups,
+                            const char *const *group_labels) {
+    cr__map_ctx g;
+    const double pi = 3.14159265358979323846, kappa = 1 / (0.15 * 0.15);
+    double x1 = -HUGE_VAL, y1 = -HUGE_VAL, i0e = 0, term = 1, span;
+    int i, k;
+    memset(&g, 0, sizeof g);
+    if (!xy || n < 1 || n > 1000000) return cr__fail(CR_ERR_INVALID, "map: %d points (1..1000000)", n);
+    if (group && (n_groups < 1 || n_groups > CR_GROUPS)) return cr__fail(CR_ERR_INVALID, "map: %d groups (1..%d)", n_groups, CR_GROUPS);
+    g.x0 = g.y0 = HUGE_VAL;
+    for (i = 0; i < n; i++) {
+        if (!isfinite(xy[2 * i]) || !isfinite(xy[2 * i + 1])) return cr__fail(CR_ERR_INVALID, "map: point %d is not finite", i);
+        if (group && (group[i] < 0 || group[i] >= n_groups)) return cr__fail(CR_ERR_INVALID, "map: point %d: group %d is outside 0..%d", i, group[i], n_groups - 1);
+        g.x0 = CR__MIN(g.x0, xy[2 * i]); x1 = CR__MAX(x1, xy[2 * i]);
+        g.y0 = CR__MIN(g.y0, xy[2 * i + 1]); y1 = CR__MAX(y1, xy[2 * i + 1]);
+    }
+    span = CR__MAX(x1 - g.x0, y1 - g.y0);
+    g.scale = span > 0 ? 340 / span : 0;
+    g.x0 -= span > 0 ? (span - (x1 - g.x0)) / 2 : 0; /* centre the shorter axis */
+    g.y0 -= span > 0 ? (span - (y1 - g.y0)) / 2 : 0;
+    /* von Mises kernel exp(kappa (cos - 1)) / (2 pi I0(kappa) e^-kappa); I0 from its series */
+    for (k = 1; k < 1000 && term > 1e-17 * (i0e + 1); k++) {
+        i0e += term;
+        term *= (kappa / 2) * (kappa / 2) / ((double)k * k);
+    }
+    i0e *= exp(-kappa);
+    for (k = 0; k < 360; k++) {
+        double t = -pi + 2 * pi * k / 360, s = 0;
+        for (i = 0; i < n; i++) s += exp(kappa * (cos(t - atan2(xy[2 * i + 1], xy[2 * i])) - 1));
+        g.dens[k] = s / n / (2 * pi * i0e);
+        g.dmax = CR__MAX(g.dmax, g.dens[k]);
+    }
+    g.dmax = CR__MAX(g.dmax, 1 / (2 * pi));
+    g.title = title; g.xy = xy; g.n = n; g.group = group; g.ng = group ? n_groups : 0; g.glabels = group_labels;
+    return cr__write_atomic(path, cr__map_body, &g);
 }
 
 #endif /* CONTRAREC_IMPLEMENTATION_DONE */

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #if defined(__unix__) || defined(__APPLE__)
 #include <unistd.h>
 #define HAVE_ISATTY 1
@@ -165,6 +166,9 @@ static void usage(void) {
         "  contrarec plot RUN.json ... -o FILE.svg [--metric valid_ndcg@20] [--title T]\n"
         "        (an epoch field such as loss or valid_recall@20: curves over epochs; an array field\n"
         "        of the final line such as test_item_group_recall: grouped bars)\n"
+        "  contrarec map --load FILE -o FILE.svg [--users] [--sample 2000] [--seed 501] [--perplexity 30]\n"
+        "        [--iterations 1000] [--title T]   (exact t-SNE of sampled item or user vectors,\n"
+        "        coloured by popularity group, with the unit-circle view and its angle density)\n"
         "\n"
         "models: %s (below)\n"
         "formats: lightgcn (uid iid iid ...), triplets (user item [rating [time]]), movielens (u.data,\n"
@@ -228,7 +232,7 @@ static void parse(opts *o, int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) { usage(); exit(argc < 2 ? 2 : 0); }
     o->cmd = argv[1];
     if (strcmp(o->cmd, "train") && strcmp(o->cmd, "eval") && strcmp(o->cmd, "recommend"))
-        die_usage("unknown command '%s' (train, eval, recommend, plot)%s", o->cmd, "");
+        die_usage("unknown command '%s' (train, eval, recommend, plot, map)%s", o->cmd, "");
     for (i = 2; i < argc; i++) {
         const char *a = argv[i];
         cr_config *c = &o->cfg;
@@ -907,8 +911,91 @@ static int cmd_plot(int argc, char **argv) {
     return 0;
 }
 
+/* ---- map: the t-SNE picture of a saved model's item (or user) vectors ---- */
+
+static int cmd_map(int argc, char **argv) {
+    const char *load = NULL, *out = NULL, *title = NULL;
+    int users = 0, sample = 2000, i, n, N, d;
+    uint64_t seed = 501;
+    cr_tsne_opts to;
+    cr_model *m = NULL;
+    const float *U, *I, *V;
+    float *X, *Y;
+    int32_t *all, *idx, *grp;
+    char gl_buf[CR_GROUPS][24], tbuf[256];
+    const char *gl[CR_GROUPS];
+    double kl;
+    cr_rng r;
+    clock_t t0;
+    memset(&to, 0, sizeof to);
+    for (i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--load")) load = need(argc, argv, &i);
+        else if (!strcmp(a, "-o")) out = need(argc, argv, &i);
+        else if (!strcmp(a, "--title")) title = need(argc, argv, &i);
+        else if (!strcmp(a, "--users")) users = 1;
+        else if (!strcmp(a, "--sample")) sample = (int)parse_int(a, need(argc, argv, &i), 1, 5000);
+        else if (!strcmp(a, "--seed")) seed = (uint64_t)parse_int(a, need(argc, argv, &i), 0, 2147483647L);
+        else if (!strcmp(a, "--perplexity")) to.perplexity = parse_num(a, need(argc, argv, &i), 1, 1000, 0);
+        else if (!strcmp(a, "--iterations")) to.iterations = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(); exit(0); }
+        else die_usage("unknown option '%s'%s", a, "");
+    }
+    if (!load) die_usage("map needs --load FILE%s%s", "", "");
+    if (!out) die_usage("map needs -o FILE.svg%s%s", "", "");
+    if (to.iterations && to.iterations < 250) to.exaggeration_iters = to.iterations; /* all exaggerated */
+    if (cr_model_load(&m, load, NULL) != CR_OK) die("loading the model");
+    if (cr_model_embeddings(m, &U, &I) != CR_OK) die("embeddings");
+    if (users && !U) die_usage("--users: a sequence model has no user vectors (a user is the encoding of a history)%s%s", "", "");
+    V = users ? U : I;
+    N = users ? cr_model_num_users(m) : cr_model_num_items(m);
+    d = cr_model_config(m)->dim;
+    n = sample < N ? sample : N;
+    all = (int32_t *)malloc(sizeof(int32_t) * (size_t)N);
+    grp = (int32_t *)malloc(sizeof(int32_t) * (size_t)N);
+    idx = (int32_t *)malloc(sizeof(int32_t) * (size_t)n);
+    X = (float *)malloc(sizeof(float) * (size_t)n * (size_t)d);
+    Y = (float *)malloc(sizeof(float) * (size_t)n * 2);
+    if (!all || !grp || !idx || !X || !Y) { fprintf(stderr, "contrarec: map: out of memory\n"); return 1; }
+    if (cr_model_popularity_groups(m, !users, all) != CR_OK) die("popularity groups");
+    /* a seeded sample without replacement (partial Fisher-Yates) */
+    cr_rng_seed(&r, seed);
+    for (i = 0; i < N; i++) grp[i] = i;
+    for (i = 0; i < n; i++) {
+        int j = i + (int)cr_rng_below(&r, (uint32_t)(N - i)), t = grp[i];
+        grp[i] = grp[j];
+        grp[j] = t;
+    }
+    for (i = 0; i < n; i++) {
+        idx[i] = grp[i];
+        memcpy(X + (size_t)i * d, V + (size_t)idx[i] * d, sizeof(float) * (size_t)d);
+    }
+    for (i = 0; i < n; i++) grp[i] = all[idx[i]];
+    t0 = clock();
+    if (cr_tsne(X, n, d, &to, Y, &kl) != CR_OK) die("t-SNE");
+    fprintf(stderr, "t-SNE of %d of %d %s vectors (dim %d): KL %.4f, %.1f s of CPU time\n", n, N, users ? "user" : "item", d, kl,
+            (double)(clock() - t0) / CLOCKS_PER_SEC);
+    for (i = 0; i < CR_GROUPS; i++) {
+        const char *what = users ? "active" : "popular";
+        if (i == 0) snprintf(gl_buf[i], sizeof gl_buf[i], "0 (least %s)", what);
+        else if (i == CR_GROUPS - 1) snprintf(gl_buf[i], sizeof gl_buf[i], "%d (most %s)", i, what);
+        else snprintf(gl_buf[i], sizeof gl_buf[i], "%d", i);
+        gl[i] = gl_buf[i];
+    }
+    if (!title) {
+        snprintf(tbuf, sizeof tbuf, "%s: %s vectors by %s group", cr_model_name(cr_model_config(m)->model), users ? "user" : "item",
+                 users ? "activity" : "popularity");
+        title = tbuf;
+    }
+    if (cr_svg_map(out, title, Y, n, grp, CR_GROUPS, gl) != CR_OK) die("map");
+    free(all); free(grp); free(idx); free(X); free(Y);
+    cr_model_free(m);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     opts o;
+    if (argc >= 2 && !strcmp(argv[1], "map")) return cmd_map(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "plot")) return cmd_plot(argc, argv);
     parse(&o, argc, argv);
     if (!strcmp(o.cmd, "train")) return cmd_train(&o);

@@ -170,6 +170,21 @@ TEST(plot_runs) {
     EXPECT("plot build/test-tmp/run_a.json -o build/test-tmp/x.svg --metric valid_recall@20", 1, "run_a.json: no epoch line has \"valid_recall@20\"");
     EXPECT("plot build/test-tmp/none.json -o build/test-tmp/x.svg", 1, "none.json: cannot open");
     EXPECT("plot build/test-tmp/run_a.json -o build/test-tmp/no-such-dir/x.svg", 1, "cannot create");
+    /* map: the t-SNE picture of a saved model */
+    crt_write("map_tr.txt", "10 1 2 3 4\n11 2 3 4 5\n12 0 4 5 6\n13 1 5 6 7\n14 2 6 7 8\n15 0 1 8 9\n", -1);
+    CHECKF(run("train --model lightgcn --train build/test-tmp/map_tr.txt --epochs 1 --dim 4 --select last --save build/test-tmp/map.crrc", e, sizeof e) == 0, "%s", e);
+    EXPECT("map --load build/test-tmp/map.crrc -o build/test-tmp/map.svg", 1, "t-SNE: 10 points; perplexity 30 needs at least 91");
+    EXPECT("map --load build/test-tmp/map.crrc -o build/test-tmp/map.svg --perplexity 2 --iterations 50", 0, "t-SNE of 10 of 10 item vectors (dim 4)");
+    EXPECT("map --load build/test-tmp/map.crrc -o build/test-tmp/umap.svg --users --perplexity 1.5 --iterations 50", 0, "t-SNE of 6 of 6 user vectors");
+    f = fopen("build/test-tmp/map.svg", "rb");
+    CHECK(f != NULL);
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    CHECK(strstr(buf, "lightgcn: item vectors by popularity group") && strstr(buf, "9 (most popular)"));
+    EXPECT("map --load build/test-tmp/map.crrc", 2, "map needs -o FILE.svg");
+    EXPECT("map -o x.svg", 2, "map needs --load FILE");
+    EXPECT("map --load build/test-tmp/map.crrc -o x.svg --sample 0", 2, "--sample: 0 is outside 1..5000");
 }
 
 /* Validation metrics at every epoch are real (the validation items are never masked as

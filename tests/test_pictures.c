@@ -111,9 +111,102 @@ TEST(bad_charts_refused) {
     CHECK_FAILS(cr_svg_lines(crt_tmp("x.svg"), NULL), CR_ERR_INVALID, "no series");
 }
 
+/* three clusters in 8 dimensions: t-SNE keeps each point's nearest neighbour in its cluster,
+   gives the same map on 1 and 2 threads, and refuses what it cannot do */
+TEST(tsne_clusters) {
+    enum { N = 150, D = 8 };
+    static float X[N * D], Y1[N * 2], Y2[N * 2];
+    int32_t lab[N];
+    cr_tsne_opts o;
+    cr_rng r;
+    double kl1, kl2;
+    int i, j, a, good = 0, nt = cr_get_num_threads();
+    cr_rng_seed(&r, 11);
+    for (i = 0; i < N; i++) {
+        lab[i] = i % 3;
+        for (a = 0; a < D; a++) X[i * D + a] = cr_rng_normal(&r) + (a == lab[i] ? 6.0f : 0.0f);
+    }
+    memset(&o, 0, sizeof o);
+    o.iterations = 300; /* shorter than the default 1000: the clusters separate well before */
+    o.exaggeration_iters = 100;
+    cr_set_num_threads(1);
+    CHECK_OK(cr_tsne(X, N, D, &o, Y1, &kl1));
+    cr_set_num_threads(2);
+    CHECK_OK(cr_tsne(X, N, D, &o, Y2, &kl2));
+    cr_set_num_threads(nt);
+    CHECK(!memcmp(Y1, Y2, sizeof Y1) && kl1 == kl2);
+    CHECKF(kl1 > 0 && kl1 < 2, "KL %g", kl1);
+    for (i = 0; i < N; i++) {
+        int best = -1;
+        double bd = HUGE_VAL;
+        for (j = 0; j < N; j++) {
+            double dx = Y1[2 * i] - Y1[2 * j], dy = Y1[2 * i + 1] - Y1[2 * j + 1];
+            if (j != i && dx * dx + dy * dy < bd) { bd = dx * dx + dy * dy; best = j; }
+        }
+        good += lab[best] == lab[i];
+    }
+    CHECKF(good >= N * 95 / 100, "%d of %d nearest neighbours in the same cluster", good, N);
+    CHECK_FAILS(cr_tsne(X, 50, D, NULL, Y1, NULL), CR_ERR_INVALID, "perplexity 30 needs at least 91");
+    CHECK_FAILS(cr_tsne(X, 6000, D, NULL, Y1, NULL), CR_ERR_INVALID, "at most 5000");
+    o.exaggeration_iters = 400;
+    CHECK_FAILS(cr_tsne(X, N, D, &o, Y1, NULL), CR_ERR_INVALID, "exaggeration_iters 400");
+    X[3 * D + 2] = NAN;
+    CHECK_FAILS(cr_tsne(X, N, D, NULL, Y1, NULL), CR_ERR_INVALID, "row 3, column 2 is not finite");
+    X[3 * D + 2] = 0;
+    {
+        static const char *const gl[3] = {"first", "second", "third"};
+        const char *t;
+        CHECK_OK(cr_svg_map(crt_tmp("map.svg"), "three <clusters>", Y2, N, lab, 3, gl));
+        t = slurp(crt_tmp("map.svg"));
+        CHECK(strstr(t, ">three &lt;clusters&gt;<") && strstr(t, ">second<") && strstr(t, "t-SNE map (150 points)"));
+        CHECK(count(t, "<circle ") == 2 * N + 2); /* the map, the unit circle, its two guide circles */
+        CHECK(renders(crt_tmp("map.svg")));
+        lab[7] = 3;
+        CHECK_FAILS(cr_svg_map(crt_tmp("map.svg"), NULL, Y2, N, lab, 3, NULL), CR_ERR_INVALID, "point 7: group 3 is outside 0..2");
+    }
+}
+
+/* SGL's popularity groups of a trained model: more training interactions, never a lower group */
+TEST(popularity_groups) {
+    cr_dataset ds;
+    cr_synth_opts so;
+    cr_config c;
+    cr_model *m = NULL;
+    int32_t g[400], deg[400], lo, hi;
+    int64_t a, b;
+    memset(&so, 0, sizeof so);
+    so.n_users = 300;
+    so.n_items = 400;
+    so.mean_len = 12;
+    so.seed = 5;
+    CHECK_OK(cr_dataset_synthetic(&ds, &so, 0, 0.2));
+    memset(&c, 0, sizeof c);
+    c.model = CR_MODEL_MF;
+    c.dim = 4;
+    CHECK_OK(cr_model_create(&m, &c, &ds));
+    CHECK(cr_model_num_items(m) == ds.n_items && ds.n_items <= 400);
+    memset(deg, 0, sizeof deg);
+    for (a = 0; a < ds.train.n; a++) deg[ds.train.item[a]]++;
+    CHECK_OK(cr_model_popularity_groups(m, 1, g));
+    for (a = 0; a < ds.n_items; a++) {
+        CHECK(g[a] >= 0 && g[a] < CR_GROUPS);
+        for (b = 0; b < ds.n_items; b++)
+            CHECKF(!(deg[a] > deg[b] && g[a] < g[b]), "item %lld (degree %d) in group %d, item %lld (degree %d) in %d", (long long)a, deg[a],
+                   g[a], (long long)b, deg[b], g[b]);
+    }
+    for (lo = hi = g[0], a = 1; a < ds.n_items; a++) { lo = g[a] < lo ? g[a] : lo; hi = g[a] > hi ? g[a] : hi; }
+    CHECK(lo == 0 && hi == CR_GROUPS - 1);
+    CHECK_OK(cr_model_popularity_groups(m, 0, g));
+    CHECK_FAILS(cr_model_popularity_groups(m, 0, NULL), CR_ERR_INVALID, "no model or output");
+    cr_model_free(m);
+    cr_dataset_free(&ds);
+}
+
 const crt_case crt_pictures[] = {
     {"svg/line_chart", line_chart},
     {"svg/bar_chart", bar_chart},
     {"svg/bad_charts_refused", bad_charts_refused},
+    {"svg/tsne_clusters_and_map", tsne_clusters},
+    {"svg/popularity_groups", popularity_groups},
     {NULL, NULL},
 };
