@@ -166,6 +166,8 @@ static void usage(void) {
         "  contrarec plot RUN.json ... -o FILE.svg [--metric valid_ndcg@20] [--title T]\n"
         "        (an epoch field such as loss or valid_recall@20: curves over epochs; an array field\n"
         "        of the final line such as test_item_group_recall: grouped bars)\n"
+        "  contrarec report RUN.json ... -o FILE.html [--title T]   (one self-contained page: the runs'\n"
+        "        selection, accuracy and beyond-accuracy tables, their curves and group charts)\n"
         "  contrarec map --load FILE -o FILE.svg [--users] [--sample 2000] [--seed 501] [--perplexity 30]\n"
         "        [--iterations 1000] [--title T]   (exact t-SNE of sampled item or user vectors,\n"
         "        coloured by popularity group, with the unit-circle view and its angle density)\n"
@@ -232,7 +234,7 @@ static void parse(opts *o, int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) { usage(); exit(argc < 2 ? 2 : 0); }
     o->cmd = argv[1];
     if (strcmp(o->cmd, "train") && strcmp(o->cmd, "eval") && strcmp(o->cmd, "recommend"))
-        die_usage("unknown command '%s' (train, eval, recommend, plot, map)%s", o->cmd, "");
+        die_usage("unknown command '%s' (train, eval, recommend, plot, map, report)%s", o->cmd, "");
     for (i = 2; i < argc; i++) {
         const char *a = argv[i];
         cr_config *c = &o->cfg;
@@ -620,6 +622,7 @@ static int cmd_train(opts *o) {
                    "\"train_interactions\":%lld,\"noise_interactions\":%lld,\"valid_interactions\":%lld,\"train_s\":%.3f,\"eval_s\":%.3f",
                    res.best_epoch, cr_select_name(res.selected_on), sel_name, res.refit ? "true" : "false", res.epochs_run,
                    res.stopped_early == 1 ? "true" : "false", (long long)res.n_train, (long long)res.n_noise, (long long)res.n_valid, res.train_seconds, res.eval_seconds);
+            printf(",\"model\":\"%s\"", cr_model_name(c->model));
             if (res.selected_on == CR_SELECT_TEST) printf(",\"note\":\"selected on the test set: test metrics are optimistic\"");
             if (res.selected_on == CR_SELECT_VALID) json_metrics("valid_", &res.valid);
             if (res.test.users) {
@@ -746,28 +749,39 @@ static int cmd_recommend(opts *o) {
     return 0;
 }
 
-/* ---- plot: curves or group bars from the JSON lines of 'train --json' ---- */
+/* ---- plot and report: curves, group bars and tables from the JSON lines of 'train --json' ---- */
 
-#define PLOT_MAX_POINTS 100000
+#define MAX_GROUPS 64
 
 /* the number after "key": in a JSON line (exact key: the quotes delimit it); 1 if found */
 static int json_num(const char *line, const char *key, double *v) {
-    char pat[128];
+    char pat[192];
     const char *p;
     char *end;
     snprintf(pat, sizeof pat, "\"%s\":", key);
-    if (!(p = strstr(line, pat))) return 0;
+    if (!line || !(p = strstr(line, pat))) return 0;
     *v = strtod(p + strlen(pat), &end);
     return end != p + strlen(pat);
 }
 
+/* the string after "key": (into buf); 1 if found */
+static int json_str(const char *line, const char *key, char *buf, size_t n) {
+    char pat[192];
+    const char *p, *q;
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    if (!line || !(p = strstr(line, pat)) || !(q = strchr(p += strlen(pat), '"')) || (size_t)(q - p) >= n) return 0;
+    memcpy(buf, p, (size_t)(q - p));
+    buf[q - p] = 0;
+    return 1;
+}
+
 /* the array after "key": (up to max numbers); its length, or -1 if absent or not an array */
 static int json_array_of(const char *line, const char *key, double *v, int max) {
-    char pat[128];
+    char pat[192];
     const char *p;
     int n = 0;
     snprintf(pat, sizeof pat, "\"%s\":[", key);
-    if (!(p = strstr(line, pat))) return -1;
+    if (!line || !(p = strstr(line, pat))) return -1;
     p += strlen(pat);
     while (*p && *p != ']' && n < max) {
         char *end;
@@ -780,53 +794,150 @@ static int json_array_of(const char *line, const char *key, double *v, int max) 
     return *p == ']' ? n : -1;
 }
 
-/* the whole file, NUL-terminated */
-static char *read_all(const char *path) {
+/* One run: its file split into lines, its label (the file name without folder and extension)
+   and its final line (the one with "best_epoch"), if any. */
+typedef struct run {
+    const char *path;
+    char *label, *text, **lines, *final;
+    int n_lines;
+} run;
+
+static void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) { fprintf(stderr, "contrarec: out of memory\n"); exit(1); }
+    return p;
+}
+
+static void run_read(run *r, const char *path) {
     FILE *f = fopen(path, "rb");
-    char *buf = NULL;
     size_t n = 0, cap = 0, got;
+    const char *b = strrchr(path, '/'), *dot;
+    char *p;
+    memset(r, 0, sizeof *r);
+    r->path = path;
     if (!f) {
         fprintf(stderr, "contrarec: %s: cannot open: %s\n", path, strerror(errno));
         exit(1);
     }
     do {
         if (n + 65536 + 1 > cap) {
-            char *nb = (char *)realloc(buf, cap = 2 * cap + 65536 + 1);
+            char *nb = (char *)realloc(r->text, cap = 2 * cap + 65536 + 1);
             if (!nb) { fprintf(stderr, "contrarec: %s: out of memory\n", path); exit(1); }
-            buf = nb;
+            r->text = nb;
         }
-        got = fread(buf + n, 1, 65536, f);
+        got = fread(r->text + n, 1, 65536, f);
         n += got;
     } while (got > 0);
     if (ferror(f)) { fprintf(stderr, "contrarec: %s: read error\n", path); exit(1); }
     fclose(f);
-    buf[n] = 0;
-    return buf;
-}
-
-/* a run's label: its file name without directories and extension */
-static char *run_label(const char *path) {
-    const char *b = strrchr(path, '/'), *dot;
-    char *s;
-    size_t n;
+    r->text[n] = 0;
+    for (p = r->text; *p; p++) r->n_lines += *p == '\n';
+    r->lines = (char **)xmalloc(sizeof(char *) * (size_t)(r->n_lines + 1));
+    r->n_lines = 0;
+    for (p = r->text; *p;) {
+        char *next = strchr(p, '\n');
+        if (next) *next++ = 0;
+        else next = p + strlen(p);
+        r->lines[r->n_lines++] = p;
+        if (strstr(p, "\"best_epoch\"")) r->final = p;
+        p = next;
+    }
     b = b ? b + 1 : path;
     dot = strrchr(b, '.');
     n = dot && dot != b ? (size_t)(dot - b) : strlen(b);
-    if (!(s = (char *)malloc(n + 1))) exit(1);
-    memcpy(s, b, n);
-    s[n] = 0;
-    return s;
+    r->label = (char *)xmalloc(n + 1);
+    memcpy(r->label, b, n);
+    r->label[n] = 0;
+}
+
+static void run_free(run *r) {
+    free(r->label);
+    free(r->text);
+    free(r->lines);
+}
+
+/* metric over the epoch lines (x: epoch), and the popularity ranking's value of it if a line
+   has one ("pop_" after the last '_' of the name); returns the number of points (malloc'd) */
+static int run_curve(const run *r, const char *metric, double **x, double **y, double *ref, int *has_ref) {
+    char popkey[160];
+    const char *us = strrchr(metric, '_');
+    int i, n = 0;
+    snprintf(popkey, sizeof popkey, "%.*spop_%s", us ? (int)(us - metric + 1) : 0, metric, us ? us + 1 : metric);
+    *x = (double *)xmalloc(sizeof(double) * (size_t)(r->n_lines + 1));
+    *y = (double *)xmalloc(sizeof(double) * (size_t)(r->n_lines + 1));
+    for (i = 0; i < r->n_lines; i++) {
+        double e, v;
+        if (r->lines[i] == r->final || !json_num(r->lines[i], "epoch", &e) || !json_num(r->lines[i], metric, &v)) continue;
+        (*x)[n] = e;
+        (*y)[n++] = v;
+        if (!*has_ref && json_num(r->lines[i], popkey, ref)) *has_ref = 1;
+    }
+    return n;
+}
+
+/* One chart of the runs into path: curves of an epoch field, or bars of a final-line array.
+   Returns 0, or 1 with a message (a run lacks the field). */
+static int chart_runs(const run *runs, int nr, const char *metric, const char *title, const char *path) {
+    cr_series S[CR_MAX_SERIES];
+    double *xs[CR_MAX_SERIES] = {0}, *ys[CR_MAX_SERIES] = {0}, ref = 0, g[MAX_GROUPS];
+    char gl_buf[MAX_GROUPS][16];
+    const char *gl[MAX_GROUPS];
+    cr_chart c;
+    int i, ng = -1, has_ref = 0, rc = 0;
+    memset(S, 0, sizeof S);
+    memset(&c, 0, sizeof c);
+    for (i = 0; i < nr && json_array_of(runs[i].final, metric, g, MAX_GROUPS) < 0; i++) {}
+    if (i < nr) ng = json_array_of(runs[i].final, metric, g, MAX_GROUPS); /* an array in some final line: bars */
+    for (i = 0; i < nr && rc == 0; i++) {
+        S[i].label = runs[i].label;
+        if (ng >= 0) {
+            int k;
+            ys[i] = (double *)xmalloc(sizeof(double) * MAX_GROUPS);
+            if ((k = json_array_of(runs[i].final, metric, ys[i], MAX_GROUPS)) != ng) {
+                fprintf(stderr, "contrarec: %s: %s \"%s\" (%d groups elsewhere)\n", runs[i].path, k < 0 ? "no final line has" : "other groups in", metric, ng);
+                rc = 1;
+            }
+            S[i].n = ng;
+        } else if ((S[i].n = run_curve(&runs[i], metric, &xs[i], &ys[i], &ref, &has_ref)) == 0) {
+            fprintf(stderr, "contrarec: %s: no epoch line has \"%s\"\n", runs[i].path, metric);
+            rc = 1;
+        }
+        S[i].x = xs[i];
+        S[i].y = ys[i];
+    }
+    c.title = title ? title : metric;
+    c.series = S;
+    c.n_series = nr;
+    c.ylabel = metric;
+    if (rc == 0 && ng >= 0) {
+        for (i = 0; i < ng; i++) {
+            if (i == 0) snprintf(gl_buf[i], sizeof gl_buf[i], "0 (low)");
+            else if (i == ng - 1) snprintf(gl_buf[i], sizeof gl_buf[i], "%d (high)", i);
+            else snprintf(gl_buf[i], sizeof gl_buf[i], "%d", i);
+            gl[i] = gl_buf[i];
+        }
+        c.xlabel = "group (by popularity of items or activity of users)";
+        if (cr_svg_bars(path, &c, gl, ng) != CR_OK) { fprintf(stderr, "contrarec: %s\n", cr_last_error()); rc = 1; }
+    } else if (rc == 0) {
+        c.xlabel = "epoch";
+        if (has_ref) { c.ref_label = "popularity ranking"; c.ref_y = ref; }
+        if (cr_svg_lines(path, &c) != CR_OK) { fprintf(stderr, "contrarec: %s\n", cr_last_error()); rc = 1; }
+    }
+    for (i = 0; i < nr; i++) { free(xs[i]); free(ys[i]); }
+    return rc;
+}
+
+/* the run files among argv[2..] (options taken out by the caller's loop) */
+static int read_runs(run *runs, const char *const *files, int nf) {
+    int i;
+    for (i = 0; i < nf; i++) run_read(&runs[i], files[i]);
+    return nf;
 }
 
 static int cmd_plot(int argc, char **argv) {
     const char *out = NULL, *metric = "valid_ndcg@20", *title = NULL, *files[CR_MAX_SERIES];
-    char *labels[CR_MAX_SERIES], popkey[96], gl_buf[64][24], *text[CR_MAX_SERIES];
-    const char *glabels[64];
-    double *xs[CR_MAX_SERIES], *ys[CR_MAX_SERIES], ref = 0;
-    cr_series S[CR_MAX_SERIES];
-    cr_chart c;
-    int nf = 0, i, bars = -1, ng = 0, has_ref = 0;
-    const char *us;
+    run runs[CR_MAX_SERIES];
+    int nf = 0, i, rc;
     for (i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "-o")) out = need(argc, argv, &i);
         else if (!strcmp(argv[i], "--metric")) metric = need(argc, argv, &i);
@@ -838,77 +949,133 @@ static int cmd_plot(int argc, char **argv) {
     if (!nf) die_usage("plot needs at least one run (a file written by 'train --json')%s%s", "", "");
     if (!out) die_usage("plot needs -o FILE.svg%s%s", "", "");
     if (strlen(metric) > 64 || strchr(metric, '"')) die_usage("--metric: '%s' is not a field name%s", metric, "");
-    /* the popularity ranking's value of the same metric: "pop_" after the last '_' */
-    us = strrchr(metric, '_');
-    snprintf(popkey, sizeof popkey, "%.*spop_%s", us ? (int)(us - metric + 1) : 0, metric, us ? us + 1 : metric);
-    memset(S, 0, sizeof S);
-    for (i = 0; i < nf; i++) {
-        char *line = text[i] = read_all(files[i]), *next;
-        int n = 0, cap = 64;
-        labels[i] = run_label(files[i]);
-        xs[i] = (double *)malloc(cap * sizeof(double));
-        ys[i] = (double *)malloc(cap * sizeof(double));
-        if (!xs[i] || !ys[i]) exit(1);
-        for (; *line; line = next) {
-            double e, v;
-            next = strchr(line, '\n');
-            if (next) *next++ = 0;
-            else next = line + strlen(line);
-            if (bars != 0 && strstr(line, "\"best_epoch\"")) { /* an array field of the final line: group bars */
-                double g[64];
-                int k = json_array_of(line, metric, g, 64);
-                if (k > 0) {
-                    if (bars == 1 && k != ng) {
-                        fprintf(stderr, "contrarec: %s: \"%s\" has %d groups, the first run %d\n", files[i], metric, k, ng);
-                        return 1;
-                    }
-                    bars = 1;
-                    ng = k;
-                    memcpy(ys[i], g, (size_t)k * sizeof(double)); /* k <= 64 = cap */
-                    n = k;
-                }
-            }
-            if (bars != 1 && json_num(line, "epoch", &e) && json_num(line, metric, &v)) {
-                bars = 0;
-                if (n == PLOT_MAX_POINTS) break;
-                if (n == cap) {
-                    cap *= 2;
-                    if (!(xs[i] = (double *)realloc(xs[i], cap * sizeof(double))) || !(ys[i] = (double *)realloc(ys[i], cap * sizeof(double)))) exit(1);
-                }
-                xs[i][n] = e;
-                ys[i][n] = v;
-                if (!has_ref && json_num(line, popkey, &ref)) has_ref = 1;
-                n++;
-            }
+    read_runs(runs, files, nf);
+    rc = chart_runs(runs, nf, metric, title, out);
+    for (i = 0; i < nf; i++) run_free(&runs[i]);
+    return rc;
+}
+
+/* text with the HTML specials escaped */
+static void html_text(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '&') fputs("&amp;", f);
+        else if (*s == '<') fputs("&lt;", f);
+        else if (*s == '>') fputs("&gt;", f);
+        else if (*s == '"') fputs("&quot;", f);
+        else fputc(*s, f);
+    }
+}
+
+/* one table: a row per run, a column per field of the final line ("-" where a run lacks it) */
+static void html_table(FILE *f, const run *runs, int nr, const char *caption, const char *const *keys, const char *const *heads, int nk) {
+    int i, k;
+    fprintf(f, "<table>\n<caption>");
+    html_text(f, caption);
+    fprintf(f, "</caption>\n<tr><th>run</th>");
+    for (k = 0; k < nk; k++) { fputs("<th>", f); html_text(f, heads[k]); fputs("</th>", f); }
+    fputs("</tr>\n", f);
+    for (i = 0; i < nr; i++) {
+        fputs("<tr><td>", f);
+        html_text(f, runs[i].label);
+        fputs("</td>", f);
+        for (k = 0; k < nk; k++) {
+            double v;
+            char sv[64];
+            if (json_num(runs[i].final, keys[k], &v)) fprintf(f, v == floor(v) && fabs(v) < 1e15 ? "<td>%.0f</td>" : "<td>%.4g</td>", v);
+            else if (json_str(runs[i].final, keys[k], sv, sizeof sv)) { fputs("<td>", f); html_text(f, sv); fputs("</td>", f); }
+            else fputs("<td>-</td>", f);
         }
-        if (!n) {
-            fprintf(stderr, "contrarec: %s: no %s has \"%s\"\n", files[i], bars == 1 ? "final line" : "epoch line", metric);
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n", f);
+}
+
+/* an SVG made by chart_runs, inlined (through a scratch file next to the report) */
+static int html_chart(FILE *f, const run *runs, int nr, const char *metric, const char *title, const char *out) {
+    char tmp[4096];
+    FILE *s;
+    int c;
+    snprintf(tmp, sizeof tmp, "%s.part.svg", out);
+    if (chart_runs(runs, nr, metric, title, tmp) != 0) return 1;
+    if (!(s = fopen(tmp, "rb"))) return 1;
+    fputs("<figure>\n", f);
+    while ((c = fgetc(s)) != EOF) fputc(c, f);
+    fputs("</figure>\n", f);
+    fclose(s);
+    remove(tmp);
+    return 0;
+}
+
+static int cmd_report(int argc, char **argv) {
+    static const char *const sel_keys[] = {"model", "best_epoch", "epochs_run", "selected_on", "selection_metric", "history",
+                                           "test_recall@20", "test_ndcg@20", "test_hit@20", "test_pop_recall@20", "test_pop_ndcg@20", "train_s"};
+    static const char *const sel_heads[] = {"model", "selected epoch", "epochs run", "selected on", "by", "history items",
+                                            "Recall@20", "NDCG@20", "Hit@20", "popularity Recall@20", "popularity NDCG@20", "training s"};
+    static const char *const rb_keys[] = {"test_item_coverage", "test_average_popularity", "test_gini_index", "test_shannon_entropy", "test_tail_percentage"};
+    static const char *const rb_heads[] = {"ItemCoverage", "AveragePopularity", "GiniIndex", "ShannonEntropy", "TailPercentage"};
+    static const char *const ms_keys[] = {"test_catalog_coverage", "test_distributional_coverage", "test_ms_novelty", "test_diversity", "test_serendipity",
+                                          "test_ild_cosine", "test_alignment", "test_uniformity_users", "test_uniformity_items"};
+    static const char *const ms_heads[] = {"catalog coverage", "distributional coverage", "novelty", "diversity (co-occurrence)", "serendipity",
+                                           "intra-list diversity (cosine)", "alignment", "uniformity (users)", "uniformity (items)"};
+    static const char *const charts[][2] = {{"loss", "training loss"}, {"valid_ndcg@20", "validation NDCG@20"},
+                                            {"valid_recall@20", "validation Recall@20"}, {"test_item_group_recall", "Recall@20 within each item-popularity group (test)"},
+                                            {"test_item_group_recall_share", "each item group's share of Recall@20 (test)"},
+                                            {"test_user_group_recall", "Recall@20 of each user-activity group (test)"}};
+    const char *out = NULL, *title = "contrarec report", *files[CR_MAX_SERIES];
+    run runs[CR_MAX_SERIES];
+    char tmp[4096];
+    FILE *f;
+    int nf = 0, i, k, rc = 0;
+    for (i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "-o")) out = need(argc, argv, &i);
+        else if (!strcmp(argv[i], "--title")) title = need(argc, argv, &i);
+        else if (argv[i][0] == '-' && argv[i][1]) die_usage("unknown option '%s'%s", argv[i], "");
+        else if (nf == CR_MAX_SERIES) die_usage("report: more than %s runs%s", "16", "");
+        else files[nf++] = argv[i];
+    }
+    if (!nf) die_usage("report needs at least one run (a file written by 'train --json')%s%s", "", "");
+    if (!out) die_usage("report needs -o FILE.html%s%s", "", "");
+    read_runs(runs, files, nf);
+    for (i = 0; i < nf; i++)
+        if (!runs[i].final) {
+            fprintf(stderr, "contrarec: %s: no final line (\"best_epoch\"): not a finished 'train --json' run\n", files[i]);
             return 1;
         }
-        S[i].label = labels[i];
-        S[i].x = bars == 1 ? NULL : xs[i];
-        S[i].y = ys[i];
-        S[i].n = n;
+    snprintf(tmp, sizeof tmp, "%s.tmp", out); /* written whole, then renamed into place */
+    if (!(f = fopen(tmp, "wb"))) {
+        fprintf(stderr, "contrarec: %s: cannot create: %s\n", tmp, strerror(errno));
+        return 1;
     }
-    memset(&c, 0, sizeof c);
-    c.title = title ? title : metric;
-    c.series = S;
-    c.n_series = nf;
-    c.ylabel = metric;
-    if (bars == 1) {
-        for (i = 0; i < ng; i++) {
-            snprintf(gl_buf[i], sizeof gl_buf[i], i == 0 ? "0 (low)" : i == ng - 1 ? "%d (high)" : "%d", i);
-            glabels[i] = gl_buf[i];
+    fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>", f);
+    html_text(f, title);
+    fputs("</title>\n<style>body{font-family:Helvetica,Arial,sans-serif;margin:24px;color:#222}"
+          "table{border-collapse:collapse;margin:12px 0 24px}caption{text-align:left;font-weight:bold;padding:4px 0}"
+          "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
+          "figure{display:inline-block;margin:8px}p.note{color:#555;max-width:60em}</style>\n</head>\n<body>\n<h1>", f);
+    html_text(f, title);
+    fprintf(f, "</h1>\n<p class=\"note\">%d run%s. Test metrics are read once, at the epoch each run selected (column \"selected on\"); "
+               "\"history items\" says whether the users' known items were masked when ranking.</p>\n", nf, nf > 1 ? "s" : "");
+    html_table(f, runs, nf, "Selection and accuracy at K = 20", sel_keys, sel_heads, (int)(sizeof sel_keys / sizeof *sel_keys));
+    html_table(f, runs, nf, "Beyond accuracy at K = 20: RecBole's definitions", rb_keys, rb_heads, (int)(sizeof rb_keys / sizeof *rb_keys));
+    html_table(f, runs, nf, "Beyond accuracy at K = 20: Microsoft Recommenders' definitions, and the vectors", ms_keys, ms_heads,
+               (int)(sizeof ms_keys / sizeof *ms_keys));
+    for (k = 0; k < (int)(sizeof charts / sizeof *charts); k++) {
+        for (i = 0; i < nf; i++) { /* a chart only when every run has its field */
+            double v[MAX_GROUPS];
+            int j, found = json_array_of(runs[i].final, charts[k][0], v, MAX_GROUPS) >= 0;
+            for (j = 0; j < runs[i].n_lines && !found; j++) found = runs[i].lines[j] != runs[i].final && json_num(runs[i].lines[j], charts[k][0], v);
+            if (!found) break;
         }
-        c.xlabel = "group (by popularity of items or activity of users)";
-        if (cr_svg_bars(out, &c, glabels, ng) != CR_OK) die("plot");
-    } else {
-        c.xlabel = "epoch";
-        if (has_ref) { c.ref_label = "popularity ranking"; c.ref_y = ref; }
-        if (cr_svg_lines(out, &c) != CR_OK) die("plot");
+        if (i == nf && html_chart(f, runs, nf, charts[k][0], charts[k][1], out) != 0) rc = 1;
     }
-    for (i = 0; i < nf; i++) { free(text[i]); free(labels[i]); free(xs[i]); free(ys[i]); }
-    return 0;
+    fputs("</body>\n</html>\n", f);
+    if (fclose(f) != 0 || rc != 0 || rename(tmp, out) != 0) {
+        fprintf(stderr, "contrarec: %s: the report could not be written%s\n", out, rc ? " (a chart failed)" : "");
+        remove(tmp);
+        rc = 1;
+    }
+    for (i = 0; i < nf; i++) run_free(&runs[i]);
+    return rc;
 }
 
 /* ---- map: the t-SNE picture of a saved model's item (or user) vectors ---- */
@@ -997,6 +1164,7 @@ int main(int argc, char **argv) {
     opts o;
     if (argc >= 2 && !strcmp(argv[1], "map")) return cmd_map(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "plot")) return cmd_plot(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "report")) return cmd_report(argc, argv);
     parse(&o, argc, argv);
     if (!strcmp(o.cmd, "train")) return cmd_train(&o);
     if (!strcmp(o.cmd, "eval")) return cmd_eval(&o);

@@ -170,6 +170,22 @@ TEST(plot_runs) {
     EXPECT("plot build/test-tmp/run_a.json -o build/test-tmp/x.svg --metric valid_recall@20", 1, "run_a.json: no epoch line has \"valid_recall@20\"");
     EXPECT("plot build/test-tmp/none.json -o build/test-tmp/x.svg", 1, "none.json: cannot open");
     EXPECT("plot build/test-tmp/run_a.json -o build/test-tmp/no-such-dir/x.svg", 1, "cannot create");
+    /* report: one HTML page with the tables and the charts the runs have fields for */
+    CHECKF(run("report build/test-tmp/run_a.json build/test-tmp/run_b.json -o build/test-tmp/report.html --title \"A & B\"", e, sizeof e) == 0, "%s", e);
+    f = fopen("build/test-tmp/report.html", "rb");
+    CHECK(f != NULL);
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    CHECK(!strncmp(buf, "<!DOCTYPE html>", 15) && strstr(buf, "<h1>A &amp; B</h1>") && strstr(buf, "</html>\n"));
+    CHECK(strstr(buf, "<caption>Selection and accuracy at K = 20</caption>") && strstr(buf, "<td>run_b</td><td>-</td><td>1</td>"));
+    t = strstr(buf, "<figure>");
+    CHECK(t && strstr(t, ">training loss<") && strstr(t, ">validation NDCG@20<") && strstr(t, "Recall@20 within each item-popularity group"));
+    CHECK(!strstr(buf, ">validation Recall@20<")); /* no run has that field: no chart */
+    crt_write("run_c.json", "{\"epoch\":1,\"loss\":0.9}\n", -1);
+    EXPECT("report build/test-tmp/run_a.json build/test-tmp/run_c.json -o build/test-tmp/report.html", 1, "run_c.json: no final line");
+    EXPECT("report build/test-tmp/run_a.json -o build/test-tmp/no-such-dir/r.html", 1, "cannot create");
+    EXPECT("report -o build/test-tmp/r.html", 2, "report needs at least one run");
     /* map: the t-SNE picture of a saved model */
     crt_write("map_tr.txt", "10 1 2 3 4\n11 2 3 4 5\n12 0 4 5 6\n13 1 5 6 7\n14 2 6 7 8\n15 0 1 8 9\n", -1);
     CHECKF(run("train --model lightgcn --train build/test-tmp/map_tr.txt --epochs 1 --dim 4 --select last --save build/test-tmp/map.crrc", e, sizeof e) == 0, "%s", e);
