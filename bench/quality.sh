@@ -15,6 +15,7 @@
 #   bench/quality.sh negatives  LightGCN on Gowalla, 30 epochs: uniform, DNS, MixGCF negatives
 #   bench/quality.sh ncl        NCL on Gowalla, 30 epochs, with and without the prototype term
 #   bench/quality.sh views      SGL on Gowalla, 20 epochs: ED, mixed, subgraph, ED kept 5 epochs
+#   bench/quality.sh noise      LightGCN, SGL, XSimGCL on Gowalla with 0-20% noisy training pairs
 # Needs ../shared/data (or CR_DATA=dir). BENCH_THREADS threads per run (2), JOBS runs at once (1).
 # Logs: build/quality/. CR_BIN=path runs another build of the program.
 set -euo pipefail
@@ -111,6 +112,27 @@ seq)
         done
     done
     ;;
+noise)
+    # robustness: each model trained on training data with 0/5/10/15/20% random unobserved pairs
+    # added (SGL's rule; validation and test untouched), and its drop against clean training.
+    # NOISE_DATA=lastfm for a quick run; NOISE_MODELS, NOISE_EPOCHS to change the list.
+    ND=${NOISE_DATA:-gowalla}
+    G="--train $DATA/$ND/train.txt --test $DATA/$ND/test.txt --epochs ${NOISE_EPOCHS:-20}"
+    for m in ${NOISE_MODELS:-lightgcn sgl xsimgcl}; do
+        for p in 0 0.05 0.1 0.15 0.2; do run "$m-$ND-noise$p" --model $m $G --train-noise $p; done
+    done
+    wait
+    printf '%-12s %-6s %10s %10s %12s\n' model noise recall@20 ndcg@20 "recall drop"
+    for m in ${NOISE_MODELS:-lightgcn sgl xsimgcl}; do
+        clean=$(tail -n 1 "$OUT/$m-$ND-noise0.json" | field test_recall@20)
+        for p in 0 0.05 0.1 0.15 0.2; do
+            last=$(tail -n 1 "$OUT/$m-$ND-noise$p.json")
+            r=$(echo "$last" | field test_recall@20)
+            printf '%-12s %-6s %10s %10s %11.1f%%\n' "$m" "$p" "$r" "$(echo "$last" | field test_ndcg@20)" \
+                "$(awk -v a="$clean" -v b="$r" 'BEGIN { print (a > 0 ? 100 * (a - b) / a : 0) }')"
+        done
+    done
+    ;;
 tune-cl4srec)
     # read only the validation metrics: the test set of these runs is not looked at
     B="--train $DATA/amazon-beauty/train.txt --test $DATA/amazon-beauty/test.txt --seed 1 --exclude-history"
@@ -125,5 +147,5 @@ tune-cl4srec)
             "$(tail -n 1 "$f" | field valid_hit@10)" "$(tail -n 1 "$f" | field valid_ndcg@10)"
     done
     ;;
-*) echo "usage: bench/quality.sh graph|seq|tune-cl4srec|negatives|ncl|views" >&2; exit 2 ;;
+*) echo "usage: bench/quality.sh graph|seq|tune-cl4srec|negatives|ncl|views|noise" >&2; exit 2 ;;
 esac
