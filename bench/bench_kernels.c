@@ -196,9 +196,26 @@ static void bench_spmm_and_load(void) {
     cr_dataset_free(&ds);
 }
 
+/* exact t-SNE at the size the embedding map uses: 2,000 points of 64 dimensions, 1,000 its */
+static void bench_tsne(void) {
+    enum { N = 2000, D = 64 };
+    float *X = cr_alloc_floats((int64_t)N * D), *Y = cr_alloc_floats((int64_t)N * 2);
+    double t0, t;
+    if (!X || !Y) { printf("t-SNE: %s\n", cr_last_error()); exit(1); }
+    fill(X, (int64_t)N * D, 7);
+    t0 = now_s();
+    if (cr_tsne(X, N, D, NULL, Y, NULL) != CR_OK) { printf("t-SNE: %s\n", cr_last_error()); exit(1); }
+    t = now_s() - t0;
+    printf("\nexact t-SNE, %d points x %d dims, 1000 iterations, %d threads: %.2f s (%.1f M pairs/s)\n", N, D, cr_get_num_threads(), t,
+           1000.0 * N * N / t * 1e-6);
+    cr_free_aligned(X);
+    cr_free_aligned(Y);
+}
+
 int main(void) {
     bench_gemm();
     bench_spmm_and_load();
+    bench_tsne();
     printf("peak RSS %.0f MiB\n", peak_rss_mib());
     return 0;
 }
