@@ -138,14 +138,23 @@ TEST(train_eval_recommend_json) {
     EXPECT("recommend --load build/test-tmp/cli.crrc --user 12 -k 50", 2, "-k 50 is more than the model's 10 items");
 }
 
+/* the whole file into buf (NUL-terminated); 0 if it cannot be read */
+static int slurp(const char *path, char *buf, size_t size) {
+    FILE *f = fopen(path, "rb");
+    size_t n;
+    if (!f) return 0;
+    n = fread(buf, 1, size - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return 1;
+}
+
 /* plot: curves over epochs from the epoch lines (with the popularity line), grouped bars from
    an array of the final line; missing fields and files are one-line errors */
 TEST(plot_runs) {
     char e[4096];
     const char *t;
-    FILE *f;
     static char buf[1 << 15];
-    size_t n;
     if (!have_bin()) return;
     crt_write("run_a.json", "{\"epoch\":1,\"loss\":0.9,\"valid_ndcg@20\":0.05,\"valid_pop_ndcg@20\":0.02}\n"
                             "{\"epoch\":2,\"loss\":0.7,\"valid_ndcg@20\":0.07,\"valid_pop_ndcg@20\":0.02}\n"
@@ -153,30 +162,18 @@ TEST(plot_runs) {
     crt_write("run_b.json", "{\"epoch\":1,\"loss\":0.8,\"valid_ndcg@20\":0.06}\n"
                             "{\"best_epoch\":1,\"test_item_group_recall\":[0.030000,0.040000,0.200000]}\n", -1);
     CHECKF(run("plot build/test-tmp/run_a.json build/test-tmp/run_b.json -o build/test-tmp/curves.svg", e, sizeof e) == 0, "%s", e);
-    f = fopen("build/test-tmp/curves.svg", "rb");
-    CHECK(f != NULL);
-    n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
+    CHECK(slurp("build/test-tmp/curves.svg", buf, sizeof buf));
     t = buf;
     CHECK(strstr(t, ">run_a<") && strstr(t, ">run_b<") && strstr(t, ">popularity ranking<") && strstr(t, ">valid_ndcg@20<"));
     CHECKF(run("plot build/test-tmp/run_a.json build/test-tmp/run_b.json -o build/test-tmp/groups.svg --metric test_item_group_recall --title T", e, sizeof e) == 0, "%s", e);
-    f = fopen("build/test-tmp/groups.svg", "rb");
-    CHECK(f != NULL);
-    n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
+    CHECK(slurp("build/test-tmp/groups.svg", buf, sizeof buf));
     CHECK(strstr(buf, ">0 (low)<") && strstr(buf, ">2 (high)<") && strstr(buf, ">T<"));
     EXPECT("plot build/test-tmp/run_a.json -o build/test-tmp/x.svg --metric valid_recall@20", 1, "run_a.json: no epoch line has \"valid_recall@20\"");
     EXPECT("plot build/test-tmp/none.json -o build/test-tmp/x.svg", 1, "none.json: cannot open");
     EXPECT("plot build/test-tmp/run_a.json -o build/test-tmp/no-such-dir/x.svg", 1, "cannot create");
     /* report: one HTML page with the tables and the charts the runs have fields for */
     CHECKF(run("report build/test-tmp/run_a.json build/test-tmp/run_b.json -o build/test-tmp/report.html --title \"A & B\"", e, sizeof e) == 0, "%s", e);
-    f = fopen("build/test-tmp/report.html", "rb");
-    CHECK(f != NULL);
-    n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
+    CHECK(slurp("build/test-tmp/report.html", buf, sizeof buf));
     CHECK(!strncmp(buf, "<!DOCTYPE html>", 15) && strstr(buf, "<h1>A &amp; B</h1>") && strstr(buf, "</html>\n"));
     CHECK(strstr(buf, "<caption>Selection and accuracy at K = 20</caption>") && strstr(buf, "<td>run_b</td><td>-</td><td>1</td>"));
     t = strstr(buf, "<figure>");
@@ -192,11 +189,7 @@ TEST(plot_runs) {
     EXPECT("map --load build/test-tmp/map.crrc -o build/test-tmp/map.svg", 1, "t-SNE: 10 points; perplexity 30 needs at least 91");
     EXPECT("map --load build/test-tmp/map.crrc -o build/test-tmp/map.svg --perplexity 2 --iterations 50", 0, "t-SNE of 10 of 10 item vectors (dim 4)");
     EXPECT("map --load build/test-tmp/map.crrc -o build/test-tmp/umap.svg --users --perplexity 1.5 --iterations 50", 0, "t-SNE of 6 of 6 user vectors");
-    f = fopen("build/test-tmp/map.svg", "rb");
-    CHECK(f != NULL);
-    n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
+    CHECK(slurp("build/test-tmp/map.svg", buf, sizeof buf));
     CHECK(strstr(buf, "lightgcn: item vectors by popularity group") && strstr(buf, "9 (most popular)"));
     EXPECT("map --load build/test-tmp/map.crrc", 2, "map needs -o FILE.svg");
     EXPECT("map -o x.svg", 2, "map needs --load FILE");
