@@ -14,6 +14,7 @@
 #include "../contrarec.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -147,7 +148,7 @@ static cr_format parse_format(const char *s) {
 /* ---- the options of every command ---- */
 
 typedef struct opts {
-    const char *cmd, *train, *test, *load, *save, *npy, *items, *history, *aug;
+    const char *cmd, *train, *test, *load, *save, *npy, *items, *history, *aug, *report;
     cr_config cfg;
     cr_load_opts lo;
     cr_fit_opts fit;
@@ -203,6 +204,7 @@ static void usage(void) {
         "           --tail-ratio 0.1 (RecBole's tail: that share of items, or items with at most that\n"
         "           many interactions if > 1) --cooccurrence (also co-occurrence diversity, serendipity)\n"
         "output:    --save FILE --export-npy DIR --json\n"
+        "           --report DIR (DIR/run.json, the item map DIR/map.svg and DIR/report.html)\n"
         "0 or omitted means the default of the chosen model.\n\n", cr_model_list());
     for (k = 1; cr_model_name((cr_model_kind)k)[0] != '?'; k++) printf("  %-9s %s\n", cr_model_name((cr_model_kind)k), cr_model_about((cr_model_kind)k));
 }
@@ -294,6 +296,7 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--cooccurrence")) f->eval.cooccurrence = 1;
         else if (!strcmp(a, "--save")) o->save = need(argc, argv, &i);
         else if (!strcmp(a, "--export-npy")) o->npy = need(argc, argv, &i);
+        else if (!strcmp(a, "--report")) o->report = need(argc, argv, &i);
         else if (!strcmp(a, "--json")) o->json = 1;
         else if (!strcmp(a, "--maxlen")) c->max_len = (int)parse_int(a, need(argc, argv, &i), 2, 4096);
         else if (!strcmp(a, "--hidden")) c->hidden = (int)parse_int(a, need(argc, argv, &i), 1, 1024);
@@ -359,28 +362,51 @@ static int on_batch(void *user, int epoch, int64_t b, int64_t nb, double loss) {
     return 0;
 }
 
+/* JSON lines go to stdout (--json) and, with train --report, to the run's log as well */
+static int json_stdout;
+static FILE *json_log;
+
+static void jprintf(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+static void jprintf(const char *fmt, ...) {
+    va_list ap;
+    if (json_stdout) {
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+    }
+    if (json_log) {
+        va_start(ap, fmt);
+        vfprintf(json_log, fmt, ap);
+        va_end(ap);
+    }
+}
+
 static void json_array(const char *name, const double *v, int n) {
     int i;
-    printf(",\"%s\":[", name);
-    for (i = 0; i < n; i++) printf("%s%.6f", i ? "," : "", v[i]);
-    printf("]");
+    jprintf(",\"%s\":[", name);
+    for (i = 0; i < n; i++) jprintf("%s%.6f", i ? "," : "", v[i]);
+    jprintf("]");
 }
 
 static void json_metrics(const char *prefix, const cr_metrics *m) {
     int i;
     for (i = 0; i < m->n_k; i++)
-        printf(",\"%srecall@%d\":%.6f,\"%sndcg@%d\":%.6f,\"%sprecision@%d\":%.6f,\"%shit@%d\":%.6f,\"%smrr@%d\":%.6f",
+        jprintf(",\"%srecall@%d\":%.6f,\"%sndcg@%d\":%.6f,\"%sprecision@%d\":%.6f,\"%shit@%d\":%.6f,\"%smrr@%d\":%.6f",
                prefix, m->k[i], m->recall[i], prefix, m->k[i], m->ndcg[i], prefix, m->k[i], m->precision[i], prefix,
                m->k[i], m->hit[i], prefix, m->k[i], m->mrr[i]);
-    if (m->auc >= 0) printf(",\"%sauc\":%.6f", prefix, m->auc);
+    if (m->auc >= 0) jprintf(",\"%sauc\":%.6f", prefix, m->auc);
     for (i = 0; i < m->n_k; i++)
-        printf(",\"%spop_recall@%d\":%.6f,\"%spop_ndcg@%d\":%.6f", prefix, m->k[i], m->pop_recall[i], prefix, m->k[i], m->pop_ndcg[i]);
+        jprintf(",\"%spop_recall@%d\":%.6f,\"%spop_ndcg@%d\":%.6f", prefix, m->k[i], m->pop_recall[i], prefix, m->k[i], m->pop_ndcg[i]);
 }
 
 static void json_beyond(const char *prefix, const cr_metrics *m) {
-    printf(",\"%scoverage\":%.6f,\"%sgini\":%.6f,\"%snovelty\":%.6f,\"%stail_recall\":%.6f", prefix, m->coverage, prefix, m->gini,
+    jprintf(",\"%scoverage\":%.6f,\"%sgini\":%.6f,\"%snovelty\":%.6f,\"%stail_recall\":%.6f", prefix, m->coverage, prefix, m->gini,
            prefix, m->novelty, prefix, m->tail_recall);
-    printf(",\"%salignment\":%.6f,\"%suniformity_users\":%.6f,\"%suniformity_items\":%.6f", prefix, m->alignment, prefix,
+    jprintf(",\"%salignment\":%.6f,\"%suniformity_users\":%.6f,\"%suniformity_items\":%.6f", prefix, m->alignment, prefix,
            m->uniformity_users, prefix, m->uniformity_items);
     {
         char name[64];
@@ -399,13 +425,13 @@ static void json_beyond(const char *prefix, const cr_metrics *m) {
     }
     {
         const cr_beyond *b = &m->beyond;
-        printf(",\"%sitem_coverage\":%.6f,\"%saverage_popularity\":%.6f,\"%sgini_index\":%.6f,\"%sshannon_entropy\":%.6f"
+        jprintf(",\"%sitem_coverage\":%.6f,\"%saverage_popularity\":%.6f,\"%sgini_index\":%.6f,\"%sshannon_entropy\":%.6f"
                ",\"%stail_percentage\":%.6f", prefix, b->item_coverage, prefix, b->average_popularity, prefix, b->gini_index,
                prefix, b->shannon_entropy, prefix, b->tail_percentage);
-        printf(",\"%scatalog_coverage\":%.6f,\"%sdistributional_coverage\":%.6f,\"%sms_novelty\":%.6f,\"%sild_cosine\":%.6f",
+        jprintf(",\"%scatalog_coverage\":%.6f,\"%sdistributional_coverage\":%.6f,\"%sms_novelty\":%.6f,\"%sild_cosine\":%.6f",
                prefix, b->catalog_coverage, prefix, b->distributional_coverage, prefix, b->novelty, prefix, b->ild_cosine);
-        if (b->diversity >= 0) printf(",\"%sdiversity\":%.6f", prefix, b->diversity);
-        if (b->serendipity >= 0) printf(",\"%sserendipity\":%.6f", prefix, b->serendipity);
+        if (b->diversity >= 0) jprintf(",\"%sdiversity\":%.6f", prefix, b->diversity);
+        if (b->serendipity >= 0) jprintf(",\"%sserendipity\":%.6f", prefix, b->serendipity);
     }
 }
 
@@ -495,17 +521,18 @@ static int on_epoch(void *user, cr_model *m, const cr_fit_info *e) {
     const opts *o = t->o;
     int i;
     if (t->pg.tty) fprintf(stderr, "\r%100s\r", "");
-    if (o->json) {
-        printf("{\"epoch\":%d,\"phase\":\"%s\",\"loss\":%.6f,\"rec_loss\":%.6f,\"cl_loss\":%.6f,\"train_s\":%.3f,\"prep_s\":%.3f", e->epoch,
+    if (json_stdout || json_log) {
+        jprintf("{\"epoch\":%d,\"phase\":\"%s\",\"loss\":%.6f,\"rec_loss\":%.6f,\"cl_loss\":%.6f,\"train_s\":%.3f,\"prep_s\":%.3f", e->epoch,
                e->phase == CR_FIT_REFIT ? "refit" : "select", e->train.loss, e->train.rec_loss, e->train.cl_loss, e->train.seconds, e->train.prep_seconds);
         if (e->evaluated) {
             char prefix[16];
             snprintf(prefix, sizeof prefix, "%s_", t->set);
-            printf(",\"eval_s\":%.3f", e->sel.seconds);
+            jprintf(",\"eval_s\":%.3f", e->sel.seconds);
             json_metrics(prefix, &e->sel);
         }
-        printf("}\n");
-    } else if (e->evaluated) {
+        jprintf("}\n");
+    }
+    if (!o->json && e->evaluated) {
         if (!t->header_done) {
             printf("%5s %9s %8s %7s", "epoch", "loss", "train_s", "eval_s");
             for (i = 0; i < e->sel.n_k; i++) printf("  %s recall@%-3d ndcg@%-3d", t->set, e->sel.k[i], e->sel.k[i]);
@@ -515,7 +542,7 @@ static int on_epoch(void *user, cr_model *m, const cr_fit_info *e) {
         printf("%5d %9.4f %8.2f %7.2f", e->epoch, e->train.loss, e->train.seconds, e->sel.seconds);
         for (i = 0; i < e->sel.n_k; i++) printf("  %*s %9.4f %7.4f", (int)strlen(t->set), "", e->sel.recall[i], e->sel.ndcg[i]);
         printf("%s\n", e->improved ? "  *" : "");
-    } else
+    } else if (!o->json)
         printf("%5d %9.4f %8.2f%s\n", e->epoch, e->train.loss, e->train.seconds, e->phase == CR_FIT_REFIT ? "  (refit)" : "");
     fflush(stdout);
     /* the best model so far on disk, so an interrupted run still leaves it */
@@ -551,7 +578,11 @@ static void train_data(opts *o, cr_dataset *ds, int seq) {
     }
 }
 
+static int write_report(const char *const *files, int nf, const char *out, const char *title, const char *extra_svg);
+static int write_map(cr_model *m, int users, int sample, uint64_t seed, const cr_tsne_opts *to, const char *out, const char *title);
+
 static int cmd_train(opts *o) {
+    int report_rc = 0;
     cr_dataset ds;
     cr_model *m;
     cr_fit_result res;
@@ -580,6 +611,16 @@ static int cmd_train(opts *o) {
     if (cr_config_resolve(&rc) != CR_OK) { fprintf(stderr, "contrarec: %s\n", cr_last_error()); return 2; }
     if (o->save) check_writable("--save", o->save, 0);
     if (o->npy) check_writable("--export-npy", o->npy, 1);
+    if (o->report) {
+        char path[4200];
+        check_writable("--report", o->report, 1);
+        snprintf(path, sizeof path, "%s/run.json", o->report);
+        if (!(json_log = fopen(path, "wb"))) {
+            fprintf(stderr, "contrarec: --report: cannot create %s: %s\n", path, strerror(errno));
+            return 1;
+        }
+    }
+    json_stdout = o->json;
     if (!o->format_set && seq) o->lo.format = CR_FORMAT_SEQ;
     train_data(o, &ds, seq);
     memset(&t, 0, sizeof t);
@@ -612,27 +653,31 @@ static int cmd_train(opts *o) {
         return 1;
     }
     masked = f->eval.exclude_seen == 1 || (f->eval.exclude_seen == 0 && !seq);
-    snprintf(sel_name, sizeof sel_name, "%s@%d", cr_metric_name(f->metric), f->metric_k ? f->metric_k : res.valid.k[res.valid.n_k ? res.valid.n_k - 1 : 0]);
+    if (res.selected_on == CR_SELECT_LAST) snprintf(sel_name, sizeof sel_name, "none");
+    else if (res.selected_on == CR_SELECT_TEST) /* the metric at the largest cut-off, as cr_fit reads it */
+        snprintf(sel_name, sizeof sel_name, "%s@%d", cr_metric_name(f->metric), f->metric_k ? f->metric_k : res.test.n_k ? res.test.k[res.test.n_k - 1] : 0);
+    else snprintf(sel_name, sizeof sel_name, "%s@%d", cr_metric_name(f->metric), f->metric_k ? f->metric_k : res.valid.n_k ? res.valid.k[res.valid.n_k - 1] : 0);
     if (o->save && (res.refit || !t.saved_epoch) && cr_model_save(m, o->save) != CR_OK) die("saving the model");
     if (o->npy && cr_model_export_npy(m, o->npy) != CR_OK) die("exporting embeddings");
     {
         const cr_metrics *other = res.test_other.users ? &res.test_other : NULL;
-        if (o->json) {
-            printf("{\"best_epoch\":%d,\"selected_on\":\"%s\",\"selection_metric\":\"%s\",\"refit\":%s,\"epochs_run\":%d,\"stopped_early\":%s,"
+        if (json_stdout || json_log) {
+            jprintf("{\"best_epoch\":%d,\"selected_on\":\"%s\",\"selection_metric\":\"%s\",\"refit\":%s,\"epochs_run\":%d,\"stopped_early\":%s,"
                    "\"train_interactions\":%lld,\"noise_interactions\":%lld,\"valid_interactions\":%lld,\"train_s\":%.3f,\"eval_s\":%.3f",
                    res.best_epoch, cr_select_name(res.selected_on), sel_name, res.refit ? "true" : "false", res.epochs_run,
                    res.stopped_early == 1 ? "true" : "false", (long long)res.n_train, (long long)res.n_noise, (long long)res.n_valid, res.train_seconds, res.eval_seconds);
-            printf(",\"model\":\"%s\"", cr_model_name(c->model));
-            if (res.selected_on == CR_SELECT_TEST) printf(",\"note\":\"selected on the test set: test metrics are optimistic\"");
+            jprintf(",\"model\":\"%s\"", cr_model_name(c->model));
+            if (res.selected_on == CR_SELECT_TEST) jprintf(",\"note\":\"selected on the test set: test metrics are optimistic\"");
             if (res.selected_on == CR_SELECT_VALID) json_metrics("valid_", &res.valid);
             if (res.test.users) {
-                printf(",\"history\":\"%s\"", masked ? "masked" : "kept");
+                jprintf(",\"history\":\"%s\"", masked ? "masked" : "kept");
                 json_metrics("test_", &res.test);
                 json_beyond("test_", &res.test);
                 if (other) json_metrics(masked ? "test_kept_" : "test_masked_", other);
             }
-            printf("}\n");
-        } else {
+            jprintf("}\n");
+        }
+        if (!o->json) {
             if (res.selected_on == CR_SELECT_LAST) printf("model after %d epochs (no selection)\n", res.best_epoch);
             else printf("selected epoch %d on %s %s = %.4f%s%s\n", res.best_epoch, res.selected_on == CR_SELECT_TEST ? "TEST" : "validation", sel_name,
                         res.best_value, res.stopped_early == 1 ? " (stopped: no improvement)" : "",
@@ -654,9 +699,26 @@ static int cmd_train(opts *o) {
             if (o->npy) printf("exported %s/{user,item}_emb.npy and {user,item}_ids.npy\n", o->npy);
         }
     }
+    if (json_log) { /* the report of this run: its log, the map of its item vectors, the page */
+        char runp[4200], mapp[4200], page[4200], title[512];
+        const char *files[1];
+        cr_tsne_opts to;
+        int mapped;
+        fclose(json_log);
+        json_log = NULL;
+        snprintf(runp, sizeof runp, "%s/run.json", o->report);
+        snprintf(mapp, sizeof mapp, "%s/map.svg", o->report);
+        snprintf(page, sizeof page, "%s/report.html", o->report);
+        snprintf(title, sizeof title, "contrarec: %s on %s", cr_model_name(c->model), o->train ? o->train : "the built-in synthetic data");
+        memset(&to, 0, sizeof to);
+        mapped = cr_model_num_items(m) > 3 * 30 && write_map(m, 0, 2000, 501, &to, mapp, NULL) == 0;
+        files[0] = runp;
+        if (write_report(files, 1, page, title, mapped ? mapp : NULL) != 0) report_rc = 1;
+        else if (!o->json) printf("report: %s%s\n", page, mapped ? "" : " (no map: fewer than 91 items)");
+    }
     cr_model_free(m);
     cr_dataset_free(&ds);
-    return 0;
+    return report_rc;
 }
 
 static cr_model *load_model(const opts *o) {
@@ -690,9 +752,10 @@ static int cmd_eval(opts *o) {
     report_load(o->test, &rep);
     if (cr_evaluate(m, &test, &eo, &mt) != CR_OK) die("evaluating");
     if (o->json) {
-        printf("{\"model\":\"%s\",\"eval_s\":%.3f", cr_model_name(cr_model_config(m)->model), mt.seconds);
+        json_stdout = 1;
+        jprintf("{\"model\":\"%s\",\"eval_s\":%.3f", cr_model_name(cr_model_config(m)->model), mt.seconds);
         json_metrics("", &mt);
-        printf("}\n");
+        jprintf("}\n");
     } else {
         printf("%s model from %s (%.2fs):\n", cr_model_name(cr_model_config(m)->model), o->load, mt.seconds);
         print_final(&mt);
@@ -1006,7 +1069,9 @@ static int html_chart(FILE *f, const run *runs, int nr, const char *metric, cons
     return 0;
 }
 
-static int cmd_report(int argc, char **argv) {
+/* One HTML page of the runs in files (each a finished 'train --json' log), written whole and
+   renamed into place; extra_svg (may be NULL) is inlined at the end. 0, or 1 with a message. */
+static int write_report(const char *const *files, int nf, const char *out, const char *title, const char *extra_svg) {
     static const char *const sel_keys[] = {"model", "best_epoch", "epochs_run", "selected_on", "selection_metric", "history",
                                            "test_recall@20", "test_ndcg@20", "test_hit@20", "test_pop_recall@20", "test_pop_ndcg@20", "train_s"};
     static const char *const sel_heads[] = {"model", "selected epoch", "epochs run", "selected on", "by", "history items",
@@ -1021,20 +1086,10 @@ static int cmd_report(int argc, char **argv) {
                                             {"valid_recall@20", "validation Recall@20"}, {"test_item_group_recall", "Recall@20 within each item-popularity group (test)"},
                                             {"test_item_group_recall_share", "each item group's share of Recall@20 (test)"},
                                             {"test_user_group_recall", "Recall@20 of each user-activity group (test)"}};
-    const char *out = NULL, *title = "contrarec report", *files[CR_MAX_SERIES];
     run runs[CR_MAX_SERIES];
     char tmp[4096];
     FILE *f;
-    int nf = 0, i, k, rc = 0;
-    for (i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "-o")) out = need(argc, argv, &i);
-        else if (!strcmp(argv[i], "--title")) title = need(argc, argv, &i);
-        else if (argv[i][0] == '-' && argv[i][1]) die_usage("unknown option '%s'%s", argv[i], "");
-        else if (nf == CR_MAX_SERIES) die_usage("report: more than %s runs%s", "16", "");
-        else files[nf++] = argv[i];
-    }
-    if (!nf) die_usage("report needs at least one run (a file written by 'train --json')%s%s", "", "");
-    if (!out) die_usage("report needs -o FILE.html%s%s", "", "");
+    int i, k, rc = 0;
     read_runs(runs, files, nf);
     for (i = 0; i < nf; i++)
         if (!runs[i].final) {
@@ -1068,6 +1123,17 @@ static int cmd_report(int argc, char **argv) {
         }
         if (i == nf && html_chart(f, runs, nf, charts[k][0], charts[k][1], out) != 0) rc = 1;
     }
+    if (extra_svg) {
+        FILE *x = fopen(extra_svg, "rb");
+        int ch;
+        if (!x) rc = 1;
+        else {
+            fputs("<figure>\n", f);
+            while ((ch = fgetc(x)) != EOF) fputc(ch, f);
+            fputs("</figure>\n", f);
+            fclose(x);
+        }
+    }
     fputs("</body>\n</html>\n", f);
     if (fclose(f) != 0 || rc != 0 || rename(tmp, out) != 0) {
         fprintf(stderr, "contrarec: %s: the report could not be written%s\n", out, rc ? " (a chart failed)" : "");
@@ -1078,14 +1144,28 @@ static int cmd_report(int argc, char **argv) {
     return rc;
 }
 
+static int cmd_report(int argc, char **argv) {
+    const char *out = NULL, *title = "contrarec report", *files[CR_MAX_SERIES];
+    int nf = 0, i;
+    for (i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "-o")) out = need(argc, argv, &i);
+        else if (!strcmp(argv[i], "--title")) title = need(argc, argv, &i);
+        else if (argv[i][0] == '-' && argv[i][1]) die_usage("unknown option '%s'%s", argv[i], "");
+        else if (nf == CR_MAX_SERIES) die_usage("report: more than %s runs%s", "16", "");
+        else files[nf++] = argv[i];
+    }
+    if (!nf) die_usage("report needs at least one run (a file written by 'train --json')%s%s", "", "");
+    if (!out) die_usage("report needs -o FILE.html%s%s", "", "");
+    return write_report(files, nf, out, title, NULL);
+}
+
 /* ---- map: the t-SNE picture of a saved model's item (or user) vectors ---- */
 
-static int cmd_map(int argc, char **argv) {
-    const char *load = NULL, *out = NULL, *title = NULL;
-    int users = 0, sample = 2000, i, n, N, d;
-    uint64_t seed = 501;
-    cr_tsne_opts to;
-    cr_model *m = NULL;
+/* The map of a model's item (or user) vectors into out: a seeded sample of at most sample
+   vectors without replacement, exact t-SNE, coloured by popularity group. Returns 0, or 1 with
+   a message (2 for a usage error). */
+static int write_map(cr_model *m, int users, int sample, uint64_t seed, const cr_tsne_opts *to, const char *out, const char *title) {
+    int i, n, N, d, rc = 0;
     const float *U, *I, *V;
     float *X, *Y;
     int32_t *all, *idx, *grp;
@@ -1094,6 +1174,63 @@ static int cmd_map(int argc, char **argv) {
     double kl;
     cr_rng r;
     clock_t t0;
+    if (cr_model_embeddings(m, &U, &I) != CR_OK) { fprintf(stderr, "contrarec: embeddings: %s\n", cr_last_error()); return 1; }
+    if (users && !U) {
+        fprintf(stderr, "contrarec: --users: a sequence model has no user vectors (a user is the encoding of a history)\n");
+        return 2;
+    }
+    V = users ? U : I;
+    N = users ? cr_model_num_users(m) : cr_model_num_items(m);
+    d = cr_model_config(m)->dim;
+    n = sample < N ? sample : N;
+    all = (int32_t *)xmalloc(sizeof(int32_t) * (size_t)N);
+    grp = (int32_t *)xmalloc(sizeof(int32_t) * (size_t)N);
+    idx = (int32_t *)xmalloc(sizeof(int32_t) * (size_t)n);
+    X = (float *)xmalloc(sizeof(float) * (size_t)n * (size_t)d);
+    Y = (float *)xmalloc(sizeof(float) * (size_t)n * 2);
+    if (cr_model_popularity_groups(m, !users, all) != CR_OK) { fprintf(stderr, "contrarec: popularity groups: %s\n", cr_last_error()); exit(1); }
+    /* a seeded sample without replacement (partial Fisher-Yates) */
+    cr_rng_seed(&r, seed);
+    for (i = 0; i < N; i++) grp[i] = i;
+    for (i = 0; i < n; i++) {
+        int j = i + (int)cr_rng_below(&r, (uint32_t)(N - i)), t = grp[i];
+        grp[i] = grp[j];
+        grp[j] = t;
+    }
+    for (i = 0; i < n; i++) {
+        idx[i] = grp[i];
+        memcpy(X + (size_t)i * d, V + (size_t)idx[i] * d, sizeof(float) * (size_t)d);
+    }
+    for (i = 0; i < n; i++) grp[i] = all[idx[i]];
+    for (i = 0; i < CR_GROUPS; i++) {
+        const char *what = users ? "active" : "popular";
+        if (i == 0) snprintf(gl_buf[i], sizeof gl_buf[i], "0 (least %s)", what);
+        else if (i == CR_GROUPS - 1) snprintf(gl_buf[i], sizeof gl_buf[i], "%d (most %s)", i, what);
+        else snprintf(gl_buf[i], sizeof gl_buf[i], "%d", i);
+        gl[i] = gl_buf[i];
+    }
+    if (!title) {
+        snprintf(tbuf, sizeof tbuf, "%s: %s vectors by %s group", cr_model_name(cr_model_config(m)->model), users ? "user" : "item",
+                 users ? "activity" : "popularity");
+        title = tbuf;
+    }
+    t0 = clock();
+    if (cr_tsne(X, n, d, to, Y, &kl) != CR_OK || cr_svg_map(out, title, Y, n, grp, CR_GROUPS, gl) != CR_OK) {
+        fprintf(stderr, "contrarec: map: %s\n", cr_last_error());
+        rc = 1;
+    } else
+        fprintf(stderr, "t-SNE of %d of %d %s vectors (dim %d): KL %.4f, %.1f s of CPU time\n", n, N, users ? "user" : "item", d, kl,
+                (double)(clock() - t0) / CLOCKS_PER_SEC);
+    free(all); free(grp); free(idx); free(X); free(Y);
+    return rc;
+}
+
+static int cmd_map(int argc, char **argv) {
+    const char *load = NULL, *out = NULL, *title = NULL;
+    int users = 0, sample = 2000, i, rc;
+    uint64_t seed = 501;
+    cr_tsne_opts to;
+    cr_model *m = NULL;
     memset(&to, 0, sizeof to);
     for (i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -1112,52 +1249,9 @@ static int cmd_map(int argc, char **argv) {
     if (!out) die_usage("map needs -o FILE.svg%s%s", "", "");
     if (to.iterations && to.iterations < 250) to.exaggeration_iters = to.iterations; /* all exaggerated */
     if (cr_model_load(&m, load, NULL) != CR_OK) die("loading the model");
-    if (cr_model_embeddings(m, &U, &I) != CR_OK) die("embeddings");
-    if (users && !U) die_usage("--users: a sequence model has no user vectors (a user is the encoding of a history)%s%s", "", "");
-    V = users ? U : I;
-    N = users ? cr_model_num_users(m) : cr_model_num_items(m);
-    d = cr_model_config(m)->dim;
-    n = sample < N ? sample : N;
-    all = (int32_t *)malloc(sizeof(int32_t) * (size_t)N);
-    grp = (int32_t *)malloc(sizeof(int32_t) * (size_t)N);
-    idx = (int32_t *)malloc(sizeof(int32_t) * (size_t)n);
-    X = (float *)malloc(sizeof(float) * (size_t)n * (size_t)d);
-    Y = (float *)malloc(sizeof(float) * (size_t)n * 2);
-    if (!all || !grp || !idx || !X || !Y) { fprintf(stderr, "contrarec: map: out of memory\n"); return 1; }
-    if (cr_model_popularity_groups(m, !users, all) != CR_OK) die("popularity groups");
-    /* a seeded sample without replacement (partial Fisher-Yates) */
-    cr_rng_seed(&r, seed);
-    for (i = 0; i < N; i++) grp[i] = i;
-    for (i = 0; i < n; i++) {
-        int j = i + (int)cr_rng_below(&r, (uint32_t)(N - i)), t = grp[i];
-        grp[i] = grp[j];
-        grp[j] = t;
-    }
-    for (i = 0; i < n; i++) {
-        idx[i] = grp[i];
-        memcpy(X + (size_t)i * d, V + (size_t)idx[i] * d, sizeof(float) * (size_t)d);
-    }
-    for (i = 0; i < n; i++) grp[i] = all[idx[i]];
-    t0 = clock();
-    if (cr_tsne(X, n, d, &to, Y, &kl) != CR_OK) die("t-SNE");
-    fprintf(stderr, "t-SNE of %d of %d %s vectors (dim %d): KL %.4f, %.1f s of CPU time\n", n, N, users ? "user" : "item", d, kl,
-            (double)(clock() - t0) / CLOCKS_PER_SEC);
-    for (i = 0; i < CR_GROUPS; i++) {
-        const char *what = users ? "active" : "popular";
-        if (i == 0) snprintf(gl_buf[i], sizeof gl_buf[i], "0 (least %s)", what);
-        else if (i == CR_GROUPS - 1) snprintf(gl_buf[i], sizeof gl_buf[i], "%d (most %s)", i, what);
-        else snprintf(gl_buf[i], sizeof gl_buf[i], "%d", i);
-        gl[i] = gl_buf[i];
-    }
-    if (!title) {
-        snprintf(tbuf, sizeof tbuf, "%s: %s vectors by %s group", cr_model_name(cr_model_config(m)->model), users ? "user" : "item",
-                 users ? "activity" : "popularity");
-        title = tbuf;
-    }
-    if (cr_svg_map(out, title, Y, n, grp, CR_GROUPS, gl) != CR_OK) die("map");
-    free(all); free(grp); free(idx); free(X); free(Y);
+    rc = write_map(m, users, sample, seed, &to, out, title);
     cr_model_free(m);
-    return 0;
+    return rc;
 }
 
 int main(int argc, char **argv) {

@@ -191,6 +191,14 @@ TEST(plot_runs) {
     EXPECT("map --load build/test-tmp/map.crrc -o build/test-tmp/umap.svg --users --perplexity 1.5 --iterations 50", 0, "t-SNE of 6 of 6 user vectors");
     CHECK(slurp("build/test-tmp/map.svg", buf, sizeof buf));
     CHECK(strstr(buf, "lightgcn: item vectors by popularity group") && strstr(buf, "9 (most popular)"));
+    /* train --report DIR: the run's log and its page (no map under 91 items), the folder checked first */
+    CHECKF(run("train --model lightgcn --train build/test-tmp/map_tr.txt --epochs 2 --dim 4 --select last --report build/test-tmp", e, sizeof e) == 0, "%s", e);
+    CHECK(slurp("build/test-tmp/cli.out", buf, sizeof buf) && strstr(buf, "report: build/test-tmp/report.html (no map: fewer than 91 items)"));
+    CHECK(slurp("build/test-tmp/run.json", buf, sizeof buf) && !strncmp(buf, "{\"epoch\":1,", 11) && strstr(buf, "\n{\"best_epoch\":2,"));
+    CHECK(slurp("build/test-tmp/report.html", buf, sizeof buf) && strstr(buf, "<h1>contrarec: lightgcn on build/test-tmp/map_tr.txt</h1>") &&
+          strstr(buf, "<td>run</td><td>lightgcn</td><td>2</td>"));
+    EXPECT("train --model lightgcn --train build/test-tmp/map_tr.txt --epochs 2 --dim 4 --select last --report build/test-tmp/no-such-dir", 1,
+           "--report build/test-tmp/no-such-dir: cannot create");
     EXPECT("map --load build/test-tmp/map.crrc", 2, "map needs -o FILE.svg");
     EXPECT("map -o x.svg", 2, "map needs --load FILE");
     EXPECT("map --load build/test-tmp/map.crrc -o x.svg --sample 0", 2, "--sample: 0 is outside 1..5000");
