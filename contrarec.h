@@ -7522,7 +7522,8 @@ static cr_status cr__ckpt_config(cr__rd *r, uint32_t version, const char *path, 
             for (k = 0; k < CR__N_CFG && strcmp(cr__config_fields[k].name, name) != 0; k++) {}
             if (k == CR__N_CFG) return cr__fail(CR_ERR_FORMAT, "%s: unknown configuration field '%s' (written by a newer version?)", path, name);
             if (*tp != cr__config_fields[k].type) return cr__fail(CR_ERR_FORMAT, "%s: configuration field '%s' has type %d, expected %d", path, name, *tp, cr__config_fields[k].type);
-            cr__cfg_set_bits(c, &cr__config_fields[k], *tp == CR__T_U64 ? cr__rd_u64(r, name) : cr__rd_u32(r, name));
+            /* the reader keeps the label for its messages: the table's name outlives this loop */
+            cr__cfg_set_bits(c, &cr__config_fields[k], *tp == CR__T_U64 ? cr__rd_u64(r, cr__config_fields[k].name) : cr__rd_u32(r, cr__config_fields[k].name));
         }
     }
     if (r->bad) return cr__fail(CR_ERR_FORMAT, "%s: truncated in the header (at %s)", path, r->what);
