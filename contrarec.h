@@ -918,7 +918,7 @@ typedef struct cr_chart {
     int n_series;
     const char *ref_label;   /* non-NULL: a dashed horizontal line at ref_y with this label */
     double ref_y;
-    int width, height;       /* pixels, 0: 720 x 440 (range 200..8000) */
+    int width, height;       /* pixels, 0: 720 x 440 (width 320..8000, height 200..8000) */
 } cr_chart;
 
 #define CR_MAX_SERIES 16
@@ -937,7 +937,8 @@ CR_API cr_status cr_svg_bars(const char *path, const cr_chart *c, const char *co
 typedef struct cr_tsne_opts {
     double perplexity;      /* 30; needs n - 1 >= 3 perplexity */
     int iterations;         /* 1000 */
-    int exaggeration_iters; /* 250: exaggeration and momentum 0.5 until then, 0.8 after */
+    int exaggeration_iters; /* min(250, iterations): exaggeration and momentum 0.5 until then,
+                               0.8 after */
     double exaggeration;    /* 12 */
     double learning_rate;   /* 0: max(n / 48, 50) (the gradient keeps its factor 4) */
 } cr_tsne_opts;
@@ -7791,7 +7792,8 @@ static void cr__svg_text(cr__wr *w, const char *s) {
         case '>': cr__wr_bytes(w, "&gt;", 4); break;
         case '"': cr__wr_bytes(w, "&quot;", 6); break;
         case '\'': cr__wr_bytes(w, "&#39;", 5); break;
-        default: cr__wr_bytes(w, s, 1);
+        default: /* control characters are not allowed in XML 1.0 text: dropped */
+            if ((unsigned char)*s >= 0x20 || *s == '\t' || *s == '\n' || *s == '\r') cr__wr_bytes(w, s, 1);
         }
     }
 }
@@ -7810,10 +7812,10 @@ typedef struct cr__svg_ctx {
 
 /* a tick step of 1, 2 or 5 x 10^k giving about 6 ticks; the range widened to whole steps */
 static double cr__svg_ticks(double *lo, double *hi) {
-    double span = *hi - *lo, raw, mag, step;
-    if (!(span > 0)) { /* one value: a range around it */
-        double pad = fabs(*lo) > 0 ? fabs(*lo) * 0.1 : 1;
-        *lo -= pad; *hi += pad; span = *hi - *lo;
+    double big = CR__MAX(fabs(*lo), fabs(*hi)), span = *hi - *lo, raw, mag, step;
+    if (!(span > 1e-9 * big) || span < 1e-300) { /* one value, up to rounding: a range around it */
+        double mid = (*lo + *hi) / 2, pad = big > 1e-300 ? big * 0.1 : 1;
+        *lo = mid - pad; *hi = mid + pad; span = 2 * pad;
     }
     raw = span / 6;
     mag = pow(10, floor(log10(raw)));
@@ -7821,6 +7823,12 @@ static double cr__svg_ticks(double *lo, double *hi) {
     *lo = floor(*lo / step + 1e-9) * step;
     *hi = ceil(*hi / step - 1e-9) * step;
     return step;
+}
+
+/* ticks lo, lo + step, ..., hi: counted, never accumulated */
+static int cr__svg_nticks(double lo, double hi, double step) {
+    double t = (hi - lo) / step;
+    return t > 0 && t < 1000 ? (int)(t + 0.5) : 0;
 }
 
 static int cr__svg_decimals(double step) {
@@ -7840,8 +7848,7 @@ static const char *cr__svg_label(const cr_series *s, int i, char *buf, size_t n)
 /* frame, grid, ticks, axis titles, title */
 static void cr__svg_axes(cr__wr *w, const cr__svg_ctx *g) {
     const cr_chart *c = g->c;
-    double v;
-    int dy = cr__svg_decimals(g->ystep), dx = cr__svg_decimals(g->xstep);
+    int k, dy = cr__svg_decimals(g->ystep), dx = cr__svg_decimals(g->xstep);
     cr__svg_printf(w, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
                       "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n", g->W, g->H, g->W, g->H);
     cr__svg_printf(w, "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n");
@@ -7850,14 +7857,14 @@ static void cr__svg_axes(cr__wr *w, const cr__svg_ctx *g) {
         cr__svg_text(w, c->title);
         cr__svg_printf(w, "</text>\n");
     }
-    for (v = g->y0; v <= g->y1 + g->ystep * 1e-6; v += g->ystep) { /* horizontal grid and y ticks */
-        double y = cr__svg_py(g, v);
+    for (k = 0; k <= cr__svg_nticks(g->y0, g->y1, g->ystep); k++) { /* horizontal grid and y ticks */
+        double v = g->y0 + k * g->ystep, y = cr__svg_py(g, v);
         cr__svg_printf(w, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n", g->L, y, g->R, y);
         cr__svg_printf(w, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.*f</text>\n", g->L - 6, y + 4, dy, fabs(v) < g->ystep * 1e-6 ? 0.0 : v);
     }
     if (!g->bars)
-        for (v = g->x0; v <= g->x1 + g->xstep * 1e-6; v += g->xstep) {
-            double x = cr__svg_px(g, v);
+        for (k = 0; k <= cr__svg_nticks(g->x0, g->x1, g->xstep); k++) {
+            double v = g->x0 + k * g->xstep, x = cr__svg_px(g, v);
             cr__svg_printf(w, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#f0f0f0\"/>\n", x, g->T, x, g->B);
             cr__svg_printf(w, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.*f</text>\n", x, g->B + 16, dx, fabs(v) < g->xstep * 1e-6 ? 0.0 : v);
         }
@@ -7883,7 +7890,8 @@ static void cr__svg_legend(cr__wr *w, const cr__svg_ctx *g) {
     double x = g->R + 14, y = g->T + 8;
     for (s = 0; s < c->n_series; s++, y += 20) {
         const char *col = cr__svg_colour[s % 8];
-        if (g->bars) cr__svg_printf(w, "<rect x=\"%.1f\" y=\"%.1f\" width=\"18\" height=\"10\" fill=\"%s\"/>\n", x, y - 5, col);
+        if (g->bars) /* series 8.. repeat the colours, lighter */
+            cr__svg_printf(w, "<rect x=\"%.1f\" y=\"%.1f\" width=\"18\" height=\"10\" fill=\"%s\"%s/>\n", x, y - 5, col, s >= 8 ? " fill-opacity=\"0.45\"" : "");
         else cr__svg_printf(w, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2.5\"%s/>\n", x, y, x + 18,
                             y, col, s >= 8 ? " stroke-dasharray=\"4 2\"" : "");
         cr__svg_printf(w, "<text x=\"%.1f\" y=\"%.1f\">", x + 24, y + 4);
@@ -7948,8 +7956,8 @@ static void cr__svg_bars_body(cr__wr *w, const void *ctx) {
             double v = c->series[s].y[k], y;
             if (isnan(v)) continue;
             y = cr__svg_py(g, v);
-            cr__svg_printf(w, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>\n", gx + 0.1 * gw + s * bw,
-                           y < zero ? y : zero, bw, fabs(zero - y), cr__svg_colour[s % 8]);
+            cr__svg_printf(w, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"%s/>\n", gx + 0.1 * gw + s * bw,
+                           y < zero ? y : zero, bw, fabs(zero - y), cr__svg_colour[s % 8], s >= 8 ? " fill-opacity=\"0.45\"" : "");
         }
         if (slant) cr__svg_printf(w, "<text transform=\"translate(%.1f %.1f) rotate(-40)\" text-anchor=\"end\">", gx + gw / 2, g->B + 14);
         else cr__svg_printf(w, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", gx + gw / 2, g->B + 16);
@@ -7968,8 +7976,8 @@ static cr_status cr__svg_setup(cr__svg_ctx *g, const cr_chart *c, int bars, cons
     memset(g, 0, sizeof *g);
     if (!c || !c->series) return cr__fail(CR_ERR_INVALID, "chart: no series given");
     if (c->n_series < 1 || c->n_series > CR_MAX_SERIES) return cr__fail(CR_ERR_INVALID, "chart: %d series (1..%d)", c->n_series, CR_MAX_SERIES);
-    if ((c->width && (c->width < 200 || c->width > 8000)) || (c->height && (c->height < 200 || c->height > 8000)))
-        return cr__fail(CR_ERR_INVALID, "chart: size %d x %d is outside 200..8000 pixels", c->width, c->height);
+    if ((c->width && (c->width < 320 || c->width > 8000)) || (c->height && (c->height < 200 || c->height > 8000)))
+        return cr__fail(CR_ERR_INVALID, "chart: size %d x %d is outside 320..8000 x 200..8000 pixels", c->width, c->height);
     if (bars && (ng < 1 || ng > 1000)) return cr__fail(CR_ERR_INVALID, "chart: %d groups (1..1000)", ng);
     if (c->ref_label && !isfinite(c->ref_y)) return cr__fail(CR_ERR_INVALID, "chart: the reference line's value is not finite");
     g->x0 = g->y0 = HUGE_VAL;
@@ -7991,6 +7999,8 @@ static cr_status cr__svg_setup(cr__svg_ctx *g, const cr_chart *c, int bars, cons
     if (!any) return cr__fail(CR_ERR_INVALID, "chart: no finite y value to draw");
     if (c->ref_label) { g->y0 = CR__MIN(g->y0, c->ref_y); g->y1 = CR__MAX(g->y1, c->ref_y); }
     if (bars) { g->y0 = CR__MIN(g->y0, 0); g->y1 = CR__MAX(g->y1, 0); }
+    if (!isfinite(g->x1 - g->x0) || !isfinite(g->y1 - g->y0) || CR__MAX(fabs(g->x0), fabs(g->x1)) > 1e300 || CR__MAX(fabs(g->y0), fabs(g->y1)) > 1e300)
+        return cr__fail(CR_ERR_INVALID, "chart: values beyond 1e300 in size (the axes could not be laid out)");
     g->ystep = cr__svg_ticks(&g->y0, &g->y1);
     g->xstep = bars ? 1 : cr__svg_ticks(&g->x0, &g->x1);
     g->c = c; g->bars = bars; g->glabels = glabels; g->ng = ng;
@@ -8129,7 +8139,7 @@ CR_API cr_status cr_tsne(const float *X, int n, int d, const cr_tsne_opts *opts,
     if (opts) o = *opts;
     if (o.perplexity == 0) o.perplexity = 30;
     if (o.iterations == 0) o.iterations = 1000;
-    if (o.exaggeration_iters == 0) o.exaggeration_iters = 250;
+    if (o.exaggeration_iters == 0) o.exaggeration_iters = CR__MIN(250, o.iterations);
     if (o.exaggeration == 0) o.exaggeration = 12;
     if (!X || !Y) return cr__fail(CR_ERR_INVALID, "t-SNE: no input or output");
     if (d < 1 || d > 1024) return cr__fail(CR_ERR_INVALID, "t-SNE: dimension %d is outside 1..1024", d);
@@ -8201,7 +8211,8 @@ CR_API cr_status cr_tsne(const float *X, int n, int d, const cr_tsne_opts *opts,
             int c;
             for (c = 0; c < 2; c++) {
                 float g = (float)(4.0 * (acc[4 * i + c] - acc[4 * i + 2 + c] / Z)), *u = upd + 2 * i + c, *gn = gain + 2 * i + c;
-                *gn = (g > 0) != (*u > 0) ? *gn + 0.2f : *gn * 0.8f;
+                int sg = (g > 0) - (g < 0), su = (*u > 0) - (*u < 0); /* bhtsne's sign(): 0 is its own sign */
+                *gn = sg != su ? *gn + 0.2f : *gn * 0.8f;
                 if (*gn < 0.01f) *gn = 0.01f;
                 *u = mom * *u - (float)eta * *gn * g;
             }
@@ -8219,9 +8230,10 @@ CR_API cr_status cr_tsne(const float *X, int n, int d, const cr_tsne_opts *opts,
         CR__OMP(parallel for schedule(static))
         for (i = 0; i < n; i++) {
             double s = 0;
-            for (j = 0; j < n; j++) {
-                double dx = (double)Px[i] - Px[j], dy = (double)Py[i] - Py[j], p = P[i * n + j];
-                if (j != i && p > 0) s += p * log(p * Z * (1 + dx * dx + dy * dy));
+            int64_t c; /* private to the thread, unlike the function's j */
+            for (c = 0; c < n; c++) {
+                double dx = (double)Px[i] - Px[c], dy = (double)Py[i] - Py[c], p = P[i * n + c];
+                if (c != i && p > 0) s += p * log(p * Z * (1 + dx * dx + dy * dy));
             }
             acc[4 * i] = s;
         }
@@ -8277,7 +8289,7 @@ typedef struct cr__map_ctx {
 static void cr__map_body(cr__wr *w, const void *ctx) {
     const cr__map_ctx *g = (const cr__map_ctx *)ctx;
     const double pi = 3.14159265358979323846, cx = 700, cy = 235, R = 110, ring = 70;
-    double ytop = g->dmax * 1.1, v, ystep;
+    double ytop = g->dmax * 1.1, ystep;
     double lo = 0, hi = ytop;
     int i, k, dy;
     ystep = cr__svg_ticks(&lo, &hi);
@@ -8330,8 +8342,8 @@ static void cr__map_body(cr__wr *w, const void *ctx) {
     }
     /* panel 3: the density over the angle, the uniform density dashed */
     cr__svg_printf(w, "<text x=\"1050\" y=\"50\" text-anchor=\"middle\" font-size=\"13\">density of the angle</text>\n");
-    for (v = 0; v <= ytop + ystep * 1e-6; v += ystep) {
-        double y = 410 - v / ytop * 350;
+    for (k = 0; k <= cr__svg_nticks(0, ytop, ystep); k++) {
+        double v = k * ystep, y = 410 - v / ytop * 350;
         cr__svg_printf(w, "<line x1=\"920\" y1=\"%.1f\" x2=\"1190\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n<text x=\"914\" y=\"%.1f\" text-anchor=\"end\">%.*f</text>\n", y,
                        y, y + 4, dy, v);
     }
@@ -8352,7 +8364,7 @@ CR_API cr_status cr_svg_map(const char *path, const char *title, const float *xy
     cr__map_ctx g;
     const double pi = 3.14159265358979323846, kappa = 1 / (0.15 * 0.15);
     double x1 = -HUGE_VAL, y1 = -HUGE_VAL, i0e = 0, term = 1, span;
-    int i, k;
+    int i, k, nz = 0;
     memset(&g, 0, sizeof g);
     if (!xy || n < 1 || n > 1000000) return cr__fail(CR_ERR_INVALID, "map: %d points (1..1000000)", n);
     if (group && (n_groups < 1 || n_groups > CR_GROUPS)) return cr__fail(CR_ERR_INVALID, "map: %d groups (1..%d)", n_groups, CR_GROUPS);
@@ -8364,19 +8376,29 @@ CR_API cr_status cr_svg_map(const char *path, const char *title, const float *xy
         g.y0 = CR__MIN(g.y0, xy[2 * i + 1]); y1 = CR__MAX(y1, xy[2 * i + 1]);
     }
     span = CR__MAX(x1 - g.x0, y1 - g.y0);
-    g.scale = span > 0 ? 340 / span : 0;
-    g.x0 -= span > 0 ? (span - (x1 - g.x0)) / 2 : 0; /* centre the shorter axis */
-    g.y0 -= span > 0 ? (span - (y1 - g.y0)) / 2 : 0;
+    if (!isfinite(span) || CR__MAX(CR__MAX(fabs(g.x0), fabs(x1)), CR__MAX(fabs(g.y0), fabs(y1))) > 1e300)
+        return cr__fail(CR_ERR_INVALID, "map: coordinates beyond 1e300 in size");
+    if (!(span > 0)) { /* one place: drawn at the centre */
+        g.x0 -= 1;
+        g.y0 -= 1;
+        span = 2;
+    } else {
+        g.x0 -= (span - (x1 - g.x0)) / 2; /* centre the shorter axis */
+        g.y0 -= (span - (y1 - g.y0)) / 2;
+    }
+    g.scale = 340 / span;
     /* von Mises kernel exp(kappa (cos - 1)) / (2 pi I0(kappa) e^-kappa); I0 from its series */
     for (k = 1; k < 1000 && term > 1e-17 * (i0e + 1); k++) {
         i0e += term;
         term *= (kappa / 2) * (kappa / 2) / ((double)k * k);
     }
     i0e *= exp(-kappa);
-    for (k = 0; k < 360; k++) {
+    for (i = 0; i < n; i++) nz += xy[2 * i] != 0 || xy[2 * i + 1] != 0;
+    for (k = 0; k < 360 && nz; k++) { /* points at the origin have no angle: left out */
         double t = -pi + 2 * pi * k / 360, s = 0;
-        for (i = 0; i < n; i++) s += exp(kappa * (cos(t - atan2(xy[2 * i + 1], xy[2 * i])) - 1));
-        g.dens[k] = s / n / (2 * pi * i0e);
+        for (i = 0; i < n; i++)
+            if (xy[2 * i] != 0 || xy[2 * i + 1] != 0) s += exp(kappa * (cos(t - atan2(xy[2 * i + 1], xy[2 * i])) - 1));
+        g.dens[k] = s / nz / (2 * pi * i0e);
         g.dmax = CR__MAX(g.dmax, g.dens[k]);
     }
     g.dmax = CR__MAX(g.dmax, 1 / (2 * pi));

@@ -614,7 +614,7 @@ static int cmd_train(opts *o) {
     if (o->report) {
         char path[4200];
         check_writable("--report", o->report, 1);
-        snprintf(path, sizeof path, "%s/run.json", o->report);
+        snprintf(path, sizeof path, "%s/run.json.tmp", o->report); /* renamed when training is done */
         if (!(json_log = fopen(path, "wb"))) {
             fprintf(stderr, "contrarec: --report: cannot create %s: %s\n", path, strerror(errno));
             return 1;
@@ -704,17 +704,29 @@ static int cmd_train(opts *o) {
         const char *files[1];
         cr_tsne_opts to;
         int mapped;
-        fclose(json_log);
+        char tmpp[4200];
+        int closed = !ferror(json_log);
+        closed = fclose(json_log) == 0 && closed;
         json_log = NULL;
+        snprintf(tmpp, sizeof tmpp, "%s/run.json.tmp", o->report);
         snprintf(runp, sizeof runp, "%s/run.json", o->report);
+        remove(runp); /* rename does not replace a file everywhere */
+        if (!closed || rename(tmpp, runp) != 0) {
+            fprintf(stderr, "contrarec: --report: %s could not be written\n", runp);
+            remove(tmpp);
+            cr_model_free(m);
+            cr_dataset_free(&ds);
+            return 1;
+        }
         snprintf(mapp, sizeof mapp, "%s/map.svg", o->report);
         snprintf(page, sizeof page, "%s/report.html", o->report);
         snprintf(title, sizeof title, "contrarec: %s on %s", cr_model_name(c->model), o->train ? o->train : "the built-in synthetic data");
         memset(&to, 0, sizeof to);
-        mapped = cr_model_num_items(m) > 3 * 30 && write_map(m, 0, 2000, 501, &to, mapp, NULL) == 0;
+        mapped = cr_model_num_items(m) > 3 * 30;
+        if (mapped && write_map(m, 0, 2000, 501, &to, mapp, NULL) != 0) report_rc = 1;
         files[0] = runp;
-        if (write_report(files, 1, page, title, mapped ? mapp : NULL) != 0) report_rc = 1;
-        else if (!o->json) printf("report: %s%s\n", page, mapped ? "" : " (no map: fewer than 91 items)");
+        if (report_rc == 0 && write_report(files, 1, page, title, mapped ? mapp : NULL) != 0) report_rc = 1;
+        if (report_rc == 0 && !o->json) printf("report: %s%s\n", page, mapped ? "" : " (no map: fewer than 91 items)");
     }
     cr_model_free(m);
     cr_dataset_free(&ds);
@@ -930,7 +942,9 @@ static int run_curve(const run *r, const char *metric, double **x, double **y, d
     *y = (double *)xmalloc(sizeof(double) * (size_t)(r->n_lines + 1));
     for (i = 0; i < r->n_lines; i++) {
         double e, v;
-        if (r->lines[i] == r->final || !json_num(r->lines[i], "epoch", &e) || !json_num(r->lines[i], metric, &v)) continue;
+        if (r->lines[i] == r->final || strstr(r->lines[i], "\"phase\":\"refit\"") || /* the selection's epochs only */
+            !json_num(r->lines[i], "epoch", &e) || !json_num(r->lines[i], metric, &v))
+            continue;
         (*x)[n] = e;
         (*y)[n++] = v;
         if (!*has_ref && json_num(r->lines[i], popkey, ref)) *has_ref = 1;
@@ -1121,7 +1135,8 @@ static int write_report(const char *const *files, int nf, const char *out, const
             for (j = 0; j < runs[i].n_lines && !found; j++) found = runs[i].lines[j] != runs[i].final && json_num(runs[i].lines[j], charts[k][0], v);
             if (!found) break;
         }
-        if (i == nf && html_chart(f, runs, nf, charts[k][0], charts[k][1], out) != 0) rc = 1;
+        if (i == nf && html_chart(f, runs, nf, charts[k][0], charts[k][1], out) != 0) /* said why; the page goes on */
+            fprintf(stderr, "contrarec: the chart of %s is left out of the report\n", charts[k][0]);
     }
     if (extra_svg) {
         FILE *x = fopen(extra_svg, "rb");
@@ -1135,8 +1150,11 @@ static int write_report(const char *const *files, int nf, const char *out, const
         }
     }
     fputs("</body>\n</html>\n", f);
-    if (fclose(f) != 0 || rc != 0 || rename(tmp, out) != 0) {
-        fprintf(stderr, "contrarec: %s: the report could not be written%s\n", out, rc ? " (a chart failed)" : "");
+    rc = ferror(f) || rc;
+    rc = fclose(f) != 0 || rc;
+    if (rc == 0) remove(out); /* rename does not replace a file everywhere */
+    if (rc != 0 || rename(tmp, out) != 0) {
+        fprintf(stderr, "contrarec: %s: the report could not be written\n", out);
         remove(tmp);
         rc = 1;
     }

@@ -100,12 +100,20 @@ TEST(bad_charts_refused) {
     CHECK_FAILS(cr_svg_bars(crt_tmp("keep.svg"), &c, NULL, 4), CR_ERR_INVALID, "series 1 has 3 values, not one per group");
     CHECK_FAILS(cr_svg_bars(crt_tmp("keep.svg"), &c, NULL, 0), CR_ERR_INVALID, "0 groups");
     c.width = 100;
-    CHECK_FAILS(cr_svg_lines(crt_tmp("keep.svg"), &c), CR_ERR_INVALID, "outside 200..8000");
+    CHECK_FAILS(cr_svg_lines(crt_tmp("keep.svg"), &c), CR_ERR_INVALID, "outside 320..8000 x 200..8000");
     c.width = 0;
     c.ref_label = "ref";
     c.ref_y = NAN;
     CHECK_FAILS(cr_svg_lines(crt_tmp("keep.svg"), &c), CR_ERR_INVALID, "reference line");
     c.ref_label = NULL;
+    {
+        static const double huge[2] = {-1.7e308, 1.7e308};
+        s[0].y = huge;
+        s[0].n = 2;
+        CHECK_FAILS(cr_svg_lines(crt_tmp("keep.svg"), &c), CR_ERR_INVALID, "values beyond 1e300");
+        s[0].y = y;
+        s[0].n = 3;
+    }
     CHECK(!strcmp(slurp(crt_tmp("keep.svg")), "old"));
     CHECK_FAILS(cr_svg_lines("build/test-tmp/no-such-dir/x.svg", &c), CR_ERR_IO, "cannot create");
     CHECK_FAILS(cr_svg_lines(crt_tmp("x.svg"), NULL), CR_ERR_INVALID, "no series");
@@ -150,6 +158,9 @@ TEST(tsne_clusters) {
     CHECK_FAILS(cr_tsne(X, 6000, D, NULL, Y1, NULL), CR_ERR_INVALID, "at most 5000");
     o.exaggeration_iters = 400;
     CHECK_FAILS(cr_tsne(X, N, D, &o, Y1, NULL), CR_ERR_INVALID, "exaggeration_iters 400");
+    memset(&o, 0, sizeof o);
+    o.iterations = 20; /* exaggerated throughout: the default is min(250, iterations) */
+    CHECK_OK(cr_tsne(X, N, D, &o, Y1, NULL));
     X[3 * D + 2] = NAN;
     CHECK_FAILS(cr_tsne(X, N, D, NULL, Y1, NULL), CR_ERR_INVALID, "row 3, column 2 is not finite");
     X[3 * D + 2] = 0;
@@ -202,10 +213,40 @@ TEST(popularity_groups) {
     cr_dataset_free(&ds);
 }
 
+/* values equal up to rounding, values near the smallest double, control characters in text:
+   a finite, well-formed chart every time (the ticks are counted, not accumulated) */
+TEST(degenerate_charts) {
+    static const double near1[2] = {1.0, 1.0000000000000002}, tiny[2] = {0, 5e-324}, same[3] = {0.3, 0.3, 0.3};
+    cr_series s[1] = {{"a\001b\tc", NULL, near1, 2}};
+    cr_chart c;
+    const char *t;
+    float pts[8] = {0}; /* four points at the origin: the map still draws */
+    memset(&c, 0, sizeof c);
+    c.series = s;
+    c.n_series = 1;
+    c.title = "ctl\002";
+    CHECK_OK(cr_svg_lines(crt_tmp("near.svg"), &c));
+    t = slurp(crt_tmp("near.svg"));
+    CHECK(strstr(t, ">ab\tc<") && strstr(t, ">ctl<") && !strstr(t, "nan") && !strstr(t, "inf") && count(t, "<text ") < 40);
+    CHECK(renders(crt_tmp("near.svg")));
+    s[0].y = tiny;
+    CHECK_OK(cr_svg_bars(crt_tmp("tiny.svg"), &c, NULL, 2));
+    t = slurp(crt_tmp("tiny.svg"));
+    CHECK(!strstr(t, "nan") && !strstr(t, "inf") && renders(crt_tmp("tiny.svg")));
+    s[0].y = same;
+    s[0].n = 3;
+    CHECK_OK(cr_svg_lines(crt_tmp("same.svg"), &c));
+    CHECK(renders(crt_tmp("same.svg")));
+    CHECK_OK(cr_svg_map(crt_tmp("origin.svg"), NULL, pts, 4, NULL, 0, NULL));
+    t = slurp(crt_tmp("origin.svg"));
+    CHECK(!strstr(t, "nan") && !strstr(t, "inf") && renders(crt_tmp("origin.svg")));
+}
+
 const crt_case crt_pictures[] = {
     {"svg/line_chart", line_chart},
     {"svg/bar_chart", bar_chart},
     {"svg/bad_charts_refused", bad_charts_refused},
+    {"svg/degenerate_charts", degenerate_charts},
     {"svg/tsne_clusters_and_map", tsne_clusters},
     {"svg/popularity_groups", popularity_groups},
     {NULL, NULL},
