@@ -8286,6 +8286,11 @@ typedef struct cr__map_ctx {
     double dens[360], dmax; /* angle density on a 1-degree grid over [-pi, pi) */
 } cr__map_ctx;
 
+/* the colour of point i: its group spread over the palette, or one colour without groups */
+static const char *cr__map_colour(const cr__map_ctx *g, int i) {
+    return g->group ? cr__svg_seq[g->group[i] * (CR_GROUPS - 1) / CR__MAX(g->ng - 1, 1)] : "#0072B2";
+}
+
 static void cr__map_body(cr__wr *w, const void *ctx) {
     const cr__map_ctx *g = (const cr__map_ctx *)ctx;
     const double pi = 3.14159265358979323846, cx = 700, cy = 235, R = 110, ring = 70;
@@ -8307,7 +8312,7 @@ static void cr__map_body(cr__wr *w, const void *ctx) {
     cr__svg_printf(w, "<rect x=\"30\" y=\"60\" width=\"360\" height=\"360\" fill=\"none\" stroke=\"#333333\"/>\n");
     for (i = 0; i < g->n; i++)
         cr__svg_printf(w, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"1.8\" fill=\"%s\" fill-opacity=\"0.75\"/>\n", 40 + (g->xy[2 * i] - g->x0) * g->scale,
-                       410 - (g->xy[2 * i + 1] - g->y0) * g->scale, g->group ? cr__svg_seq[g->group[i] * (CR_GROUPS - 1) / CR__MAX(g->ng - 1, 1)] : "#0072B2");
+                       410 - (g->xy[2 * i + 1] - g->y0) * g->scale, cr__map_colour(g, i));
     if (g->group)
         for (k = 0; k < g->ng; k++) {
             char num[16];
@@ -8338,7 +8343,7 @@ static void cr__map_body(cr__wr *w, const void *ctx) {
         double x = g->xy[2 * i], y = g->xy[2 * i + 1], r = sqrt(x * x + y * y);
         if (r > 0)
             cr__svg_printf(w, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"1.5\" fill=\"%s\" fill-opacity=\"0.5\"/>\n", cx + R * x / r, cy - R * y / r,
-                           g->group ? cr__svg_seq[g->group[i] * (CR_GROUPS - 1) / CR__MAX(g->ng - 1, 1)] : "#0072B2");
+                           cr__map_colour(g, i));
     }
     /* panel 3: the density over the angle, the uniform density dashed */
     cr__svg_printf(w, "<text x=\"1050\" y=\"50\" text-anchor=\"middle\" font-size=\"13\">density of the angle</text>\n");
