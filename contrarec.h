@@ -393,6 +393,32 @@ typedef struct cr_synth_opts {
 CR_API cr_status cr_synthetic(cr_interactions *x, int32_t *n_users, int32_t *n_items,
                               const cr_synth_opts *opts);
 
+/* Item side information: which features (attributes: brand, categories, tags) each item has,
+   with weights. The file has one line per item, "item feat feat ..." or "item feat:weight ...":
+   raw integer ids, blanks between fields, '#' comments and blank lines skipped. Items are mapped
+   through the dataset's item ids: a line for an item the data does not know is skipped and
+   counted (unknown_items, first_unknown_line); items without a line have no features; a feature
+   repeated on a line is kept once, with its first weight, and counted (repeated: S3-Rec's
+   Beauty attributes have 5 such lines). A second line for the same item, a line with an item
+   but no features, or a weight that is not a positive finite number fail, naming file, line
+   and field. */
+typedef struct cr_item_features {
+    cr_csr x;                   /* items x features: row i holds item i's features (dense ids)
+                                   and weights (1 where none is given); empty rows: none */
+    cr_idmap feats;             /* dense feature id <-> raw feature id */
+    int64_t lines;              /* lines read */
+    int64_t items_with;         /* items that have features */
+    int64_t unknown_items;      /* lines skipped: the item is not in the data */
+    int64_t first_unknown_line; /* the first of them (0 if none) */
+    int64_t repeated;           /* features repeated on their line (kept once) */
+    int64_t first_repeated_line;
+} cr_item_features;
+
+CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *items, const char *text, size_t len,
+                                        const char *name);
+CR_API cr_status cr_load_item_features(cr_item_features *f, const cr_idmap *items, const char *path);
+CR_API void cr_item_features_free(cr_item_features *f);
+
 /* A training set with optional validation and test sets sharing one id space (the training
    file's). Test records whose user or item is unknown to training are dropped and counted in
    test_report.unknown_user / unknown_item, never silently. */
@@ -402,6 +428,8 @@ typedef struct cr_dataset {
     cr_interactions train, valid, test;
     cr_load_report train_report, test_report;
     int64_t test_overlap; /* test records dropped because the pair is also in train */
+    cr_item_features features; /* item side information (x.nrows == 0: none); load it with
+                                  cr_load_item_features(&ds->features, &ds->items, path) */
 } cr_dataset;
 
 /* Loads train (adds ids) and, if test_path is not NULL, test (maps ids). Test records whose
@@ -679,6 +707,14 @@ typedef struct cr_eval_opts {
     int cooccurrence;  /* 1: also Microsoft Recommenders' co-occurrence diversity and
                           serendipity (an intersection of user lists per item pair: the costly
                           ones, so off by default) */
+    int basic;         /* 1: accuracy only (Recall, NDCG, precision, hit, MRR, AUC, coverage,
+                          Gini, novelty): no popularity reference, groups, beyond-accuracy
+                          metrics, alignment or uniformity (for timing their cost) */
+    const cr_interactions *fold_in; /* users with records here are scored as new users: their
+                          vector is folded in from these items (graph models: one propagation
+                          step, as cr_recommend_items; sequence models: the items, in order,
+                          as the history) and the items are their known history (excluded
+                          like training items). Strong generalisation: cr_fit_opts.cold_users */
 } cr_eval_opts;
 
 /* Groups of items and users, at the largest K (the long-tail and cold-user views). */
@@ -846,8 +882,16 @@ typedef struct cr_fit_opts {
     double train_noise;/* add floor(train_noise * |train|) random unobserved pairs to the
                           training part only, after the validation carve (robustness runs;
                           cr_interactions_add_noise) */
+    double cold_users; /* user cold-start (strong generalisation): this share of the users
+                          with training and test records, drawn from the seed, is held out of
+                          training entirely; at test time each is folded in from its training
+                          records (cr_eval_opts.fold_in) and scored on its test records
+                          (result: cold). The main test figures then cover the other users. */
+    int cold_warm;     /* with cold_users: train on the same users as usual instead, so `cold`
+                          holds their warm score (their trained vectors), the figure to set
+                          beside a hold-out run with the same seed */
     cr_eval_opts eval; /* cut-offs and history protocol, for validation and test alike
-                          (history_extra is set by cr_fit) */
+                          (history_extra and fold_in are set by cr_fit) */
     cr_fit_fn on_epoch;
     cr_batch_fn on_batch;
     void *user;
@@ -865,6 +909,9 @@ typedef struct cr_fit_result {
                            the dataset has no test set) */
     cr_metrics test_other; /* sequence models: the test set under the other history protocol
                            (history masked if test has it kept, and the reverse), same model */
+    cr_metrics cold;    /* with cold_users: the held-out users on their test records (folded
+                           in, or warm with cold_warm); users == 0 otherwise */
+    int64_t n_cold_users;
     int64_t n_train, n_valid; /* interactions trained on and validated on */
     int64_t n_noise;          /* of n_train: random pairs added by train_noise */
     double train_seconds, eval_seconds;
@@ -2961,6 +3008,140 @@ CR_API cr_status cr_load_interactions(cr_interactions *x, cr_idmap *users, cr_id
     return st;
 }
 
+/* Item features: "item feat[:weight] ...", one line per item (see cr_item_features). */
+CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *items, const char *text, size_t len,
+                                        const char *name) {
+    cr__parser P;
+    cr__field fld;
+    const char *s = text, *end = text + len;
+    int64_t *line_of = NULL, cap = 0, n = 0;
+    int32_t *rows = NULL, *cols = NULL;
+    float *vals = NULL;
+    cr_status st = CR_OK;
+    char show[64];
+    memset(f, 0, sizeof *f);
+    memset(&P, 0, sizeof P);
+    if (!name) name = "(memory)";
+    if (!text && len) return cr__fail(CR_ERR_INVALID, "%s: no text given", name);
+    if (!items || items->n < 1) return cr__fail(CR_ERR_INVALID, "%s: no item ids to map the features through", name);
+    P.path = name;
+    if (!(line_of = (int64_t *)cr__calloc_array((size_t)items->n, sizeof(int64_t), "item features"))) return CR_ERR_NOMEM;
+    if (len >= 3 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF) s += 3;
+    while (s < end && st == CR_OK) {
+        const char *nl = (const char *)memchr(s, '\n', (size_t)(end - s)), *le = nl ? nl : end, *q = s;
+        int64_t raw = 0, lf = 0;
+        int32_t it = -1;
+        int k;
+        P.line++;
+        f->lines++;
+        s = nl ? nl + 1 : end;
+        while (q < le && CR__ISBLANK(*q)) q++;
+        if (q == le || *q == '#') continue;
+        if (memchr(q, 0, (size_t)(le - q))) { st = cr__fail(CR_ERR_PARSE, "%s:%lld: binary data (a NUL byte)", name, (long long)P.line); break; }
+        for (k = 0; q < le && st == CR_OK; k++) { /* fields separated by blanks */
+            const char *t = q, *colon;
+            double w = 1;
+            int32_t fd;
+            while (t < le && !CR__ISBLANK(*t)) t++;
+            fld.b = q;
+            fld.e = t;
+            colon = k ? (const char *)memchr(q, ':', (size_t)(t - q)) : NULL;
+            if (colon) fld.e = colon;
+            if (!cr__parse_id(&P, &fld, k ? "feature id" : "item id", k + 1, &raw)) {
+                st = cr__fail(CR_ERR_PARSE, "%s:%lld: %s", name, (long long)P.line, P.msg);
+                break;
+            }
+            if (colon) {
+                cr__field wf;
+                wf.b = colon + 1;
+                wf.e = t;
+                if (!cr__parse_num(&P, &wf, "feature weight", k + 1, &w)) {
+                    st = cr__fail(CR_ERR_PARSE, "%s:%lld: %s", name, (long long)P.line, P.msg);
+                    break;
+                }
+                if (!(w > 0) || !(w < 1e30)) {
+                    st = cr__fail(CR_ERR_PARSE, "%s:%lld: field %d (feature weight): %s is not a positive finite number", name, (long long)P.line,
+                                  k + 1, cr__show(show, sizeof show, wf.b, wf.e));
+                    break;
+                }
+            }
+            if (k == 0) {
+                if ((it = cr_idmap_find(items, raw)) < 0) { /* an item the data does not have */
+                    if (!f->unknown_items++) f->first_unknown_line = P.line;
+                    break;
+                }
+                if (line_of[it]) {
+                    st = cr__fail(CR_ERR_PARSE, "%s:%lld: item %lld already has its features on line %lld", name, (long long)P.line, (long long)raw,
+                                  (long long)line_of[it]);
+                    break;
+                }
+                line_of[it] = P.line;
+                lf = n;
+            } else {
+                int64_t e;
+                if ((st = cr_idmap_add(&f->feats, raw, &fd)) != CR_OK) break;
+                for (e = lf; e < n; e++)
+                    if (cols[e] == fd) break;
+                if (e < n) { /* kept once */
+                    if (!f->repeated++) f->first_repeated_line = P.line;
+                } else if (n == cap) {
+                    int64_t c = cap;
+                    if (!cr__grow((void **)&rows, &c, n + 1, sizeof(int32_t), "item features")) { st = CR_ERR_NOMEM; break; }
+                    c = cap;
+                    if (!cr__grow((void **)&cols, &c, n + 1, sizeof(int32_t), "item features")) { st = CR_ERR_NOMEM; break; }
+                    c = cap;
+                    if (!cr__grow((void **)&vals, &c, n + 1, sizeof(float), "item features")) { st = CR_ERR_NOMEM; break; }
+                    cap = c;
+                }
+                if (e == n) {
+                    rows[n] = it;
+                    cols[n] = fd;
+                    vals[n] = (float)w;
+                    n++;
+                }
+            }
+            q = t;
+            while (q < le && CR__ISBLANK(*q)) q++;
+        }
+        if (st == CR_OK && k == 1 && line_of[it] == P.line)
+            st = cr__fail(CR_ERR_PARSE, "%s:%lld: item %lld has no features (leave an item without features out of the file)", name,
+                          (long long)P.line, (long long)raw);
+        if (st == CR_OK && k >= 1 && line_of[it] == P.line) f->items_with++;
+    }
+    if (st == CR_OK && !f->items_with)
+        st = cr__fail(CR_ERR_EMPTY, "%s: no features for any known item (%lld lines, %lld for unknown items)", name, (long long)f->lines,
+                      (long long)f->unknown_items);
+    if (st == CR_OK) st = cr_csr_from_coo(&f->x, items->n, f->feats.n, n, rows, cols, vals);
+    if (st == CR_ERR_NOMEM) cr__fail(st, "%s: out of memory while loading", name);
+    CR_FREE(line_of);
+    CR_FREE(rows);
+    CR_FREE(cols);
+    CR_FREE(vals);
+    if (st != CR_OK) {
+        int64_t keep_lines = f->lines;
+        cr_item_features_free(f);
+        f->lines = keep_lines;
+    }
+    return st;
+}
+
+CR_API cr_status cr_load_item_features(cr_item_features *f, const cr_idmap *items, const char *path) {
+    char *buf = NULL;
+    size_t len = 0;
+    cr_status st;
+    memset(f, 0, sizeof *f);
+    if ((st = cr__read_file(path, &buf, &len)) != CR_OK) return st;
+    st = cr_parse_item_features(f, items, buf, len, path);
+    CR_FREE(buf);
+    return st;
+}
+
+CR_API void cr_item_features_free(cr_item_features *f) {
+    cr_csr_free(&f->x);
+    cr_idmap_free(&f->feats);
+    memset(f, 0, sizeof *f);
+}
+
 /* ---- 5e. splits ---- */
 
 /* Copies the records with flag[e] == which into out, in file order. */
@@ -3220,6 +3401,7 @@ CR_API void cr_dataset_free(cr_dataset *ds) {
     cr_interactions_free(&ds->train);
     cr_interactions_free(&ds->valid);
     cr_interactions_free(&ds->test);
+    cr_item_features_free(&ds->features);
     memset(ds, 0, sizeof *ds);
 }
 
@@ -6353,6 +6535,10 @@ static cr_status cr__fit_resolve(cr_fit_opts *o, const cr_dataset *ds, int seq) 
     if (o->refit && o->select != CR_SELECT_VALID) return cr__fail(CR_ERR_INVALID, "cr_fit: refit follows a selection on validation");
     if (o->eval.exclude_seen < -1 || o->eval.exclude_seen > 1) return cr__fail(CR_ERR_INVALID, "cr_fit: eval.exclude_seen must be -1, 0 or 1");
     if (!(o->train_noise >= 0 && o->train_noise <= 10)) return cr__fail(CR_ERR_INVALID, "cr_fit: train_noise %g is outside [0, 10]", o->train_noise);
+    if (!(o->cold_users >= 0 && o->cold_users < 1)) return cr__fail(CR_ERR_INVALID, "cr_fit: cold_users %g is outside [0, 1)", o->cold_users);
+    if (o->cold_users > 0 && !ds->test.n) return cr__fail(CR_ERR_INVALID, "cr_fit: cold users are scored on the test set, and there is none");
+    if (o->cold_warm < 0 || o->cold_warm > 1 || (o->cold_warm && o->cold_users == 0))
+        return cr__fail(CR_ERR_INVALID, "cr_fit: cold_warm must be 0 or 1, and 1 only with cold_users");
     for (i = 0; i < CR_MAX_K && o->eval.ks[i]; i++) {
         if (o->eval.ks[i] < 1 || o->eval.ks[i] > 1024 || (i && o->eval.ks[i] <= o->eval.ks[i - 1]))
             return cr__fail(CR_ERR_INVALID, "evaluation cut-offs must ascend within 1..1024 (got %d at position %d)", o->eval.ks[i], i + 1);
@@ -6366,6 +6552,42 @@ static cr_status cr__fit_resolve(cr_fit_opts *o, const cr_dataset *ds, int seq) 
     if (!o->metric_k) o->metric_k = o->eval.ks[nk - 1];
     for (i = 0; i < nk && o->eval.ks[i] != o->metric_k; i++) {}
     if (i == nk) return cr__fail(CR_ERR_INVALID, "cr_fit: metric_k %d is not one of the evaluation cut-offs", o->metric_k);
+    return CR_OK;
+}
+
+#define CR__COLD_STREAM 0x636f6c64ULL /* "cold": which users the cold-start protocol holds out */
+
+/* The cold-start users: round(share x eligible) (at least one) of the users with both training
+   and test records, those with the smallest hash of (seed, user). pick receives 1 for them. */
+static int64_t cr__cold_pick(const cr_dataset *ds, double share, uint64_t seed, uint8_t *pick) {
+    uint8_t *has = pick;
+    uint64_t *key;
+    int64_t e, n = 0, want, u;
+    memset(pick, 0, (size_t)ds->n_users);
+    for (e = 0; e < ds->train.n; e++) has[ds->train.user[e]] |= 1;
+    for (e = 0; e < ds->test.n; e++) has[ds->test.user[e]] |= 2;
+    if (!(key = (uint64_t *)cr__alloc_array((size_t)ds->n_users + 1, sizeof(uint64_t), "cold-start users"))) return -1;
+    for (u = 0; u < ds->n_users; u++)
+        if (has[u] == 3) key[n++] = (cr_hash64(cr_hash64(seed, CR__COLD_STREAM), (uint64_t)u) & ~(uint64_t)0xffffffffu) | (uint64_t)u;
+    want = n ? CR__MAX(1, (int64_t)floor(share * (double)n + 0.5)) : 0;
+    memset(pick, 0, (size_t)ds->n_users);
+    cr__sort_u64(key, n);
+    for (e = 0; e < want; e++) pick[(uint32_t)key[e]] = 1;
+    CR_FREE(key);
+    return want;
+}
+
+/* The records of x whose user is (want = 1) or is not (want = 0) picked, in order. */
+static cr_status cr__filter_users(const cr_interactions *x, const uint8_t *pick, int want, cr_interactions *out) {
+    int64_t e;
+    memset(out, 0, sizeof *out);
+    for (e = 0; e < x->n; e++)
+        if (pick[x->user[e]] == want && cr_interactions_push(out, x->user[e], x->item[e], x->rating[e], x->time[e]) != CR_OK) {
+            cr_interactions_free(out);
+            return CR_ERR_NOMEM;
+        }
+    out->has_rating = x->has_rating;
+    out->has_time = x->has_time;
     return CR_OK;
 }
 
@@ -6447,8 +6669,9 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
                         cr_fit_result *res) {
     cr_fit_opts o;
     cr_config cfg = *cfg_in;
-    cr_interactions keep, held, full;
-    const cr_interactions *train = &ds->train, *valid = NULL, *known = NULL;
+    cr_interactions keep, held, full, warm_train, cold_hist, warm_test, cold_test;
+    const cr_interactions *train = &ds->train, *valid = NULL, *known = NULL, *test = &ds->test;
+    uint8_t *pick = NULL;
     cr_eval_opts sel_opts;
     cr_model *m = NULL;
     int seq;
@@ -6458,6 +6681,10 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
     memset(&keep, 0, sizeof keep);
     memset(&held, 0, sizeof held);
     memset(&full, 0, sizeof full);
+    memset(&warm_train, 0, sizeof warm_train);
+    memset(&cold_hist, 0, sizeof cold_hist);
+    memset(&warm_test, 0, sizeof warm_test);
+    memset(&cold_test, 0, sizeof cold_test);
     memset(&o, 0, sizeof o);
     if (opts) o = *opts;
     if ((st = cr_config_resolve(&cfg)) != CR_OK) return st;
@@ -6466,10 +6693,21 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
     res->selected_on = o.select;
     sel_opts = o.eval;
     sel_opts.history_extra = NULL;
+    sel_opts.fold_in = NULL;
+    if (o.cold_users > 0) { /* the held-out users: their records leave training and the main test */
+        if (!(pick = (uint8_t *)cr__alloc_array((size_t)ds->n_users + 1, 1, "cold-start users"))) return CR_ERR_NOMEM;
+        if ((res->n_cold_users = cr__cold_pick(ds, o.cold_users, cfg.seed, pick)) < 0) { st = CR_ERR_NOMEM; goto done; }
+        if (!res->n_cold_users) { st = cr__fail(CR_ERR_EMPTY, "cold_users: no user has both training and test records"); goto done; }
+        if ((st = cr__filter_users(&ds->train, pick, 0, &warm_train)) != CR_OK || (st = cr__filter_users(&ds->train, pick, 1, &cold_hist)) != CR_OK ||
+            (st = cr__filter_users(&ds->test, pick, 0, &warm_test)) != CR_OK || (st = cr__filter_users(&ds->test, pick, 1, &cold_test)) != CR_OK)
+            goto done;
+        if (!o.cold_warm) train = &warm_train;
+        test = &warm_test;
+    }
     if (o.select == CR_SELECT_VALID) {
         if (ds->valid.n) valid = &ds->valid;
         else { /* carve it: the model trains on the rest */
-            if ((st = cr__carve(&ds->train, ds->n_users, seq, o.valid_ratio, cfg.seed, CR__VALID_STREAM, &keep, &held)) != CR_OK) return st;
+            if ((st = cr__carve(train, ds->n_users, seq, o.valid_ratio, cfg.seed, CR__VALID_STREAM, &keep, &held)) != CR_OK) goto done;
             train = &keep;
             valid = &held;
         }
@@ -6483,7 +6721,7 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
     } else {
         known = ds->valid.n ? &ds->valid : NULL;
         if (o.select == CR_SELECT_TEST) {
-            valid = &ds->test;
+            valid = test;
             sel_opts.history_extra = known;
         }
     }
@@ -6517,11 +6755,18 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
     if (ds->test.n) { /* the test set, read once, at the returned model */
         cr_eval_opts to = o.eval;
         to.history_extra = known;
-        if ((st = cr_evaluate(m, &ds->test, &to, &res->test)) != CR_OK) goto done;
+        to.fold_in = NULL;
+        if ((st = cr_evaluate(m, test, &to, &res->test)) != CR_OK) goto done;
         res->eval_seconds += res->test.seconds;
+        if (o.cold_users > 0) { /* the held-out users: folded in, or (cold_warm) as trained */
+            if (!o.cold_warm) to.fold_in = &cold_hist;
+            if ((st = cr_evaluate(m, &cold_test, &to, &res->cold)) != CR_OK) goto done;
+            res->eval_seconds += res->cold.seconds;
+            to.fold_in = NULL;
+        }
         if (seq) { /* and under the other history protocol, so the two can be compared */
             to.exclude_seen = to.exclude_seen == 1 ? -1 : 1;
-            if ((st = cr_evaluate(m, &ds->test, &to, &res->test_other)) != CR_OK) goto done;
+            if ((st = cr_evaluate(m, test, &to, &res->test_other)) != CR_OK) goto done;
         }
     }
     *out = m;
@@ -6531,6 +6776,11 @@ done:
     cr_interactions_free(&keep);
     cr_interactions_free(&held);
     cr_interactions_free(&full);
+    cr_interactions_free(&warm_train);
+    cr_interactions_free(&cold_hist);
+    cr_interactions_free(&warm_test);
+    cr_interactions_free(&cold_test);
+    CR_FREE(pick);
     return st;
 }
 
@@ -6587,7 +6837,8 @@ typedef struct cr__eval {
     const cr_model *m;
     cr_eval_opts o;
     int nk, kmax, exclude;
-    cr_csr T, X;       /* test items of each user; extra known items (X.rowptr NULL if none) */
+    cr_csr T, X, F;    /* test items of each user; extra known items; fold-in items (X, F:
+                          rowptr NULL if none) */
     int32_t *users;    /* (n) the users with a test item, in id order */
     int64_t n, stride;
     int32_t *topi;     /* (n, kmax) each user's top items, -1 past the candidates */
@@ -6616,6 +6867,7 @@ static cr_status cr__eval_resolve(cr_eval_opts *o, int seq, int *nk_out) {
     if (o->tail_ratio == 0) o->tail_ratio = 0.1;
     if (!(o->tail_ratio > 0 && o->tail_ratio < 1e9)) return cr__fail(CR_ERR_INVALID, "tail_ratio %g must be positive", o->tail_ratio);
     if (o->cooccurrence < 0 || o->cooccurrence > 1) return cr__fail(CR_ERR_INVALID, "cooccurrence must be 0 or 1");
+    if (o->basic < 0 || o->basic > 1) return cr__fail(CR_ERR_INVALID, "basic must be 0 or 1");
     *nk_out = nk;
     return CR_OK;
 }
@@ -6679,6 +6931,8 @@ static void cr__eval_user(const cr__eval *E, int64_t e, float *s) {
         for (p = m->hist.rowptr[uu]; p < m->hist.rowptr[uu + 1]; p++) { n_excl += s[m->hist.col[p]] != -INFINITY; s[m->hist.col[p]] = -INFINITY; }
         if (X->rowptr)
             for (p = X->rowptr[uu]; p < X->rowptr[uu + 1]; p++) { n_excl += s[X->col[p]] != -INFINITY; s[X->col[p]] = -INFINITY; }
+        if (E->F.rowptr)
+            for (p = E->F.rowptr[uu]; p < E->F.rowptr[uu + 1]; p++) { n_excl += s[E->F.col[p]] != -INFINITY; s[E->F.col[p]] = -INFINITY; }
     }
     found = cr__topk_row(s, I, kmax, ts, ti);
     for (q = 0; q < kmax; q++) tk[q] = q < found ? ti[q] : -1;
@@ -6703,7 +6957,7 @@ static void cr__eval_user(const cr__eval *E, int64_t e, float *s) {
             kk++;
         }
     }
-    cr__eval_popularity(E, uu, s, rr);
+    if (!E->o.basic) cr__eval_popularity(E, uu, s, rr);
     { /* long-tail recall at the largest K */
         int tail_n = 0, tail_hit = 0;
         for (p = tb; p < te; p++)
@@ -6733,6 +6987,34 @@ static void cr__eval_user(const cr__eval *E, int64_t e, float *s) {
         n_cand -= valid;
         if (valid && n_cand > 0) ex[CR__R_AUC] = 1.0 - bad / ((double)valid * (double)n_cand);
     }
+}
+
+/* The evaluated users' vectors into Ub (n, d): the model's own, or folded in from their
+   fold-in items (users the model never trained on). */
+static cr_status cr__eval_user_vectors(const cr__eval *E, float *Ub) {
+    const cr_model *m = E->m;
+    const cr_csr *F = &E->F;
+    int d = m->cfg.dim;
+    int64_t e, n_reg = 0;
+    int32_t *reg;
+    float *tmp;
+    cr_status st = CR_OK;
+    if (!F->rowptr) return m->ops->user_vectors(m, E->users, (int)E->n, E->X.rowptr ? &E->X : NULL, Ub);
+    reg = (int32_t *)cr__alloc_array((size_t)E->n, sizeof(int32_t), "evaluation");
+    tmp = cr_alloc_floats(E->n * d);
+    if (!reg || !tmp) { CR_FREE(reg); cr__free_aligned(tmp); return CR_ERR_NOMEM; }
+    for (e = 0; e < E->n; e++)
+        if (F->rowptr[E->users[e] + 1] == F->rowptr[E->users[e]]) reg[n_reg++] = E->users[e];
+    if (n_reg) st = m->ops->user_vectors(m, reg, (int)n_reg, E->X.rowptr ? &E->X : NULL, tmp);
+    for (e = 0, n_reg = 0; e < E->n && st == CR_OK; e++) {
+        int32_t u = E->users[e];
+        int64_t b = F->rowptr[u], n = F->rowptr[u + 1] - b;
+        if (!n) memcpy(Ub + e * d, tmp + (n_reg++) * d, (size_t)d * sizeof(float));
+        else st = m->ops->fold_in(m, F->col + b, (int)n, Ub + e * d);
+    }
+    CR_FREE(reg);
+    cr__free_aligned(tmp);
+    return st;
 }
 
 /* Scores every evaluated user against every item, in blocks of 256 users, and ranks them. */
@@ -7145,6 +7427,8 @@ CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_
        interactions (e.g. a validation split), which sequence models also append to histories */
     if (E.o.history_extra && E.o.history_extra->n &&
         (st = cr_interactions_to_csr(&E.X, E.o.history_extra, m->n_users, m->n_items, seq)) != CR_OK) goto done;
+    if (E.o.fold_in && E.o.fold_in->n && (st = cr_interactions_to_csr(&E.F, E.o.fold_in, m->n_users, m->n_items, seq)) != CR_OK)
+        goto done;
     for (u = 0; u < m->n_users; u++) E.n += E.T.rowptr[u + 1] > E.T.rowptr[u];
     if (E.n == 0) { st = cr__fail(CR_ERR_EMPTY, "no user has a test interaction"); goto done; }
     E.stride = CR__R_PER_K * E.nk + CR__R_EXTRA;
@@ -7159,9 +7443,13 @@ CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_
         if (E.T.rowptr[u + 1] > E.T.rowptr[u]) E.users[E.n++] = u;
     cr_model_prepare(m);
     if (!(Ub = cr_alloc_floats(E.n * m->cfg.dim))) { st = CR_ERR_NOMEM; goto done; }
-    if ((st = m->ops->user_vectors(m, E.users, (int)E.n, E.X.rowptr ? &E.X : NULL, Ub)) != CR_OK ||
+    if ((st = cr__eval_user_vectors(&E, Ub)) != CR_OK ||
         (st = cr__eval_head(&E)) != CR_OK || (st = cr__eval_rank(&E, Ub)) != CR_OK || (st = cr__eval_sum(&E, out)) != CR_OK)
         goto done;
+    if (E.o.basic) {
+        out->seconds = cr__now() - t0;
+        goto done;
+    }
     if ((st = cr__eval_groups(&E, out)) != CR_OK ||
         (st = cr_beyond_accuracy(E.topi, E.users, E.n, E.kmax, &m->hist, &E.T, m->ops->item_vectors(m), m->cfg.dim,
                                  E.o.tail_ratio, E.o.cooccurrence, &out->beyond)) != CR_OK)
@@ -7174,6 +7462,7 @@ done:
     if (st == CR_ERR_NOMEM && !cr_last_error()[0]) cr__fail(st, "out of memory during evaluation");
     cr_csr_free(&E.T);
     cr_csr_free(&E.X);
+    cr_csr_free(&E.F);
     CR_FREE(E.users); CR_FREE(E.topi); CR_FREE(E.res); CR_FREE(E.head); CR_FREE(E.pop);
     cr__free_aligned(Ub);
     if (st != CR_OK) memset(out, 0, sizeof *out);
@@ -8100,6 +8389,28 @@ static double cr__tsne_grad_row(const float *Px, const float *Py, const float *P
     float xi = Px[i], yi = Py[i];
     int j, l, n8 = n & ~7;
     double s = 0;
+#if defined(CR__AVX512) || defined(CR__AVX2)
+    { /* the same 8 lanes in ymm registers: gcc's own vectorisation of the loop below kept the
+         lanes in memory and ran ~10x slower */
+        __m256 vx = _mm256_set1_ps(xi), vy = _mm256_set1_ps(yi), one = _mm256_set1_ps(1.0f), vex = _mm256_set1_ps(ex);
+        __m256 vq = _mm256_setzero_ps(), vax = vq, vay = vq, vbx = vq, vby = vq;
+        for (j = 0; j < n8; j += 8) {
+            __m256 dx = _mm256_sub_ps(vx, _mm256_loadu_ps(Px + j)), dy = _mm256_sub_ps(vy, _mm256_loadu_ps(Py + j));
+            __m256 q = _mm256_div_ps(one, _mm256_fmadd_ps(dy, dy, _mm256_fmadd_ps(dx, dx, one)));
+            __m256 pq = _mm256_mul_ps(_mm256_mul_ps(vex, _mm256_loadu_ps(Prow + j)), q), qq = _mm256_mul_ps(q, q);
+            vq = _mm256_add_ps(vq, q);
+            vax = _mm256_fmadd_ps(pq, dx, vax);
+            vay = _mm256_fmadd_ps(pq, dy, vay);
+            vbx = _mm256_fmadd_ps(qq, dx, vbx);
+            vby = _mm256_fmadd_ps(qq, dy, vby);
+        }
+        _mm256_storeu_ps(q8, vq);
+        _mm256_storeu_ps(ax, vax);
+        _mm256_storeu_ps(ay, vay);
+        _mm256_storeu_ps(bx, vbx);
+        _mm256_storeu_ps(by, vby);
+    }
+#else
     for (j = 0; j < n8; j += 8)
         for (l = 0; l < 8; l++) {
             float dx = xi - Px[j + l], dy = yi - Py[j + l], q = 1.0f / (1.0f + dx * dx + dy * dy), pq = ex * Prow[j + l] * q, qq = q * q;
@@ -8109,6 +8420,7 @@ static double cr__tsne_grad_row(const float *Px, const float *Py, const float *P
             bx[l] += qq * dx;
             by[l] += qq * dy;
         }
+#endif
     for (j = n8; j < n; j++) {
         float dx = xi - Px[j], dy = yi - Py[j], q = 1.0f / (1.0f + dx * dx + dy * dy), pq = ex * Prow[j] * q, qq = q * q;
         q8[0] += q;

@@ -16,6 +16,8 @@
 #   bench/quality.sh ncl        NCL on Gowalla, 30 epochs, with and without the prototype term
 #   bench/quality.sh views      SGL on Gowalla, 20 epochs: ED, mixed, subgraph, ED kept 5 epochs
 #   bench/quality.sh noise      LightGCN, SGL, XSimGCL on Gowalla with 0-20% noisy training pairs
+#   bench/quality.sh coldusers  LightGCN and XSimGCL on Last.fm: 10% of the users held out and
+#                               folded in, beside the same users trained on
 # Needs ../shared/data (or CR_DATA=dir). BENCH_THREADS threads per run (2), JOBS runs at once (1).
 # Logs: build/quality/. CR_BIN=path runs another build of the program.
 set -euo pipefail
@@ -92,6 +94,29 @@ views)
     for n in sgl-ed sgl-mixed sgl-subgraph sgl-ed-every5; do
         summary "$n-gowalla" 20 recall@20 ndcg@20
         grep '"prep_s"' "$OUT/$n-gowalla.json" | awk -F'"prep_s":' '{split($2, a, ","); s += a[1]; n++} END {printf "%-30s mean view-building time %.2f s/epoch\n", "", s / n}'
+    done
+    ;;
+coldusers)
+    # user cold start on Last.fm: 10% of the users held out of training and folded in from their
+    # training items, beside the same users trained on (--cold-warm); selected on validation
+    # (the held-out users have no validation records): XSimGCL over 100 epochs, LightGCN (slower
+    # to converge at lr 1e-3) up to 500 epochs with patience 30
+    L="--train $DATA/lastfm/train.txt --test $DATA/lastfm/test.txt"
+    for m in lightgcn xsimgcl; do
+        E="--epochs 100"
+        if [ $m = lightgcn ]; then E="--epochs 500 --patience 30"; fi
+        run $m-lastfm-cold --model $m $L $E --cold-users 0.1
+        run $m-lastfm-warm --model $m $L $E --cold-users 0.1 --cold-warm
+    done
+    wait
+    for m in lightgcn xsimgcl; do
+        for v in cold warm; do
+            summary "$m-lastfm-$v" 20 recall@20 ndcg@20
+            last=$(tail -n 1 "$OUT/$m-lastfm-$v.json")
+            printf '%-30s %s held-out users (%s): recall@20 %s ndcg@20 %s (popularity %s %s)\n' "" "$(echo "$last" | field cold_users)" \
+                "$(echo "$last" | sed -n 's/.*"cold_mode":"\([a-z-]*\)".*/\1/p')" "$(echo "$last" | field cold_recall@20)" \
+                "$(echo "$last" | field cold_ndcg@20)" "$(echo "$last" | field cold_pop_recall@20)" "$(echo "$last" | field cold_pop_ndcg@20)"
+        done
     done
     ;;
 seq)

@@ -190,6 +190,8 @@ static void usage(void) {
         "           --select test (select on the test set, as SELFRec and LightGCN's code do: optimistic)\n"
         "           --select last (no selection: the model after --epochs)\n"
         "robustness: --train-noise P (add P x |train| random unobserved pairs to the training part only)\n"
+        "cold start: --cold-users P (hold a seeded share P of the users out of training; fold them in from\n"
+        "           their training items at test time) --cold-warm (train on them instead: their warm score)\n"
         "training:  --dim D (64) --layers K --lr LR --batch B --reg R --l2 paper|selfrec --clip C\n"
         "           --threads T --seed S\n"
         "contrast:  --tau T --lambda L --eps E --drop RHO --lstar L --proj-head --cl-negatives random:N\n"
@@ -283,6 +285,8 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--metric")) parse_metric(need(argc, argv, &i), f);
         else if (!strcmp(a, "--refit")) f->refit = 1;
         else if (!strcmp(a, "--train-noise")) f->train_noise = parse_num(a, need(argc, argv, &i), 0, 10, 0);
+        else if (!strcmp(a, "--cold-users")) f->cold_users = parse_num(a, need(argc, argv, &i), 0, 0.99, 0);
+        else if (!strcmp(a, "--cold-warm")) f->cold_warm = 1;
         else if (!strcmp(a, "--select")) {
             const char *v = need(argc, argv, &i);
             if (!strcmp(v, "valid")) f->select = CR_SELECT_VALID;
@@ -607,6 +611,7 @@ static int cmd_train(opts *o) {
     if (o->format_set && !o->train) die_usage("--format needs --train%s%s", "", "");
     if (f->refit && f->select != CR_SELECT_VALID) die_usage("--refit follows a selection on validation; it does not go with --select %s%s", cr_select_name(f->select), "");
     if (f->select == CR_SELECT_LAST && !f->epochs) die_usage("--select last needs --epochs%s%s", "", "");
+    if (f->cold_warm && f->cold_users == 0) die_usage("--cold-warm needs --cold-users%s%s", "", "");
     rc = *c; /* every option is checked before any work */
     if (cr_config_resolve(&rc) != CR_OK) { fprintf(stderr, "contrarec: %s\n", cr_last_error()); return 2; }
     if (o->save) check_writable("--save", o->save, 0);
@@ -675,6 +680,10 @@ static int cmd_train(opts *o) {
                 json_beyond("test_", &res.test);
                 if (other) json_metrics(masked ? "test_kept_" : "test_masked_", other);
             }
+            if (res.cold.users) {
+                jprintf(",\"cold_users\":%lld,\"cold_mode\":\"%s\"", (long long)res.n_cold_users, f->cold_warm ? "warm" : "fold-in");
+                json_metrics("cold_", &res.cold);
+            }
             jprintf("}\n");
         }
         if (!o->json) {
@@ -685,14 +694,23 @@ static int cmd_train(opts *o) {
             if (res.refit) printf("retrained on train + validation (%lld interactions) for %d epochs\n", (long long)res.n_train, res.best_epoch);
             if (res.n_noise) printf("trained with %lld random pairs added (--train-noise)\n", (long long)res.n_noise);
             if (res.test.users) {
-                printf("test (read once, at the returned model; %s):\n",
-                       seq ? (masked ? "history items masked" : "history items not masked") : "known items masked");
+                printf("test (read once, at the returned model; %s%s):\n",
+                       seq ? (masked ? "history items masked" : "history items not masked") : "known items masked",
+                       res.cold.users ? "; the users not held out" : "");
                 print_final(&res.test);
                 if (other) {
                     int i;
                     printf("test with history items %s:\n", masked ? "not masked" : "masked");
                     for (i = 0; i < other->n_k; i++) printf("  @%-3d recall %.4f  ndcg %.4f  hit %.4f  mrr %.4f\n", other->k[i], other->recall[i], other->ndcg[i], other->hit[i], other->mrr[i]);
                 }
+            }
+            if (res.cold.users) {
+                int i;
+                printf("the %lld held-out users (--cold-users), %s, on their test items:\n", (long long)res.n_cold_users,
+                       f->cold_warm ? "trained on as usual (--cold-warm: their warm score)" : "never trained on, folded in from their training items");
+                for (i = 0; i < res.cold.n_k; i++)
+                    printf("  @%-3d recall %.4f  ndcg %.4f   (popularity: recall %.4f  ndcg %.4f)\n", res.cold.k[i], res.cold.recall[i],
+                           res.cold.ndcg[i], res.cold.pop_recall[i], res.cold.pop_ndcg[i]);
             }
             printf("training %.1f s, evaluation %.1f s\n", res.train_seconds, res.eval_seconds);
             if (o->save) printf("saved %s\n", o->save);
@@ -1096,6 +1114,8 @@ static int write_report(const char *const *files, int nf, const char *out, const
                                           "test_ild_cosine", "test_alignment", "test_uniformity_users", "test_uniformity_items"};
     static const char *const ms_heads[] = {"catalog coverage", "distributional coverage", "novelty", "diversity (co-occurrence)", "serendipity",
                                            "intra-list diversity (cosine)", "alignment", "uniformity (users)", "uniformity (items)"};
+    static const char *const cold_keys[] = {"model", "cold_mode", "cold_users", "cold_recall@20", "cold_ndcg@20", "cold_pop_recall@20", "cold_pop_ndcg@20"};
+    static const char *const cold_heads[] = {"model", "held-out users scored", "users", "Recall@20", "NDCG@20", "popularity Recall@20", "popularity NDCG@20"};
     static const char *const charts[][2] = {{"loss", "training loss"}, {"valid_ndcg@20", "validation NDCG@20"},
                                             {"valid_recall@20", "validation Recall@20"}, {"test_item_group_recall", "Recall@20 within each item-popularity group (test)"},
                                             {"test_item_group_recall_share", "each item group's share of Recall@20 (test)"},
@@ -1104,6 +1124,7 @@ static int write_report(const char *const *files, int nf, const char *out, const
     char tmp[4096];
     FILE *f;
     int i, k, rc = 0;
+    memset(runs, 0, sizeof runs);
     read_runs(runs, files, nf);
     for (i = 0; i < nf; i++)
         if (!runs[i].final) {
@@ -1128,6 +1149,13 @@ static int write_report(const char *const *files, int nf, const char *out, const
     html_table(f, runs, nf, "Beyond accuracy at K = 20: RecBole's definitions", rb_keys, rb_heads, (int)(sizeof rb_keys / sizeof *rb_keys));
     html_table(f, runs, nf, "Beyond accuracy at K = 20: Microsoft Recommenders' definitions, and the vectors", ms_keys, ms_heads,
                (int)(sizeof ms_keys / sizeof *ms_keys));
+    for (i = 0; i < nf; i++) { /* user cold start, when some run held users out (--cold-users) */
+        double v;
+        if (json_num(runs[i].final, "cold_users", &v)) break;
+    }
+    if (i < nf)
+        html_table(f, runs, nf, "User cold start at K = 20: the held-out users, folded in (never trained on) or warm (trained on)",
+                   cold_keys, cold_heads, (int)(sizeof cold_keys / sizeof *cold_keys));
     for (k = 0; k < (int)(sizeof charts / sizeof *charts); k++) {
         for (i = 0; i < nf; i++) { /* a chart only when every run has its field */
             double v[MAX_GROUPS];

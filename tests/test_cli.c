@@ -238,6 +238,20 @@ TEST(train_selects_on_validation) {
     EXPECT("train --model mf --select test --refit --epochs 2", 2, "--refit follows a selection on validation");
     EXPECT("train --model mf --select sometimes", 2, "--select: 'sometimes' is not valid, test or last");
     EXPECT("train --model mf --metric auc", 2, "--metric: unknown metric 'auc'");
+    EXPECT("train --model mf --cold-users 1", 2, "--cold-users: 1 is outside");
+    EXPECT("train --model mf --cold-warm", 2, "--cold-warm needs --cold-users");
+    /* cold users: held out, folded in, reported in the text and the JSON */
+    EXPECT("train --model lightgcn --epochs 1 --dim 8 --no-auc --cold-users 0.1", 0, "");
+    f = fopen("build/test-tmp/cli.out", "rb");
+    CHECK(f && fread(line, 1, sizeof line - 1, f) > 0);
+    if (f) fclose(f);
+    CHECK(strstr(line, "held-out users (--cold-users), never trained on, folded in") && strstr(line, "the users not held out"));
+    EXPECT("train --model lightgcn --epochs 1 --dim 8 --no-auc --cold-users 0.1 --cold-warm --json", 0, "");
+    f = fopen("build/test-tmp/cli.out", "rb");
+    memset(line, 0, sizeof line);
+    CHECK(f && fread(line, 1, sizeof line - 1, f) > 0);
+    if (f) fclose(f);
+    CHECK(strstr(line, "\"cold_mode\":\"warm\"") && strstr(line, "\"cold_recall@20\":") && strstr(line, "\"cold_users\":"));
 }
 
 /* Output paths are checked before any work: a run that could not save stops at once. */

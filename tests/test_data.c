@@ -276,6 +276,73 @@ TEST(real_lastfm_when_present) {
     cr_dataset_free(&ds);
 }
 
+/* Item features: "item feat[:weight] ...", ids mapped through the data's item ids. */
+TEST(item_features_format_and_errors) {
+    cr_idmap items;
+    cr_item_features f;
+    int32_t d;
+    int64_t i, p;
+    static const char *const bad[][2] = {
+        {"1 10\n2 11\n1 12\n", "f:3: item 1 already has its features on line 1"},
+        {"1 10\n2\n", "f:2: item 2 has no features"},
+        {"1 10:0\n", "f:1: field 2 (feature weight): 0 is not a positive finite number"},
+        {"1 10:-2\n", "is not a positive finite number"},
+        {"1 10:abc\n", "f:1: field 2 (feature weight)"},
+        {"1 x7\n", "f:1: field 2 (feature id): 'x7' is not a non-negative integer id"},
+        {"a 7\n", "f:1: field 1 (item id)"},
+        {"99 7\n", "f: no features for any known item (1 lines, 1 for unknown items)"},
+        {"1 10\n2 1\x00 3\n", "f:2: binary data"}};
+    memset(&items, 0, sizeof items);
+    for (i = 0; i < 3; i++) CHECK_OK(cr_idmap_add(&items, 1 + i, &d)); /* raw items 1, 2, 3 */
+    {
+        const char *txt = "\xEF\xBB\xBF# items and their attributes\n1 10 11 10:3\n\n2\t11:0.5  12 \r\n99 10\n";
+        CHECK_OK(cr_parse_item_features(&f, &items, txt, strlen(txt), "f"));
+    }
+    CHECK(f.x.nrows == 3 && f.x.ncols == 3 && f.x.nnz == 4 && f.feats.n == 3 && f.items_with == 2);
+    CHECK(f.unknown_items == 1 && f.first_unknown_line == 5 && f.lines == 5 && f.repeated == 1 && f.first_repeated_line == 2);
+    CHECK(f.x.rowptr[3] - f.x.rowptr[2] == 0); /* item 3: no features */
+    for (i = 0; i < 2; i++)
+        for (p = f.x.rowptr[i]; p < f.x.rowptr[i + 1]; p++) {
+            int64_t raw = f.feats.raw[f.x.col[p]];
+            CHECKF(f.x.val[p] == (i == 1 && raw == 11 ? 0.5f : 1.0f) && (i == 0 ? raw == 10 || raw == 11 : raw == 11 || raw == 12),
+                   "item %lld feature %lld weight %g", (long long)i, (long long)raw, (double)f.x.val[p]);
+        }
+    cr_item_features_free(&f);
+    for (i = 0; i < (int64_t)(sizeof bad / sizeof *bad); i++) {
+        size_t len = strlen(bad[i][0]);
+        if (strstr(bad[i][1], "binary")) len = 12;
+        CHECK_FAILS(cr_parse_item_features(&f, &items, bad[i][0], len, "f"), i == 7 ? CR_ERR_EMPTY : CR_ERR_PARSE, bad[i][1]);
+        CHECK(f.x.nrows == 0 && f.feats.n == 0);
+    }
+    CHECK_FAILS(cr_load_item_features(&f, &items, "build/test-tmp/no-such-features.txt"), CR_ERR_IO, "no-such-features.txt: cannot open");
+    cr_idmap_free(&items);
+}
+
+/* Amazon-Beauty's brand and category attributes: every item, 637 attribute ids, 1-6 per item. */
+TEST(real_beauty_item_features_when_present) {
+    cr_dataset ds;
+    cr_load_opts lo;
+    int64_t i, lo_n = 99, hi_n = 0;
+    const char *tr = "../shared/data/amazon-beauty/train.txt", *te = "../shared/data/amazon-beauty/test.txt",
+               *fe = "../shared/data/amazon-beauty/item_attributes.txt";
+    if (!crt_have_file(fe)) { printf("(skipped) "); return; }
+    memset(&lo, 0, sizeof lo);
+    lo.format = CR_FORMAT_SEQ;
+    CHECK_OK(cr_dataset_load(&ds, tr, te, &lo));
+    CHECK_OK(cr_load_item_features(&ds.features, &ds.items, fe));
+    for (i = 0; i < ds.n_items; i++) {
+        int64_t n = ds.features.x.rowptr[i + 1] - ds.features.x.rowptr[i];
+        if (n < lo_n) lo_n = n;
+        if (n > hi_n) hi_n = n;
+    }
+    /* the 9 items seen only in test are not in the training id map: their lines are skipped */
+    CHECKF(ds.features.feats.n <= 637 && ds.features.items_with == ds.n_items && ds.features.unknown_items == 12101 - ds.n_items &&
+               lo_n >= 1 && hi_n <= 6 && ds.features.repeated == 5,
+           "%d features, %lld items with features of %d, %lld unknown, %lld..%lld per item", ds.features.feats.n,
+           (long long)ds.features.items_with, ds.n_items, (long long)ds.features.unknown_items, (long long)lo_n, (long long)hi_n);
+    cr_dataset_free(&ds);
+}
+
 const crt_case crt_data[] = {
     {"data/lightgcn_format", lightgcn_format},
     {"data/seq_format_colon_and_plain", seq_format_colon_and_plain},
@@ -291,4 +358,6 @@ const crt_case crt_data[] = {
     {"data/synthetic_is_deterministic", synthetic_is_deterministic},
     {"data/real_gowalla_when_present", real_gowalla_when_present},
     {"data/real_lastfm_when_present", real_lastfm_when_present},
+    {"data/item_features_format_and_errors", item_features_format_and_errors},
+    {"data/real_beauty_item_features_when_present", real_beauty_item_features_when_present},
     {NULL, NULL}};

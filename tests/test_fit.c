@@ -330,6 +330,107 @@ TEST(score_candidates) {
     cr_dataset_free(&ds);
 }
 
+/* cr_evaluate's fold-in equals scoring each user by hand through cr_recommend_items (the same
+   fold-in rule and exclusions), for a graph and a sequence model. */
+static void fold_in_matches_by_hand(cr_model_kind kind) {
+    int seq = cr_model_is_sequential(kind);
+    cr_dataset ds = synth(seq, 150, 200, 23);
+    cr_config c;
+    cr_model *m = NULL;
+    cr_interactions fold, test;
+    cr_eval_opts eo;
+    cr_metrics mt;
+    int64_t e, items[20], hist[256];
+    double recall = 0;
+    int n_users = 0, u;
+    memset(&c, 0, sizeof c);
+    memset(&eo, 0, sizeof eo);
+    memset(&fold, 0, sizeof fold);
+    memset(&test, 0, sizeof test);
+    c.model = kind;
+    c.dim = 8;
+    CHECK_OK(cr_model_create(&m, &c, &ds));
+    CHECK_OK(cr_train_epoch(m, 1, NULL, NULL, NULL));
+    for (e = 0; e < ds.train.n; e++)
+        if (ds.train.user[e] < 40) cr_interactions_push(&fold, ds.train.user[e], ds.train.item[e], 1, ds.train.time[e]);
+    for (e = 0; e < ds.test.n; e++)
+        if (ds.test.user[e] < 60) cr_interactions_push(&test, ds.test.user[e], ds.test.item[e], 1, ds.test.time[e]);
+    eo.ks[0] = 20;
+    eo.no_auc = 1;
+    eo.fold_in = &fold; /* users 0..39 folded in, 40..59 as trained */
+    CHECK_OK(cr_evaluate(m, &test, &eo, &mt));
+    for (u = 0; u < 60; u++) {
+        int nh = 0, n = 0, unk = 0, q, hits = 0, nt = 0;
+        for (e = 0; e < test.n; e++) nt += test.user[e] == u;
+        if (!nt) continue;
+        if (u < 40) {
+            for (e = 0; e < fold.n && nh < 256; e++)
+                if (fold.user[e] == u) hist[nh++] = fold.item[e];
+            CHECK_OK(cr_recommend_items(m, hist, nh, 20, items, NULL, &n, &unk));
+        } else
+            CHECK_OK(cr_recommend(m, u, 20, !seq, items, NULL, &n));
+        for (q = 0; q < n; q++)
+            for (e = 0; e < test.n; e++) hits += test.user[e] == u && test.item[e] == items[q];
+        recall += (double)hits / nt;
+        n_users++;
+    }
+    CHECKF(mt.users == n_users && fabs(mt.recall[0] - recall / n_users) < 1e-9, "%s: %lld users, recall %.6f, by hand %d users %.6f",
+           cr_model_name(kind), (long long)mt.users, mt.recall[0], n_users, recall / n_users);
+    cr_interactions_free(&fold);
+    cr_interactions_free(&test);
+    cr_model_free(m);
+    cr_dataset_free(&ds);
+}
+
+TEST(fold_in_evaluation_graph) { fold_in_matches_by_hand(CR_MODEL_LIGHTGCN); }
+TEST(fold_in_evaluation_sequence) { fold_in_matches_by_hand(CR_MODEL_GRU4REC); }
+
+/* cr_fit's cold users: a seeded share of the users with training and test records leaves
+   training; they are scored folded in, and a cold_warm run scores the same users as trained. */
+TEST(cold_users_are_held_out) {
+    cr_dataset ds = synth(0, 300, 400, 29);
+    cr_config c;
+    cr_fit_opts o;
+    cr_fit_result r, w, r2;
+    cr_model *m = NULL;
+    int64_t e, eligible = 0, with_test = 0;
+    uint8_t *has = (uint8_t *)calloc((size_t)ds.n_users, 1);
+    int u;
+    for (e = 0; e < ds.train.n; e++) has[ds.train.user[e]] |= 1;
+    for (e = 0; e < ds.test.n; e++) has[ds.test.user[e]] |= 2;
+    for (u = 0; u < ds.n_users; u++) { eligible += has[u] == 3; with_test += (has[u] & 2) != 0; }
+    memset(&c, 0, sizeof c);
+    memset(&o, 0, sizeof o);
+    c.model = CR_MODEL_LIGHTGCN;
+    c.dim = 8;
+    o.epochs = 2;
+    o.cold_users = 0.1;
+    CHECK_OK(cr_fit(&m, &c, &ds, &o, &r));
+    cr_model_free(m);
+    CHECK(r.n_cold_users == (int64_t)floor(0.1 * (double)eligible + 0.5) && r.cold.users == r.n_cold_users);
+    CHECK(r.test.users == with_test - r.n_cold_users);
+    CHECK(r.n_train + r.n_valid < ds.train.n); /* their records left training */
+    CHECK(r.cold.recall[1] > 0 && r.cold.recall[1] <= 1);
+    CHECK_OK(cr_fit(&m, &c, &ds, &o, &r2)); /* the same seed: the same users, the same numbers */
+    cr_model_free(m);
+    CHECK(r2.n_cold_users == r.n_cold_users && r2.cold.recall[1] == r.cold.recall[1] && r2.test.ndcg[1] == r.test.ndcg[1]);
+    o.cold_warm = 1;
+    CHECK_OK(cr_fit(&m, &c, &ds, &o, &w));
+    cr_model_free(m);
+    CHECK(w.n_cold_users == r.n_cold_users && w.cold.users == r.cold.users && w.test.users == r.test.users);
+    CHECK(w.n_train + w.n_valid == ds.train.n);
+    o.cold_users = 1;
+    CHECK_FAILS(cr_fit(&m, &c, &ds, &o, &r), CR_ERR_INVALID, "cold_users 1 is outside");
+    o.cold_users = 0;
+    CHECK_FAILS(cr_fit(&m, &c, &ds, &o, &r), CR_ERR_INVALID, "cold_warm must be 0 or 1, and 1 only with cold_users");
+    o.cold_warm = 0;
+    o.cold_users = 0.1;
+    cr_interactions_free(&ds.test);
+    CHECK_FAILS(cr_fit(&m, &c, &ds, &o, &r), CR_ERR_INVALID, "cold users are scored on the test set");
+    free(has);
+    cr_dataset_free(&ds);
+}
+
 /* After cr_model_prepare, serving calls from several threads give what one thread gives. */
 static void serve_concurrently(cr_model_kind kind) {
     cr_dataset ds = synth(cr_model_is_sequential(kind), 120, 200, 12);
@@ -591,6 +692,9 @@ const crt_case crt_fit[] = {
     {"fit/dataset_from_arrays", dataset_from_arrays},
     {"fit/overlap_handling_does_not_depend_on_options", overlap_handling_does_not_depend_on_options},
     {"fit/score_candidates", score_candidates},
+    {"fit/fold_in_evaluation_graph", fold_in_evaluation_graph},
+    {"fit/fold_in_evaluation_sequence", fold_in_evaluation_sequence},
+    {"fit/cold_users_are_held_out", cold_users_are_held_out},
     {"fit/serving_from_several_threads_graph", serving_from_several_threads_graph},
     {"fit/serving_from_several_threads_sequence", serving_from_several_threads_sequence},
     {"fit/workspace_is_sized_by_the_model", workspace_is_sized_by_the_model},

@@ -1,6 +1,7 @@
 /* libFuzzer target for the text loaders. The first byte picks the format and the options; the
    rest is the file. A successful load must satisfy the loader's invariants, and the splits and
-   grouping that follow must accept what it produced; a failure must leave nothing behind. */
+   grouping that follow must accept what it produced; a failure must leave nothing behind. The
+   same text is also read as an item-feature file against the item ids it produced. */
 #define CONTRAREC_IMPLEMENTATION
 #include "../../contrarec.h"
 #include <stdlib.h>
@@ -52,6 +53,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             REQUIRE(c.rowptr[c.nrows] == c.nnz);
             cr_csr_free(&c);
         }
+    }
+    { /* the same text as item features, against the items it named */
+        cr_item_features f;
+        if (cr_parse_item_features(&f, &i, (const char *)data + 1, size - 1, "fuzz") == CR_OK) {
+            REQUIRE(f.x.nrows == i.n && f.x.rowptr[f.x.nrows] == f.x.nnz && f.items_with > 0 && f.x.nnz > 0);
+            for (e = 0; e < f.x.nnz; e++) REQUIRE(f.x.col[e] >= 0 && f.x.col[e] < f.feats.n && f.x.val[e] > 0);
+            cr_item_features_free(&f);
+        } else
+            REQUIRE(f.x.nrows == 0 && f.feats.n == 0 && cr_last_error()[0]);
     }
     cr_interactions_free(&x);
     cr_idmap_free(&u);
