@@ -454,6 +454,13 @@ CR_API cr_status cr_dataset_synthetic(cr_dataset *ds, const cr_synth_opts *opts,
    split and a validation split made with the same seed are independent. */
 CR_API cr_status cr_dataset_carve_valid(cr_dataset *ds, double ratio, int by_time, uint64_t seed);
 CR_API cr_status cr_dataset_carve_test(cr_dataset *ds, double ratio, int by_time, uint64_t seed);
+/* Splits a dataset that has only training records into train / valid / test per user, as
+   RecBole's RO_RS with group_by_user (the RecDCL protocol): each user's records are shuffled
+   (a stream of seed per user), valid and test get floor(ratio x n) each, then, test first,
+   a part whose ratio x n lies in (0, 1) gets one record taken from train while train keeps
+   more than one; train keeps the rest (n = 5: 3/1/1, 10: 8/1/1, 20: 16/2/2). The ratios are
+   positive and sum to 1; records keep their file order within each part. */
+CR_API cr_status cr_dataset_split_ratio(cr_dataset *ds, double r_train, double r_valid, double r_test, uint64_t seed);
 /* Noisy training data, to measure robustness (SGL's add_noise.py): adds floor(ratio * |train|)
    uniformly random pairs to x (user and item uniform; a pair is accepted if it is not in x, nor
    in any of the `avoid` sets (n_avoid of them: validation, test), nor already added). A noisy
@@ -886,10 +893,12 @@ typedef struct cr_fit_opts {
                           with training and test records, drawn from the seed, is held out of
                           training entirely; at test time each is folded in from its training
                           records (cr_eval_opts.fold_in) and scored on its test records
-                          (result: cold). The main test figures then cover the other users. */
-    int cold_warm;     /* with cold_users: train on the same users as usual instead, so `cold`
-                          holds their warm score (their trained vectors), the figure to set
-                          beside a hold-out run with the same seed */
+                          (result: cold). The main test figures then cover the other users;
+                          the held-out users never validate (see cr_cold_users). */
+    int cold_warm;     /* with cold_users: train on the same users' records too (all of them:
+                          what fold-in reads; validation stays the other users'), so `cold`
+                          holds their warm score, to set beside a hold-out run with the same
+                          seed. Not with train_noise. */
     cr_eval_opts eval; /* cut-offs and history protocol, for validation and test alike
                           (history_extra and fold_in are set by cr_fit) */
     cr_fit_fn on_epoch;
@@ -916,6 +925,11 @@ typedef struct cr_fit_result {
     int64_t n_noise;          /* of n_train: random pairs added by train_noise */
     double train_seconds, eval_seconds;
 } cr_fit_result;
+
+/* The users cr_fit's cold_users holds out: round(share x n) (at least 1, at most n - 1) of the
+   n users with both training and test records, those with the smallest hash of (seed, user);
+   pick (n_users bytes) receives 1 for them. Returns how many, or a negative status. */
+CR_API int64_t cr_cold_users(const cr_dataset *ds, double share, uint64_t seed, uint8_t *pick);
 
 /* Trains a model on ds with model selection and returns it in *out with the selected
    parameters. With CR_SELECT_VALID and no ds->valid, a validation split is carved from
@@ -3024,6 +3038,7 @@ CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *ite
     if (!name) name = "(memory)";
     if (!text && len) return cr__fail(CR_ERR_INVALID, "%s: no text given", name);
     if (!items || items->n < 1) return cr__fail(CR_ERR_INVALID, "%s: no item ids to map the features through", name);
+    if (!text) return cr__fail(CR_ERR_EMPTY, "%s: no features for any known item (0 lines)", name);
     P.path = name;
     if (!(line_of = (int64_t *)cr__calloc_array((size_t)items->n, sizeof(int64_t), "item features"))) return CR_ERR_NOMEM;
     if (len >= 3 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF) s += 3;
@@ -3047,6 +3062,10 @@ CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *ite
             fld.e = t;
             colon = k ? (const char *)memchr(q, ':', (size_t)(t - q)) : NULL;
             if (colon) fld.e = colon;
+            if (fld.e == fld.b) {
+                st = cr__fail(CR_ERR_PARSE, "%s:%lld: field %d (feature id) is empty", name, (long long)P.line, k + 1);
+                break;
+            }
             if (!cr__parse_id(&P, &fld, k ? "feature id" : "item id", k + 1, &raw)) {
                 st = cr__fail(CR_ERR_PARSE, "%s:%lld: %s", name, (long long)P.line, P.msg);
                 break;
@@ -3059,7 +3078,7 @@ CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *ite
                     st = cr__fail(CR_ERR_PARSE, "%s:%lld: %s", name, (long long)P.line, P.msg);
                     break;
                 }
-                if (!(w > 0) || !(w < 1e30)) {
+                if (!((float)w > 0) || !(w < 1e30)) { /* positive as a float too */
                     st = cr__fail(CR_ERR_PARSE, "%s:%lld: field %d (feature weight): %s is not a positive finite number", name, (long long)P.line,
                                   k + 1, cr__show(show, sizeof show, wf.b, wf.e));
                     break;
@@ -3129,7 +3148,8 @@ CR_API cr_status cr_load_item_features(cr_item_features *f, const cr_idmap *item
     char *buf = NULL;
     size_t len = 0;
     cr_status st;
-    memset(f, 0, sizeof *f);
+    memset(f, 0, sizeof *f); /* f is an output: a table already in it is the caller's to free */
+    if (!items || items->n < 1) return cr__fail(CR_ERR_INVALID, "%s: no item ids to map the features through", path ? path : "(null)");
     if ((st = cr__read_file(path, &buf, &len)) != CR_OK) return st;
     st = cr_parse_item_features(f, items, buf, len, path);
     CR_FREE(buf);
@@ -3548,6 +3568,61 @@ CR_API cr_status cr_dataset_carve_valid(cr_dataset *ds, double ratio, int by_tim
 
 CR_API cr_status cr_dataset_carve_test(cr_dataset *ds, double ratio, int by_time, uint64_t seed) {
     return cr__dataset_carve(ds, &ds->test, "test", ratio, by_time, seed, CR__TEST_STREAM);
+}
+
+#define CR__SPLIT3_STREAM 0x73706c6974ULL /* "split": per-user shuffles of cr_dataset_split_ratio */
+
+CR_API cr_status cr_dataset_split_ratio(cr_dataset *ds, double r_train, double r_valid, double r_test, uint64_t seed) {
+    int64_t *off, *idx;
+    uint8_t *flag;
+    int32_t u;
+    cr_interactions parts[3];
+    cr_status st;
+    int p;
+    if (!(r_train > 0 && r_valid > 0 && r_test > 0) || fabs(r_train + r_valid + r_test - 1.0) > 1e-6)
+        return cr__fail(CR_ERR_INVALID, "split ratios %g, %g, %g must be positive and sum to 1", r_train, r_valid, r_test);
+    if (ds->valid.n || ds->test.n)
+        return cr__fail(CR_ERR_INVALID, "the dataset already has a %s set: a ratio split takes a single interaction file", ds->test.n ? "test" : "validation");
+    if ((st = cr__group_by_user(&ds->train, ds->n_users, &off, &idx)) != CR_OK) return st;
+    if (!(flag = (uint8_t *)cr__calloc_array((size_t)ds->train.n + 1, 1, "split flags"))) { CR_FREE(off); CR_FREE(idx); return CR_ERR_NOMEM; }
+    for (u = 0; u < ds->n_users; u++) {
+        int64_t b = off[u], n = off[u + 1] - b, k, cnt[3], j;
+        double r[3];
+        cr_rng g = cr_rng_stream(cr_hash64(seed, CR__SPLIT3_STREAM), (uint64_t)u);
+        r[0] = r_train;
+        r[1] = r_valid;
+        r[2] = r_test;
+        for (k = 0; k + 1 < n; k++) { /* Fisher-Yates */
+            int64_t t;
+            j = k + (int64_t)cr_rng_below(&g, (uint32_t)(n - k));
+            t = idx[b + k];
+            idx[b + k] = idx[b + j];
+            idx[b + j] = t;
+        }
+        cnt[1] = (int64_t)(r[1] * (double)n); /* RecBole's _calcu_split_ids: int(ratio * n) */
+        cnt[2] = (int64_t)(r[2] * (double)n);
+        cnt[0] = n - cnt[1] - cnt[2];
+        for (p = 2; p >= 1; p--) {
+            if (cnt[0] <= 1) break;
+            if (r[p] * (double)n > 0 && r[p] * (double)n < 1) { cnt[p]++; cnt[0]--; }
+        }
+        for (k = cnt[0]; k < n; k++) flag[idx[b + k]] = (uint8_t)(k < cnt[0] + cnt[1] ? 1 : 2);
+    }
+    memset(parts, 0, sizeof parts);
+    for (p = 0, st = CR_OK; p < 3 && st == CR_OK; p++) st = cr__select(&parts[p], &ds->train, flag, p);
+    CR_FREE(off);
+    CR_FREE(idx);
+    CR_FREE(flag);
+    if (st != CR_OK) {
+        for (p = 0; p < 3; p++) cr_interactions_free(&parts[p]);
+        return st;
+    }
+    cr_interactions_free(&ds->train);
+    ds->train = parts[0];
+    ds->valid = parts[1];
+    ds->test = parts[2];
+    ds->test_report.records = ds->test.n;
+    return CR_OK;
 }
 
 /* Open-addressing set of (user, item) pairs, keys (u << 32 | i) + 1. */
@@ -6516,6 +6591,8 @@ static cr_status cr__carve(const cr_interactions *train, int32_t n_users, int se
                : cr_split_ratio(train, n_users, ratio, cr_hash64(seed, purpose), keep, held);
 }
 
+static cr_status cr__eval_resolve(cr_eval_opts *o, int seq, int *nk_out); /* section 10 */
+
 /* Resolved options: zeros become defaults, everything range-checked before any work. */
 static cr_status cr__fit_resolve(cr_fit_opts *o, const cr_dataset *ds, int seq) {
     int nk = 0, i;
@@ -6539,15 +6616,13 @@ static cr_status cr__fit_resolve(cr_fit_opts *o, const cr_dataset *ds, int seq) 
     if (o->cold_users > 0 && !ds->test.n) return cr__fail(CR_ERR_INVALID, "cr_fit: cold users are scored on the test set, and there is none");
     if (o->cold_warm < 0 || o->cold_warm > 1 || (o->cold_warm && o->cold_users == 0))
         return cr__fail(CR_ERR_INVALID, "cr_fit: cold_warm must be 0 or 1, and 1 only with cold_users");
-    for (i = 0; i < CR_MAX_K && o->eval.ks[i]; i++) {
-        if (o->eval.ks[i] < 1 || o->eval.ks[i] > 1024 || (i && o->eval.ks[i] <= o->eval.ks[i - 1]))
-            return cr__fail(CR_ERR_INVALID, "evaluation cut-offs must ascend within 1..1024 (got %d at position %d)", o->eval.ks[i], i + 1);
-        nk++;
-    }
-    if (!nk) { /* the evaluation's defaults, fixed here so the metric's cut-off is known */
-        static const int g[2] = {10, 20}, s3[3] = {5, 10, 20};
-        nk = seq ? 3 : 2;
-        for (i = 0; i < nk; i++) o->eval.ks[i] = seq ? s3[i] : g[i];
+    if (o->cold_users > 0 && o->train_noise > 0) /* random pairs would reach the held-out users */
+        return cr__fail(CR_ERR_INVALID, "cr_fit: cold_users and train_noise do not go together");
+    {
+        cr_eval_opts t = o->eval; /* the evaluation's own checks, before any training */
+        cr_status st = cr__eval_resolve(&t, seq, &nk);
+        if (st != CR_OK) return st;
+        memcpy(o->eval.ks, t.ks, sizeof t.ks); /* its default cut-offs: the metric's is known */
     }
     if (!o->metric_k) o->metric_k = o->eval.ks[nk - 1];
     for (i = 0; i < nk && o->eval.ks[i] != o->metric_k; i++) {}
@@ -6557,23 +6632,25 @@ static cr_status cr__fit_resolve(cr_fit_opts *o, const cr_dataset *ds, int seq) 
 
 #define CR__COLD_STREAM 0x636f6c64ULL /* "cold": which users the cold-start protocol holds out */
 
-/* The cold-start users: round(share x eligible) (at least one) of the users with both training
-   and test records, those with the smallest hash of (seed, user). pick receives 1 for them. */
-static int64_t cr__cold_pick(const cr_dataset *ds, double share, uint64_t seed, uint8_t *pick) {
-    uint8_t *has = pick;
+CR_API int64_t cr_cold_users(const cr_dataset *ds, double share, uint64_t seed, uint8_t *pick) {
     uint64_t *key;
-    int64_t e, n = 0, want, u;
-    memset(pick, 0, (size_t)ds->n_users);
-    for (e = 0; e < ds->train.n; e++) has[ds->train.user[e]] |= 1;
-    for (e = 0; e < ds->test.n; e++) has[ds->test.user[e]] |= 2;
-    if (!(key = (uint64_t *)cr__alloc_array((size_t)ds->n_users + 1, sizeof(uint64_t), "cold-start users"))) return -1;
-    for (u = 0; u < ds->n_users; u++)
-        if (has[u] == 3) key[n++] = (cr_hash64(cr_hash64(seed, CR__COLD_STREAM), (uint64_t)u) & ~(uint64_t)0xffffffffu) | (uint64_t)u;
-    want = n ? CR__MAX(1, (int64_t)floor(share * (double)n + 0.5)) : 0;
-    memset(pick, 0, (size_t)ds->n_users);
+    int64_t e, n = 0, want, u, nu;
+    if (!(share > 0 && share < 1)) return cr__fail(CR_ERR_INVALID, "cold users: share %g is outside (0, 1)", share);
+    if (!ds || !pick || ds->n_users < 1) return cr__fail(CR_ERR_INVALID, "cold users: no dataset, users or output");
+    nu = ds->n_users; /* a local: the byte writes below may alias *ds as far as the compiler knows */
+    memset(pick, 0, (size_t)nu); /* first: which users have training (1) and test (2) records */
+    for (e = 0; e < ds->train.n; e++) pick[ds->train.user[e]] |= 1;
+    for (e = 0; e < ds->test.n; e++) pick[ds->test.user[e]] |= 2;
+    if (!(key = (uint64_t *)cr__alloc_array((size_t)nu + 1, sizeof(uint64_t), "cold-start users"))) return CR_ERR_NOMEM;
+    for (u = 0; u < nu; u++)
+        if (pick[u] == 3) key[n++] = (cr_hash64(cr_hash64(seed, CR__COLD_STREAM), (uint64_t)u) & ~(uint64_t)0xffffffffu) | (uint64_t)u;
+    want = CR__MIN(n - 1, CR__MAX(1, (int64_t)floor(share * (double)n + 0.5))); /* someone stays warm */
+    memset(pick, 0, (size_t)nu);
     cr__sort_u64(key, n);
     for (e = 0; e < want; e++) pick[(uint32_t)key[e]] = 1;
     CR_FREE(key);
+    if (want < 1) return cr__fail(CR_ERR_EMPTY, "cold users: %lld users have both training and test records; holding some out needs two",
+                                  (long long)n);
     return want;
 }
 
@@ -6669,7 +6746,7 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
                         cr_fit_result *res) {
     cr_fit_opts o;
     cr_config cfg = *cfg_in;
-    cr_interactions keep, held, full, warm_train, cold_hist, warm_test, cold_test;
+    cr_interactions keep, held, full, warm_train, cold_hist, warm_test, cold_test, warm_valid, cold_valid, trained;
     const cr_interactions *train = &ds->train, *valid = NULL, *known = NULL, *test = &ds->test;
     uint8_t *pick = NULL;
     cr_eval_opts sel_opts;
@@ -6685,6 +6762,9 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
     memset(&cold_hist, 0, sizeof cold_hist);
     memset(&warm_test, 0, sizeof warm_test);
     memset(&cold_test, 0, sizeof cold_test);
+    memset(&warm_valid, 0, sizeof warm_valid);
+    memset(&cold_valid, 0, sizeof cold_valid);
+    memset(&trained, 0, sizeof trained);
     memset(&o, 0, sizeof o);
     if (opts) o = *opts;
     if ((st = cr_config_resolve(&cfg)) != CR_OK) return st;
@@ -6694,18 +6774,22 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
     sel_opts = o.eval;
     sel_opts.history_extra = NULL;
     sel_opts.fold_in = NULL;
-    if (o.cold_users > 0) { /* the held-out users: their records leave training and the main test */
+    if (o.cold_users > 0) {
+        /* the held-out users leave training, validation and the main test; a cold_warm run
+           trains on all their records (what fold-in reads), never validates on them */
         if (!(pick = (uint8_t *)cr__alloc_array((size_t)ds->n_users + 1, 1, "cold-start users"))) return CR_ERR_NOMEM;
-        if ((res->n_cold_users = cr__cold_pick(ds, o.cold_users, cfg.seed, pick)) < 0) { st = CR_ERR_NOMEM; goto done; }
-        if (!res->n_cold_users) { st = cr__fail(CR_ERR_EMPTY, "cold_users: no user has both training and test records"); goto done; }
-        if ((st = cr__filter_users(&ds->train, pick, 0, &warm_train)) != CR_OK || (st = cr__filter_users(&ds->train, pick, 1, &cold_hist)) != CR_OK ||
-            (st = cr__filter_users(&ds->test, pick, 0, &warm_test)) != CR_OK || (st = cr__filter_users(&ds->test, pick, 1, &cold_test)) != CR_OK)
+        if ((res->n_cold_users = cr_cold_users(ds, o.cold_users, cfg.seed, pick)) < 0) { st = (cr_status)res->n_cold_users; res->n_cold_users = 0; goto done; }
+        if ((st = cr__filter_users(&ds->train, pick, 0, &warm_train)) != CR_OK || (st = cr__filter_users(&ds->train, pick, 1, &held)) != CR_OK ||
+            (st = cr__filter_users(&ds->valid, pick, 0, &warm_valid)) != CR_OK || (st = cr__filter_users(&ds->valid, pick, 1, &cold_valid)) != CR_OK ||
+            (st = cr__concat(&cold_hist, &held, &cold_valid)) != CR_OK || (st = cr__filter_users(&ds->test, pick, 0, &warm_test)) != CR_OK ||
+            (st = cr__filter_users(&ds->test, pick, 1, &cold_test)) != CR_OK)
             goto done;
-        if (!o.cold_warm) train = &warm_train;
+        cr_interactions_free(&held);
+        train = &warm_train;
         test = &warm_test;
     }
     if (o.select == CR_SELECT_VALID) {
-        if (ds->valid.n) valid = &ds->valid;
+        if (ds->valid.n) valid = o.cold_users > 0 ? &warm_valid : &ds->valid;
         else { /* carve it: the model trains on the rest */
             if ((st = cr__carve(train, ds->n_users, seq, o.valid_ratio, cfg.seed, CR__VALID_STREAM, &keep, &held)) != CR_OK) goto done;
             train = &keep;
@@ -6719,7 +6803,7 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
         }
         known = valid; /* at test time the validation records are known history */
     } else {
-        known = ds->valid.n ? &ds->valid : NULL;
+        known = ds->valid.n ? (o.cold_users > 0 ? &warm_valid : &ds->valid) : NULL;
         if (o.select == CR_SELECT_TEST) {
             valid = test;
             sel_opts.history_extra = known;
@@ -6734,6 +6818,10 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
         avoid[0] = valid ? valid : &ds->valid;
         avoid[1] = &ds->test;
         if ((st = cr_interactions_add_noise(&keep, ds->n_users, ds->n_items, o.train_noise, cfg.seed, avoid, 2, &res->n_noise)) != CR_OK) goto done;
+    }
+    if (o.cold_warm) { /* the held-out users' records join training */
+        if ((st = cr__concat(&trained, train, &cold_hist)) != CR_OK) goto done;
+        train = &trained;
     }
     res->n_train = train->n;
     res->n_valid = o.select == CR_SELECT_VALID ? valid->n : 0;
@@ -6780,6 +6868,9 @@ done:
     cr_interactions_free(&cold_hist);
     cr_interactions_free(&warm_test);
     cr_interactions_free(&cold_test);
+    cr_interactions_free(&warm_valid);
+    cr_interactions_free(&cold_valid);
+    cr_interactions_free(&trained);
     CR_FREE(pick);
     return st;
 }
@@ -6846,6 +6937,14 @@ typedef struct cr__eval {
     uint8_t *head;     /* (items) the popular head */
     int32_t *pop;      /* (items) the items by training degree, most popular first (ties: id) */
 } cr__eval;
+
+/* A user's known history length: training items, or the fold-in items of a user the model
+   never trained on. */
+static int64_t cr__eval_degree(const cr__eval *E, int32_t u) {
+    int64_t n = E->m->hist.rowptr[u + 1] - E->m->hist.rowptr[u];
+    if (E->F.rowptr) n += E->F.rowptr[u + 1] - E->F.rowptr[u];
+    return n;
+}
 
 /* Defaults and range checks of the options; nk receives the number of cut-offs. */
 static cr_status cr__eval_resolve(cr_eval_opts *o, int seq, int *nk_out) {
@@ -7263,7 +7362,7 @@ static cr_status cr__eval_groups(const cr__eval *E, cr_metrics *out) {
     int kk = E->nk - 1, g, cur = 0;
     cr_status st = ig && ug && udeg && key ? CR_OK : CR_ERR_NOMEM;
     memset(G, 0, sizeof *G);
-    for (e = 0; st == CR_OK && e < m->n_users; e++) udeg[e] = (int32_t)(m->hist.rowptr[e + 1] - m->hist.rowptr[e]);
+    for (e = 0; st == CR_OK && e < m->n_users; e++) udeg[e] = (int32_t)cr__eval_degree(E, (int32_t)e);
     if (st == CR_OK) st = cr__sgl_groups(m->item_deg, m->n_items, ig);
     if (st == CR_OK) st = cr__sgl_groups(udeg, m->n_users, ug);
     if (st != CR_OK) goto done;
@@ -7368,7 +7467,7 @@ static cr_status cr__eval_sum(const cr__eval *E, cr_metrics *out) {
         }
         if (ex[CR__R_AUC] >= 0) { auc += ex[CR__R_AUC]; n_auc++; }
         if (ex[CR__R_TAILN] > 0) { tail += ex[CR__R_TAIL]; n_tail++; }
-        if (m->hist.rowptr[uu + 1] - m->hist.rowptr[uu] <= E->o.cold_max) {
+        if (cr__eval_degree(E, uu) <= E->o.cold_max) {
             cold += rr[CR__R_PER_K * (nk - 1) + CR__R_RECALL];
             out->cold_users++;
         }
@@ -7446,7 +7545,9 @@ CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_
     if ((st = cr__eval_user_vectors(&E, Ub)) != CR_OK ||
         (st = cr__eval_head(&E)) != CR_OK || (st = cr__eval_rank(&E, Ub)) != CR_OK || (st = cr__eval_sum(&E, out)) != CR_OK)
         goto done;
-    if (E.o.basic) {
+    if (E.o.basic) { /* not computed: -1, as the AUC when skipped */
+        int kk;
+        for (kk = 0; kk < E.nk; kk++) out->pop_recall[kk] = out->pop_ndcg[kk] = -1;
         out->seconds = cr__now() - t0;
         goto done;
     }
@@ -8382,14 +8483,14 @@ static void cr__tsne_row(const double *Xc, int n, int d, int64_t i, double targe
 }
 
 /* For row i: the Student-t row sum (self excluded) and A = sum ex p q (yi - yj), B = sum q^2
-   (yi - yj), in 8 lanes (a fixed order the compiler can vectorise): the gradient is
-   4 (A - B / Z) once Z, the sum of every row sum, is known. */
+   (yi - yj), in 8 lanes summed in a fixed order (deterministic for any thread count): the
+   gradient is 4 (A - B / Z) once Z, the sum of every row sum, is known. */
 static double cr__tsne_grad_row(const float *Px, const float *Py, const float *Prow, int n, int64_t i, float ex, double *A) {
     float q8[8] = {0}, ax[8] = {0}, ay[8] = {0}, bx[8] = {0}, by[8] = {0};
     float xi = Px[i], yi = Py[i];
     int j, l, n8 = n & ~7;
     double s = 0;
-#if defined(CR__AVX512) || defined(CR__AVX2)
+#if defined(CR__AVX2) || (defined(CR__AVX512) && defined(__FMA__))
     { /* the same 8 lanes in ymm registers: gcc's own vectorisation of the loop below kept the
          lanes in memory and ran ~10x slower */
         __m256 vx = _mm256_set1_ps(xi), vy = _mm256_set1_ps(yi), one = _mm256_set1_ps(1.0f), vex = _mm256_set1_ps(ex);

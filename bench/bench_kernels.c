@@ -212,10 +212,18 @@ static void bench_tsne(void) {
     cr_free_aligned(Y);
 }
 
-int main(void) {
-    bench_gemm();
-    bench_spmm_and_load();
-    bench_tsne();
+/* bench_kernels [gemm] [spmm] [tsne]: the named parts (default: all) */
+int main(int argc, char **argv) {
+    int i, all = argc < 2, want[3] = {0, 0, 0};
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "gemm")) want[0] = 1;
+        else if (!strcmp(argv[i], "spmm")) want[1] = 1;
+        else if (!strcmp(argv[i], "tsne")) want[2] = 1;
+        else { fprintf(stderr, "usage: bench_kernels [gemm] [spmm] [tsne]\n"); return 2; }
+    }
+    if (all || want[0]) bench_gemm();
+    if (all || want[1]) bench_spmm_and_load();
+    if (all || want[2]) bench_tsne();
     printf("peak RSS %.0f MiB\n", peak_rss_mib());
     return 0;
 }

@@ -153,6 +153,7 @@ typedef struct opts {
     cr_load_opts lo;
     cr_fit_opts fit;
     int format_set, json, k, include_seen, no_auc, threads;
+    double split[3]; /* --split ratio:a,b,c (0: none) */
     int64_t user;
     int has_user, history_set;
 } opts;
@@ -181,6 +182,8 @@ static void usage(void) {
         "           without --train: the built-in synthetic dataset (graph models: batch 256 by default);\n"
         "           without --test: each user's last item (sequence models) or 20%% of each user's\n"
         "           interactions (graph models) is held out as the test set\n"
+        "           --split ratio:0.8,0.1,0.1 (one file into train/valid/test per user, RecBole's rule;\n"
+        "           the test set masks train and valid items)\n"
         "selection: the model is selected on a validation split carved from training: 10%% of each\n"
         "           user's interactions (graph models, --valid RATIO) or each user's last training item\n"
         "           (sequence models); the test set is read once, at the selected model.\n"
@@ -281,6 +284,20 @@ static void parse(opts *o, int argc, char **argv) {
         } else if (!strcmp(a, "--topk")) parse_topk(need(argc, argv, &i), f->eval.ks);
         else if (!strcmp(a, "--eval-every")) f->eval_every = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
         else if (!strcmp(a, "--valid")) f->valid_ratio = parse_num(a, need(argc, argv, &i), 0, 0.9, 1);
+        else if (!strcmp(a, "--split")) {
+            const char *v = need(argc, argv, &i);
+            char *end;
+            int q;
+            if (strncmp(v, "ratio:", 6)) die_usage("--split: '%s' is not ratio:TRAIN,VALID,TEST%s", v, "");
+            v += 6;
+            for (q = 0; q < 3; q++) {
+                o->split[q] = strtod(v, &end);
+                if (end == v || !(o->split[q] > 0 && o->split[q] < 1) || (q < 2 && *end != ',') || (q == 2 && *end))
+                    die_usage("--split: needs three shares in (0, 1), as ratio:0.8,0.1,0.1%s%s", "", "");
+                v = end + 1;
+            }
+            if (fabs(o->split[0] + o->split[1] + o->split[2] - 1) > 1e-6) die_usage("--split: the three shares must sum to 1%s%s", "", "");
+        }
         else if (!strcmp(a, "--patience")) f->patience = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
         else if (!strcmp(a, "--metric")) parse_metric(need(argc, argv, &i), f);
         else if (!strcmp(a, "--refit")) f->refit = 1;
@@ -576,7 +593,11 @@ static void train_data(opts *o, cr_dataset *ds, int seq) {
     report_load(o->train, &ds->train_report);
     if (o->test) report_load(o->test, &ds->test_report);
     if (ds->test_overlap) fprintf(stderr, "%s: %lld test records are also training records (dropped: they can never be hit)\n", o->test, (long long)ds->test_overlap);
-    if (!o->test) { /* hold out a test set: the last item of each sequence, or 20% per user */
+    if (o->split[0] > 0) { /* one file into train / valid / test */
+        if (cr_dataset_split_ratio(ds, o->split[0], o->split[1], o->split[2], c->seed ? c->seed : 2024) != CR_OK) die("splitting the data");
+        fprintf(stderr, "--split: %lld training, %lld validation, %lld test interactions (per user, RecBole's rule)\n", (long long)ds->train.n,
+                (long long)ds->valid.n, (long long)ds->test.n);
+    } else if (!o->test) { /* hold out a test set: the last item of each sequence, or 20% per user */
         if (cr_dataset_carve_test(ds, 0.2, seq, c->seed ? c->seed : 2024) != CR_OK) die("splitting off a test set");
         fprintf(stderr, "no --test: held out %s as the test set\n", seq ? "each user's last item" : "20% of each user's interactions");
     }
@@ -608,10 +629,13 @@ static int cmd_train(opts *o) {
     }
     if (o->load || o->has_user || o->items || o->history) die_usage("train does not take --load, --user, --items or --history%s%s", "", "");
     if (o->test && !o->train) die_usage("--test needs --train%s%s", "", "");
+    if (o->split[0] > 0 && (o->test || !o->train)) die_usage("--split takes one interaction file: --train, without --test%s%s", "", "");
+    if (o->split[0] > 0 && f->select == CR_SELECT_VALID && f->valid_ratio) die_usage("--split gives the validation set; --valid does not go with it%s%s", "", "");
     if (o->format_set && !o->train) die_usage("--format needs --train%s%s", "", "");
     if (f->refit && f->select != CR_SELECT_VALID) die_usage("--refit follows a selection on validation; it does not go with --select %s%s", cr_select_name(f->select), "");
     if (f->select == CR_SELECT_LAST && !f->epochs) die_usage("--select last needs --epochs%s%s", "", "");
     if (f->cold_warm && f->cold_users == 0) die_usage("--cold-warm needs --cold-users%s%s", "", "");
+    if (f->cold_users > 0 && f->train_noise > 0) die_usage("--cold-users does not go with --train-noise%s%s", "", "");
     rc = *c; /* every option is checked before any work */
     if (cr_config_resolve(&rc) != CR_OK) { fprintf(stderr, "contrarec: %s\n", cr_last_error()); return 2; }
     if (o->save) check_writable("--save", o->save, 0);
@@ -647,7 +671,7 @@ static int cmd_train(opts *o) {
     }
     if (f->select == CR_SELECT_VALID)
         fprintf(stderr, "selection: on a validation split (%s), %s; the test set is read once, at the selected model\n",
-                seq ? "each user's last training item" : f->valid_ratio ? "the --valid share of each user's training interactions" : "10% of each user's training interactions",
+                o->split[0] > 0 ? "--split's validation part" : seq ? "each user's last training item" : f->valid_ratio ? "the --valid share of each user's training interactions" : "10% of each user's training interactions",
                 f->epochs ? "up to --epochs" : "until validation stops improving");
     else if (f->select == CR_SELECT_TEST)
         fprintf(stderr, "selection: ON THE TEST SET (--select test, as SELFRec and LightGCN's code do): the test metrics are optimistic\n");

@@ -77,6 +77,10 @@ TEST(bad_command_lines) {
     EXPECT("train --model lightgcn --neg mixgcf --l2 selfrec", 2, "MixGCF takes the authors' L2");
     EXPECT("train --model cl4srec --aug mask,zz", 2, "unknown sequence augmentation 'zz'");
     EXPECT("train --model mf --test t.txt", 2, "--test needs --train");
+    EXPECT("train --model mf --split ratio:0.8,0.1", 2, "--split: needs three shares in (0, 1)");
+    EXPECT("train --model mf --split 80/10/10", 2, "--split: '80/10/10' is not ratio:TRAIN,VALID,TEST");
+    EXPECT("train --model mf --split ratio:0.8,0.1,0.2", 2, "--split: the three shares must sum to 1");
+    EXPECT("train --model mf --train a.txt --test b.txt --split ratio:0.8,0.1,0.1", 2, "--split takes one interaction file");
     EXPECT("train --model mf --seed -5", 2, "--seed: '-5' is not a non-negative integer");
     EXPECT("recommend --load x.crrc", 2, "exactly one of --user, --items, --history");
     EXPECT("recommend --user 1", 2, "recommend needs --load FILE");
@@ -179,6 +183,17 @@ TEST(plot_runs) {
     t = strstr(buf, "<figure>");
     CHECK(t && strstr(t, ">training loss<") && strstr(t, ">validation NDCG@20<") && strstr(t, "Recall@20 within each item-popularity group"));
     CHECK(!strstr(buf, ">validation Recall@20<")); /* no run has that field: no chart */
+    if (system("command -v chromium > /dev/null 2>&1") == 0) { /* the page as a browser loads it */
+        static char dom[1 << 16];
+        int n_page = 0, n_dom = 0;
+        for (t = buf; (t = strstr(t, "<svg ")) != NULL; t++) n_page++;
+        CHECK(system("timeout 120 chromium --headless --no-sandbox --disable-gpu --dump-dom \"file://$(pwd)/build/test-tmp/report.html\" "
+                     "> build/test-tmp/report.dom 2> /dev/null") == 0);
+        CHECK(slurp("build/test-tmp/report.dom", dom, sizeof dom));
+        for (t = dom; (t = strstr(t, "<svg ")) != NULL; t++) n_dom++;
+        CHECKF(n_page >= 2 && n_dom == n_page && strstr(dom, "</html>") && strstr(dom, "A &amp; B"), "chromium: %d of %d charts in the page",
+               n_dom, n_page);
+    }
     crt_write("run_c.json", "{\"epoch\":1,\"loss\":0.9}\n", -1);
     EXPECT("report build/test-tmp/run_a.json build/test-tmp/run_c.json -o build/test-tmp/report.html", 1, "run_c.json: no final line");
     EXPECT("report build/test-tmp/run_a.json -o build/test-tmp/no-such-dir/r.html", 1, "cannot create");
@@ -243,6 +258,7 @@ TEST(train_selects_on_validation) {
     /* cold users: held out, folded in, reported in the text and the JSON */
     EXPECT("train --model lightgcn --epochs 1 --dim 8 --no-auc --cold-users 0.1", 0, "");
     f = fopen("build/test-tmp/cli.out", "rb");
+    memset(line, 0, sizeof line);
     CHECK(f && fread(line, 1, sizeof line - 1, f) > 0);
     if (f) fclose(f);
     CHECK(strstr(line, "held-out users (--cold-users), never trained on, folded in") && strstr(line, "the users not held out"));

@@ -288,6 +288,8 @@ TEST(item_features_format_and_errors) {
         {"1 10:0\n", "f:1: field 2 (feature weight): 0 is not a positive finite number"},
         {"1 10:-2\n", "is not a positive finite number"},
         {"1 10:abc\n", "f:1: field 2 (feature weight)"},
+        {"1 10:1e-50\n", "f:1: field 2 (feature weight): 1e-50 is not a positive finite number"},
+        {"1 :5\n", "f:1: field 2 (feature id) is empty"},
         {"1 x7\n", "f:1: field 2 (feature id): 'x7' is not a non-negative integer id"},
         {"a 7\n", "f:1: field 1 (item id)"},
         {"99 7\n", "f: no features for any known item (1 lines, 1 for unknown items)"},
@@ -311,7 +313,7 @@ TEST(item_features_format_and_errors) {
     for (i = 0; i < (int64_t)(sizeof bad / sizeof *bad); i++) {
         size_t len = strlen(bad[i][0]);
         if (strstr(bad[i][1], "binary")) len = 12;
-        CHECK_FAILS(cr_parse_item_features(&f, &items, bad[i][0], len, "f"), i == 7 ? CR_ERR_EMPTY : CR_ERR_PARSE, bad[i][1]);
+        CHECK_FAILS(cr_parse_item_features(&f, &items, bad[i][0], len, "f"), i == 9 ? CR_ERR_EMPTY : CR_ERR_PARSE, bad[i][1]);
         CHECK(f.x.nrows == 0 && f.feats.n == 0);
     }
     CHECK_FAILS(cr_load_item_features(&f, &items, "build/test-tmp/no-such-features.txt"), CR_ERR_IO, "no-such-features.txt: cannot open");
@@ -343,6 +345,52 @@ TEST(real_beauty_item_features_when_present) {
     cr_dataset_free(&ds);
 }
 
+/* RecBole's per-user 80/10/10 rule (RecDCL's split): the counts of the notes, per user and on
+   Amazon-Beauty (train and test joined). */
+TEST(ratio_split_three_ways) {
+    static const int ns[5] = {5, 9, 10, 19, 20}, want[5][3] = {{3, 1, 1}, {7, 1, 1}, {8, 1, 1}, {17, 1, 1}, {16, 2, 2}};
+    cr_dataset ds;
+    int64_t us[63], is[63], e, cnt[5][3];
+    int u, k, n = 0;
+    for (u = 0; u < 5; u++)
+        for (k = 0; k < ns[u]; k++) { us[n] = 100 + u; is[n] = k; n++; }
+    CHECK_OK(cr_dataset_from_arrays(&ds, us, is, n, NULL, NULL, 0, 0));
+    CHECK_OK(cr_dataset_split_ratio(&ds, 0.8, 0.1, 0.1, 3));
+    memset(cnt, 0, sizeof cnt);
+    for (e = 0; e < ds.train.n; e++) cnt[ds.train.user[e]][0]++;
+    for (e = 0; e < ds.valid.n; e++) cnt[ds.valid.user[e]][1]++;
+    for (e = 0; e < ds.test.n; e++) cnt[ds.test.user[e]][2]++;
+    for (u = 0; u < 5; u++)
+        CHECKF(cnt[u][0] == want[u][0] && cnt[u][1] == want[u][1] && cnt[u][2] == want[u][2], "n = %d: %lld/%lld/%lld", ns[u],
+               (long long)cnt[u][0], (long long)cnt[u][1], (long long)cnt[u][2]);
+    CHECK(ds.train.n + ds.valid.n + ds.test.n == n);
+    CHECK_FAILS(cr_dataset_split_ratio(&ds, 0.8, 0.1, 0.1, 3), CR_ERR_INVALID, "already has a test set");
+    cr_dataset_free(&ds);
+    CHECK_OK(cr_dataset_from_arrays(&ds, us, is, n, NULL, NULL, 0, 0));
+    CHECK_FAILS(cr_dataset_split_ratio(&ds, 0.8, 0.1, 0.2, 3), CR_ERR_INVALID, "must be positive and sum to 1");
+    CHECK_FAILS(cr_dataset_split_ratio(&ds, 1, 0, 0, 3), CR_ERR_INVALID, "must be positive");
+    cr_dataset_free(&ds);
+    { /* Beauty, train + test joined: 148,766 / 24,868 / 24,868 (the notes), whatever the seed */
+        cr_load_opts lo;
+        const char *tr = "../shared/data/amazon-beauty/train.txt", *te = "../shared/data/amazon-beauty/test.txt";
+        cr_interactions all;
+        if (!crt_have_file(te)) { printf("(Beauty skipped) "); return; }
+        memset(&lo, 0, sizeof lo);
+        lo.format = CR_FORMAT_SEQ;
+        CHECK_OK(cr_dataset_load(&ds, tr, NULL, &lo));
+        /* the test file's records, with its 9 new items, through the same id maps */
+        CHECK_OK(cr_load_interactions(&all, &ds.users, &ds.items, 1, te, &lo, NULL));
+        ds.n_users = ds.users.n;
+        ds.n_items = ds.items.n;
+        for (e = 0; e < all.n; e++) CHECK_OK(cr_interactions_push(&ds.train, all.user[e], all.item[e], 1, all.time[e]));
+        cr_interactions_free(&all);
+        CHECK_OK(cr_dataset_split_ratio(&ds, 0.8, 0.1, 0.1, 1));
+        CHECKF(ds.n_items == 12101 && ds.train.n == 148766 && ds.valid.n == 24868 && ds.test.n == 24868, "%d items, %lld / %lld / %lld",
+               ds.n_items, (long long)ds.train.n, (long long)ds.valid.n, (long long)ds.test.n);
+        cr_dataset_free(&ds);
+    }
+}
+
 const crt_case crt_data[] = {
     {"data/lightgcn_format", lightgcn_format},
     {"data/seq_format_colon_and_plain", seq_format_colon_and_plain},
@@ -359,5 +407,6 @@ const crt_case crt_data[] = {
     {"data/real_gowalla_when_present", real_gowalla_when_present},
     {"data/real_lastfm_when_present", real_lastfm_when_present},
     {"data/item_features_format_and_errors", item_features_format_and_errors},
+    {"data/ratio_split_three_ways", ratio_split_three_ways},
     {"data/real_beauty_item_features_when_present", real_beauty_item_features_when_present},
     {NULL, NULL}};

@@ -393,8 +393,8 @@ TEST(cold_users_are_held_out) {
     cr_fit_opts o;
     cr_fit_result r, w, r2;
     cr_model *m = NULL;
-    int64_t e, eligible = 0, with_test = 0;
-    uint8_t *has = (uint8_t *)calloc((size_t)ds.n_users, 1);
+    int64_t e, eligible = 0, with_test = 0, n_held = 0, never_trained = 0, *all = (int64_t *)malloc(sizeof(int64_t) * (size_t)ds.n_items);
+    uint8_t *has = (uint8_t *)calloc((size_t)ds.n_users, 1), *pick = (uint8_t *)calloc((size_t)ds.n_users, 1);
     int u;
     for (e = 0; e < ds.train.n; e++) has[ds.train.user[e]] |= 1;
     for (e = 0; e < ds.test.n; e++) has[ds.test.user[e]] |= 2;
@@ -406,6 +406,16 @@ TEST(cold_users_are_held_out) {
     o.epochs = 2;
     o.cold_users = 0.1;
     CHECK_OK(cr_fit(&m, &c, &ds, &o, &r));
+    CHECK(cr_cold_users(&ds, 0.1, 2024, pick) == r.n_cold_users); /* the default seed */
+    for (u = 0, n_held = 0; u < ds.n_users; u++) /* a held-out user has no training history in the model */
+        if (pick[u]) {
+            int n = 0;
+            n_held++;
+            CHECK_OK(cr_recommend(m, u, ds.n_items, 1, all, NULL, &n));
+            never_trained += n == ds.n_items;
+            for (e = 0; e < ds.valid.n; e++) CHECK(ds.valid.user[e] != u);
+        }
+    CHECK(n_held == r.n_cold_users && never_trained == n_held);
     cr_model_free(m);
     CHECK(r.n_cold_users == (int64_t)floor(0.1 * (double)eligible + 0.5) && r.cold.users == r.n_cold_users);
     CHECK(r.test.users == with_test - r.n_cold_users);
@@ -416,9 +426,27 @@ TEST(cold_users_are_held_out) {
     CHECK(r2.n_cold_users == r.n_cold_users && r2.cold.recall[1] == r.cold.recall[1] && r2.test.ndcg[1] == r.test.ndcg[1]);
     o.cold_warm = 1;
     CHECK_OK(cr_fit(&m, &c, &ds, &o, &w));
+    for (u = 0, never_trained = 0; u < ds.n_users; u++) /* now every one of their records is trained on */
+        if (pick[u]) {
+            int n = 0, own = 0;
+            CHECK_OK(cr_recommend(m, u, ds.n_items, 1, all, NULL, &n));
+            for (e = 0; e < ds.train.n; e++) own += ds.train.user[e] == u;
+            never_trained += n != ds.n_items - own;
+        }
     cr_model_free(m);
+    CHECK(never_trained == 0);
     CHECK(w.n_cold_users == r.n_cold_users && w.cold.users == r.cold.users && w.test.users == r.test.users);
-    CHECK(w.n_train + w.n_valid == ds.train.n);
+    CHECK(w.n_train + w.n_valid == ds.train.n && w.n_valid == r.n_valid); /* validation: the other users' alone */
+    o.train_noise = 0.1;
+    CHECK_FAILS(cr_fit(&m, &c, &ds, &o, &w), CR_ERR_INVALID, "cold_users and train_noise do not go together");
+    o.train_noise = 0;
+    o.cold_warm = 0;
+    CHECK_OK(cr_dataset_carve_valid(&ds, 0.1, 0, 7)); /* a validation set of the dataset's own */
+    CHECK_OK(cr_fit(&m, &c, &ds, &o, &w));
+    cr_model_free(m);
+    for (e = 0, n_held = 0; e < ds.valid.n; e++) n_held += !pick[ds.valid.user[e]];
+    CHECK(w.n_valid == n_held && n_held < ds.valid.n); /* the held-out users' records are not validated on */
+    o.cold_warm = 1;
     o.cold_users = 1;
     CHECK_FAILS(cr_fit(&m, &c, &ds, &o, &r), CR_ERR_INVALID, "cold_users 1 is outside");
     o.cold_users = 0;
@@ -427,7 +455,10 @@ TEST(cold_users_are_held_out) {
     o.cold_users = 0.1;
     cr_interactions_free(&ds.test);
     CHECK_FAILS(cr_fit(&m, &c, &ds, &o, &r), CR_ERR_INVALID, "cold users are scored on the test set");
+    CHECK_FAILS(cr_cold_users(&ds, 0, 1, pick), CR_ERR_INVALID, "share 0 is outside (0, 1)");
     free(has);
+    free(pick);
+    free(all);
     cr_dataset_free(&ds);
 }
 
