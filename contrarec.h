@@ -96,7 +96,8 @@
       4. kernels       cr_sgemm (packed, register-tiled SIMD), CSR matrices and cr_spmm
       5. data          id maps, interactions, loaders, splits, synthetic data, datasets
       6. augmentation  edge/node dropout, random-walk subgraphs, SimGCL noise, feature masking
-      7. losses        BPR, InfoNCE (in-batch, NT-Xent), L2, softmax CE; the projection head
+      7. losses        BPR, InfoNCE (in-batch, NT-Xent), L2, softmax CE; the projection head;
+                       batch normalisation
       8. models        the model interface (8a), configuration (8b), the model object (8c),
                        the graph encoder with its forward and backward side by side, BPR with
                        uniform, DNS or MixGCF negatives, InfoNCE with a projection head and
@@ -525,6 +526,17 @@ CR_API double cr_l2_frobenius_loss(float *dx, const float *x, int64_t rows, int 
    rows with a negative target get zero gradient. */
 CR_API double cr_softmax_xent_loss(float *dlogits, const float *logits, const int32_t *target,
                                    int B, int C, float weight);
+
+/* Batch normalisation in training mode, as PyTorch's BatchNorm1d: per column of X (n rows, d
+   columns) the batch mean and biased variance, xhat = (x - mean) / sqrt(var + eps), Y = gamma
+   xhat + beta (gamma and beta NULL: Y = xhat, the non-affine form). xhat (n, d; may be Y when
+   non-affine), mean (d) and inv_std (d) are outputs the backward pass reads. */
+CR_API void cr_batchnorm_forward(float *Y, float *xhat, float *mean, float *inv_std, const float *X, int n, int d,
+                                 const float *gamma, const float *beta, float eps);
+/* Its backward, the batch statistics differentiated too: dX, dgamma, dbeta accumulated (+=;
+   dgamma and dbeta NULL when non-affine); ws holds 2 d floats. */
+CR_API void cr_batchnorm_backward(float *dX, float *dgamma, float *dbeta, const float *dY, const float *xhat,
+                                  const float *inv_std, const float *gamma, int n, int d, float *ws);
 
 /* ==== 8. models ============================================================================= */
 
@@ -4088,6 +4100,58 @@ static void cr__mlp2_backward(float *dx, float *dW1, float *db1, float *dW2, flo
     }
     cr_sgemm(1, 0, d, d, n, 1.0f, h, d, x, d, 1.0f, dW1, d);
     cr_sgemm(0, 0, n, d, d, 1.0f, h, d, W1, d, 0.0f, dx, d);
+}
+
+/* ---- 7c. batch normalisation (RecDCL's projector and its Barlow Twins loss) ---- */
+
+/* forward, training mode as PyTorch's BatchNorm1d: per column j of X (n rows, d columns), the
+   batch mean and biased variance; xhat = (x - mean) * inv_std with inv_std = 1 / sqrt(var +
+   eps); Y = gamma * xhat + beta, or Y = xhat without gamma/beta (the non-affine form). xhat
+   (n, d; may be Y when non-affine), mean (d) and inv_std (d) are kept for the backward pass.
+   Column sums run over rows in order: the same result for any thread count. */
+CR_API void cr_batchnorm_forward(float *Y, float *xhat, float *mean, float *inv_std, const float *X, int n, int d,
+                                 const float *gamma, const float *beta, float eps) {
+    int64_t i;
+    int j;
+    for (j = 0; j < d; j++) { mean[j] = 0; inv_std[j] = 0; }
+    for (i = 0; i < n; i++) cr_vaxpy(mean, 1.0f, X + i * d, d);
+    for (j = 0; j < d; j++) mean[j] /= (float)n;
+    for (i = 0; i < n; i++)
+        for (j = 0; j < d; j++) {
+            float c = X[i * d + j] - mean[j];
+            inv_std[j] += c * c; /* the variance, until the line after the loop */
+        }
+    for (j = 0; j < d; j++) inv_std[j] = 1.0f / sqrtf(inv_std[j] / (float)n + eps);
+    for (i = 0; i < n; i++)
+        for (j = 0; j < d; j++) {
+            float h = (X[i * d + j] - mean[j]) * inv_std[j];
+            xhat[i * d + j] = h;
+            Y[i * d + j] = gamma ? gamma[j] * h + beta[j] : h;
+        }
+}
+
+/* backward: dY -> dX (accumulated), dgamma and dbeta (accumulated; NULL when non-affine). With
+   g = dY * gamma: dX = inv_std (g - mean(g) - xhat mean(g xhat)), the mean over the batch
+   (the batch statistics are differentiated too). ws holds 2 d floats. */
+CR_API void cr_batchnorm_backward(float *dX, float *dgamma, float *dbeta, const float *dY, const float *xhat,
+                                  const float *inv_std, const float *gamma, int n, int d, float *ws) {
+    float *sg = ws, *sgx = ws + d;
+    int64_t i;
+    int j;
+    for (j = 0; j < d; j++) { sg[j] = 0; sgx[j] = 0; }
+    for (i = 0; i < n; i++)
+        for (j = 0; j < d; j++) {
+            float dy = dY[i * d + j], g = gamma ? dy * gamma[j] : dy;
+            sg[j] += g;
+            sgx[j] += g * xhat[i * d + j];
+            if (dgamma) { dgamma[j] += dy * xhat[i * d + j]; dbeta[j] += dy; }
+        }
+    for (j = 0; j < d; j++) { sg[j] /= (float)n; sgx[j] /= (float)n; }
+    for (i = 0; i < n; i++)
+        for (j = 0; j < d; j++) {
+            float g = gamma ? dY[i * d + j] * gamma[j] : dY[i * d + j];
+            dX[i * d + j] += inv_std[j] * (g - sg[j] - xhat[i * d + j] * sgx[j]);
+        }
 }
 
 /* ==== 8. models ============================================================================== */

@@ -471,8 +471,62 @@ TEST(projection_head_gradcheck) {
     CHECKF(rel_err(ga, gn, P, 1e-6) < 1e-3, "projection head rel err %g", rel_err(ga, gn, P, 1e-6));
 }
 
+/* Batch normalisation (training mode, batch statistics differentiated): affine and not, on an
+   odd shape, against a double reference; loss = sum(Y * W) for fixed random W. */
+typedef struct { int n, d, affine; const double *w; } bn_ctx;
+static double bn_f(double *x, void *c) {
+    bn_ctx *k = (bn_ctx *)c;
+    const double *X = x, *gamma = x + k->n * k->d, *beta = gamma + k->d;
+    double l = 0;
+    int i, j;
+    for (j = 0; j < k->d; j++) {
+        double m = 0, v = 0;
+        for (i = 0; i < k->n; i++) m += X[i * k->d + j];
+        m /= k->n;
+        for (i = 0; i < k->n; i++) v += (X[i * k->d + j] - m) * (X[i * k->d + j] - m);
+        v /= k->n;
+        for (i = 0; i < k->n; i++) {
+            double h = (X[i * k->d + j] - m) / sqrt(v + 1e-5);
+            l += k->w[i * k->d + j] * (k->affine ? gamma[j] * h + beta[j] : h);
+        }
+    }
+    return l;
+}
+
+TEST(batchnorm_gradcheck) {
+    enum { N = 7, D = 5, P = N * D + 2 * D };
+    float x[P], y[N * D], xh[N * D], mean[D], istd[D], dy[N * D], g[P], ws[2 * D];
+    double xd[P], w[N * D], ga[P], gn[P];
+    cr_rng r;
+    int i, affine;
+    cr_rng_seed(&r, 31);
+    for (affine = 0; affine < 2; affine++) {
+        bn_ctx k;
+        int np = affine ? P : N * D;
+        k.n = N;
+        k.d = D;
+        k.affine = affine;
+        k.w = w;
+        randn(x, P, &r, 1.3f);
+        for (i = 0; i < N * D; i++) x[i] += (float)(i % D); /* columns with different means */
+        for (i = 0; i < N * D; i++) dy[i] = (float)(w[i] = cr_rng_normal(&r));
+        memset(g, 0, sizeof g);
+        cr_batchnorm_forward(y, xh, mean, istd, x, N, D, affine ? x + N * D : NULL, affine ? x + N * D + D : NULL, 1e-5f);
+        cr_batchnorm_backward(g, affine ? g + N * D : NULL, affine ? g + N * D + D : NULL, dy, xh, istd, affine ? x + N * D : NULL, N, D, ws);
+        for (i = 0; i < P; i++) { xd[i] = x[i]; ga[i] = g[i]; }
+        {
+            double l = 0;
+            for (i = 0; i < N * D; i++) l += w[i] * y[i];
+            CHECK_NEAR(l, bn_f(xd, &k), 1e-4 * (fabs(l) + 1));
+        }
+        numgrad(gn, xd, np, bn_f, &k);
+        CHECKF(rel_err(ga, gn, np, 1e-5) < 2e-3, "batch norm (affine %d) rel err %g", affine, rel_err(ga, gn, np, 1e-5));
+    }
+}
+
 const crt_case crt_grad[] = {
     {"grad/projection_head", projection_head_gradcheck},
+    {"grad/batchnorm", batchnorm_gradcheck},
     {"grad/model_sgl_proj_head", grad_sgl_proj_head},
     {"grad/model_xsimgcl_proj_head_cl_negatives", grad_xsimgcl_proj_head_cl_negatives},
     {"grad/model_simgcl_cl_negatives", grad_simgcl_cl_negatives},
