@@ -97,7 +97,7 @@
       5. data          id maps, interactions, loaders, splits, synthetic data, datasets
       6. augmentation  edge/node dropout, random-walk subgraphs, SimGCL noise, feature masking
       7. losses        BPR, InfoNCE (in-batch, NT-Xent), L2, softmax CE; the projection head;
-                       batch normalisation
+                       batch normalisation; Barlow Twins and polynomial uniformity
       8. models        the model interface (8a), configuration (8b), the model object (8c),
                        the graph encoder with its forward and backward side by side, BPR with
                        uniform, DNS or MixGCF negatives, InfoNCE with a projection head and
@@ -537,6 +537,16 @@ CR_API void cr_batchnorm_forward(float *Y, float *xhat, float *mean, float *inv_
    dgamma and dbeta NULL when non-affine); ws holds 2 d floats. */
 CR_API void cr_batchnorm_backward(float *dX, float *dgamma, float *dbeta, const float *dY, const float *xhat,
                                   const float *inv_std, const float *gamma, int n, int d, float *ws);
+
+/* Barlow Twins between paired rows of Za and Zb (B, d; RecDCL's UIBT): C = Za^T Zb / B (d x d),
+   loss = weight * ((1/d) sum_m (1 - C_mm)^2 + off (1/d) sum_{m != n} C_mn^2). dZa and dZb are
+   accumulated (+=); ws holds d * d floats. */
+CR_API double cr_barlow_twins_loss(float *dZa, float *dZb, const float *Za, const float *Zb, int B, int d, float off,
+                                   float weight, float *ws);
+/* Feature uniformity with a polynomial kernel (RecDCL's UUII, per side): G = Z^T Z (d x d, not
+   divided by B), loss = weight * log((1/d^2) sum_mn (a G_mn + c)^e), e a positive integer.
+   dZ accumulated (+=); ws holds d * d floats. */
+CR_API double cr_poly_uniformity_loss(float *dZ, const float *Z, int B, int d, float a, float c, int e, float weight, float *ws);
 
 /* ==== 8. models ============================================================================= */
 
@@ -4152,6 +4162,53 @@ CR_API void cr_batchnorm_backward(float *dX, float *dgamma, float *dbeta, const 
             float g = gamma ? dY[i * d + j] * gamma[j] : dY[i * d + j];
             dX[i * d + j] += inv_std[j] * (g - sg[j] - xhat[i * d + j] * sgx[j]);
         }
+}
+
+/* ---- 7d. feature-wise losses: Barlow Twins and polynomial uniformity (RecDCL's FCL) ---- */
+
+CR_API double cr_barlow_twins_loss(float *dZa, float *dZb, const float *Za, const float *Zb, int B, int d, float off,
+                                   float weight, float *ws) {
+    float *C = ws; /* C, then overwritten by dL/dC */
+    double diag = 0, rest = 0;
+    int64_t m, q;
+    cr_sgemm(1, 0, d, d, B, 1.0f / (float)B, Za, d, Zb, d, 0.0f, C, d);
+    for (m = 0; m < d; m++)
+        for (q = 0; q < d; q++) {
+            double v = C[m * d + q];
+            if (m == q) {
+                diag += (1.0 - v) * (1.0 - v);
+                C[m * d + q] = (float)(weight * -2.0 * (1.0 - v) / d);
+            } else {
+                rest += v * v;
+                C[m * d + q] = (float)(weight * 2.0 * off * v / d);
+            }
+        }
+    /* C = Za^T Zb / B: dZa = Zb dC^T / B, dZb = Za dC / B */
+    cr_sgemm(0, 1, B, d, d, 1.0f / (float)B, Zb, d, C, d, 1.0f, dZa, d);
+    cr_sgemm(0, 0, B, d, d, 1.0f / (float)B, Za, d, C, d, 1.0f, dZb, d);
+    return weight * (diag + off * rest) / d;
+}
+
+CR_API double cr_poly_uniformity_loss(float *dZ, const float *Z, int B, int d, float a, float c, int e, float weight, float *ws) {
+    float *G = ws; /* G, then overwritten by dL/dG */
+    double S = 0;
+    int64_t m, q, dd = (int64_t)d * d;
+    int k;
+    cr_sgemm(1, 0, d, d, B, 1.0f, Z, d, Z, d, 0.0f, G, d);
+    for (m = 0; m < dd; m++) { /* S = sum (a G + c)^e, in order: deterministic */
+        double t = (double)a * G[m] + c, p = 1;
+        for (k = 0; k < e; k++) p *= t;
+        S += p;
+    }
+    /* dL/dG_mn = weight e a (a G_mn + c)^(e-1) / S */
+    for (q = 0; q < dd; q++) {
+        double t = (double)a * G[q] + c, p = 1;
+        for (k = 0; k < e - 1; k++) p *= t;
+        G[q] = (float)(weight * e * a * p / S);
+    }
+    /* G = Z^T Z: dZ = Z (dG + dG^T) = 2 Z dG (dG is symmetric) */
+    cr_sgemm(0, 0, B, d, d, 2.0f, Z, d, G, d, 1.0f, dZ, d);
+    return weight * log(S / ((double)d * (double)d));
 }
 
 /* ==== 8. models ============================================================================== */

@@ -524,9 +524,63 @@ TEST(batchnorm_gradcheck) {
     }
 }
 
+/* RecDCL's feature-wise losses against double references: Barlow Twins (UIBT) and the
+   polynomial-kernel uniformity (UUII), on an odd shape. */
+typedef struct { int B, d; } fcl_ctx;
+static double bt_f(double *x, void *c) {
+    fcl_ctx *k = (fcl_ctx *)c;
+    const double *Za = x, *Zb = x + k->B * k->d;
+    double l = 0;
+    int m, q, b;
+    for (m = 0; m < k->d; m++)
+        for (q = 0; q < k->d; q++) {
+            double v = 0;
+            for (b = 0; b < k->B; b++) v += Za[b * k->d + m] * Zb[b * k->d + q];
+            v /= k->B;
+            l += m == q ? (1 - v) * (1 - v) : 0.01 * v * v;
+        }
+    return 0.8 * l / k->d;
+}
+static double poly_f(double *x, void *c) {
+    fcl_ctx *k = (fcl_ctx *)c;
+    double S = 0;
+    int m, q, b;
+    for (m = 0; m < k->d; m++)
+        for (q = 0; q < k->d; q++) {
+            double g = 0;
+            for (b = 0; b < k->B; b++) g += x[b * k->d + m] * x[b * k->d + q];
+            S += pow(g + 1e-7, 4);
+        }
+    return 0.6 * log(S / ((double)k->d * k->d));
+}
+
+TEST(feature_contrast_losses_gradcheck) {
+    enum { B = 6, D = 5, S2 = 2 * B * D };
+    float z[S2], g[S2], ws[D * D];
+    double x[S2], ga[S2], gn[S2], l;
+    fcl_ctx k = {B, D};
+    cr_rng r;
+    int i;
+    cr_rng_seed(&r, 33);
+    randn(z, S2, &r, 0.9f);
+    memset(g, 0, sizeof g);
+    l = cr_barlow_twins_loss(g, g + B * D, z, z + B * D, B, D, 0.01f, 0.8f, ws);
+    for (i = 0; i < S2; i++) { x[i] = z[i]; ga[i] = g[i]; }
+    CHECK_NEAR(l, bt_f(x, &k), 1e-5 * (fabs(l) + 1));
+    numgrad(gn, x, S2, bt_f, &k);
+    CHECKF(rel_err(ga, gn, S2, 1e-6) < 1e-3, "Barlow Twins rel err %g", rel_err(ga, gn, S2, 1e-6));
+    memset(g, 0, sizeof g);
+    l = cr_poly_uniformity_loss(g, z, B, D, 1.0f, 1e-7f, 4, 0.6f, ws);
+    for (i = 0; i < B * D; i++) { x[i] = z[i]; ga[i] = g[i]; }
+    CHECK_NEAR(l, poly_f(x, &k), 1e-4 * (fabs(l) + 1));
+    numgrad(gn, x, B * D, poly_f, &k);
+    CHECKF(rel_err(ga, gn, B * D, 1e-6) < 1e-3, "polynomial uniformity rel err %g", rel_err(ga, gn, B * D, 1e-6));
+}
+
 const crt_case crt_grad[] = {
     {"grad/projection_head", projection_head_gradcheck},
     {"grad/batchnorm", batchnorm_gradcheck},
+    {"grad/feature_contrast_losses", feature_contrast_losses_gradcheck},
     {"grad/model_sgl_proj_head", grad_sgl_proj_head},
     {"grad/model_xsimgcl_proj_head_cl_negatives", grad_xsimgcl_proj_head_cl_negatives},
     {"grad/model_simgcl_cl_negatives", grad_simgcl_cl_negatives},
