@@ -739,12 +739,19 @@ typedef struct cr_eval_opts {
     int basic;         /* 1: accuracy only (Recall, NDCG, precision, hit, MRR, AUC, coverage,
                           Gini, novelty): no popularity reference, groups, beyond-accuracy
                           metrics, alignment or uniformity (for timing their cost) */
+    double *per_user;  /* if not NULL: CR_PER_USER values for each evaluated user, ascending dense
+                          id (n_users rows suffice): the id, its known history length (training
+                          + fold-in items), Recall and NDCG at the largest K, long-tail recall
+                          (-1: no long-tail test item) and intra-list cosine diversity (-1: a
+                          list of fewer than 2): paired comparisons between runs (bootstrap) */
     const cr_interactions *fold_in; /* users with records here are scored as new users: their
                           vector is folded in from these items (graph models: one propagation
                           step, as cr_recommend_items; sequence models: the items, in order,
                           as the history) and the items are their known history (excluded
                           like training items). Strong generalisation: cr_fit_opts.cold_users */
 } cr_eval_opts;
+
+enum { CR_PER_USER = 6 }; /* values per user in cr_eval_opts.per_user */
 
 /* Groups of items and users, at the largest K (the long-tail and cold-user views). */
 #define CR_GROUPS 10
@@ -922,7 +929,9 @@ typedef struct cr_fit_opts {
                           holds their warm score, to set beside a hold-out run with the same
                           seed. Not with train_noise. */
     cr_eval_opts eval; /* cut-offs and history protocol, for validation and test alike
-                          (history_extra and fold_in are set by cr_fit) */
+                          (history_extra, fold_in and per_user are set by cr_fit) */
+    double *per_user_test; /* if not NULL (n_users x CR_PER_USER doubles): the per-user rows of
+                          the test evaluation (cr_eval_opts.per_user); res.test.users of them */
     cr_fit_fn on_epoch;
     cr_batch_fn on_batch;
     void *user;
@@ -6895,6 +6904,7 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
     sel_opts = o.eval;
     sel_opts.history_extra = NULL;
     sel_opts.fold_in = NULL;
+    sel_opts.per_user = NULL;
     if (o.cold_users > 0) {
         /* the held-out users leave training, validation and the main test; a cold_warm run
            trains on all their records (what fold-in reads), never validates on them */
@@ -6965,7 +6975,9 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
         cr_eval_opts to = o.eval;
         to.history_extra = known;
         to.fold_in = NULL;
+        to.per_user = o.per_user_test;
         if ((st = cr_evaluate(m, test, &to, &res->test)) != CR_OK) goto done;
+        to.per_user = NULL;
         res->eval_seconds += res->test.seconds;
         if (o.cold_users > 0) { /* the held-out users: folded in, or (cold_warm) as trained */
             if (!o.cold_warm) to.fold_in = &cold_hist;
@@ -7560,6 +7572,34 @@ static double cr__eval_alignment(const cr__eval *E, const float *Ub) {
     return n ? sum / (double)n : 0;
 }
 
+/* The per-user rows of cr_eval_opts.per_user. */
+static cr_status cr__eval_per_user(const cr__eval *E, double *out) {
+    const cr_model *m = E->m;
+    const float *V = m->ops->item_vectors(m);
+    int d = m->cfg.dim, kk = E->nk - 1;
+    int64_t e, a;
+    double *vnorm = (double *)cr__alloc_array((size_t)m->n_items + 1, sizeof(double), "per-user results");
+    if (!vnorm) return CR_ERR_NOMEM;
+    for (a = 0; a < m->n_items; a++) vnorm[a] = sqrt((double)cr_vdot(V + a * d, V + a * d, d));
+    CR__OMP(parallel for schedule(static))
+    for (e = 0; e < E->n; e++) {
+        const double *rr = E->res + e * E->stride, *ex = rr + CR__R_PER_K * E->nk;
+        const int32_t *L = E->topi + e * E->kmax;
+        double *o = out + e * CR_PER_USER, r[3];
+        int n = 0;
+        while (n < E->kmax && L[n] >= 0) n++;
+        cr__beyond_user(L, n, E->users[e], &m->hist, NULL, NULL, V, vnorm, d, r);
+        o[0] = E->users[e];
+        o[1] = (double)cr__eval_degree(E, E->users[e]);
+        o[2] = rr[CR__R_PER_K * kk + CR__R_RECALL];
+        o[3] = rr[CR__R_PER_K * kk + CR__R_NDCG];
+        o[4] = ex[CR__R_TAILN] > 0 ? ex[CR__R_TAIL] : -1;
+        o[5] = r[2];
+    }
+    CR_FREE(vnorm);
+    return CR_OK;
+}
+
 /* Means over users (in user order) of the per-user results, and the catalogue measures of
    the recommended lists at the largest K. */
 static cr_status cr__eval_sum(const cr__eval *E, cr_metrics *out) {
@@ -7677,6 +7717,7 @@ CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_
                                  E.o.tail_ratio, E.o.cooccurrence, &out->beyond)) != CR_OK)
         goto done;
     out->alignment = cr__eval_alignment(&E, Ub);
+    if (E.o.per_user && (st = cr__eval_per_user(&E, E.o.per_user)) != CR_OK) goto done;
     out->uniformity_users = cr_uniformity(Ub, E.n, m->cfg.dim);
     out->uniformity_items = cr_uniformity(m->ops->item_vectors(m), m->n_items, m->cfg.dim);
     out->seconds = cr__now() - t0;

@@ -148,7 +148,7 @@ static cr_format parse_format(const char *s) {
 /* ---- the options of every command ---- */
 
 typedef struct opts {
-    const char *cmd, *train, *test, *load, *save, *npy, *items, *history, *aug, *report;
+    const char *cmd, *train, *test, *load, *save, *npy, *items, *history, *aug, *report, *per_user;
     cr_config cfg;
     cr_load_opts lo;
     cr_fit_opts fit;
@@ -170,6 +170,10 @@ static void usage(void) {
         "        of the final line such as test_item_group_recall: grouped bars)\n"
         "  contrarec report RUN.json ... -o FILE.html [--title T]   (one self-contained page: the runs'\n"
         "        selection, accuracy and beyond-accuracy tables, their curves and group charts)\n"
+        "  contrarec compare A.tsv B.tsv [--boot 1000] [--seed 1] [--sparse 0.2]   (B against A, paired\n"
+        "        by user, from 'train --per-user': all users, the sparsest users, long-tail recall and\n"
+        "        intra-list diversity, each with a 95%% bootstrap interval of the relative gain)\n");
+    printf(
         "  contrarec map --load FILE -o FILE.svg [--users] [--sample 2000] [--seed 501] [--perplexity 30]\n"
         "        [--iterations 1000] [--title T]   (exact t-SNE of sampled item or user vectors,\n"
         "        coloured by popularity group, with the unit-circle view and its angle density)\n"
@@ -192,6 +196,8 @@ static void usage(void) {
         "           --refit (retrain on train + valid for the selected epochs, then read test)\n"
         "           --select test (select on the test set, as SELFRec and LightGCN's code do: optimistic)\n"
         "           --select last (no selection: the model after --epochs)\n"
+        "per user:  --per-user F.tsv (the test evaluation per user: history, recall, NDCG, tail recall,\n"
+        "           intra-list diversity at the largest K; 'contrarec compare' pairs two such files)\n"
         "robustness: --train-noise P (add P x |train| random unobserved pairs to the training part only)\n"
         "cold start: --cold-users P (hold a seeded share P of the users out of training; fold them in from\n"
         "           their training items at test time) --cold-warm (train on them instead: their warm score)\n"
@@ -318,6 +324,7 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--save")) o->save = need(argc, argv, &i);
         else if (!strcmp(a, "--export-npy")) o->npy = need(argc, argv, &i);
         else if (!strcmp(a, "--report")) o->report = need(argc, argv, &i);
+        else if (!strcmp(a, "--per-user")) o->per_user = need(argc, argv, &i);
         else if (!strcmp(a, "--json")) o->json = 1;
         else if (!strcmp(a, "--maxlen")) c->max_len = (int)parse_int(a, need(argc, argv, &i), 2, 4096);
         else if (!strcmp(a, "--hidden")) c->hidden = (int)parse_int(a, need(argc, argv, &i), 1, 1024);
@@ -616,6 +623,7 @@ static int cmd_train(opts *o) {
     cr_fit_opts *f = &o->fit;
     int seq, masked;
     char sel_name[64];
+    double *pu = NULL;
     if (!c->model) die_usage("train needs --model%s%s", "", "");
     seq = cr_model_is_sequential(c->model);
     if (o->aug) {
@@ -640,6 +648,7 @@ static int cmd_train(opts *o) {
     if (cr_config_resolve(&rc) != CR_OK) { fprintf(stderr, "contrarec: %s\n", cr_last_error()); return 2; }
     if (o->save) check_writable("--save", o->save, 0);
     if (o->npy) check_writable("--export-npy", o->npy, 1);
+    if (o->per_user) check_writable("--per-user", o->per_user, 0);
     if (o->report) {
         char path[4200];
         check_writable("--report", o->report, 1);
@@ -675,6 +684,11 @@ static int cmd_train(opts *o) {
                 f->epochs ? "up to --epochs" : "until validation stops improving");
     else if (f->select == CR_SELECT_TEST)
         fprintf(stderr, "selection: ON THE TEST SET (--select test, as SELFRec and LightGCN's code do): the test metrics are optimistic\n");
+    if (o->per_user && !(pu = (double *)malloc(sizeof(double) * CR_PER_USER * (size_t)(ds.n_users > 0 ? ds.n_users : 1)))) {
+        fprintf(stderr, "contrarec: out of memory for --per-user\n");
+        return 1;
+    }
+    f->per_user_test = pu;
     if (cr_fit(&m, c, &ds, f, &res) != CR_OK) {
         if (t.pg.tty) fprintf(stderr, "\r%100s\r", "");
         fprintf(stderr, "contrarec: training stopped: %s\n", cr_last_error());
@@ -688,6 +702,25 @@ static int cmd_train(opts *o) {
     else snprintf(sel_name, sizeof sel_name, "%s@%d", cr_metric_name(f->metric), f->metric_k ? f->metric_k : res.valid.n_k ? res.valid.k[res.valid.n_k - 1] : 0);
     if (o->save && (res.refit || !t.saved_epoch) && cr_model_save(m, o->save) != CR_OK) die("saving the model");
     if (o->npy && cr_model_export_npy(m, o->npy) != CR_OK) die("exporting embeddings");
+    if (pu) { /* the test evaluation's per-user rows, raw user ids */
+        char tmp[4200];
+        FILE *pf;
+        int64_t r;
+        int k = res.test.n_k ? res.test.k[res.test.n_k - 1] : 0, ok;
+        snprintf(tmp, sizeof tmp, "%s.tmp", o->per_user);
+        if (!(pf = fopen(tmp, "wb"))) { fprintf(stderr, "contrarec: %s: cannot create: %s\n", tmp, strerror(errno)); return 1; }
+        fprintf(pf, "user\thistory\trecall@%d\tndcg@%d\ttail_recall@%d\tild@%d\n", k, k, k, k);
+        for (r = 0; r < res.test.users; r++) {
+            const double *q = pu + r * CR_PER_USER;
+            fprintf(pf, "%lld\t%.0f\t%.6f\t%.6f\t%.6f\t%.6f\n", (long long)ds.users.raw[(int32_t)q[0]], q[1], q[2], q[3], q[4], q[5]);
+        }
+        ok = !ferror(pf);
+        ok = fclose(pf) == 0 && ok;
+        remove(o->per_user);
+        if (!ok || rename(tmp, o->per_user) != 0) { fprintf(stderr, "contrarec: %s could not be written\n", o->per_user); remove(tmp); return 1; }
+        free(pu);
+        pu = NULL;
+    }
     {
         const cr_metrics *other = res.test_other.users ? &res.test_other : NULL;
         if (json_stdout || json_log) {
@@ -1324,8 +1357,143 @@ static int cmd_map(int argc, char **argv) {
     return rc;
 }
 
+/* ---- compare: two runs' per-user files, paired by user, with bootstrap intervals ---- */
+
+typedef struct pu_row { long long user; double v[5]; } pu_row; /* history, recall, ndcg, tail, ild */
+
+static int pu_cmp(const void *a, const void *b) {
+    long long x = ((const pu_row *)a)->user, y = ((const pu_row *)b)->user;
+    return x < y ? -1 : x > y;
+}
+
+static pu_row *read_per_user(const char *path, int64_t *n, char *head, size_t head_cap) {
+    FILE *f = fopen(path, "rb");
+    char line[1024];
+    pu_row *rows = NULL;
+    int64_t cap = 0, ln = 0;
+    *n = 0;
+    if (!f) { fprintf(stderr, "contrarec: %s: cannot open: %s\n", path, strerror(errno)); exit(1); }
+    while (fgets(line, sizeof line, f)) {
+        pu_row r;
+        ln++;
+        if (ln == 1) {
+            if (strncmp(line, "user\thistory\t", 13)) { fprintf(stderr, "contrarec: %s:1: not a 'train --per-user' file\n", path); exit(1); }
+            snprintf(head, head_cap, "%s", line);
+            continue;
+        }
+        if (sscanf(line, "%lld %lf %lf %lf %lf %lf", &r.user, &r.v[0], &r.v[1], &r.v[2], &r.v[3], &r.v[4]) != 6 || !isfinite(r.v[1]) ||
+            !isfinite(r.v[2]) || !isfinite(r.v[3]) || !isfinite(r.v[4])) {
+            fprintf(stderr, "contrarec: %s:%lld: expected six numbers (user history recall ndcg tail_recall ild)\n", path, (long long)ln);
+            exit(1);
+        }
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            if (!(rows = (pu_row *)realloc(rows, sizeof(pu_row) * (size_t)cap))) { fprintf(stderr, "contrarec: out of memory\n"); exit(1); }
+        }
+        rows[(*n)++] = r;
+    }
+    fclose(f);
+    if (!*n) { fprintf(stderr, "contrarec: %s: no users\n", path); exit(1); }
+    qsort(rows, (size_t)*n, sizeof(pu_row), pu_cmp);
+    return rows;
+}
+
+static int dbl_cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* One line: the means of field j over the paired users with ok[i], B's relative gain and its
+   95% percentile interval over `boot` resamples of those users (seeded). */
+static void compare_line(const char *what, const pu_row *A, const pu_row *B, const int64_t *idx, int64_t n, int j, int boot, uint64_t seed) {
+    double sa = 0, sb = 0, *g;
+    int64_t i;
+    int b;
+    cr_rng r;
+    if (n < 2) { printf("%-34s %6lld users: too few to compare\n", what, (long long)n); return; }
+    for (i = 0; i < n; i++) { sa += A[idx[i]].v[j]; sb += B[idx[i]].v[j]; }
+    if (!(g = (double *)malloc(sizeof(double) * (size_t)boot))) { fprintf(stderr, "contrarec: out of memory\n"); exit(1); }
+    cr_rng_seed(&r, seed);
+    for (b = 0; b < boot; b++) {
+        double xa = 0, xb = 0;
+        for (i = 0; i < n; i++) {
+            int64_t q = idx[(int64_t)cr_rng_below(&r, (uint32_t)n)];
+            xa += A[q].v[j];
+            xb += B[q].v[j];
+        }
+        g[b] = xa > 0 ? xb / xa - 1 : 0;
+    }
+    qsort(g, (size_t)boot, sizeof(double), dbl_cmp);
+    printf("%-34s %6lld users  A %.4f  B %.4f  gain %+6.1f%%  [%+6.1f%%, %+6.1f%%]\n", what, (long long)n, sa / n, sb / n,
+           sa > 0 ? 100 * (sb / sa - 1) : 0, 100 * g[(int)(0.025 * boot)], 100 * g[(int)(0.975 * boot) < boot ? (int)(0.975 * boot) : boot - 1]);
+    free(g);
+}
+
+static int cmd_compare(int argc, char **argv) {
+    const char *fa = NULL, *fb = NULL;
+    int boot = 1000, i;
+    uint64_t seed = 1;
+    double sparse = 0.2, cut;
+    pu_row *A, *B, *Ap, *Bp;
+    int64_t na, nb, n = 0, ia = 0, ib = 0, m, *idx, *hist_order;
+    char ha[1100], hb[1100];
+    for (i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--boot")) boot = (int)parse_int(a, need(argc, argv, &i), 100, 100000);
+        else if (!strcmp(a, "--seed")) seed = (uint64_t)parse_int(a, need(argc, argv, &i), 0, 2147483647L);
+        else if (!strcmp(a, "--sparse")) sparse = parse_num(a, need(argc, argv, &i), 0, 1, 1);
+        else if (a[0] == '-' && a[1]) die_usage("unknown option '%s'%s", a, "");
+        else if (!fa) fa = a;
+        else if (!fb) fb = a;
+        else die_usage("compare takes two files%s%s", "", "");
+    }
+    if (!fb) die_usage("compare needs two files written by 'train --per-user'%s%s", "", "");
+    A = read_per_user(fa, &na, ha, sizeof ha);
+    B = read_per_user(fb, &nb, hb, sizeof hb);
+    if (strcmp(ha, hb)) { fprintf(stderr, "contrarec: %s and %s have different columns (cut-offs)\n", fa, fb); return 1; }
+    Ap = (pu_row *)calloc((size_t)(na < nb ? na : nb), sizeof(pu_row));
+    Bp = (pu_row *)calloc((size_t)(na < nb ? na : nb), sizeof(pu_row));
+    idx = (int64_t *)calloc((size_t)(na < nb ? na : nb), sizeof(int64_t));
+    hist_order = (int64_t *)calloc((size_t)(na < nb ? na : nb), sizeof(int64_t));
+    if (!Ap || !Bp || !idx || !hist_order) { fprintf(stderr, "contrarec: out of memory\n"); return 1; }
+    while (ia < na && ib < nb) { /* pair by user */
+        if (A[ia].user < B[ib].user) ia++;
+        else if (A[ia].user > B[ib].user) ib++;
+        else { Ap[n] = A[ia++]; Bp[n] = B[ib++]; n++; }
+    }
+    printf("B = %s against A = %s: %lld users in both (%lld and %lld in each); K from the header: %s", fb, fa, (long long)n, (long long)na,
+           (long long)nb, ha + 13);
+    for (m = 0; m < n; m++) idx[m] = m;
+    compare_line("Recall, all users", Ap, Bp, idx, n, 1, boot, seed);
+    compare_line("NDCG, all users", Ap, Bp, idx, n, 2, boot, seed);
+    { /* the sparsest share of the paired users by known history (ties: all users at the cut) */
+        double *h = (double *)malloc(sizeof(double) * (size_t)(n ? n : 1));
+        char what[64];
+        if (!h) { fprintf(stderr, "contrarec: out of memory\n"); return 1; }
+        for (m = 0; m < n; m++) h[m] = Ap[m].v[0];
+        qsort(h, (size_t)n, sizeof(double), dbl_cmp);
+        cut = n ? h[(int64_t)(sparse * (double)(n - 1))] : 0;
+        free(h);
+        for (m = 0, i = 0; m < n; m++)
+            if (Ap[m].v[0] <= cut) hist_order[i++] = m;
+        snprintf(what, sizeof what, "Recall, users with history <= %.0f", cut);
+        compare_line(what, Ap, Bp, hist_order, i, 1, boot, seed);
+    }
+    for (m = 0, i = 0; m < n; m++)
+        if (Ap[m].v[3] >= 0 && Bp[m].v[3] >= 0) idx[i++] = m;
+    compare_line("long-tail recall (users with one)", Ap, Bp, idx, i, 3, boot, seed);
+    for (m = 0, i = 0; m < n; m++)
+        if (Ap[m].v[4] >= 0 && Bp[m].v[4] >= 0) idx[i++] = m;
+    compare_line("intra-list diversity (cosine)", Ap, Bp, idx, i, 4, boot, seed);
+    printf("(gain: B's mean / A's mean - 1; interval: 2.5th and 97.5th percentiles of %d resamples of the users, seed %llu)\n", boot,
+           (unsigned long long)seed);
+    free(A); free(B); free(Ap); free(Bp); free(idx); free(hist_order);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     opts o;
+    if (argc >= 2 && !strcmp(argv[1], "compare")) return cmd_compare(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "map")) return cmd_map(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "plot")) return cmd_plot(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "report")) return cmd_report(argc, argv);

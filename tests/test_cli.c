@@ -253,6 +253,16 @@ TEST(train_selects_on_validation) {
     EXPECT("train --model mf --select test --refit --epochs 2", 2, "--refit follows a selection on validation");
     EXPECT("train --model mf --select sometimes", 2, "--select: 'sometimes' is not valid, test or last");
     EXPECT("train --model mf --metric auc", 2, "--metric: unknown metric 'auc'");
+    /* per-user rows of two runs, compared with bootstrap intervals */
+    EXPECT("train --model mf --epochs 1 --dim 8 --no-auc --per-user build/test-tmp/pu_a.tsv", 0, "");
+    EXPECT("train --model lightgcn --epochs 1 --dim 8 --no-auc --per-user build/test-tmp/pu_b.tsv", 0, "");
+    CHECK(slurp("build/test-tmp/pu_a.tsv", line, sizeof line) && !strncmp(line, "user\thistory\trecall@20\tndcg@20\ttail_recall@20\tild@20\n", 51));
+    EXPECT("compare build/test-tmp/pu_a.tsv build/test-tmp/pu_b.tsv --boot 200", 0, "");
+    CHECK(slurp("build/test-tmp/cli.out", line, sizeof line) && strstr(line, "Recall, all users") && strstr(line, "users with history <=") &&
+          strstr(line, "intra-list diversity (cosine)") && strstr(line, "200 resamples"));
+    EXPECT("compare build/test-tmp/pu_a.tsv", 2, "compare needs two files");
+    EXPECT("compare build/test-tmp/pu_a.tsv build/test-tmp/cli_ok.txt", 1, "cli_ok.txt:1: not a 'train --per-user' file");
+    EXPECT("train --model mf --per-user build/test-tmp/no-such-dir/p.tsv", 1, "cannot create");
     EXPECT("train --model mf --cold-users 1", 2, "--cold-users: 1 is outside");
     EXPECT("train --model mf --cold-warm", 2, "--cold-warm needs --cold-users");
     /* cold users: held out, folded in, reported in the text and the JSON */

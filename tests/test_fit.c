@@ -376,6 +376,22 @@ static void fold_in_matches_by_hand(cr_model_kind kind) {
     }
     CHECKF(mt.users == n_users && fabs(mt.recall[0] - recall / n_users) < 1e-9, "%s: %lld users, recall %.6f, by hand %d users %.6f",
            cr_model_name(kind), (long long)mt.users, mt.recall[0], n_users, recall / n_users);
+    { /* the per-user rows: their means are the metrics; a folded-in user's history is its fold-in items */
+        double *pu = (double *)malloc(sizeof(double) * CR_PER_USER * (size_t)ds.n_users), sr = 0, sn = 0;
+        int64_t r, nf0 = 0;
+        eo.per_user = pu;
+        CHECK_OK(cr_evaluate(m, &test, &eo, &mt));
+        for (e = 0; e < fold.n; e++) nf0 += fold.user[e] == (int32_t)pu[0];
+        for (r = 0; r < mt.users; r++) {
+            sr += pu[r * CR_PER_USER + 2];
+            sn += pu[r * CR_PER_USER + 3];
+            CHECK(r == 0 || pu[r * CR_PER_USER] > pu[(r - 1) * CR_PER_USER]);
+            CHECK(pu[r * CR_PER_USER + 5] >= -1 && pu[r * CR_PER_USER + 5] <= 2);
+        }
+        CHECK(fabs(sr / mt.users - mt.recall[0]) < 1e-9 && fabs(sn / mt.users - mt.ndcg[0]) < 1e-9);
+        CHECK(pu[0] < 40 && pu[1] == 2.0 * (double)nf0); /* trained on and folded in: both count */
+        free(pu);
+    }
     cr_interactions_free(&fold);
     cr_interactions_free(&test);
     cr_model_free(m);
