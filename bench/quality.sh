@@ -16,6 +16,8 @@
 #   bench/quality.sh ncl        NCL on Gowalla, 30 epochs, with and without the prototype term
 #   bench/quality.sh views      SGL on Gowalla, 20 epochs: ED, mixed, subgraph, ED kept 5 epochs
 #   bench/quality.sh noise      LightGCN, SGL, XSimGCL on Gowalla with 0-20% noisy training pairs
+#   bench/quality.sh claims     LightGCN, SGL-ED, XSimGCL on Gowalla, seeds 1-3, compared per user
+#                               with bootstrap intervals (sparse users, long tail, diversity)
 #   bench/quality.sh coldusers  LightGCN and XSimGCL on Last.fm: 10% of the users held out and
 #                               folded in, beside the same users trained on
 # Needs ../shared/data (or CR_DATA=dir). BENCH_THREADS threads per run (2), JOBS runs at once (1).
@@ -94,6 +96,23 @@ views)
     for n in sgl-ed sgl-mixed sgl-subgraph sgl-ed-every5; do
         summary "$n-gowalla" 20 recall@20 ndcg@20
         grep '"prep_s"' "$OUT/$n-gowalla.json" | awk -F'"prep_s":' '{split($2, a, ","); s += a[1]; n++} END {printf "%-30s mean view-building time %.2f s/epoch\n", "", s / n}'
+    done
+    ;;
+claims)
+    # the article's claims on Gowalla: LightGCN (30 epochs), SGL-ED (20) and XSimGCL (until
+    # validation stops improving), seeds 1-3, each writing its test evaluation per user; then
+    # SGL and XSimGCL against LightGCN, the three seeds averaged per user, with bootstrap
+    # intervals: all users, the sparsest 20%, long-tail recall, intra-list diversity
+    G="--train $DATA/gowalla/train.txt --test $DATA/gowalla/test.txt"
+    for s in 1 2 3; do
+        run lightgcn-gowalla-s$s --model lightgcn $G --epochs 30 --seed $s --per-user "$OUT/lightgcn-gowalla-s$s.tsv"
+        run sgl-ed-gowalla-s$s --model sgl --aug ed $G --epochs 20 --seed $s --per-user "$OUT/sgl-ed-gowalla-s$s.tsv"
+        run xsimgcl-gowalla-s$s --model xsimgcl $G --seed $s --per-user "$OUT/xsimgcl-gowalla-s$s.tsv"
+    done
+    wait
+    L="$OUT/lightgcn-gowalla-s1.tsv,$OUT/lightgcn-gowalla-s2.tsv,$OUT/lightgcn-gowalla-s3.tsv"
+    for m in sgl-ed xsimgcl; do
+        "$BIN" compare "$L" "$OUT/$m-gowalla-s1.tsv,$OUT/$m-gowalla-s2.tsv,$OUT/$m-gowalla-s3.tsv"
     done
     ;;
 coldusers)

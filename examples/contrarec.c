@@ -172,7 +172,8 @@ static void usage(void) {
         "        selection, accuracy and beyond-accuracy tables, their curves and group charts)\n"
         "  contrarec compare A.tsv B.tsv [--boot 1000] [--seed 1] [--sparse 0.2]   (B against A, paired\n"
         "        by user, from 'train --per-user': all users, the sparsest users, long-tail recall and\n"
-        "        intra-list diversity, each with a 95%% bootstrap interval of the relative gain)\n");
+        "        intra-list diversity, each with a 95%% bootstrap interval of the relative gain;\n"
+        "        A1.tsv,A2.tsv,...: several seeds, averaged per user)\n");
     printf(
         "  contrarec map --load FILE -o FILE.svg [--users] [--sample 2000] [--seed 501] [--perplexity 30]\n"
         "        [--iterations 1000] [--title T]   (exact t-SNE of sampled item or user vectors,\n"
@@ -1398,6 +1399,55 @@ static pu_row *read_per_user(const char *path, int64_t *n, char *head, size_t he
     return rows;
 }
 
+/* A side of a comparison: one per-user file, or several (comma-separated: seeds) averaged per
+   user over the users present in all of them (a -1, "none", in any stays -1). */
+static pu_row *read_side(const char *spec, int64_t *n, char *head, size_t head_cap) {
+    char path[4096], h2[1100];
+    const char *p = spec;
+    pu_row *acc = NULL;
+    int files = 0;
+    *n = 0;
+    while (*p) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        int64_t m, i = 0, j = 0, w = 0;
+        pu_row *r;
+        if (!len || len >= sizeof path) die_usage("compare: '%s' is not a file or a comma-separated list of files%s", spec, "");
+        memcpy(path, p, len);
+        path[len] = 0;
+        r = read_per_user(path, &m, files ? h2 : head, files ? sizeof h2 : head_cap);
+        if (files && strcmp(h2, head)) { fprintf(stderr, "contrarec: %s has other columns (cut-offs) than the first file\n", path); exit(1); }
+        if (!files) { acc = r; *n = m; }
+        else { /* keep the users in both, summing */
+            while (i < *n && j < m) {
+                if (acc[i].user < r[j].user) i++;
+                else if (acc[i].user > r[j].user) j++;
+                else {
+                    int q;
+                    pu_row x = acc[i];
+                    for (q = 0; q < 5; q++) x.v[q] = x.v[q] < 0 || r[j].v[q] < 0 ? -1e300 : x.v[q] + r[j].v[q];
+                    acc[w++] = x;
+                    i++;
+                    j++;
+                }
+            }
+            *n = w;
+            free(r);
+        }
+        files++;
+        p += len;
+        if (*p == ',') p++;
+    }
+    if (files > 1) {
+        int64_t i;
+        int q;
+        for (i = 0; i < *n; i++)
+            for (q = 0; q < 5; q++) acc[i].v[q] = acc[i].v[q] < 0 ? -1 : acc[i].v[q] / files;
+    }
+    if (!*n) { fprintf(stderr, "contrarec: %s: no user is in every file\n", spec); exit(1); }
+    return acc;
+}
+
 static int dbl_cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -1448,8 +1498,8 @@ static int cmd_compare(int argc, char **argv) {
         else die_usage("compare takes two files%s%s", "", "");
     }
     if (!fb) die_usage("compare needs two files written by 'train --per-user'%s%s", "", "");
-    A = read_per_user(fa, &na, ha, sizeof ha);
-    B = read_per_user(fb, &nb, hb, sizeof hb);
+    A = read_side(fa, &na, ha, sizeof ha);
+    B = read_side(fb, &nb, hb, sizeof hb);
     if (strcmp(ha, hb)) { fprintf(stderr, "contrarec: %s and %s have different columns (cut-offs)\n", fa, fb); return 1; }
     Ap = (pu_row *)calloc((size_t)(na < nb ? na : nb), sizeof(pu_row));
     Bp = (pu_row *)calloc((size_t)(na < nb ? na : nb), sizeof(pu_row));

@@ -260,7 +260,10 @@ TEST(train_selects_on_validation) {
     EXPECT("compare build/test-tmp/pu_a.tsv build/test-tmp/pu_b.tsv --boot 200", 0, "");
     CHECK(slurp("build/test-tmp/cli.out", line, sizeof line) && strstr(line, "Recall, all users") && strstr(line, "users with history <=") &&
           strstr(line, "intra-list diversity (cosine)") && strstr(line, "200 resamples"));
+    EXPECT("compare build/test-tmp/pu_a.tsv,build/test-tmp/pu_a.tsv build/test-tmp/pu_b.tsv --boot 100", 0, ""); /* seeds averaged */
+    CHECK(slurp("build/test-tmp/cli.out", line, sizeof line) && strstr(line, "Recall, all users"));
     EXPECT("compare build/test-tmp/pu_a.tsv", 2, "compare needs two files");
+    EXPECT("compare build/test-tmp/pu_a.tsv,,x build/test-tmp/pu_b.tsv", 2, "is not a file or a comma-separated list");
     EXPECT("compare build/test-tmp/pu_a.tsv build/test-tmp/cli_ok.txt", 1, "cli_ok.txt:1: not a 'train --per-user' file");
     EXPECT("train --model mf --per-user build/test-tmp/no-such-dir/p.tsv", 1, "cannot create");
     EXPECT("train --model mf --cold-users 1", 2, "--cold-users: 1 is outside");
