@@ -544,7 +544,7 @@ CR_API void cr_batchnorm_backward(float *dX, float *dgamma, float *dbeta, const 
 CR_API double cr_barlow_twins_loss(float *dZa, float *dZb, const float *Za, const float *Zb, int B, int d, float off,
                                    float weight, float *ws);
 /* Feature uniformity with a polynomial kernel (RecDCL's UUII, per side): G = Z^T Z (d x d, not
-   divided by B), loss = weight * log((1/d^2) sum_mn (a G_mn + c)^e), e a positive integer.
+   divided by B), loss = weight * log((1/d^2) sum_mn (a G_mn + c)^e), e a positive even integer.
    dZ accumulated (+=); ws holds d * d floats. */
 CR_API double cr_poly_uniformity_loss(float *dZ, const float *Z, int B, int d, float a, float c, int e, float weight, float *ws);
 
@@ -740,8 +740,8 @@ typedef struct cr_eval_opts {
                           Gini, novelty): no popularity reference, groups, beyond-accuracy
                           metrics, alignment or uniformity (for timing their cost) */
     double *per_user;  /* if not NULL: CR_PER_USER values for each evaluated user, ascending dense
-                          id (n_users rows suffice): the id, its known history length (training
-                          + fold-in items), Recall and NDCG at the largest K, long-tail recall
+                          id (n_users rows suffice): the id, its known history length (its
+                          fold-in items if folded in, else its training items), Recall and NDCG at the largest K, long-tail recall
                           (-1: no long-tail test item) and intra-list cosine diversity (-1: a
                           list of fewer than 2): paired comparisons between runs (bootstrap) */
     const cr_interactions *fold_in; /* users with records here are scored as new users: their
@@ -4132,6 +4132,7 @@ CR_API void cr_batchnorm_forward(float *Y, float *xhat, float *mean, float *inv_
                                  const float *gamma, const float *beta, float eps) {
     int64_t i;
     int j;
+    CR_ASSERT(n >= 1 && d >= 1 && (gamma == NULL) == (beta == NULL));
     for (j = 0; j < d; j++) { mean[j] = 0; inv_std[j] = 0; }
     for (i = 0; i < n; i++) cr_vaxpy(mean, 1.0f, X + i * d, d);
     for (j = 0; j < d; j++) mean[j] /= (float)n;
@@ -4157,6 +4158,7 @@ CR_API void cr_batchnorm_backward(float *dX, float *dgamma, float *dbeta, const 
     float *sg = ws, *sgx = ws + d;
     int64_t i;
     int j;
+    CR_ASSERT(n >= 1 && d >= 1 && (dgamma == NULL) == (dbeta == NULL));
     for (j = 0; j < d; j++) { sg[j] = 0; sgx[j] = 0; }
     for (i = 0; i < n; i++)
         for (j = 0; j < d; j++) {
@@ -4203,6 +4205,7 @@ CR_API double cr_poly_uniformity_loss(float *dZ, const float *Z, int B, int d, f
     double S = 0;
     int64_t m, q, dd = (int64_t)d * d;
     int k;
+    CR_ASSERT(B >= 1 && d >= 1 && e >= 2 && e % 2 == 0); /* an even power: the sum stays positive */
     cr_sgemm(1, 0, d, d, B, 1.0f, Z, d, Z, d, 0.0f, G, d);
     for (m = 0; m < dd; m++) { /* S = sum (a G + c)^e, in order: deterministic */
         double t = (double)a * G[m] + c, p = 1;
@@ -7071,12 +7074,11 @@ typedef struct cr__eval {
     int32_t *pop;      /* (items) the items by training degree, most popular first (ties: id) */
 } cr__eval;
 
-/* A user's known history length: training items, or the fold-in items of a user the model
-   never trained on. */
+/* A user's known history length: the fold-in items of a folded-in user (its vector comes
+   from them alone), the training items of any other. */
 static int64_t cr__eval_degree(const cr__eval *E, int32_t u) {
-    int64_t n = E->m->hist.rowptr[u + 1] - E->m->hist.rowptr[u];
-    if (E->F.rowptr) n += E->F.rowptr[u + 1] - E->F.rowptr[u];
-    return n;
+    if (E->F.rowptr && E->F.rowptr[u + 1] > E->F.rowptr[u]) return E->F.rowptr[u + 1] - E->F.rowptr[u];
+    return E->m->hist.rowptr[u + 1] - E->m->hist.rowptr[u];
 }
 
 /* Defaults and range checks of the options; nk receives the number of cut-offs. */
@@ -7706,6 +7708,7 @@ CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_
     if ((st = cr__eval_user_vectors(&E, Ub)) != CR_OK ||
         (st = cr__eval_head(&E)) != CR_OK || (st = cr__eval_rank(&E, Ub)) != CR_OK || (st = cr__eval_sum(&E, out)) != CR_OK)
         goto done;
+    if (E.o.per_user && (st = cr__eval_per_user(&E, E.o.per_user)) != CR_OK) goto done;
     if (E.o.basic) { /* not computed: -1, as the AUC when skipped */
         int kk;
         for (kk = 0; kk < E.nk; kk++) out->pop_recall[kk] = out->pop_ndcg[kk] = -1;
@@ -7717,7 +7720,6 @@ CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_
                                  E.o.tail_ratio, E.o.cooccurrence, &out->beyond)) != CR_OK)
         goto done;
     out->alignment = cr__eval_alignment(&E, Ub);
-    if (E.o.per_user && (st = cr__eval_per_user(&E, E.o.per_user)) != CR_OK) goto done;
     out->uniformity_users = cr_uniformity(Ub, E.n, m->cfg.dim);
     out->uniformity_items = cr_uniformity(m->ops->item_vectors(m), m->n_items, m->cfg.dim);
     out->seconds = cr__now() - t0;

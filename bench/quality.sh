@@ -105,6 +105,9 @@ claims)
     # intervals: all users, the sparsest 20%, long-tail recall, intra-list diversity
     G="--train $DATA/gowalla/train.txt --test $DATA/gowalla/test.txt"
     for s in 1 2 3; do
+        for m in lightgcn sgl-ed xsimgcl; do # a log without its per-user file is rerun
+            [ -e "$OUT/$m-gowalla-s$s.tsv" ] || rm -f "$OUT/$m-gowalla-s$s.json"
+        done
         run lightgcn-gowalla-s$s --model lightgcn $G --epochs 30 --seed $s --per-user "$OUT/lightgcn-gowalla-s$s.tsv"
         run sgl-ed-gowalla-s$s --model sgl --aug ed $G --epochs 20 --seed $s --per-user "$OUT/sgl-ed-gowalla-s$s.tsv"
         run xsimgcl-gowalla-s$s --model xsimgcl $G --seed $s --per-user "$OUT/xsimgcl-gowalla-s$s.tsv"

@@ -639,6 +639,7 @@ static int cmd_train(opts *o) {
     if (o->load || o->has_user || o->items || o->history) die_usage("train does not take --load, --user, --items or --history%s%s", "", "");
     if (o->test && !o->train) die_usage("--test needs --train%s%s", "", "");
     if (o->split[0] > 0 && (o->test || !o->train)) die_usage("--split takes one interaction file: --train, without --test%s%s", "", "");
+    if (o->split[0] > 0 && seq) die_usage("--split shuffles each user's records: not for sequence models (%s)%s", cr_model_name(c->model), "");
     if (o->split[0] > 0 && f->select == CR_SELECT_VALID && f->valid_ratio) die_usage("--split gives the validation set; --valid does not go with it%s%s", "", "");
     if (o->format_set && !o->train) die_usage("--format needs --train%s%s", "", "");
     if (f->refit && f->select != CR_SELECT_VALID) die_usage("--refit follows a selection on validation; it does not go with --select %s%s", cr_select_name(f->select), "");
@@ -1382,7 +1383,7 @@ static pu_row *read_per_user(const char *path, int64_t *n, char *head, size_t he
             snprintf(head, head_cap, "%s", line);
             continue;
         }
-        if (sscanf(line, "%lld %lf %lf %lf %lf %lf", &r.user, &r.v[0], &r.v[1], &r.v[2], &r.v[3], &r.v[4]) != 6 || !isfinite(r.v[1]) ||
+        if (sscanf(line, "%lld %lf %lf %lf %lf %lf", &r.user, &r.v[0], &r.v[1], &r.v[2], &r.v[3], &r.v[4]) != 6 || !isfinite(r.v[0]) || !isfinite(r.v[1]) ||
             !isfinite(r.v[2]) || !isfinite(r.v[3]) || !isfinite(r.v[4])) {
             fprintf(stderr, "contrarec: %s:%lld: expected six numbers (user history recall ndcg tail_recall ild)\n", path, (long long)ln);
             exit(1);
@@ -1396,6 +1397,8 @@ static pu_row *read_per_user(const char *path, int64_t *n, char *head, size_t he
     fclose(f);
     if (!*n) { fprintf(stderr, "contrarec: %s: no users\n", path); exit(1); }
     qsort(rows, (size_t)*n, sizeof(pu_row), pu_cmp);
+    for (ln = 1; ln < *n; ln++)
+        if (rows[ln].user == rows[ln - 1].user) { fprintf(stderr, "contrarec: %s: user %lld has two rows\n", path, rows[ln].user); exit(1); }
     return rows;
 }
 
@@ -1436,7 +1439,7 @@ static pu_row *read_side(const char *spec, int64_t *n, char *head, size_t head_c
         }
         files++;
         p += len;
-        if (*p == ',') p++;
+        if (*p == ',' && !*++p) die_usage("compare: '%s' ends with a comma%s", spec, "");
     }
     if (files > 1) {
         int64_t i;
@@ -1458,24 +1461,29 @@ static int dbl_cmp(const void *a, const void *b) {
 static void compare_line(const char *what, const pu_row *A, const pu_row *B, const int64_t *idx, int64_t n, int j, int boot, uint64_t seed) {
     double sa = 0, sb = 0, *g;
     int64_t i;
-    int b;
+    int b, ng;
     cr_rng r;
     if (n < 2) { printf("%-34s %6lld users: too few to compare\n", what, (long long)n); return; }
     for (i = 0; i < n; i++) { sa += A[idx[i]].v[j]; sb += B[idx[i]].v[j]; }
     if (!(g = (double *)malloc(sizeof(double) * (size_t)boot))) { fprintf(stderr, "contrarec: out of memory\n"); exit(1); }
     cr_rng_seed(&r, seed);
-    for (b = 0; b < boot; b++) {
+    for (b = 0, ng = 0; b < boot; b++) {
         double xa = 0, xb = 0;
         for (i = 0; i < n; i++) {
             int64_t q = idx[(int64_t)cr_rng_below(&r, (uint32_t)n)];
             xa += A[q].v[j];
             xb += B[q].v[j];
         }
-        g[b] = xa > 0 ? xb / xa - 1 : 0;
+        if (xa > 0) g[ng++] = xb / xa - 1; /* a resample where A scores 0 has no ratio */
     }
-    qsort(g, (size_t)boot, sizeof(double), dbl_cmp);
-    printf("%-34s %6lld users  A %.4f  B %.4f  gain %+6.1f%%  [%+6.1f%%, %+6.1f%%]\n", what, (long long)n, sa / n, sb / n,
-           sa > 0 ? 100 * (sb / sa - 1) : 0, 100 * g[(int)(0.025 * boot)], 100 * g[(int)(0.975 * boot) < boot ? (int)(0.975 * boot) : boot - 1]);
+    printf("%-34s %6lld users  A %.4f  B %.4f  ", what, (long long)n, sa / n, sb / n);
+    if (sa <= 0 || ng < 2) printf("gain n/a (A's mean is 0)\n");
+    else { /* the 2.5th and 97.5th percentiles, symmetric: floor and ceil of p (ng - 1) */
+        qsort(g, (size_t)ng, sizeof(double), dbl_cmp);
+        printf("gain %+6.1f%%  [%+6.1f%%, %+6.1f%%]", 100 * (sb / sa - 1), 100 * g[(int)floor(0.025 * (ng - 1))], 100 * g[(int)ceil(0.975 * (ng - 1))]);
+        if (ng < boot) printf("  (%d of %d resamples had A = 0: left out)", boot - ng, boot);
+        printf("\n");
+    }
     free(g);
 }
 

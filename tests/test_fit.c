@@ -389,7 +389,7 @@ static void fold_in_matches_by_hand(cr_model_kind kind) {
             CHECK(pu[r * CR_PER_USER + 5] >= -1 && pu[r * CR_PER_USER + 5] <= 2);
         }
         CHECK(fabs(sr / mt.users - mt.recall[0]) < 1e-9 && fabs(sn / mt.users - mt.ndcg[0]) < 1e-9);
-        CHECK(pu[0] < 40 && pu[1] == 2.0 * (double)nf0); /* trained on and folded in: both count */
+        CHECK(pu[0] < 40 && pu[1] == (double)nf0); /* folded in: its history is the fold-in items */
         free(pu);
     }
     cr_interactions_free(&fold);
@@ -429,7 +429,6 @@ TEST(cold_users_are_held_out) {
             n_held++;
             CHECK_OK(cr_recommend(m, u, ds.n_items, 1, all, NULL, &n));
             never_trained += n == ds.n_items;
-            for (e = 0; e < ds.valid.n; e++) CHECK(ds.valid.user[e] != u);
         }
     CHECK(n_held == r.n_cold_users && never_trained == n_held);
     cr_model_free(m);
