@@ -3718,7 +3718,7 @@ done:
 
 /* ==== 6. augmentation ======================================================================== */
 
-#define CR__MAX_DIM 1024 /* largest embedding / hidden size (cr_config_resolve checks it) */
+#define CR__MAX_DIM 4096 /* largest embedding / hidden size (cr_config_resolve checks it; RecDCL uses 2048) */
 
 CR_API cr_status cr_aug_edge_dropout(uint8_t *keep, int64_t n, float drop, uint64_t seed) {
     int64_t *idx, i, n_drop;
@@ -8707,7 +8707,7 @@ static double cr__tsne_grad_row(const float *Px, const float *Py, const float *P
 
 CR_API cr_status cr_tsne(const float *X, int n, int d, const cr_tsne_opts *opts, float *Y, double *kl) {
     cr_tsne_opts o;
-    double *Xc = NULL, *rows = NULL, *acc = NULL, *D = NULL, axes[2 * 1024], maxabs = 0, sd = 0, Z, eta;
+    double *Xc = NULL, *rows = NULL, *acc = NULL, *D = NULL, *axes = NULL, maxabs = 0, sd = 0, Z, eta;
     float *P = NULL, *Px = NULL, *Py = NULL, *upd = NULL, *gain = NULL;
     int64_t i, j;
     int a, it, nt = cr_get_num_threads();
@@ -8719,7 +8719,7 @@ CR_API cr_status cr_tsne(const float *X, int n, int d, const cr_tsne_opts *opts,
     if (o.exaggeration_iters == 0) o.exaggeration_iters = CR__MIN(250, o.iterations);
     if (o.exaggeration == 0) o.exaggeration = 12;
     if (!X || !Y) return cr__fail(CR_ERR_INVALID, "t-SNE: no input or output");
-    if (d < 1 || d > 1024) return cr__fail(CR_ERR_INVALID, "t-SNE: dimension %d is outside 1..1024", d);
+    if (d < 1 || d > CR__MAX_DIM) return cr__fail(CR_ERR_INVALID, "t-SNE: dimension %d is outside 1..%d", d, CR__MAX_DIM);
     if (!(o.perplexity >= 1 && o.perplexity <= 1000)) return cr__fail(CR_ERR_INVALID, "t-SNE: perplexity %g is outside 1..1000", o.perplexity);
     if (n > 5000) return cr__fail(CR_ERR_INVALID, "t-SNE: %d points; exact t-SNE takes at most 5000 (sample them)", n);
     if (n < 1 || n - 1 < 3 * o.perplexity)
@@ -8739,7 +8739,8 @@ CR_API cr_status cr_tsne(const float *X, int n, int d, const cr_tsne_opts *opts,
     Px = (float *)cr__alloc_array((size_t)n * 2, sizeof(float), "t-SNE");
     upd = (float *)cr__calloc_array((size_t)n * 2, sizeof(float), "t-SNE");
     gain = (float *)cr__alloc_array((size_t)n * 2, sizeof(float), "t-SNE");
-    if (!Xc || !P || !D || !rows || !acc || !Px || !upd || !gain) { st = CR_ERR_NOMEM; goto done; }
+    axes = (double *)cr__alloc_array((size_t)d * 2, sizeof(double), "t-SNE");
+    if (!Xc || !P || !D || !rows || !acc || !Px || !upd || !gain || !axes) { st = CR_ERR_NOMEM; goto done; }
     Py = Px + n;
     /* bhtsne's preprocessing: centre the columns, divide by the largest |x| */
     for (a = 0; a < d; a++) {
@@ -8818,7 +8819,7 @@ CR_API cr_status cr_tsne(const float *X, int n, int d, const cr_tsne_opts *opts,
     }
     for (i = 0; i < n; i++) { Y[2 * i] = Px[i]; Y[2 * i + 1] = Py[i]; }
 done:
-    CR_FREE(Xc); CR_FREE(P); CR_FREE(D); CR_FREE(rows); CR_FREE(acc); CR_FREE(Px); CR_FREE(upd); CR_FREE(gain);
+    CR_FREE(Xc); CR_FREE(P); CR_FREE(D); CR_FREE(rows); CR_FREE(acc); CR_FREE(Px); CR_FREE(upd); CR_FREE(gain); CR_FREE(axes);
     return st;
 }
 

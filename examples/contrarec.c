@@ -264,7 +264,7 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--min-rating")) o->lo.min_rating = (float)parse_num(a, need(argc, argv, &i), 0, 1e9, 1);
         else if (!strcmp(a, "--epochs")) f->epochs = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
         else if (!strcmp(a, "--max-epochs")) f->max_epochs = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
-        else if (!strcmp(a, "--dim")) c->dim = (int)parse_int(a, need(argc, argv, &i), 1, 1024);
+        else if (!strcmp(a, "--dim")) c->dim = (int)parse_int(a, need(argc, argv, &i), 1, 4096);
         else if (!strcmp(a, "--layers")) c->layers = (int)parse_int(a, need(argc, argv, &i), 1, 8);
         else if (!strcmp(a, "--lr")) c->lr = (float)parse_num(a, need(argc, argv, &i), 0, 10, 1);
         else if (!strcmp(a, "--batch")) c->batch = (int)parse_int(a, need(argc, argv, &i), 1, 1 << 20);
@@ -328,7 +328,7 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--per-user")) o->per_user = need(argc, argv, &i);
         else if (!strcmp(a, "--json")) o->json = 1;
         else if (!strcmp(a, "--maxlen")) c->max_len = (int)parse_int(a, need(argc, argv, &i), 2, 4096);
-        else if (!strcmp(a, "--hidden")) c->hidden = (int)parse_int(a, need(argc, argv, &i), 1, 1024);
+        else if (!strcmp(a, "--hidden")) c->hidden = (int)parse_int(a, need(argc, argv, &i), 1, 4096);
         else if (!strcmp(a, "--gru-layers")) c->gru_layers = (int)parse_int(a, need(argc, argv, &i), 1, 4);
         else if (!strcmp(a, "--dropout")) { double v = parse_num(a, need(argc, argv, &i), 0, 0.999999, 0); c->dropout = v == 0 ? CR_OFF : (float)v; }
         else if (!strcmp(a, "--proj-head")) c->proj_head = 1;

@@ -59,7 +59,8 @@ TEST(bad_command_lines) {
     EXPECT("train --model mf --lr 1e999", 2, "not a finite number");
     EXPECT("train --model sgl --drop 1", 2, "--drop: 1 is outside");
     EXPECT("train --model sgl --tau 0", 2, "--tau: 0 is outside (0,");
-    EXPECT("train --model mf --dim 0", 2, "--dim: 0 is outside 1..1024");
+    EXPECT("train --model mf --dim 0", 2, "--dim: 0 is outside 1..4096");
+    EXPECT("train --model mf --dim 4097", 2, "--dim: 4097 is outside 1..4096");
     EXPECT("train --model mf --threads 0", 2, "--threads: 0 is outside");
     EXPECT("train --model lightgcn --layers 9", 2, "--layers: 9 is outside 1..8");
     EXPECT("train --model xsimgcl --lstar 3", 2, "lstar 3 is outside 1..layers (2)");
