@@ -97,7 +97,8 @@
       5. data          id maps, interactions, loaders, splits, synthetic data, datasets
       6. augmentation  edge/node dropout, random-walk subgraphs, SimGCL noise, feature masking
       7. losses        BPR, InfoNCE (in-batch, NT-Xent), L2, softmax CE; the projection head;
-                       batch normalisation; Barlow Twins and polynomial uniformity
+                       batch normalisation; Barlow Twins, polynomial uniformity, cosine
+                       to stop-gradient targets (RecDCL)
       8. models        the model interface (8a), configuration (8b), the model object (8c),
                        the graph encoder with its forward and backward side by side, BPR with
                        uniform, DNS or MixGCF negatives, InfoNCE with a projection head and
@@ -547,6 +548,10 @@ CR_API double cr_barlow_twins_loss(float *dZa, float *dZb, const float *Za, cons
    divided by B), loss = weight * log((1/d^2) sum_mn (a G_mn + c)^e), e a positive even integer.
    dZ accumulated (+=); ws holds d * d floats. */
 CR_API double cr_poly_uniformity_loss(float *dZ, const float *Z, int B, int d, float a, float c, int e, float weight, float *ws);
+/* Negative cosine to fixed targets (BYOL's and RecDCL's BCL): loss = -weight * mean_b
+   cos(P_b, T_b); T is not differentiated (a stop-gradient target). dP accumulated (+=); a zero
+   row of P or T contributes 0. */
+CR_API double cr_cosine_target_loss(float *dP, const float *P, const float *T, int B, int d, float weight);
 
 /* ==== 8. models ============================================================================= */
 
@@ -4221,6 +4226,22 @@ CR_API double cr_poly_uniformity_loss(float *dZ, const float *Z, int B, int d, f
     /* G = Z^T Z: dZ = Z (dG + dG^T) = 2 Z dG (dG is symmetric) */
     cr_sgemm(0, 0, B, d, d, 2.0f, Z, d, G, d, 1.0f, dZ, d);
     return weight * log(S / ((double)d * (double)d));
+}
+
+CR_API double cr_cosine_target_loss(float *dP, const float *P, const float *T, int B, int d, float weight) {
+    double sum = 0;
+    int64_t b;
+    for (b = 0; b < B; b++) {
+        const float *p = P + b * d, *t = T + b * d;
+        double np = sqrt((double)cr_vdot(p, p, d)), nt = sqrt((double)cr_vdot(t, t, d)), c;
+        int j;
+        if (!(np > 0 && nt > 0)) continue;
+        c = (double)cr_vdot(p, t, d) / (np * nt);
+        sum += c;
+        if (dP) /* d cos / dp = t / (|p||t|) - cos p / |p|^2 */
+            for (j = 0; j < d; j++) dP[b * d + j] += (float)(-weight / B * (t[j] / (np * nt) - c * p[j] / (np * np)));
+    }
+    return -weight * sum / B;
 }
 
 /* ==== 8. models ============================================================================== */

@@ -554,6 +554,23 @@ static double poly_f(double *x, void *c) {
     return 0.6 * log(S / ((double)k->d * k->d));
 }
 
+static double cos_f(double *x, void *c) {
+    fcl_ctx *k = (fcl_ctx *)c;
+    const double *T = x + k->B * k->d; /* the targets: held fixed by numgrad over the first half */
+    double l = 0;
+    int b, j;
+    for (b = 0; b < k->B; b++) {
+        double pp = 0, tt = 0, pt = 0;
+        for (j = 0; j < k->d; j++) {
+            pp += x[b * k->d + j] * x[b * k->d + j];
+            tt += T[b * k->d + j] * T[b * k->d + j];
+            pt += x[b * k->d + j] * T[b * k->d + j];
+        }
+        l += pt / sqrt(pp * tt);
+    }
+    return -0.5 * l / k->B;
+}
+
 TEST(feature_contrast_losses_gradcheck) {
     enum { B = 6, D = 5, S2 = 2 * B * D };
     float z[S2], g[S2], ws[D * D];
@@ -575,6 +592,12 @@ TEST(feature_contrast_losses_gradcheck) {
     CHECK_NEAR(l, poly_f(x, &k), 1e-4 * (fabs(l) + 1));
     numgrad(gn, x, B * D, poly_f, &k);
     CHECKF(rel_err(ga, gn, B * D, 1e-6) < 1e-3, "polynomial uniformity rel err %g", rel_err(ga, gn, B * D, 1e-6));
+    memset(g, 0, sizeof g); /* the cosine to stop-gradient targets: only P (the first half) moves */
+    l = cr_cosine_target_loss(g, z, z + B * D, B, D, 0.5f);
+    for (i = 0; i < S2; i++) { x[i] = z[i]; ga[i] = g[i]; }
+    CHECK_NEAR(l, cos_f(x, &k), 1e-5);
+    numgrad(gn, x, B * D, cos_f, &k);
+    CHECKF(rel_err(ga, gn, B * D, 1e-6) < 1e-3, "cosine to targets rel err %g", rel_err(ga, gn, B * D, 1e-6));
 }
 
 const crt_case crt_grad[] = {
