@@ -2,10 +2,11 @@
 
    No dependencies beyond libc and libm (OpenMP optional). Trains, evaluates, saves and serves
    graph and sequence recommenders on a CPU: MF-BPR, LightGCN, SGL (node dropout, edge dropout,
-   random walk, mixed and random-walk-subgraph views), SimGCL, XSimGCL, NCL, with uniform, DNS
-   or MixGCF negatives, projection heads and mixed InfoNCE negatives; and a GRU encoder trained
-   with a next-item loss alone (GRU4Rec) or with CL4SRec-style contrast. Models are selected on
-   a validation split (cr_fit) and the test set is read once, at the selected model.
+   random walk, mixed and random-walk-subgraph views), SimGCL, XSimGCL, NCL, RecDCL, with
+   uniform, DNS or MixGCF negatives, projection heads and mixed InfoNCE negatives; and a GRU
+   encoder trained with a next-item loss alone (GRU4Rec) or with CL4SRec-style contrast. Models
+   are selected on a validation split (cr_fit) and the test set is read once, at the selected
+   model.
 
    QUICK START
       Do this:
@@ -103,8 +104,8 @@
                        the graph encoder with its forward and backward side by side, BPR with
                        uniform, DNS or MixGCF negatives, InfoNCE with a projection head and
                        mixed negatives (8d), one block per model: MF, LightGCN, SGL, SimGCL,
-                       XSimGCL, NCL (8e-8j), the GRU sequence encoder with backprop through
-                       time (8k), GRU4Rec, CL4SRec (8l, 8m), and the model table (8n)
+                       XSimGCL, NCL, RecDCL (8e-8k), the GRU sequence encoder with backprop
+                       through time (8l), GRU4Rec, CL4SRec (8m, 8n), and the model table (8o)
       9. training      Adam, the epoch loop shared by every model, cr_fit (model selection)
      10. evaluation    full-ranking metrics, top-k recommendation, fold-in, candidate scores
      11. I/O           checkpoints and .npy export
@@ -119,7 +120,7 @@
          does not share: `plan` (its parameter tensors), `setup`, `epoch_begin`, `check`.
          Graph models reuse cr__graph_plan/setup/prepare/..., the encoder cr__graph_encode and
          its backward, cr__graph_bpr and cr__graph_infonce; sequence models the GRU encoder.
-      3. Add one entry to cr__models (8n): its name, its defaults, its functions.
+      3. Add one entry to cr__models (8o): its name, its defaults, its functions.
       4. New options go into cr_config and cr__config_fields (so checkpoints keep them), with
          their defaults and range checks in cr_config_resolve or the model's `check`.
       5. Add a finite-difference check of its loss (tests/test_grad.c, MODEL_CHECK).
@@ -129,7 +130,8 @@
    REFERENCES (what "faithful" means here; see each model's comments for the details)
       LightGCN (He et al., SIGIR 2020), SGL (Wu et al., SIGIR 2021), SimGCL (Yu et al., SIGIR
       2022), XSimGCL (Yu et al., TKDE 2023), NCL (Lin et al., WWW 2022; RUCAIBox/NCL), DNS
-      (Zhang et al., SIGIR 2013), MixGCF (Huang et al., KDD 2021; huangtinglin/MixGCF), GRU4Rec
+      (Zhang et al., SIGIR 2013), MixGCF (Huang et al., KDD 2021; huangtinglin/MixGCF), RecDCL
+      (Zhang et al., WWW 2024; THUDM/RecDCL, its run_beauty.sh settings), GRU4Rec
       (Hidasi et al., ICLR 2016), CL4SRec (Xie et al., ICDE 2022), CoSeRec (Liu et al., 2021)
       for insert/substitute; the loss forms follow the SELFRec and LightGCN-PyTorch code unless a
       comment says otherwise.
@@ -564,7 +566,8 @@ typedef enum cr_model_kind {
     CR_MODEL_XSIMGCL = 5,  /* XSimGCL: one noisy pass, cross-layer InfoNCE */
     CR_MODEL_GRU4REC = 6,  /* GRU encoder, next-item loss */
     CR_MODEL_CL4SREC = 7,  /* GRU encoder, next-item loss + CL4SRec-style contrast */
-    CR_MODEL_NCL = 8       /* NCL: structure and prototype contrast on LightGCN */
+    CR_MODEL_NCL = 8,      /* NCL: structure and prototype contrast on LightGCN */
+    CR_MODEL_RECDCL = 9    /* RecDCL: feature-wise and batch-wise contrast on LightGCN */
 } cr_model_kind;
 
 CR_API const char *cr_model_name(cr_model_kind k); /* "mf", "lightgcn", ...; "?" if unknown */
@@ -638,6 +641,11 @@ typedef struct cr_config {
     float ssl_alpha;    /* weight of the item side of the structure contrast: 0.5 */
     int clusters;       /* k-means prototypes per side: 10 */
     int warmup;         /* epochs before the prototype term starts: 20 (-1: none) */
+    /* RecDCL (lambda is the UIBT weight: 1; reg its weight decay on every parameter: 1e-7) */
+    float bt_off;       /* UIBT: weight of the off-diagonal cross-correlations: 0.01 */
+    float poly_w;       /* UUII (polynomial feature uniformity) weight: 0.2 */
+    float bcl_w;        /* BCL weight: 5 */
+    float momentum;     /* BCL: share of the stored embedding in the target: 0.1 */
 } cr_config;
 
 /* Fills the defaults into c and range-checks every field; CR_ERR_INVALID names the field. */
@@ -4304,7 +4312,7 @@ typedef struct cr__model_ops {
     int sequential; /* training examples are users' histories, else (user, item) pairs */
     int negatives;  /* each (user, item) example gets a uniformly sampled negative */
     int layers, proj_head, lstar, batch; /* defaults; 0: none, or the generic default */
-    float lr, tau, lambda, eps, drop;
+    float lr, tau, lambda, eps, drop, reg; /* reg 0: the generic default */
     int first_layer; /* graph encoder: the layer mean starts at layer 0 (LightGCN) or 1 (SimGCL) */
     int l2_selfrec;  /* which CR__L2_* form l2_selfrec = 1 selects */
     cr_status (*check)(const cr_config *c); /* model-specific range checks; may be NULL */
@@ -4313,6 +4321,7 @@ typedef struct cr__model_ops {
     void (*workspace)(cr_model *m, cr__arena *a);
     cr_status (*epoch_begin)(cr_model *m, int epoch);
     cr_status (*loss)(cr_model *m, const cr__batch *b, int want_grad, double part[3]);
+    void (*batch_end)(cr_model *m, const cr__batch *b); /* after a training batch's step; may be NULL */
     void (*prepare)(cr_model *m);
     const float *(*item_vectors)(const cr_model *m);
     cr_status (*user_vectors)(const cr_model *m, const int32_t *users, int n, const cr_csr *extra, float *out);
@@ -4321,7 +4330,7 @@ typedef struct cr__model_ops {
     void (*release)(cr_model *m);
 } cr__model_ops;
 
-/* The table, defined after the model blocks (8l). */
+/* The table, defined after the model blocks (8o). */
 static const cr__model_ops *cr__ops_of(int kind);
 static int cr__n_models(void);
 static const cr__model_ops *cr__ops_at(int i);
@@ -4391,6 +4400,8 @@ static const cr__cfg_field cr__config_fields[] = {
     CR__CF(cl_negatives, CR__T_I32, 0), CR__CF(view_every, CR__T_I32, 0), CR__CF(rw_len, CR__T_I32, 0),
     CR__CF(rw_restart, CR__T_F32, CR_OFF), CR__CF(proto_reg, CR__T_F32, CR_OFF), CR__CF(ssl_alpha, CR__T_F32, CR_OFF),
     CR__CF(clusters, CR__T_I32, 0), CR__CF(warmup, CR__T_I32, -1),
+    CR__CF(bt_off, CR__T_F32, CR_OFF), CR__CF(poly_w, CR__T_F32, CR_OFF), CR__CF(bcl_w, CR__T_F32, CR_OFF),
+    CR__CF(momentum, CR__T_F32, CR_OFF),
 };
 #undef CR__CF
 #define CR__CFG_V1 22
@@ -4456,7 +4467,7 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
        at 3e-3 at 0.064 (bench/RESULTS.md) */
     c->lr = cr__opt(c->lr, o->lr > 0 ? o->lr : seq ? 3e-3f : 1e-3f);
     if (!c->batch) c->batch = o->batch ? o->batch : seq ? 256 : 2048;
-    c->reg = cr__opt(c->reg, seq ? 0.0f : 1e-4f);
+    c->reg = cr__opt(c->reg, o->reg > 0 ? o->reg : seq ? 0.0f : 1e-4f);
     c->tau = cr__opt(c->tau, o->tau > 0 ? o->tau : 0.2f);
     if (c->proj_head == 0) c->proj_head = o->proj_head ? 1 : -1;
     if (c->proj_head == -1) c->proj_head = 0;
@@ -4485,6 +4496,10 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     if (!c->clusters) c->clusters = 10;
     if (!c->warmup) c->warmup = 20;
     else if (c->warmup == -1) c->warmup = 0;
+    c->bt_off = cr__opt(c->bt_off, 0.01f); /* RecDCL's run_beauty.sh */
+    c->poly_w = cr__opt(c->poly_w, 0.2f);
+    c->bcl_w = cr__opt(c->bcl_w, 5.0f);
+    c->momentum = cr__opt(c->momentum, 0.1f);
     /* range checks: every field, before any work */
     if (c->dim < 1 || c->dim > CR__MAX_DIM) return cr__fail(CR_ERR_INVALID, "config %s: dim %d is outside 1..%d", name, c->dim, CR__MAX_DIM);
     if (o->layers && (c->layers < 1 || c->layers > CR__MAX_LAYERS)) return cr__fail(CR_ERR_INVALID, "config %s: layers %d is outside 1..%d", name, c->layers, CR__MAX_LAYERS);
@@ -4515,6 +4530,10 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     if (!(c->proto_reg >= 0 && c->proto_reg < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: proto_reg %g must be >= 0 and finite", name, (double)c->proto_reg);
     if (!(c->ssl_alpha >= 0 && c->ssl_alpha < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: ssl_alpha %g must be >= 0 and finite", name, (double)c->ssl_alpha);
     if (c->warmup < 0 || c->warmup > 1000000) return cr__fail(CR_ERR_INVALID, "config %s: warmup %d is outside 0..1000000 (-1: none)", name, c->warmup);
+    if (!(c->bt_off >= 0 && c->bt_off < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: bt_off %g must be >= 0 and finite", name, (double)c->bt_off);
+    if (!(c->poly_w >= 0 && c->poly_w < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: poly_w %g must be >= 0 and finite", name, (double)c->poly_w);
+    if (!(c->bcl_w >= 0 && c->bcl_w < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: bcl_w %g must be >= 0 and finite", name, (double)c->bcl_w);
+    if (!(c->momentum >= 0 && c->momentum <= 1)) return cr__fail(CR_ERR_INVALID, "config %s: momentum %g is outside [0, 1]", name, (double)c->momentum);
     return o->check ? o->check(c) : CR_OK;
 }
 
@@ -4560,9 +4579,16 @@ typedef struct cr__graph {
     float *cent[2], *kmeans_ws; /* NCL: the normalised prototypes of users and items */
     int32_t *assign[2];       /* NCL: each user's and item's prototype */
     int kmeans_epoch;
+    /* RecDCL, per side (0 users, 1 items): the batch's output rows and their gradient, the
+       projector's activations (x0 normalised rows, a linear outputs, xh batch-normalised, h
+       after ReLU, z the projector's batch-normalised output), the predictor's output p, the
+       BCL target t, the BN inverse deviations; shared scratch */
+    float *re[2], *dre[2], *rx0[2], *rnrm[2], *ra1[2], *rxh1[2], *rh1[2], *ra2[2], *rxh2[2], *rh2[2], *rz[2], *rdz[2];
+    float *rp[2], *rdp[2], *rt[2], *ris[2][3], *rmean, *rda, *rdh, *rbn, *rdd;
+    float *bcl_hist;          /* RecDCL: the stored embedding of every node (BCL's target side) */
 } cr__graph;
 
-struct cr__seq; /* the sequence encoder's state (8i) */
+struct cr__seq; /* the sequence encoder's state (8l) */
 
 struct cr_model {
     cr_config cfg;
@@ -5717,7 +5743,209 @@ static cr_status cr__ncl_loss(cr_model *m, const cr__batch *b, int want_grad, do
     return CR_OK;
 }
 
-/* ---- 8k. sequence models: the GRU encoder with backprop through time ---- */
+/* ---- 8k. RecDCL (Zhang et al., WWW 2024; THUDM/RecDCL): feature-wise and batch-wise contrast ---- */
+
+/* A 2-layer LightGCN whose layer mean includes layer 0, propagated whole every batch of
+   observed (user, item) pairs, with no negatives and no BPR. The loss, as the authors' code
+   defines it (bench notes: methods-II.md, part 1):
+     z_s = BN0(P(n(e_s)))  per side s (users, items), n the row L2 normalisation, P the
+           projector Linear -> BN -> ReLU -> Linear -> BN -> ReLU -> Linear (no biases, BN
+           affine, batch statistics), BN0 a non-affine batch normalisation;
+     UIBT  = Barlow Twins of z_u against z_i (off-diagonal weight bt_off), weight lambda;
+     UUII  = (poly(z_u) + poly(z_i)) / 2, the polynomial-kernel feature uniformity (a = 1,
+           c = 1e-7, e = 4), weight poly_w;
+     BCL   = -(cos(Q(e_u), t_i) + cos(Q(e_i), t_u)) / 2 with Q a linear predictor (with bias)
+           and t_s = momentum h_s + (1 - momentum) e_s a stop-gradient target mixing the
+           stored embedding h_s with the current one, weight bcl_w; after each training batch
+           h_s <- e_s for the batch's rows (the last write wins on repeats);
+   plus coupled weight decay reg on every parameter (PyTorch Adam's weight_decay). P is run
+   once per side and batch: the authors' four calls give the same loss and gradients. */
+
+static cr_status cr__recdcl_plan(cr_model *m) {
+    int d = m->cfg.dim;
+    float q = (float)(1.0 / sqrt((double)d)); /* PyTorch's Linear default, U(-1/sqrt(in), 1/sqrt(in)) */
+    cr_status st;
+    if ((st = cr__graph_plan(m)) != CR_OK) return st;
+    if ((st = cr__plan(m, "dcl_w1", d, d, CR__INIT_XAVIER, 0)) != CR_OK || (st = cr__plan(m, "dcl_g1", 1, d, CR__INIT_ONE, 0)) != CR_OK ||
+        (st = cr__plan(m, "dcl_b1", 1, d, CR__INIT_ZERO, 0)) != CR_OK || (st = cr__plan(m, "dcl_w2", d, d, CR__INIT_XAVIER, 0)) != CR_OK ||
+        (st = cr__plan(m, "dcl_g2", 1, d, CR__INIT_ONE, 0)) != CR_OK || (st = cr__plan(m, "dcl_b2", 1, d, CR__INIT_ZERO, 0)) != CR_OK ||
+        (st = cr__plan(m, "dcl_w3", d, d, CR__INIT_XAVIER, 0)) != CR_OK || (st = cr__plan(m, "dcl_qw", d, d, CR__INIT_UNIFORM, q)) != CR_OK ||
+        (st = cr__plan(m, "dcl_qb", 1, d, CR__INIT_UNIFORM, q)) != CR_OK)
+        return st;
+    return CR_OK;
+}
+
+/* RecDCL trains on observed pairs alone, with its own heads and weight decay: the options of
+   the BPR and InfoNCE models do not apply, and are refused rather than ignored. */
+static cr_status cr__recdcl_check(const cr_config *c) {
+    if (c->neg != CR_NEG_UNIFORM) return cr__fail(CR_ERR_INVALID, "config recdcl: takes no negatives (neg must be uniform, the unused default)");
+    if (c->proj_head) return cr__fail(CR_ERR_INVALID, "config recdcl: has its own projector (proj_head must be off)");
+    if (c->cl_negatives) return cr__fail(CR_ERR_INVALID, "config recdcl: has no InfoNCE (cl_negatives must be 0)");
+    if (c->l2_selfrec) return cr__fail(CR_ERR_INVALID, "config recdcl: its weight decay covers every parameter (l2_selfrec must be 0)");
+    return CR_OK;
+}
+
+/* The stored embeddings start as N(0, 1) draws, as the authors' history tables. They are
+   training state, not parameters: checkpoints do not carry them (serving needs only the
+   embeddings), so training continued from a loaded model starts them afresh. */
+static cr_status cr__recdcl_setup(cr_model *m) {
+    int64_t i, n = m->n_nodes * m->cfg.dim;
+    cr_rng r = cr_rng_stream(m->cfg.seed, 0x62636cULL);
+    cr_status st;
+    if ((st = cr__graph_setup(m)) != CR_OK) return st;
+    if (!(m->g.bcl_hist = cr_alloc_floats(n))) return CR_ERR_NOMEM;
+    for (i = 0; i < n; i++) m->g.bcl_hist[i] = cr_rng_normal(&r);
+    return CR_OK;
+}
+
+static void cr__recdcl_release(cr_model *m) {
+    cr__free_aligned(m->g.bcl_hist);
+    m->g.bcl_hist = NULL;
+    cr__graph_release(m);
+}
+
+static int64_t cr__recdcl_memory(const cr_model *m) {
+    return cr__graph_memory(m) + (m->g.bcl_hist ? m->n_nodes * m->cfg.dim * (int64_t)sizeof(float) : 0);
+}
+
+static void cr__recdcl_ws(cr_model *m, cr__arena *a) {
+    cr__graph *g = &m->g;
+    int64_t d = m->cfg.dim, Bd = (int64_t)m->cfg.batch * d;
+    int s, k;
+    cr__graph_ws_encoder(m, a);
+    for (s = 0; s < 2; s++) {
+        g->re[s] = cr__takef(a, Bd);
+        g->dre[s] = cr__takef(a, Bd);
+        g->rx0[s] = cr__takef(a, Bd);
+        g->rnrm[s] = cr__takef(a, m->cfg.batch);
+        g->ra1[s] = cr__takef(a, Bd);
+        g->rxh1[s] = cr__takef(a, Bd);
+        g->rh1[s] = cr__takef(a, Bd);
+        g->ra2[s] = cr__takef(a, Bd);
+        g->rxh2[s] = cr__takef(a, Bd);
+        g->rh2[s] = cr__takef(a, Bd);
+        g->rz[s] = cr__takef(a, Bd);
+        g->rdz[s] = cr__takef(a, Bd);
+        g->rp[s] = cr__takef(a, Bd);
+        g->rdp[s] = cr__takef(a, Bd);
+        g->rt[s] = cr__takef(a, Bd);
+        for (k = 0; k < 3; k++) g->ris[s][k] = cr__takef(a, d);
+    }
+    g->rmean = cr__takef(a, d);
+    g->rda = cr__takef(a, Bd);
+    g->rdh = cr__takef(a, Bd);
+    g->rbn = cr__takef(a, 2 * d);
+    g->rdd = cr__takef(a, d * d);
+}
+
+/* forward: the projector and BN0 of side s, from its normalised rows rx0[s] to rz[s] */
+static void cr__recdcl_project(cr_model *m, int s, int B) {
+    cr__graph *g = &m->g;
+    int d = m->cfg.dim;
+    int64_t i, Bd = (int64_t)B * d;
+    cr_sgemm(0, 1, B, d, d, 1.0f, g->rx0[s], d, cr__tensor(m, "dcl_w1"), d, 0.0f, g->ra1[s], d);
+    cr_batchnorm_forward(g->rh1[s], g->rxh1[s], g->rmean, g->ris[s][0], g->ra1[s], B, d, cr__tensor(m, "dcl_g1"), cr__tensor(m, "dcl_b1"), 1e-5f);
+    for (i = 0; i < Bd; i++) g->rh1[s][i] = g->rh1[s][i] > 0 ? g->rh1[s][i] : 0.0f;
+    cr_sgemm(0, 1, B, d, d, 1.0f, g->rh1[s], d, cr__tensor(m, "dcl_w2"), d, 0.0f, g->ra2[s], d);
+    cr_batchnorm_forward(g->rh2[s], g->rxh2[s], g->rmean, g->ris[s][1], g->ra2[s], B, d, cr__tensor(m, "dcl_g2"), cr__tensor(m, "dcl_b2"), 1e-5f);
+    for (i = 0; i < Bd; i++) g->rh2[s][i] = g->rh2[s][i] > 0 ? g->rh2[s][i] : 0.0f;
+    cr_sgemm(0, 1, B, d, d, 1.0f, g->rh2[s], d, cr__tensor(m, "dcl_w3"), d, 0.0f, g->rz[s], d); /* the third linear's output, */
+    cr_batchnorm_forward(g->rz[s], g->rz[s], g->rmean, g->ris[s][2], g->rz[s], B, d, NULL, NULL, 1e-5f);  /* normalised in place */
+}
+
+/* backward of the projector of side s: rdz[s] -> the gradient of its weights and of the rows
+   e_s (accumulated into dre[s] through the row normalisation). rz, rxh hold the normalised
+   values and rh the post-ReLU ones, which is all the backward passes need. */
+static void cr__recdcl_project_backward(cr_model *m, int s, int B) {
+    cr__graph *g = &m->g;
+    int d = m->cfg.dim;
+    int64_t i, Bd = (int64_t)B * d;
+    memset(g->rda, 0, (size_t)Bd * sizeof(float));
+    cr_batchnorm_backward(g->rda, NULL, NULL, g->rdz[s], g->rz[s], g->ris[s][2], NULL, B, d, g->rbn);
+    cr_sgemm(1, 0, d, d, B, 1.0f, g->rda, d, g->rh2[s], d, 1.0f, cr__tensor_grad(m, "dcl_w3"), d);
+    cr_sgemm(0, 0, B, d, d, 1.0f, g->rda, d, cr__tensor(m, "dcl_w3"), d, 0.0f, g->rdh, d);
+    for (i = 0; i < Bd; i++) g->rdh[i] = g->rh2[s][i] > 0 ? g->rdh[i] : 0.0f;
+    memset(g->rda, 0, (size_t)Bd * sizeof(float));
+    cr_batchnorm_backward(g->rda, cr__tensor_grad(m, "dcl_g2"), cr__tensor_grad(m, "dcl_b2"), g->rdh, g->rxh2[s], g->ris[s][1],
+                          cr__tensor(m, "dcl_g2"), B, d, g->rbn);
+    cr_sgemm(1, 0, d, d, B, 1.0f, g->rda, d, g->rh1[s], d, 1.0f, cr__tensor_grad(m, "dcl_w2"), d);
+    cr_sgemm(0, 0, B, d, d, 1.0f, g->rda, d, cr__tensor(m, "dcl_w2"), d, 0.0f, g->rdh, d);
+    for (i = 0; i < Bd; i++) g->rdh[i] = g->rh1[s][i] > 0 ? g->rdh[i] : 0.0f;
+    memset(g->rda, 0, (size_t)Bd * sizeof(float));
+    cr_batchnorm_backward(g->rda, cr__tensor_grad(m, "dcl_g1"), cr__tensor_grad(m, "dcl_b1"), g->rdh, g->rxh1[s], g->ris[s][0],
+                          cr__tensor(m, "dcl_g1"), B, d, g->rbn);
+    cr_sgemm(1, 0, d, d, B, 1.0f, g->rda, d, g->rx0[s], d, 1.0f, cr__tensor_grad(m, "dcl_w1"), d);
+    cr_sgemm(0, 0, B, d, d, 1.0f, g->rda, d, cr__tensor(m, "dcl_w1"), d, 0.0f, g->rdh, d);
+    cr_l2norm_rows_backward(g->dre[s], g->rdh, g->rx0[s], g->rnrm[s], B, d);
+}
+
+static cr_status cr__recdcl_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
+    const cr_config *c = &m->cfg;
+    cr__graph *g = &m->g;
+    const int32_t *idx[2];
+    const float *qw = cr__tensor(m, "dcl_qw"), *qb = cr__tensor(m, "dcl_qb");
+    float mu = c->momentum;
+    int B = b->n, d = c->dim, s, j;
+    int64_t Bd = (int64_t)B * d, i, off[2];
+    idx[0] = b->users;
+    idx[1] = b->pos;
+    off[0] = 0;
+    off[1] = m->n_users;
+    cr__graph_encode(m, g->F, NULL, 0.0f, 0, NULL);
+    for (s = 0; s < 2; s++) {
+        cr__gather_rows(g->re[s], g->F, idx[s], B, d, off[s]);
+        cr_l2norm_rows_forward(g->rx0[s], g->rnrm[s], g->re[s], B, d);
+        cr__recdcl_project(m, s, B);
+        memset(g->rdz[s], 0, (size_t)Bd * sizeof(float));
+        memset(g->rdp[s], 0, (size_t)Bd * sizeof(float));
+        memset(g->dre[s], 0, (size_t)Bd * sizeof(float));
+        /* the predictor, and the target: the stored and the current embedding, mixed */
+        cr_sgemm(0, 1, B, d, d, 1.0f, g->re[s], d, qw, d, 0.0f, g->rp[s], d);
+        for (i = 0; i < B; i++) {
+            const float *h = g->bcl_hist + (off[s] + idx[s][i]) * d, *e = g->re[s] + i * d;
+            float *t = g->rt[s] + i * d;
+            for (j = 0; j < d; j++) {
+                g->rp[s][i * d + j] += qb[j];
+                t[j] = mu * h[j] + (1.0f - mu) * e[j];
+            }
+        }
+    }
+    /* the losses leave their gradients in rdz and rdp (cheap next to the projector, so they
+       are computed whether or not the caller wants them) */
+    part[0] = cr_barlow_twins_loss(g->rdz[0], g->rdz[1], g->rz[0], g->rz[1], B, d, c->bt_off, c->lambda, g->rdd);
+    part[1] = cr_poly_uniformity_loss(g->rdz[0], g->rz[0], B, d, 1.0f, 1e-7f, 4, 0.5f * c->poly_w, g->rdd) +
+              cr_poly_uniformity_loss(g->rdz[1], g->rz[1], B, d, 1.0f, 1e-7f, 4, 0.5f * c->poly_w, g->rdd) +
+              cr_cosine_target_loss(g->rdp[0], g->rp[0], g->rt[1], B, d, 0.5f * c->bcl_w) +
+              cr_cosine_target_loss(g->rdp[1], g->rp[1], g->rt[0], B, d, 0.5f * c->bcl_w);
+    /* coupled weight decay on every parameter: reg/2 |p|^2 in the loss, reg p in the gradient */
+    part[2] = cr_l2_loss(want_grad ? m->grad : NULL, m->param, m->n_param, c->reg, 1.0f);
+    if (!want_grad) return CR_OK;
+    for (s = 0; s < 2; s++) {
+        float *dqb = cr__tensor_grad(m, "dcl_qb");
+        cr__recdcl_project_backward(m, s, B);
+        /* the predictor: p = e Wq^T + bq */
+        cr_sgemm(1, 0, d, d, B, 1.0f, g->rdp[s], d, g->re[s], d, 1.0f, cr__tensor_grad(m, "dcl_qw"), d);
+        cr_sgemm(0, 0, B, d, d, 1.0f, g->rdp[s], d, qw, d, 1.0f, g->dre[s], d);
+        for (i = 0; i < B; i++)
+            for (j = 0; j < d; j++) dqb[j] += g->rdp[s][i * d + j];
+    }
+    cr__pzero(g->dF, m->n_nodes * d);
+    for (s = 0; s < 2; s++) cr__scatter_add_rows(g->dF, g->dre[s], idx[s], B, d, off[s]);
+    cr__graph_encode_backward(m, g->dF, NULL, NULL);
+    return CR_OK;
+}
+
+/* After a training batch: the batch rows' current embeddings become the stored ones. */
+static void cr__recdcl_batch_end(cr_model *m, const cr__batch *b) {
+    cr__graph *g = &m->g;
+    int d = m->cfg.dim, i;
+    for (i = 0; i < b->n; i++) {
+        memcpy(g->bcl_hist + (int64_t)b->users[i] * d, g->re[0] + (int64_t)i * d, (size_t)d * sizeof(float));
+        memcpy(g->bcl_hist + ((int64_t)m->n_users + b->pos[i]) * d, g->re[1] + (int64_t)i * d, (size_t)d * sizeof(float));
+    }
+}
+
+/* ---- 8l. sequence models: the GRU encoder with backprop through time ---- */
 
 /* Layout. Sequences are left-aligned to end at step T-1 (T = max_len, the last T items kept)
    and packed time-major without padding, as PyTorch's PackedSequence does: within a batch the
@@ -6295,7 +6523,7 @@ static cr_status cr__seq_fold_in(const cr_model *m, const int32_t *items, int n,
 
 static void cr__seq_prepare(cr_model *m) { (void)m; }
 
-/* ---- 8l. GRU4Rec (Hidasi et al., ICLR 2016): the encoder and the next-item loss ---- */
+/* ---- 8m. GRU4Rec (Hidasi et al., ICLR 2016): the encoder and the next-item loss ---- */
 
 static cr_status cr__gru4rec_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
     cr__seq_rec_loss(m, b, want_grad, part);
@@ -6303,7 +6531,7 @@ static cr_status cr__gru4rec_loss(cr_model *m, const cr__batch *b, int want_grad
     return CR_OK;
 }
 
-/* ---- 8m. CL4SRec (Xie et al., ICDE 2022) on the GRU encoder: two augmented views ---- */
+/* ---- 8n. CL4SRec (Xie et al., ICDE 2022) on the GRU encoder: two augmented views ---- */
 
 /* One augmented view of a sequence (dense ids) into out (returns its length, >= 1). One
    operation is drawn from the enabled set, as CL4SRec does. */
@@ -6461,7 +6689,7 @@ static cr_status cr__cl4srec_loss(cr_model *m, const cr__batch *b, int want_grad
     return CR_OK;
 }
 
-/* ---- 8n. the model table: one entry per model ---- */
+/* ---- 8o. the model table: one entry per model ---- */
 
 /* The inference side every graph model shares, and every sequence model. */
 #define CR__GRAPH_SERVING cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__graph_release
@@ -6469,46 +6697,52 @@ static cr_status cr__cl4srec_loss(cr_model *m, const cr__batch *b, int want_grad
 
 static const cr__model_ops cr__models[] = {
     /* kind, name, about, sequential, negatives,
-       layers, proj_head, lstar, batch, lr, tau, lambda, eps, drop, first_layer, l2_selfrec,
-       check, plan, setup, workspace, epoch_begin, loss,
+       layers, proj_head, lstar, batch, lr, tau, lambda, eps, drop, reg, first_layer, l2_selfrec,
+       check, plan, setup, workspace, epoch_begin, loss, batch_end,
        prepare, item_vectors, user_vectors, fold_in, memory, release */
     {CR_MODEL_MF, "mf", "matrix factorisation, BPR", 0, 1,
-     0, 0, 0, 0, 0, 0.2f, 0, 0, 0, 0, CR__L2_EGO,
-     cr__graph_check, cr__graph_plan, cr__graph_setup, cr__mf_ws, NULL, cr__mf_loss,
+     0, 0, 0, 0, 0, 0.2f, 0, 0, 0, 0, 0, CR__L2_EGO,
+     cr__graph_check, cr__graph_plan, cr__graph_setup, cr__mf_ws, NULL, cr__mf_loss, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_LIGHTGCN, "lightgcn", "LightGCN: linear propagation, BPR", 0, 1,
-     3, 0, 0, 0, 0, 0.2f, 0, 0, 0, 0, CR__L2_EGO,
-     cr__graph_check, cr__graph_plan, cr__graph_setup, cr__lightgcn_ws, NULL, cr__lightgcn_loss,
+     3, 0, 0, 0, 0, 0.2f, 0, 0, 0, 0, 0, CR__L2_EGO,
+     cr__graph_check, cr__graph_plan, cr__graph_setup, cr__lightgcn_ws, NULL, cr__lightgcn_loss, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_SGL, "sgl", "SGL: augmented-graph views (node/edge dropout, random walks, mixed, subgraphs), InfoNCE", 0, 1,
-     3, 0, 0, 0, 0, 0.2f, 0.1f, 0, 0.1f, 0, CR__L2_FINAL_UPN,
-     cr__graph_check, cr__graph_plan, cr__graph_setup, cr__sgl_ws, cr__sgl_views, cr__sgl_loss,
+     3, 0, 0, 0, 0, 0.2f, 0.1f, 0, 0.1f, 0, 0, CR__L2_FINAL_UPN,
+     cr__graph_check, cr__graph_plan, cr__graph_setup, cr__sgl_ws, cr__sgl_views, cr__sgl_loss, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_SIMGCL, "simgcl", "SimGCL: two noise-perturbed passes, InfoNCE", 0, 1,
-     3, 0, 0, 0, 0, 0.2f, 0.5f, 0.1f, 0, 1, CR__L2_FINAL_UP,
-     cr__graph_check, cr__graph_plan, cr__graph_setup, cr__simgcl_ws, NULL, cr__simgcl_loss,
+     3, 0, 0, 0, 0, 0.2f, 0.5f, 0.1f, 0, 0, 1, CR__L2_FINAL_UP,
+     cr__graph_check, cr__graph_plan, cr__graph_setup, cr__simgcl_ws, NULL, cr__simgcl_loss, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_XSIMGCL, "xsimgcl", "XSimGCL: one noisy pass, final vs layer l* output", 0, 1,
-     2, 0, 1, 0, 0, 0.15f, 0.2f, 0.2f, 0, 1, CR__L2_FINAL_UP,
-     cr__xsimgcl_check, cr__graph_plan, cr__graph_setup, cr__xsimgcl_ws, NULL, cr__xsimgcl_loss,
+     2, 0, 1, 0, 0, 0.15f, 0.2f, 0.2f, 0, 0, 1, CR__L2_FINAL_UP,
+     cr__xsimgcl_check, cr__graph_plan, cr__graph_setup, cr__xsimgcl_ws, NULL, cr__xsimgcl_loss, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_GRU4REC, "gru4rec", "GRU sequence encoder, next-item softmax", 1, 0,
-     0, 0, 0, 0, 0, 0.2f, 0, 0, 0, 0, 0,
-     NULL, cr__seq_plan, cr__seq_setup, cr__seq_ws, NULL, cr__gru4rec_loss,
+     0, 0, 0, 0, 0, 0.2f, 0, 0, 0, 0, 0, 0,
+     NULL, cr__seq_plan, cr__seq_setup, cr__seq_ws, NULL, cr__gru4rec_loss, NULL,
      CR__SEQ_SERVING},
     /* CL4SRec: the paper's tau = 1 without a head left the GRU below the same GRU without the
        contrast on Beauty; the head and tau were chosen on validation (bench/RESULTS.md) */
     {CR_MODEL_CL4SREC, "cl4srec", "GRU encoder, next-item softmax + CL4SRec contrast", 1, 0,
-     0, 1, 0, 0, 0, 0.2f, 0.1f, 0, 0, 0, 0,
-     NULL, cr__seq_plan, cr__cl4srec_setup, cr__cl4srec_ws, NULL, cr__cl4srec_loss,
+     0, 1, 0, 0, 0, 0.2f, 0.1f, 0, 0, 0, 0, 0,
+     NULL, cr__seq_plan, cr__cl4srec_setup, cr__cl4srec_ws, NULL, cr__cl4srec_loss, NULL,
      CR__SEQ_SERVING},
     /* NCL: the authors' Gowalla configuration (RUCAIBox/NCL properties/gowalla-merged.yaml:
        lr 2e-3, tau 0.05, ssl_reg 1e-6, alpha 0.5, proto_reg 5e-8, 10 clusters; overall.yaml:
        batch 4096; 3 layers, hyper_layers 1, so layer 2 is contrasted with layer 0) */
     {CR_MODEL_NCL, "ncl", "NCL: LightGCN + structure contrast (layer 2 vs ego) + prototype contrast (k-means)", 0, 1,
-     3, 0, 2, 4096, 2e-3f, 0.05f, 1e-6f, 0, 0, 0, CR__L2_EGO,
-     cr__ncl_check, cr__graph_plan, cr__ncl_setup, cr__ncl_ws, cr__ncl_epoch, cr__ncl_loss,
+     3, 0, 2, 4096, 2e-3f, 0.05f, 1e-6f, 0, 0, 0, 0, CR__L2_EGO,
+     cr__ncl_check, cr__graph_plan, cr__ncl_setup, cr__ncl_ws, cr__ncl_epoch, cr__ncl_loss, NULL,
      CR__GRAPH_SERVING},
+    /* RecDCL: THUDM/RecDCL's run_beauty.sh (batch 256, lr 1e-3, weight decay 1e-7, 2 layers;
+       weights 1 / 0.2 / 5, momentum 0.1, bt_coeff 0.01); its d = 2048 is left to --dim */
+    {CR_MODEL_RECDCL, "recdcl", "RecDCL: LightGCN + Barlow Twins (UIBT) + feature uniformity (UUII) + history contrast (BCL)", 0, 0,
+     2, 0, 0, 256, 1e-3f, 0.2f, 1.0f, 0, 0, 1e-7f, 0, CR__L2_EGO,
+     cr__recdcl_check, cr__recdcl_plan, cr__recdcl_setup, cr__recdcl_ws, NULL, cr__recdcl_loss, cr__recdcl_batch_end,
+     cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__recdcl_memory, cr__recdcl_release},
 };
 
 #undef CR__GRAPH_SERVING
@@ -6699,6 +6933,7 @@ CR_API cr_status cr_train_epoch(cr_model *m, int epoch, cr_epoch_stats *stats, c
         if (m->ops->negatives) cr__draw_batch_negatives(m, &bt, m->bn);
         st = cr__run_batch(m, &bt, 1, part);
         if (st == CR_OK) st = cr__finish_batch(m, epoch, b, part, &s);
+        if (st == CR_OK && m->ops->batch_end) m->ops->batch_end(m, &bt);
         s.batches++;
         if (st == CR_OK && cb && cb(cb_user, epoch, b + 1, nb, part[0] + part[1] + part[2])) break;
     }

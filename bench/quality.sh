@@ -20,6 +20,10 @@
 #                               with bootstrap intervals (sparse users, long tail, diversity)
 #   bench/quality.sh coldusers  LightGCN and XSimGCL on Last.fm: 10% of the users held out and
 #                               folded in, beside the same users trained on
+#   bench/quality.sh recdcl     RecDCL's protocol on Amazon-Beauty (train + test joined, per-user
+#                               80/10/10, validation NDCG@20, stop after 11 evaluations without
+#                               improvement): LightGCN at d = 64, 256, 512 (its best d chosen on
+#                               validation), RecDCL at d = 512 (RECDCL_DIMS="512 2048" for more)
 # Needs ../shared/data (or CR_DATA=dir). BENCH_THREADS threads per run (2), JOBS runs at once (1).
 # Logs: build/quality/. CR_BIN=path runs another build of the program.
 set -euo pipefail
@@ -141,6 +145,27 @@ coldusers)
         done
     done
     ;;
+recdcl)
+    # one interaction file, as RecDCL's Beauty.inter: each user's training sequence and its test item
+    A="$OUT/beauty-all.txt"
+    awk -F: 'NR == FNR {t[$1] = $2; next} {print $1 ":" $2 " " t[$1]}' "$DATA/amazon-beauty/test.txt" "$DATA/amazon-beauty/train.txt" > "$A"
+    R="--train $A --format seq --split ratio:0.8,0.1,0.1 --patience 11 --max-epochs 300"
+    for d in ${LIGHTGCN_DIMS:-64 256 512}; do run lightgcn-beauty-d$d --model lightgcn $R --dim $d; done
+    for d in ${RECDCL_DIMS:-512}; do run recdcl-beauty-d$d --model recdcl $R --dim $d; done
+    wait
+    best= bestv=0
+    for d in ${LIGHTGCN_DIMS:-64 256 512}; do
+        summary lightgcn-beauty-d$d 20 recall@20 ndcg@20
+        v=$(tail -n 1 "$OUT/lightgcn-beauty-d$d.json" | field valid_ndcg@20)
+        if awk -v a="$v" -v b="$bestv" 'BEGIN { exit !(a > b) }'; then best=$d bestv=$v; fi
+    done
+    lr=$(tail -n 1 "$OUT/lightgcn-beauty-d$best.json" | field test_recall@20)
+    for d in ${RECDCL_DIMS:-512}; do
+        summary recdcl-beauty-d$d 20 recall@20 ndcg@20
+        printf '%-30s test recall@20 %.3f x LightGCN at d = %s (its best on validation)\n' "" \
+            "$(awk -v a="$(tail -n 1 "$OUT/recdcl-beauty-d$d.json" | field test_recall@20)" -v b="$lr" 'BEGIN { print a / b }')" "$best"
+    done
+    ;;
 seq)
     B="--train $DATA/amazon-beauty/train.txt --test $DATA/amazon-beauty/test.txt"
     for h in ${HIST:-exclude include}; do
@@ -194,5 +219,5 @@ tune-cl4srec)
             "$(tail -n 1 "$f" | field valid_hit@10)" "$(tail -n 1 "$f" | field valid_ndcg@10)"
     done
     ;;
-*) echo "usage: bench/quality.sh graph|seq|tune-cl4srec|negatives|ncl|views|noise" >&2; exit 2 ;;
+*) echo "usage: bench/quality.sh graph|seq|tune-cl4srec|negatives|ncl|views|noise|claims|coldusers|recdcl" >&2; exit 2 ;;
 esac

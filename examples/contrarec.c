@@ -208,6 +208,9 @@ static void usage(void) {
         "           --aug ed|nd|rw|mixed|subgraph --view-every N (1) --rw-len 16 --rw-restart 0.2\n"
         "negatives: --neg uniform|dns|mixgcf --neg-candidates M (64)\n"
         "NCL:       --lambda (structure weight) --proto-reg 5e-8 --ssl-alpha 0.5 --clusters 10 --warmup 20\n"
+        "RecDCL:    --lambda (UIBT weight: 1) --bt-off 0.01 --poly-w 0.2 --bcl-w 5 --momentum 0.1\n"
+        "           --reg (weight decay on every parameter: 1e-7); batch 256, 2 layers, --dim 64\n"
+        "           (the authors use 2048)\n"
         "sequence:  --maxlen 50 --hidden 64 --gru-layers 1 --dropout 0.2 --proj-head|--no-proj-head --neg-samples N\n"
         "           --aug mask,crop,reorder,insert,substitute --aug-rate 0.2 (share masked/reordered)\n"
         "           --crop-keep 0.8 (share a crop keeps, CL4SRec's eta)\n"
@@ -352,6 +355,10 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--rw-restart")) { double v = parse_num(a, need(argc, argv, &i), 0, 0.999999, 0); c->rw_restart = v == 0 ? CR_OFF : (float)v; }
         else if (!strcmp(a, "--proto-reg")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->proto_reg = v == 0 ? CR_OFF : (float)v; }
         else if (!strcmp(a, "--ssl-alpha")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->ssl_alpha = v == 0 ? CR_OFF : (float)v; }
+        else if (!strcmp(a, "--bt-off")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->bt_off = v == 0 ? CR_OFF : (float)v; }
+        else if (!strcmp(a, "--poly-w")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->poly_w = v == 0 ? CR_OFF : (float)v; }
+        else if (!strcmp(a, "--bcl-w")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->bcl_w = v == 0 ? CR_OFF : (float)v; }
+        else if (!strcmp(a, "--momentum")) { double v = parse_num(a, need(argc, argv, &i), 0, 1, 0); c->momentum = v == 0 ? CR_OFF : (float)v; }
         else if (!strcmp(a, "--clusters")) c->clusters = (int)parse_int(a, need(argc, argv, &i), 1, 4096);
         else if (!strcmp(a, "--warmup")) { int v = (int)parse_int(a, need(argc, argv, &i), 0, 1000000); c->warmup = v == 0 ? -1 : v; }
         else if (!strcmp(a, "--load")) o->load = need(argc, argv, &i);

@@ -76,6 +76,9 @@ TEST(bad_command_lines) {
     EXPECT("train --model lightgcn --neg hard", 2, "--neg: 'hard' is not uniform, dns or mixgcf");
     EXPECT("train --model sgl --cl-negatives 5", 2, "--cl-negatives: '5' is not random:N");
     EXPECT("train --model lightgcn --neg mixgcf --l2 selfrec", 2, "MixGCF takes the authors' L2");
+    EXPECT("train --model recdcl --neg dns", 2, "config recdcl: takes no negatives");
+    EXPECT("train --model recdcl --momentum 1.5", 2, "--momentum: 1.5 is outside [0, 1]");
+    EXPECT("train --model recdcl --bt-off -1", 2, "--bt-off: -1 is outside");
     EXPECT("train --model cl4srec --aug mask,zz", 2, "unknown sequence augmentation 'zz'");
     EXPECT("train --model mf --test t.txt", 2, "--test needs --train");
     EXPECT("train --model mf --split ratio:0.8,0.1", 2, "--split: needs three shares in (0, 1)");

@@ -294,9 +294,9 @@ static cr_dataset small_data(int seq) {
 }
 
 /* Checks d(loss)/d(param) for the 12 largest-gradient coordinates and 12 random ones among
-   those whose gradient is at least 1% of the largest (smaller ones sit at the float32 noise
-   floor of the forward pass, ~1e-7 of the loss). h: the finite-difference step. */
-static double model_gradcheck(cr_config *c, int *checked, double h0) {
+   those whose gradient is at least `share` of the largest (smaller ones sit at the float32
+   noise floor of the forward pass, ~1e-7 of the loss). h: the finite-difference step. */
+static double model_gradcheck(cr_config *c, int *checked, double h0, double share) {
     cr_dataset ds = small_data(cr_model_is_sequential(c->model));
     cr_model *m;
     int32_t us[12], ps[12], ns[12];
@@ -325,6 +325,10 @@ static double model_gradcheck(cr_config *c, int *checked, double h0) {
             float *b1 = cr__tensor(m, "proj_b1");
             for (j = 0; j < c->dim; j++) b1[j] = j % 2 ? 8.0f : -8.0f;
         }
+        if (c->model == CR_MODEL_RECDCL) { /* the projector's ReLUs after its batch norms, likewise */
+            float *b1 = cr__tensor(m, "dcl_b1"), *b2 = cr__tensor(m, "dcl_b2");
+            for (j = 0; j < c->dim; j++) { b1[j] = j % 2 ? 8.0f : -8.0f; b2[j] = j % 3 ? 8.0f : -8.0f; }
+        }
         for (i = 0; i < B; i++) {
             us[i] = (int32_t)cr_rng_below(&r, (uint32_t)ds.n_users);
             ps[i] = ds.train.item[cr_rng_below(&r, (uint32_t)ds.train.n)];
@@ -349,7 +353,7 @@ static double model_gradcheck(cr_config *c, int *checked, double h0) {
         cr_rng_seed(&r, 32);
         for (j = 0; j < 5000 && nidx < 24; j++) {
             int64_t k = (int64_t)(cr_rng_next(&r) % (uint64_t)np);
-            if (fabsf(g[k]) >= 1e-2f * fabsf(g[idx[0]])) idx[nidx++] = k;
+            if (fabsf(g[k]) >= share * fabsf(g[idx[0]])) idx[nidx++] = k;
         }
         free(a);
     }
@@ -378,7 +382,8 @@ static double model_gradcheck(cr_config *c, int *checked, double h0) {
 }
 
 #define MODEL_CHECK(fn, kind, extra) MODEL_CHECK_H(fn, kind, 5e-2, extra)
-#define MODEL_CHECK_H(fn, kind, h, extra)                                                          \
+#define MODEL_CHECK_H(fn, kind, h, extra) MODEL_CHECK_HS(fn, kind, h, 1e-2, extra)
+#define MODEL_CHECK_HS(fn, kind, h, share, extra)                                                  \
     TEST(fn) {                                                                                     \
         cr_config c;                                                                               \
         double w;                                                                                  \
@@ -386,7 +391,7 @@ static double model_gradcheck(cr_config *c, int *checked, double h0) {
         memset(&c, 0, sizeof c);                                                                   \
         c.model = kind;                                                                            \
         extra;                                                                                     \
-        w = model_gradcheck(&c, &n, h);                                                            \
+        w = model_gradcheck(&c, &n, h, share);                                                     \
         CHECKF(n >= 12 && w < 1e-3, "%d coordinates, max relative error %g", n, w);             \
     }
 
@@ -417,6 +422,17 @@ MODEL_CHECK(grad_cl4srec_proj_head_all_augs, CR_MODEL_CL4SREC, c.max_len = 6; c.
    tau 0.15-0.2 the float32 forward pass of a head + InfoNCE is noisy at ~3e-7 of the loss,
    which central differences turn into ~1e-3 relative errors on the small coordinates (the
    same head passes its own double-precision check below). */
+/* RecDCL: every term at once (UIBT, UUII, BCL, weight decay). BCL's target mixes in the
+   current embedding under a stop-gradient, which a finite difference of the same loss would
+   differentiate: the check takes momentum 1 (the target is the stored embedding alone).
+   Three batch norms over 12 rows make the float32 loss noisy at ~2e-5 of the gradient scale
+   after differencing, so the random coordinates are drawn among those at least 5% of the
+   largest (at 1% the smallest sit at that floor, ~1e-3 relative). */
+MODEL_CHECK_HS(grad_recdcl, CR_MODEL_RECDCL, 5e-2, 5e-2, c.reg = 0.05f; c.momentum = 1.0f)
+/* and each term alone: UIBT through the projector, UUII, BCL through the predictor */
+MODEL_CHECK_HS(grad_recdcl_uibt, CR_MODEL_RECDCL, 5e-2, 5e-2, c.poly_w = CR_OFF; c.bcl_w = CR_OFF; c.reg = CR_OFF)
+MODEL_CHECK_HS(grad_recdcl_uuii, CR_MODEL_RECDCL, 5e-2, 5e-2, c.lambda = CR_OFF; c.bcl_w = CR_OFF; c.reg = CR_OFF)
+MODEL_CHECK_HS(grad_recdcl_bcl, CR_MODEL_RECDCL, 5e-2, 5e-2, c.lambda = CR_OFF; c.poly_w = CR_OFF; c.reg = CR_OFF; c.momentum = 1.0f)
 MODEL_CHECK(grad_sgl_proj_head, CR_MODEL_SGL, c.drop = 0.3f; c.lambda = 0.5f; c.proj_head = 1; c.tau = 1.0f)
 MODEL_CHECK(grad_xsimgcl_proj_head_cl_negatives, CR_MODEL_XSIMGCL, c.lambda = 0.5f; c.lstar = 2; c.eps = 1e-5f; c.proj_head = 1; c.cl_negatives = 7; c.tau = 1.0f)
 MODEL_CHECK(grad_simgcl_cl_negatives, CR_MODEL_SIMGCL, c.lambda = 0.5f; c.eps = 1e-5f; c.cl_negatives = 9)
@@ -614,6 +630,10 @@ const crt_case crt_grad[] = {
     {"grad/model_mf_mixgcf", grad_mf_mixgcf},
     {"grad/model_xsimgcl_mixgcf", grad_xsimgcl_mixgcf},
     {"grad/model_ncl_structure", grad_ncl_structure},
+    {"grad/model_recdcl", grad_recdcl},
+    {"grad/model_recdcl_uibt", grad_recdcl_uibt},
+    {"grad/model_recdcl_uuii", grad_recdcl_uuii},
+    {"grad/model_recdcl_bcl", grad_recdcl_bcl},
     {"grad/model_ncl_structure_and_prototypes", grad_ncl_structure_and_prototypes},
     {"grad/bpr", bpr_gradcheck},
     {"grad/infonce", infonce_gradcheck},

@@ -255,6 +255,7 @@ static void roundtrip(cr_model_kind kind) {
 
 TEST(checkpoint_roundtrip_graph) { roundtrip(CR_MODEL_XSIMGCL); }
 TEST(checkpoint_roundtrip_sequence) { roundtrip(CR_MODEL_CL4SREC); }
+TEST(checkpoint_roundtrip_recdcl) { roundtrip(CR_MODEL_RECDCL); } /* projector and predictor tensors */
 /* Without its default projection head: "off" is stored as 0, which must not reload as "default". */
 TEST(checkpoint_roundtrip_sequence_no_head) {
     trained_proj_head = -1;
@@ -280,10 +281,11 @@ TEST(checkpoint_keeps_every_configuration_field) {
     c.lambda = 0.01f; c.eps = CR_OFF; c.drop = CR_OFF; c.clip = 5.0f; c.seed = 99; c.proj_head = 1;
     c.neg = CR_NEG_MIXGCF; c.neg_candidates = 7; c.cl_negatives = 3; c.view_every = 4; c.rw_len = 5;
     c.rw_restart = CR_OFF; c.proto_reg = CR_OFF; c.ssl_alpha = 2.0f; c.clusters = 5; c.warmup = -1;
+    c.bt_off = 0.02f; c.poly_w = CR_OFF; c.bcl_w = 3.0f; c.momentum = CR_OFF;
     CHECK_OK(cr_dataset_synthetic(&ds, &so, 0, 0.2));
     CHECK_OK(cr_model_create(&m, &c, &ds));
     r1 = *cr_model_config(m);
-    CHECK(r1.reg == 0 && r1.proto_reg == 0 && r1.rw_restart == 0 && r1.warmup == 0 && r1.proj_head == 1);
+    CHECK(r1.reg == 0 && r1.proto_reg == 0 && r1.rw_restart == 0 && r1.warmup == 0 && r1.proj_head == 1 && r1.poly_w == 0 && r1.momentum == 0);
     CHECK_OK(cr_model_save(m, path));
     CHECK_OK(cr_model_load(&m2, path, NULL));
     CHECKF(memcmp(&r1, cr_model_config(m2), sizeof r1) == 0, "the loaded configuration differs");
@@ -401,9 +403,9 @@ TEST(fold_in_and_history_recommendations) {
 }
 
 TEST(training_is_deterministic) {
-    static const cr_model_kind kinds[2] = {CR_MODEL_SGL, CR_MODEL_CL4SREC};
+    static const cr_model_kind kinds[3] = {CR_MODEL_SGL, CR_MODEL_CL4SREC, CR_MODEL_RECDCL};
     int k;
-    for (k = 0; k < 2; k++) { /* two runs from the same seed: the same bits */
+    for (k = 0; k < 3; k++) { /* two runs from the same seed: the same bits */
         cr_dataset ds1, ds2;
         cr_model *a = trained(kinds[k], &ds1, 2), *b = trained(kinds[k], &ds2, 2);
         CHECK(a && b);
@@ -580,6 +582,7 @@ const crt_case crt_model[] = {
     {"model/beyond_accuracy_toy_vectors", beyond_accuracy_toy_vectors},
     {"model/checkpoint_roundtrip_graph", checkpoint_roundtrip_graph},
     {"model/checkpoint_roundtrip_sequence", checkpoint_roundtrip_sequence},
+    {"model/checkpoint_roundtrip_recdcl", checkpoint_roundtrip_recdcl},
     {"model/checkpoint_roundtrip_sequence_no_head", checkpoint_roundtrip_sequence_no_head},
     {"model/checkpoint_keeps_every_configuration_field", checkpoint_keeps_every_configuration_field},
     {"model/checkpoint_refuses_bad_files", checkpoint_refuses_bad_files},
