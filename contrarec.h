@@ -2,7 +2,8 @@
 
    No dependencies beyond libc and libm (OpenMP optional). Trains, evaluates, saves and serves
    graph and sequence recommenders on a CPU: MF-BPR, LightGCN, SGL (node dropout, edge dropout,
-   random walk, mixed and random-walk-subgraph views), SimGCL, XSimGCL, NCL, RecDCL, with
+   random walk, mixed and random-walk-subgraph views), SimGCL, XSimGCL, NCL, RecDCL, RCL
+   (XSimGCL with false-negative-aware, confidence-weighted InfoNCE and adversarial views), with
    uniform, DNS or MixGCF negatives, projection heads and mixed InfoNCE negatives; and a GRU
    encoder trained with a next-item loss alone (GRU4Rec) or with CL4SRec-style contrast. Models
    are selected on a validation split (cr_fit) and the test set is read once, at the selected
@@ -104,8 +105,9 @@
                        the graph encoder with its forward and backward side by side, BPR with
                        uniform, DNS or MixGCF negatives, InfoNCE with a projection head and
                        mixed negatives (8d), one block per model: MF, LightGCN, SGL, SimGCL,
-                       XSimGCL, NCL, RecDCL (8e-8k), the GRU sequence encoder with backprop
-                       through time (8l), GRU4Rec, CL4SRec (8m, 8n), and the model table (8o)
+                       XSimGCL, NCL, RecDCL, RCL (8e-8l), the GRU sequence encoder with
+                       backprop through time (8m), GRU4Rec, CL4SRec (8n, 8o), and the model
+                       table (8p)
       9. training      Adam, the epoch loop shared by every model, cr_fit (model selection)
      10. evaluation    full-ranking metrics, top-k recommendation, fold-in, candidate scores
      11. I/O           checkpoints and .npy export
@@ -120,7 +122,7 @@
          does not share: `plan` (its parameter tensors), `setup`, `epoch_begin`, `check`.
          Graph models reuse cr__graph_plan/setup/prepare/..., the encoder cr__graph_encode and
          its backward, cr__graph_bpr and cr__graph_infonce; sequence models the GRU encoder.
-      3. Add one entry to cr__models (8o): its name, its defaults, its functions.
+      3. Add one entry to cr__models (8p): its name, its defaults, its functions.
       4. New options go into cr_config and cr__config_fields (so checkpoints keep them), with
          their defaults and range checks in cr_config_resolve or the model's `check`.
       5. Add a finite-difference check of its loss (tests/test_grad.c, MODEL_CHECK).
@@ -131,7 +133,9 @@
       LightGCN (He et al., SIGIR 2020), SGL (Wu et al., SIGIR 2021), SimGCL (Yu et al., SIGIR
       2022), XSimGCL (Yu et al., TKDE 2023), NCL (Lin et al., WWW 2022; RUCAIBox/NCL), DNS
       (Zhang et al., SIGIR 2013), MixGCF (Huang et al., KDD 2021; huangtinglin/MixGCF), RecDCL
-      (Zhang et al., WWW 2024; THUDM/RecDCL, its run_beauty.sh settings), GRU4Rec
+      (Zhang et al., WWW 2024; THUDM/RecDCL, its run_beauty.sh settings); for RCL's parts DCL
+      (Chuang et al., NeurIPS 2020), ADNCE (Wu et al., NeurIPS 2023) and APR's FGSM
+      perturbation (He et al., SIGIR 2018); GRU4Rec
       (Hidasi et al., ICLR 2016), CL4SRec (Xie et al., ICDE 2022), CoSeRec (Liu et al., 2021)
       for insert/substitute; the loss forms follow the SELFRec and LightGCN-PyTorch code unless a
       comment says otherwise.
@@ -519,6 +523,30 @@ CR_API double cr_infonce_loss(float *dQ, float *dK, const float *Q, const float 
                               float weight, float *ws);
 CR_API int64_t cr_infonce_workspace(int n, int m, int d);
 
+/* Robust InfoNCE: cr_infonce_loss with known false negatives left out, a debiased or
+   re-weighted negative term and confidence-weighted rows (any combination). With o NULL it
+   is cr_infonce_loss, bit for bit. Per row i, P = exp(S_ip) and the negatives j (not the
+   positive, not self, not masked) give
+     CR_NCE_PLAIN  G = sum_j exp(S_ij)
+     CR_NCE_DCL    G = max((sum_j exp(S_ij) - tau_plus N P) / (1 - tau_plus), N exp(-1/tau))
+                   (Chuang et al., NeurIPS 2020; N the row's negatives)
+     CR_NCE_ADNCE  G = sum_j w_j exp(S_ij), w_j = exp(-(cos_ij - mu)^2 / (2 sigma^2)) over its
+                   mean on the row, a constant of the backward pass (Wu et al., NeurIPS 2023)
+   l_i = -log(P / (P + G)); loss = weight * sum_i c_i l_i / sum_i c_i with c_i = (P/(P+G))^gamma
+   held constant (gamma 0: c_i = 1, the mean). */
+typedef enum cr_nce_estimator { CR_NCE_PLAIN = 0, CR_NCE_DCL = 1, CR_NCE_ADNCE = 2 } cr_nce_estimator;
+typedef struct cr_infonce_opts {
+    const int64_t *mask_ptr; /* (n + 1) or NULL: row i leaves out the candidates           */
+    const int32_t *mask_col; /*   mask_col[mask_ptr[i] .. mask_ptr[i + 1] - 1] (never its positive) */
+    int estimator;           /* cr_nce_estimator */
+    float tau_plus;          /* DCL: the share of false negatives assumed, in [0, 1) */
+    float mu, sigma;         /* ADNCE: centre and width (> 0) of the weights on the cosine */
+    float gamma;             /* confidence exponent, >= 0 */
+} cr_infonce_opts;
+CR_API double cr_infonce_loss_ex(float *dQ, float *dK, const float *Q, const float *K, int n, int m,
+                                 int d, const int32_t *pos, const int32_t *self, float tau,
+                                 float weight, const cr_infonce_opts *o, float *ws);
+
 /* Squared L2: weight * 0.5 * sum x^2 / denom over n floats (dx += weight * x / denom). */
 CR_API double cr_l2_loss(float *dx, const float *x, int64_t n, float weight, float denom);
 /* SELFRec's form: weight * ||X||_F / rows (not squared). */
@@ -567,7 +595,8 @@ typedef enum cr_model_kind {
     CR_MODEL_GRU4REC = 6,  /* GRU encoder, next-item loss */
     CR_MODEL_CL4SREC = 7,  /* GRU encoder, next-item loss + CL4SRec-style contrast */
     CR_MODEL_NCL = 8,      /* NCL: structure and prototype contrast on LightGCN */
-    CR_MODEL_RECDCL = 9    /* RecDCL: feature-wise and batch-wise contrast on LightGCN */
+    CR_MODEL_RECDCL = 9,   /* RecDCL: feature-wise and batch-wise contrast on LightGCN */
+    CR_MODEL_RCL = 10      /* RCL: robust contrast (false negatives, adversarial views, confidence) on XSimGCL */
 } cr_model_kind;
 
 CR_API const char *cr_model_name(cr_model_kind k); /* "mf", "lightgcn", ...; "?" if unknown */
@@ -646,7 +675,18 @@ typedef struct cr_config {
     float poly_w;       /* UUII (polynomial feature uniformity) weight: 0.2 */
     float bcl_w;        /* BCL weight: 5 */
     float momentum;     /* BCL: share of the stored embedding in the target: 0.1 */
+    /* RCL (on the XSimGCL encoder and options) */
+    int nce_mask;       /* leave known false negatives out of InfoNCE: 1 on (default), -1 off */
+    int nce_est;        /* negative term: CR_NCE_PLAIN (default), CR_NCE_DCL, CR_NCE_ADNCE */
+    float tau_plus;     /* DCL: assumed share of false negatives: 0.1 */
+    float nce_mu, nce_sigma; /* ADNCE: the weights' centre (0.5) and width (1) on the cosine */
+    float gamma;        /* confidence weighting exponent: 0 (off) */
+    int adv;            /* perturbation: CR_ADV_EXACT (default), CR_ADV_PREV, -1: XSimGCL's random noise */
 } cr_config;
+
+/* RCL's perturbations: eps g/|g| per row and layer, g the contrastive loss's gradient at that
+   layer's output, from an extra clean pass (exact) or from the previous batch (prev). */
+enum { CR_ADV_EXACT = 1, CR_ADV_PREV = 2 };
 
 /* Fills the defaults into c and range-checks every field; CR_ERR_INVALID names the field. */
 CR_API cr_status cr_config_resolve(cr_config *c);
@@ -3854,12 +3894,13 @@ static CR__INLINE uint32_t cr__hash32(uint32_t x) {
 
 /* Post-processes one propagated layer X (rows x d) in a single pass: optional SimGCL noise
    X += eps * sign(X) (.) normalize(u), u ~ U(0,1)^d per row, then acc += c * X. */
-static void cr__layer_post(float *X, float *acc, float c, int64_t rows, int d, float eps, uint64_t seed) {
+static void cr__layer_post(float *X, float *acc, float c, int64_t rows, int d, float eps, uint64_t seed, const float *delta) {
     int64_t r;
     CR__OMP(parallel for schedule(static))
     for (r = 0; r < rows; r++) {
         float *x = X + r * d, u[CR__MAX_DIM];
         int j;
+        if (delta) cr_vaxpy(x, 1.0f, delta + r * d, d); /* a given perturbation (RCL's adversarial one) */
         if (eps > 0) {
             uint32_t key = (uint32_t)cr_hash64(seed, (uint64_t)r);
             float inv;
@@ -3877,7 +3918,7 @@ static void cr__layer_post(float *X, float *acc, float c, int64_t rows, int d, f
 }
 
 CR_API void cr_aug_noise(float *E, int64_t rows, int d, float eps, uint64_t seed) {
-    cr__layer_post(E, NULL, 0, rows, d, eps, seed);
+    cr__layer_post(E, NULL, 0, rows, d, eps, seed, NULL);
 }
 
 CR_API void cr_aug_feature_mask(float *E, int64_t rows, int d, float rate, uint64_t seed, uint8_t *mask) {
@@ -3994,18 +4035,102 @@ CR_API int64_t cr_infonce_workspace(int n, int m, int d) {
 CR_API double cr_infonce_loss(float *dQ, float *dK, const float *Q, const float *K, int n, int m,
                               int d, const int32_t *pos, const int32_t *self, float tau,
                               float weight, float *ws) {
+    return cr_infonce_loss_ex(dQ, dK, Q, K, n, m, d, pos, self, tau, weight, NULL, ws);
+}
+
+/* One row of the robust form (cr_infonce_loss_ex): s holds the row's logits S_ij on entry and
+   its gradient on exit, unscaled (the caller's row weight multiplies it); returns l_i and puts
+   c_i in *conf. */
+static double cr__infonce_row_ex(float *s, int m, int pi, int si, const int32_t *mc, int64_t nm, float tau,
+                                 const cr_infonce_opts *o, float *conf) {
+    float spos = s[pi], mx, P, G = 0, Graw = 0, a = 1.0f, b = 0.0f, wsum = 0, D;
+    int64_t k;
+    int j, N = 0;
+    if (si >= 0 && si != pi) s[si] = -INFINITY;
+    for (k = 0; k < nm; k++)
+        if (mc[k] >= 0 && mc[k] < m && mc[k] != pi) s[mc[k]] = -INFINITY;
+    mx = cr__vmax(s, m);
+    for (j = 0; j < m; j++)
+        if (j != pi && s[j] != -INFINITY) {
+            N++;
+            if (o->estimator == CR_NCE_ADNCE) {
+                float x = s[j] * tau - o->mu;
+                wsum += cr__expf(-x * x / (2.0f * o->sigma * o->sigma));
+            }
+        }
+    P = cr__expf(spos - mx);
+    for (j = 0; j < m; j++) {
+        float e;
+        if (j == pi || s[j] == -INFINITY) { s[j] = 0; continue; }
+        e = cr__expf(s[j] - mx);
+        if (o->estimator == CR_NCE_ADNCE) { /* the weight, normalised to mean 1 over the row */
+            float x = s[j] * tau - o->mu;
+            e *= cr__expf(-x * x / (2.0f * o->sigma * o->sigma)) * (float)N / wsum;
+        }
+        s[j] = e;
+        Graw += e;
+    }
+    G = Graw;
+    if (o->estimator == CR_NCE_DCL && N > 0) {
+        float floor_ = (float)N * cr__expf(-1.0f / tau - mx);
+        a = 1.0f / (1.0f - o->tau_plus);
+        b = -o->tau_plus * (float)N * a;
+        G = (Graw - o->tau_plus * (float)N * P) * a;
+        if (G < floor_) G = floor_, a = 0, b = 0; /* clamped: a constant */
+    }
+    D = P + G;
+    for (j = 0; j < m; j++) s[j] *= a / D;
+    s[pi] = -1.0f + (1.0f + b) * P / D;
+    *conf = o->gamma > 0 ? (float)pow((double)(P / D), (double)o->gamma) : 1.0f;
+    return log((double)D) - (double)(spos - mx);
+}
+
+CR_API double cr_infonce_loss_ex(float *dQ, float *dK, const float *Q, const float *K, int n, int m,
+                                 int d, const int32_t *pos, const int32_t *self, float tau,
+                                 float weight, const cr_infonce_opts *o, float *ws) {
     int rc = cr__infonce_rows(n, m), r0;
     float *Qn = ws, *Kn = Qn + (int64_t)n * d, *qn = Kn + (int64_t)m * d, *kn = qn + n;
     float *S = kn + m, *dQn = S + (int64_t)rc * m, *dKn = dQn + (int64_t)n * d;
     float inv_tau = 1.0f / tau;
-    double loss = 0;
+    double loss = 0, csum = 0;
     if (n <= 0 || m <= 0) return 0;
     cr_l2norm_rows_forward(Qn, qn, Q, n, d);
     cr_l2norm_rows_forward(Kn, kn, K, m, d);
+    if (o && !(o->gamma > 0)) csum = n;
+    if (o && o->gamma > 0 && rc < n) /* the rows' confidences first: every row's weight needs their sum */
+        for (r0 = 0; r0 < n; r0 += rc) {
+            int nr = CR__MIN(rc, n - r0), i;
+            cr_sgemm(0, 1, nr, m, d, inv_tau, Qn + (int64_t)r0 * d, d, Kn, d, 0.0f, S, m);
+            CR__OMP(parallel for schedule(static) reduction(+ : csum) if ((int64_t)nr * m > 65536))
+            for (i = 0; i < nr; i++) {
+                int gi = r0 + i;
+                float c;
+                cr__infonce_row_ex(S + (int64_t)i * m, m, pos ? pos[gi] : gi, self ? self[gi] : -1,
+                                   o->mask_ptr ? o->mask_col + o->mask_ptr[gi] : NULL, o->mask_ptr ? o->mask_ptr[gi + 1] - o->mask_ptr[gi] : 0, tau, o, &c);
+                csum += c;
+            }
+        }
     for (r0 = 0; r0 < n; r0 += rc) {
         int nr = CR__MIN(rc, n - r0), i;
+        float alpha = inv_tau;
         /* S = Qn Kn^T / tau for the block's rows */
         cr_sgemm(0, 1, nr, m, d, inv_tau, Qn + (int64_t)r0 * d, d, Kn, d, 0.0f, S, m);
+        if (o) { /* the robust rows: gradients scaled by c_i here and by weight / sum c below */
+            double bsum = 0;
+            CR__OMP(parallel for schedule(static) reduction(+ : loss, bsum) if ((int64_t)nr * m > 65536))
+            for (i = 0; i < nr; i++) {
+                int gi = r0 + i, j;
+                float c, *s = S + (int64_t)i * m;
+                double l = cr__infonce_row_ex(s, m, pos ? pos[gi] : gi, self ? self[gi] : -1,
+                                              o->mask_ptr ? o->mask_col + o->mask_ptr[gi] : NULL,
+                                              o->mask_ptr ? o->mask_ptr[gi + 1] - o->mask_ptr[gi] : 0, tau, o, &c);
+                loss += c * l;
+                bsum += c;
+                for (j = 0; j < m; j++) s[j] *= c;
+            }
+            if (o->gamma > 0 && rc >= n) csum = bsum; /* one block: its sum is the sum */
+            alpha = inv_tau * weight / (float)csum;
+        } else
         /* row losses and dS = weight/n * (softmax - onehot(pos)); self entries are left out */
         CR__OMP(parallel for schedule(static) reduction(+ : loss) if ((int64_t)nr * m > 65536))
         for (i = 0; i < nr; i++) {
@@ -4023,14 +4148,14 @@ CR_API double cr_infonce_loss(float *dQ, float *dK, const float *Q, const float 
             s[pi] -= weight / (float)n;
         }
         if (dQ || dK) { /* dQn = dS Kn / tau, dKn (summed over the blocks) = dS^T Qn / tau */
-            cr_sgemm(0, 0, nr, d, m, inv_tau, S, m, Kn, d, 0.0f, dQn + (int64_t)r0 * d, d);
-            cr_sgemm(1, 0, m, d, nr, inv_tau, S, m, Qn + (int64_t)r0 * d, d, r0 ? 1.0f : 0.0f, dKn, d);
+            cr_sgemm(0, 0, nr, d, m, alpha, S, m, Kn, d, 0.0f, dQn + (int64_t)r0 * d, d);
+            cr_sgemm(1, 0, m, d, nr, alpha, S, m, Qn + (int64_t)r0 * d, d, r0 ? 1.0f : 0.0f, dKn, d);
         }
     }
     /* back through the normalisations */
     if (dQ) cr_l2norm_rows_backward(dQ, dQn, Qn, qn, n, d);
     if (dK) cr_l2norm_rows_backward(dK, dKn, Kn, kn, m, d);
-    return loss * weight / n;
+    return o ? loss * weight / csum : loss * weight / n;
 }
 
 CR_API double cr_l2_loss(float *dx, const float *x, int64_t n, float weight, float denom) {
@@ -4330,7 +4455,7 @@ typedef struct cr__model_ops {
     void (*release)(cr_model *m);
 } cr__model_ops;
 
-/* The table, defined after the model blocks (8o). */
+/* The table, defined after the model blocks (8p). */
 static const cr__model_ops *cr__ops_of(int kind);
 static int cr__n_models(void);
 static const cr__model_ops *cr__ops_at(int i);
@@ -4401,7 +4526,9 @@ static const cr__cfg_field cr__config_fields[] = {
     CR__CF(rw_restart, CR__T_F32, CR_OFF), CR__CF(proto_reg, CR__T_F32, CR_OFF), CR__CF(ssl_alpha, CR__T_F32, CR_OFF),
     CR__CF(clusters, CR__T_I32, 0), CR__CF(warmup, CR__T_I32, -1),
     CR__CF(bt_off, CR__T_F32, CR_OFF), CR__CF(poly_w, CR__T_F32, CR_OFF), CR__CF(bcl_w, CR__T_F32, CR_OFF),
-    CR__CF(momentum, CR__T_F32, CR_OFF),
+    CR__CF(momentum, CR__T_F32, CR_OFF), CR__CF(nce_mask, CR__T_I32, -1), CR__CF(nce_est, CR__T_I32, 0),
+    CR__CF(tau_plus, CR__T_F32, CR_OFF), CR__CF(nce_mu, CR__T_F32, CR_OFF), CR__CF(nce_sigma, CR__T_F32, CR_OFF),
+    CR__CF(gamma, CR__T_F32, CR_OFF), CR__CF(adv, CR__T_I32, -1),
 };
 #undef CR__CF
 #define CR__CFG_V1 22
@@ -4500,6 +4627,14 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     c->poly_w = cr__opt(c->poly_w, 0.2f);
     c->bcl_w = cr__opt(c->bcl_w, 5.0f);
     c->momentum = cr__opt(c->momentum, 0.1f);
+    if (!c->nce_mask) c->nce_mask = c->model == CR_MODEL_RCL ? 1 : -1;
+    if (c->nce_mask == -1) c->nce_mask = 0;
+    c->tau_plus = cr__opt(c->tau_plus, 0.1f);
+    c->nce_mu = cr__opt(c->nce_mu, 0.5f);
+    c->nce_sigma = cr__opt(c->nce_sigma, 1.0f);
+    c->gamma = cr__opt(c->gamma, 0.0f);
+    if (!c->adv) c->adv = c->model == CR_MODEL_RCL ? CR_ADV_EXACT : -1;
+    if (c->adv == -1) c->adv = 0;
     /* range checks: every field, before any work */
     if (c->dim < 1 || c->dim > CR__MAX_DIM) return cr__fail(CR_ERR_INVALID, "config %s: dim %d is outside 1..%d", name, c->dim, CR__MAX_DIM);
     if (o->layers && (c->layers < 1 || c->layers > CR__MAX_LAYERS)) return cr__fail(CR_ERR_INVALID, "config %s: layers %d is outside 1..%d", name, c->layers, CR__MAX_LAYERS);
@@ -4534,6 +4669,15 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     if (!(c->poly_w >= 0 && c->poly_w < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: poly_w %g must be >= 0 and finite", name, (double)c->poly_w);
     if (!(c->bcl_w >= 0 && c->bcl_w < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: bcl_w %g must be >= 0 and finite", name, (double)c->bcl_w);
     if (!(c->momentum >= 0 && c->momentum <= 1)) return cr__fail(CR_ERR_INVALID, "config %s: momentum %g is outside [0, 1]", name, (double)c->momentum);
+    if (c->nce_mask < 0 || c->nce_mask > 1) return cr__fail(CR_ERR_INVALID, "config %s: nce_mask %d is not 1 (on) or -1 (off)", name, c->nce_mask);
+    if (c->nce_est < CR_NCE_PLAIN || c->nce_est > CR_NCE_ADNCE) return cr__fail(CR_ERR_INVALID, "config %s: nce_est %d is not plain (0), dcl (1) or adnce (2)", name, c->nce_est);
+    if (!(c->tau_plus >= 0 && c->tau_plus < 1)) return cr__fail(CR_ERR_INVALID, "config %s: tau_plus %g is outside [0, 1)", name, (double)c->tau_plus);
+    if (!(c->nce_mu >= -1 && c->nce_mu <= 1)) return cr__fail(CR_ERR_INVALID, "config %s: nce_mu %g is outside [-1, 1] (a cosine)", name, (double)c->nce_mu);
+    if (!(c->nce_sigma > 0 && c->nce_sigma <= 100)) return cr__fail(CR_ERR_INVALID, "config %s: nce_sigma %g is outside (0, 100]", name, (double)c->nce_sigma);
+    if (!(c->gamma >= 0 && c->gamma <= 100)) return cr__fail(CR_ERR_INVALID, "config %s: gamma %g is outside [0, 100]", name, (double)c->gamma);
+    if (c->adv < 0 || c->adv > CR_ADV_PREV) return cr__fail(CR_ERR_INVALID, "config %s: adv %d is not exact (1), prev (2) or -1 (random noise)", name, c->adv);
+    if (c->model != CR_MODEL_RCL && (c->nce_mask || c->nce_est || c->gamma > 0 || c->adv))
+        return cr__fail(CR_ERR_INVALID, "config %s: nce_mask, nce_est, gamma and adv are RCL's (model rcl)", name);
     return o->check ? o->check(c) : CR_OK;
 }
 
@@ -4586,9 +4730,17 @@ typedef struct cr__graph {
     float *re[2], *dre[2], *rx0[2], *rnrm[2], *ra1[2], *rxh1[2], *rh1[2], *ra2[2], *rxh2[2], *rh2[2], *rz[2], *rdz[2];
     float *rp[2], *rdp[2], *rt[2], *ris[2][3], *rmean, *rda, *rdh, *rbn, *rdd;
     float *bcl_hist;          /* RecDCL: the stored embedding of every node (BCL's target side) */
+    /* RCL: each batch row's position by id and its partner node; the known false negatives of
+       the user rows then the item rows (mask_ptr over both, mask_col grown as needed); the
+       contrast's gradient at each layer output and, for the previous-batch variant, the
+       perturbation it gives the next batch */
+    int32_t *rowof, *partner, *mask_col;
+    int64_t *mask_ptr, mask_cap;
+    float *adv_g[CR__MAX_LAYERS + 1], *adv_d[CR__MAX_LAYERS + 1];
+    int adv_ready;
 } cr__graph;
 
-struct cr__seq; /* the sequence encoder's state (8l) */
+struct cr__seq; /* the sequence encoder's state (8m) */
 
 struct cr_model {
     cr_config cfg;
@@ -4882,7 +5034,7 @@ static void cr__pcopy(float *dst, const float *src, int64_t n) {
    E0, out: (N, d); t0, t1: scratch. */
 static void cr__prop_forward(float *out, float *const *keep, const cr_csr *const *G, int K,
                              const float *E0, int64_t N, int d, int first, float eps,
-                             uint64_t noise_seed, float *t0, float *t1) {
+                             uint64_t noise_seed, const float *const *delta, float *t0, float *t1) {
     float c = 1.0f / (float)(K + 1 - first);
     const float *cur = E0;
     int k;
@@ -4895,7 +5047,7 @@ static void cr__prop_forward(float *out, float *const *keep, const cr_csr *const
     for (k = 0; k < K; k++) {
         float *nx = (k & 1) ? t1 : t0;
         cr_spmm(G[k], cur, d, nx);
-        cr__layer_post(nx, out, c, N, d, eps, cr_hash64(noise_seed, (uint64_t)k));
+        cr__layer_post(nx, out, c, N, d, eps, cr_hash64(noise_seed, (uint64_t)k), delta ? delta[k + 1] : NULL);
         if (keep && keep[k + 1]) cr__pcopy(keep[k + 1], nx, N * d);
         cur = nx;
     }
@@ -4906,19 +5058,22 @@ static void cr__prop_forward(float *out, float *const *keep, const cr_csr *const
    none; dL[0], the ego table's, is added to dE0 by the caller):
        g_K = c dOut + dL[K]
        g_k = G[k] g_(k+1) + c dOut [k >= first] + dL[k]
-   and dE0 += g_0. t0, t1: scratch (N, d). */
+   and dE0 += g_0 (dE0 NULL: stop at g_1). gk: g_k copied to gk[k], k = 1..K, where given
+   (RCL's adversarial directions). t0, t1: scratch (N, d). */
 static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const float *dOut,
                               int64_t N, int d, int first, const float *const *dL,
-                              float *t0, float *t1) {
+                              float *const *gk, float *t0, float *t1) {
     float c = 1.0f / (float)(K + 1 - first), *g = t0;
     const float *dlk = dL ? dL[K] : NULL;
     int64_t i, n = N * d;
     int k;
     CR__OMP(parallel for schedule(static))
     for (i = 0; i < n; i++) g[i] = c * dOut[i] + (dlk ? dlk[i] : 0.0f);
+    if (gk) cr__pcopy(gk[K], g, n);
     for (k = K - 1; k >= 0; k--) {
         float *h = g == t0 ? t1 : t0, cc = k >= first ? c : 0.0f;
         const float *dl = dL && k ? dL[k] : NULL;
+        if (k == 0 && !dE0) return;
         cr_spmm(G[k], g, d, h);
         if (k == 0) { /* fold the last step into the gradient of the ego embeddings */
             CR__OMP(parallel for schedule(static))
@@ -4927,6 +5082,7 @@ static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const f
         }
         CR__OMP(parallel for schedule(static))
         for (i = 0; i < n; i++) h[i] += cc * dOut[i] + (dl ? dl[i] : 0.0f);
+        if (gk) cr__pcopy(gk[k], h, n);
         g = h;
     }
     /* K == 0 never reaches here (MF has no propagation) */
@@ -4940,14 +5096,14 @@ static void cr__graph_encode(cr_model *m, float *out, const cr_csr *const *G, fl
     int k;
     for (k = 0; k < CR__MAX_LAYERS; k++) Gc[k] = G && k < m->cfg.layers ? G[k] : &m->g.adj;
     cr__prop_forward(out, keep, Gc, m->cfg.layers, m->param, m->n_nodes, m->cfg.dim, m->ops->first_layer, eps, seed,
-                     m->g.t0, m->g.t1);
+                     NULL, m->g.t0, m->g.t1);
 }
 
 static void cr__graph_encode_backward(cr_model *m, const float *dOut, const cr_csr *const *G, const float *const *dL) {
     const cr_csr *Gc[CR__MAX_LAYERS];
     int k;
     for (k = 0; k < CR__MAX_LAYERS; k++) Gc[k] = G && k < m->cfg.layers ? G[k] : &m->g.adj;
-    cr__prop_backward(m->grad, Gc, m->cfg.layers, dOut, m->n_nodes, m->cfg.dim, m->ops->first_layer, dL, m->g.t0, m->g.t1);
+    cr__prop_backward(m->grad, Gc, m->cfg.layers, dOut, m->n_nodes, m->cfg.dim, m->ops->first_layer, dL, NULL, m->g.t0, m->g.t1);
 }
 
 static void cr__gather_rows(float *dst, const float *src, const int32_t *idx, int n, int d, int64_t off) {
@@ -5145,9 +5301,9 @@ static void cr__graph_bpr(cr_model *m, const cr__batch *b, float *const *L, floa
    Bt and the other rows its negatives; with cl_negatives, that many uniformly drawn items of
    Bt are added as negatives when items are contrasted ("mixed negatives"); with proj_head, both
    sides go through the shared projection head first. Gradients are added to the rows of dA
-   and dB (and to the head's parameters). */
+   and dB (and to the head's parameters). o: RCL's robust form (NULL: plain InfoNCE). */
 static double cr__graph_infonce(cr_model *m, const cr__batch *b, float *dA, float *dB, const float *A, const float *Bt,
-                                const int32_t *users, int nu, const int32_t *items, int ni, int want_grad) {
+                                const int32_t *users, int nu, const int32_t *items, int ni, const cr_infonce_opts *o, int want_grad) {
     cr__graph *g = &m->g;
     int d = m->cfg.dim, n = nu + ni, ne = ni > 0 ? m->cfg.cl_negatives : 0, nk = n + ne, k;
     int64_t Uo = m->n_users;
@@ -5177,7 +5333,7 @@ static double cr__graph_infonce(cr_model *m, const cr__batch *b, float *dA, floa
         memset(dq, 0, (size_t)n * d * sizeof(float));
         memset(dk, 0, (size_t)nk * d * sizeof(float));
     }
-    l = cr_infonce_loss(want_grad ? dq : NULL, want_grad ? dk : NULL, q, kk, n, nk, d, NULL, NULL, m->cfg.tau, m->cfg.lambda, g->nce);
+    l = cr_infonce_loss_ex(want_grad ? dq : NULL, want_grad ? dk : NULL, q, kk, n, nk, d, NULL, NULL, m->cfg.tau, m->cfg.lambda, o, g->nce);
     if (!want_grad) return l;
     if (m->cfg.proj_head) {
         float *gw1 = cr__tensor_grad(m, "proj_w1"), *gb1 = cr__tensor_grad(m, "proj_b1");
@@ -5480,7 +5636,7 @@ static cr_status cr__sgl_loss(cr_model *m, const cr__batch *b, int want_grad, do
     cr__graph_bpr(m, b, g->lay, dL, g->F, g->dF, want_grad, part);
     if (cl) {
         cr__graph_unique(m, b, &nu, &ni);
-        part[1] = cr__graph_infonce(m, b, g->dV1, g->dV2, g->V1, g->V2, g->uu, nu, g->ui, ni, want_grad);
+        part[1] = cr__graph_infonce(m, b, g->dV1, g->dV2, g->V1, g->V2, g->uu, nu, g->ui, ni, NULL, want_grad);
     }
     if (want_grad) {
         cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dL);
@@ -5519,8 +5675,8 @@ static cr_status cr__simgcl_loss(cr_model *m, const cr__batch *b, int want_grad,
     cr__graph_bpr(m, b, g->lay, dL, g->F, g->dF, want_grad, part);
     if (cl) {
         cr__graph_unique(m, b, &nu, &ni);
-        part[1] = cr__graph_infonce(m, b, g->dF, g->dF, g->V1, g->V2, g->uu, nu, NULL, 0, want_grad) +
-                  cr__graph_infonce(m, b, g->dF, g->dF, g->V1, g->V2, NULL, 0, g->ui, ni, want_grad);
+        part[1] = cr__graph_infonce(m, b, g->dF, g->dF, g->V1, g->V2, g->uu, nu, NULL, 0, NULL, want_grad) +
+                  cr__graph_infonce(m, b, g->dF, g->dF, g->V1, g->V2, NULL, 0, g->ui, ni, NULL, want_grad);
     }
     if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dL);
     return CR_OK;
@@ -5555,8 +5711,8 @@ static cr_status cr__xsimgcl_loss(cr_model *m, const cr__batch *b, int want_grad
     cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
     if (m->cfg.lambda > 0) {
         cr__graph_unique(m, b, &nu, &ni);
-        part[1] = cr__graph_infonce(m, b, g->dF, g->dL, g->F, g->L, g->uu, nu, NULL, 0, want_grad) +
-                  cr__graph_infonce(m, b, g->dF, g->dL, g->F, g->L, NULL, 0, g->ui, ni, want_grad);
+        part[1] = cr__graph_infonce(m, b, g->dF, g->dL, g->F, g->L, g->uu, nu, NULL, 0, NULL, want_grad) +
+                  cr__graph_infonce(m, b, g->dF, g->dL, g->F, g->L, NULL, 0, g->ui, ni, NULL, want_grad);
     }
     if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dkeep);
     return CR_OK;
@@ -5945,7 +6101,198 @@ static void cr__recdcl_batch_end(cr_model *m, const cr__batch *b) {
     }
 }
 
-/* ---- 8l. sequence models: the GRU encoder with backprop through time ---- */
+/* ---- 8l. RCL: robust contrast on the XSimGCL encoder ---- */
+
+/* XSimGCL (one pass, its final output contrasted with its layer l* output, BPR on the same
+   pass) with three parts, each switchable (bench notes: methods-II.md, part 2; no published
+   method combines them, so each follows its own source):
+     (a) false negatives: in the user-side InfoNCE a user is not a negative of an anchor user
+         whose batch item it has interacted with, and in the item-side one an item is not a
+         negative of an anchor item whose batch user has interacted with it (nce_mask); the
+         negative term may be DCL's debiased estimate or ADNCE's Gaussian-weighted sum (nce_est);
+     (b) adversarial views (adv): XSimGCL's random noise after each layer is replaced by
+         eps g/|g| per row, g the contrastive loss's gradient at that layer's output (FGSM, as
+         APR does for BPR), held constant in the backward pass; exact: from an extra clean
+         forward pass and a backward pass to the layer outputs; prev: the previous batch's
+         gradient, computed in its own backward pass (no extra forward; the first batch is
+         unperturbed);
+     (c) confidence (gamma): each anchor's loss weighted by its detached positive probability
+         to the power gamma (cr_infonce_loss_ex).
+   With nce_mask off, plain negatives, gamma 0 and adv -1 it is XSimGCL, bit for bit. */
+
+/* The clean pass of the adversarial views would leave gradients in a projection head's
+   parameters and in MixGCF's layer gradients: those combinations are refused. */
+static cr_status cr__rcl_check(const cr_config *c) {
+    if (c->adv && c->proj_head) return cr__fail(CR_ERR_INVALID, "config rcl: a projection head needs adv -1 (random noise)");
+    if (c->adv && c->neg == CR_NEG_MIXGCF) return cr__fail(CR_ERR_INVALID, "config rcl: MixGCF negatives need adv -1 (random noise)");
+    return cr__xsimgcl_check(c);
+}
+
+static cr_status cr__rcl_setup(cr_model *m) {
+    m->g.adv_ready = 0;
+    return cr__graph_setup(m);
+}
+
+static void cr__rcl_release(cr_model *m) {
+    CR_FREE(m->g.mask_col);
+    m->g.mask_col = NULL;
+    m->g.mask_cap = 0;
+    cr__graph_release(m);
+}
+
+static void cr__rcl_ws(cr_model *m, cr__arena *a) {
+    cr__graph *g = &m->g;
+    int64_t Nd = m->n_nodes * m->cfg.dim;
+    int k;
+    cr__xsimgcl_ws(m, a);
+    g->rowof = cr__takei(a, CR__MAX(m->n_users, m->n_items) + 1);
+    g->partner = cr__takei(a, m->cfg.batch);
+    g->mask_ptr = (int64_t *)cr__take(a, 2 * (int64_t)m->cfg.batch + 2, sizeof(int64_t));
+    for (k = 1; k <= m->cfg.layers && m->cfg.adv; k++) {
+        g->adv_g[k] = cr__takef(a, Nd);
+        g->adv_d[k] = m->cfg.adv == CR_ADV_PREV ? cr__takef(a, Nd) : NULL;
+    }
+}
+
+/* One side's rows (nodes rows[r] + off, r < n, the batch's distinct users or items in order),
+   each with its first batch partner, and their known false negatives from mask_ptr[0]
+   onwards: the other rows adjacent to the row's partner in the training graph. */
+static cr_status cr__rcl_side(cr_model *m, const cr__batch *b, int side, int32_t *rows, int *n_out, int64_t *mp) {
+    cr__graph *g = &m->g;
+    const int32_t *ids = side ? b->pos : b->users, *other = side ? b->users : b->pos;
+    int64_t off = side ? m->n_users : 0, poff = side ? 0 : m->n_users, e;
+    int n = cr__unique(m, ids, b->n, rows), r, k;
+    for (r = 0; r < n; r++) { g->rowof[rows[r]] = r; g->partner[r] = -1; }
+    for (k = 0; k < b->n; k++)
+        if (g->partner[g->rowof[ids[k]]] < 0) g->partner[g->rowof[ids[k]]] = (int32_t)(poff + other[k]);
+    for (r = 0; r < n; r++) {
+        const cr_csr *A = &g->adj;
+        int64_t w = g->partner[r], cnt = mp[r], need = cnt + (A->rowptr[w + 1] - A->rowptr[w]);
+        if (!m->cfg.nce_mask) { mp[r + 1] = cnt; continue; }
+        if (need > g->mask_cap) {
+            int64_t cap = CR__MAX(need, 2 * g->mask_cap);
+            int32_t *nc = (int32_t *)CR_REALLOC(g->mask_col, (size_t)cap * sizeof(int32_t));
+            if (!nc) return cr__fail(CR_ERR_NOMEM, "rcl: no memory for %lld false-negative entries", (long long)cap);
+            g->mask_col = nc;
+            g->mask_cap = cap;
+        }
+        for (e = A->rowptr[w]; e < A->rowptr[w + 1]; e++) { /* w's neighbours among this side's rows */
+            int64_t v = A->col[e] - off;
+            if (v >= 0 && v < (side ? m->n_items : m->n_users) && g->stamp[v] == g->stamp_cur && g->rowof[v] != r)
+                g->mask_col[cnt++] = g->rowof[v];
+        }
+        mp[r + 1] = cnt;
+    }
+    *n_out = n;
+    return CR_OK;
+}
+
+/* The robust InfoNCE of both sides between the pass's final output F and its layer l* output
+   L (gradients into dF and dL). */
+static double cr__rcl_contrast(cr_model *m, const cr__batch *b, int nu, int ni, int want_grad) {
+    const cr_config *c = &m->cfg;
+    cr__graph *g = &m->g;
+    cr_infonce_opts o[2];
+    int s, robust;
+    for (s = 0; s < 2; s++) {
+        memset(&o[s], 0, sizeof o[s]);
+        o[s].mask_ptr = c->nce_mask ? g->mask_ptr + (s ? nu + 1 : 0) : NULL;
+        o[s].mask_col = g->mask_col;
+        o[s].estimator = c->nce_est;
+        o[s].tau_plus = c->tau_plus;
+        o[s].mu = c->nce_mu;
+        o[s].sigma = c->nce_sigma;
+        o[s].gamma = c->gamma;
+    }
+    robust = c->nce_mask || c->nce_est != CR_NCE_PLAIN || c->gamma > 0; /* else XSimGCL's plain kernel */
+    return cr__graph_infonce(m, b, g->dF, g->dL, g->F, g->L, g->uu, nu, NULL, 0, robust ? &o[0] : NULL, want_grad) +
+           cr__graph_infonce(m, b, g->dF, g->dL, g->F, g->L, NULL, 0, g->ui, ni, robust ? &o[1] : NULL, want_grad);
+}
+
+/* The contrast's gradient at every layer output into adv_g[1..K]: backward from dF and the
+   kept layers' gradients, without touching the parameters' gradient. */
+static void cr__rcl_layer_grads(cr_model *m, float *const *dkeep) {
+    const cr_csr *Gc[CR__MAX_LAYERS];
+    int k;
+    for (k = 0; k < CR__MAX_LAYERS; k++) Gc[k] = &m->g.adj;
+    cr__prop_backward(NULL, Gc, m->cfg.layers, m->g.dF, m->n_nodes, m->cfg.dim, m->ops->first_layer,
+                      (const float *const *)dkeep, m->g.adv_g, m->g.t0, m->g.t1);
+}
+
+/* eps g/|g| per row of each layer's gradient (a row without gradient is left unperturbed). */
+static void cr__rcl_direction(cr_model *m, float *const *dst) {
+    int64_t r, N = m->n_nodes;
+    int d = m->cfg.dim, k;
+    float eps = m->cfg.eps;
+    for (k = 1; k <= m->cfg.layers; k++) {
+        const float *src = m->g.adv_g[k];
+        float *out = dst[k];
+        CR__OMP(parallel for schedule(static))
+        for (r = 0; r < N; r++) {
+            float nrm = sqrtf(cr_vdot(src + r * d, src + r * d, d)), f = nrm > 0 ? eps / nrm : 0.0f;
+            int j;
+            for (j = 0; j < d; j++) out[r * d + j] = f * src[r * d + j];
+        }
+    }
+}
+
+static cr_status cr__rcl_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
+    const cr_config *c = &m->cfg;
+    cr__graph *g = &m->g;
+    float *keep[CR__MAX_LAYERS + 1], *dkeep[CR__MAX_LAYERS + 1];
+    const float *const *delta = NULL;
+    const cr_csr *Gc[CR__MAX_LAYERS];
+    int64_t Nd = m->n_nodes * c->dim;
+    int nu = 0, ni = 0, cl = c->lambda > 0, k;
+    cr_status st;
+    for (k = 0; k < CR__MAX_LAYERS; k++) Gc[k] = &g->adj;
+    if (cl) {
+        g->mask_ptr[0] = 0;
+        if ((st = cr__rcl_side(m, b, 0, g->uu, &nu, g->mask_ptr)) != CR_OK) return st;
+        g->mask_ptr[nu + 1] = g->mask_ptr[nu]; /* the item rows' entries follow the user rows' */
+        if ((st = cr__rcl_side(m, b, 1, g->ui, &ni, g->mask_ptr + nu + 1)) != CR_OK) return st;
+    }
+    cr__graph_keep_layers(m, keep, dkeep, want_grad);
+    if (cl && c->adv == CR_ADV_EXACT) { /* a clean pass and its contrast's gradient at each layer */
+        cr__prop_forward(g->F, keep, Gc, c->layers, m->param, m->n_nodes, c->dim, m->ops->first_layer, 0.0f, 0, NULL, g->t0, g->t1);
+        cr__pzero(g->dF, Nd);
+        cr__pzero(g->dL, Nd);
+        cr__rcl_contrast(m, b, nu, ni, 1);
+        cr__rcl_layer_grads(m, dkeep);
+        cr__rcl_direction(m, g->adv_g);
+        delta = (const float *const *)g->adv_g;
+    } else if (cl && c->adv == CR_ADV_PREV && g->adv_ready)
+        delta = (const float *const *)g->adv_d;
+    if (delta || (cl && c->adv)) /* adversarial (or, before the first previous gradient, clean) */
+        cr__prop_forward(g->F, keep, Gc, c->layers, m->param, m->n_nodes, c->dim, m->ops->first_layer, 0.0f, 0, delta, g->t0, g->t1);
+    else
+        cr__graph_encode(m, g->F, NULL, c->eps, cr_hash64(b->seed, 1), keep);
+    if (want_grad) {
+        cr__pzero(g->dF, Nd);
+        if (cl && c->adv) cr__pzero(g->dL, Nd);
+    }
+    if (cl && c->adv == CR_ADV_PREV && want_grad) {
+        /* the contrast first, alone: its gradient at each layer is the next batch's direction */
+        part[1] = cr__rcl_contrast(m, b, nu, ni, 1);
+        cr__rcl_layer_grads(m, dkeep);
+        cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
+    } else {
+        cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
+        if (cl) part[1] = cr__rcl_contrast(m, b, nu, ni, want_grad);
+    }
+    if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dkeep);
+    return CR_OK;
+}
+
+/* Previous-batch variant: the gradient this batch left becomes the next batch's perturbation. */
+static void cr__rcl_batch_end(cr_model *m, const cr__batch *b) {
+    (void)b;
+    if (m->cfg.adv != CR_ADV_PREV || m->cfg.lambda <= 0) return;
+    cr__rcl_direction(m, m->g.adv_d);
+    m->g.adv_ready = 1;
+}
+
+/* ---- 8m. sequence models: the GRU encoder with backprop through time ---- */
 
 /* Layout. Sequences are left-aligned to end at step T-1 (T = max_len, the last T items kept)
    and packed time-major without padding, as PyTorch's PackedSequence does: within a batch the
@@ -6523,7 +6870,7 @@ static cr_status cr__seq_fold_in(const cr_model *m, const int32_t *items, int n,
 
 static void cr__seq_prepare(cr_model *m) { (void)m; }
 
-/* ---- 8m. GRU4Rec (Hidasi et al., ICLR 2016): the encoder and the next-item loss ---- */
+/* ---- 8n. GRU4Rec (Hidasi et al., ICLR 2016): the encoder and the next-item loss ---- */
 
 static cr_status cr__gru4rec_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
     cr__seq_rec_loss(m, b, want_grad, part);
@@ -6531,7 +6878,7 @@ static cr_status cr__gru4rec_loss(cr_model *m, const cr__batch *b, int want_grad
     return CR_OK;
 }
 
-/* ---- 8n. CL4SRec (Xie et al., ICDE 2022) on the GRU encoder: two augmented views ---- */
+/* ---- 8o. CL4SRec (Xie et al., ICDE 2022) on the GRU encoder: two augmented views ---- */
 
 /* One augmented view of a sequence (dense ids) into out (returns its length, >= 1). One
    operation is drawn from the enabled set, as CL4SRec does. */
@@ -6689,7 +7036,7 @@ static cr_status cr__cl4srec_loss(cr_model *m, const cr__batch *b, int want_grad
     return CR_OK;
 }
 
-/* ---- 8o. the model table: one entry per model ---- */
+/* ---- 8p. the model table: one entry per model ---- */
 
 /* The inference side every graph model shares, and every sequence model. */
 #define CR__GRAPH_SERVING cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__graph_release
@@ -6743,6 +7090,11 @@ static const cr__model_ops cr__models[] = {
      2, 0, 0, 256, 1e-3f, 0.2f, 1.0f, 0, 0, 1e-7f, 0, CR__L2_EGO,
      cr__recdcl_check, cr__recdcl_plan, cr__recdcl_setup, cr__recdcl_ws, NULL, cr__recdcl_loss, cr__recdcl_batch_end,
      cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__recdcl_memory, cr__recdcl_release},
+    /* RCL: XSimGCL's defaults, with false negatives masked and exact adversarial views */
+    {CR_MODEL_RCL, "rcl", "RCL: XSimGCL + false-negative masking/DCL/ADNCE, adversarial views, confidence weights", 0, 1,
+     2, 0, 1, 0, 0, 0.15f, 0.2f, 0.2f, 0, 0, 1, CR__L2_FINAL_UP,
+     cr__rcl_check, cr__graph_plan, cr__rcl_setup, cr__rcl_ws, NULL, cr__rcl_loss, cr__rcl_batch_end,
+     cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__rcl_release},
 };
 
 #undef CR__GRAPH_SERVING

@@ -24,6 +24,8 @@
 #                               80/10/10, validation NDCG@20, stop after 11 evaluations without
 #                               improvement): LightGCN at d = 64, 256, 512 (its best d chosen on
 #                               validation), RecDCL at d = 512 (RECDCL_DIMS="512 2048" for more)
+#   bench/quality.sh rcl        XSimGCL and RCL's parts on Last.fm with 0% and 20% noisy training
+#                               pairs, selected on validation (at most 100 epochs, patience 10)
 # Needs ../shared/data (or CR_DATA=dir). BENCH_THREADS threads per run (2), JOBS runs at once (1).
 # Logs: build/quality/. CR_BIN=path runs another build of the program.
 set -euo pipefail
@@ -145,6 +147,22 @@ coldusers)
         done
     done
     ;;
+rcl)
+    # robust contrast: each RCL part against XSimGCL, on clean and noisy training data
+    L="--train $DATA/lastfm/train.txt --test $DATA/lastfm/test.txt --max-epochs 100"
+    V="xsimgcl:--model=xsimgcl rcl:--model=rcl rcl-prev:--model=rcl,--adv=prev rcl-mask:--model=rcl,--adv=off
+       rcl-adv:--model=rcl,--nce-mask=off rcl-dcl:--model=rcl,--nce=dcl rcl-adnce:--model=rcl,--nce=adnce
+       rcl-conf:--model=rcl,--gamma=0.5"
+    for p in ${RCL_NOISE:-0 0.2}; do
+        for v in ${RCL_VARIANTS:-$V}; do
+            run "robust-${v%%:*}-n$p" $(echo "${v#*:}" | tr ',=' '  ') $L --train-noise $p
+        done
+    done
+    wait
+    for p in ${RCL_NOISE:-0 0.2}; do
+        for v in ${RCL_VARIANTS:-$V}; do summary "robust-${v%%:*}-n$p" 20 recall@20 ndcg@20; done
+    done
+    ;;
 recdcl)
     # one interaction file, as RecDCL's Beauty.inter: each user's training sequence and its test item
     A="$OUT/beauty-all.txt"
@@ -219,5 +237,5 @@ tune-cl4srec)
             "$(tail -n 1 "$f" | field valid_hit@10)" "$(tail -n 1 "$f" | field valid_ndcg@10)"
     done
     ;;
-*) echo "usage: bench/quality.sh graph|seq|tune-cl4srec|negatives|ncl|views|noise|claims|coldusers|recdcl" >&2; exit 2 ;;
+*) echo "usage: bench/quality.sh graph|seq|tune-cl4srec|negatives|ncl|views|noise|claims|coldusers|recdcl|rcl" >&2; exit 2 ;;
 esac

@@ -211,6 +211,9 @@ static void usage(void) {
         "RecDCL:    --lambda (UIBT weight: 1) --bt-off 0.01 --poly-w 0.2 --bcl-w 5 --momentum 0.1\n"
         "           --reg (weight decay on every parameter: 1e-7); batch 256, 2 layers, --dim 64\n"
         "           (the authors use 2048)\n"
+        "RCL:       XSimGCL's options, and --nce-mask on|off (on: false negatives left out)\n"
+        "           --nce plain|dcl|adnce --tau-plus 0.1 (DCL) --nce-mu 0.5 --nce-sigma 1 (ADNCE)\n"
+        "           --gamma G (confidence weights, 0: off) --adv exact|prev|off (off: random noise)\n"
         "sequence:  --maxlen 50 --hidden 64 --gru-layers 1 --dropout 0.2 --proj-head|--no-proj-head --neg-samples N\n"
         "           --aug mask,crop,reorder,insert,substitute --aug-rate 0.2 (share masked/reordered)\n"
         "           --crop-keep 0.8 (share a crop keeps, CL4SRec's eta)\n"
@@ -345,7 +348,28 @@ static void parse(opts *o, int argc, char **argv) {
             else if (!strcmp(v, "dns")) c->neg = CR_NEG_DNS;
             else if (!strcmp(v, "mixgcf")) c->neg = CR_NEG_MIXGCF;
             else die_usage("--neg: '%s' is not uniform, dns or mixgcf%s", v, "");
-        } else if (!strcmp(a, "--neg-candidates")) c->neg_candidates = (int)parse_int(a, need(argc, argv, &i), 1, 4096);
+        } else if (!strcmp(a, "--nce-mask")) {
+            const char *v = need(argc, argv, &i);
+            if (!strcmp(v, "on")) c->nce_mask = 1;
+            else if (!strcmp(v, "off")) c->nce_mask = -1;
+            else die_usage("--nce-mask: '%s' is not on or off%s", v, "");
+        } else if (!strcmp(a, "--nce")) {
+            const char *v = need(argc, argv, &i);
+            if (!strcmp(v, "plain")) c->nce_est = CR_NCE_PLAIN;
+            else if (!strcmp(v, "dcl")) c->nce_est = CR_NCE_DCL;
+            else if (!strcmp(v, "adnce")) c->nce_est = CR_NCE_ADNCE;
+            else die_usage("--nce: '%s' is not plain, dcl or adnce%s", v, "");
+        } else if (!strcmp(a, "--adv")) {
+            const char *v = need(argc, argv, &i);
+            if (!strcmp(v, "exact")) c->adv = CR_ADV_EXACT;
+            else if (!strcmp(v, "prev")) c->adv = CR_ADV_PREV;
+            else if (!strcmp(v, "off")) c->adv = -1;
+            else die_usage("--adv: '%s' is not exact, prev or off%s", v, "");
+        } else if (!strcmp(a, "--tau-plus")) { double v = parse_num(a, need(argc, argv, &i), 0, 0.99, 0); c->tau_plus = v == 0 ? CR_OFF : (float)v; }
+        else if (!strcmp(a, "--nce-mu")) { double v = parse_num(a, need(argc, argv, &i), -1, 1, 0); c->nce_mu = v == 0 ? CR_OFF : (float)v; }
+        else if (!strcmp(a, "--nce-sigma")) c->nce_sigma = (float)parse_num(a, need(argc, argv, &i), 0, 100, 1);
+        else if (!strcmp(a, "--gamma")) { double v = parse_num(a, need(argc, argv, &i), 0, 100, 0); c->gamma = v == 0 ? CR_OFF : (float)v; }
+        else if (!strcmp(a, "--neg-candidates")) c->neg_candidates = (int)parse_int(a, need(argc, argv, &i), 1, 4096);
         else if (!strcmp(a, "--cl-negatives")) {
             const char *v = need(argc, argv, &i);
             if (strncmp(v, "random:", 7)) die_usage("--cl-negatives: '%s' is not random:N%s", v, "");

@@ -77,6 +77,11 @@ TEST(bad_command_lines) {
     EXPECT("train --model sgl --cl-negatives 5", 2, "--cl-negatives: '5' is not random:N");
     EXPECT("train --model lightgcn --neg mixgcf --l2 selfrec", 2, "MixGCF takes the authors' L2");
     EXPECT("train --model recdcl --neg dns", 2, "config recdcl: takes no negatives");
+    EXPECT("train --model xsimgcl --adv prev", 2, "are RCL's (model rcl)");
+    EXPECT("train --model rcl --nce zz", 2, "--nce: 'zz' is not plain, dcl or adnce");
+    EXPECT("train --model rcl --adv fgsm", 2, "--adv: 'fgsm' is not exact, prev or off");
+    EXPECT("train --model rcl --tau-plus 1", 2, "--tau-plus: 1 is outside [0, 0.99]");
+    EXPECT("train --model rcl --proj-head", 2, "a projection head needs adv -1");
     EXPECT("train --model recdcl --momentum 1.5", 2, "--momentum: 1.5 is outside [0, 1]");
     EXPECT("train --model recdcl --bt-off -1", 2, "--bt-off: -1 is outside");
     EXPECT("train --model cl4srec --aug mask,zz", 2, "unknown sequence augmentation 'zz'");

@@ -189,6 +189,157 @@ TEST(infonce_blocks_equal_separate_calls) {
     free(q); free(k); free(gq); free(gk); free(hq); free(hk); free(ws);
 }
 
+/* The robust form in double: mask, estimator, confidence. Its backward holds the ADNCE
+   weights and the confidences constant, so the reference does too: fill = 1 computes them at
+   the current point into wfix (n * m) and cfix (n), fill = 0 reuses them. */
+typedef struct {
+    int n, m, d, fill;
+    const int32_t *pos, *self, *mc;
+    const int64_t *mp;
+    cr_infonce_opts o;
+    double *wfix, *cfix;
+} nce_ex_ctx;
+static double nce_ex_f(double *x, void *c) {
+    nce_ex_ctx *k = (nce_ex_ctx *)c;
+    const double *Q = x, *K = x + k->n * k->d, tau = 0.3;
+    double num = 0, den = 0;
+    int i, j, q, n = k->n, m = k->m, d = k->d;
+    for (i = 0; i < n; i++) {
+        double qn = 0, cs[64] = {0}, P, G = 0, Graw = 0, wsum = 0, D, ci;
+        int pi = k->pos[i], N = 0, neg[64];
+        int64_t e;
+        for (q = 0; q < d; q++) qn += Q[i * d + q] * Q[i * d + q];
+        for (j = 0; j < m; j++) {
+            double kn = 0, dot = 0;
+            for (q = 0; q < d; q++) { kn += K[j * d + q] * K[j * d + q]; dot += Q[i * d + q] * K[j * d + q]; }
+            cs[j] = dot / sqrt(qn * kn);
+            neg[j] = j != pi && (!k->self || j != k->self[i]);
+        }
+        if (k->mp)
+            for (e = k->mp[i]; e < k->mp[i + 1]; e++)
+                if (k->mc[e] != pi) neg[k->mc[e]] = 0;
+        for (j = 0; j < m; j++) N += neg[j];
+        P = exp(cs[pi] / tau);
+        if (k->fill)
+            for (j = 0; j < m; j++) {
+                double z = cs[j] - k->o.mu;
+                k->wfix[i * m + j] = neg[j] && k->o.estimator == CR_NCE_ADNCE ? exp(-z * z / (2 * k->o.sigma * k->o.sigma)) : 1;
+                if (neg[j]) wsum += k->wfix[i * m + j];
+            }
+        else
+            for (j = 0; j < m; j++)
+                if (neg[j]) wsum += k->wfix[i * m + j];
+        for (j = 0; j < m; j++)
+            if (neg[j]) Graw += exp(cs[j] / tau) * (k->o.estimator == CR_NCE_ADNCE ? k->wfix[i * m + j] * N / wsum : 1);
+        G = Graw;
+        if (k->o.estimator == CR_NCE_DCL && N > 0) {
+            G = (Graw - k->o.tau_plus * N * P) / (1 - k->o.tau_plus);
+            if (G < N * exp(-1 / tau)) G = N * exp(-1 / tau);
+        }
+        D = P + G;
+        if (k->fill) k->cfix[i] = k->o.gamma > 0 ? pow(P / D, k->o.gamma) : 1;
+        ci = k->cfix[i];
+        num += ci * -log(P / D);
+        den += ci;
+    }
+    return 0.7 * num / den;
+}
+
+/* Every robust variant against central differences of the double reference: a masked
+   candidate, DCL (unclamped and clamped), ADNCE, confidence weights, with left-out entries. */
+TEST(infonce_robust_gradcheck) {
+    enum { N = 6, M = 9, D = 5 };
+    float q[(N + M) * D], g[(N + M) * D], *ws = (float *)malloc(sizeof(float) * (size_t)cr_infonce_workspace(N, M, D));
+    double x[(N + M) * D], ga[(N + M) * D], gn[(N + M) * D], wfix[N * M], cfix[N], l;
+    int32_t pos[N] = {3, 0, 8, 1, 4, 4}, self[N] = {0, 2, 1, 5, 6, 7}, mc[7] = {1, 2, 8, 0, 5, 7, 3};
+    int64_t mp[N + 1] = {0, 2, 2, 4, 5, 5, 7}; /* row 2 lists its own positive: kept */
+    static const struct { int est; float tp, mu, sigma, gamma; int self, mask; } v[] = {
+        {CR_NCE_PLAIN, 0, 0, 1, 0, 0, 1},      {CR_NCE_DCL, 0.1f, 0, 1, 0, 1, 1}, {CR_NCE_DCL, 0.95f, 0, 1, 0, 0, 0},
+        {CR_NCE_ADNCE, 0, 0.4f, 0.6f, 0, 1, 1}, {CR_NCE_PLAIN, 0, 0, 1, 0.5f, 0, 1}, {CR_NCE_DCL, 0.05f, 0, 1, 0.3f, 1, 1},
+        {CR_NCE_ADNCE, 0, 0.7f, 1.0f, 0.2f, 0, 0},
+    };
+    nce_ex_ctx k;
+    cr_rng r;
+    size_t t;
+    int i;
+    cr_rng_seed(&r, 24);
+    for (t = 0; t < sizeof v / sizeof v[0]; t++) {
+        randn(q, (N + M) * D, &r, 1.0f);
+        memset(g, 0, sizeof g);
+        memset(&k, 0, sizeof k);
+        k.n = N; k.m = M; k.d = D; k.pos = pos; k.self = v[t].self ? self : NULL;
+        k.mp = v[t].mask ? mp : NULL; k.mc = mc; k.wfix = wfix; k.cfix = cfix;
+        k.o.mask_ptr = k.mp; k.o.mask_col = mc; k.o.estimator = v[t].est; k.o.tau_plus = v[t].tp;
+        k.o.mu = v[t].mu; k.o.sigma = v[t].sigma; k.o.gamma = v[t].gamma;
+        l = cr_infonce_loss_ex(g, g + N * D, q, q + N * D, N, M, D, pos, k.self, 0.3f, 0.7f, &k.o, ws);
+        for (i = 0; i < (N + M) * D; i++) { x[i] = q[i]; ga[i] = g[i]; }
+        k.fill = 1;
+        CHECKF(fabs(l - nce_ex_f(x, &k)) < 1e-5 * (1 + fabs(l)), "variant %d: loss %g, reference %g", (int)t, l, nce_ex_f(x, &k));
+        k.fill = 0;
+        numgrad(gn, x, (N + M) * D, nce_ex_f, &k);
+        CHECKF(rel_err(ga, gn, (N + M) * D, 1e-6) < 1e-3, "variant %d rel err %g", (int)t, rel_err(ga, gn, (N + M) * D, 1e-6));
+    }
+    /* options at their neutral values: the plain kernel's numbers */
+    {
+        float h[(N + M) * D];
+        double l0;
+        memset(&k.o, 0, sizeof k.o);
+        k.o.sigma = 1;
+        memset(g, 0, sizeof g);
+        memset(h, 0, sizeof h);
+        l = cr_infonce_loss_ex(g, g + N * D, q, q + N * D, N, M, D, pos, self, 0.3f, 0.7f, &k.o, ws);
+        l0 = cr_infonce_loss(h, h + N * D, q, q + N * D, N, M, D, pos, self, 0.3f, 0.7f, ws);
+        CHECK_NEAR(l, l0, 1e-6);
+        for (i = 0; i < (N + M) * D; i++) CHECK_NEAR(g[i], h[i], 1e-6);
+    }
+    free(ws);
+}
+
+/* In blocks (beyond 2^24 logits) the confidences are summed over every row before any row's
+   gradient is scaled: the blocked loss equals the one-block loss of the same rows computed by
+   parts with their weights. */
+TEST(infonce_robust_blocks) {
+    enum { N = 300, M = 60000, D = 4 };
+    float *q = (float *)malloc(sizeof(float) * N * D), *k = (float *)malloc(sizeof(float) * (size_t)M * D);
+    float *gq = (float *)calloc(N * D, sizeof(float)), *gk = (float *)calloc((size_t)M * D, sizeof(float));
+    float *hq = (float *)calloc(N * D, sizeof(float)), *hk = (float *)calloc((size_t)M * D, sizeof(float));
+    float *ws = (float *)malloc(sizeof(float) * (size_t)cr_infonce_workspace(N, M, D));
+    int32_t pos[N];
+    cr_infonce_opts o;
+    double l1, l2, worst = 0, top = 0;
+    cr_rng r;
+    int i;
+    cr_rng_seed(&r, 29);
+    randn(q, N * D, &r, 1.0f);
+    randn(k, (int64_t)M * D, &r, 1.0f);
+    for (i = 0; i < N; i++) pos[i] = (int32_t)cr_rng_below(&r, M);
+    memset(&o, 0, sizeof o);
+    o.sigma = 1;
+    /* gamma 0: the plain kernel, blocked the same way */
+    l1 = cr_infonce_loss_ex(gq, gk, q, k, N, M, D, pos, NULL, 0.3f, 0.7f, &o, ws);
+    l2 = cr_infonce_loss(hq, hk, q, k, N, M, D, pos, NULL, 0.3f, 0.7f, ws);
+    CHECK_NEAR(l1, l2, 1e-5 * fabs(l2));
+    for (i = 0; i < N * D; i++) { top = fmax(top, fabs(hq[i])); worst = fmax(worst, fabs(gq[i] - hq[i])); }
+    CHECKF(worst <= 1e-4 * top, "gradients differ by %g (largest %g)", worst, top);
+    /* gamma > 0: sum c_i l_i / sum c_i with each row's c_i from a one-row call (one block each) */
+    o.gamma = 0.5f;
+    l1 = cr_infonce_loss_ex(NULL, NULL, q, k, N, M, D, pos, NULL, 0.3f, 1.0f, &o, ws);
+    {
+        double num = 0, den = 0;
+        cr_infonce_opts p = o;
+        for (i = 0; i < N; i++) {
+            double li;
+            p.gamma = 0;
+            li = cr_infonce_loss_ex(NULL, NULL, q + i * D, k, 1, M, D, pos + i, NULL, 0.3f, 1.0f, &p, ws);
+            num += exp(-0.5 * li) * li; /* c_i = p_i^gamma = exp(-gamma l_i) */
+            den += exp(-0.5 * li);
+        }
+        l2 = num / den;
+    }
+    CHECK_NEAR(l1, l2, 1e-5 * fabs(l2));
+    free(q); free(k); free(gq); free(gk); free(hq); free(hk); free(ws);
+}
+
 typedef struct { int B, C; const int32_t *t; } xent_ctx;
 static double xent_f(double *x, void *c) {
     xent_ctx *k = (xent_ctx *)c;
@@ -262,9 +413,9 @@ TEST(propagation_backward_is_the_adjoint) {
             float *keep[K + 1] = {NULL, NULL, NULL, NULL};
             const float *dls[K + 1] = {NULL, NULL, NULL, NULL};
             if (lk >= 0) { keep[lk] = lay; dls[lk] = dL; }
-            cr__prop_forward(out, keep, G, K, E, U + I, D, first, 0.0f, 0, t0, t1);
+            cr__prop_forward(out, keep, G, K, E, U + I, D, first, 0.0f, 0, NULL, t0, t1);
             memset(dE, 0, sizeof dE);
-            cr__prop_backward(dE, G, K, dO, U + I, D, first, lk >= 0 ? dls : NULL, t0, t1);
+            cr__prop_backward(dE, G, K, dO, U + I, D, first, lk >= 0 ? dls : NULL, NULL, t0, t1);
         }
         lhs = 0;
         rhs = 0;
@@ -334,6 +485,15 @@ static double model_gradcheck(cr_config *c, int *checked, double h0, double shar
             ps[i] = ds.train.item[cr_rng_below(&r, (uint32_t)ds.train.n)];
             ns[i] = (int32_t)cr_rng_below(&r, (uint32_t)ds.n_items);
             if (!cr_model_is_sequential(c->model)) us[i] = ds.train.user[(int64_t)i * 7 % ds.train.n], ps[i] = ds.train.item[(int64_t)i * 7 % ds.train.n];
+        }
+        if (c->model == CR_MODEL_RCL && cr_model_config(m)->adv == CR_ADV_PREV) {
+            /* a stored perturbation, as a previous batch leaves (after a first call has made
+               the workspace that holds it) */
+            int k;
+            cr_model_batch_loss(m, us, ps, ns, B, 1, 0, 0, &l0);
+            for (k = 1; k <= cr_model_config(m)->layers; k++)
+                for (i = 0; i < m->n_nodes * c->dim; i++) m->g.adv_d[k][i] = 0.05f * cr_rng_normal(&r);
+            m->g.adv_ready = 1;
         }
     }
     memset(g, 0, sizeof(float) * (size_t)np);
@@ -429,6 +589,19 @@ MODEL_CHECK(grad_cl4srec_proj_head_all_augs, CR_MODEL_CL4SREC, c.max_len = 6; c.
    after differencing, so the random coordinates are drawn among those at least 5% of the
    largest (at 1% the smallest sit at that floor, ~1e-3 relative). */
 MODEL_CHECK_HS(grad_recdcl, CR_MODEL_RECDCL, 5e-2, 5e-2, c.reg = 0.05f; c.momentum = 1.0f)
+/* RCL: each part. ADNCE's weights and the confidence weights are constants of the backward
+   pass but not of the loss, so a finite difference of the model's loss cannot check them:
+   grad/infonce_robust checks them with the constants held. Here: the false-negative mask with
+   DCL's estimator, and the perturbations, which are constants of the backward pass: XSimGCL's
+   random noise and a stored previous-batch perturbation are constants of the loss too; the
+   exact adversarial one depends on the parameters through a gradient's direction, so its
+   check takes a tiny eps (the direction itself: rcl_adversarial_direction). DCL runs at tau 1,
+   where no row's estimate sits near its clamp (a kink the differences would straddle; the
+   clamped form is checked in grad/infonce_robust). */
+MODEL_CHECK(grad_rcl_mask_dcl, CR_MODEL_RCL, c.lambda = 0.5f; c.eps = 1e-5f; c.adv = -1; c.nce_est = CR_NCE_DCL; c.tau = 1.0f)
+MODEL_CHECK(grad_rcl_mask_plain, CR_MODEL_RCL, c.lambda = 0.5f; c.eps = 1e-5f; c.adv = -1)
+MODEL_CHECK(grad_rcl_adv_prev, CR_MODEL_RCL, c.lambda = 0.5f; c.adv = CR_ADV_PREV; c.layers = 3; c.lstar = 2)
+MODEL_CHECK(grad_rcl_adv_exact, CR_MODEL_RCL, c.lambda = 0.5f; c.eps = 1e-6f; c.adv = CR_ADV_EXACT)
 /* and each term alone: UIBT through the projector, UUII, BCL through the predictor */
 MODEL_CHECK_HS(grad_recdcl_uibt, CR_MODEL_RECDCL, 5e-2, 5e-2, c.poly_w = CR_OFF; c.bcl_w = CR_OFF; c.reg = CR_OFF)
 MODEL_CHECK_HS(grad_recdcl_uuii, CR_MODEL_RECDCL, 5e-2, 5e-2, c.lambda = CR_OFF; c.bcl_w = CR_OFF; c.reg = CR_OFF)
@@ -444,6 +617,57 @@ MODEL_CHECK_H(grad_mf_mixgcf, CR_MODEL_MF, 1e-2, c.reg = 0.05f; c.neg = CR_NEG_M
 MODEL_CHECK_H(grad_xsimgcl_mixgcf, CR_MODEL_XSIMGCL, 1e-2, c.lambda = 0.5f; c.lstar = 1; c.eps = 1e-5f; c.neg = CR_NEG_MIXGCF; c.neg_candidates = 5)
 MODEL_CHECK(grad_ncl_structure, CR_MODEL_NCL, c.lambda = 0.05f; c.proto_reg = CR_OFF; c.batch = 12)
 MODEL_CHECK(grad_ncl_structure_and_prototypes, CR_MODEL_NCL, c.lambda = 0.05f; c.proto_reg = 0.05f; c.clusters = 3; c.warmup = -1; c.ssl_alpha = 2.0f)
+
+/* RCL's exact adversarial perturbation is eps g/|g| per row and layer, g the contrastive loss's
+   gradient at that layer's output, so to first order it raises the contrastive loss by eps
+   times the sum of the rows' |g|. g is read from the previous-batch variant's buffer after its
+   first (clean) pass on the same batch and parameters; the slope is Richardson-extrapolated
+   from eps and eps/2. */
+static double rcl_part(cr_model *m, const int32_t *us, const int32_t *ps, const int32_t *ns, int B, int want_grad) {
+    cr__batch b;
+    double part[3] = {0, 0, 0};
+    memset(&b, 0, sizeof b);
+    b.users = us; b.pos = ps; b.cand = ns; b.n_cand = 1; b.n = B; b.epoch = 1; b.seed = 7;
+    if (cr__train_ws(m) != CR_OK || m->ops->loss(m, &b, want_grad, part) != CR_OK) return 1e9;
+    return part[1];
+}
+
+TEST(rcl_adversarial_direction) {
+    cr_dataset ds = small_data(0);
+    cr_config c;
+    cr_model *p = NULL, *x = NULL;
+    int32_t us[12], ps[12], ns[12];
+    int B = 12, i, k, j;
+    double l0, s = 0, d1, d2, slope;
+    memset(&c, 0, sizeof c);
+    c.model = CR_MODEL_RCL;
+    c.dim = 8; c.batch = 12; c.lambda = 1.0f; c.eps = 1e-3f; c.adv = CR_ADV_PREV;
+    CHECK_OK(cr_model_create(&p, &c, &ds));
+    c.adv = CR_ADV_EXACT;
+    CHECK_OK(cr_model_create(&x, &c, &ds));
+    cr_model_set_params(x, cr_model_params(p));
+    for (i = 0; i < B; i++) {
+        us[i] = ds.train.user[(int64_t)i * 7 % ds.train.n];
+        ps[i] = ds.train.item[(int64_t)i * 7 % ds.train.n];
+        ns[i] = (i * 5 + 1) % ds.n_items;
+    }
+    l0 = rcl_part(p, us, ps, ns, B, 1); /* clean: no previous gradient yet */
+    for (k = 1; k <= cr_model_config(p)->layers; k++)
+        for (i = 0; i < p->n_nodes; i++) {
+            double r = 0;
+            for (j = 0; j < c.dim; j++) r += (double)p->g.adv_g[k][i * c.dim + j] * p->g.adv_g[k][i * c.dim + j];
+            s += sqrt(r);
+        }
+    d1 = (rcl_part(x, us, ps, ns, B, 0) - l0) / 1e-3;
+    x->cfg.eps = 5e-4f;
+    d2 = (rcl_part(x, us, ps, ns, B, 0) - l0) / 5e-4;
+    slope = 2 * d2 - d1;
+    CHECKF(s > 0 && fabs(slope - s) < 2e-2 * s, "loss slope along the perturbation %g, sum of gradient norms %g", slope, s);
+    printf("(slope %.4g, |g| sum %.4g) ", slope, s);
+    cr_model_free(p);
+    cr_model_free(x);
+    cr_dataset_free(&ds);
+}
 
 /* The projection head's backward against central differences of a double reference. */
 typedef struct { int n, d; const double *w; } mlp_ctx;
@@ -631,6 +855,11 @@ const crt_case crt_grad[] = {
     {"grad/model_xsimgcl_mixgcf", grad_xsimgcl_mixgcf},
     {"grad/model_ncl_structure", grad_ncl_structure},
     {"grad/model_recdcl", grad_recdcl},
+    {"grad/model_rcl_mask_dcl", grad_rcl_mask_dcl},
+    {"grad/model_rcl_mask_plain", grad_rcl_mask_plain},
+    {"grad/model_rcl_adv_prev", grad_rcl_adv_prev},
+    {"grad/model_rcl_adv_exact", grad_rcl_adv_exact},
+    {"grad/rcl_adversarial_direction", rcl_adversarial_direction},
     {"grad/model_recdcl_uibt", grad_recdcl_uibt},
     {"grad/model_recdcl_uuii", grad_recdcl_uuii},
     {"grad/model_recdcl_bcl", grad_recdcl_bcl},
@@ -639,6 +868,8 @@ const crt_case crt_grad[] = {
     {"grad/infonce", infonce_gradcheck},
     {"grad/infonce_ntxent_tied", infonce_ntxent_tied_gradcheck},
     {"grad/infonce_blocks_equal_separate_calls", infonce_blocks_equal_separate_calls},
+    {"grad/infonce_robust", infonce_robust_gradcheck},
+    {"grad/infonce_robust_blocks", infonce_robust_blocks},
     {"grad/softmax_xent", softmax_xent_gradcheck},
     {"grad/l2_losses", l2_losses_gradcheck},
     {"grad/propagation_backward_is_the_adjoint", propagation_backward_is_the_adjoint},

@@ -281,7 +281,7 @@ TEST(checkpoint_keeps_every_configuration_field) {
     c.lambda = 0.01f; c.eps = CR_OFF; c.drop = CR_OFF; c.clip = 5.0f; c.seed = 99; c.proj_head = 1;
     c.neg = CR_NEG_MIXGCF; c.neg_candidates = 7; c.cl_negatives = 3; c.view_every = 4; c.rw_len = 5;
     c.rw_restart = CR_OFF; c.proto_reg = CR_OFF; c.ssl_alpha = 2.0f; c.clusters = 5; c.warmup = -1;
-    c.bt_off = 0.02f; c.poly_w = CR_OFF; c.bcl_w = 3.0f; c.momentum = CR_OFF;
+    c.bt_off = 0.02f; c.poly_w = CR_OFF; c.bcl_w = 3.0f; c.momentum = CR_OFF; c.tau_plus = CR_OFF; c.nce_mu = 0.2f; c.nce_sigma = 0.5f;
     CHECK_OK(cr_dataset_synthetic(&ds, &so, 0, 0.2));
     CHECK_OK(cr_model_create(&m, &c, &ds));
     r1 = *cr_model_config(m);
@@ -403,9 +403,9 @@ TEST(fold_in_and_history_recommendations) {
 }
 
 TEST(training_is_deterministic) {
-    static const cr_model_kind kinds[3] = {CR_MODEL_SGL, CR_MODEL_CL4SREC, CR_MODEL_RECDCL};
+    static const cr_model_kind kinds[4] = {CR_MODEL_SGL, CR_MODEL_CL4SREC, CR_MODEL_RECDCL, CR_MODEL_RCL};
     int k;
-    for (k = 0; k < 3; k++) { /* two runs from the same seed: the same bits */
+    for (k = 0; k < 4; k++) { /* two runs from the same seed: the same bits */
         cr_dataset ds1, ds2;
         cr_model *a = trained(kinds[k], &ds1, 2), *b = trained(kinds[k], &ds2, 2);
         CHECK(a && b);
@@ -415,6 +415,31 @@ TEST(training_is_deterministic) {
         cr_dataset_free(&ds1);
         cr_dataset_free(&ds2);
     }
+}
+
+/* RCL with its three parts off is XSimGCL: the same bits after two epochs. */
+TEST(rcl_with_parts_off_is_xsimgcl) {
+    cr_dataset ds;
+    cr_synth_opts so;
+    cr_config c;
+    cr_model *a = NULL, *b = NULL;
+    int e;
+    memset(&so, 0, sizeof so);
+    so.n_users = 300; so.n_items = 400; so.mean_len = 12; so.seed = 5;
+    CHECK_OK(cr_dataset_synthetic(&ds, &so, 0, 0.2));
+    memset(&c, 0, sizeof c);
+    c.model = CR_MODEL_XSIMGCL; c.dim = 16; c.batch = 512;
+    CHECK_OK(cr_model_create(&a, &c, &ds));
+    c.model = CR_MODEL_RCL; c.nce_mask = -1; c.adv = -1;
+    CHECK_OK(cr_model_create(&b, &c, &ds));
+    for (e = 1; e <= 2; e++) {
+        CHECK_OK(cr_train_epoch(a, e, NULL, NULL, NULL));
+        CHECK_OK(cr_train_epoch(b, e, NULL, NULL, NULL));
+    }
+    CHECK(memcmp(cr_model_params(a), cr_model_params(b), sizeof(float) * (size_t)cr_model_num_params(a)) == 0);
+    cr_model_free(a);
+    cr_model_free(b);
+    cr_dataset_free(&ds);
 }
 
 TEST(thread_counts_agree) {
@@ -583,6 +608,7 @@ const crt_case crt_model[] = {
     {"model/checkpoint_roundtrip_graph", checkpoint_roundtrip_graph},
     {"model/checkpoint_roundtrip_sequence", checkpoint_roundtrip_sequence},
     {"model/checkpoint_roundtrip_recdcl", checkpoint_roundtrip_recdcl},
+    {"model/rcl_with_parts_off_is_xsimgcl", rcl_with_parts_off_is_xsimgcl},
     {"model/checkpoint_roundtrip_sequence_no_head", checkpoint_roundtrip_sequence_no_head},
     {"model/checkpoint_keeps_every_configuration_field", checkpoint_keeps_every_configuration_field},
     {"model/checkpoint_refuses_bad_files", checkpoint_refuses_bad_files},
