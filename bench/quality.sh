@@ -150,9 +150,11 @@ coldusers)
 rcl)
     # robust contrast: each RCL part against XSimGCL, on clean and noisy training data
     L="--train $DATA/lastfm/train.txt --test $DATA/lastfm/test.txt --max-epochs 100"
-    V="xsimgcl:--model=xsimgcl rcl:--model=rcl rcl-prev:--model=rcl,--adv=prev rcl-mask:--model=rcl,--adv=off
-       rcl-adv:--model=rcl,--nce-mask=off rcl-dcl:--model=rcl,--nce=dcl rcl-adnce:--model=rcl,--nce=adnce
-       rcl-conf:--model=rcl,--gamma=0.5"
+    # (name:options, every part explicit)
+    V="xsimgcl:--model=xsimgcl rcl-mask:--model=rcl,--adv=off rcl-prev:--model=rcl,--adv=prev
+       rcl-exact:--model=rcl,--adv=exact rcl-adv:--model=rcl,--nce-mask=off,--adv=exact
+       rcl-dcl:--model=rcl,--nce=dcl,--adv=exact rcl-adnce:--model=rcl,--nce=adnce,--adv=exact
+       rcl-conf:--model=rcl,--gamma=0.5,--adv=exact"
     for p in ${RCL_NOISE:-0 0.2}; do
         for v in ${RCL_VARIANTS:-$V}; do
             run "robust-${v%%:*}-n$p" $(echo "${v#*:}" | tr ',=' '  ') $L --train-noise $p

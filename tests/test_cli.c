@@ -81,7 +81,7 @@ TEST(bad_command_lines) {
     EXPECT("train --model rcl --nce zz", 2, "--nce: 'zz' is not plain, dcl or adnce");
     EXPECT("train --model rcl --adv fgsm", 2, "--adv: 'fgsm' is not exact, prev or off");
     EXPECT("train --model rcl --tau-plus 1", 2, "--tau-plus: 1 is outside [0, 0.99]");
-    EXPECT("train --model rcl --proj-head", 2, "a projection head needs adv -1");
+    EXPECT("train --model rcl --adv exact --proj-head", 2, "a projection head needs adv -1");
     EXPECT("train --model recdcl --momentum 1.5", 2, "--momentum: 1.5 is outside [0, 1]");
     EXPECT("train --model recdcl --bt-off -1", 2, "--bt-off: -1 is outside");
     EXPECT("train --model cl4srec --aug mask,zz", 2, "unknown sequence augmentation 'zz'");
