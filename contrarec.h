@@ -6161,24 +6161,23 @@ static void cr__recdcl_project(cr_model *m, int s, int B) {
    values and rh the post-ReLU ones, which is all the backward passes need. */
 static void cr__recdcl_project_backward(cr_model *m, int s, int B) {
     cr__graph *g = &m->g;
-    int d = m->cfg.dim;
+    static const char *const wn[3] = {"dcl_w1", "dcl_w2", "dcl_w3"}, *const gn[3] = {"dcl_g1", "dcl_g2", NULL},
+                             *const bn[3] = {"dcl_b1", "dcl_b2", NULL};
+    const float *xin[3], *xh[3], *dy = g->rdz[s];
+    int d = m->cfg.dim, l;
     int64_t i, Bd = (int64_t)B * d;
-    memset(g->rda, 0, (size_t)Bd * sizeof(float));
-    cr_batchnorm_backward(g->rda, NULL, NULL, g->rdz[s], g->rz[s], g->ris[s][2], NULL, B, d, g->rbn);
-    cr_sgemm(1, 0, d, d, B, 1.0f, g->rda, d, g->rh2[s], d, 1.0f, cr__tensor_grad(m, "dcl_w3"), d);
-    cr_sgemm(0, 0, B, d, d, 1.0f, g->rda, d, cr__tensor(m, "dcl_w3"), d, 0.0f, g->rdh, d);
-    for (i = 0; i < Bd; i++) g->rdh[i] = g->rh2[s][i] > 0 ? g->rdh[i] : 0.0f;
-    memset(g->rda, 0, (size_t)Bd * sizeof(float));
-    cr_batchnorm_backward(g->rda, cr__tensor_grad(m, "dcl_g2"), cr__tensor_grad(m, "dcl_b2"), g->rdh, g->rxh2[s], g->ris[s][1],
-                          cr__tensor(m, "dcl_g2"), B, d, g->rbn);
-    cr_sgemm(1, 0, d, d, B, 1.0f, g->rda, d, g->rh1[s], d, 1.0f, cr__tensor_grad(m, "dcl_w2"), d);
-    cr_sgemm(0, 0, B, d, d, 1.0f, g->rda, d, cr__tensor(m, "dcl_w2"), d, 0.0f, g->rdh, d);
-    for (i = 0; i < Bd; i++) g->rdh[i] = g->rh1[s][i] > 0 ? g->rdh[i] : 0.0f;
-    memset(g->rda, 0, (size_t)Bd * sizeof(float));
-    cr_batchnorm_backward(g->rda, cr__tensor_grad(m, "dcl_g1"), cr__tensor_grad(m, "dcl_b1"), g->rdh, g->rxh1[s], g->ris[s][0],
-                          cr__tensor(m, "dcl_g1"), B, d, g->rbn);
-    cr_sgemm(1, 0, d, d, B, 1.0f, g->rda, d, g->rx0[s], d, 1.0f, cr__tensor_grad(m, "dcl_w1"), d);
-    cr_sgemm(0, 0, B, d, d, 1.0f, g->rda, d, cr__tensor(m, "dcl_w1"), d, 0.0f, g->rdh, d);
+    xin[0] = g->rx0[s], xin[1] = g->rh1[s], xin[2] = g->rh2[s]; /* each linear's input */
+    xh[0] = g->rxh1[s], xh[1] = g->rxh2[s], xh[2] = g->rz[s];   /* its batch norm's normalised output */
+    for (l = 2; l >= 0; l--) { /* batch norm (affine but the last), linear, the ReLU before it */
+        memset(g->rda, 0, (size_t)Bd * sizeof(float));
+        cr_batchnorm_backward(g->rda, gn[l] ? cr__tensor_grad(m, gn[l]) : NULL, bn[l] ? cr__tensor_grad(m, bn[l]) : NULL, dy, xh[l],
+                              g->ris[s][l], gn[l] ? cr__tensor(m, gn[l]) : NULL, B, d, g->rbn);
+        cr_sgemm(1, 0, d, d, B, 1.0f, g->rda, d, xin[l], d, 1.0f, cr__tensor_grad(m, wn[l]), d);
+        cr_sgemm(0, 0, B, d, d, 1.0f, g->rda, d, cr__tensor(m, wn[l]), d, 0.0f, g->rdh, d);
+        if (l > 0)
+            for (i = 0; i < Bd; i++) g->rdh[i] = xin[l][i] > 0 ? g->rdh[i] : 0.0f;
+        dy = g->rdh;
+    }
     cr_l2norm_rows_backward(g->dre[s], g->rdh, g->rx0[s], g->rnrm[s], B, d);
 }
 
