@@ -49,6 +49,10 @@ static void bench_gemm(void) {
         {0, 1, 2048, 40981, 64, 5, "scores: users x items^T"},
         {0, 1, 2048, 2048, 64, 20, "InfoNCE similarities"},
         {1, 0, 64, 64, 70839, 20, "weight-gradient-like A^T B"},
+        {0, 1, 256, 512, 512, 40, "RecDCL d=512: X W^T"},
+        {1, 0, 512, 512, 256, 40, "RecDCL d=512: dY^T X"},
+        {0, 0, 256, 512, 512, 40, "RecDCL d=512: dY W"},
+        {0, 1, 256, 2048, 2048, 4, "RecDCL d=2048: X W^T"},
     };
     size_t s;
     printf("GEMM (%d threads)                         %10s", cr_get_num_threads(), "cr GFLOP/s");
