@@ -5,9 +5,11 @@
    random walk, mixed and random-walk-subgraph views), SimGCL, XSimGCL, NCL, RecDCL, RCL
    (XSimGCL with false-negative-aware, confidence-weighted InfoNCE and adversarial views), with
    uniform, DNS or MixGCF negatives, projection heads and mixed InfoNCE negatives; and a GRU
-   encoder trained with a next-item loss alone (GRU4Rec) or with CL4SRec-style contrast. Models
-   are selected on a validation split (cr_fit) and the test set is read once, at the selected
-   model.
+   encoder trained with a next-item loss alone (GRU4Rec) or with CL4SRec-style contrast. Graph
+   models can read item side information: an item's vector from its ID, its features or both,
+   the attribute-ID contrast that lets items without interactions be served from their
+   features, and feature masking as a contrastive view. Models are selected on a validation
+   split (cr_fit) and the test set is read once, at the selected model.
 
    QUICK START
       Do this:
@@ -73,6 +75,14 @@
       CR_NO_HUGEPAGES      never madvise() large buffers into transparent huge pages (Linux).
       CR_NO_FSYNC          skip fsync() before renaming a finished file into place.
 
+   ITEM FEATURES
+      Load them into the dataset (cr_load_item_features(&ds.features, &ds.items, "attrs.txt"))
+      and set cfg.item_repr = CR_REPR_ID_FEATURES (or CR_REPR_FEATURES), cfg.attr_w (the
+      attribute-ID contrast) and/or cfg.fm_w (feature masking). cr_fit_opts.cold_items holds a
+      share of the items out of training and reports warm and cold rankings; a saved model
+      carries the feature map, and cr_model_feature_vector gives an item it never saw a vector
+      from its features.
+
    THREADS AND DETERMINISM
       Parallel loops use OpenMP with static schedules and work splits derived from the sizes,
       never from the thread count; random numbers come from streams keyed by (seed, purpose,
@@ -80,8 +90,9 @@
       results; different thread counts differ only where a float reduction is split across
       threads. cr_set_num_threads(n) sets the number of threads.
       Serving from several threads: call cr_model_prepare(m) once; from then on cr_recommend,
-      cr_recommend_items, cr_score_items, cr_evaluate and cr_model_embeddings only read the
-      model (each call allocates its own scratch), so any number of threads may use one model
+      cr_recommend_items, cr_score_items, cr_model_feature_vector, cr_model_score_vectors,
+      cr_evaluate and cr_model_embeddings only read the model (each call allocates its own
+      scratch), so any number of threads may use one model
       at once, until it is trained again or its parameters are set.
 
    MEMORY
@@ -96,15 +107,17 @@
       2. tensor        float32 tensors, integer arrays, vector helpers
       3. rng           xoshiro256** with independent streams
       4. kernels       cr_sgemm (packed, register-tiled SIMD), CSR matrices and cr_spmm
-      5. data          id maps, interactions, loaders, splits, synthetic data, datasets
+      5. data          id maps, interactions, loaders, splits, synthetic data, item features,
+                       datasets
       6. augmentation  edge/node dropout, random-walk subgraphs, SimGCL noise, feature masking
       7. losses        BPR, InfoNCE (in-batch, NT-Xent), L2, softmax CE; the projection head;
                        batch normalisation; Barlow Twins, polynomial uniformity, cosine
                        to stop-gradient targets (RecDCL)
       8. models        the model interface (8a), configuration (8b), the model object (8c),
-                       the graph encoder with its forward and backward side by side, BPR with
-                       uniform, DNS or MixGCF negatives, InfoNCE with a projection head and
-                       mixed negatives (8d), one block per model: MF, LightGCN, SGL, SimGCL,
+                       the graph encoder with its forward and backward side by side, the item
+                       embedding bag, BPR with uniform, DNS or MixGCF negatives, the
+                       attribute-ID and feature-masking contrasts, InfoNCE with a projection
+                       head and mixed negatives (8d), one block per model: MF, LightGCN, SGL, SimGCL,
                        XSimGCL, NCL, RecDCL, RCL (8e-8l), the GRU sequence encoder with
                        backprop through time (8m), GRU4Rec, CL4SRec (8n, 8o), and the model
                        table (8p)
@@ -682,7 +695,21 @@ typedef struct cr_config {
     float nce_mu, nce_sigma; /* ADNCE: the weights' centre (0.5) and width (1) on the cosine */
     float gamma;        /* confidence weighting exponent: 0 (off) */
     int adv;            /* perturbation: 0 or -1 XSimGCL's random noise (default), CR_ADV_EXACT, CR_ADV_PREV */
+    /* item side information (graph models; the dataset's cr_item_features) */
+    int item_repr;      /* an item's input vector: CR_REPR_ID (default), CR_REPR_ID_FEATURES (its ID
+                           embedding plus the weighted mean of its features' embeddings) or
+                           CR_REPR_FEATURES (the mean alone: items without interactions get a
+                           vector from what they are) */
+    float attr_w;       /* attribute-ID contrast weight: 0 (off) */
+    float attr_tau;     /* its temperature: 0.2 */
+    float fm_w;         /* feature-masking contrast weight: 0 (off); temperature tau */
+    float fm_rate;      /* share of an item's features each view masks: 0.5 */
+    int fm_corr;        /* 1: correlated masking (a random feature with those that co-occur with
+                           it most), -1 random masking (each feature on its own; default) */
 } cr_config;
+
+/* How a graph model builds an item's input vector (cr_config.item_repr). */
+enum { CR_REPR_ID = 1, CR_REPR_ID_FEATURES = 2, CR_REPR_FEATURES = 3 };
 
 /* RCL's perturbations: eps g/|g| per row and layer, g the contrastive loss's gradient at that
    layer's output, from an extra clean pass (exact) or from the previous batch (prev). */
@@ -715,11 +742,14 @@ CR_API cr_status cr_model_unseen(const cr_model *m, const cr_interactions *x, cr
 /* The raw id of a dense user / item id (-1 if out of range). */
 CR_API int64_t cr_model_user_raw(const cr_model *m, int32_t user);
 CR_API int64_t cr_model_item_raw(const cr_model *m, int32_t item);
+/* The dense id of a raw item id (-1 if the model does not have it). */
+CR_API int32_t cr_model_item_id(const cr_model *m, int64_t raw_item);
 
 /* Brings the inference state up to date (graph models: one clean propagation). Every serving
    call does this when needed; call it once yourself before serving one model from several
-   threads: after it, cr_recommend, cr_recommend_items, cr_score_items, cr_evaluate and
-   cr_model_embeddings only read the model, so any number of threads may call them at once
+   threads: after it, cr_recommend, cr_recommend_items, cr_score_items, cr_model_feature_vector,
+   cr_model_score_vectors, cr_evaluate and cr_model_embeddings only read the model, so any
+   number of threads may call them at once
    until the model is trained or its parameters are set again. */
 CR_API cr_status cr_model_prepare(cr_model *m);
 /* Final (inference) embeddings. Rows are users (n_users x dim) and items (n_items x dim); the
@@ -797,6 +827,9 @@ typedef struct cr_eval_opts {
                           fold-in items if folded in, else its training items), Recall and NDCG at the largest K, long-tail recall
                           (-1: no long-tail test item) and intra-list cosine diversity (-1: a
                           list of fewer than 2): paired comparisons between runs (bootstrap) */
+    const uint8_t *items_only; /* if not NULL (n_items bytes): only the items with a non-zero byte
+                          are ranked (the others score -inf) and only the test records on them
+                          count: the warm and cold rankings of item cold start */
     const cr_interactions *fold_in; /* users with records here are scored as new users: their
                           vector is folded in from these items (graph models: one propagation
                           step, as cr_recommend_items; sequence models: the items, in order,
@@ -921,6 +954,17 @@ CR_API cr_status cr_recommend_items(cr_model *m, const int64_t *raw_items, int n
    raw_items[i]; an item unknown to the model scores -INFINITY and is counted in *n_unknown. */
 CR_API cr_status cr_score_items(cr_model *m, int64_t raw_user, const int64_t *raw_items, int n_items,
                                 float *scores, int *n_unknown);
+/* New items, no retraining (graph models that read item features): the vector an item the model
+   never saw gets from its features (n raw feature ids, weights w, NULL: 1; features the model
+   does not know are skipped and counted in *n_unknown): the weighted mean of their embeddings;
+   with the attribute-ID contrast its direction at the trained items' mean length, as untrained
+   items are served; otherwise what the encoder gives a node without edges (the mean over
+   LightGCN's layers keeps 1/(K+1) of it; SimGCL's and XSimGCL's layer mean keeps nothing).
+   CR_ERR_EMPTY if none of the features is known. */
+CR_API cr_status cr_model_feature_vector(cr_model *m, const int64_t *raw_feats, const float *w, int n, float *out,
+                                         int *n_unknown);
+/* scores[j] = <user's vector, V[j]> for n vectors V (n, dim), such as cr_model_feature_vector's. */
+CR_API cr_status cr_model_score_vectors(cr_model *m, int64_t raw_user, const float *V, int n, float *scores);
 
 /* ---- training with model selection ---- */
 
@@ -981,8 +1025,19 @@ typedef struct cr_fit_opts {
                           what fold-in reads; validation stays the other users'), so `cold`
                           holds their warm score, to set beside a hold-out run with the same
                           seed. Not with train_noise. */
+    double cold_items; /* item cold start (CLCRec's protocol): this share of the items with any
+                          record, drawn from the seed, is held out of training entirely; half of
+                          them (every other one in draw order) take all their records to
+                          validation, the other half to test (all to test without validation
+                          selection). Graph models; only those that read item features
+                          (item_repr, attr_w) can score the held-out items (an ID-only model
+                          scores them from untrained rows: its warm figures are the reference).
+                          The test set is then ranked three ways: over all items
+                          (result: test), the items not held out (test_warm) and the test's held-out
+                          items only (test_cold). Without attr_w, SimGCL's, XSimGCL's and RCL's
+                          layer mean (from layer 1) gives an item without edges a zero vector. Not with cold_users, train_noise or refit. */
     cr_eval_opts eval; /* cut-offs and history protocol, for validation and test alike
-                          (history_extra, fold_in and per_user are set by cr_fit) */
+                          (history_extra, fold_in, per_user and items_only are set by cr_fit) */
     double *per_user_test; /* if not NULL (n_users x CR_PER_USER doubles): the per-user rows of
                           the test evaluation (cr_eval_opts.per_user); res.test.users of them */
     cr_fit_fn on_epoch;
@@ -1005,10 +1060,20 @@ typedef struct cr_fit_result {
     cr_metrics cold;    /* with cold_users: the held-out users on their test records (folded
                            in, or warm with cold_warm); users == 0 otherwise */
     int64_t n_cold_users;
+    cr_metrics test_warm, test_cold; /* with cold_items: the test set ranked among the items not
+                           held out (the held-out ones left out) and among the test's held-out items */
+    int64_t n_cold_items;
     int64_t n_train, n_valid; /* interactions trained on and validated on */
     int64_t n_noise;          /* of n_train: random pairs added by train_noise */
     double train_seconds, eval_seconds;
 } cr_fit_result;
+
+/* The items cr_fit's cold_items holds out: round(share x n) (at least 1, at most n - 1) of the
+   n items with any record in train, valid or test, those with the smallest hash of (seed,
+   item); pick (n_items bytes) receives 1 for those whose records go to validation (every other
+   one in hash order, when with_valid) and 2 for those whose records go to test. Returns how
+   many, or a negative status. */
+CR_API int64_t cr_cold_items(const cr_dataset *ds, double share, uint64_t seed, int with_valid, uint8_t *pick);
 
 /* The users cr_fit's cold_users holds out: round(share x n) (at least 1, at most n - 1) of the
    n users with both training and test records, those with the smallest hash of (seed, user);
@@ -4529,6 +4594,8 @@ static const cr__cfg_field cr__config_fields[] = {
     CR__CF(momentum, CR__T_F32, CR_OFF), CR__CF(nce_mask, CR__T_I32, -1), CR__CF(nce_est, CR__T_I32, 0),
     CR__CF(tau_plus, CR__T_F32, CR_OFF), CR__CF(nce_mu, CR__T_F32, CR_OFF), CR__CF(nce_sigma, CR__T_F32, CR_OFF),
     CR__CF(gamma, CR__T_F32, CR_OFF), CR__CF(adv, CR__T_I32, -1),
+    CR__CF(item_repr, CR__T_I32, 0), CR__CF(attr_w, CR__T_F32, CR_OFF), CR__CF(attr_tau, CR__T_F32, 0),
+    CR__CF(fm_w, CR__T_F32, CR_OFF), CR__CF(fm_rate, CR__T_F32, 0), CR__CF(fm_corr, CR__T_I32, -1),
 };
 #undef CR__CF
 #define CR__CFG_V1 22
@@ -4634,6 +4701,12 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     c->nce_sigma = cr__opt(c->nce_sigma, 1.0f);
     c->gamma = cr__opt(c->gamma, 0.0f);
     if (c->adv == -1) c->adv = 0; /* RCL's default too: measured on validation (bench/RESULTS.md) */
+    if (!c->item_repr) c->item_repr = CR_REPR_ID;
+    c->attr_w = cr__opt(c->attr_w, 0.0f);
+    c->attr_tau = cr__opt(c->attr_tau, 0.2f);
+    c->fm_w = cr__opt(c->fm_w, 0.0f);
+    c->fm_rate = cr__opt(c->fm_rate, 0.5f); /* Yao et al. mask half of the features */
+    if (c->fm_corr == -1) c->fm_corr = 0;
     /* range checks: every field, before any work */
     if (c->dim < 1 || c->dim > CR__MAX_DIM) return cr__fail(CR_ERR_INVALID, "config %s: dim %d is outside 1..%d", name, c->dim, CR__MAX_DIM);
     if (o->layers && (c->layers < 1 || c->layers > CR__MAX_LAYERS)) return cr__fail(CR_ERR_INVALID, "config %s: layers %d is outside 1..%d", name, c->layers, CR__MAX_LAYERS);
@@ -4677,6 +4750,19 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     if (c->adv < 0 || c->adv > CR_ADV_PREV) return cr__fail(CR_ERR_INVALID, "config %s: adv %d is not exact (1), prev (2) or -1 (random noise)", name, c->adv);
     if (c->model != CR_MODEL_RCL && (c->nce_mask || c->nce_est || c->gamma > 0 || c->adv))
         return cr__fail(CR_ERR_INVALID, "config %s: nce_mask, nce_est, gamma and adv are RCL's (model rcl)", name);
+    if (c->item_repr < CR_REPR_ID || c->item_repr > CR_REPR_FEATURES)
+        return cr__fail(CR_ERR_INVALID, "config %s: item_repr %d is not id (1), id+features (2) or features (3)", name, c->item_repr);
+    if (!(c->attr_w >= 0 && c->attr_w < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: attr_w %g must be >= 0 and finite", name, (double)c->attr_w);
+    if (!(c->attr_tau > 0 && c->attr_tau < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: attr_tau %g must be > 0 and finite", name, (double)c->attr_tau);
+    if (!(c->fm_w >= 0 && c->fm_w < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: fm_w %g must be >= 0 and finite", name, (double)c->fm_w);
+    if (!(c->fm_rate > 0 && c->fm_rate < 1)) return cr__fail(CR_ERR_INVALID, "config %s: fm_rate %g is outside (0, 1)", name, (double)c->fm_rate);
+    if (c->fm_corr < 0 || c->fm_corr > 1) return cr__fail(CR_ERR_INVALID, "config %s: fm_corr %d is not 1 (correlated) or -1 (random)", name, c->fm_corr);
+    if (seq && (c->item_repr != CR_REPR_ID || c->attr_w > 0 || c->fm_w > 0))
+        return cr__fail(CR_ERR_INVALID, "config %s: item features (item_repr, attr_w, fm_w) are for graph models; the sequence models use item ids only", name);
+    if (c->fm_w > 0 && c->item_repr == CR_REPR_ID && !(c->attr_w > 0))
+        return cr__fail(CR_ERR_INVALID, "config %s: feature masking (fm_w) trains the feature embeddings, which ID-only items (item_repr id) never read without attr_w", name);
+    if (c->model == CR_MODEL_RECDCL && (c->attr_w > 0 || c->fm_w > 0))
+        return cr__fail(CR_ERR_INVALID, "config %s: the attribute-ID and feature-masking contrasts ride on BPR training; RecDCL has none (attr_w, fm_w 0)", name);
     return o->check ? o->check(c) : CR_OK;
 }
 
@@ -4745,6 +4831,20 @@ typedef struct cr__graph {
     int64_t *mask_ptr, mask_cap;
     float *adv_g[CR__MAX_LAYERS + 1], *adv_d[CR__MAX_LAYERS + 1];
     int adv_ready;
+    /* the ego table every encoder reads (users then items, N x d) and its gradient: the
+       parameters themselves for ID-only items; with item features a table built from them
+       before each batch (cr__ego_forward) and folded back after it (cr__ego_backward) */
+    float *E0, *dE0, *dfeat;
+    /* the attribute-ID contrast: the batch's unique items, their feature-based rows (q) against
+       their encoder outputs (k), the gradients, the InfoNCE workspace */
+    int32_t *aitems, *astamp, astamp_cur;
+    float *aq, *ak, *daq, *ance;
+    double warm_len; /* the mean length of the trained items' served vectors (cr__graph_prepare) */
+    /* feature masking: the batch's items with features, each view's kept features (fmax flags
+       per item), the views' bags, the head's activations and outputs, their gradients */
+    int32_t *fitems, *fstamp, fstamp_cur;
+    uint8_t *fkeep[2];
+    float *fv[2], *fa1[2], *fz[2], *fdz[2], *fh, *fdv, *fnce;
 } cr__graph;
 
 struct cr__seq; /* the sequence encoder's state (8m) */
@@ -4766,6 +4866,13 @@ struct cr_model {
     cr_idmap users, items;
     cr_csr hist;       /* user -> training items: sorted (graph) or in time order (sequence) */
     int32_t *item_deg; /* training degree of each item */
+    /* item features (item_repr or attr_w): items x features with each row's weights scaled to
+       sum to 1 (the embedding bag's mean), its transpose for the backward pass, the raw ids */
+    cr_csr ifeat, ifeat_t;
+    cr_idmap feats;
+    int fmax;          /* the most features an item has */
+    int32_t *fco;      /* correlated feature masking: co-occurrence counts per item (cr__features_cooccur) */
+    int64_t *fco_off;
     /* training examples: (ex_user[i], ex_item[i]), or users alone when ex_item is NULL */
     int64_t n_examples;
     const int32_t *ex_user, *ex_item;
@@ -4798,6 +4905,7 @@ CR_API cr_status cr_model_set_lr(cr_model *m, float lr) {
 }
 CR_API int64_t cr_model_user_raw(const cr_model *m, int32_t u) { return u >= 0 && u < m->n_users ? m->users.raw[u] : -1; }
 CR_API int64_t cr_model_item_raw(const cr_model *m, int32_t i) { return i >= 0 && i < m->n_items ? m->items.raw[i] : -1; }
+CR_API int32_t cr_model_item_id(const cr_model *m, int64_t raw) { return cr_idmap_find(&m->items, raw); }
 
 CR_API cr_status cr_model_load_interactions(cr_model *m, const char *path, const cr_load_opts *opts,
                                             cr_interactions *out, cr_load_report *report) {
@@ -4897,6 +5005,7 @@ static cr_status cr__idmap_copy(cr_idmap *dst, const cr_idmap *src) {
 
 CR_API void cr_model_free(cr_model *m) {
     if (!m) return;
+    if (m->g.E0 != m->param) cr__free_aligned(m->g.E0);
     if (m->ops && m->ops->release) m->ops->release(m);
     cr__free_aligned(m->param);
     cr__free_aligned(m->grad);
@@ -4908,6 +5017,11 @@ CR_API void cr_model_free(cr_model *m) {
     cr_idmap_free(&m->items);
     cr_csr_free(&m->hist);
     CR_FREE(m->item_deg);
+    cr_csr_free(&m->ifeat);
+    cr_csr_free(&m->ifeat_t);
+    cr_idmap_free(&m->feats);
+    CR_FREE(m->fco);
+    CR_FREE(m->fco_off);
     CR_FREE(m);
 }
 
@@ -4920,12 +5034,44 @@ static void cr__carve_ws(cr_model *m, cr__arena *a) {
     m->bu = cr__takei(a, B);
     m->bp = cr__takei(a, B);
     m->bn = cr__takei(a, B * (m->cfg.neg == CR_NEG_UNIFORM ? 1 : m->cfg.neg_candidates));
+    if (!m->ops->sequential && m->g.E0 != m->param) { /* the bag's gradient buffers (cr__ego_backward) */
+        m->g.dE0 = cr__takef(a, m->n_nodes * m->cfg.dim);
+        m->g.dfeat = cr__takef(a, m->ifeat.ncols * m->cfg.dim);
+    }
+    if (m->cfg.attr_w > 0) {
+        m->g.aitems = cr__takei(a, B);
+        m->g.astamp = cr__takei(a, (int64_t)m->n_items + 1);
+        m->g.aq = cr__takef(a, B * m->cfg.dim);
+        m->g.ak = cr__takef(a, B * m->cfg.dim);
+        m->g.daq = cr__takef(a, B * m->cfg.dim);
+        m->g.ance = cr__takef(a, cr_infonce_workspace((int)B, (int)B, m->cfg.dim));
+    }
+    if (m->cfg.fm_w > 0) {
+        int v;
+        m->g.fitems = cr__takei(a, B);
+        m->g.fstamp = cr__takei(a, (int64_t)m->n_items + 1);
+        for (v = 0; v < 2; v++) {
+            m->g.fkeep[v] = (uint8_t *)cr__take(a, B * m->fmax + 1, 1);
+            m->g.fv[v] = cr__takef(a, B * m->cfg.dim);
+            m->g.fa1[v] = cr__takef(a, B * m->cfg.dim);
+            m->g.fz[v] = cr__takef(a, B * m->cfg.dim);
+            m->g.fdz[v] = cr__takef(a, B * m->cfg.dim);
+        }
+        m->g.fh = cr__takef(a, B * m->cfg.dim);
+        m->g.fdv = cr__takef(a, B * m->cfg.dim);
+        m->g.fnce = cr__takef(a, cr_infonce_workspace((int)B, (int)B, m->cfg.dim));
+    }
     m->ops->workspace(m, a);
 }
 
+static cr_status cr__features_cooccur(cr_model *m);
+
 static cr_status cr__train_ws(cr_model *m) {
     cr__arena a;
+    cr_status st;
     if (m->ws) return CR_OK;
+    /* training state that serving never needs: correlated masking's pair counts */
+    if (m->cfg.fm_w > 0 && m->cfg.fm_corr && !m->fco && (st = cr__features_cooccur(m)) != CR_OK) return st;
     a.base = NULL;
     a.used = 0;
     cr__carve_ws(m, &a);
@@ -4941,8 +5087,104 @@ static cr_status cr__train_ws(cr_model *m) {
 
 /* Builds the model around hist (taken over) and the id maps (copied). expect_params >= 0:
    the parameter count a checkpoint declares, checked before anything large is allocated. */
+/* Does the configuration read item features? */
+static int cr__uses_features(const cr_config *c) { return c->item_repr != CR_REPR_ID || c->attr_w > 0 || c->fm_w > 0; }
+
+/* Correlated masking's association: for every item, the number of items in which each ordered
+   pair of its features occurs together (row-major n x n per item, n its feature count), from
+   all pairs sorted once. */
+static cr_status cr__features_cooccur(cr_model *m) {
+    const cr_csr *X = &m->ifeat;
+    int64_t i, tot = 0, nk = 0, p, q;
+    uint64_t *keys;
+    if (!(m->fco_off = (int64_t *)cr__alloc_array((size_t)X->nrows + 1, sizeof(int64_t), "feature co-occurrence"))) return CR_ERR_NOMEM;
+    for (i = 0; i < X->nrows; i++) {
+        int64_t n = X->rowptr[i + 1] - X->rowptr[i];
+        m->fco_off[i] = tot;
+        tot += n * n;
+        if (tot > ((int64_t)1 << 28))
+            return cr__fail(CR_ERR_INVALID, "correlated feature masking: the items have too many features for its pair counts (%lld pairs by item %lld; at most 2^28)",
+                            (long long)tot, (long long)i);
+    }
+    m->fco_off[X->nrows] = tot;
+    if (!(m->fco = (int32_t *)cr__calloc_array((size_t)tot + 1, sizeof(int32_t), "feature co-occurrence")) ||
+        !(keys = (uint64_t *)cr__alloc_array((size_t)tot + 1, sizeof(uint64_t), "feature co-occurrence")))
+        return CR_ERR_NOMEM;
+    for (i = 0; i < X->nrows; i++)
+        for (p = X->rowptr[i]; p < X->rowptr[i + 1]; p++)
+            for (q = X->rowptr[i]; q < X->rowptr[i + 1]; q++) keys[nk++] = (uint64_t)X->col[p] << 32 | (uint32_t)X->col[q];
+    cr__sort_u64(keys, nk);
+    for (i = 0; i < X->nrows; i++) {
+        int64_t n = X->rowptr[i + 1] - X->rowptr[i];
+        for (p = 0; p < n; p++)
+            for (q = 0; q < n; q++) {
+                uint64_t key = (uint64_t)X->col[X->rowptr[i] + p] << 32 | (uint32_t)X->col[X->rowptr[i] + q];
+                int64_t lo = 0, hi = nk, a;
+                while (lo < hi) { int64_t mid = lo + (hi - lo) / 2; if (keys[mid] < key) lo = mid + 1; else hi = mid; }
+                a = lo;
+                hi = nk;
+                while (lo < hi) { int64_t mid = lo + (hi - lo) / 2; if (keys[mid] <= key) lo = mid + 1; else hi = mid; }
+                m->fco[m->fco_off[i] + p * n + q] = (int32_t)(lo - a);
+            }
+    }
+    CR_FREE(keys);
+    return CR_OK;
+}
+
+/* The model's copy of the item features: each row's weights scaled to sum to 1 (so the bag is
+   a weighted mean), its transpose (the bag's backward), the raw feature ids. */
+/* A feature matrix as the loader makes it (checked again here: cr_dataset is a plain struct):
+   row pointers from 0 to nnz and monotone, columns in range and increasing within a row,
+   weights positive and finite, raw ids unique. */
+static cr_status cr__features_check(const cr_csr *x, const cr_idmap *ids, const char *where) {
+    int64_t i, p;
+    if (x->rowptr[0] != 0 || x->nnz < 0 || x->rowptr[x->nrows] != x->nnz || (x->nnz && !x->col))
+        return cr__fail(CR_ERR_INVALID, "%s: the item x feature matrix's row pointers do not span its %lld entries", where, (long long)x->nnz);
+    for (i = 0; i < x->nrows; i++) {
+        if (x->rowptr[i + 1] < x->rowptr[i] || x->rowptr[i + 1] > x->nnz)
+            return cr__fail(CR_ERR_INVALID, "%s: item %lld: row pointers out of order", where, (long long)i);
+        for (p = x->rowptr[i]; p < x->rowptr[i + 1]; p++)
+            if (x->col[p] < 0 || x->col[p] >= x->ncols || (p > x->rowptr[i] && x->col[p] <= x->col[p - 1]) ||
+                (x->val && !(x->val[p] > 0 && x->val[p] < 1e30f)))
+                return cr__fail(CR_ERR_INVALID, "%s: item %lld, entry %lld: feature %d (of %lld) or weight out of range, or columns not increasing",
+                                where, (long long)i, (long long)(p - x->rowptr[i]), x->col[p], (long long)x->ncols);
+    }
+    for (i = 0; i < ids->n; i++)
+        if (ids->raw[i] < 0 || ids->raw[i] > 0xFFFFFFFFLL || cr_idmap_find(ids, ids->raw[i]) != (int32_t)i)
+            return cr__fail(CR_ERR_INVALID, "%s: feature %lld has a bad or repeated raw id %lld", where, (long long)i, (long long)ids->raw[i]);
+    return CR_OK;
+}
+
+static cr_status cr__features_take(cr_model *m, const cr_csr *x, const cr_idmap *ids, int normalized) {
+    int64_t i, p;
+    cr_status st;
+    if (!x || !x->rowptr || x->nrows == 0)
+        return cr__fail(CR_ERR_INVALID, "config %s: item_repr, attr_w and fm_w need item features (cr_dataset.features; the CLI's --item-features)", m->ops->name);
+    if (x->nrows != m->n_items || x->ncols < 1 || x->ncols > INT32_MAX || !ids || ids->n != x->ncols)
+        return cr__fail(CR_ERR_INVALID, "the item features cover %lld items and %lld features (%d ids); the model has %d items",
+                        (long long)x->nrows, (long long)x->ncols, ids ? ids->n : 0, m->n_items);
+    if (!normalized && (st = cr__features_check(x, ids, "item features")) != CR_OK) return st;
+    if ((st = cr_csr_copy(&m->ifeat, x)) != CR_OK) return st;
+    if (!m->ifeat.val) {
+        if (!(m->ifeat.val = (float *)cr__alloc_array((size_t)m->ifeat.nnz + 1, sizeof(float), "item features"))) return CR_ERR_NOMEM;
+        for (p = 0; p < m->ifeat.nnz; p++) m->ifeat.val[p] = 1.0f;
+    }
+    for (i = 0; i < m->ifeat.nrows && !normalized; i++) { /* a checkpoint's are already: keep its bits */
+        double sum = 0;
+        for (p = m->ifeat.rowptr[i]; p < m->ifeat.rowptr[i + 1]; p++) sum += m->ifeat.val[p];
+        for (p = m->ifeat.rowptr[i]; p < m->ifeat.rowptr[i + 1]; p++)
+            if (!((m->ifeat.val[p] = (float)(m->ifeat.val[p] / sum)) > 0)) /* a weight too small beside the others */
+                return cr__fail(CR_ERR_INVALID, "item features: item %lld, entry %lld: the weight rounds to 0 beside the item's others",
+                                (long long)i, (long long)(p - m->ifeat.rowptr[i]));
+    }
+    if ((st = cr_csr_transpose(&m->ifeat_t, &m->ifeat)) != CR_OK) return st;
+    for (i = 0; i < m->ifeat.nrows; i++) m->fmax = (int)CR__MAX((int64_t)m->fmax, m->ifeat.rowptr[i + 1] - m->ifeat.rowptr[i]);
+    return cr__idmap_copy(&m->feats, ids);
+}
+
 static cr_status cr__model_build(cr_model **out, const cr_config *cfg, const cr_idmap *users,
-                                 const cr_idmap *items, cr_csr *hist, int64_t expect_params) {
+                                 const cr_idmap *items, cr_csr *hist, const cr_csr *feat_x,
+                                 const cr_idmap *feat_ids, int64_t expect_params) {
     cr_model *m = (cr_model *)cr__calloc_array(1, sizeof(cr_model), "model");
     cr_status st;
     int64_t p;
@@ -4960,6 +5202,7 @@ static cr_status cr__model_build(cr_model **out, const cr_config *cfg, const cr_
     m->item_deg = (int32_t *)cr__calloc_array((size_t)m->n_items + 1, sizeof(int32_t), "item degrees");
     if (!m->item_deg) { st = CR_ERR_NOMEM; goto fail; }
     for (p = 0; p < m->hist.nnz; p++) m->item_deg[m->hist.col[p]]++;
+    if (cr__uses_features(cfg) && (st = cr__features_take(m, feat_x, feat_ids, expect_params >= 0)) != CR_OK) goto fail;
     if ((st = m->ops->plan(m)) != CR_OK) goto fail;
     if (expect_params >= 0 && expect_params != m->n_param) {
         st = cr__fail(CR_ERR_FORMAT, "the file declares %lld parameters, but a %s model of this configuration has %lld",
@@ -4987,7 +5230,7 @@ CR_API cr_status cr_model_create(cr_model **out, const cr_config *cfg_in, const 
     if (ds->users.n != ds->n_users || ds->items.n != ds->n_items)
         return cr__fail(CR_ERR_INVALID, "dataset id maps (%d users, %d items) do not match its sizes (%d, %d)", ds->users.n, ds->items.n, ds->n_users, ds->n_items);
     if ((st = cr_interactions_to_csr(&hist, &ds->train, ds->n_users, ds->n_items, cr_model_is_sequential(cfg.model))) != CR_OK) return st;
-    if ((st = cr__model_build(out, &cfg, &ds->users, &ds->items, &hist, -1)) != CR_OK) return st;
+    if ((st = cr__model_build(out, &cfg, &ds->users, &ds->items, &hist, &ds->features.x, &ds->features.feats, -1)) != CR_OK) return st;
     cr__init_params(*out);
     return CR_OK;
 }
@@ -5033,6 +5276,54 @@ static void cr__pcopy(float *dst, const float *src, int64_t n) {
     int64_t nch = (n + 65535) / 65536, ch;
     CR__OMP(parallel for schedule(static) if (n > 262144))
     for (ch = 0; ch < nch; ch++) memcpy(dst + ch * 65536, src + ch * 65536, (size_t)CR__MIN((int64_t)65536, n - ch * 65536) * sizeof(float));
+}
+
+/* The item embedding bag. With item features (item_repr id+features or features) an item's
+   input vector is its ID row plus, or in place of it, the weighted mean of its features' rows:
+   one SpMM of the row-normalised item x feature matrix with the feature table. The encoders
+   read the ego table E0 (users, then items) and accumulate into dE0; around each batch the
+   forward builds E0 from the parameters and the backward folds dE0 back: users' and ID rows
+   as they are, the feature table through the transpose (a second SpMM). ID-only items skip
+   both: E0 and dE0 are then the parameters and their gradient. */
+static void cr__ego_forward(cr_model *m) {
+    int d = m->cfg.dim;
+    int64_t Ud = (int64_t)m->n_users * d, Id = (int64_t)m->n_items * d, i;
+    float *E0 = m->g.E0, *Ei = E0 + Ud;
+    const float *P = m->param;
+    if (!E0 || E0 == m->param) return;
+    cr__pcopy(E0, P, Ud);
+    cr_spmm(&m->ifeat, cr__tensor(m, "feat_emb"), d, Ei);
+    if (m->cfg.item_repr == CR_REPR_ID_FEATURES) {
+        CR__OMP(parallel for schedule(static))
+        for (i = 0; i < Id; i++) Ei[i] += P[Ud + i];
+    }
+}
+
+static void cr__ego_backward(cr_model *m) {
+    int d = m->cfg.dim;
+    int64_t Ud = (int64_t)m->n_users * d, Id = (int64_t)m->n_items * d, Fd = m->ifeat.ncols * d, i;
+    float *dE0 = m->g.dE0, *G = m->grad, *gf;
+    if (!dE0 || dE0 == m->grad) return;
+    gf = cr__tensor_grad(m, "feat_emb");
+    cr_spmm(&m->ifeat_t, dE0 + Ud, d, m->g.dfeat);
+    CR__OMP(parallel for schedule(static))
+    for (i = 0; i < Ud; i++) G[i] += dE0[i];
+    if (m->cfg.item_repr == CR_REPR_ID_FEATURES) {
+        CR__OMP(parallel for schedule(static))
+        for (i = 0; i < Id; i++) G[Ud + i] += dE0[Ud + i];
+    }
+    for (i = 0; i < Fd; i++) gf[i] += m->g.dfeat[i];
+    cr__pzero(dE0, Ud + Id);
+}
+
+/* Row i of the feature-based item vectors: the weighted mean of item i's feature rows (zero for
+   an item without features). */
+static void cr__feature_vector(const cr_model *m, int32_t i, float *out) {
+    const float *fe = cr__tensor(m, "feat_emb");
+    int64_t p;
+    int d = m->cfg.dim;
+    memset(out, 0, (size_t)d * sizeof(float));
+    for (p = m->ifeat.rowptr[i]; p < m->ifeat.rowptr[i + 1]; p++) cr_vaxpy(out, m->ifeat.val[p], fe + (int64_t)m->ifeat.col[p] * d, d);
 }
 
 /* Forward of K propagation layers, E^(k+1) = G[k] E^(k) (+ SimGCL noise when eps > 0), with
@@ -5102,7 +5393,7 @@ static void cr__graph_encode(cr_model *m, float *out, const cr_csr *const *G, fl
     const cr_csr *Gc[CR__MAX_LAYERS];
     int k;
     for (k = 0; k < CR__MAX_LAYERS; k++) Gc[k] = G && k < m->cfg.layers ? G[k] : &m->g.adj;
-    cr__prop_forward(out, keep, Gc, m->cfg.layers, m->param, m->n_nodes, m->cfg.dim, m->ops->first_layer, eps, seed,
+    cr__prop_forward(out, keep, Gc, m->cfg.layers, m->g.E0, m->n_nodes, m->cfg.dim, m->ops->first_layer, eps, seed,
                      NULL, m->g.t0, m->g.t1);
 }
 
@@ -5110,7 +5401,7 @@ static void cr__graph_encode_backward(cr_model *m, const float *dOut, const cr_c
     const cr_csr *Gc[CR__MAX_LAYERS];
     int k;
     for (k = 0; k < CR__MAX_LAYERS; k++) Gc[k] = G && k < m->cfg.layers ? G[k] : &m->g.adj;
-    cr__prop_backward(m->grad, Gc, m->cfg.layers, dOut, m->n_nodes, m->cfg.dim, m->ops->first_layer, dL, NULL, m->g.t0, m->g.t1);
+    cr__prop_backward(m->g.dE0, Gc, m->cfg.layers, dOut, m->n_nodes, m->cfg.dim, m->ops->first_layer, dL, NULL, m->g.t0, m->g.t1);
 }
 
 /* The encoder restricted to what a batch reads. The layer mean at a few rows S (level K) needs
@@ -5208,9 +5499,9 @@ static void cr__sub_forward(cr_model *m) {
     int64_t nS = g->sub_n[m->cfg.layers], i, d = m->cfg.dim;
     int K = m->cfg.layers, first = m->ops->first_layer, k;
     float c = 1.0f / (float)(K + 1 - first), *out = g->sub_out;
-    const float *cur = m->param;
+    const float *cur = m->g.E0;
     for (i = 0; i < nS; i++) {
-        const float *e0 = m->param + (int64_t)g->sub_nodes[i] * d;
+        const float *e0 = m->g.E0 + (int64_t)g->sub_nodes[i] * d;
         int j;
         for (j = 0; j < d; j++) out[i * d + j] = first == 0 ? c * e0[j] : 0.0f;
     }
@@ -5236,7 +5527,7 @@ static void cr__sub_backward(cr_model *m) {
         cr_spmm(&g->sub_bw[k + 1], gk, (int)d, h);
         if (k == 0) {
             for (i = 0; i < g->sub_n[0]; i++) {
-                float *de = m->grad + (int64_t)g->sub_nodes[i] * d;
+                float *de = m->g.dE0 + (int64_t)g->sub_nodes[i] * d;
                 int j;
                 if (i < nS)
                     for (j = 0; j < d; j++) de[j] += h[i * d + j] + cc * dout[i * d + j];
@@ -5286,7 +5577,9 @@ static void cr__draw_negatives(const cr_model *m, const int32_t *users, int B, i
             int32_t j = 0;
             for (tries = 0; tries < 64; tries++) { /* a user who has nearly every item gives up */
                 j = (int32_t)cr_rng_below(&r, (uint32_t)m->n_items);
-                if (!cr__csr_has(&m->hist, users[b], j)) break;
+                /* with features, an untrained item's vector comes from its features: drawing it
+                   as a negative would teach them that it is unwanted before anyone saw it */
+                if (!cr__csr_has(&m->hist, users[b], j) && (!m->ifeat.rowptr || m->item_deg[j])) break;
             }
             out[(int64_t)b * M + k] = j;
         }
@@ -5319,7 +5612,7 @@ static void cr__graph_bpr_rows(cr_model *m, const cr__batch *b, const int32_t *n
     const cr_config *c = &m->cfg;
     int B = b->n, d = c->dim, i;
     int64_t Uo = m->n_users;
-    float *E0 = m->param, *G0 = m->grad;
+    float *E0 = m->g.E0, *G0 = m->g.dE0;
     float *gu = m->g.rows, *gp = gu + (int64_t)B * d, *gn = gp + (int64_t)B * d;
     float *du = m->g.drows, *dp = du + (int64_t)B * d, *dn = dp + (int64_t)B * d;
     cr__gather_rows(gu, F, b->users, B, d, 0);
@@ -5405,14 +5698,14 @@ static void cr__graph_bpr_mixgcf(cr_model *m, const cr__batch *b, float *const *
             float a = g->mix_a[(int64_t)i * nl];
             int32_t j0 = g->mix_j[(int64_t)i * nl], pi = b->pos[i];
             int j;
-            part[2] += cr_l2_loss(want_grad ? m->grad + (int64_t)b->users[i] * d : NULL, m->param + (int64_t)b->users[i] * d, d, c->reg, (float)B);
-            part[2] += cr_l2_loss(want_grad ? m->grad + (Uo + pi) * d : NULL, m->param + (Uo + pi) * d, d, c->reg, (float)B);
-            for (j = 0; j < d; j++) n0[j] = a * m->param[(Uo + pi) * d + j] + (1.0f - a) * m->param[(Uo + j0) * d + j];
+            part[2] += cr_l2_loss(want_grad ? m->g.dE0 + (int64_t)b->users[i] * d : NULL, m->g.E0 + (int64_t)b->users[i] * d, d, c->reg, (float)B);
+            part[2] += cr_l2_loss(want_grad ? m->g.dE0 + (Uo + pi) * d : NULL, m->g.E0 + (Uo + pi) * d, d, c->reg, (float)B);
+            for (j = 0; j < d; j++) n0[j] = a * m->g.E0[(Uo + pi) * d + j] + (1.0f - a) * m->g.E0[(Uo + j0) * d + j];
             memset(n0 + d, 0, (size_t)d * sizeof(float));
             part[2] += cr_l2_loss(want_grad ? n0 + d : NULL, n0, d, c->reg, (float)B);
             if (want_grad) {
-                cr_vaxpy(m->grad + (Uo + pi) * d, a, n0 + d, d);
-                cr_vaxpy(m->grad + (Uo + j0) * d, 1.0f - a, n0 + d, d);
+                cr_vaxpy(m->g.dE0 + (Uo + pi) * d, a, n0 + d, d);
+                cr_vaxpy(m->g.dE0 + (Uo + j0) * d, 1.0f - a, n0 + d, d);
             }
         }
     }
@@ -5430,14 +5723,138 @@ static void cr__graph_bpr_mixgcf(cr_model *m, const cr__batch *b, float *const *
 
 /* The BPR part of every BPR-trained graph model, with the configured negatives. L and dL are
    the training pass's layer outputs and their gradients (used by MixGCF only). */
+/* The attribute-ID contrast (attr_w > 0): each of the batch's unique positive items that has
+   features, as the weighted mean of its features' rows (q), against its own row of the table
+   BPR scores (k): InfoNCE over the batch's items (cosine, attr_tau), so that the features learn
+   to stand in for what the interactions taught the item's vector (CLCRec's content-collaborative
+   contrast, with attributes as the content). Items that nobody trained on are then served
+   from q (cr__graph_prepare). k is a stop-gradient target: the gradient reaches the features
+   alone. CLCRec trains both sides; on Amazon-Beauty that pulled items with the same brand and
+   categories together and validation NDCG@20 peaked at epoch 7 and fell (bench/RESULTS.md). */
+static double cr__graph_attr(cr_model *m, const cr__batch *b, const float *F, int want_grad) {
+    cr__graph *g = &m->g;
+    int d = m->cfg.dim, n = 0, r, i;
+    int64_t Uo = m->n_users, p;
+    float *gf;
+    double loss;
+    if (++g->astamp_cur == INT32_MAX) { memset(g->astamp, 0, ((size_t)m->n_items + 1) * sizeof(int32_t)); g->astamp_cur = 1; }
+    for (i = 0; i < b->n; i++) {
+        int32_t it = b->pos[i];
+        if (g->astamp[it] == g->astamp_cur || m->ifeat.rowptr[it] == m->ifeat.rowptr[it + 1]) continue;
+        g->astamp[it] = g->astamp_cur;
+        g->aitems[n++] = it;
+    }
+    if (n < 2) return 0;
+    CR__OMP(parallel for schedule(static))
+    for (r = 0; r < n; r++) cr__feature_vector(m, g->aitems[r], g->aq + (int64_t)r * d);
+    cr__gather_rows(g->ak, F, g->aitems, n, d, Uo);
+    if (want_grad) memset(g->daq, 0, (size_t)n * d * sizeof(float));
+    loss = cr_infonce_loss(want_grad ? g->daq : NULL, NULL, g->aq, g->ak, n, n, d, NULL, NULL, m->cfg.attr_tau, m->cfg.attr_w, g->ance);
+    if (!want_grad) return loss;
+    gf = cr__tensor_grad(m, "feat_emb");
+    for (r = 0; r < n; r++) /* in row order: a feature shared by several items sums them in a fixed order */
+        for (p = m->ifeat.rowptr[g->aitems[r]]; p < m->ifeat.rowptr[g->aitems[r] + 1]; p++)
+            cr_vaxpy(gf + (int64_t)m->ifeat.col[p] * d, m->ifeat.val[p], g->daq + (int64_t)r * d, d);
+    return loss;
+}
+
+/* Feature masking as a contrastive view (Yao et al., CIKM 2021, "Self-supervised Learning for
+   Large-scale Item Recommendations"; the node-feature masking of graph contrastive learning):
+   two views of each of the batch's items that have features, each the weighted mean of the
+   features a mask leaves (random: each masked with probability fm_rate, one kept if all were
+   masked; correlated: a random seed feature and the round(fm_rate n) - 1 features that
+   co-occur with it most, at least one left), through a projection head of its own, contrasted
+   with InfoNCE over the batch's items (tau, weight fm_w). The masks come from streams keyed by
+   (batch, view, item). The gradient reaches the feature table and the head. */
+static void cr__fm_mask(const cr_model *m, int32_t it, uint64_t seed, uint8_t *keep) {
+    int64_t a = m->ifeat.rowptr[it];
+    int n = (int)(m->ifeat.rowptr[it + 1] - a), j, q, k, s, kept = 0;
+    cr_rng r = cr_rng_stream(seed, (uint64_t)it);
+    for (j = 0; j < n; j++) keep[j] = 1;
+    if (n < 2) return;
+    if (!m->cfg.fm_corr) {
+        for (j = 0; j < n; j++) kept += keep[j] = cr_rng_float(&r) >= m->cfg.fm_rate;
+        if (!kept) keep[cr_rng_below(&r, (uint32_t)n)] = 1;
+        return;
+    }
+    k = (int)CR__MIN((int64_t)n - 1, CR__MAX((int64_t)1, (int64_t)floor(m->cfg.fm_rate * n + 0.5)));
+    s = (int)cr_rng_below(&r, (uint32_t)n);
+    keep[s] = 0;
+    for (q = 1; q < k; q++) { /* the next most co-occurring with the seed (ties: the first) */
+        const int32_t *co = m->fco + m->fco_off[it] + (int64_t)s * n;
+        int best = -1;
+        for (j = 0; j < n; j++)
+            if (keep[j] && (best < 0 || co[j] > co[best])) best = j;
+        keep[best] = 0;
+    }
+}
+
+/* A view: the weighted mean of the kept features' rows. */
+static void cr__fm_view(const cr_model *m, int32_t it, const uint8_t *keep, float *out) {
+    const float *fe = cr__tensor(m, "feat_emb");
+    int64_t a = m->ifeat.rowptr[it], j, n = m->ifeat.rowptr[it + 1] - a;
+    int d = m->cfg.dim;
+    double W = 0;
+    for (j = 0; j < n; j++) W += keep[j] ? m->ifeat.val[a + j] : 0.0;
+    memset(out, 0, (size_t)d * sizeof(float));
+    for (j = 0; j < n; j++)
+        if (keep[j]) cr_vaxpy(out, (float)(m->ifeat.val[a + j] / W), fe + (int64_t)m->ifeat.col[a + j] * d, d);
+}
+
+static double cr__graph_fmask(cr_model *m, const cr__batch *b, int want_grad) {
+    cr__graph *g = &m->g;
+    int d = m->cfg.dim, n = 0, r, i, v, F = m->fmax;
+    const float *w1 = cr__tensor(m, "fm_w1"), *b1 = cr__tensor(m, "fm_b1"), *w2 = cr__tensor(m, "fm_w2"), *b2 = cr__tensor(m, "fm_b2");
+    float *gf;
+    double loss;
+    if (++g->fstamp_cur == INT32_MAX) { memset(g->fstamp, 0, ((size_t)m->n_items + 1) * sizeof(int32_t)); g->fstamp_cur = 1; }
+    for (i = 0; i < b->n; i++) {
+        int32_t it = b->pos[i];
+        if (g->fstamp[it] == g->fstamp_cur || m->ifeat.rowptr[it] == m->ifeat.rowptr[it + 1]) continue;
+        g->fstamp[it] = g->fstamp_cur;
+        g->fitems[n++] = it;
+    }
+    if (n < 2) return 0;
+    for (v = 0; v < 2; v++) {
+        uint64_t seed = cr_hash64(b->seed, 0x666d61736bULL + (uint64_t)v);
+        CR__OMP(parallel for schedule(static))
+        for (r = 0; r < n; r++) {
+            cr__fm_mask(m, g->fitems[r], seed, g->fkeep[v] + (int64_t)r * F);
+            cr__fm_view(m, g->fitems[r], g->fkeep[v] + (int64_t)r * F, g->fv[v] + (int64_t)r * d);
+        }
+        cr__mlp2_forward(g->fz[v], g->fa1[v], g->fh, g->fv[v], w1, b1, w2, b2, n, d);
+        if (want_grad) memset(g->fdz[v], 0, (size_t)n * d * sizeof(float));
+    }
+    loss = cr_infonce_loss(want_grad ? g->fdz[0] : NULL, want_grad ? g->fdz[1] : NULL, g->fz[0], g->fz[1], n, n, d, NULL, NULL, m->cfg.tau,
+                           m->cfg.fm_w, g->fnce);
+    if (!want_grad) return loss;
+    gf = cr__tensor_grad(m, "feat_emb");
+    for (v = 0; v < 2; v++) {
+        cr__mlp2_backward(g->fdv, cr__tensor_grad(m, "fm_w1"), cr__tensor_grad(m, "fm_b1"), cr__tensor_grad(m, "fm_w2"),
+                          cr__tensor_grad(m, "fm_b2"), g->fdz[v], g->fa1[v], g->fh, g->fv[v], w1, w2, n, d);
+        for (r = 0; r < n; r++) { /* through the view's weighted mean, in row order */
+            int32_t it = g->fitems[r];
+            const uint8_t *keep = g->fkeep[v] + (int64_t)r * F;
+            int64_t a = m->ifeat.rowptr[it], j, nf = m->ifeat.rowptr[it + 1] - a;
+            double W = 0;
+            for (j = 0; j < nf; j++) W += keep[j] ? m->ifeat.val[a + j] : 0.0;
+            for (j = 0; j < nf; j++)
+                if (keep[j]) cr_vaxpy(gf + (int64_t)m->ifeat.col[a + j] * d, (float)(m->ifeat.val[a + j] / W), g->fdv + (int64_t)r * d, d);
+        }
+    }
+    return loss;
+}
+
 static void cr__graph_bpr(cr_model *m, const cr__batch *b, float *const *L, float *const *dL, const float *F, float *dF,
                           int want_grad, double part[3]) {
-    if (m->cfg.neg == CR_NEG_MIXGCF) { cr__graph_bpr_mixgcf(m, b, L, dL, F, dF, want_grad, part); return; }
-    if (b->n_cand > 1) { /* DNS */
+    if (m->cfg.neg == CR_NEG_MIXGCF) cr__graph_bpr_mixgcf(m, b, L, dL, F, dF, want_grad, part);
+    else if (b->n_cand > 1) { /* DNS */
         cr__dns_pick(m, b, F, m->g.neg);
         cr__graph_bpr_rows(m, b, m->g.neg, F, dF, want_grad, part);
     } else
         cr__graph_bpr_rows(m, b, b->cand, F, dF, want_grad, part);
+    if (m->cfg.attr_w > 0) part[1] += cr__graph_attr(m, b, F, want_grad);
+    if (m->cfg.fm_w > 0) part[1] += cr__graph_fmask(m, b, want_grad);
 }
 
 /* InfoNCE (weight lambda, temperature tau) between the rows of two (N, d) tables A and Bt:
@@ -5516,7 +5933,17 @@ static cr_status cr__graph_plan(cr_model *m) {
     /* users and items must be one contiguous (U+I) x d table for propagation */
     m->tensors[1].offset = m->tensors[0].offset + (int64_t)m->n_users * c->dim;
     m->n_param = ((int64_t)m->n_users + m->n_items) * c->dim;
-    return c->proj_head ? cr__plan_head(m) : CR_OK;
+    if (c->proj_head && (st = cr__plan_head(m)) != CR_OK) return st;
+    /* after the shared tensors, so that they draw the same initial values with features or
+       without (a model's own tensors planned after this call, RecDCL's, do not) */
+    if (m->ifeat.rowptr && (st = cr__plan(m, "feat_emb", m->ifeat.ncols, c->dim, CR__INIT_XAVIER, 0)) != CR_OK) return st;
+    if (c->fm_w > 0) { /* feature masking's projection head, its own */
+        if ((st = cr__plan(m, "fm_w1", c->dim, c->dim, CR__INIT_XAVIER, 0)) != CR_OK || (st = cr__plan(m, "fm_b1", 1, c->dim, CR__INIT_ZERO, 0)) != CR_OK ||
+            (st = cr__plan(m, "fm_w2", c->dim, c->dim, CR__INIT_XAVIER, 0)) != CR_OK)
+            return st;
+        return cr__plan(m, "fm_b2", 1, c->dim, CR__INIT_ZERO, 0);
+    }
+    return CR_OK;
 }
 
 /* What inference needs: the edge list (also the training examples) and, with propagation, the
@@ -5537,7 +5964,11 @@ static cr_status cr__graph_setup(cr_model *m) {
     m->n_examples = g->n_edges;
     m->ex_user = g->eu;
     m->ex_item = g->ei;
-    if (!m->cfg.layers) return CR_OK;
+    g->E0 = m->param; /* ID-only items: the encoders read the parameters themselves */
+    g->dE0 = m->grad;
+    if (m->cfg.item_repr != CR_REPR_ID && !(g->E0 = cr_alloc_floats(N * m->cfg.dim))) return CR_ERR_NOMEM;
+    if (!m->cfg.layers) /* MF: its table is the ego table, or a copy where cold items get feature vectors */
+        return m->cfg.attr_w > 0 && !(g->final = cr_alloc_floats(N * m->cfg.dim)) ? CR_ERR_NOMEM : CR_OK;
     if ((st = cr_graph_bipartite(&g->adj, m->n_users, m->n_items, g->n_edges, g->eu, g->ei, NULL)) != CR_OK) return st;
     if ((st = cr_graph_normalize_sym(&g->adj)) != CR_OK) return st;
     if (!(g->final = cr_alloc_floats(N * m->cfg.dim)) || !(g->t0 = cr_alloc_floats(N * m->cfg.dim)) || !(g->t1 = cr_alloc_floats(N * m->cfg.dim)))
@@ -5566,7 +5997,8 @@ static int64_t cr__graph_memory(const cr_model *m) {
     int v, k;
     for (v = 0; v < 2; v++)
         for (k = 0; k < CR__MAX_LAYERS; k++) b += cr__csr_bytes(&g->views[v][k]);
-    return b + (g->final ? 3 * m->n_nodes * m->cfg.dim * 4 : 0);
+    b += cr__csr_bytes(&m->ifeat) + cr__csr_bytes(&m->ifeat_t) + (g->E0 && g->E0 != m->param ? m->n_nodes * m->cfg.dim * 4 : 0);
+    return b + (g->final ? (g->t0 ? 3 : 1) * m->n_nodes * m->cfg.dim * 4 : 0);
 }
 
 /* The buffers every BPR-trained graph model takes: the gathered triples, the negative
@@ -5592,8 +6024,8 @@ static void cr__graph_ws_encoder(cr_model *m, cr__arena *a) {
     cr__graph_ws_bpr(m, a);
     m->g.F = cr__takef(a, Nd);
     m->g.dF = cr__takef(a, Nd);
-    m->g.lay[0] = m->param; /* layer 0 is the ego table, its gradient the ego gradient */
-    m->g.dlay[0] = m->grad;
+    m->g.lay[0] = m->g.E0; /* layer 0 is the ego table, its gradient the ego gradient */
+    m->g.dlay[0] = m->g.dE0;
     for (k = 1; m->cfg.neg == CR_NEG_MIXGCF && k <= m->cfg.layers; k++) {
         m->g.lay[k] = cr__takef(a, Nd);
         m->g.dlay[k] = cr__takef(a, Nd);
@@ -5603,8 +6035,8 @@ static void cr__graph_ws_encoder(cr_model *m, cr__arena *a) {
 /* MF's layer table for MixGCF: the ego table alone. */
 static void cr__mf_ws(cr_model *m, cr__arena *a) {
     cr__graph_ws_bpr(m, a);
-    m->g.lay[0] = m->param;
-    m->g.dlay[0] = m->grad;
+    m->g.lay[0] = m->g.E0;
+    m->g.dlay[0] = m->g.dE0;
 }
 
 /* InfoNCE over up to 2B rows (the batch's unique users and items) against 2B + cl_negatives
@@ -5654,12 +6086,36 @@ static float *const *cr__graph_keep_layers(cr_model *m, float **keep, float **dk
     return dL;
 }
 
-/* Inference: a clean propagation into final (MF: the table itself). */
+/* The served table: the propagated one, or MF's ego table (or its copy). */
+static const float *cr__graph_table(const cr_model *m) { return m->g.final ? m->g.final : m->g.E0; }
+
+/* Inference: a clean propagation into final (MF: the table itself). With the attribute-ID
+   contrast, an item nobody trained on (no interactions, a feature vector) is served from its
+   features: the direction of its feature-based vector, at the mean length of the trained
+   items' vectors, so that it competes with them on the scale they have. */
 static void cr__graph_prepare(cr_model *m) {
+    int d = m->cfg.dim;
+    int64_t Uo = m->n_users;
+    int32_t i, n_warm = 0;
+    double len = 0;
+    cr__ego_forward(m);
     if (m->cfg.layers) cr__graph_encode(m, m->g.final, NULL, 0.0f, 0, NULL);
+    else if (m->g.final) cr__pcopy(m->g.final, m->g.E0, m->n_nodes * d);
+    if (!m->ifeat.rowptr) return;
+    for (i = 0; i < m->n_items; i++)
+        if (m->item_deg[i]) { len += sqrt((double)cr_vsumsq(cr__graph_table(m) + (Uo + i) * d, d)); n_warm++; }
+    len = n_warm ? len / n_warm : 1.0;
+    m->g.warm_len = len;
+    if (!(m->cfg.attr_w > 0)) return;
+    for (i = 0; i < m->n_items; i++) {
+        float *row = m->g.final + (Uo + i) * d, nr;
+        if (m->item_deg[i] || m->ifeat.rowptr[i] == m->ifeat.rowptr[i + 1]) continue;
+        cr__feature_vector(m, i, row);
+        nr = sqrtf(cr_vsumsq(row, d));
+        if (nr > 0) cr_vscale(row, (float)(len / nr), d);
+    }
 }
 
-static const float *cr__graph_table(const cr_model *m) { return m->cfg.layers ? m->g.final : m->param; }
 
 static const float *cr__graph_item_vectors(const cr_model *m) { return cr__graph_table(m) + (int64_t)m->n_users * m->cfg.dim; }
 
@@ -5685,7 +6141,7 @@ static cr_status cr__graph_fold_in(const cr_model *m, const int32_t *items, int 
 
 /* forward: s(u, i) = <e_u, e_i> on the ego table; backward straight into its gradient */
 static cr_status cr__mf_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
-    cr__graph_bpr(m, b, m->g.lay, m->g.dlay, m->param, m->grad, want_grad, part);
+    cr__graph_bpr(m, b, m->g.lay, m->g.dlay, m->g.E0, m->g.dE0, want_grad, part);
     return CR_OK;
 }
 
@@ -5780,7 +6236,7 @@ static cr_status cr__sgl_loss(cr_model *m, const cr__batch *b, int want_grad, do
     cr__graph_bpr(m, b, g->lay, dL, g->F, g->dF, want_grad, part);
     if (cl) {
         cr__graph_unique(m, b, &nu, &ni);
-        part[1] = cr__graph_infonce(m, b, g->dV1, g->dV2, g->V1, g->V2, g->uu, nu, g->ui, ni, NULL, want_grad);
+        part[1] += cr__graph_infonce(m, b, g->dV1, g->dV2, g->V1, g->V2, g->uu, nu, g->ui, ni, NULL, want_grad);
     }
     if (want_grad) {
         cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dL);
@@ -5819,7 +6275,7 @@ static cr_status cr__simgcl_loss(cr_model *m, const cr__batch *b, int want_grad,
     cr__graph_bpr(m, b, g->lay, dL, g->F, g->dF, want_grad, part);
     if (cl) {
         cr__graph_unique(m, b, &nu, &ni);
-        part[1] = cr__graph_infonce(m, b, g->dF, g->dF, g->V1, g->V2, g->uu, nu, NULL, 0, NULL, want_grad) +
+        part[1] += cr__graph_infonce(m, b, g->dF, g->dF, g->V1, g->V2, g->uu, nu, NULL, 0, NULL, want_grad) +
                   cr__graph_infonce(m, b, g->dF, g->dF, g->V1, g->V2, NULL, 0, g->ui, ni, NULL, want_grad);
     }
     if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dL);
@@ -5855,7 +6311,7 @@ static cr_status cr__xsimgcl_loss(cr_model *m, const cr__batch *b, int want_grad
     cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
     if (m->cfg.lambda > 0) {
         cr__graph_unique(m, b, &nu, &ni);
-        part[1] = cr__graph_infonce(m, b, g->dF, g->dL, g->F, g->L, g->uu, nu, NULL, 0, NULL, want_grad) +
+        part[1] += cr__graph_infonce(m, b, g->dF, g->dL, g->F, g->L, g->uu, nu, NULL, 0, NULL, want_grad) +
                   cr__graph_infonce(m, b, g->dF, g->dL, g->F, g->L, NULL, 0, g->ui, ni, NULL, want_grad);
     }
     if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dkeep);
@@ -5978,7 +6434,7 @@ static cr_status cr__ncl_epoch(cr_model *m, int epoch) {
     if (epoch <= c->warmup || c->proto_reg <= 0 || g->kmeans_epoch == epoch) return CR_OK;
     for (s = 0; s < 2; s++) {
         cr_rng r = cr_rng_stream(cr_hash64(c->seed, 0x6b6d65616e73ULL + (uint64_t)epoch), (uint64_t)s);
-        cr__kmeans(g->cent[s], g->assign[s], m->param + (s ? (int64_t)m->n_users * c->dim : 0), s ? m->n_items : m->n_users,
+        cr__kmeans(g->cent[s], g->assign[s], m->g.E0 + (s ? (int64_t)m->n_users * c->dim : 0), s ? m->n_items : m->n_users,
                    c->dim, c->clusters, 25, &r, g->kmeans_ws);
     }
     g->kmeans_epoch = epoch;
@@ -6010,12 +6466,12 @@ static double cr__ncl_proto(cr_model *m, const int32_t *idx, int n, int side, fl
     int d = m->cfg.dim, i;
     int64_t off = side ? m->n_users : 0;
     double l;
-    cr__gather_rows(g->cq, m->param, idx, n, d, off);
+    cr__gather_rows(g->cq, m->g.E0, idx, n, d, off);
     for (i = 0; i < n; i++) g->clneg[i] = g->assign[side][idx[i]];
     if (want_grad) memset(g->dcq, 0, (size_t)n * d * sizeof(float));
     l = cr_infonce_loss(want_grad ? g->dcq : NULL, want_grad ? g->dck : NULL, g->cq, g->cent[side], n, m->cfg.clusters, d, g->clneg, NULL,
                         m->cfg.tau, w * (float)n, g->nce);
-    if (want_grad) cr__scatter_add_rows(m->grad, g->dcq, idx, n, d, off);
+    if (want_grad) cr__scatter_add_rows(m->g.dE0, g->dcq, idx, n, d, off);
     return l;
 }
 
@@ -6035,8 +6491,8 @@ static cr_status cr__ncl_loss(cr_model *m, const cr__batch *b, int want_grad, do
     if (want_grad) cr__pzero(g->dF, m->n_nodes * c->dim);
     cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
     if (c->lambda > 0)
-        part[1] += cr__ncl_structure(m, g->dL, m->grad, g->L, m->param, b->users, b->n, 0, Uo, c->lambda, want_grad) +
-                   cr__ncl_structure(m, g->dL, m->grad, g->L, m->param, b->pos, b->n, Uo, m->n_items, c->lambda * c->ssl_alpha, want_grad);
+        part[1] += cr__ncl_structure(m, g->dL, m->g.dE0, g->L, m->g.E0, b->users, b->n, 0, Uo, c->lambda, want_grad) +
+                   cr__ncl_structure(m, g->dL, m->g.dE0, g->L, m->g.E0, b->pos, b->n, Uo, m->n_items, c->lambda * c->ssl_alpha, want_grad);
     if (c->proto_reg > 0 && b->epoch > c->warmup)
         part[1] += cr__ncl_proto(m, b->users, b->n, 0, c->proto_reg, want_grad) + cr__ncl_proto(m, b->pos, b->n, 1, c->proto_reg, want_grad);
     if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dkeep);
@@ -6409,7 +6865,7 @@ static cr_status cr__rcl_loss(cr_model *m, const cr__batch *b, int want_grad, do
     }
     cr__graph_keep_layers(m, keep, dkeep, want_grad);
     if (cl && c->adv == CR_ADV_EXACT) { /* a clean pass and its contrast's gradient at each layer */
-        cr__prop_forward(g->F, keep, Gc, c->layers, m->param, m->n_nodes, c->dim, m->ops->first_layer, 0.0f, 0, NULL, g->t0, g->t1);
+        cr__prop_forward(g->F, keep, Gc, c->layers, m->g.E0, m->n_nodes, c->dim, m->ops->first_layer, 0.0f, 0, NULL, g->t0, g->t1);
         cr__pzero(g->dF, Nd);
         cr__pzero(g->dL, Nd);
         cr__rcl_contrast(m, b, nu, ni, 1);
@@ -6419,7 +6875,7 @@ static cr_status cr__rcl_loss(cr_model *m, const cr__batch *b, int want_grad, do
     } else if (cl && c->adv == CR_ADV_PREV && g->adv_ready)
         delta = (const float *const *)g->adv_d;
     if (delta || (cl && c->adv)) /* adversarial (or, before the first previous gradient, clean) */
-        cr__prop_forward(g->F, keep, Gc, c->layers, m->param, m->n_nodes, c->dim, m->ops->first_layer, 0.0f, 0, delta, g->t0, g->t1);
+        cr__prop_forward(g->F, keep, Gc, c->layers, m->g.E0, m->n_nodes, c->dim, m->ops->first_layer, 0.0f, 0, delta, g->t0, g->t1);
     else
         cr__graph_encode(m, g->F, NULL, c->eps, cr_hash64(b->seed, 1), keep);
     if (want_grad) {
@@ -6433,7 +6889,7 @@ static cr_status cr__rcl_loss(cr_model *m, const cr__batch *b, int want_grad, do
         cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
     } else {
         cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
-        if (cl) part[1] = cr__rcl_contrast(m, b, nu, ni, want_grad);
+        if (cl) part[1] += cr__rcl_contrast(m, b, nu, ni, want_grad);
     }
     if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dkeep);
     return CR_OK;
@@ -7342,9 +7798,15 @@ static cr_status cr__run_batch(cr_model *m, const cr__batch *b, int want_grad, d
             return cr__fail(CR_ERR_INVALID, "batch entry %d (user %d, item %d, negative %d) is out of range", i, b->users[i],
                             b->pos ? b->pos[i] : -1, b->cand ? b->cand[(int64_t)i * b->n_cand] : -1);
     }
+    if (!m->ops->sequential) cr__ego_forward(m);
     if (m->ops->epoch_begin && (st = m->ops->epoch_begin(m, b->epoch)) != CR_OK) return st;
     m->ready = 0;
-    return m->ops->loss(m, b, want_grad, part);
+    if ((st = m->ops->loss(m, b, want_grad, part)) != CR_OK) {
+        if (!m->ops->sequential && m->g.dE0 && m->g.dE0 != m->grad) cr__pzero(m->g.dE0, m->n_nodes * m->cfg.dim); /* no half batch left over */
+        return st;
+    }
+    if (want_grad && !m->ops->sequential) cr__ego_backward(m);
+    return CR_OK;
 }
 
 CR_API cr_status cr_model_batch_loss(cr_model *m, const int32_t *users, const int32_t *pos,
@@ -7422,6 +7884,7 @@ CR_API cr_status cr_train_epoch(cr_model *m, int epoch, cr_epoch_stats *stats, c
         m->perm[i] = m->perm[j];
         m->perm[j] = t;
     }
+    if (!m->ops->sequential) cr__ego_forward(m); /* what epoch_begin may read (NCL's k-means) */
     if (m->ops->epoch_begin && (st = m->ops->epoch_begin(m, epoch)) != CR_OK) return st;
     s.prep_seconds = cr__now() - t0;
     for (b = 0; b < nb && st == CR_OK; b++) {
@@ -7517,6 +7980,11 @@ static cr_status cr__fit_resolve(cr_fit_opts *o, const cr_dataset *ds, int seq) 
         return cr__fail(CR_ERR_INVALID, "cr_fit: cold_warm must be 0 or 1, and 1 only with cold_users");
     if (o->cold_users > 0 && o->train_noise > 0) /* random pairs would reach the held-out users */
         return cr__fail(CR_ERR_INVALID, "cr_fit: cold_users and train_noise do not go together");
+    if (!(o->cold_items >= 0 && o->cold_items < 1)) return cr__fail(CR_ERR_INVALID, "cr_fit: cold_items %g is outside [0, 1)", o->cold_items);
+    if (o->cold_items > 0 && (o->cold_users > 0 || o->train_noise > 0 || o->refit))
+        return cr__fail(CR_ERR_INVALID, "cr_fit: cold_items goes with neither cold_users, train_noise nor refit (%s is set)",
+                        o->cold_users > 0 ? "cold_users" : o->train_noise > 0 ? "train_noise" : "refit");
+    if (o->cold_items > 0 && !ds->test.n) return cr__fail(CR_ERR_INVALID, "cr_fit: cold items are scored on the test set, and there is none");
     {
         cr_eval_opts t = o->eval; /* the evaluation's own checks, before any training */
         cr_status st = cr__eval_resolve(&t, seq, &nk);
@@ -7530,6 +7998,50 @@ static cr_status cr__fit_resolve(cr_fit_opts *o, const cr_dataset *ds, int seq) 
 }
 
 #define CR__COLD_STREAM 0x636f6c64ULL /* "cold": which users the cold-start protocol holds out */
+#define CR__COLD_ITEM_STREAM 0x636f6c6469ULL /* "coldi": which items */
+
+CR_API int64_t cr_cold_items(const cr_dataset *ds, double share, uint64_t seed, int with_valid, uint8_t *pick) {
+    const cr_interactions *sets[3];
+    uint64_t *key;
+    int64_t e, n = 0, want, i, ni;
+    int s;
+    if (!(share > 0 && share < 1)) return cr__fail(CR_ERR_INVALID, "cold items: share %g is outside (0, 1)", share);
+    if (!ds || !pick) return cr__fail(CR_ERR_INVALID, "cold items: %s is NULL", ds ? "pick" : "the dataset");
+    if (ds->n_items < 2) return cr__fail(CR_ERR_INVALID, "cold items: the dataset has %d items; holding some out needs two", ds->n_items);
+    ni = ds->n_items;
+    sets[0] = &ds->train;
+    sets[1] = &ds->valid;
+    sets[2] = &ds->test;
+    memset(pick, 0, (size_t)ni);
+    for (s = 0; s < 3; s++)
+        for (e = 0; e < sets[s]->n; e++) {
+            if (sets[s]->item[e] < 0 || sets[s]->item[e] >= ni)
+                return cr__fail(CR_ERR_INVALID, "cold items: %s record %lld has item %d, outside 0..%lld", s == 0 ? "training" : s == 1 ? "validation" : "test",
+                                (long long)e, sets[s]->item[e], (long long)ni - 1);
+            pick[sets[s]->item[e]] = 1;
+        }
+    if (!(key = (uint64_t *)cr__alloc_array((size_t)ni + 1, sizeof(uint64_t), "cold-start items"))) return CR_ERR_NOMEM;
+    for (i = 0; i < ni; i++)
+        if (pick[i]) key[n++] = (cr_hash64(cr_hash64(seed, CR__COLD_ITEM_STREAM), (uint64_t)i) & ~(uint64_t)0xffffffffu) | (uint64_t)i;
+    want = CR__MIN(n - 1, CR__MAX(1, (int64_t)floor(share * (double)n + 0.5)));
+    memset(pick, 0, (size_t)ni);
+    cr__sort_u64(key, n);
+    for (e = 0; e < want; e++) pick[(uint32_t)key[e]] = with_valid && (e & 1) ? 1 : 2;
+    CR_FREE(key);
+    if (want < 1) return cr__fail(CR_ERR_EMPTY, "cold items: %lld items have records; holding some out needs two", (long long)n);
+    return want;
+}
+
+/* The records of x whose item's pick is want, appended to out. */
+static cr_status cr__filter_items(const cr_interactions *x, const uint8_t *pick, int want, cr_interactions *out) {
+    int64_t e;
+    for (e = 0; e < x->n; e++)
+        if (pick[x->item[e]] == want && cr_interactions_push(out, x->user[e], x->item[e], x->rating[e], x->time[e]) != CR_OK)
+            return CR_ERR_NOMEM;
+    out->has_rating = x->has_rating;
+    out->has_time = x->has_time;
+    return CR_OK;
+}
 
 CR_API int64_t cr_cold_users(const cr_dataset *ds, double share, uint64_t seed, uint8_t *pick) {
     uint64_t *key;
@@ -7645,9 +8157,9 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
                         cr_fit_result *res) {
     cr_fit_opts o;
     cr_config cfg = *cfg_in;
-    cr_interactions keep, held, full, warm_train, cold_hist, warm_test, cold_test, warm_valid, cold_valid, trained;
+    cr_interactions keep, held, full, warm_train, cold_hist, warm_test, cold_test, warm_valid, cold_valid, trained, valid_all, test_all;
     const cr_interactions *train = &ds->train, *valid = NULL, *known = NULL, *test = &ds->test;
-    uint8_t *pick = NULL;
+    uint8_t *pick = NULL, *ipick = NULL;
     cr_eval_opts sel_opts;
     cr_model *m = NULL;
     int seq;
@@ -7664,6 +8176,8 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
     memset(&warm_valid, 0, sizeof warm_valid);
     memset(&cold_valid, 0, sizeof cold_valid);
     memset(&trained, 0, sizeof trained);
+    memset(&valid_all, 0, sizeof valid_all);
+    memset(&test_all, 0, sizeof test_all);
     memset(&o, 0, sizeof o);
     if (opts) o = *opts;
     if ((st = cr_config_resolve(&cfg)) != CR_OK) return st;
@@ -7674,6 +8188,7 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
     sel_opts.history_extra = NULL;
     sel_opts.fold_in = NULL;
     sel_opts.per_user = NULL;
+    sel_opts.items_only = NULL; /* set by cold_items alone */
     if (o.cold_users > 0) {
         /* the held-out users leave training, validation and the main test; a cold_warm run
            trains on all their records (what fold-in reads), never validates on them */
@@ -7688,12 +8203,42 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
         train = &warm_train;
         test = &warm_test;
     }
+    if (o.cold_items > 0) {
+        /* the held-out items leave training; their records, wherever they were, go to the
+           validation or the test set of their half */
+        const cr_interactions *sets[3];
+        int k;
+        sets[0] = &ds->train;
+        sets[1] = &ds->valid;
+        sets[2] = &ds->test;
+        if (seq) { /* the GRU's items are IDs: a held-out one could only be scored at random */
+            st = cr__fail(CR_ERR_INVALID, "cr_fit: cold_items is for graph models (%s is a sequence model)", cr_model_name(cfg.model));
+            goto done;
+        }
+        if (!(ipick = (uint8_t *)cr__alloc_array(2 * (size_t)ds->n_items, 1, "cold-start items"))) { st = CR_ERR_NOMEM; goto done; }
+        if ((res->n_cold_items = cr_cold_items(ds, o.cold_items, cfg.seed, o.select == CR_SELECT_VALID, ipick)) < 0) {
+            st = (cr_status)res->n_cold_items;
+            res->n_cold_items = 0;
+            goto done;
+        }
+        if ((st = cr__filter_items(&ds->train, ipick, 0, &warm_train)) != CR_OK || (st = cr__filter_items(&ds->valid, ipick, 0, &warm_valid)) != CR_OK ||
+            (st = cr__filter_items(&ds->test, ipick, 0, &test_all)) != CR_OK)
+            goto done;
+        for (k = 0; k < 3; k++)
+            if ((st = cr__filter_items(sets[k], ipick, 1, &cold_valid)) != CR_OK || (st = cr__filter_items(sets[k], ipick, 2, &test_all)) != CR_OK) goto done;
+        train = &warm_train;
+        test = &test_all;
+    }
     if (o.select == CR_SELECT_VALID) {
-        if (ds->valid.n) valid = o.cold_users > 0 ? &warm_valid : &ds->valid;
+        if (ds->valid.n) valid = o.cold_users > 0 || o.cold_items > 0 ? &warm_valid : &ds->valid;
         else { /* carve it: the model trains on the rest */
             if ((st = cr__carve(train, ds->n_users, seq, o.valid_ratio, cfg.seed, CR__VALID_STREAM, &keep, &held)) != CR_OK) goto done;
             train = &keep;
             valid = &held;
+        }
+        if (o.cold_items > 0) { /* and the validation half of the held-out items */
+            if ((st = cr__concat(&valid_all, valid, &cold_valid)) != CR_OK) goto done;
+            valid = &valid_all;
         }
         if (!valid->n) {
             st = seq ? cr__fail(CR_ERR_EMPTY, "no validation records: no user has two or more training items")
@@ -7703,7 +8248,7 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
         }
         known = valid; /* at test time the validation records are known history */
     } else {
-        known = ds->valid.n ? (o.cold_users > 0 ? &warm_valid : &ds->valid) : NULL;
+        known = ds->valid.n ? (o.cold_users > 0 || o.cold_items > 0 ? &warm_valid : &ds->valid) : NULL;
         if (o.select == CR_SELECT_TEST) {
             valid = test;
             sel_opts.history_extra = known;
@@ -7744,6 +8289,7 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
         cr_eval_opts to = o.eval;
         to.history_extra = known;
         to.fold_in = NULL;
+        to.items_only = NULL;
         to.per_user = o.per_user_test;
         if ((st = cr_evaluate(m, test, &to, &res->test)) != CR_OK) goto done;
         to.per_user = NULL;
@@ -7753,6 +8299,17 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
             if ((st = cr_evaluate(m, &cold_test, &to, &res->cold)) != CR_OK) goto done;
             res->eval_seconds += res->cold.seconds;
             to.fold_in = NULL;
+        }
+        if (o.cold_items > 0) { /* among the trained items, then among the test's held-out ones */
+            uint8_t *only = ipick + ds->n_items;
+            int32_t i;
+            to.items_only = only;
+            for (i = 0; i < ds->n_items; i++) only[i] = ipick[i] == 0;
+            if ((st = cr_evaluate(m, test, &to, &res->test_warm)) != CR_OK) goto done;
+            for (i = 0; i < ds->n_items; i++) only[i] = ipick[i] == 2;
+            if ((st = cr_evaluate(m, test, &to, &res->test_cold)) != CR_OK) goto done;
+            res->eval_seconds += res->test_warm.seconds + res->test_cold.seconds;
+            to.items_only = NULL;
         }
         if (seq) { /* and under the other history protocol, so the two can be compared */
             to.exclude_seen = to.exclude_seen == 1 ? -1 : 1;
@@ -7773,7 +8330,10 @@ done:
     cr_interactions_free(&warm_valid);
     cr_interactions_free(&cold_valid);
     cr_interactions_free(&trained);
+    cr_interactions_free(&valid_all);
+    cr_interactions_free(&test_all);
     CR_FREE(pick);
+    CR_FREE(ipick);
     return st;
 }
 
@@ -7838,6 +8398,7 @@ typedef struct cr__eval {
     double *res;       /* (n, stride) per-user results */
     uint8_t *head;     /* (items) the popular head */
     int32_t *pop;      /* (items) the items by training degree, most popular first (ties: id) */
+    int32_t *off, n_off; /* the items left out of every ranking (items_only) */
 } cr__eval;
 
 /* A user's known history length: the fold-in items of a folded-in user (its vector comes
@@ -7934,6 +8495,7 @@ static void cr__eval_user(const cr__eval *E, int64_t e, float *s) {
         if (E->F.rowptr)
             for (p = E->F.rowptr[uu]; p < E->F.rowptr[uu + 1]; p++) { n_excl += s[E->F.col[p]] != -INFINITY; s[E->F.col[p]] = -INFINITY; }
     }
+    for (q = 0; q < E->n_off; q++) { n_excl += s[E->off[q]] != -INFINITY; s[E->off[q]] = -INFINITY; }
     found = cr__topk_row(s, I, kmax, ts, ti);
     for (q = 0; q < kmax; q++) tk[q] = q < found ? ti[q] : -1;
     /* hits in rank order; each cut-off is closed when the scan reaches it (ranks past `found`
@@ -8450,7 +9012,24 @@ CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_
     if ((st = cr__eval_resolve(&E.o, seq, &E.nk)) != CR_OK) return st;
     E.kmax = E.o.ks[E.nk - 1];
     E.exclude = E.o.exclude_seen == 1 || (E.o.exclude_seen == 0 && !seq);
-    if ((st = cr_interactions_to_csr(&E.T, test, m->n_users, m->n_items, 0)) != CR_OK) return st;
+    if (E.o.items_only) { /* the test records on ranked items; the list of the others */
+        cr_interactions kept;
+        int32_t i;
+        int64_t e;
+        memset(&kept, 0, sizeof kept);
+        for (e = 0; e < test->n; e++)
+            if (test->item[e] >= 0 && test->item[e] < m->n_items && E.o.items_only[test->item[e]] &&
+                (st = cr_interactions_push(&kept, test->user[e], test->item[e], test->rating[e], test->time[e])) != CR_OK) {
+                cr_interactions_free(&kept);
+                return st;
+            }
+        st = cr_interactions_to_csr(&E.T, &kept, m->n_users, m->n_items, 0);
+        cr_interactions_free(&kept);
+        if (st != CR_OK) return st;
+        if (!(E.off = (int32_t *)cr__alloc_array((size_t)m->n_items + 1, sizeof(int32_t), "evaluation"))) { st = CR_ERR_NOMEM; goto done; }
+        for (i = 0; i < m->n_items; i++)
+            if (!E.o.items_only[i]) E.off[E.n_off++] = i;
+    } else if ((st = cr_interactions_to_csr(&E.T, test, m->n_users, m->n_items, 0)) != CR_OK) return st;
     /* what is excluded from each user's ranking: the training items, plus the extra known
        interactions (e.g. a validation split), which sequence models also append to histories */
     if (E.o.history_extra && E.o.history_extra->n &&
@@ -8494,7 +9073,7 @@ done:
     cr_csr_free(&E.T);
     cr_csr_free(&E.X);
     cr_csr_free(&E.F);
-    CR_FREE(E.users); CR_FREE(E.topi); CR_FREE(E.res); CR_FREE(E.head); CR_FREE(E.pop);
+    CR_FREE(E.users); CR_FREE(E.topi); CR_FREE(E.res); CR_FREE(E.head); CR_FREE(E.pop); CR_FREE(E.off);
     cr__free_aligned(Ub);
     if (st != CR_OK) memset(out, 0, sizeof *out);
     return st;
@@ -8571,6 +9150,49 @@ CR_API cr_status cr_score_items(cr_model *m, int64_t raw_user, const int64_t *ra
         scores[i] = cr_vdot(vec, Ie + (int64_t)it * m->cfg.dim, m->cfg.dim);
     }
     if (n_unknown) *n_unknown = unknown;
+    cr__free_aligned(vec);
+    return CR_OK;
+}
+
+CR_API cr_status cr_model_feature_vector(cr_model *m, const int64_t *raw_feats, const float *w, int n, float *out,
+                                         int *n_unknown) {
+    const float *fe;
+    int i, d = m->cfg.dim, known = 0;
+    double sum = 0;
+    if (n_unknown) *n_unknown = 0;
+    if (!m->ifeat.rowptr || m->ops->sequential) return cr__fail(CR_ERR_INVALID, "this %s model does not read item features", m->ops->name);
+    if (n < 0 || (n && !raw_feats) || !out) return cr__fail(CR_ERR_INVALID, "cr_model_feature_vector: %d features without arrays", n);
+    for (i = 0; i < n; i++)
+        if (w && !(w[i] > 0 && w[i] < 1e30f)) return cr__fail(CR_ERR_INVALID, "feature %d: weight %g is not positive and finite", i, (double)w[i]);
+    cr_model_prepare(m); /* the trained items' mean length */
+    fe = cr__tensor(m, "feat_emb");
+    memset(out, 0, (size_t)d * sizeof(float));
+    for (i = 0; i < n; i++) sum += cr_idmap_find(&m->feats, raw_feats[i]) >= 0 ? (w ? w[i] : 1.0) : 0.0;
+    for (i = 0; i < n; i++) {
+        int32_t f = cr_idmap_find(&m->feats, raw_feats[i]);
+        if (f < 0) continue;
+        cr_vaxpy(out, (float)((w ? w[i] : 1.0) / sum), fe + (int64_t)f * d, d);
+        known++;
+    }
+    if (n_unknown) *n_unknown = n - known;
+    if (!known) return cr__fail(CR_ERR_EMPTY, "none of the item's %d features is known to the model", n);
+    if (m->cfg.attr_w > 0) {
+        float nr = sqrtf(cr_vsumsq(out, d));
+        if (nr > 0) cr_vscale(out, (float)(m->g.warm_len / nr), d);
+    } else if (m->cfg.layers)
+        cr_vscale(out, m->ops->first_layer ? 0.0f : 1.0f / (float)(m->cfg.layers + 1), d);
+    return CR_OK;
+}
+
+CR_API cr_status cr_model_score_vectors(cr_model *m, int64_t raw_user, const float *V, int n, float *scores) {
+    int32_t u;
+    float *vec;
+    int j;
+    cr_status st;
+    if (n < 0 || (n && (!V || !scores))) return cr__fail(CR_ERR_INVALID, "cr_model_score_vectors: %d vectors without arrays", n);
+    if (m->ops->sequential) return cr__fail(CR_ERR_INVALID, "cr_model_score_vectors: a %s user is a history; score the items instead", m->ops->name);
+    if ((st = cr__user_vec(m, raw_user, &u, &vec)) != CR_OK) return st;
+    for (j = 0; j < n; j++) scores[j] = cr_vdot(vec, V + (int64_t)j * m->cfg.dim, m->cfg.dim);
     cr__free_aligned(vec);
     return CR_OK;
 }
@@ -8713,7 +9335,9 @@ static cr_status cr__write_atomic(const char *path, cr__body_fn body, const void
 }
 
 #define CR__CKPT_MAGIC "CRRC"
-#define CR__CKPT_VERSION 2u /* 2: the configuration as (name, type, value) entries; 1: fixed order */
+#define CR__CKPT_VERSION 3u /* 3: item features after the interactions when the configuration
+                              reads them; 2: the configuration as (name, type, value) entries;
+                              1: fixed order */
 
 static void cr__ckpt_body(cr__wr *w, const void *ctx) {
     const cr_model *m = (const cr_model *)ctx;
@@ -8742,6 +9366,14 @@ static void cr__ckpt_body(cr__wr *w, const void *ctx) {
     cr__wr_u64(w, (uint64_t)m->hist.nnz);
     cr__wr_array(w, m->hist.rowptr, m->hist.nrows + 1, 8);
     cr__wr_array(w, m->hist.col, m->hist.nnz, 4);
+    if (cr__uses_features(&m->cfg)) { /* the feature map, so that the loaded model serves new items */
+        cr__wr_u32(w, (uint32_t)m->feats.n);
+        cr__wr_array(w, m->feats.raw, m->feats.n, 8);
+        cr__wr_u64(w, (uint64_t)m->ifeat.nnz);
+        cr__wr_array(w, m->ifeat.rowptr, m->ifeat.nrows + 1, 8);
+        cr__wr_array(w, m->ifeat.col, m->ifeat.nnz, 4);
+        cr__wr_array(w, m->ifeat.val, m->ifeat.nnz, 4);
+    }
     /* the tensor table, then the parameter block */
     cr__wr_u32(w, (uint32_t)m->n_tensors);
     for (i = 0; i < m->n_tensors; i++) {
@@ -8897,6 +9529,38 @@ static cr_status cr__ckpt_hist(cr__rd *r, const char *path, int32_t nu, int32_t 
     return CR_OK;
 }
 
+/* The item features of a model that reads them: the raw feature ids (unique, in [0, 2^32)),
+   then items x features with row pointers monotone, sorted unique columns in range and
+   positive finite weights. */
+static cr_status cr__ckpt_feats(cr__rd *r, const char *path, int32_t ni, cr_csr *x, cr_idmap *ids) {
+    int64_t nf = (int64_t)cr__rd_u32(r, "feature count"), nnz, k, p, *raw;
+    int32_t dd;
+    cr_status st = CR_OK;
+    if (r->bad || nf < 1 || nf > INT32_MAX || (uint64_t)nf > (uint64_t)(r->n - r->pos) / 8) return cr__fail(CR_ERR_FORMAT, "%s: bad feature count", path);
+    if (!(raw = (int64_t *)cr__alloc_array((size_t)nf, sizeof(int64_t), "checkpoint feature ids"))) return CR_ERR_NOMEM;
+    if (!cr__rd_array(r, raw, nf, 8, "feature ids")) st = cr__fail(CR_ERR_FORMAT, "%s: truncated (at %s)", path, r->what);
+    for (k = 0; k < nf && st == CR_OK; k++) {
+        if (raw[k] < 0 || raw[k] > 0xFFFFFFFFLL || cr_idmap_find(ids, raw[k]) >= 0) st = cr__fail(CR_ERR_FORMAT, "%s: bad or repeated feature id %lld", path, (long long)raw[k]);
+        else st = cr_idmap_add(ids, raw[k], &dd);
+    }
+    CR_FREE(raw);
+    if (st != CR_OK) return st;
+    nnz = (int64_t)cr__rd_u64(r, "feature entry count");
+    if (r->bad || nnz < 0 || (uint64_t)nnz > (uint64_t)r->n / 8) return cr__fail(CR_ERR_FORMAT, "%s: bad feature entry count", path);
+    if ((st = cr__csr_alloc(x, ni, nf, nnz, 1)) != CR_OK) return st;
+    if (!cr__rd_array(r, x->rowptr, (int64_t)ni + 1, 8, "feature rows") || !cr__rd_array(r, x->col, nnz, 4, "feature columns") ||
+        !cr__rd_array(r, x->val, nnz, 4, "feature weights"))
+        return cr__fail(CR_ERR_FORMAT, "%s: truncated (at %s)", path, r->what);
+    if (x->rowptr[0] != 0 || x->rowptr[ni] != nnz) return cr__fail(CR_ERR_FORMAT, "%s: inconsistent feature table", path);
+    for (k = 0; k < ni; k++)
+        if (x->rowptr[k + 1] < x->rowptr[k] || x->rowptr[k + 1] > nnz) return cr__fail(CR_ERR_FORMAT, "%s: inconsistent feature table at item %lld", path, (long long)k);
+    for (k = 0; k < ni; k++)
+        for (p = x->rowptr[k]; p < x->rowptr[k + 1]; p++)
+            if (x->col[p] < 0 || x->col[p] >= nf || (p > x->rowptr[k] && x->col[p] <= x->col[p - 1]) || !(x->val[p] > 0 && x->val[p] <= 1))
+                return cr__fail(CR_ERR_FORMAT, "%s: bad feature entry %lld of item %lld", path, (long long)(p - x->rowptr[k]), (long long)k);
+    return CR_OK;
+}
+
 /* The tensor table and the parameter count, checked against the bytes that follow before
    anything is allocated for them. */
 static cr_status cr__ckpt_tensors(cr__rd *r, const char *path, cr__ptensor *table, uint32_t *ntens, int64_t *nparam) {
@@ -8934,8 +9598,8 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
     const unsigned char *buf = (const unsigned char *)data;
     cr__rd r;
     cr_config c;
-    cr_idmap users, items;
-    cr_csr hist;
+    cr_idmap users, items, feats;
+    cr_csr hist, fx;
     cr_model *m = NULL;
     uint32_t version, ntens = 0, i;
     cr__ptensor table[CR__MAX_TENSORS];
@@ -8947,6 +9611,8 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
     memset(&users, 0, sizeof users);
     memset(&items, 0, sizeof items);
     memset(&hist, 0, sizeof hist);
+    memset(&feats, 0, sizeof feats);
+    memset(&fx, 0, sizeof fx);
     if (!path) path = "(memory)";
     if (!buf && len) return cr__fail(CR_ERR_INVALID, "%s: no data given", path);
     memset(&r, 0, sizeof r);
@@ -8975,9 +9641,10 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
     if (r.bad) return cr__fail(CR_ERR_FORMAT, "%s: truncated in the header (at %s)", path, r.what);
     if ((st = cr__ckpt_ids(&r, path, nu, ni, &users, &items)) != CR_OK ||
         (st = cr__ckpt_hist(&r, path, nu, ni, cr_model_is_sequential(c.model), &hist)) != CR_OK ||
+        (cr__uses_features(&c) && (st = cr__ckpt_feats(&r, path, ni, &fx, &feats)) != CR_OK) ||
         (st = cr__ckpt_tensors(&r, path, table, &ntens, &nparam)) != CR_OK)
         goto fail;
-    if ((st = cr__model_build(&m, &c, &users, &items, &hist, nparam)) != CR_OK) {
+    if ((st = cr__model_build(&m, &c, &users, &items, &hist, &fx, &feats, nparam)) != CR_OK) {
         if (st == CR_ERR_FORMAT) st = cr__fail(CR_ERR_FORMAT, "%s: %s", path, cr_last_error());
         goto fail;
     }
@@ -8999,11 +9666,15 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
     m->step = step;
     cr_idmap_free(&users);
     cr_idmap_free(&items);
+    cr_idmap_free(&feats);
+    cr_csr_free(&fx);
     *out = m;
     return CR_OK;
 fail:
     cr_idmap_free(&users);
     cr_idmap_free(&items);
+    cr_idmap_free(&feats);
+    cr_csr_free(&fx);
     cr_csr_free(&hist);
     cr_model_free(m);
     return st;

@@ -26,6 +26,11 @@
 #                               validation), RecDCL at d = 512 (RECDCL_DIMS="512 2048" for more)
 #   bench/quality.sh rcl        XSimGCL and RCL's parts on Last.fm with 0% and 20% noisy training
 #                               pairs, the best of 100 epochs on validation
+#   bench/quality.sh colditems  item cold start on Amazon-Beauty as a graph (RecDCL's per-user
+#                               80/10/10 split, 10% of the items held out): LightGCN with item ids
+#                               only, with ids + attribute features, with the attribute-ID
+#                               contrast, and with correlated feature masking; warm, cold and
+#                               all-item rankings
 # Needs ../shared/data (or CR_DATA=dir). BENCH_THREADS threads per run (2), JOBS runs at once (1).
 # Logs: build/quality/. CR_BIN=path runs another build of the program.
 set -euo pipefail
@@ -188,6 +193,25 @@ recdcl)
             "$(awk -v a="$(tail -n 1 "$OUT/recdcl-beauty-d$d.json" | field test_recall@20)" -v b="$lr" 'BEGIN { print a / b }')" "$best"
     done
     ;;
+colditems)
+    A="$OUT/beauty-all.txt"
+    awk -F: 'NR == FNR {t[$1] = $2; next} {print $1 ":" $2 " " t[$1]}' "$DATA/amazon-beauty/test.txt" "$DATA/amazon-beauty/train.txt" > "$A"
+    R="--model lightgcn --train $A --format seq --split ratio:0.8,0.1,0.1 --patience 11 --max-epochs 300 --cold-items 0.1"
+    F="--item-features $DATA/amazon-beauty/item_attributes.txt --item-repr id+features"
+    run cold-beauty-id $R
+    run cold-beauty-features $R $F
+    run cold-beauty-attr $R $F --attr-w ${ATTR_W:-0.2}
+    run cold-beauty-fm $R $F --fm-w ${FM_W:-0.1} --fm-mask correlated
+    wait
+    for n in id features attr fm; do
+        summary cold-beauty-$n 20 recall@20 ndcg@20 warm_recall@20 warm_ndcg@20 warm_tail_recall cold_recall@20 cold_ndcg@20 cold_pop_recall@20
+    done
+    a=$(tail -n 1 "$OUT/cold-beauty-attr.json")
+    printf 'cold recall@20: contrast / features alone %.2f, / popularity %.2f; warm recall@20: contrast / ids only %.3f\n' \
+        "$(awk -v a="$(echo "$a" | field test_cold_recall@20)" -v b="$(tail -n 1 "$OUT/cold-beauty-features.json" | field test_cold_recall@20)" 'BEGIN { print a / b }')" \
+        "$(awk -v a="$(echo "$a" | field test_cold_recall@20)" -v b="$(echo "$a" | field test_cold_pop_recall@20)" 'BEGIN { print a / b }')" \
+        "$(awk -v a="$(echo "$a" | field test_warm_recall@20)" -v b="$(tail -n 1 "$OUT/cold-beauty-id.json" | field test_warm_recall@20)" 'BEGIN { print a / b }')"
+    ;;
 seq)
     B="--train $DATA/amazon-beauty/train.txt --test $DATA/amazon-beauty/test.txt"
     for h in ${HIST:-exclude include}; do
@@ -241,5 +265,5 @@ tune-cl4srec)
             "$(tail -n 1 "$f" | field valid_hit@10)" "$(tail -n 1 "$f" | field valid_ndcg@10)"
     done
     ;;
-*) echo "usage: bench/quality.sh graph|seq|tune-cl4srec|negatives|ncl|views|noise|claims|coldusers|recdcl|rcl" >&2; exit 2 ;;
+*) echo "usage: bench/quality.sh graph|seq|tune-cl4srec|negatives|ncl|views|noise|claims|coldusers|recdcl|rcl|colditems" >&2; exit 2 ;;
 esac

@@ -148,7 +148,7 @@ static cr_format parse_format(const char *s) {
 /* ---- the options of every command ---- */
 
 typedef struct opts {
-    const char *cmd, *train, *test, *load, *save, *npy, *items, *history, *aug, *report, *per_user;
+    const char *cmd, *train, *test, *load, *save, *npy, *items, *history, *aug, *report, *per_user, *item_features, *new_items;
     cr_config cfg;
     cr_load_opts lo;
     cr_fit_opts fit;
@@ -165,6 +165,8 @@ static void usage(void) {
         "  contrarec train --model M [--train F [--test F] [--format FMT]] [options]\n"
         "  contrarec eval --load FILE --test F [--train F] [--format FMT] [--topk 10,20] [--exclude-history] [--json]\n"
         "  contrarec recommend --load FILE (--user ID [--include-seen] | --items \"ID ...\" | --history \"ID ...\") [-k 10]\n"
+        "        [--new-items F]   (items the model never saw, one line each in the --item-features format,\n"
+        "        ranked for --user beside the trained items from their features; marked 'new')\n"
         "  contrarec plot RUN.json ... -o FILE.svg [--metric valid_ndcg@20] [--title T]\n"
         "        (an epoch field such as loss or valid_recall@20: curves over epochs; an array field\n"
         "        of the final line such as test_item_group_recall: grouped bars)\n"
@@ -199,9 +201,19 @@ static void usage(void) {
         "           --select last (no selection: the model after --epochs)\n"
         "per user:  --per-user F.tsv (the test evaluation per user: history, recall, NDCG, tail recall,\n"
         "           intra-list diversity at the largest K; 'contrarec compare' pairs two such files)\n"
+        , cr_model_list());
+    printf( /* in two parts: C99 compilers need only take string literals of 4095 bytes */
         "robustness: --train-noise P (add P x |train| random unobserved pairs to the training part only)\n"
         "cold start: --cold-users P (hold a seeded share P of the users out of training; fold them in from\n"
         "           their training items at test time) --cold-warm (train on them instead: their warm score)\n"
+        "           --cold-items P (hold a seeded share P of the items out of training; half of them validate,\n"
+        "           half are tested; test ranked over all, trained and held-out items; only models that\n"
+        "           read item features can score the held-out ones)\n"
+        "features:  --item-features F (lines 'item feat feat ...' or 'item feat:weight ...', graph models)\n"
+        "           --item-repr id|id+features|features (an item's input vector) --attr-w W --attr-tau 0.2\n"
+        "           (attribute-ID contrast: its features learn to stand in for its ID; untrained items\n"
+        "           are then served from their features) --fm-w W --fm-rate 0.5 --fm-mask random|correlated\n"
+        "           (feature masking: two masked views of each item's features contrasted, tau --tau)\n"
         "training:  --dim D (64) --layers K --lr LR --batch B --reg R --l2 paper|selfrec --clip C\n"
         "           --threads T --seed S\n"
         "contrast:  --tau T --lambda L --eps E --drop RHO --lstar L --proj-head --cl-negatives random:N\n"
@@ -224,7 +236,7 @@ static void usage(void) {
         "           many interactions if > 1) --cooccurrence (also co-occurrence diversity, serendipity)\n"
         "output:    --save FILE --export-npy DIR --json\n"
         "           --report DIR (DIR/run.json, the item map DIR/map.svg and DIR/report.html)\n"
-        "0 or omitted means the default of the chosen model.\n\n", cr_model_list());
+        "0 or omitted means the default of the chosen model.\n\n");
     for (k = 1; cr_model_name((cr_model_kind)k)[0] != '?'; k++) printf("  %-9s %s\n", cr_model_name((cr_model_kind)k), cr_model_about((cr_model_kind)k));
 }
 
@@ -318,6 +330,24 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--train-noise")) f->train_noise = parse_num(a, need(argc, argv, &i), 0, 10, 0);
         else if (!strcmp(a, "--cold-users")) f->cold_users = parse_num(a, need(argc, argv, &i), 0, 0.99, 0);
         else if (!strcmp(a, "--cold-warm")) f->cold_warm = 1;
+        else if (!strcmp(a, "--cold-items")) f->cold_items = parse_num(a, need(argc, argv, &i), 0, 0.99, 0);
+        else if (!strcmp(a, "--item-features")) o->item_features = need(argc, argv, &i);
+        else if (!strcmp(a, "--item-repr")) {
+            const char *v = need(argc, argv, &i);
+            if (!strcmp(v, "id")) c->item_repr = CR_REPR_ID;
+            else if (!strcmp(v, "id+features")) c->item_repr = CR_REPR_ID_FEATURES;
+            else if (!strcmp(v, "features")) c->item_repr = CR_REPR_FEATURES;
+            else die_usage("--item-repr: '%s' is not id, id+features or features%s", v, "");
+        } else if (!strcmp(a, "--attr-w")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->attr_w = v == 0 ? CR_OFF : (float)v; }
+        else if (!strcmp(a, "--attr-tau")) c->attr_tau = (float)parse_num(a, need(argc, argv, &i), 0, 1e6, 1);
+        else if (!strcmp(a, "--fm-w")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->fm_w = v == 0 ? CR_OFF : (float)v; }
+        else if (!strcmp(a, "--fm-rate")) c->fm_rate = (float)parse_num(a, need(argc, argv, &i), 0, 0.999999, 1);
+        else if (!strcmp(a, "--fm-mask")) {
+            const char *v = need(argc, argv, &i);
+            if (!strcmp(v, "random")) c->fm_corr = -1;
+            else if (!strcmp(v, "correlated")) c->fm_corr = 1;
+            else die_usage("--fm-mask: '%s' is not random or correlated%s", v, "");
+        }
         else if (!strcmp(a, "--select")) {
             const char *v = need(argc, argv, &i);
             if (!strcmp(v, "valid")) f->select = CR_SELECT_VALID;
@@ -389,6 +419,7 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--load")) o->load = need(argc, argv, &i);
         else if (!strcmp(a, "--user")) { o->user = parse_raw_id("--user", need(argc, argv, &i)); o->has_user = 1; }
         else if (!strcmp(a, "--items")) o->items = need(argc, argv, &i);
+        else if (!strcmp(a, "--new-items")) o->new_items = need(argc, argv, &i);
         else if (!strcmp(a, "--history")) o->history = need(argc, argv, &i);
         else if (!strcmp(a, "-k") || !strcmp(a, "--k")) o->k = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
         else if (!strcmp(a, "--include-seen")) o->include_seen = 1;
@@ -633,6 +664,14 @@ static void train_data(opts *o, cr_dataset *ds, int seq) {
     report_load(o->train, &ds->train_report);
     if (o->test) report_load(o->test, &ds->test_report);
     if (ds->test_overlap) fprintf(stderr, "%s: %lld test records are also training records (dropped: they can never be hit)\n", o->test, (long long)ds->test_overlap);
+    if (o->item_features) {
+        if (cr_load_item_features(&ds->features, &ds->items, o->item_features) != CR_OK) die("loading item features");
+        fprintf(stderr, "%s: %lld of %d items have features (%d distinct)", o->item_features, (long long)ds->features.items_with, ds->n_items,
+                ds->features.feats.n);
+        if (ds->features.unknown_items) fprintf(stderr, "; %lld lines name items the data does not have (skipped; first: line %lld)",
+                                                (long long)ds->features.unknown_items, (long long)ds->features.first_unknown_line);
+        fprintf(stderr, "\n");
+    }
     if (o->split[0] > 0) { /* one file into train / valid / test */
         if (cr_dataset_split_ratio(ds, o->split[0], o->split[1], o->split[2], c->seed ? c->seed : 2024) != CR_OK) die("splitting the data");
         fprintf(stderr, "--split: %lld training, %lld validation, %lld test interactions (per user, RecBole's rule)\n", (long long)ds->train.n,
@@ -678,6 +717,10 @@ static int cmd_train(opts *o) {
     if (f->select == CR_SELECT_LAST && !f->epochs) die_usage("--select last needs --epochs%s%s", "", "");
     if (f->cold_warm && f->cold_users == 0) die_usage("--cold-warm needs --cold-users%s%s", "", "");
     if (f->cold_users > 0 && f->train_noise > 0) die_usage("--cold-users does not go with --train-noise%s%s", "", "");
+    if (f->cold_items > 0 && (f->cold_users > 0 || f->train_noise > 0 || f->refit)) die_usage("--cold-items goes with neither --cold-users, --train-noise nor --refit%s%s", "", "");
+    if ((c->item_repr > CR_REPR_ID || c->attr_w > 0 || c->fm_w > 0) && !o->item_features)
+        die_usage("--item-repr, --attr-w and --fm-w need --item-features%s%s", "", "");
+    if (o->item_features && !o->train) die_usage("--item-features needs --train%s%s", "", "");
     rc = *c; /* every option is checked before any work */
     if (cr_config_resolve(&rc) != CR_OK) { fprintf(stderr, "contrarec: %s\n", cr_last_error()); return 2; }
     if (o->save) check_writable("--save", o->save, 0);
@@ -775,6 +818,14 @@ static int cmd_train(opts *o) {
                 jprintf(",\"cold_users\":%lld,\"cold_mode\":\"%s\"", (long long)res.n_cold_users, f->cold_warm ? "warm" : "fold-in");
                 json_metrics("cold_", &res.cold);
             }
+            if (res.n_cold_items) {
+                jprintf(",\"cold_items\":%lld", (long long)res.n_cold_items);
+                if (res.test_warm.users) {
+                    json_metrics("test_warm_", &res.test_warm);
+                    json_beyond("test_warm_", &res.test_warm);
+                }
+                if (res.test_cold.users) json_metrics("test_cold_", &res.test_cold);
+            }
             jprintf("}\n");
         }
         if (!o->json) {
@@ -802,6 +853,20 @@ static int cmd_train(opts *o) {
                 for (i = 0; i < res.cold.n_k; i++)
                     printf("  @%-3d recall %.4f  ndcg %.4f   (popularity: recall %.4f  ndcg %.4f)\n", res.cold.k[i], res.cold.recall[i],
                            res.cold.ndcg[i], res.cold.pop_recall[i], res.cold.pop_ndcg[i]);
+            }
+            if (res.n_cold_items) {
+                const cr_metrics *part[2];
+                const char *name[2] = {"among the trained items", "among the test's held-out items"};
+                int i, q;
+                part[0] = &res.test_warm;
+                part[1] = &res.test_cold;
+                printf("%lld items held out of training (--cold-items); the test set ranked\n", (long long)res.n_cold_items);
+                for (q = 0; q < 2; q++) {
+                    printf("  %s (%lld users):\n", name[q], (long long)part[q]->users);
+                    for (i = 0; i < part[q]->n_k; i++)
+                        printf("    @%-3d recall %.4f  ndcg %.4f   (popularity: recall %.4f  ndcg %.4f)\n", part[q]->k[i], part[q]->recall[i],
+                               part[q]->ndcg[i], part[q]->pop_recall[i], part[q]->pop_ndcg[i]);
+                }
             }
             printf("training %.1f s, evaluation %.1f s\n", res.train_seconds, res.eval_seconds);
             if (o->save) printf("saved %s\n", o->save);
@@ -887,11 +952,76 @@ static int cmd_eval(opts *o) {
     return 0;
 }
 
+/* Items the model never saw, from a file in the --item-features format (their ids are new):
+   their raw ids and the vectors their features give them. Returns how many. */
+static int load_new_items(const char *path, cr_model *m, int64_t **ids_out, float **vecs_out) {
+    FILE *f = fopen(path, "rb");
+    char *text = NULL, *p, *end;
+    size_t len = 0, cap = 0;
+    cr_idmap ids;
+    cr_item_features feat;
+    int n = 0, d = cr_model_config(m)->dim, line = 0;
+    int32_t r, dd;
+    if (!f) { fprintf(stderr, "contrarec: --new-items %s: cannot open: %s\n", path, strerror(errno)); exit(1); }
+    for (;;) { /* the whole file */
+        size_t got;
+        if (len + 65536 + 1 > cap && !(text = (char *)realloc(text, cap = 2 * cap + 65536 + 1))) { fprintf(stderr, "contrarec: out of memory\n"); exit(1); }
+        if (!(got = fread(text + len, 1, cap - len - 1, f))) break;
+        len += got;
+    }
+    fclose(f);
+    text[len] = 0;
+    memset(&ids, 0, sizeof ids);
+    for (p = text; p < text + len; p = end + 1) { /* pass 1: each line's item id, so the parser can map them */
+        long long v;
+        char *q;
+        line++;
+        if (!(end = strchr(p, '\n'))) end = text + len;
+        if (line == 1 && end - p >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3; /* a UTF-8 byte-order mark, as the parser skips */
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+        if (p == end || *p == '#') continue;
+        errno = 0;
+        v = strtoll(p, &q, 10);
+        if (q == p || errno || v < 0 || v > 0xFFFFFFFFLL) { fprintf(stderr, "contrarec: %s:%d: field 1: not an item id\n", path, line); exit(1); }
+        if (cr_idmap_add(&ids, v, &dd) != CR_OK) die("reading --new-items");
+    }
+    if (cr_parse_item_features(&feat, &ids, text, len, path) != CR_OK) die("reading --new-items");
+    free(text);
+    *ids_out = (int64_t *)malloc(sizeof(int64_t) * (size_t)(ids.n + 1));
+    *vecs_out = (float *)malloc(sizeof(float) * (size_t)(ids.n + 1) * (size_t)d);
+    if (!*ids_out || !*vecs_out) { fprintf(stderr, "contrarec: out of memory\n"); exit(1); }
+    for (r = 0; r < ids.n; r++) {
+        int64_t *raw, q, nf = feat.x.rowptr[r + 1] - feat.x.rowptr[r];
+        float *w;
+        int c = 0, unknown = 0;
+        cr_status st;
+        if (cr_model_item_id(m, ids.raw[r]) >= 0) { fprintf(stderr, "note: --new-items: item %lld is one the model has; ranked as such\n", (long long)ids.raw[r]); continue; }
+        raw = (int64_t *)malloc(sizeof(int64_t) * (size_t)(nf + 1));
+        w = (float *)malloc(sizeof(float) * (size_t)(nf + 1));
+        if (!raw || !w) { fprintf(stderr, "contrarec: out of memory\n"); exit(1); }
+        for (q = feat.x.rowptr[r]; q < feat.x.rowptr[r + 1]; q++, c++) {
+            raw[c] = feat.feats.raw[feat.x.col[q]];
+            w[c] = feat.x.val ? feat.x.val[q] : 1.0f;
+        }
+        st = cr_model_feature_vector(m, raw, w, c, *vecs_out + (int64_t)n * d, &unknown);
+        free(raw);
+        free(w);
+        if (st == CR_ERR_EMPTY) { fprintf(stderr, "note: --new-items: item %lld has no feature the model knows; left out\n", (long long)ids.raw[r]); continue; }
+        if (st != CR_OK) die("--new-items");
+        if (unknown) fprintf(stderr, "note: --new-items: item %lld: %d of its %d features are unknown to the model\n", (long long)ids.raw[r], unknown, c);
+        (*ids_out)[n++] = ids.raw[r];
+    }
+    cr_idmap_free(&ids);
+    cr_item_features_free(&feat);
+    return n;
+}
+
 static int cmd_recommend(opts *o) {
     cr_model *m;
     int64_t *items, *given = NULL;
     float *scores;
     int n = 0, i, unknown = 0, modes = o->has_user + (o->items != NULL) + (o->history != NULL), seq;
+    char *is_new = NULL;
     cr_status st;
     if (modes != 1) die_usage("recommend needs exactly one of --user, --items, --history%s%s", "", "");
     m = load_model(o);
@@ -905,6 +1035,7 @@ static int cmd_recommend(opts *o) {
         snprintf(b, sizeof b, "%d", cr_model_num_items(m));
         die_usage("-k %s is more than the model's %s items", a, b);
     }
+    if (o->new_items && !o->has_user) die_usage("--new-items ranks them for a --user%s%s", "", "");
     if (o->has_user) st = cr_recommend(m, o->user, o->k, !o->include_seen, items, scores, &n);
     else {
         const char *list = o->items ? o->items : o->history;
@@ -918,14 +1049,40 @@ static int cmd_recommend(opts *o) {
         if (unknown) fprintf(stderr, "note: %d of the %d given items are unknown to the model and were ignored\n", unknown, ng);
     }
     if (st != CR_OK) die("recommending");
+    if (o->new_items) { /* the new items join the list where their scores put them */
+        int64_t *nid;
+        float *vec, *ns;
+        int nn = load_new_items(o->new_items, m, &nid, &vec), j, total;
+        if (!(ns = (float *)malloc(sizeof(float) * (size_t)(nn + 1))) || !(is_new = (char *)calloc((size_t)o->k, 1))) { fprintf(stderr, "contrarec: out of memory\n"); return 1; }
+        if (cr_model_score_vectors(m, o->user, vec, nn, ns) != CR_OK) die("scoring --new-items");
+        for (j = 0; j < nn; j++) { /* insertion into the sorted top k (ties: trained items first) */
+            int at = n;
+            while (at > 0 && ns[j] > scores[at - 1]) at--;
+            if (at >= o->k) continue;
+            total = n < o->k ? n + 1 : o->k;
+            for (i = total - 1; i > at; i--) { items[i] = items[i - 1]; scores[i] = scores[i - 1]; is_new[i] = is_new[i - 1]; }
+            items[at] = nid[j];
+            scores[at] = ns[j];
+            is_new[at] = 1;
+            n = total;
+        }
+        free(nid);
+        free(vec);
+        free(ns);
+    }
     if (o->json) {
         printf("{\"items\":[");
         for (i = 0; i < n; i++) printf("%s%lld", i ? "," : "", (long long)items[i]);
         printf("],\"scores\":[");
         for (i = 0; i < n; i++) printf("%s%.6f", i ? "," : "", scores[i]);
+        if (is_new) {
+            printf("],\"new\":[");
+            for (i = 0; i < n; i++) printf("%s%s", i ? "," : "", is_new[i] ? "true" : "false");
+        }
         printf("]}\n");
     } else
-        for (i = 0; i < n; i++) printf("%d\t%lld\t%.6f\n", i + 1, (long long)items[i], scores[i]);
+        for (i = 0; i < n; i++) printf("%d\t%lld\t%.6f%s\n", i + 1, (long long)items[i], scores[i], is_new && is_new[i] ? "\tnew" : "");
+    free(is_new);
     free(items);
     free(scores);
     free(given);

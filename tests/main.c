@@ -41,6 +41,22 @@ int crt_have_file(const char *path) {
     return f != NULL;
 }
 
+cr_status crt_synth_features(cr_dataset *ds) {
+    size_t cap = (size_t)ds->n_items * 32 + 1, len = 0;
+    char *txt = (char *)malloc(cap);
+    int32_t i;
+    cr_status st;
+    if (!txt) return CR_ERR_NOMEM;
+    for (i = 0; i < ds->n_items; i++) {
+        long long r = (long long)ds->items.raw[i];
+        if (r % 5 == 0) continue;
+        len += (size_t)snprintf(txt + len, cap - len, r % 3 ? "%lld %lld %lld:2\n" : "%lld %lld %lld:2 %lld\n", r, r % 7, 7 + (3 * r) % 11, 18 + r % 4);
+    }
+    st = cr_parse_item_features(&ds->features, &ds->items, txt, len, "synthetic features");
+    free(txt);
+    return st;
+}
+
 int main(int argc, char **argv) {
     int passed = 0, failed = 0;
     size_t g;

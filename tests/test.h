@@ -24,6 +24,10 @@ const char *crt_tmp(const char *name);
 const char *crt_write(const char *name, const char *text, long len);
 /* 1 if the file exists and can be read (used to run real-data tests only when present). */
 int crt_have_file(const char *path);
+/* Item features for a dataset, through the parser: item i (raw id r) has feature r % 7 and
+   feature 7 + (3 r) % 11 with weight 2 (and feature 18 + r % 4 when r is a multiple of 3), except
+   every fifth item, which has none. */
+cr_status crt_synth_features(cr_dataset *ds);
 
 #define TEST(name) static void name(void)
 #define CHECK(c)                                                                                   \

@@ -300,6 +300,42 @@ TEST(train_selects_on_validation) {
     CHECK(f && fread(line, 1, sizeof line - 1, f) > 0);
     if (f) fclose(f);
     CHECK(strstr(line, "\"cold_mode\":\"warm\"") && strstr(line, "\"cold_recall@20\":") && strstr(line, "\"cold_users\":"));
+    /* item features and item cold start */
+    {
+        char txt[16384], ft[4096];
+        size_t n = 0, nf = 0;
+        int u, k, it;
+        for (u = 0; u < 80; u++) { /* users of 4 tastes, each over 10 of 40 items */
+            n += (size_t)snprintf(txt + n, sizeof txt - n, "%d", u);
+            for (k = 0; k < 8; k++) n += (size_t)snprintf(txt + n, sizeof txt - n, " %d", (u % 4) * 10 + (u * 7 + k * 3) % 10);
+            n += (size_t)snprintf(txt + n, sizeof txt - n, "\n");
+        }
+        for (it = 0; it < 40; it++) nf += (size_t)snprintf(ft + nf, sizeof ft - nf, "%d %d %d:0.5\n", it, it / 10, 100 + it % 3);
+        crt_write("cli_feat_train.txt", txt, (long)n);
+        crt_write("cli_feat.txt", ft, (long)nf);
+    }
+    EXPECT("train --model lightgcn --train build/test-tmp/cli_feat_train.txt --item-repr features", 2, "--item-repr, --attr-w and --fm-w need --item-features");
+    EXPECT("train --model lightgcn --train build/test-tmp/cli_feat_train.txt --item-features build/test-tmp/cli_feat.txt --fm-w 0.1 --fm-mask some", 2,
+           "--fm-mask: 'some' is not random or correlated");
+    EXPECT("train --model lightgcn --item-features build/test-tmp/cli_feat.txt --item-repr id", 2, "--item-features needs --train");
+    EXPECT("train --model lightgcn --train build/test-tmp/cli_feat_train.txt --item-features build/test-tmp/cli_feat.txt --item-repr some", 2,
+           "--item-repr: 'some' is not id, id+features or features");
+    EXPECT("train --model gru4rec --train build/test-tmp/cli_feat_train.txt --item-features build/test-tmp/cli_feat.txt --item-repr features", 2,
+           "item features (item_repr, attr_w, fm_w) are for graph models");
+    EXPECT("train --model lightgcn --train build/test-tmp/cli_feat_train.txt --item-features build/test-tmp/no-such.txt --item-repr features", 1,
+           "no-such.txt: cannot open");
+    EXPECT("train --model lightgcn --train build/test-tmp/cli_feat_train.txt --item-features build/test-tmp/cli_feat.txt --item-repr id+features "
+           "--attr-w 0.2 --fm-w 0.1 --fm-mask correlated --cold-items 0.2 --epochs 2 --dim 8 --batch 64 --no-auc --json --save build/test-tmp/cli_feat.crrc", 0, "40 of 40 items have features");
+    CHECK(slurp("build/test-tmp/cli.out", line, sizeof line) && strstr(line, "\"cold_items\":8") && strstr(line, "\"test_cold_recall@20\":") &&
+          strstr(line, "\"test_warm_ndcg@20\":"));
+    EXPECT("recommend --load build/test-tmp/cli_feat.crrc --user 3 -k 5", 0, "");
+    crt_write("cli_new_items.txt", "1000 0 101:0.5\n1001 3\n1002 999\n5 1\n", -1);
+    EXPECT("recommend --load build/test-tmp/cli_feat.crrc --user 3 -k 40 --new-items build/test-tmp/cli_new_items.txt", 0,
+           "item 1002 has no feature the model knows");
+    CHECK(strstr(e_last, "item 5 is one the model has"));
+    CHECK(slurp("build/test-tmp/cli.out", line, sizeof line) && strstr(line, "\t1000\t") && strstr(line, "\t1001\t") && strstr(line, "\tnew\n") &&
+          !strstr(line, "\t1002\t"));
+    EXPECT("recommend --load build/test-tmp/cli_feat.crrc --items 1 --new-items build/test-tmp/cli_new_items.txt", 2, "--new-items ranks them for a --user");
 }
 
 /* Output paths are checked before any work: a run that could not save stops at once. */

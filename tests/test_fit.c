@@ -677,6 +677,156 @@ static void golden_config(cr_config *c, const golden *g) {
     }
 }
 
+/* Item cold start: the held-out items never reach training, half of them validate and half
+   are tested; the test set is ranked three ways; an untrained item is served from its
+   features at the trained items' mean length; the model, saved and loaded, serves the same. */
+TEST(cold_items_are_held_out) {
+    cr_dataset ds = synth(0, 300, 400, 29);
+    cr_config c;
+    cr_fit_opts o;
+    cr_fit_result r, r2;
+    cr_model *m = NULL, *m2 = NULL;
+    const float *U, *I, *U2, *I2;
+    uint8_t *pick = (uint8_t *)calloc((size_t)ds.n_items, 1);
+    int64_t e, warm_train = 0, cold_valid = 0, n_tested = 0, n_warm = 0;
+    int32_t i;
+    double warm_len = 0;
+    const char *path = crt_tmp("cold-items.crrc");
+    CHECK_OK(crt_synth_features(&ds));
+    memset(&c, 0, sizeof c);
+    memset(&o, 0, sizeof o);
+    c.model = CR_MODEL_LIGHTGCN;
+    c.dim = 8;
+    c.item_repr = CR_REPR_ID_FEATURES;
+    c.attr_w = 0.2f;
+    o.epochs = 2;
+    o.cold_items = 0.1;
+    CHECK_OK(cr_fit(&m, &c, &ds, &o, &r));
+    {
+        int64_t with = 0;
+        for (e = 0; e < ds.train.n; e++) pick[ds.train.item[e]] = 1;
+        for (e = 0; e < ds.test.n; e++) pick[ds.test.item[e]] = 1;
+        for (i = 0; i < ds.n_items; i++) with += pick[i];
+        CHECKF(r.n_cold_items == (int64_t)floor(0.1 * (double)with + 0.5), "%lld held out of %lld", (long long)r.n_cold_items, (long long)with);
+    }
+    CHECK(cr_cold_items(&ds, 0.1, 2024, 1, pick) == r.n_cold_items);
+    for (e = 0; e < ds.train.n; e++) warm_train += pick[ds.train.item[e]] == 0;
+    for (e = 0; e < ds.train.n; e++) cold_valid += pick[ds.train.item[e]] == 1;
+    for (e = 0; e < ds.test.n; e++) cold_valid += pick[ds.test.item[e]] == 1;
+    CHECKF(r.n_train + r.n_valid == warm_train + cold_valid, "train %lld + valid %lld, expected %lld + %lld", (long long)r.n_train,
+           (long long)r.n_valid, (long long)warm_train, (long long)cold_valid);
+    CHECK(r.test_warm.users > 0 && r.test_cold.users > 0 && r.test_cold.recall[1] > 0 && r.test_cold.recall[1] <= 1);
+    CHECK(r.test.users >= r.test_warm.users && r.test.users >= r.test_cold.users);
+    /* held-out items: no training history, served from their features at the trained items' length */
+    CHECK_OK(cr_model_embeddings(m, &U, &I));
+    for (i = 0; i < ds.n_items; i++)
+        if (!pick[i]) { warm_len += sqrt((double)cr_vsumsq(I + (int64_t)i * 8, 8)); n_warm++; }
+    warm_len /= (double)n_warm;
+    { /* one length for all of them: the mean over the items with training records (a few
+         unpicked items have none: their records went to validation and test) */
+        double first = -1;
+        for (i = 0; i < ds.n_items; i++)
+            if (pick[i] && ds.features.x.rowptr[i + 1] > ds.features.x.rowptr[i]) {
+                double len = sqrt((double)cr_vsumsq(I + (int64_t)i * 8, 8));
+                if (first < 0) first = len;
+                CHECK_NEAR(len / first, 1.0, 1e-5);
+                n_tested++;
+            }
+        CHECK(n_tested > 20 && fabs(first / warm_len - 1) < 0.05);
+    }
+    for (i = 0; i < ds.n_items; i++) /* a new item with the same features gets the same vector */
+        if (pick[i] && ds.features.x.rowptr[i + 1] > ds.features.x.rowptr[i]) {
+            int64_t raw[8], q;
+            float w[8], v[8], sc[2];
+            int nf = 0, unk = -1, j;
+            for (q = ds.features.x.rowptr[i]; q < ds.features.x.rowptr[i + 1]; q++, nf++) {
+                raw[nf] = ds.features.feats.raw[ds.features.x.col[q]];
+                w[nf] = ds.features.x.val[q];
+            }
+            raw[nf] = 12345; /* a feature the model has never seen: skipped and counted */
+            w[nf++] = 1.0f;
+            CHECK_OK(cr_model_feature_vector(m, raw, w, nf, v, &unk));
+            CHECK(unk == 1);
+            for (j = 0; j < 8; j++) CHECK_NEAR(v[j], I[(int64_t)i * 8 + j], 1e-5);
+            CHECK_OK(cr_model_score_vectors(m, ds.users.raw[0], v, 1, sc));
+            CHECK_OK(cr_score_items(m, ds.users.raw[0], &ds.items.raw[i], 1, sc + 1, NULL));
+            CHECK_NEAR(sc[0], sc[1], 1e-5);
+            CHECK_FAILS(cr_model_feature_vector(m, raw + nf - 1, w, 1, v, &unk), CR_ERR_EMPTY, "none of the item's 1 features is known");
+            break;
+        }
+    /* a checkpoint carries the features: the loaded model serves every item the same */
+    CHECK_OK(cr_model_save(m, path));
+    CHECK_OK(cr_model_load(&m2, path, NULL));
+    CHECK_OK(cr_model_embeddings(m2, &U2, &I2));
+    CHECK(memcmp(I, I2, sizeof(float) * 8 * (size_t)ds.n_items) == 0 && memcmp(U, U2, sizeof(float) * 8 * (size_t)ds.n_users) == 0);
+    cr_model_free(m2);
+    cr_model_free(m);
+    CHECK_OK(cr_fit(&m, &c, &ds, &o, &r2)); /* the same seed: the same items, the same numbers */
+    cr_model_free(m);
+    CHECK(r2.n_cold_items == r.n_cold_items && r2.test_cold.ndcg[1] == r.test_cold.ndcg[1] && r2.test_warm.ndcg[1] == r.test_warm.ndcg[1]);
+    o.train_noise = 0.1;
+    CHECK_FAILS(cr_fit(&m, &c, &ds, &o, &r2), CR_ERR_INVALID, "cold_items goes with neither");
+    o.train_noise = 0;
+    o.cold_items = 1;
+    CHECK_FAILS(cr_fit(&m, &c, &ds, &o, &r2), CR_ERR_INVALID, "cold_items 1 is outside");
+    o.cold_items = 0.1;
+    c.model = CR_MODEL_GRU4REC;
+    c.item_repr = 0;
+    c.attr_w = 0;
+    CHECK_FAILS(cr_fit(&m, &c, &ds, &o, &r2), CR_ERR_INVALID, "cold_items is for graph models");
+    c.model = CR_MODEL_LIGHTGCN;
+    c.item_repr = CR_REPR_FEATURES;
+    {
+        int32_t col3 = ds.features.x.col[3]; /* a feature matrix built by hand is checked, not trusted */
+        ds.features.x.col[3] = 999;
+        CHECK_FAILS(cr_fit(&m, &c, &ds, &o, &r2), CR_ERR_INVALID, "feature 999");
+        ds.features.x.col[3] = col3;
+        ds.features.x.val[2] = -1.0f;
+        CHECK_FAILS(cr_fit(&m, &c, &ds, &o, &r2), CR_ERR_INVALID, "entry");
+    }
+    cr_item_features_free(&ds.features);
+    CHECK_FAILS(cr_fit(&m, &c, &ds, &o, &r2), CR_ERR_INVALID, "need item features");
+    free(pick);
+    cr_dataset_free(&ds);
+}
+
+/* items_only: all ones ranks as without it; a subset counts only the test records on it. */
+TEST(evaluation_over_some_items) {
+    cr_dataset ds = synth(0, 200, 300, 31);
+    cr_config c;
+    cr_model *m = NULL;
+    cr_eval_opts eo;
+    cr_metrics a, b;
+    uint8_t *only = (uint8_t *)malloc((size_t)ds.n_items);
+    uint8_t *has = (uint8_t *)calloc((size_t)ds.n_users, 1);
+    int64_t e, users = 0;
+    int32_t u;
+    memset(&c, 0, sizeof c);
+    c.model = CR_MODEL_MF;
+    c.dim = 8;
+    c.batch = 256;
+    CHECK_OK(cr_model_create(&m, &c, &ds));
+    CHECK_OK(cr_train_epoch(m, 1, NULL, NULL, NULL));
+    memset(&eo, 0, sizeof eo);
+    CHECK_OK(cr_evaluate(m, &ds.test, &eo, &a));
+    memset(only, 1, (size_t)ds.n_items);
+    eo.items_only = only;
+    CHECK_OK(cr_evaluate(m, &ds.test, &eo, &b));
+    a.seconds = b.seconds = 0;
+    CHECK(memcmp(&a, &b, sizeof a) == 0);
+    for (u = 0; u < ds.n_items; u++) only[u] = u % 3 == 0;
+    for (e = 0; e < ds.test.n; e++) has[ds.test.user[e]] |= only[ds.test.item[e]];
+    for (u = 0; u < ds.n_users; u++) users += has[u];
+    CHECK_OK(cr_evaluate(m, &ds.test, &eo, &b));
+    CHECK(b.users == users && b.users < a.users && b.recall[1] > 0);
+    /* every recommended slot holds an allowed item: the coverage counts them alone */
+    CHECK(b.beyond.item_coverage * (ds.n_items + 1) <= (ds.n_items + 2) / 3 + 1e-9);
+    free(only);
+    free(has);
+    cr_model_free(m);
+    cr_dataset_free(&ds);
+}
+
 TEST(every_model_matches_its_golden_numbers) {
 #if defined(__GNUC__) && !defined(__clang__) && defined(__FMA__) && !defined(CR_NO_SIMD)
     const int exact = 1;
@@ -741,6 +891,8 @@ const crt_case crt_fit[] = {
     {"fit/fold_in_evaluation_graph", fold_in_evaluation_graph},
     {"fit/fold_in_evaluation_sequence", fold_in_evaluation_sequence},
     {"fit/cold_users_are_held_out", cold_users_are_held_out},
+    {"fit/cold_items_are_held_out", cold_items_are_held_out},
+    {"fit/evaluation_over_some_items", evaluation_over_some_items},
     {"fit/serving_from_several_threads_graph", serving_from_several_threads_graph},
     {"fit/serving_from_several_threads_sequence", serving_from_several_threads_sequence},
     {"fit/workspace_is_sized_by_the_model", workspace_is_sized_by_the_model},

@@ -447,14 +447,16 @@ static cr_dataset small_data(int seq) {
 /* Checks d(loss)/d(param) for the 12 largest-gradient coordinates and 12 random ones among
    those whose gradient is at least `share` of the largest (smaller ones sit at the float32
    noise floor of the forward pass, ~1e-7 of the loss). h: the finite-difference step. */
+static const char *gc_only; /* checks only this tensor's coordinates (a loss with stop-gradient targets) */
 static double model_gradcheck(cr_config *c, int *checked, double h0, double share) {
     cr_dataset ds = small_data(cr_model_is_sequential(c->model));
     cr_model *m;
     int32_t us[12], ps[12], ns[12];
     int B = 12, i, j, nidx = 0;
-    int64_t idx[24], np;
-    double l0, ga[24], gn[24], worst;
+    int64_t idx[30], np;
+    double l0, ga[30], gn[30], worst;
     float *p, *g;
+    if ((c->item_repr > CR_REPR_ID || c->attr_w > 0 || c->fm_w > 0) && crt_synth_features(&ds) != CR_OK) { printf("features: %s\n", cr_last_error()); return 1e9; }
     c->dim = 8;
     c->batch = 12;
     if (!c->layers) c->layers = 2;
@@ -474,6 +476,10 @@ static double model_gradcheck(cr_config *c, int *checked, double h0, double shar
         if (cr_model_config(m)->proj_head) { /* keep every ReLU of the head away from its kink: half of the units
                                always on, half always off, so the differences stay smooth */
             float *b1 = cr__tensor(m, "proj_b1");
+            for (j = 0; j < c->dim; j++) b1[j] = j % 2 ? 8.0f : -8.0f;
+        }
+        if (cr__tensor(m, "fm_b1")) { /* feature masking's head, likewise */
+            float *b1 = cr__tensor(m, "fm_b1");
             for (j = 0; j < c->dim; j++) b1[j] = j % 2 ? 8.0f : -8.0f;
         }
         if (c->model == CR_MODEL_RECDCL) { /* the projector's ReLUs after its batch norms, likewise */
@@ -502,7 +508,12 @@ static double model_gradcheck(cr_config *c, int *checked, double h0, double shar
     {
         float *a = (float *)malloc(sizeof(float) * (size_t)np);
         cr_rng r;
-        for (i = 0; i < np; i++) a[i] = fabsf(g[i]);
+        int64_t lo = 0, hi = np;
+        if (gc_only) { /* the other tensors' coordinates drop out of both draws */
+            lo = cr__tensor(m, gc_only) - p;
+            hi = lo + m->ifeat.ncols * c->dim;
+        }
+        for (i = 0; i < np; i++) a[i] = i >= lo && i < hi ? fabsf(g[i]) : -1.0f;
         for (j = 0; j < 12; j++) {
             int64_t best = 0;
             for (i = 1; i < np; i++)
@@ -510,9 +521,19 @@ static double model_gradcheck(cr_config *c, int *checked, double h0, double shar
             idx[nidx++] = best;
             a[best] = -1;
         }
+        if (cr__tensor(m, "feat_emb")) { /* the feature table's 6 largest too: the bag's backward */
+            int64_t off = cr__tensor(m, "feat_emb") - p, n = m->ifeat.ncols * c->dim;
+            for (j = 0; j < 6; j++) {
+                int64_t best = off;
+                for (i = off; i < off + n; i++)
+                    if (a[i] > a[best]) best = i;
+                if (a[best] > 0) idx[nidx++] = best;
+                a[best] = -1;
+            }
+        }
         cr_rng_seed(&r, 32);
-        for (j = 0; j < 5000 && nidx < 24; j++) {
-            int64_t k = (int64_t)(cr_rng_next(&r) % (uint64_t)np);
+        for (j = 0; j < 5000 && nidx < 30; j++) {
+            int64_t k = lo + (int64_t)(cr_rng_next(&r) % (uint64_t)(hi - lo));
             if (fabsf(g[k]) >= share * fabsf(g[idx[0]])) idx[nidx++] = k;
         }
         free(a);
@@ -552,6 +573,7 @@ static double model_gradcheck(cr_config *c, int *checked, double h0, double shar
         c.model = kind;                                                                            \
         extra;                                                                                     \
         w = model_gradcheck(&c, &n, h, share);                                                     \
+        gc_only = NULL;                                                                            \
         CHECKF(n >= 12 && w < 1e-3, "%d coordinates, max relative error %g", n, w);             \
     }
 
@@ -615,6 +637,18 @@ MODEL_CHECK_H(grad_lightgcn_dns, CR_MODEL_LIGHTGCN, 1e-2, c.reg = 0.05f; c.neg =
 MODEL_CHECK_H(grad_lightgcn_mixgcf, CR_MODEL_LIGHTGCN, 1e-2, c.reg = 0.05f; c.layers = 3; c.neg = CR_NEG_MIXGCF; c.neg_candidates = 6)
 MODEL_CHECK_H(grad_mf_mixgcf, CR_MODEL_MF, 1e-2, c.reg = 0.05f; c.neg = CR_NEG_MIXGCF; c.neg_candidates = 6)
 MODEL_CHECK_H(grad_xsimgcl_mixgcf, CR_MODEL_XSIMGCL, 1e-2, c.lambda = 0.5f; c.lstar = 1; c.eps = 1e-5f; c.neg = CR_NEG_MIXGCF; c.neg_candidates = 5)
+/* item features: the embedding bag into the ego table, alone or beside the ID rows; the
+   attribute-ID contrast with and without the bag */
+MODEL_CHECK(grad_lightgcn_id_features, CR_MODEL_LIGHTGCN, c.reg = 0.05f; c.item_repr = CR_REPR_ID_FEATURES)
+MODEL_CHECK(grad_mf_features_only, CR_MODEL_MF, c.reg = 0.05f; c.item_repr = CR_REPR_FEATURES)
+/* the attribute-ID contrast's target (the items' encoder rows) is a stop-gradient: with ID-only
+   items the feature table is what it trains, checked alone (the other tensors' differences
+   would include the target's own change) */
+MODEL_CHECK(grad_lightgcn_attr_contrast, CR_MODEL_LIGHTGCN, c.attr_w = 0.5f; c.attr_tau = 0.5f; gc_only = "feat_emb")
+MODEL_CHECK(grad_xsimgcl_attr_contrast, CR_MODEL_XSIMGCL, c.lambda = 0.5f; c.eps = 1e-5f; c.attr_w = 0.5f; c.attr_tau = 0.5f; gc_only = "feat_emb")
+MODEL_CHECK(grad_lightgcn_fmask_random, CR_MODEL_LIGHTGCN, c.item_repr = CR_REPR_ID_FEATURES; c.fm_w = 0.5f; c.tau = 0.5f)
+MODEL_CHECK(grad_xsimgcl_fmask_correlated, CR_MODEL_XSIMGCL, c.lambda = 0.5f; c.eps = 1e-5f; c.item_repr = CR_REPR_FEATURES; c.fm_w = 0.5f; c.fm_corr = 1; c.tau = 0.5f)
+MODEL_CHECK_HS(grad_recdcl_features, CR_MODEL_RECDCL, 5e-2, 5e-2, c.reg = 0.05f; c.momentum = 1.0f; c.item_repr = CR_REPR_FEATURES)
 MODEL_CHECK(grad_ncl_structure, CR_MODEL_NCL, c.lambda = 0.05f; c.proto_reg = CR_OFF; c.batch = 12)
 MODEL_CHECK(grad_ncl_structure_and_prototypes, CR_MODEL_NCL, c.lambda = 0.05f; c.proto_reg = 0.05f; c.clusters = 3; c.warmup = -1; c.ssl_alpha = 2.0f)
 
@@ -894,6 +928,95 @@ TEST(feature_contrast_losses_gradcheck) {
     CHECKF(rel_err(ga, gn, B * D, 1e-6) < 1e-3, "cosine to targets rel err %g", rel_err(ga, gn, B * D, 1e-6));
 }
 
+/* Feature masking's masks: co-occurrence counts by hand; a random mask keeps at least one
+   feature; a correlated one masks round(rate n) features, a seed and those that co-occur with
+   it most. */
+TEST(feature_masks) {
+    static const int64_t us[8] = {0, 0, 1, 1, 2, 2, 3, 3}, is[8] = {0, 1, 2, 3, 0, 2, 1, 3};
+    const char *feats = "0 10 11 12 13\n1 10 11\n2 10 11 12\n3 13\n";
+    cr_dataset ds;
+    cr_config c;
+    cr_model *m = NULL;
+    uint8_t keep[4];
+    int t, j, kept_min = 4;
+    CHECK_OK(cr_dataset_from_arrays(&ds, us, is, 8, NULL, NULL, 0, 0));
+    CHECK_OK(cr_parse_item_features(&ds.features, &ds.items, feats, strlen(feats), "feats"));
+    memset(&c, 0, sizeof c);
+    c.model = CR_MODEL_LIGHTGCN;
+    c.dim = 4;
+    c.item_repr = CR_REPR_ID_FEATURES;
+    c.fm_w = 1.0f;
+    c.fm_corr = 1;
+    CHECK_OK(cr_model_create(&m, &c, &ds));
+    CHECK(m->fco == NULL); /* training state: counted when training starts, never for serving */
+    CHECK_OK(cr__train_ws(m));
+    /* item 0's features 10, 11, 12, 13 (dense 0..3): 10 and 11 meet in items 0, 1, 2; 10 and 12 in
+       0, 2; 10 and 13 in 0 alone */
+    CHECK(m->fco[m->fco_off[0] + 0 * 4 + 1] == 3 && m->fco[m->fco_off[0] + 0 * 4 + 2] == 2 && m->fco[m->fco_off[0] + 0 * 4 + 3] == 1 &&
+          m->fco[m->fco_off[0] + 1 * 4 + 1] == 3 && m->fco[m->fco_off[0] + 3 * 4 + 3] == 2);
+    for (t = 0; t < 200; t++) { /* rate 0.5 of 4: the seed and its closest partner */
+        int a = -1, b2 = -1;
+        cr__fm_mask(m, 0, (uint64_t)t, keep);
+        for (j = 0; j < 4; j++)
+            if (!keep[j]) { if (a < 0) a = j; else b2 = j; }
+        CHECKF(a >= 0 && b2 >= 0 && keep[0] + keep[1] + keep[2] + keep[3] == 2, "draw %d", t);
+        { /* one of the two is the seed: the other is its most co-occurring partner */
+            const int32_t *ca = m->fco + m->fco_off[0] + a * 4, *cb = m->fco + m->fco_off[0] + b2 * 4;
+            int oka = 1, okb = 1;
+            for (j = 0; j < 4; j++)
+                if (j != a && j != b2) { oka &= ca[b2] >= ca[j]; okb &= cb[a] >= cb[j]; }
+            CHECKF(oka || okb, "draw %d: masked %d and %d", t, a, b2);
+        }
+        cr__fm_mask(m, 3, (uint64_t)t, keep); /* one feature: never masked */
+        CHECK(keep[0] == 1);
+    }
+    cr_model_free(m);
+    c.fm_corr = -1;
+    c.fm_rate = 0.9f;
+    CHECK_OK(cr_model_create(&m, &c, &ds));
+    for (t = 0; t < 200; t++) {
+        int k = 0;
+        cr__fm_mask(m, 0, (uint64_t)t, keep);
+        for (j = 0; j < 4; j++) k += keep[j];
+        kept_min = k < kept_min ? k : kept_min;
+    }
+    CHECK(kept_min == 1); /* at rate 0.9 all four are often masked: one comes back */
+    cr_model_free(m);
+    cr_dataset_free(&ds);
+}
+
+/* The attribute-ID contrast moves the feature table alone: every other gradient is the one
+   the model has without it, bit for bit. */
+TEST(attr_contrast_target_is_stop_gradient) {
+    cr_dataset ds = small_data(0);
+    cr_config c;
+    cr_model *a = NULL, *b = NULL;
+    int32_t us[12], ps[12], ns[12];
+    int i;
+    double la, lb;
+    CHECK_OK(crt_synth_features(&ds));
+    memset(&c, 0, sizeof c);
+    c.model = CR_MODEL_LIGHTGCN;
+    c.dim = 8;
+    c.batch = 12;
+    CHECK_OK(cr_model_create(&a, &c, &ds));
+    c.attr_w = 0.5f;
+    CHECK_OK(cr_model_create(&b, &c, &ds));
+    for (i = 0; i < 12; i++) {
+        us[i] = ds.train.user[i * 5];
+        ps[i] = ds.train.item[i * 5];
+        ns[i] = (i * 7) % ds.n_items;
+    }
+    CHECK_OK(cr_model_batch_loss(a, us, ps, ns, 12, 1, 0, 1, &la));
+    CHECK_OK(cr_model_batch_loss(b, us, ps, ns, 12, 1, 0, 1, &lb));
+    CHECK(lb > la); /* the contrast's part */
+    CHECK(memcmp(cr_model_grads(a), cr_model_grads(b), sizeof(float) * (size_t)cr_model_num_params(a)) == 0);
+    CHECK(cr_vsumsq(cr__tensor_grad(b, "feat_emb"), b->ifeat.ncols * 8) > 0);
+    cr_model_free(a);
+    cr_model_free(b);
+    cr_dataset_free(&ds);
+}
+
 const crt_case crt_grad[] = {
     {"grad/projection_head", projection_head_gradcheck},
     {"grad/batchnorm", batchnorm_gradcheck},
@@ -919,6 +1042,15 @@ const crt_case crt_grad[] = {
     {"grad/model_recdcl_uuii", grad_recdcl_uuii},
     {"grad/model_recdcl_bcl", grad_recdcl_bcl},
     {"grad/model_ncl_structure_and_prototypes", grad_ncl_structure_and_prototypes},
+    {"grad/model_lightgcn_id_features", grad_lightgcn_id_features},
+    {"grad/model_mf_features_only", grad_mf_features_only},
+    {"grad/model_lightgcn_attr_contrast", grad_lightgcn_attr_contrast},
+    {"grad/model_xsimgcl_attr_contrast", grad_xsimgcl_attr_contrast},
+    {"grad/model_recdcl_features", grad_recdcl_features},
+    {"grad/model_lightgcn_fmask_random", grad_lightgcn_fmask_random},
+    {"grad/feature_masks", feature_masks},
+    {"grad/attr_contrast_target_is_stop_gradient", attr_contrast_target_is_stop_gradient},
+    {"grad/model_xsimgcl_fmask_correlated", grad_xsimgcl_fmask_correlated},
     {"grad/bpr", bpr_gradcheck},
     {"grad/infonce", infonce_gradcheck},
     {"grad/infonce_ntxent_tied", infonce_ntxent_tied_gradcheck},

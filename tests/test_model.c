@@ -282,6 +282,7 @@ TEST(checkpoint_keeps_every_configuration_field) {
     c.neg = CR_NEG_MIXGCF; c.neg_candidates = 7; c.cl_negatives = 3; c.view_every = 4; c.rw_len = 5;
     c.rw_restart = CR_OFF; c.proto_reg = CR_OFF; c.ssl_alpha = 2.0f; c.clusters = 5; c.warmup = -1;
     c.bt_off = 0.02f; c.poly_w = CR_OFF; c.bcl_w = 3.0f; c.momentum = CR_OFF; c.tau_plus = CR_OFF; c.nce_mu = 0.2f; c.nce_sigma = 0.5f;
+    c.attr_tau = 0.3f; c.fm_rate = 0.25f; c.fm_corr = 1;
     CHECK_OK(cr_dataset_synthetic(&ds, &so, 0, 0.2));
     CHECK_OK(cr_model_create(&m, &c, &ds));
     r1 = *cr_model_config(m);
@@ -525,7 +526,33 @@ TEST(config_is_range_checked) {
     memset(&c, 0, sizeof c);
     c.model = CR_MODEL_GRU4REC;
     CHECK_OK(cr_config_resolve(&c));
-    CHECK(c.proj_head == 0);
+    CHECK(c.proj_head == 0 && c.item_repr == CR_REPR_ID && c.attr_w == 0 && c.fm_w == 0);
+    c.fm_w = 0.1f;
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "are for graph models");
+    memset(&c, 0, sizeof c); /* item features: defaults, then each range */
+    c.model = CR_MODEL_LIGHTGCN;
+    CHECK_OK(cr_config_resolve(&c));
+    CHECK(c.item_repr == CR_REPR_ID && fabsf(c.attr_tau - 0.2f) < 1e-7f && fabsf(c.fm_rate - 0.5f) < 1e-7f && c.fm_corr == 0);
+    memset(&c, 0, sizeof c);
+    c.model = CR_MODEL_LIGHTGCN;
+    c.item_repr = 4;
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "item_repr 4 is not id (1), id+features (2) or features (3)");
+    c.item_repr = 0;
+    c.attr_w = -2;
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "attr_w -2 must be >= 0");
+    c.attr_w = 0;
+    c.fm_rate = 1;
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "fm_rate 1 is outside (0, 1)");
+    c.fm_rate = 0;
+    c.fm_corr = 2;
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "fm_corr 2 is not 1");
+    c.fm_corr = 0;
+    c.fm_w = 0.1f; /* masking trains feature embeddings that ID-only items never read */
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "feature masking (fm_w) trains the feature embeddings");
+    c.fm_w = 0;
+    c.model = CR_MODEL_RECDCL;
+    c.attr_w = 0.5f;
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "RecDCL has none");
 }
 
 /* Reads a fuzzer input and gives it a valid checksum, so the production loader (which checks the
