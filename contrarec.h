@@ -4837,12 +4837,12 @@ typedef struct cr__graph {
     float *E0, *dE0, *dfeat;
     /* the attribute-ID contrast: the batch's unique items, their feature-based rows (q) against
        their encoder outputs (k), the gradients, the InfoNCE workspace */
-    int32_t *aitems, *astamp, astamp_cur;
+    int32_t *aitems, *istamp, istamp_cur;
     float *aq, *ak, *daq, *ance;
     double warm_len; /* the mean length of the trained items' served vectors (cr__graph_prepare) */
     /* feature masking: the batch's items with features, each view's kept features (fmax flags
        per item), the views' bags, the head's activations and outputs, their gradients */
-    int32_t *fitems, *fstamp, fstamp_cur;
+    int32_t *fitems;
     uint8_t *fkeep[2];
     float *fv[2], *fa1[2], *fz[2], *fdz[2], *fh, *fdv, *fnce;
 } cr__graph;
@@ -5038,9 +5038,9 @@ static void cr__carve_ws(cr_model *m, cr__arena *a) {
         m->g.dE0 = cr__takef(a, m->n_nodes * m->cfg.dim);
         m->g.dfeat = cr__takef(a, m->ifeat.ncols * m->cfg.dim);
     }
+    if (m->cfg.attr_w > 0 || m->cfg.fm_w > 0) m->g.istamp = cr__takei(a, (int64_t)m->n_items + 1);
     if (m->cfg.attr_w > 0) {
         m->g.aitems = cr__takei(a, B);
-        m->g.astamp = cr__takei(a, (int64_t)m->n_items + 1);
         m->g.aq = cr__takef(a, B * m->cfg.dim);
         m->g.ak = cr__takef(a, B * m->cfg.dim);
         m->g.daq = cr__takef(a, B * m->cfg.dim);
@@ -5049,7 +5049,6 @@ static void cr__carve_ws(cr_model *m, cr__arena *a) {
     if (m->cfg.fm_w > 0) {
         int v;
         m->g.fitems = cr__takei(a, B);
-        m->g.fstamp = cr__takei(a, (int64_t)m->n_items + 1);
         for (v = 0; v < 2; v++) {
             m->g.fkeep[v] = (uint8_t *)cr__take(a, B * m->fmax + 1, 1);
             m->g.fv[v] = cr__takef(a, B * m->cfg.dim);
@@ -5731,19 +5730,26 @@ static void cr__graph_bpr_mixgcf(cr_model *m, const cr__batch *b, float *const *
    from q (cr__graph_prepare). k is a stop-gradient target: the gradient reaches the features
    alone. CLCRec trains both sides; on Amazon-Beauty that pulled items with the same brand and
    categories together and validation NDCG@20 peaked at epoch 7 and fell (bench/RESULTS.md). */
+/* The batch's unique positive items that have features, in batch order, into out; their count. */
+static int cr__feature_items(cr_model *m, const cr__batch *b, int32_t *out) {
+    cr__graph *g = &m->g;
+    int i, n = 0;
+    if (++g->istamp_cur == INT32_MAX) { memset(g->istamp, 0, ((size_t)m->n_items + 1) * sizeof(int32_t)); g->istamp_cur = 1; }
+    for (i = 0; i < b->n; i++) {
+        int32_t it = b->pos[i];
+        if (g->istamp[it] == g->istamp_cur || m->ifeat.rowptr[it] == m->ifeat.rowptr[it + 1]) continue;
+        g->istamp[it] = g->istamp_cur;
+        out[n++] = it;
+    }
+    return n;
+}
+
 static double cr__graph_attr(cr_model *m, const cr__batch *b, const float *F, int want_grad) {
     cr__graph *g = &m->g;
-    int d = m->cfg.dim, n = 0, r, i;
+    int d = m->cfg.dim, n = cr__feature_items(m, b, g->aitems), r;
     int64_t Uo = m->n_users, p;
     float *gf;
     double loss;
-    if (++g->astamp_cur == INT32_MAX) { memset(g->astamp, 0, ((size_t)m->n_items + 1) * sizeof(int32_t)); g->astamp_cur = 1; }
-    for (i = 0; i < b->n; i++) {
-        int32_t it = b->pos[i];
-        if (g->astamp[it] == g->astamp_cur || m->ifeat.rowptr[it] == m->ifeat.rowptr[it + 1]) continue;
-        g->astamp[it] = g->astamp_cur;
-        g->aitems[n++] = it;
-    }
     if (n < 2) return 0;
     CR__OMP(parallel for schedule(static))
     for (r = 0; r < n; r++) cr__feature_vector(m, g->aitems[r], g->aq + (int64_t)r * d);
@@ -5803,17 +5809,10 @@ static void cr__fm_view(const cr_model *m, int32_t it, const uint8_t *keep, floa
 
 static double cr__graph_fmask(cr_model *m, const cr__batch *b, int want_grad) {
     cr__graph *g = &m->g;
-    int d = m->cfg.dim, n = 0, r, i, v, F = m->fmax;
+    int d = m->cfg.dim, n = cr__feature_items(m, b, g->fitems), r, v, F = m->fmax;
     const float *w1 = cr__tensor(m, "fm_w1"), *b1 = cr__tensor(m, "fm_b1"), *w2 = cr__tensor(m, "fm_w2"), *b2 = cr__tensor(m, "fm_b2");
     float *gf;
     double loss;
-    if (++g->fstamp_cur == INT32_MAX) { memset(g->fstamp, 0, ((size_t)m->n_items + 1) * sizeof(int32_t)); g->fstamp_cur = 1; }
-    for (i = 0; i < b->n; i++) {
-        int32_t it = b->pos[i];
-        if (g->fstamp[it] == g->fstamp_cur || m->ifeat.rowptr[it] == m->ifeat.rowptr[it + 1]) continue;
-        g->fstamp[it] = g->fstamp_cur;
-        g->fitems[n++] = it;
-    }
     if (n < 2) return 0;
     for (v = 0; v < 2; v++) {
         uint64_t seed = cr_hash64(b->seed, 0x666d61736bULL + (uint64_t)v);
