@@ -76,9 +76,12 @@
       CR_NO_FSYNC          skip fsync() before renaming a finished file into place.
 
    ITEM FEATURES
-      Load them into the dataset (cr_load_item_features(&ds.features, &ds.items, "attrs.txt"))
-      and set cfg.item_repr = CR_REPR_ID_FEATURES (or CR_REPR_FEATURES), cfg.attr_w (the
-      attribute-ID contrast) and/or cfg.fm_w (feature masking). cr_fit_opts.cold_items holds a
+      Load them into the dataset (cr_load_item_features(&ds.features, &ds.items, "attrs.txt"),
+      or a RecBole .item file) and set cfg.item_repr = CR_REPR_ID_FEATURES (or CR_REPR_FEATURES),
+      cfg.fm_w (feature masking) and, for graph models, cfg.attr_w (the attribute-ID contrast).
+      Graph and sequence models read one ego table (cr_model.E0: the parameters themselves for
+      ID-only items, else rebuilt before each batch), so a new model gets features for free by
+      reading E0 and accumulating into dE0. cr_fit_opts.cold_items holds a
       share of the items out of training and reports warm and cold rankings; a saved model
       carries the feature map, and cr_model_feature_vector gives an item it never saw a vector
       from its features.
@@ -135,6 +138,8 @@
          does not share: `plan` (its parameter tensors), `setup`, `epoch_begin`, `check`.
          Graph models reuse cr__graph_plan/setup/prepare/..., the encoder cr__graph_encode and
          its backward, cr__graph_bpr and cr__graph_infonce; sequence models the GRU encoder.
+         Read item embeddings from the ego table m->E0 and add their gradient into m->dE0
+         (never the item_emb tensor itself): item features then work without further code.
       3. Add one entry to cr__models (8p): its name, its defaults, its functions.
       4. New options go into cr_config and cr__config_fields (so checkpoints keep them), with
          their defaults and range checks in cr_config_resolve or the model's `check`.
@@ -352,6 +357,10 @@ typedef enum cr_format {
                                ratings.csv (commas, header line) */
     CR_FORMAT_SEQ = 3       /* "user:item item ..." or "user item item ...", in time order */
 } cr_format;
+/* Whatever the format, a file whose first line is a RecBole header ("user_id:token
+   item_id:token rating:float timestamp:float", tab-separated) loads as RecBole's .inter: user
+   and item ids from the columns of those names (integer tokens), rating and timestamp when
+   present, other columns ignored; messages keep the file's line numbers. */
 
 typedef struct cr_load_opts {
     cr_format format;
@@ -415,7 +424,8 @@ CR_API cr_status cr_synthetic(cr_interactions *x, int32_t *n_users, int32_t *n_i
                               const cr_synth_opts *opts);
 
 /* Item side information: which features (attributes: brand, categories, tags) each item has,
-   with weights. The file has one line per item, "item feat feat ..." or "item feat:weight ...":
+   with weights. RecBole's .item files load as they are (section 5d'); the library's own format
+   has one line per item, "item feat feat ..." or "item feat:weight ...":
    raw integer ids, blanks between fields, '#' comments and blank lines skipped. Items are mapped
    through the dataset's item ids: a line for an item the data does not know is skipped and
    counted (unknown_items, first_unknown_line); items without a line have no features; a feature
@@ -695,7 +705,7 @@ typedef struct cr_config {
     float nce_mu, nce_sigma; /* ADNCE: the weights' centre (0.5) and width (1) on the cosine */
     float gamma;        /* confidence weighting exponent: 0 (off) */
     int adv;            /* perturbation: 0 or -1 XSimGCL's random noise (default), CR_ADV_EXACT, CR_ADV_PREV */
-    /* item side information (graph models; the dataset's cr_item_features) */
+    /* item side information (the dataset's cr_item_features; sequence models: item_repr, fm_w) */
     int item_repr;      /* an item's input vector: CR_REPR_ID (default), CR_REPR_ID_FEATURES (its ID
                            embedding plus the weighted mean of its features' embeddings) or
                            CR_REPR_FEATURES (the mean alone: items without interactions get a
@@ -708,7 +718,7 @@ typedef struct cr_config {
                            it most), -1 random masking (each feature on its own; default) */
 } cr_config;
 
-/* How a graph model builds an item's input vector (cr_config.item_repr). */
+/* How a model builds an item's input vector (cr_config.item_repr). */
 enum { CR_REPR_ID = 1, CR_REPR_ID_FEATURES = 2, CR_REPR_FEATURES = 3 };
 
 /* RCL's perturbations: eps g/|g| per row and layer, g the contrastive loss's gradient at that
@@ -792,6 +802,11 @@ CR_API cr_status cr_model_batch_loss(cr_model *m, const int32_t *users, const in
    embeddings are recomputed. */
 CR_API float *cr_model_params(cr_model *m);
 CR_API float *cr_model_grads(cr_model *m);
+/* A named tensor inside the parameter block ("user_emb", "item_emb", "feat_emb", "proj_w1",
+   "gru0_wih", ...: cr_model_tensor_name lists them by index, NULL past the last), its shape
+   into *rows and *cols (either may be NULL); NULL if the model has no such tensor. */
+CR_API float *cr_model_tensor(cr_model *m, const char *name, int64_t *rows, int64_t *cols);
+CR_API const char *cr_model_tensor_name(const cr_model *m, int i);
 CR_API void cr_model_get_params(const cr_model *m, float *dst);
 CR_API void cr_model_set_params(cr_model *m, const float *src);
 /* Applies one Adam step with the current gradients (and clears them). */
@@ -3107,10 +3122,303 @@ static cr_status cr__parse_lines(cr__load *L, cr__parser *P, const char *s, cons
     return CR_OK;
 }
 
+/* ---- 5d'. RecBole's atomic files (.inter, .item) ----
+   Tab-separated text whose first line names and types every column: "user_id:token
+   item_id:token rating:float timestamp:float" (types token, token_seq, float, float_seq). The
+   loaders recognise that header (no file of the library's own formats starts with one) and
+   rewrite the text line for line into their own format, so every message keeps the file's line
+   numbers. Columns are found by RecBole's default names: user_id, item_id, rating and
+   timestamp in .inter (others ignored); item_id in .item, whose other columns become features:
+   each (column, token) of token and token_seq columns, and each float column cut into 10 bins
+   of equal item counts (float_seq columns are ignored). User and item tokens must be integer
+   ids (the id maps hold integers); feature tokens may be any text. */
+#define CR__RB_MAXCOL 64
+enum { CR__RB_TOKEN, CR__RB_TOKEN_SEQ, CR__RB_FLOAT, CR__RB_FLOAT_SEQ };
+
+typedef struct cr__rb_header {
+    int n;
+    cr__field name[CR__RB_MAXCOL];
+    int type[CR__RB_MAXCOL];
+} cr__rb_header;
+
+typedef struct cr__rb_buf { char *p; int64_t n, cap; } cr__rb_buf;
+
+static int cr__rb_put(cr__rb_buf *o, const char *s, int64_t n) {
+    if (!cr__grow((void **)&o->p, &o->cap, o->n + n + 1, 1, "RecBole file")) return 0;
+    memcpy(o->p + o->n, s, (size_t)n);
+    o->n += n;
+    return 1;
+}
+
+/* The fields of [b, e) split at every tab (empty ones kept); their count, or -1 if more than max. */
+static int cr__rb_split(const char *b, const char *e, cr__field *f, int max) {
+    int n = 0;
+    for (;;) {
+        const char *t = b;
+        while (t < e && *t != '\t') t++;
+        if (n == max) return -1;
+        f[n].b = b;
+        f[n].e = t;
+        while (f[n].e > f[n].b && (f[n].e[-1] == '\r' || f[n].e[-1] == ' ')) f[n].e--;
+        while (f[n].b < f[n].e && *f[n].b == ' ') f[n].b++;
+        n++;
+        if (t == e) return n;
+        b = t + 1;
+    }
+}
+
+static int cr__rb_is(const cr__field *f, const char *s) { return (size_t)(f->e - f->b) == strlen(s) && !memcmp(f->b, s, strlen(s)); }
+
+/* 1 if the first line of text that is not blank is a RecBole header (its columns into h and
+   where the next line starts into *body); 0 if not. */
+static int cr__rb_header_of(const char *text, size_t len, cr__rb_header *h, const char **body) {
+    const char *s = text, *end = text + len;
+    cr__field f[CR__RB_MAXCOL];
+    int k;
+    if (len >= 3 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF) s += 3;
+    while (s < end) {
+        const char *nl = (const char *)memchr(s, '\n', (size_t)(end - s)), *le = nl ? nl : end, *q = s;
+        while (q < le && CR__ISBLANK(*q)) q++;
+        if (q == le) { s = nl ? nl + 1 : end; continue; }
+        if ((h->n = cr__rb_split(s, le, f, CR__RB_MAXCOL)) < 1) return 0;
+        for (k = 0; k < h->n; k++) {
+            const char *c = (const char *)memchr(f[k].b, ':', (size_t)(f[k].e - f[k].b));
+            cr__field ty;
+            if (!c || c == f[k].b) return 0;
+            h->name[k].b = f[k].b;
+            h->name[k].e = c;
+            ty.b = c + 1;
+            ty.e = f[k].e;
+            if (cr__rb_is(&ty, "token")) h->type[k] = CR__RB_TOKEN;
+            else if (cr__rb_is(&ty, "token_seq")) h->type[k] = CR__RB_TOKEN_SEQ;
+            else if (cr__rb_is(&ty, "float")) h->type[k] = CR__RB_FLOAT;
+            else if (cr__rb_is(&ty, "float_seq")) h->type[k] = CR__RB_FLOAT_SEQ;
+            else return 0;
+        }
+        *body = nl ? nl + 1 : end;
+        return 1;
+    }
+    return 0;
+}
+
+/* The column named name (-1 if none). */
+static int cr__rb_col(const cr__rb_header *h, const char *name) {
+    int k;
+    for (k = 0; k < h->n; k++)
+        if (cr__rb_is(&h->name[k], name)) return k;
+    return -1;
+}
+
+/* Splits a data line into exactly h->n fields, and checks that id columns hold integer ids. */
+static cr_status cr__rb_row(const cr__rb_header *h, const char *b, const char *e, cr__field *f, const char *name, int64_t line,
+                            const int *id_cols, int n_id) {
+    char show[64];
+    int n = cr__rb_split(b, e, f, CR__RB_MAXCOL), k;
+    if (n != h->n) return cr__fail(CR_ERR_PARSE, "%s:%lld: %d tab-separated fields, the header names %d", name, (long long)line, n < 0 ? CR__RB_MAXCOL + 1 : n, h->n);
+    for (k = 0; k < n_id; k++) {
+        const cr__field *g = &f[id_cols[k]];
+        const char *c = g->b;
+        while (c < g->e && *c >= '0' && *c <= '9') c++;
+        if (c == g->b || c != g->e)
+            return cr__fail(CR_ERR_PARSE, "%s:%lld: column %d (%s): '%s' is not an integer id (map text tokens to integers first)", name, (long long)line,
+                            id_cols[k] + 1, cr__show(show, sizeof show, h->name[id_cols[k]].b, h->name[id_cols[k]].e), cr__show(show + 32, 32, g->b, g->e));
+    }
+    return CR_OK;
+}
+
+/* .inter -> "user item [rating [timestamp]]" (rating 1 when only a timestamp is given). */
+static cr_status cr__rb_inter(const char *text, size_t len, const char *name, const cr__rb_header *h, const char *body, cr__rb_buf *o) {
+    const char *s = text, *end = text + len;
+    cr__field f[CR__RB_MAXCOL];
+    int ids[2], rc = cr__rb_col(h, "rating"), tc = cr__rb_col(h, "timestamp"), k;
+    int64_t line = 0;
+    ids[0] = cr__rb_col(h, "user_id");
+    ids[1] = cr__rb_col(h, "item_id");
+    if (ids[0] < 0 || ids[1] < 0)
+        return cr__fail(CR_ERR_PARSE, "%s: a RecBole .inter file needs the columns user_id and item_id (RecBole's default names); the header has %d columns without %s",
+                        name, h->n, ids[0] < 0 ? "user_id" : "item_id");
+    while (s < end) {
+        const char *nl = (const char *)memchr(s, '\n', (size_t)(end - s)), *le = nl ? nl : end, *q = s;
+        line++;
+        while (q < le && CR__ISBLANK(*q)) q++;
+        if (s < body || q == le || *q == '#') { /* the header and blank lines: an empty line keeps the numbering */
+            if (!cr__rb_put(o, "\n", 1)) return CR_ERR_NOMEM;
+        } else {
+            cr_status st = cr__rb_row(h, s, le, f, name, line, ids, 2);
+            int cols[4];
+            if (st != CR_OK) return st;
+            cols[0] = ids[0]; cols[1] = ids[1]; cols[2] = rc; cols[3] = tc;
+            for (k = 0; k < 4; k++) {
+                if (k == 2 && rc < 0) {
+                    if (tc >= 0 && !cr__rb_put(o, " 1", 2)) return CR_ERR_NOMEM;
+                    continue;
+                }
+                if (cols[k] < 0) continue;
+                if (f[cols[k]].b == f[cols[k]].e) return cr__fail(CR_ERR_PARSE, "%s:%lld: column %d is empty", name, (long long)line, cols[k] + 1);
+                if ((k && !cr__rb_put(o, " ", 1)) || !cr__rb_put(o, f[cols[k]].b, f[cols[k]].e - f[cols[k]].b)) return CR_ERR_NOMEM;
+            }
+            if (!cr__rb_put(o, "\n", 1)) return CR_ERR_NOMEM;
+        }
+        s = nl ? nl + 1 : end;
+    }
+    return CR_OK;
+}
+
+/* Feature tokens -> numbers, in order of first appearance: an open-addressing table of
+   (column, text) keys that point into the file. */
+typedef struct cr__rb_dict { int64_t cap, n; int32_t *col, *len; const char **key; int64_t *id; } cr__rb_dict;
+
+static int64_t cr__rb_id(cr__rb_dict *D, int col, const char *b, const char *e) {
+    uint64_t hsh = 1469598103934665603ULL ^ (uint64_t)col;
+    int64_t j, L = e - b;
+    const char *c;
+    if (2 * (D->n + 1) > D->cap) { /* grow and rehash */
+        cr__rb_dict G;
+        G.cap = D->cap ? 2 * D->cap : 1024;
+        G.n = 0;
+        G.col = (int32_t *)cr__alloc_array((size_t)G.cap, sizeof(int32_t), "RecBole features");
+        G.len = (int32_t *)cr__calloc_array((size_t)G.cap, sizeof(int32_t), "RecBole features");
+        G.key = (const char **)cr__calloc_array((size_t)G.cap, sizeof(const char *), "RecBole features");
+        G.id = (int64_t *)cr__alloc_array((size_t)G.cap, sizeof(int64_t), "RecBole features");
+        if (!G.col || !G.len || !G.key || !G.id) { CR_FREE(G.col); CR_FREE(G.len); CR_FREE(G.key); CR_FREE(G.id); return -1; }
+        for (j = 0; j < D->cap; j++)
+            if (D->key[j]) {
+                int64_t k = cr__rb_id(&G, D->col[j], D->key[j], D->key[j] + D->len[j]);
+                G.id[k] = D->id[j];
+            }
+        CR_FREE(D->col); CR_FREE(D->len); CR_FREE(D->key); CR_FREE(D->id);
+        G.n = D->n;
+        *D = G;
+    }
+    for (c = b; c < e; c++) hsh = (hsh ^ (unsigned char)*c) * 1099511628211ULL;
+    for (j = (int64_t)(hsh & (uint64_t)(D->cap - 1));; j = (j + 1) & (D->cap - 1)) {
+        if (!D->key[j]) { /* new: the next number */
+            D->key[j] = b;
+            D->col[j] = col;
+            D->len[j] = (int32_t)L;
+            D->id[j] = D->n++;
+            return j;
+        }
+        if (D->col[j] == col && D->len[j] == L && !memcmp(D->key[j], b, (size_t)L)) return j;
+    }
+}
+
+static int cr__cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Writes " id" for the feature (col, [b, e)); 0 when out of memory. */
+static int cr__rb_feature(cr__rb_dict *D, cr__rb_buf *o, int col, const char *b, const char *e) {
+    char num[24];
+    int64_t j = cr__rb_id(D, col, b, e);
+    return j >= 0 && cr__rb_put(o, num, snprintf(num, sizeof num, " %lld", (long long)D->id[j]));
+}
+
+/* .item -> "item feat feat ..." (an item without features: an empty line). Two passes: the
+   float columns' cut points (the deciles of their values), then the lines. */
+static cr_status cr__rb_item(const char *text, size_t len, const char *name, const cr__rb_header *h, const char *body, cr__rb_buf *o) {
+    static const char digits[] = "0123456789";
+    const char *s, *end = text + len;
+    cr__field f[CR__RB_MAXCOL];
+    cr__rb_dict D;
+    cr__parser P;
+    double *vals = NULL, thr[CR__RB_MAXCOL][9];
+    int64_t line, nv = 0, vcap = 0, start, head;
+    int ic = cr__rb_col(h, "item_id"), k, pass;
+    cr_status st = CR_OK;
+    memset(&D, 0, sizeof D);
+    memset(&P, 0, sizeof P);
+    P.path = name;
+    if (ic < 0) return cr__fail(CR_ERR_PARSE, "%s: a RecBole .item file needs the column item_id (RecBole's default name)", name);
+    for (pass = 0; pass < 2 && st == CR_OK; pass++) {
+        for (s = text, line = 1; s < end && st == CR_OK; line++) {
+            const char *nl = (const char *)memchr(s, '\n', (size_t)(end - s)), *le = nl ? nl : end, *ls = s, *q = s;
+            while (q < le && CR__ISBLANK(*q)) q++;
+            s = nl ? nl + 1 : end;
+            if (ls < body || q == le || *q == '#') {
+                if (pass && !cr__rb_put(o, "\n", 1)) st = CR_ERR_NOMEM;
+                continue;
+            }
+            if ((st = cr__rb_row(h, ls, le, f, name, line, &ic, 1)) != CR_OK) break;
+            start = o->n;
+            if (pass && !cr__rb_put(o, f[ic].b, f[ic].e - f[ic].b)) { st = CR_ERR_NOMEM; break; }
+            head = o->n;
+            for (k = 0; k < h->n && st == CR_OK; k++) {
+                const char *b = f[k].b, *t;
+                double v;
+                int bin = 0;
+                if (k == ic || b == f[k].e || h->type[k] == CR__RB_FLOAT_SEQ) continue;
+                if (h->type[k] != CR__RB_FLOAT) { /* a token, or each space-separated token of a token_seq */
+                    while (pass && b < f[k].e && st == CR_OK) {
+                        t = h->type[k] == CR__RB_TOKEN ? f[k].e : b;
+                        while (t < f[k].e && *t != ' ') t++;
+                        if (!cr__rb_feature(&D, o, k, b, t)) st = CR_ERR_NOMEM;
+                        for (b = t; b < f[k].e && *b == ' '; b++) {}
+                    }
+                    continue;
+                }
+                if (!cr__parse_num(&P, &f[k], "float", k + 1, &v)) { st = cr__fail(CR_ERR_PARSE, "%s:%lld: %s", name, (long long)line, P.msg); break; }
+                if (!pass) { /* (column, value) pairs */
+                    if (!cr__grow((void **)&vals, &vcap, 2 * nv + 2, sizeof(double), "RecBole features")) { st = CR_ERR_NOMEM; break; }
+                    vals[2 * nv] = k;
+                    vals[2 * nv++ + 1] = v;
+                    continue;
+                }
+                while (bin < 9 && v >= thr[k][bin]) bin++;
+                if (!cr__rb_feature(&D, o, k, digits + bin, digits + bin + 1)) st = CR_ERR_NOMEM;
+            }
+            if (pass && o->n == head) o->n = start; /* no features: an empty line */
+            if (pass && st == CR_OK && !cr__rb_put(o, "\n", 1)) st = CR_ERR_NOMEM;
+        }
+        if (!pass && st == CR_OK && nv) { /* each float column's 9 cut points at its deciles */
+            int64_t i, c;
+            double *col = (double *)cr__alloc_array((size_t)nv, sizeof(double), "RecBole features");
+            if (!col) { st = CR_ERR_NOMEM; break; }
+            for (k = 0; k < h->n; k++) {
+                if (h->type[k] != CR__RB_FLOAT) continue;
+                for (i = c = 0; i < nv; i++)
+                    if ((int)vals[2 * i] == k) col[c++] = vals[2 * i + 1];
+                qsort(col, (size_t)c, sizeof(double), cr__cmp_double);
+                for (i = 0; i < 9; i++) thr[k][i] = c ? col[(c * (i + 1)) / 10] : 0;
+            }
+            CR_FREE(col);
+        }
+    }
+    CR_FREE(vals);
+    CR_FREE(D.col); CR_FREE(D.len); CR_FREE(D.key); CR_FREE(D.id);
+    return st;
+}
+
+/* If text is a RecBole atomic file (item: the .item kind, else .inter), its rewrite into *out
+   (the caller frees it) and its length into *out_len, and CR_OK; *out NULL (and *out_len
+   untouched) if it is not one. */
+static cr_status cr__rb_convert(const char *text, size_t len, const char *name, int item, char **out, size_t *out_len) {
+    cr__rb_header h;
+    const char *body;
+    cr__rb_buf o;
+    cr_status st;
+    *out = NULL; /* *out_len is left as it is (callers pass the text's own length) */
+    if (!text || !cr__rb_header_of(text, len, &h, &body)) return CR_OK;
+    memset(&o, 0, sizeof o);
+    st = item ? cr__rb_item(text, len, name, &h, body, &o) : cr__rb_inter(text, len, name, &h, body, &o);
+    if (st == CR_OK && !o.p && !cr__rb_put(&o, "", 0)) st = CR_ERR_NOMEM;
+    if (st != CR_OK) {
+        if (st == CR_ERR_NOMEM && !cr_last_error()[0]) cr__fail(st, "%s: out of memory while loading", name);
+        CR_FREE(o.p);
+        return st;
+    }
+    *out = o.p;
+    *out_len = (size_t)o.n;
+    return CR_OK;
+}
+
 CR_API cr_status cr_parse_interactions(cr_interactions *x, cr_idmap *users, cr_idmap *items,
                                        int add_ids, const char *text, size_t len, const char *path,
                                        const cr_load_opts *opts, cr_load_report *report) {
     static const cr_load_opts defaults = {CR_FORMAT_LIGHTGCN, 0, 0, 0.0f};
+    cr_load_opts rb_opts;
+    char *conv = NULL;
     cr_load_report rep_local;
     cr__load L;
     cr__parser P;
@@ -3128,6 +3436,13 @@ CR_API cr_status cr_parse_interactions(cr_interactions *x, cr_idmap *users, cr_i
         return cr__fail(CR_ERR_INVALID, "%s: min_rating is NaN", path ? path : "(null)");
     if (!path) path = "(memory)";
     if (!text && len) return cr__fail(CR_ERR_INVALID, "%s: no text given", path);
+    if ((st = cr__rb_convert(text, len, path, 0, &conv, &len)) != CR_OK) return st;
+    if (conv) { /* a RecBole .inter file, now "user item [rating [timestamp]]" lines */
+        rb_opts = *opts;
+        rb_opts.format = CR_FORMAT_TRIPLETS;
+        opts = &rb_opts;
+        text = conv;
+    }
     L.x = x;
     L.users = users;
     L.items = items;
@@ -3141,6 +3456,7 @@ CR_API cr_status cr_parse_interactions(cr_interactions *x, cr_idmap *users, cr_i
         st = cr__parse_lines(&L, &P, text + 3, text + len); /* a UTF-8 byte-order mark */
     else st = cr__parse_lines(&L, &P, text, text + len);
     CR_FREE(P.f);
+    CR_FREE(conv);
     if (st == CR_OK && !opts->keep_duplicates) {
         int64_t removed = 0;
         st = cr__dedup(x, users->n, &removed);
@@ -3180,6 +3496,7 @@ CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *ite
     int64_t *line_of = NULL, cap = 0, n = 0;
     int32_t *rows = NULL, *cols = NULL;
     float *vals = NULL;
+    char *conv = NULL;
     cr_status st = CR_OK;
     char show[64];
     memset(f, 0, sizeof *f);
@@ -3188,8 +3505,13 @@ CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *ite
     if (!text && len) return cr__fail(CR_ERR_INVALID, "%s: no text given", name);
     if (!items || items->n < 1) return cr__fail(CR_ERR_INVALID, "%s: no item ids to map the features through", name);
     if (!text) return cr__fail(CR_ERR_EMPTY, "%s: no features for any known item (0 lines)", name);
+    if ((st = cr__rb_convert(text, len, name, 1, &conv, &len)) != CR_OK) return st;
+    if (conv) { /* a RecBole .item file, now "item feat feat ..." lines */
+        s = text = conv;
+        end = text + len;
+    }
     P.path = name;
-    if (!(line_of = (int64_t *)cr__calloc_array((size_t)items->n, sizeof(int64_t), "item features"))) return CR_ERR_NOMEM;
+    if (!(line_of = (int64_t *)cr__calloc_array((size_t)items->n, sizeof(int64_t), "item features"))) { CR_FREE(conv); return CR_ERR_NOMEM; }
     if (len >= 3 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF) s += 3;
     while (s < end && st == CR_OK) {
         const char *nl = (const char *)memchr(s, '\n', (size_t)(end - s)), *le = nl ? nl : end, *q = s;
@@ -3285,6 +3607,7 @@ CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *ite
     CR_FREE(rows);
     CR_FREE(cols);
     CR_FREE(vals);
+    CR_FREE(conv);
     if (st != CR_OK) {
         int64_t keep_lines = f->lines;
         cr_item_features_free(f);
@@ -4757,8 +5080,8 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     if (!(c->fm_w >= 0 && c->fm_w < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: fm_w %g must be >= 0 and finite", name, (double)c->fm_w);
     if (!(c->fm_rate > 0 && c->fm_rate < 1)) return cr__fail(CR_ERR_INVALID, "config %s: fm_rate %g is outside (0, 1)", name, (double)c->fm_rate);
     if (c->fm_corr < 0 || c->fm_corr > 1) return cr__fail(CR_ERR_INVALID, "config %s: fm_corr %d is not 1 (correlated) or -1 (random)", name, c->fm_corr);
-    if (seq && (c->item_repr != CR_REPR_ID || c->attr_w > 0 || c->fm_w > 0))
-        return cr__fail(CR_ERR_INVALID, "config %s: item features (item_repr, attr_w, fm_w) are for graph models; the sequence models use item ids only", name);
+    if (seq && c->attr_w > 0)
+        return cr__fail(CR_ERR_INVALID, "config %s: the attribute-ID contrast (attr_w) is for graph models; a sequence model takes item_repr and fm_w", name);
     if (c->fm_w > 0 && c->item_repr == CR_REPR_ID && !(c->attr_w > 0))
         return cr__fail(CR_ERR_INVALID, "config %s: feature masking (fm_w) trains the feature embeddings, which ID-only items (item_repr id) never read without attr_w", name);
     if (c->model == CR_MODEL_RECDCL && (c->attr_w > 0 || c->fm_w > 0))
@@ -4831,10 +5154,6 @@ typedef struct cr__graph {
     int64_t *mask_ptr, mask_cap;
     float *adv_g[CR__MAX_LAYERS + 1], *adv_d[CR__MAX_LAYERS + 1];
     int adv_ready;
-    /* the ego table every encoder reads (users then items, N x d) and its gradient: the
-       parameters themselves for ID-only items; with item features a table built from them
-       before each batch (cr__ego_forward) and folded back after it (cr__ego_backward) */
-    float *E0, *dE0, *dfeat;
     /* the attribute-ID contrast: the batch's unique items, their feature-based rows (q) against
        their encoder outputs (k), the gradients, the InfoNCE workspace */
     int32_t *aitems, *istamp, istamp_cur;
@@ -4873,6 +5192,13 @@ struct cr_model {
     int fmax;          /* the most features an item has */
     int32_t *fco;      /* correlated feature masking: co-occurrence counts per item (cr__features_cooccur) */
     int64_t *fco_off;
+    /* the ego table the encoder reads and its gradient: the first ego_rows rows of the
+       parameters (graph: users then items; sequence: padding, items, mask token), whose items
+       start at row ego_item0. For ID-only items E0 and dE0 are the parameters and their
+       gradient; with item features a table built from them before each batch (cr__ego_forward)
+       and folded back after it (cr__ego_backward); dfeat: the feature table's share */
+    float *E0, *dE0, *dfeat;
+    int64_t ego_rows, ego_item0;
     /* training examples: (ex_user[i], ex_item[i]), or users alone when ex_item is NULL */
     int64_t n_examples;
     const int32_t *ex_user, *ex_item;
@@ -4957,6 +5283,17 @@ static float *cr__tensor_in(const cr_model *m, float *block, const char *name) {
     return NULL;
 }
 static float *cr__tensor(const cr_model *m, const char *name) { return cr__tensor_in(m, m->param, name); }
+CR_API float *cr_model_tensor(cr_model *m, const char *name, int64_t *rows, int64_t *cols) {
+    int i;
+    for (i = 0; name && i < m->n_tensors; i++)
+        if (strcmp(m->tensors[i].name, name) == 0) {
+            if (rows) *rows = m->tensors[i].rows;
+            if (cols) *cols = m->tensors[i].cols;
+            return m->param + m->tensors[i].offset;
+        }
+    return NULL;
+}
+CR_API const char *cr_model_tensor_name(const cr_model *m, int i) { return i >= 0 && i < m->n_tensors ? m->tensors[i].name : NULL; }
 static float *cr__tensor_grad(const cr_model *m, const char *name) { return cr__tensor_in(m, m->grad, name); }
 
 /* The projection head (SimCLR's 2-layer MLP, d -> d -> d) of every model with proj_head. */
@@ -5005,7 +5342,7 @@ static cr_status cr__idmap_copy(cr_idmap *dst, const cr_idmap *src) {
 
 CR_API void cr_model_free(cr_model *m) {
     if (!m) return;
-    if (m->g.E0 != m->param) cr__free_aligned(m->g.E0);
+    if (m->E0 != m->param) cr__free_aligned(m->E0);
     if (m->ops && m->ops->release) m->ops->release(m);
     cr__free_aligned(m->param);
     cr__free_aligned(m->grad);
@@ -5034,9 +5371,9 @@ static void cr__carve_ws(cr_model *m, cr__arena *a) {
     m->bu = cr__takei(a, B);
     m->bp = cr__takei(a, B);
     m->bn = cr__takei(a, B * (m->cfg.neg == CR_NEG_UNIFORM ? 1 : m->cfg.neg_candidates));
-    if (!m->ops->sequential && m->g.E0 != m->param) { /* the bag's gradient buffers (cr__ego_backward) */
-        m->g.dE0 = cr__takef(a, m->n_nodes * m->cfg.dim);
-        m->g.dfeat = cr__takef(a, m->ifeat.ncols * m->cfg.dim);
+    if (m->E0 != m->param) { /* the bag's gradient buffers (cr__ego_backward) */
+        m->dE0 = cr__takef(a, m->ego_rows * m->cfg.dim);
+        m->dfeat = cr__takef(a, m->ifeat.ncols * m->cfg.dim);
     }
     if (m->cfg.attr_w > 0 || m->cfg.fm_w > 0) m->g.istamp = cr__takei(a, (int64_t)m->n_items + 1);
     if (m->cfg.attr_w > 0) {
@@ -5209,6 +5546,13 @@ static cr_status cr__model_build(cr_model **out, const cr_config *cfg, const cr_
         goto fail;
     }
     if ((st = cr__alloc_params(m)) != CR_OK) goto fail;
+    /* the ego table: the first rows of the parameters (graph: users, items; sequence: padding,
+       items, mask token); with item features a table of its own (cr__ego_forward) */
+    m->ego_rows = m->ops->sequential ? (int64_t)m->n_items + 2 : m->n_nodes;
+    m->ego_item0 = m->ops->sequential ? 1 : m->n_users;
+    m->E0 = m->param;
+    m->dE0 = m->grad;
+    if (cfg->item_repr != CR_REPR_ID && !(m->E0 = cr_alloc_floats(m->ego_rows * cfg->dim))) { st = CR_ERR_NOMEM; goto fail; }
     if ((st = m->ops->setup(m)) != CR_OK) goto fail;
     *out = m;
     return CR_OK;
@@ -5286,33 +5630,31 @@ static void cr__pcopy(float *dst, const float *src, int64_t n) {
    both: E0 and dE0 are then the parameters and their gradient. */
 static void cr__ego_forward(cr_model *m) {
     int d = m->cfg.dim;
-    int64_t Ud = (int64_t)m->n_users * d, Id = (int64_t)m->n_items * d, i;
-    float *E0 = m->g.E0, *Ei = E0 + Ud;
+    int64_t i0 = m->ego_item0 * d, Id = (int64_t)m->n_items * d, all = m->ego_rows * d, i;
+    float *E0 = m->E0, *Ei = E0 + i0;
     const float *P = m->param;
     if (!E0 || E0 == m->param) return;
-    cr__pcopy(E0, P, Ud);
+    cr__pcopy(E0, P, i0); /* the rows that are not items as they are */
+    cr__pcopy(Ei + Id, P + i0 + Id, all - i0 - Id);
     cr_spmm(&m->ifeat, cr__tensor(m, "feat_emb"), d, Ei);
     if (m->cfg.item_repr == CR_REPR_ID_FEATURES) {
         CR__OMP(parallel for schedule(static))
-        for (i = 0; i < Id; i++) Ei[i] += P[Ud + i];
+        for (i = 0; i < Id; i++) Ei[i] += P[i0 + i];
     }
 }
 
 static void cr__ego_backward(cr_model *m) {
     int d = m->cfg.dim;
-    int64_t Ud = (int64_t)m->n_users * d, Id = (int64_t)m->n_items * d, Fd = m->ifeat.ncols * d, i;
-    float *dE0 = m->g.dE0, *G = m->grad, *gf;
+    int64_t i0 = m->ego_item0 * d, Id = (int64_t)m->n_items * d, all = m->ego_rows * d, Fd = m->ifeat.ncols * d, i;
+    float *dE0 = m->dE0, *G = m->grad, *gf;
     if (!dE0 || dE0 == m->grad) return;
     gf = cr__tensor_grad(m, "feat_emb");
-    cr_spmm(&m->ifeat_t, dE0 + Ud, d, m->g.dfeat);
+    cr_spmm(&m->ifeat_t, dE0 + i0, d, m->dfeat);
     CR__OMP(parallel for schedule(static))
-    for (i = 0; i < Ud; i++) G[i] += dE0[i];
-    if (m->cfg.item_repr == CR_REPR_ID_FEATURES) {
-        CR__OMP(parallel for schedule(static))
-        for (i = 0; i < Id; i++) G[Ud + i] += dE0[Ud + i];
-    }
-    for (i = 0; i < Fd; i++) gf[i] += m->g.dfeat[i];
-    cr__pzero(dE0, Ud + Id);
+    for (i = 0; i < all; i++)
+        if (i < i0 || i >= i0 + Id || m->cfg.item_repr == CR_REPR_ID_FEATURES) G[i] += dE0[i];
+    for (i = 0; i < Fd; i++) gf[i] += m->dfeat[i];
+    cr__pzero(dE0, all);
 }
 
 /* Row i of the feature-based item vectors: the weighted mean of item i's feature rows (zero for
@@ -5392,7 +5734,7 @@ static void cr__graph_encode(cr_model *m, float *out, const cr_csr *const *G, fl
     const cr_csr *Gc[CR__MAX_LAYERS];
     int k;
     for (k = 0; k < CR__MAX_LAYERS; k++) Gc[k] = G && k < m->cfg.layers ? G[k] : &m->g.adj;
-    cr__prop_forward(out, keep, Gc, m->cfg.layers, m->g.E0, m->n_nodes, m->cfg.dim, m->ops->first_layer, eps, seed,
+    cr__prop_forward(out, keep, Gc, m->cfg.layers, m->E0, m->n_nodes, m->cfg.dim, m->ops->first_layer, eps, seed,
                      NULL, m->g.t0, m->g.t1);
 }
 
@@ -5400,7 +5742,7 @@ static void cr__graph_encode_backward(cr_model *m, const float *dOut, const cr_c
     const cr_csr *Gc[CR__MAX_LAYERS];
     int k;
     for (k = 0; k < CR__MAX_LAYERS; k++) Gc[k] = G && k < m->cfg.layers ? G[k] : &m->g.adj;
-    cr__prop_backward(m->g.dE0, Gc, m->cfg.layers, dOut, m->n_nodes, m->cfg.dim, m->ops->first_layer, dL, NULL, m->g.t0, m->g.t1);
+    cr__prop_backward(m->dE0, Gc, m->cfg.layers, dOut, m->n_nodes, m->cfg.dim, m->ops->first_layer, dL, NULL, m->g.t0, m->g.t1);
 }
 
 /* The encoder restricted to what a batch reads. The layer mean at a few rows S (level K) needs
@@ -5498,9 +5840,9 @@ static void cr__sub_forward(cr_model *m) {
     int64_t nS = g->sub_n[m->cfg.layers], i, d = m->cfg.dim;
     int K = m->cfg.layers, first = m->ops->first_layer, k;
     float c = 1.0f / (float)(K + 1 - first), *out = g->sub_out;
-    const float *cur = m->g.E0;
+    const float *cur = m->E0;
     for (i = 0; i < nS; i++) {
-        const float *e0 = m->g.E0 + (int64_t)g->sub_nodes[i] * d;
+        const float *e0 = m->E0 + (int64_t)g->sub_nodes[i] * d;
         int j;
         for (j = 0; j < d; j++) out[i * d + j] = first == 0 ? c * e0[j] : 0.0f;
     }
@@ -5526,7 +5868,7 @@ static void cr__sub_backward(cr_model *m) {
         cr_spmm(&g->sub_bw[k + 1], gk, (int)d, h);
         if (k == 0) {
             for (i = 0; i < g->sub_n[0]; i++) {
-                float *de = m->g.dE0 + (int64_t)g->sub_nodes[i] * d;
+                float *de = m->dE0 + (int64_t)g->sub_nodes[i] * d;
                 int j;
                 if (i < nS)
                     for (j = 0; j < d; j++) de[j] += h[i * d + j] + cc * dout[i * d + j];
@@ -5611,7 +5953,7 @@ static void cr__graph_bpr_rows(cr_model *m, const cr__batch *b, const int32_t *n
     const cr_config *c = &m->cfg;
     int B = b->n, d = c->dim, i;
     int64_t Uo = m->n_users;
-    float *E0 = m->g.E0, *G0 = m->g.dE0;
+    float *E0 = m->E0, *G0 = m->dE0;
     float *gu = m->g.rows, *gp = gu + (int64_t)B * d, *gn = gp + (int64_t)B * d;
     float *du = m->g.drows, *dp = du + (int64_t)B * d, *dn = dp + (int64_t)B * d;
     cr__gather_rows(gu, F, b->users, B, d, 0);
@@ -5697,14 +6039,14 @@ static void cr__graph_bpr_mixgcf(cr_model *m, const cr__batch *b, float *const *
             float a = g->mix_a[(int64_t)i * nl];
             int32_t j0 = g->mix_j[(int64_t)i * nl], pi = b->pos[i];
             int j;
-            part[2] += cr_l2_loss(want_grad ? m->g.dE0 + (int64_t)b->users[i] * d : NULL, m->g.E0 + (int64_t)b->users[i] * d, d, c->reg, (float)B);
-            part[2] += cr_l2_loss(want_grad ? m->g.dE0 + (Uo + pi) * d : NULL, m->g.E0 + (Uo + pi) * d, d, c->reg, (float)B);
-            for (j = 0; j < d; j++) n0[j] = a * m->g.E0[(Uo + pi) * d + j] + (1.0f - a) * m->g.E0[(Uo + j0) * d + j];
+            part[2] += cr_l2_loss(want_grad ? m->dE0 + (int64_t)b->users[i] * d : NULL, m->E0 + (int64_t)b->users[i] * d, d, c->reg, (float)B);
+            part[2] += cr_l2_loss(want_grad ? m->dE0 + (Uo + pi) * d : NULL, m->E0 + (Uo + pi) * d, d, c->reg, (float)B);
+            for (j = 0; j < d; j++) n0[j] = a * m->E0[(Uo + pi) * d + j] + (1.0f - a) * m->E0[(Uo + j0) * d + j];
             memset(n0 + d, 0, (size_t)d * sizeof(float));
             part[2] += cr_l2_loss(want_grad ? n0 + d : NULL, n0, d, c->reg, (float)B);
             if (want_grad) {
-                cr_vaxpy(m->g.dE0 + (Uo + pi) * d, a, n0 + d, d);
-                cr_vaxpy(m->g.dE0 + (Uo + j0) * d, 1.0f - a, n0 + d, d);
+                cr_vaxpy(m->dE0 + (Uo + pi) * d, a, n0 + d, d);
+                cr_vaxpy(m->dE0 + (Uo + j0) * d, 1.0f - a, n0 + d, d);
             }
         }
     }
@@ -5730,13 +6072,13 @@ static void cr__graph_bpr_mixgcf(cr_model *m, const cr__batch *b, float *const *
    from q (cr__graph_prepare). k is a stop-gradient target: the gradient reaches the features
    alone. CLCRec trains both sides; on Amazon-Beauty that pulled items with the same brand and
    categories together and validation NDCG@20 peaked at epoch 7 and fell (bench/RESULTS.md). */
-/* The batch's unique positive items that have features, in batch order, into out; their count. */
-static int cr__feature_items(cr_model *m, const cr__batch *b, int32_t *out) {
+/* The unique items of items[0..n) that have features, in order, into out; their count. */
+static int cr__feature_items(cr_model *m, const int32_t *items, int n_in, int32_t *out) {
     cr__graph *g = &m->g;
     int i, n = 0;
     if (++g->istamp_cur == INT32_MAX) { memset(g->istamp, 0, ((size_t)m->n_items + 1) * sizeof(int32_t)); g->istamp_cur = 1; }
-    for (i = 0; i < b->n; i++) {
-        int32_t it = b->pos[i];
+    for (i = 0; i < n_in; i++) {
+        int32_t it = items[i];
         if (g->istamp[it] == g->istamp_cur || m->ifeat.rowptr[it] == m->ifeat.rowptr[it + 1]) continue;
         g->istamp[it] = g->istamp_cur;
         out[n++] = it;
@@ -5746,7 +6088,7 @@ static int cr__feature_items(cr_model *m, const cr__batch *b, int32_t *out) {
 
 static double cr__graph_attr(cr_model *m, const cr__batch *b, const float *F, int want_grad) {
     cr__graph *g = &m->g;
-    int d = m->cfg.dim, n = cr__feature_items(m, b, g->aitems), r;
+    int d = m->cfg.dim, n = cr__feature_items(m, b->pos, b->n, g->aitems), r;
     int64_t Uo = m->n_users, p;
     float *gf;
     double loss;
@@ -5770,8 +6112,9 @@ static double cr__graph_attr(cr_model *m, const cr__batch *b, const float *F, in
    features a mask leaves (random: each masked with probability fm_rate, one kept if all were
    masked; correlated: a random seed feature and the round(fm_rate n) - 1 features that
    co-occur with it most, at least one left), through a projection head of its own, contrasted
-   with InfoNCE over the batch's items (tau, weight fm_w). The masks come from streams keyed by
-   (batch, view, item). The gradient reaches the feature table and the head. */
+   with InfoNCE over the batch's items (tau, weight fm_w): a graph model's positives, a sequence
+   model's last targets. The masks come from streams keyed by (batch, view, item). The gradient
+   reaches the feature table and the head. */
 static void cr__fm_mask(const cr_model *m, int32_t it, uint64_t seed, uint8_t *keep) {
     int64_t a = m->ifeat.rowptr[it];
     int n = (int)(m->ifeat.rowptr[it + 1] - a), j, q, k, s, kept = 0;
@@ -5807,15 +6150,15 @@ static void cr__fm_view(const cr_model *m, int32_t it, const uint8_t *keep, floa
         if (keep[j]) cr_vaxpy(out, (float)(m->ifeat.val[a + j] / W), fe + (int64_t)m->ifeat.col[a + j] * d, d);
 }
 
-static double cr__graph_fmask(cr_model *m, const cr__batch *b, int want_grad) {
+static double cr__fmask_loss(cr_model *m, const int32_t *items, int n_items, uint64_t batch_seed, int want_grad) {
     cr__graph *g = &m->g;
-    int d = m->cfg.dim, n = cr__feature_items(m, b, g->fitems), r, v, F = m->fmax;
+    int d = m->cfg.dim, n = cr__feature_items(m, items, n_items, g->fitems), r, v, F = m->fmax;
     const float *w1 = cr__tensor(m, "fm_w1"), *b1 = cr__tensor(m, "fm_b1"), *w2 = cr__tensor(m, "fm_w2"), *b2 = cr__tensor(m, "fm_b2");
     float *gf;
     double loss;
     if (n < 2) return 0;
     for (v = 0; v < 2; v++) {
-        uint64_t seed = cr_hash64(b->seed, 0x666d61736bULL + (uint64_t)v);
+        uint64_t seed = cr_hash64(batch_seed, 0x666d61736bULL + (uint64_t)v);
         CR__OMP(parallel for schedule(static))
         for (r = 0; r < n; r++) {
             cr__fm_mask(m, g->fitems[r], seed, g->fkeep[v] + (int64_t)r * F);
@@ -5853,7 +6196,7 @@ static void cr__graph_bpr(cr_model *m, const cr__batch *b, float *const *L, floa
     } else
         cr__graph_bpr_rows(m, b, b->cand, F, dF, want_grad, part);
     if (m->cfg.attr_w > 0) part[1] += cr__graph_attr(m, b, F, want_grad);
-    if (m->cfg.fm_w > 0) part[1] += cr__graph_fmask(m, b, want_grad);
+    if (m->cfg.fm_w > 0) part[1] += cr__fmask_loss(m, b->pos, b->n, b->seed, want_grad);
 }
 
 /* InfoNCE (weight lambda, temperature tau) between the rows of two (N, d) tables A and Bt:
@@ -5922,6 +6265,20 @@ static cr_status cr__graph_check(const cr_config *c) {
     return CR_OK;
 }
 
+/* The item features' tensors, after a model's shared ones so that these draw the same initial
+   values with features or without (a model's own tensors planned after this call, RecDCL's, do
+   not): the feature table, and feature masking's projection head (its own). */
+static cr_status cr__plan_features(cr_model *m) {
+    const cr_config *c = &m->cfg;
+    cr_status st;
+    if (m->ifeat.rowptr && (st = cr__plan(m, "feat_emb", m->ifeat.ncols, c->dim, CR__INIT_XAVIER, 0)) != CR_OK) return st;
+    if (!(c->fm_w > 0)) return CR_OK;
+    if ((st = cr__plan(m, "fm_w1", c->dim, c->dim, CR__INIT_XAVIER, 0)) != CR_OK || (st = cr__plan(m, "fm_b1", 1, c->dim, CR__INIT_ZERO, 0)) != CR_OK ||
+        (st = cr__plan(m, "fm_w2", c->dim, c->dim, CR__INIT_XAVIER, 0)) != CR_OK)
+        return st;
+    return cr__plan(m, "fm_b2", 1, c->dim, CR__INIT_ZERO, 0);
+}
+
 /* Graph-model plan: one (U+I) x d table (users then items), the propagation's input, then the
    projection head when enabled. */
 static cr_status cr__graph_plan(cr_model *m) {
@@ -5933,16 +6290,7 @@ static cr_status cr__graph_plan(cr_model *m) {
     m->tensors[1].offset = m->tensors[0].offset + (int64_t)m->n_users * c->dim;
     m->n_param = ((int64_t)m->n_users + m->n_items) * c->dim;
     if (c->proj_head && (st = cr__plan_head(m)) != CR_OK) return st;
-    /* after the shared tensors, so that they draw the same initial values with features or
-       without (a model's own tensors planned after this call, RecDCL's, do not) */
-    if (m->ifeat.rowptr && (st = cr__plan(m, "feat_emb", m->ifeat.ncols, c->dim, CR__INIT_XAVIER, 0)) != CR_OK) return st;
-    if (c->fm_w > 0) { /* feature masking's projection head, its own */
-        if ((st = cr__plan(m, "fm_w1", c->dim, c->dim, CR__INIT_XAVIER, 0)) != CR_OK || (st = cr__plan(m, "fm_b1", 1, c->dim, CR__INIT_ZERO, 0)) != CR_OK ||
-            (st = cr__plan(m, "fm_w2", c->dim, c->dim, CR__INIT_XAVIER, 0)) != CR_OK)
-            return st;
-        return cr__plan(m, "fm_b2", 1, c->dim, CR__INIT_ZERO, 0);
-    }
-    return CR_OK;
+    return cr__plan_features(m);
 }
 
 /* What inference needs: the edge list (also the training examples) and, with propagation, the
@@ -5963,9 +6311,6 @@ static cr_status cr__graph_setup(cr_model *m) {
     m->n_examples = g->n_edges;
     m->ex_user = g->eu;
     m->ex_item = g->ei;
-    g->E0 = m->param; /* ID-only items: the encoders read the parameters themselves */
-    g->dE0 = m->grad;
-    if (m->cfg.item_repr != CR_REPR_ID && !(g->E0 = cr_alloc_floats(N * m->cfg.dim))) return CR_ERR_NOMEM;
     if (!m->cfg.layers) /* MF: its table is the ego table, or a copy where cold items get feature vectors */
         return m->cfg.attr_w > 0 && !(g->final = cr_alloc_floats(N * m->cfg.dim)) ? CR_ERR_NOMEM : CR_OK;
     if ((st = cr_graph_bipartite(&g->adj, m->n_users, m->n_items, g->n_edges, g->eu, g->ei, NULL)) != CR_OK) return st;
@@ -5996,7 +6341,7 @@ static int64_t cr__graph_memory(const cr_model *m) {
     int v, k;
     for (v = 0; v < 2; v++)
         for (k = 0; k < CR__MAX_LAYERS; k++) b += cr__csr_bytes(&g->views[v][k]);
-    b += cr__csr_bytes(&m->ifeat) + cr__csr_bytes(&m->ifeat_t) + (g->E0 && g->E0 != m->param ? m->n_nodes * m->cfg.dim * 4 : 0);
+    b += cr__csr_bytes(&m->ifeat) + cr__csr_bytes(&m->ifeat_t) + (m->E0 != m->param ? m->ego_rows * m->cfg.dim * 4 : 0);
     return b + (g->final ? (g->t0 ? 3 : 1) * m->n_nodes * m->cfg.dim * 4 : 0);
 }
 
@@ -6023,8 +6368,8 @@ static void cr__graph_ws_encoder(cr_model *m, cr__arena *a) {
     cr__graph_ws_bpr(m, a);
     m->g.F = cr__takef(a, Nd);
     m->g.dF = cr__takef(a, Nd);
-    m->g.lay[0] = m->g.E0; /* layer 0 is the ego table, its gradient the ego gradient */
-    m->g.dlay[0] = m->g.dE0;
+    m->g.lay[0] = m->E0; /* layer 0 is the ego table, its gradient the ego gradient */
+    m->g.dlay[0] = m->dE0;
     for (k = 1; m->cfg.neg == CR_NEG_MIXGCF && k <= m->cfg.layers; k++) {
         m->g.lay[k] = cr__takef(a, Nd);
         m->g.dlay[k] = cr__takef(a, Nd);
@@ -6034,8 +6379,8 @@ static void cr__graph_ws_encoder(cr_model *m, cr__arena *a) {
 /* MF's layer table for MixGCF: the ego table alone. */
 static void cr__mf_ws(cr_model *m, cr__arena *a) {
     cr__graph_ws_bpr(m, a);
-    m->g.lay[0] = m->g.E0;
-    m->g.dlay[0] = m->g.dE0;
+    m->g.lay[0] = m->E0;
+    m->g.dlay[0] = m->dE0;
 }
 
 /* InfoNCE over up to 2B rows (the batch's unique users and items) against 2B + cl_negatives
@@ -6086,7 +6431,7 @@ static float *const *cr__graph_keep_layers(cr_model *m, float **keep, float **dk
 }
 
 /* The served table: the propagated one, or MF's ego table (or its copy). */
-static const float *cr__graph_table(const cr_model *m) { return m->g.final ? m->g.final : m->g.E0; }
+static const float *cr__graph_table(const cr_model *m) { return m->g.final ? m->g.final : m->E0; }
 
 /* Inference: a clean propagation into final (MF: the table itself). With the attribute-ID
    contrast, an item nobody trained on (no interactions, a feature vector) is served from its
@@ -6099,7 +6444,7 @@ static void cr__graph_prepare(cr_model *m) {
     double len = 0;
     cr__ego_forward(m);
     if (m->cfg.layers) cr__graph_encode(m, m->g.final, NULL, 0.0f, 0, NULL);
-    else if (m->g.final) cr__pcopy(m->g.final, m->g.E0, m->n_nodes * d);
+    else if (m->g.final) cr__pcopy(m->g.final, m->E0, m->n_nodes * d);
     if (!m->ifeat.rowptr) return;
     for (i = 0; i < m->n_items; i++)
         if (m->item_deg[i]) { len += sqrt((double)cr_vsumsq(cr__graph_table(m) + (Uo + i) * d, d)); n_warm++; }
@@ -6140,7 +6485,7 @@ static cr_status cr__graph_fold_in(const cr_model *m, const int32_t *items, int 
 
 /* forward: s(u, i) = <e_u, e_i> on the ego table; backward straight into its gradient */
 static cr_status cr__mf_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
-    cr__graph_bpr(m, b, m->g.lay, m->g.dlay, m->g.E0, m->g.dE0, want_grad, part);
+    cr__graph_bpr(m, b, m->g.lay, m->g.dlay, m->E0, m->dE0, want_grad, part);
     return CR_OK;
 }
 
@@ -6433,7 +6778,7 @@ static cr_status cr__ncl_epoch(cr_model *m, int epoch) {
     if (epoch <= c->warmup || c->proto_reg <= 0 || g->kmeans_epoch == epoch) return CR_OK;
     for (s = 0; s < 2; s++) {
         cr_rng r = cr_rng_stream(cr_hash64(c->seed, 0x6b6d65616e73ULL + (uint64_t)epoch), (uint64_t)s);
-        cr__kmeans(g->cent[s], g->assign[s], m->g.E0 + (s ? (int64_t)m->n_users * c->dim : 0), s ? m->n_items : m->n_users,
+        cr__kmeans(g->cent[s], g->assign[s], m->E0 + (s ? (int64_t)m->n_users * c->dim : 0), s ? m->n_items : m->n_users,
                    c->dim, c->clusters, 25, &r, g->kmeans_ws);
     }
     g->kmeans_epoch = epoch;
@@ -6465,12 +6810,12 @@ static double cr__ncl_proto(cr_model *m, const int32_t *idx, int n, int side, fl
     int d = m->cfg.dim, i;
     int64_t off = side ? m->n_users : 0;
     double l;
-    cr__gather_rows(g->cq, m->g.E0, idx, n, d, off);
+    cr__gather_rows(g->cq, m->E0, idx, n, d, off);
     for (i = 0; i < n; i++) g->clneg[i] = g->assign[side][idx[i]];
     if (want_grad) memset(g->dcq, 0, (size_t)n * d * sizeof(float));
     l = cr_infonce_loss(want_grad ? g->dcq : NULL, want_grad ? g->dck : NULL, g->cq, g->cent[side], n, m->cfg.clusters, d, g->clneg, NULL,
                         m->cfg.tau, w * (float)n, g->nce);
-    if (want_grad) cr__scatter_add_rows(m->g.dE0, g->dcq, idx, n, d, off);
+    if (want_grad) cr__scatter_add_rows(m->dE0, g->dcq, idx, n, d, off);
     return l;
 }
 
@@ -6490,8 +6835,8 @@ static cr_status cr__ncl_loss(cr_model *m, const cr__batch *b, int want_grad, do
     if (want_grad) cr__pzero(g->dF, m->n_nodes * c->dim);
     cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
     if (c->lambda > 0)
-        part[1] += cr__ncl_structure(m, g->dL, m->g.dE0, g->L, m->g.E0, b->users, b->n, 0, Uo, c->lambda, want_grad) +
-                   cr__ncl_structure(m, g->dL, m->g.dE0, g->L, m->g.E0, b->pos, b->n, Uo, m->n_items, c->lambda * c->ssl_alpha, want_grad);
+        part[1] += cr__ncl_structure(m, g->dL, m->dE0, g->L, m->E0, b->users, b->n, 0, Uo, c->lambda, want_grad) +
+                   cr__ncl_structure(m, g->dL, m->dE0, g->L, m->E0, b->pos, b->n, Uo, m->n_items, c->lambda * c->ssl_alpha, want_grad);
     if (c->proto_reg > 0 && b->epoch > c->warmup)
         part[1] += cr__ncl_proto(m, b->users, b->n, 0, c->proto_reg, want_grad) + cr__ncl_proto(m, b->pos, b->n, 1, c->proto_reg, want_grad);
     if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dkeep);
@@ -6864,7 +7209,7 @@ static cr_status cr__rcl_loss(cr_model *m, const cr__batch *b, int want_grad, do
     }
     cr__graph_keep_layers(m, keep, dkeep, want_grad);
     if (cl && c->adv == CR_ADV_EXACT) { /* a clean pass and its contrast's gradient at each layer */
-        cr__prop_forward(g->F, keep, Gc, c->layers, m->g.E0, m->n_nodes, c->dim, m->ops->first_layer, 0.0f, 0, NULL, g->t0, g->t1);
+        cr__prop_forward(g->F, keep, Gc, c->layers, m->E0, m->n_nodes, c->dim, m->ops->first_layer, 0.0f, 0, NULL, g->t0, g->t1);
         cr__pzero(g->dF, Nd);
         cr__pzero(g->dL, Nd);
         cr__rcl_contrast(m, b, nu, ni, 1);
@@ -6874,7 +7219,7 @@ static cr_status cr__rcl_loss(cr_model *m, const cr__batch *b, int want_grad, do
     } else if (cl && c->adv == CR_ADV_PREV && g->adv_ready)
         delta = (const float *const *)g->adv_d;
     if (delta || (cl && c->adv)) /* adversarial (or, before the first previous gradient, clean) */
-        cr__prop_forward(g->F, keep, Gc, c->layers, m->g.E0, m->n_nodes, c->dim, m->ops->first_layer, 0.0f, 0, delta, g->t0, g->t1);
+        cr__prop_forward(g->F, keep, Gc, c->layers, m->E0, m->n_nodes, c->dim, m->ops->first_layer, 0.0f, 0, delta, g->t0, g->t1);
     else
         cr__graph_encode(m, g->F, NULL, c->eps, cr_hash64(b->seed, 1), keep);
     if (want_grad) {
@@ -6968,7 +7313,8 @@ static float *cr__seq_w_in(const cr_model *m, float *block, const char *fmt, int
 }
 static float *cr__seq_w(const cr_model *m, const char *fmt, int l) { return cr__seq_w_in(m, m->param, fmt, l); }
 
-static const float *cr__seq_item_vectors(const cr_model *m) { return cr__tensor(m, "item_emb") + m->cfg.dim; }
+/* The items' rows of the ego table (item_emb itself for ID-only items), tied between input and output. */
+static const float *cr__seq_item_vectors(const cr_model *m) { return m->E0 + m->cfg.dim; }
 
 /* Takes one pass's activations for batches of up to B sequences from the arena. */
 static void cr__gru_acts_take(cr__gru_acts *A, cr__arena *a, int T, int B, int d, int H, int L, int dropout) {
@@ -7058,7 +7404,8 @@ static cr_status cr__seq_plan(cr_model *m) {
         if ((st = cr__plan(m, nm, 1, 3 * (int64_t)H, CR__INIT_UNIFORM, su)) != CR_OK) return st;
     }
     if (H != d && (st = cr__plan(m, "out_proj", d, H, CR__INIT_XAVIER, 0)) != CR_OK) return st;
-    return c->proj_head ? cr__plan_head(m) : CR_OK;
+    if (c->proj_head && (st = cr__plan_head(m)) != CR_OK) return st;
+    return cr__plan_features(m);
 }
 
 /* What every use needs: the training users and, for insert/substitute, item correlations. */
@@ -7258,7 +7605,7 @@ static void cr__seq_forward(const cr_model *m, cr__gru_acts *A, int train, uint6
     const struct cr__seq *q = m->seq;
     int T = q->T, d = q->d, H = q->H, L = q->L, l;
     int64_t N = A->ntok, i;
-    const float *E = cr__tensor(m, "item_emb");
+    const float *E = m->E0;
     float p = train ? m->cfg.dropout : 0.0f, keep_scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
     const float *x;
     int in;
@@ -7306,7 +7653,7 @@ static void cr__seq_backward(cr_model *m, cr__gru_acts *A) {
     int T = q->T, d = q->d, H = q->H, L = q->L, l;
     int64_t N = A->ntok, i;
     float *dY = q->dy;
-    float *gE = cr__tensor_grad(m, "item_emb");
+    float *gE = m->dE0;
     if (N == 0) return;
     if (H != d) { /* o = y W_out^T: dW_out += dO^T y, dy = dO W_out */
         float *W = cr__tensor(m, "out_proj");
@@ -7342,7 +7689,7 @@ static double cr__seq_next_item(cr_model *m, cr__gru_acts *A, const int32_t *tar
     struct cr__seq *q = m->seq;
     int d = q->d, I = m->n_items;
     int64_t P = A->ntok, i, nc = I;
-    float *Etab = (float *)cr__seq_item_vectors(m), *gE = cr__tensor_grad(m, "item_emb") + d; /* rows 1..I */
+    float *Etab = m->E0 + d, *gE = m->dE0 + d; /* rows 1..I */
     const float *C = Etab; /* candidate rows (nc, d) and their gradient */
     float *dC = gE;
     const int32_t *tg = targets; /* column of each step's target among the candidates */
@@ -7401,14 +7748,16 @@ static void cr__seq_rec_loss(cr_model *m, const cr__batch *b, int want_grad, dou
     cr__seq_forward(m, A, 1, cr_hash64(b->seed, 0x6d61696eULL));
     part[0] = cr__seq_next_item(m, A, q->tgt_all, b->seed, want_grad);
     if (want_grad) cr__seq_backward(m, A);
+    if (m->cfg.fm_w > 0) { /* feature masking over the batch's last targets (m->bp: free in sequence batches) */
+        for (i = 0; i < b->n; i++) m->bp[i] = q->view_ptr[i][q->view_len[i]];
+        part[1] += cr__fmask_loss(m, m->bp, b->n, b->seed, want_grad);
+    }
 }
 
 static void cr__seq_reg_loss(cr_model *m, int want_grad, double part[3]) {
-    if (m->cfg.reg > 0) { /* L2 on the whole embedding table, as SELFRec's CL4SRec does */
-        float *E = cr__tensor(m, "item_emb");
-        part[2] = cr_l2_loss(want_grad ? cr__tensor_grad(m, "item_emb") : NULL, E, ((int64_t)m->n_items + 2) * m->seq->d, m->cfg.reg, 1.0f);
-    }
-    if (want_grad) memset(cr__tensor_grad(m, "item_emb"), 0, (size_t)m->seq->d * sizeof(float)); /* padding row */
+    if (m->cfg.reg > 0) /* L2 on the whole embedding table (the ego table with features), as SELFRec's CL4SRec does */
+        part[2] = cr_l2_loss(want_grad ? m->dE0 : NULL, m->E0, m->ego_rows * m->seq->d, m->cfg.reg, 1.0f);
+    if (want_grad) memset(m->dE0, 0, (size_t)m->seq->d * sizeof(float)); /* padding row */
 }
 
 /* Inference encodings of n users' histories (plus extra's rows appended, if given): the
@@ -7478,7 +7827,7 @@ static cr_status cr__seq_fold_in(const cr_model *m, const int32_t *items, int n,
     return cr__seq_encode(m, NULL, 1, NULL, items, n, out);
 }
 
-static void cr__seq_prepare(cr_model *m) { (void)m; }
+static void cr__seq_prepare(cr_model *m) { cr__ego_forward(m); }
 
 /* ---- 8n. GRU4Rec (Hidasi et al., ICLR 2016): the encoder and the next-item loss ---- */
 
@@ -7641,7 +7990,7 @@ static double cr__cl4srec_contrast(cr_model *m, const int32_t *users, int B, uin
 
 static cr_status cr__cl4srec_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
     cr__seq_rec_loss(m, b, want_grad, part);
-    if (m->cfg.lambda > 0) part[1] = cr__cl4srec_contrast(m, b->users, b->n, b->seed, want_grad);
+    if (m->cfg.lambda > 0) part[1] += cr__cl4srec_contrast(m, b->users, b->n, b->seed, want_grad);
     cr__seq_reg_loss(m, want_grad, part);
     return CR_OK;
 }
@@ -7797,14 +8146,14 @@ static cr_status cr__run_batch(cr_model *m, const cr__batch *b, int want_grad, d
             return cr__fail(CR_ERR_INVALID, "batch entry %d (user %d, item %d, negative %d) is out of range", i, b->users[i],
                             b->pos ? b->pos[i] : -1, b->cand ? b->cand[(int64_t)i * b->n_cand] : -1);
     }
-    if (!m->ops->sequential) cr__ego_forward(m);
+    cr__ego_forward(m);
     if (m->ops->epoch_begin && (st = m->ops->epoch_begin(m, b->epoch)) != CR_OK) return st;
     m->ready = 0;
     if ((st = m->ops->loss(m, b, want_grad, part)) != CR_OK) {
-        if (!m->ops->sequential && m->g.dE0 && m->g.dE0 != m->grad) cr__pzero(m->g.dE0, m->n_nodes * m->cfg.dim); /* no half batch left over */
+        if (m->dE0 != m->grad) cr__pzero(m->dE0, m->ego_rows * m->cfg.dim); /* no half batch left over */
         return st;
     }
-    if (want_grad && !m->ops->sequential) cr__ego_backward(m);
+    if (want_grad) cr__ego_backward(m);
     return CR_OK;
 }
 
@@ -7883,7 +8232,7 @@ CR_API cr_status cr_train_epoch(cr_model *m, int epoch, cr_epoch_stats *stats, c
         m->perm[i] = m->perm[j];
         m->perm[j] = t;
     }
-    if (!m->ops->sequential) cr__ego_forward(m); /* what epoch_begin may read (NCL's k-means) */
+    cr__ego_forward(m); /* what epoch_begin may read (NCL's k-means) */
     if (m->ops->epoch_begin && (st = m->ops->epoch_begin(m, epoch)) != CR_OK) return st;
     s.prep_seconds = cr__now() - t0;
     for (b = 0; b < nb && st == CR_OK; b++) {

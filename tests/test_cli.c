@@ -320,8 +320,8 @@ TEST(train_selects_on_validation) {
     EXPECT("train --model lightgcn --item-features build/test-tmp/cli_feat.txt --item-repr id", 2, "--item-features needs --train");
     EXPECT("train --model lightgcn --train build/test-tmp/cli_feat_train.txt --item-features build/test-tmp/cli_feat.txt --item-repr some", 2,
            "--item-repr: 'some' is not id, id+features or features");
-    EXPECT("train --model gru4rec --train build/test-tmp/cli_feat_train.txt --item-features build/test-tmp/cli_feat.txt --item-repr features", 2,
-           "item features (item_repr, attr_w, fm_w) are for graph models");
+    EXPECT("train --model gru4rec --train build/test-tmp/cli_feat_train.txt --item-features build/test-tmp/cli_feat.txt --attr-w 0.2", 2,
+           "the attribute-ID contrast (attr_w) is for graph models");
     EXPECT("train --model lightgcn --train build/test-tmp/cli_feat_train.txt --item-features build/test-tmp/no-such.txt --item-repr features", 1,
            "no-such.txt: cannot open");
     EXPECT("train --model lightgcn --train build/test-tmp/cli_feat_train.txt --item-features build/test-tmp/cli_feat.txt --item-repr id+features "

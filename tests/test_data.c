@@ -320,6 +320,81 @@ TEST(item_features_format_and_errors) {
     cr_idmap_free(&items);
 }
 
+/* RecBole's atomic files: a typed header names the columns; .inter rows become interactions
+   (columns found by name, others ignored), .item rows features (token, token_seq, float in
+   decile bins; float_seq ignored), with the file's own line numbers in every message. */
+TEST(recbole_atomic_files) {
+    cr_interactions x;
+    cr_idmap users, items;
+    cr_item_features f;
+    cr_load_report rep;
+    int64_t e, p;
+    int i;
+    const char *inter = "item_id:token\tnote:token_seq\tuser_id:token\ttimestamp:float\trating:float\n"
+                        "10\ta b\t1\t100\t4\n"
+                        "\n"
+                        "11\t\t1\t90\t2.5\n"
+                        "10\tc\t2\t95\t5\n";
+    static const char *const bad[][2] = {
+        {"user_id:token\titem_id:token\n1\t2\n1\t2\t3\n", "f:3: 3 tab-separated fields, the header names 2"},
+        {"user_id:token\titem_id:token\n1\tB00X\n", "f:2: column 2 (item_id): 'B00X' is not an integer id"},
+        {"user_id:token\titem_id:token\n\t7\n", "f:2: column 1 (user_id): '' is not an integer id"},
+        {"user_id:token\tthing:token\n1\t2\n", "needs the columns user_id and item_id"},
+        {"user_id:token\titem_id:token\trating:float\n1\t2\tx\n", "f:2: field 3 (rating): 'x' is not a number"},
+        {"user_id:token\titem_id:token\trating:float\n1\t2\t\n", "f:2: column 3 is empty"}};
+    memset(&users, 0, sizeof users);
+    memset(&items, 0, sizeof items);
+    CHECK_OK(cr_parse_interactions(&x, &users, &items, 1, inter, strlen(inter), "f.inter", NULL, &rep));
+    CHECK(x.n == 3 && rep.records == 3 && rep.lines == 5 && x.has_rating && x.has_time && users.n == 2 && items.n == 2);
+    for (e = 0; e < x.n; e++) { /* (1, 10, 4, 100), (1, 11, 2.5, 90), (2, 10, 5, 95) in file order */
+        static const double want[3][4] = {{1, 10, 4, 100}, {1, 11, 2.5, 90}, {2, 10, 5, 95}};
+        CHECKF(users.raw[x.user[e]] == (int64_t)want[e][0] && items.raw[x.item[e]] == (int64_t)want[e][1] && x.rating[e] == (float)want[e][2] &&
+                   x.time[e] == want[e][3],
+               "record %lld", (long long)e);
+    }
+    cr_interactions_free(&x);
+    for (i = 0; i < (int)(sizeof bad / sizeof *bad); i++) {
+        cr_idmap_free(&users);
+        cr_idmap_free(&items);
+        CHECK_FAILS(cr_parse_interactions(&x, &users, &items, 1, bad[i][0], strlen(bad[i][0]), "f", NULL, NULL), CR_ERR_PARSE, bad[i][1]);
+        CHECK(x.n == 0 && users.n == 0);
+    }
+    cr_idmap_free(&users);
+    cr_idmap_free(&items);
+    for (i = 0; i < 12; i++) { /* items 0..11 */
+        int32_t d;
+        CHECK_OK(cr_idmap_add(&items, i, &d));
+    }
+    {
+        /* item i (0..9) priced i: deciles put each in its own bin; item 3 has no features; 99 is unknown */
+        char txt[1024];
+        size_t n = (size_t)snprintf(txt, sizeof txt, "item_id:token\tbrand:token\tcats:token_seq\tprice:float\temb:float_seq\n");
+        for (i = 0; i < 10; i++)
+            n += (size_t)snprintf(txt + n, sizeof txt - n, i == 3 ? "%d\t\t\t\t1 2\n" : "%d\t%s\t%s\t%d\t\n", i, i % 2 ? "Acme Co" : "Beta",
+                                  i % 3 ? "Makeup Face Face" : "Skin", i);
+        n += (size_t)snprintf(txt + n, sizeof txt - n, "99\tAcme Co\tSkin\t1\t\n");
+        CHECK_OK(cr_parse_item_features(&f, &items, txt, n, "f.item"));
+    }
+    /* 9 items with features; distinct: 2 brands, 3 categories, 9 price bins (item 3's is missing) */
+    CHECKF(f.items_with == 9 && f.unknown_items == 1 && f.first_unknown_line == 12 && f.feats.n == 14 && f.repeated == 6,
+           "%lld items with features, %lld unknown (line %lld), %d features, %lld repeated", (long long)f.items_with, (long long)f.unknown_items,
+           (long long)f.first_unknown_line, f.feats.n, (long long)f.repeated);
+    CHECK(f.x.rowptr[4] - f.x.rowptr[3] == 0 && f.x.rowptr[2] - f.x.rowptr[1] == 4 && f.x.rowptr[1] - f.x.rowptr[0] == 3);
+    for (i = 0; i < 10; i++) /* same brand, same feature; each price its own */
+        for (p = f.x.rowptr[i]; p < f.x.rowptr[i + 1]; p++) CHECK(f.x.val[p] == 1.0f);
+    CHECK(f.x.col[f.x.rowptr[2]] == f.x.col[f.x.rowptr[0]] && f.x.col[f.x.rowptr[1]] != f.x.col[f.x.rowptr[0]]);
+    cr_item_features_free(&f);
+    {
+        const char *t = "item_id:token\tbrand:token\n1\tx\n2\n";
+        CHECK_FAILS(cr_parse_item_features(&f, &items, t, strlen(t), "f.item"), CR_ERR_PARSE, "f.item:3: 1 tab-separated fields, the header names 2");
+        t = "item_id:token\tprice:float\n1\t3,5\n";
+        CHECK_FAILS(cr_parse_item_features(&f, &items, t, strlen(t), "f.item"), CR_ERR_PARSE, "f.item:2: field 2 (float): '3,5' is not a number");
+        t = "iid:token\tprice:float\n1\t3\n";
+        CHECK_FAILS(cr_parse_item_features(&f, &items, t, strlen(t), "f.item"), CR_ERR_PARSE, "needs the column item_id");
+    }
+    cr_idmap_free(&items);
+}
+
 /* Amazon-Beauty's brand and category attributes: every item, 637 attribute ids, 1-6 per item. */
 TEST(real_beauty_item_features_when_present) {
     cr_dataset ds;
@@ -407,6 +482,7 @@ const crt_case crt_data[] = {
     {"data/real_gowalla_when_present", real_gowalla_when_present},
     {"data/real_lastfm_when_present", real_lastfm_when_present},
     {"data/item_features_format_and_errors", item_features_format_and_errors},
+    {"data/recbole_atomic_files", recbole_atomic_files},
     {"data/ratio_split_three_ways", ratio_split_three_ways},
     {"data/real_beauty_item_features_when_present", real_beauty_item_features_when_present},
     {NULL, NULL}};

@@ -790,6 +790,72 @@ TEST(cold_items_are_held_out) {
     cr_dataset_free(&ds);
 }
 
+/* A sequence model with item features: the item table it scores with is the ID rows plus the
+   features' mean, rebuilt from the final parameters (not the last batch's), and a checkpoint
+   serves the same bits. */
+TEST(sequence_model_with_features) {
+    cr_dataset ds = synth(1, 200, 150, 31);
+    cr_config c;
+    cr_fit_opts o;
+    cr_fit_result r;
+    cr_model *m = NULL, *m2 = NULL;
+    const float *U, *I, *I2, *P, *F;
+    float want[8];
+    int32_t i;
+    int j, checked = 0;
+    const char *path = crt_tmp("seq-features.crrc");
+    CHECK_OK(crt_synth_features(&ds));
+    memset(&c, 0, sizeof c);
+    memset(&o, 0, sizeof o);
+    c.model = CR_MODEL_GRU4REC;
+    c.dim = 8;
+    c.max_len = 10;
+    c.item_repr = CR_REPR_ID_FEATURES;
+    c.fm_w = 0.1f;
+    c.fm_corr = 1;
+    o.epochs = 2;
+    CHECK_OK(cr_fit(&m, &c, &ds, &o, &r));
+    CHECK(r.test.users > 0 && r.test.ndcg[1] > 0);
+    CHECK_OK(cr_model_embeddings(m, &U, &I));
+    {
+        int64_t rows = 0, cols = 0, frows = 0;
+        P = cr_model_tensor(m, "item_emb", &rows, &cols);
+        F = cr_model_tensor(m, "feat_emb", &frows, NULL);
+        CHECK(P && rows == ds.n_items + 2 && cols == 8 && F && frows == ds.features.x.ncols && cr_model_tensor(m, "fm_w1", NULL, NULL));
+        CHECK(!cr_model_tensor(m, "user_emb", NULL, NULL) && !strcmp(cr_model_tensor_name(m, 0), "item_emb") && !cr_model_tensor_name(m, 99));
+    }
+    for (i = 0; i < ds.n_items; i++) { /* row i + 1 of item_emb (row 0 is padding) plus the mean of the features' rows */
+        int64_t q, a = ds.features.x.rowptr[i], b = ds.features.x.rowptr[i + 1];
+        double wsum = 0;
+        for (q = a; q < b; q++) wsum += ds.features.x.val[q];
+        for (j = 0; j < 8; j++) {
+            double v = P[(int64_t)(i + 1) * 8 + j];
+            for (q = a; q < b; q++) v += ds.features.x.val[q] / wsum * F[(int64_t)ds.features.x.col[q] * 8 + j];
+            want[j] = (float)v;
+        }
+        for (j = 0; j < 8; j++) CHECK_NEAR(I[(int64_t)i * 8 + j], want[j], 1e-5);
+        checked += b > a;
+    }
+    CHECK(checked > 50);
+    CHECK_OK(cr_model_save(m, path));
+    CHECK_OK(cr_model_load(&m2, path, NULL));
+    CHECK_OK(cr_model_embeddings(m2, NULL, &I2));
+    CHECK(memcmp(I, I2, sizeof(float) * 8 * (size_t)ds.n_items) == 0);
+    {
+        int64_t a[10], b[10];
+        float sa[10], sb[10];
+        int na = 0, nb = 0;
+        CHECK_OK(cr_recommend(m, ds.users.raw[3], 10, 1, a, sa, &na));
+        CHECK_OK(cr_recommend(m2, ds.users.raw[3], 10, 1, b, sb, &nb));
+        CHECK(na == 10 && nb == 10 && memcmp(a, b, sizeof a) == 0 && memcmp(sa, sb, sizeof sa) == 0);
+    }
+    cr_model_free(m2);
+    cr_model_free(m);
+    c.attr_w = 0.2f; /* the attribute-ID contrast serves untrained items of graph models */
+    CHECK_FAILS(cr_fit(&m, &c, &ds, &o, &r), CR_ERR_INVALID, "the attribute-ID contrast (attr_w) is for graph models");
+    cr_dataset_free(&ds);
+}
+
 /* items_only: all ones ranks as without it; a subset counts only the test records on it. */
 TEST(evaluation_over_some_items) {
     cr_dataset ds = synth(0, 200, 300, 31);
@@ -892,6 +958,7 @@ const crt_case crt_fit[] = {
     {"fit/fold_in_evaluation_sequence", fold_in_evaluation_sequence},
     {"fit/cold_users_are_held_out", cold_users_are_held_out},
     {"fit/cold_items_are_held_out", cold_items_are_held_out},
+    {"fit/sequence_model_with_features", sequence_model_with_features},
     {"fit/evaluation_over_some_items", evaluation_over_some_items},
     {"fit/serving_from_several_threads_graph", serving_from_several_threads_graph},
     {"fit/serving_from_several_threads_sequence", serving_from_several_threads_sequence},

@@ -648,6 +648,12 @@ MODEL_CHECK(grad_lightgcn_attr_contrast, CR_MODEL_LIGHTGCN, c.attr_w = 0.5f; c.a
 MODEL_CHECK(grad_xsimgcl_attr_contrast, CR_MODEL_XSIMGCL, c.lambda = 0.5f; c.eps = 1e-5f; c.attr_w = 0.5f; c.attr_tau = 0.5f; gc_only = "feat_emb")
 MODEL_CHECK(grad_lightgcn_fmask_random, CR_MODEL_LIGHTGCN, c.item_repr = CR_REPR_ID_FEATURES; c.fm_w = 0.5f; c.tau = 0.5f)
 MODEL_CHECK(grad_xsimgcl_fmask_correlated, CR_MODEL_XSIMGCL, c.lambda = 0.5f; c.eps = 1e-5f; c.item_repr = CR_REPR_FEATURES; c.fm_w = 0.5f; c.fm_corr = 1; c.tau = 0.5f)
+/* the sequence models' item table through the same bag (input and tied output rows), and
+   feature masking over a batch's last targets */
+MODEL_CHECK(grad_gru4rec_id_features, CR_MODEL_GRU4REC, c.max_len = 6; c.dropout = CR_OFF; c.reg = 0.05f; c.item_repr = CR_REPR_ID_FEATURES)
+MODEL_CHECK(grad_gru4rec_features_fmask, CR_MODEL_GRU4REC, c.max_len = 6; c.dropout = CR_OFF; c.item_repr = CR_REPR_FEATURES; c.fm_w = 0.5f; c.tau = 0.5f)
+MODEL_CHECK(grad_cl4srec_fmask_correlated, CR_MODEL_CL4SREC, c.max_len = 6; c.lambda = 0.5f; c.dropout = CR_OFF; c.proj_head = -1; c.item_repr = CR_REPR_ID_FEATURES;
+            c.fm_w = 0.5f; c.fm_corr = 1; c.tau = 0.5f)
 MODEL_CHECK_HS(grad_recdcl_features, CR_MODEL_RECDCL, 5e-2, 5e-2, c.reg = 0.05f; c.momentum = 1.0f; c.item_repr = CR_REPR_FEATURES)
 MODEL_CHECK(grad_ncl_structure, CR_MODEL_NCL, c.lambda = 0.05f; c.proto_reg = CR_OFF; c.batch = 12)
 MODEL_CHECK(grad_ncl_structure_and_prototypes, CR_MODEL_NCL, c.lambda = 0.05f; c.proto_reg = 0.05f; c.clusters = 3; c.warmup = -1; c.ssl_alpha = 2.0f)
@@ -1048,6 +1054,9 @@ const crt_case crt_grad[] = {
     {"grad/model_xsimgcl_attr_contrast", grad_xsimgcl_attr_contrast},
     {"grad/model_recdcl_features", grad_recdcl_features},
     {"grad/model_lightgcn_fmask_random", grad_lightgcn_fmask_random},
+    {"grad/model_gru4rec_id_features", grad_gru4rec_id_features},
+    {"grad/model_gru4rec_features_fmask", grad_gru4rec_features_fmask},
+    {"grad/model_cl4srec_fmask_correlated", grad_cl4srec_fmask_correlated},
     {"grad/feature_masks", feature_masks},
     {"grad/attr_contrast_target_is_stop_gradient", attr_contrast_target_is_stop_gradient},
     {"grad/model_xsimgcl_fmask_correlated", grad_xsimgcl_fmask_correlated},

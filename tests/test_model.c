@@ -527,8 +527,12 @@ TEST(config_is_range_checked) {
     c.model = CR_MODEL_GRU4REC;
     CHECK_OK(cr_config_resolve(&c));
     CHECK(c.proj_head == 0 && c.item_repr == CR_REPR_ID && c.attr_w == 0 && c.fm_w == 0);
+    c.attr_w = 0.1f;
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "the attribute-ID contrast (attr_w) is for graph models");
+    c.attr_w = 0;
     c.fm_w = 0.1f;
-    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "are for graph models");
+    c.item_repr = CR_REPR_ID_FEATURES;
+    CHECK_OK(cr_config_resolve(&c));
     memset(&c, 0, sizeof c); /* item features: defaults, then each range */
     c.model = CR_MODEL_LIGHTGCN;
     CHECK_OK(cr_config_resolve(&c));
