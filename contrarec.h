@@ -83,8 +83,8 @@
       ID-only items, else rebuilt before each batch), so a new model gets features for free by
       reading E0 and accumulating into dE0. cr_fit_opts.cold_items holds a
       share of the items out of training and reports warm and cold rankings; a saved model
-      carries the feature map, and cr_model_feature_vector gives an item it never saw a vector
-      from its features.
+      carries the feature map, cr_model_feature_vector gives an item it never saw a vector
+      from its features, and cr_model_add_item adds such an item to what cr_recommend ranks.
 
    THREADS AND DETERMINISM
       Parallel loops use OpenMP with static schedules and work splits derived from the sizes,
@@ -980,6 +980,13 @@ CR_API cr_status cr_model_feature_vector(cr_model *m, const int64_t *raw_feats, 
                                          int *n_unknown);
 /* scores[j] = <user's vector, V[j]> for n vectors V (n, dim), such as cr_model_feature_vector's. */
 CR_API cr_status cr_model_score_vectors(cr_model *m, int64_t raw_user, const float *V, int n, float *scores);
+/* Adds an item the model never saw (raw id raw_item) with the vector its features give it
+   (cr_model_feature_vector): from then on cr_recommend, cr_recommend_items and cr_score_items
+   rank and score it beside the trained items, no retraining. Not while other threads serve
+   from the model. The added items live in memory only (a checkpoint holds the trained model:
+   add them again after loading). Fails for an id the model already has, trained or added. */
+CR_API cr_status cr_model_add_item(cr_model *m, int64_t raw_item, const int64_t *raw_feats, const float *w, int n, int *n_unknown);
+CR_API int32_t cr_model_num_added_items(const cr_model *m);
 
 /* ---- training with model selection ---- */
 
@@ -5190,6 +5197,9 @@ struct cr_model {
     cr_csr ifeat, ifeat_t;
     cr_idmap feats;
     int fmax;          /* the most features an item has */
+    cr_idmap added;    /* items added after training (cr_model_add_item), their vectors (added.n x d) */
+    float *added_vec;
+    int64_t added_cap;
     int32_t *fco;      /* correlated feature masking: co-occurrence counts per item (cr__features_cooccur) */
     int64_t *fco_off;
     /* the ego table the encoder reads and its gradient: the first ego_rows rows of the
@@ -5357,6 +5367,8 @@ CR_API void cr_model_free(cr_model *m) {
     cr_csr_free(&m->ifeat);
     cr_csr_free(&m->ifeat_t);
     cr_idmap_free(&m->feats);
+    cr_idmap_free(&m->added);
+    CR_FREE(m->added_vec);
     CR_FREE(m->fco);
     CR_FREE(m->fco_off);
     CR_FREE(m);
@@ -9437,7 +9449,7 @@ static cr_status cr__recommend_vec(const cr_model *m, const float *uvec, const i
     float *s, *ts;
     int32_t *ti;
     int64_t p;
-    int found, q;
+    int found, q, j;
     s = cr_alloc_floats(m->n_items + (int64_t)k);
     ts = cr_alloc_floats(k);
     ti = (int32_t *)cr__alloc_array((size_t)k, sizeof(int32_t), "recommendation");
@@ -9449,6 +9461,17 @@ static cr_status cr__recommend_vec(const cr_model *m, const float *uvec, const i
         items[q] = m->items.raw[ti[q]];
         if (scores) scores[q] = ts[q];
     }
+    for (j = 0; j < m->added.n; j++) { /* added items join the list where their scores put them (ties: trained first) */
+        float sc = cr_vdot(uvec, m->added_vec + (int64_t)j * m->cfg.dim, m->cfg.dim);
+        int at = found;
+        while (at > 0 && sc > ts[at - 1]) at--;
+        if (at >= k) continue;
+        if (found < k) found++;
+        for (q = found - 1; q > at; q--) { items[q] = items[q - 1]; ts[q] = ts[q - 1]; }
+        items[at] = m->added.raw[j];
+        ts[at] = sc;
+    }
+    for (q = 0; scores && q < found; q++) scores[q] = ts[q];
     *n_out = found;
     cr__free_aligned(s);
     cr__free_aligned(ts);
@@ -9474,7 +9497,7 @@ CR_API cr_status cr_recommend(cr_model *m, int64_t raw_user, int k, int exclude_
     float *vec;
     cr_status st;
     *n_out = 0;
-    if (k < 1 || k > m->n_items) return cr__fail(CR_ERR_INVALID, "k = %d is outside 1..%d (the number of items)", k, m->n_items);
+    if (k < 1 || k > m->n_items + m->added.n) return cr__fail(CR_ERR_INVALID, "k = %d is outside 1..%d (the number of items)", k, m->n_items + m->added.n);
     if ((st = cr__user_vec(m, raw_user, &u, &vec)) != CR_OK) return st;
     st = cr__recommend_vec(m, vec, m->hist.col + m->hist.rowptr[u], exclude_seen ? m->hist.rowptr[u + 1] - m->hist.rowptr[u] : 0, k, items, scores, n_out);
     cr__free_aligned(vec);
@@ -9493,9 +9516,9 @@ CR_API cr_status cr_score_items(cr_model *m, int64_t raw_user, const int64_t *ra
     if ((st = cr__user_vec(m, raw_user, &u, &vec)) != CR_OK) return st;
     Ie = m->ops->item_vectors(m);
     for (i = 0; i < n_items; i++) {
-        int32_t it = cr_idmap_find(&m->items, raw_items[i]);
-        if (it < 0) { scores[i] = -INFINITY; unknown++; continue; }
-        scores[i] = cr_vdot(vec, Ie + (int64_t)it * m->cfg.dim, m->cfg.dim);
+        int32_t it = cr_idmap_find(&m->items, raw_items[i]), a = it < 0 ? cr_idmap_find(&m->added, raw_items[i]) : -1;
+        if (it < 0 && a < 0) { scores[i] = -INFINITY; unknown++; continue; }
+        scores[i] = cr_vdot(vec, it >= 0 ? Ie + (int64_t)it * m->cfg.dim : m->added_vec + (int64_t)a * m->cfg.dim, m->cfg.dim);
     }
     if (n_unknown) *n_unknown = unknown;
     cr__free_aligned(vec);
@@ -9545,6 +9568,21 @@ CR_API cr_status cr_model_score_vectors(cr_model *m, int64_t raw_user, const flo
     return CR_OK;
 }
 
+CR_API cr_status cr_model_add_item(cr_model *m, int64_t raw_item, const int64_t *raw_feats, const float *w, int n, int *n_unknown) {
+    int d = m->cfg.dim;
+    int32_t at;
+    cr_status st;
+    if (n_unknown) *n_unknown = 0;
+    if (raw_item < 0 || raw_item > 0xFFFFFFFFLL) return cr__fail(CR_ERR_INVALID, "cr_model_add_item: item id %lld is outside [0, 2^32)", (long long)raw_item);
+    if (cr_idmap_find(&m->items, raw_item) >= 0 || cr_idmap_find(&m->added, raw_item) >= 0)
+        return cr__fail(CR_ERR_INVALID, "cr_model_add_item: item %lld is one the model already has", (long long)raw_item);
+    if (!cr__grow((void **)&m->added_vec, &m->added_cap, ((int64_t)m->added.n + 1) * d, sizeof(float), "added items")) return CR_ERR_NOMEM;
+    if ((st = cr_model_feature_vector(m, raw_feats, w, n, m->added_vec + (int64_t)m->added.n * d, n_unknown)) != CR_OK) return st;
+    return cr_idmap_add(&m->added, raw_item, &at);
+}
+
+CR_API int32_t cr_model_num_added_items(const cr_model *m) { return m->added.n; }
+
 CR_API cr_status cr_recommend_items(cr_model *m, const int64_t *raw_items, int n_items, int k,
                                     int64_t *items, float *scores, int *n_out, int *n_unknown) {
     int32_t *ids;
@@ -9553,7 +9591,7 @@ CR_API cr_status cr_recommend_items(cr_model *m, const int64_t *raw_items, int n
     cr_status st = CR_OK;
     *n_out = 0;
     if (n_unknown) *n_unknown = 0;
-    if (k < 1 || k > m->n_items) return cr__fail(CR_ERR_INVALID, "k = %d is outside 1..%d (the number of items)", k, m->n_items);
+    if (k < 1 || k > m->n_items + m->added.n) return cr__fail(CR_ERR_INVALID, "k = %d is outside 1..%d (the number of items)", k, m->n_items + m->added.n);
     if (n_items < 0) return cr__fail(CR_ERR_INVALID, "negative item count %d", n_items);
     ids = (int32_t *)cr__alloc_array((size_t)n_items + 1, sizeof(int32_t), "fold-in");
     vec = cr_alloc_floats(m->cfg.dim);

@@ -955,15 +955,15 @@ static int cmd_eval(opts *o) {
     return 0;
 }
 
-/* Items the model never saw, from a file in the --item-features format (their ids are new):
-   their raw ids and the vectors their features give them. Returns how many. */
-static int load_new_items(const char *path, cr_model *m, int64_t **ids_out, float **vecs_out) {
+/* Items the model never saw, from a file in the --item-features format (their ids are new),
+   added to the model with the vectors their features give them. Returns how many. */
+static int add_new_items(const char *path, cr_model *m) {
     FILE *f = fopen(path, "rb");
     char *text = NULL, *p, *end;
     size_t len = 0, cap = 0;
     cr_idmap ids;
     cr_item_features feat;
-    int n = 0, d = cr_model_config(m)->dim, line = 0;
+    int n = 0, line = 0;
     int32_t r, dd;
     if (!f) { fprintf(stderr, "contrarec: --new-items %s: cannot open: %s\n", path, strerror(errno)); exit(1); }
     for (;;) { /* the whole file */
@@ -990,9 +990,6 @@ static int load_new_items(const char *path, cr_model *m, int64_t **ids_out, floa
     }
     if (cr_parse_item_features(&feat, &ids, text, len, path) != CR_OK) die("reading --new-items");
     free(text);
-    *ids_out = (int64_t *)malloc(sizeof(int64_t) * (size_t)(ids.n + 1));
-    *vecs_out = (float *)malloc(sizeof(float) * (size_t)(ids.n + 1) * (size_t)d);
-    if (!*ids_out || !*vecs_out) { fprintf(stderr, "contrarec: out of memory\n"); exit(1); }
     for (r = 0; r < ids.n; r++) {
         int64_t *raw, q, nf = feat.x.rowptr[r + 1] - feat.x.rowptr[r];
         float *w;
@@ -1006,13 +1003,13 @@ static int load_new_items(const char *path, cr_model *m, int64_t **ids_out, floa
             raw[c] = feat.feats.raw[feat.x.col[q]];
             w[c] = feat.x.val ? feat.x.val[q] : 1.0f;
         }
-        st = cr_model_feature_vector(m, raw, w, c, *vecs_out + (int64_t)n * d, &unknown);
+        st = cr_model_add_item(m, ids.raw[r], raw, w, c, &unknown);
         free(raw);
         free(w);
         if (st == CR_ERR_EMPTY) { fprintf(stderr, "note: --new-items: item %lld has no feature the model knows; left out\n", (long long)ids.raw[r]); continue; }
         if (st != CR_OK) die("--new-items");
         if (unknown) fprintf(stderr, "note: --new-items: item %lld: %d of its %d features are unknown to the model\n", (long long)ids.raw[r], unknown, c);
-        (*ids_out)[n++] = ids.raw[r];
+        n++;
     }
     cr_idmap_free(&ids);
     cr_item_features_free(&feat);
@@ -1032,13 +1029,14 @@ static int cmd_recommend(opts *o) {
     scores = (float *)malloc(sizeof(float) * (size_t)o->k);
     seq = cr_model_is_sequential(cr_model_config(m)->model);
     if (!items || !scores) { fprintf(stderr, "contrarec: out of memory\n"); return 1; }
-    if (o->k > cr_model_num_items(m)) {
+    if (o->new_items && !o->has_user) die_usage("--new-items ranks them for a --user%s%s", "", "");
+    if (o->new_items) add_new_items(o->new_items, m); /* they join the ranking where their scores put them */
+    if (o->k > cr_model_num_items(m) + cr_model_num_added_items(m)) {
         char a[32], b[32];
         snprintf(a, sizeof a, "%d", o->k);
-        snprintf(b, sizeof b, "%d", cr_model_num_items(m));
+        snprintf(b, sizeof b, "%d", cr_model_num_items(m) + cr_model_num_added_items(m));
         die_usage("-k %s is more than the model's %s items", a, b);
     }
-    if (o->new_items && !o->has_user) die_usage("--new-items ranks them for a --user%s%s", "", "");
     if (o->has_user) st = cr_recommend(m, o->user, o->k, !o->include_seen, items, scores, &n);
     else {
         const char *list = o->items ? o->items : o->history;
@@ -1052,26 +1050,9 @@ static int cmd_recommend(opts *o) {
         if (unknown) fprintf(stderr, "note: %d of the %d given items are unknown to the model and were ignored\n", unknown, ng);
     }
     if (st != CR_OK) die("recommending");
-    if (o->new_items) { /* the new items join the list where their scores put them */
-        int64_t *nid;
-        float *vec, *ns;
-        int nn = load_new_items(o->new_items, m, &nid, &vec), j, total;
-        if (!(ns = (float *)malloc(sizeof(float) * (size_t)(nn + 1))) || !(is_new = (char *)calloc((size_t)o->k, 1))) { fprintf(stderr, "contrarec: out of memory\n"); return 1; }
-        if (cr_model_score_vectors(m, o->user, vec, nn, ns) != CR_OK) die("scoring --new-items");
-        for (j = 0; j < nn; j++) { /* insertion into the sorted top k (ties: trained items first) */
-            int at = n;
-            while (at > 0 && ns[j] > scores[at - 1]) at--;
-            if (at >= o->k) continue;
-            total = n < o->k ? n + 1 : o->k;
-            for (i = total - 1; i > at; i--) { items[i] = items[i - 1]; scores[i] = scores[i - 1]; is_new[i] = is_new[i - 1]; }
-            items[at] = nid[j];
-            scores[at] = ns[j];
-            is_new[at] = 1;
-            n = total;
-        }
-        free(nid);
-        free(vec);
-        free(ns);
+    if (o->new_items) { /* mark the added ones */
+        if (!(is_new = (char *)calloc((size_t)o->k, 1))) { fprintf(stderr, "contrarec: out of memory\n"); return 1; }
+        for (i = 0; i < n; i++) is_new[i] = cr_model_item_id(m, items[i]) < 0;
     }
     if (o->json) {
         printf("{\"items\":[");

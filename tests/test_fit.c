@@ -752,6 +752,26 @@ TEST(cold_items_are_held_out) {
             CHECK_OK(cr_score_items(m, ds.users.raw[0], &ds.items.raw[i], 1, sc + 1, NULL));
             CHECK_NEAR(sc[0], sc[1], 1e-5);
             CHECK_FAILS(cr_model_feature_vector(m, raw + nf - 1, w, 1, v, &unk), CR_ERR_EMPTY, "none of the item's 1 features is known");
+            { /* added as a new item: scored and ranked beside the trained ones */
+                int64_t *top = (int64_t *)malloc(sizeof(int64_t) * (size_t)(ds.n_items + 1)), nid = 987654;
+                float *ts = (float *)malloc(sizeof(float) * (size_t)(ds.n_items + 1)), s2 = 0;
+                int nt = 0, q2, pos = -1;
+                CHECK_OK(cr_model_add_item(m, nid, raw, w, nf, &unk));
+                CHECK(unk == 1 && cr_model_num_added_items(m) == 1);
+                CHECK_OK(cr_score_items(m, ds.users.raw[0], &nid, 1, &s2, NULL));
+                CHECK_NEAR(s2, sc[0], 1e-5);
+                CHECK_OK(cr_recommend(m, ds.users.raw[0], ds.n_items + 1, 0, top, ts, &nt));
+                for (q2 = 0; q2 < nt; q2++)
+                    if (top[q2] == nid) pos = q2;
+                CHECKF(nt == ds.n_items + 1 && pos >= 0 && ts[pos] == s2 && (pos == 0 || ts[pos - 1] >= s2) && (pos == nt - 1 || ts[pos + 1] < s2),
+                       "%d ranked, the new item at %d", nt, pos);
+                CHECK_FAILS(cr_model_add_item(m, nid, raw, w, nf, NULL), CR_ERR_INVALID, "is one the model already has");
+                CHECK_FAILS(cr_model_add_item(m, ds.items.raw[0], raw, w, nf, NULL), CR_ERR_INVALID, "is one the model already has");
+                CHECK_FAILS(cr_model_add_item(m, 987655, raw + nf - 1, w, 1, NULL), CR_ERR_EMPTY, "none of the item's 1 features is known");
+                CHECK(cr_model_num_added_items(m) == 1);
+                free(top);
+                free(ts);
+            }
             break;
         }
     /* a checkpoint carries the features: the loaded model serves every item the same */
