@@ -11,8 +11,9 @@
 #                               (HIST=exclude: the masked selection only); each run reports the
 #                               test set under both protocols
 #   bench/quality.sh seqfeatures
-#                               GRU4Rec on Amazon-Beauty with the item attributes and correlated
-#                               feature masking against ID-only GRU4Rec, seeds 1-3, history masked
+#                               GRU4Rec on Amazon-Beauty with the item attributes, with and without
+#                               correlated feature masking, against ID-only GRU4Rec, seeds 1-3,
+#                               history masked
 #   bench/quality.sh tune-cl4srec
 #                               the CL4SRec settings compared on validation only (seed 1)
 #   bench/quality.sh negatives  LightGCN on Gowalla, 30 epochs: uniform, DNS, MixGCF negatives
@@ -217,21 +218,20 @@ colditems)
     ;;
 seqfeatures)
     # the GRU with item features (ids + the attribute bag) and correlated feature masking against
-    # the ID-only GRU (the seq section's runs), seeds 1-3, history masked; seed 1 also with the
-    # features alone (no masking)
+    # the ID-only GRU (the seq section's runs), and with the features alone (no masking), seeds
+    # 1-3, history masked
     B="--train $DATA/amazon-beauty/train.txt --test $DATA/amazon-beauty/test.txt --exclude-history"
     F="--item-features $DATA/amazon-beauty/item_attributes.txt --item-repr id+features"
     for seed in 1 2 3; do
         run "gru4rec-exclude-s$seed" --model gru4rec $B --seed $seed
         run "gru4rec-fm-exclude-s$seed" --model gru4rec $B $F --fm-w ${FM_W:-0.1} --fm-mask correlated --seed $seed
+        run "gru4rec-feat-exclude-s$seed" --model gru4rec $B $F --seed $seed
     done
-    run "gru4rec-feat-exclude-s1" --model gru4rec $B $F --seed 1
     wait
-    for n in gru4rec-exclude gru4rec-fm-exclude; do
+    for n in gru4rec-exclude gru4rec-fm-exclude gru4rec-feat-exclude; do
         for seed in 1 2 3; do summary "$n-s$seed" 10 hit@10 ndcg@10 tail_recall; done
         printf '%-34s mean of 3 seeds: test hit@10 %s ndcg@10 %s tail recall %s\n' "$n" "$(mean3 "$n" hit@10)" "$(mean3 "$n" ndcg@10)" "$(mean3 "$n" tail_recall)"
     done
-    summary gru4rec-feat-exclude-s1 10 hit@10 ndcg@10 tail_recall
     ;;
 seq)
     B="--train $DATA/amazon-beauty/train.txt --test $DATA/amazon-beauty/test.txt"

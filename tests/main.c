@@ -1,4 +1,5 @@
 /* The test runner. Usage: tests [name-substring] */
+#include <time.h>
 #include "test.h"
 #include <stdarg.h>
 #include <stdlib.h>
@@ -58,20 +59,29 @@ cr_status crt_synth_features(cr_dataset *ds) {
 }
 
 int main(int argc, char **argv) {
-    int passed = 0, failed = 0;
+    int passed = 0, failed = 0, skipped = 0, times = getenv("CRT_TIMES") != NULL; /* CRT_TIMES=1: each test's CPU seconds */
+    const char *skip = getenv("CRT_SKIP"); /* comma-separated test names not to run (make valgrind) */
     size_t g;
     const crt_case *c;
     for (g = 0; g < sizeof groups / sizeof groups[0]; g++)
         for (c = groups[g]; c->name; c++) {
             if (argc > 1 && !strstr(c->name, argv[1])) continue;
+            if (skip) {
+                const char *p = strstr(skip, c->name);
+                size_t n = strlen(c->name);
+                if (p && (p == skip || p[-1] == ',') && (p[n] == ',' || !p[n])) { skipped++; continue; }
+            }
+            clock_t t0 = clock();
             failed_now = 0;
             printf("%-44s ", c->name);
             fflush(stdout);
             c->fn();
+            if (times) printf("(%.2f s cpu) ", (double)(clock() - t0) / CLOCKS_PER_SEC);
             if (failed_now) { printf("  ^ FAILED %s\n", c->name); failed++; }
             else { printf("ok\n"); passed++; }
             fflush(stdout);
         }
+    if (skipped) printf("(%d skipped: CRT_SKIP)\n", skipped);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
