@@ -804,7 +804,9 @@ CR_API float *cr_model_params(cr_model *m);
 CR_API float *cr_model_grads(cr_model *m);
 /* A named tensor inside the parameter block ("user_emb", "item_emb", "feat_emb", "proj_w1",
    "gru0_wih", ...: cr_model_tensor_name lists them by index, NULL past the last), its shape
-   into *rows and *cols (either may be NULL); NULL if the model has no such tensor. */
+   into *rows and *cols (either may be NULL); NULL if the model has no such tensor. A sequence
+   model's item_emb has n_items + 2 rows: padding (row 0), the items, the mask token. The
+   pointer is writable: the model's inference state is recomputed on its next use. */
 CR_API float *cr_model_tensor(cr_model *m, const char *name, int64_t *rows, int64_t *cols);
 CR_API const char *cr_model_tensor_name(const cr_model *m, int i);
 CR_API void cr_model_get_params(const cr_model *m, float *dst);
@@ -984,7 +986,9 @@ CR_API cr_status cr_model_score_vectors(cr_model *m, int64_t raw_user, const flo
    (cr_model_feature_vector): from then on cr_recommend, cr_recommend_items and cr_score_items
    rank and score it beside the trained items, no retraining. Not while other threads serve
    from the model. The added items live in memory only (a checkpoint holds the trained model:
-   add them again after loading). Fails for an id the model already has, trained or added. */
+   add them again after loading); their vectors are taken when added, so add them after the
+   last training step. Fails for an id the model already has, trained or added, and for a
+   model whose vector for such an item is zero (SimGCL and XSimGCL without attr_w). */
 CR_API cr_status cr_model_add_item(cr_model *m, int64_t raw_item, const int64_t *raw_feats, const float *w, int n, int *n_unknown);
 CR_API int32_t cr_model_num_added_items(const cr_model *m);
 
@@ -3138,8 +3142,12 @@ static cr_status cr__parse_lines(cr__load *L, cr__parser *P, const char *s, cons
    timestamp in .inter (others ignored); item_id in .item, whose other columns become features:
    each (column, token) of token and token_seq columns, and each float column cut into 10 bins
    of equal item counts (float_seq columns are ignored). User and item tokens must be integer
-   ids (the id maps hold integers); feature tokens may be any text. */
-#define CR__RB_MAXCOL 64
+   ids (the id maps hold integers); feature tokens may be any text and are numbered 0, 1, ... in
+   order of first appearance, so these feature ids (and the bins) belong to the file they came
+   from: describe new items (cr_model_add_item) with the ids the model holds (cr_model's feats,
+   saved in its checkpoint), not with another file's. skip_bad_lines does not apply to a RecBole
+   file's rows: a row with the wrong number of fields or a non-integer id fails the load. */
+#define CR__RB_MAXCOL 256
 enum { CR__RB_TOKEN, CR__RB_TOKEN_SEQ, CR__RB_FLOAT, CR__RB_FLOAT_SEQ };
 
 typedef struct cr__rb_header {
@@ -3219,16 +3227,18 @@ static int cr__rb_col(const cr__rb_header *h, const char *name) {
 /* Splits a data line into exactly h->n fields, and checks that id columns hold integer ids. */
 static cr_status cr__rb_row(const cr__rb_header *h, const char *b, const char *e, cr__field *f, const char *name, int64_t line,
                             const int *id_cols, int n_id) {
-    char show[64];
+    char show[64], show2[64];
     int n = cr__rb_split(b, e, f, CR__RB_MAXCOL), k;
-    if (n != h->n) return cr__fail(CR_ERR_PARSE, "%s:%lld: %d tab-separated fields, the header names %d", name, (long long)line, n < 0 ? CR__RB_MAXCOL + 1 : n, h->n);
+    if (n != h->n)
+        return n < 0 ? cr__fail(CR_ERR_PARSE, "%s:%lld: more than %d tab-separated fields, the header names %d", name, (long long)line, CR__RB_MAXCOL, h->n)
+                     : cr__fail(CR_ERR_PARSE, "%s:%lld: %d tab-separated fields, the header names %d", name, (long long)line, n, h->n);
     for (k = 0; k < n_id; k++) {
         const cr__field *g = &f[id_cols[k]];
         const char *c = g->b;
         while (c < g->e && *c >= '0' && *c <= '9') c++;
         if (c == g->b || c != g->e)
             return cr__fail(CR_ERR_PARSE, "%s:%lld: column %d (%s): '%s' is not an integer id (map text tokens to integers first)", name, (long long)line,
-                            id_cols[k] + 1, cr__show(show, sizeof show, h->name[id_cols[k]].b, h->name[id_cols[k]].e), cr__show(show + 32, 32, g->b, g->e));
+                            id_cols[k] + 1, cr__show(show, sizeof show, h->name[id_cols[k]].b, h->name[id_cols[k]].e), cr__show(show2, sizeof show2, g->b, g->e));
     }
     return CR_OK;
 }
@@ -3248,7 +3258,7 @@ static cr_status cr__rb_inter(const char *text, size_t len, const char *name, co
         const char *nl = (const char *)memchr(s, '\n', (size_t)(end - s)), *le = nl ? nl : end, *q = s;
         line++;
         while (q < le && CR__ISBLANK(*q)) q++;
-        if (s < body || q == le || *q == '#') { /* the header and blank lines: an empty line keeps the numbering */
+        if (s < body || q == le) { /* the header and blank lines: an empty line keeps the numbering (no comments: a token may start with '#') */
             if (!cr__rb_put(o, "\n", 1)) return CR_ERR_NOMEM;
         } else {
             cr_status st = cr__rb_row(h, s, le, f, name, line, ids, 2);
@@ -3343,7 +3353,7 @@ static cr_status cr__rb_item(const char *text, size_t len, const char *name, con
             const char *nl = (const char *)memchr(s, '\n', (size_t)(end - s)), *le = nl ? nl : end, *ls = s, *q = s;
             while (q < le && CR__ISBLANK(*q)) q++;
             s = nl ? nl + 1 : end;
-            if (ls < body || q == le || *q == '#') {
+            if (ls < body || q == le) {
                 if (pass && !cr__rb_put(o, "\n", 1)) st = CR_ERR_NOMEM;
                 continue;
             }
@@ -3400,13 +3410,14 @@ static cr_status cr__rb_item(const char *text, size_t len, const char *name, con
 /* If text is a RecBole atomic file (item: the .item kind, else .inter), its rewrite into *out
    (the caller frees it) and its length into *out_len, and CR_OK; *out NULL (and *out_len
    untouched) if it is not one. */
-static cr_status cr__rb_convert(const char *text, size_t len, const char *name, int item, char **out, size_t *out_len) {
+static cr_status cr__rb_convert(const char *text, size_t len, const char *name, int item, char **out, size_t *out_len, int *rated) {
     cr__rb_header h;
     const char *body;
     cr__rb_buf o;
     cr_status st;
     *out = NULL; /* *out_len is left as it is (callers pass the text's own length) */
     if (!text || !cr__rb_header_of(text, len, &h, &body)) return CR_OK;
+    if (rated) *rated = cr__rb_col(&h, "rating") >= 0; /* without one the rewrite says 1 */
     memset(&o, 0, sizeof o);
     st = item ? cr__rb_item(text, len, name, &h, body, &o) : cr__rb_inter(text, len, name, &h, body, &o);
     if (st == CR_OK && !o.p && !cr__rb_put(&o, "", 0)) st = CR_ERR_NOMEM;
@@ -3426,6 +3437,7 @@ CR_API cr_status cr_parse_interactions(cr_interactions *x, cr_idmap *users, cr_i
     static const cr_load_opts defaults = {CR_FORMAT_LIGHTGCN, 0, 0, 0.0f};
     cr_load_opts rb_opts;
     char *conv = NULL;
+    int rb_rated = 1;
     cr_load_report rep_local;
     cr__load L;
     cr__parser P;
@@ -3443,7 +3455,7 @@ CR_API cr_status cr_parse_interactions(cr_interactions *x, cr_idmap *users, cr_i
         return cr__fail(CR_ERR_INVALID, "%s: min_rating is NaN", path ? path : "(null)");
     if (!path) path = "(memory)";
     if (!text && len) return cr__fail(CR_ERR_INVALID, "%s: no text given", path);
-    if ((st = cr__rb_convert(text, len, path, 0, &conv, &len)) != CR_OK) return st;
+    if ((st = cr__rb_convert(text, len, path, 0, &conv, &len, &rb_rated)) != CR_OK) return st;
     if (conv) { /* a RecBole .inter file, now "user item [rating [timestamp]]" lines */
         rb_opts = *opts;
         rb_opts.format = CR_FORMAT_TRIPLETS;
@@ -3464,6 +3476,7 @@ CR_API cr_status cr_parse_interactions(cr_interactions *x, cr_idmap *users, cr_i
     else st = cr__parse_lines(&L, &P, text, text + len);
     CR_FREE(P.f);
     CR_FREE(conv);
+    if (!rb_rated) x->has_rating = 0; /* a RecBole file with a timestamp and no rating */
     if (st == CR_OK && !opts->keep_duplicates) {
         int64_t removed = 0;
         st = cr__dedup(x, users->n, &removed);
@@ -3512,7 +3525,7 @@ CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *ite
     if (!text && len) return cr__fail(CR_ERR_INVALID, "%s: no text given", name);
     if (!items || items->n < 1) return cr__fail(CR_ERR_INVALID, "%s: no item ids to map the features through", name);
     if (!text) return cr__fail(CR_ERR_EMPTY, "%s: no features for any known item (0 lines)", name);
-    if ((st = cr__rb_convert(text, len, name, 1, &conv, &len)) != CR_OK) return st;
+    if ((st = cr__rb_convert(text, len, name, 1, &conv, &len, NULL)) != CR_OK) return st;
     if (conv) { /* a RecBole .item file, now "item feat feat ..." lines */
         s = text = conv;
         end = text + len;
@@ -5090,7 +5103,7 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     if (seq && c->attr_w > 0)
         return cr__fail(CR_ERR_INVALID, "config %s: the attribute-ID contrast (attr_w) is for graph models; a sequence model takes item_repr and fm_w", name);
     if (c->fm_w > 0 && c->item_repr == CR_REPR_ID && !(c->attr_w > 0))
-        return cr__fail(CR_ERR_INVALID, "config %s: feature masking (fm_w) trains the feature embeddings, which ID-only items (item_repr id) never read without attr_w", name);
+        return cr__fail(CR_ERR_INVALID, "config %s: feature masking (fm_w) trains the feature embeddings, which ID-only items (item_repr id) never read%s", name, seq ? "" : " without attr_w");
     if (c->model == CR_MODEL_RECDCL && (c->attr_w > 0 || c->fm_w > 0))
         return cr__fail(CR_ERR_INVALID, "config %s: the attribute-ID and feature-masking contrasts ride on BPR training; RecDCL has none (attr_w, fm_w 0)", name);
     return o->check ? o->check(c) : CR_OK;
@@ -5299,6 +5312,7 @@ CR_API float *cr_model_tensor(cr_model *m, const char *name, int64_t *rows, int6
         if (strcmp(m->tensors[i].name, name) == 0) {
             if (rows) *rows = m->tensors[i].rows;
             if (cols) *cols = m->tensors[i].cols;
+            m->ready = 0; /* the caller may write through it */
             return m->param + m->tensors[i].offset;
         }
     return NULL;
@@ -7446,7 +7460,8 @@ static void cr__seq_release(cr_model *m) {
 }
 
 static int64_t cr__seq_memory(const cr_model *m) {
-    return m->seq ? (int64_t)m->n_users * 4 + (m->seq->corr ? (int64_t)m->n_items * 16 : 0) : 0;
+    int64_t feat = cr__csr_bytes(&m->ifeat) + cr__csr_bytes(&m->ifeat_t) + (m->E0 != m->param ? m->ego_rows * m->cfg.dim * 4 : 0);
+    return m->seq ? (int64_t)m->n_users * 4 + (m->seq->corr ? (int64_t)m->n_items * 16 : 0) + feat : 0;
 }
 
 /* The main pass, its backward scratch and the next-item loss's buffers (GRU4Rec). */
@@ -7761,8 +7776,10 @@ static void cr__seq_rec_loss(cr_model *m, const cr__batch *b, int want_grad, dou
     part[0] = cr__seq_next_item(m, A, q->tgt_all, b->seed, want_grad);
     if (want_grad) cr__seq_backward(m, A);
     if (m->cfg.fm_w > 0) { /* feature masking over the batch's last targets (m->bp: free in sequence batches) */
-        for (i = 0; i < b->n; i++) m->bp[i] = q->view_ptr[i][q->view_len[i]];
-        part[1] += cr__fmask_loss(m, m->bp, b->n, b->seed, want_grad);
+        int n = 0;
+        for (i = 0; i < b->n; i++)
+            if (q->view_len[i] >= 0) m->bp[n++] = q->view_ptr[i][q->view_len[i]];
+        part[1] += cr__fmask_loss(m, m->bp, n, b->seed, want_grad);
     }
 }
 
@@ -8180,6 +8197,9 @@ CR_API cr_status cr_model_batch_loss(cr_model *m, const int32_t *users, const in
     if (!users || (!m->ops->sequential && !pos)) return cr__fail(CR_ERR_INVALID, "a %s batch needs users%s", m->ops->name, m->ops->sequential ? "" : " and positive items");
     for (i = 0; i < B; i++)
         if (users[i] < 0 || users[i] >= m->n_users) return cr__fail(CR_ERR_INVALID, "batch user %d is out of range", users[i]);
+        else if (m->ops->sequential && m->hist.rowptr[users[i] + 1] - m->hist.rowptr[users[i]] < 2) /* no next-item target */
+            return cr__fail(CR_ERR_INVALID, "batch user %d has %lld training items; a sequence batch needs two or more", users[i],
+                            (long long)(m->hist.rowptr[users[i] + 1] - m->hist.rowptr[users[i]]));
     if ((st = cr__train_ws(m)) != CR_OK) return st;
     b.users = users;
     b.pos = m->ops->sequential ? NULL : pos;
@@ -9531,7 +9551,8 @@ CR_API cr_status cr_model_feature_vector(cr_model *m, const int64_t *raw_feats, 
     int i, d = m->cfg.dim, known = 0;
     double sum = 0;
     if (n_unknown) *n_unknown = 0;
-    if (!m->ifeat.rowptr || m->ops->sequential) return cr__fail(CR_ERR_INVALID, "this %s model does not read item features", m->ops->name);
+    if (!m->ifeat.rowptr) return cr__fail(CR_ERR_INVALID, "this %s model does not read item features", m->ops->name);
+    if (m->ops->sequential) return cr__fail(CR_ERR_INVALID, "new items from their features are for graph models; a %s model ranks the items it was trained with", m->ops->name);
     if (n < 0 || (n && !raw_feats) || !out) return cr__fail(CR_ERR_INVALID, "cr_model_feature_vector: %d features without arrays", n);
     for (i = 0; i < n; i++)
         if (w && !(w[i] > 0 && w[i] < 1e30f)) return cr__fail(CR_ERR_INVALID, "feature %d: weight %g is not positive and finite", i, (double)w[i]);
@@ -9577,6 +9598,9 @@ CR_API cr_status cr_model_add_item(cr_model *m, int64_t raw_item, const int64_t 
     if (cr_idmap_find(&m->items, raw_item) >= 0 || cr_idmap_find(&m->added, raw_item) >= 0)
         return cr__fail(CR_ERR_INVALID, "cr_model_add_item: item %lld is one the model already has", (long long)raw_item);
     if (!cr__grow((void **)&m->added_vec, &m->added_cap, ((int64_t)m->added.n + 1) * d, sizeof(float), "added items")) return CR_ERR_NOMEM;
+    if (m->cfg.layers && m->ops->first_layer && !(m->cfg.attr_w > 0)) /* see cr_model_feature_vector: the zero vector */
+        return cr__fail(CR_ERR_INVALID, "cr_model_add_item: a %s model gives an item without edges a zero vector (its layer mean skips the input); train it with the attribute-ID contrast (attr_w) to serve new items",
+                        m->ops->name);
     if ((st = cr_model_feature_vector(m, raw_feats, w, n, m->added_vec + (int64_t)m->added.n * d, n_unknown)) != CR_OK) return st;
     return cr_idmap_add(&m->added, raw_item, &at);
 }

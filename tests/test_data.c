@@ -341,7 +341,8 @@ TEST(recbole_atomic_files) {
         {"user_id:token\titem_id:token\n\t7\n", "f:2: column 1 (user_id): '' is not an integer id"},
         {"user_id:token\tthing:token\n1\t2\n", "needs the columns user_id and item_id"},
         {"user_id:token\titem_id:token\trating:float\n1\t2\tx\n", "f:2: field 3 (rating): 'x' is not a number"},
-        {"user_id:token\titem_id:token\trating:float\n1\t2\t\n", "f:2: column 3 is empty"}};
+        {"user_id:token\titem_id:token\trating:float\n1\t2\t\n", "f:2: column 3 is empty"},
+        {"user_id:token\titem_id:token\n#1\t2\n", "f:2: column 1 (user_id): '#1' is not an integer id"}};
     memset(&users, 0, sizeof users);
     memset(&items, 0, sizeof items);
     CHECK_OK(cr_parse_interactions(&x, &users, &items, 1, inter, strlen(inter), "f.inter", NULL, &rep));
@@ -353,6 +354,12 @@ TEST(recbole_atomic_files) {
                "record %lld", (long long)e);
     }
     cr_interactions_free(&x);
+    { /* a timestamp without a rating: timed, not rated */
+        const char *t = "user_id:token\titem_id:token\ttimestamp:float\n1\t10\t5\n2\t10\t3\n";
+        CHECK_OK(cr_parse_interactions(&x, &users, &items, 1, t, strlen(t), "t.inter", NULL, NULL));
+        CHECK(x.n == 2 && !x.has_rating && x.has_time && x.time[1] == 3 && x.rating[0] == 1);
+        cr_interactions_free(&x);
+    }
     for (i = 0; i < (int)(sizeof bad / sizeof *bad); i++) {
         cr_idmap_free(&users);
         cr_idmap_free(&items);
