@@ -3281,43 +3281,31 @@ static cr_status cr__rb_inter(const char *text, size_t len, const char *name, co
     return CR_OK;
 }
 
-/* Feature tokens -> numbers, in order of first appearance: an open-addressing table of
-   (column, text) keys that point into the file. */
-typedef struct cr__rb_dict { int64_t cap, n; int32_t *col, *len; const char **key; int64_t *id; } cr__rb_dict;
+/* Feature tokens -> numbers, in order of first appearance: the id map keyed by a 62-bit hash
+   of (column, text), with each number's first key kept (pointing into the file) so that two
+   keys with one hash are caught, not merged. */
+typedef struct cr__rb_key { const char *text; int32_t col, len; } cr__rb_key;
+typedef struct cr__rb_dict { cr_idmap map; cr__rb_key *keys; int64_t cap; } cr__rb_dict;
 
-static int64_t cr__rb_id(cr__rb_dict *D, int col, const char *b, const char *e) {
+/* The number of (col, [b, e)) into *id; fails when out of memory or on a hash collision. */
+static cr_status cr__rb_id(cr__rb_dict *D, int col, const char *b, const char *e, int32_t *id) {
     uint64_t hsh = 1469598103934665603ULL ^ (uint64_t)col;
-    int64_t j, L = e - b;
+    int32_t L = (int32_t)(e - b), n = D->map.n;
     const char *c;
-    if (2 * (D->n + 1) > D->cap) { /* grow and rehash */
-        cr__rb_dict G;
-        G.cap = D->cap ? 2 * D->cap : 1024;
-        G.n = 0;
-        G.col = (int32_t *)cr__alloc_array((size_t)G.cap, sizeof(int32_t), "RecBole features");
-        G.len = (int32_t *)cr__calloc_array((size_t)G.cap, sizeof(int32_t), "RecBole features");
-        G.key = (const char **)cr__calloc_array((size_t)G.cap, sizeof(const char *), "RecBole features");
-        G.id = (int64_t *)cr__alloc_array((size_t)G.cap, sizeof(int64_t), "RecBole features");
-        if (!G.col || !G.len || !G.key || !G.id) { CR_FREE(G.col); CR_FREE(G.len); CR_FREE(G.key); CR_FREE(G.id); return -1; }
-        for (j = 0; j < D->cap; j++)
-            if (D->key[j]) {
-                int64_t k = cr__rb_id(&G, D->col[j], D->key[j], D->key[j] + D->len[j]);
-                G.id[k] = D->id[j];
-            }
-        CR_FREE(D->col); CR_FREE(D->len); CR_FREE(D->key); CR_FREE(D->id);
-        G.n = D->n;
-        *D = G;
-    }
+    cr_status st;
     for (c = b; c < e; c++) hsh = (hsh ^ (unsigned char)*c) * 1099511628211ULL;
-    for (j = (int64_t)(hsh & (uint64_t)(D->cap - 1));; j = (j + 1) & (D->cap - 1)) {
-        if (!D->key[j]) { /* new: the next number */
-            D->key[j] = b;
-            D->col[j] = col;
-            D->len[j] = (int32_t)L;
-            D->id[j] = D->n++;
-            return j;
-        }
-        if (D->col[j] == col && D->len[j] == L && !memcmp(D->key[j], b, (size_t)L)) return j;
+    if ((st = cr_idmap_add(&D->map, (int64_t)(hsh >> 2), id)) != CR_OK) return st;
+    if (*id < n) { /* seen: the same key, or a collision */
+        const cr__rb_key *k = &D->keys[*id];
+        if (k->col != col || k->len != L || memcmp(k->text, b, (size_t)L))
+            return cr__fail(CR_ERR_INVALID, "RecBole features: two tokens share a 62-bit hash; rename one of them");
+        return CR_OK;
     }
+    if (!cr__grow((void **)&D->keys, &D->cap, (int64_t)*id + 1, sizeof(cr__rb_key), "RecBole features")) return CR_ERR_NOMEM;
+    D->keys[*id].text = b;
+    D->keys[*id].col = col;
+    D->keys[*id].len = L;
+    return CR_OK;
 }
 
 static int cr__cmp_double(const void *a, const void *b) {
@@ -3325,11 +3313,13 @@ static int cr__cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* Writes " id" for the feature (col, [b, e)); 0 when out of memory. */
-static int cr__rb_feature(cr__rb_dict *D, cr__rb_buf *o, int col, const char *b, const char *e) {
+/* Writes " id" for the feature (col, [b, e)). */
+static cr_status cr__rb_feature(cr__rb_dict *D, cr__rb_buf *o, int col, const char *b, const char *e) {
     char num[24];
-    int64_t j = cr__rb_id(D, col, b, e);
-    return j >= 0 && cr__rb_put(o, num, snprintf(num, sizeof num, " %lld", (long long)D->id[j]));
+    int32_t j;
+    cr_status st = cr__rb_id(D, col, b, e, &j);
+    if (st != CR_OK) return st;
+    return cr__rb_put(o, num, snprintf(num, sizeof num, " %d", (int)j)) ? CR_OK : CR_ERR_NOMEM;
 }
 
 /* .item -> "item feat feat ..." (an item without features: an empty line). Two passes: the
@@ -3370,7 +3360,7 @@ static cr_status cr__rb_item(const char *text, size_t len, const char *name, con
                     while (pass && b < f[k].e && st == CR_OK) {
                         t = h->type[k] == CR__RB_TOKEN ? f[k].e : b;
                         while (t < f[k].e && *t != ' ') t++;
-                        if (!cr__rb_feature(&D, o, k, b, t)) st = CR_ERR_NOMEM;
+                        st = cr__rb_feature(&D, o, k, b, t);
                         for (b = t; b < f[k].e && *b == ' '; b++) {}
                     }
                     continue;
@@ -3383,7 +3373,7 @@ static cr_status cr__rb_item(const char *text, size_t len, const char *name, con
                     continue;
                 }
                 while (bin < 9 && v >= thr[k][bin]) bin++;
-                if (!cr__rb_feature(&D, o, k, digits + bin, digits + bin + 1)) st = CR_ERR_NOMEM;
+                st = cr__rb_feature(&D, o, k, digits + bin, digits + bin + 1);
             }
             if (pass && o->n == head) o->n = start; /* no features: an empty line */
             if (pass && st == CR_OK && !cr__rb_put(o, "\n", 1)) st = CR_ERR_NOMEM;
@@ -3403,7 +3393,8 @@ static cr_status cr__rb_item(const char *text, size_t len, const char *name, con
         }
     }
     CR_FREE(vals);
-    CR_FREE(D.col); CR_FREE(D.len); CR_FREE(D.key); CR_FREE(D.id);
+    cr_idmap_free(&D.map);
+    CR_FREE(D.keys);
     return st;
 }
 
