@@ -47,8 +47,10 @@
       cr_fit carves a validation split out of the training data (10% of each user's
       interactions for graph data; each user's last training item for sequences), trains until
       the validation NDCG stops improving, keeps the best epoch's parameters, and reads the test
-      set once, at that model. For a loop of your own: cr_model_create, cr_train_epoch,
-      cr_evaluate.
+      set once, at that model. A long run can be made resumable: with cr_fit_opts.state_path
+      the training state is written after every epoch, and a call that finds the file goes on
+      after its epoch with the result an uninterrupted run gives, bit for bit. For a loop of
+      your own: cr_model_create, cr_train_epoch, cr_evaluate.
 
       Build with -O3 -march=native -fopenmp for speed; without -fopenmp everything runs on one
       thread. Data formats: see cr_format. Raw ids in files are kept: results and
@@ -1066,6 +1068,15 @@ typedef struct cr_fit_opts {
                           (history_extra, fold_in, per_user and items_only are set by cr_fit) */
     double *per_user_test; /* if not NULL (n_users x CR_PER_USER doubles): the per-user rows of
                           the test evaluation (cr_eval_opts.per_user); res.test.users of them */
+    const char *state_path; /* if not NULL: resumable training. After every epoch the training
+                          state (parameters, Adam's moments and step, the best parameters so far,
+                          the selection's bookkeeping, a model's running state such as RecDCL's
+                          stored embeddings) is written to this file, atomically; if the file
+                          exists when cr_fit starts, training continues after the epoch it holds,
+                          and the result is the one an uninterrupted run gives, bit for bit. The
+                          file must come from the same configuration, options and data (checked:
+                          a mismatch is an error that names which). A finished run's file makes
+                          cr_fit go straight to the test set. */
     cr_fit_fn on_epoch;
     cr_batch_fn on_batch;
     void *user;
@@ -1091,7 +1102,8 @@ typedef struct cr_fit_result {
     int64_t n_cold_items;
     int64_t n_train, n_valid; /* interactions trained on and validated on */
     int64_t n_noise;          /* of n_train: random pairs added by train_noise */
-    double train_seconds, eval_seconds;
+    double train_seconds, eval_seconds; /* over every run of a resumed training */
+    int resumed_epoch;  /* with state_path: the epoch this call continued after (0: from the start) */
 } cr_fit_result;
 
 /* The items cr_fit's cold_items holds out: round(share x n) (at least 1, at most n - 1) of the
@@ -4830,6 +4842,12 @@ static void *cr__take(cr__arena *a, int64_t n, size_t size) {
 /* SELFRec's per-model L2 forms (cr_config.l2_selfrec = 1), section 6.4 of the notes. */
 enum { CR__L2_EGO = 1, CR__L2_FINAL_UPN = 2, CR__L2_FINAL_UP = 3 };
 
+/* A buffer of training state other than the parameter blocks: n values of 4 bytes. */
+typedef struct cr__running {
+    void *p;
+    int64_t n;
+} cr__running;
+
 typedef struct cr__model_ops {
     cr_model_kind kind;
     const char *name, *about;
@@ -4846,6 +4864,11 @@ typedef struct cr__model_ops {
     cr_status (*epoch_begin)(cr_model *m, int epoch);
     cr_status (*loss)(cr_model *m, const cr__batch *b, int want_grad, double part[3]);
     void (*batch_end)(cr_model *m, const cr__batch *b); /* after a training batch's step; may be NULL */
+    /* the state batch_end carries from batch to batch (RecDCL's stored embeddings, RCL's
+       previous-batch perturbation), which a resumed training restores besides the parameters
+       and Adam's: up to CR__MAX_LAYERS + 1 buffers, with the training workspace allocated;
+       returns how many. May be NULL (none) */
+    int (*running)(cr_model *m, cr__running *out);
     void (*prepare)(cr_model *m);
     const float *(*item_vectors)(const cr_model *m);
     cr_status (*user_vectors)(const cr_model *m, const int32_t *users, int n, const cr_csr *extra, float *out);
@@ -5164,7 +5187,7 @@ typedef struct cr__graph {
     int32_t *rowof, *partner, *mask_col;
     int64_t *mask_ptr, mask_cap;
     float *adv_g[CR__MAX_LAYERS + 1], *adv_d[CR__MAX_LAYERS + 1];
-    int adv_ready;
+    int32_t adv_ready;
     /* the attribute-ID contrast: the batch's unique items, their feature-based rows (q) against
        their encoder outputs (k), the gradients, the InfoNCE workspace */
     int32_t *aitems, *istamp, istamp_cur;
@@ -7073,6 +7096,13 @@ static void cr__recdcl_batch_end(cr_model *m, const cr__batch *b) {
     }
 }
 
+/* What a resumed training restores: the stored embeddings. */
+static int cr__recdcl_running(cr_model *m, cr__running *out) {
+    out[0].p = m->g.bcl_hist;
+    out[0].n = m->n_nodes * m->cfg.dim;
+    return 1;
+}
+
 /* ---- 8l. RCL: robust contrast on the XSimGCL encoder ---- */
 
 /* XSimGCL (one pass, its final output contrasted with its layer l* output, BPR on the same
@@ -7262,6 +7292,20 @@ static void cr__rcl_batch_end(cr_model *m, const cr__batch *b) {
     if (m->cfg.adv != CR_ADV_PREV || m->cfg.lambda <= 0) return;
     cr__rcl_direction(m, m->g.adv_d);
     m->g.adv_ready = 1;
+}
+
+/* What a resumed training restores: the perturbation waiting for the next batch, and whether
+   there is one. */
+static int cr__rcl_running(cr_model *m, cr__running *out) {
+    int k, n = 0;
+    if (m->cfg.adv != CR_ADV_PREV || m->cfg.lambda <= 0) return 0;
+    out[n].p = &m->g.adv_ready;
+    out[n++].n = 1;
+    for (k = 1; k <= m->cfg.layers; k++) {
+        out[n].p = m->g.adv_d[k];
+        out[n++].n = m->n_nodes * m->cfg.dim;
+    }
+    return n;
 }
 
 /* ---- 8m. sequence models: the GRU encoder with backprop through time ---- */
@@ -8024,50 +8068,50 @@ static cr_status cr__cl4srec_loss(cr_model *m, const cr__batch *b, int want_grad
 static const cr__model_ops cr__models[] = {
     /* kind, name, about, sequential, negatives,
        layers, proj_head, lstar, batch, lr, tau, lambda, eps, drop, reg, first_layer, l2_selfrec,
-       check, plan, setup, workspace, epoch_begin, loss, batch_end,
+       check, plan, setup, workspace, epoch_begin, loss, batch_end, running,
        prepare, item_vectors, user_vectors, fold_in, memory, release */
     {CR_MODEL_MF, "mf", "matrix factorisation, BPR", 0, 1,
      0, 0, 0, 0, 0, 0.2f, 0, 0, 0, 0, 0, CR__L2_EGO,
-     cr__graph_check, cr__graph_plan, cr__graph_setup, cr__mf_ws, NULL, cr__mf_loss, NULL,
+     cr__graph_check, cr__graph_plan, cr__graph_setup, cr__mf_ws, NULL, cr__mf_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_LIGHTGCN, "lightgcn", "LightGCN: linear propagation, BPR", 0, 1,
      3, 0, 0, 0, 0, 0.2f, 0, 0, 0, 0, 0, CR__L2_EGO,
-     cr__graph_check, cr__graph_plan, cr__graph_setup, cr__lightgcn_ws, NULL, cr__lightgcn_loss, NULL,
+     cr__graph_check, cr__graph_plan, cr__graph_setup, cr__lightgcn_ws, NULL, cr__lightgcn_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_SGL, "sgl", "SGL: augmented-graph views (node/edge dropout, random walks, mixed, subgraphs), InfoNCE", 0, 1,
      3, 0, 0, 0, 0, 0.2f, 0.1f, 0, 0.1f, 0, 0, CR__L2_FINAL_UPN,
-     cr__graph_check, cr__graph_plan, cr__graph_setup, cr__sgl_ws, cr__sgl_views, cr__sgl_loss, NULL,
+     cr__graph_check, cr__graph_plan, cr__graph_setup, cr__sgl_ws, cr__sgl_views, cr__sgl_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_SIMGCL, "simgcl", "SimGCL: two noise-perturbed passes, InfoNCE", 0, 1,
      3, 0, 0, 0, 0, 0.2f, 0.5f, 0.1f, 0, 0, 1, CR__L2_FINAL_UP,
-     cr__graph_check, cr__graph_plan, cr__graph_setup, cr__simgcl_ws, NULL, cr__simgcl_loss, NULL,
+     cr__graph_check, cr__graph_plan, cr__graph_setup, cr__simgcl_ws, NULL, cr__simgcl_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_XSIMGCL, "xsimgcl", "XSimGCL: one noisy pass, final vs layer l* output", 0, 1,
      2, 0, 1, 0, 0, 0.15f, 0.2f, 0.2f, 0, 0, 1, CR__L2_FINAL_UP,
-     cr__xsimgcl_check, cr__graph_plan, cr__graph_setup, cr__xsimgcl_ws, NULL, cr__xsimgcl_loss, NULL,
+     cr__xsimgcl_check, cr__graph_plan, cr__graph_setup, cr__xsimgcl_ws, NULL, cr__xsimgcl_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_GRU4REC, "gru4rec", "GRU sequence encoder, next-item softmax", 1, 0,
      0, 0, 0, 0, 0, 0.2f, 0, 0, 0, 0, 0, 0,
-     NULL, cr__seq_plan, cr__seq_setup, cr__seq_ws, NULL, cr__gru4rec_loss, NULL,
+     NULL, cr__seq_plan, cr__seq_setup, cr__seq_ws, NULL, cr__gru4rec_loss, NULL, NULL,
      CR__SEQ_SERVING},
     /* CL4SRec: the paper's tau = 1 without a head left the GRU below the same GRU without the
        contrast on Beauty; the head and tau were chosen on validation (bench/RESULTS.md) */
     {CR_MODEL_CL4SREC, "cl4srec", "GRU encoder, next-item softmax + CL4SRec contrast", 1, 0,
      0, 1, 0, 0, 0, 0.2f, 0.1f, 0, 0, 0, 0, 0,
-     NULL, cr__seq_plan, cr__cl4srec_setup, cr__cl4srec_ws, NULL, cr__cl4srec_loss, NULL,
+     NULL, cr__seq_plan, cr__cl4srec_setup, cr__cl4srec_ws, NULL, cr__cl4srec_loss, NULL, NULL,
      CR__SEQ_SERVING},
     /* NCL: the authors' Gowalla configuration (RUCAIBox/NCL properties/gowalla-merged.yaml:
        lr 2e-3, tau 0.05, ssl_reg 1e-6, alpha 0.5, proto_reg 5e-8, 10 clusters; overall.yaml:
        batch 4096; 3 layers, hyper_layers 1, so layer 2 is contrasted with layer 0) */
     {CR_MODEL_NCL, "ncl", "NCL: LightGCN + structure contrast (layer 2 vs ego) + prototype contrast (k-means)", 0, 1,
      3, 0, 2, 4096, 2e-3f, 0.05f, 1e-6f, 0, 0, 0, 0, CR__L2_EGO,
-     cr__ncl_check, cr__graph_plan, cr__ncl_setup, cr__ncl_ws, cr__ncl_epoch, cr__ncl_loss, NULL,
+     cr__ncl_check, cr__graph_plan, cr__ncl_setup, cr__ncl_ws, cr__ncl_epoch, cr__ncl_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     /* RecDCL: THUDM/RecDCL's run_beauty.sh (batch 256, lr 1e-3, weight decay 1e-7, 2 layers;
        weights 1 / 0.2 / 5, momentum 0.1, bt_coeff 0.01); its d = 2048 is left to --dim */
     {CR_MODEL_RECDCL, "recdcl", "RecDCL: LightGCN + Barlow Twins (UIBT) + feature uniformity (UUII) + history contrast (BCL)", 0, 0,
      2, 0, 0, 256, 1e-3f, 0.2f, 1.0f, 0, 0, 1e-7f, 0, CR__L2_EGO,
-     cr__recdcl_check, cr__recdcl_plan, cr__recdcl_setup, cr__recdcl_ws, NULL, cr__recdcl_loss, cr__recdcl_batch_end,
+     cr__recdcl_check, cr__recdcl_plan, cr__recdcl_setup, cr__recdcl_ws, NULL, cr__recdcl_loss, cr__recdcl_batch_end, cr__recdcl_running,
      cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__recdcl_memory, cr__recdcl_release},
     /* RCL: XSimGCL's defaults with the known false negatives masked. The adversarial views and
        the other parts are options: on Last.fm with 20% noisy pairs, masking alone had the best
@@ -8075,7 +8119,7 @@ static const cr__model_ops cr__models[] = {
        (bench/RESULTS.md) */
     {CR_MODEL_RCL, "rcl", "RCL: XSimGCL + false-negative masking/DCL/ADNCE, adversarial views, confidence weights", 0, 1,
      2, 0, 1, 0, 0, 0.15f, 0.2f, 0.2f, 0, 0, 1, CR__L2_FINAL_UP,
-     cr__rcl_check, cr__graph_plan, cr__rcl_setup, cr__rcl_ws, NULL, cr__rcl_loss, cr__rcl_batch_end,
+     cr__rcl_check, cr__graph_plan, cr__rcl_setup, cr__rcl_ws, NULL, cr__rcl_loss, cr__rcl_batch_end, cr__rcl_running,
      cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__rcl_release},
 };
 
@@ -8469,24 +8513,112 @@ static cr_status cr__concat(cr_interactions *out, const cr_interactions *a, cons
     return CR_OK;
 }
 
+/* ---- resumable training (cr_fit_opts.state_path) ---- */
+
+/* One loop's resumable state: where it stands, what it must match, what it has kept. */
+typedef struct cr__fit_state {
+    uint32_t phase, max_e, epoch, since, done; /* epoch: the last one completed; done: patience ran
+                                                   out or max_e was reached (not a callback's stop) */
+    uint64_t fp[4];  /* fingerprints: configuration, options, training data, selection data */
+    double best_v;
+    cr_fit_result res; /* the loop's fields of the result */
+    float *best;     /* the best parameters (selection only) */
+} cr__fit_state;
+
+/* The state file's parts, written and read in section 11 (cr__state_*). */
+static cr_status cr__state_save(const char *path, const cr_model *m, const cr__fit_state *fs);
+static cr_status cr__state_peek(const char *path, cr__fit_state *fs, int *exists);
+static cr_status cr__state_load(const char *path, cr_model *m, cr__fit_state *fs);
+
+static uint64_t cr__fnv(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = (const unsigned char *)p;
+    size_t i;
+    for (i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+static uint64_t cr__fnv_u64(uint64_t h, uint64_t v) { return cr__fnv(h, &v, sizeof v); }
+static uint64_t cr__fnv_records(uint64_t h, const cr_interactions *x) {
+    if (!x) return cr__fnv_u64(h, ~(uint64_t)0);
+    h = cr__fnv_u64(h, (uint64_t)x->n);
+    h = cr__fnv(h, x->user, (size_t)x->n * sizeof(int32_t));
+    return cr__fnv(h, x->item, (size_t)x->n * sizeof(int32_t));
+}
+
+/* What a state file must match to be resumed: the model's resolved configuration, the options
+   that steer training and selection, the training records (after carving, noise and hold-outs)
+   with the item features, and the selection records. */
+static void cr__fit_fingerprint(const cr_model *m, const cr_fit_opts *o, int phase, int max_e, const cr_interactions *train,
+                                const cr_interactions *sel, uint64_t fp[4]) {
+    uint64_t h = cr__fnv_u64(0xcbf29ce484222325ULL, (uint64_t)m->cfg.model);
+    double dv[5];
+    int iv[10], i;
+    for (i = 0; i < CR__N_CFG; i++) h = cr__fnv_u64(h, cr__cfg_get_bits(&m->cfg, &cr__config_fields[i]));
+    fp[0] = cr__fnv_u64(h, (uint64_t)m->n_param);
+    iv[0] = phase; iv[1] = max_e; iv[2] = o->eval_every; iv[3] = o->patience; iv[4] = (int)o->select;
+    iv[5] = (int)o->metric; iv[6] = o->metric_k; iv[7] = o->refit; iv[8] = o->cold_warm; iv[9] = o->eval.exclude_seen;
+    dv[0] = o->valid_ratio; dv[1] = o->train_noise; dv[2] = o->cold_users; dv[3] = o->cold_items; dv[4] = (double)o->eval.tail_share;
+    h = cr__fnv(0xcbf29ce484222325ULL, iv, sizeof iv);
+    h = cr__fnv(h, dv, sizeof dv);
+    fp[1] = cr__fnv(h, o->eval.ks, sizeof o->eval.ks);
+    h = cr__fnv_u64(cr__fnv_records(0xcbf29ce484222325ULL, train), ((uint64_t)(uint32_t)m->n_users << 32) | (uint32_t)m->n_items);
+    if (m->ifeat.rowptr) {
+        h = cr__fnv(h, m->ifeat.rowptr, (size_t)(m->ifeat.nrows + 1) * sizeof(int64_t));
+        h = cr__fnv(h, m->ifeat.col, (size_t)m->ifeat.nnz * sizeof(int32_t));
+        h = cr__fnv(h, m->ifeat.val, (size_t)m->ifeat.nnz * sizeof(float));
+    }
+    fp[2] = h;
+    fp[3] = cr__fnv_records(0xcbf29ce484222325ULL, sel);
+}
+
 /* Trains one model on `train` for up to max_e epochs, evaluating on sel (if not NULL) with
-   sel_opts and keeping the best parameters; or, without sel, for exactly max_e epochs. */
+   sel_opts and keeping the best parameters; or, without sel, for exactly max_e epochs. With
+   o->state_path the loop continues from a state file of the same phase and writes one after
+   every epoch. */
 static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_dataset *ds, const cr_interactions *train,
                               const cr_interactions *sel, const cr_eval_opts *sel_opts, const cr_fit_opts *o, int phase,
                               int max_e, cr_fit_result *res) {
     cr_dataset view = *ds;
     cr_model *m = NULL;
-    float *best = NULL;
-    int epoch, since = 0, ki = 0;
-    double best_v = -1;
+    cr__fit_state fs;
+    int epoch, ki = 0, first = 1;
     cr_status st;
     view.train = *train;
+    memset(&fs, 0, sizeof fs);
+    fs.best_v = -1;
     if ((st = cr_model_create(&m, cfg, &view)) != CR_OK) return st;
-    if (sel && !(best = cr_alloc_floats(cr_model_num_params(m)))) { cr_model_free(m); return CR_ERR_NOMEM; }
+    if (sel && !(fs.best = cr_alloc_floats(cr_model_num_params(m)))) { cr_model_free(m); return CR_ERR_NOMEM; }
     while (ki < CR_MAX_K - 1 && o->eval.ks[ki] != o->metric_k) ki++;
-    for (epoch = 1; epoch <= max_e; epoch++) {
+    if (o->state_path) {
+        cr__fit_state on_disk;
+        int exists = 0;
+        fs.phase = (uint32_t)phase;
+        fs.max_e = (uint32_t)max_e;
+        cr__fit_fingerprint(m, o, phase, max_e, train, sel, fs.fp);
+        st = cr__state_peek(o->state_path, &on_disk, &exists);
+        /* a selection phase's file, when the refit phase starts, is the phase before: start afresh */
+        if (st == CR_OK && exists && !(phase == CR_FIT_REFIT && on_disk.phase == CR_FIT_SELECT)) {
+            if ((st = cr__state_load(o->state_path, m, &fs)) == CR_OK) {
+                res->best_epoch = fs.res.best_epoch;
+                res->best_value = fs.res.best_value;
+                res->valid = fs.res.valid;
+                res->epochs_run = fs.res.epochs_run;
+                res->stopped_early = fs.done ? fs.res.stopped_early : 0;
+                res->train_seconds = fs.res.train_seconds;
+                res->eval_seconds = fs.res.eval_seconds;
+                res->resumed_epoch = (int)fs.epoch;
+                first = (int)fs.epoch + 1;
+            }
+        }
+        if (st != CR_OK) {
+            cr__free_aligned(fs.best);
+            cr_model_free(m);
+            return st;
+        }
+    }
+    for (epoch = first; epoch <= max_e && !fs.done; epoch++) {
         cr_fit_info info;
         double t0 = cr__now();
+        int stop = 0;
         memset(&info, 0, sizeof info);
         info.phase = phase;
         info.epoch = epoch;
@@ -8500,25 +8632,32 @@ static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_data
             res->eval_seconds += info.sel.seconds;
             info.evaluated = 1;
             v = cr__metric_value(&info.sel, o->metric, ki);
-            if (v > best_v) { /* strict improvement, as RecBole's early stopping */
-                best_v = v;
+            if (v > fs.best_v) { /* strict improvement, as RecBole's early stopping */
+                fs.best_v = v;
                 res->best_epoch = epoch;
                 res->best_value = v;
                 res->valid = info.sel;
-                cr_model_get_params(m, best);
+                cr_model_get_params(m, fs.best);
                 info.improved = 1;
-                since = 0;
+                fs.since = 0;
             } else
-                since++;
+                fs.since++;
         }
         if (!sel) res->best_epoch = epoch;
         info.best_epoch = res->best_epoch;
-        info.best_value = best_v;
-        if (o->on_epoch && o->on_epoch(o->user, m, &info)) { res->stopped_early = 2; break; }
-        if (info.evaluated && !info.improved && o->patience > 0 && since >= o->patience) { res->stopped_early = 1; break; }
+        info.best_value = fs.best_v;
+        if (o->on_epoch && o->on_epoch(o->user, m, &info)) { res->stopped_early = 2; stop = 1; }
+        else if (info.evaluated && !info.improved && o->patience > 0 && (int)fs.since >= o->patience) { res->stopped_early = 1; stop = 1; }
+        if (o->state_path) { /* after the callback: it may have changed the learning rate */
+            fs.epoch = (uint32_t)epoch;
+            fs.done = res->stopped_early == 1 || epoch == max_e;
+            fs.res = *res;
+            if ((st = cr__state_save(o->state_path, m, &fs)) != CR_OK) break;
+        }
+        if (stop) break;
     }
-    if (st == CR_OK && sel && res->best_epoch) cr_model_set_params(m, best);
-    cr__free_aligned(best);
+    if (st == CR_OK && sel && res->best_epoch) cr_model_set_params(m, fs.best);
+    cr__free_aligned(fs.best);
     if (st != CR_OK) { cr_model_free(m); return st; }
     *mp = m;
     return CR_OK;
@@ -8533,7 +8672,7 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
     uint8_t *pick = NULL, *ipick = NULL;
     cr_eval_opts sel_opts;
     cr_model *m = NULL;
-    int seq;
+    int seq, refit_resume = 0;
     cr_status st;
     *out = NULL;
     memset(res, 0, sizeof *res);
@@ -8643,8 +8782,15 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
     res->n_valid = o.select == CR_SELECT_VALID ? valid->n : 0;
     /* the models are created from cfg_in: resolving twice would turn an explicit "off" (0 after
        resolution) back into the default */
-    st = cr__fit_loop(&m, cfg_in, ds, train, valid, &sel_opts, &o, CR_FIT_SELECT, o.epochs ? o.epochs : o.max_epochs, res);
-    if (st != CR_OK) goto done;
+    if (o.state_path && o.refit) { /* a state file of the refit phase: the selection is behind it */
+        cr__fit_state on_disk;
+        int exists = 0;
+        if ((st = cr__state_peek(o.state_path, &on_disk, &exists)) != CR_OK) goto done;
+        if (exists && on_disk.phase == CR_FIT_REFIT) refit_resume = (int)on_disk.max_e;
+    }
+    if (refit_resume) res->best_epoch = refit_resume;
+    else if ((st = cr__fit_loop(&m, cfg_in, ds, train, valid, &sel_opts, &o, CR_FIT_SELECT, o.epochs ? o.epochs : o.max_epochs, res)) != CR_OK)
+        goto done;
     if (o.refit && res->best_epoch > 0) { /* the selected epoch count, on train + valid */
         int best = res->best_epoch;
         cr_model_free(m);
@@ -9850,6 +9996,194 @@ static int cr__rd_name(cr__rd *r, char *name, size_t cap, const char *what) {
     memcpy(name, nm, *lp);
     name[*lp] = 0;
     return 1;
+}
+
+/* The training state of cr_fit_opts.state_path: where a loop stands and everything it needs to
+   go on as if it had never stopped. The model itself is rebuilt from the configuration and the
+   data (the fingerprints check they are the same), then its blocks are overwritten. The
+   selection metrics are stored as this build lays them out (their size is checked): a state
+   file is for resuming with the same program, not for keeping. */
+#define CR__STATE_MAGIC "CRTS"
+#define CR__STATE_VERSION 1u
+#define CR__STATE_HEAD 60 /* magic, version, phase, max_e, epoch, since, done, 4 fingerprints */
+
+typedef struct cr__state_ctx {
+    const cr_model *m;
+    const cr__fit_state *fs;
+} cr__state_ctx;
+
+static uint64_t cr__f64_bits(double v) {
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    return u;
+}
+static double cr__bits_f64(uint64_t u) {
+    double v;
+    memcpy(&v, &u, 8);
+    return v;
+}
+
+static void cr__state_body(cr__wr *w, const void *ctx) {
+    const cr__state_ctx *c = (const cr__state_ctx *)ctx;
+    const cr_model *m = c->m;
+    const cr__fit_state *fs = c->fs;
+    const cr_fit_result *r = &fs->res;
+    cr__running run[CR__MAX_LAYERS + 1];
+    int nr = m->ops->running ? m->ops->running((cr_model *)m, run) : 0, i;
+    uint32_t lr;
+    cr__wr_bytes(w, CR__STATE_MAGIC, 4);
+    cr__wr_u32(w, CR__STATE_VERSION);
+    cr__wr_u32(w, fs->phase);
+    cr__wr_u32(w, fs->max_e);
+    cr__wr_u32(w, fs->epoch);
+    cr__wr_u32(w, fs->since);
+    cr__wr_u32(w, fs->done);
+    for (i = 0; i < 4; i++) cr__wr_u64(w, fs->fp[i]);
+    cr__wr_u64(w, cr__f64_bits(fs->best_v));
+    cr__wr_u64(w, (uint64_t)m->step);
+    memcpy(&lr, &m->lr, 4);
+    cr__wr_u32(w, lr);
+    cr__wr_u32(w, (uint32_t)r->best_epoch);
+    cr__wr_u32(w, (uint32_t)r->epochs_run);
+    cr__wr_u32(w, (uint32_t)r->stopped_early);
+    cr__wr_u64(w, cr__f64_bits(r->best_value));
+    cr__wr_u64(w, cr__f64_bits(r->train_seconds));
+    cr__wr_u64(w, cr__f64_bits(r->eval_seconds));
+    cr__wr_u32(w, (uint32_t)sizeof r->valid);
+    cr__wr_bytes(w, &r->valid, sizeof r->valid);
+    cr__wr_u64(w, (uint64_t)m->n_param);
+    cr__wr_array(w, m->param, m->n_param, 4);
+    cr__wr_array(w, m->adam_m, m->n_param, 4);
+    cr__wr_array(w, m->adam_v, m->n_param, 4);
+    cr__wr_u32(w, fs->best != NULL);
+    if (fs->best) cr__wr_array(w, fs->best, m->n_param, 4);
+    cr__wr_u32(w, (uint32_t)nr);
+    for (i = 0; i < nr; i++) {
+        cr__wr_u64(w, (uint64_t)run[i].n);
+        cr__wr_array(w, run[i].p, run[i].n, 4);
+    }
+    cr__wr_u64(w, w->h); /* the checksum of everything above */
+}
+
+static cr_status cr__state_save(const char *path, const cr_model *m, const cr__fit_state *fs) {
+    cr__state_ctx c;
+    c.m = m;
+    c.fs = fs;
+    return cr__write_atomic(path, cr__state_body, &c);
+}
+
+/* The fixed head of a state file (*exists = 0 and CR_OK when there is no file). */
+static cr_status cr__state_head(const unsigned char *b, size_t len, const char *path, cr__fit_state *fs) {
+    cr__rd r;
+    int i;
+    memset(&r, 0, sizeof r);
+    r.b = b;
+    r.n = len;
+    if (len < CR__STATE_HEAD || memcmp(b, CR__STATE_MAGIC, 4) != 0)
+        return cr__fail(CR_ERR_FORMAT, "%s: not a contrarec training state (%s)", path, len < CR__STATE_HEAD ? "too short" : "bad magic");
+    r.pos = 4;
+    if ((i = (int)cr__rd_u32(&r, "version")) != (int)CR__STATE_VERSION)
+        return cr__fail(CR_ERR_FORMAT, "%s: training state version %d; this build reads version %u", path, i, CR__STATE_VERSION);
+    fs->phase = cr__rd_u32(&r, "phase");
+    fs->max_e = cr__rd_u32(&r, "epochs");
+    fs->epoch = cr__rd_u32(&r, "epoch");
+    fs->since = cr__rd_u32(&r, "patience count");
+    fs->done = cr__rd_u32(&r, "done");
+    for (i = 0; i < 4; i++) fs->fp[i] = cr__rd_u64(&r, "fingerprint");
+    if (fs->phase != CR_FIT_SELECT && fs->phase != CR_FIT_REFIT) return cr__fail(CR_ERR_FORMAT, "%s: unknown training phase %u", path, fs->phase);
+    return CR_OK;
+}
+
+static cr_status cr__state_peek(const char *path, cr__fit_state *fs, int *exists) {
+    unsigned char b[CR__STATE_HEAD];
+    size_t got;
+    FILE *f = fopen(path, "rb");
+    memset(fs, 0, sizeof *fs);
+    *exists = 0;
+    if (!f) {
+        if (errno == ENOENT) return CR_OK;
+        return cr__fail(CR_ERR_IO, "%s: cannot open the training state: %s", path, strerror(errno));
+    }
+    got = fread(b, 1, sizeof b, f);
+    fclose(f);
+    *exists = 1;
+    return cr__state_head(b, got, path, fs);
+}
+
+/* Reads the state into the model (built from the same configuration and data) and into fs,
+   whose phase, max_e and fingerprints say what the file must match. */
+static cr_status cr__state_load(const char *path, cr_model *m, cr__fit_state *fs) {
+    static const char *const part[4] = {"configuration (model, settings or parameter count)", "training options (epochs, patience, selection, evaluation cut-offs, noise, hold-outs)",
+                                        "training data (records after the validation carve, noise and hold-outs, or the item features)", "selection data"};
+    cr__fit_state f;
+    cr__running run[CR__MAX_LAYERS + 1];
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    uint64_t h, stored = 0;
+    uint32_t lr, n;
+    cr__rd r;
+    int nr, i;
+    cr_status st;
+    if ((st = cr__read_file(path, (char **)&buf, &len)) != CR_OK) return st;
+    if ((st = cr__state_head(buf, len, path, &f)) != CR_OK) goto done;
+    h = cr__fnv(0xcbf29ce484222325ULL, buf, len - 8);
+    for (i = 0; i < 8; i++) stored |= (uint64_t)buf[len - 8 + i] << (8 * i);
+    if (stored != h) { st = cr__fail(CR_ERR_FORMAT, "%s: checksum mismatch: the training state is corrupted or truncated", path); goto done; }
+    if (f.phase != fs->phase || f.max_e != fs->max_e) {
+        st = cr__fail(CR_ERR_INVALID, "%s: the training state is of the %s phase of %u epochs, not the %s phase of %u epochs asked for", path,
+                      f.phase == CR_FIT_REFIT ? "refit" : "selection", f.max_e, fs->phase == CR_FIT_REFIT ? "refit" : "selection", fs->max_e);
+        goto done;
+    }
+    for (i = 0; i < 4; i++)
+        if (f.fp[i] != fs->fp[i]) {
+            st = cr__fail(CR_ERR_INVALID, "%s: the training state was written with other %s; resume with the same ones, or remove the file to start afresh", path, part[i]);
+            goto done;
+        }
+    memset(&r, 0, sizeof r);
+    r.b = buf;
+    r.n = len - 8;
+    r.pos = CR__STATE_HEAD;
+    f.best_v = cr__bits_f64(cr__rd_u64(&r, "best value"));
+    m->step = (int64_t)cr__rd_u64(&r, "step");
+    lr = cr__rd_u32(&r, "learning rate");
+    memcpy(&m->lr, &lr, 4);
+    f.res.best_epoch = (int)cr__rd_u32(&r, "best epoch");
+    f.res.epochs_run = (int)cr__rd_u32(&r, "epochs run");
+    f.res.stopped_early = (int)cr__rd_u32(&r, "stop");
+    f.res.best_value = cr__bits_f64(cr__rd_u64(&r, "best value"));
+    f.res.train_seconds = cr__bits_f64(cr__rd_u64(&r, "training time"));
+    f.res.eval_seconds = cr__bits_f64(cr__rd_u64(&r, "evaluation time"));
+    if ((n = cr__rd_u32(&r, "metrics size")) != (uint32_t)sizeof f.res.valid && !r.bad) {
+        st = cr__fail(CR_ERR_FORMAT, "%s: the training state was written by another build (metrics of %u bytes, not %u)", path, n, (unsigned)sizeof f.res.valid);
+        goto done;
+    }
+    if (cr__rd_array(&r, &f.res.valid, (int64_t)sizeof f.res.valid, 1, "metrics") && cr__rd_u64(&r, "parameter count") != (uint64_t)m->n_param && !r.bad) {
+        st = cr__fail(CR_ERR_FORMAT, "%s: the parameter count differs from the model's %lld", path, (long long)m->n_param);
+        goto done;
+    }
+    cr__rd_array(&r, m->param, m->n_param, 4, "parameters");
+    cr__rd_array(&r, m->adam_m, m->n_param, 4, "Adam's first moments");
+    cr__rd_array(&r, m->adam_v, m->n_param, 4, "Adam's second moments");
+    if (cr__rd_u32(&r, "best flag") != (fs->best != NULL) && !r.bad) { st = cr__fail(CR_ERR_FORMAT, "%s: the best parameters are %s", path, fs->best ? "missing" : "unexpected"); goto done; }
+    if (fs->best) cr__rd_array(&r, fs->best, m->n_param, 4, "best parameters");
+    if ((st = cr__train_ws(m)) != CR_OK) goto done; /* the running state lives in the workspace */
+    nr = m->ops->running ? m->ops->running(m, run) : 0;
+    if (cr__rd_u32(&r, "running state count") != (uint32_t)nr && !r.bad) { st = cr__fail(CR_ERR_FORMAT, "%s: the model's running state does not match", path); goto done; }
+    for (i = 0; i < nr && !r.bad; i++) {
+        if (cr__rd_u64(&r, "running state size") != (uint64_t)run[i].n && !r.bad) { st = cr__fail(CR_ERR_FORMAT, "%s: running state %d has another size", path, i + 1); goto done; }
+        cr__rd_array(&r, run[i].p, run[i].n, 4, "running state");
+    }
+    if (r.bad) { st = cr__fail(CR_ERR_FORMAT, "%s: truncated at %s", path, r.what ? r.what : "?"); goto done; }
+    if (r.pos != r.n) { st = cr__fail(CR_ERR_FORMAT, "%s: %lld bytes after the training state", path, (long long)(r.n - r.pos)); goto done; }
+    fs->epoch = f.epoch;
+    fs->since = f.since;
+    fs->done = f.done;
+    fs->best_v = f.best_v;
+    fs->res = f.res;
+    m->ready = 0;
+done:
+    CR_FREE(buf);
+    return st;
 }
 
 /* The configuration part of a checkpoint (version 1: the first CR__CFG_V1 fields in list

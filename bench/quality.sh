@@ -51,11 +51,17 @@ if [ -z "$BIN" ]; then make -s build/contrarec; BIN=./build/contrarec; fi
 field() { sed -n "s/.*\"$1\":\([-0-9.e]*\).*/\1/p"; }
 
 run() { # name, args...: one training run in the background (at most JOBS at once); a run whose
-         # log is complete is kept (FORCE=1 reruns it), so the sections can share runs
-    local name=$1; shift
+         # log is complete is kept (FORCE=1 reruns it), so the sections can share runs. An
+         # interrupted run continues from its training state (--resume build/quality/NAME.state),
+         # its log appended to; the state is removed when the run ends
+    local name=$1 app=; shift
     if [ -z "${FORCE:-}" ] && grep -q '"best_epoch"' "$OUT/$name.json" 2>/dev/null; then return; fi
+    if [ -n "${FORCE:-}" ]; then rm -f "$OUT/$name.state"; fi
+    [ -e "$OUT/$name.state" ] && app=1
     while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 1; done
-    ( "$BIN" train "$@" --no-auc --json > "$OUT/$name.json" 2> "$OUT/$name.err" || echo "$name failed: $(tail -n 1 "$OUT/$name.err")" >&2 ) &
+    ( if [ -n "$app" ]; then exec 3>> "$OUT/$name.json" 4>> "$OUT/$name.err"; else exec 3> "$OUT/$name.json" 4> "$OUT/$name.err"; fi
+      if "$BIN" train "$@" --no-auc --json --resume "$OUT/$name.state" >&3 2>&4; then rm -f "$OUT/$name.state"
+      else echo "$name failed: $(tail -n 1 "$OUT/$name.err")" >&2; fi ) &
 }
 
 # name, K, metrics...: the selected epoch, its validation value and the test metrics

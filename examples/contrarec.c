@@ -148,7 +148,7 @@ static cr_format parse_format(const char *s) {
 /* ---- the options of every command ---- */
 
 typedef struct opts {
-    const char *cmd, *train, *test, *load, *save, *npy, *items, *history, *aug, *report, *per_user, *item_features, *new_items;
+    const char *cmd, *train, *test, *load, *save, *npy, *items, *history, *aug, *report, *per_user, *item_features, *new_items, *resume;
     cr_config cfg;
     cr_load_opts lo;
     cr_fit_opts fit;
@@ -203,6 +203,8 @@ static void usage(void) {
         "           --select last (no selection: the model after --epochs)\n"
         "per user:  --per-user F.tsv (the test evaluation per user: history, recall, NDCG, tail recall,\n"
         "           intra-list diversity at the largest K; 'contrarec compare' pairs two such files)\n"
+        "resume:    --resume F (the training state is written to F after every epoch; when F exists, training\n"
+        "           continues after its epoch, with the same result as an uninterrupted run)\n"
         , cr_model_list());
     printf( /* in two parts: C99 compilers need only take string literals of 4095 bytes */
         "robustness: --train-noise P (add P x |train| random unobserved pairs to the training part only)\n"
@@ -366,6 +368,7 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--export-npy")) o->npy = need(argc, argv, &i);
         else if (!strcmp(a, "--report")) o->report = need(argc, argv, &i);
         else if (!strcmp(a, "--per-user")) o->per_user = need(argc, argv, &i);
+        else if (!strcmp(a, "--resume")) o->resume = need(argc, argv, &i);
         else if (!strcmp(a, "--json")) o->json = 1;
         else if (!strcmp(a, "--maxlen")) c->max_len = (int)parse_int(a, need(argc, argv, &i), 2, 4096);
         else if (!strcmp(a, "--hidden")) c->hidden = (int)parse_int(a, need(argc, argv, &i), 1, 4096);
@@ -729,6 +732,7 @@ static int cmd_train(opts *o) {
     if (o->save) check_writable("--save", o->save, 0);
     if (o->npy) check_writable("--export-npy", o->npy, 1);
     if (o->per_user) check_writable("--per-user", o->per_user, 0);
+    if (o->resume) check_writable("--resume", o->resume, 0); /* probes F.tmp: an existing F is kept */
     if (o->report) {
         char path[4200];
         check_writable("--report", o->report, 1);
@@ -769,6 +773,7 @@ static int cmd_train(opts *o) {
         return 1;
     }
     f->per_user_test = pu;
+    f->state_path = o->resume;
     if (cr_fit(&m, c, &ds, f, &res) != CR_OK) {
         if (t.pg.tty) fprintf(stderr, "\r%100s\r", "");
         fprintf(stderr, "contrarec: training stopped: %s\n", cr_last_error());
@@ -809,6 +814,7 @@ static int cmd_train(opts *o) {
                    res.best_epoch, cr_select_name(res.selected_on), sel_name, res.refit ? "true" : "false", res.epochs_run,
                    res.stopped_early == 1 ? "true" : "false", (long long)res.n_train, (long long)res.n_noise, (long long)res.n_valid, res.train_seconds, res.eval_seconds);
             jprintf(",\"model\":\"%s\"", cr_model_name(c->model));
+            if (res.resumed_epoch) jprintf(",\"resumed_after\":%d", res.resumed_epoch);
             if (res.selected_on == CR_SELECT_TEST) jprintf(",\"note\":\"selected on the test set: test metrics are optimistic\"");
             if (res.selected_on == CR_SELECT_VALID) json_metrics("valid_", &res.valid);
             if (res.test.users) {
@@ -836,6 +842,7 @@ static int cmd_train(opts *o) {
             else printf("selected epoch %d on %s %s = %.4f%s%s\n", res.best_epoch, res.selected_on == CR_SELECT_TEST ? "TEST" : "validation", sel_name,
                         res.best_value, res.stopped_early == 1 ? " (stopped: no improvement)" : "",
                         res.selected_on == CR_SELECT_TEST ? "  [selected on the test set: optimistic, for paper reproduction only]" : "");
+            if (res.resumed_epoch) printf("resumed from %s after epoch %d\n", o->resume, res.resumed_epoch);
             if (res.refit) printf("retrained on train + validation (%lld interactions) for %d epochs\n", (long long)res.n_train, res.best_epoch);
             if (res.n_noise) printf("trained with %lld random pairs added (--train-noise)\n", (long long)res.n_noise);
             if (res.test.users) {

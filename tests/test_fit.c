@@ -913,6 +913,142 @@ TEST(evaluation_over_some_items) {
     cr_dataset_free(&ds);
 }
 
+/* Resumable training: a run stopped after some epochs (by its callback, as a crash would stop
+   it after the state was written) and started again from the state file ends exactly as the
+   uninterrupted run: selected epoch, validation and test metrics, parameters. Every model
+   whose running state lives between batches is covered (RecDCL's stored embeddings, RCL's
+   previous-batch perturbation), and SGL's views kept over epochs, NCL's k-means, DNS, the
+   feature models, early stopping, the refit phase and a learning rate changed by the
+   callback. Then the mismatches and damaged files, each refused with its reason. */
+typedef struct resume_ctx {
+    int stop_phase, stop_epoch; /* stop here (0: never) */
+} resume_ctx;
+
+static int shrink_lr_and_maybe_stop(void *user, cr_model *m, const cr_fit_info *e) {
+    const resume_ctx *r = (const resume_ctx *)user;
+    cr_model_set_lr(m, cr_model_get_lr(m) * 0.8f); /* a schedule: the saved rate must be the new one */
+    return e->phase == r->stop_phase && e->epoch == r->stop_epoch;
+}
+
+static int same_fit(const cr_fit_result *a, const cr_fit_result *b, cr_model *ma, cr_model *mb) {
+    int n = a->test.n_k - 1;
+    return a->best_epoch == b->best_epoch && a->epochs_run == b->epochs_run && a->stopped_early == b->stopped_early && a->refit == b->refit &&
+           a->best_value == b->best_value && a->valid.ndcg[n] == b->valid.ndcg[n] && a->test.recall[n] == b->test.recall[n] &&
+           a->test.ndcg[n] == b->test.ndcg[n] && cr_model_num_params(ma) == cr_model_num_params(mb) &&
+           memcmp(cr_model_params(ma), cr_model_params(mb), sizeof(float) * (size_t)cr_model_num_params(ma)) == 0;
+}
+
+TEST(resume_continues_bit_for_bit) {
+    static const struct {
+        const char *name;
+        cr_model_kind kind;
+        int variant, epochs, stop_phase, stop_epoch;
+    } runs[] = {
+        {"lightgcn, DNS, early stopping", CR_MODEL_LIGHTGCN, 1, 0, CR_FIT_SELECT, 2},
+        {"sgl, views kept 3 epochs", CR_MODEL_SGL, 2, 5, CR_FIT_SELECT, 2},
+        {"ncl after its warm-up", CR_MODEL_NCL, 3, 4, CR_FIT_SELECT, 2},
+        {"recdcl", CR_MODEL_RECDCL, 0, 3, CR_FIT_SELECT, 1},
+        {"rcl, previous-batch adversarial views", CR_MODEL_RCL, 4, 3, CR_FIT_SELECT, 2},
+        {"lightgcn with features and the attribute-ID contrast", CR_MODEL_LIGHTGCN, 5, 3, CR_FIT_SELECT, 1},
+        {"lightgcn, refit, stopped in the refit phase", CR_MODEL_LIGHTGCN, 6, 3, CR_FIT_REFIT, 1},
+        {"cl4srec with features and masking", CR_MODEL_CL4SREC, 5, 3, CR_FIT_SELECT, 2},
+    };
+    const char *path = crt_tmp("resume.state");
+    size_t k;
+    for (k = 0; k < sizeof runs / sizeof runs[0]; k++) {
+        int seq = cr_model_is_sequential(runs[k].kind);
+        cr_dataset ds = synth(seq, 150, 120, 41);
+        cr_config c;
+        cr_fit_opts o;
+        cr_fit_result a, b, p;
+        cr_model *ma = NULL, *mb = NULL, *mp = NULL;
+        resume_ctx never = {0, 0}, stop = {0, 0};
+        memset(&c, 0, sizeof c);
+        memset(&o, 0, sizeof o);
+        c.model = runs[k].kind;
+        c.dim = 8;
+        c.batch = seq ? 32 : 256;
+        c.max_len = 10;
+        o.epochs = runs[k].epochs;
+        o.max_epochs = 8;
+        o.patience = runs[k].epochs ? 0 : 2;
+        o.on_epoch = shrink_lr_and_maybe_stop;
+        switch (runs[k].variant) {
+        case 1: c.neg = CR_NEG_DNS; c.neg_candidates = 8; break;
+        case 2: c.aug = CR_AUG_ED; c.view_every = 3; break;
+        case 3: c.warmup = 1; c.clusters = 4; break;
+        case 4: c.adv = CR_ADV_PREV; break;
+        case 5:
+            CHECK_OK(crt_synth_features(&ds));
+            c.item_repr = CR_REPR_ID_FEATURES;
+            if (seq) { c.fm_w = 0.1f; c.fm_corr = 1; }
+            else c.attr_w = 0.2f;
+            break;
+        case 6: o.refit = 1; break;
+        }
+        o.user = &never;
+        o.state_path = NULL;
+        CHECK_OK(cr_fit(&ma, &c, &ds, &o, &a)); /* uninterrupted */
+        remove(path);
+        stop.stop_phase = runs[k].stop_phase;
+        stop.stop_epoch = runs[k].stop_epoch;
+        o.user = &stop;
+        o.state_path = path;
+        CHECK_OK(cr_fit(&mp, &c, &ds, &o, &p)); /* stopped */
+        CHECKF(p.stopped_early == 2 && p.resumed_epoch == 0, "%s: the first part did not stop (%d)", runs[k].name, p.stopped_early);
+        cr_model_free(mp);
+        mp = NULL;
+        o.user = &never;
+        CHECK_OK(cr_fit(&mb, &c, &ds, &o, &b)); /* resumed */
+        CHECKF(b.resumed_epoch == runs[k].stop_epoch, "%s: resumed after epoch %d", runs[k].name, b.resumed_epoch);
+        CHECKF(same_fit(&a, &b, ma, mb), "%s: resumed run differs: best epoch %d/%d, epochs %d/%d, valid %.9g/%.9g, test %.9g/%.9g",
+               runs[k].name, a.best_epoch, b.best_epoch, a.epochs_run, b.epochs_run, a.best_value, b.best_value,
+               a.test.ndcg[a.test.n_k - 1], b.test.ndcg[b.test.n_k - 1]);
+        cr_model_free(mb);
+        mb = NULL;
+        CHECK_OK(cr_fit(&mb, &c, &ds, &o, &b)); /* a finished state: straight to the test set */
+        CHECKF(same_fit(&a, &b, ma, mb) && b.resumed_epoch == a.epochs_run && b.resumed_epoch > 0,
+               "%s: rerun of a finished state differs (resumed after %d)", runs[k].name, b.resumed_epoch);
+        if (k == 0) { /* what a state must match, and damaged files */
+            cr_config c2 = c;
+            cr_fit_opts o2 = o;
+            cr_dataset other = synth(0, 150, 120, 42);
+            FILE *f;
+            long len = 0;
+            char *buf = NULL;
+            c2.lr = 2e-3f;
+            CHECK_FAILS(cr_fit(&mp, &c2, &ds, &o, &p), CR_ERR_INVALID, "other configuration");
+            o2.patience = 3;
+            CHECK_FAILS(cr_fit(&mp, &c, &ds, &o2, &p), CR_ERR_INVALID, "other training options");
+            if (other.n_users == ds.n_users && other.n_items == ds.n_items)
+                CHECK_FAILS(cr_fit(&mp, &c, &other, &o, &p), CR_ERR_INVALID, "other training data");
+            else
+                CHECK_FAILS(cr_fit(&mp, &c, &other, &o, &p), CR_ERR_INVALID, "other configuration");
+            cr_dataset_free(&other);
+            f = fopen(path, "rb");
+            CHECK(f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 100);
+            buf = (char *)malloc((size_t)len);
+            CHECK(buf && fseek(f, 0, SEEK_SET) == 0 && fread(buf, 1, (size_t)len, f) == (size_t)len);
+            fclose(f);
+            crt_write("resume.state", buf, len / 2);
+            CHECK_FAILS(cr_fit(&mp, &c, &ds, &o, &p), CR_ERR_FORMAT, "checksum mismatch");
+            crt_write("resume.state", "1\t2\n", -1);
+            CHECK_FAILS(cr_fit(&mp, &c, &ds, &o, &p), CR_ERR_FORMAT, "not a contrarec training state");
+            buf[4] = 9;
+            crt_write("resume.state", buf, len);
+            CHECK_FAILS(cr_fit(&mp, &c, &ds, &o, &p), CR_ERR_FORMAT, "training state version 9");
+            free(buf);
+            o2 = o;
+            o2.state_path = "build/test-tmp/no-such-dir/resume.state";
+            CHECK_FAILS(cr_fit(&mp, &c, &ds, &o2, &p), CR_ERR_IO, "cannot create");
+        }
+        cr_model_free(ma);
+        cr_model_free(mb);
+        cr_dataset_free(&ds);
+    }
+    remove(path);
+}
+
 TEST(every_model_matches_its_golden_numbers) {
 #if defined(__GNUC__) && !defined(__clang__) && defined(__FMA__) && !defined(CR_NO_SIMD)
     const int exact = 1;
@@ -985,5 +1121,6 @@ const crt_case crt_fit[] = {
     {"fit/workspace_is_sized_by_the_model", workspace_is_sized_by_the_model},
     {"fit/sequence_memory_counts_training_buffers", sequence_memory_counts_training_buffers},
     {"fit/learning_rate_setter", learning_rate_setter},
+    {"fit/resume_continues_bit_for_bit", resume_continues_bit_for_bit},
     {"fit/adam_and_clipping_by_hand", adam_and_clipping_by_hand},
     {NULL, NULL}};
