@@ -14,6 +14,11 @@
 #                               GRU4Rec on Amazon-Beauty with the item attributes, with and without
 #                               correlated feature masking, against ID-only GRU4Rec, seeds 1-3,
 #                               history masked
+#   bench/quality.sh tune-attr  the attribute-ID contrast's weight (0.2, 0.5, 1) chosen on validation
+#                               under the colditems protocol
+#   bench/quality.sh recbole    RecBole's atomic files (.inter, .item) written from Amazon-Beauty
+#                               give the same runs as the text files (GRU4Rec and LightGCN with
+#                               attribute features, one epoch each)
 #   bench/quality.sh tune-cl4srec
 #                               the CL4SRec settings compared on validation only (seed 1)
 #   bench/quality.sh negatives  LightGCN on Gowalla, 30 epochs: uniform, DNS, MixGCF negatives
@@ -221,6 +226,56 @@ colditems)
         "$(awk -v a="$(echo "$a" | field test_cold_recall@20)" -v b="$(tail -n 1 "$OUT/cold-beauty-features.json" | field test_cold_recall@20)" 'BEGIN { print a / b }')" \
         "$(awk -v a="$(echo "$a" | field test_cold_recall@20)" -v b="$(echo "$a" | field test_cold_pop_recall@20)" 'BEGIN { print a / b }')" \
         "$(awk -v a="$(echo "$a" | field test_warm_recall@20)" -v b="$(tail -n 1 "$OUT/cold-beauty-id.json" | field test_warm_recall@20)" 'BEGIN { print a / b }')"
+    ;;
+tune-attr)
+    # the attribute-ID contrast's weight chosen on validation (NDCG@20 over all items, the
+    # validation half of the held-out items included): the colditems protocol at --attr-w 0.2
+    # (the colditems run), 0.5 and 1; the test figures of the validation winner are the ones to read
+    A="$OUT/beauty-all.txt"
+    awk -F: 'NR == FNR {t[$1] = $2; next} {print $1 ":" $2 " " t[$1]}' "$DATA/amazon-beauty/test.txt" "$DATA/amazon-beauty/train.txt" > "$A"
+    R="--model lightgcn --train $A --format seq --split ratio:0.8,0.1,0.1 --patience 11 --max-epochs 300 --cold-items 0.1"
+    F="--item-features $DATA/amazon-beauty/item_attributes.txt --item-repr id+features"
+    run cold-beauty-attr $R $F --attr-w 0.2
+    for w in 0.5 1; do run cold-beauty-attr$w $R $F --attr-w $w; done
+    wait
+    best= bestv=0
+    for n in attr attr0.5 attr1; do
+        summary cold-beauty-$n 20 recall@20 ndcg@20 warm_recall@20 cold_recall@20 cold_ndcg@20
+        v=$(tail -n 1 "$OUT/cold-beauty-$n.json" | field valid_ndcg@20)
+        if awk -v a="$v" -v b="$bestv" 'BEGIN { exit !(a > b) }'; then best=$n bestv=$v; fi
+    done
+    a=$(tail -n 1 "$OUT/cold-beauty-$best.json")
+    printf 'selected on validation: %s; cold recall@20 / features alone %.2f, / popularity %.2f; warm recall@20 / ids only %.3f\n' "$best" \
+        "$(awk -v a="$(echo "$a" | field test_cold_recall@20)" -v b="$(tail -n 1 "$OUT/cold-beauty-features.json" | field test_cold_recall@20)" 'BEGIN { print a / b }')" \
+        "$(awk -v a="$(echo "$a" | field test_cold_recall@20)" -v b="$(echo "$a" | field test_cold_pop_recall@20)" 'BEGIN { print a / b }')" \
+        "$(awk -v a="$(echo "$a" | field test_warm_recall@20)" -v b="$(tail -n 1 "$OUT/cold-beauty-id.json" | field test_warm_recall@20)" 'BEGIN { print a / b }')"
+    ;;
+recbole)
+    # RecBole's atomic files end to end: Amazon-Beauty written as beauty.inter (user, item, rating,
+    # timestamp = position in the sequence) and beauty.item (the attributes as a token_seq), then
+    # one epoch of GRU4Rec with attribute features (leave-one-out) and of LightGCN with attribute
+    # features (per-user 80/10/10) from those files and from the text files; each pair must
+    # print the same final line (timings aside)
+    A="$OUT/beauty-all.txt"
+    awk -F: 'NR == FNR {t[$1] = $2; next} {print $1 ":" $2 " " t[$1]}' "$DATA/amazon-beauty/test.txt" "$DATA/amazon-beauty/train.txt" > "$A"
+    { printf 'user_id:token\titem_id:token\trating:float\ttimestamp:float\n'
+      awk -F: '{n = split($2, a, " "); for (i = 1; i <= n; i++) printf "%s\t%s\t1\t%d\n", $1, a[i], 1000 + i}' "$A"; } > "$OUT/beauty.inter"
+    { printf 'item_id:token\tattributes:token_seq\n'
+      awk '{printf "%s\t", $1; for (i = 2; i <= NF; i++) printf "%s%s", $i, (i < NF ? " " : ""); printf "\n"}' "$DATA/amazon-beauty/item_attributes.txt"; } > "$OUT/beauty.item"
+    S="--model gru4rec --epochs 1 --exclude-history --item-repr id+features"
+    G="--model lightgcn --epochs 1 --split ratio:0.8,0.1,0.1 --item-repr id+features"
+    FORCE=1 run recbole-gru4rec-atomic $S --train "$OUT/beauty.inter" --item-features "$OUT/beauty.item"
+    FORCE=1 run recbole-gru4rec-text $S --train "$A" --format seq --item-features "$DATA/amazon-beauty/item_attributes.txt"
+    FORCE=1 run recbole-lightgcn-atomic $G --train "$OUT/beauty.inter" --item-features "$OUT/beauty.item"
+    FORCE=1 run recbole-lightgcn-text $G --train "$A" --format seq --item-features "$DATA/amazon-beauty/item_attributes.txt"
+    wait
+    for m in gru4rec lightgcn; do
+        head -n 4 "$OUT/recbole-$m-atomic.err"
+        if diff <(tail -n 1 "$OUT/recbole-$m-atomic.json" | sed 's/"[a-z]*_s":[0-9.]*//g') <(tail -n 1 "$OUT/recbole-$m-text.json" | sed 's/"[a-z]*_s":[0-9.]*//g') > /dev/null
+        then echo "$m: the atomic files and the text files give the same final line"
+        else echo "$m: the atomic files and the text files DIFFER"; fi
+        summary recbole-$m-atomic 20 recall@20 ndcg@20
+    done
     ;;
 seqfeatures)
     # the GRU with item features (ids + the attribute bag) and correlated feature masking against
