@@ -49,8 +49,8 @@
       the validation NDCG stops improving, keeps the best epoch's parameters, and reads the test
       set once, at that model. A long run can be made resumable: with cr_fit_opts.state_path
       the training state is written after every epoch, and a call that finds the file goes on
-      after its epoch with the result an uninterrupted run gives, bit for bit. For a loop of
-      your own: cr_model_create, cr_train_epoch, cr_evaluate.
+      after its epoch with the result an uninterrupted run on as many threads gives, bit for
+      bit. For a loop of your own: cr_model_create, cr_train_epoch, cr_evaluate.
 
       Build with -O3 -march=native -fopenmp for speed; without -fopenmp everything runs on one
       thread. Data formats: see cr_format. Raw ids in files are kept: results and
@@ -1073,10 +1073,13 @@ typedef struct cr_fit_opts {
                           the selection's bookkeeping, a model's running state such as RecDCL's
                           stored embeddings) is written to this file, atomically; if the file
                           exists when cr_fit starts, training continues after the epoch it holds,
-                          and the result is the one an uninterrupted run gives, bit for bit. The
+                          and the result is the one an uninterrupted run with the same number of
+                          threads gives, bit for bit (train_seconds counts the saved epochs). The
                           file must come from the same configuration, options and data (checked:
-                          a mismatch is an error that names which). A finished run's file makes
-                          cr_fit go straight to the test set. */
+                          a mismatch is an error that names which). A stop by on_epoch is an
+                          interruption: cr_fit returns the model as it stands (no refit) and the
+                          next call goes on. A finished run's file makes cr_fit go straight to
+                          the test set. */
     cr_fit_fn on_epoch;
     cr_batch_fn on_batch;
     void *user;
@@ -1103,7 +1106,8 @@ typedef struct cr_fit_result {
     int64_t n_train, n_valid; /* interactions trained on and validated on */
     int64_t n_noise;          /* of n_train: random pairs added by train_noise */
     double train_seconds, eval_seconds; /* over every run of a resumed training */
-    int resumed_epoch;  /* with state_path: the epoch this call continued after (0: from the start) */
+    int resumed_epoch;  /* with state_path: the epoch this call continued after (0: from the start), */
+    int resumed_phase;  /* in this phase (CR_FIT_SELECT or CR_FIT_REFIT) */
 } cr_fit_result;
 
 /* The items cr_fit's cold_items holds out: round(share x n) (at least 1, at most n - 1) of the
@@ -8545,18 +8549,21 @@ static uint64_t cr__fnv_records(uint64_t h, const cr_interactions *x) {
 }
 
 /* What a state file must match to be resumed: the model's resolved configuration, the options
-   that steer training and selection, the training records (after carving, noise and hold-outs)
+   that steer training and selection (the thread count is not one: resuming with another gives
+   another rounding, not another model), the training records (after carving, noise and hold-outs)
    with the item features, and the selection records. */
-static void cr__fit_fingerprint(const cr_model *m, const cr_fit_opts *o, int phase, int max_e, const cr_interactions *train,
-                                const cr_interactions *sel, uint64_t fp[4]) {
+static void cr__fit_fingerprint(const cr_model *m, const cr_fit_opts *o, const cr_eval_opts *so, int phase, int max_e,
+                                const cr_interactions *train, const cr_interactions *sel, uint64_t fp[4]) {
     uint64_t h = cr__fnv_u64(0xcbf29ce484222325ULL, (uint64_t)m->cfg.model);
-    double dv[5];
-    int iv[10], i;
+    double dv[6];
+    int iv[14], i;
     for (i = 0; i < CR__N_CFG; i++) h = cr__fnv_u64(h, cr__cfg_get_bits(&m->cfg, &cr__config_fields[i]));
     fp[0] = cr__fnv_u64(h, (uint64_t)m->n_param);
     iv[0] = phase; iv[1] = max_e; iv[2] = o->eval_every; iv[3] = o->patience; iv[4] = (int)o->select;
     iv[5] = (int)o->metric; iv[6] = o->metric_k; iv[7] = o->refit; iv[8] = o->cold_warm; iv[9] = o->eval.exclude_seen;
+    iv[10] = o->eval.cold_max; iv[11] = o->eval.no_auc; iv[12] = o->eval.basic; iv[13] = o->eval.cooccurrence;
     dv[0] = o->valid_ratio; dv[1] = o->train_noise; dv[2] = o->cold_users; dv[3] = o->cold_items; dv[4] = (double)o->eval.tail_share;
+    dv[5] = o->eval.tail_ratio;
     h = cr__fnv(0xcbf29ce484222325ULL, iv, sizeof iv);
     h = cr__fnv(h, dv, sizeof dv);
     fp[1] = cr__fnv(h, o->eval.ks, sizeof o->eval.ks);
@@ -8567,7 +8574,7 @@ static void cr__fit_fingerprint(const cr_model *m, const cr_fit_opts *o, int pha
         h = cr__fnv(h, m->ifeat.val, (size_t)m->ifeat.nnz * sizeof(float));
     }
     fp[2] = h;
-    fp[3] = cr__fnv_records(0xcbf29ce484222325ULL, sel);
+    fp[3] = cr__fnv_records(cr__fnv_records(0xcbf29ce484222325ULL, sel), so ? so->history_extra : NULL);
 }
 
 /* Trains one model on `train` for up to max_e epochs, evaluating on sel (if not NULL) with
@@ -8580,7 +8587,7 @@ static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_data
     cr_dataset view = *ds;
     cr_model *m = NULL;
     cr__fit_state fs;
-    int epoch, ki = 0, first = 1;
+    int epoch, ki = 0, first = 1, stop0 = res->stopped_early; /* the refit phase keeps the selection's */
     cr_status st;
     view.train = *train;
     memset(&fs, 0, sizeof fs);
@@ -8593,19 +8600,20 @@ static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_data
         int exists = 0;
         fs.phase = (uint32_t)phase;
         fs.max_e = (uint32_t)max_e;
-        cr__fit_fingerprint(m, o, phase, max_e, train, sel, fs.fp);
+        cr__fit_fingerprint(m, o, sel_opts, phase, max_e, train, sel, fs.fp);
         st = cr__state_peek(o->state_path, &on_disk, &exists);
-        /* a selection phase's file, when the refit phase starts, is the phase before: start afresh */
-        if (st == CR_OK && exists && !(phase == CR_FIT_REFIT && on_disk.phase == CR_FIT_SELECT)) {
+        /* a finished selection's file, when the refit phase starts, is the phase before: start afresh */
+        if (st == CR_OK && exists && !(phase == CR_FIT_REFIT && on_disk.phase == CR_FIT_SELECT && on_disk.done)) {
             if ((st = cr__state_load(o->state_path, m, &fs)) == CR_OK) {
                 res->best_epoch = fs.res.best_epoch;
                 res->best_value = fs.res.best_value;
                 res->valid = fs.res.valid;
                 res->epochs_run = fs.res.epochs_run;
-                res->stopped_early = fs.done ? fs.res.stopped_early : 0;
+                res->stopped_early = stop0 = fs.res.stopped_early;
                 res->train_seconds = fs.res.train_seconds;
                 res->eval_seconds = fs.res.eval_seconds;
                 res->resumed_epoch = (int)fs.epoch;
+                res->resumed_phase = phase;
                 first = (int)fs.epoch + 1;
             }
         }
@@ -8618,7 +8626,7 @@ static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_data
     for (epoch = first; epoch <= max_e && !fs.done; epoch++) {
         cr_fit_info info;
         double t0 = cr__now();
-        int stop = 0;
+        int stop = 0, patience_out;
         memset(&info, 0, sizeof info);
         info.phase = phase;
         info.epoch = epoch;
@@ -8646,12 +8654,14 @@ static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_data
         if (!sel) res->best_epoch = epoch;
         info.best_epoch = res->best_epoch;
         info.best_value = fs.best_v;
+        patience_out = info.evaluated && !info.improved && o->patience > 0 && (int)fs.since >= o->patience;
         if (o->on_epoch && o->on_epoch(o->user, m, &info)) { res->stopped_early = 2; stop = 1; }
-        else if (info.evaluated && !info.improved && o->patience > 0 && (int)fs.since >= o->patience) { res->stopped_early = 1; stop = 1; }
+        else if (patience_out) { res->stopped_early = 1; stop = 1; }
         if (o->state_path) { /* after the callback: it may have changed the learning rate */
             fs.epoch = (uint32_t)epoch;
-            fs.done = res->stopped_early == 1 || epoch == max_e;
+            fs.done = patience_out || epoch == max_e;
             fs.res = *res;
+            fs.res.stopped_early = patience_out ? 1 : stop0; /* what the finished run reports; a callback's stop is not kept */
             if ((st = cr__state_save(o->state_path, m, &fs)) != CR_OK) break;
         }
         if (stop) break;
@@ -8786,12 +8796,20 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
         cr__fit_state on_disk;
         int exists = 0;
         if ((st = cr__state_peek(o.state_path, &on_disk, &exists)) != CR_OK) goto done;
-        if (exists && on_disk.phase == CR_FIT_REFIT) refit_resume = (int)on_disk.max_e;
+        if (exists && on_disk.phase == CR_FIT_REFIT) {
+            refit_resume = (int)on_disk.max_e;
+            if (refit_resume > (o.epochs ? o.epochs : o.max_epochs)) {
+                st = cr__fail(CR_ERR_INVALID, "%s: the training state's refit of %d epochs exceeds the selection's %d", o.state_path, refit_resume,
+                              o.epochs ? o.epochs : o.max_epochs);
+                goto done;
+            }
+        }
     }
     if (refit_resume) res->best_epoch = refit_resume;
     else if ((st = cr__fit_loop(&m, cfg_in, ds, train, valid, &sel_opts, &o, CR_FIT_SELECT, o.epochs ? o.epochs : o.max_epochs, res)) != CR_OK)
         goto done;
-    if (o.refit && res->best_epoch > 0) { /* the selected epoch count, on train + valid */
+    /* with a state file a callback's stop is an interruption: no refit until the selection ends */
+    if (o.refit && res->best_epoch > 0 && !(o.state_path && res->stopped_early == 2)) { /* the selected epoch count, on train + valid */
         int best = res->best_epoch;
         cr_model_free(m);
         m = NULL;
@@ -9978,7 +9996,7 @@ static int cr__rd_array(cr__rd *r, void *dst, int64_t n, int size, const char *w
         r->bad = 1;
         return 0;
     }
-    p = cr__rd_take(r, (size_t)n * (size_t)size, what);
+    if (!(p = cr__rd_take(r, (size_t)n * (size_t)size, what))) return 0;
     if (cr__little_endian()) { memcpy(dst, p, (size_t)n * (size_t)size); return 1; }
     for (i = 0; i < n; i++) {
         unsigned char *d = (unsigned char *)dst + i * size;
@@ -10091,6 +10109,9 @@ static cr_status cr__state_head(const unsigned char *b, size_t len, const char *
     fs->done = cr__rd_u32(&r, "done");
     for (i = 0; i < 4; i++) fs->fp[i] = cr__rd_u64(&r, "fingerprint");
     if (fs->phase != CR_FIT_SELECT && fs->phase != CR_FIT_REFIT) return cr__fail(CR_ERR_FORMAT, "%s: unknown training phase %u", path, fs->phase);
+    if (fs->max_e < 1 || fs->max_e > 1000000 || fs->epoch < 1 || fs->epoch > fs->max_e || fs->since > fs->max_e || fs->done > 1)
+        return cr__fail(CR_ERR_FORMAT, "%s: damaged training state (epoch %u of %u, patience count %u, done %u)", path, fs->epoch, fs->max_e,
+                        fs->since, fs->done);
     return CR_OK;
 }
 
@@ -10117,17 +10138,17 @@ static cr_status cr__state_load(const char *path, cr_model *m, cr__fit_state *fs
                                         "training data (records after the validation carve, noise and hold-outs, or the item features)", "selection data"};
     cr__fit_state f;
     cr__running run[CR__MAX_LAYERS + 1];
-    unsigned char *buf = NULL;
+    char *buf = NULL;
     size_t len = 0;
     uint64_t h, stored = 0;
     uint32_t lr, n;
     cr__rd r;
     int nr, i;
     cr_status st;
-    if ((st = cr__read_file(path, (char **)&buf, &len)) != CR_OK) return st;
-    if ((st = cr__state_head(buf, len, path, &f)) != CR_OK) goto done;
+    if ((st = cr__read_file(path, &buf, &len)) != CR_OK) return st;
+    if ((st = cr__state_head((const unsigned char *)buf, len, path, &f)) != CR_OK) goto done;
     h = cr__fnv(0xcbf29ce484222325ULL, buf, len - 8);
-    for (i = 0; i < 8; i++) stored |= (uint64_t)buf[len - 8 + i] << (8 * i);
+    for (i = 0; i < 8; i++) stored |= (uint64_t)(unsigned char)buf[len - 8 + i] << (8 * i);
     if (stored != h) { st = cr__fail(CR_ERR_FORMAT, "%s: checksum mismatch: the training state is corrupted or truncated", path); goto done; }
     if (f.phase != fs->phase || f.max_e != fs->max_e) {
         st = cr__fail(CR_ERR_INVALID, "%s: the training state is of the %s phase of %u epochs, not the %s phase of %u epochs asked for", path,
@@ -10140,7 +10161,7 @@ static cr_status cr__state_load(const char *path, cr_model *m, cr__fit_state *fs
             goto done;
         }
     memset(&r, 0, sizeof r);
-    r.b = buf;
+    r.b = (const unsigned char *)buf;
     r.n = len - 8;
     r.pos = CR__STATE_HEAD;
     f.best_v = cr__bits_f64(cr__rd_u64(&r, "best value"));

@@ -35,6 +35,9 @@
 #                               validation), RecDCL at d = 512 (RECDCL_DIMS="512 2048" for more)
 #   bench/quality.sh rcl        XSimGCL and RCL's parts on Last.fm with 0% and 20% noisy training
 #                               pairs, the best of 100 epochs on validation
+#   bench/quality.sh rcl-gowalla
+#                               RCL against XSimGCL on Gowalla with 0/10/20% noisy training pairs
+#                               (20 epochs; XSimGCL's runs shared with the noise section)
 #   bench/quality.sh colditems  item cold start on Amazon-Beauty as a graph (RecDCL's per-user
 #                               80/10/10 split, 10% of the items held out): LightGCN with item ids
 #                               only, with ids + attribute features, with the attribute-ID
@@ -185,6 +188,29 @@ rcl)
     wait
     for p in ${RCL_NOISE:-0 0.2}; do
         for v in ${RCL_VARIANTS:-$V}; do summary "robust-${v%%:*}-n$p" 20 recall@20 ndcg@20; done
+    done
+    ;;
+rcl-gowalla)
+    # RCL (its defaults: false negatives masked) against XSimGCL on Gowalla with 0, 10% and 20%
+    # noisy training pairs, 20 epochs each, the best on validation; XSimGCL's runs are the noise
+    # section's. Prints each model's test Recall@20 drop against its clean run and RCL / XSimGCL
+    G="--train $DATA/gowalla/train.txt --test $DATA/gowalla/test.txt --epochs 20"
+    for p in 0 0.1 0.2; do
+        run "xsimgcl-gowalla-noise$p" --model xsimgcl $G --train-noise $p
+        run "rcl-gowalla-noise$p" --model rcl $G --train-noise $p
+    done
+    wait
+    for m in xsimgcl rcl; do
+        clean=$(tail -n 1 "$OUT/$m-gowalla-noise0.json" | field test_recall@20)
+        for p in 0 0.1 0.2; do
+            summary "$m-gowalla-noise$p" 20 recall@20 ndcg@20
+            r=$(tail -n 1 "$OUT/$m-gowalla-noise$p.json" | field test_recall@20)
+            printf '%-30s test recall@20 change against clean training %+.1f%%\n' "" "$(awk -v a="$clean" -v b="$r" 'BEGIN { print 100 * (b - a) / a }')"
+        done
+    done
+    for p in 0 0.1 0.2; do
+        printf 'noise %-4s RCL / XSimGCL test recall@20 %.3f\n' "$p" "$(awk -v a="$(tail -n 1 "$OUT/rcl-gowalla-noise$p.json" | field test_recall@20)" \
+            -v b="$(tail -n 1 "$OUT/xsimgcl-gowalla-noise$p.json" | field test_recall@20)" 'BEGIN { print a / b }')"
     done
     ;;
 recdcl)

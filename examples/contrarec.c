@@ -814,7 +814,8 @@ static int cmd_train(opts *o) {
                    res.best_epoch, cr_select_name(res.selected_on), sel_name, res.refit ? "true" : "false", res.epochs_run,
                    res.stopped_early == 1 ? "true" : "false", (long long)res.n_train, (long long)res.n_noise, (long long)res.n_valid, res.train_seconds, res.eval_seconds);
             jprintf(",\"model\":\"%s\"", cr_model_name(c->model));
-            if (res.resumed_epoch) jprintf(",\"resumed_after\":%d", res.resumed_epoch);
+            if (res.resumed_epoch)
+                jprintf(",\"resumed_after\":%d,\"resumed_phase\":\"%s\"", res.resumed_epoch, res.resumed_phase == CR_FIT_REFIT ? "refit" : "select");
             if (res.selected_on == CR_SELECT_TEST) jprintf(",\"note\":\"selected on the test set: test metrics are optimistic\"");
             if (res.selected_on == CR_SELECT_VALID) json_metrics("valid_", &res.valid);
             if (res.test.users) {
@@ -842,7 +843,8 @@ static int cmd_train(opts *o) {
             else printf("selected epoch %d on %s %s = %.4f%s%s\n", res.best_epoch, res.selected_on == CR_SELECT_TEST ? "TEST" : "validation", sel_name,
                         res.best_value, res.stopped_early == 1 ? " (stopped: no improvement)" : "",
                         res.selected_on == CR_SELECT_TEST ? "  [selected on the test set: optimistic, for paper reproduction only]" : "");
-            if (res.resumed_epoch) printf("resumed from %s after epoch %d\n", o->resume, res.resumed_epoch);
+            if (res.resumed_epoch)
+                printf("resumed from %s after epoch %d of the %s\n", o->resume, res.resumed_epoch, res.resumed_phase == CR_FIT_REFIT ? "refit" : "selection");
             if (res.refit) printf("retrained on train + validation (%lld interactions) for %d epochs\n", (long long)res.n_train, res.best_epoch);
             if (res.n_noise) printf("trained with %lld random pairs added (--train-noise)\n", (long long)res.n_noise);
             if (res.test.users) {
@@ -1173,6 +1175,21 @@ static void run_read(run *r, const char *path) {
         r->lines[r->n_lines++] = p;
         if (strstr(p, "\"best_epoch\"")) r->final = p;
         p = next;
+    }
+    { /* a resumed run (train --resume) repeats the epoch it was killed in, and a killed run may
+         end in a cut line: keep the last complete line of each (phase, epoch) */
+        int i, j, kept = 0;
+        for (i = 0; i < r->n_lines; i++) {
+            const char *l = r->lines[i], *e = strstr(l, "\"epoch\":"), *ph = strstr(l, "\"phase\":");
+            size_t len = strlen(l);
+            int dup = len == 0 || l[len - 1] != '}';
+            for (j = i + 1; j < r->n_lines && !dup && e && ph; j++) {
+                const char *e2 = strstr(r->lines[j], "\"epoch\":"), *ph2 = strstr(r->lines[j], "\"phase\":");
+                dup = e2 && ph2 && atoi(e + 8) == atoi(e2 + 8) && strncmp(ph + 8, ph2 + 8, 9) == 0;
+            }
+            if (!dup || r->lines[i] == r->final) r->lines[kept++] = r->lines[i];
+        }
+        r->n_lines = kept;
     }
     b = b ? b + 1 : path;
     dot = strrchr(b, '.');

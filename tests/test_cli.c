@@ -181,6 +181,14 @@ TEST(plot_runs) {
     CHECKF(run("plot build/test-tmp/run_a.json build/test-tmp/run_b.json -o build/test-tmp/groups.svg --metric test_item_group_recall --title T", e, sizeof e) == 0, "%s", e);
     CHECK(slurp("build/test-tmp/groups.svg", buf, sizeof buf));
     CHECK(strstr(buf, ">0 (low)<") && strstr(buf, ">2 (high)<") && strstr(buf, ">T<"));
+    /* a resumed run's log: the epoch it was killed in twice (the later line counts), a cut last line */
+    crt_write("run_r.json", "{\"epoch\":1,\"phase\":\"select\",\"loss\":0.9,\"valid_ndcg@20\":0.05}\n"
+                            "{\"epoch\":2,\"phase\":\"select\",\"loss\":0.7,\"valid_ndcg@20\":0.5}\n"
+                            "{\"epoch\":2,\"phase\":\"select\",\"loss\":0.7,\"valid_ndcg@20\":0.07}\n"
+                            "{\"epoch\":3,\"phase\":\"select\",\"loss\":0.6,\"valid_ndcg@20\":0.9", -1);
+    CHECKF(run("plot build/test-tmp/run_r.json -o build/test-tmp/resumed.svg", e, sizeof e) == 0, "%s", e);
+    CHECK(slurp("build/test-tmp/resumed.svg", buf, sizeof buf));
+    CHECK(strstr(buf, ">0.070<") && strstr(buf, ">2.0<") && !strstr(buf, ">3.0<") && !strstr(buf, ">0.5"));
     EXPECT("plot build/test-tmp/run_a.json -o build/test-tmp/x.svg --metric valid_recall@20", 1, "run_a.json: no epoch line has \"valid_recall@20\"");
     EXPECT("plot build/test-tmp/none.json -o build/test-tmp/x.svg", 1, "none.json: cannot open");
     EXPECT("plot build/test-tmp/run_a.json -o build/test-tmp/no-such-dir/x.svg", 1, "cannot create");

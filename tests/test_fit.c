@@ -951,6 +951,8 @@ TEST(resume_continues_bit_for_bit) {
         {"rcl, previous-batch adversarial views", CR_MODEL_RCL, 4, 3, CR_FIT_SELECT, 2},
         {"lightgcn with features and the attribute-ID contrast", CR_MODEL_LIGHTGCN, 5, 3, CR_FIT_SELECT, 1},
         {"lightgcn, refit, stopped in the refit phase", CR_MODEL_LIGHTGCN, 6, 3, CR_FIT_REFIT, 1},
+        {"lightgcn, refit, stopped in the selection", CR_MODEL_LIGHTGCN, 6, 3, CR_FIT_SELECT, 2},
+        {"lightgcn, refit after early stopping, stopped in the refit phase", CR_MODEL_LIGHTGCN, 6, 0, CR_FIT_REFIT, 1},
         {"cl4srec with features and masking", CR_MODEL_CL4SREC, 5, 3, CR_FIT_SELECT, 2},
     };
     const char *path = crt_tmp("resume.state");
@@ -970,8 +972,8 @@ TEST(resume_continues_bit_for_bit) {
         c.batch = seq ? 32 : 256;
         c.max_len = 10;
         o.epochs = runs[k].epochs;
-        o.max_epochs = 8;
-        o.patience = runs[k].epochs ? 0 : 2;
+        o.max_epochs = 12;
+        o.patience = runs[k].epochs ? 0 : 1;
         o.on_epoch = shrink_lr_and_maybe_stop;
         switch (runs[k].variant) {
         case 1: c.neg = CR_NEG_DNS; c.neg_candidates = 8; break;
@@ -995,12 +997,14 @@ TEST(resume_continues_bit_for_bit) {
         o.user = &stop;
         o.state_path = path;
         CHECK_OK(cr_fit(&mp, &c, &ds, &o, &p)); /* stopped */
-        CHECKF(p.stopped_early == 2 && p.resumed_epoch == 0, "%s: the first part did not stop (%d)", runs[k].name, p.stopped_early);
+        CHECKF(p.stopped_early == 2 && p.resumed_epoch == 0 && (runs[k].stop_phase == CR_FIT_REFIT || !p.refit),
+               "%s: the first part did not stop (%d, refit %d)", runs[k].name, p.stopped_early, p.refit);
         cr_model_free(mp);
         mp = NULL;
         o.user = &never;
         CHECK_OK(cr_fit(&mb, &c, &ds, &o, &b)); /* resumed */
-        CHECKF(b.resumed_epoch == runs[k].stop_epoch, "%s: resumed after epoch %d", runs[k].name, b.resumed_epoch);
+        CHECKF(b.resumed_epoch == runs[k].stop_epoch && b.resumed_phase == runs[k].stop_phase, "%s: resumed after epoch %d of phase %d",
+               runs[k].name, b.resumed_epoch, b.resumed_phase);
         CHECKF(same_fit(&a, &b, ma, mb), "%s: resumed run differs: best epoch %d/%d, epochs %d/%d, valid %.9g/%.9g, test %.9g/%.9g",
                runs[k].name, a.best_epoch, b.best_epoch, a.epochs_run, b.epochs_run, a.best_value, b.best_value,
                a.test.ndcg[a.test.n_k - 1], b.test.ndcg[b.test.n_k - 1]);
@@ -1008,7 +1012,22 @@ TEST(resume_continues_bit_for_bit) {
         mb = NULL;
         CHECK_OK(cr_fit(&mb, &c, &ds, &o, &b)); /* a finished state: straight to the test set */
         CHECKF(same_fit(&a, &b, ma, mb) && b.resumed_epoch == a.epochs_run && b.resumed_epoch > 0,
-               "%s: rerun of a finished state differs (resumed after %d)", runs[k].name, b.resumed_epoch);
+               "%s: rerun of a finished state differs (resumed after %d; epochs %d/%d best %d/%d stop %d/%d same %d)", runs[k].name, b.resumed_epoch,
+               a.epochs_run, b.epochs_run, a.best_epoch, b.best_epoch, a.stopped_early, b.stopped_early, same_fit(&a, &b, ma, mb));
+        if (!runs[k].epochs && runs[k].stop_phase == CR_FIT_SELECT) { /* stopped in the epoch patience runs out: nothing is left to train */
+            CHECK(a.stopped_early == 1);
+            remove(path);
+            stop.stop_epoch = a.epochs_run;
+            o.user = &stop;
+            CHECK_OK(cr_fit(&mp, &c, &ds, &o, &p));
+            cr_model_free(mp);
+            mp = NULL;
+            cr_model_free(mb);
+            mb = NULL;
+            o.user = &never;
+            CHECK_OK(cr_fit(&mb, &c, &ds, &o, &b));
+            CHECKF(same_fit(&a, &b, ma, mb), "%s: stopped when patience ran out, then resumed: epochs %d/%d", runs[k].name, a.epochs_run, b.epochs_run);
+        }
         if (k == 0) { /* what a state must match, and damaged files */
             cr_config c2 = c;
             cr_fit_opts o2 = o;
@@ -1037,6 +1056,12 @@ TEST(resume_continues_bit_for_bit) {
             buf[4] = 9;
             crt_write("resume.state", buf, len);
             CHECK_FAILS(cr_fit(&mp, &c, &ds, &o, &p), CR_ERR_FORMAT, "training state version 9");
+            memcpy(buf + 8, "\1\0\0\0\0\0\0\x80", 8); /* the refit phase of 2^31 epochs */
+            buf[4] = 1;
+            crt_write("resume.state", buf, 60);
+            o2 = o;
+            o2.refit = 1;
+            CHECK_FAILS(cr_fit(&mp, &c, &ds, &o2, &p), CR_ERR_FORMAT, "damaged training state");
             free(buf);
             o2 = o;
             o2.state_path = "build/test-tmp/no-such-dir/resume.state";
