@@ -542,7 +542,8 @@ CR_API double cr_bpr_loss(float *du, float *dp, float *dn, const float *u, const
    row i is K[pos[i]] (pos NULL: i), and K[self[i]] is left out of row i's softmax (self NULL:
    nothing left out; SimCLR's NT-Xent uses Q == K = [z1; z2], self[i] = i).
    loss = weight * mean_i( logsumexp_{j != self_i} S_ij - S_i,pos_i ),  S = Qn Kn^T / tau.
-   dQ and dK may alias (Q == K). ws must hold cr_infonce_workspace(n, m, d) floats. */
+   dQ and dK may alias (Q == K). ws must hold cr_infonce_workspace(n, m, d) floats, which
+   also serves any smaller n (a batch's distinct users or items are fewer than its size). */
 CR_API double cr_infonce_loss(float *dQ, float *dK, const float *Q, const float *K, int n, int m,
                               int d, const int32_t *pos, const int32_t *self, float tau,
                               float weight, float *ws);
@@ -4443,8 +4444,12 @@ static int cr__infonce_rows(int n, int m) {
     return (int)CR__MAX(1, CR__MIN((int64_t)n, r));
 }
 
+/* The logit block is not monotone in n (a smaller call can keep all its rows in one block of up
+   to 2^24 logits while a larger one is split into smaller blocks), so the workspace holds the
+   largest block of any call with n' <= n queries and m' <= m keys: min(n m, 2^24), or one row. */
 CR_API int64_t cr_infonce_workspace(int n, int m, int d) {
-    return (int64_t)2 * n * d + (int64_t)2 * m * d + n + m + (int64_t)cr__infonce_rows(n, m) * m + 64;
+    int64_t block = CR__MAX(CR__MIN((int64_t)n * m, (int64_t)1 << 24), (int64_t)m);
+    return (int64_t)2 * n * d + (int64_t)2 * m * d + n + m + block + 64;
 }
 
 CR_API double cr_infonce_loss(float *dQ, float *dK, const float *Q, const float *K, int n, int m,

@@ -189,6 +189,37 @@ TEST(infonce_blocks_equal_separate_calls) {
     free(q); free(k); free(gq); free(gk); free(hq); free(hk); free(ws);
 }
 
+/* cr_infonce_workspace(n, m, d) serves any call with fewer queries: 2,048 queries against
+   8,192 keys make exactly 2^24 logits, one block, while the 2,049 the workspace was sized for
+   would be split into smaller blocks (NCL met this: a batch of 4,096 pairs has fewer distinct
+   users than 4,096). Canaries after the workspace must survive. */
+TEST(infonce_workspace_serves_fewer_queries) {
+    enum { N = 2049, M = 8192, D = 2, CANARY = 64 };
+    int64_t w = cr_infonce_workspace(N, M, D), i;
+    float *q = (float *)malloc(sizeof(float) * N * D), *k = (float *)malloc(sizeof(float) * M * D);
+    float *ws = (float *)malloc(sizeof(float) * (size_t)(w + CANARY));
+    double l;
+    int bad = 0;
+    cr_rng r;
+    cr_rng_seed(&r, 29);
+    randn(q, N * D, &r, 1.0f);
+    randn(k, M * D, &r, 1.0f);
+    for (i = 0; i < CANARY; i++) ws[w + i] = 12345.0f;
+    l = cr_infonce_loss(NULL, NULL, q, k, N - 1, M, D, NULL, NULL, 0.5f, 1.0f, ws);
+    for (i = 0; i < CANARY; i++) bad += ws[w + i] != 12345.0f;
+    CHECKF(!bad && l > 0 && l < 100, "workspace of %lld floats overrun (%d canaries changed), loss %g", (long long)w, bad, l);
+    free(ws);
+    /* and fewer keys too (in-batch contrast over a batch's distinct items): sized for 5,000 x
+       5,000, called with 4,096 x 4,096 = 2^24 logits in one block */
+    w = cr_infonce_workspace(5000, 5000, D);
+    ws = (float *)malloc(sizeof(float) * (size_t)(w + CANARY));
+    for (i = 0; i < CANARY; i++) ws[w + i] = 12345.0f;
+    l = cr_infonce_loss(NULL, NULL, k, k, 4096, 4096, D, NULL, NULL, 0.5f, 1.0f, ws);
+    for (i = 0; i < CANARY; i++) bad += ws[w + i] != 12345.0f;
+    CHECKF(!bad && l > 0 && l < 100, "workspace of %lld floats overrun by an in-batch call (%d canaries changed), loss %g", (long long)w, bad, l);
+    free(q); free(k); free(ws);
+}
+
 /* The robust form in double: mask, estimator, confidence. Its backward holds the ADNCE
    weights and the confidences constant, so the reference does too: fill = 1 computes them at
    the current point into wfix (n * m) and cfix (n), fill = 0 reuses them. */
@@ -1064,6 +1095,7 @@ const crt_case crt_grad[] = {
     {"grad/infonce", infonce_gradcheck},
     {"grad/infonce_ntxent_tied", infonce_ntxent_tied_gradcheck},
     {"grad/infonce_blocks_equal_separate_calls", infonce_blocks_equal_separate_calls},
+    {"grad/infonce_workspace_serves_fewer_queries", infonce_workspace_serves_fewer_queries},
     {"grad/infonce_robust", infonce_robust_gradcheck},
     {"grad/infonce_robust_blocks", infonce_robust_blocks},
     {"grad/softmax_xent", softmax_xent_gradcheck},
