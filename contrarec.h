@@ -1441,6 +1441,16 @@ CR_API float *cr_alloc_floats(int64_t n) {
     return p;
 }
 
+/* FNV-1a over n bytes, continuing from h (start from CR__FNV0): the hash of the RecBole token
+   dictionary, the checkpoint checksum and the training-state fingerprints */
+#define CR__FNV0 0xcbf29ce484222325ULL
+static uint64_t cr__fnv(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = (const unsigned char *)p;
+    size_t i;
+    for (i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
 static int cr__num_threads = 0; /* 0: OpenMP's default */
 
 CR_API void cr_set_num_threads(int n) {
@@ -3306,11 +3316,9 @@ typedef struct cr__rb_dict { cr_idmap map; cr__rb_key *keys; int64_t cap; } cr__
 
 /* The number of (col, [b, e)) into *id; fails when out of memory or on a hash collision. */
 static cr_status cr__rb_id(cr__rb_dict *D, int col, const char *b, const char *e, int32_t *id) {
-    uint64_t hsh = 1469598103934665603ULL ^ (uint64_t)col;
+    uint64_t hsh = cr__fnv(CR__FNV0 ^ (uint64_t)col, b, (size_t)(e - b));
     int32_t L = (int32_t)(e - b), n = D->map.n;
-    const char *c;
     cr_status st;
-    for (c = b; c < e; c++) hsh = (hsh ^ (unsigned char)*c) * 1099511628211ULL;
     if ((st = cr_idmap_add(&D->map, (int64_t)(hsh >> 2), id)) != CR_OK) return st;
     if (*id < n) { /* seen: the same key, or a collision */
         const cr__rb_key *k = &D->keys[*id];
@@ -8539,12 +8547,6 @@ static cr_status cr__state_save(const char *path, const cr_model *m, const cr__f
 static cr_status cr__state_peek(const char *path, cr__fit_state *fs, int *exists);
 static cr_status cr__state_load(const char *path, cr_model *m, cr__fit_state *fs);
 
-static uint64_t cr__fnv(uint64_t h, const void *p, size_t n) {
-    const unsigned char *b = (const unsigned char *)p;
-    size_t i;
-    for (i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
-    return h;
-}
 static uint64_t cr__fnv_u64(uint64_t h, uint64_t v) { return cr__fnv(h, &v, sizeof v); }
 static uint64_t cr__fnv_records(uint64_t h, const cr_interactions *x) {
     if (!x) return cr__fnv_u64(h, ~(uint64_t)0);
@@ -8559,7 +8561,7 @@ static uint64_t cr__fnv_records(uint64_t h, const cr_interactions *x) {
    with the item features, and the selection records. */
 static void cr__fit_fingerprint(const cr_model *m, const cr_fit_opts *o, const cr_eval_opts *so, int phase, int max_e,
                                 const cr_interactions *train, const cr_interactions *sel, uint64_t fp[4]) {
-    uint64_t h = cr__fnv_u64(0xcbf29ce484222325ULL, (uint64_t)m->cfg.model);
+    uint64_t h = cr__fnv_u64(CR__FNV0, (uint64_t)m->cfg.model);
     double dv[6];
     int iv[14], i;
     for (i = 0; i < CR__N_CFG; i++) h = cr__fnv_u64(h, cr__cfg_get_bits(&m->cfg, &cr__config_fields[i]));
@@ -8569,17 +8571,17 @@ static void cr__fit_fingerprint(const cr_model *m, const cr_fit_opts *o, const c
     iv[10] = o->eval.cold_max; iv[11] = o->eval.no_auc; iv[12] = o->eval.basic; iv[13] = o->eval.cooccurrence;
     dv[0] = o->valid_ratio; dv[1] = o->train_noise; dv[2] = o->cold_users; dv[3] = o->cold_items; dv[4] = (double)o->eval.tail_share;
     dv[5] = o->eval.tail_ratio;
-    h = cr__fnv(0xcbf29ce484222325ULL, iv, sizeof iv);
+    h = cr__fnv(CR__FNV0, iv, sizeof iv);
     h = cr__fnv(h, dv, sizeof dv);
     fp[1] = cr__fnv(h, o->eval.ks, sizeof o->eval.ks);
-    h = cr__fnv_u64(cr__fnv_records(0xcbf29ce484222325ULL, train), ((uint64_t)(uint32_t)m->n_users << 32) | (uint32_t)m->n_items);
+    h = cr__fnv_u64(cr__fnv_records(CR__FNV0, train), ((uint64_t)(uint32_t)m->n_users << 32) | (uint32_t)m->n_items);
     if (m->ifeat.rowptr) {
         h = cr__fnv(h, m->ifeat.rowptr, (size_t)(m->ifeat.nrows + 1) * sizeof(int64_t));
         h = cr__fnv(h, m->ifeat.col, (size_t)m->ifeat.nnz * sizeof(int32_t));
         h = cr__fnv(h, m->ifeat.val, (size_t)m->ifeat.nnz * sizeof(float));
     }
     fp[2] = h;
-    fp[3] = cr__fnv_records(cr__fnv_records(0xcbf29ce484222325ULL, sel), so ? so->history_extra : NULL);
+    fp[3] = cr__fnv_records(cr__fnv_records(CR__FNV0, sel), so ? so->history_extra : NULL);
 }
 
 /* Trains one model on `train` for up to max_e epochs, evaluating on sel (if not NULL) with
@@ -9817,9 +9819,7 @@ typedef struct cr__wr {
 } cr__wr;
 
 static void cr__wr_bytes(cr__wr *w, const void *p, size_t n) {
-    const unsigned char *b = (const unsigned char *)p;
-    size_t i;
-    for (i = 0; i < n; i++) w->h = (w->h ^ b[i]) * 0x100000001b3ULL;
+    w->h = cr__fnv(w->h, p, n);
     if (!w->err && fwrite(p, 1, n, w->f) != n) w->err = 1;
 }
 
@@ -9872,7 +9872,7 @@ static cr_status cr__write_atomic(const char *path, cr__body_fn body, const void
     memcpy(tmp, path, n);
     memcpy(tmp + n, ".tmp", 5);
     w.f = fopen(tmp, "wb");
-    w.h = 0xcbf29ce484222325ULL;
+    w.h = CR__FNV0;
     w.err = 0;
     if (!w.f) {
         cr_status st = cr__fail(CR_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
@@ -10152,7 +10152,7 @@ static cr_status cr__state_load(const char *path, cr_model *m, cr__fit_state *fs
     cr_status st;
     if ((st = cr__read_file(path, &buf, &len)) != CR_OK) return st;
     if ((st = cr__state_head((const unsigned char *)buf, len, path, &f)) != CR_OK) goto done;
-    h = cr__fnv(0xcbf29ce484222325ULL, buf, len - 8);
+    h = cr__fnv(CR__FNV0, buf, len - 8);
     for (i = 0; i < 8; i++) stored |= (uint64_t)(unsigned char)buf[len - 8 + i] << (8 * i);
     if (stored != h) { st = cr__fail(CR_ERR_FORMAT, "%s: checksum mismatch: the training state is corrupted or truncated", path); goto done; }
     if (f.phase != fs->phase || f.max_e != fs->max_e) {
@@ -10366,7 +10366,7 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
     cr__ptensor table[CR__MAX_TENSORS];
     int32_t nu, ni;
     int64_t nparam = 0, step, p;
-    uint64_t h = 0xcbf29ce484222325ULL, stored = 0;
+    uint64_t h = CR__FNV0, stored = 0;
     cr_status st;
     *out = NULL;
     memset(&users, 0, sizeof users);
@@ -10386,7 +10386,7 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
         return cr__fail(CR_ERR_FORMAT, "%s: checkpoint format version %u; this build reads versions 1 to %u", path, version, CR__CKPT_VERSION);
     if (len < 64) return cr__fail(CR_ERR_FORMAT, "%s: truncated (%zu bytes)", path, len); /* far below any checkpoint */
     /* the checksum covers everything before the last 8 bytes: check it before trusting sizes */
-    for (p = 0; p < (int64_t)len - 8; p++) h = (h ^ buf[p]) * 0x100000001b3ULL;
+    h = cr__fnv(h, buf, len - 8);
     for (i = 0; i < 8; i++) stored |= (uint64_t)buf[len - 8 + i] << (8 * i);
 #ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION /* fuzzers must get past the checksum */
     if (stored != h) return cr__fail(CR_ERR_FORMAT, "%s: checksum mismatch: the file is corrupted or truncated", path);

@@ -218,8 +218,9 @@ recdcl)
     A="$OUT/beauty-all.txt"
     awk -F: 'NR == FNR {t[$1] = $2; next} {print $1 ":" $2 " " t[$1]}' "$DATA/amazon-beauty/test.txt" "$DATA/amazon-beauty/train.txt" > "$A"
     R="--train $A --format seq --split ratio:0.8,0.1,0.1 --patience 11 --max-epochs 300"
-    for d in ${LIGHTGCN_DIMS:-64 256 512}; do run lightgcn-beauty-d$d --model lightgcn $R --dim $d; done
+    # RecDCL first: its run is the longest, so with JOBS=2 the LightGCN runs share the other core
     for d in ${RECDCL_DIMS:-512}; do run recdcl-beauty-d$d --model recdcl $R --dim $d; done
+    for d in ${LIGHTGCN_DIMS:-64 256 512}; do run lightgcn-beauty-d$d --model lightgcn $R --dim $d; done
     wait
     best= bestv=0
     for d in ${LIGHTGCN_DIMS:-64 256 512}; do
