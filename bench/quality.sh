@@ -26,7 +26,8 @@
 #   bench/quality.sh views      SGL on Gowalla, 20 epochs: ED, mixed, subgraph, ED kept 5 epochs
 #   bench/quality.sh noise      LightGCN, SGL, XSimGCL on Gowalla with 0-20% noisy training pairs
 #   bench/quality.sh claims     LightGCN, SGL-ED, XSimGCL on Gowalla, seeds 1-3, compared per user
-#                               with bootstrap intervals (sparse users, long tail, diversity)
+#                               with bootstrap intervals (sparse users, long tail, diversity);
+#                               CLAIMS_DATA=lastfm for the same on Last.fm
 #   bench/quality.sh coldusers  LightGCN and XSimGCL on Last.fm: 10% of the users held out and
 #                               folded in, beside the same users trained on
 #   bench/quality.sh recdcl     RecDCL's protocol on Amazon-Beauty (train + test joined, per-user
@@ -37,7 +38,7 @@
 #                               pairs, the best of 100 epochs on validation
 #   bench/quality.sh rcl-gowalla
 #                               RCL against XSimGCL on Gowalla with 0/10/20% noisy training pairs
-#                               (20 epochs; XSimGCL's runs shared with the noise section)
+#                               (20 epochs, RCL_EPOCHS; at 20, XSimGCL's runs are the noise section's)
 #   bench/quality.sh colditems  item cold start on Amazon-Beauty as a graph (RecDCL's per-user
 #                               80/10/10 split, 10% of the items held out): LightGCN with item ids
 #                               only, with ids + attribute features, with the attribute-ID
@@ -132,20 +133,27 @@ claims)
     # validation stops improving), seeds 1-3, each writing its test evaluation per user; then
     # SGL and XSimGCL against LightGCN, the three seeds averaged per user, with bootstrap
     # intervals: all users, the sparsest 20%, long-tail recall, intra-list diversity
-    G="--train $DATA/gowalla/train.txt --test $DATA/gowalla/test.txt"
+    # CLAIMS_DATA=lastfm: the same on Last.fm, each model the best of its epochs on validation
+    # (LightGCN up to 500 with patience 30, SGL-ED and XSimGCL 100)
+    D=${CLAIMS_DATA:-gowalla}
+    G="--train $DATA/$D/train.txt --test $DATA/$D/test.txt"
+    EL="--epochs 30" ES="--epochs 20" EX=
+    if [ "$D" != gowalla ]; then EL="--epochs 500 --patience 30" ES="--epochs 100" EX="--epochs 100"; fi
     for s in 1 2 3; do
         for m in lightgcn sgl-ed xsimgcl; do # a log without its per-user file is rerun
-            [ -e "$OUT/$m-gowalla-s$s.tsv" ] || rm -f "$OUT/$m-gowalla-s$s.json"
+            [ -e "$OUT/$m-$D-s$s.tsv" ] || rm -f "$OUT/$m-$D-s$s.json"
         done
-        run lightgcn-gowalla-s$s --model lightgcn $G --epochs 30 --seed $s --per-user "$OUT/lightgcn-gowalla-s$s.tsv"
-        run sgl-ed-gowalla-s$s --model sgl --aug ed $G --epochs 20 --seed $s --per-user "$OUT/sgl-ed-gowalla-s$s.tsv"
-        run xsimgcl-gowalla-s$s --model xsimgcl $G --seed $s --per-user "$OUT/xsimgcl-gowalla-s$s.tsv"
+        run lightgcn-$D-s$s --model lightgcn $G $EL --seed $s --per-user "$OUT/lightgcn-$D-s$s.tsv"
+        run sgl-ed-$D-s$s --model sgl --aug ed $G $ES --seed $s --per-user "$OUT/sgl-ed-$D-s$s.tsv"
+        run xsimgcl-$D-s$s --model xsimgcl $G $EX --seed $s --per-user "$OUT/xsimgcl-$D-s$s.tsv"
     done
     wait
-    L="$OUT/lightgcn-gowalla-s1.tsv,$OUT/lightgcn-gowalla-s2.tsv,$OUT/lightgcn-gowalla-s3.tsv"
+    L="$OUT/lightgcn-$D-s1.tsv,$OUT/lightgcn-$D-s2.tsv,$OUT/lightgcn-$D-s3.tsv"
     for m in sgl-ed xsimgcl; do
-        "$BIN" compare "$L" "$OUT/$m-gowalla-s1.tsv,$OUT/$m-gowalla-s2.tsv,$OUT/$m-gowalla-s3.tsv"
+        for s in 1 2 3; do summary $m-$D-s$s 20 recall@20 ndcg@20; done
+        "$BIN" compare "$L" "$OUT/$m-$D-s1.tsv,$OUT/$m-$D-s2.tsv,$OUT/$m-$D-s3.tsv"
     done
+    for s in 1 2 3; do summary lightgcn-$D-s$s 20 recall@20 ndcg@20; done
     ;;
 coldusers)
     # user cold start on Last.fm: 10% of the users held out of training and folded in from their
@@ -192,25 +200,28 @@ rcl)
     ;;
 rcl-gowalla)
     # RCL (its defaults: false negatives masked) against XSimGCL on Gowalla with 0, 10% and 20%
-    # noisy training pairs, 20 epochs each, the best on validation; XSimGCL's runs are the noise
-    # section's. Prints each model's test Recall@20 drop against its clean run and RCL / XSimGCL
-    G="--train $DATA/gowalla/train.txt --test $DATA/gowalla/test.txt --epochs 20"
+    # noisy training pairs, 20 epochs each (RCL_EPOCHS), the best on validation; at 20 epochs
+    # XSimGCL's runs are the noise section's. Prints each model's test Recall@20 drop against its
+    # clean run and RCL / XSimGCL
+    E=${RCL_EPOCHS:-20}
+    sfx=; [ "$E" = 20 ] || sfx=-e$E
+    G="--train $DATA/gowalla/train.txt --test $DATA/gowalla/test.txt --epochs $E"
     for p in 0 0.1 0.2; do
-        run "xsimgcl-gowalla-noise$p" --model xsimgcl $G --train-noise $p
-        run "rcl-gowalla-noise$p" --model rcl $G --train-noise $p
+        run "xsimgcl-gowalla-noise$p$sfx" --model xsimgcl $G --train-noise $p
+        run "rcl-gowalla-noise$p$sfx" --model rcl $G --train-noise $p
     done
     wait
     for m in xsimgcl rcl; do
-        clean=$(tail -n 1 "$OUT/$m-gowalla-noise0.json" | field test_recall@20)
+        clean=$(tail -n 1 "$OUT/$m-gowalla-noise0$sfx.json" | field test_recall@20)
         for p in 0 0.1 0.2; do
-            summary "$m-gowalla-noise$p" 20 recall@20 ndcg@20
-            r=$(tail -n 1 "$OUT/$m-gowalla-noise$p.json" | field test_recall@20)
+            summary "$m-gowalla-noise$p$sfx" 20 recall@20 ndcg@20
+            r=$(tail -n 1 "$OUT/$m-gowalla-noise$p$sfx.json" | field test_recall@20)
             printf '%-30s test recall@20 change against clean training %+.1f%%\n' "" "$(awk -v a="$clean" -v b="$r" 'BEGIN { print 100 * (b - a) / a }')"
         done
     done
     for p in 0 0.1 0.2; do
-        printf 'noise %-4s RCL / XSimGCL test recall@20 %.3f\n' "$p" "$(awk -v a="$(tail -n 1 "$OUT/rcl-gowalla-noise$p.json" | field test_recall@20)" \
-            -v b="$(tail -n 1 "$OUT/xsimgcl-gowalla-noise$p.json" | field test_recall@20)" 'BEGIN { print a / b }')"
+        printf 'noise %-4s RCL / XSimGCL test recall@20 %.3f\n' "$p" "$(awk -v a="$(tail -n 1 "$OUT/rcl-gowalla-noise$p$sfx.json" | field test_recall@20)" \
+            -v b="$(tail -n 1 "$OUT/xsimgcl-gowalla-noise$p$sfx.json" | field test_recall@20)" 'BEGIN { print a / b }')"
     done
     ;;
 recdcl)
