@@ -10366,7 +10366,7 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
     cr__ptensor table[CR__MAX_TENSORS];
     int32_t nu, ni;
     int64_t nparam = 0, step, p;
-    uint64_t h = CR__FNV0, stored = 0;
+    uint64_t h, stored = 0;
     cr_status st;
     *out = NULL;
     memset(&users, 0, sizeof users);
@@ -10386,7 +10386,7 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
         return cr__fail(CR_ERR_FORMAT, "%s: checkpoint format version %u; this build reads versions 1 to %u", path, version, CR__CKPT_VERSION);
     if (len < 64) return cr__fail(CR_ERR_FORMAT, "%s: truncated (%zu bytes)", path, len); /* far below any checkpoint */
     /* the checksum covers everything before the last 8 bytes: check it before trusting sizes */
-    h = cr__fnv(h, buf, len - 8);
+    h = cr__fnv(CR__FNV0, buf, len - 8);
     for (i = 0; i < 8; i++) stored |= (uint64_t)buf[len - 8 + i] << (8 * i);
 #ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION /* fuzzers must get past the checksum */
     if (stored != h) return cr__fail(CR_ERR_FORMAT, "%s: checksum mismatch: the file is corrupted or truncated", path);
