@@ -2940,6 +2940,8 @@ typedef struct cr__parser {
     char msg[256];
 } cr__parser;
 
+#define CR__ISDIGIT(c) ((c) >= '0' && (c) <= '9')
+#define CR__ISWORD(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || CR__ISDIGIT(c) || (c) == '_')
 #define CR__ISBLANK(c) ((c) == ' ' || (c) == '\t' || (c) == '\r' || (c) == '\v' || (c) == '\f')
 
 /* Splits [b, e) into fields. Separators: runs of blanks; one ',' (blanks around it allowed);
@@ -3212,21 +3214,35 @@ static int cr__rb_split(const char *b, const char *e, cr__field *f, int max) {
 static int cr__rb_is(const cr__field *f, const char *s) { return (size_t)(f->e - f->b) == strlen(s) && !memcmp(f->b, s, strlen(s)); }
 
 /* 1 if the first line of text that is not blank is a RecBole header (its columns into h and
-   where the next line starts into *body); 0 if not. */
-static int cr__rb_header_of(const char *text, size_t len, cr__rb_header *h, const char **body) {
+   where the next line starts into *body); 0 if not; CR_ERR_PARSE (< 0) for a line that is meant
+   as one (tab-separated name:type fields, the name a word, the type a lowercase word) but cannot be read: a type
+   this reader does not know, or more than CR__RB_MAXCOL columns. */
+static int cr__rb_header_of(const char *text, size_t len, const char *name, cr__rb_header *h, const char **body) {
     const char *s = text, *end = text + len;
-    cr__field f[CR__RB_MAXCOL];
-    int k;
+    cr__field f[CR__RB_MAXCOL + 1];
+    char show[64], show2[64];
+    int k, n;
+    long line = 1;
     if (len >= 3 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF) s += 3;
-    while (s < end) {
+    for (; s < end; line++) {
         const char *nl = (const char *)memchr(s, '\n', (size_t)(end - s)), *le = nl ? nl : end, *q = s;
         while (q < le && CR__ISBLANK(*q)) q++;
         if (q == le) { s = nl ? nl + 1 : end; continue; }
-        if ((h->n = cr__rb_split(s, le, f, CR__RB_MAXCOL)) < 1) return 0;
-        for (k = 0; k < h->n; k++) {
+        n = cr__rb_split(s, le, f, CR__RB_MAXCOL + 1);
+        for (k = 0; k < (n < 0 ? CR__RB_MAXCOL + 1 : n); k++) { /* every field "name:word", else not a header */
+            const char *c = (const char *)memchr(f[k].b, ':', (size_t)(f[k].e - f[k].b)), *t;
+            if (!c || c == f[k].b || c + 1 == f[k].e || CR__ISDIGIT(*f[k].b) || !CR__ISWORD(*f[k].b)) return 0;
+            for (t = f[k].b; t < c; t++) /* a name: letters, digits, '_' */
+                if (!CR__ISWORD(*t)) return 0;
+            for (t = c + 1; t < f[k].e; t++)
+                if (!((*t >= 'a' && *t <= 'z') || *t == '_')) return 0;
+        }
+        if (n < 0 || n > CR__RB_MAXCOL)
+            return cr__fail(CR_ERR_PARSE, "%s:%ld: a RecBole header of more than %d columns (the most this reader takes)", name, line,
+                            CR__RB_MAXCOL);
+        for (h->n = n, k = 0; k < n; k++) {
             const char *c = (const char *)memchr(f[k].b, ':', (size_t)(f[k].e - f[k].b));
             cr__field ty;
-            if (!c || c == f[k].b) return 0;
             h->name[k].b = f[k].b;
             h->name[k].e = c;
             ty.b = c + 1;
@@ -3235,7 +3251,9 @@ static int cr__rb_header_of(const char *text, size_t len, cr__rb_header *h, cons
             else if (cr__rb_is(&ty, "token_seq")) h->type[k] = CR__RB_TOKEN_SEQ;
             else if (cr__rb_is(&ty, "float")) h->type[k] = CR__RB_FLOAT;
             else if (cr__rb_is(&ty, "float_seq")) h->type[k] = CR__RB_FLOAT_SEQ;
-            else return 0;
+            else
+                return cr__fail(CR_ERR_PARSE, "%s:%ld: column %d (%s) of the RecBole header: unknown type '%s' (token, token_seq, float or float_seq)",
+                                name, line, k + 1, cr__show(show, sizeof show, f[k].b, c), cr__show(show2, sizeof show2, ty.b, ty.e));
         }
         *body = nl ? nl + 1 : end;
         return 1;
@@ -3262,11 +3280,32 @@ static cr_status cr__rb_row(const cr__rb_header *h, const char *b, const char *e
     for (k = 0; k < n_id; k++) {
         const cr__field *g = &f[id_cols[k]];
         const char *c = g->b;
-        while (c < g->e && *c >= '0' && *c <= '9') c++;
+        uint64_t v = 0;
+        while (c < g->e && *c >= '0' && *c <= '9' && v <= 0xFFFFFFFFu) v = v * 10 + (uint64_t)(*c++ - '0');
+        if (v > 0xFFFFFFFFu)
+            return cr__fail(CR_ERR_PARSE, "%s:%lld: column %d (%s): id '%s' does not fit in 32 bits (max 4294967295)", name, (long long)line, id_cols[k] + 1,
+                            cr__show(show, sizeof show, h->name[id_cols[k]].b, h->name[id_cols[k]].e), cr__show(show2, sizeof show2, g->b, g->e));
         if (c == g->b || c != g->e)
             return cr__fail(CR_ERR_PARSE, "%s:%lld: column %d (%s): '%s' is not an integer id (map text tokens to integers first)", name, (long long)line,
                             id_cols[k] + 1, cr__show(show, sizeof show, h->name[id_cols[k]].b, h->name[id_cols[k]].e), cr__show(show2, sizeof show2, g->b, g->e));
     }
+    return CR_OK;
+}
+
+/* Checks a used field of a row: not empty and, for a number, a number. Messages name the file's
+   own column (number and name), not the rewritten line's field. */
+static cr_status cr__rb_value(const cr__rb_header *h, const cr__field *f, int col, int number, const char *name, int64_t line,
+                              double *out) {
+    cr__parser P;
+    char nm[64];
+    double v = 0;
+    cr__show(nm, sizeof nm, h->name[col].b, h->name[col].e);
+    if (f->b == f->e) return cr__fail(CR_ERR_PARSE, "%s:%lld: column %d (%s) is empty", name, (long long)line, col + 1, nm);
+    memset(&P, 0, sizeof P);
+    if (number && !cr__parse_num(&P, f, nm, col + 1, &v)) {
+        return cr__fail(CR_ERR_PARSE, "%s:%lld: column %s", name, (long long)line, P.msg + 6); /* past "field " */
+    }
+    if (out) *out = v;
     return CR_OK;
 }
 
@@ -3278,6 +3317,9 @@ static cr_status cr__rb_inter(const char *text, size_t len, const char *name, co
     int64_t line = 0;
     ids[0] = cr__rb_col(h, "user_id");
     ids[1] = cr__rb_col(h, "item_id");
+    if (ids[0] < 0 && ids[1] >= 0) /* item_id without user_id: the .item kind */
+        return cr__fail(CR_ERR_PARSE, "%s: a RecBole .item file (item_id without user_id), not an .inter file: give it as item features, and the interactions as the .inter file",
+                        name);
     if (ids[0] < 0 || ids[1] < 0)
         return cr__fail(CR_ERR_PARSE, "%s: a RecBole .inter file needs the columns user_id and item_id (RecBole's default names); the header has %d columns without %s",
                         name, h->n, ids[0] < 0 ? "user_id" : "item_id");
@@ -3298,7 +3340,7 @@ static cr_status cr__rb_inter(const char *text, size_t len, const char *name, co
                     continue;
                 }
                 if (cols[k] < 0) continue;
-                if (f[cols[k]].b == f[cols[k]].e) return cr__fail(CR_ERR_PARSE, "%s:%lld: column %d is empty", name, (long long)line, cols[k] + 1);
+                if ((st = cr__rb_value(h, &f[cols[k]], cols[k], k >= 2, name, line, NULL)) != CR_OK) return st;
                 if ((k && !cr__rb_put(o, " ", 1)) || !cr__rb_put(o, f[cols[k]].b, f[cols[k]].e - f[cols[k]].b)) return CR_ERR_NOMEM;
             }
             if (!cr__rb_put(o, "\n", 1)) return CR_ERR_NOMEM;
@@ -3308,22 +3350,35 @@ static cr_status cr__rb_inter(const char *text, size_t len, const char *name, co
     return CR_OK;
 }
 
-/* Feature tokens -> numbers, in order of first appearance: the id map keyed by a 62-bit hash
-   of (column, text), with each number's first key kept (pointing into the file) so that two
-   keys with one hash are caught, not merged. */
+/* Feature tokens -> numbers, in order of first appearance: the id map keyed by cr__token_key,
+   with each number's first key kept (pointing into the file) so that two keys with one hash
+   are caught, not merged. */
 typedef struct cr__rb_key { const char *text; int32_t col, len; } cr__rb_key;
-typedef struct cr__rb_dict { cr_idmap map; cr__rb_key *keys; int64_t cap; } cr__rb_dict;
+typedef struct cr__rb_dict { cr_idmap map; cr__rb_key *keys; int64_t cap; const char *name; } cr__rb_dict;
+
+/* The one rule for keying a text token of a column: a 62-bit id-map key from FNV-1a over the
+   column number's 4 bytes, then the token's. The column goes through the hash's mixing before
+   the text, so equal tokens in different columns (a price bin "3" and a size "3", two one-letter
+   codes) get unrelated keys: folding the column into the seed instead made (col, byte) pairs
+   with equal col ^ byte collide by construction. */
+static int64_t cr__token_key(int32_t col, const char *b, const char *e) {
+    unsigned char c[4];
+    int i;
+    for (i = 0; i < 4; i++) c[i] = (unsigned char)((uint32_t)col >> (8 * i));
+    return (int64_t)(cr__fnv(cr__fnv(CR__FNV0, c, 4), b, (size_t)(e - b)) >> 2);
+}
 
 /* The number of (col, [b, e)) into *id; fails when out of memory or on a hash collision. */
 static cr_status cr__rb_id(cr__rb_dict *D, int col, const char *b, const char *e, int32_t *id) {
-    uint64_t hsh = cr__fnv(CR__FNV0 ^ (uint64_t)col, b, (size_t)(e - b));
     int32_t L = (int32_t)(e - b), n = D->map.n;
     cr_status st;
-    if ((st = cr_idmap_add(&D->map, (int64_t)(hsh >> 2), id)) != CR_OK) return st;
-    if (*id < n) { /* seen: the same key, or a collision */
+    if ((st = cr_idmap_add(&D->map, cr__token_key(col, b, e), id)) != CR_OK) return st;
+    if (*id < n) { /* seen: the same key, or a collision (about 2^-62 per pair) */
         const cr__rb_key *k = &D->keys[*id];
+        char s1[64], s2[64];
         if (k->col != col || k->len != L || memcmp(k->text, b, (size_t)L))
-            return cr__fail(CR_ERR_INVALID, "RecBole features: two tokens share a 62-bit hash; rename one of them");
+            return cr__fail(CR_ERR_INVALID, "%s: the tokens '%s' (column %d) and '%s' (column %d) share a 62-bit hash; rename one of them", D->name,
+                            cr__show(s1, sizeof s1, k->text, k->text + k->len), (int)k->col + 1, cr__show(s2, sizeof s2, b, e), col + 1);
         return CR_OK;
     }
     if (!cr__grow((void **)&D->keys, &D->cap, (int64_t)*id + 1, sizeof(cr__rb_key), "RecBole features")) return CR_ERR_NOMEM;
@@ -3354,14 +3409,15 @@ static cr_status cr__rb_item(const char *text, size_t len, const char *name, con
     const char *s, *end = text + len;
     cr__field f[CR__RB_MAXCOL];
     cr__rb_dict D;
-    cr__parser P;
     double *vals = NULL, thr[CR__RB_MAXCOL][9];
     int64_t line, nv = 0, vcap = 0, start, head;
     int ic = cr__rb_col(h, "item_id"), k, pass;
     cr_status st = CR_OK;
     memset(&D, 0, sizeof D);
-    memset(&P, 0, sizeof P);
-    P.path = name;
+    D.name = name;
+    if (cr__rb_col(h, "user_id") >= 0) /* features come from a .item file, which has no users */
+        return cr__fail(CR_ERR_PARSE, "%s: a RecBole .inter file (its header has user_id), not an .item file: give it as interactions, and the item features as the .item file",
+                        name);
     if (ic < 0) return cr__fail(CR_ERR_PARSE, "%s: a RecBole .item file needs the column item_id (RecBole's default name)", name);
     for (pass = 0; pass < 2 && st == CR_OK; pass++) {
         for (s = text, line = 1; s < end && st == CR_OK; line++) {
@@ -3378,7 +3434,7 @@ static cr_status cr__rb_item(const char *text, size_t len, const char *name, con
             head = o->n;
             for (k = 0; k < h->n && st == CR_OK; k++) {
                 const char *b = f[k].b, *t;
-                double v;
+                double v = 0;
                 int bin = 0;
                 if (k == ic || b == f[k].e || h->type[k] == CR__RB_FLOAT_SEQ) continue;
                 if (h->type[k] != CR__RB_FLOAT) { /* a token, or each space-separated token of a token_seq */
@@ -3390,7 +3446,7 @@ static cr_status cr__rb_item(const char *text, size_t len, const char *name, con
                     }
                     continue;
                 }
-                if (!cr__parse_num(&P, &f[k], "float", k + 1, &v)) { st = cr__fail(CR_ERR_PARSE, "%s:%lld: %s", name, (long long)line, P.msg); break; }
+                if ((st = cr__rb_value(h, &f[k], k, 1, name, line, &v)) != CR_OK) break;
                 if (!pass) { /* (column, value) pairs */
                     if (!cr__grow((void **)&vals, &vcap, 2 * nv + 2, sizeof(double), "RecBole features")) { st = CR_ERR_NOMEM; break; }
                     vals[2 * nv] = k;
@@ -3428,11 +3484,13 @@ static cr_status cr__rb_item(const char *text, size_t len, const char *name, con
    untouched) if it is not one. */
 static cr_status cr__rb_convert(const char *text, size_t len, const char *name, int item, char **out, size_t *out_len, int *rated) {
     cr__rb_header h;
-    const char *body;
+    const char *body = NULL;
     cr__rb_buf o;
     cr_status st;
+    int is;
     *out = NULL; /* *out_len is left as it is (callers pass the text's own length) */
-    if (!text || !cr__rb_header_of(text, len, &h, &body)) return CR_OK;
+    if (!text || (is = cr__rb_header_of(text, len, name, &h, &body)) == 0) return CR_OK;
+    if (is < 0) return CR_ERR_PARSE;
     if (rated) *rated = cr__rb_col(&h, "rating") >= 0; /* without one the rewrite says 1 */
     memset(&o, 0, sizeof o);
     st = item ? cr__rb_item(text, len, name, &h, body, &o) : cr__rb_inter(text, len, name, &h, body, &o);

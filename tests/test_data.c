@@ -340,8 +340,8 @@ TEST(recbole_atomic_files) {
         {"user_id:token\titem_id:token\n1\tB00X\n", "f:2: column 2 (item_id): 'B00X' is not an integer id"},
         {"user_id:token\titem_id:token\n\t7\n", "f:2: column 1 (user_id): '' is not an integer id"},
         {"user_id:token\tthing:token\n1\t2\n", "needs the columns user_id and item_id"},
-        {"user_id:token\titem_id:token\trating:float\n1\t2\tx\n", "f:2: field 3 (rating): 'x' is not a number"},
-        {"user_id:token\titem_id:token\trating:float\n1\t2\t\n", "f:2: column 3 is empty"},
+        {"user_id:token\titem_id:token\trating:float\n1\t2\tx\n", "f:2: column 3 (rating): 'x' is not a number"},
+        {"user_id:token\titem_id:token\trating:float\n1\t2\t\n", "f:2: column 3 (rating) is empty"},
         {"user_id:token\titem_id:token\n#1\t2\n", "f:2: column 1 (user_id): '#1' is not an integer id"}};
     memset(&users, 0, sizeof users);
     memset(&items, 0, sizeof items);
@@ -395,7 +395,7 @@ TEST(recbole_atomic_files) {
         const char *t = "item_id:token\tbrand:token\n1\tx\n2\n";
         CHECK_FAILS(cr_parse_item_features(&f, &items, t, strlen(t), "f.item"), CR_ERR_PARSE, "f.item:3: 1 tab-separated fields, the header names 2");
         t = "item_id:token\tprice:float\n1\t3,5\n";
-        CHECK_FAILS(cr_parse_item_features(&f, &items, t, strlen(t), "f.item"), CR_ERR_PARSE, "f.item:2: field 2 (float): '3,5' is not a number");
+        CHECK_FAILS(cr_parse_item_features(&f, &items, t, strlen(t), "f.item"), CR_ERR_PARSE, "f.item:2: column 2 (price): '3,5' is not a number");
         t = "iid:token\tprice:float\n1\t3\n";
         CHECK_FAILS(cr_parse_item_features(&f, &items, t, strlen(t), "f.item"), CR_ERR_PARSE, "needs the column item_id");
     }
@@ -473,6 +473,53 @@ TEST(ratio_split_three_ways) {
     }
 }
 
+/* RecBole files as they come: equal tokens in different columns (Amazon's float columns cut into
+   bins "0".."9", one-letter codes) are different features; a header that is meant as one but
+   cannot be read, a file of the other kind, and bad values are refused naming the file's own
+   line, column number and column name. */
+TEST(recbole_unusual_and_hostile) {
+    cr_interactions x;
+    cr_idmap users, items;
+    cr_item_features f;
+    char txt[4096];
+    size_t n;
+    int i;
+    static const char *const bad_inter[][2] = {
+        {"user_id:token\titem_id:token\trating:flaot\n1\t2\t3\n", "f:1: column 3 (rating) of the RecBole header: unknown type 'flaot'"},
+        {"\nitem_id:token\tuser_id:token\ttimestamp:float\trating:float\n1\t2\t3\tx\n", "f:3: column 4 (rating): 'x' is not a number"},
+        {"item_id:token\tuser_id:token\ttimestamp:float\n1\t2\t\n", "f:2: column 3 (timestamp) is empty"},
+        {"user_id:token\titem_id:token\n99999999999\t2\n", "f:2: column 1 (user_id): id '99999999999' does not fit in 32 bits"},
+        {"item_id:token\tprice:float\n1\t2\n", "f: a RecBole .item file (item_id without user_id), not an .inter file"}};
+    memset(&users, 0, sizeof users);
+    memset(&items, 0, sizeof items);
+    for (i = 0; i < (int)(sizeof bad_inter / sizeof *bad_inter); i++)
+        CHECK_FAILS(cr_parse_interactions(&x, &users, &items, 1, bad_inter[i][0], strlen(bad_inter[i][0]), "f", NULL, NULL), CR_ERR_PARSE, bad_inter[i][1]);
+    n = (size_t)snprintf(txt, sizeof txt, "user_id:token");
+    for (i = 0; i < 256; i++) n += (size_t)snprintf(txt + n, sizeof txt - n, "\tc%d:float", i);
+    CHECK_FAILS(cr_parse_interactions(&x, &users, &items, 1, txt, n, "f", NULL, NULL), CR_ERR_PARSE, "f:1: a RecBole header of more than 256 columns");
+    for (i = 0; i < 40; i++) {
+        int32_t d;
+        CHECK_OK(cr_idmap_add(&items, i, &d));
+    }
+    /* Amazon-style: two float columns (one bin each per item, "0".."9" in both) and one-letter tokens in three columns */
+    n = (size_t)snprintf(txt, sizeof txt, "item_id:token\tsales_rank:float\tprice:float\tsize:token\tcolour:token\tgrade:token\n");
+    for (i = 0; i < 40; i++)
+        n += (size_t)snprintf(txt + n, sizeof txt - n, "%d\t%d\t%d.5\t%c\t%c\t%c\n", i, 1000 - i, i, 'a' + i % 3, 'b' + i % 2, 'c' + i % 4);
+    CHECK_OK(cr_parse_item_features(&f, &items, txt, n, "amazon.item"));
+    /* 10 + 10 bins, 3 + 2 + 4 letters: every (column, token) its own feature */
+    CHECKF(f.items_with == 40 && f.feats.n == 29, "%lld items with features, %d features", (long long)f.items_with, f.feats.n);
+    for (i = 0; i < 40; i++) CHECK(f.x.rowptr[i + 1] - f.x.rowptr[i] == 5);
+    cr_item_features_free(&f);
+    {
+        const char *inter = "user_id:token\titem_id:token\trating:float\n1\t2\t5\n";
+        const char *badf = "item_id:token\tprice:float\n1\tcheap\n";
+        CHECK_FAILS(cr_parse_item_features(&f, &items, inter, strlen(inter), "x.inter"), CR_ERR_PARSE, "x.inter: a RecBole .inter file (its header has user_id)");
+        CHECK_FAILS(cr_parse_item_features(&f, &items, badf, strlen(badf), "f.item"), CR_ERR_PARSE, "f.item:2: column 2 (price): 'cheap' is not a number");
+    }
+    cr_idmap_free(&users);
+    cr_idmap_free(&items);
+}
+
 const crt_case crt_data[] = {
     {"data/lightgcn_format", lightgcn_format},
     {"data/seq_format_colon_and_plain", seq_format_colon_and_plain},
@@ -490,6 +537,7 @@ const crt_case crt_data[] = {
     {"data/real_lastfm_when_present", real_lastfm_when_present},
     {"data/item_features_format_and_errors", item_features_format_and_errors},
     {"data/recbole_atomic_files", recbole_atomic_files},
+    {"data/recbole_unusual_and_hostile", recbole_unusual_and_hostile},
     {"data/ratio_split_three_ways", ratio_split_three_ways},
     {"data/real_beauty_item_features_when_present", real_beauty_item_features_when_present},
     {NULL, NULL}};
