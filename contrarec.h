@@ -3587,7 +3587,7 @@ CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *ite
     cr__parser P;
     cr__field fld;
     const char *s = text, *end = text + len;
-    int64_t *line_of = NULL, cap = 0, n = 0;
+    int64_t *line_of = NULL, *mark = NULL, cap = 0, mcap = 0, n = 0; /* mark[feature]: the line that last named it */
     int32_t *rows = NULL, *cols = NULL;
     float *vals = NULL;
     char *conv = NULL;
@@ -3609,7 +3609,7 @@ CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *ite
     if (len >= 3 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF) s += 3;
     while (s < end && st == CR_OK) {
         const char *nl = (const char *)memchr(s, '\n', (size_t)(end - s)), *le = nl ? nl : end, *q = s;
-        int64_t raw = 0, lf = 0;
+        int64_t raw = 0;
         int32_t it = -1;
         int k;
         P.line++;
@@ -3660,13 +3660,17 @@ CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *ite
                     break;
                 }
                 line_of[it] = P.line;
-                lf = n;
             } else {
-                int64_t e;
+                int64_t m0 = mcap;
+                int dup;
                 if ((st = cr_idmap_add(&f->feats, raw, &fd)) != CR_OK) break;
-                for (e = lf; e < n; e++)
-                    if (cols[e] == fd) break;
-                if (e < n) { /* kept once */
+                if (fd >= mcap) {
+                    if (!cr__grow((void **)&mark, &mcap, (int64_t)fd + 1, sizeof(int64_t), "item features")) { st = CR_ERR_NOMEM; break; }
+                    memset(mark + m0, 0, (size_t)(mcap - m0) * sizeof *mark);
+                }
+                dup = mark[fd] == P.line; /* this line named it already: a mark, not a scan, so long lines stay linear */
+                mark[fd] = P.line;
+                if (dup) { /* kept once */
                     if (!f->repeated++) f->first_repeated_line = P.line;
                 } else if (n == cap) {
                     int64_t c = cap;
@@ -3677,7 +3681,7 @@ CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *ite
                     if (!cr__grow((void **)&vals, &c, n + 1, sizeof(float), "item features")) { st = CR_ERR_NOMEM; break; }
                     cap = c;
                 }
-                if (e == n) {
+                if (!dup) {
                     rows[n] = it;
                     cols[n] = fd;
                     vals[n] = (float)w;
@@ -3698,6 +3702,7 @@ CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *ite
     if (st == CR_OK) st = cr_csr_from_coo(&f->x, items->n, f->feats.n, n, rows, cols, vals);
     if (st == CR_ERR_NOMEM) cr__fail(st, "%s: out of memory while loading", name);
     CR_FREE(line_of);
+    CR_FREE(mark);
     CR_FREE(rows);
     CR_FREE(cols);
     CR_FREE(vals);
@@ -5587,18 +5592,18 @@ static cr_status cr__features_cooccur(cr_model *m) {
 /* A feature matrix as the loader makes it (checked again here: cr_dataset is a plain struct):
    row pointers from 0 to nnz and monotone, columns in range and increasing within a row,
    weights positive and finite, raw ids unique. */
-static cr_status cr__features_check(const cr_csr *x, const cr_idmap *ids, const char *where) {
+static cr_status cr__features_check(const cr_csr *x, const cr_idmap *ids, const cr_idmap *items, const char *where) {
     int64_t i, p;
     if (x->rowptr[0] != 0 || x->nnz < 0 || x->rowptr[x->nrows] != x->nnz || (x->nnz && !x->col))
         return cr__fail(CR_ERR_INVALID, "%s: the item x feature matrix's row pointers do not span its %lld entries", where, (long long)x->nnz);
     for (i = 0; i < x->nrows; i++) {
         if (x->rowptr[i + 1] < x->rowptr[i] || x->rowptr[i + 1] > x->nnz)
-            return cr__fail(CR_ERR_INVALID, "%s: item %lld: row pointers out of order", where, (long long)i);
+            return cr__fail(CR_ERR_INVALID, "%s: item %lld: row pointers out of order", where, (long long)items->raw[i]);
         for (p = x->rowptr[i]; p < x->rowptr[i + 1]; p++)
             if (x->col[p] < 0 || x->col[p] >= x->ncols || (p > x->rowptr[i] && x->col[p] <= x->col[p - 1]) ||
                 (x->val && !(x->val[p] > 0 && x->val[p] < 1e30f)))
                 return cr__fail(CR_ERR_INVALID, "%s: item %lld, entry %lld: feature %d (of %lld) or weight out of range, or columns not increasing",
-                                where, (long long)i, (long long)(p - x->rowptr[i]), x->col[p], (long long)x->ncols);
+                                where, (long long)items->raw[i], (long long)(p - x->rowptr[i]), x->col[p], (long long)x->ncols);
     }
     for (i = 0; i < ids->n; i++)
         if (ids->raw[i] < 0 || ids->raw[i] > 0xFFFFFFFFLL || cr_idmap_find(ids, ids->raw[i]) != (int32_t)i)
@@ -5614,7 +5619,7 @@ static cr_status cr__features_take(cr_model *m, const cr_csr *x, const cr_idmap 
     if (x->nrows != m->n_items || x->ncols < 1 || x->ncols > INT32_MAX || !ids || ids->n != x->ncols)
         return cr__fail(CR_ERR_INVALID, "the item features cover %lld items and %lld features (%d ids); the model has %d items",
                         (long long)x->nrows, (long long)x->ncols, ids ? ids->n : 0, m->n_items);
-    if (!normalized && (st = cr__features_check(x, ids, "item features")) != CR_OK) return st;
+    if (!normalized && (st = cr__features_check(x, ids, &m->items, "item features")) != CR_OK) return st;
     if ((st = cr_csr_copy(&m->ifeat, x)) != CR_OK) return st;
     if (!m->ifeat.val) {
         if (!(m->ifeat.val = (float *)cr__alloc_array((size_t)m->ifeat.nnz + 1, sizeof(float), "item features"))) return CR_ERR_NOMEM;
@@ -5625,8 +5630,8 @@ static cr_status cr__features_take(cr_model *m, const cr_csr *x, const cr_idmap 
         for (p = m->ifeat.rowptr[i]; p < m->ifeat.rowptr[i + 1]; p++) sum += m->ifeat.val[p];
         for (p = m->ifeat.rowptr[i]; p < m->ifeat.rowptr[i + 1]; p++)
             if (!((m->ifeat.val[p] = (float)(m->ifeat.val[p] / sum)) > 0)) /* a weight too small beside the others */
-                return cr__fail(CR_ERR_INVALID, "item features: item %lld, entry %lld: the weight rounds to 0 beside the item's others",
-                                (long long)i, (long long)(p - m->ifeat.rowptr[i]));
+                return cr__fail(CR_ERR_INVALID, "item features: item %lld, feature %lld: the weight %g rounds to 0 beside the item's others (their sum %g)",
+                                (long long)m->items.raw[i], (long long)ids->raw[m->ifeat.col[p]], x->val ? (double)x->val[p] : 1.0, sum);
     }
     if ((st = cr_csr_transpose(&m->ifeat_t, &m->ifeat)) != CR_OK) return st;
     for (i = 0; i < m->ifeat.nrows; i++) m->fmax = (int)CR__MAX((int64_t)m->fmax, m->ifeat.rowptr[i + 1] - m->ifeat.rowptr[i]);

@@ -1124,7 +1124,31 @@ TEST(every_model_matches_its_golden_numbers) {
     printf("(%s) ", exact ? "bit-identical" : "within tolerance: not an FMA gcc build");
 }
 
+/* A feature weight that rounds to 0 beside its item's others is refused naming the item's and
+   the feature's own ids, not the model's row numbers. */
+TEST(feature_weight_rounding_to_zero_names_raw_ids) {
+    cr_dataset ds = synth(0, 300, 400, 29);
+    cr_config c;
+    cr_model *m = NULL;
+    char txt[128], want[96];
+    long long raw;
+    int n;
+    CHECKF(ds.n_items > 4, "synthetic data: %s", cr_last_error());
+    raw = (long long)ds.items.raw[4];
+    n = snprintf(txt, sizeof txt, "%lld 70001:1e-38 70002:1e29\n", raw);
+    CHECK_OK(cr_parse_item_features(&ds.features, &ds.items, txt, (size_t)n, "tiny"));
+    memset(&c, 0, sizeof c);
+    c.model = CR_MODEL_LIGHTGCN;
+    c.dim = 4;
+    c.item_repr = CR_REPR_ID_FEATURES;
+    snprintf(want, sizeof want, "item %lld, feature 70001: the weight", raw);
+    CHECK_FAILS(cr_model_create(&m, &c, &ds), CR_ERR_INVALID, want);
+    CHECK(m == NULL);
+    cr_dataset_free(&ds);
+}
+
 const crt_case crt_fit[] = {
+    {"fit/feature_weight_rounding_to_zero_names_raw_ids", feature_weight_rounding_to_zero_names_raw_ids},
     {"fit/every_model_matches_its_golden_numbers", every_model_matches_its_golden_numbers},
     {"fit/selects_on_validation_and_restores_the_best", fit_selects_on_validation_and_restores_the_best},
     {"fit/stops_on_patience", fit_stops_on_patience},
