@@ -10199,6 +10199,88 @@ static cr_status cr__state_peek(const char *path, cr__fit_state *fs, int *exists
     return cr__state_head(b, got, path, fs);
 }
 
+/* Deserialised values are checked against what the run can hold, whatever a checksum says: an
+   FNV checksum catches damage, not a file made to pass it. Each returns 0 and the first bad
+   entry's index in *bad when an entry is NaN, Inf, or (nonneg) negative. */
+static int cr__floats_ok(const float *x, int64_t n, int nonneg, int64_t *bad) {
+    int64_t i;
+    for (i = 0; i < n; i++)
+        if (!(x[i] * 0.0f == 0.0f) || (nonneg && x[i] < 0)) { *bad = i; return 0; }
+    return 1;
+}
+
+/* A cr_metrics read from a file: the cut-offs index fixed arrays, so their count and values
+   are checked first; the rates lie in [0, 1], AUC and the optional figures in [-1, 1] or are
+   finite, counts are not negative. Returns the first bad field's name, or NULL. */
+static const char *cr__metrics_bad(const cr_metrics *m, int32_t n_items) {
+    const double *rates[8];
+    int i, j;
+    if (m->n_k < 0 || m->n_k > CR_MAX_K) return "number of cut-offs";
+    for (i = 0; i < m->n_k; i++)
+        if (m->k[i] < 1 || m->k[i] > n_items || (i && m->k[i] <= m->k[i - 1])) return "cut-offs";
+    rates[0] = m->recall; rates[1] = m->precision; rates[2] = m->ndcg; rates[3] = m->hit;
+    rates[4] = m->hit_inter; rates[5] = m->mrr; rates[6] = m->pop_recall; rates[7] = m->pop_ndcg;
+    for (j = 0; j < 8; j++)
+        for (i = 0; i < m->n_k; i++)
+            if (!(rates[j][i] >= 0 && rates[j][i] <= 1)) return "a metric at a cut-off";
+    if (!(m->auc >= -1 && m->auc <= 1) || !(m->coverage >= 0 && m->coverage <= 1) || !(m->cold_recall >= -1 && m->cold_recall <= 1) ||
+        !(m->tail_recall >= -1 && m->tail_recall <= 1))
+        return "AUC, coverage, tail or cold recall";
+    if (!isfinite(m->gini) || !isfinite(m->novelty) || !isfinite(m->alignment) || !isfinite(m->uniformity_users) ||
+        !isfinite(m->uniformity_items) || !(m->seconds >= 0 && m->seconds < 1e12))
+        return "Gini, novelty, alignment, uniformity or time";
+    if (m->users < 0 || m->cold_users < 0 || m->cold_users > m->users || m->test_interactions < 0) return "user or interaction counts";
+    for (i = 0; i < CR_GROUPS; i++)
+        if (m->groups.item_count[i] < 0 || m->groups.user_count[i] < 0 || m->groups.user_max_degree[i] < 0 ||
+            !isfinite(m->groups.item_contrib[i]) || !isfinite(m->groups.item_recall[i]) || !isfinite(m->groups.item_exposure[i]) ||
+            !isfinite(m->groups.user_recall[i]) || !isfinite(m->groups.user_ndcg[i]))
+            return "group figures";
+    for (i = 0; i < 4; i++)
+        if (m->groups.ngcf_count[i] < 0 || m->groups.ngcf_max_degree[i] < 0 || !isfinite(m->groups.ngcf_recall[i]) ||
+            !isfinite(m->groups.ngcf_ndcg[i]))
+            return "sparsity group figures";
+    {
+        const double *b = &m->beyond.item_coverage; /* cr_beyond is doubles only */
+        for (i = 0; i < (int)(sizeof m->beyond / sizeof(double)); i++)
+            if (!isfinite(b[i])) return "beyond-accuracy figures";
+    }
+    return NULL;
+}
+
+/* The scalars of a state against the run: the epoch counts within the epochs done, a known stop
+   reason, a selection value that a metric can take, times and a step count that can be. */
+static const char *cr__state_scalars_bad(const cr__fit_state *f, const cr_model *m, int selecting) {
+    const cr_fit_result *r = &f->res;
+    const char *bad = cr__metrics_bad(&r->valid, m->n_items);
+    if (bad) return bad;
+    if (r->best_epoch < 0 || r->best_epoch > (int)f->epoch) return "best epoch";
+    if (selecting && r->best_epoch && r->valid.n_k < 1) return "metrics of the best epoch";
+    if (r->epochs_run < 0 || r->epochs_run > (int)f->epoch) return "epochs run";
+    if (r->stopped_early < 0 || r->stopped_early > 2) return "stop reason";
+    if (!(f->best_v >= -1 && f->best_v <= 1) || !(r->best_value >= -1 && r->best_value <= 1)) return "best value";
+    if (!(r->train_seconds >= 0 && r->train_seconds < 1e12) || !(r->eval_seconds >= 0 && r->eval_seconds < 1e12)) return "times";
+    if (m->step < 0 || m->step > ((int64_t)1 << 53)) return "step count";
+    if (!(m->lr > 0 && m->lr <= 1e6f)) return "learning rate";
+    return NULL;
+}
+
+/* Everything a state file put into the model and the loop, checked before any of it is used. */
+static cr_status cr__state_check(const char *path, const cr_model *m, const cr__fit_state *fs, const cr__fit_state *f,
+                                 const cr__running *run, int nr) {
+    const char *what = cr__state_scalars_bad(f, m, fs->best != NULL);
+    int64_t bad = 0;
+    int i;
+    if (what) return cr__fail(CR_ERR_FORMAT, "%s: damaged training state: its %s is out of range", path, what);
+    if (!cr__floats_ok(m->param, m->n_param, 0, &bad) || !cr__floats_ok(m->adam_m, m->n_param, 0, &bad) ||
+        !cr__floats_ok(m->adam_v, m->n_param, 1, &bad) || (fs->best && !cr__floats_ok(fs->best, m->n_param, 0, &bad)))
+        return cr__fail(CR_ERR_FORMAT, "%s: damaged training state: parameter %lld (or its Adam moments or best value) is NaN, Inf or negative where it cannot be",
+                        path, (long long)bad);
+    for (i = 0; i < nr; i++)
+        if (!cr__floats_ok(run[i].p, run[i].n, 0, &bad))
+            return cr__fail(CR_ERR_FORMAT, "%s: damaged training state: running state %d, entry %lld is NaN or Inf", path, i + 1, (long long)bad);
+    return CR_OK;
+}
+
 /* Reads the state into the model (built from the same configuration and data) and into fs,
    whose phase, max_e and fingerprints say what the file must match. */
 static cr_status cr__state_load(const char *path, cr_model *m, cr__fit_state *fs) {
@@ -10264,6 +10346,7 @@ static cr_status cr__state_load(const char *path, cr_model *m, cr__fit_state *fs
     }
     if (r.bad) { st = cr__fail(CR_ERR_FORMAT, "%s: truncated at %s", path, r.what ? r.what : "?"); goto done; }
     if (r.pos != r.n) { st = cr__fail(CR_ERR_FORMAT, "%s: %lld bytes after the training state", path, (long long)(r.n - r.pos)); goto done; }
+    if ((st = cr__state_check(path, m, fs, &f, run, nr)) != CR_OK) goto done;
     fs->epoch = f.epoch;
     fs->since = f.since;
     fs->done = f.done;

@@ -1074,6 +1074,79 @@ TEST(resume_continues_bit_for_bit) {
     remove(path);
 }
 
+/* A state file made to pass its checksum (FNV-1a, which anyone can recompute) is still checked
+   field by field: counts that index arrays, epochs beyond those done, NaN parameters, negative
+   second moments are refused naming the file, before anything reads them. */
+static uint64_t crt_fnv(const unsigned char *b, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    size_t i;
+    for (i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+TEST(resume_refuses_crafted_states) {
+    static const struct { long off; int size; double v; const char *frag; } cases[] = {
+        {120, 4, 1000000, "number of cut-offs"}, {120, 4, -7, "number of cut-offs"}, {124, 4, 0, "cut-offs"},
+        {80, 4, 999999, "best epoch"}, {88, 4, 5, "stop reason"}, {76, -4, NAN, "learning rate"},
+        {60, -8, 7.5, "best value"}, {68, 8, -3, "step count"}, {-1, -4, NAN, "parameter 0"}, {-2, -4, -1, "parameter 0"}};
+    cr_dataset ds = synth(0, 150, 120, 41);
+    const char *path = crt_tmp("crafted.state");
+    cr_config c;
+    cr_fit_opts o;
+    cr_fit_result r;
+    cr_model *m = NULL;
+    resume_ctx stop = {CR_FIT_SELECT, 2};
+    unsigned char *buf = NULL, *b2 = NULL;
+    long len = 0, np_off = 120 + (long)sizeof(cr_metrics);
+    int64_t np;
+    size_t k;
+    FILE *f;
+    memset(&c, 0, sizeof c);
+    memset(&o, 0, sizeof o);
+    c.model = CR_MODEL_LIGHTGCN;
+    c.dim = 8;
+    o.epochs = 4;
+    o.on_epoch = shrink_lr_and_maybe_stop;
+    o.user = &stop;
+    o.state_path = path;
+    remove(path);
+    CHECK_OK(cr_fit(&m, &c, &ds, &o, &r));
+    cr_model_free(m);
+    m = NULL;
+    stop.stop_epoch = 0;
+    f = fopen(path, "rb");
+    CHECK(f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > np_off + 8);
+    buf = (unsigned char *)malloc((size_t)len);
+    b2 = (unsigned char *)malloc((size_t)len);
+    CHECK(buf && b2 && fseek(f, 0, SEEK_SET) == 0 && fread(buf, 1, (size_t)len, f) == (size_t)len);
+    fclose(f);
+    memcpy(&np, buf + np_off, 8);
+    CHECK(np > 0 && np_off + 8 + 12 * np < len); /* parameters, Adam's m and v */
+    for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        long off = cases[k].off == -1 ? np_off + 8 : cases[k].off == -2 ? np_off + 8 + 8 * (long)np : cases[k].off; /* -2: Adam's v */
+        uint64_t h;
+        int i;
+        memcpy(b2, buf, (size_t)len);
+        if (cases[k].size == 4) { int32_t v = (int32_t)cases[k].v; memcpy(b2 + off, &v, 4); }
+        else if (cases[k].size == 8) { int64_t v = (int64_t)cases[k].v; memcpy(b2 + off, &v, 8); }
+        else if (cases[k].size == -4) { float v = (float)cases[k].v; memcpy(b2 + off, &v, 4); }
+        else { double v = cases[k].v; memcpy(b2 + off, &v, 8); }
+        h = crt_fnv(b2, (size_t)len - 8);
+        for (i = 0; i < 8; i++) b2[len - 8 + i] = (unsigned char)(h >> (8 * i));
+        crt_write("crafted.state", (const char *)b2, len);
+        CHECK_FAILS(cr_fit(&m, &c, &ds, &o, &r), CR_ERR_FORMAT, cases[k].frag);
+        CHECKF(m == NULL && strstr(cr_last_error(), "crafted.state: damaged training state"), "case %d: %s", (int)k, cr_last_error());
+    }
+    crt_write("crafted.state", (const char *)buf, len); /* the untouched file still resumes */
+    CHECK_OK(cr_fit(&m, &c, &ds, &o, &r));
+    CHECK(r.resumed_epoch == 2);
+    cr_model_free(m);
+    free(buf);
+    free(b2);
+    cr_dataset_free(&ds);
+    remove(path);
+}
+
 TEST(every_model_matches_its_golden_numbers) {
 #if defined(__GNUC__) && !defined(__clang__) && defined(__FMA__) && !defined(CR_NO_SIMD)
     const int exact = 1;
@@ -1148,6 +1221,7 @@ TEST(feature_weight_rounding_to_zero_names_raw_ids) {
 }
 
 const crt_case crt_fit[] = {
+    {"fit/resume_refuses_crafted_states", resume_refuses_crafted_states},
     {"fit/feature_weight_rounding_to_zero_names_raw_ids", feature_weight_rounding_to_zero_names_raw_ids},
     {"fit/every_model_matches_its_golden_numbers", every_model_matches_its_golden_numbers},
     {"fit/selects_on_validation_and_restores_the_best", fit_selects_on_validation_and_restores_the_best},
