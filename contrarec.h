@@ -10546,6 +10546,7 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
     nu = (int32_t)cr__rd_u32(&r, "user count");
     ni = (int32_t)cr__rd_u32(&r, "item count");
     if (r.bad) return cr__fail(CR_ERR_FORMAT, "%s: truncated in the header (at %s)", path, r.what);
+    if (step < 0 || step > ((int64_t)1 << 53)) return cr__fail(CR_ERR_FORMAT, "%s: bad step count %lld", path, (long long)step);
     if ((st = cr__ckpt_ids(&r, path, nu, ni, &users, &items)) != CR_OK ||
         (st = cr__ckpt_hist(&r, path, nu, ni, cr_model_is_sequential(c.model), &hist)) != CR_OK ||
         (cr__uses_features(&c) && (st = cr__ckpt_feats(&r, path, ni, &fx, &feats)) != CR_OK) ||
