@@ -3170,7 +3170,9 @@ static cr_status cr__parse_lines(cr__load *L, cr__parser *P, const char *s, cons
    numbers. Columns are found by RecBole's default names: user_id, item_id, rating and
    timestamp in .inter (others ignored); item_id in .item, whose other columns become features:
    each (column, token) of token and token_seq columns, and each float column cut into 10 bins
-   of equal item counts (float_seq columns are ignored). User and item tokens must be integer
+   of equal item counts (float_seq columns are ignored). A header has at most CR__RB_MAXCOL
+   (256) columns of these four types; a first line meant as a header (every field name:word)
+   that breaks either rule is refused, not read as data. User and item tokens must be integer
    ids (the id maps hold integers); feature tokens may be any text and are numbered 0, 1, ... in
    order of first appearance, so these feature ids (and the bins) belong to the file they came
    from: describe new items (cr_model_add_item) with the ids the model holds (cr_model's feats,
