@@ -353,12 +353,29 @@ CR_API cr_status cr_interactions_push(cr_interactions *x, int32_t user, int32_t 
 CR_API void cr_interactions_free(cr_interactions *x);
 
 typedef enum cr_format {
-    CR_FORMAT_LIGHTGCN = 0, /* "uid iid iid ...", one user per line (the default) */
-    CR_FORMAT_TRIPLETS = 1, /* "user item [rating [timestamp]]", spaces, tabs or commas */
-    CR_FORMAT_MOVIELENS = 2,/* "user item rating timestamp": u.data (tabs), ratings.dat (::),
+    CR_FORMAT_AUTO = 0,     /* found from the file's first lines (the default): see cr_detect_format */
+    CR_FORMAT_LIGHTGCN = 1, /* "uid iid iid ...", one user per line */
+    CR_FORMAT_TRIPLETS = 2, /* "user item [rating [timestamp]]", spaces, tabs or commas */
+    CR_FORMAT_MOVIELENS = 3,/* "user item rating timestamp": u.data (tabs), ratings.dat (::),
                                ratings.csv (commas, header line) */
-    CR_FORMAT_SEQ = 3       /* "user:item item ..." or "user item item ...", in time order */
+    CR_FORMAT_SEQ = 4       /* "user:item item ..." or "user item item ...", in time order */
 } cr_format;
+#define CR_FORMAT_COUNT 5
+CR_API const char *cr_format_name(cr_format f); /* "auto", "lightgcn", "triplets", "movielens", "seq" */
+
+/* The layout of a text of interactions, from its first 1,000 data lines: "user::item::..."
+   is MovieLens 1M; "user: item item" (a colon after the first field) sequences; a header line
+   of names with 2 to 4 fields triplets (4: MovieLens's CSV); lines of varying width, or wider
+   than 4 fields, item lists (LightGCN's); 2 fields a pair per line (triplets). Lines of 3 or 4
+   fields are where a reading can go wrong: the third field reads as a rating when it has a
+   decimal point or stays within 0..10 while item ids go past 10, the fourth as a timestamp when
+   it has a decimal point or is at least 10^6; both (3 fields: the rating) make triplets or
+   MovieLens, and a line whose later fields look like ratings and timestamps is never read as
+   an item list. Third and fourth fields that look like item ids make item lists. Anything else
+   could be read two ways: CR_ERR_PARSE names the readings and how to choose one. Item lists
+   are CR_FORMAT_LIGHTGCN: a caller that means sequences passes CR_FORMAT_SEQ (the CLI does so
+   for sequence models). A RecBole header is recognised by the loaders before this runs. */
+CR_API cr_status cr_detect_format(const char *text, size_t len, const char *name, cr_format *out);
 /* Whatever the format, a file whose first line is a RecBole header ("user_id:token
    item_id:token rating:float timestamp:float", tab-separated) loads as RecBole's .inter: user
    and item ids from the columns of those names (integer tokens), rating and timestamp when
@@ -381,6 +398,8 @@ typedef struct cr_load_report {
     int64_t unknown_item;   /* records dropped: item not in the id map (test files) */
     int64_t first_bad_line; /* line number of the first skipped line, 0 if none */
     char first_bad[256];    /* its message */
+    cr_format format;       /* the format read (CR_FORMAT_AUTO resolved; triplets for RecBole) */
+    int detected;           /* 1: found by cr_detect_format, 0: given */
 } cr_load_report;
 
 /* Loads path into x. Ids are mapped through users/items: with add_ids, unseen raw ids are added
@@ -468,7 +487,8 @@ typedef struct cr_dataset {
 /* Loads train (adds ids) and, if test_path is not NULL, test (maps ids). Test records whose
    (user, item) pair is also in train are dropped and counted in test_overlap (they could never
    be hit), except for sequence files (CR_FORMAT_SEQ), where a repeat is a legitimate next item.
-   opts NULL means CR_FORMAT_LIGHTGCN with the defaults. */
+   opts NULL means CR_FORMAT_AUTO with the defaults; with CR_FORMAT_AUTO the test file is read
+   in the format found for the training file. */
 CR_API cr_status cr_dataset_load(cr_dataset *ds, const char *train_path, const char *test_path,
                                  const cr_load_opts *opts);
 /* The same from arrays of raw ids (each in [0, 2^32)): n_train training and n_test test pairs
@@ -3507,10 +3527,100 @@ static cr_status cr__rb_convert(const char *text, size_t len, const char *name, 
     return CR_OK;
 }
 
+/* ---- 5d''. format detection (cr_detect_format) ---- */
+
+CR_API const char *cr_format_name(cr_format f) {
+    static const char *const names[CR_FORMAT_COUNT] = {"auto", "lightgcn", "triplets", "movielens", "seq"};
+    return (unsigned)f < CR_FORMAT_COUNT ? names[f] : "unknown";
+}
+
+/* What the first data lines look like: counts of the telling separators, the range of field
+   counts, and per column (1-4) the range of numeric values and whether one had a decimal part. */
+typedef struct cr__shape {
+    int64_t lines, dcolon, colon, nf_min, nf_max;
+    int header, text;
+    double lo[4], hi[4];
+    int dec[4];
+} cr__shape;
+
+static void cr__shape_line(cr__shape *sh, cr__parser *P, const char *b, const char *e) {
+    int64_t k;
+    const char *c;
+    for (c = b; c + 1 < e; c++)
+        if (c[0] == ':' && c[1] == ':') { sh->dcolon++; break; }
+    if (cr__split_line(P, b, e) != 1) { sh->text = 1; return; }
+    if (!sh->lines && !sh->header && P->nf >= 2 && !cr__is_numeric_start(&P->f[0]) && !cr__is_numeric_start(&P->f[1])) {
+        sh->header = 1; /* "userId,movieId,rating,timestamp" */
+        return;
+    }
+    sh->colon += P->colon_after_first;
+    sh->nf_min = sh->lines ? CR__MIN(sh->nf_min, P->nf) : P->nf;
+    sh->nf_max = sh->lines ? CR__MAX(sh->nf_max, P->nf) : P->nf;
+    for (k = 0; k < P->nf && k < 4; k++) {
+        cr__parser Q;
+        double v;
+        memset(&Q, 0, sizeof Q);
+        if (!cr__parse_num(&Q, &P->f[k], "", 1, &v)) { sh->text = 1; continue; }
+        if (memchr(P->f[k].b, '.', (size_t)(P->f[k].e - P->f[k].b)) || memchr(P->f[k].b, 'e', (size_t)(P->f[k].e - P->f[k].b))) sh->dec[k] = 1;
+        if (!sh->lines || v < sh->lo[k]) sh->lo[k] = v;
+        if (!sh->lines || v > sh->hi[k]) sh->hi[k] = v;
+    }
+    sh->lines++;
+}
+
+/* The format of sh, or CR_FORMAT_AUTO when two readings fit (*why says which). */
+static cr_format cr__shape_format(const cr__shape *sh, const char **why) {
+    int rating = sh->dec[2] || (sh->lo[2] >= 0 && sh->hi[2] <= 10 && sh->hi[1] > 10);
+    int ids3 = !sh->dec[2] && sh->lo[2] >= 0 && sh->hi[2] > 10, ids4 = !sh->dec[3] && sh->lo[3] >= 0;
+    int time = sh->dec[3] || sh->lo[3] >= 1e6;
+    if (sh->dcolon * 2 > sh->lines) return CR_FORMAT_MOVIELENS;
+    if (sh->colon * 2 > sh->lines) return CR_FORMAT_SEQ;
+    if (sh->header) return sh->nf_min == 4 && sh->nf_max == 4 ? CR_FORMAT_MOVIELENS : CR_FORMAT_TRIPLETS;
+    if (sh->nf_max > 4 || sh->nf_min != sh->nf_max || sh->nf_max == 1) return CR_FORMAT_LIGHTGCN;
+    if (sh->nf_max == 2) return CR_FORMAT_TRIPLETS; /* a pair per line: both readings agree */
+    if (sh->nf_max == 3) {
+        if (rating) return CR_FORMAT_TRIPLETS;
+        if (ids3) return CR_FORMAT_LIGHTGCN;
+        *why = "every line has 3 fields and the third looks neither like a rating nor like an item id: \"user item rating\" or \"user item item\"";
+        return CR_FORMAT_AUTO;
+    }
+    if (rating && time) return CR_FORMAT_MOVIELENS;
+    if (ids3 && ids4 && !time) return CR_FORMAT_LIGHTGCN;
+    *why = rating ? "every line has 4 fields, the third looks like a rating but the fourth not like a timestamp: \"user item rating timestamp\" or \"user item item item\""
+                  : "every line has 4 fields and the last two look like neither ratings and timestamps nor item ids: \"user item rating timestamp\" or \"user item item item\"";
+    return CR_FORMAT_AUTO;
+}
+
+CR_API cr_status cr_detect_format(const char *text, size_t len, const char *name, cr_format *out) {
+    const char *s = text, *end = text + len, *why = "";
+    cr__shape sh;
+    cr__parser P;
+    *out = CR_FORMAT_AUTO;
+    if (!name) name = "(memory)";
+    if (!text && len) return cr__fail(CR_ERR_INVALID, "%s: no text given", name);
+    memset(&sh, 0, sizeof sh);
+    memset(&P, 0, sizeof P);
+    P.format = CR_FORMAT_SEQ; /* the splitter's most permissive rule: a ':' after the first field */
+    if (len >= 3 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF) s += 3;
+    while (s < end && sh.lines < 1000) {
+        const char *nl = (const char *)memchr(s, '\n', (size_t)(end - s)), *le = nl ? nl : end, *q = s;
+        while (q < le && CR__ISBLANK(*q)) q++;
+        if (q < le && *q != '#') cr__shape_line(&sh, &P, s, le);
+        s = nl ? nl + 1 : end;
+    }
+    CR_FREE(P.f);
+    if (!sh.lines) { *out = CR_FORMAT_LIGHTGCN; return CR_OK; } /* nothing to read: the loader says so */
+    if ((*out = cr__shape_format(&sh, &why)) == CR_FORMAT_AUTO && sh.text) *out = CR_FORMAT_LIGHTGCN; /* the loader names the bad field */
+    if (*out == CR_FORMAT_AUTO)
+        return cr__fail(CR_ERR_PARSE, "%s: the format is ambiguous: %s; choose one with --format lightgcn|triplets|movielens|seq (cr_load_opts.format)", name,
+                        why);
+    return CR_OK;
+}
+
 CR_API cr_status cr_parse_interactions(cr_interactions *x, cr_idmap *users, cr_idmap *items,
                                        int add_ids, const char *text, size_t len, const char *path,
                                        const cr_load_opts *opts, cr_load_report *report) {
-    static const cr_load_opts defaults = {CR_FORMAT_LIGHTGCN, 0, 0, 0.0f};
+    static const cr_load_opts defaults = {CR_FORMAT_AUTO, 0, 0, 0.0f};
     cr_load_opts rb_opts;
     char *conv = NULL;
     int rb_rated = 1;
@@ -3525,19 +3635,23 @@ CR_API cr_status cr_parse_interactions(cr_interactions *x, cr_idmap *users, cr_i
     if (!report) report = &rep_local;
     memset(report, 0, sizeof *report);
     if (!opts) opts = &defaults;
-    if ((unsigned)opts->format > (unsigned)CR_FORMAT_SEQ)
+    if ((unsigned)opts->format >= (unsigned)CR_FORMAT_COUNT)
         return cr__fail(CR_ERR_INVALID, "%s: unknown file format %d", path ? path : "(null)", (int)opts->format);
     if (!(opts->min_rating == opts->min_rating))
         return cr__fail(CR_ERR_INVALID, "%s: min_rating is NaN", path ? path : "(null)");
     if (!path) path = "(memory)";
     if (!text && len) return cr__fail(CR_ERR_INVALID, "%s: no text given", path);
     if ((st = cr__rb_convert(text, len, path, 0, &conv, &len, &rb_rated)) != CR_OK) return st;
+    rb_opts = *opts;
     if (conv) { /* a RecBole .inter file, now "user item [rating [timestamp]]" lines */
-        rb_opts = *opts;
         rb_opts.format = CR_FORMAT_TRIPLETS;
-        opts = &rb_opts;
         text = conv;
+    } else if (opts->format == CR_FORMAT_AUTO) {
+        if ((st = cr_detect_format(text, len, path, &rb_opts.format)) != CR_OK) return st;
+        report->detected = 1;
     }
+    opts = &rb_opts;
+    report->format = opts->format;
     L.x = x;
     L.users = users;
     L.items = items;
@@ -4037,8 +4151,12 @@ CR_API cr_status cr_dataset_load(cr_dataset *ds, const char *train_path, const c
     memset(ds, 0, sizeof *ds);
     st = cr_load_interactions(&ds->train, &ds->users, &ds->items, 1, train_path, opts, &ds->train_report);
     if (st == CR_OK && test_path) {
-        st = cr_load_interactions(&ds->test, &ds->users, &ds->items, 0, test_path, opts, &ds->test_report);
-        if (st == CR_OK) st = cr__dataset_test_done(ds, test_path, opts && opts->format == CR_FORMAT_SEQ);
+        cr_load_opts to;
+        memset(&to, 0, sizeof to);
+        if (opts) to = *opts;
+        if (to.format == CR_FORMAT_AUTO && ds->train_report.format != CR_FORMAT_TRIPLETS) to.format = ds->train_report.format; /* as train */
+        st = cr_load_interactions(&ds->test, &ds->users, &ds->items, 0, test_path, &to, &ds->test_report);
+        if (st == CR_OK) st = cr__dataset_test_done(ds, test_path, ds->train_report.format == CR_FORMAT_SEQ);
     }
     if (st != CR_OK) { cr_dataset_free(ds); return st; }
     ds->n_users = ds->users.n;
@@ -10214,12 +10332,12 @@ static int cr__floats_ok(const float *x, int64_t n, int nonneg, int64_t *bad) {
 /* A cr_metrics read from a file: the cut-offs index fixed arrays, so their count and values
    are checked first; the rates lie in [0, 1], AUC and the optional figures in [-1, 1] or are
    finite, counts are not negative. Returns the first bad field's name, or NULL. */
-static const char *cr__metrics_bad(const cr_metrics *m, int32_t n_items) {
+static const char *cr__metrics_bad(const cr_metrics *m) {
     const double *rates[8];
     int i, j;
     if (m->n_k < 0 || m->n_k > CR_MAX_K) return "number of cut-offs";
     for (i = 0; i < m->n_k; i++)
-        if (m->k[i] < 1 || m->k[i] > n_items || (i && m->k[i] <= m->k[i - 1])) return "cut-offs";
+        if (m->k[i] < 1 || (i && m->k[i] <= m->k[i - 1])) return "cut-offs"; /* a cut-off may pass the item count */
     rates[0] = m->recall; rates[1] = m->precision; rates[2] = m->ndcg; rates[3] = m->hit;
     rates[4] = m->hit_inter; rates[5] = m->mrr; rates[6] = m->pop_recall; rates[7] = m->pop_ndcg;
     for (j = 0; j < 8; j++)
@@ -10253,7 +10371,7 @@ static const char *cr__metrics_bad(const cr_metrics *m, int32_t n_items) {
    reason, a selection value that a metric can take, times and a step count that can be. */
 static const char *cr__state_scalars_bad(const cr__fit_state *f, const cr_model *m, int selecting) {
     const cr_fit_result *r = &f->res;
-    const char *bad = cr__metrics_bad(&r->valid, m->n_items);
+    const char *bad = cr__metrics_bad(&r->valid);
     if (bad) return bad;
     if (r->best_epoch < 0 || r->best_epoch > (int)f->epoch) return "best epoch";
     if (selecting && r->best_epoch && r->valid.n_k < 1) return "metrics of the best epoch";

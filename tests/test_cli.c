@@ -106,7 +106,7 @@ TEST(bad_files) {
     EXPECT("train --model mf --train build/test-tmp/cli_bad.txt --skip-bad-lines --epochs 1 --dim 4 --select last", 0, "1 malformed lines skipped (first: line 3");
     crt_write("cli_empty.txt", "", 0);
     EXPECT("train --model mf --train build/test-tmp/cli_empty.txt", 1, "no interactions found");
-    crt_write("cli_ok.txt", "0 1 2 3\n1 2 3 4\n2 0 4 5\n3 1 5 6\n4 2 6 7\n", -1);
+    crt_write("cli_ok.txt", "0 11 12 13\n1 12 13 14\n2 10 14 15\n3 11 15 16\n4 12 16 17\n", -1);
     crt_write("cli_test_unknown.txt", "9 1\n8 2\n", -1);
     EXPECT("train --model mf --train build/test-tmp/cli_ok.txt --test build/test-tmp/cli_test_unknown.txt", 1, "no test interactions left (2 records with users unknown to training");
     crt_write("cli_garbage.crrc", "CRRC\1\0\0\0garbage", 16);
