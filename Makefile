@@ -107,15 +107,43 @@ build/fuzz_load: tests/fuzz/fuzz_load.c $(HDR) | build
 build/fuzz_ckpt: tests/fuzz/fuzz_ckpt.c $(HDR) | build
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -o $@ $< -lm
 
+build/fuzz_state: tests/fuzz/fuzz_state.c $(HDR) | build
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< -lm
+
+build/fuzz_recbole: tests/fuzz/fuzz_recbole.c $(HDR) | build
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< -lm
+
+build/gen_state_seeds: tests/fuzz/gen_state_seeds.c $(HDR) | build
+	$(CC) -std=c99 -O1 -I. -o $@ $< -lm
+
+# training states written by the CLI (train --resume) on tiny_graph.txt, the data fuzz_state
+# embeds (cut-offs within its 8 items, and the default 10,20 beyond them), and hostile variants
+# of two of them with recomputed checksums
+build/fuzz-seeds-state: build/contrarec build/gen_state_seeds tests/fuzz/tiny_graph.txt
+	rm -rf $@ && mkdir -p $@
+	set -e; T="./build/contrarec train --train tests/fuzz/tiny_graph.txt --dim 4 --epochs 2 --threads 1 --valid 0.5"; \
+	  $$T --model mf --topk 2,4 --resume $@/mf.state >/dev/null 2>&1; \
+	  $$T --model mf --resume $@/mf-topk-10-20.state >/dev/null 2>&1; \
+	  $$T --model mf --select last --resume $@/mf-last.state >/dev/null 2>&1; \
+	  $$T --model lightgcn --topk 2,4 --refit --resume $@/lightgcn-refit.state >/dev/null 2>&1; \
+	  $$T --model recdcl --topk 2,4 --resume $@/recdcl.state >/dev/null 2>&1; \
+	  $$T --model rcl --adv prev --topk 2,4 --resume $@/rcl-prev.state >/dev/null 2>&1
+	./build/gen_state_seeds $@/mf.state $@ hostile-mf >/dev/null
+	./build/gen_state_seeds $@/recdcl.state $@ hostile-recdcl >/dev/null
+
 build/fuzz-seeds: build/contrarec tests/fuzz/tiny_graph.txt tests/fuzz/tiny_seq.txt
 	mkdir -p $@
 	for m in mf lightgcn xsimgcl; do ./build/contrarec train --model $$m --train tests/fuzz/tiny_graph.txt --dim 4 --epochs 1 --threads 1 --select last --save $@/$$m.crrc >/dev/null 2>&1 || exit 1; done
 	./build/contrarec train --model cl4srec --train tests/fuzz/tiny_seq.txt --dim 4 --maxlen 4 --epochs 1 --threads 1 --proj-head --select last --save $@/cl4srec.crrc >/dev/null 2>&1 || exit 1
 	touch $@
 
-fuzz: build/fuzz_load build/fuzz_ckpt build/fuzz-seeds
-	mkdir -p build/fuzz-work/load build/fuzz-work/ckpt
+fuzz: build/fuzz_load build/fuzz_ckpt build/fuzz-seeds build/fuzz_state build/fuzz_recbole build/fuzz-seeds-state
+	mkdir -p build/fuzz-work/load build/fuzz-work/ckpt build/fuzz-work/state build/fuzz-work/recbole
 	./build/fuzz_load -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -rss_limit_mb=2048 build/fuzz-work/load tests/fuzz/corpus_load
 	./build/fuzz_ckpt -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 build/fuzz-work/ckpt build/fuzz-seeds tests/fuzz/corpus_ckpt
+	./build/fuzz_state -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -rss_limit_mb=2048 build/fuzz-work/state build/fuzz-seeds-state
+	./build/fuzz_recbole -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -rss_limit_mb=2048 build/fuzz-work/recbole tests/fuzz/corpus_recbole
 	@if ls tests/fuzz/regressions/load-* >/dev/null 2>&1; then ./build/fuzz_load tests/fuzz/regressions/load-*; fi
 	@if ls tests/fuzz/regressions/ckpt-* >/dev/null 2>&1; then ./build/fuzz_ckpt tests/fuzz/regressions/ckpt-*; fi
+	@if ls tests/fuzz/regressions/state-* >/dev/null 2>&1; then ./build/fuzz_state tests/fuzz/regressions/state-*; fi
+	@if ls tests/fuzz/regressions/recbole-* >/dev/null 2>&1; then ./build/fuzz_recbole tests/fuzz/regressions/recbole-*; fi
