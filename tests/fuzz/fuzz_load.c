@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memset(&o, 0, sizeof o);
     memset(&u, 0, sizeof u);
     memset(&i, 0, sizeof i);
-    o.format = (cr_format)(data[0] % 4);
+    o.format = (cr_format)(data[0] % CR_FORMAT_COUNT);
     o.skip_bad_lines = (data[0] >> 2) & 1;
     o.keep_duplicates = (data[0] >> 3) & 1;
     o.min_rating = (data[0] >> 4) & 1 ? 3.0f : 0.0f;
