@@ -121,7 +121,7 @@ build/gen_state_seeds: tests/fuzz/gen_state_seeds.c $(HDR) | build
 # of two of them with recomputed checksums
 build/fuzz-seeds-state: build/contrarec build/gen_state_seeds tests/fuzz/tiny_graph.txt
 	rm -rf $@ && mkdir -p $@
-	set -e; T="./build/contrarec train --train tests/fuzz/tiny_graph.txt --dim 4 --epochs 2 --threads 1 --valid 0.5"; \
+	set -e; T="./build/contrarec train --train tests/fuzz/tiny_graph.txt --format lightgcn --dim 4 --epochs 2 --threads 1 --valid 0.5"; \
 	  $$T --model mf --topk 2,4 --resume $@/mf.state >/dev/null 2>&1; \
 	  $$T --model mf --resume $@/mf-topk-10-20.state >/dev/null 2>&1; \
 	  $$T --model mf --select last --resume $@/mf-last.state >/dev/null 2>&1; \
@@ -133,7 +133,7 @@ build/fuzz-seeds-state: build/contrarec build/gen_state_seeds tests/fuzz/tiny_gr
 
 build/fuzz-seeds: build/contrarec tests/fuzz/tiny_graph.txt tests/fuzz/tiny_seq.txt
 	mkdir -p $@
-	for m in mf lightgcn xsimgcl; do ./build/contrarec train --model $$m --train tests/fuzz/tiny_graph.txt --dim 4 --epochs 1 --threads 1 --select last --save $@/$$m.crrc >/dev/null 2>&1 || exit 1; done
+	for m in mf lightgcn xsimgcl; do ./build/contrarec train --model $$m --train tests/fuzz/tiny_graph.txt --format lightgcn --dim 4 --epochs 1 --threads 1 --select last --save $@/$$m.crrc >/dev/null 2>&1 || exit 1; done
 	./build/contrarec train --model cl4srec --train tests/fuzz/tiny_seq.txt --dim 4 --maxlen 4 --epochs 1 --threads 1 --proj-head --select last --save $@/cl4srec.crrc >/dev/null 2>&1 || exit 1
 	touch $@
 

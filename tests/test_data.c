@@ -543,6 +543,61 @@ TEST(item_features_long_line_is_linear) {
     cr_idmap_free(&items);
 }
 
+/* With no format given, the layout is read from the file: each common layout loads as what it
+   is, a file of ratings and timestamps is never read as item lists, and a file two readings
+   fit is refused naming both and the option that chooses. */
+TEST(format_detected_from_the_first_lines) {
+    static const struct { const char *text; cr_format want; int64_t records; int rated, timed; } files[] = {
+        {"196\t242\t3\t881250949\n186\t302\t3\t891717742\n22\t377\t1\t878887116\n", CR_FORMAT_MOVIELENS, 3, 1, 1}, /* u.data */
+        {"1::1193::5::978300760\n1::661::3::978302109\n", CR_FORMAT_MOVIELENS, 2, 1, 1},                             /* ratings.dat */
+        {"userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,3,4.0,964981247\n", CR_FORMAT_MOVIELENS, 2, 1, 1},  /* ratings.csv */
+        {"user,item,score\n1,20,0.5\n2,20,1.5\n", CR_FORMAT_TRIPLETS, 2, 1, 0},                                      /* CSV with a header */
+        {"1 20 4\n2 30 5\n3 20 1\n", CR_FORMAT_TRIPLETS, 3, 1, 0},
+        {"0 11 12 13 14\n1 12\n2 40 41\n", CR_FORMAT_LIGHTGCN, 7, 0, 0},                                             /* LightGCN */
+        {"0 11 12 13\n1 12 13 14\n2 10 14 15\n", CR_FORMAT_LIGHTGCN, 9, 0, 0},                                      /* equal widths, item ids */
+        {"1: 5 6 7\n2: 6 5\n", CR_FORMAT_SEQ, 5, 0, 0},
+        {"5 7\n5 8\n6 7\n", CR_FORMAT_TRIPLETS, 3, 0, 0},
+        {"user_id:token\titem_id:token\trating:float\n1\t2\t5\n", CR_FORMAT_TRIPLETS, 1, 1, 0}};                   /* RecBole .inter */
+    static const char *const ambiguous[] = {"0 1 2 3\n1 2 3 4\n2 0 4 5\n", "0 1 2\n1 2 3\n3 4 5\n", "1 20 4 17\n2 30 5 18\n"};
+    cr_interactions x;
+    cr_idmap users, items;
+    cr_load_report rep;
+    cr_format f;
+    size_t i;
+    memset(&users, 0, sizeof users);
+    memset(&items, 0, sizeof items);
+    for (i = 0; i < sizeof files / sizeof files[0]; i++) {
+        CHECK_OK(cr_parse_interactions(&x, &users, &items, 1, files[i].text, strlen(files[i].text), "f", NULL, &rep));
+        CHECKF(rep.format == files[i].want && rep.detected == (i < 9) && x.n == files[i].records && x.has_rating == files[i].rated &&
+                   x.has_time == files[i].timed,
+               "file %d: read as %s (detected %d), %lld records, rated %d, timed %d", (int)i, cr_format_name(rep.format), rep.detected,
+               (long long)x.n, x.has_rating, x.has_time);
+        cr_interactions_free(&x);
+        cr_idmap_free(&users);
+        cr_idmap_free(&items);
+    }
+    for (i = 0; i < sizeof ambiguous / sizeof ambiguous[0]; i++) {
+        CHECK_FAILS(cr_parse_interactions(&x, &users, &items, 1, ambiguous[i], strlen(ambiguous[i]), "amb.txt", NULL, NULL), CR_ERR_PARSE,
+                    "amb.txt: the format is ambiguous");
+        CHECK(strstr(cr_last_error(), "--format") && strstr(cr_last_error(), "\"user item rating"));
+        CHECK(users.n == 0 && items.n == 0);
+    }
+    CHECK_OK(cr_detect_format(ambiguous[0], strlen(ambiguous[0]), "a", &f) == CR_ERR_PARSE ? CR_OK : CR_ERR_INVALID);
+    CHECK(f == CR_FORMAT_AUTO);
+    CHECK_OK(cr_detect_format(files[0].text, strlen(files[0].text), "a", &f));
+    CHECK(f == CR_FORMAT_MOVIELENS && !strcmp(cr_format_name(f), "movielens"));
+    {   /* the real MovieLens-style shape: 4 columns, ratings 1-5, timestamps; never item lists */
+        char *t = (char *)malloc(200000);
+        size_t n = 0;
+        int k;
+        CHECK(t != NULL);
+        for (k = 0; k < 5000; k++) n += (size_t)snprintf(t + n, 200000 - n, "%d\t%d\t%d\t%d\n", k % 943 + 1, (k * 7) % 1682 + 1, k % 5 + 1, 874724710 + k);
+        CHECK_OK(cr_detect_format(t, n, "u.data", &f));
+        free(t);
+        CHECK(f == CR_FORMAT_MOVIELENS);
+    }
+}
+
 const crt_case crt_data[] = {
     {"data/lightgcn_format", lightgcn_format},
     {"data/seq_format_colon_and_plain", seq_format_colon_and_plain},
@@ -561,6 +616,7 @@ const crt_case crt_data[] = {
     {"data/item_features_format_and_errors", item_features_format_and_errors},
     {"data/recbole_atomic_files", recbole_atomic_files},
     {"data/recbole_unusual_and_hostile", recbole_unusual_and_hostile},
+    {"data/format_detected_from_the_first_lines", format_detected_from_the_first_lines},
     {"data/item_features_long_line_is_linear", item_features_long_line_is_linear},
     {"data/ratio_split_three_ways", ratio_split_three_ways},
     {"data/real_beauty_item_features_when_present", real_beauty_item_features_when_present},

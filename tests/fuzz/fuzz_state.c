@@ -55,6 +55,7 @@ static int running_count(cr_model *m) {
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     static const cr_model_kind kinds[N_CAND] = {CR_MODEL_MF, CR_MODEL_LIGHTGCN, CR_MODEL_RECDCL, CR_MODEL_RCL};
     cr_load_report rep;
+    cr_load_opts lo;
     const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     int c;
     (void)argc;
@@ -63,7 +64,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     verbose = getenv("CR_FUZZ_VERBOSE") && getenv("CR_FUZZ_VERBOSE")[0] == '1';
     snprintf(path, sizeof path, "%s/cr_fuzz_state.%ld", dir, (long)getpid());
     memset(&ds, 0, sizeof ds);
-    if (cr_parse_interactions(&ds.train, &ds.users, &ds.items, 1, tiny_graph, sizeof tiny_graph - 1, "tiny", NULL, &rep) != CR_OK) abort();
+    memset(&lo, 0, sizeof lo);
+    lo.format = CR_FORMAT_LIGHTGCN; /* 4 small numbers a line could be ratings and timestamps: say which */
+    if (cr_parse_interactions(&ds.train, &ds.users, &ds.items, 1, tiny_graph, sizeof tiny_graph - 1, "tiny", &lo, &rep) != CR_OK) abort();
     ds.n_users = ds.users.n;
     ds.n_items = ds.items.n;
     if (cr_dataset_carve_test(&ds, 0.2, 0, 2024) != CR_OK) abort();
