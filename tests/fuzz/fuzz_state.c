@@ -14,10 +14,11 @@
    after the loader relies on: the metrics' cut-off count within CR_MAX_K (the CLI indexes
    k[n_k - 1]), the best epoch within the epochs done (the refit trains that many epochs), the
    epochs run within the budget, the stop flag 0..2; and the model must then train an epoch
-   (or refuse it with a status), evaluate and recommend without a crash. With the environment
-   variable CR_FUZZ_STRICT=1 the numbers must also be sane: a finite positive learning rate, a
-   non-negative step, finite parameters and moments (second moments >= 0), finite times and best
-   value, ascending positive cut-offs. CR_FUZZ_VERBOSE=1 prints each input's model and outcome. */
+   (or refuse it with a status), evaluate and recommend without a crash. The numbers must also
+   be sane (the loader checks them): a finite positive learning rate, a non-negative step, finite
+   parameters and moments (second moments >= 0), finite times and best value, ascending positive
+   cut-offs; CR_FUZZ_STRICT=0 leaves these out. CR_FUZZ_VERBOSE=1 prints each input's model and
+   outcome. */
 #define CONTRAREC_IMPLEMENTATION
 #include "../../contrarec.h"
 #include <stdlib.h>
@@ -60,7 +61,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     int c;
     (void)argc;
     (void)argv;
-    strict = getenv("CR_FUZZ_STRICT") && getenv("CR_FUZZ_STRICT")[0] == '1';
+    strict = !(getenv("CR_FUZZ_STRICT") && getenv("CR_FUZZ_STRICT")[0] == '0');
     verbose = getenv("CR_FUZZ_VERBOSE") && getenv("CR_FUZZ_VERBOSE")[0] == '1';
     snprintf(path, sizeof path, "%s/cr_fuzz_state.%ld", dir, (long)getpid());
     memset(&ds, 0, sizeof ds);
