@@ -22,6 +22,19 @@
          #include <stdio.h>
          #include <string.h>
 
+         // Called after every epoch: where the run stands. Return non-zero to stop.
+         static int progress(void *user, cr_model *m, const cr_fit_info *e) {
+             (void)user;
+             (void)m;
+             printf("epoch %d: loss %.4f", e->epoch, e->train.loss);
+             if (e->evaluated)
+                 printf(", validation NDCG@20 %.4f (best %.4f, epoch %d)", e->sel.ndcg[1],
+                        e->best_value, e->best_epoch);
+             printf("\n");
+             fflush(stdout);
+             return 0;
+         }
+
          int main(void) {
              cr_dataset ds;
              cr_config cfg;
@@ -31,7 +44,8 @@
              memset(&cfg, 0, sizeof cfg);  // every zero field means "the model's default"
              memset(&fit, 0, sizeof fit);  // select on validation, stop when it stops improving
              cfg.model = CR_MODEL_XSIMGCL;
-             if (cr_dataset_load(&ds, "train.txt", "test.txt", NULL) != CR_OK ||
+             fit.on_epoch = progress;
+             if (cr_dataset_load(&ds, "train.txt", "test.txt", NULL) != CR_OK ||  // format found
                  cr_fit(&m, &cfg, &ds, &fit, &res) != CR_OK) {
                  fprintf(stderr, "%s\n", cr_last_error());  // names file, line and field
                  return 1;
@@ -5045,7 +5059,8 @@ enum { CR__L2_EGO = 1, CR__L2_FINAL_UPN = 2, CR__L2_FINAL_UP = 3 };
 /* A buffer of training state other than the parameter blocks: n values of 4 bytes. */
 typedef struct cr__running {
     void *p;
-    int64_t n;
+    int64_t n;  /* 4-byte entries: floats, or with flag one int32 that is 0 or 1 */
+    int flag;
 } cr__running;
 
 typedef struct cr__model_ops {
@@ -7500,6 +7515,7 @@ static int cr__rcl_running(cr_model *m, cr__running *out) {
     int k, n = 0;
     if (m->cfg.adv != CR_ADV_PREV || m->cfg.lambda <= 0) return 0;
     out[n].p = &m->g.adv_ready;
+    out[n].flag = 1;
     out[n++].n = 1;
     for (k = 1; k <= m->cfg.layers; k++) {
         out[n].p = m->g.adv_d[k];
@@ -10396,8 +10412,9 @@ static cr_status cr__state_check(const char *path, const cr_model *m, const cr__
         return cr__fail(CR_ERR_FORMAT, "%s: damaged training state: parameter %lld (or its Adam moments or best value) is NaN, Inf or negative where it cannot be",
                         path, (long long)bad);
     for (i = 0; i < nr; i++)
-        if (!cr__floats_ok(run[i].p, run[i].n, 0, &bad))
-            return cr__fail(CR_ERR_FORMAT, "%s: damaged training state: running state %d, entry %lld is NaN or Inf", path, i + 1, (long long)bad);
+        if (run[i].flag ? (*(const int32_t *)run[i].p & ~1) != 0 : !cr__floats_ok((const float *)run[i].p, run[i].n, 0, &bad))
+            return cr__fail(CR_ERR_FORMAT, "%s: damaged training state: running state %d, entry %lld is NaN, Inf or not a flag", path, i + 1,
+                            (long long)bad);
     return CR_OK;
 }
 
@@ -10415,6 +10432,7 @@ static cr_status cr__state_load(const char *path, cr_model *m, cr__fit_state *fs
     cr__rd r;
     int nr, i;
     cr_status st;
+    memset(run, 0, sizeof run);
     if ((st = cr__read_file(path, &buf, &len)) != CR_OK) return st;
     if ((st = cr__state_head((const unsigned char *)buf, len, path, &f)) != CR_OK) goto done;
     h = cr__fnv(CR__FNV0, buf, len - 8);

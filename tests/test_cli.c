@@ -379,17 +379,16 @@ TEST(quick_start_is_examples_minimal) {
     int lines = 0;
     CHECK(h && x);
     p = strstr(h, "         #define CONTRAREC_IMPLEMENTATION\n         #include \"contrarec.h\"");
-    q = strstr(x, "#define CONTRAREC_IMPLEMENTATION\n#include \"../contrarec.h\"");
+    q = strstr(x, "#define CONTRAREC_IMPLEMENTATION\n#include \"contrarec.h\"");
     CHECK(p && q);
     while (p && q && *q) { /* each manual line is 9 spaces + the program's line */
         char *pe = strchr(p, '\n'), *qe = strchr(q, '\n'), want[512];
         if (!pe || !qe || qe - q >= (long)sizeof want) break;
         snprintf(want, sizeof want, "%.*s", (int)(qe - q), q);
-        if (!strcmp(want, "#include \"../contrarec.h\"")) strcpy(want, "#include \"contrarec.h\"");
         if (!want[0]) CHECKF(pe == p, "manual line %d is not empty", lines + 1);
         else CHECKF(pe - p == 9 + (long)strlen(want) && !strncmp(p + 9, want, strlen(want)), "quick start line %d differs: %s", lines + 1, want);
         lines++;
-        if (!strcmp(want, "}")) break;
+        if (!strcmp(want, "}") && !strchr(qe + 1, '}')) break; /* main's closing brace: the program's last */
         p = pe + 1;
         q = qe + 1;
     }
