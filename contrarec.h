@@ -6994,6 +6994,9 @@ static void cr__kmeans(float *C, int32_t *assign, const float *X, int64_t n, int
 static cr_status cr__ncl_check(const cr_config *c) {
     if (c->lstar < 1 || c->lstar > c->layers)
         return cr__fail(CR_ERR_INVALID, "config ncl: lstar %d (the layer contrasted with the ego embedding) is outside 1..layers (%d)", c->lstar, c->layers);
+    if (c->lstar % 2) /* an odd hop lands on the other side of the bipartite graph */
+        return cr__fail(CR_ERR_INVALID, "config ncl: lstar %d is odd: NCL contrasts a node with its own kind, an even number of hops away (the authors' 2 x hyper_layers)",
+                        c->lstar);
     if (c->clusters < 1 || c->clusters > 4096) return cr__fail(CR_ERR_INVALID, "config ncl: clusters %d is outside 1..4096", c->clusters);
     return cr__graph_check(c);
 }

@@ -497,6 +497,11 @@ TEST(config_is_range_checked) {
     c.lstar = 3;
     CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "lstar 3 is outside 1..layers (2)");
     memset(&c, 0, sizeof c);
+    c.model = CR_MODEL_NCL;
+    c.layers = 3;
+    c.lstar = 1; /* a user against its items' mean: not NCL's same-kind contrast */
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "config ncl: lstar 1 is odd");
+    memset(&c, 0, sizeof c);
     c.model = CR_MODEL_LIGHTGCN;
     c.lr = NAN;
     CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "lr nan");
