@@ -8,16 +8,20 @@
 #define CLI 1
 #endif
 
-#define BIN "./build/contrarec"
-
 #ifdef CLI
-/* Runs BIN with args; returns its exit status (or 128 + signal); stderr goes to err. */
+/* the program under test: CRT_CLI (make asan: its sanitized build), else ./build/contrarec */
+static const char *bin(void) {
+    const char *b = getenv("CRT_CLI");
+    return b && *b ? b : "./build/contrarec";
+}
+
+/* Runs the program with args; returns its exit status (or 128 + signal); stderr goes to err. */
 static int run(const char *args, char *err, size_t n) {
     char cmd[4096];
     FILE *f;
     int st;
     size_t got;
-    snprintf(cmd, sizeof cmd, BIN " %s > build/test-tmp/cli.out 2> build/test-tmp/cli.err", args);
+    snprintf(cmd, sizeof cmd, "%s %s > build/test-tmp/cli.out 2> build/test-tmp/cli.err", bin(), args);
     st = system(cmd);
     err[0] = 0;
     if ((f = fopen("build/test-tmp/cli.err", "rb"))) {
@@ -31,8 +35,8 @@ static int run(const char *args, char *err, size_t n) {
 }
 
 static int have_bin(void) {
-    if (crt_have_file(BIN)) return 1;
-    printf("(skipped: no %s; make test builds it) ", BIN);
+    if (crt_have_file(bin())) return 1;
+    printf("(skipped: no %s; make test builds it) ", bin());
     return 0;
 }
 
@@ -113,7 +117,7 @@ TEST(bad_files) {
     EXPECT("eval --load build/test-tmp/cli_garbage.crrc --test build/test-tmp/cli_ok.txt", 1, "cli_garbage.crrc: truncated");
     EXPECT("eval --load build/test-tmp/cli_ok.txt --test build/test-tmp/cli_ok.txt", 1, "not a contrarec checkpoint (bad magic)");
     snprintf(args, sizeof args, "train --model mf --train build/test-tmp/cli_ok.txt --epochs 1 --dim 4 --save build/test-tmp/no-such-dir/m.crrc");
-    EXPECT(args, 1, "cannot create");
+    EXPECT(args, 1, "--save: build/test-tmp/no-such-dir/m.crrc: the folder build/test-tmp/no-such-dir does not exist");
     EXPECT("train --model mf --train build/test-tmp/cli_ok.txt --epochs 1 --dim 4", 1, "no validation records");
 }
 
@@ -191,7 +195,7 @@ TEST(plot_runs) {
     CHECK(strstr(buf, ">0.070<") && strstr(buf, ">2.0<") && !strstr(buf, ">3.0<") && !strstr(buf, ">0.5"));
     EXPECT("plot build/test-tmp/run_a.json -o build/test-tmp/x.svg --metric valid_recall@20", 1, "run_a.json: no epoch line has \"valid_recall@20\"");
     EXPECT("plot build/test-tmp/none.json -o build/test-tmp/x.svg", 1, "none.json: cannot open");
-    EXPECT("plot build/test-tmp/run_a.json -o build/test-tmp/no-such-dir/x.svg", 1, "cannot create");
+    EXPECT("plot build/test-tmp/run_a.json -o build/test-tmp/no-such-dir/x.svg", 1, "-o: build/test-tmp/no-such-dir/x.svg: the folder build/test-tmp/no-such-dir does not exist");
     /* report: one HTML page with the tables and the charts the runs have fields for */
     CHECKF(run("report build/test-tmp/run_a.json build/test-tmp/run_b.json -o build/test-tmp/report.html --title \"A & B\"", e, sizeof e) == 0, "%s", e);
     CHECK(slurp("build/test-tmp/report.html", buf, sizeof buf));
@@ -216,7 +220,7 @@ TEST(plot_runs) {
     }
     crt_write("run_c.json", "{\"epoch\":1,\"loss\":0.9}\n", -1);
     EXPECT("report build/test-tmp/run_a.json build/test-tmp/run_c.json -o build/test-tmp/report.html", 1, "run_c.json: no final line");
-    EXPECT("report build/test-tmp/run_a.json -o build/test-tmp/no-such-dir/r.html", 1, "cannot create");
+    EXPECT("report build/test-tmp/run_a.json -o build/test-tmp/no-such-dir/r.html", 1, "the folder build/test-tmp/no-such-dir does not exist");
     EXPECT("report -o build/test-tmp/r.html", 2, "report needs at least one run");
     /* map: the t-SNE picture of a saved model */
     crt_write("map_tr.txt", "10 1 2 3 4\n11 2 3 4 5\n12 0 4 5 6\n13 1 5 6 7\n14 2 6 7 8\n15 0 1 8 9\n", -1);
@@ -233,7 +237,7 @@ TEST(plot_runs) {
     CHECK(slurp("build/test-tmp/report.html", buf, sizeof buf) && strstr(buf, "<h1>contrarec: lightgcn on build/test-tmp/map_tr.txt</h1>") &&
           strstr(buf, "<td>run</td><td>lightgcn</td><td>2</td>"));
     EXPECT("train --model lightgcn --train build/test-tmp/map_tr.txt --epochs 2 --dim 4 --select last --report build/test-tmp/no-such-dir", 1,
-           "--report build/test-tmp/no-such-dir: cannot create");
+           "--report: build/test-tmp/no-such-dir: the folder does not exist");
     EXPECT("map --load build/test-tmp/map.crrc", 2, "map needs -o FILE.svg");
     EXPECT("map -o x.svg", 2, "map needs --load FILE");
     EXPECT("map --load build/test-tmp/map.crrc -o x.svg --sample 0", 2, "--sample: 0 is outside 1..5000");
@@ -292,7 +296,7 @@ TEST(train_selects_on_validation) {
     EXPECT("compare build/test-tmp/pu_a.tsv, build/test-tmp/pu_b.tsv", 2, "ends with a comma");
     EXPECT("train --model gru4rec --train build/test-tmp/cli_ok.txt --split ratio:0.8,0.1,0.1", 2, "not for sequence models");
     EXPECT("compare build/test-tmp/pu_a.tsv build/test-tmp/cli_ok.txt", 1, "cli_ok.txt:1: not a 'train --per-user' file");
-    EXPECT("train --model mf --per-user build/test-tmp/no-such-dir/p.tsv", 1, "cannot create");
+    EXPECT("train --model mf --per-user build/test-tmp/no-such-dir/p.tsv", 1, "the folder build/test-tmp/no-such-dir does not exist");
     EXPECT("train --model mf --cold-users 1", 2, "--cold-users: 1 is outside");
     EXPECT("train --model mf --cold-warm", 2, "--cold-warm needs --cold-users");
     /* cold users: held out, folded in, reported in the text and the JSON */
@@ -350,9 +354,9 @@ TEST(train_selects_on_validation) {
 TEST(output_paths_checked_before_training) {
     char e[8192];
     if (!have_bin()) return;
-    EXPECT("train --model xsimgcl --export-npy build/test-tmp/no-such-dir", 1, "--export-npy build/test-tmp/no-such-dir: cannot create");
+    EXPECT("train --model xsimgcl --export-npy build/test-tmp/no-such-dir", 1, "--export-npy: build/test-tmp/no-such-dir: the folder does not exist");
     CHECKF(!strstr(e_last, "synthetic dataset"), "data was built before the check: %s", e_last);
-    EXPECT("train --model xsimgcl --save build/test-tmp/no-such-dir/m.crrc", 1, "--save build/test-tmp/no-such-dir/m.crrc: cannot create");
+    EXPECT("train --model xsimgcl --save build/test-tmp/no-such-dir/m.crrc", 1, "--save: build/test-tmp/no-such-dir/m.crrc: the folder build/test-tmp/no-such-dir does not exist");
     CHECKF(!strstr(e_last, "synthetic dataset"), "data was built before the check: %s", e_last);
     (void)e;
 }
@@ -409,8 +413,8 @@ TEST(killed_save_keeps_previous_checkpoint) {
     CHECKF(run("train --model mf --dim 256 --epochs 1 --threads 1 --save build/test-tmp/kill.crrc", e, sizeof e) == 0, "%s", e);
     for (k = 0; k < 12; k++) {
         int st;
-        snprintf(args, sizeof args, "-s KILL %.2f " BIN " train --model mf --dim 256 --epochs 50 --eval-every 1 --no-auc --threads 1 --save build/test-tmp/kill.crrc > /dev/null 2>&1",
-                 0.15 + 0.11 * k);
+        snprintf(args, sizeof args, "-s KILL %.2f %s train --model mf --dim 256 --epochs 50 --eval-every 1 --no-auc --threads 1 --save build/test-tmp/kill.crrc > /dev/null 2>&1",
+                 0.15 + 0.11 * k, bin());
         {
             char cmd[1200];
             snprintf(cmd, sizeof cmd, "timeout %s", args);
