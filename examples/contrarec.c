@@ -1594,7 +1594,7 @@ static int run_groups(const run *r, const char *metric, double *g, int want) {
 static int chart_runs(const run *runs, int nr, const char *metric, const char *title, const char *path) {
     cr_series S[CR_MAX_SERIES];
     double *xs[CR_MAX_SERIES] = {0}, *ys[CR_MAX_SERIES] = {0}, ref = 0, g[MAX_GROUPS];
-    char gl_buf[MAX_GROUPS][16];
+    char gl_buf[MAX_GROUPS][24];
     const char *gl[MAX_GROUPS];
     cr_chart c;
     int i, ng = -1, has_ref = 0, rc = 0;
