@@ -112,6 +112,18 @@ build/fuzz_load: tests/fuzz/fuzz_load.c $(HDR) | build
 build/fuzz_ckpt: tests/fuzz/fuzz_ckpt.c $(HDR) | build
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -o $@ $< -lm
 
+# The run-log reader of plot and report (examples/contrarec.c, included whole).
+.PHONY: fuzz-runlog
+build/fuzz_runlog: tests/fuzz/fuzz_runlog.c examples/contrarec.c $(HDR) | build
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< -lm
+
+fuzz-runlog: build/fuzz_runlog
+	mkdir -p build/fuzz-work/runlog
+	./build/fuzz_runlog -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -rss_limit_mb=2048 build/fuzz-work/runlog tests/fuzz/corpus_runlog
+	@if ls tests/fuzz/regressions/runlog-* >/dev/null 2>&1; then ./build/fuzz_runlog tests/fuzz/regressions/runlog-*; fi
+
+fuzz: fuzz-runlog
+
 build/fuzz-seeds: build/contrarec tests/fuzz/tiny_graph.txt tests/fuzz/tiny_seq.txt
 	mkdir -p $@
 	for m in mf lightgcn xsimgcl; do ./build/contrarec train --model $$m --train tests/fuzz/tiny_graph.txt --dim 4 --epochs 1 --threads 1 --select last --save $@/$$m.crrc >/dev/null 2>&1 || exit 1; done
