@@ -9890,13 +9890,19 @@ static void cr__wr_array(cr__wr *w, const void *p, int64_t n, int size) {
 #include <sys/stat.h>
 #include <unistd.h>
 #define CR__HAVE_STAT 1
+#elif defined(_WIN32)
+#include <sys/types.h>
+#include <sys/stat.h>
 #endif
 
-/* 1 if path names an existing folder (0 where stat() is unknown: rename refuses it there) */
+/* 1 if path names an existing folder (0 where that cannot be known) */
 static int cr__is_dir(const char *path) {
 #ifdef CR__HAVE_STAT
     struct stat s;
     return stat(path, &s) == 0 && S_ISDIR(s.st_mode);
+#elif defined(_WIN32)
+    struct _stat s;
+    return _stat(path, &s) == 0 && (s.st_mode & _S_IFDIR) != 0;
 #else
     (void)path;
     return 0;
@@ -9926,9 +9932,13 @@ static cr_status cr__check_folder(const char *what, const char *dir) {
     struct stat s;
     const char *pre = what == dir ? "" : " ", *name = what == dir ? "" : dir; /* a folder output: named once */
     if (stat(dir, &s) != 0)
-        return cr__fail(CR_ERR_IO, "%s: the folder%s%s %s", what, pre, name, errno == ENOENT ? "does not exist" : strerror(errno));
+        return cr__fail(CR_ERR_IO, "%s: the folder%s%s %s", what, pre, name,
+                        errno == ENOENT ? "does not exist" : strerror(errno));
     if (!S_ISDIR(s.st_mode)) return cr__fail(CR_ERR_IO, "%s:%s%s is not a folder", what, pre, name);
-    if (access(dir, W_OK) != 0) return cr__fail(CR_ERR_IO, "%s: the folder%s%s is not writable: %s", what, pre, name, strerror(errno));
+    if (access(dir, W_OK) != 0)
+        return cr__fail(CR_ERR_IO, "%s: the folder%s%s is not writable: %s", what, pre, name, strerror(errno));
+#elif defined(_WIN32)
+    if (!cr__is_dir(dir)) return cr__fail(CR_ERR_IO, "%s: %s is not an existing folder", what, dir);
 #else
     (void)what;
     (void)dir;
@@ -10006,7 +10016,7 @@ CR_API cr_status cr_out_commit(cr_out *out) {
         return st;
     }
 #ifdef _WIN32
-    remove(out->path); /* rename does not replace there; remove() deletes files only */
+    remove(out->path); /* rename does not replace there; a regular file (a folder was refused above) */
 #endif
     if (rename(out->tmp, out->path) != 0) return cr__out_fail(out, errno, "cannot rename the finished file into place");
     CR_FREE(out->tmp);

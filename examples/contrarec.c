@@ -223,6 +223,23 @@ static void die(const char *what) {
     exit(1);
 }
 
+/* "contrarec: path:line: ..." (line 0: "path: ...") and exit status 1 */
+static void die_at(const char *path, long long line, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void die_at(const char *path, long long line, const char *fmt, ...) {
+    va_list ap;
+    if (line) fprintf(stderr, "contrarec: %s:%lld: ", path, line);
+    else fprintf(stderr, "contrarec: %s: ", path);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
 /* ---- option values: parsed whole, range-checked, one-line errors ---- */
 
 static long parse_int(const char *opt, const char *s, long lo, long hi) {
@@ -483,7 +500,8 @@ static int num_cores(void) {
 static void set_threads(int n) {
     int cores = num_cores();
     if (cores > 0 && n > cores)
-        fprintf(stderr, "note: --threads %d is more than this machine's %d cores; the threads will share them\n", n, cores);
+        fprintf(stderr, "note: --threads %d is more than this machine's %d cores; the threads will share them\n", n,
+                cores);
     cr_set_num_threads(n);
 }
 
@@ -1098,7 +1116,8 @@ static int cmd_train(opts *o) {
         }
     }
     if (json_log) { /* the report of this run: its log, the map of its item vectors, the page */
-        char *runp = path_in(o->report, "run.json"), *mapp = path_in(o->report, "map.svg"), *page = path_in(o->report, "report.html");
+        char *runp = path_in(o->report, "run.json"), *mapp = path_in(o->report, "map.svg");
+        char *page = path_in(o->report, "report.html");
         char title[512];
         const char *files[1];
         cr_tsne_opts to;
@@ -1387,7 +1406,8 @@ static int json_line_check(const char *line, char *err, size_t n) {
         return 1;
     }
     if (r != 0 || *jws(it.p)) {
-        snprintf(err, n, "not a JSON object of fields (near column %d)", *s == '{' ? (int)(jws(it.p) - line) + 1 : (int)(s - line) + 1);
+        int col = (int)((*s == '{' ? jws(it.p) : s) - line) + 1;
+        snprintf(err, n, "not a JSON object of fields (near column %d)", col);
         return 1;
     }
     return 0;
@@ -1495,9 +1515,11 @@ static void run_dedup(run *r) {
         k[n++].i = i;
     }
     qsort(k, (size_t)n, sizeof *k, run_key_cmp);
-    for (i = 0; i + 1 < n; i++)
-        if (k[i].plen == k[i + 1].plen && !memcmp(k[i].phase, k[i + 1].phase, k[i].plen) && k[i].epoch == k[i + 1].epoch)
-            r->ln[k[i].i].s = NULL; /* a later line has its phase and epoch */
+    for (i = 0; i + 1 < n; i++) {
+        const run_key *a = &k[i], *b = &k[i + 1];
+        if (a->plen == b->plen && !memcmp(a->phase, b->phase, a->plen) && a->epoch == b->epoch)
+            r->ln[a->i].s = NULL; /* a later line has its phase and epoch */
+    }
     release(k);
     for (i = 0; i < r->n_lines; i++)
         if (r->ln[i].s) r->ln[kept++] = r->ln[i];
@@ -1581,10 +1603,14 @@ static int run_curve(const run *r, const char *metric, double **x, double **y, d
 /* the groups of metric in a run's final line into g: their number, or -1 with a message */
 static int run_groups(const run *r, const char *metric, double *g, int want) {
     int k = json_array_of(r->final, metric, g, MAX_GROUPS);
-    if (k < 0) fprintf(stderr, "contrarec: %s: no final line has \"%s\" as an array of numbers\n", r->path, metric);
+    const char *p = r->path;
+    if (k < 0) fprintf(stderr, "contrarec: %s: no final line has \"%s\" as an array of numbers\n", p, metric);
     else if (k == 0 || k > MAX_GROUPS)
-        fprintf(stderr, "contrarec: %s:%d: field \"%s\": %s groups (1..%d)\n", r->path, r->final_no, metric, k ? "too many" : "no", MAX_GROUPS);
-    else if (want >= 0 && k != want) fprintf(stderr, "contrarec: %s:%d: field \"%s\": %d groups (%d in the first run)\n", r->path, r->final_no, metric, k, want);
+        fprintf(stderr, "contrarec: %s:%d: field \"%s\": %s groups (1..%d)\n", p, r->final_no, metric, k ? "too many" : "no",
+                MAX_GROUPS);
+    else if (want >= 0 && k != want)
+        fprintf(stderr, "contrarec: %s:%d: field \"%s\": %d groups (%d in the first run)\n", p, r->final_no, metric, k,
+                want);
     else return k;
     return -1;
 }
@@ -1928,7 +1954,10 @@ static int pu_cmp(const void *a, const void *b) {
 /* The columns after the user, as 'train --per-user' writes them: history (a count), recall and
    NDCG in [0, 1], long-tail recall in [0, 1] or -1 (no long-tail test item), intra-list
    diversity 1 - mean cosine in [0, 2] or -1 (a list of fewer than 2). */
-static const struct { double hi; int integer, none; } pu_cols[5] = {{1e15, 1, 0}, {1, 0, 0}, {1, 0, 0}, {1, 0, 1}, {2, 0, 1}};
+static const struct {
+    double hi;
+    int integer, none;
+} pu_cols[5] = {{1e15, 1, 0}, {1, 0, 0}, {1, 0, 0}, {1, 0, 1}, {2, 0, 1}};
 
 /* tok (field col of a row, NAME from the header) as a value in its range; the program ends with
    "path:line: field NAME: ..." otherwise */
@@ -1937,17 +1966,12 @@ static double pu_value(const char *path, long long ln, const char *name, const c
     double v;
     errno = 0;
     v = strtod(tok, &end);
-    if (!*tok || *end || errno || !isfinite(v)) {
-        fprintf(stderr, "contrarec: %s:%lld: field %s: '%.40s' is not a finite number\n", path, ln, name, tok);
-        exit(1);
-    }
+    if (!*tok || *end || errno || !isfinite(v)) die_at(path, ln, "field %s: '%.40s' is not a finite number", name, tok);
     if (pu_cols[col].none && v == -1) return v;
-    if (v < 0 || v > pu_cols[col].hi || (pu_cols[col].integer && v != floor(v))) {
-        fprintf(stderr, "contrarec: %s:%lld: field %s: %s is not %s%s\n", path, ln, name, tok,
-                pu_cols[col].integer ? "a non-negative integer" : pu_cols[col].hi == 1 ? "in [0, 1]" : "in [0, 2]",
-                pu_cols[col].none ? " (or -1: none)" : "");
-        exit(1);
-    }
+    if (v < 0 || v > pu_cols[col].hi || (pu_cols[col].integer && v != floor(v)))
+        die_at(path, ln, "field %s: %.40s is not %s%s", name, tok,
+               pu_cols[col].integer ? "a non-negative integer" : pu_cols[col].hi == 1 ? "in [0, 1]" : "in [0, 2]",
+               pu_cols[col].none ? " (or -1: none)" : "");
     return v;
 }
 
@@ -1979,34 +2003,31 @@ static pu_row *read_per_user(const char *path, int64_t *n, char **head) {
         next = e + (*e == '\n');
         *e = 0;
         if (e > p && e[-1] == '\r') e[-1] = 0;
-        if ((size_t)(e - p) != strlen(p)) { fprintf(stderr, "contrarec: %s:%lld: a NUL byte: not a text file\n", path, ln + 1); exit(1); }
+        if ((size_t)(e - p) != strlen(p)) die_at(path, ln + 1, "a NUL byte: not a text file");
         if (++ln == 1) {
-            if (strncmp(p, "user\thistory\t", 13)) { fprintf(stderr, "contrarec: %s:1: not a 'train --per-user' file\n", path); exit(1); }
+            if (strncmp(p, "user\thistory\t", 13)) die_at(path, 1, "not a 'train --per-user' file");
             *head = (char *)xmalloc(strlen(p) + 2);
             sprintf(*head, "%s\n", p);
-            if ((k = pu_split(p, names, 6)) != 6) {
-                fprintf(stderr, "contrarec: %s:1: %d columns; 'train --per-user' writes 6 (user history recall ndcg tail_recall ild)\n", path, k);
-                exit(1);
-            }
+            if ((k = pu_split(p, names, 6)) != 6)
+                die_at(path, 1, "%d columns; 'train --per-user' writes 6 (user history recall ndcg tail_recall ild)",
+                       k);
         } else {
             pu_row *r;
             if (*n == cap) rows = (pu_row *)xrealloc(rows, sizeof(pu_row) * (size_t)(cap = 2 * cap + 1024));
             r = &rows[*n];
-            if ((k = pu_split(p, f, 6)) != 6) {
-                fprintf(stderr, "contrarec: %s:%lld: %s%d fields, the header has 6\n", path, ln, k > 6 ? "more than " : "", k > 6 ? 6 : k);
-                exit(1);
-            }
+            if ((k = pu_split(p, f, 6)) != 6)
+                die_at(path, ln, "%s%d fields, the header has 6", k > 6 ? "more than " : "", k > 6 ? 6 : k);
             r->user = (long long)pu_value(path, ln, "user", f[0], 0);
             for (c = 0; c < 5; c++) r->v[c] = pu_value(path, ln, names[c + 1], f[c + 1], c);
             (*n)++;
         }
         p = next;
     }
-    if (ln == 0) { fprintf(stderr, "contrarec: %s: empty: not a 'train --per-user' file\n", path); exit(1); }
-    if (!*n) { fprintf(stderr, "contrarec: %s: no users\n", path); exit(1); }
+    if (ln == 0) die_at(path, 0, "empty: not a 'train --per-user' file");
+    if (!*n) die_at(path, 0, "no users");
     qsort(rows, (size_t)*n, sizeof(pu_row), pu_cmp);
     for (ln = 1; ln < *n; ln++)
-        if (rows[ln].user == rows[ln - 1].user) { fprintf(stderr, "contrarec: %s: user %lld has two rows\n", path, rows[ln].user); exit(1); }
+        if (rows[ln].user == rows[ln - 1].user) die_at(path, 0, "user %lld has two rows", rows[ln].user);
     release(text);
     return rows;
 }
@@ -2028,7 +2049,7 @@ static pu_row *read_side(const char *spec, int64_t *n, char **head) {
         memcpy(path, p, len);
         path[len] = 0;
         r = read_per_user(path, &m, files ? &h2 : head);
-        if (files && strcmp(h2, *head)) { fprintf(stderr, "contrarec: %s has other columns (cut-offs) than the first file\n", path); exit(1); }
+        if (files && strcmp(h2, *head)) die_at(path, 0, "other columns (cut-offs) than the first file");
         if (files) release(h2);
         if (!files) { acc = r; *n = m; }
         else { /* keep the users in both, summing */
@@ -2118,7 +2139,7 @@ static int cmd_compare(int argc, char **argv) {
     if (!fb) die_usage("compare needs two files written by 'train --per-user'%s%s", "", "");
     A = read_side(fa, &na, &ha);
     B = read_side(fb, &nb, &hb);
-    if (strcmp(ha, hb)) { fprintf(stderr, "contrarec: %s and %s have different columns (cut-offs)\n", fa, fb); exit(1); }
+    if (strcmp(ha, hb)) die_at(fa, 0, "%s has different columns (cut-offs)", fb);
     Ap = (pu_row *)xcalloc((size_t)(na < nb ? na : nb), sizeof(pu_row));
     Bp = (pu_row *)xcalloc((size_t)(na < nb ? na : nb), sizeof(pu_row));
     idx = (int64_t *)xcalloc((size_t)(na < nb ? na : nb), sizeof(int64_t));
@@ -2129,8 +2150,8 @@ static int cmd_compare(int argc, char **argv) {
         else { Ap[n] = A[ia++]; Bp[n] = B[ib++]; n++; }
     }
     if (!n) { /* nothing to pair: not the same users, or not the same data */
-        fprintf(stderr, "contrarec: %s and %s have no user in common (%lld and %lld users): not runs on the same data\n", fa, fb, (long long)na, (long long)nb);
-        exit(1);
+        die_at(fa, 0, "no user in common with %s (%lld and %lld users): not runs on the same data", fb, (long long)na,
+               (long long)nb);
     }
     printf("B = %s against A = %s: %lld users in both (%lld and %lld in each); K from the header: %s", fb, fa, (long long)n, (long long)na,
            (long long)nb, ha + 13);

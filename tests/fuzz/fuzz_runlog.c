@@ -30,7 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (run_parse(&r, "fuzz", text, size, err, sizeof err) == 0) {
         check_curve(&r, "loss");
         check_curve(&r, "valid_ndcg@20");
-        for (i = 0; i < r.n_lines; i++) REQUIRE(r.ln[i].s && r.ln[i].no >= 1 && (i == 0 || r.ln[i].no > r.ln[i - 1].no));
+        for (i = 0; i < r.n_lines; i++) /* lines in file order, each with its number */
+            REQUIRE(r.ln[i].s && r.ln[i].no >= 1 && (i == 0 || r.ln[i].no > r.ln[i - 1].no));
         REQUIRE(json_array_of(r.final, "test_item_group_recall", g, MAX_GROUPS) <= MAX_GROUPS + 1);
         for (i = 0; i < (int)(sizeof keys / sizeof *keys); i++)
             if (json_num(r.final, keys[i], &v)) REQUIRE(isfinite(v));
