@@ -112,6 +112,7 @@ static void free_dataset(void *d) { cr_dataset_free((cr_dataset *)d); free(d); }
 static void free_interactions(void *x) { cr_interactions_free((cr_interactions *)x); free(x); }
 static void free_idmap(void *x) { cr_idmap_free((cr_idmap *)x); free(x); }
 static void free_features(void *x) { cr_item_features_free((cr_item_features *)x); free(x); }
+static void free_out(void *o) { cr_out_abort((cr_out *)o); free(o); } /* removes an unfinished path.tmp */
 
 /* a zeroed library object of size bytes, owned, freed by fn */
 static void *new_owned(size_t size, void (*fn)(void *)) {
@@ -152,15 +153,8 @@ static char *read_or_die(const char *what, const char *path, size_t *len) {
     }
     return t;
 }
-static void free_out(void *o) { cr_out_abort((cr_out *)o); free(o); }
 
 static cr_model *own_model(cr_model *m) { return (cr_model *)own(m, free_model); }
-
-static cr_dataset *new_dataset(void) {
-    cr_dataset *d = (cr_dataset *)calloc(1, sizeof(cr_dataset));
-    if (!d) oom();
-    return (cr_dataset *)own(d, free_dataset);
-}
 
 /* ---- output files: checked before any work, written through cr_out ---- */
 
@@ -193,9 +187,7 @@ static void check_out_in(const char *opt, const char *dir, const char *const *na
 
 /* path.tmp opened for writing (owned: removed if the program ends before out_commit) */
 static cr_out *out_open(const char *path) {
-    cr_out *o = (cr_out *)calloc(1, sizeof(cr_out));
-    if (!o) oom();
-    own(o, free_out);
+    cr_out *o = (cr_out *)new_owned(sizeof(cr_out), free_out);
     if (cr_out_open(o, path) != CR_OK) {
         fprintf(stderr, "contrarec: %s\n", cr_last_error());
         exit(1);
@@ -938,6 +930,7 @@ static int cmd_train(opts *o) {
     int report_rc = 0;
     cr_dataset *ds;
     cr_model *m;
+    cr_status st;
     cr_fit_result res;
     train_ctx t;
     cr_config *c = &o->cfg, rc;
@@ -980,7 +973,7 @@ static int cmd_train(opts *o) {
     }
     json_stdout = o->json;
     if (!o->format_set && seq) o->lo.format = CR_FORMAT_SEQ;
-    ds = new_dataset();
+    ds = (cr_dataset *)new_owned(sizeof(cr_dataset), free_dataset);
     train_data(o, ds, seq);
     memset(&t, 0, sizeof t);
     t.o = o;
@@ -1008,7 +1001,9 @@ static int cmd_train(opts *o) {
     if (o->per_user) pu = (double *)xmalloc(sizeof(double) * CR_PER_USER * (size_t)(ds->n_users > 0 ? ds->n_users : 1));
     f->per_user_test = pu;
     f->state_path = o->resume;
-    if (cr_fit(&m, c, ds, f, &res) != CR_OK || (own_model(m), t.save_error[0])) {
+    st = cr_fit(&m, c, ds, f, &res);
+    if (st == CR_OK) own_model(m); /* a failed save stopped it: returned all the same */
+    if (st != CR_OK || t.save_error[0]) {
         if (t.pg.tty) fprintf(stderr, "\r%100s\r", "");
         if (t.save_error[0]) fprintf(stderr, "contrarec: saving the model: %s\n", t.save_error);
         else fprintf(stderr, "contrarec: training stopped: %s\n", cr_last_error());
@@ -1167,6 +1162,8 @@ static int cmd_eval(opts *o) {
         if (cr_model_unseen(m, tr, extra) != CR_OK) die("comparing the training file with the model");
         if (extra->n) fprintf(stderr, "%s: %lld records the model did not train on (excluded from the ranking%s)\n", o->train, (long long)extra->n, seq ? " and appended to histories" : "");
         eo.history_extra = extra;
+        release(tr);
+        tr = NULL;
     }
     if (cr_model_load_interactions(m, o->test, &o->lo, test, &rep) != CR_OK) die("loading the test file");
     report_load(o->test, &rep);
@@ -1182,7 +1179,7 @@ static int cmd_eval(opts *o) {
     }
     release(test);
     release(extra);
-    release(tr);
+    release(tr); /* without --train */
     release(m);
     return 0;
 }
@@ -1348,6 +1345,7 @@ static const char *jnumber(const char *p, const char **bad) {
 /* past the value at p: a number, a string, true/false/null, or (not nested) an array of them */
 static const char *jvalue(const char *p, const char **bad, int in_array) {
     if (*p == '"') return jstring(p);
+    if (*p == '-' || jdigit(*p)) return jnumber(p, bad); /* most values: first */
     if (!strncmp(p, "true", 4) || !strncmp(p, "null", 4)) return p + 4;
     if (!strncmp(p, "false", 5)) return p + 5;
     if (*p == '[' && !in_array) {
