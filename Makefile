@@ -44,12 +44,17 @@ minimal: build/minimal-c build/minimal-cpp
 test: build/tests build/contrarec minimal
 	./build/tests
 
-# AddressSanitizer + UndefinedBehaviorSanitizer over the whole suite.
+# AddressSanitizer + UndefinedBehaviorSanitizer over the whole suite; the CLI tests run the
+# sanitized CLI (CRT_CLI), so a leak or UB on any of its exits fails them.
+ASAN_FLAGS = -std=c99 $(WARN) -O1 -g $(ARCH) $(OMPFLAG) -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow -fno-omit-frame-pointer -I.
 build/tests-asan: $(TEST_SRC) tests/test.h $(HDR) | build
-	$(CC) -std=c99 $(WARN) -O1 -g $(ARCH) $(OMPFLAG) -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow -fno-omit-frame-pointer -I. -o $@ $(TEST_SRC) $(LDLIBS)
+	$(CC) $(ASAN_FLAGS) -o $@ $(TEST_SRC) $(LDLIBS)
 
-asan: build/tests-asan build/contrarec
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/tests-asan
+build/contrarec-asan: examples/contrarec.c $(HDR) | build
+	$(CC) $(ASAN_FLAGS) -o $@ $< $(LDLIBS)
+
+asan: build/tests-asan build/contrarec-asan build/contrarec
+	CRT_CLI=./build/contrarec-asan ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/tests-asan
 
 # Benchmarks: kernels (GEMM vs OpenBLAS when installed, SpMM, loading) and training speed on
 # the real data (../shared/data, or CR_DATA=...). BENCH_THREADS sets the threads (2).
@@ -130,6 +135,18 @@ build/fuzz-seeds-state: build/contrarec build/gen_state_seeds tests/fuzz/tiny_gr
 	  $$T --model rcl --adv prev --topk 2,4 --resume $@/rcl-prev.state >/dev/null 2>&1
 	./build/gen_state_seeds $@/mf.state $@ hostile-mf >/dev/null
 	./build/gen_state_seeds $@/recdcl.state $@ hostile-recdcl >/dev/null
+
+# The run-log reader of plot and report (examples/contrarec.c, included whole).
+.PHONY: fuzz-runlog
+build/fuzz_runlog: tests/fuzz/fuzz_runlog.c examples/contrarec.c $(HDR) | build
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< -lm
+
+fuzz-runlog: build/fuzz_runlog
+	mkdir -p build/fuzz-work/runlog
+	./build/fuzz_runlog -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -rss_limit_mb=2048 build/fuzz-work/runlog tests/fuzz/corpus_runlog
+	@if ls tests/fuzz/regressions/runlog-* >/dev/null 2>&1; then ./build/fuzz_runlog tests/fuzz/regressions/runlog-*; fi
+
+fuzz: fuzz-runlog
 
 build/fuzz-seeds: build/contrarec tests/fuzz/tiny_graph.txt tests/fuzz/tiny_seq.txt
 	mkdir -p $@

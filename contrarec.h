@@ -75,7 +75,9 @@
       the last failure on the calling thread is cr_last_error(): for input errors it names the
       file, the line and the field. Nothing in the library prints, aborts or exits on bad input;
       a failed call frees what it allocated and leaves its outputs empty; files are written to a
-      temporary name and renamed, so a failed or interrupted save never damages the old file.
+      temporary name and renamed, so a failed or interrupted save never damages the old file
+      (cr_out: the same for a program's own files, with cr_out_check to refuse an unwritable
+      output path, such as a folder or a missing folder, before any work).
       Programmer errors (a NULL where the contract forbids it, GEMM shapes that do not fit)
       go through CR_ASSERT.
 
@@ -1186,6 +1188,32 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
 CR_API cr_status cr_model_export_npy(cr_model *m, const char *dir);
 /* Writes one row-major float32 matrix as a .npy file (atomically). */
 CR_API cr_status cr_write_npy_f32(const char *path, const float *x, int64_t rows, int64_t cols);
+
+/* Output files, the one way the library writes them (checkpoints, states, .npy, SVG), public so
+   that a program writes its own outputs the same way. cr_out_check, before any work, refuses a
+   path that could not be written: an existing folder, a folder that does not exist, is not a
+   folder or is not writable; the message names the path and the reason. cr_out_open opens
+   path.tmp as out->f; cr_out_commit flushes it, syncs it (fsync, unless CR_NO_FSYNC), closes it
+   and renames it over path, never over (or removing) a folder; on any failure it removes
+   path.tmp and reports, leaving path as it was. cr_out_abort closes and removes path.tmp (a
+   zeroed or committed cr_out: nothing to do). Both leave out zeroed. */
+#ifdef __cplusplus
+}
+#endif
+#include <stdio.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+typedef struct cr_out {
+    FILE *f;         /* write here: path.tmp */
+    char *path, *tmp; /* owned copies */
+} cr_out;
+CR_API cr_status cr_out_check(const char *path);
+/* The same for an output folder, which files are written into: it must exist and be writable. */
+CR_API cr_status cr_out_check_dir(const char *dir);
+CR_API cr_status cr_out_open(cr_out *out, const char *path);
+CR_API cr_status cr_out_commit(cr_out *out);
+CR_API void cr_out_abort(cr_out *out);
 
 /* ==== 12. pictures: SVG charts ============================================================== */
 
@@ -10058,52 +10086,161 @@ static void cr__wr_array(cr__wr *w, const void *p, int64_t n, int size) {
     }
 }
 
-/* Atomic file writing: the body goes to path.tmp, which is flushed, synced and renamed over
-   path only when everything was written. */
+/* Atomic file writing (cr_out): the body goes to path.tmp, which is flushed, synced and renamed
+   over path only when everything was written. */
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/stat.h>
+#include <unistd.h>
+#define CR__HAVE_STAT 1
+#elif defined(_WIN32)
+#include <sys/types.h>
+#include <sys/stat.h>
+#endif
+
+/* 1 if path names an existing folder (0 where that cannot be known) */
+static int cr__is_dir(const char *path) {
+#ifdef CR__HAVE_STAT
+    struct stat s;
+    return stat(path, &s) == 0 && S_ISDIR(s.st_mode);
+#elif defined(_WIN32)
+    struct _stat s;
+    return _stat(path, &s) == 0 && (s.st_mode & _S_IFDIR) != 0;
+#else
+    (void)path;
+    return 0;
+#endif
+}
+
+/* The folder part of path ("." when it has none), malloc'd */
+static char *cr__folder_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    size_t n;
+    char *d;
+#ifdef _WIN32
+    const char *bs = strrchr(path, '\\');
+    if (bs && (!slash || bs > slash)) slash = bs;
+#endif
+    n = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
+    if (!(d = (char *)cr__alloc_array(n + 1, 1, "file name"))) return NULL;
+    if (!slash) d[0] = '.';
+    else memcpy(d, path, n);
+    d[n] = 0;
+    return d;
+}
+
+/* what: the output (named in messages); dir: a folder that must exist and be writable */
+static cr_status cr__check_folder(const char *what, const char *dir) {
+#ifdef CR__HAVE_STAT
+    struct stat s;
+    const char *pre = what == dir ? "" : " ", *name = what == dir ? "" : dir; /* a folder output: named once */
+    if (stat(dir, &s) != 0)
+        return cr__fail(CR_ERR_IO, "%s: the folder%s%s %s", what, pre, name,
+                        errno == ENOENT ? "does not exist" : strerror(errno));
+    if (!S_ISDIR(s.st_mode)) return cr__fail(CR_ERR_IO, "%s:%s%s is not a folder", what, pre, name);
+    if (access(dir, W_OK) != 0)
+        return cr__fail(CR_ERR_IO, "%s: the folder%s%s is not writable: %s", what, pre, name, strerror(errno));
+#elif defined(_WIN32)
+    if (!cr__is_dir(dir)) return cr__fail(CR_ERR_IO, "%s: %s is not an existing folder", what, dir);
+#else
+    (void)what;
+    (void)dir;
+#endif
+    return CR_OK;
+}
+
+CR_API cr_status cr_out_check(const char *path) {
+    char *dir;
+    cr_status st;
+    if (!path || !*path) return cr__fail(CR_ERR_INVALID, "no output file name given");
+    if (cr__is_dir(path)) return cr__fail(CR_ERR_IO, "%s: is a folder, not a file", path);
+    if (!(dir = cr__folder_of(path))) return CR_ERR_NOMEM;
+    st = cr__check_folder(path, dir);
+    CR_FREE(dir);
+    return st;
+}
+
+CR_API cr_status cr_out_check_dir(const char *dir) {
+    if (!dir || !*dir) return cr__fail(CR_ERR_INVALID, "no output folder given");
+    return cr__check_folder(dir, dir);
+}
+
+CR_API void cr_out_abort(cr_out *out) {
+    if (out->f) fclose(out->f);
+    if (out->tmp) remove(out->tmp);
+    CR_FREE(out->tmp);
+    CR_FREE(out->path);
+    memset(out, 0, sizeof *out);
+}
+
+CR_API cr_status cr_out_open(cr_out *out, const char *path) {
+    size_t n;
+    memset(out, 0, sizeof *out);
+    if (!path || !*path) return cr__fail(CR_ERR_INVALID, "no output file name given");
+    if (cr__is_dir(path)) return cr__fail(CR_ERR_IO, "%s: is a folder, not a file", path);
+    n = strlen(path);
+    out->path = (char *)cr__alloc_array(n + 1, 1, "file name");
+    out->tmp = (char *)cr__alloc_array(n + 5, 1, "file name");
+    if (!out->path || !out->tmp) { cr_out_abort(out); return CR_ERR_NOMEM; }
+    memcpy(out->path, path, n + 1);
+    memcpy(out->tmp, path, n);
+    memcpy(out->tmp + n, ".tmp", 5);
+    if (!(out->f = fopen(out->tmp, "wb"))) {
+        cr_status st = cr__fail(CR_ERR_IO, "%s: cannot create: %s", out->tmp, strerror(errno));
+        CR_FREE(out->tmp); /* nothing to remove: it was not created */
+        out->tmp = NULL;
+        cr_out_abort(out);
+        return st;
+    }
+    return CR_OK;
+}
+
+/* cr_out_abort after a failure, with the message */
+static cr_status cr__out_fail(cr_out *out, int e, const char *why) {
+    cr_status st = cr__fail(CR_ERR_IO, "%s: %s: %s (nothing was replaced)", out->path, why, e ? strerror(e) : "error");
+    cr_out_abort(out);
+    return st;
+}
+
+CR_API cr_status cr_out_commit(cr_out *out) {
+    int ok;
+    if (!out->f) return cr__fail(CR_ERR_INVALID, "cr_out_commit: no open output");
+    errno = 0;
+    ok = !ferror(out->f) && fflush(out->f) == 0;
+#ifdef CR__HAVE_FSYNC
+    ok = ok && fsync(fileno(out->f)) == 0;
+#endif
+    ok = (fclose(out->f) == 0) && ok;
+    out->f = NULL;
+    if (!ok) return cr__out_fail(out, errno, "write failed");
+    if (cr__is_dir(out->path)) { /* made since cr_out_open: never replaced */
+        cr_status st = cr__fail(CR_ERR_IO, "%s: is a folder, not a file (nothing was written)", out->path);
+        cr_out_abort(out);
+        return st;
+    }
+#ifdef _WIN32
+    remove(out->path); /* rename does not replace there; a regular file (a folder was refused above) */
+#endif
+    if (rename(out->tmp, out->path) != 0) return cr__out_fail(out, errno, "cannot rename the finished file into place");
+    CR_FREE(out->tmp);
+    CR_FREE(out->path);
+    memset(out, 0, sizeof *out);
+    return CR_OK;
+}
+
 typedef void (*cr__body_fn)(cr__wr *w, const void *ctx);
 
 static cr_status cr__write_atomic(const char *path, cr__body_fn body, const void *ctx) {
-    char *tmp;
-    size_t n;
+    cr_out out;
     cr__wr w;
-    int ok;
-    if (!path || !*path) return cr__fail(CR_ERR_INVALID, "no output file name given");
-    n = strlen(path);
-    tmp = (char *)cr__alloc_array(n + 8, 1, "file name");
-    if (!tmp) return CR_ERR_NOMEM;
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".tmp", 5);
-    w.f = fopen(tmp, "wb");
+    cr_status st = cr_out_open(&out, path);
+    if (st != CR_OK) return st;
+    w.f = out.f;
     w.h = CR__FNV0;
     w.err = 0;
-    if (!w.f) {
-        cr_status st = cr__fail(CR_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-        CR_FREE(tmp);
-        return st;
-    }
+    errno = 0;
     body(&w, ctx);
-    ok = !w.err && fflush(w.f) == 0;
-#ifdef CR__HAVE_FSYNC
-    ok = ok && fsync(fileno(w.f)) == 0;
-#endif
-    ok = (fclose(w.f) == 0) && ok;
-    if (!ok) {
-        int e = errno;
-        remove(tmp);
-        CR_FREE(tmp);
-        return cr__fail(CR_ERR_IO, "%s: write failed: %s (nothing was replaced)", path, e ? strerror(e) : "error");
-    }
-#ifdef _WIN32
-    remove(path); /* rename does not replace on Windows */
-#endif
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        CR_FREE(tmp);
-        return cr__fail(CR_ERR_IO, "%s: cannot rename the finished file into place: %s", path, strerror(e));
-    }
-    CR_FREE(tmp);
-    return CR_OK;
+    if (w.err) return cr__out_fail(&out, errno, "write failed");
+    return cr_out_commit(&out);
 }
 
 #define CR__CKPT_MAGIC "CRRC"

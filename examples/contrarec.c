@@ -28,6 +28,181 @@
 
 #define MAX_IDS 100000
 
+/* ---- what the program holds, freed on every exit ----
+   Errors end the program from deep inside (die, die_usage, a reader's message and exit): rather
+   than thread a return code through every caller, each allocation and library object the
+   program holds is registered here, and an atexit handler frees what is still held (newest
+   first) and removes unfinished output files. Normal paths give things back with release(). */
+typedef struct owned {
+    void *p;
+    void (*fn)(void *);
+} owned;
+static owned *owned_v;
+static int owned_n, owned_cap;
+
+static void release_all(void) {
+    while (owned_n > 0) {
+        owned_n--;
+        owned_v[owned_n].fn(owned_v[owned_n].p);
+    }
+    free(owned_v);
+    owned_v = NULL;
+    owned_cap = 0;
+}
+
+static void oom(void) {
+    fprintf(stderr, "contrarec: out of memory\n");
+    exit(1);
+}
+
+/* p (not NULL) is the program's until release(p); fn frees it */
+static void *own(void *p, void (*fn)(void *)) {
+    if (owned_n == owned_cap) {
+        owned *v = (owned *)realloc(owned_v, sizeof(owned) * (size_t)(owned_cap ? 2 * owned_cap : 32));
+        if (!v) { fn(p); oom(); }
+        if (!owned_v) atexit(release_all);
+        owned_v = v;
+        owned_cap = owned_cap ? 2 * owned_cap : 32;
+    }
+    owned_v[owned_n].p = p;
+    owned_v[owned_n++].fn = fn;
+    return p;
+}
+
+static int owned_at(const void *p) {
+    int i;
+    for (i = owned_n - 1; i >= 0 && owned_v[i].p != p; i--) {}
+    return i;
+}
+
+/* frees p (NULL: nothing) with the function it was registered with */
+static void release(void *p) {
+    int i = p ? owned_at(p) : -1;
+    void (*fn)(void *);
+    if (i < 0) return;
+    fn = owned_v[i].fn;
+    memmove(owned_v + i, owned_v + i + 1, sizeof(owned) * (size_t)(owned_n - i - 1));
+    owned_n--;
+    fn(p);
+}
+
+static void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) oom();
+    return own(p, free);
+}
+
+static void *xcalloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) oom();
+    return own(p, free);
+}
+
+static void *xrealloc(void *p, size_t n) {
+    int i = p ? owned_at(p) : -1;
+    void *q = realloc(p, n ? n : 1);
+    if (!q) oom(); /* p is still registered: freed on exit */
+    if (i >= 0) owned_v[i].p = q;
+    else own(q, free);
+    return q;
+}
+
+static void free_model(void *m) { cr_model_free((cr_model *)m); }
+static void free_dataset(void *d) { cr_dataset_free((cr_dataset *)d); free(d); }
+static void free_interactions(void *x) { cr_interactions_free((cr_interactions *)x); free(x); }
+static void free_idmap(void *x) { cr_idmap_free((cr_idmap *)x); free(x); }
+static void free_features(void *x) { cr_item_features_free((cr_item_features *)x); free(x); }
+static void free_out(void *o) { cr_out_abort((cr_out *)o); free(o); } /* removes an unfinished path.tmp */
+
+/* a zeroed library object of size bytes, owned, freed by fn */
+static void *new_owned(size_t size, void (*fn)(void *)) {
+    void *p = calloc(1, size);
+    if (!p) oom();
+    return own(p, fn);
+}
+
+/* The whole file, NUL-terminated and owned (its length in *len); NULL (errno set) if it cannot be read. */
+static char *read_whole(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    size_t n = 0, cap = 0, got;
+    char *text = NULL;
+    if (!f) return NULL;
+    do {
+        if (n + 65536 + 1 > cap) text = (char *)xrealloc(text, cap = 2 * cap + 65536 + 1);
+        got = fread(text + n, 1, 65536, f);
+        n += got;
+    } while (got > 0);
+    if (ferror(f)) {
+        fclose(f);
+        release(text);
+        errno = EIO;
+        return NULL;
+    }
+    fclose(f);
+    text[n] = 0;
+    *len = n;
+    return text;
+}
+
+/* read_whole, or the program ends with a message naming the file */
+static char *read_or_die(const char *what, const char *path, size_t *len) {
+    char *t = read_whole(path, len);
+    if (!t) {
+        fprintf(stderr, "contrarec: %s%s%s: cannot open: %s\n", what, *what ? " " : "", path, strerror(errno));
+        exit(1);
+    }
+    return t;
+}
+
+static cr_model *own_model(cr_model *m) { return (cr_model *)own(m, free_model); }
+
+/* ---- output files: checked before any work, written through cr_out ---- */
+
+/* An output file (or folder: is_dir) must be writable before any work starts. */
+static void check_out(const char *opt, const char *path, int is_dir) {
+    if ((is_dir ? cr_out_check_dir(path) : cr_out_check(path)) != CR_OK) {
+        fprintf(stderr, "contrarec: %s: %s\n", opt, cr_last_error());
+        exit(1);
+    }
+}
+
+/* DIR/name, owned */
+static char *path_in(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = (char *)xmalloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* The files an output folder will hold, each checked (one of them might be a folder). */
+static void check_out_in(const char *opt, const char *dir, const char *const *names, int n) {
+    int i;
+    check_out(opt, dir, 1);
+    for (i = 0; i < n; i++) {
+        char *p = path_in(dir, names[i]);
+        check_out(opt, p, 0);
+        release(p);
+    }
+}
+
+/* path.tmp opened for writing (owned: removed if the program ends before out_commit) */
+static cr_out *out_open(const char *path) {
+    cr_out *o = (cr_out *)new_owned(sizeof(cr_out), free_out);
+    if (cr_out_open(o, path) != CR_OK) {
+        fprintf(stderr, "contrarec: %s\n", cr_last_error());
+        exit(1);
+    }
+    return o;
+}
+
+/* the file renamed into place; 0, or 1 with a message */
+static int out_commit(cr_out *o) {
+    int rc = cr_out_commit(o) != CR_OK;
+    if (rc) fprintf(stderr, "contrarec: %s\n", cr_last_error());
+    release(o);
+    return rc;
+}
+
 static void die_usage(const char *fmt, const char *a, const char *b) {
     fprintf(stderr, "contrarec: ");
     fprintf(stderr, fmt, a, b);
@@ -37,6 +212,23 @@ static void die_usage(const char *fmt, const char *a, const char *b) {
 
 static void die(const char *what) {
     fprintf(stderr, "contrarec: %s: %s\n", what, cr_last_error());
+    exit(1);
+}
+
+/* "contrarec: path:line: ..." (line 0: "path: ...") and exit status 1 */
+static void die_at(const char *path, long long line, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void die_at(const char *path, long long line, const char *fmt, ...) {
+    va_list ap;
+    if (line) fprintf(stderr, "contrarec: %s:%lld: ", path, line);
+    else fprintf(stderr, "contrarec: %s: ", path);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
     exit(1);
 }
 
@@ -149,6 +341,7 @@ static cr_format parse_format(const char *s) {
 
 typedef struct opts {
     const char *cmd, *train, *test, *load, *save, *npy, *items, *history, *aug, *report, *per_user, *item_features, *new_items, *resume;
+    const char *metric; /* --metric as given */
     cr_config cfg;
     cr_load_opts lo;
     cr_fit_opts fit;
@@ -265,6 +458,45 @@ static void parse_metric(const char *s, cr_fit_opts *f) {
     if (at) f->metric_k = (int)parse_int("--metric", at + 1, 1, 1024);
 }
 
+/* --metric's cut-off is one of the evaluation's (--topk, or the model's defaults): checked here,
+   before any data is read, rather than by cr_fit after loading */
+static void check_metric_k(const opts *o) {
+    static const int graph[CR_MAX_K] = {10, 20}, seq[CR_MAX_K] = {5, 10, 20};
+    const int *ks = o->fit.eval.ks[0] ? o->fit.eval.ks : cr_model_is_sequential(o->cfg.model) ? seq : graph;
+    char list[128], msg[256];
+    size_t n = 0;
+    int i;
+    if (!o->fit.metric_k || !o->cfg.model) return;
+    for (i = 0; i < CR_MAX_K && ks[i]; i++) {
+        if (ks[i] == o->fit.metric_k) return;
+        n += (size_t)snprintf(list + n, sizeof list - n, "%s%d", i ? "," : "", ks[i]);
+    }
+    snprintf(msg, sizeof msg, "--metric %s: %d is not one of the --topk cut-offs (%s%s)", o->metric, o->fit.metric_k,
+             o->fit.eval.ks[0] ? "" : "the default ", list);
+    die_usage("%s%s", msg, "");
+}
+
+/* the machine's processors, 0 if unknown */
+static int num_cores(void) {
+#ifdef _OPENMP
+    return omp_get_num_procs();
+#elif defined(HAVE_ISATTY) && defined(_SC_NPROCESSORS_ONLN)
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 && n < INT_MAX ? (int)n : 0;
+#else
+    return 0;
+#endif
+}
+
+/* --threads: more than the cores is allowed (they share them), with a note */
+static void set_threads(int n) {
+    int cores = num_cores();
+    if (cores > 0 && n > cores)
+        fprintf(stderr, "note: --threads %d is more than this machine's %d cores; the threads will share them\n", n,
+                cores);
+    cr_set_num_threads(n);
+}
+
 static void parse(opts *o, int argc, char **argv) {
     int i;
     memset(o, 0, sizeof *o);
@@ -330,7 +562,7 @@ static void parse(opts *o, int argc, char **argv) {
             if (fabs(o->split[0] + o->split[1] + o->split[2] - 1) > 1e-6) die_usage("--split: the three shares must sum to 1%s%s", "", "");
         }
         else if (!strcmp(a, "--patience")) f->patience = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
-        else if (!strcmp(a, "--metric")) parse_metric(need(argc, argv, &i), f);
+        else if (!strcmp(a, "--metric")) parse_metric(o->metric = need(argc, argv, &i), f);
         else if (!strcmp(a, "--refit")) f->refit = 1;
         else if (!strcmp(a, "--train-noise")) f->train_noise = parse_num(a, need(argc, argv, &i), 0, 10, 0);
         else if (!strcmp(a, "--cold-users")) f->cold_users = parse_num(a, need(argc, argv, &i), 0, 0.99, 0);
@@ -432,7 +664,8 @@ static void parse(opts *o, int argc, char **argv) {
         else die_usage("unknown option '%s'%s", a, "");
     }
     o->fit.eval.no_auc = o->no_auc;
-    if (o->threads) cr_set_num_threads(o->threads);
+    check_metric_k(o);
+    if (o->threads) set_threads(o->threads);
 }
 
 /* ---- training output: progress bar, table, JSON lines ---- */
@@ -462,7 +695,7 @@ static int on_batch(void *user, int epoch, int64_t b, int64_t nb, double loss) {
 
 /* JSON lines go to stdout (--json) and, with train --report, to the run's log as well */
 static int json_stdout;
-static FILE *json_log;
+static cr_out *json_log;
 
 static void jprintf(const char *fmt, ...)
 #if defined(__GNUC__)
@@ -478,7 +711,7 @@ static void jprintf(const char *fmt, ...) {
     }
     if (json_log) {
         va_start(ap, fmt);
-        vfprintf(json_log, fmt, ap);
+        vfprintf(json_log->f, fmt, ap);
         va_end(ap);
     }
 }
@@ -593,17 +826,15 @@ static void report_load(const char *what, const cr_load_report *r) {
     fprintf(stderr, "\n");
 }
 
-/* An output path must be writable before any work: a file is created next to it and removed. */
-static void check_writable(const char *opt, const char *path, int is_dir) {
-    char probe[4200];
-    FILE *f;
-    snprintf(probe, sizeof probe, is_dir ? "%s/.contrarec-write-check" : "%s.tmp", path);
-    if (!(f = fopen(probe, "wb"))) {
-        fprintf(stderr, "contrarec: %s %s: cannot create %s: %s\n", opt, path, probe, strerror(errno));
-        exit(1);
-    }
-    fclose(f);
-    remove(probe);
+/* Every output of train is checked before any work (--resume: an existing F is kept). */
+static void check_train_outputs(const opts *o) {
+    static const char *const npy[] = {"user_emb.npy", "item_emb.npy", "user_ids.npy", "item_ids.npy"};
+    static const char *const report[] = {"run.json", "map.svg", "report.html"};
+    if (o->save) check_out("--save", o->save, 0);
+    if (o->npy) check_out_in("--export-npy", o->npy, npy, 4);
+    if (o->per_user) check_out("--per-user", o->per_user, 0);
+    if (o->resume) check_out("--resume", o->resume, 0);
+    if (o->report) check_out_in("--report", o->report, report, 3);
 }
 
 /* What the epoch callback needs. */
@@ -612,6 +843,7 @@ typedef struct train_ctx {
     const opts *o;
     const char *set; /* "valid" or "test": the selection set's name in the output */
     int header_done, saved_epoch;
+    char save_error[512]; /* a failed save stops training (cr_fit then frees what it holds) */
 } train_ctx;
 
 static int on_epoch(void *user, cr_model *m, const cr_fit_info *e) {
@@ -645,7 +877,10 @@ static int on_epoch(void *user, cr_model *m, const cr_fit_info *e) {
     fflush(stdout);
     /* the best model so far on disk, so an interrupted run still leaves it */
     if (o->save && e->improved && e->phase == CR_FIT_SELECT) {
-        if (cr_model_save(m, o->save) != CR_OK) die("saving the model");
+        if (cr_model_save(m, o->save) != CR_OK) {
+            snprintf(t->save_error, sizeof t->save_error, "%s", cr_last_error());
+            return 1;
+        }
         t->saved_epoch = e->epoch;
     }
     return 0;
@@ -693,8 +928,9 @@ static int write_map(cr_model *m, int users, int sample, uint64_t seed, const cr
 
 static int cmd_train(opts *o) {
     int report_rc = 0;
-    cr_dataset ds;
+    cr_dataset *ds;
     cr_model *m;
+    cr_status st;
     cr_fit_result res;
     train_ctx t;
     cr_config *c = &o->cfg, rc;
@@ -729,22 +965,16 @@ static int cmd_train(opts *o) {
     if (o->item_features && !o->train) die_usage("--item-features needs --train%s%s", "", "");
     rc = *c; /* every option is checked before any work */
     if (cr_config_resolve(&rc) != CR_OK) { fprintf(stderr, "contrarec: %s\n", cr_last_error()); return 2; }
-    if (o->save) check_writable("--save", o->save, 0);
-    if (o->npy) check_writable("--export-npy", o->npy, 1);
-    if (o->per_user) check_writable("--per-user", o->per_user, 0);
-    if (o->resume) check_writable("--resume", o->resume, 0); /* probes F.tmp: an existing F is kept */
-    if (o->report) {
-        char path[4200];
-        check_writable("--report", o->report, 1);
-        snprintf(path, sizeof path, "%s/run.json.tmp", o->report); /* renamed when training is done */
-        if (!(json_log = fopen(path, "wb"))) {
-            fprintf(stderr, "contrarec: --report: cannot create %s: %s\n", path, strerror(errno));
-            return 1;
-        }
+    check_train_outputs(o);
+    if (o->report) { /* the run's log, renamed into place when training is done */
+        char *runp = path_in(o->report, "run.json");
+        json_log = out_open(runp);
+        release(runp);
     }
     json_stdout = o->json;
     if (!o->format_set && seq) o->lo.format = CR_FORMAT_SEQ;
-    train_data(o, &ds, seq);
+    ds = (cr_dataset *)new_owned(sizeof(cr_dataset), free_dataset);
+    train_data(o, ds, seq);
     memset(&t, 0, sizeof t);
     t.o = o;
     t.set = f->select == CR_SELECT_TEST ? "test" : "valid";
@@ -759,8 +989,8 @@ static int cmd_train(opts *o) {
     {
         char cfgline[2048];
         cr_config_format(&rc, cfgline, sizeof cfgline);
-        fprintf(stderr, "%d users, %d items, %lld training, %lld test interactions; %d threads\nconfig: %s\n", ds.n_users, ds.n_items,
-                (long long)ds.train.n, (long long)ds.test.n, cr_get_num_threads(), cfgline);
+        fprintf(stderr, "%d users, %d items, %lld training, %lld test interactions; %d threads\nconfig: %s\n", ds->n_users, ds->n_items,
+                (long long)ds->train.n, (long long)ds->test.n, cr_get_num_threads(), cfgline);
     }
     if (f->select == CR_SELECT_VALID)
         fprintf(stderr, "selection: on a validation split (%s), %s; the test set is read once, at the selected model\n",
@@ -768,17 +998,17 @@ static int cmd_train(opts *o) {
                 f->epochs ? "up to --epochs" : "until validation stops improving");
     else if (f->select == CR_SELECT_TEST)
         fprintf(stderr, "selection: ON THE TEST SET (--select test, as SELFRec and LightGCN's code do): the test metrics are optimistic\n");
-    if (o->per_user && !(pu = (double *)malloc(sizeof(double) * CR_PER_USER * (size_t)(ds.n_users > 0 ? ds.n_users : 1)))) {
-        fprintf(stderr, "contrarec: out of memory for --per-user\n");
-        return 1;
-    }
+    if (o->per_user) pu = (double *)xmalloc(sizeof(double) * CR_PER_USER * (size_t)(ds->n_users > 0 ? ds->n_users : 1));
     f->per_user_test = pu;
     f->state_path = o->resume;
-    if (cr_fit(&m, c, &ds, f, &res) != CR_OK) {
+    st = cr_fit(&m, c, ds, f, &res);
+    if (st == CR_OK) own_model(m); /* a failed save stopped it: returned all the same */
+    if (st != CR_OK || t.save_error[0]) {
         if (t.pg.tty) fprintf(stderr, "\r%100s\r", "");
-        fprintf(stderr, "contrarec: training stopped: %s\n", cr_last_error());
+        if (t.save_error[0]) fprintf(stderr, "contrarec: saving the model: %s\n", t.save_error);
+        else fprintf(stderr, "contrarec: training stopped: %s\n", cr_last_error());
         if (o->save && t.saved_epoch) fprintf(stderr, "contrarec: %s holds the best model so far (epoch %d)\n", o->save, t.saved_epoch);
-        return 1;
+        exit(1);
     }
     masked = f->eval.exclude_seen == 1 || (f->eval.exclude_seen == 0 && !seq);
     if (res.selected_on == CR_SELECT_LAST) snprintf(sel_name, sizeof sel_name, "none");
@@ -788,22 +1018,17 @@ static int cmd_train(opts *o) {
     if (o->save && (res.refit || !t.saved_epoch) && cr_model_save(m, o->save) != CR_OK) die("saving the model");
     if (o->npy && cr_model_export_npy(m, o->npy) != CR_OK) die("exporting embeddings");
     if (pu) { /* the test evaluation's per-user rows, raw user ids */
-        char tmp[4200];
-        FILE *pf;
+        cr_out *po = out_open(o->per_user);
+        FILE *pf = po->f;
         int64_t r;
-        int k = res.test.n_k ? res.test.k[res.test.n_k - 1] : 0, ok;
-        snprintf(tmp, sizeof tmp, "%s.tmp", o->per_user);
-        if (!(pf = fopen(tmp, "wb"))) { fprintf(stderr, "contrarec: %s: cannot create: %s\n", tmp, strerror(errno)); return 1; }
+        int k = res.test.n_k ? res.test.k[res.test.n_k - 1] : 0;
         fprintf(pf, "user\thistory\trecall@%d\tndcg@%d\ttail_recall@%d\tild@%d\n", k, k, k, k);
         for (r = 0; r < res.test.users; r++) {
             const double *q = pu + r * CR_PER_USER;
-            fprintf(pf, "%lld\t%.0f\t%.6f\t%.6f\t%.6f\t%.6f\n", (long long)ds.users.raw[(int32_t)q[0]], q[1], q[2], q[3], q[4], q[5]);
+            fprintf(pf, "%lld\t%.0f\t%.6f\t%.6f\t%.6f\t%.6f\n", (long long)ds->users.raw[(int32_t)q[0]], q[1], q[2], q[3], q[4], q[5]);
         }
-        ok = !ferror(pf);
-        ok = fclose(pf) == 0 && ok;
-        remove(o->per_user);
-        if (!ok || rename(tmp, o->per_user) != 0) { fprintf(stderr, "contrarec: %s could not be written\n", o->per_user); remove(tmp); return 1; }
-        free(pu);
+        if (out_commit(po) != 0) exit(1);
+        release(pu);
         pu = NULL;
     }
     {
@@ -886,26 +1111,15 @@ static int cmd_train(opts *o) {
         }
     }
     if (json_log) { /* the report of this run: its log, the map of its item vectors, the page */
-        char runp[4200], mapp[4200], page[4200], title[512];
+        char *runp = path_in(o->report, "run.json"), *mapp = path_in(o->report, "map.svg");
+        char *page = path_in(o->report, "report.html");
+        char title[512];
         const char *files[1];
         cr_tsne_opts to;
         int mapped;
-        char tmpp[4200];
-        int closed = !ferror(json_log);
-        closed = fclose(json_log) == 0 && closed;
+        cr_out *log = json_log;
         json_log = NULL;
-        snprintf(tmpp, sizeof tmpp, "%s/run.json.tmp", o->report);
-        snprintf(runp, sizeof runp, "%s/run.json", o->report);
-        remove(runp); /* rename does not replace a file everywhere */
-        if (!closed || rename(tmpp, runp) != 0) {
-            fprintf(stderr, "contrarec: --report: %s could not be written\n", runp);
-            remove(tmpp);
-            cr_model_free(m);
-            cr_dataset_free(&ds);
-            return 1;
-        }
-        snprintf(mapp, sizeof mapp, "%s/map.svg", o->report);
-        snprintf(page, sizeof page, "%s/report.html", o->report);
+        if (out_commit(log) != 0) exit(1);
         snprintf(title, sizeof title, "contrarec: %s on %s", cr_model_name(c->model), o->train ? o->train : "the built-in synthetic data");
         memset(&to, 0, sizeof to);
         mapped = cr_model_num_items(m) > 3 * 30;
@@ -913,9 +1127,12 @@ static int cmd_train(opts *o) {
         files[0] = runp;
         if (report_rc == 0 && write_report(files, 1, page, title, mapped ? mapp : NULL) != 0) report_rc = 1;
         if (report_rc == 0 && !o->json) printf("report: %s%s\n", page, mapped ? "" : " (no map: fewer than 91 items)");
+        release(runp);
+        release(mapp);
+        release(page);
     }
-    cr_model_free(m);
-    cr_dataset_free(&ds);
+    release(m);
+    release(ds);
     return report_rc;
 }
 
@@ -923,12 +1140,14 @@ static cr_model *load_model(const opts *o) {
     cr_model *m;
     if (!o->load) die_usage("%s needs --load FILE%s", o->cmd, "");
     if (cr_model_load(&m, o->load, NULL) != CR_OK) die("loading the model");
-    return m;
+    return own_model(m);
 }
 
 static int cmd_eval(opts *o) {
     cr_model *m;
-    cr_interactions test, extra, tr;
+    cr_interactions *test = (cr_interactions *)new_owned(sizeof(cr_interactions), free_interactions);
+    cr_interactions *extra = (cr_interactions *)new_owned(sizeof(cr_interactions), free_interactions);
+    cr_interactions *tr = (cr_interactions *)new_owned(sizeof(cr_interactions), free_interactions);
     cr_load_report rep;
     cr_eval_opts eo;
     cr_metrics mt;
@@ -938,17 +1157,17 @@ static int cmd_eval(opts *o) {
     seq = cr_model_is_sequential(cr_model_config(m)->model);
     if (!o->format_set && seq) o->lo.format = CR_FORMAT_SEQ;
     eo = o->fit.eval; /* --topk, --no-auc, --exclude-history / --include-history */
-    memset(&extra, 0, sizeof extra);
     if (o->train) { /* interactions the model did not train on are known all the same */
-        if (cr_model_load_interactions(m, o->train, &o->lo, &tr, &rep) != CR_OK) die("loading the training file");
-        if (cr_model_unseen(m, &tr, &extra) != CR_OK) die("comparing the training file with the model");
-        if (extra.n) fprintf(stderr, "%s: %lld records the model did not train on (excluded from the ranking%s)\n", o->train, (long long)extra.n, seq ? " and appended to histories" : "");
-        eo.history_extra = &extra;
-        cr_interactions_free(&tr);
+        if (cr_model_load_interactions(m, o->train, &o->lo, tr, &rep) != CR_OK) die("loading the training file");
+        if (cr_model_unseen(m, tr, extra) != CR_OK) die("comparing the training file with the model");
+        if (extra->n) fprintf(stderr, "%s: %lld records the model did not train on (excluded from the ranking%s)\n", o->train, (long long)extra->n, seq ? " and appended to histories" : "");
+        eo.history_extra = extra;
+        release(tr);
+        tr = NULL;
     }
-    if (cr_model_load_interactions(m, o->test, &o->lo, &test, &rep) != CR_OK) die("loading the test file");
+    if (cr_model_load_interactions(m, o->test, &o->lo, test, &rep) != CR_OK) die("loading the test file");
     report_load(o->test, &rep);
-    if (cr_evaluate(m, &test, &eo, &mt) != CR_OK) die("evaluating");
+    if (cr_evaluate(m, test, &eo, &mt) != CR_OK) die("evaluating");
     if (o->json) {
         json_stdout = 1;
         jprintf("{\"model\":\"%s\",\"eval_s\":%.3f", cr_model_name(cr_model_config(m)->model), mt.seconds);
@@ -958,32 +1177,22 @@ static int cmd_eval(opts *o) {
         printf("%s model from %s (%.2fs):\n", cr_model_name(cr_model_config(m)->model), o->load, mt.seconds);
         print_final(&mt);
     }
-    cr_interactions_free(&test);
-    cr_interactions_free(&extra);
-    cr_model_free(m);
+    release(test);
+    release(extra);
+    release(tr); /* without --train */
+    release(m);
     return 0;
 }
 
 /* Items the model never saw, from a file in the --item-features format (their ids are new),
    added to the model with the vectors their features give them. Returns how many. */
 static int add_new_items(const char *path, cr_model *m) {
-    FILE *f = fopen(path, "rb");
-    char *text = NULL, *p, *end;
-    size_t len = 0, cap = 0;
-    cr_idmap ids;
-    cr_item_features feat;
+    size_t len;
+    char *text = read_or_die("--new-items", path, &len), *p, *end;
+    cr_idmap *ids = (cr_idmap *)new_owned(sizeof(cr_idmap), free_idmap);
+    cr_item_features *feat = (cr_item_features *)new_owned(sizeof(cr_item_features), free_features);
     int n = 0, line = 0;
     int32_t r, dd;
-    if (!f) { fprintf(stderr, "contrarec: --new-items %s: cannot open: %s\n", path, strerror(errno)); exit(1); }
-    for (;;) { /* the whole file */
-        size_t got;
-        if (len + 65536 + 1 > cap && !(text = (char *)realloc(text, cap = 2 * cap + 65536 + 1))) { fprintf(stderr, "contrarec: out of memory\n"); exit(1); }
-        if (!(got = fread(text + len, 1, cap - len - 1, f))) break;
-        len += got;
-    }
-    fclose(f);
-    text[len] = 0;
-    memset(&ids, 0, sizeof ids);
     for (p = text; p < text + len; p = end + 1) { /* pass 1: each line's item id, so the parser can map them */
         long long v;
         char *q;
@@ -995,33 +1204,32 @@ static int add_new_items(const char *path, cr_model *m) {
         errno = 0;
         v = strtoll(p, &q, 10);
         if (q == p || errno || v < 0 || v > 0xFFFFFFFFLL) { fprintf(stderr, "contrarec: %s:%d: field 1: not an item id\n", path, line); exit(1); }
-        if (cr_idmap_add(&ids, v, &dd) != CR_OK) die("reading --new-items");
+        if (cr_idmap_add(ids, v, &dd) != CR_OK) die("reading --new-items");
     }
-    if (cr_parse_item_features(&feat, &ids, text, len, path) != CR_OK) die("reading --new-items");
-    free(text);
-    for (r = 0; r < ids.n; r++) {
-        int64_t *raw, q, nf = feat.x.rowptr[r + 1] - feat.x.rowptr[r];
+    if (cr_parse_item_features(feat, ids, text, len, path) != CR_OK) die("reading --new-items");
+    release(text);
+    for (r = 0; r < ids->n; r++) {
+        int64_t *raw, q, nf = feat->x.rowptr[r + 1] - feat->x.rowptr[r];
         float *w;
         int c = 0, unknown = 0;
         cr_status st;
-        if (cr_model_item_id(m, ids.raw[r]) >= 0) { fprintf(stderr, "note: --new-items: item %lld is one the model has; ranked as such\n", (long long)ids.raw[r]); continue; }
-        raw = (int64_t *)malloc(sizeof(int64_t) * (size_t)(nf + 1));
-        w = (float *)malloc(sizeof(float) * (size_t)(nf + 1));
-        if (!raw || !w) { fprintf(stderr, "contrarec: out of memory\n"); exit(1); }
-        for (q = feat.x.rowptr[r]; q < feat.x.rowptr[r + 1]; q++, c++) {
-            raw[c] = feat.feats.raw[feat.x.col[q]];
-            w[c] = feat.x.val ? feat.x.val[q] : 1.0f;
+        if (cr_model_item_id(m, ids->raw[r]) >= 0) { fprintf(stderr, "note: --new-items: item %lld is one the model has; ranked as such\n", (long long)ids->raw[r]); continue; }
+        raw = (int64_t *)xmalloc(sizeof(int64_t) * (size_t)(nf + 1));
+        w = (float *)xmalloc(sizeof(float) * (size_t)(nf + 1));
+        for (q = feat->x.rowptr[r]; q < feat->x.rowptr[r + 1]; q++, c++) {
+            raw[c] = feat->feats.raw[feat->x.col[q]];
+            w[c] = feat->x.val ? feat->x.val[q] : 1.0f;
         }
-        st = cr_model_add_item(m, ids.raw[r], raw, w, c, &unknown);
-        free(raw);
-        free(w);
-        if (st == CR_ERR_EMPTY) { fprintf(stderr, "note: --new-items: item %lld has no feature the model knows; left out\n", (long long)ids.raw[r]); continue; }
+        st = cr_model_add_item(m, ids->raw[r], raw, w, c, &unknown);
+        release(raw);
+        release(w);
+        if (st == CR_ERR_EMPTY) { fprintf(stderr, "note: --new-items: item %lld has no feature the model knows; left out\n", (long long)ids->raw[r]); continue; }
         if (st != CR_OK) die("--new-items");
-        if (unknown) fprintf(stderr, "note: --new-items: item %lld: %d of its %d features are unknown to the model\n", (long long)ids.raw[r], unknown, c);
+        if (unknown) fprintf(stderr, "note: --new-items: item %lld: %d of its %d features are unknown to the model\n", (long long)ids->raw[r], unknown, c);
         n++;
     }
-    cr_idmap_free(&ids);
-    cr_item_features_free(&feat);
+    release(ids);
+    release(feat);
     return n;
 }
 
@@ -1034,10 +1242,9 @@ static int cmd_recommend(opts *o) {
     cr_status st;
     if (modes != 1) die_usage("recommend needs exactly one of --user, --items, --history%s%s", "", "");
     m = load_model(o);
-    items = (int64_t *)malloc(sizeof(int64_t) * (size_t)o->k);
-    scores = (float *)malloc(sizeof(float) * (size_t)o->k);
+    items = (int64_t *)xmalloc(sizeof(int64_t) * (size_t)o->k);
+    scores = (float *)xmalloc(sizeof(float) * (size_t)o->k);
     seq = cr_model_is_sequential(cr_model_config(m)->model);
-    if (!items || !scores) { fprintf(stderr, "contrarec: out of memory\n"); return 1; }
     if (o->new_items && !o->has_user) die_usage("--new-items ranks them for a --user%s%s", "", "");
     if (o->new_items) add_new_items(o->new_items, m); /* they join the ranking where their scores put them */
     if (o->k > cr_model_num_items(m) + cr_model_num_added_items(m)) {
@@ -1052,15 +1259,14 @@ static int cmd_recommend(opts *o) {
         int ng;
         if (o->items && seq) die_usage("--items is for graph models; a %s model takes --history%s", cr_model_name(cr_model_config(m)->model), "");
         if (o->history && !seq) die_usage("--history is for sequence models; a %s model takes --items%s", cr_model_name(cr_model_config(m)->model), "");
-        given = (int64_t *)malloc(sizeof(int64_t) * MAX_IDS);
-        if (!given) { fprintf(stderr, "contrarec: out of memory\n"); return 1; }
+        given = (int64_t *)xmalloc(sizeof(int64_t) * MAX_IDS);
         ng = parse_id_list(o->items ? "--items" : "--history", list, given);
         st = cr_recommend_items(m, given, ng, o->k, items, scores, &n, &unknown);
         if (unknown) fprintf(stderr, "note: %d of the %d given items are unknown to the model and were ignored\n", unknown, ng);
     }
     if (st != CR_OK) die("recommending");
     if (o->new_items) { /* mark the added ones */
-        if (!(is_new = (char *)calloc((size_t)o->k, 1))) { fprintf(stderr, "contrarec: out of memory\n"); return 1; }
+        is_new = (char *)xcalloc((size_t)o->k, 1);
         for (i = 0; i < n; i++) is_new[i] = cr_model_item_id(m, items[i]) < 0;
     }
     if (o->json) {
@@ -1075,11 +1281,11 @@ static int cmd_recommend(opts *o) {
         printf("]}\n");
     } else
         for (i = 0; i < n; i++) printf("%d\t%lld\t%.6f%s\n", i + 1, (long long)items[i], scores[i], is_new && is_new[i] ? "\tnew" : "");
-    free(is_new);
-    free(items);
-    free(scores);
-    free(given);
-    cr_model_free(m);
+    release(is_new);
+    release(items);
+    release(scores);
+    release(given);
+    release(m);
     return 0;
 }
 
@@ -1087,126 +1293,294 @@ static int cmd_recommend(opts *o) {
 
 #define MAX_GROUPS 64
 
-/* the number after "key": in a JSON line (exact key: the quotes delimit it); 1 if found */
-static int json_num(const char *line, const char *key, double *v) {
-    char pat[192];
-    const char *p;
-    char *end;
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    if (!line || !(p = strstr(line, pat))) return 0;
-    *v = strtod(p + strlen(pat), &end);
-    return end != p + strlen(pat);
-}
+/* A run log is JSON lines of fields ("key":value, values numbers, strings, true/false/null or
+   flat arrays). The reader checks each line once, in one pass; the lookups after it walk a line's
+   fields without checking them again. */
 
-/* the string after "key": (into buf); 1 if found */
-static int json_str(const char *line, const char *key, char *buf, size_t n) {
-    char pat[192];
-    const char *p, *q;
-    snprintf(pat, sizeof pat, "\"%s\":\"", key);
-    if (!line || !(p = strstr(line, pat)) || !(q = strchr(p += strlen(pat), '"')) || (size_t)(q - p) >= n) return 0;
-    memcpy(buf, p, (size_t)(q - p));
-    buf[q - p] = 0;
-    return 1;
-}
-
-/* the array after "key": (up to max numbers); its length, or -1 if absent or not an array */
-static int json_array_of(const char *line, const char *key, double *v, int max) {
-    char pat[192];
-    const char *p;
-    int n = 0;
-    snprintf(pat, sizeof pat, "\"%s\":[", key);
-    if (!line || !(p = strstr(line, pat))) return -1;
-    p += strlen(pat);
-    while (*p && *p != ']' && n < max) {
-        char *end;
-        v[n] = strtod(p, &end);
-        if (end == p) return -1;
-        n++;
-        p = end;
-        if (*p == ',') p++;
-    }
-    return *p == ']' ? n : -1;
-}
-
-/* One run: its file split into lines, its label (the file name without folder and extension)
-   and its final line (the one with "best_epoch"), if any. */
-typedef struct run {
-    const char *path;
-    char *label, *text, **lines, *final;
-    int n_lines;
-} run;
-
-static void *xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
-    if (!p) { fprintf(stderr, "contrarec: out of memory\n"); exit(1); }
+static const char *jws(const char *p) {
+    while (*p == ' ' || *p == '\t') p++;
     return p;
 }
 
-static void run_read(run *r, const char *path) {
-    FILE *f = fopen(path, "rb");
-    size_t n = 0, cap = 0, got;
-    const char *b = strrchr(path, '/'), *dot;
-    char *p;
+/* past the string at p (on its '"'); NULL if unterminated or holding a control character */
+static const char *jstring(const char *p) {
+    for (p++; *p != '"'; p++) {
+        if (*p == '\\') p++;
+        if ((unsigned char)*p < 0x20) return NULL;
+    }
+    return p + 1;
+}
+
+static int jdigit(char c) { return c >= '0' && c <= '9'; }
+
+/* past the number at p; *bad = p if it is not one or is not finite (or beyond 1e300 in size).
+   JSON's grammar is checked by hand: strtod only for exponents and long numbers. */
+static const char *jnumber(const char *p, const char **bad) {
+    const char *q = p + (*p == '-'), *d0 = q;
+    int exp = 0;
+    while (jdigit(*q)) q++;
+    if (q == d0) { /* nan, inf, or no number at all */
+        while (*q && *q != ',' && *q != ']' && *q != '}' && *q != ' ' && *q != '\t') q++;
+        if (q == p) return NULL;
+        if (!*bad) *bad = p;
+        return q;
+    }
+    if (*q == '.') {
+        const char *f = ++q;
+        while (jdigit(*q)) q++;
+        if (q == f) return NULL;
+    }
+    if (*q == 'e' || *q == 'E') {
+        const char *e;
+        q += 1 + (q[1] == '+' || q[1] == '-');
+        e = q;
+        while (jdigit(*q)) q++;
+        if (q == e) return NULL;
+        exp = 1;
+    }
+    if ((exp || q - p > 300) && !(fabs(strtod(p, NULL)) <= 1e300) && !*bad) *bad = p;
+    return q;
+}
+
+/* past the value at p: a number, a string, true/false/null, or (not nested) an array of them */
+static const char *jvalue(const char *p, const char **bad, int in_array) {
+    if (*p == '"') return jstring(p);
+    if (*p == '-' || jdigit(*p)) return jnumber(p, bad); /* most values: first */
+    if (!strncmp(p, "true", 4) || !strncmp(p, "null", 4)) return p + 4;
+    if (!strncmp(p, "false", 5)) return p + 5;
+    if (*p == '[' && !in_array) {
+        p = jws(p + 1);
+        if (*p == ']') return p + 1;
+        for (;;) {
+            if (!(p = jvalue(p, bad, 1))) return NULL;
+            p = jws(p);
+            if (*p == ']') return p + 1;
+            if (*p != ',') return NULL;
+            p = jws(p + 1);
+        }
+    }
+    return jnumber(p, bad);
+}
+
+/* a walk over the fields of a line */
+typedef struct jit {
+    const char *p; /* after the '{' or the last field */
+    int n;         /* fields read */
+} jit;
+
+/* The next field: 1 (key of klen bytes, its value at *val), 0 at the closing brace, -1 if malformed. */
+static int jnext(jit *it, const char **key, size_t *klen, const char **val, const char **bad) {
+    const char *q = jws(it->p), *k;
+    if (*q == '}') { it->p = q + 1; return 0; }
+    if (it->n && *q++ != ',') return -1;
+    q = jws(q);
+    if (*q != '"' || !(k = jstring(q))) return -1;
+    *key = q + 1;
+    *klen = (size_t)(k - q - 2);
+    q = jws(k);
+    if (*q != ':') return -1;
+    *val = q = jws(q + 1);
+    if (!(q = jvalue(q, bad, 0))) return -1;
+    it->p = q;
+    it->n++;
+    return 1;
+}
+
+/* 0 if line is one JSON object of fields with finite numbers; else 1 with the reason in err */
+static int json_line_check(const char *line, char *err, size_t n) {
+    const char *s = jws(line), *key = NULL, *val, *bad = NULL;
+    size_t kl = 0;
+    jit it;
+    int r = -1;
+    if (*s == '{') {
+        it.p = s + 1;
+        it.n = 0;
+        while ((r = jnext(&it, &key, &kl, &val, &bad)) == 1 && !bad) {}
+    }
+    if (bad) {
+        int tl = 0;
+        while (bad[tl] && bad[tl] != ',' && bad[tl] != ']' && bad[tl] != '}' && tl < 24) tl++;
+        snprintf(err, n, "field \"%.*s\": '%.*s' is not a finite number", kl > 64 ? 64 : (int)kl, key, tl, bad);
+        return 1;
+    }
+    if (r != 0 || *jws(it.p)) {
+        int col = (int)((*s == '{' ? jws(it.p) : s) - line) + 1;
+        snprintf(err, n, "not a JSON object of fields (near column %d)", col);
+        return 1;
+    }
+    return 0;
+}
+
+/* the value of field key in a checked line (the first if repeated); NULL if absent */
+static const char *json_get(const char *line, const char *key) {
+    const char *k, *v, *bad = NULL;
+    size_t kl, n = strlen(key);
+    jit it;
+    if (!line) return NULL;
+    it.p = jws(line) + 1;
+    it.n = 0;
+    while (jnext(&it, &k, &kl, &v, &bad) == 1)
+        if (kl == n && !memcmp(k, key, n)) return v;
+    return NULL;
+}
+
+/* the number in field key; 1 if there is one */
+static int json_num(const char *line, const char *key, double *v) {
+    const char *p = json_get(line, key);
+    char *end;
+    if (!p || (*p != '-' && !jdigit(*p))) return 0;
+    *v = strtod(p, &end);
+    return end != p;
+}
+
+/* the string in field key (into buf, escapes as written); 1 if there is one that fits */
+static int json_str(const char *line, const char *key, char *buf, size_t n) {
+    const char *p = json_get(line, key), *q;
+    if (!p || *p != '"' || !(q = jstring(p)) || (size_t)(q - p - 2) >= n) return 0;
+    memcpy(buf, p + 1, (size_t)(q - p - 2));
+    buf[q - p - 2] = 0;
+    return 1;
+}
+
+/* the array of numbers in field key (up to max of them into v): its length (max + 1 if longer),
+   or -1 if absent or not an array of numbers */
+static int json_array_of(const char *line, const char *key, double *v, int max) {
+    const char *p = json_get(line, key);
+    int n = 0;
+    if (!p || *p != '[') return -1;
+    for (p = jws(p + 1); *p != ']'; n++) {
+        char *end;
+        double x = strtod(p, &end);
+        if (end == p || (*p != '-' && !jdigit(*p))) return -1;
+        if (n < max) v[n] = x;
+        p = jws(end);
+        if (*p == ',') p = jws(p + 1);
+    }
+    return n > max ? max + 1 : n;
+}
+
+/* One run: its file's text, the lines kept (see run_parse), its label (the file name without
+   folder and extension) and its final line (the one with "best_epoch"), if any. */
+typedef struct run_line {
+    char *s;
+    int no;       /* line number in the file */
+    int refit;    /* "phase":"refit" */
+    double epoch; /* NAN: no "epoch" field */
+} run_line;
+
+typedef struct run {
+    const char *path;
+    char *label, *text, *final;
+    run_line *ln;
+    int n_lines, final_no;
+} run;
+
+static void run_free(run *r) {
+    release(r->label);
+    release(r->text);
+    release(r->ln);
+    memset(r, 0, sizeof *r);
+}
+
+/* (phase, epoch, position) order: a repeated epoch's lines side by side, the last one last */
+typedef struct run_key {
+    const char *phase;
+    size_t plen;
+    double epoch;
+    int i;
+} run_key;
+
+static int run_key_cmp(const void *a, const void *b) {
+    const run_key *x = (const run_key *)a, *y = (const run_key *)b;
+    int c = memcmp(x->phase, y->phase, x->plen < y->plen ? x->plen : y->plen);
+    if (c) return c;
+    if (x->plen != y->plen) return x->plen < y->plen ? -1 : 1;
+    if (x->epoch != y->epoch) return x->epoch < y->epoch ? -1 : 1;
+    return x->i - y->i;
+}
+
+/* A resumed run (train --resume) repeats the epoch it was killed in: of the lines with the same
+   phase and epoch, only the last is kept. Sorting keeps this n log n. */
+static void run_dedup(run *r) {
+    run_key *k = (run_key *)xmalloc(sizeof(run_key) * (size_t)(r->n_lines + 1));
+    int i, n = 0, kept = 0;
+    for (i = 0; i < r->n_lines; i++) {
+        const char *ph = json_get(r->ln[i].s, "phase"), *q;
+        if (r->ln[i].epoch != r->ln[i].epoch || !ph || *ph != '"' || !(q = jstring(ph))) continue;
+        k[n].phase = ph;
+        k[n].plen = (size_t)(q - ph);
+        k[n].epoch = r->ln[i].epoch;
+        k[n++].i = i;
+    }
+    qsort(k, (size_t)n, sizeof *k, run_key_cmp);
+    for (i = 0; i + 1 < n; i++) {
+        const run_key *a = &k[i], *b = &k[i + 1];
+        if (a->plen == b->plen && !memcmp(a->phase, b->phase, a->plen) && a->epoch == b->epoch)
+            r->ln[a->i].s = NULL; /* a later line has its phase and epoch */
+    }
+    release(k);
+    for (i = 0; i < r->n_lines; i++)
+        if (r->ln[i].s) r->ln[kept++] = r->ln[i];
+    r->n_lines = kept;
+}
+
+/* The run in text (len bytes, NUL-terminated, owned: the run takes it). Lines are checked as they
+   are read: a complete line (ending in '}') must be a JSON object of fields with finite numbers;
+   a line cut short (a killed run) is left out. 0, or 1 with "path:line: ..." in err. */
+static int run_parse(run *r, const char *path, char *text, size_t len, char *err, size_t errn) {
+    char *p = text, *end = text + len, why[256];
+    int no = 0, cap = 1;
     memset(r, 0, sizeof *r);
     r->path = path;
-    if (!f) {
-        fprintf(stderr, "contrarec: %s: cannot open: %s\n", path, strerror(errno));
-        exit(1);
-    }
-    do {
-        if (n + 65536 + 1 > cap) {
-            char *nb = (char *)realloc(r->text, cap = 2 * cap + 65536 + 1);
-            if (!nb) { fprintf(stderr, "contrarec: %s: out of memory\n", path); exit(1); }
-            r->text = nb;
+    r->text = text;
+    for (p = text; p < end; p++) cap += *p == '\n';
+    r->ln = (run_line *)xmalloc(sizeof(run_line) * (size_t)cap);
+    for (p = text; p < end;) {
+        char *nl = (char *)memchr(p, '\n', (size_t)(end - p)), *e = nl ? nl : end;
+        size_t n = (size_t)(e - p);
+        no++;
+        *e = 0;
+        if (n && e[-1] == '\r') e[-1] = 0, n--;
+        if (strlen(p) != n) { snprintf(err, errn, "%s:%d: a NUL byte: not a text file", path, no); return 1; }
+        if (n && p[n - 1] == '}') {
+            run_line *l = &r->ln[r->n_lines];
+            double v;
+            if (json_line_check(p, why, sizeof why)) { snprintf(err, errn, "%s:%d: %s", path, no, why); return 1; }
+            l->s = p;
+            l->no = no;
+            l->epoch = json_num(p, "epoch", &v) ? v : NAN;
+            l->refit = json_str(p, "phase", why, sizeof why) && !strcmp(why, "refit");
+            if (json_get(p, "best_epoch")) { r->final = p; r->final_no = no; }
+            else r->n_lines++; /* the final line is not an epoch */
         }
-        got = fread(r->text + n, 1, 65536, f);
-        n += got;
-    } while (got > 0);
-    if (ferror(f)) { fprintf(stderr, "contrarec: %s: read error\n", path); exit(1); }
-    fclose(f);
-    r->text[n] = 0;
-    for (p = r->text; *p; p++) r->n_lines += *p == '\n';
-    r->lines = (char **)xmalloc(sizeof(char *) * (size_t)(r->n_lines + 1));
-    r->n_lines = 0;
-    for (p = r->text; *p;) {
-        char *next = strchr(p, '\n');
-        if (next) *next++ = 0;
-        else next = p + strlen(p);
-        r->lines[r->n_lines++] = p;
-        if (strstr(p, "\"best_epoch\"")) r->final = p;
-        p = next;
+        p = e + 1;
     }
-    { /* a resumed run (train --resume) repeats the epoch it was killed in, and a killed run may
-         end in a cut line: keep the last complete line of each (phase, epoch) */
-        int i, j, kept = 0;
-        for (i = 0; i < r->n_lines; i++) {
-            const char *l = r->lines[i], *e = strstr(l, "\"epoch\":"), *ph = strstr(l, "\"phase\":");
-            size_t len = strlen(l);
-            int dup = len == 0 || l[len - 1] != '}';
-            for (j = i + 1; j < r->n_lines && !dup && e && ph; j++) {
-                const char *e2 = strstr(r->lines[j], "\"epoch\":"), *ph2 = strstr(r->lines[j], "\"phase\":");
-                dup = e2 && ph2 && atoi(e + 8) == atoi(e2 + 8) && strncmp(ph + 8, ph2 + 8, 9) == 0;
-            }
-            if (!dup || r->lines[i] == r->final) r->lines[kept++] = r->lines[i];
-        }
-        r->n_lines = kept;
+    run_dedup(r);
+    return 0;
+}
+
+/* run_parse of a file; the label from its name */
+static int run_read(run *r, const char *path, char *err, size_t errn) {
+    const char *b = strrchr(path, '/'), *dot;
+    size_t len, n;
+    char *text = read_whole(path, &len);
+    if (!text) {
+        snprintf(err, errn, "%s: cannot open: %s", path, strerror(errno));
+        memset(r, 0, sizeof *r);
+        return 1;
     }
+    if (run_parse(r, path, text, len, err, errn)) return 1;
     b = b ? b + 1 : path;
     dot = strrchr(b, '.');
     n = dot && dot != b ? (size_t)(dot - b) : strlen(b);
     r->label = (char *)xmalloc(n + 1);
     memcpy(r->label, b, n);
     r->label[n] = 0;
+    return 0;
 }
 
-static void run_free(run *r) {
-    free(r->label);
-    free(r->text);
-    free(r->lines);
-}
-
-/* metric over the epoch lines (x: epoch), and the popularity ranking's value of it if a line
-   has one ("pop_" after the last '_' of the name); returns the number of points (malloc'd) */
+/* metric over the epoch lines of the selection (x: epoch), and the popularity ranking's value
+   of it if a line has one ("pop_" after the last '_' of the name); the number of points (owned) */
 static int run_curve(const run *r, const char *metric, double **x, double **y, double *ref, int *has_ref) {
     char popkey[160];
     const char *us = strrchr(metric, '_');
@@ -1215,15 +1589,28 @@ static int run_curve(const run *r, const char *metric, double **x, double **y, d
     *x = (double *)xmalloc(sizeof(double) * (size_t)(r->n_lines + 1));
     *y = (double *)xmalloc(sizeof(double) * (size_t)(r->n_lines + 1));
     for (i = 0; i < r->n_lines; i++) {
-        double e, v;
-        if (r->lines[i] == r->final || strstr(r->lines[i], "\"phase\":\"refit\"") || /* the selection's epochs only */
-            !json_num(r->lines[i], "epoch", &e) || !json_num(r->lines[i], metric, &v))
-            continue;
-        (*x)[n] = e;
+        double v;
+        if (r->ln[i].refit || r->ln[i].epoch != r->ln[i].epoch || !json_num(r->ln[i].s, metric, &v)) continue;
+        (*x)[n] = r->ln[i].epoch;
         (*y)[n++] = v;
-        if (!*has_ref && json_num(r->lines[i], popkey, ref)) *has_ref = 1;
+        if (!*has_ref && json_num(r->ln[i].s, popkey, ref)) *has_ref = 1;
     }
     return n;
+}
+
+/* the groups of metric in a run's final line into g: their number, or -1 with a message */
+static int run_groups(const run *r, const char *metric, double *g, int want) {
+    int k = json_array_of(r->final, metric, g, MAX_GROUPS);
+    const char *p = r->path;
+    if (k < 0) fprintf(stderr, "contrarec: %s: no final line has \"%s\" as an array of numbers\n", p, metric);
+    else if (k == 0 || k > MAX_GROUPS)
+        fprintf(stderr, "contrarec: %s:%d: field \"%s\": %s groups (1..%d)\n", p, r->final_no, metric, k ? "too many" : "no",
+                MAX_GROUPS);
+    else if (want >= 0 && k != want)
+        fprintf(stderr, "contrarec: %s:%d: field \"%s\": %d groups (%d in the first run)\n", p, r->final_no, metric, k,
+                want);
+    else return k;
+    return -1;
 }
 
 /* One chart of the runs into path: curves of an epoch field, or bars of a final-line array.
@@ -1231,23 +1618,19 @@ static int run_curve(const run *r, const char *metric, double **x, double **y, d
 static int chart_runs(const run *runs, int nr, const char *metric, const char *title, const char *path) {
     cr_series S[CR_MAX_SERIES];
     double *xs[CR_MAX_SERIES] = {0}, *ys[CR_MAX_SERIES] = {0}, ref = 0, g[MAX_GROUPS];
-    char gl_buf[MAX_GROUPS][16];
+    char gl_buf[MAX_GROUPS][24];
     const char *gl[MAX_GROUPS];
     cr_chart c;
     int i, ng = -1, has_ref = 0, rc = 0;
     memset(S, 0, sizeof S);
     memset(&c, 0, sizeof c);
     for (i = 0; i < nr && json_array_of(runs[i].final, metric, g, MAX_GROUPS) < 0; i++) {}
-    if (i < nr) ng = json_array_of(runs[i].final, metric, g, MAX_GROUPS); /* an array in some final line: bars */
+    if (i < nr && (ng = run_groups(&runs[i], metric, g, -1)) < 0) return 1; /* an array in some final line: bars */
     for (i = 0; i < nr && rc == 0; i++) {
         S[i].label = runs[i].label;
         if (ng >= 0) {
-            int k;
             ys[i] = (double *)xmalloc(sizeof(double) * MAX_GROUPS);
-            if ((k = json_array_of(runs[i].final, metric, ys[i], MAX_GROUPS)) != ng) {
-                fprintf(stderr, "contrarec: %s: %s \"%s\" (%d groups elsewhere)\n", runs[i].path, k < 0 ? "no final line has" : "other groups in", metric, ng);
-                rc = 1;
-            }
+            rc = run_groups(&runs[i], metric, ys[i], ng) < 0;
             S[i].n = ng;
         } else if ((S[i].n = run_curve(&runs[i], metric, &xs[i], &ys[i], &ref, &has_ref)) == 0) {
             fprintf(stderr, "contrarec: %s: no epoch line has \"%s\"\n", runs[i].path, metric);
@@ -1274,15 +1657,19 @@ static int chart_runs(const run *runs, int nr, const char *metric, const char *t
         if (has_ref) { c.ref_label = "popularity ranking"; c.ref_y = ref; }
         if (cr_svg_lines(path, &c) != CR_OK) { fprintf(stderr, "contrarec: %s\n", cr_last_error()); rc = 1; }
     }
-    for (i = 0; i < nr; i++) { free(xs[i]); free(ys[i]); }
+    for (i = 0; i < nr; i++) { release(xs[i]); release(ys[i]); }
     return rc;
 }
 
-/* the run files among argv[2..] (options taken out by the caller's loop) */
-static int read_runs(run *runs, const char *const *files, int nf) {
+/* the run files (each read and checked; the program ends at the first bad one) */
+static void read_runs(run *runs, const char *const *files, int nf) {
+    char err[1024];
     int i;
-    for (i = 0; i < nf; i++) run_read(&runs[i], files[i]);
-    return nf;
+    for (i = 0; i < nf; i++)
+        if (run_read(&runs[i], files[i], err, sizeof err)) {
+            fprintf(stderr, "contrarec: %s\n", err);
+            exit(1);
+        }
 }
 
 static int cmd_plot(int argc, char **argv) {
@@ -1300,6 +1687,7 @@ static int cmd_plot(int argc, char **argv) {
     if (!nf) die_usage("plot needs at least one run (a file written by 'train --json')%s%s", "", "");
     if (!out) die_usage("plot needs -o FILE.svg%s%s", "", "");
     if (strlen(metric) > 64 || strchr(metric, '"')) die_usage("--metric: '%s' is not a field name%s", metric, "");
+    check_out("-o", out, 0);
     read_runs(runs, files, nf);
     rc = chart_runs(runs, nf, metric, title, out);
     for (i = 0; i < nf; i++) run_free(&runs[i]);
@@ -1343,18 +1731,18 @@ static void html_table(FILE *f, const run *runs, int nr, const char *caption, co
 
 /* an SVG made by chart_runs, inlined (through a scratch file next to the report) */
 static int html_chart(FILE *f, const run *runs, int nr, const char *metric, const char *title, const char *out) {
-    char tmp[4096];
-    FILE *s;
-    int c;
-    snprintf(tmp, sizeof tmp, "%s.part.svg", out);
-    if (chart_runs(runs, nr, metric, title, tmp) != 0) return 1;
-    if (!(s = fopen(tmp, "rb"))) return 1;
-    fputs("<figure>\n", f);
-    while ((c = fgetc(s)) != EOF) fputc(c, f);
-    fputs("</figure>\n", f);
-    fclose(s);
+    char *tmp = (char *)xmalloc(strlen(out) + 10), *svg;
+    size_t len;
+    int rc = 1;
+    sprintf(tmp, "%s.part.svg", out);
+    if (chart_runs(runs, nr, metric, title, tmp) == 0 && (svg = read_whole(tmp, &len)) != NULL) {
+        fprintf(f, "<figure>\n%s</figure>\n", svg);
+        release(svg);
+        rc = 0;
+    }
     remove(tmp);
-    return 0;
+    release(tmp);
+    return rc;
 }
 
 /* One HTML page of the runs in files (each a finished 'train --json' log), written whole and
@@ -1377,7 +1765,7 @@ static int write_report(const char *const *files, int nf, const char *out, const
                                             {"test_item_group_recall_share", "each item group's share of Recall@20 (test)"},
                                             {"test_user_group_recall", "Recall@20 of each user-activity group (test)"}};
     run runs[CR_MAX_SERIES];
-    char tmp[4096];
+    cr_out *o;
     FILE *f;
     int i, k, rc = 0;
     memset(runs, 0, sizeof runs);
@@ -1385,13 +1773,10 @@ static int write_report(const char *const *files, int nf, const char *out, const
     for (i = 0; i < nf; i++)
         if (!runs[i].final) {
             fprintf(stderr, "contrarec: %s: no final line (\"best_epoch\"): not a finished 'train --json' run\n", files[i]);
-            return 1;
+            exit(1);
         }
-    snprintf(tmp, sizeof tmp, "%s.tmp", out); /* written whole, then renamed into place */
-    if (!(f = fopen(tmp, "wb"))) {
-        fprintf(stderr, "contrarec: %s: cannot create: %s\n", tmp, strerror(errno));
-        return 1;
-    }
+    o = out_open(out); /* written whole, then renamed into place */
+    f = o->f;
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>", f);
     html_text(f, title);
     fputs("</title>\n<style>body{font-family:Helvetica,Arial,sans-serif;margin:24px;color:#222}"
@@ -1416,7 +1801,7 @@ static int write_report(const char *const *files, int nf, const char *out, const
         for (i = 0; i < nf; i++) { /* a chart only when every run has its field */
             double v[MAX_GROUPS];
             int j, found = json_array_of(runs[i].final, charts[k][0], v, MAX_GROUPS) >= 0;
-            for (j = 0; j < runs[i].n_lines && !found; j++) found = runs[i].lines[j] != runs[i].final && json_num(runs[i].lines[j], charts[k][0], v);
+            for (j = 0; j < runs[i].n_lines && !found; j++) found = json_num(runs[i].ln[j].s, charts[k][0], v);
             if (!found) break;
         }
         if (i == nf && html_chart(f, runs, nf, charts[k][0], charts[k][1], out) != 0) /* said why; the page goes on */
@@ -1434,14 +1819,10 @@ static int write_report(const char *const *files, int nf, const char *out, const
         }
     }
     fputs("</body>\n</html>\n", f);
-    rc = ferror(f) || rc;
-    rc = fclose(f) != 0 || rc;
-    if (rc == 0) remove(out); /* rename does not replace a file everywhere */
-    if (rc != 0 || rename(tmp, out) != 0) {
-        fprintf(stderr, "contrarec: %s: the report could not be written\n", out);
-        remove(tmp);
-        rc = 1;
-    }
+    if (rc) {
+        fprintf(stderr, "contrarec: %s: cannot read %s to inline it\n", out, extra_svg);
+        release(o);
+    } else rc = out_commit(o);
     for (i = 0; i < nf; i++) run_free(&runs[i]);
     return rc;
 }
@@ -1458,6 +1839,7 @@ static int cmd_report(int argc, char **argv) {
     }
     if (!nf) die_usage("report needs at least one run (a file written by 'train --json')%s%s", "", "");
     if (!out) die_usage("report needs -o FILE.html%s%s", "", "");
+    check_out("-o", out, 0);
     return write_report(files, nf, out, title, NULL);
 }
 
@@ -1523,7 +1905,7 @@ static int write_map(cr_model *m, int users, int sample, uint64_t seed, const cr
     } else
         fprintf(stderr, "t-SNE of %d of %d %s vectors (dim %d): KL %.4f, %.1f s of CPU time\n", n, N, users ? "user" : "item", d, kl,
                 (double)(clock() - t0) / CLOCKS_PER_SEC);
-    free(all); free(grp); free(idx); free(X); free(Y);
+    release(all); release(grp); release(idx); release(X); release(Y);
     return rc;
 }
 
@@ -1550,9 +1932,11 @@ static int cmd_map(int argc, char **argv) {
     if (!load) die_usage("map needs --load FILE%s%s", "", "");
     if (!out) die_usage("map needs -o FILE.svg%s%s", "", "");
     if (to.iterations && to.iterations < 250) to.exaggeration_iters = to.iterations; /* all exaggerated */
+    check_out("-o", out, 0);
     if (cr_model_load(&m, load, NULL) != CR_OK) die("loading the model");
+    own_model(m);
     rc = write_map(m, users, sample, seed, &to, out, title);
-    cr_model_free(m);
+    release(m);
     return rc;
 }
 
@@ -1565,44 +1949,91 @@ static int pu_cmp(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static pu_row *read_per_user(const char *path, int64_t *n, char *head, size_t head_cap) {
-    FILE *f = fopen(path, "rb");
-    char line[1024];
-    pu_row *rows = NULL;
-    int64_t cap = 0, ln = 0;
-    *n = 0;
-    if (!f) { fprintf(stderr, "contrarec: %s: cannot open: %s\n", path, strerror(errno)); exit(1); }
-    while (fgets(line, sizeof line, f)) {
-        pu_row r;
-        ln++;
-        if (ln == 1) {
-            if (strncmp(line, "user\thistory\t", 13)) { fprintf(stderr, "contrarec: %s:1: not a 'train --per-user' file\n", path); exit(1); }
-            snprintf(head, head_cap, "%s", line);
-            continue;
-        }
-        if (sscanf(line, "%lld %lf %lf %lf %lf %lf", &r.user, &r.v[0], &r.v[1], &r.v[2], &r.v[3], &r.v[4]) != 6 || !isfinite(r.v[0]) || !isfinite(r.v[1]) ||
-            !isfinite(r.v[2]) || !isfinite(r.v[3]) || !isfinite(r.v[4])) {
-            fprintf(stderr, "contrarec: %s:%lld: expected six numbers (user history recall ndcg tail_recall ild)\n", path, (long long)ln);
-            exit(1);
-        }
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 1024;
-            if (!(rows = (pu_row *)realloc(rows, sizeof(pu_row) * (size_t)cap))) { fprintf(stderr, "contrarec: out of memory\n"); exit(1); }
-        }
-        rows[(*n)++] = r;
+/* The columns after the user, as 'train --per-user' writes them: history (a count), recall and
+   NDCG in [0, 1], long-tail recall in [0, 1] or -1 (no long-tail test item), intra-list
+   diversity 1 - mean cosine in [0, 2] or -1 (a list of fewer than 2). */
+static const struct {
+    double hi;
+    int integer, none;
+} pu_cols[5] = {{1e15, 1, 0}, {1, 0, 0}, {1, 0, 0}, {1, 0, 1}, {2, 0, 1}};
+
+/* tok (field col of a row, NAME from the header) as a value in its range; the program ends with
+   "path:line: field NAME: ..." otherwise */
+static double pu_value(const char *path, long long ln, const char *name, const char *tok, int col) {
+    char *end;
+    double v;
+    errno = 0;
+    v = strtod(tok, &end);
+    if (!*tok || *end || errno || !isfinite(v)) die_at(path, ln, "field %s: '%.40s' is not a finite number", name, tok);
+    if (pu_cols[col].none && v == -1) return v;
+    if (v < 0 || v > pu_cols[col].hi || (pu_cols[col].integer && v != floor(v)))
+        die_at(path, ln, "field %s: %.40s is not %s%s", name, tok,
+               pu_cols[col].integer ? "a non-negative integer" : pu_cols[col].hi == 1 ? "in [0, 1]" : "in [0, 2]",
+               pu_cols[col].none ? " (or -1: none)" : "");
+    return v;
+}
+
+/* the line's tab-separated fields into f (at most max; their number, max + 1 if more) */
+static int pu_split(char *line, char **f, int max) {
+    int n = 0;
+    for (;;) {
+        char *t = strchr(line, '\t');
+        if (n < max) f[n] = line;
+        n++;
+        if (!t) break;
+        *t = 0;
+        line = t + 1;
     }
-    fclose(f);
-    if (!*n) { fprintf(stderr, "contrarec: %s: no users\n", path); exit(1); }
+    return n > max ? max + 1 : n;
+}
+
+/* One per-user file: rows sorted by user; its header line (owned) in *head. */
+static pu_row *read_per_user(const char *path, int64_t *n, char **head) {
+    size_t len;
+    char *text = read_or_die("", path, &len), *p = text, *names[7], *f[7];
+    pu_row *rows = NULL;
+    long long ln = 0, cap = 0;
+    *n = 0;
+    while (p < text + len) {
+        char *e = strchr(p, '\n'), *next;
+        int k, c;
+        if (!e) e = p + strlen(p);
+        next = e + (*e == '\n');
+        *e = 0;
+        if (e > p && e[-1] == '\r') e[-1] = 0;
+        if ((size_t)(e - p) != strlen(p)) die_at(path, ln + 1, "a NUL byte: not a text file");
+        if (++ln == 1) {
+            if (strncmp(p, "user\thistory\t", 13)) die_at(path, 1, "not a 'train --per-user' file");
+            *head = (char *)xmalloc(strlen(p) + 2);
+            sprintf(*head, "%s\n", p);
+            if ((k = pu_split(p, names, 6)) != 6)
+                die_at(path, 1, "%d columns; 'train --per-user' writes 6 (user history recall ndcg tail_recall ild)",
+                       k);
+        } else {
+            pu_row *r;
+            if (*n == cap) rows = (pu_row *)xrealloc(rows, sizeof(pu_row) * (size_t)(cap = 2 * cap + 1024));
+            r = &rows[*n];
+            if ((k = pu_split(p, f, 6)) != 6)
+                die_at(path, ln, "%s%d fields, the header has 6", k > 6 ? "more than " : "", k > 6 ? 6 : k);
+            r->user = (long long)pu_value(path, ln, "user", f[0], 0);
+            for (c = 0; c < 5; c++) r->v[c] = pu_value(path, ln, names[c + 1], f[c + 1], c);
+            (*n)++;
+        }
+        p = next;
+    }
+    if (ln == 0) die_at(path, 0, "empty: not a 'train --per-user' file");
+    if (!*n) die_at(path, 0, "no users");
     qsort(rows, (size_t)*n, sizeof(pu_row), pu_cmp);
     for (ln = 1; ln < *n; ln++)
-        if (rows[ln].user == rows[ln - 1].user) { fprintf(stderr, "contrarec: %s: user %lld has two rows\n", path, rows[ln].user); exit(1); }
+        if (rows[ln].user == rows[ln - 1].user) die_at(path, 0, "user %lld has two rows", rows[ln].user);
+    release(text);
     return rows;
 }
 
 /* A side of a comparison: one per-user file, or several (comma-separated: seeds) averaged per
    user over the users present in all of them (a -1, "none", in any stays -1). */
-static pu_row *read_side(const char *spec, int64_t *n, char *head, size_t head_cap) {
-    char path[4096], h2[1100];
+static pu_row *read_side(const char *spec, int64_t *n, char **head) {
+    char path[4096], *h2;
     const char *p = spec;
     pu_row *acc = NULL;
     int files = 0;
@@ -1615,8 +2046,9 @@ static pu_row *read_side(const char *spec, int64_t *n, char *head, size_t head_c
         if (!len || len >= sizeof path) die_usage("compare: '%s' is not a file or a comma-separated list of files%s", spec, "");
         memcpy(path, p, len);
         path[len] = 0;
-        r = read_per_user(path, &m, files ? h2 : head, files ? sizeof h2 : head_cap);
-        if (files && strcmp(h2, head)) { fprintf(stderr, "contrarec: %s has other columns (cut-offs) than the first file\n", path); exit(1); }
+        r = read_per_user(path, &m, files ? &h2 : head);
+        if (files && strcmp(h2, *head)) die_at(path, 0, "other columns (cut-offs) than the first file");
+        if (files) release(h2);
         if (!files) { acc = r; *n = m; }
         else { /* keep the users in both, summing */
             while (i < *n && j < m) {
@@ -1632,7 +2064,7 @@ static pu_row *read_side(const char *spec, int64_t *n, char *head, size_t head_c
                 }
             }
             *n = w;
-            free(r);
+            release(r);
         }
         files++;
         p += len;
@@ -1662,7 +2094,7 @@ static void compare_line(const char *what, const pu_row *A, const pu_row *B, con
     cr_rng r;
     if (n < 2) { printf("%-34s %6lld users: too few to compare\n", what, (long long)n); return; }
     for (i = 0; i < n; i++) { sa += A[idx[i]].v[j]; sb += B[idx[i]].v[j]; }
-    if (!(g = (double *)malloc(sizeof(double) * (size_t)boot))) { fprintf(stderr, "contrarec: out of memory\n"); exit(1); }
+    g = (double *)xmalloc(sizeof(double) * (size_t)boot);
     cr_rng_seed(&r, seed);
     for (b = 0, ng = 0; b < boot; b++) {
         double xa = 0, xb = 0;
@@ -1681,7 +2113,7 @@ static void compare_line(const char *what, const pu_row *A, const pu_row *B, con
         if (ng < boot) printf("  (%d of %d resamples had A = 0: left out)", boot - ng, boot);
         printf("\n");
     }
-    free(g);
+    release(g);
 }
 
 static int cmd_compare(int argc, char **argv) {
@@ -1691,7 +2123,7 @@ static int cmd_compare(int argc, char **argv) {
     double sparse = 0.2, cut;
     pu_row *A, *B, *Ap, *Bp;
     int64_t na, nb, n = 0, ia = 0, ib = 0, m, *idx, *hist_order;
-    char ha[1100], hb[1100];
+    char *ha, *hb;
     for (i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--boot")) boot = (int)parse_int(a, need(argc, argv, &i), 100, 100000);
@@ -1703,18 +2135,21 @@ static int cmd_compare(int argc, char **argv) {
         else die_usage("compare takes two files%s%s", "", "");
     }
     if (!fb) die_usage("compare needs two files written by 'train --per-user'%s%s", "", "");
-    A = read_side(fa, &na, ha, sizeof ha);
-    B = read_side(fb, &nb, hb, sizeof hb);
-    if (strcmp(ha, hb)) { fprintf(stderr, "contrarec: %s and %s have different columns (cut-offs)\n", fa, fb); return 1; }
-    Ap = (pu_row *)calloc((size_t)(na < nb ? na : nb), sizeof(pu_row));
-    Bp = (pu_row *)calloc((size_t)(na < nb ? na : nb), sizeof(pu_row));
-    idx = (int64_t *)calloc((size_t)(na < nb ? na : nb), sizeof(int64_t));
-    hist_order = (int64_t *)calloc((size_t)(na < nb ? na : nb), sizeof(int64_t));
-    if (!Ap || !Bp || !idx || !hist_order) { fprintf(stderr, "contrarec: out of memory\n"); return 1; }
+    A = read_side(fa, &na, &ha);
+    B = read_side(fb, &nb, &hb);
+    if (strcmp(ha, hb)) die_at(fa, 0, "%s has different columns (cut-offs)", fb);
+    Ap = (pu_row *)xcalloc((size_t)(na < nb ? na : nb), sizeof(pu_row));
+    Bp = (pu_row *)xcalloc((size_t)(na < nb ? na : nb), sizeof(pu_row));
+    idx = (int64_t *)xcalloc((size_t)(na < nb ? na : nb), sizeof(int64_t));
+    hist_order = (int64_t *)xcalloc((size_t)(na < nb ? na : nb), sizeof(int64_t));
     while (ia < na && ib < nb) { /* pair by user */
         if (A[ia].user < B[ib].user) ia++;
         else if (A[ia].user > B[ib].user) ib++;
         else { Ap[n] = A[ia++]; Bp[n] = B[ib++]; n++; }
+    }
+    if (!n) { /* nothing to pair: not the same users, or not the same data */
+        die_at(fa, 0, "no user in common with %s (%lld and %lld users): not runs on the same data", fb, (long long)na,
+               (long long)nb);
     }
     printf("B = %s against A = %s: %lld users in both (%lld and %lld in each); K from the header: %s", fb, fa, (long long)n, (long long)na,
            (long long)nb, ha + 13);
@@ -1722,13 +2157,12 @@ static int cmd_compare(int argc, char **argv) {
     compare_line("Recall, all users", Ap, Bp, idx, n, 1, boot, seed);
     compare_line("NDCG, all users", Ap, Bp, idx, n, 2, boot, seed);
     { /* the sparsest share of the paired users by known history (ties: all users at the cut) */
-        double *h = (double *)malloc(sizeof(double) * (size_t)(n ? n : 1));
+        double *h = (double *)xmalloc(sizeof(double) * (size_t)n);
         char what[64];
-        if (!h) { fprintf(stderr, "contrarec: out of memory\n"); return 1; }
         for (m = 0; m < n; m++) h[m] = Ap[m].v[0];
         qsort(h, (size_t)n, sizeof(double), dbl_cmp);
-        cut = n ? h[(int64_t)(sparse * (double)(n - 1))] : 0;
-        free(h);
+        cut = h[(int64_t)(sparse * (double)(n - 1))];
+        release(h);
         for (m = 0, i = 0; m < n; m++)
             if (Ap[m].v[0] <= cut) hist_order[i++] = m;
         snprintf(what, sizeof what, "Recall, users with history <= %.0f", cut);
@@ -1742,7 +2176,7 @@ static int cmd_compare(int argc, char **argv) {
     compare_line("intra-list diversity (cosine)", Ap, Bp, idx, i, 4, boot, seed);
     printf("(gain: B's mean / A's mean - 1; interval: 2.5th and 97.5th percentiles of %d resamples of the users, seed %llu)\n", boot,
            (unsigned long long)seed);
-    free(A); free(B); free(Ap); free(Bp); free(idx); free(hist_order);
+    release(A); release(B); release(Ap); release(Bp); release(idx); release(hist_order); release(ha); release(hb);
     return 0;
 }
 

@@ -8,16 +8,20 @@
 #define CLI 1
 #endif
 
-#define BIN "./build/contrarec"
-
 #ifdef CLI
-/* Runs BIN with args; returns its exit status (or 128 + signal); stderr goes to err. */
+/* the program under test: CRT_CLI (make asan: its sanitized build), else ./build/contrarec */
+static const char *bin(void) {
+    const char *b = getenv("CRT_CLI");
+    return b && *b ? b : "./build/contrarec";
+}
+
+/* Runs the program with args; returns its exit status (or 128 + signal); stderr goes to err. */
 static int run(const char *args, char *err, size_t n) {
     char cmd[4096];
     FILE *f;
     int st;
     size_t got;
-    snprintf(cmd, sizeof cmd, BIN " %s > build/test-tmp/cli.out 2> build/test-tmp/cli.err", args);
+    snprintf(cmd, sizeof cmd, "%s %s > build/test-tmp/cli.out 2> build/test-tmp/cli.err", bin(), args);
     st = system(cmd);
     err[0] = 0;
     if ((f = fopen("build/test-tmp/cli.err", "rb"))) {
@@ -31,8 +35,8 @@ static int run(const char *args, char *err, size_t n) {
 }
 
 static int have_bin(void) {
-    if (crt_have_file(BIN)) return 1;
-    printf("(skipped: no %s; make test builds it) ", BIN);
+    if (crt_have_file(bin())) return 1;
+    printf("(skipped: no %s; make test builds it) ", bin());
     return 0;
 }
 
@@ -113,7 +117,7 @@ TEST(bad_files) {
     EXPECT("eval --load build/test-tmp/cli_garbage.crrc --test build/test-tmp/cli_ok.txt", 1, "cli_garbage.crrc: truncated");
     EXPECT("eval --load build/test-tmp/cli_ok.txt --test build/test-tmp/cli_ok.txt", 1, "not a contrarec checkpoint (bad magic)");
     snprintf(args, sizeof args, "train --model mf --train build/test-tmp/cli_ok.txt --epochs 1 --dim 4 --save build/test-tmp/no-such-dir/m.crrc");
-    EXPECT(args, 1, "cannot create");
+    EXPECT(args, 1, "--save: build/test-tmp/no-such-dir/m.crrc: the folder build/test-tmp/no-such-dir does not exist");
     EXPECT("train --model mf --train build/test-tmp/cli_ok.txt --epochs 1 --dim 4", 1, "no validation records");
 }
 
@@ -191,7 +195,8 @@ TEST(plot_runs) {
     CHECK(strstr(buf, ">0.070<") && strstr(buf, ">2.0<") && !strstr(buf, ">3.0<") && !strstr(buf, ">0.5"));
     EXPECT("plot build/test-tmp/run_a.json -o build/test-tmp/x.svg --metric valid_recall@20", 1, "run_a.json: no epoch line has \"valid_recall@20\"");
     EXPECT("plot build/test-tmp/none.json -o build/test-tmp/x.svg", 1, "none.json: cannot open");
-    EXPECT("plot build/test-tmp/run_a.json -o build/test-tmp/no-such-dir/x.svg", 1, "cannot create");
+    EXPECT("plot build/test-tmp/run_a.json -o build/test-tmp/no-such-dir/x.svg", 1,
+           "-o: build/test-tmp/no-such-dir/x.svg: the folder build/test-tmp/no-such-dir does not exist");
     /* report: one HTML page with the tables and the charts the runs have fields for */
     CHECKF(run("report build/test-tmp/run_a.json build/test-tmp/run_b.json -o build/test-tmp/report.html --title \"A & B\"", e, sizeof e) == 0, "%s", e);
     CHECK(slurp("build/test-tmp/report.html", buf, sizeof buf));
@@ -216,7 +221,8 @@ TEST(plot_runs) {
     }
     crt_write("run_c.json", "{\"epoch\":1,\"loss\":0.9}\n", -1);
     EXPECT("report build/test-tmp/run_a.json build/test-tmp/run_c.json -o build/test-tmp/report.html", 1, "run_c.json: no final line");
-    EXPECT("report build/test-tmp/run_a.json -o build/test-tmp/no-such-dir/r.html", 1, "cannot create");
+    EXPECT("report build/test-tmp/run_a.json -o build/test-tmp/no-such-dir/r.html", 1,
+           "the folder build/test-tmp/no-such-dir does not exist");
     EXPECT("report -o build/test-tmp/r.html", 2, "report needs at least one run");
     /* map: the t-SNE picture of a saved model */
     crt_write("map_tr.txt", "10 1 2 3 4\n11 2 3 4 5\n12 0 4 5 6\n13 1 5 6 7\n14 2 6 7 8\n15 0 1 8 9\n", -1);
@@ -233,7 +239,7 @@ TEST(plot_runs) {
     CHECK(slurp("build/test-tmp/report.html", buf, sizeof buf) && strstr(buf, "<h1>contrarec: lightgcn on build/test-tmp/map_tr.txt</h1>") &&
           strstr(buf, "<td>run</td><td>lightgcn</td><td>2</td>"));
     EXPECT("train --model lightgcn --train build/test-tmp/map_tr.txt --epochs 2 --dim 4 --select last --report build/test-tmp/no-such-dir", 1,
-           "--report build/test-tmp/no-such-dir: cannot create");
+           "--report: build/test-tmp/no-such-dir: the folder does not exist");
     EXPECT("map --load build/test-tmp/map.crrc", 2, "map needs -o FILE.svg");
     EXPECT("map -o x.svg", 2, "map needs --load FILE");
     EXPECT("map --load build/test-tmp/map.crrc -o x.svg --sample 0", 2, "--sample: 0 is outside 1..5000");
@@ -292,7 +298,8 @@ TEST(train_selects_on_validation) {
     EXPECT("compare build/test-tmp/pu_a.tsv, build/test-tmp/pu_b.tsv", 2, "ends with a comma");
     EXPECT("train --model gru4rec --train build/test-tmp/cli_ok.txt --split ratio:0.8,0.1,0.1", 2, "not for sequence models");
     EXPECT("compare build/test-tmp/pu_a.tsv build/test-tmp/cli_ok.txt", 1, "cli_ok.txt:1: not a 'train --per-user' file");
-    EXPECT("train --model mf --per-user build/test-tmp/no-such-dir/p.tsv", 1, "cannot create");
+    EXPECT("train --model mf --per-user build/test-tmp/no-such-dir/p.tsv", 1,
+           "the folder build/test-tmp/no-such-dir does not exist");
     EXPECT("train --model mf --cold-users 1", 2, "--cold-users: 1 is outside");
     EXPECT("train --model mf --cold-warm", 2, "--cold-warm needs --cold-users");
     /* cold users: held out, folded in, reported in the text and the JSON */
@@ -350,11 +357,235 @@ TEST(train_selects_on_validation) {
 TEST(output_paths_checked_before_training) {
     char e[8192];
     if (!have_bin()) return;
-    EXPECT("train --model xsimgcl --export-npy build/test-tmp/no-such-dir", 1, "--export-npy build/test-tmp/no-such-dir: cannot create");
+    EXPECT("train --model xsimgcl --export-npy build/test-tmp/no-such-dir", 1,
+           "--export-npy: build/test-tmp/no-such-dir: the folder does not exist");
     CHECKF(!strstr(e_last, "synthetic dataset"), "data was built before the check: %s", e_last);
-    EXPECT("train --model xsimgcl --save build/test-tmp/no-such-dir/m.crrc", 1, "--save build/test-tmp/no-such-dir/m.crrc: cannot create");
+    EXPECT("train --model xsimgcl --save build/test-tmp/no-such-dir/m.crrc", 1,
+           "--save: build/test-tmp/no-such-dir/m.crrc: the folder build/test-tmp/no-such-dir does not exist");
     CHECKF(!strstr(e_last, "synthetic dataset"), "data was built before the check: %s", e_last);
     (void)e;
+}
+
+/* 1 if path is a folder */
+static int is_folder(const char *path) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "test -d %s", path);
+    return system(cmd) == 0;
+}
+
+/* An output path that is an existing folder is refused before any work, and the folder stays;
+   every output option is checked before data is read. */
+TEST(output_folder_refused_and_kept) {
+    if (!have_bin()) return;
+    CHECK(system("rm -rf build/test-tmp/outdir build/test-tmp/repdir && "
+                 "mkdir -p build/test-tmp/outdir build/test-tmp/repdir/report.html") == 0);
+    crt_write("od_run.json", "{\"epoch\":1,\"loss\":0.9}\n{\"best_epoch\":1}\n", -1);
+    EXPECT("report build/test-tmp/od_run.json -o build/test-tmp/outdir", 1,
+           "-o: build/test-tmp/outdir: is a folder, not a file");
+    CHECK(is_folder("build/test-tmp/outdir"));
+    EXPECT("plot build/test-tmp/od_run.json --metric loss -o build/test-tmp/outdir", 1,
+           "build/test-tmp/outdir: is a folder");
+    CHECK(is_folder("build/test-tmp/outdir"));
+    EXPECT("train --model mf --epochs 1 --dim 4 --per-user build/test-tmp/outdir", 1,
+           "--per-user: build/test-tmp/outdir: is a folder");
+    CHECKF(!strstr(e_last, "synthetic dataset"), "data was built before the check: %s", e_last);
+    CHECK(is_folder("build/test-tmp/outdir"));
+    EXPECT("train --model mf --epochs 1 --dim 4 --save build/test-tmp/outdir", 1,
+           "--save: build/test-tmp/outdir: is a folder");
+    CHECKF(!strstr(e_last, "synthetic dataset"), "data was built before the check: %s", e_last);
+    EXPECT("train --model mf --epochs 1 --dim 4 --resume build/test-tmp/outdir", 1,
+           "--resume: build/test-tmp/outdir: is a folder");
+    EXPECT("train --model mf --epochs 1 --dim 4 --report build/test-tmp/repdir", 1,
+           "--report: build/test-tmp/repdir/report.html: is a folder");
+    CHECKF(!strstr(e_last, "synthetic dataset"), "data was built before the check: %s", e_last);
+    EXPECT("train --model mf --epochs 1 --dim 4 --export-npy build/test-tmp/od_run.json", 1,
+           "--export-npy: build/test-tmp/od_run.json: is not a folder");
+    EXPECT("map --load build/test-tmp/does-not-exist.crrc -o build/test-tmp/outdir", 1,
+           "-o: build/test-tmp/outdir: is a folder");
+    CHECK(is_folder("build/test-tmp/outdir") && is_folder("build/test-tmp/repdir/report.html"));
+}
+
+/* cr_out: a folder made at the path while the file was written is not replaced, and the
+   temporary file goes; a finished file replaces the old one. */
+TEST(out_commit_never_replaces_a_folder) {
+    cr_out o;
+    const char *path = crt_tmp("out_race");
+    char buf[64];
+    CHECK(system("rm -rf build/test-tmp/out_race build/test-tmp/out_race.tmp") == 0);
+    CHECK_OK(cr_out_check(path));
+    CHECK_OK(cr_out_open(&o, path));
+    fputs("new\n", o.f);
+    CHECK(system("mkdir build/test-tmp/out_race") == 0);
+    CHECK_FAILS(cr_out_commit(&o), CR_ERR_IO, "out_race: is a folder, not a file");
+    CHECK(is_folder(path) && !crt_have_file("build/test-tmp/out_race.tmp") && o.f == NULL && o.tmp == NULL);
+    CHECK_FAILS(cr_out_check(path), CR_ERR_IO, "out_race: is a folder, not a file");
+    CHECK_FAILS(cr_out_check("build/test-tmp/no-such-dir/x"), CR_ERR_IO, "the folder build/test-tmp/no-such-dir does");
+    CHECK_FAILS(cr_out_check_dir("build/test-tmp/no-such-dir"), CR_ERR_IO, "no-such-dir: the folder does not exist");
+    CHECK(system("rmdir build/test-tmp/out_race") == 0);
+    crt_write("out_race", "old\n", -1);
+    CHECK_OK(cr_out_open(&o, path));
+    fputs("new\n", o.f);
+    cr_out_abort(&o); /* the old file stays */
+    CHECK(slurp(path, buf, sizeof buf) && !strcmp(buf, "old\n") && !crt_have_file("build/test-tmp/out_race.tmp"));
+    CHECK_OK(cr_out_open(&o, path));
+    fputs("new\n", o.f);
+    CHECK_OK(cr_out_commit(&o));
+    CHECK(slurp(path, buf, sizeof buf) && !strcmp(buf, "new\n"));
+}
+
+/* 100,000 epoch lines (a long run's log) are read in one pass: plot and report finish in
+   seconds (the time limit is generous: the sanitized build is slower). */
+TEST(long_run_log_reads_in_linear_time) {
+    const char *path = crt_tmp("long_run.json");
+    char cmd[1024];
+    FILE *f;
+    int e, st;
+    if (!have_bin()) return;
+    if (system("command -v timeout > /dev/null 2>&1") != 0) { printf("(skipped: no timeout(1)) "); return; }
+    f = fopen(path, "wb");
+    CHECK(f != NULL);
+    for (e = 1; e <= 100000; e++)
+        fprintf(f, "{\"epoch\":%d,\"phase\":\"select\",\"loss\":%.6f,\"valid_recall@20\":%.6f,\"valid_ndcg@20\":%.6f,"
+                   "\"valid_pop_ndcg@20\":0.02}\n", e, 1.0 / e, 0.1 + 1e-7 * e, 0.05 + 1e-7 * e);
+    fprintf(f, "{\"best_epoch\":100000,\"model\":\"mf\",\"test_recall@20\":0.1,"
+               "\"test_item_group_recall\":[0.1,0.2,0.3]}\n");
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "timeout 10 %s plot %s -o build/test-tmp/long.svg > /dev/null 2>&1", bin(), path);
+    st = system(cmd);
+    CHECKF(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "plot of 100,000 lines: status %d (124: over 10 s)",
+           WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    snprintf(cmd, sizeof cmd, "timeout 10 %s report %s -o build/test-tmp/long.html > /dev/null 2>&1", bin(), path);
+    st = system(cmd);
+    CHECKF(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "report of 100,000 lines: status %d (124: over 10 s)",
+           WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    remove(path);
+}
+
+/* A bad value in a run log is reported with its file, line and field, not as a chart's point;
+   --metric's cut-off must be one of --topk's, checked before any data is read. */
+TEST(run_log_errors_name_file_and_line) {
+    if (!have_bin()) return;
+    crt_write("rl_inf.json", "{\"epoch\":1,\"loss\":0.9,\"valid_ndcg@20\":0.05}\n"
+                             "{\"epoch\":2,\"loss\":0.8,\"valid_ndcg@20\":1e999}\n{\"best_epoch\":1}\n", -1);
+    EXPECT("plot build/test-tmp/rl_inf.json -o build/test-tmp/rl.svg", 1,
+           "rl_inf.json:2: field \"valid_ndcg@20\": '1e999' is not a finite number");
+    EXPECT("report build/test-tmp/rl_inf.json -o build/test-tmp/rl.html", 1,
+           "rl_inf.json:2: field \"valid_ndcg@20\": '1e999' is not a finite number");
+    crt_write("rl_nan.json", "{\"epoch\":1,\"loss\":0.9}\n{\"epoch\":2,\"loss\":nan}\n{\"best_epoch\":1}\n", -1);
+    EXPECT("plot build/test-tmp/rl_nan.json --metric loss -o build/test-tmp/rl.svg", 1,
+           "rl_nan.json:2: field \"loss\": 'nan' is not a finite number");
+    crt_write("rl_syntax.json", "{\"epoch\":1,\"loss\":0.9}\n\n{\"epoch\":2,\"loss\":}\n", -1);
+    EXPECT("plot build/test-tmp/rl_syntax.json --metric loss -o build/test-tmp/rl.svg", 1,
+           "rl_syntax.json:3: not a JSON object of fields");
+    crt_write("rl_groups.json", "{\"epoch\":1,\"loss\":0.9}\n{\"best_epoch\":1,\"test_item_group_recall\":[]}\n", -1);
+    EXPECT("plot build/test-tmp/rl_groups.json --metric test_item_group_recall -o build/test-tmp/rl.svg", 1,
+           "rl_groups.json:2: field \"test_item_group_recall\": no groups");
+    EXPECT("train --model mf --metric ndcg@30 --train build/test-tmp/does-not-exist.txt", 2,
+           "--metric ndcg@30: 30 is not one of the --topk cut-offs (the default 10,20)");
+    EXPECT("train --model mf --metric recall@7 --topk 5,10", 2,
+           "--metric recall@7: 7 is not one of the --topk cut-offs (5,10)");
+    CHECKF(!strstr(e_last, "synthetic dataset"), "data was built before the check: %s", e_last);
+    EXPECT("train --model gru4rec --metric ndcg@5 --train build/test-tmp/does-not-exist.txt", 1,
+           "does-not-exist.txt: cannot open");
+}
+
+/* compare checks every value of a per-user file: ranges, field counts, lines of any length */
+TEST(compare_checks_every_value) {
+    static const char head[] = "user\thistory\trecall@20\tndcg@20\ttail_recall@20\tild@20\n";
+    static char longline[4096];
+    char txt[8192];
+    int k;
+    if (!have_bin()) return;
+    snprintf(txt, sizeof txt, "%s1\t3\t0.5\t0.4\t-1\t0.8\n2\t5\t0.2\t0.1\t0.3\t-1\n3\t2\t0\t0\t0\t1.2\n", head);
+    crt_write("cmp_ok.tsv", txt, -1);
+    snprintf(txt, sizeof txt, "%s1\t3\t7.5\t0.4\t-1\t0.8\n", head);
+    crt_write("cmp_recall.tsv", txt, -1);
+    EXPECT("compare build/test-tmp/cmp_ok.tsv build/test-tmp/cmp_recall.tsv", 1,
+           "cmp_recall.tsv:2: field recall@20: 7.5 is not in [0, 1]");
+    snprintf(txt, sizeof txt, "%s1\t3\t0.5\t1e308\t-1\t0.8\n", head);
+    crt_write("cmp_huge.tsv", txt, -1);
+    EXPECT("compare build/test-tmp/cmp_ok.tsv build/test-tmp/cmp_huge.tsv", 1,
+           "cmp_huge.tsv:2: field ndcg@20: 1e308 is not in [0, 1]");
+    snprintf(txt, sizeof txt, "%s1\t3\t0.5\t0.4\t-1\t0.8\n2\t-4\t0.5\t0.4\t-1\t0.8\n", head);
+    crt_write("cmp_hist.tsv", txt, -1);
+    EXPECT("compare build/test-tmp/cmp_ok.tsv build/test-tmp/cmp_hist.tsv", 1,
+           "cmp_hist.tsv:3: field history: -4 is not a non-negative integer");
+    snprintf(txt, sizeof txt, "%s1\t3\t0.5\t0.4\t-1\t0.8\t9\n", head);
+    crt_write("cmp_extra.tsv", txt, -1);
+    EXPECT("compare build/test-tmp/cmp_ok.tsv build/test-tmp/cmp_extra.tsv", 1,
+           "cmp_extra.tsv:2: more than 6 fields, the header has 6");
+    snprintf(txt, sizeof txt, "%s1\t3\t0.5\t0.4\t-0.5\t0.8\n", head);
+    crt_write("cmp_tail.tsv", txt, -1);
+    EXPECT("compare build/test-tmp/cmp_ok.tsv build/test-tmp/cmp_tail.tsv", 1,
+           "cmp_tail.tsv:2: field tail_recall@20: -0.5 is not in [0, 1] (or -1: none)");
+    snprintf(txt, sizeof txt, "%s7\t3\t0.5\t0.4\t-1\t0.8\n8\t3\t0.5\t0.4\t-1\t0.8\n", head);
+    crt_write("cmp_other.tsv", txt, -1);
+    EXPECT("compare build/test-tmp/cmp_ok.tsv build/test-tmp/cmp_other.tsv", 1, "cmp_ok.tsv: no user in common with");
+    /* a line of over 1,023 bytes (a zero-padded user id) is one line */
+    k = snprintf(longline, sizeof longline, "%s", head);
+    memset(longline + k, '0', 1500);
+    snprintf(longline + k + 1500, sizeof longline - (size_t)k - 1500,
+             "2\t5\t0.2\t0.1\t0.3\t-1\n3\t2\t0.1\t0\t0\t1.2\n1\t3\t0.5\t0.4\t-1\t0.8\n");
+    crt_write("cmp_long.tsv", longline, -1);
+    EXPECT("compare build/test-tmp/cmp_ok.tsv build/test-tmp/cmp_long.tsv --boot 100", 0, "");
+    CHECK(slurp("build/test-tmp/cli.out", txt, sizeof txt) && strstr(txt, "3 users in both (3 and 3 in each)"));
+}
+
+/* --threads above the machine's cores is allowed, with a note */
+TEST(threads_above_cores_noted) {
+    if (!have_bin()) return;
+    EXPECT("train --model mf --threads 1024 --train build/test-tmp/does-not-exist.txt", 1,
+           "note: --threads 1024 is more than this machine's");
+    EXPECT("train --model mf --threads 1 --train build/test-tmp/does-not-exist.txt", 1, "cannot open");
+    CHECKF(!strstr(e_last, "note:"), "a note for one thread: %s", e_last);
+}
+
+/* The error exits free what the program holds: with the sanitized build (make asan), LeakSanitizer
+   finds nothing on exits from deep inside each command. */
+TEST(error_exits_leak_nothing) {
+    char args[1024];
+    if (!have_bin()) return;
+    if (!getenv("CRT_CLI")) { printf("(leak checks: make asan runs this with the sanitized CLI) "); }
+    crt_write("lk_tr.txt", "10 1 2 3 4\n11 2 3 4 5\n12 0 4 5 6\n13 1 5 6 7\n14 2 6 7 8\n15 0 1 8 9\n", -1);
+    crt_write("lk_bad.txt", "10 1\n11 x\n", -1);
+    CHECKF(run("train --model lightgcn --train build/test-tmp/lk_tr.txt --epochs 1 --dim 4 --select last "
+               "--save build/test-tmp/lk.crrc", args, sizeof args) == 0, "%s", args);
+    EXPECT("eval --load build/test-tmp/lk.crrc --test build/test-tmp/lk_bad.txt --train build/test-tmp/lk_tr.txt", 1,
+           "lk_bad.txt:2");
+    CHECK(!strstr(e_last, "LeakSanitizer"));
+    EXPECT("recommend --load build/test-tmp/lk.crrc --user 12 --new-items build/test-tmp/lk_bad.txt", 1, "lk_bad.txt");
+    CHECK(!strstr(e_last, "LeakSanitizer"));
+    EXPECT("recommend --load build/test-tmp/lk.crrc --user 12 -k 500", 2, "-k 500 is more than");
+    CHECK(!strstr(e_last, "LeakSanitizer"));
+    crt_write("lk_few.txt", "0 1 2 3\n1 2 3 4\n2 0 4 5\n3 1 5 6\n4 2 6 7\n", -1); /* too few for validation */
+    EXPECT("train --model mf --train build/test-tmp/lk_few.txt --epochs 1 --dim 4 --per-user build/test-tmp/lk.tsv", 1,
+           "no validation records");
+    CHECK(!strstr(e_last, "LeakSanitizer"));
+    EXPECT("train --model lightgcn --train build/test-tmp/lk_tr.txt --item-features build/test-tmp/lk_bad.txt "
+           "--item-repr features", 1,
+           "lk_bad.txt");
+    CHECK(!strstr(e_last, "LeakSanitizer"));
+    snprintf(args, sizeof args, "train --model lightgcn --train build/test-tmp/lk_tr.txt --epochs 2 --dim 4 "
+                                "--select last --report build/test-tmp/lk_rep --per-user build/test-tmp/lk.tsv "
+                                "--metric ndcg@10");
+    CHECK(system("rm -rf build/test-tmp/lk_rep && mkdir build/test-tmp/lk_rep") == 0);
+    EXPECT(args, 0, "");
+    CHECK(!strstr(e_last, "LeakSanitizer") && crt_have_file("build/test-tmp/lk_rep/report.html") &&
+          !crt_have_file("build/test-tmp/lk_rep/run.json.tmp"));
+    EXPECT("compare build/test-tmp/lk.tsv build/test-tmp/lk_tr.txt", 1, "not a 'train --per-user' file");
+    CHECK(!strstr(e_last, "LeakSanitizer"));
+    EXPECT("compare build/test-tmp/lk.tsv,build/test-tmp/lk.tsv build/test-tmp/cmp_recall.tsv", 1, "field recall@20");
+    CHECK(!strstr(e_last, "LeakSanitizer"));
+    crt_write("lk_run.json", "{\"epoch\":1,\"loss\":0.9}\n{\"epoch\":2,\"loss\":0.8}\n", -1);
+    EXPECT("report build/test-tmp/lk_rep/run.json build/test-tmp/lk_run.json -o build/test-tmp/lk.html", 1,
+           "lk_run.json: no final line");
+    CHECK(!strstr(e_last, "LeakSanitizer"));
+    EXPECT("plot build/test-tmp/lk_rep/run.json build/test-tmp/rl_inf.json -o build/test-tmp/lk.svg", 1,
+           "rl_inf.json:2");
+    CHECK(!strstr(e_last, "LeakSanitizer"));
+    EXPECT("map --load build/test-tmp/lk.crrc -o build/test-tmp/lk_map.svg --users --perplexity 30", 1,
+           "perplexity 30 needs");
+    CHECK(!strstr(e_last, "LeakSanitizer"));
 }
 
 /* The header's quick start is examples/minimal.c (which make test builds as C and C++ and runs),
@@ -408,8 +639,8 @@ TEST(killed_save_keeps_previous_checkpoint) {
     CHECKF(run("train --model mf --dim 256 --epochs 1 --threads 1 --save build/test-tmp/kill.crrc", e, sizeof e) == 0, "%s", e);
     for (k = 0; k < 12; k++) {
         int st;
-        snprintf(args, sizeof args, "-s KILL %.2f " BIN " train --model mf --dim 256 --epochs 50 --eval-every 1 --no-auc --threads 1 --save build/test-tmp/kill.crrc > /dev/null 2>&1",
-                 0.15 + 0.11 * k);
+        snprintf(args, sizeof args, "-s KILL %.2f %s train --model mf --dim 256 --epochs 50 --eval-every 1 --no-auc "
+                 "--threads 1 --save build/test-tmp/kill.crrc > /dev/null 2>&1", 0.15 + 0.11 * k, bin());
         {
             char cmd[1200];
             snprintf(cmd, sizeof cmd, "timeout %s", args);
@@ -430,6 +661,13 @@ const crt_case crt_cli[] = {
     {"cli/plot_runs", plot_runs},
     {"cli/train_selects_on_validation", train_selects_on_validation},
     {"cli/output_paths_checked_before_training", output_paths_checked_before_training},
+    {"cli/output_folder_refused_and_kept", output_folder_refused_and_kept},
+    {"cli/out_commit_never_replaces_a_folder", out_commit_never_replaces_a_folder},
+    {"cli/long_run_log_reads_in_linear_time", long_run_log_reads_in_linear_time},
+    {"cli/run_log_errors_name_file_and_line", run_log_errors_name_file_and_line},
+    {"cli/compare_checks_every_value", compare_checks_every_value},
+    {"cli/threads_above_cores_noted", threads_above_cores_noted},
+    {"cli/error_exits_leak_nothing", error_exits_leak_nothing},
     {"cli/quick_start_is_examples_minimal", quick_start_is_examples_minimal},
     {"cli/killed_save_keeps_previous_checkpoint", killed_save_keeps_previous_checkpoint},
 #endif
