@@ -557,7 +557,7 @@ TEST(error_exits_leak_nothing) {
     CHECK(!strstr(e_last, "LeakSanitizer"));
     EXPECT("recommend --load build/test-tmp/lk.crrc --user 12 -k 500", 2, "-k 500 is more than");
     CHECK(!strstr(e_last, "LeakSanitizer"));
-    crt_write("lk_few.txt", "0 1 2 3\n1 2 3 4\n2 0 4 5\n3 1 5 6\n4 2 6 7\n", -1); /* too few for validation */
+    crt_write("lk_few.txt", "0 11 12 13\n1 12 13 14\n2 10 14 15\n3 11 15 16\n4 12 16 17\n", -1); /* too few for validation */
     EXPECT("train --model mf --train build/test-tmp/lk_few.txt --epochs 1 --dim 4 --per-user build/test-tmp/lk.tsv", 1,
            "no validation records");
     CHECK(!strstr(e_last, "LeakSanitizer"));

@@ -277,7 +277,7 @@ TEST(checkpoint_keeps_every_configuration_field) {
     so.mean_len = 8;
     memset(&c, 0, sizeof c);
     c.model = CR_MODEL_NCL;
-    c.dim = 12; c.layers = 2; c.lstar = 1; c.batch = 64; c.lr = 0.004f; c.reg = CR_OFF; c.tau = 0.3f;
+    c.dim = 12; c.layers = 4; c.lstar = 4; c.batch = 64; c.lr = 0.004f; c.reg = CR_OFF; c.tau = 0.3f;
     c.lambda = 0.01f; c.eps = CR_OFF; c.drop = CR_OFF; c.clip = 5.0f; c.seed = 99; c.proj_head = 1;
     c.neg = CR_NEG_MIXGCF; c.neg_candidates = 7; c.cl_negatives = 3; c.view_every = 4; c.rw_len = 5;
     c.rw_restart = CR_OFF; c.proto_reg = CR_OFF; c.ssl_alpha = 2.0f; c.clusters = 5; c.warmup = -1;
