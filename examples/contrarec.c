@@ -329,11 +329,12 @@ static unsigned parse_seq_aug(const char *s) {
 }
 
 static cr_format parse_format(const char *s) {
+    if (!strcmp(s, "auto")) return CR_FORMAT_AUTO;
     if (!strcmp(s, "lightgcn")) return CR_FORMAT_LIGHTGCN;
     if (!strcmp(s, "triplets")) return CR_FORMAT_TRIPLETS;
     if (!strcmp(s, "movielens")) return CR_FORMAT_MOVIELENS;
     if (!strcmp(s, "seq")) return CR_FORMAT_SEQ;
-    die_usage("--format: unknown format '%s' (lightgcn, triplets, movielens, seq)%s", s, "");
+    die_usage("--format: unknown format '%s' (auto, lightgcn, triplets, movielens, seq)%s", s, "");
     return CR_FORMAT_LIGHTGCN;
 }
 
@@ -375,7 +376,9 @@ static void usage(void) {
         "        coloured by popularity group, with the unit-circle view and its angle density)\n"
         "\n"
         "models: %s (below)\n"
-        "formats: lightgcn (uid iid iid ...), triplets (user item [rating [time]]), movielens (u.data,\n"
+        "formats: auto (the default: the layout is read from the file's first lines, and a file two\n"
+        "         formats fit is refused naming them; item lists are seq for sequence models),\n"
+        "         lightgcn (uid iid iid ...), triplets (user item [rating [time]]), movielens (u.data,\n"
         "         ratings.dat, ratings.csv), seq (user:item item ... in time order); RecBole's atomic\n"
         "         files (.inter, .item: a typed header such as user_id:token item_id:token) are\n"
         "         recognised by their header whatever the format\n"
@@ -816,8 +819,24 @@ static void print_final(const cr_metrics *m) {
     print_groups(&m->groups, m->k[m->n_k - 1]);
 }
 
+/* --format auto for a sequence model: the file's layout decides, and item lists are sequences
+   (read as seq), not LightGCN lists. A file that cannot be read here is left to the loader. */
+static void auto_seq_format(opts *o, const char *path) {
+    static char head[1 << 20]; /* the detection reads the first 1,000 lines at most */
+    size_t n;
+    cr_format f;
+    FILE *fp;
+    if (o->lo.format != CR_FORMAT_AUTO || !path || !(fp = fopen(path, "rb"))) return;
+    n = fread(head, 1, sizeof head, fp);
+    fclose(fp);
+    if (n == sizeof head)
+        while (n > 0 && head[n - 1] != '\n') n--; /* whole lines only */
+    if (cr_detect_format(head, n, path, &f) == CR_OK && f == CR_FORMAT_LIGHTGCN) o->lo.format = CR_FORMAT_SEQ;
+}
+
 static void report_load(const char *what, const cr_load_report *r) {
-    fprintf(stderr, "%s: %lld records from %lld lines", what, (long long)r->records, (long long)r->lines);
+    fprintf(stderr, "%s: %lld records from %lld lines (%s%s)", what, (long long)r->records, (long long)r->lines, cr_format_name(r->format),
+            r->detected ? ", found from the file" : "");
     if (r->duplicates) fprintf(stderr, ", %lld duplicates merged", (long long)r->duplicates);
     if (r->bad_lines) fprintf(stderr, ", %lld malformed lines skipped (first: line %lld: %s)", (long long)r->bad_lines, (long long)r->first_bad_line, r->first_bad);
     if (r->below_rating) fprintf(stderr, ", %lld below --min-rating", (long long)r->below_rating);
@@ -972,7 +991,7 @@ static int cmd_train(opts *o) {
         release(runp);
     }
     json_stdout = o->json;
-    if (!o->format_set && seq) o->lo.format = CR_FORMAT_SEQ;
+    if (seq) auto_seq_format(o, o->train);
     ds = (cr_dataset *)new_owned(sizeof(cr_dataset), free_dataset);
     train_data(o, ds, seq);
     memset(&t, 0, sizeof t);
@@ -1155,7 +1174,7 @@ static int cmd_eval(opts *o) {
     if (!o->test) die_usage("eval needs --test F%s%s", "", "");
     m = load_model(o);
     seq = cr_model_is_sequential(cr_model_config(m)->model);
-    if (!o->format_set && seq) o->lo.format = CR_FORMAT_SEQ;
+    if (seq) auto_seq_format(o, o->train ? o->train : o->test);
     eo = o->fit.eval; /* --topk, --no-auc, --exclude-history / --include-history */
     if (o->train) { /* interactions the model did not train on are known all the same */
         if (cr_model_load_interactions(m, o->train, &o->lo, tr, &rep) != CR_OK) die("loading the training file");

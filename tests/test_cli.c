@@ -653,7 +653,28 @@ TEST(killed_save_keeps_previous_checkpoint) {
 }
 #endif
 
+/* No --format: a MovieLens u.data file is read as ratings and timestamps (said on stderr), and
+   a file two formats fit is refused naming them and the option. */
+TEST(format_found_from_the_file) {
+    char *t = (char *)malloc(1 << 16);
+    size_t n = 0;
+    int k;
+    if (!have_bin()) { free(t); return; }
+    CHECK(t != NULL);
+    for (k = 0; k < 1500; k++)
+        n += (size_t)snprintf(t + n, (1 << 16) - n, "%d\t%d\t%d\t%d\n", k % 60 + 1, (k * 7 + k / 60) % 1000 + 1, k % 5 + 1, 874724710 + k);
+    crt_write("u.data", t, (long)n);
+    free(t);
+    EXPECT("train --model mf --train build/test-tmp/u.data --epochs 1 --dim 4 --select last", 0,
+           "build/test-tmp/u.data: 1500 records from 1500 lines (movielens, found from the file)\n");
+    crt_write("amb.txt", "0 1 2 3\n1 2 3 4\n2 0 4 5\n", -1);
+    EXPECT("train --model mf --train build/test-tmp/amb.txt --epochs 1", 1, "amb.txt: the format is ambiguous");
+    EXPECT("train --model mf --train build/test-tmp/amb.txt --epochs 1", 1, "choose one with --format");
+    EXPECT("train --model mf --train build/test-tmp/amb.txt --format bogus", 2, "(auto, lightgcn, triplets, movielens, seq)");
+}
+
 const crt_case crt_cli[] = {
+    {"cli/format_found_from_the_file", format_found_from_the_file},
 #ifdef CLI
     {"cli/bad_command_lines", bad_command_lines},
     {"cli/bad_files", bad_files},
