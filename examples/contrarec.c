@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 #if defined(__unix__) || defined(__APPLE__)
+#include <sys/stat.h>
 #include <unistd.h>
 #define HAVE_ISATTY 1
 #endif
@@ -159,7 +160,31 @@ static cr_model *own_model(cr_model *m) { return (cr_model *)own(m, free_model);
 /* ---- output files: checked before any work, written through cr_out ---- */
 
 /* An output file (or folder: is_dir) must be writable before any work starts. */
+/* The files a command reads: an output that is one of them is refused before any work (a
+   --save over the training file, a plot over its own run). */
+static const char *inputs[CR_MAX_SERIES + 8];
+static int n_inputs;
+
+static const char *input(const char *path) {
+    if (n_inputs < (int)(sizeof inputs / sizeof inputs[0])) inputs[n_inputs++] = path;
+    return path;
+}
+
+static int same_file(const char *a, const char *b) {
+#ifdef HAVE_ISATTY
+    struct stat x, y;
+    if (stat(a, &x) == 0 && stat(b, &y) == 0) return x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+#endif
+    return !strcmp(a, b);
+}
+
 static void check_out(const char *opt, const char *path, int is_dir) {
+    int i;
+    for (i = 0; i < n_inputs; i++)
+        if (same_file(path, inputs[i])) {
+            fprintf(stderr, "contrarec: %s %s: that is an input of this command (%s); write the output elsewhere\n", opt, path, inputs[i]);
+            exit(1);
+        }
     if ((is_dir ? cr_out_check_dir(path) : cr_out_check(path)) != CR_OK) {
         fprintf(stderr, "contrarec: %s: %s\n", opt, cr_last_error());
         exit(1);
@@ -516,8 +541,8 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--model")) {
             const char *v = need(argc, argv, &i);
             if (!(c->model = cr_model_parse(v))) die_usage("--model: unknown model '%s' (%s)", v, cr_model_list());
-        } else if (!strcmp(a, "--train")) o->train = need(argc, argv, &i);
-        else if (!strcmp(a, "--test")) o->test = need(argc, argv, &i);
+        } else if (!strcmp(a, "--train")) o->train = input(need(argc, argv, &i));
+        else if (!strcmp(a, "--test")) o->test = input(need(argc, argv, &i));
         else if (!strcmp(a, "--format")) { o->lo.format = parse_format(need(argc, argv, &i)); o->format_set = 1; }
         else if (!strcmp(a, "--skip-bad-lines")) o->lo.skip_bad_lines = 1;
         else if (!strcmp(a, "--min-rating")) o->lo.min_rating = (float)parse_num(a, need(argc, argv, &i), 0, 1e9, 1);
@@ -571,7 +596,7 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--cold-users")) f->cold_users = parse_num(a, need(argc, argv, &i), 0, 0.99, 0);
         else if (!strcmp(a, "--cold-warm")) f->cold_warm = 1;
         else if (!strcmp(a, "--cold-items")) f->cold_items = parse_num(a, need(argc, argv, &i), 0, 0.99, 0);
-        else if (!strcmp(a, "--item-features")) o->item_features = need(argc, argv, &i);
+        else if (!strcmp(a, "--item-features")) o->item_features = input(need(argc, argv, &i));
         else if (!strcmp(a, "--item-repr")) {
             const char *v = need(argc, argv, &i);
             if (!strcmp(v, "id")) c->item_repr = CR_REPR_ID;
@@ -657,10 +682,10 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--momentum")) { double v = parse_num(a, need(argc, argv, &i), 0, 1, 0); c->momentum = v == 0 ? CR_OFF : (float)v; }
         else if (!strcmp(a, "--clusters")) c->clusters = (int)parse_int(a, need(argc, argv, &i), 1, 4096);
         else if (!strcmp(a, "--warmup")) { int v = (int)parse_int(a, need(argc, argv, &i), 0, 1000000); c->warmup = v == 0 ? -1 : v; }
-        else if (!strcmp(a, "--load")) o->load = need(argc, argv, &i);
+        else if (!strcmp(a, "--load")) o->load = input(need(argc, argv, &i));
         else if (!strcmp(a, "--user")) { o->user = parse_raw_id("--user", need(argc, argv, &i)); o->has_user = 1; }
         else if (!strcmp(a, "--items")) o->items = need(argc, argv, &i);
-        else if (!strcmp(a, "--new-items")) o->new_items = need(argc, argv, &i);
+        else if (!strcmp(a, "--new-items")) o->new_items = input(need(argc, argv, &i));
         else if (!strcmp(a, "--history")) o->history = need(argc, argv, &i);
         else if (!strcmp(a, "-k") || !strcmp(a, "--k")) o->k = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
         else if (!strcmp(a, "--include-seen")) o->include_seen = 1;
@@ -1701,7 +1726,7 @@ static int cmd_plot(int argc, char **argv) {
         else if (!strcmp(argv[i], "--title")) title = need(argc, argv, &i);
         else if (argv[i][0] == '-' && argv[i][1]) die_usage("unknown option '%s'%s", argv[i], "");
         else if (nf == CR_MAX_SERIES) die_usage("plot: more than %s runs%s", "16", "");
-        else files[nf++] = argv[i];
+        else files[nf++] = input(argv[i]);
     }
     if (!nf) die_usage("plot needs at least one run (a file written by 'train --json')%s%s", "", "");
     if (!out) die_usage("plot needs -o FILE.svg%s%s", "", "");
@@ -1854,7 +1879,7 @@ static int cmd_report(int argc, char **argv) {
         else if (!strcmp(argv[i], "--title")) title = need(argc, argv, &i);
         else if (argv[i][0] == '-' && argv[i][1]) die_usage("unknown option '%s'%s", argv[i], "");
         else if (nf == CR_MAX_SERIES) die_usage("report: more than %s runs%s", "16", "");
-        else files[nf++] = argv[i];
+        else files[nf++] = input(argv[i]);
     }
     if (!nf) die_usage("report needs at least one run (a file written by 'train --json')%s%s", "", "");
     if (!out) die_usage("report needs -o FILE.html%s%s", "", "");
@@ -1937,7 +1962,7 @@ static int cmd_map(int argc, char **argv) {
     memset(&to, 0, sizeof to);
     for (i = 2; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--load")) load = need(argc, argv, &i);
+        if (!strcmp(a, "--load")) load = input(need(argc, argv, &i));
         else if (!strcmp(a, "-o")) out = need(argc, argv, &i);
         else if (!strcmp(a, "--title")) title = need(argc, argv, &i);
         else if (!strcmp(a, "--users")) users = 1;

@@ -671,6 +671,12 @@ TEST(format_found_from_the_file) {
     EXPECT("train --model mf --train build/test-tmp/amb.txt --epochs 1", 1, "amb.txt: the format is ambiguous");
     EXPECT("train --model mf --train build/test-tmp/amb.txt --epochs 1", 1, "choose one with --format");
     EXPECT("train --model mf --train build/test-tmp/amb.txt --format bogus", 2, "(auto, lightgcn, triplets, movielens, seq)");
+    /* an output that is one of the command's inputs is refused, and the input kept */
+    EXPECT("train --model mf --train build/test-tmp/u.data --epochs 1 --save build/test-tmp/./u.data", 1, "that is an input of this command");
+    EXPECT("train --model mf --train build/test-tmp/u.data --epochs 1 --dim 4 --select last", 0, "1500 records from 1500 lines");
+    crt_write("run-in.json", "{\"epoch\":1,\"loss\":0.5}\n", -1);
+    EXPECT("plot build/test-tmp/run-in.json --metric loss -o build/test-tmp/run-in.json", 1, "-o build/test-tmp/run-in.json: that is an input");
+    EXPECT("report build/test-tmp/run-in.json -o build/test-tmp/run-in.json", 1, "that is an input");
 }
 
 const crt_case crt_cli[] = {
