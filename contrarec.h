@@ -8356,7 +8356,7 @@ static const cr__model_ops cr__models[] = {
      CR__GRAPH_SERVING},
     /* RecDCL: THUDM/RecDCL's run_beauty.sh (batch 256, lr 1e-3, weight decay 1e-7, 2 layers;
        weights 1 / 0.2 / 5, momentum 0.1, bt_coeff 0.01); its d = 2048 is left to --dim */
-    {CR_MODEL_RECDCL, "recdcl", "RecDCL: LightGCN + Barlow Twins (UIBT) + feature uniformity (UUII) + history contrast (BCL)", 0, 0,
+    {CR_MODEL_RECDCL, "recdcl", "RecDCL: LightGCN + Barlow Twins (UIBT) + feature uniformity (UUII) + history contrast (BCL); d 64 here, the authors' 2048 with --dim 2048", 0, 0,
      2, 0, 0, 256, 1e-3f, 0.2f, 1.0f, 0, 0, 1e-7f, 0, CR__L2_EGO,
      cr__recdcl_check, cr__recdcl_plan, cr__recdcl_setup, cr__recdcl_ws, NULL, cr__recdcl_loss, cr__recdcl_batch_end, cr__recdcl_running,
      cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__recdcl_memory, cr__recdcl_release},

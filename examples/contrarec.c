@@ -1033,8 +1033,12 @@ static int cmd_train(opts *o) {
     {
         char cfgline[2048];
         cr_config_format(&rc, cfgline, sizeof cfgline);
-        fprintf(stderr, "%d users, %d items, %lld training, %lld test interactions; %d threads\nconfig: %s\n", ds->n_users, ds->n_items,
-                (long long)ds->train.n, (long long)ds->test.n, cr_get_num_threads(), cfgline);
+        int nt = cr_get_num_threads();
+        fprintf(stderr, "%d users, %d items, %lld training, %lld test interactions; %d thread%s\nconfig: %s\n", ds->n_users, ds->n_items,
+                (long long)ds->train.n, (long long)ds->test.n, nt, nt == 1 ? "" : "s", cfgline);
+        if (rc.model == CR_MODEL_RECDCL && rc.dim < 2048)
+            fprintf(stderr, "note: RecDCL at d = %d; its authors use d = 2048 (--dim 2048), and their own figure puts it below LightGCN at small d\n",
+                    rc.dim);
     }
     if (f->select == CR_SELECT_VALID)
         fprintf(stderr, "selection: on a validation split (%s), %s; the test set is read once, at the selected model\n",
