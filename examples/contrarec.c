@@ -1294,7 +1294,15 @@ static int cmd_recommend(opts *o) {
     scores = (float *)xmalloc(sizeof(float) * (size_t)o->k);
     seq = cr_model_is_sequential(cr_model_config(m)->model);
     if (o->new_items && !o->has_user) die_usage("--new-items ranks them for a --user%s%s", "", "");
-    if (o->new_items) add_new_items(o->new_items, m); /* they join the ranking where their scores put them */
+    if (o->new_items) { /* they join the ranking where their scores put them */
+        const cr_config *mc = cr_model_config(m);
+        if (mc->item_repr == CR_REPR_ID && mc->attr_w <= 0 && mc->fm_w <= 0) {
+            fprintf(stderr, "contrarec: --new-items %s: the %s model in %s was trained without item features, so it cannot place new items (train with --item-features and --item-repr id+features)\n",
+                    o->new_items, cr_model_name(mc->model), o->load);
+            exit(1);
+        }
+        add_new_items(o->new_items, m);
+    }
     if (o->k > cr_model_num_items(m) + cr_model_num_added_items(m)) {
         char a[32], b[32];
         snprintf(a, sizeof a, "%d", o->k);
