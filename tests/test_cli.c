@@ -492,35 +492,27 @@ TEST(run_log_errors_name_file_and_line) {
 /* compare checks every value of a per-user file: ranges, field counts, lines of any length */
 TEST(compare_checks_every_value) {
     static const char head[] = "user\thistory\trecall@20\tndcg@20\ttail_recall@20\tild@20\n";
+    static const char *const bad[][3] = { /* name, rows, what the refusal says */
+        {"recall", "1\t3\t7.5\t0.4\t-1\t0.8\n", "cmp_recall.tsv:2: field recall@20: 7.5 is not in [0, 1]"},
+        {"huge", "1\t3\t0.5\t1e308\t-1\t0.8\n", "cmp_huge.tsv:2: field ndcg@20: 1e308 is not in [0, 1]"},
+        {"hist", "1\t3\t0.5\t0.4\t-1\t0.8\n2\t-4\t0.5\t0.4\t-1\t0.8\n", "cmp_hist.tsv:3: field history: -4 is not a non-negative integer"},
+        {"extra", "1\t3\t0.5\t0.4\t-1\t0.8\t9\n", "cmp_extra.tsv:2: more than 6 fields, the header has 6"},
+        {"tail", "1\t3\t0.5\t0.4\t-0.5\t0.8\n", "cmp_tail.tsv:2: field tail_recall@20: -0.5 is not in [0, 1] (or -1: none)"},
+        {"other", "7\t3\t0.5\t0.4\t-1\t0.8\n8\t3\t0.5\t0.4\t-1\t0.8\n", "cmp_ok.tsv: no user in common with"}};
     static char longline[4096];
     char txt[8192];
-    int k;
+    int k, i;
     if (!have_bin()) return;
     snprintf(txt, sizeof txt, "%s1\t3\t0.5\t0.4\t-1\t0.8\n2\t5\t0.2\t0.1\t0.3\t-1\n3\t2\t0\t0\t0\t1.2\n", head);
     crt_write("cmp_ok.tsv", txt, -1);
-    snprintf(txt, sizeof txt, "%s1\t3\t7.5\t0.4\t-1\t0.8\n", head);
-    crt_write("cmp_recall.tsv", txt, -1);
-    EXPECT("compare build/test-tmp/cmp_ok.tsv build/test-tmp/cmp_recall.tsv", 1,
-           "cmp_recall.tsv:2: field recall@20: 7.5 is not in [0, 1]");
-    snprintf(txt, sizeof txt, "%s1\t3\t0.5\t1e308\t-1\t0.8\n", head);
-    crt_write("cmp_huge.tsv", txt, -1);
-    EXPECT("compare build/test-tmp/cmp_ok.tsv build/test-tmp/cmp_huge.tsv", 1,
-           "cmp_huge.tsv:2: field ndcg@20: 1e308 is not in [0, 1]");
-    snprintf(txt, sizeof txt, "%s1\t3\t0.5\t0.4\t-1\t0.8\n2\t-4\t0.5\t0.4\t-1\t0.8\n", head);
-    crt_write("cmp_hist.tsv", txt, -1);
-    EXPECT("compare build/test-tmp/cmp_ok.tsv build/test-tmp/cmp_hist.tsv", 1,
-           "cmp_hist.tsv:3: field history: -4 is not a non-negative integer");
-    snprintf(txt, sizeof txt, "%s1\t3\t0.5\t0.4\t-1\t0.8\t9\n", head);
-    crt_write("cmp_extra.tsv", txt, -1);
-    EXPECT("compare build/test-tmp/cmp_ok.tsv build/test-tmp/cmp_extra.tsv", 1,
-           "cmp_extra.tsv:2: more than 6 fields, the header has 6");
-    snprintf(txt, sizeof txt, "%s1\t3\t0.5\t0.4\t-0.5\t0.8\n", head);
-    crt_write("cmp_tail.tsv", txt, -1);
-    EXPECT("compare build/test-tmp/cmp_ok.tsv build/test-tmp/cmp_tail.tsv", 1,
-           "cmp_tail.tsv:2: field tail_recall@20: -0.5 is not in [0, 1] (or -1: none)");
-    snprintf(txt, sizeof txt, "%s7\t3\t0.5\t0.4\t-1\t0.8\n8\t3\t0.5\t0.4\t-1\t0.8\n", head);
-    crt_write("cmp_other.tsv", txt, -1);
-    EXPECT("compare build/test-tmp/cmp_ok.tsv build/test-tmp/cmp_other.tsv", 1, "cmp_ok.tsv: no user in common with");
+    for (i = 0; i < (int)(sizeof bad / sizeof bad[0]); i++) {
+        char file[64], args[256];
+        snprintf(txt, sizeof txt, "%s%s", head, bad[i][1]);
+        snprintf(file, sizeof file, "cmp_%s.tsv", bad[i][0]);
+        crt_write(file, txt, -1);
+        snprintf(args, sizeof args, "compare build/test-tmp/cmp_ok.tsv build/test-tmp/%s", file);
+        EXPECT(args, 1, bad[i][2]);
+    }
     /* a line of over 1,023 bytes (a zero-padded user id) is one line */
     k = snprintf(longline, sizeof longline, "%s", head);
     memset(longline + k, '0', 1500);
