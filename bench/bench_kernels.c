@@ -1,6 +1,7 @@
 /* Kernel benchmark: GEMM GFLOP/s at the library's working shapes (and OpenBLAS in the same run
    when built with -DHAVE_CBLAS), SpMM on the Gowalla normalised adjacency against a plain
-   OpenMP CSR loop, and the time to load Gowalla's train.txt.
+   OpenMP CSR loop, the time to load Gowalla's train.txt, and the parsers on inputs built to be
+   hard (one item line of 500,000 features, a RecBole .item file of 100,000 items).
    Run: make bench   (OMP_NUM_THREADS sets the threads; the reference machine has 2). */
 #define _DEFAULT_SOURCE
 #define CONTRAREC_IMPLEMENTATION
@@ -216,18 +217,54 @@ static void bench_tsne(void) {
     cr_free_aligned(Y);
 }
 
-/* bench_kernels [gemm] [spmm] [tsne]: the named parts (default: all) */
+/* Parsers on large, unusual inputs: each must stay linear in its input. */
+static void bench_parse(void) {
+    size_t cap = 8u << 20, n = 0;
+    char *t = (char *)malloc(cap);
+    cr_idmap items;
+    cr_item_features f;
+    int32_t d;
+    int i;
+    double s;
+    if (!t) exit(1);
+    memset(&items, 0, sizeof items);
+    for (i = 0; i < 100000; i++) cr_idmap_add(&items, i, &d);
+    n += (size_t)snprintf(t + n, cap - n, "1");
+    for (i = 0; i < 500000; i++) n += (size_t)snprintf(t + n, cap - n, " %d", i);
+    t[n++] = '\n';
+    s = now_s();
+    if (cr_parse_item_features(&f, &items, t, n, "one line") != CR_OK) { printf("parse failed: %s\n", cr_last_error()); exit(1); }
+    s = now_s() - s;
+    printf("\nitem features, one line of 500,000 features (%.1f MB): %.3f s, %.0f MB/s\n", n / 1e6, s, n / 1e6 / s);
+    cr_item_features_free(&f);
+    n = (size_t)snprintf(t, cap, "item_id:token\tsales_rank:float\tprice:float\tbrand:token\tsize:token\tcats:token_seq\n");
+    for (i = 0; i < 100000; i++)
+        n += (size_t)snprintf(t + n, cap - n, "%d\t%d\t%d.%02d\tb%d\t%c\tc%d c%d c%d\n", i, (i * 7919) % 100003, i % 300, i % 100, i % 977,
+                              'a' + i % 5, i % 31, i % 57, i % 89);
+    s = now_s();
+    if (cr_parse_item_features(&f, &items, t, n, "amazon.item") != CR_OK) { printf("parse failed: %s\n", cr_last_error()); exit(1); }
+    s = now_s() - s;
+    printf("RecBole .item, 100,000 items, 2 float and 3 token columns (%.1f MB): %.3f s, %.0f MB/s, %d features\n", n / 1e6, s,
+           n / 1e6 / s, f.feats.n);
+    cr_item_features_free(&f);
+    cr_idmap_free(&items);
+    free(t);
+}
+
+/* bench_kernels [gemm] [spmm] [tsne] [parse]: the named parts (default: all) */
 int main(int argc, char **argv) {
-    int i, all = argc < 2, want[3] = {0, 0, 0};
+    int i, all = argc < 2, want[4] = {0, 0, 0, 0};
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "gemm")) want[0] = 1;
         else if (!strcmp(argv[i], "spmm")) want[1] = 1;
         else if (!strcmp(argv[i], "tsne")) want[2] = 1;
-        else { fprintf(stderr, "usage: bench_kernels [gemm] [spmm] [tsne]\n"); return 2; }
+        else if (!strcmp(argv[i], "parse")) want[3] = 1;
+        else { fprintf(stderr, "usage: bench_kernels [gemm] [spmm] [tsne] [parse]\n"); return 2; }
     }
     if (all || want[0]) bench_gemm();
     if (all || want[1]) bench_spmm_and_load();
     if (all || want[2]) bench_tsne();
+    if (all || want[3]) bench_parse();
     printf("peak RSS %.0f MiB\n", peak_rss_mib());
     return 0;
 }
