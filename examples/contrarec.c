@@ -1007,6 +1007,10 @@ static int cmd_train(opts *o) {
     if ((c->item_repr > CR_REPR_ID || c->attr_w > 0 || c->fm_w > 0) && !o->item_features)
         die_usage("--item-repr, --attr-w and --fm-w need --item-features%s%s", "", "");
     if (o->item_features && !o->train) die_usage("--item-features needs --train%s%s", "", "");
+    if (o->item_features && !c->item_repr && !(c->attr_w > 0) && !(c->fm_w > 0)) { /* given features are used, not dropped */
+        c->item_repr = CR_REPR_ID_FEATURES;
+        fprintf(stderr, "note: --item-features without --item-repr: items read as id+features (--item-repr id leaves the features out)\n");
+    }
     rc = *c; /* every option is checked before any work */
     if (cr_config_resolve(&rc) != CR_OK) { fprintf(stderr, "contrarec: %s\n", cr_last_error()); return 2; }
     check_train_outputs(o);

@@ -351,6 +351,8 @@ TEST(train_selects_on_validation) {
     CHECK(slurp("build/test-tmp/cli.out", line, sizeof line) && strstr(line, "\t1000\t") && strstr(line, "\t1001\t") && strstr(line, "\tnew\n") &&
           !strstr(line, "\t1002\t"));
     EXPECT("recommend --load build/test-tmp/cli_feat.crrc --items 1 --new-items build/test-tmp/cli_new_items.txt", 2, "--new-items ranks them for a --user");
+    EXPECT("train --model lightgcn --train build/test-tmp/cli_feat_train.txt --item-features build/test-tmp/cli_feat.txt --epochs 1 --dim 4 --select last",
+           0, "note: --item-features without --item-repr: items read as id+features");
 }
 
 /* Output paths are checked before any work: a run that could not save stops at once. */
