@@ -12,8 +12,9 @@
           epochs=N     cap on the epochs (30); patience=P (10, as cr_fit)
           lambda=L     contrastive weight (model default)
           seed=S       config seed (2024); dseed=S synthetic data seed (1)
-          init=xavier|normal:STD|scale:F   ego-table initialisation: the library's Xavier, N(0, STD),
-                       or Xavier times F
+          init=xavier|normal:STD|scale:F|final:T   ego-table initialisation: the library's
+                       Xavier, N(0, STD), Xavier times F, or Xavier scaled so that the served
+                       (propagated) table's mean row norm is T
           warm=E       lambda warm-up: lambda * min(1, t / (E epochs)), t counted in batches
           cap=K        gradient balance: every `every` batches lambda_eff = min(lambda,
                        K * |g_bpr| / |g_cl(lambda=1)|) measured on the probe batch
@@ -154,6 +155,20 @@ static void print_norms(diag *D, int epoch) {
     printf("N ep %d | ego |u| %.4f |i| %.4f | final |u| %.4f |i| %.4f | probe score(u,p) %.4g gap(p-n) %.4g | unif items %.3f users %.3f\n", epoch,
            mean_norm(m->E0, U, d), mean_norm(m->E0 + U * d, m->n_items, d), mean_norm(F, U, d), mean_norm(F + U * d, m->n_items, d), sp / PB,
            gap / PB, cr_uniformity(F + U * d, m->n_items, d), cr_uniformity(F, U, d));
+    if (m->cfg.eps > 0 && cr__train_ws(m) == CR_OK) { /* SimGCL / XSimGCL: a perturbed pass against the clean one */
+        float *P = m->g.F;
+        double np = 0, cs = 0;
+        int64_t r, N = m->n_nodes;
+        cr__graph_encode(m, P, NULL, m->cfg.eps, cr_hash64(99, (uint64_t)epoch), NULL);
+        for (r = 0; r < N; r++) {
+            double a = sqrt(dot(P + r * d, P + r * d, d)), b = sqrt(dot(F + r * d, F + r * d, d));
+            np += a;
+            cs += a > 0 && b > 0 ? dot(P + r * d, F + r * d, d) / (a * b) : 0;
+        }
+        printf("V ep %d | eps %g | perturbed pass: mean row norm %.4f (clean %.4f), mean cosine to the clean row %.3f\n", epoch, (double)m->cfg.eps,
+               np / (double)N, mean_norm(F, N, d), cs / (double)N);
+        m->ready = 0;
+    }
 }
 
 static int batch_cb(void *user, int epoch, int64_t batch, int64_t n_batches, double loss) {
@@ -193,6 +208,15 @@ static void reinit(diag *D) {
         for (i = 0; i < n; i++) m->param[i] = D->init_arg * cr_rng_normal(&r);
     else if (D->init_kind == 2)
         for (i = 0; i < n; i++) m->param[i] *= D->init_arg;
+    else if (D->init_kind == 3) { /* the library's Xavier, scaled so that the served (propagated)
+                                     table's mean row norm is init_arg (the encoder is linear) */
+        double f;
+        m->ready = 0;
+        cr_model_prepare(m);
+        f = D->init_arg / mean_norm(cr__graph_table(m), m->n_nodes, m->cfg.dim);
+        printf("init final:%g: the ego table scaled by %.3f\n", (double)D->init_arg, f);
+        for (i = 0; i < n; i++) m->param[i] *= (float)f;
+    }
     m->ready = 0;
 }
 
@@ -294,6 +318,7 @@ int main(int argc, char **argv) {
     init = arg(argc, argv, "init", "xavier");
     if (!strncmp(init, "normal:", 7)) { D.init_kind = 1; D.init_arg = (float)atof(init + 7); }
     else if (!strncmp(init, "scale:", 6)) { D.init_kind = 2; D.init_arg = (float)atof(init + 6); }
+    else if (!strncmp(init, "final:", 6)) { D.init_kind = 3; D.init_arg = (float)atof(init + 6); }
     else if (strcmp(init, "xavier")) { fprintf(stderr, "diag_stall: init '%s'\n", init); return 2; }
     D.cfg = c;
     if (cr_config_resolve(&D.cfg) != CR_OK) { fprintf(stderr, "%s\n", cr_last_error()); return 1; }
