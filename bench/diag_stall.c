@@ -12,9 +12,9 @@
           epochs=N     cap on the epochs (30); patience=P (10, as cr_fit)
           lambda=L     contrastive weight (model default)
           seed=S       config seed (2024); dseed=S synthetic data seed (1)
-          init=xavier|normal:STD|scale:F|final:T   ego-table initialisation: the library's
-                       Xavier, N(0, STD), Xavier times F, or Xavier scaled so that the served
-                       (propagated) table's mean row norm is T
+          init=xavier|normal:STD|uniform:S|scale:F|final:T   ego-table initialisation: the
+                       library's Xavier, N(0, STD), U(-S, S), Xavier times F, or Xavier scaled so
+                       that the served (propagated) table's mean row norm is T
           warm=E       lambda warm-up: lambda * min(1, t / (E epochs)), t counted in batches
           cap=K        gradient balance: every `every` batches lambda_eff = min(lambda,
                        K * |g_bpr| / |g_cl(lambda=1)|) measured on the probe batch
@@ -206,6 +206,8 @@ static void reinit(diag *D) {
     cr_rng r = cr_rng_stream(m->cfg.seed, 0x696e6974ULL);
     if (D->init_kind == 1)
         for (i = 0; i < n; i++) m->param[i] = D->init_arg * cr_rng_normal(&r);
+    else if (D->init_kind == 4) /* U(-s, s), what cr__init_params's CR__INIT_UNIFORM draws */
+        for (i = 0; i < n; i++) m->param[i] = (2.0f * cr_rng_float(&r) - 1.0f) * D->init_arg;
     else if (D->init_kind == 2)
         for (i = 0; i < n; i++) m->param[i] *= D->init_arg;
     else if (D->init_kind == 3) { /* the library's Xavier, scaled so that the served (propagated)
@@ -318,6 +320,7 @@ int main(int argc, char **argv) {
     init = arg(argc, argv, "init", "xavier");
     if (!strncmp(init, "normal:", 7)) { D.init_kind = 1; D.init_arg = (float)atof(init + 7); }
     else if (!strncmp(init, "scale:", 6)) { D.init_kind = 2; D.init_arg = (float)atof(init + 6); }
+    else if (!strncmp(init, "uniform:", 8)) { D.init_kind = 4; D.init_arg = (float)atof(init + 8); }
     else if (!strncmp(init, "final:", 6)) { D.init_kind = 3; D.init_arg = (float)atof(init + 6); }
     else if (strcmp(init, "xavier")) { fprintf(stderr, "diag_stall: init '%s'\n", init); return 2; }
     D.cfg = c;
