@@ -69,6 +69,10 @@ build/bench_kernels: bench/bench_kernels.c bench/common.h $(HDR) | build
 build/bench_train: bench/bench_train.c bench/common.h $(HDR) | build
 	$(CC) -std=c99 -O3 $(ARCH) $(OMPFLAG) -I. -o $@ $< $(LDLIBS)
 
+# The stall diagnostic of the contrastive graph models on dense data (bench/notes/stall.md).
+build/diag_stall: bench/diag_stall.c bench/common.h $(HDR) | build
+	$(CC) -std=c99 -O3 $(ARCH) $(OMPFLAG) -I. -o $@ $< $(LDLIBS)
+
 bench: build/bench_kernels build/bench_train
 	OMP_NUM_THREADS=$(BENCH_THREADS) ./build/bench_kernels
 	OMP_NUM_THREADS=$(BENCH_THREADS) ./build/bench_train xsimgcl 2
