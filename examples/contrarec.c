@@ -381,6 +381,7 @@ static void usage(void) {
     int k;
     printf(
         "usage:\n"
+        "  contrarec --version\n"
         "  contrarec train --model M [--train F [--test F] [--format FMT]] [options]\n"
         "  contrarec eval --load FILE --test F [--train F] [--format FMT] [--topk 10,20] [--exclude-history] [--json]\n"
         "  contrarec recommend --load FILE (--user ID [--include-seen] | --items \"ID ...\" | --history \"ID ...\") [-k 10]\n"
@@ -530,6 +531,10 @@ static void parse(opts *o, int argc, char **argv) {
     memset(o, 0, sizeof *o);
     o->k = 10;
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) { usage(); exit(argc < 2 ? 2 : 0); }
+    if (!strcmp(argv[1], "--version")) {
+        printf("contrarec %d.%d\n", CR_VERSION_MAJOR, CR_VERSION_MINOR);
+        exit(0);
+    }
     o->cmd = argv[1];
     if (strcmp(o->cmd, "train") && strcmp(o->cmd, "eval") && strcmp(o->cmd, "recommend"))
         die_usage("unknown command '%s' (train, eval, recommend, plot, map, report)%s", o->cmd, "");
@@ -687,7 +692,10 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--items")) o->items = need(argc, argv, &i);
         else if (!strcmp(a, "--new-items")) o->new_items = input(need(argc, argv, &i));
         else if (!strcmp(a, "--history")) o->history = need(argc, argv, &i);
-        else if (!strcmp(a, "-k") || !strcmp(a, "--k")) o->k = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
+        else if (!strcmp(a, "-k") || !strcmp(a, "--k")) {
+            o->k = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
+            if (strcmp(o->cmd, "recommend")) die_usage("-k is the list length of recommend; %s reads --topk (the evaluation cut-offs)%s", o->cmd, "");
+        }
         else if (!strcmp(a, "--include-seen")) o->include_seen = 1;
         else die_usage("unknown option '%s'%s", a, "");
     }
@@ -1059,6 +1067,8 @@ static int cmd_train(opts *o) {
         if (t.pg.tty) fprintf(stderr, "\r%100s\r", "");
         if (t.save_error[0]) fprintf(stderr, "contrarec: saving the model: %s\n", t.save_error);
         else fprintf(stderr, "contrarec: training stopped: %s\n", cr_last_error());
+        if (!t.save_error[0] && strstr(cr_last_error(), "no validation records")) /* the options that answer it */
+            fprintf(stderr, "contrarec: a larger --valid R (the share of each user's records held out), or --select last --epochs N\n");
         if (o->save && t.saved_epoch) fprintf(stderr, "contrarec: %s holds the best model so far (epoch %d)\n", o->save, t.saved_epoch);
         exit(1);
     }

@@ -119,6 +119,9 @@ TEST(bad_files) {
     snprintf(args, sizeof args, "train --model mf --train build/test-tmp/cli_ok.txt --epochs 1 --dim 4 --save build/test-tmp/no-such-dir/m.crrc");
     EXPECT(args, 1, "--save: build/test-tmp/no-such-dir/m.crrc: the folder build/test-tmp/no-such-dir does not exist");
     EXPECT("train --model mf --train build/test-tmp/cli_ok.txt --epochs 1 --dim 4", 1, "no validation records");
+    EXPECT("train --model mf --train build/test-tmp/cli_ok.txt --epochs 1 --dim 4", 1, "a larger --valid R");
+    EXPECT("train --model mf -k 5", 2, "-k is the list length of recommend; train reads --topk");
+    EXPECT("--version", 0, "");
 }
 
 TEST(train_eval_recommend_json) {
