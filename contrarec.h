@@ -10090,6 +10090,7 @@ static void cr__wr_array(cr__wr *w, const void *p, int64_t n, int size) {
    over path only when everything was written. */
 #if defined(__unix__) || defined(__APPLE__)
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 #define CR__HAVE_STAT 1
 #elif defined(_WIN32)
@@ -10137,8 +10138,18 @@ static cr_status cr__check_folder(const char *what, const char *dir) {
         return cr__fail(CR_ERR_IO, "%s: the folder%s%s %s", what, pre, name,
                         errno == ENOENT ? "does not exist" : strerror(errno));
     if (!S_ISDIR(s.st_mode)) return cr__fail(CR_ERR_IO, "%s:%s%s is not a folder", what, pre, name);
-    if (access(dir, W_OK) != 0)
-        return cr__fail(CR_ERR_IO, "%s: the folder%s%s is not writable: %s", what, pre, name, strerror(errno));
+    { /* a file made and removed there: a read-only place is refused now, not after the training */
+        size_t n = strlen(dir) + 40;
+        char *probe = (char *)cr__alloc_array(n, 1, "file name");
+        int fd, e;
+        if (!probe) return CR_ERR_NOMEM;
+        snprintf(probe, n, "%s/.contrarec-probe-%ld", dir, (long)getpid());
+        fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600); /* never an existing file */
+        e = errno;
+        if (fd >= 0) { close(fd); remove(probe); }
+        CR_FREE(probe);
+        if (fd < 0 && e != EEXIST) return cr__fail(CR_ERR_IO, "%s: the folder%s%s cannot be written to: %s", what, pre, name, strerror(e));
+    }
 #elif defined(_WIN32)
     if (!cr__is_dir(dir)) return cr__fail(CR_ERR_IO, "%s: %s is not an existing folder", what, dir);
 #else

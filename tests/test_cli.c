@@ -385,6 +385,10 @@ TEST(output_folder_refused_and_kept) {
     CHECK(system("rm -rf build/test-tmp/outdir build/test-tmp/repdir && "
                  "mkdir -p build/test-tmp/outdir build/test-tmp/repdir/report.html") == 0);
     crt_write("od_run.json", "{\"epoch\":1,\"loss\":0.9}\n{\"best_epoch\":1}\n", -1);
+    if (crt_have_file("/proc/self/status")) { /* a folder no file can be made in (even as root): refused before loading */
+        EXPECT("train --model mf --epochs 1 --per-user /proc/pu.tsv", 1, "--per-user: /proc/pu.tsv: the folder /proc cannot be written to");
+        CHECKF(!strstr(e_last, "users,"), "the data was built first: %s", e_last);
+    }
     EXPECT("report build/test-tmp/od_run.json -o build/test-tmp/outdir", 1,
            "-o: build/test-tmp/outdir: is a folder, not a file");
     CHECK(is_folder("build/test-tmp/outdir"));
