@@ -61,7 +61,9 @@
       cr_fit carves a validation split out of the training data (10% of each user's
       interactions for graph data; each user's last training item for sequences), trains until
       the validation NDCG stops improving, keeps the best epoch's parameters, and reads the test
-      set once, at that model. A long run can be made resumable: with cr_fit_opts.state_path
+      set once, at that model. "Stops improving" survives the early dip of contrastive models:
+      P (patience, 10) evaluations without a new best, but not before evaluation 2P and not
+      while the last two evaluations each rose, up to 5P (cr_fit_opts.stop_rule 1: plain P). A long run can be made resumable: with cr_fit_opts.state_path
       the training state is written after every epoch, and a call that finds the file goes on
       after its epoch with the result an uninterrupted run on as many threads gives, bit for
       bit. For a loop of your own: cr_model_create, cr_train_epoch, cr_evaluate.
@@ -755,7 +757,16 @@ typedef struct cr_config {
     float fm_rate;      /* share of an item's features each view masks: 0.5 */
     int fm_corr;        /* 1: correlated masking (a random feature with those that co-occur with
                            it most), -1 random masking (each feature on its own; default) */
+    int init;           /* graph models' ego tables (user_emb, item_emb): CR_INIT_FIXED (MF, LightGCN,
+                           SGL, NCL) or CR_INIT_XAVIER (SimGCL, XSimGCL, RCL, RecDCL); see
+                           cr__graph_plan */
 } cr_config;
+
+/* How a graph model draws its ego tables (cr_config.init). FIXED: U(-0.1 sqrt 3, 0.1 sqrt 3),
+   standard deviation 0.1 whatever the table's size (LightGCN's official code draws N(0, 0.1)).
+   XAVIER: Xavier-uniform over the whole (rows, dim) table, as SELFRec and the SGL, SimGCL and
+   XSimGCL authors' code: its rows shrink as the table grows. */
+enum { CR_INIT_FIXED = 1, CR_INIT_XAVIER = 2 };
 
 /* How a model builds an item's input vector (cr_config.item_repr). */
 enum { CR_REPR_ID = 1, CR_REPR_ID_FEATURES = 2, CR_REPR_FEATURES = 3 };
@@ -1056,6 +1067,8 @@ typedef struct cr_fit_info {
     int improved;       /* this epoch is the best so far */
     int best_epoch;
     double best_value;
+    int since_best;     /* evaluations since the best one */
+    int patience;       /* the resolved patience (-1: no early stop) */
 } cr_fit_info;
 
 /* Called after every epoch; return non-zero to stop. The model may be saved or its learning
@@ -1067,8 +1080,12 @@ typedef struct cr_fit_opts {
                           (patience), at most max_epochs */
     int max_epochs;    /* the cap when epochs is 0: 1000 */
     int eval_every;    /* evaluate every N epochs (and after the last): 1 */
-    int patience;      /* stop after this many evaluations without improvement; 0: 10 when
-                          epochs is 0, never otherwise; -1: never */
+    int patience;      /* P: the early stop's patience in evaluations; 0: 10 when epochs is 0,
+                          never otherwise; -1: never. The rule (stop_rule 0) survives the dip
+                          that contrastive models often show early on: it stops after P
+                          evaluations without improvement, but not before the 2P-th evaluation,
+                          and not while the last two evaluations each rose over the one before
+                          (the run is climbing out of a dip), up to 5P without improvement */
     cr_select select;  /* CR_SELECT_VALID (default), CR_SELECT_TEST, CR_SELECT_LAST */
     cr_metric metric;  /* selection metric: NDCG */
     int metric_k;      /* at this cut-off (one of eval.ks): 0 = the largest */
@@ -1120,6 +1137,8 @@ typedef struct cr_fit_opts {
     cr_fit_fn on_epoch;
     cr_batch_fn on_batch;
     void *user;
+    int stop_rule;     /* 0: the dip-surviving rule above; 1: plain patience (RecBole's, the
+                          papers'): stop after P evaluations without improvement */
 } cr_fit_opts;
 
 typedef struct cr_fit_result {
@@ -5196,6 +5215,7 @@ static const cr__cfg_field cr__config_fields[] = {
     CR__CF(gamma, CR__T_F32, CR_OFF), CR__CF(adv, CR__T_I32, -1),
     CR__CF(item_repr, CR__T_I32, 0), CR__CF(attr_w, CR__T_F32, CR_OFF), CR__CF(attr_tau, CR__T_F32, 0),
     CR__CF(fm_w, CR__T_F32, CR_OFF), CR__CF(fm_rate, CR__T_F32, 0), CR__CF(fm_corr, CR__T_I32, -1),
+    CR__CF(init, CR__T_I32, 0),
 };
 #undef CR__CF
 #define CR__CFG_V1 22
@@ -5307,6 +5327,7 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     c->fm_w = cr__opt(c->fm_w, 0.0f);
     c->fm_rate = cr__opt(c->fm_rate, 0.5f); /* Yao et al. mask half of the features */
     if (c->fm_corr == -1) c->fm_corr = 0;
+    if (!c->init) c->init = o->first_layer || c->model == CR_MODEL_RECDCL ? CR_INIT_XAVIER : CR_INIT_FIXED; /* cr__graph_plan */
     /* range checks: every field, before any work */
     if (c->dim < 1 || c->dim > CR__MAX_DIM) return cr__fail(CR_ERR_INVALID, "config %s: dim %d is outside 1..%d", name, c->dim, CR__MAX_DIM);
     if (o->layers && (c->layers < 1 || c->layers > CR__MAX_LAYERS)) return cr__fail(CR_ERR_INVALID, "config %s: layers %d is outside 1..%d", name, c->layers, CR__MAX_LAYERS);
@@ -5356,6 +5377,8 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     if (!(c->attr_tau > 0 && c->attr_tau < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: attr_tau %g must be > 0 and finite", name, (double)c->attr_tau);
     if (!(c->fm_w >= 0 && c->fm_w < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: fm_w %g must be >= 0 and finite", name, (double)c->fm_w);
     if (!(c->fm_rate > 0 && c->fm_rate < 1)) return cr__fail(CR_ERR_INVALID, "config %s: fm_rate %g is outside (0, 1)", name, (double)c->fm_rate);
+    if (c->init != CR_INIT_FIXED && c->init != CR_INIT_XAVIER)
+        return cr__fail(CR_ERR_INVALID, "config %s: init %d is not CR_INIT_FIXED (1) or CR_INIT_XAVIER (2)", name, c->init);
     if (c->fm_corr < 0 || c->fm_corr > 1) return cr__fail(CR_ERR_INVALID, "config %s: fm_corr %d is not 1 (correlated) or -1 (random)", name, c->fm_corr);
     if (seq && c->attr_w > 0)
         return cr__fail(CR_ERR_INVALID, "config %s: the attribute-ID contrast (attr_w) is for graph models; a sequence model takes item_repr and fm_w", name);
@@ -6563,12 +6586,26 @@ static cr_status cr__plan_features(cr_model *m) {
 }
 
 /* Graph-model plan: one (U+I) x d table (users then items), the propagation's input, then the
-   projection head when enabled. */
+   projection head when enabled.
+   Why the ego tables start at a fixed scale (init FIXED, std 0.1) rather than Xavier's: Xavier
+   over a (rows, 64) table gives rows of norm sqrt(2 d / rows), 0.27 for 1,682 items and 0.065
+   for Gowalla's users, and symmetric-normalised propagation shrinks a random row by about
+   1 / sqrt(degree) per hop. BPR's gradient scales with the rows (scores near 0 give it nothing
+   to follow) while InfoNCE on normalised rows scales with 1 / |row|, so at Xavier's scale the
+   contrastive gradient was 40x (SGL), 129x (XSimGCL) and 6,880x (SimGCL) BPR's on dense data;
+   Adam normalises per coordinate, its step followed the contrast, and BPR sat at ln 2 for tens
+   of epochs (SGL below a popularity ranking after 60). At std 0.1 SGL and LightGCN learn from
+   the first epochs on dense data at the same final accuracy on sparse data (bench/notes/stall.md).
+   SimGCL, XSimGCL and RCL (whose layer mean leaves out the ego layer) and RecDCL keep Xavier's:
+   at std 0.1 SimGCL and XSimGCL did worse on dense data (test Recall@20 0.084 against 0.200,
+   0.258 against 0.299), their Gowalla figures were measured with it, and RecDCL's authors use it. */
 static cr_status cr__graph_plan(cr_model *m) {
     const cr_config *c = &m->cfg;
+    int kind = c->init == CR_INIT_XAVIER ? CR__INIT_XAVIER : CR__INIT_UNIFORM;
+    float a = (float)(0.1 * sqrt(3.0)); /* U(-a, a) has standard deviation 0.1 */
     cr_status st;
-    if ((st = cr__plan(m, "user_emb", m->n_users, c->dim, CR__INIT_XAVIER, 0)) != CR_OK) return st;
-    if ((st = cr__plan(m, "item_emb", m->n_items, c->dim, CR__INIT_XAVIER, 0)) != CR_OK) return st;
+    if ((st = cr__plan(m, "user_emb", m->n_users, c->dim, kind, a)) != CR_OK) return st;
+    if ((st = cr__plan(m, "item_emb", m->n_items, c->dim, kind, a)) != CR_OK) return st;
     /* users and items must be one contiguous (U+I) x d table for propagation */
     m->tensors[1].offset = m->tensors[0].offset + (int64_t)m->n_users * c->dim;
     m->n_param = ((int64_t)m->n_users + m->n_items) * c->dim;
@@ -8627,6 +8664,7 @@ static cr_status cr__fit_resolve(cr_fit_opts *o, const cr_dataset *ds, int seq) 
     if (o->eval_every < 1) return cr__fail(CR_ERR_INVALID, "cr_fit: eval_every %d must be >= 1", o->eval_every);
     if (o->patience < -1) return cr__fail(CR_ERR_INVALID, "cr_fit: patience %d must be >= -1", o->patience);
     if (!o->patience) o->patience = o->epochs ? -1 : 10; /* SGL's and RecDCL's stop count */
+    if (o->stop_rule < 0 || o->stop_rule > 1) return cr__fail(CR_ERR_INVALID, "cr_fit: stop_rule %d is not 0 (dip) or 1 (plain)", o->stop_rule);
     if ((unsigned)o->select > (unsigned)CR_SELECT_LAST) return cr__fail(CR_ERR_INVALID, "cr_fit: unknown selection set %d", (int)o->select);
     if ((unsigned)o->metric > (unsigned)CR_METRIC_PRECISION) return cr__fail(CR_ERR_INVALID, "cr_fit: unknown metric %d", (int)o->metric);
     if (o->valid_ratio == 0) o->valid_ratio = 0.1;
@@ -8768,6 +8806,8 @@ typedef struct cr__fit_state {
                                                    out or max_e was reached (not a callback's stop) */
     uint64_t fp[4];  /* fingerprints: configuration, options, training data, selection data */
     double best_v;
+    double last[2];  /* the last two evaluations' values, newest first (-1: none yet) */
+    uint32_t n_eval; /* evaluations done */
     cr_fit_result res; /* the loop's fields of the result */
     float *best;     /* the best parameters (selection only) */
 } cr__fit_state;
@@ -8793,12 +8833,13 @@ static void cr__fit_fingerprint(const cr_model *m, const cr_fit_opts *o, const c
                                 const cr_interactions *train, const cr_interactions *sel, uint64_t fp[4]) {
     uint64_t h = cr__fnv_u64(CR__FNV0, (uint64_t)m->cfg.model);
     double dv[6];
-    int iv[14], i;
+    int iv[15], i;
     for (i = 0; i < CR__N_CFG; i++) h = cr__fnv_u64(h, cr__cfg_get_bits(&m->cfg, &cr__config_fields[i]));
     fp[0] = cr__fnv_u64(h, (uint64_t)m->n_param);
     iv[0] = phase; iv[1] = max_e; iv[2] = o->eval_every; iv[3] = o->patience; iv[4] = (int)o->select;
     iv[5] = (int)o->metric; iv[6] = o->metric_k; iv[7] = o->refit; iv[8] = o->cold_warm; iv[9] = o->eval.exclude_seen;
     iv[10] = o->eval.cold_max; iv[11] = o->eval.no_auc; iv[12] = o->eval.basic; iv[13] = o->eval.cooccurrence;
+    iv[14] = o->stop_rule;
     dv[0] = o->valid_ratio; dv[1] = o->train_noise; dv[2] = o->cold_users; dv[3] = o->cold_items; dv[4] = (double)o->eval.tail_share;
     dv[5] = o->eval.tail_ratio;
     h = cr__fnv(CR__FNV0, iv, sizeof iv);
@@ -8812,6 +8853,22 @@ static void cr__fit_fingerprint(const cr_model *m, const cr_fit_opts *o, const c
     }
     fp[2] = h;
     fp[3] = cr__fnv_records(cr__fnv_records(CR__FNV0, sel), so ? so->history_extra : NULL);
+}
+
+/* The early stop (cr_fit_opts.patience, stop_rule), after an evaluation of value v that did not
+   improve on the best. Why not plain patience: contrastive models often peak in the first
+   epochs (the propagated embeddings rank by popularity before training) and dip while the
+   contrast spreads the items, then climb past that peak; SimGCL on Gowalla fell from 0.078 to
+   0.035 by epoch 5, LightGCN on dense data took 15 epochs to pass its epoch-1 value, and
+   plain patience 10 handed back the epoch-1 model. Waiting 2P evaluations, then as long as
+   the values rise, keeps such runs going; a run past its best that falls or wobbles stops
+   as before, and 5P without a new best stops any run (bench/RESULTS.md, early stopping). */
+static int cr__stop_now(const cr_fit_opts *o, const cr__fit_state *fs, double v) {
+    int P = o->patience, since = (int)fs->since, n = (int)fs->n_eval + 1; /* counting this one */
+    if (P <= 0 || since < P) return 0;
+    if (o->stop_rule == 1) return 1;
+    if (n < 2 * P) return 0;
+    return !(v > fs->last[0] && fs->last[0] > fs->last[1] && fs->last[1] >= 0 && since < 5 * P);
 }
 
 /* Trains one model on `train` for up to max_e epochs, evaluating on sel (if not NULL) with
@@ -8828,7 +8885,7 @@ static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_data
     cr_status st;
     view.train = *train;
     memset(&fs, 0, sizeof fs);
-    fs.best_v = -1;
+    fs.best_v = fs.last[0] = fs.last[1] = -1;
     if ((st = cr_model_create(&m, cfg, &view)) != CR_OK) return st;
     if (sel && !(fs.best = cr_alloc_floats(cr_model_num_params(m)))) { cr_model_free(m); return CR_ERR_NOMEM; }
     while (ki < CR_MAX_K - 1 && o->eval.ks[ki] != o->metric_k) ki++;
@@ -8863,7 +8920,7 @@ static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_data
     for (epoch = first; epoch <= max_e && !fs.done; epoch++) {
         cr_fit_info info;
         double t0 = cr__now();
-        int stop = 0, patience_out;
+        int stop = 0, patience_out = 0;
         memset(&info, 0, sizeof info);
         info.phase = phase;
         info.epoch = epoch;
@@ -8887,11 +8944,16 @@ static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_data
                 fs.since = 0;
             } else
                 fs.since++;
+            patience_out = !info.improved && cr__stop_now(o, &fs, v);
+            fs.last[1] = fs.last[0];
+            fs.last[0] = v;
+            fs.n_eval++;
         }
         if (!sel) res->best_epoch = epoch;
         info.best_epoch = res->best_epoch;
         info.best_value = fs.best_v;
-        patience_out = info.evaluated && !info.improved && o->patience > 0 && (int)fs.since >= o->patience;
+        info.since_best = (int)fs.since;
+        info.patience = o->patience;
         if (o->on_epoch && o->on_epoch(o->user, m, &info)) { res->stopped_early = 2; stop = 1; }
         else if (patience_out) { res->stopped_early = 1; stop = 1; }
         if (o->state_path) { /* after the callback: it may have changed the learning rate */
@@ -10377,7 +10439,7 @@ static int cr__rd_name(cr__rd *r, char *name, size_t cap, const char *what) {
    selection metrics are stored as this build lays them out (their size is checked): a state
    file is for resuming with the same program, not for keeping. */
 #define CR__STATE_MAGIC "CRTS"
-#define CR__STATE_VERSION 1u
+#define CR__STATE_VERSION 2u /* 2: the last two evaluations and their count (the early stop) */
 #define CR__STATE_HEAD 60 /* magic, version, phase, max_e, epoch, since, done, 4 fingerprints */
 
 typedef struct cr__state_ctx {
@@ -10413,6 +10475,9 @@ static void cr__state_body(cr__wr *w, const void *ctx) {
     cr__wr_u32(w, fs->done);
     for (i = 0; i < 4; i++) cr__wr_u64(w, fs->fp[i]);
     cr__wr_u64(w, cr__f64_bits(fs->best_v));
+    cr__wr_u64(w, cr__f64_bits(fs->last[0]));
+    cr__wr_u64(w, cr__f64_bits(fs->last[1]));
+    cr__wr_u32(w, fs->n_eval);
     cr__wr_u64(w, (uint64_t)m->step);
     memcpy(&lr, &m->lr, 4);
     cr__wr_u32(w, lr);
@@ -10545,6 +10610,8 @@ static const char *cr__state_scalars_bad(const cr__fit_state *f, const cr_model 
     if (r->epochs_run < 0 || r->epochs_run > (int)f->epoch) return "epochs run";
     if (r->stopped_early < 0 || r->stopped_early > 2) return "stop reason";
     if (!(f->best_v >= -1 && f->best_v <= 1) || !(r->best_value >= -1 && r->best_value <= 1)) return "best value";
+    if (!(f->last[0] >= -1 && f->last[0] <= 1) || !(f->last[1] >= -1 && f->last[1] <= 1)) return "last evaluations";
+    if (f->n_eval > f->epoch || f->since > f->n_eval) return "evaluation count";
     if (!(r->train_seconds >= 0 && r->train_seconds < 1e12) || !(r->eval_seconds >= 0 && r->eval_seconds < 1e12)) return "times";
     if (m->step < 0 || m->step > ((int64_t)1 << 53)) return "step count";
     if (!(m->lr > 0 && m->lr <= 1e6f)) return "learning rate";
@@ -10604,6 +10671,9 @@ static cr_status cr__state_load(const char *path, cr_model *m, cr__fit_state *fs
     r.n = len - 8;
     r.pos = CR__STATE_HEAD;
     f.best_v = cr__bits_f64(cr__rd_u64(&r, "best value"));
+    f.last[0] = cr__bits_f64(cr__rd_u64(&r, "last evaluation"));
+    f.last[1] = cr__bits_f64(cr__rd_u64(&r, "last evaluation"));
+    f.n_eval = cr__rd_u32(&r, "evaluation count");
     m->step = (int64_t)cr__rd_u64(&r, "step");
     lr = cr__rd_u32(&r, "learning rate");
     memcpy(&m->lr, &lr, 4);
@@ -10640,6 +10710,9 @@ static cr_status cr__state_load(const char *path, cr_model *m, cr__fit_state *fs
     fs->since = f.since;
     fs->done = f.done;
     fs->best_v = f.best_v;
+    fs->last[0] = f.last[0];
+    fs->last[1] = f.last[1];
+    fs->n_eval = f.n_eval;
     fs->res = f.res;
     m->ready = 0;
 done:

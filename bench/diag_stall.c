@@ -5,6 +5,7 @@
    DATA:  dense   synthetic, 943 users, 1682 items, mean_len 100 (a MovieLens-100K stand-in)
           sparse  synthetic with the generator's defaults (2000 users, 3000 items, mean_len 30)
           lastfm  $CR_DATA/lastfm (../shared/data/lastfm): train.txt / test.txt, LightGCN format
+          gowalla $CR_DATA/gowalla, the same way
    MODEL: sgl, simgcl, xsimgcl, lightgcn, mf, ...
    keys:  crfit=1      run the library's cr_fit itself (with an epoch callback that logs);
                        otherwise a copy of its loop (same carve, same selection, same test
@@ -276,7 +277,7 @@ int main(int argc, char **argv) {
     char tr[512], te[512];
     int epochs, patience, crfit, i;
     if (argc < 3) {
-        fprintf(stderr, "usage: diag_stall dense|sparse|lastfm MODEL [crfit=1 epochs=N patience=P lambda=L seed=S dseed=S init=... warm=E cap=K every=N probe=N]\n");
+        fprintf(stderr, "usage: diag_stall dense|sparse|lastfm|gowalla MODEL [crfit=1 epochs=N patience=P lambda=L seed=S dseed=S init=... warm=E cap=K every=N probe=N]\n");
         return 2;
     }
     for (i = 3; i < argc; i++) { /* refuse unknown keys: a typo must not pass as a default run */
@@ -296,12 +297,15 @@ int main(int argc, char **argv) {
         so.seed = (uint64_t)atoll(arg(argc, argv, "dseed", "1"));
         if (!strcmp(data, "dense")) { so.n_users = 943; so.n_items = 1682; so.mean_len = atoi(arg(argc, argv, "mlen", "100")); }
         if (cr_dataset_synthetic(&ds, &so, 0, 0.2) != CR_OK) { fprintf(stderr, "%s\n", cr_last_error()); return 1; }
-    } else if (!strcmp(data, "lastfm")) {
+    } else if (!strcmp(data, "lastfm") || !strcmp(data, "gowalla")) {
         cr_load_opts lo;
         memset(&lo, 0, sizeof lo);
         lo.format = CR_FORMAT_LIGHTGCN;
-        data_path(tr, sizeof tr, "lastfm/train.txt");
-        data_path(te, sizeof te, "lastfm/test.txt");
+        char rel[64];
+        snprintf(rel, sizeof rel, "%s/train.txt", data);
+        data_path(tr, sizeof tr, rel);
+        snprintf(rel, sizeof rel, "%s/test.txt", data);
+        data_path(te, sizeof te, rel);
         if (cr_dataset_load(&ds, tr, te, &lo) != CR_OK) { fprintf(stderr, "%s\n", cr_last_error()); return 1; }
     } else { fprintf(stderr, "diag_stall: unknown data '%s'\n", data); return 2; }
     if (!(c.model = cr_model_parse(argv[2]))) { fprintf(stderr, "diag_stall: unknown model '%s'\n", argv[2]); return 2; }

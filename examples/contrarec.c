@@ -387,6 +387,9 @@ static void usage(void) {
         "  contrarec recommend --load FILE (--user ID [--include-seen] | --items \"ID ...\" | --history \"ID ...\") [-k 10]\n"
         "        [--new-items F]   (items the model never saw, one line each in the --item-features format,\n"
         "        ranked for --user beside the trained items from their features; marked 'new')\n"
+        "  contrarec synth -o DIR [--users 2000] [--items 3000] [--mean-len 30] [--clusters 20] [--zipf 0.8]\n"
+        "        [--seed 1] [--test-ratio 0.2]   (the built-in generator's data as DIR/train.txt, DIR/test.txt;\n"
+        "        --mean-len sets the density: 943 users, 1682 items, mean length 100 is MovieLens-100K-like)\n"
         "  contrarec plot RUN.json ... -o FILE.svg [--metric valid_ndcg@20] [--title T]\n"
         "        (an epoch field such as loss or valid_recall@20: curves over epochs; an array field\n"
         "        of the final line such as test_item_group_recall: grouped bars)\n"
@@ -420,6 +423,9 @@ static void usage(void) {
         "           (sequence models); the test set is read once, at the selected model.\n"
         "           --epochs N (default: until validation stops improving, at most --max-epochs 1000)\n"
         "           --patience P (10 without --epochs) --eval-every N (1) --metric ndcg|recall|hit|mrr[@K]\n"
+        "           --stop dip (default: stop after P evaluations without a new best, but not before\n"
+        "           evaluation 2P nor while the last two evaluations each rose, up to 5P: contrastive\n"
+        "           models often dip after epoch 1 and climb past it) | plain (after P, as RecBole)\n"
         "           --refit (retrain on train + valid for the selected epochs, then read test)\n"
         "           --select test (select on the test set, as SELFRec and LightGCN's code do: optimistic)\n"
         "           --select last (no selection: the model after --epochs)\n"
@@ -442,7 +448,8 @@ static void usage(void) {
         "           --fm-mask random|correlated\n"
         "           (feature masking: two masked views of each item's features contrasted, tau --tau)\n"
         "training:  --dim D (64) --layers K --lr LR --batch B --reg R --l2 paper|selfrec --clip C\n"
-        "           --threads T --seed S\n"
+        "           --threads T --seed S --init fixed|xavier (graph models' embedding tables: std 0.1,\n"
+        "           the default but for RecDCL, or Xavier's, as the SGL/SimGCL/XSimGCL authors' code)\n"
         "contrast:  --tau T --lambda L --eps E --drop RHO --lstar L --proj-head --cl-negatives random:N\n"
         "           --aug ed|nd|rw|mixed|subgraph --view-every N (1) --rw-len 16 --rw-restart 0.2\n"
         "negatives: --neg uniform|dns|mixgcf --neg-candidates M (64)\n"
@@ -563,6 +570,11 @@ static void parse(opts *o, int argc, char **argv) {
             if (!strcmp(v, "paper")) c->l2_selfrec = 0;
             else if (!strcmp(v, "selfrec")) c->l2_selfrec = 1;
             else die_usage("--l2: '%s' is not paper or selfrec%s", v, "");
+        } else if (!strcmp(a, "--init")) {
+            const char *v = need(argc, argv, &i);
+            if (!strcmp(v, "fixed")) c->init = CR_INIT_FIXED;
+            else if (!strcmp(v, "xavier")) c->init = CR_INIT_XAVIER;
+            else die_usage("--init: '%s' is not fixed or xavier%s", v, "");
         } else if (!strcmp(a, "--clip")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e30, 0); c->clip = v == 0 ? CR_OFF : (float)v; }
         else if (!strcmp(a, "--tau")) c->tau = (float)parse_num(a, need(argc, argv, &i), 0, 1e6, 1);
         else if (!strcmp(a, "--lambda")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->lambda = v == 0 ? CR_OFF : (float)v; }
@@ -595,6 +607,12 @@ static void parse(opts *o, int argc, char **argv) {
             if (fabs(o->split[0] + o->split[1] + o->split[2] - 1) > 1e-6) die_usage("--split: the three shares must sum to 1%s%s", "", "");
         }
         else if (!strcmp(a, "--patience")) f->patience = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
+        else if (!strcmp(a, "--stop")) {
+            const char *v = need(argc, argv, &i);
+            if (!strcmp(v, "dip")) f->stop_rule = 0;
+            else if (!strcmp(v, "plain")) f->stop_rule = 1;
+            else die_usage("--stop: '%s' is not dip or plain%s", v, "");
+        }
         else if (!strcmp(a, "--metric")) parse_metric(o->metric = need(argc, argv, &i), f);
         else if (!strcmp(a, "--refit")) f->refit = 1;
         else if (!strcmp(a, "--train-noise")) f->train_noise = parse_num(a, need(argc, argv, &i), 0, 10, 0);
@@ -1742,6 +1760,64 @@ static void read_runs(run *runs, const char *const *files, int nf) {
         }
 }
 
+/* ---- synth: the built-in generator's data as LightGCN files (dense or sparse as asked) ---- */
+
+/* x as LightGCN lines "user item item ...", users in id order (ids are the generator's) */
+static int write_lightgcn(const char *path, const cr_interactions *x, int32_t n_users) {
+    int64_t *start = (int64_t *)xmalloc(sizeof(int64_t) * ((size_t)n_users + 2)), e;
+    int32_t *items = (int32_t *)xmalloc(sizeof(int32_t) * ((size_t)x->n + 1)), u;
+    cr_out *o = out_open(path);
+    memset(start, 0, sizeof(int64_t) * ((size_t)n_users + 2));
+    for (e = 0; e < x->n; e++) start[x->user[e] + 2]++;
+    for (u = 0; u < n_users; u++) start[u + 2] += start[u + 1];
+    for (e = 0; e < x->n; e++) items[start[x->user[e] + 1]++] = x->item[e];
+    for (u = 0; u < n_users; u++) {
+        if (start[u] == start[u + 1]) continue;
+        fprintf(o->f, "%d", (int)u);
+        for (e = start[u]; e < start[u + 1]; e++) fprintf(o->f, " %d", (int)items[e]);
+        fputc('\n', o->f);
+    }
+    release(start);
+    release(items);
+    return out_commit(o);
+}
+
+static int cmd_synth(int argc, char **argv) {
+    cr_synth_opts so;
+    cr_dataset ds;
+    const char *dir = NULL, *names[2] = {"train.txt", "test.txt"};
+    char *tr, *te;
+    double test_ratio = 0.2;
+    int i, rc;
+    memset(&so, 0, sizeof so);
+    for (i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-o")) dir = need(argc, argv, &i);
+        else if (!strcmp(a, "--users")) so.n_users = (int32_t)parse_int(a, need(argc, argv, &i), 2, 50000000);
+        else if (!strcmp(a, "--items")) so.n_items = (int32_t)parse_int(a, need(argc, argv, &i), 2, 50000000);
+        else if (!strcmp(a, "--mean-len")) so.mean_len = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
+        else if (!strcmp(a, "--clusters")) so.n_clusters = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
+        else if (!strcmp(a, "--zipf")) so.zipf = (float)parse_num(a, need(argc, argv, &i), 0, 10, 1);
+        else if (!strcmp(a, "--seed")) so.seed = (uint64_t)parse_int(a, need(argc, argv, &i), 1, 2000000000);
+        else if (!strcmp(a, "--test-ratio")) test_ratio = parse_num(a, need(argc, argv, &i), 0.01, 0.9, 1);
+        else die_usage("synth: unknown option '%s'%s", a, "");
+    }
+    if (!dir) die_usage("synth needs -o DIR (DIR/train.txt and DIR/test.txt are written)%s%s", "", "");
+    check_out_in("-o", dir, names, 2);
+    if (cr_dataset_synthetic(&ds, &so, 0, test_ratio) != CR_OK) die("synth");
+    tr = path_in(dir, names[0]);
+    te = path_in(dir, names[1]);
+    rc = write_lightgcn(tr, &ds.train, ds.n_users) || write_lightgcn(te, &ds.test, ds.n_users);
+    if (!rc)
+        fprintf(stderr, "%s, %s: %d users, %d items, %lld training and %lld test records (%.1f training records per user)\n",
+                tr, te, (int)ds.n_users, (int)ds.n_items, (long long)ds.train.n, (long long)ds.test.n,
+                (double)ds.train.n / (ds.n_users ? ds.n_users : 1));
+    release(tr);
+    release(te);
+    cr_dataset_free(&ds);
+    return rc;
+}
+
 static int cmd_plot(int argc, char **argv) {
     const char *out = NULL, *metric = "valid_ndcg@20", *title = NULL, *files[CR_MAX_SERIES];
     run runs[CR_MAX_SERIES];
@@ -2255,6 +2331,7 @@ int main(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "compare")) return cmd_compare(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "map")) return cmd_map(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "plot")) return cmd_plot(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "synth")) return cmd_synth(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "report")) return cmd_report(argc, argv);
     parse(&o, argc, argv);
     if (!strcmp(o.cmd, "train")) return cmd_train(&o);

@@ -1,5 +1,6 @@
-/* The contracts of the augmentations, graph and sequence. This file compiles its own static copy
-   of the library to reach the sequence augmentation, which is internal. */
+/* The contracts of the augmentations, graph and sequence, and of the early stop's rule. This file
+   compiles its own static copy of the library to reach the sequence augmentation and the rule,
+   which are internal. */
 #define CONTRAREC_STATIC
 #define CONTRAREC_IMPLEMENTATION
 #include "test.h"
@@ -137,10 +138,54 @@ TEST(sequence_augmentations_keep_their_contracts) {
     cr_dataset_free(&ds);
 }
 
+/* The stop epoch cr__stop_now gives a run of validation values (0 if it never stops). */
+static int stop_epoch(const double *v, int n, int patience, int rule) {
+    cr_fit_opts o;
+    cr__fit_state fs;
+    int t;
+    memset(&o, 0, sizeof o);
+    memset(&fs, 0, sizeof fs);
+    o.patience = patience;
+    o.stop_rule = rule;
+    fs.best_v = fs.last[0] = fs.last[1] = -1;
+    for (t = 0; t < n; t++) {
+        int stop = 0;
+        if (v[t] > fs.best_v) { fs.best_v = v[t]; fs.since = 0; }
+        else { fs.since++; stop = cr__stop_now(&o, &fs, v[t]); }
+        fs.last[1] = fs.last[0];
+        fs.last[0] = v[t];
+        fs.n_eval++;
+        if (stop) return t + 1;
+    }
+    return 0;
+}
+
+/* The dip: a peak at evaluation 1, a fall, a climb past the peak (LightGCN on dense data from
+   Xavier's scale, validation NDCG@20 by epoch); plain patience stops inside the dip, the rule
+   does not. A run that falls after its best stops P evaluations after it once past 2P; a climb
+   that never passes the best ends 5P after it; a wobble on a plateau does not hold a run. */
+TEST(early_stop_survives_the_dip) {
+    static const double dip[] = {0.0830, 0.0826, 0.0787, 0.0781, 0.0777, 0.0780, 0.0784, 0.0781, 0.0784, 0.0790,
+                                 0.0793, 0.0807, 0.0823, 0.0829, 0.0858, 0.0896, 0.0932, 0.0967, 0.1005, 0.1046};
+    double v[200];
+    int t;
+    CHECK(stop_epoch(dip, 20, 10, 1) == 11);
+    CHECK(stop_epoch(dip, 20, 10, 0) == 0);
+    for (t = 0; t < 200; t++) v[t] = t < 30 ? 0.01 * t : 0.29 - 0.001 * (t - 29); /* best at 30, then falls */
+    CHECK(stop_epoch(v, 200, 10, 0) == 40 && stop_epoch(v, 200, 10, 1) == 40);
+    for (t = 0; t < 200; t++) v[t] = t < 3 ? 0.2 - 0.01 * t : 0.05 + 0.0001 * t; /* best at 1, climbs slowly */
+    CHECK(stop_epoch(v, 200, 10, 0) == 51 && stop_epoch(v, 200, 10, 1) == 11);
+    for (t = 0; t < 200; t++) v[t] = t == 0 ? 0.2 : 0.1 + 0.001 * (t % 3); /* a wobble: up, up, down */
+    CHECKF(stop_epoch(v, 200, 10, 0) == 20, "stopped at %d", stop_epoch(v, 200, 10, 0));
+    for (t = 0; t < 200; t++) v[t] = t < 5 ? 0.1 * t : 0.4 - 0.01 * (t % 2); /* best at 5, then down, up, ... */
+    CHECK(stop_epoch(v, 200, 3, 0) == 8 && stop_epoch(v, 200, 3, 1) == 8);
+}
+
 const crt_case crt_aug[] = {
     {"aug/edge_dropout_keeps_floor_of_the_rest", edge_dropout_keeps_floor_of_the_rest},
     {"aug/node_dropout_drops_floor_rho_nodes", node_dropout_drops_floor_rho_nodes},
     {"aug/rw_subgraph_keeps_the_ratio", rw_subgraph_keeps_the_ratio},
     {"aug/feature_mask_zeroes_the_masked_columns", feature_mask_zeroes_the_masked_columns},
     {"aug/sequence_augmentations_keep_their_contracts", sequence_augmentations_keep_their_contracts},
+    {"fit/early_stop_survives_the_dip", early_stop_survives_the_dip},
     {NULL, NULL}};

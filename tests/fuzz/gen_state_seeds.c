@@ -24,17 +24,20 @@ static const char *outdir, *prefix;
 static int written;
 
 #define OFF_BEST_V 60u
-#define OFF_STEP 68u
-#define OFF_LR 76u
-#define OFF_BEST_EPOCH 80u
-#define OFF_EPOCHS_RUN 84u
-#define OFF_STOP 88u
-#define OFF_BEST_VALUE 92u
-#define OFF_TRAIN_S 100u
-#define OFF_EVAL_S 108u
-#define OFF_MSIZE 116u
-#define OFF_METRICS 120u
-#define OFF_NPARAM (120u + (unsigned)sizeof(cr_metrics))
+#define OFF_LAST0 68u
+#define OFF_LAST1 76u
+#define OFF_NEVAL 84u
+#define OFF_STEP 88u
+#define OFF_LR 96u
+#define OFF_BEST_EPOCH 100u
+#define OFF_EPOCHS_RUN 104u
+#define OFF_STOP 108u
+#define OFF_BEST_VALUE 112u
+#define OFF_TRAIN_S 120u
+#define OFF_EVAL_S 128u
+#define OFF_MSIZE 136u
+#define OFF_METRICS 140u
+#define OFF_NPARAM (140u + (unsigned)sizeof(cr_metrics))
 
 static void put32(unsigned char *p, uint32_t v) { int i; for (i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i)); }
 static void put64(unsigned char *p, uint64_t v) { int i; for (i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i)); }
@@ -143,11 +146,12 @@ int main(int argc, char **argv) {
         if (get32(b + OFF_BEST_EPOCH) > 1) put32(b + OFF_BEST_EPOCH, 1);
         put32(b + OFF_EPOCHS_RUN, 1);
         put32(b + OFF_STOP, 0);
+        if (get32(b + OFF_NEVAL) > 1) put32(b + OFF_NEVAL, 1);
         emit("valid-mid", b, n_in);
         free(b);
     }
     /* the head */
-    set32("version-2", 4, 2);
+    set32("version-3", 4, 3);
     set32("phase-7", 8, 7);
     set32("max-epochs-0", 12, 0);
     set32("max-epochs-4000000000", 12, 4000000000u);
@@ -157,6 +161,9 @@ int main(int argc, char **argv) {
     set32("done-2", 24, 2);
     /* the bookkeeping */
     set64("best-value-nan", OFF_BEST_V, dbits(NAN));
+    set64("last-evaluation-nan", OFF_LAST0, dbits(NAN));
+    set64("last-evaluation-2", OFF_LAST1, dbits(2.0));
+    set32("evaluation-count-huge", OFF_NEVAL, 0xFFFFFFF0u);
     set64("step-negative", OFF_STEP, (uint64_t)(int64_t)-5);
     set64("step-huge", OFF_STEP, (uint64_t)1 << 62);
     set64("step-0", OFF_STEP, 0);
