@@ -10610,7 +10610,7 @@ static const char *cr__state_scalars_bad(const cr__fit_state *f, const cr_model 
     if (r->epochs_run < 0 || r->epochs_run > (int)f->epoch) return "epochs run";
     if (r->stopped_early < 0 || r->stopped_early > 2) return "stop reason";
     if (!(f->best_v >= -1 && f->best_v <= 1) || !(r->best_value >= -1 && r->best_value <= 1)) return "best value";
-    if (!(f->last[0] >= -1 && f->last[0] <= 1) || !(f->last[1] >= -1 && f->last[1] <= 1)) return "last evaluations";
+    if (!(f->last[0] >= -1 && f->last[0] <= 1) || !(f->last[1] >= -1 && f->last[1] <= 1)) return "last evaluation";
     if (f->n_eval > f->epoch || f->since > f->n_eval) return "evaluation count";
     if (!(r->train_seconds >= 0 && r->train_seconds < 1e12) || !(r->eval_seconds >= 0 && r->eval_seconds < 1e12)) return "times";
     if (m->step < 0 || m->step > ((int64_t)1 << 53)) return "step count";

@@ -1093,7 +1093,7 @@ TEST(resume_refuses_crafted_states) {
         {140, 4, 1000000, "number of cut-offs"}, {140, 4, -7, "number of cut-offs"}, {144, 4, 0, "cut-offs"},
         {100, 4, 999999, "best epoch"}, {108, 4, 5, "stop reason"}, {96, -4, NAN, "learning rate"},
         {60, -8, 7.5, "best value"}, {88, 8, -3, "step count"}, {-1, -4, NAN, "parameter 0"}, {-2, -4, -1, "parameter 0"},
-        {68, -8, NAN, "last evaluations"}, {76, -8, 2, "last evaluations"}, {84, 4, 999, "evaluation count"}};
+        {68, -8, NAN, "last evaluation"}, {76, -8, 2, "last evaluation"}, {84, 4, 999, "evaluation count"}};
     cr_dataset ds = synth(0, 150, 120, 41);
     const char *path = crt_tmp("crafted.state");
     cr_config c;
