@@ -63,10 +63,10 @@
       the validation NDCG stops improving, keeps the best epoch's parameters, and reads the test
       set once, at that model. "Stops improving" survives the early dip of contrastive models:
       P (patience, 10) evaluations without a new best, but not before evaluation 2P and not
-      while the last two evaluations each rose, up to 5P (cr_fit_opts.stop_rule 1: plain P). A long run can be made resumable: with cr_fit_opts.state_path
-      the training state is written after every epoch, and a call that finds the file goes on
-      after its epoch with the result an uninterrupted run on as many threads gives, bit for
-      bit. For a loop of your own: cr_model_create, cr_train_epoch, cr_evaluate.
+      while the last two evaluations each rose, up to 5P (cr_fit_opts.stop_rule 1: plain P).
+      A long run can be made resumable: with cr_fit_opts.state_path the training state is
+      written after every epoch, and a call that finds the file goes on after its epoch with the
+      result an uninterrupted run on as many threads gives, bit for bit. For a loop of your own: cr_model_create, cr_train_epoch, cr_evaluate.
 
       Build with -O3 -march=native -fopenmp for speed; without -fopenmp everything runs on one
       thread. Data formats: see cr_format. Raw ids in files are kept: results and
@@ -5327,7 +5327,8 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     c->fm_w = cr__opt(c->fm_w, 0.0f);
     c->fm_rate = cr__opt(c->fm_rate, 0.5f); /* Yao et al. mask half of the features */
     if (c->fm_corr == -1) c->fm_corr = 0;
-    if (!c->init) c->init = o->first_layer || c->model == CR_MODEL_RECDCL ? CR_INIT_XAVIER : CR_INIT_FIXED; /* cr__graph_plan */
+    if (!c->init) /* why per model: cr__graph_plan */
+        c->init = o->first_layer || c->model == CR_MODEL_RECDCL ? CR_INIT_XAVIER : CR_INIT_FIXED;
     /* range checks: every field, before any work */
     if (c->dim < 1 || c->dim > CR__MAX_DIM) return cr__fail(CR_ERR_INVALID, "config %s: dim %d is outside 1..%d", name, c->dim, CR__MAX_DIM);
     if (o->layers && (c->layers < 1 || c->layers > CR__MAX_LAYERS)) return cr__fail(CR_ERR_INVALID, "config %s: layers %d is outside 1..%d", name, c->layers, CR__MAX_LAYERS);
@@ -5378,7 +5379,8 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     if (!(c->fm_w >= 0 && c->fm_w < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: fm_w %g must be >= 0 and finite", name, (double)c->fm_w);
     if (!(c->fm_rate > 0 && c->fm_rate < 1)) return cr__fail(CR_ERR_INVALID, "config %s: fm_rate %g is outside (0, 1)", name, (double)c->fm_rate);
     if (c->init != CR_INIT_FIXED && c->init != CR_INIT_XAVIER)
-        return cr__fail(CR_ERR_INVALID, "config %s: init %d is not CR_INIT_FIXED (1) or CR_INIT_XAVIER (2)", name, c->init);
+        return cr__fail(CR_ERR_INVALID, "config %s: init %d is not CR_INIT_FIXED (1) or CR_INIT_XAVIER (2)", name,
+                        c->init);
     if (c->fm_corr < 0 || c->fm_corr > 1) return cr__fail(CR_ERR_INVALID, "config %s: fm_corr %d is not 1 (correlated) or -1 (random)", name, c->fm_corr);
     if (seq && c->attr_w > 0)
         return cr__fail(CR_ERR_INVALID, "config %s: the attribute-ID contrast (attr_w) is for graph models; a sequence model takes item_repr and fm_w", name);
@@ -8664,7 +8666,8 @@ static cr_status cr__fit_resolve(cr_fit_opts *o, const cr_dataset *ds, int seq) 
     if (o->eval_every < 1) return cr__fail(CR_ERR_INVALID, "cr_fit: eval_every %d must be >= 1", o->eval_every);
     if (o->patience < -1) return cr__fail(CR_ERR_INVALID, "cr_fit: patience %d must be >= -1", o->patience);
     if (!o->patience) o->patience = o->epochs ? -1 : 10; /* SGL's and RecDCL's stop count */
-    if (o->stop_rule < 0 || o->stop_rule > 1) return cr__fail(CR_ERR_INVALID, "cr_fit: stop_rule %d is not 0 (dip) or 1 (plain)", o->stop_rule);
+    if (o->stop_rule < 0 || o->stop_rule > 1)
+        return cr__fail(CR_ERR_INVALID, "cr_fit: stop_rule %d is not 0 (dip) or 1 (plain)", o->stop_rule);
     if ((unsigned)o->select > (unsigned)CR_SELECT_LAST) return cr__fail(CR_ERR_INVALID, "cr_fit: unknown selection set %d", (int)o->select);
     if ((unsigned)o->metric > (unsigned)CR_METRIC_PRECISION) return cr__fail(CR_ERR_INVALID, "cr_fit: unknown metric %d", (int)o->metric);
     if (o->valid_ratio == 0) o->valid_ratio = 0.1;

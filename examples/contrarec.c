@@ -1809,7 +1809,7 @@ static int cmd_synth(int argc, char **argv) {
     te = path_in(dir, names[1]);
     rc = write_lightgcn(tr, &ds.train, ds.n_users) || write_lightgcn(te, &ds.test, ds.n_users);
     if (!rc)
-        fprintf(stderr, "%s, %s: %d users, %d items, %lld training and %lld test records (%.1f training records per user)\n",
+        fprintf(stderr, "%s, %s: %d users, %d items, %lld training and %lld test records (%.1f per user)\n",
                 tr, te, (int)ds.n_users, (int)ds.n_items, (long long)ds.train.n, (long long)ds.test.n,
                 (double)ds.train.n / (ds.n_users ? ds.n_users : 1));
     release(tr);
