@@ -1205,6 +1205,21 @@ static cr_model *load_model(const opts *o) {
     return own_model(m);
 }
 
+/* eval without --train: the records train held out for validation, saved with the model, are
+   masked as train's test did; a checkpoint from before they were saved says so. */
+static void eval_held_out(const opts *o, const cr_model *m, cr_interactions *held, cr_eval_opts *eo) {
+    int recorded = 0;
+    if (cr_model_held_out(m, held, &recorded) != CR_OK) die("reading the model's held-out records");
+    if (recorded) {
+        fprintf(stderr, "known history: the model's training records and the %lld validation records saved with it, as train's test\n",
+                (long long)held->n);
+        eo->history_extra = held;
+    } else
+        fprintf(stderr, "note: %s does not record the records held out for validation (saved before checkpoint format 4): only the "
+                "model's training records are known history, the held-out ones rank as unseen and the figures can differ from train's; "
+                "--train FILE (the training file) makes them known\n", o->load);
+}
+
 static int cmd_eval(opts *o) {
     cr_model *m;
     cr_interactions *test = (cr_interactions *)new_owned(sizeof(cr_interactions), free_interactions);
@@ -1215,6 +1230,7 @@ static int cmd_eval(opts *o) {
     cr_metrics mt;
     int seq;
     if (!o->test) die_usage("eval needs --test F%s%s", "", "");
+    if (o->metric) die_usage("--metric %s: eval prints every metric; --metric is train's selection metric%s", o->metric, "");
     m = load_model(o);
     seq = cr_model_is_sequential(cr_model_config(m)->model);
     if (seq) auto_seq_format(o, o->train ? o->train : o->test);
@@ -1226,7 +1242,8 @@ static int cmd_eval(opts *o) {
         eo.history_extra = extra;
         release(tr);
         tr = NULL;
-    }
+    } else
+        eval_held_out(o, m, extra, &eo);
     if (cr_model_load_interactions(m, o->test, &o->lo, test, &rep) != CR_OK) die("loading the test file");
     report_load(o->test, &rep);
     if (cr_evaluate(m, test, &eo, &mt) != CR_OK) die("evaluating");
