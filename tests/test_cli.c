@@ -213,6 +213,41 @@ TEST(eval_reproduces_train_test_figures) {
     EXPECT("eval --load tests/data/ckpt-v3-lightgcn.crrc --test build/test-tmp/v3_test.txt --metric ndcg@30", 2, "eval prints every metric");
 }
 
+/* The progress bar (forced by --progress on a file) fits COLUMNS - 1 at every redraw, blanks no
+   wider than that, says the epoch of its cap, the last evaluation and the patience left when
+   there is room, and is cleared before any other line: no line ends on a bar. */
+TEST(progress_bar_fits_the_terminal) {
+    static char err[1 << 17];
+    static const int cols[] = {80, 40, 12};
+    char cmd[2048];
+    int c;
+    if (!have_bin()) return;
+    for (c = 0; c < 3; c++) {
+        const char *p, *q;
+        int bars = 0, st;
+        snprintf(cmd, sizeof cmd, "COLUMNS=%d %s train --model lightgcn --train tests/data/small_train.txt --test tests/data/small_test.txt "
+                 "--dim 8 --batch 64 --max-epochs 4 --threads 1 --progress > build/test-tmp/cli.out 2> build/test-tmp/cli.err", cols[c], bin());
+        st = system(cmd);
+        CHECKF(st == 0, "COLUMNS=%d: status %d", cols[c], st);
+        CHECK(slurp("build/test-tmp/cli.err", err, sizeof err));
+        for (p = err; *p; p = *q ? q + 1 : q) {
+            int len, bar, blank = 1, k;
+            q = p + strcspn(p, "\r\n");
+            len = (int)(q - p);
+            bar = !strncmp(p, "epoch ", 6) || !strncmp(p, "refit ", 6);
+            for (k = 0; k < len; k++) blank &= p[k] == ' ';
+            bars += bar;
+            if (bar || (blank && len)) CHECKF(len <= cols[c] - 1, "COLUMNS=%d: a line of %d columns: '%.*s'", cols[c], len, len, p);
+            if (bar) CHECKF(*q == '\r', "COLUMNS=%d: a bar not ended by a carriage return: '%.*s'", cols[c], len, p);
+        }
+        CHECKF(bars > 0, "COLUMNS=%d: no bar drawn", cols[c]);
+        CHECKF(strstr(err, "epoch 3/4") != NULL, "COLUMNS=%d: no 'epoch 3/4'", cols[c]);
+        if (cols[c] == 80) CHECK(strstr(err, "valid ndcg@20 0.") && strstr(err, " best 0.") && strstr(err, "patience 10/10"));
+    }
+    CHECKF(run("train --model mf --train tests/data/small_train.txt --dim 8 --epochs 1 --select last --threads 1", err, sizeof err) == 0, "%s", err);
+    CHECKF(!strchr(err, '\r'), "a bar on a file without --progress: %s", err);
+}
+
 /* plot: curves over epochs from the epoch lines (with the popularity line), grouped bars from
    an array of the final line; missing fields and files are one-line errors */
 TEST(plot_runs) {
@@ -730,6 +765,7 @@ const crt_case crt_cli[] = {
     {"cli/bad_command_lines", bad_command_lines},
     {"cli/bad_files", bad_files},
     {"cli/train_eval_recommend_json", train_eval_recommend_json},
+    {"cli/progress_bar_fits_the_terminal", progress_bar_fits_the_terminal},
     {"cli/eval_reproduces_train_test_figures", eval_reproduces_train_test_figures},
     {"cli/plot_runs", plot_runs},
     {"cli/train_selects_on_validation", train_selects_on_validation},
