@@ -5557,8 +5557,12 @@ CR_API cr_status cr_model_set_held_out(cr_model *m, const cr_interactions *x) {
     memset(&h, 0, sizeof h);
     for (e = 0; x && e < x->n; e++)
         if (x->user[e] < 0 || x->user[e] >= m->n_users || x->item[e] < 0 || x->item[e] >= m->n_items)
-            return cr__fail(CR_ERR_INVALID, "held-out record %lld (%d, %d) is outside the model's ids", (long long)e, x->user[e], x->item[e]);
-    if (x && x->n && (st = cr_interactions_to_csr(&h, x, m->n_users, m->n_items, cr_model_is_sequential(m->cfg.model))) != CR_OK) return st;
+            return cr__fail(CR_ERR_INVALID, "held-out record %lld (%d, %d) is outside the model's ids", (long long)e,
+                            x->user[e], x->item[e]);
+    if (x && x->n) {
+        st = cr_interactions_to_csr(&h, x, m->n_users, m->n_items, cr_model_is_sequential(m->cfg.model));
+        if (st != CR_OK) return st;
+    }
     cr_csr_free(&m->held);
     m->held = h;
     m->has_held = 1;
@@ -9086,7 +9090,8 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
         }
     }
     if (refit_resume) res->best_epoch = refit_resume;
-    else if ((st = cr__fit_loop(&m, cfg_in, ds, train, valid, &sel_opts, &o, CR_FIT_SELECT, o.epochs ? o.epochs : o.max_epochs, known, res)) != CR_OK)
+    else if ((st = cr__fit_loop(&m, cfg_in, ds, train, valid, &sel_opts, &o, CR_FIT_SELECT,
+                                o.epochs ? o.epochs : o.max_epochs, known, res)) != CR_OK)
         goto done;
     /* with a state file a callback's stop is an interruption: no refit until the selection ends */
     if (o.refit && res->best_epoch > 0 && !(o.state_path && res->stopped_early == 2)) { /* the selected epoch count, on train + valid */
@@ -9094,7 +9099,8 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
         cr_model_free(m);
         m = NULL;
         if ((st = cr__concat(&full, train, valid)) != CR_OK) goto done;
-        if ((st = cr__fit_loop(&m, cfg_in, ds, &full, NULL, NULL, &o, CR_FIT_REFIT, best, NULL, res)) != CR_OK) goto done;
+        if ((st = cr__fit_loop(&m, cfg_in, ds, &full, NULL, NULL, &o, CR_FIT_REFIT, best, NULL, res)) != CR_OK)
+            goto done;
         res->best_epoch = best;
         res->refit = 1;
         res->n_train = full.n;
@@ -10759,7 +10765,8 @@ static cr_status cr__ckpt_ids(cr__rd *r, const char *path, int32_t nu, int32_t n
 
 /* The training interactions: row pointers monotone within [0, nnz] before any row is read,
    item ids in range (sorted and unique for graph models). */
-static cr_status cr__ckpt_rows(cr__rd *r, const char *path, int32_t nu, int32_t ni, int seq, int64_t nnz, cr_csr *hist) {
+static cr_status cr__ckpt_rows(cr__rd *r, const char *path, int32_t nu, int32_t ni, int seq, int64_t nnz,
+                               cr_csr *hist) {
     int64_t u, p;
     cr_status st;
     if ((st = cr__csr_alloc(hist, nu, ni, nnz, 0)) != CR_OK) return st;
@@ -10777,7 +10784,8 @@ static cr_status cr__ckpt_rows(cr__rd *r, const char *path, int32_t nu, int32_t 
 }
 static cr_status cr__ckpt_hist(cr__rd *r, const char *path, int32_t nu, int32_t ni, int seq, cr_csr *hist) {
     int64_t nnz = (int64_t)cr__rd_u64(r, "interaction count");
-    if (r->bad || nnz < 1 || (uint64_t)nnz > (uint64_t)r->n / 4) return cr__fail(CR_ERR_FORMAT, "%s: bad interaction count", path);
+    if (r->bad || nnz < 1 || (uint64_t)nnz > (uint64_t)r->n / 4)
+        return cr__fail(CR_ERR_FORMAT, "%s: bad interaction count", path);
     return cr__ckpt_rows(r, path, nu, ni, seq, nnz, hist);
 }
 
@@ -10790,7 +10798,8 @@ static cr_status cr__ckpt_held(cr__rd *r, const char *path, int32_t nu, int32_t 
     *has = (int)flag;
     if (!flag) return CR_OK;
     nnz = (int64_t)cr__rd_u64(r, "held-out count");
-    if (r->bad || nnz < 0 || (uint64_t)nnz > (uint64_t)r->n / 4) return cr__fail(CR_ERR_FORMAT, "%s: bad held-out count", path);
+    if (r->bad || nnz < 0 || (uint64_t)nnz > (uint64_t)r->n / 4)
+        return cr__fail(CR_ERR_FORMAT, "%s: bad held-out count", path);
     return nnz ? cr__ckpt_rows(r, path, nu, ni, seq, nnz, held) : CR_OK;
 }
 
@@ -10910,7 +10919,8 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
     if ((st = cr__ckpt_ids(&r, path, nu, ni, &users, &items)) != CR_OK ||
         (st = cr__ckpt_hist(&r, path, nu, ni, cr_model_is_sequential(c.model), &hist)) != CR_OK ||
         (cr__uses_features(&c) && (st = cr__ckpt_feats(&r, path, ni, &fx, &feats)) != CR_OK) ||
-        (version >= 4 && (st = cr__ckpt_held(&r, path, nu, ni, cr_model_is_sequential(c.model), &held, &has_held)) != CR_OK) ||
+        (version >= 4 &&
+         (st = cr__ckpt_held(&r, path, nu, ni, cr_model_is_sequential(c.model), &held, &has_held)) != CR_OK) ||
         (st = cr__ckpt_tensors(&r, path, table, &ntens, &nparam)) != CR_OK)
         goto fail;
     if ((st = cr__model_build(&m, &c, &users, &items, &hist, &fx, &feats, nparam)) != CR_OK) {

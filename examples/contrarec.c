@@ -750,22 +750,25 @@ static void progress_clear(progress *p) {
 /* The fields that fit width - 1 columns, most important first: the epoch, the batches, the last
    evaluation, the patience left, ETA, loss, speed; a bar fills what is left. */
 enum { PG_EPOCH, PG_BATCH, PG_EVAL, PG_PATIENCE, PG_ETA, PG_LOSS, PG_RATE, PG_N };
-static int progress_line(const progress *p, char *line, size_t n, int epoch, int64_t b, int64_t nb, double loss, double rate) {
-    static const int shown[PG_N] = {PG_EPOCH, PG_BATCH, PG_LOSS, PG_ETA, PG_RATE, PG_EVAL, PG_PATIENCE}; /* left to right */
+static int progress_line(const progress *p, char *line, size_t n, int epoch, int64_t b, int64_t nb, double loss,
+                         double rate) {
+    static const int shown[PG_N] = {PG_EPOCH, PG_BATCH, PG_LOSS, PG_ETA, PG_RATE, PG_EVAL, PG_PATIENCE}; /* on screen */
     char f[PG_N][96], bar[64];
     int use[PG_N] = {0}, avail = p->width - 1, used = -1, k, w = 0, bw;
     snprintf(f[PG_EPOCH], 96, "%s %d/%d", p->refit ? "refit" : "epoch", epoch, p->cap);
     snprintf(f[PG_BATCH], 96, "batch %lld/%lld", (long long)b, (long long)nb);
     f[PG_EVAL][0] = f[PG_PATIENCE][0] = 0;
-    if (p->evaluated && !p->refit) snprintf(f[PG_EVAL], 96, "%s %.4f best %.4f@%d", p->metric, p->value, p->best, p->best_epoch);
-    if (p->patience > 0 && !p->refit) snprintf(f[PG_PATIENCE], 96, "patience %d/%d", p->patience - p->since, p->patience);
+    if (p->evaluated && !p->refit)
+        snprintf(f[PG_EVAL], 96, "%s %.4f best %.4f@%d", p->metric, p->value, p->best, p->best_epoch);
+    if (p->patience > 0 && !p->refit)
+        snprintf(f[PG_PATIENCE], 96, "patience %d/%d", p->patience - p->since, p->patience);
     snprintf(f[PG_ETA], 96, "ETA %.0fs", (double)(nb - b) / (rate + 1e-9));
     snprintf(f[PG_LOSS], 96, "loss %.4f", loss);
     snprintf(f[PG_RATE], 96, "%.1f batch/s", rate);
     for (k = 0; k < PG_N; k++) { /* in order of importance; the epoch always */
         int len = (int)strlen(f[k]);
         if (k == PG_EVAL && len && used + 1 + len > avail) /* the short form: this evaluation alone */
-            len = snprintf(f[k], 96, "%s %.4f", strchr(p->metric, ' ') ? strchr(p->metric, ' ') + 1 : p->metric, p->value);
+            len = snprintf(f[k], 96, "%s %.4f", strchr(p->metric, ' ') + 1, p->value);
         if (len && (k == PG_EPOCH || used + 1 + len <= avail)) use[k] = 1, used += 1 + len;
     }
     /* a bar in place of the word "batch" (6 columns) when 8 cells or more are left for it */
@@ -817,8 +820,13 @@ static void progress_epoch(progress *p, const opts *o, const char *set, const cr
     if (!e->evaluated) return;
     while (k && i > 0 && m->k[i] != k) i--;
     p->evaluated = 1;
-    p->value = o->fit.metric == CR_METRIC_RECALL ? m->recall[i] : o->fit.metric == CR_METRIC_HIT ? m->hit[i]
-             : o->fit.metric == CR_METRIC_MRR ? m->mrr[i] : o->fit.metric == CR_METRIC_PRECISION ? m->precision[i] : m->ndcg[i];
+    switch (o->fit.metric) {
+    case CR_METRIC_RECALL: p->value = m->recall[i]; break;
+    case CR_METRIC_HIT: p->value = m->hit[i]; break;
+    case CR_METRIC_MRR: p->value = m->mrr[i]; break;
+    case CR_METRIC_PRECISION: p->value = m->precision[i]; break;
+    default: p->value = m->ndcg[i];
+    }
     p->best = e->best_value;
     p->since = e->improved ? 0 : p->since + 1;
     snprintf(p->metric, sizeof p->metric, "%s %s@%d", set, cr_metric_name(o->fit.metric), m->k[i]);
@@ -1136,7 +1144,7 @@ static int cmd_train(opts *o) {
     if (o->progress) t.pg.on = o->progress > 0;
     t.pg.width = term_width();
     t.pg.cap = f->epochs ? f->epochs : f->max_epochs ? f->max_epochs : 1000; /* cr_fit's defaults */
-    t.pg.patience = f->select == CR_SELECT_LAST ? 0 : f->patience ? (f->patience > 0 ? f->patience : 0) : f->epochs ? 0 : 10;
+    t.pg.patience = f->select == CR_SELECT_LAST || f->patience < 0 ? 0 : f->patience ? f->patience : f->epochs ? 0 : 10;
     f->on_epoch = on_epoch;
     f->on_batch = on_batch;
     f->user = &t;
@@ -1311,13 +1319,14 @@ static void eval_held_out(const opts *o, const cr_model *m, cr_interactions *hel
     int recorded = 0;
     if (cr_model_held_out(m, held, &recorded) != CR_OK) die("reading the model's held-out records");
     if (recorded) {
-        fprintf(stderr, "known history: the model's training records and the %lld validation records saved with it, as train's test\n",
-                (long long)held->n);
+        fprintf(stderr, "known history: the model's training records and the %lld validation records saved with it, "
+                "as train's test\n", (long long)held->n);
         eo->history_extra = held;
     } else
-        fprintf(stderr, "note: %s does not record the records held out for validation (saved before checkpoint format 4): only the "
-                "model's training records are known history, the held-out ones rank as unseen and the figures can differ from train's; "
-                "--train FILE (the training file) makes them known\n", o->load);
+        fprintf(stderr, "note: %s does not record the records held out for validation (saved before checkpoint "
+                "format 4): only the model's training records are known history, the held-out ones rank as unseen "
+                "and the figures can differ from train's; --train FILE (the training file) makes them known\n",
+                o->load);
 }
 
 static int cmd_eval(opts *o) {
@@ -1330,7 +1339,8 @@ static int cmd_eval(opts *o) {
     cr_metrics mt;
     int seq;
     if (!o->test) die_usage("eval needs --test F%s%s", "", "");
-    if (o->metric) die_usage("--metric %s: eval prints every metric; --metric is train's selection metric%s", o->metric, "");
+    if (o->metric) die_usage("--metric %s: eval prints every metric; --metric is train's selection metric%s", o->metric,
+                             "");
     m = load_model(o);
     seq = cr_model_is_sequential(cr_model_config(m)->model);
     if (seq) auto_seq_format(o, o->train ? o->train : o->test);

@@ -197,20 +197,24 @@ TEST(eval_reproduces_train_test_figures) {
     int k;
     if (!have_bin()) return;
     for (k = 0; k < 2; k++) {
-        snprintf(args, sizeof args, "train --model %s --train tests/data/small_train.txt --test tests/data/small_test.txt --dim 8 --epochs 4 "
-                 "--threads 1 --save build/test-tmp/held.crrc", models[k]);
+        snprintf(args, sizeof args, "train --model %s --train tests/data/small_train.txt "
+                 "--test tests/data/small_test.txt --dim 8 --epochs 4 --threads 1 --save build/test-tmp/held.crrc",
+                 models[k]);
         CHECKF(run(args, e, sizeof e) == 0, "%s", e);
         CHECK(slurp("build/test-tmp/cli.out", out, sizeof out));
         at_lines(out, "test (", a, sizeof a);
-        EXPECT("eval --load build/test-tmp/held.crrc --test tests/data/small_test.txt", 0, " validation records saved with it, as train's test");
+        EXPECT("eval --load build/test-tmp/held.crrc --test tests/data/small_test.txt", 0,
+               " validation records saved with it, as train's test");
         CHECK(slurp("build/test-tmp/cli.out", out, sizeof out));
         at_lines(out, NULL, b, sizeof b);
         CHECKF(a[0] && !strcmp(a, b), "%s: train printed\n%s, eval\n%s", models[k], a, b);
     }
     crt_write("v3_test.txt", "0 5\n1 7\n2 1\n", -1);
-    EXPECT("eval --load tests/data/ckpt-v3-lightgcn.crrc --test build/test-tmp/v3_test.txt", 0, "does not record the records held out for validation");
+    EXPECT("eval --load tests/data/ckpt-v3-lightgcn.crrc --test build/test-tmp/v3_test.txt", 0,
+           "does not record the records held out for validation");
     CHECK(strstr(e_last, "--train FILE") != NULL);
-    EXPECT("eval --load tests/data/ckpt-v3-lightgcn.crrc --test build/test-tmp/v3_test.txt --metric ndcg@30", 2, "eval prints every metric");
+    EXPECT("eval --load tests/data/ckpt-v3-lightgcn.crrc --test build/test-tmp/v3_test.txt --metric ndcg@30", 2,
+           "eval prints every metric");
 }
 
 /* The progress bar (forced by --progress on a file) fits COLUMNS - 1 at every redraw, blanks no
@@ -225,8 +229,9 @@ TEST(progress_bar_fits_the_terminal) {
     for (c = 0; c < 3; c++) {
         const char *p, *q;
         int bars = 0, st;
-        snprintf(cmd, sizeof cmd, "COLUMNS=%d %s train --model lightgcn --train tests/data/small_train.txt --test tests/data/small_test.txt "
-                 "--dim 8 --batch 64 --max-epochs 4 --threads 1 --progress > build/test-tmp/cli.out 2> build/test-tmp/cli.err", cols[c], bin());
+        snprintf(cmd, sizeof cmd, "COLUMNS=%d %s train --model lightgcn --train tests/data/small_train.txt "
+                 "--test tests/data/small_test.txt --dim 8 --batch 64 --max-epochs 4 --threads 1 --progress "
+                 "> build/test-tmp/cli.out 2> build/test-tmp/cli.err", cols[c], bin());
         st = system(cmd);
         CHECKF(st == 0, "COLUMNS=%d: status %d", cols[c], st);
         CHECK(slurp("build/test-tmp/cli.err", err, sizeof err));
@@ -237,14 +242,17 @@ TEST(progress_bar_fits_the_terminal) {
             bar = !strncmp(p, "epoch ", 6) || !strncmp(p, "refit ", 6);
             for (k = 0; k < len; k++) blank &= p[k] == ' ';
             bars += bar;
-            if (bar || (blank && len)) CHECKF(len <= cols[c] - 1, "COLUMNS=%d: a line of %d columns: '%.*s'", cols[c], len, len, p);
+            if (bar || (blank && len))
+                CHECKF(len <= cols[c] - 1, "COLUMNS=%d: a line of %d columns: '%.*s'", cols[c], len, len, p);
             if (bar) CHECKF(*q == '\r', "COLUMNS=%d: a bar not ended by a carriage return: '%.*s'", cols[c], len, p);
         }
         CHECKF(bars > 0, "COLUMNS=%d: no bar drawn", cols[c]);
         CHECKF(strstr(err, "epoch 3/4") != NULL, "COLUMNS=%d: no 'epoch 3/4'", cols[c]);
-        if (cols[c] == 80) CHECK(strstr(err, "valid ndcg@20 0.") && strstr(err, " best 0.") && strstr(err, "patience 10/10"));
+        if (cols[c] == 80)
+            CHECK(strstr(err, "valid ndcg@20 0.") && strstr(err, " best 0.") && strstr(err, "patience 10/10"));
     }
-    CHECKF(run("train --model mf --train tests/data/small_train.txt --dim 8 --epochs 1 --select last --threads 1", err, sizeof err) == 0, "%s", err);
+    CHECKF(run("train --model mf --train tests/data/small_train.txt --dim 8 --epochs 1 --select last --threads 1", err,
+               sizeof err) == 0, "%s", err);
     CHECKF(!strchr(err, '\r'), "a bar on a file without --progress: %s", err);
 }
 

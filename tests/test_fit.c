@@ -1218,17 +1218,20 @@ static void held_out_round_trip(int seq, cr_model_kind kind) {
     o.epochs = 3;
     CHECK_OK(cr_fit(&m, &c, &ds, &o, &r));
     CHECK_OK(cr_model_held_out(m, &h, &rec));
-    CHECKF(rec == 1 && h.n == r.n_valid && h.n > 0, "recorded %d, %lld held out, %lld validation records", rec, (long long)h.n, (long long)r.n_valid);
+    CHECKF(rec == 1 && h.n == r.n_valid && h.n > 0, "recorded %d, %lld held out, %lld validation records", rec,
+           (long long)h.n, (long long)r.n_valid);
     CHECK_OK(cr_model_save(m, "build/test-tmp/held.crrc"));
     CHECK_OK(cr_model_load(&m2, "build/test-tmp/held.crrc", NULL));
     CHECK_OK(cr_model_held_out(m2, &h2, &rec2));
-    CHECK(rec2 == 1 && h2.n == h.n && !memcmp(h.user, h2.user, sizeof(int32_t) * (size_t)h.n) && !memcmp(h.item, h2.item, sizeof(int32_t) * (size_t)h.n));
+    CHECK(rec2 == 1 && h2.n == h.n && !memcmp(h.user, h2.user, sizeof(int32_t) * (size_t)h.n) &&
+          !memcmp(h.item, h2.item, sizeof(int32_t) * (size_t)h.n));
     memset(&eo, 0, sizeof eo);
     eo.history_extra = &h2;
     CHECK_OK(cr_evaluate(m2, &ds.test, &eo, &mt));
     for (k = 0; k < mt.n_k; k++)
-        CHECKF(mt.recall[k] == r.test.recall[k] && mt.ndcg[k] == r.test.ndcg[k], "@%d: recall %g ndcg %g, cr_fit's %g %g", mt.k[k], mt.recall[k],
-               mt.ndcg[k], r.test.recall[k], r.test.ndcg[k]);
+        CHECKF(mt.recall[k] == r.test.recall[k] && mt.ndcg[k] == r.test.ndcg[k],
+               "@%d: recall %g ndcg %g, cr_fit's %g %g", mt.k[k], mt.recall[k], mt.ndcg[k], r.test.recall[k],
+               r.test.ndcg[k]);
     cr_interactions_free(&h);
     cr_interactions_free(&h2);
     cr_model_free(m2);
