@@ -105,7 +105,8 @@ valgrind: build/tests-vg build/contrarec
 	  --show-leak-kinds=definite,indirect --suppressions=tests/valgrind.supp ./build/tests-vg
 
 # libFuzzer targets (clang), each run for FUZZ_SECONDS from the seed corpora in tests/fuzz; the
-# checkpoint seeds are made fresh by the CLI, so they always match the current format.
+# checkpoint seeds are made fresh by the CLI, so they always match the current format (two of them
+# with held-out validation records); tests/fuzz/corpus_ckpt keeps one of format 3.
 FUZZ_SECONDS ?= 30
 FUZZ_CC ?= clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I.
@@ -156,6 +157,10 @@ build/fuzz-seeds: build/contrarec tests/fuzz/tiny_graph.txt tests/fuzz/tiny_seq.
 	mkdir -p $@
 	for m in mf lightgcn xsimgcl; do ./build/contrarec train --model $$m --train tests/fuzz/tiny_graph.txt --format lightgcn --dim 4 --epochs 1 --threads 1 --select last --save $@/$$m.crrc >/dev/null 2>&1 || exit 1; done
 	./build/contrarec train --model cl4srec --train tests/fuzz/tiny_seq.txt --dim 4 --maxlen 4 --epochs 1 --threads 1 --proj-head --select last --save $@/cl4srec.crrc >/dev/null 2>&1 || exit 1
+	./build/contrarec train --model lightgcn --train tests/fuzz/tiny_graph.txt --format lightgcn --dim 4 --epochs 2 \
+	  --threads 1 --valid 0.5 --save $@/lightgcn-held.crrc >/dev/null 2>&1 || exit 1
+	./build/contrarec train --model gru4rec --train tests/fuzz/tiny_seq.txt --dim 4 --maxlen 4 --epochs 2 --threads 1 \
+	  --save $@/gru4rec-held.crrc >/dev/null 2>&1 || exit 1
 	touch $@
 
 fuzz: build/fuzz_load build/fuzz_ckpt build/fuzz-seeds build/fuzz_state build/fuzz_recbole build/fuzz-seeds-state

@@ -799,6 +799,16 @@ CR_API cr_status cr_model_load_interactions(cr_model *m, const char *path, const
                                             cr_interactions *out, cr_load_report *report);
 /* The records of x that are not among the model's training interactions. */
 CR_API cr_status cr_model_unseen(const cr_model *m, const cr_interactions *x, cr_interactions *out);
+/* The records known beyond the model's training interactions: those cr_fit held out of training
+   for validation, which its test evaluation masks (history_extra). cr_fit records them on the
+   model it trains (none after a refit, which trains on them), and the checkpoint keeps them
+   (format version 4), so an evaluation of the loaded model can mask what cr_fit's did.
+   cr_model_held_out fills out (emptied first; dense ids, sequence records in time order) and
+   sets *recorded: 1 if the model records them (out may then be empty), 0 if it does not say
+   (a model from cr_model_create, or a checkpoint written before version 4).
+   cr_model_set_held_out records x (NULL: none); ids must be the model's. */
+CR_API cr_status cr_model_held_out(const cr_model *m, cr_interactions *out, int *recorded);
+CR_API cr_status cr_model_set_held_out(cr_model *m, const cr_interactions *x);
 /* The raw id of a dense user / item id (-1 if out of range). */
 CR_API int64_t cr_model_user_raw(const cr_model *m, int32_t user);
 CR_API int64_t cr_model_item_raw(const cr_model *m, int32_t item);
@@ -1192,7 +1202,7 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg, const cr_dataset *
 
 /* ==== 11. I/O: checkpoints and embedding export ============================================= */
 
-/* Saves the model (config, id maps, training interactions, parameters, checksum) to path as a
+/* Saves the model (config, id maps, training and held-out interactions, parameters, checksum) to path as a
    versioned little-endian binary; the file is written to path.tmp, flushed, synced and renamed,
    so an interrupted save leaves any previous file intact. */
 CR_API cr_status cr_model_save(const cr_model *m, const char *path);
@@ -5486,6 +5496,8 @@ struct cr_model {
     /* data */
     cr_idmap users, items;
     cr_csr hist;       /* user -> training items: sorted (graph) or in time order (sequence) */
+    cr_csr held;       /* records held out of training (cr_model_set_held_out), laid out as hist */
+    int has_held;      /* 1: held is recorded (possibly empty); 0: unknown */
     int32_t *item_deg; /* training degree of each item */
     /* item features (item_repr or attr_w): items x features with each row's weights scaled to
        sum to 1 (the embedding bag's mean), its transpose for the backward pass, the raw ids */
@@ -5560,6 +5572,39 @@ CR_API cr_status cr_model_unseen(const cr_model *m, const cr_interactions *x, cr
             return CR_ERR_NOMEM;
         }
     }
+    return CR_OK;
+}
+
+CR_API cr_status cr_model_set_held_out(cr_model *m, const cr_interactions *x) {
+    cr_csr h;
+    int64_t e;
+    cr_status st;
+    memset(&h, 0, sizeof h);
+    for (e = 0; x && e < x->n; e++)
+        if (x->user[e] < 0 || x->user[e] >= m->n_users || x->item[e] < 0 || x->item[e] >= m->n_items)
+            return cr__fail(CR_ERR_INVALID, "held-out record %lld (%d, %d) is outside the model's ids", (long long)e,
+                            x->user[e], x->item[e]);
+    if (x && x->n) {
+        st = cr_interactions_to_csr(&h, x, m->n_users, m->n_items, cr_model_is_sequential(m->cfg.model));
+        if (st != CR_OK) return st;
+    }
+    cr_csr_free(&m->held);
+    m->held = h;
+    m->has_held = 1;
+    return CR_OK;
+}
+
+CR_API cr_status cr_model_held_out(const cr_model *m, cr_interactions *out, int *recorded) {
+    int32_t u;
+    int64_t p;
+    memset(out, 0, sizeof *out);
+    *recorded = m->has_held;
+    for (u = 0; m->held.rowptr && u < m->n_users; u++)
+        for (p = m->held.rowptr[u]; p < m->held.rowptr[u + 1]; p++) /* the position keeps a sequence's order */
+            if (cr_interactions_push(out, u, m->held.col[p], 1.0f, (double)p) != CR_OK) {
+                cr_interactions_free(out);
+                return CR_ERR_NOMEM;
+            }
     return CR_OK;
 }
 
@@ -5659,6 +5704,7 @@ CR_API void cr_model_free(cr_model *m) {
     cr_idmap_free(&m->users);
     cr_idmap_free(&m->items);
     cr_csr_free(&m->hist);
+    cr_csr_free(&m->held);
     CR_FREE(m->item_deg);
     cr_csr_free(&m->ifeat);
     cr_csr_free(&m->ifeat_t);
@@ -8877,10 +8923,10 @@ static int cr__stop_now(const cr_fit_opts *o, const cr__fit_state *fs, double v)
 /* Trains one model on `train` for up to max_e epochs, evaluating on sel (if not NULL) with
    sel_opts and keeping the best parameters; or, without sel, for exactly max_e epochs. With
    o->state_path the loop continues from a state file of the same phase and writes one after
-   every epoch. */
+   every epoch. The model records `known` as its held-out records (what its test masks). */
 static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_dataset *ds, const cr_interactions *train,
                               const cr_interactions *sel, const cr_eval_opts *sel_opts, const cr_fit_opts *o, int phase,
-                              int max_e, cr_fit_result *res) {
+                              int max_e, const cr_interactions *known, cr_fit_result *res) {
     cr_dataset view = *ds;
     cr_model *m = NULL;
     cr__fit_state fs;
@@ -8890,6 +8936,7 @@ static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_data
     memset(&fs, 0, sizeof fs);
     fs.best_v = fs.last[0] = fs.last[1] = -1;
     if ((st = cr_model_create(&m, cfg, &view)) != CR_OK) return st;
+    if ((st = cr_model_set_held_out(m, known)) != CR_OK) { cr_model_free(m); return st; }
     if (sel && !(fs.best = cr_alloc_floats(cr_model_num_params(m)))) { cr_model_free(m); return CR_ERR_NOMEM; }
     while (ki < CR_MAX_K - 1 && o->eval.ks[ki] != o->metric_k) ki++;
     if (o->state_path) {
@@ -9108,7 +9155,8 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
         }
     }
     if (refit_resume) res->best_epoch = refit_resume;
-    else if ((st = cr__fit_loop(&m, cfg_in, ds, train, valid, &sel_opts, &o, CR_FIT_SELECT, o.epochs ? o.epochs : o.max_epochs, res)) != CR_OK)
+    else if ((st = cr__fit_loop(&m, cfg_in, ds, train, valid, &sel_opts, &o, CR_FIT_SELECT,
+                                o.epochs ? o.epochs : o.max_epochs, known, res)) != CR_OK)
         goto done;
     /* with a state file a callback's stop is an interruption: no refit until the selection ends */
     if (o.refit && res->best_epoch > 0 && !(o.state_path && res->stopped_early == 2)) { /* the selected epoch count, on train + valid */
@@ -9116,7 +9164,8 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
         cr_model_free(m);
         m = NULL;
         if ((st = cr__concat(&full, train, valid)) != CR_OK) goto done;
-        if ((st = cr__fit_loop(&m, cfg_in, ds, &full, NULL, NULL, &o, CR_FIT_REFIT, best, res)) != CR_OK) goto done;
+        if ((st = cr__fit_loop(&m, cfg_in, ds, &full, NULL, NULL, &o, CR_FIT_REFIT, best, NULL, res)) != CR_OK)
+            goto done;
         res->best_epoch = best;
         res->refit = 1;
         res->n_train = full.n;
@@ -10320,9 +10369,9 @@ static cr_status cr__write_atomic(const char *path, cr__body_fn body, const void
 }
 
 #define CR__CKPT_MAGIC "CRRC"
-#define CR__CKPT_VERSION 3u /* 3: item features after the interactions when the configuration
-                              reads them; 2: the configuration as (name, type, value) entries;
-                              1: fixed order */
+#define CR__CKPT_VERSION 4u /* 4: the held-out records after the features; 3: item features after
+                              the interactions when the configuration reads them; 2: the
+                              configuration as (name, type, value) entries; 1: fixed order */
 
 static void cr__ckpt_body(cr__wr *w, const void *ctx) {
     const cr_model *m = (const cr_model *)ctx;
@@ -10358,6 +10407,15 @@ static void cr__ckpt_body(cr__wr *w, const void *ctx) {
         cr__wr_array(w, m->ifeat.rowptr, m->ifeat.nrows + 1, 8);
         cr__wr_array(w, m->ifeat.col, m->ifeat.nnz, 4);
         cr__wr_array(w, m->ifeat.val, m->ifeat.nnz, 4);
+    }
+    /* the held-out records: recorded or not, their count, then (if any) their rows */
+    cr__wr_u32(w, (uint32_t)m->has_held);
+    if (m->has_held) {
+        cr__wr_u64(w, (uint64_t)m->held.nnz);
+        if (m->held.nnz) {
+            cr__wr_array(w, m->held.rowptr, m->held.nrows + 1, 8);
+            cr__wr_array(w, m->held.col, m->held.nnz, 4);
+        }
     }
     /* the tensor table, then the parameter block */
     cr__wr_u32(w, (uint32_t)m->n_tensors);
@@ -10783,10 +10841,10 @@ static cr_status cr__ckpt_ids(cr__rd *r, const char *path, int32_t nu, int32_t n
 
 /* The training interactions: row pointers monotone within [0, nnz] before any row is read,
    item ids in range (sorted and unique for graph models). */
-static cr_status cr__ckpt_hist(cr__rd *r, const char *path, int32_t nu, int32_t ni, int seq, cr_csr *hist) {
-    int64_t nnz = (int64_t)cr__rd_u64(r, "interaction count"), u, p;
+static cr_status cr__ckpt_rows(cr__rd *r, const char *path, int32_t nu, int32_t ni, int seq, int64_t nnz,
+                               cr_csr *hist) {
+    int64_t u, p;
     cr_status st;
-    if (r->bad || nnz < 1 || (uint64_t)nnz > (uint64_t)r->n / 4) return cr__fail(CR_ERR_FORMAT, "%s: bad interaction count", path);
     if ((st = cr__csr_alloc(hist, nu, ni, nnz, 0)) != CR_OK) return st;
     if (!cr__rd_array(r, hist->rowptr, (int64_t)nu + 1, 8, "row pointers") || !cr__rd_array(r, hist->col, nnz, 4, "interactions"))
         return cr__fail(CR_ERR_FORMAT, "%s: truncated (at %s)", path, r->what);
@@ -10799,6 +10857,26 @@ static cr_status cr__ckpt_hist(cr__rd *r, const char *path, int32_t nu, int32_t 
             if (hist->col[p] < 0 || hist->col[p] >= ni || (!seq && p > hist->rowptr[u] && hist->col[p] <= hist->col[p - 1]))
                 return cr__fail(CR_ERR_FORMAT, "%s: bad item %d in the interaction table", path, hist->col[p]);
     return CR_OK;
+}
+static cr_status cr__ckpt_hist(cr__rd *r, const char *path, int32_t nu, int32_t ni, int seq, cr_csr *hist) {
+    int64_t nnz = (int64_t)cr__rd_u64(r, "interaction count");
+    if (r->bad || nnz < 1 || (uint64_t)nnz > (uint64_t)r->n / 4)
+        return cr__fail(CR_ERR_FORMAT, "%s: bad interaction count", path);
+    return cr__ckpt_rows(r, path, nu, ni, seq, nnz, hist);
+}
+
+/* The held-out records (version 4): a flag (0: not recorded, 1: recorded), then if recorded a
+   count (may be 0) and that many records laid out and checked as the training interactions. */
+static cr_status cr__ckpt_held(cr__rd *r, const char *path, int32_t nu, int32_t ni, int seq, cr_csr *held, int *has) {
+    uint32_t flag = cr__rd_u32(r, "held-out flag");
+    int64_t nnz;
+    if (r->bad || flag > 1) return cr__fail(CR_ERR_FORMAT, "%s: bad held-out flag", path);
+    *has = (int)flag;
+    if (!flag) return CR_OK;
+    nnz = (int64_t)cr__rd_u64(r, "held-out count");
+    if (r->bad || nnz < 0 || (uint64_t)nnz > (uint64_t)r->n / 4)
+        return cr__fail(CR_ERR_FORMAT, "%s: bad held-out count", path);
+    return nnz ? cr__ckpt_rows(r, path, nu, ni, seq, nnz, held) : CR_OK;
 }
 
 /* The item features of a model that reads them: the raw feature ids (unique, in [0, 2^32)),
@@ -10871,8 +10949,9 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
     cr__rd r;
     cr_config c;
     cr_idmap users, items, feats;
-    cr_csr hist, fx;
+    cr_csr hist, fx, held;
     cr_model *m = NULL;
+    int has_held = 0;
     uint32_t version, ntens = 0, i;
     cr__ptensor table[CR__MAX_TENSORS];
     int32_t nu, ni;
@@ -10885,6 +10964,7 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
     memset(&hist, 0, sizeof hist);
     memset(&feats, 0, sizeof feats);
     memset(&fx, 0, sizeof fx);
+    memset(&held, 0, sizeof held);
     if (!path) path = "(memory)";
     if (!buf && len) return cr__fail(CR_ERR_INVALID, "%s: no data given", path);
     memset(&r, 0, sizeof r);
@@ -10915,6 +10995,8 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
     if ((st = cr__ckpt_ids(&r, path, nu, ni, &users, &items)) != CR_OK ||
         (st = cr__ckpt_hist(&r, path, nu, ni, cr_model_is_sequential(c.model), &hist)) != CR_OK ||
         (cr__uses_features(&c) && (st = cr__ckpt_feats(&r, path, ni, &fx, &feats)) != CR_OK) ||
+        (version >= 4 &&
+         (st = cr__ckpt_held(&r, path, nu, ni, cr_model_is_sequential(c.model), &held, &has_held)) != CR_OK) ||
         (st = cr__ckpt_tensors(&r, path, table, &ntens, &nparam)) != CR_OK)
         goto fail;
     if ((st = cr__model_build(&m, &c, &users, &items, &hist, &fx, &feats, nparam)) != CR_OK) {
@@ -10937,6 +11019,8 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
     for (p = 0; p < nparam; p++)
         if (!(m->param[p] * 0.0f == 0.0f)) { st = cr__fail(CR_ERR_FORMAT, "%s: parameter %lld is NaN or Inf", path, (long long)p); goto fail; }
     m->step = step;
+    m->held = held;
+    m->has_held = has_held;
     cr_idmap_free(&users);
     cr_idmap_free(&items);
     cr_idmap_free(&feats);
@@ -10949,6 +11033,7 @@ fail:
     cr_idmap_free(&feats);
     cr_csr_free(&fx);
     cr_csr_free(&hist);
+    cr_csr_free(&held);
     cr_model_free(m);
     return st;
 }

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 #if defined(__unix__) || defined(__APPLE__)
+#include <sys/ioctl.h> /* the terminal's width (TIOCGWINSZ) */
 #include <sys/stat.h>
 #include <unistd.h>
 #define HAVE_ISATTY 1
@@ -372,6 +373,7 @@ typedef struct opts {
     cr_load_opts lo;
     cr_fit_opts fit;
     int format_set, json, k, include_seen, no_auc, threads;
+    int progress; /* --progress 1, --no-progress -1, else 0: the bar when stderr is a terminal */
     double split[3]; /* --split ratio:a,b,c (0: none) */
     int64_t user;
     int has_user, history_set;
@@ -384,6 +386,8 @@ static void usage(void) {
         "  contrarec --version\n"
         "  contrarec train --model M [--train F [--test F] [--format FMT]] [options]\n"
         "  contrarec eval --load FILE --test F [--train F] [--format FMT] [--topk 10,20] [--exclude-history] [--json]\n"
+        "        (known history: the model's training records and the validation records train saved with\n"
+        "        it, as train's test; --train F adds the file's other records)\n"
         "  contrarec recommend --load FILE (--user ID [--include-seen] | --items \"ID ...\" | --history \"ID ...\") [-k 10]\n"
         "        [--new-items F]   (items the model never saw, one line each in the --item-features format,\n"
         "        ranked for --user beside the trained items from their features; marked 'new')\n"
@@ -469,6 +473,8 @@ static void usage(void) {
         "           --tail-ratio 0.1 (RecBole's tail: that share of items, or items with at most that\n"
         "           many interactions if > 1) --cooccurrence (also co-occurrence diversity, serendipity)\n"
         "output:    --save FILE --export-npy DIR --json\n"
+        "           --progress | --no-progress (the bar on stderr: epoch of the cap, batches, last evaluation\n"
+        "           and best, patience left; on when stderr is a terminal; as wide as COLUMNS or the terminal)\n"
         "           --report DIR (DIR/run.json, the item map DIR/map.svg and DIR/report.html)\n"
         "0 or omitted means the default of the chosen model.\n\n");
     for (k = 1; cr_model_name((cr_model_kind)k)[0] != '?'; k++) printf("  %-9s %s\n", cr_model_name((cr_model_kind)k), cr_model_about((cr_model_kind)k));
@@ -653,6 +659,8 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--per-user")) o->per_user = need(argc, argv, &i);
         else if (!strcmp(a, "--resume")) o->resume = need(argc, argv, &i);
         else if (!strcmp(a, "--json")) o->json = 1;
+        else if (!strcmp(a, "--progress")) o->progress = 1;
+        else if (!strcmp(a, "--no-progress")) o->progress = -1;
         else if (!strcmp(a, "--maxlen")) c->max_len = (int)parse_int(a, need(argc, argv, &i), 2, 4096);
         else if (!strcmp(a, "--hidden")) c->hidden = (int)parse_int(a, need(argc, argv, &i), 1, 4096);
         else if (!strcmp(a, "--gru-layers")) c->gru_layers = (int)parse_int(a, need(argc, argv, &i), 1, 4);
@@ -725,26 +733,121 @@ static void parse(opts *o, int argc, char **argv) {
 /* ---- training output: progress bar, table, JSON lines ---- */
 
 typedef struct progress {
-    int tty;
+    int on;       /* drawn: stderr is a terminal, or --progress */
+    int width;    /* the terminal's columns; a line never takes more than width - 1 */
+    int cap;      /* the phase's epoch cap */
+    int patience; /* evaluations without improvement that stop training (0: no early stopping) */
+    int refit, epoch, since, evaluated, best_epoch;
+    double value, best;
+    char metric[32]; /* "valid ndcg@20" */
+    int drawn;       /* columns of the line on screen */
     double t0, last;
 } progress;
 
+/* The terminal's width: COLUMNS, else the terminal's own (stderr), else 80. */
+static int term_width(void) {
+    const char *c = getenv("COLUMNS");
+    char *end;
+    long v = c ? strtol(c, &end, 10) : 0;
+    if (c && *c && !*end && v > 0 && v < 10000) return (int)v;
+#if defined(HAVE_ISATTY) && defined(TIOCGWINSZ)
+    {
+        struct winsize ws;
+        if (isatty(2) && ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+    }
+#endif
+    return 80;
+}
+
+/* the line on screen blanked, the cursor at its start */
+static void progress_clear(progress *p) {
+    if (p->on && p->drawn) fprintf(stderr, "\r%*s\r", p->drawn, "");
+    p->drawn = 0;
+}
+
+/* The fields that fit width - 1 columns, most important first: the epoch, the batches, the last
+   evaluation, the patience left, ETA, loss, speed; a bar fills what is left. */
+enum { PG_EPOCH, PG_BATCH, PG_EVAL, PG_PATIENCE, PG_ETA, PG_LOSS, PG_RATE, PG_N };
+static int progress_line(const progress *p, char *line, size_t n, int epoch, int64_t b, int64_t nb, double loss,
+                         double rate) {
+    static const int shown[PG_N] = {PG_EPOCH, PG_BATCH, PG_LOSS, PG_ETA, PG_RATE, PG_EVAL, PG_PATIENCE}; /* on screen */
+    char f[PG_N][96], bar[64];
+    int use[PG_N] = {0}, avail = p->width - 1, used = -1, k, w = 0, bw;
+    snprintf(f[PG_EPOCH], 96, "%s %d/%d", p->refit ? "refit" : "epoch", epoch, p->cap);
+    snprintf(f[PG_BATCH], 96, "batch %lld/%lld", (long long)b, (long long)nb);
+    f[PG_EVAL][0] = f[PG_PATIENCE][0] = 0;
+    if (p->evaluated && !p->refit)
+        snprintf(f[PG_EVAL], 96, "%s %.4f best %.4f@%d", p->metric, p->value, p->best, p->best_epoch);
+    if (p->patience > 0 && !p->refit)
+        snprintf(f[PG_PATIENCE], 96, "patience %d/%d", p->patience - p->since, p->patience);
+    snprintf(f[PG_ETA], 96, "ETA %.0fs", (double)(nb - b) / (rate + 1e-9));
+    snprintf(f[PG_LOSS], 96, "loss %.4f", loss);
+    snprintf(f[PG_RATE], 96, "%.1f batch/s", rate);
+    for (k = 0; k < PG_N; k++) { /* in order of importance; the epoch always */
+        int len = (int)strlen(f[k]);
+        if (k == PG_EVAL && len && used + 1 + len > avail) /* the short form: this evaluation alone */
+            len = snprintf(f[k], 96, "%s %.4f", strchr(p->metric, ' ') + 1, p->value);
+        if (len && (k == PG_EPOCH || used + 1 + len <= avail)) use[k] = 1, used += 1 + len;
+    }
+    /* a bar in place of the word "batch" (6 columns) when 8 cells or more are left for it */
+    bw = avail - used + 6 - 3 < 30 ? avail - used + 6 - 3 : 30;
+    if (use[PG_BATCH] && bw >= 8) {
+        int fill = (int)(bw * b / (nb > 0 ? nb : 1));
+        for (k = 0; k < bw; k++) bar[k] = k < fill ? '#' : '.';
+        bar[bw] = 0;
+        snprintf(f[PG_BATCH], 96, "[%s] %lld/%lld", bar, (long long)b, (long long)nb);
+    }
+    line[0] = 0;
+    for (k = 0; k < PG_N; k++)
+        if (use[shown[k]] && w < (int)n) w += snprintf(line + w, n - (size_t)w, "%s%s", w ? " " : "", f[shown[k]]);
+    if (w > avail) w = avail > 0 ? avail : 0; /* a terminal too narrow for the epoch alone */
+    line[w] = 0;
+    return w;
+}
+
 static int on_batch(void *user, int epoch, int64_t b, int64_t nb, double loss) {
     progress *p = (progress *)user; /* the first member of train_ctx */
-    double now = cr__now(), rate, eta;
-    int w = 30, fill, k;
-    if (b == 1) p->t0 = p->last = now;
-    if (!p->tty || (now - p->last < 0.2 && b < nb)) return 0;
+    double now = cr__now();
+    char line[512];
+    int w;
+    if (b == 1) {
+        p->t0 = p->last = now;
+        if (epoch < p->epoch) { /* a refit starts over: as many epochs as the selection chose */
+            p->refit = 1;
+            p->cap = p->best_epoch;
+        }
+        p->epoch = epoch;
+    }
+    if (!p->on || (now - p->last < 0.2 && b < nb)) return 0;
     p->last = now;
-    rate = (double)b / (now - p->t0 + 1e-9);
-    eta = (double)(nb - b) / (rate + 1e-9);
-    fill = (int)(w * b / nb);
-    fprintf(stderr, "\repoch %3d [", epoch);
-    for (k = 0; k < w; k++) fputc(k < fill ? '#' : '.', stderr);
-    fprintf(stderr, "] %lld/%lld loss %.4f %.1f batch/s ETA %.0fs   ", (long long)b, (long long)nb, loss, rate, eta);
+    w = progress_line(p, line, sizeof line, epoch, b, nb, loss, (double)b / (now - p->t0 + 1e-9));
+    fprintf(stderr, "\r%s%*s", line, p->drawn > w ? p->drawn - w : 0, ""); /* over the last line, whole */
+    p->drawn = p->drawn > w ? p->drawn : w;
     if (b == nb) fputc('\r', stderr);
     fflush(stderr);
     return 0;
+}
+
+/* what the bar says of the evaluations: the last, the best, the patience left */
+static void progress_epoch(progress *p, const opts *o, const char *set, const cr_fit_info *e) {
+    int i = e->sel.n_k - 1, k = o->fit.metric_k;
+    const cr_metrics *m = &e->sel;
+    p->refit = e->phase == CR_FIT_REFIT;
+    p->cap = e->max_epochs;
+    p->best_epoch = e->best_epoch;
+    if (!e->evaluated) return;
+    while (k && i > 0 && m->k[i] != k) i--;
+    p->evaluated = 1;
+    switch (o->fit.metric) {
+    case CR_METRIC_RECALL: p->value = m->recall[i]; break;
+    case CR_METRIC_HIT: p->value = m->hit[i]; break;
+    case CR_METRIC_MRR: p->value = m->mrr[i]; break;
+    case CR_METRIC_PRECISION: p->value = m->precision[i]; break;
+    default: p->value = m->ndcg[i];
+    }
+    p->best = e->best_value;
+    p->since = e->improved ? 0 : p->since + 1;
+    snprintf(p->metric, sizeof p->metric, "%s %s@%d", set, cr_metric_name(o->fit.metric), m->k[i]);
 }
 
 /* JSON lines go to stdout (--json) and, with train --report, to the run's log as well */
@@ -920,7 +1023,8 @@ static int on_epoch(void *user, cr_model *m, const cr_fit_info *e) {
     train_ctx *t = (train_ctx *)user;
     const opts *o = t->o;
     int i;
-    if (t->pg.tty) fprintf(stderr, "\r%100s\r", "");
+    progress_clear(&t->pg);
+    progress_epoch(&t->pg, o, t->set, e);
     if (json_stdout || json_log) {
         jprintf("{\"epoch\":%d,\"phase\":\"%s\",\"loss\":%.6f,\"rec_loss\":%.6f,\"cl_loss\":%.6f,\"train_s\":%.3f,\"prep_s\":%.3f", e->epoch,
                e->phase == CR_FIT_REFIT ? "refit" : "select", e->train.loss, e->train.rec_loss, e->train.cl_loss, e->train.seconds, e->train.prep_seconds);
@@ -1053,8 +1157,12 @@ static int cmd_train(opts *o) {
     t.o = o;
     t.set = f->select == CR_SELECT_TEST ? "test" : "valid";
 #ifdef HAVE_ISATTY
-    t.pg.tty = isatty(2);
+    t.pg.on = isatty(2);
 #endif
+    if (o->progress) t.pg.on = o->progress > 0;
+    t.pg.width = term_width();
+    t.pg.cap = f->epochs ? f->epochs : f->max_epochs ? f->max_epochs : 1000; /* cr_fit's defaults */
+    t.pg.patience = f->select == CR_SELECT_LAST || f->patience < 0 ? 0 : f->patience ? f->patience : f->epochs ? 0 : 10;
     f->on_epoch = on_epoch;
     f->on_batch = on_batch;
     f->user = &t;
@@ -1082,7 +1190,7 @@ static int cmd_train(opts *o) {
     st = cr_fit(&m, c, ds, f, &res);
     if (st == CR_OK) own_model(m); /* a failed save stopped it: returned all the same */
     if (st != CR_OK || t.save_error[0]) {
-        if (t.pg.tty) fprintf(stderr, "\r%100s\r", "");
+        progress_clear(&t.pg);
         if (t.save_error[0]) fprintf(stderr, "contrarec: saving the model: %s\n", t.save_error);
         else fprintf(stderr, "contrarec: training stopped: %s\n", cr_last_error());
         if (!t.save_error[0] && strstr(cr_last_error(), "no validation records")) /* the options that answer it */
@@ -1223,6 +1331,22 @@ static cr_model *load_model(const opts *o) {
     return own_model(m);
 }
 
+/* eval without --train: the records train held out for validation, saved with the model, are
+   masked as train's test did; a checkpoint from before they were saved says so. */
+static void eval_held_out(const opts *o, const cr_model *m, cr_interactions *held, cr_eval_opts *eo) {
+    int recorded = 0;
+    if (cr_model_held_out(m, held, &recorded) != CR_OK) die("reading the model's held-out records");
+    if (recorded) {
+        fprintf(stderr, "known history: the model's training records and the %lld validation records saved with it, "
+                "as train's test\n", (long long)held->n);
+        eo->history_extra = held;
+    } else
+        fprintf(stderr, "note: %s does not record the records held out for validation (saved before checkpoint "
+                "format 4): only the model's training records are known history, the held-out ones rank as unseen "
+                "and the figures can differ from train's; --train FILE (the training file) makes them known\n",
+                o->load);
+}
+
 static int cmd_eval(opts *o) {
     cr_model *m;
     cr_interactions *test = (cr_interactions *)new_owned(sizeof(cr_interactions), free_interactions);
@@ -1233,6 +1357,8 @@ static int cmd_eval(opts *o) {
     cr_metrics mt;
     int seq;
     if (!o->test) die_usage("eval needs --test F%s%s", "", "");
+    if (o->metric) die_usage("--metric %s: eval prints every metric; --metric is train's selection metric%s", o->metric,
+                             "");
     m = load_model(o);
     seq = cr_model_is_sequential(cr_model_config(m)->model);
     if (seq) auto_seq_format(o, o->train ? o->train : o->test);
@@ -1244,7 +1370,8 @@ static int cmd_eval(opts *o) {
         eo.history_extra = extra;
         release(tr);
         tr = NULL;
-    }
+    } else
+        eval_held_out(o, m, extra, &eo);
     if (cr_model_load_interactions(m, o->test, &o->lo, test, &rep) != CR_OK) die("loading the test file");
     report_load(o->test, &rep);
     if (cr_evaluate(m, test, &eo, &mt) != CR_OK) die("evaluating");

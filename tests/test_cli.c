@@ -169,6 +169,93 @@ static int slurp(const char *path, char *buf, size_t size) {
     return 1;
 }
 
+/* The "  @K ..." lines of the first block after a line starting with head (NULL: anywhere). */
+static void at_lines(const char *text, const char *head, char *out, size_t n) {
+    const char *p = text, *e;
+    size_t w = 0;
+    out[0] = 0;
+    if (head) {
+        while (p && strncmp(p, head, strlen(head))) p = (p = strchr(p, '\n')) ? p + 1 : NULL;
+        if (!p) return;
+    }
+    while (*p && strncmp(p, "  @", 3)) p = (e = strchr(p, '\n')) ? e + 1 : p + strlen(p);
+    for (; !strncmp(p, "  @", 3) && (e = strchr(p, '\n')); p = e + 1) {
+        if (w + (size_t)(e + 1 - p) >= n) break;
+        memcpy(out + w, p, (size_t)(e + 1 - p));
+        w += (size_t)(e + 1 - p);
+        out[w] = 0;
+    }
+}
+
+/* eval of a model saved by train prints train's test figures without --train: the records train
+   held out for validation travel in the checkpoint (graph and sequence models); a checkpoint of
+   format 3 is evaluated with a note naming what is known and the option that adds the rest. */
+TEST(eval_reproduces_train_test_figures) {
+    static const char *const models[] = {"lightgcn", "gru4rec"};
+    static char out[1 << 16], a[4096], b[4096];
+    char e[8192], args[1024];
+    int k;
+    if (!have_bin()) return;
+    for (k = 0; k < 2; k++) {
+        snprintf(args, sizeof args, "train --model %s --train tests/data/small_train.txt "
+                 "--test tests/data/small_test.txt --dim 8 --epochs 4 --threads 1 --save build/test-tmp/held.crrc",
+                 models[k]);
+        CHECKF(run(args, e, sizeof e) == 0, "%s", e);
+        CHECK(slurp("build/test-tmp/cli.out", out, sizeof out));
+        at_lines(out, "test (", a, sizeof a);
+        EXPECT("eval --load build/test-tmp/held.crrc --test tests/data/small_test.txt", 0,
+               " validation records saved with it, as train's test");
+        CHECK(slurp("build/test-tmp/cli.out", out, sizeof out));
+        at_lines(out, NULL, b, sizeof b);
+        CHECKF(a[0] && !strcmp(a, b), "%s: train printed\n%s, eval\n%s", models[k], a, b);
+    }
+    crt_write("v3_test.txt", "0 5\n1 7\n2 1\n", -1);
+    EXPECT("eval --load tests/data/ckpt-v3-lightgcn.crrc --test build/test-tmp/v3_test.txt", 0,
+           "does not record the records held out for validation");
+    CHECK(strstr(e_last, "--train FILE") != NULL);
+    EXPECT("eval --load tests/data/ckpt-v3-lightgcn.crrc --test build/test-tmp/v3_test.txt --metric ndcg@30", 2,
+           "eval prints every metric");
+}
+
+/* The progress bar (forced by --progress on a file) fits COLUMNS - 1 at every redraw, blanks no
+   wider than that, says the epoch of its cap, the last evaluation and the patience left when
+   there is room, and is cleared before any other line: no line ends on a bar. */
+TEST(progress_bar_fits_the_terminal) {
+    static char err[1 << 17];
+    static const int cols[] = {80, 40, 12};
+    char cmd[2048];
+    int c;
+    if (!have_bin()) return;
+    for (c = 0; c < 3; c++) {
+        const char *p, *q;
+        int bars = 0, st;
+        snprintf(cmd, sizeof cmd, "COLUMNS=%d %s train --model lightgcn --train tests/data/small_train.txt "
+                 "--test tests/data/small_test.txt --dim 8 --batch 64 --max-epochs 4 --threads 1 --progress "
+                 "> build/test-tmp/cli.out 2> build/test-tmp/cli.err", cols[c], bin());
+        st = system(cmd);
+        CHECKF(st == 0, "COLUMNS=%d: status %d", cols[c], st);
+        CHECK(slurp("build/test-tmp/cli.err", err, sizeof err));
+        for (p = err; *p; p = *q ? q + 1 : q) {
+            int len, bar, blank = 1, k;
+            q = p + strcspn(p, "\r\n");
+            len = (int)(q - p);
+            bar = !strncmp(p, "epoch ", 6) || !strncmp(p, "refit ", 6);
+            for (k = 0; k < len; k++) blank &= p[k] == ' ';
+            bars += bar;
+            if (bar || (blank && len))
+                CHECKF(len <= cols[c] - 1, "COLUMNS=%d: a line of %d columns: '%.*s'", cols[c], len, len, p);
+            if (bar) CHECKF(*q == '\r', "COLUMNS=%d: a bar not ended by a carriage return: '%.*s'", cols[c], len, p);
+        }
+        CHECKF(bars > 0, "COLUMNS=%d: no bar drawn", cols[c]);
+        CHECKF(strstr(err, "epoch 3/4") != NULL, "COLUMNS=%d: no 'epoch 3/4'", cols[c]);
+        if (cols[c] == 80)
+            CHECK(strstr(err, "valid ndcg@20 0.") && strstr(err, " best 0.") && strstr(err, "patience 10/10"));
+    }
+    CHECKF(run("train --model mf --train tests/data/small_train.txt --dim 8 --epochs 1 --select last --threads 1", err,
+               sizeof err) == 0, "%s", err);
+    CHECKF(!strchr(err, '\r'), "a bar on a file without --progress: %s", err);
+}
+
 /* plot: curves over epochs from the epoch lines (with the popularity line), grouped bars from
    an array of the final line; missing fields and files are one-line errors */
 TEST(plot_runs) {
@@ -686,6 +773,8 @@ const crt_case crt_cli[] = {
     {"cli/bad_command_lines", bad_command_lines},
     {"cli/bad_files", bad_files},
     {"cli/train_eval_recommend_json", train_eval_recommend_json},
+    {"cli/progress_bar_fits_the_terminal", progress_bar_fits_the_terminal},
+    {"cli/eval_reproduces_train_test_figures", eval_reproduces_train_test_figures},
     {"cli/plot_runs", plot_runs},
     {"cli/train_selects_on_validation", train_selects_on_validation},
     {"cli/output_paths_checked_before_training", output_paths_checked_before_training},

@@ -1202,6 +1202,72 @@ TEST(every_model_matches_its_golden_numbers) {
     printf("(%s) ", exact ? "bit-identical" : "within tolerance: not an FMA gcc build");
 }
 
+/* The records cr_fit held out for validation travel with the model and its checkpoint, so an
+   evaluation of the loaded model that masks them reads cr_fit's test figures exactly (graph and
+   sequence); a refit trains on them (none recorded); a checkpoint of format 3 says nothing. */
+static void held_out_round_trip(int seq, cr_model_kind kind) {
+    cr_dataset ds = synth(seq, 150, 300, 31);
+    cr_config c;
+    cr_fit_opts o;
+    cr_fit_result r;
+    cr_model *m = NULL, *m2 = NULL;
+    cr_interactions h, h2;
+    cr_eval_opts eo;
+    cr_metrics mt;
+    int rec = -1, rec2 = -1, k;
+    memset(&c, 0, sizeof c);
+    memset(&o, 0, sizeof o);
+    c.model = kind;
+    c.dim = 8;
+    c.batch = 128;
+    o.epochs = 3;
+    CHECK_OK(cr_fit(&m, &c, &ds, &o, &r));
+    CHECK_OK(cr_model_held_out(m, &h, &rec));
+    CHECKF(rec == 1 && h.n == r.n_valid && h.n > 0, "recorded %d, %lld held out, %lld validation records", rec,
+           (long long)h.n, (long long)r.n_valid);
+    CHECK_OK(cr_model_save(m, "build/test-tmp/held.crrc"));
+    CHECK_OK(cr_model_load(&m2, "build/test-tmp/held.crrc", NULL));
+    CHECK_OK(cr_model_held_out(m2, &h2, &rec2));
+    CHECK(rec2 == 1 && h2.n == h.n && !memcmp(h.user, h2.user, sizeof(int32_t) * (size_t)h.n) &&
+          !memcmp(h.item, h2.item, sizeof(int32_t) * (size_t)h.n));
+    memset(&eo, 0, sizeof eo);
+    eo.history_extra = &h2;
+    CHECK_OK(cr_evaluate(m2, &ds.test, &eo, &mt));
+    for (k = 0; k < mt.n_k; k++)
+        CHECKF(mt.recall[k] == r.test.recall[k] && mt.ndcg[k] == r.test.ndcg[k],
+               "@%d: recall %g ndcg %g, cr_fit's %g %g", mt.k[k], mt.recall[k], mt.ndcg[k], r.test.recall[k],
+               r.test.ndcg[k]);
+    cr_interactions_free(&h);
+    cr_interactions_free(&h2);
+    cr_model_free(m2);
+    cr_model_free(m);
+    o.refit = 1;
+    CHECK_OK(cr_fit(&m, &c, &ds, &o, &r));
+    CHECK_OK(cr_model_held_out(m, &h, &rec));
+    CHECK(rec == 1 && h.n == 0 && r.refit);
+    cr_interactions_free(&h);
+    cr_model_free(m);
+    cr_dataset_free(&ds);
+}
+TEST(held_out_records_travel_with_the_model_graph) { held_out_round_trip(0, CR_MODEL_LIGHTGCN); }
+TEST(held_out_records_travel_with_the_model_sequence) { held_out_round_trip(1, CR_MODEL_GRU4REC); }
+
+TEST(checkpoint_v3_loads_without_held_out_records) {
+    cr_model *m = NULL;
+    cr_interactions h, bad;
+    int rec = -1;
+    CHECK_OK(cr_model_load(&m, "tests/data/ckpt-v3-lightgcn.crrc", NULL));
+    CHECK_OK(cr_model_held_out(m, &h, &rec));
+    CHECK(rec == 0 && h.n == 0);
+    memset(&bad, 0, sizeof bad);
+    CHECK_OK(cr_interactions_push(&bad, 0, cr_model_num_items(m), 1, 0));
+    CHECK_FAILS(cr_model_set_held_out(m, &bad), CR_ERR_INVALID, "outside the model's ids");
+    CHECK_OK(cr_model_held_out(m, &h, &rec));
+    CHECK(rec == 0); /* a refused record leaves the model as it was */
+    cr_interactions_free(&bad);
+    cr_model_free(m);
+}
+
 /* A feature weight that rounds to 0 beside its item's others is refused naming the item's and
    the feature's own ids, not the model's row numbers. */
 TEST(feature_weight_rounding_to_zero_names_raw_ids) {
@@ -1228,6 +1294,9 @@ TEST(feature_weight_rounding_to_zero_names_raw_ids) {
 const crt_case crt_fit[] = {
     {"fit/resume_refuses_crafted_states", resume_refuses_crafted_states},
     {"fit/feature_weight_rounding_to_zero_names_raw_ids", feature_weight_rounding_to_zero_names_raw_ids},
+    {"fit/held_out_records_travel_with_the_model_graph", held_out_records_travel_with_the_model_graph},
+    {"fit/held_out_records_travel_with_the_model_sequence", held_out_records_travel_with_the_model_sequence},
+    {"fit/checkpoint_v3_loads_without_held_out_records", checkpoint_v3_loads_without_held_out_records},
     {"fit/every_model_matches_its_golden_numbers", every_model_matches_its_golden_numbers},
     {"fit/selects_on_validation_and_restores_the_best", fit_selects_on_validation_and_restores_the_best},
     {"fit/stops_on_patience", fit_stops_on_patience},

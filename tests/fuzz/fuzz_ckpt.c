@@ -29,6 +29,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         eo.ks[0] = 1;
         cr_interactions_push(&t, 0, 0, 1, 0);
         (void)cr_evaluate(m, &t, &eo, &mt);
+        { /* the held-out records (format 4), masked as eval masks them */
+            cr_interactions h;
+            int rec = -1;
+            REQUIRE(cr_model_held_out(m, &h, &rec) == CR_OK && (rec == 0 || rec == 1) && (rec || h.n == 0));
+            eo.history_extra = &h;
+            (void)cr_evaluate(m, &t, &eo, &mt);
+            cr_interactions_free(&h);
+        }
         cr_interactions_free(&t);
     }
     cr_model_free(m);
