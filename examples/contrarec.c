@@ -778,8 +778,9 @@ static int progress_line(const progress *p, char *line, size_t n, int epoch, int
     f[PG_EVAL][0] = f[PG_PATIENCE][0] = 0;
     if (p->evaluated && !p->refit)
         snprintf(f[PG_EVAL], 96, "%s %.4f best %.4f@%d", p->metric, p->value, p->best, p->best_epoch);
-    if (p->patience > 0 && !p->refit)
-        snprintf(f[PG_PATIENCE], 96, "patience %d/%d", p->patience - p->since, p->patience);
+    if (p->patience > 0 && !p->refit) /* past P, the dip rule (--stop dip) is what keeps the run going */
+        snprintf(f[PG_PATIENCE], 96, p->since < p->patience ? "patience %d/%d" : "patience %d/%d, dip rule",
+                 p->since < p->patience ? p->patience - p->since : 0, p->patience);
     snprintf(f[PG_ETA], 96, "ETA %.0fs", (double)(nb - b) / (rate + 1e-9));
     snprintf(f[PG_LOSS], 96, "loss %.4f", loss);
     snprintf(f[PG_RATE], 96, "%.1f batch/s", rate);
@@ -846,7 +847,7 @@ static void progress_epoch(progress *p, const opts *o, const char *set, const cr
     default: p->value = m->ndcg[i];
     }
     p->best = e->best_value;
-    p->since = e->improved ? 0 : p->since + 1;
+    p->since = e->since_best;
     snprintf(p->metric, sizeof p->metric, "%s %s@%d", set, cr_metric_name(o->fit.metric), m->k[i]);
 }
 
