@@ -744,7 +744,7 @@ typedef struct cr_config {
     int nce_est;        /* negative term: CR_NCE_PLAIN (default), CR_NCE_DCL, CR_NCE_ADNCE */
     float tau_plus;     /* DCL: assumed share of false negatives: 0.1 */
     float nce_mu, nce_sigma; /* ADNCE: the weights' centre (0.5) and width (1) on the cosine */
-    float gamma;        /* confidence weighting exponent: 0 (off) */
+    float gamma;        /* confidence weights on BPR's pairs, sigmoid(x_uij)^gamma: 0 (off) */
     int adv;            /* perturbation: 0 or -1 XSimGCL's random noise (default), CR_ADV_EXACT, CR_ADV_PREV */
     /* item side information (the dataset's cr_item_features; sequence models: item_repr, fm_w) */
     int item_repr;      /* an item's input vector: CR_REPR_ID (default), CR_REPR_ID_FEATURES (its ID
@@ -760,6 +760,9 @@ typedef struct cr_config {
     int init;           /* graph models' ego tables (user_emb, item_emb): CR_INIT_FIXED (MF, LightGCN,
                            SGL, NCL) or CR_INIT_XAVIER (SimGCL, XSimGCL, RCL, RecDCL); see
                            cr__graph_plan */
+    int l2_recbole;     /* NCL: 1 takes RecBole's EmbLoss (the NCL authors' L2), reg * (|U|_F + |P|_F +
+                           |N|_F) / batch on the batch's ego rows, norms not squared; 0 the squared
+                           form of l2_selfrec 0 (default) */
 } cr_config;
 
 /* How a graph model draws its ego tables (cr_config.init). FIXED: U(-0.1 sqrt 3, 0.1 sqrt 3),
@@ -5225,7 +5228,7 @@ static const cr__cfg_field cr__config_fields[] = {
     CR__CF(gamma, CR__T_F32, CR_OFF), CR__CF(adv, CR__T_I32, -1),
     CR__CF(item_repr, CR__T_I32, 0), CR__CF(attr_w, CR__T_F32, CR_OFF), CR__CF(attr_tau, CR__T_F32, 0),
     CR__CF(fm_w, CR__T_F32, CR_OFF), CR__CF(fm_rate, CR__T_F32, 0), CR__CF(fm_corr, CR__T_I32, -1),
-    CR__CF(init, CR__T_I32, 0),
+    CR__CF(init, CR__T_I32, 0), CR__CF(l2_recbole, CR__T_I32, 0),
 };
 #undef CR__CF
 #define CR__CFG_V1 22
@@ -5360,6 +5363,9 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     if (!(c->crop_keep > 0 && c->crop_keep <= 1)) return cr__fail(CR_ERR_INVALID, "config %s: crop_keep %g is outside (0, 1]", name, (double)c->crop_keep);
     if (c->neg_samples < 0 || c->neg_samples > (1 << 20)) return cr__fail(CR_ERR_INVALID, "config %s: neg_samples %d is outside 0..1048576", name, c->neg_samples);
     if (c->l2_selfrec != 0 && c->l2_selfrec != 1) return cr__fail(CR_ERR_INVALID, "config %s: l2_selfrec must be 0 or 1", name);
+    if (c->l2_recbole != 0 && c->l2_recbole != 1) return cr__fail(CR_ERR_INVALID, "config %s: l2_recbole must be 0 or 1", name);
+    if (c->l2_recbole && (c->model != CR_MODEL_NCL || c->l2_selfrec))
+        return cr__fail(CR_ERR_INVALID, "config %s: l2_recbole (RecBole's L2, NCL's authors') is NCL's, and excludes l2_selfrec", name);
     if (c->neg < CR_NEG_UNIFORM || c->neg > CR_NEG_MIXGCF) return cr__fail(CR_ERR_INVALID, "config %s: neg %d is not uniform (1), DNS (2) or MixGCF (3)", name, c->neg);
     if (c->neg_candidates < 1 || c->neg_candidates > 4096) return cr__fail(CR_ERR_INVALID, "config %s: neg_candidates %d is outside 1..4096", name, c->neg_candidates);
     if (c->cl_negatives < 0 || c->cl_negatives > 65536) return cr__fail(CR_ERR_INVALID, "config %s: cl_negatives %d is outside 0..65536", name, c->cl_negatives);
@@ -6299,6 +6305,36 @@ static void cr__dns_pick(const cr_model *m, const cr__batch *b, const float *F, 
     }
 }
 
+/* BPR with RCL's confidence weights (gamma > 0): row b weighted by c_b = sigmoid(x_b)^gamma,
+   x_b = <u,p> - <u,n>, the model's own probability of the observed order held constant (the
+   reweighted loss R-CE of Wang et al., WSDM 2021, in BPR's pairwise form: a pair the model
+   finds unlikely, such as a noisy interaction, counts less); loss = sum_b c_b l_b / sum_b c_b.
+   gamma 0 is cr_bpr_loss. Same arguments as cr_bpr_loss (weight 1). */
+static double cr__bpr_conf_loss(float *du, float *dp, float *dn, const float *u, const float *p, const float *n, int B, int d,
+                                float gamma) {
+    double loss = 0, C = 0;
+    int b, j;
+    if (gamma <= 0) return cr_bpr_loss(du, dp, dn, u, p, n, B, d, 1.0f);
+    for (b = 0; b < B; b++) { /* c_b = exp(-gamma softplus(-x_b)) */
+        double x = cr_vdot(u + (int64_t)b * d, p + (int64_t)b * d, d) - cr_vdot(u + (int64_t)b * d, n + (int64_t)b * d, d);
+        C += exp(-gamma * (x > 0 ? log1p(exp(-x)) : -x + log1p(exp(x))));
+    }
+    for (b = 0; b < B && C > 0; b++) {
+        const float *ub = u + (int64_t)b * d, *pb = p + (int64_t)b * d, *nb = n + (int64_t)b * d;
+        double x = cr_vdot(ub, pb, d) - cr_vdot(ub, nb, d), l = x > 0 ? log1p(exp(-x)) : -x + log1p(exp(x));
+        double c = exp(-gamma * l) / C;
+        float g = (float)(-c / (1.0 + exp(x)));
+        loss += c * l;
+        if (!du) continue;
+        for (j = 0; j < d; j++) {
+            du[(int64_t)b * d + j] += g * (pb[j] - nb[j]);
+            dp[(int64_t)b * d + j] += g * ub[j];
+            dn[(int64_t)b * d + j] -= g * ub[j];
+        }
+    }
+    return loss;
+}
+
 /* BPR on the rows of F (the encoder's output, or the ego table for MF) for the batch's users,
    positives and negatives (the given ones, or DNS's picks), plus the L2 term; the gradients go
    into dF (BPR, and SELFRec's L2 on final rows) and into the ego gradient (the papers' L2).
@@ -6314,8 +6350,8 @@ static void cr__graph_bpr_rows(cr_model *m, const cr__batch *b, const int32_t *n
     cr__gather_rows(gp, F, b->pos, B, d, Uo);
     cr__gather_rows(gn, F, negs, B, d, Uo);
     memset(du, 0, (size_t)3 * B * d * sizeof(float));
-    part[0] = cr_bpr_loss(want_grad ? du : NULL, dp, dn, gu, gp, gn, B, d, 1.0f);
-    if (c->reg > 0 && !c->l2_selfrec) { /* reg/2 * (|u|^2 + |p|^2 + |n|^2) / B on the ego rows */
+    part[0] = cr__bpr_conf_loss(want_grad ? du : NULL, dp, dn, gu, gp, gn, B, d, c->gamma);
+    if (c->reg > 0 && !c->l2_selfrec && !c->l2_recbole) { /* reg/2 * (|u|^2 + |p|^2 + |n|^2) / B on the ego rows */
         for (i = 0; i < B; i++) {
             part[2] += cr_l2_loss(want_grad ? G0 + (int64_t)b->users[i] * d : NULL, E0 + (int64_t)b->users[i] * d, d, c->reg, (float)B);
             part[2] += cr_l2_loss(want_grad ? G0 + (Uo + b->pos[i]) * d : NULL, E0 + (Uo + b->pos[i]) * d, d, c->reg, (float)B);
@@ -6324,10 +6360,11 @@ static void cr__graph_bpr_rows(cr_model *m, const cr__batch *b, const int32_t *n
     } else if (c->reg > 0) {
         /* SELFRec: reg * sum_T ||T||_F / rows(T); MF and LightGCN on the ego rows and divided
            by the batch once more, SGL on the final rows of (u, p, n), SimGCL and XSimGCL on
-           the final rows of (u, p) */
-        int ego = m->ops->l2_selfrec == CR__L2_EGO, nt = m->ops->l2_selfrec == CR__L2_FINAL_UP ? 2 : 3;
+           the final rows of (u, p). RecBole's EmbLoss (l2_recbole): the same on the ego rows of
+           (u, p, n), divided by the batch once */
+        int rb = c->l2_recbole, ego = rb || m->ops->l2_selfrec == CR__L2_EGO, nt = !rb && m->ops->l2_selfrec == CR__L2_FINAL_UP ? 2 : 3;
         const int32_t *ids[3];
-        float w = ego ? c->reg / (float)B : c->reg, *dst = ego ? G0 : dF, *tmp = m->g.l2rows;
+        float w = ego && !rb ? c->reg / (float)B : c->reg, *dst = ego ? G0 : dF, *tmp = m->g.l2rows;
         const float *src = ego ? E0 : F;
         ids[0] = b->users; ids[1] = b->pos; ids[2] = negs;
         for (i = 0; i < nt; i++) {
@@ -6386,7 +6423,7 @@ static void cr__graph_bpr_mixgcf(cr_model *m, const cr__batch *b, float *const *
     cr__gather_rows(gu, F, b->users, B, d, 0);
     cr__gather_rows(gp, F, b->pos, B, d, Uo);
     memset(du, 0, (size_t)3 * B * d * sizeof(float));
-    part[0] = cr_bpr_loss(want_grad ? du : NULL, dp, dn, gu, gp, gn, B, d, 1.0f);
+    part[0] = cr__bpr_conf_loss(want_grad ? du : NULL, dp, dn, gu, gp, gn, B, d, c->gamma);
     if (c->reg > 0) { /* reg/2 (|u0|^2 + |p0|^2 + |n0|^2) / B, n0 = a_0 p0 + (1 - a_0) j_0 */
         float *n0 = g->l2rows;
         for (i = 0; i < B; i++) {
@@ -6614,8 +6651,9 @@ static void cr__graph_unique(cr_model *m, const cr__batch *b, int *nu, int *ni) 
 
 /* The options every graph model shares, checked before any work. */
 static cr_status cr__graph_check(const cr_config *c) {
-    if (c->neg == CR_NEG_MIXGCF && c->l2_selfrec)
-        return cr__fail(CR_ERR_INVALID, "config %s: MixGCF takes the authors' L2 on the layer-0 mix (l2_selfrec 0)", cr_model_name(c->model));
+    if (c->neg == CR_NEG_MIXGCF && (c->l2_selfrec || c->l2_recbole))
+        return cr__fail(CR_ERR_INVALID, "config %s: MixGCF takes the authors' L2 on the layer-0 mix (l2_selfrec 0, l2_recbole 0)",
+                        cr_model_name(c->model));
     return CR_OK;
 }
 
@@ -6722,7 +6760,7 @@ static void cr__graph_ws_bpr(cr_model *m, cr__arena *a) {
     int64_t B = c->batch, Bd = B * c->dim;
     m->g.rows = cr__takef(a, 3 * Bd);
     m->g.drows = cr__takef(a, 3 * Bd);
-    m->g.l2rows = c->reg > 0 && (c->l2_selfrec || c->neg == CR_NEG_MIXGCF) ? cr__takef(a, 2 * Bd) : NULL;
+    m->g.l2rows = c->reg > 0 && (c->l2_selfrec || c->l2_recbole || c->neg == CR_NEG_MIXGCF) ? cr__takef(a, 2 * Bd) : NULL;
     m->g.neg = c->neg == CR_NEG_DNS ? cr__takei(a, B) : NULL;
     if (c->neg == CR_NEG_MIXGCF) {
         m->g.mix_a = cr__takef(a, B * (c->layers + 1));
@@ -7442,15 +7480,21 @@ static int cr__recdcl_running(cr_model *m, cr__running *out) {
      (a) false negatives: in the user-side InfoNCE a user is not a negative of an anchor user
          whose batch item it has interacted with, and in the item-side one an item is not a
          negative of an anchor item whose batch user has interacted with it (nce_mask); the
-         negative term may be DCL's debiased estimate or ADNCE's Gaussian-weighted sum (nce_est);
+         negative term may be DCL's debiased estimate or ADNCE's Gaussian-weighted sum (nce_est).
+         This is the only InfoNCE there is: XSimGCL has no user-item contrast, and BPR's
+         negatives (uniform, DNS's candidates, MixGCF's) are already drawn outside the user's
+         known items, so a user's known positives never serve as negatives anywhere else;
      (b) adversarial views (adv): XSimGCL's random noise after each layer is replaced by
          eps g/|g| per row, g the contrastive loss's gradient at that layer's output (FGSM, as
          APR does for BPR), held constant in the backward pass; exact: from an extra clean
          forward pass and a backward pass to the layer outputs; prev: the previous batch's
-         gradient, computed in its own backward pass (no extra forward; the first batch is
-         unperturbed);
-     (c) confidence (gamma): each anchor's loss weighted by its detached positive probability
-         to the power gamma (cr_infonce_loss_ex).
+         gradient, computed in its own backward pass (the first batch is unperturbed). The
+         perturbation is for the views only: BPR is taken on a clean pass (exact: the pass
+         that gives the direction; prev: one more forward pass);
+     (c) confidence (gamma): on the user-item pairs, where interaction noise is, each BPR
+         row weighted by the model's detached sigmoid(<u,p> - <u,n>)^gamma (R-CE's reweighting,
+         cr__bpr_conf_loss). This model's first form weighted the node-against-itself
+         contrast instead, which touches no observed pair.
    With nce_mask off, plain negatives, gamma 0 and adv -1 it is XSimGCL, bit for bit. */
 
 /* The clean pass of the adversarial views would leave gradients in a projection head's
@@ -7535,9 +7579,8 @@ static double cr__rcl_contrast(cr_model *m, const cr__batch *b, int nu, int ni, 
         o[s].tau_plus = c->tau_plus;
         o[s].mu = c->nce_mu;
         o[s].sigma = c->nce_sigma;
-        o[s].gamma = c->gamma;
     }
-    robust = c->nce_mask || c->nce_est != CR_NCE_PLAIN || c->gamma > 0; /* else XSimGCL's plain kernel */
+    robust = c->nce_mask || c->nce_est != CR_NCE_PLAIN; /* else XSimGCL's plain kernel */
     return cr__graph_infonce(m, b, g->dF, g->dL, g->F, g->L, g->uu, nu, NULL, 0, robust ? &o[0] : NULL, want_grad) +
            cr__graph_infonce(m, b, g->dF, g->dL, g->F, g->L, NULL, 0, g->ui, ni, robust ? &o[1] : NULL, want_grad);
 }
@@ -7569,16 +7612,55 @@ static void cr__rcl_direction(cr_model *m, float *const *dst) {
     }
 }
 
+/* The encoder without noise, plus delta[k] after layer k where given. */
+static void cr__rcl_forward(cr_model *m, float *const *keep, const float *const *delta) {
+    const cr_csr *Gc[CR__MAX_LAYERS];
+    int k;
+    for (k = 0; k < CR__MAX_LAYERS; k++) Gc[k] = &m->g.adj;
+    cr__prop_forward(m->g.F, keep, Gc, m->cfg.layers, m->E0, m->n_nodes, m->cfg.dim, m->ops->first_layer, 0.0f, 0, delta,
+                     m->g.t0, m->g.t1);
+}
+
+/* Adversarial views: BPR on a clean pass, the contrast on the perturbed one (exact: the
+   direction from the clean pass's own contrast; prev: the previous batch's, none before the
+   first, when the views are the clean pass). The encoder is linear in the ego table and the
+   perturbation a constant, so both passes' gradients (at F and the kept layers) add up and the
+   caller's one backward pass serves both. */
+static void cr__rcl_adv_loss(cr_model *m, const cr__batch *b, float *const *keep, float *const *dkeep, int nu, int ni,
+                             int want_grad, double part[3]) {
+    cr__graph *g = &m->g;
+    int64_t Nd = m->n_nodes * m->cfg.dim;
+    if (m->cfg.adv == CR_ADV_EXACT) {
+        cr__rcl_forward(m, keep, NULL);
+        cr__pzero(g->dF, Nd);
+        cr__pzero(g->dL, Nd);
+        cr__rcl_contrast(m, b, nu, ni, 1);
+        cr__rcl_layer_grads(m, dkeep);
+        cr__rcl_direction(m, g->adv_g);
+        cr__pzero(g->dF, Nd);
+        cr__pzero(g->dL, Nd);
+        cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
+        cr__rcl_forward(m, keep, (const float *const *)g->adv_g);
+        part[1] += cr__rcl_contrast(m, b, nu, ni, want_grad);
+        return;
+    }
+    cr__rcl_forward(m, keep, g->adv_ready ? (const float *const *)g->adv_d : NULL);
+    if (want_grad) { /* the contrast first, alone: its gradient at each layer is the next batch's direction */
+        cr__pzero(g->dF, Nd);
+        cr__pzero(g->dL, Nd);
+    }
+    part[1] += cr__rcl_contrast(m, b, nu, ni, want_grad);
+    if (want_grad) cr__rcl_layer_grads(m, dkeep);
+    if (g->adv_ready) cr__rcl_forward(m, keep, NULL);
+    cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
+}
+
 static cr_status cr__rcl_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
     const cr_config *c = &m->cfg;
     cr__graph *g = &m->g;
     float *keep[CR__MAX_LAYERS + 1], *dkeep[CR__MAX_LAYERS + 1];
-    const float *const *delta = NULL;
-    const cr_csr *Gc[CR__MAX_LAYERS];
-    int64_t Nd = m->n_nodes * c->dim;
-    int nu = 0, ni = 0, cl = c->lambda > 0, k;
+    int nu = 0, ni = 0, cl = c->lambda > 0;
     cr_status st;
-    for (k = 0; k < CR__MAX_LAYERS; k++) Gc[k] = &g->adj;
     if (cl) {
         g->mask_ptr[0] = 0;
         if ((st = cr__rcl_side(m, b, 0, g->uu, &nu, g->mask_ptr)) != CR_OK) return st;
@@ -7586,30 +7668,11 @@ static cr_status cr__rcl_loss(cr_model *m, const cr__batch *b, int want_grad, do
         if ((st = cr__rcl_side(m, b, 1, g->ui, &ni, g->mask_ptr + nu + 1)) != CR_OK) return st;
     }
     cr__graph_keep_layers(m, keep, dkeep, want_grad);
-    if (cl && c->adv == CR_ADV_EXACT) { /* a clean pass and its contrast's gradient at each layer */
-        cr__prop_forward(g->F, keep, Gc, c->layers, m->E0, m->n_nodes, c->dim, m->ops->first_layer, 0.0f, 0, NULL, g->t0, g->t1);
-        cr__pzero(g->dF, Nd);
-        cr__pzero(g->dL, Nd);
-        cr__rcl_contrast(m, b, nu, ni, 1);
-        cr__rcl_layer_grads(m, dkeep);
-        cr__rcl_direction(m, g->adv_g);
-        delta = (const float *const *)g->adv_g;
-    } else if (cl && c->adv == CR_ADV_PREV && g->adv_ready)
-        delta = (const float *const *)g->adv_d;
-    if (delta || (cl && c->adv)) /* adversarial (or, before the first previous gradient, clean) */
-        cr__prop_forward(g->F, keep, Gc, c->layers, m->E0, m->n_nodes, c->dim, m->ops->first_layer, 0.0f, 0, delta, g->t0, g->t1);
-    else
+    if (cl && c->adv)
+        cr__rcl_adv_loss(m, b, keep, dkeep, nu, ni, want_grad, part);
+    else { /* XSimGCL's one noisy pass for BPR and both views */
         cr__graph_encode(m, g->F, NULL, c->eps, cr_hash64(b->seed, 1), keep);
-    if (want_grad) {
-        cr__pzero(g->dF, Nd);
-        if (cl && c->adv) cr__pzero(g->dL, Nd);
-    }
-    if (cl && c->adv == CR_ADV_PREV && want_grad) {
-        /* the contrast first, alone: its gradient at each layer is the next batch's direction */
-        part[1] = cr__rcl_contrast(m, b, nu, ni, 1);
-        cr__rcl_layer_grads(m, dkeep);
-        cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
-    } else {
+        if (want_grad) cr__pzero(g->dF, m->n_nodes * c->dim);
         cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
         if (cl) part[1] += cr__rcl_contrast(m, b, nu, ni, want_grad);
     }

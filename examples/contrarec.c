@@ -451,13 +451,14 @@ static void usage(void) {
         "           its ID; untrained items are then served from their features) --fm-w W --fm-rate 0.5\n"
         "           --fm-mask random|correlated\n"
         "           (feature masking: two masked views of each item's features contrasted, tau --tau)\n"
-        "training:  --dim D (64) --layers K --lr LR --batch B --reg R --l2 paper|selfrec --clip C\n"
-        "           --threads T --seed S --init fixed|xavier (graph models' embedding tables: std 0.1,\n"
-        "           the default but for RecDCL, or Xavier's, as the SGL/SimGCL/XSimGCL authors' code)\n"
+        "training:  --dim D (64) --layers K --lr LR --batch B --reg R --l2 paper|selfrec|recbole --clip C\n"
+        "           --threads T --seed S --init fixed|xavier (graph models' embedding tables: std 0.1 for\n"
+        "           MF, LightGCN, SGL, NCL; Xavier's, as their authors' code, for SimGCL, XSimGCL, RCL, RecDCL)\n"
         "contrast:  --tau T --lambda L --eps E --drop RHO --lstar L --proj-head --cl-negatives random:N\n"
         "           --aug ed|nd|rw|mixed|subgraph --view-every N (1) --rw-len 16 --rw-restart 0.2\n"
         "negatives: --neg uniform|dns|mixgcf --neg-candidates M (64)\n"
         "NCL:       --lambda (structure weight) --proto-reg 5e-8 --ssl-alpha 0.5 --clusters 10 --warmup 20\n"
+        "           --l2 recbole (the authors' L2, RecBole's EmbLoss: norms of the ego rows, not squared)\n"
         "RecDCL:    --lambda (UIBT weight: 1) --bt-off 0.01 --poly-w 0.2 --bcl-w 5 --momentum 0.1\n"
         "           --reg (weight decay on every parameter: 1e-7); batch 256, 2 layers, --dim 64\n"
         "           (the authors use 2048)\n"
@@ -573,9 +574,10 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--reg")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->reg = v == 0 ? CR_OFF : (float)v; }
         else if (!strcmp(a, "--l2")) {
             const char *v = need(argc, argv, &i);
-            if (!strcmp(v, "paper")) c->l2_selfrec = 0;
-            else if (!strcmp(v, "selfrec")) c->l2_selfrec = 1;
-            else die_usage("--l2: '%s' is not paper or selfrec%s", v, "");
+            c->l2_selfrec = c->l2_recbole = 0;
+            if (!strcmp(v, "selfrec")) c->l2_selfrec = 1;
+            else if (!strcmp(v, "recbole")) c->l2_recbole = 1;
+            else if (strcmp(v, "paper")) die_usage("--l2: '%s' is not paper, selfrec or recbole%s", v, "");
         } else if (!strcmp(a, "--init")) {
             const char *v = need(argc, argv, &i);
             if (!strcmp(v, "fixed")) c->init = CR_INIT_FIXED;

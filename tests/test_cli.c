@@ -80,6 +80,8 @@ TEST(bad_command_lines) {
     EXPECT("train --model lightgcn --neg hard", 2, "--neg: 'hard' is not uniform, dns or mixgcf");
     EXPECT("train --model sgl --cl-negatives 5", 2, "--cl-negatives: '5' is not random:N");
     EXPECT("train --model lightgcn --neg mixgcf --l2 selfrec", 2, "MixGCF takes the authors' L2");
+    EXPECT("train --model lightgcn --l2 recbole", 2, "l2_recbole (RecBole's L2, NCL's authors') is NCL's");
+    EXPECT("train --model ncl --l2 none", 2, "--l2: 'none' is not paper, selfrec or recbole");
     EXPECT("train --model recdcl --neg dns", 2, "config recdcl: takes no negatives");
     EXPECT("train --model xsimgcl --adv prev", 2, "are RCL's (model rcl)");
     EXPECT("train --model rcl --nce zz", 2, "--nce: 'zz' is not plain, dcl or adnce");

@@ -113,6 +113,52 @@ TEST(bpr_gradcheck) {
     CHECKF(rel_err(ga, gn, 3 * S, 1e-6) < 1e-3, "BPR rel err %g", rel_err(ga, gn, 3 * S, 1e-6));
 }
 
+/* RCL's confidence-weighted BPR: sum_b c_b l_b / sum_b c_b with c_b = sigmoid(x_b)^gamma, the
+   weights constants of the backward pass, so the reference holds them (filled at the first call). */
+typedef struct { int B, d, fill; double gamma, c[8]; } bpr_conf_ctx;
+static double bpr_conf_f(double *x, void *ctx) {
+    bpr_conf_ctx *k = (bpr_conf_ctx *)ctx;
+    int S = k->B * k->d, b, j;
+    double num = 0, den = 0;
+    for (b = 0; b < k->B; b++) {
+        double y = 0, l;
+        for (j = 0; j < k->d; j++) y += x[b * k->d + j] * (x[S + b * k->d + j] - x[2 * S + b * k->d + j]);
+        l = log1p(exp(-y));
+        if (k->fill) k->c[b] = exp(-k->gamma * l);
+        num += k->c[b] * l;
+        den += k->c[b];
+    }
+    return num / den;
+}
+
+TEST(bpr_confidence_gradcheck) {
+    enum { B = 6, D = 5, S = B * D };
+    static const float gammas[3] = {0.2f, 1.0f, 3.0f};
+    float u[3 * S], g[3 * S], h[3 * S];
+    double x[3 * S], ga[3 * S], gn[3 * S], l;
+    bpr_conf_ctx k;
+    cr_rng r;
+    int i, t;
+    cr_rng_seed(&r, 22);
+    for (t = 0; t < 3; t++) {
+        randn(u, 3 * S, &r, 0.8f);
+        memset(g, 0, sizeof g);
+        memset(&k, 0, sizeof k);
+        k.B = B; k.d = D; k.gamma = gammas[t]; k.fill = 1;
+        l = cr__bpr_conf_loss(g, g + S, g + 2 * S, u, u + S, u + 2 * S, B, D, gammas[t]);
+        for (i = 0; i < 3 * S; i++) { x[i] = u[i]; ga[i] = g[i]; }
+        CHECK_NEAR(l, bpr_conf_f(x, &k), 1e-5);
+        k.fill = 0;
+        numgrad(gn, x, 3 * S, bpr_conf_f, &k);
+        CHECKF(rel_err(ga, gn, 3 * S, 1e-6) < 1e-3, "gamma %g: rel err %g", gammas[t], rel_err(ga, gn, 3 * S, 1e-6));
+    }
+    /* gamma 0: cr_bpr_loss, bit for bit */
+    memset(g, 0, sizeof g);
+    memset(h, 0, sizeof h);
+    l = cr__bpr_conf_loss(g, g + S, g + 2 * S, u, u + S, u + 2 * S, B, D, 0.0f);
+    CHECK(l == cr_bpr_loss(h, h + S, h + 2 * S, u, u + S, u + 2 * S, B, D, 1.0f) && !memcmp(g, h, sizeof g));
+}
+
 typedef struct { int n, m, d; const int32_t *pos, *self; int tied; } nce_ctx;
 static double nce_f(double *x, void *c) {
     nce_ctx *k = (nce_ctx *)c;
@@ -644,7 +690,7 @@ MODEL_CHECK(grad_cl4srec_proj_head_all_augs, CR_MODEL_CL4SREC, c.max_len = 6; c.
 MODEL_CHECK_HS(grad_recdcl, CR_MODEL_RECDCL, 5e-2, 5e-2, c.reg = 0.05f; c.momentum = 1.0f)
 /* RCL: each part. ADNCE's weights and the confidence weights are constants of the backward
    pass but not of the loss, so a finite difference of the model's loss cannot check them:
-   grad/infonce_robust checks them with the constants held. Here: the false-negative mask with
+   grad/infonce_robust and grad/bpr_confidence check them with the constants held. Here: the false-negative mask with
    DCL's estimator, and the perturbations, which are constants of the backward pass: XSimGCL's
    random noise and a stored previous-batch perturbation are constants of the loss too; the
    exact adversarial one depends on the parameters through a gradient's direction, so its
@@ -687,6 +733,8 @@ MODEL_CHECK(grad_cl4srec_fmask_correlated, CR_MODEL_CL4SREC, c.max_len = 6; c.la
             c.fm_w = 0.5f; c.fm_corr = 1; c.tau = 0.5f)
 MODEL_CHECK_HS(grad_recdcl_features, CR_MODEL_RECDCL, 5e-2, 5e-2, c.reg = 0.05f; c.momentum = 1.0f; c.item_repr = CR_REPR_FEATURES)
 MODEL_CHECK(grad_ncl_structure, CR_MODEL_NCL, c.lambda = 0.05f; c.proto_reg = CR_OFF; c.batch = 12)
+/* NCL with RecBole's L2 (the norms of the ego rows, not squared) */
+MODEL_CHECK(grad_ncl_recbole_l2, CR_MODEL_NCL, c.lambda = 0.05f; c.proto_reg = CR_OFF; c.batch = 12; c.l2_recbole = 1; c.reg = 0.05f)
 MODEL_CHECK(grad_ncl_structure_and_prototypes, CR_MODEL_NCL, c.lambda = 0.05f; c.proto_reg = 0.05f; c.clusters = 3; c.warmup = -1; c.ssl_alpha = 2.0f)
 
 /* RCL's exact adversarial perturbation is eps g/|g| per row and layer, g the contrastive loss's
@@ -737,6 +785,54 @@ TEST(rcl_adversarial_direction) {
     printf("(slope %.4g, |g| sum %.4g) ", slope, s);
     cr_model_free(p);
     cr_model_free(x);
+    cr_dataset_free(&ds);
+}
+
+/* RCL's adversarial views perturb the contrast only: with either variant, BPR and L2 are those
+   of a clean pass (RCL without noise), while the contrast moves. */
+static void rcl_parts(cr_model *m, const int32_t *us, const int32_t *ps, const int32_t *ns, int B, double part[3]) {
+    cr__batch b;
+    memset(&b, 0, sizeof b);
+    part[0] = part[1] = part[2] = 0;
+    b.users = us; b.pos = ps; b.cand = ns; b.n_cand = 1; b.n = B; b.epoch = 1; b.seed = 7;
+    if (cr__train_ws(m) != CR_OK || m->ops->loss(m, &b, 1, part) != CR_OK) part[0] = 1e9;
+}
+
+TEST(rcl_adversarial_views_leave_bpr_clean) {
+    cr_dataset ds = small_data(0);
+    cr_config c;
+    cr_model *m[3];
+    int32_t us[12], ps[12], ns[12];
+    double part[3][3];
+    int B = 12, i, k, v;
+    cr_rng r;
+    memset(&c, 0, sizeof c);
+    c.model = CR_MODEL_RCL;
+    c.dim = 8; c.batch = 12; c.lambda = 0.5f; c.reg = 0.05f; c.adv = -1; c.eps = CR_OFF; /* m[0]: no noise at all */
+    CHECK_OK(cr_model_create(&m[0], &c, &ds));
+    c.eps = 0.2f;
+    c.adv = CR_ADV_EXACT;
+    CHECK_OK(cr_model_create(&m[1], &c, &ds));
+    c.adv = CR_ADV_PREV;
+    CHECK_OK(cr_model_create(&m[2], &c, &ds));
+    for (v = 1; v < 3; v++) cr_model_set_params(m[v], cr_model_params(m[0]));
+    for (i = 0; i < B; i++) {
+        us[i] = ds.train.user[(int64_t)i * 7 % ds.train.n];
+        ps[i] = ds.train.item[(int64_t)i * 7 % ds.train.n];
+        ns[i] = (i * 5 + 1) % ds.n_items;
+    }
+    CHECK_OK(cr__train_ws(m[2]));
+    cr_rng_seed(&r, 5);
+    for (k = 1; k <= cr_model_config(m[2])->layers; k++) /* a stored previous-batch perturbation */
+        for (i = 0; i < m[2]->n_nodes * c.dim; i++) m[2]->g.adv_d[k][i] = 0.2f * cr_rng_normal(&r);
+    m[2]->g.adv_ready = 1;
+    for (v = 0; v < 3; v++) rcl_parts(m[v], us, ps, ns, B, part[v]);
+    for (v = 1; v < 3; v++) {
+        CHECKF(part[v][0] == part[0][0] && part[v][2] == part[0][2], "adv %d: BPR %.9g L2 %.9g, clean %.9g %.9g", v,
+               part[v][0], part[v][2], part[0][0], part[0][2]);
+        CHECKF(fabs(part[v][1] - part[0][1]) > 1e-4, "adv %d: contrast %.9g, clean %.9g", v, part[v][1], part[0][1]);
+    }
+    for (v = 0; v < 3; v++) cr_model_free(m[v]);
     cr_dataset_free(&ds);
 }
 
@@ -1068,12 +1164,14 @@ const crt_case crt_grad[] = {
     {"grad/model_mf_mixgcf", grad_mf_mixgcf},
     {"grad/model_xsimgcl_mixgcf", grad_xsimgcl_mixgcf},
     {"grad/model_ncl_structure", grad_ncl_structure},
+    {"grad/model_ncl_recbole_l2", grad_ncl_recbole_l2},
     {"grad/model_recdcl", grad_recdcl},
     {"grad/model_rcl_mask_dcl", grad_rcl_mask_dcl},
     {"grad/model_rcl_mask_plain", grad_rcl_mask_plain},
     {"grad/model_rcl_adv_prev", grad_rcl_adv_prev},
     {"grad/model_rcl_adv_exact", grad_rcl_adv_exact},
     {"grad/rcl_adversarial_direction", rcl_adversarial_direction},
+    {"grad/rcl_adversarial_views_leave_bpr_clean", rcl_adversarial_views_leave_bpr_clean},
     {"grad/subgraph_propagation_equals_the_whole_graph", subgraph_propagation_equals_the_whole_graph},
     {"grad/model_recdcl_uibt", grad_recdcl_uibt},
     {"grad/model_recdcl_uuii", grad_recdcl_uuii},
@@ -1092,6 +1190,7 @@ const crt_case crt_grad[] = {
     {"grad/attr_contrast_target_is_stop_gradient", attr_contrast_target_is_stop_gradient},
     {"grad/model_xsimgcl_fmask_correlated", grad_xsimgcl_fmask_correlated},
     {"grad/bpr", bpr_gradcheck},
+    {"grad/bpr_confidence", bpr_confidence_gradcheck},
     {"grad/infonce", infonce_gradcheck},
     {"grad/infonce_ntxent_tied", infonce_ntxent_tied_gradcheck},
     {"grad/infonce_blocks_equal_separate_calls", infonce_blocks_equal_separate_calls},
