@@ -66,6 +66,30 @@
       after its epoch with the result an uninterrupted run on as many threads gives, bit for
       bit. For a loop of your own: cr_model_create, cr_train_epoch, cr_evaluate.
 
+   TUNING
+      Whether a contrastive model beats LightGCN depends on lambda, tau, eps, the learning rate
+      and the L2 weight. cr_tune searches them on validation alone, within a time budget:
+
+         cr_tune_opts t;                     // memset to 0: 9 trials, 5 epochs, eta 3
+         cr_tune_result r;
+         cr_model_kind kinds[2] = {CR_MODEL_LIGHTGCN, CR_MODEL_XSIMGCL};
+         memset(&t, 0, sizeof t);
+         t.models = kinds;                   // one leaderboard, each model with its own space
+         t.n_models = 2;
+         t.budget_seconds = 600;             // where the search stops, never what it draws
+         if (cr_tune(&ds, &t, &r) == CR_OK) {
+             fit.epochs = r.board[0].epochs; // the winner, trained as cr_fit does: the test set
+             cr_fit(&m, &r.board[0].cfg, &ds, &fit, &res);  // is read here, once
+             cr_tune_result_free(&r);
+         }
+
+      It is successive halving (Hyperband with t.brackets > 1): configurations drawn from each
+      model's default space (the papers' ranges; cr_tune_default_space) or t.space, each trial
+      a cr_fit from scratch for its rung's epochs with the test set hidden from it, the best
+      1/eta going on for eta times the epochs. Trials retrain rather than continue: simpler, and
+      a rung's figure is exactly what `train --epochs N` gives. Same seed, options, data and
+      thread count: the same leaderboard; t.state_path makes a long search resumable.
+
       Build with -O3 -march=native -fopenmp for speed; without -fopenmp everything runs on one
       thread. Data formats: see cr_format. Raw ids in files are kept: results and
       recommendations come back in the user's own ids (cr_recommend, cr_model_export_npy).
@@ -9236,7 +9260,10 @@ static const cr__cfg_field *cr__cfg_named(const char *name) {
 static double cr__cfg_num(const cr_config *c, const cr__cfg_field *f) {
     uint32_t u = (uint32_t)cr__cfg_get_bits(c, f);
     float x;
-    if (f->type == CR__T_F32) { memcpy(&x, &u, 4); return (double)x; }
+    if (f->type == CR__T_F32) {
+        memcpy(&x, &u, 4);
+        return (double)x;
+    }
     return f->type == CR__T_I32 ? (double)(int32_t)u : (double)u;
 }
 
@@ -9253,7 +9280,10 @@ static void cr__cfg_set_num(cr_config *c, const cr__cfg_field *f, double v) {
 
 /* The shortest of %g and %.9g that reads back as the same float (so printed options round-trip). */
 static void cr__tune_fmt(char *buf, size_t n, const cr__cfg_field *f, double v) {
-    if (f->type != CR__T_F32) { snprintf(buf, n, "%d", (int)v); return; }
+    if (f->type != CR__T_F32) {
+        snprintf(buf, n, "%d", (int)v);
+        return;
+    }
     snprintf(buf, n, "%g", v);
     if ((float)strtod(buf, NULL) != (float)v) snprintf(buf, n, "%.9g", v);
 }
@@ -9294,8 +9324,8 @@ static cr_status cr__tune_value_ok(cr_model_kind k, const cr_config *base, const
     }
     got = cr__cfg_num(&c, f);
     if (f->type == CR__T_F32 ? (float)got != (float)v : got != v)
-        return cr__fail(CR_ERR_INVALID, "%s: option %s: value %s is not kept (the configuration makes it %g)", what, f->name,
-                        txt, got);
+        return cr__fail(CR_ERR_INVALID, "%s: option %s: value %s is not kept (the configuration makes it %g)", what,
+                        f->name, txt, got);
     return CR_OK;
 }
 
@@ -9324,9 +9354,11 @@ static cr_status cr__tune_values(cr__tparam *p, char *val, const char *what) {
             *sp = 0;
         }
         if (!cr__tune_number(lo, &p->lo) || !cr__tune_number(hi, &p->hi))
-            return cr__fail(CR_ERR_INVALID, "%s: option %s: '%s..%s' is not a range lo..hi of numbers (add ' log' for a log scale)",
+            return cr__fail(CR_ERR_INVALID,
+                            "%s: option %s: '%s..%s' is not a range lo..hi of numbers (add ' log' for a log scale)",
                             what, name, lo, hi);
-        if (p->lo >= p->hi) return cr__fail(CR_ERR_INVALID, "%s: option %s: range %g..%g has lo >= hi", what, name, p->lo, p->hi);
+        if (p->lo >= p->hi)
+            return cr__fail(CR_ERR_INVALID, "%s: option %s: range %g..%g has lo >= hi", what, name, p->lo, p->hi);
         if (p->log && p->lo <= 0)
             return cr__fail(CR_ERR_INVALID, "%s: option %s: a log scale needs lo > 0 (lo is %g)", what, name, p->lo);
         if (isint && (p->lo != floor(p->lo) || p->hi != floor(p->hi)))
@@ -9336,7 +9368,8 @@ static cr_status cr__tune_values(cr__tparam *p, char *val, const char *what) {
     for (tok = val, i = 0; tok; i++) {
         char *comma = strchr(tok, ',');
         if (comma) *comma = 0;
-        if (i == CR__TUNE_MAXV) return cr__fail(CR_ERR_INVALID, "%s: option %s: more than %d values", what, name, CR__TUNE_MAXV);
+        if (i == CR__TUNE_MAXV)
+            return cr__fail(CR_ERR_INVALID, "%s: option %s: more than %d values", what, name, CR__TUNE_MAXV);
         if (!cr__tune_number(tok, &p->v[i]))
             return cr__fail(CR_ERR_INVALID, "%s: option %s: '%s' is not a number", what, name, tok);
         if (isint && p->v[i] != floor(p->v[i]))
@@ -9358,22 +9391,24 @@ static cr_status cr__tune_parse(cr__tspace *s, cr_model_kind k, const cr_config 
     memset(s, 0, sizeof *s);
     if (taken) *taken = 0;
     snprintf(what, sizeof what, "search space of %s", cr_model_name(k));
-    if (strlen(spec) >= sizeof buf) return cr__fail(CR_ERR_INVALID, "%s: longer than %d characters", what, (int)sizeof buf - 1);
+    if (strlen(spec) >= sizeof buf)
+        return cr__fail(CR_ERR_INVALID, "%s: longer than %d characters", what, (int)sizeof buf - 1);
     strcpy(buf, spec);
     /* entries start at "name=": a piece without '=' continues the previous entry's list */
     for (tok = buf; *tok;) {
         char *comma = strchr(tok, ','), *start = tok;
         if (comma) *comma = 0;
         while (*start == ' ') start++;
-        if (!*start) {} /* an empty piece ("a=1,, b=2", a trailing comma) */
+        if (!*start) {
+        } /* an empty piece ("a=1,, b=2", a trailing comma) */
         else if (strchr(start, '=')) {
             if (ne == CR__TUNE_MAXP) return cr__fail(CR_ERR_INVALID, "%s: more than %d options", what, CR__TUNE_MAXP);
             ent[ne++] = start;
         } else if (!ne)
             return cr__fail(CR_ERR_INVALID, "%s: '%s' names no option (name=lo..hi [log], or name=v1,v2)", what, start);
         else if (strstr(ent[ne - 1], ".."))
-            return cr__fail(CR_ERR_INVALID, "%s: '%s' follows a range (%s); entries are name=lo..hi or name=v1,v2", what, start,
-                            ent[ne - 1]);
+            return cr__fail(CR_ERR_INVALID, "%s: '%s' follows a range (%s); entries are name=lo..hi or name=v1,v2",
+                            what, start, ent[ne - 1]);
         else
             tok[-1] = ','; /* the list goes on: rejoin it (its NUL was the comma before this piece) */
         if (!comma) break;
@@ -9389,12 +9424,15 @@ static cr_status cr__tune_parse(cr__tspace *s, cr_model_kind k, const cr_config 
         if (!n) return cr__fail(CR_ERR_INVALID, "%s: an entry has no option name before '='", what);
         p->f = cr__cfg_named(nm);
         if (!p->f)
-            return cr__fail(CR_ERR_INVALID, "%s: unknown option '%s' (%s can search: %s; and lr, reg, batch, dim, clip%s)", what,
-                            nm, cr_model_name(k), cr_tune_default_space(k), cr__ops_of((int)k)->layers ? ", layers" : "");
+            return cr__fail(CR_ERR_INVALID,
+                            "%s: unknown option '%s' (%s can search: %s; and lr, reg, batch, dim, clip%s)", what, nm,
+                            cr_model_name(k), cr_tune_default_space(k), cr__ops_of((int)k)->layers ? ", layers" : "");
         if ((p->f->type != CR__T_F32 && p->f->type != CR__T_I32) || !cr__tune_allowed(k, nm)) {
             if (lenient) continue;
-            return cr__fail(CR_ERR_INVALID, "%s: option '%s' is not searched for %s (it can search: %s; and lr, reg, batch, dim, "
-                            "clip%s)", what, nm, cr_model_name(k), cr_tune_default_space(k),
+            return cr__fail(CR_ERR_INVALID,
+                            "%s: option '%s' is not searched for %s (it can search: %s; and lr, reg, batch, dim, "
+                            "clip%s)",
+                            what, nm, cr_model_name(k), cr_tune_default_space(k),
                             cr__ops_of((int)k)->layers ? ", layers" : "");
         }
         for (j = 0; j < s->n; j++)
@@ -9416,9 +9454,12 @@ static cr_status cr__tune_parse(cr__tspace *s, cr_model_kind k, const cr_config 
 CR_API cr_status cr_tune_check_space(cr_model_kind k, const cr_config *base, const char *space) {
     cr__tspace s;
     cr_config b;
-    if (!cr__ops_of((int)k)) return cr__fail(CR_ERR_INVALID, "cr_tune: unknown model %d (models: %s)", (int)k, cr_model_list());
-    if (base) b = *base;
-    else memset(&b, 0, sizeof b);
+    if (!cr__ops_of((int)k))
+        return cr__fail(CR_ERR_INVALID, "cr_tune: unknown model %d (models: %s)", (int)k, cr_model_list());
+    if (base)
+        b = *base;
+    else
+        memset(&b, 0, sizeof b);
     return cr__tune_parse(&s, k, &b, space ? space : cr_tune_default_space(k), 0, NULL);
 }
 
@@ -9430,7 +9471,8 @@ static void cr__tune_space_text(const cr__tspace *s, char *buf, size_t n) {
     for (i = 0; i < s->n && o < n; i++) {
         const cr__tparam *p = &s->p[i];
         o += (size_t)snprintf(buf + o, n - o, "%s%s=", i ? ", " : "", p->f->name);
-        if (!p->n) o += (size_t)snprintf(buf + o, o < n ? n - o : 0, "%.9g..%.9g%s", p->lo, p->hi, p->log ? " log" : "");
+        if (!p->n)
+            o += (size_t)snprintf(buf + o, o < n ? n - o : 0, "%.9g..%.9g%s", p->lo, p->hi, p->log ? " log" : "");
         for (j = 0; j < p->n && o < n; j++) o += (size_t)snprintf(buf + o, n - o, "%s%.9g", j ? "," : "", p->v[j]);
     }
 }
@@ -9453,7 +9495,8 @@ static cr_status cr__tune_sample(const cr__tspace *s, cr_model_kind k, cr_rng *r
             const cr__tparam *p = &s->p[i];
             double v, u = (double)cr_rng_float(r), lo = p->lo, hi = p->hi;
             int isint = p->f->type != CR__T_F32;
-            if (p->n) v = p->v[cr_rng_below(r, (uint32_t)p->n)];
+            if (p->n)
+                v = p->v[cr_rng_below(r, (uint32_t)p->n)];
             else {
                 if (isint) hi += 1; /* integers: floor over [lo, hi + 1) */
                 v = p->log ? exp(log(lo) + u * (log(hi) - log(lo))) : lo + u * (hi - lo);
@@ -9467,7 +9510,8 @@ static cr_status cr__tune_sample(const cr__tspace *s, cr_model_kind k, cr_rng *r
         t.model = k;
         if (cr_config_resolve(&t) == CR_OK) return CR_OK;
     }
-    return cr__fail(CR_ERR_INVALID, "search space of %s: no valid configuration in 1000 draws (%s)", cr_model_name(k), cr_last_error());
+    return cr__fail(CR_ERR_INVALID, "search space of %s: no valid configuration in 1000 draws (%s)", cr_model_name(k),
+                    cr_last_error());
 }
 
 /* The searched options whose values differ from the base configuration's, "lambda=0.1 eps=0.05". */
@@ -9497,11 +9541,11 @@ typedef struct cr__tune_run {
     int nm, trials, min_epochs, eta, brackets, K, planned, stopped;
     uint64_t seed;
     double deadline;
-    char path[1024], *head;       /* the state file and the header these arguments give */
-    cr_tune_trial *rec;           /* every finished trial: the state's, then this call's */
+    char path[1024], *head; /* the state file and the header these arguments give */
+    cr_tune_trial *rec;     /* every finished trial: the state's, then this call's */
     int n_rec;
     int64_t cap_rec, cap_used;
-    int *used;                    /* rec[i] was met by this call's schedule */
+    int *used; /* rec[i] was met by this call's schedule */
     int done;
 } cr__tune_run;
 
@@ -9525,24 +9569,31 @@ static cr_status cr__tune_header(cr__tune_run *R) {
     x[0] = &R->dv.train;
     x[1] = &R->dv.valid;
     for (k = 0; k < 2; k++)
-        for (r = 0; r < x[k]->n; r++) h = cr_hash64(h, ((uint64_t)(uint32_t)x[k]->user[r] << 32) | (uint32_t)x[k]->item[r]);
+        for (r = 0; r < x[k]->n; r++)
+            h = cr_hash64(h, ((uint64_t)(uint32_t)x[k]->user[r] << 32) | (uint32_t)x[k]->item[r]);
     if (!(R->head = (char *)cr__alloc_array(cap, 1, "tune state header"))) return CR_ERR_NOMEM;
     b.model = (cr_model_kind)0;
     cr_config_format(&b, cfg, sizeof cfg);
     n += (size_t)snprintf(R->head + n, cap - n, "contrarec tune state 1\nmodels:");
-    for (i = 0; i < R->nm; i++) n += (size_t)snprintf(R->head + n, cap - n, "%s%s", i ? "," : " ", cr_model_name(R->models[i]));
+    for (i = 0; i < R->nm; i++)
+        n += (size_t)snprintf(R->head + n, cap - n, "%s%s", i ? "," : " ", cr_model_name(R->models[i]));
     for (i = 0; i < R->nm; i++) {
         cr__tune_space_text(&R->space[i], sp, sizeof sp);
         n += (size_t)snprintf(R->head + n, cap - n, "\nspace %s: %s", cr_model_name(R->models[i]), sp);
     }
-    n += (size_t)snprintf(R->head + n, cap - n, "\nschedule: trials=%d min_epochs=%d eta=%d brackets=%d seed=%llu threads=%d",
-                          R->trials, R->min_epochs, R->eta, R->brackets, (unsigned long long)R->seed, cr_get_num_threads());
-    n += (size_t)snprintf(R->head + n, cap - n, "\nconfig: %s\nvalidation: valid_ratio=%.9g metric=%s@%d eval_every=%d ks=", cfg,
+    n += (size_t)snprintf(R->head + n, cap - n,
+                          "\nschedule: trials=%d min_epochs=%d eta=%d brackets=%d seed=%llu threads=%d", R->trials,
+                          R->min_epochs, R->eta, R->brackets, (unsigned long long)R->seed, cr_get_num_threads());
+    n += (size_t)snprintf(R->head + n, cap - n,
+                          "\nconfig: %s\nvalidation: valid_ratio=%.9g metric=%s@%d eval_every=%d ks=", cfg,
                           o->fit.valid_ratio, cr_metric_name(o->fit.metric), o->fit.metric_k, o->fit.eval_every);
-    for (i = 0; i < CR_MAX_K && o->fit.eval.ks[i]; i++) n += (size_t)snprintf(R->head + n, cap - n, "%s%d", i ? "," : "", o->fit.eval.ks[i]);
-    n += (size_t)snprintf(R->head + n, cap - n, " exclude_seen=%d patience=%d\ndata: users=%d items=%d training=%lld "
-                          "validation=%lld hash=%016llx\n", o->fit.eval.exclude_seen, o->fit.patience, R->dv.n_users,
-                          R->dv.n_items, (long long)R->dv.train.n, (long long)R->dv.valid.n, (unsigned long long)h);
+    for (i = 0; i < CR_MAX_K && o->fit.eval.ks[i]; i++)
+        n += (size_t)snprintf(R->head + n, cap - n, "%s%d", i ? "," : "", o->fit.eval.ks[i]);
+    n += (size_t)snprintf(R->head + n, cap - n,
+                          " exclude_seen=%d patience=%d\ndata: users=%d items=%d training=%lld "
+                          "validation=%lld hash=%016llx\n",
+                          o->fit.eval.exclude_seen, o->fit.patience, R->dv.n_users, R->dv.n_items,
+                          (long long)R->dv.train.n, (long long)R->dv.valid.n, (unsigned long long)h);
     if (n >= cap) return cr__fail(CR_ERR_INVALID, "cr_tune: the state's header is longer than %d bytes", (int)cap);
     return CR_OK;
 }
@@ -9565,7 +9616,8 @@ static cr_status cr__tune_mismatch(const char *path, const char *was, const char
     for (a = i; a > 0 && was[a - 1] != ' ' && was[a - 1] != '\n'; a--) {}
     snprintf(w, sizeof w, "%.*s", (int)strcspn(was + a, " \n"), was + a);
     snprintf(n, sizeof n, "%.*s", (int)strcspn(now + a, " \n"), now + a);
-    return cr__fail(CR_ERR_INVALID, "tune state %s comes from other arguments: %.*s differs (the state: '%s'; now: '%s')", path,
+    return cr__fail(CR_ERR_INVALID,
+                    "tune state %s comes from other arguments: %.*s differs (the state: '%s'; now: '%s')", path,
                     (int)key, was, w, n);
 }
 
@@ -9576,7 +9628,9 @@ static cr_status cr__tune_load(cr__tune_run *R) {
     long ln = 0;
     FILE *f = fopen(R->path, "rb");
     cr_status st;
-    if (!f) return errno == ENOENT ? CR_OK : cr__fail(CR_ERR_IO, "tune state %s: cannot open: %s", R->path, strerror(errno));
+    if (!f)
+        return errno == ENOENT ? CR_OK
+                               : cr__fail(CR_ERR_IO, "tune state %s: cannot open: %s", R->path, strerror(errno));
     fclose(f);
     if ((st = cr__read_file(R->path, &text, &len)) != CR_OK) return st;
     if (len < hl || memcmp(text, R->head, hl)) {
@@ -9600,9 +9654,10 @@ static cr_status cr__tune_load(cr__tune_run *R) {
         next = line + strcspn(line, "\n");
         if (*next) *next++ = 0;
         memset(&t, 0, sizeof t);
-        if (sscanf(line, "trial %d %d %d epochs %d best %d valid %lf seconds %lf model %31s %n", &t.bracket, &t.rung, &t.slot,
-                   &t.epochs, &t.best_epoch, &t.valid, &t.seconds, model, &used) < 8 || !used ||
-            strncmp(line + used, "options:", 8) || !cr_model_parse(model) || t.bracket < 0 || t.rung < 0 || t.slot < 0) {
+        if (sscanf(line, "trial %d %d %d epochs %d best %d valid %lf seconds %lf model %31s %n", &t.bracket, &t.rung,
+                   &t.slot, &t.epochs, &t.best_epoch, &t.valid, &t.seconds, model, &used) < 8 ||
+            !used || strncmp(line + used, "options:", 8) || !cr_model_parse(model) || t.bracket < 0 || t.rung < 0 ||
+            t.slot < 0) {
             CR_FREE(text);
             return cr__fail(CR_ERR_PARSE, "tune state %s:%ld: not a trial line", R->path, ln);
         }
@@ -9626,8 +9681,9 @@ static cr_status cr__tune_save(cr__tune_run *R) {
     fputs(R->head, out.f);
     for (i = 0; i < R->n_rec; i++) {
         const cr_tune_trial *t = &R->rec[i];
-        fprintf(out.f, "trial %d %d %d epochs %d best %d valid %.17g seconds %.3f model %s options: %s\n", t->bracket, t->rung,
-                t->slot, t->epochs, t->best_epoch, t->valid, t->seconds, cr_model_name(t->cfg.model), t->options);
+        fprintf(out.f, "trial %d %d %d epochs %d best %d valid %.17g seconds %.3f model %s options: %s\n", t->bracket,
+                t->rung, t->slot, t->epochs, t->best_epoch, t->valid, t->seconds, cr_model_name(t->cfg.model),
+                t->options);
     }
     return cr_out_commit(&out);
 }
@@ -9645,8 +9701,10 @@ static cr_status cr__tune_trial(cr__tune_run *R, cr_tune_trial *t, int *finished
         const cr_tune_trial *s = &R->rec[i];
         if (s->bracket != t->bracket || s->rung != t->rung || s->slot != t->slot) continue;
         if (s->cfg.model != t->cfg.model || strcmp(s->options, t->options) || s->epochs != t->epochs)
-            return cr__fail(CR_ERR_INVALID, "tune state %s: trial %d/%d/%d was %s '%s' for %d epochs; these arguments give %s '%s' "
-                            "for %d", R->path, t->bracket, t->rung, t->slot, cr_model_name(s->cfg.model), s->options, s->epochs,
+            return cr__fail(CR_ERR_INVALID,
+                            "tune state %s: trial %d/%d/%d was %s '%s' for %d epochs; these arguments give %s '%s' "
+                            "for %d",
+                            R->path, t->bracket, t->rung, t->slot, cr_model_name(s->cfg.model), s->options, s->epochs,
                             cr_model_name(t->cfg.model), t->options, t->epochs);
         t->best_epoch = s->best_epoch;
         t->valid = s->valid;
@@ -9715,41 +9773,49 @@ static cr_status cr__tune_setup(cr__tune_run *R, const cr_dataset *ds, const cr_
     R->eta = o->eta ? o->eta : 3;
     R->brackets = o->brackets ? o->brackets : 1;
     if (o->n_models < 0 || o->n_models > CR__TUNE_MAXM || (o->n_models && !o->models))
-        return cr__fail(CR_ERR_INVALID, "cr_tune: n_models %d is outside 0..%d (or models is NULL)", o->n_models, CR__TUNE_MAXM);
-    if (R->trials < 1 || R->trials > 1000) return cr__fail(CR_ERR_INVALID, "cr_tune: trials %d is outside 1..1000", R->trials);
+        return cr__fail(CR_ERR_INVALID, "cr_tune: n_models %d is outside 0..%d (or models is NULL)", o->n_models,
+                        CR__TUNE_MAXM);
+    if (R->trials < 1 || R->trials > 1000)
+        return cr__fail(CR_ERR_INVALID, "cr_tune: trials %d is outside 1..1000", R->trials);
     if (R->min_epochs < 1 || R->min_epochs > 100000)
         return cr__fail(CR_ERR_INVALID, "cr_tune: min_epochs %d is outside 1..100000", R->min_epochs);
     if (R->eta < 2 || R->eta > 100) return cr__fail(CR_ERR_INVALID, "cr_tune: eta %d is outside 2..100", R->eta);
     for (R->K = 1, top = R->eta; top <= R->trials; top *= R->eta) R->K++;
     if (R->brackets < 1 || R->brackets > R->K)
-        return cr__fail(CR_ERR_INVALID, "cr_tune: brackets %d is outside 1..%d (the rungs of %d trials at eta %d)", R->brackets, R->K,
-                        R->trials, R->eta);
+        return cr__fail(CR_ERR_INVALID, "cr_tune: brackets %d is outside 1..%d (the rungs of %d trials at eta %d)",
+                        R->brackets, R->K, R->trials, R->eta);
     top = R->min_epochs * pow((double)R->eta, R->K - 1);
     if (top > 100000)
-        return cr__fail(CR_ERR_INVALID, "cr_tune: the last rung would train %.0f epochs (min_epochs x eta^%d): more than 100000", top,
+        return cr__fail(CR_ERR_INVALID,
+                        "cr_tune: the last rung would train %.0f epochs (min_epochs x eta^%d): more than 100000", top,
                         R->K - 1);
     if (!(o->budget_seconds >= 0 && o->budget_seconds < 1e12))
         return cr__fail(CR_ERR_INVALID, "cr_tune: budget_seconds %g must be >= 0 and finite", o->budget_seconds);
-    if (f->epochs || f->select != CR_SELECT_VALID || f->refit || f->train_noise != 0 || f->cold_users != 0 || f->cold_warm ||
-        f->cold_items != 0 || f->per_user_test || f->state_path || f->on_epoch || f->on_batch)
-        return cr__fail(CR_ERR_INVALID, "cr_tune: fit holds the validation protocol only (epochs, select, refit, train_noise, cold_*, "
+    if (f->epochs || f->select != CR_SELECT_VALID || f->refit || f->train_noise != 0 || f->cold_users != 0 ||
+        f->cold_warm || f->cold_items != 0 || f->per_user_test || f->state_path || f->on_epoch || f->on_batch)
+        return cr__fail(CR_ERR_INVALID,
+                        "cr_tune: fit holds the validation protocol only (epochs, select, refit, train_noise, cold_*, "
                         "per_user_test, state_path and the callbacks are for training the winner with cr_fit)");
     for (i = 0; i < R->nm; i++) {
         cr_config c = o->base;
         R->models[i] = o->n_models ? o->models[i] : o->base.model;
         c.model = R->models[i];
-        if (!cr__ops_of((int)c.model)) return cr__fail(CR_ERR_INVALID, "cr_tune: unknown model %d (models: %s)", (int)c.model, cr_model_list());
+        if (!cr__ops_of((int)c.model))
+            return cr__fail(CR_ERR_INVALID, "cr_tune: unknown model %d (models: %s)", (int)c.model, cr_model_list());
         for (j = 0; j < i; j++)
-            if (R->models[j] == c.model) return cr__fail(CR_ERR_INVALID, "cr_tune: model %s is given twice", cr_model_name(c.model));
+            if (R->models[j] == c.model)
+                return cr__fail(CR_ERR_INVALID, "cr_tune: model %s is given twice", cr_model_name(c.model));
         if (seq >= 0 && seq != cr_model_is_sequential(c.model))
-            return cr__fail(CR_ERR_INVALID, "cr_tune: %s and %s validate differently (sequence and graph models): tune them apart",
+            return cr__fail(CR_ERR_INVALID,
+                            "cr_tune: %s and %s validate differently (sequence and graph models): tune them apart",
                             cr_model_name(R->models[0]), cr_model_name(c.model));
         seq = cr_model_is_sequential(c.model);
         R->base[i] = c;
         if ((st = cr_config_resolve(&c)) != CR_OK) return st; /* the base options, checked */
         if (!R->seed) R->seed = o->seed ? o->seed : c.seed;
-        if ((st = cr__tune_parse(&R->space[i], R->models[i], &R->base[i], o->space ? o->space : cr_tune_default_space(R->models[i]),
-                                 o->space && R->nm > 1, &t)) != CR_OK)
+        if ((st = cr__tune_parse(&R->space[i], R->models[i], &R->base[i],
+                                 o->space ? o->space : cr_tune_default_space(R->models[i]), o->space && R->nm > 1,
+                                 &t)) != CR_OK)
             return st;
         taken |= t;
     }
@@ -9760,8 +9826,11 @@ static cr_status cr__tune_setup(cr__tune_run *R, const cr_dataset *ds, const cr_
             if (!(taken >> i & 1u)) {
                 char list[256];
                 size_t n = 0;
-                for (j = 0; j < R->nm; j++) n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", j ? ", " : "", cr_model_name(R->models[j]));
-                return cr__fail(CR_ERR_INVALID, "search space: option '%s' is searched by none of the models (%s)", name, list);
+                for (j = 0; j < R->nm; j++)
+                    n +=
+                        (size_t)snprintf(list + n, sizeof list - n, "%s%s", j ? ", " : "", cr_model_name(R->models[j]));
+                return cr__fail(CR_ERR_INVALID, "search space: option '%s' is searched by none of the models (%s)",
+                                name, list);
             }
         }
     {
@@ -9828,16 +9897,20 @@ static cr_status cr__tune_schedule(cr__tune_run *R, int count_only) {
                 t->rung = s;
                 t->epochs = epochs;
                 if ((st = cr__tune_trial(R, t, &finished)) != CR_OK) goto out;
-                if (!finished) { R->stopped = 1; break; }
+                if (!finished) {
+                    R->stopped = 1;
+                    break;
+                }
                 R->done++;
                 if (R->o->on_trial && R->o->on_trial(R->o->user, t, R->done, R->planned)) R->stopped = 2;
             }
             if (count_only) R->planned += na;
             keep = na / R->eta > 0 ? na / R->eta : 1;
             if (s + 1 < R->K - b && !R->stopped) { /* the best 1/eta go on (ties: the earlier slot) */
-                for (k = 1; k < na; k++) { /* insertion sort by rank, then back to slot order */
+                for (k = 1; k < na; k++) {         /* insertion sort by rank, then back to slot order */
                     int v = alive[k], q = k;
-                    while (q > 0 && (count_only ? alive[q - 1] > v : cr__tune_rank(&slot[alive[q - 1]], &slot[v]) > 0)) {
+                    while (q > 0 &&
+                           (count_only ? alive[q - 1] > v : cr__tune_rank(&slot[alive[q - 1]], &slot[v]) > 0)) {
                         alive[q] = alive[q - 1];
                         q--;
                     }
@@ -9846,7 +9919,10 @@ static cr_status cr__tune_schedule(cr__tune_run *R, int count_only) {
                 na = keep;
                 for (k = 1; k < na; k++) {
                     int v = alive[k], q = k;
-                    while (q > 0 && alive[q - 1] > v) { alive[q] = alive[q - 1]; q--; }
+                    while (q > 0 && alive[q - 1] > v) {
+                        alive[q] = alive[q - 1];
+                        q--;
+                    }
                     alive[q] = v;
                 }
             }
@@ -9874,8 +9950,10 @@ static cr_status cr__tune_board(cr__tune_run *R, cr_tune_result *res) {
         if (!R->used[i]) continue;
         for (j = 0; j < res->n_board; j++)
             if (res->board[j].bracket == t->bracket && res->board[j].slot == t->slot) break;
-        if (j == res->n_board) res->n_board++;
-        else if (res->board[j].rung > t->rung) continue;
+        if (j == res->n_board)
+            res->n_board++;
+        else if (res->board[j].rung > t->rung)
+            continue;
         res->board[j] = *t;
     }
     qsort(res->board, (size_t)res->n_board, sizeof *res->board, cr__tune_rank);

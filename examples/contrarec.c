@@ -388,6 +388,8 @@ static void usage(void) {
         "usage:\n"
         "  contrarec --version\n"
         "  contrarec train --model M [--train F [--test F] [--format FMT]] [options]\n"
+        "  contrarec tune (--model M | --models M1,M2,...) [--train F [--test F]] [--budget 30m] [--trials 9]\n"
+        "        [--space SPEC] [--state FILE] [--refit] [--save FILE] [train's options]   (see 'tune:' below)\n"
         "  contrarec eval --load FILE --test F [--train F] [--format FMT] [--topk 10,20] [--exclude-history] [--json]\n"
         "  contrarec recommend --load FILE (--user ID [--include-seen] | --items \"ID ...\" | --history \"ID ...\") [-k 10]\n"
         "        [--new-items F]   (items the model never saw, one line each in the --item-features format,\n"
@@ -469,6 +471,25 @@ static void usage(void) {
         "output:    --save FILE --export-npy DIR --json\n"
         "           --report DIR (DIR/run.json, the item map DIR/map.svg and DIR/report.html)\n"
         "0 or omitted means the default of the chosen model.\n\n");
+    printf(
+        "tune:      successive halving on validation (the test set is not read until the winner is trained):\n"
+        "           --trials N configurations (9) train --min-epochs E (5) epochs; the best 1/--eta (3) go on for\n"
+        "           eta times as many, until one is left; --brackets B (1) adds Hyperband's brackets (fewer\n"
+        "           configurations, more epochs at first). Each trial trains from scratch and selects its epoch on\n"
+        "           validation (--valid, --metric). Every model's first configuration is its defaults (with the\n"
+        "           options given); the others are drawn from its search space (below). The configurations and the\n"
+        "           schedule depend only on --seed and the options; --budget 90s|30m|2h only decides where the\n"
+        "           search stops (a trial running then is dropped). --state FILE|DIR records each finished trial:\n"
+        "           the same command again skips them (a state of other options is refused, naming what differs).\n"
+        "           Then: the leaderboard, the winner trained as train would (--epochs of its rung; --refit:\n"
+        "           retrained on train + valid; --save FILE), the test set read once, and the train command that\n"
+        "           reproduces it.\n"
+        "           --space \"lambda=0.01..1 log, tau=0.1,0.2,0.5\": a range (log: log-uniform; integer options draw\n"
+        "           integers) or a list, for cr_config's options; with --models, each model takes the ones it can.\n"
+        "           Default spaces:\n");
+    for (k = 1; cr_model_name((cr_model_kind)k)[0] != '?'; k++)
+        printf("             %-9s %s\n", cr_model_name((cr_model_kind)k), cr_tune_default_space((cr_model_kind)k));
+    printf("\n");
     for (k = 1; cr_model_name((cr_model_kind)k)[0] != '?'; k++) printf("  %-9s %s\n", cr_model_name((cr_model_kind)k), cr_model_about((cr_model_kind)k));
 }
 
@@ -538,9 +559,12 @@ static double parse_budget(const char *s) {
     errno = 0;
     v = strtod(s, &end);
     if (end == s || errno || !(v > 0)) die_usage("--budget: '%s' is not a time such as 90s, 30m or 2h%s", s, "");
-    if (*end == 'm') v *= 60, end++;
-    else if (*end == 'h') v *= 3600, end++;
-    else if (*end == 's') end++;
+    if (*end == 'm')
+        v *= 60, end++;
+    else if (*end == 'h')
+        v *= 3600, end++;
+    else if (*end == 's')
+        end++;
     if (*end || !(v <= 1e7)) die_usage("--budget: '%s' is not a time such as 90s, 30m or 2h (at most 1e7 s)%s", s, "");
     return v;
 }
@@ -548,15 +572,24 @@ static double parse_budget(const char *s) {
 /* tune's own options; 0 if a is not one */
 static int parse_tune_option(opts *o, int argc, char **argv, int *i) {
     const char *a = argv[*i];
-    if (!strcmp(a, "--models")) o->models = need(argc, argv, i);
-    else if (!strcmp(a, "--space")) o->space = need(argc, argv, i);
-    else if (!strcmp(a, "--state")) o->state = need(argc, argv, i);
-    else if (!strcmp(a, "--budget")) o->budget = parse_budget(need(argc, argv, i));
-    else if (!strcmp(a, "--trials")) o->trials = (int)parse_int(a, need(argc, argv, i), 1, 1000);
-    else if (!strcmp(a, "--min-epochs")) o->min_epochs = (int)parse_int(a, need(argc, argv, i), 1, 100000);
-    else if (!strcmp(a, "--eta")) o->eta = (int)parse_int(a, need(argc, argv, i), 2, 100);
-    else if (!strcmp(a, "--brackets")) o->brackets = (int)parse_int(a, need(argc, argv, i), 1, 100);
-    else return 0;
+    if (!strcmp(a, "--models"))
+        o->models = need(argc, argv, i);
+    else if (!strcmp(a, "--space"))
+        o->space = need(argc, argv, i);
+    else if (!strcmp(a, "--state"))
+        o->state = need(argc, argv, i);
+    else if (!strcmp(a, "--budget"))
+        o->budget = parse_budget(need(argc, argv, i));
+    else if (!strcmp(a, "--trials"))
+        o->trials = (int)parse_int(a, need(argc, argv, i), 1, 1000);
+    else if (!strcmp(a, "--min-epochs"))
+        o->min_epochs = (int)parse_int(a, need(argc, argv, i), 1, 100000);
+    else if (!strcmp(a, "--eta"))
+        o->eta = (int)parse_int(a, need(argc, argv, i), 2, 100);
+    else if (!strcmp(a, "--brackets"))
+        o->brackets = (int)parse_int(a, need(argc, argv, i), 1, 100);
+    else
+        return 0;
     return 1;
 }
 
@@ -1250,9 +1283,12 @@ static int on_trial(void *user, const cr_tune_trial *t, int done, int planned) {
     const tune_ctx *tc = (const tune_ctx *)user;
     printf("trial %3d/%-3d bracket %d rung %d  %-8s %3d epochs  valid %s ", done, planned, t->bracket, t->rung,
            cr_model_name(t->cfg.model), t->epochs, tc->metric);
-    if (t->valid < 0) printf("diverged");
-    else printf("%.4f (epoch %d)", t->valid, t->best_epoch);
-    printf("  %.1f s%s  %s\n", t->seconds, t->from_state ? " (from the state)" : "", t->options[0] ? t->options : "(defaults)");
+    if (t->valid < 0)
+        printf("diverged");
+    else
+        printf("%.4f (epoch %d)", t->valid, t->best_epoch);
+    printf("  %.1f s%s  %s\n", t->seconds, t->from_state ? " (from the state)" : "",
+           t->options[0] ? t->options : "(defaults)");
     fflush(stdout);
     return 0;
 }
@@ -1264,7 +1300,10 @@ static void put_word(char *buf, size_t n, const char *w) {
     int plain = *w != 0;
     for (p = w; *p; p++)
         if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,@+", *p)) plain = 0;
-    if (plain) { snprintf(buf + o, o < n ? n - o : 0, " %s", w); return; }
+    if (plain) {
+        snprintf(buf + o, o < n ? n - o : 0, " %s", w);
+        return;
+    }
     snprintf(buf + o, o < n ? n - o : 0, " '");
     for (p = w; *p; p++) {
         o = strlen(buf);
@@ -1277,8 +1316,8 @@ static void put_word(char *buf, size_t n, const char *w) {
 /* The train command that reproduces the winner: this command's data and fixed options, the
    winner's model and options (later options win), and its epochs. */
 static void winner_command(const opts *o, const cr_tune_trial *w, char *buf, size_t n) {
-    static const char *const skip[] = {"--models", "--model", "--space", "--state", "--budget", "--trials", "--min-epochs", "--eta",
-                                       "--brackets", "--save"};
+    static const char *const skip[] = {"--models", "--model",      "--space", "--state",    "--budget",
+                                       "--trials", "--min-epochs", "--eta",   "--brackets", "--save"};
     char opt[256], *tok, *eq;
     int i, k;
     snprintf(buf, n, "contrarec train");
@@ -1286,7 +1325,10 @@ static void winner_command(const opts *o, const cr_tune_trial *w, char *buf, siz
     put_word(buf, n, cr_model_name(w->cfg.model));
     for (i = 2; i < o->argc; i++) {
         for (k = 0; k < (int)(sizeof skip / sizeof *skip) && strcmp(o->argv[i], skip[k]); k++) {}
-        if (k < (int)(sizeof skip / sizeof *skip)) { i++; continue; }
+        if (k < (int)(sizeof skip / sizeof *skip)) {
+            i++;
+            continue;
+        }
         put_word(buf, n, o->argv[i]);
     }
     snprintf(opt, sizeof opt, "%s", w->options);
@@ -1321,19 +1363,26 @@ static int cmd_tune(opts *o) {
         strcpy(list, o->models);
         for (tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
             if (nk == 16) die_usage("--models: at most 16 models (%s)%s", o->models, "");
-            if (!(kinds[nk++] = cr_model_parse(tok))) die_usage("--models: unknown model '%s' (%s)", tok, cr_model_list());
+            if (!(kinds[nk++] = cr_model_parse(tok)))
+                die_usage("--models: unknown model '%s' (%s)", tok, cr_model_list());
         }
         if (!nk) die_usage("--models: no model in '%s'%s", o->models, "");
         o->cfg.model = kinds[0];
     } else
         kinds[nk++] = o->cfg.model;
-    if (f->epochs) die_usage("tune sets each trial's epochs: --min-epochs E (5), --eta (3) and --trials (9) give the schedule%s%s", "", "");
-    if (f->select != CR_SELECT_VALID) die_usage("tune selects on validation only (--select %s)%s", cr_select_name(f->select), "");
+    if (f->epochs)
+        die_usage("tune sets each trial's epochs: --min-epochs E (5), --eta (3) and --trials (9) give the schedule%s%s",
+                  "", "");
+    if (f->select != CR_SELECT_VALID)
+        die_usage("tune selects on validation only (--select %s)%s", cr_select_name(f->select), "");
     if (o->resume) die_usage("tune resumes with --state FILE (the finished trials)%s%s", "", "");
     if (f->cold_users > 0 || f->cold_items > 0 || f->train_noise > 0 || o->per_user || o->npy || o->report || o->json)
-        die_usage("tune does not take --cold-users, --cold-items, --train-noise, --per-user, --export-npy, --report or --json "
-                  "(train the winner with the printed command)%s%s", "", "");
-    if (o->load || o->has_user || o->items || o->history) die_usage("tune does not take --load, --user, --items or --history%s%s", "", "");
+        die_usage("tune does not take --cold-users, --cold-items, --train-noise, --per-user, --export-npy, --report or "
+                  "--json "
+                  "(train the winner with the printed command)%s%s",
+                  "", "");
+    if (o->load || o->has_user || o->items || o->history)
+        die_usage("tune does not take --load, --user, --items or --history%s%s", "", "");
     seq = cr_model_is_sequential(kinds[0]);
     apply_aug(o, seq);
     for (i = 0; i < nk; i++) { /* the options and a single model's space, before any work */
@@ -1373,22 +1422,27 @@ static int cmd_tune(opts *o) {
     if (cr_tune(ds, &to, &res) != CR_OK) die("tuning");
     release(ds);
     printf("\nleaderboard (validation %s; each configuration at its furthest rung, more epochs first):\n", tc.metric);
-    printf("%4s  %-8s %6s %5s %9s  %s\n", "rank", "model", "epochs", "best", "valid", "options (differing from the defaults)");
+    printf("%4s  %-8s %6s %5s %9s  %s\n", "rank", "model", "epochs", "best", "valid",
+           "options (differing from the defaults)");
     for (i = 0; i < res.n_board; i++) {
         const cr_tune_trial *t = &res.board[i];
         printf("%4d  %-8s %6d %5d %9.4f  %s\n", i + 1, cr_model_name(t->cfg.model), t->epochs, t->best_epoch, t->valid,
                t->options[0] ? t->options : "(defaults)");
     }
     printf("search: %d of %d trials, %.1f s%s\n", res.done, res.planned, res.seconds,
-           res.stopped == 1 ? "; stopped by --budget" : res.stopped == 2 ? "; stopped" : "");
+           res.stopped == 1   ? "; stopped by --budget"
+           : res.stopped == 2 ? "; stopped"
+                              : "");
     if (!res.n_board || res.board[0].valid < 0) {
         cr_tune_result_free(&res);
-        fprintf(stderr, "contrarec: %s\n", res.n_board ? "every trial diverged" : "the budget ran out before the first trial finished");
+        fprintf(stderr, "contrarec: %s\n",
+                res.n_board ? "every trial diverged" : "the budget ran out before the first trial finished");
         return 1;
     }
     winner_command(o, &res.board[0], cmd, sizeof cmd);
     printf("winner: %s %s, %d epochs (validation %s %.4f)\nreproduce: %s\n\n", cr_model_name(res.board[0].cfg.model),
-           res.board[0].options[0] ? res.board[0].options : "(defaults)", res.board[0].epochs, tc.metric, res.board[0].valid, cmd);
+           res.board[0].options[0] ? res.board[0].options : "(defaults)", res.board[0].epochs, tc.metric,
+           res.board[0].valid, cmd);
     fflush(stdout);
     o->cfg = res.board[0].cfg;
     f->epochs = res.board[0].epochs;

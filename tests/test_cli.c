@@ -686,12 +686,14 @@ TEST(format_found_from_the_file) {
 TEST(tune_searches_and_prints_a_command_that_reproduces_the_winner) {
     static char out[1 << 16];
     char want[128], args[4096];
-    const char *w, *r, *a = "tune --models mf,lightgcn --train tests/data/small_train.txt --test tests/data/small_test.txt --trials 3 "
-                            "--min-epochs 1 --dim 8 --threads 1 --state build/test-tmp/tune-state --save build/test-tmp/tune.crrc";
+    const char *w, *r,
+        *a = "tune --models mf,lightgcn --train tests/data/small_train.txt --test tests/data/small_test.txt --trials 3 "
+             "--min-epochs 1 --dim 8 --threads 1 --state build/test-tmp/tune-state --save build/test-tmp/tune.crrc";
     size_t n;
     if (!have_bin()) return;
     EXPECT("tune", 2, "tune needs --model M or --models M1,M2");
-    EXPECT("tune --model xsimgcl --space 'lambda=1..0.1'", 2, "search space of xsimgcl: option lambda: range 1..0.1 has lo >= hi");
+    EXPECT("tune --model xsimgcl --space 'lambda=1..0.1'", 2,
+           "search space of xsimgcl: option lambda: range 1..0.1 has lo >= hi");
     EXPECT("tune --model lightgcn --space 'eps=0.1,0.2'", 2, "option 'eps' is not searched for lightgcn");
     EXPECT("tune --model mf --budget 3x", 2, "--budget: '3x' is not a time such as 90s, 30m or 2h");
     EXPECT("tune --model mf --epochs 3", 2, "tune sets each trial's epochs");
@@ -712,7 +714,8 @@ TEST(tune_searches_and_prints_a_command_that_reproduces_the_winner) {
     EXPECT(args, 0, "selection: on a validation split");
     CHECKF(slurp("build/test-tmp/cli.out", out, sizeof out) && strstr(out, want), "'%s' gave no '%s'", args, want);
     EXPECT(a, 0, "successive halving on validation");
-    CHECK(slurp("build/test-tmp/cli.out", out, sizeof out) && strstr(out, "trial   4/4 ") && strstr(out, "(from the state)"));
+    CHECK(slurp("build/test-tmp/cli.out", out, sizeof out) && strstr(out, "trial   4/4 ") &&
+          strstr(out, "(from the state)"));
     remove("build/test-tmp/tune-state");
 }
 #endif

@@ -38,8 +38,8 @@ static int same_board(const cr_tune_result *a, const cr_tune_result *b) {
     if (a->n_board != b->n_board) return 0;
     for (i = 0; i < a->n_board; i++) {
         const cr_tune_trial *x = &a->board[i], *y = &b->board[i];
-        if (x->cfg.model != y->cfg.model || strcmp(x->options, y->options) || x->epochs != y->epochs || x->valid != y->valid ||
-            x->best_epoch != y->best_epoch || memcmp(&x->cfg, &y->cfg, sizeof x->cfg))
+        if (x->cfg.model != y->cfg.model || strcmp(x->options, y->options) || x->epochs != y->epochs ||
+            x->valid != y->valid || x->best_epoch != y->best_epoch || memcmp(&x->cfg, &y->cfg, sizeof x->cfg))
             return 0;
     }
     return 1;
@@ -56,14 +56,20 @@ TEST(spaces_parse_and_bad_ones_name_the_option) {
     CHECK_OK(cr_tune_check_space(CR_MODEL_XSIMGCL, &base, "lambda=0.01..1 log, tau=0.1,0.2,0.5, layers=1..3, eps=0.1"));
     CHECK_OK(cr_tune_check_space(CR_MODEL_SGL, &base, "drop=0,0.1, lambda = 0.1 , "));
     CHECK_OK(cr_tune_check_space(CR_MODEL_LIGHTGCN, &base, ""));
-    CHECK_FAILS(cr_tune_check_space(CR_MODEL_XSIMGCL, &base, "lambda=1..0.1"), CR_ERR_INVALID, "lambda: range 1..0.1 has lo >= hi");
-    CHECK_FAILS(cr_tune_check_space(CR_MODEL_XSIMGCL, &base, "eps=0..0.5 log"), CR_ERR_INVALID, "eps: a log scale needs lo > 0");
+    CHECK_FAILS(cr_tune_check_space(CR_MODEL_XSIMGCL, &base, "lambda=1..0.1"), CR_ERR_INVALID,
+                "lambda: range 1..0.1 has lo >= hi");
+    CHECK_FAILS(cr_tune_check_space(CR_MODEL_XSIMGCL, &base, "eps=0..0.5 log"), CR_ERR_INVALID,
+                "eps: a log scale needs lo > 0");
     CHECK_FAILS(cr_tune_check_space(CR_MODEL_XSIMGCL, &base, "tau=0.1,x"), CR_ERR_INVALID, "tau: 'x' is not a number");
-    CHECK_FAILS(cr_tune_check_space(CR_MODEL_XSIMGCL, &base, "tau=0,0.2"), CR_ERR_INVALID, "tau: value 0 is out of range");
-    CHECK_FAILS(cr_tune_check_space(CR_MODEL_SGL, &base, "drop=0.5..1"), CR_ERR_INVALID, "drop: value 1 is out of range");
-    CHECK_FAILS(cr_tune_check_space(CR_MODEL_XSIMGCL, &base, "lstar=1..3"), CR_ERR_INVALID, "lstar: value 3 is out of range");
+    CHECK_FAILS(cr_tune_check_space(CR_MODEL_XSIMGCL, &base, "tau=0,0.2"), CR_ERR_INVALID,
+                "tau: value 0 is out of range");
+    CHECK_FAILS(cr_tune_check_space(CR_MODEL_SGL, &base, "drop=0.5..1"), CR_ERR_INVALID,
+                "drop: value 1 is out of range");
+    CHECK_FAILS(cr_tune_check_space(CR_MODEL_XSIMGCL, &base, "lstar=1..3"), CR_ERR_INVALID,
+                "lstar: value 3 is out of range");
     CHECK_FAILS(cr_tune_check_space(CR_MODEL_XSIMGCL, &base, "layers=1.5,2"), CR_ERR_INVALID, "layers takes integers");
-    CHECK_FAILS(cr_tune_check_space(CR_MODEL_LIGHTGCN, &base, "eps=0.1,0.2"), CR_ERR_INVALID, "'eps' is not searched for lightgcn");
+    CHECK_FAILS(cr_tune_check_space(CR_MODEL_LIGHTGCN, &base, "eps=0.1,0.2"), CR_ERR_INVALID,
+                "'eps' is not searched for lightgcn");
     CHECK_FAILS(cr_tune_check_space(CR_MODEL_LIGHTGCN, &base, "frob=1..2"), CR_ERR_INVALID, "unknown option 'frob'");
     CHECK_FAILS(cr_tune_check_space(CR_MODEL_XSIMGCL, &base, "0.1,0.2"), CR_ERR_INVALID, "names no option");
     CHECK_FAILS(cr_tune_check_space(CR_MODEL_XSIMGCL, &base, "lambda=0.1..1, 0.5"), CR_ERR_INVALID, "follows a range");
@@ -121,8 +127,8 @@ static void same_seed_same_leaderboard_and_the_test_set_is_never_read_body(void)
     searched = 0;
     CHECK_OK(cr_tune(&ds, &o, &a));
     /* bracket 0: 4 at 1 epoch, 2 at 2, 1 at 4; bracket 1: 2 at 2, 1 at 4 */
-    CHECKF(a.planned == 10 && a.done == 10 && !a.stopped && searched == 10, "planned %d done %d stopped %d", a.planned, a.done,
-           a.stopped);
+    CHECKF(a.planned == 10 && a.done == 10 && !a.stopped && searched == 10, "planned %d done %d stopped %d", a.planned,
+           a.done, a.stopped);
     CHECK(a.n_board == 6 && a.board[0].epochs == 4 && a.board[1].epochs == 4 && a.board[0].valid >= a.board[1].valid);
     CHECK(a.board[0].valid > 0);
     for (i = 0; i < a.n_board; i++) CHECK(a.board[i].epochs <= 4 && a.board[i].best_epoch <= a.board[i].epochs);
@@ -172,7 +178,8 @@ static void an_interrupted_search_resumes_to_the_same_leaderboard_body(void) {
     CHECK(same_board(&full, &resumed) && resumed.board[0].from_state);
     cr_tune_result_free(&resumed);
     o.trials = 5; /* other arguments: refused, naming what differs */
-    CHECK_FAILS(cr_tune(&ds, &o, &resumed), CR_ERR_INVALID, "schedule differs (the state: 'trials=4'; now: 'trials=5')");
+    CHECK_FAILS(cr_tune(&ds, &o, &resumed), CR_ERR_INVALID,
+                "schedule differs (the state: 'trials=4'; now: 'trials=5')");
     o.trials = 4;
     o.base.dim = 12;
     CHECK_FAILS(cr_tune(&ds, &o, &resumed), CR_ERR_INVALID, "config differs (the state: 'dim=8'; now: 'dim=12')");
@@ -209,6 +216,8 @@ TEST(options_are_checked_before_any_training) {
 const crt_case crt_tune[] = {
     {"tune/spaces_parse_and_bad_ones_name_the_option", spaces_parse_and_bad_ones_name_the_option},
     {"tune/options_are_checked_before_any_training", options_are_checked_before_any_training},
-    {"tune/same_seed_same_leaderboard_and_the_test_set_is_never_read", same_seed_same_leaderboard_and_the_test_set_is_never_read},
-    {"tune/an_interrupted_search_resumes_to_the_same_leaderboard", an_interrupted_search_resumes_to_the_same_leaderboard},
+    {"tune/same_seed_same_leaderboard_and_the_test_set_is_never_read",
+     same_seed_same_leaderboard_and_the_test_set_is_never_read},
+    {"tune/an_interrupted_search_resumes_to_the_same_leaderboard",
+     an_interrupted_search_resumes_to_the_same_leaderboard},
     {NULL, NULL}};
