@@ -9366,8 +9366,14 @@ static cr_status cr__tune_values(cr__tparam *p, char *val, const char *what) {
         return CR_OK;
     }
     for (tok = val, i = 0; tok; i++) {
-        char *comma = strchr(tok, ',');
+        char *comma = strchr(tok, ','), *q = tok;
         if (comma) *comma = 0;
+        while (*q == ' ') q++;
+        if (!*q) { /* an empty value: skipped */
+            tok = comma ? comma + 1 : NULL;
+            i--;
+            continue;
+        }
         if (i == CR__TUNE_MAXV)
             return cr__fail(CR_ERR_INVALID, "%s: option %s: more than %d values", what, name, CR__TUNE_MAXV);
         if (!cr__tune_number(tok, &p->v[i]))
@@ -9399,9 +9405,9 @@ static cr_status cr__tune_parse(cr__tspace *s, cr_model_kind k, const cr_config 
         char *comma = strchr(tok, ','), *start = tok;
         if (comma) *comma = 0;
         while (*start == ' ') start++;
-        if (!*start) {
-        } /* an empty piece ("a=1,, b=2", a trailing comma) */
-        else if (strchr(start, '=')) {
+        if (!*start) { /* an empty piece ("a=1,, b=2", a trailing comma): a list goes on past it */
+            if (ne && !strstr(ent[ne - 1], "..")) tok[-1] = ',';
+        } else if (strchr(start, '=')) {
             if (ne == CR__TUNE_MAXP) return cr__fail(CR_ERR_INVALID, "%s: more than %d options", what, CR__TUNE_MAXP);
             ent[ne++] = start;
         } else if (!ne)

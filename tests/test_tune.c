@@ -56,6 +56,7 @@ TEST(spaces_parse_and_bad_ones_name_the_option) {
     CHECK_OK(cr_tune_check_space(CR_MODEL_XSIMGCL, &base, "lambda=0.01..1 log, tau=0.1,0.2,0.5, layers=1..3, eps=0.1"));
     CHECK_OK(cr_tune_check_space(CR_MODEL_SGL, &base, "drop=0,0.1, lambda = 0.1 , "));
     CHECK_OK(cr_tune_check_space(CR_MODEL_LIGHTGCN, &base, ""));
+    CHECK_OK(cr_tune_check_space(CR_MODEL_XSIMGCL, &base, "tau=0.1,,0.2, lambda=0.1,"));
     CHECK_FAILS(cr_tune_check_space(CR_MODEL_XSIMGCL, &base, "lambda=1..0.1"), CR_ERR_INVALID,
                 "lambda: range 1..0.1 has lo >= hi");
     CHECK_FAILS(cr_tune_check_space(CR_MODEL_XSIMGCL, &base, "eps=0..0.5 log"), CR_ERR_INVALID,
