@@ -13,7 +13,7 @@ ALL_CFLAGS = -std=c99 $(WARN) $(CFLAGS) $(OMPFLAG) -I.
 LDLIBS  := -lm
 
 HDR      := contrarec.h
-TEST_SRC := tests/main.c tests/test_core.c tests/test_kernels.c tests/test_data.c tests/test_aug.c tests/test_grad.c tests/test_model.c tests/test_fit.c tests/test_alloc.c tests/test_pictures.c tests/test_cli.c
+TEST_SRC := tests/main.c tests/test_core.c tests/test_kernels.c tests/test_data.c tests/test_aug.c tests/test_grad.c tests/test_model.c tests/test_fit.c tests/test_tune.c tests/test_alloc.c tests/test_pictures.c tests/test_cli.c
 
 .PHONY: all test minimal asan valgrind fuzz bench check-header clean
 

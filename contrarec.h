@@ -68,6 +68,30 @@
       written after every epoch, and a call that finds the file goes on after its epoch with the
       result an uninterrupted run on as many threads gives, bit for bit. For a loop of your own: cr_model_create, cr_train_epoch, cr_evaluate.
 
+   TUNING
+      Whether a contrastive model beats LightGCN depends on lambda, tau, eps, the learning rate
+      and the L2 weight. cr_tune searches them on validation alone, within a time budget:
+
+         cr_tune_opts t;                     // memset to 0: 9 trials, 5 epochs, eta 3
+         cr_tune_result r;
+         cr_model_kind kinds[2] = {CR_MODEL_LIGHTGCN, CR_MODEL_XSIMGCL};
+         memset(&t, 0, sizeof t);
+         t.models = kinds;                   // one leaderboard, each model with its own space
+         t.n_models = 2;
+         t.budget_seconds = 600;             // where the search stops, never what it draws
+         if (cr_tune(&ds, &t, &r) == CR_OK) {
+             fit.epochs = r.board[0].epochs; // the winner, trained as cr_fit does: the test set
+             cr_fit(&m, &r.board[0].cfg, &ds, &fit, &res);  // is read here, once
+             cr_tune_result_free(&r);
+         }
+
+      It is successive halving (Hyperband with t.brackets > 1): configurations drawn from each
+      model's default space (the papers' ranges; cr_tune_default_space) or t.space, each trial
+      a cr_fit from scratch for its rung's epochs with the test set hidden from it, the best
+      1/eta going on for eta times the epochs. Trials retrain rather than continue: simpler, and
+      a rung's figure is exactly what `train --epochs N` gives. Same seed, options, data and
+      thread count: the same leaderboard; t.state_path makes a long search resumable.
+
       Build with -O3 -march=native -fopenmp for speed; without -fopenmp everything runs on one
       thread. Data formats: see cr_format. Raw ids in files are kept: results and
       recommendations come back in the user's own ids (cr_recommend, cr_model_export_npy).
@@ -1202,6 +1226,82 @@ CR_API int64_t cr_cold_users(const cr_dataset *ds, double share, uint64_t seed, 
    graph models, appended to sequences). Options are checked before any work. */
 CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg, const cr_dataset *ds, const cr_fit_opts *opts,
                         cr_fit_result *res);
+
+/* Budgeted hyperparameter search on validation (successive halving; Hyperband with brackets >
+   1). Bracket b starts ceil(trials / eta^b) configurations at min_epochs x eta^b epochs; each
+   rung keeps the best 1/eta of its configurations by the validation figure and trains them eta
+   times longer, until the rung of min_epochs x eta^(K-1) epochs (K = 1 + floor(log_eta trials)),
+   which every bracket reaches. Every trial is a cr_fit from scratch (fit.epochs = the rung's
+   epochs, selection on validation with fit's valid_ratio, metric and cut-offs; the test set is
+   hidden from cr_fit: cr_tune never reads it). The first configuration of each model in
+   bracket 0 is its default (base) one; the others are drawn from the model's search space with
+   a stream of (seed, bracket, slot): the configurations and the schedule depend only on the
+   seed and the options, the budget only decides where the search stops (a trial running at
+   the deadline is abandoned). Same seed, options, data and thread count: the same leaderboard.
+
+   A search space is "name=lo..hi [log], name=v1,v2,v3, ...": a cr_config field (lambda, tau,
+   eps, drop, lr, reg, layers, lstar, ...), a range drawn uniformly (log: log-uniformly; an
+   integer field draws integers; floats are rounded to 3 significant digits) or a list of values.
+   Each model has its default space (cr_tune_default_space) with the papers' ranges; what a
+   model may search is its default space's options and lr, reg, batch, dim, clip (and layers
+   for graph models). */
+typedef struct cr_tune_trial {
+    cr_config cfg;     /* the trial's configuration, as cr_fit takes it (0: the default) */
+    int bracket, rung, slot;
+    int epochs;        /* the epochs it trained (its rung's) */
+    int best_epoch;    /* the validation-selected epoch among them */
+    double valid;      /* the selection metric on validation at best_epoch (-1: diverged) */
+    double seconds;    /* training and validation time (as recorded, for a trial from the state) */
+    int from_state;    /* 1: read from state_path, not trained by this call */
+    char options[256]; /* its searched options that differ from the defaults, "lambda=0.1 eps=0.05" */
+} cr_tune_trial;
+
+/* Called after each finished trial (done of planned); return non-zero to stop the search. */
+typedef int (*cr_tune_fn)(void *user, const cr_tune_trial *t, int done, int planned);
+
+typedef struct cr_tune_opts {
+    cr_config base;    /* every trial's fixed options; base.model is the model when n_models is 0 */
+    const cr_model_kind *models; /* several models: each with its own space, one leaderboard */
+    int n_models;      /* (graph models, or sequence models, not both: their validations differ) */
+    const char *space; /* NULL: each model's default space; else the options a model can search
+                          are taken from it (a model none of whose options it names: its defaults
+                          only) and one no model can search is an error */
+    int trials;        /* configurations of bracket 0's first rung: 9 */
+    int min_epochs;    /* epochs of bracket 0's first rung: 5 */
+    int eta;           /* halving rate: 3 */
+    int brackets;      /* Hyperband brackets, 1..K: 1 (successive halving) */
+    double budget_seconds; /* stop when this much time has passed: 0, none */
+    uint64_t seed;     /* sampling: 0, base.seed (resolved) */
+    cr_fit_opts fit;   /* the validation protocol: valid_ratio, metric, metric_k, eval, eval_every;
+                          the rest must stay 0 (train the winner with cr_fit) */
+    const char *state_path; /* if not NULL: a file, or a folder to hold tune.state, with every
+                          finished trial, written after each; a call with the same arguments
+                          and data skips the trials it holds (a state of other arguments is an
+                          error that names what differs) */
+    cr_tune_fn on_trial;
+    void *user;
+} cr_tune_opts;
+
+typedef struct cr_tune_result {
+    cr_tune_trial *board; /* each configuration at its furthest rung, best first (more epochs,
+                             then the higher validation figure): board[0] is the winner */
+    int n_board;
+    int done, planned; /* trials finished (from the state too) and in the whole schedule */
+    int stopped;       /* 0: complete; 1: the budget ran out; 2: on_trial stopped it */
+    double seconds;    /* this call's */
+} cr_tune_result;
+
+/* Searches configurations of ds's training data on validation; the winner is res->board[0]:
+   train it with cr_fit (fit.epochs = its epochs) to read the test set once. Everything is
+   checked before any training; free res with cr_tune_result_free. */
+CR_API cr_status cr_tune(const cr_dataset *ds, const cr_tune_opts *o, cr_tune_result *res);
+CR_API void cr_tune_result_free(cr_tune_result *res);
+/* A model's default search space ("" for an unknown model). */
+CR_API const char *cr_tune_default_space(cr_model_kind k);
+/* Parses a search space for model k over base (base.model is ignored): CR_ERR_INVALID names
+   the option and the problem (not searchable for k, lo >= hi, log with lo <= 0, a value the
+   configuration refuses). */
+CR_API cr_status cr_tune_check_space(cr_model_kind k, const cr_config *base, const char *space);
 
 /* ==== 11. I/O: checkpoints and embedding export ============================================= */
 
@@ -5128,6 +5228,7 @@ typedef struct cr__model_ops {
     const char *name, *about;
     int sequential; /* training examples are users' histories, else (user, item) pairs */
     int negatives;  /* each (user, item) example gets a uniformly sampled negative */
+    const char *space; /* cr_tune's default search space: the papers' ranges of its main knobs */
     int layers, proj_head, lstar, batch; /* defaults; 0: none, or the generic default */
     float lr, tau, lambda, eps, drop, reg; /* reg 0: the generic default */
     int first_layer; /* graph encoder: the layer mean starts at layer 0 (LightGCN) or 1 (SimGCL) */
@@ -8461,37 +8562,45 @@ static cr_status cr__cl4srec_loss(cr_model *m, const cr__batch *b, int want_grad
 #define CR__SEQ_SERVING cr__seq_prepare, cr__seq_item_vectors, cr__seq_user_vectors, cr__seq_fold_in, cr__seq_memory, cr__seq_release
 
 static const cr__model_ops cr__models[] = {
-    /* kind, name, about, sequential, negatives,
+    /* kind, name, about, sequential, negatives, space (cr_tune),
        layers, proj_head, lstar, batch, lr, tau, lambda, eps, drop, reg, first_layer, l2_selfrec,
        check, plan, setup, workspace, epoch_begin, loss, batch_end, running,
        prepare, item_vectors, user_vectors, fold_in, memory, release */
     {CR_MODEL_MF, "mf", "matrix factorisation, BPR", 0, 1,
+     "lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      0, 0, 0, 0, 0, 0.2f, 0, 0, 0, 0, 0, CR__L2_EGO,
      cr__graph_check, cr__graph_plan, cr__graph_setup, cr__mf_ws, NULL, cr__mf_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_LIGHTGCN, "lightgcn", "LightGCN: linear propagation, BPR", 0, 1,
+     "lr=3e-4..1e-2 log, reg=1e-6..1e-2 log, layers=1..4",
      3, 0, 0, 0, 0, 0.2f, 0, 0, 0, 0, 0, CR__L2_EGO,
      cr__graph_check, cr__graph_plan, cr__graph_setup, cr__lightgcn_ws, NULL, cr__lightgcn_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_SGL, "sgl", "SGL: augmented-graph views (node/edge dropout, random walks, mixed, subgraphs), InfoNCE", 0, 1,
+     "lambda=0.005,0.01,0.05,0.1,0.5,1, tau=0.1,0.2,0.5,1, drop=0,0.1,0.2,0.3,0.4,0.5, "
+     "lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      3, 0, 0, 0, 0, 0.2f, 0.1f, 0, 0.1f, 0, 0, CR__L2_FINAL_UPN,
      cr__graph_check, cr__graph_plan, cr__graph_setup, cr__sgl_ws, cr__sgl_views, cr__sgl_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_SIMGCL, "simgcl", "SimGCL: two noise-perturbed passes, InfoNCE", 0, 1,
+     "lambda=0.01..2 log, eps=0.01..0.5 log, lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      3, 0, 0, 0, 0, 0.2f, 0.5f, 0.1f, 0, 0, 1, CR__L2_FINAL_UP,
      cr__graph_check, cr__graph_plan, cr__graph_setup, cr__simgcl_ws, NULL, cr__simgcl_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_XSIMGCL, "xsimgcl", "XSimGCL: one noisy pass, final vs layer l* output", 0, 1,
+     "lambda=0.01..1 log, eps=0.01..0.5 log, tau=0.1..0.2, lstar=1,2, lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      2, 0, 1, 0, 0, 0.15f, 0.2f, 0.2f, 0, 0, 1, CR__L2_FINAL_UP,
      cr__xsimgcl_check, cr__graph_plan, cr__graph_setup, cr__xsimgcl_ws, NULL, cr__xsimgcl_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_GRU4REC, "gru4rec", "GRU sequence encoder, next-item softmax", 1, 0,
+     "lr=3e-4..1e-2 log, dropout=0..0.5",
      0, 0, 0, 0, 0, 0.2f, 0, 0, 0, 0, 0, 0,
      NULL, cr__seq_plan, cr__seq_setup, cr__seq_ws, NULL, cr__gru4rec_loss, NULL, NULL,
      CR__SEQ_SERVING},
     /* CL4SRec: the paper's tau = 1 without a head left the GRU below the same GRU without the
        contrast on Beauty; the head and tau were chosen on validation (bench/RESULTS.md) */
     {CR_MODEL_CL4SREC, "cl4srec", "GRU encoder, next-item softmax + CL4SRec contrast", 1, 0,
+     "lambda=0.01..1 log, tau=0.1..1 log, aug_rate=0.1..0.5, lr=3e-4..1e-2 log, dropout=0..0.5",
      0, 1, 0, 0, 0, 0.2f, 0.1f, 0, 0, 0, 0, 0,
      NULL, cr__seq_plan, cr__cl4srec_setup, cr__cl4srec_ws, NULL, cr__cl4srec_loss, NULL, NULL,
      CR__SEQ_SERVING},
@@ -8499,12 +8608,16 @@ static const cr__model_ops cr__models[] = {
        lr 2e-3, tau 0.05, ssl_reg 1e-6, alpha 0.5, proto_reg 5e-8, 10 clusters; overall.yaml:
        batch 4096; 3 layers, hyper_layers 1, so layer 2 is contrasted with layer 0) */
     {CR_MODEL_NCL, "ncl", "NCL: LightGCN + structure contrast (layer 2 vs ego) + prototype contrast (k-means)", 0, 1,
+     "lambda=1e-7..1e-5 log, proto_reg=1e-8..1e-6 log, tau=0.05..0.2 log, ssl_alpha=0.5..1.5, "
+     "lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      3, 0, 2, 4096, 2e-3f, 0.05f, 1e-6f, 0, 0, 0, 0, CR__L2_EGO,
      cr__ncl_check, cr__graph_plan, cr__ncl_setup, cr__ncl_ws, cr__ncl_epoch, cr__ncl_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     /* RecDCL: THUDM/RecDCL's run_beauty.sh (batch 256, lr 1e-3, weight decay 1e-7, 2 layers;
        weights 1 / 0.2 / 5, momentum 0.1, bt_coeff 0.01); its d = 2048 is left to --dim */
     {CR_MODEL_RECDCL, "recdcl", "RecDCL: LightGCN + Barlow Twins (UIBT) + feature uniformity (UUII) + history contrast (BCL); d 64 here, the authors' 2048 with --dim 2048", 0, 0,
+     "lambda=0.1..10 log, bt_off=0.005..0.05 log, poly_w=0.05..1 log, bcl_w=1..10 log, "
+     "momentum=0.1..0.9, lr=3e-4..1e-2 log, reg=1e-8..1e-5 log",
      2, 0, 0, 256, 1e-3f, 0.2f, 1.0f, 0, 0, 1e-7f, 0, CR__L2_EGO,
      cr__recdcl_check, cr__recdcl_plan, cr__recdcl_setup, cr__recdcl_ws, NULL, cr__recdcl_loss, cr__recdcl_batch_end, cr__recdcl_running,
      cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__recdcl_memory, cr__recdcl_release},
@@ -8513,6 +8626,7 @@ static const cr__model_ops cr__models[] = {
        validation NDCG@20 and every variant with eps = 0.2 adversarial views the worst
        (bench/RESULTS.md) */
     {CR_MODEL_RCL, "rcl", "RCL: XSimGCL + false-negative masking/DCL/ADNCE, adversarial views, confidence weights", 0, 1,
+     "lambda=0.01..1 log, eps=0.01..0.5 log, tau=0.1..0.2, gamma=0,0.5,1,2, lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      2, 0, 1, 0, 0, 0.15f, 0.2f, 0.2f, 0, 0, 1, CR__L2_FINAL_UP,
      cr__rcl_check, cr__graph_plan, cr__rcl_setup, cr__rcl_ws, NULL, cr__rcl_loss, cr__rcl_batch_end, cr__rcl_running,
      cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__rcl_release},
@@ -9283,6 +9397,789 @@ done:
     cr_interactions_free(&test_all);
     CR_FREE(pick);
     CR_FREE(ipick);
+    return st;
+}
+
+/* ---- 9b. cr_tune: successive halving on validation ---- */
+
+#define CR__TUNE_MAXP 16 /* options per space */
+#define CR__TUNE_MAXV 16 /* values per list */
+#define CR__TUNE_MAXM 16 /* models per search */
+
+/* One searched option: a list of n values, or (n == 0) the range lo..hi. */
+typedef struct cr__tparam {
+    const cr__cfg_field *f;
+    int log, n;
+    double lo, hi, v[CR__TUNE_MAXV];
+} cr__tparam;
+
+typedef struct cr__tspace {
+    int n;
+    cr__tparam p[CR__TUNE_MAXP];
+} cr__tspace;
+
+static int cr__is_dir(const char *path); /* section 11 */
+
+CR_API const char *cr_tune_default_space(cr_model_kind k) {
+    const cr__model_ops *o = cr__ops_of((int)k);
+    return o && o->space ? o->space : "";
+}
+
+static const cr__cfg_field *cr__cfg_named(const char *name) {
+    int i;
+    for (i = 0; i < CR__N_CFG; i++)
+        if (!strcmp(cr__config_fields[i].name, name)) return &cr__config_fields[i];
+    return NULL;
+}
+
+/* A field's value as a number, and the other way (a float 0 is stored as CR_OFF: "off", not
+   "the default"). */
+static double cr__cfg_num(const cr_config *c, const cr__cfg_field *f) {
+    uint32_t u = (uint32_t)cr__cfg_get_bits(c, f);
+    float x;
+    if (f->type == CR__T_F32) {
+        memcpy(&x, &u, 4);
+        return (double)x;
+    }
+    return f->type == CR__T_I32 ? (double)(int32_t)u : (double)u;
+}
+
+static void cr__cfg_set_num(cr_config *c, const cr__cfg_field *f, double v) {
+    char *p = (char *)c + f->off;
+    if (f->type == CR__T_F32) {
+        float x = v == 0 ? CR_OFF : (float)v;
+        memcpy(p, &x, 4);
+    } else {
+        int32_t i = (int32_t)v;
+        memcpy(p, &i, 4);
+    }
+}
+
+/* The shortest of %g and %.9g that reads back as the same float (so printed options round-trip). */
+static void cr__tune_fmt(char *buf, size_t n, const cr__cfg_field *f, double v) {
+    if (f->type != CR__T_F32) {
+        snprintf(buf, n, "%d", (int)v);
+        return;
+    }
+    snprintf(buf, n, "%g", v);
+    if ((float)strtod(buf, NULL) != (float)v) snprintf(buf, n, "%.9g", v);
+}
+
+/* Options a model may search: those of its default space, the generic ones, and layers for
+   models that propagate. */
+static int cr__tune_allowed(cr_model_kind k, const char *name) {
+    static const char *const generic[] = {"lr", "reg", "batch", "dim", "clip"};
+    const cr__model_ops *o = cr__ops_of((int)k);
+    const char *s = o && o->space ? o->space : "";
+    size_t n = strlen(name);
+    int i;
+    for (i = 0; i < 5; i++)
+        if (!strcmp(name, generic[i])) return 1;
+    if (!strcmp(name, "layers") && o && o->layers) return 1;
+    while ((s = strstr(s, name)) != NULL) {
+        if ((s == o->space || s[-1] == ' ' || s[-1] == ',') && s[n] == '=') return 1;
+        s += n;
+    }
+    return 0;
+}
+
+/* A value of an option is one the configuration accepts and keeps. */
+static cr_status cr__tune_value_ok(cr_model_kind k, const cr_config *base, const cr__cfg_field *f, double v,
+                                   const char *what) {
+    cr_config c = *base;
+    double got;
+    char txt[40];
+    c.model = k;
+    cr__cfg_set_num(&c, f, v);
+    cr__tune_fmt(txt, sizeof txt, f, v);
+    if (f->type == CR__T_F32 && (float)v == CR_OFF)
+        return cr__fail(CR_ERR_INVALID, "%s: option %s: value -1 is out of range (write 0 for off)", what, f->name);
+    if (cr_config_resolve(&c) != CR_OK) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s", cr_last_error());
+        return cr__fail(CR_ERR_INVALID, "%s: option %s: value %s is out of range (%s)", what, f->name, txt, msg);
+    }
+    got = cr__cfg_num(&c, f);
+    if (f->type == CR__T_F32 ? (float)got != (float)v : got != v)
+        return cr__fail(CR_ERR_INVALID, "%s: option %s: value %s is not kept (the configuration makes it %g)", what,
+                        f->name, txt, got);
+    return CR_OK;
+}
+
+static int cr__tune_number(const char *s, double *v) {
+    char *end;
+    while (*s == ' ') s++;
+    *v = strtod(s, &end);
+    while (*end == ' ') end++;
+    return end != s && !*end && *v == *v && *v > -1e30 && *v < 1e30;
+}
+
+/* One option's value text: "lo..hi", "lo..hi log", or "v1,v2,...". */
+static cr_status cr__tune_values(cr__tparam *p, char *val, const char *what) {
+    const char *name = p->f->name;
+    char *dots = strstr(val, ".."), *tok;
+    int i, isint = p->f->type != CR__T_F32;
+    if (dots) {
+        char *lo = val, *hi = dots + 2, *sp;
+        size_t n;
+        *dots = 0;
+        while (*hi == ' ') hi++;
+        n = strlen(hi);
+        while (n && hi[n - 1] == ' ') hi[--n] = 0;
+        if (n > 3 && !strcmp(hi + n - 3, "log") && ((sp = strrchr(hi, ' ')) != NULL) && !strcmp(sp + 1, "log")) {
+            p->log = 1;
+            *sp = 0;
+        }
+        if (!cr__tune_number(lo, &p->lo) || !cr__tune_number(hi, &p->hi))
+            return cr__fail(CR_ERR_INVALID,
+                            "%s: option %s: '%s..%s' is not a range lo..hi of numbers (add ' log' for a log scale)",
+                            what, name, lo, hi);
+        if (p->lo >= p->hi)
+            return cr__fail(CR_ERR_INVALID, "%s: option %s: range %g..%g has lo >= hi", what, name, p->lo, p->hi);
+        if (p->log && p->lo <= 0)
+            return cr__fail(CR_ERR_INVALID, "%s: option %s: a log scale needs lo > 0 (lo is %g)", what, name, p->lo);
+        if (isint && (p->lo != floor(p->lo) || p->hi != floor(p->hi)))
+            return cr__fail(CR_ERR_INVALID, "%s: option %s takes integers (range %g..%g)", what, name, p->lo, p->hi);
+        return CR_OK;
+    }
+    for (tok = val, i = 0; tok; i++) {
+        char *comma = strchr(tok, ','), *q = tok;
+        if (comma) *comma = 0;
+        while (*q == ' ') q++;
+        if (!*q) { /* an empty value: skipped */
+            tok = comma ? comma + 1 : NULL;
+            i--;
+            continue;
+        }
+        if (i == CR__TUNE_MAXV)
+            return cr__fail(CR_ERR_INVALID, "%s: option %s: more than %d values", what, name, CR__TUNE_MAXV);
+        if (!cr__tune_number(tok, &p->v[i]))
+            return cr__fail(CR_ERR_INVALID, "%s: option %s: '%s' is not a number", what, name, tok);
+        if (isint && p->v[i] != floor(p->v[i]))
+            return cr__fail(CR_ERR_INVALID, "%s: option %s takes integers ('%s')", what, name, tok);
+        tok = comma ? comma + 1 : NULL;
+    }
+    if (!i) return cr__fail(CR_ERR_INVALID, "%s: option %s has no values", what, name);
+    p->n = i;
+    return CR_OK;
+}
+
+/* Parses spec for model k. With lenient, options k cannot search are left out (*taken gets a
+   bit per entry it kept); otherwise they are errors. Every value is checked against base. */
+static cr_status cr__tune_parse(cr__tspace *s, cr_model_kind k, const cr_config *base, const char *spec, int lenient,
+                                unsigned *taken) {
+    char buf[2048], what[64], *ent[CR__TUNE_MAXP + 1], *tok;
+    int ne = 0, i, j;
+    cr_status st;
+    memset(s, 0, sizeof *s);
+    if (taken) *taken = 0;
+    snprintf(what, sizeof what, "search space of %s", cr_model_name(k));
+    if (strlen(spec) >= sizeof buf)
+        return cr__fail(CR_ERR_INVALID, "%s: longer than %d characters", what, (int)sizeof buf - 1);
+    strcpy(buf, spec);
+    /* entries start at "name=": a piece without '=' continues the previous entry's list */
+    for (tok = buf; *tok;) {
+        char *comma = strchr(tok, ','), *start = tok;
+        if (comma) *comma = 0;
+        while (*start == ' ') start++;
+        if (!*start) { /* an empty piece ("a=1,, b=2", a trailing comma): a list goes on past it */
+            if (ne && !strstr(ent[ne - 1], "..")) tok[-1] = ',';
+        } else if (strchr(start, '=')) {
+            if (ne == CR__TUNE_MAXP) return cr__fail(CR_ERR_INVALID, "%s: more than %d options", what, CR__TUNE_MAXP);
+            ent[ne++] = start;
+        } else if (!ne)
+            return cr__fail(CR_ERR_INVALID, "%s: '%s' names no option (name=lo..hi [log], or name=v1,v2)", what, start);
+        else if (strstr(ent[ne - 1], ".."))
+            return cr__fail(CR_ERR_INVALID, "%s: '%s' follows a range (%s); entries are name=lo..hi or name=v1,v2",
+                            what, start, ent[ne - 1]);
+        else
+            tok[-1] = ','; /* the list goes on: rejoin it (its NUL was the comma before this piece) */
+        if (!comma) break;
+        tok = comma + 1;
+    }
+    for (i = 0; i < ne; i++) {
+        char *eq = strchr(ent[i], '='), *nm = ent[i];
+        size_t n;
+        cr__tparam *p = &s->p[s->n];
+        *eq = 0;
+        n = strlen(nm);
+        while (n && nm[n - 1] == ' ') nm[--n] = 0;
+        if (!n) return cr__fail(CR_ERR_INVALID, "%s: an entry has no option name before '='", what);
+        p->f = cr__cfg_named(nm);
+        if (!p->f)
+            return cr__fail(CR_ERR_INVALID,
+                            "%s: unknown option '%s' (%s can search: %s; and lr, reg, batch, dim, clip%s)", what, nm,
+                            cr_model_name(k), cr_tune_default_space(k), cr__ops_of((int)k)->layers ? ", layers" : "");
+        if ((p->f->type != CR__T_F32 && p->f->type != CR__T_I32) || !cr__tune_allowed(k, nm)) {
+            if (lenient) continue;
+            return cr__fail(CR_ERR_INVALID,
+                            "%s: option '%s' is not searched for %s (it can search: %s; and lr, reg, batch, dim, "
+                            "clip%s)",
+                            what, nm, cr_model_name(k), cr_tune_default_space(k),
+                            cr__ops_of((int)k)->layers ? ", layers" : "");
+        }
+        for (j = 0; j < s->n; j++)
+            if (s->p[j].f == p->f) return cr__fail(CR_ERR_INVALID, "%s: option %s is given twice", what, nm);
+        if ((st = cr__tune_values(p, eq + 1, what)) != CR_OK) return st;
+        if (p->n)
+            for (j = 0; j < p->n; j++) {
+                if ((st = cr__tune_value_ok(k, base, p->f, p->v[j], what)) != CR_OK) return st;
+            }
+        else if ((st = cr__tune_value_ok(k, base, p->f, p->lo, what)) != CR_OK ||
+                 (st = cr__tune_value_ok(k, base, p->f, p->hi, what)) != CR_OK)
+            return st;
+        if (taken) *taken |= 1u << i;
+        s->n++;
+    }
+    return CR_OK;
+}
+
+CR_API cr_status cr_tune_check_space(cr_model_kind k, const cr_config *base, const char *space) {
+    cr__tspace s;
+    cr_config b;
+    if (!cr__ops_of((int)k))
+        return cr__fail(CR_ERR_INVALID, "cr_tune: unknown model %d (models: %s)", (int)k, cr_model_list());
+    if (base)
+        b = *base;
+    else
+        memset(&b, 0, sizeof b);
+    return cr__tune_parse(&s, k, &b, space ? space : cr_tune_default_space(k), 0, NULL);
+}
+
+/* The space printed back ("lambda=0.01..1 log, tau=0.1,0.2"): the state file's record of it. */
+static void cr__tune_space_text(const cr__tspace *s, char *buf, size_t n) {
+    size_t o = 0;
+    int i, j;
+    buf[0] = 0;
+    for (i = 0; i < s->n && o < n; i++) {
+        const cr__tparam *p = &s->p[i];
+        o += (size_t)snprintf(buf + o, n - o, "%s%s=", i ? ", " : "", p->f->name);
+        if (!p->n)
+            o += (size_t)snprintf(buf + o, o < n ? n - o : 0, "%.9g..%.9g%s", p->lo, p->hi, p->log ? " log" : "");
+        for (j = 0; j < p->n && o < n; j++) o += (size_t)snprintf(buf + o, n - o, "%s%.9g", j ? "," : "", p->v[j]);
+    }
+}
+
+static double cr__round3(double v) {
+    double m;
+    if (v == 0) return 0;
+    m = pow(10.0, floor(log10(fabs(v))) - 2);
+    return floor(v / m + 0.5) * m;
+}
+
+/* Draws one configuration from s into c; a combination the configuration refuses (lstar above
+   layers) is drawn again from the same stream. */
+static cr_status cr__tune_sample(const cr__tspace *s, cr_model_kind k, cr_rng *r, cr_config *c) {
+    cr_config base = *c, t;
+    int tries, i;
+    for (tries = 0; tries < 1000; tries++) {
+        *c = base;
+        for (i = 0; i < s->n; i++) {
+            const cr__tparam *p = &s->p[i];
+            double v, u = (double)cr_rng_float(r), lo = p->lo, hi = p->hi;
+            int isint = p->f->type != CR__T_F32;
+            if (p->n)
+                v = p->v[cr_rng_below(r, (uint32_t)p->n)];
+            else {
+                if (isint) hi += 1; /* integers: floor over [lo, hi + 1) */
+                v = p->log ? exp(log(lo) + u * (log(hi) - log(lo))) : lo + u * (hi - lo);
+                v = isint ? floor(v) : cr__round3(v);
+                if (v < p->lo) v = p->lo;
+                if (v > p->hi) v = p->hi;
+            }
+            cr__cfg_set_num(c, p->f, v);
+        }
+        t = *c;
+        t.model = k;
+        if (cr_config_resolve(&t) == CR_OK) return CR_OK;
+    }
+    return cr__fail(CR_ERR_INVALID, "search space of %s: no valid configuration in 1000 draws (%s)", cr_model_name(k),
+                    cr_last_error());
+}
+
+/* The searched options whose values differ from the base configuration's, "lambda=0.1 eps=0.05". */
+static void cr__tune_options(const cr__tspace *s, const cr_config *base, const cr_config *c, char *buf, size_t n) {
+    cr_config rb = *base, rc = *c;
+    size_t o = 0;
+    int i;
+    buf[0] = 0;
+    cr_config_resolve(&rb);
+    cr_config_resolve(&rc);
+    for (i = 0; i < s->n; i++) {
+        const cr__cfg_field *f = s->p[i].f;
+        char v[40];
+        if (cr__cfg_get_bits(&rb, f) == cr__cfg_get_bits(&rc, f)) continue;
+        cr__tune_fmt(v, sizeof v, f, cr__cfg_num(&rc, f));
+        o += (size_t)snprintf(buf + o, o < n ? n - o : 0, "%s%s=%s", o ? " " : "", f->name, v);
+    }
+}
+
+/* A search in progress. */
+typedef struct cr__tune_run {
+    const cr_tune_opts *o;
+    cr_dataset dv; /* ds with its test set left out: cr_fit cannot read it */
+    cr_model_kind models[CR__TUNE_MAXM];
+    cr_config base[CR__TUNE_MAXM]; /* the base configuration of each model */
+    cr__tspace space[CR__TUNE_MAXM];
+    int nm, trials, min_epochs, eta, brackets, K, planned, stopped;
+    uint64_t seed;
+    double deadline;
+    char path[1024], *head; /* the state file and the header these arguments give */
+    cr_tune_trial *rec;     /* every finished trial: the state's, then this call's */
+    int n_rec;
+    int64_t cap_rec, cap_used;
+    int *used; /* rec[i] was met by this call's schedule */
+    int done;
+} cr__tune_run;
+
+static int cr__tune_epoch(void *user, cr_model *m, const cr_fit_info *e) {
+    const cr__tune_run *R = (const cr__tune_run *)user;
+    (void)m;
+    (void)e;
+    return R->deadline > 0 && cr__now() >= R->deadline; /* the budget: abandon the trial */
+}
+
+/* The state's header: every argument a trial's result depends on, one "key: value" a line. */
+static cr_status cr__tune_header(cr__tune_run *R) {
+    const cr_tune_opts *o = R->o;
+    const cr_interactions *x[2];
+    size_t cap = 8192, n = 0;
+    uint64_t h = 0x9e3779b97f4a7c15ull;
+    int i, k;
+    int64_t r;
+    char cfg[4096], sp[2048];
+    cr_config b = R->base[0];
+    x[0] = &R->dv.train;
+    x[1] = &R->dv.valid;
+    for (k = 0; k < 2; k++)
+        for (r = 0; r < x[k]->n; r++)
+            h = cr_hash64(h, ((uint64_t)(uint32_t)x[k]->user[r] << 32) | (uint32_t)x[k]->item[r]);
+    if (!(R->head = (char *)cr__alloc_array(cap, 1, "tune state header"))) return CR_ERR_NOMEM;
+    b.model = (cr_model_kind)0;
+    cr_config_format(&b, cfg, sizeof cfg);
+    n += (size_t)snprintf(R->head + n, cap - n, "contrarec tune state 1\nmodels:");
+    for (i = 0; i < R->nm; i++)
+        n += (size_t)snprintf(R->head + n, cap - n, "%s%s", i ? "," : " ", cr_model_name(R->models[i]));
+    for (i = 0; i < R->nm; i++) {
+        cr__tune_space_text(&R->space[i], sp, sizeof sp);
+        n += (size_t)snprintf(R->head + n, cap - n, "\nspace %s: %s", cr_model_name(R->models[i]), sp);
+    }
+    n += (size_t)snprintf(R->head + n, cap - n,
+                          "\nschedule: trials=%d min_epochs=%d eta=%d brackets=%d seed=%llu threads=%d", R->trials,
+                          R->min_epochs, R->eta, R->brackets, (unsigned long long)R->seed, cr_get_num_threads());
+    n += (size_t)snprintf(R->head + n, cap - n,
+                          "\nconfig: %s\nvalidation: valid_ratio=%.9g metric=%s@%d eval_every=%d ks=", cfg,
+                          o->fit.valid_ratio, cr_metric_name(o->fit.metric), o->fit.metric_k, o->fit.eval_every);
+    for (i = 0; i < CR_MAX_K && o->fit.eval.ks[i]; i++)
+        n += (size_t)snprintf(R->head + n, cap - n, "%s%d", i ? "," : "", o->fit.eval.ks[i]);
+    n += (size_t)snprintf(R->head + n, cap - n,
+                          " exclude_seen=%d patience=%d\ndata: users=%d items=%d training=%lld "
+                          "validation=%lld hash=%016llx\n",
+                          o->fit.eval.exclude_seen, o->fit.patience, R->dv.n_users, R->dv.n_items,
+                          (long long)R->dv.train.n, (long long)R->dv.valid.n, (unsigned long long)h);
+    if (n >= cap) return cr__fail(CR_ERR_INVALID, "cr_tune: the state's header is longer than %d bytes", (int)cap);
+    return CR_OK;
+}
+
+static cr_status cr__tune_push(cr__tune_run *R, const cr_tune_trial *t) {
+    if (!cr__grow((void **)&R->rec, &R->cap_rec, R->n_rec + 1, sizeof *R->rec, "tune trials") ||
+        !cr__grow((void **)&R->used, &R->cap_used, R->n_rec + 1, sizeof *R->used, "tune trials"))
+        return CR_ERR_NOMEM;
+    R->rec[R->n_rec] = *t;
+    R->used[R->n_rec++] = 0;
+    return CR_OK;
+}
+
+/* The first difference of two header lines: a window around it from each. */
+static cr_status cr__tune_mismatch(const char *path, const char *was, const char *now) {
+    size_t i = 0, a, key;
+    char w[96], n[96];
+    while (was[i] && was[i] == now[i] && was[i] != '\n') i++;
+    for (key = 0; was[key] && was[key] != ':' && was[key] != '\n'; key++) {}
+    for (a = i; a > 0 && was[a - 1] != ' ' && was[a - 1] != '\n'; a--) {}
+    snprintf(w, sizeof w, "%.*s", (int)strcspn(was + a, " \n"), was + a);
+    snprintf(n, sizeof n, "%.*s", (int)strcspn(now + a, " \n"), now + a);
+    return cr__fail(CR_ERR_INVALID,
+                    "tune state %s comes from other arguments: %.*s differs (the state: '%s'; now: '%s')", path,
+                    (int)key, was, w, n);
+}
+
+/* Reads the state file, if there is one: its header must be these arguments'. */
+static cr_status cr__tune_load(cr__tune_run *R) {
+    char *text = NULL, *line, *next;
+    size_t len, hl = strlen(R->head);
+    long ln = 0;
+    FILE *f = fopen(R->path, "rb");
+    cr_status st;
+    if (!f)
+        return errno == ENOENT ? CR_OK
+                               : cr__fail(CR_ERR_IO, "tune state %s: cannot open: %s", R->path, strerror(errno));
+    fclose(f);
+    if ((st = cr__read_file(R->path, &text, &len)) != CR_OK) return st;
+    if (len < hl || memcmp(text, R->head, hl)) {
+        const char *a = text, *b = R->head;
+        while (*a && *b) { /* the first line that differs */
+            size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+            if (la != lb || memcmp(a, b, la)) break;
+            a += la + (a[la] == '\n');
+            b += lb + (b[lb] == '\n');
+        }
+        st = *a ? cr__tune_mismatch(R->path, a, b) : cr__fail(CR_ERR_FORMAT, "tune state %s is truncated", R->path);
+        CR_FREE(text);
+        return st;
+    }
+    for (ln = 1, line = text; *line && line < text + hl; line++) ln += *line == '\n';
+    for (line = text + hl; *line; line = next, ln++) {
+        cr_tune_trial t;
+        char model[32];
+        int used = 0;
+        const char *opt;
+        next = line + strcspn(line, "\n");
+        if (*next) *next++ = 0;
+        memset(&t, 0, sizeof t);
+        if (sscanf(line, "trial %d %d %d epochs %d best %d valid %lf seconds %lf model %31s %n", &t.bracket, &t.rung,
+                   &t.slot, &t.epochs, &t.best_epoch, &t.valid, &t.seconds, model, &used) < 8 ||
+            !used || strncmp(line + used, "options:", 8) || !cr_model_parse(model) || t.bracket < 0 || t.rung < 0 ||
+            t.slot < 0) {
+            CR_FREE(text);
+            return cr__fail(CR_ERR_PARSE, "tune state %s:%ld: not a trial line", R->path, ln);
+        }
+        opt = line + used + 8;
+        opt += *opt == ' ';
+        snprintf(t.options, sizeof t.options, "%s", opt);
+        t.cfg.model = cr_model_parse(model);
+        t.from_state = 1;
+        if ((st = cr__tune_push(R, &t)) != CR_OK) break;
+    }
+    CR_FREE(text);
+    return st;
+}
+
+static cr_status cr__tune_save(cr__tune_run *R) {
+    cr_out out;
+    cr_status st;
+    int i;
+    if (!R->path[0]) return CR_OK;
+    if ((st = cr_out_open(&out, R->path)) != CR_OK) return st;
+    fputs(R->head, out.f);
+    for (i = 0; i < R->n_rec; i++) {
+        const cr_tune_trial *t = &R->rec[i];
+        fprintf(out.f, "trial %d %d %d epochs %d best %d valid %.17g seconds %.3f model %s options: %s\n", t->bracket,
+                t->rung, t->slot, t->epochs, t->best_epoch, t->valid, t->seconds, cr_model_name(t->cfg.model),
+                t->options);
+    }
+    return cr_out_commit(&out);
+}
+
+/* One trial: from the state if it holds it, else trained; *finished 0: the budget ran out. */
+static cr_status cr__tune_trial(cr__tune_run *R, cr_tune_trial *t, int *finished) {
+    cr_fit_opts fit = R->o->fit;
+    cr_fit_result fr;
+    cr_model *m = NULL;
+    cr_status st;
+    double t0 = cr__now();
+    int i;
+    *finished = 0;
+    for (i = 0; i < R->n_rec; i++) {
+        const cr_tune_trial *s = &R->rec[i];
+        if (s->bracket != t->bracket || s->rung != t->rung || s->slot != t->slot) continue;
+        if (s->cfg.model != t->cfg.model || strcmp(s->options, t->options) || s->epochs != t->epochs)
+            return cr__fail(CR_ERR_INVALID,
+                            "tune state %s: trial %d/%d/%d was %s '%s' for %d epochs; these arguments give %s '%s' "
+                            "for %d",
+                            R->path, t->bracket, t->rung, t->slot, cr_model_name(s->cfg.model), s->options, s->epochs,
+                            cr_model_name(t->cfg.model), t->options, t->epochs);
+        t->best_epoch = s->best_epoch;
+        t->valid = s->valid;
+        t->seconds = s->seconds;
+        t->from_state = 1;
+        R->rec[i] = *t; /* with its configuration (the state holds its options as text) */
+        R->used[i] = 1;
+        *finished = 1;
+        return CR_OK;
+    }
+    if (R->deadline > 0 && t0 >= R->deadline) return CR_OK;
+    fit.epochs = t->epochs;
+    fit.select = CR_SELECT_VALID;
+    fit.eval.basic = 1; /* the selection metric alone */
+    fit.eval.no_auc = 1;
+    fit.on_epoch = cr__tune_epoch;
+    fit.user = R;
+    st = cr_fit(&m, &t->cfg, &R->dv, &fit, &fr);
+    if (st == CR_ERR_NUMERIC) { /* a diverging configuration loses; the search goes on */
+        t->valid = -1;
+        t->best_epoch = 0;
+    } else if (st != CR_OK)
+        return st;
+    else {
+        cr_model_free(m);
+        if (fr.stopped_early == 2) return CR_OK;
+        t->valid = fr.best_value;
+        t->best_epoch = fr.best_epoch;
+    }
+    t->seconds = cr__now() - t0;
+    t->from_state = 0;
+    if ((st = cr__tune_push(R, t)) != CR_OK) return st;
+    R->used[R->n_rec - 1] = 1;
+    *finished = 1;
+    return cr__tune_save(R);
+}
+
+/* The name of the i-th entry of a space ("name=..."), as cr__tune_parse splits it; 0 past the last. */
+static int cr__tune_entry(const char *spec, int i, char *name, size_t n) {
+    const char *p = spec;
+    for (;;) {
+        size_t len = strcspn(p, ","), a = 0, b;
+        const char *eq = (const char *)memchr(p, '=', len);
+        if (eq && i-- == 0) {
+            while (p + a < eq && p[a] == ' ') a++;
+            for (b = (size_t)(eq - p); b > a && p[b - 1] == ' '; b--) {}
+            snprintf(name, n, "%.*s", (int)(b - a), p + a);
+            return 1;
+        }
+        if (!p[len]) return 0;
+        p += len + 1;
+    }
+}
+
+/* Checks the options and fills R: models, their base configurations and spaces, the schedule. */
+static cr_status cr__tune_setup(cr__tune_run *R, const cr_dataset *ds, const cr_tune_opts *o) {
+    const cr_fit_opts *f = &o->fit;
+    unsigned taken = 0, t;
+    cr_status st;
+    int i, j, seq = -1;
+    double top;
+    R->o = o;
+    R->nm = o->n_models ? o->n_models : 1;
+    R->trials = o->trials ? o->trials : 9;
+    R->min_epochs = o->min_epochs ? o->min_epochs : 5;
+    R->eta = o->eta ? o->eta : 3;
+    R->brackets = o->brackets ? o->brackets : 1;
+    if (o->n_models < 0 || o->n_models > CR__TUNE_MAXM || (o->n_models && !o->models))
+        return cr__fail(CR_ERR_INVALID, "cr_tune: n_models %d is outside 0..%d (or models is NULL)", o->n_models,
+                        CR__TUNE_MAXM);
+    if (R->trials < 1 || R->trials > 1000)
+        return cr__fail(CR_ERR_INVALID, "cr_tune: trials %d is outside 1..1000", R->trials);
+    if (R->min_epochs < 1 || R->min_epochs > 100000)
+        return cr__fail(CR_ERR_INVALID, "cr_tune: min_epochs %d is outside 1..100000", R->min_epochs);
+    if (R->eta < 2 || R->eta > 100) return cr__fail(CR_ERR_INVALID, "cr_tune: eta %d is outside 2..100", R->eta);
+    for (R->K = 1, top = R->eta; top <= R->trials; top *= R->eta) R->K++;
+    if (R->brackets < 1 || R->brackets > R->K)
+        return cr__fail(CR_ERR_INVALID, "cr_tune: brackets %d is outside 1..%d (the rungs of %d trials at eta %d)",
+                        R->brackets, R->K, R->trials, R->eta);
+    top = R->min_epochs * pow((double)R->eta, R->K - 1);
+    if (top > 100000)
+        return cr__fail(CR_ERR_INVALID,
+                        "cr_tune: the last rung would train %.0f epochs (min_epochs x eta^%d): more than 100000", top,
+                        R->K - 1);
+    if (!(o->budget_seconds >= 0 && o->budget_seconds < 1e12))
+        return cr__fail(CR_ERR_INVALID, "cr_tune: budget_seconds %g must be >= 0 and finite", o->budget_seconds);
+    if (f->epochs || f->select != CR_SELECT_VALID || f->refit || f->train_noise != 0 || f->cold_users != 0 ||
+        f->cold_warm || f->cold_items != 0 || f->per_user_test || f->state_path || f->on_epoch || f->on_batch)
+        return cr__fail(CR_ERR_INVALID,
+                        "cr_tune: fit holds the validation protocol only (epochs, select, refit, train_noise, cold_*, "
+                        "per_user_test, state_path and the callbacks are for training the winner with cr_fit)");
+    for (i = 0; i < R->nm; i++) {
+        cr_config c = o->base;
+        R->models[i] = o->n_models ? o->models[i] : o->base.model;
+        c.model = R->models[i];
+        if (!cr__ops_of((int)c.model))
+            return cr__fail(CR_ERR_INVALID, "cr_tune: unknown model %d (models: %s)", (int)c.model, cr_model_list());
+        for (j = 0; j < i; j++)
+            if (R->models[j] == c.model)
+                return cr__fail(CR_ERR_INVALID, "cr_tune: model %s is given twice", cr_model_name(c.model));
+        if (seq >= 0 && seq != cr_model_is_sequential(c.model))
+            return cr__fail(CR_ERR_INVALID,
+                            "cr_tune: %s and %s validate differently (sequence and graph models): tune them apart",
+                            cr_model_name(R->models[0]), cr_model_name(c.model));
+        seq = cr_model_is_sequential(c.model);
+        R->base[i] = c;
+        if ((st = cr_config_resolve(&c)) != CR_OK) return st; /* the base options, checked */
+        if (!R->seed) R->seed = o->seed ? o->seed : c.seed;
+        if ((st = cr__tune_parse(&R->space[i], R->models[i], &R->base[i],
+                                 o->space ? o->space : cr_tune_default_space(R->models[i]), o->space && R->nm > 1,
+                                 &t)) != CR_OK)
+            return st;
+        taken |= t;
+    }
+    if (o->space && R->nm > 1) /* an option no model searches is a mistake, not a default */
+        for (i = 0; i < CR__TUNE_MAXP; i++) {
+            char name[64];
+            if (!cr__tune_entry(o->space, i, name, sizeof name)) break;
+            if (!(taken >> i & 1u)) {
+                char list[256];
+                size_t n = 0;
+                for (j = 0; j < R->nm; j++)
+                    n +=
+                        (size_t)snprintf(list + n, sizeof list - n, "%s%s", j ? ", " : "", cr_model_name(R->models[j]));
+                return cr__fail(CR_ERR_INVALID, "search space: option '%s' is searched by none of the models (%s)",
+                                name, list);
+            }
+        }
+    {
+        cr_fit_opts fo = *f; /* the validation protocol's own checks */
+        if ((st = cr__fit_resolve(&fo, ds, seq)) != CR_OK) return st;
+    }
+    return CR_OK;
+}
+
+/* The configurations of one bracket: slot i is of model i mod nm; bracket 0's first slot of
+   each model is its base configuration, the others are drawn from (seed, bracket, slot).
+   dup[i]: the same configuration as an earlier slot (not trained). */
+static cr_status cr__tune_bracket(cr__tune_run *R, int b, int n, cr_tune_trial *slot, int *dup) {
+    int i, j;
+    cr_status st;
+    for (i = 0; i < n; i++) {
+        int mi = i % R->nm;
+        cr_tune_trial *t = &slot[i];
+        memset(t, 0, sizeof *t);
+        t->cfg = R->base[mi];
+        t->bracket = b;
+        t->slot = i;
+        if (b > 0 || i >= R->nm) {
+            cr_rng r = cr_rng_stream(R->seed, cr_hash64((uint64_t)b + 1, (uint64_t)i + 1));
+            if ((st = cr__tune_sample(&R->space[mi], R->models[mi], &r, &t->cfg)) != CR_OK) return st;
+        }
+        cr__tune_options(&R->space[mi], &R->base[mi], &t->cfg, t->options, sizeof t->options);
+        for (dup[i] = 0, j = 0; j < i && !dup[i]; j++)
+            dup[i] = !dup[j] && slot[j].cfg.model == t->cfg.model && !strcmp(slot[j].options, t->options);
+    }
+    return CR_OK;
+}
+
+static int cr__tune_rank(const void *pa, const void *pb) { /* more epochs, then a higher figure */
+    const cr_tune_trial *a = (const cr_tune_trial *)pa, *b = (const cr_tune_trial *)pb;
+    if (a->epochs != b->epochs) return a->epochs > b->epochs ? -1 : 1;
+    if (a->valid != b->valid) return a->valid > b->valid ? -1 : 1;
+    if (a->bracket != b->bracket) return a->bracket < b->bracket ? -1 : 1;
+    return a->slot < b->slot ? -1 : a->slot > b->slot;
+}
+
+/* The rungs of every bracket; stops early (R->stopped) on the budget or the callback. */
+static cr_status cr__tune_schedule(cr__tune_run *R, int count_only) {
+    cr_tune_trial *slot = NULL;
+    int *dup = NULL, *alive = NULL, b, s, i, na, n0;
+    double p = 1;
+    cr_status st = CR_OK;
+    for (b = 0; b < R->brackets && !R->stopped; b++, p *= R->eta) {
+        n0 = (int)ceil(R->trials / p);
+        if (!(slot = (cr_tune_trial *)cr__alloc_array((size_t)n0, sizeof *slot, "tune trials")) ||
+            !(dup = (int *)cr__alloc_array((size_t)n0, sizeof *dup, "tune trials")) ||
+            !(alive = (int *)cr__alloc_array((size_t)n0, sizeof *alive, "tune trials"))) {
+            st = CR_ERR_NOMEM;
+            break;
+        }
+        if ((st = cr__tune_bracket(R, b, n0, slot, dup)) != CR_OK) break;
+        for (na = 0, i = 0; i < n0; i++)
+            if (!dup[i]) alive[na++] = i;
+        for (s = 0; s < R->K - b && !R->stopped; s++) {
+            int epochs = (int)(R->min_epochs * pow((double)R->eta, b + s) + 0.5), keep, k;
+            for (k = 0; k < na && !R->stopped && !count_only; k++) {
+                cr_tune_trial *t = &slot[alive[k]];
+                int finished;
+                t->rung = s;
+                t->epochs = epochs;
+                if ((st = cr__tune_trial(R, t, &finished)) != CR_OK) goto out;
+                if (!finished) {
+                    R->stopped = 1;
+                    break;
+                }
+                R->done++;
+                if (R->o->on_trial && R->o->on_trial(R->o->user, t, R->done, R->planned)) R->stopped = 2;
+            }
+            if (count_only) R->planned += na;
+            keep = na / R->eta > 0 ? na / R->eta : 1;
+            if (s + 1 < R->K - b && !R->stopped) { /* the best 1/eta go on (ties: the earlier slot) */
+                for (k = 1; k < na; k++) {         /* insertion sort by rank, then back to slot order */
+                    int v = alive[k], q = k;
+                    while (q > 0 &&
+                           (count_only ? alive[q - 1] > v : cr__tune_rank(&slot[alive[q - 1]], &slot[v]) > 0)) {
+                        alive[q] = alive[q - 1];
+                        q--;
+                    }
+                    alive[q] = v;
+                }
+                na = keep;
+                for (k = 1; k < na; k++) {
+                    int v = alive[k], q = k;
+                    while (q > 0 && alive[q - 1] > v) {
+                        alive[q] = alive[q - 1];
+                        q--;
+                    }
+                    alive[q] = v;
+                }
+            }
+        }
+        CR_FREE(slot);
+        CR_FREE(dup);
+        CR_FREE(alive);
+        slot = NULL;
+        dup = alive = NULL;
+    }
+out:
+    CR_FREE(slot);
+    CR_FREE(dup);
+    CR_FREE(alive);
+    return st;
+}
+
+/* Each configuration at its furthest rung, best first. */
+static cr_status cr__tune_board(cr__tune_run *R, cr_tune_result *res) {
+    int i, j;
+    if (!(res->board = (cr_tune_trial *)cr__alloc_array((size_t)R->n_rec + 1, sizeof *res->board, "tune leaderboard")))
+        return CR_ERR_NOMEM;
+    for (i = 0; i < R->n_rec; i++) {
+        const cr_tune_trial *t = &R->rec[i];
+        if (!R->used[i]) continue;
+        for (j = 0; j < res->n_board; j++)
+            if (res->board[j].bracket == t->bracket && res->board[j].slot == t->slot) break;
+        if (j == res->n_board)
+            res->n_board++;
+        else if (res->board[j].rung > t->rung)
+            continue;
+        res->board[j] = *t;
+    }
+    qsort(res->board, (size_t)res->n_board, sizeof *res->board, cr__tune_rank);
+    return CR_OK;
+}
+
+CR_API void cr_tune_result_free(cr_tune_result *res) {
+    if (!res) return;
+    CR_FREE(res->board);
+    memset(res, 0, sizeof *res);
+}
+
+CR_API cr_status cr_tune(const cr_dataset *ds, const cr_tune_opts *o, cr_tune_result *res) {
+    cr__tune_run R;
+    cr_status st;
+    double t0 = cr__now();
+    memset(res, 0, sizeof *res);
+    memset(&R, 0, sizeof R);
+    if (!ds || !o) return cr__fail(CR_ERR_INVALID, "cr_tune: no dataset or no options");
+    R.dv = *ds;
+    memset(&R.dv.test, 0, sizeof R.dv.test); /* the search never sees the test set */
+    if ((st = cr__tune_setup(&R, ds, o)) != CR_OK) return st;
+    if (o->state_path) {
+        int dir = cr__is_dir(o->state_path);
+        if (snprintf(R.path, sizeof R.path, dir ? "%s/tune.state" : "%s", o->state_path) >= (int)sizeof R.path)
+            return cr__fail(CR_ERR_INVALID, "cr_tune: state path %s is too long", o->state_path);
+        if ((st = cr_out_check(R.path)) != CR_OK) return st;
+    }
+    R.deadline = o->budget_seconds > 0 ? t0 + o->budget_seconds : 0;
+    if ((st = cr__tune_header(&R)) != CR_OK) goto done;
+    if (R.path[0] && (st = cr__tune_load(&R)) != CR_OK) goto done;
+    if ((st = cr__tune_schedule(&R, 1)) != CR_OK) goto done;
+    if ((st = cr__tune_schedule(&R, 0)) != CR_OK) goto done;
+    if ((st = cr__tune_board(&R, res)) != CR_OK) goto done;
+    res->done = R.done;
+    res->planned = R.planned;
+    res->stopped = R.stopped;
+    res->seconds = cr__now() - t0;
+done:
+    CR_FREE(R.head);
+    CR_FREE(R.rec);
+    CR_FREE(R.used);
+    if (st != CR_OK) cr_tune_result_free(res);
     return st;
 }
 

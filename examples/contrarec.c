@@ -377,6 +377,11 @@ typedef struct opts {
     double split[3]; /* --split ratio:a,b,c (0: none) */
     int64_t user;
     int has_user, history_set;
+    /* tune */
+    const char *models, *space, *state;
+    double budget;
+    int trials, min_epochs, eta, brackets, argc;
+    char **argv;
 } opts;
 
 static void usage(void) {
@@ -385,6 +390,8 @@ static void usage(void) {
         "usage:\n"
         "  contrarec --version\n"
         "  contrarec train --model M [--train F [--test F] [--format FMT]] [options]\n"
+        "  contrarec tune (--model M | --models M1,M2,...) [--train F [--test F]] [--budget 30m] [--trials 9]\n"
+        "        [--space SPEC] [--state FILE] [--refit] [--save FILE] [train's options]   (see 'tune:' below)\n"
         "  contrarec eval --load FILE --test F [--train F] [--format FMT] [--topk 10,20] [--exclude-history] [--json]\n"
         "        (known history: the model's training records and the validation records train saved with\n"
         "        it, as train's test; --train F adds the file's other records)\n"
@@ -478,6 +485,25 @@ static void usage(void) {
         "           and best, patience left; on when stderr is a terminal; as wide as COLUMNS or the terminal)\n"
         "           --report DIR (DIR/run.json, the item map DIR/map.svg and DIR/report.html)\n"
         "0 or omitted means the default of the chosen model.\n\n");
+    printf(
+        "tune:      successive halving on validation (the test set is not read until the winner is trained):\n"
+        "           --trials N configurations (9) train --min-epochs E (5) epochs; the best 1/--eta (3) go on for\n"
+        "           eta times as many, until one is left; --brackets B (1) adds Hyperband's brackets (fewer\n"
+        "           configurations, more epochs at first). Each trial trains from scratch and selects its epoch on\n"
+        "           validation (--valid, --metric). Every model's first configuration is its defaults (with the\n"
+        "           options given); the others are drawn from its search space (below). The configurations and the\n"
+        "           schedule depend only on --seed and the options; --budget 90s|30m|2h only decides where the\n"
+        "           search stops (a trial running then is dropped). --state FILE|DIR records each finished trial:\n"
+        "           the same command again skips them (a state of other options is refused, naming what differs).\n"
+        "           Then: the leaderboard, the winner trained as train would (--epochs of its rung; --refit:\n"
+        "           retrained on train + valid; --save FILE), the test set read once, and the train command that\n"
+        "           reproduces it.\n"
+        "           --space \"lambda=0.01..1 log, tau=0.1,0.2,0.5\": a range (log: log-uniform; integer options draw\n"
+        "           integers) or a list, for cr_config's options; with --models, each model takes the ones it can.\n"
+        "           Default spaces:\n");
+    for (k = 1; cr_model_name((cr_model_kind)k)[0] != '?'; k++)
+        printf("             %-9s %s\n", cr_model_name((cr_model_kind)k), cr_tune_default_space((cr_model_kind)k));
+    printf("\n");
     for (k = 1; cr_model_name((cr_model_kind)k)[0] != '?'; k++) printf("  %-9s %s\n", cr_model_name((cr_model_kind)k), cr_model_about((cr_model_kind)k));
 }
 
@@ -540,6 +566,47 @@ static void set_threads(int n) {
     cr_set_num_threads(n);
 }
 
+/* "90s", "30m", "2h", or seconds */
+static double parse_budget(const char *s) {
+    char *end;
+    double v;
+    errno = 0;
+    v = strtod(s, &end);
+    if (end == s || errno || !(v > 0)) die_usage("--budget: '%s' is not a time such as 90s, 30m or 2h%s", s, "");
+    if (*end == 'm')
+        v *= 60, end++;
+    else if (*end == 'h')
+        v *= 3600, end++;
+    else if (*end == 's')
+        end++;
+    if (*end || !(v <= 1e7)) die_usage("--budget: '%s' is not a time such as 90s, 30m or 2h (at most 1e7 s)%s", s, "");
+    return v;
+}
+
+/* tune's own options; 0 if a is not one */
+static int parse_tune_option(opts *o, int argc, char **argv, int *i) {
+    const char *a = argv[*i];
+    if (!strcmp(a, "--models"))
+        o->models = need(argc, argv, i);
+    else if (!strcmp(a, "--space"))
+        o->space = need(argc, argv, i);
+    else if (!strcmp(a, "--state"))
+        o->state = need(argc, argv, i);
+    else if (!strcmp(a, "--budget"))
+        o->budget = parse_budget(need(argc, argv, i));
+    else if (!strcmp(a, "--trials"))
+        o->trials = (int)parse_int(a, need(argc, argv, i), 1, 1000);
+    else if (!strcmp(a, "--min-epochs"))
+        o->min_epochs = (int)parse_int(a, need(argc, argv, i), 1, 100000);
+    else if (!strcmp(a, "--eta"))
+        o->eta = (int)parse_int(a, need(argc, argv, i), 2, 100);
+    else if (!strcmp(a, "--brackets"))
+        o->brackets = (int)parse_int(a, need(argc, argv, i), 1, 100);
+    else
+        return 0;
+    return 1;
+}
+
 static void parse(opts *o, int argc, char **argv) {
     int i;
     memset(o, 0, sizeof *o);
@@ -550,8 +617,10 @@ static void parse(opts *o, int argc, char **argv) {
         exit(0);
     }
     o->cmd = argv[1];
-    if (strcmp(o->cmd, "train") && strcmp(o->cmd, "eval") && strcmp(o->cmd, "recommend"))
-        die_usage("unknown command '%s' (train, eval, recommend, plot, map, report)%s", o->cmd, "");
+    if (strcmp(o->cmd, "train") && strcmp(o->cmd, "eval") && strcmp(o->cmd, "recommend") && strcmp(o->cmd, "tune"))
+        die_usage("unknown command '%s' (train, tune, eval, recommend, plot, map, report, compare)%s", o->cmd, "");
+    o->argc = argc;
+    o->argv = argv;
     for (i = 2; i < argc; i++) {
         const char *a = argv[i];
         cr_config *c = &o->cfg;
@@ -725,6 +794,7 @@ static void parse(opts *o, int argc, char **argv) {
             if (strcmp(o->cmd, "recommend")) die_usage("-k is the list length of recommend; %s reads --topk (the evaluation cut-offs)%s", o->cmd, "");
         }
         else if (!strcmp(a, "--include-seen")) o->include_seen = 1;
+        else if (!strcmp(o->cmd, "tune") && parse_tune_option(o, argc, argv, &i)) {}
         else die_usage("unknown option '%s'%s", a, "");
     }
     o->fit.eval.no_auc = o->no_auc;
@@ -1103,6 +1173,19 @@ static void train_data(opts *o, cr_dataset *ds, int seq) {
 static int write_report(const char *const *files, int nf, const char *out, const char *title, const char *extra_svg);
 static int write_map(cr_model *m, int users, int sample, uint64_t seed, const cr_tsne_opts *to, const char *out, const char *title);
 
+/* --aug: sequence augmentations or SGL's view */
+static void apply_aug(opts *o, int seq) {
+    cr_config *c = &o->cfg;
+    if (!o->aug) return;
+    if (seq) c->seq_aug = parse_seq_aug(o->aug);
+    else if (!strcmp(o->aug, "ed")) c->aug = CR_AUG_ED;
+    else if (!strcmp(o->aug, "nd")) c->aug = CR_AUG_ND;
+    else if (!strcmp(o->aug, "rw")) c->aug = CR_AUG_RW;
+    else if (!strcmp(o->aug, "mixed")) c->aug = CR_AUG_MIXED;
+    else if (!strcmp(o->aug, "subgraph")) c->aug = CR_AUG_SUBGRAPH;
+    else die_usage("--aug: '%s' is not ed, nd, rw, mixed or subgraph for graph models%s", o->aug, "");
+}
+
 static int cmd_train(opts *o) {
     int report_rc = 0;
     cr_dataset *ds;
@@ -1117,15 +1200,7 @@ static int cmd_train(opts *o) {
     double *pu = NULL;
     if (!c->model) die_usage("train needs --model%s%s", "", "");
     seq = cr_model_is_sequential(c->model);
-    if (o->aug) {
-        if (seq) c->seq_aug = parse_seq_aug(o->aug);
-        else if (!strcmp(o->aug, "ed")) c->aug = CR_AUG_ED;
-        else if (!strcmp(o->aug, "nd")) c->aug = CR_AUG_ND;
-        else if (!strcmp(o->aug, "rw")) c->aug = CR_AUG_RW;
-        else if (!strcmp(o->aug, "mixed")) c->aug = CR_AUG_MIXED;
-        else if (!strcmp(o->aug, "subgraph")) c->aug = CR_AUG_SUBGRAPH;
-        else die_usage("--aug: '%s' is not ed, nd, rw, mixed or subgraph for graph models%s", o->aug, "");
-    }
+    apply_aug(o, seq);
     if (o->load || o->has_user || o->items || o->history) die_usage("train does not take --load, --user, --items or --history%s%s", "", "");
     if (o->test && !o->train) die_usage("--test needs --train%s%s", "", "");
     if (o->split[0] > 0 && (o->test || !o->train)) die_usage("--split takes one interaction file: --train, without --test%s%s", "", "");
@@ -1325,6 +1400,185 @@ static int cmd_train(opts *o) {
     release(m);
     release(ds);
     return report_rc;
+}
+
+/* ---- tune: the search on validation, then the winner trained as train would ---- */
+
+typedef struct tune_ctx {
+    char metric[32];
+} tune_ctx;
+
+static int on_trial(void *user, const cr_tune_trial *t, int done, int planned) {
+    const tune_ctx *tc = (const tune_ctx *)user;
+    printf("trial %3d/%-3d bracket %d rung %d  %-8s %3d epochs  valid %s ", done, planned, t->bracket, t->rung,
+           cr_model_name(t->cfg.model), t->epochs, tc->metric);
+    if (t->valid < 0)
+        printf("diverged");
+    else
+        printf("%.4f (epoch %d)", t->valid, t->best_epoch);
+    printf("  %.1f s%s  %s\n", t->seconds, t->from_state ? " (from the state)" : "",
+           t->options[0] ? t->options : "(defaults)");
+    fflush(stdout);
+    return 0;
+}
+
+/* a word of a shell command line, quoted when it needs to be */
+static void put_word(char *buf, size_t n, const char *w) {
+    size_t o = strlen(buf);
+    const char *p;
+    int plain = *w != 0;
+    for (p = w; *p; p++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,@+", *p)) plain = 0;
+    if (plain) {
+        snprintf(buf + o, o < n ? n - o : 0, " %s", w);
+        return;
+    }
+    snprintf(buf + o, o < n ? n - o : 0, " '");
+    for (p = w; *p; p++) {
+        o = strlen(buf);
+        snprintf(buf + o, o < n ? n - o : 0, *p == '\'' ? "'\\''" : "%c", *p);
+    }
+    o = strlen(buf);
+    snprintf(buf + o, o < n ? n - o : 0, "'");
+}
+
+/* The train command that reproduces the winner: this command's data and fixed options, the
+   winner's model and options (later options win), and its epochs. */
+static void winner_command(const opts *o, const cr_tune_trial *w, char *buf, size_t n) {
+    static const char *const skip[] = {"--models", "--model",      "--space", "--state",    "--budget",
+                                       "--trials", "--min-epochs", "--eta",   "--brackets", "--save"};
+    char opt[256], *tok, *eq;
+    int i, k;
+    snprintf(buf, n, "contrarec train");
+    put_word(buf, n, "--model");
+    put_word(buf, n, cr_model_name(w->cfg.model));
+    for (i = 2; i < o->argc; i++) {
+        for (k = 0; k < (int)(sizeof skip / sizeof *skip) && strcmp(o->argv[i], skip[k]); k++) {}
+        if (k < (int)(sizeof skip / sizeof *skip)) {
+            i++;
+            continue;
+        }
+        put_word(buf, n, o->argv[i]);
+    }
+    snprintf(opt, sizeof opt, "%s", w->options);
+    for (tok = strtok(opt, " "); tok; tok = strtok(NULL, " ")) { /* "name=value": --name value */
+        char flag[64], *q;
+        if (!(eq = strchr(tok, '='))) continue;
+        *eq = 0;
+        snprintf(flag, sizeof flag, "--%s", !strcmp(tok, "max_len") ? "maxlen" : tok);
+        for (q = flag; *q; q++)
+            if (*q == '_') *q = '-';
+        put_word(buf, n, flag);
+        put_word(buf, n, eq + 1);
+    }
+    snprintf(opt, sizeof opt, "%d", w->epochs);
+    put_word(buf, n, "--epochs");
+    put_word(buf, n, opt);
+}
+
+static int cmd_tune(opts *o) {
+    cr_model_kind kinds[16];
+    int nk = 0, seq, i, rc;
+    cr_tune_opts to;
+    cr_tune_result res;
+    tune_ctx tc;
+    cr_dataset *ds;
+    cr_fit_opts *f = &o->fit;
+    char cmd[4096];
+    if (!!o->models == !!o->cfg.model) die_usage("tune needs --model M or --models M1,M2,...%s%s", "", "");
+    if (o->models) {
+        char list[512], *tok;
+        if (strlen(o->models) >= sizeof list) die_usage("--models: '%s' is too long%s", o->models, "");
+        strcpy(list, o->models);
+        for (tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+            if (nk == 16) die_usage("--models: at most 16 models (%s)%s", o->models, "");
+            if (!(kinds[nk++] = cr_model_parse(tok)))
+                die_usage("--models: unknown model '%s' (%s)", tok, cr_model_list());
+        }
+        if (!nk) die_usage("--models: no model in '%s'%s", o->models, "");
+        o->cfg.model = kinds[0];
+    } else
+        kinds[nk++] = o->cfg.model;
+    if (f->epochs)
+        die_usage("tune sets each trial's epochs: --min-epochs E (5), --eta (3) and --trials (9) give the schedule%s%s",
+                  "", "");
+    if (f->select != CR_SELECT_VALID)
+        die_usage("tune selects on validation only (--select %s)%s", cr_select_name(f->select), "");
+    if (o->resume) die_usage("tune resumes with --state FILE (the finished trials)%s%s", "", "");
+    if (f->cold_users > 0 || f->cold_items > 0 || f->train_noise > 0 || o->per_user || o->npy || o->report || o->json)
+        die_usage("tune does not take --cold-users, --cold-items, --train-noise, --per-user, --export-npy, --report or "
+                  "--json "
+                  "(train the winner with the printed command)%s%s",
+                  "", "");
+    if (o->load || o->has_user || o->items || o->history)
+        die_usage("tune does not take --load, --user, --items or --history%s%s", "", "");
+    seq = cr_model_is_sequential(kinds[0]);
+    apply_aug(o, seq);
+    for (i = 0; i < nk; i++) { /* the options and a single model's space, before any work */
+        cr_config c = o->cfg;
+        c.model = kinds[i];
+        if (cr_config_resolve(&c) != CR_OK || (nk == 1 && cr_tune_check_space(kinds[i], &o->cfg, o->space) != CR_OK)) {
+            fprintf(stderr, "contrarec: %s\n", cr_last_error());
+            return 2;
+        }
+    }
+    if (o->state) check_out("--state", o->state, 0);
+    if (o->save) check_out("--save", o->save, 0);
+    if (seq) auto_seq_format(o, o->train);
+    ds = (cr_dataset *)new_owned(sizeof(cr_dataset), free_dataset);
+    train_data(o, ds, seq);
+    memset(&to, 0, sizeof to);
+    to.base = o->cfg;
+    to.models = kinds;
+    to.n_models = nk;
+    to.space = o->space;
+    to.trials = o->trials;
+    to.min_epochs = o->min_epochs;
+    to.eta = o->eta;
+    to.brackets = o->brackets;
+    to.budget_seconds = o->budget;
+    to.fit = *f;
+    to.fit.refit = 0; /* for the winner */
+    to.state_path = o->state;
+    to.on_trial = on_trial;
+    to.user = &tc;
+    snprintf(tc.metric, sizeof tc.metric, "%s@%d", cr_metric_name(f->metric), f->metric_k ? f->metric_k : 20);
+    if (!f->metric_k && f->eval.ks[0]) {
+        for (i = 0; i + 1 < CR_MAX_K && f->eval.ks[i + 1]; i++) {}
+        snprintf(tc.metric, sizeof tc.metric, "%s@%d", cr_metric_name(f->metric), f->eval.ks[i]);
+    }
+    fprintf(stderr, "tune: successive halving on validation (the test set is not read until the winner is trained)\n");
+    if (cr_tune(ds, &to, &res) != CR_OK) die("tuning");
+    release(ds);
+    printf("\nleaderboard (validation %s; each configuration at its furthest rung, more epochs first):\n", tc.metric);
+    printf("%4s  %-8s %6s %5s %9s  %s\n", "rank", "model", "epochs", "best", "valid",
+           "options (differing from the defaults)");
+    for (i = 0; i < res.n_board; i++) {
+        const cr_tune_trial *t = &res.board[i];
+        printf("%4d  %-8s %6d %5d %9.4f  %s\n", i + 1, cr_model_name(t->cfg.model), t->epochs, t->best_epoch, t->valid,
+               t->options[0] ? t->options : "(defaults)");
+    }
+    printf("search: %d of %d trials, %.1f s%s\n", res.done, res.planned, res.seconds,
+           res.stopped == 1   ? "; stopped by --budget"
+           : res.stopped == 2 ? "; stopped"
+                              : "");
+    if (!res.n_board || res.board[0].valid < 0) {
+        cr_tune_result_free(&res);
+        fprintf(stderr, "contrarec: %s\n",
+                res.n_board ? "every trial diverged" : "the budget ran out before the first trial finished");
+        return 1;
+    }
+    winner_command(o, &res.board[0], cmd, sizeof cmd);
+    printf("winner: %s %s, %d epochs (validation %s %.4f)\nreproduce: %s\n\n", cr_model_name(res.board[0].cfg.model),
+           res.board[0].options[0] ? res.board[0].options : "(defaults)", res.board[0].epochs, tc.metric,
+           res.board[0].valid, cmd);
+    fflush(stdout);
+    o->cfg = res.board[0].cfg;
+    f->epochs = res.board[0].epochs;
+    cr_tune_result_free(&res);
+    rc = cmd_train(o); /* the winner, trained as train would: the test set read once, at the end */
+    printf("reproduce: %s%s%s\n", cmd, o->save ? " --save " : "", o->save ? o->save : "");
+    return rc;
 }
 
 static cr_model *load_model(const opts *o) {
@@ -2465,6 +2719,7 @@ int main(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "report")) return cmd_report(argc, argv);
     parse(&o, argc, argv);
     if (!strcmp(o.cmd, "train")) return cmd_train(&o);
+    if (!strcmp(o.cmd, "tune")) return cmd_tune(&o);
     if (!strcmp(o.cmd, "eval")) return cmd_eval(&o);
     return cmd_recommend(&o);
 }

@@ -4,8 +4,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
-extern const crt_case crt_core[], crt_kernels[], crt_data[], crt_aug[], crt_grad[], crt_model[], crt_fit[], crt_alloc[], crt_cli[], crt_pictures[];
-static const crt_case *const groups[] = {crt_core, crt_kernels, crt_data, crt_aug, crt_grad, crt_model, crt_fit, crt_alloc, crt_pictures, crt_cli};
+extern const crt_case crt_core[], crt_kernels[], crt_data[], crt_aug[], crt_grad[], crt_model[], crt_fit[], crt_alloc[], crt_cli[], crt_pictures[],
+    crt_tune[];
+static const crt_case *const groups[] = {crt_core, crt_kernels, crt_data, crt_aug, crt_grad, crt_model, crt_fit, crt_tune, crt_alloc, crt_pictures,
+                                          crt_cli};
 
 static int failed_now;
 

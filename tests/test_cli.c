@@ -769,6 +769,46 @@ TEST(format_found_from_the_file) {
     EXPECT("report build/test-tmp/run-in.json -o build/test-tmp/run-in.json", 1, "that is an input");
 }
 
+#ifdef CLI
+/* tune: bad command lines; a search on validation whose printed train command reproduces the
+   winner's validation figure; a rerun with --state takes every trial from the state. */
+TEST(tune_searches_and_prints_a_command_that_reproduces_the_winner) {
+    static char out[1 << 16];
+    char want[128], args[4096];
+    const char *w, *r,
+        *a = "tune --models mf,lightgcn --train tests/data/small_train.txt --test tests/data/small_test.txt --trials 3 "
+             "--min-epochs 1 --dim 8 --threads 1 --state build/test-tmp/tune-state --save build/test-tmp/tune.crrc";
+    size_t n;
+    if (!have_bin()) return;
+    EXPECT("tune", 2, "tune needs --model M or --models M1,M2");
+    EXPECT("tune --model xsimgcl --space 'lambda=1..0.1'", 2,
+           "search space of xsimgcl: option lambda: range 1..0.1 has lo >= hi");
+    EXPECT("tune --model lightgcn --space 'eps=0.1,0.2'", 2, "option 'eps' is not searched for lightgcn");
+    EXPECT("tune --model mf --budget 3x", 2, "--budget: '3x' is not a time such as 90s, 30m or 2h");
+    EXPECT("tune --model mf --epochs 3", 2, "tune sets each trial's epochs");
+    EXPECT("tune --models mf,bogus", 2, "--models: unknown model 'bogus'");
+    EXPECT("train --model mf --trials 3", 2, "unknown option '--trials'");
+    remove("build/test-tmp/tune-state");
+    EXPECT(a, 0, "successive halving on validation");
+    CHECK(slurp("build/test-tmp/cli.out", out, sizeof out) && strstr(out, "leaderboard (validation ndcg@20"));
+    CHECK(crt_have_file("build/test-tmp/tune.crrc") && crt_have_file("build/test-tmp/tune-state"));
+    w = strstr(out, "(validation ndcg@20 ");
+    r = strstr(out, "reproduce: contrarec train ");
+    CHECK(w && r);
+    snprintf(want, sizeof want, "on validation ndcg@20 = %.6s", w + strlen("(validation ndcg@20 "));
+    r += strlen("reproduce: contrarec ");
+    n = strcspn(r, "\n");
+    CHECK(n < sizeof args);
+    snprintf(args, sizeof args, "%.*s", (int)n, r);
+    EXPECT(args, 0, "selection: on a validation split");
+    CHECKF(slurp("build/test-tmp/cli.out", out, sizeof out) && strstr(out, want), "'%s' gave no '%s'", args, want);
+    EXPECT(a, 0, "successive halving on validation");
+    CHECK(slurp("build/test-tmp/cli.out", out, sizeof out) && strstr(out, "trial   4/4 ") &&
+          strstr(out, "(from the state)"));
+    remove("build/test-tmp/tune-state");
+}
+#endif
+
 const crt_case crt_cli[] = {
     {"cli/format_found_from_the_file", format_found_from_the_file},
 #ifdef CLI
@@ -789,5 +829,6 @@ const crt_case crt_cli[] = {
     {"cli/error_exits_leak_nothing", error_exits_leak_nothing},
     {"cli/quick_start_is_examples_minimal", quick_start_is_examples_minimal},
     {"cli/killed_save_keeps_previous_checkpoint", killed_save_keeps_previous_checkpoint},
+    {"cli/tune_searches_and_prints_a_command_that_reproduces_the_winner", tune_searches_and_prints_a_command_that_reproduces_the_winner},
 #endif
     {NULL, NULL}};
