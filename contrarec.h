@@ -5776,12 +5776,15 @@ static cr_status cr__features_cooccur(cr_model *m) {
    complementary views differ. */
 static cr_status cr__fm_pool(cr_model *m) {
     int64_t i;
-    if (!(m->fm_pool = (int32_t *)cr__alloc_array((size_t)m->ifeat.nrows + 1, sizeof(int32_t), "feature masking's items"))) return CR_ERR_NOMEM;
+    m->fm_pool = (int32_t *)cr__alloc_array((size_t)m->ifeat.nrows + 1, sizeof(int32_t), "feature masking's items");
+    if (!m->fm_pool) return CR_ERR_NOMEM;
     m->fm_npool = 0;
     for (i = 0; i < m->ifeat.nrows; i++)
         if (m->ifeat.rowptr[i + 1] - m->ifeat.rowptr[i] >= 2) m->fm_pool[m->fm_npool++] = (int32_t)i;
     if (m->fm_npool < 2)
-        return cr__fail(CR_ERR_INVALID, "feature masking (fm_w) contrasts items with two or more features; %d of the %lld items have that many",
+        return cr__fail(CR_ERR_INVALID,
+                        "feature masking (fm_w) contrasts items with two or more features; "
+                        "%d of the %lld items have that many",
                         (int)m->fm_npool, (long long)m->ifeat.nrows);
     return CR_OK;
 }
@@ -6476,7 +6479,10 @@ static int cr__fm_draw(cr_model *m, int want, uint64_t batch_seed, int32_t *out)
         memcpy(out, m->fm_pool, (size_t)m->fm_npool * sizeof(int32_t));
         return m->fm_npool;
     }
-    if (++g->istamp_cur == INT32_MAX) { memset(g->istamp, 0, ((size_t)m->n_items + 1) * sizeof(int32_t)); g->istamp_cur = 1; }
+    if (++g->istamp_cur == INT32_MAX) {
+        memset(g->istamp, 0, ((size_t)m->n_items + 1) * sizeof(int32_t));
+        g->istamp_cur = 1;
+    }
     while (n < want) {
         int32_t it = m->fm_pool[cr_rng_below(&r, (uint32_t)m->fm_npool)];
         if (g->istamp[it] == g->istamp_cur) continue;
@@ -8126,7 +8132,7 @@ static void cr__seq_rec_loss(cr_model *m, const cr__batch *b, int want_grad, dou
     cr__seq_forward(m, A, 1, cr_hash64(b->seed, 0x6d61696eULL));
     part[0] = cr__seq_next_item(m, A, q->tgt_all, b->seed, want_grad);
     if (want_grad) cr__seq_backward(m, A);
-    if (m->cfg.fm_w > 0) part[1] += cr__fmask_loss(m, b->n, b->seed, want_grad); /* batch-size many items, drawn uniformly */
+    if (m->cfg.fm_w > 0) part[1] += cr__fmask_loss(m, b->n, b->seed, want_grad); /* b->n items, drawn uniformly */
 }
 
 static void cr__seq_reg_loss(cr_model *m, int want_grad, double part[3]) {

@@ -1075,7 +1075,8 @@ TEST(feature_masks_complementary_uniform) {
                     in0 += k0[j];
                     in1 += k1[j];
                     same &= k0[j] == k1[j];
-                    CHECKF(k0[j] != k1[j], "mode %d batch %d: item %d feature %lld in both views or neither", mode, bt, it, (long long)j);
+                    CHECKF(k0[j] != k1[j], "mode %d batch %d: item %d feature %lld in both views or neither",
+                           mode, bt, it, (long long)j);
                 }
                 CHECKF(!same && in0 >= 1 && in1 >= 1, "mode %d batch %d: item %d views equal or empty", mode, bt, it);
                 count[m->items.raw[it]]++;
