@@ -123,6 +123,11 @@
       Load them into the dataset (cr_load_item_features(&ds.features, &ds.items, "attrs.txt"),
       or a RecBole .item file) and set cfg.item_repr = CR_REPR_ID_FEATURES (or CR_REPR_FEATURES),
       cfg.fm_w (feature masking) and, for graph models, cfg.attr_w (the attribute-ID contrast).
+      Feature masking (Yao et al. 2021) contrasts two complementary views of an item, view 1
+      the mean of a share 1 - fm_rate of its features and view 2 that of the others (chosen at
+      random, or with fm_corr = 1 a random feature and those of the highest PMI to it), over
+      batch-size many items drawn uniformly from the items with two or more features, not from
+      the batch; the item ID is not one of the masked features (cr__fm_mask says why).
       Graph and sequence models read one ego table (cr_model.E0: the parameters themselves for
       ID-only items, else rebuilt before each batch), so a new model gets features for free by
       reading E0 and accumulating into dE0. cr_fit_opts.cold_items holds a
@@ -778,9 +783,9 @@ typedef struct cr_config {
     float attr_w;       /* attribute-ID contrast weight: 0 (off) */
     float attr_tau;     /* its temperature: 0.2 */
     float fm_w;         /* feature-masking contrast weight: 0 (off); temperature tau */
-    float fm_rate;      /* share of an item's features each view masks: 0.5 */
-    int fm_corr;        /* 1: correlated masking (a random feature with those that co-occur with
-                           it most), -1 random masking (each feature on its own; default) */
+    float fm_rate;      /* share of an item's features view 1 masks (view 2 masks the rest): 0.5 */
+    int fm_corr;        /* 1: correlated masking (a random feature with those of the highest PMI
+                           to it), -1 random masking (a uniform subset; default) */
     int init;           /* graph models' ego tables (user_emb, item_emb): CR_INIT_FIXED (MF, LightGCN,
                            SGL, NCL) or CR_INIT_XAVIER (SimGCL, XSimGCL, RCL, RecDCL); see
                            cr__graph_plan */
@@ -5578,7 +5583,7 @@ typedef struct cr__graph {
     int32_t *aitems, *istamp, istamp_cur;
     float *aq, *ak, *daq, *ance;
     double warm_len; /* the mean length of the trained items' served vectors (cr__graph_prepare) */
-    /* feature masking: the batch's items with features, each view's kept features (fmax flags
+    /* feature masking: the items drawn for it, each view's kept features (fmax flags
        per item), the views' bags, the head's activations and outputs, their gradients */
     int32_t *fitems;
     uint8_t *fkeep[2];
@@ -5614,8 +5619,9 @@ struct cr_model {
     cr_idmap added;    /* items added after training (cr_model_add_item), their vectors (added.n x d) */
     float *added_vec;
     int64_t added_cap;
-    int32_t *fco;      /* correlated feature masking: co-occurrence counts per item (cr__features_cooccur) */
+    float *fco;        /* correlated feature masking: PMI of each pair of an item's features (cr__features_cooccur) */
     int64_t *fco_off;
+    int32_t *fm_pool, fm_npool; /* feature masking: the items with two or more features, drawn uniformly */
     /* the ego table the encoder reads and its gradient: the first ego_rows rows of the
        parameters (graph: users then items; sequence: padding, items, mask token), whose items
        start at row ego_item0. For ID-only items E0 and dE0 are the parameters and their
@@ -5820,6 +5826,7 @@ CR_API void cr_model_free(cr_model *m) {
     CR_FREE(m->added_vec);
     CR_FREE(m->fco);
     CR_FREE(m->fco_off);
+    CR_FREE(m->fm_pool);
     CR_FREE(m);
 }
 
@@ -5862,12 +5869,14 @@ static void cr__carve_ws(cr_model *m, cr__arena *a) {
 }
 
 static cr_status cr__features_cooccur(cr_model *m);
+static cr_status cr__fm_pool(cr_model *m);
 
 static cr_status cr__train_ws(cr_model *m) {
     cr__arena a;
     cr_status st;
     if (m->ws) return CR_OK;
     /* training state that serving never needs: correlated masking's pair counts */
+    if (m->cfg.fm_w > 0 && !m->fm_pool && (st = cr__fm_pool(m)) != CR_OK) return st;
     if (m->cfg.fm_w > 0 && m->cfg.fm_corr && !m->fco && (st = cr__features_cooccur(m)) != CR_OK) return st;
     a.base = NULL;
     a.used = 0;
@@ -5887,24 +5896,39 @@ static cr_status cr__train_ws(cr_model *m) {
 /* Does the configuration read item features? */
 static int cr__uses_features(const cr_config *c) { return c->item_repr != CR_REPR_ID || c->attr_w > 0 || c->fm_w > 0; }
 
-/* Correlated masking's association: for every item, the number of items in which each ordered
-   pair of its features occurs together (row-major n x n per item, n its feature count), from
-   all pairs sorted once. */
+/* How many times key occurs in the sorted keys[0..n). */
+static int64_t cr__count_key(const uint64_t *keys, int64_t n, uint64_t key) {
+    int64_t lo = 0, hi = n, a;
+    while (lo < hi) { int64_t mid = lo + (hi - lo) / 2; if (keys[mid] < key) lo = mid + 1; else hi = mid; }
+    a = lo;
+    hi = n;
+    while (lo < hi) { int64_t mid = lo + (hi - lo) / 2; if (keys[mid] <= key) lo = mid + 1; else hi = mid; }
+    return lo - a;
+}
+
+/* Correlated masking's association: for every item, the pointwise mutual information of each
+   ordered pair of its features over the items with features, PMI(a, b) = log(N n_ab / (n_a n_b))
+   with n_ab the items holding both (row-major n x n per item, n its feature count; pairs sorted
+   once). Yao et al. rank features by mutual information; PMI, not the raw count n_ab (which
+   ranks a common feature first beside any seed) nor the MI of the two presence indicators
+   (which grows with the features' frequency too), scores how much more often two features meet
+   than chance: the partner that gives the seed away, which is what the masked half must take. */
 static cr_status cr__features_cooccur(cr_model *m) {
     const cr_csr *X = &m->ifeat;
-    int64_t i, tot = 0, nk = 0, p, q;
+    int64_t i, tot = 0, nk = 0, p, q, N = 0;
     uint64_t *keys;
     if (!(m->fco_off = (int64_t *)cr__alloc_array((size_t)X->nrows + 1, sizeof(int64_t), "feature co-occurrence"))) return CR_ERR_NOMEM;
     for (i = 0; i < X->nrows; i++) {
         int64_t n = X->rowptr[i + 1] - X->rowptr[i];
         m->fco_off[i] = tot;
         tot += n * n;
+        N += n > 0;
         if (tot > ((int64_t)1 << 28))
             return cr__fail(CR_ERR_INVALID, "correlated feature masking: the items have too many features for its pair counts (%lld pairs by item %lld; at most 2^28)",
                             (long long)tot, (long long)i);
     }
     m->fco_off[X->nrows] = tot;
-    if (!(m->fco = (int32_t *)cr__calloc_array((size_t)tot + 1, sizeof(int32_t), "feature co-occurrence")) ||
+    if (!(m->fco = (float *)cr__calloc_array((size_t)tot + 1, sizeof(float), "feature co-occurrence")) ||
         !(keys = (uint64_t *)cr__alloc_array((size_t)tot + 1, sizeof(uint64_t), "feature co-occurrence")))
         return CR_ERR_NOMEM;
     for (i = 0; i < X->nrows; i++)
@@ -5913,18 +5937,33 @@ static cr_status cr__features_cooccur(cr_model *m) {
     cr__sort_u64(keys, nk);
     for (i = 0; i < X->nrows; i++) {
         int64_t n = X->rowptr[i + 1] - X->rowptr[i];
+        const int32_t *col = X->col + X->rowptr[i];
         for (p = 0; p < n; p++)
             for (q = 0; q < n; q++) {
-                uint64_t key = (uint64_t)X->col[X->rowptr[i] + p] << 32 | (uint32_t)X->col[X->rowptr[i] + q];
-                int64_t lo = 0, hi = nk, a;
-                while (lo < hi) { int64_t mid = lo + (hi - lo) / 2; if (keys[mid] < key) lo = mid + 1; else hi = mid; }
-                a = lo;
-                hi = nk;
-                while (lo < hi) { int64_t mid = lo + (hi - lo) / 2; if (keys[mid] <= key) lo = mid + 1; else hi = mid; }
-                m->fco[m->fco_off[i] + p * n + q] = (int32_t)(lo - a);
+                double nab = (double)cr__count_key(keys, nk, (uint64_t)col[p] << 32 | (uint32_t)col[q]);
+                double na = (double)cr__count_key(keys, nk, (uint64_t)col[p] << 32 | (uint32_t)col[p]);
+                double nb = (double)cr__count_key(keys, nk, (uint64_t)col[q] << 32 | (uint32_t)col[q]);
+                m->fco[m->fco_off[i] + p * n + q] = (float)log((double)N * nab / (na * nb));
             }
     }
     CR_FREE(keys);
+    return CR_OK;
+}
+
+/* Feature masking's sample: the items with at least two features, the only ones whose two
+   complementary views differ. */
+static cr_status cr__fm_pool(cr_model *m) {
+    int64_t i;
+    m->fm_pool = (int32_t *)cr__alloc_array((size_t)m->ifeat.nrows + 1, sizeof(int32_t), "feature masking's items");
+    if (!m->fm_pool) return CR_ERR_NOMEM;
+    m->fm_npool = 0;
+    for (i = 0; i < m->ifeat.nrows; i++)
+        if (m->ifeat.rowptr[i + 1] - m->ifeat.rowptr[i] >= 2) m->fm_pool[m->fm_npool++] = (int32_t)i;
+    if (m->fm_npool < 2)
+        return cr__fail(CR_ERR_INVALID,
+                        "feature masking (fm_w) contrasts items with two or more features; "
+                        "%d of the %lld items have that many",
+                        (int)m->fm_npool, (long long)m->ifeat.nrows);
     return CR_OK;
 }
 
@@ -6600,34 +6639,66 @@ static double cr__graph_attr(cr_model *m, const cr__batch *b, const float *F, in
 
 /* Feature masking as a contrastive view (Yao et al., CIKM 2021, "Self-supervised Learning for
    Large-scale Item Recommendations"; the node-feature masking of graph contrastive learning):
-   two views of each of the batch's items that have features, each the weighted mean of the
-   features a mask leaves (random: each masked with probability fm_rate, one kept if all were
-   masked; correlated: a random seed feature and the round(fm_rate n) - 1 features that
-   co-occur with it most, at least one left), through a projection head of its own, contrasted
-   with InfoNCE over the batch's items (tau, weight fm_w): a graph model's positives, a sequence
-   model's last targets. The masks come from streams keyed by (batch, view, item). The gradient
-   reaches the feature table and the head. */
-static void cr__fm_mask(const cr_model *m, int32_t it, uint64_t seed, uint8_t *keep) {
+   two complementary views of an item, view 1 the weighted mean of a set A of its features and
+   view 2 that of the rest (Yao et al.'s complementary masks, LibRecommender's
+   rfm-complementary), so an item with two or more features never gets two equal views. View 1
+   masks k = round(fm_rate n) of the n features, at least one and at most n - 1: random, k drawn
+   uniformly; correlated, a random seed feature and the k - 1 with the highest PMI to it
+   (cr__features_cooccur). The views go through a projection head of their own and are
+   contrasted with InfoNCE (tau, weight fm_w) over as many items as the batch has rows, drawn
+   uniformly without replacement from the items with two or more features: Yao et al. sample
+   the SSL items from the catalogue, not from the training batch, and find that critical (a
+   batch's items follow popularity, so the head items would get the contrast and the tail,
+   which needs it, hardly any). The draw and the masks come from the batch's stream.
+   The item ID is not a maskable feature here, unlike Yao et al.'s two-tower model: the ID row
+   is the collaborative part the recommendation loss trains, and the contrast is there to make
+   the features alone tell items apart, for items whose ID row is untrained (cold items, served
+   from their features); a view holding the ID could be matched through it and leave the
+   features untrained. The gradient reaches the feature table and the head. */
+static void cr__fm_mask(const cr_model *m, int32_t it, uint64_t seed, uint8_t *keep) { /* view 1's; view 2: the rest */
     int64_t a = m->ifeat.rowptr[it];
-    int n = (int)(m->ifeat.rowptr[it + 1] - a), j, q, k, s, kept = 0;
+    int n = (int)(m->ifeat.rowptr[it + 1] - a), j, q, k, s, left;
     cr_rng r = cr_rng_stream(seed, (uint64_t)it);
     for (j = 0; j < n; j++) keep[j] = 1;
     if (n < 2) return;
-    if (!m->cfg.fm_corr) {
-        for (j = 0; j < n; j++) kept += keep[j] = cr_rng_float(&r) >= m->cfg.fm_rate;
-        if (!kept) keep[cr_rng_below(&r, (uint32_t)n)] = 1;
+    k = (int)CR__MIN((int64_t)n - 1, CR__MAX((int64_t)1, (int64_t)floor(m->cfg.fm_rate * n + 0.5)));
+    if (!m->cfg.fm_corr) { /* k of n uniformly (selection sampling) */
+        for (j = 0, left = k; j < n; j++)
+            if (cr_rng_below(&r, (uint32_t)(n - j)) < (uint32_t)left) { keep[j] = 0; left--; }
         return;
     }
-    k = (int)CR__MIN((int64_t)n - 1, CR__MAX((int64_t)1, (int64_t)floor(m->cfg.fm_rate * n + 0.5)));
     s = (int)cr_rng_below(&r, (uint32_t)n);
     keep[s] = 0;
-    for (q = 1; q < k; q++) { /* the next most co-occurring with the seed (ties: the first) */
-        const int32_t *co = m->fco + m->fco_off[it] + (int64_t)s * n;
+    for (q = 1; q < k; q++) { /* the next highest PMI with the seed (ties: the first) */
+        const float *co = m->fco + m->fco_off[it] + (int64_t)s * n;
         int best = -1;
         for (j = 0; j < n; j++)
             if (keep[j] && (best < 0 || co[j] > co[best])) best = j;
         keep[best] = 0;
     }
+}
+
+/* want items drawn uniformly without replacement from the items with two or more features
+   (all of them when there are no more): the contrast's items, into out; their count. */
+static int cr__fm_draw(cr_model *m, int want, uint64_t batch_seed, int32_t *out) {
+    cr__graph *g = &m->g;
+    cr_rng r = cr_rng_stream(batch_seed, 0x666d6974656dULL);
+    int n = 0;
+    if (want >= m->fm_npool) {
+        memcpy(out, m->fm_pool, (size_t)m->fm_npool * sizeof(int32_t));
+        return m->fm_npool;
+    }
+    if (++g->istamp_cur == INT32_MAX) {
+        memset(g->istamp, 0, ((size_t)m->n_items + 1) * sizeof(int32_t));
+        g->istamp_cur = 1;
+    }
+    while (n < want) {
+        int32_t it = m->fm_pool[cr_rng_below(&r, (uint32_t)m->fm_npool)];
+        if (g->istamp[it] == g->istamp_cur) continue;
+        g->istamp[it] = g->istamp_cur;
+        out[n++] = it;
+    }
+    return n;
 }
 
 /* A view: the weighted mean of the kept features' rows. */
@@ -6642,20 +6713,24 @@ static void cr__fm_view(const cr_model *m, int32_t it, const uint8_t *keep, floa
         if (keep[j]) cr_vaxpy(out, (float)(m->ifeat.val[a + j] / W), fe + (int64_t)m->ifeat.col[a + j] * d, d);
 }
 
-static double cr__fmask_loss(cr_model *m, const int32_t *items, int n_items, uint64_t batch_seed, int want_grad) {
+static double cr__fmask_loss(cr_model *m, int n_items, uint64_t batch_seed, int want_grad) {
     cr__graph *g = &m->g;
-    int d = m->cfg.dim, n = cr__feature_items(m, items, n_items, g->fitems), r, v, F = m->fmax;
+    int d = m->cfg.dim, n = cr__fm_draw(m, n_items, batch_seed, g->fitems), r, v, F = m->fmax;
+    uint64_t seed = cr_hash64(batch_seed, 0x666d61736bULL);
     const float *w1 = cr__tensor(m, "fm_w1"), *b1 = cr__tensor(m, "fm_b1"), *w2 = cr__tensor(m, "fm_w2"), *b2 = cr__tensor(m, "fm_b2");
     float *gf;
     double loss;
     if (n < 2) return 0;
+    CR__OMP(parallel for schedule(static))
+    for (r = 0; r < n; r++) {
+        uint8_t *k0 = g->fkeep[0] + (int64_t)r * F, *k1 = g->fkeep[1] + (int64_t)r * F;
+        int j, nf = (int)(m->ifeat.rowptr[g->fitems[r] + 1] - m->ifeat.rowptr[g->fitems[r]]);
+        cr__fm_mask(m, g->fitems[r], seed, k0);
+        for (j = 0; j < nf; j++) k1[j] = (uint8_t)(nf < 2 || !k0[j]);
+        cr__fm_view(m, g->fitems[r], k0, g->fv[0] + (int64_t)r * d);
+        cr__fm_view(m, g->fitems[r], k1, g->fv[1] + (int64_t)r * d);
+    }
     for (v = 0; v < 2; v++) {
-        uint64_t seed = cr_hash64(batch_seed, 0x666d61736bULL + (uint64_t)v);
-        CR__OMP(parallel for schedule(static))
-        for (r = 0; r < n; r++) {
-            cr__fm_mask(m, g->fitems[r], seed, g->fkeep[v] + (int64_t)r * F);
-            cr__fm_view(m, g->fitems[r], g->fkeep[v] + (int64_t)r * F, g->fv[v] + (int64_t)r * d);
-        }
         cr__mlp2_forward(g->fz[v], g->fa1[v], g->fh, g->fv[v], w1, b1, w2, b2, n, d);
         if (want_grad) memset(g->fdz[v], 0, (size_t)n * d * sizeof(float));
     }
@@ -6688,7 +6763,7 @@ static void cr__graph_bpr(cr_model *m, const cr__batch *b, float *const *L, floa
     } else
         cr__graph_bpr_rows(m, b, b->cand, F, dF, want_grad, part);
     if (m->cfg.attr_w > 0) part[1] += cr__graph_attr(m, b, F, want_grad);
-    if (m->cfg.fm_w > 0) part[1] += cr__fmask_loss(m, b->pos, b->n, b->seed, want_grad);
+    if (m->cfg.fm_w > 0) part[1] += cr__fmask_loss(m, b->n, b->seed, want_grad);
 }
 
 /* InfoNCE (weight lambda, temperature tau) between the rows of two (N, d) tables A and Bt:
@@ -8306,12 +8381,7 @@ static void cr__seq_rec_loss(cr_model *m, const cr__batch *b, int want_grad, dou
     cr__seq_forward(m, A, 1, cr_hash64(b->seed, 0x6d61696eULL));
     part[0] = cr__seq_next_item(m, A, q->tgt_all, b->seed, want_grad);
     if (want_grad) cr__seq_backward(m, A);
-    if (m->cfg.fm_w > 0) { /* feature masking over the batch's last targets (m->bp: free in sequence batches) */
-        int n = 0;
-        for (i = 0; i < b->n; i++)
-            if (q->view_len[i] >= 0) m->bp[n++] = q->view_ptr[i][q->view_len[i]];
-        part[1] += cr__fmask_loss(m, m->bp, n, b->seed, want_grad);
-    }
+    if (m->cfg.fm_w > 0) part[1] += cr__fmask_loss(m, b->n, b->seed, want_grad); /* b->n items, drawn uniformly */
 }
 
 static void cr__seq_reg_loss(cr_model *m, int want_grad, double part[3]) {

@@ -14,6 +14,9 @@
 #                               GRU4Rec on Amazon-Beauty with the item attributes, with and without
 #                               correlated feature masking, against ID-only GRU4Rec, seeds 1-3,
 #                               history masked
+#   bench/quality.sh fmask      GRU4Rec on Amazon-Beauty with the item attributes: no masking, random
+#                               and correlated feature masking, seeds 1-3, history masked, the best
+#                               of FM_EPOCHS (6) epochs on validation
 #   bench/quality.sh tune-attr  the attribute-ID contrast's weight (0.2, 0.5, 1) chosen on validation
 #                               under the colditems protocol
 #   bench/quality.sh recbole    RecBole's atomic files (.inter, .item) written from Amazon-Beauty
@@ -332,6 +335,22 @@ seqfeatures)
         printf '%-34s mean of 3 seeds: test hit@10 %s ndcg@10 %s tail recall %s\n' "$n" "$(mean3 "$n" hit@10)" "$(mean3 "$n" ndcg@10)" "$(mean3 "$n" tail_recall)"
     done
     ;;
+fmask)
+    # feature masking as Yao et al. (complementary views, items drawn uniformly, correlated
+    # masking by PMI) against the attributes alone, one epoch budget for all
+    B="--train $DATA/amazon-beauty/train.txt --test $DATA/amazon-beauty/test.txt --exclude-history --max-epochs ${FM_EPOCHS:-6}"
+    F="--item-features $DATA/amazon-beauty/item_attributes.txt --item-repr id+features"
+    for seed in 1 2 3; do
+        run "fm-none-s$seed" --model gru4rec $B $F --seed $seed
+        run "fm-random-s$seed" --model gru4rec $B $F --fm-w ${FM_W:-0.1} --fm-mask random --seed $seed
+        run "fm-correlated-s$seed" --model gru4rec $B $F --fm-w ${FM_W:-0.1} --fm-mask correlated --seed $seed
+    done
+    wait
+    for n in fm-none fm-random fm-correlated; do
+        for seed in 1 2 3; do summary "$n-s$seed" 10 hit@10 ndcg@10 tail_recall; done
+        printf '%-34s mean of 3 seeds: test hit@10 %s ndcg@10 %s tail recall %s\n' "$n" "$(mean3 "$n" hit@10)" "$(mean3 "$n" ndcg@10)" "$(mean3 "$n" tail_recall)"
+    done
+    ;;
 seq)
     B="--train $DATA/amazon-beauty/train.txt --test $DATA/amazon-beauty/test.txt"
     for h in ${HIST:-exclude include}; do
@@ -385,5 +404,5 @@ tune-cl4srec)
             "$(tail -n 1 "$f" | field valid_hit@10)" "$(tail -n 1 "$f" | field valid_ndcg@10)"
     done
     ;;
-*) echo "usage: bench/quality.sh graph|seq|tune-cl4srec|negatives|ncl|views|noise|claims|coldusers|recdcl|rcl|colditems" >&2; exit 2 ;;
+*) echo "usage: bench/quality.sh graph|seq|tune-cl4srec|negatives|ncl|views|noise|claims|coldusers|recdcl|rcl|colditems|fmask" >&2; exit 2 ;;
 esac

@@ -1061,17 +1061,18 @@ TEST(feature_contrast_losses_gradcheck) {
     CHECKF(rel_err(ga, gn, B * D, 1e-6) < 1e-3, "cosine to targets rel err %g", rel_err(ga, gn, B * D, 1e-6));
 }
 
-/* Feature masking's masks: co-occurrence counts by hand; a random mask keeps at least one
-   feature; a correlated one masks round(rate n) features, a seed and those that co-occur with
-   it most. */
+/* Feature masking's masks: PMI by hand; correlated masking takes the seed's highest-PMI partner,
+   not its most frequent one; both modes mask round(rate n) features (at least one, at most
+   n - 1). */
 TEST(feature_masks) {
     static const int64_t us[8] = {0, 0, 1, 1, 2, 2, 3, 3}, is[8] = {0, 1, 2, 3, 0, 2, 1, 3};
-    const char *feats = "0 10 11 12 13\n1 10 11\n2 10 11 12\n3 13\n";
+    /* features 10 (the seed's), 11 (rare: only beside 10), 12 (common: in every item), 13 */
+    const char *feats = "0 10 11 12 13\n1 10 11 12\n2 10 12 13\n3 12 13\n";
     cr_dataset ds;
     cr_config c;
     cr_model *m = NULL;
     uint8_t keep[4];
-    int t, j, kept_min = 4;
+    int t, j, seen10 = 0;
     CHECK_OK(cr_dataset_from_arrays(&ds, us, is, 8, NULL, NULL, 0, 0));
     CHECK_OK(cr_parse_item_features(&ds.features, &ds.items, feats, strlen(feats), "feats"));
     memset(&c, 0, sizeof c);
@@ -1081,41 +1082,117 @@ TEST(feature_masks) {
     c.fm_w = 1.0f;
     c.fm_corr = 1;
     CHECK_OK(cr_model_create(&m, &c, &ds));
-    CHECK(m->fco == NULL); /* training state: counted when training starts, never for serving */
+    CHECK(m->fco == NULL && m->fm_pool == NULL); /* training state: made when training starts, never for serving */
     CHECK_OK(cr__train_ws(m));
-    /* item 0's features 10, 11, 12, 13 (dense 0..3): 10 and 11 meet in items 0, 1, 2; 10 and 12 in
-       0, 2; 10 and 13 in 0 alone */
-    CHECK(m->fco[m->fco_off[0] + 0 * 4 + 1] == 3 && m->fco[m->fco_off[0] + 0 * 4 + 2] == 2 && m->fco[m->fco_off[0] + 0 * 4 + 3] == 1 &&
-          m->fco[m->fco_off[0] + 1 * 4 + 1] == 3 && m->fco[m->fco_off[0] + 3 * 4 + 3] == 2);
-    for (t = 0; t < 200; t++) { /* rate 0.5 of 4: the seed and its closest partner */
+    CHECK(m->fm_npool == 4);
+    /* item 0's features 10, 11, 12, 13 (dense 0..3), 4 items: n10 = 3, n11 = 2, n12 = 4, n13 = 3;
+       10 meets 11 twice, 12 three times (the most), 13 twice */
+    CHECK_NEAR(m->fco[m->fco_off[0] + 0 * 4 + 1], log(4.0 * 2 / (3 * 2)), 1e-6);
+    CHECK_NEAR(m->fco[m->fco_off[0] + 0 * 4 + 2], 0.0, 1e-6);
+    CHECK_NEAR(m->fco[m->fco_off[0] + 0 * 4 + 3], log(4.0 * 2 / (3 * 3)), 1e-6);
+    CHECK_NEAR(m->fco[m->fco_off[0] + 1 * 4 + 1], log(4.0 / 2), 1e-6);
+    for (t = 0; t < 200; t++) { /* rate 0.5 of 4: the seed and its highest-PMI partner */
         int a = -1, b2 = -1;
         cr__fm_mask(m, 0, (uint64_t)t, keep);
         for (j = 0; j < 4; j++)
             if (!keep[j]) { if (a < 0) a = j; else b2 = j; }
         CHECKF(a >= 0 && b2 >= 0 && keep[0] + keep[1] + keep[2] + keep[3] == 2, "draw %d", t);
-        { /* one of the two is the seed: the other is its most co-occurring partner */
-            const int32_t *ca = m->fco + m->fco_off[0] + a * 4, *cb = m->fco + m->fco_off[0] + b2 * 4;
+        { /* one of the two is the seed: the other is its partner of the highest PMI */
+            const float *ca = m->fco + m->fco_off[0] + a * 4, *cb = m->fco + m->fco_off[0] + b2 * 4;
             int oka = 1, okb = 1;
             for (j = 0; j < 4; j++)
                 if (j != a && j != b2) { oka &= ca[b2] >= ca[j]; okb &= cb[a] >= cb[j]; }
             CHECKF(oka || okb, "draw %d: masked %d and %d", t, a, b2);
         }
-        cr__fm_mask(m, 3, (uint64_t)t, keep); /* one feature: never masked */
-        CHECK(keep[0] == 1);
+        seen10 += !keep[0] && !keep[1];
     }
+    /* seeds 10 and 11 mask {10, 11}, 12 (all its PMIs 0: the first) {12, 10}, 13 {13, 12}: about
+       half the draws take {10, 11}; raw counts would send seed 10 to the common 12 (a quarter) */
+    CHECKF(seen10 > 70 && seen10 < 130, "{10, 11} masked in %d of 200 draws", seen10);
     cr_model_free(m);
     c.fm_corr = -1;
     c.fm_rate = 0.9f;
     CHECK_OK(cr_model_create(&m, &c, &ds));
-    for (t = 0; t < 200; t++) {
-        int k = 0;
+    for (t = 0; t < 200; t++) { /* 0.9 of 4 rounds to 4: three masked, one kept */
         cr__fm_mask(m, 0, (uint64_t)t, keep);
-        for (j = 0; j < 4; j++) k += keep[j];
-        kept_min = k < kept_min ? k : kept_min;
+        CHECKF(keep[0] + keep[1] + keep[2] + keep[3] == 1, "draw %d", t);
     }
-    CHECK(kept_min == 1); /* at rate 0.9 all four are often masked: one comes back */
     cr_model_free(m);
     cr_dataset_free(&ds);
+}
+
+/* Feature masking's views are complementary: over 200 items with 1-6 features and many
+   batches, random and correlated masking, no item the contrast draws has two equal views, and
+   the views split its features. The items are drawn uniformly from those with two or more
+   features, without repeats, the same for the same batch, and not from the batch: every item
+   of the pool turns up, the batch's positives no more often than the others. */
+TEST(feature_masks_complementary_uniform) {
+    enum { NI = 200, NB = 300, B = 32 };
+    int64_t us[NI * 2], is[NI * 2];
+    char *feats = (char *)malloc(NI * 64);
+    size_t len = 0;
+    int mode, i;
+    for (i = 0; i < NI * 2; i++) { us[i] = i % 50; is[i] = i % 2 ? i / 2 : i % 7; } /* items 0-6 popular */
+    for (i = 0; i < NI; i++) { /* item i: 1 + i % 6 features from 40, i % 6 == 0 the one-feature items */
+        int j, nf = 1 + i % 6;
+        len += (size_t)sprintf(feats + len, "%d", i);
+        for (j = 0; j < nf; j++) len += (size_t)sprintf(feats + len, " %d", (i * 7 + j * 13) % 40 + 100 * j);
+        feats[len++] = '\n';
+    }
+    for (mode = 0; mode < 2; mode++) {
+        cr_dataset ds;
+        cr_config c;
+        cr_model *m = NULL;
+        int32_t u[B], p[B], count[NI], first[B];
+        int bt, r, n0 = 0, pool = 0;
+        double l;
+        CHECK_OK(cr_dataset_from_arrays(&ds, us, is, NI * 2, NULL, NULL, 0, 0));
+        CHECK_OK(cr_parse_item_features(&ds.features, &ds.items, feats, len, "feats"));
+        memset(&c, 0, sizeof c);
+        c.model = CR_MODEL_LIGHTGCN;
+        c.dim = 4;
+        c.batch = B;
+        c.item_repr = CR_REPR_ID_FEATURES;
+        c.fm_w = 1.0f;
+        c.fm_corr = mode ? 1 : -1;
+        CHECK_OK(cr_model_create(&m, &c, &ds));
+        memset(count, 0, sizeof count);
+        for (i = 0; i < B; i++) { u[i] = i % ds.n_users; p[i] = (int32_t)(i % 7); } /* popular positives */
+        for (bt = 0; bt < NB; bt++) {
+            CHECK_OK(cr_model_batch_loss(m, u, p, NULL, B, 1, bt, 0, &l));
+            for (r = 0; r < B; r++) {
+                int32_t it = m->g.fitems[r];
+                const uint8_t *k0 = m->g.fkeep[0] + (int64_t)r * m->fmax, *k1 = m->g.fkeep[1] + (int64_t)r * m->fmax;
+                int64_t nf = m->ifeat.rowptr[it + 1] - m->ifeat.rowptr[it], j, in0 = 0, in1 = 0, same = 1;
+                CHECKF(nf >= 2, "mode %d batch %d: item %d has %lld features", mode, bt, it, (long long)nf);
+                CHECKF(m->g.istamp[it] == m->g.istamp_cur, "mode %d batch %d: item %d drawn twice", mode, bt, it);
+                m->g.istamp[it] = 0; /* drawn twice would fail the line above */
+                for (j = 0; j < nf; j++) {
+                    in0 += k0[j];
+                    in1 += k1[j];
+                    same &= k0[j] == k1[j];
+                    CHECKF(k0[j] != k1[j], "mode %d batch %d: item %d feature %lld in both views or neither",
+                           mode, bt, it, (long long)j);
+                }
+                CHECKF(!same && in0 >= 1 && in1 >= 1, "mode %d batch %d: item %d views equal or empty", mode, bt, it);
+                count[m->items.raw[it]]++;
+                if (bt == 0) first[r] = it;
+            }
+        }
+        CHECK_OK(cr_model_batch_loss(m, u, p, NULL, B, 1, 0, 0, &l)); /* the same batch draws the same items */
+        for (r = 0; r < B; r++) CHECK(m->g.fitems[r] == first[r]);
+        for (i = 0; i < NI; i++)
+            if (i % 6) {
+                pool++;
+                /* about NB B / pool = 57 draws each: none missed, none near the 300 a batch's positive would get */
+                CHECKF(count[i] >= 20 && count[i] <= 110, "mode %d: item %d drawn %d times", mode, i, count[i]);
+            } else
+                n0 += count[i];
+        CHECK(n0 == 0 && m->fm_npool == pool);
+        cr_model_free(m);
+        cr_dataset_free(&ds);
+    }
+    free(feats);
 }
 
 /* The attribute-ID contrast moves the feature table alone: every other gradient is the one
@@ -1187,6 +1264,7 @@ const crt_case crt_grad[] = {
     {"grad/model_gru4rec_features_fmask", grad_gru4rec_features_fmask},
     {"grad/model_cl4srec_fmask_correlated", grad_cl4srec_fmask_correlated},
     {"grad/feature_masks", feature_masks},
+    {"grad/feature_masks_complementary_uniform", feature_masks_complementary_uniform},
     {"grad/attr_contrast_target_is_stop_gradient", attr_contrast_target_is_stop_gradient},
     {"grad/model_xsimgcl_fmask_correlated", grad_xsimgcl_fmask_correlated},
     {"grad/bpr", bpr_gradcheck},
