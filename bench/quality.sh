@@ -141,7 +141,7 @@ claims)
     D=${CLAIMS_DATA:-gowalla}
     G="--train $DATA/$D/train.txt --test $DATA/$D/test.txt"
     EL="--epochs 30" ES="--epochs 20" EX=
-    if [ "$D" != gowalla ]; then EL="--epochs 500 --patience 30" ES="--epochs 100" EX="--epochs 100"; fi
+    if [ "$D" != gowalla ]; then EL="--epochs 500 --patience 30 --stop plain" ES="--epochs 100" EX="--epochs 100"; fi
     for s in 1 2 3; do
         for m in lightgcn sgl-ed xsimgcl; do # a log without its per-user file is rerun
             [ -e "$OUT/$m-$D-s$s.tsv" ] || rm -f "$OUT/$m-$D-s$s.json"
@@ -166,7 +166,7 @@ coldusers)
     L="--train $DATA/lastfm/train.txt --test $DATA/lastfm/test.txt"
     for m in lightgcn xsimgcl; do
         E="--epochs 100"
-        if [ $m = lightgcn ]; then E="--epochs 500 --patience 30"; fi
+        if [ $m = lightgcn ]; then E="--epochs 500 --patience 30 --stop plain"; fi
         run $m-lastfm-cold --model $m $L $E --cold-users 0.1
         run $m-lastfm-warm --model $m $L $E --cold-users 0.1 --cold-warm
     done
@@ -231,7 +231,7 @@ recdcl)
     # one interaction file, as RecDCL's Beauty.inter: each user's training sequence and its test item
     A="$OUT/beauty-all.txt"
     awk -F: 'NR == FNR {t[$1] = $2; next} {print $1 ":" $2 " " t[$1]}' "$DATA/amazon-beauty/test.txt" "$DATA/amazon-beauty/train.txt" > "$A"
-    R="--train $A --format seq --split ratio:0.8,0.1,0.1 --patience 11 --max-epochs 300"
+    R="--train $A --format seq --split ratio:0.8,0.1,0.1 --patience 11 --stop plain --max-epochs 300"
     # RecDCL first: its run is the longest, so with JOBS=2 the LightGCN runs share the other core
     for d in ${RECDCL_DIMS:-512}; do run recdcl-beauty-d$d --model recdcl $R --dim $d; done
     for d in ${LIGHTGCN_DIMS:-64 256 512}; do run lightgcn-beauty-d$d --model lightgcn $R --dim $d; done
@@ -252,7 +252,7 @@ recdcl)
 colditems)
     A="$OUT/beauty-all.txt"
     awk -F: 'NR == FNR {t[$1] = $2; next} {print $1 ":" $2 " " t[$1]}' "$DATA/amazon-beauty/test.txt" "$DATA/amazon-beauty/train.txt" > "$A"
-    R="--model lightgcn --train $A --format seq --split ratio:0.8,0.1,0.1 --patience 11 --max-epochs 300 --cold-items 0.1"
+    R="--model lightgcn --train $A --format seq --split ratio:0.8,0.1,0.1 --patience 11 --stop plain --max-epochs 300 --cold-items 0.1"
     F="--item-features $DATA/amazon-beauty/item_attributes.txt --item-repr id+features"
     run cold-beauty-id $R
     run cold-beauty-features $R $F
@@ -274,7 +274,7 @@ tune-attr)
     # (the colditems run), 0.5 and 1; the test figures of the validation winner are the ones to read
     A="$OUT/beauty-all.txt"
     awk -F: 'NR == FNR {t[$1] = $2; next} {print $1 ":" $2 " " t[$1]}' "$DATA/amazon-beauty/test.txt" "$DATA/amazon-beauty/train.txt" > "$A"
-    R="--model lightgcn --train $A --format seq --split ratio:0.8,0.1,0.1 --patience 11 --max-epochs 300 --cold-items 0.1"
+    R="--model lightgcn --train $A --format seq --split ratio:0.8,0.1,0.1 --patience 11 --stop plain --max-epochs 300 --cold-items 0.1"
     F="--item-features $DATA/amazon-beauty/item_attributes.txt --item-repr id+features"
     run cold-beauty-attr $R $F --attr-w 0.2
     for w in 0.5 1; do run cold-beauty-attr$w $R $F --attr-w $w; done
