@@ -66,7 +66,8 @@
       while the last two evaluations each rose, up to 5P (cr_fit_opts.stop_rule 1: plain P).
       A long run can be made resumable: with cr_fit_opts.state_path the training state is
       written after every epoch, and a call that finds the file goes on after its epoch with the
-      result an uninterrupted run on as many threads gives, bit for bit. For a loop of your own: cr_model_create, cr_train_epoch, cr_evaluate.
+      result an uninterrupted run on as many threads gives, bit for bit. For a loop of your own:
+      cr_model_create, cr_train_epoch, cr_evaluate.
 
    TUNING
       Whether a contrastive model beats LightGCN depends on lambda, tau, eps, the learning rate
@@ -5469,9 +5470,11 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     if (!(c->crop_keep > 0 && c->crop_keep <= 1)) return cr__fail(CR_ERR_INVALID, "config %s: crop_keep %g is outside (0, 1]", name, (double)c->crop_keep);
     if (c->neg_samples < 0 || c->neg_samples > (1 << 20)) return cr__fail(CR_ERR_INVALID, "config %s: neg_samples %d is outside 0..1048576", name, c->neg_samples);
     if (c->l2_selfrec != 0 && c->l2_selfrec != 1) return cr__fail(CR_ERR_INVALID, "config %s: l2_selfrec must be 0 or 1", name);
-    if (c->l2_recbole != 0 && c->l2_recbole != 1) return cr__fail(CR_ERR_INVALID, "config %s: l2_recbole must be 0 or 1", name);
+    if (c->l2_recbole != 0 && c->l2_recbole != 1)
+        return cr__fail(CR_ERR_INVALID, "config %s: l2_recbole must be 0 or 1", name);
     if (c->l2_recbole && (c->model != CR_MODEL_NCL || c->l2_selfrec))
-        return cr__fail(CR_ERR_INVALID, "config %s: l2_recbole (RecBole's L2, NCL's authors') is NCL's, and excludes l2_selfrec", name);
+        return cr__fail(CR_ERR_INVALID, "config %s: l2_recbole (RecBole's L2, NCL's authors') is NCL's, and excludes l2_selfrec",
+                        name);
     if (c->neg < CR_NEG_UNIFORM || c->neg > CR_NEG_MIXGCF) return cr__fail(CR_ERR_INVALID, "config %s: neg %d is not uniform (1), DNS (2) or MixGCF (3)", name, c->neg);
     if (c->neg_candidates < 1 || c->neg_candidates > 4096) return cr__fail(CR_ERR_INVALID, "config %s: neg_candidates %d is outside 1..4096", name, c->neg_candidates);
     if (c->cl_negatives < 0 || c->cl_negatives > 65536) return cr__fail(CR_ERR_INVALID, "config %s: cl_negatives %d is outside 0..65536", name, c->cl_negatives);
@@ -6450,13 +6453,14 @@ static void cr__dns_pick(const cr_model *m, const cr__batch *b, const float *F, 
    reweighted loss R-CE of Wang et al., WSDM 2021, in BPR's pairwise form: a pair the model
    finds unlikely, such as a noisy interaction, counts less); loss = sum_b c_b l_b / sum_b c_b.
    gamma 0 is cr_bpr_loss. Same arguments as cr_bpr_loss (weight 1). */
-static double cr__bpr_conf_loss(float *du, float *dp, float *dn, const float *u, const float *p, const float *n, int B, int d,
-                                float gamma) {
+static double cr__bpr_conf_loss(float *du, float *dp, float *dn, const float *u, const float *p, const float *n, int B,
+                                int d, float gamma) {
     double loss = 0, C = 0;
     int b, j;
     if (gamma <= 0) return cr_bpr_loss(du, dp, dn, u, p, n, B, d, 1.0f);
     for (b = 0; b < B; b++) { /* c_b = exp(-gamma softplus(-x_b)) */
-        double x = cr_vdot(u + (int64_t)b * d, p + (int64_t)b * d, d) - cr_vdot(u + (int64_t)b * d, n + (int64_t)b * d, d);
+        const float *ub = u + (int64_t)b * d;
+        double x = cr_vdot(ub, p + (int64_t)b * d, d) - cr_vdot(ub, n + (int64_t)b * d, d);
         C += exp(-gamma * (x > 0 ? log1p(exp(-x)) : -x + log1p(exp(x))));
     }
     for (b = 0; b < B && C > 0; b++) {
@@ -6502,7 +6506,8 @@ static void cr__graph_bpr_rows(cr_model *m, const cr__batch *b, const int32_t *n
            by the batch once more, SGL on the final rows of (u, p, n), SimGCL and XSimGCL on
            the final rows of (u, p). RecBole's EmbLoss (l2_recbole): the same on the ego rows of
            (u, p, n), divided by the batch once */
-        int rb = c->l2_recbole, ego = rb || m->ops->l2_selfrec == CR__L2_EGO, nt = !rb && m->ops->l2_selfrec == CR__L2_FINAL_UP ? 2 : 3;
+        int rb = c->l2_recbole, ego = rb || m->ops->l2_selfrec == CR__L2_EGO;
+        int nt = !rb && m->ops->l2_selfrec == CR__L2_FINAL_UP ? 2 : 3;
         const int32_t *ids[3];
         float w = ego && !rb ? c->reg / (float)B : c->reg, *dst = ego ? G0 : dF, *tmp = m->g.l2rows;
         const float *src = ego ? E0 : F;
@@ -6828,7 +6833,8 @@ static void cr__graph_unique(cr_model *m, const cr__batch *b, int *nu, int *ni) 
 /* The options every graph model shares, checked before any work. */
 static cr_status cr__graph_check(const cr_config *c) {
     if (c->neg == CR_NEG_MIXGCF && (c->l2_selfrec || c->l2_recbole))
-        return cr__fail(CR_ERR_INVALID, "config %s: MixGCF takes the authors' L2 on the layer-0 mix (l2_selfrec 0, l2_recbole 0)",
+        return cr__fail(CR_ERR_INVALID,
+                        "config %s: MixGCF takes the authors' L2 on the layer-0 mix (l2_selfrec 0, l2_recbole 0)",
                         cr_model_name(c->model));
     return CR_OK;
 }
@@ -6936,7 +6942,8 @@ static void cr__graph_ws_bpr(cr_model *m, cr__arena *a) {
     int64_t B = c->batch, Bd = B * c->dim;
     m->g.rows = cr__takef(a, 3 * Bd);
     m->g.drows = cr__takef(a, 3 * Bd);
-    m->g.l2rows = c->reg > 0 && (c->l2_selfrec || c->l2_recbole || c->neg == CR_NEG_MIXGCF) ? cr__takef(a, 2 * Bd) : NULL;
+    m->g.l2rows = c->reg > 0 && (c->l2_selfrec || c->l2_recbole || c->neg == CR_NEG_MIXGCF) ? cr__takef(a, 2 * Bd)
+                                                                                             : NULL;
     m->g.neg = c->neg == CR_NEG_DNS ? cr__takei(a, B) : NULL;
     if (c->neg == CR_NEG_MIXGCF) {
         m->g.mix_a = cr__takef(a, B * (c->layers + 1));
@@ -7793,8 +7800,8 @@ static void cr__rcl_forward(cr_model *m, float *const *keep, const float *const 
     const cr_csr *Gc[CR__MAX_LAYERS];
     int k;
     for (k = 0; k < CR__MAX_LAYERS; k++) Gc[k] = &m->g.adj;
-    cr__prop_forward(m->g.F, keep, Gc, m->cfg.layers, m->E0, m->n_nodes, m->cfg.dim, m->ops->first_layer, 0.0f, 0, delta,
-                     m->g.t0, m->g.t1);
+    cr__prop_forward(m->g.F, keep, Gc, m->cfg.layers, m->E0, m->n_nodes, m->cfg.dim, m->ops->first_layer, 0.0f, 0,
+                     delta, m->g.t0, m->g.t1);
 }
 
 /* Adversarial views: BPR on a clean pass, the contrast on the perturbed one (exact: the
