@@ -1112,6 +1112,9 @@ typedef struct cr_fit_info {
     double best_value;
     int since_best;     /* evaluations since the best one */
     int patience;       /* the resolved patience (-1: no early stop) */
+    int backed_off;     /* after this epoch's evaluation the contrast was backed off
+                           (cr_fit_opts.backoff): lambda halved, the best epoch's parameters restored */
+    float lambda;       /* the contrastive weight the next epoch trains with */
 } cr_fit_info;
 
 /* Called after every epoch; return non-zero to stop. The model may be saved or its learning
@@ -1182,6 +1185,13 @@ typedef struct cr_fit_opts {
     void *user;
     int stop_rule;     /* 0: the dip-surviving rule above; 1: plain patience (RecBole's, the
                           papers'): stop after P evaluations without improvement */
+    int backoff;       /* contrast backoff, for the graph models that add a weighted contrast
+                          to BPR (SGL, SimGCL, XSimGCL, NCL, RCL) when selecting on validation:
+                          when validation has stayed 10% below its best for B evaluations while
+                          the BPR part is still at chance (above 0.95 ln 2), lambda is halved and
+                          training restarts from the best epoch's parameters, at most 8 times.
+                          0: on, B = 3; B > 0; -1: off (the papers' fixed lambda). A refit trains
+                          with the last lambda. */
 } cr_fit_opts;
 
 typedef struct cr_fit_result {
@@ -1207,6 +1217,8 @@ typedef struct cr_fit_result {
     double train_seconds, eval_seconds; /* over every run of a resumed training */
     int resumed_epoch;  /* with state_path: the epoch this call continued after (0: from the start), */
     int resumed_phase;  /* in this phase (CR_FIT_SELECT or CR_FIT_REFIT) */
+    int backoffs;       /* contrast backoffs during the selection (cr_fit_opts.backoff) */
+    float lambda;       /* the contrastive weight the returned model trained with last */
 } cr_fit_result;
 
 /* The items cr_fit's cold_items holds out: round(share x n) (at least 1, at most n - 1) of the
@@ -8968,6 +8980,9 @@ static cr_status cr__fit_resolve(cr_fit_opts *o, const cr_dataset *ds, int seq) 
     if (!o->patience) o->patience = o->epochs ? -1 : 10; /* SGL's and RecDCL's stop count */
     if (o->stop_rule < 0 || o->stop_rule > 1)
         return cr__fail(CR_ERR_INVALID, "cr_fit: stop_rule %d is not 0 (dip) or 1 (plain)", o->stop_rule);
+    if (o->backoff < -1 || o->backoff > 1000)
+        return cr__fail(CR_ERR_INVALID, "cr_fit: backoff %d is outside -1 (off), 0 (on, 3) or 1..1000", o->backoff);
+    if (!o->backoff) o->backoff = 3;
     if ((unsigned)o->select > (unsigned)CR_SELECT_LAST) return cr__fail(CR_ERR_INVALID, "cr_fit: unknown selection set %d", (int)o->select);
     if ((unsigned)o->metric > (unsigned)CR_METRIC_PRECISION) return cr__fail(CR_ERR_INVALID, "cr_fit: unknown metric %d", (int)o->metric);
     if (o->valid_ratio == 0) o->valid_ratio = 0.1;
@@ -9111,6 +9126,8 @@ typedef struct cr__fit_state {
     double best_v;
     double last[2];  /* the last two evaluations' values, newest first (-1: none yet) */
     uint32_t n_eval; /* evaluations done */
+    uint32_t below, backoffs; /* contrast backoff: evaluations in a row well below the best; backoffs done */
+    float lambda;    /* the contrastive weight in force (cfg.lambda after backoffs) */
     cr_fit_result res; /* the loop's fields of the result */
     float *best;     /* the best parameters (selection only) */
 } cr__fit_state;
@@ -9136,13 +9153,14 @@ static void cr__fit_fingerprint(const cr_model *m, const cr_fit_opts *o, const c
                                 const cr_interactions *train, const cr_interactions *sel, uint64_t fp[4]) {
     uint64_t h = cr__fnv_u64(CR__FNV0, (uint64_t)m->cfg.model);
     double dv[6];
-    int iv[15], i;
+    int iv[16], i;
     for (i = 0; i < CR__N_CFG; i++) h = cr__fnv_u64(h, cr__cfg_get_bits(&m->cfg, &cr__config_fields[i]));
     fp[0] = cr__fnv_u64(h, (uint64_t)m->n_param);
     iv[0] = phase; iv[1] = max_e; iv[2] = o->eval_every; iv[3] = o->patience; iv[4] = (int)o->select;
     iv[5] = (int)o->metric; iv[6] = o->metric_k; iv[7] = o->refit; iv[8] = o->cold_warm; iv[9] = o->eval.exclude_seen;
     iv[10] = o->eval.cold_max; iv[11] = o->eval.no_auc; iv[12] = o->eval.basic; iv[13] = o->eval.cooccurrence;
     iv[14] = o->stop_rule;
+    iv[15] = o->backoff;
     dv[0] = o->valid_ratio; dv[1] = o->train_noise; dv[2] = o->cold_users; dv[3] = o->cold_items; dv[4] = (double)o->eval.tail_share;
     dv[5] = o->eval.tail_ratio;
     h = cr__fnv(CR__FNV0, iv, sizeof iv);
@@ -9172,6 +9190,37 @@ static int cr__stop_now(const cr_fit_opts *o, const cr__fit_state *fs, double v)
     if (o->stop_rule == 1) return 1;
     if (n < 2 * P) return 0;
     return !(v > fs->last[0] && fs->last[0] > fs->last[1] && fs->last[1] >= 0 && since < 5 * P);
+}
+
+/* Contrast backoff (cr_fit_opts.backoff), after an evaluation that left fs->below evaluations
+   in a row 10% under the best. Why: with small propagated rows the InfoNCE gradient (it grows as
+   1/|x|) outweighs BPR's (it shrinks with |x|) and Adam's normalised step follows the contrast
+   alone; BPR stays at ln 2 (bench/notes/stall.md). Where the contrast then keeps pulling the
+   ranking down, as XSimGCL's on dense data (validation peaks after epoch 1 and falls for 40
+   epochs at the paper's lambda 0.2), a smaller lambda lets BPR take over: halve it and restart
+   from the best parameters, with Adam's moments cleared (they hold the contrast's scale). Where
+   the contrast helps (Last.fm, Gowalla) validation does not fall that way, or BPR has left
+   chance when it does (LightGCN-like popularity dips), and nothing changes. */
+#define CR__BACKOFF_DROP 0.1   /* "well below": under (1 - this) x the best */
+#define CR__BACKOFF_MAX 8      /* lambda / 256 at the least */
+static int cr__backoff_now(const cr_model *m, const cr_fit_opts *o, const cr__fit_state *fs, double rec_loss, int phase) {
+    const cr__model_ops *op = m->ops;
+    return phase == CR_FIT_SELECT && o->select == CR_SELECT_VALID && o->backoff > 0 && !op->sequential && op->negatives &&
+           op->lambda > 0 && m->cfg.lambda > 0 && fs->below >= (uint32_t)o->backoff && fs->backoffs < CR__BACKOFF_MAX &&
+           rec_loss > 0.95 * 0.69314718055994531;
+}
+
+/* Halves the contrast and goes back to the best parameters with a fresh optimiser. */
+static void cr__backoff(cr_model *m, cr__fit_state *fs) {
+    m->cfg.lambda *= 0.5f;
+    fs->lambda = m->cfg.lambda;
+    fs->backoffs++;
+    fs->below = fs->since = 0;
+    fs->last[0] = fs->last[1] = -1; /* the dip rule counts from the restart */
+    cr_model_set_params(m, fs->best);
+    memset(m->adam_m, 0, (size_t)m->n_param * sizeof(float));
+    memset(m->adam_v, 0, (size_t)m->n_param * sizeof(float));
+    m->step = 0;
 }
 
 /* Trains one model on `train` for up to max_e epochs, evaluating on sel (if not NULL) with
@@ -9221,6 +9270,9 @@ static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_data
             return st;
         }
     }
+    /* a refit trains with the selection's last lambda; a resumed one has it from its file */
+    if (first == 1 && phase == CR_FIT_REFIT && res->lambda > 0 && m->cfg.lambda > 0) m->cfg.lambda = res->lambda;
+    fs.lambda = m->cfg.lambda;
     for (epoch = first; epoch <= max_e && !fs.done; epoch++) {
         cr_fit_info info;
         double t0 = cr__now();
@@ -9252,12 +9304,19 @@ static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_data
             fs.last[1] = fs.last[0];
             fs.last[0] = v;
             fs.n_eval++;
+            fs.below = v < (1 - CR__BACKOFF_DROP) * fs.best_v ? fs.below + 1 : 0;
+            if (cr__backoff_now(m, o, &fs, info.train.rec_loss, phase)) {
+                cr__backoff(m, &fs);
+                info.backed_off = 1;
+                patience_out = 0;
+            }
         }
         if (!sel) res->best_epoch = epoch;
         info.best_epoch = res->best_epoch;
         info.best_value = fs.best_v;
         info.since_best = (int)fs.since;
         info.patience = o->patience;
+        info.lambda = m->cfg.lambda;
         if (o->on_epoch && o->on_epoch(o->user, m, &info)) { res->stopped_early = 2; stop = 1; }
         else if (patience_out) { res->stopped_early = 1; stop = 1; }
         if (o->state_path) { /* after the callback: it may have changed the learning rate */
@@ -9270,6 +9329,8 @@ static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_data
         if (stop) break;
     }
     if (st == CR_OK && sel && res->best_epoch) cr_model_set_params(m, fs.best);
+    if (phase == CR_FIT_SELECT) res->backoffs = (int)fs.backoffs;
+    res->lambda = m->cfg.lambda;
     cr__free_aligned(fs.best);
     if (st != CR_OK) { cr_model_free(m); return st; }
     *mp = m;
@@ -11537,7 +11598,8 @@ static int cr__rd_name(cr__rd *r, char *name, size_t cap, const char *what) {
    selection metrics are stored as this build lays them out (their size is checked): a state
    file is for resuming with the same program, not for keeping. */
 #define CR__STATE_MAGIC "CRTS"
-#define CR__STATE_VERSION 2u /* 2: the last two evaluations and their count (the early stop) */
+#define CR__STATE_VERSION 3u /* 2: the last two evaluations and their count (the early stop);
+                                 3: the contrast backoff's lambda and counts */
 #define CR__STATE_HEAD 60 /* magic, version, phase, max_e, epoch, since, done, 4 fingerprints */
 
 typedef struct cr__state_ctx {
@@ -11579,6 +11641,10 @@ static void cr__state_body(cr__wr *w, const void *ctx) {
     cr__wr_u64(w, (uint64_t)m->step);
     memcpy(&lr, &m->lr, 4);
     cr__wr_u32(w, lr);
+    memcpy(&lr, &fs->lambda, 4);
+    cr__wr_u32(w, lr);
+    cr__wr_u32(w, fs->below);
+    cr__wr_u32(w, fs->backoffs);
     cr__wr_u32(w, (uint32_t)r->best_epoch);
     cr__wr_u32(w, (uint32_t)r->epochs_run);
     cr__wr_u32(w, (uint32_t)r->stopped_early);
@@ -11713,6 +11779,8 @@ static const char *cr__state_scalars_bad(const cr__fit_state *f, const cr_model 
     if (!(r->train_seconds >= 0 && r->train_seconds < 1e12) || !(r->eval_seconds >= 0 && r->eval_seconds < 1e12)) return "times";
     if (m->step < 0 || m->step > ((int64_t)1 << 53)) return "step count";
     if (!(m->lr > 0 && m->lr <= 1e6f)) return "learning rate";
+    if (!(f->lambda >= 0 && f->lambda <= m->cfg.lambda) || f->backoffs > CR__BACKOFF_MAX || f->below > f->n_eval)
+        return "contrast backoff (lambda, counts)";
     return NULL;
 }
 
@@ -11775,6 +11843,10 @@ static cr_status cr__state_load(const char *path, cr_model *m, cr__fit_state *fs
     m->step = (int64_t)cr__rd_u64(&r, "step");
     lr = cr__rd_u32(&r, "learning rate");
     memcpy(&m->lr, &lr, 4);
+    lr = cr__rd_u32(&r, "contrastive weight");
+    memcpy(&f.lambda, &lr, 4);
+    f.below = cr__rd_u32(&r, "backoff count");
+    f.backoffs = cr__rd_u32(&r, "backoffs");
     f.res.best_epoch = (int)cr__rd_u32(&r, "best epoch");
     f.res.epochs_run = (int)cr__rd_u32(&r, "epochs run");
     f.res.stopped_early = (int)cr__rd_u32(&r, "stop");
@@ -11811,6 +11883,9 @@ static cr_status cr__state_load(const char *path, cr_model *m, cr__fit_state *fs
     fs->last[0] = f.last[0];
     fs->last[1] = f.last[1];
     fs->n_eval = f.n_eval;
+    fs->below = f.below;
+    fs->backoffs = f.backoffs;
+    fs->lambda = m->cfg.lambda = f.lambda;
     fs->res = f.res;
     m->ready = 0;
 done:

@@ -40,6 +40,8 @@ typedef struct diag {
     float lambda0;      /* the target lambda */
     int warm, every, probe, init_kind;
     float init_arg, cap;
+    int backoff, halve, below; /* contrast backoff: evaluations below (1 - drop) x best, halvings left */
+    float drop, stall; /* backoff only while the BPR part is above stall x ln 2 */
     int64_t nb, gstep;  /* batches per epoch, batches done */
     int32_t pu[PB], pp[PB], pn[PB]; /* the probe batch: fixed pairs and negatives */
     float *gb, *gc, *gr, *tmp;      /* gradients: BPR, contrast, L2 */
@@ -281,7 +283,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     for (i = 3; i < argc; i++) { /* refuse unknown keys: a typo must not pass as a default run */
-        static const char *keys[] = {"crfit", "epochs", "patience", "lambda", "seed", "dseed", "init", "warm", "cap", "every", "probe", "mlen", NULL};
+        static const char *keys[] = {"crfit", "epochs", "patience", "lambda", "seed", "dseed", "init", "warm", "cap", "every", "probe", "mlen", "backoff", "drop", "halve", "stall", NULL};
         int k, ok = 0;
         for (k = 0; keys[k]; k++) ok |= !strncmp(argv[i], keys[k], strlen(keys[k])) && argv[i][strlen(keys[k])] == '=';
         if (!ok) { fprintf(stderr, "diag_stall: unknown option '%s'\n", argv[i]); return 2; }
@@ -321,6 +323,10 @@ int main(int argc, char **argv) {
     D.cap = (float)atof(arg(argc, argv, "cap", "0"));
     D.every = atoi(arg(argc, argv, "every", "5"));
     D.probe = atoi(arg(argc, argv, "probe", "0"));
+    D.backoff = atoi(arg(argc, argv, "backoff", "0"));
+    D.drop = (float)atof(arg(argc, argv, "drop", "0.1"));
+    D.halve = atoi(arg(argc, argv, "halve", "8"));
+    D.stall = (float)atof(arg(argc, argv, "stall", "0"));
     init = arg(argc, argv, "init", "xavier");
     if (!strncmp(init, "normal:", 7)) { D.init_kind = 1; D.init_arg = (float)atof(init + 7); }
     else if (!strncmp(init, "scale:", 6)) { D.init_kind = 2; D.init_arg = (float)atof(init + 6); }
@@ -420,6 +426,21 @@ int main(int argc, char **argv) {
             } else
                 since++;
             print_epoch(&D, epoch, &s, &v, imp);
+            D.below = v.ndcg[1] < (1 - D.drop) * best_v ? D.below + 1 : 0;
+            if (D.backoff > 0 && D.below >= D.backoff && D.halve > 0 && m->cfg.lambda > 0 &&
+                s.rec_loss > D.stall * 0.693147) {
+                /* validation fell well below its best: halve the contrast, restart from the best */
+                m->cfg.lambda *= 0.5f;
+                D.lambda0 = m->cfg.lambda;
+                D.halve--;
+                D.below = 0;
+                since = 0;
+                cr_model_set_params(m, best);
+                memset(m->adam_m, 0, (size_t)m->n_param * sizeof(float));
+                memset(m->adam_v, 0, (size_t)m->n_param * sizeof(float));
+                m->step = 0;
+                printf("B ep %d | backoff: lambda -> %.4g, parameters of epoch %d restored\n", epoch, (double)m->cfg.lambda, res.best_epoch);
+            }
             if (m->cfg.model != CR_MODEL_MF) print_norms(&D, epoch);
             {
                 probe_out o = probe(&D, epoch, 1000000);

@@ -437,6 +437,9 @@ static void usage(void) {
         "           --stop dip (default: stop after P evaluations without a new best, but not before\n"
         "           evaluation 2P nor while the last two evaluations each rose, up to 5P: contrastive\n"
         "           models often dip after epoch 1 and climb past it) | plain (after P, as RecBole)\n"
+        "           --backoff B|off (3: when validation stays 10%% below its best for B evaluations while\n"
+        "           BPR is at chance, halve lambda and go on from the best epoch; SGL, SimGCL, XSimGCL,\n"
+        "           NCL, RCL; off: the papers' fixed lambda)\n"
         "           --refit (retrain on train + valid for the selected epochs, then read test)\n"
         "           --select test (select on the test set, as SELFRec and LightGCN's code do: optimistic)\n"
         "           --select last (no selection: the model after --epochs)\n"
@@ -690,6 +693,10 @@ static void parse(opts *o, int argc, char **argv) {
             if (!strcmp(v, "dip")) f->stop_rule = 0;
             else if (!strcmp(v, "plain")) f->stop_rule = 1;
             else die_usage("--stop: '%s' is not dip or plain%s", v, "");
+        }
+        else if (!strcmp(a, "--backoff")) {
+            const char *v = need(argc, argv, &i);
+            f->backoff = !strcmp(v, "off") ? -1 : (int)parse_int(a, v, 1, 1000);
         }
         else if (!strcmp(a, "--metric")) parse_metric(o->metric = need(argc, argv, &i), f);
         else if (!strcmp(a, "--refit")) f->refit = 1;
@@ -1122,6 +1129,13 @@ static int on_epoch(void *user, cr_model *m, const cr_fit_info *e) {
         printf("%s\n", e->improved ? "  *" : "");
     } else if (!o->json)
         printf("%5d %9.4f %8.2f%s\n", e->epoch, e->train.loss, e->train.seconds, e->phase == CR_FIT_REFIT ? "  (refit)" : "");
+    if (e->backed_off) {
+        if (!o->json)
+            printf("validation %d%% below its best for %d evaluations with BPR at chance: contrast weight halved to %g,"
+                   " training goes on from epoch %d (--backoff off: never)\n", 10, o->fit.backoff > 0 ? o->fit.backoff : 3,
+                   (double)e->lambda, e->best_epoch);
+        jprintf("{\"epoch\":%d,\"backoff\":{\"lambda\":%g,\"from_epoch\":%d}}\n", e->epoch, (double)e->lambda, e->best_epoch);
+    }
     fflush(stdout);
     /* the best model so far on disk, so an interrupted run still leaves it */
     if (o->save && e->improved && e->phase == CR_FIT_SELECT) {
@@ -1306,6 +1320,7 @@ static int cmd_train(opts *o) {
                    res.best_epoch, cr_select_name(res.selected_on), sel_name, res.refit ? "true" : "false", res.epochs_run,
                    res.stopped_early == 1 ? "true" : "false", (long long)res.n_train, (long long)res.n_noise, (long long)res.n_valid, res.train_seconds, res.eval_seconds);
             jprintf(",\"model\":\"%s\"", cr_model_name(c->model));
+            if (res.backoffs) jprintf(",\"backoffs\":%d,\"lambda\":%g", res.backoffs, (double)res.lambda);
             if (res.resumed_epoch)
                 jprintf(",\"resumed_after\":%d,\"resumed_phase\":\"%s\"", res.resumed_epoch, res.resumed_phase == CR_FIT_REFIT ? "refit" : "select");
             if (res.selected_on == CR_SELECT_TEST) jprintf(",\"note\":\"selected on the test set: test metrics are optimistic\"");
@@ -1337,6 +1352,9 @@ static int cmd_train(opts *o) {
                         res.selected_on == CR_SELECT_TEST ? "  [selected on the test set: optimistic, for paper reproduction only]" : "");
             if (res.resumed_epoch)
                 printf("resumed from %s after epoch %d of the %s\n", o->resume, res.resumed_epoch, res.resumed_phase == CR_FIT_REFIT ? "refit" : "selection");
+            if (res.backoffs)
+                printf("contrast backed off %d time%s: the model trained last with lambda %g\n",
+                       res.backoffs, res.backoffs > 1 ? "s" : "", (double)res.lambda);
             if (res.refit) printf("retrained on train + validation (%lld interactions) for %d epochs\n", (long long)res.n_train, res.best_epoch);
             if (res.n_noise) printf("trained with %lld random pairs added (--train-noise)\n", (long long)res.n_noise);
             if (res.test.users) {

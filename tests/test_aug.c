@@ -181,6 +181,81 @@ TEST(early_stop_survives_the_dip) {
     CHECK(stop_epoch(v, 200, 3, 0) == 8 && stop_epoch(v, 200, 3, 1) == 8);
 }
 
+/* When the contrast backs off: B evaluations in a row 10% under the best, BPR still above
+   0.95 ln 2, a graph model with BPR and a contrast weight, selection on validation, fewer
+   than 8 backoffs so far; and what a backoff does: half the weight, the best parameters back,
+   Adam's state cleared, the counts restarted. */
+TEST(contrast_backoff_rule) {
+    cr_model fake;
+    cr_fit_opts o;
+    cr__fit_state fs;
+    memset(&fake, 0, sizeof fake);
+    memset(&o, 0, sizeof o);
+    memset(&fs, 0, sizeof fs);
+    fake.ops = cr__ops_of(CR_MODEL_XSIMGCL);
+    fake.cfg.lambda = 0.2f;
+    o.backoff = 3;
+    o.select = CR_SELECT_VALID;
+    fs.below = 3;
+    CHECK(cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT));
+    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.60, CR_FIT_SELECT));  /* BPR has left chance: a dip of its own */
+    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_REFIT));
+    fs.below = 2;
+    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT));
+    fs.below = 3;
+    fs.backoffs = 8;
+    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT));
+    fs.backoffs = 0;
+    o.backoff = -1;
+    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT));
+    o.backoff = 3;
+    o.select = CR_SELECT_TEST;
+    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT));
+    o.select = CR_SELECT_VALID;
+    fake.ops = cr__ops_of(CR_MODEL_LIGHTGCN);
+    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT));
+    fake.ops = cr__ops_of(CR_MODEL_CL4SREC);
+    CHECK(!cr__backoff_now(&fake, &o, &fs, 6.9, CR_FIT_SELECT));
+    fake.ops = cr__ops_of(CR_MODEL_RECDCL);
+    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT));
+    fake.ops = cr__ops_of(CR_MODEL_SGL);
+    fake.cfg.lambda = 0;
+    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT));
+    {
+        cr_dataset ds;
+        cr_synth_opts so;
+        cr_config c;
+        cr_model *m = NULL;
+        int64_t i, n;
+        memset(&so, 0, sizeof so);
+        memset(&c, 0, sizeof c);
+        so.n_users = 40;
+        so.n_items = 80;
+        so.mean_len = 6;
+        so.n_clusters = 4;
+        so.seed = 3;
+        CHECK_OK(cr_dataset_synthetic(&ds, &so, 0, 0.2));
+        c.model = CR_MODEL_SGL;
+        c.dim = 4;
+        CHECK_OK(cr_model_create(&m, &c, &ds));
+        n = cr_model_num_params(m);
+        fs.best = cr_alloc_floats(n);
+        for (i = 0; i < n; i++) { fs.best[i] = (float)i; m->adam_m[i] = m->adam_v[i] = 1; }
+        m->step = 7;
+        fs.below = fs.since = 3;
+        fs.last[0] = fs.last[1] = 0.5;
+        cr__backoff(m, &fs);
+        CHECK(m->cfg.lambda == 0.05f && fs.lambda == 0.05f && fs.backoffs == 1 && fs.below == 0 && fs.since == 0);
+        CHECK(fs.last[0] == -1 && fs.last[1] == -1 && m->step == 0);
+        for (i = 0; i < n; i++)
+            if (cr_model_params(m)[i] != (float)i || m->adam_m[i] != 0 || m->adam_v[i] != 0) break;
+        CHECKF(i == n, "parameter %lld not restored or Adam not cleared", (long long)i);
+        cr__free_aligned(fs.best);
+        cr_model_free(m);
+        cr_dataset_free(&ds);
+    }
+}
+
 const crt_case crt_aug[] = {
     {"aug/edge_dropout_keeps_floor_of_the_rest", edge_dropout_keeps_floor_of_the_rest},
     {"aug/node_dropout_drops_floor_rho_nodes", node_dropout_drops_floor_rho_nodes},
@@ -188,4 +263,5 @@ const crt_case crt_aug[] = {
     {"aug/feature_mask_zeroes_the_masked_columns", feature_mask_zeroes_the_masked_columns},
     {"aug/sequence_augmentations_keep_their_contracts", sequence_augmentations_keep_their_contracts},
     {"fit/early_stop_survives_the_dip", early_stop_survives_the_dip},
+    {"fit/contrast_backoff_rule", contrast_backoff_rule},
     {NULL, NULL}};

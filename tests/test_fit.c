@@ -7,17 +7,18 @@
 #include <omp.h>
 #endif
 
-static cr_dataset synth(int seq, int users, int items, uint64_t seed) {
+static cr_dataset synth_len(int seq, int users, int items, int mean_len, uint64_t seed) {
     cr_dataset ds;
     cr_synth_opts so;
     memset(&so, 0, sizeof so);
     so.n_users = users;
     so.n_items = items;
-    so.mean_len = 12;
+    so.mean_len = mean_len;
     so.seed = seed;
     if (cr_dataset_synthetic(&ds, &so, seq ? 1 : 0, 0.2) != CR_OK) memset(&ds, 0, sizeof ds);
     return ds;
 }
+static cr_dataset synth(int seq, int users, int items, uint64_t seed) { return synth_len(seq, users, items, 12, seed); }
 
 /* What the epoch callback saw, for the checks below. */
 typedef struct trace {
@@ -926,17 +927,19 @@ TEST(evaluation_over_some_items) {
    callback. Then the mismatches and damaged files, each refused with its reason. */
 typedef struct resume_ctx {
     int stop_phase, stop_epoch; /* stop here (0: never) */
+    int keep_lr;                /* 1: leave the learning rate alone */
 } resume_ctx;
 
 static int shrink_lr_and_maybe_stop(void *user, cr_model *m, const cr_fit_info *e) {
     const resume_ctx *r = (const resume_ctx *)user;
-    cr_model_set_lr(m, cr_model_get_lr(m) * 0.8f); /* a schedule: the saved rate must be the new one */
+    if (!r->keep_lr) cr_model_set_lr(m, cr_model_get_lr(m) * 0.8f); /* a schedule: the saved rate must be the new one */
     return e->phase == r->stop_phase && e->epoch == r->stop_epoch;
 }
 
 static int same_fit(const cr_fit_result *a, const cr_fit_result *b, cr_model *ma, cr_model *mb) {
     int n = a->test.n_k - 1;
-    return a->best_epoch == b->best_epoch && a->epochs_run == b->epochs_run && a->stopped_early == b->stopped_early && a->refit == b->refit &&
+    return a->best_epoch == b->best_epoch && a->epochs_run == b->epochs_run && a->stopped_early == b->stopped_early &&
+           a->refit == b->refit && a->backoffs == b->backoffs && a->lambda == b->lambda &&
            a->best_value == b->best_value && a->valid.ndcg[n] == b->valid.ndcg[n] && a->test.recall[n] == b->test.recall[n] &&
            a->test.ndcg[n] == b->test.ndcg[n] && cr_model_num_params(ma) == cr_model_num_params(mb) &&
            memcmp(cr_model_params(ma), cr_model_params(mb), sizeof(float) * (size_t)cr_model_num_params(ma)) == 0;
@@ -958,17 +961,19 @@ TEST(resume_continues_bit_for_bit) {
         {"lightgcn, refit, stopped in the selection", CR_MODEL_LIGHTGCN, 6, 3, CR_FIT_SELECT, 2},
         {"lightgcn, refit after early stopping, stopped in the refit phase", CR_MODEL_LIGHTGCN, 6, 0, CR_FIT_REFIT, 1},
         {"cl4srec with features and masking", CR_MODEL_CL4SREC, 5, 3, CR_FIT_SELECT, 2},
+        {"xsimgcl, contrast backed off before the stop", CR_MODEL_XSIMGCL, 7, 8, CR_FIT_SELECT, 7},
     };
     const char *path = crt_tmp("resume.state");
     size_t k;
     for (k = 0; k < sizeof runs / sizeof runs[0]; k++) {
         int seq = cr_model_is_sequential(runs[k].kind);
-        cr_dataset ds = synth(seq, 150, 120, 41);
+        /* variant 7: dense enough for XSimGCL's validation to fall at its paper's lambda */
+        cr_dataset ds = runs[k].variant == 7 ? synth_len(0, 500, 800, 100, 41) : synth(seq, 150, 120, 41);
         cr_config c;
         cr_fit_opts o;
         cr_fit_result a, b, p;
         cr_model *ma = NULL, *mb = NULL, *mp = NULL;
-        resume_ctx never = {0, 0}, stop = {0, 0};
+        resume_ctx never = {0, 0, 0}, stop = {0, 0, 0};
         memset(&c, 0, sizeof c);
         memset(&o, 0, sizeof o);
         c.model = runs[k].kind;
@@ -991,10 +996,13 @@ TEST(resume_continues_bit_for_bit) {
             else c.attr_w = 0.2f;
             break;
         case 6: o.refit = 1; break;
+        case 7: o.backoff = 1; c.dim = 16; c.batch = 1024; never.keep_lr = stop.keep_lr = 1; break;
         }
         o.user = &never;
         o.state_path = NULL;
         CHECK_OK(cr_fit(&ma, &c, &ds, &o, &a)); /* uninterrupted */
+        if (runs[k].variant == 7)
+            CHECKF(a.backoffs == 1 && a.lambda == 0.1f, "%s: %d backoffs, lambda %g", runs[k].name, a.backoffs, (double)a.lambda);
         remove(path);
         stop.stop_phase = runs[k].stop_phase;
         stop.stop_epoch = runs[k].stop_epoch;
@@ -1061,7 +1069,7 @@ TEST(resume_continues_bit_for_bit) {
             crt_write("resume.state", buf, len);
             CHECK_FAILS(cr_fit(&mp, &c, &ds, &o, &p), CR_ERR_FORMAT, "training state version 9");
             memcpy(buf + 8, "\1\0\0\0\0\0\0\x80", 8); /* the refit phase of 2^31 epochs */
-            buf[4] = 2;
+            buf[4] = 3;
             crt_write("resume.state", buf, 60);
             o2 = o;
             o2.refit = 1;
@@ -1090,19 +1098,21 @@ static uint64_t crt_fnv(const unsigned char *b, size_t n) {
 
 TEST(resume_refuses_crafted_states) {
     static const struct { long off; int size; double v; const char *frag; } cases[] = {
-        {140, 4, 1000000, "number of cut-offs"}, {140, 4, -7, "number of cut-offs"}, {144, 4, 0, "cut-offs"},
-        {100, 4, 999999, "best epoch"}, {108, 4, 5, "stop reason"}, {96, -4, NAN, "learning rate"},
+        {152, 4, 1000000, "number of cut-offs"}, {152, 4, -7, "number of cut-offs"}, {156, 4, 0, "cut-offs"},
+        {112, 4, 999999, "best epoch"}, {120, 4, 5, "stop reason"}, {96, -4, NAN, "learning rate"},
         {60, -8, 7.5, "best value"}, {88, 8, -3, "step count"}, {-1, -4, NAN, "parameter 0"}, {-2, -4, -1, "parameter 0"},
-        {68, -8, NAN, "last evaluation"}, {76, -8, 2, "last evaluation"}, {84, 4, 999, "evaluation count"}};
+        {68, -8, NAN, "last evaluation"}, {76, -8, 2, "last evaluation"}, {84, 4, 999, "evaluation count"},
+        {100, -4, 0.5, "contrast backoff"}, {100, -4, NAN, "contrast backoff"}, {104, 4, 3, "contrast backoff"},
+        {108, 4, 9, "contrast backoff"}};
     cr_dataset ds = synth(0, 150, 120, 41);
     const char *path = crt_tmp("crafted.state");
     cr_config c;
     cr_fit_opts o;
     cr_fit_result r;
     cr_model *m = NULL;
-    resume_ctx stop = {CR_FIT_SELECT, 2};
+    resume_ctx stop = {CR_FIT_SELECT, 2, 0};
     unsigned char *buf = NULL, *b2 = NULL;
-    long len = 0, np_off = 140 + (long)sizeof(cr_metrics);
+    long len = 0, np_off = 152 + (long)sizeof(cr_metrics);
     int64_t np;
     size_t k;
     FILE *f;

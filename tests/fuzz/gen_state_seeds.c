@@ -29,15 +29,18 @@ static int written;
 #define OFF_NEVAL 84u
 #define OFF_STEP 88u
 #define OFF_LR 96u
-#define OFF_BEST_EPOCH 100u
-#define OFF_EPOCHS_RUN 104u
-#define OFF_STOP 108u
-#define OFF_BEST_VALUE 112u
-#define OFF_TRAIN_S 120u
-#define OFF_EVAL_S 128u
-#define OFF_MSIZE 136u
-#define OFF_METRICS 140u
-#define OFF_NPARAM (140u + (unsigned)sizeof(cr_metrics))
+#define OFF_LAMBDA 100u
+#define OFF_BELOW 104u
+#define OFF_BACKOFFS 108u
+#define OFF_BEST_EPOCH 112u
+#define OFF_EPOCHS_RUN 116u
+#define OFF_STOP 120u
+#define OFF_BEST_VALUE 124u
+#define OFF_TRAIN_S 132u
+#define OFF_EVAL_S 140u
+#define OFF_MSIZE 148u
+#define OFF_METRICS 152u
+#define OFF_NPARAM (152u + (unsigned)sizeof(cr_metrics))
 
 static void put32(unsigned char *p, uint32_t v) { int i; for (i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i)); }
 static void put64(unsigned char *p, uint64_t v) { int i; for (i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i)); }
@@ -147,11 +150,12 @@ int main(int argc, char **argv) {
         put32(b + OFF_EPOCHS_RUN, 1);
         put32(b + OFF_STOP, 0);
         if (get32(b + OFF_NEVAL) > 1) put32(b + OFF_NEVAL, 1);
+        put32(b + OFF_BELOW, 0);
         emit("valid-mid", b, n_in);
         free(b);
     }
     /* the head */
-    set32("version-3", 4, 3);
+    set32("version-4", 4, 4);
     set32("phase-7", 8, 7);
     set32("max-epochs-0", 12, 0);
     set32("max-epochs-4000000000", 12, 4000000000u);
@@ -170,6 +174,11 @@ int main(int argc, char **argv) {
     set32("lr-nan", OFF_LR, fbits(NAN));
     set32("lr-negative", OFF_LR, fbits(-1.0f));
     set32("lr-inf", OFF_LR, fbits(INFINITY));
+    set32("lambda-nan", OFF_LAMBDA, fbits(NAN));
+    set32("lambda-negative", OFF_LAMBDA, fbits(-0.5f));
+    set32("lambda-above-config", OFF_LAMBDA, fbits(1e9f));
+    set32("backoff-count-huge", OFF_BELOW, 0xFFFFFFF0u);
+    set32("backoffs-9", OFF_BACKOFFS, 9);
     set32("best-epoch-999999", OFF_BEST_EPOCH, 999999);
     set32("best-epoch-negative", OFF_BEST_EPOCH, (uint32_t)-3);
     set32("epochs-run-999999", OFF_EPOCHS_RUN, 999999);
