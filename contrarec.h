@@ -64,6 +64,11 @@
       set once, at that model. "Stops improving" survives the early dip of contrastive models:
       P (patience, 10) evaluations without a new best, but not before evaluation 2P and not
       while the last two evaluations each rose, up to 5P (cr_fit_opts.stop_rule 1: plain P).
+      Graph models that add a weighted contrast to BPR (SGL, SimGCL, XSimGCL, NCL, RCL) back it
+      off: when validation stays 10% below its best for 3 evaluations while BPR is still at
+      chance, lambda is halved and training goes on from the best epoch (cr_fit_opts.backoff;
+      -1 keeps the papers' fixed lambda). On dense data the papers' weights let the contrast
+      alone steer Adam and undo the ranking; on Last.fm and Gowalla it never fires for XSimGCL.
       A long run can be made resumable: with cr_fit_opts.state_path the training state is
       written after every epoch, and a call that finds the file goes on after its epoch with the
       result an uninterrupted run on as many threads gives, bit for bit. For a loop of your own:
@@ -9200,14 +9205,17 @@ static int cr__stop_now(const cr_fit_opts *o, const cr__fit_state *fs, double v)
    epochs at the paper's lambda 0.2), a smaller lambda lets BPR take over: halve it and restart
    from the best parameters, with Adam's moments cleared (they hold the contrast's scale). Where
    the contrast helps (Last.fm, Gowalla) validation does not fall that way, or BPR has left
-   chance when it does (LightGCN-like popularity dips), and nothing changes. */
+   chance when it does (LightGCN-like popularity dips), and nothing changes. A run that the early
+   stop would end with BPR still at chance (a slow slide: SimGCL on Last.fm) backs off instead:
+   its best model never trained the ranking loss. */
 #define CR__BACKOFF_DROP 0.1   /* "well below": under (1 - this) x the best */
 #define CR__BACKOFF_MAX 8      /* lambda / 256 at the least */
-static int cr__backoff_now(const cr_model *m, const cr_fit_opts *o, const cr__fit_state *fs, double rec_loss, int phase) {
+static int cr__backoff_now(const cr_model *m, const cr_fit_opts *o, const cr__fit_state *fs, double rec_loss, int phase,
+                           int stopping) {
     const cr__model_ops *op = m->ops;
     return phase == CR_FIT_SELECT && o->select == CR_SELECT_VALID && o->backoff > 0 && !op->sequential && op->negatives &&
-           op->lambda > 0 && m->cfg.lambda > 0 && fs->below >= (uint32_t)o->backoff && fs->backoffs < CR__BACKOFF_MAX &&
-           rec_loss > 0.95 * 0.69314718055994531;
+           op->lambda > 0 && m->cfg.lambda > 0 && (fs->below >= (uint32_t)o->backoff || stopping) &&
+           fs->backoffs < CR__BACKOFF_MAX && rec_loss > 0.95 * 0.69314718055994531;
 }
 
 /* Halves the contrast and goes back to the best parameters with a fresh optimiser. */
@@ -9305,7 +9313,7 @@ static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_data
             fs.last[0] = v;
             fs.n_eval++;
             fs.below = v < (1 - CR__BACKOFF_DROP) * fs.best_v ? fs.below + 1 : 0;
-            if (cr__backoff_now(m, o, &fs, info.train.rec_loss, phase)) {
+            if (cr__backoff_now(m, o, &fs, info.train.rec_loss, phase, patience_out)) {
                 cr__backoff(m, &fs);
                 info.backed_off = 1;
                 patience_out = 0;

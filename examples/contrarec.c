@@ -1131,9 +1131,8 @@ static int on_epoch(void *user, cr_model *m, const cr_fit_info *e) {
         printf("%5d %9.4f %8.2f%s\n", e->epoch, e->train.loss, e->train.seconds, e->phase == CR_FIT_REFIT ? "  (refit)" : "");
     if (e->backed_off) {
         if (!o->json)
-            printf("validation %d%% below its best for %d evaluations with BPR at chance: contrast weight halved to %g,"
-                   " training goes on from epoch %d (--backoff off: never)\n", 10, o->fit.backoff > 0 ? o->fit.backoff : 3,
-                   (double)e->lambda, e->best_epoch);
+            printf("validation fell or stalled while BPR was at chance: contrast weight halved to %g, training goes on"
+                   " from epoch %d (--backoff off: never)\n", (double)e->lambda, e->best_epoch);
         jprintf("{\"epoch\":%d,\"backoff\":{\"lambda\":%g,\"from_epoch\":%d}}\n", e->epoch, (double)e->lambda, e->best_epoch);
     }
     fflush(stdout);

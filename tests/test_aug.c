@@ -181,7 +181,8 @@ TEST(early_stop_survives_the_dip) {
     CHECK(stop_epoch(v, 200, 3, 0) == 8 && stop_epoch(v, 200, 3, 1) == 8);
 }
 
-/* When the contrast backs off: B evaluations in a row 10% under the best, BPR still above
+/* When the contrast backs off: B evaluations in a row 10% under the best (or the early stop
+   about to end the run), BPR still above
    0.95 ln 2, a graph model with BPR and a contrast weight, selection on validation, fewer
    than 8 backoffs so far; and what a backoff does: half the weight, the best parameters back,
    Adam's state cleared, the counts restarted. */
@@ -197,30 +198,32 @@ TEST(contrast_backoff_rule) {
     o.backoff = 3;
     o.select = CR_SELECT_VALID;
     fs.below = 3;
-    CHECK(cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT));
-    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.60, CR_FIT_SELECT));  /* BPR has left chance: a dip of its own */
-    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_REFIT));
+    CHECK(cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT, 0));
+    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.60, CR_FIT_SELECT, 0));  /* BPR has left chance: a dip of its own */
+    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_REFIT, 0));
     fs.below = 2;
-    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT));
+    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT, 0));
+    CHECK(cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT, 1));  /* the stop would end it at chance */
+    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.60, CR_FIT_SELECT, 1));
     fs.below = 3;
     fs.backoffs = 8;
-    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT));
+    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT, 0));
     fs.backoffs = 0;
     o.backoff = -1;
-    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT));
+    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT, 0));
     o.backoff = 3;
     o.select = CR_SELECT_TEST;
-    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT));
+    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT, 0));
     o.select = CR_SELECT_VALID;
     fake.ops = cr__ops_of(CR_MODEL_LIGHTGCN);
-    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT));
+    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT, 0));
     fake.ops = cr__ops_of(CR_MODEL_CL4SREC);
-    CHECK(!cr__backoff_now(&fake, &o, &fs, 6.9, CR_FIT_SELECT));
+    CHECK(!cr__backoff_now(&fake, &o, &fs, 6.9, CR_FIT_SELECT, 0));
     fake.ops = cr__ops_of(CR_MODEL_RECDCL);
-    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT));
+    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT, 0));
     fake.ops = cr__ops_of(CR_MODEL_SGL);
     fake.cfg.lambda = 0;
-    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT));
+    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT, 0));
     {
         cr_dataset ds;
         cr_synth_opts so;
