@@ -9213,8 +9213,8 @@ static int cr__stop_now(const cr_fit_opts *o, const cr__fit_state *fs, double v)
 static int cr__backoff_now(const cr_model *m, const cr_fit_opts *o, const cr__fit_state *fs, double rec_loss, int phase,
                            int stopping) {
     const cr__model_ops *op = m->ops;
-    return phase == CR_FIT_SELECT && o->select == CR_SELECT_VALID && o->backoff > 0 && !op->sequential && op->negatives &&
-           op->lambda > 0 && m->cfg.lambda > 0 && (fs->below >= (uint32_t)o->backoff || stopping) &&
+    return phase == CR_FIT_SELECT && o->select == CR_SELECT_VALID && o->backoff > 0 && !op->sequential &&
+           op->negatives && op->lambda > 0 && m->cfg.lambda > 0 && (fs->below >= (uint32_t)o->backoff || stopping) &&
            fs->backoffs < CR__BACKOFF_MAX && rec_loss > 0.95 * 0.69314718055994531;
 }
 

@@ -1115,6 +1115,7 @@ static int on_epoch(void *user, cr_model *m, const cr_fit_info *e) {
             jprintf(",\"eval_s\":%.3f", e->sel.seconds);
             json_metrics(prefix, &e->sel);
         }
+        if (e->backed_off) jprintf(",\"backoff_lambda\":%g,\"backoff_from_epoch\":%d", (double)e->lambda, e->best_epoch);
         jprintf("}\n");
     }
     if (!o->json && e->evaluated) {
@@ -1129,12 +1130,9 @@ static int on_epoch(void *user, cr_model *m, const cr_fit_info *e) {
         printf("%s\n", e->improved ? "  *" : "");
     } else if (!o->json)
         printf("%5d %9.4f %8.2f%s\n", e->epoch, e->train.loss, e->train.seconds, e->phase == CR_FIT_REFIT ? "  (refit)" : "");
-    if (e->backed_off) {
-        if (!o->json)
-            printf("validation fell or stalled while BPR was at chance: contrast weight halved to %g, training goes on"
-                   " from epoch %d (--backoff off: never)\n", (double)e->lambda, e->best_epoch);
-        jprintf("{\"epoch\":%d,\"backoff\":{\"lambda\":%g,\"from_epoch\":%d}}\n", e->epoch, (double)e->lambda, e->best_epoch);
-    }
+    if (e->backed_off && !o->json)
+        printf("validation fell or stalled while BPR was at chance: contrast weight halved to %g, training goes on"
+               " from epoch %d (--backoff off: never)\n", (double)e->lambda, e->best_epoch);
     fflush(stdout);
     /* the best model so far on disk, so an interrupted run still leaves it */
     if (o->save && e->improved && e->phase == CR_FIT_SELECT) {

@@ -772,6 +772,33 @@ TEST(format_found_from_the_file) {
 #ifdef CLI
 /* tune: bad command lines; a search on validation whose printed train command reproduces the
    winner's validation figure; a rerun with --state takes every trial from the state. */
+/* The contrast backoff as a user sees it: a line per backoff and the lambda it ended with, the
+   same in the JSON run log (which plot and report still read), and its option checked. */
+TEST(train_backs_off_the_contrast) {
+    static char out[65536];
+    const char *data = "--train build/test-tmp/bo/train.txt --test build/test-tmp/bo/test.txt";
+    char args[1024];
+    if (!have_bin()) return;
+    CHECK(system("mkdir -p build/test-tmp/bo") == 0);
+    EXPECT("synth -o build/test-tmp/bo --users 500 --items 800 --mean-len 100 --seed 41", 0, "");
+    snprintf(args, sizeof args, "train --model xsimgcl %s --dim 16 --batch 1024 --epochs 8 --backoff 1 --no-auc --threads 1",
+             data);
+    EXPECT(args, 0, "");
+    CHECK(slurp("build/test-tmp/cli.out", out, sizeof out));
+    CHECKF(strstr(out, "contrast weight halved to 0.1, training goes on from epoch 4") &&
+           strstr(out, "contrast backed off 1 time: the model trained last with lambda 0.1"), "%s", out);
+    snprintf(args, sizeof args, "train --model xsimgcl %s --dim 16 --batch 1024 --epochs 8 --backoff 1 --no-auc --threads 1 --json",
+             data);
+    EXPECT(args, 0, "");
+    CHECK(system("cp build/test-tmp/cli.out build/test-tmp/bo/run.json") == 0);
+    CHECK(slurp("build/test-tmp/bo/run.json", out, sizeof out));
+    CHECK(strstr(out, "\"backoff_lambda\":0.1,\"backoff_from_epoch\":4") &&
+          strstr(out, "\"backoffs\":1,\"lambda\":0.1"));
+    EXPECT("report build/test-tmp/bo/run.json -o build/test-tmp/bo/r.html", 0, "");
+    EXPECT("train --model xsimgcl --backoff 0", 2, "--backoff");
+    EXPECT("train --model xsimgcl --backoff sometimes", 2, "--backoff");
+}
+
 TEST(tune_searches_and_prints_a_command_that_reproduces_the_winner) {
     static char out[1 << 16];
     char want[128], args[4096];
@@ -830,5 +857,6 @@ const crt_case crt_cli[] = {
     {"cli/quick_start_is_examples_minimal", quick_start_is_examples_minimal},
     {"cli/killed_save_keeps_previous_checkpoint", killed_save_keeps_previous_checkpoint},
     {"cli/tune_searches_and_prints_a_command_that_reproduces_the_winner", tune_searches_and_prints_a_command_that_reproduces_the_winner},
+    {"cli/train_backs_off_the_contrast", train_backs_off_the_contrast},
 #endif
     {NULL, NULL}};

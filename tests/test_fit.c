@@ -1002,7 +1002,8 @@ TEST(resume_continues_bit_for_bit) {
         o.state_path = NULL;
         CHECK_OK(cr_fit(&ma, &c, &ds, &o, &a)); /* uninterrupted */
         if (runs[k].variant == 7)
-            CHECKF(a.backoffs == 1 && a.lambda == 0.1f, "%s: %d backoffs, lambda %g", runs[k].name, a.backoffs, (double)a.lambda);
+            CHECKF(a.backoffs == 1 && a.lambda == 0.1f, "%s: %d backoffs, lambda %g", runs[k].name, a.backoffs,
+                   (double)a.lambda);
         remove(path);
         stop.stop_phase = runs[k].stop_phase;
         stop.stop_epoch = runs[k].stop_epoch;
