@@ -781,14 +781,14 @@ TEST(train_backs_off_the_contrast) {
     if (!have_bin()) return;
     CHECK(system("mkdir -p build/test-tmp/bo") == 0);
     EXPECT("synth -o build/test-tmp/bo --users 500 --items 800 --mean-len 100 --seed 41", 0, "");
-    snprintf(args, sizeof args, "train --model xsimgcl %s --dim 16 --batch 1024 --epochs 8 --backoff 1 --no-auc --threads 1",
-             data);
+    snprintf(args, sizeof args, "train --model xsimgcl %s --dim 16 --batch 1024 --epochs 8 --backoff 1 --no-auc "
+             "--threads 1", data);
     EXPECT(args, 0, "");
     CHECK(slurp("build/test-tmp/cli.out", out, sizeof out));
     CHECKF(strstr(out, "contrast weight halved to 0.1, training goes on from epoch 4") &&
            strstr(out, "contrast backed off 1 time: the model trained last with lambda 0.1"), "%s", out);
-    snprintf(args, sizeof args, "train --model xsimgcl %s --dim 16 --batch 1024 --epochs 8 --backoff 1 --no-auc --threads 1 --json",
-             data);
+    snprintf(args, sizeof args, "train --model xsimgcl %s --dim 16 --batch 1024 --epochs 8 --backoff 1 --no-auc "
+             "--threads 1 --json", data);
     EXPECT(args, 0, "");
     CHECK(system("cp build/test-tmp/cli.out build/test-tmp/bo/run.json") == 0);
     CHECK(slurp("build/test-tmp/bo/run.json", out, sizeof out));
