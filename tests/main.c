@@ -10,6 +10,9 @@ static const crt_case *const groups[] = {crt_core, crt_kernels, crt_data, crt_au
                                           crt_cli};
 
 static int failed_now;
+static const char *skipped_now;
+
+void crt_skip(const char *why) { skipped_now = why; }
 
 void crt_fail(const char *file, int line, const char *fmt, ...) {
     va_list ap;
@@ -71,19 +74,24 @@ int main(int argc, char **argv) {
             if (skip) {
                 const char *p = strstr(skip, c->name);
                 size_t n = strlen(c->name);
-                if (p && (p == skip || p[-1] == ',') && (p[n] == ',' || !p[n])) { skipped++; continue; }
+                if (p && (p == skip || p[-1] == ',') && (p[n] == ',' || !p[n])) {
+                    printf("%-44s skipped: CRT_SKIP\n", c->name);
+                    skipped++;
+                    continue;
+                }
             }
             clock_t t0 = clock();
             failed_now = 0;
+            skipped_now = NULL;
             printf("%-44s ", c->name);
             fflush(stdout);
             c->fn();
             if (times) printf("(%.2f s cpu) ", (double)(clock() - t0) / CLOCKS_PER_SEC);
             if (failed_now) { printf("  ^ FAILED %s\n", c->name); failed++; }
+            else if (skipped_now) { printf("skipped: %s\n", skipped_now); skipped++; }
             else { printf("ok\n"); passed++; }
             fflush(stdout);
         }
-    if (skipped) printf("(%d skipped: CRT_SKIP)\n", skipped);
-    printf("%d passed, %d failed\n", passed, failed);
+    printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     return failed ? 1 : 0;
 }

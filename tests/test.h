@@ -1,5 +1,5 @@
 /* A tiny test runner: each tests/test_*.c file exports a table of cases; main.c runs them all
-   (or those whose name contains argv[1]) and ends with the line "N passed, N failed". */
+   (or those whose name contains argv[1]) and ends with the line "N passed, N failed, N skipped". */
 #ifndef CRT_TEST_H
 #define CRT_TEST_H
 
@@ -18,6 +18,8 @@ void crt_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* Marks the running test as skipped (say why; then return): counted apart from passes. */
+void crt_skip(const char *why);
 /* Path of a scratch file under build/test-tmp/ (the Makefile creates the folder). */
 const char *crt_tmp(const char *name);
 /* Writes len bytes (len < 0: strlen) to a scratch file and returns its path. */

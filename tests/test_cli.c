@@ -36,7 +36,7 @@ static int run(const char *args, char *err, size_t n) {
 
 static int have_bin(void) {
     if (crt_have_file(bin())) return 1;
-    printf("(skipped: no %s; make test builds it) ", bin());
+    crt_skip("no ./build/contrarec (or $CRT_CLI); make test builds it");
     return 0;
 }
 
@@ -539,7 +539,7 @@ TEST(long_run_log_reads_in_linear_time) {
     FILE *f;
     int e, st;
     if (!have_bin()) return;
-    if (system("command -v timeout > /dev/null 2>&1") != 0) { printf("(skipped: no timeout(1)) "); return; }
+    if (system("command -v timeout > /dev/null 2>&1") != 0) { crt_skip("no timeout(1)"); return; }
     f = fopen(path, "wb");
     CHECK(f != NULL);
     for (e = 1; e <= 100000; e++)
@@ -725,7 +725,7 @@ TEST(killed_save_keeps_previous_checkpoint) {
     int k;
     cr_model *m;
     if (!have_bin()) return;
-    if (system("command -v timeout > /dev/null 2>&1") != 0) { printf("(skipped: no timeout(1)) "); return; }
+    if (system("command -v timeout > /dev/null 2>&1") != 0) { crt_skip("no timeout(1)"); return; }
     CHECKF(run("train --model mf --dim 256 --epochs 1 --threads 1 --save build/test-tmp/kill.crrc", e, sizeof e) == 0, "%s", e);
     for (k = 0; k < 12; k++) {
         int st;

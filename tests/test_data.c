@@ -247,7 +247,7 @@ TEST(real_gowalla_when_present) {
     /* SGL's 10 item groups on Gowalla (the notes' table, ties by id) */
     static const int32_t items[10] = {10456, 7915, 6428, 5125, 3930, 2886, 1998, 1274, 702, 267};
     const char *tr = "../shared/data/gowalla/train.txt", *te = "../shared/data/gowalla/test.txt";
-    if (!crt_have_file(tr)) { printf("(skipped: no %s) ", tr); return; }
+    if (!crt_have_file(tr)) { crt_skip("no ../shared/data"); return; }
     CHECK_OK(cr_dataset_load(&ds, tr, te, NULL));
     CHECK(ds.n_users == 29858 && ds.n_items == 40981 && ds.train.n == 810128 && ds.test.n == 217242);
     CHECK(ds.test_report.unknown_user == 0 && ds.test_report.unknown_item == 0 && ds.test_overlap == 0);
@@ -269,7 +269,7 @@ TEST(real_gowalla_when_present) {
 TEST(real_lastfm_when_present) {
     cr_dataset ds;
     const char *tr = "../shared/data/lastfm/train.txt", *te = "../shared/data/lastfm/test.txt";
-    if (!crt_have_file(tr)) { printf("(skipped) "); return; }
+    if (!crt_have_file(tr)) { crt_skip("no ../shared/data"); return; }
     CHECK_OK(cr_dataset_load(&ds, tr, te, NULL));
     /* README: 2 users appear only in test (3 records), 13 items only in test */
     CHECK(ds.train.n == 42135 && ds.test_report.unknown_user == 3 && ds.test_report.unknown_item > 0);
@@ -409,7 +409,7 @@ TEST(real_beauty_item_features_when_present) {
     int64_t i, lo_n = 99, hi_n = 0;
     const char *tr = "../shared/data/amazon-beauty/train.txt", *te = "../shared/data/amazon-beauty/test.txt",
                *fe = "../shared/data/amazon-beauty/item_attributes.txt";
-    if (!crt_have_file(fe)) { printf("(skipped) "); return; }
+    if (!crt_have_file(fe)) { crt_skip("no ../shared/data"); return; }
     memset(&lo, 0, sizeof lo);
     lo.format = CR_FORMAT_SEQ;
     CHECK_OK(cr_dataset_load(&ds, tr, te, &lo));
