@@ -8743,8 +8743,76 @@ static const cr__model_ops *cr__ops_of(int kind) {
 /* Adam (torch's form: p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)) over the whole parameter
    block, with optional global-norm clipping. The gradients are cleared in the same pass, and
    the new parameters are checked for NaN/Inf (x*0 is NaN only for NaN and Inf). */
-static cr_status cr__adam(cr_model *m, int epoch, int64_t batch) {
+/* Adam's update of parameters [a, e) (moments, bias correction folded into step_size and rbc2,
+   gradient cleared), vectorised where the target allows. The vector path does the scalar loop's
+   operations in its order, without fused multiply-adds (the scalar loop is compiled without
+   contraction as ISO C), so both give the same bits. Returns the sum of p * 0 over the span: 0
+   unless a parameter became NaN or Inf, whatever the order of the sum. Why vectors by hand:
+   sqrtf's errno path keeps compilers from vectorising the loop without -fno-math-errno. */
+static float cr__adam_span(float *p, float *g, float *m1, float *m2, int64_t a, int64_t e, float scale, float step_size,
+                           float rbc2) {
     const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+    float acc = 0;
+    int64_t i = a;
+#if defined(CR__AVX512)
+    {
+        const __m512 vb1 = _mm512_set1_ps(b1), vc1 = _mm512_set1_ps(1.0f - b1), vb2 = _mm512_set1_ps(b2);
+        const __m512 vc2 = _mm512_set1_ps(1.0f - b2), vs = _mm512_set1_ps(scale), vss = _mm512_set1_ps(step_size);
+        const __m512 vr = _mm512_set1_ps(rbc2), ve = _mm512_set1_ps(eps), z = _mm512_setzero_ps();
+        __m512 va = z;
+        for (; i + 16 <= e; i += 16) {
+            __m512 gi = _mm512_mul_ps(_mm512_loadu_ps(g + i), vs);
+            __m512 mm = _mm512_add_ps(_mm512_mul_ps(vb1, _mm512_loadu_ps(m1 + i)), _mm512_mul_ps(vc1, gi));
+            __m512 vv = _mm512_add_ps(_mm512_mul_ps(vb2, _mm512_loadu_ps(m2 + i)),
+                                    _mm512_mul_ps(_mm512_mul_ps(vc2, gi), gi));
+            __m512 den = _mm512_add_ps(_mm512_mul_ps(_mm512_sqrt_ps(vv), vr), ve);
+            __m512 pp = _mm512_sub_ps(_mm512_loadu_ps(p + i), _mm512_div_ps(_mm512_mul_ps(vss, mm), den));
+            _mm512_storeu_ps(m1 + i, mm);
+            _mm512_storeu_ps(m2 + i, vv);
+            _mm512_storeu_ps(p + i, pp);
+            _mm512_storeu_ps(g + i, z);
+            va = _mm512_add_ps(va, _mm512_mul_ps(pp, z));
+        }
+        acc = _mm512_reduce_add_ps(va);
+    }
+#elif defined(CR__AVX2)
+    {
+        const __m256 vb1 = _mm256_set1_ps(b1), vc1 = _mm256_set1_ps(1.0f - b1), vb2 = _mm256_set1_ps(b2);
+        const __m256 vc2 = _mm256_set1_ps(1.0f - b2), vs = _mm256_set1_ps(scale), vss = _mm256_set1_ps(step_size);
+        const __m256 vr = _mm256_set1_ps(rbc2), ve = _mm256_set1_ps(eps), z = _mm256_setzero_ps();
+        __m256 va = z;
+        float t[8];
+        int k;
+        for (; i + 8 <= e; i += 8) {
+            __m256 gi = _mm256_mul_ps(_mm256_loadu_ps(g + i), vs);
+            __m256 mm = _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(m1 + i)), _mm256_mul_ps(vc1, gi));
+            __m256 vv = _mm256_add_ps(_mm256_mul_ps(vb2, _mm256_loadu_ps(m2 + i)),
+                                    _mm256_mul_ps(_mm256_mul_ps(vc2, gi), gi));
+            __m256 den = _mm256_add_ps(_mm256_mul_ps(_mm256_sqrt_ps(vv), vr), ve);
+            __m256 pp = _mm256_sub_ps(_mm256_loadu_ps(p + i), _mm256_div_ps(_mm256_mul_ps(vss, mm), den));
+            _mm256_storeu_ps(m1 + i, mm);
+            _mm256_storeu_ps(m2 + i, vv);
+            _mm256_storeu_ps(p + i, pp);
+            _mm256_storeu_ps(g + i, z);
+            va = _mm256_add_ps(va, _mm256_mul_ps(pp, z));
+        }
+        _mm256_storeu_ps(t, va);
+        for (k = 0; k < 8; k++) acc += t[k];
+    }
+#endif
+    for (; i < e; i++) {
+        float gi = g[i] * scale;
+        m1[i] = b1 * m1[i] + (1.0f - b1) * gi;
+        m2[i] = b2 * m2[i] + (1.0f - b2) * gi * gi;
+        p[i] -= step_size * m1[i] / (sqrtf(m2[i]) * rbc2 + eps);
+        g[i] = 0;
+        acc += p[i] * 0.0f;
+    }
+    return acc;
+}
+
+static cr_status cr__adam(cr_model *m, int epoch, int64_t batch) {
+    const float b1 = 0.9f, b2 = 0.999f;
     int64_t n = m->n_param, nch = (n + CR__ADAM_CHUNK - 1) / CR__ADAM_CHUNK, ch;
     float scale = 1.0f, step_size, rbc2;
     float *bad = m->adam_chk; /* one partial sum per chunk, allocated with the parameters */
@@ -8768,17 +8836,8 @@ static cr_status cr__adam(cr_model *m, int epoch, int64_t batch) {
     rbc2 = (float)(1.0 / sqrt(1.0 - pow(b2, t)));
     CR__OMP(parallel for schedule(static))
     for (ch = 0; ch < nch; ch++) {
-        int64_t i, a = ch * CR__ADAM_CHUNK, e = CR__MIN(n, a + CR__ADAM_CHUNK);
-        float *p = m->param, *g = m->grad, *m1 = m->adam_m, *m2 = m->adam_v, acc = 0;
-        for (i = a; i < e; i++) {
-            float gi = g[i] * scale;
-            m1[i] = b1 * m1[i] + (1.0f - b1) * gi;
-            m2[i] = b2 * m2[i] + (1.0f - b2) * gi * gi;
-            p[i] -= step_size * m1[i] / (sqrtf(m2[i]) * rbc2 + eps);
-            g[i] = 0;
-            acc += p[i] * 0.0f;
-        }
-        bad[ch] = acc;
+        int64_t a = ch * CR__ADAM_CHUNK, e = CR__MIN(n, a + CR__ADAM_CHUNK);
+        bad[ch] = cr__adam_span(m->param, m->grad, m->adam_m, m->adam_v, a, e, scale, step_size, rbc2);
     }
     for (ch = 0; ch < nch; ch++)
         if (bad[ch] != 0)
