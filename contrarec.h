@@ -8760,12 +8760,15 @@ static float cr__adam_span(float *p, float *g, float *m1, float *m2, int64_t a, 
         const __m512 vc2 = _mm512_set1_ps(1.0f - b2), vs = _mm512_set1_ps(scale), vss = _mm512_set1_ps(step_size);
         const __m512 vr = _mm512_set1_ps(rbc2), ve = _mm512_set1_ps(eps), z = _mm512_setzero_ps();
         __m512 va = z;
+        float t[16];
+        int k;
         for (; i + 16 <= e; i += 16) {
             __m512 gi = _mm512_mul_ps(_mm512_loadu_ps(g + i), vs);
             __m512 mm = _mm512_add_ps(_mm512_mul_ps(vb1, _mm512_loadu_ps(m1 + i)), _mm512_mul_ps(vc1, gi));
             __m512 vv = _mm512_add_ps(_mm512_mul_ps(vb2, _mm512_loadu_ps(m2 + i)),
                                     _mm512_mul_ps(_mm512_mul_ps(vc2, gi), gi));
-            __m512 den = _mm512_add_ps(_mm512_mul_ps(_mm512_sqrt_ps(vv), vr), ve);
+            /* the masked form: g++ -O2 warns of the plain one's undefined source vector */
+            __m512 den = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_sqrt_ps((__mmask16)0xFFFF, vv), vr), ve);
             __m512 pp = _mm512_sub_ps(_mm512_loadu_ps(p + i), _mm512_div_ps(_mm512_mul_ps(vss, mm), den));
             _mm512_storeu_ps(m1 + i, mm);
             _mm512_storeu_ps(m2 + i, vv);
@@ -8773,7 +8776,8 @@ static float cr__adam_span(float *p, float *g, float *m1, float *m2, int64_t a, 
             _mm512_storeu_ps(g + i, z);
             va = _mm512_add_ps(va, _mm512_mul_ps(pp, z));
         }
-        acc = _mm512_reduce_add_ps(va);
+        _mm512_storeu_ps(t, va); /* not _mm512_reduce_add_ps: g++ -O2 warns inside it, as above */
+        for (k = 0; k < 16; k++) acc += t[k];
     }
 #elif defined(CR__AVX2)
     {
