@@ -1196,7 +1196,7 @@ typedef struct cr_fit_opts {
                           the BPR part is still at chance (above 0.95 ln 2), lambda is halved and
                           training restarts from the best epoch's parameters, at most 8 times.
                           0: on, B = 3; B > 0; -1: off (the papers' fixed lambda). A refit trains
-                          with the last lambda. */
+                          with the selected epoch's lambda. */
 } cr_fit_opts;
 
 typedef struct cr_fit_result {
@@ -1223,7 +1223,8 @@ typedef struct cr_fit_result {
     int resumed_epoch;  /* with state_path: the epoch this call continued after (0: from the start), */
     int resumed_phase;  /* in this phase (CR_FIT_SELECT or CR_FIT_REFIT) */
     int backoffs;       /* contrast backoffs during the selection (cr_fit_opts.backoff) */
-    float lambda;       /* the contrastive weight the returned model trained with last */
+    float lambda;       /* the contrastive weight in force when the returned parameters were trained
+                           (the selected epoch's; a refit's) */
 } cr_fit_result;
 
 /* The items cr_fit's cold_items holds out: round(share x n) (at least 1, at most n - 1) of the
@@ -9196,6 +9197,7 @@ typedef struct cr__fit_state {
     uint32_t n_eval; /* evaluations done */
     uint32_t below, backoffs; /* contrast backoff: evaluations in a row well below the best; backoffs done */
     float lambda;    /* the contrastive weight in force (cfg.lambda after backoffs) */
+    float best_lambda; /* the one in force when the best parameters were trained */
     cr_fit_result res; /* the loop's fields of the result */
     float *best;     /* the best parameters (selection only) */
 } cr__fit_state;
@@ -9278,7 +9280,7 @@ static int cr__backoff_now(const cr_model *m, const cr_fit_opts *o, const cr__fi
     const cr__model_ops *op = m->ops;
     return phase == CR_FIT_SELECT && o->select == CR_SELECT_VALID && o->backoff > 0 && !op->sequential &&
            op->negatives && op->lambda > 0 && m->cfg.lambda > 0 && (fs->below >= (uint32_t)o->backoff || stopping) &&
-           fs->backoffs < CR__BACKOFF_MAX && rec_loss > 0.95 * 0.69314718055994531;
+           fs->backoffs < CR__BACKOFF_MAX && fs->best_v >= 0 && rec_loss > 0.95 * 0.69314718055994531;
 }
 
 /* Halves the contrast and goes back to the best parameters with a fresh optimiser. */
@@ -9287,7 +9289,7 @@ static void cr__backoff(cr_model *m, cr__fit_state *fs) {
     fs->lambda = m->cfg.lambda;
     fs->backoffs++;
     fs->below = fs->since = 0;
-    fs->last[0] = fs->last[1] = -1; /* the dip rule counts from the restart */
+    fs->last[0] = fs->last[1] = -1; /* "still rising" counts from the restart; the 2P grace is not given again */
     cr_model_set_params(m, fs->best);
     memset(m->adam_m, 0, (size_t)m->n_param * sizeof(float));
     memset(m->adam_v, 0, (size_t)m->n_param * sizeof(float));
@@ -9342,8 +9344,11 @@ static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_data
         }
     }
     /* a refit trains with the selection's last lambda; a resumed one has it from its file */
-    if (first == 1 && phase == CR_FIT_REFIT && res->lambda > 0 && m->cfg.lambda > 0) m->cfg.lambda = res->lambda;
-    fs.lambda = m->cfg.lambda;
+    if (first == 1 && phase == CR_FIT_REFIT) {
+        if (res->lambda > 0 && m->cfg.lambda > 0) m->cfg.lambda = res->lambda;
+        fs.backoffs = (uint32_t)res->backoffs; /* reported again by a resumed refit */
+    }
+    if (first == 1) fs.lambda = fs.best_lambda = m->cfg.lambda;
     for (epoch = first; epoch <= max_e && !fs.done; epoch++) {
         cr_fit_info info;
         double t0 = cr__now();
@@ -9367,6 +9372,7 @@ static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_data
                 res->best_value = v;
                 res->valid = info.sel;
                 cr_model_get_params(m, fs.best);
+                fs.best_lambda = m->cfg.lambda;
                 info.improved = 1;
                 fs.since = 0;
             } else
@@ -9400,8 +9406,8 @@ static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_data
         if (stop) break;
     }
     if (st == CR_OK && sel && res->best_epoch) cr_model_set_params(m, fs.best);
-    if (phase == CR_FIT_SELECT) res->backoffs = (int)fs.backoffs;
-    res->lambda = m->cfg.lambda;
+    res->backoffs = (int)fs.backoffs;
+    res->lambda = sel && res->best_epoch ? fs.best_lambda : m->cfg.lambda;
     cr__free_aligned(fs.best);
     if (st != CR_OK) { cr_model_free(m); return st; }
     *mp = m;
@@ -11716,6 +11722,8 @@ static void cr__state_body(cr__wr *w, const void *ctx) {
     cr__wr_u32(w, lr);
     cr__wr_u32(w, fs->below);
     cr__wr_u32(w, fs->backoffs);
+    memcpy(&lr, &fs->best_lambda, 4);
+    cr__wr_u32(w, lr);
     cr__wr_u32(w, (uint32_t)r->best_epoch);
     cr__wr_u32(w, (uint32_t)r->epochs_run);
     cr__wr_u32(w, (uint32_t)r->stopped_early);
@@ -11850,7 +11858,8 @@ static const char *cr__state_scalars_bad(const cr__fit_state *f, const cr_model 
     if (!(r->train_seconds >= 0 && r->train_seconds < 1e12) || !(r->eval_seconds >= 0 && r->eval_seconds < 1e12)) return "times";
     if (m->step < 0 || m->step > ((int64_t)1 << 53)) return "step count";
     if (!(m->lr > 0 && m->lr <= 1e6f)) return "learning rate";
-    if (!(f->lambda >= 0 && f->lambda <= m->cfg.lambda) || f->backoffs > CR__BACKOFF_MAX || f->below > f->n_eval)
+    if (!(f->lambda >= 0 && f->lambda <= m->cfg.lambda) || !(f->best_lambda >= f->lambda && f->best_lambda <= m->cfg.lambda) ||
+        f->backoffs > CR__BACKOFF_MAX || f->below > f->n_eval)
         return "contrast backoff (lambda, counts)";
     return NULL;
 }
@@ -11918,6 +11927,8 @@ static cr_status cr__state_load(const char *path, cr_model *m, cr__fit_state *fs
     memcpy(&f.lambda, &lr, 4);
     f.below = cr__rd_u32(&r, "backoff count");
     f.backoffs = cr__rd_u32(&r, "backoffs");
+    lr = cr__rd_u32(&r, "contrastive weight of the best epoch");
+    memcpy(&f.best_lambda, &lr, 4);
     f.res.best_epoch = (int)cr__rd_u32(&r, "best epoch");
     f.res.epochs_run = (int)cr__rd_u32(&r, "epochs run");
     f.res.stopped_early = (int)cr__rd_u32(&r, "stop");
@@ -11957,6 +11968,7 @@ static cr_status cr__state_load(const char *path, cr_model *m, cr__fit_state *fs
     fs->below = f.below;
     fs->backoffs = f.backoffs;
     fs->lambda = m->cfg.lambda = f.lambda;
+    fs->best_lambda = f.best_lambda;
     fs->res = f.res;
     m->ready = 0;
 done:

@@ -1350,7 +1350,7 @@ static int cmd_train(opts *o) {
             if (res.resumed_epoch)
                 printf("resumed from %s after epoch %d of the %s\n", o->resume, res.resumed_epoch, res.resumed_phase == CR_FIT_REFIT ? "refit" : "selection");
             if (res.backoffs)
-                printf("contrast backed off %d time%s: the model trained last with lambda %g\n",
+                printf("contrast backed off %d time%s: the selected epoch trained with lambda %g\n",
                        res.backoffs, res.backoffs > 1 ? "s" : "", (double)res.lambda);
             if (res.refit) printf("retrained on train + validation (%lld interactions) for %d epochs\n", (long long)res.n_train, res.best_epoch);
             if (res.n_noise) printf("trained with %lld random pairs added (--train-noise)\n", (long long)res.n_noise);

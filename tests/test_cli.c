@@ -814,15 +814,16 @@ TEST(train_backs_off_the_contrast) {
              "--threads 1", data);
     EXPECT(args, 0, "");
     CHECK(slurp("build/test-tmp/cli.out", out, sizeof out));
+    /* the best epoch (4) precedes the backoff (after epoch 7): the selected model's lambda is 0.2 */
     CHECKF(strstr(out, "contrast weight halved to 0.1, training goes on from epoch 4") &&
-           strstr(out, "contrast backed off 1 time: the model trained last with lambda 0.1"), "%s", out);
+           strstr(out, "contrast backed off 1 time: the selected epoch trained with lambda 0.2"), "%s", out);
     snprintf(args, sizeof args, "train --model xsimgcl %s --dim 16 --batch 1024 --epochs 8 --backoff 1 --no-auc "
              "--threads 1 --json", data);
     EXPECT(args, 0, "");
     CHECK(system("cp build/test-tmp/cli.out build/test-tmp/bo/run.json") == 0);
     CHECK(slurp("build/test-tmp/bo/run.json", out, sizeof out));
     CHECK(strstr(out, "\"backoff_lambda\":0.1,\"backoff_from_epoch\":4") &&
-          strstr(out, "\"backoffs\":1,\"lambda\":0.1"));
+          strstr(out, "\"backoffs\":1,\"lambda\":0.2"));
     EXPECT("report build/test-tmp/bo/run.json -o build/test-tmp/bo/r.html", 0, "");
     EXPECT("train --model xsimgcl --backoff 0", 2, "--backoff");
     EXPECT("train --model xsimgcl --backoff sometimes", 2, "--backoff");

@@ -977,6 +977,7 @@ static const resume_run resume_runs_main[] = {
 /* on denser data than the others (its own test: valgrind skips it, make test and asan run it) */
 static const resume_run resume_runs_backoff[] = {
     {"xsimgcl, contrast backed off before the stop", CR_MODEL_XSIMGCL, 7, 8, CR_FIT_SELECT, 7},
+    {"xsimgcl, backed off, refit with its lambda, stopped in the refit phase", CR_MODEL_XSIMGCL, 8, 8, CR_FIT_REFIT, 2},
 };
 
 /* Each run uninterrupted, then stopped by the callback and resumed: the same model; with_checks:
@@ -987,7 +988,7 @@ static void resume_runs(const resume_run *runs, size_t n_runs, int with_checks) 
     for (k = 0; k < n_runs; k++) {
         int seq = cr_model_is_sequential(runs[k].kind);
         /* variant 7: dense enough for XSimGCL's validation to fall at its paper's lambda */
-        cr_dataset ds = runs[k].variant == 7 ? synth_len(0, 500, 800, 100, 41) : synth(seq, 150, 120, 41);
+        cr_dataset ds = runs[k].variant >= 7 ? synth_len(0, 500, 800, 100, 41) : synth(seq, 150, 120, 41);
         cr_config c;
         cr_fit_opts o;
         cr_fit_result a, b, p;
@@ -1016,13 +1017,14 @@ static void resume_runs(const resume_run *runs, size_t n_runs, int with_checks) 
             break;
         case 6: o.refit = 1; break;
         case 7: o.backoff = 1; c.dim = 16; c.batch = 1024; never.keep_lr = stop.keep_lr = 1; break;
+        case 8: o.backoff = 1; c.dim = 16; c.batch = 1024; never.keep_lr = stop.keep_lr = 1; o.refit = 1; break;
         }
         o.user = &never;
         o.state_path = NULL;
         CHECK_OK(cr_fit(&ma, &c, &ds, &o, &a)); /* uninterrupted */
-        if (runs[k].variant == 7)
-            CHECKF(a.backoffs == 1 && a.lambda == 0.1f, "%s: %d backoffs, lambda %g", runs[k].name, a.backoffs,
-                   (double)a.lambda);
+        if (runs[k].variant >= 7) /* backed off to 0.1 at epoch 7, selected epoch 8 (the refit: 8 epochs at 0.1) */
+            CHECKF(a.backoffs == 1 && a.lambda == 0.1f && a.best_epoch == 8, "%s: %d backoffs, lambda %g, best epoch %d",
+                   runs[k].name, a.backoffs, (double)a.lambda, a.best_epoch);
         remove(path);
         stop.stop_phase = runs[k].stop_phase;
         stop.stop_epoch = runs[k].stop_epoch;
@@ -1125,12 +1127,12 @@ static uint64_t crt_fnv(const unsigned char *b, size_t n) {
 
 TEST(resume_refuses_crafted_states) {
     static const struct { long off; int size; double v; const char *frag; } cases[] = {
-        {152, 4, 1000000, "number of cut-offs"}, {152, 4, -7, "number of cut-offs"}, {156, 4, 0, "cut-offs"},
-        {112, 4, 999999, "best epoch"}, {120, 4, 5, "stop reason"}, {96, -4, NAN, "learning rate"},
+        {156, 4, 1000000, "number of cut-offs"}, {156, 4, -7, "number of cut-offs"}, {160, 4, 0, "cut-offs"},
+        {116, 4, 999999, "best epoch"}, {124, 4, 5, "stop reason"}, {96, -4, NAN, "learning rate"},
         {60, -8, 7.5, "best value"}, {88, 8, -3, "step count"}, {-1, -4, NAN, "parameter 0"}, {-2, -4, -1, "parameter 0"},
         {68, -8, NAN, "last evaluation"}, {76, -8, 2, "last evaluation"}, {84, 4, 999, "evaluation count"},
         {100, -4, 0.5, "contrast backoff"}, {100, -4, NAN, "contrast backoff"}, {104, 4, 3, "contrast backoff"},
-        {108, 4, 9, "contrast backoff"}};
+        {108, 4, 9, "contrast backoff"}, {112, -4, NAN, "contrast backoff"}, {112, -4, 0.5, "contrast backoff"}};
     cr_dataset ds = synth(0, 150, 120, 41);
     const char *path = crt_tmp("crafted.state");
     cr_config c;
@@ -1139,7 +1141,7 @@ TEST(resume_refuses_crafted_states) {
     cr_model *m = NULL;
     resume_ctx stop = {CR_FIT_SELECT, 2, 0};
     unsigned char *buf = NULL, *b2 = NULL;
-    long len = 0, np_off = 152 + (long)sizeof(cr_metrics);
+    long len = 0, np_off = 156 + (long)sizeof(cr_metrics);
     int64_t np;
     size_t k;
     FILE *f;

@@ -32,15 +32,16 @@ static int written;
 #define OFF_LAMBDA 100u
 #define OFF_BELOW 104u
 #define OFF_BACKOFFS 108u
-#define OFF_BEST_EPOCH 112u
-#define OFF_EPOCHS_RUN 116u
-#define OFF_STOP 120u
-#define OFF_BEST_VALUE 124u
-#define OFF_TRAIN_S 132u
-#define OFF_EVAL_S 140u
-#define OFF_MSIZE 148u
-#define OFF_METRICS 152u
-#define OFF_NPARAM (152u + (unsigned)sizeof(cr_metrics))
+#define OFF_BEST_LAMBDA 112u
+#define OFF_BEST_EPOCH 116u
+#define OFF_EPOCHS_RUN 120u
+#define OFF_STOP 124u
+#define OFF_BEST_VALUE 128u
+#define OFF_TRAIN_S 136u
+#define OFF_EVAL_S 144u
+#define OFF_MSIZE 152u
+#define OFF_METRICS 156u
+#define OFF_NPARAM (156u + (unsigned)sizeof(cr_metrics))
 
 static void put32(unsigned char *p, uint32_t v) { int i; for (i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i)); }
 static void put64(unsigned char *p, uint64_t v) { int i; for (i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i)); }
@@ -179,6 +180,8 @@ int main(int argc, char **argv) {
     set32("lambda-above-config", OFF_LAMBDA, fbits(1e9f));
     set32("backoff-count-huge", OFF_BELOW, 0xFFFFFFF0u);
     set32("backoffs-9", OFF_BACKOFFS, 9);
+    set32("best-lambda-nan", OFF_BEST_LAMBDA, fbits(NAN));
+    set32("best-lambda-above-config", OFF_BEST_LAMBDA, fbits(1e9f));
     set32("best-epoch-999999", OFF_BEST_EPOCH, 999999);
     set32("best-epoch-negative", OFF_BEST_EPOCH, (uint32_t)-3);
     set32("epochs-run-999999", OFF_EPOCHS_RUN, 999999);
