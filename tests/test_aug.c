@@ -205,6 +205,9 @@ TEST(contrast_backoff_rule) {
     CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT, 0));
     CHECK(cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT, 1));  /* the stop would end it at chance */
     CHECK(!cr__backoff_now(&fake, &o, &fs, 0.60, CR_FIT_SELECT, 1));
+    fs.best_v = -1; /* no evaluation gave a value (NaN): no best parameters to go back to */
+    CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT, 1));
+    fs.best_v = 0;
     fs.below = 3;
     fs.backoffs = 8;
     CHECK(!cr__backoff_now(&fake, &o, &fs, 0.69, CR_FIT_SELECT, 0));
