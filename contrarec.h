@@ -2612,6 +2612,11 @@ typedef __mmask16 cr__spv_tail;
 #define CR__SPV_TAIL(n) ((__mmask16)((1u << (n)) - 1u))
 #define CR__SPV_LOADN(p, m) _mm512_maskz_loadu_ps(m, p)
 #define CR__SPV_STOREN(p, v, m) _mm512_mask_storeu_ps(p, m, v)
+/* Adam's (cr__adam_span): the masked sqrt, as g++ -O2 warns of the plain one's undefined source */
+#define CR__SPV_MUL(a, b) _mm512_mul_ps(a, b)
+#define CR__SPV_SUB(a, b) _mm512_sub_ps(a, b)
+#define CR__SPV_DIV(a, b) _mm512_div_ps(a, b)
+#define CR__SPV_SQRT(a) _mm512_maskz_sqrt_ps((__mmask16)0xFFFF, a)
 #elif defined(CR__AVX2)
 typedef __m256 cr__spv;
 typedef __m256i cr__spv_tail;
@@ -2627,6 +2632,10 @@ static const int32_t cr__spv_lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 
 #define CR__SPV_TAIL(n) _mm256_loadu_si256((const __m256i *)(const void *)(cr__spv_lanes + 8 - (n)))
 #define CR__SPV_LOADN(p, m) _mm256_maskload_ps(p, m)
 #define CR__SPV_STOREN(p, v, m) _mm256_maskstore_ps(p, m, v)
+#define CR__SPV_MUL(a, b) _mm256_mul_ps(a, b)
+#define CR__SPV_SUB(a, b) _mm256_sub_ps(a, b)
+#define CR__SPV_DIV(a, b) _mm256_div_ps(a, b)
+#define CR__SPV_SQRT(a) _mm256_sqrt_ps(a)
 #elif defined(CR__SSE2) || defined(CR__NEON)
 #if defined(CR__SSE2)
 typedef __m128 cr__spv;
@@ -8755,54 +8764,28 @@ static float cr__adam_span(float *p, float *g, float *m1, float *m2, int64_t a, 
     const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
     float acc = 0;
     int64_t i = a;
-#if defined(CR__AVX512)
+#if defined(CR__AVX512) || defined(CR__AVX2)
     {
-        const __m512 vb1 = _mm512_set1_ps(b1), vc1 = _mm512_set1_ps(1.0f - b1), vb2 = _mm512_set1_ps(b2);
-        const __m512 vc2 = _mm512_set1_ps(1.0f - b2), vs = _mm512_set1_ps(scale), vss = _mm512_set1_ps(step_size);
-        const __m512 vr = _mm512_set1_ps(rbc2), ve = _mm512_set1_ps(eps), z = _mm512_setzero_ps();
-        __m512 va = z;
-        float t[16];
+        const cr__spv vb1 = CR__SPV_SET1(b1), vc1 = CR__SPV_SET1(1.0f - b1), vb2 = CR__SPV_SET1(b2);
+        const cr__spv vc2 = CR__SPV_SET1(1.0f - b2), vs = CR__SPV_SET1(scale), vss = CR__SPV_SET1(step_size);
+        const cr__spv vr = CR__SPV_SET1(rbc2), ve = CR__SPV_SET1(eps), z = CR__SPV_ZERO();
+        cr__spv va = z;
+        float t[CR__SPV_W];
         int k;
-        for (; i + 16 <= e; i += 16) {
-            __m512 gi = _mm512_mul_ps(_mm512_loadu_ps(g + i), vs);
-            __m512 mm = _mm512_add_ps(_mm512_mul_ps(vb1, _mm512_loadu_ps(m1 + i)), _mm512_mul_ps(vc1, gi));
-            __m512 vv = _mm512_add_ps(_mm512_mul_ps(vb2, _mm512_loadu_ps(m2 + i)),
-                                    _mm512_mul_ps(_mm512_mul_ps(vc2, gi), gi));
-            /* the masked form: g++ -O2 warns of the plain one's undefined source vector */
-            __m512 den = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_sqrt_ps((__mmask16)0xFFFF, vv), vr), ve);
-            __m512 pp = _mm512_sub_ps(_mm512_loadu_ps(p + i), _mm512_div_ps(_mm512_mul_ps(vss, mm), den));
-            _mm512_storeu_ps(m1 + i, mm);
-            _mm512_storeu_ps(m2 + i, vv);
-            _mm512_storeu_ps(p + i, pp);
-            _mm512_storeu_ps(g + i, z);
-            va = _mm512_add_ps(va, _mm512_mul_ps(pp, z));
+        for (; i + CR__SPV_W <= e; i += CR__SPV_W) {
+            cr__spv gi = CR__SPV_MUL(CR__SPV_LOAD(g + i), vs);
+            cr__spv mm = CR__SPV_ADD(CR__SPV_MUL(vb1, CR__SPV_LOAD(m1 + i)), CR__SPV_MUL(vc1, gi));
+            cr__spv vv = CR__SPV_ADD(CR__SPV_MUL(vb2, CR__SPV_LOAD(m2 + i)), CR__SPV_MUL(CR__SPV_MUL(vc2, gi), gi));
+            cr__spv den = CR__SPV_ADD(CR__SPV_MUL(CR__SPV_SQRT(vv), vr), ve);
+            cr__spv pp = CR__SPV_SUB(CR__SPV_LOAD(p + i), CR__SPV_DIV(CR__SPV_MUL(vss, mm), den));
+            CR__SPV_STORE(m1 + i, mm);
+            CR__SPV_STORE(m2 + i, vv);
+            CR__SPV_STORE(p + i, pp);
+            CR__SPV_STORE(g + i, z);
+            va = CR__SPV_ADD(va, CR__SPV_MUL(pp, z));
         }
-        _mm512_storeu_ps(t, va); /* not _mm512_reduce_add_ps: g++ -O2 warns inside it, as above */
-        for (k = 0; k < 16; k++) acc += t[k];
-    }
-#elif defined(CR__AVX2)
-    {
-        const __m256 vb1 = _mm256_set1_ps(b1), vc1 = _mm256_set1_ps(1.0f - b1), vb2 = _mm256_set1_ps(b2);
-        const __m256 vc2 = _mm256_set1_ps(1.0f - b2), vs = _mm256_set1_ps(scale), vss = _mm256_set1_ps(step_size);
-        const __m256 vr = _mm256_set1_ps(rbc2), ve = _mm256_set1_ps(eps), z = _mm256_setzero_ps();
-        __m256 va = z;
-        float t[8];
-        int k;
-        for (; i + 8 <= e; i += 8) {
-            __m256 gi = _mm256_mul_ps(_mm256_loadu_ps(g + i), vs);
-            __m256 mm = _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(m1 + i)), _mm256_mul_ps(vc1, gi));
-            __m256 vv = _mm256_add_ps(_mm256_mul_ps(vb2, _mm256_loadu_ps(m2 + i)),
-                                    _mm256_mul_ps(_mm256_mul_ps(vc2, gi), gi));
-            __m256 den = _mm256_add_ps(_mm256_mul_ps(_mm256_sqrt_ps(vv), vr), ve);
-            __m256 pp = _mm256_sub_ps(_mm256_loadu_ps(p + i), _mm256_div_ps(_mm256_mul_ps(vss, mm), den));
-            _mm256_storeu_ps(m1 + i, mm);
-            _mm256_storeu_ps(m2 + i, vv);
-            _mm256_storeu_ps(p + i, pp);
-            _mm256_storeu_ps(g + i, z);
-            va = _mm256_add_ps(va, _mm256_mul_ps(pp, z));
-        }
-        _mm256_storeu_ps(t, va);
-        for (k = 0; k < 8; k++) acc += t[k];
+        CR__SPV_STORE(t, va); /* not _mm512_reduce_add_ps: g++ -O2 warns inside it */
+        for (k = 0; k < CR__SPV_W; k++) acc += t[k];
     }
 #endif
     for (; i < e; i++) {
