@@ -335,6 +335,31 @@ CR_API uint64_t cr_hash64(uint64_t a, uint64_t b);
 
 /* ==== 4. kernels: GEMM, CSR, SpMM =========================================================== */
 
+/* Where an epoch's time goes: cr_train_epoch times each phase (wall seconds on the calling
+   thread, whatever the threads under it do) and counts what its kernels must do: the FLOPs of
+   the GEMMs and SpMMs and the bytes they and Adam must move (operands read once, outputs
+   written once: the traffic a perfect kernel would still have, not what the current one has).
+   max(flops / GEMM rate, bytes / bandwidth) is then the phase's floor on a given machine. */
+typedef enum cr_phase {
+    CR_PHASE_ENCODE,   /* graph propagation or the GRU, forward and backward */
+    CR_PHASE_CONTRAST, /* contrastive losses: InfoNCE, prototypes, Barlow Twins, uniformity */
+    CR_PHASE_REC,      /* the recommendation loss: BPR (with DNS or MixGCF) or next-item softmax */
+    CR_PHASE_ADAM,     /* the optimiser step */
+    CR_PHASE_SAMPLE,   /* shuffling, negatives, augmented views, k-means */
+    CR_PHASE_OTHER,    /* the rest of a batch: gathers, L2, feature tables, checks */
+    CR_PHASE_EVAL,     /* full-ranking evaluation (cr_metrics.cost) */
+    CR_PHASE_COUNT
+} cr_phase;
+
+typedef struct cr_phase_cost {
+    double seconds;
+    double flops; /* GEMM and SpMM multiply-adds x 2 */
+    double bytes; /* operands and results of those kernels and of Adam, each once */
+} cr_phase_cost;
+
+CR_API const char *cr_phase_name(int phase); /* "encode", "contrast", ...; "?" out of range */
+
+
 /* C = alpha * op(A) * op(B) + beta * C, row-major, with the semantics of
    cblas_sgemm(CblasRowMajor, ...): op(A) is m x k, op(B) is k x n, trans flags are 0/1.
    With beta == 0, C is not read. */
@@ -362,6 +387,26 @@ CR_API cr_status cr_csr_transpose(cr_csr *At, const cr_csr *A);
 /* Y = A X with X (ncols x d) and Y (nrows x d) row-major, d >= 1. Y is overwritten. Threads get
    row ranges of equal nnz; SIMD runs over d. */
 CR_API void cr_spmm(const cr_csr *A, const float *X, int d, float *Y);
+
+/* What this machine's cores reach, measured in about a second on the current thread count,
+   for the cost model of cr_phase_cost: cr_sgemm's rate on a 1024^3 product, and the bandwidth
+   of y = a x (bytes read plus bytes written, as STREAM counts them) over two arrays of 16 MB
+   (in the last-level cache of most servers, where the graph tables of Gowalla-sized data
+   live) and of 256 MB (memory). Each figure is the best of several repetitions. */
+typedef struct cr_machine {
+    int threads;
+    double gemm_gflops;
+    double cache_gbs;
+    double dram_gbs;
+} cr_machine;
+CR_API cr_status cr_machine_measure(cr_machine *out);
+/* The least time a phase's counted work takes at the machine's rates:
+   max(flops / gemm rate, bytes / cache bandwidth), in seconds. */
+CR_API double cr_phase_floor(const cr_phase_cost *c, const cr_machine *mc);
+/* The profile as a table into buf (n bytes, always terminated): per phase with any time,
+   seconds, GFLOP, GB, GFLOP/s, GB/s, the floor and floor / seconds, then the total.
+   Returns the length it needed, as snprintf. */
+CR_API int cr_phase_table(char *buf, size_t n, const cr_phase_cost *ph, int count, const cr_machine *mc);
 
 /* The (U+I) x (U+I) bipartite graph of n (user, item) edges: users are nodes 0..U-1, items are
    nodes U..U+I-1, each edge stored in both directions with value 1. keep (NULL = all) selects
@@ -877,6 +922,7 @@ typedef struct cr_epoch_stats {
     double seconds;
     double prep_seconds; /* of seconds: before the first batch (shuffle, augmented graphs,
                             k-means) */
+    cr_phase_cost phase[CR_PHASE_COUNT]; /* the profile; phase[CR_PHASE_EVAL] is zero */
 } cr_epoch_stats;
 
 /* Called after each batch (for progress bars); return non-zero to stop the epoch. */
@@ -1034,6 +1080,7 @@ typedef struct cr_metrics {
     int64_t cold_users;
     int64_t test_interactions;
     double seconds;
+    cr_phase_cost cost;         /* seconds, FLOPs and bytes of the evaluation (cr_phase_cost) */
 } cr_metrics;
 
 /* Uniformity (Wang & Isola, ICML 2020, t = 2) of the rows of X (n, d): log mean over pairs of
@@ -1534,6 +1581,60 @@ extern int madvise(void *addr, size_t len, int advice);
 /* ==== 1. core ================================================================================ */
 
 static CR__TLS char cr__errmsg[512];
+
+static double cr__now(void) {
+#if defined(_OPENMP)
+    return omp_get_wtime();
+#elif defined(TIME_UTC) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+#else
+    return (double)clock() / CLOCKS_PER_SEC; /* one thread: CPU time is wall time */
+#endif
+}
+
+/* The profile of the running epoch (cr_phase): the table being filled (NULL: none, the
+   counters cost a test), its current phase and when that phase last started. Thread-local, so
+   models trained on different threads keep their own; kernels run by OpenMP's worker threads
+   count nothing, their caller counts the whole call. */
+static CR__TLS cr_phase_cost *cr__prof_tab;
+static CR__TLS int cr__prof_ph;
+static CR__TLS double cr__prof_t;
+
+/* Switches the profile to phase ph; returns the phase it left, for cr__prof_to to go back. */
+static int cr__prof_to(int ph) {
+    int old = cr__prof_ph;
+    double t;
+    if (!cr__prof_tab) return old;
+    t = cr__now();
+    cr__prof_tab[old].seconds += t - cr__prof_t;
+    cr__prof_t = t;
+    cr__prof_ph = ph;
+    return old;
+}
+
+static void cr__prof_begin(cr_phase_cost *tab, int ph) {
+    cr__prof_tab = tab;
+    cr__prof_ph = ph;
+    cr__prof_t = cr__now();
+}
+
+static void cr__prof_end(void) {
+    cr__prof_to(cr__prof_ph);
+    cr__prof_tab = NULL;
+}
+
+static void cr__prof_count(double flops, double bytes) {
+    if (!cr__prof_tab) return;
+    cr__prof_tab[cr__prof_ph].flops += flops;
+    cr__prof_tab[cr__prof_ph].bytes += bytes;
+}
+
+CR_API const char *cr_phase_name(int phase) {
+    static const char *names[CR_PHASE_COUNT] = {"encode", "contrast", "rec", "adam", "sample", "other", "eval"};
+    return phase >= 0 && phase < CR_PHASE_COUNT ? names[phase] : "?";
+}
 
 CR_API const char *cr_status_string(cr_status s) {
     switch (s) {
@@ -2357,6 +2458,7 @@ CR_API void cr_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
         return;
     }
     CR_ASSERT(A != NULL && B != NULL);
+    cr__prof_count(2.0 * m * n * k, 4.0 * ((double)m * k + (double)k * n + (beta != 0.0f ? 2.0 : 1.0) * m * n));
     nt = cr__nthreads();
     if ((double)m * n * k < 256.0 * 256.0 * 64.0) nt = 1; /* not worth waking threads */
     if (nt < 1) nt = 1;
@@ -2791,6 +2893,8 @@ CR_API void cr_spmm(const cr_csr *A, const float *X, int d, float *Y) {
     int nparts = cr__nthreads(), t;
     CR_ASSERT(d >= 1);
     if (A->nrows <= 0) return;
+    /* the matrix, one gathered row of X per entry (from cache at best), Y written once */
+    cr__prof_count(2.0 * (double)A->nnz * d, 8.0 * (double)(A->nrows + 1) + (double)A->nnz * (8.0 + 4.0 * d) + 4.0 * (double)A->nrows * d);
     if (((double)A->nnz + (double)A->nrows) * d < (double)CR__SPMM_SERIAL_WORK) nparts = 1; /* not worth a fork */
     if (nparts > A->nrows) nparts = (int)A->nrows;
     if (nparts <= 1) {
@@ -2800,6 +2904,72 @@ CR_API void cr_spmm(const cr_csr *A, const float *X, int d, float *Y) {
 CR__OMP(parallel for schedule(static, 1) num_threads(nparts))
     for (t = 0; t < nparts; t++)
         cr__spmm_rows(A, cr__csr_part_start(A, t, nparts), cr__csr_part_start(A, t + 1, nparts), X, d, Y);
+}
+
+static double cr__bw_pass(float *y, const float *x, int64_t n, int reps) {
+    double best = 1e30;
+    int r;
+    for (r = 0; r < reps; r++) {
+        double t = cr__now();
+        int64_t i;
+        CR__OMP(parallel for schedule(static))
+        for (i = 0; i < n; i++) y[i] = 1.0001f * x[i];
+        t = cr__now() - t;
+        if (t < best) best = t;
+    }
+    return 8.0 * (double)n / best / 1e9;
+}
+
+CR_API cr_status cr_machine_measure(cr_machine *out) {
+    int64_t big = (int64_t)64 << 20, small = (int64_t)4 << 20, nn = 1024 * 1024; /* floats */
+    float *x = cr_alloc_floats(big), *y = cr_alloc_floats(big), *c = cr_alloc_floats(nn);
+    int r;
+    memset(out, 0, sizeof *out);
+    if (!x || !y || !c) {
+        cr__free_aligned(x), cr__free_aligned(y), cr__free_aligned(c);
+        return cr__fail(CR_ERR_NOMEM, "cr_machine_measure: out of memory (520 MB of buffers)");
+    }
+    out->threads = cr__nthreads();
+    for (r = 0; r < nn; r++) x[r] = (float)(r % 97) * 0.01f, y[r] = (float)(r % 89) * 0.01f;
+    out->gemm_gflops = 0;
+    for (r = 0; r < 4; r++) { /* the first warms the caches and the threads */
+        double t = cr__now();
+        cr_sgemm(0, 0, 1024, 1024, 1024, 1.0f, x, 1024, y, 1024, 0.0f, c, 1024);
+        t = cr__now() - t;
+        if (r && 2.0 * 1024 * 1024 * 1024 / t / 1e9 > out->gemm_gflops) out->gemm_gflops = 2.0 * 1024 * 1024 * 1024 / t / 1e9;
+    }
+    cr__bw_pass(y, x, small, 2);
+    out->cache_gbs = cr__bw_pass(y, x, small, 20);
+    out->dram_gbs = cr__bw_pass(y, x, big, 4);
+    cr__free_aligned(x), cr__free_aligned(y), cr__free_aligned(c);
+    return CR_OK;
+}
+
+CR_API double cr_phase_floor(const cr_phase_cost *c, const cr_machine *mc) {
+    double f = mc->gemm_gflops > 0 ? c->flops / (mc->gemm_gflops * 1e9) : 0;
+    double b = mc->cache_gbs > 0 ? c->bytes / (mc->cache_gbs * 1e9) : 0;
+    return f > b ? f : b;
+}
+
+CR_API int cr_phase_table(char *buf, size_t n, const cr_phase_cost *ph, int count, const cr_machine *mc) {
+    cr_phase_cost tot;
+    size_t len = 0;
+    double tfl = 0; /* phases run one after another: the total floor is the sum of theirs */
+    int k, w;
+    memset(&tot, 0, sizeof tot);
+    w = snprintf(buf, n, "  %-9s %9s %9s %8s %8s %7s %9s %7s\n", "phase", "seconds", "GFLOP", "GB", "GFLOP/s", "GB/s", "floor s", "floor/s");
+    len += (size_t)(w > 0 ? w : 0);
+    for (k = 0; k <= count; k++) {
+        const cr_phase_cost *c = k < count ? &ph[k] : &tot;
+        double fl = k < count ? cr_phase_floor(c, mc) : tfl, sec = c->seconds > 0 ? c->seconds : 1e-300;
+        if (k < count && c->seconds <= 0 && c->flops <= 0) continue;
+        if (k < count) tot.seconds += c->seconds, tot.flops += c->flops, tot.bytes += c->bytes, tfl += fl;
+        w = snprintf(len < n ? buf + len : NULL, len < n ? n - len : 0, "  %-9s %9.3f %9.2f %8.2f %8.1f %7.1f %9.3f %7.2f\n",
+                     k < count ? cr_phase_name(k) : "total", c->seconds, c->flops / 1e9, c->bytes / 1e9, c->flops / 1e9 / sec,
+                     c->bytes / 1e9 / sec, fl, fl / sec);
+        len += (size_t)(w > 0 ? w : 0);
+    }
+    return (int)len;
 }
 
 /* ---- 4d. bipartite graphs ---- */
@@ -4842,12 +5012,19 @@ static int cr__infonce_rows(int n, int m) {
     return (int)CR__MAX(1, CR__MIN((int64_t)n, r));
 }
 
+/* The logit block's row stride: m rounded up to 16 floats, so that every row starts on a
+   64-byte line. With m = 40,981 (Gowalla's items) the GEMM writing the block ran at 47 GFLOP/s
+   on unaligned rows and at 84 on aligned ones (one thread, AVX-512): each unaligned vector
+   store splits over two lines. */
+static int64_t cr__infonce_ld(int m) { return ((int64_t)m + 15) & ~(int64_t)15; }
+
 /* The logit block is not monotone in n (a smaller call can keep all its rows in one block of up
    to 2^24 logits while a larger one is split into smaller blocks), so the workspace holds the
-   largest block of any call with n' <= n queries and m' <= m keys: min(n m, 2^24), or one row. */
+   largest block of any call with n' <= n queries and m' <= m keys: min(n m, 2^24), or one row,
+   plus each row's padding to its stride (at most 15 floats per row), plus 16 to align it. */
 CR_API int64_t cr_infonce_workspace(int n, int m, int d) {
-    int64_t block = CR__MAX(CR__MIN((int64_t)n * m, (int64_t)1 << 24), (int64_t)m);
-    return (int64_t)2 * n * d + (int64_t)2 * m * d + n + m + block + 64;
+    int64_t block = CR__MAX(CR__MIN((int64_t)n * m, (int64_t)1 << 24), (int64_t)m) + 15 * (int64_t)CR__MAX(n, 1);
+    return (int64_t)2 * n * d + (int64_t)2 * m * d + n + m + block + 64 + 16;
 }
 
 CR_API double cr_infonce_loss(float *dQ, float *dK, const float *Q, const float *K, int n, int m,
@@ -4908,7 +5085,8 @@ CR_API double cr_infonce_loss_ex(float *dQ, float *dK, const float *Q, const flo
                                  float weight, const cr_infonce_opts *o, float *ws) {
     int rc = cr__infonce_rows(n, m), r0;
     float *Qn = ws, *Kn = Qn + (int64_t)n * d, *qn = Kn + (int64_t)m * d, *kn = qn + n;
-    float *S = kn + m, *dQn = S + (int64_t)rc * m, *dKn = dQn + (int64_t)n * d;
+    int64_t ld = cr__infonce_ld(m), so = (int64_t)(kn + m - ws);
+    float *S = ws + ((so + 15) & ~(int64_t)15), *dQn = S + (int64_t)rc * ld, *dKn = dQn + (int64_t)n * d;
     float inv_tau = 1.0f / tau;
     double loss = 0, csum = 0;
     if (n <= 0 || m <= 0) return 0;
@@ -4918,12 +5096,12 @@ CR_API double cr_infonce_loss_ex(float *dQ, float *dK, const float *Q, const flo
     if (o && o->gamma > 0 && rc < n) /* the rows' confidences first: every row's weight needs their sum */
         for (r0 = 0; r0 < n; r0 += rc) {
             int nr = CR__MIN(rc, n - r0), i;
-            cr_sgemm(0, 1, nr, m, d, inv_tau, Qn + (int64_t)r0 * d, d, Kn, d, 0.0f, S, m);
+            cr_sgemm(0, 1, nr, m, d, inv_tau, Qn + (int64_t)r0 * d, d, Kn, d, 0.0f, S, (int)ld);
             CR__OMP(parallel for schedule(static) reduction(+ : csum) if ((int64_t)nr * m > 65536))
             for (i = 0; i < nr; i++) {
                 int gi = r0 + i;
                 float c;
-                cr__infonce_row_ex(S + (int64_t)i * m, m, pos ? pos[gi] : gi, self ? self[gi] : -1,
+                cr__infonce_row_ex(S + (int64_t)i * ld, m, pos ? pos[gi] : gi, self ? self[gi] : -1,
                                    o->mask_ptr ? o->mask_col + o->mask_ptr[gi] : NULL, o->mask_ptr ? o->mask_ptr[gi + 1] - o->mask_ptr[gi] : 0, tau, o, &c);
                 csum += c;
             }
@@ -4932,13 +5110,13 @@ CR_API double cr_infonce_loss_ex(float *dQ, float *dK, const float *Q, const flo
         int nr = CR__MIN(rc, n - r0), i;
         float alpha = inv_tau;
         /* S = Qn Kn^T / tau for the block's rows */
-        cr_sgemm(0, 1, nr, m, d, inv_tau, Qn + (int64_t)r0 * d, d, Kn, d, 0.0f, S, m);
+        cr_sgemm(0, 1, nr, m, d, inv_tau, Qn + (int64_t)r0 * d, d, Kn, d, 0.0f, S, (int)ld);
         if (o) { /* the robust rows: gradients scaled by c_i here and by weight / sum c below */
             double bsum = 0;
             CR__OMP(parallel for schedule(static) reduction(+ : loss, bsum) if ((int64_t)nr * m > 65536))
             for (i = 0; i < nr; i++) {
                 int gi = r0 + i, j;
-                float c, *s = S + (int64_t)i * m;
+                float c, *s = S + (int64_t)i * ld;
                 double l = cr__infonce_row_ex(s, m, pos ? pos[gi] : gi, self ? self[gi] : -1,
                                               o->mask_ptr ? o->mask_col + o->mask_ptr[gi] : NULL,
                                               o->mask_ptr ? o->mask_ptr[gi + 1] - o->mask_ptr[gi] : 0, tau, o, &c);
@@ -4952,7 +5130,7 @@ CR_API double cr_infonce_loss_ex(float *dQ, float *dK, const float *Q, const flo
         /* row losses and dS = weight/n * (softmax - onehot(pos)); self entries are left out */
         CR__OMP(parallel for schedule(static) reduction(+ : loss) if ((int64_t)nr * m > 65536))
         for (i = 0; i < nr; i++) {
-            float *s = S + (int64_t)i * m, mx = -INFINITY, inv;
+            float *s = S + (int64_t)i * ld, mx = -INFINITY, inv;
             int gi = r0 + i, pi = pos ? pos[gi] : gi, si = self ? self[gi] : -1, j;
             float spos = s[pi], sum = 0, sum2;
             if (si >= 0) s[si] = -INFINITY;
@@ -4966,8 +5144,8 @@ CR_API double cr_infonce_loss_ex(float *dQ, float *dK, const float *Q, const flo
             s[pi] -= weight / (float)n;
         }
         if (dQ || dK) { /* dQn = dS Kn / tau, dKn (summed over the blocks) = dS^T Qn / tau */
-            cr_sgemm(0, 0, nr, d, m, alpha, S, m, Kn, d, 0.0f, dQn + (int64_t)r0 * d, d);
-            cr_sgemm(1, 0, m, d, nr, alpha, S, m, Qn + (int64_t)r0 * d, d, r0 ? 1.0f : 0.0f, dKn, d);
+            cr_sgemm(0, 0, nr, d, m, alpha, S, (int)ld, Kn, d, 0.0f, dQn + (int64_t)r0 * d, d);
+            cr_sgemm(1, 0, m, d, nr, alpha, S, (int)ld, Qn + (int64_t)r0 * d, d, r0 ? 1.0f : 0.0f, dKn, d);
         }
     }
     /* back through the normalisations */
@@ -6206,7 +6384,7 @@ static void cr__prop_forward(float *out, float *const *keep, const cr_csr *const
                              uint64_t noise_seed, const float *const *delta, float *t0, float *t1) {
     float c = 1.0f / (float)(K + 1 - first);
     const float *cur = E0;
-    int k;
+    int k, ph = cr__prof_to(CR_PHASE_ENCODE);
     if (first == 0) {
         int64_t i;
         CR__OMP(parallel for schedule(static))
@@ -6220,6 +6398,7 @@ static void cr__prop_forward(float *out, float *const *keep, const cr_csr *const
         if (keep && keep[k + 1]) cr__pcopy(keep[k + 1], nx, N * d);
         cur = nx;
     }
+    cr__prof_to(ph);
 }
 
 /* Backward of cr__prop_forward. The noise is a constant and every G[k] is symmetric, so
@@ -6235,26 +6414,26 @@ static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const f
     float c = 1.0f / (float)(K + 1 - first), *g = t0;
     const float *dlk = dL ? dL[K] : NULL;
     int64_t i, n = N * d;
-    int k;
+    int k, ph = cr__prof_to(CR_PHASE_ENCODE);
     CR__OMP(parallel for schedule(static))
     for (i = 0; i < n; i++) g[i] = c * dOut[i] + (dlk ? dlk[i] : 0.0f);
     if (gk) cr__pcopy(gk[K], g, n);
     for (k = K - 1; k >= 0; k--) {
         float *h = g == t0 ? t1 : t0, cc = k >= first ? c : 0.0f;
         const float *dl = dL && k ? dL[k] : NULL;
-        if (k == 0 && !dE0) return;
+        if (k == 0 && !dE0) break;
         cr_spmm(G[k], g, d, h);
         if (k == 0) { /* fold the last step into the gradient of the ego embeddings */
             CR__OMP(parallel for schedule(static))
             for (i = 0; i < n; i++) dE0[i] += h[i] + cc * dOut[i];
-            return;
+            break;
         }
         CR__OMP(parallel for schedule(static))
         for (i = 0; i < n; i++) h[i] += cc * dOut[i] + (dl ? dl[i] : 0.0f);
         if (gk) cr__pcopy(gk[k], h, n);
         g = h;
     }
-    /* K == 0 never reaches here (MF has no propagation) */
+    cr__prof_to(ph);
 }
 
 /* The model's encoder over one graph per layer (G NULL: the training graph at every layer):
@@ -6788,14 +6967,17 @@ static double cr__fmask_loss(cr_model *m, int n_items, uint64_t batch_seed, int 
 
 static void cr__graph_bpr(cr_model *m, const cr__batch *b, float *const *L, float *const *dL, const float *F, float *dF,
                           int want_grad, double part[3]) {
+    int ph = cr__prof_to(CR_PHASE_REC);
     if (m->cfg.neg == CR_NEG_MIXGCF) cr__graph_bpr_mixgcf(m, b, L, dL, F, dF, want_grad, part);
     else if (b->n_cand > 1) { /* DNS */
         cr__dns_pick(m, b, F, m->g.neg);
         cr__graph_bpr_rows(m, b, m->g.neg, F, dF, want_grad, part);
     } else
         cr__graph_bpr_rows(m, b, b->cand, F, dF, want_grad, part);
+    cr__prof_to(CR_PHASE_CONTRAST);
     if (m->cfg.attr_w > 0) part[1] += cr__graph_attr(m, b, F, want_grad);
     if (m->cfg.fm_w > 0) part[1] += cr__fmask_loss(m, b->n, b->seed, want_grad);
+    cr__prof_to(ph);
 }
 
 /* InfoNCE (weight lambda, temperature tau) between the rows of two (N, d) tables A and Bt:
@@ -6808,6 +6990,7 @@ static double cr__graph_infonce(cr_model *m, const cr__batch *b, float *dA, floa
                                 const int32_t *users, int nu, const int32_t *items, int ni, const cr_infonce_opts *o, int want_grad) {
     cr__graph *g = &m->g;
     int d = m->cfg.dim, n = nu + ni, ne = ni > 0 ? m->cfg.cl_negatives : 0, nk = n + ne, k;
+    int ph = cr__prof_to(CR_PHASE_CONTRAST);
     int64_t Uo = m->n_users;
     float *q = g->cq, *kk = g->ck, *dq = g->dcq, *dk = g->dck;
     const float *w1 = NULL, *w2 = NULL;
@@ -6836,7 +7019,10 @@ static double cr__graph_infonce(cr_model *m, const cr__batch *b, float *dA, floa
         memset(dk, 0, (size_t)nk * d * sizeof(float));
     }
     l = cr_infonce_loss_ex(want_grad ? dq : NULL, want_grad ? dk : NULL, q, kk, n, nk, d, NULL, NULL, m->cfg.tau, m->cfg.lambda, o, g->nce);
-    if (!want_grad) return l;
+    if (!want_grad) {
+        cr__prof_to(ph);
+        return l;
+    }
     if (m->cfg.proj_head) {
         float *gw1 = cr__tensor_grad(m, "proj_w1"), *gb1 = cr__tensor_grad(m, "proj_b1");
         float *gw2 = cr__tensor_grad(m, "proj_w2"), *gb2 = cr__tensor_grad(m, "proj_b2");
@@ -6848,6 +7034,7 @@ static double cr__graph_infonce(cr_model *m, const cr__batch *b, float *dA, floa
     cr__scatter_add_rows(dB, g->dck, users, nu, d, 0);
     cr__scatter_add_rows(dB, g->dck + (int64_t)nu * d, items, ni, d, Uo);
     if (ne) cr__scatter_add_rows(dB, g->dck + (int64_t)n * d, g->clneg, ne, d, Uo);
+    cr__prof_to(ph);
     return l;
 }
 
@@ -7411,7 +7598,7 @@ static cr_status cr__ncl_epoch(cr_model *m, int epoch) {
 static double cr__ncl_structure(cr_model *m, float *dA, float *dB, const float *A, const float *Bt, const int32_t *idx, int n,
                                 int64_t off, int64_t nk, float w, int want_grad) {
     cr__graph *g = &m->g;
-    int d = m->cfg.dim, i;
+    int d = m->cfg.dim, i, ph = cr__prof_to(CR_PHASE_CONTRAST);
     double l;
     cr__gather_rows(g->cq, A, idx, n, d, off);
     for (i = 0; i < n; i++) g->clneg[i] = idx[i]; /* the positive: the node's own row */
@@ -7419,6 +7606,7 @@ static double cr__ncl_structure(cr_model *m, float *dA, float *dB, const float *
     l = cr_infonce_loss(want_grad ? g->dcq : NULL, want_grad ? dB + off * d : NULL, g->cq, Bt + off * d, n, (int)nk, d, g->clneg, NULL,
                         m->cfg.tau, w * (float)n, g->nce);
     if (want_grad) cr__scatter_add_rows(dA, g->dcq, idx, n, d, off);
+    cr__prof_to(ph);
     return l;
 }
 
@@ -7426,7 +7614,7 @@ static double cr__ncl_structure(cr_model *m, float *dA, float *dB, const float *
    against all centroids), times w; the centroids are constants. */
 static double cr__ncl_proto(cr_model *m, const int32_t *idx, int n, int side, float w, int want_grad) {
     cr__graph *g = &m->g;
-    int d = m->cfg.dim, i;
+    int d = m->cfg.dim, i, ph = cr__prof_to(CR_PHASE_CONTRAST);
     int64_t off = side ? m->n_users : 0;
     double l;
     cr__gather_rows(g->cq, m->E0, idx, n, d, off);
@@ -7435,6 +7623,7 @@ static double cr__ncl_proto(cr_model *m, const int32_t *idx, int n, int side, fl
     l = cr_infonce_loss(want_grad ? g->dcq : NULL, want_grad ? g->dck : NULL, g->cq, g->cent[side], n, m->cfg.clusters, d, g->clneg, NULL,
                         m->cfg.tau, w * (float)n, g->nce);
     if (want_grad) cr__scatter_add_rows(m->dE0, g->dcq, idx, n, d, off);
+    cr__prof_to(ph);
     return l;
 }
 
@@ -7616,8 +7805,10 @@ static cr_status cr__recdcl_loss(cr_model *m, const cr__batch *b, int want_grad,
         int nu = cr__unique(m, b->users, B, g->uu), ni = cr__unique(m, b->pos, B, g->ui), k;
         for (k = 0; k < nu; k++) g->sub_nodes[k] = g->uu[k];
         for (k = 0; k < ni; k++) g->sub_nodes[nu + k] = (int32_t)(m->n_users + g->ui[k]);
+        cr__prof_to(CR_PHASE_ENCODE);
         cr__sub_build(m, g->sub_nodes, nu + ni);
         cr__sub_forward(m);
+        cr__prof_to(CR_PHASE_CONTRAST); /* RecDCL's whole loss is contrast: heads, BT, uniformity, BCL */
     }
     for (s = 0; s < 2; s++) {
         for (i = 0; i < B; i++)
@@ -7661,6 +7852,7 @@ static cr_status cr__recdcl_loss(cr_model *m, const cr__batch *b, int want_grad,
     for (s = 0; s < 2; s++)
         for (i = 0; i < B; i++)
             cr_vaxpy(g->sub_dout + (int64_t)g->sub_idx[off[s] + idx[s][i]] * d, 1.0f, g->dre[s] + i * d, d);
+    cr__prof_to(CR_PHASE_ENCODE);
     cr__sub_backward(m);
     return CR_OK;
 }
@@ -8270,7 +8462,7 @@ static void cr__gru_layer_backward(struct cr__seq *q, cr__gru_acts *A, int l, fl
    randomness of seed. Leaves outputs in A->o (ntok, d). Reads the model only. */
 static void cr__seq_forward(const cr_model *m, cr__gru_acts *A, int train, uint64_t seed) {
     const struct cr__seq *q = m->seq;
-    int T = q->T, d = q->d, H = q->H, L = q->L, l;
+    int T = q->T, d = q->d, H = q->H, L = q->L, l, ph = cr__prof_to(CR_PHASE_ENCODE);
     int64_t N = A->ntok, i;
     const float *E = m->E0;
     float p = train ? m->cfg.dropout : 0.0f, keep_scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
@@ -8311,17 +8503,19 @@ static void cr__seq_forward(const cr_model *m, cr__gru_acts *A, int train, uint6
         }
     }
     if (H != d && N > 0) cr_sgemm(0, 1, (int)N, d, H, 1.0f, A->y, H, cr__tensor(m, "out_proj"), H, 0.0f, A->o, d);
+    cr__prof_to(ph);
 }
 
 /* Backward of cr__seq_forward given dO (ntok, d) in q->dy; accumulates every parameter's
    gradient. dO is consumed. */
 static void cr__seq_backward(cr_model *m, cr__gru_acts *A) {
     struct cr__seq *q = m->seq;
-    int T = q->T, d = q->d, H = q->H, L = q->L, l;
+    int T = q->T, d = q->d, H = q->H, L = q->L, l, ph;
     int64_t N = A->ntok, i;
     float *dY = q->dy;
     float *gE = m->dE0;
     if (N == 0) return;
+    ph = cr__prof_to(CR_PHASE_ENCODE);
     if (H != d) { /* o = y W_out^T: dW_out += dO^T y, dy = dO W_out */
         float *W = cr__tensor(m, "out_proj");
         cr_sgemm(1, 0, d, H, (int)N, 1.0f, q->dy, d, A->y, H, 1.0f, cr__tensor_grad(m, "out_proj"), H);
@@ -8346,6 +8540,7 @@ static void cr__seq_backward(cr_model *m, cr__gru_acts *A) {
         int j;
         for (j = 0; j < d; j++) gE[(int64_t)id * d + j] += dY[i * d + j] * (A->din ? A->din[i * d + j] : 1.0f);
     }
+    cr__prof_to(ph);
 }
 
 /* Next-item loss over every step of the main pass: full softmax over all items (tied to the
@@ -8413,9 +8608,12 @@ static void cr__seq_rec_loss(cr_model *m, const cr__batch *b, int want_grad, dou
     }
     cr__seq_pack(A, q->view_ptr, q->view_len, b->n, q->T, q->tgt_all);
     cr__seq_forward(m, A, 1, cr_hash64(b->seed, 0x6d61696eULL));
+    cr__prof_to(CR_PHASE_REC);
     part[0] = cr__seq_next_item(m, A, q->tgt_all, b->seed, want_grad);
     if (want_grad) cr__seq_backward(m, A);
+    cr__prof_to(CR_PHASE_CONTRAST);
     if (m->cfg.fm_w > 0) part[1] += cr__fmask_loss(m, b->n, b->seed, want_grad); /* b->n items, drawn uniformly */
+    cr__prof_to(CR_PHASE_OTHER);
 }
 
 static void cr__seq_reg_loss(cr_model *m, int want_grad, double part[3]) {
@@ -8654,7 +8852,9 @@ static double cr__cl4srec_contrast(cr_model *m, const int32_t *users, int B, uin
 
 static cr_status cr__cl4srec_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
     cr__seq_rec_loss(m, b, want_grad, part);
+    cr__prof_to(CR_PHASE_CONTRAST);
     if (m->cfg.lambda > 0) part[1] += cr__cl4srec_contrast(m, b->users, b->n, b->seed, want_grad);
+    cr__prof_to(CR_PHASE_OTHER);
     cr__seq_reg_loss(m, want_grad, part);
     return CR_OK;
 }
@@ -8799,7 +8999,7 @@ static float cr__adam_span(float *p, float *g, float *m1, float *m2, int64_t a, 
     return acc;
 }
 
-static cr_status cr__adam(cr_model *m, int epoch, int64_t batch) {
+static cr_status cr__adam_run(cr_model *m, int epoch, int64_t batch) {
     const float b1 = 0.9f, b2 = 0.999f;
     int64_t n = m->n_param, nch = (n + CR__ADAM_CHUNK - 1) / CR__ADAM_CHUNK, ch;
     float scale = 1.0f, step_size, rbc2;
@@ -8834,6 +9034,14 @@ static cr_status cr__adam(cr_model *m, int epoch, int64_t batch) {
     return CR_OK;
 }
 
+static cr_status cr__adam(cr_model *m, int epoch, int64_t batch) {
+    int ph = cr__prof_to(CR_PHASE_ADAM);
+    cr_status st = cr__adam_run(m, epoch, batch);
+    cr__prof_count(0, 32.0 * (double)m->n_param); /* p, g, m, v read; p, m, v written, g cleared */
+    cr__prof_to(ph);
+    return st;
+}
+
 CR_API cr_status cr_model_adam_step(cr_model *m) { return cr__adam(m, 0, 0); }
 
 static uint64_t cr__batch_seed(const cr_model *m, int epoch, int64_t batch) {
@@ -8842,9 +9050,11 @@ static uint64_t cr__batch_seed(const cr_model *m, int epoch, int64_t batch) {
 
 /* The batch's negatives: one uniform negative per row, or M candidates for DNS and MixGCF. */
 static void cr__draw_batch_negatives(const cr_model *m, cr__batch *b, int32_t *buf) {
+    int ph = cr__prof_to(CR_PHASE_SAMPLE);
     b->n_cand = m->cfg.neg == CR_NEG_UNIFORM ? 1 : m->cfg.neg_candidates;
     cr__draw_negatives(m, b->users, b->n, b->n_cand, buf, b->seed);
     b->cand = buf;
+    cr__prof_to(ph);
 }
 
 /* Range checks, the epoch's state, then the model's loss (part: rec, cl, reg). */
@@ -8861,9 +9071,14 @@ static cr_status cr__run_batch(cr_model *m, const cr__batch *b, int want_grad, d
                             b->pos ? b->pos[i] : -1, b->cand ? b->cand[(int64_t)i * b->n_cand] : -1);
     }
     cr__ego_forward(m);
-    if (m->ops->epoch_begin && (st = m->ops->epoch_begin(m, b->epoch)) != CR_OK) return st;
+    cr__prof_to(CR_PHASE_SAMPLE); /* views and k-means: done once an epoch, checked every batch */
+    st = m->ops->epoch_begin ? m->ops->epoch_begin(m, b->epoch) : CR_OK;
+    cr__prof_to(CR_PHASE_OTHER);
+    if (st != CR_OK) return st;
     m->ready = 0;
-    if ((st = m->ops->loss(m, b, want_grad, part)) != CR_OK) {
+    st = m->ops->loss(m, b, want_grad, part);
+    cr__prof_to(CR_PHASE_OTHER);
+    if (st != CR_OK) {
         if (m->dE0 != m->grad) cr__pzero(m->dE0, m->ego_rows * m->cfg.dim); /* no half batch left over */
         return st;
     }
@@ -8913,34 +9128,15 @@ static cr_status cr__finish_batch(cr_model *m, int epoch, int64_t b, const doubl
     return cr__adam(m, epoch, b + 1);
 }
 
-static double cr__now(void) {
-#if defined(_OPENMP)
-    return omp_get_wtime();
-#elif defined(TIME_UTC) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
-    struct timespec ts;
-    timespec_get(&ts, TIME_UTC);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-#else
-    return (double)clock() / CLOCKS_PER_SEC; /* one thread: CPU time is wall time */
-#endif
-}
-
 /* One epoch for every model: each training example once, shuffled, in batches (the last one
    kept, as SELFRec's sampler), a negative per example where the model uses one, the loss and
    its backward, the numerical-fault check, clipping and Adam, and the progress callback. */
-CR_API cr_status cr_train_epoch(cr_model *m, int epoch, cr_epoch_stats *stats, cr_batch_fn cb, void *cb_user) {
-    cr_epoch_stats s;
+static cr_status cr__epoch_run(cr_model *m, int epoch, cr_epoch_stats *s_, cr_batch_fn cb, void *cb_user, double t0) {
+    cr_epoch_stats s = *s_;
     int64_t n = m->n_examples, nb, b, i;
     int B = m->cfg.batch;
-    double t0 = cr__now();
     cr_rng r;
     cr_status st = CR_OK;
-    memset(&s, 0, sizeof s);
-    s.epoch = epoch;
-    if (stats) *stats = s;
-    if (epoch < 1) return cr__fail(CR_ERR_INVALID, "epochs are numbered from 1 (got %d)", epoch);
-    if (n == 0) return cr__fail(CR_ERR_EMPTY, m->ops->sequential ? "no training sequence has two or more items" : "no training interactions");
-    if ((st = cr__train_ws(m)) != CR_OK) return st;
     nb = (n + B - 1) / B;
     for (i = 0; i < n; i++) m->perm[i] = i;
     cr_rng_seed(&r, cr_hash64(m->cfg.seed, 0x73687566ULL + (uint64_t)epoch));
@@ -8952,6 +9148,7 @@ CR_API cr_status cr_train_epoch(cr_model *m, int epoch, cr_epoch_stats *stats, c
     cr__ego_forward(m); /* what epoch_begin may read (NCL's k-means) */
     if (m->ops->epoch_begin && (st = m->ops->epoch_begin(m, epoch)) != CR_OK) return st;
     s.prep_seconds = cr__now() - t0;
+    cr__prof_to(CR_PHASE_OTHER);
     for (b = 0; b < nb && st == CR_OK; b++) {
         cr__batch bt;
         double part[3];
@@ -8981,6 +9178,27 @@ CR_API cr_status cr_train_epoch(cr_model *m, int epoch, cr_epoch_stats *stats, c
         s.cl_loss /= (double)s.batches;
         s.reg_loss /= (double)s.batches;
     }
+    *s_ = s;
+    return st;
+}
+
+CR_API cr_status cr_train_epoch(cr_model *m, int epoch, cr_epoch_stats *stats, cr_batch_fn cb, void *cb_user) {
+    cr_epoch_stats s;
+    cr_phase_cost prof[CR_PHASE_COUNT];
+    double t0 = cr__now();
+    cr_status st;
+    memset(&s, 0, sizeof s);
+    memset(prof, 0, sizeof prof);
+    s.epoch = epoch;
+    if (stats) *stats = s;
+    if (epoch < 1) return cr__fail(CR_ERR_INVALID, "epochs are numbered from 1 (got %d)", epoch);
+    if (m->n_examples == 0)
+        return cr__fail(CR_ERR_EMPTY, m->ops->sequential ? "no training sequence has two or more items" : "no training interactions");
+    if ((st = cr__train_ws(m)) != CR_OK) return st;
+    cr__prof_begin(prof, CR_PHASE_SAMPLE);
+    st = cr__epoch_run(m, epoch, &s, cb, cb_user, t0);
+    cr__prof_end();
+    memcpy(s.phase, prof, sizeof prof);
     s.seconds = cr__now() - t0;
     if (stats) *stats = s;
     m->ready = 0;
@@ -11041,8 +11259,7 @@ static cr_status cr__eval_sum(const cr__eval *E, cr_metrics *out) {
     return CR_OK;
 }
 
-CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_eval_opts *opts_in,
-                             cr_metrics *out) {
+static cr_status cr__evaluate_run(cr_model *m, const cr_interactions *test, const cr_eval_opts *opts_in, cr_metrics *out) {
     cr__eval E;
     float *Ub = NULL;
     double t0 = cr__now();
@@ -11120,6 +11337,31 @@ done:
     CR_FREE(E.users); CR_FREE(E.topi); CR_FREE(E.res); CR_FREE(E.head); CR_FREE(E.pop); CR_FREE(E.off);
     cr__free_aligned(Ub);
     if (st != CR_OK) memset(out, 0, sizeof *out);
+    return st;
+}
+
+/* The evaluation with its cost (cr_metrics.cost): its own profile, or a phase of the caller's. */
+CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_eval_opts *opts_in,
+                             cr_metrics *out) {
+    cr_phase_cost prof[CR_PHASE_COUNT];
+    cr_status st;
+    int k;
+    if (cr__prof_tab) { /* inside a profiled epoch (a custom loop's batch callback) */
+        int ph = cr__prof_to(CR_PHASE_EVAL);
+        st = cr__evaluate_run(m, test, opts_in, out);
+        cr__prof_to(ph);
+        return st;
+    }
+    memset(prof, 0, sizeof prof);
+    cr__prof_begin(prof, CR_PHASE_EVAL);
+    st = cr__evaluate_run(m, test, opts_in, out);
+    cr__prof_end();
+    if (st != CR_OK) return st;
+    for (k = 0; k < CR_PHASE_COUNT; k++) {
+        out->cost.flops += prof[k].flops;
+        out->cost.bytes += prof[k].bytes;
+    }
+    out->cost.seconds = out->seconds;
     return st;
 }
 
@@ -11658,8 +11900,9 @@ static int cr__rd_name(cr__rd *r, char *name, size_t cap, const char *what) {
    selection metrics are stored as this build lays them out (their size is checked): a state
    file is for resuming with the same program, not for keeping. */
 #define CR__STATE_MAGIC "CRTS"
-#define CR__STATE_VERSION 3u /* 2: the last two evaluations and their count (the early stop);
-                                 3: the contrast backoff's lambda and counts */
+#define CR__STATE_VERSION 4u /* 2: the last two evaluations and their count (the early stop);
+                                 3: the contrast backoff's lambda and counts;
+                                 4: each cr_metrics carries its evaluation's cost */
 #define CR__STATE_HEAD 60 /* magic, version, phase, max_e, epoch, since, done, 4 fingerprints */
 
 typedef struct cr__state_ctx {
@@ -11807,6 +12050,9 @@ static const char *cr__metrics_bad(const cr_metrics *m) {
     if (!isfinite(m->gini) || !isfinite(m->novelty) || !isfinite(m->alignment) || !isfinite(m->uniformity_users) ||
         !isfinite(m->uniformity_items) || !(m->seconds >= 0 && m->seconds < 1e12))
         return "Gini, novelty, alignment, uniformity or time";
+    if (!(m->cost.seconds >= 0 && m->cost.seconds < 1e12) || !(m->cost.flops >= 0 && m->cost.flops < 1e30) ||
+        !(m->cost.bytes >= 0 && m->cost.bytes < 1e30))
+        return "evaluation cost";
     if (m->users < 0 || m->cold_users < 0 || m->cold_users > m->users || m->test_interactions < 0) return "user or interaction counts";
     for (i = 0; i < CR_GROUPS; i++)
         if (m->groups.item_count[i] < 0 || m->groups.user_count[i] < 0 || m->groups.user_max_degree[i] < 0 ||

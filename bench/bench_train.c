@@ -4,16 +4,26 @@
                                        default: xsimgcl 2 (graph models: Gowalla; gru4rec and
                                        cl4srec: Amazon-Beauty); OMP_NUM_THREADS sets threads.
                                        Options: neg=uniform|dns|mixgcf, aug=ed|nd|rw|mixed|subgraph,
-                                       view_every=N, proj_head=1, batch=B, dim=D */
+                                       view_every=N, proj_head=1, batch=B, dim=D, batches=N (stop each
+                                       epoch after N batches: a slice of a long epoch, timed the same);
+                                       --profile (anywhere): measure this machine's GEMM rate and
+                                       bandwidth first, then print each epoch's phases against them */
 #define _DEFAULT_SOURCE
 #define CONTRAREC_IMPLEMENTATION
 #include "../contrarec.h"
 #include <stdlib.h>
 #include "common.h"
 
+static int stop_after(void *user, int epoch, int64_t batch, int64_t n_batches, double loss) {
+    (void)epoch, (void)n_batches, (void)loss;
+    return batch >= *(int64_t *)user;
+}
+
 int main(int argc, char **argv) {
-    const char *name = argc > 1 ? argv[1] : "xsimgcl";
-    int epochs = argc > 2 ? atoi(argv[2]) : 2, e, i, seq;
+    const char *name, *pos[2] = {"xsimgcl", "2"};
+    int epochs, e, i, seq, np = 0, profile = 0;
+    int64_t max_batches = 0;
+    cr_machine mc;
     cr_config c;
     cr_dataset ds;
     cr_model *m;
@@ -25,9 +35,15 @@ int main(int argc, char **argv) {
     memset(&c, 0, sizeof c);
     memset(&lo, 0, sizeof lo);
     memset(&eo, 0, sizeof eo);
-    if (!(c.model = cr_model_parse(name)) || epochs < 1) { fprintf(stderr, "usage: bench_train [model [epochs [option=value ...]]]\n"); return 2; }
-    for (i = 3; i < argc; i++) { /* a few options, enough to time the variants of a model */
+    for (i = 1; i < argc; i++) /* --profile anywhere; the first two bare words: model, epochs */
+        if (!strcmp(argv[i], "--profile")) profile = 1;
+        else if (!strchr(argv[i], '=') && np < 2) pos[np++] = argv[i];
+    name = pos[0];
+    epochs = atoi(pos[1]);
+    if (!(c.model = cr_model_parse(name)) || epochs < 1) { fprintf(stderr, "usage: bench_train [model [epochs [option=value ...]]] [--profile]\n"); return 2; }
+    for (i = 1; i < argc; i++) { /* a few options, enough to time the variants of a model */
         const char *a = argv[i], *v = strchr(a, '=');
+        if (!strcmp(a, "--profile") || (!v && (a == pos[0] || a == pos[1]))) continue;
         if (!v) { fprintf(stderr, "bench_train: '%s' is not option=value\n", a); return 2; }
         v++;
         if (!strncmp(a, "neg=", 4)) c.neg = !strcmp(v, "dns") ? CR_NEG_DNS : !strcmp(v, "mixgcf") ? CR_NEG_MIXGCF : CR_NEG_UNIFORM;
@@ -37,7 +53,13 @@ int main(int argc, char **argv) {
         else if (!strncmp(a, "proj_head=", 10)) c.proj_head = atoi(v) ? 1 : -1;
         else if (!strncmp(a, "batch=", 6)) c.batch = atoi(v);
         else if (!strncmp(a, "dim=", 4)) c.dim = atoi(v);
+        else if (!strncmp(a, "batches=", 8)) max_batches = atoi(v);
         else { fprintf(stderr, "bench_train: unknown option '%s'\n", a); return 2; }
+    }
+    if (profile) { /* in the same run as the epochs it is compared with */
+        if (cr_machine_measure(&mc) != CR_OK) { printf("%s\n", cr_last_error()); return 1; }
+        printf("machine (%d threads): cr_sgemm %.1f GFLOP/s (1024^3), bandwidth %.1f GB/s in cache (2 x 16 MB), %.1f GB/s from memory "
+               "(2 x 256 MB)\n", mc.threads, mc.gemm_gflops, mc.cache_gbs, mc.dram_gbs);
     }
     seq = cr_model_is_sequential(c.model);
     data_path(tr, sizeof tr, seq ? "amazon-beauty/train.txt" : "gowalla/train.txt");
@@ -56,10 +78,15 @@ int main(int argc, char **argv) {
     }
     for (e = 1; e <= epochs; e++) {
         cr_epoch_stats s;
-        if (cr_train_epoch(m, e, &s, NULL, NULL) != CR_OK) { printf("%s\n", cr_last_error()); return 1; }
+        if (cr_train_epoch(m, e, &s, max_batches ? stop_after : NULL, &max_batches) != CR_OK) { printf("%s\n", cr_last_error()); return 1; }
         ep_sum += s.seconds;
         printf("epoch %d: %.2f s (%lld batches, %.1f ms/batch; %.2f s before the first batch), loss %.4f (rec %.4f, cl %.4f)\n", e, s.seconds,
                (long long)s.batches, 1e3 * s.seconds / (double)s.batches, s.prep_seconds, s.loss, s.rec_loss, s.cl_loss);
+        if (profile) {
+            char tab[2048];
+            cr_phase_table(tab, sizeof tab, s.phase, CR_PHASE_COUNT, &mc);
+            printf("%s", tab);
+        }
     }
     { /* accuracy only; with every beyond-accuracy metric and the groups; and with the AUC pass:
          three rounds, interleaved, the best of each (the machine is shared) */
@@ -73,6 +100,15 @@ int main(int argc, char **argv) {
                 eo.ks[0] = seq ? 10 : 20;
                 if (cr_evaluate(m, &ds.test, &eo, &mt) != CR_OK) { printf("%s\n", cr_last_error()); return 1; }
                 if (mt.seconds < best[i]) best[i] = mt.seconds;
+                if (profile && r == 2 && i == 0) {
+                    char tab[1024];
+                    cr_phase_cost ph[CR_PHASE_COUNT];
+                    memset(ph, 0, sizeof ph);
+                    ph[CR_PHASE_EVAL] = mt.cost;
+                    ph[CR_PHASE_EVAL].seconds = best[0];
+                    cr_phase_table(tab, sizeof tab, ph, CR_PHASE_COUNT, &mc);
+                    printf("evaluation, accuracy only (best of 3; the phase is the whole evaluation):\n%s", tab);
+                }
                 if (r < 2) continue;
                 printf("full-ranking evaluation of %lld users at K = %d, %s: best of 3 %.2f s (recall %.4f, ndcg %.4f", (long long)mt.users,
                        mt.k[0], what[i], best[i], mt.recall[0], mt.ndcg[0]);

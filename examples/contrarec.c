@@ -372,7 +372,7 @@ typedef struct opts {
     cr_config cfg;
     cr_load_opts lo;
     cr_fit_opts fit;
-    int format_set, json, k, include_seen, no_auc, threads;
+    int format_set, json, k, include_seen, no_auc, threads, profile;
     int progress; /* --progress 1, --no-progress -1, else 0: the bar when stderr is a terminal */
     double split[3]; /* --split ratio:a,b,c (0: none) */
     int64_t user;
@@ -485,6 +485,8 @@ static void usage(void) {
         "           --tail-ratio 0.1 (RecBole's tail: that share of items, or items with at most that\n"
         "           many interactions if > 1) --cooccurrence (also co-occurrence diversity, serendipity)\n"
         "output:    --save FILE --export-npy DIR --json\n"
+        "           --profile (measure this machine's GEMM rate and bandwidth, then print each epoch's\n"
+        "           phases: seconds, GFLOP, GB, and the floor they give; with --json, <phase>_s/_gflop/_gb)\n"
         "           --progress | --no-progress (the bar on stderr: epoch of the cap, batches, last evaluation\n"
         "           and best, patience left; on when stderr is a terminal; as wide as COLUMNS or the terminal)\n"
         "           --report DIR (DIR/run.json, the item map DIR/map.svg and DIR/report.html)\n"
@@ -738,6 +740,7 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--per-user")) o->per_user = need(argc, argv, &i);
         else if (!strcmp(a, "--resume")) o->resume = need(argc, argv, &i);
         else if (!strcmp(a, "--json")) o->json = 1;
+        else if (!strcmp(a, "--profile")) o->profile = 1;
         else if (!strcmp(a, "--progress")) o->progress = 1;
         else if (!strcmp(a, "--no-progress")) o->progress = -1;
         else if (!strcmp(a, "--maxlen")) c->max_len = (int)parse_int(a, need(argc, argv, &i), 2, 4096);
@@ -1098,7 +1101,25 @@ typedef struct train_ctx {
     const char *set; /* "valid" or "test": the selection set's name in the output */
     int header_done, saved_epoch;
     char save_error[512]; /* a failed save stops training (cr_fit then frees what it holds) */
+    cr_machine mc;        /* --profile: this machine's rates, measured before training */
 } train_ctx;
+
+/* --profile: the epoch's phases and its evaluation's, as JSON fields (json) or a table */
+static void print_profile(const train_ctx *t, const cr_fit_info *e, int json) {
+    cr_phase_cost ph[CR_PHASE_COUNT];
+    char tab[2048];
+    int k;
+    memcpy(ph, e->train.phase, sizeof ph);
+    if (e->evaluated) ph[CR_PHASE_EVAL] = e->sel.cost;
+    if (json)
+        for (k = 0; k < CR_PHASE_COUNT; k++)
+            jprintf(",\"%s_s\":%.4f,\"%s_gflop\":%.3f,\"%s_gb\":%.3f", cr_phase_name(k), ph[k].seconds, cr_phase_name(k), ph[k].flops / 1e9,
+                    cr_phase_name(k), ph[k].bytes / 1e9);
+    else {
+        cr_phase_table(tab, sizeof tab, ph, CR_PHASE_COUNT, &t->mc);
+        printf("%s", tab);
+    }
+}
 
 static int on_epoch(void *user, cr_model *m, const cr_fit_info *e) {
     train_ctx *t = (train_ctx *)user;
@@ -1116,6 +1137,7 @@ static int on_epoch(void *user, cr_model *m, const cr_fit_info *e) {
             json_metrics(prefix, &e->sel);
         }
         if (e->backed_off) jprintf(",\"backoff_lambda\":%g,\"backoff_from_epoch\":%d", (double)e->lambda, e->best_epoch);
+        if (o->profile) print_profile(t, e, 1);
         jprintf("}\n");
     }
     if (!o->json && e->evaluated) {
@@ -1130,6 +1152,7 @@ static int on_epoch(void *user, cr_model *m, const cr_fit_info *e) {
         printf("%s\n", e->improved ? "  *" : "");
     } else if (!o->json)
         printf("%5d %9.4f %8.2f%s\n", e->epoch, e->train.loss, e->train.seconds, e->phase == CR_FIT_REFIT ? "  (refit)" : "");
+    if (o->profile && !o->json) print_profile(t, e, 0);
     if (e->backed_off && !o->json)
         printf("validation fell or stalled while BPR was at chance: contrast weight halved to %g, training goes on"
                " from epoch %d (--backoff off: never)\n", (double)e->lambda, e->best_epoch);
@@ -1256,6 +1279,12 @@ static int cmd_train(opts *o) {
     f->on_epoch = on_epoch;
     f->on_batch = on_batch;
     f->user = &t;
+    if (o->profile) {
+        if (cr_machine_measure(&t.mc) != CR_OK) die("measuring the machine for --profile");
+        fprintf(stderr, "machine (%d threads): cr_sgemm %.1f GFLOP/s (1024^3), bandwidth %.1f GB/s in cache (2 x 16 MB), %.1f GB/s "
+                "from memory (2 x 256 MB); a phase's floor: max(GFLOP / GEMM rate, GB / cache bandwidth)\n",
+                t.mc.threads, t.mc.gemm_gflops, t.mc.cache_gbs, t.mc.dram_gbs);
+    }
     rc = *c;
     cr_config_resolve(&rc); /* checked above; again for the synthetic data's batch */
     {
