@@ -2475,9 +2475,8 @@ CR_API void cr_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
     cr__free_aligned(ws);
 }
 
-#undef CR__SGEMM_MR
-#undef CR__SGEMM_NR
-#undef CR__SGEMM_VW
+/* CR__SGEMM_MR, _NR and _VW stay defined: the streamed InfoNCE (section 7) drives the
+   micro-kernel */
 #undef CR__SGEMM_ROWS
 #undef CR__SGEMM_KC
 #undef CR__SGEMM_L2A
@@ -5018,13 +5017,193 @@ static int cr__infonce_rows(int n, int m) {
    store splits over two lines. */
 static int64_t cr__infonce_ld(int m) { return ((int64_t)m + 15) & ~(int64_t)15; }
 
-/* The logit block is not monotone in n (a smaller call can keep all its rows in one block of up
-   to 2^24 logits while a larger one is split into smaller blocks), so the workspace holds the
-   largest block of any call with n' <= n queries and m' <= m keys: min(n m, 2^24), or one row,
-   plus each row's padding to its stride (at most 15 floats per row), plus 16 to align it. */
-CR_API int64_t cr_infonce_workspace(int n, int m, int d) {
+/* ---- the streamed InfoNCE ----
+   The plain form (no robust options) in the style of flash attention's forward pass: the
+   logits of a block of R query rows are computed a tile of C keys at a time, each tile
+   exponentiated while it is still in L2 against its own row maxima, and the rows' log-sum-exp
+   combined from the tiles' maxima and sums in tile order. The backward pass reads the block's
+   exponentials back once (not recomputed: on this CPU a 64-wide tile costs more to recompute
+   than to read from the last-level cache), scales them into probabilities, and runs the two
+   gradient products tile by tile from panels packed once per call, so the key table is never
+   repacked per block and no product runs over unaligned rows. Every output element sums in an
+   order fixed by the shape (dK over the row blocks, dQ over the tiles, each tile product in the
+   micro-kernel's order), so the result does not depend on the thread count. The memory beyond
+   the inputs is the packed Q and K (O((n + m) d)) and one block of R x m exponentials. */
+#define CR__NCE_C 256                 /* keys per tile: a multiple of every NR and of 16 */
+#define CR__NCE_R (16 * CR__SGEMM_MR) /* query rows per block, at most: dK's k, one k-slice */
+#define CR__NCE_S ((int64_t)1 << 23)  /* floats of a block's exponentials, at most (32 MB) */
+#define CR__PAD(x, q) (((int64_t)(x) + (q) - 1) / (q) * (q))
+
+/* Query rows per block, from the shape only: up to CR__NCE_R, fewer when the keys are so many
+   that the block would pass CR__NCE_S floats, never fewer than one micro-kernel panel. */
+static int cr__nce_rows(int n, int m) {
+    int64_t byS = CR__MAX((int64_t)CR__SGEMM_MR, CR__NCE_S / cr__infonce_ld(m) / CR__SGEMM_MR * CR__SGEMM_MR);
+    return (int)CR__MIN(CR__MIN(CR__PAD(n, CR__SGEMM_MR), (int64_t)CR__NCE_R), byS);
+}
+
+typedef struct cr__nce {
+    const float *Qn, *Kn;
+    float *dQn, *dKn;
+    const int32_t *pos, *self;
+    int n, m, d, nt, R;      /* rows, keys, width, tiles, rows per block */
+    int64_t ld, dp;          /* the block's row stride; d rounded up to NR */
+    float inv_tau, wn;       /* 1 / tau, weight / n */
+    float *kt, *kn, *qa, *qb; /* K packed for S = Q K^T and for dQ = P K; Q for S and for dK = P^T Q */
+    float *S, *tmx, *tsum, *M, *L, *spos;
+} cr__nce;
+
+/* Floats the streamed form needs beyond the normalised inputs and their gradients: an upper
+   bound that grows with n, m and d (a workspace serves every smaller call), each part padded
+   to a 64-byte line. The block's rows R <= min(pad(n), CR__NCE_R) and R ld <= max(CR__NCE_S,
+   MR ld). */
+static int64_t cr__nce_floats(int n, int m, int d) {
+    int64_t np = CR__PAD(n, CR__SGEMM_MR), R = CR__MIN(np, (int64_t)CR__NCE_R), nt = (m + CR__NCE_C - 1) / CR__NCE_C;
+    int64_t dp = CR__PAD(d, CR__SGEMM_NR), ld = cr__infonce_ld(m);
+    return CR__PAD(CR__PAD(m, CR__SGEMM_NR) * d, 16) + CR__PAD(CR__PAD(m, CR__NCE_C) * dp, 16) + CR__PAD(np * d, 16) +
+           CR__PAD(R * dp, 16) + CR__PAD(CR__MIN(R * ld, CR__MAX(CR__NCE_S, (int64_t)CR__SGEMM_MR * ld)), 16) +
+           CR__PAD(2 * R * nt + 3 * R, 16);
+}
+
+/* The workspace after the inputs and their gradients: what either form needs. The block form's
+   logit block is not monotone in n (a smaller call can keep all its rows in one block of up to
+   2^24 logits while a larger one is split into smaller blocks), so it holds the largest block
+   of any call with n' <= n queries and m' <= m keys: min(n m, 2^24), or one row, plus each
+   row's padding to its stride (at most 15 floats per row); the streamed form's bound grows
+   with n and m already. */
+static int64_t cr__infonce_region(int n, int m, int d) {
     int64_t block = CR__MAX(CR__MIN((int64_t)n * m, (int64_t)1 << 24), (int64_t)m) + 15 * (int64_t)CR__MAX(n, 1);
-    return (int64_t)2 * n * d + (int64_t)2 * m * d + n + m + block + 64 + 16;
+    return CR__MAX(block, cr__nce_floats(n, m, d));
+}
+
+/* plus 16 floats to align the region to a line, 64 spare */
+CR_API int64_t cr_infonce_workspace(int n, int m, int d) {
+    return (int64_t)2 * n * d + (int64_t)2 * m * d + n + m + cr__infonce_region(n, m, d) + 64 + 16;
+}
+
+/* Carves the streamed form's buffers out of w (64-byte aligned), packs K both ways and Q for
+   the logits. */
+static void cr__nce_setup(cr__nce *z, float *w) {
+    int64_t R = z->R = cr__nce_rows(z->n, z->m), o = 0, q;
+    int64_t nkt = CR__PAD(z->m, CR__SGEMM_NR) / CR__SGEMM_NR, nqa = CR__PAD(z->n, CR__SGEMM_MR) / CR__SGEMM_MR;
+    int t;
+    z->nt = (z->m + CR__NCE_C - 1) / CR__NCE_C;
+    z->dp = CR__PAD(z->d, CR__SGEMM_NR);
+    z->ld = cr__infonce_ld(z->m);
+    z->kt = w + o, o += CR__PAD(nkt * CR__SGEMM_NR * z->d, 16);
+    z->kn = w + o, o += CR__PAD(CR__PAD(z->m, CR__NCE_C) * z->dp, 16);
+    z->qa = w + o, o += CR__PAD(nqa * CR__SGEMM_MR * z->d, 16);
+    z->qb = w + o, o += CR__PAD(R * z->dp, 16);
+    z->S = w + o, o += CR__PAD(R * z->ld, 16);
+    z->tmx = w + o, z->tsum = z->tmx + R * z->nt, z->M = z->tsum + R * z->nt, z->L = z->M + R, z->spos = z->L + R;
+    CR__OMP(parallel for schedule(static))
+    for (q = 0; q < nkt; q++) /* K^T as NR-key panels of d rows */
+        cr__sgemm_pack_b(1, z->Kn, (size_t)z->d, 0, z->d, 0, z->m, (int)q, (int)q + 1, z->kt);
+    CR__OMP(parallel for schedule(static))
+    for (t = 0; t < z->nt; t++) { /* tile t's keys as the k rows of NR-column panels of d */
+        int t0 = t * CR__NCE_C, ct = CR__MIN(CR__NCE_C, z->m - t0);
+        cr__sgemm_pack_b(0, z->Kn, (size_t)z->d, t0, ct, 0, z->d, 0, (int)(z->dp / CR__SGEMM_NR), z->kn + (int64_t)t0 * z->dp);
+    }
+    CR__OMP(parallel for schedule(static))
+    for (q = 0; q < nqa; q++) /* Q as MR-row panels of d */
+        cr__sgemm_pack_a(0, z->Qn, (size_t)z->d, 0, z->n, 0, z->d, (int)q, (int)q + 1, (size_t)CR__SGEMM_MR * z->d, z->qa);
+}
+
+/* Tile t of the block's logits, exponentiated: S[i][t0 + j] = exp(s_ij - max_j s_ij), with the
+   left-out entry at 0; the tile's maximum and sum per row into tmx and tsum, the positive's
+   logit into spos. */
+static void cr__nce_tile(cr__nce *z, int r0, int nr, int t) {
+    int t0 = t * CR__NCE_C, ct = CR__MIN(CR__NCE_C, z->m - t0), ip, jp, i;
+    for (ip = 0; ip * CR__SGEMM_MR < nr; ip++)
+        for (jp = 0; jp * CR__SGEMM_NR < ct; jp++)
+            cr__sgemm_tile(z->d, z->qa + (int64_t)(r0 / CR__SGEMM_MR + ip) * CR__SGEMM_MR * z->d,
+                           z->kt + (int64_t)(t0 + jp * CR__SGEMM_NR) * z->d, z->S + ip * CR__SGEMM_MR * z->ld + t0 + jp * CR__SGEMM_NR,
+                           (size_t)z->ld, CR__MIN(CR__SGEMM_MR, nr - ip * CR__SGEMM_MR), CR__MIN(CR__SGEMM_NR, ct - jp * CR__SGEMM_NR),
+                           z->inv_tau, 0.0f);
+    for (i = 0; i < nr; i++) {
+        float *s = z->S + i * z->ld + t0, mx, sum;
+        int gi = r0 + i, pi = (z->pos ? z->pos[gi] : gi) - t0, si = (z->self ? z->self[gi] : -1) - t0;
+        if (pi >= 0 && pi < ct) z->spos[i] = s[pi];
+        if (si >= 0 && si < ct) s[si] = -INFINITY;
+        mx = cr__vmax(s, ct);
+        if (mx == -INFINITY) { /* a tile of the left-out entry alone */
+            memset(s, 0, (size_t)ct * sizeof(float));
+            sum = 0;
+        } else {
+            sum = cr__vexp_sum(s, s, ct, mx);
+            if (si >= 0 && si < ct) { sum -= s[si]; s[si] = 0; } /* exp(-inf) is not exactly 0 in cr__expf */
+        }
+        z->tmx[(int64_t)i * z->nt + t] = mx;
+        z->tsum[(int64_t)i * z->nt + t] = sum;
+    }
+}
+
+/* dK for tile t of the block: its exponentials scaled to dS = wn (softmax - onehot(pos)),
+   then dK[tile] (+)= dS^T Q[block] / tau, one MR-key panel of dS^T at a time. */
+static void cr__nce_dk(cr__nce *z, int r0, int nr, int t) {
+    float pa[CR__SGEMM_MR * CR__NCE_R]; /* nr <= R <= CR__NCE_R */
+    int t0 = t * CR__NCE_C, ct = CR__MIN(CR__NCE_C, z->m - t0), ip, jp, i, r, p;
+    for (i = 0; i < nr; i++) {
+        float *s = z->S + i * z->ld + t0, f = z->tmx[(int64_t)i * z->nt + t] == -INFINITY ? 0.0f
+                                             : cr__expf(z->tmx[(int64_t)i * z->nt + t] - z->M[i]) * z->wn / z->L[i];
+        int pi = (z->pos ? z->pos[r0 + i] : r0 + i) - t0, j;
+        for (j = 0; j < ct; j++) s[j] *= f;
+        if (pi >= 0 && pi < ct) s[pi] -= z->wn;
+    }
+    for (ip = 0; ip * CR__SGEMM_MR < ct; ip++) {
+        int mr = CR__MIN(CR__SGEMM_MR, ct - ip * CR__SGEMM_MR);
+        for (p = 0; p < nr; p++) { /* keys ip*MR.. of every block row: the panel's k = row */
+            const float *s = z->S + p * z->ld + t0 + ip * CR__SGEMM_MR;
+            for (r = 0; r < CR__SGEMM_MR; r++) pa[p * CR__SGEMM_MR + r] = r < mr ? s[r] : 0.0f;
+        }
+        for (jp = 0; jp * CR__SGEMM_NR < z->d; jp++)
+            cr__sgemm_tile(nr, pa, z->qb + (int64_t)jp * CR__SGEMM_NR * nr, z->dKn + (int64_t)(t0 + ip * CR__SGEMM_MR) * z->d + jp * CR__SGEMM_NR,
+                           (size_t)z->d, mr, CR__MIN(CR__SGEMM_NR, z->d - jp * CR__SGEMM_NR), z->inv_tau, r0 ? 1.0f : 0.0f);
+    }
+}
+
+/* dQ for MR-row panel ip of the block: dQ[rows] = sum over the tiles, in order, of dS K / tau. */
+static void cr__nce_dq(cr__nce *z, int r0, int nr, int ip) {
+    float pa[CR__SGEMM_MR * CR__NCE_C];
+    int mr = CR__MIN(CR__SGEMM_MR, nr - ip * CR__SGEMM_MR), t, jp, r, p;
+    for (t = 0; t < z->nt; t++) {
+        int t0 = t * CR__NCE_C, ct = CR__MIN(CR__NCE_C, z->m - t0);
+        for (r = 0; r < CR__SGEMM_MR; r++) {
+            const float *s = z->S + (ip * CR__SGEMM_MR + r) * z->ld + t0;
+            for (p = 0; p < ct; p++) pa[p * CR__SGEMM_MR + r] = r < mr ? s[p] : 0.0f;
+        }
+        for (jp = 0; jp * CR__SGEMM_NR < z->d; jp++)
+            cr__sgemm_tile(ct, pa, z->kn + (int64_t)t0 * z->dp + (int64_t)jp * CR__SGEMM_NR * ct,
+                           z->dQn + (int64_t)(r0 + ip * CR__SGEMM_MR) * z->d + jp * CR__SGEMM_NR, (size_t)z->d, mr,
+                           CR__MIN(CR__SGEMM_NR, z->d - jp * CR__SGEMM_NR), z->inv_tau, t ? 1.0f : 0.0f);
+    }
+}
+
+/* The loss (times n / weight: the caller scales) of the normalised rows, and with grad their
+   gradients into dQn and dKn (overwritten). */
+static double cr__nce_run(cr__nce *z, int grad) {
+    double loss = 0;
+    int r0;
+    for (r0 = 0; r0 < z->n; r0 += z->R) {
+        int nr = CR__MIN(z->R, z->n - r0), t, i, npan = (nr + CR__SGEMM_MR - 1) / CR__SGEMM_MR;
+        CR__OMP(parallel for schedule(static))
+        for (t = 0; t < z->nt; t++) cr__nce_tile(z, r0, nr, t);
+        for (i = 0; i < nr; i++) { /* the rows' log-sum-exp from their tiles, in tile order */
+            const float *mx = z->tmx + (int64_t)i * z->nt, *sm = z->tsum + (int64_t)i * z->nt;
+            float M = mx[0], L = 0;
+            for (t = 1; t < z->nt; t++) M = mx[t] > M ? mx[t] : M;
+            for (t = 0; t < z->nt; t++) L += mx[t] == -INFINITY ? 0.0f : sm[t] * cr__expf(mx[t] - M);
+            z->M[i] = M;
+            z->L[i] = L;
+            loss += (double)M + log((double)L) - (double)z->spos[i];
+        }
+        if (!grad) continue;
+        cr__sgemm_pack_b(0, z->Qn, (size_t)z->d, r0, nr, 0, z->d, 0, (int)(z->dp / CR__SGEMM_NR), z->qb);
+        CR__OMP(parallel for schedule(static))
+        for (t = 0; t < z->nt; t++) cr__nce_dk(z, r0, nr, t);
+        CR__OMP(parallel for schedule(static))
+        for (i = 0; i < npan; i++) cr__nce_dq(z, r0, nr, i);
+    }
+    return loss;
 }
 
 CR_API double cr_infonce_loss(float *dQ, float *dK, const float *Q, const float *K, int n, int m,
@@ -5085,13 +5264,25 @@ CR_API double cr_infonce_loss_ex(float *dQ, float *dK, const float *Q, const flo
                                  float weight, const cr_infonce_opts *o, float *ws) {
     int rc = cr__infonce_rows(n, m), r0;
     float *Qn = ws, *Kn = Qn + (int64_t)n * d, *qn = Kn + (int64_t)m * d, *kn = qn + n;
-    int64_t ld = cr__infonce_ld(m), so = (int64_t)(kn + m - ws);
-    float *S = ws + ((so + 15) & ~(int64_t)15), *dQn = S + (int64_t)rc * ld, *dKn = dQn + (int64_t)n * d;
+    float *dQn = kn + m, *dKn = dQn + (int64_t)n * d;
+    int64_t ld = cr__infonce_ld(m), so = (int64_t)(dKn + (int64_t)m * d - ws);
+    float *S = ws + so + (int64_t)((64 - (uintptr_t)(ws + so) % 64) % 64) / 4; /* a 64-byte line: SIMD loads the panels aligned */
     float inv_tau = 1.0f / tau;
     double loss = 0, csum = 0;
     if (n <= 0 || m <= 0) return 0;
     cr_l2norm_rows_forward(Qn, qn, Q, n, d);
     cr_l2norm_rows_forward(Kn, kn, K, m, d);
+    if (!o) { /* the streamed form */
+        cr__nce z;
+        memset(&z, 0, sizeof z);
+        z.Qn = Qn, z.Kn = Kn, z.dQn = dQn, z.dKn = dKn, z.pos = pos, z.self = self;
+        z.n = n, z.m = m, z.d = d, z.inv_tau = inv_tau, z.wn = weight / (float)n;
+        cr__nce_setup(&z, S);
+        loss = cr__nce_run(&z, dQ || dK);
+        if (dQ) cr_l2norm_rows_backward(dQ, dQn, Qn, qn, n, d);
+        if (dK) cr_l2norm_rows_backward(dK, dKn, Kn, kn, m, d);
+        return loss * weight / n;
+    }
     if (o && !(o->gamma > 0)) csum = n;
     if (o && o->gamma > 0 && rc < n) /* the rows' confidences first: every row's weight needs their sum */
         for (r0 = 0; r0 < n; r0 += rc) {

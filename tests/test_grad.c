@@ -235,6 +235,60 @@ TEST(infonce_blocks_equal_separate_calls) {
     free(q); free(k); free(gq); free(gk); free(hq); free(hk); free(ws);
 }
 
+/* The plain form streams its logits through tiles of 256 keys and blocks of 16 micro-kernel
+   rows; the robust form with every option neutral (no mask, the plain estimator, gamma 0)
+   still works through whole logit rows with cr_sgemm. The two must agree on shapes that end
+   inside a tile and a block, with and without left-out entries, to float rounding (the sums
+   run in different orders: 1e-5 of the loss, 1e-4 of the largest gradient); and the streamed
+   form must give the same bits on 1 and 2 threads. */
+TEST(infonce_streamed_equals_whole_rows) {
+    static const int shapes[][3] = {{1, 1, 1}, {13, 7, 3}, {200, 517, 5}, {389, 300, 64}, {40, 2000, 33}};
+    cr_infonce_opts o;
+    size_t sh;
+    memset(&o, 0, sizeof o);
+    for (sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
+        int n = shapes[sh][0], m = shapes[sh][1], d = shapes[sh][2], i, variant, t0 = cr_get_num_threads();
+        float *q = (float *)malloc(sizeof(float) * (size_t)n * d), *k = (float *)malloc(sizeof(float) * (size_t)m * d);
+        float *g[3], *h[3];
+        float *ws = (float *)malloc(sizeof(float) * (size_t)cr_infonce_workspace(n, m, d));
+        int32_t *pos = (int32_t *)malloc(sizeof(int32_t) * (size_t)n), *self = (int32_t *)malloc(sizeof(int32_t) * (size_t)n);
+        cr_rng r;
+        cr_rng_seed(&r, 40 + (uint64_t)sh);
+        randn(q, (int64_t)n * d, &r, 1.0f);
+        randn(k, (int64_t)m * d, &r, 1.0f);
+        for (i = 0; i < n; i++) {
+            pos[i] = (int32_t)cr_rng_below(&r, (uint32_t)m);
+            self[i] = m > 1 ? (pos[i] + 1 + (int32_t)cr_rng_below(&r, (uint32_t)m - 1)) % m : -1;
+        }
+        for (i = 0; i < 3; i++) {
+            g[i] = (float *)calloc((size_t)n * d, sizeof(float));
+            h[i] = (float *)calloc((size_t)m * d, sizeof(float));
+        }
+        for (variant = 0; variant < 2; variant++) {
+            const int32_t *sf = variant ? self : NULL;
+            double ls, lw, lw2, worst = 0, top = 0;
+            for (i = 0; i < 3; i++) {
+                memset(g[i], 0, sizeof(float) * (size_t)n * d);
+                memset(h[i], 0, sizeof(float) * (size_t)m * d);
+            }
+            cr_set_num_threads(1);
+            ls = cr_infonce_loss(g[0], h[0], q, k, n, m, d, pos, sf, 0.2f, 0.9f, ws);
+            lw = cr_infonce_loss_ex(g[1], h[1], q, k, n, m, d, pos, sf, 0.2f, 0.9f, &o, ws);
+            cr_set_num_threads(2);
+            lw2 = cr_infonce_loss(g[2], h[2], q, k, n, m, d, pos, sf, 0.2f, 0.9f, ws);
+            CHECKF(lw2 == ls, "%dx%dx%d: loss %a on 2 threads, %a on 1", n, m, d, lw2, ls);
+            cr_set_num_threads(t0);
+            CHECK(!memcmp(g[0], g[2], sizeof(float) * (size_t)n * d) && !memcmp(h[0], h[2], sizeof(float) * (size_t)m * d));
+            CHECKF(fabs(ls - lw) <= 1e-5 * fabs(lw) + 1e-7, "%dx%dx%d: loss %.9g streamed, %.9g whole rows", n, m, d, ls, lw);
+            for (i = 0; i < n * d; i++) { top = fmax(top, fabs(g[1][i])); worst = fmax(worst, fabs(g[0][i] - g[1][i])); }
+            for (i = 0; i < m * d; i++) { top = fmax(top, fabs(h[1][i])); worst = fmax(worst, fabs(h[0][i] - h[1][i])); }
+            CHECKF(worst <= 1e-4 * top, "%dx%dx%d%s: gradients differ by %g (largest %g)", n, m, d, variant ? " with self" : "", worst, top);
+        }
+        for (i = 0; i < 3; i++) { free(g[i]); free(h[i]); }
+        free(q); free(k); free(ws); free(pos); free(self);
+    }
+}
+
 /* cr_infonce_workspace(n, m, d) serves any call with fewer queries: 2,048 queries against
    8,192 keys make exactly 2^24 logits, one block, while the 2,049 the workspace was sized for
    would be split into smaller blocks (NCL met this: a batch of 4,096 pairs has fewer distinct
@@ -1272,6 +1326,7 @@ const crt_case crt_grad[] = {
     {"grad/infonce", infonce_gradcheck},
     {"grad/infonce_ntxent_tied", infonce_ntxent_tied_gradcheck},
     {"grad/infonce_blocks_equal_separate_calls", infonce_blocks_equal_separate_calls},
+    {"grad/infonce_streamed_equals_whole_rows", infonce_streamed_equals_whole_rows},
     {"grad/infonce_workspace_serves_fewer_queries", infonce_workspace_serves_fewer_queries},
     {"grad/infonce_robust", infonce_robust_gradcheck},
     {"grad/infonce_robust_blocks", infonce_robust_blocks},
