@@ -2125,13 +2125,16 @@ CR_API void cr_rng_jump(cr_rng *r) {
 #define CR__SGEMM_MAXCHUNKS 128
 
 #ifdef CR__V
-/* C[MR x NR] = alpha * (a-panel . b-panel) + beta * C. a: kc x MR, b: kc x NR (64-byte aligned).
-   beta == 0: C is only written. One body for every SIMD ISA; CR__V* map to its intrinsics. */
-static void cr__sgemm_kernel(int kc, const float *a, const float *b, float *c, size_t ldc, float alpha, float beta)
+/* C[MR x NR] = alpha * (A . b-panel) + beta * C, with element (i, p) of A at a[i * rs + p * cs]:
+   the packed panel (rs = 1, cs = MR) or an A read where it lies (the streamed InfoNCE's
+   probabilities). b: kc x NR (64-byte aligned). beta == 0: C is only written. One body for every
+   SIMD ISA; CR__V* map to its intrinsics. Inlined into cr__sgemm_kernel with constant strides. */
+static CR__INLINE void cr__sgemm_kernel_s(int kc, const float *a, size_t rs, size_t cs, const float *b, float *c, size_t ldc,
+                                          float alpha, float beta)
 {
 #define CR__DECL(i) CR__V c##i##_0 = CR__VZERO(), c##i##_1 = CR__VZERO();
 #define CR__STEP(i)                                                          \
-    { CR__V ai = CR__VSET1(a[i]);                                          \
+    { CR__V ai = CR__VSET1(a[(i) * rs]);                                   \
       c##i##_0 = CR__VFMA(ai, b0, c##i##_0); c##i##_1 = CR__VFMA(ai, b1, c##i##_1); }
 #define CR__STORE0(i)                                                        \
     CR__VSTOREU(c + (i) * ldc, CR__VMUL(va, c##i##_0));                      \
@@ -2146,7 +2149,7 @@ static void cr__sgemm_kernel(int kc, const float *a, const float *b, float *c, s
     for (p = 0; p < kc; p++) {
         CR__V b0 = CR__VLOAD(b), b1 = CR__VLOAD(b + CR__SGEMM_VW);
         CR__SGEMM_ROWS(CR__STEP)
-        a += CR__SGEMM_MR;
+        a += cs;
         b += CR__SGEMM_NR;
     }
     va = CR__VSET1(alpha);
@@ -2162,20 +2165,26 @@ static void cr__sgemm_kernel(int kc, const float *a, const float *b, float *c, s
 #undef CR__STOREB
 }
 #else
-static void cr__sgemm_kernel(int kc, const float *a, const float *b, float *c, size_t ldc, float alpha, float beta)
+static void cr__sgemm_kernel_s(int kc, const float *a, size_t rs, size_t cs, const float *b, float *c, size_t ldc,
+                               float alpha, float beta)
 {
     float acc[CR__SGEMM_MR][CR__SGEMM_NR];
     int i, j, p;
     for (i = 0; i < CR__SGEMM_MR; i++)
         for (j = 0; j < CR__SGEMM_NR; j++) acc[i][j] = 0.0f;
-    for (p = 0; p < kc; p++, a += CR__SGEMM_MR, b += CR__SGEMM_NR)
+    for (p = 0; p < kc; p++, a += cs, b += CR__SGEMM_NR)
         for (i = 0; i < CR__SGEMM_MR; i++)
-            for (j = 0; j < CR__SGEMM_NR; j++) acc[i][j] += a[i] * b[j];
+            for (j = 0; j < CR__SGEMM_NR; j++) acc[i][j] += a[i * rs] * b[j];
     for (i = 0; i < CR__SGEMM_MR; i++)
         for (j = 0; j < CR__SGEMM_NR; j++)
             c[i * ldc + j] = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * c[i * ldc + j];
 }
 #endif
+
+static void cr__sgemm_kernel(int kc, const float *a, const float *b, float *c, size_t ldc, float alpha, float beta)
+{
+    cr__sgemm_kernel_s(kc, a, 1, CR__SGEMM_MR, b, c, ldc, alpha, beta);
+}
 
 /* One MR x NR tile of C; mr/nr < MR/NR at the edges go through a local buffer. */
 static void cr__sgemm_tile(int kc, const float *a, const float *b, float *c, size_t ldc,
@@ -4947,6 +4956,58 @@ static CR__INLINE float cr__expf(float x) {
     return x == x ? p * scale : x;
 }
 
+/* cr__expf on 16 lanes at once, its operations in its order (no fused multiply-add), so the
+   bits are the scalar function's. gcc leaves the scalar loop unvectorised (0.7 ns an element,
+   one thread, AVX-512): the streamed InfoNCE spent a third of its forward pass there. */
+#if defined(CR__AVX512)
+#define CR__EXPV 16
+typedef __m512 cr__expv;
+#define CR__EV_SET1(a) _mm512_set1_ps(a)
+#define CR__EV_LOAD(p) _mm512_loadu_ps(p)
+#define CR__EV_STORE(p, v) _mm512_storeu_ps(p, v)
+#define CR__EV_ADD(a, b) _mm512_add_ps(a, b)
+#define CR__EV_SUB(a, b) _mm512_sub_ps(a, b)
+#define CR__EV_MUL(a, b) _mm512_mul_ps(a, b)
+#define CR__EV_MAX(a, b) _mm512_maskz_max_ps((__mmask16)0xFFFF, a, b) /* a > b ? a : b, as the scalar test */
+#define CR__EV_MIN(a, b) _mm512_maskz_min_ps((__mmask16)0xFFFF, a, b) /* masked: g++ -O2 warns of the plain ones */
+#define CR__EV_POW2(n)                                                                                   \
+    _mm512_castsi512_ps(_mm512_maskz_slli_epi32((__mmask16)0xFFFF,                                          \
+                                                _mm512_add_epi32(_mm512_maskz_cvttps_epi32((__mmask16)0xFFFF, n), \
+                                                                 _mm512_set1_epi32(127)), 23))
+#define CR__EV_KEEPNAN(x, r) _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(x, x, _CMP_ORD_Q), r)
+#elif defined(CR__AVX2)
+#define CR__EXPV 8
+typedef __m256 cr__expv;
+#define CR__EV_SET1(a) _mm256_set1_ps(a)
+#define CR__EV_LOAD(p) _mm256_loadu_ps(p)
+#define CR__EV_STORE(p, v) _mm256_storeu_ps(p, v)
+#define CR__EV_ADD(a, b) _mm256_add_ps(a, b)
+#define CR__EV_SUB(a, b) _mm256_sub_ps(a, b)
+#define CR__EV_MUL(a, b) _mm256_mul_ps(a, b)
+#define CR__EV_MAX(a, b) _mm256_max_ps(a, b)
+#define CR__EV_MIN(a, b) _mm256_min_ps(a, b)
+#define CR__EV_POW2(n) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23))
+#define CR__EV_KEEPNAN(x, r) _mm256_blendv_ps(x, r, _mm256_cmp_ps(x, x, _CMP_ORD_Q))
+#endif
+
+#ifdef CR__EXPV
+static CR__INLINE cr__expv cr__expf_v(cr__expv x) {
+    cr__expv xc = CR__EV_MIN(CR__EV_MAX(x, CR__EV_SET1(-87.0f)), CR__EV_SET1(88.0f));
+    cr__expv t = CR__EV_MUL(xc, CR__EV_SET1(1.4426950408889634f)), n, f, p;
+    n = CR__EV_SUB(CR__EV_ADD(t, CR__EV_SET1(12582912.0f)), CR__EV_SET1(12582912.0f));
+    f = CR__EV_SUB(t, n);
+    p = CR__EV_SET1(1.5252734e-5f);
+    p = CR__EV_ADD(CR__EV_MUL(p, f), CR__EV_SET1(1.5403530e-4f));
+    p = CR__EV_ADD(CR__EV_MUL(p, f), CR__EV_SET1(1.3333558e-3f));
+    p = CR__EV_ADD(CR__EV_MUL(p, f), CR__EV_SET1(9.6181291e-3f));
+    p = CR__EV_ADD(CR__EV_MUL(p, f), CR__EV_SET1(5.5504109e-2f));
+    p = CR__EV_ADD(CR__EV_MUL(p, f), CR__EV_SET1(2.4022651e-1f));
+    p = CR__EV_ADD(CR__EV_MUL(p, f), CR__EV_SET1(6.9314718e-1f));
+    p = CR__EV_ADD(CR__EV_MUL(p, f), CR__EV_SET1(1.0f));
+    return CR__EV_KEEPNAN(x, CR__EV_MUL(p, CR__EV_POW2(n)));
+}
+#endif
+
 /* Row reductions for the softmax loops, written with 16 independent lanes so they vectorise
    without -ffast-math and sum in an order that does not depend on the SIMD width. */
 static float cr__vmax(const float *x, int64_t n) {
@@ -4954,6 +5015,17 @@ static float cr__vmax(const float *x, int64_t n) {
     int64_t j = 0;
     int k;
     for (k = 0; k < 16; k++) m[k] = -INFINITY;
+#ifdef CR__EXPV
+    { /* max(a, b) is a > b ? a : b, the scalar test; lanes as in cr__vexp_sum */
+        cr__expv m0 = CR__EV_SET1(-INFINITY), m1 = m0;
+        for (; j + 16 <= n; j += 16) {
+            m0 = CR__EV_MAX(CR__EV_LOAD(x + j), m0);
+            if (CR__EXPV == 8) m1 = CR__EV_MAX(CR__EV_LOAD(x + j + 8), m1);
+        }
+        CR__EV_STORE(m, m0);
+        if (CR__EXPV == 8) CR__EV_STORE(m + 8, m1);
+    }
+#endif
     for (; j + 16 <= n; j += 16)
         for (k = 0; k < 16; k++) m[k] = x[j + k] > m[k] ? x[j + k] : m[k];
     for (; j < n; j++) m[0] = x[j] > m[0] ? x[j] : m[0];
@@ -4968,6 +5040,23 @@ static float cr__vexp_sum(float *y, const float *x, int64_t n, float mx) {
     int64_t j = 0;
     int k;
     for (k = 0; k < 16; k++) acc[k] = 0;
+#ifdef CR__EXPV
+    { /* lanes k and k + 8 of the AVX2 pair are the scalar loop's acc[k] and acc[k + 8] */
+        cr__expv a0 = CR__EV_SET1(0.0f), a1 = a0, vm = CR__EV_SET1(mx);
+        for (; j + 16 <= n; j += 16) {
+            cr__expv e0 = cr__expf_v(CR__EV_SUB(CR__EV_LOAD(x + j), vm));
+            CR__EV_STORE(y + j, e0);
+            a0 = CR__EV_ADD(a0, e0);
+            if (CR__EXPV == 8) {
+                cr__expv e1 = cr__expf_v(CR__EV_SUB(CR__EV_LOAD(x + j + 8), vm));
+                CR__EV_STORE(y + j + 8, e1);
+                a1 = CR__EV_ADD(a1, e1);
+            }
+        }
+        CR__EV_STORE(acc, a0);
+        if (CR__EXPV == 8) CR__EV_STORE(acc + 8, a1);
+    }
+#endif
     for (; j + 16 <= n; j += 16)
         for (k = 0; k < 16; k++) {
             float e = cr__expf(x[j + k] - mx);
@@ -5108,13 +5197,29 @@ static void cr__nce_setup(cr__nce *z, float *w) {
         cr__sgemm_pack_a(0, z->Qn, (size_t)z->d, 0, z->n, 0, z->d, (int)q, (int)q + 1, (size_t)CR__SGEMM_MR * z->d, z->qa);
 }
 
+/* One MR x NR tile of C from an A read in place (element (i, p) at a[i * rs + p * cs]), as
+   cr__sgemm_tile: a panel of fewer than MR rows is copied first, zero-padded, so nothing past
+   its mr rows is read. */
+static void cr__nce_mm(int kc, const float *a, size_t rs, size_t cs, int mr, const float *b, float *c, size_t ldc, int nr,
+                       float alpha, float beta) {
+    float pa[CR__SGEMM_MR * CR__NCE_C]; /* kc <= max(CR__NCE_C, CR__NCE_R) = CR__NCE_C */
+    int i, p;
+    if (mr == CR__SGEMM_MR && nr == CR__SGEMM_NR) {
+        cr__sgemm_kernel_s(kc, a, rs, cs, b, c, ldc, alpha, beta);
+        return;
+    }
+    for (p = 0; p < kc; p++)
+        for (i = 0; i < CR__SGEMM_MR; i++) pa[p * CR__SGEMM_MR + i] = i < mr ? a[i * rs + p * cs] : 0.0f;
+    cr__sgemm_tile(kc, pa, b, c, ldc, mr, nr, alpha, beta);
+}
+
 /* Tile t of the block's logits, exponentiated: S[i][t0 + j] = exp(s_ij - max_j s_ij), with the
    left-out entry at 0; the tile's maximum and sum per row into tmx and tsum, the positive's
    logit into spos. */
 static void cr__nce_tile(cr__nce *z, int r0, int nr, int t) {
     int t0 = t * CR__NCE_C, ct = CR__MIN(CR__NCE_C, z->m - t0), ip, jp, i;
-    for (ip = 0; ip * CR__SGEMM_MR < nr; ip++)
-        for (jp = 0; jp * CR__SGEMM_NR < ct; jp++)
+    for (jp = 0; jp * CR__SGEMM_NR < ct; jp++) /* a key panel stays in L1 across the row panels */
+        for (ip = 0; ip * CR__SGEMM_MR < nr; ip++)
             cr__sgemm_tile(z->d, z->qa + (int64_t)(r0 / CR__SGEMM_MR + ip) * CR__SGEMM_MR * z->d,
                            z->kt + (int64_t)(t0 + jp * CR__SGEMM_NR) * z->d, z->S + ip * CR__SGEMM_MR * z->ld + t0 + jp * CR__SGEMM_NR,
                            (size_t)z->ld, CR__MIN(CR__SGEMM_MR, nr - ip * CR__SGEMM_MR), CR__MIN(CR__SGEMM_NR, ct - jp * CR__SGEMM_NR),
@@ -5140,8 +5245,7 @@ static void cr__nce_tile(cr__nce *z, int r0, int nr, int t) {
 /* dK for tile t of the block: its exponentials scaled to dS = wn (softmax - onehot(pos)),
    then dK[tile] (+)= dS^T Q[block] / tau, one MR-key panel of dS^T at a time. */
 static void cr__nce_dk(cr__nce *z, int r0, int nr, int t) {
-    float pa[CR__SGEMM_MR * CR__NCE_R]; /* nr <= R <= CR__NCE_R */
-    int t0 = t * CR__NCE_C, ct = CR__MIN(CR__NCE_C, z->m - t0), ip, jp, i, r, p;
+    int t0 = t * CR__NCE_C, ct = CR__MIN(CR__NCE_C, z->m - t0), ip, jp, i;
     for (i = 0; i < nr; i++) {
         float *s = z->S + i * z->ld + t0, f = z->tmx[(int64_t)i * z->nt + t] == -INFINITY ? 0.0f
                                              : cr__expf(z->tmx[(int64_t)i * z->nt + t] - z->M[i]) * z->wn / z->L[i];
@@ -5149,31 +5253,25 @@ static void cr__nce_dk(cr__nce *z, int r0, int nr, int t) {
         for (j = 0; j < ct; j++) s[j] *= f;
         if (pi >= 0 && pi < ct) s[pi] -= z->wn;
     }
-    for (ip = 0; ip * CR__SGEMM_MR < ct; ip++) {
-        int mr = CR__MIN(CR__SGEMM_MR, ct - ip * CR__SGEMM_MR);
-        for (p = 0; p < nr; p++) { /* keys ip*MR.. of every block row: the panel's k = row */
-            const float *s = z->S + p * z->ld + t0 + ip * CR__SGEMM_MR;
-            for (r = 0; r < CR__SGEMM_MR; r++) pa[p * CR__SGEMM_MR + r] = r < mr ? s[r] : 0.0f;
-        }
+    for (ip = 0; ip * CR__SGEMM_MR < ct; ip++) /* dS^T's panel: keys ip*MR.. of every row, read in place */
         for (jp = 0; jp * CR__SGEMM_NR < z->d; jp++)
-            cr__sgemm_tile(nr, pa, z->qb + (int64_t)jp * CR__SGEMM_NR * nr, z->dKn + (int64_t)(t0 + ip * CR__SGEMM_MR) * z->d + jp * CR__SGEMM_NR,
-                           (size_t)z->d, mr, CR__MIN(CR__SGEMM_NR, z->d - jp * CR__SGEMM_NR), z->inv_tau, r0 ? 1.0f : 0.0f);
-    }
+            cr__nce_mm(nr, z->S + t0 + ip * CR__SGEMM_MR, 1, (size_t)z->ld, CR__MIN(CR__SGEMM_MR, ct - ip * CR__SGEMM_MR),
+                       z->qb + (int64_t)jp * CR__SGEMM_NR * nr, z->dKn + (int64_t)(t0 + ip * CR__SGEMM_MR) * z->d + jp * CR__SGEMM_NR,
+                       (size_t)z->d, CR__MIN(CR__SGEMM_NR, z->d - jp * CR__SGEMM_NR), z->inv_tau, r0 ? 1.0f : 0.0f);
 }
 
-/* dQ for MR-row panel ip of the block: dQ[rows] = sum over the tiles, in order, of dS K / tau. */
-static void cr__nce_dq(cr__nce *z, int r0, int nr, int ip) {
-    float pa[CR__SGEMM_MR * CR__NCE_C];
-    int mr = CR__MIN(CR__SGEMM_MR, nr - ip * CR__SGEMM_MR), t, jp, r, p;
+/* dQ for the block's MR-row panels [p0, p1): dQ[rows] = sum over the tiles, in order, of
+   dS K / tau. Tiles outside, panels inside: a tile of packed K stays in cache for all of them
+   (the other way round streamed all of K from memory once per panel). */
+static void cr__nce_dq(cr__nce *z, int r0, int nr, int p0, int p1) {
+    int t, jp, ip;
     for (t = 0; t < z->nt; t++) {
         int t0 = t * CR__NCE_C, ct = CR__MIN(CR__NCE_C, z->m - t0);
-        for (r = 0; r < CR__SGEMM_MR; r++) {
-            const float *s = z->S + (ip * CR__SGEMM_MR + r) * z->ld + t0;
-            for (p = 0; p < ct; p++) pa[p * CR__SGEMM_MR + r] = r < mr ? s[p] : 0.0f;
-        }
-        for (jp = 0; jp * CR__SGEMM_NR < z->d; jp++)
-            cr__sgemm_tile(ct, pa, z->kn + (int64_t)t0 * z->dp + (int64_t)jp * CR__SGEMM_NR * ct,
-                           z->dQn + (int64_t)(r0 + ip * CR__SGEMM_MR) * z->d + jp * CR__SGEMM_NR, (size_t)z->d, mr,
+        for (ip = p0; ip < p1; ip++) /* dS's panel: rows ip*MR.., the tile's keys, read in place */
+            for (jp = 0; jp * CR__SGEMM_NR < z->d; jp++)
+                cr__nce_mm(ct, z->S + ip * CR__SGEMM_MR * z->ld + t0, (size_t)z->ld, 1, CR__MIN(CR__SGEMM_MR, nr - ip * CR__SGEMM_MR),
+                           z->kn + (int64_t)t0 * z->dp + (int64_t)jp * CR__SGEMM_NR * ct,
+                           z->dQn + (int64_t)(r0 + ip * CR__SGEMM_MR) * z->d + jp * CR__SGEMM_NR, (size_t)z->d,
                            CR__MIN(CR__SGEMM_NR, z->d - jp * CR__SGEMM_NR), z->inv_tau, t ? 1.0f : 0.0f);
     }
 }
@@ -5200,8 +5298,16 @@ static double cr__nce_run(cr__nce *z, int grad) {
         cr__sgemm_pack_b(0, z->Qn, (size_t)z->d, r0, nr, 0, z->d, 0, (int)(z->dp / CR__SGEMM_NR), z->qb);
         CR__OMP(parallel for schedule(static))
         for (t = 0; t < z->nt; t++) cr__nce_dk(z, r0, nr, t);
-        CR__OMP(parallel for schedule(static))
-        for (i = 0; i < npan; i++) cr__nce_dq(z, r0, nr, i);
+        /* each thread its share of the row panels: every row still sums its tiles in order */
+        CR__OMP(parallel)
+        {
+            int tid = 0, nth = 1;
+#ifdef _OPENMP
+            tid = omp_get_thread_num();
+            nth = omp_get_num_threads();
+#endif
+            cr__nce_dq(z, r0, nr, (int)((int64_t)npan * tid / nth), (int)((int64_t)npan * (tid + 1) / nth));
+        }
     }
     return loss;
 }
@@ -5279,6 +5385,7 @@ CR_API double cr_infonce_loss_ex(float *dQ, float *dK, const float *Q, const flo
         z.n = n, z.m = m, z.d = d, z.inv_tau = inv_tau, z.wn = weight / (float)n;
         cr__nce_setup(&z, S);
         loss = cr__nce_run(&z, dQ || dK);
+        cr__prof_count((dQ || dK ? 3.0 : 1.0) * 2.0 * n * m * d, (dQ || dK ? 8.0 : 4.0) * ((double)n * d + (double)m * d));
         if (dQ) cr_l2norm_rows_backward(dQ, dQn, Qn, qn, n, d);
         if (dK) cr_l2norm_rows_backward(dK, dKn, Kn, kn, m, d);
         return loss * weight / n;
