@@ -153,6 +153,13 @@
       scratch), so any number of threads may use one model
       at once, until it is trained again or its parameters are set.
 
+   PROFILE
+      cr_train_epoch times every epoch's phases (cr_phase: encoder, contrast, recommendation
+      loss, Adam, sampling, the rest) into cr_epoch_stats.phase, cr_evaluate its own into
+      cr_metrics.cost, each with the FLOPs and bytes its kernels must move. cr_machine_measure
+      gives this machine's GEMM rate and bandwidth in about a second; cr_phase_floor turns a
+      phase into the least time those rates allow, cr_phase_table prints the lot.
+
    MEMORY
       A model's parameters, gradients and Adam moments are one contiguous block each, in the same
       layout (cr_model_params / cr_model_grads), so a data-parallel trainer can all-reduce the
@@ -11144,15 +11151,15 @@ static cr_status cr__eval_rank(cr__eval *E, const float *Ub) {
     const cr_model *m = E->m;
     int d = m->cfg.dim;
     int32_t I = m->n_items;
-    int64_t BU = 256, e;
-    float *S = cr_alloc_floats(BU * I);
+    int64_t BU = 256, e, ld = cr__infonce_ld(I); /* rows on 64-byte lines: the GEMM's stores stay whole */
+    float *S = cr_alloc_floats(BU * ld);
     const float *Ie = m->ops->item_vectors(m);
     if (!S) return CR_ERR_NOMEM;
     for (e = 0; e < E->n; e += BU) {
         int nb = (int)CR__MIN(BU, E->n - e), r;
-        cr_sgemm(0, 1, nb, I, d, 1.0f, Ub + e * d, d, Ie, d, 0.0f, S, I);
+        cr_sgemm(0, 1, nb, I, d, 1.0f, Ub + e * d, d, Ie, d, 0.0f, S, (int)ld);
         CR__OMP(parallel for schedule(dynamic, 4))
-        for (r = 0; r < nb; r++) cr__eval_user(E, e + r, S + (int64_t)r * I);
+        for (r = 0; r < nb; r++) cr__eval_user(E, e + r, S + (int64_t)r * ld);
     }
     cr__free_aligned(S);
     return CR_OK;

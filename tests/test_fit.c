@@ -567,6 +567,47 @@ TEST(sequence_memory_counts_training_buffers) {
     cr_dataset_free(&ds);
 }
 
+/* The profile of an epoch: the phases' seconds add up to the epoch's (the clock switches
+   between them, nothing is lost), the encoder's FLOPs are exactly the SpMMs the model runs
+   (K forward and K backward per batch over the normalised adjacency), Adam's bytes are its
+   four arrays read and written once per step, the contrast did GEMM work, and an evaluation
+   counts at least its scoring product. */
+TEST(profile_accounts_for_the_epoch) {
+    cr_dataset ds = synth(0, 300, 400, 31);
+    cr_config c;
+    cr_model *m;
+    cr_epoch_stats s;
+    cr_metrics mt;
+    cr_machine mc;
+    char tab[2048];
+    double sum = 0, nnz = 2.0 * (double)ds.train.n;
+    int k;
+    memset(&c, 0, sizeof c);
+    c.model = CR_MODEL_XSIMGCL;
+    c.dim = 16;
+    c.batch = 256;
+    CHECK_OK(cr_model_create(&m, &c, &ds));
+    CHECK_OK(cr_train_epoch(m, 1, &s, NULL, NULL));
+    for (k = 0; k < CR_PHASE_COUNT; k++) {
+        CHECK(s.phase[k].seconds >= 0);
+        sum += s.phase[k].seconds;
+    }
+    CHECKF(fabs(sum - s.seconds) <= 0.05 * s.seconds + 1e-3, "phases %g s, epoch %g s", sum, s.seconds);
+    CHECKF(s.phase[CR_PHASE_ENCODE].flops == (double)s.batches * 2 * cr_model_config(m)->layers * 2.0 * nnz * 16,
+           "encoder %g FLOPs", s.phase[CR_PHASE_ENCODE].flops);
+    CHECK(s.phase[CR_PHASE_ADAM].bytes == (double)s.batches * 32.0 * (double)cr_model_num_params(m));
+    CHECK(s.phase[CR_PHASE_CONTRAST].flops > 0 && s.phase[CR_PHASE_EVAL].seconds == 0);
+    CHECK_OK(cr_evaluate(m, &ds.test, NULL, &mt));
+    CHECK(mt.cost.flops >= 2.0 * (double)mt.users * ds.n_items * 16 && mt.cost.seconds == mt.seconds);
+    CHECK_OK(cr_machine_measure(&mc));
+    CHECK(mc.gemm_gflops > 0 && mc.cache_gbs > 0 && mc.dram_gbs > 0 && mc.threads == cr_get_num_threads());
+    CHECK(cr_phase_floor(&s.phase[CR_PHASE_ENCODE], &mc) > 0);
+    CHECK(cr_phase_table(tab, sizeof tab, s.phase, CR_PHASE_COUNT, &mc) < (int)sizeof tab && strstr(tab, "encode") && strstr(tab, "total"));
+    CHECK(!strcmp(cr_phase_name(CR_PHASE_CONTRAST), "contrast") && !strcmp(cr_phase_name(CR_PHASE_COUNT), "?"));
+    cr_model_free(m);
+    cr_dataset_free(&ds);
+}
+
 TEST(learning_rate_setter) {
     cr_dataset ds = synth(0, 50, 120, 15);
     cr_config c;
@@ -1365,6 +1406,7 @@ const crt_case crt_fit[] = {
     {"fit/workspace_is_sized_by_the_model", workspace_is_sized_by_the_model},
     {"fit/sequence_memory_counts_training_buffers", sequence_memory_counts_training_buffers},
     {"fit/learning_rate_setter", learning_rate_setter},
+    {"fit/profile_accounts_for_the_epoch", profile_accounts_for_the_epoch},
     {"fit/resume_continues_bit_for_bit", resume_continues_bit_for_bit},
     {"fit/resume_after_a_contrast_backoff", resume_after_a_contrast_backoff},
     {"fit/adam_and_clipping_by_hand", adam_and_clipping_by_hand},
