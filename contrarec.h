@@ -2136,9 +2136,8 @@ CR_API void cr_rng_jump(cr_rng *r) {
    the packed panel (rs = 1, cs = MR) or an A read where it lies (the streamed InfoNCE's
    probabilities). b: kc x NR (64-byte aligned). beta == 0: C is only written. One body for every
    SIMD ISA; CR__V* map to its intrinsics. Inlined into cr__sgemm_kernel with constant strides. */
-static CR__INLINE void cr__sgemm_kernel_s(int kc, const float *a, size_t rs, size_t cs, const float *b, float *c, size_t ldc,
-                                          float alpha, float beta)
-{
+static CR__INLINE void cr__sgemm_kernel_s(int kc, const float *a, size_t rs, size_t cs, const float *b, float *c,
+                                          size_t ldc, float alpha, float beta) {
 #define CR__DECL(i) CR__V c##i##_0 = CR__VZERO(), c##i##_1 = CR__VZERO();
 #define CR__STEP(i)                                                          \
     { CR__V ai = CR__VSET1(a[(i) * rs]);                                   \
@@ -2909,7 +2908,8 @@ CR_API void cr_spmm(const cr_csr *A, const float *X, int d, float *Y) {
     CR_ASSERT(d >= 1);
     if (A->nrows <= 0) return;
     /* the matrix, one gathered row of X per entry (from cache at best), Y written once */
-    cr__prof_count(2.0 * (double)A->nnz * d, 8.0 * (double)(A->nrows + 1) + (double)A->nnz * (8.0 + 4.0 * d) + 4.0 * (double)A->nrows * d);
+    cr__prof_count(2.0 * (double)A->nnz * d,
+                   8.0 * (double)(A->nrows + 1) + (double)A->nnz * (8.0 + 4.0 * d) + 4.0 * (double)A->nrows * d);
     if (((double)A->nnz + (double)A->nrows) * d < (double)CR__SPMM_SERIAL_WORK) nparts = 1; /* not worth a fork */
     if (nparts > A->nrows) nparts = (int)A->nrows;
     if (nparts <= 1) {
@@ -2951,7 +2951,8 @@ CR_API cr_status cr_machine_measure(cr_machine *out) {
         double t = cr__now();
         cr_sgemm(0, 0, 1024, 1024, 1024, 1.0f, x, 1024, y, 1024, 0.0f, c, 1024);
         t = cr__now() - t;
-        if (r && 2.0 * 1024 * 1024 * 1024 / t / 1e9 > out->gemm_gflops) out->gemm_gflops = 2.0 * 1024 * 1024 * 1024 / t / 1e9;
+        if (r && 2.0 * 1024 * 1024 * 1024 / t / 1e9 > out->gemm_gflops)
+            out->gemm_gflops = 2.0 * 1024 * 1024 * 1024 / t / 1e9;
     }
     cr__bw_pass(y, x, small, 2);
     out->cache_gbs = cr__bw_pass(y, x, small, 20);
@@ -2972,16 +2973,18 @@ CR_API int cr_phase_table(char *buf, size_t n, const cr_phase_cost *ph, int coun
     double tfl = 0; /* phases run one after another: the total floor is the sum of theirs */
     int k, w;
     memset(&tot, 0, sizeof tot);
-    w = snprintf(buf, n, "  %-9s %9s %9s %8s %8s %7s %9s %7s\n", "phase", "seconds", "GFLOP", "GB", "GFLOP/s", "GB/s", "floor s", "floor/s");
+    w = snprintf(buf, n, "  %-9s %9s %9s %8s %8s %7s %9s %7s\n", "phase", "seconds", "GFLOP", "GB", "GFLOP/s", "GB/s",
+                 "floor s", "floor/s");
     len += (size_t)(w > 0 ? w : 0);
     for (k = 0; k <= count; k++) {
         const cr_phase_cost *c = k < count ? &ph[k] : &tot;
         double fl = k < count ? cr_phase_floor(c, mc) : tfl, sec = c->seconds > 0 ? c->seconds : 1e-300;
         if (k < count && c->seconds <= 0 && c->flops <= 0) continue;
         if (k < count) tot.seconds += c->seconds, tot.flops += c->flops, tot.bytes += c->bytes, tfl += fl;
-        w = snprintf(len < n ? buf + len : NULL, len < n ? n - len : 0, "  %-9s %9.3f %9.2f %8.2f %8.1f %7.1f %9.3f %7.2f\n",
-                     k < count ? cr_phase_name(k) : "total", c->seconds, c->flops / 1e9, c->bytes / 1e9, c->flops / 1e9 / sec,
-                     c->bytes / 1e9 / sec, fl, fl / sec);
+        w = snprintf(len < n ? buf + len : NULL, len < n ? n - len : 0,
+                     "  %-9s %9.3f %9.2f %8.2f %8.1f %7.1f %9.3f %7.2f\n", k < count ? cr_phase_name(k) : "total",
+                     c->seconds, c->flops / 1e9, c->bytes / 1e9, c->flops / 1e9 / sec, c->bytes / 1e9 / sec, fl,
+                     fl / sec);
         len += (size_t)(w > 0 ? w : 0);
     }
     return (int)len;
@@ -4993,7 +4996,8 @@ typedef __m256 cr__expv;
 #define CR__EV_MUL(a, b) _mm256_mul_ps(a, b)
 #define CR__EV_MAX(a, b) _mm256_max_ps(a, b)
 #define CR__EV_MIN(a, b) _mm256_min_ps(a, b)
-#define CR__EV_POW2(n) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23))
+#define CR__EV_POW2(n)                                                                                   \
+    _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23))
 #define CR__EV_KEEPNAN(x, r) _mm256_blendv_ps(x, r, _mm256_cmp_ps(x, x, _CMP_ORD_Q))
 #endif
 
@@ -5197,18 +5201,20 @@ static void cr__nce_setup(cr__nce *z, float *w) {
     CR__OMP(parallel for schedule(static))
     for (t = 0; t < z->nt; t++) { /* tile t's keys as the k rows of NR-column panels of d */
         int t0 = t * CR__NCE_C, ct = CR__MIN(CR__NCE_C, z->m - t0);
-        cr__sgemm_pack_b(0, z->Kn, (size_t)z->d, t0, ct, 0, z->d, 0, (int)(z->dp / CR__SGEMM_NR), z->kn + (int64_t)t0 * z->dp);
+        cr__sgemm_pack_b(0, z->Kn, (size_t)z->d, t0, ct, 0, z->d, 0, (int)(z->dp / CR__SGEMM_NR),
+                         z->kn + (int64_t)t0 * z->dp);
     }
     CR__OMP(parallel for schedule(static))
     for (q = 0; q < nqa; q++) /* Q as MR-row panels of d */
-        cr__sgemm_pack_a(0, z->Qn, (size_t)z->d, 0, z->n, 0, z->d, (int)q, (int)q + 1, (size_t)CR__SGEMM_MR * z->d, z->qa);
+        cr__sgemm_pack_a(0, z->Qn, (size_t)z->d, 0, z->n, 0, z->d, (int)q, (int)q + 1, (size_t)CR__SGEMM_MR * z->d,
+                         z->qa);
 }
 
 /* One MR x NR tile of C from an A read in place (element (i, p) at a[i * rs + p * cs]), as
    cr__sgemm_tile: a panel of fewer than MR rows is copied first, zero-padded, so nothing past
    its mr rows is read. */
-static void cr__nce_mm(int kc, const float *a, size_t rs, size_t cs, int mr, const float *b, float *c, size_t ldc, int nr,
-                       float alpha, float beta) {
+static void cr__nce_mm(int kc, const float *a, size_t rs, size_t cs, int mr, const float *b, float *c, size_t ldc,
+                       int nr, float alpha, float beta) {
     float pa[CR__SGEMM_MR * CR__NCE_C]; /* kc <= max(CR__NCE_C, CR__NCE_R) = CR__NCE_C */
     int i, p;
     if (mr == CR__SGEMM_MR && nr == CR__SGEMM_NR) {
@@ -5228,8 +5234,9 @@ static void cr__nce_tile(cr__nce *z, int r0, int nr, int t) {
     for (jp = 0; jp * CR__SGEMM_NR < ct; jp++) /* a key panel stays in L1 across the row panels */
         for (ip = 0; ip * CR__SGEMM_MR < nr; ip++)
             cr__sgemm_tile(z->d, z->qa + (int64_t)(r0 / CR__SGEMM_MR + ip) * CR__SGEMM_MR * z->d,
-                           z->kt + (int64_t)(t0 + jp * CR__SGEMM_NR) * z->d, z->S + ip * CR__SGEMM_MR * z->ld + t0 + jp * CR__SGEMM_NR,
-                           (size_t)z->ld, CR__MIN(CR__SGEMM_MR, nr - ip * CR__SGEMM_MR), CR__MIN(CR__SGEMM_NR, ct - jp * CR__SGEMM_NR),
+                           z->kt + (int64_t)(t0 + jp * CR__SGEMM_NR) * z->d,
+                           z->S + ip * CR__SGEMM_MR * z->ld + t0 + jp * CR__SGEMM_NR, (size_t)z->ld,
+                           CR__MIN(CR__SGEMM_MR, nr - ip * CR__SGEMM_MR), CR__MIN(CR__SGEMM_NR, ct - jp * CR__SGEMM_NR),
                            z->inv_tau, 0.0f);
     for (i = 0; i < nr; i++) {
         float *s = z->S + i * z->ld + t0, mx, sum;
@@ -5262,9 +5269,10 @@ static void cr__nce_dk(cr__nce *z, int r0, int nr, int t) {
     }
     for (ip = 0; ip * CR__SGEMM_MR < ct; ip++) /* dS^T's panel: keys ip*MR.. of every row, read in place */
         for (jp = 0; jp * CR__SGEMM_NR < z->d; jp++)
-            cr__nce_mm(nr, z->S + t0 + ip * CR__SGEMM_MR, 1, (size_t)z->ld, CR__MIN(CR__SGEMM_MR, ct - ip * CR__SGEMM_MR),
-                       z->qb + (int64_t)jp * CR__SGEMM_NR * nr, z->dKn + (int64_t)(t0 + ip * CR__SGEMM_MR) * z->d + jp * CR__SGEMM_NR,
-                       (size_t)z->d, CR__MIN(CR__SGEMM_NR, z->d - jp * CR__SGEMM_NR), z->inv_tau, r0 ? 1.0f : 0.0f);
+            cr__nce_mm(nr, z->S + t0 + ip * CR__SGEMM_MR, 1, (size_t)z->ld,
+                       CR__MIN(CR__SGEMM_MR, ct - ip * CR__SGEMM_MR), z->qb + (int64_t)jp * CR__SGEMM_NR * nr,
+                       z->dKn + (int64_t)(t0 + ip * CR__SGEMM_MR) * z->d + jp * CR__SGEMM_NR, (size_t)z->d,
+                       CR__MIN(CR__SGEMM_NR, z->d - jp * CR__SGEMM_NR), z->inv_tau, r0 ? 1.0f : 0.0f);
 }
 
 /* dQ for the block's MR-row panels [p0, p1): dQ[rows] = sum over the tiles, in order, of
@@ -5276,7 +5284,8 @@ static void cr__nce_dq(cr__nce *z, int r0, int nr, int p0, int p1) {
         int t0 = t * CR__NCE_C, ct = CR__MIN(CR__NCE_C, z->m - t0);
         for (ip = p0; ip < p1; ip++) /* dS's panel: rows ip*MR.., the tile's keys, read in place */
             for (jp = 0; jp * CR__SGEMM_NR < z->d; jp++)
-                cr__nce_mm(ct, z->S + ip * CR__SGEMM_MR * z->ld + t0, (size_t)z->ld, 1, CR__MIN(CR__SGEMM_MR, nr - ip * CR__SGEMM_MR),
+                cr__nce_mm(ct, z->S + ip * CR__SGEMM_MR * z->ld + t0, (size_t)z->ld, 1,
+                           CR__MIN(CR__SGEMM_MR, nr - ip * CR__SGEMM_MR),
                            z->kn + (int64_t)t0 * z->dp + (int64_t)jp * CR__SGEMM_NR * ct,
                            z->dQn + (int64_t)(r0 + ip * CR__SGEMM_MR) * z->d + jp * CR__SGEMM_NR, (size_t)z->d,
                            CR__MIN(CR__SGEMM_NR, z->d - jp * CR__SGEMM_NR), z->inv_tau, t ? 1.0f : 0.0f);
@@ -5379,7 +5388,8 @@ CR_API double cr_infonce_loss_ex(float *dQ, float *dK, const float *Q, const flo
     float *Qn = ws, *Kn = Qn + (int64_t)n * d, *qn = Kn + (int64_t)m * d, *kn = qn + n;
     float *dQn = kn + m, *dKn = dQn + (int64_t)n * d;
     int64_t ld = cr__infonce_ld(m), so = (int64_t)(dKn + (int64_t)m * d - ws);
-    float *S = ws + so + (int64_t)((64 - (uintptr_t)(ws + so) % 64) % 64) / 4; /* a 64-byte line: SIMD loads the panels aligned */
+    float *S = ws + so +
+               (int64_t)((64 - (uintptr_t)(ws + so) % 64) % 64) / 4; /* a 64-byte line: SIMD loads the panels aligned */
     float inv_tau = 1.0f / tau;
     double loss = 0, csum = 0;
     if (n <= 0 || m <= 0) return 0;
@@ -5392,7 +5402,8 @@ CR_API double cr_infonce_loss_ex(float *dQ, float *dK, const float *Q, const flo
         z.n = n, z.m = m, z.d = d, z.inv_tau = inv_tau, z.wn = weight / (float)n;
         cr__nce_setup(&z, S);
         loss = cr__nce_run(&z, dQ || dK);
-        cr__prof_count((dQ || dK ? 3.0 : 1.0) * 2.0 * n * m * d, (dQ || dK ? 8.0 : 4.0) * ((double)n * d + (double)m * d));
+        cr__prof_count((dQ || dK ? 3.0 : 1.0) * 2.0 * n * m * d,
+                       (dQ || dK ? 8.0 : 4.0) * ((double)n * d + (double)m * d));
         if (dQ) cr_l2norm_rows_backward(dQ, dQn, Qn, qn, n, d);
         if (dK) cr_l2norm_rows_backward(dK, dKn, Kn, kn, m, d);
         return loss * weight / n;
@@ -5407,7 +5418,8 @@ CR_API double cr_infonce_loss_ex(float *dQ, float *dK, const float *Q, const flo
                 int gi = r0 + i;
                 float c;
                 cr__infonce_row_ex(S + (int64_t)i * ld, m, pos ? pos[gi] : gi, self ? self[gi] : -1,
-                                   o->mask_ptr ? o->mask_col + o->mask_ptr[gi] : NULL, o->mask_ptr ? o->mask_ptr[gi + 1] - o->mask_ptr[gi] : 0, tau, o, &c);
+                                   o->mask_ptr ? o->mask_col + o->mask_ptr[gi] : NULL,
+                                   o->mask_ptr ? o->mask_ptr[gi + 1] - o->mask_ptr[gi] : 0, tau, o, &c);
                 csum += c;
             }
         }
@@ -9498,7 +9510,8 @@ CR_API cr_status cr_train_epoch(cr_model *m, int epoch, cr_epoch_stats *stats, c
     if (stats) *stats = s;
     if (epoch < 1) return cr__fail(CR_ERR_INVALID, "epochs are numbered from 1 (got %d)", epoch);
     if (m->n_examples == 0)
-        return cr__fail(CR_ERR_EMPTY, m->ops->sequential ? "no training sequence has two or more items" : "no training interactions");
+        return cr__fail(CR_ERR_EMPTY,
+                        m->ops->sequential ? "no training sequence has two or more items" : "no training interactions");
     if ((st = cr__train_ws(m)) != CR_OK) return st;
     cr__prof_begin(prof, CR_PHASE_SAMPLE);
     st = cr__epoch_run(m, epoch, &s, cb, cb_user, t0);
@@ -11564,7 +11577,8 @@ static cr_status cr__eval_sum(const cr__eval *E, cr_metrics *out) {
     return CR_OK;
 }
 
-static cr_status cr__evaluate_run(cr_model *m, const cr_interactions *test, const cr_eval_opts *opts_in, cr_metrics *out) {
+static cr_status cr__evaluate_run(cr_model *m, const cr_interactions *test, const cr_eval_opts *opts_in,
+                                  cr_metrics *out) {
     cr__eval E;
     float *Ub = NULL;
     double t0 = cr__now();

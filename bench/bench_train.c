@@ -40,7 +40,10 @@ int main(int argc, char **argv) {
         else if (!strchr(argv[i], '=') && np < 2) pos[np++] = argv[i];
     name = pos[0];
     epochs = atoi(pos[1]);
-    if (!(c.model = cr_model_parse(name)) || epochs < 1) { fprintf(stderr, "usage: bench_train [model [epochs [option=value ...]]] [--profile]\n"); return 2; }
+    if (!(c.model = cr_model_parse(name)) || epochs < 1) {
+        fprintf(stderr, "usage: bench_train [model [epochs [option=value ...]]] [--profile]\n");
+        return 2;
+    }
     for (i = 1; i < argc; i++) { /* a few options, enough to time the variants of a model */
         const char *a = argv[i], *v = strchr(a, '=');
         if (!strcmp(a, "--profile") || (!v && (a == pos[0] || a == pos[1]))) continue;
@@ -57,9 +60,14 @@ int main(int argc, char **argv) {
         else { fprintf(stderr, "bench_train: unknown option '%s'\n", a); return 2; }
     }
     if (profile) { /* in the same run as the epochs it is compared with */
-        if (cr_machine_measure(&mc) != CR_OK) { printf("%s\n", cr_last_error()); return 1; }
-        printf("machine (%d threads): cr_sgemm %.1f GFLOP/s (1024^3), bandwidth %.1f GB/s in cache (2 x 16 MB), %.1f GB/s from memory "
-               "(2 x 256 MB)\n", mc.threads, mc.gemm_gflops, mc.cache_gbs, mc.dram_gbs);
+        if (cr_machine_measure(&mc) != CR_OK) {
+            printf("%s\n", cr_last_error());
+            return 1;
+        }
+        printf("machine (%d threads): cr_sgemm %.1f GFLOP/s (1024^3), bandwidth %.1f GB/s in cache (2 x 16 MB), %.1f "
+               "GB/s from memory "
+               "(2 x 256 MB)\n",
+               mc.threads, mc.gemm_gflops, mc.cache_gbs, mc.dram_gbs);
     }
     seq = cr_model_is_sequential(c.model);
     data_path(tr, sizeof tr, seq ? "amazon-beauty/train.txt" : "gowalla/train.txt");
@@ -78,7 +86,10 @@ int main(int argc, char **argv) {
     }
     for (e = 1; e <= epochs; e++) {
         cr_epoch_stats s;
-        if (cr_train_epoch(m, e, &s, max_batches ? stop_after : NULL, &max_batches) != CR_OK) { printf("%s\n", cr_last_error()); return 1; }
+        if (cr_train_epoch(m, e, &s, max_batches ? stop_after : NULL, &max_batches) != CR_OK) {
+            printf("%s\n", cr_last_error());
+            return 1;
+        }
         ep_sum += s.seconds;
         printf("epoch %d: %.2f s (%lld batches, %.1f ms/batch; %.2f s before the first batch), loss %.4f (rec %.4f, cl %.4f)\n", e, s.seconds,
                (long long)s.batches, 1e3 * s.seconds / (double)s.batches, s.prep_seconds, s.loss, s.rec_loss, s.cl_loss);

@@ -1113,8 +1113,8 @@ static void print_profile(const train_ctx *t, const cr_fit_info *e, int json) {
     if (e->evaluated) ph[CR_PHASE_EVAL] = e->sel.cost;
     if (json)
         for (k = 0; k < CR_PHASE_COUNT; k++)
-            jprintf(",\"%s_s\":%.4f,\"%s_gflop\":%.3f,\"%s_gb\":%.3f", cr_phase_name(k), ph[k].seconds, cr_phase_name(k), ph[k].flops / 1e9,
-                    cr_phase_name(k), ph[k].bytes / 1e9);
+            jprintf(",\"%s_s\":%.4f,\"%s_gflop\":%.3f,\"%s_gb\":%.3f", cr_phase_name(k), ph[k].seconds,
+                    cr_phase_name(k), ph[k].flops / 1e9, cr_phase_name(k), ph[k].bytes / 1e9);
     else {
         cr_phase_table(tab, sizeof tab, ph, CR_PHASE_COUNT, &t->mc);
         printf("%s", tab);
@@ -1281,9 +1281,11 @@ static int cmd_train(opts *o) {
     f->user = &t;
     if (o->profile) {
         if (cr_machine_measure(&t.mc) != CR_OK) die("measuring the machine for --profile");
-        fprintf(stderr, "machine (%d threads): cr_sgemm %.1f GFLOP/s (1024^3), bandwidth %.1f GB/s in cache (2 x 16 MB), %.1f GB/s "
-                "from memory (2 x 256 MB); a phase's floor: max(GFLOP / GEMM rate, GB / cache bandwidth)\n",
-                t.mc.threads, t.mc.gemm_gflops, t.mc.cache_gbs, t.mc.dram_gbs);
+        fprintf(
+            stderr,
+            "machine (%d threads): cr_sgemm %.1f GFLOP/s (1024^3), bandwidth %.1f GB/s in cache (2 x 16 MB), %.1f GB/s "
+            "from memory (2 x 256 MB); a phase's floor: max(GFLOP / GEMM rate, GB / cache bandwidth)\n",
+            t.mc.threads, t.mc.gemm_gflops, t.mc.cache_gbs, t.mc.dram_gbs);
     }
     rc = *c;
     cr_config_resolve(&rc); /* checked above; again for the synthetic data's batch */

@@ -602,7 +602,8 @@ TEST(profile_accounts_for_the_epoch) {
     CHECK_OK(cr_machine_measure(&mc));
     CHECK(mc.gemm_gflops > 0 && mc.cache_gbs > 0 && mc.dram_gbs > 0 && mc.threads == cr_get_num_threads());
     CHECK(cr_phase_floor(&s.phase[CR_PHASE_ENCODE], &mc) > 0);
-    CHECK(cr_phase_table(tab, sizeof tab, s.phase, CR_PHASE_COUNT, &mc) < (int)sizeof tab && strstr(tab, "encode") && strstr(tab, "total"));
+    CHECK(cr_phase_table(tab, sizeof tab, s.phase, CR_PHASE_COUNT, &mc) < (int)sizeof tab && strstr(tab, "encode") &&
+          strstr(tab, "total"));
     CHECK(!strcmp(cr_phase_name(CR_PHASE_CONTRAST), "contrast") && !strcmp(cr_phase_name(CR_PHASE_COUNT), "?"));
     cr_model_free(m);
     cr_dataset_free(&ds);
@@ -691,23 +692,40 @@ typedef struct golden {
 
 static const golden goldens[] = {
     {"mf", CR_MODEL_MF, 0, 0x1.61fa5725529fap-1, 0x1.987ea6a2bc174p-5, 0x1.76e6710c92032p-6, 0x5e40adcb95d3191fULL, 0},
-    {"mf_selfrec", CR_MODEL_MF, 1, 0x1.61fce750bf35bp-1, 0x1.987ea6a2bc174p-5, 0x1.76e6710c92032p-6, 0xf4d85bd422196ab3ULL, 0},
-    {"mf_clip", CR_MODEL_MF, 2, 0x1.61fad8108253fp-1, 0x1.9d0bbc40e2c67p-5, 0x1.7962276925b58p-6, 0x390e047e0efa76e1ULL, 0},
-    {"lightgcn", CR_MODEL_LIGHTGCN, 0, 0x1.618c71a17790fp-1, 0x1.219bf0c94a053p-2, 0x1.30970378c8f31p-3, 0x4fbdfa9bb7147996ULL, 0},
-    {"lightgcn_selfrec", CR_MODEL_LIGHTGCN, 1, 0x1.618f10cacf137p-1, 0x1.219bf0c94a053p-2, 0x1.30970378c8f31p-3, 0x3d6288b97a27d9e7ULL, 0},
-    {"sgl_ed", CR_MODEL_SGL, 0, 0x1.a88f2bef12714p-1, 0x1.c848099f52472p-5, 0x1.eaf4ee3a45744p-6, 0x036b7b242d39f110ULL, 1},
-    {"sgl_nd", CR_MODEL_SGL, 3, 0x1.ab6d5619eae4dp-1, 0x1.c2da421f0338p-5, 0x1.d67bef7e5a9b8p-6, 0x5d10533cb80de75aULL, 1},
-    {"sgl_rw_selfrec", CR_MODEL_SGL, 4, 0x1.a82204535a04fp-1, 0x1.e2f01a86c724dp-5, 0x1.00a85771c3d43p-5, 0x2192a18f7ae11dd9ULL, 1},
-    {"simgcl", CR_MODEL_SIMGCL, 0, 0x1.d54a83fed06p+0, 0x1.91b358a62e3a1p-3, 0x1.8c9247bf18d9bp-4, 0x8b169ffdf38a6df2ULL, 1},
-    {"simgcl_selfrec", CR_MODEL_SIMGCL, 1, 0x1.d56bf50fc36bap+0, 0x1.91b358a62e3a1p-3, 0x1.8b9fd500bf653p-4, 0xd164b248785205faULL, 1},
-    {"xsimgcl", CR_MODEL_XSIMGCL, 0, 0x1.0e9ad6a7133a1p+0, 0x1.91059fb62458p-2, 0x1.cfcd6a3f189cfp-3, 0x46566a8a5c091da2ULL, 1},
-    {"xsimgcl_l3_lstar2", CR_MODEL_XSIMGCL, 5, 0x1.2624275d8a689p+0, 0x1.101a86c724c43p-1, 0x1.3c40680b045c5p-2, 0xa93a9e9497beba86ULL, 1},
-    {"lightgcn_init_fixed", CR_MODEL_LIGHTGCN, 9, 0x1.60fa2f092e025p-1, 0x1.a8b11a6dcfd3p-3, 0x1.af25cbc63aa3ap-4, 0x02c8a3326d6b2c0dULL, 0},
-    {"sgl_ed_init_fixed", CR_MODEL_SGL, 9, 0x1.a848948415b81p-1, 0x1.f38456fdc1c7bp-5, 0x1.f97f18671f4bcp-6, 0xbe4295d7857d85c4ULL, 1},
-    {"gru4rec", CR_MODEL_GRU4REC, 0, 0x1.7e1d562148b36p+2, 0x1.c28f5c28f5c29p-4, 0x1.598beee3f236fp-5, 0x371f5ae1d4c6bd76ULL, 0},
-    {"gru4rec_2l_h24_sampled", CR_MODEL_GRU4REC, 6, 0x1.654844d094171p+2, 0x1.70a3d70a3d70ap-4, 0x1.08c5db786da6cp-5, 0xb4356ef4d696817bULL, 0},
-    {"cl4srec_reorder", CR_MODEL_CL4SREC, 7, 0x1.9cf747bd1a882p+2, 0x1.eb851eb851eb8p-4, 0x1.61749d1d8c971p-5, 0xa42cdf9e9e241d3bULL, 1},
-    {"cl4srec_insert_subst_nohead", CR_MODEL_CL4SREC, 8, 0x1.9d2b39feb3745p+2, 0x1.f92c5f92c5f93p-4, 0x1.88a4be04e98b5p-5, 0x896fae03029156bfULL, 1},
+    {"mf_selfrec", CR_MODEL_MF, 1, 0x1.61fce750bf35bp-1, 0x1.987ea6a2bc174p-5, 0x1.76e6710c92032p-6,
+     0xf4d85bd422196ab3ULL, 0},
+    {"mf_clip", CR_MODEL_MF, 2, 0x1.61fad8108253fp-1, 0x1.9d0bbc40e2c67p-5, 0x1.7962276925b58p-6, 0x390e047e0efa76e1ULL,
+     0},
+    {"lightgcn", CR_MODEL_LIGHTGCN, 0, 0x1.618c71a17790fp-1, 0x1.219bf0c94a053p-2, 0x1.30970378c8f31p-3,
+     0x4fbdfa9bb7147996ULL, 0},
+    {"lightgcn_selfrec", CR_MODEL_LIGHTGCN, 1, 0x1.618f10cacf137p-1, 0x1.219bf0c94a053p-2, 0x1.30970378c8f31p-3,
+     0x3d6288b97a27d9e7ULL, 0},
+    {"sgl_ed", CR_MODEL_SGL, 0, 0x1.a88f2bef12714p-1, 0x1.c848099f52472p-5, 0x1.eaf4ee3a45744p-6, 0x036b7b242d39f110ULL,
+     1},
+    {"sgl_nd", CR_MODEL_SGL, 3, 0x1.ab6d5619eae4dp-1, 0x1.c2da421f0338p-5, 0x1.d67bef7e5a9b8p-6, 0x5d10533cb80de75aULL,
+     1},
+    {"sgl_rw_selfrec", CR_MODEL_SGL, 4, 0x1.a82204535a04fp-1, 0x1.e2f01a86c724dp-5, 0x1.00a85771c3d43p-5,
+     0x2192a18f7ae11dd9ULL, 1},
+    {"simgcl", CR_MODEL_SIMGCL, 0, 0x1.d54a83fed06p+0, 0x1.91b358a62e3a1p-3, 0x1.8c9247bf18d9bp-4,
+     0x8b169ffdf38a6df2ULL, 1},
+    {"simgcl_selfrec", CR_MODEL_SIMGCL, 1, 0x1.d56bf50fc36bap+0, 0x1.91b358a62e3a1p-3, 0x1.8b9fd500bf653p-4,
+     0xd164b248785205faULL, 1},
+    {"xsimgcl", CR_MODEL_XSIMGCL, 0, 0x1.0e9ad6a7133a1p+0, 0x1.91059fb62458p-2, 0x1.cfcd6a3f189cfp-3,
+     0x46566a8a5c091da2ULL, 1},
+    {"xsimgcl_l3_lstar2", CR_MODEL_XSIMGCL, 5, 0x1.2624275d8a689p+0, 0x1.101a86c724c43p-1, 0x1.3c40680b045c5p-2,
+     0xa93a9e9497beba86ULL, 1},
+    {"lightgcn_init_fixed", CR_MODEL_LIGHTGCN, 9, 0x1.60fa2f092e025p-1, 0x1.a8b11a6dcfd3p-3, 0x1.af25cbc63aa3ap-4,
+     0x02c8a3326d6b2c0dULL, 0},
+    {"sgl_ed_init_fixed", CR_MODEL_SGL, 9, 0x1.a848948415b81p-1, 0x1.f38456fdc1c7bp-5, 0x1.f97f18671f4bcp-6,
+     0xbe4295d7857d85c4ULL, 1},
+    {"gru4rec", CR_MODEL_GRU4REC, 0, 0x1.7e1d562148b36p+2, 0x1.c28f5c28f5c29p-4, 0x1.598beee3f236fp-5,
+     0x371f5ae1d4c6bd76ULL, 0},
+    {"gru4rec_2l_h24_sampled", CR_MODEL_GRU4REC, 6, 0x1.654844d094171p+2, 0x1.70a3d70a3d70ap-4, 0x1.08c5db786da6cp-5,
+     0xb4356ef4d696817bULL, 0},
+    {"cl4srec_reorder", CR_MODEL_CL4SREC, 7, 0x1.9cf747bd1a882p+2, 0x1.eb851eb851eb8p-4, 0x1.61749d1d8c971p-5,
+     0xa42cdf9e9e241d3bULL, 1},
+    {"cl4srec_insert_subst_nohead", CR_MODEL_CL4SREC, 8, 0x1.9d2b39feb3745p+2, 0x1.f92c5f92c5f93p-4,
+     0x1.88a4be04e98b5p-5, 0x896fae03029156bfULL, 1},
     {"ncl_warmup1_k4", CR_MODEL_NCL, 10, 0x1.5fb8d0e88f1a4p-1, 0x1.7b2d37f237754p-2, 0x1.b17801ede3cfap-3,
      0xb58c97c76c44fc56ULL, 1},
     {"recdcl", CR_MODEL_RECDCL, 12, 0x1.f3059241b832cp+1, 0x1.5e77d3024edd4p-4, 0x1.41986cd44c74bp-5,

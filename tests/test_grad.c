@@ -251,7 +251,8 @@ TEST(infonce_streamed_equals_whole_rows) {
         float *q = (float *)malloc(sizeof(float) * (size_t)n * d), *k = (float *)malloc(sizeof(float) * (size_t)m * d);
         float *g[3], *h[3];
         float *ws = (float *)malloc(sizeof(float) * (size_t)cr_infonce_workspace(n, m, d));
-        int32_t *pos = (int32_t *)malloc(sizeof(int32_t) * (size_t)n), *self = (int32_t *)malloc(sizeof(int32_t) * (size_t)n);
+        int32_t *pos = (int32_t *)malloc(sizeof(int32_t) * (size_t)n),
+                *self = (int32_t *)malloc(sizeof(int32_t) * (size_t)n);
         cr_rng r;
         cr_rng_seed(&r, 40 + (uint64_t)sh);
         randn(q, (int64_t)n * d, &r, 1.0f);
@@ -278,11 +279,20 @@ TEST(infonce_streamed_equals_whole_rows) {
             lw2 = cr_infonce_loss(g[2], h[2], q, k, n, m, d, pos, sf, 0.2f, 0.9f, ws);
             CHECKF(lw2 == ls, "%dx%dx%d: loss %a on 2 threads, %a on 1", n, m, d, lw2, ls);
             cr_set_num_threads(t0);
-            CHECK(!memcmp(g[0], g[2], sizeof(float) * (size_t)n * d) && !memcmp(h[0], h[2], sizeof(float) * (size_t)m * d));
-            CHECKF(fabs(ls - lw) <= 1e-5 * fabs(lw) + 1e-7, "%dx%dx%d: loss %.9g streamed, %.9g whole rows", n, m, d, ls, lw);
-            for (i = 0; i < n * d; i++) { top = fmax(top, fabs(g[1][i])); worst = fmax(worst, fabs(g[0][i] - g[1][i])); }
-            for (i = 0; i < m * d; i++) { top = fmax(top, fabs(h[1][i])); worst = fmax(worst, fabs(h[0][i] - h[1][i])); }
-            CHECKF(worst <= 1e-4 * top, "%dx%dx%d%s: gradients differ by %g (largest %g)", n, m, d, variant ? " with self" : "", worst, top);
+            CHECK(!memcmp(g[0], g[2], sizeof(float) * (size_t)n * d) &&
+                  !memcmp(h[0], h[2], sizeof(float) * (size_t)m * d));
+            CHECKF(fabs(ls - lw) <= 1e-5 * fabs(lw) + 1e-7, "%dx%dx%d: loss %.9g streamed, %.9g whole rows", n, m, d,
+                   ls, lw);
+            for (i = 0; i < n * d; i++) {
+                top = fmax(top, fabs(g[1][i]));
+                worst = fmax(worst, fabs(g[0][i] - g[1][i]));
+            }
+            for (i = 0; i < m * d; i++) {
+                top = fmax(top, fabs(h[1][i]));
+                worst = fmax(worst, fabs(h[0][i] - h[1][i]));
+            }
+            CHECKF(worst <= 1e-4 * top, "%dx%dx%d%s: gradients differ by %g (largest %g)", n, m, d,
+                   variant ? " with self" : "", worst, top);
         }
         for (i = 0; i < 3; i++) { free(g[i]); free(h[i]); }
         free(q); free(k); free(ws); free(pos); free(self);

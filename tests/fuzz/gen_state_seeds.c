@@ -198,7 +198,8 @@ int main(int argc, char **argv) {
     set32("metrics-k0-negative", OFF_METRICS + offsetof(cr_metrics, k), (uint32_t)-20);
     set64("metrics-users-negative", OFF_METRICS + offsetof(cr_metrics, users), (uint64_t)(int64_t)-1);
     set64("metrics-recall-nan", OFF_METRICS + offsetof(cr_metrics, recall), dbits(NAN));
-    set64("metrics-cost-flops-nan", OFF_METRICS + offsetof(cr_metrics, cost) + offsetof(cr_phase_cost, flops), dbits(NAN));
+    set64("metrics-cost-flops-nan", OFF_METRICS + offsetof(cr_metrics, cost) + offsetof(cr_phase_cost, flops),
+          dbits(NAN));
     /* the parameters and moments */
     set64("param-count-huge", OFF_NPARAM, (uint64_t)1 << 40);
     set64("param-count-plus-1", OFF_NPARAM, (uint64_t)np + 1);
