@@ -5148,6 +5148,7 @@ typedef struct cr__nce {
     int n, m, d, nt, R;      /* rows, keys, width, tiles, rows per block */
     int64_t ld, dp;          /* the block's row stride; d rounded up to NR */
     float inv_tau, wn;       /* 1 / tau, weight / n */
+    int acc_k;               /* dK adds to what dKn holds (the next-item softmax's item table) */
     float *kt, *kn, *qa, *qb; /* K packed for S = Q K^T and for dQ = P K; Q for S and for dK = P^T Q */
     float *S, *tmx, *tsum, *M, *L, *spos;
 } cr__nce;
@@ -5272,7 +5273,7 @@ static void cr__nce_dk(cr__nce *z, int r0, int nr, int t) {
             cr__nce_mm(nr, z->S + t0 + ip * CR__SGEMM_MR, 1, (size_t)z->ld,
                        CR__MIN(CR__SGEMM_MR, ct - ip * CR__SGEMM_MR), z->qb + (int64_t)jp * CR__SGEMM_NR * nr,
                        z->dKn + (int64_t)(t0 + ip * CR__SGEMM_MR) * z->d + jp * CR__SGEMM_NR, (size_t)z->d,
-                       CR__MIN(CR__SGEMM_NR, z->d - jp * CR__SGEMM_NR), z->inv_tau, r0 ? 1.0f : 0.0f);
+                       CR__MIN(CR__SGEMM_NR, z->d - jp * CR__SGEMM_NR), z->inv_tau, r0 || z->acc_k ? 1.0f : 0.0f);
 }
 
 /* dQ for the block's MR-row panels [p0, p1): dQ[rows] = sum over the tiles, in order, of
@@ -5326,6 +5327,24 @@ static double cr__nce_run(cr__nce *z, int grad) {
         }
     }
     return loss;
+}
+
+/* The full softmax cross-entropy of the rows of X (n, d) over the rows of C (m, d) as classes,
+   target[i] in [0, m): weight * mean_i(logsumexp_j x_i.c_j - x_i.c_target), the sequence
+   models' next-item loss, streamed like InfoNCE (no normalisation, tau 1). With dX, dX is
+   overwritten with its gradient and dC's added to. ws: cr__nce_floats(n, m, d) + 16 floats. */
+static double cr__softmax_streamed(float *dX, float *dC, const float *X, const float *C, int n, int m, int d,
+                                   const int32_t *target, float weight, float *ws) {
+    cr__nce z;
+    double loss;
+    if (n <= 0) return 0;
+    memset(&z, 0, sizeof z);
+    z.Qn = X, z.Kn = C, z.dQn = dX, z.dKn = dC, z.pos = target, z.acc_k = 1;
+    z.n = n, z.m = m, z.d = d, z.inv_tau = 1.0f, z.wn = weight / (float)n;
+    cr__nce_setup(&z, ws + (int64_t)((64 - (uintptr_t)ws % 64) % 64) / 4);
+    loss = cr__nce_run(&z, dX != NULL);
+    cr__prof_count((dX ? 3.0 : 1.0) * 2.0 * n * m * d, (dX ? 8.0 : 4.0) * ((double)n * d + (double)m * d));
+    return loss * weight / n;
 }
 
 CR_API double cr_infonce_loss(float *dQ, float *dK, const float *Q, const float *K, int n, int m,
@@ -5495,20 +5514,21 @@ CR_API double cr_l2_frobenius_loss(float *dx, const float *x, int64_t rows, int 
     return weight * nrm / (double)(rows > 0 ? rows : 1);
 }
 
-CR_API double cr_softmax_xent_loss(float *dlogits, const float *logits, const int32_t *target,
-                                   int B, int C, float weight) {
+/* cr_softmax_xent_loss over rows ld floats apart (ld >= C) */
+static double cr__softmax_xent_ld(float *dlogits, const float *logits, const int32_t *target, int B, int C, int64_t ld,
+                                  float weight) {
     double loss = 0;
     int b, count = 0;
     for (b = 0; b < B; b++) count += target[b] >= 0;
     if (count == 0) {
         if (dlogits)
-            for (b = 0; b < B; b++) memset(dlogits + (int64_t)b * C, 0, (size_t)C * sizeof(float));
+            for (b = 0; b < B; b++) memset(dlogits + (int64_t)b * ld, 0, (size_t)C * sizeof(float));
         return 0;
     }
     CR__OMP(parallel for schedule(static) reduction(+ : loss) if ((int64_t)B * C > 65536))
     for (b = 0; b < B; b++) {
-        const float *x = logits + (int64_t)b * C;
-        float *g = dlogits ? dlogits + (int64_t)b * C : NULL, mx = -INFINITY, sum = 0, inv, xt;
+        const float *x = logits + (int64_t)b * ld;
+        float *g = dlogits ? dlogits + (int64_t)b * ld : NULL, mx = -INFINITY, sum = 0, inv, xt;
         int j, t = target[b];
         if (t < 0) {
             if (g) memset(g, 0, (size_t)C * sizeof(float));
@@ -5534,6 +5554,11 @@ CR_API double cr_softmax_xent_loss(float *dlogits, const float *logits, const in
         loss += (double)mx + log((double)sum) - (double)xt;
     }
     return loss * weight / count;
+}
+
+CR_API double cr_softmax_xent_loss(float *dlogits, const float *logits, const int32_t *target,
+                                   int B, int C, float weight) {
+    return cr__softmax_xent_ld(dlogits, logits, target, B, C, C, weight);
 }
 
 /* ---- 7b. the projection head: a 2-layer MLP, shared by every model with proj_head ---- */
@@ -8467,8 +8492,7 @@ struct cr__seq {
     /* training buffers (arena) */
     cr__gru_acts acts[3]; /* main pass, view 1, view 2 */
     float *dy, *dx, *dgi, *dgh, *dh; /* backward scratch */
-    int chunk;            /* next-item softmax: positions per chunk */
-    float *logits;
+    float *logits;        /* the streamed next-item softmax's workspace */
     int32_t *target, *tgt_all, *cand;
     float *cand_emb, *cand_grad; /* sampled softmax: the candidates' rows and gradients */
     int64_t cand_cap;
@@ -8624,12 +8648,10 @@ static void cr__seq_ws(cr_model *m, cr__arena *a) {
     q->dgi = cr__takef(a, TB * 3 * q->H);
     q->dgh = cr__takef(a, TB * 3 * q->H);
     q->dh = cr__takef(a, B * q->H);
-    /* next-item softmax in chunks of positions: about 4M logits (16 MB) at a time, so a chunk's
-       logits stay in the last-level cache between the GEMM, the softmax and the two backward
-       GEMMs that read them */
-    q->chunk = (int)CR__MAX(64, CR__MIN((int64_t)1024, ((int64_t)4 << 20) / ((int64_t)m->n_items + 1)));
+    /* the next-item softmax streamed over tiles of items (cr__softmax_streamed): packed inputs
+       and one block of at most 2^23 logits */
     q->cand_cap = c->neg_samples > 0 ? TB + c->neg_samples : m->n_items;
-    q->logits = cr__takef(a, (int64_t)q->chunk * q->cand_cap);
+    q->logits = cr__takef(a, cr__nce_floats((int)TB, (int)q->cand_cap, (int)q->d) + 16);
     q->target = cr__takei(a, TB);
     q->tgt_all = cr__takei(a, TB);
     q->cand = cr__takei(a, q->cand_cap + 1);
@@ -8897,17 +8919,7 @@ static double cr__seq_next_item(cr_model *m, cr__gru_acts *A, const int32_t *tar
         dC = q->cand_grad;
         if (want_grad) memset(dC, 0, (size_t)(nc * d) * sizeof(float));
     }
-    for (i = 0; i < P; i += q->chunk) {
-        int rows = (int)CR__MIN((int64_t)q->chunk, P - i);
-        const float *O = A->o + i * d;
-        float sc = (float)rows / (float)P;
-        cr_sgemm(0, 1, rows, (int)nc, d, 1.0f, O, d, C, d, 0.0f, q->logits, (int)nc);
-        /* the chunk's mean loss, weighted back to a mean over all P steps */
-        loss += cr_softmax_xent_loss(want_grad ? q->logits : NULL, q->logits, tg + i, rows, (int)nc, 1.0f) * rows;
-        if (!want_grad) continue;
-        cr_sgemm(0, 0, rows, d, (int)nc, sc, q->logits, (int)nc, C, d, 0.0f, q->dy + i * d, d);
-        cr_sgemm(1, 0, (int)nc, d, rows, sc, q->logits, (int)nc, O, d, 1.0f, dC, d);
-    }
+    loss = cr__softmax_streamed(want_grad ? q->dy : NULL, dC, A->o, C, (int)P, (int)nc, d, tg, 1.0f, q->logits) * (double)P;
     if (want_grad && dC != gE) cr__scatter_add_rows(gE, dC, q->cand, (int)nc, d, 0);
     return loss / (double)P;
 }
