@@ -8919,7 +8919,8 @@ static double cr__seq_next_item(cr_model *m, cr__gru_acts *A, const int32_t *tar
         dC = q->cand_grad;
         if (want_grad) memset(dC, 0, (size_t)(nc * d) * sizeof(float));
     }
-    loss = cr__softmax_streamed(want_grad ? q->dy : NULL, dC, A->o, C, (int)P, (int)nc, d, tg, 1.0f, q->logits) * (double)P;
+    loss = (double)P * cr__softmax_streamed(want_grad ? q->dy : NULL, dC, A->o, C, (int)P, (int)nc, d, tg, 1.0f,
+                                            q->logits);
     if (want_grad && dC != gE) cr__scatter_add_rows(gE, dC, q->cand, (int)nc, d, 0);
     return loss / (double)P;
 }
