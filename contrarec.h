@@ -929,7 +929,8 @@ typedef struct cr_epoch_stats {
     double seconds;
     double prep_seconds; /* of seconds: before the first batch (shuffle, augmented graphs,
                             k-means) */
-    cr_phase_cost phase[CR_PHASE_COUNT]; /* the profile; phase[CR_PHASE_EVAL] is zero */
+    cr_phase_cost phase[CR_PHASE_COUNT]; /* the profile; phase[CR_PHASE_EVAL]: what the batch
+                                            callback evaluated, if it did */
 } cr_epoch_stats;
 
 /* Called after each batch (for progress bars); return non-zero to stop the epoch. */
@@ -1621,15 +1622,26 @@ static int cr__prof_to(int ph) {
     return old;
 }
 
-static void cr__prof_begin(cr_phase_cost *tab, int ph) {
+/* A profile started inside another (an epoch trained from a batch callback) keeps the outer
+   one's state and gives it back: the inner time is then charged to the outer's current phase. */
+typedef struct cr__prof_state {
+    cr_phase_cost *tab;
+    int ph;
+    double t;
+} cr__prof_state;
+
+static cr__prof_state cr__prof_begin(cr_phase_cost *tab, int ph) {
+    cr__prof_state outer;
+    outer.tab = cr__prof_tab, outer.ph = cr__prof_ph, outer.t = cr__prof_t;
     cr__prof_tab = tab;
     cr__prof_ph = ph;
     cr__prof_t = cr__now();
+    return outer;
 }
 
-static void cr__prof_end(void) {
+static void cr__prof_end(cr__prof_state outer) {
     cr__prof_to(cr__prof_ph);
-    cr__prof_tab = NULL;
+    cr__prof_tab = outer.tab, cr__prof_ph = outer.ph, cr__prof_t = outer.t;
 }
 
 static void cr__prof_count(double flops, double bytes) {
@@ -2978,7 +2990,8 @@ CR_API int cr_phase_table(char *buf, size_t n, const cr_phase_cost *ph, int coun
     len += (size_t)(w > 0 ? w : 0);
     for (k = 0; k <= count; k++) {
         const cr_phase_cost *c = k < count ? &ph[k] : &tot;
-        double fl = k < count ? cr_phase_floor(c, mc) : tfl, sec = c->seconds > 0 ? c->seconds : 1e-300;
+        double fl = k < count ? cr_phase_floor(c, mc) : tfl;
+        double sec = c->seconds > 0 ? c->seconds : 1e300; /* no time measured: rates of 0 */
         if (k < count && c->seconds <= 0 && c->flops <= 0) continue;
         if (k < count) tot.seconds += c->seconds, tot.flops += c->flops, tot.bytes += c->bytes, tfl += fl;
         w = snprintf(len < n ? buf + len : NULL, len < n ? n - len : 0,
@@ -4967,8 +4980,11 @@ static CR__INLINE float cr__expf(float x) {
 }
 
 /* cr__expf on 16 lanes at once, its operations in its order (no fused multiply-add), so the
-   bits are the scalar function's. gcc leaves the scalar loop unvectorised (0.7 ns an element,
-   one thread, AVX-512): the streamed InfoNCE spent a third of its forward pass there. */
+   bits are the scalar function's where the compiler does not contract a * b + c itself (gcc in
+   ISO C modes, as the Makefile builds); with contraction (clang's default, gcc's GNU modes) the
+   scalar function's last bit can differ, the same on any thread count. gcc leaves the scalar
+   loop unvectorised (0.7 ns an element, one thread, AVX-512): the streamed InfoNCE spent a
+   third of its forward pass there. */
 #if defined(CR__AVX512)
 #define CR__EXPV 16
 typedef __m512 cr__expv;
@@ -5245,9 +5261,9 @@ static void cr__nce_tile(cr__nce *z, int r0, int nr, int t) {
         if (pi >= 0 && pi < ct) z->spos[i] = s[pi];
         if (si >= 0 && si < ct) s[si] = -INFINITY;
         mx = cr__vmax(s, ct);
-        if (mx == -INFINITY) { /* a tile of the left-out entry alone */
+        if (mx == -INFINITY) { /* the left-out entry alone, or NaN logits (cr__vmax skips them) */
             memset(s, 0, (size_t)ct * sizeof(float));
-            sum = 0;
+            sum = ct == 1 && si == 0 ? 0.0f : NAN; /* a NaN reaches the loss: the batch check stops */
         } else {
             sum = cr__vexp_sum(s, s, ct, mx);
             if (si >= 0 && si < ct) { sum -= s[si]; s[si] = 0; } /* exp(-inf) is not exactly 0 in cr__expf */
@@ -5306,7 +5322,7 @@ static double cr__nce_run(cr__nce *z, int grad) {
             const float *mx = z->tmx + (int64_t)i * z->nt, *sm = z->tsum + (int64_t)i * z->nt;
             float M = mx[0], L = 0;
             for (t = 1; t < z->nt; t++) M = mx[t] > M ? mx[t] : M;
-            for (t = 0; t < z->nt; t++) L += mx[t] == -INFINITY ? 0.0f : sm[t] * cr__expf(mx[t] - M);
+            for (t = 0; t < z->nt; t++) L += mx[t] == -INFINITY ? sm[t] : sm[t] * cr__expf(mx[t] - M); /* 0, or NaN */
             z->M[i] = M;
             z->L[i] = L;
             loss += (double)M + log((double)L) - (double)z->spos[i];
@@ -9515,6 +9531,7 @@ static cr_status cr__epoch_run(cr_model *m, int epoch, cr_epoch_stats *s_, cr_ba
 CR_API cr_status cr_train_epoch(cr_model *m, int epoch, cr_epoch_stats *stats, cr_batch_fn cb, void *cb_user) {
     cr_epoch_stats s;
     cr_phase_cost prof[CR_PHASE_COUNT];
+    cr__prof_state outer;
     double t0 = cr__now();
     cr_status st;
     memset(&s, 0, sizeof s);
@@ -9525,10 +9542,11 @@ CR_API cr_status cr_train_epoch(cr_model *m, int epoch, cr_epoch_stats *stats, c
     if (m->n_examples == 0)
         return cr__fail(CR_ERR_EMPTY,
                         m->ops->sequential ? "no training sequence has two or more items" : "no training interactions");
-    if ((st = cr__train_ws(m)) != CR_OK) return st;
-    cr__prof_begin(prof, CR_PHASE_SAMPLE);
-    st = cr__epoch_run(m, epoch, &s, cb, cb_user, t0);
-    cr__prof_end();
+    outer = cr__prof_begin(prof, CR_PHASE_OTHER); /* the first epoch's workspace counts too */
+    st = cr__train_ws(m);
+    cr__prof_to(CR_PHASE_SAMPLE);
+    if (st == CR_OK) st = cr__epoch_run(m, epoch, &s, cb, cb_user, t0);
+    cr__prof_end(outer);
     memcpy(s.phase, prof, sizeof prof);
     s.seconds = cr__now() - t0;
     if (stats) *stats = s;
@@ -11675,19 +11693,27 @@ done:
 /* The evaluation with its cost (cr_metrics.cost): its own profile, or a phase of the caller's. */
 CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_eval_opts *opts_in,
                              cr_metrics *out) {
-    cr_phase_cost prof[CR_PHASE_COUNT];
+    cr_phase_cost prof[CR_PHASE_COUNT], before[CR_PHASE_COUNT];
     cr_status st;
     int k;
-    if (cr__prof_tab) { /* inside a profiled epoch (a custom loop's batch callback) */
+    if (cr__prof_tab) { /* inside a profiled epoch (a custom loop's batch callback): a phase of it */
         int ph = cr__prof_to(CR_PHASE_EVAL);
+        memcpy(before, cr__prof_tab, sizeof before);
         st = cr__evaluate_run(m, test, opts_in, out);
+        for (k = 0; st == CR_OK && k < CR_PHASE_COUNT; k++) {
+            out->cost.flops += cr__prof_tab[k].flops - before[k].flops;
+            out->cost.bytes += cr__prof_tab[k].bytes - before[k].bytes;
+        }
+        out->cost.seconds = out->seconds;
         cr__prof_to(ph);
         return st;
     }
     memset(prof, 0, sizeof prof);
-    cr__prof_begin(prof, CR_PHASE_EVAL);
-    st = cr__evaluate_run(m, test, opts_in, out);
-    cr__prof_end();
+    {
+        cr__prof_state outer = cr__prof_begin(prof, CR_PHASE_EVAL);
+        st = cr__evaluate_run(m, test, opts_in, out);
+        cr__prof_end(outer);
+    }
     if (st != CR_OK) return st;
     for (k = 0; k < CR_PHASE_COUNT; k++) {
         out->cost.flops += prof[k].flops;

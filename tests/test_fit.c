@@ -572,6 +572,36 @@ TEST(sequence_memory_counts_training_buffers) {
    (K forward and K backward per batch over the normalised adjacency), Adam's bytes are its
    four arrays read and written once per step, the contrast did GEMM work, and an evaluation
    counts at least its scoring product. */
+/* An epoch trained from another epoch's batch callback keeps its own profile and leaves the
+   outer one whole: the outer's phases still add up to its seconds. */
+static int train_inner(void *user, int epoch, int64_t batch, int64_t n_batches, double loss) {
+    (void)epoch, (void)n_batches, (void)loss;
+    if (batch == 1) cr_train_epoch((cr_model *)user, 1, NULL, NULL, NULL);
+    return 0;
+}
+
+TEST(profile_of_a_nested_epoch) {
+    cr_dataset ds = synth(0, 200, 300, 32);
+    cr_config c;
+    cr_model *m, *inner;
+    cr_epoch_stats s;
+    double sum = 0;
+    int k;
+    memset(&c, 0, sizeof c);
+    c.model = CR_MODEL_LIGHTGCN;
+    c.dim = 8;
+    c.batch = 128;
+    CHECK_OK(cr_model_create(&m, &c, &ds));
+    CHECK_OK(cr_model_create(&inner, &c, &ds));
+    CHECK_OK(cr_train_epoch(m, 1, &s, train_inner, inner));
+    for (k = 0; k < CR_PHASE_COUNT; k++) sum += s.phase[k].seconds;
+    CHECKF(fabs(sum - s.seconds) <= 0.05 * s.seconds + 1e-3, "phases %g s, epoch %g s", sum, s.seconds);
+    CHECK(s.phase[CR_PHASE_ENCODE].flops > 0);
+    cr_model_free(inner);
+    cr_model_free(m);
+    cr_dataset_free(&ds);
+}
+
 TEST(profile_accounts_for_the_epoch) {
     cr_dataset ds = synth(0, 300, 400, 31);
     cr_config c;
@@ -1425,6 +1455,7 @@ const crt_case crt_fit[] = {
     {"fit/sequence_memory_counts_training_buffers", sequence_memory_counts_training_buffers},
     {"fit/learning_rate_setter", learning_rate_setter},
     {"fit/profile_accounts_for_the_epoch", profile_accounts_for_the_epoch},
+    {"fit/profile_of_a_nested_epoch", profile_of_a_nested_epoch},
     {"fit/resume_continues_bit_for_bit", resume_continues_bit_for_bit},
     {"fit/resume_after_a_contrast_backoff", resume_after_a_contrast_backoff},
     {"fit/adam_and_clipping_by_hand", adam_and_clipping_by_hand},

@@ -299,6 +299,23 @@ TEST(infonce_streamed_equals_whole_rows) {
     }
 }
 
+/* A NaN key alone in the last tile (m = 257: tiles of 256 and 1) must reach the loss, as in
+   the whole-row form, so that training stops on it instead of training on without it. */
+TEST(infonce_nan_key_reaches_the_loss) {
+    enum { N = 5, M = 257, D = 3 };
+    float q[N * D], *k = (float *)malloc(sizeof(float) * M * D);
+    float *ws = (float *)malloc(sizeof(float) * (size_t)cr_infonce_workspace(N, M, D));
+    cr_rng r;
+    cr_rng_seed(&r, 47);
+    randn(q, N * D, &r, 1.0f);
+    randn(k, M * D, &r, 1.0f);
+    CHECK(isfinite(cr_infonce_loss(NULL, NULL, q, k, N, M, D, NULL, NULL, 0.5f, 1.0f, ws)));
+    k[(M - 1) * D] = NAN;
+    CHECK(isnan(cr_infonce_loss(NULL, NULL, q, k, N, M, D, NULL, NULL, 0.5f, 1.0f, ws)));
+    free(k);
+    free(ws);
+}
+
 /* cr_infonce_workspace(n, m, d) serves any call with fewer queries: 2,048 queries against
    8,192 keys make exactly 2^24 logits, one block, while the 2,049 the workspace was sized for
    would be split into smaller blocks (NCL met this: a batch of 4,096 pairs has fewer distinct
@@ -1337,6 +1354,7 @@ const crt_case crt_grad[] = {
     {"grad/infonce_ntxent_tied", infonce_ntxent_tied_gradcheck},
     {"grad/infonce_blocks_equal_separate_calls", infonce_blocks_equal_separate_calls},
     {"grad/infonce_streamed_equals_whole_rows", infonce_streamed_equals_whole_rows},
+    {"grad/infonce_nan_key_reaches_the_loss", infonce_nan_key_reaches_the_loss},
     {"grad/infonce_workspace_serves_fewer_queries", infonce_workspace_serves_fewer_queries},
     {"grad/infonce_robust", infonce_robust_gradcheck},
     {"grad/infonce_robust_blocks", infonce_robust_blocks},
