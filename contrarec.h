@@ -3548,6 +3548,12 @@ static cr_status cr__load_line(cr__load *L, cr__parser *p) {
     if (!cr__parse_id(p, &p->f[0], "user id", 1, &ru) || !cr__parse_id(p, &p->f[1], "item id", 2, &ri))
         return CR_ERR_PARSE;
     if (p->nf >= 3 && !cr__parse_num(p, &p->f[2], "rating", 3, &rating)) return CR_ERR_PARSE;
+    if (p->nf >= 3 && !(fabs(rating) <= FLT_MAX)) { /* ratings are stored as floats */
+        char show[64];
+        snprintf(p->msg, sizeof p->msg, "field 3 (rating): '%s' is out of range (beyond a float's %g)",
+                 cr__show(show, sizeof show, p->f[2].b, p->f[2].e), (double)FLT_MAX);
+        return CR_ERR_PARSE;
+    }
     if (p->nf >= 4 && !cr__parse_num(p, &p->f[3], "timestamp", 4, &time)) return CR_ERR_PARSE;
     if (p->nf >= 3) L->x->has_rating = 1;
     if (p->nf >= 4) L->x->has_time = 1;

@@ -342,6 +342,7 @@ TEST(recbole_atomic_files) {
         {"user_id:token\tthing:token\n1\t2\n", "needs the columns user_id and item_id"},
         {"user_id:token\titem_id:token\trating:float\n1\t2\tx\n", "f:2: column 3 (rating): 'x' is not a number"},
         {"user_id:token\titem_id:token\trating:float\n1\t2\t\n", "f:2: column 3 (rating) is empty"},
+        {"user_id:token\titem_id:token\trating:float\n1\t2\t1e39\n", "(rating): '1e39' is out of range (beyond a float's"},
         {"user_id:token\titem_id:token\n#1\t2\n", "f:2: column 1 (user_id): '#1' is not an integer id"}};
     memset(&users, 0, sizeof users);
     memset(&items, 0, sizeof items);
