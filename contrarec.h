@@ -175,7 +175,8 @@
       5. data          id maps, interactions, loaders, splits, synthetic data, item features,
                        datasets
       6. augmentation  edge/node dropout, random-walk subgraphs, SimGCL noise, feature masking
-      7. losses        BPR, InfoNCE (in-batch, NT-Xent), L2, softmax CE; the projection head;
+      7. losses        BPR, InfoNCE (in-batch, NT-Xent; streamed through tiles of keys, as the
+                       next-item softmax), L2, softmax CE; the projection head;
                        batch normalisation; Barlow Twins, polynomial uniformity, cosine
                        to stop-gradient targets (RecDCL)
       8. models        the model interface (8a), configuration (8b), the model object (8c),
