@@ -978,7 +978,7 @@ typedef struct cr_eval_opts {
     int ks[CR_MAX_K]; /* cut-offs, ascending; all zero: {10, 20} (graph) or {5, 10, 20} (sequence) */
     int exclude_seen; /* 0: model default (graph: exclude the user's known items; sequence: not);
                          1: exclude (the S3-Rec/ICLRec sequence protocol); -1: do not exclude */
-    int no_auc;       /* 1: skip the AUC (saves a pass over every score row) */
+    int no_auc;       /* 1: skip the AUC (saves a count per test item over every score) */
     int cold_max;     /* users with at most this many training items are "cold": 5 */
     float tail_share; /* share of items that are the long tail: 0.8 (the 20% most popular
                          items by training degree are the head) */
@@ -5008,6 +5008,7 @@ typedef __m512 cr__expv;
                                                 _mm512_add_epi32(_mm512_maskz_cvttps_epi32((__mmask16)0xFFFF, n), \
                                                                  _mm512_set1_epi32(127)), 23))
 #define CR__EV_KEEPNAN(x, r) _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(x, x, _CMP_ORD_Q), r)
+#define CR__EV_GTMASK(a, b) ((uint64_t)_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ)) /* bit j: lane j of a > b */
 #elif defined(CR__AVX2)
 #define CR__EXPV 8
 typedef __m256 cr__expv;
@@ -5022,6 +5023,7 @@ typedef __m256 cr__expv;
 #define CR__EV_POW2(n)                                                                                   \
     _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23))
 #define CR__EV_KEEPNAN(x, r) _mm256_blendv_ps(x, r, _mm256_cmp_ps(x, x, _CMP_ORD_Q))
+#define CR__EV_GTMASK(a, b) ((uint64_t)(unsigned)_mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_GT_OQ)))
 #endif
 
 #ifdef CR__EXPV
@@ -10957,12 +10959,28 @@ done:
 
 /* ==== 10. evaluation ========================================================================= */
 
-/* 1 if any of s[0..n) is greater than thr: a branch-free loop the compiler vectorises, so the
-   top-k scan skips most of a row 16 scores at a time. */
-static int cr__any_above(const float *s, int n, float thr) {
-    int j, any = 0;
-    for (j = 0; j < n; j++) any |= s[j] > thr;
-    return any;
+/* Bit j set where s[j] > thr, for j < n <= 64 (NaN: clear): a vector compare per 16 (or 8)
+   scores, so the top-k scan passes over most of a row a few instructions per 64 scores. */
+static CR__INLINE uint64_t cr__above_mask(const float *s, int n, float thr) {
+    uint64_t m = 0;
+    int j = 0;
+#ifdef CR__EXPV
+    cr__expv t = CR__EV_SET1(thr);
+    for (; j + CR__EXPV <= n; j += CR__EXPV) m |= CR__EV_GTMASK(CR__EV_LOAD(s + j), t) << j;
+#endif
+    for (; j < n; j++) m |= (uint64_t)(s[j] > thr) << j;
+    return m;
+}
+
+/* The index of x's lowest set bit (x != 0). */
+static CR__INLINE int cr__ctz64(uint64_t x) {
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_ctzll(x);
+#else
+    int n = 0;
+    while (!(x & 1)) { x >>= 1; n++; }
+    return n;
+#endif
 }
 
 /* How many of s[0..n) exceed v (*eq: how many equal it): 32-bit counters, so it vectorises. */
@@ -10976,26 +10994,38 @@ static int64_t cr__count_above(const float *s, int32_t n, float v, int64_t *eq) 
     return above;
 }
 
-/* The k best of s[0..n) by (score desc, index asc) into ts/ti, sorted; -inf and NaN scores are
-   never selected. Returns how many were found (< k if fewer candidates). */
-static int cr__topk_row(const float *s, int32_t n, int k, float *ts, int32_t *ti) {
-    int cnt = 0;
-    float thr = -INFINITY;
-    int32_t j0, j;
-    for (j0 = 0; j0 < n; j0 += 16) {
-        int32_t j1 = j0 + 16 < n ? j0 + 16 : n;
-        if (!cr__any_above(s + j0, j1 - j0, thr)) continue;
-        for (j = j0; j < j1; j++) {
+/* The k best so far of a stream of scores by (score desc, index asc): s[0..n) score the items
+   base..base+n; ts/ti hold *cnt of them, sorted, and *thr is the k-th score once k are held.
+   -inf and NaN scores are never selected; ties keep the earlier (lower) index. */
+static void cr__topk_scan(const float *s, int32_t n, int32_t base, int k, float *ts, int32_t *ti, int *cnt_io,
+                          float *thr_io) {
+    int cnt = *cnt_io;
+    float thr = *thr_io;
+    int32_t j0;
+    for (j0 = 0; j0 < n; j0 += 64) {
+        uint64_t bits = cr__above_mask(s + j0, n - j0 < 64 ? n - j0 : 64, thr);
+        for (; bits; bits &= bits - 1) {
+            int32_t j = j0 + cr__ctz64(bits);
             float v = s[j];
             int p;
-            if (!(v > thr)) continue; /* ties keep the earlier (lower) index */
+            if (!(v > thr)) continue; /* thr rose since the mask */
             p = cnt < k ? cnt++ : k - 1;
             while (p > 0 && ts[p - 1] < v) { ts[p] = ts[p - 1]; ti[p] = ti[p - 1]; p--; }
             ts[p] = v;
-            ti[p] = j;
+            ti[p] = base + j;
             if (cnt == k) thr = ts[k - 1];
         }
     }
+    *cnt_io = cnt;
+    *thr_io = thr;
+}
+
+/* The k best of s[0..n) into ts/ti, sorted; returns how many were found (< k if fewer
+   candidates). */
+static int cr__topk_row(const float *s, int32_t n, int k, float *ts, int32_t *ti) {
+    int cnt = 0;
+    float thr = -INFINITY;
+    cr__topk_scan(s, n, 0, k, ts, ti, &cnt, &thr);
     return cnt;
 }
 
@@ -11066,109 +11096,6 @@ static cr_status cr__eval_head(cr__eval *E) {
     return CR_OK;
 }
 
-/* The popularity ranking's Recall and NDCG for one user at every cut-off, with the same
-   exclusions as the model's (s: the user's scores, excluded items already at -inf): the
-   reference every evaluation reports, so a model that learned no more than popularity shows. */
-static void cr__eval_popularity(const cr__eval *E, int32_t uu, const float *s, double *rr) {
-    const cr_csr *T = &E->T;
-    int64_t nt = T->rowptr[uu + 1] - T->rowptr[uu], a;
-    int q = 0, kk = 0, hits = 0;
-    double dcg = 0;
-    for (a = 0; a < E->m->n_items && kk < E->nk; a++) {
-        int32_t it = E->pop[a];
-        if (s[it] == -INFINITY) continue;
-        if (cr__csr_has(T, uu, it)) { hits++; dcg += 1.0 / log2((double)q + 2.0); }
-        if (++q == E->o.ks[kk]) {
-            double idcg = 0;
-            int z;
-            for (z = 0; z < E->o.ks[kk] && z < nt; z++) idcg += 1.0 / log2((double)z + 2.0);
-            rr[CR__R_PER_K * kk + CR__R_POP_RECALL] = (double)hits / (double)nt;
-            rr[CR__R_PER_K * kk + CR__R_POP_NDCG] = dcg / idcg;
-            kk++;
-        }
-    }
-    for (; kk < E->nk; kk++) { /* fewer candidates than K */
-        double idcg = 0;
-        int z;
-        for (z = 0; z < E->o.ks[kk] && z < nt; z++) idcg += 1.0 / log2((double)z + 2.0);
-        rr[CR__R_PER_K * kk + CR__R_POP_RECALL] = (double)hits / (double)nt;
-        rr[CR__R_PER_K * kk + CR__R_POP_NDCG] = dcg / idcg;
-    }
-}
-
-/* Ranks the n_items scores s of the e-th evaluated user (scores of excluded items are
-   overwritten) and records its metrics at every cut-off, tail recall and AUC. */
-static void cr__eval_user(const cr__eval *E, int64_t e, float *s) {
-    const cr_model *m = E->m;
-    const cr_csr *T = &E->T, *X = &E->X;
-    int32_t I = m->n_items, uu = E->users[e], ti[1024], *tk = E->topi + e * E->kmax;
-    float ts[1024];
-    double *rr = E->res + e * E->stride, dcg = 0, *ex = rr + CR__R_PER_K * E->nk;
-    int64_t p, tb = T->rowptr[uu], te = T->rowptr[uu + 1], nt = te - tb, n_excl = 0;
-    int found, q, kk = 0, hits = 0, first_hit = 0, kmax = E->kmax;
-    if (E->exclude) {
-        for (p = m->hist.rowptr[uu]; p < m->hist.rowptr[uu + 1]; p++) { n_excl += s[m->hist.col[p]] != -INFINITY; s[m->hist.col[p]] = -INFINITY; }
-        if (X->rowptr)
-            for (p = X->rowptr[uu]; p < X->rowptr[uu + 1]; p++) { n_excl += s[X->col[p]] != -INFINITY; s[X->col[p]] = -INFINITY; }
-        if (E->F.rowptr)
-            for (p = E->F.rowptr[uu]; p < E->F.rowptr[uu + 1]; p++) { n_excl += s[E->F.col[p]] != -INFINITY; s[E->F.col[p]] = -INFINITY; }
-    }
-    for (q = 0; q < E->n_off; q++) { n_excl += s[E->off[q]] != -INFINITY; s[E->off[q]] = -INFINITY; }
-    found = cr__topk_row(s, I, kmax, ts, ti);
-    for (q = 0; q < kmax; q++) tk[q] = q < found ? ti[q] : -1;
-    /* hits in rank order; each cut-off is closed when the scan reaches it (ranks past `found`
-       are empty: fewer candidates than K) */
-    for (q = 0; q < kmax; q++) {
-        if (q < found && cr__csr_has(T, uu, ti[q])) {
-            hits++;
-            dcg += 1.0 / log2((double)q + 2.0);
-            if (!first_hit) first_hit = q + 1;
-        }
-        if (q + 1 == E->o.ks[kk]) {
-            double *rk = rr + CR__R_PER_K * kk, idcg = 0;
-            int z;
-            for (z = 0; z < E->o.ks[kk] && z < nt; z++) idcg += 1.0 / log2((double)z + 2.0);
-            rk[CR__R_RECALL] = (double)hits / (double)nt;
-            rk[CR__R_PREC] = (double)hits / E->o.ks[kk];
-            rk[CR__R_NDCG] = dcg / idcg;
-            rk[CR__R_HIT] = hits > 0;
-            rk[CR__R_HITS] = hits;
-            rk[CR__R_MRR] = first_hit ? 1.0 / first_hit : 0;
-            kk++;
-        }
-    }
-    if (!E->o.basic) cr__eval_popularity(E, uu, s, rr);
-    { /* long-tail recall at the largest K */
-        int tail_n = 0, tail_hit = 0;
-        for (p = tb; p < te; p++)
-            if (!E->head[T->col[p]]) {
-                tail_n++;
-                for (q = 0; q < found; q++) tail_hit += ti[q] == T->col[p];
-            }
-        ex[CR__R_TAIL] = tail_n ? (double)tail_hit / tail_n : 0;
-        ex[CR__R_TAILN] = tail_n;
-    }
-    /* AUC: for each test item, the candidates scored above it (ties count half) */
-    ex[CR__R_AUC] = -1;
-    if (!E->o.no_auc) {
-        int64_t n_cand = I - n_excl, valid = 0;
-        double bad = 0;
-        for (p = tb; p < te; p++) {
-            float sv = s[T->col[p]];
-            int64_t above, eq, p2;
-            if (sv == -INFINITY) continue;
-            valid++;
-            above = cr__count_above(s, I, sv, &eq);
-            eq -= 1;
-            for (p2 = tb; p2 < te; p2++) /* other test items are positives, not negatives */
-                if (p2 != p) { above -= s[T->col[p2]] > sv; eq -= s[T->col[p2]] == sv; }
-            bad += (double)above + 0.5 * (double)eq;
-        }
-        n_cand -= valid;
-        if (valid && n_cand > 0) ex[CR__R_AUC] = 1.0 - bad / ((double)valid * (double)n_cand);
-    }
-}
-
 /* The evaluated users' vectors into Ub (n, d): the model's own, or folded in from their
    fold-in items (users the model never trained on). */
 static cr_status cr__eval_user_vectors(const cr__eval *E, float *Ub) {
@@ -11197,22 +11124,318 @@ static cr_status cr__eval_user_vectors(const cr__eval *E, float *Ub) {
     return st;
 }
 
-/* Scores every evaluated user against every item, in blocks of 256 users, and ranks them. */
+/* ---- the full ranking, streamed ----
+   Each thread takes a block of at most CR__NCE_R evaluated users and walks the item table a
+   tile of CR__NCE_C items at a time: the GEMM micro-kernel scores the tile from panels packed
+   once per evaluation (items) and once per block (users), and the tile is masked, scanned for
+   the top k and counted for the AUC while it is in L2. No score row is ever written whole, and
+   a user's figures depend on its own row alone: the same for any block size or thread count. */
+
+typedef struct cr__rank {
+    const cr__eval *E;
+    const float *Ub, *Ie;
+    float *kt;                /* the items as NR-item panels of each k-slice */
+    int d, kc, R;             /* width, k-slice (cr_sgemm's), users per block */
+    int64_t cap_ex, cap_t;    /* a block's excluded and test entries, at most */
+} cr__rank;
+
+typedef struct cr__rank_ws { /* one thread's block */
+    float *qa, *S, *ts, *thr, *sv, *g, *gp, *c;
+    int32_t *ti, *ex;
+    int64_t *exb, *cur, *nexcl, *tb, *above, *eq;
+    int *cnt;
+} cr__rank_ws;
+
+/* Carves a thread's buffers from base (or, with base NULL, only sizes them): bytes needed. */
+static size_t cr__rank_carve(const cr__rank *K, cr__rank_ws *w, char *base) {
+    size_t o = 0, R = (size_t)K->R, Rp = (size_t)CR__PAD(K->R, CR__SGEMM_MR), km = (size_t)K->E->kmax;
+#define CR__TAKE(f, T, cnt) (w->f = base ? (T *)(void *)(base + o) : NULL, o += ((cnt) * sizeof(T) + 63) & ~(size_t)63)
+    CR__TAKE(qa, float, Rp * (size_t)K->d);
+    CR__TAKE(S, float, R * CR__NCE_C);
+    CR__TAKE(ts, float, R * km);
+    CR__TAKE(thr, float, R);
+    CR__TAKE(sv, float, (size_t)K->cap_t);
+    CR__TAKE(g, float, (size_t)CR__SGEMM_NR * K->d);
+    CR__TAKE(gp, float, (size_t)CR__SGEMM_NR * K->d);
+    CR__TAKE(c, float, (size_t)CR__SGEMM_MR * CR__SGEMM_NR);
+    CR__TAKE(ti, int32_t, R * km);
+    CR__TAKE(ex, int32_t, (size_t)K->cap_ex + 1);
+    CR__TAKE(exb, int64_t, R + 1);
+    CR__TAKE(cur, int64_t, R);
+    CR__TAKE(nexcl, int64_t, R);
+    CR__TAKE(tb, int64_t, R + 1);
+    CR__TAKE(above, int64_t, (size_t)K->cap_t);
+    CR__TAKE(eq, int64_t, (size_t)K->cap_t);
+    CR__TAKE(cnt, int, R);
+#undef CR__TAKE
+    return o;
+}
+
+/* 1 if item it is left out of row i's ranking: known to the user (its sorted list) or not
+   ranked at all (items_only). A model's own -inf score is a score, not an exclusion. */
+static int cr__rank_excluded(const cr__rank *K, const cr__rank_ws *w, int i, int32_t it) {
+    int64_t lo = w->exb[i], hi = w->exb[i + 1];
+    if (K->E->o.items_only && !K->E->o.items_only[it]) return 1;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (w->ex[mid] < it) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < w->exb[i + 1] && w->ex[lo] == it;
+}
+
+/* The popularity ranking's Recall and NDCG for row i at every cut-off, with the same
+   exclusions as the model's: the reference every evaluation reports, so a model that learned
+   no more than popularity shows. */
+static void cr__eval_popularity(const cr__rank *K, const cr__rank_ws *w, int i, int32_t uu, double *rr) {
+    const cr__eval *E = K->E;
+    const cr_csr *T = &E->T;
+    int64_t nt = T->rowptr[uu + 1] - T->rowptr[uu], a;
+    int q = 0, kk = 0, hits = 0;
+    double dcg = 0;
+    for (a = 0; a < E->m->n_items && kk < E->nk; a++) {
+        int32_t it = E->pop[a];
+        if (cr__rank_excluded(K, w, i, it)) continue;
+        if (cr__csr_has(T, uu, it)) { hits++; dcg += 1.0 / log2((double)q + 2.0); }
+        if (++q == E->o.ks[kk]) {
+            double idcg = 0;
+            int z;
+            for (z = 0; z < E->o.ks[kk] && z < nt; z++) idcg += 1.0 / log2((double)z + 2.0);
+            rr[CR__R_PER_K * kk + CR__R_POP_RECALL] = (double)hits / (double)nt;
+            rr[CR__R_PER_K * kk + CR__R_POP_NDCG] = dcg / idcg;
+            kk++;
+        }
+    }
+    for (; kk < E->nk; kk++) { /* fewer candidates than K */
+        double idcg = 0;
+        int z;
+        for (z = 0; z < E->o.ks[kk] && z < nt; z++) idcg += 1.0 / log2((double)z + 2.0);
+        rr[CR__R_PER_K * kk + CR__R_POP_RECALL] = (double)hits / (double)nt;
+        rr[CR__R_PER_K * kk + CR__R_POP_NDCG] = dcg / idcg;
+    }
+}
+
+/* C (MR x NR at ldc) = the users' panel ip times n items' panel b, over cr_sgemm's k-slices:
+   each score the same chain of multiply-adds wherever it is computed. b0: the items' panels
+   (slice p0's at b0 + npan NR p0, panel q at + q NR ks). */
+static void cr__rank_mm(const cr__rank *K, const cr__rank_ws *w, int ip, int mr, const float *b0, int64_t npan,
+                        int64_t q, int nr, float *c, size_t ldc) {
+    int p0, Rp = (int)CR__PAD(K->R, CR__SGEMM_MR);
+    for (p0 = 0; p0 < K->d; p0 += K->kc) {
+        int ks = CR__MIN(K->kc, K->d - p0);
+        cr__sgemm_tile(ks, w->qa + (int64_t)Rp * p0 + (int64_t)ip * CR__SGEMM_MR * ks,
+                       b0 + npan * CR__SGEMM_NR * p0 + q * CR__SGEMM_NR * ks, c, ldc, mr, nr, 1.0f, p0 ? 1.0f : 0.0f);
+    }
+}
+
+/* Row i of the block (user e): its sorted exclusions, its test items' scores (left-out ones at
+   -inf), and an empty top k. */
+static void cr__rank_row(const cr__rank *K, cr__rank_ws *w, int64_t e, int i) {
+    const cr__eval *E = K->E;
+    const cr_csr *L[3];
+    int32_t uu = E->users[e];
+    int64_t o = w->exb[i], p, b, n;
+    int l, j;
+    L[0] = &E->m->hist, L[1] = &E->X, L[2] = &E->F;
+    for (l = 0; l < 3 && E->exclude; l++)
+        if (L[l]->rowptr)
+            for (p = L[l]->rowptr[uu]; p < L[l]->rowptr[uu + 1]; p++) w->ex[o++] = L[l]->col[p];
+    cr__sort_row(w->ex + w->exb[i], NULL, o - w->exb[i]);
+    w->exb[i + 1] = o;
+    w->cur[i] = w->exb[i];
+    w->nexcl[i] = 0;
+    w->cnt[i] = 0;
+    w->thr[i] = -INFINITY;
+    b = E->T.rowptr[uu], n = E->T.rowptr[uu + 1] - b;
+    w->tb[i + 1] = w->tb[i] + n;
+    for (p = 0; p < n; p += CR__SGEMM_NR) { /* NR test items at a time, gathered and packed */
+        int nb = (int)CR__MIN((int64_t)CR__SGEMM_NR, n - p), p0;
+        for (j = 0; j < nb; j++) memcpy(w->g + (int64_t)j * K->d, K->Ie + (int64_t)E->T.col[b + p + j] * K->d,
+                                        (size_t)K->d * sizeof(float));
+        for (p0 = 0; p0 < K->d; p0 += K->kc) /* the slices' panels laid out as the items' */
+            cr__sgemm_pack_b(1, w->g, (size_t)K->d, p0, CR__MIN(K->kc, K->d - p0), 0, nb, 0, 1,
+                             w->gp + (int64_t)CR__SGEMM_NR * p0);
+        cr__rank_mm(K, w, i / CR__SGEMM_MR, CR__SGEMM_MR, w->gp, 1, 0, nb, w->c, CR__SGEMM_NR);
+        for (j = 0; j < nb; j++) {
+            int64_t at = w->tb[i] + p + j;
+            w->sv[at] = cr__rank_excluded(K, w, i, E->T.col[b + p + j]) ? -INFINITY
+                                                                       : w->c[(i % CR__SGEMM_MR) * CR__SGEMM_NR + j];
+            w->above[at] = w->eq[at] = 0;
+        }
+    }
+}
+
+/* Tile t of the block's scores into S (rows of CR__NCE_C), then each row's exclusions in it
+   at -inf, its top k and its AUC counts updated. */
+static void cr__rank_tile(const cr__rank *K, cr__rank_ws *w, int nr, int t, int64_t o0, int64_t o1) {
+    const cr__eval *E = K->E;
+    int32_t I = E->m->n_items, t0 = t * CR__NCE_C, ct = CR__MIN(CR__NCE_C, I - t0);
+    int64_t npan = CR__PAD(I, CR__SGEMM_NR) / CR__SGEMM_NR, p, q;
+    int ip, jp, i;
+    for (jp = 0; jp * CR__SGEMM_NR < ct; jp++) /* an item panel stays in L1 across the user panels */
+        for (ip = 0; ip * CR__SGEMM_MR < nr; ip++)
+            cr__rank_mm(K, w, ip, CR__MIN(CR__SGEMM_MR, nr - ip * CR__SGEMM_MR), K->kt, npan, t0 / CR__SGEMM_NR + jp,
+                        CR__MIN(CR__SGEMM_NR, ct - jp * CR__SGEMM_NR),
+                        w->S + ip * CR__SGEMM_MR * CR__NCE_C + jp * CR__SGEMM_NR, CR__NCE_C);
+    for (i = 0; i < nr; i++) {
+        float *s = w->S + i * CR__NCE_C;
+        for (; w->cur[i] < w->exb[i + 1] && w->ex[w->cur[i]] < t0 + ct; w->cur[i]++) {
+            int32_t j = w->ex[w->cur[i]] - t0;
+            w->nexcl[i] += s[j] != -INFINITY;
+            s[j] = -INFINITY;
+        }
+        for (q = o0; q < o1; q++) {
+            w->nexcl[i] += s[E->off[q] - t0] != -INFINITY;
+            s[E->off[q] - t0] = -INFINITY;
+        }
+        cr__topk_scan(s, ct, t0, E->kmax, w->ts + (int64_t)i * E->kmax, w->ti + (int64_t)i * E->kmax, w->cnt + i,
+                      w->thr + i);
+        for (p = w->tb[i]; p < w->tb[i + 1] && !E->o.no_auc; p++)
+            if (w->sv[p] != -INFINITY) {
+                int64_t eq;
+                w->above[p] += cr__count_above(s, ct, w->sv[p], &eq);
+                w->eq[p] += eq;
+            }
+    }
+}
+
+/* Row i's figures (user e) from its top k and counts: every cut-off, popularity, tail recall,
+   AUC. */
+static void cr__rank_finish(const cr__rank *K, const cr__rank_ws *w, int64_t e, int i) {
+    const cr__eval *E = K->E;
+    const cr_csr *T = &E->T;
+    const int32_t *ti = w->ti + (int64_t)i * E->kmax;
+    int32_t uu = E->users[e], *tk = E->topi + e * E->kmax;
+    double *rr = E->res + e * E->stride, dcg = 0, *ex = rr + CR__R_PER_K * E->nk;
+    int64_t p, tb = T->rowptr[uu], te = T->rowptr[uu + 1], nt = te - tb;
+    int found = w->cnt[i], q, kk = 0, hits = 0, first_hit = 0, kmax = E->kmax;
+    for (q = 0; q < kmax; q++) tk[q] = q < found ? ti[q] : -1;
+    /* hits in rank order; each cut-off is closed when the scan reaches it (ranks past `found`
+       are empty: fewer candidates than K) */
+    for (q = 0; q < kmax; q++) {
+        if (q < found && cr__csr_has(T, uu, ti[q])) {
+            hits++;
+            dcg += 1.0 / log2((double)q + 2.0);
+            if (!first_hit) first_hit = q + 1;
+        }
+        if (q + 1 == E->o.ks[kk]) {
+            double *rk = rr + CR__R_PER_K * kk, idcg = 0;
+            int z;
+            for (z = 0; z < E->o.ks[kk] && z < nt; z++) idcg += 1.0 / log2((double)z + 2.0);
+            rk[CR__R_RECALL] = (double)hits / (double)nt;
+            rk[CR__R_PREC] = (double)hits / E->o.ks[kk];
+            rk[CR__R_NDCG] = dcg / idcg;
+            rk[CR__R_HIT] = hits > 0;
+            rk[CR__R_HITS] = hits;
+            rk[CR__R_MRR] = first_hit ? 1.0 / first_hit : 0;
+            kk++;
+        }
+    }
+    if (!E->o.basic) cr__eval_popularity(K, w, i, uu, rr);
+    { /* long-tail recall at the largest K */
+        int tail_n = 0, tail_hit = 0;
+        for (p = tb; p < te; p++)
+            if (!E->head[T->col[p]]) {
+                tail_n++;
+                for (q = 0; q < found; q++) tail_hit += ti[q] == T->col[p];
+            }
+        ex[CR__R_TAIL] = tail_n ? (double)tail_hit / tail_n : 0;
+        ex[CR__R_TAILN] = tail_n;
+    }
+    /* AUC: for each test item, the candidates scored above it (ties count half); the other
+       test items are positives, not negatives */
+    ex[CR__R_AUC] = -1;
+    if (!E->o.no_auc) {
+        const float *sv = w->sv + w->tb[i];
+        int64_t n_cand = E->m->n_items - w->nexcl[i], valid = 0, a, b;
+        double bad = 0;
+        for (a = 0; a < nt; a++) {
+            int64_t above = w->above[w->tb[i] + a], eq = w->eq[w->tb[i] + a] - 1;
+            if (sv[a] == -INFINITY) continue;
+            valid++;
+            for (b = 0; b < nt; b++)
+                if (b != a) { above -= sv[b] > sv[a]; eq -= sv[b] == sv[a]; }
+            bad += (double)above + 0.5 * (double)eq;
+        }
+        n_cand -= valid;
+        if (valid && n_cand > 0) ex[CR__R_AUC] = 1.0 - bad / ((double)valid * (double)n_cand);
+    }
+}
+
+/* The users e0..e0+nr: packed, set up, ranked tile by tile, finished. */
+static void cr__rank_block(const cr__rank *K, cr__rank_ws *w, int64_t e0, int nr) {
+    const cr__eval *E = K->E;
+    int32_t I = E->m->n_items;
+    int64_t Rp = CR__PAD(K->R, CR__SGEMM_MR), oc = 0, o0;
+    int p0, i, t;
+    for (p0 = 0; p0 < K->d; p0 += K->kc) {
+        int ks = CR__MIN(K->kc, K->d - p0);
+        cr__sgemm_pack_a(0, K->Ub + e0 * K->d, (size_t)K->d, 0, nr, p0, ks, 0, (nr + CR__SGEMM_MR - 1) / CR__SGEMM_MR,
+                         (size_t)CR__SGEMM_MR * ks, w->qa + Rp * p0);
+    }
+    w->exb[0] = w->tb[0] = 0;
+    for (i = 0; i < nr; i++) cr__rank_row(K, w, e0 + i, i);
+    for (t = 0; t * CR__NCE_C < I; t++) {
+        for (o0 = oc; oc < E->n_off && E->off[oc] < t * CR__NCE_C + CR__NCE_C; oc++) {}
+        cr__rank_tile(K, w, nr, t, o0, oc);
+    }
+    for (i = 0; i < nr; i++) cr__rank_finish(K, w, e0 + i, i);
+}
+
+/* Ranks every evaluated user against every item (the streamed ranking above), blocks of users
+   spread over the threads. */
 static cr_status cr__eval_rank(cr__eval *E, const float *Ub) {
     const cr_model *m = E->m;
-    int d = m->cfg.dim;
     int32_t I = m->n_items;
-    int64_t BU = 256, e, ld = cr__infonce_ld(I); /* rows on 64-byte lines: the GEMM's stores stay whole */
-    float *S = cr_alloc_floats(BU * ld);
-    const float *Ie = m->ops->item_vectors(m);
-    if (!S) return CR_ERR_NOMEM;
-    for (e = 0; e < E->n; e += BU) {
-        int nb = (int)CR__MIN(BU, E->n - e), r;
-        cr_sgemm(0, 1, nb, I, d, 1.0f, Ub + e * d, d, Ie, d, 0.0f, S, (int)ld);
-        CR__OMP(parallel for schedule(dynamic, 4))
-        for (r = 0; r < nb; r++) cr__eval_user(E, e + r, S + (int64_t)r * ld);
+    int nth = CR__MAX(cr__nthreads(), 1), th;
+    int64_t npan = CR__PAD(I, CR__SGEMM_NR) / CR__SGEMM_NR, nblk, b, q;
+    size_t per;
+    char *mem;
+    cr__rank K;
+    cr__rank_ws *W, w0;
+    memset(&K, 0, sizeof K);
+    K.E = E, K.Ub = Ub, K.Ie = m->ops->item_vectors(m), K.d = m->cfg.dim, K.kc = cr__sgemm_kc(K.d);
+    /* blocks of up to CR__NCE_R users, at least 4 per thread when there are users enough */
+    K.R = (int)CR__MIN((int64_t)CR__NCE_R, CR__MAX((int64_t)CR__SGEMM_MR, CR__PAD((E->n + 4 * nth - 1) / (4 * nth),
+                                                                                  CR__SGEMM_MR)));
+    nblk = (E->n + K.R - 1) / K.R;
+    for (b = 0; b < nblk; b++) { /* each block's exclusions and test items, at most */
+        int64_t e, nex = 0, ntest = 0;
+        for (e = b * K.R; e < CR__MIN(E->n, (b + 1) * K.R); e++) {
+            int32_t u = E->users[e];
+            ntest += E->T.rowptr[u + 1] - E->T.rowptr[u];
+            if (!E->exclude) continue;
+            nex += m->hist.rowptr[u + 1] - m->hist.rowptr[u];
+            if (E->X.rowptr) nex += E->X.rowptr[u + 1] - E->X.rowptr[u];
+            if (E->F.rowptr) nex += E->F.rowptr[u + 1] - E->F.rowptr[u];
+        }
+        K.cap_ex = CR__MAX(K.cap_ex, nex), K.cap_t = CR__MAX(K.cap_t, ntest);
     }
-    cr__free_aligned(S);
+    per = cr__rank_carve(&K, &w0, NULL);
+    W = (cr__rank_ws *)cr__alloc_array((size_t)nth, sizeof(cr__rank_ws), "evaluation");
+    K.kt = (float *)cr__malloc_aligned((size_t)npan * CR__SGEMM_NR * K.d * sizeof(float));
+    mem = (char *)cr__malloc_aligned(per * nth);
+    if (!W || !K.kt || !mem) { CR_FREE(W); cr__free_aligned(K.kt); cr__free_aligned(mem); return CR_ERR_NOMEM; }
+    for (th = 0; th < nth; th++) cr__rank_carve(&K, &W[th], mem + per * th);
+    cr__prof_count(2.0 * E->n * I * K.d, 4.0 * ((double)E->n * K.d + (double)(nblk + 1) * I * K.d));
+    CR__OMP(parallel for schedule(static) num_threads(nth))
+    for (q = 0; q < npan; q++) {
+        int p0;
+        for (p0 = 0; p0 < K.d; p0 += K.kc)
+            cr__sgemm_pack_b(1, K.Ie, (size_t)K.d, p0, CR__MIN(K.kc, K.d - p0), 0, I, (int)q, (int)q + 1,
+                             K.kt + npan * CR__SGEMM_NR * p0);
+    }
+    CR__OMP(parallel for schedule(dynamic, 1) num_threads(nth))
+    for (b = 0; b < nblk; b++) {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        cr__rank_block(&K, &W[tid], b * K.R, (int)CR__MIN((int64_t)K.R, E->n - b * K.R));
+    }
+    CR_FREE(W);
+    cr__free_aligned(K.kt);
+    cr__free_aligned(mem);
     return CR_OK;
 }
 

@@ -102,6 +102,193 @@ TEST(metrics_on_a_hand_computed_ranking) {
     cr_dataset_free(&ds);
 }
 
+/* The streamed ranking against a naive one on shapes that end inside a tile, a block of users
+   and a k-slice: small integer embeddings make every score exact in any summation order and
+   give many ties, so the reference (plain loops, sorting by score then id) must agree exactly.
+   Known items (training and an extra split, some of them test items) are left out, or only
+   some items are ranked; the figures are the same on 1 and 2 threads, bit for bit. */
+static uint32_t rk_next(uint32_t *s) { *s = *s * 1664525u + 1013904223u; return *s >> 8; }
+
+typedef struct rk_case { int nu, ni, d, only; } rk_case;
+
+/* ord[0..n) sorted by key descending, then by index (insertion sort: the reference is plain). */
+static void rk_order(int *ord, int n, const double *key) {
+    int a, b;
+    for (a = 1; a < n; a++)
+        for (b = a; b > 0 && (key[ord[b - 1]] < key[ord[b]] || (key[ord[b - 1]] == key[ord[b]] && ord[b - 1] > ord[b]));
+             b--) {
+            int t = ord[b];
+            ord[b] = ord[b - 1];
+            ord[b - 1] = t;
+        }
+}
+
+/* The reference figures: recall, NDCG, MRR at each K, AUC, popularity recall and NDCG at each K,
+   per-user recall and NDCG at the largest K (indexed by user). */
+static void rk_reference(const rk_case *c, const float *P, const uint8_t *known, const uint8_t *test,
+                         const uint8_t *only, const int *ks, int nk, double *fig, double *pu_rec, double *pu_ndcg) {
+    const float *U = P, *V = P + (int64_t)c->nu * c->d;
+    int *ord = (int *)malloc(sizeof(int) * c->ni), *pop = (int *)malloc(sizeof(int) * c->ni);
+    double *s = (double *)malloc(sizeof(double) * c->ni), *deg = (double *)calloc(c->ni, sizeof(double)), n_auc = 0;
+    int u, i, j, a, kk, users = 0;
+    memset(fig, 0, sizeof(double) * (3 * nk + 1 + 2 * nk));
+    for (u = 0; u < c->nu; u++)
+        for (i = 0; i < c->ni; i++) deg[i] += known[(int64_t)u * c->ni + i] == 1; /* 1: training, 2: extra */
+    for (i = 0; i < c->ni; i++) pop[i] = i;
+    rk_order(pop, c->ni, deg);
+    for (u = 0; u < c->nu; u++) {
+        const uint8_t *kn = known + (int64_t)u * c->ni, *te = test + (int64_t)u * c->ni;
+        int nt = 0, nc = 0, valid = 0;
+        double bad = 0;
+        for (i = 0; i < c->ni; i++) nt += te[i] && (!only || only[i]);
+        if (!nt) continue;
+        users++;
+        for (i = 0; i < c->ni; i++) {
+            double x = 0;
+            int p;
+            for (p = 0; p < c->d; p++) x += (double)U[(int64_t)u * c->d + p] * V[(int64_t)i * c->d + p];
+            s[i] = x;
+            if (!kn[i] && (!only || only[i])) ord[nc++] = i;
+        }
+        rk_order(ord, nc, s);
+        for (kk = 0; kk < nk; kk++) {
+            double dcg = 0, idcg = 0, mrr = 0, hits = 0, pdcg = 0, phits = 0;
+            int q, np = 0;
+            for (q = 0; q < ks[kk] && q < nc; q++)
+                if (te[ord[q]]) {
+                    hits++;
+                    dcg += 1 / log2(q + 2.0);
+                    if (mrr == 0) mrr = 1.0 / (q + 1);
+                }
+            for (q = 0; q < ks[kk] && q < nt; q++) idcg += 1 / log2(q + 2.0);
+            for (a = 0; a < c->ni && np < ks[kk]; a++) {
+                if (kn[pop[a]] || (only && !only[pop[a]])) continue;
+                if (te[pop[a]]) {
+                    phits++;
+                    pdcg += 1 / log2(np + 2.0);
+                }
+                np++;
+            }
+            fig[3 * kk] += hits / nt, fig[3 * kk + 1] += dcg / idcg, fig[3 * kk + 2] += mrr;
+            fig[3 * nk + 1 + 2 * kk] += phits / nt, fig[3 * nk + 2 + 2 * kk] += pdcg / idcg;
+            if (kk == nk - 1) pu_rec[u] = hits / nt, pu_ndcg[u] = dcg / idcg;
+        }
+        for (i = 0; i < c->ni; i++) { /* AUC: test items ranked against the candidates that are not test items */
+            double above = 0, eq = 0;
+            if (!te[i] || kn[i] || (only && !only[i])) continue;
+            valid++;
+            for (j = 0; j < nc; j++)
+                if (!te[ord[j]]) {
+                    above += s[ord[j]] > s[i];
+                    eq += s[ord[j]] == s[i];
+                }
+            bad += above + 0.5 * eq;
+        }
+        if (valid && nc - valid > 0) {
+            fig[3 * nk] += 1 - bad / ((double)valid * (nc - valid));
+            n_auc++;
+        }
+    }
+    for (a = 0; a < 3 * nk; a++) fig[a] /= users;
+    for (a = 0; a < 2 * nk; a++) fig[3 * nk + 1 + a] /= users;
+    fig[3 * nk] /= n_auc;
+    free(ord);
+    free(pop);
+    free(deg);
+    free(s);
+}
+
+static void rk_run(const rk_case *c) {
+    cr_dataset ds;
+    cr_interactions te, extra;
+    cr_config cf;
+    cr_model *m;
+    cr_eval_opts eo;
+    cr_metrics mt[2];
+    uint32_t seed = 7u + (uint32_t)c->ni;
+    uint8_t *known = (uint8_t *)calloc((size_t)c->nu * c->ni, 1), *test = (uint8_t *)calloc((size_t)c->nu * c->ni, 1);
+    uint8_t *only = NULL;
+    float *P = (float *)malloc(sizeof(float) * (size_t)(c->nu + c->ni) * c->d);
+    double fig[16], *pu = (double *)malloc(sizeof(double) * 2 * c->nu * CR_PER_USER), *rec, *ndcg;
+    int ks[2] = {5, 40}, u, i, k, th;
+    rec = (double *)calloc((size_t)c->nu, sizeof(double));
+    ndcg = (double *)calloc((size_t)c->nu, sizeof(double));
+    memset(&ds, 0, sizeof ds), memset(&te, 0, sizeof te), memset(&extra, 0, sizeof extra);
+    for (u = 0; u < c->nu; u++) { /* up to 30 training, 6 test, 4 extra items; some test items are known too */
+        int ntr = (int)(rk_next(&seed) % 31), nte = (int)(rk_next(&seed) % 7), nex = (int)(rk_next(&seed) % 5);
+        for (k = 0; k < ntr || !k; k++) {
+            i = (int)(rk_next(&seed) % c->ni);
+            if (known[(int64_t)u * c->ni + i]) continue;
+            known[(int64_t)u * c->ni + i] = 1;
+            cr_interactions_push(&ds.train, u, i, 1, k);
+        }
+        for (k = 0; k < nex; k++) {
+            i = (int)(rk_next(&seed) % c->ni);
+            if (known[(int64_t)u * c->ni + i]) continue;
+            known[(int64_t)u * c->ni + i] = 2;
+            cr_interactions_push(&extra, u, i, 1, k);
+        }
+        for (k = 0; k < nte; k++) {
+            i = (int)(rk_next(&seed) % c->ni);
+            if (test[(int64_t)u * c->ni + i]) continue;
+            test[(int64_t)u * c->ni + i] = 1;
+            cr_interactions_push(&te, u, i, 1, k);
+        }
+    }
+    ds.n_users = c->nu, ds.n_items = c->ni;
+    cr_idmap_identity(&ds.users, c->nu);
+    cr_idmap_identity(&ds.items, c->ni);
+    for (i = 0; i < (c->nu + c->ni) * c->d; i++) P[i] = (float)((int)(rk_next(&seed) % 5) - 2);
+    if (c->only) {
+        only = (uint8_t *)malloc((size_t)c->ni);
+        for (i = 0; i < c->ni; i++) only[i] = rk_next(&seed) % 3 != 0;
+    }
+    memset(&cf, 0, sizeof cf);
+    cf.model = CR_MODEL_MF;
+    cf.dim = c->d;
+    CHECK_OK(cr_model_create(&m, &cf, &ds));
+    cr_model_set_params(m, P);
+    memset(&eo, 0, sizeof eo);
+    eo.ks[0] = ks[0], eo.ks[1] = ks[1];
+    eo.history_extra = &extra;
+    eo.items_only = only;
+    rk_reference(c, P, known, test, only, ks, 2, fig, rec, ndcg);
+    th = cr_get_num_threads();
+    for (k = 0; k < 2; k++) {
+        cr_set_num_threads(k + 1);
+        eo.per_user = pu + (size_t)k * c->nu * CR_PER_USER;
+        CHECK_OK(cr_evaluate(m, &te, &eo, &mt[k]));
+    }
+    cr_set_num_threads(th);
+    for (k = 0; k < 2; k++) {
+        CHECK_NEAR(mt[0].recall[k], fig[3 * k], 1e-12);
+        CHECK_NEAR(mt[0].ndcg[k], fig[3 * k + 1], 1e-12);
+        CHECK_NEAR(mt[0].mrr[k], fig[3 * k + 2], 1e-12);
+        CHECK_NEAR(mt[0].pop_recall[k], fig[7 + 2 * k], 1e-12);
+        CHECK_NEAR(mt[0].pop_ndcg[k], fig[8 + 2 * k], 1e-12);
+    }
+    CHECK_NEAR(mt[0].auc, fig[6], 1e-12);
+    for (u = 0; u < (int)mt[0].users; u++) {
+        const double *o = pu + (size_t)u * CR_PER_USER;
+        CHECK_NEAR(o[2], rec[(int)o[0]], 1e-12);
+        CHECK_NEAR(o[3], ndcg[(int)o[0]], 1e-12);
+    }
+    CHECK(mt[0].recall[1] > 0 && mt[0].auc > 0.2 && mt[0].auc < 0.8); /* the reference ranked something */
+    CHECK(mt[0].users == mt[1].users &&
+          memcmp(pu, pu + (size_t)c->nu * CR_PER_USER, sizeof(double) * mt[0].users * CR_PER_USER) == 0);
+    CHECK(mt[0].recall[1] == mt[1].recall[1] && mt[0].auc == mt[1].auc && mt[0].gini == mt[1].gini);
+    cr_model_free(m);
+    cr_dataset_free(&ds);
+    cr_interactions_free(&te), cr_interactions_free(&extra);
+    free(known), free(test), free(only), free(P), free(pu), free(rec), free(ndcg);
+}
+
+TEST(ranking_against_a_naive_reference) {
+    static const rk_case cases[] = {{450, 700, 300, 0}, {37, 513, 7, 1}, {5, 45, 33, 0}};
+    int c;
+    for (c = 0; c < 3; c++) rk_run(&cases[c]);
+}
+
 /* Groups: SGL's equal-interaction user groups and NGCF's sparsity groups on a hand-made
    dataset, and the invariants of the item groups (contributions sum to Recall, exposure to 1). */
 TEST(groups_by_hand) {
@@ -641,6 +828,7 @@ const crt_case crt_model[] = {
     {"model/fuzz_regressions_are_refused", fuzz_regressions_are_refused},
     {"model/fuzz_regression_extreme_weights_serve", fuzz_regression_extreme_weights_serve},
     {"model/metrics_on_a_hand_computed_ranking", metrics_on_a_hand_computed_ranking},
+    {"model/ranking_against_a_naive_reference", ranking_against_a_naive_reference},
     {"model/groups_by_hand", groups_by_hand},
     {"model/beyond_accuracy_toy_vectors", beyond_accuracy_toy_vectors},
     {"model/checkpoint_roundtrip_graph", checkpoint_roundtrip_graph},
