@@ -5170,6 +5170,8 @@ typedef struct cr__nce {
     const float *Qn, *Kn;
     float *dQn, *dKn;
     const int32_t *pos, *self;
+    const int64_t *mask_ptr; /* row i also leaves out mask_col[mask_ptr[i] ..) (RCL's false */
+    const int32_t *mask_col; /*   negatives; never its positive), or NULL */
     int n, m, d, nt, R;      /* rows, keys, width, tiles, rows per block */
     int64_t ld, dp;          /* the block's row stride; d rounded up to NR */
     float inv_tau, wn;       /* 1 / tau, weight / n */
@@ -5266,16 +5268,23 @@ static void cr__nce_tile(cr__nce *z, int r0, int nr, int t) {
                            z->inv_tau, 0.0f);
     for (i = 0; i < nr; i++) {
         float *s = z->S + i * z->ld + t0, mx, sum;
-        int gi = r0 + i, pi = (z->pos ? z->pos[gi] : gi) - t0, si = (z->self ? z->self[gi] : -1) - t0;
+        int gi = r0 + i, pi = (z->pos ? z->pos[gi] : gi) - t0, si = (z->self ? z->self[gi] : -1) - t0, out = 0;
+        const int32_t *mc = z->mask_ptr ? z->mask_col + z->mask_ptr[gi] : NULL;
+        int64_t nm = z->mask_ptr ? z->mask_ptr[gi + 1] - z->mask_ptr[gi] : 0, k;
         if (pi >= 0 && pi < ct) z->spos[i] = s[pi];
-        if (si >= 0 && si < ct) s[si] = -INFINITY;
+        if (si >= 0 && si < ct) out++, s[si] = -INFINITY;
+        for (k = 0; k < nm; k++) /* left out in this tile: counted once each */
+            if (mc[k] - t0 >= 0 && mc[k] - t0 < ct && mc[k] - t0 != pi && s[mc[k] - t0] != -INFINITY)
+                out++, s[mc[k] - t0] = -INFINITY;
         mx = cr__vmax(s, ct);
-        if (mx == -INFINITY) { /* the left-out entry alone, or NaN logits (cr__vmax skips them) */
+        if (mx == -INFINITY) { /* left-out entries alone, or NaN logits (cr__vmax skips them) */
             memset(s, 0, (size_t)ct * sizeof(float));
-            sum = ct == 1 && si == 0 ? 0.0f : NAN; /* a NaN reaches the loss: the batch check stops */
+            sum = out == ct ? 0.0f : NAN; /* a NaN reaches the loss: the batch check stops */
         } else {
             sum = cr__vexp_sum(s, s, ct, mx);
             if (si >= 0 && si < ct) { sum -= s[si]; s[si] = 0; } /* exp(-inf) is not exactly 0 in cr__expf */
+            for (k = 0; k < nm; k++)
+                if (mc[k] - t0 >= 0 && mc[k] - t0 < ct && mc[k] - t0 != pi) { sum -= s[mc[k] - t0]; s[mc[k] - t0] = 0; }
         }
         z->tmx[(int64_t)i * z->nt + t] = mx;
         z->tsum[(int64_t)i * z->nt + t] = sum;
@@ -5378,48 +5387,79 @@ CR_API double cr_infonce_loss(float *dQ, float *dK, const float *Q, const float 
     return cr_infonce_loss_ex(dQ, dK, Q, K, n, m, d, pos, self, tau, weight, NULL, ws);
 }
 
+/* ADNCE's weighted exponentials, in place: x[j] = exp(x[j] - mx) g_j with the weight
+   g_j = exp(-k2 (tau x[j] - mu)^2) (one exponential of the sum); returns their sum and puts the
+   weights' sum in *gsum. Lanes and order as cr__vexp_sum. */
+static float cr__vexp_gauss(float *x, int64_t n, float mx, float tau, float mu, float k2, float *gsum) {
+    float acc[16], gacc[16], s = 0, g = 0;
+    int64_t j = 0;
+    int k;
+    for (k = 0; k < 16; k++) acc[k] = gacc[k] = 0;
+#ifdef CR__EXPV
+    {
+        cr__expv a[2], b[2], vm = CR__EV_SET1(mx), vt = CR__EV_SET1(tau), vmu = CR__EV_SET1(mu), vk = CR__EV_SET1(-k2);
+        a[0] = a[1] = b[0] = b[1] = CR__EV_SET1(0.0f);
+        for (; j + 16 <= n; j += 16)
+            for (k = 0; k < 16 / CR__EXPV; k++) {
+                cr__expv v = CR__EV_LOAD(x + j + k * CR__EXPV), dd = CR__EV_SUB(CR__EV_MUL(v, vt), vmu);
+                cr__expv lw = CR__EV_MUL(CR__EV_MUL(dd, dd), vk), e = cr__expf_v(CR__EV_ADD(CR__EV_SUB(v, vm), lw));
+                CR__EV_STORE(x + j + k * CR__EXPV, e);
+                a[k] = CR__EV_ADD(a[k], e);
+                b[k] = CR__EV_ADD(b[k], cr__expf_v(lw));
+            }
+        CR__EV_STORE(acc, a[0]);
+        CR__EV_STORE(gacc, b[0]);
+        if (CR__EXPV == 8) { CR__EV_STORE(acc + 8, a[1]); CR__EV_STORE(gacc + 8, b[1]); }
+    }
+#endif
+    for (; j < n; j++) {
+        float dd = x[j] * tau - mu, lw = dd * dd * -k2, e = cr__expf(x[j] - mx + lw);
+        k = (int)(j % 16);
+        x[j] = e;
+        acc[k] += e;
+        gacc[k] += cr__expf(lw);
+    }
+    for (k = 0; k < 16; k++) s += acc[k], g += gacc[k];
+    *gsum = g;
+    return s;
+}
+
 /* One row of the robust form (cr_infonce_loss_ex): s holds the row's logits S_ij on entry and
    its gradient on exit, unscaled (the caller's row weight multiplies it); returns l_i and puts
-   c_i in *conf. */
+   c_i in *conf. The negatives' exponentials are one vector pass (cr__vexp_sum, or
+   cr__vexp_gauss with ADNCE's weights); the left-out entries and the positive are then set to
+   exactly 0 and taken out of the sum. */
 static double cr__infonce_row_ex(float *s, int m, int pi, int si, const int32_t *mc, int64_t nm, float tau,
                                  const cr_infonce_opts *o, float *conf) {
-    float spos = s[pi], mx, P, G = 0, Graw = 0, a = 1.0f, b = 0.0f, wsum = 0, D;
+    float spos = s[pi], mx, P, G, a = 1.0f, b = 0.0f, f = 1.0f, gsum = 0, D;
     int64_t k;
     int j, N = 0;
     if (si >= 0 && si != pi) s[si] = -INFINITY;
     for (k = 0; k < nm; k++)
         if (mc[k] >= 0 && mc[k] < m && mc[k] != pi) s[mc[k]] = -INFINITY;
     mx = cr__vmax(s, m);
-    for (j = 0; j < m; j++)
-        if (j != pi && s[j] != -INFINITY) {
-            N++;
-            if (o->estimator == CR_NCE_ADNCE) {
-                float x = s[j] * tau - o->mu;
-                wsum += cr__expf(-x * x / (2.0f * o->sigma * o->sigma));
-            }
-        }
+    s[pi] = -INFINITY; /* the negatives alone from here */
+    for (j = 0; j < m; j++) N += s[j] != -INFINITY;
     P = cr__expf(spos - mx);
-    for (j = 0; j < m; j++) {
-        float e;
-        if (j == pi || s[j] == -INFINITY) { s[j] = 0; continue; }
-        e = cr__expf(s[j] - mx);
-        if (o->estimator == CR_NCE_ADNCE) { /* the weight, normalised to mean 1 over the row */
-            float x = s[j] * tau - o->mu;
-            e *= cr__expf(-x * x / (2.0f * o->sigma * o->sigma)) * (float)N / wsum;
-        }
-        s[j] = e;
-        Graw += e;
-    }
-    G = Graw;
+    G = o->estimator == CR_NCE_ADNCE
+            ? cr__vexp_gauss(s, m, mx, tau, o->mu, 1.0f / (2.0f * o->sigma * o->sigma), &gsum)
+            : cr__vexp_sum(s, s, m, mx);
+    G -= s[pi], s[pi] = 0; /* exp(-inf) is not exactly 0 in cr__expf */
+    if (si >= 0 && si != pi) G -= s[si], s[si] = 0;
+    for (k = 0; k < nm; k++)
+        if (mc[k] >= 0 && mc[k] < m && mc[k] != pi) G -= s[mc[k]], s[mc[k]] = 0;
+    if (N == 0) G = 0;
+    if (o->estimator == CR_NCE_ADNCE && N > 0) f = (float)N / gsum, G *= f; /* weights of mean 1 over the row */
     if (o->estimator == CR_NCE_DCL && N > 0) {
         float floor_ = (float)N * cr__expf(-1.0f / tau - mx);
         a = 1.0f / (1.0f - o->tau_plus);
         b = -o->tau_plus * (float)N * a;
-        G = (Graw - o->tau_plus * (float)N * P) * a;
+        G = (G - o->tau_plus * (float)N * P) * a;
         if (G < floor_) G = floor_, a = 0, b = 0; /* clamped: a constant */
     }
     D = P + G;
-    for (j = 0; j < m; j++) s[j] *= a / D;
+    f *= a / D;
+    for (j = 0; j < m; j++) s[j] *= f;
     s[pi] = -1.0f + (1.0f + b) * P / D;
     *conf = o->gamma > 0 ? (float)pow((double)(P / D), (double)o->gamma) : 1.0f;
     return log((double)D) - (double)(spos - mx);
@@ -5439,10 +5479,11 @@ CR_API double cr_infonce_loss_ex(float *dQ, float *dK, const float *Q, const flo
     if (n <= 0 || m <= 0) return 0;
     cr_l2norm_rows_forward(Qn, qn, Q, n, d);
     cr_l2norm_rows_forward(Kn, kn, K, m, d);
-    if (!o) { /* the streamed form */
+    if (!o || (o->mask_ptr && o->estimator == CR_NCE_PLAIN && !(o->gamma > 0))) { /* the streamed form */
         cr__nce z;
         memset(&z, 0, sizeof z);
         z.Qn = Qn, z.Kn = Kn, z.dQn = dQn, z.dKn = dKn, z.pos = pos, z.self = self;
+        z.mask_ptr = o ? o->mask_ptr : NULL, z.mask_col = o ? o->mask_col : NULL;
         z.n = n, z.m = m, z.d = d, z.inv_tau = inv_tau, z.wn = weight / (float)n;
         cr__nce_setup(&z, S);
         loss = cr__nce_run(&z, dQ || dK);

@@ -716,7 +716,9 @@ TEST(adam_and_clipping_by_hand) {
    streamed through tiles of 256 keys: its softmax sum now adds per-tile sums in tile order and its dQ adds per-tile
    products, so each batch's gradient differs from the recorded one in its last bits, and the
    loss after two epochs of Adam by about 1e-9 of itself (sgl_ed: 1.0e-9). Those rows are held
-   to the tolerance of non-FMA builds on every build: 1e-6 of the loss, 2e-3 of the metrics. */
+   to the tolerance of non-FMA builds on every build: 1e-6 of the loss, 2e-3 of the metrics. RCL's
+   rows changed their order of summation later (masked rows streamed, the others' exponentials
+   summed in 16 lanes): their losses after two epochs moved by 2e-11 and 5e-9 of themselves. */
 typedef struct golden {
     const char *name;
     cr_model_kind kind;
@@ -767,9 +769,9 @@ static const golden goldens[] = {
     {"recdcl", CR_MODEL_RECDCL, 12, 0x1.f3059241b832cp+1, 0x1.5e77d3024edd4p-4, 0x1.41986cd44c74bp-5,
      0xb697c662529c997cULL, 0},
     {"rcl", CR_MODEL_RCL, 12, 0x1.05634ed2343e3p+0, 0x1.c375419189bc4p-2, 0x1.0a749fcdd1702p-2,
-     0xbf85cf9987940d5aULL, 0},
+     0xbf85cf9987940d5aULL, 1},
     {"rcl_adv_prev_gamma1", CR_MODEL_RCL, 11, 0x1.9bef9c173579fp+0, 0x1.02b4cf23fc7d3p-2, 0x1.2532e153f1c0ep-3,
-     0x8dd6b78a12f470e8ULL, 0},
+     0x8dd6b78a12f470e8ULL, 1},
 };
 
 static void golden_config(cr_config *c, const golden *g) {

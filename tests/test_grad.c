@@ -237,8 +237,9 @@ TEST(infonce_blocks_equal_separate_calls) {
 
 /* The plain form streams its logits through tiles of 256 keys and blocks of 16 micro-kernel
    rows; the robust form with every option neutral (no mask, the plain estimator, gamma 0)
-   still works through whole logit rows with cr_sgemm. The two must agree on shapes that end
-   inside a tile and a block, with and without left-out entries, to float rounding (the sums
+   still works through whole logit rows with cr_sgemm (so does DCL, which RCL's masked rows,
+   streamed, are checked against). The two must agree on shapes that end inside a tile and a
+   block, with and without left-out entries, to float rounding (the sums
    run in different orders: 1e-5 of the loss, 1e-4 of the largest gradient); and the streamed
    form must give the same bits on 1 and 2 threads. */
 TEST(infonce_streamed_equals_whole_rows) {
@@ -252,7 +253,8 @@ TEST(infonce_streamed_equals_whole_rows) {
         float *g[3], *h[3];
         float *ws = (float *)malloc(sizeof(float) * (size_t)cr_infonce_workspace(n, m, d));
         int32_t *pos = (int32_t *)malloc(sizeof(int32_t) * (size_t)n),
-                *self = (int32_t *)malloc(sizeof(int32_t) * (size_t)n);
+                *self = (int32_t *)malloc(sizeof(int32_t) * (size_t)n), *mc = (int32_t *)malloc(sizeof(int32_t) * 4 * n);
+        int64_t *mp = (int64_t *)malloc(sizeof(int64_t) * (size_t)(n + 1));
         cr_rng r;
         cr_rng_seed(&r, 40 + (uint64_t)sh);
         randn(q, (int64_t)n * d, &r, 1.0f);
@@ -265,18 +267,30 @@ TEST(infonce_streamed_equals_whole_rows) {
             g[i] = (float *)calloc((size_t)n * d, sizeof(float));
             h[i] = (float *)calloc((size_t)m * d, sizeof(float));
         }
-        for (variant = 0; variant < 2; variant++) {
+        mp[0] = 0; /* RCL's false negatives: up to 4 per row, duplicates and the positive among them */
+        for (i = 0; i < n; i++) {
+            int64_t c = mp[i], e, ne = (int64_t)cr_rng_below(&r, 5);
+            for (e = 0; e < ne; e++, c++) mc[c] = e == 3 ? pos[i] : e == 2 ? mc[c - 1] : (int32_t)cr_rng_below(&r, (uint32_t)m);
+            mp[i + 1] = c;
+        }
+        for (variant = 0; variant < 3; variant++) {
+            /* variant 2: masked rows streamed against the whole-row DCL at tau_plus 0 (the same loss:
+               its floor N exp(-1/tau) never exceeds the sum of N negatives whose cosines are >= -1) */
             const int32_t *sf = variant ? self : NULL;
+            cr_infonce_opts om = o, od = o;
             double ls, lw, lw2, worst = 0, top = 0;
+            om.mask_ptr = od.mask_ptr = mp, om.mask_col = od.mask_col = mc, od.estimator = CR_NCE_DCL;
             for (i = 0; i < 3; i++) {
                 memset(g[i], 0, sizeof(float) * (size_t)n * d);
                 memset(h[i], 0, sizeof(float) * (size_t)m * d);
             }
             cr_set_num_threads(1);
-            ls = cr_infonce_loss(g[0], h[0], q, k, n, m, d, pos, sf, 0.2f, 0.9f, ws);
-            lw = cr_infonce_loss_ex(g[1], h[1], q, k, n, m, d, pos, sf, 0.2f, 0.9f, &o, ws);
+            ls = variant < 2 ? cr_infonce_loss(g[0], h[0], q, k, n, m, d, pos, sf, 0.2f, 0.9f, ws)
+                             : cr_infonce_loss_ex(g[0], h[0], q, k, n, m, d, pos, sf, 0.2f, 0.9f, &om, ws);
+            lw = cr_infonce_loss_ex(g[1], h[1], q, k, n, m, d, pos, sf, 0.2f, 0.9f, variant < 2 ? &o : &od, ws);
             cr_set_num_threads(2);
-            lw2 = cr_infonce_loss(g[2], h[2], q, k, n, m, d, pos, sf, 0.2f, 0.9f, ws);
+            lw2 = variant < 2 ? cr_infonce_loss(g[2], h[2], q, k, n, m, d, pos, sf, 0.2f, 0.9f, ws)
+                              : cr_infonce_loss_ex(g[2], h[2], q, k, n, m, d, pos, sf, 0.2f, 0.9f, &om, ws);
             CHECKF(lw2 == ls, "%dx%dx%d: loss %a on 2 threads, %a on 1", n, m, d, lw2, ls);
             cr_set_num_threads(t0);
             CHECK(!memcmp(g[0], g[2], sizeof(float) * (size_t)n * d) &&
@@ -292,10 +306,10 @@ TEST(infonce_streamed_equals_whole_rows) {
                 worst = fmax(worst, fabs(h[0][i] - h[1][i]));
             }
             CHECKF(worst <= 1e-4 * top, "%dx%dx%d%s: gradients differ by %g (largest %g)", n, m, d,
-                   variant ? " with self" : "", worst, top);
+                   variant == 2 ? " with self and masks" : variant ? " with self" : "", worst, top);
         }
         for (i = 0; i < 3; i++) { free(g[i]); free(h[i]); }
-        free(q); free(k); free(ws); free(pos); free(self);
+        free(q); free(k); free(ws); free(pos); free(self); free(mc); free(mp);
     }
 }
 
@@ -406,29 +420,31 @@ static double nce_ex_f(double *x, void *c) {
 /* Every robust variant against central differences of the double reference: a masked
    candidate, DCL (unclamped and clamped), ADNCE, confidence weights, with left-out entries. */
 TEST(infonce_robust_gradcheck) {
-    enum { N = 6, M = 9, D = 5 };
-    float q[(N + M) * D], g[(N + M) * D], *ws = (float *)malloc(sizeof(float) * (size_t)cr_infonce_workspace(N, M, D));
-    double x[(N + M) * D], ga[(N + M) * D], gn[(N + M) * D], wfix[N * M], cfix[N], l;
+    enum { N = 6, MX = 37, D = 5 }; /* m = 9, and 37: two 16-lane passes and a tail */
+    float q[(N + MX) * D], g[(N + MX) * D], *ws = (float *)malloc(sizeof(float) * (size_t)cr_infonce_workspace(N, MX, D));
+    double x[(N + MX) * D], ga[(N + MX) * D], gn[(N + MX) * D], wfix[N * MX], cfix[N], l;
     int32_t pos[N] = {3, 0, 8, 1, 4, 4}, self[N] = {0, 2, 1, 5, 6, 7}, mc[7] = {1, 2, 8, 0, 5, 7, 3};
     int64_t mp[N + 1] = {0, 2, 2, 4, 5, 5, 7}; /* row 2 lists its own positive: kept */
-    static const struct { int est; float tp, mu, sigma, gamma; int self, mask; } v[] = {
+    static const struct robust_variant { int est; float tp, mu, sigma, gamma; int self, mask; } v[] = {
         {CR_NCE_PLAIN, 0, 0, 1, 0, 0, 1},      {CR_NCE_DCL, 0.1f, 0, 1, 0, 1, 1}, {CR_NCE_DCL, 0.95f, 0, 1, 0, 0, 0},
         {CR_NCE_ADNCE, 0, 0.4f, 0.6f, 0, 1, 1}, {CR_NCE_PLAIN, 0, 0, 1, 0.5f, 0, 1}, {CR_NCE_DCL, 0.05f, 0, 1, 0.3f, 1, 1},
         {CR_NCE_ADNCE, 0, 0.7f, 1.0f, 0.2f, 0, 0},
     };
     nce_ex_ctx k;
     cr_rng r;
-    size_t t;
-    int i;
+    size_t t, nv = sizeof v / sizeof v[0];
+    int i, M;
     cr_rng_seed(&r, 24);
-    for (t = 0; t < sizeof v / sizeof v[0]; t++) {
+    for (t = 0; t < 2 * nv; t++) {
+        const struct robust_variant *w = &v[t % nv];
+        M = t < nv ? 9 : MX;
         randn(q, (N + M) * D, &r, 1.0f);
         memset(g, 0, sizeof g);
         memset(&k, 0, sizeof k);
-        k.n = N; k.m = M; k.d = D; k.pos = pos; k.self = v[t].self ? self : NULL;
-        k.mp = v[t].mask ? mp : NULL; k.mc = mc; k.wfix = wfix; k.cfix = cfix;
-        k.o.mask_ptr = k.mp; k.o.mask_col = mc; k.o.estimator = v[t].est; k.o.tau_plus = v[t].tp;
-        k.o.mu = v[t].mu; k.o.sigma = v[t].sigma; k.o.gamma = v[t].gamma;
+        k.n = N; k.m = M; k.d = D; k.pos = pos; k.self = w->self ? self : NULL;
+        k.mp = w->mask ? mp : NULL; k.mc = mc; k.wfix = wfix; k.cfix = cfix;
+        k.o.mask_ptr = k.mp; k.o.mask_col = mc; k.o.estimator = w->est; k.o.tau_plus = w->tp;
+        k.o.mu = w->mu; k.o.sigma = w->sigma; k.o.gamma = w->gamma;
         l = cr_infonce_loss_ex(g, g + N * D, q, q + N * D, N, M, D, pos, k.self, 0.3f, 0.7f, &k.o, ws);
         for (i = 0; i < (N + M) * D; i++) { x[i] = q[i]; ga[i] = g[i]; }
         k.fill = 1;
@@ -439,7 +455,7 @@ TEST(infonce_robust_gradcheck) {
     }
     /* options at their neutral values: the plain kernel's numbers */
     {
-        float h[(N + M) * D];
+        float h[(N + MX) * D];
         double l0;
         memset(&k.o, 0, sizeof k.o);
         k.o.sigma = 1;
