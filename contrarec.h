@@ -175,8 +175,8 @@
       5. data          id maps, interactions, loaders, splits, synthetic data, item features,
                        datasets
       6. augmentation  edge/node dropout, random-walk subgraphs, SimGCL noise, feature masking
-      7. losses        BPR, InfoNCE (in-batch, NT-Xent; streamed through tiles of keys, as the
-                       next-item softmax), L2, softmax CE; the projection head;
+      7. losses        BPR, InfoNCE (in-batch, NT-Xent, RCL's robust forms; streamed through
+                       tiles of keys, as the next-item softmax), L2, softmax CE; the projection head;
                        batch normalisation; Barlow Twins, polynomial uniformity, cosine
                        to stop-gradient targets (RecDCL)
       8. models        the model interface (8a), configuration (8b), the model object (8c),
@@ -188,7 +188,8 @@
                        backprop through time (8m), GRU4Rec, CL4SRec (8n, 8o), and the model
                        table (8p)
       9. training      Adam, the epoch loop shared by every model, cr_fit (model selection)
-     10. evaluation    full-ranking metrics, top-k recommendation, fold-in, candidate scores
+     10. evaluation    full-ranking metrics (the item table scored, masked and ranked a tile at
+                       a time), top-k recommendation, fold-in, candidate scores
      11. I/O           checkpoints and .npy export
      12. pictures      SVG line and grouped bar charts, exact t-SNE, embedding maps
 
