@@ -2140,6 +2140,7 @@ CR_API void cr_rng_jump(cr_rng *r) {
 
 #define CR__SGEMM_KC 256  /* k-slice: a KC x NR B panel (32 KB for AVX-512) stays in L1 */
 #define CR__SGEMM_L2A (1 << 17)          /* floats of packed A to keep in L2 (512 KB, half of it) */
+#define CR__SGEMM_L2B (1 << 18)          /* packed B this small (1 MB) stays in L2 while rows sweep it */
 #define CR__SGEMM_NC 4096              /* KC x NC B block lives in L3; a multiple of every NR */
 #define CR__SGEMM_ABLOCK (1 << 22)        /* max floats of packed A kept at once (16 MB) */
 #define CR__SGEMM_KSPLIT 1024             /* split-k chunk length */
@@ -2291,6 +2292,14 @@ static void cr__sgemm_macro(int mb, int nc, int kc, int mc, float alpha, const f
                             float beta, float *C, size_t ldc, int r0, int r1, int c0, int c1)
 {
     int ic, jr, ir;
+    if ((size_t)nc * kc <= CR__SGEMM_L2B) { /* B fits in L2: sweep each row panel along C's rows */
+        for (ir = r0; ir < r1; ir += CR__SGEMM_MR)
+            for (jr = c0; jr < c1; jr += CR__SGEMM_NR)
+                cr__sgemm_tile(kc, Ap + (size_t)(ir / CR__SGEMM_MR) * ps, Bp + (size_t)jr * kc, C + (size_t)ir * ldc + jr,
+                               ldc, mb - ir < CR__SGEMM_MR ? mb - ir : CR__SGEMM_MR,
+                               nc - jr < CR__SGEMM_NR ? nc - jr : CR__SGEMM_NR, alpha, beta);
+        return;
+    }
     for (ic = r0; ic < r1; ic += mc) {
         int ie = ic + mc < r1 ? ic + mc : r1;
         for (jr = c0; jr < c1; jr += CR__SGEMM_NR) {

@@ -66,6 +66,22 @@ TEST(gemm_matches_naive_odd_shapes) {
     (void)cases;
 }
 
+/* The macro-kernel sweeps rows along C when a packed B block fits in L2 (nc kc <= 2^18 floats)
+   and columns of the A block otherwise: shapes on both sides of that line, ragged at every edge. */
+TEST(gemm_matches_naive_both_loop_orders) {
+    static const int shapes[][3] = {{37, 1700, 150}, {37, 2000, 300}, {29, 4100, 70}};
+    cr_rng r;
+    int s, ta, tb;
+    cr_rng_seed(&r, 5);
+    for (s = 0; s < 3; s++)
+        for (ta = 0; ta < 2; ta++)
+            for (tb = 0; tb < 2; tb++) {
+                const int *x = shapes[s];
+                double e = gemm_check(ta, tb, x[0], x[1], x[2], 0.7f, ta ? 0.0f : 0.5f, tb * 3, &r);
+                CHECKF(e < 1e-5, "ta=%d tb=%d %dx%dx%d: rel err %g", ta, tb, x[0], x[1], x[2], e);
+            }
+}
+
 /* alpha == 0 (or k == 0) is C = beta C: A and B are not read, even when they hold NaN. */
 TEST(gemm_alpha_zero_reads_neither_operand) {
     float A[12], B[12], C[9];
@@ -226,6 +242,7 @@ TEST(bipartite_graph_and_normalisation) {
 
 const crt_case crt_kernels[] = {
     {"kernels/gemm_matches_naive_odd_shapes", gemm_matches_naive_odd_shapes},
+    {"kernels/gemm_matches_naive_both_loop_orders", gemm_matches_naive_both_loop_orders},
     {"kernels/gemm_alpha_zero_reads_neither_operand", gemm_alpha_zero_reads_neither_operand},
     {"kernels/gemm_large_and_skinny", gemm_large_and_skinny},
     {"kernels/gemm_k0_and_empty", gemm_k0_and_empty},
