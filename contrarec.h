@@ -396,6 +396,13 @@ CR_API cr_status cr_csr_transpose(cr_csr *At, const cr_csr *A);
 /* Y = A X with X (ncols x d) and Y (nrows x d) row-major, d >= 1. Y is overwritten. Threads get
    row ranges of equal nnz; SIMD runs over d. */
 CR_API void cr_spmm(const cr_csr *A, const float *X, int d, float *Y);
+/* bfloat16 (a float32's high 16 bits): cr_bf16_from_f32 rounds to nearest, ties to even (NaN
+   stays NaN, beyond the largest bf16 becomes infinity); cr_bf16_to_f32 is exact. */
+CR_API void cr_bf16_from_f32(uint16_t *dst, const float *src, int64_t n);
+CR_API void cr_bf16_to_f32(float *dst, const uint16_t *src, int64_t n);
+/* cr_spmm with X's rows stored as bfloat16 and float32 sums: Y is cr_spmm of the widened X, bit
+   for bit, from half the bytes gathered (cr_config.precision). */
+CR_API void cr_spmm_bf16(const cr_csr *A, const uint16_t *X, int d, float *Y);
 
 /* What this machine's cores reach, measured in about a second on the current thread count,
    for the cost model of cr_phase_cost: cr_sgemm's rate on a 1024^3 product, and the bandwidth
@@ -852,7 +859,14 @@ typedef struct cr_config {
     int l2_recbole;     /* NCL: 1 takes RecBole's EmbLoss (the NCL authors' L2), reg * (|U|_F + |P|_F +
                            |N|_F) / batch on the batch's ego rows, norms not squared; 0 the squared
                            form of l2_selfrec 0 (default) */
+    int precision;      /* the graph encoder's propagated tables (LightGCN, SGL, SimGCL, XSimGCL, NCL, RCL):
+                           CR_PRECISION_F32 (default) or CR_PRECISION_BF16, bfloat16 rows summed in float32
+                           (half the bytes each propagation gathers; parameters, gradients and Adam stay
+                           float32) */
 } cr_config;
+
+/* The propagated tables' number format (cr_config.precision). */
+enum { CR_PRECISION_F32 = 1, CR_PRECISION_BF16 = 2 };
 
 /* How a graph model draws its ego tables (cr_config.init). FIXED: U(-0.1 sqrt 3, 0.1 sqrt 3),
    standard deviation 0.1 whatever the table's size (LightGCN's official code draws N(0, 0.1)).
@@ -2733,6 +2747,14 @@ static int64_t cr__csr_part_start(const cr_csr *A, int t, int nparts) {
 #define CR__SPMM_PREFETCH(p) ((void)(p))
 #endif
 
+/* A bfloat16 widened to float32: exact. */
+static CR__INLINE float cr__bf16_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
 /* The vector vocabulary the one kernel is written in, per ISA: W lanes, full loads/stores
    (unaligned: rows of a view start anywhere), a partial load/store of the first n lanes that
    never touches memory past lane n-1 (zero-filled), and multiply-add. CR__SPV_NACC vectors of
@@ -2751,6 +2773,8 @@ typedef __mmask16 cr__spv_tail;
 #define CR__SPV_TAIL(n) ((__mmask16)((1u << (n)) - 1u))
 #define CR__SPV_LOADN(p, m) _mm512_maskz_loadu_ps(m, p)
 #define CR__SPV_STOREN(p, v, m) _mm512_mask_storeu_ps(p, m, v)
+#define CR__SPV_LOADH(p) /* 16 bfloat16: widened to 32 bits, moved to the high half */ \
+    _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(p))), 16))
 /* Adam's (cr__adam_span): the masked sqrt, as g++ -O2 warns of the plain one's undefined source */
 #define CR__SPV_MUL(a, b) _mm512_mul_ps(a, b)
 #define CR__SPV_SUB(a, b) _mm512_sub_ps(a, b)
@@ -2771,6 +2795,8 @@ static const int32_t cr__spv_lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 
 #define CR__SPV_TAIL(n) _mm256_loadu_si256((const __m256i *)(const void *)(cr__spv_lanes + 8 - (n)))
 #define CR__SPV_LOADN(p, m) _mm256_maskload_ps(p, m)
 #define CR__SPV_STOREN(p, v, m) _mm256_maskstore_ps(p, m, v)
+#define CR__SPV_LOADH(p) \
+    _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))), 16))
 #define CR__SPV_MUL(a, b) _mm256_mul_ps(a, b)
 #define CR__SPV_SUB(a, b) _mm256_sub_ps(a, b)
 #define CR__SPV_DIV(a, b) _mm256_div_ps(a, b)
@@ -2784,6 +2810,7 @@ typedef __m128 cr__spv;
 #define CR__SPV_ADD(a, b) _mm_add_ps(a, b)
 #define CR__SPV_MADD(w, x, acc) _mm_add_ps(_mm_mul_ps(w, x), acc)
 #define CR__SPV_STORE(p, v) _mm_storeu_ps(p, v)
+#define CR__SPV_LOADH(p) _mm_castsi128_ps(_mm_unpacklo_epi16(_mm_setzero_si128(), _mm_loadl_epi64((const __m128i *)(const void *)(p))))
 #else
 typedef float32x4_t cr__spv;
 #define CR__SPV_ZERO() vdupq_n_f32(0.0f)
@@ -2796,6 +2823,7 @@ typedef float32x4_t cr__spv;
 #define CR__SPV_MADD(w, x, acc) vmlaq_f32(acc, w, x)
 #endif
 #define CR__SPV_STORE(p, v) vst1q_f32(p, v)
+#define CR__SPV_LOADH(p) vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16))
 #endif
 /* No masked moves here: a partial vector of n = 1..3 lanes goes through a 4-float buffer. */
 typedef int cr__spv_tail;
@@ -2832,23 +2860,33 @@ typedef int cr__spv_tail;
 #define CR__SPV_TAIL(n) (n)
 #define CR__SPV_LOADN(p, m) ((void)(m), *(p))
 #define CR__SPV_STOREN(p, v, m) ((void)(m), *(p) = (v))
+#define CR__SPV_LOADH(p) cr__bf16_f32(*(p))
 #endif
 
+/* The first n (< W) bfloat16 lanes of a row, the rest zero, never reading past lane n-1 (tails
+   only: d not a multiple of the vector width). */
+CR__SPMM_INLINE cr__spv cr__spv_loadhn(const uint16_t *p, int n) {
+    uint16_t b[CR__SPV_W > 1 ? CR__SPV_W : 2] = {0};
+    memcpy(b, p, (size_t)n * sizeof(uint16_t));
+    return CR__SPV_LOADH(b);
+}
+
 /* Rows r0..r1-1 of one column panel: nv full vectors plus, if has_tail, a partial one of `tail`
-   lanes. X and Y point at the panel's first column; rows are d floats apart. nv, has_tail and
-   `exact` are compile-time constants at every call, so acc[] lives in registers and no test is
-   left in the loop; `exact` (rows start on a cache line, no tail) prefetches a fixed number of
-   lines. Entries are prefetched `dist` ahead over the thread's whole range [.., pend), so the rows
-   of the next CSR rows are in flight before this one ends. val == NULL reads a single 1.0f
-   (vmask = 0) instead of branching: fma(1, x, a) == x + a, so it is the all-ones matrix, bit for
-   bit, and costs no second copy of the loop. */
+   lanes. X and Y point at the panel's first column; rows are d elements apart, floats or (half)
+   bfloat16 widened as they load. nv, has_tail, `exact` and `half` are compile-time constants at
+   every call, so acc[] lives in registers and no test is left in the loop; `exact` (rows start
+   on a cache line, no tail) prefetches a fixed number of lines. Entries are prefetched `dist`
+   ahead over the thread's whole range [.., pend), so the rows of the next CSR rows are in flight
+   before this one ends. val == NULL reads a single 1.0f (vmask = 0) instead of branching:
+   fma(1, x, a) == x + a, so it is the all-ones matrix, bit for bit, and costs no second copy of
+   the loop. */
 CR__SPMM_INLINE void cr__spmm_panel(const int64_t *rowptr, const int32_t *col, const float *val,
                                     int64_t vmask, int64_t r0, int64_t r1, int64_t pend,
-                                    const float *X, int64_t d, float *Y, const int nv,
-                                    const int has_tail, int tail, const int exact, int64_t dist) {
+                                    const void *X, int64_t d, float *Y, const int nv,
+                                    const int has_tail, int tail, const int exact, int64_t dist, const int half) {
     cr__spv acc[CR__SPV_NACC + 1];
     const cr__spv_tail m = CR__SPV_TAIL(has_tail ? tail : 0);
-    const int64_t bytes = (int64_t)(nv * CR__SPV_W + (has_tail ? tail : 0)) * (int64_t)sizeof(float);
+    const int64_t esz = half ? 2 : 4, bytes = (int64_t)(nv * CR__SPV_W + (has_tail ? tail : 0)) * esz;
     int64_t r, p, off;
     int k;
     for (r = r0; r < r1; r++) {
@@ -2856,17 +2894,21 @@ CR__SPMM_INLINE void cr__spmm_panel(const int64_t *rowptr, const int32_t *col, c
         float *y = Y + r * d;
         for (k = 0; k < nv + has_tail; k++) acc[k] = CR__SPV_ZERO();
         for (p = rowptr[r]; p < e; p++) {
-            const float *x = X + (int64_t)col[p] * d;
-            const char *nx = (const char *)(X + (int64_t)col[p + dist < pend ? p + dist : pend - 1] * d);
+            const char *x = (const char *)X + (int64_t)col[p] * d * esz;
+            const char *nx = (const char *)X + (int64_t)col[p + dist < pend ? p + dist : pend - 1] * d * esz;
             const cr__spv w = CR__SPV_SET1(val[p & vmask]);
             if (exact) {
-                for (k = 0; k < (nv * CR__SPV_W * (int)sizeof(float) + 63) / 64; k++) CR__SPMM_PREFETCH(nx + 64 * k);
+                for (k = 0; k < (nv * CR__SPV_W * (int)esz + 63) / 64; k++) CR__SPMM_PREFETCH(nx + 64 * k);
             } else { /* the row may straddle one more line than its size needs */
                 for (off = 0; off < bytes; off += 64) CR__SPMM_PREFETCH(nx + off);
                 CR__SPMM_PREFETCH(nx + bytes - 1);
             }
-            for (k = 0; k < nv; k++) acc[k] = CR__SPV_MADD(w, CR__SPV_LOAD(x + k * CR__SPV_W), acc[k]);
-            if (has_tail) acc[nv] = CR__SPV_MADD(w, CR__SPV_LOADN(x + nv * CR__SPV_W, m), acc[nv]);
+            for (k = 0; k < nv; k++)
+                acc[k] = CR__SPV_MADD(w, half ? CR__SPV_LOADH((const uint16_t *)(const void *)x + k * CR__SPV_W)
+                                              : CR__SPV_LOAD((const float *)(const void *)x + k * CR__SPV_W), acc[k]);
+            if (has_tail)
+                acc[nv] = CR__SPV_MADD(w, half ? cr__spv_loadhn((const uint16_t *)(const void *)x + nv * CR__SPV_W, tail)
+                                               : CR__SPV_LOADN((const float *)(const void *)x + nv * CR__SPV_W, m), acc[nv]);
         }
         for (k = 0; k < nv; k++) CR__SPV_STORE(y + k * CR__SPV_W, acc[k]);
         if (has_tail) CR__SPV_STOREN(y + nv * CR__SPV_W, acc[nv], m);
@@ -2874,18 +2916,20 @@ CR__SPMM_INLINE void cr__spmm_panel(const int64_t *rowptr, const int32_t *col, c
 }
 
 /* Instantiates the panel kernel for every register count (the switch makes nv a constant). */
-static void cr__spmm_panel_any(const cr_csr *A, int64_t r0, int64_t r1, const float *X, int64_t d,
-                               float *Y, int nv, int tail, int64_t dist) {
+static void cr__spmm_panel_any(const cr_csr *A, int64_t r0, int64_t r1, const void *X, int64_t d,
+                               float *Y, int nv, int tail, int64_t dist, int half) {
     static const float one = 1.0f;
     const int64_t *rp = A->rowptr, pend = A->rowptr[r1], vm = A->val ? -1 : 0;
     const int32_t *c = A->col;
     const float *v = A->val ? A->val : &one;
-    const int exact = tail == 0 && (((uintptr_t)X | (uintptr_t)(d * (int64_t)sizeof(float))) & 63) == 0;
-#define CR__SPMM_NV(n)                                                                             \
-    case n:                                                                                       \
-        if (exact) cr__spmm_panel(rp, c, v, vm, r0, r1, pend, X, d, Y, n, 0, 0, 1, dist);   \
-        else if (tail) cr__spmm_panel(rp, c, v, vm, r0, r1, pend, X, d, Y, n, 1, tail, 0, dist); \
-        else cr__spmm_panel(rp, c, v, vm, r0, r1, pend, X, d, Y, n, 0, 0, 0, dist);         \
+    const int exact = tail == 0 && (((uintptr_t)X | (uintptr_t)(d * (half ? 2 : 4))) & 63) == 0;
+#define CR__SPMM_CALL(n, h)                                                                                    \
+    if (exact) cr__spmm_panel(rp, c, v, vm, r0, r1, pend, X, d, Y, n, 0, 0, 1, dist, h);                      \
+    else if (tail) cr__spmm_panel(rp, c, v, vm, r0, r1, pend, X, d, Y, n, 1, tail, 0, dist, h);               \
+    else cr__spmm_panel(rp, c, v, vm, r0, r1, pend, X, d, Y, n, 0, 0, 0, dist, h);
+#define CR__SPMM_NV(n)                                                                                         \
+    case n:                                                                                                   \
+        if (half) { CR__SPMM_CALL(n, 1) } else { CR__SPMM_CALL(n, 0) }                                        \
         break;
     switch (nv) {
         CR__SPMM_NV(0)
@@ -2900,6 +2944,7 @@ static void cr__spmm_panel_any(const cr_csr *A, int64_t r0, int64_t r1, const fl
         CR__SPMM_NV(8)
     }
 #undef CR__SPMM_NV
+#undef CR__SPMM_CALL
 }
 
 /* Rows r0..r1-1 of Y, one sweep over the rows per column panel of at most CR__SPV_NACC vectors
@@ -2908,9 +2953,9 @@ static void cr__spmm_panel_any(const cr_csr *A, int64_t r0, int64_t r1, const fl
    splitting more finely than the registers force (to keep the gathered columns of X in L3) was
    measured and only costs: every sweep pays the per-entry overhead again. The prefetch distance is
    a fixed number of lines in flight, so narrow panels look further ahead in entries. */
-static void cr__spmm_rows(const cr_csr *A, int64_t r0, int64_t r1, const float *X, int d, float *Y) {
-    const int fullv = d / CR__SPV_W, tail = d % CR__SPV_W;
-    int line = 64 / (CR__SPV_W * (int)sizeof(float)), vper = CR__SPV_NACC, c0;
+static void cr__spmm_rows(const cr_csr *A, int64_t r0, int64_t r1, const void *X, int d, float *Y, int half) {
+    const int fullv = d / CR__SPV_W, tail = d % CR__SPV_W, esz = half ? 2 : 4;
+    int line = 64 / (CR__SPV_W * 4), vper = CR__SPV_NACC, c0;
     if (r0 >= r1) return;
     if (line > vper) line = vper;
     if (fullv > vper) { /* equal panels, rounded up to whole lines */
@@ -2920,28 +2965,54 @@ static void cr__spmm_rows(const cr_csr *A, int64_t r0, int64_t r1, const float *
     }
     for (c0 = 0; c0 < d;) {
         const int left = fullv - c0 / CR__SPV_W, nv = left <= vper ? left : vper, t = left <= vper ? tail : 0;
-        const int64_t lines = ((int64_t)(nv * CR__SPV_W + t) * (int64_t)sizeof(float) + 63) / 64;
-        cr__spmm_panel_any(A, r0, r1, X + c0, d, Y + c0, nv, t, CR__SPMM_PF_LINES / lines > 4 ? CR__SPMM_PF_LINES / lines : 4);
+        const int64_t lines = ((int64_t)(nv * CR__SPV_W + t) * esz + 63) / 64;
+        cr__spmm_panel_any(A, r0, r1, (const char *)X + (int64_t)c0 * esz, d, Y + c0, nv, t,
+                           CR__SPMM_PF_LINES / lines > 4 ? CR__SPMM_PF_LINES / lines : 4, half);
         c0 += nv * CR__SPV_W + t;
     }
 }
 
-CR_API void cr_spmm(const cr_csr *A, const float *X, int d, float *Y) {
+/* Y = A X over row ranges of equal work per thread; X float32 or (half) bfloat16. */
+static void cr__spmm(const cr_csr *A, const void *X, int half, int d, float *Y) {
     int nparts = cr__nthreads(), t;
     CR_ASSERT(d >= 1);
     if (A->nrows <= 0) return;
     /* the matrix, one gathered row of X per entry (from cache at best), Y written once */
-    cr__prof_count(2.0 * (double)A->nnz * d,
-                   8.0 * (double)(A->nrows + 1) + (double)A->nnz * (8.0 + 4.0 * d) + 4.0 * (double)A->nrows * d);
+    cr__prof_count(2.0 * (double)A->nnz * d, 8.0 * (double)(A->nrows + 1) +
+                                             (double)A->nnz * (8.0 + (half ? 2.0 : 4.0) * d) + 4.0 * (double)A->nrows * d);
     if (((double)A->nnz + (double)A->nrows) * d < (double)CR__SPMM_SERIAL_WORK) nparts = 1; /* not worth a fork */
     if (nparts > A->nrows) nparts = (int)A->nrows;
     if (nparts <= 1) {
-        cr__spmm_rows(A, 0, A->nrows, X, d, Y);
+        cr__spmm_rows(A, 0, A->nrows, X, d, Y, half);
         return;
     }
 CR__OMP(parallel for schedule(static, 1) num_threads(nparts))
     for (t = 0; t < nparts; t++)
-        cr__spmm_rows(A, cr__csr_part_start(A, t, nparts), cr__csr_part_start(A, t + 1, nparts), X, d, Y);
+        cr__spmm_rows(A, cr__csr_part_start(A, t, nparts), cr__csr_part_start(A, t + 1, nparts), X, d, Y, half);
+}
+
+CR_API void cr_spmm(const cr_csr *A, const float *X, int d, float *Y) { cr__spmm(A, X, 0, d, Y); }
+
+CR_API void cr_spmm_bf16(const cr_csr *A, const uint16_t *X, int d, float *Y) { cr__spmm(A, X, 1, d, Y); }
+
+/* Round to nearest, ties to even, on the bits: a NaN keeps its sign and becomes quiet. */
+static uint16_t cr__f32_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+CR_API void cr_bf16_from_f32(uint16_t *dst, const float *src, int64_t n) {
+    int64_t i;
+    CR__OMP(parallel for schedule(static) if (n > 65536))
+    for (i = 0; i < n; i++) dst[i] = cr__f32_bf16(src[i]);
+}
+
+CR_API void cr_bf16_to_f32(float *dst, const uint16_t *src, int64_t n) {
+    int64_t i;
+    CR__OMP(parallel for schedule(static) if (n > 65536))
+    for (i = 0; i < n; i++) dst[i] = cr__bf16_f32(src[i]);
 }
 
 static double cr__bw_pass(float *y, const float *x, int64_t n, int reps) {
@@ -5958,7 +6029,7 @@ static const cr__cfg_field cr__config_fields[] = {
     CR__CF(gamma, CR__T_F32, CR_OFF), CR__CF(adv, CR__T_I32, -1),
     CR__CF(item_repr, CR__T_I32, 0), CR__CF(attr_w, CR__T_F32, CR_OFF), CR__CF(attr_tau, CR__T_F32, 0),
     CR__CF(fm_w, CR__T_F32, CR_OFF), CR__CF(fm_rate, CR__T_F32, 0), CR__CF(fm_corr, CR__T_I32, -1),
-    CR__CF(init, CR__T_I32, 0), CR__CF(l2_recbole, CR__T_I32, 0),
+    CR__CF(init, CR__T_I32, 0), CR__CF(l2_recbole, CR__T_I32, 0), CR__CF(precision, CR__T_I32, 0),
 };
 #undef CR__CF
 #define CR__CFG_V1 22
@@ -6072,6 +6143,7 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     if (c->fm_corr == -1) c->fm_corr = 0;
     if (!c->init) /* why per model: cr__graph_plan */
         c->init = o->first_layer || c->model == CR_MODEL_RECDCL ? CR_INIT_XAVIER : CR_INIT_FIXED;
+    if (!c->precision) c->precision = CR_PRECISION_F32;
     /* range checks: every field, before any work */
     if (c->dim < 1 || c->dim > CR__MAX_DIM) return cr__fail(CR_ERR_INVALID, "config %s: dim %d is outside 1..%d", name, c->dim, CR__MAX_DIM);
     if (o->layers && (c->layers < 1 || c->layers > CR__MAX_LAYERS)) return cr__fail(CR_ERR_INVALID, "config %s: layers %d is outside 1..%d", name, c->layers, CR__MAX_LAYERS);
@@ -6117,6 +6189,11 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     if (!(c->nce_mu >= -1 && c->nce_mu <= 1)) return cr__fail(CR_ERR_INVALID, "config %s: nce_mu %g is outside [-1, 1] (a cosine)", name, (double)c->nce_mu);
     if (!(c->nce_sigma > 0 && c->nce_sigma <= 100)) return cr__fail(CR_ERR_INVALID, "config %s: nce_sigma %g is outside (0, 100]", name, (double)c->nce_sigma);
     if (!(c->gamma >= 0 && c->gamma <= 100)) return cr__fail(CR_ERR_INVALID, "config %s: gamma %g is outside [0, 100]", name, (double)c->gamma);
+    if (c->precision != CR_PRECISION_F32 && c->precision != CR_PRECISION_BF16)
+        return cr__fail(CR_ERR_INVALID, "config %s: precision %d is not f32 (1) or bf16 (2)", name, c->precision);
+    if (c->precision == CR_PRECISION_BF16 && (!o->layers || c->model == CR_MODEL_RECDCL))
+        return cr__fail(CR_ERR_INVALID, "config %s: precision bf16 is for the graph encoder's propagation (LightGCN, SGL, "
+                        "SimGCL, XSimGCL, NCL, RCL)", name);
     if (c->adv < 0 || c->adv > CR_ADV_PREV) return cr__fail(CR_ERR_INVALID, "config %s: adv %d is not exact (1), prev (2) or -1 (random noise)", name, c->adv);
     if (c->model != CR_MODEL_RCL && (c->nce_mask || c->nce_est || c->gamma > 0 || c->adv))
         return cr__fail(CR_ERR_INVALID, "config %s: nce_mask, nce_est, gamma and adv are RCL's (model rcl)", name);
@@ -6162,6 +6239,7 @@ typedef struct cr__graph {
     cr_csr views[2][CR__MAX_LAYERS]; /* SGL's augmented graphs of the current epoch */
     int views_epoch;
     float *final, *t0, *t1; /* inference embeddings (n_nodes x dim) and propagation scratch */
+    uint16_t *th;           /* precision bf16: the table each propagation gathers (n_nodes x dim), else NULL */
     /* training buffers (arena) */
     float *F, *dF;          /* the training pass's output (N, d) and its gradient */
     float *L, *dL;          /* XSimGCL: the output of layer l* and its gradient */
@@ -6793,13 +6871,23 @@ static void cr__feature_vector(const cr_model *m, int32_t i, float *out) {
     for (p = m->ifeat.rowptr[i]; p < m->ifeat.rowptr[i + 1]; p++) cr_vaxpy(out, m->ifeat.val[p], fe + (int64_t)m->ifeat.col[p] * d, d);
 }
 
+/* Y = G X, X gathered as float32 or, with th (precision bf16), from its bfloat16 copy in th. */
+static void cr__spmm_table(const cr_csr *G, const float *X, uint16_t *th, int64_t N, int d, float *Y) {
+    if (!th) {
+        cr_spmm(G, X, d, Y);
+        return;
+    }
+    cr_bf16_from_f32(th, X, N * d);
+    cr_spmm_bf16(G, th, d, Y);
+}
+
 /* Forward of K propagation layers, E^(k+1) = G[k] E^(k) (+ SimGCL noise when eps > 0), with
    out = mean of layers first..K (first = 0: LightGCN and SGL; 1: SimGCL and XSimGCL).
    keep[k] (k = 1..K, keep NULL or keep[k] NULL: not kept) receives a copy of layer k's output.
    E0, out: (N, d); t0, t1: scratch. */
 static void cr__prop_forward(float *out, float *const *keep, const cr_csr *const *G, int K,
                              const float *E0, int64_t N, int d, int first, float eps,
-                             uint64_t noise_seed, const float *const *delta, float *t0, float *t1) {
+                             uint64_t noise_seed, const float *const *delta, float *t0, float *t1, uint16_t *th) {
     float c = 1.0f / (float)(K + 1 - first);
     const float *cur = E0;
     int k, ph = cr__prof_to(CR_PHASE_ENCODE);
@@ -6811,7 +6899,7 @@ static void cr__prop_forward(float *out, float *const *keep, const cr_csr *const
         cr__pzero(out, N * d);
     for (k = 0; k < K; k++) {
         float *nx = (k & 1) ? t1 : t0;
-        cr_spmm(G[k], cur, d, nx);
+        cr__spmm_table(G[k], cur, th, N, d, nx);
         cr__layer_post(nx, out, c, N, d, eps, cr_hash64(noise_seed, (uint64_t)k), delta ? delta[k + 1] : NULL);
         if (keep && keep[k + 1]) cr__pcopy(keep[k + 1], nx, N * d);
         cur = nx;
@@ -6828,7 +6916,7 @@ static void cr__prop_forward(float *out, float *const *keep, const cr_csr *const
    (RCL's adversarial directions). t0, t1: scratch (N, d). */
 static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const float *dOut,
                               int64_t N, int d, int first, const float *const *dL,
-                              float *const *gk, float *t0, float *t1) {
+                              float *const *gk, float *t0, float *t1, uint16_t *th) {
     float c = 1.0f / (float)(K + 1 - first), *g = t0;
     const float *dlk = dL ? dL[K] : NULL;
     int64_t i, n = N * d;
@@ -6840,7 +6928,7 @@ static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const f
         float *h = g == t0 ? t1 : t0, cc = k >= first ? c : 0.0f;
         const float *dl = dL && k ? dL[k] : NULL;
         if (k == 0 && !dE0) break;
-        cr_spmm(G[k], g, d, h);
+        cr__spmm_table(G[k], g, th, N, d, h);
         if (k == 0) { /* fold the last step into the gradient of the ego embeddings */
             CR__OMP(parallel for schedule(static))
             for (i = 0; i < n; i++) dE0[i] += h[i] + cc * dOut[i];
@@ -6862,14 +6950,15 @@ static void cr__graph_encode(cr_model *m, float *out, const cr_csr *const *G, fl
     int k;
     for (k = 0; k < CR__MAX_LAYERS; k++) Gc[k] = G && k < m->cfg.layers ? G[k] : &m->g.adj;
     cr__prop_forward(out, keep, Gc, m->cfg.layers, m->E0, m->n_nodes, m->cfg.dim, m->ops->first_layer, eps, seed,
-                     NULL, m->g.t0, m->g.t1);
+                     NULL, m->g.t0, m->g.t1, m->g.th);
 }
 
 static void cr__graph_encode_backward(cr_model *m, const float *dOut, const cr_csr *const *G, const float *const *dL) {
     const cr_csr *Gc[CR__MAX_LAYERS];
     int k;
     for (k = 0; k < CR__MAX_LAYERS; k++) Gc[k] = G && k < m->cfg.layers ? G[k] : &m->g.adj;
-    cr__prop_backward(m->dE0, Gc, m->cfg.layers, dOut, m->n_nodes, m->cfg.dim, m->ops->first_layer, dL, NULL, m->g.t0, m->g.t1);
+    cr__prop_backward(m->dE0, Gc, m->cfg.layers, dOut, m->n_nodes, m->cfg.dim, m->ops->first_layer, dL, NULL, m->g.t0,
+                      m->g.t1, m->g.th);
 }
 
 /* The encoder restricted to what a batch reads. The layer mean at a few rows S (level K) needs
@@ -7537,6 +7626,9 @@ static cr_status cr__graph_setup(cr_model *m) {
     if ((st = cr_graph_normalize_sym(&g->adj)) != CR_OK) return st;
     if (!(g->final = cr_alloc_floats(N * m->cfg.dim)) || !(g->t0 = cr_alloc_floats(N * m->cfg.dim)) || !(g->t1 = cr_alloc_floats(N * m->cfg.dim)))
         return CR_ERR_NOMEM;
+    if (m->cfg.precision == CR_PRECISION_BF16 &&
+        !(g->th = (uint16_t *)cr__alloc_array((size_t)(N * m->cfg.dim), sizeof(uint16_t), "bf16 propagation table")))
+        return CR_ERR_NOMEM;
     return CR_OK;
 }
 
@@ -7551,6 +7643,7 @@ static void cr__graph_release(cr_model *m) {
     cr__free_aligned(g->final);
     cr__free_aligned(g->t0);
     cr__free_aligned(g->t1);
+    CR_FREE(g->th);
 }
 
 static int64_t cr__csr_bytes(const cr_csr *A) { return A->rowptr ? (A->nrows + 1) * 8 + A->nnz * (A->val ? 8 : 4) : 0; }
@@ -7562,7 +7655,7 @@ static int64_t cr__graph_memory(const cr_model *m) {
     for (v = 0; v < 2; v++)
         for (k = 0; k < CR__MAX_LAYERS; k++) b += cr__csr_bytes(&g->views[v][k]);
     b += cr__csr_bytes(&m->ifeat) + cr__csr_bytes(&m->ifeat_t) + (m->E0 != m->param ? m->ego_rows * m->cfg.dim * 4 : 0);
-    return b + (g->final ? (g->t0 ? 3 : 1) * m->n_nodes * m->cfg.dim * 4 : 0);
+    return b + (g->final ? (g->t0 ? 3 : 1) * m->n_nodes * m->cfg.dim * 4 : 0) + (g->th ? m->n_nodes * m->cfg.dim * 2 : 0);
 }
 
 /* The buffers every BPR-trained graph model takes: the gathered triples, the negative
@@ -8412,7 +8505,7 @@ static void cr__rcl_layer_grads(cr_model *m, float *const *dkeep) {
     int k;
     for (k = 0; k < CR__MAX_LAYERS; k++) Gc[k] = &m->g.adj;
     cr__prop_backward(NULL, Gc, m->cfg.layers, m->g.dF, m->n_nodes, m->cfg.dim, m->ops->first_layer,
-                      (const float *const *)dkeep, m->g.adv_g, m->g.t0, m->g.t1);
+                      (const float *const *)dkeep, m->g.adv_g, m->g.t0, m->g.t1, m->g.th);
 }
 
 /* eps g/|g| per row of each layer's gradient (a row without gradient is left unperturbed). */
@@ -8438,7 +8531,7 @@ static void cr__rcl_forward(cr_model *m, float *const *keep, const float *const 
     int k;
     for (k = 0; k < CR__MAX_LAYERS; k++) Gc[k] = &m->g.adj;
     cr__prop_forward(m->g.F, keep, Gc, m->cfg.layers, m->E0, m->n_nodes, m->cfg.dim, m->ops->first_layer, 0.0f, 0,
-                     delta, m->g.t0, m->g.t1);
+                     delta, m->g.t0, m->g.t1, m->g.th);
 }
 
 /* Adversarial views: BPR on a clean pass, the contrast on the perturbed one (exact: the

@@ -57,6 +57,7 @@ int main(int argc, char **argv) {
         else if (!strncmp(a, "batch=", 6)) c.batch = atoi(v);
         else if (!strncmp(a, "dim=", 4)) c.dim = atoi(v);
         else if (!strncmp(a, "batches=", 8)) max_batches = atoi(v);
+        else if (!strncmp(a, "precision=", 10)) c.precision = !strcmp(v, "bf16") ? CR_PRECISION_BF16 : CR_PRECISION_F32;
         else { fprintf(stderr, "bench_train: unknown option '%s'\n", a); return 2; }
     }
     if (profile) { /* in the same run as the epochs it is compared with */

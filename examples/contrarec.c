@@ -465,6 +465,8 @@ static void usage(void) {
         "training:  --dim D (64) --layers K --lr LR --batch B --reg R --l2 paper|selfrec|recbole --clip C\n"
         "           --threads T --seed S --init fixed|xavier (graph models' embedding tables: std 0.1 for\n"
         "           MF, LightGCN, SGL, NCL; Xavier's, as their authors' code, for SimGCL, XSimGCL, RCL, RecDCL)\n"
+        "           --precision f32|bf16 (bf16: the graph encoder's propagated tables as bfloat16 rows summed in\n"
+        "           float32, half the bytes per propagation; LightGCN, SGL, SimGCL, XSimGCL, NCL, RCL)\n"
         "contrast:  --tau T --lambda L --eps E --drop RHO --lstar L --proj-head --cl-negatives random:N\n"
         "           --aug ed|nd|rw|mixed|subgraph --view-every N (1) --rw-len 16 --rw-restart 0.2\n"
         "negatives: --neg uniform|dns|mixgcf --neg-candidates M (64)\n"
@@ -653,6 +655,11 @@ static void parse(opts *o, int argc, char **argv) {
             if (!strcmp(v, "selfrec")) c->l2_selfrec = 1;
             else if (!strcmp(v, "recbole")) c->l2_recbole = 1;
             else if (strcmp(v, "paper")) die_usage("--l2: '%s' is not paper, selfrec or recbole%s", v, "");
+        } else if (!strcmp(a, "--precision")) {
+            const char *v = need(argc, argv, &i);
+            if (!strcmp(v, "f32")) c->precision = CR_PRECISION_F32;
+            else if (!strcmp(v, "bf16")) c->precision = CR_PRECISION_BF16;
+            else die_usage("--precision: '%s' is not f32 or bf16%s", v, "");
         } else if (!strcmp(a, "--init")) {
             const char *v = need(argc, argv, &i);
             if (!strcmp(v, "fixed")) c->init = CR_INIT_FIXED;

@@ -587,9 +587,9 @@ TEST(propagation_backward_is_the_adjoint) {
             float *keep[K + 1] = {NULL, NULL, NULL, NULL};
             const float *dls[K + 1] = {NULL, NULL, NULL, NULL};
             if (lk >= 0) { keep[lk] = lay; dls[lk] = dL; }
-            cr__prop_forward(out, keep, G, K, E, U + I, D, first, 0.0f, 0, NULL, t0, t1);
+            cr__prop_forward(out, keep, G, K, E, U + I, D, first, 0.0f, 0, NULL, t0, t1, NULL);
             memset(dE, 0, sizeof dE);
-            cr__prop_backward(dE, G, K, dO, U + I, D, first, lk >= 0 ? dls : NULL, NULL, t0, t1);
+            cr__prop_backward(dE, G, K, dO, U + I, D, first, lk >= 0 ? dls : NULL, NULL, t0, t1, NULL);
         }
         lhs = 0;
         rhs = 0;
@@ -966,7 +966,7 @@ TEST(subgraph_propagation_equals_the_whole_graph) {
         for (i = 0; i < CR__MAX_LAYERS; i++) G[i] = &m->g.adj;
         cr_rng_seed(&r, 41);
         for (i = 0; i < n; i++) m->param[i] += 0.3f * cr_rng_normal(&r);
-        cr__prop_forward(out, NULL, G, layers, m->param, N, d, 0, 0.0f, 0, NULL, t0, t1);
+        cr__prop_forward(out, NULL, G, layers, m->param, N, d, 0, 0.0f, 0, NULL, t0, t1, NULL);
         for (i = 0; i < nS; i++) m->g.sub_nodes[i] = S[i];
         cr__sub_build(m, m->g.sub_nodes, nS);
         cr__sub_forward(m);
@@ -974,7 +974,7 @@ TEST(subgraph_propagation_equals_the_whole_graph) {
             CHECKF(memcmp(m->g.sub_out + i * d, out + (int64_t)S[i] * d, sizeof(float) * (size_t)d) == 0, "%d layers: row %d differs", layers, S[i]);
         for (i = 0; i < nS; i++)
             for (j = 0; j < d; j++) dout[(int64_t)S[i] * d + j] = m->g.sub_dout[i * d + j] = cr_rng_normal(&r);
-        cr__prop_backward(ga, G, layers, dout, N, d, 0, NULL, NULL, t0, t1);
+        cr__prop_backward(ga, G, layers, dout, N, d, 0, NULL, NULL, t0, t1, NULL);
         memset(m->grad, 0, sizeof(float) * (size_t)n);
         cr__sub_backward(m);
         for (i = 0; i < n; i++)

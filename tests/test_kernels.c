@@ -181,6 +181,58 @@ TEST(spmm_matches_naive) {
         }
 }
 
+/* bfloat16 rows: cr_spmm_bf16 must give cr_spmm's bits on the widened rows (the same sums of the
+   same values), on every width (tails, several column panels), with and without values, rows
+   starting anywhere (an odd offset of the table), on 1 and 2 threads (a graph big enough to split). */
+TEST(spmm_bf16_is_spmm_of_the_widened_rows) {
+    static const int ds[] = {1, 3, 15, 16, 17, 33, 64, 100, 130, 257};
+    cr_rng r;
+    int a, wv, th, t0 = cr_get_num_threads();
+    cr_rng_seed(&r, 13);
+    for (wv = 0; wv < 2; wv++)
+        for (a = 0; a < 10; a++)
+            for (th = 1; th <= 2; th++) {
+                cr_csr A;
+                int d = ds[a], rows = 2003, cols = 1500;
+                float *X = (float *)malloc(sizeof(float) * (size_t)cols * d), *Y1, *Y2;
+                uint16_t *buf = (uint16_t *)malloc(sizeof(uint16_t) * ((size_t)cols * d + 1)), *H = buf + (a & 1);
+                random_csr(&A, rows, cols, wv, &r);
+                Y1 = (float *)malloc(sizeof(float) * (size_t)rows * d);
+                Y2 = (float *)malloc(sizeof(float) * (size_t)rows * d);
+                fill_random(X, (int64_t)cols * d, &r);
+                cr_bf16_from_f32(H, X, (int64_t)cols * d);
+                cr_bf16_to_f32(X, H, (int64_t)cols * d);
+                cr_set_num_threads(th);
+                cr_spmm(&A, X, d, Y1);
+                cr_spmm_bf16(&A, H, d, Y2);
+                cr_set_num_threads(t0);
+                CHECKF(!memcmp(Y1, Y2, sizeof(float) * (size_t)rows * d), "d=%d val=%d threads=%d: bf16 rows differ", d, wv, th);
+                cr_csr_free(&A);
+                free(X); free(buf); free(Y1); free(Y2);
+            }
+}
+
+/* Round to nearest with ties to even, on the bits; NaN stays NaN; past the largest bf16 is
+   infinity; widening is exact. */
+TEST(bf16_rounding) {
+    static const uint32_t in[] = {0x3F800000u, 0x3F808000u, 0x3F818000u, 0x3F808001u, 0x3F80FFFFu, 0x7F7FFFFFu,
+                                  0xFF800000u, 0x80000000u, 0x00000001u, 0x7FC00001u, 0xFF800001u, 0xC0490FDBu};
+    static const uint16_t want[] = {0x3F80, 0x3F80, 0x3F82, 0x3F81, 0x3F81, 0x7F80,
+                                    0xFF80, 0x8000, 0x0000, 0x7FC0, 0xFFC0, 0xC049};
+    float f[12], back[12];
+    uint16_t h[12];
+    int i;
+    memcpy(f, in, sizeof f);
+    cr_bf16_from_f32(h, f, 12);
+    cr_bf16_to_f32(back, h, 12);
+    for (i = 0; i < 12; i++) {
+        uint32_t b;
+        memcpy(&b, &back[i], 4);
+        CHECKF(h[i] == want[i], "0x%08x -> 0x%04x, wanted 0x%04x", in[i], h[i], want[i]);
+        CHECKF(b == (uint32_t)want[i] << 16, "0x%04x widened to 0x%08x", h[i], b);
+    }
+}
+
 TEST(spmm_unaligned_and_empty) {
     cr_csr A;
     cr_rng r;
@@ -248,6 +300,8 @@ const crt_case crt_kernels[] = {
     {"kernels/gemm_k0_and_empty", gemm_k0_and_empty},
     {"kernels/gemm_deterministic", gemm_deterministic},
     {"kernels/spmm_matches_naive", spmm_matches_naive},
+    {"kernels/spmm_bf16_is_spmm_of_the_widened_rows", spmm_bf16_is_spmm_of_the_widened_rows},
+    {"kernels/bf16_rounding", bf16_rounding},
     {"kernels/spmm_unaligned_and_empty", spmm_unaligned_and_empty},
     {"kernels/csr_from_coo_merges_and_validates", csr_from_coo_merges_and_validates},
     {"kernels/bipartite_graph_and_normalisation", bipartite_graph_and_normalisation},
