@@ -2309,8 +2309,8 @@ static void cr__sgemm_macro(int mb, int nc, int kc, int mc, float alpha, const f
     if ((size_t)nc * kc <= CR__SGEMM_L2B) { /* B fits in L2: sweep each row panel along C's rows */
         for (ir = r0; ir < r1; ir += CR__SGEMM_MR)
             for (jr = c0; jr < c1; jr += CR__SGEMM_NR)
-                cr__sgemm_tile(kc, Ap + (size_t)(ir / CR__SGEMM_MR) * ps, Bp + (size_t)jr * kc, C + (size_t)ir * ldc + jr,
-                               ldc, mb - ir < CR__SGEMM_MR ? mb - ir : CR__SGEMM_MR,
+                cr__sgemm_tile(kc, Ap + (size_t)(ir / CR__SGEMM_MR) * ps, Bp + (size_t)jr * kc,
+                               C + (size_t)ir * ldc + jr, ldc, mb - ir < CR__SGEMM_MR ? mb - ir : CR__SGEMM_MR,
                                nc - jr < CR__SGEMM_NR ? nc - jr : CR__SGEMM_NR, alpha, beta);
         return;
     }
@@ -2773,8 +2773,12 @@ typedef __mmask16 cr__spv_tail;
 #define CR__SPV_TAIL(n) ((__mmask16)((1u << (n)) - 1u))
 #define CR__SPV_LOADN(p, m) _mm512_maskz_loadu_ps(m, p)
 #define CR__SPV_STOREN(p, v, m) _mm512_mask_storeu_ps(p, m, v)
-#define CR__SPV_LOADH(p) /* 16 bfloat16: widened to 32 bits, moved to the high half */ \
-    _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(p))), 16))
+/* 16 bfloat16 widened to 32 bits and moved to the high half (masked: g++ -O2 warns of the plain
+   forms' undefined source) */
+#define CR__SPV_LOADH(p)                                                                                  \
+    _mm512_castsi512_ps(_mm512_maskz_slli_epi32(                                                          \
+        (__mmask16)0xFFFF,                                                                                \
+        _mm512_maskz_cvtepu16_epi32((__mmask16)0xFFFF, _mm256_loadu_si256((const __m256i *)(const void *)(p))), 16))
 /* Adam's (cr__adam_span): the masked sqrt, as g++ -O2 warns of the plain one's undefined source */
 #define CR__SPV_MUL(a, b) _mm512_mul_ps(a, b)
 #define CR__SPV_SUB(a, b) _mm512_sub_ps(a, b)
@@ -2795,8 +2799,9 @@ static const int32_t cr__spv_lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 
 #define CR__SPV_TAIL(n) _mm256_loadu_si256((const __m256i *)(const void *)(cr__spv_lanes + 8 - (n)))
 #define CR__SPV_LOADN(p, m) _mm256_maskload_ps(p, m)
 #define CR__SPV_STOREN(p, v, m) _mm256_maskstore_ps(p, m, v)
-#define CR__SPV_LOADH(p) \
-    _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))), 16))
+#define CR__SPV_LOADH(p)                                                                                  \
+    _mm256_castsi256_ps(                                                                                  \
+        _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))), 16))
 #define CR__SPV_MUL(a, b) _mm256_mul_ps(a, b)
 #define CR__SPV_SUB(a, b) _mm256_sub_ps(a, b)
 #define CR__SPV_DIV(a, b) _mm256_div_ps(a, b)
@@ -2810,7 +2815,8 @@ typedef __m128 cr__spv;
 #define CR__SPV_ADD(a, b) _mm_add_ps(a, b)
 #define CR__SPV_MADD(w, x, acc) _mm_add_ps(_mm_mul_ps(w, x), acc)
 #define CR__SPV_STORE(p, v) _mm_storeu_ps(p, v)
-#define CR__SPV_LOADH(p) _mm_castsi128_ps(_mm_unpacklo_epi16(_mm_setzero_si128(), _mm_loadl_epi64((const __m128i *)(const void *)(p))))
+#define CR__SPV_LOADH(p)                                                                                  \
+    _mm_castsi128_ps(_mm_unpacklo_epi16(_mm_setzero_si128(), _mm_loadl_epi64((const __m128i *)(const void *)(p))))
 #else
 typedef float32x4_t cr__spv;
 #define CR__SPV_ZERO() vdupq_n_f32(0.0f)
@@ -2906,9 +2912,11 @@ CR__SPMM_INLINE void cr__spmm_panel(const int64_t *rowptr, const int32_t *col, c
             for (k = 0; k < nv; k++)
                 acc[k] = CR__SPV_MADD(w, half ? CR__SPV_LOADH((const uint16_t *)(const void *)x + k * CR__SPV_W)
                                               : CR__SPV_LOAD((const float *)(const void *)x + k * CR__SPV_W), acc[k]);
-            if (has_tail)
-                acc[nv] = CR__SPV_MADD(w, half ? cr__spv_loadhn((const uint16_t *)(const void *)x + nv * CR__SPV_W, tail)
-                                               : CR__SPV_LOADN((const float *)(const void *)x + nv * CR__SPV_W, m), acc[nv]);
+            if (has_tail) {
+                const char *xt = x + nv * CR__SPV_W * esz;
+                acc[nv] = CR__SPV_MADD(w, half ? cr__spv_loadhn((const uint16_t *)(const void *)xt, tail)
+                                               : CR__SPV_LOADN((const float *)(const void *)xt, m), acc[nv]);
+            }
         }
         for (k = 0; k < nv; k++) CR__SPV_STORE(y + k * CR__SPV_W, acc[k]);
         if (has_tail) CR__SPV_STOREN(y + nv * CR__SPV_W, acc[nv], m);
@@ -2975,11 +2983,12 @@ static void cr__spmm_rows(const cr_csr *A, int64_t r0, int64_t r1, const void *X
 /* Y = A X over row ranges of equal work per thread; X float32 or (half) bfloat16. */
 static void cr__spmm(const cr_csr *A, const void *X, int half, int d, float *Y) {
     int nparts = cr__nthreads(), t;
+    double esz = half ? 2.0 : 4.0;
     CR_ASSERT(d >= 1);
     if (A->nrows <= 0) return;
     /* the matrix, one gathered row of X per entry (from cache at best), Y written once */
-    cr__prof_count(2.0 * (double)A->nnz * d, 8.0 * (double)(A->nrows + 1) +
-                                             (double)A->nnz * (8.0 + (half ? 2.0 : 4.0) * d) + 4.0 * (double)A->nrows * d);
+    cr__prof_count(2.0 * (double)A->nnz * d,
+                   8.0 * (double)(A->nrows + 1) + (double)A->nnz * (8.0 + esz * d) + 4.0 * (double)A->nrows * d);
     if (((double)A->nnz + (double)A->nrows) * d < (double)CR__SPMM_SERIAL_WORK) nparts = 1; /* not worth a fork */
     if (nparts > A->nrows) nparts = (int)A->nrows;
     if (nparts <= 1) {
@@ -3005,6 +3014,7 @@ static uint16_t cr__f32_bf16(float f) {
 
 CR_API void cr_bf16_from_f32(uint16_t *dst, const float *src, int64_t n) {
     int64_t i;
+    cr__prof_count(0.0, 6.0 * (double)n); /* read 4 bytes, write 2 */
     CR__OMP(parallel for schedule(static) if (n > 65536))
     for (i = 0; i < n; i++) dst[i] = cr__f32_bf16(src[i]);
 }
@@ -6192,8 +6202,9 @@ CR_API cr_status cr_config_resolve(cr_config *c) {
     if (c->precision != CR_PRECISION_F32 && c->precision != CR_PRECISION_BF16)
         return cr__fail(CR_ERR_INVALID, "config %s: precision %d is not f32 (1) or bf16 (2)", name, c->precision);
     if (c->precision == CR_PRECISION_BF16 && (!o->layers || c->model == CR_MODEL_RECDCL))
-        return cr__fail(CR_ERR_INVALID, "config %s: precision bf16 is for the graph encoder's propagation (LightGCN, SGL, "
-                        "SimGCL, XSimGCL, NCL, RCL)", name);
+        return cr__fail(CR_ERR_INVALID,
+                        "config %s: precision bf16 is for the graph encoder's propagation (LightGCN, SGL, SimGCL, "
+                        "XSimGCL, NCL, RCL)", name);
     if (c->adv < 0 || c->adv > CR_ADV_PREV) return cr__fail(CR_ERR_INVALID, "config %s: adv %d is not exact (1), prev (2) or -1 (random noise)", name, c->adv);
     if (c->model != CR_MODEL_RCL && (c->nce_mask || c->nce_est || c->gamma > 0 || c->adv))
         return cr__fail(CR_ERR_INVALID, "config %s: nce_mask, nce_est, gamma and adv are RCL's (model rcl)", name);
@@ -7655,7 +7666,8 @@ static int64_t cr__graph_memory(const cr_model *m) {
     for (v = 0; v < 2; v++)
         for (k = 0; k < CR__MAX_LAYERS; k++) b += cr__csr_bytes(&g->views[v][k]);
     b += cr__csr_bytes(&m->ifeat) + cr__csr_bytes(&m->ifeat_t) + (m->E0 != m->param ? m->ego_rows * m->cfg.dim * 4 : 0);
-    return b + (g->final ? (g->t0 ? 3 : 1) * m->n_nodes * m->cfg.dim * 4 : 0) + (g->th ? m->n_nodes * m->cfg.dim * 2 : 0);
+    b += g->th ? m->n_nodes * m->cfg.dim * 2 : 0; /* precision bf16's gathered table */
+    return b + (g->final ? (g->t0 ? 3 : 1) * m->n_nodes * m->cfg.dim * 4 : 0);
 }
 
 /* The buffers every BPR-trained graph model takes: the gathered triples, the negative
