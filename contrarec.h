@@ -5357,15 +5357,16 @@ static void cr__nce_tile(cr__nce *z, int r0, int nr, int t) {
                            z->S + ip * CR__SGEMM_MR * z->ld + t0 + jp * CR__SGEMM_NR, (size_t)z->ld,
                            CR__MIN(CR__SGEMM_MR, nr - ip * CR__SGEMM_MR), CR__MIN(CR__SGEMM_NR, ct - jp * CR__SGEMM_NR),
                            z->inv_tau, 0.0f);
-    for (i = 0; i < nr; i++) {
+    for (i = 0; i < nr; i++) { /* a self or listed entry that is the positive is not left out */
         float *s = z->S + i * z->ld + t0, mx, sum;
-        int gi = r0 + i, pi = (z->pos ? z->pos[gi] : gi) - t0, si = (z->self ? z->self[gi] : -1) - t0, out = 0;
+        int gi = r0 + i, pg = z->pos ? z->pos[gi] : gi, sg = z->self ? z->self[gi] : -1, pi = pg - t0, out = 0;
+        int si = (sg == pg ? -1 : sg) - t0;
         const int32_t *mc = z->mask_ptr ? z->mask_col + z->mask_ptr[gi] : NULL;
         int64_t nm = z->mask_ptr ? z->mask_ptr[gi + 1] - z->mask_ptr[gi] : 0, k;
         if (pi >= 0 && pi < ct) z->spos[i] = s[pi];
         if (si >= 0 && si < ct) out++, s[si] = -INFINITY;
-        for (k = 0; k < nm; k++) /* left out in this tile: counted once each */
-            if (mc[k] - t0 >= 0 && mc[k] - t0 < ct && mc[k] - t0 != pi && s[mc[k] - t0] != -INFINITY)
+        for (k = 0; k < nm; k++) /* left out in this tile: counted once each (compared before subtracting t0) */
+            if (mc[k] >= t0 && mc[k] < t0 + ct && mc[k] != pg && s[mc[k] - t0] != -INFINITY)
                 out++, s[mc[k] - t0] = -INFINITY;
         mx = cr__vmax(s, ct);
         if (mx == -INFINITY) { /* left-out entries alone, or NaN logits (cr__vmax skips them) */
@@ -5375,7 +5376,7 @@ static void cr__nce_tile(cr__nce *z, int r0, int nr, int t) {
             sum = cr__vexp_sum(s, s, ct, mx);
             if (si >= 0 && si < ct) { sum -= s[si]; s[si] = 0; } /* exp(-inf) is not exactly 0 in cr__expf */
             for (k = 0; k < nm; k++)
-                if (mc[k] - t0 >= 0 && mc[k] - t0 < ct && mc[k] - t0 != pi) { sum -= s[mc[k] - t0]; s[mc[k] - t0] = 0; }
+                if (mc[k] >= t0 && mc[k] < t0 + ct && mc[k] != pg) { sum -= s[mc[k] - t0]; s[mc[k] - t0] = 0; }
         }
         z->tmx[(int64_t)i * z->nt + t] = mx;
         z->tsum[(int64_t)i * z->nt + t] = sum;
@@ -5479,8 +5480,9 @@ CR_API double cr_infonce_loss(float *dQ, float *dK, const float *Q, const float 
 }
 
 /* ADNCE's weighted exponentials, in place: x[j] = exp(x[j] - mx) g_j with the weight
-   g_j = exp(-k2 (tau x[j] - mu)^2) (one exponential of the sum); returns their sum and puts the
-   weights' sum in *gsum. Lanes and order as cr__vexp_sum. */
+   g_j = exp(-k2 (tau x[j] - mu)^2) (two exponentials: one of the sum would lose exp(x - mx) where
+   the weight underflows); returns their sum and puts the weights' sum in *gsum. 16 lanes, the
+   tail into lane j % 16, so the order does not depend on the SIMD width. */
 static float cr__vexp_gauss(float *x, int64_t n, float mx, float tau, float mu, float k2, float *gsum) {
     float acc[16], gacc[16], s = 0, g = 0;
     int64_t j = 0;
@@ -5493,10 +5495,11 @@ static float cr__vexp_gauss(float *x, int64_t n, float mx, float tau, float mu, 
         for (; j + 16 <= n; j += 16)
             for (k = 0; k < 16 / CR__EXPV; k++) {
                 cr__expv v = CR__EV_LOAD(x + j + k * CR__EXPV), dd = CR__EV_SUB(CR__EV_MUL(v, vt), vmu);
-                cr__expv lw = CR__EV_MUL(CR__EV_MUL(dd, dd), vk), e = cr__expf_v(CR__EV_ADD(CR__EV_SUB(v, vm), lw));
+                cr__expv g = cr__expf_v(CR__EV_MUL(CR__EV_MUL(dd, dd), vk));
+                cr__expv e = CR__EV_MUL(cr__expf_v(CR__EV_SUB(v, vm)), g);
                 CR__EV_STORE(x + j + k * CR__EXPV, e);
                 a[k] = CR__EV_ADD(a[k], e);
-                b[k] = CR__EV_ADD(b[k], cr__expf_v(lw));
+                b[k] = CR__EV_ADD(b[k], g);
             }
         CR__EV_STORE(acc, a[0]);
         CR__EV_STORE(gacc, b[0]);
@@ -5504,11 +5507,11 @@ static float cr__vexp_gauss(float *x, int64_t n, float mx, float tau, float mu, 
     }
 #endif
     for (; j < n; j++) {
-        float dd = x[j] * tau - mu, lw = dd * dd * -k2, e = cr__expf(x[j] - mx + lw);
+        float dd = x[j] * tau - mu, g = cr__expf(dd * dd * -k2), e = cr__expf(x[j] - mx) * g;
         k = (int)(j % 16);
         x[j] = e;
         acc[k] += e;
-        gacc[k] += cr__expf(lw);
+        gacc[k] += g;
     }
     for (k = 0; k < 16; k++) s += acc[k], g += gacc[k];
     *gsum = g;
@@ -5540,7 +5543,10 @@ static double cr__infonce_row_ex(float *s, int m, int pi, int si, const int32_t 
     for (k = 0; k < nm; k++)
         if (mc[k] >= 0 && mc[k] < m && mc[k] != pi) G -= s[mc[k]], s[mc[k]] = 0;
     if (N == 0) G = 0;
-    if (o->estimator == CR_NCE_ADNCE && N > 0) f = (float)N / gsum, G *= f; /* weights of mean 1 over the row */
+    if (o->estimator == CR_NCE_ADNCE && N > 0) { /* weights of mean 1 over the row; the left-out entries' */
+        gsum -= (float)(m - N) * cr__expf(-INFINITY); /* weights, exp(-inf) clamped, out of their sum */
+        f = (float)N / gsum, G *= f;
+    }
     if (o->estimator == CR_NCE_DCL && N > 0) {
         float floor_ = (float)N * cr__expf(-1.0f / tau - mx);
         a = 1.0f / (1.0f - o->tau_plus);

@@ -313,6 +313,34 @@ TEST(infonce_streamed_equals_whole_rows) {
     }
 }
 
+/* Listed entries outside the keys (any int32, far below and above) are ignored without an
+   overflow in the tile's bounds (UBSan under make asan); a self entry that is the positive is
+   not left out, as in the whole-row robust form. */
+TEST(infonce_mask_bounds_and_self_at_the_positive) {
+    enum { n = 3, m = 300, d = 4 };
+    float q[n * d], k[m * d], *ws = (float *)malloc(sizeof(float) * (size_t)cr_infonce_workspace(n, m, d));
+    int32_t pos[n] = {1, 280, 3}, self[n] = {1, 0, 299}, mc[5] = {-2147483647, 300, 2147483647, -1, 2147483647};
+    int64_t mp[n + 1] = {0, 3, 5, 5};
+    cr_infonce_opts o, od;
+    double plain, masked, l_self, l_dcl;
+    cr_rng r;
+    cr_rng_seed(&r, 77);
+    randn(q, n * d, &r, 1.0f);
+    randn(k, m * d, &r, 1.0f);
+    memset(&o, 0, sizeof o);
+    o.mask_ptr = mp, o.mask_col = mc;
+    plain = cr_infonce_loss(NULL, NULL, q, k, n, m, d, pos, NULL, 0.2f, 1.0f, ws);
+    masked = cr_infonce_loss_ex(NULL, NULL, q, k, n, m, d, pos, NULL, 0.2f, 1.0f, &o, ws);
+    CHECKF(plain == masked, "out-of-range entries changed the loss: %.9g against %.9g", masked, plain);
+    od = o, od.estimator = CR_NCE_DCL; /* tau_plus 0: the same loss through whole rows */
+    self[0] = pos[0];
+    l_self = cr_infonce_loss_ex(NULL, NULL, q, k, n, m, d, pos, self, 0.2f, 1.0f, &o, ws);
+    l_dcl = cr_infonce_loss_ex(NULL, NULL, q, k, n, m, d, pos, self, 0.2f, 1.0f, &od, ws);
+    CHECKF(isfinite(l_self) && fabs(l_self - l_dcl) <= 1e-5 * fabs(l_dcl), "self at the positive: %.9g streamed, %.9g rows",
+           l_self, l_dcl);
+    free(ws);
+}
+
 /* A NaN key alone in the last tile (m = 257: tiles of 256 and 1) must reach the loss, as in
    the whole-row form, so that training stops on it instead of training on without it. */
 TEST(infonce_nan_key_reaches_the_loss) {
@@ -1371,6 +1399,7 @@ const crt_case crt_grad[] = {
     {"grad/infonce_blocks_equal_separate_calls", infonce_blocks_equal_separate_calls},
     {"grad/infonce_streamed_equals_whole_rows", infonce_streamed_equals_whole_rows},
     {"grad/infonce_nan_key_reaches_the_loss", infonce_nan_key_reaches_the_loss},
+    {"grad/infonce_mask_bounds_and_self_at_the_positive", infonce_mask_bounds_and_self_at_the_positive},
     {"grad/infonce_workspace_serves_fewer_queries", infonce_workspace_serves_fewer_queries},
     {"grad/infonce_robust", infonce_robust_gradcheck},
     {"grad/infonce_robust_blocks", infonce_robust_blocks},
