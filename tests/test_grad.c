@@ -656,7 +656,7 @@ static double model_gradcheck(cr_config *c, int *checked, double h0, double shar
     int32_t us[12], ps[12], ns[12];
     int B = 12, i, j, nidx = 0;
     int64_t idx[30], np;
-    double l0, ga[30], gn[30], worst;
+    double l0, ga[30] = {0}, gn[30] = {0}, worst; /* zeroed: gcc -O1 cannot see that nidx bounds their use */
     float *p, *g;
     if ((c->item_repr > CR_REPR_ID || c->attr_w > 0 || c->fm_w > 0) && crt_synth_features(&ds) != CR_OK) { printf("features: %s\n", cr_last_error()); return 1e9; }
     c->dim = 8;
