@@ -171,7 +171,8 @@
       1. core          status and errors, memory, threads
       2. tensor        float32 tensors, integer arrays, vector helpers
       3. rng           xoshiro256** with independent streams
-      4. kernels       cr_sgemm (packed, register-tiled SIMD), CSR matrices and cr_spmm
+      4. kernels       cr_sgemm (packed, register-tiled SIMD), CSR matrices and cr_spmm (float32 or
+                       bfloat16 rows)
       5. data          id maps, interactions, loaders, splits, synthetic data, item features,
                        datasets
       6. augmentation  edge/node dropout, random-walk subgraphs, SimGCL noise, feature masking
