@@ -207,8 +207,8 @@ static void bench_spmm_and_load(void) {
         cr_bf16_to_f32(Xw, bf16_x, A.ncols * d);
         time_spmm(cr_spmm, &A, Xw, d, Y, reps, &b2, &m2);
         time_spmm(spmm_bf16_fn, &A, NULL, d, Y2, reps, &b1, &m1);
-        printf("  cr_spmm_bf16                  best %7.2f ms  median %7.2f ms  %6.1f GB/s of gathered rows; %.2fx cr_spmm's "
-               "time (best, %.2f ms here), same bits as cr_spmm of the widened rows: %s\n",
+        printf("  cr_spmm_bf16                  best %7.2f ms  median %7.2f ms  %6.1f GB/s of gathered rows; "
+               "%.2fx cr_spmm's time (best, %.2f ms here), same bits as cr_spmm of the widened rows: %s\n",
                b1 * 1e3, m1 * 1e3, gathered / 2 / b1 * 1e-9, b1 / b2, b2 * 1e3,
                memcmp(Y, Y2, sizeof(float) * (size_t)(A.nrows * d)) ? "NO" : "yes");
         cr_free_aligned(Xw);

@@ -1332,7 +1332,8 @@ TEST(precision_bf16_trains_near_float32) {
         CHECKF(fabs(mt[1].recall[mt[1].n_k - 1] - mt[0].recall[mt[0].n_k - 1]) <= 0.03 &&
                    fabs(mt[1].ndcg[mt[1].n_k - 1] - mt[0].ndcg[mt[0].n_k - 1]) <= 0.03,
                "%s: recall %.4f ndcg %.4f in bf16, %.4f %.4f in float32", cr_model_name(kinds[k]),
-               mt[1].recall[mt[1].n_k - 1], mt[1].ndcg[mt[1].n_k - 1], mt[0].recall[mt[0].n_k - 1], mt[0].ndcg[mt[0].n_k - 1]);
+               mt[1].recall[mt[1].n_k - 1], mt[1].ndcg[mt[1].n_k - 1], mt[0].recall[mt[0].n_k - 1],
+               mt[0].ndcg[mt[0].n_k - 1]);
         if (k == 0) { /* refused where nothing propagates */
             cr_model *bad = NULL;
             memset(&c, 0, sizeof c);

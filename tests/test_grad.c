@@ -253,7 +253,8 @@ TEST(infonce_streamed_equals_whole_rows) {
         float *g[3], *h[3];
         float *ws = (float *)malloc(sizeof(float) * (size_t)cr_infonce_workspace(n, m, d));
         int32_t *pos = (int32_t *)malloc(sizeof(int32_t) * (size_t)n),
-                *self = (int32_t *)malloc(sizeof(int32_t) * (size_t)n), *mc = (int32_t *)malloc(sizeof(int32_t) * 4 * n);
+                *self = (int32_t *)malloc(sizeof(int32_t) * (size_t)n),
+                *mc = (int32_t *)malloc(sizeof(int32_t) * 4 * n);
         int64_t *mp = (int64_t *)malloc(sizeof(int64_t) * (size_t)(n + 1));
         cr_rng r;
         cr_rng_seed(&r, 40 + (uint64_t)sh);
@@ -270,7 +271,8 @@ TEST(infonce_streamed_equals_whole_rows) {
         mp[0] = 0; /* RCL's false negatives: up to 4 per row, duplicates and the positive among them */
         for (i = 0; i < n; i++) {
             int64_t c = mp[i], e, ne = (int64_t)cr_rng_below(&r, 5);
-            for (e = 0; e < ne; e++, c++) mc[c] = e == 3 ? pos[i] : e == 2 ? mc[c - 1] : (int32_t)cr_rng_below(&r, (uint32_t)m);
+            for (e = 0; e < ne; e++, c++)
+                mc[c] = e == 3 ? pos[i] : e == 2 ? mc[c - 1] : (int32_t)cr_rng_below(&r, (uint32_t)m);
             mp[i + 1] = c;
         }
         for (variant = 0; variant < 3; variant++) {
@@ -336,8 +338,8 @@ TEST(infonce_mask_bounds_and_self_at_the_positive) {
     self[0] = pos[0];
     l_self = cr_infonce_loss_ex(NULL, NULL, q, k, n, m, d, pos, self, 0.2f, 1.0f, &o, ws);
     l_dcl = cr_infonce_loss_ex(NULL, NULL, q, k, n, m, d, pos, self, 0.2f, 1.0f, &od, ws);
-    CHECKF(isfinite(l_self) && fabs(l_self - l_dcl) <= 1e-5 * fabs(l_dcl), "self at the positive: %.9g streamed, %.9g rows",
-           l_self, l_dcl);
+    CHECKF(isfinite(l_self) && fabs(l_self - l_dcl) <= 1e-5 * fabs(l_dcl),
+           "self at the positive: %.9g streamed, %.9g rows", l_self, l_dcl);
     free(ws);
 }
 
@@ -449,7 +451,8 @@ static double nce_ex_f(double *x, void *c) {
    candidate, DCL (unclamped and clamped), ADNCE, confidence weights, with left-out entries. */
 TEST(infonce_robust_gradcheck) {
     enum { N = 6, MX = 37, D = 5 }; /* m = 9, and 37: two 16-lane passes and a tail */
-    float q[(N + MX) * D], g[(N + MX) * D], *ws = (float *)malloc(sizeof(float) * (size_t)cr_infonce_workspace(N, MX, D));
+    float q[(N + MX) * D], g[(N + MX) * D],
+        *ws = (float *)malloc(sizeof(float) * (size_t)cr_infonce_workspace(N, MX, D));
     double x[(N + MX) * D], ga[(N + MX) * D], gn[(N + MX) * D], wfix[N * MX], cfix[N], l;
     int32_t pos[N] = {3, 0, 8, 1, 4, 4}, self[N] = {0, 2, 1, 5, 6, 7}, mc[7] = {1, 2, 8, 0, 5, 7, 3};
     int64_t mp[N + 1] = {0, 2, 2, 4, 5, 5, 7}; /* row 2 lists its own positive: kept */

@@ -206,7 +206,8 @@ TEST(spmm_bf16_is_spmm_of_the_widened_rows) {
                 cr_spmm(&A, X, d, Y1);
                 cr_spmm_bf16(&A, H, d, Y2);
                 cr_set_num_threads(t0);
-                CHECKF(!memcmp(Y1, Y2, sizeof(float) * (size_t)rows * d), "d=%d val=%d threads=%d: bf16 rows differ", d, wv, th);
+                CHECKF(!memcmp(Y1, Y2, sizeof(float) * (size_t)rows * d), "d=%d val=%d threads=%d: bf16 rows differ", d,
+                       wv, th);
                 cr_csr_free(&A);
                 free(X); free(buf); free(Y1); free(Y2);
             }
