@@ -2748,6 +2748,16 @@ static int64_t cr__csr_part_start(const cr_csr *A, int t, int nparts) {
 #define CR__SPMM_PREFETCH(p) ((void)(p))
 #endif
 
+/* Asks for row map[r + 8] of x, d floats, ahead of its use: rows reached through the node order
+   are scattered, and the hardware prefetcher only follows streams. */
+static inline void cr__prefetch_row(const float *x, const int32_t *map, int64_t r, int64_t N, int d) {
+    if (map && r + 8 < N) {
+        const char *p = (const char *)(x + (int64_t)map[r + 8] * d);
+        int64_t b;
+        for (b = 0; b < (int64_t)d * 4; b += 64) CR__SPMM_PREFETCH(p + b);
+    }
+}
+
 /* A bfloat16 widened to float32: exact. */
 static CR__INLINE float cr__bf16_f32(uint16_t h) {
     uint32_t u = (uint32_t)h << 16;
@@ -5007,16 +5017,23 @@ static CR__INLINE uint32_t cr__hash32(uint32_t x) {
 }
 
 /* Post-processes one propagated layer X (rows x d) in a single pass: optional SimGCL noise
-   X += eps * sign(X) (.) normalize(u), u ~ U(0,1)^d per row, then acc += c * X. */
-static void cr__layer_post(float *X, float *acc, float c, int64_t rows, int d, float eps, uint64_t seed, const float *delta) {
+   X += eps * sign(X) (.) normalize(u), u ~ U(0,1)^d per row, then acc += c * X. With ord, rows of
+   X and acc are in the graph's locality order (row r is node ord[r]): the noise and delta follow
+   the node. */
+static void cr__layer_post(float *X, float *acc, float c, int64_t rows, int d, float eps, uint64_t seed, const float *delta,
+                           const int32_t *ord) {
     int64_t r;
     CR__OMP(parallel for schedule(static))
     for (r = 0; r < rows; r++) {
+        const int64_t o = ord ? ord[r] : r;
         float *x = X + r * d, u[CR__MAX_DIM];
         int j;
-        if (delta) cr_vaxpy(x, 1.0f, delta + r * d, d); /* a given perturbation (RCL's adversarial one) */
+        if (delta) { /* a given perturbation (RCL's adversarial one) */
+            cr__prefetch_row(delta, ord, r, rows, d);
+            cr_vaxpy(x, 1.0f, delta + o * d, d);
+        }
         if (eps > 0) {
-            uint32_t key = (uint32_t)cr_hash64(seed, (uint64_t)r);
+            uint32_t key = (uint32_t)cr_hash64(seed, (uint64_t)o);
             float inv;
             for (j = 0; j < d; j++) u[j] = (float)(cr__hash32(key + 0x9e3779b9U * (uint32_t)j) >> 8) * (1.0f / 16777216.0f);
             inv = sqrtf(cr_vdot(u, u, d));
@@ -5032,7 +5049,7 @@ static void cr__layer_post(float *X, float *acc, float c, int64_t rows, int d, f
 }
 
 CR_API void cr_aug_noise(float *E, int64_t rows, int d, float eps, uint64_t seed) {
-    cr__layer_post(E, NULL, 0, rows, d, eps, seed, NULL);
+    cr__layer_post(E, NULL, 0, rows, d, eps, seed, NULL, NULL);
 }
 
 CR_API void cr_aug_feature_mask(float *E, int64_t rows, int d, float rate, uint64_t seed, uint8_t *mask) {
@@ -6254,6 +6271,8 @@ typedef struct cr__graph {
     int32_t *eu, *ei; /* training edges (the entries of hist, users then items) */
     int64_t n_edges;
     cr_csr adj;                      /* normalised training graph */
+    int32_t *ord;                    /* its locality order (ord[position] = node), or NULL */
+    cr_csr adj_o;                    /* adj in that order, the one the encoder propagates */
     cr_csr views[2][CR__MAX_LAYERS]; /* SGL's augmented graphs of the current epoch */
     int views_epoch;
     float *final, *t0, *t1; /* inference embeddings (n_nodes x dim) and propagation scratch */
@@ -6899,28 +6918,126 @@ static void cr__spmm_table(const cr_csr *G, const float *X, uint16_t *th, int64_
     cr_spmm_bf16(G, th, d, Y);
 }
 
+/* A Cuthill-McKee order of the nodes of A (square, symmetric): breadth first, every component
+   from its lowest-degree node, each node's unvisited neighbours queued by increasing degree (ties
+   by id), so ord[new] = old is a fixed function of A. Neighbours end up close in memory, so the
+   rows an output row gathers share cache lines and pages with those of its neighbour rows: on
+   Gowalla an SpMM at d = 64 takes 0.81x the time of the loaded order on one thread, 0.73x on two
+   (degree order: 1.3x, slower; plain breadth first: 0.88x). */
+static cr_status cr__graph_order(const cr_csr *A, int32_t *ord) {
+    int64_t n = A->nrows, head = 0, tail = 0, maxdeg = 0, i, s, e;
+    uint64_t *key = (uint64_t *)cr__alloc_array((size_t)n + 1, sizeof(uint64_t), "node order"), *nb;
+    uint8_t *seen = (uint8_t *)cr__calloc_array((size_t)n + 1, 1, "node order");
+    for (i = 0; i < n; i++) maxdeg = CR__MAX(maxdeg, A->rowptr[i + 1] - A->rowptr[i]);
+    nb = (uint64_t *)cr__alloc_array((size_t)maxdeg + 1, sizeof(uint64_t), "node order");
+    if (!key || !seen || !nb) {
+        CR_FREE(key);
+        CR_FREE(seen);
+        CR_FREE(nb);
+        return CR_ERR_NOMEM;
+    }
+    for (i = 0; i < n; i++) key[i] = (uint64_t)(A->rowptr[i + 1] - A->rowptr[i]) << 32 | (uint64_t)i;
+    cr__sort_u64(key, n);
+    for (s = 0; s < n; s++) {
+        if (seen[(int32_t)key[s]]) continue;
+        seen[(int32_t)key[s]] = 1;
+        ord[tail++] = (int32_t)key[s];
+        while (head < tail) {
+            int32_t u = ord[head++];
+            int64_t k = 0;
+            for (e = A->rowptr[u]; e < A->rowptr[u + 1]; e++) {
+                int32_t v = A->col[e];
+                if (seen[v]) continue;
+                seen[v] = 1;
+                nb[k++] = (uint64_t)(A->rowptr[v + 1] - A->rowptr[v]) << 32 | (uint64_t)v;
+            }
+            cr__sort_u64(nb, k);
+            for (e = 0; e < k; e++) ord[tail++] = (int32_t)nb[e];
+        }
+    }
+    CR_FREE(key);
+    CR_FREE(seen);
+    CR_FREE(nb);
+    return CR_OK;
+}
+
+/* P A P^T for the order ord (ord[new] = old): row r is row ord[r] of A with its columns renamed,
+   its entries kept in their order, so (P A P^T)(P X) sums every row exactly as A X does. */
+static cr_status cr__csr_permute(cr_csr *out, const cr_csr *A, const int32_t *ord) {
+    int64_t n = A->nrows, r, e, k = 0;
+    int32_t *pos = (int32_t *)cr__alloc_array((size_t)n + 1, sizeof(int32_t), "node order");
+    if (!pos || cr__csr_alloc(out, n, n, A->nnz + 1, A->val != NULL) != CR_OK) { /* + 1: never a 0-byte block */
+        CR_FREE(pos);
+        return CR_ERR_NOMEM;
+    }
+    out->nnz = A->nnz;
+    for (r = 0; r < n; r++) pos[ord[r]] = (int32_t)r;
+    for (r = 0; r < n; r++) {
+        for (e = A->rowptr[ord[r]]; e < A->rowptr[ord[r] + 1]; e++, k++) {
+            out->col[k] = pos[A->col[e]];
+            if (A->val) out->val[k] = A->val[e];
+        }
+        out->rowptr[r + 1] = k;
+    }
+    CR_FREE(pos);
+    return CR_OK;
+}
+
+/* Rows r of src to rows r of dst, either side read or written through the node order (map NULL:
+   r itself). */
+static void cr__rows_move(float *dst, const int32_t *dmap, const float *src, const int32_t *smap, int64_t N, int d) {
+    int64_t r;
+    CR__OMP(parallel for schedule(static))
+    for (r = 0; r < N; r++) {
+        cr__prefetch_row(dst, dmap, r, N, d);
+        cr__prefetch_row(src, smap, r, N, d);
+        memcpy(dst + (dmap ? dmap[r] : r) * d, src + (smap ? smap[r] : r) * d, (size_t)d * sizeof(float));
+    }
+}
+
+/* A propagation's scratch: t0, t1 (N, d) hold the layers; ord (ord[r] = node; NULL: none): the
+   G[k] are P A P^T in this locality order (cr__csr_permute); th (precision bf16, else NULL): the
+   bfloat16 table each SpMM gathers. */
+typedef struct cr__prop_ws {
+    float *t0, *t1;
+    uint16_t *th;
+    const int32_t *ord;
+} cr__prop_ws;
+
 /* Forward of K propagation layers, E^(k+1) = G[k] E^(k) (+ SimGCL noise when eps > 0), with
    out = mean of layers first..K (first = 0: LightGCN and SGL; 1: SimGCL and XSimGCL).
    keep[k] (k = 1..K, keep NULL or keep[k] NULL: not kept) receives a copy of layer k's output.
-   E0, out: (N, d); t0, t1: scratch. */
+   E0, out: (N, d). With w->ord the layers and their mean run in the graph's order, and E0, out,
+   keep and delta are by node (moved at the boundary): each row sums the same terms in the same order, so the result is
+   bit for bit the one without it, while the SpMMs gather rows that neighbour in memory. */
 static void cr__prop_forward(float *out, float *const *keep, const cr_csr *const *G, int K,
                              const float *E0, int64_t N, int d, int first, float eps,
-                             uint64_t noise_seed, const float *const *delta, float *t0, float *t1, uint16_t *th) {
+                             uint64_t noise_seed, const float *const *delta, const cr__prop_ws *w) {
     float c = 1.0f / (float)(K + 1 - first);
     const float *cur = E0;
+    const int32_t *ord = K > 0 ? w->ord : NULL;
     int k, ph = cr__prof_to(CR_PHASE_ENCODE);
-    if (first == 0) {
+    if (ord) { /* layer 0 in the graph's order; t1 is free until layer 1 writes it */
+        cr__rows_move(w->t1, NULL, E0, ord, N, d);
+        cur = w->t1;
+    }
+    if (first == 0) { /* out sums in the graph's order too, and is put back by node at the end */
         int64_t i;
         CR__OMP(parallel for schedule(static))
-        for (i = 0; i < N * d; i++) out[i] = c * E0[i];
+        for (i = 0; i < N * d; i++) out[i] = c * cur[i];
     } else
         cr__pzero(out, N * d);
     for (k = 0; k < K; k++) {
-        float *nx = (k & 1) ? t1 : t0;
-        cr__spmm_table(G[k], cur, th, N, d, nx);
-        cr__layer_post(nx, out, c, N, d, eps, cr_hash64(noise_seed, (uint64_t)k), delta ? delta[k + 1] : NULL);
-        if (keep && keep[k + 1]) cr__pcopy(keep[k + 1], nx, N * d);
+        float *nx = (k & 1) ? w->t1 : w->t0;
+        cr__spmm_table(G[k], cur, w->th, N, d, nx);
+        cr__layer_post(nx, out, c, N, d, eps, cr_hash64(noise_seed, (uint64_t)k), delta ? delta[k + 1] : NULL, ord);
+        if (keep && keep[k + 1]) cr__rows_move(keep[k + 1], ord, nx, NULL, N, d);
         cur = nx;
+    }
+    if (ord) { /* the other scratch table is free now */
+        float *tmp = cur == w->t0 ? w->t1 : w->t0;
+        cr__pcopy(tmp, out, N * d);
+        cr__rows_move(out, ord, tmp, NULL, N, d);
     }
     cr__prof_to(ph);
 }
@@ -6931,52 +7048,82 @@ static void cr__prop_forward(float *out, float *const *keep, const cr_csr *const
        g_K = c dOut + dL[K]
        g_k = G[k] g_(k+1) + c dOut [k >= first] + dL[k]
    and dE0 += g_0 (dE0 NULL: stop at g_1). gk: g_k copied to gk[k], k = 1..K, where given
-   (RCL's adversarial directions). t0, t1: scratch (N, d). */
+   (RCL's adversarial directions). With w->ord the g_k run in the graph's order; dOut, dL, gk
+   and dE0 are by node. */
 static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const float *dOut,
                               int64_t N, int d, int first, const float *const *dL,
-                              float *const *gk, float *t0, float *t1, uint16_t *th) {
-    float c = 1.0f / (float)(K + 1 - first), *g = t0;
+                              float *const *gk, const cr__prop_ws *w) {
+    float c = 1.0f / (float)(K + 1 - first), *g = w->t0;
     const float *dlk = dL ? dL[K] : NULL;
-    int64_t i, n = N * d;
-    int k, ph = cr__prof_to(CR_PHASE_ENCODE);
-    CR__OMP(parallel for schedule(static))
-    for (i = 0; i < n; i++) g[i] = c * dOut[i] + (dlk ? dlk[i] : 0.0f);
-    if (gk) cr__pcopy(gk[K], g, n);
+    const int32_t *ord = w->ord;
+    int64_t r;
+    int k, j, ph = cr__prof_to(CR_PHASE_ENCODE);
+    CR__OMP(parallel for schedule(static) private(j))
+    for (r = 0; r < N; r++) {
+        const int64_t o = (ord ? ord[r] : r) * d;
+        cr__prefetch_row(dOut, ord, r, N, d);
+        if (dlk) cr__prefetch_row(dlk, ord, r, N, d);
+        for (j = 0; j < d; j++) g[r * d + j] = c * dOut[o + j] + (dlk ? dlk[o + j] : 0.0f);
+    }
+    if (gk) cr__rows_move(gk[K], ord, g, NULL, N, d);
     for (k = K - 1; k >= 0; k--) {
-        float *h = g == t0 ? t1 : t0, cc = k >= first ? c : 0.0f;
+        float *h = g == w->t0 ? w->t1 : w->t0, cc = k >= first ? c : 0.0f;
         const float *dl = dL && k ? dL[k] : NULL;
         if (k == 0 && !dE0) break;
-        cr__spmm_table(G[k], g, th, N, d, h);
+        cr__spmm_table(G[k], g, w->th, N, d, h);
         if (k == 0) { /* fold the last step into the gradient of the ego embeddings */
-            CR__OMP(parallel for schedule(static))
-            for (i = 0; i < n; i++) dE0[i] += h[i] + cc * dOut[i];
+            CR__OMP(parallel for schedule(static) private(j))
+            for (r = 0; r < N; r++) {
+                const int64_t o = (ord ? ord[r] : r) * d;
+                cr__prefetch_row(dOut, ord, r, N, d);
+                cr__prefetch_row(dE0, ord, r, N, d);
+                for (j = 0; j < d; j++) dE0[o + j] += h[r * d + j] + cc * dOut[o + j];
+            }
             break;
         }
-        CR__OMP(parallel for schedule(static))
-        for (i = 0; i < n; i++) h[i] += cc * dOut[i] + (dl ? dl[i] : 0.0f);
-        if (gk) cr__pcopy(gk[k], h, n);
+        CR__OMP(parallel for schedule(static) private(j))
+        for (r = 0; r < N; r++) {
+            const int64_t o = (ord ? ord[r] : r) * d;
+            cr__prefetch_row(dOut, ord, r, N, d);
+            if (dl) cr__prefetch_row(dl, ord, r, N, d);
+            for (j = 0; j < d; j++) h[r * d + j] += cc * dOut[o + j] + (dl ? dl[o + j] : 0.0f);
+        }
+        if (gk) cr__rows_move(gk[k], ord, h, NULL, N, d);
         g = h;
     }
     cr__prof_to(ph);
 }
 
-/* The model's encoder over one graph per layer (G NULL: the training graph at every layer):
-   out = mean of its layers, from the model's first layer; noise eps with seed; layer k's
-   output copied to keep[k] where given. Its backward accumulates into the ego gradient. */
+/* The graph of each layer (G NULL: the training graph at every layer) into Gc, and the
+   propagation's scratch. The training graph runs in its locality order on two threads or more;
+   the result is the same bits either way. Gowalla, d = 64, same run: on two threads LightGCN's
+   batch 0.84x, XSimGCL's 0.93x the loaded order's; on one, 0.95x and 1.05x (the rows moved in
+   and out through the order cost about what one thread's SpMMs save; two threads share the
+   cache, where the locality pays more). SGL's views are propagated in the loaded order. */
+static cr__prop_ws cr__graph_layers(const cr_model *m, const cr_csr *const *G, const cr_csr **Gc) {
+    const int ordered = m->g.ord && cr__nthreads() > 1;
+    const cr_csr *A = ordered ? &m->g.adj_o : &m->g.adj;
+    cr__prop_ws w;
+    int k;
+    for (k = 0; k < CR__MAX_LAYERS; k++) Gc[k] = G && k < m->cfg.layers ? G[k] : A;
+    w.t0 = m->g.t0;
+    w.t1 = m->g.t1;
+    w.th = m->g.th;
+    w.ord = G || !ordered ? NULL : m->g.ord;
+    return w;
+}
+
 static void cr__graph_encode(cr_model *m, float *out, const cr_csr *const *G, float eps, uint64_t seed, float *const *keep) {
     const cr_csr *Gc[CR__MAX_LAYERS];
-    int k;
-    for (k = 0; k < CR__MAX_LAYERS; k++) Gc[k] = G && k < m->cfg.layers ? G[k] : &m->g.adj;
+    const cr__prop_ws w = cr__graph_layers(m, G, Gc);
     cr__prop_forward(out, keep, Gc, m->cfg.layers, m->E0, m->n_nodes, m->cfg.dim, m->ops->first_layer, eps, seed,
-                     NULL, m->g.t0, m->g.t1, m->g.th);
+                     NULL, &w);
 }
 
 static void cr__graph_encode_backward(cr_model *m, const float *dOut, const cr_csr *const *G, const float *const *dL) {
     const cr_csr *Gc[CR__MAX_LAYERS];
-    int k;
-    for (k = 0; k < CR__MAX_LAYERS; k++) Gc[k] = G && k < m->cfg.layers ? G[k] : &m->g.adj;
-    cr__prop_backward(m->dE0, Gc, m->cfg.layers, dOut, m->n_nodes, m->cfg.dim, m->ops->first_layer, dL, NULL, m->g.t0,
-                      m->g.t1, m->g.th);
+    const cr__prop_ws w = cr__graph_layers(m, G, Gc);
+    cr__prop_backward(m->dE0, Gc, m->cfg.layers, dOut, m->n_nodes, m->cfg.dim, m->ops->first_layer, dL, NULL, &w);
 }
 
 /* The encoder restricted to what a batch reads. The layer mean at a few rows S (level K) needs
@@ -7642,7 +7789,11 @@ static cr_status cr__graph_setup(cr_model *m) {
         return m->cfg.attr_w > 0 && !(g->final = cr_alloc_floats(N * m->cfg.dim)) ? CR_ERR_NOMEM : CR_OK;
     if ((st = cr_graph_bipartite(&g->adj, m->n_users, m->n_items, g->n_edges, g->eu, g->ei, NULL)) != CR_OK) return st;
     if ((st = cr_graph_normalize_sym(&g->adj)) != CR_OK) return st;
-    if (!(g->final = cr_alloc_floats(N * m->cfg.dim)) || !(g->t0 = cr_alloc_floats(N * m->cfg.dim)) || !(g->t1 = cr_alloc_floats(N * m->cfg.dim)))
+    if (!(g->ord = (int32_t *)cr__alloc_array((size_t)N + 1, sizeof(int32_t), "node order")) ||
+        (st = cr__graph_order(&g->adj, g->ord)) != CR_OK || (st = cr__csr_permute(&g->adj_o, &g->adj, g->ord)) != CR_OK)
+        return st ? st : CR_ERR_NOMEM;
+    if (!(g->final = cr_alloc_floats(N * m->cfg.dim)) || !(g->t0 = cr_alloc_floats(N * m->cfg.dim)) ||
+        !(g->t1 = cr_alloc_floats(N * m->cfg.dim)))
         return CR_ERR_NOMEM;
     if (m->cfg.precision == CR_PRECISION_BF16 &&
         !(g->th = (uint16_t *)cr__alloc_array((size_t)(N * m->cfg.dim), sizeof(uint16_t), "bf16 propagation table")))
@@ -7656,6 +7807,8 @@ static void cr__graph_release(cr_model *m) {
     CR_FREE(g->eu);
     CR_FREE(g->ei);
     cr_csr_free(&g->adj);
+    cr_csr_free(&g->adj_o);
+    CR_FREE(g->ord);
     for (v = 0; v < 2; v++)
         for (k = 0; k < CR__MAX_LAYERS; k++) cr_csr_free(&g->views[v][k]);
     cr__free_aligned(g->final);
@@ -7668,7 +7821,7 @@ static int64_t cr__csr_bytes(const cr_csr *A) { return A->rowptr ? (A->nrows + 1
 
 static int64_t cr__graph_memory(const cr_model *m) {
     const cr__graph *g = &m->g;
-    int64_t b = g->n_edges * 8 + cr__csr_bytes(&g->adj);
+    int64_t b = g->n_edges * 8 + cr__csr_bytes(&g->adj) + cr__csr_bytes(&g->adj_o) + (g->ord ? m->n_nodes * 4 : 0);
     int v, k;
     for (v = 0; v < 2; v++)
         for (k = 0; k < CR__MAX_LAYERS; k++) b += cr__csr_bytes(&g->views[v][k]);
@@ -8521,10 +8674,9 @@ static double cr__rcl_contrast(cr_model *m, const cr__batch *b, int nu, int ni, 
    kept layers' gradients, without touching the parameters' gradient. */
 static void cr__rcl_layer_grads(cr_model *m, float *const *dkeep) {
     const cr_csr *Gc[CR__MAX_LAYERS];
-    int k;
-    for (k = 0; k < CR__MAX_LAYERS; k++) Gc[k] = &m->g.adj;
+    const cr__prop_ws w = cr__graph_layers(m, NULL, Gc);
     cr__prop_backward(NULL, Gc, m->cfg.layers, m->g.dF, m->n_nodes, m->cfg.dim, m->ops->first_layer,
-                      (const float *const *)dkeep, m->g.adv_g, m->g.t0, m->g.t1, m->g.th);
+                      (const float *const *)dkeep, m->g.adv_g, &w);
 }
 
 /* eps g/|g| per row of each layer's gradient (a row without gradient is left unperturbed). */
@@ -8547,10 +8699,9 @@ static void cr__rcl_direction(cr_model *m, float *const *dst) {
 /* The encoder without noise, plus delta[k] after layer k where given. */
 static void cr__rcl_forward(cr_model *m, float *const *keep, const float *const *delta) {
     const cr_csr *Gc[CR__MAX_LAYERS];
-    int k;
-    for (k = 0; k < CR__MAX_LAYERS; k++) Gc[k] = &m->g.adj;
+    const cr__prop_ws w = cr__graph_layers(m, NULL, Gc);
     cr__prop_forward(m->g.F, keep, Gc, m->cfg.layers, m->E0, m->n_nodes, m->cfg.dim, m->ops->first_layer, 0.0f, 0,
-                     delta, m->g.t0, m->g.t1, m->g.th);
+                     delta, &w);
 }
 
 /* Adversarial views: BPR on a clean pass, the contrast on the perturbed one (exact: the

@@ -1383,6 +1383,24 @@ TEST(every_model_matches_its_golden_numbers) {
         np = cr_model_num_params(m);
         b = (const unsigned char *)cr_model_params(m);
         for (i = 0; i < np * 4; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+        { /* two threads: the same bits (graph encoders then propagate in the locality order) */
+            cr_model *m2 = NULL;
+            cr_epoch_stats s2;
+            cr_metrics mt2;
+            uint64_t h2 = 0xcbf29ce484222325ULL;
+            cr_set_num_threads(2);
+            CHECK_OK(cr_model_create(&m2, &c, &ds));
+            for (e = 1; e <= 2; e++) CHECK_OK(cr_train_epoch(m2, e, &s2, NULL, NULL));
+            CHECK_OK(cr_evaluate(m2, &ds.test, NULL, &mt2));
+            b = (const unsigned char *)cr_model_params(m2);
+            for (i = 0; i < np * 4; i++) h2 = (h2 ^ b[i]) * 0x100000001b3ULL;
+            CHECKF(s2.loss == s.loss && mt2.recall[mt2.n_k - 1] == mt.recall[mt.n_k - 1] && h2 == h,
+                   "%s: 2 threads: loss %a recall %a params %016llx, 1 thread: %a %a %016llx", g->name, s2.loss,
+                   mt2.recall[mt2.n_k - 1], (unsigned long long)h2, s.loss, mt.recall[mt.n_k - 1],
+                   (unsigned long long)h);
+            cr_model_free(m2);
+            cr_set_num_threads(1);
+        }
         if (exact && !g->streamed)
             CHECKF(s.loss == g->loss && mt.recall[mt.n_k - 1] == g->recall && mt.ndcg[mt.n_k - 1] == g->ndcg && h == g->hash,
                    "%s: loss %a recall %a ndcg %a params %016llx, golden %a %a %a %016llx", g->name, s.loss, mt.recall[mt.n_k - 1],

@@ -618,9 +618,13 @@ TEST(propagation_backward_is_the_adjoint) {
             float *keep[K + 1] = {NULL, NULL, NULL, NULL};
             const float *dls[K + 1] = {NULL, NULL, NULL, NULL};
             if (lk >= 0) { keep[lk] = lay; dls[lk] = dL; }
-            cr__prop_forward(out, keep, G, K, E, U + I, D, first, 0.0f, 0, NULL, t0, t1, NULL);
+            cr__prop_ws w;
+            memset(&w, 0, sizeof w);
+            w.t0 = t0;
+            w.t1 = t1;
+            cr__prop_forward(out, keep, G, K, E, U + I, D, first, 0.0f, 0, NULL, &w);
             memset(dE, 0, sizeof dE);
-            cr__prop_backward(dE, G, K, dO, U + I, D, first, lk >= 0 ? dls : NULL, NULL, t0, t1, NULL);
+            cr__prop_backward(dE, G, K, dO, U + I, D, first, lk >= 0 ? dls : NULL, NULL, &w);
         }
         lhs = 0;
         rhs = 0;
@@ -632,6 +636,90 @@ TEST(propagation_backward_is_the_adjoint) {
     }
     cr_csr_free(&A);
     cr_csr_free(&A2);
+}
+
+/* The encoder in the graph's locality order (P A P^T, rows through ord) gives the bits of the
+   encoder in the loaded order: forward with noise, a perturbation and kept layers, backward with
+   layer gradients and their copies, float32 and bfloat16 tables, 1 and 2 threads. */
+TEST(propagation_in_locality_order_is_bit_identical) {
+    enum { K = 3, D = 37 };
+    cr_dataset ds;
+    cr_synth_opts so;
+    cr_csr A, Ao;
+    const cr_csr *Gn[K], *Go[K];
+    int32_t *ord;
+    uint8_t *seen;
+    uint16_t *th;
+    float *buf[2][4 + 3 * K], *src[2 + 2 * K];
+    int64_t N, n, i;
+    int v, k, t, half, bad = 0, t_was = cr_get_num_threads();
+    cr_rng r;
+    memset(&so, 0, sizeof so);
+    so.n_users = 300;
+    so.n_items = 420;
+    so.n_clusters = 6;
+    so.mean_len = 9;
+    so.seed = 8;
+    CHECK_OK(cr_dataset_synthetic(&ds, &so, 0, 0.1));
+    CHECK_OK(cr_graph_bipartite(&A, ds.n_users, ds.n_items, ds.train.n, ds.train.user, ds.train.item, NULL));
+    CHECK_OK(cr_graph_normalize_sym(&A));
+    N = A.nrows;
+    n = N * D;
+    ord = (int32_t *)malloc(sizeof(int32_t) * (size_t)N);
+    seen = (uint8_t *)calloc((size_t)N, 1);
+    th = (uint16_t *)malloc(sizeof(uint16_t) * (size_t)n);
+    CHECK_OK(cr__graph_order(&A, ord));
+    for (i = 0; i < N; i++) bad += ord[i] < 0 || ord[i] >= N || seen[ord[i]]++;
+    CHECKF(bad == 0, "the order is not a permutation (%d faults)", bad);
+    for (i = 0; i < N && ord[i] == i; i++) {}
+    CHECKF(i < N, "the order is the loaded one (nothing to test)");
+    CHECK_OK(cr__csr_permute(&Ao, &A, ord));
+    for (k = 0; k < K; k++) { Gn[k] = &A; Go[k] = &Ao; }
+    cr_rng_seed(&r, 77);
+    for (k = 0; k < 2 + 2 * K; k++) { /* E0, dOut, delta[1..K], dL[1..K] */
+        src[k] = (float *)malloc(sizeof(float) * (size_t)n);
+        randn(src[k], n, &r, 1.0f);
+    }
+    for (v = 0; v < 2; v++) /* out, t0, t1, dE0, keep[1..K], gk[1..K], spare */
+        for (k = 0; k < 4 + 3 * K; k++) buf[v][k] = (float *)calloc((size_t)n, sizeof(float));
+    for (t = 1; t <= 2; t++)
+        for (half = 0; half < 2; half++) {
+            cr_set_num_threads(t);
+            for (v = 0; v < 2; v++) {
+                float **b = buf[v], *keep[K + 1], *gk[K + 1];
+                const float *delta[K + 1], *dL[K + 1];
+                keep[0] = gk[0] = NULL;
+                delta[0] = dL[0] = NULL;
+                for (k = 1; k <= K; k++) {
+                    keep[k] = b[3 + k];
+                    gk[k] = b[3 + K + k];
+                    delta[k] = src[1 + k];
+                    dL[k] = src[1 + K + k];
+                }
+                cr__prop_ws w;
+                w.t0 = b[1];
+                w.t1 = b[2];
+                w.th = half ? th : NULL;
+                w.ord = v ? ord : NULL;
+                memcpy(b[3], src[1], sizeof(float) * (size_t)n); /* dE0 accumulates */
+                cr__prop_forward(b[0], keep, v ? Go : Gn, K, src[0], N, D, 1, 0.1f, 99, delta, &w);
+                cr__prop_backward(b[3], v ? Go : Gn, K, src[1], N, D, 1, dL, gk, &w);
+            }
+            for (k = 0; k < 4 + 2 * K; k++)
+                if (k != 1 && k != 2)
+                    CHECKF(memcmp(buf[0][k], buf[1][k], sizeof(float) * (size_t)n) == 0,
+                           "%d threads, %s: output %d differs in the locality order", t, half ? "bf16" : "f32", k);
+        }
+    cr_set_num_threads(t_was);
+    for (v = 0; v < 2; v++)
+        for (k = 0; k < 4 + 3 * K; k++) free(buf[v][k]);
+    for (k = 0; k < 2 + 2 * K; k++) free(src[k]);
+    free(ord);
+    free(seen);
+    free(th);
+    cr_csr_free(&A);
+    cr_csr_free(&Ao);
+    cr_dataset_free(&ds);
 }
 
 /* ---- whole models: finite differences of the batch loss ---- */
@@ -978,6 +1066,7 @@ TEST(subgraph_propagation_equals_the_whole_graph) {
         int64_t N, n;
         float *out, *dout, *ga, *t0, *t1;
         const cr_csr *G[CR__MAX_LAYERS];
+        cr__prop_ws w;
         memset(&c, 0, sizeof c);
         c.model = CR_MODEL_RECDCL;
         c.dim = d;
@@ -997,7 +1086,10 @@ TEST(subgraph_propagation_equals_the_whole_graph) {
         for (i = 0; i < CR__MAX_LAYERS; i++) G[i] = &m->g.adj;
         cr_rng_seed(&r, 41);
         for (i = 0; i < n; i++) m->param[i] += 0.3f * cr_rng_normal(&r);
-        cr__prop_forward(out, NULL, G, layers, m->param, N, d, 0, 0.0f, 0, NULL, t0, t1, NULL);
+        memset(&w, 0, sizeof w);
+        w.t0 = t0;
+        w.t1 = t1;
+        cr__prop_forward(out, NULL, G, layers, m->param, N, d, 0, 0.0f, 0, NULL, &w);
         for (i = 0; i < nS; i++) m->g.sub_nodes[i] = S[i];
         cr__sub_build(m, m->g.sub_nodes, nS);
         cr__sub_forward(m);
@@ -1005,7 +1097,7 @@ TEST(subgraph_propagation_equals_the_whole_graph) {
             CHECKF(memcmp(m->g.sub_out + i * d, out + (int64_t)S[i] * d, sizeof(float) * (size_t)d) == 0, "%d layers: row %d differs", layers, S[i]);
         for (i = 0; i < nS; i++)
             for (j = 0; j < d; j++) dout[(int64_t)S[i] * d + j] = m->g.sub_dout[i * d + j] = cr_rng_normal(&r);
-        cr__prop_backward(ga, G, layers, dout, N, d, 0, NULL, NULL, t0, t1, NULL);
+        cr__prop_backward(ga, G, layers, dout, N, d, 0, NULL, NULL, &w);
         memset(m->grad, 0, sizeof(float) * (size_t)n);
         cr__sub_backward(m);
         for (i = 0; i < n; i++)
@@ -1409,6 +1501,7 @@ const crt_case crt_grad[] = {
     {"grad/softmax_xent", softmax_xent_gradcheck},
     {"grad/l2_losses", l2_losses_gradcheck},
     {"grad/propagation_backward_is_the_adjoint", propagation_backward_is_the_adjoint},
+    {"grad/propagation_in_locality_order_is_bit_identical", propagation_in_locality_order_is_bit_identical},
     {"grad/model_mf", grad_mf},
     {"grad/model_mf_selfrec_l2", grad_mf_selfrec_l2},
     {"grad/model_lightgcn", grad_lightgcn},
