@@ -5020,8 +5020,8 @@ static CR__INLINE uint32_t cr__hash32(uint32_t x) {
    X += eps * sign(X) (.) normalize(u), u ~ U(0,1)^d per row, then acc += c * X. With ord, rows of
    X and acc are in the graph's locality order (row r is node ord[r]): the noise and delta follow
    the node. */
-static void cr__layer_post(float *X, float *acc, float c, int64_t rows, int d, float eps, uint64_t seed, const float *delta,
-                           const int32_t *ord) {
+static void cr__layer_post(float *X, float *acc, float c, int64_t rows, int d, float eps, uint64_t seed,
+                           const float *delta, const int32_t *ord) {
     int64_t r;
     CR__OMP(parallel for schedule(static))
     for (r = 0; r < rows; r++) {
