@@ -4,7 +4,8 @@
                                        default: xsimgcl 2 (graph models: Gowalla; gru4rec and
                                        cl4srec: Amazon-Beauty); OMP_NUM_THREADS sets threads.
                                        Options: neg=uniform|dns|mixgcf, aug=ed|nd|rw|mixed|subgraph,
-                                       view_every=N, proj_head=1, batch=B, dim=D, batches=N (stop each
+                                       view_every=N, proj_head=1, batch=B, dim=D, data=FOLDER (under
+                                       CR_DATA: gowalla, lastfm, amazon-beauty), batches=N (stop each
                                        epoch after N batches: a slice of a long epoch, timed the same);
                                        --profile (anywhere): measure this machine's GEMM rate and
                                        bandwidth first, then print each epoch's phases against them */
@@ -20,7 +21,8 @@ static int stop_after(void *user, int epoch, int64_t batch, int64_t n_batches, d
 }
 
 int main(int argc, char **argv) {
-    const char *name, *pos[2] = {"xsimgcl", "2"};
+    const char *name, *pos[2] = {"xsimgcl", "2"}, *data = NULL;
+    char rel[256];
     int epochs, e, i, seq, np = 0, profile = 0;
     int64_t max_batches = 0;
     cr_machine mc;
@@ -58,6 +60,7 @@ int main(int argc, char **argv) {
         else if (!strncmp(a, "dim=", 4)) c.dim = atoi(v);
         else if (!strncmp(a, "batches=", 8)) max_batches = atoi(v);
         else if (!strncmp(a, "precision=", 10)) c.precision = !strcmp(v, "bf16") ? CR_PRECISION_BF16 : CR_PRECISION_F32;
+        else if (!strncmp(a, "data=", 5)) data = v;
         else { fprintf(stderr, "bench_train: unknown option '%s'\n", a); return 2; }
     }
     if (profile) { /* in the same run as the epochs it is compared with */
@@ -71,10 +74,14 @@ int main(int argc, char **argv) {
                mc.threads, mc.gemm_gflops, mc.cache_gbs, mc.dram_gbs);
     }
     seq = cr_model_is_sequential(c.model);
-    data_path(tr, sizeof tr, seq ? "amazon-beauty/train.txt" : "gowalla/train.txt");
-    data_path(te, sizeof te, seq ? "amazon-beauty/test.txt" : "gowalla/test.txt");
+    if (!data) data = seq ? "amazon-beauty" : "gowalla";
+    snprintf(rel, sizeof rel, "%s/train.txt", data);
+    data_path(tr, sizeof tr, rel);
+    snprintf(rel, sizeof rel, "%s/test.txt", data);
+    data_path(te, sizeof te, rel);
     if (!have_file(tr)) { printf("bench_train: %s not found (set CR_DATA to the data folder); skipped\n", tr); return 0; }
-    lo.format = seq ? CR_FORMAT_SEQ : CR_FORMAT_LIGHTGCN;
+    /* Amazon-Beauty's files are sequences ("user:item item ..."), whatever the model reads */
+    lo.format = seq || strstr(data, "beauty") ? CR_FORMAT_SEQ : CR_FORMAT_LIGHTGCN;
     t = now_s();
     if (cr_dataset_load(&ds, tr, te, &lo) != CR_OK) { printf("%s\n", cr_last_error()); return 1; }
     printf("%s on %s: %d users, %d items, %lld train, %lld test (loaded in %.2f s), %d threads\n", name, tr, ds.n_users, ds.n_items,
