@@ -587,6 +587,35 @@ TEST(l2_losses_gradcheck) {
     for (i = 0; i < 12; i++) CHECK_NEAR(g[i], 0.3 * x[i] / sqrt(s) / 3.0, 1e-6);
 }
 
+/* A long span (a whole parameter table) sums in fixed parts: the plain sum within rounding,
+   the gradient exact, and the same bits on 1 and 2 threads. */
+TEST(l2_loss_long_span) {
+    const int64_t n = ((int64_t)1 << 17) + 13;
+    float *x = (float *)malloc(sizeof(float) * (size_t)n), *g1 = (float *)calloc((size_t)n, sizeof(float)),
+          *g2 = (float *)calloc((size_t)n, sizeof(float));
+    double ref = 0, l1, l2;
+    int64_t i, bad = 0;
+    int t0 = cr_get_num_threads();
+    cr_rng r;
+    cr_rng_seed(&r, 5);
+    randn(x, n, &r, 1.0f);
+    for (i = 0; i < n; i++) ref += (double)x[i] * x[i];
+    ref *= 0.5 * (double)0.3f / 2.0;
+    cr_set_num_threads(1);
+    l1 = cr_l2_loss(g1, x, n, 0.3f, 2.0f);
+    cr_set_num_threads(2);
+    l2 = cr_l2_loss(g2, x, n, 0.3f, 2.0f);
+    cr_set_num_threads(t0);
+    CHECK_NEAR(l1, ref, 1e-12 * ref);
+    CHECKF(l1 == l2, "1 thread %.17g, 2 threads %.17g", l1, l2);
+    for (i = 0; i < n; i++) bad += g1[i] != 0.15f * x[i] || g2[i] != g1[i];
+    CHECKF(bad == 0, "%lld gradient entries differ", (long long)bad);
+    CHECK_NEAR(cr_l2_loss(NULL, x, n, 0.3f, 2.0f), l1, 0.0);
+    free(x);
+    free(g1);
+    free(g2);
+}
+
 /* ---- propagation: the adjoint identity on a small graph ---- */
 
 TEST(propagation_backward_is_the_adjoint) {
@@ -1500,6 +1529,7 @@ const crt_case crt_grad[] = {
     {"grad/infonce_robust_blocks", infonce_robust_blocks},
     {"grad/softmax_xent", softmax_xent_gradcheck},
     {"grad/l2_losses", l2_losses_gradcheck},
+    {"grad/l2_loss_long_span", l2_loss_long_span},
     {"grad/propagation_backward_is_the_adjoint", propagation_backward_is_the_adjoint},
     {"grad/propagation_in_locality_order_is_bit_identical", propagation_in_locality_order_is_bit_identical},
     {"grad/model_mf", grad_mf},
