@@ -7277,7 +7277,8 @@ static void cr__sub_backward(cr_model *m) {
     for (k = K - 1; k >= 0; k--) {
         float *h = gk == g->t0 ? g->t1 : g->t0, cc = k >= first ? c : 0.0f;
         cr_spmm(&g->sub_bw[k + 1], gk, (int)d, h);
-        if (k == 0) {
+        if (k == 0) { /* the nodes are distinct: rows split over threads without a race */
+            CR__OMP(parallel for schedule(static) if (g->sub_n[0] * d > ((int64_t)1 << 16)))
             for (i = 0; i < g->sub_n[0]; i++) {
                 float *de = m->dE0 + (int64_t)g->sub_nodes[i] * d;
                 int j;
