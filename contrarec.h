@@ -181,7 +181,8 @@
                        batch normalisation; Barlow Twins, polynomial uniformity, cosine
                        to stop-gradient targets (RecDCL)
       8. models        the model interface (8a), configuration (8b), the model object (8c),
-                       the graph encoder with its forward and backward side by side, the item
+                       the graph encoder with its forward and backward side by side (in a
+                       Cuthill-McKee node order on two threads or more, the same bits), the item
                        embedding bag, BPR with uniform, DNS or MixGCF negatives, the
                        attribute-ID and feature-masking contrasts, InfoNCE with a projection
                        head and mixed negatives (8d), one block per model: MF, LightGCN, SGL, SimGCL,
