@@ -47,51 +47,142 @@
 #                               only, with ids + attribute features, with the attribute-ID
 #                               contrast, and with correlated feature masking; warm, cold and
 #                               all-item rankings
+#   bench/quality.sh list       every section with the minutes it is expected to take on 2 cores
+#   bench/quality.sh baseline SECTION
+#                               run the section, then write its figures (each run's test metrics
+#                               at its selected epoch, with commit, seeds, machine and command)
+#                               into bench/baseline.tsv, replacing the section's earlier rows
+#   bench/quality.sh check SECTION
+#                               run the section at this commit and compare every figure with the
+#                               baseline: a figure beyond its tolerance or missing fails
+#   bench/quality.sh provenance SECTION
+#                               each run of the section: the commit, machine and seconds it ran,
+#                               and whether its log is complete
 # Needs ../shared/data (or CR_DATA=dir). BENCH_THREADS threads per run (2), JOBS runs at once (1).
-# Logs: build/quality/. CR_BIN=path runs another build of the program.
+# Logs, resumable training states and provenance live outside the work tree, in
+# $CR_QUALITY_DIR (default ~/.cache/contrarec/quality), so a later session on the same machine
+# resumes them. Each run NAME leaves NAME.json (its --json log), NAME.err and NAME.meta: the
+# commit (with "+dirty" when the header or the program differ from it), the command, the
+# machine, the threads, and the seconds it took. A complete log is reused only when its commit
+# is the current one (QUALITY_REUSE=any reuses it whatever made it; the summary then names
+# that commit); a training state left by another commit is discarded. CR_BIN=path runs another
+# build of the program.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${CR_DATA:-../shared/data}
 export OMP_NUM_THREADS=${BENCH_THREADS:-2}
 JOBS=${JOBS:-1}
-OUT=build/quality
+OUT=${CR_QUALITY_DIR:-$HOME/.cache/contrarec/quality}
 mkdir -p "$OUT"
-BIN=${CR_BIN:-}
-if [ -z "$BIN" ]; then make -s build/contrarec; BIN=./build/contrarec; fi
+
+# Expected minutes of each section on 2 cores (BENCH_THREADS=2, JOBS=1), as section:minutes:how,
+# how = "m" (measured whole; `provenance` gives each run's seconds) or "e" (estimated: epochs
+# run x seconds per epoch, from the batch times and the validation pass measured on an Intel
+# Xeon with AVX-512, 2 threads, at commit 842f522: on Gowalla LightGCN 19 s an epoch, DNS 22,
+# MixGCF 31, SGL 68, SimGCL 44, XSimGCL 24, RCL 26, NCL 253; RecDCL at d = 512 on Beauty 46).
+# Early-stopped runs are counted at the epochs they last ran. Sections over 45 minutes are
+# marked and are to be split.
+SECTIONS="graph:80:e negatives:36:e ncl:505:e views:90:e noise:185:e claims:200:e coldusers:15:e
+ rcl:30:e rcl-gowalla:50:e recdcl:120:e colditems:30:e tune-attr:25:e recbole:5:e seq:40:e
+ seqfeatures:40:e fmask:20:e tune-cl4srec:30:e"
+
+# value of key= in a run's .meta file (empty when there is none)
+meta() { sed -n "s/^$2=//p" "$OUT/$1.meta" 2>/dev/null | head -n 1; }
+
+COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+if ! git diff --quiet HEAD -- contrarec.h examples 2>/dev/null; then COMMIT="$COMMIT+dirty"; fi
+MACHINE="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)"
+MACHINE="$MACHINE, $(nproc 2>/dev/null || echo ?) cores"
+
+case "${1:-}" in
+list)
+    total=0
+    for e in $SECTIONS; do
+        IFS=: read -r n mins how <<< "$e"
+        total=$((total + mins))
+        printf '%-14s %4s min  %-9s %s\n' "$n" "$mins" "$([ "$how" = m ] && echo measured || echo estimated)" \
+            "$([ "$mins" -gt 45 ] && echo "over 45 minutes: to be split" || true)"
+    done
+    printf '%-14s %4s min  (%.1f hours on 2 cores)\n' total "$total" "$(awk -v t="$total" 'BEGIN { print t / 60 }')"
+    exit 0
+    ;;
+provenance)
+    # every run whose name matches ${2:-*}: commit, seconds, complete or not, machine
+    for f in "$OUT"/${2:-*}.meta; do
+        [ -e "$f" ] || continue
+        n=$(basename "$f" .meta)
+        st=incomplete
+        if grep -q '"best_epoch"' "$OUT/$n.json" 2>/dev/null; then st=complete; fi
+        printf '%-32s commit %-18s %6s s  %-10s %s\n' "$n" "$(meta "$n" commit)" "$(meta "$n" seconds)" "$st" \
+            "$(meta "$n" machine)"
+    done
+    exit 0
+    ;;
+*)
+    BIN=${CR_BIN:-}
+    if [ -z "$BIN" ]; then make -s build/contrarec; BIN=./build/contrarec; fi
+    ;;
+esac
 
 # value of "key": in a JSON line
 field() { sed -n "s/.*\"$1\":\([-0-9.e]*\).*/\1/p"; }
 
+# true when the run's log is complete and may be reused: made by this commit, or any with
+# QUALITY_REUSE=any
+reusable() {
+    grep -q '"best_epoch"' "$OUT/$1.json" 2>/dev/null || return 1
+    [ "${QUALITY_REUSE:-}" = any ] || [ "$(meta "$1" commit)" = "$COMMIT" ]
+}
+
 run() { # name, args...: one training run in the background (at most JOBS at once); a run whose
-         # log is complete is kept (FORCE=1 reruns it), so the sections can share runs. An
-         # interrupted run continues from its training state (--resume build/quality/NAME.state),
-         # its log appended to; the state is removed when the run ends
+         # log is complete and came from this commit is kept (FORCE=1 reruns it), so the sections
+         # can share runs. An interrupted run of this commit continues from its training state
+         # (--resume OUT/NAME.state), its log appended to; the state is removed when the run ends
     local name=$1 app=; shift
-    if [ -z "${FORCE:-}" ] && grep -q '"best_epoch"' "$OUT/$name.json" 2>/dev/null; then return; fi
-    if [ -n "${FORCE:-}" ]; then rm -f "$OUT/$name.state"; fi
+    RUNS+=("$name")
+    if [ -z "${FORCE:-}" ] && reusable "$name"; then return; fi
+    if [ -n "${FORCE:-}" ] || [ "$(meta "$name" commit)" != "$COMMIT" ]; then rm -f "$OUT/$name.state"; fi
     [ -e "$OUT/$name.state" ] && app=1
     while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 1; done
-    ( if [ -n "$app" ]; then exec 3>> "$OUT/$name.json" 4>> "$OUT/$name.err"; else exec 3> "$OUT/$name.json" 4> "$OUT/$name.err"; fi
-      if "$BIN" train "$@" --no-auc --json --resume "$OUT/$name.state" >&3 2>&4; then rm -f "$OUT/$name.state"
+    if [ -z "$app" ]; then
+        printf 'commit=%s\ncommand=%s train %s --no-auc --json\nmachine=%s\nthreads=%s\nstarted=%s\n' "$COMMIT" \
+            "$BIN" "$*" "$MACHINE" "$OMP_NUM_THREADS" "$(date -u +%FT%TZ)" > "$OUT/$name.meta"
+    else
+        printf 'resumed=%s\n' "$(date -u +%FT%TZ)" >> "$OUT/$name.meta"
+    fi
+    ( t0=$(date +%s)
+      if [ -n "$app" ]; then exec 3>> "$OUT/$name.json" 4>> "$OUT/$name.err"
+      else exec 3> "$OUT/$name.json" 4> "$OUT/$name.err"; fi
+      if "$BIN" train "$@" --no-auc --json --resume "$OUT/$name.state" >&3 2>&4; then
+          rm -f "$OUT/$name.state"
+          printf 'seconds=%s\nfinished=%s\n' "$(( $(date +%s) - t0 ))" "$(date -u +%FT%TZ)" >> "$OUT/$name.meta"
       else echo "$name failed: $(tail -n 1 "$OUT/$name.err")" >&2; fi ) &
 }
 
 # name, K, metrics...: the selected epoch, its validation value and the test metrics
 summary() {
-    local name=$1 k=$2 last m ts er; shift 2
+    local name=$1 k=$2 last m ts er c; shift 2
     last=$(tail -n 1 "$OUT/$name.json")
     ts=$(echo "$last" | field train_s)
     er=$(echo "$last" | field epochs_run)
     printf '%-30s epoch %3s of %3s (%5.1f s/epoch)  valid ndcg@%s %s  test' "$name" "$(echo "$last" | field best_epoch)" "$er" \
         "$(awk -v a="$ts" -v b="$er" 'BEGIN { print a / b }')" "$k" "$(echo "$last" | field "valid_ndcg@$k")"
     for m in "$@"; do printf ' %s %s' "$m" "$(echo "$last" | field "test_$m")"; done
+    c=$(meta "$name" commit)
+    if [ "$c" != "$COMMIT" ]; then printf '  [from commit %s, not %s]' "${c:-unknown}" "$COMMIT"; fi
     printf '\n'
 }
 
 # mean over seeds of test_<metric> in the final lines of name-s1..3
 mean3() { local name=$1 m=$2 s; for s in 1 2 3; do tail -n 1 "$OUT/$name-s$s.json" | field "test_$m"; done | awk '{s += $1} END {printf "%.4f", s / NR}'; }
 
-case "${1:-graph}" in
+# check SECTION / baseline SECTION: run the section (reusing this commit's complete logs), then
+# compare its figures with bench/baseline.tsv, or write them there
+MODE=run
+if [ "${1:-}" = check ] || [ "${1:-}" = baseline ]; then MODE=$1; shift; fi
+SECTION=${1:-graph}
+RUNS=()
+case "$SECTION" in
 graph)
     G="--train $DATA/gowalla/train.txt --test $DATA/gowalla/test.txt"
     run xsimgcl-gowalla --model xsimgcl $G
@@ -229,7 +320,7 @@ rcl-gowalla)
     ;;
 recdcl)
     # one interaction file, as RecDCL's Beauty.inter: each user's training sequence and its test item
-    A="$OUT/beauty-all.txt"
+    A="$OUT/beauty-all.txt" # (regenerated: cheap, and the same bytes every time)
     awk -F: 'NR == FNR {t[$1] = $2; next} {print $1 ":" $2 " " t[$1]}' "$DATA/amazon-beauty/test.txt" "$DATA/amazon-beauty/train.txt" > "$A"
     R="--train $A --format seq --split ratio:0.8,0.1,0.1 --patience 11 --stop plain --max-epochs 300"
     # RecDCL first: its run is the longest, so with JOBS=2 the LightGCN runs share the other core
@@ -404,5 +495,56 @@ tune-cl4srec)
             "$(tail -n 1 "$f" | field valid_hit@10)" "$(tail -n 1 "$f" | field valid_ndcg@10)"
     done
     ;;
-*) echo "usage: bench/quality.sh graph|seq|tune-cl4srec|negatives|ncl|views|noise|claims|coldusers|recdcl|rcl|colditems|fmask" >&2; exit 2 ;;
+*) echo "usage: bench/quality.sh [check|baseline] SECTION, list, provenance [NAME]; SECTION:" \
+       "$(for e in $SECTIONS; do printf '%s|' "${e%%:*}"; done | sed 's/|$//')" >&2; exit 2 ;;
 esac
+
+# The figures of a run: its test metrics at the selected epoch (Recall and NDCG at 20 for the
+# graph runs, hit and NDCG at 10 for the sequence runs), one "metric value" pair a line.
+figures() {
+    local last m v
+    last=$(tail -n 1 "$OUT/$1.json")
+    for m in test_recall@20 test_ndcg@20 test_hit@10 test_ndcg@10; do
+        v=$(echo "$last" | field "$m")
+        if [ -n "$v" ]; then echo "$m $v"; fi
+    done
+}
+
+BASE=bench/baseline.tsv # section, run, metric, value, tolerance, commit, seeds, machine, command
+if [ "$MODE" != run ]; then wait; fi
+if [ "$MODE" = baseline ]; then
+    # this section's rows replaced by its runs' figures; the tolerance: QUALITY_TOL (relative,
+    # 0.02 by default: a run on another machine or compiler sums in another order)
+    tmp=$(mktemp)
+    if [ -e "$BASE" ]; then awk -F'\t' -v s="$SECTION" '$1 != s' "$BASE" > "$tmp"; else
+        printf 'section\trun\tmetric\tvalue\ttolerance\tcommit\tseeds\tmachine\tcommand\n' > "$tmp"; fi
+    for n in "${RUNS[@]}"; do
+        reusable "$n" || { echo "baseline: $n has no complete log; nothing written" >&2; rm -f "$tmp"; exit 1; }
+        seed=$(meta "$n" command | sed -n 's/.*--seed \([0-9]*\).*/\1/p')
+        figures "$n" | while read -r m v; do
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$SECTION" "$n" "$m" "$v" "${QUALITY_TOL:-0.02}" \
+                "$(meta "$n" commit)" "${seed:-default}" "$(meta "$n" machine)" "$(meta "$n" command)"
+        done
+    done >> "$tmp"
+    mv "$tmp" "$BASE"
+    echo "baseline: $(awk -F'\t' -v s="$SECTION" '$1 == s' "$BASE" | wc -l) figures of $SECTION written to $BASE"
+elif [ "$MODE" = check ]; then
+    # each of the section's baseline figures against this commit's run: FAIL beyond its
+    # (relative) tolerance, or when the run is missing; a baseline made by another commit is
+    # named, since then a difference may be the code's and not the machine's
+    rows=$(awk -F'\t' -v s="$SECTION" '$1 == s' "$BASE" 2>/dev/null || true)
+    [ -n "$rows" ] || { echo "check: no baseline figures for section $SECTION in $BASE" >&2; exit 1; }
+    bad=0
+    while IFS=$'\t' read -r sec n m v tol c seeds mach cmd; do
+        got=$( (reusable "$n" && figures "$n" | awk -v m="$m" '$1 == m {print $2}') || true)
+        if [ -z "$got" ]; then echo "FAIL $n $m: no figure from this commit ($COMMIT)"; bad=$((bad + 1)); continue; fi
+        if awk -v a="$got" -v b="$v" -v t="$tol" \
+            'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t * (b < 0 ? -b : b)) }'; then
+            st=ok
+        else st=FAIL; bad=$((bad + 1)); fi
+        printf '%-4s %-30s %-16s %s (baseline %s, tolerance %s%s)\n' "$st" "$n" "$m" "$got" "$v" "$tol" \
+            "$([ "$c" = "$COMMIT" ] || echo ", baseline from commit $c")"
+    done <<< "$rows"
+    echo "check $SECTION: $bad figure(s) failed"
+    [ "$bad" -eq 0 ]
+fi

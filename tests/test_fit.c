@@ -1383,7 +1383,7 @@ TEST(every_model_matches_its_golden_numbers) {
         np = cr_model_num_params(m);
         b = (const unsigned char *)cr_model_params(m);
         for (i = 0; i < np * 4; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
-        { /* two threads: the same bits (graph encoders then propagate in the locality order) */
+        if (!getenv("CRT_VALGRIND")) { /* two threads: the same bits (graph encoders then take the locality order) */
             cr_model *m2 = NULL;
             cr_epoch_stats s2;
             cr_metrics mt2;
