@@ -76,15 +76,16 @@ OUT=${CR_QUALITY_DIR:-$HOME/.cache/contrarec/quality}
 mkdir -p "$OUT"
 
 # Expected minutes of each section on 2 cores (BENCH_THREADS=2, JOBS=1), as section:minutes:how,
-# how = "m" (measured whole; `provenance` gives each run's seconds) or "e" (estimated: epochs
-# run x seconds per epoch, from the batch times and the validation pass measured on an Intel
-# Xeon with AVX-512, 2 threads, at commit 842f522: on Gowalla LightGCN 19 s an epoch, DNS 22,
-# MixGCF 31, SGL 68, SimGCL 44, XSimGCL 24, RCL 26, NCL 253; RecDCL at d = 512 on Beauty 46).
-# Early-stopped runs are counted at the epochs they last ran. Sections over 45 minutes are
-# marked and are to be split.
-SECTIONS="graph:80:e negatives:36:e ncl:505:e views:90:e noise:185:e claims:200:e coldusers:15:e
- rcl:30:e rcl-gowalla:50:e recdcl:120:e colditems:30:e tune-attr:25:e recbole:5:e seq:40:e
- seqfeatures:40:e fmask:20:e tune-cl4srec:30:e"
+# how = "m" (measured whole at the commit named in the section's .meta files; `provenance`
+# gives each run's seconds) or "e" (estimated: the epochs the runs last ran, or their cap, times
+# seconds per epoch measured on an Intel Xeon with AVX-512, 2 threads, at commits 842f522 and
+# 1352876: Gowalla LightGCN 19, DNS 22, MixGCF 31, SGL 68, SimGCL 44, XSimGCL 24 (28 epochs to
+# its stop), RCL 26, NCL 253; Last.fm 0.1-0.7; Amazon-Beauty GRU4Rec 3.9, CL4SRec 5.2 (about
+# 40 epochs to their stop, assumed), LightGCN on the 80/10/10 split 1.1 at d = 64, 16.7 at
+# d = 512, RecDCL at d = 512 46 (55 or more epochs)). Sections over 45 minutes are to be split.
+SECTIONS="graph:58:e negatives:36:e ncl:253:e views:91:e noise:185:e claims:130:e coldusers:3:m
+ rcl:10:e rcl-gowalla:50:e recdcl:100:e colditems:20:e tune-attr:15:e recbole:1:e seq:36:e
+ seqfeatures:30:e fmask:5:e tune-cl4srec:14:e"
 
 # value of key= in a run's .meta file (empty when there is none)
 meta() { sed -n "s/^$2=//p" "$OUT/$1.meta" 2>/dev/null | head -n 1; }
@@ -500,11 +501,13 @@ tune-cl4srec)
 esac
 
 # The figures of a run: its test metrics at the selected epoch (Recall and NDCG at 20 for the
-# graph runs, hit and NDCG at 10 for the sequence runs), one "metric value" pair a line.
+# graph runs, hit and NDCG at 10 for the sequence runs, the tail recall, and where the protocol
+# has them the held-out users' and the warm and cold items' figures), one "metric value" a line.
 figures() {
     local last m v
     last=$(tail -n 1 "$OUT/$1.json")
-    for m in test_recall@20 test_ndcg@20 test_hit@10 test_ndcg@10; do
+    for m in test_recall@20 test_ndcg@20 test_hit@10 test_ndcg@10 test_tail_recall cold_recall@20 cold_ndcg@20 \
+        test_warm_recall@20 test_cold_recall@20; do
         v=$(echo "$last" | field "$m")
         if [ -n "$v" ]; then echo "$m $v"; fi
     done
