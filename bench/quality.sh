@@ -4,8 +4,8 @@
 # for graph data, each user's last training item for sequences) and reads the test set once,
 # at the selected model. Each run is the command-line program with --json; the summary line
 # comes from its final {"best_epoch":...} object.
-#   bench/quality.sh graph      XSimGCL (until validation stops improving), LightGCN (30 epochs),
-#                               SGL-ED and SimGCL (20 epochs) on Gowalla
+#   bench/quality.sh graph      XSimGCL (until validation stops improving) and LightGCN (30 epochs)
+#                               on Gowalla; graph-sgl: SGL-ED, graph-simgcl: SimGCL (20 epochs)
 #   bench/quality.sh seq        GRU4Rec and CL4SRec-GRU on Amazon-Beauty, seeds 1-3, selected
 #                               with history items masked (--exclude-history) and not masked
 #                               (HIST=exclude: the masked selection only); each run reports the
@@ -25,12 +25,16 @@
 #   bench/quality.sh tune-cl4srec
 #                               the CL4SRec settings compared on validation only (seed 1)
 #   bench/quality.sh negatives  LightGCN on Gowalla, 30 epochs: uniform, DNS, MixGCF negatives
-#   bench/quality.sh ncl        NCL on Gowalla, 30 epochs, with and without the prototype term
-#   bench/quality.sh views      SGL on Gowalla, 20 epochs: ED, mixed, subgraph, ED kept 5 epochs
-#   bench/quality.sh noise      LightGCN, SGL, XSimGCL on Gowalla with 0-20% noisy training pairs
-#   bench/quality.sh claims     LightGCN, SGL-ED, XSimGCL on Gowalla, seeds 1-3, compared per user
-#                               with bootstrap intervals (sparse users, long tail, diversity);
-#                               CLAIMS_DATA=lastfm for the same on Last.fm
+#   bench/quality.sh ncl        NCL on Gowalla, 10 epochs (ncl-noproto: without the prototype term)
+#   bench/quality.sh views      SGL on Gowalla, 10 epochs: ED and mixed views, and LightGCN;
+#                               views-b: subgraph views, ED views kept 5 epochs
+#   bench/quality.sh noise-lightgcn, noise-xsimgcl, noise-sgl (-b, -c)
+#                               the model on Gowalla with 0/10/20% noisy training pairs, 20 epochs
+#   bench/quality.sh claims-s1 (-s2, -s3)
+#                               LightGCN, SGL-ED, XSimGCL on Gowalla, one seed, per-user results;
+#                               claims: the three seeds compared per user with bootstrap intervals
+#                               (sparse users, long tail, diversity); CLAIMS_DATA=lastfm for the
+#                               same on Last.fm
 #   bench/quality.sh coldusers  LightGCN and XSimGCL on Last.fm: 10% of the users held out and
 #                               folded in, beside the same users trained on
 #   bench/quality.sh recdcl     RecDCL's protocol on Amazon-Beauty (train + test joined, per-user
@@ -40,8 +44,8 @@
 #   bench/quality.sh rcl        XSimGCL and RCL's parts on Last.fm with 0% and 20% noisy training
 #                               pairs, the best of 100 epochs on validation
 #   bench/quality.sh rcl-gowalla
-#                               RCL against XSimGCL on Gowalla with 0/10/20% noisy training pairs
-#                               (20 epochs, RCL_EPOCHS; at 20, XSimGCL's runs are the noise section's)
+#                               RCL against XSimGCL on Gowalla with 0/10% noisy training pairs
+#                               (20 epochs, RCL_EPOCHS); rcl-gowalla-b: 20%
 #   bench/quality.sh colditems  item cold start on Amazon-Beauty as a graph (RecDCL's per-user
 #                               80/10/10 split, 10% of the items held out): LightGCN with item ids
 #                               only, with ids + attribute features, with the attribute-ID
@@ -83,9 +87,11 @@ mkdir -p "$OUT"
 # its stop), RCL 26, NCL 253; Last.fm 0.1-0.7; Amazon-Beauty GRU4Rec 3.9, CL4SRec 5.2 (about
 # 40 epochs to their stop, assumed), LightGCN on the 80/10/10 split 1.1 at d = 64, 16.7 at
 # d = 512, RecDCL at d = 512 46 (55 or more epochs)). Sections over 45 minutes are to be split.
-SECTIONS="graph:58:e negatives:36:e ncl:253:e views:91:e noise:185:e claims:130:e coldusers:3:m
- rcl:10:e rcl-gowalla:50:e recdcl:100:e colditems:20:e tune-attr:15:e recbole:1:e seq:36:e
- seqfeatures:30:e fmask:5:e tune-cl4srec:14:e"
+SECTIONS="graph:21:e graph-sgl:23:e graph-simgcl:15:e negatives:36:e ncl:42:e ncl-noproto:42:e views:26:e
+ views-b:23:e noise-lightgcn:19:e noise-xsimgcl:24:e noise-sgl:23:e noise-sgl-b:23:e noise-sgl-c:23:e
+ claims-s1:43:e claims-s2:43:e claims-s3:43:e claims:2:e coldusers:3:m rcl:10:e rcl-gowalla:33:e
+ rcl-gowalla-b:17:e recdcl:100:e colditems:20:e tune-attr:15:e recbole:1:e seq:36:e seqfeatures:30:e fmask:5:e
+ tune-cl4srec:14:e"
 
 # value of key= in a run's .meta file (empty when there is none)
 meta() { sed -n "s/^$2=//p" "$OUT/$1.meta" 2>/dev/null | head -n 1; }
@@ -188,10 +194,15 @@ graph)
     G="--train $DATA/gowalla/train.txt --test $DATA/gowalla/test.txt"
     run xsimgcl-gowalla --model xsimgcl $G
     run lightgcn-gowalla --model lightgcn $G --epochs 30
-    run sgl-ed-gowalla --model sgl --aug ed $G --epochs 20
-    run simgcl-gowalla --model simgcl $G --epochs 20
     wait
-    for n in xsimgcl lightgcn sgl-ed simgcl; do summary "$n-gowalla" 20 recall@20 ndcg@20; done
+    for n in xsimgcl lightgcn; do summary "$n-gowalla" 20 recall@20 ndcg@20; done
+    ;;
+graph-sgl|graph-simgcl)
+    G="--train $DATA/gowalla/train.txt --test $DATA/gowalla/test.txt"
+    if [ "$SECTION" = graph-sgl ]; then n=sgl-ed; run sgl-ed-gowalla --model sgl --aug ed $G --epochs 20
+    else n=simgcl; run simgcl-gowalla --model simgcl $G --epochs 20; fi
+    wait
+    summary "$n-gowalla" 20 recall@20 ndcg@20
     ;;
 negatives)
     # LightGCN (3 layers) for 30 epochs with uniform, DNS and MixGCF negatives (M = 64)
@@ -202,31 +213,40 @@ negatives)
     wait
     for n in lightgcn lightgcn-dns lightgcn-mixgcf; do summary "$n-gowalla" 20 recall@20 ndcg@20; done
     ;;
-ncl)
-    # NCL with its authors' Gowalla settings for 30 epochs, with and without the prototype term
-    G="--train $DATA/gowalla/train.txt --test $DATA/gowalla/test.txt"
-    run ncl-gowalla --model ncl $G --epochs 30
-    run ncl-noproto-gowalla --model ncl --proto-reg 0 $G --epochs 30
+ncl|ncl-noproto)
+    # NCL with its authors' Gowalla settings, 10 epochs, with (ncl) and without (ncl-noproto) the
+    # prototype term, each against LightGCN at the same 10 epochs (the views section's run)
+    G="--train $DATA/gowalla/train.txt --test $DATA/gowalla/test.txt --epochs 10"
+    if [ "$SECTION" = ncl ]; then run ncl-gowalla-e10 --model ncl $G
+    else run ncl-noproto-gowalla-e10 --model ncl --proto-reg 0 $G; fi
     wait
-    for n in ncl ncl-noproto; do summary "$n-gowalla" 20 recall@20 ndcg@20; done
+    summary "$SECTION-gowalla-e10" 20 recall@20 ndcg@20
+    if reusable lightgcn-gowalla-e10; then summary lightgcn-gowalla-e10 20 recall@20 ndcg@20
+    else echo "(LightGCN at 10 epochs: bench/quality.sh views)"; fi
     ;;
-views)
-    # SGL with mixed and subgraph views, and with edge-dropout views kept for 5 epochs
-    G="--train $DATA/gowalla/train.txt --test $DATA/gowalla/test.txt"
-    run sgl-ed-gowalla --model sgl --aug ed $G --epochs 20
-    run sgl-mixed-gowalla --model sgl --aug mixed $G --epochs 20
-    run sgl-subgraph-gowalla --model sgl --aug subgraph $G --epochs 20
-    run sgl-ed-every5-gowalla --model sgl --aug ed --view-every 5 $G --epochs 20
+views|views-b)
+    # 10 equal epochs on Gowalla: SGL with edge-dropout, mixed and subgraph views, and with
+    # edge-dropout views kept for 5 epochs; LightGCN (views) as the reference of NCL's sections
+    G="--train $DATA/gowalla/train.txt --test $DATA/gowalla/test.txt --epochs 10"
+    if [ "$SECTION" = views ]; then
+        V="sgl-ed:--aug=ed sgl-mixed:--aug=mixed"
+        run lightgcn-gowalla-e10 --model lightgcn $G
+    else V="sgl-subgraph:--aug=subgraph sgl-ed-every5:--aug=ed,--view-every=5"; fi
+    for v in $V; do run "${v%%:*}-gowalla-e10" --model sgl $(echo "${v#*:}" | tr ',=' '  ') $G; done
     wait
-    for n in sgl-ed sgl-mixed sgl-subgraph sgl-ed-every5; do
-        summary "$n-gowalla" 20 recall@20 ndcg@20
-        grep '"prep_s"' "$OUT/$n-gowalla.json" | awk -F'"prep_s":' '{split($2, a, ","); s += a[1]; n++} END {printf "%-30s mean view-building time %.2f s/epoch\n", "", s / n}'
+    for v in $V; do
+        n=${v%%:*}
+        summary "$n-gowalla-e10" 20 recall@20 ndcg@20
+        grep '"prep_s"' "$OUT/$n-gowalla-e10.json" | awk -F'"prep_s":' '{split($2, a, ","); s += a[1]; n++}
+            END {printf "%-30s mean view-building time %.2f s/epoch\n", "", s / n}'
     done
+    if [ "$SECTION" = views ]; then summary lightgcn-gowalla-e10 20 recall@20 ndcg@20; fi
     ;;
-claims)
+claims|claims-s1|claims-s2|claims-s3)
     # the article's claims on Gowalla: LightGCN (30 epochs), SGL-ED (20) and XSimGCL (until
-    # validation stops improving), seeds 1-3, each writing its test evaluation per user; then
-    # SGL and XSimGCL against LightGCN, the three seeds averaged per user, with bootstrap
+    # validation stops improving), each writing its test evaluation per user; claims-sN runs seed
+    # N alone (about 43 minutes on Gowalla), claims runs the seeds still missing, then compares
+    # SGL and XSimGCL with LightGCN, the three seeds averaged per user, with bootstrap
     # intervals: all users, the sparsest 20%, long-tail recall, intra-list diversity
     # CLAIMS_DATA=lastfm: the same on Last.fm, each model the best of its epochs on validation
     # (LightGCN up to 500 with patience 30, SGL-ED and XSimGCL 100)
@@ -234,7 +254,9 @@ claims)
     G="--train $DATA/$D/train.txt --test $DATA/$D/test.txt"
     EL="--epochs 30" ES="--epochs 20" EX=
     if [ "$D" != gowalla ]; then EL="--epochs 500 --patience 30 --stop plain" ES="--epochs 100" EX="--epochs 100"; fi
-    for s in 1 2 3; do
+    seeds="1 2 3"
+    if [ "$SECTION" != claims ]; then seeds=${SECTION#claims-s}; fi
+    for s in $seeds; do
         for m in lightgcn sgl-ed xsimgcl; do # a log without its per-user file is rerun
             [ -e "$OUT/$m-$D-s$s.tsv" ] || rm -f "$OUT/$m-$D-s$s.json"
         done
@@ -243,12 +265,13 @@ claims)
         run xsimgcl-$D-s$s --model xsimgcl $G $EX --seed $s --per-user "$OUT/xsimgcl-$D-s$s.tsv"
     done
     wait
-    L="$OUT/lightgcn-$D-s1.tsv,$OUT/lightgcn-$D-s2.tsv,$OUT/lightgcn-$D-s3.tsv"
-    for m in sgl-ed xsimgcl; do
-        for s in 1 2 3; do summary $m-$D-s$s 20 recall@20 ndcg@20; done
-        "$BIN" compare "$L" "$OUT/$m-$D-s1.tsv,$OUT/$m-$D-s2.tsv,$OUT/$m-$D-s3.tsv"
-    done
-    for s in 1 2 3; do summary lightgcn-$D-s$s 20 recall@20 ndcg@20; done
+    for m in lightgcn sgl-ed xsimgcl; do for s in $seeds; do summary $m-$D-s$s 20 recall@20 ndcg@20; done; done
+    if [ "$SECTION" = claims ]; then
+        L="$OUT/lightgcn-$D-s1.tsv,$OUT/lightgcn-$D-s2.tsv,$OUT/lightgcn-$D-s3.tsv"
+        for m in sgl-ed xsimgcl; do
+            "$BIN" compare "$L" "$OUT/$m-$D-s1.tsv,$OUT/$m-$D-s2.tsv,$OUT/$m-$D-s3.tsv"
+        done
+    fi
     ;;
 coldusers)
     # user cold start on Last.fm: 10% of the users held out of training and folded in from their
@@ -293,28 +316,30 @@ rcl)
         for v in ${RCL_VARIANTS:-$V}; do summary "robust-${v%%:*}-n$p" 20 recall@20 ndcg@20; done
     done
     ;;
-rcl-gowalla)
-    # RCL (its defaults: false negatives masked) against XSimGCL on Gowalla with 0, 10% and 20%
-    # noisy training pairs, 20 epochs each (RCL_EPOCHS), the best on validation; at 20 epochs
-    # XSimGCL's runs are the noise section's. Prints each model's test Recall@20 drop against its
-    # clean run and RCL / XSimGCL
+rcl-gowalla|rcl-gowalla-b)
+    # RCL (its defaults: false negatives masked) against XSimGCL on Gowalla with 0 and 10%
+    # (rcl-gowalla) and 20% (rcl-gowalla-b) noisy training pairs, 20 epochs each (RCL_EPOCHS),
+    # the best on validation. Prints each model's test Recall@20 change against its clean run
+    # (when that run is there) and RCL / XSimGCL
     E=${RCL_EPOCHS:-20}
     sfx=; [ "$E" = 20 ] || sfx=-e$E
     G="--train $DATA/gowalla/train.txt --test $DATA/gowalla/test.txt --epochs $E"
-    for p in 0 0.1 0.2; do
+    P="0 0.1"; [ "$SECTION" = rcl-gowalla ] || P=0.2
+    for p in $P; do
         run "xsimgcl-gowalla-noise$p$sfx" --model xsimgcl $G --train-noise $p
         run "rcl-gowalla-noise$p$sfx" --model rcl $G --train-noise $p
     done
     wait
     for m in xsimgcl rcl; do
-        clean=$(tail -n 1 "$OUT/$m-gowalla-noise0$sfx.json" | field test_recall@20)
-        for p in 0 0.1 0.2; do
+        clean=$(tail -n 1 "$OUT/$m-gowalla-noise0$sfx.json" 2>/dev/null | field test_recall@20)
+        for p in $P; do
             summary "$m-gowalla-noise$p$sfx" 20 recall@20 ndcg@20
             r=$(tail -n 1 "$OUT/$m-gowalla-noise$p$sfx.json" | field test_recall@20)
-            printf '%-30s test recall@20 change against clean training %+.1f%%\n' "" "$(awk -v a="$clean" -v b="$r" 'BEGIN { print 100 * (b - a) / a }')"
+            if [ -n "$clean" ]; then printf '%-30s test recall@20 change against clean training %+.1f%%\n' "" \
+                "$(awk -v a="$clean" -v b="$r" 'BEGIN { print 100 * (b - a) / a }')"; fi
         done
     done
-    for p in 0 0.1 0.2; do
+    for p in $P; do
         printf 'noise %-4s RCL / XSimGCL test recall@20 %.3f\n' "$p" "$(awk -v a="$(tail -n 1 "$OUT/rcl-gowalla-noise$p$sfx.json" | field test_recall@20)" \
             -v b="$(tail -n 1 "$OUT/xsimgcl-gowalla-noise$p$sfx.json" | field test_recall@20)" 'BEGIN { print a / b }')"
     done
@@ -461,25 +486,24 @@ seq)
         done
     done
     ;;
-noise)
-    # robustness: each model trained on training data with 0/5/10/15/20% random unobserved pairs
-    # added (SGL's rule; validation and test untouched), and its drop against clean training.
-    # NOISE_DATA=lastfm for a quick run; NOISE_MODELS, NOISE_EPOCHS to change the list.
+noise-lightgcn|noise-xsimgcl|noise-sgl|noise-sgl-b|noise-sgl-c)
+    # robustness: the model trained on training data with 0/10/20% random unobserved pairs added
+    # (SGL's rule; validation and test untouched), 20 epochs, and its drop against clean
+    # training; SGL's three levels are three sections (noise-sgl: 0, -b: 10%, -c: 20%).
+    # NOISE_DATA=lastfm for a quick run, NOISE_EPOCHS to change the epochs.
     ND=${NOISE_DATA:-gowalla}
     G="--train $DATA/$ND/train.txt --test $DATA/$ND/test.txt --epochs ${NOISE_EPOCHS:-20}"
-    for m in ${NOISE_MODELS:-lightgcn sgl xsimgcl}; do
-        for p in 0 0.05 0.1 0.15 0.2; do run "$m-$ND-noise$p" --model $m $G --train-noise $p; done
-    done
+    m=${SECTION#noise-}; m=${m%-[bc]}
+    case "$SECTION" in noise-sgl) P=0 ;; noise-sgl-b) P=0.1 ;; noise-sgl-c) P=0.2 ;; *) P="0 0.1 0.2" ;; esac
+    for p in $P; do run "$m-$ND-noise$p" --model $m $G --train-noise $p; done
     wait
     printf '%-12s %-6s %10s %10s %12s\n' model noise recall@20 ndcg@20 "recall drop"
-    for m in ${NOISE_MODELS:-lightgcn sgl xsimgcl}; do
-        clean=$(tail -n 1 "$OUT/$m-$ND-noise0.json" | field test_recall@20)
-        for p in 0 0.05 0.1 0.15 0.2; do
-            last=$(tail -n 1 "$OUT/$m-$ND-noise$p.json")
-            r=$(echo "$last" | field test_recall@20)
-            printf '%-12s %-6s %10s %10s %11.1f%%\n' "$m" "$p" "$r" "$(echo "$last" | field test_ndcg@20)" \
-                "$(awk -v a="$clean" -v b="$r" 'BEGIN { print (a > 0 ? 100 * (a - b) / a : 0) }')"
-        done
+    clean=$(tail -n 1 "$OUT/$m-$ND-noise0.json" 2>/dev/null | field test_recall@20)
+    for p in $P; do
+        last=$(tail -n 1 "$OUT/$m-$ND-noise$p.json")
+        r=$(echo "$last" | field test_recall@20)
+        d=; [ -z "$clean" ] || d=$(awk -v a="$clean" -v b="$r" 'BEGIN { printf "%.1f%%", (a > 0 ? 100 * (a - b) / a : 0) }')
+        printf '%-12s %-6s %10s %10s %11s\n' "$m" "$p" "$r" "$(echo "$last" | field test_ndcg@20)" "$d"
     done
     ;;
 tune-cl4srec)
