@@ -6997,6 +6997,7 @@ static cr_status cr__graph_order(const cr_csr *A, int32_t *ord) {
 static cr_status cr__csr_permute(cr_csr *out, const cr_csr *A, const int32_t *ord) {
     int64_t n = A->nrows, r, e, k = 0;
     int32_t *pos = (int32_t *)cr__alloc_array((size_t)n + 1, sizeof(int32_t), "node order");
+    memset(out, 0, sizeof *out);
     if (!pos || cr__csr_alloc(out, n, n, A->nnz + 1, A->val != NULL) != CR_OK) { /* + 1: never a 0-byte block */
         CR_FREE(pos);
         return CR_ERR_NOMEM;
@@ -7130,9 +7131,10 @@ static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const f
    the result is the same bits either way. Gowalla, d = 64, same run: on two threads LightGCN's
    batch 0.84x, XSimGCL's 0.93x the loaded order's; on one, 0.95x and 1.05x (the rows moved in
    and out through the order cost about what one thread's SpMMs save; two threads share the
-   cache, where the locality pays more). SGL's views are propagated in the loaded order. */
+   cache, where the locality pays more). SGL's views are built in the order (cr__sgl_view), so
+   given graphs always run in it. */
 static cr__prop_ws cr__graph_layers(const cr_model *m, const cr_csr *const *G, const cr_csr **Gc) {
-    const int ordered = m->g.ord && cr__nthreads() > 1;
+    const int ordered = m->g.ord && (G || cr__nthreads() > 1);
     const cr_csr *A = ordered ? &m->g.adj_o : &m->g.adj;
     cr__prop_ws w;
     int k;
@@ -7140,7 +7142,7 @@ static cr__prop_ws cr__graph_layers(const cr_model *m, const cr_csr *const *G, c
     w.t0 = m->g.t0;
     w.t1 = m->g.t1;
     w.th = m->g.th;
-    w.ord = G || !ordered ? NULL : m->g.ord;
+    w.ord = ordered ? m->g.ord : NULL;
     return w;
 }
 
@@ -8042,6 +8044,13 @@ static cr_status cr__sgl_view(cr_model *m, int v, int k, int epoch, uint8_t *kee
     cr_csr_free(out);
     if (st == CR_OK) st = cr_graph_bipartite(out, m->n_users, m->n_items, g->n_edges, g->eu, g->ei, keep);
     if (st == CR_OK) st = cr_graph_normalize_sym(out);
+    if (st == CR_OK && g->ord) { /* kept in the training graph's locality order (cr__graph_layers) */
+        cr_csr po;
+        if ((st = cr__csr_permute(&po, out, g->ord)) == CR_OK) {
+            cr_csr_free(out);
+            *out = po;
+        }
+    }
     return st;
 }
 
