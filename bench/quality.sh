@@ -59,9 +59,9 @@
 #   bench/quality.sh check SECTION
 #                               run the section at this commit and compare every figure with the
 #                               baseline: a figure beyond its tolerance or missing fails
-#   bench/quality.sh provenance SECTION
-#                               each run of the section: the commit, machine and seconds it ran,
-#                               and whether its log is complete
+#   bench/quality.sh provenance [GLOB]
+#                               each run whose name matches GLOB (all by default): the commit,
+#                               machine and seconds it ran, and whether its log is complete
 # Needs ../shared/data (or CR_DATA=dir). BENCH_THREADS threads per run (2), JOBS runs at once (1).
 # Logs, resumable training states and provenance live outside the work tree, in
 # $CR_QUALITY_DIR (default ~/.cache/contrarec/quality), so a later session on the same machine
@@ -94,10 +94,15 @@ SECTIONS="graph:21:e graph-sgl:23:e graph-simgcl:15:e negatives:36:e ncl:42:e nc
  tune-cl4srec:14:e"
 
 # value of key= in a run's .meta file (empty when there is none)
-meta() { sed -n "s/^$2=//p" "$OUT/$1.meta" 2>/dev/null | head -n 1; }
+meta() { [ -e "$OUT/$1.meta" ] || return 0; sed -n "s/^$2=//p" "$OUT/$1.meta" | head -n 1; }
 
+# the code a run measures: the commit, plus a hash of any uncommitted change to the header, the
+# program or the Makefile ("+dirty-HASH"), plus the hash of another build given as CR_BIN
 COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-if ! git diff --quiet HEAD -- contrarec.h examples 2>/dev/null; then COMMIT="$COMMIT+dirty"; fi
+if ! git diff --quiet HEAD -- contrarec.h examples Makefile 2>/dev/null; then
+    COMMIT="$COMMIT+dirty-$(git diff HEAD -- contrarec.h examples Makefile | cksum | cut -d' ' -f1)"
+fi
+if [ -n "${CR_BIN:-}" ]; then COMMIT="$COMMIT+bin-$(cksum < "$CR_BIN" | cut -d' ' -f1)"; fi
 MACHINE="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)"
 MACHINE="$MACHINE, $(nproc 2>/dev/null || echo ?) cores"
 
@@ -134,10 +139,11 @@ esac
 # value of "key": in a JSON line
 field() { sed -n "s/.*\"$1\":\([-0-9.e]*\).*/\1/p"; }
 
-# true when the run's log is complete and may be reused: made by this commit, or any with
-# QUALITY_REUSE=any
+# true when the run's log is complete and may be reused: made by this code (and, given a
+# command, by that command), or by any code with QUALITY_REUSE=any
 reusable() {
     grep -q '"best_epoch"' "$OUT/$1.json" 2>/dev/null || return 1
+    if [ $# -gt 1 ] && [ "$(meta "$1" command)" != "$2" ]; then return 1; fi
     [ "${QUALITY_REUSE:-}" = any ] || [ "$(meta "$1" commit)" = "$COMMIT" ]
 }
 
@@ -145,15 +151,18 @@ run() { # name, args...: one training run in the background (at most JOBS at onc
          # log is complete and came from this commit is kept (FORCE=1 reruns it), so the sections
          # can share runs. An interrupted run of this commit continues from its training state
          # (--resume OUT/NAME.state), its log appended to; the state is removed when the run ends
-    local name=$1 app=; shift
+    local name=$1 app= cmd; shift
+    cmd="$BIN train $* --no-auc --json"
     RUNS+=("$name")
-    if [ -z "${FORCE:-}" ] && reusable "$name"; then return; fi
-    if [ -n "${FORCE:-}" ] || [ "$(meta "$name" commit)" != "$COMMIT" ]; then rm -f "$OUT/$name.state"; fi
+    if [ -z "${FORCE:-}" ] && reusable "$name" "$cmd"; then return; fi
+    if [ -n "${FORCE:-}" ] || [ "$(meta "$name" commit)" != "$COMMIT" ] || [ "$(meta "$name" command)" != "$cmd" ]; then
+        rm -f "$OUT/$name.state"
+    fi
     [ -e "$OUT/$name.state" ] && app=1
     while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 1; done
     if [ -z "$app" ]; then
-        printf 'commit=%s\ncommand=%s train %s --no-auc --json\nmachine=%s\nthreads=%s\nstarted=%s\n' "$COMMIT" \
-            "$BIN" "$*" "$MACHINE" "$OMP_NUM_THREADS" "$(date -u +%FT%TZ)" > "$OUT/$name.meta"
+        printf 'commit=%s\ncommand=%s\nmachine=%s\nthreads=%s\nstarted=%s\n' "$COMMIT" "$cmd" "$MACHINE" \
+            "$OMP_NUM_THREADS" "$(date -u +%FT%TZ)" > "$OUT/$name.meta"
     else
         printf 'resumed=%s\n' "$(date -u +%FT%TZ)" >> "$OUT/$name.meta"
     fi
@@ -331,7 +340,10 @@ rcl-gowalla|rcl-gowalla-b)
     done
     wait
     for m in xsimgcl rcl; do
-        clean=$(tail -n 1 "$OUT/$m-gowalla-noise0$sfx.json" 2>/dev/null | field test_recall@20)
+        clean=
+        if reusable "$m-gowalla-noise0$sfx"; then
+            clean=$(tail -n 1 "$OUT/$m-gowalla-noise0$sfx.json" | field test_recall@20)
+        fi
         for p in $P; do
             summary "$m-gowalla-noise$p$sfx" 20 recall@20 ndcg@20
             r=$(tail -n 1 "$OUT/$m-gowalla-noise$p$sfx.json" | field test_recall@20)
@@ -498,7 +510,7 @@ noise-lightgcn|noise-xsimgcl|noise-sgl|noise-sgl-b|noise-sgl-c)
     for p in $P; do run "$m-$ND-noise$p" --model $m $G --train-noise $p; done
     wait
     printf '%-12s %-6s %10s %10s %12s\n' model noise recall@20 ndcg@20 "recall drop"
-    clean=$(tail -n 1 "$OUT/$m-$ND-noise0.json" 2>/dev/null | field test_recall@20)
+    clean=; if reusable "$m-$ND-noise0"; then clean=$(tail -n 1 "$OUT/$m-$ND-noise0.json" | field test_recall@20); fi
     for p in $P; do
         last=$(tail -n 1 "$OUT/$m-$ND-noise$p.json")
         r=$(echo "$last" | field test_recall@20)
@@ -563,7 +575,10 @@ elif [ "$MODE" = check ]; then
     [ -n "$rows" ] || { echo "check: no baseline figures for section $SECTION in $BASE" >&2; exit 1; }
     bad=0
     while IFS=$'\t' read -r sec n m v tol c seeds mach cmd; do
-        got=$( (reusable "$n" && figures "$n" | awk -v m="$m" '$1 == m {print $2}') || true)
+        got= # this code's run only, whatever QUALITY_REUSE says: a check compares new runs with the baseline
+        if [ "$(meta "$n" commit)" = "$COMMIT" ] && reusable "$n"; then
+            got=$(figures "$n" | awk -v m="$m" '$1 == m {print $2}')
+        fi
         if [ -z "$got" ]; then echo "FAIL $n $m: no figure from this commit ($COMMIT)"; bad=$((bad + 1)); continue; fi
         if awk -v a="$got" -v b="$v" -v t="$tol" \
             'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t * (b < 0 ? -b : b)) }'; then

@@ -669,7 +669,8 @@ TEST(propagation_backward_is_the_adjoint) {
 
 /* The encoder in the graph's locality order (P A P^T, rows through ord) gives the bits of the
    encoder in the loaded order: forward with noise, a perturbation and kept layers, backward with
-   layer gradients and their copies, float32 and bfloat16 tables, 1 and 2 threads. */
+   layer gradients and their copies, float32 and bfloat16 tables, the mean from layer 0 or 1, one
+   layer or three, with and without the ego gradient, 1 and 2 threads. */
 TEST(propagation_in_locality_order_is_bit_identical) {
     enum { K = 3, D = 37 };
     cr_dataset ds;
@@ -712,7 +713,8 @@ TEST(propagation_in_locality_order_is_bit_identical) {
     for (v = 0; v < 2; v++) /* out, t0, t1, dE0, keep[1..K], gk[1..K], spare */
         for (k = 0; k < 4 + 3 * K; k++) buf[v][k] = (float *)calloc((size_t)n, sizeof(float));
     for (t = 1; t <= 2; t++)
-        for (half = 0; half < 2; half++) {
+        for (half = 0; half < 4; half++) { /* f32, bf16; then first = 0 with one layer, and no dE0 (RCL's pass) */
+            const int first = half == 2 ? 0 : 1, Kc = half == 2 ? 1 : K;
             cr_set_num_threads(t);
             for (v = 0; v < 2; v++) {
                 float **b = buf[v], *keep[K + 1], *gk[K + 1];
@@ -728,16 +730,16 @@ TEST(propagation_in_locality_order_is_bit_identical) {
                 cr__prop_ws w;
                 w.t0 = b[1];
                 w.t1 = b[2];
-                w.th = half ? th : NULL;
+                w.th = half == 1 ? th : NULL;
                 w.ord = v ? ord : NULL;
                 memcpy(b[3], src[1], sizeof(float) * (size_t)n); /* dE0 accumulates */
-                cr__prop_forward(b[0], keep, v ? Go : Gn, K, src[0], N, D, 1, 0.1f, 99, delta, &w);
-                cr__prop_backward(b[3], v ? Go : Gn, K, src[1], N, D, 1, dL, gk, &w);
+                cr__prop_forward(b[0], keep, v ? Go : Gn, Kc, src[0], N, D, first, 0.1f, 99, delta, &w);
+                cr__prop_backward(half == 3 ? NULL : b[3], v ? Go : Gn, Kc, src[1], N, D, first, dL, gk, &w);
             }
             for (k = 0; k < 4 + 2 * K; k++)
                 if (k != 1 && k != 2)
                     CHECKF(memcmp(buf[0][k], buf[1][k], sizeof(float) * (size_t)n) == 0,
-                           "%d threads, %s: output %d differs in the locality order", t, half ? "bf16" : "f32", k);
+                           "%d threads, variant %d: output %d differs in the locality order", t, half, k);
         }
     cr_set_num_threads(t_was);
     for (v = 0; v < 2; v++)
