@@ -667,6 +667,21 @@ TEST(propagation_backward_is_the_adjoint) {
     cr_csr_free(&A2);
 }
 
+/* A clustered synthetic dataset (all zero on failure, which the caller's checks then catch). */
+static cr_dataset synth_data(int32_t users, int32_t items, int clusters, int mean_len, uint64_t seed, int seq,
+                             double test) {
+    cr_dataset ds;
+    cr_synth_opts so;
+    memset(&so, 0, sizeof so);
+    so.n_users = users;
+    so.n_items = items;
+    so.n_clusters = clusters;
+    so.mean_len = mean_len;
+    so.seed = seed;
+    if (cr_dataset_synthetic(&ds, &so, seq ? 1 : 0, test) != CR_OK) memset(&ds, 0, sizeof ds);
+    return ds;
+}
+
 /* The encoder in the graph's locality order (P A P^T, rows through ord) gives the bits of the
    encoder in the loaded order: forward with noise, a perturbation and kept layers, backward with
    layer gradients and their copies, float32 and bfloat16 tables, the mean from layer 0 or 1, one
@@ -674,7 +689,6 @@ TEST(propagation_backward_is_the_adjoint) {
 TEST(propagation_in_locality_order_is_bit_identical) {
     enum { K = 3, D = 37 };
     cr_dataset ds;
-    cr_synth_opts so;
     cr_csr A, Ao;
     const cr_csr *Gn[K], *Go[K];
     int32_t *ord;
@@ -684,13 +698,8 @@ TEST(propagation_in_locality_order_is_bit_identical) {
     int64_t N, n, i;
     int v, k, t, half, bad = 0, t_was = cr_get_num_threads();
     cr_rng r;
-    memset(&so, 0, sizeof so);
-    so.n_users = 300;
-    so.n_items = 420;
-    so.n_clusters = 6;
-    so.mean_len = 9;
-    so.seed = 8;
-    CHECK_OK(cr_dataset_synthetic(&ds, &so, 0, 0.1));
+    ds = synth_data(300, 420, 6, 9, 8, 0, 0.1);
+    CHECK(ds.n_users == 300);
     CHECK_OK(cr_graph_bipartite(&A, ds.n_users, ds.n_items, ds.train.n, ds.train.user, ds.train.item, NULL));
     CHECK_OK(cr_graph_normalize_sym(&A));
     N = A.nrows;
@@ -755,18 +764,7 @@ TEST(propagation_in_locality_order_is_bit_identical) {
 
 /* ---- whole models: finite differences of the batch loss ---- */
 
-static cr_dataset small_data(int seq) {
-    cr_dataset ds;
-    cr_synth_opts so;
-    memset(&so, 0, sizeof so);
-    so.n_users = 40;
-    so.n_items = 60;
-    so.n_clusters = 4;
-    so.mean_len = 7;
-    so.seed = 3;
-    if (cr_dataset_synthetic(&ds, &so, seq ? 1 : 0, 0.2) != CR_OK) memset(&ds, 0, sizeof ds);
-    return ds;
-}
+static cr_dataset small_data(int seq) { return synth_data(40, 60, 4, 7, 3, seq, 0.2); }
 
 /* Checks d(loss)/d(param) for the 12 largest-gradient coordinates and 12 random ones among
    those whose gradient is at least `share` of the largest (smaller ones sit at the float32
