@@ -1231,6 +1231,9 @@ typedef struct cr_fit_opts {
                           what fold-in reads; validation stays the other users'), so `cold`
                           holds their warm score, to set beside a hold-out run with the same
                           seed. Not with train_noise. */
+    uint64_t holdout_seed; /* the draw of cold_users' and cold_items' held-out users or items (0:
+                          the model's seed): runs of several seeds then hold out the same ones,
+                          so their per-user rows pair (contrarec compare) */
     double cold_items; /* item cold start (CLCRec's protocol): this share of the items with any
                           record, drawn from the seed, is held out of training entirely; half of
                           them (every other one in draw order) take all their records to
@@ -1246,6 +1249,8 @@ typedef struct cr_fit_opts {
                           (history_extra, fold_in, per_user and items_only are set by cr_fit) */
     double *per_user_test; /* if not NULL (n_users x CR_PER_USER doubles): the per-user rows of
                           the test evaluation (cr_eval_opts.per_user); res.test.users of them */
+    double *per_user_cold; /* with cold_users, if not NULL (n_users x CR_PER_USER doubles): the
+                          per-user rows of the held-out users' evaluation; res.cold.users of them */
     const char *state_path; /* if not NULL: resumable training. After every epoch the training
                           state (parameters, Adam's moments and step, the best parameters so far,
                           the selection's bookkeeping, a model's running state such as RecDCL's
@@ -9979,6 +9984,10 @@ static cr_status cr__fit_resolve(cr_fit_opts *o, const cr_dataset *ds, int seq) 
     if (o->cold_users > 0 && !ds->test.n) return cr__fail(CR_ERR_INVALID, "cr_fit: cold users are scored on the test set, and there is none");
     if (o->cold_warm < 0 || o->cold_warm > 1 || (o->cold_warm && o->cold_users == 0))
         return cr__fail(CR_ERR_INVALID, "cr_fit: cold_warm must be 0 or 1, and 1 only with cold_users");
+    if (o->holdout_seed && o->cold_users == 0 && o->cold_items == 0)
+        return cr__fail(CR_ERR_INVALID, "cr_fit: holdout_seed draws cold_users' or cold_items' hold-out: it needs one of them");
+    if (o->per_user_cold && o->cold_users == 0)
+        return cr__fail(CR_ERR_INVALID, "cr_fit: per_user_cold holds the held-out users' rows: it needs cold_users");
     if (o->cold_users > 0 && o->train_noise > 0) /* random pairs would reach the held-out users */
         return cr__fail(CR_ERR_INVALID, "cr_fit: cold_users and train_noise do not go together");
     if (!(o->cold_items >= 0 && o->cold_items < 1)) return cr__fail(CR_ERR_INVALID, "cr_fit: cold_items %g is outside [0, 1)", o->cold_items);
@@ -10368,7 +10377,7 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
         /* the held-out users leave training, validation and the main test; a cold_warm run
            trains on all their records (what fold-in reads), never validates on them */
         if (!(pick = (uint8_t *)cr__alloc_array((size_t)ds->n_users + 1, 1, "cold-start users"))) return CR_ERR_NOMEM;
-        if ((res->n_cold_users = cr_cold_users(ds, o.cold_users, cfg.seed, pick)) < 0) { st = (cr_status)res->n_cold_users; res->n_cold_users = 0; goto done; }
+        if ((res->n_cold_users = cr_cold_users(ds, o.cold_users, o.holdout_seed ? o.holdout_seed : cfg.seed, pick)) < 0) { st = (cr_status)res->n_cold_users; res->n_cold_users = 0; goto done; }
         if ((st = cr__filter_users(&ds->train, pick, 0, &warm_train)) != CR_OK || (st = cr__filter_users(&ds->train, pick, 1, &held)) != CR_OK ||
             (st = cr__filter_users(&ds->valid, pick, 0, &warm_valid)) != CR_OK || (st = cr__filter_users(&ds->valid, pick, 1, &cold_valid)) != CR_OK ||
             (st = cr__concat(&cold_hist, &held, &cold_valid)) != CR_OK || (st = cr__filter_users(&ds->test, pick, 0, &warm_test)) != CR_OK ||
@@ -10391,7 +10400,7 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
             goto done;
         }
         if (!(ipick = (uint8_t *)cr__alloc_array(2 * (size_t)ds->n_items, 1, "cold-start items"))) { st = CR_ERR_NOMEM; goto done; }
-        if ((res->n_cold_items = cr_cold_items(ds, o.cold_items, cfg.seed, o.select == CR_SELECT_VALID, ipick)) < 0) {
+        if ((res->n_cold_items = cr_cold_items(ds, o.cold_items, o.holdout_seed ? o.holdout_seed : cfg.seed, o.select == CR_SELECT_VALID, ipick)) < 0) {
             st = (cr_status)res->n_cold_items;
             res->n_cold_items = 0;
             goto done;
@@ -10488,7 +10497,9 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
         res->eval_seconds += res->test.seconds;
         if (o.cold_users > 0) { /* the held-out users: folded in, or (cold_warm) as trained */
             if (!o.cold_warm) to.fold_in = &cold_hist;
+            to.per_user = o.per_user_cold;
             if ((st = cr_evaluate(m, &cold_test, &to, &res->cold)) != CR_OK) goto done;
+            to.per_user = NULL;
             res->eval_seconds += res->cold.seconds;
             to.fold_in = NULL;
         }
@@ -11104,10 +11115,11 @@ static cr_status cr__tune_setup(cr__tune_run *R, const cr_dataset *ds, const cr_
     if (!(o->budget_seconds >= 0 && o->budget_seconds < 1e12))
         return cr__fail(CR_ERR_INVALID, "cr_tune: budget_seconds %g must be >= 0 and finite", o->budget_seconds);
     if (f->epochs || f->select != CR_SELECT_VALID || f->refit || f->train_noise != 0 || f->cold_users != 0 ||
-        f->cold_warm || f->cold_items != 0 || f->per_user_test || f->state_path || f->on_epoch || f->on_batch)
+        f->cold_warm || f->cold_items != 0 || f->holdout_seed || f->per_user_test || f->per_user_cold || f->state_path ||
+        f->on_epoch || f->on_batch)
         return cr__fail(CR_ERR_INVALID,
                         "cr_tune: fit holds the validation protocol only (epochs, select, refit, train_noise, cold_*, "
-                        "per_user_test, state_path and the callbacks are for training the winner with cr_fit)");
+                        "holdout_seed, per_user_*, state_path and the callbacks are for training the winner with cr_fit)");
     for (i = 0; i < R->nm; i++) {
         cr_config c = o->base;
         R->models[i] = o->n_models ? o->models[i] : o->base.model;

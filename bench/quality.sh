@@ -66,7 +66,7 @@
 # Logs, resumable training states and provenance live outside the work tree, in
 # $CR_QUALITY_DIR (default ~/.cache/contrarec/quality), so a later session on the same machine
 # resumes them. Each run NAME leaves NAME.json (its --json log), NAME.err and NAME.meta: the
-# commit (with "+dirty" when the header or the program differ from it), the command, the
+# last commit of the code (with "+dirty" when the header or the program differ from it), the command, the
 # machine, the threads, and the seconds it took. A complete log is reused only when its commit
 # is the current one (QUALITY_REUSE=any reuses it whatever made it; the summary then names
 # that commit); a training state left by another commit is discarded. CR_BIN=path runs another
@@ -96,9 +96,11 @@ SECTIONS="graph:21:e graph-sgl:23:e graph-simgcl:15:e negatives:36:e ncl:42:e nc
 # value of key= in a run's .meta file (empty when there is none)
 meta() { [ -e "$OUT/$1.meta" ] || return 0; sed -n "s/^$2=//p" "$OUT/$1.meta" | head -n 1; }
 
-# the code a run measures: the commit, plus a hash of any uncommitted change to the header, the
-# program or the Makefile ("+dirty-HASH"), plus the hash of another build given as CR_BIN
-COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+# the code a run measures: the last commit that changed the header, the program or the Makefile
+# (a commit of documents or of this script leaves the runs reusable), plus a hash of any
+# uncommitted change to them ("+dirty-HASH"), plus the hash of another build given as CR_BIN
+COMMIT=$(git log -1 --format=%h --abbrev=12 -- contrarec.h examples Makefile 2>/dev/null || true)
+COMMIT=${COMMIT:-unknown}
 if ! git diff --quiet HEAD -- contrarec.h examples Makefile 2>/dev/null; then
     COMMIT="$COMMIT+dirty-$(git diff HEAD -- contrarec.h examples Makefile | cksum | cut -d' ' -f1)"
 fi

@@ -367,7 +367,7 @@ static cr_format parse_format(const char *s) {
 /* ---- the options of every command ---- */
 
 typedef struct opts {
-    const char *cmd, *train, *test, *load, *save, *npy, *items, *history, *aug, *report, *per_user, *item_features, *new_items, *resume;
+    const char *cmd, *train, *test, *load, *save, *npy, *items, *history, *aug, *report, *per_user, *per_user_cold, *item_features, *new_items, *resume;
     const char *metric; /* --metric as given */
     cr_config cfg;
     cr_load_opts lo;
@@ -445,6 +445,7 @@ static void usage(void) {
         "           --select last (no selection: the model after --epochs)\n"
         "per user:  --per-user F.tsv (the test evaluation per user: history, recall, NDCG, tail recall,\n"
         "           intra-list diversity at the largest K; 'contrarec compare' pairs two such files)\n"
+        "           --per-user-cold F.tsv (the same for the users --cold-users holds out)\n"
         "resume:    --resume F (the training state is written to F after every epoch; when F exists, training\n"
         "           continues after its epoch, with the same result as an uninterrupted run)\n"
         , cr_model_list());
@@ -455,6 +456,8 @@ static void usage(void) {
         "           --cold-items P (hold a seeded share P of the items out of training; half of them validate,\n"
         "           half are tested; test ranked over all, trained and held-out items; only models that\n"
         "           read item features can score the held-out ones)\n"
+        "           --holdout-seed S (draw the held-out users or items from S, not --seed: every seed holds\n"
+        "           out the same ones)\n"
         "features:  --item-features F (lines 'item feat feat ...' or 'item feat:weight ...', or a RecBole\n"
         "           .item file) --item-repr id|id+features|features (an item's input vector) --attr-w W\n"
         "           --attr-tau 0.2 (attribute-ID contrast, graph models: its features learn to stand in for\n"
@@ -712,6 +715,7 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--train-noise")) f->train_noise = parse_num(a, need(argc, argv, &i), 0, 10, 0);
         else if (!strcmp(a, "--cold-users")) f->cold_users = parse_num(a, need(argc, argv, &i), 0, 0.99, 0);
         else if (!strcmp(a, "--cold-warm")) f->cold_warm = 1;
+        else if (!strcmp(a, "--holdout-seed")) f->holdout_seed = (uint64_t)parse_int(a, need(argc, argv, &i), 1, 2147483647L);
         else if (!strcmp(a, "--cold-items")) f->cold_items = parse_num(a, need(argc, argv, &i), 0, 0.99, 0);
         else if (!strcmp(a, "--item-features")) o->item_features = input(need(argc, argv, &i));
         else if (!strcmp(a, "--item-repr")) {
@@ -745,6 +749,7 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--export-npy")) o->npy = need(argc, argv, &i);
         else if (!strcmp(a, "--report")) o->report = need(argc, argv, &i);
         else if (!strcmp(a, "--per-user")) o->per_user = need(argc, argv, &i);
+        else if (!strcmp(a, "--per-user-cold")) o->per_user_cold = need(argc, argv, &i);
         else if (!strcmp(a, "--resume")) o->resume = need(argc, argv, &i);
         else if (!strcmp(a, "--json")) o->json = 1;
         else if (!strcmp(a, "--profile")) o->profile = 1;
@@ -1097,6 +1102,7 @@ static void check_train_outputs(const opts *o) {
     if (o->save) check_out("--save", o->save, 0);
     if (o->npy) check_out_in("--export-npy", o->npy, npy, 4);
     if (o->per_user) check_out("--per-user", o->per_user, 0);
+    if (o->per_user_cold) check_out("--per-user-cold", o->per_user_cold, 0);
     if (o->resume) check_out("--resume", o->resume, 0);
     if (o->report) check_out_in("--report", o->report, report, 3);
 }
@@ -1228,6 +1234,20 @@ static void apply_aug(opts *o, int seq) {
     else die_usage("--aug: '%s' is not ed, nd, rw, mixed or subgraph for graph models%s", o->aug, "");
 }
 
+/* An evaluation's per-user rows (cr_eval_opts.per_user) as 'compare' reads them, raw user ids. */
+static void write_per_user(const char *path, const double *pu, const cr_metrics *mt, const cr_dataset *ds) {
+    cr_out *po = out_open(path);
+    int64_t r;
+    int k = mt->n_k ? mt->k[mt->n_k - 1] : 0;
+    fprintf(po->f, "user\thistory\trecall@%d\tndcg@%d\ttail_recall@%d\tild@%d\n", k, k, k, k);
+    for (r = 0; r < mt->users; r++) {
+        const double *q = pu + r * CR_PER_USER;
+        fprintf(po->f, "%lld\t%.0f\t%.6f\t%.6f\t%.6f\t%.6f\n", (long long)ds->users.raw[(int32_t)q[0]], q[1], q[2], q[3],
+                q[4], q[5]);
+    }
+    if (out_commit(po) != 0) exit(1);
+}
+
 static int cmd_train(opts *o) {
     int report_rc = 0;
     cr_dataset *ds;
@@ -1239,7 +1259,7 @@ static int cmd_train(opts *o) {
     cr_fit_opts *f = &o->fit;
     int seq, masked;
     char sel_name[64];
-    double *pu = NULL;
+    double *pu = NULL, *puc = NULL;
     if (!c->model) die_usage("train needs --model%s%s", "", "");
     seq = cr_model_is_sequential(c->model);
     apply_aug(o, seq);
@@ -1252,6 +1272,9 @@ static int cmd_train(opts *o) {
     if (f->refit && f->select != CR_SELECT_VALID) die_usage("--refit follows a selection on validation; it does not go with --select %s%s", cr_select_name(f->select), "");
     if (f->select == CR_SELECT_LAST && !f->epochs) die_usage("--select last needs --epochs%s%s", "", "");
     if (f->cold_warm && f->cold_users == 0) die_usage("--cold-warm needs --cold-users%s%s", "", "");
+    if (f->holdout_seed && f->cold_users == 0 && f->cold_items == 0)
+        die_usage("--holdout-seed draws the users of --cold-users or the items of --cold-items: it needs one%s%s", "", "");
+    if (o->per_user_cold && f->cold_users == 0) die_usage("--per-user-cold needs --cold-users%s%s", "", "");
     if (f->cold_users > 0 && f->train_noise > 0) die_usage("--cold-users does not go with --train-noise%s%s", "", "");
     if (f->cold_items > 0 && (f->cold_users > 0 || f->train_noise > 0 || f->refit)) die_usage("--cold-items goes with neither --cold-users, --train-noise nor --refit%s%s", "", "");
     if ((c->item_repr > CR_REPR_ID || c->attr_w > 0 || c->fm_w > 0) && !o->item_features)
@@ -1313,7 +1336,9 @@ static int cmd_train(opts *o) {
     else if (f->select == CR_SELECT_TEST)
         fprintf(stderr, "selection: ON THE TEST SET (--select test, as SELFRec and LightGCN's code do): the test metrics are optimistic\n");
     if (o->per_user) pu = (double *)xmalloc(sizeof(double) * CR_PER_USER * (size_t)(ds->n_users > 0 ? ds->n_users : 1));
+    if (o->per_user_cold) puc = (double *)xmalloc(sizeof(double) * CR_PER_USER * (size_t)(ds->n_users > 0 ? ds->n_users : 1));
     f->per_user_test = pu;
+    f->per_user_cold = puc;
     f->state_path = o->resume;
     st = cr_fit(&m, c, ds, f, &res);
     if (st == CR_OK) own_model(m); /* a failed save stopped it: returned all the same */
@@ -1333,20 +1358,11 @@ static int cmd_train(opts *o) {
     else snprintf(sel_name, sizeof sel_name, "%s@%d", cr_metric_name(f->metric), f->metric_k ? f->metric_k : res.valid.n_k ? res.valid.k[res.valid.n_k - 1] : 0);
     if (o->save && (res.refit || !t.saved_epoch) && cr_model_save(m, o->save) != CR_OK) die("saving the model");
     if (o->npy && cr_model_export_npy(m, o->npy) != CR_OK) die("exporting embeddings");
-    if (pu) { /* the test evaluation's per-user rows, raw user ids */
-        cr_out *po = out_open(o->per_user);
-        FILE *pf = po->f;
-        int64_t r;
-        int k = res.test.n_k ? res.test.k[res.test.n_k - 1] : 0;
-        fprintf(pf, "user\thistory\trecall@%d\tndcg@%d\ttail_recall@%d\tild@%d\n", k, k, k, k);
-        for (r = 0; r < res.test.users; r++) {
-            const double *q = pu + r * CR_PER_USER;
-            fprintf(pf, "%lld\t%.0f\t%.6f\t%.6f\t%.6f\t%.6f\n", (long long)ds->users.raw[(int32_t)q[0]], q[1], q[2], q[3], q[4], q[5]);
-        }
-        if (out_commit(po) != 0) exit(1);
-        release(pu);
-        pu = NULL;
-    }
+    if (pu) write_per_user(o->per_user, pu, &res.test, ds);
+    if (puc) write_per_user(o->per_user_cold, puc, &res.cold, ds);
+    release(pu);
+    release(puc);
+    pu = puc = NULL;
     {
         const cr_metrics *other = res.test_other.users ? &res.test_other : NULL;
         if (json_stdout || json_log) {

@@ -407,6 +407,17 @@ TEST(train_selects_on_validation) {
     CHECK(f && fread(line, 1, sizeof line - 1, f) > 0);
     if (f) fclose(f);
     CHECK(strstr(line, "\"cold_mode\":\"warm\"") && strstr(line, "\"cold_recall@20\":") && strstr(line, "\"cold_users\":"));
+    /* the held-out users' own per-user rows: other users than the test's, in the same format */
+    EXPECT("train --model lightgcn --epochs 1 --dim 8 --no-auc --cold-users 0.2 --per-user build/test-tmp/pu_w.tsv "
+           "--per-user-cold build/test-tmp/pu_c.tsv", 0, "");
+    {
+        static const char head[] = "user\thistory\trecall@20\tndcg@20\ttail_recall@20\tild@20\n";
+        CHECK(slurp("build/test-tmp/pu_c.tsv", line, sizeof line) && !strncmp(line, head, sizeof head - 1) &&
+              strchr(line + sizeof head - 1, '\t'));
+    }
+    EXPECT("compare build/test-tmp/pu_w.tsv build/test-tmp/pu_c.tsv", 1, "no user in common");
+    EXPECT("compare build/test-tmp/pu_c.tsv build/test-tmp/pu_c.tsv --boot 100", 0, "");
+    EXPECT("train --model mf --per-user-cold build/test-tmp/pu_c.tsv", 2, "--per-user-cold needs --cold-users");
     /* item features and item cold start */
     {
         char txt[16384], ft[4096];

@@ -438,9 +438,38 @@ TEST(cold_users_are_held_out) {
     CHECK(r.test.users == with_test - r.n_cold_users);
     CHECK(r.n_train + r.n_valid < ds.train.n); /* their records left training */
     CHECK(r.cold.recall[1] > 0 && r.cold.recall[1] <= 1);
+    o.per_user_cold = (double *)malloc(sizeof(double) * CR_PER_USER * (size_t)ds.n_users);
     CHECK_OK(cr_fit(&m, &c, &ds, &o, &r2)); /* the same seed: the same users, the same numbers */
     cr_model_free(m);
     CHECK(r2.n_cold_users == r.n_cold_users && r2.cold.recall[1] == r.cold.recall[1] && r2.test.ndcg[1] == r.test.ndcg[1]);
+    { /* and their per-user rows: the held-out users alone, their fold-in items as history */
+        double sum = 0;
+        int64_t i, bad = 0;
+        for (i = 0; i < r2.cold.users; i++) {
+            const double *q = o.per_user_cold + i * CR_PER_USER;
+            int64_t own = 0;
+            for (e = 0; e < ds.train.n; e++) own += ds.train.user[e] == (int32_t)q[0];
+            bad += !pick[(int32_t)q[0]] || q[1] != (double)own || (i && q[0] <= q[-CR_PER_USER]);
+            sum += q[2];
+        }
+        CHECK(bad == 0 && fabs(sum / (double)r2.cold.users - r2.cold.recall[1]) < 1e-9);
+    }
+    { /* another model seed with holdout_seed: the same held-out users; without: others */
+        int64_t i, off[2] = {0, 0};
+        int k;
+        c.seed = 7;
+        for (k = 0; k < 2; k++) {
+            o.holdout_seed = k ? 0 : 2024;
+            CHECK_OK(cr_fit(&m, &c, &ds, &o, &r2));
+            cr_model_free(m);
+            for (i = 0; i < r2.cold.users; i++) off[k] += !pick[(int32_t)o.per_user_cold[i * CR_PER_USER]];
+        }
+        CHECK(off[0] == 0 && off[1] > 0);
+        c.seed = 0;
+        o.holdout_seed = 0;
+    }
+    free(o.per_user_cold);
+    o.per_user_cold = NULL;
     o.cold_warm = 1;
     CHECK_OK(cr_fit(&m, &c, &ds, &o, &w));
     for (u = 0, never_trained = 0; u < ds.n_users; u++) /* now every one of their records is trained on */
@@ -467,6 +496,14 @@ TEST(cold_users_are_held_out) {
     o.cold_users = 1;
     CHECK_FAILS(cr_fit(&m, &c, &ds, &o, &r), CR_ERR_INVALID, "cold_users 1 is outside");
     o.cold_users = 0;
+    o.cold_warm = 0;
+    o.holdout_seed = 5;
+    CHECK_FAILS(cr_fit(&m, &c, &ds, &o, &r), CR_ERR_INVALID, "holdout_seed draws cold_users' or cold_items' hold-out");
+    o.holdout_seed = 0;
+    o.per_user_cold = (double *)&r; /* never written: refused first */
+    CHECK_FAILS(cr_fit(&m, &c, &ds, &o, &r), CR_ERR_INVALID, "per_user_cold holds the held-out users' rows: it needs cold_users");
+    o.per_user_cold = NULL;
+    o.cold_warm = 1;
     CHECK_FAILS(cr_fit(&m, &c, &ds, &o, &r), CR_ERR_INVALID, "cold_warm must be 0 or 1, and 1 only with cold_users");
     o.cold_warm = 0;
     o.cold_users = 0.1;
