@@ -375,6 +375,7 @@ typedef struct opts {
     int format_set, json, k, include_seen, no_auc, threads, profile;
     int progress; /* --progress 1, --no-progress -1, else 0: the bar when stderr is a terminal */
     double split[3]; /* --split ratio:a,b,c (0: none) */
+    uint64_t data_seed; /* --data-seed (0: the model's seed draws the split and the hold-outs) */
     int64_t user;
     int has_user, history_set;
     /* tune */
@@ -456,8 +457,8 @@ static void usage(void) {
         "           --cold-items P (hold a seeded share P of the items out of training; half of them validate,\n"
         "           half are tested; test ranked over all, trained and held-out items; only models that\n"
         "           read item features can score the held-out ones)\n"
-        "           --holdout-seed S (draw the held-out users or items from S, not --seed: every seed holds\n"
-        "           out the same ones)\n"
+        "           --data-seed S (draw --split's parts and the held-out users or items from S, not --seed:\n"
+        "           runs of every --seed then share them, and their per-user rows pair)\n"
         "features:  --item-features F (lines 'item feat feat ...' or 'item feat:weight ...', or a RecBole\n"
         "           .item file) --item-repr id|id+features|features (an item's input vector) --attr-w W\n"
         "           --attr-tau 0.2 (attribute-ID contrast, graph models: its features learn to stand in for\n"
@@ -715,7 +716,7 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--train-noise")) f->train_noise = parse_num(a, need(argc, argv, &i), 0, 10, 0);
         else if (!strcmp(a, "--cold-users")) f->cold_users = parse_num(a, need(argc, argv, &i), 0, 0.99, 0);
         else if (!strcmp(a, "--cold-warm")) f->cold_warm = 1;
-        else if (!strcmp(a, "--holdout-seed")) f->holdout_seed = (uint64_t)parse_int(a, need(argc, argv, &i), 1, 2147483647L);
+        else if (!strcmp(a, "--data-seed")) o->data_seed = (uint64_t)parse_int(a, need(argc, argv, &i), 1, 2147483647L);
         else if (!strcmp(a, "--cold-items")) f->cold_items = parse_num(a, need(argc, argv, &i), 0, 0.99, 0);
         else if (!strcmp(a, "--item-features")) o->item_features = input(need(argc, argv, &i));
         else if (!strcmp(a, "--item-repr")) {
@@ -1209,7 +1210,8 @@ static void train_data(opts *o, cr_dataset *ds, int seq) {
         fprintf(stderr, "\n");
     }
     if (o->split[0] > 0) { /* one file into train / valid / test */
-        if (cr_dataset_split_ratio(ds, o->split[0], o->split[1], o->split[2], c->seed ? c->seed : 2024) != CR_OK) die("splitting the data");
+        if (cr_dataset_split_ratio(ds, o->split[0], o->split[1], o->split[2],
+                                   o->data_seed ? o->data_seed : c->seed ? c->seed : 2024) != CR_OK) die("splitting the data");
         fprintf(stderr, "--split: %lld training, %lld validation, %lld test interactions (per user, RecBole's rule)\n", (long long)ds->train.n,
                 (long long)ds->valid.n, (long long)ds->test.n);
     } else if (!o->test) { /* hold out a test set: the last item of each sequence, or 20% per user */
@@ -1272,8 +1274,9 @@ static int cmd_train(opts *o) {
     if (f->refit && f->select != CR_SELECT_VALID) die_usage("--refit follows a selection on validation; it does not go with --select %s%s", cr_select_name(f->select), "");
     if (f->select == CR_SELECT_LAST && !f->epochs) die_usage("--select last needs --epochs%s%s", "", "");
     if (f->cold_warm && f->cold_users == 0) die_usage("--cold-warm needs --cold-users%s%s", "", "");
-    if (f->holdout_seed && f->cold_users == 0 && f->cold_items == 0)
-        die_usage("--holdout-seed draws the users of --cold-users or the items of --cold-items: it needs one%s%s", "", "");
+    if (o->data_seed && o->split[0] == 0 && f->cold_users == 0 && f->cold_items == 0)
+        die_usage("--data-seed draws --split's parts, --cold-users' users or --cold-items' items: it needs one%s%s", "", "");
+    if (f->cold_users > 0 || f->cold_items > 0) f->holdout_seed = o->data_seed;
     if (o->per_user_cold && f->cold_users == 0) die_usage("--per-user-cold needs --cold-users%s%s", "", "");
     if (f->cold_users > 0 && f->train_noise > 0) die_usage("--cold-users does not go with --train-noise%s%s", "", "");
     if (f->cold_items > 0 && (f->cold_users > 0 || f->train_noise > 0 || f->refit)) die_usage("--cold-items goes with neither --cold-users, --train-noise nor --refit%s%s", "", "");

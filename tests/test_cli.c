@@ -418,6 +418,23 @@ TEST(train_selects_on_validation) {
     EXPECT("compare build/test-tmp/pu_w.tsv build/test-tmp/pu_c.tsv", 1, "no user in common");
     EXPECT("compare build/test-tmp/pu_c.tsv build/test-tmp/pu_c.tsv --boot 100", 0, "");
     EXPECT("train --model mf --per-user-cold build/test-tmp/pu_c.tsv", 2, "--per-user-cold needs --cold-users");
+    { /* --data-seed: two model seeds hold out the same users, so all of them pair */
+        long long both = -1, na = -2, nb = -3;
+        const char *p;
+        EXPECT("train --model mf --epochs 1 --dim 8 --no-auc --cold-users 0.2 --seed 3 --data-seed 9 "
+               "--per-user-cold build/test-tmp/pu_c3.tsv", 0, "");
+        EXPECT("train --model mf --epochs 1 --dim 8 --no-auc --cold-users 0.2 --seed 4 --data-seed 9 "
+               "--per-user-cold build/test-tmp/pu_c4.tsv", 0, "");
+        EXPECT("compare build/test-tmp/pu_c3.tsv build/test-tmp/pu_c4.tsv --boot 100", 0, "");
+        CHECK(slurp("build/test-tmp/cli.out", line, sizeof line) && (p = strstr(line, ": ")) &&
+              sscanf(p, ": %lld users in both (%lld and %lld", &both, &na, &nb) == 3 && both == na && na == nb && both > 0);
+        EXPECT("train --model mf --epochs 1 --dim 8 --no-auc --cold-users 0.2 --seed 4 "
+               "--per-user-cold build/test-tmp/pu_c4.tsv", 0, "");
+        EXPECT("compare build/test-tmp/pu_c3.tsv build/test-tmp/pu_c4.tsv --boot 100", 0, "");
+        CHECK(slurp("build/test-tmp/cli.out", line, sizeof line) && (p = strstr(line, ": ")) &&
+              sscanf(p, ": %lld users in both (%lld and %lld", &both, &na, &nb) == 3 && both < na);
+    }
+    EXPECT("train --model mf --data-seed 2", 2, "--data-seed draws --split's parts");
     /* item features and item cold start */
     {
         char txt[16384], ft[4096];
