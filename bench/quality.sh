@@ -33,14 +33,29 @@
 #   bench/quality.sh claims-s1 (-s2, -s3)
 #                               LightGCN, SGL-ED, XSimGCL on Gowalla, one seed, per-user results;
 #                               claims: the three seeds compared per user with bootstrap intervals
-#                               (sparse users, long tail, diversity); CLAIMS_DATA=lastfm for the
-#                               same on Last.fm
+#                               (sparse users, long tail, diversity)
+#   bench/quality.sh lastfm-s1 (-s2, -s3)
+#                               every graph method on Last.fm, one seed, each to its own stop
+#                               (patience 30), per-user results; lastfm: the three seeds, then the
+#                               table: mean and spread over the seeds, and each method against
+#                               LightGCN with a paired bootstrap interval
+#   bench/quality.sh beauty-s1 (-s2, -s3), beauty
+#                               LightGCN, SGL-ED, XSimGCL and NCL the same way on Amazon-Beauty as
+#                               a graph (per user 80/10/10, the same split for every seed)
+#   bench/quality.sh claims-lastfm, claims-lastfm-cold, claims-lastfm-noise (-noise0.1, -noise0.2)
+#                               the article's claims: SGL-ED, XSimGCL and NCL against LightGCN over
+#                               three seeds (averaged per user, paired bootstrap): sparse users, the
+#                               long tail, diversity; 10% of the users held out and folded in; 10%
+#                               and 20% noisy training pairs. claims-beauty...: on Amazon-Beauty;
+#                               -sN after a name: seed N alone
 #   bench/quality.sh coldusers  LightGCN and XSimGCL on Last.fm: 10% of the users held out and
 #                               folded in, beside the same users trained on
 #   bench/quality.sh recdcl     RecDCL's protocol on Amazon-Beauty (train + test joined, per-user
 #                               80/10/10, validation NDCG@20, stop after 11 evaluations without
-#                               improvement): LightGCN at d = 64, 256, 512 (its best d chosen on
-#                               validation), RecDCL at d = 512 (RECDCL_DIMS="512 2048" for more)
+#                               improvement): RecDCL at d = 256 and 512 against LightGCN at the same
+#                               d and at its best d on validation; its parts: recdcl-lightgcn (d = 64,
+#                               256), recdcl-lightgcn-512, recdcl-256 and recdcl-512 (45-minute
+#                               installments, each continuing the run)
 #   bench/quality.sh rcl        XSimGCL and RCL's parts on Last.fm with 0% and 20% noisy training
 #                               pairs, the best of 100 epochs on validation
 #   bench/quality.sh rcl-gowalla
@@ -59,10 +74,16 @@
 #   bench/quality.sh check SECTION
 #                               run the section at this commit and compare every figure with the
 #                               baseline: a figure beyond its tolerance or missing fails
+#   bench/quality.sh table SECTION [METRIC...]
+#                               the section's baseline figures as a markdown table (seeds: mean ± sd)
+#   bench/quality.sh readme [--check]
+#                               the README's results tables regenerated from the baseline (--check:
+#                               fail when they differ; CI runs it)
 #   bench/quality.sh provenance [GLOB]
 #                               each run whose name matches GLOB (all by default): the commit,
 #                               machine and seconds it ran, and whether its log is complete
-# Needs ../shared/data (or CR_DATA=dir). BENCH_THREADS threads per run (2), JOBS runs at once (1).
+# Needs ../shared/data (or CR_DATA=dir). BENCH_THREADS threads per run (2), JOBS runs at once (1;
+# the Last.fm and Amazon-Beauty graph sections: 2 runs of 1 thread unless either is given).
 # Logs, resumable training states and provenance live outside the work tree, in
 # $CR_QUALITY_DIR (default ~/.cache/contrarec/quality), so a later session on the same machine
 # resumes them. Each run NAME leaves NAME.json (its --json log), NAME.err and NAME.meta: the
@@ -70,10 +91,13 @@
 # machine, the threads, and the seconds it took. A complete log is reused only when its commit
 # is the current one (QUALITY_REUSE=any reuses it whatever made it; the summary then names
 # that commit); a training state left by another commit is discarded. CR_BIN=path runs another
-# build of the program.
+# build of the program. QUALITY_MINUTES=M stops the section's runs after M minutes, their states
+# kept for the next call (installments). Every section that trained something appends its wall
+# time to OUT/sections.tsv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${CR_DATA:-../shared/data}
+GIVEN_JOBS=${JOBS:-}${BENCH_THREADS:-} # empty: the section picks (most: one run at a time on 2 threads)
 export OMP_NUM_THREADS=${BENCH_THREADS:-2}
 JOBS=${JOBS:-1}
 OUT=${CR_QUALITY_DIR:-$HOME/.cache/contrarec/quality}
@@ -87,11 +111,23 @@ mkdir -p "$OUT"
 # its stop), RCL 26, NCL 253; Last.fm 0.1-0.7; Amazon-Beauty GRU4Rec 3.9, CL4SRec 5.2 (about
 # 40 epochs to their stop, assumed), LightGCN on the 80/10/10 split 1.1 at d = 64, 16.7 at
 # d = 512, RecDCL at d = 512 46 (55 or more epochs)). Sections over 45 minutes are to be split.
+# "i" marks a section of runs longer than 45 minutes: it runs in 45-minute calls (installments,
+# QUALITY_MINUTES), each continuing from the runs' training states; its fourth field is the
+# expected minutes in all.
 SECTIONS="graph:21:e graph-sgl:23:e graph-simgcl:15:e negatives:36:e ncl:42:e ncl-noproto:42:e views:26:e
  views-b:23:e noise-lightgcn:19:e noise-xsimgcl:24:e noise-sgl:23:e noise-sgl-b:23:e noise-sgl-c:23:e
  claims-s1:43:e claims-s2:43:e claims-s3:43:e claims:2:e coldusers:3:m rcl:10:e rcl-gowalla:33:e
- rcl-gowalla-b:17:e recdcl:100:e colditems:20:e tune-attr:15:e recbole:1:e seq:36:e seqfeatures:30:e fmask:5:e
- tune-cl4srec:14:e"
+ rcl-gowalla-b:17:e recdcl-lightgcn:15:e recdcl-lightgcn-512:41:e recdcl-256:30:e recdcl-512:45:i:90 recdcl:1:e
+ colditems:20:e tune-attr:15:e recbole:1:e seq:36:e seqfeatures:30:e fmask:5:e tune-cl4srec:14:e
+ lastfm-s1:15:e lastfm-s2:15:e lastfm-s3:15:e lastfm:1:e claims-lastfm:1:e claims-lastfm-cold:10:e
+ claims-lastfm-noise:25:e beauty-s1:25:e beauty-s2:25:e beauty-s3:25:e beauty-ncl-s1:30:e beauty-ncl-s2:30:e
+ beauty-ncl-s3:30:e beauty:1:e claims-beauty:1:e claims-beauty-cold-s1:25:e claims-beauty-cold-s2:25:e
+ claims-beauty-cold-s3:25:e claims-beauty-cold-ncl-s1:30:e claims-beauty-cold-ncl-s2:30:e claims-beauty-cold-ncl-s3:30:e
+ claims-beauty-noise0.1-s1:25:e claims-beauty-noise0.1-s2:25:e claims-beauty-noise0.1-s3:25:e
+ claims-beauty-noise0.2-s1:25:e claims-beauty-noise0.2-s2:25:e claims-beauty-noise0.2-s3:25:e
+ claims-beauty-noise0.1-ncl-s1:30:e claims-beauty-noise0.1-ncl-s2:30:e claims-beauty-noise0.1-ncl-s3:30:e
+ claims-beauty-noise0.2-ncl-s1:30:e claims-beauty-noise0.2-ncl-s2:30:e claims-beauty-noise0.2-ncl-s3:30:e
+ claims-beauty-cold:1:e claims-beauty-noise:1:e"
 
 # value of key= in a run's .meta file (empty when there is none)
 meta() { [ -e "$OUT/$1.meta" ] || return 0; sed -n "s/^$2=//p" "$OUT/$1.meta" | head -n 1; }
@@ -112,12 +148,18 @@ case "${1:-}" in
 list)
     total=0
     for e in $SECTIONS; do
-        IFS=: read -r n mins how <<< "$e"
+        IFS=: read -r n mins how all <<< "$e"
+        if [ "$how" = i ]; then
+            total=$((total + all))
+            printf '%-30s %4s min  estimated, a call; about %s min in all: %s calls, each continuing the runs\n' "$n" "$mins" \
+                "$all" "$(( (all + mins - 1) / mins ))"
+            continue
+        fi
         total=$((total + mins))
-        printf '%-14s %4s min  %-9s %s\n' "$n" "$mins" "$([ "$how" = m ] && echo measured || echo estimated)" \
+        printf '%-30s %4s min  %-9s %s\n' "$n" "$mins" "$([ "$how" = m ] && echo measured || echo estimated)" \
             "$([ "$mins" -gt 45 ] && echo "over 45 minutes: to be split" || true)"
     done
-    printf '%-14s %4s min  (%.1f hours on 2 cores)\n' total "$total" "$(awk -v t="$total" 'BEGIN { print t / 60 }')"
+    printf '%-30s %4s min  (%.1f hours on 2 cores)\n' total "$total" "$(awk -v t="$total" 'BEGIN { print t / 60 }')"
     exit 0
     ;;
 provenance)
@@ -130,6 +172,62 @@ provenance)
         printf '%-32s commit %-18s %6s s  %-10s %s\n' "$n" "$(meta "$n" commit)" "$(meta "$n" seconds)" "$st" \
             "$(meta "$n" machine)"
     done
+    exit 0
+    ;;
+table)
+    # SECTION's baseline figures as a markdown table: the runs of one method over seeds (NAME-sN)
+    # make one row, each metric (test_recall@20 and test_ndcg@20 unless named) as the mean ±
+    # the sample standard deviation over the seeds, with the commit and the seeds
+    [ -n "${2:-}" ] || { echo "usage: bench/quality.sh table SECTION [METRIC...]" >&2; exit 2; }
+    sec=$2; shift 2
+    M="${*:-test_recall@20 test_ndcg@20}"
+    awk -F'\t' -v s="$sec" -v metrics="$M" '
+        BEGIN { nm = split(metrics, ms, " ") }
+        $1 == s { n = $2; sd = n; sub(/-s[0-9]+$/, "", n); sub(/.*-s/, "", sd)
+            if (!(n in seen)) { seen[n] = 1; order[++k] = n }
+            if (!((n, $2) in run)) { run[n, $2] = 1; nseed[n]++; seeds[n] = seeds[n] (seeds[n] == "" ? "" : ",") ($2 ~ /-s[0-9]+$/ ? sd : $7) }
+            sum[n, $3] += $4; sq[n, $3] += $4 * $4; cnt[n, $3]++; commit[n] = $6 }
+        END {
+            if (!k) { print "table: no baseline figures for section " s > "/dev/stderr"; exit 1 }
+            printf "| run | seeds |"; for (j = 1; j <= nm; j++) printf " %s |", ms[j]; print " commit |"
+            printf "|---|---|"; for (j = 1; j <= nm; j++) printf "---|"; print "---|"
+            for (i = 1; i <= k; i++) { n = order[i]; printf "| %s | %s |", n, seeds[n]
+                for (j = 1; j <= nm; j++) { c = cnt[n, ms[j]]
+                    if (!c) { printf " |"; continue }
+                    m = sum[n, ms[j]] / c; v = c > 1 ? (sq[n, ms[j]] - c * m * m) / (c - 1) : 0
+                    if (c > 1) printf " %.4f ± %.4f |", m, sqrt(v > 0 ? v : 0); else printf " %.4f (1 seed) |", m }
+                printf " %s |\n", commit[n] } }' "bench/baseline.tsv"
+    exit 0
+    ;;
+readme)
+    # the README's tables between "<!-- table SECTION [METRIC...] -->" and "<!-- /table -->",
+    # regenerated from bench/baseline.tsv (readme --check: exit 1, changing nothing, when the
+    # README's tables are not what the baseline gives)
+    tmp=$(mktemp)
+    skip=0
+    while IFS= read -r line; do
+        if [ $skip = 1 ]; then
+            case $line in "<!-- /table -->") skip=0; echo "$line" ;; esac
+            continue
+        fi
+        echo "$line"
+        case $line in
+        "<!-- table "*" -->")
+            a=${line#<!-- table }
+            bash "$0" table ${a% -->} || { rm -f "$tmp"; exit 1; }
+            skip=1 ;;
+        esac
+    done < README.md > "$tmp"
+    if [ $skip = 1 ]; then echo "readme: a '<!-- table' block without its '<!-- /table -->'" >&2; rm -f "$tmp"; exit 1; fi
+    if [ "${2:-}" = --check ]; then
+        if cmp -s "$tmp" README.md; then echo "readme: the tables match bench/baseline.tsv"; rm -f "$tmp"; exit 0; fi
+        diff README.md "$tmp" >&2 || true
+        echo "readme: README.md's tables differ from bench/baseline.tsv (bench/quality.sh readme rewrites them)" >&2
+        rm -f "$tmp"
+        exit 1
+    fi
+    mv "$tmp" README.md
+    echo "readme: tables regenerated from bench/baseline.tsv"
     exit 0
     ;;
 *)
@@ -168,13 +266,29 @@ run() { # name, args...: one training run in the background (at most JOBS at onc
     else
         printf 'resumed=%s\n' "$(date -u +%FT%TZ)" >> "$OUT/$name.meta"
     fi
-    ( t0=$(date +%s)
+    left=$(budget_left)
+    if [ "$left" -le 0 ]; then echo "$name: not started, the budget (QUALITY_MINUTES) is spent" >&2; return; fi
+    EXECUTED=$((EXECUTED + 1))
+    ( t0=$(date +%s) rc=0
       if [ -n "$app" ]; then exec 3>> "$OUT/$name.json" 4>> "$OUT/$name.err"
       else exec 3> "$OUT/$name.json" 4> "$OUT/$name.err"; fi
-      if "$BIN" train "$@" --no-auc --json --resume "$OUT/$name.state" >&3 2>&4; then
+      timeout -s TERM "$left" "$BIN" train "$@" --no-auc --json --resume "$OUT/$name.state" >&3 2>&4 || rc=$?
+      printf 'part_seconds=%s\n' "$(( $(date +%s) - t0 ))" >> "$OUT/$name.meta"
+      if [ $rc = 0 ]; then
           rm -f "$OUT/$name.state"
-          printf 'seconds=%s\nfinished=%s\n' "$(( $(date +%s) - t0 ))" "$(date -u +%FT%TZ)" >> "$OUT/$name.meta"
+          printf 'seconds=%s\nfinished=%s\n' "$(sed -n 's/^part_seconds=//p' "$OUT/$name.meta" | awk '{s += $1} END {print s}')" \
+              "$(date -u +%FT%TZ)" >> "$OUT/$name.meta"
+      elif [ $rc = 124 ]; then echo "$name: paused at the budget, its state kept: the same command continues it" >&2
       else echo "$name failed: $(tail -n 1 "$OUT/$name.err")" >&2; fi ) &
+}
+
+# seconds left of the section's budget (QUALITY_MINUTES, from the start of this script; a large
+# number without one): a run still going at the end is stopped and continues from its training
+# state the next time the section runs, so a section longer than a session runs in installments
+START=$(date +%s) EXECUTED=0
+budget_left() {
+    if [ -z "${QUALITY_MINUTES:-}" ]; then echo 100000000; return; fi
+    echo $(( START + QUALITY_MINUTES * 60 - $(date +%s) ))
 }
 
 # name, K, metrics...: the selected epoch, its validation value and the test metrics
@@ -183,6 +297,7 @@ summary() {
     last=$(tail -n 1 "$OUT/$name.json")
     ts=$(echo "$last" | field train_s)
     er=$(echo "$last" | field epochs_run)
+    if ! grep -q '"best_epoch"' "$OUT/$name.json" 2>/dev/null; then printf '%-30s not finished\n' "$name"; return; fi
     printf '%-30s epoch %3s of %3s (%5.1f s/epoch)  valid ndcg@%s %s  test' "$name" "$(echo "$last" | field best_epoch)" "$er" \
         "$(awk -v a="$ts" -v b="$er" 'BEGIN { print a / b }')" "$k" "$(echo "$last" | field "valid_ndcg@$k")"
     for m in "$@"; do printf ' %s %s' "$m" "$(echo "$last" | field "test_$m")"; done
@@ -193,6 +308,123 @@ summary() {
 
 # mean over seeds of test_<metric> in the final lines of name-s1..3
 mean3() { local name=$1 m=$2 s; for s in 1 2 3; do tail -n 1 "$OUT/$name-s$s.json" | field "test_$m"; done | awk '{s += $1} END {printf "%.4f", s / NR}'; }
+
+# The methods compared on Last.fm and Amazon-Beauty, NAME:OPTIONS (commas for spaces), each
+# to its own stop (the default rule, patience 30), selected on validation, known items masked,
+# its test evaluation written per user; the claims sections set the first four side by side.
+METHODS="lightgcn:--model,lightgcn sgl-ed:--model,sgl,--aug,ed xsimgcl:--model,xsimgcl ncl:--model,ncl
+ ncl-noproto:--model,ncl,--proto-reg,0 sgl-nd:--model,sgl,--aug,nd sgl-rw:--model,sgl,--aug,rw
+ sgl-mixed:--model,sgl,--aug,mixed sgl-subgraph:--model,sgl,--aug,subgraph sgl-ed-every5:--model,sgl,--aug,ed,--view-every,5
+ simgcl:--model,simgcl rcl:--model,rcl lightgcn-dns:--model,lightgcn,--neg,dns lightgcn-mixgcf:--model,lightgcn,--neg,mixgcf"
+CLAIMED="sgl-ed xsimgcl ncl" # against lightgcn
+
+# D (lastfm or beauty): the data and stop options of its protocol. Amazon-Beauty as a graph:
+# each user's sequence and test item in one file, split 80/10/10 per user (RecBole's rule) with
+# --data-seed 1, so every seed trains and tests on the same parts and the runs pair by user.
+protocol() {
+    case $1 in
+    lastfm) echo "--train $DATA/lastfm/train.txt --test $DATA/lastfm/test.txt --max-epochs 500 --patience 30" ;;
+    beauty)
+        awk -F: 'NR == FNR {t[$1] = $2; next} {print $1 ":" $2 " " t[$1]}' "$DATA/amazon-beauty/test.txt" \
+            "$DATA/amazon-beauty/train.txt" > "$OUT/beauty-all.txt"
+        echo "--train $OUT/beauty-all.txt --format seq --split ratio:0.8,0.1,0.1 --data-seed 1 --max-epochs 300 --patience 30" ;;
+    esac
+}
+
+# D, variant (clean, cold, noise0.1, noise0.2), seed, methods: the runs NAME-D[-variant]-sSEED,
+# each leaving its per-user file NAME...tsv (the held-out users' for cold)
+method_runs() {
+    local d=$1 v=$2 s=$3 e n a x P; shift 3
+    P=$(protocol "$d")
+    for e in "$@"; do
+        n=${e%%:*} a=$(echo "${e#*:}" | tr ',' ' ')
+        case $v in
+        clean) x="$n-$d-s$s" ;;
+        *) x="$n-$d-$v-s$s" ;;
+        esac
+        [ -e "$OUT/$x.tsv" ] || rm -f "$OUT/$x.json" # a log without its per-user file is rerun
+        case $v in
+        clean) run "$x" $a $P --seed "$s" --per-user "$OUT/$x.tsv" ;;
+        cold) run "$x" $a $P --seed "$s" --cold-users 0.1 --data-seed 1 --per-user-cold "$OUT/$x.tsv" ;;
+        noise*) run "$x" $a $P --seed "$s" --train-noise "${v#noise}" --per-user "$OUT/$x.tsv" ;;
+        esac
+    done
+}
+
+# the METHODS entries of the given names
+methods_named() { local e n; for e in $METHODS; do for n in "$@"; do if [ "${e%%:*}" = "$n" ]; then echo "$e"; fi; done; done; }
+
+# D, variant, name: mean and sample standard deviation over seeds 1-3 of test recall@20 and
+# ndcg@20 (the held-out users' for cold), and the mean selected epoch
+seed_stats() {
+    local s f k=test
+    [ "$2" = cold ] && k=cold
+    for s in 1 2 3; do
+        f="$OUT/$3-$1$([ "$2" = clean ] || echo "-$2")-s$s.json"
+        tail -n 1 "$f" | awk -v k="$k" '{ r = $0; sub(".*\"" k "_recall@20\":", "", r); sub(",.*", "", r)
+            n = $0; sub(".*\"" k "_ndcg@20\":", "", n); sub(",.*", "", n)
+            e = $0; sub(".*\"best_epoch\":", "", e); sub(",.*", "", e); print r, n, e }'
+    done | awk '{ r[NR] = $1; n[NR] = $2; e += $3; sr += $1; sn += $2 }
+        END { mr = sr / NR; mn = sn / NR; for (i = 1; i <= NR; i++) { vr += (r[i] - mr) ^ 2; vn += (n[i] - mn) ^ 2 }
+              printf "%.4f ± %.4f | %.4f ± %.4f | %.0f", mr, sqrt(vr / (NR - 1)), mn, sqrt(vn / (NR - 1)), e / NR }'
+}
+
+# A and B as comma-separated per-user files (seeds): compare's line LABEL as "A | B | gain [lo, hi]",
+# the gain "no difference measured (gain [lo, hi])" when the interval holds 0
+gain() {
+    "$BIN" compare "$1" "$2" --boot 2000 | awk -v w="$3" 'index($0, w) == 1 {
+        match($0, / A [0-9.]+/); ma = substr($0, RSTART + 3, RLENGTH - 3)
+        match($0, / B [0-9.]+/); mb = substr($0, RSTART + 3, RLENGTH - 3)
+        printf "%s | %s | ", ma, mb
+        g = $0; if (!sub(/.*gain */, "", g) || g ~ /^n\/a/) { printf "n/a"; exit }
+        gsub(/[][,%]/, " ", g); split(g, q, " ") # the gain, the low and high ends of its interval, in %
+        if (q[2] + 0 <= 0 && q[3] + 0 >= 0) printf "no difference measured (%+.1f%% [%+.1f, %+.1f])", q[1], q[2], q[3]
+        else printf "%+.1f%% [%+.1f, %+.1f]", q[1], q[2], q[3] }'
+}
+
+# D, variant, seeds: the comma-separated per-user files of method NAME (the last argument)
+pu_files() { local s o=; for s in $3; do o="$o,$OUT/$4-$1$([ "$2" = clean ] || echo "-$2")-s$s.tsv"; done; echo "${o#,}"; }
+
+# D, methods: the markdown table of the section, every method over seeds 1-3 and against LightGCN
+results_table() {
+    local d=$1 e n L; shift
+    L=$(pu_files "$d" clean "1 2 3" lightgcn)
+    echo "| method | Recall@20 | NDCG@20 | epoch | LightGCN | method | Recall@20 against LightGCN [95% interval] |"
+    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    for e in "$@"; do
+        n=${e%%:*}
+        if ! ls $(pu_files "$d" clean "1 2 3" "$n" | tr ',' ' ') > /dev/null 2>&1; then echo "| $n | not run | | | | | |"; continue; fi
+        printf '| %s | %s | %s |\n' "$n" "$(seed_stats "$d" clean "$n")" \
+            "$([ "$n" = lightgcn ] && echo "| |" || gain "$L" "$(pu_files "$d" clean "1 2 3" "$n")" "Recall, all users")"
+    done
+}
+
+# D, variants: the article's claims, each claimed method against LightGCN, seeds 1-3 averaged
+# per user, paired bootstrap over the users (2,000 resamples)
+claims_table() {
+    local d=$1 v m L B w; shift
+    echo "| data | variant | measure | method | LightGCN | method | gain [95% interval] |"
+    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    for v in "$@"; do
+        L=$(pu_files "$d" "$v" "1 2 3" lightgcn)
+        for m in $CLAIMED; do
+            B=$(pu_files "$d" "$v" "1 2 3" "$m")
+            if ! ls $(echo "$L,$B" | tr ',' ' ') > /dev/null 2>&1; then
+                printf '| %s | %s | | %s | not run (bench/quality.sh %s) | | |\n' "$d" "$v" "$m" "$SECTION"
+                continue
+            fi
+            case $v in
+            clean) W="Recall, all users|Recall, users with history|long-tail recall|intra-list diversity" ;;
+            cold) W="Recall, all users" ;;
+            *) W="Recall, all users" ;;
+            esac
+            while IFS= read -r w; do
+                printf '| %s | %s | %s | %s | %s |\n' "$d" "$v" "$([ "$v" = cold ] && echo "held-out users' recall" || echo "$w")" \
+                    "$m" "$(gain "$L" "$B" "$w")"
+            done <<< "$(echo "$W" | tr '|' '\n')"
+        done
+    done
+}
 
 # check SECTION / baseline SECTION: run the section (reusing this commit's complete logs), then
 # compare its figures with bench/baseline.tsv, or write them there
@@ -258,13 +490,11 @@ claims|claims-s1|claims-s2|claims-s3)
     # validation stops improving), each writing its test evaluation per user; claims-sN runs seed
     # N alone (about 43 minutes on Gowalla), claims runs the seeds still missing, then compares
     # SGL and XSimGCL with LightGCN, the three seeds averaged per user, with bootstrap
-    # intervals: all users, the sparsest 20%, long-tail recall, intra-list diversity
-    # CLAIMS_DATA=lastfm: the same on Last.fm, each model the best of its epochs on validation
-    # (LightGCN up to 500 with patience 30, SGL-ED and XSimGCL 100)
-    D=${CLAIMS_DATA:-gowalla}
+    # intervals: all users, the sparsest 20%, long-tail recall, intra-list diversity (Last.fm and
+    # Amazon-Beauty: claims-lastfm, claims-beauty)
+    D=gowalla
     G="--train $DATA/$D/train.txt --test $DATA/$D/test.txt"
     EL="--epochs 30" ES="--epochs 20" EX=
-    if [ "$D" != gowalla ]; then EL="--epochs 500 --patience 30 --stop plain" ES="--epochs 100" EX="--epochs 100"; fi
     seeds="1 2 3"
     if [ "$SECTION" != claims ]; then seeds=${SECTION#claims-s}; fi
     for s in $seeds; do
@@ -358,27 +588,45 @@ rcl-gowalla|rcl-gowalla-b)
             -v b="$(tail -n 1 "$OUT/xsimgcl-gowalla-noise$p$sfx.json" | field test_recall@20)" 'BEGIN { print a / b }')"
     done
     ;;
-recdcl)
-    # one interaction file, as RecDCL's Beauty.inter: each user's training sequence and its test item
+recdcl|recdcl-lightgcn|recdcl-lightgcn-512|recdcl-256|recdcl-512)
+    # RecDCL's protocol: one interaction file, as RecDCL's Beauty.inter (each user's training
+    # sequence and its test item), split per user 80/10/10, validation NDCG@20, stop after 11
+    # evaluations without improvement. recdcl-lightgcn: LightGCN at d = 64 and 256;
+    # recdcl-lightgcn-512: at d = 512; recdcl-256, recdcl-512: RecDCL at that d, in installments
+    # of 45 minutes (QUALITY_MINUTES): each call continues the run from its training state;
+    # recdcl: every run (the missing ones first) and RecDCL against LightGCN at the same d and
+    # at LightGCN's best d on validation
     A="$OUT/beauty-all.txt" # (regenerated: cheap, and the same bytes every time)
     awk -F: 'NR == FNR {t[$1] = $2; next} {print $1 ":" $2 " " t[$1]}' "$DATA/amazon-beauty/test.txt" "$DATA/amazon-beauty/train.txt" > "$A"
     R="--train $A --format seq --split ratio:0.8,0.1,0.1 --patience 11 --stop plain --max-epochs 300"
-    # RecDCL first: its run is the longest, so with JOBS=2 the LightGCN runs share the other core
-    for d in ${RECDCL_DIMS:-512}; do run recdcl-beauty-d$d --model recdcl $R --dim $d; done
-    for d in ${LIGHTGCN_DIMS:-64 256 512}; do run lightgcn-beauty-d$d --model lightgcn $R --dim $d; done
+    LD="64 256 512" RD="256 512"
+    case $SECTION in
+    recdcl-lightgcn) LD="64 256" RD= ;;
+    recdcl-lightgcn-512) LD=512 RD= ;;
+    recdcl-256|recdcl-512) LD= RD=${SECTION#recdcl-} QUALITY_MINUTES=${QUALITY_MINUTES:-45} ;;
+    esac
+    # RecDCL first: its runs are the longest, so with JOBS=2 the LightGCN runs share the other core
+    for d in $RD; do run recdcl-beauty-d$d --model recdcl $R --dim $d; done
+    for d in $LD; do run lightgcn-beauty-d$d --model lightgcn $R --dim $d; done
     wait
-    best= bestv=0
-    for d in ${LIGHTGCN_DIMS:-64 256 512}; do
-        summary lightgcn-beauty-d$d 20 recall@20 ndcg@20
-        v=$(tail -n 1 "$OUT/lightgcn-beauty-d$d.json" | field valid_ndcg@20)
-        if awk -v a="$v" -v b="$bestv" 'BEGIN { exit !(a > b) }'; then best=$d bestv=$v; fi
-    done
-    lr=$(tail -n 1 "$OUT/lightgcn-beauty-d$best.json" | field test_recall@20)
-    for d in ${RECDCL_DIMS:-512}; do
-        summary recdcl-beauty-d$d 20 recall@20 ndcg@20
-        printf '%-30s test recall@20 %.3f x LightGCN at d = %s (its best on validation)\n' "" \
-            "$(awk -v a="$(tail -n 1 "$OUT/recdcl-beauty-d$d.json" | field test_recall@20)" -v b="$lr" 'BEGIN { print a / b }')" "$best"
-    done
+    for d in $LD; do summary lightgcn-beauty-d$d 20 recall@20 ndcg@20; done
+    for d in $RD; do summary recdcl-beauty-d$d 20 recall@20 ndcg@20; done
+    if [ "$SECTION" = recdcl ]; then
+        best= bestv=0
+        for d in $LD; do
+            reusable lightgcn-beauty-d$d || continue
+            v=$(tail -n 1 "$OUT/lightgcn-beauty-d$d.json" | field valid_ndcg@20)
+            if awk -v a="$v" -v b="$bestv" 'BEGIN { exit !(a > b) }'; then best=$d bestv=$v; fi
+        done
+        for d in $RD; do
+            reusable recdcl-beauty-d$d && reusable lightgcn-beauty-d$d || continue
+            r=$(tail -n 1 "$OUT/recdcl-beauty-d$d.json" | field test_recall@20)
+            printf '%-30s test recall@20 %.3f x LightGCN at d = %s, %.3f x LightGCN at d = %s (its best on validation)\n' "" \
+                "$(awk -v a="$r" -v b="$(tail -n 1 "$OUT/lightgcn-beauty-d$d.json" | field test_recall@20)" 'BEGIN { print a / b }')" \
+                "$d" "$(awk -v a="$r" -v b="$(tail -n 1 "$OUT/lightgcn-beauty-d$best.json" | field test_recall@20)" 'BEGIN { print a / b }')" \
+                "$best"
+        done
+    fi
     ;;
 colditems)
     A="$OUT/beauty-all.txt"
@@ -520,6 +768,34 @@ noise-lightgcn|noise-xsimgcl|noise-sgl|noise-sgl-b|noise-sgl-c)
         printf '%-12s %-6s %10s %10s %11s\n' "$m" "$p" "$r" "$(echo "$last" | field test_ndcg@20)" "$d"
     done
     ;;
+lastfm|lastfm-s[123]|beauty|beauty-s[123]|beauty-ncl|beauty-ncl-s[123]|claims-lastfm*|claims-beauty*)
+    # lastfm: every method of METHODS on Last.fm, seeds 1-3 (lastfm-sN: seed N alone), then the
+    # table of means, spreads and intervals against LightGCN; beauty: LightGCN and the claimed
+    # methods on Amazon-Beauty as a graph. claims-D: the claimed methods against LightGCN on D's
+    # runs (sparsest 20% of users, long-tail recall, diversity); claims-D-cold: 10% of the users
+    # held out (the same users for every seed) and folded in; claims-D-noise: 10% and 20% added
+    # noisy training pairs (-noise0.1, -noise0.2 one level); -sN after any: seed N alone
+    # (on Amazon-Beauty NCL, at 14 s an epoch, has sections of its own: NAME-ncl[-sN])
+    sec=$SECTION seeds="1 2 3" ncl=
+    case $sec in *-s[123]) seeds=${sec##*-s} sec=${sec%-s[123]} ;; esac
+    case $sec in *-ncl) ncl=1 sec=${sec%-ncl} ;; esac
+    d=${sec#claims-} d=${d%%-*} V=clean
+    case $sec in *-cold) V=cold ;; *-noise) V="noise0.1 noise0.2" ;; *-noise0.1) V=noise0.1 ;; *-noise0.2) V=noise0.2 ;; esac
+    M=$(methods_named lightgcn $CLAIMED)
+    if [ "$sec" = lastfm ]; then M=$METHODS; fi
+    # runs this small use 2 cores better two at a time, on a thread each (the same bits)
+    if [ -z "$GIVEN_JOBS" ]; then JOBS=2 OMP_NUM_THREADS=1; fi
+    if [ "$d" = beauty ]; then if [ -n "$ncl" ]; then M=$(methods_named ncl); else M=$(methods_named lightgcn sgl-ed xsimgcl); fi; fi
+    for v in $V; do for s in $seeds; do method_runs "$d" "$v" "$s" $M; done; done
+    wait
+    for v in $V; do for e in $M; do for s in $seeds; do
+        summary "${e%%:*}-$d$([ "$v" = clean ] || echo "-$v")-s$s" 20 recall@20 ndcg@20
+    done; done; done
+    if [ "$seeds" = "1 2 3" ]; then
+        TM=$M; if [ "$d" = beauty ]; then TM=$(methods_named lightgcn $CLAIMED); fi # NCL's own runs too
+        if [ "${sec#claims-}" = "$sec" ]; then results_table "$d" $TM; else claims_table "$d" $V; fi
+    fi
+    ;;
 tune-cl4srec)
     # read only the validation metrics: the test set of these runs is not looked at
     B="--train $DATA/amazon-beauty/train.txt --test $DATA/amazon-beauty/test.txt --seed 1 --exclude-history"
@@ -550,6 +826,13 @@ figures() {
         if [ -n "$v" ]; then echo "$m $v"; fi
     done
 }
+
+# the section's wall time, when it trained anything, in OUT/sections.tsv (what `list` states)
+wait
+if [ "$EXECUTED" -gt 0 ]; then
+    printf '%s\t%s\t%s\t%s of %s runs trained\tJOBS=%s threads=%s\t%s\t%s\n' "$SECTION" "$(( $(date +%s) - START ))" "$COMMIT" \
+        "$EXECUTED" "${#RUNS[@]}" "$JOBS" "$OMP_NUM_THREADS" "$(date -u +%FT%TZ)" "$MACHINE" >> "$OUT/sections.tsv"
+fi
 
 BASE=bench/baseline.tsv # section, run, metric, value, tolerance, commit, seeds, machine, command
 if [ "$MODE" != run ]; then wait; fi
