@@ -390,11 +390,13 @@ seed_stats() {
 }
 
 # A and B as comma-separated per-user files (seeds): compare's line LABEL as "A | B | gain [lo, hi]",
-# the gain "no difference measured (gain [lo, hi])" when the interval holds 0
+# the gain "no difference measured (gain [lo, hi])" when the interval holds 0; with a fourth
+# argument the line's own label and its users first
 gain() {
-    "$BIN" compare "$1" "$2" --boot 2000 | awk -v w="$3" 'index($0, w) == 1 {
+    "$BIN" compare "$1" "$2" --boot 2000 | awk -v w="$3" -v lab="${4:-}" 'index($0, w) == 1 {
         match($0, / A [0-9.]+/); ma = substr($0, RSTART + 3, RLENGTH - 3)
         match($0, / B [0-9.]+/); mb = substr($0, RSTART + 3, RLENGTH - 3)
+        if (lab) { l = substr($0, 1, 34); sub(/ +$/, "", l); match($0, /[0-9]+ users/); printf "%s (%s) | ", l, substr($0, RSTART, RLENGTH) }
         printf "%s | %s | ", ma, mb
         g = $0; if (!sub(/.*gain */, "", g) || g ~ /^n\/a/) { printf "n/a"; exit }
         gsub(/[][,%]/, " ", g); split(g, q, " ") # the gain, the low and high ends of its interval, in %
@@ -431,7 +433,7 @@ results_table() {
 # D, variants: the article's claims, each claimed method against LightGCN, seeds 1-3 averaged
 # per user, paired bootstrap over the users (2,000 resamples)
 claims_table() {
-    local d=$1 v m L B w; shift
+    local d=$1 v m L B w g; shift
     echo "| data | variant | measure | method | LightGCN | method | gain [95% interval] |"
     echo "| --- | --- | --- | --- | --- | --- | --- |"
     for v in "$@"; do
@@ -448,8 +450,9 @@ claims_table() {
             *) W="Recall, all users" ;;
             esac
             while IFS= read -r w; do
-                printf '| %s | %s | %s | %s | %s |\n' "$d" "$v" "$([ "$v" = cold ] && echo "held-out users' recall" || echo "$w")" \
-                    "$m" "$(gain "$L" "$B" "$w")"
+                g=$(gain "$L" "$B" "$w" label)
+                printf '| %s | %s | %s%s | %s | %s |\n' "$d" "$v" "$([ "$v" = cold ] && echo "held-out users, folded in: ")" \
+                    "${g%% |*}" "$m" "${g#*| }"
             done <<< "$(echo "$W" | tr '|' '\n')"
         done
     done
