@@ -112,6 +112,8 @@ mkdir -p "$OUT"
 # its stop), RCL 26, NCL 253; Last.fm 0.1-0.7; Amazon-Beauty GRU4Rec 3.9, CL4SRec 5.2 (about
 # 40 epochs to their stop, assumed), LightGCN on the 80/10/10 split 1.1 at d = 64, 16.7 at
 # d = 512, RecDCL at d = 512 46 (55 or more epochs)). Sections over 45 minutes are to be split.
+# lastfm-sN: the three seeds took 49 minutes of wall time together at 148ec92 (2 runs of 1
+# thread, other work on the machine), 14-17 a seed, before lightgcn-e2000 (estimated 5 more).
 # "i" marks a section of runs longer than 45 minutes: it runs in 45-minute calls (installments,
 # QUALITY_MINUTES), each continuing from the runs' training states; its fourth field is the
 # expected minutes in all.
@@ -120,7 +122,7 @@ SECTIONS="graph:21:e graph-sgl:23:e graph-simgcl:15:e negatives:36:e ncl:42:e nc
  claims-s1:43:e claims-s2:43:e claims-s3:43:e claims:2:e coldusers:3:m rcl:10:e rcl-gowalla:33:e
  rcl-gowalla-b:17:e recdcl-lightgcn:15:e recdcl-lightgcn-512:41:e recdcl-256:30:e recdcl-512:45:i:90 recdcl:1:e
  colditems:20:e tune-attr:15:e recbole:1:e seq:36:e seqfeatures:30:e fmask:5:e tune-cl4srec:14:e
- lastfm-s1:15:e lastfm-s2:15:e lastfm-s3:15:e lastfm:1:e claims-lastfm:1:e claims-lastfm-cold:10:e
+ lastfm-s1:22:e lastfm-s2:22:e lastfm-s3:22:e lastfm:1:e claims-lastfm:1:e claims-lastfm-cold:18:m
  claims-lastfm-noise:25:e beauty-s1:25:e beauty-s2:25:e beauty-s3:25:e beauty-ncl-s1:30:e beauty-ncl-s2:30:e
  beauty-ncl-s3:30:e beauty:1:e claims-beauty:1:e claims-beauty-cold-s1:25:e claims-beauty-cold-s2:25:e
  claims-beauty-cold-s3:25:e claims-beauty-cold-ncl-s1:30:e claims-beauty-cold-ncl-s2:30:e claims-beauty-cold-ncl-s3:30:e
