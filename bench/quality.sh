@@ -114,6 +114,9 @@ mkdir -p "$OUT"
 # d = 512, RecDCL at d = 512 46 (55 or more epochs)). Sections over 45 minutes are to be split.
 # lastfm-sN: the three seeds took 49 minutes of wall time together at 148ec92 (2 runs of 1
 # thread, other work on the machine), 14-17 a seed, before lightgcn-e2000 (estimated 5 more).
+# Amazon-Beauty as a graph, one thread, other work on the machine: LightGCN 3.9 s an epoch
+# (evaluation included, up to 300), SGL-ED 17.6, NCL about 28: a seed's three runs about 45
+# minutes at 2 runs at once, NCL's run alone (2 threads) about an hour.
 # "i" marks a section of runs longer than 45 minutes: it runs in 45-minute calls (installments,
 # QUALITY_MINUTES), each continuing from the runs' training states; its fourth field is the
 # expected minutes in all.
@@ -123,13 +126,13 @@ SECTIONS="graph:21:e graph-sgl:23:e graph-simgcl:15:e negatives:36:e ncl:42:e nc
  rcl-gowalla-b:17:e recdcl-lightgcn:15:e recdcl-lightgcn-512:41:e recdcl-256:30:e recdcl-512:45:i:90 recdcl:1:e
  colditems:20:e tune-attr:15:e recbole:1:e seq:36:e seqfeatures:30:e fmask:5:e tune-cl4srec:14:e
  lastfm-s1:22:e lastfm-s2:22:e lastfm-s3:22:e lastfm:1:e claims-lastfm:1:e claims-lastfm-cold:18:m
- claims-lastfm-noise:25:e beauty-s1:25:e beauty-s2:25:e beauty-s3:25:e beauty-ncl-s1:30:e beauty-ncl-s2:30:e
- beauty-ncl-s3:30:e beauty:1:e claims-beauty:1:e claims-beauty-cold-s1:25:e claims-beauty-cold-s2:25:e
- claims-beauty-cold-s3:25:e claims-beauty-cold-ncl-s1:30:e claims-beauty-cold-ncl-s2:30:e claims-beauty-cold-ncl-s3:30:e
- claims-beauty-noise0.1-s1:25:e claims-beauty-noise0.1-s2:25:e claims-beauty-noise0.1-s3:25:e
- claims-beauty-noise0.2-s1:25:e claims-beauty-noise0.2-s2:25:e claims-beauty-noise0.2-s3:25:e
- claims-beauty-noise0.1-ncl-s1:30:e claims-beauty-noise0.1-ncl-s2:30:e claims-beauty-noise0.1-ncl-s3:30:e
- claims-beauty-noise0.2-ncl-s1:30:e claims-beauty-noise0.2-ncl-s2:30:e claims-beauty-noise0.2-ncl-s3:30:e
+ claims-lastfm-noise:25:e beauty-s1:45:e beauty-s2:45:e beauty-s3:45:e beauty-ncl-s1:45:i:60 beauty-ncl-s2:45:i:60
+ beauty-ncl-s3:45:i:60 beauty:1:e claims-beauty:1:e claims-beauty-cold-s1:45:e claims-beauty-cold-s2:45:e
+ claims-beauty-cold-s3:45:e claims-beauty-cold-ncl-s1:45:i:60 claims-beauty-cold-ncl-s2:45:i:60 claims-beauty-cold-ncl-s3:45:i:60
+ claims-beauty-noise0.1-s1:45:e claims-beauty-noise0.1-s2:45:e claims-beauty-noise0.1-s3:45:e
+ claims-beauty-noise0.2-s1:45:e claims-beauty-noise0.2-s2:45:e claims-beauty-noise0.2-s3:45:e
+ claims-beauty-noise0.1-ncl-s1:45:i:60 claims-beauty-noise0.1-ncl-s2:45:i:60 claims-beauty-noise0.1-ncl-s3:45:i:60
+ claims-beauty-noise0.2-ncl-s1:45:i:60 claims-beauty-noise0.2-ncl-s2:45:i:60 claims-beauty-noise0.2-ncl-s3:45:i:60
  claims-beauty-cold:1:e claims-beauty-noise:1:e"
 
 # value of key= in a run's .meta file (empty when there is none)
@@ -823,8 +826,10 @@ lastfm|lastfm-s[123]|beauty|beauty-s[123]|beauty-ncl|beauty-ncl-s[123]|claims-la
     protocol "$d" > /dev/null
     M=$(methods_named lightgcn $CLAIMED)
     if [ "$sec" = lastfm ]; then M=$METHODS; fi
-    # runs this small use 2 cores better two at a time, on a thread each (the same bits)
+    # runs this small use 2 cores better two at a time, on a thread each (the same bits); NCL's
+    # Amazon-Beauty runs, one a section, take both threads, in 45-minute installments
     if [ -z "$GIVEN_JOBS" ]; then JOBS=2 OMP_NUM_THREADS=1; fi
+    if [ -n "$ncl" ]; then JOBS=1 OMP_NUM_THREADS=${BENCH_THREADS:-2} QUALITY_MINUTES=${QUALITY_MINUTES:-45}; fi
     if [ "$d" = beauty ]; then if [ -n "$ncl" ]; then M=$(methods_named ncl); else M=$(methods_named lightgcn sgl-ed xsimgcl); fi; fi
     for v in $V; do for s in $seeds; do method_runs "$d" "$v" "$s" $M; done; done
     wait
