@@ -126,7 +126,7 @@ SECTIONS="graph:21:e graph-sgl:23:e graph-simgcl:15:e negatives:36:e ncl:42:e nc
  rcl-gowalla-b:17:e recdcl-lightgcn:15:e recdcl-lightgcn-512:41:e recdcl-256:30:e recdcl-512:45:i:90 recdcl:1:e
  colditems:20:e tune-attr:15:e recbole:1:e seq:36:e seqfeatures:30:e fmask:5:e tune-cl4srec:14:e
  lastfm-s1:22:e lastfm-s2:22:e lastfm-s3:22:e lastfm:1:e claims-lastfm:1:e claims-lastfm-cold:18:m
- claims-lastfm-noise:25:e beauty-s1:45:e beauty-s2:45:e beauty-s3:45:e beauty-ncl-s1:45:i:60 beauty-ncl-s2:45:i:60
+ claims-lastfm-noise:30:m beauty-s1:45:e beauty-s2:45:e beauty-s3:45:e beauty-ncl-s1:45:i:60 beauty-ncl-s2:45:i:60
  beauty-ncl-s3:45:i:60 beauty:1:e claims-beauty:1:e claims-beauty-cold-s1:45:e claims-beauty-cold-s2:45:e
  claims-beauty-cold-s3:45:e claims-beauty-cold-ncl-s1:45:i:60 claims-beauty-cold-ncl-s2:45:i:60
  claims-beauty-cold-ncl-s3:45:i:60
