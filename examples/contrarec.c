@@ -396,12 +396,16 @@ static void usage(void) {
         "  contrarec eval --load FILE --test F [--train F] [--format FMT] [--topk 10,20] [--exclude-history] [--json]\n"
         "        (known history: the model's training records and the validation records train saved with\n"
         "        it, as train's test; --train F adds the file's other records)\n"
-        "  contrarec recommend --load FILE (--user ID [--include-seen] | --items \"ID ...\" | --history \"ID ...\") [-k 10]\n"
+        "  contrarec recommend --load FILE (--user ID [--include-seen] | --items \"ID ...\" | --history \"ID ...\") "
+        "[-k 10]\n"
         "        [--new-items F]   (items the model never saw, one line each in the --item-features format,\n"
         "        ranked for --user beside the trained items from their features; marked 'new')\n"
         "  contrarec synth -o DIR [--users 2000] [--items 3000] [--mean-len 30] [--clusters 20] [--zipf 0.8]\n"
         "        [--seed 1] [--test-ratio 0.2]   (the built-in generator's data as DIR/train.txt, DIR/test.txt;\n"
         "        --mean-len sets the density: 943 users, 1682 items, mean length 100 is MovieLens-100K-like)\n"
+        "  contrarec convert DATA OUT.crd [--test F] [--item-features F] [--format F] [--min-rating R]\n"
+        "        (the data, read as train reads it, into one binary file that --train OUT.crd loads\n"
+        "        without parsing: id maps, records, test records, item features; checksummed)\n"
         "  contrarec plot RUN.json ... -o FILE.svg [--metric valid_ndcg@20] [--title T]\n"
         "        (an epoch field such as loss or valid_recall@20: curves over epochs; an array field\n"
         "        of the final line such as test_item_group_recall: grouped bars)\n"
@@ -630,7 +634,8 @@ static void parse(opts *o, int argc, char **argv) {
     }
     o->cmd = argv[1];
     if (strcmp(o->cmd, "train") && strcmp(o->cmd, "eval") && strcmp(o->cmd, "recommend") && strcmp(o->cmd, "tune"))
-        die_usage("unknown command '%s' (train, tune, eval, recommend, plot, map, report, compare)%s", o->cmd, "");
+        die_usage("unknown command '%s' (train, tune, eval, recommend, plot, map, report, compare, synth, convert)%s",
+                  o->cmd, "");
     o->argc = argc;
     o->argv = argv;
     for (i = 2; i < argc; i++) {
@@ -1201,6 +1206,8 @@ static void train_data(opts *o, cr_dataset *ds, int seq) {
     report_load(o->train, &ds->train_report);
     if (o->test) report_load(o->test, &ds->test_report);
     if (ds->test_overlap) fprintf(stderr, "%s: %lld test records are also training records (dropped: they can never be hit)\n", o->test, (long long)ds->test_overlap);
+    if (o->item_features && ds->features.x.nrows)
+        die_usage("%s holds its item features: --item-features does not go with it%s", o->train, "");
     if (o->item_features) {
         if (cr_load_item_features(&ds->features, &ds->items, o->item_features) != CR_OK) die("loading item features");
         fprintf(stderr, "%s: %lld of %d items have features (%d distinct)", o->item_features, (long long)ds->features.items_with, ds->n_items,
@@ -1214,7 +1221,7 @@ static void train_data(opts *o, cr_dataset *ds, int seq) {
                                    o->data_seed ? o->data_seed : c->seed ? c->seed : 2024) != CR_OK) die("splitting the data");
         fprintf(stderr, "--split: %lld training, %lld validation, %lld test interactions (per user, RecBole's rule)\n", (long long)ds->train.n,
                 (long long)ds->valid.n, (long long)ds->test.n);
-    } else if (!o->test) { /* hold out a test set: the last item of each sequence, or 20% per user */
+    } else if (!o->test && !ds->test.n) { /* hold out a test set: the last item of each sequence, or 20% per user */
         if (cr_dataset_carve_test(ds, 0.2, seq, c->seed ? c->seed : 2024) != CR_OK) die("splitting off a test set");
         fprintf(stderr, "no --test: held out %s as the test set\n", seq ? "each user's last item" : "20% of each user's interactions");
     }
@@ -2783,12 +2790,49 @@ static int cmd_compare(int argc, char **argv) {
     return 0;
 }
 
+/* ---- convert: interaction files (and item features) into one binary dataset file ---- */
+
+static int cmd_convert(int argc, char **argv) {
+    const char *in = NULL, *out = NULL, *test = NULL, *feats = NULL;
+    cr_load_opts lo;
+    cr_dataset ds;
+    int i;
+    memset(&lo, 0, sizeof lo);
+    for (i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--test")) test = need(argc, argv, &i);
+        else if (!strcmp(a, "--item-features")) feats = need(argc, argv, &i);
+        else if (!strcmp(a, "--format")) lo.format = parse_format(need(argc, argv, &i));
+        else if (!strcmp(a, "--min-rating")) lo.min_rating = (float)parse_num(a, need(argc, argv, &i), 0, 1e9, 1);
+        else if (!strcmp(a, "--skip-bad-lines")) lo.skip_bad_lines = 1;
+        else if (a[0] == '-' && a[1]) die_usage("convert: unknown option '%s'%s", a, "");
+        else if (!in) in = a;
+        else if (!out) out = a;
+        else die_usage("convert takes one data file and one output file ('%s' is a third)%s", a, "");
+    }
+    if (!out)
+        die_usage("convert needs a data file and the dataset file to write: contrarec convert data.txt data.crd%s%s",
+                  "", "");
+    check_out("the output", out, 0);
+    if (cr_dataset_load(&ds, in, test, &lo) != CR_OK) die("loading data");
+    report_load(in, &ds.train_report);
+    if (test) report_load(test, &ds.test_report);
+    if (feats && cr_load_item_features(&ds.features, &ds.items, feats) != CR_OK) die("loading item features");
+    if (cr_dataset_save(&ds, out) != CR_OK) die("writing the dataset file");
+    fprintf(stderr, "%s: %d users, %d items, %lld training, %lld validation and %lld test records%s\n", out, ds.n_users,
+            ds.n_items, (long long)ds.train.n, (long long)ds.valid.n, (long long)ds.test.n,
+            ds.features.x.nrows ? ", item features" : "");
+    cr_dataset_free(&ds);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     opts o;
     if (argc >= 2 && !strcmp(argv[1], "compare")) return cmd_compare(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "map")) return cmd_map(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "plot")) return cmd_plot(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "synth")) return cmd_synth(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "convert")) return cmd_convert(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "report")) return cmd_report(argc, argv);
     parse(&o, argc, argv);
     if (!strcmp(o.cmd, "train")) return cmd_train(&o);

@@ -435,6 +435,24 @@ TEST(train_selects_on_validation) {
               sscanf(p, ": %lld users in both (%lld and %lld", &both, &na, &nb) == 3 && both < na);
     }
     EXPECT("train --model mf --data-seed 2", 2, "--data-seed draws --split's parts");
+    /* a dataset file: converted once, trained on as the text files give the same run */
+    EXPECT("convert build/test-tmp/cli_ok.txt build/test-tmp/cli_ok.crd --format lightgcn", 0, "");
+    EXPECT("train --model lightgcn --train build/test-tmp/cli_ok.crd --epochs 1 --dim 4 --select last --json", 0, "");
+    {
+        char a[512] = "", *p;
+        CHECK(slurp("build/test-tmp/cli.out", line, sizeof line) && (p = strstr(line, "\"test_recall@10\"")));
+        if (p) snprintf(a, sizeof a, "%.40s", p);
+        EXPECT("train --model lightgcn --train build/test-tmp/cli_ok.txt --format lightgcn --epochs 1 --dim 4 --select "
+               "last --json",
+               0, "");
+        CHECK(slurp("build/test-tmp/cli.out", line, sizeof line) && a[0] && strstr(line, a));
+    }
+    EXPECT("convert build/test-tmp/cli_ok.txt", 2, "convert needs a data file and the dataset file to write");
+    EXPECT("convert build/test-tmp/cli_ok.txt a.crd b.crd", 2, "convert takes one data file and one output file");
+    EXPECT("convert build/test-tmp/cli_ok.txt build/test-tmp/no-such-dir/x.crd", 1,
+           "the folder build/test-tmp/no-such-dir does not exist");
+    EXPECT("train --model mf --train build/test-tmp/cli_ok.crd --test build/test-tmp/cli_ok.txt", 1,
+           "a dataset file holds its own test records");
     /* item features and item cold start */
     {
         char txt[16384], ft[4096];
