@@ -3275,20 +3275,25 @@ CR_API void cr_idmap_free(cr_idmap *m) {
 
 /* ---- 5b. interactions ---- */
 
+/* Room for at least want records in all four arrays. */
+static cr_status cr__interactions_reserve(cr_interactions *x, int64_t want) {
+    int64_t cap = x->cap;
+    if (want <= x->cap) return CR_OK;
+    /* grow the four arrays together; cr__grow updates cap, so restore it between calls */
+    if (!cr__grow((void **)&x->user, &cap, want, sizeof(int32_t), "interactions")) return CR_ERR_NOMEM;
+    cap = x->cap;
+    if (!cr__grow((void **)&x->item, &cap, want, sizeof(int32_t), "interactions")) return CR_ERR_NOMEM;
+    cap = x->cap;
+    if (!cr__grow((void **)&x->rating, &cap, want, sizeof(float), "interactions")) return CR_ERR_NOMEM;
+    cap = x->cap;
+    if (!cr__grow((void **)&x->time, &cap, want, sizeof(double), "interactions")) return CR_ERR_NOMEM;
+    x->cap = cap;
+    return CR_OK;
+}
+
 CR_API cr_status cr_interactions_push(cr_interactions *x, int32_t user, int32_t item,
                                       float rating, double time) {
-    if (x->n == x->cap) {
-        int64_t cap = x->cap;
-        /* grow the four arrays together; cr__grow updates cap, so restore it between calls */
-        if (!cr__grow((void **)&x->user, &cap, x->n + 1, sizeof(int32_t), "interactions")) return CR_ERR_NOMEM;
-        cap = x->cap;
-        if (!cr__grow((void **)&x->item, &cap, x->n + 1, sizeof(int32_t), "interactions")) return CR_ERR_NOMEM;
-        cap = x->cap;
-        if (!cr__grow((void **)&x->rating, &cap, x->n + 1, sizeof(float), "interactions")) return CR_ERR_NOMEM;
-        cap = x->cap;
-        if (!cr__grow((void **)&x->time, &cap, x->n + 1, sizeof(double), "interactions")) return CR_ERR_NOMEM;
-        x->cap = cap;
-    }
+    if (x->n == x->cap && cr__interactions_reserve(x, x->n + 1) != CR_OK) return CR_ERR_NOMEM;
     x->user[x->n] = user;
     x->item[x->n] = item;
     x->rating[x->n] = rating;
@@ -4606,21 +4611,61 @@ static cr_status cr__synth_user(cr_interactions *x, const cr__synth *S, const cr
     return CR_OK;
 }
 
+/* Every user's history, on all threads: users in blocks, each block's records generated into
+   a buffer of its own, then the blocks copied in user order. Every user draws from its own
+   stream, so the records are the same on any thread count. */
+#define CR__SYNTH_BLOCK 4096
+static cr_status cr__synth_users(cr_interactions *x, const cr__synth *S, const cr_synth_opts *o) {
+    int64_t nb = ((int64_t)o->n_users + CR__SYNTH_BLOCK - 1) / CR__SYNTH_BLOCK, b, n = 0, at = 0;
+    cr_interactions *blk = (cr_interactions *)cr__calloc_array((size_t)nb, sizeof(cr_interactions), "synthetic data");
+    int failed = 0;
+    cr_status st = CR_OK;
+    if (!blk) return CR_ERR_NOMEM;
+    CR__OMP(parallel for schedule(dynamic, 1) reduction(| : failed))
+    for (b = 0; b < nb; b++) {
+        int32_t u = (int32_t)(b * CR__SYNTH_BLOCK),
+                end = (int32_t)CR__MIN((int64_t)o->n_users, (b + 1) * CR__SYNTH_BLOCK);
+        int32_t *hist = (int32_t *)CR_MALLOC(((size_t)o->mean_len * 4 + 1) * sizeof(int32_t));
+        if (!hist) failed = 1;
+        for (; u < end && !failed; u++)
+            if (cr__synth_user(&blk[b], S, o, u, hist) != CR_OK) failed = 1;
+        CR_FREE(hist);
+    }
+    for (b = 0; b < nb; b++) n += blk[b].n;
+    if (failed) st = cr__fail(CR_ERR_NOMEM, "cr_synthetic: out of memory generating %d users' records", o->n_users);
+    else if ((st = cr__interactions_reserve(x, n)) == CR_OK) {
+        for (b = 0; b < nb; b++) { /* block by block, each freed once copied */
+            const cr_interactions *y = &blk[b];
+            memcpy(x->user + at, y->user, (size_t)y->n * sizeof(int32_t));
+            memcpy(x->item + at, y->item, (size_t)y->n * sizeof(int32_t));
+            memcpy(x->rating + at, y->rating, (size_t)y->n * sizeof(float));
+            memcpy(x->time + at, y->time, (size_t)y->n * sizeof(double));
+            at += y->n;
+            cr_interactions_free(&blk[b]);
+        }
+        x->n = n;
+    }
+    for (b = 0; b < nb; b++) cr_interactions_free(&blk[b]);
+    CR_FREE(blk);
+    return st;
+}
+
 CR_API cr_status cr_synthetic(cr_interactions *x, int32_t *n_users_out, int32_t *n_items_out,
                               const cr_synth_opts *opts) {
     cr_synth_opts o;
     cr__synth S;
-    int32_t u, *hist = NULL;
     cr_rng r;
     cr_status st;
     memset(x, 0, sizeof *x);
     memset(&S, 0, sizeof S);
     if ((st = cr__synth_resolve(&o, opts)) != CR_OK) return st;
     cr_rng_seed(&r, o.seed);
-    if ((st = cr__synth_items(&S, &o, &r)) == CR_OK && !(hist = (int32_t *)cr__alloc_array((size_t)o.mean_len * 4 + 1, sizeof(int32_t), "synthetic data")))
-        st = CR_ERR_NOMEM;
-    for (u = 0; u < o.n_users && st == CR_OK; u++) st = cr__synth_user(x, &S, &o, u, hist);
-    CR_FREE(S.members); CR_FREE(S.succ); CR_FREE(S.coff); CR_FREE(S.cdf); CR_FREE(S.gcdf); CR_FREE(hist);
+    if ((st = cr__synth_items(&S, &o, &r)) == CR_OK) st = cr__synth_users(x, &S, &o);
+    CR_FREE(S.members);
+    CR_FREE(S.succ);
+    CR_FREE(S.coff);
+    CR_FREE(S.cdf);
+    CR_FREE(S.gcdf);
     if (st != CR_OK) { cr_interactions_free(x); return st; }
     x->has_time = 1;
     *n_users_out = o.n_users;
@@ -13454,7 +13499,7 @@ static cr_status cr__ds_rd_body(cr__rd *r, const char *path, cr_dataset *ds) {
     int32_t nu = (int32_t)cr__rd_u32(r, "user count"), ni = (int32_t)cr__rd_u32(r, "item count");
     int64_t dup = 0, e;
     cr_status st;
-    if (r->bad || fmt >= CR_FORMAT_COUNT || fmt == CR_FORMAT_AUTO)
+    if (r->bad || fmt >= CR_FORMAT_COUNT) /* CR_FORMAT_AUTO: made in memory (cr_dataset_synthetic) */
         return cr__fail(CR_ERR_FORMAT, "%s: bad format field", path);
     if ((st = cr__ckpt_ids(r, path, nu, ni, &ds->users, &ds->items)) != CR_OK) return st;
     ds->n_users = nu;

@@ -402,7 +402,9 @@ static void usage(void) {
         "        ranked for --user beside the trained items from their features; marked 'new')\n"
         "  contrarec synth -o DIR [--users 2000] [--items 3000] [--mean-len 30] [--clusters 20] [--zipf 0.8]\n"
         "        [--seed 1] [--test-ratio 0.2]   (the built-in generator's data as DIR/train.txt, DIR/test.txt;\n"
-        "        --mean-len sets the density: 943 users, 1682 items, mean length 100 is MovieLens-100K-like)\n"
+        "        --mean-len sets the density: 943 users, 1682 items, mean length 100 is MovieLens-100K-like;\n"
+        "        --crd: one dataset file DIR/data.crd instead, train and test, for data too large for text;\n"
+        "        item popularity is Zipf (--zipf), a user's length 5 + exponential of mean --mean-len - 5)\n"
         "  contrarec convert DATA OUT.crd [--test F] [--item-features F] [--format F] [--min-rating R]\n"
         "        (the data, read as train reads it, into one binary file that --train OUT.crd loads\n"
         "        without parsing: id maps, records, test records, item features; checksummed)\n"
@@ -2252,7 +2254,7 @@ static int cmd_synth(int argc, char **argv) {
     const char *dir = NULL, *names[2] = {"train.txt", "test.txt"};
     char *tr, *te;
     double test_ratio = 0.2;
-    int i, rc;
+    int i, rc, crd = 0;
     memset(&so, 0, sizeof so);
     for (i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -2264,18 +2266,22 @@ static int cmd_synth(int argc, char **argv) {
         else if (!strcmp(a, "--zipf")) so.zipf = (float)parse_num(a, need(argc, argv, &i), 0, 10, 1);
         else if (!strcmp(a, "--seed")) so.seed = (uint64_t)parse_int(a, need(argc, argv, &i), 1, 2000000000);
         else if (!strcmp(a, "--test-ratio")) test_ratio = parse_num(a, need(argc, argv, &i), 0.01, 0.9, 1);
+        else if (!strcmp(a, "--crd")) crd = 1;
         else die_usage("synth: unknown option '%s'%s", a, "");
     }
     if (!dir) die_usage("synth needs -o DIR (DIR/train.txt and DIR/test.txt are written)%s%s", "", "");
-    check_out_in("-o", dir, names, 2);
+    if (crd) names[0] = "data.crd";
+    check_out_in("-o", dir, names, crd ? 1 : 2);
     if (cr_dataset_synthetic(&ds, &so, 0, test_ratio) != CR_OK) die("synth");
     tr = path_in(dir, names[0]);
     te = path_in(dir, names[1]);
-    rc = write_lightgcn(tr, &ds.train, ds.n_users) || write_lightgcn(te, &ds.test, ds.n_users);
+    if (crd)
+        rc = cr_dataset_save(&ds, tr) != CR_OK ? (fprintf(stderr, "contrarec: synth: %s\n", cr_last_error()), 1) : 0;
+    else rc = write_lightgcn(tr, &ds.train, ds.n_users) || write_lightgcn(te, &ds.test, ds.n_users);
     if (!rc)
-        fprintf(stderr, "%s, %s: %d users, %d items, %lld training and %lld test records (%.1f per user)\n",
-                tr, te, (int)ds.n_users, (int)ds.n_items, (long long)ds.train.n, (long long)ds.test.n,
-                (double)ds.train.n / (ds.n_users ? ds.n_users : 1));
+        fprintf(stderr, "%s%s%s: %d users, %d items, %lld training and %lld test records (%.1f per user)\n", tr,
+                crd ? "" : ", ", crd ? "" : te, (int)ds.n_users, (int)ds.n_items, (long long)ds.train.n,
+                (long long)ds.test.n, (double)ds.train.n / (ds.n_users ? ds.n_users : 1));
     release(tr);
     release(te);
     cr_dataset_free(&ds);

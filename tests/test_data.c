@@ -226,6 +226,23 @@ TEST(synthetic_is_deterministic) {
     CHECK(nu == 2000 && ni == 3000 && x.n == y.n && x.n > 2000 * 20);
     CHECK(memcmp(x.item, y.item, sizeof(int32_t) * (size_t)x.n) == 0);
     cr_interactions_free(&y);
+    { /* users are generated in blocks on all threads: the same records on 1 and 3 threads */
+        cr_interactions z;
+        int t0 = cr_get_num_threads();
+        so.n_users = 9000; /* three blocks of users */
+        cr_set_num_threads(1);
+        CHECK_OK(cr_synthetic(&y, &nu2, &ni2, &so));
+        cr_set_num_threads(3);
+        CHECK_OK(cr_synthetic(&z, &nu2, &ni2, &so));
+        cr_set_num_threads(t0);
+        CHECK(y.n == z.n && y.n > 9000 * 20 && !memcmp(y.user, z.user, sizeof(int32_t) * (size_t)y.n) &&
+              !memcmp(y.item, z.item, sizeof(int32_t) * (size_t)y.n) &&
+              !memcmp(y.time, z.time, sizeof(double) * (size_t)y.n));
+        CHECK(y.user[0] == 0 && y.user[y.n - 1] == 8999 && !memcmp(y.item, x.item, sizeof(int32_t) * 100));
+        cr_interactions_free(&y);
+        cr_interactions_free(&z);
+        so.n_users = 0;
+    }
     so.seed = 78;
     CHECK_OK(cr_synthetic(&y, &nu2, &ni2, &so));
     CHECK(x.n != y.n || memcmp(x.item, y.item, sizeof(int32_t) * (size_t)x.n) != 0);
@@ -670,7 +687,7 @@ TEST(dataset_file_round_trip_and_hostile_bytes) {
             const char *msg;
         } craft[] = {
             {4, 9, "dataset file version 9"}, /* version */
-            {8, 0, "bad format field"}, /* format: AUTO */
+            {8, 9, "bad format field"}, /* format: none of them */
             {12, 0, "bad sizes (0 users"}, /* users */
             {16, 1, "bad sizes (3 users, 1 items"}, /* items */
             {20, 7, "bad or repeated user id 7"}, /* user 0's raw id: 7 again (it is 7, 9, 4) */
