@@ -131,8 +131,8 @@ build/fuzz_crd: tests/fuzz/fuzz_crd.c $(HDR) | build
 # dataset files written by the CLI (contrarec convert), the seeds of fuzz_crd
 build/fuzz-seeds-crd: build/contrarec tests/fuzz/tiny_graph.txt tests/fuzz/tiny_seq.txt
 	mkdir -p $@
-	./build/contrarec convert tests/fuzz/tiny_graph.txt $@/graph.crd --format lightgcn >/dev/null 2>&1
-	./build/contrarec convert tests/fuzz/tiny_seq.txt $@/seq.crd --format seq >/dev/null 2>&1
+	./build/contrarec convert tests/fuzz/tiny_graph.txt $@/graph.crd --format lightgcn >/dev/null 2>&1 || exit 1
+	./build/contrarec convert tests/fuzz/tiny_seq.txt $@/seq.crd --format seq >/dev/null 2>&1 || exit 1
 	touch $@
 
 build/fuzz_state: tests/fuzz/fuzz_state.c $(HDR) | build

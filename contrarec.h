@@ -3275,19 +3275,34 @@ CR_API void cr_idmap_free(cr_idmap *m) {
 
 /* ---- 5b. interactions ---- */
 
-/* Room for at least want records in all four arrays. */
+/* Room for at least want records in all four arrays: exactly want when they are empty, else
+   the capacity doubled until it fits. */
 static cr_status cr__interactions_reserve(cr_interactions *x, int64_t want) {
-    int64_t cap = x->cap;
+    void **arr[4];
+    size_t sz[4], bytes;
+    int64_t nc = x->cap;
+    int k;
     if (want <= x->cap) return CR_OK;
-    /* grow the four arrays together; cr__grow updates cap, so restore it between calls */
-    if (!cr__grow((void **)&x->user, &cap, want, sizeof(int32_t), "interactions")) return CR_ERR_NOMEM;
-    cap = x->cap;
-    if (!cr__grow((void **)&x->item, &cap, want, sizeof(int32_t), "interactions")) return CR_ERR_NOMEM;
-    cap = x->cap;
-    if (!cr__grow((void **)&x->rating, &cap, want, sizeof(float), "interactions")) return CR_ERR_NOMEM;
-    cap = x->cap;
-    if (!cr__grow((void **)&x->time, &cap, want, sizeof(double), "interactions")) return CR_ERR_NOMEM;
-    x->cap = cap;
+    if (!nc) nc = want;
+    while (nc < want) {
+        if (nc > INT64_MAX / 2) return cr__fail(CR_ERR_OVERFLOW, "size overflow growing interactions");
+        nc *= 2;
+    }
+    arr[0] = (void **)&x->user;
+    arr[1] = (void **)&x->item;
+    arr[2] = (void **)&x->rating;
+    arr[3] = (void **)&x->time;
+    sz[0] = sz[1] = sizeof(int32_t);
+    sz[2] = sizeof(float);
+    sz[3] = sizeof(double);
+    for (k = 0; k < 4; k++) { /* each array grown in turn; the capacity moves when all four have */
+        void *q;
+        if (!cr__mul_size((size_t)nc, sz[k], &bytes))
+            return cr__fail(CR_ERR_OVERFLOW, "size overflow growing interactions");
+        if (!(q = CR_REALLOC(*arr[k], bytes))) return cr__nomem("interactions", bytes);
+        *arr[k] = q;
+    }
+    x->cap = nc;
     return CR_OK;
 }
 
@@ -4718,20 +4733,37 @@ static cr_status cr__dataset_test_done(cr_dataset *ds, const char *name, int seq
     return st;
 }
 
-static cr_status cr__dataset_load_crd(cr_dataset *ds, const char *path);
-static int cr__file_starts(const char *path, const char *magic);
+static cr_status cr__dataset_load_mem(cr_dataset *ds, const unsigned char *buf, size_t len, const char *name);
+
+/* A dataset file (cr_dataset_save) read whole: its records were filtered when it was written. */
+static cr_status cr__dataset_file(cr_dataset *ds, const char *buf, size_t len, const char *path, const char *test_path,
+                                  const cr_load_opts *opts) {
+    if (test_path)
+        return cr__fail(CR_ERR_INVALID, "%s: a dataset file holds its own test records: no test file goes with it",
+                        path);
+    if (opts && (opts->skip_bad_lines || opts->keep_duplicates || opts->min_rating > 0))
+        return cr__fail(CR_ERR_INVALID,
+                        "%s: a dataset file is read as it was written: give skip_bad_lines, "
+                        "keep_duplicates or min_rating when converting it",
+                        path);
+    return cr__dataset_load_mem(ds, (const unsigned char *)buf, len, path);
+}
 
 CR_API cr_status cr_dataset_load(cr_dataset *ds, const char *train_path, const char *test_path,
                                  const cr_load_opts *opts) {
     cr_status st;
+    char *buf = NULL;
+    size_t len = 0;
     memset(ds, 0, sizeof *ds);
-    if ((!opts || opts->format == CR_FORMAT_AUTO) && cr__file_starts(train_path, "CRDS")) {
-        if (test_path)
-            return cr__fail(CR_ERR_INVALID, "%s: a dataset file holds its own test records: no test file goes with it",
-                            train_path);
-        return cr__dataset_load_crd(ds, train_path);
+    /* read once (a pipe gives its bytes once), then a dataset file or text */
+    if ((st = cr__read_file(train_path, &buf, &len)) != CR_OK) return st;
+    if (len >= 4 && !memcmp(buf, "CRDS", 4)) {
+        st = cr__dataset_file(ds, buf, len, train_path, test_path, opts);
+        CR_FREE(buf);
+        return st;
     }
-    st = cr_load_interactions(&ds->train, &ds->users, &ds->items, 1, train_path, opts, &ds->train_report);
+    st = cr_parse_interactions(&ds->train, &ds->users, &ds->items, 1, buf, len, train_path, opts, &ds->train_report);
+    CR_FREE(buf);
     if (st == CR_OK && test_path) {
         cr_load_opts to;
         memset(&to, 0, sizeof to);
@@ -10437,7 +10469,12 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
         /* the held-out users leave training, validation and the main test; a cold_warm run
            trains on all their records (what fold-in reads), never validates on them */
         if (!(pick = (uint8_t *)cr__alloc_array((size_t)ds->n_users + 1, 1, "cold-start users"))) return CR_ERR_NOMEM;
-        if ((res->n_cold_users = cr_cold_users(ds, o.cold_users, o.holdout_seed ? o.holdout_seed : cfg.seed, pick)) < 0) { st = (cr_status)res->n_cold_users; res->n_cold_users = 0; goto done; }
+        if ((res->n_cold_users = cr_cold_users(ds, o.cold_users, o.holdout_seed ? o.holdout_seed : cfg.seed, pick)) <
+            0) {
+            st = (cr_status)res->n_cold_users;
+            res->n_cold_users = 0;
+            goto done;
+        }
         if ((st = cr__filter_users(&ds->train, pick, 0, &warm_train)) != CR_OK || (st = cr__filter_users(&ds->train, pick, 1, &held)) != CR_OK ||
             (st = cr__filter_users(&ds->valid, pick, 0, &warm_valid)) != CR_OK || (st = cr__filter_users(&ds->valid, pick, 1, &cold_valid)) != CR_OK ||
             (st = cr__concat(&cold_hist, &held, &cold_valid)) != CR_OK || (st = cr__filter_users(&ds->test, pick, 0, &warm_test)) != CR_OK ||
@@ -10460,7 +10497,8 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
             goto done;
         }
         if (!(ipick = (uint8_t *)cr__alloc_array(2 * (size_t)ds->n_items, 1, "cold-start items"))) { st = CR_ERR_NOMEM; goto done; }
-        if ((res->n_cold_items = cr_cold_items(ds, o.cold_items, o.holdout_seed ? o.holdout_seed : cfg.seed, o.select == CR_SELECT_VALID, ipick)) < 0) {
+        if ((res->n_cold_items = cr_cold_items(ds, o.cold_items, o.holdout_seed ? o.holdout_seed : cfg.seed,
+                                               o.select == CR_SELECT_VALID, ipick)) < 0) {
             st = (cr_status)res->n_cold_items;
             res->n_cold_items = 0;
             goto done;
@@ -11177,9 +11215,10 @@ static cr_status cr__tune_setup(cr__tune_run *R, const cr_dataset *ds, const cr_
     if (f->epochs || f->select != CR_SELECT_VALID || f->refit || f->train_noise != 0 || f->cold_users != 0 ||
         f->cold_warm || f->cold_items != 0 || f->holdout_seed || f->per_user_test || f->per_user_cold ||
         f->state_path || f->on_epoch || f->on_batch)
-        return cr__fail(CR_ERR_INVALID,
-                        "cr_tune: fit holds the validation protocol only (epochs, select, refit, train_noise, cold_*, "
-                        "holdout_seed, per_user_*, state_path and the callbacks are for training the winner with cr_fit)");
+        return cr__fail(
+            CR_ERR_INVALID,
+            "cr_tune: fit holds the validation protocol only (epochs, select, refit, train_noise, cold_*, "
+            "holdout_seed, per_user_*, state_path and the callbacks are for training the winner with cr_fit)");
     for (i = 0; i < R->nm; i++) {
         cr_config c = o->base;
         R->models[i] = o->n_models ? o->models[i] : o->base.model;
@@ -13438,9 +13477,12 @@ static cr_status cr__ds_check(const cr_dataset *ds, const char *path) {
     for (k = 0; k < 3; k++)
         for (e = 0; e < sets[k]->n; e++) {
             const cr_interactions *x = sets[k];
-            if (x->user[e] < 0 || x->user[e] >= ds->n_users || x->item[e] < 0 || x->item[e] >= ds->n_items)
-                return cr__fail(CR_ERR_INVALID, "%s: record %lld of the %s set has ids outside the maps", path,
-                                (long long)e, what[k]);
+            if (x->user[e] < 0 || x->user[e] >= ds->n_users || x->item[e] < 0 || x->item[e] >= ds->n_items ||
+                (x->has_rating && !isfinite(x->rating[e])) || (x->has_time && isinf(x->time[e])))
+                return cr__fail(CR_ERR_INVALID,
+                                "%s: record %lld of the %s set has ids outside the maps or a rating "
+                                "or time that is not finite",
+                                path, (long long)e, what[k]);
         }
     return CR_OK;
 }
@@ -13448,18 +13490,6 @@ static cr_status cr__ds_check(const cr_dataset *ds, const char *path) {
 CR_API cr_status cr_dataset_save(const cr_dataset *ds, const char *path) {
     cr_status st = cr__ds_check(ds, path ? path : "(no path)");
     return st != CR_OK ? st : cr__write_atomic(path, cr__ds_body, ds);
-}
-
-/* 1 when the file at path begins with the 4 bytes of magic (0 also when it cannot be read:
-   the text loader then says why) */
-static int cr__file_starts(const char *path, const char *magic) {
-    char b[4];
-    FILE *f = path ? fopen(path, "rb") : NULL;
-    int yes;
-    if (!f) return 0;
-    yes = fread(b, 1, 4, f) == 4 && !memcmp(b, magic, 4);
-    fclose(f);
-    return yes;
 }
 
 /* One record set: count and flags checked against the bytes left before anything is allocated,
@@ -13485,7 +13515,7 @@ static cr_status cr__ds_rd_records(cr__rd *r, const char *path, const char *what
     x->has_time = (int)ht;
     for (e = 0; e < n; e++) {
         if (!hr) x->rating[e] = 1.0f;
-        if (!ht) x->time[e] = NAN;
+        if (!ht) x->time[e] = (double)e; /* as the text loaders: the record's position */
         if (x->user[e] < 0 || x->user[e] >= nu || x->item[e] < 0 || x->item[e] >= ni || !isfinite(x->rating[e]) ||
             isinf(x->time[e]))
             return cr__fail(CR_ERR_FORMAT, "%s: %s record %lld: user %d, item %d or its rating or time is out of range",
@@ -13497,7 +13527,7 @@ static cr_status cr__ds_rd_records(cr__rd *r, const char *path, const char *what
 static cr_status cr__ds_rd_body(cr__rd *r, const char *path, cr_dataset *ds) {
     uint32_t fmt = cr__rd_u32(r, "format"), hasf;
     int32_t nu = (int32_t)cr__rd_u32(r, "user count"), ni = (int32_t)cr__rd_u32(r, "item count");
-    int64_t dup = 0, e;
+    int64_t e;
     cr_status st;
     if (r->bad || fmt >= CR_FORMAT_COUNT) /* CR_FORMAT_AUTO: made in memory (cr_dataset_synthetic) */
         return cr__fail(CR_ERR_FORMAT, "%s: bad format field", path);
@@ -13509,11 +13539,6 @@ static cr_status cr__ds_rd_body(cr__rd *r, const char *path, cr_dataset *ds) {
         (st = cr__ds_rd_records(r, path, "test", nu, ni, &ds->test)) != CR_OK)
         return st;
     if (ds->train.n < 1) return cr__fail(CR_ERR_FORMAT, "%s: no training records", path);
-    if ((st = cr__dedup(&ds->train, nu, &dup)) != CR_OK) return st;
-    if (dup)
-        return cr__fail(CR_ERR_FORMAT,
-                        "%s: %lld repeated (user, item) training pairs: not a file cr_dataset_save wrote", path,
-                        (long long)dup);
     ds->test_overlap = (int64_t)cr__rd_u64(r, "overlap count");
     hasf = cr__rd_u32(r, "feature flag");
     if (r->bad || ds->test_overlap < 0 || hasf > 1)
@@ -13554,17 +13579,6 @@ static cr_status cr__dataset_load_mem(cr_dataset *ds, const unsigned char *buf, 
         return cr__fail(CR_ERR_FORMAT, "%s: dataset file version %u; this library reads version %u", name, v,
                         CR__DS_VERSION);
     if ((st = cr__ds_rd_body(&r, name, ds)) != CR_OK) cr_dataset_free(ds);
-    return st;
-}
-
-static cr_status cr__dataset_load_crd(cr_dataset *ds, const char *path) {
-    char *buf = NULL;
-    size_t len = 0;
-    cr_status st;
-    memset(ds, 0, sizeof *ds);
-    if ((st = cr__read_file(path, &buf, &len)) != CR_OK) return st;
-    st = cr__dataset_load_mem(ds, (const unsigned char *)buf, len, path);
-    CR_FREE(buf);
     return st;
 }
 

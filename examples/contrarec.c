@@ -367,7 +367,8 @@ static cr_format parse_format(const char *s) {
 /* ---- the options of every command ---- */
 
 typedef struct opts {
-    const char *cmd, *train, *test, *load, *save, *npy, *items, *history, *aug, *report, *per_user, *per_user_cold, *item_features, *new_items, *resume;
+    const char *cmd, *train, *test, *load, *save, *npy, *items, *history, *aug, *report, *per_user, *per_user_cold,
+        *item_features, *new_items, *resume;
     const char *metric; /* --metric as given */
     cr_config cfg;
     cr_load_opts lo;
@@ -406,8 +407,9 @@ static void usage(void) {
         "        --crd: one dataset file DIR/data.crd instead, train and test, for data too large for text;\n"
         "        item popularity is Zipf (--zipf), a user's length 5 + exponential of mean --mean-len - 5)\n"
         "  contrarec convert DATA OUT.crd [--test F] [--item-features F] [--format F] [--min-rating R]\n"
-        "        (the data, read as train reads it, into one binary file that --train OUT.crd loads\n"
-        "        without parsing: id maps, records, test records, item features; checksummed)\n"
+        "        (the data, read as train reads it for a graph model (--format seq for sequences), into one\n"
+        "        binary file that --train OUT.crd loads without parsing: id maps, records, test records, item\n"
+        "        features; checksummed)\n"
         "  contrarec plot RUN.json ... -o FILE.svg [--metric valid_ndcg@20] [--title T]\n"
         "        (an epoch field such as loss or valid_recall@20: curves over epochs; an array field\n"
         "        of the final line such as test_item_group_recall: grouped bars)\n"
@@ -1079,12 +1081,36 @@ static void print_final(const cr_metrics *m) {
 
 /* --format auto for a sequence model: the file's layout decides, and item lists are sequences
    (read as seq), not LightGCN lists. A file that cannot be read here is left to the loader. */
+/* 1 when path names a regular file (where stat is unknown: when it is not NULL) */
+static int is_regular(const char *path) {
+#ifdef HAVE_ISATTY
+    struct stat sb;
+    return path && stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+#else
+    return path != NULL;
+#endif
+}
+
+/* 1 when path is a regular file that begins as a dataset file (cr_dataset_save); a pipe is not
+   read here (its bytes would be gone for the loader) */
+static int is_dataset_file(const char *path) {
+    char b[4];
+    FILE *f;
+    int yes;
+    if (!is_regular(path) || !(f = fopen(path, "rb"))) return 0;
+    yes = fread(b, 1, 4, f) == 4 && !memcmp(b, "CRDS", 4);
+    fclose(f);
+    return yes;
+}
+
 static void auto_seq_format(opts *o, const char *path) {
     static char head[1 << 20]; /* the detection reads the first 1,000 lines at most */
     size_t n;
     cr_format f;
     FILE *fp;
-    if (o->lo.format != CR_FORMAT_AUTO || !path || !(fp = fopen(path, "rb"))) return;
+    /* a pipe is not peeked at: its bytes would be gone for the loader (--format seq then) */
+    if (o->lo.format != CR_FORMAT_AUTO || !is_regular(path) || is_dataset_file(path) || !(fp = fopen(path, "rb")))
+        return;
     n = fread(head, 1, sizeof head, fp);
     fclose(fp);
     if (n == sizeof head)
@@ -1205,7 +1231,11 @@ static void train_data(opts *o, cr_dataset *ds, int seq) {
         return;
     }
     if (cr_dataset_load(ds, o->train, o->test, &o->lo) != CR_OK) die("loading data");
-    report_load(o->train, &ds->train_report);
+    if (ds->train_report.lines == 0) /* a dataset file */
+        fprintf(stderr, "%s: a dataset file of %lld training, %lld validation and %lld test records%s\n", o->train,
+                (long long)ds->train.n, (long long)ds->valid.n, (long long)ds->test.n,
+                ds->features.x.nrows ? ", with item features" : "");
+    else report_load(o->train, &ds->train_report);
     if (o->test) report_load(o->test, &ds->test_report);
     if (ds->test_overlap) fprintf(stderr, "%s: %lld test records are also training records (dropped: they can never be hit)\n", o->test, (long long)ds->test_overlap);
     if (o->item_features && ds->features.x.nrows)
@@ -1220,11 +1250,15 @@ static void train_data(opts *o, cr_dataset *ds, int seq) {
     }
     if (o->split[0] > 0) { /* one file into train / valid / test */
         if (cr_dataset_split_ratio(ds, o->split[0], o->split[1], o->split[2],
-                                   o->data_seed ? o->data_seed : c->seed ? c->seed : 2024) != CR_OK) die("splitting the data");
+                                   o->data_seed ? o->data_seed
+                                   : c->seed    ? c->seed
+                                                : 2024) != CR_OK)
+            die("splitting the data");
         fprintf(stderr, "--split: %lld training, %lld validation, %lld test interactions (per user, RecBole's rule)\n", (long long)ds->train.n,
                 (long long)ds->valid.n, (long long)ds->test.n);
     } else if (!o->test && !ds->test.n) { /* hold out a test set: the last item of each sequence, or 20% per user */
-        if (cr_dataset_carve_test(ds, 0.2, seq, c->seed ? c->seed : 2024) != CR_OK) die("splitting off a test set");
+        if (cr_dataset_carve_test(ds, 0.2, seq, o->data_seed ? o->data_seed : c->seed ? c->seed : 2024) != CR_OK)
+            die("splitting off a test set");
         fprintf(stderr, "no --test: held out %s as the test set\n", seq ? "each user's last item" : "20% of each user's interactions");
     }
 }
@@ -1253,8 +1287,8 @@ static void write_per_user(const char *path, const double *pu, const cr_metrics 
     fprintf(po->f, "user\thistory\trecall@%d\tndcg@%d\ttail_recall@%d\tild@%d\n", k, k, k, k);
     for (r = 0; r < mt->users; r++) {
         const double *q = pu + r * CR_PER_USER;
-        fprintf(po->f, "%lld\t%.0f\t%.6f\t%.6f\t%.6f\t%.6f\n", (long long)ds->users.raw[(int32_t)q[0]], q[1], q[2], q[3],
-                q[4], q[5]);
+        fprintf(po->f, "%lld\t%.0f\t%.6f\t%.6f\t%.6f\t%.6f\n", (long long)ds->users.raw[(int32_t)q[0]], q[1], q[2],
+                q[3], q[4], q[5]);
     }
     if (out_commit(po) != 0) exit(1);
 }
@@ -1268,7 +1302,7 @@ static int cmd_train(opts *o) {
     train_ctx t;
     cr_config *c = &o->cfg, rc;
     cr_fit_opts *f = &o->fit;
-    int seq, masked;
+    int seq, masked, crd;
     char sel_name[64];
     double *pu = NULL, *puc = NULL;
     if (!c->model) die_usage("train needs --model%s%s", "", "");
@@ -1283,13 +1317,17 @@ static int cmd_train(opts *o) {
     if (f->refit && f->select != CR_SELECT_VALID) die_usage("--refit follows a selection on validation; it does not go with --select %s%s", cr_select_name(f->select), "");
     if (f->select == CR_SELECT_LAST && !f->epochs) die_usage("--select last needs --epochs%s%s", "", "");
     if (f->cold_warm && f->cold_users == 0) die_usage("--cold-warm needs --cold-users%s%s", "", "");
-    if (o->data_seed && o->split[0] == 0 && f->cold_users == 0 && f->cold_items == 0)
-        die_usage("--data-seed draws --split's parts, --cold-users' users or --cold-items' items: it needs one%s%s", "", "");
+    if (o->data_seed && o->split[0] == 0 && f->cold_users == 0 && f->cold_items == 0 && (o->test || !o->train))
+        die_usage("--data-seed draws --split's parts, the test set held out without --test, --cold-users' users or "
+                  "--cold-items' items: it needs one%s%s",
+                  "", "");
     if (f->cold_users > 0 || f->cold_items > 0) f->holdout_seed = o->data_seed;
     if (o->per_user_cold && f->cold_users == 0) die_usage("--per-user-cold needs --cold-users%s%s", "", "");
     if (f->cold_users > 0 && f->train_noise > 0) die_usage("--cold-users does not go with --train-noise%s%s", "", "");
     if (f->cold_items > 0 && (f->cold_users > 0 || f->train_noise > 0 || f->refit)) die_usage("--cold-items goes with neither --cold-users, --train-noise nor --refit%s%s", "", "");
-    if ((c->item_repr > CR_REPR_ID || c->attr_w > 0 || c->fm_w > 0) && !o->item_features)
+    crd = is_dataset_file(o->train);
+    if (crd && o->format_set) die_usage("--format: %s is a dataset file, its records already read%s", o->train, "");
+    if ((c->item_repr > CR_REPR_ID || c->attr_w > 0 || c->fm_w > 0) && !o->item_features && !crd)
         die_usage("--item-repr, --attr-w and --fm-w need --item-features%s%s", "", "");
     if (o->item_features && !o->train) die_usage("--item-features needs --train%s%s", "", "");
     if (o->item_features && !c->item_repr && !(c->attr_w > 0) && !(c->fm_w > 0)) { /* given features are used, not dropped */
@@ -1308,6 +1346,20 @@ static int cmd_train(opts *o) {
     if (seq) auto_seq_format(o, o->train);
     ds = (cr_dataset *)new_owned(sizeof(cr_dataset), free_dataset);
     train_data(o, ds, seq);
+    if (crd) { /* a dataset file's item features, read with it: checked and used as --item-features's */
+        if ((c->item_repr > CR_REPR_ID || c->attr_w > 0 || c->fm_w > 0) && !ds->features.x.nrows)
+            die_usage("--item-repr, --attr-w and --fm-w need item features: %s has none%s", o->train, "");
+        if (ds->features.x.nrows && !c->item_repr && !(c->attr_w > 0) && !(c->fm_w > 0)) {
+            c->item_repr = CR_REPR_ID_FEATURES;
+            fprintf(stderr, "note: %s has item features: items read as id+features (--item-repr id leaves them out)\n",
+                    o->train);
+        }
+        rc = *c;
+        if (cr_config_resolve(&rc) != CR_OK) {
+            fprintf(stderr, "contrarec: %s\n", cr_last_error());
+            return 2;
+        }
+    }
     memset(&t, 0, sizeof t);
     t.o = o;
     t.set = f->select == CR_SELECT_TEST ? "test" : "valid";
@@ -1348,7 +1400,8 @@ static int cmd_train(opts *o) {
     else if (f->select == CR_SELECT_TEST)
         fprintf(stderr, "selection: ON THE TEST SET (--select test, as SELFRec and LightGCN's code do): the test metrics are optimistic\n");
     if (o->per_user) pu = (double *)xmalloc(sizeof(double) * CR_PER_USER * (size_t)(ds->n_users > 0 ? ds->n_users : 1));
-    if (o->per_user_cold) puc = (double *)xmalloc(sizeof(double) * CR_PER_USER * (size_t)(ds->n_users > 0 ? ds->n_users : 1));
+    if (o->per_user_cold)
+        puc = (double *)xmalloc(sizeof(double) * CR_PER_USER * (size_t)(ds->n_users > 0 ? ds->n_users : 1));
     f->per_user_test = pu;
     f->per_user_cold = puc;
     f->state_path = o->resume;

@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     REQUIRE(ds.n_users == ds.users.n && ds.n_items == ds.items.n && ds.train.n > 0);
-    for (e = 0; e < ds.test.n; e++) REQUIRE(ds.test.user[e] >= 0 && ds.test.user[e] < ds.n_users && ds.test.item[e] < ds.n_items);
+    for (e = 0; e < ds.test.n; e++)
+        REQUIRE(ds.test.user[e] >= 0 && ds.test.user[e] < ds.n_users && ds.test.item[e] < ds.n_items);
     for (seq = 0; seq < 2; seq++)
         if (cr_interactions_to_csr(&R, &ds.train, ds.n_users, ds.n_items, seq) == CR_OK) {
             REQUIRE(R.nnz == ds.train.n);
