@@ -77,8 +77,8 @@
 #   bench/quality.sh table SECTION [METRIC...]
 #                               the section's baseline figures as a markdown table (seeds: mean ± sd)
 #   bench/quality.sh readme [--check]
-#                               the README's results tables regenerated from the baseline (--check:
-#                               fail when they differ; CI runs it)
+#                               the results tables of README.md and bench/RESULTS.md regenerated
+#                               from the baseline (--check: fail when they differ; CI runs it)
 #   bench/quality.sh provenance [GLOB]
 #                               each run whose name matches GLOB (all by default): the commit,
 #                               machine and seconds it ran, and whether its log is complete
@@ -95,6 +95,7 @@
 # kept for the next call (installments). Every section that trained something appends its wall
 # time to OUT/sections.tsv.
 set -euo pipefail
+SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/.."
 DATA=${CR_DATA:-../shared/data}
 GIVEN_JOBS=${JOBS:-}${BENCH_THREADS:-} # empty: the section picks (most: one run at a time on 2 threads)
@@ -175,15 +176,16 @@ provenance)
     exit 0
     ;;
 table)
-    # SECTION's baseline figures as a markdown table: the runs of one method over seeds (NAME-sN)
-    # make one row, each metric (test_recall@20 and test_ndcg@20 unless named) as the mean ±
-    # the sample standard deviation over the seeds, with the commit and the seeds
-    [ -n "${2:-}" ] || { echo "usage: bench/quality.sh table SECTION [METRIC...]" >&2; exit 2; }
+    # the baseline figures of SECTION (or of S1,S2,...: the sections of one seed each) as a
+    # markdown table: the runs of one method over seeds (NAME-sN) make one row, each metric
+    # (test_recall@20 and test_ndcg@20 unless named) as the mean ± the sample standard
+    # deviation over the seeds, with the commit and the seeds
+    [ -n "${2:-}" ] || { echo "usage: bench/quality.sh table SECTION[,SECTION...] [METRIC...]" >&2; exit 2; }
     sec=$2; shift 2
     M="${*:-test_recall@20 test_ndcg@20}"
     awk -F'\t' -v s="$sec" -v metrics="$M" '
-        BEGIN { nm = split(metrics, ms, " ") }
-        $1 == s { n = $2; sd = n; sub(/-s[0-9]+$/, "", n); sub(/.*-s/, "", sd)
+        BEGIN { nm = split(metrics, ms, " "); ns = split(s, ss, ","); for (j = 1; j <= ns; j++) want[ss[j]] = 1 }
+        ($1 in want) { n = $2; sd = n; sub(/-s[0-9]+$/, "", n); sub(/.*-s/, "", sd)
             if (!(n in seen)) { seen[n] = 1; order[++k] = n }
             if (!((n, $2) in run)) { run[n, $2] = 1; nseed[n]++; seeds[n] = seeds[n] (seeds[n] == "" ? "" : ",") ($2 ~ /-s[0-9]+$/ ? sd : $7) }
             sum[n, $3] += $4; sq[n, $3] += $4 * $4; cnt[n, $3]++; commit[n] = $6 }
@@ -200,34 +202,41 @@ table)
     exit 0
     ;;
 readme)
-    # the README's tables between "<!-- table SECTION [METRIC...] -->" and "<!-- /table -->",
-    # regenerated from bench/baseline.tsv (readme --check: exit 1, changing nothing, when the
-    # README's tables are not what the baseline gives)
-    tmp=$(mktemp)
-    skip=0
-    while IFS= read -r line; do
-        if [ $skip = 1 ]; then
-            case $line in "<!-- /table -->") skip=0; echo "$line" ;; esac
-            continue
-        fi
-        echo "$line"
-        case $line in
-        "<!-- table "*" -->")
-            a=${line#<!-- table }
-            bash "$0" table ${a% -->} || { rm -f "$tmp"; exit 1; }
-            skip=1 ;;
-        esac
-    done < README.md > "$tmp"
-    if [ $skip = 1 ]; then echo "readme: a '<!-- table' block without its '<!-- /table -->'" >&2; rm -f "$tmp"; exit 1; fi
+    # the tables of README.md and bench/RESULTS.md between "<!-- table SECTION [METRIC...] -->"
+    # and "<!-- /table -->", regenerated from bench/baseline.tsv (readme --check: exit 1,
+    # changing nothing, when a document's tables are not what the baseline gives)
+    bad=0
+    for doc in README.md bench/RESULTS.md; do
+        tmp=$(mktemp)
+        skip=0
+        while IFS= read -r line || [ -n "$line" ]; do
+            if [ $skip = 1 ]; then
+                case $line in "<!-- /table -->") skip=0; printf '%s\n' "$line" ;; esac
+                continue
+            fi
+            printf '%s\n' "$line"
+            case $line in
+            "<!-- table "*" -->")
+                a=${line#<!-- table }
+                bash "$SELF" table ${a% -->} || { rm -f "$tmp"; exit 1; }
+                skip=1 ;;
+            esac
+        done < "$doc" > "$tmp"
+        if [ $skip = 1 ]; then echo "readme: $doc: a '<!-- table' block without its '<!-- /table -->'" >&2; rm -f "$tmp"; exit 1; fi
+        if [ "${2:-}" = --check ]; then
+            if ! cmp -s "$tmp" "$doc"; then
+                diff "$doc" "$tmp" >&2 || true
+                echo "readme: $doc's tables differ from bench/baseline.tsv (bench/quality.sh readme rewrites them)" >&2
+                bad=1
+            fi
+            rm -f "$tmp"
+        else mv "$tmp" "$doc"; fi
+    done
     if [ "${2:-}" = --check ]; then
-        if cmp -s "$tmp" README.md; then echo "readme: the tables match bench/baseline.tsv"; rm -f "$tmp"; exit 0; fi
-        diff README.md "$tmp" >&2 || true
-        echo "readme: README.md's tables differ from bench/baseline.tsv (bench/quality.sh readme rewrites them)" >&2
-        rm -f "$tmp"
-        exit 1
+        [ $bad = 0 ] && echo "readme: the tables of README.md and bench/RESULTS.md match bench/baseline.tsv"
+        exit $bad
     fi
-    mv "$tmp" README.md
-    echo "readme: tables regenerated from bench/baseline.tsv"
+    echo "readme: the tables of README.md and bench/RESULTS.md regenerated from bench/baseline.tsv"
     exit 0
     ;;
 *)
@@ -260,14 +269,14 @@ run() { # name, args...: one training run in the background (at most JOBS at onc
     fi
     [ -e "$OUT/$name.state" ] && app=1
     while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 1; done
+    left=$(budget_left)
+    if [ "$left" -le 0 ]; then echo "$name: not started, the budget (QUALITY_MINUTES) is spent" >&2; return; fi
     if [ -z "$app" ]; then
         printf 'commit=%s\ncommand=%s\nmachine=%s\nthreads=%s\nstarted=%s\n' "$COMMIT" "$cmd" "$MACHINE" \
             "$OMP_NUM_THREADS" "$(date -u +%FT%TZ)" > "$OUT/$name.meta"
     else
         printf 'resumed=%s\n' "$(date -u +%FT%TZ)" >> "$OUT/$name.meta"
     fi
-    left=$(budget_left)
-    if [ "$left" -le 0 ]; then echo "$name: not started, the budget (QUALITY_MINUTES) is spent" >&2; return; fi
     EXECUTED=$((EXECUTED + 1))
     ( t0=$(date +%s) rc=0
       if [ -n "$app" ]; then exec 3>> "$OUT/$name.json" 4>> "$OUT/$name.err"
@@ -294,10 +303,10 @@ budget_left() {
 # name, K, metrics...: the selected epoch, its validation value and the test metrics
 summary() {
     local name=$1 k=$2 last m ts er c; shift 2
+    if ! grep -q '"best_epoch"' "$OUT/$name.json" 2>/dev/null; then printf '%-30s not finished\n' "$name"; return; fi
     last=$(tail -n 1 "$OUT/$name.json")
     ts=$(echo "$last" | field train_s)
     er=$(echo "$last" | field epochs_run)
-    if ! grep -q '"best_epoch"' "$OUT/$name.json" 2>/dev/null; then printf '%-30s not finished\n' "$name"; return; fi
     printf '%-30s epoch %3s of %3s (%5.1f s/epoch)  valid ndcg@%s %s  test' "$name" "$(echo "$last" | field best_epoch)" "$er" \
         "$(awk -v a="$ts" -v b="$er" 'BEGIN { print a / b }')" "$k" "$(echo "$last" | field "valid_ndcg@$k")"
     for m in "$@"; do printf ' %s %s' "$m" "$(echo "$last" | field "test_$m")"; done
@@ -315,7 +324,9 @@ mean3() { local name=$1 m=$2 s; for s in 1 2 3; do tail -n 1 "$OUT/$name-s$s.jso
 METHODS="lightgcn:--model,lightgcn sgl-ed:--model,sgl,--aug,ed xsimgcl:--model,xsimgcl ncl:--model,ncl
  ncl-noproto:--model,ncl,--proto-reg,0 sgl-nd:--model,sgl,--aug,nd sgl-rw:--model,sgl,--aug,rw
  sgl-mixed:--model,sgl,--aug,mixed sgl-subgraph:--model,sgl,--aug,subgraph sgl-ed-every5:--model,sgl,--aug,ed,--view-every,5
- simgcl:--model,simgcl rcl:--model,rcl lightgcn-dns:--model,lightgcn,--neg,dns lightgcn-mixgcf:--model,lightgcn,--neg,mixgcf"
+ simgcl:--model,simgcl rcl:--model,rcl lightgcn-dns:--model,lightgcn,--neg,dns lightgcn-mixgcf:--model,lightgcn,--neg,mixgcf
+ lightgcn-e2000:--model,lightgcn,--max-epochs,2000"
+# (lightgcn-e2000: LightGCN at its lr of 1e-3 reached the 500-epoch cap on Last.fm still improving)
 CLAIMED="sgl-ed xsimgcl ncl" # against lightgcn
 
 # D (lastfm or beauty): the data and stop options of its protocol. Amazon-Beauty as a graph:
@@ -325,28 +336,37 @@ protocol() {
     case $1 in
     lastfm) echo "--train $DATA/lastfm/train.txt --test $DATA/lastfm/test.txt --max-epochs 500 --patience 30" ;;
     beauty)
+        # written once and replaced whole (never under a run reading it), only when it changed
         awk -F: 'NR == FNR {t[$1] = $2; next} {print $1 ":" $2 " " t[$1]}' "$DATA/amazon-beauty/test.txt" \
-            "$DATA/amazon-beauty/train.txt" > "$OUT/beauty-all.txt"
+            "$DATA/amazon-beauty/train.txt" > "$OUT/beauty-all.txt.new"
+        if cmp -s "$OUT/beauty-all.txt.new" "$OUT/beauty-all.txt"; then rm -f "$OUT/beauty-all.txt.new"
+        else mv "$OUT/beauty-all.txt.new" "$OUT/beauty-all.txt"; fi
         echo "--train $OUT/beauty-all.txt --format seq --split ratio:0.8,0.1,0.1 --data-seed 1 --max-epochs 300 --patience 30" ;;
+    *) echo "quality.sh: no protocol for data '$1' (lastfm, beauty)" >&2; return 1 ;;
     esac
 }
 
 # D, variant (clean, cold, noise0.1, noise0.2), seed, methods: the runs NAME-D[-variant]-sSEED,
 # each leaving its per-user file NAME...tsv (the held-out users' for cold)
 method_runs() {
-    local d=$1 v=$2 s=$3 e n a x P; shift 3
+    local d=$1 v=$2 s=$3 e n a x P p; shift 3
     P=$(protocol "$d")
     for e in "$@"; do
         n=${e%%:*} a=$(echo "${e#*:}" | tr ',' ' ')
+        p=$P
+        case $a in *--max-epochs*) p=$(echo "$P" | sed 's/ --max-epochs [0-9]*//') ;; esac # the method's own cap
         case $v in
         clean) x="$n-$d-s$s" ;;
         *) x="$n-$d-$v-s$s" ;;
         esac
-        [ -e "$OUT/$x.tsv" ] || rm -f "$OUT/$x.json" # a log without its per-user file is rerun
+        # a per-user file is this code's only beside a reusable log; a reusable log without its
+        # per-user file is rerun (a paused run's log and state are kept)
+        if ! reusable "$x"; then rm -f "$OUT/$x.tsv"
+        elif [ ! -e "$OUT/$x.tsv" ]; then rm -f "$OUT/$x.json"; fi
         case $v in
-        clean) run "$x" $a $P --seed "$s" --per-user "$OUT/$x.tsv" ;;
-        cold) run "$x" $a $P --seed "$s" --cold-users 0.1 --data-seed 1 --per-user-cold "$OUT/$x.tsv" ;;
-        noise*) run "$x" $a $P --seed "$s" --train-noise "${v#noise}" --per-user "$OUT/$x.tsv" ;;
+        clean) run "$x" $a $p --seed "$s" --per-user "$OUT/$x.tsv" ;;
+        cold) run "$x" $a $p --seed "$s" --cold-users 0.1 --data-seed 1 --per-user-cold "$OUT/$x.tsv" ;;
+        noise*) run "$x" $a $p --seed "$s" --train-noise "${v#noise}" --per-user "$OUT/$x.tsv" ;;
         esac
     done
 }
@@ -370,11 +390,13 @@ seed_stats() {
 }
 
 # A and B as comma-separated per-user files (seeds): compare's line LABEL as "A | B | gain [lo, hi]",
-# the gain "no difference measured (gain [lo, hi])" when the interval holds 0
+# the gain "no difference measured (gain [lo, hi])" when the interval holds 0; with a fourth
+# argument the line's own label and its users first
 gain() {
-    "$BIN" compare "$1" "$2" --boot 2000 | awk -v w="$3" 'index($0, w) == 1 {
+    "$BIN" compare "$1" "$2" --boot 2000 | awk -v w="$3" -v lab="${4:-}" 'index($0, w) == 1 {
         match($0, / A [0-9.]+/); ma = substr($0, RSTART + 3, RLENGTH - 3)
         match($0, / B [0-9.]+/); mb = substr($0, RSTART + 3, RLENGTH - 3)
+        if (lab) { l = substr($0, 1, 34); sub(/ +$/, "", l); match($0, /[0-9]+ users/); printf "%s (%s) | ", l, substr($0, RSTART, RLENGTH) }
         printf "%s | %s | ", ma, mb
         g = $0; if (!sub(/.*gain */, "", g) || g ~ /^n\/a/) { printf "n/a"; exit }
         gsub(/[][,%]/, " ", g); split(g, q, " ") # the gain, the low and high ends of its interval, in %
@@ -385,6 +407,15 @@ gain() {
 # D, variant, seeds: the comma-separated per-user files of method NAME (the last argument)
 pu_files() { local s o=; for s in $3; do o="$o,$OUT/$4-$1$([ "$2" = clean ] || echo "-$2")-s$s.tsv"; done; echo "${o#,}"; }
 
+# D, variant, name: true when the three seeds' runs are complete logs of this code with their files
+seeds_done() {
+    local s x
+    for s in 1 2 3; do
+        x="$3-$1$([ "$2" = clean ] || echo "-$2")-s$s"
+        reusable "$x" && [ -e "$OUT/$x.tsv" ] || return 1
+    done
+}
+
 # D, methods: the markdown table of the section, every method over seeds 1-3 and against LightGCN
 results_table() {
     local d=$1 e n L; shift
@@ -393,7 +424,7 @@ results_table() {
     echo "| --- | --- | --- | --- | --- | --- | --- |"
     for e in "$@"; do
         n=${e%%:*}
-        if ! ls $(pu_files "$d" clean "1 2 3" "$n" | tr ',' ' ') > /dev/null 2>&1; then echo "| $n | not run | | | | | |"; continue; fi
+        if ! seeds_done "$d" clean "$n"; then echo "| $n | not run | | | | | |"; continue; fi
         printf '| %s | %s | %s |\n' "$n" "$(seed_stats "$d" clean "$n")" \
             "$([ "$n" = lightgcn ] && echo "| |" || gain "$L" "$(pu_files "$d" clean "1 2 3" "$n")" "Recall, all users")"
     done
@@ -402,15 +433,15 @@ results_table() {
 # D, variants: the article's claims, each claimed method against LightGCN, seeds 1-3 averaged
 # per user, paired bootstrap over the users (2,000 resamples)
 claims_table() {
-    local d=$1 v m L B w; shift
+    local d=$1 v m L B w g; shift
     echo "| data | variant | measure | method | LightGCN | method | gain [95% interval] |"
     echo "| --- | --- | --- | --- | --- | --- | --- |"
     for v in "$@"; do
         L=$(pu_files "$d" "$v" "1 2 3" lightgcn)
         for m in $CLAIMED; do
             B=$(pu_files "$d" "$v" "1 2 3" "$m")
-            if ! ls $(echo "$L,$B" | tr ',' ' ') > /dev/null 2>&1; then
-                printf '| %s | %s | | %s | not run (bench/quality.sh %s) | | |\n' "$d" "$v" "$m" "$SECTION"
+            if ! seeds_done "$d" "$v" lightgcn || ! seeds_done "$d" "$v" "$m"; then
+                printf '| %s | %s | | %s | not run (every seed of it and of LightGCN) | | |\n' "$d" "$v" "$m"
                 continue
             fi
             case $v in
@@ -419,8 +450,9 @@ claims_table() {
             *) W="Recall, all users" ;;
             esac
             while IFS= read -r w; do
-                printf '| %s | %s | %s | %s | %s |\n' "$d" "$v" "$([ "$v" = cold ] && echo "held-out users' recall" || echo "$w")" \
-                    "$m" "$(gain "$L" "$B" "$w")"
+                g=$(gain "$L" "$B" "$w" label)
+                printf '| %s | %s | %s%s | %s | %s |\n' "$d" "$v" "$([ "$v" = cold ] && echo "held-out users, folded in: ")" \
+                    "${g%% |*}" "$m" "${g#*| }"
             done <<< "$(echo "$W" | tr '|' '\n')"
         done
     done
@@ -780,7 +812,13 @@ lastfm|lastfm-s[123]|beauty|beauty-s[123]|beauty-ncl|beauty-ncl-s[123]|claims-la
     case $sec in *-s[123]) seeds=${sec##*-s} sec=${sec%-s[123]} ;; esac
     case $sec in *-ncl) ncl=1 sec=${sec%-ncl} ;; esac
     d=${sec#claims-} d=${d%%-*} V=clean
-    case $sec in *-cold) V=cold ;; *-noise) V="noise0.1 noise0.2" ;; *-noise0.1) V=noise0.1 ;; *-noise0.2) V=noise0.2 ;; esac
+    case ${sec#claims-} in
+    "$d") ;;
+    "$d"-cold) V=cold ;; "$d"-noise) V="noise0.1 noise0.2" ;; "$d"-noise0.1) V=noise0.1 ;; "$d"-noise0.2) V=noise0.2 ;;
+    *) echo "quality.sh: unknown section $SECTION" >&2; exit 2 ;;
+    esac
+    if [ "${sec#claims-}" != "$sec" ] && [ "$V" = clean ] && [ -n "$ncl" ]; then echo "quality.sh: unknown section $SECTION" >&2; exit 2; fi
+    protocol "$d" > /dev/null
     M=$(methods_named lightgcn $CLAIMED)
     if [ "$sec" = lastfm ]; then M=$METHODS; fi
     # runs this small use 2 cores better two at a time, on a thread each (the same bits)
