@@ -12617,6 +12617,7 @@ typedef struct cr__wr {
 } cr__wr;
 
 static void cr__wr_bytes(cr__wr *w, const void *p, size_t n) {
+    if (!n) return; /* an empty array may be a NULL pointer */
     w->h = cr__fnv(w->h, p, n);
     if (!w->err && fwrite(p, 1, n, w->f) != n) w->err = 1;
 }
