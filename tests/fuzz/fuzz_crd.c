@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         REQUIRE(ds.test.user[e] >= 0 && ds.test.user[e] < ds.n_users && ds.test.item[e] < ds.n_items);
     for (seq = 0; seq < 2; seq++)
         if (cr_interactions_to_csr(&R, &ds.train, ds.n_users, ds.n_items, seq) == CR_OK) {
-            REQUIRE(R.nnz == ds.train.n);
+            REQUIRE(R.nnz <= ds.train.n && (seq ? R.nnz == ds.train.n : 1)); /* a graph merges repeated pairs */
             cr_csr_free(&R);
         }
     if (!ds.test.n) (void)cr_dataset_carve_test(&ds, 0.2, 0, 1);
