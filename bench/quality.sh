@@ -112,6 +112,11 @@ mkdir -p "$OUT"
 # its stop), RCL 26, NCL 253; Last.fm 0.1-0.7; Amazon-Beauty GRU4Rec 3.9, CL4SRec 5.2 (about
 # 40 epochs to their stop, assumed), LightGCN on the 80/10/10 split 1.1 at d = 64, 16.7 at
 # d = 512, RecDCL at d = 512 46 (55 or more epochs)). Sections over 45 minutes are to be split.
+# lastfm-sN: the three seeds took 49 minutes of wall time together at 148ec92 (2 runs of 1
+# thread, other work on the machine), 14-17 a seed, before lightgcn-e2000 (estimated 5 more).
+# Amazon-Beauty as a graph, one thread, other work on the machine: LightGCN 3.9 s an epoch
+# (evaluation included, up to 300), SGL-ED 17.6, NCL about 28: a seed's three runs about 45
+# minutes at 2 runs at once, NCL's run alone (2 threads) about an hour.
 # "i" marks a section of runs longer than 45 minutes: it runs in 45-minute calls (installments,
 # QUALITY_MINUTES), each continuing from the runs' training states; its fourth field is the
 # expected minutes in all.
@@ -120,14 +125,15 @@ SECTIONS="graph:21:e graph-sgl:23:e graph-simgcl:15:e negatives:36:e ncl:42:e nc
  claims-s1:43:e claims-s2:43:e claims-s3:43:e claims:2:e coldusers:3:m rcl:10:e rcl-gowalla:33:e
  rcl-gowalla-b:17:e recdcl-lightgcn:15:e recdcl-lightgcn-512:41:e recdcl-256:30:e recdcl-512:45:i:90 recdcl:1:e
  colditems:20:e tune-attr:15:e recbole:1:e seq:36:e seqfeatures:30:e fmask:5:e tune-cl4srec:14:e
- lastfm-s1:15:e lastfm-s2:15:e lastfm-s3:15:e lastfm:1:e claims-lastfm:1:e claims-lastfm-cold:10:e
- claims-lastfm-noise:25:e beauty-s1:25:e beauty-s2:25:e beauty-s3:25:e beauty-ncl-s1:30:e beauty-ncl-s2:30:e
- beauty-ncl-s3:30:e beauty:1:e claims-beauty:1:e claims-beauty-cold-s1:25:e claims-beauty-cold-s2:25:e
- claims-beauty-cold-s3:25:e claims-beauty-cold-ncl-s1:30:e claims-beauty-cold-ncl-s2:30:e claims-beauty-cold-ncl-s3:30:e
- claims-beauty-noise0.1-s1:25:e claims-beauty-noise0.1-s2:25:e claims-beauty-noise0.1-s3:25:e
- claims-beauty-noise0.2-s1:25:e claims-beauty-noise0.2-s2:25:e claims-beauty-noise0.2-s3:25:e
- claims-beauty-noise0.1-ncl-s1:30:e claims-beauty-noise0.1-ncl-s2:30:e claims-beauty-noise0.1-ncl-s3:30:e
- claims-beauty-noise0.2-ncl-s1:30:e claims-beauty-noise0.2-ncl-s2:30:e claims-beauty-noise0.2-ncl-s3:30:e
+ lastfm-s1:22:e lastfm-s2:22:e lastfm-s3:22:e lastfm:1:e claims-lastfm:1:e claims-lastfm-cold:18:m
+ claims-lastfm-noise:25:e beauty-s1:45:e beauty-s2:45:e beauty-s3:45:e beauty-ncl-s1:45:i:60 beauty-ncl-s2:45:i:60
+ beauty-ncl-s3:45:i:60 beauty:1:e claims-beauty:1:e claims-beauty-cold-s1:45:e claims-beauty-cold-s2:45:e
+ claims-beauty-cold-s3:45:e claims-beauty-cold-ncl-s1:45:i:60 claims-beauty-cold-ncl-s2:45:i:60
+ claims-beauty-cold-ncl-s3:45:i:60
+ claims-beauty-noise0.1-s1:45:e claims-beauty-noise0.1-s2:45:e claims-beauty-noise0.1-s3:45:e
+ claims-beauty-noise0.2-s1:45:e claims-beauty-noise0.2-s2:45:e claims-beauty-noise0.2-s3:45:e
+ claims-beauty-noise0.1-ncl-s1:45:i:60 claims-beauty-noise0.1-ncl-s2:45:i:60 claims-beauty-noise0.1-ncl-s3:45:i:60
+ claims-beauty-noise0.2-ncl-s1:45:i:60 claims-beauty-noise0.2-ncl-s2:45:i:60 claims-beauty-noise0.2-ncl-s3:45:i:60
  claims-beauty-cold:1:e claims-beauty-noise:1:e"
 
 # value of key= in a run's .meta file (empty when there is none)
@@ -152,7 +158,8 @@ list)
         IFS=: read -r n mins how all <<< "$e"
         if [ "$how" = i ]; then
             total=$((total + all))
-            printf '%-30s %4s min  estimated, a call; about %s min in all: %s calls, each continuing the runs\n' "$n" "$mins" \
+            printf '%-30s %4s min  estimated, a call; about %s min in all: %s calls, each continuing the runs\n' \
+                "$n" "$mins" \
                 "$all" "$(( (all + mins - 1) / mins ))"
             continue
         fi
@@ -187,7 +194,10 @@ table)
         BEGIN { nm = split(metrics, ms, " "); ns = split(s, ss, ","); for (j = 1; j <= ns; j++) want[ss[j]] = 1 }
         ($1 in want) { n = $2; sd = n; sub(/-s[0-9]+$/, "", n); sub(/.*-s/, "", sd)
             if (!(n in seen)) { seen[n] = 1; order[++k] = n }
-            if (!((n, $2) in run)) { run[n, $2] = 1; nseed[n]++; seeds[n] = seeds[n] (seeds[n] == "" ? "" : ",") ($2 ~ /-s[0-9]+$/ ? sd : $7) }
+            if (!((n, $2) in run)) {
+                run[n, $2] = 1; nseed[n]++
+                seeds[n] = seeds[n] (seeds[n] == "" ? "" : ",") ($2 ~ /-s[0-9]+$/ ? sd : $7)
+            }
             sum[n, $3] += $4; sq[n, $3] += $4 * $4; cnt[n, $3]++; commit[n] = $6 }
         END {
             if (!k) { print "table: no baseline figures for section " s > "/dev/stderr"; exit 1 }
@@ -222,7 +232,11 @@ readme)
                 skip=1 ;;
             esac
         done < "$doc" > "$tmp"
-        if [ $skip = 1 ]; then echo "readme: $doc: a '<!-- table' block without its '<!-- /table -->'" >&2; rm -f "$tmp"; exit 1; fi
+        if [ $skip = 1 ]; then
+            echo "readme: $doc: a '<!-- table' block without its '<!-- /table -->'" >&2
+            rm -f "$tmp"
+            exit 1
+        fi
         if [ "${2:-}" = --check ]; then
             if ! cmp -s "$tmp" "$doc"; then
                 diff "$doc" "$tmp" >&2 || true
@@ -323,8 +337,9 @@ mean3() { local name=$1 m=$2 s; for s in 1 2 3; do tail -n 1 "$OUT/$name-s$s.jso
 # its test evaluation written per user; the claims sections set the first four side by side.
 METHODS="lightgcn:--model,lightgcn sgl-ed:--model,sgl,--aug,ed xsimgcl:--model,xsimgcl ncl:--model,ncl
  ncl-noproto:--model,ncl,--proto-reg,0 sgl-nd:--model,sgl,--aug,nd sgl-rw:--model,sgl,--aug,rw
- sgl-mixed:--model,sgl,--aug,mixed sgl-subgraph:--model,sgl,--aug,subgraph sgl-ed-every5:--model,sgl,--aug,ed,--view-every,5
- simgcl:--model,simgcl rcl:--model,rcl lightgcn-dns:--model,lightgcn,--neg,dns lightgcn-mixgcf:--model,lightgcn,--neg,mixgcf
+ sgl-mixed:--model,sgl,--aug,mixed sgl-subgraph:--model,sgl,--aug,subgraph
+ sgl-ed-every5:--model,sgl,--aug,ed,--view-every,5 simgcl:--model,simgcl rcl:--model,rcl
+ lightgcn-dns:--model,lightgcn,--neg,dns lightgcn-mixgcf:--model,lightgcn,--neg,mixgcf
  lightgcn-e2000:--model,lightgcn,--max-epochs,2000"
 # (lightgcn-e2000: LightGCN at its lr of 1e-3 reached the 500-epoch cap on Last.fm still improving)
 CLAIMED="sgl-ed xsimgcl ncl" # against lightgcn
@@ -341,7 +356,8 @@ protocol() {
             "$DATA/amazon-beauty/train.txt" > "$OUT/beauty-all.txt.new"
         if cmp -s "$OUT/beauty-all.txt.new" "$OUT/beauty-all.txt"; then rm -f "$OUT/beauty-all.txt.new"
         else mv "$OUT/beauty-all.txt.new" "$OUT/beauty-all.txt"; fi
-        echo "--train $OUT/beauty-all.txt --format seq --split ratio:0.8,0.1,0.1 --data-seed 1 --max-epochs 300 --patience 30" ;;
+        echo "--train $OUT/beauty-all.txt --format seq --split ratio:0.8,0.1,0.1 --data-seed 1" \
+            "--max-epochs 300 --patience 30" ;;
     *) echo "quality.sh: no protocol for data '$1' (lastfm, beauty)" >&2; return 1 ;;
     esac
 }
@@ -372,7 +388,10 @@ method_runs() {
 }
 
 # the METHODS entries of the given names
-methods_named() { local e n; for e in $METHODS; do for n in "$@"; do if [ "${e%%:*}" = "$n" ]; then echo "$e"; fi; done; done; }
+methods_named() {
+    local e n
+    for e in $METHODS; do for n in "$@"; do if [ "${e%%:*}" = "$n" ]; then echo "$e"; fi; done; done
+}
 
 # D, variant, name: mean and sample standard deviation over seeds 1-3 of test recall@20 and
 # ndcg@20 (the held-out users' for cold), and the mean selected epoch
@@ -396,7 +415,10 @@ gain() {
     "$BIN" compare "$1" "$2" --boot 2000 | awk -v w="$3" -v lab="${4:-}" 'index($0, w) == 1 {
         match($0, / A [0-9.]+/); ma = substr($0, RSTART + 3, RLENGTH - 3)
         match($0, / B [0-9.]+/); mb = substr($0, RSTART + 3, RLENGTH - 3)
-        if (lab) { l = substr($0, 1, 34); sub(/ +$/, "", l); match($0, /[0-9]+ users/); printf "%s (%s) | ", l, substr($0, RSTART, RLENGTH) }
+        if (lab) {
+            l = substr($0, 1, 34); sub(/ +$/, "", l); match($0, /[0-9]+ users/)
+            printf "%s (%s) | ", l, substr($0, RSTART, RLENGTH)
+        }
         printf "%s | %s | ", ma, mb
         g = $0; if (!sub(/.*gain */, "", g) || g ~ /^n\/a/) { printf "n/a"; exit }
         gsub(/[][,%]/, " ", g); split(g, q, " ") # the gain, the low and high ends of its interval, in %
@@ -405,7 +427,11 @@ gain() {
 }
 
 # D, variant, seeds: the comma-separated per-user files of method NAME (the last argument)
-pu_files() { local s o=; for s in $3; do o="$o,$OUT/$4-$1$([ "$2" = clean ] || echo "-$2")-s$s.tsv"; done; echo "${o#,}"; }
+pu_files() {
+    local s o=
+    for s in $3; do o="$o,$OUT/$4-$1$([ "$2" = clean ] || echo "-$2")-s$s.tsv"; done
+    echo "${o#,}"
+}
 
 # D, variant, name: true when the three seeds' runs are complete logs of this code with their files
 seeds_done() {
@@ -817,13 +843,19 @@ lastfm|lastfm-s[123]|beauty|beauty-s[123]|beauty-ncl|beauty-ncl-s[123]|claims-la
     "$d"-cold) V=cold ;; "$d"-noise) V="noise0.1 noise0.2" ;; "$d"-noise0.1) V=noise0.1 ;; "$d"-noise0.2) V=noise0.2 ;;
     *) echo "quality.sh: unknown section $SECTION" >&2; exit 2 ;;
     esac
-    if [ "${sec#claims-}" != "$sec" ] && [ "$V" = clean ] && [ -n "$ncl" ]; then echo "quality.sh: unknown section $SECTION" >&2; exit 2; fi
+    if [ "${sec#claims-}" != "$sec" ] && [ "$V" = clean ] && [ -n "$ncl" ]; then
+        echo "quality.sh: unknown section $SECTION" >&2
+        exit 2
+    fi
     protocol "$d" > /dev/null
     M=$(methods_named lightgcn $CLAIMED)
     if [ "$sec" = lastfm ]; then M=$METHODS; fi
-    # runs this small use 2 cores better two at a time, on a thread each (the same bits)
+    # runs this small use 2 cores better two at a time, on a thread each (the same bits); NCL's
+    # Amazon-Beauty runs, one a section, take both threads, in 45-minute installments
     if [ -z "$GIVEN_JOBS" ]; then JOBS=2 OMP_NUM_THREADS=1; fi
-    if [ "$d" = beauty ]; then if [ -n "$ncl" ]; then M=$(methods_named ncl); else M=$(methods_named lightgcn sgl-ed xsimgcl); fi; fi
+    if [ -n "$ncl" ]; then JOBS=1 OMP_NUM_THREADS=${BENCH_THREADS:-2} QUALITY_MINUTES=${QUALITY_MINUTES:-45}; fi
+    if [ "$d" = beauty ] && [ -n "$ncl" ]; then M=$(methods_named ncl)
+    elif [ "$d" = beauty ]; then M=$(methods_named lightgcn sgl-ed xsimgcl); fi
     for v in $V; do for s in $seeds; do method_runs "$d" "$v" "$s" $M; done; done
     wait
     for v in $V; do for e in $M; do for s in $seeds; do
