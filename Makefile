@@ -125,6 +125,16 @@ build/fuzz_load: tests/fuzz/fuzz_load.c $(HDR) | build
 build/fuzz_ckpt: tests/fuzz/fuzz_ckpt.c $(HDR) | build
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -o $@ $< -lm
 
+build/fuzz_crd: tests/fuzz/fuzz_crd.c $(HDR) | build
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -o $@ $< -lm
+
+# dataset files written by the CLI (contrarec convert), the seeds of fuzz_crd
+build/fuzz-seeds-crd: build/contrarec tests/fuzz/tiny_graph.txt tests/fuzz/tiny_seq.txt
+	mkdir -p $@
+	./build/contrarec convert tests/fuzz/tiny_graph.txt $@/graph.crd --format lightgcn >/dev/null 2>&1 || exit 1
+	./build/contrarec convert tests/fuzz/tiny_seq.txt $@/seq.crd --format seq >/dev/null 2>&1 || exit 1
+	touch $@
+
 build/fuzz_state: tests/fuzz/fuzz_state.c $(HDR) | build
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< -lm
 
@@ -171,12 +181,14 @@ build/fuzz-seeds: build/contrarec tests/fuzz/tiny_graph.txt tests/fuzz/tiny_seq.
 	  --save $@/gru4rec-held.crrc >/dev/null 2>&1 || exit 1
 	touch $@
 
-fuzz: build/fuzz_load build/fuzz_ckpt build/fuzz-seeds build/fuzz_state build/fuzz_recbole build/fuzz-seeds-state
-	mkdir -p build/fuzz-work/load build/fuzz-work/ckpt build/fuzz-work/state build/fuzz-work/recbole
+fuzz: build/fuzz_load build/fuzz_ckpt build/fuzz-seeds build/fuzz_state build/fuzz_recbole build/fuzz-seeds-state \
+      build/fuzz_crd build/fuzz-seeds-crd
+	mkdir -p build/fuzz-work/load build/fuzz-work/ckpt build/fuzz-work/state build/fuzz-work/recbole build/fuzz-work/crd
 	./build/fuzz_load -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -rss_limit_mb=2048 build/fuzz-work/load tests/fuzz/corpus_load
 	./build/fuzz_ckpt -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 build/fuzz-work/ckpt build/fuzz-seeds tests/fuzz/corpus_ckpt
 	./build/fuzz_state -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -rss_limit_mb=2048 build/fuzz-work/state build/fuzz-seeds-state
 	./build/fuzz_recbole -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -rss_limit_mb=2048 build/fuzz-work/recbole tests/fuzz/corpus_recbole
+	./build/fuzz_crd -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -rss_limit_mb=2048 build/fuzz-work/crd build/fuzz-seeds-crd
 	@if ls tests/fuzz/regressions/load-* >/dev/null 2>&1; then ./build/fuzz_load tests/fuzz/regressions/load-*; fi
 	@if ls tests/fuzz/regressions/ckpt-* >/dev/null 2>&1; then ./build/fuzz_ckpt tests/fuzz/regressions/ckpt-*; fi
 	@if ls tests/fuzz/regressions/state-* >/dev/null 2>&1; then ./build/fuzz_state tests/fuzz/regressions/state-*; fi

@@ -192,7 +192,7 @@
       9. training      Adam, the epoch loop shared by every model, cr_fit (model selection)
      10. evaluation    full-ranking metrics (the item table scored, masked and ranked a tile at
                        a time), top-k recommendation, fold-in, candidate scores
-     11. I/O           checkpoints and .npy export
+     11. I/O           checkpoints, dataset files (.crd) and .npy export
      12. pictures      SVG line and grouped bar charts, exact t-SNE, embedding maps
 
    ADDING A MODEL
@@ -604,9 +604,14 @@ typedef struct cr_dataset {
    (user, item) pair is also in train are dropped and counted in test_overlap (they could never
    be hit), except for sequence files (CR_FORMAT_SEQ), where a repeat is a legitimate next item.
    opts NULL means CR_FORMAT_AUTO with the defaults; with CR_FORMAT_AUTO the test file is read
-   in the format found for the training file. */
+   in the format found for the training file. With CR_FORMAT_AUTO a file cr_dataset_save wrote
+   (it begins "CRDS") is read whole as the dataset it holds (test_path must then be NULL). */
 CR_API cr_status cr_dataset_load(cr_dataset *ds, const char *train_path, const char *test_path,
                                  const cr_load_opts *opts);
+/* Writes the dataset to a binary file (the id maps, the train, validation and test records with
+   their ratings and times, the item features; little-endian, checksummed, written atomically)
+   that cr_dataset_load reads back without parsing text: `contrarec convert`. */
+CR_API cr_status cr_dataset_save(const cr_dataset *ds, const char *path);
 /* The same from arrays of raw ids (each in [0, 2^32)): n_train training and n_test test pairs
    (test arrays may be NULL with n_test 0), in time order for sequences (sequential = 1).
    Repeated pairs keep their first record; test pairs also in training are dropped unless
@@ -3270,20 +3275,40 @@ CR_API void cr_idmap_free(cr_idmap *m) {
 
 /* ---- 5b. interactions ---- */
 
+/* Room for at least want records in all four arrays: exactly want when they are empty, else
+   the capacity doubled until it fits. */
+static cr_status cr__interactions_reserve(cr_interactions *x, int64_t want) {
+    void **arr[4];
+    size_t sz[4], bytes;
+    int64_t nc = x->cap;
+    int k;
+    if (want <= x->cap) return CR_OK;
+    if (!nc) nc = want;
+    while (nc < want) {
+        if (nc > INT64_MAX / 2) return cr__fail(CR_ERR_OVERFLOW, "size overflow growing interactions");
+        nc *= 2;
+    }
+    arr[0] = (void **)&x->user;
+    arr[1] = (void **)&x->item;
+    arr[2] = (void **)&x->rating;
+    arr[3] = (void **)&x->time;
+    sz[0] = sz[1] = sizeof(int32_t);
+    sz[2] = sizeof(float);
+    sz[3] = sizeof(double);
+    for (k = 0; k < 4; k++) { /* each array grown in turn; the capacity moves when all four have */
+        void *q;
+        if (!cr__mul_size((size_t)nc, sz[k], &bytes))
+            return cr__fail(CR_ERR_OVERFLOW, "size overflow growing interactions");
+        if (!(q = CR_REALLOC(*arr[k], bytes))) return cr__nomem("interactions", bytes);
+        *arr[k] = q;
+    }
+    x->cap = nc;
+    return CR_OK;
+}
+
 CR_API cr_status cr_interactions_push(cr_interactions *x, int32_t user, int32_t item,
                                       float rating, double time) {
-    if (x->n == x->cap) {
-        int64_t cap = x->cap;
-        /* grow the four arrays together; cr__grow updates cap, so restore it between calls */
-        if (!cr__grow((void **)&x->user, &cap, x->n + 1, sizeof(int32_t), "interactions")) return CR_ERR_NOMEM;
-        cap = x->cap;
-        if (!cr__grow((void **)&x->item, &cap, x->n + 1, sizeof(int32_t), "interactions")) return CR_ERR_NOMEM;
-        cap = x->cap;
-        if (!cr__grow((void **)&x->rating, &cap, x->n + 1, sizeof(float), "interactions")) return CR_ERR_NOMEM;
-        cap = x->cap;
-        if (!cr__grow((void **)&x->time, &cap, x->n + 1, sizeof(double), "interactions")) return CR_ERR_NOMEM;
-        x->cap = cap;
-    }
+    if (x->n == x->cap && cr__interactions_reserve(x, x->n + 1) != CR_OK) return CR_ERR_NOMEM;
     x->user[x->n] = user;
     x->item[x->n] = item;
     x->rating[x->n] = rating;
@@ -4601,21 +4626,61 @@ static cr_status cr__synth_user(cr_interactions *x, const cr__synth *S, const cr
     return CR_OK;
 }
 
+/* Every user's history, on all threads: users in blocks, each block's records generated into
+   a buffer of its own, then the blocks copied in user order. Every user draws from its own
+   stream, so the records are the same on any thread count. */
+#define CR__SYNTH_BLOCK 4096
+static cr_status cr__synth_users(cr_interactions *x, const cr__synth *S, const cr_synth_opts *o) {
+    int64_t nb = ((int64_t)o->n_users + CR__SYNTH_BLOCK - 1) / CR__SYNTH_BLOCK, b, n = 0, at = 0;
+    cr_interactions *blk = (cr_interactions *)cr__calloc_array((size_t)nb, sizeof(cr_interactions), "synthetic data");
+    int failed = 0;
+    cr_status st = CR_OK;
+    if (!blk) return CR_ERR_NOMEM;
+    CR__OMP(parallel for schedule(dynamic, 1) reduction(| : failed))
+    for (b = 0; b < nb; b++) {
+        int32_t u = (int32_t)(b * CR__SYNTH_BLOCK),
+                end = (int32_t)CR__MIN((int64_t)o->n_users, (b + 1) * CR__SYNTH_BLOCK);
+        int32_t *hist = (int32_t *)CR_MALLOC(((size_t)o->mean_len * 4 + 1) * sizeof(int32_t));
+        if (!hist) failed = 1;
+        for (; u < end && !failed; u++)
+            if (cr__synth_user(&blk[b], S, o, u, hist) != CR_OK) failed = 1;
+        CR_FREE(hist);
+    }
+    for (b = 0; b < nb; b++) n += blk[b].n;
+    if (failed) st = cr__fail(CR_ERR_NOMEM, "cr_synthetic: out of memory generating %d users' records", o->n_users);
+    else if ((st = cr__interactions_reserve(x, n)) == CR_OK) {
+        for (b = 0; b < nb; b++) { /* block by block, each freed once copied */
+            const cr_interactions *y = &blk[b];
+            memcpy(x->user + at, y->user, (size_t)y->n * sizeof(int32_t));
+            memcpy(x->item + at, y->item, (size_t)y->n * sizeof(int32_t));
+            memcpy(x->rating + at, y->rating, (size_t)y->n * sizeof(float));
+            memcpy(x->time + at, y->time, (size_t)y->n * sizeof(double));
+            at += y->n;
+            cr_interactions_free(&blk[b]);
+        }
+        x->n = n;
+    }
+    for (b = 0; b < nb; b++) cr_interactions_free(&blk[b]);
+    CR_FREE(blk);
+    return st;
+}
+
 CR_API cr_status cr_synthetic(cr_interactions *x, int32_t *n_users_out, int32_t *n_items_out,
                               const cr_synth_opts *opts) {
     cr_synth_opts o;
     cr__synth S;
-    int32_t u, *hist = NULL;
     cr_rng r;
     cr_status st;
     memset(x, 0, sizeof *x);
     memset(&S, 0, sizeof S);
     if ((st = cr__synth_resolve(&o, opts)) != CR_OK) return st;
     cr_rng_seed(&r, o.seed);
-    if ((st = cr__synth_items(&S, &o, &r)) == CR_OK && !(hist = (int32_t *)cr__alloc_array((size_t)o.mean_len * 4 + 1, sizeof(int32_t), "synthetic data")))
-        st = CR_ERR_NOMEM;
-    for (u = 0; u < o.n_users && st == CR_OK; u++) st = cr__synth_user(x, &S, &o, u, hist);
-    CR_FREE(S.members); CR_FREE(S.succ); CR_FREE(S.coff); CR_FREE(S.cdf); CR_FREE(S.gcdf); CR_FREE(hist);
+    if ((st = cr__synth_items(&S, &o, &r)) == CR_OK) st = cr__synth_users(x, &S, &o);
+    CR_FREE(S.members);
+    CR_FREE(S.succ);
+    CR_FREE(S.coff);
+    CR_FREE(S.cdf);
+    CR_FREE(S.gcdf);
     if (st != CR_OK) { cr_interactions_free(x); return st; }
     x->has_time = 1;
     *n_users_out = o.n_users;
@@ -4668,11 +4733,37 @@ static cr_status cr__dataset_test_done(cr_dataset *ds, const char *name, int seq
     return st;
 }
 
+static cr_status cr__dataset_load_mem(cr_dataset *ds, const unsigned char *buf, size_t len, const char *name);
+
+/* A dataset file (cr_dataset_save) read whole: its records were filtered when it was written. */
+static cr_status cr__dataset_file(cr_dataset *ds, const char *buf, size_t len, const char *path, const char *test_path,
+                                  const cr_load_opts *opts) {
+    if (test_path)
+        return cr__fail(CR_ERR_INVALID, "%s: a dataset file holds its own test records: no test file goes with it",
+                        path);
+    if (opts && (opts->skip_bad_lines || opts->keep_duplicates || opts->min_rating > 0))
+        return cr__fail(CR_ERR_INVALID,
+                        "%s: a dataset file is read as it was written: give skip_bad_lines, "
+                        "keep_duplicates or min_rating when converting it",
+                        path);
+    return cr__dataset_load_mem(ds, (const unsigned char *)buf, len, path);
+}
+
 CR_API cr_status cr_dataset_load(cr_dataset *ds, const char *train_path, const char *test_path,
                                  const cr_load_opts *opts) {
     cr_status st;
+    char *buf = NULL;
+    size_t len = 0;
     memset(ds, 0, sizeof *ds);
-    st = cr_load_interactions(&ds->train, &ds->users, &ds->items, 1, train_path, opts, &ds->train_report);
+    /* read once (a pipe gives its bytes once), then a dataset file or text */
+    if ((st = cr__read_file(train_path, &buf, &len)) != CR_OK) return st;
+    if (len >= 4 && !memcmp(buf, "CRDS", 4)) {
+        st = cr__dataset_file(ds, buf, len, train_path, test_path, opts);
+        CR_FREE(buf);
+        return st;
+    }
+    st = cr_parse_interactions(&ds->train, &ds->users, &ds->items, 1, buf, len, train_path, opts, &ds->train_report);
+    CR_FREE(buf);
     if (st == CR_OK && test_path) {
         cr_load_opts to;
         memset(&to, 0, sizeof to);
@@ -9985,7 +10076,8 @@ static cr_status cr__fit_resolve(cr_fit_opts *o, const cr_dataset *ds, int seq) 
     if (o->cold_warm < 0 || o->cold_warm > 1 || (o->cold_warm && o->cold_users == 0))
         return cr__fail(CR_ERR_INVALID, "cr_fit: cold_warm must be 0 or 1, and 1 only with cold_users");
     if (o->holdout_seed && o->cold_users == 0 && o->cold_items == 0)
-        return cr__fail(CR_ERR_INVALID, "cr_fit: holdout_seed draws cold_users' or cold_items' hold-out: it needs one of them");
+        return cr__fail(CR_ERR_INVALID,
+                        "cr_fit: holdout_seed draws cold_users' or cold_items' hold-out: it needs one of them");
     if (o->per_user_cold && o->cold_users == 0)
         return cr__fail(CR_ERR_INVALID, "cr_fit: per_user_cold holds the held-out users' rows: it needs cold_users");
     if (o->cold_users > 0 && o->train_noise > 0) /* random pairs would reach the held-out users */
@@ -10377,7 +10469,12 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
         /* the held-out users leave training, validation and the main test; a cold_warm run
            trains on all their records (what fold-in reads), never validates on them */
         if (!(pick = (uint8_t *)cr__alloc_array((size_t)ds->n_users + 1, 1, "cold-start users"))) return CR_ERR_NOMEM;
-        if ((res->n_cold_users = cr_cold_users(ds, o.cold_users, o.holdout_seed ? o.holdout_seed : cfg.seed, pick)) < 0) { st = (cr_status)res->n_cold_users; res->n_cold_users = 0; goto done; }
+        if ((res->n_cold_users = cr_cold_users(ds, o.cold_users, o.holdout_seed ? o.holdout_seed : cfg.seed, pick)) <
+            0) {
+            st = (cr_status)res->n_cold_users;
+            res->n_cold_users = 0;
+            goto done;
+        }
         if ((st = cr__filter_users(&ds->train, pick, 0, &warm_train)) != CR_OK || (st = cr__filter_users(&ds->train, pick, 1, &held)) != CR_OK ||
             (st = cr__filter_users(&ds->valid, pick, 0, &warm_valid)) != CR_OK || (st = cr__filter_users(&ds->valid, pick, 1, &cold_valid)) != CR_OK ||
             (st = cr__concat(&cold_hist, &held, &cold_valid)) != CR_OK || (st = cr__filter_users(&ds->test, pick, 0, &warm_test)) != CR_OK ||
@@ -10400,7 +10497,8 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
             goto done;
         }
         if (!(ipick = (uint8_t *)cr__alloc_array(2 * (size_t)ds->n_items, 1, "cold-start items"))) { st = CR_ERR_NOMEM; goto done; }
-        if ((res->n_cold_items = cr_cold_items(ds, o.cold_items, o.holdout_seed ? o.holdout_seed : cfg.seed, o.select == CR_SELECT_VALID, ipick)) < 0) {
+        if ((res->n_cold_items = cr_cold_items(ds, o.cold_items, o.holdout_seed ? o.holdout_seed : cfg.seed,
+                                               o.select == CR_SELECT_VALID, ipick)) < 0) {
             st = (cr_status)res->n_cold_items;
             res->n_cold_items = 0;
             goto done;
@@ -11115,11 +11213,12 @@ static cr_status cr__tune_setup(cr__tune_run *R, const cr_dataset *ds, const cr_
     if (!(o->budget_seconds >= 0 && o->budget_seconds < 1e12))
         return cr__fail(CR_ERR_INVALID, "cr_tune: budget_seconds %g must be >= 0 and finite", o->budget_seconds);
     if (f->epochs || f->select != CR_SELECT_VALID || f->refit || f->train_noise != 0 || f->cold_users != 0 ||
-        f->cold_warm || f->cold_items != 0 || f->holdout_seed || f->per_user_test || f->per_user_cold || f->state_path ||
-        f->on_epoch || f->on_batch)
-        return cr__fail(CR_ERR_INVALID,
-                        "cr_tune: fit holds the validation protocol only (epochs, select, refit, train_noise, cold_*, "
-                        "holdout_seed, per_user_*, state_path and the callbacks are for training the winner with cr_fit)");
+        f->cold_warm || f->cold_items != 0 || f->holdout_seed || f->per_user_test || f->per_user_cold ||
+        f->state_path || f->on_epoch || f->on_batch)
+        return cr__fail(
+            CR_ERR_INVALID,
+            "cr_tune: fit holds the validation protocol only (epochs, select, refit, train_noise, cold_*, "
+            "holdout_seed, per_user_*, state_path and the callbacks are for training the winner with cr_fit)");
     for (i = 0; i < R->nm; i++) {
         cr_config c = o->base;
         R->models[i] = o->n_models ? o->models[i] : o->base.model;
@@ -12518,6 +12617,7 @@ typedef struct cr__wr {
 } cr__wr;
 
 static void cr__wr_bytes(cr__wr *w, const void *p, size_t n) {
+    if (!n) return; /* an empty array may be a NULL pointer */
     w->h = cr__fnv(w->h, p, n);
     if (!w->err && fwrite(p, 1, n, w->f) != n) w->err = 1;
 }
@@ -13260,8 +13360,8 @@ static cr_status cr__ckpt_held(cr__rd *r, const char *path, int32_t nu, int32_t 
 
 /* The item features of a model that reads them: the raw feature ids (unique, in [0, 2^32)),
    then items x features with row pointers monotone, sorted unique columns in range and
-   positive finite weights. */
-static cr_status cr__ckpt_feats(cr__rd *r, const char *path, int32_t ni, cr_csr *x, cr_idmap *ids) {
+   weights in (0, wmax] (a model's are normalised to 1 at most; a dataset's are as given). */
+static cr_status cr__ckpt_feats(cr__rd *r, const char *path, int32_t ni, cr_csr *x, cr_idmap *ids, float wmax) {
     int64_t nf = (int64_t)cr__rd_u32(r, "feature count"), nnz, k, p, *raw;
     int32_t dd;
     cr_status st = CR_OK;
@@ -13285,7 +13385,8 @@ static cr_status cr__ckpt_feats(cr__rd *r, const char *path, int32_t ni, cr_csr 
         if (x->rowptr[k + 1] < x->rowptr[k] || x->rowptr[k + 1] > nnz) return cr__fail(CR_ERR_FORMAT, "%s: inconsistent feature table at item %lld", path, (long long)k);
     for (k = 0; k < ni; k++)
         for (p = x->rowptr[k]; p < x->rowptr[k + 1]; p++)
-            if (x->col[p] < 0 || x->col[p] >= nf || (p > x->rowptr[k] && x->col[p] <= x->col[p - 1]) || !(x->val[p] > 0 && x->val[p] <= 1))
+            if (x->col[p] < 0 || x->col[p] >= nf || (p > x->rowptr[k] && x->col[p] <= x->col[p - 1]) ||
+                !(x->val[p] > 0 && x->val[p] <= wmax))
                 return cr__fail(CR_ERR_FORMAT, "%s: bad feature entry %lld of item %lld", path, (long long)(p - x->rowptr[k]), (long long)k);
     return CR_OK;
 }
@@ -13309,6 +13410,177 @@ static cr_status cr__ckpt_tensors(cr__rd *r, const char *path, cr__ptensor *tabl
     if (r->bad || *nparam < 0 || (uint64_t)*nparam != (uint64_t)(r->n - r->pos) / 4 || (r->n - r->pos) % 4)
         return cr__fail(CR_ERR_FORMAT, "%s: declares %lld parameters but holds %zu bytes of them", path, (long long)*nparam, r->bad ? (size_t)0 : r->n - r->pos);
     return CR_OK;
+}
+
+/* ---- dataset files (cr_dataset_save): "CRDS", version, the format the records were read in,
+   the id maps, train / valid / test (count, rating and time flags, users, items, ratings,
+   times), the test records dropped as training pairs, the item features (a flag, then as in a
+   checkpoint), the checksum ---- */
+
+#define CR__DS_MAGIC "CRDS"
+#define CR__DS_VERSION 1u
+
+static void cr__ds_wr_records(cr__wr *w, const cr_interactions *x) {
+    cr__wr_u64(w, (uint64_t)x->n);
+    cr__wr_u32(w, (uint32_t)(x->has_rating != 0));
+    cr__wr_u32(w, (uint32_t)(x->has_time != 0));
+    cr__wr_array(w, x->user, x->n, 4);
+    cr__wr_array(w, x->item, x->n, 4);
+    if (x->has_rating) cr__wr_array(w, x->rating, x->n, 4);
+    if (x->has_time) cr__wr_array(w, x->time, x->n, 8);
+}
+
+static void cr__ds_body(cr__wr *w, const void *ctx) {
+    const cr_dataset *ds = (const cr_dataset *)ctx;
+    const cr_item_features *f = &ds->features;
+    cr__wr_bytes(w, CR__DS_MAGIC, 4);
+    cr__wr_u32(w, CR__DS_VERSION);
+    cr__wr_u32(w, (uint32_t)ds->train_report.format);
+    cr__wr_u32(w, (uint32_t)ds->n_users);
+    cr__wr_u32(w, (uint32_t)ds->n_items);
+    cr__wr_array(w, ds->users.raw, ds->n_users, 8);
+    cr__wr_array(w, ds->items.raw, ds->n_items, 8);
+    cr__ds_wr_records(w, &ds->train);
+    cr__ds_wr_records(w, &ds->valid);
+    cr__ds_wr_records(w, &ds->test);
+    cr__wr_u64(w, (uint64_t)ds->test_overlap);
+    cr__wr_u32(w, (uint32_t)(f->x.nrows > 0));
+    if (f->x.nrows > 0) {
+        cr__wr_u32(w, (uint32_t)f->feats.n);
+        cr__wr_array(w, f->feats.raw, f->feats.n, 8);
+        cr__wr_u64(w, (uint64_t)f->x.nnz);
+        cr__wr_array(w, f->x.rowptr, f->x.nrows + 1, 8);
+        cr__wr_array(w, f->x.col, f->x.nnz, 4);
+        cr__wr_array(w, f->x.val, f->x.nnz, 4);
+    }
+    cr__wr_u64(w, w->h);
+}
+
+/* Checked before anything is written: what the reader will insist on. */
+static cr_status cr__ds_check(const cr_dataset *ds, const char *path) {
+    static const char *const what[3] = {"training", "validation", "test"};
+    const cr_item_features *f = &ds->features;
+    const cr_interactions *sets[3];
+    int k;
+    int64_t e;
+    sets[0] = &ds->train;
+    sets[1] = &ds->valid;
+    sets[2] = &ds->test;
+    if (ds->n_users < 1 || ds->n_items < 2 || ds->users.n != ds->n_users || ds->items.n != ds->n_items ||
+        ds->train.n < 1)
+        return cr__fail(CR_ERR_INVALID, "%s: not a dataset to save (%d users, %d items, %lld training records)", path,
+                        ds->n_users, ds->n_items, (long long)ds->train.n);
+    if ((unsigned)ds->train_report.format >= CR_FORMAT_COUNT)
+        return cr__fail(CR_ERR_INVALID, "%s: unknown format %d", path, (int)ds->train_report.format);
+    if (f->x.nrows > 0 && (f->x.nrows != ds->n_items || f->feats.n < 1 || !f->x.val))
+        return cr__fail(CR_ERR_INVALID, "%s: item features of %lld rows for %d items", path, (long long)f->x.nrows,
+                        ds->n_items);
+    for (k = 0; k < 3; k++)
+        for (e = 0; e < sets[k]->n; e++) {
+            const cr_interactions *x = sets[k];
+            if (x->user[e] < 0 || x->user[e] >= ds->n_users || x->item[e] < 0 || x->item[e] >= ds->n_items ||
+                (x->has_rating && !isfinite(x->rating[e])) || (x->has_time && isinf(x->time[e])))
+                return cr__fail(CR_ERR_INVALID,
+                                "%s: record %lld of the %s set has ids outside the maps or a rating "
+                                "or time that is not finite",
+                                path, (long long)e, what[k]);
+        }
+    return CR_OK;
+}
+
+CR_API cr_status cr_dataset_save(const cr_dataset *ds, const char *path) {
+    cr_status st = cr__ds_check(ds, path ? path : "(no path)");
+    return st != CR_OK ? st : cr__write_atomic(path, cr__ds_body, ds);
+}
+
+/* One record set: count and flags checked against the bytes left before anything is allocated,
+   ids in range, ratings finite, times finite or NaN (none). */
+static cr_status cr__ds_rd_records(cr__rd *r, const char *path, const char *what, int32_t nu, int32_t ni,
+                                   cr_interactions *x) {
+    int64_t n = (int64_t)cr__rd_u64(r, what), e;
+    uint32_t hr = cr__rd_u32(r, what), ht = cr__rd_u32(r, what);
+    size_t per = 8 + (hr ? 4 : 0) + (ht ? 8 : 0);
+    if (r->bad || hr > 1 || ht > 1 || n < 0 || (uint64_t)n > (uint64_t)(r->n - r->pos) / per)
+        return cr__fail(CR_ERR_FORMAT, "%s: bad count or flags of the %s records", path, what);
+    x->user = (int32_t *)cr__alloc_array((size_t)n + 1, sizeof(int32_t), "dataset records");
+    x->item = (int32_t *)cr__alloc_array((size_t)n + 1, sizeof(int32_t), "dataset records");
+    x->rating = (float *)cr__alloc_array((size_t)n + 1, sizeof(float), "dataset records");
+    x->time = (double *)cr__alloc_array((size_t)n + 1, sizeof(double), "dataset records");
+    if (!x->user || !x->item || !x->rating || !x->time) return CR_ERR_NOMEM;
+    x->cap = n + 1;
+    if (!cr__rd_array(r, x->user, n, 4, what) || !cr__rd_array(r, x->item, n, 4, what) ||
+        (hr && !cr__rd_array(r, x->rating, n, 4, what)) || (ht && !cr__rd_array(r, x->time, n, 8, what)))
+        return cr__fail(CR_ERR_FORMAT, "%s: truncated (at the %s records)", path, what);
+    x->n = n;
+    x->has_rating = (int)hr;
+    x->has_time = (int)ht;
+    for (e = 0; e < n; e++) {
+        if (!hr) x->rating[e] = 1.0f;
+        if (!ht) x->time[e] = (double)e; /* as the text loaders: the record's position */
+        if (x->user[e] < 0 || x->user[e] >= nu || x->item[e] < 0 || x->item[e] >= ni || !isfinite(x->rating[e]) ||
+            isinf(x->time[e]))
+            return cr__fail(CR_ERR_FORMAT, "%s: %s record %lld: user %d, item %d or its rating or time is out of range",
+                            path, what, (long long)e, x->user[e], x->item[e]);
+    }
+    return CR_OK;
+}
+
+static cr_status cr__ds_rd_body(cr__rd *r, const char *path, cr_dataset *ds) {
+    uint32_t fmt = cr__rd_u32(r, "format"), hasf;
+    int32_t nu = (int32_t)cr__rd_u32(r, "user count"), ni = (int32_t)cr__rd_u32(r, "item count");
+    int64_t e;
+    cr_status st;
+    if (r->bad || fmt >= CR_FORMAT_COUNT) /* CR_FORMAT_AUTO: made in memory (cr_dataset_synthetic) */
+        return cr__fail(CR_ERR_FORMAT, "%s: bad format field", path);
+    if ((st = cr__ckpt_ids(r, path, nu, ni, &ds->users, &ds->items)) != CR_OK) return st;
+    ds->n_users = nu;
+    ds->n_items = ni;
+    if ((st = cr__ds_rd_records(r, path, "training", nu, ni, &ds->train)) != CR_OK ||
+        (st = cr__ds_rd_records(r, path, "validation", nu, ni, &ds->valid)) != CR_OK ||
+        (st = cr__ds_rd_records(r, path, "test", nu, ni, &ds->test)) != CR_OK)
+        return st;
+    if (ds->train.n < 1) return cr__fail(CR_ERR_FORMAT, "%s: no training records", path);
+    ds->test_overlap = (int64_t)cr__rd_u64(r, "overlap count");
+    hasf = cr__rd_u32(r, "feature flag");
+    if (r->bad || ds->test_overlap < 0 || hasf > 1)
+        return cr__fail(CR_ERR_FORMAT, "%s: bad overlap count or feature flag", path);
+    if (hasf) {
+        if ((st = cr__ckpt_feats(r, path, ni, &ds->features.x, &ds->features.feats, FLT_MAX)) != CR_OK) return st;
+        for (e = 0; e < ni; e++) ds->features.items_with += ds->features.x.rowptr[e + 1] > ds->features.x.rowptr[e];
+    }
+    if (r->pos != r->n) return cr__fail(CR_ERR_FORMAT, "%s: %zu bytes after the dataset", path, r->n - r->pos);
+    ds->train_report.format = ds->test_report.format = (cr_format)fmt;
+    ds->train_report.detected = 1;
+    ds->train_report.records = ds->train.n;
+    ds->test_report.records = ds->test.n;
+    return CR_OK;
+}
+
+/* A dataset file's image (len bytes; name for messages) into ds, every field checked. */
+static cr_status cr__dataset_load_mem(cr_dataset *ds, const unsigned char *buf, size_t len, const char *name) {
+    uint64_t stored = 0;
+    uint32_t v;
+    cr__rd r;
+    cr_status st;
+    int i;
+    memset(ds, 0, sizeof *ds);
+    if (len < 8 + 8 + 12 || memcmp(buf, CR__DS_MAGIC, 4))
+        return cr__fail(CR_ERR_FORMAT, "%s: truncated: not a whole dataset file", name);
+    for (i = 0; i < 8; i++) stored |= (uint64_t)buf[len - 8 + i] << (8 * i);
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION /* fuzzers must get past the checksum */
+    if (stored != cr__fnv(CR__FNV0, buf, len - 8))
+        return cr__fail(CR_ERR_FORMAT, "%s: checksum mismatch: the dataset file is corrupted or truncated", name);
+#endif
+    memset(&r, 0, sizeof r);
+    r.b = buf;
+    r.n = len - 8;
+    r.pos = 4;
+    v = cr__rd_u32(&r, "version");
+    if (v != CR__DS_VERSION)
+        return cr__fail(CR_ERR_FORMAT, "%s: dataset file version %u; this library reads version %u", name, v,
+                        CR__DS_VERSION);
+    if ((st = cr__ds_rd_body(&r, name, ds)) != CR_OK) cr_dataset_free(ds);
+    return st;
 }
 
 CR_API cr_status cr_model_load(cr_model **out, const char *path, const cr_config *expect) {
@@ -13373,7 +13645,7 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
     if (step < 0 || step > ((int64_t)1 << 53)) return cr__fail(CR_ERR_FORMAT, "%s: bad step count %lld", path, (long long)step);
     if ((st = cr__ckpt_ids(&r, path, nu, ni, &users, &items)) != CR_OK ||
         (st = cr__ckpt_hist(&r, path, nu, ni, cr_model_is_sequential(c.model), &hist)) != CR_OK ||
-        (cr__uses_features(&c) && (st = cr__ckpt_feats(&r, path, ni, &fx, &feats)) != CR_OK) ||
+        (cr__uses_features(&c) && (st = cr__ckpt_feats(&r, path, ni, &fx, &feats, 1.0f)) != CR_OK) ||
         (version >= 4 &&
          (st = cr__ckpt_held(&r, path, nu, ni, cr_model_is_sequential(c.model), &held, &has_held)) != CR_OK) ||
         (st = cr__ckpt_tensors(&r, path, table, &ntens, &nparam)) != CR_OK)

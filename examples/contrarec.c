@@ -367,7 +367,8 @@ static cr_format parse_format(const char *s) {
 /* ---- the options of every command ---- */
 
 typedef struct opts {
-    const char *cmd, *train, *test, *load, *save, *npy, *items, *history, *aug, *report, *per_user, *per_user_cold, *item_features, *new_items, *resume;
+    const char *cmd, *train, *test, *load, *save, *npy, *items, *history, *aug, *report, *per_user, *per_user_cold,
+        *item_features, *new_items, *resume;
     const char *metric; /* --metric as given */
     cr_config cfg;
     cr_load_opts lo;
@@ -396,12 +397,19 @@ static void usage(void) {
         "  contrarec eval --load FILE --test F [--train F] [--format FMT] [--topk 10,20] [--exclude-history] [--json]\n"
         "        (known history: the model's training records and the validation records train saved with\n"
         "        it, as train's test; --train F adds the file's other records)\n"
-        "  contrarec recommend --load FILE (--user ID [--include-seen] | --items \"ID ...\" | --history \"ID ...\") [-k 10]\n"
+        "  contrarec recommend --load FILE (--user ID [--include-seen] | --items \"ID ...\" | --history \"ID ...\") "
+        "[-k 10]\n"
         "        [--new-items F]   (items the model never saw, one line each in the --item-features format,\n"
         "        ranked for --user beside the trained items from their features; marked 'new')\n"
         "  contrarec synth -o DIR [--users 2000] [--items 3000] [--mean-len 30] [--clusters 20] [--zipf 0.8]\n"
         "        [--seed 1] [--test-ratio 0.2]   (the built-in generator's data as DIR/train.txt, DIR/test.txt;\n"
-        "        --mean-len sets the density: 943 users, 1682 items, mean length 100 is MovieLens-100K-like)\n"
+        "        --mean-len sets the density: 943 users, 1682 items, mean length 100 is MovieLens-100K-like;\n"
+        "        --crd: one dataset file DIR/data.crd instead, train and test, for data too large for text;\n"
+        "        item popularity is Zipf (--zipf), a user's length 5 + exponential of mean --mean-len - 5)\n"
+        "  contrarec convert DATA OUT.crd [--test F] [--item-features F] [--format F] [--min-rating R]\n"
+        "        (the data, read as train reads it for a graph model (--format seq for sequences), into one\n"
+        "        binary file that --train OUT.crd loads without parsing: id maps, records, test records, item\n"
+        "        features; checksummed)\n"
         "  contrarec plot RUN.json ... -o FILE.svg [--metric valid_ndcg@20] [--title T]\n"
         "        (an epoch field such as loss or valid_recall@20: curves over epochs; an array field\n"
         "        of the final line such as test_item_group_recall: grouped bars)\n"
@@ -630,7 +638,8 @@ static void parse(opts *o, int argc, char **argv) {
     }
     o->cmd = argv[1];
     if (strcmp(o->cmd, "train") && strcmp(o->cmd, "eval") && strcmp(o->cmd, "recommend") && strcmp(o->cmd, "tune"))
-        die_usage("unknown command '%s' (train, tune, eval, recommend, plot, map, report, compare)%s", o->cmd, "");
+        die_usage("unknown command '%s' (train, tune, eval, recommend, plot, map, report, compare, synth, convert)%s",
+                  o->cmd, "");
     o->argc = argc;
     o->argv = argv;
     for (i = 2; i < argc; i++) {
@@ -1072,12 +1081,36 @@ static void print_final(const cr_metrics *m) {
 
 /* --format auto for a sequence model: the file's layout decides, and item lists are sequences
    (read as seq), not LightGCN lists. A file that cannot be read here is left to the loader. */
+/* 1 when path names a regular file (where stat is unknown: when it is not NULL) */
+static int is_regular(const char *path) {
+#ifdef HAVE_ISATTY
+    struct stat sb;
+    return path && stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+#else
+    return path != NULL;
+#endif
+}
+
+/* 1 when path is a regular file that begins as a dataset file (cr_dataset_save); a pipe is not
+   read here (its bytes would be gone for the loader) */
+static int is_dataset_file(const char *path) {
+    char b[4];
+    FILE *f;
+    int yes;
+    if (!is_regular(path) || !(f = fopen(path, "rb"))) return 0;
+    yes = fread(b, 1, 4, f) == 4 && !memcmp(b, "CRDS", 4);
+    fclose(f);
+    return yes;
+}
+
 static void auto_seq_format(opts *o, const char *path) {
     static char head[1 << 20]; /* the detection reads the first 1,000 lines at most */
     size_t n;
     cr_format f;
     FILE *fp;
-    if (o->lo.format != CR_FORMAT_AUTO || !path || !(fp = fopen(path, "rb"))) return;
+    /* a pipe is not peeked at: its bytes would be gone for the loader (--format seq then) */
+    if (o->lo.format != CR_FORMAT_AUTO || !is_regular(path) || is_dataset_file(path) || !(fp = fopen(path, "rb")))
+        return;
     n = fread(head, 1, sizeof head, fp);
     fclose(fp);
     if (n == sizeof head)
@@ -1198,9 +1231,15 @@ static void train_data(opts *o, cr_dataset *ds, int seq) {
         return;
     }
     if (cr_dataset_load(ds, o->train, o->test, &o->lo) != CR_OK) die("loading data");
-    report_load(o->train, &ds->train_report);
+    if (ds->train_report.lines == 0) /* a dataset file */
+        fprintf(stderr, "%s: a dataset file of %lld training, %lld validation and %lld test records%s\n", o->train,
+                (long long)ds->train.n, (long long)ds->valid.n, (long long)ds->test.n,
+                ds->features.x.nrows ? ", with item features" : "");
+    else report_load(o->train, &ds->train_report);
     if (o->test) report_load(o->test, &ds->test_report);
     if (ds->test_overlap) fprintf(stderr, "%s: %lld test records are also training records (dropped: they can never be hit)\n", o->test, (long long)ds->test_overlap);
+    if (o->item_features && ds->features.x.nrows)
+        die_usage("%s holds its item features: --item-features does not go with it%s", o->train, "");
     if (o->item_features) {
         if (cr_load_item_features(&ds->features, &ds->items, o->item_features) != CR_OK) die("loading item features");
         fprintf(stderr, "%s: %lld of %d items have features (%d distinct)", o->item_features, (long long)ds->features.items_with, ds->n_items,
@@ -1211,11 +1250,15 @@ static void train_data(opts *o, cr_dataset *ds, int seq) {
     }
     if (o->split[0] > 0) { /* one file into train / valid / test */
         if (cr_dataset_split_ratio(ds, o->split[0], o->split[1], o->split[2],
-                                   o->data_seed ? o->data_seed : c->seed ? c->seed : 2024) != CR_OK) die("splitting the data");
+                                   o->data_seed ? o->data_seed
+                                   : c->seed    ? c->seed
+                                                : 2024) != CR_OK)
+            die("splitting the data");
         fprintf(stderr, "--split: %lld training, %lld validation, %lld test interactions (per user, RecBole's rule)\n", (long long)ds->train.n,
                 (long long)ds->valid.n, (long long)ds->test.n);
-    } else if (!o->test) { /* hold out a test set: the last item of each sequence, or 20% per user */
-        if (cr_dataset_carve_test(ds, 0.2, seq, c->seed ? c->seed : 2024) != CR_OK) die("splitting off a test set");
+    } else if (!o->test && !ds->test.n) { /* hold out a test set: the last item of each sequence, or 20% per user */
+        if (cr_dataset_carve_test(ds, 0.2, seq, o->data_seed ? o->data_seed : c->seed ? c->seed : 2024) != CR_OK)
+            die("splitting off a test set");
         fprintf(stderr, "no --test: held out %s as the test set\n", seq ? "each user's last item" : "20% of each user's interactions");
     }
 }
@@ -1244,8 +1287,8 @@ static void write_per_user(const char *path, const double *pu, const cr_metrics 
     fprintf(po->f, "user\thistory\trecall@%d\tndcg@%d\ttail_recall@%d\tild@%d\n", k, k, k, k);
     for (r = 0; r < mt->users; r++) {
         const double *q = pu + r * CR_PER_USER;
-        fprintf(po->f, "%lld\t%.0f\t%.6f\t%.6f\t%.6f\t%.6f\n", (long long)ds->users.raw[(int32_t)q[0]], q[1], q[2], q[3],
-                q[4], q[5]);
+        fprintf(po->f, "%lld\t%.0f\t%.6f\t%.6f\t%.6f\t%.6f\n", (long long)ds->users.raw[(int32_t)q[0]], q[1], q[2],
+                q[3], q[4], q[5]);
     }
     if (out_commit(po) != 0) exit(1);
 }
@@ -1259,7 +1302,7 @@ static int cmd_train(opts *o) {
     train_ctx t;
     cr_config *c = &o->cfg, rc;
     cr_fit_opts *f = &o->fit;
-    int seq, masked;
+    int seq, masked, crd;
     char sel_name[64];
     double *pu = NULL, *puc = NULL;
     if (!c->model) die_usage("train needs --model%s%s", "", "");
@@ -1274,13 +1317,17 @@ static int cmd_train(opts *o) {
     if (f->refit && f->select != CR_SELECT_VALID) die_usage("--refit follows a selection on validation; it does not go with --select %s%s", cr_select_name(f->select), "");
     if (f->select == CR_SELECT_LAST && !f->epochs) die_usage("--select last needs --epochs%s%s", "", "");
     if (f->cold_warm && f->cold_users == 0) die_usage("--cold-warm needs --cold-users%s%s", "", "");
-    if (o->data_seed && o->split[0] == 0 && f->cold_users == 0 && f->cold_items == 0)
-        die_usage("--data-seed draws --split's parts, --cold-users' users or --cold-items' items: it needs one%s%s", "", "");
+    if (o->data_seed && o->split[0] == 0 && f->cold_users == 0 && f->cold_items == 0 && (o->test || !o->train))
+        die_usage("--data-seed draws --split's parts, the test set held out without --test, --cold-users' users or "
+                  "--cold-items' items: it needs one%s%s",
+                  "", "");
     if (f->cold_users > 0 || f->cold_items > 0) f->holdout_seed = o->data_seed;
     if (o->per_user_cold && f->cold_users == 0) die_usage("--per-user-cold needs --cold-users%s%s", "", "");
     if (f->cold_users > 0 && f->train_noise > 0) die_usage("--cold-users does not go with --train-noise%s%s", "", "");
     if (f->cold_items > 0 && (f->cold_users > 0 || f->train_noise > 0 || f->refit)) die_usage("--cold-items goes with neither --cold-users, --train-noise nor --refit%s%s", "", "");
-    if ((c->item_repr > CR_REPR_ID || c->attr_w > 0 || c->fm_w > 0) && !o->item_features)
+    crd = is_dataset_file(o->train);
+    if (crd && o->format_set) die_usage("--format: %s is a dataset file, its records already read%s", o->train, "");
+    if ((c->item_repr > CR_REPR_ID || c->attr_w > 0 || c->fm_w > 0) && !o->item_features && !crd)
         die_usage("--item-repr, --attr-w and --fm-w need --item-features%s%s", "", "");
     if (o->item_features && !o->train) die_usage("--item-features needs --train%s%s", "", "");
     if (o->item_features && !c->item_repr && !(c->attr_w > 0) && !(c->fm_w > 0)) { /* given features are used, not dropped */
@@ -1299,6 +1346,20 @@ static int cmd_train(opts *o) {
     if (seq) auto_seq_format(o, o->train);
     ds = (cr_dataset *)new_owned(sizeof(cr_dataset), free_dataset);
     train_data(o, ds, seq);
+    if (crd) { /* a dataset file's item features, read with it: checked and used as --item-features's */
+        if ((c->item_repr > CR_REPR_ID || c->attr_w > 0 || c->fm_w > 0) && !ds->features.x.nrows)
+            die_usage("--item-repr, --attr-w and --fm-w need item features: %s has none%s", o->train, "");
+        if (ds->features.x.nrows && !c->item_repr && !(c->attr_w > 0) && !(c->fm_w > 0)) {
+            c->item_repr = CR_REPR_ID_FEATURES;
+            fprintf(stderr, "note: %s has item features: items read as id+features (--item-repr id leaves them out)\n",
+                    o->train);
+        }
+        rc = *c;
+        if (cr_config_resolve(&rc) != CR_OK) {
+            fprintf(stderr, "contrarec: %s\n", cr_last_error());
+            return 2;
+        }
+    }
     memset(&t, 0, sizeof t);
     t.o = o;
     t.set = f->select == CR_SELECT_TEST ? "test" : "valid";
@@ -1339,7 +1400,8 @@ static int cmd_train(opts *o) {
     else if (f->select == CR_SELECT_TEST)
         fprintf(stderr, "selection: ON THE TEST SET (--select test, as SELFRec and LightGCN's code do): the test metrics are optimistic\n");
     if (o->per_user) pu = (double *)xmalloc(sizeof(double) * CR_PER_USER * (size_t)(ds->n_users > 0 ? ds->n_users : 1));
-    if (o->per_user_cold) puc = (double *)xmalloc(sizeof(double) * CR_PER_USER * (size_t)(ds->n_users > 0 ? ds->n_users : 1));
+    if (o->per_user_cold)
+        puc = (double *)xmalloc(sizeof(double) * CR_PER_USER * (size_t)(ds->n_users > 0 ? ds->n_users : 1));
     f->per_user_test = pu;
     f->per_user_cold = puc;
     f->state_path = o->resume;
@@ -2245,7 +2307,7 @@ static int cmd_synth(int argc, char **argv) {
     const char *dir = NULL, *names[2] = {"train.txt", "test.txt"};
     char *tr, *te;
     double test_ratio = 0.2;
-    int i, rc;
+    int i, rc, crd = 0;
     memset(&so, 0, sizeof so);
     for (i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -2257,18 +2319,22 @@ static int cmd_synth(int argc, char **argv) {
         else if (!strcmp(a, "--zipf")) so.zipf = (float)parse_num(a, need(argc, argv, &i), 0, 10, 1);
         else if (!strcmp(a, "--seed")) so.seed = (uint64_t)parse_int(a, need(argc, argv, &i), 1, 2000000000);
         else if (!strcmp(a, "--test-ratio")) test_ratio = parse_num(a, need(argc, argv, &i), 0.01, 0.9, 1);
+        else if (!strcmp(a, "--crd")) crd = 1;
         else die_usage("synth: unknown option '%s'%s", a, "");
     }
     if (!dir) die_usage("synth needs -o DIR (DIR/train.txt and DIR/test.txt are written)%s%s", "", "");
-    check_out_in("-o", dir, names, 2);
+    if (crd) names[0] = "data.crd";
+    check_out_in("-o", dir, names, crd ? 1 : 2);
     if (cr_dataset_synthetic(&ds, &so, 0, test_ratio) != CR_OK) die("synth");
     tr = path_in(dir, names[0]);
     te = path_in(dir, names[1]);
-    rc = write_lightgcn(tr, &ds.train, ds.n_users) || write_lightgcn(te, &ds.test, ds.n_users);
+    if (crd)
+        rc = cr_dataset_save(&ds, tr) != CR_OK ? (fprintf(stderr, "contrarec: synth: %s\n", cr_last_error()), 1) : 0;
+    else rc = write_lightgcn(tr, &ds.train, ds.n_users) || write_lightgcn(te, &ds.test, ds.n_users);
     if (!rc)
-        fprintf(stderr, "%s, %s: %d users, %d items, %lld training and %lld test records (%.1f per user)\n",
-                tr, te, (int)ds.n_users, (int)ds.n_items, (long long)ds.train.n, (long long)ds.test.n,
-                (double)ds.train.n / (ds.n_users ? ds.n_users : 1));
+        fprintf(stderr, "%s%s%s: %d users, %d items, %lld training and %lld test records (%.1f per user)\n", tr,
+                crd ? "" : ", ", crd ? "" : te, (int)ds.n_users, (int)ds.n_items, (long long)ds.train.n,
+                (long long)ds.test.n, (double)ds.train.n / (ds.n_users ? ds.n_users : 1));
     release(tr);
     release(te);
     cr_dataset_free(&ds);
@@ -2783,12 +2849,49 @@ static int cmd_compare(int argc, char **argv) {
     return 0;
 }
 
+/* ---- convert: interaction files (and item features) into one binary dataset file ---- */
+
+static int cmd_convert(int argc, char **argv) {
+    const char *in = NULL, *out = NULL, *test = NULL, *feats = NULL;
+    cr_load_opts lo;
+    cr_dataset ds;
+    int i;
+    memset(&lo, 0, sizeof lo);
+    for (i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--test")) test = need(argc, argv, &i);
+        else if (!strcmp(a, "--item-features")) feats = need(argc, argv, &i);
+        else if (!strcmp(a, "--format")) lo.format = parse_format(need(argc, argv, &i));
+        else if (!strcmp(a, "--min-rating")) lo.min_rating = (float)parse_num(a, need(argc, argv, &i), 0, 1e9, 1);
+        else if (!strcmp(a, "--skip-bad-lines")) lo.skip_bad_lines = 1;
+        else if (a[0] == '-' && a[1]) die_usage("convert: unknown option '%s'%s", a, "");
+        else if (!in) in = a;
+        else if (!out) out = a;
+        else die_usage("convert takes one data file and one output file ('%s' is a third)%s", a, "");
+    }
+    if (!out)
+        die_usage("convert needs a data file and the dataset file to write: contrarec convert data.txt data.crd%s%s",
+                  "", "");
+    check_out("the output", out, 0);
+    if (cr_dataset_load(&ds, in, test, &lo) != CR_OK) die("loading data");
+    report_load(in, &ds.train_report);
+    if (test) report_load(test, &ds.test_report);
+    if (feats && cr_load_item_features(&ds.features, &ds.items, feats) != CR_OK) die("loading item features");
+    if (cr_dataset_save(&ds, out) != CR_OK) die("writing the dataset file");
+    fprintf(stderr, "%s: %d users, %d items, %lld training, %lld validation and %lld test records%s\n", out, ds.n_users,
+            ds.n_items, (long long)ds.train.n, (long long)ds.valid.n, (long long)ds.test.n,
+            ds.features.x.nrows ? ", item features" : "");
+    cr_dataset_free(&ds);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     opts o;
     if (argc >= 2 && !strcmp(argv[1], "compare")) return cmd_compare(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "map")) return cmd_map(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "plot")) return cmd_plot(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "synth")) return cmd_synth(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "convert")) return cmd_convert(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "report")) return cmd_report(argc, argv);
     parse(&o, argc, argv);
     if (!strcmp(o.cmd, "train")) return cmd_train(&o);

@@ -427,7 +427,8 @@ TEST(train_selects_on_validation) {
                "--per-user-cold build/test-tmp/pu_c4.tsv", 0, "");
         EXPECT("compare build/test-tmp/pu_c3.tsv build/test-tmp/pu_c4.tsv --boot 100", 0, "");
         CHECK(slurp("build/test-tmp/cli.out", line, sizeof line) && (p = strstr(line, ": ")) &&
-              sscanf(p, ": %lld users in both (%lld and %lld", &both, &na, &nb) == 3 && both == na && na == nb && both > 0);
+              sscanf(p, ": %lld users in both (%lld and %lld", &both, &na, &nb) == 3 && both == na && na == nb &&
+              both > 0);
         EXPECT("train --model mf --epochs 1 --dim 8 --no-auc --cold-users 0.2 --seed 4 "
                "--per-user-cold build/test-tmp/pu_c4.tsv", 0, "");
         EXPECT("compare build/test-tmp/pu_c3.tsv build/test-tmp/pu_c4.tsv --boot 100", 0, "");
@@ -435,6 +436,41 @@ TEST(train_selects_on_validation) {
               sscanf(p, ": %lld users in both (%lld and %lld", &both, &na, &nb) == 3 && both < na);
     }
     EXPECT("train --model mf --data-seed 2", 2, "--data-seed draws --split's parts");
+    /* a dataset file: converted once, trained on as the text files give the same run */
+    EXPECT("convert build/test-tmp/cli_ok.txt build/test-tmp/cli_ok.crd --format lightgcn", 0, "");
+    EXPECT("train --model lightgcn --train build/test-tmp/cli_ok.crd --epochs 1 --dim 4 --select last --json", 0, "");
+    {
+        char a[512] = "", *p;
+        CHECK(slurp("build/test-tmp/cli.out", line, sizeof line) && (p = strstr(line, "\"test_recall@10\"")));
+        if (p) snprintf(a, sizeof a, "%.40s", p);
+        EXPECT("train --model lightgcn --train build/test-tmp/cli_ok.txt --format lightgcn --epochs 1 --dim 4 --select "
+               "last --json",
+               0, "");
+        CHECK(slurp("build/test-tmp/cli.out", line, sizeof line) && a[0] && strstr(line, a));
+    }
+    EXPECT("convert build/test-tmp/cli_ok.txt", 2, "convert needs a data file and the dataset file to write");
+    EXPECT("convert build/test-tmp/cli_ok.txt a.crd b.crd", 2, "convert takes one data file and one output file");
+    EXPECT("convert build/test-tmp/cli_ok.txt build/test-tmp/no-such-dir/x.crd", 1,
+           "the folder build/test-tmp/no-such-dir does not exist");
+    EXPECT("train --model mf --train build/test-tmp/cli_ok.crd --test build/test-tmp/cli_ok.txt", 1,
+           "a dataset file holds its own test records");
+    EXPECT("train --model mf --train build/test-tmp/cli_ok.crd --format lightgcn", 2,
+           "is a dataset file, its records already read");
+    EXPECT("train --model mf --train build/test-tmp/cli_ok.crd --min-rating 3", 1,
+           "a dataset file is read as it was written");
+    /* sequences and item features in a dataset file */
+    crt_write("cli_seq.txt", "1:10 11 12 13 14\n2:11 12 13 15\n3:12 13 14 15 16\n4:10 12 14 16\n", -1);
+    crt_write("cli_feat.txt", "10 1 2\n11 2\n12 3:2.5\n", -1);
+    EXPECT("convert build/test-tmp/cli_seq.txt build/test-tmp/cli_seq.crd --format seq --item-features "
+           "build/test-tmp/cli_feat.txt",
+           0, "");
+    EXPECT("train --model gru4rec --train build/test-tmp/cli_seq.crd --epochs 1 --dim 4 --maxlen 4 --select last", 0,
+           "has item features: items read as id+features");
+    EXPECT("train --model lightgcn --train build/test-tmp/cli_seq.crd --epochs 1 --dim 4 --attr-w 0.2 --select last", 0,
+           "");
+    EXPECT("train --model lightgcn --train build/test-tmp/cli_ok.crd --epochs 1 --attr-w 0.2", 2, "has none");
+    EXPECT("train --model lightgcn --train build/test-tmp/cli_seq.crd --item-features build/test-tmp/cli_feat.txt", 2,
+           "holds its item features");
     /* item features and item cold start */
     {
         char txt[16384], ft[4096];

@@ -226,6 +226,23 @@ TEST(synthetic_is_deterministic) {
     CHECK(nu == 2000 && ni == 3000 && x.n == y.n && x.n > 2000 * 20);
     CHECK(memcmp(x.item, y.item, sizeof(int32_t) * (size_t)x.n) == 0);
     cr_interactions_free(&y);
+    { /* users are generated in blocks on all threads: the same records on 1 and 3 threads */
+        cr_interactions z;
+        int t0 = cr_get_num_threads();
+        so.n_users = 9000; /* three blocks of users */
+        cr_set_num_threads(1);
+        CHECK_OK(cr_synthetic(&y, &nu2, &ni2, &so));
+        cr_set_num_threads(3);
+        CHECK_OK(cr_synthetic(&z, &nu2, &ni2, &so));
+        cr_set_num_threads(t0);
+        CHECK(y.n == z.n && y.n > 9000 * 20 && !memcmp(y.user, z.user, sizeof(int32_t) * (size_t)y.n) &&
+              !memcmp(y.item, z.item, sizeof(int32_t) * (size_t)y.n) &&
+              !memcmp(y.time, z.time, sizeof(double) * (size_t)y.n));
+        CHECK(y.user[0] == 0 && y.user[y.n - 1] == 8999 && !memcmp(y.item, x.item, sizeof(int32_t) * 100));
+        cr_interactions_free(&y);
+        cr_interactions_free(&z);
+        so.n_users = 0;
+    }
     so.seed = 78;
     CHECK_OK(cr_synthetic(&y, &nu2, &ni2, &so));
     CHECK(x.n != y.n || memcmp(x.item, y.item, sizeof(int32_t) * (size_t)x.n) != 0);
@@ -599,6 +616,134 @@ TEST(format_detected_from_the_first_lines) {
     }
 }
 
+/* Rewrites the checksum of a dataset file image, so that a crafted field reaches the checks. */
+static void crd_reseal(unsigned char *b, size_t len) {
+    uint64_t h = 14695981039346656037ULL;
+    size_t i;
+    for (i = 0; i < len - 8; i++) {
+        h ^= b[i];
+        h *= 1099511628211ULL;
+    }
+    for (i = 0; i < 8; i++) b[len - 8 + i] = (unsigned char)(h >> (8 * i));
+}
+
+static size_t crd_slurp(const char *path, unsigned char *buf, size_t cap) {
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, cap, f) : 0;
+    if (f) fclose(f);
+    return n;
+}
+
+static const char *crd_put(const char *name, const unsigned char *b, size_t n) {
+    return crt_write(name, (const char *)b, (long)n);
+}
+
+TEST(dataset_file_round_trip_and_hostile_bytes) {
+    cr_dataset a, b;
+    cr_load_opts o = opts_fmt(CR_FORMAT_TRIPLETS);
+    const char *tr =
+        crt_write("crd_train.txt", "7 100 4.5 1000\n7 101 3 1001\n9 100 5 1002\n9 102 2 1003\n4 101 1 1004\n", -1);
+    const char *te = crt_write("crd_test.txt", "7 102 4 2000\n9 101 3 2001\n4 100 2 2002\n", -1);
+    const char *fe = crt_write("crd_feat.txt", "100 1 2:3\n102 2\n", -1);
+    static unsigned char img[8192], bad[8192];
+    size_t n, k;
+    int64_t e;
+    CHECK_OK(cr_dataset_load(&a, tr, te, &o));
+    CHECK_OK(cr_load_item_features(&a.features, &a.items, fe));
+    CHECK_OK(cr_dataset_carve_valid(&a, 0.5, 0, 3)); /* a validation set too */
+    CHECK_OK(cr_dataset_save(&a, "build/test-tmp/crd_a.crd"));
+    CHECK_OK(cr_dataset_load(&b, "build/test-tmp/crd_a.crd", NULL, NULL));
+    CHECK(b.n_users == a.n_users && b.n_items == a.n_items && b.test_overlap == a.test_overlap);
+    CHECK(b.train.n == a.train.n && b.valid.n == a.valid.n && b.test.n == a.test.n && b.valid.n > 0);
+    CHECK(b.train.has_rating && b.train.has_time && b.train_report.format == CR_FORMAT_TRIPLETS);
+    for (e = 0; e < a.n_users; e++) CHECK(b.users.raw[e] == a.users.raw[e]);
+    for (e = 0; e < a.train.n; e++)
+        CHECK(b.train.user[e] == a.train.user[e] && b.train.item[e] == a.train.item[e] &&
+              b.train.rating[e] == a.train.rating[e] && b.train.time[e] == a.train.time[e]);
+    for (e = 0; e < a.test.n; e++) CHECK(b.test.user[e] == a.test.user[e] && b.test.item[e] == a.test.item[e]);
+    CHECK(b.features.x.nnz == a.features.x.nnz && b.features.feats.n == a.features.feats.n &&
+          b.features.items_with == 2);
+    for (e = 0; e < a.features.x.nnz; e++)
+        CHECK(b.features.x.col[e] == a.features.x.col[e] && b.features.x.val[e] == a.features.x.val[e]);
+    cr_dataset_free(&b);
+    CHECK_FAILS(cr_dataset_load(&b, "build/test-tmp/crd_a.crd", te, NULL), CR_ERR_INVALID,
+                "a dataset file holds its own test records");
+    n = crd_slurp("build/test-tmp/crd_a.crd", img, sizeof img);
+    CHECK(n > 100 && n < sizeof img);
+    /* every truncation and every flipped byte: refused (the checksum), never a crash */
+    for (k = 0; k < n; k += 7) {
+        crd_put("crd_cut.crd", img, k);
+        CHECK(cr_dataset_load(&b, "build/test-tmp/crd_cut.crd", NULL, NULL) != CR_OK && b.train.n == 0);
+        memcpy(bad, img, n);
+        bad[k] ^= 0x40;
+        crd_put("crd_flip.crd", bad, n);
+        CHECK(cr_dataset_load(&b, "build/test-tmp/crd_flip.crd", NULL, NULL) != CR_OK);
+    }
+    /* crafted fields with a valid checksum: each refused with its reason */
+    {
+        static const struct {
+            size_t at;
+            unsigned char v;
+            const char *msg;
+        } craft[] = {
+            {4, 9, "dataset file version 9"}, /* version */
+            {8, 9, "bad format field"}, /* format: none of them */
+            {12, 0, "bad sizes (0 users"}, /* users */
+            {16, 1, "bad sizes (3 users, 1 items"}, /* items */
+            {20, 7, "bad or repeated user id 7"}, /* user 0's raw id: 7 again (it is 7, 9, 4) */
+        };
+        size_t c;
+        for (c = 0; c < sizeof craft / sizeof craft[0]; c++) {
+            memcpy(bad, img, n);
+            if (c == 4) {
+                memcpy(bad + 28, bad + 20, 8);
+            } /* user 1's raw id := user 0's */
+            else
+                bad[craft[c].at] = craft[c].v;
+            crd_reseal(bad, n);
+            crd_put("crd_craft.crd", bad, n);
+            CHECK_FAILS(cr_dataset_load(&b, "build/test-tmp/crd_craft.crd", NULL, NULL), CR_ERR_FORMAT, craft[c].msg);
+        }
+        /* a training record's item out of range: after the header (20), 3 user and 4 item ids,
+           the training count and flags (16), the users (4 each), then the first item */
+        memcpy(bad, img, n);
+        k = 20 + 8 * (size_t)(a.n_users + a.n_items) + 16 + 4 * (size_t)a.train.n;
+        bad[k] = 0x7f;
+        crd_reseal(bad, n);
+        crd_put("crd_craft.crd", bad, n);
+        CHECK_FAILS(cr_dataset_load(&b, "build/test-tmp/crd_craft.crd", NULL, NULL), CR_ERR_FORMAT,
+                    "training record 0: user");
+        /* a repeated training pair: record 1 := record 0 */
+        memcpy(bad, img, n);
+        k = 20 + 8 * (size_t)(a.n_users + a.n_items) + 16;
+        memcpy(bad + k + 4, bad + k, 4);
+        memcpy(bad + k + 4 * (size_t)a.train.n + 4, bad + k + 4 * (size_t)a.train.n, 4);
+        crd_reseal(bad, n);
+        crd_put("crd_craft.crd", bad, n);
+        CHECK_OK(cr_dataset_load(&b, "build/test-tmp/crd_craft.crd", NULL, NULL)); /* kept: as keep_duplicates */
+        CHECK(b.train.n == a.train.n && b.train.user[1] == b.train.user[0] && b.train.item[1] == b.train.item[0]);
+        cr_dataset_free(&b);
+        {
+            cr_load_opts kd = opts_fmt(CR_FORMAT_AUTO);
+            kd.min_rating = 3;
+            CHECK_FAILS(cr_dataset_load(&b, "build/test-tmp/crd_a.crd", NULL, &kd), CR_ERR_INVALID,
+                        "a dataset file is read as it was written");
+        }
+        /* bytes after the end */
+        memcpy(bad, img, n - 8);
+        memset(bad + n - 8, 0, 8);
+        crd_reseal(bad, n + 8);
+        crd_put("crd_craft.crd", bad, n + 8);
+        CHECK_FAILS(cr_dataset_load(&b, "build/test-tmp/crd_craft.crd", NULL, NULL), CR_ERR_FORMAT,
+                    "bytes after the dataset");
+    }
+    a.n_items = 1; /* not a dataset: refused before anything is written */
+    CHECK_FAILS(cr_dataset_save(&a, "build/test-tmp/crd_no.crd"), CR_ERR_INVALID, "not a dataset to save");
+    CHECK(fopen("build/test-tmp/crd_no.crd", "rb") == NULL);
+    a.n_items = a.items.n;
+    cr_dataset_free(&a);
+}
+
 const crt_case crt_data[] = {
     {"data/lightgcn_format", lightgcn_format},
     {"data/seq_format_colon_and_plain", seq_format_colon_and_plain},
@@ -621,4 +766,5 @@ const crt_case crt_data[] = {
     {"data/item_features_long_line_is_linear", item_features_long_line_is_linear},
     {"data/ratio_split_three_ways", ratio_split_three_ways},
     {"data/real_beauty_item_features_when_present", real_beauty_item_features_when_present},
+    {"data/dataset_file_round_trip_and_hostile_bytes", dataset_file_round_trip_and_hostile_bytes},
     {NULL, NULL}};

@@ -501,7 +501,8 @@ TEST(cold_users_are_held_out) {
     CHECK_FAILS(cr_fit(&m, &c, &ds, &o, &r), CR_ERR_INVALID, "holdout_seed draws cold_users' or cold_items' hold-out");
     o.holdout_seed = 0;
     o.per_user_cold = (double *)&r; /* never written: refused first */
-    CHECK_FAILS(cr_fit(&m, &c, &ds, &o, &r), CR_ERR_INVALID, "per_user_cold holds the held-out users' rows: it needs cold_users");
+    CHECK_FAILS(cr_fit(&m, &c, &ds, &o, &r), CR_ERR_INVALID,
+                "per_user_cold holds the held-out users' rows: it needs cold_users");
     o.per_user_cold = NULL;
     o.cold_warm = 1;
     CHECK_FAILS(cr_fit(&m, &c, &ds, &o, &r), CR_ERR_INVALID, "cold_warm must be 0 or 1, and 1 only with cold_users");
