@@ -12823,6 +12823,17 @@ static cr_status cr__write_atomic(const char *path, cr__body_fn body, const void
     return cr_out_commit(&out);
 }
 
+/* An item-feature table as checkpoints and dataset files hold it (read back by cr__ckpt_feats):
+   the raw feature ids, then items x features. */
+static void cr__wr_feats(cr__wr *w, const cr_idmap *ids, const cr_csr *x) {
+    cr__wr_u32(w, (uint32_t)ids->n);
+    cr__wr_array(w, ids->raw, ids->n, 8);
+    cr__wr_u64(w, (uint64_t)x->nnz);
+    cr__wr_array(w, x->rowptr, x->nrows + 1, 8);
+    cr__wr_array(w, x->col, x->nnz, 4);
+    cr__wr_array(w, x->val, x->nnz, 4);
+}
+
 #define CR__CKPT_MAGIC "CRRC"
 #define CR__CKPT_VERSION 4u /* 4: the held-out records after the features; 3: item features after
                               the interactions when the configuration reads them; 2: the
@@ -12855,14 +12866,8 @@ static void cr__ckpt_body(cr__wr *w, const void *ctx) {
     cr__wr_u64(w, (uint64_t)m->hist.nnz);
     cr__wr_array(w, m->hist.rowptr, m->hist.nrows + 1, 8);
     cr__wr_array(w, m->hist.col, m->hist.nnz, 4);
-    if (cr__uses_features(&m->cfg)) { /* the feature map, so that the loaded model serves new items */
-        cr__wr_u32(w, (uint32_t)m->feats.n);
-        cr__wr_array(w, m->feats.raw, m->feats.n, 8);
-        cr__wr_u64(w, (uint64_t)m->ifeat.nnz);
-        cr__wr_array(w, m->ifeat.rowptr, m->ifeat.nrows + 1, 8);
-        cr__wr_array(w, m->ifeat.col, m->ifeat.nnz, 4);
-        cr__wr_array(w, m->ifeat.val, m->ifeat.nnz, 4);
-    }
+    /* the feature map, so that the loaded model serves new items */
+    if (cr__uses_features(&m->cfg)) cr__wr_feats(w, &m->feats, &m->ifeat);
     /* the held-out records: recorded or not, their count, then (if any) their rows */
     cr__wr_u32(w, (uint32_t)m->has_held);
     if (m->has_held) {
@@ -13445,14 +13450,7 @@ static void cr__ds_body(cr__wr *w, const void *ctx) {
     cr__ds_wr_records(w, &ds->test);
     cr__wr_u64(w, (uint64_t)ds->test_overlap);
     cr__wr_u32(w, (uint32_t)(f->x.nrows > 0));
-    if (f->x.nrows > 0) {
-        cr__wr_u32(w, (uint32_t)f->feats.n);
-        cr__wr_array(w, f->feats.raw, f->feats.n, 8);
-        cr__wr_u64(w, (uint64_t)f->x.nnz);
-        cr__wr_array(w, f->x.rowptr, f->x.nrows + 1, 8);
-        cr__wr_array(w, f->x.col, f->x.nnz, 4);
-        cr__wr_array(w, f->x.val, f->x.nnz, 4);
-    }
+    if (f->x.nrows > 0) cr__wr_feats(w, &f->feats, &f->x);
     cr__wr_u64(w, w->h);
 }
 

@@ -47,6 +47,19 @@ int crt_have_file(const char *path) {
     return f != NULL;
 }
 
+cr_dataset crt_synth(int32_t users, int32_t items, int clusters, int mean_len, uint64_t seed, int seq, double test) {
+    cr_dataset ds;
+    cr_synth_opts so;
+    memset(&so, 0, sizeof so);
+    so.n_users = users;
+    so.n_items = items;
+    so.n_clusters = clusters;
+    so.mean_len = mean_len;
+    so.seed = seed;
+    if (cr_dataset_synthetic(&ds, &so, seq ? 1 : 0, test) != CR_OK) memset(&ds, 0, sizeof ds);
+    return ds;
+}
+
 cr_status crt_synth_features(cr_dataset *ds) {
     size_t cap = (size_t)ds->n_items * 32 + 1, len = 0;
     char *txt = (char *)malloc(cap);

@@ -30,6 +30,9 @@ int crt_have_file(const char *path);
    feature 7 + (3 r) % 11 with weight 2 (and feature 18 + r % 4 when r is a multiple of 3), except
    every fifth item, which has none. */
 cr_status crt_synth_features(cr_dataset *ds);
+/* The built-in generator's data (clusters, mean_len 0: its defaults), a test set of share test per
+   user (leave-last for seq); all zero on failure, which the caller's checks then catch. */
+cr_dataset crt_synth(int32_t users, int32_t items, int clusters, int mean_len, uint64_t seed, int seq, double test);
 
 #define TEST(name) static void name(void)
 #define CHECK(c)                                                                                   \

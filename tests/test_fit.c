@@ -8,15 +8,7 @@
 #endif
 
 static cr_dataset synth_len(int seq, int users, int items, int mean_len, uint64_t seed) {
-    cr_dataset ds;
-    cr_synth_opts so;
-    memset(&so, 0, sizeof so);
-    so.n_users = users;
-    so.n_items = items;
-    so.mean_len = mean_len;
-    so.seed = seed;
-    if (cr_dataset_synthetic(&ds, &so, seq ? 1 : 0, 0.2) != CR_OK) memset(&ds, 0, sizeof ds);
-    return ds;
+    return crt_synth(users, items, 0, mean_len, seed, seq, 0.2);
 }
 static cr_dataset synth(int seq, int users, int items, uint64_t seed) { return synth_len(seq, users, items, 12, seed); }
 

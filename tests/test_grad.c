@@ -667,21 +667,6 @@ TEST(propagation_backward_is_the_adjoint) {
     cr_csr_free(&A2);
 }
 
-/* A clustered synthetic dataset (all zero on failure, which the caller's checks then catch). */
-static cr_dataset synth_data(int32_t users, int32_t items, int clusters, int mean_len, uint64_t seed, int seq,
-                             double test) {
-    cr_dataset ds;
-    cr_synth_opts so;
-    memset(&so, 0, sizeof so);
-    so.n_users = users;
-    so.n_items = items;
-    so.n_clusters = clusters;
-    so.mean_len = mean_len;
-    so.seed = seed;
-    if (cr_dataset_synthetic(&ds, &so, seq ? 1 : 0, test) != CR_OK) memset(&ds, 0, sizeof ds);
-    return ds;
-}
-
 /* The encoder in the graph's locality order (P A P^T, rows through ord) gives the bits of the
    encoder in the loaded order: forward with noise, a perturbation and kept layers, backward with
    layer gradients and their copies, float32 and bfloat16 tables, the mean from layer 0 or 1, one
@@ -698,7 +683,7 @@ TEST(propagation_in_locality_order_is_bit_identical) {
     int64_t N, n, i;
     int v, k, t, half, bad = 0, t_was = cr_get_num_threads();
     cr_rng r;
-    ds = synth_data(300, 420, 6, 9, 8, 0, 0.1);
+    ds = crt_synth(300, 420, 6, 9, 8, 0, 0.1);
     CHECK(ds.n_users == 300);
     CHECK_OK(cr_graph_bipartite(&A, ds.n_users, ds.n_items, ds.train.n, ds.train.user, ds.train.item, NULL));
     CHECK_OK(cr_graph_normalize_sym(&A));
@@ -764,7 +749,7 @@ TEST(propagation_in_locality_order_is_bit_identical) {
 
 /* ---- whole models: finite differences of the batch loss ---- */
 
-static cr_dataset small_data(int seq) { return synth_data(40, 60, 4, 7, 3, seq, 0.2); }
+static cr_dataset small_data(int seq) { return crt_synth(40, 60, 4, 7, 3, seq, 0.2); }
 
 /* Checks d(loss)/d(param) for the 12 largest-gradient coordinates and 12 random ones among
    those whose gradient is at least `share` of the largest (smaller ones sit at the float32
