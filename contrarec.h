@@ -166,6 +166,15 @@
       gradients in one call. The training workspace is one more block, taken on the first
       training call and sized by what the model uses (LightGCN holds no InfoNCE buffers), so a
       model loaded only to serve never holds it. cr_model_memory_bytes counts all of them.
+      Before any of it exists, cr_memory_plan(&plan, &cfg, &ds, &fit) gives a run's plan from
+      the data's sizes and the options: each part in bytes (the dataset, the fit's split copies,
+      parameters with gradients and Adam's moments, the best epoch's copy, the model's graph,
+      tables and views, the training workspace from the same sizing pass that carves it, and the
+      passing needs: building the graph, SGL's views, an evaluation), what training holds and the
+      peak; cr_memory_plan_format prints it (`contrarec train --dry-run`), and
+      cr_fit_opts.mem_limit (`--mem-limit 8G`) refuses a run whose peak is above a limit before
+      any work, with the plan in the message. The tests hold every model's plan to within 10% of
+      the bytes cr_fit really takes at its peak (an allocator that counts them).
 
    SECTIONS (in data-flow order; search for "==== n." to jump)
       1. core          status and errors, memory, threads
@@ -189,7 +198,8 @@
                        XSimGCL, NCL, RecDCL, RCL (8e-8l), the GRU sequence encoder with
                        backprop through time (8m), GRU4Rec, CL4SRec (8n, 8o), and the model
                        table (8p)
-      9. training      Adam, the epoch loop shared by every model, cr_fit (model selection)
+      9. training      Adam, the epoch loop shared by every model, cr_fit (model selection), the
+                       memory plan, cr_tune
      10. evaluation    full-ranking metrics (the item table scored, masked and ranked a tile at
                        a time), top-k recommendation, fold-in, candidate scores
      11. I/O           checkpoints, dataset files (.crd) and .npy export
@@ -1280,6 +1290,8 @@ typedef struct cr_fit_opts {
                           training restarts from the best epoch's parameters, at most 8 times.
                           0: on, B = 3; B > 0; -1: off (the papers' fixed lambda). A refit trains
                           with the selected epoch's lambda. */
+    int64_t mem_limit; /* bytes; > 0: refuse (CR_ERR_NOMEM, before any work) a run whose memory
+                          plan (cr_memory_plan) peaks above it, the plan in the message */
 } cr_fit_opts;
 
 typedef struct cr_fit_result {
@@ -1333,6 +1345,35 @@ CR_API int64_t cr_cold_users(const cr_dataset *ds, double share, uint64_t seed, 
    graph models, appended to sequences). Options are checked before any work. */
 CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg, const cr_dataset *ds, const cr_fit_opts *opts,
                         cr_fit_result *res);
+
+/* The memory plan of cr_fit(cfg, ds, opts), computed from the data's sizes and the options
+   before anything is allocated: one line per part (the dataset as loaded, the fit's copies of
+   the splits, the model's ids and history, parameters with gradients and Adam's moments, the
+   best epoch's copy, the model's own state such as the normalised graph and propagated tables,
+   the training workspace) and the passing needs that come and go (building the graph, SGL's
+   views, the kernels' scratch, an evaluation), the largest of which adds to the peak. held:
+   what training holds from its first batch on; peak: held + the largest passing need. The
+   figures are upper bounds where the data decide (SGL's views keep every edge, a block of
+   ranked users has the most known items); the plan is for the calling thread count
+   (cr_set_num_threads). cr_model_memory_bytes of the built model is the plan's model lines. */
+#define CR_MEM_LINES 16
+typedef struct cr_mem_line {
+    const char *what;
+    int64_t bytes;
+    int passing; /* 1: comes and goes */
+} cr_mem_line;
+typedef struct cr_mem_plan {
+    cr_mem_line line[CR_MEM_LINES];
+    int n;
+    int64_t held, peak;
+} cr_mem_plan;
+CR_API cr_status cr_memory_plan(cr_mem_plan *plan, const cr_config *cfg, const cr_dataset *ds, const cr_fit_opts *opts);
+/* The plan as text: a line per part with its bytes, then held and peak; returns the length it
+   needed (snprintf's convention). */
+CR_API int cr_memory_plan_format(const cr_mem_plan *plan, char *buf, size_t n);
+/* "1.5G", "512M", "64k", "1000" to bytes (k, M, G, T: powers of 1000, as the plan prints them;
+   a trailing B is allowed); 0 on a malformed or non-positive size. */
+CR_API int64_t cr_parse_bytes(const char *s);
 
 /* Budgeted hyperparameter search on validation (successive halving; Hyperband with brackets >
    1). Bracket b starts ceil(trials / eta^b) configurations at min_epochs x eta^b epochs; each
@@ -1616,7 +1657,7 @@ extern int madvise(void *addr, size_t len, int advice);
 
 /* ==== 1. core ================================================================================ */
 
-static CR__TLS char cr__errmsg[512];
+static CR__TLS char cr__errmsg[2048]; /* room for a memory plan (cr_fit_opts.mem_limit) */
 
 static double cr__now(void) {
 #if defined(_OPENMP)
@@ -4401,8 +4442,10 @@ CR_API void cr_item_features_free(cr_item_features *f) {
 
 /* Copies the records with flag[e] == which into out, in file order. */
 static cr_status cr__select(cr_interactions *out, const cr_interactions *x, const uint8_t *flag, int which) {
-    int64_t e;
+    int64_t e, n = 0;
     memset(out, 0, sizeof *out);
+    for (e = 0; e < x->n; e++) n += flag[e] == which;
+    if (cr__interactions_reserve(out, n) != CR_OK) return CR_ERR_NOMEM; /* exactly: the memory plan counts n records */
     for (e = 0; e < x->n; e++)
         if (flag[e] == which && cr_interactions_push(out, x->user[e], x->item[e], x->rating[e], x->time[e]) != CR_OK) {
             cr_interactions_free(out);
@@ -6110,7 +6153,10 @@ typedef struct cr__model_ops {
     const float *(*item_vectors)(const cr_model *m);
     cr_status (*user_vectors)(const cr_model *m, const int32_t *users, int n, const cr_csr *extra, float *out);
     cr_status (*fold_in)(const cr_model *m, const int32_t *items, int n, float *out);
-    int64_t (*memory)(const cr_model *m);
+    /* the model's own state in bytes (beyond parameters, history and workspace), from its sizes
+       and options alone (the memory plan calls it on a shell); raises *passing to its largest
+       passing need */
+    int64_t (*memory)(const cr_model *m, int64_t *passing);
     void (*release)(cr_model *m);
 } cr__model_ops;
 
@@ -6707,7 +6753,7 @@ static void cr__carve_ws(cr_model *m, cr__arena *a) {
     m->bu = cr__takei(a, B);
     m->bp = cr__takei(a, B);
     m->bn = cr__takei(a, B * (m->cfg.neg == CR_NEG_UNIFORM ? 1 : m->cfg.neg_candidates));
-    if (m->E0 != m->param) { /* the bag's gradient buffers (cr__ego_backward) */
+    if (m->cfg.item_repr != CR_REPR_ID) { /* the bag's gradient buffers (cr__ego_backward) */
         m->dE0 = cr__takef(a, m->ego_rows * m->cfg.dim);
         m->dfeat = cr__takef(a, m->ifeat.ncols * m->cfg.dim);
     }
@@ -6886,6 +6932,35 @@ static cr_status cr__features_take(cr_model *m, const cr_csr *x, const cr_idmap 
     return cr__idmap_copy(&m->feats, ids);
 }
 
+static int64_t cr__csr_bytes(const cr_csr *A) { return A->rowptr ? (A->nrows + 1) * 8 + A->nnz * (A->val ? 8 : 4) : 0; }
+static int64_t cr__csr_plan(int64_t nrows, int64_t nnz, int val) { return (nrows + 1) * 8 + nnz * (val ? 8 : 4); }
+static int64_t cr__pow2_from(int64_t lo, int64_t n) {
+    while (lo < n) lo *= 2;
+    return lo;
+}
+/* An id map of n ids as cr_idmap_add grows it: the raw ids doubling from 16, the hash table a
+   power of two from 1024 kept at most half full. */
+static int64_t cr__idmap_plan(int64_t n) { return n ? cr__pow2_from(16, n) * 8 + cr__pow2_from(1024, 2 * n + 2) * 12 : 0; }
+static int64_t cr__idmap_bytes(const cr_idmap *m) { return m->raw_cap * 8 + m->hcap * 12; }
+
+/* The item features' part of a model's state: the row-normalised matrix and its transpose, the
+   feature ids, the ego table they build (item_repr), masking's item pool and, with correlated
+   masking, the pair scores (whose sorted keys pass through at the first training call). */
+static int64_t cr__features_memory(const cr_model *m, int64_t *passing) {
+    const cr_csr *X = &m->ifeat;
+    int64_t b, tot = 0, i, n;
+    if (!cr__uses_features(&m->cfg)) return 0;
+    b = cr__csr_plan(X->nrows, X->nnz, 1) + cr__csr_plan(X->ncols, X->nnz, 1) + cr__idmap_plan(X->ncols);
+    if (m->cfg.item_repr != CR_REPR_ID) b += m->ego_rows * m->cfg.dim * 4;
+    if (m->cfg.fm_w > 0) b += (X->nrows + 1) * 4;
+    if (m->cfg.fm_w > 0 && m->cfg.fm_corr) {
+        for (i = 0; i < X->nrows; i++) n = X->rowptr[i + 1] - X->rowptr[i], tot += n * n;
+        b += (X->nrows + 1) * 8 + (tot + 1) * 4;
+        if (passing) *passing = CR__MAX(*passing, (tot + 1) * 8);
+    }
+    return b;
+}
+
 static cr_status cr__model_build(cr_model **out, const cr_config *cfg, const cr_idmap *users,
                                  const cr_idmap *items, cr_csr *hist, const cr_csr *feat_x,
                                  const cr_idmap *feat_ids, int64_t expect_params) {
@@ -6947,10 +7022,10 @@ CR_API cr_status cr_model_create(cr_model **out, const cr_config *cfg_in, const 
 }
 
 CR_API int64_t cr_model_memory_bytes(const cr_model *m) {
-    int64_t b = 4 * m->n_param * (int64_t)sizeof(float);
-    b += (m->hist.nrows + 1) * 8 + m->hist.nnz * 4 + (int64_t)m->n_items * 4;
+    int64_t b = 4 * m->n_param * (int64_t)sizeof(float) + (m->n_param / CR__ADAM_CHUNK + 2) * 4, pass = 0;
+    b += cr__idmap_bytes(&m->users) + cr__idmap_bytes(&m->items) + (m->hist.nrows + 1) * 8 + m->hist.nnz * 4 + (int64_t)m->n_items * 4;
     b += (int64_t)m->ws_bytes;
-    return b + m->ops->memory(m);
+    return b + m->ops->memory(m, &pass);
 }
 
 /* Brings the inference state up to date; after it, serving calls only read the model. */
@@ -7947,17 +8022,15 @@ static void cr__graph_release(cr_model *m) {
     CR_FREE(g->th);
 }
 
-static int64_t cr__csr_bytes(const cr_csr *A) { return A->rowptr ? (A->nrows + 1) * 8 + A->nnz * (A->val ? 8 : 4) : 0; }
-
-static int64_t cr__graph_memory(const cr_model *m) {
-    const cr__graph *g = &m->g;
-    int64_t b = g->n_edges * 8 + cr__csr_bytes(&g->adj) + cr__csr_bytes(&g->adj_o) + (g->ord ? m->n_nodes * 4 : 0);
-    int v, k;
-    for (v = 0; v < 2; v++)
-        for (k = 0; k < CR__MAX_LAYERS; k++) b += cr__csr_bytes(&g->views[v][k]);
-    b += cr__csr_bytes(&m->ifeat) + cr__csr_bytes(&m->ifeat_t) + (m->E0 != m->param ? m->ego_rows * m->cfg.dim * 4 : 0);
-    b += g->th ? m->n_nodes * m->cfg.dim * 2 : 0; /* precision bf16's gathered table */
-    return b + (g->final ? (g->t0 ? 3 : 1) * m->n_nodes * m->cfg.dim * 4 : 0);
+/* The model's own state in bytes, from its sizes and options (the `memory` hook's part of the
+   memory plan, which calls it on a model shell before anything exists): the edge list, the
+   normalised graph in both node orders, the order, the final and two scratch tables. passing:
+   raised to the largest need that comes and goes (here the item features' pair sort). */
+static int64_t cr__graph_memory(const cr_model *m, int64_t *passing) {
+    int64_t N = m->n_nodes, Nd = N * m->cfg.dim, E = m->g.n_edges, b = 8 * (E + 1) + cr__features_memory(m, passing);
+    if (!m->cfg.layers) return b + (m->cfg.attr_w > 0 ? Nd * 4 : 0);
+    b += 2 * cr__csr_plan(N, 2 * E, 1) + 4 * (N + 1) + 3 * Nd * 4;
+    return b + (m->cfg.precision == CR_PRECISION_BF16 ? Nd * 2 : 0); /* precision bf16's gathered table */
 }
 
 /* The buffers every BPR-trained graph model takes: the gathered triples, the negative
@@ -8163,6 +8236,16 @@ static cr_status cr__sgl_views(cr_model *m, int epoch) {
         if (st[t] != CR_OK) return cr__fail(st[t], "building augmented graph %d of view %d for epoch %d: %s", t % ng + 1, t / ng + 1, epoch, cr_status_string(st[t]));
     g->views_epoch = built;
     return CR_OK;
+}
+
+/* The views' graphs (every edge counted: an upper bound) and, passing, the ones being rebuilt
+   in parallel: each a new graph, its fill pointers, its permuted copy and node flags. */
+static int64_t cr__sgl_memory(const cr_model *m, int64_t *passing) {
+    int64_t N = m->n_nodes, E = m->g.n_edges, view = cr__csr_plan(N, 2 * E, 1);
+    int ng = m->cfg.aug == CR_AUG_RW ? m->cfg.layers : 1;
+    if (m->cfg.lambda <= 0) return cr__graph_memory(m, passing);
+    *passing = CR__MAX(*passing, CR__MIN(cr__nthreads(), 2 * ng) * (view + 13 * (N + 1) + 4 * (E + 1)));
+    return cr__graph_memory(m, passing) + 2 * ng * view;
 }
 
 static void cr__sgl_ws(cr_model *m, cr__arena *a) {
@@ -8532,8 +8615,8 @@ static void cr__recdcl_release(cr_model *m) {
     cr__graph_release(m);
 }
 
-static int64_t cr__recdcl_memory(const cr_model *m) {
-    return cr__graph_memory(m) + (m->g.bcl_hist ? m->n_nodes * m->cfg.dim * (int64_t)sizeof(float) : 0);
+static int64_t cr__recdcl_memory(const cr_model *m, int64_t *passing) {
+    return cr__graph_memory(m, passing) + m->n_nodes * m->cfg.dim * (int64_t)sizeof(float); /* bcl_hist */
 }
 
 static void cr__recdcl_ws(cr_model *m, cr__arena *a) {
@@ -8737,6 +8820,11 @@ static void cr__rcl_release(cr_model *m) {
     m->g.mask_col = NULL;
     m->g.mask_cap = 0;
     cr__graph_release(m);
+}
+
+/* XSimGCL's state and the false-negative lists (a plan's shell holds their bound in mask_cap) */
+static int64_t cr__rcl_memory(const cr_model *m, int64_t *passing) {
+    return cr__graph_memory(m, passing) + (m->cfg.nce_mask ? m->g.mask_cap * 4 : 0);
 }
 
 static void cr__rcl_ws(cr_model *m, cr__arena *a) {
@@ -9108,9 +9196,10 @@ static void cr__seq_release(cr_model *m) {
     m->seq = NULL;
 }
 
-static int64_t cr__seq_memory(const cr_model *m) {
-    int64_t feat = cr__csr_bytes(&m->ifeat) + cr__csr_bytes(&m->ifeat_t) + (m->E0 != m->param ? m->ego_rows * m->cfg.dim * 4 : 0);
-    return m->seq ? (int64_t)m->n_users * 4 + (m->seq->corr ? (int64_t)m->n_items * 16 : 0) + feat : 0;
+/* The training users, CoSeRec's correlated items (insert, substitute) and the item features. */
+static int64_t cr__seq_memory(const cr_model *m, int64_t *passing) {
+    int corr = m->cfg.lambda > 0 && (m->cfg.seq_aug & (CR_SEQAUG_INSERT | CR_SEQAUG_SUBSTITUTE));
+    return ((int64_t)m->n_users + 1) * 4 + (corr ? (int64_t)m->n_items * 16 : 0) + cr__features_memory(m, passing);
 }
 
 /* The main pass, its backward scratch and the next-item loss's buffers (GRU4Rec). */
@@ -9428,35 +9517,51 @@ static void cr__seq_reg_loss(cr_model *m, int want_grad, double part[3]) {
     if (want_grad) memset(m->dE0, 0, (size_t)m->seq->d * sizeof(float)); /* padding row */
 }
 
+/* cr__seq_encode's histories at once: up to 256, within about 16M floats of activations (one
+   for a new history), and its buffers for them (the memory plan sizes them on a NULL arena). */
+static int cr__seq_encode_rows(const cr_model *m, int64_t n, int one) {
+    const struct cr__seq *q = m->seq;
+    int64_t per_row = 2 * (int64_t)q->d + (int64_t)q->L * 9 * q->H + 3 * (int64_t)q->H;
+    int64_t B = CR__MAX(1, CR__MIN((int64_t)CR__MIN(m->cfg.batch, 256), ((int64_t)16 << 20) / ((int64_t)q->T * per_row)));
+    return (int)CR__MAX(1, CR__MIN(one ? 1 : B, n));
+}
+static void cr__seq_encode_take(const cr_model *m, cr__arena *a, int B, cr__gru_acts *A, int32_t **buf, const int32_t ***vs, int **vl) {
+    const struct cr__seq *q = m->seq;
+    cr__gru_acts_take(A, a, q->T, B, q->d, q->H, q->L, 0);
+    *buf = cr__takei(a, (int64_t)B * q->T + 1);
+    *vs = (const int32_t **)cr__take(a, B, sizeof(**vs));
+    *vl = (int *)cr__take(a, B, sizeof(int));
+}
+static int64_t cr__seq_encode_bytes(const cr_model *m, int64_t n) {
+    cr__gru_acts A;
+    cr__arena a;
+    int32_t *buf;
+    const int32_t **vs;
+    int *vl;
+    a.base = NULL;
+    a.used = 0;
+    cr__seq_encode_take(m, &a, cr__seq_encode_rows(m, n, 0), &A, &buf, &vs, &vl);
+    return (int64_t)a.used;
+}
+
 /* Inference encodings of n users' histories (plus extra's rows appended, if given): the
    output at the last step, in item space (zeros for an empty history). out: (n, d). The
    activations are this call's own, so several threads may encode at once. */
 static cr_status cr__seq_encode(const cr_model *m, const int32_t *users, int n, const cr_csr *extra,
                                 const int32_t *items, int n_items, float *out) {
     const struct cr__seq *q = m->seq;
-    int T = q->T, d = q->d, b0, b, B;
-    int64_t per_row = 2 * (int64_t)d + (int64_t)q->L * 9 * q->H + 3 * (int64_t)q->H;
+    int T = q->T, d = q->d, b0, b, B = cr__seq_encode_rows(m, n, items != NULL);
     cr__gru_acts A;
     cr__arena a;
     int32_t *buf;
     const int32_t **vs;
     int *vl;
-    /* batches of up to 256 histories, within about 16M floats of activations */
-    B = (int)CR__MAX(1, CR__MIN((int64_t)CR__MIN(m->cfg.batch, 256), ((int64_t)16 << 20) / ((int64_t)T * per_row)));
-    if (items) B = 1;
-    if (B > n) B = n;
     a.base = NULL;
     a.used = 0;
-    cr__gru_acts_take(&A, &a, T, B, d, q->H, q->L, 0);
-    buf = cr__takei(&a, (int64_t)B * T + 1);
-    vs = (const int32_t **)cr__take(&a, B, sizeof(*vs));
-    vl = (int *)cr__take(&a, B, sizeof(int));
+    cr__seq_encode_take(m, &a, B, &A, &buf, &vs, &vl);
     if (!(a.base = (unsigned char *)cr__malloc_aligned(a.used))) return cr__nomem("history encoding", a.used);
     a.used = 0;
-    cr__gru_acts_take(&A, &a, T, B, d, q->H, q->L, 0);
-    buf = cr__takei(&a, (int64_t)B * T + 1);
-    vs = (const int32_t **)cr__take(&a, B, sizeof(*vs));
-    vl = (int *)cr__take(&a, B, sizeof(int));
+    cr__seq_encode_take(m, &a, B, &A, &buf, &vs, &vl);
     for (b0 = 0; b0 < n; b0 += B) {
         int bs = n - b0 < B ? n - b0 : B;
         if (items) { /* one new history */
@@ -9691,7 +9796,7 @@ static const cr__model_ops cr__models[] = {
      "lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      3, 0, 0, 0, 0, 0.2f, 0.1f, 0, 0.1f, 0, 0, CR__L2_FINAL_UPN,
      cr__graph_check, cr__graph_plan, cr__graph_setup, cr__sgl_ws, cr__sgl_views, cr__sgl_loss, NULL, NULL,
-     CR__GRAPH_SERVING},
+     cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__sgl_memory, cr__graph_release},
     {CR_MODEL_SIMGCL, "simgcl", "SimGCL: two noise-perturbed passes, InfoNCE", 0, 1,
      "lambda=0.01..2 log, eps=0.01..0.5 log, lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      3, 0, 0, 0, 0, 0.2f, 0.5f, 0.1f, 0, 0, 1, CR__L2_FINAL_UP,
@@ -9739,7 +9844,7 @@ static const cr__model_ops cr__models[] = {
      "lambda=0.01..1 log, eps=0.01..0.5 log, tau=0.1..0.2, gamma=0,0.5,1,2, lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      2, 0, 1, 0, 0, 0.15f, 0.2f, 0.2f, 0, 0, 1, CR__L2_FINAL_UP,
      cr__rcl_check, cr__graph_plan, cr__rcl_setup, cr__rcl_ws, NULL, cr__rcl_loss, cr__rcl_batch_end, cr__rcl_running,
-     cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__rcl_release},
+     cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__rcl_memory, cr__rcl_release},
 };
 
 #undef CR__GRAPH_SERVING
@@ -10064,6 +10169,7 @@ static cr_status cr__fit_resolve(cr_fit_opts *o, const cr_dataset *ds, int seq) 
     if (!o->backoff) o->backoff = 3;
     if ((unsigned)o->select > (unsigned)CR_SELECT_LAST) return cr__fail(CR_ERR_INVALID, "cr_fit: unknown selection set %d", (int)o->select);
     if ((unsigned)o->metric > (unsigned)CR_METRIC_PRECISION) return cr__fail(CR_ERR_INVALID, "cr_fit: unknown metric %d", (int)o->metric);
+    if (o->mem_limit < 0) return cr__fail(CR_ERR_INVALID, "cr_fit: mem_limit %lld is negative", (long long)o->mem_limit);
     if (o->valid_ratio == 0) o->valid_ratio = 0.1;
     if (!(o->valid_ratio > 0 && o->valid_ratio < 1)) return cr__fail(CR_ERR_INVALID, "cr_fit: valid_ratio %g is outside (0, 1)", o->valid_ratio);
     if (o->select == CR_SELECT_LAST && !o->epochs) return cr__fail(CR_ERR_INVALID, "cr_fit: without model selection the number of epochs must be given");
@@ -10429,6 +10535,19 @@ static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_data
     return CR_OK;
 }
 
+/* cr_fit_opts.mem_limit: the plan, before any work */
+static cr_status cr__fit_mem_check(const cr_config *cfg, const cr_dataset *ds, const cr_fit_opts *opts) {
+    cr_mem_plan p;
+    char text[1536];
+    cr_status st;
+    if (!opts || opts->mem_limit <= 0) return CR_OK;
+    if ((st = cr_memory_plan(&p, cfg, ds, opts)) != CR_OK) return st;
+    if (p.peak <= opts->mem_limit) return CR_OK;
+    cr_memory_plan_format(&p, text, sizeof text);
+    return cr__fail(CR_ERR_NOMEM, "the run's memory plan peaks at %.1f MB, above the limit of %.1f MB (mem_limit):\n%s",
+                    (double)p.peak / 1e6, (double)opts->mem_limit / 1e6, text);
+}
+
 CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_dataset *ds, const cr_fit_opts *opts,
                         cr_fit_result *res) {
     cr_fit_opts o;
@@ -10458,7 +10577,7 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
     if (opts) o = *opts;
     if ((st = cr_config_resolve(&cfg)) != CR_OK) return st;
     seq = cr_model_is_sequential(cfg.model);
-    if ((st = cr__fit_resolve(&o, ds, seq)) != CR_OK) return st;
+    if ((st = cr__fit_resolve(&o, ds, seq)) != CR_OK || (st = cr__fit_mem_check(cfg_in, ds, opts)) != CR_OK) return st;
     res->selected_on = o.select;
     sel_opts = o.eval;
     sel_opts.history_extra = NULL;
@@ -10638,7 +10757,227 @@ done:
     return st;
 }
 
-/* ---- 9b. cr_tune: successive halving on validation ---- */
+/* ---- 9c. the memory plan: what a cr_fit will hold, from sizes alone ---- */
+
+static int64_t cr__records_bytes(const cr_interactions *x) { return x->cap * (int64_t)(2 * sizeof(int32_t) + sizeof(float) + sizeof(double)); }
+#define CR__RECORD_BYTES ((int64_t)(2 * sizeof(int32_t) + sizeof(float) + sizeof(double)))
+
+/* Per-user and per-item counts of the plan's data: the largest degrees bound what a block of
+   ranked users, a view build or RCL's false-negative lists can take. */
+typedef struct cr__plan_data {
+    int64_t n_train, n_valid, n_test;  /* records the model trains on, validates and tests on */
+    int64_t n_eval_users;              /* users with a validation (or test) record, at most */
+    int64_t max_user, max_item;        /* largest training degrees */
+    int64_t top_items, top_users;      /* sum of the batch-size largest item (user) degrees */
+    int64_t max_test, max_extra;       /* largest per-user count of the evaluated and known sets */
+    int64_t seq_users;                 /* users with two or more training records */
+} cr__plan_data;
+
+static int cr__cmp_i64_desc(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The degrees, from one pass over each set (a temporary of n_users + n_items counts). */
+static cr_status cr__plan_degrees(const cr_dataset *ds, int batch, cr__plan_data *pd) {
+    int64_t U = ds->n_users, I = ds->n_items, e, k, *cu, *ci, *cv, *ct;
+    if (!(cu = (int64_t *)cr__calloc_array((size_t)(3 * U + I + 4), sizeof(int64_t), "the memory plan"))) return CR_ERR_NOMEM;
+    ci = cu + U + 1, cv = ci + I + 1, ct = cv + U + 1;
+    for (e = 0; e < ds->train.n; e++) cu[ds->train.user[e]]++, ci[ds->train.item[e]]++;
+    for (e = 0; e < ds->valid.n; e++) cv[ds->valid.user[e]]++;
+    for (e = 0; e < ds->test.n; e++) ct[ds->test.user[e]]++;
+    for (k = 0; k < U; k++) {
+        pd->max_user = CR__MAX(pd->max_user, cu[k]);
+        pd->seq_users += cu[k] >= 2;
+        pd->max_test = CR__MAX(pd->max_test, CR__MAX(cv[k], ct[k]));
+        pd->max_extra = CR__MAX(pd->max_extra, cv[k]);
+    }
+    qsort(cu, (size_t)U, sizeof *cu, cr__cmp_i64_desc);
+    qsort(ci, (size_t)I, sizeof *ci, cr__cmp_i64_desc);
+    pd->max_item = ci[0];
+    for (k = 0; k < batch && k < U; k++) pd->top_users += cu[k];
+    for (k = 0; k < batch && k < I; k++) pd->top_items += ci[k];
+    CR_FREE(cu);
+    return CR_OK;
+}
+
+static void cr__plan_add(cr_mem_plan *p, const char *what, int64_t bytes, int passing) {
+    if (bytes <= 0 || p->n == CR_MEM_LINES) return;
+    p->line[p->n].what = what;
+    p->line[p->n].bytes = bytes;
+    p->line[p->n++].passing = passing;
+}
+
+/* A model of cfg on the plan's sizes, with nothing allocated: the fields the memory and
+   workspace functions read (sizes, the parameter plan, the feature matrix shared with ds). */
+static cr_status cr__model_shell(cr_model *m, struct cr__seq *q, const cr_config *cfg, const cr_dataset *ds,
+                                 const cr__plan_data *pd) {
+    int64_t i;
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    m->ops = cr__ops_of((int)cfg->model);
+    m->n_users = ds->n_users;
+    m->n_items = ds->n_items;
+    m->n_nodes = (int64_t)m->n_users + m->n_items;
+    m->hist.nrows = m->n_users;
+    m->hist.ncols = m->n_items;
+    m->hist.nnz = pd->n_train;
+    if (cr__uses_features(cfg)) {
+        m->ifeat = ds->features.x; /* read only: the shell is never freed */
+        m->feats = ds->features.feats;
+        for (i = 0; m->ifeat.rowptr && i < m->ifeat.nrows; i++)
+            m->fmax = (int)CR__MAX((int64_t)m->fmax, m->ifeat.rowptr[i + 1] - m->ifeat.rowptr[i]);
+    }
+    m->ego_rows = m->ops->sequential ? (int64_t)m->n_items + 2 : m->n_nodes;
+    if (m->ops->sequential) {
+        memset(q, 0, sizeof *q);
+        q->T = cfg->max_len, q->H = cfg->hidden, q->d = cfg->dim, q->L = cfg->gru_layers;
+        m->seq = q;
+        m->n_examples = pd->seq_users;
+    } else {
+        m->g.n_edges = m->n_examples = pd->n_train;
+        m->g.adj.nrows = m->n_nodes;
+        m->g.adj.nnz = 2 * pd->n_train;
+        m->g.mask_cap = 2 * (pd->top_items + pd->top_users); /* RCL's lists, grown by doubling */
+    }
+    return m->ops->plan(m);
+}
+
+static int64_t cr__eval_plan(const cr_model *m, const cr_eval_opts *eo, int64_t n_test, int64_t n_extra, int64_t max_test,
+                             int64_t max_known, int full); /* section 10 */
+
+/* What building the model passes through: the history's CSR build, the graph's (fill
+   pointers, the locality order, the permutation) or the sequence model's item pairs. */
+static int64_t cr__build_plan(const cr_model *m, const cr__plan_data *pd) {
+    int64_t N = m->n_nodes, b = 8 * ((int64_t)m->n_users + 1) + 8 * pd->n_train;
+    if (!m->ops->sequential && m->cfg.layers)
+        b = CR__MAX(b, 9 * (N + 1) + 8 * (CR__MAX(pd->max_user, pd->max_item) + 1));
+    if (m->ops->sequential && m->cfg.lambda > 0 && (m->cfg.seq_aug & (CR_SEQAUG_INSERT | CR_SEQAUG_SUBSTITUTE)))
+        b = CR__MAX(b, 8 * (2 * pd->n_train + 1));
+    return b;
+}
+
+CR_API cr_status cr_memory_plan(cr_mem_plan *p, const cr_config *cfg_in, const cr_dataset *ds, const cr_fit_opts *opts) {
+    cr_config cfg = *cfg_in;
+    cr_fit_opts o;
+    cr__plan_data pd;
+    cr_model sh;
+    struct cr__seq q;
+    cr__arena a;
+    int seq, sel;
+    int64_t copies = 0, dsb, P, pass_eval, pass_model = 0;
+    cr_status st;
+    memset(p, 0, sizeof *p);
+    memset(&pd, 0, sizeof pd);
+    memset(&o, 0, sizeof o);
+    if (opts) o = *opts;
+    if ((st = cr_config_resolve(&cfg)) != CR_OK) return st;
+    seq = cr_model_is_sequential(cfg.model);
+    if ((st = cr__fit_resolve(&o, ds, seq)) != CR_OK) return st;
+    if (ds->n_users < 1 || ds->n_items < 2 || ds->train.n < 1)
+        return cr__fail(CR_ERR_EMPTY, "the training set is empty (%d users, %d items, %lld interactions)", ds->n_users, ds->n_items,
+                        (long long)ds->train.n);
+    if ((st = cr__plan_degrees(ds, cfg.batch, &pd)) != CR_OK) return st;
+    sel = o.select == CR_SELECT_VALID;
+    pd.n_train = ds->train.n, pd.n_valid = ds->valid.n, pd.n_test = ds->test.n;
+    if (sel && !ds->valid.n) { /* carved: the model trains on the rest; both parts are copies */
+        pd.n_valid = seq ? pd.seq_users : (int64_t)ceil(o.valid_ratio * (double)ds->train.n) + ds->n_users;
+        pd.n_valid = CR__MIN(pd.n_valid, ds->train.n);
+        pd.max_extra = seq ? 1 : (int64_t)ceil(o.valid_ratio * (double)pd.max_user) + 1;
+        copies += ds->train.n * CR__RECORD_BYTES;
+    }
+    if (o.train_noise > 0) copies += (int64_t)((1.0 + o.train_noise) * (double)ds->train.n) * 2 * CR__RECORD_BYTES;
+    if (o.cold_users > 0 || o.cold_items > 0) copies += (ds->train.n + ds->valid.n + ds->test.n) * 2 * CR__RECORD_BYTES;
+    if (o.refit) copies += (ds->train.n + pd.n_valid) * CR__RECORD_BYTES;
+    dsb = cr__records_bytes(&ds->train) + cr__records_bytes(&ds->valid) + cr__records_bytes(&ds->test) + cr__idmap_bytes(&ds->users) +
+          cr__idmap_bytes(&ds->items) + cr__csr_bytes(&ds->features.x) + cr__idmap_bytes(&ds->features.feats);
+    if ((st = cr__model_shell(&sh, &q, &cfg, ds, &pd)) != CR_OK) return st;
+    P = sh.n_param;
+    a.base = NULL;
+    a.used = 0;
+    cr__carve_ws(&sh, &a);
+    cr__plan_add(p, "the dataset, as loaded", dsb, 0);
+    cr__plan_add(p, "the fit's copies of the splits", copies, 0);
+    cr__plan_add(p, "the model's ids, history and item degrees", cr__idmap_plan(sh.n_users) + cr__idmap_plan(sh.n_items) +
+                     (sh.n_users + 1) * 8 + pd.n_train * 4 + (int64_t)sh.n_items * 4, 0);
+    cr__plan_add(p, "parameters, gradients, Adam's two moments", 4 * P * 4 + (P / CR__ADAM_CHUNK + 2) * 4, 0);
+    cr__plan_add(p, "the best epoch's parameters", o.select != CR_SELECT_LAST ? P * 4 : 0, 0);
+    cr__plan_add(p, "the model's own state (graph, tables, views)", sh.ops->memory(&sh, &pass_model), 0);
+    cr__plan_add(p, "the training workspace", (int64_t)a.used, 0);
+    cr__plan_add(p, "building the model", cr__build_plan(&sh, &pd), 1);
+    cr__plan_add(p, "the model's passing needs (views, pair sorts)", pass_model, 1);
+    pass_eval = CR__MAX(sel ? cr__eval_plan(&sh, &o.eval, pd.n_valid, 0, pd.max_extra, pd.max_user, 0) : 0,
+                        ds->test.n ? cr__eval_plan(&sh, &o.eval, ds->test.n, pd.n_valid, pd.max_test, pd.max_user + pd.max_extra,
+                                                   !o.eval.basic) : 0);
+    cr__plan_add(p, "an evaluation", pass_eval, 1);
+    {
+        int i;
+        int64_t pass = 0;
+        for (i = 0; i < p->n; i++)
+            if (p->line[i].passing) pass = CR__MAX(pass, p->line[i].bytes);
+            else p->held += p->line[i].bytes;
+        p->peak = p->held + pass;
+    }
+    return CR_OK;
+}
+
+/* bytes in a short human form: "812 B", "3.4 kB", "19.2 MB", "1.07 GB" (powers of 1000) */
+static void cr__fmt_bytes(char *buf, size_t n, int64_t b) {
+    if (b < 1000) snprintf(buf, n, "%lld B", (long long)b);
+    else if (b < 1000000) snprintf(buf, n, "%.1f kB", (double)b / 1e3);
+    else if (b < 1000000000) snprintf(buf, n, "%.1f MB", (double)b / 1e6);
+    else snprintf(buf, n, "%.2f GB", (double)b / 1e9);
+}
+
+/* Appends str to buf (n bytes, always terminated, NULL to measure); *len counts the whole text. */
+static void cr__append(char *buf, size_t n, size_t *len, const char *str) {
+    size_t k = strlen(str);
+    if (buf && n && *len < n - 1) {
+        size_t c = CR__MIN(k, n - 1 - *len);
+        memcpy(buf + *len, str, c);
+        buf[*len + c] = 0;
+    }
+    *len += k;
+}
+
+CR_API int cr_memory_plan_format(const cr_mem_plan *p, char *buf, size_t n) {
+    size_t len = 0;
+    int i;
+    char b[32], line[160];
+    if (buf && n) buf[0] = 0;
+    for (i = 0; i < p->n; i++) {
+        cr__fmt_bytes(b, sizeof b, p->line[i].bytes);
+        snprintf(line, sizeof line, "  %-48s %10s%s\n", p->line[i].what, b, p->line[i].passing ? "  (passing)" : "");
+        cr__append(buf, n, &len, line);
+    }
+    cr__fmt_bytes(b, sizeof b, p->held);
+    snprintf(line, sizeof line, "  %-48s %10s\n", "held while training", b);
+    cr__append(buf, n, &len, line);
+    cr__fmt_bytes(b, sizeof b, p->peak);
+    snprintf(line, sizeof line, "  %-48s %10s\n", "peak (held + the largest passing need)", b);
+    cr__append(buf, n, &len, line);
+    return (int)len;
+}
+
+CR_API int64_t cr_parse_bytes(const char *s) {
+    char *end;
+    double v, mul = 1;
+    if (!s || !*s) return 0;
+    v = strtod(s, &end);
+    if (end == s) return 0;
+    switch (*end) {
+    case 'k': case 'K': mul = 1e3, end++; break;
+    case 'm': case 'M': mul = 1e6, end++; break;
+    case 'g': case 'G': mul = 1e9, end++; break;
+    case 't': case 'T': mul = 1e12, end++; break;
+    default: break;
+    }
+    if (*end == 'B' || *end == 'b') end++;
+    if (*end || !(v > 0) || v * mul > 9.0e18) return 0;
+    return (int64_t)(v * mul);
+}
+
+/* ---- 9d. cr_tune: successive halving on validation ---- */
 
 #define CR__TUNE_MAXP 16 /* options per space */
 #define CR__TUNE_MAXV 16 /* values per list */
@@ -10734,7 +11073,7 @@ static cr_status cr__tune_value_ok(cr_model_kind k, const cr_config *base, const
         return cr__fail(CR_ERR_INVALID, "%s: option %s: value -1 is out of range (write 0 for off)", what, f->name);
     if (cr_config_resolve(&c) != CR_OK) {
         char msg[600];
-        snprintf(msg, sizeof msg, "%s", cr_last_error());
+        snprintf(msg, sizeof msg, "%.500s", cr_last_error());
         return cr__fail(CR_ERR_INVALID, "%s: option %s: value %s is out of range (%s)", what, f->name, txt, msg);
     }
     got = cr__cfg_num(&c, f);
@@ -11850,6 +12189,44 @@ static void cr__rank_block(const cr__rank *K, cr__rank_ws *w, int64_t e0, int nr
 
 /* Ranks every evaluated user against every item (the streamed ranking above), blocks of users
    spread over the threads. */
+/* The memory plan's evaluation of n_test records of at most max_test a user, with n_extra
+   known records (at most max_known a user, training included): what the call holds (the test
+   and known sets as CSR, the ranked lists and per-user results, the user vectors) plus the
+   largest of its steps (sequence models' history encoding, the packed item table with every
+   thread's ranking buffers, the sums, and with full the groups, beyond-accuracy and uniformity). */
+static int64_t cr__eval_plan(const cr_model *m, const cr_eval_opts *eo, int64_t n_test, int64_t n_extra, int64_t max_test,
+                             int64_t max_known, int full) {
+    int64_t U = m->n_users, I = m->n_items, d = m->cfg.dim, n = CR__MIN(U, n_test), nth = CR__MAX(cr__nthreads(), 1);
+    int64_t nk = 0, kmax, held, step, npan = CR__PAD(I, CR__SGEMM_NR) / CR__SGEMM_NR, S = CR__MIN(n, (int64_t)1000);
+    cr__rank K;
+    cr__rank_ws w;
+    cr__eval E;
+    if (n_test <= 0) return 0;
+    while (nk < CR_MAX_K && eo->ks[nk]) nk++;
+    kmax = nk ? eo->ks[nk - 1] : 20;
+    held = (U + 1) * 8 + n_test * 4 + (n_extra ? (U + 1) * 8 + n_extra * 4 : 0) + n * 4 + n * kmax * 4 +
+           n * (CR__R_PER_K * nk + CR__R_EXTRA) * 8 + (I + 1) * 5 + n * d * 4;
+    step = (U + 1) * 8 + 8 * CR__MAX(n_test, n_extra);                           /* a set's CSR build */
+    if (m->ops->sequential) { /* history encoding, with its input projection's GEMM scratch */
+        int64_t rows = cr__seq_encode_rows(m, n, 0) * (int64_t)m->seq->T;
+        step = CR__MAX(step, cr__seq_encode_bytes(m, n) + (int64_t)cr__sgemm_ws_floats((int)rows, 3 * m->seq->H, (int)d) * 4);
+    }
+    memset(&K, 0, sizeof K);
+    memset(&E, 0, sizeof E);
+    E.kmax = (int)kmax;
+    K.E = &E, K.d = (int)d;
+    K.R = (int)CR__MIN((int64_t)CR__NCE_R, CR__MAX((int64_t)CR__SGEMM_MR, CR__PAD((n + 4 * nth - 1) / (4 * nth), CR__SGEMM_MR)));
+    K.cap_ex = CR__MIN(K.R * max_known, m->hist.nnz + n_extra), K.cap_t = CR__MIN(K.R * max_test, n_test);
+    step = CR__MAX(step, nth * (int64_t)sizeof(cr__rank_ws) + npan * CR__SGEMM_NR * d * 4 + (int64_t)cr__rank_carve(&K, &w, NULL) * nth);
+    step = CR__MAX(step, (I + 1) * 16 + (eo->per_user ? (I + 1) * 8 : 0));
+    if (full) {
+        step = CR__MAX(step, (I + 1) * 4 + (U + 1) * 8 + (n + 1) * 8);                                    /* groups */
+        step = CR__MAX(step, (I + 1) * 33 + n * 24 + cr__csr_plan(I, m->hist.nnz, 0) + (I + 1) * 8); /* beyond-accuracy */
+        step = CR__MAX(step, S * d * 4 + S * S * 4 + (int64_t)cr__sgemm_ws_floats((int)S, (int)S, (int)d) * 4); /* uniformity */
+    }
+    return held + step;
+}
+
 static cr_status cr__eval_rank(cr__eval *E, const float *Ub) {
     const cr_model *m = E->m;
     int32_t I = m->n_items;

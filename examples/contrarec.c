@@ -373,7 +373,7 @@ typedef struct opts {
     cr_config cfg;
     cr_load_opts lo;
     cr_fit_opts fit;
-    int format_set, json, k, include_seen, no_auc, threads, profile;
+    int format_set, json, k, include_seen, no_auc, threads, profile, dry_run;
     int progress; /* --progress 1, --no-progress -1, else 0: the bar when stderr is a terminal */
     double split[3]; /* --split ratio:a,b,c (0: none) */
     uint64_t data_seed; /* --data-seed (0: the model's seed draws the split and the hold-outs) */
@@ -498,12 +498,16 @@ static void usage(void) {
         "           with the user's history included by default; both protocols are reported)\n"
         "           --tail-ratio 0.1 (RecBole's tail: that share of items, or items with at most that\n"
         "           many interactions if > 1) --cooccurrence (also co-occurrence diversity, serendipity)\n"
+        );
+    printf(
         "output:    --save FILE --export-npy DIR --json\n"
         "           --profile (measure this machine's GEMM rate and bandwidth, then print each epoch's\n"
         "           phases: seconds, GFLOP, GB, and the floor they give; with --json, <phase>_s/_gflop/_gb)\n"
         "           --progress | --no-progress (the bar on stderr: epoch of the cap, batches, last evaluation\n"
         "           and best, patience left; on when stderr is a terminal; as wide as COLUMNS or the terminal)\n"
         "           --report DIR (DIR/run.json, the item map DIR/map.svg and DIR/report.html)\n"
+        "memory:    --dry-run (print the run's memory plan, part by part, and stop before allocating it)\n"
+        "           --mem-limit SIZE (e.g. 8G, 512M: refuse a run whose planned peak is above it, with the plan)\n"
         "0 or omitted means the default of the chosen model.\n\n");
     printf(
         "tune:      successive halving on validation (the test set is not read until the winner is trained):\n"
@@ -763,6 +767,11 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--resume")) o->resume = need(argc, argv, &i);
         else if (!strcmp(a, "--json")) o->json = 1;
         else if (!strcmp(a, "--profile")) o->profile = 1;
+        else if (!strcmp(a, "--dry-run")) o->dry_run = 1;
+        else if (!strcmp(a, "--mem-limit")) {
+            const char *v = need(argc, argv, &i);
+            if (!(f->mem_limit = cr_parse_bytes(v))) die_usage("--mem-limit: '%s' is not a size such as 8G, 512M or 1048576%s", v, "");
+        }
         else if (!strcmp(a, "--progress")) o->progress = 1;
         else if (!strcmp(a, "--no-progress")) o->progress = -1;
         else if (!strcmp(a, "--maxlen")) c->max_len = (int)parse_int(a, need(argc, argv, &i), 2, 4096);
@@ -1147,7 +1156,7 @@ typedef struct train_ctx {
     const opts *o;
     const char *set; /* "valid" or "test": the selection set's name in the output */
     int header_done, saved_epoch;
-    char save_error[512]; /* a failed save stops training (cr_fit then frees what it holds) */
+    char save_error[2048]; /* a failed save stops training (cr_fit then frees what it holds) */
     cr_machine mc;        /* --profile: this machine's rates, measured before training */
 } train_ctx;
 
@@ -1293,6 +1302,17 @@ static void write_per_user(const char *path, const double *pu, const cr_metrics 
     if (out_commit(po) != 0) exit(1);
 }
 
+/* --dry-run: the memory plan on stdout (with --mem-limit, whether it fits), nothing trained */
+static int dry_run(const cr_config *c, const cr_dataset *ds, const cr_fit_opts *f) {
+    cr_mem_plan p;
+    char text[2048];
+    if (cr_memory_plan(&p, c, ds, f) != CR_OK) die("memory plan");
+    cr_memory_plan_format(&p, text, sizeof text);
+    printf("memory plan (%d thread%s):\n%s", cr_get_num_threads(), cr_get_num_threads() == 1 ? "" : "s", text);
+    if (f->mem_limit > 0) printf("  %-48s %7.1f MB: %s\n", "--mem-limit", (double)f->mem_limit / 1e6, p.peak <= f->mem_limit ? "fits" : "does not fit");
+    return f->mem_limit > 0 && p.peak > f->mem_limit ? 1 : 0;
+}
+
 static int cmd_train(opts *o) {
     int report_rc = 0;
     cr_dataset *ds;
@@ -1373,7 +1393,7 @@ static int cmd_train(opts *o) {
     f->on_epoch = on_epoch;
     f->on_batch = on_batch;
     f->user = &t;
-    if (o->profile) {
+    if (o->profile && !o->dry_run) {
         if (cr_machine_measure(&t.mc) != CR_OK) die("measuring the machine for --profile");
         fprintf(
             stderr,
@@ -1399,6 +1419,7 @@ static int cmd_train(opts *o) {
                 f->epochs ? "up to --epochs" : "until validation stops improving");
     else if (f->select == CR_SELECT_TEST)
         fprintf(stderr, "selection: ON THE TEST SET (--select test, as SELFRec and LightGCN's code do): the test metrics are optimistic\n");
+    if (o->dry_run) return dry_run(c, ds, f);
     if (o->per_user) pu = (double *)xmalloc(sizeof(double) * CR_PER_USER * (size_t)(ds->n_users > 0 ? ds->n_users : 1));
     if (o->per_user_cold)
         puc = (double *)xmalloc(sizeof(double) * CR_PER_USER * (size_t)(ds->n_users > 0 ? ds->n_users : 1));

@@ -40,6 +40,14 @@ static int have_bin(void) {
     return 0;
 }
 
+/* the stdout of the last run */
+static void read_out(char *out, size_t n) {
+    FILE *f = fopen("build/test-tmp/cli.out", "rb");
+    size_t got = f ? fread(out, 1, n - 1, f) : 0;
+    out[got] = 0;
+    if (f) fclose(f);
+}
+
 static char e_last[8192]; /* stderr of the last EXPECT */
 #define EXPECT(args, status, frag)                                                                 \
     do {                                                                                           \
@@ -524,6 +532,31 @@ TEST(output_paths_checked_before_training) {
     (void)e;
 }
 
+/* --dry-run prints the memory plan and trains nothing (no model saved); --mem-limit refuses a
+   run whose plan does not fit, with the plan, before training; a malformed size is a usage
+   error. */
+TEST(dry_run_prints_the_memory_plan) {
+    char out[4096];
+    if (!have_bin()) return;
+    remove("build/test-tmp/dry.crrc");
+    EXPECT("train --model sgl --epochs 1 --dry-run --save build/test-tmp/dry.crrc", 0, "config: model=sgl");
+    read_out(out, sizeof out);
+    CHECKF(strstr(out, "memory plan (") && strstr(out, "the training workspace") && strstr(out, "(passing)") &&
+               strstr(out, "peak (held + the largest passing need)") && !strstr(out, "selected epoch"),
+           "stdout: %s", out);
+    CHECK(!crt_have_file("build/test-tmp/dry.crrc"));
+    EXPECT("train --model sgl --epochs 1 --dry-run --mem-limit 1k", 1, "");
+    read_out(out, sizeof out);
+    CHECKF(strstr(out, "does not fit"), "stdout: %s", out);
+    EXPECT("train --model sgl --epochs 1 --mem-limit 1k", 1, "memory plan peaks at");
+    read_out(out, sizeof out);
+    CHECKF(strstr(e_last, "the training workspace") && !strstr(out, "selected epoch"), "stderr: %s\nstdout: %s", e_last, out);
+    EXPECT("train --model sgl --epochs 1 --mem-limit 1G", 0, "");
+    read_out(out, sizeof out);
+    CHECKF(strstr(out, "selected epoch 1"), "stdout: %s", out);
+    EXPECT("train --model sgl --mem-limit 12X", 2, "--mem-limit: '12X' is not a size");
+}
+
 /* 1 if path is a folder */
 static int is_folder(const char *path) {
     char cmd[600];
@@ -942,6 +975,7 @@ const crt_case crt_cli[] = {
     {"cli/train_selects_on_validation", train_selects_on_validation},
     {"cli/output_paths_checked_before_training", output_paths_checked_before_training},
     {"cli/output_folder_refused_and_kept", output_folder_refused_and_kept},
+    {"cli/dry_run_prints_the_memory_plan", dry_run_prints_the_memory_plan},
     {"cli/out_commit_never_replaces_a_folder", out_commit_never_replaces_a_folder},
     {"cli/long_run_log_reads_in_linear_time", long_run_log_reads_in_linear_time},
     {"cli/run_log_errors_name_file_and_line", run_log_errors_name_file_and_line},
