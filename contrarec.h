@@ -1351,11 +1351,13 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg, const cr_dataset *
    the splits, the model's ids and history, parameters with gradients and Adam's moments, the
    best epoch's copy, the model's own state such as the normalised graph and propagated tables,
    the training workspace) and the passing needs that come and go (building the graph, SGL's
-   views, the kernels' scratch, an evaluation), the largest of which adds to the peak. held:
-   what training holds from its first batch on; peak: held + the largest passing need. The
-   figures are upper bounds where the data decide (SGL's views keep every edge, a block of
-   ranked users has the most known items); the plan is for the calling thread count
-   (cr_set_num_threads). cr_model_memory_bytes of the built model is the plan's model lines. */
+   views, an evaluation), the largest of which adds to the peak. held: what training holds
+   from its first batch on; peak: held + the largest passing need. Where the data decide, the
+   part is an upper bound (SGL's views keep every edge, a block of ranked users has the most
+   known items, noise adds to the largest degrees); small scratch such as GEMM packing is left
+   out. The tests hold the peak within 10% of the bytes cr_fit takes at its peak, for every
+   model; the plan is for the calling thread count (cr_set_num_threads). A trained model's
+   cr_model_memory_bytes is what its plan's model lines counted, with SGL's views as built. */
 #define CR_MEM_LINES 16
 typedef struct cr_mem_line {
     const char *what;
@@ -4445,7 +4447,10 @@ static cr_status cr__select(cr_interactions *out, const cr_interactions *x, cons
     int64_t e, n = 0;
     memset(out, 0, sizeof *out);
     for (e = 0; e < x->n; e++) n += flag[e] == which;
-    if (cr__interactions_reserve(out, n) != CR_OK) return CR_ERR_NOMEM; /* exactly: the memory plan counts n records */
+    if (cr__interactions_reserve(out, n) != CR_OK) { /* exactly: the memory plan counts n records */
+        cr_interactions_free(out);
+        return CR_ERR_NOMEM;
+    }
     for (e = 0; e < x->n; e++)
         if (flag[e] == which && cr_interactions_push(out, x->user[e], x->item[e], x->rating[e], x->time[e]) != CR_OK) {
             cr_interactions_free(out);
@@ -6552,6 +6557,8 @@ struct cr_model {
     int64_t *perm;             /* epoch order of the examples */
     int32_t *bu, *bp, *bn;     /* the current batch */
     int ready;                 /* the inference state matches the parameters */
+    int shell;                 /* a memory plan's model (cr__model_shell): sizes only, nothing
+                                  allocated; the memory hooks count what training will take */
     cr__graph g;
     struct cr__seq *seq;
 };
@@ -6940,7 +6947,7 @@ static int64_t cr__pow2_from(int64_t lo, int64_t n) {
 }
 /* An id map of n ids as cr_idmap_add grows it: the raw ids doubling from 16, the hash table a
    power of two from 1024 kept at most half full. */
-static int64_t cr__idmap_plan(int64_t n) { return n ? cr__pow2_from(16, n) * 8 + cr__pow2_from(1024, 2 * n + 2) * 12 : 0; }
+static int64_t cr__idmap_plan(int64_t n) { return n ? cr__pow2_from(16, n) * 8 + cr__pow2_from(1024, 2 * n) * 12 : 0; }
 static int64_t cr__idmap_bytes(const cr_idmap *m) { return m->raw_cap * 8 + m->hcap * 12; }
 
 /* The item features' part of a model's state: the row-normalised matrix and its transpose, the
@@ -6952,6 +6959,9 @@ static int64_t cr__features_memory(const cr_model *m, int64_t *passing) {
     if (!cr__uses_features(&m->cfg)) return 0;
     b = cr__csr_plan(X->nrows, X->nnz, 1) + cr__csr_plan(X->ncols, X->nnz, 1) + cr__idmap_plan(X->ncols);
     if (m->cfg.item_repr != CR_REPR_ID) b += m->ego_rows * m->cfg.dim * 4;
+    if (!m->shell) /* training's part, once taken (cr__train_ws) */
+        return b + (m->fm_pool ? (X->nrows + 1) * 4 : 0) +
+               (m->fco ? (X->nrows + 1) * 8 + (m->fco_off[X->nrows] + 1) * 4 : 0);
     if (m->cfg.fm_w > 0) b += (X->nrows + 1) * 4;
     if (m->cfg.fm_w > 0 && m->cfg.fm_corr) {
         for (i = 0; i < X->nrows; i++) n = X->rowptr[i + 1] - X->rowptr[i], tot += n * n;
@@ -7023,7 +7033,8 @@ CR_API cr_status cr_model_create(cr_model **out, const cr_config *cfg_in, const 
 
 CR_API int64_t cr_model_memory_bytes(const cr_model *m) {
     int64_t b = 4 * m->n_param * (int64_t)sizeof(float) + (m->n_param / CR__ADAM_CHUNK + 2) * 4, pass = 0;
-    b += cr__idmap_bytes(&m->users) + cr__idmap_bytes(&m->items) + (m->hist.nrows + 1) * 8 + m->hist.nnz * 4 + (int64_t)m->n_items * 4;
+    b += cr__idmap_bytes(&m->users) + cr__idmap_bytes(&m->items) + (m->hist.nrows + 1) * 8 + m->hist.nnz * 4 +
+         (int64_t)m->n_items * 4;
     b += (int64_t)m->ws_bytes;
     return b + m->ops->memory(m, &pass);
 }
@@ -8243,9 +8254,13 @@ static cr_status cr__sgl_views(cr_model *m, int epoch) {
 static int64_t cr__sgl_memory(const cr_model *m, int64_t *passing) {
     int64_t N = m->n_nodes, E = m->g.n_edges, view = cr__csr_plan(N, 2 * E, 1);
     int ng = m->cfg.aug == CR_AUG_RW ? m->cfg.layers : 1;
+    int v, k;
     if (m->cfg.lambda <= 0) return cr__graph_memory(m, passing);
     *passing = CR__MAX(*passing, CR__MIN(cr__nthreads(), 2 * ng) * (view + 13 * (N + 1) + 4 * (E + 1)));
-    return cr__graph_memory(m, passing) + 2 * ng * view;
+    if (m->shell) return cr__graph_memory(m, passing) + 2 * ng * view;
+    for (view = 0, v = 0; v < 2; v++) /* a real model: the views it has built */
+        for (k = 0; k < CR__MAX_LAYERS; k++) view += cr__csr_bytes(&m->g.views[v][k]);
+    return cr__graph_memory(m, passing) + view;
 }
 
 static void cr__sgl_ws(cr_model *m, cr__arena *a) {
@@ -9198,7 +9213,9 @@ static void cr__seq_release(cr_model *m) {
 
 /* The training users, CoSeRec's correlated items (insert, substitute) and the item features. */
 static int64_t cr__seq_memory(const cr_model *m, int64_t *passing) {
-    int corr = m->cfg.lambda > 0 && (m->cfg.seq_aug & (CR_SEQAUG_INSERT | CR_SEQAUG_SUBSTITUTE));
+    int corr = m->shell ? m->cfg.model == CR_MODEL_CL4SREC && m->cfg.lambda > 0 &&
+                              (m->cfg.seq_aug & (CR_SEQAUG_INSERT | CR_SEQAUG_SUBSTITUTE))
+                        : m->seq && m->seq->corr;
     return ((int64_t)m->n_users + 1) * 4 + (corr ? (int64_t)m->n_items * 16 : 0) + cr__features_memory(m, passing);
 }
 
@@ -9522,10 +9539,12 @@ static void cr__seq_reg_loss(cr_model *m, int want_grad, double part[3]) {
 static int cr__seq_encode_rows(const cr_model *m, int64_t n, int one) {
     const struct cr__seq *q = m->seq;
     int64_t per_row = 2 * (int64_t)q->d + (int64_t)q->L * 9 * q->H + 3 * (int64_t)q->H;
-    int64_t B = CR__MAX(1, CR__MIN((int64_t)CR__MIN(m->cfg.batch, 256), ((int64_t)16 << 20) / ((int64_t)q->T * per_row)));
+    int64_t B =
+        CR__MAX(1, CR__MIN((int64_t)CR__MIN(m->cfg.batch, 256), ((int64_t)16 << 20) / ((int64_t)q->T * per_row)));
     return (int)CR__MAX(1, CR__MIN(one ? 1 : B, n));
 }
-static void cr__seq_encode_take(const cr_model *m, cr__arena *a, int B, cr__gru_acts *A, int32_t **buf, const int32_t ***vs, int **vl) {
+static void cr__seq_encode_take(const cr_model *m, cr__arena *a, int B, cr__gru_acts *A, int32_t **buf,
+                                const int32_t ***vs, int **vl) {
     const struct cr__seq *q = m->seq;
     cr__gru_acts_take(A, a, q->T, B, q->d, q->H, q->L, 0);
     *buf = cr__takei(a, (int64_t)B * q->T + 1);
@@ -9796,7 +9815,8 @@ static const cr__model_ops cr__models[] = {
      "lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      3, 0, 0, 0, 0, 0.2f, 0.1f, 0, 0.1f, 0, 0, CR__L2_FINAL_UPN,
      cr__graph_check, cr__graph_plan, cr__graph_setup, cr__sgl_ws, cr__sgl_views, cr__sgl_loss, NULL, NULL,
-     cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__sgl_memory, cr__graph_release},
+     cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__sgl_memory,
+     cr__graph_release},
     {CR_MODEL_SIMGCL, "simgcl", "SimGCL: two noise-perturbed passes, InfoNCE", 0, 1,
      "lambda=0.01..2 log, eps=0.01..0.5 log, lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      3, 0, 0, 0, 0, 0.2f, 0.5f, 0.1f, 0, 0, 1, CR__L2_FINAL_UP,
@@ -9844,7 +9864,8 @@ static const cr__model_ops cr__models[] = {
      "lambda=0.01..1 log, eps=0.01..0.5 log, tau=0.1..0.2, gamma=0,0.5,1,2, lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      2, 0, 1, 0, 0, 0.15f, 0.2f, 0.2f, 0, 0, 1, CR__L2_FINAL_UP,
      cr__rcl_check, cr__graph_plan, cr__rcl_setup, cr__rcl_ws, NULL, cr__rcl_loss, cr__rcl_batch_end, cr__rcl_running,
-     cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__rcl_memory, cr__rcl_release},
+     cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__rcl_memory,
+     cr__rcl_release},
 };
 
 #undef CR__GRAPH_SERVING
@@ -10169,7 +10190,8 @@ static cr_status cr__fit_resolve(cr_fit_opts *o, const cr_dataset *ds, int seq) 
     if (!o->backoff) o->backoff = 3;
     if ((unsigned)o->select > (unsigned)CR_SELECT_LAST) return cr__fail(CR_ERR_INVALID, "cr_fit: unknown selection set %d", (int)o->select);
     if ((unsigned)o->metric > (unsigned)CR_METRIC_PRECISION) return cr__fail(CR_ERR_INVALID, "cr_fit: unknown metric %d", (int)o->metric);
-    if (o->mem_limit < 0) return cr__fail(CR_ERR_INVALID, "cr_fit: mem_limit %lld is negative", (long long)o->mem_limit);
+    if (o->mem_limit < 0)
+        return cr__fail(CR_ERR_INVALID, "cr_fit: mem_limit %lld is negative", (long long)o->mem_limit);
     if (o->valid_ratio == 0) o->valid_ratio = 0.1;
     if (!(o->valid_ratio > 0 && o->valid_ratio < 1)) return cr__fail(CR_ERR_INVALID, "cr_fit: valid_ratio %g is outside (0, 1)", o->valid_ratio);
     if (o->select == CR_SELECT_LAST && !o->epochs) return cr__fail(CR_ERR_INVALID, "cr_fit: without model selection the number of epochs must be given");
@@ -10295,6 +10317,10 @@ static cr_status cr__concat(cr_interactions *out, const cr_interactions *a, cons
     src[0] = a;
     src[1] = b;
     memset(out, 0, sizeof *out);
+    if (cr__interactions_reserve(out, a->n + b->n) != CR_OK) { /* exactly, as the memory plan counts */
+        cr_interactions_free(out);
+        return CR_ERR_NOMEM;
+    }
     for (s = 0; s < 2; s++)
         for (e = 0; e < src[s]->n; e++)
             if (cr_interactions_push(out, src[s]->user[e], src[s]->item[e], src[s]->rating[e], src[s]->time[e]) != CR_OK) {
@@ -10759,18 +10785,20 @@ done:
 
 /* ---- 9c. the memory plan: what a cr_fit will hold, from sizes alone ---- */
 
-static int64_t cr__records_bytes(const cr_interactions *x) { return x->cap * (int64_t)(2 * sizeof(int32_t) + sizeof(float) + sizeof(double)); }
+static int64_t cr__records_bytes(const cr_interactions *x) {
+    return x->cap * (int64_t)(2 * sizeof(int32_t) + sizeof(float) + sizeof(double));
+}
 #define CR__RECORD_BYTES ((int64_t)(2 * sizeof(int32_t) + sizeof(float) + sizeof(double)))
 
 /* Per-user and per-item counts of the plan's data: the largest degrees bound what a block of
    ranked users, a view build or RCL's false-negative lists can take. */
 typedef struct cr__plan_data {
-    int64_t n_train, n_valid, n_test;  /* records the model trains on, validates and tests on */
-    int64_t n_eval_users;              /* users with a validation (or test) record, at most */
-    int64_t max_user, max_item;        /* largest training degrees */
-    int64_t top_items, top_users;      /* sum of the batch-size largest item (user) degrees */
-    int64_t max_test, max_extra;       /* largest per-user count of the evaluated and known sets */
-    int64_t seq_users;                 /* users with two or more training records */
+    int64_t n_train, n_valid, n_test; /* records the model trains on, validates and tests on */
+    int64_t n_eval_users; /* users with a validation (or test) record, at most */
+    int64_t max_user, max_item; /* largest training degrees */
+    int64_t top_items, top_users; /* sum of the batch-size largest item (user) degrees */
+    int64_t max_test, max_extra; /* largest per-user count of the evaluated and known sets */
+    int64_t seq_users; /* users with two or more training records */
 } cr__plan_data;
 
 static int cr__cmp_i64_desc(const void *a, const void *b) {
@@ -10781,8 +10809,23 @@ static int cr__cmp_i64_desc(const void *a, const void *b) {
 /* The degrees, from one pass over each set (a temporary of n_users + n_items counts). */
 static cr_status cr__plan_degrees(const cr_dataset *ds, int batch, cr__plan_data *pd) {
     int64_t U = ds->n_users, I = ds->n_items, e, k, *cu, *ci, *cv, *ct;
-    if (!(cu = (int64_t *)cr__calloc_array((size_t)(3 * U + I + 4), sizeof(int64_t), "the memory plan"))) return CR_ERR_NOMEM;
+    const cr_interactions *set[3];
+    int s;
+    if (!(cu = (int64_t *)cr__calloc_array((size_t)(3 * U + I + 4), sizeof(int64_t), "the memory plan")))
+        return CR_ERR_NOMEM;
     ci = cu + U + 1, cv = ci + I + 1, ct = cv + U + 1;
+    set[0] = &ds->train, set[1] = &ds->valid, set[2] = &ds->test;
+    for (s = 0; s < 3; s++) /* ids checked as the model's build checks them: a plan reads no wild index */
+        for (e = 0; e < set[s]->n; e++)
+            if (set[s]->user[e] < 0 || set[s]->user[e] >= U || set[s]->item[e] < 0 || set[s]->item[e] >= I) {
+                CR_FREE(cu);
+                return cr__fail(CR_ERR_INVALID,
+                                "%s record %lld has user %d / item %d outside the %lld users and %lld items",
+                                s == 0   ? "training"
+                                : s == 1 ? "validation"
+                                         : "test",
+                                (long long)e, set[s]->user[e], set[s]->item[e], (long long)U, (long long)I);
+            }
     for (e = 0; e < ds->train.n; e++) cu[ds->train.user[e]]++, ci[ds->train.item[e]]++;
     for (e = 0; e < ds->valid.n; e++) cv[ds->valid.user[e]]++;
     for (e = 0; e < ds->test.n; e++) ct[ds->test.user[e]]++;
@@ -10814,6 +10857,7 @@ static cr_status cr__model_shell(cr_model *m, struct cr__seq *q, const cr_config
                                  const cr__plan_data *pd) {
     int64_t i;
     memset(m, 0, sizeof *m);
+    m->shell = 1;
     m->cfg = *cfg;
     m->ops = cr__ops_of((int)cfg->model);
     m->n_users = ds->n_users;
@@ -10843,8 +10887,8 @@ static cr_status cr__model_shell(cr_model *m, struct cr__seq *q, const cr_config
     return m->ops->plan(m);
 }
 
-static int64_t cr__eval_plan(const cr_model *m, const cr_eval_opts *eo, int64_t n_test, int64_t n_extra, int64_t max_test,
-                             int64_t max_known, int full); /* section 10 */
+static int64_t cr__eval_plan(const cr_model *m, const cr_eval_opts *eo, int64_t n_test, int64_t n_extra,
+                             int64_t max_test, int64_t max_known, int full); /* section 10 */
 
 /* What building the model passes through: the history's CSR build, the graph's (fill
    pointers, the locality order, the permutation) or the sequence model's item pairs. */
@@ -10852,12 +10896,14 @@ static int64_t cr__build_plan(const cr_model *m, const cr__plan_data *pd) {
     int64_t N = m->n_nodes, b = 8 * ((int64_t)m->n_users + 1) + 8 * pd->n_train;
     if (!m->ops->sequential && m->cfg.layers)
         b = CR__MAX(b, 9 * (N + 1) + 8 * (CR__MAX(pd->max_user, pd->max_item) + 1));
-    if (m->ops->sequential && m->cfg.lambda > 0 && (m->cfg.seq_aug & (CR_SEQAUG_INSERT | CR_SEQAUG_SUBSTITUTE)))
+    if (m->cfg.model == CR_MODEL_CL4SREC && m->cfg.lambda > 0 &&
+        (m->cfg.seq_aug & (CR_SEQAUG_INSERT | CR_SEQAUG_SUBSTITUTE)))
         b = CR__MAX(b, 8 * (2 * pd->n_train + 1));
     return b;
 }
 
-CR_API cr_status cr_memory_plan(cr_mem_plan *p, const cr_config *cfg_in, const cr_dataset *ds, const cr_fit_opts *opts) {
+CR_API cr_status cr_memory_plan(cr_mem_plan *p, const cr_config *cfg_in, const cr_dataset *ds,
+                                const cr_fit_opts *opts) {
     cr_config cfg = *cfg_in;
     cr_fit_opts o;
     cr__plan_data pd;
@@ -10875,8 +10921,13 @@ CR_API cr_status cr_memory_plan(cr_mem_plan *p, const cr_config *cfg_in, const c
     seq = cr_model_is_sequential(cfg.model);
     if ((st = cr__fit_resolve(&o, ds, seq)) != CR_OK) return st;
     if (ds->n_users < 1 || ds->n_items < 2 || ds->train.n < 1)
-        return cr__fail(CR_ERR_EMPTY, "the training set is empty (%d users, %d items, %lld interactions)", ds->n_users, ds->n_items,
-                        (long long)ds->train.n);
+        return cr__fail(CR_ERR_EMPTY, "the training set is empty (%d users, %d items, %lld interactions)", ds->n_users,
+                        ds->n_items, (long long)ds->train.n);
+    if (cr__uses_features(&cfg) && (!ds->features.x.rowptr || ds->features.x.nrows != ds->n_items))
+        return cr__fail(
+            CR_ERR_INVALID,
+            "config %s: item_repr, attr_w and fm_w need item features (cr_dataset.features; the CLI's --item-features)",
+            cr_model_name(cfg.model));
     if ((st = cr__plan_degrees(ds, cfg.batch, &pd)) != CR_OK) return st;
     sel = o.select == CR_SELECT_VALID;
     pd.n_train = ds->train.n, pd.n_valid = ds->valid.n, pd.n_test = ds->test.n;
@@ -10889,8 +10940,19 @@ CR_API cr_status cr_memory_plan(cr_mem_plan *p, const cr_config *cfg_in, const c
     if (o.train_noise > 0) copies += (int64_t)((1.0 + o.train_noise) * (double)ds->train.n) * 2 * CR__RECORD_BYTES;
     if (o.cold_users > 0 || o.cold_items > 0) copies += (ds->train.n + ds->valid.n + ds->test.n) * 2 * CR__RECORD_BYTES;
     if (o.refit) copies += (ds->train.n + pd.n_valid) * CR__RECORD_BYTES;
-    dsb = cr__records_bytes(&ds->train) + cr__records_bytes(&ds->valid) + cr__records_bytes(&ds->test) + cr__idmap_bytes(&ds->users) +
-          cr__idmap_bytes(&ds->items) + cr__csr_bytes(&ds->features.x) + cr__idmap_bytes(&ds->features.feats);
+    if (o.cold_warm) copies += (ds->train.n + ds->valid.n) * CR__RECORD_BYTES;
+    /* what the model trains on, at most: the training records, with the added noise, or joined
+       by the validation records (refit, cold_warm); the largest degrees grow with the noise */
+    pd.n_train = CR__MAX((int64_t)ceil((1.0 + o.train_noise) * (double)ds->train.n),
+                         o.refit || o.cold_warm ? ds->train.n + (ds->valid.n ? ds->valid.n : 0) : 0);
+    if (o.train_noise > 0) {
+        double f = 1.0 + o.train_noise;
+        pd.max_user = (int64_t)ceil(f * (double)pd.max_user), pd.max_item = (int64_t)ceil(f * (double)pd.max_item);
+        pd.top_users = (int64_t)ceil(f * (double)pd.top_users), pd.top_items = (int64_t)ceil(f * (double)pd.top_items);
+    }
+    dsb = cr__records_bytes(&ds->train) + cr__records_bytes(&ds->valid) + cr__records_bytes(&ds->test) +
+          cr__idmap_bytes(&ds->users) + cr__idmap_bytes(&ds->items) + cr__csr_bytes(&ds->features.x) +
+          cr__idmap_bytes(&ds->features.feats);
     if ((st = cr__model_shell(&sh, &q, &cfg, ds, &pd)) != CR_OK) return st;
     P = sh.n_param;
     a.base = NULL;
@@ -10898,17 +10960,20 @@ CR_API cr_status cr_memory_plan(cr_mem_plan *p, const cr_config *cfg_in, const c
     cr__carve_ws(&sh, &a);
     cr__plan_add(p, "the dataset, as loaded", dsb, 0);
     cr__plan_add(p, "the fit's copies of the splits", copies, 0);
-    cr__plan_add(p, "the model's ids, history and item degrees", cr__idmap_plan(sh.n_users) + cr__idmap_plan(sh.n_items) +
-                     (sh.n_users + 1) * 8 + pd.n_train * 4 + (int64_t)sh.n_items * 4, 0);
+    cr__plan_add(p, "the model's ids, history, held-out records, degrees",
+                 cr__idmap_plan(sh.n_users) + cr__idmap_plan(sh.n_items) + (sh.n_users + 1) * 8 + pd.n_train * 4 +
+                     (pd.n_valid ? (sh.n_users + 1) * 8 + pd.n_valid * 4 : 0) + (int64_t)sh.n_items * 4,
+                 0);
     cr__plan_add(p, "parameters, gradients, Adam's two moments", 4 * P * 4 + (P / CR__ADAM_CHUNK + 2) * 4, 0);
     cr__plan_add(p, "the best epoch's parameters", o.select != CR_SELECT_LAST ? P * 4 : 0, 0);
     cr__plan_add(p, "the model's own state (graph, tables, views)", sh.ops->memory(&sh, &pass_model), 0);
     cr__plan_add(p, "the training workspace", (int64_t)a.used, 0);
     cr__plan_add(p, "building the model", cr__build_plan(&sh, &pd), 1);
     cr__plan_add(p, "the model's passing needs (views, pair sorts)", pass_model, 1);
-    pass_eval = CR__MAX(sel ? cr__eval_plan(&sh, &o.eval, pd.n_valid, 0, pd.max_extra, pd.max_user, 0) : 0,
-                        ds->test.n ? cr__eval_plan(&sh, &o.eval, ds->test.n, pd.n_valid, pd.max_test, pd.max_user + pd.max_extra,
-                                                   !o.eval.basic) : 0);
+    pass_eval = CR__MAX(sel ? cr__eval_plan(&sh, &o.eval, pd.n_valid, 0, pd.max_extra, pd.max_user, !o.eval.basic) : 0,
+                        ds->test.n ? cr__eval_plan(&sh, &o.eval, ds->test.n, pd.n_valid, pd.max_test,
+                                                   pd.max_user + pd.max_extra, !o.eval.basic)
+                                   : 0);
     cr__plan_add(p, "an evaluation", pass_eval, 1);
     {
         int i;
@@ -10966,10 +11031,14 @@ CR_API int64_t cr_parse_bytes(const char *s) {
     v = strtod(s, &end);
     if (end == s) return 0;
     switch (*end) {
-    case 'k': case 'K': mul = 1e3, end++; break;
-    case 'm': case 'M': mul = 1e6, end++; break;
-    case 'g': case 'G': mul = 1e9, end++; break;
-    case 't': case 'T': mul = 1e12, end++; break;
+    case 'k':
+    case 'K': mul = 1e3, end++; break;
+    case 'm':
+    case 'M': mul = 1e6, end++; break;
+    case 'g':
+    case 'G': mul = 1e9, end++; break;
+    case 't':
+    case 'T': mul = 1e12, end++; break;
     default: break;
     }
     if (*end == 'B' || *end == 'b') end++;
@@ -12187,15 +12256,13 @@ static void cr__rank_block(const cr__rank *K, cr__rank_ws *w, int64_t e0, int nr
     for (i = 0; i < nr; i++) cr__rank_finish(K, w, e0 + i, i);
 }
 
-/* Ranks every evaluated user against every item (the streamed ranking above), blocks of users
-   spread over the threads. */
 /* The memory plan's evaluation of n_test records of at most max_test a user, with n_extra
    known records (at most max_known a user, training included): what the call holds (the test
    and known sets as CSR, the ranked lists and per-user results, the user vectors) plus the
    largest of its steps (sequence models' history encoding, the packed item table with every
    thread's ranking buffers, the sums, and with full the groups, beyond-accuracy and uniformity). */
-static int64_t cr__eval_plan(const cr_model *m, const cr_eval_opts *eo, int64_t n_test, int64_t n_extra, int64_t max_test,
-                             int64_t max_known, int full) {
+static int64_t cr__eval_plan(const cr_model *m, const cr_eval_opts *eo, int64_t n_test, int64_t n_extra,
+                             int64_t max_test, int64_t max_known, int full) {
     int64_t U = m->n_users, I = m->n_items, d = m->cfg.dim, n = CR__MIN(U, n_test), nth = CR__MAX(cr__nthreads(), 1);
     int64_t nk = 0, kmax, held, step, npan = CR__PAD(I, CR__SGEMM_NR) / CR__SGEMM_NR, S = CR__MIN(n, (int64_t)1000);
     cr__rank K;
@@ -12206,27 +12273,34 @@ static int64_t cr__eval_plan(const cr_model *m, const cr_eval_opts *eo, int64_t 
     kmax = nk ? eo->ks[nk - 1] : 20;
     held = (U + 1) * 8 + n_test * 4 + (n_extra ? (U + 1) * 8 + n_extra * 4 : 0) + n * 4 + n * kmax * 4 +
            n * (CR__R_PER_K * nk + CR__R_EXTRA) * 8 + (I + 1) * 5 + n * d * 4;
-    step = (U + 1) * 8 + 8 * CR__MAX(n_test, n_extra);                           /* a set's CSR build */
+    step = (U + 1) * 8 + 8 * CR__MAX(n_test, n_extra); /* a set's CSR build */
     if (m->ops->sequential) { /* history encoding, with its input projection's GEMM scratch */
         int64_t rows = cr__seq_encode_rows(m, n, 0) * (int64_t)m->seq->T;
-        step = CR__MAX(step, cr__seq_encode_bytes(m, n) + (int64_t)cr__sgemm_ws_floats((int)rows, 3 * m->seq->H, (int)d) * 4);
+        step = CR__MAX(step,
+                       cr__seq_encode_bytes(m, n) + (int64_t)cr__sgemm_ws_floats((int)rows, 3 * m->seq->H, (int)d) * 4);
     }
     memset(&K, 0, sizeof K);
     memset(&E, 0, sizeof E);
     E.kmax = (int)kmax;
     K.E = &E, K.d = (int)d;
-    K.R = (int)CR__MIN((int64_t)CR__NCE_R, CR__MAX((int64_t)CR__SGEMM_MR, CR__PAD((n + 4 * nth - 1) / (4 * nth), CR__SGEMM_MR)));
+    K.R = (int)CR__MIN((int64_t)CR__NCE_R,
+                       CR__MAX((int64_t)CR__SGEMM_MR, CR__PAD((n + 4 * nth - 1) / (4 * nth), CR__SGEMM_MR)));
     K.cap_ex = CR__MIN(K.R * max_known, m->hist.nnz + n_extra), K.cap_t = CR__MIN(K.R * max_test, n_test);
-    step = CR__MAX(step, nth * (int64_t)sizeof(cr__rank_ws) + npan * CR__SGEMM_NR * d * 4 + (int64_t)cr__rank_carve(&K, &w, NULL) * nth);
+    step = CR__MAX(step, nth * (int64_t)sizeof(cr__rank_ws) + npan * CR__SGEMM_NR * d * 4 +
+                             (int64_t)cr__rank_carve(&K, &w, NULL) * nth);
     step = CR__MAX(step, (I + 1) * 16 + (eo->per_user ? (I + 1) * 8 : 0));
     if (full) {
-        step = CR__MAX(step, (I + 1) * 4 + (U + 1) * 8 + (n + 1) * 8);                                    /* groups */
-        step = CR__MAX(step, (I + 1) * 33 + n * 24 + cr__csr_plan(I, m->hist.nnz, 0) + (I + 1) * 8); /* beyond-accuracy */
-        step = CR__MAX(step, S * d * 4 + S * S * 4 + (int64_t)cr__sgemm_ws_floats((int)S, (int)S, (int)d) * 4); /* uniformity */
+        step = CR__MAX(step, (I + 1) * 4 + (U + 1) * 8 + (n + 1) * 8); /* groups */
+        step =
+            CR__MAX(step, (I + 1) * 33 + n * 24 + cr__csr_plan(I, m->hist.nnz, 0) + (I + 1) * 8); /* beyond-accuracy */
+        step = CR__MAX(step, S * d * 4 + S * S * 4 +
+                                 (int64_t)cr__sgemm_ws_floats((int)S, (int)S, (int)d) * 4); /* uniformity */
     }
     return held + step;
 }
 
+/* Ranks every evaluated user against every item (the streamed ranking above), blocks of users
+   spread over the threads. */
 static cr_status cr__eval_rank(cr__eval *E, const float *Ub) {
     const cr_model *m = E->m;
     int32_t I = m->n_items;

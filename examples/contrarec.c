@@ -767,10 +767,13 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--resume")) o->resume = need(argc, argv, &i);
         else if (!strcmp(a, "--json")) o->json = 1;
         else if (!strcmp(a, "--profile")) o->profile = 1;
-        else if (!strcmp(a, "--dry-run")) o->dry_run = 1;
-        else if (!strcmp(a, "--mem-limit")) {
-            const char *v = need(argc, argv, &i);
-            if (!(f->mem_limit = cr_parse_bytes(v))) die_usage("--mem-limit: '%s' is not a size such as 8G, 512M or 1048576%s", v, "");
+        else if (!strcmp(a, "--dry-run") || !strcmp(a, "--mem-limit")) {
+            /* a run's plan: tune's trials are many runs, eval and recommend train none */
+            const char *v;
+            if (strcmp(o->cmd, "train")) die_usage("%s is an option of train, not of %s", a, o->cmd);
+            if (!strcmp(a, "--dry-run")) o->dry_run = 1;
+            else if (!(f->mem_limit = cr_parse_bytes(v = need(argc, argv, &i))))
+                die_usage("--mem-limit: '%s' is not a size such as 8G, 512M or 1048576%s", v, "");
         }
         else if (!strcmp(a, "--progress")) o->progress = 1;
         else if (!strcmp(a, "--no-progress")) o->progress = -1;
@@ -1309,8 +1312,13 @@ static int dry_run(const cr_config *c, const cr_dataset *ds, const cr_fit_opts *
     if (cr_memory_plan(&p, c, ds, f) != CR_OK) die("memory plan");
     cr_memory_plan_format(&p, text, sizeof text);
     printf("memory plan (%d thread%s):\n%s", cr_get_num_threads(), cr_get_num_threads() == 1 ? "" : "s", text);
-    if (f->mem_limit > 0) printf("  %-48s %7.1f MB: %s\n", "--mem-limit", (double)f->mem_limit / 1e6, p.peak <= f->mem_limit ? "fits" : "does not fit");
-    return f->mem_limit > 0 && p.peak > f->mem_limit ? 1 : 0;
+    if (f->mem_limit <= 0) return 0;
+    printf("  %-48s %7.1f MB: %s\n", "--mem-limit", (double)f->mem_limit / 1e6,
+           p.peak <= f->mem_limit ? "fits" : "does not fit");
+    if (p.peak <= f->mem_limit) return 0;
+    fprintf(stderr, "contrarec: the planned peak, %.1f MB, is above --mem-limit (%.1f MB)\n", (double)p.peak / 1e6,
+            (double)f->mem_limit / 1e6);
+    return 1;
 }
 
 static int cmd_train(opts *o) {

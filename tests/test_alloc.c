@@ -139,7 +139,7 @@ TEST(alloc_failures_sequence) {
    it holds, the planned peak within 10% of the most bytes held at once (the dataset included)
    by a cr_fit of one epoch that selects on a carved validation split and reads the test set
    with every metric. Data of 3,000 users: big enough for the tables to outweigh fixed costs. */
-static void plan_vs_fit(const char *what, const cr_config *c, const cr_dataset *ds, double *worst) {
+static void plan_vs_fit(const char *what, const cr_config *c, const cr_dataset *ds, int protocol, double *worst) {
     cr_mem_plan p;
     cr_fit_opts fo;
     cr_fit_result r;
@@ -147,6 +147,10 @@ static void plan_vs_fit(const char *what, const cr_config *c, const cr_dataset *
     double ratio;
     memset(&fo, 0, sizeof fo);
     fo.epochs = 1;
+    if (protocol == 1) fo.train_noise = 0.3;
+    if (protocol == 2) fo.refit = 1;
+    if (protocol == 3) fo.cold_users = 0.1, fo.cold_warm = 1;
+    if (protocol == 4) fo.select = CR_SELECT_LAST;
     CHECK_OK(cr_memory_plan(&p, c, ds, &fo));
     t_peak = t_bytes;
     CHECK_OK(cr_fit(&m, c, ds, &fo, &r));
@@ -170,25 +174,30 @@ static cr_dataset plan_data(int seq) {
 }
 
 TEST(memory_plan_matches_what_fit_takes) {
-    static const struct { const char *what; cr_model_kind kind; int neg, aug, precision, feats; } runs[] = {
-        {"mf", CR_MODEL_MF, 0, 0, 0, 0},
-        {"lightgcn", CR_MODEL_LIGHTGCN, 0, 0, 0, 0},
-        {"lightgcn dns", CR_MODEL_LIGHTGCN, CR_NEG_DNS, 0, 0, 0},
-        {"lightgcn mixgcf", CR_MODEL_LIGHTGCN, CR_NEG_MIXGCF, 0, 0, 0},
-        {"lightgcn bf16", CR_MODEL_LIGHTGCN, 0, 0, CR_PRECISION_BF16, 0},
-        {"lightgcn features", CR_MODEL_LIGHTGCN, 0, 0, 0, 1},
-        {"sgl ed", CR_MODEL_SGL, 0, 0, 0, 0},
-        {"sgl rw", CR_MODEL_SGL, 0, CR_AUG_RW, 0, 0},
-        {"sgl subgraph", CR_MODEL_SGL, 0, CR_AUG_SUBGRAPH, 0, 0},
-        {"simgcl", CR_MODEL_SIMGCL, 0, 0, 0, 0},
-        {"xsimgcl", CR_MODEL_XSIMGCL, 0, 0, 0, 0},
-        {"ncl", CR_MODEL_NCL, 0, 0, 0, 0},
-        {"recdcl", CR_MODEL_RECDCL, 0, 0, 0, 0},
-        {"rcl", CR_MODEL_RCL, 0, 0, 0, 0},
-        {"gru4rec", CR_MODEL_GRU4REC, 0, 0, 0, 0},
-        {"gru4rec sampled", CR_MODEL_GRU4REC, 1, 0, 0, 0},
-        {"cl4srec", CR_MODEL_CL4SREC, 0, 0, 0, 0},
-        {"cl4srec insert", CR_MODEL_CL4SREC, 0, 1, 0, 0}};
+    static const struct { const char *what; cr_model_kind kind; int neg, aug, precision, feats, protocol; } runs[] = {
+        {"mf", CR_MODEL_MF, 0, 0, 0, 0, 0},
+        {"lightgcn noise 0.3", CR_MODEL_LIGHTGCN, 0, 0, 0, 0, 1},
+        {"sgl noise 0.3", CR_MODEL_SGL, 0, 0, 0, 0, 1},
+        {"lightgcn refit", CR_MODEL_LIGHTGCN, 0, 0, 0, 0, 2},
+        {"lightgcn cold warm", CR_MODEL_LIGHTGCN, 0, 0, 0, 0, 3},
+        {"xsimgcl select last", CR_MODEL_XSIMGCL, 0, 0, 0, 0, 4},
+        {"lightgcn", CR_MODEL_LIGHTGCN, 0, 0, 0, 0, 0},
+        {"lightgcn dns", CR_MODEL_LIGHTGCN, CR_NEG_DNS, 0, 0, 0, 0},
+        {"lightgcn mixgcf", CR_MODEL_LIGHTGCN, CR_NEG_MIXGCF, 0, 0, 0, 0},
+        {"lightgcn bf16", CR_MODEL_LIGHTGCN, 0, 0, CR_PRECISION_BF16, 0, 0},
+        {"lightgcn features", CR_MODEL_LIGHTGCN, 0, 0, 0, 1, 0},
+        {"sgl ed", CR_MODEL_SGL, 0, 0, 0, 0, 0},
+        {"sgl rw", CR_MODEL_SGL, 0, CR_AUG_RW, 0, 0, 0},
+        {"sgl subgraph", CR_MODEL_SGL, 0, CR_AUG_SUBGRAPH, 0, 0, 0},
+        {"simgcl", CR_MODEL_SIMGCL, 0, 0, 0, 0, 0},
+        {"xsimgcl", CR_MODEL_XSIMGCL, 0, 0, 0, 0, 0},
+        {"ncl", CR_MODEL_NCL, 0, 0, 0, 0, 0},
+        {"recdcl", CR_MODEL_RECDCL, 0, 0, 0, 0, 0},
+        {"rcl", CR_MODEL_RCL, 0, 0, 0, 0, 0},
+        {"gru4rec", CR_MODEL_GRU4REC, 0, 0, 0, 0, 0},
+        {"gru4rec sampled", CR_MODEL_GRU4REC, 1, 0, 0, 0, 0},
+        {"cl4srec", CR_MODEL_CL4SREC, 0, 0, 0, 0, 0},
+        {"cl4srec insert", CR_MODEL_CL4SREC, 0, 1, 0, 0, 0}};
     cr_dataset ds;
     double worst = 1;
     size_t k;
@@ -224,7 +233,7 @@ TEST(memory_plan_matches_what_fit_takes) {
             c.fm_w = 0.1f;
             c.fm_corr = 1;
         }
-        plan_vs_fit(runs[k].what, &c, &ds, &worst);
+        plan_vs_fit(runs[k].what, &c, &ds, runs[k].protocol, &worst);
     }
     printf("(worst planned/held %.3f) ", worst);
     cr_dataset_free(&ds);

@@ -545,7 +545,7 @@ TEST(dry_run_prints_the_memory_plan) {
                strstr(out, "peak (held + the largest passing need)") && !strstr(out, "selected epoch"),
            "stdout: %s", out);
     CHECK(!crt_have_file("build/test-tmp/dry.crrc"));
-    EXPECT("train --model sgl --epochs 1 --dry-run --mem-limit 1k", 1, "");
+    EXPECT("train --model sgl --epochs 1 --dry-run --mem-limit 1k", 1, "is above --mem-limit");
     read_out(out, sizeof out);
     CHECKF(strstr(out, "does not fit"), "stdout: %s", out);
     EXPECT("train --model sgl --epochs 1 --mem-limit 1k", 1, "memory plan peaks at");
@@ -555,6 +555,7 @@ TEST(dry_run_prints_the_memory_plan) {
     read_out(out, sizeof out);
     CHECKF(strstr(out, "selected epoch 1"), "stdout: %s", out);
     EXPECT("train --model sgl --mem-limit 12X", 2, "--mem-limit: '12X' is not a size");
+    EXPECT("tune --model sgl --dry-run", 2, "--dry-run is an option of train, not of tune");
 }
 
 /* 1 if path is a folder */
