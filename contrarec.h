@@ -211,7 +211,10 @@
          computes the batch's loss parts and, with want_grad, accumulates the manual backward
          pass into m->grad (the forward and backward side by side), a `workspace` function
          that takes its training buffers from the arena by name (cr__takef), and whatever it
-         does not share: `plan` (its parameter tensors), `setup`, `epoch_begin`, `check`.
+         does not share: `plan` (its parameter tensors), `setup`, `epoch_begin`, `check`, and
+         `memory` (what setup and training allocate outside the workspace, in bytes, from its
+         sizes and options alone: the memory plan calls it on a model that has nothing, and the
+         test alloc/memory_plan_matches_what_fit_takes holds it to what the model takes).
          Graph models reuse cr__graph_plan/setup/prepare/..., the encoder cr__graph_encode and
          its backward, cr__graph_bpr and cr__graph_infonce; sequence models the GRU encoder.
          Read item embeddings from the ego table m->E0 and add their gradient into m->dE0
@@ -10960,7 +10963,7 @@ CR_API cr_status cr_memory_plan(cr_mem_plan *p, const cr_config *cfg_in, const c
     cr__carve_ws(&sh, &a);
     cr__plan_add(p, "the dataset, as loaded", dsb, 0);
     cr__plan_add(p, "the fit's copies of the splits", copies, 0);
-    cr__plan_add(p, "the model's ids, history, held-out records, degrees",
+    cr__plan_add(p, "the model's ids, history and held-out records",
                  cr__idmap_plan(sh.n_users) + cr__idmap_plan(sh.n_items) + (sh.n_users + 1) * 8 + pd.n_train * 4 +
                      (pd.n_valid ? (sh.n_users + 1) * 8 + pd.n_valid * 4 : 0) + (int64_t)sh.n_items * 4,
                  0);

@@ -90,7 +90,8 @@
 # last commit of the code (with "+dirty" when the header or the program differ from it), the command, the
 # machine, the threads, and the seconds it took. A complete log is reused only when its commit
 # is the current one (QUALITY_REUSE=any reuses it whatever made it; the summary then names
-# that commit); a training state left by another commit is discarded. CR_BIN=path runs another
+# that commit); a training state left by another commit is discarded (QUALITY_REUSE=any
+# continues it, for code that trains the same bits: the .meta file then adds resumed_by=). CR_BIN=path runs another
 # build of the program. QUALITY_MINUTES=M stops the section's runs after M minutes, their states
 # kept for the next call (installments). Every section that trained something appends its wall
 # time to OUT/sections.tsv.
@@ -278,7 +279,8 @@ run() { # name, args...: one training run in the background (at most JOBS at onc
     cmd="$BIN train $* --no-auc --json"
     RUNS+=("$name")
     if [ -z "${FORCE:-}" ] && reusable "$name" "$cmd"; then return; fi
-    if [ -n "${FORCE:-}" ] || [ "$(meta "$name" commit)" != "$COMMIT" ] || [ "$(meta "$name" command)" != "$cmd" ]; then
+    if [ -n "${FORCE:-}" ] || [ "$(meta "$name" command)" != "$cmd" ] ||
+        { [ "$(meta "$name" commit)" != "$COMMIT" ] && [ "${QUALITY_REUSE:-}" != any ]; }; then
         rm -f "$OUT/$name.state"
     fi
     [ -e "$OUT/$name.state" ] && app=1
@@ -290,6 +292,8 @@ run() { # name, args...: one training run in the background (at most JOBS at onc
             "$OMP_NUM_THREADS" "$(date -u +%FT%TZ)" > "$OUT/$name.meta"
     else
         printf 'resumed=%s\n' "$(date -u +%FT%TZ)" >> "$OUT/$name.meta"
+        # QUALITY_REUSE=any continues another commit's state: the log names both
+        if [ "$(meta "$name" commit)" != "$COMMIT" ]; then printf 'resumed_by=%s\n' "$COMMIT" >> "$OUT/$name.meta"; fi
     fi
     EXECUTED=$((EXECUTED + 1))
     ( t0=$(date +%s) rc=0

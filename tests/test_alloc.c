@@ -138,7 +138,7 @@ TEST(alloc_failures_sequence) {
 /* The memory plan against what cr_fit takes: for every model and the options that change what
    it holds, the planned peak within 10% of the most bytes held at once (the dataset included)
    by a cr_fit of one epoch that selects on a carved validation split and reads the test set
-   with every metric. Data of 3,000 users: big enough for the tables to outweigh fixed costs. */
+   with every metric. Data of 1,500 users: big enough for the tables to outweigh fixed costs. */
 static void plan_vs_fit(const char *what, const cr_config *c, const cr_dataset *ds, int protocol, double *worst) {
     cr_mem_plan p;
     cr_fit_opts fo;
@@ -166,8 +166,8 @@ static cr_dataset plan_data(int seq) {
     cr_dataset ds;
     cr_synth_opts so;
     memset(&so, 0, sizeof so);
-    so.n_users = 3000;
-    so.n_items = 2000;
+    so.n_users = 1500;
+    so.n_items = 1000;
     so.mean_len = 20;
     if (cr_dataset_synthetic(&ds, &so, seq, 0.2) != CR_OK) memset(&ds, 0, sizeof ds);
     return ds;
@@ -206,7 +206,7 @@ TEST(memory_plan_matches_what_fit_takes) {
     int32_t i;
     int seq = 0;
     ds = plan_data(0); /* one dataset at a time: the bytes held are the run's and its data's */
-    CHECK(ds.n_users == 3000);
+    CHECK(ds.n_users == 1500);
     for (i = 0; i < ds.n_items; i++) /* two features an item, one of them shared by 7 items */
         w += sprintf(w, "%lld %d %d\n", (long long)ds.items.raw[i], i % 7, 7 + i % 300);
     CHECK_OK(cr_load_item_features(&ds.features, &ds.items, crt_write("plan_feats.txt", feats, -1)));
@@ -215,7 +215,7 @@ TEST(memory_plan_matches_what_fit_takes) {
         if (cr_model_is_sequential(runs[k].kind) != seq) {
             cr_dataset_free(&ds);
             ds = plan_data(seq = 1);
-            CHECK(ds.n_users == 3000);
+            CHECK(ds.n_users == 1500);
         }
         memset(&c, 0, sizeof c);
         c.model = runs[k].kind;
@@ -254,7 +254,7 @@ TEST(memory_limit_refuses_before_any_work) {
     memset(&fo, 0, sizeof fo);
     c.model = CR_MODEL_XSIMGCL;
     fo.epochs = 1;
-    CHECK(ds.n_users == 3000);
+    CHECK(ds.n_users == 1500);
     CHECK_OK(cr_memory_plan(&p, &c, &ds, &fo));
     CHECK(cr_memory_plan_format(&p, text, sizeof text) < (int)sizeof text && strstr(text, "the training workspace") && strstr(text, "peak"));
     n = (int)strlen(text);
