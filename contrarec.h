@@ -7636,7 +7636,7 @@ static void cr__graph_bpr_mixgcf(cr_model *m, const cr__batch *b, float *const *
                                  int want_grad, double part[3]) {
     const cr_config *c = &m->cfg;
     cr__graph *g = &m->g;
-    int B = b->n, d = c->dim, K = c->layers, first = m->ops->first_layer, M = b->n_cand, i, l, nl = K + 1;
+    int B = b->n, d = c->dim, K = c->layers, first = m->ops->first_layer, M = b->n_cand, i, nl = K + 1;
     int64_t Uo = m->n_users;
     float *gu = g->rows, *gp = gu + (int64_t)B * d, *gn = gp + (int64_t)B * d;
     float *du = g->drows, *dp = du + (int64_t)B * d, *dn = dp + (int64_t)B * d, pool = 1.0f / (float)(K + 1 - first);
@@ -7646,7 +7646,7 @@ static void cr__graph_bpr_mixgcf(cr_model *m, const cr__batch *b, float *const *
         const int32_t *cand = b->cand + (int64_t)i * M;
         const float *s = F + (int64_t)b->users[i] * d;
         float *n = gn + (int64_t)i * d;
-        int k, j;
+        int k, j, l; /* the row's own: a layer counter shared by the threads raced (rows left unmixed) */
         memset(n, 0, (size_t)d * sizeof(float));
         for (l = 0; l < nl; l++) {
             float a = cr_rng_float(&r), best = -INFINITY;
@@ -7687,12 +7687,14 @@ static void cr__graph_bpr_mixgcf(cr_model *m, const cr__batch *b, float *const *
     cr__scatter_add_rows(dF, du, b->users, B, d, 0);
     cr__scatter_add_rows(dF, dp, b->pos, B, d, Uo);
     /* forward: n = pool * sum_l (a_l L_l[p] + (1 - a_l) L_l[j_l]) */
-    for (i = 0; i < B; i++)
+    for (i = 0; i < B; i++) {
+        int l;
         for (l = first; l < nl; l++) {
             float a = g->mix_a[(int64_t)i * nl + l];
             cr_vaxpy(dL[l] + (Uo + b->pos[i]) * d, pool * a, dn + (int64_t)i * d, d);
             cr_vaxpy(dL[l] + (Uo + g->mix_j[(int64_t)i * nl + l]) * d, pool * (1.0f - a), dn + (int64_t)i * d, d);
         }
+    }
 }
 
 /* The BPR part of every BPR-trained graph model, with the configured negatives. L and dL are

@@ -802,6 +802,10 @@ static const golden goldens[] = {
      0xbf85cf9987940d5aULL, 1},
     {"rcl_adv_prev_gamma1", CR_MODEL_RCL, 11, 0x1.9bef9c173579fp+0, 0x1.02b4cf23fc7d3p-2, 0x1.2532e153f1c0ep-3,
      0x8dd6b78a12f470e8ULL, 1},
+    {"lightgcn_mixgcf", CR_MODEL_LIGHTGCN, 13, 0x1.63aad93b861c5p-1, 0x1.a9342cdc676p-4, 0x1.9d145840a7649p-5,
+     0x23f25d691c59812dULL, 0},
+    {"lightgcn_dns", CR_MODEL_LIGHTGCN, 14, 0x1.63c533b4a1d99p-1, 0x1.e4b5a7836df96p-4, 0x1.01547d58b75efp-4,
+     0xf2b6bcabd78c580bULL, 0},
 };
 
 static void golden_config(cr_config *c, const golden *g) {
@@ -823,6 +827,8 @@ static void golden_config(cr_config *c, const golden *g) {
     case 8: c->seq_aug = CR_SEQAUG_INSERT | CR_SEQAUG_SUBSTITUTE; c->proj_head = -1; break;
     case 10: c->warmup = 1; c->clusters = 4; break; /* the prototype contrast from epoch 2 */
     case 11: c->adv = CR_ADV_PREV; c->gamma = 1; break;
+    case 13: c->neg = CR_NEG_MIXGCF; break; /* its rows mixed in parallel (a shared counter once raced) */
+    case 14: c->neg = CR_NEG_DNS; break;
     }
 }
 
