@@ -9556,7 +9556,7 @@ static void cr__seq_encode_take(const cr_model *m, cr__arena *a, int B, cr__gru_
     *vs = (const int32_t **)cr__take(a, B, sizeof(**vs));
     *vl = (int *)cr__take(a, B, sizeof(int));
 }
-static int64_t cr__seq_encode_bytes(const cr_model *m, int64_t n) {
+static size_t cr__seq_encode_bytes(const cr_model *m, int B) { /* the sizing pass of the take above */
     cr__gru_acts A;
     cr__arena a;
     int32_t *buf;
@@ -9564,8 +9564,8 @@ static int64_t cr__seq_encode_bytes(const cr_model *m, int64_t n) {
     int *vl;
     a.base = NULL;
     a.used = 0;
-    cr__seq_encode_take(m, &a, cr__seq_encode_rows(m, n, 0), &A, &buf, &vs, &vl);
-    return (int64_t)a.used;
+    cr__seq_encode_take(m, &a, B, &A, &buf, &vs, &vl);
+    return a.used;
 }
 
 /* Inference encodings of n users' histories (plus extra's rows appended, if given): the
@@ -9580,10 +9580,8 @@ static cr_status cr__seq_encode(const cr_model *m, const int32_t *users, int n, 
     int32_t *buf;
     const int32_t **vs;
     int *vl;
-    a.base = NULL;
-    a.used = 0;
-    cr__seq_encode_take(m, &a, B, &A, &buf, &vs, &vl);
-    if (!(a.base = (unsigned char *)cr__malloc_aligned(a.used))) return cr__nomem("history encoding", a.used);
+    size_t bytes = cr__seq_encode_bytes(m, B);
+    if (!(a.base = (unsigned char *)cr__malloc_aligned(bytes))) return cr__nomem("history encoding", bytes);
     a.used = 0;
     cr__seq_encode_take(m, &a, B, &A, &buf, &vs, &vl);
     for (b0 = 0; b0 < n; b0 += B) {
@@ -12261,6 +12259,12 @@ static void cr__rank_block(const cr__rank *K, cr__rank_ws *w, int64_t e0, int nr
     for (i = 0; i < nr; i++) cr__rank_finish(K, w, e0 + i, i);
 }
 
+/* Users ranked per block: up to CR__NCE_R, at least 4 blocks per thread when there are users enough. */
+static int cr__rank_rows(int64_t n, int64_t nth) {
+    int64_t per = CR__PAD((n + 4 * nth - 1) / (4 * nth), CR__SGEMM_MR);
+    return (int)CR__MIN((int64_t)CR__NCE_R, CR__MAX((int64_t)CR__SGEMM_MR, per));
+}
+
 /* The memory plan's evaluation of n_test records of at most max_test a user, with n_extra
    known records (at most max_known a user, training included): what the call holds (the test
    and known sets as CSR, the ranked lists and per-user results, the user vectors) plus the
@@ -12280,16 +12284,15 @@ static int64_t cr__eval_plan(const cr_model *m, const cr_eval_opts *eo, int64_t 
            n * (CR__R_PER_K * nk + CR__R_EXTRA) * 8 + (I + 1) * 5 + n * d * 4;
     step = (U + 1) * 8 + 8 * CR__MAX(n_test, n_extra); /* a set's CSR build */
     if (m->ops->sequential) { /* history encoding, with its input projection's GEMM scratch */
-        int64_t rows = cr__seq_encode_rows(m, n, 0) * (int64_t)m->seq->T;
-        step = CR__MAX(step,
-                       cr__seq_encode_bytes(m, n) + (int64_t)cr__sgemm_ws_floats((int)rows, 3 * m->seq->H, (int)d) * 4);
+        int B = cr__seq_encode_rows(m, n, 0);
+        step = CR__MAX(step, (int64_t)cr__seq_encode_bytes(m, B) +
+                                 (int64_t)cr__sgemm_ws_floats(B * m->seq->T, 3 * m->seq->H, (int)d) * 4);
     }
     memset(&K, 0, sizeof K);
     memset(&E, 0, sizeof E);
     E.kmax = (int)kmax;
     K.E = &E, K.d = (int)d;
-    K.R = (int)CR__MIN((int64_t)CR__NCE_R,
-                       CR__MAX((int64_t)CR__SGEMM_MR, CR__PAD((n + 4 * nth - 1) / (4 * nth), CR__SGEMM_MR)));
+    K.R = cr__rank_rows(n, nth);
     K.cap_ex = CR__MIN(K.R * max_known, m->hist.nnz + n_extra), K.cap_t = CR__MIN(K.R * max_test, n_test);
     step = CR__MAX(step, nth * (int64_t)sizeof(cr__rank_ws) + npan * CR__SGEMM_NR * d * 4 +
                              (int64_t)cr__rank_carve(&K, &w, NULL) * nth);
@@ -12317,9 +12320,7 @@ static cr_status cr__eval_rank(cr__eval *E, const float *Ub) {
     cr__rank_ws *W, w0;
     memset(&K, 0, sizeof K);
     K.E = E, K.Ub = Ub, K.Ie = m->ops->item_vectors(m), K.d = m->cfg.dim, K.kc = cr__sgemm_kc(K.d);
-    /* blocks of up to CR__NCE_R users, at least 4 per thread when there are users enough */
-    K.R = (int)CR__MIN((int64_t)CR__NCE_R, CR__MAX((int64_t)CR__SGEMM_MR, CR__PAD((E->n + 4 * nth - 1) / (4 * nth),
-                                                                                  CR__SGEMM_MR)));
+    K.R = cr__rank_rows(E->n, nth);
     nblk = (E->n + K.R - 1) / K.R;
     for (b = 0; b < nblk; b++) { /* each block's exclusions and test items, at most */
         int64_t e, nex = 0, ntest = 0;
