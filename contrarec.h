@@ -220,7 +220,7 @@
          Read item embeddings from the ego table m->E0 and add their gradient into m->dE0
          (never the item_emb tensor itself): item features then work without further code.
       3. Add one entry to cr__models (8p): its name, its defaults, its functions.
-      4. New options go into cr_config and cr__config_fields (so checkpoints keep them), with
+      4. New options go into cr_config and cr__options (so checkpoints keep them), with
          their defaults and range checks in cr_config_resolve or the model's `check`.
       5. Add a finite-difference check of its loss (tests/test_grad.c, MODEL_CHECK).
       Everything else (the epoch loop, Adam and clipping, numerical-fault checks, cr_fit,
@@ -901,10 +901,51 @@ enum { CR_REPR_ID = 1, CR_REPR_ID_FEATURES = 2, CR_REPR_FEATURES = 3 };
    layer's output, from an extra clean pass (exact) or from the previous batch (prev). */
 enum { CR_ADV_EXACT = 1, CR_ADV_PREV = 2 };
 
-/* Fills the defaults into c and range-checks every field; CR_ERR_INVALID names the field. */
+/* Fills the defaults into c and range-checks every option the model reads; an option the
+   model does not read must be 0 (CR_ERR_INVALID names it). Driven by the option table. */
 CR_API cr_status cr_config_resolve(cr_config *c);
-/* Writes "model=... dim=... lr=..." (every field) into buf; returns the length it needed. */
+/* Writes "model=xsimgcl dim=64 lr=0.001 ..." into buf: the options c's model reads (every one
+   when c->model is 0), enums by name. Each value is one cr_config_set reads back to the same
+   bits, so pasting the line back as options reproduces the configuration. Returns the length
+   it needed (as snprintf). */
 CR_API int cr_config_format(const cr_config *c, char *buf, size_t n);
+
+/* The option table: one row per field of cr_config (besides model). The name is the field's,
+   the checkpoint's and the config line's key; with dashes for underscores it is the CLI's
+   --flag. 0 in a field means the default; an explicit zero (or "off") is stored as `off`
+   (CR_OFF, -1) until cr_config_resolve turns it into 0. */
+typedef enum cr_opt_type {
+    CR_OPT_INT = 1,   /* int32 */
+    CR_OPT_FLOAT = 2, /* float */
+    CR_OPT_SEED = 3,  /* uint64 */
+    CR_OPT_ENUM = 4,  /* int32, one of names */
+    CR_OPT_FLAGS = 5  /* uint32, names joined by '|' */
+} cr_opt_type;
+typedef struct cr_option {
+    const char *name;
+    int type;          /* cr_opt_type */
+    size_t offset;     /* offsetof(cr_config, field) */
+    double lo, hi;     /* the resolved value's range (INT, FLOAT) */
+    int open;          /* 1: lo excluded, 2: hi excluded, 3: both */
+    double dflt;       /* the generic default; a model's own: cr_option_default */
+    double off;        /* how an explicit 0 is held before resolving (CR_OFF, -1); 0: 0 is the default */
+    const char *names; /* ENUM and FLAGS: "name=value ..." over resolved values; else NULL */
+    unsigned models;   /* bit (1u << kind) of every model that reads it */
+    const char *help;  /* one line */
+} cr_option;
+CR_API int cr_option_count(void);
+CR_API const cr_option *cr_option_at(int i);
+/* The row of a name ("neg_candidates" or "neg-candidates", with or without leading dashes); NULL if none. */
+CR_API const cr_option *cr_option_find(const char *name);
+/* The default of an option for a model (its own row, else the generic one). */
+CR_API double cr_option_default(const cr_option *o, cr_model_kind model);
+/* Sets one option from text as the config line and the CLI write it: numbers, enum names,
+   flags joined by '|' or ','; "0" or "off" stores the explicit zero. "model" takes a model's
+   name. CR_ERR_INVALID with a message naming the option and the accepted values. */
+CR_API cr_status cr_config_set(cr_config *c, const char *name, const char *value);
+/* The options a model reads, one per line: "--flag VALUE  help (default ...)", with the
+   model's defaults (model 0: every option, generic defaults). Returns the length it needed. */
+CR_API int cr_config_help(cr_model_kind model, char *buf, size_t n);
 
 typedef struct cr_model cr_model; /* opaque */
 
@@ -6097,7 +6138,7 @@ CR_API double cr_cosine_target_loss(float *dP, const float *P, const float *T, i
 
    The data fields are the defaults cr_config_resolve fills in and the facts the shared parts
    need (sequence or graph data, one sampled negative per example, the layer mean's first layer,
-   SELFRec's L2 form). A model's options are fields of cr_config, listed in cr__config_fields so
+   SELFRec's L2 form). A model's options are fields of cr_config, listed in cr__options so
    checkpoints save them; its parameters are named tensors, saved with their table. */
 
 /* One training batch. Graph models get (user, positive, negative) triples, sequence models
@@ -6141,8 +6182,6 @@ typedef struct cr__model_ops {
     int sequential; /* training examples are users' histories, else (user, item) pairs */
     int negatives;  /* each (user, item) example gets a uniformly sampled negative */
     const char *space; /* cr_tune's default search space: the papers' ranges of its main knobs */
-    int layers, proj_head, lstar, batch; /* defaults; 0: none, or the generic default */
-    float lr, tau, lambda, eps, drop, reg; /* reg 0: the generic default */
     int first_layer; /* graph encoder: the layer mean starts at layer 0 (LightGCN) or 1 (SimGCL) */
     int l2_selfrec;  /* which CR__L2_* form l2_selfrec = 1 selects */
     cr_status (*check)(const cr_config *c); /* model-specific range checks; may be NULL */
@@ -6205,77 +6244,363 @@ CR_API const char *cr_model_list(void) {
     return list;
 }
 
-/* ---- 8b. configuration ---- */
-
-/* 0 -> default, CR_OFF -> 0, anything else stays. */
-static float cr__opt(float v, float dflt) { return v == 0 ? dflt : (v == CR_OFF ? 0.0f : v); }
+/* ---- 8b. configuration: the option table ---- */
 
 #define CR__MAX_LAYERS 8
 
-/* Every configuration field, in one list: checkpoints write and read the configuration from it
-   and cr_config_format prints it. New fields go at the end (version-1 checkpoints hold the
-   first CR__CFG_V1 fields, in this order, without names). when_zero: what a saved 0 stands for
-   on reading (a resolved 0 is "off", but 0 in cr_config means "the default"). */
-enum { CR__T_I32 = 1, CR__T_U32 = 2, CR__T_F32 = 3, CR__T_U64 = 4 };
-typedef struct cr__cfg_field {
-    const char *name;
-    int type;
-    size_t off;
-    float when_zero;
-} cr__cfg_field;
-#define CR__CF(f, t, z) {#f, t, offsetof(cr_config, f), z}
-static const cr__cfg_field cr__config_fields[] = {
-    CR__CF(dim, CR__T_I32, 0), CR__CF(layers, CR__T_I32, 0), CR__CF(batch, CR__T_I32, 0),
-    CR__CF(l2_selfrec, CR__T_I32, 0), CR__CF(aug, CR__T_I32, 0), CR__CF(lstar, CR__T_I32, 0),
-    CR__CF(max_len, CR__T_I32, 0), CR__CF(hidden, CR__T_I32, 0), CR__CF(gru_layers, CR__T_I32, 0),
-    CR__CF(proj_head, CR__T_I32, -1), CR__CF(seq_aug, CR__T_U32, 0), CR__CF(neg_samples, CR__T_I32, 0),
-    CR__CF(lr, CR__T_F32, 0), CR__CF(reg, CR__T_F32, CR_OFF), CR__CF(tau, CR__T_F32, 0),
-    CR__CF(lambda, CR__T_F32, CR_OFF), CR__CF(eps, CR__T_F32, CR_OFF), CR__CF(drop, CR__T_F32, CR_OFF),
-    CR__CF(clip, CR__T_F32, CR_OFF), CR__CF(dropout, CR__T_F32, CR_OFF), CR__CF(aug_rate, CR__T_F32, 0),
-    CR__CF(seed, CR__T_U64, 0),
-    /* version 2 */
-    CR__CF(crop_keep, CR__T_F32, 0), CR__CF(neg, CR__T_I32, 0), CR__CF(neg_candidates, CR__T_I32, 0),
-    CR__CF(cl_negatives, CR__T_I32, 0), CR__CF(view_every, CR__T_I32, 0), CR__CF(rw_len, CR__T_I32, 0),
-    CR__CF(rw_restart, CR__T_F32, CR_OFF), CR__CF(proto_reg, CR__T_F32, CR_OFF), CR__CF(ssl_alpha, CR__T_F32, CR_OFF),
-    CR__CF(clusters, CR__T_I32, 0), CR__CF(warmup, CR__T_I32, -1),
-    CR__CF(bt_off, CR__T_F32, CR_OFF), CR__CF(poly_w, CR__T_F32, CR_OFF), CR__CF(bcl_w, CR__T_F32, CR_OFF),
-    CR__CF(momentum, CR__T_F32, CR_OFF), CR__CF(nce_mask, CR__T_I32, -1), CR__CF(nce_est, CR__T_I32, 0),
-    CR__CF(tau_plus, CR__T_F32, CR_OFF), CR__CF(nce_mu, CR__T_F32, CR_OFF), CR__CF(nce_sigma, CR__T_F32, CR_OFF),
-    CR__CF(gamma, CR__T_F32, CR_OFF), CR__CF(adv, CR__T_I32, -1),
-    CR__CF(item_repr, CR__T_I32, 0), CR__CF(attr_w, CR__T_F32, CR_OFF), CR__CF(attr_tau, CR__T_F32, 0),
-    CR__CF(fm_w, CR__T_F32, CR_OFF), CR__CF(fm_rate, CR__T_F32, 0), CR__CF(fm_corr, CR__T_I32, -1),
-    CR__CF(init, CR__T_I32, 0), CR__CF(l2_recbole, CR__T_I32, 0), CR__CF(precision, CR__T_I32, 0),
-};
-#undef CR__CF
-#define CR__CFG_V1 22
-#define CR__N_CFG ((int)(sizeof cr__config_fields / sizeof cr__config_fields[0]))
+/* Which models read an option: one bit per model kind. */
+#define CR__MK(k) (1u << (k))
+#define CR__M_SEQ (CR__MK(CR_MODEL_GRU4REC) | CR__MK(CR_MODEL_CL4SREC))
+#define CR__M_ALL (CR__M_SEQ | CR__M_GRAPH)
+#define CR__M_GRAPH (CR__MK(CR_MODEL_MF) | CR__M_PROP)
+#define CR__M_PROP                                                                                                     \
+    (CR__MK(CR_MODEL_LIGHTGCN) | CR__MK(CR_MODEL_SGL) | CR__MK(CR_MODEL_SIMGCL) | CR__MK(CR_MODEL_XSIMGCL) |         \
+     CR__MK(CR_MODEL_NCL) | CR__MK(CR_MODEL_RECDCL) | CR__MK(CR_MODEL_RCL))
+#define CR__M_BPR (CR__M_GRAPH & ~CR__MK(CR_MODEL_RECDCL)) /* graph models trained on BPR pairs */
+#define CR__M_NCE                                                                                                      \
+    (CR__MK(CR_MODEL_SGL) | CR__MK(CR_MODEL_SIMGCL) | CR__MK(CR_MODEL_XSIMGCL) | CR__MK(CR_MODEL_CL4SREC) |          \
+     CR__MK(CR_MODEL_NCL) | CR__MK(CR_MODEL_RCL))
+#define CR__M_EPS (CR__MK(CR_MODEL_SIMGCL) | CR__MK(CR_MODEL_XSIMGCL) | CR__MK(CR_MODEL_RCL))
+#define CR__M_LSTAR (CR__MK(CR_MODEL_XSIMGCL) | CR__MK(CR_MODEL_NCL) | CR__MK(CR_MODEL_RCL))
 
-/* A field's value as a double / its bits for a checkpoint, and back. */
-static uint64_t cr__cfg_get_bits(const cr_config *c, const cr__cfg_field *f) {
-    const char *p = (const char *)c + f->off;
+/* The rows, in checkpoint order: version-1 checkpoints hold the first CR__CFG_V1 values in this
+   order without names; later ones name each value. New options go at the end. */
+#define CR__O(f, t, lo, hi, open, dflt, off, names, models, help)                                                     \
+    {#f, t, offsetof(cr_config, f), lo, hi, open, dflt, off, names, models, help}
+#define CR__ONOFF "off=0 on=1"
+static const cr_option cr__options[] = {
+    CR__O(dim, CR_OPT_INT, 1, 4096, 0, 64, 0, NULL, CR__M_ALL, "embedding size"),
+    CR__O(layers, CR_OPT_INT, 1, CR__MAX_LAYERS, 0, 3, 0, NULL, CR__M_PROP, "graph propagation layers"),
+    CR__O(batch, CR_OPT_INT, 1, 1 << 20, 0, 2048, 0, NULL, CR__M_ALL, "training examples per batch"),
+    CR__O(l2_selfrec, CR_OPT_INT, 0, 1, 0, 0, 0, NULL, CR__M_BPR,
+          "1: SELFRec's per-model L2 form (to match published SELFRec figures); 0: the papers' ego-row form"),
+    CR__O(aug, CR_OPT_ENUM, 0, 0, 0, CR_AUG_ED, 0, "ed=1 nd=2 rw=3 mixed=4 subgraph=5", CR__MK(CR_MODEL_SGL),
+          "SGL's augmented views: edge or node dropout, per-layer ED (RW), ND/ED drawn per view (mixed), walk subgraphs"),
+    CR__O(lstar, CR_OPT_INT, 1, CR__MAX_LAYERS, 0, 1, 0, NULL, CR__M_LSTAR,
+          "the layer contrasted: XSimGCL's and RCL's l*, NCL's layer against layer 0 (even)"),
+    CR__O(max_len, CR_OPT_INT, 2, 4096, 0, 50, 0, NULL, CR__M_SEQ, "the last max_len items of each sequence"),
+    CR__O(hidden, CR_OPT_INT, 1, CR__MAX_DIM, 0, 0, 0, NULL, CR__M_SEQ, "GRU hidden size (default: dim)"),
+    CR__O(gru_layers, CR_OPT_INT, 1, 4, 0, 1, 0, NULL, CR__M_SEQ, "stacked GRU layers"),
+    CR__O(proj_head, CR_OPT_ENUM, 0, 0, 0, 0, -1, CR__ONOFF, CR__M_ALL & ~CR__MK(CR_MODEL_RECDCL),
+          "a 2-layer MLP projection head before the contrastive loss"),
+    CR__O(seq_aug, CR_OPT_FLAGS, 0, 0, 0, CR_SEQAUG_CROP | CR_SEQAUG_MASK | CR_SEQAUG_REORDER, 0,
+          "mask=1 crop=2 reorder=4 insert=8 substitute=16", CR__MK(CR_MODEL_CL4SREC),
+          "CL4SRec's sequence augmentations, drawn one per view"),
+    CR__O(neg_samples, CR_OPT_INT, 0, 1 << 20, 0, 0, 0, NULL, CR__M_SEQ,
+          "0: full softmax over all items; N: sampled softmax with N shared negatives per batch"),
+    CR__O(lr, CR_OPT_FLOAT, 0, 10, 3, 1e-3, 0, NULL, CR__M_ALL, "Adam's learning rate"),
+    CR__O(reg, CR_OPT_FLOAT, 0, 1e6, 2, 1e-4, CR_OFF, NULL, CR__M_ALL, "L2 weight (RecDCL: weight decay)"),
+    CR__O(tau, CR_OPT_FLOAT, 0, 1e6, 3, 0.2, 0, NULL, CR__M_ALL & ~CR__MK(CR_MODEL_RECDCL),
+          "InfoNCE temperature (and feature masking's)"),
+    CR__O(lambda, CR_OPT_FLOAT, 0, 1e6, 2, 0, CR_OFF, NULL, CR__M_NCE | CR__MK(CR_MODEL_RECDCL),
+          "contrastive weight (NCL: the structure contrast's; RecDCL: UIBT's)"),
+    CR__O(eps, CR_OPT_FLOAT, 0, 1e6, 2, 0, CR_OFF, NULL, CR__M_EPS, "noise magnitude of the perturbed views"),
+    CR__O(drop, CR_OPT_FLOAT, 0, 1, 2, 0.1, CR_OFF, NULL, CR__MK(CR_MODEL_SGL), "SGL's dropout ratio rho"),
+    CR__O(clip, CR_OPT_FLOAT, 0, 1e30, 2, 0, CR_OFF, NULL, CR__M_ALL, "clip the gradient's global norm to this (0: off)"),
+    CR__O(dropout, CR_OPT_FLOAT, 0, 1, 2, 0.2, CR_OFF, NULL, CR__M_SEQ, "dropout on embeddings and GRU outputs"),
+    CR__O(aug_rate, CR_OPT_FLOAT, 0, 1, 1, 0.2, 0, NULL, CR__MK(CR_MODEL_CL4SREC),
+          "share of a sequence mask, reorder, insert and substitute change (CL4SRec's gamma, beta)"),
+    CR__O(seed, CR_OPT_SEED, 0, 0, 0, 2024, 0, NULL, CR__M_ALL, "random seed of initialisation, batches and views"),
+    /* version 2 and later */
+    CR__O(crop_keep, CR_OPT_FLOAT, 0, 1, 1, 0.8, 0, NULL, CR__MK(CR_MODEL_CL4SREC),
+          "share of a sequence crop keeps (CL4SRec's eta)"),
+    CR__O(neg, CR_OPT_ENUM, 0, 0, 0, CR_NEG_UNIFORM, 0, "uniform=1 dns=2 mixgcf=3", CR__M_BPR,
+          "BPR's negatives: uniform, the best of M candidates (DNS), or mixed (MixGCF)"),
+    CR__O(neg_candidates, CR_OPT_INT, 1, 4096, 0, 64, 0, NULL, CR__M_BPR, "DNS and MixGCF: M candidates per pair"),
+    CR__O(cl_negatives, CR_OPT_INT, 0, 65536, 0, 0, 0, NULL, CR__M_BPR,
+          "uniformly drawn items added to the item-side InfoNCE negatives"),
+    CR__O(view_every, CR_OPT_INT, 1, 100000, 0, 1, 0, NULL, CR__MK(CR_MODEL_SGL),
+          "rebuild SGL's augmented graphs every N epochs"),
+    CR__O(rw_len, CR_OPT_INT, 1, 1000000, 0, 16, 0, NULL, CR__MK(CR_MODEL_SGL),
+          "subgraph views: steps of each random walk"),
+    CR__O(rw_restart, CR_OPT_FLOAT, 0, 1, 2, 0.2, CR_OFF, NULL, CR__MK(CR_MODEL_SGL),
+          "subgraph views: chance of jumping back to the start user"),
+    CR__O(proto_reg, CR_OPT_FLOAT, 0, 1e6, 2, 5e-8, CR_OFF, NULL, CR__MK(CR_MODEL_NCL), "NCL's prototype-contrast weight"),
+    CR__O(ssl_alpha, CR_OPT_FLOAT, 0, 1e6, 2, 0.5, CR_OFF, NULL, CR__MK(CR_MODEL_NCL),
+          "NCL: weight of the item side of the structure contrast"),
+    CR__O(clusters, CR_OPT_INT, 1, 4096, 0, 10, 0, NULL, CR__MK(CR_MODEL_NCL), "NCL: k-means prototypes per side"),
+    CR__O(warmup, CR_OPT_INT, 0, 1000000, 0, 20, -1, NULL, CR__MK(CR_MODEL_NCL),
+          "NCL: epochs before the prototype term starts (0: none)"),
+    CR__O(bt_off, CR_OPT_FLOAT, 0, 1e6, 2, 0.01, CR_OFF, NULL, CR__MK(CR_MODEL_RECDCL),
+          "RecDCL's UIBT: weight of the off-diagonal cross-correlations"),
+    CR__O(poly_w, CR_OPT_FLOAT, 0, 1e6, 2, 0.2, CR_OFF, NULL, CR__MK(CR_MODEL_RECDCL),
+          "RecDCL: UUII (polynomial feature uniformity) weight"),
+    CR__O(bcl_w, CR_OPT_FLOAT, 0, 1e6, 2, 5, CR_OFF, NULL, CR__MK(CR_MODEL_RECDCL), "RecDCL: BCL weight"),
+    CR__O(momentum, CR_OPT_FLOAT, 0, 1, 0, 0.1, CR_OFF, NULL, CR__MK(CR_MODEL_RECDCL),
+          "RecDCL's BCL: share of the stored embedding in the target"),
+    CR__O(nce_mask, CR_OPT_ENUM, 0, 0, 0, 1, -1, CR__ONOFF, CR__MK(CR_MODEL_RCL),
+          "RCL: leave known false negatives out of InfoNCE"),
+    CR__O(nce_est, CR_OPT_ENUM, 0, 0, 0, CR_NCE_PLAIN, 0, "plain=0 dcl=1 adnce=2", CR__MK(CR_MODEL_RCL),
+          "RCL: InfoNCE's negative term"),
+    CR__O(tau_plus, CR_OPT_FLOAT, 0, 1, 2, 0.1, CR_OFF, NULL, CR__MK(CR_MODEL_RCL),
+          "RCL's DCL: assumed share of false negatives"),
+    CR__O(nce_mu, CR_OPT_FLOAT, -1, 1, 0, 0.5, CR_OFF, NULL, CR__MK(CR_MODEL_RCL),
+          "RCL's ADNCE: the weights' centre on the cosine"),
+    CR__O(nce_sigma, CR_OPT_FLOAT, 0, 100, 1, 1, CR_OFF, NULL, CR__MK(CR_MODEL_RCL), "RCL's ADNCE: the weights' width"),
+    CR__O(gamma, CR_OPT_FLOAT, 0, 100, 0, 0, CR_OFF, NULL, CR__MK(CR_MODEL_RCL),
+          "RCL: confidence weights sigmoid(x_uij)^gamma on BPR's pairs (0: off)"),
+    CR__O(adv, CR_OPT_ENUM, 0, 0, 0, 0, -1, "off=0 exact=1 prev=2", CR__MK(CR_MODEL_RCL),
+          "RCL's adversarial views: off (XSimGCL's random noise), exact (an extra pass), prev (last batch's)"),
+    CR__O(item_repr, CR_OPT_ENUM, 0, 0, 0, CR_REPR_ID, 0, "id=1 id+features=2 features=3", CR__M_ALL,
+          "an item's input vector: its ID embedding, plus its features' mean, or the mean alone"),
+    CR__O(attr_w, CR_OPT_FLOAT, 0, 1e6, 2, 0, CR_OFF, NULL, CR__M_BPR, "attribute-ID contrast weight (0: off)"),
+    CR__O(attr_tau, CR_OPT_FLOAT, 0, 1e6, 3, 0.2, 0, NULL, CR__M_BPR, "the attribute-ID contrast's temperature"),
+    CR__O(fm_w, CR_OPT_FLOAT, 0, 1e6, 2, 0, CR_OFF, NULL, CR__M_BPR | CR__M_SEQ,
+          "feature-masking contrast weight (0: off; temperature tau)"),
+    CR__O(fm_rate, CR_OPT_FLOAT, 0, 1, 3, 0.5, 0, NULL, CR__M_BPR | CR__M_SEQ,
+          "share of an item's features the first view masks"),
+    CR__O(fm_corr, CR_OPT_ENUM, 0, 0, 0, 0, -1, "random=0 correlated=1", CR__M_BPR | CR__M_SEQ,
+          "feature masking: a uniform subset, or a feature with those of the highest PMI to it"),
+    CR__O(init, CR_OPT_ENUM, 0, 0, 0, CR_INIT_FIXED, 0, "fixed=1 xavier=2", CR__M_GRAPH,
+          "the ego tables' draw: sd 0.1 whatever the size (LightGCN), or Xavier over the table (SELFRec)"),
+    CR__O(l2_recbole, CR_OPT_INT, 0, 1, 0, 0, 0, NULL, CR__MK(CR_MODEL_NCL),
+          "1: RecBole's EmbLoss (the NCL authors' L2, norms not squared)"),
+    CR__O(precision, CR_OPT_ENUM, 0, 0, 0, CR_PRECISION_F32, 0, "f32=1 bf16=2", CR__M_PROP & ~CR__MK(CR_MODEL_RECDCL),
+          "the propagated tables' format: float32, or bfloat16 rows summed in float32"),
+};
+#undef CR__O
+#undef CR__ONOFF
+#define CR__CFG_V1 22
+#define CR__N_CFG ((int)(sizeof cr__options / sizeof cr__options[0]))
+
+/* A model's own defaults, where they differ from the generic ones: the papers' settings (each
+   model's block says where they come from). */
+typedef struct cr__model_default {
+    cr_model_kind model;
+    const char *name;
+    double value;
+} cr__model_default;
+static const cr__model_default cr__model_defaults[] = {
+    {CR_MODEL_XSIMGCL, "layers", 2}, {CR_MODEL_RECDCL, "layers", 2}, {CR_MODEL_RCL, "layers", 2},
+    {CR_MODEL_GRU4REC, "batch", 256}, {CR_MODEL_CL4SREC, "batch", 256}, {CR_MODEL_NCL, "batch", 4096},
+    {CR_MODEL_RECDCL, "batch", 256},
+    /* the sequence models' 3e-3: at 1e-3 GRU4Rec on Beauty was at HR@10 0.032 after 10 epochs,
+       at 3e-3 at 0.064 (bench/RESULTS.md) */
+    {CR_MODEL_GRU4REC, "lr", 3e-3}, {CR_MODEL_CL4SREC, "lr", 3e-3}, {CR_MODEL_NCL, "lr", 2e-3},
+    {CR_MODEL_GRU4REC, "reg", 0}, {CR_MODEL_CL4SREC, "reg", 0}, {CR_MODEL_RECDCL, "reg", 1e-7},
+    {CR_MODEL_XSIMGCL, "tau", 0.15}, {CR_MODEL_NCL, "tau", 0.05}, {CR_MODEL_RCL, "tau", 0.15},
+    {CR_MODEL_SGL, "lambda", 0.1}, {CR_MODEL_SIMGCL, "lambda", 0.5}, {CR_MODEL_XSIMGCL, "lambda", 0.2},
+    {CR_MODEL_CL4SREC, "lambda", 0.1}, {CR_MODEL_NCL, "lambda", 1e-6}, {CR_MODEL_RECDCL, "lambda", 1},
+    {CR_MODEL_RCL, "lambda", 0.2},
+    {CR_MODEL_SIMGCL, "eps", 0.1}, {CR_MODEL_XSIMGCL, "eps", 0.2}, {CR_MODEL_RCL, "eps", 0.2},
+    {CR_MODEL_NCL, "lstar", 2}, {CR_MODEL_CL4SREC, "proj_head", 1},
+    /* why per model: cr__graph_plan */
+    {CR_MODEL_SIMGCL, "init", CR_INIT_XAVIER}, {CR_MODEL_XSIMGCL, "init", CR_INIT_XAVIER},
+    {CR_MODEL_RCL, "init", CR_INIT_XAVIER}, {CR_MODEL_RECDCL, "init", CR_INIT_XAVIER},
+};
+
+CR_API int cr_option_count(void) { return CR__N_CFG; }
+CR_API const cr_option *cr_option_at(int i) { return i >= 0 && i < CR__N_CFG ? &cr__options[i] : NULL; }
+
+CR_API const cr_option *cr_option_find(const char *name) {
+    char key[64];
+    size_t i;
+    int k;
+    if (!name) return NULL;
+    while (*name == '-') name++;
+    for (i = 0; name[i] && i + 1 < sizeof key; i++) key[i] = name[i] == '-' ? '_' : name[i];
+    key[i] = 0;
+    for (k = 0; k < CR__N_CFG; k++)
+        if (!strcmp(cr__options[k].name, key)) return &cr__options[k];
+    return NULL;
+}
+
+CR_API double cr_option_default(const cr_option *o, cr_model_kind model) {
+    size_t i;
+    for (i = 0; i < sizeof cr__model_defaults / sizeof cr__model_defaults[0]; i++)
+        if (cr__model_defaults[i].model == model && !strcmp(cr__model_defaults[i].name, o->name))
+            return cr__model_defaults[i].value;
+    return o->dflt;
+}
+
+static int cr__reads(const cr_option *o, cr_model_kind k) { return (int)k > 0 && (int)k < 32 && (o->models >> k & 1u); }
+static int cr__model_reads(cr_model_kind k, const char *name) {
+    const cr_option *o = cr_option_find(name);
+    return o && cr__reads(o, k);
+}
+
+/* A field's value (seeds aside, which take all 64 bits) as a double, and back. */
+static double cr__opt_get(const cr_config *c, const cr_option *o) {
+    const char *p = (const char *)c + o->offset;
     int32_t i;
     uint32_t u;
-    uint64_t q;
-    switch (f->type) {
-    case CR__T_I32: memcpy(&i, p, 4); return (uint32_t)i;
-    case CR__T_U32:
-    case CR__T_F32: memcpy(&u, p, 4); return u;
-    default: memcpy(&q, p, 8); return q;
+    float f;
+    switch (o->type) {
+    case CR_OPT_FLOAT: memcpy(&f, p, 4); return (double)f;
+    case CR_OPT_FLAGS: memcpy(&u, p, 4); return (double)u;
+    case CR_OPT_SEED: { uint64_t q; memcpy(&q, p, 8); return (double)q; }
+    default: memcpy(&i, p, 4); return (double)i;
     }
 }
 
-static void cr__cfg_set_bits(cr_config *c, const cr__cfg_field *f, uint64_t v) {
-    char *p = (char *)c + f->off;
-    if (f->type == CR__T_U64) { memcpy(p, &v, 8); return; }
-    if (v == 0 && f->when_zero != 0) { /* a saved "off" */
-        if (f->type == CR__T_F32) memcpy(p, &f->when_zero, 4);
-        else { int32_t i = (int32_t)f->when_zero; memcpy(p, &i, 4); }
-        return;
+static void cr__opt_put(cr_config *c, const cr_option *o, double v) {
+    char *p = (char *)c + o->offset;
+    if (o->type == CR_OPT_FLOAT) { float f = (float)v; memcpy(p, &f, 4); }
+    else if (o->type == CR_OPT_FLAGS) { uint32_t u = (uint32_t)v; memcpy(p, &u, 4); }
+    else if (o->type == CR_OPT_SEED) { uint64_t q = (uint64_t)v; memcpy(p, &q, 8); }
+    else { int32_t i = (int32_t)v; memcpy(p, &i, 4); }
+}
+
+/* The checkpoint's type codes (stored in version-2 files and later). */
+enum { CR__T_I32 = 1, CR__T_U32 = 2, CR__T_F32 = 3, CR__T_U64 = 4 };
+static int cr__opt_ckpt_type(const cr_option *o) {
+    return o->type == CR_OPT_FLOAT ? CR__T_F32 : o->type == CR_OPT_FLAGS ? CR__T_U32 : o->type == CR_OPT_SEED ? CR__T_U64
+                                                                                                             : CR__T_I32;
+}
+
+/* A field's bits for a checkpoint, and back: a saved 0 of an option whose explicit zero is held
+   as `off` is stored as off (0 in cr_config would mean "the default"). */
+static uint64_t cr__cfg_get_bits(const cr_config *c, const cr_option *o) {
+    const char *p = (const char *)c + o->offset;
+    uint32_t u;
+    uint64_t q;
+    if (o->type == CR_OPT_SEED) { memcpy(&q, p, 8); return q; }
+    memcpy(&u, p, 4);
+    return u;
+}
+
+static void cr__cfg_set_bits(cr_config *c, const cr_option *o, uint64_t v) {
+    char *p = (char *)c + o->offset;
+    uint32_t u = (uint32_t)v;
+    if (o->type == CR_OPT_SEED) { memcpy(p, &v, 8); return; }
+    if (v == 0 && o->off != 0) { cr__opt_put(c, o, o->off); return; }
+    memcpy(p, &u, 4);
+}
+
+/* The value of an enum's or a flag's name in o->names ("name=value ..."); -1 if none. */
+static int cr__opt_name_value(const cr_option *o, const char *name, size_t len) {
+    const char *s = o->names;
+    while (s && *s) {
+        const char *eq = strchr(s, '='), *end;
+        long v;
+        if (!eq) break;
+        v = strtol(eq + 1, (char **)&end, 10);
+        if ((size_t)(eq - s) == len && !strncmp(s, name, len)) return (int)v;
+        while (*end == ' ') end++;
+        s = end;
     }
-    {
-        uint32_t u = (uint32_t)v;
-        memcpy(p, &u, 4);
+    return -1;
+}
+
+/* The name of an enum's value (NULL if none), or flag bits joined by '|' into buf. */
+static const char *cr__opt_value_name(const cr_option *o, long v, char *buf, size_t n) {
+    const char *s = o->names;
+    size_t used = 0;
+    buf[0] = 0;
+    while (s && *s) {
+        const char *eq = strchr(s, '='), *end;
+        long x = strtol(eq + 1, (char **)&end, 10);
+        int len = (int)(eq - s);
+        if (o->type == CR_OPT_ENUM && x == v) {
+            snprintf(buf, n, "%.*s", len, s);
+            return buf;
+        }
+        if (o->type == CR_OPT_FLAGS && (v & x) && used < n) {
+            used += (size_t)snprintf(buf + used, n - used, "%s%.*s", used ? "|" : "", len, s);
+            v &= ~x;
+        }
+        while (*end == ' ') end++;
+        s = end;
     }
+    return o->type == CR_OPT_FLAGS && used && !v ? buf : NULL;
+}
+
+/* A value as text that cr_config_set reads back to the same bits. */
+static void cr__opt_text(const cr_config *c, const cr_option *o, char *buf, size_t n) {
+    double v = cr__opt_get(c, o);
+    if (o->type == CR_OPT_SEED) {
+        uint64_t q;
+        memcpy(&q, (const char *)c + o->offset, 8);
+        snprintf(buf, n, "%llu", (unsigned long long)q);
+    } else if (o->type == CR_OPT_FLOAT) {
+        snprintf(buf, n, "%g", v);
+        if ((float)strtod(buf, NULL) != (float)v) snprintf(buf, n, "%.9g", v);
+    } else if (!o->names || !cr__opt_value_name(o, (long)v, buf, n))
+        snprintf(buf, n, "%ld", (long)v);
+}
+
+static int cr__opt_in_range(const cr_option *o, double v) {
+    if (o->type == CR_OPT_ENUM) {
+        char b[64];
+        return cr__opt_value_name(o, (long)v, b, sizeof b) != NULL;
+    }
+    if (o->type == CR_OPT_FLAGS) {
+        char b[128];
+        return v == 0 || cr__opt_value_name(o, (long)v, b, sizeof b) != NULL;
+    }
+    if (o->type == CR_OPT_SEED) return 1;
+    return v == v && ((o->open & 1) ? v > o->lo : v >= o->lo) && ((o->open & 2) ? v < o->hi : v <= o->hi);
+}
+
+/* "1..4096", "(0, 10)", "ed, nd, ...": what an option accepts, for messages and help. */
+static void cr__opt_accepts(const cr_option *o, char *buf, size_t n) {
+    if (o->names) {
+        size_t u = 0;
+        const char *s = o->names;
+        buf[0] = 0;
+        while (*s && u < n) {
+            const char *eq = strchr(s, '='), *sp = strchr(s, ' ');
+            u += (size_t)snprintf(buf + u, n - u, "%s%.*s", u ? (o->type == CR_OPT_FLAGS ? "|" : ", ") : "",
+                                  (int)(eq - s), s);
+            s = sp ? sp + 1 : s + strlen(s);
+        }
+    } else if (o->type == CR_OPT_INT)
+        snprintf(buf, n, "%g..%g", o->lo, o->hi);
+    else if (o->type == CR_OPT_FLOAT)
+        snprintf(buf, n, "%s%g, %g%s", o->open & 1 ? "(" : "[", o->lo, o->hi, o->open & 2 ? ")" : "]");
+    else
+        snprintf(buf, n, "a non-negative integer");
+}
+
+static cr_status cr__opt_bad(const cr_option *o, const char *value, const char *why) {
+    char acc[160];
+    cr__opt_accepts(o, acc, sizeof acc);
+    return cr__fail(CR_ERR_INVALID, "option %s: '%s' %s (%s%s)", o->name, value, why,
+                    o->names ? "one of " : "", acc);
+}
+
+CR_API cr_status cr_config_set(cr_config *c, const char *name, const char *value) {
+    const cr_option *o;
+    char *end;
+    double v;
+    if (!c || !name || !value) return cr__fail(CR_ERR_INVALID, "cr_config_set: NULL argument");
+    if (!strcmp(name, "model")) {
+        if (!(c->model = cr_model_parse(value)))
+            return cr__fail(CR_ERR_INVALID, "option model: unknown model '%s' (%s)", value, cr_model_list());
+        return CR_OK;
+    }
+    if (!(o = cr_option_find(name))) return cr__fail(CR_ERR_INVALID, "unknown option '%s'", name);
+    if (o->type == CR_OPT_SEED) { /* 0 is the default's marker: an explicit 0 is seed 0x5eed */
+        uint64_t q;
+        errno = 0;
+        q = strtoull(value, &end, 10);
+        if (!*value || *value == '-' || *end || errno) return cr__opt_bad(o, value, "is not a seed");
+        if (!q) q = 0x5eed;
+        memcpy((char *)c + o->offset, &q, 8);
+        return CR_OK;
+    }
+    if (o->names && !(*value >= '0' && *value <= '9') && *value != '-') { /* names */
+        const char *s = value;
+        long flags = 0;
+        while (*s) {
+            size_t len = strcspn(s, o->type == CR_OPT_FLAGS ? "|," : "");
+            int x = cr__opt_name_value(o, s, len);
+            if (x < 0 || (o->type == CR_OPT_ENUM && s != value)) return cr__opt_bad(o, value, "is not a value");
+            flags |= x;
+            s += len + (s[len] != 0);
+        }
+        v = (double)flags;
+    } else {
+        errno = 0;
+        v = strtod(value, &end);
+        if (!*value || *end || errno || v != v) return cr__opt_bad(o, value, "is not a number");
+        if (o->type != CR_OPT_FLOAT && v != floor(v)) return cr__opt_bad(o, value, "is not an integer");
+    }
+    if (o->off != 0 && v == o->off) { cr__opt_put(c, o, v); return CR_OK; } /* the explicit zero's own mark */
+    if (!cr__opt_in_range(o, v) && !(v == 0 && o->off != 0)) return cr__opt_bad(o, value, "is out of range");
+    if (o->type == CR_OPT_FLAGS && v == 0) return cr__opt_bad(o, value, "is no flag");
+    cr__opt_put(c, o, v == 0 ? o->off : v);
+    return CR_OK;
 }
 
 CR_API int cr_config_format(const cr_config *c, char *buf, size_t n) {
@@ -6283,153 +6608,95 @@ CR_API int cr_config_format(const cr_config *c, char *buf, size_t n) {
     size_t o = 0;
     o += (size_t)snprintf(buf, n, "model=%s", cr_model_name(c->model));
     for (i = 0; i < CR__N_CFG; i++) {
-        const cr__cfg_field *f = &cr__config_fields[i];
-        uint64_t v = cr__cfg_get_bits(c, f);
-        char val[40];
-        float x;
-        uint32_t u = (uint32_t)v;
-        if (f->type == CR__T_F32) { memcpy(&x, &u, 4); snprintf(val, sizeof val, "%g", (double)x); }
-        else if (f->type == CR__T_I32) snprintf(val, sizeof val, "%d", (int)(int32_t)u);
-        else snprintf(val, sizeof val, "%llu", (unsigned long long)v);
+        const cr_option *f = &cr__options[i];
+        char val[64];
+        if (c->model && !cr__reads(f, c->model)) continue;
+        cr__opt_text(c, f, val, sizeof val);
         o += (size_t)snprintf(buf + (o < n ? o : n), o < n ? n - o : 0, " %s=%s", f->name, val);
     }
     return (int)o;
 }
 
-CR_API cr_status cr_config_resolve(cr_config *c) {
-    const cr__model_ops *o = cr__ops_of((int)c->model);
-    int seq;
-    const char *name;
-    if (!o) return cr__fail(CR_ERR_INVALID, "config: unknown model %d (models: %s)", (int)c->model, cr_model_list());
-    seq = o->sequential;
-    name = o->name;
-    if (!c->dim) c->dim = 64;
-    if (!c->layers) c->layers = o->layers;
-    if (!o->layers) c->layers = 0; /* no propagation (MF, sequence models) */
-    /* the sequence models' 3e-3: at 1e-3 GRU4Rec on Beauty was at HR@10 0.032 after 10 epochs,
-       at 3e-3 at 0.064 (bench/RESULTS.md) */
-    c->lr = cr__opt(c->lr, o->lr > 0 ? o->lr : seq ? 3e-3f : 1e-3f);
-    if (!c->batch) c->batch = o->batch ? o->batch : seq ? 256 : 2048;
-    c->reg = cr__opt(c->reg, o->reg > 0 ? o->reg : seq ? 0.0f : 1e-4f);
-    c->tau = cr__opt(c->tau, o->tau > 0 ? o->tau : 0.2f);
-    if (c->proj_head == 0) c->proj_head = o->proj_head ? 1 : -1;
-    if (c->proj_head == -1) c->proj_head = 0;
-    else if (c->proj_head != 1) return cr__fail(CR_ERR_INVALID, "config %s: proj_head must be 1 (on), -1 (off) or 0 (default)", name);
-    c->lambda = cr__opt(c->lambda, o->lambda);
-    c->eps = cr__opt(c->eps, o->eps);
-    c->drop = cr__opt(c->drop, o->drop);
-    if (!c->aug) c->aug = CR_AUG_ED;
-    if (!c->lstar) c->lstar = o->lstar ? o->lstar : 1;
-    c->clip = cr__opt(c->clip, 0.0f);
-    if (!c->seed) c->seed = 2024;
-    if (!c->max_len) c->max_len = 50;
-    if (!c->hidden) c->hidden = c->dim;
-    if (!c->gru_layers) c->gru_layers = 1;
-    c->dropout = cr__opt(c->dropout, seq ? 0.2f : 0.0f);
-    if (!c->seq_aug) c->seq_aug = CR_SEQAUG_CROP | CR_SEQAUG_MASK | CR_SEQAUG_REORDER;
-    c->aug_rate = cr__opt(c->aug_rate, 0.2f);
-    c->crop_keep = cr__opt(c->crop_keep, 0.8f);
-    if (!c->neg) c->neg = CR_NEG_UNIFORM;
-    if (!c->neg_candidates) c->neg_candidates = 64; /* MixGCF's LightGCN setting on dense data */
-    if (!c->view_every) c->view_every = 1;
-    if (!c->rw_len) c->rw_len = 16;
-    c->rw_restart = cr__opt(c->rw_restart, 0.2f);
-    c->proto_reg = cr__opt(c->proto_reg, 5e-8f); /* NCL's Gowalla configuration */
-    c->ssl_alpha = cr__opt(c->ssl_alpha, 0.5f);
-    if (!c->clusters) c->clusters = 10;
-    if (!c->warmup) c->warmup = 20;
-    else if (c->warmup == -1) c->warmup = 0;
-    c->bt_off = cr__opt(c->bt_off, 0.01f); /* RecDCL's run_beauty.sh */
-    c->poly_w = cr__opt(c->poly_w, 0.2f);
-    c->bcl_w = cr__opt(c->bcl_w, 5.0f);
-    c->momentum = cr__opt(c->momentum, 0.1f);
-    if (!c->nce_mask) c->nce_mask = c->model == CR_MODEL_RCL ? 1 : -1;
-    if (c->nce_mask == -1) c->nce_mask = 0;
-    c->tau_plus = cr__opt(c->tau_plus, 0.1f);
-    c->nce_mu = cr__opt(c->nce_mu, 0.5f);
-    c->nce_sigma = cr__opt(c->nce_sigma, 1.0f);
-    c->gamma = cr__opt(c->gamma, 0.0f);
-    if (c->adv == -1) c->adv = 0; /* RCL's default too: measured on validation (bench/RESULTS.md) */
-    if (!c->item_repr) c->item_repr = CR_REPR_ID;
-    c->attr_w = cr__opt(c->attr_w, 0.0f);
-    c->attr_tau = cr__opt(c->attr_tau, 0.2f);
-    c->fm_w = cr__opt(c->fm_w, 0.0f);
-    c->fm_rate = cr__opt(c->fm_rate, 0.5f); /* Yao et al. mask half of the features */
-    if (c->fm_corr == -1) c->fm_corr = 0;
-    if (!c->init) /* why per model: cr__graph_plan */
-        c->init = o->first_layer || c->model == CR_MODEL_RECDCL ? CR_INIT_XAVIER : CR_INIT_FIXED;
-    if (!c->precision) c->precision = CR_PRECISION_F32;
-    /* range checks: every field, before any work */
-    if (c->dim < 1 || c->dim > CR__MAX_DIM) return cr__fail(CR_ERR_INVALID, "config %s: dim %d is outside 1..%d", name, c->dim, CR__MAX_DIM);
-    if (o->layers && (c->layers < 1 || c->layers > CR__MAX_LAYERS)) return cr__fail(CR_ERR_INVALID, "config %s: layers %d is outside 1..%d", name, c->layers, CR__MAX_LAYERS);
-    if (!(c->lr > 0 && c->lr < 10)) return cr__fail(CR_ERR_INVALID, "config %s: lr %g must be finite and in (0, 10)", name, (double)c->lr);
-    if (c->batch < 1 || c->batch > (1 << 20)) return cr__fail(CR_ERR_INVALID, "config %s: batch %d is outside 1..1048576", name, c->batch);
-    if (!(c->reg >= 0 && c->reg < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: reg %g must be >= 0 and finite", name, (double)c->reg);
-    if (!(c->tau > 0 && c->tau < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: tau %g must be > 0 and finite", name, (double)c->tau);
-    if (!(c->lambda >= 0 && c->lambda < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: lambda %g must be >= 0 and finite", name, (double)c->lambda);
-    if (!(c->eps >= 0 && c->eps < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: eps %g must be >= 0 and finite", name, (double)c->eps);
-    if (!(c->drop >= 0 && c->drop < 1)) return cr__fail(CR_ERR_INVALID, "config %s: drop %g is outside [0, 1)", name, (double)c->drop);
-    if (c->aug < CR_AUG_ED || c->aug > CR_AUG_SUBGRAPH) return cr__fail(CR_ERR_INVALID, "config %s: aug %d is not ED (1), ND (2), RW (3), mixed (4) or subgraph (5)", name, c->aug);
-    if (!(c->clip >= 0 && c->clip < 1e30)) return cr__fail(CR_ERR_INVALID, "config %s: clip %g must be >= 0 and finite", name, (double)c->clip);
-    if (c->max_len < 2 || c->max_len > 4096) return cr__fail(CR_ERR_INVALID, "config %s: max_len %d is outside 2..4096", name, c->max_len);
-    if (c->hidden < 1 || c->hidden > CR__MAX_DIM) return cr__fail(CR_ERR_INVALID, "config %s: hidden %d is outside 1..%d", name, c->hidden, CR__MAX_DIM);
-    if (c->gru_layers < 1 || c->gru_layers > 4) return cr__fail(CR_ERR_INVALID, "config %s: gru_layers %d is outside 1..4", name, c->gru_layers);
-    if (!(c->dropout >= 0 && c->dropout < 1)) return cr__fail(CR_ERR_INVALID, "config %s: dropout %g is outside [0, 1)", name, (double)c->dropout);
-    if (c->seq_aug & ~31u) return cr__fail(CR_ERR_INVALID, "config %s: seq_aug 0x%x has unknown flags", name, c->seq_aug);
-    if (!(c->aug_rate > 0 && c->aug_rate <= 1)) return cr__fail(CR_ERR_INVALID, "config %s: aug_rate %g is outside (0, 1]", name, (double)c->aug_rate);
-    if (!(c->crop_keep > 0 && c->crop_keep <= 1)) return cr__fail(CR_ERR_INVALID, "config %s: crop_keep %g is outside (0, 1]", name, (double)c->crop_keep);
-    if (c->neg_samples < 0 || c->neg_samples > (1 << 20)) return cr__fail(CR_ERR_INVALID, "config %s: neg_samples %d is outside 0..1048576", name, c->neg_samples);
-    if (c->l2_selfrec != 0 && c->l2_selfrec != 1) return cr__fail(CR_ERR_INVALID, "config %s: l2_selfrec must be 0 or 1", name);
-    if (c->l2_recbole != 0 && c->l2_recbole != 1)
-        return cr__fail(CR_ERR_INVALID, "config %s: l2_recbole must be 0 or 1", name);
-    if (c->l2_recbole && (c->model != CR_MODEL_NCL || c->l2_selfrec))
-        return cr__fail(CR_ERR_INVALID, "config %s: l2_recbole (RecBole's L2, NCL's authors') is NCL's, and excludes l2_selfrec",
-                        name);
-    if (c->neg < CR_NEG_UNIFORM || c->neg > CR_NEG_MIXGCF) return cr__fail(CR_ERR_INVALID, "config %s: neg %d is not uniform (1), DNS (2) or MixGCF (3)", name, c->neg);
-    if (c->neg_candidates < 1 || c->neg_candidates > 4096) return cr__fail(CR_ERR_INVALID, "config %s: neg_candidates %d is outside 1..4096", name, c->neg_candidates);
-    if (c->cl_negatives < 0 || c->cl_negatives > 65536) return cr__fail(CR_ERR_INVALID, "config %s: cl_negatives %d is outside 0..65536", name, c->cl_negatives);
-    if (c->view_every < 1 || c->view_every > 100000) return cr__fail(CR_ERR_INVALID, "config %s: view_every %d is outside 1..100000", name, c->view_every);
-    if (c->rw_len < 1 || c->rw_len > 1000000) return cr__fail(CR_ERR_INVALID, "config %s: rw_len %d is outside 1..1000000", name, c->rw_len);
-    if (!(c->rw_restart >= 0 && c->rw_restart < 1)) return cr__fail(CR_ERR_INVALID, "config %s: rw_restart %g is outside [0, 1)", name, (double)c->rw_restart);
-    if (!(c->proto_reg >= 0 && c->proto_reg < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: proto_reg %g must be >= 0 and finite", name, (double)c->proto_reg);
-    if (!(c->ssl_alpha >= 0 && c->ssl_alpha < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: ssl_alpha %g must be >= 0 and finite", name, (double)c->ssl_alpha);
-    if (c->warmup < 0 || c->warmup > 1000000) return cr__fail(CR_ERR_INVALID, "config %s: warmup %d is outside 0..1000000 (-1: none)", name, c->warmup);
-    if (!(c->bt_off >= 0 && c->bt_off < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: bt_off %g must be >= 0 and finite", name, (double)c->bt_off);
-    if (!(c->poly_w >= 0 && c->poly_w < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: poly_w %g must be >= 0 and finite", name, (double)c->poly_w);
-    if (!(c->bcl_w >= 0 && c->bcl_w < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: bcl_w %g must be >= 0 and finite", name, (double)c->bcl_w);
-    if (!(c->momentum >= 0 && c->momentum <= 1)) return cr__fail(CR_ERR_INVALID, "config %s: momentum %g is outside [0, 1]", name, (double)c->momentum);
-    if (c->nce_mask < 0 || c->nce_mask > 1) return cr__fail(CR_ERR_INVALID, "config %s: nce_mask %d is not 1 (on) or -1 (off)", name, c->nce_mask);
-    if (c->nce_est < CR_NCE_PLAIN || c->nce_est > CR_NCE_ADNCE) return cr__fail(CR_ERR_INVALID, "config %s: nce_est %d is not plain (0), dcl (1) or adnce (2)", name, c->nce_est);
-    if (!(c->tau_plus >= 0 && c->tau_plus < 1)) return cr__fail(CR_ERR_INVALID, "config %s: tau_plus %g is outside [0, 1)", name, (double)c->tau_plus);
-    if (!(c->nce_mu >= -1 && c->nce_mu <= 1)) return cr__fail(CR_ERR_INVALID, "config %s: nce_mu %g is outside [-1, 1] (a cosine)", name, (double)c->nce_mu);
-    if (!(c->nce_sigma > 0 && c->nce_sigma <= 100)) return cr__fail(CR_ERR_INVALID, "config %s: nce_sigma %g is outside (0, 100]", name, (double)c->nce_sigma);
-    if (!(c->gamma >= 0 && c->gamma <= 100)) return cr__fail(CR_ERR_INVALID, "config %s: gamma %g is outside [0, 100]", name, (double)c->gamma);
-    if (c->precision != CR_PRECISION_F32 && c->precision != CR_PRECISION_BF16)
-        return cr__fail(CR_ERR_INVALID, "config %s: precision %d is not f32 (1) or bf16 (2)", name, c->precision);
-    if (c->precision == CR_PRECISION_BF16 && (!o->layers || c->model == CR_MODEL_RECDCL))
-        return cr__fail(CR_ERR_INVALID,
-                        "config %s: precision bf16 is for the graph encoder's propagation (LightGCN, SGL, SimGCL, "
-                        "XSimGCL, NCL, RCL)", name);
-    if (c->adv < 0 || c->adv > CR_ADV_PREV) return cr__fail(CR_ERR_INVALID, "config %s: adv %d is not exact (1), prev (2) or -1 (random noise)", name, c->adv);
-    if (c->model != CR_MODEL_RCL && (c->nce_mask || c->nce_est || c->gamma > 0 || c->adv))
-        return cr__fail(CR_ERR_INVALID, "config %s: nce_mask, nce_est, gamma and adv are RCL's (model rcl)", name);
-    if (c->item_repr < CR_REPR_ID || c->item_repr > CR_REPR_FEATURES)
-        return cr__fail(CR_ERR_INVALID, "config %s: item_repr %d is not id (1), id+features (2) or features (3)", name, c->item_repr);
-    if (!(c->attr_w >= 0 && c->attr_w < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: attr_w %g must be >= 0 and finite", name, (double)c->attr_w);
-    if (!(c->attr_tau > 0 && c->attr_tau < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: attr_tau %g must be > 0 and finite", name, (double)c->attr_tau);
-    if (!(c->fm_w >= 0 && c->fm_w < 1e6)) return cr__fail(CR_ERR_INVALID, "config %s: fm_w %g must be >= 0 and finite", name, (double)c->fm_w);
-    if (!(c->fm_rate > 0 && c->fm_rate < 1)) return cr__fail(CR_ERR_INVALID, "config %s: fm_rate %g is outside (0, 1)", name, (double)c->fm_rate);
-    if (c->init != CR_INIT_FIXED && c->init != CR_INIT_XAVIER)
-        return cr__fail(CR_ERR_INVALID, "config %s: init %d is not CR_INIT_FIXED (1) or CR_INIT_XAVIER (2)", name,
-                        c->init);
-    if (c->fm_corr < 0 || c->fm_corr > 1) return cr__fail(CR_ERR_INVALID, "config %s: fm_corr %d is not 1 (correlated) or -1 (random)", name, c->fm_corr);
-    if (seq && c->attr_w > 0)
-        return cr__fail(CR_ERR_INVALID, "config %s: the attribute-ID contrast (attr_w) is for graph models; a sequence model takes item_repr and fm_w", name);
+CR_API int cr_config_help(cr_model_kind model, char *buf, size_t n) {
+    int i;
+    size_t u = 0;
+    if (n) buf[0] = 0;
+    for (i = 0; i < CR__N_CFG; i++) {
+        const cr_option *o = &cr__options[i];
+        char flag[40], acc[160], dv[64], *p;
+        cr_config d;
+        if (model && !cr__reads(o, model)) continue;
+        snprintf(flag, sizeof flag, "--%s", o->name);
+        for (p = flag; *p; p++)
+            if (*p == '_') *p = '-';
+        cr__opt_accepts(o, acc, sizeof acc);
+        memset(&d, 0, sizeof d);
+        cr__opt_put(&d, o, cr_option_default(o, model));
+        cr__opt_text(&d, o, dv, sizeof dv);
+        if (!strcmp(o->name, "hidden")) snprintf(dv, sizeof dv, "dim");
+        u += (size_t)snprintf(buf + (u < n ? u : n), u < n ? n - u : 0, "  %-18s %s; %s; default %s\n", flag,
+                              o->help, acc, dv);
+    }
+    return (int)u;
+}
+
+/* Options a model shares with others but constrains further, after the table's checks. */
+static cr_status cr__config_cross_check(const cr_config *c, const char *name) {
+    if (c->l2_recbole && c->l2_selfrec)
+        return cr__fail(CR_ERR_INVALID, "config %s: l2_recbole (RecBole's L2, NCL's authors') excludes l2_selfrec", name);
     if (c->fm_w > 0 && c->item_repr == CR_REPR_ID && !(c->attr_w > 0))
-        return cr__fail(CR_ERR_INVALID, "config %s: feature masking (fm_w) trains the feature embeddings, which ID-only items (item_repr id) never read%s", name, seq ? "" : " without attr_w");
-    if (c->model == CR_MODEL_RECDCL && (c->attr_w > 0 || c->fm_w > 0))
-        return cr__fail(CR_ERR_INVALID, "config %s: the attribute-ID and feature-masking contrasts ride on BPR training; RecDCL has none (attr_w, fm_w 0)", name);
-    return o->check ? o->check(c) : CR_OK;
+        return cr__fail(CR_ERR_INVALID,
+                        "config %s: feature masking (fm_w) trains the feature embeddings, which ID-only items "
+                        "(item_repr id) never read%s",
+                        name, cr_model_is_sequential(c->model) ? "" : " without attr_w");
+    return CR_OK;
+}
+
+/* An option set for a model that does not read it: which models do. */
+static cr_status cr__not_read(const cr_option *o, const char *model) {
+    char who[160];
+    size_t u = 0;
+    int k;
+    who[0] = 0;
+    for (k = 1; k < 32 && u < sizeof who; k++)
+        if (o->models >> k & 1u) u += (size_t)snprintf(who + u, sizeof who - u, "%s%s", u ? " " : "", cr_model_name((cr_model_kind)k));
+    return cr__fail(CR_ERR_INVALID, "config %s: %s is not an option of %s (%s; read by %s)", model, o->name, model,
+                    o->help, who);
+}
+
+CR_API cr_status cr_config_resolve(cr_config *c) {
+    const cr__model_ops *mo = cr__ops_of((int)c->model);
+    const char *name;
+    cr_status st;
+    int i;
+    if (!mo) return cr__fail(CR_ERR_INVALID, "config: unknown model %d (models: %s)", (int)c->model, cr_model_list());
+    name = mo->name;
+    for (i = 0; i < CR__N_CFG; i++) { /* defaults; an option the model does not read stays 0 */
+        const cr_option *o = &cr__options[i];
+        double v = cr__opt_get(c, o);
+        if (!cr__reads(o, c->model)) {
+            if (v != 0) return cr__not_read(o, name);
+            continue;
+        }
+        if (o->type == CR_OPT_SEED) {
+            if (v == 0) c->seed = 2024;
+            continue;
+        }
+        if (v == 0) cr__opt_put(c, o, !strcmp(o->name, "hidden") ? (double)c->dim : cr_option_default(o, c->model));
+        else if (o->off != 0 && v == o->off) cr__opt_put(c, o, 0);
+    }
+    for (i = 0; i < CR__N_CFG; i++) { /* ranges: every option the model reads, before any work */
+        const cr_option *o = &cr__options[i];
+        double v = cr__opt_get(c, o);
+        char acc[160], txt[64];
+        if (!cr__reads(o, c->model) || cr__opt_in_range(o, v)) continue;
+        cr__opt_accepts(o, acc, sizeof acc);
+        cr__opt_text(c, o, txt, sizeof txt);
+        return cr__fail(CR_ERR_INVALID, "config %s: %s %s is %s %s", name, o->name, txt,
+                        o->names ? "not one of" : "outside", acc);
+    }
+    if ((st = cr__config_cross_check(c, name)) != CR_OK) return st;
+    return mo->check ? mo->check(c) : CR_OK;
 }
 
 /* ---- 8c. the model object ---- */
@@ -6762,7 +7029,7 @@ static void cr__carve_ws(cr_model *m, cr__arena *a) {
     m->perm = (int64_t *)cr__take(a, m->n_examples + 1, sizeof(int64_t));
     m->bu = cr__takei(a, B);
     m->bp = cr__takei(a, B);
-    m->bn = cr__takei(a, B * (m->cfg.neg == CR_NEG_UNIFORM ? 1 : m->cfg.neg_candidates));
+    m->bn = cr__takei(a, B * (m->cfg.neg > CR_NEG_UNIFORM ? m->cfg.neg_candidates : 1));
     if (m->cfg.item_repr != CR_REPR_ID) { /* the bag's gradient buffers (cr__ego_backward) */
         m->dE0 = cr__takef(a, m->ego_rows * m->cfg.dim);
         m->dfeat = cr__takef(a, m->ifeat.ncols * m->cfg.dim);
@@ -8608,13 +8875,6 @@ static cr_status cr__recdcl_plan(cr_model *m) {
 
 /* RecDCL trains on observed pairs alone, with its own heads and weight decay: the options of
    the BPR and InfoNCE models do not apply, and are refused rather than ignored. */
-static cr_status cr__recdcl_check(const cr_config *c) {
-    if (c->neg != CR_NEG_UNIFORM) return cr__fail(CR_ERR_INVALID, "config recdcl: takes no negatives (neg must be uniform, the unused default)");
-    if (c->proj_head) return cr__fail(CR_ERR_INVALID, "config recdcl: has its own projector (proj_head must be off)");
-    if (c->cl_negatives) return cr__fail(CR_ERR_INVALID, "config recdcl: has no InfoNCE (cl_negatives must be 0)");
-    if (c->l2_selfrec) return cr__fail(CR_ERR_INVALID, "config recdcl: its weight decay covers every parameter (l2_selfrec must be 0)");
-    return CR_OK;
-}
 
 /* The stored embeddings start as N(0, 1) draws, as the authors' history tables. They are
    training state, not parameters: checkpoints do not carry them (serving needs only the
@@ -9800,46 +10060,46 @@ static cr_status cr__cl4srec_loss(cr_model *m, const cr__batch *b, int want_grad
 
 static const cr__model_ops cr__models[] = {
     /* kind, name, about, sequential, negatives, space (cr_tune),
-       layers, proj_head, lstar, batch, lr, tau, lambda, eps, drop, reg, first_layer, l2_selfrec,
+       first_layer, l2_selfrec (its defaults are rows of cr__model_defaults, 8b),
        check, plan, setup, workspace, epoch_begin, loss, batch_end, running,
        prepare, item_vectors, user_vectors, fold_in, memory, release */
     {CR_MODEL_MF, "mf", "matrix factorisation, BPR", 0, 1,
      "lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
-     0, 0, 0, 0, 0, 0.2f, 0, 0, 0, 0, 0, CR__L2_EGO,
+     0, CR__L2_EGO,
      cr__graph_check, cr__graph_plan, cr__graph_setup, cr__mf_ws, NULL, cr__mf_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_LIGHTGCN, "lightgcn", "LightGCN: linear propagation, BPR", 0, 1,
      "lr=3e-4..1e-2 log, reg=1e-6..1e-2 log, layers=1..4",
-     3, 0, 0, 0, 0, 0.2f, 0, 0, 0, 0, 0, CR__L2_EGO,
+     0, CR__L2_EGO,
      cr__graph_check, cr__graph_plan, cr__graph_setup, cr__lightgcn_ws, NULL, cr__lightgcn_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_SGL, "sgl", "SGL: augmented-graph views (node/edge dropout, random walks, mixed, subgraphs), InfoNCE", 0, 1,
      "lambda=0.005,0.01,0.05,0.1,0.5,1, tau=0.1,0.2,0.5,1, drop=0,0.1,0.2,0.3,0.4,0.5, "
      "lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
-     3, 0, 0, 0, 0, 0.2f, 0.1f, 0, 0.1f, 0, 0, CR__L2_FINAL_UPN,
+     0, CR__L2_FINAL_UPN,
      cr__graph_check, cr__graph_plan, cr__graph_setup, cr__sgl_ws, cr__sgl_views, cr__sgl_loss, NULL, NULL,
      cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__sgl_memory,
      cr__graph_release},
     {CR_MODEL_SIMGCL, "simgcl", "SimGCL: two noise-perturbed passes, InfoNCE", 0, 1,
      "lambda=0.01..2 log, eps=0.01..0.5 log, lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
-     3, 0, 0, 0, 0, 0.2f, 0.5f, 0.1f, 0, 0, 1, CR__L2_FINAL_UP,
+     1, CR__L2_FINAL_UP,
      cr__graph_check, cr__graph_plan, cr__graph_setup, cr__simgcl_ws, NULL, cr__simgcl_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_XSIMGCL, "xsimgcl", "XSimGCL: one noisy pass, final vs layer l* output", 0, 1,
      "lambda=0.01..1 log, eps=0.01..0.5 log, tau=0.1..0.2, lstar=1,2, lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
-     2, 0, 1, 0, 0, 0.15f, 0.2f, 0.2f, 0, 0, 1, CR__L2_FINAL_UP,
+     1, CR__L2_FINAL_UP,
      cr__xsimgcl_check, cr__graph_plan, cr__graph_setup, cr__xsimgcl_ws, NULL, cr__xsimgcl_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_GRU4REC, "gru4rec", "GRU sequence encoder, next-item softmax", 1, 0,
      "lr=3e-4..1e-2 log, dropout=0..0.5",
-     0, 0, 0, 0, 0, 0.2f, 0, 0, 0, 0, 0, 0,
+     0, 0,
      NULL, cr__seq_plan, cr__seq_setup, cr__seq_ws, NULL, cr__gru4rec_loss, NULL, NULL,
      CR__SEQ_SERVING},
     /* CL4SRec: the paper's tau = 1 without a head left the GRU below the same GRU without the
        contrast on Beauty; the head and tau were chosen on validation (bench/RESULTS.md) */
     {CR_MODEL_CL4SREC, "cl4srec", "GRU encoder, next-item softmax + CL4SRec contrast", 1, 0,
      "lambda=0.01..1 log, tau=0.1..1 log, aug_rate=0.1..0.5, lr=3e-4..1e-2 log, dropout=0..0.5",
-     0, 1, 0, 0, 0, 0.2f, 0.1f, 0, 0, 0, 0, 0,
+     0, 0,
      NULL, cr__seq_plan, cr__cl4srec_setup, cr__cl4srec_ws, NULL, cr__cl4srec_loss, NULL, NULL,
      CR__SEQ_SERVING},
     /* NCL: the authors' Gowalla configuration (RUCAIBox/NCL properties/gowalla-merged.yaml:
@@ -9848,7 +10108,7 @@ static const cr__model_ops cr__models[] = {
     {CR_MODEL_NCL, "ncl", "NCL: LightGCN + structure contrast (layer 2 vs ego) + prototype contrast (k-means)", 0, 1,
      "lambda=1e-7..1e-5 log, proto_reg=1e-8..1e-6 log, tau=0.05..0.2 log, ssl_alpha=0.5..1.5, "
      "lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
-     3, 0, 2, 4096, 2e-3f, 0.05f, 1e-6f, 0, 0, 0, 0, CR__L2_EGO,
+     0, CR__L2_EGO,
      cr__ncl_check, cr__graph_plan, cr__ncl_setup, cr__ncl_ws, cr__ncl_epoch, cr__ncl_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     /* RecDCL: THUDM/RecDCL's run_beauty.sh (batch 256, lr 1e-3, weight decay 1e-7, 2 layers;
@@ -9856,8 +10116,8 @@ static const cr__model_ops cr__models[] = {
     {CR_MODEL_RECDCL, "recdcl", "RecDCL: LightGCN + Barlow Twins (UIBT) + feature uniformity (UUII) + history contrast (BCL); d 64 here, the authors' 2048 with --dim 2048", 0, 0,
      "lambda=0.1..10 log, bt_off=0.005..0.05 log, poly_w=0.05..1 log, bcl_w=1..10 log, "
      "momentum=0.1..0.9, lr=3e-4..1e-2 log, reg=1e-8..1e-5 log",
-     2, 0, 0, 256, 1e-3f, 0.2f, 1.0f, 0, 0, 1e-7f, 0, CR__L2_EGO,
-     cr__recdcl_check, cr__recdcl_plan, cr__recdcl_setup, cr__recdcl_ws, NULL, cr__recdcl_loss, cr__recdcl_batch_end, cr__recdcl_running,
+     0, CR__L2_EGO,
+     NULL, cr__recdcl_plan, cr__recdcl_setup, cr__recdcl_ws, NULL, cr__recdcl_loss, cr__recdcl_batch_end, cr__recdcl_running,
      cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__recdcl_memory, cr__recdcl_release},
     /* RCL: XSimGCL's defaults with the known false negatives masked. The adversarial views and
        the other parts are options: on Last.fm with 20% noisy pairs, masking alone had the best
@@ -9865,7 +10125,7 @@ static const cr__model_ops cr__models[] = {
        (bench/RESULTS.md) */
     {CR_MODEL_RCL, "rcl", "RCL: XSimGCL + false-negative masking/DCL/ADNCE, adversarial views, confidence weights", 0, 1,
      "lambda=0.01..1 log, eps=0.01..0.5 log, tau=0.1..0.2, gamma=0,0.5,1,2, lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
-     2, 0, 1, 0, 0, 0.15f, 0.2f, 0.2f, 0, 0, 1, CR__L2_FINAL_UP,
+     1, CR__L2_FINAL_UP,
      cr__rcl_check, cr__graph_plan, cr__rcl_setup, cr__rcl_ws, NULL, cr__rcl_loss, cr__rcl_batch_end, cr__rcl_running,
      cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__rcl_memory,
      cr__rcl_release},
@@ -9986,7 +10246,7 @@ static uint64_t cr__batch_seed(const cr_model *m, int epoch, int64_t batch) {
 /* The batch's negatives: one uniform negative per row, or M candidates for DNS and MixGCF. */
 static void cr__draw_batch_negatives(const cr_model *m, cr__batch *b, int32_t *buf) {
     int ph = cr__prof_to(CR_PHASE_SAMPLE);
-    b->n_cand = m->cfg.neg == CR_NEG_UNIFORM ? 1 : m->cfg.neg_candidates;
+    b->n_cand = m->cfg.neg > CR_NEG_UNIFORM ? m->cfg.neg_candidates : 1;
     cr__draw_negatives(m, b->users, b->n, b->n_cand, buf, b->seed);
     b->cand = buf;
     cr__prof_to(ph);
@@ -10374,7 +10634,7 @@ static void cr__fit_fingerprint(const cr_model *m, const cr_fit_opts *o, const c
     uint64_t h = cr__fnv_u64(CR__FNV0, (uint64_t)m->cfg.model);
     double dv[6];
     int iv[16], i;
-    for (i = 0; i < CR__N_CFG; i++) h = cr__fnv_u64(h, cr__cfg_get_bits(&m->cfg, &cr__config_fields[i]));
+    for (i = 0; i < CR__N_CFG; i++) h = cr__fnv_u64(h, cr__cfg_get_bits(&m->cfg, &cr__options[i]));
     fp[0] = cr__fnv_u64(h, (uint64_t)m->n_param);
     iv[0] = phase; iv[1] = max_e; iv[2] = o->eval_every; iv[3] = o->patience; iv[4] = (int)o->select;
     iv[5] = (int)o->metric; iv[6] = o->metric_k; iv[7] = o->refit; iv[8] = o->cold_warm; iv[9] = o->eval.exclude_seen;
@@ -10429,7 +10689,7 @@ static int cr__backoff_now(const cr_model *m, const cr_fit_opts *o, const cr__fi
                            int stopping) {
     const cr__model_ops *op = m->ops;
     return phase == CR_FIT_SELECT && o->select == CR_SELECT_VALID && o->backoff > 0 && !op->sequential &&
-           op->negatives && op->lambda > 0 && m->cfg.lambda > 0 && (fs->below >= (uint32_t)o->backoff || stopping) &&
+           op->negatives && cr__model_reads(op->kind, "lambda") && m->cfg.lambda > 0 && (fs->below >= (uint32_t)o->backoff || stopping) &&
            fs->backoffs < CR__BACKOFF_MAX && fs->best_v >= 0 && rec_loss > 0.95 * 0.69314718055994531;
 }
 
@@ -11057,7 +11317,7 @@ CR_API int64_t cr_parse_bytes(const char *s) {
 
 /* One searched option: a list of n values, or (n == 0) the range lo..hi. */
 typedef struct cr__tparam {
-    const cr__cfg_field *f;
+    const cr_option *f;
     int log, n;
     double lo, hi, v[CR__TUNE_MAXV];
 } cr__tparam;
@@ -11074,39 +11334,14 @@ CR_API const char *cr_tune_default_space(cr_model_kind k) {
     return o && o->space ? o->space : "";
 }
 
-static const cr__cfg_field *cr__cfg_named(const char *name) {
-    int i;
-    for (i = 0; i < CR__N_CFG; i++)
-        if (!strcmp(cr__config_fields[i].name, name)) return &cr__config_fields[i];
-    return NULL;
-}
-
-/* A field's value as a number, and the other way (a float 0 is stored as CR_OFF: "off", not
-   "the default"). */
-static double cr__cfg_num(const cr_config *c, const cr__cfg_field *f) {
-    uint32_t u = (uint32_t)cr__cfg_get_bits(c, f);
-    float x;
-    if (f->type == CR__T_F32) {
-        memcpy(&x, &u, 4);
-        return (double)x;
-    }
-    return f->type == CR__T_I32 ? (double)(int32_t)u : (double)u;
-}
-
-static void cr__cfg_set_num(cr_config *c, const cr__cfg_field *f, double v) {
-    char *p = (char *)c + f->off;
-    if (f->type == CR__T_F32) {
-        float x = v == 0 ? CR_OFF : (float)v;
-        memcpy(p, &x, 4);
-    } else {
-        int32_t i = (int32_t)v;
-        memcpy(p, &i, 4);
-    }
-}
+/* A field's value as a number, and the other way (a 0 is stored as the option's explicit zero:
+   "off", not "the default"). */
+static double cr__cfg_num(const cr_config *c, const cr_option *f) { return cr__opt_get(c, f); }
+static void cr__cfg_set_num(cr_config *c, const cr_option *f, double v) { cr__opt_put(c, f, v == 0 && f->off != 0 ? f->off : v); }
 
 /* The shortest of %g and %.9g that reads back as the same float (so printed options round-trip). */
-static void cr__tune_fmt(char *buf, size_t n, const cr__cfg_field *f, double v) {
-    if (f->type != CR__T_F32) {
+static void cr__tune_fmt(char *buf, size_t n, const cr_option *f, double v) {
+    if (f->type != CR_OPT_FLOAT) {
         snprintf(buf, n, "%d", (int)v);
         return;
     }
@@ -11124,7 +11359,7 @@ static int cr__tune_allowed(cr_model_kind k, const char *name) {
     int i;
     for (i = 0; i < 5; i++)
         if (!strcmp(name, generic[i])) return 1;
-    if (!strcmp(name, "layers") && o && o->layers) return 1;
+    if (!strcmp(name, "layers") && cr__model_reads(k, "layers")) return 1;
     while ((s = strstr(s, name)) != NULL) {
         if ((s == o->space || s[-1] == ' ' || s[-1] == ',') && s[n] == '=') return 1;
         s += n;
@@ -11133,7 +11368,7 @@ static int cr__tune_allowed(cr_model_kind k, const char *name) {
 }
 
 /* A value of an option is one the configuration accepts and keeps. */
-static cr_status cr__tune_value_ok(cr_model_kind k, const cr_config *base, const cr__cfg_field *f, double v,
+static cr_status cr__tune_value_ok(cr_model_kind k, const cr_config *base, const cr_option *f, double v,
                                    const char *what) {
     cr_config c = *base;
     double got;
@@ -11141,7 +11376,10 @@ static cr_status cr__tune_value_ok(cr_model_kind k, const cr_config *base, const
     c.model = k;
     cr__cfg_set_num(&c, f, v);
     cr__tune_fmt(txt, sizeof txt, f, v);
-    if (f->type == CR__T_F32 && (float)v == CR_OFF)
+    if (v != 0 && !cr__opt_in_range(f, v)) return cr__fail(CR_ERR_INVALID, "%s: option %s: value %s is out of range", what, f->name, txt);
+    if (v == 0 && f->off == 0 && !cr__opt_in_range(f, 0))
+        return cr__fail(CR_ERR_INVALID, "%s: option %s: value 0 is out of range", what, f->name);
+    if (f->type == CR_OPT_FLOAT && (float)v == CR_OFF)
         return cr__fail(CR_ERR_INVALID, "%s: option %s: value -1 is out of range (write 0 for off)", what, f->name);
     if (cr_config_resolve(&c) != CR_OK) {
         char msg[600];
@@ -11149,7 +11387,7 @@ static cr_status cr__tune_value_ok(cr_model_kind k, const cr_config *base, const
         return cr__fail(CR_ERR_INVALID, "%s: option %s: value %s is out of range (%s)", what, f->name, txt, msg);
     }
     got = cr__cfg_num(&c, f);
-    if (f->type == CR__T_F32 ? (float)got != (float)v : got != v)
+    if (f->type == CR_OPT_FLOAT ? (float)got != (float)v : got != v)
         return cr__fail(CR_ERR_INVALID, "%s: option %s: value %s is not kept (the configuration makes it %g)", what,
                         f->name, txt, got);
     return CR_OK;
@@ -11167,7 +11405,7 @@ static int cr__tune_number(const char *s, double *v) {
 static cr_status cr__tune_values(cr__tparam *p, char *val, const char *what) {
     const char *name = p->f->name;
     char *dots = strstr(val, ".."), *tok;
-    int i, isint = p->f->type != CR__T_F32;
+    int i, isint = p->f->type != CR_OPT_FLOAT;
     if (dots) {
         char *lo = val, *hi = dots + 2, *sp;
         size_t n;
@@ -11254,18 +11492,18 @@ static cr_status cr__tune_parse(cr__tspace *s, cr_model_kind k, const cr_config 
         n = strlen(nm);
         while (n && nm[n - 1] == ' ') nm[--n] = 0;
         if (!n) return cr__fail(CR_ERR_INVALID, "%s: an entry has no option name before '='", what);
-        p->f = cr__cfg_named(nm);
+        p->f = cr_option_find(nm);
         if (!p->f)
             return cr__fail(CR_ERR_INVALID,
                             "%s: unknown option '%s' (%s can search: %s; and lr, reg, batch, dim, clip%s)", what, nm,
-                            cr_model_name(k), cr_tune_default_space(k), cr__ops_of((int)k)->layers ? ", layers" : "");
-        if ((p->f->type != CR__T_F32 && p->f->type != CR__T_I32) || !cr__tune_allowed(k, nm)) {
+                            cr_model_name(k), cr_tune_default_space(k), cr__model_reads(k, "layers") ? ", layers" : "");
+        if (p->f->type == CR_OPT_FLAGS || p->f->type == CR_OPT_SEED || !cr__tune_allowed(k, nm)) {
             if (lenient) continue;
             return cr__fail(CR_ERR_INVALID,
                             "%s: option '%s' is not searched for %s (it can search: %s; and lr, reg, batch, dim, "
                             "clip%s)",
                             what, nm, cr_model_name(k), cr_tune_default_space(k),
-                            cr__ops_of((int)k)->layers ? ", layers" : "");
+                            cr__model_reads(k, "layers") ? ", layers" : "");
         }
         for (j = 0; j < s->n; j++)
             if (s->p[j].f == p->f) return cr__fail(CR_ERR_INVALID, "%s: option %s is given twice", what, nm);
@@ -11326,7 +11564,7 @@ static cr_status cr__tune_sample(const cr__tspace *s, cr_model_kind k, cr_rng *r
         for (i = 0; i < s->n; i++) {
             const cr__tparam *p = &s->p[i];
             double v, u = (double)cr_rng_float(r), lo = p->lo, hi = p->hi;
-            int isint = p->f->type != CR__T_F32;
+            int isint = p->f->type != CR_OPT_FLOAT;
             if (p->n)
                 v = p->v[cr_rng_below(r, (uint32_t)p->n)];
             else {
@@ -11355,7 +11593,7 @@ static void cr__tune_options(const cr__tspace *s, const cr_config *base, const c
     cr_config_resolve(&rb);
     cr_config_resolve(&rc);
     for (i = 0; i < s->n; i++) {
-        const cr__cfg_field *f = s->p[i].f;
+        const cr_option *f = s->p[i].f;
         char v[40];
         if (cr__cfg_get_bits(&rb, f) == cr__cfg_get_bits(&rc, f)) continue;
         cr__tune_fmt(v, sizeof v, f, cr__cfg_num(&rc, f));
@@ -13305,13 +13543,13 @@ static void cr__ckpt_body(cr__wr *w, const void *ctx) {
     /* the configuration, from the field list: a reader skips nothing and guesses nothing */
     cr__wr_u32(w, (uint32_t)CR__N_CFG);
     for (i = 0; i < CR__N_CFG; i++) {
-        const cr__cfg_field *f = &cr__config_fields[i];
-        unsigned char len = (unsigned char)strlen(f->name), type = (unsigned char)f->type;
+        const cr_option *f = &cr__options[i];
+        unsigned char len = (unsigned char)strlen(f->name), type = (unsigned char)cr__opt_ckpt_type(f);
         uint64_t v = cr__cfg_get_bits(&m->cfg, f);
         cr__wr_bytes(w, &len, 1);
         cr__wr_bytes(w, f->name, len);
         cr__wr_bytes(w, &type, 1);
-        if (f->type == CR__T_U64) cr__wr_u64(w, v);
+        if (f->type == CR_OPT_SEED) cr__wr_u64(w, v);
         else cr__wr_u32(w, (uint32_t)v);
     }
     cr__wr_u64(w, (uint64_t)m->step);
@@ -13731,8 +13969,8 @@ static cr_status cr__ckpt_config(cr__rd *r, uint32_t version, const char *path, 
     c->model = (cr_model_kind)cr__rd_u32(r, "model kind");
     if (version == 1) {
         for (i = 0; i < CR__CFG_V1; i++) {
-            const cr__cfg_field *f = &cr__config_fields[i];
-            cr__cfg_set_bits(c, f, f->type == CR__T_U64 ? cr__rd_u64(r, f->name) : cr__rd_u32(r, f->name));
+            const cr_option *f = &cr__options[i];
+            cr__cfg_set_bits(c, f, f->type == CR_OPT_SEED ? cr__rd_u64(r, f->name) : cr__rd_u32(r, f->name));
         }
     } else {
         n = (int)cr__rd_u32(r, "configuration field count");
@@ -13743,17 +13981,24 @@ static cr_status cr__ckpt_config(cr__rd *r, uint32_t version, const char *path, 
             int k, got = cr__rd_name(r, name, sizeof name, "configuration field name");
             if (got < 0) return cr__fail(CR_ERR_FORMAT, "%s: configuration field %d has an overlong name", path, i);
             if (!got || !(tp = cr__rd_take(r, 1, "configuration field type"))) break;
-            for (k = 0; k < CR__N_CFG && strcmp(cr__config_fields[k].name, name) != 0; k++) {}
+            for (k = 0; k < CR__N_CFG && strcmp(cr__options[k].name, name) != 0; k++) {}
             if (k == CR__N_CFG) return cr__fail(CR_ERR_FORMAT, "%s: unknown configuration field '%s' (written by a newer version?)", path, name);
-            if (*tp != cr__config_fields[k].type) return cr__fail(CR_ERR_FORMAT, "%s: configuration field '%s' has type %d, expected %d", path, name, *tp, cr__config_fields[k].type);
+            if (*tp != cr__opt_ckpt_type(&cr__options[k]))
+                return cr__fail(CR_ERR_FORMAT, "%s: configuration field '%s' has type %d, expected %d", path, name, *tp,
+                                cr__opt_ckpt_type(&cr__options[k]));
             /* the reader keeps the label for its messages: the table's name outlives this loop */
-            cr__cfg_set_bits(c, &cr__config_fields[k], *tp == CR__T_U64 ? cr__rd_u64(r, cr__config_fields[k].name) : cr__rd_u32(r, cr__config_fields[k].name));
+            cr__cfg_set_bits(c, &cr__options[k], *tp == CR__T_U64 ? cr__rd_u64(r, cr__options[k].name) : cr__rd_u32(r, cr__options[k].name));
         }
     }
     if (r->bad) return cr__fail(CR_ERR_FORMAT, "%s: truncated in the header (at %s)", path, r->what);
     /* a value of 0 would mean "default" to cr_config_resolve: a saved config has none */
     if (!(o = cr__ops_of((int)c->model))) return cr__fail(CR_ERR_FORMAT, "%s: unknown model kind %d", path, (int)c->model);
-    if ((o->layers && c->layers == 0) || c->dim == 0 || c->lr == 0 || c->tau == 0) return cr__fail(CR_ERR_FORMAT, "%s: the saved configuration is incomplete", path);
+    for (i = 0; i < CR__N_CFG; i++) { /* what the model does not read is left out (older files saved every field) */
+        const cr_option *f = &cr__options[i];
+        if (!cr__reads(f, c->model)) cr__opt_put(c, f, 0);
+        else if (i < CR__CFG_V1 && f->off == 0 && cr__opt_get(c, f) == 0 && !cr__opt_in_range(f, 0))
+            return cr__fail(CR_ERR_FORMAT, "%s: the saved configuration is incomplete (no %s)", path, f->name);
+    }
     if (cr_config_resolve(c) != CR_OK) return cr__fail(CR_ERR_FORMAT, "%s: invalid saved configuration: %s", path, cr_last_error());
     return CR_OK;
 }

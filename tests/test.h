@@ -34,6 +34,10 @@ cr_status crt_synth_features(cr_dataset *ds);
    user (leave-last for seq); all zero on failure, which the caller's checks then catch. */
 cr_dataset crt_synth(int32_t users, int32_t items, int clusters, int mean_len, uint64_t seed, int seq, double test);
 
+/* 1 if model k reads the option (the option table's models column): shared test settings are
+   given only to the models that take them. */
+int crt_reads(cr_model_kind k, const char *option);
+
 #define TEST(name) static void name(void)
 #define CHECK(c)                                                                                   \
     do {                                                                                           \

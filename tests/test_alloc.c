@@ -83,7 +83,7 @@ static cr_status workflow(cr_model_kind kind, const char *train, const char *tes
     c.model = kind;
     c.dim = 8;
     c.batch = 16;
-    c.max_len = 6;
+    if (cr_model_is_sequential(kind)) c.max_len = 6;
     if ((st = cr_dataset_load(&ds, train, test, &lo)) != CR_OK) return st;
     if ((st = cr_dataset_carve_valid(&ds, 0.2, cr_model_is_sequential(kind), 3)) == CR_OK &&
         (st = cr_model_create(&m, &c, &ds)) == CR_OK && (st = cr_train_epoch(m, 1, NULL, NULL, NULL)) == CR_OK &&

@@ -766,7 +766,7 @@ static double model_gradcheck(cr_config *c, int *checked, double h0, double shar
     if ((c->item_repr > CR_REPR_ID || c->attr_w > 0 || c->fm_w > 0) && crt_synth_features(&ds) != CR_OK) { printf("features: %s\n", cr_last_error()); return 1e9; }
     c->dim = 8;
     c->batch = 12;
-    if (!c->layers) c->layers = 2;
+    if (!c->layers && crt_reads(c->model, "layers")) c->layers = 2;
     if (cr_model_create(&m, c, &ds) != CR_OK) { printf("create: %s\n", cr_last_error()); return 1e9; }
     np = cr_model_num_params(m);
     p = cr_model_params(m);

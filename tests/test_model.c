@@ -409,7 +409,7 @@ static cr_model *trained(cr_model_kind kind, cr_dataset *ds, int epochs) {
     c.model = kind;
     c.dim = 16;
     c.batch = cr_model_is_sequential(kind) ? 64 : 512;
-    c.max_len = 20;
+    if (cr_model_is_sequential(kind)) c.max_len = 20;
     c.proj_head = trained_proj_head;
     if (cr_dataset_synthetic(ds, &so, cr_model_is_sequential(kind) ? 1 : 0, 0.2) != CR_OK) return NULL;
     if (cr_model_create(&m, &c, ds) != CR_OK) return NULL;
@@ -453,35 +453,108 @@ TEST(checkpoint_roundtrip_sequence_no_head) {
 }
 
 /* Every configuration field survives a save and a load, "off" values included (a saved 0 must
-   not come back as the default). */
+   not come back as the default): each model below is given every option it reads, set away from
+   its default through cr_config_set, and together they give every option of the table. */
+static const char *const every_option[][2] = {
+    {"ncl", "dim=12 layers=4 lstar=4 batch=64 lr=0.004 reg=0 tau=0.3 lambda=0.01 clip=5 seed=99 proj_head=on "
+            "neg=dns neg_candidates=7 cl_negatives=3 proto_reg=0 ssl_alpha=2 clusters=5 warmup=0 attr_w=0.5 "
+            "attr_tau=0.3 fm_w=0.1 fm_rate=0.25 fm_corr=correlated init=xavier l2_recbole=1 precision=bf16 "
+            "item_repr=id+features"},
+    {"sgl", "aug=rw drop=0 view_every=4 rw_len=5 rw_restart=0 neg=mixgcf tau=0.5 lambda=0"},
+    {"recdcl", "bt_off=0.02 poly_w=0 bcl_w=3 momentum=0 reg=0 lambda=2 init=fixed"},
+    {"rcl", "tau_plus=0 nce_mu=0.2 nce_sigma=0.5 nce_est=dcl nce_mask=off gamma=0 adv=prev eps=0 l2_selfrec=1"},
+    {"cl4srec", "max_len=7 hidden=10 gru_layers=2 proj_head=off seq_aug=insert|substitute neg_samples=20 dropout=0 "
+                "aug_rate=0.3 crop_keep=0.5"},
+};
+
+static cr_status set_line(cr_config *c, const char *model, const char *line) {
+    cr_status st;
+    memset(c, 0, sizeof *c);
+    if ((st = cr_config_set(c, "model", model)) != CR_OK) return st;
+    while (*line) { /* "name=value name=value ..." */
+        char name[64], value[128];
+        size_t n = strcspn(line, "="), v;
+        if (!line[n] || n >= sizeof name) return CR_ERR_INVALID;
+        memcpy(name, line, n);
+        name[n] = 0;
+        line += n + 1;
+        v = strcspn(line, " ");
+        if (v >= sizeof value) return CR_ERR_INVALID;
+        memcpy(value, line, v);
+        value[v] = 0;
+        line += v;
+        while (*line == ' ') line++;
+        if ((st = cr_config_set(c, name, value)) != CR_OK) return st;
+    }
+    return CR_OK;
+}
+
 TEST(checkpoint_keeps_every_configuration_field) {
-    cr_dataset ds;
+    cr_dataset ds, dsq;
     cr_synth_opts so;
-    cr_config c, r1;
-    cr_model *m = NULL, *m2 = NULL;
     const char *path = crt_tmp("fields.crrc");
+    size_t k;
+    int i;
     memset(&so, 0, sizeof so);
     so.n_users = 60;
     so.n_items = 100;
     so.mean_len = 8;
-    memset(&c, 0, sizeof c);
-    c.model = CR_MODEL_NCL;
-    c.dim = 12; c.layers = 4; c.lstar = 4; c.batch = 64; c.lr = 0.004f; c.reg = CR_OFF; c.tau = 0.3f;
-    c.lambda = 0.01f; c.eps = CR_OFF; c.drop = CR_OFF; c.clip = 5.0f; c.seed = 99; c.proj_head = 1;
-    c.neg = CR_NEG_MIXGCF; c.neg_candidates = 7; c.cl_negatives = 3; c.view_every = 4; c.rw_len = 5;
-    c.rw_restart = CR_OFF; c.proto_reg = CR_OFF; c.ssl_alpha = 2.0f; c.clusters = 5; c.warmup = -1;
-    c.bt_off = 0.02f; c.poly_w = CR_OFF; c.bcl_w = 3.0f; c.momentum = CR_OFF; c.tau_plus = CR_OFF; c.nce_mu = 0.2f; c.nce_sigma = 0.5f;
-    c.attr_tau = 0.3f; c.fm_rate = 0.25f; c.fm_corr = 1;
     CHECK_OK(cr_dataset_synthetic(&ds, &so, 0, 0.2));
-    CHECK_OK(cr_model_create(&m, &c, &ds));
-    r1 = *cr_model_config(m);
-    CHECK(r1.reg == 0 && r1.proto_reg == 0 && r1.rw_restart == 0 && r1.warmup == 0 && r1.proj_head == 1 && r1.poly_w == 0 && r1.momentum == 0);
-    CHECK_OK(cr_model_save(m, path));
-    CHECK_OK(cr_model_load(&m2, path, NULL));
-    CHECKF(memcmp(&r1, cr_model_config(m2), sizeof r1) == 0, "the loaded configuration differs");
-    cr_model_free(m);
-    cr_model_free(m2);
+    CHECK_OK(cr_dataset_synthetic(&dsq, &so, 1, 0.2));
+    CHECK_OK(crt_synth_features(&ds));
+    for (i = 0; i < cr_option_count(); i++) { /* a new option must be added above */
+        char key[64];
+        int seen = 0;
+        snprintf(key, sizeof key, "%s=", cr_option_at(i)->name);
+        for (k = 0; k < sizeof every_option / sizeof every_option[0]; k++) {
+            const char *p = strstr(every_option[k][1], key);
+            seen |= p && (p == every_option[k][1] || p[-1] == ' ');
+        }
+        CHECKF(seen, "option %s is not set by any model of this test", cr_option_at(i)->name);
+    }
+    for (k = 0; k < sizeof every_option / sizeof every_option[0]; k++) {
+        cr_config c, r1;
+        cr_model *m = NULL, *m2 = NULL;
+        int seq;
+        CHECKF(set_line(&c, every_option[k][0], every_option[k][1]) == CR_OK, "%s: %s", every_option[k][0], cr_last_error());
+        seq = cr_model_is_sequential(c.model);
+        CHECKF(cr_model_create(&m, &c, seq ? &dsq : &ds) == CR_OK, "%s: %s", every_option[k][0], cr_last_error());
+        r1 = *cr_model_config(m);
+        if (c.model == CR_MODEL_NCL) CHECK(r1.reg == 0 && r1.proto_reg == 0 && r1.warmup == 0 && r1.proj_head == 1);
+        if (c.model == CR_MODEL_RECDCL) CHECK(r1.poly_w == 0 && r1.momentum == 0 && r1.reg == 0);
+        if (c.model == CR_MODEL_RCL) CHECK(r1.nce_mask == 0 && r1.adv == CR_ADV_PREV && r1.eps == 0 && r1.tau_plus == 0);
+        if (c.model == CR_MODEL_CL4SREC) CHECK(r1.proj_head == 0 && r1.dropout == 0);
+        CHECK_OK(cr_model_save(m, path));
+        CHECK_OK(cr_model_load(&m2, path, NULL));
+        CHECKF(memcmp(&r1, cr_model_config(m2), sizeof r1) == 0, "%s: the loaded configuration differs", every_option[k][0]);
+        cr_model_free(m);
+        cr_model_free(m2);
+    }
     cr_dataset_free(&ds);
+    cr_dataset_free(&dsq);
+}
+
+/* The line cr_config_format prints, read back option by option, is the same configuration, bit
+   for bit: every model with its defaults and with every option it reads set (the lines above);
+   it names only the options the model reads, enums by name. */
+TEST(config_line_round_trips) {
+    int k, j;
+    for (k = 1; cr_model_name((cr_model_kind)k)[0] != '?'; k++)
+        for (j = -1; j < (int)(sizeof every_option / sizeof every_option[0]); j++) {
+            cr_config a, b;
+            char line[4096];
+            int n;
+            if (j >= 0 && cr_model_parse(every_option[j][0]) != (cr_model_kind)k) continue;
+            CHECK_OK(set_line(&a, cr_model_name((cr_model_kind)k), j >= 0 ? every_option[j][1] : ""));
+            CHECK_OK(cr_config_resolve(&a));
+            n = cr_config_format(&a, line, sizeof line);
+            CHECK(n > 0 && n < (int)sizeof line && !strncmp(line, "model=", 6));
+            CHECKF(set_line(&b, "mf", line) == CR_OK, "%s: %s", line, cr_last_error());
+            CHECK_OK(cr_config_resolve(&b));
+            CHECKF(memcmp(&a, &b, sizeof a) == 0, "%s does not read back to the same configuration", line);
+            if (k == CR_MODEL_MF) CHECK(!strstr(line, " layers=") && !strstr(line, "max_len") && !strstr(line, " lambda="));
+            if (k == CR_MODEL_SGL && j < 0) CHECK(strstr(line, " aug=ed") != NULL && strstr(line, " neg=uniform") != NULL);
+        }
 }
 
 static long file_size(const char *p) {
@@ -716,13 +789,13 @@ TEST(config_is_range_checked) {
     CHECK_OK(cr_config_resolve(&c));
     CHECK(c.proj_head == 0);
     c.proj_head = 2;
-    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "proj_head must be 1 (on), -1 (off) or 0");
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "proj_head 2 is not one of off, on");
     memset(&c, 0, sizeof c);
     c.model = CR_MODEL_GRU4REC;
     CHECK_OK(cr_config_resolve(&c));
     CHECK(c.proj_head == 0 && c.item_repr == CR_REPR_ID && c.attr_w == 0 && c.fm_w == 0);
     c.attr_w = 0.1f;
-    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "the attribute-ID contrast (attr_w) is for graph models");
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "attr_w is not an option of gru4rec");
     c.attr_w = 0;
     c.fm_w = 0.1f;
     c.item_repr = CR_REPR_ID_FEATURES;
@@ -734,23 +807,23 @@ TEST(config_is_range_checked) {
     memset(&c, 0, sizeof c);
     c.model = CR_MODEL_LIGHTGCN;
     c.item_repr = 4;
-    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "item_repr 4 is not id (1), id+features (2) or features (3)");
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "item_repr 4 is not one of id, id+features, features");
     c.item_repr = 0;
     c.attr_w = -2;
-    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "attr_w -2 must be >= 0");
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "attr_w -2 is outside [0, 1e+06)");
     c.attr_w = 0;
     c.fm_rate = 1;
     CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "fm_rate 1 is outside (0, 1)");
     c.fm_rate = 0;
     c.fm_corr = 2;
-    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "fm_corr 2 is not 1");
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "fm_corr 2 is not one of random, correlated");
     c.fm_corr = 0;
     c.fm_w = 0.1f; /* masking trains feature embeddings that ID-only items never read */
     CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "feature masking (fm_w) trains the feature embeddings");
-    c.fm_w = 0;
+    memset(&c, 0, sizeof c);
     c.model = CR_MODEL_RECDCL;
     c.attr_w = 0.5f;
-    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "RecDCL has none");
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "attr_w is not an option of recdcl");
 }
 
 /* Reads a fuzzer input and gives it a valid checksum, so the production loader (which checks the
@@ -837,6 +910,7 @@ const crt_case crt_model[] = {
     {"model/rcl_with_parts_off_is_xsimgcl", rcl_with_parts_off_is_xsimgcl},
     {"model/checkpoint_roundtrip_sequence_no_head", checkpoint_roundtrip_sequence_no_head},
     {"model/checkpoint_keeps_every_configuration_field", checkpoint_keeps_every_configuration_field},
+    {"model/config_line_round_trips", config_line_round_trips},
     {"model/checkpoint_refuses_bad_files", checkpoint_refuses_bad_files},
     {"model/npy_export", npy_export},
     {"model/fold_in_and_history_recommendations", fold_in_and_history_recommendations},
