@@ -919,7 +919,7 @@ typedef enum cr_opt_type {
     CR_OPT_FLOAT = 2, /* float */
     CR_OPT_SEED = 3,  /* uint64 */
     CR_OPT_ENUM = 4,  /* int32, one of names */
-    CR_OPT_FLAGS = 5  /* uint32, names joined by '|' */
+    CR_OPT_FLAGS = 5  /* uint32, names joined by ',' */
 } cr_opt_type;
 typedef struct cr_option {
     const char *name;
@@ -940,11 +940,11 @@ CR_API const cr_option *cr_option_find(const char *name);
 /* The default of an option for a model (its own row, else the generic one). */
 CR_API double cr_option_default(const cr_option *o, cr_model_kind model);
 /* Sets one option from text as the config line and the CLI write it: numbers, enum names,
-   flags joined by '|' or ','; "0" or "off" stores the explicit zero. "model" takes a model's
+   flags joined by ',' (or '|'); "0" or "off" stores the explicit zero. "model" takes a model's
    name. CR_ERR_INVALID with a message naming the option and the accepted values. */
 CR_API cr_status cr_config_set(cr_config *c, const char *name, const char *value);
-/* The options a model reads, one per line: "--flag VALUE  help (default ...)", with the
-   model's defaults (model 0: every option, generic defaults). Returns the length it needed. */
+/* The options a model reads, two lines each ("--flag VALUES (default ...)", then its help), with
+   the model's defaults (model 0: every option, generic defaults). Returns the length it needed. */
 CR_API int cr_config_help(cr_model_kind model, char *buf, size_t n);
 
 typedef struct cr_model cr_model; /* opaque */
@@ -6482,7 +6482,8 @@ static int cr__opt_name_value(const cr_option *o, const char *name, size_t len) 
     return -1;
 }
 
-/* The name of an enum's value (NULL if none), or flag bits joined by '|' into buf. */
+/* The name of an enum's value (NULL if none), or flag bits joined by ',' into buf (a shell
+   reads the config line as words: no '|'). */
 static const char *cr__opt_value_name(const cr_option *o, long v, char *buf, size_t n) {
     const char *s = o->names;
     size_t used = 0;
@@ -6496,7 +6497,7 @@ static const char *cr__opt_value_name(const cr_option *o, long v, char *buf, siz
             return buf;
         }
         if (o->type == CR_OPT_FLAGS && (v & x) && used < n) {
-            used += (size_t)snprintf(buf + used, n - used, "%s%.*s", used ? "|" : "", len, s);
+            used += (size_t)snprintf(buf + used, n - used, "%s%.*s", used ? "," : "", len, s);
             v &= ~x;
         }
         while (*end == ' ') end++;
@@ -6532,7 +6533,7 @@ static int cr__opt_in_range(const cr_option *o, double v) {
     return v == v && ((o->open & 1) ? v > o->lo : v >= o->lo) && ((o->open & 2) ? v < o->hi : v <= o->hi);
 }
 
-/* "1..4096", "(0, 10)", "ed, nd, ...": what an option accepts, for messages and help. */
+/* "1..4096", "(0, 10)", "ed|nd|...": what an option accepts, for messages and help. */
 static void cr__opt_accepts(const cr_option *o, char *buf, size_t n) {
     if (o->names) {
         size_t u = 0;
@@ -6540,12 +6541,11 @@ static void cr__opt_accepts(const cr_option *o, char *buf, size_t n) {
         buf[0] = 0;
         while (*s && u < n) {
             const char *eq = strchr(s, '='), *sp = strchr(s, ' ');
-            u += (size_t)snprintf(buf + u, n - u, "%s%.*s", u ? (o->type == CR_OPT_FLAGS ? "|" : ", ") : "",
-                                  (int)(eq - s), s);
+            u += (size_t)snprintf(buf + u, n - u, "%s%.*s", u ? (o->type == CR_OPT_FLAGS ? "," : "|") : "", (int)(eq - s), s);
             s = sp ? sp + 1 : s + strlen(s);
         }
     } else if (o->type == CR_OPT_INT)
-        snprintf(buf, n, "%g..%g", o->lo, o->hi);
+        snprintf(buf, n, "%.10g..%.10g", o->lo, o->hi);
     else if (o->type == CR_OPT_FLOAT)
         snprintf(buf, n, "%s%g, %g%s", o->open & 1 ? "(" : "[", o->lo, o->hi, o->open & 2 ? ")" : "]");
     else
@@ -6555,8 +6555,8 @@ static void cr__opt_accepts(const cr_option *o, char *buf, size_t n) {
 static cr_status cr__opt_bad(const cr_option *o, const char *value, const char *why) {
     char acc[160];
     cr__opt_accepts(o, acc, sizeof acc);
-    return cr__fail(CR_ERR_INVALID, "option %s: '%s' %s (%s%s)", o->name, value, why,
-                    o->names ? "one of " : "", acc);
+    return cr__fail(CR_ERR_INVALID, "option %s: '%s' %s (%s %s)", o->name, value, why,
+                    o->names ? "one of" : "accepts", acc);
 }
 
 CR_API cr_status cr_config_set(cr_config *c, const char *name, const char *value) {
@@ -6593,10 +6593,9 @@ CR_API cr_status cr_config_set(cr_config *c, const char *name, const char *value
     } else {
         errno = 0;
         v = strtod(value, &end);
-        if (!*value || *end || errno || v != v) return cr__opt_bad(o, value, "is not a number");
+        if (!*value || *end || errno || !(v > -1e300 && v < 1e300)) return cr__opt_bad(o, value, "is not a finite number");
         if (o->type != CR_OPT_FLOAT && v != floor(v)) return cr__opt_bad(o, value, "is not an integer");
     }
-    if (o->off != 0 && v == o->off) { cr__opt_put(c, o, v); return CR_OK; } /* the explicit zero's own mark */
     if (!cr__opt_in_range(o, v) && !(v == 0 && o->off != 0)) return cr__opt_bad(o, value, "is out of range");
     if (o->type == CR_OPT_FLAGS && v == 0) return cr__opt_bad(o, value, "is no flag");
     cr__opt_put(c, o, v == 0 ? o->off : v);
@@ -6606,13 +6605,13 @@ CR_API cr_status cr_config_set(cr_config *c, const char *name, const char *value
 CR_API int cr_config_format(const cr_config *c, char *buf, size_t n) {
     int i;
     size_t o = 0;
-    o += (size_t)snprintf(buf, n, "model=%s", cr_model_name(c->model));
+    o += (size_t)snprintf(n ? buf : NULL, n, "model=%s", cr_model_name(c->model));
     for (i = 0; i < CR__N_CFG; i++) {
         const cr_option *f = &cr__options[i];
         char val[64];
         if (c->model && !cr__reads(f, c->model)) continue;
         cr__opt_text(c, f, val, sizeof val);
-        o += (size_t)snprintf(buf + (o < n ? o : n), o < n ? n - o : 0, " %s=%s", f->name, val);
+        o += (size_t)snprintf(o < n ? buf + o : NULL, o < n ? n - o : 0, " %s=%s", f->name, val);
     }
     return (int)o;
 }
@@ -6634,8 +6633,8 @@ CR_API int cr_config_help(cr_model_kind model, char *buf, size_t n) {
         cr__opt_put(&d, o, cr_option_default(o, model));
         cr__opt_text(&d, o, dv, sizeof dv);
         if (!strcmp(o->name, "hidden")) snprintf(dv, sizeof dv, "dim");
-        u += (size_t)snprintf(buf + (u < n ? u : n), u < n ? n - u : 0, "  %-18s %s; %s; default %s\n", flag,
-                              o->help, acc, dv);
+        u += (size_t)snprintf(u < n ? buf + u : NULL, u < n ? n - u : 0, "  %s %s (default %s)\n        %s\n", flag,
+                              acc, dv, o->help);
     }
     return (int)u;
 }
@@ -11329,6 +11328,19 @@ typedef struct cr__tspace {
 
 static int cr__is_dir(const char *path); /* section 11 */
 
+/* A base option of a search over several models must be read by one of them at least. */
+static cr_status cr__tune_base_read(const cr_tune_opts *o, int nm) {
+    int i, j;
+    if (nm < 2) return CR_OK; /* one model: cr_config_resolve names an option it does not read */
+    for (j = 0; j < CR__N_CFG; j++) {
+        int read = 0;
+        if (cr__opt_get(&o->base, &cr__options[j]) == 0) continue;
+        for (i = 0; i < nm; i++) read |= cr__reads(&cr__options[j], o->models[i]);
+        if (!read) return cr__fail(CR_ERR_INVALID, "cr_tune: option %s is read by none of the models searched", cr__options[j].name);
+    }
+    return CR_OK;
+}
+
 CR_API const char *cr_tune_default_space(cr_model_kind k) {
     const cr__model_ops *o = cr__ops_of((int)k);
     return o && o->space ? o->space : "";
@@ -11868,10 +11880,13 @@ static cr_status cr__tune_setup(cr__tune_run *R, const cr_dataset *ds, const cr_
             CR_ERR_INVALID,
             "cr_tune: fit holds the validation protocol only (epochs, select, refit, train_noise, cold_*, "
             "holdout_seed, per_user_*, state_path and the callbacks are for training the winner with cr_fit)");
+    if ((st = cr__tune_base_read(o, R->nm)) != CR_OK) return st;
     for (i = 0; i < R->nm; i++) {
         cr_config c = o->base;
         R->models[i] = o->n_models ? o->models[i] : o->base.model;
         c.model = R->models[i];
+        for (j = 0; R->nm > 1 && j < CR__N_CFG; j++) /* with several models, each takes the base options it reads */
+            if (!cr__reads(&cr__options[j], c.model)) cr__opt_put(&c, &cr__options[j], 0);
         if (!cr__ops_of((int)c.model))
             return cr__fail(CR_ERR_INVALID, "cr_tune: unknown model %d (models: %s)", (int)c.model, cr_model_list());
         for (j = 0; j < i; j++)

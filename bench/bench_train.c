@@ -3,8 +3,9 @@
      bench_train [model [epochs [option=value ...]]]
                                        default: xsimgcl 2 (graph models: Gowalla; gru4rec and
                                        cl4srec: Amazon-Beauty); OMP_NUM_THREADS sets threads.
-                                       Options: neg=uniform|dns|mixgcf, aug=ed|nd|rw|mixed|subgraph,
-                                       view_every=N, proj_head=1, batch=B, dim=D, data=FOLDER (under
+                                       Options: any model option as name=value (the config line's
+                                       form: neg=dns, aug=rw, proj_head=on, batch=B, dim=D, ...),
+                                       data=FOLDER (under
                                        CR_DATA: gowalla, lastfm, amazon-beauty), batches=N (stop each
                                        epoch after N batches: a slice of a long epoch, timed the same);
                                        --profile (anywhere): measure this machine's GEMM rate and
@@ -51,17 +52,13 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--profile") || (!v && (a == pos[0] || a == pos[1]))) continue;
         if (!v) { fprintf(stderr, "bench_train: '%s' is not option=value\n", a); return 2; }
         v++;
-        if (!strncmp(a, "neg=", 4)) c.neg = !strcmp(v, "dns") ? CR_NEG_DNS : !strcmp(v, "mixgcf") ? CR_NEG_MIXGCF : CR_NEG_UNIFORM;
-        else if (!strncmp(a, "aug=", 4))
-            c.aug = !strcmp(v, "nd") ? CR_AUG_ND : !strcmp(v, "rw") ? CR_AUG_RW : !strcmp(v, "mixed") ? CR_AUG_MIXED : !strcmp(v, "subgraph") ? CR_AUG_SUBGRAPH : CR_AUG_ED;
-        else if (!strncmp(a, "view_every=", 11)) c.view_every = atoi(v);
-        else if (!strncmp(a, "proj_head=", 10)) c.proj_head = atoi(v) ? 1 : -1;
-        else if (!strncmp(a, "batch=", 6)) c.batch = atoi(v);
-        else if (!strncmp(a, "dim=", 4)) c.dim = atoi(v);
-        else if (!strncmp(a, "batches=", 8)) max_batches = atoi(v);
-        else if (!strncmp(a, "precision=", 10)) c.precision = !strcmp(v, "bf16") ? CR_PRECISION_BF16 : CR_PRECISION_F32;
+        if (!strncmp(a, "batches=", 8)) max_batches = atoi(v);
         else if (!strncmp(a, "data=", 5)) data = v;
-        else { fprintf(stderr, "bench_train: unknown option '%s'\n", a); return 2; }
+        else { /* a model option, as the config line writes it */
+            char key[64];
+            snprintf(key, sizeof key, "%.*s", (int)(v - 1 - a), a);
+            if (cr_config_set(&c, key, v) != CR_OK) { fprintf(stderr, "bench_train: %s\n", cr_last_error()); return 2; }
+        }
     }
     if (profile) { /* in the same run as the epochs it is compared with */
         if (cr_machine_measure(&mc) != CR_OK) {
@@ -88,9 +85,9 @@ int main(int argc, char **argv) {
            (long long)ds.train.n, (long long)ds.test.n, now_s() - t, cr_get_num_threads());
     if (cr_model_create(&m, &c, &ds) != CR_OK) { printf("%s\n", cr_last_error()); return 1; }
     {
-        const cr_config *r = cr_model_config(m);
-        printf("config: dim %d, layers %d, batch %d, lr %g, reg %g, tau %g, lambda %g, eps %g, drop %g\n", r->dim,
-               seq ? r->gru_layers : r->layers, r->batch, (double)r->lr, (double)r->reg, (double)r->tau, (double)r->lambda, (double)r->eps, (double)r->drop);
+        char line[2048];
+        cr_config_format(cr_model_config(m), line, sizeof line);
+        printf("config: %s\n", line);
     }
     for (e = 1; e <= epochs; e++) {
         cr_epoch_stats s;

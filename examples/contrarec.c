@@ -338,22 +338,6 @@ static int parse_id_list(const char *opt, const char *s, int64_t *out) {
     return n;
 }
 
-static unsigned parse_seq_aug(const char *s) {
-    char buf[256], *tok, *save = NULL;
-    unsigned f = 0;
-    if (strlen(s) >= sizeof buf) die_usage("%s: '%s' is too long", "--aug", s);
-    strcpy(buf, s);
-    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (!strcmp(tok, "mask")) f |= CR_SEQAUG_MASK;
-        else if (!strcmp(tok, "crop")) f |= CR_SEQAUG_CROP;
-        else if (!strcmp(tok, "reorder")) f |= CR_SEQAUG_REORDER;
-        else if (!strcmp(tok, "insert")) f |= CR_SEQAUG_INSERT;
-        else if (!strcmp(tok, "substitute")) f |= CR_SEQAUG_SUBSTITUTE;
-        else die_usage("--aug: unknown sequence augmentation '%s' (mask, crop, reorder, insert, substitute)%s", tok, "");
-    }
-    return f;
-}
-
 static cr_format parse_format(const char *s) {
     if (!strcmp(s, "auto")) return CR_FORMAT_AUTO;
     if (!strcmp(s, "lightgcn")) return CR_FORMAT_LIGHTGCN;
@@ -386,8 +370,29 @@ typedef struct opts {
     char **argv;
 } opts;
 
-static void usage(void) {
+/* One model's options, with its defaults, from the library's option table. */
+static void model_options(cr_model_kind model) {
+    char *buf;
+    int n = cr_config_help(model, NULL, 0);
+    printf("model options%s%s (--name VALUE, or name=value as the config line 'train' prints; 0 or omitted: the\n"
+           "default%s; an option the model does not read is refused):\n",
+           model ? " of " : "", model ? cr_model_name(model) : "", model ? "" : " of the chosen model, see --help --model M");
+    if (!(buf = (char *)malloc((size_t)n + 1))) return;
+    cr_config_help(model, buf, (size_t)n + 1);
+    fputs(buf, stdout);
+    free(buf);
+    printf("  aliases: --aug (aug for graph models, seq_aug for sequence models), --l2 paper|selfrec|recbole\n"
+           "           (l2_selfrec, l2_recbole), --maxlen (max_len), --nce (nce_est), --fm-mask (fm_corr),\n"
+           "           --proj-head, --no-proj-head without a value (proj_head on, off), --cl-negatives random:N\n");
+}
+
+static void usage(cr_model_kind model) {
     int k;
+    if (model) {
+        printf("contrarec train --model %s [options]: %s\n\n", cr_model_name(model), cr_model_about(model));
+        model_options(model);
+        return;
+    }
     printf(
         "usage:\n"
         "  contrarec --version\n"
@@ -468,32 +473,8 @@ static void usage(void) {
         "           --data-seed S (draw --split's parts and the held-out users or items from S, not --seed:\n"
         "           runs of every --seed then share them, and their per-user rows pair)\n"
         "features:  --item-features F (lines 'item feat feat ...' or 'item feat:weight ...', or a RecBole\n"
-        "           .item file) --item-repr id|id+features|features (an item's input vector) --attr-w W\n"
-        "           --attr-tau 0.2 (attribute-ID contrast, graph models: its features learn to stand in for\n"
-        "           its ID; untrained items are then served from their features) --fm-w W --fm-rate 0.5\n"
-        "           --fm-mask random|correlated\n"
-        "           (feature masking: two complementary views of an item's features contrasted, tau --tau,\n"
-        "           over items drawn uniformly from those with 2+ features; correlated: by PMI)\n"
-        "training:  --dim D (64) --layers K --lr LR --batch B --reg R --l2 paper|selfrec|recbole --clip C\n"
-        "           --threads T --seed S --init fixed|xavier (graph models' embedding tables: std 0.1 for\n"
-        "           MF, LightGCN, SGL, NCL; Xavier's, as their authors' code, for SimGCL, XSimGCL, RCL, RecDCL)\n"
-        "           --precision f32|bf16 (bf16: the graph encoder's propagated tables as bfloat16 rows summed in\n"
-        "           float32, half the bytes per propagation; LightGCN, SGL, SimGCL, XSimGCL, NCL, RCL)\n"
-        "contrast:  --tau T --lambda L --eps E --drop RHO --lstar L --proj-head --cl-negatives random:N\n"
-        "           --aug ed|nd|rw|mixed|subgraph --view-every N (1) --rw-len 16 --rw-restart 0.2\n"
-        "negatives: --neg uniform|dns|mixgcf --neg-candidates M (64)\n"
-        "NCL:       --lambda (structure weight) --proto-reg 5e-8 --ssl-alpha 0.5 --clusters 10 --warmup 20\n"
-        "           --l2 recbole (the authors' L2, RecBole's EmbLoss: norms of the ego rows, not squared)\n"
-        "RecDCL:    --lambda (UIBT weight: 1) --bt-off 0.01 --poly-w 0.2 --bcl-w 5 --momentum 0.1\n"
-        "           --reg (weight decay on every parameter: 1e-7); batch 256, 2 layers, --dim 64\n"
-        "           (the authors use 2048)\n"
-        "RCL:       XSimGCL's options, and --nce-mask on|off (on: false negatives left out)\n"
-        "           --nce plain|dcl|adnce --tau-plus 0.1 (DCL) --nce-mu 0.5 --nce-sigma 1 (ADNCE)\n"
-        "           --gamma G (confidence weights, 0: off) --adv exact|prev|off (off, the default:\n"
-        "           XSimGCL's random noise; exact/prev: eps g/|g| from this or the previous batch)\n"
-        "sequence:  --maxlen 50 --hidden 64 --gru-layers 1 --dropout 0.2 --proj-head|--no-proj-head --neg-samples N\n"
-        "           --aug mask,crop,reorder,insert,substitute --aug-rate 0.2 (share masked/reordered)\n"
-        "           --crop-keep 0.8 (share a crop keeps, CL4SRec's eta)\n"
+        "           .item file; the model options item_repr, attr_w and fm_w use them)\n"
+        "run:       --threads T\n"
         "evaluation: --topk 10,20 --no-auc --exclude-history | --include-history (sequence models rank\n"
         "           with the user's history included by default; both protocols are reported)\n"
         "           --tail-ratio 0.1 (RecBole's tail: that share of items, or items with at most that\n"
@@ -508,7 +489,7 @@ static void usage(void) {
         "           --report DIR (DIR/run.json, the item map DIR/map.svg and DIR/report.html)\n"
         "memory:    --dry-run (print the run's memory plan, part by part, and stop before allocating it)\n"
         "           --mem-limit SIZE (e.g. 8G, 512M: refuse a run whose planned peak is above it, with the plan)\n"
-        "0 or omitted means the default of the chosen model.\n\n");
+        "\n");
     printf(
         "tune:      successive halving on validation (the test set is not read until the winner is trained):\n"
         "           --trials N configurations (9) train --min-epochs E (5) epochs; the best 1/--eta (3) go on for\n"
@@ -529,6 +510,8 @@ static void usage(void) {
         printf("             %-9s %s\n", cr_model_name((cr_model_kind)k), cr_tune_default_space((cr_model_kind)k));
     printf("\n");
     for (k = 1; cr_model_name((cr_model_kind)k)[0] != '?'; k++) printf("  %-9s %s\n", cr_model_name((cr_model_kind)k), cr_model_about((cr_model_kind)k));
+    printf("\n");
+    model_options((cr_model_kind)0);
 }
 
 static const char *need(int argc, char **argv, int *i) {
@@ -631,11 +614,74 @@ static int parse_tune_option(opts *o, int argc, char **argv, int *i) {
     return 1;
 }
 
+/* The model whose options --help shows: --model M anywhere on the line (0: every option). */
+static cr_model_kind help_model(int argc, char **argv) {
+    int i;
+    for (i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--model")) return cr_model_parse(argv[i + 1]);
+    return (cr_model_kind)0;
+}
+
+/* Spellings of model options other than --name-with-dashes (the library's option table), kept
+   because scripts use them; value NULL: the next argument. */
+static const struct {
+    const char *flag, *option, *value;
+} option_aliases[] = {
+    {"--maxlen", "max_len", NULL},    {"--nce", "nce_est", NULL},           {"--fm-mask", "fm_corr", NULL},
+    {"--proj-head", "proj_head", "on"}, {"--no-proj-head", "proj_head", "off"},
+};
+
+/* A model option: --model M, --name VALUE for a row of the option table (or an alias above),
+   or name=value as the config line prints it. The library checks the value. 0 if a is none. */
+static int model_option(opts *o, int argc, char **argv, int *i) {
+    const char *a = argv[*i], *name = NULL, *value = NULL, *eq = strchr(a, '=');
+    char key[64];
+    size_t k;
+    if (!strcmp(a, "--aug")) { /* seq_aug or aug, by the model (which may come later) */
+        o->aug = need(argc, argv, i);
+        return 1;
+    }
+    if (!strcmp(a, "--l2")) { /* one choice over two options */
+        const char *v = need(argc, argv, i);
+        o->cfg.l2_selfrec = !strcmp(v, "selfrec");
+        o->cfg.l2_recbole = !strcmp(v, "recbole");
+        if (!o->cfg.l2_selfrec && !o->cfg.l2_recbole && strcmp(v, "paper"))
+            die_usage("--l2: '%s' is not paper, selfrec or recbole%s", v, "");
+        return 1;
+    }
+    if (!strcmp(a, "--proj-head") && *i + 1 < argc && (!strcmp(argv[*i + 1], "on") || !strcmp(argv[*i + 1], "off")))
+        name = "proj_head", value = argv[++*i]; /* the table's form; bare, the alias below */
+    for (k = 0; !name && k < sizeof option_aliases / sizeof option_aliases[0]; k++)
+        if (!strcmp(a, option_aliases[k].flag)) {
+            name = option_aliases[k].option;
+            value = option_aliases[k].value ? option_aliases[k].value : need(argc, argv, i);
+        }
+    if (!name && a[0] == '-' && a[1] == '-' && (!strcmp(a + 2, "model") || cr_option_find(a + 2))) {
+        name = a + 2;
+        value = need(argc, argv, i);
+        if (!strcmp(name, "cl-negatives") && !strncmp(value, "random:", 7)) value += 7; /* the flag's old form */
+    }
+    if (!name && a[0] != '-' && eq && (size_t)(eq - a) < sizeof key) { /* name=value, as the config line */
+        memcpy(key, a, (size_t)(eq - a));
+        key[eq - a] = 0;
+        if (strcmp(key, "model") && !cr_option_find(key)) die_usage("unknown option '%s'%s", key, "");
+        name = key;
+        value = eq + 1;
+    }
+    if (!name) return 0;
+    if (cr_config_set(&o->cfg, name, value) != CR_OK) { /* the message names the option; an alias is named too */
+        const cr_option *row = cr_option_find(a);
+        if (a[0] == '-' && strcmp(name, "model") && row != cr_option_find(name)) die_usage("%s: %s", a, cr_last_error());
+        die_usage("%s%s", cr_last_error(), "");
+    }
+    return 1;
+}
+
 static void parse(opts *o, int argc, char **argv) {
     int i;
     memset(o, 0, sizeof *o);
     o->k = 10;
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) { usage(); exit(argc < 2 ? 2 : 0); }
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) { usage(help_model(argc, argv)); exit(argc < 2 ? 2 : 0); }
     if (!strcmp(argv[1], "--version")) {
         printf("contrarec %d.%d\n", CR_VERSION_MAJOR, CR_VERSION_MINOR);
         exit(0);
@@ -648,55 +694,18 @@ static void parse(opts *o, int argc, char **argv) {
     o->argv = argv;
     for (i = 2; i < argc; i++) {
         const char *a = argv[i];
-        cr_config *c = &o->cfg;
         cr_fit_opts *f = &o->fit;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(); exit(0); }
-        else if (!strcmp(a, "--model")) {
-            const char *v = need(argc, argv, &i);
-            if (!(c->model = cr_model_parse(v))) die_usage("--model: unknown model '%s' (%s)", v, cr_model_list());
-        } else if (!strcmp(a, "--train")) o->train = input(need(argc, argv, &i));
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(help_model(argc, argv)); exit(0); }
+        else if (model_option(o, argc, argv, &i)) {}
+        else if (!strcmp(a, "--train")) o->train = input(need(argc, argv, &i));
         else if (!strcmp(a, "--test")) o->test = input(need(argc, argv, &i));
         else if (!strcmp(a, "--format")) { o->lo.format = parse_format(need(argc, argv, &i)); o->format_set = 1; }
         else if (!strcmp(a, "--skip-bad-lines")) o->lo.skip_bad_lines = 1;
         else if (!strcmp(a, "--min-rating")) o->lo.min_rating = (float)parse_num(a, need(argc, argv, &i), 0, 1e9, 1);
         else if (!strcmp(a, "--epochs")) f->epochs = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
         else if (!strcmp(a, "--max-epochs")) f->max_epochs = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
-        else if (!strcmp(a, "--dim")) c->dim = (int)parse_int(a, need(argc, argv, &i), 1, 4096);
-        else if (!strcmp(a, "--layers")) c->layers = (int)parse_int(a, need(argc, argv, &i), 1, 8);
-        else if (!strcmp(a, "--lr")) c->lr = (float)parse_num(a, need(argc, argv, &i), 0, 10, 1);
-        else if (!strcmp(a, "--batch")) c->batch = (int)parse_int(a, need(argc, argv, &i), 1, 1 << 20);
-        else if (!strcmp(a, "--reg")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->reg = v == 0 ? CR_OFF : (float)v; }
-        else if (!strcmp(a, "--l2")) {
-            const char *v = need(argc, argv, &i);
-            c->l2_selfrec = c->l2_recbole = 0;
-            if (!strcmp(v, "selfrec")) c->l2_selfrec = 1;
-            else if (!strcmp(v, "recbole")) c->l2_recbole = 1;
-            else if (strcmp(v, "paper")) die_usage("--l2: '%s' is not paper, selfrec or recbole%s", v, "");
-        } else if (!strcmp(a, "--precision")) {
-            const char *v = need(argc, argv, &i);
-            if (!strcmp(v, "f32")) c->precision = CR_PRECISION_F32;
-            else if (!strcmp(v, "bf16")) c->precision = CR_PRECISION_BF16;
-            else die_usage("--precision: '%s' is not f32 or bf16%s", v, "");
-        } else if (!strcmp(a, "--init")) {
-            const char *v = need(argc, argv, &i);
-            if (!strcmp(v, "fixed")) c->init = CR_INIT_FIXED;
-            else if (!strcmp(v, "xavier")) c->init = CR_INIT_XAVIER;
-            else die_usage("--init: '%s' is not fixed or xavier%s", v, "");
-        } else if (!strcmp(a, "--clip")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e30, 0); c->clip = v == 0 ? CR_OFF : (float)v; }
-        else if (!strcmp(a, "--tau")) c->tau = (float)parse_num(a, need(argc, argv, &i), 0, 1e6, 1);
-        else if (!strcmp(a, "--lambda")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->lambda = v == 0 ? CR_OFF : (float)v; }
-        else if (!strcmp(a, "--eps")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->eps = v == 0 ? CR_OFF : (float)v; }
-        else if (!strcmp(a, "--drop")) { double v = parse_num(a, need(argc, argv, &i), 0, 0.999999, 0); c->drop = v == 0 ? CR_OFF : (float)v; }
-        else if (!strcmp(a, "--aug")) o->aug = need(argc, argv, &i);
-        else if (!strcmp(a, "--lstar")) c->lstar = (int)parse_int(a, need(argc, argv, &i), 1, 8);
         else if (!strcmp(a, "--threads")) o->threads = (int)parse_int(a, need(argc, argv, &i), 1, 1024);
-        else if (!strcmp(a, "--seed")) {
-            const char *v = need(argc, argv, &i);
-            char *end;
-            errno = 0;
-            if (!*v || *v == '-' || (c->seed = strtoull(v, &end, 10), *end) || errno) die_usage("--seed: '%s' is not a non-negative integer%s", v, "");
-            if (!c->seed) c->seed = 0x5eed; /* 0 would mean "default" */
-        } else if (!strcmp(a, "--topk")) parse_topk(need(argc, argv, &i), f->eval.ks);
+        else if (!strcmp(a, "--topk")) parse_topk(need(argc, argv, &i), f->eval.ks);
         else if (!strcmp(a, "--eval-every")) f->eval_every = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
         else if (!strcmp(a, "--valid")) f->valid_ratio = parse_num(a, need(argc, argv, &i), 0, 0.9, 1);
         else if (!strcmp(a, "--split")) {
@@ -732,22 +741,6 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--data-seed")) o->data_seed = (uint64_t)parse_int(a, need(argc, argv, &i), 1, 2147483647L);
         else if (!strcmp(a, "--cold-items")) f->cold_items = parse_num(a, need(argc, argv, &i), 0, 0.99, 0);
         else if (!strcmp(a, "--item-features")) o->item_features = input(need(argc, argv, &i));
-        else if (!strcmp(a, "--item-repr")) {
-            const char *v = need(argc, argv, &i);
-            if (!strcmp(v, "id")) c->item_repr = CR_REPR_ID;
-            else if (!strcmp(v, "id+features")) c->item_repr = CR_REPR_ID_FEATURES;
-            else if (!strcmp(v, "features")) c->item_repr = CR_REPR_FEATURES;
-            else die_usage("--item-repr: '%s' is not id, id+features or features%s", v, "");
-        } else if (!strcmp(a, "--attr-w")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->attr_w = v == 0 ? CR_OFF : (float)v; }
-        else if (!strcmp(a, "--attr-tau")) c->attr_tau = (float)parse_num(a, need(argc, argv, &i), 0, 1e6, 1);
-        else if (!strcmp(a, "--fm-w")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->fm_w = v == 0 ? CR_OFF : (float)v; }
-        else if (!strcmp(a, "--fm-rate")) c->fm_rate = (float)parse_num(a, need(argc, argv, &i), 0, 0.999999, 1);
-        else if (!strcmp(a, "--fm-mask")) {
-            const char *v = need(argc, argv, &i);
-            if (!strcmp(v, "random")) c->fm_corr = -1;
-            else if (!strcmp(v, "correlated")) c->fm_corr = 1;
-            else die_usage("--fm-mask: '%s' is not random or correlated%s", v, "");
-        }
         else if (!strcmp(a, "--select")) {
             const char *v = need(argc, argv, &i);
             if (!strcmp(v, "valid")) f->select = CR_SELECT_VALID;
@@ -777,58 +770,6 @@ static void parse(opts *o, int argc, char **argv) {
         }
         else if (!strcmp(a, "--progress")) o->progress = 1;
         else if (!strcmp(a, "--no-progress")) o->progress = -1;
-        else if (!strcmp(a, "--maxlen")) c->max_len = (int)parse_int(a, need(argc, argv, &i), 2, 4096);
-        else if (!strcmp(a, "--hidden")) c->hidden = (int)parse_int(a, need(argc, argv, &i), 1, 4096);
-        else if (!strcmp(a, "--gru-layers")) c->gru_layers = (int)parse_int(a, need(argc, argv, &i), 1, 4);
-        else if (!strcmp(a, "--dropout")) { double v = parse_num(a, need(argc, argv, &i), 0, 0.999999, 0); c->dropout = v == 0 ? CR_OFF : (float)v; }
-        else if (!strcmp(a, "--proj-head")) c->proj_head = 1;
-        else if (!strcmp(a, "--no-proj-head")) c->proj_head = -1;
-        else if (!strcmp(a, "--neg-samples")) c->neg_samples = (int)parse_int(a, need(argc, argv, &i), 1, 1 << 20);
-        else if (!strcmp(a, "--aug-rate")) c->aug_rate = (float)parse_num(a, need(argc, argv, &i), 0, 1, 1);
-        else if (!strcmp(a, "--crop-keep")) c->crop_keep = (float)parse_num(a, need(argc, argv, &i), 0, 1, 1);
-        else if (!strcmp(a, "--neg")) {
-            const char *v = need(argc, argv, &i);
-            if (!strcmp(v, "uniform")) c->neg = CR_NEG_UNIFORM;
-            else if (!strcmp(v, "dns")) c->neg = CR_NEG_DNS;
-            else if (!strcmp(v, "mixgcf")) c->neg = CR_NEG_MIXGCF;
-            else die_usage("--neg: '%s' is not uniform, dns or mixgcf%s", v, "");
-        } else if (!strcmp(a, "--nce-mask")) {
-            const char *v = need(argc, argv, &i);
-            if (!strcmp(v, "on")) c->nce_mask = 1;
-            else if (!strcmp(v, "off")) c->nce_mask = -1;
-            else die_usage("--nce-mask: '%s' is not on or off%s", v, "");
-        } else if (!strcmp(a, "--nce")) {
-            const char *v = need(argc, argv, &i);
-            if (!strcmp(v, "plain")) c->nce_est = CR_NCE_PLAIN;
-            else if (!strcmp(v, "dcl")) c->nce_est = CR_NCE_DCL;
-            else if (!strcmp(v, "adnce")) c->nce_est = CR_NCE_ADNCE;
-            else die_usage("--nce: '%s' is not plain, dcl or adnce%s", v, "");
-        } else if (!strcmp(a, "--adv")) {
-            const char *v = need(argc, argv, &i);
-            if (!strcmp(v, "exact")) c->adv = CR_ADV_EXACT;
-            else if (!strcmp(v, "prev")) c->adv = CR_ADV_PREV;
-            else if (!strcmp(v, "off")) c->adv = -1;
-            else die_usage("--adv: '%s' is not exact, prev or off%s", v, "");
-        } else if (!strcmp(a, "--tau-plus")) { double v = parse_num(a, need(argc, argv, &i), 0, 0.99, 0); c->tau_plus = v == 0 ? CR_OFF : (float)v; }
-        else if (!strcmp(a, "--nce-mu")) { double v = parse_num(a, need(argc, argv, &i), -1, 1, 0); c->nce_mu = v == 0 ? CR_OFF : (float)v; }
-        else if (!strcmp(a, "--nce-sigma")) c->nce_sigma = (float)parse_num(a, need(argc, argv, &i), 0, 100, 1);
-        else if (!strcmp(a, "--gamma")) { double v = parse_num(a, need(argc, argv, &i), 0, 100, 0); c->gamma = v == 0 ? CR_OFF : (float)v; }
-        else if (!strcmp(a, "--neg-candidates")) c->neg_candidates = (int)parse_int(a, need(argc, argv, &i), 1, 4096);
-        else if (!strcmp(a, "--cl-negatives")) {
-            const char *v = need(argc, argv, &i);
-            if (strncmp(v, "random:", 7)) die_usage("--cl-negatives: '%s' is not random:N%s", v, "");
-            c->cl_negatives = (int)parse_int(a, v + 7, 0, 65536);
-        } else if (!strcmp(a, "--view-every")) c->view_every = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
-        else if (!strcmp(a, "--rw-len")) c->rw_len = (int)parse_int(a, need(argc, argv, &i), 1, 1000000);
-        else if (!strcmp(a, "--rw-restart")) { double v = parse_num(a, need(argc, argv, &i), 0, 0.999999, 0); c->rw_restart = v == 0 ? CR_OFF : (float)v; }
-        else if (!strcmp(a, "--proto-reg")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->proto_reg = v == 0 ? CR_OFF : (float)v; }
-        else if (!strcmp(a, "--ssl-alpha")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->ssl_alpha = v == 0 ? CR_OFF : (float)v; }
-        else if (!strcmp(a, "--bt-off")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->bt_off = v == 0 ? CR_OFF : (float)v; }
-        else if (!strcmp(a, "--poly-w")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->poly_w = v == 0 ? CR_OFF : (float)v; }
-        else if (!strcmp(a, "--bcl-w")) { double v = parse_num(a, need(argc, argv, &i), 0, 1e6, 0); c->bcl_w = v == 0 ? CR_OFF : (float)v; }
-        else if (!strcmp(a, "--momentum")) { double v = parse_num(a, need(argc, argv, &i), 0, 1, 0); c->momentum = v == 0 ? CR_OFF : (float)v; }
-        else if (!strcmp(a, "--clusters")) c->clusters = (int)parse_int(a, need(argc, argv, &i), 1, 4096);
-        else if (!strcmp(a, "--warmup")) { int v = (int)parse_int(a, need(argc, argv, &i), 0, 1000000); c->warmup = v == 0 ? -1 : v; }
         else if (!strcmp(a, "--load")) o->load = input(need(argc, argv, &i));
         else if (!strcmp(a, "--user")) { o->user = parse_raw_id("--user", need(argc, argv, &i)); o->has_user = 1; }
         else if (!strcmp(a, "--items")) o->items = need(argc, argv, &i);
@@ -1280,15 +1221,7 @@ static int write_map(cr_model *m, int users, int sample, uint64_t seed, const cr
 
 /* --aug: sequence augmentations or SGL's view */
 static void apply_aug(opts *o, int seq) {
-    cr_config *c = &o->cfg;
-    if (!o->aug) return;
-    if (seq) c->seq_aug = parse_seq_aug(o->aug);
-    else if (!strcmp(o->aug, "ed")) c->aug = CR_AUG_ED;
-    else if (!strcmp(o->aug, "nd")) c->aug = CR_AUG_ND;
-    else if (!strcmp(o->aug, "rw")) c->aug = CR_AUG_RW;
-    else if (!strcmp(o->aug, "mixed")) c->aug = CR_AUG_MIXED;
-    else if (!strcmp(o->aug, "subgraph")) c->aug = CR_AUG_SUBGRAPH;
-    else die_usage("--aug: '%s' is not ed, nd, rw, mixed or subgraph for graph models%s", o->aug, "");
+    if (o->aug && cr_config_set(&o->cfg, seq ? "seq_aug" : "aug", o->aug) != CR_OK) die_usage("--aug: %s%s", cr_last_error(), "");
 }
 
 /* An evaluation's per-user rows (cr_eval_opts.per_user) as 'compare' reads them, raw user ids. */
@@ -2624,7 +2557,7 @@ static int cmd_map(int argc, char **argv) {
         else if (!strcmp(a, "--seed")) seed = (uint64_t)parse_int(a, need(argc, argv, &i), 0, 2147483647L);
         else if (!strcmp(a, "--perplexity")) to.perplexity = parse_num(a, need(argc, argv, &i), 1, 1000, 0);
         else if (!strcmp(a, "--iterations")) to.iterations = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
-        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(); exit(0); }
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage((cr_model_kind)0); exit(0); }
         else die_usage("unknown option '%s'%s", a, "");
     }
     if (!load) die_usage("map needs --load FILE%s%s", "", "");

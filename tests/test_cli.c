@@ -61,20 +61,20 @@ TEST(bad_command_lines) {
     EXPECT("", 2, "");
     EXPECT("frobnicate", 2, "unknown command 'frobnicate'");
     EXPECT("train", 2, "train needs --model");
-    EXPECT("train --model foo", 2, "--model: unknown model 'foo'");
+    EXPECT("train --model foo", 2, "option model: unknown model 'foo'");
     EXPECT("train --model mf --epochs abc", 2, "--epochs: 'abc' is not an integer");
     EXPECT("train --model mf --epochs 0", 2, "--epochs: 0 is outside 1..100000");
     EXPECT("train --model mf --epochs 99999999999999999999", 2, "is not an integer");
     EXPECT("train --model mf --epochs", 2, "option --epochs needs a value");
-    EXPECT("train --model mf --lr nan", 2, "--lr: 'nan' is not a finite number");
-    EXPECT("train --model mf --lr -0.1", 2, "--lr: -0.1 is outside (0, 10]");
+    EXPECT("train --model mf --lr nan", 2, "option lr: 'nan' is not a finite number");
+    EXPECT("train --model mf --lr -0.1", 2, "option lr: '-0.1' is out of range (accepts (0, 10))");
     EXPECT("train --model mf --lr 1e999", 2, "not a finite number");
-    EXPECT("train --model sgl --drop 1", 2, "--drop: 1 is outside");
-    EXPECT("train --model sgl --tau 0", 2, "--tau: 0 is outside (0,");
-    EXPECT("train --model mf --dim 0", 2, "--dim: 0 is outside 1..4096");
-    EXPECT("train --model mf --dim 4097", 2, "--dim: 4097 is outside 1..4096");
+    EXPECT("train --model sgl --drop 1", 2, "option drop: '1' is out of range (accepts [0, 1))");
+    EXPECT("train --model sgl --tau 0", 2, "option tau: '0' is out of range (accepts (0,");
+    EXPECT("train --model mf --dim 0", 2, "option dim: '0' is out of range (accepts 1..4096)");
+    EXPECT("train --model mf --dim 4097", 2, "option dim: '4097' is out of range");
     EXPECT("train --model mf --threads 0", 2, "--threads: 0 is outside");
-    EXPECT("train --model lightgcn --layers 9", 2, "--layers: 9 is outside 1..8");
+    EXPECT("train --model lightgcn --layers 9", 2, "option layers: '9' is out of range (accepts 1..8)");
     EXPECT("train --model xsimgcl --lstar 3", 2, "lstar 3 is outside 1..layers (2)");
     EXPECT("train --model mf --bogus 3", 2, "unknown option '--bogus'");
     EXPECT("train --model mf --topk 20,10", 2, "cut-offs must ascend");
@@ -84,27 +84,27 @@ TEST(bad_command_lines) {
     EXPECT("plot build/test-tmp/a.json", 2, "plot needs -o FILE.svg");
     EXPECT("plot build/test-tmp/a.json -o x.svg --bogus", 2, "unknown option '--bogus'");
     EXPECT("train --model mf --format xml --train x", 2, "unknown format 'xml'");
-    EXPECT("train --model sgl --aug zz", 2, "--aug: 'zz' is not ed, nd, rw, mixed or subgraph");
-    EXPECT("train --model lightgcn --neg hard", 2, "--neg: 'hard' is not uniform, dns or mixgcf");
-    EXPECT("train --model sgl --cl-negatives 5", 2, "--cl-negatives: '5' is not random:N");
+    EXPECT("train --model sgl --aug zz", 2, "--aug: option aug: 'zz' is not a value (one of ed|nd|rw|mixed|subgraph)");
+    EXPECT("train --model lightgcn --neg hard", 2, "option neg: 'hard' is not a value (one of uniform|dns|mixgcf)");
+    EXPECT("train --model sgl --cl-negatives random:x", 2, "option cl_negatives: 'x' is not a finite number");
     EXPECT("train --model lightgcn --neg mixgcf --l2 selfrec", 2, "MixGCF takes the authors' L2");
-    EXPECT("train --model lightgcn --l2 recbole", 2, "l2_recbole (RecBole's L2, NCL's authors') is NCL's");
+    EXPECT("train --model lightgcn --l2 recbole", 2, "config lightgcn: l2_recbole is not an option of lightgcn");
     EXPECT("train --model ncl --l2 none", 2, "--l2: 'none' is not paper, selfrec or recbole");
-    EXPECT("train --model recdcl --neg dns", 2, "config recdcl: takes no negatives");
-    EXPECT("train --model xsimgcl --adv prev", 2, "are RCL's (model rcl)");
-    EXPECT("train --model rcl --nce zz", 2, "--nce: 'zz' is not plain, dcl or adnce");
-    EXPECT("train --model rcl --adv fgsm", 2, "--adv: 'fgsm' is not exact, prev or off");
-    EXPECT("train --model rcl --tau-plus 1", 2, "--tau-plus: 1 is outside [0, 0.99]");
+    EXPECT("train --model recdcl --neg dns", 2, "config recdcl: neg is not an option of recdcl");
+    EXPECT("train --model xsimgcl --adv prev", 2, "config xsimgcl: adv is not an option of xsimgcl");
+    EXPECT("train --model rcl --nce zz", 2, "--nce: option nce_est: 'zz' is not a value (one of plain|dcl|adnce)");
+    EXPECT("train --model rcl --adv fgsm", 2, "option adv: 'fgsm' is not a value (one of off|exact|prev)");
+    EXPECT("train --model rcl --tau-plus 1", 2, "option tau_plus: '1' is out of range (accepts [0, 1))");
     EXPECT("train --model rcl --adv exact --proj-head", 2, "a projection head needs adv -1");
-    EXPECT("train --model recdcl --momentum 1.5", 2, "--momentum: 1.5 is outside [0, 1]");
-    EXPECT("train --model recdcl --bt-off -1", 2, "--bt-off: -1 is outside");
-    EXPECT("train --model cl4srec --aug mask,zz", 2, "unknown sequence augmentation 'zz'");
+    EXPECT("train --model recdcl --momentum 1.5", 2, "option momentum: '1.5' is out of range (accepts [0, 1])");
+    EXPECT("train --model recdcl --bt-off -1", 2, "option bt_off: '-1' is out of range");
+    EXPECT("train --model cl4srec --aug mask,zz", 2, "--aug: option seq_aug: 'mask,zz' is not a value (one of mask,crop,reorder,insert,substitute)");
     EXPECT("train --model mf --test t.txt", 2, "--test needs --train");
     EXPECT("train --model mf --split ratio:0.8,0.1", 2, "--split: needs three shares in (0, 1)");
     EXPECT("train --model mf --split 80/10/10", 2, "--split: '80/10/10' is not ratio:TRAIN,VALID,TEST");
     EXPECT("train --model mf --split ratio:0.8,0.1,0.2", 2, "--split: the three shares must sum to 1");
     EXPECT("train --model mf --train a.txt --test b.txt --split ratio:0.8,0.1,0.1", 2, "--split takes one interaction file");
-    EXPECT("train --model mf --seed -5", 2, "--seed: '-5' is not a non-negative integer");
+    EXPECT("train --model mf --seed -5", 2, "option seed: '-5' is not a seed");
     EXPECT("recommend --load x.crrc", 2, "exactly one of --user, --items, --history");
     EXPECT("recommend --user 1", 2, "recommend needs --load FILE");
     EXPECT("eval --load x.crrc", 2, "eval needs --test");
@@ -495,12 +495,12 @@ TEST(train_selects_on_validation) {
     }
     EXPECT("train --model lightgcn --train build/test-tmp/cli_feat_train.txt --item-repr features", 2, "--item-repr, --attr-w and --fm-w need --item-features");
     EXPECT("train --model lightgcn --train build/test-tmp/cli_feat_train.txt --item-features build/test-tmp/cli_feat.txt --fm-w 0.1 --fm-mask some", 2,
-           "--fm-mask: 'some' is not random or correlated");
+           "--fm-mask: option fm_corr: 'some' is not a value (one of random|correlated)");
     EXPECT("train --model lightgcn --item-features build/test-tmp/cli_feat.txt --item-repr id", 2, "--item-features needs --train");
     EXPECT("train --model lightgcn --train build/test-tmp/cli_feat_train.txt --item-features build/test-tmp/cli_feat.txt --item-repr some", 2,
-           "--item-repr: 'some' is not id, id+features or features");
+           "option item_repr: 'some' is not a value (one of id|id+features|features)");
     EXPECT("train --model gru4rec --train build/test-tmp/cli_feat_train.txt --item-features build/test-tmp/cli_feat.txt --attr-w 0.2", 2,
-           "the attribute-ID contrast (attr_w) is for graph models");
+           "config gru4rec: attr_w is not an option of gru4rec");
     EXPECT("train --model lightgcn --train build/test-tmp/cli_feat_train.txt --item-features build/test-tmp/no-such.txt --item-repr features", 1,
            "no-such.txt: cannot open");
     EXPECT("train --model lightgcn --train build/test-tmp/cli_feat_train.txt --item-features build/test-tmp/cli_feat.txt --item-repr id+features "
@@ -927,6 +927,66 @@ TEST(train_backs_off_the_contrast) {
     EXPECT("train --model xsimgcl --backoff sometimes", 2, "--backoff");
 }
 
+/* The final JSON line without its timings (keys ending in _s). */
+static void untimed(const char *line, char *out, size_t n) {
+    size_t o = 0;
+    while (*line && o + 1 < n) {
+        const char *q = line[0] == '"' ? strchr(line + 1, '"') : NULL;
+        if (q && q - line > 3 && q[-2] == '_' && q[-1] == 's' && q[1] == ':') { /* skip "x_s":value, */
+            line = q + 2 + strcspn(q + 2, ",}");
+            if (*line == ',') line++;
+            continue;
+        }
+        out[o++] = *line++;
+    }
+    out[o] = 0;
+}
+
+/* The config line train prints, pasted back after 'train' as name=value words, is the same
+   configuration and trains the same model: for every model (options away from its defaults),
+   the same config line and the same final JSON line, timings aside. */
+TEST(config_line_reproduces_the_run) {
+    static const char *const runs[][2] = {
+        {"mf", "--reg 0 --neg dns --neg-candidates 4"}, {"lightgcn", "--layers 2 --init xavier"},
+        {"sgl", "--aug rw --drop 0.2 --l2 selfrec"}, {"simgcl", "--eps 0.05 --lambda 0"},
+        {"xsimgcl", "--lstar 2 --layers 3 --proj-head on"}, {"gru4rec", "--maxlen 8 --dropout 0 --hidden 12"},
+        {"cl4srec", "--aug crop,insert --no-proj-head --aug-rate 0.3"}, {"ncl", "--warmup 0 --clusters 3 --l2 recbole"},
+        {"recdcl", "--momentum 0 --bt-off 0.02"}, {"rcl", "--nce dcl --adv prev --nce-mask off"},
+    };
+    static char seq[8192], a1[8192], a2[8192];
+    char args[4096], e[8192], cfg[2048];
+    size_t k, n = 0;
+    int u, j;
+    if (!have_bin()) return;
+    for (u = 0; u < 60; u++) { /* sequences over 30 items */
+        n += (size_t)snprintf(seq + n, sizeof seq - n, "%d:", u);
+        for (j = 0; j < 6 + u % 5; j++) n += (size_t)snprintf(seq + n, sizeof seq - n, " %d", (u * 7 + j * (1 + u % 3)) % 30);
+        n += (size_t)snprintf(seq + n, sizeof seq - n, "\n");
+    }
+    crt_write("cli_seq.txt", seq, (long)n);
+    for (k = 0; k < sizeof runs / sizeof runs[0]; k++) {
+        int sq = cr_model_is_sequential(cr_model_parse(runs[k][0]));
+        const char *data = sq ? "--train build/test-tmp/cli_seq.txt --format seq"
+                              : "--train tests/data/small_train.txt --test tests/data/small_test.txt";
+        const char *c, *end;
+        snprintf(args, sizeof args, "train --model %s %s %s --epochs 2 --dim 8 --batch 64 --threads 1 --select last --json",
+                 runs[k][0], runs[k][1], data);
+        CHECKF(run(args, e, sizeof e) == 0, "%s: %s", args, e);
+        CHECKF((c = strstr(e, "\nconfig: ")) != NULL, "%s printed no config line", args);
+        c += strlen("\nconfig: ");
+        end = c + strcspn(c, "\n");
+        snprintf(cfg, sizeof cfg, "%.*s", (int)(end - c), c);
+        read_out(a2, sizeof a2);
+        untimed(strrchr(a2, '{') ? strrchr(a2, '{') : a2, a1, sizeof a1);
+        snprintf(args, sizeof args, "train %s --epochs 2 --threads 1 --select last --json %s", data, cfg);
+        CHECKF(run(args, e, sizeof e) == 0, "%s: %s", args, e);
+        CHECKF(strstr(e, cfg) != NULL, "%s: the config line read back prints differently:\n%s", runs[k][0], e);
+        read_out(seq, sizeof seq);
+        untimed(strrchr(seq, '{') ? strrchr(seq, '{') : seq, a2, sizeof a2);
+        CHECKF(strstr(a1, "\"test_") && !strcmp(a1, a2), "%s: the run differs:\n%s\n%s", runs[k][0], a1, a2);
+    }
+}
+
 TEST(tune_searches_and_prints_a_command_that_reproduces_the_winner) {
     static char out[1 << 16];
     char want[128], args[4096];
@@ -987,5 +1047,6 @@ const crt_case crt_cli[] = {
     {"cli/killed_save_keeps_previous_checkpoint", killed_save_keeps_previous_checkpoint},
     {"cli/tune_searches_and_prints_a_command_that_reproduces_the_winner", tune_searches_and_prints_a_command_that_reproduces_the_winner},
     {"cli/train_backs_off_the_contrast", train_backs_off_the_contrast},
+    {"cli/config_line_reproduces_the_run", config_line_reproduces_the_run},
 #endif
     {NULL, NULL}};

@@ -463,7 +463,7 @@ static const char *const every_option[][2] = {
     {"sgl", "aug=rw drop=0 view_every=4 rw_len=5 rw_restart=0 neg=mixgcf tau=0.5 lambda=0"},
     {"recdcl", "bt_off=0.02 poly_w=0 bcl_w=3 momentum=0 reg=0 lambda=2 init=fixed"},
     {"rcl", "tau_plus=0 nce_mu=0.2 nce_sigma=0.5 nce_est=dcl nce_mask=off gamma=0 adv=prev eps=0 l2_selfrec=1"},
-    {"cl4srec", "max_len=7 hidden=10 gru_layers=2 proj_head=off seq_aug=insert|substitute neg_samples=20 dropout=0 "
+    {"cl4srec", "max_len=7 hidden=10 gru_layers=2 proj_head=off seq_aug=insert,substitute neg_samples=20 dropout=0 "
                 "aug_rate=0.3 crop_keep=0.5"},
 };
 
@@ -789,7 +789,7 @@ TEST(config_is_range_checked) {
     CHECK_OK(cr_config_resolve(&c));
     CHECK(c.proj_head == 0);
     c.proj_head = 2;
-    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "proj_head 2 is not one of off, on");
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "proj_head 2 is not one of off|on");
     memset(&c, 0, sizeof c);
     c.model = CR_MODEL_GRU4REC;
     CHECK_OK(cr_config_resolve(&c));
@@ -807,7 +807,7 @@ TEST(config_is_range_checked) {
     memset(&c, 0, sizeof c);
     c.model = CR_MODEL_LIGHTGCN;
     c.item_repr = 4;
-    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "item_repr 4 is not one of id, id+features, features");
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "item_repr 4 is not one of id|id+features|features");
     c.item_repr = 0;
     c.attr_w = -2;
     CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "attr_w -2 is outside [0, 1e+06)");
@@ -816,7 +816,7 @@ TEST(config_is_range_checked) {
     CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "fm_rate 1 is outside (0, 1)");
     c.fm_rate = 0;
     c.fm_corr = 2;
-    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "fm_corr 2 is not one of random, correlated");
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "fm_corr 2 is not one of random|correlated");
     c.fm_corr = 0;
     c.fm_w = 0.1f; /* masking trains feature embeddings that ID-only items never read */
     CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "feature masking (fm_w) trains the feature embeddings");
