@@ -189,8 +189,8 @@
                        tiles of keys, as the next-item softmax), L2, softmax CE; the projection head;
                        batch normalisation; Barlow Twins, polynomial uniformity, cosine
                        to stop-gradient targets (RecDCL)
-      8. models        the model interface (8a), configuration (8b), the model object (8c),
-                       the graph encoder with its forward and backward side by side (in a
+      8. models        the model interface (8a), the option table and configuration (8b), the
+                       model object (8c), the graph encoder with its forward and backward side by side (in a
                        Cuthill-McKee node order on two threads or more, the same bits), the item
                        embedding bag, BPR with uniform, DNS or MixGCF negatives, the
                        attribute-ID and feature-masking contrasts, InfoNCE with a projection
@@ -219,12 +219,27 @@
          its backward, cr__graph_bpr and cr__graph_infonce; sequence models the GRU encoder.
          Read item embeddings from the ego table m->E0 and add their gradient into m->dE0
          (never the item_emb tensor itself): item features then work without further code.
-      3. Add one entry to cr__models (8p): its name, its defaults, its functions.
-      4. New options go into cr_config and cr__options (so checkpoints keep them), with
-         their defaults and range checks in cr_config_resolve or the model's `check`.
+      3. Add one entry to cr__models (8p): its name, what kind of model it is (sequential,
+         BPR negatives, propagates: the shared options of those kinds are then its options),
+         its functions; and its defaults, one row each in cr__model_defaults (8b), for the
+         shared options it sets apart (lr, batch, ...) and for lambda, eps, tau or lstar if it
+         reads them (a default row is how a model says it reads an option no kind shares).
+      4. Its own options: see ADDING AN OPTION, with the model's bit in the row's models column.
       5. Add a finite-difference check of its loss (tests/test_grad.c, MODEL_CHECK).
       Everything else (the epoch loop, Adam and clipping, numerical-fault checks, cr_fit,
-      evaluation, serving, checkpoints, the CLI's --model) picks it up from the table.
+      evaluation, serving, checkpoints, the CLI's --model, --help --model and its options, the
+      config line) picks it up from the tables.
+
+   ADDING AN OPTION (2 edits)
+      1. A field at the end of cr_config, with a comment.
+      2. A row at the end of cr__options (8b): name (the field's; the config line's and the
+         checkpoint's key; the CLI's --flag with dashes), type, range, generic default, how an
+         explicit 0 is held (CR_OFF or -1 when 0 means "off" and must not read as "the
+         default"), enum names, the kinds of model (CR_READ_*) or the models that read it, and
+         one line of help. cr_config_resolve fills the default and checks the range, refuses it
+         for a model that does not read it, checkpoints keep it, cr_config_format prints it,
+         cr_config_set, the CLI, bench_train and --help take it. A check across options goes
+         in the model's `check`; a model's own default for it is a row of cr__model_defaults.
 
    REFERENCES (what "faithful" means here; see each model's comments for the details)
       LightGCN (He et al., SIGIR 2020), SGL (Wu et al., SIGIR 2021), SimGCL (Yu et al., SIGIR
@@ -930,9 +945,15 @@ typedef struct cr_option {
     double dflt;       /* the generic default; a model's own: cr_option_default */
     double off;        /* how an explicit 0 is held before resolving (CR_OFF, -1); 0: 0 is the default */
     const char *names; /* ENUM and FLAGS: "name=value ..." over resolved values; else NULL */
-    unsigned models;   /* bit (1u << kind) of every model that reads it */
+    unsigned groups;   /* CR_READ_*: the kinds of model that read it */
+    unsigned models;   /* bit (1u << kind) of further models that read it (a model with a default
+                          of its own for an option reads it too) */
     const char *help;  /* one line */
 } cr_option;
+/* Kinds of model (cr_option.groups): every one, sequence models, graph models, graph models that
+   propagate (LightGCN's encoder), graph models trained on BPR pairs, and those that do both. */
+enum { CR_READ_ALL = 1, CR_READ_SEQ = 2, CR_READ_GRAPH = 4, CR_READ_PROP = 8, CR_READ_BPR = 16, CR_READ_PROP_BPR = 32 };
+CR_API int cr_option_reads(const cr_option *o, cr_model_kind model);
 CR_API int cr_option_count(void);
 CR_API const cr_option *cr_option_at(int i);
 /* The row of a name ("neg_candidates" or "neg-candidates", with or without leading dashes); NULL if none. */
@@ -6182,6 +6203,7 @@ typedef struct cr__model_ops {
     int sequential; /* training examples are users' histories, else (user, item) pairs */
     int negatives;  /* each (user, item) example gets a uniformly sampled negative */
     const char *space; /* cr_tune's default search space: the papers' ranges of its main knobs */
+    int propagates;  /* a graph encoder with layers (the options CR_READ_PROP) */
     int first_layer; /* graph encoder: the layer mean starts at layer 0 (LightGCN) or 1 (SimGCL) */
     int l2_selfrec;  /* which CR__L2_* form l2_selfrec = 1 selects */
     cr_status (*check)(const cr_config *c); /* model-specific range checks; may be NULL */
@@ -6248,114 +6270,102 @@ CR_API const char *cr_model_list(void) {
 
 #define CR__MAX_LAYERS 8
 
-/* Which models read an option: one bit per model kind. */
+/* A model of its own reading an option: its bit. */
 #define CR__MK(k) (1u << (k))
-#define CR__M_SEQ (CR__MK(CR_MODEL_GRU4REC) | CR__MK(CR_MODEL_CL4SREC))
-#define CR__M_ALL (CR__M_SEQ | CR__M_GRAPH)
-#define CR__M_GRAPH (CR__MK(CR_MODEL_MF) | CR__M_PROP)
-#define CR__M_PROP                                                                                                     \
-    (CR__MK(CR_MODEL_LIGHTGCN) | CR__MK(CR_MODEL_SGL) | CR__MK(CR_MODEL_SIMGCL) | CR__MK(CR_MODEL_XSIMGCL) |         \
-     CR__MK(CR_MODEL_NCL) | CR__MK(CR_MODEL_RECDCL) | CR__MK(CR_MODEL_RCL))
-#define CR__M_BPR (CR__M_GRAPH & ~CR__MK(CR_MODEL_RECDCL)) /* graph models trained on BPR pairs */
-#define CR__M_NCE                                                                                                      \
-    (CR__MK(CR_MODEL_SGL) | CR__MK(CR_MODEL_SIMGCL) | CR__MK(CR_MODEL_XSIMGCL) | CR__MK(CR_MODEL_CL4SREC) |          \
-     CR__MK(CR_MODEL_NCL) | CR__MK(CR_MODEL_RCL))
-#define CR__M_EPS (CR__MK(CR_MODEL_SIMGCL) | CR__MK(CR_MODEL_XSIMGCL) | CR__MK(CR_MODEL_RCL))
-#define CR__M_LSTAR (CR__MK(CR_MODEL_XSIMGCL) | CR__MK(CR_MODEL_NCL) | CR__MK(CR_MODEL_RCL))
 
 /* The rows, in checkpoint order: version-1 checkpoints hold the first CR__CFG_V1 values in this
    order without names; later ones name each value. New options go at the end. */
-#define CR__O(f, t, lo, hi, open, dflt, off, names, models, help)                                                     \
-    {#f, t, offsetof(cr_config, f), lo, hi, open, dflt, off, names, models, help}
+#define CR__O(f, t, lo, hi, open, dflt, off, names, groups, models, help)                                             \
+    {#f, t, offsetof(cr_config, f), lo, hi, open, dflt, off, names, groups, models, help}
 #define CR__ONOFF "off=0 on=1"
 static const cr_option cr__options[] = {
-    CR__O(dim, CR_OPT_INT, 1, 4096, 0, 64, 0, NULL, CR__M_ALL, "embedding size"),
-    CR__O(layers, CR_OPT_INT, 1, CR__MAX_LAYERS, 0, 3, 0, NULL, CR__M_PROP, "graph propagation layers"),
-    CR__O(batch, CR_OPT_INT, 1, 1 << 20, 0, 2048, 0, NULL, CR__M_ALL, "training examples per batch"),
-    CR__O(l2_selfrec, CR_OPT_INT, 0, 1, 0, 0, 0, NULL, CR__M_BPR,
+    CR__O(dim, CR_OPT_INT, 1, 4096, 0, 64, 0, NULL, CR_READ_ALL, 0, "embedding size"),
+    CR__O(layers, CR_OPT_INT, 1, CR__MAX_LAYERS, 0, 3, 0, NULL, CR_READ_PROP, 0, "graph propagation layers"),
+    CR__O(batch, CR_OPT_INT, 1, 1 << 20, 0, 2048, 0, NULL, CR_READ_ALL, 0, "training examples per batch"),
+    CR__O(l2_selfrec, CR_OPT_INT, 0, 1, 0, 0, 0, NULL, CR_READ_BPR, 0,
           "1: SELFRec's per-model L2 form (to match published SELFRec figures); 0: the papers' ego-row form"),
-    CR__O(aug, CR_OPT_ENUM, 0, 0, 0, CR_AUG_ED, 0, "ed=1 nd=2 rw=3 mixed=4 subgraph=5", CR__MK(CR_MODEL_SGL),
+    CR__O(aug, CR_OPT_ENUM, 0, 0, 0, CR_AUG_ED, 0, "ed=1 nd=2 rw=3 mixed=4 subgraph=5", 0, CR__MK(CR_MODEL_SGL),
           "SGL's augmented views: edge or node dropout, per-layer ED (RW), ND/ED drawn per view (mixed), walk subgraphs"),
-    CR__O(lstar, CR_OPT_INT, 1, CR__MAX_LAYERS, 0, 1, 0, NULL, CR__M_LSTAR,
+    CR__O(lstar, CR_OPT_INT, 1, CR__MAX_LAYERS, 0, 1, 0, NULL, 0, 0,
           "the layer contrasted: XSimGCL's and RCL's l*, NCL's layer against layer 0 (even)"),
-    CR__O(max_len, CR_OPT_INT, 2, 4096, 0, 50, 0, NULL, CR__M_SEQ, "the last max_len items of each sequence"),
-    CR__O(hidden, CR_OPT_INT, 1, CR__MAX_DIM, 0, 0, 0, NULL, CR__M_SEQ, "GRU hidden size (default: dim)"),
-    CR__O(gru_layers, CR_OPT_INT, 1, 4, 0, 1, 0, NULL, CR__M_SEQ, "stacked GRU layers"),
-    CR__O(proj_head, CR_OPT_ENUM, 0, 0, 0, 0, -1, CR__ONOFF, CR__M_ALL & ~CR__MK(CR_MODEL_RECDCL),
+    CR__O(max_len, CR_OPT_INT, 2, 4096, 0, 50, 0, NULL, CR_READ_SEQ, 0, "the last max_len items of each sequence"),
+    CR__O(hidden, CR_OPT_INT, 1, CR__MAX_DIM, 0, 0, 0, NULL, CR_READ_SEQ, 0, "GRU hidden size (default: dim)"),
+    CR__O(gru_layers, CR_OPT_INT, 1, 4, 0, 1, 0, NULL, CR_READ_SEQ, 0, "stacked GRU layers"),
+    CR__O(proj_head, CR_OPT_ENUM, 0, 0, 0, 0, -1, CR__ONOFF, CR_READ_BPR | CR_READ_SEQ, 0,
           "a 2-layer MLP projection head before the contrastive loss"),
     CR__O(seq_aug, CR_OPT_FLAGS, 0, 0, 0, CR_SEQAUG_CROP | CR_SEQAUG_MASK | CR_SEQAUG_REORDER, 0,
-          "mask=1 crop=2 reorder=4 insert=8 substitute=16", CR__MK(CR_MODEL_CL4SREC),
+          "mask=1 crop=2 reorder=4 insert=8 substitute=16", 0, CR__MK(CR_MODEL_CL4SREC),
           "CL4SRec's sequence augmentations, drawn one per view"),
-    CR__O(neg_samples, CR_OPT_INT, 0, 1 << 20, 0, 0, 0, NULL, CR__M_SEQ,
+    CR__O(neg_samples, CR_OPT_INT, 0, 1 << 20, 0, 0, 0, NULL, CR_READ_SEQ, 0,
           "0: full softmax over all items; N: sampled softmax with N shared negatives per batch"),
-    CR__O(lr, CR_OPT_FLOAT, 0, 10, 3, 1e-3, 0, NULL, CR__M_ALL, "Adam's learning rate"),
-    CR__O(reg, CR_OPT_FLOAT, 0, 1e6, 2, 1e-4, CR_OFF, NULL, CR__M_ALL, "L2 weight (RecDCL: weight decay)"),
-    CR__O(tau, CR_OPT_FLOAT, 0, 1e6, 3, 0.2, 0, NULL, CR__M_ALL & ~CR__MK(CR_MODEL_RECDCL),
+    CR__O(lr, CR_OPT_FLOAT, 0, 10, 3, 1e-3, 0, NULL, CR_READ_ALL, 0, "Adam's learning rate"),
+    CR__O(reg, CR_OPT_FLOAT, 0, 1e6, 2, 1e-4, CR_OFF, NULL, CR_READ_ALL, 0, "L2 weight (RecDCL: weight decay)"),
+    CR__O(tau, CR_OPT_FLOAT, 0, 1e6, 3, 0.2, 0, NULL, CR_READ_BPR | CR_READ_SEQ, 0,
           "InfoNCE temperature (and feature masking's)"),
-    CR__O(lambda, CR_OPT_FLOAT, 0, 1e6, 2, 0, CR_OFF, NULL, CR__M_NCE | CR__MK(CR_MODEL_RECDCL),
+    CR__O(lambda, CR_OPT_FLOAT, 0, 1e6, 2, 0, CR_OFF, NULL, 0, 0,
           "contrastive weight (NCL: the structure contrast's; RecDCL: UIBT's)"),
-    CR__O(eps, CR_OPT_FLOAT, 0, 1e6, 2, 0, CR_OFF, NULL, CR__M_EPS, "noise magnitude of the perturbed views"),
-    CR__O(drop, CR_OPT_FLOAT, 0, 1, 2, 0.1, CR_OFF, NULL, CR__MK(CR_MODEL_SGL), "SGL's dropout ratio rho"),
-    CR__O(clip, CR_OPT_FLOAT, 0, 1e30, 2, 0, CR_OFF, NULL, CR__M_ALL, "clip the gradient's global norm to this (0: off)"),
-    CR__O(dropout, CR_OPT_FLOAT, 0, 1, 2, 0.2, CR_OFF, NULL, CR__M_SEQ, "dropout on embeddings and GRU outputs"),
-    CR__O(aug_rate, CR_OPT_FLOAT, 0, 1, 1, 0.2, 0, NULL, CR__MK(CR_MODEL_CL4SREC),
+    CR__O(eps, CR_OPT_FLOAT, 0, 1e6, 2, 0, CR_OFF, NULL, 0, 0, "noise magnitude of the perturbed views"),
+    CR__O(drop, CR_OPT_FLOAT, 0, 1, 2, 0.1, CR_OFF, NULL, 0, CR__MK(CR_MODEL_SGL), "SGL's dropout ratio rho"),
+    CR__O(clip, CR_OPT_FLOAT, 0, 1e30, 2, 0, CR_OFF, NULL, CR_READ_ALL, 0, "clip the gradient's global norm to this (0: off)"),
+    CR__O(dropout, CR_OPT_FLOAT, 0, 1, 2, 0.2, CR_OFF, NULL, CR_READ_SEQ, 0, "dropout on embeddings and GRU outputs"),
+    CR__O(aug_rate, CR_OPT_FLOAT, 0, 1, 1, 0.2, 0, NULL, 0, CR__MK(CR_MODEL_CL4SREC),
           "share of a sequence mask, reorder, insert and substitute change (CL4SRec's gamma, beta)"),
-    CR__O(seed, CR_OPT_SEED, 0, 0, 0, 2024, 0, NULL, CR__M_ALL, "random seed of initialisation, batches and views"),
+    CR__O(seed, CR_OPT_SEED, 0, 0, 0, 2024, 0, NULL, CR_READ_ALL, 0, "random seed of initialisation, batches and views"),
     /* version 2 and later */
-    CR__O(crop_keep, CR_OPT_FLOAT, 0, 1, 1, 0.8, 0, NULL, CR__MK(CR_MODEL_CL4SREC),
+    CR__O(crop_keep, CR_OPT_FLOAT, 0, 1, 1, 0.8, 0, NULL, 0, CR__MK(CR_MODEL_CL4SREC),
           "share of a sequence crop keeps (CL4SRec's eta)"),
-    CR__O(neg, CR_OPT_ENUM, 0, 0, 0, CR_NEG_UNIFORM, 0, "uniform=1 dns=2 mixgcf=3", CR__M_BPR,
+    CR__O(neg, CR_OPT_ENUM, 0, 0, 0, CR_NEG_UNIFORM, 0, "uniform=1 dns=2 mixgcf=3", CR_READ_BPR, 0,
           "BPR's negatives: uniform, the best of M candidates (DNS), or mixed (MixGCF)"),
-    CR__O(neg_candidates, CR_OPT_INT, 1, 4096, 0, 64, 0, NULL, CR__M_BPR, "DNS and MixGCF: M candidates per pair"),
-    CR__O(cl_negatives, CR_OPT_INT, 0, 65536, 0, 0, 0, NULL, CR__M_BPR,
+    CR__O(neg_candidates, CR_OPT_INT, 1, 4096, 0, 64, 0, NULL, CR_READ_BPR, 0, "DNS and MixGCF: M candidates per pair"),
+    CR__O(cl_negatives, CR_OPT_INT, 0, 65536, 0, 0, 0, NULL, CR_READ_BPR, 0,
           "uniformly drawn items added to the item-side InfoNCE negatives"),
-    CR__O(view_every, CR_OPT_INT, 1, 100000, 0, 1, 0, NULL, CR__MK(CR_MODEL_SGL),
+    CR__O(view_every, CR_OPT_INT, 1, 100000, 0, 1, 0, NULL, 0, CR__MK(CR_MODEL_SGL),
           "rebuild SGL's augmented graphs every N epochs"),
-    CR__O(rw_len, CR_OPT_INT, 1, 1000000, 0, 16, 0, NULL, CR__MK(CR_MODEL_SGL),
+    CR__O(rw_len, CR_OPT_INT, 1, 1000000, 0, 16, 0, NULL, 0, CR__MK(CR_MODEL_SGL),
           "subgraph views: steps of each random walk"),
-    CR__O(rw_restart, CR_OPT_FLOAT, 0, 1, 2, 0.2, CR_OFF, NULL, CR__MK(CR_MODEL_SGL),
+    CR__O(rw_restart, CR_OPT_FLOAT, 0, 1, 2, 0.2, CR_OFF, NULL, 0, CR__MK(CR_MODEL_SGL),
           "subgraph views: chance of jumping back to the start user"),
-    CR__O(proto_reg, CR_OPT_FLOAT, 0, 1e6, 2, 5e-8, CR_OFF, NULL, CR__MK(CR_MODEL_NCL), "NCL's prototype-contrast weight"),
-    CR__O(ssl_alpha, CR_OPT_FLOAT, 0, 1e6, 2, 0.5, CR_OFF, NULL, CR__MK(CR_MODEL_NCL),
+    CR__O(proto_reg, CR_OPT_FLOAT, 0, 1e6, 2, 5e-8, CR_OFF, NULL, 0, CR__MK(CR_MODEL_NCL), "NCL's prototype-contrast weight"),
+    CR__O(ssl_alpha, CR_OPT_FLOAT, 0, 1e6, 2, 0.5, CR_OFF, NULL, 0, CR__MK(CR_MODEL_NCL),
           "NCL: weight of the item side of the structure contrast"),
-    CR__O(clusters, CR_OPT_INT, 1, 4096, 0, 10, 0, NULL, CR__MK(CR_MODEL_NCL), "NCL: k-means prototypes per side"),
-    CR__O(warmup, CR_OPT_INT, 0, 1000000, 0, 20, -1, NULL, CR__MK(CR_MODEL_NCL),
+    CR__O(clusters, CR_OPT_INT, 1, 4096, 0, 10, 0, NULL, 0, CR__MK(CR_MODEL_NCL), "NCL: k-means prototypes per side"),
+    CR__O(warmup, CR_OPT_INT, 0, 1000000, 0, 20, -1, NULL, 0, CR__MK(CR_MODEL_NCL),
           "NCL: epochs before the prototype term starts (0: none)"),
-    CR__O(bt_off, CR_OPT_FLOAT, 0, 1e6, 2, 0.01, CR_OFF, NULL, CR__MK(CR_MODEL_RECDCL),
+    CR__O(bt_off, CR_OPT_FLOAT, 0, 1e6, 2, 0.01, CR_OFF, NULL, 0, CR__MK(CR_MODEL_RECDCL),
           "RecDCL's UIBT: weight of the off-diagonal cross-correlations"),
-    CR__O(poly_w, CR_OPT_FLOAT, 0, 1e6, 2, 0.2, CR_OFF, NULL, CR__MK(CR_MODEL_RECDCL),
+    CR__O(poly_w, CR_OPT_FLOAT, 0, 1e6, 2, 0.2, CR_OFF, NULL, 0, CR__MK(CR_MODEL_RECDCL),
           "RecDCL: UUII (polynomial feature uniformity) weight"),
-    CR__O(bcl_w, CR_OPT_FLOAT, 0, 1e6, 2, 5, CR_OFF, NULL, CR__MK(CR_MODEL_RECDCL), "RecDCL: BCL weight"),
-    CR__O(momentum, CR_OPT_FLOAT, 0, 1, 0, 0.1, CR_OFF, NULL, CR__MK(CR_MODEL_RECDCL),
+    CR__O(bcl_w, CR_OPT_FLOAT, 0, 1e6, 2, 5, CR_OFF, NULL, 0, CR__MK(CR_MODEL_RECDCL), "RecDCL: BCL weight"),
+    CR__O(momentum, CR_OPT_FLOAT, 0, 1, 0, 0.1, CR_OFF, NULL, 0, CR__MK(CR_MODEL_RECDCL),
           "RecDCL's BCL: share of the stored embedding in the target"),
-    CR__O(nce_mask, CR_OPT_ENUM, 0, 0, 0, 1, -1, CR__ONOFF, CR__MK(CR_MODEL_RCL),
+    CR__O(nce_mask, CR_OPT_ENUM, 0, 0, 0, 1, -1, CR__ONOFF, 0, CR__MK(CR_MODEL_RCL),
           "RCL: leave known false negatives out of InfoNCE"),
-    CR__O(nce_est, CR_OPT_ENUM, 0, 0, 0, CR_NCE_PLAIN, 0, "plain=0 dcl=1 adnce=2", CR__MK(CR_MODEL_RCL),
+    CR__O(nce_est, CR_OPT_ENUM, 0, 0, 0, CR_NCE_PLAIN, 0, "plain=0 dcl=1 adnce=2", 0, CR__MK(CR_MODEL_RCL),
           "RCL: InfoNCE's negative term"),
-    CR__O(tau_plus, CR_OPT_FLOAT, 0, 1, 2, 0.1, CR_OFF, NULL, CR__MK(CR_MODEL_RCL),
+    CR__O(tau_plus, CR_OPT_FLOAT, 0, 1, 2, 0.1, CR_OFF, NULL, 0, CR__MK(CR_MODEL_RCL),
           "RCL's DCL: assumed share of false negatives"),
-    CR__O(nce_mu, CR_OPT_FLOAT, -1, 1, 0, 0.5, CR_OFF, NULL, CR__MK(CR_MODEL_RCL),
+    CR__O(nce_mu, CR_OPT_FLOAT, -1, 1, 0, 0.5, CR_OFF, NULL, 0, CR__MK(CR_MODEL_RCL),
           "RCL's ADNCE: the weights' centre on the cosine"),
-    CR__O(nce_sigma, CR_OPT_FLOAT, 0, 100, 1, 1, CR_OFF, NULL, CR__MK(CR_MODEL_RCL), "RCL's ADNCE: the weights' width"),
-    CR__O(gamma, CR_OPT_FLOAT, 0, 100, 0, 0, CR_OFF, NULL, CR__MK(CR_MODEL_RCL),
+    CR__O(nce_sigma, CR_OPT_FLOAT, 0, 100, 1, 1, CR_OFF, NULL, 0, CR__MK(CR_MODEL_RCL), "RCL's ADNCE: the weights' width"),
+    CR__O(gamma, CR_OPT_FLOAT, 0, 100, 0, 0, CR_OFF, NULL, 0, CR__MK(CR_MODEL_RCL),
           "RCL: confidence weights sigmoid(x_uij)^gamma on BPR's pairs (0: off)"),
-    CR__O(adv, CR_OPT_ENUM, 0, 0, 0, 0, -1, "off=0 exact=1 prev=2", CR__MK(CR_MODEL_RCL),
+    CR__O(adv, CR_OPT_ENUM, 0, 0, 0, 0, -1, "off=0 exact=1 prev=2", 0, CR__MK(CR_MODEL_RCL),
           "RCL's adversarial views: off (XSimGCL's random noise), exact (an extra pass), prev (last batch's)"),
-    CR__O(item_repr, CR_OPT_ENUM, 0, 0, 0, CR_REPR_ID, 0, "id=1 id+features=2 features=3", CR__M_ALL,
+    CR__O(item_repr, CR_OPT_ENUM, 0, 0, 0, CR_REPR_ID, 0, "id=1 id+features=2 features=3", CR_READ_ALL, 0,
           "an item's input vector: its ID embedding, plus its features' mean, or the mean alone"),
-    CR__O(attr_w, CR_OPT_FLOAT, 0, 1e6, 2, 0, CR_OFF, NULL, CR__M_BPR, "attribute-ID contrast weight (0: off)"),
-    CR__O(attr_tau, CR_OPT_FLOAT, 0, 1e6, 3, 0.2, 0, NULL, CR__M_BPR, "the attribute-ID contrast's temperature"),
-    CR__O(fm_w, CR_OPT_FLOAT, 0, 1e6, 2, 0, CR_OFF, NULL, CR__M_BPR | CR__M_SEQ,
+    CR__O(attr_w, CR_OPT_FLOAT, 0, 1e6, 2, 0, CR_OFF, NULL, CR_READ_BPR, 0, "attribute-ID contrast weight (0: off)"),
+    CR__O(attr_tau, CR_OPT_FLOAT, 0, 1e6, 3, 0.2, 0, NULL, CR_READ_BPR, 0, "the attribute-ID contrast's temperature"),
+    CR__O(fm_w, CR_OPT_FLOAT, 0, 1e6, 2, 0, CR_OFF, NULL, CR_READ_BPR | CR_READ_SEQ, 0,
           "feature-masking contrast weight (0: off; temperature tau)"),
-    CR__O(fm_rate, CR_OPT_FLOAT, 0, 1, 3, 0.5, 0, NULL, CR__M_BPR | CR__M_SEQ,
+    CR__O(fm_rate, CR_OPT_FLOAT, 0, 1, 3, 0.5, 0, NULL, CR_READ_BPR | CR_READ_SEQ, 0,
           "share of an item's features the first view masks"),
-    CR__O(fm_corr, CR_OPT_ENUM, 0, 0, 0, 0, -1, "random=0 correlated=1", CR__M_BPR | CR__M_SEQ,
+    CR__O(fm_corr, CR_OPT_ENUM, 0, 0, 0, 0, -1, "random=0 correlated=1", CR_READ_BPR | CR_READ_SEQ, 0,
           "feature masking: a uniform subset, or a feature with those of the highest PMI to it"),
-    CR__O(init, CR_OPT_ENUM, 0, 0, 0, CR_INIT_FIXED, 0, "fixed=1 xavier=2", CR__M_GRAPH,
+    CR__O(init, CR_OPT_ENUM, 0, 0, 0, CR_INIT_FIXED, 0, "fixed=1 xavier=2", CR_READ_GRAPH, 0,
           "the ego tables' draw: sd 0.1 whatever the size (LightGCN), or Xavier over the table (SELFRec)"),
-    CR__O(l2_recbole, CR_OPT_INT, 0, 1, 0, 0, 0, NULL, CR__MK(CR_MODEL_NCL),
+    CR__O(l2_recbole, CR_OPT_INT, 0, 1, 0, 0, 0, NULL, 0, CR__MK(CR_MODEL_NCL),
           "1: RecBole's EmbLoss (the NCL authors' L2, norms not squared)"),
-    CR__O(precision, CR_OPT_ENUM, 0, 0, 0, CR_PRECISION_F32, 0, "f32=1 bf16=2", CR__M_PROP & ~CR__MK(CR_MODEL_RECDCL),
+    CR__O(precision, CR_OPT_ENUM, 0, 0, 0, CR_PRECISION_F32, 0, "f32=1 bf16=2", CR_READ_PROP_BPR, 0,
           "the propagated tables' format: float32, or bfloat16 rows summed in float32"),
 };
 #undef CR__O
@@ -6363,8 +6373,9 @@ static const cr_option cr__options[] = {
 #define CR__CFG_V1 22
 #define CR__N_CFG ((int)(sizeof cr__options / sizeof cr__options[0]))
 
-/* A model's own defaults, where they differ from the generic ones: the papers' settings (each
-   model's block says where they come from). */
+/* A model's own defaults, where they differ from the generic ones (the papers' settings; each
+   model's block says where they come from), and for the options no kind of model shares (lambda,
+   eps, lstar): a row here is also how a model says it reads an option. */
 typedef struct cr__model_default {
     cr_model_kind model;
     const char *name;
@@ -6383,7 +6394,8 @@ static const cr__model_default cr__model_defaults[] = {
     {CR_MODEL_CL4SREC, "lambda", 0.1}, {CR_MODEL_NCL, "lambda", 1e-6}, {CR_MODEL_RECDCL, "lambda", 1},
     {CR_MODEL_RCL, "lambda", 0.2},
     {CR_MODEL_SIMGCL, "eps", 0.1}, {CR_MODEL_XSIMGCL, "eps", 0.2}, {CR_MODEL_RCL, "eps", 0.2},
-    {CR_MODEL_NCL, "lstar", 2}, {CR_MODEL_CL4SREC, "proj_head", 1},
+    {CR_MODEL_XSIMGCL, "lstar", 1}, {CR_MODEL_RCL, "lstar", 1}, {CR_MODEL_NCL, "lstar", 2},
+    {CR_MODEL_CL4SREC, "proj_head", 1},
     /* why per model: cr__graph_plan */
     {CR_MODEL_SIMGCL, "init", CR_INIT_XAVIER}, {CR_MODEL_XSIMGCL, "init", CR_INIT_XAVIER},
     {CR_MODEL_RCL, "init", CR_INIT_XAVIER}, {CR_MODEL_RECDCL, "init", CR_INIT_XAVIER},
@@ -6413,7 +6425,19 @@ CR_API double cr_option_default(const cr_option *o, cr_model_kind model) {
     return o->dflt;
 }
 
-static int cr__reads(const cr_option *o, cr_model_kind k) { return (int)k > 0 && (int)k < 32 && (o->models >> k & 1u); }
+CR_API int cr_option_reads(const cr_option *o, cr_model_kind k) {
+    const cr__model_ops *m = cr__ops_of((int)k);
+    unsigned g;
+    size_t i;
+    if (!m || !o) return 0;
+    g = CR_READ_ALL | (m->sequential ? CR_READ_SEQ : CR_READ_GRAPH) | (m->propagates ? CR_READ_PROP : 0) |
+        (!m->sequential && m->negatives ? CR_READ_BPR : 0) | (m->propagates && m->negatives ? CR_READ_PROP_BPR : 0);
+    if ((o->groups & g) || (k < 32 && (o->models >> k & 1u))) return 1;
+    for (i = 0; i < sizeof cr__model_defaults / sizeof cr__model_defaults[0]; i++)
+        if (cr__model_defaults[i].model == k && !strcmp(cr__model_defaults[i].name, o->name)) return 1;
+    return 0;
+}
+static int cr__reads(const cr_option *o, cr_model_kind k) { return cr_option_reads(o, k); }
 static int cr__model_reads(cr_model_kind k, const char *name) {
     const cr_option *o = cr_option_find(name);
     return o && cr__reads(o, k);
@@ -10059,46 +10083,46 @@ static cr_status cr__cl4srec_loss(cr_model *m, const cr__batch *b, int want_grad
 
 static const cr__model_ops cr__models[] = {
     /* kind, name, about, sequential, negatives, space (cr_tune),
-       first_layer, l2_selfrec (its defaults are rows of cr__model_defaults, 8b),
+       propagates, first_layer, l2_selfrec (its defaults are rows of cr__model_defaults, 8b),
        check, plan, setup, workspace, epoch_begin, loss, batch_end, running,
        prepare, item_vectors, user_vectors, fold_in, memory, release */
     {CR_MODEL_MF, "mf", "matrix factorisation, BPR", 0, 1,
      "lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
-     0, CR__L2_EGO,
+     0, 0, CR__L2_EGO,
      cr__graph_check, cr__graph_plan, cr__graph_setup, cr__mf_ws, NULL, cr__mf_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_LIGHTGCN, "lightgcn", "LightGCN: linear propagation, BPR", 0, 1,
      "lr=3e-4..1e-2 log, reg=1e-6..1e-2 log, layers=1..4",
-     0, CR__L2_EGO,
+     1, 0, CR__L2_EGO,
      cr__graph_check, cr__graph_plan, cr__graph_setup, cr__lightgcn_ws, NULL, cr__lightgcn_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_SGL, "sgl", "SGL: augmented-graph views (node/edge dropout, random walks, mixed, subgraphs), InfoNCE", 0, 1,
      "lambda=0.005,0.01,0.05,0.1,0.5,1, tau=0.1,0.2,0.5,1, drop=0,0.1,0.2,0.3,0.4,0.5, "
      "lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
-     0, CR__L2_FINAL_UPN,
+     1, 0, CR__L2_FINAL_UPN,
      cr__graph_check, cr__graph_plan, cr__graph_setup, cr__sgl_ws, cr__sgl_views, cr__sgl_loss, NULL, NULL,
      cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__sgl_memory,
      cr__graph_release},
     {CR_MODEL_SIMGCL, "simgcl", "SimGCL: two noise-perturbed passes, InfoNCE", 0, 1,
      "lambda=0.01..2 log, eps=0.01..0.5 log, lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
-     1, CR__L2_FINAL_UP,
+     1, 1, CR__L2_FINAL_UP,
      cr__graph_check, cr__graph_plan, cr__graph_setup, cr__simgcl_ws, NULL, cr__simgcl_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_XSIMGCL, "xsimgcl", "XSimGCL: one noisy pass, final vs layer l* output", 0, 1,
      "lambda=0.01..1 log, eps=0.01..0.5 log, tau=0.1..0.2, lstar=1,2, lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
-     1, CR__L2_FINAL_UP,
+     1, 1, CR__L2_FINAL_UP,
      cr__xsimgcl_check, cr__graph_plan, cr__graph_setup, cr__xsimgcl_ws, NULL, cr__xsimgcl_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     {CR_MODEL_GRU4REC, "gru4rec", "GRU sequence encoder, next-item softmax", 1, 0,
      "lr=3e-4..1e-2 log, dropout=0..0.5",
-     0, 0,
+     0, 0, 0,
      NULL, cr__seq_plan, cr__seq_setup, cr__seq_ws, NULL, cr__gru4rec_loss, NULL, NULL,
      CR__SEQ_SERVING},
     /* CL4SRec: the paper's tau = 1 without a head left the GRU below the same GRU without the
        contrast on Beauty; the head and tau were chosen on validation (bench/RESULTS.md) */
     {CR_MODEL_CL4SREC, "cl4srec", "GRU encoder, next-item softmax + CL4SRec contrast", 1, 0,
      "lambda=0.01..1 log, tau=0.1..1 log, aug_rate=0.1..0.5, lr=3e-4..1e-2 log, dropout=0..0.5",
-     0, 0,
+     0, 0, 0,
      NULL, cr__seq_plan, cr__cl4srec_setup, cr__cl4srec_ws, NULL, cr__cl4srec_loss, NULL, NULL,
      CR__SEQ_SERVING},
     /* NCL: the authors' Gowalla configuration (RUCAIBox/NCL properties/gowalla-merged.yaml:
@@ -10107,7 +10131,7 @@ static const cr__model_ops cr__models[] = {
     {CR_MODEL_NCL, "ncl", "NCL: LightGCN + structure contrast (layer 2 vs ego) + prototype contrast (k-means)", 0, 1,
      "lambda=1e-7..1e-5 log, proto_reg=1e-8..1e-6 log, tau=0.05..0.2 log, ssl_alpha=0.5..1.5, "
      "lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
-     0, CR__L2_EGO,
+     1, 0, CR__L2_EGO,
      cr__ncl_check, cr__graph_plan, cr__ncl_setup, cr__ncl_ws, cr__ncl_epoch, cr__ncl_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     /* RecDCL: THUDM/RecDCL's run_beauty.sh (batch 256, lr 1e-3, weight decay 1e-7, 2 layers;
@@ -10115,7 +10139,7 @@ static const cr__model_ops cr__models[] = {
     {CR_MODEL_RECDCL, "recdcl", "RecDCL: LightGCN + Barlow Twins (UIBT) + feature uniformity (UUII) + history contrast (BCL); d 64 here, the authors' 2048 with --dim 2048", 0, 0,
      "lambda=0.1..10 log, bt_off=0.005..0.05 log, poly_w=0.05..1 log, bcl_w=1..10 log, "
      "momentum=0.1..0.9, lr=3e-4..1e-2 log, reg=1e-8..1e-5 log",
-     0, CR__L2_EGO,
+     1, 0, CR__L2_EGO,
      NULL, cr__recdcl_plan, cr__recdcl_setup, cr__recdcl_ws, NULL, cr__recdcl_loss, cr__recdcl_batch_end, cr__recdcl_running,
      cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__recdcl_memory, cr__recdcl_release},
     /* RCL: XSimGCL's defaults with the known false negatives masked. The adversarial views and
@@ -10124,7 +10148,7 @@ static const cr__model_ops cr__models[] = {
        (bench/RESULTS.md) */
     {CR_MODEL_RCL, "rcl", "RCL: XSimGCL + false-negative masking/DCL/ADNCE, adversarial views, confidence weights", 0, 1,
      "lambda=0.01..1 log, eps=0.01..0.5 log, tau=0.1..0.2, gamma=0,0.5,1,2, lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
-     1, CR__L2_FINAL_UP,
+     1, 1, CR__L2_FINAL_UP,
      cr__rcl_check, cr__graph_plan, cr__rcl_setup, cr__rcl_ws, NULL, cr__rcl_loss, cr__rcl_batch_end, cr__rcl_running,
      cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__rcl_memory,
      cr__rcl_release},

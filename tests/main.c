@@ -15,8 +15,7 @@ static const char *skipped_now;
 void crt_skip(const char *why) { skipped_now = why; }
 
 int crt_reads(cr_model_kind k, const char *option) {
-    const cr_option *o = cr_option_find(option);
-    return o && (o->models >> k & 1u);
+    return cr_option_reads(cr_option_find(option), k);
 }
 
 void crt_fail(const char *file, int line, const char *fmt, ...) {
