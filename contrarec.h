@@ -668,8 +668,9 @@ CR_API cr_status cr_dataset_split_ratio(cr_dataset *ds, double r_train, double r
    in any of the `avoid` sets (n_avoid of them: validation, test), nor already added). A noisy
    record takes a time drawn uniformly within its user's span, so in a sequence it lands at a
    random place. *added receives the count. */
-CR_API cr_status cr_interactions_add_noise(cr_interactions *x, int32_t n_users, int32_t n_items, double ratio, uint64_t seed,
-                                           const cr_interactions *const *avoid, int n_avoid, int64_t *added);
+CR_API cr_status cr_interactions_add_noise(cr_interactions *x, int32_t n_users, int32_t n_items, double ratio,
+                                           uint64_t seed, const cr_interactions *const *avoid, int n_avoid,
+                                           int64_t *added);
 CR_API void cr_dataset_free(cr_dataset *ds);
 
 /* ==== 6. augmentation ======================================================================= */
@@ -772,7 +773,8 @@ CR_API double cr_barlow_twins_loss(float *dZa, float *dZb, const float *Za, cons
 /* Feature uniformity with a polynomial kernel (RecDCL's UUII, per side): G = Z^T Z (d x d, not
    divided by B), loss = weight * log((1/d^2) sum_mn (a G_mn + c)^e), e a positive even integer.
    dZ accumulated (+=); ws holds d * d floats. */
-CR_API double cr_poly_uniformity_loss(float *dZ, const float *Z, int B, int d, float a, float c, int e, float weight, float *ws);
+CR_API double cr_poly_uniformity_loss(float *dZ, const float *Z, int B, int d, float a, float c, int e, float weight,
+                                      float *ws);
 /* Negative cosine to fixed targets (BYOL's and RecDCL's BCL): loss = -weight * mean_b
    cos(P_b, T_b); T is not differentiated (a stop-gradient target). dP accumulated (+=); a zero
    row of P or T contributes 0. */
@@ -803,7 +805,13 @@ CR_API const char *cr_model_about(cr_model_kind k); /* one line on what the mode
 /* SGL's augmented views: edge dropout, node dropout, a different ED graph per layer (SGL-RW),
    ND or ED drawn per view and epoch (mixed), the subgraph covered by random walks with
    restart from random users (subgraph). */
-typedef enum cr_graph_aug { CR_AUG_ED = 1, CR_AUG_ND = 2, CR_AUG_RW = 3, CR_AUG_MIXED = 4, CR_AUG_SUBGRAPH = 5 } cr_graph_aug;
+typedef enum cr_graph_aug {
+    CR_AUG_ED = 1,
+    CR_AUG_ND = 2,
+    CR_AUG_RW = 3,
+    CR_AUG_MIXED = 4,
+    CR_AUG_SUBGRAPH = 5
+} cr_graph_aug;
 
 /* Negatives of BPR: uniform (rejecting the user's items), DNS (the best-scored of M uniform
    candidates), MixGCF (a synthetic negative mixed from the positive and M candidates). */
@@ -1089,11 +1097,12 @@ typedef struct cr_eval_opts {
     int basic;         /* 1: accuracy only (Recall, NDCG, precision, hit, MRR, AUC, coverage,
                           Gini, novelty): no popularity reference, groups, beyond-accuracy
                           metrics, alignment or uniformity (for timing their cost) */
-    double *per_user;  /* if not NULL: CR_PER_USER values for each evaluated user, ascending dense
-                          id (n_users rows suffice): the id, its known history length (its
-                          fold-in items if folded in, else its training items), Recall and NDCG at the largest K, long-tail recall
-                          (-1: no long-tail test item) and intra-list cosine diversity (-1: a
-                          list of fewer than 2): paired comparisons between runs (bootstrap) */
+    double *per_user; /* if not NULL: CR_PER_USER values for each evaluated user, ascending dense
+                         id (n_users rows suffice): the id, its known history length (its
+                         fold-in items if folded in, else its training items), Recall and NDCG at
+                         the largest K, long-tail recall (-1: no long-tail test item) and
+                         intra-list cosine diversity (-1: a list of fewer than 2): paired
+                         comparisons between runs (bootstrap) */
     const uint8_t *items_only; /* if not NULL (n_items bytes): only the items with a non-zero byte
                           are ranked (the others score -inf) and only the test records on them
                           count: the warm and cold rankings of item cold start */
@@ -1200,8 +1209,8 @@ CR_API double cr_uniformity(const float *X, int64_t n, int d);
    the item vectors for the cosine ILD (NULL: skipped), RecBole's tail_ratio, and whether to
    compute the co-occurrence diversity and serendipity. */
 CR_API cr_status cr_beyond_accuracy(const int32_t *lists, const int32_t *users, int64_t n, int k, const cr_csr *train,
-                                    const cr_csr *test, const float *item_vecs, int d, double tail_ratio, int cooccurrence,
-                                    cr_beyond *out);
+                                    const cr_csr *test, const float *item_vecs, int d, double tail_ratio,
+                                    int cooccurrence, cr_beyond *out);
 
 /* Full-ranking evaluation of the model on held-out interactions (dense ids of the model). */
 CR_API cr_status cr_evaluate(cr_model *m, const cr_interactions *test, const cr_eval_opts *opts,
@@ -1240,7 +1249,8 @@ CR_API cr_status cr_model_score_vectors(cr_model *m, int64_t raw_user, const flo
    add them again after loading); their vectors are taken when added, so add them after the
    last training step. Fails for an id the model already has, trained or added, and for a
    model whose vector for such an item is zero (SimGCL and XSimGCL without attr_w). */
-CR_API cr_status cr_model_add_item(cr_model *m, int64_t raw_item, const int64_t *raw_feats, const float *w, int n, int *n_unknown);
+CR_API cr_status cr_model_add_item(cr_model *m, int64_t raw_item, const int64_t *raw_feats, const float *w, int n,
+                                   int *n_unknown);
 CR_API int32_t cr_model_num_added_items(const cr_model *m);
 
 /* ---- training with model selection ---- */
@@ -1252,7 +1262,13 @@ typedef enum cr_select {
     CR_SELECT_LAST = 2   /* no selection: the model after the given number of epochs */
 } cr_select;
 
-typedef enum cr_metric { CR_METRIC_NDCG = 0, CR_METRIC_RECALL, CR_METRIC_HIT, CR_METRIC_MRR, CR_METRIC_PRECISION } cr_metric;
+typedef enum cr_metric {
+    CR_METRIC_NDCG = 0,
+    CR_METRIC_RECALL,
+    CR_METRIC_HIT,
+    CR_METRIC_MRR,
+    CR_METRIC_PRECISION
+} cr_metric;
 CR_API const char *cr_select_name(cr_select s); /* "valid", "test", "last" */
 CR_API const char *cr_metric_name(cr_metric k); /* "ndcg", "recall", ... */
 
@@ -1324,7 +1340,8 @@ typedef struct cr_fit_opts {
                           The test set is then ranked three ways: over all items
                           (result: test), the items not held out (test_warm) and the test's held-out
                           items only (test_cold). Without attr_w, SimGCL's, XSimGCL's and RCL's
-                          layer mean (from layer 1) gives an item without edges a zero vector. Not with cold_users, train_noise or refit. */
+                          layer mean (from layer 1) gives an item without edges a zero vector.
+                          Not with cold_users, train_noise or refit. */
     cr_eval_opts eval; /* cut-offs and history protocol, for validation and test alike
                           (history_extra, fold_in, per_user and items_only are set by cr_fit) */
     double *per_user_test; /* if not NULL (n_users x CR_PER_USER doubles): the per-user rows of
@@ -1950,8 +1967,10 @@ static int cr__nthreads(void) { return cr_get_num_threads(); }
 CR_API cr_status cr_tensor_alloc(cr_tensor *t, int64_t rows, int64_t cols) {
     size_t n;
     memset(t, 0, sizeof *t);
-    if (rows < 0 || cols < 0) return cr__fail(CR_ERR_INVALID, "tensor shape %lld x %lld is negative", (long long)rows, (long long)cols);
-    if (!cr__mul_size((size_t)rows, (size_t)cols, &n)) return cr__fail(CR_ERR_OVERFLOW, "tensor %lld x %lld overflows", (long long)rows, (long long)cols);
+    if (rows < 0 || cols < 0)
+        return cr__fail(CR_ERR_INVALID, "tensor shape %lld x %lld is negative", (long long)rows, (long long)cols);
+    if (!cr__mul_size((size_t)rows, (size_t)cols, &n))
+        return cr__fail(CR_ERR_OVERFLOW, "tensor %lld x %lld overflows", (long long)rows, (long long)cols);
     t->data = cr_alloc_floats((int64_t)n);
     if (!t->data) return CR_ERR_NOMEM;
     t->rows = rows;
@@ -2440,8 +2459,8 @@ static void cr__sgemm_macro(int mb, int nc, int kc, int mc, float alpha, const f
             int nr = nc - jr < CR__SGEMM_NR ? nc - jr : CR__SGEMM_NR;
             for (ir = ic; ir < ie; ir += CR__SGEMM_MR) {
                 int mr = mb - ir < CR__SGEMM_MR ? mb - ir : CR__SGEMM_MR;
-                cr__sgemm_tile(kc, Ap + (size_t)(ir / CR__SGEMM_MR) * ps, Bp + (size_t)jr * kc, C + (size_t)ir * ldc + jr, ldc,
-                               mr, nr, alpha, beta);
+                cr__sgemm_tile(kc, Ap + (size_t)(ir / CR__SGEMM_MR) * ps, Bp + (size_t)jr * kc,
+                               C + (size_t)ir * ldc + jr, ldc, mr, nr, alpha, beta);
             }
         }
     }
@@ -2525,7 +2544,8 @@ static void cr__sgemm_blocked_thread(int ta, int tb, int m, int n, int k, float 
                     c1 = (int)((long long)nbp * (tid + 1) / nth) * CR__SGEMM_NR;
                     if (c1 > nc) c1 = nc;
                 }
-                cr__sgemm_macro(mb, nc, kc, mc, alpha, ws, aps, Bp, bt, C + (size_t)ic0 * ldc + jc, ldc, r0, r1, c0, c1);
+                cr__sgemm_macro(mb, nc, kc, mc, alpha, ws, aps, Bp, bt, C + (size_t)ic0 * ldc + jc, ldc, r0, r1, c0,
+                                c1);
             }
         }
     }
@@ -2736,10 +2756,12 @@ CR_API cr_status cr_csr_from_coo(cr_csr *A, int64_t nrows, int64_t ncols, int64_
     cr_status st;
     memset(A, 0, sizeof *A);
     if (nrows < 0 || ncols < 0 || nnz < 0 || ncols > INT32_MAX)
-        return cr__fail(CR_ERR_INVALID, "cr_csr_from_coo: bad shape %lld x %lld with %lld entries", (long long)nrows, (long long)ncols, (long long)nnz);
+        return cr__fail(CR_ERR_INVALID, "cr_csr_from_coo: bad shape %lld x %lld with %lld entries", (long long)nrows,
+                        (long long)ncols, (long long)nnz);
     for (e = 0; e < nnz; e++)
         if (rows[e] < 0 || rows[e] >= nrows || cols[e] < 0 || cols[e] >= ncols)
-            return cr__fail(CR_ERR_INVALID, "cr_csr_from_coo: entry %lld at (%d, %d) is outside the %lld x %lld matrix", (long long)e, rows[e], cols[e], (long long)nrows, (long long)ncols);
+            return cr__fail(CR_ERR_INVALID, "cr_csr_from_coo: entry %lld at (%d, %d) is outside the %lld x %lld matrix",
+                            (long long)e, rows[e], cols[e], (long long)nrows, (long long)ncols);
     if ((st = cr__csr_alloc(A, nrows, ncols, nnz, 1)) != CR_OK) return st;
     fill = (int64_t *)cr__alloc_array((size_t)nrows + 1, sizeof(int64_t), "CSR build buffer");
     if (!fill) { cr_csr_free(A); return CR_ERR_NOMEM; }
@@ -3234,10 +3256,12 @@ CR_API cr_status cr_graph_bipartite(cr_csr *A, int32_t n_users, int32_t n_items,
     cr_status st;
     memset(A, 0, sizeof *A);
     if (n_users < 0 || n_items < 0 || nn > INT32_MAX || n < 0)
-        return cr__fail(CR_ERR_INVALID, "cr_graph_bipartite: bad sizes (%d users, %d items, %lld edges)", n_users, n_items, (long long)n);
+        return cr__fail(CR_ERR_INVALID, "cr_graph_bipartite: bad sizes (%d users, %d items, %lld edges)", n_users,
+                        n_items, (long long)n);
     for (e = 0; e < n; e++) {
         if (users[e] < 0 || users[e] >= n_users || items[e] < 0 || items[e] >= n_items)
-            return cr__fail(CR_ERR_INVALID, "cr_graph_bipartite: edge %lld (%d, %d) is out of range", (long long)e, users[e], items[e]);
+            return cr__fail(CR_ERR_INVALID, "cr_graph_bipartite: edge %lld (%d, %d) is out of range", (long long)e,
+                            users[e], items[e]);
         kept += !keep || keep[e];
     }
     if (kept > INT64_MAX / 2) return cr__fail(CR_ERR_OVERFLOW, "cr_graph_bipartite: too many edges");
@@ -3447,7 +3471,8 @@ static cr_status cr__group_by_user(const cr_interactions *x, int32_t n_users, in
     for (e = 0; e < x->n; e++) {
         if (x->user[e] < 0 || x->user[e] >= n_users) {
             CR_FREE(off); CR_FREE(idx);
-            return cr__fail(CR_ERR_INVALID, "record %lld has user %d outside 0..%d", (long long)e, x->user[e], n_users - 1);
+            return cr__fail(CR_ERR_INVALID, "record %lld has user %d outside 0..%d", (long long)e, x->user[e],
+                            n_users - 1);
         }
         off[x->user[e] + 2]++;
     }
@@ -3624,7 +3649,8 @@ static int cr__split_line(cr__parser *p, const char *b, const char *e) {
     p->nf = 0;
     p->colon_after_first = 0;
     if (memchr(b, 0, (size_t)(e - b))) {
-        snprintf(p->msg, sizeof p->msg, "binary data (a NUL byte) at column %d", (int)((const char *)memchr(b, 0, (size_t)(e - b)) - b) + 1);
+        snprintf(p->msg, sizeof p->msg, "binary data (a NUL byte) at column %d",
+                 (int)((const char *)memchr(b, 0, (size_t)(e - b)) - b) + 1);
         return 0;
     }
     while (s < e && CR__ISBLANK(*s)) s++;
@@ -3632,7 +3658,8 @@ static int cr__split_line(cr__parser *p, const char *b, const char *e) {
         const char *t = s;
         while (t < e && !CR__ISBLANK(*t) && *t != ',' && *t != ':') t++;
         if (t == s) {
-            snprintf(p->msg, sizeof p->msg, "empty field %d (before '%s')", (int)p->nf + 1, cr__show(show, sizeof show, s, e));
+            snprintf(p->msg, sizeof p->msg, "empty field %d (before '%s')", (int)p->nf + 1,
+                     cr__show(show, sizeof show, s, e));
             return 0;
         }
         if (p->nf == p->fcap && !cr__grow((void **)&p->f, &p->fcap, p->nf + 1, sizeof(cr__field), "line fields"))
@@ -3668,17 +3695,20 @@ static int cr__parse_id(cr__parser *p, const cr__field *f, const char *what, int
     uint64_t v = 0;
     char show[64];
     if (*s == '-' && f->e - s > 1 && s[1] >= '0' && s[1] <= '9') {
-        snprintf(p->msg, sizeof p->msg, "field %d (%s): negative id '%s'", idx, what, cr__show(show, sizeof show, f->b, f->e));
+        snprintf(p->msg, sizeof p->msg, "field %d (%s): negative id '%s'", idx, what,
+                 cr__show(show, sizeof show, f->b, f->e));
         return 0;
     }
     for (; s < f->e; s++) {
         if (*s < '0' || *s > '9') {
-            snprintf(p->msg, sizeof p->msg, "field %d (%s): '%s' is not a non-negative integer id", idx, what, cr__show(show, sizeof show, f->b, f->e));
+            snprintf(p->msg, sizeof p->msg, "field %d (%s): '%s' is not a non-negative integer id", idx, what,
+                     cr__show(show, sizeof show, f->b, f->e));
             return 0;
         }
         v = v * 10 + (uint64_t)(*s - '0');
         if (v > 0xFFFFFFFFULL) {
-            snprintf(p->msg, sizeof p->msg, "field %d (%s): id '%s' does not fit in 32 bits (max 4294967295)", idx, what, cr__show(show, sizeof show, f->b, f->e));
+            snprintf(p->msg, sizeof p->msg, "field %d (%s): id '%s' does not fit in 32 bits (max 4294967295)", idx,
+                     what, cr__show(show, sizeof show, f->b, f->e));
             return 0;
         }
     }
@@ -3705,12 +3735,14 @@ static int cr__parse_num(cr__parser *p, const cr__field *f, const char *what, in
         if (!exdig) digits = 0;
     }
     if (!digits || s != f->e) {
-        snprintf(p->msg, sizeof p->msg, "field %d (%s): '%s' is not a number", idx, what, cr__show(show, sizeof show, f->b, f->e));
+        snprintf(p->msg, sizeof p->msg, "field %d (%s): '%s' is not a number", idx, what,
+                 cr__show(show, sizeof show, f->b, f->e));
         return 0;
     }
     if (ex) v *= pow(10.0, exneg ? -ex : ex);
     if (!(v == v) || v > DBL_MAX) {
-        snprintf(p->msg, sizeof p->msg, "field %d (%s): '%s' is out of range", idx, what, cr__show(show, sizeof show, f->b, f->e));
+        snprintf(p->msg, sizeof p->msg, "field %d (%s): '%s' is out of range", idx, what,
+                 cr__show(show, sizeof show, f->b, f->e));
         return 0;
     }
     *out = neg ? -v : v;
@@ -3784,7 +3816,8 @@ static cr_status cr__load_line(cr__load *L, cr__parser *p) {
         return CR_ERR_PARSE;
     }
     if (p->nf < 2 || p->nf > 4) {
-        snprintf(p->msg, sizeof p->msg, "expected 2 to 4 fields (user item [rating [timestamp]]), found %d", (int)p->nf);
+        snprintf(p->msg, sizeof p->msg, "expected 2 to 4 fields (user item [rating [timestamp]]), found %d",
+                 (int)p->nf);
         return CR_ERR_PARSE;
     }
     if (!cr__parse_id(p, &p->f[0], "user id", 1, &ru) || !cr__parse_id(p, &p->f[1], "item id", 2, &ri))
@@ -3822,14 +3855,16 @@ static cr_status cr__parse_lines(cr__load *L, cr__parser *P, const char *s, cons
             else lst = cr__load_line(L, P);
             header_checked = 1;
             if (lst == CR_ERR_PARSE) {
-                if (!L->o->skip_bad_lines) return cr__fail(CR_ERR_PARSE, "%s:%lld: %s", P->path, (long long)P->line, P->msg);
+                if (!L->o->skip_bad_lines)
+                    return cr__fail(CR_ERR_PARSE, "%s:%lld: %s", P->path, (long long)P->line, P->msg);
                 if (!L->rep->bad_lines) {
                     L->rep->first_bad_line = P->line;
                     snprintf(L->rep->first_bad, sizeof L->rep->first_bad, "%s", P->msg);
                 }
                 L->rep->bad_lines++;
             } else if (lst != CR_OK) {
-                if (lst == CR_ERR_NOMEM) cr__fail(lst, "%s:%lld: out of memory while loading", P->path, (long long)P->line);
+                if (lst == CR_ERR_NOMEM)
+                    cr__fail(lst, "%s:%lld: out of memory while loading", P->path, (long long)P->line);
                 return lst;
             }
         }
@@ -3889,7 +3924,9 @@ static int cr__rb_split(const char *b, const char *e, cr__field *f, int max) {
     }
 }
 
-static int cr__rb_is(const cr__field *f, const char *s) { return (size_t)(f->e - f->b) == strlen(s) && !memcmp(f->b, s, strlen(s)); }
+static int cr__rb_is(const cr__field *f, const char *s) {
+    return (size_t)(f->e - f->b) == strlen(s) && !memcmp(f->b, s, strlen(s));
+}
 
 /* 1 if the first line of text that is not blank is a RecBole header (its columns into h and
    where the next line starts into *body); 0 if not; CR_ERR_PARSE (< 0) for a line that is meant
@@ -3916,7 +3953,8 @@ static int cr__rb_header_of(const char *text, size_t len, const char *name, cr__
                 if (!((*t >= 'a' && *t <= 'z') || *t == '_')) return 0;
         }
         if (n < 0 || n > CR__RB_MAXCOL)
-            return cr__fail(CR_ERR_PARSE, "%s:%ld: a RecBole header of more than %d columns (the most this reader takes)", name, line,
+            return cr__fail(CR_ERR_PARSE,
+                            "%s:%ld: a RecBole header of more than %d columns (the most this reader takes)", name, line,
                             CR__RB_MAXCOL);
         for (h->n = n, k = 0; k < n; k++) {
             const char *c = (const char *)memchr(f[k].b, ':', (size_t)(f[k].e - f[k].b));
@@ -3930,8 +3968,11 @@ static int cr__rb_header_of(const char *text, size_t len, const char *name, cr__
             else if (cr__rb_is(&ty, "float")) h->type[k] = CR__RB_FLOAT;
             else if (cr__rb_is(&ty, "float_seq")) h->type[k] = CR__RB_FLOAT_SEQ;
             else
-                return cr__fail(CR_ERR_PARSE, "%s:%ld: column %d (%s) of the RecBole header: unknown type '%s' (token, token_seq, float or float_seq)",
-                                name, line, k + 1, cr__show(show, sizeof show, f[k].b, c), cr__show(show2, sizeof show2, ty.b, ty.e));
+                return cr__fail(CR_ERR_PARSE,
+                                "%s:%ld: column %d (%s) of the RecBole header: unknown type '%s' (token, token_seq, "
+                                "float or float_seq)",
+                                name, line, k + 1, cr__show(show, sizeof show, f[k].b, c),
+                                cr__show(show2, sizeof show2, ty.b, ty.e));
         }
         *body = nl ? nl + 1 : end;
         return 1;
@@ -3948,37 +3989,45 @@ static int cr__rb_col(const cr__rb_header *h, const char *name) {
 }
 
 /* Splits a data line into exactly h->n fields, and checks that id columns hold integer ids. */
-static cr_status cr__rb_row(const cr__rb_header *h, const char *b, const char *e, cr__field *f, const char *name, int64_t line,
-                            const int *id_cols, int n_id) {
+static cr_status cr__rb_row(const cr__rb_header *h, const char *b, const char *e, cr__field *f, const char *name,
+                            int64_t line, const int *id_cols, int n_id) {
     char show[64], show2[64];
     int n = cr__rb_split(b, e, f, CR__RB_MAXCOL), k;
     if (n != h->n)
-        return n < 0 ? cr__fail(CR_ERR_PARSE, "%s:%lld: more than %d tab-separated fields, the header names %d", name, (long long)line, CR__RB_MAXCOL, h->n)
-                     : cr__fail(CR_ERR_PARSE, "%s:%lld: %d tab-separated fields, the header names %d", name, (long long)line, n, h->n);
+        return n < 0 ? cr__fail(CR_ERR_PARSE, "%s:%lld: more than %d tab-separated fields, the header names %d", name,
+                                (long long)line, CR__RB_MAXCOL, h->n)
+                     : cr__fail(CR_ERR_PARSE, "%s:%lld: %d tab-separated fields, the header names %d", name,
+                                (long long)line, n, h->n);
     for (k = 0; k < n_id; k++) {
         const cr__field *g = &f[id_cols[k]];
         const char *c = g->b;
         uint64_t v = 0;
         while (c < g->e && *c >= '0' && *c <= '9' && v <= 0xFFFFFFFFu) v = v * 10 + (uint64_t)(*c++ - '0');
         if (v > 0xFFFFFFFFu)
-            return cr__fail(CR_ERR_PARSE, "%s:%lld: column %d (%s): id '%s' does not fit in 32 bits (max 4294967295)", name, (long long)line, id_cols[k] + 1,
-                            cr__show(show, sizeof show, h->name[id_cols[k]].b, h->name[id_cols[k]].e), cr__show(show2, sizeof show2, g->b, g->e));
+            return cr__fail(CR_ERR_PARSE, "%s:%lld: column %d (%s): id '%s' does not fit in 32 bits (max 4294967295)",
+                            name, (long long)line, id_cols[k] + 1,
+                            cr__show(show, sizeof show, h->name[id_cols[k]].b, h->name[id_cols[k]].e),
+                            cr__show(show2, sizeof show2, g->b, g->e));
         if (c == g->b || c != g->e)
-            return cr__fail(CR_ERR_PARSE, "%s:%lld: column %d (%s): '%s' is not an integer id (map text tokens to integers first)", name, (long long)line,
-                            id_cols[k] + 1, cr__show(show, sizeof show, h->name[id_cols[k]].b, h->name[id_cols[k]].e), cr__show(show2, sizeof show2, g->b, g->e));
+            return cr__fail(CR_ERR_PARSE,
+                            "%s:%lld: column %d (%s): '%s' is not an integer id (map text tokens to integers first)",
+                            name, (long long)line, id_cols[k] + 1,
+                            cr__show(show, sizeof show, h->name[id_cols[k]].b, h->name[id_cols[k]].e),
+                            cr__show(show2, sizeof show2, g->b, g->e));
     }
     return CR_OK;
 }
 
 /* Checks a used field of a row: not empty and, for a number, a number. Messages name the file's
    own column (number and name), not the rewritten line's field. */
-static cr_status cr__rb_value(const cr__rb_header *h, const cr__field *f, int col, int number, const char *name, int64_t line,
-                              double *out) {
+static cr_status cr__rb_value(const cr__rb_header *h, const cr__field *f, int col, int number, const char *name,
+                              int64_t line, double *out) {
     cr__parser P;
     char nm[64];
     double v = 0;
     cr__show(nm, sizeof nm, h->name[col].b, h->name[col].e);
-    if (f->b == f->e) return cr__fail(CR_ERR_PARSE, "%s:%lld: column %d (%s) is empty", name, (long long)line, col + 1, nm);
+    if (f->b == f->e)
+        return cr__fail(CR_ERR_PARSE, "%s:%lld: column %d (%s) is empty", name, (long long)line, col + 1, nm);
     memset(&P, 0, sizeof P);
     if (number && !cr__parse_num(&P, f, nm, col + 1, &v)) {
         return cr__fail(CR_ERR_PARSE, "%s:%lld: column %s", name, (long long)line, P.msg + 6); /* past "field " */
@@ -3988,7 +4037,8 @@ static cr_status cr__rb_value(const cr__rb_header *h, const cr__field *f, int co
 }
 
 /* .inter -> "user item [rating [timestamp]]" (rating 1 when only a timestamp is given). */
-static cr_status cr__rb_inter(const char *text, size_t len, const char *name, const cr__rb_header *h, const char *body, cr__rb_buf *o) {
+static cr_status cr__rb_inter(const char *text, size_t len, const char *name, const cr__rb_header *h, const char *body,
+                              cr__rb_buf *o) {
     const char *s = text, *end = text + len;
     cr__field f[CR__RB_MAXCOL];
     int ids[2], rc = cr__rb_col(h, "rating"), tc = cr__rb_col(h, "timestamp"), k;
@@ -3996,16 +4046,21 @@ static cr_status cr__rb_inter(const char *text, size_t len, const char *name, co
     ids[0] = cr__rb_col(h, "user_id");
     ids[1] = cr__rb_col(h, "item_id");
     if (ids[0] < 0 && ids[1] >= 0) /* item_id without user_id: the .item kind */
-        return cr__fail(CR_ERR_PARSE, "%s: a RecBole .item file (item_id without user_id), not an .inter file: give it as item features, and the interactions as the .inter file",
+        return cr__fail(CR_ERR_PARSE,
+                        "%s: a RecBole .item file (item_id without user_id), not an .inter file: give it as item "
+                        "features, and the interactions as the .inter file",
                         name);
     if (ids[0] < 0 || ids[1] < 0)
-        return cr__fail(CR_ERR_PARSE, "%s: a RecBole .inter file needs the columns user_id and item_id (RecBole's default names); the header has %d columns without %s",
+        return cr__fail(CR_ERR_PARSE,
+                        "%s: a RecBole .inter file needs the columns user_id and item_id (RecBole's default names); "
+                        "the header has %d columns without %s",
                         name, h->n, ids[0] < 0 ? "user_id" : "item_id");
     while (s < end) {
         const char *nl = (const char *)memchr(s, '\n', (size_t)(end - s)), *le = nl ? nl : end, *q = s;
         line++;
         while (q < le && CR__ISBLANK(*q)) q++;
-        if (s < body || q == le) { /* the header and blank lines: an empty line keeps the numbering (no comments: a token may start with '#') */
+        /* the header and blank lines: an empty line keeps the numbering (no comments: a token may start with '#') */
+        if (s < body || q == le) {
             if (!cr__rb_put(o, "\n", 1)) return CR_ERR_NOMEM;
         } else {
             cr_status st = cr__rb_row(h, s, le, f, name, line, ids, 2);
@@ -4019,7 +4074,8 @@ static cr_status cr__rb_inter(const char *text, size_t len, const char *name, co
                 }
                 if (cols[k] < 0) continue;
                 if ((st = cr__rb_value(h, &f[cols[k]], cols[k], k >= 2, name, line, NULL)) != CR_OK) return st;
-                if ((k && !cr__rb_put(o, " ", 1)) || !cr__rb_put(o, f[cols[k]].b, f[cols[k]].e - f[cols[k]].b)) return CR_ERR_NOMEM;
+                if ((k && !cr__rb_put(o, " ", 1)) || !cr__rb_put(o, f[cols[k]].b, f[cols[k]].e - f[cols[k]].b))
+                    return CR_ERR_NOMEM;
             }
             if (!cr__rb_put(o, "\n", 1)) return CR_ERR_NOMEM;
         }
@@ -4055,11 +4111,15 @@ static cr_status cr__rb_id(cr__rb_dict *D, int col, const char *b, const char *e
         const cr__rb_key *k = &D->keys[*id];
         char s1[64], s2[64];
         if (k->col != col || k->len != L || memcmp(k->text, b, (size_t)L))
-            return cr__fail(CR_ERR_INVALID, "%s: the tokens '%s' (column %d) and '%s' (column %d) share a 62-bit hash; rename one of them", D->name,
-                            cr__show(s1, sizeof s1, k->text, k->text + k->len), (int)k->col + 1, cr__show(s2, sizeof s2, b, e), col + 1);
+            return cr__fail(
+                CR_ERR_INVALID,
+                "%s: the tokens '%s' (column %d) and '%s' (column %d) share a 62-bit hash; rename one of them", D->name,
+                cr__show(s1, sizeof s1, k->text, k->text + k->len), (int)k->col + 1, cr__show(s2, sizeof s2, b, e),
+                col + 1);
         return CR_OK;
     }
-    if (!cr__grow((void **)&D->keys, &D->cap, (int64_t)*id + 1, sizeof(cr__rb_key), "RecBole features")) return CR_ERR_NOMEM;
+    if (!cr__grow((void **)&D->keys, &D->cap, (int64_t)*id + 1, sizeof(cr__rb_key), "RecBole features"))
+        return CR_ERR_NOMEM;
     D->keys[*id].text = b;
     D->keys[*id].col = col;
     D->keys[*id].len = L;
@@ -4082,7 +4142,8 @@ static cr_status cr__rb_feature(cr__rb_dict *D, cr__rb_buf *o, int col, const ch
 
 /* .item -> "item feat feat ..." (an item without features: an empty line). Two passes: the
    float columns' cut points (the deciles of their values), then the lines. */
-static cr_status cr__rb_item(const char *text, size_t len, const char *name, const cr__rb_header *h, const char *body, cr__rb_buf *o) {
+static cr_status cr__rb_item(const char *text, size_t len, const char *name, const cr__rb_header *h, const char *body,
+                             cr__rb_buf *o) {
     static const char digits[] = "0123456789";
     const char *s, *end = text + len;
     cr__field f[CR__RB_MAXCOL];
@@ -4094,9 +4155,13 @@ static cr_status cr__rb_item(const char *text, size_t len, const char *name, con
     memset(&D, 0, sizeof D);
     D.name = name;
     if (cr__rb_col(h, "user_id") >= 0) /* features come from a .item file, which has no users */
-        return cr__fail(CR_ERR_PARSE, "%s: a RecBole .inter file (its header has user_id), not an .item file: give it as interactions, and the item features as the .item file",
+        return cr__fail(CR_ERR_PARSE,
+                        "%s: a RecBole .inter file (its header has user_id), not an .item file: give it as "
+                        "interactions, and the item features as the .item file",
                         name);
-    if (ic < 0) return cr__fail(CR_ERR_PARSE, "%s: a RecBole .item file needs the column item_id (RecBole's default name)", name);
+    if (ic < 0)
+        return cr__fail(CR_ERR_PARSE, "%s: a RecBole .item file needs the column item_id (RecBole's default name)",
+                        name);
     for (pass = 0; pass < 2 && st == CR_OK; pass++) {
         for (s = text, line = 1; s < end && st == CR_OK; line++) {
             const char *nl = (const char *)memchr(s, '\n', (size_t)(end - s)), *le = nl ? nl : end, *ls = s, *q = s;
@@ -4126,7 +4191,10 @@ static cr_status cr__rb_item(const char *text, size_t len, const char *name, con
                 }
                 if ((st = cr__rb_value(h, &f[k], k, 1, name, line, &v)) != CR_OK) break;
                 if (!pass) { /* (column, value) pairs */
-                    if (!cr__grow((void **)&vals, &vcap, 2 * nv + 2, sizeof(double), "RecBole features")) { st = CR_ERR_NOMEM; break; }
+                    if (!cr__grow((void **)&vals, &vcap, 2 * nv + 2, sizeof(double), "RecBole features")) {
+                        st = CR_ERR_NOMEM;
+                        break;
+                    }
                     vals[2 * nv] = k;
                     vals[2 * nv++ + 1] = v;
                     continue;
@@ -4160,7 +4228,8 @@ static cr_status cr__rb_item(const char *text, size_t len, const char *name, con
 /* If text is a RecBole atomic file (item: the .item kind, else .inter), its rewrite into *out
    (the caller frees it) and its length into *out_len, and CR_OK; *out NULL (and *out_len
    untouched) if it is not one. */
-static cr_status cr__rb_convert(const char *text, size_t len, const char *name, int item, char **out, size_t *out_len, int *rated) {
+static cr_status cr__rb_convert(const char *text, size_t len, const char *name, int item, char **out, size_t *out_len,
+                                int *rated) {
     cr__rb_header h;
     const char *body = NULL;
     cr__rb_buf o;
@@ -4217,7 +4286,9 @@ static void cr__shape_line(cr__shape *sh, cr__parser *P, const char *b, const ch
         double v;
         memset(&Q, 0, sizeof Q);
         if (!cr__parse_num(&Q, &P->f[k], "", 1, &v)) { sh->text = 1; continue; }
-        if (memchr(P->f[k].b, '.', (size_t)(P->f[k].e - P->f[k].b)) || memchr(P->f[k].b, 'e', (size_t)(P->f[k].e - P->f[k].b))) sh->dec[k] = 1;
+        if (memchr(P->f[k].b, '.', (size_t)(P->f[k].e - P->f[k].b)) ||
+            memchr(P->f[k].b, 'e', (size_t)(P->f[k].e - P->f[k].b)))
+            sh->dec[k] = 1;
         if (!sh->lines || v < sh->lo[k]) sh->lo[k] = v;
         if (!sh->lines || v > sh->hi[k]) sh->hi[k] = v;
     }
@@ -4237,13 +4308,16 @@ static cr_format cr__shape_format(const cr__shape *sh, const char **why) {
     if (sh->nf_max == 3) {
         if (rating) return CR_FORMAT_TRIPLETS;
         if (ids3) return CR_FORMAT_LIGHTGCN;
-        *why = "every line has 3 fields and the third looks neither like a rating nor like an item id: \"user item rating\" or \"user item item\"";
+        *why = "every line has 3 fields and the third looks neither like a rating nor like an item id: \"user item "
+               "rating\" or \"user item item\"";
         return CR_FORMAT_AUTO;
     }
     if (rating && time) return CR_FORMAT_MOVIELENS;
     if (ids3 && ids4 && !time) return CR_FORMAT_LIGHTGCN;
-    *why = rating ? "every line has 4 fields, the third looks like a rating but the fourth not like a timestamp: \"user item rating timestamp\" or \"user item item item\""
-                  : "every line has 4 fields and the last two look like neither ratings and timestamps nor item ids: \"user item rating timestamp\" or \"user item item item\"";
+    *why = rating ? "every line has 4 fields, the third looks like a rating but the fourth not like a timestamp: "
+                    "\"user item rating timestamp\" or \"user item item item\""
+                  : "every line has 4 fields and the last two look like neither ratings and timestamps nor item ids: "
+                    "\"user item rating timestamp\" or \"user item item item\"";
     return CR_FORMAT_AUTO;
 }
 
@@ -4266,10 +4340,13 @@ CR_API cr_status cr_detect_format(const char *text, size_t len, const char *name
     }
     CR_FREE(P.f);
     if (!sh.lines) { *out = CR_FORMAT_LIGHTGCN; return CR_OK; } /* nothing to read: the loader says so */
-    if ((*out = cr__shape_format(&sh, &why)) == CR_FORMAT_AUTO && sh.text) *out = CR_FORMAT_LIGHTGCN; /* the loader names the bad field */
+    if ((*out = cr__shape_format(&sh, &why)) == CR_FORMAT_AUTO && sh.text)
+        *out = CR_FORMAT_LIGHTGCN; /* the loader names the bad field */
     if (*out == CR_FORMAT_AUTO)
-        return cr__fail(CR_ERR_PARSE, "%s: the format is ambiguous: %s; choose one with --format lightgcn|triplets|movielens|seq (cr_load_opts.format)", name,
-                        why);
+        return cr__fail(CR_ERR_PARSE,
+                        "%s: the format is ambiguous: %s; choose one with --format lightgcn|triplets|movielens|seq "
+                        "(cr_load_opts.format)",
+                        name, why);
     return CR_OK;
 }
 
@@ -4330,7 +4407,8 @@ CR_API cr_status cr_parse_interactions(cr_interactions *x, cr_idmap *users, cr_i
         report->records -= removed;
     }
     if (st == CR_OK && x->n == 0 && add_ids)
-        st = cr__fail(CR_ERR_EMPTY, "%s: no interactions found (%lld lines, %lld malformed lines skipped)", path, (long long)report->lines, (long long)report->bad_lines);
+        st = cr__fail(CR_ERR_EMPTY, "%s: no interactions found (%lld lines, %lld malformed lines skipped)", path,
+                      (long long)report->lines, (long long)report->bad_lines);
     if (st != CR_OK) {
         cr_interactions_free(x);
         cr__idmap_truncate(users, nu0);
@@ -4377,7 +4455,10 @@ CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *ite
         end = text + len;
     }
     P.path = name;
-    if (!(line_of = (int64_t *)cr__calloc_array((size_t)items->n, sizeof(int64_t), "item features"))) { CR_FREE(conv); return CR_ERR_NOMEM; }
+    if (!(line_of = (int64_t *)cr__calloc_array((size_t)items->n, sizeof(int64_t), "item features"))) {
+        CR_FREE(conv);
+        return CR_ERR_NOMEM;
+    }
     if (len >= 3 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF) s += 3;
     while (s < end && st == CR_OK) {
         const char *nl = (const char *)memchr(s, '\n', (size_t)(end - s)), *le = nl ? nl : end, *q = s;
@@ -4389,7 +4470,10 @@ CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *ite
         s = nl ? nl + 1 : end;
         while (q < le && CR__ISBLANK(*q)) q++;
         if (q == le || *q == '#') continue;
-        if (memchr(q, 0, (size_t)(le - q))) { st = cr__fail(CR_ERR_PARSE, "%s:%lld: binary data (a NUL byte)", name, (long long)P.line); break; }
+        if (memchr(q, 0, (size_t)(le - q))) {
+            st = cr__fail(CR_ERR_PARSE, "%s:%lld: binary data (a NUL byte)", name, (long long)P.line);
+            break;
+        }
         for (k = 0; q < le && st == CR_OK; k++) { /* fields separated by blanks */
             const char *t = q, *colon;
             double w = 1;
@@ -4416,8 +4500,9 @@ CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *ite
                     break;
                 }
                 if (!((float)w > 0) || !(w < 1e30)) { /* positive as a float too */
-                    st = cr__fail(CR_ERR_PARSE, "%s:%lld: field %d (feature weight): %s is not a positive finite number", name, (long long)P.line,
-                                  k + 1, cr__show(show, sizeof show, wf.b, wf.e));
+                    st =
+                        cr__fail(CR_ERR_PARSE, "%s:%lld: field %d (feature weight): %s is not a positive finite number",
+                                 name, (long long)P.line, k + 1, cr__show(show, sizeof show, wf.b, wf.e));
                     break;
                 }
             }
@@ -4427,8 +4512,8 @@ CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *ite
                     break;
                 }
                 if (line_of[it]) {
-                    st = cr__fail(CR_ERR_PARSE, "%s:%lld: item %lld already has its features on line %lld", name, (long long)P.line, (long long)raw,
-                                  (long long)line_of[it]);
+                    st = cr__fail(CR_ERR_PARSE, "%s:%lld: item %lld already has its features on line %lld", name,
+                                  (long long)P.line, (long long)raw, (long long)line_of[it]);
                     break;
                 }
                 line_of[it] = P.line;
@@ -4437,20 +4522,33 @@ CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *ite
                 int dup;
                 if ((st = cr_idmap_add(&f->feats, raw, &fd)) != CR_OK) break;
                 if (fd >= mcap) {
-                    if (!cr__grow((void **)&mark, &mcap, (int64_t)fd + 1, sizeof(int64_t), "item features")) { st = CR_ERR_NOMEM; break; }
+                    if (!cr__grow((void **)&mark, &mcap, (int64_t)fd + 1, sizeof(int64_t), "item features")) {
+                        st = CR_ERR_NOMEM;
+                        break;
+                    }
                     memset(mark + m0, 0, (size_t)(mcap - m0) * sizeof *mark);
                 }
-                dup = mark[fd] == P.line; /* this line named it already: a mark, not a scan, so long lines stay linear */
+                dup =
+                    mark[fd] == P.line; /* this line named it already: a mark, not a scan, so long lines stay linear */
                 mark[fd] = P.line;
                 if (dup) { /* kept once */
                     if (!f->repeated++) f->first_repeated_line = P.line;
                 } else if (n == cap) {
                     int64_t c = cap;
-                    if (!cr__grow((void **)&rows, &c, n + 1, sizeof(int32_t), "item features")) { st = CR_ERR_NOMEM; break; }
+                    if (!cr__grow((void **)&rows, &c, n + 1, sizeof(int32_t), "item features")) {
+                        st = CR_ERR_NOMEM;
+                        break;
+                    }
                     c = cap;
-                    if (!cr__grow((void **)&cols, &c, n + 1, sizeof(int32_t), "item features")) { st = CR_ERR_NOMEM; break; }
+                    if (!cr__grow((void **)&cols, &c, n + 1, sizeof(int32_t), "item features")) {
+                        st = CR_ERR_NOMEM;
+                        break;
+                    }
                     c = cap;
-                    if (!cr__grow((void **)&vals, &c, n + 1, sizeof(float), "item features")) { st = CR_ERR_NOMEM; break; }
+                    if (!cr__grow((void **)&vals, &c, n + 1, sizeof(float), "item features")) {
+                        st = CR_ERR_NOMEM;
+                        break;
+                    }
                     cap = c;
                 }
                 if (!dup) {
@@ -4464,13 +4562,14 @@ CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *ite
             while (q < le && CR__ISBLANK(*q)) q++;
         }
         if (st == CR_OK && k == 1 && line_of[it] == P.line)
-            st = cr__fail(CR_ERR_PARSE, "%s:%lld: item %lld has no features (leave an item without features out of the file)", name,
+            st = cr__fail(CR_ERR_PARSE,
+                          "%s:%lld: item %lld has no features (leave an item without features out of the file)", name,
                           (long long)P.line, (long long)raw);
         if (st == CR_OK && k >= 1 && line_of[it] == P.line) f->items_with++;
     }
     if (st == CR_OK && !f->items_with)
-        st = cr__fail(CR_ERR_EMPTY, "%s: no features for any known item (%lld lines, %lld for unknown items)", name, (long long)f->lines,
-                      (long long)f->unknown_items);
+        st = cr__fail(CR_ERR_EMPTY, "%s: no features for any known item (%lld lines, %lld for unknown items)", name,
+                      (long long)f->lines, (long long)f->unknown_items);
     if (st == CR_OK) st = cr_csr_from_coo(&f->x, items->n, f->feats.n, n, rows, cols, vals);
     if (st == CR_ERR_NOMEM) cr__fail(st, "%s: out of memory while loading", name);
     CR_FREE(line_of);
@@ -4492,7 +4591,8 @@ CR_API cr_status cr_load_item_features(cr_item_features *f, const cr_idmap *item
     size_t len = 0;
     cr_status st;
     memset(f, 0, sizeof *f); /* f is an output: a table already in it is the caller's to free */
-    if (!items || items->n < 1) return cr__fail(CR_ERR_INVALID, "%s: no item ids to map the features through", path ? path : "(null)");
+    if (!items || items->n < 1)
+        return cr__fail(CR_ERR_INVALID, "%s: no item ids to map the features through", path ? path : "(null)");
     if ((st = cr__read_file(path, &buf, &len)) != CR_OK) return st;
     st = cr_parse_item_features(f, items, buf, len, path);
     CR_FREE(buf);
@@ -4607,7 +4707,8 @@ CR_API cr_status cr_interactions_to_csr(cr_csr *out, const cr_interactions *x, i
     memset(out, 0, sizeof *out);
     for (e = 0; e < x->n; e++)
         if (x->item[e] < 0 || x->item[e] >= n_items)
-            return cr__fail(CR_ERR_INVALID, "record %lld has item %d outside 0..%d", (long long)e, x->item[e], n_items - 1);
+            return cr__fail(CR_ERR_INVALID, "record %lld has item %d outside 0..%d", (long long)e, x->item[e],
+                            n_items - 1);
     if ((st = cr__group_by_user(x, n_users, &off, &idx)) != CR_OK) return st;
     if ((st = cr__csr_alloc(out, n_users, n_items, x->n, 0)) != CR_OK) { CR_FREE(off); CR_FREE(idx); return st; }
     for (u = 0; u < n_users; u++) {
@@ -4658,9 +4759,12 @@ static cr_status cr__synth_resolve(cr_synth_opts *o, const cr_synth_opts *opts) 
     if (o->n_users < 1 || o->n_items < 10 || o->n_clusters < 1 || o->n_clusters > o->n_items / 5 ||
         o->mean_len < 5 || o->mean_len * 4 > o->n_items / 2 || !(o->zipf >= 0 && o->zipf <= 4) ||
         !(o->in_cluster >= 0 && o->in_cluster <= 1) || !(o->follow >= 0 && o->follow <= 1))
-        return cr__fail(CR_ERR_INVALID, "cr_synthetic: options out of range (users %d >= 1, items %d >= 10, "
-                        "clusters %d in 1..items/5, mean_len %d in 5..items/8, zipf %g in [0,4], in_cluster %g and follow %g in [0,1])",
-                        o->n_users, o->n_items, o->n_clusters, o->mean_len, (double)o->zipf, (double)o->in_cluster, (double)o->follow);
+        return cr__fail(CR_ERR_INVALID,
+                        "cr_synthetic: options out of range (users %d >= 1, items %d >= 10, "
+                        "clusters %d in 1..items/5, mean_len %d in 5..items/8, zipf %g in [0,4], in_cluster %g and "
+                        "follow %g in [0,1])",
+                        o->n_users, o->n_items, o->n_clusters, o->mean_len, (double)o->zipf, (double)o->in_cluster,
+                        (double)o->follow);
     return CR_OK;
 }
 
@@ -4707,7 +4811,8 @@ static cr_status cr__synth_items(cr__synth *S, const cr_synth_opts *o, cr_rng *r
         int k;
         c = i % C;
         for (k = 0; k < CR__SYNTH_NSUCC; k++)
-            S->succ[(int64_t)i * CR__SYNTH_NSUCC + k] = S->members[S->coff[c] + cr__draw_cdf(r, S->cdf + S->coff[c], (int32_t)(S->coff[c + 1] - S->coff[c]))];
+            S->succ[(int64_t)i * CR__SYNTH_NSUCC + k] =
+                S->members[S->coff[c] + cr__draw_cdf(r, S->cdf + S->coff[c], (int32_t)(S->coff[c + 1] - S->coff[c]))];
     }
     CR_FREE(w);
     return CR_OK;
@@ -4715,7 +4820,8 @@ static cr_status cr__synth_items(cr__synth *S, const cr_synth_opts *o, cr_rng *r
 
 /* User u's history: a time-ordered walk, each next item a successor of the previous (follow),
    else from the user's cluster (in_cluster), else from anywhere, by popularity; no repeats. */
-static cr_status cr__synth_user(cr_interactions *x, const cr__synth *S, const cr_synth_opts *o, int32_t u, int32_t *hist) {
+static cr_status cr__synth_user(cr_interactions *x, const cr__synth *S, const cr_synth_opts *o, int32_t u,
+                                int32_t *hist) {
     cr_rng ru = cr_rng_stream(o->seed, (uint64_t)u + 1);
     int32_t len = 5 + (int32_t)(-log(1.0 - (double)cr_rng_float(&ru)) * (o->mean_len - 5)), t;
     int32_t uc = (int32_t)cr_rng_below(&ru, (uint32_t)o->n_clusters);
@@ -4725,9 +4831,11 @@ static cr_status cr__synth_user(cr_interactions *x, const cr__synth *S, const cr
         int32_t item = 0, tries, k;
         for (tries = 0; tries < 20; tries++) {
             float a = cr_rng_float(&ru);
-            if (t > 0 && a < o->follow) item = S->succ[(int64_t)hist[t - 1] * CR__SYNTH_NSUCC + cr_rng_below(&ru, CR__SYNTH_NSUCC)];
+            if (t > 0 && a < o->follow)
+                item = S->succ[(int64_t)hist[t - 1] * CR__SYNTH_NSUCC + cr_rng_below(&ru, CR__SYNTH_NSUCC)];
             else if (cr_rng_float(&ru) < o->in_cluster)
-                item = S->members[S->coff[uc] + cr__draw_cdf(&ru, S->cdf + S->coff[uc], (int32_t)(S->coff[uc + 1] - S->coff[uc]))];
+                item = S->members[S->coff[uc] +
+                                  cr__draw_cdf(&ru, S->cdf + S->coff[uc], (int32_t)(S->coff[uc + 1] - S->coff[uc]))];
             else item = cr__draw_cdf(&ru, S->gcdf, o->n_items);
             for (k = 0; k < t && hist[k] != item; k++) {}
             if (k == t) break;
@@ -4841,8 +4949,11 @@ static cr_status cr__dataset_test_done(cr_dataset *ds, const char *name, int seq
     ds->test_report.records -= overlap;
     ds->test_overlap = overlap;
     if (st == CR_OK && ds->test.n == 0)
-        st = cr__fail(CR_ERR_EMPTY, "%s: no test interactions left (%lld records with users unknown to training, %lld with unknown items, %lld also in training)",
-                      name, (long long)ds->test_report.unknown_user, (long long)ds->test_report.unknown_item, (long long)overlap);
+        st = cr__fail(CR_ERR_EMPTY,
+                      "%s: no test interactions left (%lld records with users unknown to training, %lld with unknown "
+                      "items, %lld also in training)",
+                      name, (long long)ds->test_report.unknown_user, (long long)ds->test_report.unknown_item,
+                      (long long)overlap);
     return st;
 }
 
@@ -4881,7 +4992,8 @@ CR_API cr_status cr_dataset_load(cr_dataset *ds, const char *train_path, const c
         cr_load_opts to;
         memset(&to, 0, sizeof to);
         if (opts) to = *opts;
-        if (to.format == CR_FORMAT_AUTO && ds->train_report.format != CR_FORMAT_TRIPLETS) to.format = ds->train_report.format; /* as train */
+        if (to.format == CR_FORMAT_AUTO && ds->train_report.format != CR_FORMAT_TRIPLETS)
+            to.format = ds->train_report.format; /* as train */
         st = cr_load_interactions(&ds->test, &ds->users, &ds->items, 0, test_path, &to, &ds->test_report);
         if (st == CR_OK) st = cr__dataset_test_done(ds, test_path, ds->train_report.format == CR_FORMAT_SEQ);
     }
@@ -4907,11 +5019,13 @@ static cr_status cr__from_arrays(cr_interactions *x, cr_dataset *ds, int add_ids
     L.o = &dflt;
     L.rep = rep;
     L.last_raw_user = -1;
-    if (n < 0 || (n > 0 && (!us || !is))) return cr__fail(CR_ERR_INVALID, "%s: %lld pairs without arrays", what, (long long)n);
+    if (n < 0 || (n > 0 && (!us || !is)))
+        return cr__fail(CR_ERR_INVALID, "%s: %lld pairs without arrays", what, (long long)n);
     for (e = 0; e < n && st == CR_OK; e++) {
         rep->lines++;
         if (us[e] < 0 || us[e] > 0xFFFFFFFFLL || is[e] < 0 || is[e] > 0xFFFFFFFFLL)
-            st = cr__fail(CR_ERR_INVALID, "%s: pair %lld (%lld, %lld) has an id outside 0..4294967295", what, (long long)e, (long long)us[e], (long long)is[e]);
+            st = cr__fail(CR_ERR_INVALID, "%s: pair %lld (%lld, %lld) has an id outside 0..4294967295", what,
+                          (long long)e, (long long)us[e], (long long)is[e]);
         else st = cr__load_record(&L, us[e], is[e], 1.0, NAN);
     }
     if (st == CR_OK) st = cr__dedup(x, ds->users.n, &removed);
@@ -4944,10 +5058,13 @@ CR_API cr_status cr_dataset_synthetic(cr_dataset *ds, const cr_synth_opts *opts,
     uint64_t seed = opts && opts->seed ? opts->seed : 1;
     memset(ds, 0, sizeof *ds);
     if (leave_last < 0 || !(test_ratio >= 0 && test_ratio < 1))
-        return cr__fail(CR_ERR_INVALID, "cr_dataset_synthetic: leave_last %d must be >= 0 and test_ratio %g in [0, 1)", leave_last, test_ratio);
+        return cr__fail(CR_ERR_INVALID, "cr_dataset_synthetic: leave_last %d must be >= 0 and test_ratio %g in [0, 1)",
+                        leave_last, test_ratio);
     if ((st = cr_synthetic(&all, &ds->n_users, &ds->n_items, opts)) != CR_OK) return st;
     if (leave_last > 0) st = cr_split_leave_last(&all, ds->n_users, leave_last, &ds->train, &ds->test);
-    else st = cr_split_ratio(&all, ds->n_users, test_ratio > 0 ? test_ratio : 0.2, cr_hash64(seed, 7), &ds->train, &ds->test);
+    else
+        st = cr_split_ratio(&all, ds->n_users, test_ratio > 0 ? test_ratio : 0.2, cr_hash64(seed, 7), &ds->train,
+                            &ds->test);
     cr_interactions_free(&all);
     if (st == CR_OK) st = cr_idmap_identity(&ds->users, ds->n_users);
     if (st == CR_OK) st = cr_idmap_identity(&ds->items, ds->n_items);
@@ -4998,11 +5115,18 @@ CR_API cr_status cr_dataset_split_ratio(cr_dataset *ds, double r_train, double r
     cr_status st;
     int p;
     if (!(r_train > 0 && r_valid > 0 && r_test > 0) || fabs(r_train + r_valid + r_test - 1.0) > 1e-6)
-        return cr__fail(CR_ERR_INVALID, "split ratios %g, %g, %g must be positive and sum to 1", r_train, r_valid, r_test);
+        return cr__fail(CR_ERR_INVALID, "split ratios %g, %g, %g must be positive and sum to 1", r_train, r_valid,
+                        r_test);
     if (ds->valid.n || ds->test.n)
-        return cr__fail(CR_ERR_INVALID, "the dataset already has a %s set: a ratio split takes a single interaction file", ds->test.n ? "test" : "validation");
+        return cr__fail(CR_ERR_INVALID,
+                        "the dataset already has a %s set: a ratio split takes a single interaction file",
+                        ds->test.n ? "test" : "validation");
     if ((st = cr__group_by_user(&ds->train, ds->n_users, &off, &idx)) != CR_OK) return st;
-    if (!(flag = (uint8_t *)cr__calloc_array((size_t)ds->train.n + 1, 1, "split flags"))) { CR_FREE(off); CR_FREE(idx); return CR_ERR_NOMEM; }
+    if (!(flag = (uint8_t *)cr__calloc_array((size_t)ds->train.n + 1, 1, "split flags"))) {
+        CR_FREE(off);
+        CR_FREE(idx);
+        return CR_ERR_NOMEM;
+    }
     for (u = 0; u < ds->n_users; u++) {
         int64_t b = off[u], n = off[u + 1] - b, k, cnt[3], j;
         double r[3];
@@ -5059,8 +5183,9 @@ static int cr__pairset_add(cr__pairset *s, int32_t u, int32_t i) { /* 1 if new *
     return 1;
 }
 
-CR_API cr_status cr_interactions_add_noise(cr_interactions *x, int32_t n_users, int32_t n_items, double ratio, uint64_t seed,
-                                           const cr_interactions *const *avoid, int n_avoid, int64_t *added) {
+CR_API cr_status cr_interactions_add_noise(cr_interactions *x, int32_t n_users, int32_t n_items, double ratio,
+                                           uint64_t seed, const cr_interactions *const *avoid, int n_avoid,
+                                           int64_t *added) {
     cr__pairset set;
     int64_t want, total = x->n, e, tries = 0, n0 = x->n;
     double *tmin = NULL, *tmax = NULL;
@@ -5072,7 +5197,9 @@ CR_API cr_status cr_interactions_add_noise(cr_interactions *x, int32_t n_users, 
     if (n_users < 1 || n_items < 1) return cr__fail(CR_ERR_INVALID, "noise: %d users and %d items", n_users, n_items);
     want = (int64_t)(ratio * (double)x->n);
     if (!want) return CR_OK;
-    if (want > (int64_t)n_users * n_items / 2) return cr__fail(CR_ERR_INVALID, "noise ratio %g asks for %lld pairs, more than half of the %d x %d matrix", ratio, (long long)want, n_users, n_items);
+    if (want > (int64_t)n_users * n_items / 2)
+        return cr__fail(CR_ERR_INVALID, "noise ratio %g asks for %lld pairs, more than half of the %d x %d matrix",
+                        ratio, (long long)want, n_users, n_items);
     for (a = 0; a < n_avoid; a++) total += avoid[a] ? avoid[a]->n : 0;
     for (set.cap = 64; set.cap < 2 * (total + want); set.cap *= 2) {}
     set.keys = (uint64_t *)cr__calloc_array((size_t)set.cap, sizeof(uint64_t), "noise pairs");
@@ -5091,7 +5218,10 @@ CR_API cr_status cr_interactions_add_noise(cr_interactions *x, int32_t n_users, 
     while (x->n - n0 < want && st == CR_OK) {
         int32_t u = (int32_t)cr_rng_below(&r, (uint32_t)n_users), i = (int32_t)cr_rng_below(&r, (uint32_t)n_items);
         double t = tmin[u] <= tmax[u] ? tmin[u] + (tmax[u] - tmin[u]) * (double)cr_rng_float(&r) : 0;
-        if (++tries > 100 * want + 1000000) { st = cr__fail(CR_ERR_INVALID, "noise: no more unobserved pairs found after %lld draws", (long long)tries); break; }
+        if (++tries > 100 * want + 1000000) {
+            st = cr__fail(CR_ERR_INVALID, "noise: no more unobserved pairs found after %lld draws", (long long)tries);
+            break;
+        }
         if (cr__pairset_add(&set, u, i)) st = cr_interactions_push(x, u, i, 1.0f, t);
     }
     if (st == CR_OK && added) *added = x->n - n0;
@@ -5110,7 +5240,8 @@ done:
 CR_API cr_status cr_aug_edge_dropout(uint8_t *keep, int64_t n, float drop, uint64_t seed) {
     int64_t *idx, i, n_drop;
     cr_rng r;
-    if (!(drop >= 0 && drop < 1)) return cr__fail(CR_ERR_INVALID, "edge dropout ratio %g is outside [0, 1)", (double)drop);
+    if (!(drop >= 0 && drop < 1))
+        return cr__fail(CR_ERR_INVALID, "edge dropout ratio %g is outside [0, 1)", (double)drop);
     n_drop = n - (int64_t)((double)n * (1.0 - (double)drop));
     memset(keep, 1, (size_t)n);
     if (n_drop <= 0) return CR_OK;
@@ -5153,7 +5284,8 @@ CR_API cr_status cr_aug_node_dropout(uint8_t *keep, int64_t n, const int32_t *us
     int64_t e;
     cr_rng r;
     cr_status st;
-    if (!(drop >= 0 && drop < 1)) return cr__fail(CR_ERR_INVALID, "node dropout ratio %g is outside [0, 1)", (double)drop);
+    if (!(drop >= 0 && drop < 1))
+        return cr__fail(CR_ERR_INVALID, "node dropout ratio %g is outside [0, 1)", (double)drop);
     du = (uint8_t *)cr__alloc_array((size_t)n_users + 1, 1, "node dropout");
     di = (uint8_t *)cr__alloc_array((size_t)n_items + 1, 1, "node dropout");
     if (!du || !di) { CR_FREE(du); CR_FREE(di); return CR_ERR_NOMEM; }
@@ -5175,8 +5307,10 @@ CR_API cr_status cr_aug_rw_subgraph(uint8_t *keep, const cr_csr *ui, float keep_
     int64_t *epos, target, kept = 0, steps = 0, p;
     cr_rng r;
     cr_status st;
-    if (!(keep_ratio > 0 && keep_ratio <= 1)) return cr__fail(CR_ERR_INVALID, "random-walk keep ratio %g is outside (0, 1]", (double)keep_ratio);
-    if (!(restart >= 0 && restart < 1)) return cr__fail(CR_ERR_INVALID, "random-walk restart probability %g is outside [0, 1)", (double)restart);
+    if (!(keep_ratio > 0 && keep_ratio <= 1))
+        return cr__fail(CR_ERR_INVALID, "random-walk keep ratio %g is outside (0, 1]", (double)keep_ratio);
+    if (!(restart >= 0 && restart < 1))
+        return cr__fail(CR_ERR_INVALID, "random-walk restart probability %g is outside [0, 1)", (double)restart);
     if (walk_len < 1) return cr__fail(CR_ERR_INVALID, "random-walk length %d must be >= 1", walk_len);
     memset(keep, 0, (size_t)ui->nnz);
     if (ui->nnz == 0 || ui->nrows == 0) return CR_OK;
@@ -5245,7 +5379,8 @@ static void cr__layer_post(float *X, float *acc, float c, int64_t rows, int d, f
         if (eps > 0) {
             uint32_t key = (uint32_t)cr_hash64(seed, (uint64_t)o);
             float inv;
-            for (j = 0; j < d; j++) u[j] = (float)(cr__hash32(key + 0x9e3779b9U * (uint32_t)j) >> 8) * (1.0f / 16777216.0f);
+            for (j = 0; j < d; j++)
+                u[j] = (float)(cr__hash32(key + 0x9e3779b9U * (uint32_t)j) >> 8) * (1.0f / 16777216.0f);
             inv = sqrtf(cr_vdot(u, u, d));
             inv = eps / (inv > CR__NORM_EPS ? inv : CR__NORM_EPS);
             for (j = 0; j < d; j++) {
@@ -6000,7 +6135,8 @@ static void cr__mlp2_forward(float *out, float *a1, float *h, const float *x, co
 
 /* backward: dout -> dx (written), dW1, db1, dW2, db2 (accumulated). h (n, d) is scratch. */
 static void cr__mlp2_backward(float *dx, float *dW1, float *db1, float *dW2, float *db2, const float *dout,
-                              const float *a1, float *h, const float *x, const float *W1, const float *W2, int n, int d) {
+                              const float *a1, float *h, const float *x, const float *W1, const float *W2, int n,
+                              int d) {
     int64_t i;
     /* forward: out = relu(a1) W2^T + b2 */
     for (i = 0; i < (int64_t)n * d; i++) {
@@ -6097,7 +6233,8 @@ CR_API double cr_barlow_twins_loss(float *dZa, float *dZb, const float *Za, cons
     return weight * (diag + off * rest) / d;
 }
 
-CR_API double cr_poly_uniformity_loss(float *dZ, const float *Z, int B, int d, float a, float c, int e, float weight, float *ws) {
+CR_API double cr_poly_uniformity_loss(float *dZ, const float *Z, int B, int d, float a, float c, int e, float weight,
+                                      float *ws) {
     float *G = ws; /* G, then overwritten by dL/dG */
     double S = 0;
     int64_t m, q, dd = (int64_t)d * d;
@@ -6284,8 +6421,9 @@ static const cr_option cr__options[] = {
     CR__O(batch, CR_OPT_INT, 1, 1 << 20, 0, 2048, 0, NULL, CR_READ_ALL, 0, "training examples per batch"),
     CR__O(l2_selfrec, CR_OPT_INT, 0, 1, 0, 0, 0, NULL, CR_READ_BPR, 0,
           "1: SELFRec's per-model L2 form (to match published SELFRec figures); 0: the papers' ego-row form"),
-    CR__O(aug, CR_OPT_ENUM, 0, 0, 0, CR_AUG_ED, 0, "ed=1 nd=2 rw=3 mixed=4 subgraph=5", 0, CR__MK(CR_MODEL_SGL),
-          "SGL's augmented views: edge or node dropout, per-layer ED (RW), ND/ED drawn per view (mixed), walk subgraphs"),
+    CR__O(
+        aug, CR_OPT_ENUM, 0, 0, 0, CR_AUG_ED, 0, "ed=1 nd=2 rw=3 mixed=4 subgraph=5", 0, CR__MK(CR_MODEL_SGL),
+        "SGL's augmented views: edge or node dropout, per-layer ED (RW), ND/ED drawn per view (mixed), walk subgraphs"),
     CR__O(lstar, CR_OPT_INT, 1, CR__MAX_LAYERS, 0, 1, 0, NULL, 0, 0,
           "the layer contrasted: XSimGCL's and RCL's l*, NCL's layer against layer 0 (even)"),
     CR__O(max_len, CR_OPT_INT, 2, 4096, 0, 50, 0, NULL, CR_READ_SEQ, 0, "the last max_len items of each sequence"),
@@ -6306,11 +6444,13 @@ static const cr_option cr__options[] = {
           "contrastive weight (NCL: the structure contrast's; RecDCL: UIBT's)"),
     CR__O(eps, CR_OPT_FLOAT, 0, 1e6, 2, 0, CR_OFF, NULL, 0, 0, "noise magnitude of the perturbed views"),
     CR__O(drop, CR_OPT_FLOAT, 0, 1, 2, 0.1, CR_OFF, NULL, 0, CR__MK(CR_MODEL_SGL), "SGL's dropout ratio rho"),
-    CR__O(clip, CR_OPT_FLOAT, 0, 1e30, 2, 0, CR_OFF, NULL, CR_READ_ALL, 0, "clip the gradient's global norm to this (0: off)"),
+    CR__O(clip, CR_OPT_FLOAT, 0, 1e30, 2, 0, CR_OFF, NULL, CR_READ_ALL, 0,
+          "clip the gradient's global norm to this (0: off)"),
     CR__O(dropout, CR_OPT_FLOAT, 0, 1, 2, 0.2, CR_OFF, NULL, CR_READ_SEQ, 0, "dropout on embeddings and GRU outputs"),
     CR__O(aug_rate, CR_OPT_FLOAT, 0, 1, 1, 0.2, 0, NULL, 0, CR__MK(CR_MODEL_CL4SREC),
           "share of a sequence mask, reorder, insert and substitute change (CL4SRec's gamma, beta)"),
-    CR__O(seed, CR_OPT_SEED, 0, 0, 0, 2024, 0, NULL, CR_READ_ALL, 0, "random seed of initialisation, batches and views"),
+    CR__O(seed, CR_OPT_SEED, 0, 0, 0, 2024, 0, NULL, CR_READ_ALL, 0,
+          "random seed of initialisation, batches and views"),
     /* version 2 and later */
     CR__O(crop_keep, CR_OPT_FLOAT, 0, 1, 1, 0.8, 0, NULL, 0, CR__MK(CR_MODEL_CL4SREC),
           "share of a sequence crop keeps (CL4SRec's eta)"),
@@ -6325,7 +6465,8 @@ static const cr_option cr__options[] = {
           "subgraph views: steps of each random walk"),
     CR__O(rw_restart, CR_OPT_FLOAT, 0, 1, 2, 0.2, CR_OFF, NULL, 0, CR__MK(CR_MODEL_SGL),
           "subgraph views: chance of jumping back to the start user"),
-    CR__O(proto_reg, CR_OPT_FLOAT, 0, 1e6, 2, 5e-8, CR_OFF, NULL, 0, CR__MK(CR_MODEL_NCL), "NCL's prototype-contrast weight"),
+    CR__O(proto_reg, CR_OPT_FLOAT, 0, 1e6, 2, 5e-8, CR_OFF, NULL, 0, CR__MK(CR_MODEL_NCL),
+          "NCL's prototype-contrast weight"),
     CR__O(ssl_alpha, CR_OPT_FLOAT, 0, 1e6, 2, 0.5, CR_OFF, NULL, 0, CR__MK(CR_MODEL_NCL),
           "NCL: weight of the item side of the structure contrast"),
     CR__O(clusters, CR_OPT_INT, 1, 4096, 0, 10, 0, NULL, 0, CR__MK(CR_MODEL_NCL), "NCL: k-means prototypes per side"),
@@ -6346,7 +6487,8 @@ static const cr_option cr__options[] = {
           "RCL's DCL: assumed share of false negatives"),
     CR__O(nce_mu, CR_OPT_FLOAT, -1, 1, 0, 0.5, CR_OFF, NULL, 0, CR__MK(CR_MODEL_RCL),
           "RCL's ADNCE: the weights' centre on the cosine"),
-    CR__O(nce_sigma, CR_OPT_FLOAT, 0, 100, 1, 1, CR_OFF, NULL, 0, CR__MK(CR_MODEL_RCL), "RCL's ADNCE: the weights' width"),
+    CR__O(nce_sigma, CR_OPT_FLOAT, 0, 100, 1, 1, CR_OFF, NULL, 0, CR__MK(CR_MODEL_RCL),
+          "RCL's ADNCE: the weights' width"),
     CR__O(gamma, CR_OPT_FLOAT, 0, 100, 0, 0, CR_OFF, NULL, 0, CR__MK(CR_MODEL_RCL),
           "RCL: confidence weights sigmoid(x_uij)^gamma on BPR's pairs (0: off)"),
     CR__O(adv, CR_OPT_ENUM, 0, 0, 0, 0, -1, "off=0 exact=1 prev=2", 0, CR__MK(CR_MODEL_RCL),
@@ -6468,8 +6610,10 @@ static void cr__opt_put(cr_config *c, const cr_option *o, double v) {
 /* The checkpoint's type codes (stored in version-2 files and later). */
 enum { CR__T_I32 = 1, CR__T_U32 = 2, CR__T_F32 = 3, CR__T_U64 = 4 };
 static int cr__opt_ckpt_type(const cr_option *o) {
-    return o->type == CR_OPT_FLOAT ? CR__T_F32 : o->type == CR_OPT_FLAGS ? CR__T_U32 : o->type == CR_OPT_SEED ? CR__T_U64
-                                                                                                             : CR__T_I32;
+    return o->type == CR_OPT_FLOAT   ? CR__T_F32
+           : o->type == CR_OPT_FLAGS ? CR__T_U32
+           : o->type == CR_OPT_SEED  ? CR__T_U64
+                                     : CR__T_I32;
 }
 
 /* A field's bits for a checkpoint, and back: a saved 0 of an option whose explicit zero is held
@@ -6565,7 +6709,8 @@ static void cr__opt_accepts(const cr_option *o, char *buf, size_t n) {
         buf[0] = 0;
         while (*s && u < n) {
             const char *eq = strchr(s, '='), *sp = strchr(s, ' ');
-            u += (size_t)snprintf(buf + u, n - u, "%s%.*s", u ? (o->type == CR_OPT_FLAGS ? "," : "|") : "", (int)(eq - s), s);
+            u += (size_t)snprintf(buf + u, n - u, "%s%.*s", u ? (o->type == CR_OPT_FLAGS ? "," : "|") : "",
+                                  (int)(eq - s), s);
             s = sp ? sp + 1 : s + strlen(s);
         }
     } else if (o->type == CR_OPT_INT)
@@ -6617,7 +6762,8 @@ CR_API cr_status cr_config_set(cr_config *c, const char *name, const char *value
     } else {
         errno = 0;
         v = strtod(value, &end);
-        if (!*value || *end || errno || !(v > -1e300 && v < 1e300)) return cr__opt_bad(o, value, "is not a finite number");
+        if (!*value || *end || errno || !(v > -1e300 && v < 1e300))
+            return cr__opt_bad(o, value, "is not a finite number");
         if (o->type != CR_OPT_FLOAT && v != floor(v)) return cr__opt_bad(o, value, "is not an integer");
     }
     if (!cr__opt_in_range(o, v) && !(v == 0 && o->off != 0)) return cr__opt_bad(o, value, "is out of range");
@@ -6666,7 +6812,8 @@ CR_API int cr_config_help(cr_model_kind model, char *buf, size_t n) {
 /* Options a model shares with others but constrains further, after the table's checks. */
 static cr_status cr__config_cross_check(const cr_config *c, const char *name) {
     if (c->l2_recbole && c->l2_selfrec)
-        return cr__fail(CR_ERR_INVALID, "config %s: l2_recbole (RecBole's L2, NCL's authors') excludes l2_selfrec", name);
+        return cr__fail(CR_ERR_INVALID, "config %s: l2_recbole (RecBole's L2, NCL's authors') excludes l2_selfrec",
+                        name);
     if (c->fm_w > 0 && c->item_repr == CR_REPR_ID && !(c->attr_w > 0))
         return cr__fail(CR_ERR_INVALID,
                         "config %s: feature masking (fm_w) trains the feature embeddings, which ID-only items "
@@ -6682,7 +6829,8 @@ static cr_status cr__not_read(const cr_option *o, const char *model) {
     int k;
     who[0] = 0;
     for (k = 1; k < 32 && u < sizeof who; k++)
-        if (o->models >> k & 1u) u += (size_t)snprintf(who + u, sizeof who - u, "%s%s", u ? " " : "", cr_model_name((cr_model_kind)k));
+        if (o->models >> k & 1u)
+            u += (size_t)snprintf(who + u, sizeof who - u, "%s%s", u ? " " : "", cr_model_name((cr_model_kind)k));
     return cr__fail(CR_ERR_INVALID, "config %s: %s is not an option of %s (%s; read by %s)", model, o->name, model,
                     o->help, who);
 }
@@ -6869,12 +7017,17 @@ CR_API void cr_model_set_params(cr_model *m, const float *src) {
 }
 CR_API float cr_model_get_lr(const cr_model *m) { return m->lr; }
 CR_API cr_status cr_model_set_lr(cr_model *m, float lr) {
-    if (!(lr > 0 && lr < 10)) return cr__fail(CR_ERR_INVALID, "learning rate %g must be finite and in (0, 10)", (double)lr);
+    if (!(lr > 0 && lr < 10))
+        return cr__fail(CR_ERR_INVALID, "learning rate %g must be finite and in (0, 10)", (double)lr);
     m->lr = lr;
     return CR_OK;
 }
-CR_API int64_t cr_model_user_raw(const cr_model *m, int32_t u) { return u >= 0 && u < m->n_users ? m->users.raw[u] : -1; }
-CR_API int64_t cr_model_item_raw(const cr_model *m, int32_t i) { return i >= 0 && i < m->n_items ? m->items.raw[i] : -1; }
+CR_API int64_t cr_model_user_raw(const cr_model *m, int32_t u) {
+    return u >= 0 && u < m->n_users ? m->users.raw[u] : -1;
+}
+CR_API int64_t cr_model_item_raw(const cr_model *m, int32_t i) {
+    return i >= 0 && i < m->n_items ? m->items.raw[i] : -1;
+}
 CR_API int32_t cr_model_item_id(const cr_model *m, int64_t raw) { return cr_idmap_find(&m->items, raw); }
 
 CR_API cr_status cr_model_load_interactions(cr_model *m, const char *path, const cr_load_opts *opts,
@@ -6940,7 +7093,8 @@ static cr_status cr__plan(cr_model *m, const char *name, int64_t rows, int64_t c
     cr__ptensor *t;
     if (m->n_tensors == CR__MAX_TENSORS) return cr__fail(CR_ERR_INVALID, "too many parameter tensors");
     if (rows < 0 || cols < 0 || (cols && rows > (INT64_MAX / 4 - m->n_param) / cols))
-        return cr__fail(CR_ERR_OVERFLOW, "parameter tensor %s (%lld x %lld) is too large", name, (long long)rows, (long long)cols);
+        return cr__fail(CR_ERR_OVERFLOW, "parameter tensor %s (%lld x %lld) is too large", name, (long long)rows,
+                        (long long)cols);
     t = &m->tensors[m->n_tensors++];
     snprintf(t->name, sizeof t->name, "%s", name);
     t->rows = rows;
@@ -6971,7 +7125,9 @@ CR_API float *cr_model_tensor(cr_model *m, const char *name, int64_t *rows, int6
         }
     return NULL;
 }
-CR_API const char *cr_model_tensor_name(const cr_model *m, int i) { return i >= 0 && i < m->n_tensors ? m->tensors[i].name : NULL; }
+CR_API const char *cr_model_tensor_name(const cr_model *m, int i) {
+    return i >= 0 && i < m->n_tensors ? m->tensors[i].name : NULL;
+}
 static float *cr__tensor_grad(const cr_model *m, const char *name) { return cr__tensor_in(m, m->grad, name); }
 
 /* The projection head (SimCLR's 2-layer MLP, d -> d -> d) of every model with proj_head. */
@@ -7131,14 +7287,17 @@ static cr_status cr__features_cooccur(cr_model *m) {
     const cr_csr *X = &m->ifeat;
     int64_t i, tot = 0, nk = 0, p, q, N = 0;
     uint64_t *keys;
-    if (!(m->fco_off = (int64_t *)cr__alloc_array((size_t)X->nrows + 1, sizeof(int64_t), "feature co-occurrence"))) return CR_ERR_NOMEM;
+    if (!(m->fco_off = (int64_t *)cr__alloc_array((size_t)X->nrows + 1, sizeof(int64_t), "feature co-occurrence")))
+        return CR_ERR_NOMEM;
     for (i = 0; i < X->nrows; i++) {
         int64_t n = X->rowptr[i + 1] - X->rowptr[i];
         m->fco_off[i] = tot;
         tot += n * n;
         N += n > 0;
         if (tot > ((int64_t)1 << 28))
-            return cr__fail(CR_ERR_INVALID, "correlated feature masking: the items have too many features for its pair counts (%lld pairs by item %lld; at most 2^28)",
+            return cr__fail(CR_ERR_INVALID,
+                            "correlated feature masking: the items have too many features for its pair counts (%lld "
+                            "pairs by item %lld; at most 2^28)",
                             (long long)tot, (long long)i);
     }
     m->fco_off[X->nrows] = tot;
@@ -7147,7 +7306,8 @@ static cr_status cr__features_cooccur(cr_model *m) {
         return CR_ERR_NOMEM;
     for (i = 0; i < X->nrows; i++)
         for (p = X->rowptr[i]; p < X->rowptr[i + 1]; p++)
-            for (q = X->rowptr[i]; q < X->rowptr[i + 1]; q++) keys[nk++] = (uint64_t)X->col[p] << 32 | (uint32_t)X->col[q];
+            for (q = X->rowptr[i]; q < X->rowptr[i + 1]; q++)
+                keys[nk++] = (uint64_t)X->col[p] << 32 | (uint32_t)X->col[q];
     cr__sort_u64(keys, nk);
     for (i = 0; i < X->nrows; i++) {
         int64_t n = X->rowptr[i + 1] - X->rowptr[i];
@@ -7189,19 +7349,24 @@ static cr_status cr__fm_pool(cr_model *m) {
 static cr_status cr__features_check(const cr_csr *x, const cr_idmap *ids, const cr_idmap *items, const char *where) {
     int64_t i, p;
     if (x->rowptr[0] != 0 || x->nnz < 0 || x->rowptr[x->nrows] != x->nnz || (x->nnz && !x->col))
-        return cr__fail(CR_ERR_INVALID, "%s: the item x feature matrix's row pointers do not span its %lld entries", where, (long long)x->nnz);
+        return cr__fail(CR_ERR_INVALID, "%s: the item x feature matrix's row pointers do not span its %lld entries",
+                        where, (long long)x->nnz);
     for (i = 0; i < x->nrows; i++) {
         if (x->rowptr[i + 1] < x->rowptr[i] || x->rowptr[i + 1] > x->nnz)
-            return cr__fail(CR_ERR_INVALID, "%s: item %lld: row pointers out of order", where, (long long)items->raw[i]);
+            return cr__fail(CR_ERR_INVALID, "%s: item %lld: row pointers out of order", where,
+                            (long long)items->raw[i]);
         for (p = x->rowptr[i]; p < x->rowptr[i + 1]; p++)
             if (x->col[p] < 0 || x->col[p] >= x->ncols || (p > x->rowptr[i] && x->col[p] <= x->col[p - 1]) ||
                 (x->val && !(x->val[p] > 0 && x->val[p] < 1e30f)))
-                return cr__fail(CR_ERR_INVALID, "%s: item %lld, entry %lld: feature %d (of %lld) or weight out of range, or columns not increasing",
-                                where, (long long)items->raw[i], (long long)(p - x->rowptr[i]), x->col[p], (long long)x->ncols);
+                return cr__fail(
+                    CR_ERR_INVALID,
+                    "%s: item %lld, entry %lld: feature %d (of %lld) or weight out of range, or columns not increasing",
+                    where, (long long)items->raw[i], (long long)(p - x->rowptr[i]), x->col[p], (long long)x->ncols);
     }
     for (i = 0; i < ids->n; i++)
         if (ids->raw[i] < 0 || ids->raw[i] > 0xFFFFFFFFLL || cr_idmap_find(ids, ids->raw[i]) != (int32_t)i)
-            return cr__fail(CR_ERR_INVALID, "%s: feature %lld has a bad or repeated raw id %lld", where, (long long)i, (long long)ids->raw[i]);
+            return cr__fail(CR_ERR_INVALID, "%s: feature %lld has a bad or repeated raw id %lld", where, (long long)i,
+                            (long long)ids->raw[i]);
     return CR_OK;
 }
 
@@ -7209,14 +7374,19 @@ static cr_status cr__features_take(cr_model *m, const cr_csr *x, const cr_idmap 
     int64_t i, p;
     cr_status st;
     if (!x || !x->rowptr || x->nrows == 0)
-        return cr__fail(CR_ERR_INVALID, "config %s: item_repr, attr_w and fm_w need item features (cr_dataset.features; the CLI's --item-features)", m->ops->name);
+        return cr__fail(
+            CR_ERR_INVALID,
+            "config %s: item_repr, attr_w and fm_w need item features (cr_dataset.features; the CLI's --item-features)",
+            m->ops->name);
     if (x->nrows != m->n_items || x->ncols < 1 || x->ncols > INT32_MAX || !ids || ids->n != x->ncols)
-        return cr__fail(CR_ERR_INVALID, "the item features cover %lld items and %lld features (%d ids); the model has %d items",
+        return cr__fail(CR_ERR_INVALID,
+                        "the item features cover %lld items and %lld features (%d ids); the model has %d items",
                         (long long)x->nrows, (long long)x->ncols, ids ? ids->n : 0, m->n_items);
     if (!normalized && (st = cr__features_check(x, ids, &m->items, "item features")) != CR_OK) return st;
     if ((st = cr_csr_copy(&m->ifeat, x)) != CR_OK) return st;
     if (!m->ifeat.val) {
-        if (!(m->ifeat.val = (float *)cr__alloc_array((size_t)m->ifeat.nnz + 1, sizeof(float), "item features"))) return CR_ERR_NOMEM;
+        if (!(m->ifeat.val = (float *)cr__alloc_array((size_t)m->ifeat.nnz + 1, sizeof(float), "item features")))
+            return CR_ERR_NOMEM;
         for (p = 0; p < m->ifeat.nnz; p++) m->ifeat.val[p] = 1.0f;
     }
     for (i = 0; i < m->ifeat.nrows && !normalized; i++) { /* a checkpoint's are already: keep its bits */
@@ -7224,11 +7394,15 @@ static cr_status cr__features_take(cr_model *m, const cr_csr *x, const cr_idmap 
         for (p = m->ifeat.rowptr[i]; p < m->ifeat.rowptr[i + 1]; p++) sum += m->ifeat.val[p];
         for (p = m->ifeat.rowptr[i]; p < m->ifeat.rowptr[i + 1]; p++)
             if (!((m->ifeat.val[p] = (float)(m->ifeat.val[p] / sum)) > 0)) /* a weight too small beside the others */
-                return cr__fail(CR_ERR_INVALID, "item features: item %lld, feature %lld: the weight %g rounds to 0 beside the item's others (their sum %g)",
-                                (long long)m->items.raw[i], (long long)ids->raw[m->ifeat.col[p]], x->val ? (double)x->val[p] : 1.0, sum);
+                return cr__fail(CR_ERR_INVALID,
+                                "item features: item %lld, feature %lld: the weight %g rounds to 0 beside the item's "
+                                "others (their sum %g)",
+                                (long long)m->items.raw[i], (long long)ids->raw[m->ifeat.col[p]],
+                                x->val ? (double)x->val[p] : 1.0, sum);
     }
     if ((st = cr_csr_transpose(&m->ifeat_t, &m->ifeat)) != CR_OK) return st;
-    for (i = 0; i < m->ifeat.nrows; i++) m->fmax = (int)CR__MAX((int64_t)m->fmax, m->ifeat.rowptr[i + 1] - m->ifeat.rowptr[i]);
+    for (i = 0; i < m->ifeat.nrows; i++)
+        m->fmax = (int)CR__MAX((int64_t)m->fmax, m->ifeat.rowptr[i + 1] - m->ifeat.rowptr[i]);
     return cr__idmap_copy(&m->feats, ids);
 }
 
@@ -7298,7 +7472,10 @@ static cr_status cr__model_build(cr_model **out, const cr_config *cfg, const cr_
     m->ego_item0 = m->ops->sequential ? 1 : m->n_users;
     m->E0 = m->param;
     m->dE0 = m->grad;
-    if (cfg->item_repr != CR_REPR_ID && !(m->E0 = cr_alloc_floats(m->ego_rows * cfg->dim))) { st = CR_ERR_NOMEM; goto fail; }
+    if (cfg->item_repr != CR_REPR_ID && !(m->E0 = cr_alloc_floats(m->ego_rows * cfg->dim))) {
+        st = CR_ERR_NOMEM;
+        goto fail;
+    }
     if ((st = m->ops->setup(m)) != CR_OK) goto fail;
     *out = m;
     return CR_OK;
@@ -7315,11 +7492,17 @@ CR_API cr_status cr_model_create(cr_model **out, const cr_config *cfg_in, const 
     *out = NULL;
     if ((st = cr_config_resolve(&cfg)) != CR_OK) return st;
     if (ds->n_users < 1 || ds->n_items < 2 || ds->train.n < 1)
-        return cr__fail(CR_ERR_EMPTY, "the training set is empty (%d users, %d items, %lld interactions)", ds->n_users, ds->n_items, (long long)ds->train.n);
+        return cr__fail(CR_ERR_EMPTY, "the training set is empty (%d users, %d items, %lld interactions)", ds->n_users,
+                        ds->n_items, (long long)ds->train.n);
     if (ds->users.n != ds->n_users || ds->items.n != ds->n_items)
-        return cr__fail(CR_ERR_INVALID, "dataset id maps (%d users, %d items) do not match its sizes (%d, %d)", ds->users.n, ds->items.n, ds->n_users, ds->n_items);
-    if ((st = cr_interactions_to_csr(&hist, &ds->train, ds->n_users, ds->n_items, cr_model_is_sequential(cfg.model))) != CR_OK) return st;
-    if ((st = cr__model_build(out, &cfg, &ds->users, &ds->items, &hist, &ds->features.x, &ds->features.feats, -1)) != CR_OK) return st;
+        return cr__fail(CR_ERR_INVALID, "dataset id maps (%d users, %d items) do not match its sizes (%d, %d)",
+                        ds->users.n, ds->items.n, ds->n_users, ds->n_items);
+    if ((st = cr_interactions_to_csr(&hist, &ds->train, ds->n_users, ds->n_items, cr_model_is_sequential(cfg.model))) !=
+        CR_OK)
+        return st;
+    if ((st = cr__model_build(out, &cfg, &ds->users, &ds->items, &hist, &ds->features.x, &ds->features.feats, -1)) !=
+        CR_OK)
+        return st;
     cr__init_params(*out);
     return CR_OK;
 }
@@ -7359,13 +7542,15 @@ CR_API cr_status cr_model_embeddings(cr_model *m, const float **users, const flo
 static void cr__pzero(float *x, int64_t n) {
     int64_t nch = (n + 65535) / 65536, ch;
     CR__OMP(parallel for schedule(static) if (n > 262144))
-    for (ch = 0; ch < nch; ch++) memset(x + ch * 65536, 0, (size_t)CR__MIN((int64_t)65536, n - ch * 65536) * sizeof(float));
+    for (ch = 0; ch < nch; ch++)
+        memset(x + ch * 65536, 0, (size_t)CR__MIN((int64_t)65536, n - ch * 65536) * sizeof(float));
 }
 
 static void cr__pcopy(float *dst, const float *src, int64_t n) {
     int64_t nch = (n + 65535) / 65536, ch;
     CR__OMP(parallel for schedule(static) if (n > 262144))
-    for (ch = 0; ch < nch; ch++) memcpy(dst + ch * 65536, src + ch * 65536, (size_t)CR__MIN((int64_t)65536, n - ch * 65536) * sizeof(float));
+    for (ch = 0; ch < nch; ch++)
+        memcpy(dst + ch * 65536, src + ch * 65536, (size_t)CR__MIN((int64_t)65536, n - ch * 65536) * sizeof(float));
 }
 
 /* The item embedding bag. With item features (item_repr id+features or features) an item's
@@ -7411,7 +7596,8 @@ static void cr__feature_vector(const cr_model *m, int32_t i, float *out) {
     int64_t p;
     int d = m->cfg.dim;
     memset(out, 0, (size_t)d * sizeof(float));
-    for (p = m->ifeat.rowptr[i]; p < m->ifeat.rowptr[i + 1]; p++) cr_vaxpy(out, m->ifeat.val[p], fe + (int64_t)m->ifeat.col[p] * d, d);
+    for (p = m->ifeat.rowptr[i]; p < m->ifeat.rowptr[i + 1]; p++)
+        cr_vaxpy(out, m->ifeat.val[p], fe + (int64_t)m->ifeat.col[p] * d, d);
 }
 
 /* Y = G X, X gathered as float32 or, with th (precision bf16), from its bfloat16 copy in th. */
@@ -7621,7 +7807,8 @@ static cr__prop_ws cr__graph_layers(const cr_model *m, const cr_csr *const *G, c
     return w;
 }
 
-static void cr__graph_encode(cr_model *m, float *out, const cr_csr *const *G, float eps, uint64_t seed, float *const *keep) {
+static void cr__graph_encode(cr_model *m, float *out, const cr_csr *const *G, float eps, uint64_t seed,
+                             float *const *keep) {
     const cr_csr *Gc[CR__MAX_LAYERS];
     const cr__prop_ws w = cr__graph_layers(m, G, Gc);
     cr__prop_forward(out, keep, Gc, m->cfg.layers, m->E0, m->n_nodes, m->cfg.dim, m->ops->first_layer, eps, seed,
@@ -7870,7 +8057,8 @@ static double cr__bpr_conf_loss(float *du, float *dp, float *dn, const float *u,
    positives and negatives (the given ones, or DNS's picks), plus the L2 term; the gradients go
    into dF (BPR, and SELFRec's L2 on final rows) and into the ego gradient (the papers' L2).
    part[0] = BPR, part[2] = L2. */
-static void cr__graph_bpr_rows(cr_model *m, const cr__batch *b, const int32_t *negs, const float *F, float *dF, int want_grad, double part[3]) {
+static void cr__graph_bpr_rows(cr_model *m, const cr__batch *b, const int32_t *negs, const float *F, float *dF,
+                               int want_grad, double part[3]) {
     const cr_config *c = &m->cfg;
     int B = b->n, d = c->dim, i;
     int64_t Uo = m->n_users;
@@ -7884,9 +8072,12 @@ static void cr__graph_bpr_rows(cr_model *m, const cr__batch *b, const int32_t *n
     part[0] = cr__bpr_conf_loss(want_grad ? du : NULL, dp, dn, gu, gp, gn, B, d, c->gamma);
     if (c->reg > 0 && !c->l2_selfrec && !c->l2_recbole) { /* reg/2 * (|u|^2 + |p|^2 + |n|^2) / B on the ego rows */
         for (i = 0; i < B; i++) {
-            part[2] += cr_l2_loss(want_grad ? G0 + (int64_t)b->users[i] * d : NULL, E0 + (int64_t)b->users[i] * d, d, c->reg, (float)B);
-            part[2] += cr_l2_loss(want_grad ? G0 + (Uo + b->pos[i]) * d : NULL, E0 + (Uo + b->pos[i]) * d, d, c->reg, (float)B);
-            part[2] += cr_l2_loss(want_grad ? G0 + (Uo + negs[i]) * d : NULL, E0 + (Uo + negs[i]) * d, d, c->reg, (float)B);
+            part[2] += cr_l2_loss(want_grad ? G0 + (int64_t)b->users[i] * d : NULL, E0 + (int64_t)b->users[i] * d, d,
+                                  c->reg, (float)B);
+            part[2] += cr_l2_loss(want_grad ? G0 + (Uo + b->pos[i]) * d : NULL, E0 + (Uo + b->pos[i]) * d, d, c->reg,
+                                  (float)B);
+            part[2] +=
+                cr_l2_loss(want_grad ? G0 + (Uo + negs[i]) * d : NULL, E0 + (Uo + negs[i]) * d, d, c->reg, (float)B);
         }
     } else if (c->reg > 0) {
         /* SELFRec: reg * sum_T ||T||_F / rows(T); MF and LightGCN on the ego rows and divided
@@ -7922,8 +8113,8 @@ static void cr__graph_bpr_rows(cr_model *m, const cr__batch *b, const int32_t *n
    ego rows of u and p and on the layer-0 mix (the authors' form). The gradient of the negative
    flows to the positive's and the chosen candidates' layer outputs (dL[l]; dL[0] is the ego
    gradient itself). L[l] are the training pass's layer outputs (L[0] the ego table). */
-static void cr__graph_bpr_mixgcf(cr_model *m, const cr__batch *b, float *const *L, float *const *dL, const float *F, float *dF,
-                                 int want_grad, double part[3]) {
+static void cr__graph_bpr_mixgcf(cr_model *m, const cr__batch *b, float *const *L, float *const *dL, const float *F,
+                                 float *dF, int want_grad, double part[3]) {
     const cr_config *c = &m->cfg;
     cr__graph *g = &m->g;
     int B = b->n, d = c->dim, K = c->layers, first = m->ops->first_layer, M = b->n_cand, i, nl = K + 1;
@@ -7949,7 +8140,8 @@ static void cr__graph_bpr_mixgcf(cr_model *m, const cr__batch *b, float *const *
             g->mix_a[(int64_t)i * nl + l] = a;
             g->mix_j[(int64_t)i * nl + l] = pick;
             if (l < first) continue;
-            for (j = 0; j < d; j++) n[j] += pool * (a * Ll[(Uo + b->pos[i]) * d + j] + (1.0f - a) * Ll[(Uo + pick) * d + j]);
+            for (j = 0; j < d; j++)
+                n[j] += pool * (a * Ll[(Uo + b->pos[i]) * d + j] + (1.0f - a) * Ll[(Uo + pick) * d + j]);
         }
     }
     cr__gather_rows(gu, F, b->users, B, d, 0);
@@ -7962,8 +8154,10 @@ static void cr__graph_bpr_mixgcf(cr_model *m, const cr__batch *b, float *const *
             float a = g->mix_a[(int64_t)i * nl];
             int32_t j0 = g->mix_j[(int64_t)i * nl], pi = b->pos[i];
             int j;
-            part[2] += cr_l2_loss(want_grad ? m->dE0 + (int64_t)b->users[i] * d : NULL, m->E0 + (int64_t)b->users[i] * d, d, c->reg, (float)B);
-            part[2] += cr_l2_loss(want_grad ? m->dE0 + (Uo + pi) * d : NULL, m->E0 + (Uo + pi) * d, d, c->reg, (float)B);
+            part[2] += cr_l2_loss(want_grad ? m->dE0 + (int64_t)b->users[i] * d : NULL,
+                                  m->E0 + (int64_t)b->users[i] * d, d, c->reg, (float)B);
+            part[2] +=
+                cr_l2_loss(want_grad ? m->dE0 + (Uo + pi) * d : NULL, m->E0 + (Uo + pi) * d, d, c->reg, (float)B);
             for (j = 0; j < d; j++) n0[j] = a * m->E0[(Uo + pi) * d + j] + (1.0f - a) * m->E0[(Uo + j0) * d + j];
             memset(n0 + d, 0, (size_t)d * sizeof(float));
             part[2] += cr_l2_loss(want_grad ? n0 + d : NULL, n0, d, c->reg, (float)B);
@@ -8001,7 +8195,10 @@ static void cr__graph_bpr_mixgcf(cr_model *m, const cr__batch *b, float *const *
 static int cr__feature_items(cr_model *m, const int32_t *items, int n_in, int32_t *out) {
     cr__graph *g = &m->g;
     int i, n = 0;
-    if (++g->istamp_cur == INT32_MAX) { memset(g->istamp, 0, ((size_t)m->n_items + 1) * sizeof(int32_t)); g->istamp_cur = 1; }
+    if (++g->istamp_cur == INT32_MAX) {
+        memset(g->istamp, 0, ((size_t)m->n_items + 1) * sizeof(int32_t));
+        g->istamp_cur = 1;
+    }
     for (i = 0; i < n_in; i++) {
         int32_t it = items[i];
         if (g->istamp[it] == g->istamp_cur || m->ifeat.rowptr[it] == m->ifeat.rowptr[it + 1]) continue;
@@ -8022,7 +8219,8 @@ static double cr__graph_attr(cr_model *m, const cr__batch *b, const float *F, in
     for (r = 0; r < n; r++) cr__feature_vector(m, g->aitems[r], g->aq + (int64_t)r * d);
     cr__gather_rows(g->ak, F, g->aitems, n, d, Uo);
     if (want_grad) memset(g->daq, 0, (size_t)n * d * sizeof(float));
-    loss = cr_infonce_loss(want_grad ? g->daq : NULL, NULL, g->aq, g->ak, n, n, d, NULL, NULL, m->cfg.attr_tau, m->cfg.attr_w, g->ance);
+    loss = cr_infonce_loss(want_grad ? g->daq : NULL, NULL, g->aq, g->ak, n, n, d, NULL, NULL, m->cfg.attr_tau,
+                           m->cfg.attr_w, g->ance);
     if (!want_grad) return loss;
     gf = cr__tensor_grad(m, "feat_emb");
     for (r = 0; r < n; r++) /* in row order: a feature shared by several items sums them in a fixed order */
@@ -8111,7 +8309,8 @@ static double cr__fmask_loss(cr_model *m, int n_items, uint64_t batch_seed, int 
     cr__graph *g = &m->g;
     int d = m->cfg.dim, n = cr__fm_draw(m, n_items, batch_seed, g->fitems), r, v, F = m->fmax;
     uint64_t seed = cr_hash64(batch_seed, 0x666d61736bULL);
-    const float *w1 = cr__tensor(m, "fm_w1"), *b1 = cr__tensor(m, "fm_b1"), *w2 = cr__tensor(m, "fm_w2"), *b2 = cr__tensor(m, "fm_b2");
+    const float *w1 = cr__tensor(m, "fm_w1"), *b1 = cr__tensor(m, "fm_b1"), *w2 = cr__tensor(m, "fm_w2"),
+                *b2 = cr__tensor(m, "fm_b2");
     float *gf;
     double loss;
     if (n < 2) return 0;
@@ -8128,8 +8327,8 @@ static double cr__fmask_loss(cr_model *m, int n_items, uint64_t batch_seed, int 
         cr__mlp2_forward(g->fz[v], g->fa1[v], g->fh, g->fv[v], w1, b1, w2, b2, n, d);
         if (want_grad) memset(g->fdz[v], 0, (size_t)n * d * sizeof(float));
     }
-    loss = cr_infonce_loss(want_grad ? g->fdz[0] : NULL, want_grad ? g->fdz[1] : NULL, g->fz[0], g->fz[1], n, n, d, NULL, NULL, m->cfg.tau,
-                           m->cfg.fm_w, g->fnce);
+    loss = cr_infonce_loss(want_grad ? g->fdz[0] : NULL, want_grad ? g->fdz[1] : NULL, g->fz[0], g->fz[1], n, n, d,
+                           NULL, NULL, m->cfg.tau, m->cfg.fm_w, g->fnce);
     if (!want_grad) return loss;
     gf = cr__tensor_grad(m, "feat_emb");
     for (v = 0; v < 2; v++) {
@@ -8142,7 +8341,9 @@ static double cr__fmask_loss(cr_model *m, int n_items, uint64_t batch_seed, int 
             double W = 0;
             for (j = 0; j < nf; j++) W += keep[j] ? m->ifeat.val[a + j] : 0.0;
             for (j = 0; j < nf; j++)
-                if (keep[j]) cr_vaxpy(gf + (int64_t)m->ifeat.col[a + j] * d, (float)(m->ifeat.val[a + j] / W), g->fdv + (int64_t)r * d, d);
+                if (keep[j])
+                    cr_vaxpy(gf + (int64_t)m->ifeat.col[a + j] * d, (float)(m->ifeat.val[a + j] / W),
+                             g->fdv + (int64_t)r * d, d);
         }
     }
     return loss;
@@ -8170,7 +8371,8 @@ static void cr__graph_bpr(cr_model *m, const cr__batch *b, float *const *L, floa
    sides go through the shared projection head first. Gradients are added to the rows of dA
    and dB (and to the head's parameters). o: RCL's robust form (NULL: plain InfoNCE). */
 static double cr__graph_infonce(cr_model *m, const cr__batch *b, float *dA, float *dB, const float *A, const float *Bt,
-                                const int32_t *users, int nu, const int32_t *items, int ni, const cr_infonce_opts *o, int want_grad) {
+                                const int32_t *users, int nu, const int32_t *items, int ni, const cr_infonce_opts *o,
+                                int want_grad) {
     cr__graph *g = &m->g;
     int d = m->cfg.dim, n = nu + ni, ne = ni > 0 ? m->cfg.cl_negatives : 0, nk = n + ne, k;
     int ph = cr__prof_to(CR_PHASE_CONTRAST);
@@ -8190,8 +8392,10 @@ static double cr__graph_infonce(cr_model *m, const cr__batch *b, float *dA, floa
     if (m->cfg.proj_head) { /* z = head(rows); the loss is taken between the z's */
         w1 = cr__tensor(m, "proj_w1");
         w2 = cr__tensor(m, "proj_w2");
-        cr__mlp2_forward(g->hq, g->ha1q, g->hh, g->cq, w1, cr__tensor(m, "proj_b1"), w2, cr__tensor(m, "proj_b2"), n, d);
-        cr__mlp2_forward(g->hk, g->ha1k, g->hh, g->ck, w1, cr__tensor(m, "proj_b1"), w2, cr__tensor(m, "proj_b2"), nk, d);
+        cr__mlp2_forward(g->hq, g->ha1q, g->hh, g->cq, w1, cr__tensor(m, "proj_b1"), w2, cr__tensor(m, "proj_b2"), n,
+                         d);
+        cr__mlp2_forward(g->hk, g->ha1k, g->hh, g->ck, w1, cr__tensor(m, "proj_b1"), w2, cr__tensor(m, "proj_b2"), nk,
+                         d);
         q = g->hq;
         kk = g->hk;
         dq = g->dhq;
@@ -8201,7 +8405,8 @@ static double cr__graph_infonce(cr_model *m, const cr__batch *b, float *dA, floa
         memset(dq, 0, (size_t)n * d * sizeof(float));
         memset(dk, 0, (size_t)nk * d * sizeof(float));
     }
-    l = cr_infonce_loss_ex(want_grad ? dq : NULL, want_grad ? dk : NULL, q, kk, n, nk, d, NULL, NULL, m->cfg.tau, m->cfg.lambda, o, g->nce);
+    l = cr_infonce_loss_ex(want_grad ? dq : NULL, want_grad ? dk : NULL, q, kk, n, nk, d, NULL, NULL, m->cfg.tau,
+                           m->cfg.lambda, o, g->nce);
     if (!want_grad) {
         cr__prof_to(ph);
         return l;
@@ -8242,9 +8447,11 @@ static cr_status cr__graph_check(const cr_config *c) {
 static cr_status cr__plan_features(cr_model *m) {
     const cr_config *c = &m->cfg;
     cr_status st;
-    if (m->ifeat.rowptr && (st = cr__plan(m, "feat_emb", m->ifeat.ncols, c->dim, CR__INIT_XAVIER, 0)) != CR_OK) return st;
+    if (m->ifeat.rowptr && (st = cr__plan(m, "feat_emb", m->ifeat.ncols, c->dim, CR__INIT_XAVIER, 0)) != CR_OK)
+        return st;
     if (!(c->fm_w > 0)) return CR_OK;
-    if ((st = cr__plan(m, "fm_w1", c->dim, c->dim, CR__INIT_XAVIER, 0)) != CR_OK || (st = cr__plan(m, "fm_b1", 1, c->dim, CR__INIT_ZERO, 0)) != CR_OK ||
+    if ((st = cr__plan(m, "fm_w1", c->dim, c->dim, CR__INIT_XAVIER, 0)) != CR_OK ||
+        (st = cr__plan(m, "fm_b1", 1, c->dim, CR__INIT_ZERO, 0)) != CR_OK ||
         (st = cr__plan(m, "fm_w2", c->dim, c->dim, CR__INIT_XAVIER, 0)) != CR_OK)
         return st;
     return cr__plan(m, "fm_b2", 1, c->dim, CR__INIT_ZERO, 0);
@@ -8455,11 +8662,13 @@ static void cr__graph_prepare(cr_model *m) {
     }
 }
 
-
-static const float *cr__graph_item_vectors(const cr_model *m) { return cr__graph_table(m) + (int64_t)m->n_users * m->cfg.dim; }
+static const float *cr__graph_item_vectors(const cr_model *m) {
+    return cr__graph_table(m) + (int64_t)m->n_users * m->cfg.dim;
+}
 
 /* A user's vector is the user's row; extra interactions cannot change it without retraining. */
-static cr_status cr__graph_user_vectors(const cr_model *m, const int32_t *users, int n, const cr_csr *extra, float *out) {
+static cr_status cr__graph_user_vectors(const cr_model *m, const int32_t *users, int n, const cr_csr *extra,
+                                        float *out) {
     (void)extra;
     cr__gather_rows(out, cr__graph_table(m), users, n, m->cfg.dim, 0);
     return CR_OK;
@@ -8472,7 +8681,8 @@ static cr_status cr__graph_fold_in(const cr_model *m, const int32_t *items, int 
     int i, d = m->cfg.dim;
     memset(out, 0, (size_t)d * sizeof(float));
     for (i = 0; i < n; i++)
-        cr_vaxpy(out, (float)(1.0 / sqrt((double)n * ((double)m->item_deg[items[i]] + 1.0))), I + (int64_t)items[i] * d, d);
+        cr_vaxpy(out, (float)(1.0 / sqrt((double)n * ((double)m->item_deg[items[i]] + 1.0))), I + (int64_t)items[i] * d,
+                 d);
     return CR_OK;
 }
 
@@ -8514,7 +8724,8 @@ static cr_status cr__sgl_view(cr_model *m, int v, int k, int epoch, uint8_t *kee
         aug = cr_rng_float(&r) < 0.5f ? CR_AUG_ND : CR_AUG_ED;
     }
     if (aug == CR_AUG_ND) st = cr_aug_node_dropout(keep, g->n_edges, g->eu, g->ei, m->n_users, m->n_items, c->drop, s);
-    else if (aug == CR_AUG_SUBGRAPH) st = cr_aug_rw_subgraph(keep, &m->hist, 1.0f - c->drop, c->rw_restart, c->rw_len, s);
+    else if (aug == CR_AUG_SUBGRAPH)
+        st = cr_aug_rw_subgraph(keep, &m->hist, 1.0f - c->drop, c->rw_restart, c->rw_len, s);
     else st = cr_aug_edge_dropout(keep, g->n_edges, c->drop, s);
     cr_csr_free(out);
     if (st == CR_OK) st = cr_graph_bipartite(out, m->n_users, m->n_items, g->n_edges, g->eu, g->ei, keep);
@@ -8537,9 +8748,13 @@ static cr_status cr__sgl_views(cr_model *m, int epoch) {
     cr_status st[2 * CR__MAX_LAYERS];
     if (c->lambda <= 0 || (g->views_epoch == built && g->views[0][0].rowptr)) return CR_OK;
     CR__OMP(parallel for schedule(dynamic, 1))
-    for (t = 0; t < 2 * ng; t++) st[t] = cr__sgl_view(m, t / ng, t % ng, built, g->keep + (int64_t)t * (g->n_edges + 1), &g->views[t / ng][t % ng]);
     for (t = 0; t < 2 * ng; t++)
-        if (st[t] != CR_OK) return cr__fail(st[t], "building augmented graph %d of view %d for epoch %d: %s", t % ng + 1, t / ng + 1, epoch, cr_status_string(st[t]));
+        st[t] =
+            cr__sgl_view(m, t / ng, t % ng, built, g->keep + (int64_t)t * (g->n_edges + 1), &g->views[t / ng][t % ng]);
+    for (t = 0; t < 2 * ng; t++)
+        if (st[t] != CR_OK)
+            return cr__fail(st[t], "building augmented graph %d of view %d for epoch %d: %s", t % ng + 1, t / ng + 1,
+                            epoch, cr_status_string(st[t]));
     g->views_epoch = built;
     return CR_OK;
 }
@@ -8646,7 +8861,8 @@ static cr_status cr__simgcl_loss(cr_model *m, const cr__batch *b, int want_grad,
 
 static cr_status cr__xsimgcl_check(const cr_config *c) {
     if (c->lstar < 1 || c->lstar > c->layers)
-        return cr__fail(CR_ERR_INVALID, "config %s: lstar %d is outside 1..layers (%d)", cr_model_name(c->model), c->lstar, c->layers);
+        return cr__fail(CR_ERR_INVALID, "config %s: lstar %d is outside 1..layers (%d)", cr_model_name(c->model),
+                        c->lstar, c->layers);
     return cr__graph_check(c);
 }
 
@@ -8688,7 +8904,8 @@ static cr_status cr__xsimgcl_loss(cr_model *m, const cr__batch *b, int want_grad
    cluster. ws: n * k + n floats and k * (d + 1) doubles' worth (see cr__kmeans_ws). */
 static int64_t cr__kmeans_ws(int64_t n, int k, int d) { return n * k + n + 2 * (int64_t)k * (d + 1) + 16; }
 
-static void cr__kmeans_assign(int32_t *assign, float *dist, float *S, const float *X, const float *C, int64_t n, int d, int k) {
+static void cr__kmeans_assign(int32_t *assign, float *dist, float *S, const float *X, const float *C, int64_t n, int d,
+                              int k) {
     int64_t i;
     float cn[4096];
     int j;
@@ -8706,7 +8923,8 @@ static void cr__kmeans_assign(int32_t *assign, float *dist, float *S, const floa
     }
 }
 
-static void cr__kmeans(float *C, int32_t *assign, const float *X, int64_t n, int d, int k, int iters, cr_rng *r, float *ws) {
+static void cr__kmeans(float *C, int32_t *assign, const float *X, int64_t n, int d, int k, int iters, cr_rng *r,
+                       float *ws) {
     float *S = ws, *dist = S + n * k;
     int64_t o = n * k + n + ((n * k + n) & 1); /* the doubles start on an 8-byte boundary */
     double *sum = (double *)(void *)(ws + o), *cnt = sum + (int64_t)k * d;
@@ -8754,17 +8972,23 @@ static void cr__kmeans(float *C, int32_t *assign, const float *X, int64_t n, int
 
 static cr_status cr__ncl_check(const cr_config *c) {
     if (c->lstar < 1 || c->lstar > c->layers)
-        return cr__fail(CR_ERR_INVALID, "config ncl: lstar %d (the layer contrasted with the ego embedding) is outside 1..layers (%d)", c->lstar, c->layers);
+        return cr__fail(CR_ERR_INVALID,
+                        "config ncl: lstar %d (the layer contrasted with the ego embedding) is outside 1..layers (%d)",
+                        c->lstar, c->layers);
     if (c->lstar % 2) /* an odd hop lands on the other side of the bipartite graph */
-        return cr__fail(CR_ERR_INVALID, "config ncl: lstar %d is odd: NCL contrasts a node with its own kind, an even number of hops away (the authors' 2 x hyper_layers)",
+        return cr__fail(CR_ERR_INVALID,
+                        "config ncl: lstar %d is odd: NCL contrasts a node with its own kind, an even number of hops "
+                        "away (the authors' 2 x hyper_layers)",
                         c->lstar);
-    if (c->clusters < 1 || c->clusters > 4096) return cr__fail(CR_ERR_INVALID, "config ncl: clusters %d is outside 1..4096", c->clusters);
+    if (c->clusters < 1 || c->clusters > 4096)
+        return cr__fail(CR_ERR_INVALID, "config ncl: clusters %d is outside 1..4096", c->clusters);
     return cr__graph_check(c);
 }
 
 static cr_status cr__ncl_setup(cr_model *m) {
     if (m->cfg.clusters > m->n_users || m->cfg.clusters > m->n_items)
-        return cr__fail(CR_ERR_INVALID, "config ncl: %d clusters for %d users and %d items", m->cfg.clusters, m->n_users, m->n_items);
+        return cr__fail(CR_ERR_INVALID, "config ncl: %d clusters for %d users and %d items", m->cfg.clusters,
+                        m->n_users, m->n_items);
     return cr__graph_setup(m);
 }
 
@@ -8780,7 +9004,8 @@ static void cr__ncl_ws(cr_model *m, cr__arena *a) {
     g->dcq = cr__takef(a, (int64_t)c->batch * c->dim);
     g->dck = cr__takef(a, (int64_t)c->clusters * c->dim);
     g->clneg = cr__takei(a, c->batch);
-    g->nce = cr__takef(a, CR__MAX(cr_infonce_workspace(c->batch, (int)nk, c->dim), cr_infonce_workspace(c->batch, c->clusters, c->dim)));
+    g->nce = cr__takef(a, CR__MAX(cr_infonce_workspace(c->batch, (int)nk, c->dim),
+                                  cr_infonce_workspace(c->batch, c->clusters, c->dim)));
     for (s = 0; s < 2; s++) {
         g->cent[s] = cr__takef(a, (int64_t)c->clusters * c->dim);
         g->assign[s] = cr__takei(a, s ? m->n_items : m->n_users);
@@ -8797,8 +9022,8 @@ static cr_status cr__ncl_epoch(cr_model *m, int epoch) {
     if (epoch <= c->warmup || c->proto_reg <= 0 || g->kmeans_epoch == epoch) return CR_OK;
     for (s = 0; s < 2; s++) {
         cr_rng r = cr_rng_stream(cr_hash64(c->seed, 0x6b6d65616e73ULL + (uint64_t)epoch), (uint64_t)s);
-        cr__kmeans(g->cent[s], g->assign[s], m->E0 + (s ? (int64_t)m->n_users * c->dim : 0), s ? m->n_items : m->n_users,
-                   c->dim, c->clusters, 25, &r, g->kmeans_ws);
+        cr__kmeans(g->cent[s], g->assign[s], m->E0 + (s ? (int64_t)m->n_users * c->dim : 0),
+                   s ? m->n_items : m->n_users, c->dim, c->clusters, 25, &r, g->kmeans_ws);
     }
     g->kmeans_epoch = epoch;
     return CR_OK;
@@ -8808,16 +9033,16 @@ static cr_status cr__ncl_epoch(cr_model *m, int epoch) {
    positive: the same node), times w. The keys are contiguous, so their gradient goes straight
    into dB; cr_infonce_loss works through the queries in cache-sized blocks. off: the side's
    first row. */
-static double cr__ncl_structure(cr_model *m, float *dA, float *dB, const float *A, const float *Bt, const int32_t *idx, int n,
-                                int64_t off, int64_t nk, float w, int want_grad) {
+static double cr__ncl_structure(cr_model *m, float *dA, float *dB, const float *A, const float *Bt, const int32_t *idx,
+                                int n, int64_t off, int64_t nk, float w, int want_grad) {
     cr__graph *g = &m->g;
     int d = m->cfg.dim, i, ph = cr__prof_to(CR_PHASE_CONTRAST);
     double l;
     cr__gather_rows(g->cq, A, idx, n, d, off);
     for (i = 0; i < n; i++) g->clneg[i] = idx[i]; /* the positive: the node's own row */
     if (want_grad) memset(g->dcq, 0, (size_t)n * d * sizeof(float));
-    l = cr_infonce_loss(want_grad ? g->dcq : NULL, want_grad ? dB + off * d : NULL, g->cq, Bt + off * d, n, (int)nk, d, g->clneg, NULL,
-                        m->cfg.tau, w * (float)n, g->nce);
+    l = cr_infonce_loss(want_grad ? g->dcq : NULL, want_grad ? dB + off * d : NULL, g->cq, Bt + off * d, n, (int)nk, d,
+                        g->clneg, NULL, m->cfg.tau, w * (float)n, g->nce);
     if (want_grad) cr__scatter_add_rows(dA, g->dcq, idx, n, d, off);
     cr__prof_to(ph);
     return l;
@@ -8833,8 +9058,8 @@ static double cr__ncl_proto(cr_model *m, const int32_t *idx, int n, int side, fl
     cr__gather_rows(g->cq, m->E0, idx, n, d, off);
     for (i = 0; i < n; i++) g->clneg[i] = g->assign[side][idx[i]];
     if (want_grad) memset(g->dcq, 0, (size_t)n * d * sizeof(float));
-    l = cr_infonce_loss(want_grad ? g->dcq : NULL, want_grad ? g->dck : NULL, g->cq, g->cent[side], n, m->cfg.clusters, d, g->clneg, NULL,
-                        m->cfg.tau, w * (float)n, g->nce);
+    l = cr_infonce_loss(want_grad ? g->dcq : NULL, want_grad ? g->dck : NULL, g->cq, g->cent[side], n, m->cfg.clusters,
+                        d, g->clneg, NULL, m->cfg.tau, w * (float)n, g->nce);
     if (want_grad) cr__scatter_add_rows(m->dE0, g->dcq, idx, n, d, off);
     cr__prof_to(ph);
     return l;
@@ -8857,9 +9082,11 @@ static cr_status cr__ncl_loss(cr_model *m, const cr__batch *b, int want_grad, do
     cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
     if (c->lambda > 0)
         part[1] += cr__ncl_structure(m, g->dL, m->dE0, g->L, m->E0, b->users, b->n, 0, Uo, c->lambda, want_grad) +
-                   cr__ncl_structure(m, g->dL, m->dE0, g->L, m->E0, b->pos, b->n, Uo, m->n_items, c->lambda * c->ssl_alpha, want_grad);
+                   cr__ncl_structure(m, g->dL, m->dE0, g->L, m->E0, b->pos, b->n, Uo, m->n_items,
+                                     c->lambda * c->ssl_alpha, want_grad);
     if (c->proto_reg > 0 && b->epoch > c->warmup)
-        part[1] += cr__ncl_proto(m, b->users, b->n, 0, c->proto_reg, want_grad) + cr__ncl_proto(m, b->pos, b->n, 1, c->proto_reg, want_grad);
+        part[1] += cr__ncl_proto(m, b->users, b->n, 0, c->proto_reg, want_grad) +
+                   cr__ncl_proto(m, b->pos, b->n, 1, c->proto_reg, want_grad);
     if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dkeep);
     return CR_OK;
 }
@@ -8887,10 +9114,14 @@ static cr_status cr__recdcl_plan(cr_model *m) {
     float q = (float)(1.0 / sqrt((double)d)); /* PyTorch's Linear default, U(-1/sqrt(in), 1/sqrt(in)) */
     cr_status st;
     if ((st = cr__graph_plan(m)) != CR_OK) return st;
-    if ((st = cr__plan(m, "dcl_w1", d, d, CR__INIT_XAVIER, 0)) != CR_OK || (st = cr__plan(m, "dcl_g1", 1, d, CR__INIT_ONE, 0)) != CR_OK ||
-        (st = cr__plan(m, "dcl_b1", 1, d, CR__INIT_ZERO, 0)) != CR_OK || (st = cr__plan(m, "dcl_w2", d, d, CR__INIT_XAVIER, 0)) != CR_OK ||
-        (st = cr__plan(m, "dcl_g2", 1, d, CR__INIT_ONE, 0)) != CR_OK || (st = cr__plan(m, "dcl_b2", 1, d, CR__INIT_ZERO, 0)) != CR_OK ||
-        (st = cr__plan(m, "dcl_w3", d, d, CR__INIT_XAVIER, 0)) != CR_OK || (st = cr__plan(m, "dcl_qw", d, d, CR__INIT_UNIFORM, q)) != CR_OK ||
+    if ((st = cr__plan(m, "dcl_w1", d, d, CR__INIT_XAVIER, 0)) != CR_OK ||
+        (st = cr__plan(m, "dcl_g1", 1, d, CR__INIT_ONE, 0)) != CR_OK ||
+        (st = cr__plan(m, "dcl_b1", 1, d, CR__INIT_ZERO, 0)) != CR_OK ||
+        (st = cr__plan(m, "dcl_w2", d, d, CR__INIT_XAVIER, 0)) != CR_OK ||
+        (st = cr__plan(m, "dcl_g2", 1, d, CR__INIT_ONE, 0)) != CR_OK ||
+        (st = cr__plan(m, "dcl_b2", 1, d, CR__INIT_ZERO, 0)) != CR_OK ||
+        (st = cr__plan(m, "dcl_w3", d, d, CR__INIT_XAVIER, 0)) != CR_OK ||
+        (st = cr__plan(m, "dcl_qw", d, d, CR__INIT_UNIFORM, q)) != CR_OK ||
         (st = cr__plan(m, "dcl_qb", 1, d, CR__INIT_UNIFORM, q)) != CR_OK)
         return st;
     return CR_OK;
@@ -8961,13 +9192,17 @@ static void cr__recdcl_project(cr_model *m, int s, int B) {
     int d = m->cfg.dim;
     int64_t i, Bd = (int64_t)B * d;
     cr_sgemm(0, 1, B, d, d, 1.0f, g->rx0[s], d, cr__tensor(m, "dcl_w1"), d, 0.0f, g->ra1[s], d);
-    cr_batchnorm_forward(g->rh1[s], g->rxh1[s], g->rmean, g->ris[s][0], g->ra1[s], B, d, cr__tensor(m, "dcl_g1"), cr__tensor(m, "dcl_b1"), 1e-5f);
+    cr_batchnorm_forward(g->rh1[s], g->rxh1[s], g->rmean, g->ris[s][0], g->ra1[s], B, d, cr__tensor(m, "dcl_g1"),
+                         cr__tensor(m, "dcl_b1"), 1e-5f);
     for (i = 0; i < Bd; i++) g->rh1[s][i] = g->rh1[s][i] > 0 ? g->rh1[s][i] : 0.0f;
     cr_sgemm(0, 1, B, d, d, 1.0f, g->rh1[s], d, cr__tensor(m, "dcl_w2"), d, 0.0f, g->ra2[s], d);
-    cr_batchnorm_forward(g->rh2[s], g->rxh2[s], g->rmean, g->ris[s][1], g->ra2[s], B, d, cr__tensor(m, "dcl_g2"), cr__tensor(m, "dcl_b2"), 1e-5f);
+    cr_batchnorm_forward(g->rh2[s], g->rxh2[s], g->rmean, g->ris[s][1], g->ra2[s], B, d, cr__tensor(m, "dcl_g2"),
+                         cr__tensor(m, "dcl_b2"), 1e-5f);
     for (i = 0; i < Bd; i++) g->rh2[s][i] = g->rh2[s][i] > 0 ? g->rh2[s][i] : 0.0f;
-    cr_sgemm(0, 1, B, d, d, 1.0f, g->rh2[s], d, cr__tensor(m, "dcl_w3"), d, 0.0f, g->rz[s], d); /* the third linear's output, */
-    cr_batchnorm_forward(g->rz[s], g->rz[s], g->rmean, g->ris[s][2], g->rz[s], B, d, NULL, NULL, 1e-5f);  /* normalised in place */
+    cr_sgemm(0, 1, B, d, d, 1.0f, g->rh2[s], d, cr__tensor(m, "dcl_w3"), d, 0.0f, g->rz[s],
+             d); /* the third linear's output, */
+    cr_batchnorm_forward(g->rz[s], g->rz[s], g->rmean, g->ris[s][2], g->rz[s], B, d, NULL, NULL,
+                         1e-5f); /* normalised in place */
 }
 
 /* backward of the projector of side s: rdz[s] -> the gradient of its weights and of the rows
@@ -8984,8 +9219,9 @@ static void cr__recdcl_project_backward(cr_model *m, int s, int B) {
     xh[0] = g->rxh1[s], xh[1] = g->rxh2[s], xh[2] = g->rz[s];   /* its batch norm's normalised output */
     for (l = 2; l >= 0; l--) { /* batch norm (affine but the last), linear, the ReLU before it */
         memset(g->rda, 0, (size_t)Bd * sizeof(float));
-        cr_batchnorm_backward(g->rda, gn[l] ? cr__tensor_grad(m, gn[l]) : NULL, bn[l] ? cr__tensor_grad(m, bn[l]) : NULL, dy, xh[l],
-                              g->ris[s][l], gn[l] ? cr__tensor(m, gn[l]) : NULL, B, d, g->rbn);
+        cr_batchnorm_backward(g->rda, gn[l] ? cr__tensor_grad(m, gn[l]) : NULL,
+                              bn[l] ? cr__tensor_grad(m, bn[l]) : NULL, dy, xh[l], g->ris[s][l],
+                              gn[l] ? cr__tensor(m, gn[l]) : NULL, B, d, g->rbn);
         cr_sgemm(1, 0, d, d, B, 1.0f, g->rda, d, xin[l], d, 1.0f, cr__tensor_grad(m, wn[l]), d);
         cr_sgemm(0, 0, B, d, d, 1.0f, g->rda, d, cr__tensor(m, wn[l]), d, 0.0f, g->rdh, d);
         if (l > 0)
@@ -9018,7 +9254,8 @@ static cr_status cr__recdcl_loss(cr_model *m, const cr__batch *b, int want_grad,
     }
     for (s = 0; s < 2; s++) {
         for (i = 0; i < B; i++)
-            memcpy(g->re[s] + i * d, g->sub_out + (int64_t)g->sub_idx[off[s] + idx[s][i]] * d, (size_t)d * sizeof(float));
+            memcpy(g->re[s] + i * d, g->sub_out + (int64_t)g->sub_idx[off[s] + idx[s][i]] * d,
+                   (size_t)d * sizeof(float));
         cr_l2norm_rows_forward(g->rx0[s], g->rnrm[s], g->re[s], B, d);
         cr__recdcl_project(m, s, B);
         memset(g->rdz[s], 0, (size_t)Bd * sizeof(float));
@@ -9069,7 +9306,8 @@ static void cr__recdcl_batch_end(cr_model *m, const cr__batch *b) {
     int d = m->cfg.dim, i;
     for (i = 0; i < b->n; i++) {
         memcpy(g->bcl_hist + (int64_t)b->users[i] * d, g->re[0] + (int64_t)i * d, (size_t)d * sizeof(float));
-        memcpy(g->bcl_hist + ((int64_t)m->n_users + b->pos[i]) * d, g->re[1] + (int64_t)i * d, (size_t)d * sizeof(float));
+        memcpy(g->bcl_hist + ((int64_t)m->n_users + b->pos[i]) * d, g->re[1] + (int64_t)i * d,
+               (size_t)d * sizeof(float));
     }
 }
 
@@ -9108,8 +9346,10 @@ static int cr__recdcl_running(cr_model *m, cr__running *out) {
 /* The clean pass of the adversarial views would leave gradients in a projection head's
    parameters and in MixGCF's layer gradients: those combinations are refused. */
 static cr_status cr__rcl_check(const cr_config *c) {
-    if (c->adv && c->proj_head) return cr__fail(CR_ERR_INVALID, "config rcl: a projection head needs adv -1 (random noise)");
-    if (c->adv && c->neg == CR_NEG_MIXGCF) return cr__fail(CR_ERR_INVALID, "config rcl: MixGCF negatives need adv -1 (random noise)");
+    if (c->adv && c->proj_head)
+        return cr__fail(CR_ERR_INVALID, "config rcl: a projection head needs adv -1 (random noise)");
+    if (c->adv && c->neg == CR_NEG_MIXGCF)
+        return cr__fail(CR_ERR_INVALID, "config rcl: MixGCF negatives need adv -1 (random noise)");
     return cr__xsimgcl_check(c);
 }
 
@@ -9739,8 +9979,9 @@ static void cr__seq_backward(cr_model *m, cr__gru_acts *A) {
         int in = l ? H : d;
         float *wih = cr__seq_w(m, "gru%d_wih", l), *whh = cr__seq_w(m, "gru%d_whh", l);
         float *dx = dY == q->dy ? q->dx : q->dy; /* ping-pong the two scratch buffers */
-        cr__gru_layer_backward(q, A, l, dx, dY, x, in, wih, whh, cr__seq_w_in(m, m->grad, "gru%d_wih", l), cr__seq_w_in(m, m->grad, "gru%d_whh", l),
-                               cr__seq_w_in(m, m->grad, "gru%d_bih", l), cr__seq_w_in(m, m->grad, "gru%d_bhh", l), T, H);
+        cr__gru_layer_backward(q, A, l, dx, dY, x, in, wih, whh, cr__seq_w_in(m, m->grad, "gru%d_wih", l),
+                               cr__seq_w_in(m, m->grad, "gru%d_whh", l), cr__seq_w_in(m, m->grad, "gru%d_bih", l),
+                               cr__seq_w_in(m, m->grad, "gru%d_bhh", l), T, H);
         dY = dx;
     }
     /* into the embedding table (padding row 0 stays fixed at zero) */
@@ -9988,7 +10229,8 @@ static int cr__seq_augment(const cr_model *m, const int32_t *s, int n, int32_t *
 /* The encoder's setup plus, for insert and substitute, the item correlations. */
 static cr_status cr__cl4srec_setup(cr_model *m) {
     cr_status st = cr__seq_setup(m);
-    if (st == CR_OK && m->cfg.lambda > 0 && (m->cfg.seq_aug & (CR_SEQAUG_INSERT | CR_SEQAUG_SUBSTITUTE))) st = cr__seq_correlations(m);
+    if (st == CR_OK && m->cfg.lambda > 0 && (m->cfg.seq_aug & (CR_SEQAUG_INSERT | CR_SEQAUG_SUBSTITUTE)))
+        st = cr__seq_correlations(m);
     return st;
 }
 
@@ -10051,8 +10293,9 @@ static double cr__cl4srec_contrast(cr_model *m, const int32_t *users, int B, uin
                            q->cl_pos, q->cl_self, m->cfg.tau, m->cfg.lambda, q->cl_ws);
     if (!want_grad) return loss;
     if (m->cfg.proj_head)
-        cr__mlp2_backward(q->dzin, cr__tensor_grad(m, "proj_w1"), cr__tensor_grad(m, "proj_b1"), cr__tensor_grad(m, "proj_w2"),
-                         cr__tensor_grad(m, "proj_b2"), q->dz, q->a1, q->da1, q->zin, w1, w2, (int)B2, d);
+        cr__mlp2_backward(q->dzin, cr__tensor_grad(m, "proj_w1"), cr__tensor_grad(m, "proj_b1"),
+                          cr__tensor_grad(m, "proj_w2"), cr__tensor_grad(m, "proj_b2"), q->dz, q->a1, q->da1, q->zin,
+                          w1, w2, (int)B2, d);
     else
         memcpy(q->dzin, q->dz, (size_t)(B2 * d) * sizeof(float));
     for (v = 0; v < 2; v++) {
@@ -10078,9 +10321,13 @@ static cr_status cr__cl4srec_loss(cr_model *m, const cr__batch *b, int want_grad
 /* ---- 8p. the model table: one entry per model ---- */
 
 /* The inference side every graph model shares, and every sequence model. */
-#define CR__GRAPH_SERVING cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, cr__graph_release
-#define CR__SEQ_SERVING cr__seq_prepare, cr__seq_item_vectors, cr__seq_user_vectors, cr__seq_fold_in, cr__seq_memory, cr__seq_release
+#define CR__GRAPH_SERVING                                                                                   \
+    cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__graph_memory, \
+        cr__graph_release
+#define CR__SEQ_SERVING \
+    cr__seq_prepare, cr__seq_item_vectors, cr__seq_user_vectors, cr__seq_fold_in, cr__seq_memory, cr__seq_release
 
+/* clang-format off */
 static const cr__model_ops cr__models[] = {
     /* kind, name, about, sequential, negatives, space (cr_tune),
        propagates, first_layer, l2_selfrec (its defaults are rows of cr__model_defaults, 8b),
@@ -10096,7 +10343,8 @@ static const cr__model_ops cr__models[] = {
      1, 0, CR__L2_EGO,
      cr__graph_check, cr__graph_plan, cr__graph_setup, cr__lightgcn_ws, NULL, cr__lightgcn_loss, NULL, NULL,
      CR__GRAPH_SERVING},
-    {CR_MODEL_SGL, "sgl", "SGL: augmented-graph views (node/edge dropout, random walks, mixed, subgraphs), InfoNCE", 0, 1,
+    {CR_MODEL_SGL, "sgl", "SGL: augmented-graph views (node/edge dropout, random walks, mixed, subgraphs), InfoNCE",
+     0, 1,
      "lambda=0.005,0.01,0.05,0.1,0.5,1, tau=0.1,0.2,0.5,1, drop=0,0.1,0.2,0.3,0.4,0.5, "
      "lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      1, 0, CR__L2_FINAL_UPN,
@@ -10136,23 +10384,28 @@ static const cr__model_ops cr__models[] = {
      CR__GRAPH_SERVING},
     /* RecDCL: THUDM/RecDCL's run_beauty.sh (batch 256, lr 1e-3, weight decay 1e-7, 2 layers;
        weights 1 / 0.2 / 5, momentum 0.1, bt_coeff 0.01); its d = 2048 is left to --dim */
-    {CR_MODEL_RECDCL, "recdcl", "RecDCL: LightGCN + Barlow Twins (UIBT) + feature uniformity (UUII) + history contrast (BCL); d 64 here, the authors' 2048 with --dim 2048", 0, 0,
+    {CR_MODEL_RECDCL, "recdcl",
+     "RecDCL: LightGCN + Barlow Twins (UIBT) + feature uniformity (UUII) + history contrast (BCL); d 64 here, the "
+     "authors' 2048 with --dim 2048", 0, 0,
      "lambda=0.1..10 log, bt_off=0.005..0.05 log, poly_w=0.05..1 log, bcl_w=1..10 log, "
      "momentum=0.1..0.9, lr=3e-4..1e-2 log, reg=1e-8..1e-5 log",
      1, 0, CR__L2_EGO,
-     NULL, cr__recdcl_plan, cr__recdcl_setup, cr__recdcl_ws, NULL, cr__recdcl_loss, cr__recdcl_batch_end, cr__recdcl_running,
-     cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__recdcl_memory, cr__recdcl_release},
+     NULL, cr__recdcl_plan, cr__recdcl_setup, cr__recdcl_ws, NULL, cr__recdcl_loss, cr__recdcl_batch_end,
+     cr__recdcl_running, cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in,
+     cr__recdcl_memory, cr__recdcl_release},
     /* RCL: XSimGCL's defaults with the known false negatives masked. The adversarial views and
        the other parts are options: on Last.fm with 20% noisy pairs, masking alone had the best
        validation NDCG@20 and every variant with eps = 0.2 adversarial views the worst
        (bench/RESULTS.md) */
-    {CR_MODEL_RCL, "rcl", "RCL: XSimGCL + false-negative masking/DCL/ADNCE, adversarial views, confidence weights", 0, 1,
+    {CR_MODEL_RCL, "rcl", "RCL: XSimGCL + false-negative masking/DCL/ADNCE, adversarial views, confidence weights",
+     0, 1,
      "lambda=0.01..1 log, eps=0.01..0.5 log, tau=0.1..0.2, gamma=0,0.5,1,2, lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      1, 1, CR__L2_FINAL_UP,
      cr__rcl_check, cr__graph_plan, cr__rcl_setup, cr__rcl_ws, NULL, cr__rcl_loss, cr__rcl_batch_end, cr__rcl_running,
      cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__rcl_memory,
      cr__rcl_release},
 };
+/* clang-format on */
 
 #undef CR__GRAPH_SERVING
 #undef CR__SEQ_SERVING
@@ -10232,7 +10485,9 @@ static cr_status cr__adam_run(cr_model *m, int epoch, int64_t batch) {
         }
         for (ch = 0; ch < nch; ch++) s += bad[ch]; /* fixed order: deterministic */
         if (!(s == s) || s > DBL_MAX) {
-            return cr__fail(CR_ERR_NUMERIC, "epoch %d, batch %lld: the gradient norm is not finite; parameters left unchanged", epoch, (long long)batch);
+            return cr__fail(CR_ERR_NUMERIC,
+                            "epoch %d, batch %lld: the gradient norm is not finite; parameters left unchanged", epoch,
+                            (long long)batch);
         }
         if (sqrt(s) > m->cfg.clip) scale = (float)(m->cfg.clip / sqrt(s));
     }
@@ -10247,7 +10502,8 @@ static cr_status cr__adam_run(cr_model *m, int epoch, int64_t batch) {
     }
     for (ch = 0; ch < nch; ch++)
         if (bad[ch] != 0)
-            return cr__fail(CR_ERR_NUMERIC, "epoch %d, batch %lld: a parameter became NaN or Inf after the update", epoch, (long long)batch);
+            return cr__fail(CR_ERR_NUMERIC, "epoch %d, batch %lld: a parameter became NaN or Inf after the update",
+                            epoch, (long long)batch);
     m->ready = 0;
     return CR_OK;
 }
@@ -10280,13 +10536,16 @@ static cr_status cr__run_batch(cr_model *m, const cr__batch *b, int want_grad, d
     int i;
     cr_status st;
     part[0] = part[1] = part[2] = 0;
-    if (b->n < 1 || b->n > m->cfg.batch) return cr__fail(CR_ERR_INVALID, "batch of %d (1..%d allowed)", b->n, m->cfg.batch);
+    if (b->n < 1 || b->n > m->cfg.batch)
+        return cr__fail(CR_ERR_INVALID, "batch of %d (1..%d allowed)", b->n, m->cfg.batch);
     for (i = 0; i < b->n; i++) {
-        int k, bad = b->users[i] < 0 || b->users[i] >= m->n_users || (b->pos && (b->pos[i] < 0 || b->pos[i] >= m->n_items));
-        for (k = 0; b->cand && k < b->n_cand; k++) bad |= b->cand[(int64_t)i * b->n_cand + k] < 0 || b->cand[(int64_t)i * b->n_cand + k] >= m->n_items;
+        int k, bad = b->users[i] < 0 || b->users[i] >= m->n_users ||
+                     (b->pos && (b->pos[i] < 0 || b->pos[i] >= m->n_items));
+        for (k = 0; b->cand && k < b->n_cand; k++)
+            bad |= b->cand[(int64_t)i * b->n_cand + k] < 0 || b->cand[(int64_t)i * b->n_cand + k] >= m->n_items;
         if (bad)
-            return cr__fail(CR_ERR_INVALID, "batch entry %d (user %d, item %d, negative %d) is out of range", i, b->users[i],
-                            b->pos ? b->pos[i] : -1, b->cand ? b->cand[(int64_t)i * b->n_cand] : -1);
+            return cr__fail(CR_ERR_INVALID, "batch entry %d (user %d, item %d, negative %d) is out of range", i,
+                            b->users[i], b->pos ? b->pos[i] : -1, b->cand ? b->cand[(int64_t)i * b->n_cand] : -1);
     }
     cr__ego_forward(m);
     cr__prof_to(CR_PHASE_SAMPLE); /* views and k-means: done once an epoch, checked every batch */
@@ -10312,12 +10571,16 @@ CR_API cr_status cr_model_batch_loss(cr_model *m, const int32_t *users, const in
     cr_status st;
     int i;
     if (B < 1 || B > m->cfg.batch) return cr__fail(CR_ERR_INVALID, "batch of %d (1..%d allowed)", B, m->cfg.batch);
-    if (!users || (!m->ops->sequential && !pos)) return cr__fail(CR_ERR_INVALID, "a %s batch needs users%s", m->ops->name, m->ops->sequential ? "" : " and positive items");
+    if (!users || (!m->ops->sequential && !pos))
+        return cr__fail(CR_ERR_INVALID, "a %s batch needs users%s", m->ops->name,
+                        m->ops->sequential ? "" : " and positive items");
     for (i = 0; i < B; i++)
-        if (users[i] < 0 || users[i] >= m->n_users) return cr__fail(CR_ERR_INVALID, "batch user %d is out of range", users[i]);
-        else if (m->ops->sequential && m->hist.rowptr[users[i] + 1] - m->hist.rowptr[users[i]] < 2) /* no next-item target */
-            return cr__fail(CR_ERR_INVALID, "batch user %d has %lld training items; a sequence batch needs two or more", users[i],
-                            (long long)(m->hist.rowptr[users[i] + 1] - m->hist.rowptr[users[i]]));
+        if (users[i] < 0 || users[i] >= m->n_users)
+            return cr__fail(CR_ERR_INVALID, "batch user %d is out of range", users[i]);
+        else if (m->ops->sequential &&
+                 m->hist.rowptr[users[i] + 1] - m->hist.rowptr[users[i]] < 2) /* no next-item target */
+            return cr__fail(CR_ERR_INVALID, "batch user %d has %lld training items; a sequence batch needs two or more",
+                            users[i], (long long)(m->hist.rowptr[users[i] + 1] - m->hist.rowptr[users[i]]));
     if ((st = cr__train_ws(m)) != CR_OK) return st;
     b.users = users;
     b.pos = m->ops->sequential ? NULL : pos;
@@ -10337,7 +10600,9 @@ CR_API cr_status cr_model_batch_loss(cr_model *m, const int32_t *users, const in
 static cr_status cr__finish_batch(cr_model *m, int epoch, int64_t b, const double part[3], cr_epoch_stats *s) {
     double loss = part[0] + part[1] + part[2];
     if (!(loss == loss) || loss > DBL_MAX || loss < -DBL_MAX)
-        return cr__fail(CR_ERR_NUMERIC, "epoch %d, batch %lld: the loss is %s (recommendation %g, contrastive %g, L2 %g); parameters left unchanged",
+        return cr__fail(CR_ERR_NUMERIC,
+                        "epoch %d, batch %lld: the loss is %s (recommendation %g, contrastive %g, L2 %g); parameters "
+                        "left unchanged",
                         epoch, (long long)b + 1, loss == loss ? "infinite" : "NaN", part[0], part[1], part[2]);
     s->loss += loss;
     s->rec_loss += part[0];
@@ -10462,9 +10727,11 @@ static cr_status cr__eval_resolve(cr_eval_opts *o, int seq, int *nk_out); /* sec
 /* Resolved options: zeros become defaults, everything range-checked before any work. */
 static cr_status cr__fit_resolve(cr_fit_opts *o, const cr_dataset *ds, int seq) {
     int nk = 0, i;
-    if (o->epochs < 0 || o->epochs > 1000000) return cr__fail(CR_ERR_INVALID, "cr_fit: epochs %d is outside 0..1000000", o->epochs);
+    if (o->epochs < 0 || o->epochs > 1000000)
+        return cr__fail(CR_ERR_INVALID, "cr_fit: epochs %d is outside 0..1000000", o->epochs);
     if (!o->max_epochs) o->max_epochs = 1000;
-    if (o->max_epochs < 1 || o->max_epochs > 1000000) return cr__fail(CR_ERR_INVALID, "cr_fit: max_epochs %d is outside 1..1000000", o->max_epochs);
+    if (o->max_epochs < 1 || o->max_epochs > 1000000)
+        return cr__fail(CR_ERR_INVALID, "cr_fit: max_epochs %d is outside 1..1000000", o->max_epochs);
     if (!o->eval_every) o->eval_every = 1;
     if (o->eval_every < 1) return cr__fail(CR_ERR_INVALID, "cr_fit: eval_every %d must be >= 1", o->eval_every);
     if (o->patience < -1) return cr__fail(CR_ERR_INVALID, "cr_fit: patience %d must be >= -1", o->patience);
@@ -10474,19 +10741,29 @@ static cr_status cr__fit_resolve(cr_fit_opts *o, const cr_dataset *ds, int seq) 
     if (o->backoff < -1 || o->backoff > 1000)
         return cr__fail(CR_ERR_INVALID, "cr_fit: backoff %d is outside -1 (off), 0 (on, 3) or 1..1000", o->backoff);
     if (!o->backoff) o->backoff = 3;
-    if ((unsigned)o->select > (unsigned)CR_SELECT_LAST) return cr__fail(CR_ERR_INVALID, "cr_fit: unknown selection set %d", (int)o->select);
-    if ((unsigned)o->metric > (unsigned)CR_METRIC_PRECISION) return cr__fail(CR_ERR_INVALID, "cr_fit: unknown metric %d", (int)o->metric);
+    if ((unsigned)o->select > (unsigned)CR_SELECT_LAST)
+        return cr__fail(CR_ERR_INVALID, "cr_fit: unknown selection set %d", (int)o->select);
+    if ((unsigned)o->metric > (unsigned)CR_METRIC_PRECISION)
+        return cr__fail(CR_ERR_INVALID, "cr_fit: unknown metric %d", (int)o->metric);
     if (o->mem_limit < 0)
         return cr__fail(CR_ERR_INVALID, "cr_fit: mem_limit %lld is negative", (long long)o->mem_limit);
     if (o->valid_ratio == 0) o->valid_ratio = 0.1;
-    if (!(o->valid_ratio > 0 && o->valid_ratio < 1)) return cr__fail(CR_ERR_INVALID, "cr_fit: valid_ratio %g is outside (0, 1)", o->valid_ratio);
-    if (o->select == CR_SELECT_LAST && !o->epochs) return cr__fail(CR_ERR_INVALID, "cr_fit: without model selection the number of epochs must be given");
-    if (o->select == CR_SELECT_TEST && !ds->test.n) return cr__fail(CR_ERR_INVALID, "cr_fit: selection on the test set needs a test set");
-    if (o->refit && o->select != CR_SELECT_VALID) return cr__fail(CR_ERR_INVALID, "cr_fit: refit follows a selection on validation");
-    if (o->eval.exclude_seen < -1 || o->eval.exclude_seen > 1) return cr__fail(CR_ERR_INVALID, "cr_fit: eval.exclude_seen must be -1, 0 or 1");
-    if (!(o->train_noise >= 0 && o->train_noise <= 10)) return cr__fail(CR_ERR_INVALID, "cr_fit: train_noise %g is outside [0, 10]", o->train_noise);
-    if (!(o->cold_users >= 0 && o->cold_users < 1)) return cr__fail(CR_ERR_INVALID, "cr_fit: cold_users %g is outside [0, 1)", o->cold_users);
-    if (o->cold_users > 0 && !ds->test.n) return cr__fail(CR_ERR_INVALID, "cr_fit: cold users are scored on the test set, and there is none");
+    if (!(o->valid_ratio > 0 && o->valid_ratio < 1))
+        return cr__fail(CR_ERR_INVALID, "cr_fit: valid_ratio %g is outside (0, 1)", o->valid_ratio);
+    if (o->select == CR_SELECT_LAST && !o->epochs)
+        return cr__fail(CR_ERR_INVALID, "cr_fit: without model selection the number of epochs must be given");
+    if (o->select == CR_SELECT_TEST && !ds->test.n)
+        return cr__fail(CR_ERR_INVALID, "cr_fit: selection on the test set needs a test set");
+    if (o->refit && o->select != CR_SELECT_VALID)
+        return cr__fail(CR_ERR_INVALID, "cr_fit: refit follows a selection on validation");
+    if (o->eval.exclude_seen < -1 || o->eval.exclude_seen > 1)
+        return cr__fail(CR_ERR_INVALID, "cr_fit: eval.exclude_seen must be -1, 0 or 1");
+    if (!(o->train_noise >= 0 && o->train_noise <= 10))
+        return cr__fail(CR_ERR_INVALID, "cr_fit: train_noise %g is outside [0, 10]", o->train_noise);
+    if (!(o->cold_users >= 0 && o->cold_users < 1))
+        return cr__fail(CR_ERR_INVALID, "cr_fit: cold_users %g is outside [0, 1)", o->cold_users);
+    if (o->cold_users > 0 && !ds->test.n)
+        return cr__fail(CR_ERR_INVALID, "cr_fit: cold users are scored on the test set, and there is none");
     if (o->cold_warm < 0 || o->cold_warm > 1 || (o->cold_warm && o->cold_users == 0))
         return cr__fail(CR_ERR_INVALID, "cr_fit: cold_warm must be 0 or 1, and 1 only with cold_users");
     if (o->holdout_seed && o->cold_users == 0 && o->cold_items == 0)
@@ -10496,11 +10773,16 @@ static cr_status cr__fit_resolve(cr_fit_opts *o, const cr_dataset *ds, int seq) 
         return cr__fail(CR_ERR_INVALID, "cr_fit: per_user_cold holds the held-out users' rows: it needs cold_users");
     if (o->cold_users > 0 && o->train_noise > 0) /* random pairs would reach the held-out users */
         return cr__fail(CR_ERR_INVALID, "cr_fit: cold_users and train_noise do not go together");
-    if (!(o->cold_items >= 0 && o->cold_items < 1)) return cr__fail(CR_ERR_INVALID, "cr_fit: cold_items %g is outside [0, 1)", o->cold_items);
+    if (!(o->cold_items >= 0 && o->cold_items < 1))
+        return cr__fail(CR_ERR_INVALID, "cr_fit: cold_items %g is outside [0, 1)", o->cold_items);
     if (o->cold_items > 0 && (o->cold_users > 0 || o->train_noise > 0 || o->refit))
-        return cr__fail(CR_ERR_INVALID, "cr_fit: cold_items goes with neither cold_users, train_noise nor refit (%s is set)",
-                        o->cold_users > 0 ? "cold_users" : o->train_noise > 0 ? "train_noise" : "refit");
-    if (o->cold_items > 0 && !ds->test.n) return cr__fail(CR_ERR_INVALID, "cr_fit: cold items are scored on the test set, and there is none");
+        return cr__fail(CR_ERR_INVALID,
+                        "cr_fit: cold_items goes with neither cold_users, train_noise nor refit (%s is set)",
+                        o->cold_users > 0    ? "cold_users"
+                        : o->train_noise > 0 ? "train_noise"
+                                             : "refit");
+    if (o->cold_items > 0 && !ds->test.n)
+        return cr__fail(CR_ERR_INVALID, "cr_fit: cold items are scored on the test set, and there is none");
     {
         cr_eval_opts t = o->eval; /* the evaluation's own checks, before any training */
         cr_status st = cr__eval_resolve(&t, seq, &nk);
@@ -10509,7 +10791,8 @@ static cr_status cr__fit_resolve(cr_fit_opts *o, const cr_dataset *ds, int seq) 
     }
     if (!o->metric_k) o->metric_k = o->eval.ks[nk - 1];
     for (i = 0; i < nk && o->eval.ks[i] != o->metric_k; i++) {}
-    if (i == nk) return cr__fail(CR_ERR_INVALID, "cr_fit: metric_k %d is not one of the evaluation cut-offs", o->metric_k);
+    if (i == nk)
+        return cr__fail(CR_ERR_INVALID, "cr_fit: metric_k %d is not one of the evaluation cut-offs", o->metric_k);
     return CR_OK;
 }
 
@@ -10523,7 +10806,9 @@ CR_API int64_t cr_cold_items(const cr_dataset *ds, double share, uint64_t seed, 
     int s;
     if (!(share > 0 && share < 1)) return cr__fail(CR_ERR_INVALID, "cold items: share %g is outside (0, 1)", share);
     if (!ds || !pick) return cr__fail(CR_ERR_INVALID, "cold items: %s is NULL", ds ? "pick" : "the dataset");
-    if (ds->n_items < 2) return cr__fail(CR_ERR_INVALID, "cold items: the dataset has %d items; holding some out needs two", ds->n_items);
+    if (ds->n_items < 2)
+        return cr__fail(CR_ERR_INVALID, "cold items: the dataset has %d items; holding some out needs two",
+                        ds->n_items);
     ni = ds->n_items;
     sets[0] = &ds->train;
     sets[1] = &ds->valid;
@@ -10532,19 +10817,25 @@ CR_API int64_t cr_cold_items(const cr_dataset *ds, double share, uint64_t seed, 
     for (s = 0; s < 3; s++)
         for (e = 0; e < sets[s]->n; e++) {
             if (sets[s]->item[e] < 0 || sets[s]->item[e] >= ni)
-                return cr__fail(CR_ERR_INVALID, "cold items: %s record %lld has item %d, outside 0..%lld", s == 0 ? "training" : s == 1 ? "validation" : "test",
+                return cr__fail(CR_ERR_INVALID, "cold items: %s record %lld has item %d, outside 0..%lld",
+                                s == 0   ? "training"
+                                : s == 1 ? "validation"
+                                         : "test",
                                 (long long)e, sets[s]->item[e], (long long)ni - 1);
             pick[sets[s]->item[e]] = 1;
         }
     if (!(key = (uint64_t *)cr__alloc_array((size_t)ni + 1, sizeof(uint64_t), "cold-start items"))) return CR_ERR_NOMEM;
     for (i = 0; i < ni; i++)
-        if (pick[i]) key[n++] = (cr_hash64(cr_hash64(seed, CR__COLD_ITEM_STREAM), (uint64_t)i) & ~(uint64_t)0xffffffffu) | (uint64_t)i;
+        if (pick[i])
+            key[n++] =
+                (cr_hash64(cr_hash64(seed, CR__COLD_ITEM_STREAM), (uint64_t)i) & ~(uint64_t)0xffffffffu) | (uint64_t)i;
     want = CR__MIN(n - 1, CR__MAX(1, (int64_t)floor(share * (double)n + 0.5)));
     memset(pick, 0, (size_t)ni);
     cr__sort_u64(key, n);
     for (e = 0; e < want; e++) pick[(uint32_t)key[e]] = with_valid && (e & 1) ? 1 : 2;
     CR_FREE(key);
-    if (want < 1) return cr__fail(CR_ERR_EMPTY, "cold items: %lld items have records; holding some out needs two", (long long)n);
+    if (want < 1)
+        return cr__fail(CR_ERR_EMPTY, "cold items: %lld items have records; holding some out needs two", (long long)n);
     return want;
 }
 
@@ -10552,7 +10843,8 @@ CR_API int64_t cr_cold_items(const cr_dataset *ds, double share, uint64_t seed, 
 static cr_status cr__filter_items(const cr_interactions *x, const uint8_t *pick, int want, cr_interactions *out) {
     int64_t e;
     for (e = 0; e < x->n; e++)
-        if (pick[x->item[e]] == want && cr_interactions_push(out, x->user[e], x->item[e], x->rating[e], x->time[e]) != CR_OK)
+        if (pick[x->item[e]] == want &&
+            cr_interactions_push(out, x->user[e], x->item[e], x->rating[e], x->time[e]) != CR_OK)
             return CR_ERR_NOMEM;
     out->has_rating = x->has_rating;
     out->has_time = x->has_time;
@@ -10570,14 +10862,18 @@ CR_API int64_t cr_cold_users(const cr_dataset *ds, double share, uint64_t seed, 
     for (e = 0; e < ds->test.n; e++) pick[ds->test.user[e]] |= 2;
     if (!(key = (uint64_t *)cr__alloc_array((size_t)nu + 1, sizeof(uint64_t), "cold-start users"))) return CR_ERR_NOMEM;
     for (u = 0; u < nu; u++)
-        if (pick[u] == 3) key[n++] = (cr_hash64(cr_hash64(seed, CR__COLD_STREAM), (uint64_t)u) & ~(uint64_t)0xffffffffu) | (uint64_t)u;
+        if (pick[u] == 3)
+            key[n++] =
+                (cr_hash64(cr_hash64(seed, CR__COLD_STREAM), (uint64_t)u) & ~(uint64_t)0xffffffffu) | (uint64_t)u;
     want = CR__MIN(n - 1, CR__MAX(1, (int64_t)floor(share * (double)n + 0.5))); /* someone stays warm */
     memset(pick, 0, (size_t)nu);
     cr__sort_u64(key, n);
     for (e = 0; e < want; e++) pick[(uint32_t)key[e]] = 1;
     CR_FREE(key);
-    if (want < 1) return cr__fail(CR_ERR_EMPTY, "cold users: %lld users have both training and test records; holding some out needs two",
-                                  (long long)n);
+    if (want < 1)
+        return cr__fail(CR_ERR_EMPTY,
+                        "cold users: %lld users have both training and test records; holding some out needs two",
+                        (long long)n);
     return want;
 }
 
@@ -10586,7 +10882,8 @@ static cr_status cr__filter_users(const cr_interactions *x, const uint8_t *pick,
     int64_t e;
     memset(out, 0, sizeof *out);
     for (e = 0; e < x->n; e++)
-        if (pick[x->user[e]] == want && cr_interactions_push(out, x->user[e], x->item[e], x->rating[e], x->time[e]) != CR_OK) {
+        if (pick[x->user[e]] == want &&
+            cr_interactions_push(out, x->user[e], x->item[e], x->rating[e], x->time[e]) != CR_OK) {
             cr_interactions_free(out);
             return CR_ERR_NOMEM;
         }
@@ -10609,7 +10906,8 @@ static cr_status cr__concat(cr_interactions *out, const cr_interactions *a, cons
     }
     for (s = 0; s < 2; s++)
         for (e = 0; e < src[s]->n; e++)
-            if (cr_interactions_push(out, src[s]->user[e], src[s]->item[e], src[s]->rating[e], src[s]->time[e]) != CR_OK) {
+            if (cr_interactions_push(out, src[s]->user[e], src[s]->item[e], src[s]->rating[e], src[s]->time[e]) !=
+                CR_OK) {
                 cr_interactions_free(out);
                 return CR_ERR_NOMEM;
             }
@@ -10664,7 +10962,11 @@ static void cr__fit_fingerprint(const cr_model *m, const cr_fit_opts *o, const c
     iv[10] = o->eval.cold_max; iv[11] = o->eval.no_auc; iv[12] = o->eval.basic; iv[13] = o->eval.cooccurrence;
     iv[14] = o->stop_rule;
     iv[15] = o->backoff;
-    dv[0] = o->valid_ratio; dv[1] = o->train_noise; dv[2] = o->cold_users; dv[3] = o->cold_items; dv[4] = (double)o->eval.tail_share;
+    dv[0] = o->valid_ratio;
+    dv[1] = o->train_noise;
+    dv[2] = o->cold_users;
+    dv[3] = o->cold_items;
+    dv[4] = (double)o->eval.tail_share;
     dv[5] = o->eval.tail_ratio;
     h = cr__fnv(CR__FNV0, iv, sizeof iv);
     h = cr__fnv(h, dv, sizeof dv);
@@ -10712,8 +11014,9 @@ static int cr__backoff_now(const cr_model *m, const cr_fit_opts *o, const cr__fi
                            int stopping) {
     const cr__model_ops *op = m->ops;
     return phase == CR_FIT_SELECT && o->select == CR_SELECT_VALID && o->backoff > 0 && !op->sequential &&
-           op->negatives && cr__model_reads(op->kind, "lambda") && m->cfg.lambda > 0 && (fs->below >= (uint32_t)o->backoff || stopping) &&
-           fs->backoffs < CR__BACKOFF_MAX && fs->best_v >= 0 && rec_loss > 0.95 * 0.69314718055994531;
+           op->negatives && cr__model_reads(op->kind, "lambda") && m->cfg.lambda > 0 &&
+           (fs->below >= (uint32_t)o->backoff || stopping) && fs->backoffs < CR__BACKOFF_MAX && fs->best_v >= 0 &&
+           rec_loss > 0.95 * 0.69314718055994531;
 }
 
 /* Halves the contrast and goes back to the best parameters with a fresh optimiser. */
@@ -10833,7 +11136,8 @@ static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_data
             fs.epoch = (uint32_t)epoch;
             fs.done = patience_out || epoch == max_e;
             fs.res = *res;
-            fs.res.stopped_early = patience_out ? 1 : stop0; /* what the finished run reports; a callback's stop is not kept */
+            fs.res.stopped_early =
+                patience_out ? 1 : stop0; /* what the finished run reports; a callback's stop is not kept */
             if ((st = cr__state_save(o->state_path, m, &fs)) != CR_OK) break;
         }
         if (stop) break;
@@ -10864,7 +11168,8 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
                         cr_fit_result *res) {
     cr_fit_opts o;
     cr_config cfg = *cfg_in;
-    cr_interactions keep, held, full, warm_train, cold_hist, warm_test, cold_test, warm_valid, cold_valid, trained, valid_all, test_all;
+    cr_interactions keep, held, full, warm_train, cold_hist, warm_test, cold_test, warm_valid, cold_valid, trained,
+        valid_all, test_all;
     const cr_interactions *train = &ds->train, *valid = NULL, *known = NULL, *test = &ds->test;
     uint8_t *pick = NULL, *ipick = NULL;
     cr_eval_opts sel_opts;
@@ -10906,9 +11211,12 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
             res->n_cold_users = 0;
             goto done;
         }
-        if ((st = cr__filter_users(&ds->train, pick, 0, &warm_train)) != CR_OK || (st = cr__filter_users(&ds->train, pick, 1, &held)) != CR_OK ||
-            (st = cr__filter_users(&ds->valid, pick, 0, &warm_valid)) != CR_OK || (st = cr__filter_users(&ds->valid, pick, 1, &cold_valid)) != CR_OK ||
-            (st = cr__concat(&cold_hist, &held, &cold_valid)) != CR_OK || (st = cr__filter_users(&ds->test, pick, 0, &warm_test)) != CR_OK ||
+        if ((st = cr__filter_users(&ds->train, pick, 0, &warm_train)) != CR_OK ||
+            (st = cr__filter_users(&ds->train, pick, 1, &held)) != CR_OK ||
+            (st = cr__filter_users(&ds->valid, pick, 0, &warm_valid)) != CR_OK ||
+            (st = cr__filter_users(&ds->valid, pick, 1, &cold_valid)) != CR_OK ||
+            (st = cr__concat(&cold_hist, &held, &cold_valid)) != CR_OK ||
+            (st = cr__filter_users(&ds->test, pick, 0, &warm_test)) != CR_OK ||
             (st = cr__filter_users(&ds->test, pick, 1, &cold_test)) != CR_OK)
             goto done;
         cr_interactions_free(&held);
@@ -10924,28 +11232,37 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
         sets[1] = &ds->valid;
         sets[2] = &ds->test;
         if (seq) { /* the GRU's items are IDs: a held-out one could only be scored at random */
-            st = cr__fail(CR_ERR_INVALID, "cr_fit: cold_items is for graph models (%s is a sequence model)", cr_model_name(cfg.model));
+            st = cr__fail(CR_ERR_INVALID, "cr_fit: cold_items is for graph models (%s is a sequence model)",
+                          cr_model_name(cfg.model));
             goto done;
         }
-        if (!(ipick = (uint8_t *)cr__alloc_array(2 * (size_t)ds->n_items, 1, "cold-start items"))) { st = CR_ERR_NOMEM; goto done; }
+        if (!(ipick = (uint8_t *)cr__alloc_array(2 * (size_t)ds->n_items, 1, "cold-start items"))) {
+            st = CR_ERR_NOMEM;
+            goto done;
+        }
         if ((res->n_cold_items = cr_cold_items(ds, o.cold_items, o.holdout_seed ? o.holdout_seed : cfg.seed,
                                                o.select == CR_SELECT_VALID, ipick)) < 0) {
             st = (cr_status)res->n_cold_items;
             res->n_cold_items = 0;
             goto done;
         }
-        if ((st = cr__filter_items(&ds->train, ipick, 0, &warm_train)) != CR_OK || (st = cr__filter_items(&ds->valid, ipick, 0, &warm_valid)) != CR_OK ||
+        if ((st = cr__filter_items(&ds->train, ipick, 0, &warm_train)) != CR_OK ||
+            (st = cr__filter_items(&ds->valid, ipick, 0, &warm_valid)) != CR_OK ||
             (st = cr__filter_items(&ds->test, ipick, 0, &test_all)) != CR_OK)
             goto done;
         for (k = 0; k < 3; k++)
-            if ((st = cr__filter_items(sets[k], ipick, 1, &cold_valid)) != CR_OK || (st = cr__filter_items(sets[k], ipick, 2, &test_all)) != CR_OK) goto done;
+            if ((st = cr__filter_items(sets[k], ipick, 1, &cold_valid)) != CR_OK ||
+                (st = cr__filter_items(sets[k], ipick, 2, &test_all)) != CR_OK)
+                goto done;
         train = &warm_train;
         test = &test_all;
     }
     if (o.select == CR_SELECT_VALID) {
         if (ds->valid.n) valid = o.cold_users > 0 || o.cold_items > 0 ? &warm_valid : &ds->valid;
         else { /* carve it: the model trains on the rest */
-            if ((st = cr__carve(train, ds->n_users, seq, o.valid_ratio, cfg.seed, CR__VALID_STREAM, &keep, &held)) != CR_OK) goto done;
+            if ((st = cr__carve(train, ds->n_users, seq, o.valid_ratio, cfg.seed, CR__VALID_STREAM, &keep, &held)) !=
+                CR_OK)
+                goto done;
             train = &keep;
             valid = &held;
         }
@@ -10955,8 +11272,10 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
         }
         if (!valid->n) {
             st = seq ? cr__fail(CR_ERR_EMPTY, "no validation records: no user has two or more training items")
-                     : cr__fail(CR_ERR_EMPTY, "no validation records: round(%g x n) is 0 for every user's n training interactions; "
-                                "use a larger validation share, or train without selection (a fixed number of epochs)", o.valid_ratio);
+                     : cr__fail(CR_ERR_EMPTY,
+                                "no validation records: round(%g x n) is 0 for every user's n training interactions; "
+                                "use a larger validation share, or train without selection (a fixed number of epochs)",
+                                o.valid_ratio);
             goto done;
         }
         known = valid; /* at test time the validation records are known history */
@@ -10975,7 +11294,9 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
         }
         avoid[0] = valid ? valid : &ds->valid;
         avoid[1] = &ds->test;
-        if ((st = cr_interactions_add_noise(&keep, ds->n_users, ds->n_items, o.train_noise, cfg.seed, avoid, 2, &res->n_noise)) != CR_OK) goto done;
+        if ((st = cr_interactions_add_noise(&keep, ds->n_users, ds->n_items, o.train_noise, cfg.seed, avoid, 2,
+                                            &res->n_noise)) != CR_OK)
+            goto done;
     }
     if (o.cold_warm) { /* the held-out users' records join training */
         if ((st = cr__concat(&trained, train, &cold_hist)) != CR_OK) goto done;
@@ -10992,8 +11313,8 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
         if (exists && on_disk.phase == CR_FIT_REFIT) {
             refit_resume = (int)on_disk.max_e;
             if (refit_resume > (o.epochs ? o.epochs : o.max_epochs)) {
-                st = cr__fail(CR_ERR_INVALID, "%s: the training state's refit of %d epochs exceeds the selection's %d", o.state_path, refit_resume,
-                              o.epochs ? o.epochs : o.max_epochs);
+                st = cr__fail(CR_ERR_INVALID, "%s: the training state's refit of %d epochs exceeds the selection's %d",
+                              o.state_path, refit_resume, o.epochs ? o.epochs : o.max_epochs);
                 goto done;
             }
         }
@@ -11003,7 +11324,8 @@ CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_datase
                                 o.epochs ? o.epochs : o.max_epochs, known, res)) != CR_OK)
         goto done;
     /* with a state file a callback's stop is an interruption: no refit until the selection ends */
-    if (o.refit && res->best_epoch > 0 && !(o.state_path && res->stopped_early == 2)) { /* the selected epoch count, on train + valid */
+    if (o.refit && res->best_epoch > 0 &&
+        !(o.state_path && res->stopped_early == 2)) { /* the selected epoch count, on train + valid */
         int best = res->best_epoch;
         cr_model_free(m);
         m = NULL;
@@ -11360,7 +11682,9 @@ static cr_status cr__tune_base_read(const cr_tune_opts *o, int nm) {
         int read = 0;
         if (cr__opt_get(&o->base, &cr__options[j]) == 0) continue;
         for (i = 0; i < nm; i++) read |= cr__reads(&cr__options[j], o->models[i]);
-        if (!read) return cr__fail(CR_ERR_INVALID, "cr_tune: option %s is read by none of the models searched", cr__options[j].name);
+        if (!read)
+            return cr__fail(CR_ERR_INVALID, "cr_tune: option %s is read by none of the models searched",
+                            cr__options[j].name);
     }
     return CR_OK;
 }
@@ -11373,7 +11697,9 @@ CR_API const char *cr_tune_default_space(cr_model_kind k) {
 /* A field's value as a number, and the other way (a 0 is stored as the option's explicit zero:
    "off", not "the default"). */
 static double cr__cfg_num(const cr_config *c, const cr_option *f) { return cr__opt_get(c, f); }
-static void cr__cfg_set_num(cr_config *c, const cr_option *f, double v) { cr__opt_put(c, f, v == 0 && f->off != 0 ? f->off : v); }
+static void cr__cfg_set_num(cr_config *c, const cr_option *f, double v) {
+    cr__opt_put(c, f, v == 0 && f->off != 0 ? f->off : v);
+}
 
 /* The shortest of %g and %.9g that reads back as the same float (so printed options round-trip). */
 static void cr__tune_fmt(char *buf, size_t n, const cr_option *f, double v) {
@@ -11412,7 +11738,8 @@ static cr_status cr__tune_value_ok(cr_model_kind k, const cr_config *base, const
     c.model = k;
     cr__cfg_set_num(&c, f, v);
     cr__tune_fmt(txt, sizeof txt, f, v);
-    if (v != 0 && !cr__opt_in_range(f, v)) return cr__fail(CR_ERR_INVALID, "%s: option %s: value %s is out of range", what, f->name, txt);
+    if (v != 0 && !cr__opt_in_range(f, v))
+        return cr__fail(CR_ERR_INVALID, "%s: option %s: value %s is out of range", what, f->name, txt);
     if (v == 0 && f->off == 0 && !cr__opt_in_range(f, 0))
         return cr__fail(CR_ERR_INVALID, "%s: option %s: value 0 is out of range", what, f->name);
     if (f->type == CR_OPT_FLOAT && (float)v == CR_OFF)
@@ -12184,7 +12511,17 @@ static int cr__topk_row(const float *s, int32_t n, int k, float *ts, int32_t *ti
 }
 
 /* Per-user results kept until the end, so the sums run in user order (deterministic). */
-enum { CR__R_RECALL = 0, CR__R_PREC, CR__R_NDCG, CR__R_HIT, CR__R_HITS, CR__R_MRR, CR__R_POP_RECALL, CR__R_POP_NDCG, CR__R_PER_K };
+enum {
+    CR__R_RECALL = 0,
+    CR__R_PREC,
+    CR__R_NDCG,
+    CR__R_HIT,
+    CR__R_HITS,
+    CR__R_MRR,
+    CR__R_POP_RECALL,
+    CR__R_POP_NDCG,
+    CR__R_PER_K
+};
 enum { CR__R_AUC = 0, CR__R_TAIL, CR__R_TAILN, CR__R_EXTRA };
 
 /* One evaluation's state. */
@@ -12215,7 +12552,8 @@ static cr_status cr__eval_resolve(cr_eval_opts *o, int seq, int *nk_out) {
     int i, nk = 0;
     for (i = 0; i < CR_MAX_K && o->ks[i]; i++) {
         if (o->ks[i] < 1 || o->ks[i] > 1024 || (i && o->ks[i] <= o->ks[i - 1]))
-            return cr__fail(CR_ERR_INVALID, "evaluation cut-offs must ascend within 1..1024 (got %d at position %d)", o->ks[i], i + 1);
+            return cr__fail(CR_ERR_INVALID, "evaluation cut-offs must ascend within 1..1024 (got %d at position %d)",
+                            o->ks[i], i + 1);
         nk++;
     }
     if (!nk) {
@@ -12226,9 +12564,11 @@ static cr_status cr__eval_resolve(cr_eval_opts *o, int seq, int *nk_out) {
     if (o->exclude_seen < -1 || o->exclude_seen > 1) return cr__fail(CR_ERR_INVALID, "exclude_seen must be -1, 0 or 1");
     if (!o->cold_max) o->cold_max = 5;
     if (o->tail_share == 0) o->tail_share = 0.8f;
-    if (!(o->tail_share > 0 && o->tail_share <= 1)) return cr__fail(CR_ERR_INVALID, "tail_share %g is outside (0, 1]", (double)o->tail_share);
+    if (!(o->tail_share > 0 && o->tail_share <= 1))
+        return cr__fail(CR_ERR_INVALID, "tail_share %g is outside (0, 1]", (double)o->tail_share);
     if (o->tail_ratio == 0) o->tail_ratio = 0.1;
-    if (!(o->tail_ratio > 0 && o->tail_ratio < 1e9)) return cr__fail(CR_ERR_INVALID, "tail_ratio %g must be positive", o->tail_ratio);
+    if (!(o->tail_ratio > 0 && o->tail_ratio < 1e9))
+        return cr__fail(CR_ERR_INVALID, "tail_ratio %g must be positive", o->tail_ratio);
     if (o->cooccurrence < 0 || o->cooccurrence > 1) return cr__fail(CR_ERR_INVALID, "cooccurrence must be 0 or 1");
     if (o->basic < 0 || o->basic > 1) return cr__fail(CR_ERR_INVALID, "basic must be 0 or 1");
     *nk_out = nk;
@@ -12680,8 +13020,8 @@ static double cr__cooc_sim(const cr_csr *IU, int32_t i, int32_t j) {
 
 /* One user's list: its intra-list measures (co-occurrence and cosine ILD, serendipity). r
    receives [diversity, serendipity, ild_cosine]; -1 where not computed. */
-static void cr__beyond_user(const int32_t *L, int n, int32_t u, const cr_csr *train, const cr_csr *test, const cr_csr *IU,
-                            const float *V, const double *vnorm, int d, double *r) {
+static void cr__beyond_user(const int32_t *L, int n, int32_t u, const cr_csr *train, const cr_csr *test,
+                            const cr_csr *IU, const float *V, const double *vnorm, int d, double *r) {
     int a, b;
     int64_t p;
     r[0] = r[1] = r[2] = -1;
@@ -12709,15 +13049,16 @@ static void cr__beyond_user(const int32_t *L, int n, int32_t u, const cr_csr *tr
         for (a = 0; a < n; a++)
             for (b = a + 1; b < n; b++) {
                 double na = vnorm[L[a]], nb = vnorm[L[b]];
-                s += na > 0 && nb > 0 ? (double)cr_vdot(V + (int64_t)L[a] * d, V + (int64_t)L[b] * d, d) / (na * nb) : 0;
+                s +=
+                    na > 0 && nb > 0 ? (double)cr_vdot(V + (int64_t)L[a] * d, V + (int64_t)L[b] * d, d) / (na * nb) : 0;
             }
         r[2] = 1.0 - s / (n * (n - 1) / 2.0);
     }
 }
 
 CR_API cr_status cr_beyond_accuracy(const int32_t *lists, const int32_t *users, int64_t n, int k, const cr_csr *train,
-                                    const cr_csr *test, const float *item_vecs, int d, double tail_ratio, int cooccurrence,
-                                    cr_beyond *out) {
+                                    const cr_csr *test, const float *item_vecs, int d, double tail_ratio,
+                                    int cooccurrence, cr_beyond *out) {
     int64_t I, e, a, distinct = 0, total = 0, n_c = 0, n_tail, listed = 0;
     int64_t *cnt = NULL, *count = NULL;
     uint64_t *key = NULL;
@@ -12728,19 +13069,23 @@ CR_API cr_status cr_beyond_accuracy(const int32_t *lists, const int32_t *users, 
     cr_status st = CR_OK;
     memset(out, 0, sizeof *out);
     if (!lists || !users || !train || n < 1 || k < 1 || k > 1024 || (item_vecs && d < 1))
-        return cr__fail(CR_ERR_INVALID, "cr_beyond_accuracy: needs lists, users, training data, n >= 1, k in 1..1024 and d >= 1 with vectors");
-    if (!(tail_ratio > 0) || !isfinite(tail_ratio)) return cr__fail(CR_ERR_INVALID, "tail_ratio %g must be positive", tail_ratio);
+        return cr__fail(
+            CR_ERR_INVALID,
+            "cr_beyond_accuracy: needs lists, users, training data, n >= 1, k in 1..1024 and d >= 1 with vectors");
+    if (!(tail_ratio > 0) || !isfinite(tail_ratio))
+        return cr__fail(CR_ERR_INVALID, "tail_ratio %g must be positive", tail_ratio);
     I = train->ncols;
     if (test && (test->ncols != I || test->nrows != train->nrows))
-        return cr__fail(CR_ERR_INVALID, "cr_beyond_accuracy: test is %lld x %lld, training %lld x %lld", (long long)test->nrows,
-                        (long long)test->ncols, (long long)train->nrows, (long long)I);
+        return cr__fail(CR_ERR_INVALID, "cr_beyond_accuracy: test is %lld x %lld, training %lld x %lld",
+                        (long long)test->nrows, (long long)test->ncols, (long long)train->nrows, (long long)I);
     for (e = 0; e < n; e++) {
         if (users[e] < 0 || users[e] >= train->nrows)
-            return cr__fail(CR_ERR_INVALID, "cr_beyond_accuracy: list %lld: user %d outside 0..%lld", (long long)e, users[e], (long long)train->nrows - 1);
+            return cr__fail(CR_ERR_INVALID, "cr_beyond_accuracy: list %lld: user %d outside 0..%lld", (long long)e,
+                            users[e], (long long)train->nrows - 1);
         for (a = 0; a < k; a++)
             if (lists[e * k + a] < -1 || lists[e * k + a] >= I)
-                return cr__fail(CR_ERR_INVALID, "cr_beyond_accuracy: list %lld, position %lld: item %d outside 0..%lld", (long long)e,
-                                (long long)a + 1, lists[e * k + a], (long long)I - 1);
+                return cr__fail(CR_ERR_INVALID, "cr_beyond_accuracy: list %lld, position %lld: item %d outside 0..%lld",
+                                (long long)e, (long long)a + 1, lists[e * k + a], (long long)I - 1);
     }
     cnt = (int64_t *)cr__calloc_array((size_t)I + 1, sizeof(int64_t), "beyond-accuracy");
     count = (int64_t *)cr__calloc_array((size_t)I + 1, sizeof(int64_t), "beyond-accuracy");
@@ -12935,7 +13280,8 @@ static double cr__eval_alignment(const cr__eval *E, const float *Ub) {
         double nu = sqrt((double)cr_vdot(u, u, d));
         for (p = E->T.rowptr[E->users[e]]; p < E->T.rowptr[E->users[e] + 1]; p++) {
             const float *it = Ie + (int64_t)E->T.col[p] * d;
-            double ni = sqrt((double)cr_vdot(it, it, d)), c = nu > 0 && ni > 0 ? (double)cr_vdot(u, it, d) / (nu * ni) : 0;
+            double ni = sqrt((double)cr_vdot(it, it, d)),
+                   c = nu > 0 && ni > 0 ? (double)cr_vdot(u, it, d) / (nu * ni) : 0;
             sum += 2.0 - 2.0 * c;
             n++;
         }
@@ -13060,14 +13406,18 @@ static cr_status cr__evaluate_run(cr_model *m, const cr_interactions *test, cons
         memset(&kept, 0, sizeof kept);
         for (e = 0; e < test->n; e++)
             if (test->item[e] >= 0 && test->item[e] < m->n_items && E.o.items_only[test->item[e]] &&
-                (st = cr_interactions_push(&kept, test->user[e], test->item[e], test->rating[e], test->time[e])) != CR_OK) {
+                (st = cr_interactions_push(&kept, test->user[e], test->item[e], test->rating[e], test->time[e])) !=
+                    CR_OK) {
                 cr_interactions_free(&kept);
                 return st;
             }
         st = cr_interactions_to_csr(&E.T, &kept, m->n_users, m->n_items, 0);
         cr_interactions_free(&kept);
         if (st != CR_OK) return st;
-        if (!(E.off = (int32_t *)cr__alloc_array((size_t)m->n_items + 1, sizeof(int32_t), "evaluation"))) { st = CR_ERR_NOMEM; goto done; }
+        if (!(E.off = (int32_t *)cr__alloc_array((size_t)m->n_items + 1, sizeof(int32_t), "evaluation"))) {
+            st = CR_ERR_NOMEM;
+            goto done;
+        }
         for (i = 0; i < m->n_items; i++)
             if (!E.o.items_only[i]) E.off[E.n_off++] = i;
     } else if ((st = cr_interactions_to_csr(&E.T, test, m->n_users, m->n_items, 0)) != CR_OK) return st;
@@ -13075,7 +13425,8 @@ static cr_status cr__evaluate_run(cr_model *m, const cr_interactions *test, cons
        interactions (e.g. a validation split), which sequence models also append to histories */
     if (E.o.history_extra && E.o.history_extra->n &&
         (st = cr_interactions_to_csr(&E.X, E.o.history_extra, m->n_users, m->n_items, seq)) != CR_OK) goto done;
-    if (E.o.fold_in && E.o.fold_in->n && (st = cr_interactions_to_csr(&E.F, E.o.fold_in, m->n_users, m->n_items, seq)) != CR_OK)
+    if (E.o.fold_in && E.o.fold_in->n &&
+        (st = cr_interactions_to_csr(&E.F, E.o.fold_in, m->n_users, m->n_items, seq)) != CR_OK)
         goto done;
     for (u = 0; u < m->n_users; u++) E.n += E.T.rowptr[u + 1] > E.T.rowptr[u];
     if (E.n == 0) { st = cr__fail(CR_ERR_EMPTY, "no user has a test interaction"); goto done; }
@@ -13091,8 +13442,8 @@ static cr_status cr__evaluate_run(cr_model *m, const cr_interactions *test, cons
         if (E.T.rowptr[u + 1] > E.T.rowptr[u]) E.users[E.n++] = u;
     cr_model_prepare(m);
     if (!(Ub = cr_alloc_floats(E.n * m->cfg.dim))) { st = CR_ERR_NOMEM; goto done; }
-    if ((st = cr__eval_user_vectors(&E, Ub)) != CR_OK ||
-        (st = cr__eval_head(&E)) != CR_OK || (st = cr__eval_rank(&E, Ub)) != CR_OK || (st = cr__eval_sum(&E, out)) != CR_OK)
+    if ((st = cr__eval_user_vectors(&E, Ub)) != CR_OK || (st = cr__eval_head(&E)) != CR_OK ||
+        (st = cr__eval_rank(&E, Ub)) != CR_OK || (st = cr__eval_sum(&E, out)) != CR_OK)
         goto done;
     if (E.o.per_user && (st = cr__eval_per_user(&E, E.o.per_user)) != CR_OK) goto done;
     if (E.o.basic) { /* not computed: -1, as the AUC when skipped */
@@ -13198,7 +13549,9 @@ static cr_status cr__user_vec(cr_model *m, int64_t raw_user, int32_t *u, float *
     cr_status st;
     *vec = NULL;
     *u = cr_idmap_find(&m->users, raw_user);
-    if (*u < 0) return cr__fail(CR_ERR_INVALID, "user %lld is not known to the model (it has %d users)", (long long)raw_user, m->n_users);
+    if (*u < 0)
+        return cr__fail(CR_ERR_INVALID, "user %lld is not known to the model (it has %d users)", (long long)raw_user,
+                        m->n_users);
     if (!(*vec = cr_alloc_floats(m->cfg.dim))) return CR_ERR_NOMEM;
     cr_model_prepare(m);
     if ((st = m->ops->user_vectors(m, u, 1, NULL, *vec)) != CR_OK) { cr__free_aligned(*vec); *vec = NULL; }
@@ -13211,9 +13564,11 @@ CR_API cr_status cr_recommend(cr_model *m, int64_t raw_user, int k, int exclude_
     float *vec;
     cr_status st;
     *n_out = 0;
-    if (k < 1 || k > m->n_items + m->added.n) return cr__fail(CR_ERR_INVALID, "k = %d is outside 1..%d (the number of items)", k, m->n_items + m->added.n);
+    if (k < 1 || k > m->n_items + m->added.n)
+        return cr__fail(CR_ERR_INVALID, "k = %d is outside 1..%d (the number of items)", k, m->n_items + m->added.n);
     if ((st = cr__user_vec(m, raw_user, &u, &vec)) != CR_OK) return st;
-    st = cr__recommend_vec(m, vec, m->hist.col + m->hist.rowptr[u], exclude_seen ? m->hist.rowptr[u + 1] - m->hist.rowptr[u] : 0, k, items, scores, n_out);
+    st = cr__recommend_vec(m, vec, m->hist.col + m->hist.rowptr[u],
+                           exclude_seen ? m->hist.rowptr[u + 1] - m->hist.rowptr[u] : 0, k, items, scores, n_out);
     cr__free_aligned(vec);
     return st;
 }
@@ -13226,13 +13581,15 @@ CR_API cr_status cr_score_items(cr_model *m, int64_t raw_user, const int64_t *ra
     int i, unknown = 0;
     cr_status st;
     if (n_unknown) *n_unknown = 0;
-    if (n_items < 0 || (n_items && (!raw_items || !scores))) return cr__fail(CR_ERR_INVALID, "cr_score_items: %d candidates without arrays", n_items);
+    if (n_items < 0 || (n_items && (!raw_items || !scores)))
+        return cr__fail(CR_ERR_INVALID, "cr_score_items: %d candidates without arrays", n_items);
     if ((st = cr__user_vec(m, raw_user, &u, &vec)) != CR_OK) return st;
     Ie = m->ops->item_vectors(m);
     for (i = 0; i < n_items; i++) {
         int32_t it = cr_idmap_find(&m->items, raw_items[i]), a = it < 0 ? cr_idmap_find(&m->added, raw_items[i]) : -1;
         if (it < 0 && a < 0) { scores[i] = -INFINITY; unknown++; continue; }
-        scores[i] = cr_vdot(vec, it >= 0 ? Ie + (int64_t)it * m->cfg.dim : m->added_vec + (int64_t)a * m->cfg.dim, m->cfg.dim);
+        scores[i] =
+            cr_vdot(vec, it >= 0 ? Ie + (int64_t)it * m->cfg.dim : m->added_vec + (int64_t)a * m->cfg.dim, m->cfg.dim);
     }
     if (n_unknown) *n_unknown = unknown;
     cr__free_aligned(vec);
@@ -13246,10 +13603,16 @@ CR_API cr_status cr_model_feature_vector(cr_model *m, const int64_t *raw_feats, 
     double sum = 0;
     if (n_unknown) *n_unknown = 0;
     if (!m->ifeat.rowptr) return cr__fail(CR_ERR_INVALID, "this %s model does not read item features", m->ops->name);
-    if (m->ops->sequential) return cr__fail(CR_ERR_INVALID, "new items from their features are for graph models; a %s model ranks the items it was trained with", m->ops->name);
-    if (n < 0 || (n && !raw_feats) || !out) return cr__fail(CR_ERR_INVALID, "cr_model_feature_vector: %d features without arrays", n);
+    if (m->ops->sequential)
+        return cr__fail(
+            CR_ERR_INVALID,
+            "new items from their features are for graph models; a %s model ranks the items it was trained with",
+            m->ops->name);
+    if (n < 0 || (n && !raw_feats) || !out)
+        return cr__fail(CR_ERR_INVALID, "cr_model_feature_vector: %d features without arrays", n);
     for (i = 0; i < n; i++)
-        if (w && !(w[i] > 0 && w[i] < 1e30f)) return cr__fail(CR_ERR_INVALID, "feature %d: weight %g is not positive and finite", i, (double)w[i]);
+        if (w && !(w[i] > 0 && w[i] < 1e30f))
+            return cr__fail(CR_ERR_INVALID, "feature %d: weight %g is not positive and finite", i, (double)w[i]);
     cr_model_prepare(m); /* the trained items' mean length */
     fe = cr__tensor(m, "feat_emb");
     memset(out, 0, (size_t)d * sizeof(float));
@@ -13275,27 +13638,37 @@ CR_API cr_status cr_model_score_vectors(cr_model *m, int64_t raw_user, const flo
     float *vec;
     int j;
     cr_status st;
-    if (n < 0 || (n && (!V || !scores))) return cr__fail(CR_ERR_INVALID, "cr_model_score_vectors: %d vectors without arrays", n);
-    if (m->ops->sequential) return cr__fail(CR_ERR_INVALID, "cr_model_score_vectors: a %s user is a history; score the items instead", m->ops->name);
+    if (n < 0 || (n && (!V || !scores)))
+        return cr__fail(CR_ERR_INVALID, "cr_model_score_vectors: %d vectors without arrays", n);
+    if (m->ops->sequential)
+        return cr__fail(CR_ERR_INVALID, "cr_model_score_vectors: a %s user is a history; score the items instead",
+                        m->ops->name);
     if ((st = cr__user_vec(m, raw_user, &u, &vec)) != CR_OK) return st;
     for (j = 0; j < n; j++) scores[j] = cr_vdot(vec, V + (int64_t)j * m->cfg.dim, m->cfg.dim);
     cr__free_aligned(vec);
     return CR_OK;
 }
 
-CR_API cr_status cr_model_add_item(cr_model *m, int64_t raw_item, const int64_t *raw_feats, const float *w, int n, int *n_unknown) {
+CR_API cr_status cr_model_add_item(cr_model *m, int64_t raw_item, const int64_t *raw_feats, const float *w, int n,
+                                   int *n_unknown) {
     int d = m->cfg.dim;
     int32_t at;
     cr_status st;
     if (n_unknown) *n_unknown = 0;
-    if (raw_item < 0 || raw_item > 0xFFFFFFFFLL) return cr__fail(CR_ERR_INVALID, "cr_model_add_item: item id %lld is outside [0, 2^32)", (long long)raw_item);
+    if (raw_item < 0 || raw_item > 0xFFFFFFFFLL)
+        return cr__fail(CR_ERR_INVALID, "cr_model_add_item: item id %lld is outside [0, 2^32)", (long long)raw_item);
     if (cr_idmap_find(&m->items, raw_item) >= 0 || cr_idmap_find(&m->added, raw_item) >= 0)
-        return cr__fail(CR_ERR_INVALID, "cr_model_add_item: item %lld is one the model already has", (long long)raw_item);
-    if (!cr__grow((void **)&m->added_vec, &m->added_cap, ((int64_t)m->added.n + 1) * d, sizeof(float), "added items")) return CR_ERR_NOMEM;
+        return cr__fail(CR_ERR_INVALID, "cr_model_add_item: item %lld is one the model already has",
+                        (long long)raw_item);
+    if (!cr__grow((void **)&m->added_vec, &m->added_cap, ((int64_t)m->added.n + 1) * d, sizeof(float), "added items"))
+        return CR_ERR_NOMEM;
     if (m->cfg.layers && m->ops->first_layer && !(m->cfg.attr_w > 0)) /* see cr_model_feature_vector: the zero vector */
-        return cr__fail(CR_ERR_INVALID, "cr_model_add_item: a %s model gives an item without edges a zero vector (its layer mean skips the input); train it with the attribute-ID contrast (attr_w) to serve new items",
+        return cr__fail(CR_ERR_INVALID,
+                        "cr_model_add_item: a %s model gives an item without edges a zero vector (its layer mean skips "
+                        "the input); train it with the attribute-ID contrast (attr_w) to serve new items",
                         m->ops->name);
-    if ((st = cr_model_feature_vector(m, raw_feats, w, n, m->added_vec + (int64_t)m->added.n * d, n_unknown)) != CR_OK) return st;
+    if ((st = cr_model_feature_vector(m, raw_feats, w, n, m->added_vec + (int64_t)m->added.n * d, n_unknown)) != CR_OK)
+        return st;
     return cr_idmap_add(&m->added, raw_item, &at);
 }
 
@@ -13309,7 +13682,8 @@ CR_API cr_status cr_recommend_items(cr_model *m, const int64_t *raw_items, int n
     cr_status st = CR_OK;
     *n_out = 0;
     if (n_unknown) *n_unknown = 0;
-    if (k < 1 || k > m->n_items + m->added.n) return cr__fail(CR_ERR_INVALID, "k = %d is outside 1..%d (the number of items)", k, m->n_items + m->added.n);
+    if (k < 1 || k > m->n_items + m->added.n)
+        return cr__fail(CR_ERR_INVALID, "k = %d is outside 1..%d (the number of items)", k, m->n_items + m->added.n);
     if (n_items < 0) return cr__fail(CR_ERR_INVALID, "negative item count %d", n_items);
     ids = (int32_t *)cr__alloc_array((size_t)n_items + 1, sizeof(int32_t), "fold-in");
     vec = cr_alloc_floats(m->cfg.dim);
@@ -13451,7 +13825,8 @@ static cr_status cr__check_folder(const char *what, const char *dir) {
         e = errno;
         if (fd >= 0) { close(fd); remove(probe); }
         CR_FREE(probe);
-        if (fd < 0 && e != EEXIST) return cr__fail(CR_ERR_IO, "%s: the folder%s%s cannot be written to: %s", what, pre, name, strerror(e));
+        if (fd < 0 && e != EEXIST)
+            return cr__fail(CR_ERR_IO, "%s: the folder%s%s cannot be written to: %s", what, pre, name, strerror(e));
     }
 #elif defined(_WIN32)
     if (!cr__is_dir(dir)) return cr__fail(CR_ERR_IO, "%s: %s is not an existing folder", what, dir);
@@ -13781,20 +14156,24 @@ static cr_status cr__state_head(const unsigned char *b, size_t len, const char *
     r.b = b;
     r.n = len;
     if (len < CR__STATE_HEAD || memcmp(b, CR__STATE_MAGIC, 4) != 0)
-        return cr__fail(CR_ERR_FORMAT, "%s: not a contrarec training state (%s)", path, len < CR__STATE_HEAD ? "too short" : "bad magic");
+        return cr__fail(CR_ERR_FORMAT, "%s: not a contrarec training state (%s)", path,
+                        len < CR__STATE_HEAD ? "too short" : "bad magic");
     r.pos = 4;
     if ((i = (int)cr__rd_u32(&r, "version")) != (int)CR__STATE_VERSION)
-        return cr__fail(CR_ERR_FORMAT, "%s: training state version %d; this build reads version %u", path, i, CR__STATE_VERSION);
+        return cr__fail(CR_ERR_FORMAT, "%s: training state version %d; this build reads version %u", path, i,
+                        CR__STATE_VERSION);
     fs->phase = cr__rd_u32(&r, "phase");
     fs->max_e = cr__rd_u32(&r, "epochs");
     fs->epoch = cr__rd_u32(&r, "epoch");
     fs->since = cr__rd_u32(&r, "patience count");
     fs->done = cr__rd_u32(&r, "done");
     for (i = 0; i < 4; i++) fs->fp[i] = cr__rd_u64(&r, "fingerprint");
-    if (fs->phase != CR_FIT_SELECT && fs->phase != CR_FIT_REFIT) return cr__fail(CR_ERR_FORMAT, "%s: unknown training phase %u", path, fs->phase);
-    if (fs->max_e < 1 || fs->max_e > 1000000 || fs->epoch < 1 || fs->epoch > fs->max_e || fs->since > fs->max_e || fs->done > 1)
-        return cr__fail(CR_ERR_FORMAT, "%s: damaged training state (epoch %u of %u, patience count %u, done %u)", path, fs->epoch, fs->max_e,
-                        fs->since, fs->done);
+    if (fs->phase != CR_FIT_SELECT && fs->phase != CR_FIT_REFIT)
+        return cr__fail(CR_ERR_FORMAT, "%s: unknown training phase %u", path, fs->phase);
+    if (fs->max_e < 1 || fs->max_e > 1000000 || fs->epoch < 1 || fs->epoch > fs->max_e || fs->since > fs->max_e ||
+        fs->done > 1)
+        return cr__fail(CR_ERR_FORMAT, "%s: damaged training state (epoch %u of %u, patience count %u, done %u)", path,
+                        fs->epoch, fs->max_e, fs->since, fs->done);
     return CR_OK;
 }
 
@@ -13838,8 +14217,8 @@ static const char *cr__metrics_bad(const cr_metrics *m) {
     for (j = 0; j < 8; j++)
         for (i = 0; i < m->n_k; i++)
             if (!(rates[j][i] >= 0 && rates[j][i] <= 1)) return "a metric at a cut-off";
-    if (!(m->auc >= -1 && m->auc <= 1) || !(m->coverage >= 0 && m->coverage <= 1) || !(m->cold_recall >= -1 && m->cold_recall <= 1) ||
-        !(m->tail_recall >= -1 && m->tail_recall <= 1))
+    if (!(m->auc >= -1 && m->auc <= 1) || !(m->coverage >= 0 && m->coverage <= 1) ||
+        !(m->cold_recall >= -1 && m->cold_recall <= 1) || !(m->tail_recall >= -1 && m->tail_recall <= 1))
         return "AUC, coverage, tail or cold recall";
     if (!isfinite(m->gini) || !isfinite(m->novelty) || !isfinite(m->alignment) || !isfinite(m->uniformity_users) ||
         !isfinite(m->uniformity_items) || !(m->seconds >= 0 && m->seconds < 1e12))
@@ -13847,11 +14226,13 @@ static const char *cr__metrics_bad(const cr_metrics *m) {
     if (!(m->cost.seconds >= 0 && m->cost.seconds < 1e12) || !(m->cost.flops >= 0 && m->cost.flops < 1e30) ||
         !(m->cost.bytes >= 0 && m->cost.bytes < 1e30))
         return "evaluation cost";
-    if (m->users < 0 || m->cold_users < 0 || m->cold_users > m->users || m->test_interactions < 0) return "user or interaction counts";
+    if (m->users < 0 || m->cold_users < 0 || m->cold_users > m->users || m->test_interactions < 0)
+        return "user or interaction counts";
     for (i = 0; i < CR_GROUPS; i++)
         if (m->groups.item_count[i] < 0 || m->groups.user_count[i] < 0 || m->groups.user_max_degree[i] < 0 ||
-            !isfinite(m->groups.item_contrib[i]) || !isfinite(m->groups.item_recall[i]) || !isfinite(m->groups.item_exposure[i]) ||
-            !isfinite(m->groups.user_recall[i]) || !isfinite(m->groups.user_ndcg[i]))
+            !isfinite(m->groups.item_contrib[i]) || !isfinite(m->groups.item_recall[i]) ||
+            !isfinite(m->groups.item_exposure[i]) || !isfinite(m->groups.user_recall[i]) ||
+            !isfinite(m->groups.user_ndcg[i]))
             return "group figures";
     for (i = 0; i < 4; i++)
         if (m->groups.ngcf_count[i] < 0 || m->groups.ngcf_max_degree[i] < 0 || !isfinite(m->groups.ngcf_recall[i]) ||
@@ -13878,11 +14259,13 @@ static const char *cr__state_scalars_bad(const cr__fit_state *f, const cr_model 
     if (!(f->best_v >= -1 && f->best_v <= 1) || !(r->best_value >= -1 && r->best_value <= 1)) return "best value";
     if (!(f->last[0] >= -1 && f->last[0] <= 1) || !(f->last[1] >= -1 && f->last[1] <= 1)) return "last evaluation";
     if (f->n_eval > f->epoch || f->since > f->n_eval) return "evaluation count";
-    if (!(r->train_seconds >= 0 && r->train_seconds < 1e12) || !(r->eval_seconds >= 0 && r->eval_seconds < 1e12)) return "times";
+    if (!(r->train_seconds >= 0 && r->train_seconds < 1e12) || !(r->eval_seconds >= 0 && r->eval_seconds < 1e12))
+        return "times";
     if (m->step < 0 || m->step > ((int64_t)1 << 53)) return "step count";
     if (!(m->lr > 0 && m->lr <= 1e6f)) return "learning rate";
-    if (!(f->lambda >= 0 && f->lambda <= m->cfg.lambda) || !(f->best_lambda >= f->lambda && f->best_lambda <= m->cfg.lambda) ||
-        f->backoffs > CR__BACKOFF_MAX || f->below > f->n_eval)
+    if (!(f->lambda >= 0 && f->lambda <= m->cfg.lambda) ||
+        !(f->best_lambda >= f->lambda && f->best_lambda <= m->cfg.lambda) || f->backoffs > CR__BACKOFF_MAX ||
+        f->below > f->n_eval)
         return "contrast backoff (lambda, counts)";
     return NULL;
 }
@@ -13896,20 +14279,27 @@ static cr_status cr__state_check(const char *path, const cr_model *m, const cr__
     if (what) return cr__fail(CR_ERR_FORMAT, "%s: damaged training state: its %s is out of range", path, what);
     if (!cr__floats_ok(m->param, m->n_param, 0, &bad) || !cr__floats_ok(m->adam_m, m->n_param, 0, &bad) ||
         !cr__floats_ok(m->adam_v, m->n_param, 1, &bad) || (fs->best && !cr__floats_ok(fs->best, m->n_param, 0, &bad)))
-        return cr__fail(CR_ERR_FORMAT, "%s: damaged training state: parameter %lld (or its Adam moments or best value) is NaN, Inf or negative where it cannot be",
+        return cr__fail(CR_ERR_FORMAT,
+                        "%s: damaged training state: parameter %lld (or its Adam moments or best value) is NaN, Inf or "
+                        "negative where it cannot be",
                         path, (long long)bad);
     for (i = 0; i < nr; i++)
-        if (run[i].flag ? (*(const int32_t *)run[i].p & ~1) != 0 : !cr__floats_ok((const float *)run[i].p, run[i].n, 0, &bad))
-            return cr__fail(CR_ERR_FORMAT, "%s: damaged training state: running state %d, entry %lld is NaN, Inf or not a flag", path, i + 1,
-                            (long long)bad);
+        if (run[i].flag ? (*(const int32_t *)run[i].p & ~1) != 0
+                        : !cr__floats_ok((const float *)run[i].p, run[i].n, 0, &bad))
+            return cr__fail(CR_ERR_FORMAT,
+                            "%s: damaged training state: running state %d, entry %lld is NaN, Inf or not a flag", path,
+                            i + 1, (long long)bad);
     return CR_OK;
 }
 
 /* Reads the state into the model (built from the same configuration and data) and into fs,
    whose phase, max_e and fingerprints say what the file must match. */
 static cr_status cr__state_load(const char *path, cr_model *m, cr__fit_state *fs) {
-    static const char *const part[4] = {"configuration (model, settings or parameter count)", "training options (epochs, patience, selection, evaluation cut-offs, noise, hold-outs)",
-                                        "training data (records after the validation carve, noise and hold-outs, or the item features)", "selection data"};
+    static const char *const part[4] = {
+        "configuration (model, settings or parameter count)",
+        "training options (epochs, patience, selection, evaluation cut-offs, noise, hold-outs)",
+        "training data (records after the validation carve, noise and hold-outs, or the item features)",
+        "selection data"};
     cr__fit_state f;
     cr__running run[CR__MAX_LAYERS + 1];
     char *buf = NULL;
@@ -13924,15 +14314,23 @@ static cr_status cr__state_load(const char *path, cr_model *m, cr__fit_state *fs
     if ((st = cr__state_head((const unsigned char *)buf, len, path, &f)) != CR_OK) goto done;
     h = cr__fnv(CR__FNV0, buf, len - 8);
     for (i = 0; i < 8; i++) stored |= (uint64_t)(unsigned char)buf[len - 8 + i] << (8 * i);
-    if (stored != h) { st = cr__fail(CR_ERR_FORMAT, "%s: checksum mismatch: the training state is corrupted or truncated", path); goto done; }
+    if (stored != h) {
+        st = cr__fail(CR_ERR_FORMAT, "%s: checksum mismatch: the training state is corrupted or truncated", path);
+        goto done;
+    }
     if (f.phase != fs->phase || f.max_e != fs->max_e) {
-        st = cr__fail(CR_ERR_INVALID, "%s: the training state is of the %s phase of %u epochs, not the %s phase of %u epochs asked for", path,
-                      f.phase == CR_FIT_REFIT ? "refit" : "selection", f.max_e, fs->phase == CR_FIT_REFIT ? "refit" : "selection", fs->max_e);
+        st = cr__fail(CR_ERR_INVALID,
+                      "%s: the training state is of the %s phase of %u epochs, not the %s phase of %u epochs asked for",
+                      path, f.phase == CR_FIT_REFIT ? "refit" : "selection", f.max_e,
+                      fs->phase == CR_FIT_REFIT ? "refit" : "selection", fs->max_e);
         goto done;
     }
     for (i = 0; i < 4; i++)
         if (f.fp[i] != fs->fp[i]) {
-            st = cr__fail(CR_ERR_INVALID, "%s: the training state was written with other %s; resume with the same ones, or remove the file to start afresh", path, part[i]);
+            st = cr__fail(CR_ERR_INVALID,
+                          "%s: the training state was written with other %s; resume with the same ones, or remove the "
+                          "file to start afresh",
+                          path, part[i]);
             goto done;
         }
     memset(&r, 0, sizeof r);
@@ -13959,27 +14357,43 @@ static cr_status cr__state_load(const char *path, cr_model *m, cr__fit_state *fs
     f.res.train_seconds = cr__bits_f64(cr__rd_u64(&r, "training time"));
     f.res.eval_seconds = cr__bits_f64(cr__rd_u64(&r, "evaluation time"));
     if ((n = cr__rd_u32(&r, "metrics size")) != (uint32_t)sizeof f.res.valid && !r.bad) {
-        st = cr__fail(CR_ERR_FORMAT, "%s: the training state was written by another build (metrics of %u bytes, not %u)", path, n, (unsigned)sizeof f.res.valid);
+        st =
+            cr__fail(CR_ERR_FORMAT, "%s: the training state was written by another build (metrics of %u bytes, not %u)",
+                     path, n, (unsigned)sizeof f.res.valid);
         goto done;
     }
-    if (cr__rd_array(&r, &f.res.valid, (int64_t)sizeof f.res.valid, 1, "metrics") && cr__rd_u64(&r, "parameter count") != (uint64_t)m->n_param && !r.bad) {
-        st = cr__fail(CR_ERR_FORMAT, "%s: the parameter count differs from the model's %lld", path, (long long)m->n_param);
+    if (cr__rd_array(&r, &f.res.valid, (int64_t)sizeof f.res.valid, 1, "metrics") &&
+        cr__rd_u64(&r, "parameter count") != (uint64_t)m->n_param && !r.bad) {
+        st = cr__fail(CR_ERR_FORMAT, "%s: the parameter count differs from the model's %lld", path,
+                      (long long)m->n_param);
         goto done;
     }
     cr__rd_array(&r, m->param, m->n_param, 4, "parameters");
     cr__rd_array(&r, m->adam_m, m->n_param, 4, "Adam's first moments");
     cr__rd_array(&r, m->adam_v, m->n_param, 4, "Adam's second moments");
-    if (cr__rd_u32(&r, "best flag") != (fs->best != NULL) && !r.bad) { st = cr__fail(CR_ERR_FORMAT, "%s: the best parameters are %s", path, fs->best ? "missing" : "unexpected"); goto done; }
+    if (cr__rd_u32(&r, "best flag") != (fs->best != NULL) && !r.bad) {
+        st = cr__fail(CR_ERR_FORMAT, "%s: the best parameters are %s", path, fs->best ? "missing" : "unexpected");
+        goto done;
+    }
     if (fs->best) cr__rd_array(&r, fs->best, m->n_param, 4, "best parameters");
     if ((st = cr__train_ws(m)) != CR_OK) goto done; /* the running state lives in the workspace */
     nr = m->ops->running ? m->ops->running(m, run) : 0;
-    if (cr__rd_u32(&r, "running state count") != (uint32_t)nr && !r.bad) { st = cr__fail(CR_ERR_FORMAT, "%s: the model's running state does not match", path); goto done; }
+    if (cr__rd_u32(&r, "running state count") != (uint32_t)nr && !r.bad) {
+        st = cr__fail(CR_ERR_FORMAT, "%s: the model's running state does not match", path);
+        goto done;
+    }
     for (i = 0; i < nr && !r.bad; i++) {
-        if (cr__rd_u64(&r, "running state size") != (uint64_t)run[i].n && !r.bad) { st = cr__fail(CR_ERR_FORMAT, "%s: running state %d has another size", path, i + 1); goto done; }
+        if (cr__rd_u64(&r, "running state size") != (uint64_t)run[i].n && !r.bad) {
+            st = cr__fail(CR_ERR_FORMAT, "%s: running state %d has another size", path, i + 1);
+            goto done;
+        }
         cr__rd_array(&r, run[i].p, run[i].n, 4, "running state");
     }
     if (r.bad) { st = cr__fail(CR_ERR_FORMAT, "%s: truncated at %s", path, r.what ? r.what : "?"); goto done; }
-    if (r.pos != r.n) { st = cr__fail(CR_ERR_FORMAT, "%s: %lld bytes after the training state", path, (long long)(r.n - r.pos)); goto done; }
+    if (r.pos != r.n) {
+        st = cr__fail(CR_ERR_FORMAT, "%s: %lld bytes after the training state", path, (long long)(r.n - r.pos));
+        goto done;
+    }
     if ((st = cr__state_check(path, m, fs, &f, run, nr)) != CR_OK) goto done;
     fs->epoch = f.epoch;
     fs->since = f.since;
@@ -14013,7 +14427,8 @@ static cr_status cr__ckpt_config(cr__rd *r, uint32_t version, const char *path, 
         }
     } else {
         n = (int)cr__rd_u32(r, "configuration field count");
-        if (!r->bad && (n < 1 || n > 4096)) return cr__fail(CR_ERR_FORMAT, "%s: bad configuration field count %d", path, n);
+        if (!r->bad && (n < 1 || n > 4096))
+            return cr__fail(CR_ERR_FORMAT, "%s: bad configuration field count %d", path, n);
         for (i = 0; i < n && !r->bad; i++) {
             char name[64];
             const unsigned char *tp;
@@ -14021,24 +14436,30 @@ static cr_status cr__ckpt_config(cr__rd *r, uint32_t version, const char *path, 
             if (got < 0) return cr__fail(CR_ERR_FORMAT, "%s: configuration field %d has an overlong name", path, i);
             if (!got || !(tp = cr__rd_take(r, 1, "configuration field type"))) break;
             for (k = 0; k < CR__N_CFG && strcmp(cr__options[k].name, name) != 0; k++) {}
-            if (k == CR__N_CFG) return cr__fail(CR_ERR_FORMAT, "%s: unknown configuration field '%s' (written by a newer version?)", path, name);
+            if (k == CR__N_CFG)
+                return cr__fail(CR_ERR_FORMAT, "%s: unknown configuration field '%s' (written by a newer version?)",
+                                path, name);
             if (*tp != cr__opt_ckpt_type(&cr__options[k]))
                 return cr__fail(CR_ERR_FORMAT, "%s: configuration field '%s' has type %d, expected %d", path, name, *tp,
                                 cr__opt_ckpt_type(&cr__options[k]));
             /* the reader keeps the label for its messages: the table's name outlives this loop */
-            cr__cfg_set_bits(c, &cr__options[k], *tp == CR__T_U64 ? cr__rd_u64(r, cr__options[k].name) : cr__rd_u32(r, cr__options[k].name));
+            cr__cfg_set_bits(c, &cr__options[k],
+                             *tp == CR__T_U64 ? cr__rd_u64(r, cr__options[k].name)
+                                              : cr__rd_u32(r, cr__options[k].name));
         }
     }
     if (r->bad) return cr__fail(CR_ERR_FORMAT, "%s: truncated in the header (at %s)", path, r->what);
     /* a value of 0 would mean "default" to cr_config_resolve: a saved config has none */
-    if (!(o = cr__ops_of((int)c->model))) return cr__fail(CR_ERR_FORMAT, "%s: unknown model kind %d", path, (int)c->model);
+    if (!(o = cr__ops_of((int)c->model)))
+        return cr__fail(CR_ERR_FORMAT, "%s: unknown model kind %d", path, (int)c->model);
     for (i = 0; i < CR__N_CFG; i++) { /* what the model does not read is left out (older files saved every field) */
         const cr_option *f = &cr__options[i];
         if (!cr__reads(f, c->model)) cr__opt_put(c, f, 0);
         else if (i < CR__CFG_V1 && f->off == 0 && cr__opt_get(c, f) == 0 && !cr__opt_in_range(f, 0))
             return cr__fail(CR_ERR_FORMAT, "%s: the saved configuration is incomplete (no %s)", path, f->name);
     }
-    if (cr_config_resolve(c) != CR_OK) return cr__fail(CR_ERR_FORMAT, "%s: invalid saved configuration: %s", path, cr_last_error());
+    if (cr_config_resolve(c) != CR_OK)
+        return cr__fail(CR_ERR_FORMAT, "%s: invalid saved configuration: %s", path, cr_last_error());
     return CR_OK;
 }
 
@@ -14048,15 +14469,21 @@ static cr_status cr__ckpt_ids(cr__rd *r, const char *path, int32_t nu, int32_t n
     int pass;
     cr_status st = CR_OK;
     if (nu < 1 || ni < 2 || (uint64_t)nu + (uint64_t)ni > (uint64_t)(r->n - r->pos) / 8)
-        return cr__fail(CR_ERR_FORMAT, "%s: bad sizes (%d users, %d items) for a file of %zu bytes", path, nu, ni, r->n + 8);
-    if (!(raw = (int64_t *)cr__alloc_array((size_t)CR__MAX(nu, ni), sizeof(int64_t), "checkpoint ids"))) return CR_ERR_NOMEM;
+        return cr__fail(CR_ERR_FORMAT, "%s: bad sizes (%d users, %d items) for a file of %zu bytes", path, nu, ni,
+                        r->n + 8);
+    if (!(raw = (int64_t *)cr__alloc_array((size_t)CR__MAX(nu, ni), sizeof(int64_t), "checkpoint ids")))
+        return CR_ERR_NOMEM;
     for (pass = 0; pass < 2 && st == CR_OK; pass++) {
         cr_idmap *mp = pass ? items : users;
         int32_t n = pass ? ni : nu, k, dd;
-        if (!cr__rd_array(r, raw, n, 8, pass ? "item ids" : "user ids")) { st = cr__fail(CR_ERR_FORMAT, "%s: truncated (at %s)", path, r->what); break; }
+        if (!cr__rd_array(r, raw, n, 8, pass ? "item ids" : "user ids")) {
+            st = cr__fail(CR_ERR_FORMAT, "%s: truncated (at %s)", path, r->what);
+            break;
+        }
         for (k = 0; k < n && st == CR_OK; k++) {
             if (raw[k] < 0 || raw[k] > 0xFFFFFFFFLL || cr_idmap_find(mp, raw[k]) >= 0)
-                st = cr__fail(CR_ERR_FORMAT, "%s: bad or repeated %s id %lld", path, pass ? "item" : "user", (long long)raw[k]);
+                st = cr__fail(CR_ERR_FORMAT, "%s: bad or repeated %s id %lld", path, pass ? "item" : "user",
+                              (long long)raw[k]);
             else st = cr_idmap_add(mp, raw[k], &dd);
         }
     }
@@ -14071,15 +14498,18 @@ static cr_status cr__ckpt_rows(cr__rd *r, const char *path, int32_t nu, int32_t 
     int64_t u, p;
     cr_status st;
     if ((st = cr__csr_alloc(hist, nu, ni, nnz, 0)) != CR_OK) return st;
-    if (!cr__rd_array(r, hist->rowptr, (int64_t)nu + 1, 8, "row pointers") || !cr__rd_array(r, hist->col, nnz, 4, "interactions"))
+    if (!cr__rd_array(r, hist->rowptr, (int64_t)nu + 1, 8, "row pointers") ||
+        !cr__rd_array(r, hist->col, nnz, 4, "interactions"))
         return cr__fail(CR_ERR_FORMAT, "%s: truncated (at %s)", path, r->what);
-    if (hist->rowptr[0] != 0 || hist->rowptr[nu] != nnz) return cr__fail(CR_ERR_FORMAT, "%s: inconsistent interaction table", path);
+    if (hist->rowptr[0] != 0 || hist->rowptr[nu] != nnz)
+        return cr__fail(CR_ERR_FORMAT, "%s: inconsistent interaction table", path);
     for (u = 0; u < nu; u++)
         if (hist->rowptr[u + 1] < hist->rowptr[u] || hist->rowptr[u + 1] > nnz)
             return cr__fail(CR_ERR_FORMAT, "%s: inconsistent interaction table at user %lld", path, (long long)u);
     for (u = 0; u < nu; u++)
         for (p = hist->rowptr[u]; p < hist->rowptr[u + 1]; p++)
-            if (hist->col[p] < 0 || hist->col[p] >= ni || (!seq && p > hist->rowptr[u] && hist->col[p] <= hist->col[p - 1]))
+            if (hist->col[p] < 0 || hist->col[p] >= ni ||
+                (!seq && p > hist->rowptr[u] && hist->col[p] <= hist->col[p - 1]))
                 return cr__fail(CR_ERR_FORMAT, "%s: bad item %d in the interaction table", path, hist->col[p]);
     return CR_OK;
 }
@@ -14111,29 +14541,36 @@ static cr_status cr__ckpt_feats(cr__rd *r, const char *path, int32_t ni, cr_csr 
     int64_t nf = (int64_t)cr__rd_u32(r, "feature count"), nnz, k, p, *raw;
     int32_t dd;
     cr_status st = CR_OK;
-    if (r->bad || nf < 1 || nf > INT32_MAX || (uint64_t)nf > (uint64_t)(r->n - r->pos) / 8) return cr__fail(CR_ERR_FORMAT, "%s: bad feature count", path);
+    if (r->bad || nf < 1 || nf > INT32_MAX || (uint64_t)nf > (uint64_t)(r->n - r->pos) / 8)
+        return cr__fail(CR_ERR_FORMAT, "%s: bad feature count", path);
     if (!(raw = (int64_t *)cr__alloc_array((size_t)nf, sizeof(int64_t), "checkpoint feature ids"))) return CR_ERR_NOMEM;
-    if (!cr__rd_array(r, raw, nf, 8, "feature ids")) st = cr__fail(CR_ERR_FORMAT, "%s: truncated (at %s)", path, r->what);
+    if (!cr__rd_array(r, raw, nf, 8, "feature ids"))
+        st = cr__fail(CR_ERR_FORMAT, "%s: truncated (at %s)", path, r->what);
     for (k = 0; k < nf && st == CR_OK; k++) {
-        if (raw[k] < 0 || raw[k] > 0xFFFFFFFFLL || cr_idmap_find(ids, raw[k]) >= 0) st = cr__fail(CR_ERR_FORMAT, "%s: bad or repeated feature id %lld", path, (long long)raw[k]);
+        if (raw[k] < 0 || raw[k] > 0xFFFFFFFFLL || cr_idmap_find(ids, raw[k]) >= 0)
+            st = cr__fail(CR_ERR_FORMAT, "%s: bad or repeated feature id %lld", path, (long long)raw[k]);
         else st = cr_idmap_add(ids, raw[k], &dd);
     }
     CR_FREE(raw);
     if (st != CR_OK) return st;
     nnz = (int64_t)cr__rd_u64(r, "feature entry count");
-    if (r->bad || nnz < 0 || (uint64_t)nnz > (uint64_t)r->n / 8) return cr__fail(CR_ERR_FORMAT, "%s: bad feature entry count", path);
+    if (r->bad || nnz < 0 || (uint64_t)nnz > (uint64_t)r->n / 8)
+        return cr__fail(CR_ERR_FORMAT, "%s: bad feature entry count", path);
     if ((st = cr__csr_alloc(x, ni, nf, nnz, 1)) != CR_OK) return st;
-    if (!cr__rd_array(r, x->rowptr, (int64_t)ni + 1, 8, "feature rows") || !cr__rd_array(r, x->col, nnz, 4, "feature columns") ||
-        !cr__rd_array(r, x->val, nnz, 4, "feature weights"))
+    if (!cr__rd_array(r, x->rowptr, (int64_t)ni + 1, 8, "feature rows") ||
+        !cr__rd_array(r, x->col, nnz, 4, "feature columns") || !cr__rd_array(r, x->val, nnz, 4, "feature weights"))
         return cr__fail(CR_ERR_FORMAT, "%s: truncated (at %s)", path, r->what);
-    if (x->rowptr[0] != 0 || x->rowptr[ni] != nnz) return cr__fail(CR_ERR_FORMAT, "%s: inconsistent feature table", path);
+    if (x->rowptr[0] != 0 || x->rowptr[ni] != nnz)
+        return cr__fail(CR_ERR_FORMAT, "%s: inconsistent feature table", path);
     for (k = 0; k < ni; k++)
-        if (x->rowptr[k + 1] < x->rowptr[k] || x->rowptr[k + 1] > nnz) return cr__fail(CR_ERR_FORMAT, "%s: inconsistent feature table at item %lld", path, (long long)k);
+        if (x->rowptr[k + 1] < x->rowptr[k] || x->rowptr[k + 1] > nnz)
+            return cr__fail(CR_ERR_FORMAT, "%s: inconsistent feature table at item %lld", path, (long long)k);
     for (k = 0; k < ni; k++)
         for (p = x->rowptr[k]; p < x->rowptr[k + 1]; p++)
             if (x->col[p] < 0 || x->col[p] >= nf || (p > x->rowptr[k] && x->col[p] <= x->col[p - 1]) ||
                 !(x->val[p] > 0 && x->val[p] <= wmax))
-                return cr__fail(CR_ERR_FORMAT, "%s: bad feature entry %lld of item %lld", path, (long long)(p - x->rowptr[k]), (long long)k);
+                return cr__fail(CR_ERR_FORMAT, "%s: bad feature entry %lld of item %lld", path,
+                                (long long)(p - x->rowptr[k]), (long long)k);
     return CR_OK;
 }
 
@@ -14142,7 +14579,8 @@ static cr_status cr__ckpt_feats(cr__rd *r, const char *path, int32_t ni, cr_csr 
 static cr_status cr__ckpt_tensors(cr__rd *r, const char *path, cr__ptensor *table, uint32_t *ntens, int64_t *nparam) {
     uint32_t i;
     *ntens = cr__rd_u32(r, "tensor count");
-    if (r->bad || *ntens < 1 || *ntens > CR__MAX_TENSORS) return cr__fail(CR_ERR_FORMAT, "%s: bad tensor count %u", path, *ntens);
+    if (r->bad || *ntens < 1 || *ntens > CR__MAX_TENSORS)
+        return cr__fail(CR_ERR_FORMAT, "%s: bad tensor count %u", path, *ntens);
     for (i = 0; i < *ntens; i++) {
         cr__ptensor *t = &table[i];
         int got = cr__rd_name(r, t->name, sizeof t->name, "tensor name");
@@ -14154,7 +14592,8 @@ static cr_status cr__ckpt_tensors(cr__rd *r, const char *path, cr__ptensor *tabl
     }
     *nparam = (int64_t)cr__rd_u64(r, "parameter count");
     if (r->bad || *nparam < 0 || (uint64_t)*nparam != (uint64_t)(r->n - r->pos) / 4 || (r->n - r->pos) % 4)
-        return cr__fail(CR_ERR_FORMAT, "%s: declares %lld parameters but holds %zu bytes of them", path, (long long)*nparam, r->bad ? (size_t)0 : r->n - r->pos);
+        return cr__fail(CR_ERR_FORMAT, "%s: declares %lld parameters but holds %zu bytes of them", path,
+                        (long long)*nparam, r->bad ? (size_t)0 : r->n - r->pos);
     return CR_OK;
 }
 
@@ -14360,11 +14799,13 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
     memset(&r, 0, sizeof r);
     r.b = buf;
     r.n = len;
-    if (len < 8 || memcmp(buf, CR__CKPT_MAGIC, 4) != 0) return cr__fail(CR_ERR_FORMAT, "%s: not a contrarec checkpoint (bad magic)", path);
+    if (len < 8 || memcmp(buf, CR__CKPT_MAGIC, 4) != 0)
+        return cr__fail(CR_ERR_FORMAT, "%s: not a contrarec checkpoint (bad magic)", path);
     r.pos = 4;
     version = cr__rd_u32(&r, "version");
     if (version < 1 || version > CR__CKPT_VERSION)
-        return cr__fail(CR_ERR_FORMAT, "%s: checkpoint format version %u; this build reads versions 1 to %u", path, version, CR__CKPT_VERSION);
+        return cr__fail(CR_ERR_FORMAT, "%s: checkpoint format version %u; this build reads versions 1 to %u", path,
+                        version, CR__CKPT_VERSION);
     if (len < 64) return cr__fail(CR_ERR_FORMAT, "%s: truncated (%zu bytes)", path, len); /* far below any checkpoint */
     /* the checksum covers everything before the last 8 bytes: check it before trusting sizes */
     h = cr__fnv(CR__FNV0, buf, len - 8);
@@ -14375,13 +14816,16 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
     r.n = len - 8; /* the checksum is not payload */
     if ((st = cr__ckpt_config(&r, version, path, &c)) != CR_OK) return st;
     if (expect && expect->model && expect->model != c.model)
-        return cr__fail(CR_ERR_FORMAT, "%s: holds a %s model, not the %s model asked for", path, cr_model_name(c.model), cr_model_name(expect->model));
-    if (expect && expect->dim && expect->dim != c.dim) return cr__fail(CR_ERR_FORMAT, "%s: has dim %d, not the %d asked for", path, c.dim, expect->dim);
+        return cr__fail(CR_ERR_FORMAT, "%s: holds a %s model, not the %s model asked for", path, cr_model_name(c.model),
+                        cr_model_name(expect->model));
+    if (expect && expect->dim && expect->dim != c.dim)
+        return cr__fail(CR_ERR_FORMAT, "%s: has dim %d, not the %d asked for", path, c.dim, expect->dim);
     step = (int64_t)cr__rd_u64(&r, "step");
     nu = (int32_t)cr__rd_u32(&r, "user count");
     ni = (int32_t)cr__rd_u32(&r, "item count");
     if (r.bad) return cr__fail(CR_ERR_FORMAT, "%s: truncated in the header (at %s)", path, r.what);
-    if (step < 0 || step > ((int64_t)1 << 53)) return cr__fail(CR_ERR_FORMAT, "%s: bad step count %lld", path, (long long)step);
+    if (step < 0 || step > ((int64_t)1 << 53))
+        return cr__fail(CR_ERR_FORMAT, "%s: bad step count %lld", path, (long long)step);
     if ((st = cr__ckpt_ids(&r, path, nu, ni, &users, &items)) != CR_OK ||
         (st = cr__ckpt_hist(&r, path, nu, ni, cr_model_is_sequential(c.model), &hist)) != CR_OK ||
         (cr__uses_features(&c) && (st = cr__ckpt_feats(&r, path, ni, &fx, &feats, 1.0f)) != CR_OK) ||
@@ -14394,20 +14838,28 @@ CR_API cr_status cr_model_load_mem(cr_model **out, const void *data, size_t len,
         goto fail;
     }
     if (ntens != (uint32_t)m->n_tensors) {
-        st = cr__fail(CR_ERR_FORMAT, "%s: has %u parameter tensors, a %s model with this configuration has %d", path, ntens, m->ops->name, m->n_tensors);
+        st = cr__fail(CR_ERR_FORMAT, "%s: has %u parameter tensors, a %s model with this configuration has %d", path,
+                      ntens, m->ops->name, m->n_tensors);
         goto fail;
     }
     for (i = 0; i < ntens; i++) {
         const cr__ptensor *t = &m->tensors[i], *f = &table[i];
         if (strcmp(f->name, t->name) != 0 || f->rows != t->rows || f->cols != t->cols || f->offset != t->offset) {
-            st = cr__fail(CR_ERR_FORMAT, "%s: tensor %u is %s (%lld x %lld at %lld), expected %s (%lld x %lld at %lld)", path, i, f->name,
-                          (long long)f->rows, (long long)f->cols, (long long)f->offset, t->name, (long long)t->rows, (long long)t->cols, (long long)t->offset);
+            st = cr__fail(CR_ERR_FORMAT, "%s: tensor %u is %s (%lld x %lld at %lld), expected %s (%lld x %lld at %lld)",
+                          path, i, f->name, (long long)f->rows, (long long)f->cols, (long long)f->offset, t->name,
+                          (long long)t->rows, (long long)t->cols, (long long)t->offset);
             goto fail;
         }
     }
-    if (!cr__rd_array(&r, m->param, nparam, 4, "parameters")) { st = cr__fail(CR_ERR_FORMAT, "%s: truncated (at %s)", path, r.what); goto fail; }
+    if (!cr__rd_array(&r, m->param, nparam, 4, "parameters")) {
+        st = cr__fail(CR_ERR_FORMAT, "%s: truncated (at %s)", path, r.what);
+        goto fail;
+    }
     for (p = 0; p < nparam; p++)
-        if (!(m->param[p] * 0.0f == 0.0f)) { st = cr__fail(CR_ERR_FORMAT, "%s: parameter %lld is NaN or Inf", path, (long long)p); goto fail; }
+        if (!(m->param[p] * 0.0f == 0.0f)) {
+            st = cr__fail(CR_ERR_FORMAT, "%s: parameter %lld is NaN or Inf", path, (long long)p);
+            goto fail;
+        }
     m->step = step;
     m->held = held;
     m->has_held = has_held;
@@ -14575,8 +15027,12 @@ static int cr__svg_decimals(double step) {
     return d < 0 ? 0 : d > 8 ? 8 : d;
 }
 
-static double cr__svg_px(const cr__svg_ctx *g, double x) { return g->L + (x - g->x0) / (g->x1 - g->x0) * (g->R - g->L); }
-static double cr__svg_py(const cr__svg_ctx *g, double y) { return g->B - (y - g->y0) / (g->y1 - g->y0) * (g->B - g->T); }
+static double cr__svg_px(const cr__svg_ctx *g, double x) {
+    return g->L + (x - g->x0) / (g->x1 - g->x0) * (g->R - g->L);
+}
+static double cr__svg_py(const cr__svg_ctx *g, double y) {
+    return g->B - (y - g->y0) / (g->y1 - g->y0) * (g->B - g->T);
+}
 
 static const char *cr__svg_label(const cr_series *s, int i, char *buf, size_t n) {
     if (s->label) return s->label;
@@ -14588,34 +15044,43 @@ static const char *cr__svg_label(const cr_series *s, int i, char *buf, size_t n)
 static void cr__svg_axes(cr__wr *w, const cr__svg_ctx *g) {
     const cr_chart *c = g->c;
     int k, dy = cr__svg_decimals(g->ystep), dx = cr__svg_decimals(g->xstep);
-    cr__svg_printf(w, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-                      "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n", g->W, g->H, g->W, g->H);
+    cr__svg_printf(w,
+                   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+                   "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n",
+                   g->W, g->H, g->W, g->H);
     cr__svg_printf(w, "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n");
     if (c->title) {
-        cr__svg_printf(w, "<text x=\"%.1f\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">", (g->L + g->R) / 2);
+        cr__svg_printf(w, "<text x=\"%.1f\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">",
+                       (g->L + g->R) / 2);
         cr__svg_text(w, c->title);
         cr__svg_printf(w, "</text>\n");
     }
     for (k = 0; k <= cr__svg_nticks(g->y0, g->y1, g->ystep); k++) { /* horizontal grid and y ticks */
         double v = g->y0 + k * g->ystep, y = cr__svg_py(g, v);
-        cr__svg_printf(w, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n", g->L, y, g->R, y);
-        cr__svg_printf(w, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.*f</text>\n", g->L - 6, y + 4, dy, fabs(v) < g->ystep * 1e-6 ? 0.0 : v);
+        cr__svg_printf(w, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n", g->L, y, g->R,
+                       y);
+        cr__svg_printf(w, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.*f</text>\n", g->L - 6, y + 4, dy,
+                       fabs(v) < g->ystep * 1e-6 ? 0.0 : v);
     }
     if (!g->bars)
         for (k = 0; k <= cr__svg_nticks(g->x0, g->x1, g->xstep); k++) {
             double v = g->x0 + k * g->xstep, x = cr__svg_px(g, v);
-            cr__svg_printf(w, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#f0f0f0\"/>\n", x, g->T, x, g->B);
-            cr__svg_printf(w, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.*f</text>\n", x, g->B + 16, dx, fabs(v) < g->xstep * 1e-6 ? 0.0 : v);
+            cr__svg_printf(w, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#f0f0f0\"/>\n", x, g->T,
+                           x, g->B);
+            cr__svg_printf(w, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.*f</text>\n", x, g->B + 16, dx,
+                           fabs(v) < g->xstep * 1e-6 ? 0.0 : v);
         }
-    cr__svg_printf(w, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#333333\"/>\n", g->L, g->T,
-                   g->R - g->L, g->B - g->T);
+    cr__svg_printf(w, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#333333\"/>\n",
+                   g->L, g->T, g->R - g->L, g->B - g->T);
     if (c->xlabel) {
-        cr__svg_printf(w, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"13\">", (g->L + g->R) / 2, g->H - 10);
+        cr__svg_printf(w, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"13\">", (g->L + g->R) / 2,
+                       g->H - 10);
         cr__svg_text(w, c->xlabel);
         cr__svg_printf(w, "</text>\n");
     }
     if (c->ylabel) {
-        cr__svg_printf(w, "<text transform=\"translate(16 %.1f) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">", (g->T + g->B) / 2);
+        cr__svg_printf(w, "<text transform=\"translate(16 %.1f) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">",
+                       (g->T + g->B) / 2);
         cr__svg_text(w, c->ylabel);
         cr__svg_printf(w, "</text>\n");
     }
@@ -14630,15 +15095,20 @@ static void cr__svg_legend(cr__wr *w, const cr__svg_ctx *g) {
     for (s = 0; s < c->n_series; s++, y += 20) {
         const char *col = cr__svg_colour[s % 8];
         if (g->bars) /* series 8.. repeat the colours, lighter */
-            cr__svg_printf(w, "<rect x=\"%.1f\" y=\"%.1f\" width=\"18\" height=\"10\" fill=\"%s\"%s/>\n", x, y - 5, col, s >= 8 ? " fill-opacity=\"0.45\"" : "");
-        else cr__svg_printf(w, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2.5\"%s/>\n", x, y, x + 18,
-                            y, col, s >= 8 ? " stroke-dasharray=\"4 2\"" : "");
+            cr__svg_printf(w, "<rect x=\"%.1f\" y=\"%.1f\" width=\"18\" height=\"10\" fill=\"%s\"%s/>\n", x, y - 5, col,
+                           s >= 8 ? " fill-opacity=\"0.45\"" : "");
+        else
+            cr__svg_printf(
+                w, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2.5\"%s/>\n", x,
+                y, x + 18, y, col, s >= 8 ? " stroke-dasharray=\"4 2\"" : "");
         cr__svg_printf(w, "<text x=\"%.1f\" y=\"%.1f\">", x + 24, y + 4);
         cr__svg_text(w, cr__svg_label(&c->series[s], s, buf, sizeof buf));
         cr__svg_printf(w, "</text>\n");
     }
     if (c->ref_label) {
-        cr__svg_printf(w, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555555\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n",
+        cr__svg_printf(w,
+                       "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555555\" stroke-width=\"1.5\" "
+                       "stroke-dasharray=\"6 4\"/>\n",
                        x, y, x + 18, y);
         cr__svg_printf(w, "<text x=\"%.1f\" y=\"%.1f\">", x + 24, y + 4);
         cr__svg_text(w, c->ref_label);
@@ -14649,7 +15119,9 @@ static void cr__svg_legend(cr__wr *w, const cr__svg_ctx *g) {
 static void cr__svg_ref(cr__wr *w, const cr__svg_ctx *g) {
     if (g->c->ref_label) {
         double y = cr__svg_py(g, g->c->ref_y);
-        cr__svg_printf(w, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555555\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n",
+        cr__svg_printf(w,
+                       "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555555\" stroke-width=\"1.5\" "
+                       "stroke-dasharray=\"6 4\"/>\n",
                        g->L, y, g->R, y);
     }
 }
@@ -14676,8 +15148,8 @@ static void cr__svg_lines_body(cr__wr *w, const void *ctx) {
         if (S->n <= 100) /* markers while they stay readable */
             for (i = 0; i < S->n; i++)
                 if (!isnan(S->y[i]))
-                    cr__svg_printf(w, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>\n", cr__svg_px(g, S->x ? S->x[i] : i + 1),
-                                   cr__svg_py(g, S->y[i]), col);
+                    cr__svg_printf(w, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>\n",
+                                   cr__svg_px(g, S->x ? S->x[i] : i + 1), cr__svg_py(g, S->y[i]), col);
     }
     cr__svg_legend(w, g);
     cr__svg_printf(w, "</svg>\n");
@@ -14695,10 +15167,13 @@ static void cr__svg_bars_body(cr__wr *w, const void *ctx) {
             double v = c->series[s].y[k], y;
             if (isnan(v)) continue;
             y = cr__svg_py(g, v);
-            cr__svg_printf(w, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"%s/>\n", gx + 0.1 * gw + s * bw,
-                           y < zero ? y : zero, bw, fabs(zero - y), cr__svg_colour[s % 8], s >= 8 ? " fill-opacity=\"0.45\"" : "");
+            cr__svg_printf(w, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"%s/>\n",
+                           gx + 0.1 * gw + s * bw, y < zero ? y : zero, bw, fabs(zero - y), cr__svg_colour[s % 8],
+                           s >= 8 ? " fill-opacity=\"0.45\"" : "");
         }
-        if (slant) cr__svg_printf(w, "<text transform=\"translate(%.1f %.1f) rotate(-40)\" text-anchor=\"end\">", gx + gw / 2, g->B + 14);
+        if (slant)
+            cr__svg_printf(w, "<text transform=\"translate(%.1f %.1f) rotate(-40)\" text-anchor=\"end\">", gx + gw / 2,
+                           g->B + 14);
         else cr__svg_printf(w, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", gx + gw / 2, g->B + 16);
         if (g->glabels && g->glabels[k]) cr__svg_text(w, g->glabels[k]);
         else cr__svg_printf(w, "%d", k);
@@ -14714,20 +15189,26 @@ static cr_status cr__svg_setup(cr__svg_ctx *g, const cr_chart *c, int bars, cons
     int s, i, any = 0, slant;
     memset(g, 0, sizeof *g);
     if (!c || !c->series) return cr__fail(CR_ERR_INVALID, "chart: no series given");
-    if (c->n_series < 1 || c->n_series > CR_MAX_SERIES) return cr__fail(CR_ERR_INVALID, "chart: %d series (1..%d)", c->n_series, CR_MAX_SERIES);
+    if (c->n_series < 1 || c->n_series > CR_MAX_SERIES)
+        return cr__fail(CR_ERR_INVALID, "chart: %d series (1..%d)", c->n_series, CR_MAX_SERIES);
     if ((c->width && (c->width < 320 || c->width > 8000)) || (c->height && (c->height < 200 || c->height > 8000)))
-        return cr__fail(CR_ERR_INVALID, "chart: size %d x %d is outside 320..8000 x 200..8000 pixels", c->width, c->height);
+        return cr__fail(CR_ERR_INVALID, "chart: size %d x %d is outside 320..8000 x 200..8000 pixels", c->width,
+                        c->height);
     if (bars && (ng < 1 || ng > 1000)) return cr__fail(CR_ERR_INVALID, "chart: %d groups (1..1000)", ng);
-    if (c->ref_label && !isfinite(c->ref_y)) return cr__fail(CR_ERR_INVALID, "chart: the reference line's value is not finite");
+    if (c->ref_label && !isfinite(c->ref_y))
+        return cr__fail(CR_ERR_INVALID, "chart: the reference line's value is not finite");
     g->x0 = g->y0 = HUGE_VAL;
     g->x1 = g->y1 = -HUGE_VAL;
     for (s = 0; s < c->n_series; s++) {
         const cr_series *S = &c->series[s];
-        if (bars ? S->n != ng : S->n < 1) return cr__fail(CR_ERR_INVALID, "chart: series %d has %d values%s", s + 1, S->n, bars ? ", not one per group" : "");
+        if (bars ? S->n != ng : S->n < 1)
+            return cr__fail(CR_ERR_INVALID, "chart: series %d has %d values%s", s + 1, S->n,
+                            bars ? ", not one per group" : "");
         if (!S->y) return cr__fail(CR_ERR_INVALID, "chart: series %d has no y values", s + 1);
         for (i = 0; i < S->n; i++) {
             double x = S->x && !bars ? S->x[i] : i + 1, y = S->y[i];
-            if (!isfinite(x)) return cr__fail(CR_ERR_INVALID, "chart: series %d, point %d: x is not finite", s + 1, i + 1);
+            if (!isfinite(x))
+                return cr__fail(CR_ERR_INVALID, "chart: series %d, point %d: x is not finite", s + 1, i + 1);
             if (isinf(y)) return cr__fail(CR_ERR_INVALID, "chart: series %d, point %d: y is infinite", s + 1, i + 1);
             if (isnan(y)) continue;
             any = 1;
@@ -14738,7 +15219,8 @@ static cr_status cr__svg_setup(cr__svg_ctx *g, const cr_chart *c, int bars, cons
     if (!any) return cr__fail(CR_ERR_INVALID, "chart: no finite y value to draw");
     if (c->ref_label) { g->y0 = CR__MIN(g->y0, c->ref_y); g->y1 = CR__MAX(g->y1, c->ref_y); }
     if (bars) { g->y0 = CR__MIN(g->y0, 0); g->y1 = CR__MAX(g->y1, 0); }
-    if (!isfinite(g->x1 - g->x0) || !isfinite(g->y1 - g->y0) || CR__MAX(fabs(g->x0), fabs(g->x1)) > 1e300 || CR__MAX(fabs(g->y0), fabs(g->y1)) > 1e300)
+    if (!isfinite(g->x1 - g->x0) || !isfinite(g->y1 - g->y0) || CR__MAX(fabs(g->x0), fabs(g->x1)) > 1e300 ||
+        CR__MAX(fabs(g->y0), fabs(g->y1)) > 1e300)
         return cr__fail(CR_ERR_INVALID, "chart: values beyond 1e300 in size (the axes could not be laid out)");
     g->ystep = cr__svg_ticks(&g->y0, &g->y1);
     g->xstep = bars ? 1 : cr__svg_ticks(&g->x0, &g->x1);
@@ -14755,7 +15237,8 @@ static cr_status cr__svg_setup(cr__svg_ctx *g, const cr_chart *c, int bars, cons
 /* The two leading principal axes of the centred rows (power iteration on the d x d covariance,
    deflated; a fixed start, signs fixed by the largest component): deterministic. */
 static cr_status cr__pca2(const double *Xc, int n, int d, double *axes /* 2 x d */) {
-    double *C = (double *)cr__calloc_array((size_t)d * d, sizeof(double), "t-SNE PCA"), *w = (double *)cr__alloc_array((size_t)d, sizeof(double), "t-SNE PCA");
+    double *C = (double *)cr__calloc_array((size_t)d * d, sizeof(double), "t-SNE PCA"),
+           *w = (double *)cr__alloc_array((size_t)d, sizeof(double), "t-SNE PCA");
     int a, b, k, it;
     int64_t i;
     if (!C || !w) { CR_FREE(C); CR_FREE(w); return CR_ERR_NOMEM; }
@@ -14834,7 +15317,8 @@ static void cr__tsne_row(const double *Xc, int n, int d, int64_t i, double targe
 /* For row i: the Student-t row sum (self excluded) and A = sum ex p q (yi - yj), B = sum q^2
    (yi - yj), in 8 lanes summed in a fixed order (deterministic for any thread count): the
    gradient is 4 (A - B / Z) once Z, the sum of every row sum, is known. */
-static double cr__tsne_grad_row(const float *Px, const float *Py, const float *Prow, int n, int64_t i, float ex, double *A) {
+static double cr__tsne_grad_row(const float *Px, const float *Py, const float *Prow, int n, int64_t i, float ex,
+                                double *A) {
     float q8[8] = {0}, ax[8] = {0}, ay[8] = {0}, bx[8] = {0}, by[8] = {0};
     float xi = Px[i], yi = Py[i];
     int j, l, n8 = n & ~7;
@@ -14863,7 +15347,8 @@ static double cr__tsne_grad_row(const float *Px, const float *Py, const float *P
 #else
     for (j = 0; j < n8; j += 8)
         for (l = 0; l < 8; l++) {
-            float dx = xi - Px[j + l], dy = yi - Py[j + l], q = 1.0f / (1.0f + dx * dx + dy * dy), pq = ex * Prow[j + l] * q, qq = q * q;
+            float dx = xi - Px[j + l], dy = yi - Py[j + l], q = 1.0f / (1.0f + dx * dx + dy * dy),
+                  pq = ex * Prow[j + l] * q, qq = q * q;
             q8[l] += q;
             ax[l] += pq * dx;
             ay[l] += pq * dy;
@@ -14872,7 +15357,8 @@ static double cr__tsne_grad_row(const float *Px, const float *Py, const float *P
         }
 #endif
     for (j = n8; j < n; j++) {
-        float dx = xi - Px[j], dy = yi - Py[j], q = 1.0f / (1.0f + dx * dx + dy * dy), pq = ex * Prow[j] * q, qq = q * q;
+        float dx = xi - Px[j], dy = yi - Py[j], q = 1.0f / (1.0f + dx * dx + dy * dy), pq = ex * Prow[j] * q,
+              qq = q * q;
         q8[0] += q;
         ax[0] += pq * dx;
         ay[0] += pq * dy;
@@ -14904,17 +15390,26 @@ CR_API cr_status cr_tsne(const float *X, int n, int d, const cr_tsne_opts *opts,
     if (o.exaggeration_iters == 0) o.exaggeration_iters = CR__MIN(250, o.iterations);
     if (o.exaggeration == 0) o.exaggeration = 12;
     if (!X || !Y) return cr__fail(CR_ERR_INVALID, "t-SNE: no input or output");
-    if (d < 1 || d > CR__MAX_DIM) return cr__fail(CR_ERR_INVALID, "t-SNE: dimension %d is outside 1..%d", d, CR__MAX_DIM);
-    if (!(o.perplexity >= 1 && o.perplexity <= 1000)) return cr__fail(CR_ERR_INVALID, "t-SNE: perplexity %g is outside 1..1000", o.perplexity);
+    if (d < 1 || d > CR__MAX_DIM)
+        return cr__fail(CR_ERR_INVALID, "t-SNE: dimension %d is outside 1..%d", d, CR__MAX_DIM);
+    if (!(o.perplexity >= 1 && o.perplexity <= 1000))
+        return cr__fail(CR_ERR_INVALID, "t-SNE: perplexity %g is outside 1..1000", o.perplexity);
     if (n > 5000) return cr__fail(CR_ERR_INVALID, "t-SNE: %d points; exact t-SNE takes at most 5000 (sample them)", n);
     if (n < 1 || n - 1 < 3 * o.perplexity)
-        return cr__fail(CR_ERR_INVALID, "t-SNE: %d points; perplexity %g needs at least %d", n, o.perplexity, (int)ceil(3 * o.perplexity) + 1);
+        return cr__fail(CR_ERR_INVALID, "t-SNE: %d points; perplexity %g needs at least %d", n, o.perplexity,
+                        (int)ceil(3 * o.perplexity) + 1);
     if (o.iterations < 1 || o.iterations > 100000 || o.exaggeration_iters < 0 || o.exaggeration_iters > o.iterations)
-        return cr__fail(CR_ERR_INVALID, "t-SNE: iterations %d / exaggeration_iters %d (1..100000, at most the iterations)", o.iterations, o.exaggeration_iters);
-    if (!(o.exaggeration >= 1 && o.exaggeration <= 100)) return cr__fail(CR_ERR_INVALID, "t-SNE: exaggeration %g is outside 1..100", o.exaggeration);
-    if (!(o.learning_rate >= 0 && o.learning_rate <= 1e6)) return cr__fail(CR_ERR_INVALID, "t-SNE: learning rate %g is outside 0..1e6", o.learning_rate);
+        return cr__fail(CR_ERR_INVALID,
+                        "t-SNE: iterations %d / exaggeration_iters %d (1..100000, at most the iterations)",
+                        o.iterations, o.exaggeration_iters);
+    if (!(o.exaggeration >= 1 && o.exaggeration <= 100))
+        return cr__fail(CR_ERR_INVALID, "t-SNE: exaggeration %g is outside 1..100", o.exaggeration);
+    if (!(o.learning_rate >= 0 && o.learning_rate <= 1e6))
+        return cr__fail(CR_ERR_INVALID, "t-SNE: learning rate %g is outside 0..1e6", o.learning_rate);
     for (i = 0; i < (int64_t)n * d; i++)
-        if (!isfinite(X[i])) return cr__fail(CR_ERR_INVALID, "t-SNE: row %lld, column %lld is not finite", (long long)(i / d), (long long)(i % d));
+        if (!isfinite(X[i]))
+            return cr__fail(CR_ERR_INVALID, "t-SNE: row %lld, column %lld is not finite", (long long)(i / d),
+                            (long long)(i % d));
     eta = o.learning_rate > 0 ? o.learning_rate : CR__MAX(n / 48.0, 50.0);
     Xc = (double *)cr__alloc_array((size_t)n * d, sizeof(double), "t-SNE");
     P = (float *)cr__alloc_array((size_t)n * n, sizeof(float), "t-SNE affinities");
@@ -14965,7 +15460,8 @@ CR_API cr_status cr_tsne(const float *X, int n, int d, const cr_tsne_opts *opts,
     }
     for (i = 0; i < 2 * (int64_t)n; i++) gain[i] = 1;
     for (it = 0; it < o.iterations; it++) {
-        float ex = (float)(it < o.exaggeration_iters ? o.exaggeration : 1), mom = it < o.exaggeration_iters ? 0.5f : 0.8f;
+        float ex = (float)(it < o.exaggeration_iters ? o.exaggeration : 1),
+              mom = it < o.exaggeration_iters ? 0.5f : 0.8f;
         double mx = 0, my = 0;
         CR__OMP(parallel for schedule(static))
         for (i = 0; i < n; i++) rows[i] = cr__tsne_grad_row(Px, Py, P + i * n, n, i, ex, acc + 4 * i);
@@ -14973,7 +15469,8 @@ CR_API cr_status cr_tsne(const float *X, int n, int d, const cr_tsne_opts *opts,
         for (i = 0; i < n; i++) {
             int c;
             for (c = 0; c < 2; c++) {
-                float g = (float)(4.0 * (acc[4 * i + c] - acc[4 * i + 2 + c] / Z)), *u = upd + 2 * i + c, *gn = gain + 2 * i + c;
+                float g = (float)(4.0 * (acc[4 * i + c] - acc[4 * i + 2 + c] / Z)), *u = upd + 2 * i + c,
+                      *gn = gain + 2 * i + c;
                 int sg = (g > 0) - (g < 0), su = (*u > 0) - (*u < 0); /* bhtsne's sign(): 0 is its own sign */
                 *gn = sg != su ? *gn + 0.2f : *gn * 0.8f;
                 if (*gn < 0.01f) *gn = 0.01f;
@@ -15004,7 +15501,15 @@ CR_API cr_status cr_tsne(const float *X, int n, int d, const cr_tsne_opts *opts,
     }
     for (i = 0; i < n; i++) { Y[2 * i] = Px[i]; Y[2 * i + 1] = Py[i]; }
 done:
-    CR_FREE(Xc); CR_FREE(P); CR_FREE(D); CR_FREE(rows); CR_FREE(acc); CR_FREE(Px); CR_FREE(upd); CR_FREE(gain); CR_FREE(axes);
+    CR_FREE(Xc);
+    CR_FREE(P);
+    CR_FREE(D);
+    CR_FREE(rows);
+    CR_FREE(acc);
+    CR_FREE(Px);
+    CR_FREE(upd);
+    CR_FREE(gain);
+    CR_FREE(axes);
     return st;
 }
 
@@ -15063,35 +15568,44 @@ static void cr__map_body(cr__wr *w, const void *ctx) {
     ystep = cr__svg_ticks(&lo, &hi);
     ytop = hi;
     dy = cr__svg_decimals(ystep);
-    cr__svg_printf(w, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"1220\" height=\"450\" viewBox=\"0 0 1220 450\" "
-                      "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n");
+    cr__svg_printf(w,
+                   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"1220\" height=\"450\" viewBox=\"0 0 1220 450\" "
+                   "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" "
+                   "height=\"100%%\" fill=\"#ffffff\"/>\n");
     if (g->title) {
         cr__svg_printf(w, "<text x=\"610\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">");
         cr__svg_text(w, g->title);
         cr__svg_printf(w, "</text>\n");
     }
     /* panel 1: the 2-D map */
-    cr__svg_printf(w, "<text x=\"210\" y=\"50\" text-anchor=\"middle\" font-size=\"13\">t-SNE map (%d points)</text>\n", g->n);
+    cr__svg_printf(w, "<text x=\"210\" y=\"50\" text-anchor=\"middle\" font-size=\"13\">t-SNE map (%d points)</text>\n",
+                   g->n);
     cr__svg_printf(w, "<rect x=\"30\" y=\"60\" width=\"360\" height=\"360\" fill=\"none\" stroke=\"#333333\"/>\n");
     for (i = 0; i < g->n; i++)
-        cr__svg_printf(w, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"1.8\" fill=\"%s\" fill-opacity=\"0.75\"/>\n", 40 + (g->xy[2 * i] - g->x0) * g->scale,
-                       410 - (g->xy[2 * i + 1] - g->y0) * g->scale, cr__map_colour(g, i));
+        cr__svg_printf(w, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"1.8\" fill=\"%s\" fill-opacity=\"0.75\"/>\n",
+                       40 + (g->xy[2 * i] - g->x0) * g->scale, 410 - (g->xy[2 * i + 1] - g->y0) * g->scale,
+                       cr__map_colour(g, i));
     if (g->group)
         for (k = 0; k < g->ng; k++) {
             char num[16];
-            cr__svg_printf(w, "<rect x=\"400\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>\n<text x=\"416\" y=\"%d\" font-size=\"11\">", 66 + 18 * k,
-                           cr__svg_seq[k * (CR_GROUPS - 1) / CR__MAX(g->ng - 1, 1)], 76 + 18 * k);
+            cr__svg_printf(w,
+                           "<rect x=\"400\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>\n<text x=\"416\" "
+                           "y=\"%d\" font-size=\"11\">",
+                           66 + 18 * k, cr__svg_seq[k * (CR_GROUPS - 1) / CR__MAX(g->ng - 1, 1)], 76 + 18 * k);
             snprintf(num, sizeof num, "%d", k);
             cr__svg_text(w, g->glabels && g->glabels[k] ? g->glabels[k] : num);
             cr__svg_printf(w, "</text>\n");
         }
     /* panel 2: on the unit circle, with the angle density as a ring */
-    cr__svg_printf(w, "<text x=\"%.0f\" y=\"50\" text-anchor=\"middle\" font-size=\"13\">scaled to unit length</text>\n", cx);
+    cr__svg_printf(
+        w, "<text x=\"%.0f\" y=\"50\" text-anchor=\"middle\" font-size=\"13\">scaled to unit length</text>\n", cx);
     cr__svg_printf(w, "<circle cx=\"%.0f\" cy=\"%.0f\" r=\"%.0f\" fill=\"none\" stroke=\"#bbbbbb\"/>\n", cx, cy, R);
-    cr__svg_printf(w, "<circle cx=\"%.0f\" cy=\"%.0f\" r=\"%.1f\" fill=\"none\" stroke=\"#555555\" stroke-dasharray=\"6 4\"/>\n", cx, cy,
-                   R + ring * (1 / (2 * pi)) / ytop);
+    cr__svg_printf(
+        w, "<circle cx=\"%.0f\" cy=\"%.0f\" r=\"%.1f\" fill=\"none\" stroke=\"#555555\" stroke-dasharray=\"6 4\"/>\n",
+        cx, cy, R + ring * (1 / (2 * pi)) / ytop);
     for (i = 0; i < 2; i++) { /* the ring filled (outer curve, back along the circle), then its outline */
-        cr__svg_printf(w, i ? "<path fill=\"none\" stroke=\"#0072B2\" stroke-width=\"1.5\" d=\"" : "<path fill=\"#56B4E9\" fill-opacity=\"0.35\" d=\"");
+        cr__svg_printf(w, i ? "<path fill=\"none\" stroke=\"#0072B2\" stroke-width=\"1.5\" d=\""
+                            : "<path fill=\"#56B4E9\" fill-opacity=\"0.35\" d=\"");
         for (k = 0; k <= 360; k++) {
             double t = -pi + 2 * pi * (k % 360) / 360, r = R + ring * g->dens[k % 360] / ytop;
             cr__svg_printf(w, "%s%.1f %.1f ", k ? "L" : "M", cx + r * cos(t), cy - r * sin(t));
@@ -15105,41 +15619,50 @@ static void cr__map_body(cr__wr *w, const void *ctx) {
     for (i = 0; i < g->n; i++) {
         double x = g->xy[2 * i], y = g->xy[2 * i + 1], r = sqrt(x * x + y * y);
         if (r > 0)
-            cr__svg_printf(w, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"1.5\" fill=\"%s\" fill-opacity=\"0.5\"/>\n", cx + R * x / r, cy - R * y / r,
-                           cr__map_colour(g, i));
+            cr__svg_printf(w, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"1.5\" fill=\"%s\" fill-opacity=\"0.5\"/>\n",
+                           cx + R * x / r, cy - R * y / r, cr__map_colour(g, i));
     }
     /* panel 3: the density over the angle, the uniform density dashed */
-    cr__svg_printf(w, "<text x=\"1050\" y=\"50\" text-anchor=\"middle\" font-size=\"13\">density of the angle</text>\n");
+    cr__svg_printf(w,
+                   "<text x=\"1050\" y=\"50\" text-anchor=\"middle\" font-size=\"13\">density of the angle</text>\n");
     for (k = 0; k <= cr__svg_nticks(0, ytop, ystep); k++) {
         double v = k * ystep, y = 410 - v / ytop * 350;
-        cr__svg_printf(w, "<line x1=\"920\" y1=\"%.1f\" x2=\"1190\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n<text x=\"914\" y=\"%.1f\" text-anchor=\"end\">%.*f</text>\n", y,
-                       y, y + 4, dy, v);
+        cr__svg_printf(w,
+                       "<line x1=\"920\" y1=\"%.1f\" x2=\"1190\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n<text x=\"914\" "
+                       "y=\"%.1f\" text-anchor=\"end\">%.*f</text>\n",
+                       y, y, y + 4, dy, v);
     }
     for (k = 0; k <= 4; k++) {
         static const char *const lab[5] = {"-&#960;", "-&#960;/2", "0", "&#960;/2", "&#960;"};
         cr__svg_printf(w, "<text x=\"%.1f\" y=\"428\" text-anchor=\"middle\">%s</text>\n", 920 + 270.0 * k / 4, lab[k]);
     }
     cr__svg_printf(w, "<text x=\"1055\" y=\"446\" text-anchor=\"middle\">angle (rad)</text>\n");
-    cr__svg_printf(w, "<line x1=\"920\" y1=\"%.1f\" x2=\"1190\" y2=\"%.1f\" stroke=\"#555555\" stroke-dasharray=\"6 4\"/>\n", 410 - 1 / (2 * pi) / ytop * 350,
-                   410 - 1 / (2 * pi) / ytop * 350);
+    cr__svg_printf(
+        w, "<line x1=\"920\" y1=\"%.1f\" x2=\"1190\" y2=\"%.1f\" stroke=\"#555555\" stroke-dasharray=\"6 4\"/>\n",
+        410 - 1 / (2 * pi) / ytop * 350, 410 - 1 / (2 * pi) / ytop * 350);
     cr__svg_printf(w, "<path fill=\"none\" stroke=\"#0072B2\" stroke-width=\"2\" d=\"");
-    for (k = 0; k < 360; k++) cr__svg_printf(w, "%s%.1f %.1f ", k ? "L" : "M", 920 + 270.0 * k / 360, 410 - g->dens[k] / ytop * 350);
-    cr__svg_printf(w, "\"/>\n<rect x=\"920\" y=\"60\" width=\"270\" height=\"350\" fill=\"none\" stroke=\"#333333\"/>\n</svg>\n");
+    for (k = 0; k < 360; k++)
+        cr__svg_printf(w, "%s%.1f %.1f ", k ? "L" : "M", 920 + 270.0 * k / 360, 410 - g->dens[k] / ytop * 350);
+    cr__svg_printf(
+        w, "\"/>\n<rect x=\"920\" y=\"60\" width=\"270\" height=\"350\" fill=\"none\" stroke=\"#333333\"/>\n</svg>\n");
 }
 
-CR_API cr_status cr_svg_map(const char *path, const char *title, const float *xy, int n, const int32_t *group, int n_groups,
-                            const char *const *group_labels) {
+CR_API cr_status cr_svg_map(const char *path, const char *title, const float *xy, int n, const int32_t *group,
+                            int n_groups, const char *const *group_labels) {
     cr__map_ctx g;
     const double pi = 3.14159265358979323846, kappa = 1 / (0.15 * 0.15);
     double x1 = -HUGE_VAL, y1 = -HUGE_VAL, i0e = 0, term = 1, span;
     int i, k, nz = 0;
     memset(&g, 0, sizeof g);
     if (!xy || n < 1 || n > 1000000) return cr__fail(CR_ERR_INVALID, "map: %d points (1..1000000)", n);
-    if (group && (n_groups < 1 || n_groups > CR_GROUPS)) return cr__fail(CR_ERR_INVALID, "map: %d groups (1..%d)", n_groups, CR_GROUPS);
+    if (group && (n_groups < 1 || n_groups > CR_GROUPS))
+        return cr__fail(CR_ERR_INVALID, "map: %d groups (1..%d)", n_groups, CR_GROUPS);
     g.x0 = g.y0 = HUGE_VAL;
     for (i = 0; i < n; i++) {
-        if (!isfinite(xy[2 * i]) || !isfinite(xy[2 * i + 1])) return cr__fail(CR_ERR_INVALID, "map: point %d is not finite", i);
-        if (group && (group[i] < 0 || group[i] >= n_groups)) return cr__fail(CR_ERR_INVALID, "map: point %d: group %d is outside 0..%d", i, group[i], n_groups - 1);
+        if (!isfinite(xy[2 * i]) || !isfinite(xy[2 * i + 1]))
+            return cr__fail(CR_ERR_INVALID, "map: point %d is not finite", i);
+        if (group && (group[i] < 0 || group[i] >= n_groups))
+            return cr__fail(CR_ERR_INVALID, "map: point %d: group %d is outside 0..%d", i, group[i], n_groups - 1);
         g.x0 = CR__MIN(g.x0, xy[2 * i]); x1 = CR__MAX(x1, xy[2 * i]);
         g.y0 = CR__MIN(g.y0, xy[2 * i + 1]); y1 = CR__MAX(y1, xy[2 * i + 1]);
     }

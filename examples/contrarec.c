@@ -183,7 +183,8 @@ static void check_out(const char *opt, const char *path, int is_dir) {
     int i;
     for (i = 0; i < n_inputs; i++)
         if (same_file(path, inputs[i])) {
-            fprintf(stderr, "contrarec: %s %s: that is an input of this command (%s); write the output elsewhere\n", opt, path, inputs[i]);
+            fprintf(stderr, "contrarec: %s %s: that is an input of this command (%s); write the output elsewhere\n",
+                    opt, path, inputs[i]);
             exit(1);
         }
     if ((is_dir ? cr_out_check_dir(path) : cr_out_check(path)) != CR_OK) {
@@ -280,7 +281,8 @@ static double parse_num(const char *opt, const char *s, double lo, double hi, in
     double v;
     errno = 0;
     v = strtod(s, &end);
-    if (!*s || *end || errno || !(v == v) || v > 1e300 || v < -1e300) die_usage("%s: '%s' is not a finite number", opt, s);
+    if (!*s || *end || errno || !(v == v) || v > 1e300 || v < -1e300)
+        die_usage("%s: '%s' is not a finite number", opt, s);
     if (v < lo || v > hi || (lo_open && v == lo)) {
         char msg[160];
         snprintf(msg, sizeof msg, "%%s: %%s is outside %s%g, %g]", lo_open ? "(" : "[", lo, hi);
@@ -376,7 +378,8 @@ static void model_options(cr_model_kind model) {
     int n = cr_config_help(model, NULL, 0);
     printf("model options%s%s (--name VALUE, or name=value as the config line 'train' prints; 0 or omitted: the\n"
            "default%s; an option the model does not read is refused):\n",
-           model ? " of " : "", model ? cr_model_name(model) : "", model ? "" : " of the chosen model, see --help --model M");
+           model ? " of " : "", model ? cr_model_name(model) : "",
+           model ? "" : " of the chosen model, see --help --model M");
     if (!(buf = (char *)malloc((size_t)n + 1))) return;
     cr_config_help(model, buf, (size_t)n + 1);
     fputs(buf, stdout);
@@ -509,7 +512,8 @@ static void usage(cr_model_kind model) {
     for (k = 1; cr_model_name((cr_model_kind)k)[0] != '?'; k++)
         printf("             %-9s %s\n", cr_model_name((cr_model_kind)k), cr_tune_default_space((cr_model_kind)k));
     printf("\n");
-    for (k = 1; cr_model_name((cr_model_kind)k)[0] != '?'; k++) printf("  %-9s %s\n", cr_model_name((cr_model_kind)k), cr_model_about((cr_model_kind)k));
+    for (k = 1; cr_model_name((cr_model_kind)k)[0] != '?'; k++)
+        printf("  %-9s %s\n", cr_model_name((cr_model_kind)k), cr_model_about((cr_model_kind)k));
     printf("\n");
     model_options((cr_model_kind)0);
 }
@@ -529,7 +533,8 @@ static void parse_metric(const char *s, cr_fit_opts *f) {
     memcpy(name, s, n);
     name[n] = 0;
     for (k = 0; k <= (int)CR_METRIC_PRECISION && strcmp(name, cr_metric_name((cr_metric)k)); k++) {}
-    if (k > (int)CR_METRIC_PRECISION) die_usage("--metric: unknown metric '%s' (ndcg, recall, hit, mrr, precision)%s", name, "");
+    if (k > (int)CR_METRIC_PRECISION)
+        die_usage("--metric: unknown metric '%s' (ndcg, recall, hit, mrr, precision)%s", name, "");
     f->metric = (cr_metric)k;
     if (at) f->metric_k = (int)parse_int("--metric", at + 1, 1, 1024);
 }
@@ -671,7 +676,8 @@ static int model_option(opts *o, int argc, char **argv, int *i) {
     if (!name) return 0;
     if (cr_config_set(&o->cfg, name, value) != CR_OK) { /* the message names the option; an alias is named too */
         const cr_option *row = cr_option_find(a);
-        if (a[0] == '-' && strcmp(name, "model") && row != cr_option_find(name)) die_usage("%s: %s", a, cr_last_error());
+        if (a[0] == '-' && strcmp(name, "model") && row != cr_option_find(name))
+            die_usage("%s: %s", a, cr_last_error());
         die_usage("%s%s", cr_last_error(), "");
     }
     return 1;
@@ -681,7 +687,10 @@ static void parse(opts *o, int argc, char **argv) {
     int i;
     memset(o, 0, sizeof *o);
     o->k = 10;
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) { usage(help_model(argc, argv)); exit(argc < 2 ? 2 : 0); }
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(help_model(argc, argv));
+        exit(argc < 2 ? 2 : 0);
+    }
     if (!strcmp(argv[1], "--version")) {
         printf("contrarec %d.%d\n", CR_VERSION_MAJOR, CR_VERSION_MINOR);
         exit(0);
@@ -720,7 +729,8 @@ static void parse(opts *o, int argc, char **argv) {
                     die_usage("--split: needs three shares in (0, 1), as ratio:0.8,0.1,0.1%s%s", "", "");
                 v = end + 1;
             }
-            if (fabs(o->split[0] + o->split[1] + o->split[2] - 1) > 1e-6) die_usage("--split: the three shares must sum to 1%s%s", "", "");
+            if (fabs(o->split[0] + o->split[1] + o->split[2] - 1) > 1e-6)
+                die_usage("--split: the three shares must sum to 1%s%s", "", "");
         }
         else if (!strcmp(a, "--patience")) f->patience = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
         else if (!strcmp(a, "--stop")) {
@@ -777,7 +787,9 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--history")) o->history = need(argc, argv, &i);
         else if (!strcmp(a, "-k") || !strcmp(a, "--k")) {
             o->k = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
-            if (strcmp(o->cmd, "recommend")) die_usage("-k is the list length of recommend; %s reads --topk (the evaluation cut-offs)%s", o->cmd, "");
+            if (strcmp(o->cmd, "recommend"))
+                die_usage("-k is the list length of recommend; %s reads --topk (the evaluation cut-offs)%s", o->cmd,
+                          "");
         }
         else if (!strcmp(a, "--include-seen")) o->include_seen = 1;
         else if (!strcmp(o->cmd, "tune") && parse_tune_option(o, argc, argv, &i)) {}
@@ -947,14 +959,15 @@ static void json_metrics(const char *prefix, const cr_metrics *m) {
                m->k[i], m->hit[i], prefix, m->k[i], m->mrr[i]);
     if (m->auc >= 0) jprintf(",\"%sauc\":%.6f", prefix, m->auc);
     for (i = 0; i < m->n_k; i++)
-        jprintf(",\"%spop_recall@%d\":%.6f,\"%spop_ndcg@%d\":%.6f", prefix, m->k[i], m->pop_recall[i], prefix, m->k[i], m->pop_ndcg[i]);
+        jprintf(",\"%spop_recall@%d\":%.6f,\"%spop_ndcg@%d\":%.6f", prefix, m->k[i], m->pop_recall[i], prefix, m->k[i],
+                m->pop_ndcg[i]);
 }
 
 static void json_beyond(const char *prefix, const cr_metrics *m) {
-    jprintf(",\"%scoverage\":%.6f,\"%sgini\":%.6f,\"%snovelty\":%.6f,\"%stail_recall\":%.6f", prefix, m->coverage, prefix, m->gini,
-           prefix, m->novelty, prefix, m->tail_recall);
-    jprintf(",\"%salignment\":%.6f,\"%suniformity_users\":%.6f,\"%suniformity_items\":%.6f", prefix, m->alignment, prefix,
-           m->uniformity_users, prefix, m->uniformity_items);
+    jprintf(",\"%scoverage\":%.6f,\"%sgini\":%.6f,\"%snovelty\":%.6f,\"%stail_recall\":%.6f", prefix, m->coverage,
+            prefix, m->gini, prefix, m->novelty, prefix, m->tail_recall);
+    jprintf(",\"%salignment\":%.6f,\"%suniformity_users\":%.6f,\"%suniformity_items\":%.6f", prefix, m->alignment,
+            prefix, m->uniformity_users, prefix, m->uniformity_items);
     {
         char name[64];
         snprintf(name, sizeof name, "%sitem_group_recall_share", prefix);
@@ -972,11 +985,15 @@ static void json_beyond(const char *prefix, const cr_metrics *m) {
     }
     {
         const cr_beyond *b = &m->beyond;
-        jprintf(",\"%sitem_coverage\":%.6f,\"%saverage_popularity\":%.6f,\"%sgini_index\":%.6f,\"%sshannon_entropy\":%.6f"
-               ",\"%stail_percentage\":%.6f", prefix, b->item_coverage, prefix, b->average_popularity, prefix, b->gini_index,
-               prefix, b->shannon_entropy, prefix, b->tail_percentage);
-        jprintf(",\"%scatalog_coverage\":%.6f,\"%sdistributional_coverage\":%.6f,\"%sms_novelty\":%.6f,\"%sild_cosine\":%.6f",
-               prefix, b->catalog_coverage, prefix, b->distributional_coverage, prefix, b->novelty, prefix, b->ild_cosine);
+        jprintf(
+            ",\"%sitem_coverage\":%.6f,\"%saverage_popularity\":%.6f,\"%sgini_index\":%.6f,\"%sshannon_entropy\":%.6f"
+            ",\"%stail_percentage\":%.6f",
+            prefix, b->item_coverage, prefix, b->average_popularity, prefix, b->gini_index, prefix, b->shannon_entropy,
+            prefix, b->tail_percentage);
+        jprintf(",\"%scatalog_coverage\":%.6f,\"%sdistributional_coverage\":%.6f,\"%sms_novelty\":%.6f,\"%sild_"
+                "cosine\":%.6f",
+                prefix, b->catalog_coverage, prefix, b->distributional_coverage, prefix, b->novelty, prefix,
+                b->ild_cosine);
         if (b->diversity >= 0) jprintf(",\"%sdiversity\":%.6f", prefix, b->diversity);
         if (b->serendipity >= 0) jprintf(",\"%sserendipity\":%.6f", prefix, b->serendipity);
     }
@@ -996,7 +1013,8 @@ static void print_row(const char *label, const double *v, int n) {
 static void print_groups(const cr_groups *G, int k) {
     char label[64];
     int g;
-    printf("  groups at K = %d (group 0: the least popular items / the sparsest users):\n  %-28s", k, "items per item group");
+    printf("  groups at K = %d (group 0: the least popular items / the sparsest users):\n  %-28s", k,
+           "items per item group");
     for (g = 0; g < CR_GROUPS; g++) printf(" %7d", G->item_count[g]);
     printf("\n");
     print_row("share of Recall", G->item_contrib, CR_GROUPS);
@@ -1005,8 +1023,9 @@ static void print_groups(const cr_groups *G, int k) {
     snprintf(label, sizeof label, "Recall of user groups");
     print_row(label, G->user_recall, CR_GROUPS);
     print_row("NDCG of user groups", G->user_ndcg, CR_GROUPS);
-    printf("  NGCF sparsity groups (<= %d, %d, %d, %d interactions): recall %.4f %.4f %.4f %.4f\n", G->ngcf_max_degree[0],
-           G->ngcf_max_degree[1], G->ngcf_max_degree[2], G->ngcf_max_degree[3], G->ngcf_recall[0], G->ngcf_recall[1], G->ngcf_recall[2], G->ngcf_recall[3]);
+    printf("  NGCF sparsity groups (<= %d, %d, %d, %d interactions): recall %.4f %.4f %.4f %.4f\n",
+           G->ngcf_max_degree[0], G->ngcf_max_degree[1], G->ngcf_max_degree[2], G->ngcf_max_degree[3],
+           G->ngcf_recall[0], G->ngcf_recall[1], G->ngcf_recall[2], G->ngcf_recall[3]);
 }
 
 static void print_final(const cr_metrics *m) {
@@ -1018,15 +1037,18 @@ static void print_final(const cr_metrics *m) {
     for (i = 0; i < m->n_k; i++)
         printf("  popularity ranking @%-3d recall %.4f  ndcg %.4f%s\n", m->k[i], m->pop_recall[i], m->pop_ndcg[i],
                i == m->n_k - 1 && m->recall[i] < m->pop_recall[i] ? "  (the model is below it)" : "");
-    printf("  coverage %.4f  gini %.4f  novelty %.2f  tail recall %.4f", m->coverage, m->gini, m->novelty, m->tail_recall);
+    printf("  coverage %.4f  gini %.4f  novelty %.2f  tail recall %.4f", m->coverage, m->gini, m->novelty,
+           m->tail_recall);
     if (m->cold_recall >= 0) printf("  cold-user recall %.4f (%lld users)", m->cold_recall, (long long)m->cold_users);
-    printf("\n  alignment %.4f  uniformity: users %.4f, items %.4f", m->alignment, m->uniformity_users, m->uniformity_items);
+    printf("\n  alignment %.4f  uniformity: users %.4f, items %.4f", m->alignment, m->uniformity_users,
+           m->uniformity_items);
     printf("\n  RecBole: item coverage %.4f  average popularity %.2f  gini index %.4f  shannon entropy %.6f  tail %.4f",
            m->beyond.item_coverage, m->beyond.average_popularity, m->beyond.gini_index, m->beyond.shannon_entropy,
            m->beyond.tail_percentage);
     printf("\n  Microsoft Recommenders: catalog coverage %.4f  distributional coverage %.2f bits  novelty %.2f",
            m->beyond.catalog_coverage, m->beyond.distributional_coverage, m->beyond.novelty);
-    if (m->beyond.diversity >= 0) printf("  diversity %.4f  serendipity %.4f", m->beyond.diversity, m->beyond.serendipity);
+    if (m->beyond.diversity >= 0)
+        printf("  diversity %.4f  serendipity %.4f", m->beyond.diversity, m->beyond.serendipity);
     printf("\n  intra-list diversity on the item vectors (1 - mean cosine) %.4f", m->beyond.ild_cosine);
     printf("\n  %lld users, %lld test interactions\n", (long long)m->users, (long long)m->test_interactions);
     print_groups(&m->groups, m->k[m->n_k - 1]);
@@ -1072,13 +1094,16 @@ static void auto_seq_format(opts *o, const char *path) {
 }
 
 static void report_load(const char *what, const cr_load_report *r) {
-    fprintf(stderr, "%s: %lld records from %lld lines (%s%s)", what, (long long)r->records, (long long)r->lines, cr_format_name(r->format),
-            r->detected ? ", found from the file" : "");
+    fprintf(stderr, "%s: %lld records from %lld lines (%s%s)", what, (long long)r->records, (long long)r->lines,
+            cr_format_name(r->format), r->detected ? ", found from the file" : "");
     if (r->duplicates) fprintf(stderr, ", %lld duplicates merged", (long long)r->duplicates);
-    if (r->bad_lines) fprintf(stderr, ", %lld malformed lines skipped (first: line %lld: %s)", (long long)r->bad_lines, (long long)r->first_bad_line, r->first_bad);
+    if (r->bad_lines)
+        fprintf(stderr, ", %lld malformed lines skipped (first: line %lld: %s)", (long long)r->bad_lines,
+                (long long)r->first_bad_line, r->first_bad);
     if (r->below_rating) fprintf(stderr, ", %lld below --min-rating", (long long)r->below_rating);
     if (r->unknown_user || r->unknown_item)
-        fprintf(stderr, ", %lld with users and %lld with items unknown to training (not evaluated)", (long long)r->unknown_user, (long long)r->unknown_item);
+        fprintf(stderr, ", %lld with users and %lld with items unknown to training (not evaluated)",
+                (long long)r->unknown_user, (long long)r->unknown_item);
     fprintf(stderr, "\n");
 }
 
@@ -1128,15 +1153,18 @@ static int on_epoch(void *user, cr_model *m, const cr_fit_info *e) {
     progress_clear(&t->pg);
     progress_epoch(&t->pg, o, t->set, e);
     if (json_stdout || json_log) {
-        jprintf("{\"epoch\":%d,\"phase\":\"%s\",\"loss\":%.6f,\"rec_loss\":%.6f,\"cl_loss\":%.6f,\"train_s\":%.3f,\"prep_s\":%.3f", e->epoch,
-               e->phase == CR_FIT_REFIT ? "refit" : "select", e->train.loss, e->train.rec_loss, e->train.cl_loss, e->train.seconds, e->train.prep_seconds);
+        jprintf("{\"epoch\":%d,\"phase\":\"%s\",\"loss\":%.6f,\"rec_loss\":%.6f,\"cl_loss\":%.6f,\"train_s\":%.3f,"
+                "\"prep_s\":%.3f",
+                e->epoch, e->phase == CR_FIT_REFIT ? "refit" : "select", e->train.loss, e->train.rec_loss,
+                e->train.cl_loss, e->train.seconds, e->train.prep_seconds);
         if (e->evaluated) {
             char prefix[16];
             snprintf(prefix, sizeof prefix, "%s_", t->set);
             jprintf(",\"eval_s\":%.3f", e->sel.seconds);
             json_metrics(prefix, &e->sel);
         }
-        if (e->backed_off) jprintf(",\"backoff_lambda\":%g,\"backoff_from_epoch\":%d", (double)e->lambda, e->best_epoch);
+        if (e->backed_off)
+            jprintf(",\"backoff_lambda\":%g,\"backoff_from_epoch\":%d", (double)e->lambda, e->best_epoch);
         if (o->profile) print_profile(t, e, 1);
         jprintf("}\n");
     }
@@ -1148,10 +1176,12 @@ static int on_epoch(void *user, cr_model *m, const cr_fit_info *e) {
             t->header_done = 1;
         }
         printf("%5d %9.4f %8.2f %7.2f", e->epoch, e->train.loss, e->train.seconds, e->sel.seconds);
-        for (i = 0; i < e->sel.n_k; i++) printf("  %*s %9.4f %7.4f", (int)strlen(t->set), "", e->sel.recall[i], e->sel.ndcg[i]);
+        for (i = 0; i < e->sel.n_k; i++)
+            printf("  %*s %9.4f %7.4f", (int)strlen(t->set), "", e->sel.recall[i], e->sel.ndcg[i]);
         printf("%s\n", e->improved ? "  *" : "");
     } else if (!o->json)
-        printf("%5d %9.4f %8.2f%s\n", e->epoch, e->train.loss, e->train.seconds, e->phase == CR_FIT_REFIT ? "  (refit)" : "");
+        printf("%5d %9.4f %8.2f%s\n", e->epoch, e->train.loss, e->train.seconds,
+               e->phase == CR_FIT_REFIT ? "  (refit)" : "");
     if (o->profile && !o->json) print_profile(t, e, 0);
     if (e->backed_off && !o->json)
         printf("validation fell or stalled while BPR was at chance: contrast weight halved to %g, training goes on"
@@ -1190,15 +1220,18 @@ static void train_data(opts *o, cr_dataset *ds, int seq) {
                 ds->features.x.nrows ? ", with item features" : "");
     else report_load(o->train, &ds->train_report);
     if (o->test) report_load(o->test, &ds->test_report);
-    if (ds->test_overlap) fprintf(stderr, "%s: %lld test records are also training records (dropped: they can never be hit)\n", o->test, (long long)ds->test_overlap);
+    if (ds->test_overlap)
+        fprintf(stderr, "%s: %lld test records are also training records (dropped: they can never be hit)\n", o->test,
+                (long long)ds->test_overlap);
     if (o->item_features && ds->features.x.nrows)
         die_usage("%s holds its item features: --item-features does not go with it%s", o->train, "");
     if (o->item_features) {
         if (cr_load_item_features(&ds->features, &ds->items, o->item_features) != CR_OK) die("loading item features");
-        fprintf(stderr, "%s: %lld of %d items have features (%d distinct)", o->item_features, (long long)ds->features.items_with, ds->n_items,
-                ds->features.feats.n);
-        if (ds->features.unknown_items) fprintf(stderr, "; %lld lines name items the data does not have (skipped; first: line %lld)",
-                                                (long long)ds->features.unknown_items, (long long)ds->features.first_unknown_line);
+        fprintf(stderr, "%s: %lld of %d items have features (%d distinct)", o->item_features,
+                (long long)ds->features.items_with, ds->n_items, ds->features.feats.n);
+        if (ds->features.unknown_items)
+            fprintf(stderr, "; %lld lines name items the data does not have (skipped; first: line %lld)",
+                    (long long)ds->features.unknown_items, (long long)ds->features.first_unknown_line);
         fprintf(stderr, "\n");
     }
     if (o->split[0] > 0) { /* one file into train / valid / test */
@@ -1207,21 +1240,24 @@ static void train_data(opts *o, cr_dataset *ds, int seq) {
                                    : c->seed    ? c->seed
                                                 : 2024) != CR_OK)
             die("splitting the data");
-        fprintf(stderr, "--split: %lld training, %lld validation, %lld test interactions (per user, RecBole's rule)\n", (long long)ds->train.n,
-                (long long)ds->valid.n, (long long)ds->test.n);
+        fprintf(stderr, "--split: %lld training, %lld validation, %lld test interactions (per user, RecBole's rule)\n",
+                (long long)ds->train.n, (long long)ds->valid.n, (long long)ds->test.n);
     } else if (!o->test && !ds->test.n) { /* hold out a test set: the last item of each sequence, or 20% per user */
         if (cr_dataset_carve_test(ds, 0.2, seq, o->data_seed ? o->data_seed : c->seed ? c->seed : 2024) != CR_OK)
             die("splitting off a test set");
-        fprintf(stderr, "no --test: held out %s as the test set\n", seq ? "each user's last item" : "20% of each user's interactions");
+        fprintf(stderr, "no --test: held out %s as the test set\n",
+                seq ? "each user's last item" : "20% of each user's interactions");
     }
 }
 
 static int write_report(const char *const *files, int nf, const char *out, const char *title, const char *extra_svg);
-static int write_map(cr_model *m, int users, int sample, uint64_t seed, const cr_tsne_opts *to, const char *out, const char *title);
+static int write_map(cr_model *m, int users, int sample, uint64_t seed, const cr_tsne_opts *to, const char *out,
+                     const char *title);
 
 /* --aug: sequence augmentations or SGL's view */
 static void apply_aug(opts *o, int seq) {
-    if (o->aug && cr_config_set(&o->cfg, seq ? "seq_aug" : "aug", o->aug) != CR_OK) die_usage("--aug: %s%s", cr_last_error(), "");
+    if (o->aug && cr_config_set(&o->cfg, seq ? "seq_aug" : "aug", o->aug) != CR_OK)
+        die_usage("--aug: %s%s", cr_last_error(), "");
 }
 
 /* An evaluation's per-user rows (cr_eval_opts.per_user) as 'compare' reads them, raw user ids. */
@@ -1269,13 +1305,19 @@ static int cmd_train(opts *o) {
     if (!c->model) die_usage("train needs --model%s%s", "", "");
     seq = cr_model_is_sequential(c->model);
     apply_aug(o, seq);
-    if (o->load || o->has_user || o->items || o->history) die_usage("train does not take --load, --user, --items or --history%s%s", "", "");
+    if (o->load || o->has_user || o->items || o->history)
+        die_usage("train does not take --load, --user, --items or --history%s%s", "", "");
     if (o->test && !o->train) die_usage("--test needs --train%s%s", "", "");
-    if (o->split[0] > 0 && (o->test || !o->train)) die_usage("--split takes one interaction file: --train, without --test%s%s", "", "");
-    if (o->split[0] > 0 && seq) die_usage("--split shuffles each user's records: not for sequence models (%s)%s", cr_model_name(c->model), "");
-    if (o->split[0] > 0 && f->select == CR_SELECT_VALID && f->valid_ratio) die_usage("--split gives the validation set; --valid does not go with it%s%s", "", "");
+    if (o->split[0] > 0 && (o->test || !o->train))
+        die_usage("--split takes one interaction file: --train, without --test%s%s", "", "");
+    if (o->split[0] > 0 && seq)
+        die_usage("--split shuffles each user's records: not for sequence models (%s)%s", cr_model_name(c->model), "");
+    if (o->split[0] > 0 && f->select == CR_SELECT_VALID && f->valid_ratio)
+        die_usage("--split gives the validation set; --valid does not go with it%s%s", "", "");
     if (o->format_set && !o->train) die_usage("--format needs --train%s%s", "", "");
-    if (f->refit && f->select != CR_SELECT_VALID) die_usage("--refit follows a selection on validation; it does not go with --select %s%s", cr_select_name(f->select), "");
+    if (f->refit && f->select != CR_SELECT_VALID)
+        die_usage("--refit follows a selection on validation; it does not go with --select %s%s",
+                  cr_select_name(f->select), "");
     if (f->select == CR_SELECT_LAST && !f->epochs) die_usage("--select last needs --epochs%s%s", "", "");
     if (f->cold_warm && f->cold_users == 0) die_usage("--cold-warm needs --cold-users%s%s", "", "");
     if (o->data_seed && o->split[0] == 0 && f->cold_users == 0 && f->cold_items == 0 && (o->test || !o->train))
@@ -1285,15 +1327,18 @@ static int cmd_train(opts *o) {
     if (f->cold_users > 0 || f->cold_items > 0) f->holdout_seed = o->data_seed;
     if (o->per_user_cold && f->cold_users == 0) die_usage("--per-user-cold needs --cold-users%s%s", "", "");
     if (f->cold_users > 0 && f->train_noise > 0) die_usage("--cold-users does not go with --train-noise%s%s", "", "");
-    if (f->cold_items > 0 && (f->cold_users > 0 || f->train_noise > 0 || f->refit)) die_usage("--cold-items goes with neither --cold-users, --train-noise nor --refit%s%s", "", "");
+    if (f->cold_items > 0 && (f->cold_users > 0 || f->train_noise > 0 || f->refit))
+        die_usage("--cold-items goes with neither --cold-users, --train-noise nor --refit%s%s", "", "");
     crd = is_dataset_file(o->train);
     if (crd && o->format_set) die_usage("--format: %s is a dataset file, its records already read%s", o->train, "");
     if ((c->item_repr > CR_REPR_ID || c->attr_w > 0 || c->fm_w > 0) && !o->item_features && !crd)
         die_usage("--item-repr, --attr-w and --fm-w need --item-features%s%s", "", "");
     if (o->item_features && !o->train) die_usage("--item-features needs --train%s%s", "", "");
-    if (o->item_features && !c->item_repr && !(c->attr_w > 0) && !(c->fm_w > 0)) { /* given features are used, not dropped */
+    if (o->item_features && !c->item_repr && !(c->attr_w > 0) &&
+        !(c->fm_w > 0)) { /* given features are used, not dropped */
         c->item_repr = CR_REPR_ID_FEATURES;
-        fprintf(stderr, "note: --item-features without --item-repr: items read as id+features (--item-repr id leaves the features out)\n");
+        fprintf(stderr, "note: --item-features without --item-repr: items read as id+features (--item-repr id leaves "
+                        "the features out)\n");
     }
     rc = *c; /* every option is checked before any work */
     if (cr_config_resolve(&rc) != CR_OK) { fprintf(stderr, "contrarec: %s\n", cr_last_error()); return 2; }
@@ -1348,18 +1393,25 @@ static int cmd_train(opts *o) {
         char cfgline[2048];
         cr_config_format(&rc, cfgline, sizeof cfgline);
         int nt = cr_get_num_threads();
-        fprintf(stderr, "%d users, %d items, %lld training, %lld test interactions; %d thread%s\nconfig: %s\n", ds->n_users, ds->n_items,
-                (long long)ds->train.n, (long long)ds->test.n, nt, nt == 1 ? "" : "s", cfgline);
+        fprintf(stderr, "%d users, %d items, %lld training, %lld test interactions; %d thread%s\nconfig: %s\n",
+                ds->n_users, ds->n_items, (long long)ds->train.n, (long long)ds->test.n, nt, nt == 1 ? "" : "s",
+                cfgline);
         if (rc.model == CR_MODEL_RECDCL && rc.dim < 2048)
-            fprintf(stderr, "note: RecDCL at d = %d; its authors use d = 2048 (--dim 2048), and their own figure puts it below LightGCN at small d\n",
+            fprintf(stderr,
+                    "note: RecDCL at d = %d; its authors use d = 2048 (--dim 2048), and their own figure puts it below "
+                    "LightGCN at small d\n",
                     rc.dim);
     }
     if (f->select == CR_SELECT_VALID)
         fprintf(stderr, "selection: on a validation split (%s), %s; the test set is read once, at the selected model\n",
-                o->split[0] > 0 ? "--split's validation part" : seq ? "each user's last training item" : f->valid_ratio ? "the --valid share of each user's training interactions" : "10% of each user's training interactions",
+                o->split[0] > 0  ? "--split's validation part"
+                : seq            ? "each user's last training item"
+                : f->valid_ratio ? "the --valid share of each user's training interactions"
+                                 : "10% of each user's training interactions",
                 f->epochs ? "up to --epochs" : "until validation stops improving");
     else if (f->select == CR_SELECT_TEST)
-        fprintf(stderr, "selection: ON THE TEST SET (--select test, as SELFRec and LightGCN's code do): the test metrics are optimistic\n");
+        fprintf(stderr, "selection: ON THE TEST SET (--select test, as SELFRec and LightGCN's code do): the test "
+                        "metrics are optimistic\n");
     if (o->dry_run) return dry_run(c, ds, f);
     if (o->per_user) pu = (double *)xmalloc(sizeof(double) * CR_PER_USER * (size_t)(ds->n_users > 0 ? ds->n_users : 1));
     if (o->per_user_cold)
@@ -1374,15 +1426,24 @@ static int cmd_train(opts *o) {
         if (t.save_error[0]) fprintf(stderr, "contrarec: saving the model: %s\n", t.save_error);
         else fprintf(stderr, "contrarec: training stopped: %s\n", cr_last_error());
         if (!t.save_error[0] && strstr(cr_last_error(), "no validation records")) /* the options that answer it */
-            fprintf(stderr, "contrarec: a larger --valid R (the share of each user's records held out), or --select last --epochs N\n");
-        if (o->save && t.saved_epoch) fprintf(stderr, "contrarec: %s holds the best model so far (epoch %d)\n", o->save, t.saved_epoch);
+            fprintf(stderr, "contrarec: a larger --valid R (the share of each user's records held out), or --select "
+                            "last --epochs N\n");
+        if (o->save && t.saved_epoch)
+            fprintf(stderr, "contrarec: %s holds the best model so far (epoch %d)\n", o->save, t.saved_epoch);
         exit(1);
     }
     masked = f->eval.exclude_seen == 1 || (f->eval.exclude_seen == 0 && !seq);
     if (res.selected_on == CR_SELECT_LAST) snprintf(sel_name, sizeof sel_name, "none");
     else if (res.selected_on == CR_SELECT_TEST) /* the metric at the largest cut-off, as cr_fit reads it */
-        snprintf(sel_name, sizeof sel_name, "%s@%d", cr_metric_name(f->metric), f->metric_k ? f->metric_k : res.test.n_k ? res.test.k[res.test.n_k - 1] : 0);
-    else snprintf(sel_name, sizeof sel_name, "%s@%d", cr_metric_name(f->metric), f->metric_k ? f->metric_k : res.valid.n_k ? res.valid.k[res.valid.n_k - 1] : 0);
+        snprintf(sel_name, sizeof sel_name, "%s@%d", cr_metric_name(f->metric),
+                 f->metric_k    ? f->metric_k
+                 : res.test.n_k ? res.test.k[res.test.n_k - 1]
+                                : 0);
+    else
+        snprintf(sel_name, sizeof sel_name, "%s@%d", cr_metric_name(f->metric),
+                 f->metric_k     ? f->metric_k
+                 : res.valid.n_k ? res.valid.k[res.valid.n_k - 1]
+                                 : 0);
     if (o->save && (res.refit || !t.saved_epoch) && cr_model_save(m, o->save) != CR_OK) die("saving the model");
     if (o->npy && cr_model_export_npy(m, o->npy) != CR_OK) die("exporting embeddings");
     if (pu) write_per_user(o->per_user, pu, &res.test, ds);
@@ -1393,15 +1454,20 @@ static int cmd_train(opts *o) {
     {
         const cr_metrics *other = res.test_other.users ? &res.test_other : NULL;
         if (json_stdout || json_log) {
-            jprintf("{\"best_epoch\":%d,\"selected_on\":\"%s\",\"selection_metric\":\"%s\",\"refit\":%s,\"epochs_run\":%d,\"stopped_early\":%s,"
-                   "\"train_interactions\":%lld,\"noise_interactions\":%lld,\"valid_interactions\":%lld,\"train_s\":%.3f,\"eval_s\":%.3f",
-                   res.best_epoch, cr_select_name(res.selected_on), sel_name, res.refit ? "true" : "false", res.epochs_run,
-                   res.stopped_early == 1 ? "true" : "false", (long long)res.n_train, (long long)res.n_noise, (long long)res.n_valid, res.train_seconds, res.eval_seconds);
+            jprintf("{\"best_epoch\":%d,\"selected_on\":\"%s\",\"selection_metric\":\"%s\",\"refit\":%s,\"epochs_run\":"
+                    "%d,\"stopped_early\":%s,"
+                    "\"train_interactions\":%lld,\"noise_interactions\":%lld,\"valid_interactions\":%lld,\"train_s\":%."
+                    "3f,\"eval_s\":%.3f",
+                    res.best_epoch, cr_select_name(res.selected_on), sel_name, res.refit ? "true" : "false",
+                    res.epochs_run, res.stopped_early == 1 ? "true" : "false", (long long)res.n_train,
+                    (long long)res.n_noise, (long long)res.n_valid, res.train_seconds, res.eval_seconds);
             jprintf(",\"model\":\"%s\"", cr_model_name(c->model));
             if (res.backoffs) jprintf(",\"backoffs\":%d,\"lambda\":%g", res.backoffs, (double)res.lambda);
             if (res.resumed_epoch)
-                jprintf(",\"resumed_after\":%d,\"resumed_phase\":\"%s\"", res.resumed_epoch, res.resumed_phase == CR_FIT_REFIT ? "refit" : "select");
-            if (res.selected_on == CR_SELECT_TEST) jprintf(",\"note\":\"selected on the test set: test metrics are optimistic\"");
+                jprintf(",\"resumed_after\":%d,\"resumed_phase\":\"%s\"", res.resumed_epoch,
+                        res.resumed_phase == CR_FIT_REFIT ? "refit" : "select");
+            if (res.selected_on == CR_SELECT_TEST)
+                jprintf(",\"note\":\"selected on the test set: test metrics are optimistic\"");
             if (res.selected_on == CR_SELECT_VALID) json_metrics("valid_", &res.valid);
             if (res.test.users) {
                 jprintf(",\"history\":\"%s\"", masked ? "masked" : "kept");
@@ -1410,7 +1476,8 @@ static int cmd_train(opts *o) {
                 if (other) json_metrics(masked ? "test_kept_" : "test_masked_", other);
             }
             if (res.cold.users) {
-                jprintf(",\"cold_users\":%lld,\"cold_mode\":\"%s\"", (long long)res.n_cold_users, f->cold_warm ? "warm" : "fold-in");
+                jprintf(",\"cold_users\":%lld,\"cold_mode\":\"%s\"", (long long)res.n_cold_users,
+                        f->cold_warm ? "warm" : "fold-in");
                 json_metrics("cold_", &res.cold);
             }
             if (res.n_cold_items) {
@@ -1425,15 +1492,22 @@ static int cmd_train(opts *o) {
         }
         if (!o->json) {
             if (res.selected_on == CR_SELECT_LAST) printf("model after %d epochs (no selection)\n", res.best_epoch);
-            else printf("selected epoch %d on %s %s = %.4f%s%s\n", res.best_epoch, res.selected_on == CR_SELECT_TEST ? "TEST" : "validation", sel_name,
-                        res.best_value, res.stopped_early == 1 ? " (stopped: no improvement)" : "",
-                        res.selected_on == CR_SELECT_TEST ? "  [selected on the test set: optimistic, for paper reproduction only]" : "");
+            else
+                printf("selected epoch %d on %s %s = %.4f%s%s\n", res.best_epoch,
+                       res.selected_on == CR_SELECT_TEST ? "TEST" : "validation", sel_name, res.best_value,
+                       res.stopped_early == 1 ? " (stopped: no improvement)" : "",
+                       res.selected_on == CR_SELECT_TEST
+                           ? "  [selected on the test set: optimistic, for paper reproduction only]"
+                           : "");
             if (res.resumed_epoch)
-                printf("resumed from %s after epoch %d of the %s\n", o->resume, res.resumed_epoch, res.resumed_phase == CR_FIT_REFIT ? "refit" : "selection");
+                printf("resumed from %s after epoch %d of the %s\n", o->resume, res.resumed_epoch,
+                       res.resumed_phase == CR_FIT_REFIT ? "refit" : "selection");
             if (res.backoffs)
                 printf("contrast backed off %d time%s: the selected epoch trained with lambda %g\n",
                        res.backoffs, res.backoffs > 1 ? "s" : "", (double)res.lambda);
-            if (res.refit) printf("retrained on train + validation (%lld interactions) for %d epochs\n", (long long)res.n_train, res.best_epoch);
+            if (res.refit)
+                printf("retrained on train + validation (%lld interactions) for %d epochs\n", (long long)res.n_train,
+                       res.best_epoch);
             if (res.n_noise) printf("trained with %lld random pairs added (--train-noise)\n", (long long)res.n_noise);
             if (res.test.users) {
                 printf("test (read once, at the returned model; %s%s):\n",
@@ -1443,16 +1517,20 @@ static int cmd_train(opts *o) {
                 if (other) {
                     int i;
                     printf("test with history items %s:\n", masked ? "not masked" : "masked");
-                    for (i = 0; i < other->n_k; i++) printf("  @%-3d recall %.4f  ndcg %.4f  hit %.4f  mrr %.4f\n", other->k[i], other->recall[i], other->ndcg[i], other->hit[i], other->mrr[i]);
+                    for (i = 0; i < other->n_k; i++)
+                        printf("  @%-3d recall %.4f  ndcg %.4f  hit %.4f  mrr %.4f\n", other->k[i], other->recall[i],
+                               other->ndcg[i], other->hit[i], other->mrr[i]);
                 }
             }
             if (res.cold.users) {
                 int i;
-                printf("the %lld held-out users (--cold-users), %s, on their test items:\n", (long long)res.n_cold_users,
-                       f->cold_warm ? "trained on as usual (--cold-warm: their warm score)" : "never trained on, folded in from their training items");
+                printf("the %lld held-out users (--cold-users), %s, on their test items:\n",
+                       (long long)res.n_cold_users,
+                       f->cold_warm ? "trained on as usual (--cold-warm: their warm score)"
+                                    : "never trained on, folded in from their training items");
                 for (i = 0; i < res.cold.n_k; i++)
-                    printf("  @%-3d recall %.4f  ndcg %.4f   (popularity: recall %.4f  ndcg %.4f)\n", res.cold.k[i], res.cold.recall[i],
-                           res.cold.ndcg[i], res.cold.pop_recall[i], res.cold.pop_ndcg[i]);
+                    printf("  @%-3d recall %.4f  ndcg %.4f   (popularity: recall %.4f  ndcg %.4f)\n", res.cold.k[i],
+                           res.cold.recall[i], res.cold.ndcg[i], res.cold.pop_recall[i], res.cold.pop_ndcg[i]);
             }
             if (res.n_cold_items) {
                 const cr_metrics *part[2];
@@ -1460,12 +1538,14 @@ static int cmd_train(opts *o) {
                 int i, q;
                 part[0] = &res.test_warm;
                 part[1] = &res.test_cold;
-                printf("%lld items held out of training (--cold-items); the test set ranked\n", (long long)res.n_cold_items);
+                printf("%lld items held out of training (--cold-items); the test set ranked\n",
+                       (long long)res.n_cold_items);
                 for (q = 0; q < 2; q++) {
                     printf("  %s (%lld users):\n", name[q], (long long)part[q]->users);
                     for (i = 0; i < part[q]->n_k; i++)
-                        printf("    @%-3d recall %.4f  ndcg %.4f   (popularity: recall %.4f  ndcg %.4f)\n", part[q]->k[i], part[q]->recall[i],
-                               part[q]->ndcg[i], part[q]->pop_recall[i], part[q]->pop_ndcg[i]);
+                        printf("    @%-3d recall %.4f  ndcg %.4f   (popularity: recall %.4f  ndcg %.4f)\n",
+                               part[q]->k[i], part[q]->recall[i], part[q]->ndcg[i], part[q]->pop_recall[i],
+                               part[q]->pop_ndcg[i]);
                 }
             }
             printf("training %.1f s, evaluation %.1f s\n", res.train_seconds, res.eval_seconds);
@@ -1483,7 +1563,8 @@ static int cmd_train(opts *o) {
         cr_out *log = json_log;
         json_log = NULL;
         if (out_commit(log) != 0) exit(1);
-        snprintf(title, sizeof title, "contrarec: %s on %s", cr_model_name(c->model), o->train ? o->train : "the built-in synthetic data");
+        snprintf(title, sizeof title, "contrarec: %s on %s", cr_model_name(c->model),
+                 o->train ? o->train : "the built-in synthetic data");
         memset(&to, 0, sizeof to);
         mapped = cr_model_num_items(m) > 3 * 30;
         if (mapped && write_map(m, 0, 2000, 501, &to, mapp, NULL) != 0) report_rc = 1;
@@ -1720,7 +1801,9 @@ static int cmd_eval(opts *o) {
     if (o->train) { /* interactions the model did not train on are known all the same */
         if (cr_model_load_interactions(m, o->train, &o->lo, tr, &rep) != CR_OK) die("loading the training file");
         if (cr_model_unseen(m, tr, extra) != CR_OK) die("comparing the training file with the model");
-        if (extra->n) fprintf(stderr, "%s: %lld records the model did not train on (excluded from the ranking%s)\n", o->train, (long long)extra->n, seq ? " and appended to histories" : "");
+        if (extra->n)
+            fprintf(stderr, "%s: %lld records the model did not train on (excluded from the ranking%s)\n", o->train,
+                    (long long)extra->n, seq ? " and appended to histories" : "");
         eo.history_extra = extra;
         release(tr);
         tr = NULL;
@@ -1759,12 +1842,16 @@ static int add_new_items(const char *path, cr_model *m) {
         char *q;
         line++;
         if (!(end = strchr(p, '\n'))) end = text + len;
-        if (line == 1 && end - p >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3; /* a UTF-8 byte-order mark, as the parser skips */
+        if (line == 1 && end - p >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
+            p += 3; /* a UTF-8 byte-order mark, as the parser skips */
         while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
         if (p == end || *p == '#') continue;
         errno = 0;
         v = strtoll(p, &q, 10);
-        if (q == p || errno || v < 0 || v > 0xFFFFFFFFLL) { fprintf(stderr, "contrarec: %s:%d: field 1: not an item id\n", path, line); exit(1); }
+        if (q == p || errno || v < 0 || v > 0xFFFFFFFFLL) {
+            fprintf(stderr, "contrarec: %s:%d: field 1: not an item id\n", path, line);
+            exit(1);
+        }
         if (cr_idmap_add(ids, v, &dd) != CR_OK) die("reading --new-items");
     }
     if (cr_parse_item_features(feat, ids, text, len, path) != CR_OK) die("reading --new-items");
@@ -1774,7 +1861,11 @@ static int add_new_items(const char *path, cr_model *m) {
         float *w;
         int c = 0, unknown = 0;
         cr_status st;
-        if (cr_model_item_id(m, ids->raw[r]) >= 0) { fprintf(stderr, "note: --new-items: item %lld is one the model has; ranked as such\n", (long long)ids->raw[r]); continue; }
+        if (cr_model_item_id(m, ids->raw[r]) >= 0) {
+            fprintf(stderr, "note: --new-items: item %lld is one the model has; ranked as such\n",
+                    (long long)ids->raw[r]);
+            continue;
+        }
         raw = (int64_t *)xmalloc(sizeof(int64_t) * (size_t)(nf + 1));
         w = (float *)xmalloc(sizeof(float) * (size_t)(nf + 1));
         for (q = feat->x.rowptr[r]; q < feat->x.rowptr[r + 1]; q++, c++) {
@@ -1784,9 +1875,15 @@ static int add_new_items(const char *path, cr_model *m) {
         st = cr_model_add_item(m, ids->raw[r], raw, w, c, &unknown);
         release(raw);
         release(w);
-        if (st == CR_ERR_EMPTY) { fprintf(stderr, "note: --new-items: item %lld has no feature the model knows; left out\n", (long long)ids->raw[r]); continue; }
+        if (st == CR_ERR_EMPTY) {
+            fprintf(stderr, "note: --new-items: item %lld has no feature the model knows; left out\n",
+                    (long long)ids->raw[r]);
+            continue;
+        }
         if (st != CR_OK) die("--new-items");
-        if (unknown) fprintf(stderr, "note: --new-items: item %lld: %d of its %d features are unknown to the model\n", (long long)ids->raw[r], unknown, c);
+        if (unknown)
+            fprintf(stderr, "note: --new-items: item %lld: %d of its %d features are unknown to the model\n",
+                    (long long)ids->raw[r], unknown, c);
         n++;
     }
     release(ids);
@@ -1810,7 +1907,9 @@ static int cmd_recommend(opts *o) {
     if (o->new_items) { /* they join the ranking where their scores put them */
         const cr_config *mc = cr_model_config(m);
         if (mc->item_repr == CR_REPR_ID && mc->attr_w <= 0 && mc->fm_w <= 0) {
-            fprintf(stderr, "contrarec: --new-items %s: the %s model in %s was trained without item features, so it cannot place new items (train with --item-features and --item-repr id+features)\n",
+            fprintf(stderr,
+                    "contrarec: --new-items %s: the %s model in %s was trained without item features, so it cannot "
+                    "place new items (train with --item-features and --item-repr id+features)\n",
                     o->new_items, cr_model_name(mc->model), o->load);
             exit(1);
         }
@@ -1826,12 +1925,17 @@ static int cmd_recommend(opts *o) {
     else {
         const char *list = o->items ? o->items : o->history;
         int ng;
-        if (o->items && seq) die_usage("--items is for graph models; a %s model takes --history%s", cr_model_name(cr_model_config(m)->model), "");
-        if (o->history && !seq) die_usage("--history is for sequence models; a %s model takes --items%s", cr_model_name(cr_model_config(m)->model), "");
+        if (o->items && seq)
+            die_usage("--items is for graph models; a %s model takes --history%s",
+                      cr_model_name(cr_model_config(m)->model), "");
+        if (o->history && !seq)
+            die_usage("--history is for sequence models; a %s model takes --items%s",
+                      cr_model_name(cr_model_config(m)->model), "");
         given = (int64_t *)xmalloc(sizeof(int64_t) * MAX_IDS);
         ng = parse_id_list(o->items ? "--items" : "--history", list, given);
         st = cr_recommend_items(m, given, ng, o->k, items, scores, &n, &unknown);
-        if (unknown) fprintf(stderr, "note: %d of the %d given items are unknown to the model and were ignored\n", unknown, ng);
+        if (unknown)
+            fprintf(stderr, "note: %d of the %d given items are unknown to the model and were ignored\n", unknown, ng);
     }
     if (st != CR_OK) die("recommending");
     if (o->new_items) { /* mark the added ones */
@@ -1849,7 +1953,8 @@ static int cmd_recommend(opts *o) {
         }
         printf("]}\n");
     } else
-        for (i = 0; i < n; i++) printf("%d\t%lld\t%.6f%s\n", i + 1, (long long)items[i], scores[i], is_new && is_new[i] ? "\tnew" : "");
+        for (i = 0; i < n; i++)
+            printf("%d\t%lld\t%.6f%s\n", i + 1, (long long)items[i], scores[i], is_new && is_new[i] ? "\tnew" : "");
     release(is_new);
     release(items);
     release(scores);
@@ -2173,8 +2278,8 @@ static int run_groups(const run *r, const char *metric, double *g, int want) {
     const char *p = r->path;
     if (k < 0) fprintf(stderr, "contrarec: %s: no final line has \"%s\" as an array of numbers\n", p, metric);
     else if (k == 0 || k > MAX_GROUPS)
-        fprintf(stderr, "contrarec: %s:%d: field \"%s\": %s groups (1..%d)\n", p, r->final_no, metric, k ? "too many" : "no",
-                MAX_GROUPS);
+        fprintf(stderr, "contrarec: %s:%d: field \"%s\": %s groups (1..%d)\n", p, r->final_no, metric,
+                k ? "too many" : "no", MAX_GROUPS);
     else if (want >= 0 && k != want)
         fprintf(stderr, "contrarec: %s:%d: field \"%s\": %d groups (%d in the first run)\n", p, r->final_no, metric, k,
                 want);
@@ -2337,7 +2442,8 @@ static void html_text(FILE *f, const char *s) {
 }
 
 /* one table: a row per run, a column per field of the final line ("-" where a run lacks it) */
-static void html_table(FILE *f, const run *runs, int nr, const char *caption, const char *const *keys, const char *const *heads, int nk) {
+static void html_table(FILE *f, const run *runs, int nr, const char *caption, const char *const *keys,
+                       const char *const *heads, int nk) {
     int i, k;
     fprintf(f, "<table>\n<caption>");
     html_text(f, caption);
@@ -2351,9 +2457,13 @@ static void html_table(FILE *f, const run *runs, int nr, const char *caption, co
         for (k = 0; k < nk; k++) {
             double v;
             char sv[64];
-            if (json_num(runs[i].final, keys[k], &v)) fprintf(f, v == floor(v) && fabs(v) < 1e15 ? "<td>%.0f</td>" : "<td>%.4g</td>", v);
-            else if (json_str(runs[i].final, keys[k], sv, sizeof sv)) { fputs("<td>", f); html_text(f, sv); fputs("</td>", f); }
-            else fputs("<td>-</td>", f);
+            if (json_num(runs[i].final, keys[k], &v))
+                fprintf(f, v == floor(v) && fabs(v) < 1e15 ? "<td>%.0f</td>" : "<td>%.4g</td>", v);
+            else if (json_str(runs[i].final, keys[k], sv, sizeof sv)) {
+                fputs("<td>", f);
+                html_text(f, sv);
+                fputs("</td>", f);
+            } else fputs("<td>-</td>", f);
         }
         fputs("</tr>\n", f);
     }
@@ -2379,22 +2489,41 @@ static int html_chart(FILE *f, const run *runs, int nr, const char *metric, cons
 /* One HTML page of the runs in files (each a finished 'train --json' log), written whole and
    renamed into place; extra_svg (may be NULL) is inlined at the end. 0, or 1 with a message. */
 static int write_report(const char *const *files, int nf, const char *out, const char *title, const char *extra_svg) {
-    static const char *const sel_keys[] = {"model", "best_epoch", "epochs_run", "selected_on", "selection_metric", "history",
-                                           "test_recall@20", "test_ndcg@20", "test_hit@20", "test_pop_recall@20", "test_pop_ndcg@20", "train_s"};
-    static const char *const sel_heads[] = {"model", "selected epoch", "epochs run", "selected on", "by", "history items",
-                                            "Recall@20", "NDCG@20", "Hit@20", "popularity Recall@20", "popularity NDCG@20", "training s"};
-    static const char *const rb_keys[] = {"test_item_coverage", "test_average_popularity", "test_gini_index", "test_shannon_entropy", "test_tail_percentage"};
-    static const char *const rb_heads[] = {"ItemCoverage", "AveragePopularity", "GiniIndex", "ShannonEntropy", "TailPercentage"};
-    static const char *const ms_keys[] = {"test_catalog_coverage", "test_distributional_coverage", "test_ms_novelty", "test_diversity", "test_serendipity",
-                                          "test_ild_cosine", "test_alignment", "test_uniformity_users", "test_uniformity_items"};
-    static const char *const ms_heads[] = {"catalog coverage", "distributional coverage", "novelty", "diversity (co-occurrence)", "serendipity",
-                                           "intra-list diversity (cosine)", "alignment", "uniformity (users)", "uniformity (items)"};
-    static const char *const cold_keys[] = {"model", "cold_mode", "cold_users", "cold_recall@20", "cold_ndcg@20", "cold_pop_recall@20", "cold_pop_ndcg@20"};
-    static const char *const cold_heads[] = {"model", "held-out users scored", "users", "Recall@20", "NDCG@20", "popularity Recall@20", "popularity NDCG@20"};
-    static const char *const charts[][2] = {{"loss", "training loss"}, {"valid_ndcg@20", "validation NDCG@20"},
-                                            {"valid_recall@20", "validation Recall@20"}, {"test_item_group_recall", "Recall@20 within each item-popularity group (test)"},
-                                            {"test_item_group_recall_share", "each item group's share of Recall@20 (test)"},
-                                            {"test_user_group_recall", "Recall@20 of each user-activity group (test)"}};
+    static const char *const sel_keys[] = {
+        "model",          "best_epoch",   "epochs_run",  "selected_on",        "selection_metric", "history",
+        "test_recall@20", "test_ndcg@20", "test_hit@20", "test_pop_recall@20", "test_pop_ndcg@20", "train_s"};
+    static const char *const sel_heads[] = {"model",  "selected epoch",       "epochs run",         "selected on",
+                                            "by",     "history items",        "Recall@20",          "NDCG@20",
+                                            "Hit@20", "popularity Recall@20", "popularity NDCG@20", "training s"};
+    static const char *const rb_keys[] = {"test_item_coverage", "test_average_popularity", "test_gini_index",
+                                          "test_shannon_entropy", "test_tail_percentage"};
+    static const char *const rb_heads[] = {"ItemCoverage", "AveragePopularity", "GiniIndex", "ShannonEntropy",
+                                           "TailPercentage"};
+    static const char *const ms_keys[] = {"test_catalog_coverage", "test_distributional_coverage",
+                                          "test_ms_novelty",       "test_diversity",
+                                          "test_serendipity",      "test_ild_cosine",
+                                          "test_alignment",        "test_uniformity_users",
+                                          "test_uniformity_items"};
+    static const char *const ms_heads[] = {
+        "catalog coverage",  "distributional coverage",       "novelty",   "diversity (co-occurrence)",
+        "serendipity",       "intra-list diversity (cosine)", "alignment", "uniformity (users)",
+        "uniformity (items)"};
+    static const char *const cold_keys[] = {"model",        "cold_mode",          "cold_users",      "cold_recall@20",
+                                            "cold_ndcg@20", "cold_pop_recall@20", "cold_pop_ndcg@20"};
+    static const char *const cold_heads[] = {"model",
+                                             "held-out users scored",
+                                             "users",
+                                             "Recall@20",
+                                             "NDCG@20",
+                                             "popularity Recall@20",
+                                             "popularity NDCG@20"};
+    static const char *const charts[][2] = {
+        {"loss", "training loss"},
+        {"valid_ndcg@20", "validation NDCG@20"},
+        {"valid_recall@20", "validation Recall@20"},
+        {"test_item_group_recall", "Recall@20 within each item-popularity group (test)"},
+        {"test_item_group_recall_share", "each item group's share of Recall@20 (test)"},
+        {"test_user_group_recall", "Recall@20 of each user-activity group (test)"}};
     run runs[CR_MAX_SERIES];
     cr_out *o;
     FILE *f;
@@ -2403,7 +2532,8 @@ static int write_report(const char *const *files, int nf, const char *out, const
     read_runs(runs, files, nf);
     for (i = 0; i < nf; i++)
         if (!runs[i].final) {
-            fprintf(stderr, "contrarec: %s: no final line (\"best_epoch\"): not a finished 'train --json' run\n", files[i]);
+            fprintf(stderr, "contrarec: %s: no final line (\"best_epoch\"): not a finished 'train --json' run\n",
+                    files[i]);
             exit(1);
         }
     o = out_open(out); /* written whole, then renamed into place */
@@ -2415,18 +2545,24 @@ static int write_report(const char *const *files, int nf, const char *out, const
           "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
           "figure{display:inline-block;margin:8px}p.note{color:#555;max-width:60em}</style>\n</head>\n<body>\n<h1>", f);
     html_text(f, title);
-    fprintf(f, "</h1>\n<p class=\"note\">%d run%s. Test metrics are read once, at the epoch each run selected (column \"selected on\"); "
-               "\"history items\" says whether the users' known items were masked when ranking.</p>\n", nf, nf > 1 ? "s" : "");
-    html_table(f, runs, nf, "Selection and accuracy at K = 20", sel_keys, sel_heads, (int)(sizeof sel_keys / sizeof *sel_keys));
-    html_table(f, runs, nf, "Beyond accuracy at K = 20: RecBole's definitions", rb_keys, rb_heads, (int)(sizeof rb_keys / sizeof *rb_keys));
-    html_table(f, runs, nf, "Beyond accuracy at K = 20: Microsoft Recommenders' definitions, and the vectors", ms_keys, ms_heads,
-               (int)(sizeof ms_keys / sizeof *ms_keys));
+    fprintf(f,
+            "</h1>\n<p class=\"note\">%d run%s. Test metrics are read once, at the epoch each run selected (column "
+            "\"selected on\"); "
+            "\"history items\" says whether the users' known items were masked when ranking.</p>\n",
+            nf, nf > 1 ? "s" : "");
+    html_table(f, runs, nf, "Selection and accuracy at K = 20", sel_keys, sel_heads,
+               (int)(sizeof sel_keys / sizeof *sel_keys));
+    html_table(f, runs, nf, "Beyond accuracy at K = 20: RecBole's definitions", rb_keys, rb_heads,
+               (int)(sizeof rb_keys / sizeof *rb_keys));
+    html_table(f, runs, nf, "Beyond accuracy at K = 20: Microsoft Recommenders' definitions, and the vectors", ms_keys,
+               ms_heads, (int)(sizeof ms_keys / sizeof *ms_keys));
     for (i = 0; i < nf; i++) { /* user cold start, when some run held users out (--cold-users) */
         double v;
         if (json_num(runs[i].final, "cold_users", &v)) break;
     }
     if (i < nf)
-        html_table(f, runs, nf, "User cold start at K = 20: the held-out users, folded in (never trained on) or warm (trained on)",
+        html_table(f, runs, nf,
+                   "User cold start at K = 20: the held-out users, folded in (never trained on) or warm (trained on)",
                    cold_keys, cold_heads, (int)(sizeof cold_keys / sizeof *cold_keys));
     for (k = 0; k < (int)(sizeof charts / sizeof *charts); k++) {
         for (i = 0; i < nf; i++) { /* a chart only when every run has its field */
@@ -2479,7 +2615,8 @@ static int cmd_report(int argc, char **argv) {
 /* The map of a model's item (or user) vectors into out: a seeded sample of at most sample
    vectors without replacement, exact t-SNE, coloured by popularity group. Returns 0, or 1 with
    a message (2 for a usage error). */
-static int write_map(cr_model *m, int users, int sample, uint64_t seed, const cr_tsne_opts *to, const char *out, const char *title) {
+static int write_map(cr_model *m, int users, int sample, uint64_t seed, const cr_tsne_opts *to, const char *out,
+                     const char *title) {
     int i, n, N, d, rc = 0;
     const float *U, *I, *V;
     float *X, *Y;
@@ -2489,9 +2626,13 @@ static int write_map(cr_model *m, int users, int sample, uint64_t seed, const cr
     double kl;
     cr_rng r;
     clock_t t0;
-    if (cr_model_embeddings(m, &U, &I) != CR_OK) { fprintf(stderr, "contrarec: embeddings: %s\n", cr_last_error()); return 1; }
+    if (cr_model_embeddings(m, &U, &I) != CR_OK) {
+        fprintf(stderr, "contrarec: embeddings: %s\n", cr_last_error());
+        return 1;
+    }
     if (users && !U) {
-        fprintf(stderr, "contrarec: --users: a sequence model has no user vectors (a user is the encoding of a history)\n");
+        fprintf(stderr,
+                "contrarec: --users: a sequence model has no user vectors (a user is the encoding of a history)\n");
         return 2;
     }
     V = users ? U : I;
@@ -2503,7 +2644,10 @@ static int write_map(cr_model *m, int users, int sample, uint64_t seed, const cr
     idx = (int32_t *)xmalloc(sizeof(int32_t) * (size_t)n);
     X = (float *)xmalloc(sizeof(float) * (size_t)n * (size_t)d);
     Y = (float *)xmalloc(sizeof(float) * (size_t)n * 2);
-    if (cr_model_popularity_groups(m, !users, all) != CR_OK) { fprintf(stderr, "contrarec: popularity groups: %s\n", cr_last_error()); exit(1); }
+    if (cr_model_popularity_groups(m, !users, all) != CR_OK) {
+        fprintf(stderr, "contrarec: popularity groups: %s\n", cr_last_error());
+        exit(1);
+    }
     /* a seeded sample without replacement (partial Fisher-Yates) */
     cr_rng_seed(&r, seed);
     for (i = 0; i < N; i++) grp[i] = i;
@@ -2525,8 +2669,8 @@ static int write_map(cr_model *m, int users, int sample, uint64_t seed, const cr
         gl[i] = gl_buf[i];
     }
     if (!title) {
-        snprintf(tbuf, sizeof tbuf, "%s: %s vectors by %s group", cr_model_name(cr_model_config(m)->model), users ? "user" : "item",
-                 users ? "activity" : "popularity");
+        snprintf(tbuf, sizeof tbuf, "%s: %s vectors by %s group", cr_model_name(cr_model_config(m)->model),
+                 users ? "user" : "item", users ? "activity" : "popularity");
         title = tbuf;
     }
     t0 = clock();
@@ -2534,8 +2678,8 @@ static int write_map(cr_model *m, int users, int sample, uint64_t seed, const cr
         fprintf(stderr, "contrarec: map: %s\n", cr_last_error());
         rc = 1;
     } else
-        fprintf(stderr, "t-SNE of %d of %d %s vectors (dim %d): KL %.4f, %.1f s of CPU time\n", n, N, users ? "user" : "item", d, kl,
-                (double)(clock() - t0) / CLOCKS_PER_SEC);
+        fprintf(stderr, "t-SNE of %d of %d %s vectors (dim %d): KL %.4f, %.1f s of CPU time\n", n, N,
+                users ? "user" : "item", d, kl, (double)(clock() - t0) / CLOCKS_PER_SEC);
     release(all); release(grp); release(idx); release(X); release(Y);
     return rc;
 }
@@ -2674,7 +2818,8 @@ static pu_row *read_side(const char *spec, int64_t *n, char **head) {
         size_t len = c ? (size_t)(c - p) : strlen(p);
         int64_t m, i = 0, j = 0, w = 0;
         pu_row *r;
-        if (!len || len >= sizeof path) die_usage("compare: '%s' is not a file or a comma-separated list of files%s", spec, "");
+        if (!len || len >= sizeof path)
+            die_usage("compare: '%s' is not a file or a comma-separated list of files%s", spec, "");
         memcpy(path, p, len);
         path[len] = 0;
         r = read_per_user(path, &m, files ? &h2 : head);
@@ -2718,7 +2863,8 @@ static int dbl_cmp(const void *a, const void *b) {
 
 /* One line: the means of field j over the paired users with ok[i], B's relative gain and its
    95% percentile interval over `boot` resamples of those users (seeded). */
-static void compare_line(const char *what, const pu_row *A, const pu_row *B, const int64_t *idx, int64_t n, int j, int boot, uint64_t seed) {
+static void compare_line(const char *what, const pu_row *A, const pu_row *B, const int64_t *idx, int64_t n, int j,
+                         int boot, uint64_t seed) {
     double sa = 0, sb = 0, *g;
     int64_t i;
     int b, ng;
@@ -2740,7 +2886,8 @@ static void compare_line(const char *what, const pu_row *A, const pu_row *B, con
     if (sa <= 0 || ng < 2) printf("gain n/a (A's mean is 0)\n");
     else { /* the 2.5th and 97.5th percentiles, symmetric: floor and ceil of p (ng - 1) */
         qsort(g, (size_t)ng, sizeof(double), dbl_cmp);
-        printf("gain %+6.1f%%  [%+6.1f%%, %+6.1f%%]", 100 * (sb / sa - 1), 100 * g[(int)floor(0.025 * (ng - 1))], 100 * g[(int)ceil(0.975 * (ng - 1))]);
+        printf("gain %+6.1f%%  [%+6.1f%%, %+6.1f%%]", 100 * (sb / sa - 1), 100 * g[(int)floor(0.025 * (ng - 1))],
+               100 * g[(int)ceil(0.975 * (ng - 1))]);
         if (ng < boot) printf("  (%d of %d resamples had A = 0: left out)", boot - ng, boot);
         printf("\n");
     }
@@ -2782,8 +2929,8 @@ static int cmd_compare(int argc, char **argv) {
         die_at(fa, 0, "no user in common with %s (%lld and %lld users): not runs on the same data", fb, (long long)na,
                (long long)nb);
     }
-    printf("B = %s against A = %s: %lld users in both (%lld and %lld in each); K from the header: %s", fb, fa, (long long)n, (long long)na,
-           (long long)nb, ha + 13);
+    printf("B = %s against A = %s: %lld users in both (%lld and %lld in each); K from the header: %s", fb, fa,
+           (long long)n, (long long)na, (long long)nb, ha + 13);
     for (m = 0; m < n; m++) idx[m] = m;
     compare_line("Recall, all users", Ap, Bp, idx, n, 1, boot, seed);
     compare_line("NDCG, all users", Ap, Bp, idx, n, 2, boot, seed);
@@ -2805,8 +2952,9 @@ static int cmd_compare(int argc, char **argv) {
     for (m = 0, i = 0; m < n; m++)
         if (Ap[m].v[4] >= 0 && Bp[m].v[4] >= 0) idx[i++] = m;
     compare_line("intra-list diversity (cosine)", Ap, Bp, idx, i, 4, boot, seed);
-    printf("(gain: B's mean / A's mean - 1; interval: 2.5th and 97.5th percentiles of %d resamples of the users, seed %llu)\n", boot,
-           (unsigned long long)seed);
+    printf("(gain: B's mean / A's mean - 1; interval: 2.5th and 97.5th percentiles of %d resamples of the users, seed "
+           "%llu)\n",
+           boot, (unsigned long long)seed);
     release(A); release(B); release(Ap); release(Bp); release(idx); release(hist_order); release(ha); release(hb);
     return 0;
 }
