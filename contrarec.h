@@ -11164,230 +11164,273 @@ static cr_status cr__fit_mem_check(const cr_config *cfg, const cr_dataset *ds, c
                     (double)p.peak / 1e6, (double)opts->mem_limit / 1e6, text);
 }
 
-CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_dataset *ds, const cr_fit_opts *opts,
-                        cr_fit_result *res) {
+/* One cr_fit: the data sets as the protocols leave them, and the buffers they own. */
+typedef struct cr__fit_run {
     cr_fit_opts o;
-    cr_config cfg = *cfg_in;
+    cr_config cfg; /* resolved (the models are created from the caller's: resolving twice would turn an
+                      explicit "off", 0 after resolution, back into the default) */
+    const cr_dataset *ds;
+    int seq;
+    const cr_interactions *train, *valid, *known, *test; /* what trains, selects, is masked, is tested */
     cr_interactions keep, held, full, warm_train, cold_hist, warm_test, cold_test, warm_valid, cold_valid, trained,
         valid_all, test_all;
-    const cr_interactions *train = &ds->train, *valid = NULL, *known = NULL, *test = &ds->test;
-    uint8_t *pick = NULL, *ipick = NULL;
-    cr_eval_opts sel_opts;
+    uint8_t *pick, *ipick; /* cold_users' and cold_items' choices */
+    cr_eval_opts sel_opts; /* the selection's evaluation */
+    cr_fit_result *res;
+} cr__fit_run;
+
+static void cr__fit_run_free(cr__fit_run *F) {
+    cr_interactions *x[12];
+    int i;
+    x[0] = &F->keep, x[1] = &F->held, x[2] = &F->full, x[3] = &F->warm_train, x[4] = &F->cold_hist;
+    x[5] = &F->warm_test, x[6] = &F->cold_test, x[7] = &F->warm_valid, x[8] = &F->cold_valid, x[9] = &F->trained;
+    x[10] = &F->valid_all, x[11] = &F->test_all;
+    for (i = 0; i < 12; i++) cr_interactions_free(x[i]);
+    CR_FREE(F->pick);
+    CR_FREE(F->ipick);
+}
+
+/* Protocol: cold_users. The held-out users leave training, validation and the main test; a
+   cold_warm run trains on all their records (what fold-in reads), never validates on them. */
+static cr_status cr__fit_cold_users(cr__fit_run *F) {
+    const cr_dataset *ds = F->ds;
+    cr_status st;
+    if (!(F->o.cold_users > 0)) return CR_OK;
+    if (!(F->pick = (uint8_t *)cr__alloc_array((size_t)ds->n_users + 1, 1, "cold-start users"))) return CR_ERR_NOMEM;
+    F->res->n_cold_users =
+        cr_cold_users(ds, F->o.cold_users, F->o.holdout_seed ? F->o.holdout_seed : F->cfg.seed, F->pick);
+    if (F->res->n_cold_users < 0) {
+        st = (cr_status)F->res->n_cold_users;
+        F->res->n_cold_users = 0;
+        return st;
+    }
+    if ((st = cr__filter_users(&ds->train, F->pick, 0, &F->warm_train)) != CR_OK ||
+        (st = cr__filter_users(&ds->train, F->pick, 1, &F->held)) != CR_OK ||
+        (st = cr__filter_users(&ds->valid, F->pick, 0, &F->warm_valid)) != CR_OK ||
+        (st = cr__filter_users(&ds->valid, F->pick, 1, &F->cold_valid)) != CR_OK ||
+        (st = cr__concat(&F->cold_hist, &F->held, &F->cold_valid)) != CR_OK ||
+        (st = cr__filter_users(&ds->test, F->pick, 0, &F->warm_test)) != CR_OK ||
+        (st = cr__filter_users(&ds->test, F->pick, 1, &F->cold_test)) != CR_OK)
+        return st;
+    cr_interactions_free(&F->held);
+    F->train = &F->warm_train;
+    F->test = &F->warm_test;
+    return CR_OK;
+}
+
+/* Protocol: cold_items. The held-out items leave training; their records, wherever they were, go
+   to the validation or the test set of their half. */
+static cr_status cr__fit_cold_items(cr__fit_run *F) {
+    const cr_dataset *ds = F->ds;
+    const cr_interactions *sets[3];
+    cr_status st;
+    int k;
+    if (!(F->o.cold_items > 0)) return CR_OK;
+    sets[0] = &ds->train, sets[1] = &ds->valid, sets[2] = &ds->test;
+    if (F->seq) /* the GRU's items are IDs: a held-out one could only be scored at random */
+        return cr__fail(CR_ERR_INVALID, "cr_fit: cold_items is for graph models (%s is a sequence model)",
+                        cr_model_name(F->cfg.model));
+    if (!(F->ipick = (uint8_t *)cr__alloc_array(2 * (size_t)ds->n_items, 1, "cold-start items"))) return CR_ERR_NOMEM;
+    F->res->n_cold_items = cr_cold_items(ds, F->o.cold_items, F->o.holdout_seed ? F->o.holdout_seed : F->cfg.seed,
+                                         F->o.select == CR_SELECT_VALID, F->ipick);
+    if (F->res->n_cold_items < 0) {
+        st = (cr_status)F->res->n_cold_items;
+        F->res->n_cold_items = 0;
+        return st;
+    }
+    if ((st = cr__filter_items(&ds->train, F->ipick, 0, &F->warm_train)) != CR_OK ||
+        (st = cr__filter_items(&ds->valid, F->ipick, 0, &F->warm_valid)) != CR_OK ||
+        (st = cr__filter_items(&ds->test, F->ipick, 0, &F->test_all)) != CR_OK)
+        return st;
+    for (k = 0; k < 3; k++)
+        if ((st = cr__filter_items(sets[k], F->ipick, 1, &F->cold_valid)) != CR_OK ||
+            (st = cr__filter_items(sets[k], F->ipick, 2, &F->test_all)) != CR_OK)
+            return st;
+    F->train = &F->warm_train;
+    F->test = &F->test_all;
+    return CR_OK;
+}
+
+/* Protocol: the selection set. Validation records given, or carved from training; with
+   select test the test set selects (and the validation records are known history). */
+static cr_status cr__fit_selection_set(cr__fit_run *F) {
+    const cr_dataset *ds = F->ds;
+    int cold = F->o.cold_users > 0 || F->o.cold_items > 0;
+    cr_status st;
+    if (F->o.select != CR_SELECT_VALID) {
+        F->known = ds->valid.n ? (cold ? &F->warm_valid : &ds->valid) : NULL;
+        if (F->o.select == CR_SELECT_TEST) {
+            F->valid = F->test;
+            F->sel_opts.history_extra = F->known;
+        }
+        return CR_OK;
+    }
+    if (ds->valid.n) F->valid = cold ? &F->warm_valid : &ds->valid;
+    else { /* carve it: the model trains on the rest */
+        if ((st = cr__carve(F->train, ds->n_users, F->seq, F->o.valid_ratio, F->cfg.seed, CR__VALID_STREAM, &F->keep,
+                            &F->held)) != CR_OK)
+            return st;
+        F->train = &F->keep;
+        F->valid = &F->held;
+    }
+    if (F->o.cold_items > 0) { /* and the validation half of the held-out items */
+        if ((st = cr__concat(&F->valid_all, F->valid, &F->cold_valid)) != CR_OK) return st;
+        F->valid = &F->valid_all;
+    }
+    if (!F->valid->n)
+        return F->seq ? cr__fail(CR_ERR_EMPTY, "no validation records: no user has two or more training items")
+                      : cr__fail(CR_ERR_EMPTY,
+                                 "no validation records: round(%g x n) is 0 for every user's n training interactions; "
+                                 "use a larger validation share, or train without selection (a fixed number of epochs)",
+                                 F->o.valid_ratio);
+    F->known = F->valid; /* at test time the validation records are known history */
+    return CR_OK;
+}
+
+/* Protocol: train_noise, in the training part only, never in validation or test. */
+static cr_status cr__fit_noise(cr__fit_run *F) {
+    const cr_interactions *avoid[2];
+    cr_status st;
+    if (!(F->o.train_noise > 0)) return CR_OK;
+    if (F->train != &F->keep) {
+        if ((st = cr__concat(&F->keep, F->train, &F->held)) != CR_OK) return st; /* a copy to add to (held is empty) */
+        F->train = &F->keep;
+    }
+    avoid[0] = F->valid ? F->valid : &F->ds->valid;
+    avoid[1] = &F->ds->test;
+    return cr_interactions_add_noise(&F->keep, F->ds->n_users, F->ds->n_items, F->o.train_noise, F->cfg.seed, avoid, 2,
+                                     &F->res->n_noise);
+}
+
+/* Protocol: cold_warm, the held-out users' records join training. */
+static cr_status cr__fit_cold_warm(cr__fit_run *F) {
+    cr_status st;
+    if (!F->o.cold_warm) return CR_OK;
+    if ((st = cr__concat(&F->trained, F->train, &F->cold_hist)) != CR_OK) return st;
+    F->train = &F->trained;
+    return CR_OK;
+}
+
+/* Resume: a state file of the refit phase means the selection is behind it; its epochs (0: none). */
+static cr_status cr__fit_refit_resume(const cr__fit_run *F, int *epochs) {
+    cr__fit_state on_disk;
+    int exists = 0, cap = F->o.epochs ? F->o.epochs : F->o.max_epochs;
+    cr_status st;
+    *epochs = 0;
+    if (!F->o.state_path || !F->o.refit) return CR_OK;
+    if ((st = cr__state_peek(F->o.state_path, &on_disk, &exists)) != CR_OK) return st;
+    if (!exists || on_disk.phase != CR_FIT_REFIT) return CR_OK;
+    if ((int)on_disk.max_e > cap)
+        return cr__fail(CR_ERR_INVALID, "%s: the training state's refit of %d epochs exceeds the selection's %d",
+                        F->o.state_path, (int)on_disk.max_e, cap);
+    *epochs = (int)on_disk.max_e;
+    return CR_OK;
+}
+
+/* Protocol: refit, the selected epoch count again on train + valid. With a state file a
+   callback's stop is an interruption: no refit until the selection ends. */
+static cr_status cr__fit_refit(cr__fit_run *F, const cr_config *cfg_in, cr_model **m) {
+    cr_fit_result *res = F->res;
+    int best = res->best_epoch;
+    cr_status st;
+    if (!F->o.refit || best <= 0 || (F->o.state_path && res->stopped_early == 2)) return CR_OK;
+    cr_model_free(*m);
+    *m = NULL;
+    if ((st = cr__concat(&F->full, F->train, F->valid)) != CR_OK) return st;
+    if ((st = cr__fit_loop(m, cfg_in, F->ds, &F->full, NULL, NULL, &F->o, CR_FIT_REFIT, best, NULL, res)) != CR_OK)
+        return st;
+    res->best_epoch = best;
+    res->refit = 1;
+    res->n_train = F->full.n;
+    F->known = NULL;
+    return CR_OK;
+}
+
+/* The test set, read once, at the returned model: the main figures, then each protocol's. */
+static cr_status cr__fit_test(cr__fit_run *F, cr_model *m) {
+    cr_fit_result *res = F->res;
+    cr_eval_opts to = F->o.eval;
+    cr_status st;
+    if (!F->ds->test.n) return CR_OK;
+    to.history_extra = F->known;
+    to.fold_in = NULL;
+    to.items_only = NULL;
+    to.per_user = F->o.per_user_test;
+    if ((st = cr_evaluate(m, F->test, &to, &res->test)) != CR_OK) return st;
+    to.per_user = NULL;
+    res->eval_seconds += res->test.seconds;
+    if (F->o.cold_users > 0) { /* the held-out users: folded in, or (cold_warm) as trained */
+        if (!F->o.cold_warm) to.fold_in = &F->cold_hist;
+        to.per_user = F->o.per_user_cold;
+        if ((st = cr_evaluate(m, &F->cold_test, &to, &res->cold)) != CR_OK) return st;
+        to.per_user = NULL;
+        res->eval_seconds += res->cold.seconds;
+        to.fold_in = NULL;
+    }
+    if (F->o.cold_items > 0) { /* among the trained items, then among the test's held-out ones */
+        uint8_t *only = F->ipick + F->ds->n_items;
+        int32_t i;
+        to.items_only = only;
+        for (i = 0; i < F->ds->n_items; i++) only[i] = F->ipick[i] == 0;
+        if ((st = cr_evaluate(m, F->test, &to, &res->test_warm)) != CR_OK) return st;
+        for (i = 0; i < F->ds->n_items; i++) only[i] = F->ipick[i] == 2;
+        if ((st = cr_evaluate(m, F->test, &to, &res->test_cold)) != CR_OK) return st;
+        res->eval_seconds += res->test_warm.seconds + res->test_cold.seconds;
+        to.items_only = NULL;
+    }
+    if (F->seq) { /* and under the other history protocol, so the two can be compared */
+        to.exclude_seen = to.exclude_seen == 1 ? -1 : 1;
+        if ((st = cr_evaluate(m, F->test, &to, &res->test_other)) != CR_OK) return st;
+    }
+    return CR_OK;
+}
+
+/* The driver: the protocols shape the sets in this order, the selection trains, refit retrains,
+   the test is read once. A new protocol is a function in this table (and, if it changes what is
+   tested, a step of cr__fit_test). */
+CR_API cr_status cr_fit(cr_model **out, const cr_config *cfg_in, const cr_dataset *ds, const cr_fit_opts *opts,
+                        cr_fit_result *res) {
+    static cr_status (*const protocols[])(cr__fit_run *) = {cr__fit_cold_users, cr__fit_cold_items,
+                                                            cr__fit_selection_set, cr__fit_noise, cr__fit_cold_warm};
+    cr__fit_run F;
     cr_model *m = NULL;
-    int seq, refit_resume = 0;
+    int resume = 0;
+    size_t i;
     cr_status st;
     *out = NULL;
     memset(res, 0, sizeof *res);
-    memset(&keep, 0, sizeof keep);
-    memset(&held, 0, sizeof held);
-    memset(&full, 0, sizeof full);
-    memset(&warm_train, 0, sizeof warm_train);
-    memset(&cold_hist, 0, sizeof cold_hist);
-    memset(&warm_test, 0, sizeof warm_test);
-    memset(&cold_test, 0, sizeof cold_test);
-    memset(&warm_valid, 0, sizeof warm_valid);
-    memset(&cold_valid, 0, sizeof cold_valid);
-    memset(&trained, 0, sizeof trained);
-    memset(&valid_all, 0, sizeof valid_all);
-    memset(&test_all, 0, sizeof test_all);
-    memset(&o, 0, sizeof o);
-    if (opts) o = *opts;
-    if ((st = cr_config_resolve(&cfg)) != CR_OK) return st;
-    seq = cr_model_is_sequential(cfg.model);
-    if ((st = cr__fit_resolve(&o, ds, seq)) != CR_OK || (st = cr__fit_mem_check(cfg_in, ds, opts)) != CR_OK) return st;
-    res->selected_on = o.select;
-    sel_opts = o.eval;
-    sel_opts.history_extra = NULL;
-    sel_opts.fold_in = NULL;
-    sel_opts.per_user = NULL;
-    sel_opts.items_only = NULL; /* set by cold_items alone */
-    if (o.cold_users > 0) {
-        /* the held-out users leave training, validation and the main test; a cold_warm run
-           trains on all their records (what fold-in reads), never validates on them */
-        if (!(pick = (uint8_t *)cr__alloc_array((size_t)ds->n_users + 1, 1, "cold-start users"))) return CR_ERR_NOMEM;
-        if ((res->n_cold_users = cr_cold_users(ds, o.cold_users, o.holdout_seed ? o.holdout_seed : cfg.seed, pick)) <
-            0) {
-            st = (cr_status)res->n_cold_users;
-            res->n_cold_users = 0;
-            goto done;
-        }
-        if ((st = cr__filter_users(&ds->train, pick, 0, &warm_train)) != CR_OK ||
-            (st = cr__filter_users(&ds->train, pick, 1, &held)) != CR_OK ||
-            (st = cr__filter_users(&ds->valid, pick, 0, &warm_valid)) != CR_OK ||
-            (st = cr__filter_users(&ds->valid, pick, 1, &cold_valid)) != CR_OK ||
-            (st = cr__concat(&cold_hist, &held, &cold_valid)) != CR_OK ||
-            (st = cr__filter_users(&ds->test, pick, 0, &warm_test)) != CR_OK ||
-            (st = cr__filter_users(&ds->test, pick, 1, &cold_test)) != CR_OK)
-            goto done;
-        cr_interactions_free(&held);
-        train = &warm_train;
-        test = &warm_test;
-    }
-    if (o.cold_items > 0) {
-        /* the held-out items leave training; their records, wherever they were, go to the
-           validation or the test set of their half */
-        const cr_interactions *sets[3];
-        int k;
-        sets[0] = &ds->train;
-        sets[1] = &ds->valid;
-        sets[2] = &ds->test;
-        if (seq) { /* the GRU's items are IDs: a held-out one could only be scored at random */
-            st = cr__fail(CR_ERR_INVALID, "cr_fit: cold_items is for graph models (%s is a sequence model)",
-                          cr_model_name(cfg.model));
-            goto done;
-        }
-        if (!(ipick = (uint8_t *)cr__alloc_array(2 * (size_t)ds->n_items, 1, "cold-start items"))) {
-            st = CR_ERR_NOMEM;
-            goto done;
-        }
-        if ((res->n_cold_items = cr_cold_items(ds, o.cold_items, o.holdout_seed ? o.holdout_seed : cfg.seed,
-                                               o.select == CR_SELECT_VALID, ipick)) < 0) {
-            st = (cr_status)res->n_cold_items;
-            res->n_cold_items = 0;
-            goto done;
-        }
-        if ((st = cr__filter_items(&ds->train, ipick, 0, &warm_train)) != CR_OK ||
-            (st = cr__filter_items(&ds->valid, ipick, 0, &warm_valid)) != CR_OK ||
-            (st = cr__filter_items(&ds->test, ipick, 0, &test_all)) != CR_OK)
-            goto done;
-        for (k = 0; k < 3; k++)
-            if ((st = cr__filter_items(sets[k], ipick, 1, &cold_valid)) != CR_OK ||
-                (st = cr__filter_items(sets[k], ipick, 2, &test_all)) != CR_OK)
-                goto done;
-        train = &warm_train;
-        test = &test_all;
-    }
-    if (o.select == CR_SELECT_VALID) {
-        if (ds->valid.n) valid = o.cold_users > 0 || o.cold_items > 0 ? &warm_valid : &ds->valid;
-        else { /* carve it: the model trains on the rest */
-            if ((st = cr__carve(train, ds->n_users, seq, o.valid_ratio, cfg.seed, CR__VALID_STREAM, &keep, &held)) !=
-                CR_OK)
-                goto done;
-            train = &keep;
-            valid = &held;
-        }
-        if (o.cold_items > 0) { /* and the validation half of the held-out items */
-            if ((st = cr__concat(&valid_all, valid, &cold_valid)) != CR_OK) goto done;
-            valid = &valid_all;
-        }
-        if (!valid->n) {
-            st = seq ? cr__fail(CR_ERR_EMPTY, "no validation records: no user has two or more training items")
-                     : cr__fail(CR_ERR_EMPTY,
-                                "no validation records: round(%g x n) is 0 for every user's n training interactions; "
-                                "use a larger validation share, or train without selection (a fixed number of epochs)",
-                                o.valid_ratio);
-            goto done;
-        }
-        known = valid; /* at test time the validation records are known history */
-    } else {
-        known = ds->valid.n ? (o.cold_users > 0 || o.cold_items > 0 ? &warm_valid : &ds->valid) : NULL;
-        if (o.select == CR_SELECT_TEST) {
-            valid = test;
-            sel_opts.history_extra = known;
-        }
-    }
-    if (o.train_noise > 0) { /* noise in the training part only, never in validation or test */
-        const cr_interactions *avoid[2];
-        if (train != &keep) {
-            if ((st = cr__concat(&keep, train, &held)) != CR_OK) goto done; /* a copy to add to (held is empty) */
-            train = &keep;
-        }
-        avoid[0] = valid ? valid : &ds->valid;
-        avoid[1] = &ds->test;
-        if ((st = cr_interactions_add_noise(&keep, ds->n_users, ds->n_items, o.train_noise, cfg.seed, avoid, 2,
-                                            &res->n_noise)) != CR_OK)
-            goto done;
-    }
-    if (o.cold_warm) { /* the held-out users' records join training */
-        if ((st = cr__concat(&trained, train, &cold_hist)) != CR_OK) goto done;
-        train = &trained;
-    }
-    res->n_train = train->n;
-    res->n_valid = o.select == CR_SELECT_VALID ? valid->n : 0;
-    /* the models are created from cfg_in: resolving twice would turn an explicit "off" (0 after
-       resolution) back into the default */
-    if (o.state_path && o.refit) { /* a state file of the refit phase: the selection is behind it */
-        cr__fit_state on_disk;
-        int exists = 0;
-        if ((st = cr__state_peek(o.state_path, &on_disk, &exists)) != CR_OK) goto done;
-        if (exists && on_disk.phase == CR_FIT_REFIT) {
-            refit_resume = (int)on_disk.max_e;
-            if (refit_resume > (o.epochs ? o.epochs : o.max_epochs)) {
-                st = cr__fail(CR_ERR_INVALID, "%s: the training state's refit of %d epochs exceeds the selection's %d",
-                              o.state_path, refit_resume, o.epochs ? o.epochs : o.max_epochs);
-                goto done;
-            }
-        }
-    }
-    if (refit_resume) res->best_epoch = refit_resume;
-    else if ((st = cr__fit_loop(&m, cfg_in, ds, train, valid, &sel_opts, &o, CR_FIT_SELECT,
-                                o.epochs ? o.epochs : o.max_epochs, known, res)) != CR_OK)
+    memset(&F, 0, sizeof F);
+    if (opts) F.o = *opts;
+    F.cfg = *cfg_in;
+    F.ds = ds;
+    F.res = res;
+    F.train = &ds->train;
+    F.test = &ds->test;
+    if ((st = cr_config_resolve(&F.cfg)) != CR_OK) return st;
+    F.seq = cr_model_is_sequential(F.cfg.model);
+    if ((st = cr__fit_resolve(&F.o, ds, F.seq)) != CR_OK || (st = cr__fit_mem_check(cfg_in, ds, opts)) != CR_OK)
+        return st;
+    res->selected_on = F.o.select;
+    F.sel_opts = F.o.eval;
+    F.sel_opts.history_extra = NULL;
+    F.sel_opts.fold_in = NULL;
+    F.sel_opts.per_user = NULL;
+    F.sel_opts.items_only = NULL; /* set by cold_items alone */
+    for (i = 0; i < sizeof protocols / sizeof protocols[0]; i++)
+        if ((st = protocols[i](&F)) != CR_OK) goto done;
+    res->n_train = F.train->n;
+    res->n_valid = F.o.select == CR_SELECT_VALID ? F.valid->n : 0;
+    if ((st = cr__fit_refit_resume(&F, &resume)) != CR_OK) goto done;
+    if (resume) res->best_epoch = resume;
+    else if ((st = cr__fit_loop(&m, cfg_in, ds, F.train, F.valid, &F.sel_opts, &F.o, CR_FIT_SELECT,
+                                F.o.epochs ? F.o.epochs : F.o.max_epochs, F.known, res)) != CR_OK)
         goto done;
-    /* with a state file a callback's stop is an interruption: no refit until the selection ends */
-    if (o.refit && res->best_epoch > 0 &&
-        !(o.state_path && res->stopped_early == 2)) { /* the selected epoch count, on train + valid */
-        int best = res->best_epoch;
-        cr_model_free(m);
-        m = NULL;
-        if ((st = cr__concat(&full, train, valid)) != CR_OK) goto done;
-        if ((st = cr__fit_loop(&m, cfg_in, ds, &full, NULL, NULL, &o, CR_FIT_REFIT, best, NULL, res)) != CR_OK)
-            goto done;
-        res->best_epoch = best;
-        res->refit = 1;
-        res->n_train = full.n;
-        known = NULL;
-    }
-    if (ds->test.n) { /* the test set, read once, at the returned model */
-        cr_eval_opts to = o.eval;
-        to.history_extra = known;
-        to.fold_in = NULL;
-        to.items_only = NULL;
-        to.per_user = o.per_user_test;
-        if ((st = cr_evaluate(m, test, &to, &res->test)) != CR_OK) goto done;
-        to.per_user = NULL;
-        res->eval_seconds += res->test.seconds;
-        if (o.cold_users > 0) { /* the held-out users: folded in, or (cold_warm) as trained */
-            if (!o.cold_warm) to.fold_in = &cold_hist;
-            to.per_user = o.per_user_cold;
-            if ((st = cr_evaluate(m, &cold_test, &to, &res->cold)) != CR_OK) goto done;
-            to.per_user = NULL;
-            res->eval_seconds += res->cold.seconds;
-            to.fold_in = NULL;
-        }
-        if (o.cold_items > 0) { /* among the trained items, then among the test's held-out ones */
-            uint8_t *only = ipick + ds->n_items;
-            int32_t i;
-            to.items_only = only;
-            for (i = 0; i < ds->n_items; i++) only[i] = ipick[i] == 0;
-            if ((st = cr_evaluate(m, test, &to, &res->test_warm)) != CR_OK) goto done;
-            for (i = 0; i < ds->n_items; i++) only[i] = ipick[i] == 2;
-            if ((st = cr_evaluate(m, test, &to, &res->test_cold)) != CR_OK) goto done;
-            res->eval_seconds += res->test_warm.seconds + res->test_cold.seconds;
-            to.items_only = NULL;
-        }
-        if (seq) { /* and under the other history protocol, so the two can be compared */
-            to.exclude_seen = to.exclude_seen == 1 ? -1 : 1;
-            if ((st = cr_evaluate(m, test, &to, &res->test_other)) != CR_OK) goto done;
-        }
-    }
+    if ((st = cr__fit_refit(&F, cfg_in, &m)) != CR_OK || (st = cr__fit_test(&F, m)) != CR_OK) goto done;
     *out = m;
     m = NULL;
 done:
     cr_model_free(m);
-    cr_interactions_free(&keep);
-    cr_interactions_free(&held);
-    cr_interactions_free(&full);
-    cr_interactions_free(&warm_train);
-    cr_interactions_free(&cold_hist);
-    cr_interactions_free(&warm_test);
-    cr_interactions_free(&cold_test);
-    cr_interactions_free(&warm_valid);
-    cr_interactions_free(&cold_valid);
-    cr_interactions_free(&trained);
-    cr_interactions_free(&valid_all);
-    cr_interactions_free(&test_all);
-    CR_FREE(pick);
-    CR_FREE(ipick);
+    cr__fit_run_free(&F);
     return st;
 }
 
