@@ -4431,20 +4431,60 @@ CR_API cr_status cr_load_interactions(cr_interactions *x, cr_idmap *users, cr_id
     return st;
 }
 
+/* The (item, feature, weight) entries of a feature file as they are read. */
+typedef struct cr__feat_coo {
+    int64_t *mark, mcap; /* mark[feature]: the line that last named it */
+    int32_t *rows, *cols;
+    float *vals;
+    int64_t n, cap;
+} cr__feat_coo;
+
+/* Feature raw of item it, weight w, on a line: a feature named twice on a line is kept once. */
+static cr_status cr__feat_add(cr__feat_coo *B, cr_item_features *f, int32_t it, int64_t raw, double w, int64_t line) {
+    int64_t m0 = B->mcap, c;
+    int32_t fd;
+    cr_status st;
+    if ((st = cr_idmap_add(&f->feats, raw, &fd)) != CR_OK) return st;
+    if (fd >= B->mcap) {
+        if (!cr__grow((void **)&B->mark, &B->mcap, (int64_t)fd + 1, sizeof(int64_t), "item features"))
+            return CR_ERR_NOMEM;
+        memset(B->mark + m0, 0, (size_t)(B->mcap - m0) * sizeof *B->mark);
+    }
+    if (B->mark[fd] == line) { /* this line named it already: a mark, not a scan, so long lines stay linear */
+        if (!f->repeated++) f->first_repeated_line = line;
+        return CR_OK;
+    }
+    B->mark[fd] = line;
+    if (B->n == B->cap) {
+        c = B->cap;
+        if (!cr__grow((void **)&B->rows, &c, B->n + 1, sizeof(int32_t), "item features")) return CR_ERR_NOMEM;
+        c = B->cap;
+        if (!cr__grow((void **)&B->cols, &c, B->n + 1, sizeof(int32_t), "item features")) return CR_ERR_NOMEM;
+        c = B->cap;
+        if (!cr__grow((void **)&B->vals, &c, B->n + 1, sizeof(float), "item features")) return CR_ERR_NOMEM;
+        B->cap = c;
+    }
+    B->rows[B->n] = it;
+    B->cols[B->n] = fd;
+    B->vals[B->n] = (float)w;
+    B->n++;
+    return CR_OK;
+}
+
 /* Item features: "item feat[:weight] ...", one line per item (see cr_item_features). */
 CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *items, const char *text, size_t len,
                                         const char *name) {
     cr__parser P;
     cr__field fld;
     const char *s = text, *end = text + len;
-    int64_t *line_of = NULL, *mark = NULL, cap = 0, mcap = 0, n = 0; /* mark[feature]: the line that last named it */
-    int32_t *rows = NULL, *cols = NULL;
-    float *vals = NULL;
+    int64_t *line_of = NULL;
+    cr__feat_coo B;
     char *conv = NULL;
     cr_status st = CR_OK;
     char show[64];
     memset(f, 0, sizeof *f);
     memset(&P, 0, sizeof P);
+    memset(&B, 0, sizeof B);
     if (!name) name = "(memory)";
     if (!text && len) return cr__fail(CR_ERR_INVALID, "%s: no text given", name);
     if (!items || items->n < 1) return cr__fail(CR_ERR_INVALID, "%s: no item ids to map the features through", name);
@@ -4477,7 +4517,6 @@ CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *ite
         for (k = 0; q < le && st == CR_OK; k++) { /* fields separated by blanks */
             const char *t = q, *colon;
             double w = 1;
-            int32_t fd;
             while (t < le && !CR__ISBLANK(*t)) t++;
             fld.b = q;
             fld.e = t;
@@ -4517,47 +4556,8 @@ CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *ite
                     break;
                 }
                 line_of[it] = P.line;
-            } else {
-                int64_t m0 = mcap;
-                int dup;
-                if ((st = cr_idmap_add(&f->feats, raw, &fd)) != CR_OK) break;
-                if (fd >= mcap) {
-                    if (!cr__grow((void **)&mark, &mcap, (int64_t)fd + 1, sizeof(int64_t), "item features")) {
-                        st = CR_ERR_NOMEM;
-                        break;
-                    }
-                    memset(mark + m0, 0, (size_t)(mcap - m0) * sizeof *mark);
-                }
-                dup =
-                    mark[fd] == P.line; /* this line named it already: a mark, not a scan, so long lines stay linear */
-                mark[fd] = P.line;
-                if (dup) { /* kept once */
-                    if (!f->repeated++) f->first_repeated_line = P.line;
-                } else if (n == cap) {
-                    int64_t c = cap;
-                    if (!cr__grow((void **)&rows, &c, n + 1, sizeof(int32_t), "item features")) {
-                        st = CR_ERR_NOMEM;
-                        break;
-                    }
-                    c = cap;
-                    if (!cr__grow((void **)&cols, &c, n + 1, sizeof(int32_t), "item features")) {
-                        st = CR_ERR_NOMEM;
-                        break;
-                    }
-                    c = cap;
-                    if (!cr__grow((void **)&vals, &c, n + 1, sizeof(float), "item features")) {
-                        st = CR_ERR_NOMEM;
-                        break;
-                    }
-                    cap = c;
-                }
-                if (!dup) {
-                    rows[n] = it;
-                    cols[n] = fd;
-                    vals[n] = (float)w;
-                    n++;
-                }
-            }
+            } else if ((st = cr__feat_add(&B, f, it, raw, w, P.line)) != CR_OK)
+                break;
             q = t;
             while (q < le && CR__ISBLANK(*q)) q++;
         }
@@ -4570,13 +4570,13 @@ CR_API cr_status cr_parse_item_features(cr_item_features *f, const cr_idmap *ite
     if (st == CR_OK && !f->items_with)
         st = cr__fail(CR_ERR_EMPTY, "%s: no features for any known item (%lld lines, %lld for unknown items)", name,
                       (long long)f->lines, (long long)f->unknown_items);
-    if (st == CR_OK) st = cr_csr_from_coo(&f->x, items->n, f->feats.n, n, rows, cols, vals);
+    if (st == CR_OK) st = cr_csr_from_coo(&f->x, items->n, f->feats.n, B.n, B.rows, B.cols, B.vals);
     if (st == CR_ERR_NOMEM) cr__fail(st, "%s: out of memory while loading", name);
     CR_FREE(line_of);
-    CR_FREE(mark);
-    CR_FREE(rows);
-    CR_FREE(cols);
-    CR_FREE(vals);
+    CR_FREE(B.mark);
+    CR_FREE(B.rows);
+    CR_FREE(B.cols);
+    CR_FREE(B.vals);
     CR_FREE(conv);
     if (st != CR_OK) {
         int64_t keep_lines = f->lines;
@@ -15419,6 +15419,63 @@ static double cr__tsne_grad_row(const float *Px, const float *Py, const float *P
     return s - 1.0; /* the self pair contributed q = 1 and nothing else */
 }
 
+/* The options with their defaults, and the input, checked before any work. */
+static cr_status cr__tsne_check(const float *X, const float *Y, int n, int d, const cr_tsne_opts *opts,
+                                cr_tsne_opts *o) {
+    int64_t i;
+    memset(o, 0, sizeof *o);
+    if (opts) *o = *opts;
+    if (o->perplexity == 0) o->perplexity = 30;
+    if (o->iterations == 0) o->iterations = 1000;
+    if (o->exaggeration_iters == 0) o->exaggeration_iters = CR__MIN(250, o->iterations);
+    if (o->exaggeration == 0) o->exaggeration = 12;
+    if (!X || !Y) return cr__fail(CR_ERR_INVALID, "t-SNE: no input or output");
+    if (d < 1 || d > CR__MAX_DIM)
+        return cr__fail(CR_ERR_INVALID, "t-SNE: dimension %d is outside 1..%d", d, CR__MAX_DIM);
+    if (!(o->perplexity >= 1 && o->perplexity <= 1000))
+        return cr__fail(CR_ERR_INVALID, "t-SNE: perplexity %g is outside 1..1000", o->perplexity);
+    if (n > 5000) return cr__fail(CR_ERR_INVALID, "t-SNE: %d points; exact t-SNE takes at most 5000 (sample them)", n);
+    if (n < 1 || n - 1 < 3 * o->perplexity)
+        return cr__fail(CR_ERR_INVALID, "t-SNE: %d points; perplexity %g needs at least %d", n, o->perplexity,
+                        (int)ceil(3 * o->perplexity) + 1);
+    if (o->iterations < 1 || o->iterations > 100000 || o->exaggeration_iters < 0 || o->exaggeration_iters > o->iterations)
+        return cr__fail(CR_ERR_INVALID,
+                        "t-SNE: iterations %d / exaggeration_iters %d (1..100000, at most the iterations)",
+                        o->iterations, o->exaggeration_iters);
+    if (!(o->exaggeration >= 1 && o->exaggeration <= 100))
+        return cr__fail(CR_ERR_INVALID, "t-SNE: exaggeration %g is outside 1..100", o->exaggeration);
+    if (!(o->learning_rate >= 0 && o->learning_rate <= 1e6))
+        return cr__fail(CR_ERR_INVALID, "t-SNE: learning rate %g is outside 0..1e6", o->learning_rate);
+    for (i = 0; i < (int64_t)n * d; i++)
+        if (!isfinite(X[i]))
+            return cr__fail(CR_ERR_INVALID, "t-SNE: row %lld, column %lld is not finite", (long long)(i / d),
+                            (long long)(i % d));
+    return CR_OK;
+}
+
+/* One step of gradient descent with momentum and bhtsne's gains; the map re-centred. */
+static void cr__tsne_update(float *Px, float *Py, float *upd, float *gain, const double *acc, double Z, int n, float mom,
+                            double eta) {
+    double mx = 0, my = 0;
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        int c;
+        for (c = 0; c < 2; c++) {
+            float g = (float)(4.0 * (acc[4 * i + c] - acc[4 * i + 2 + c] / Z)), *u = upd + 2 * i + c,
+                  *gn = gain + 2 * i + c;
+            int sg = (g > 0) - (g < 0), su = (*u > 0) - (*u < 0); /* bhtsne's sign(): 0 is its own sign */
+            *gn = sg != su ? *gn + 0.2f : *gn * 0.8f;
+            if (*gn < 0.01f) *gn = 0.01f;
+            *u = mom * *u - (float)eta * *gn * g;
+        }
+        Px[i] += upd[2 * i];
+        Py[i] += upd[2 * i + 1];
+        mx += Px[i];
+        my += Py[i];
+    }
+    for (i = 0; i < n; i++) { Px[i] -= (float)(mx / n); Py[i] -= (float)(my / n); }
+}
+
 CR_API cr_status cr_tsne(const float *X, int n, int d, const cr_tsne_opts *opts, float *Y, double *kl) {
     cr_tsne_opts o;
     double *Xc = NULL, *rows = NULL, *acc = NULL, *D = NULL, *axes = NULL, maxabs = 0, sd = 0, Z, eta;
@@ -15426,33 +15483,7 @@ CR_API cr_status cr_tsne(const float *X, int n, int d, const cr_tsne_opts *opts,
     int64_t i, j;
     int a, it, nt = cr_get_num_threads();
     cr_status st = CR_OK;
-    memset(&o, 0, sizeof o);
-    if (opts) o = *opts;
-    if (o.perplexity == 0) o.perplexity = 30;
-    if (o.iterations == 0) o.iterations = 1000;
-    if (o.exaggeration_iters == 0) o.exaggeration_iters = CR__MIN(250, o.iterations);
-    if (o.exaggeration == 0) o.exaggeration = 12;
-    if (!X || !Y) return cr__fail(CR_ERR_INVALID, "t-SNE: no input or output");
-    if (d < 1 || d > CR__MAX_DIM)
-        return cr__fail(CR_ERR_INVALID, "t-SNE: dimension %d is outside 1..%d", d, CR__MAX_DIM);
-    if (!(o.perplexity >= 1 && o.perplexity <= 1000))
-        return cr__fail(CR_ERR_INVALID, "t-SNE: perplexity %g is outside 1..1000", o.perplexity);
-    if (n > 5000) return cr__fail(CR_ERR_INVALID, "t-SNE: %d points; exact t-SNE takes at most 5000 (sample them)", n);
-    if (n < 1 || n - 1 < 3 * o.perplexity)
-        return cr__fail(CR_ERR_INVALID, "t-SNE: %d points; perplexity %g needs at least %d", n, o.perplexity,
-                        (int)ceil(3 * o.perplexity) + 1);
-    if (o.iterations < 1 || o.iterations > 100000 || o.exaggeration_iters < 0 || o.exaggeration_iters > o.iterations)
-        return cr__fail(CR_ERR_INVALID,
-                        "t-SNE: iterations %d / exaggeration_iters %d (1..100000, at most the iterations)",
-                        o.iterations, o.exaggeration_iters);
-    if (!(o.exaggeration >= 1 && o.exaggeration <= 100))
-        return cr__fail(CR_ERR_INVALID, "t-SNE: exaggeration %g is outside 1..100", o.exaggeration);
-    if (!(o.learning_rate >= 0 && o.learning_rate <= 1e6))
-        return cr__fail(CR_ERR_INVALID, "t-SNE: learning rate %g is outside 0..1e6", o.learning_rate);
-    for (i = 0; i < (int64_t)n * d; i++)
-        if (!isfinite(X[i]))
-            return cr__fail(CR_ERR_INVALID, "t-SNE: row %lld, column %lld is not finite", (long long)(i / d),
-                            (long long)(i % d));
+    if ((st = cr__tsne_check(X, Y, n, d, opts, &o)) != CR_OK) return st;
     eta = o.learning_rate > 0 ? o.learning_rate : CR__MAX(n / 48.0, 50.0);
     Xc = (double *)cr__alloc_array((size_t)n * d, sizeof(double), "t-SNE");
     P = (float *)cr__alloc_array((size_t)n * n, sizeof(float), "t-SNE affinities");
@@ -15505,26 +15536,10 @@ CR_API cr_status cr_tsne(const float *X, int n, int d, const cr_tsne_opts *opts,
     for (it = 0; it < o.iterations; it++) {
         float ex = (float)(it < o.exaggeration_iters ? o.exaggeration : 1),
               mom = it < o.exaggeration_iters ? 0.5f : 0.8f;
-        double mx = 0, my = 0;
         CR__OMP(parallel for schedule(static))
         for (i = 0; i < n; i++) rows[i] = cr__tsne_grad_row(Px, Py, P + i * n, n, i, ex, acc + 4 * i);
         for (Z = 0, i = 0; i < n; i++) Z += rows[i];
-        for (i = 0; i < n; i++) {
-            int c;
-            for (c = 0; c < 2; c++) {
-                float g = (float)(4.0 * (acc[4 * i + c] - acc[4 * i + 2 + c] / Z)), *u = upd + 2 * i + c,
-                      *gn = gain + 2 * i + c;
-                int sg = (g > 0) - (g < 0), su = (*u > 0) - (*u < 0); /* bhtsne's sign(): 0 is its own sign */
-                *gn = sg != su ? *gn + 0.2f : *gn * 0.8f;
-                if (*gn < 0.01f) *gn = 0.01f;
-                *u = mom * *u - (float)eta * *gn * g;
-            }
-            Px[i] += upd[2 * i];
-            Py[i] += upd[2 * i + 1];
-            mx += Px[i];
-            my += Py[i];
-        }
-        for (i = 0; i < n; i++) { Px[i] -= (float)(mx / n); Py[i] -= (float)(my / n); }
+        cr__tsne_update(Px, Py, upd, gain, acc, Z, n, mom, eta);
     }
     if (kl) { /* KL(P || Q) at the end: Q from one more pass */
         CR__OMP(parallel for schedule(static))

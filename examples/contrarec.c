@@ -389,13 +389,8 @@ static void model_options(cr_model_kind model) {
            "           --proj-head, --no-proj-head without a value (proj_head on, off), --cl-negatives random:N\n");
 }
 
-static void usage(cr_model_kind model) {
-    int k;
-    if (model) {
-        printf("contrarec train --model %s [options]: %s\n\n", cr_model_name(model), cr_model_about(model));
-        model_options(model);
-        return;
-    }
+/* The commands, one entry each. */
+static void usage_commands(void) {
     printf(
         "usage:\n"
         "  contrarec --version\n"
@@ -427,6 +422,16 @@ static void usage(cr_model_kind model) {
         "        by user, from 'train --per-user': all users, the sparsest users, long-tail recall and\n"
         "        intra-list diversity, each with a 95%% bootstrap interval of the relative gain;\n"
         "        A1.tsv,A2.tsv,...: several seeds, averaged per user)\n");
+}
+
+static void usage(cr_model_kind model) {
+    int k;
+    if (model) {
+        printf("contrarec train --model %s [options]: %s\n\n", cr_model_name(model), cr_model_about(model));
+        model_options(model);
+        return;
+    }
+    usage_commands();
     printf(
         "  contrarec map --load FILE -o FILE.svg [--users] [--sample 2000] [--seed 501] [--perplexity 30]\n"
         "        [--iterations 1000] [--title T]   (exact t-SNE of sampled item or user vectors,\n"
@@ -1290,21 +1295,10 @@ static int dry_run(const cr_config *c, const cr_dataset *ds, const cr_fit_opts *
     return 1;
 }
 
-static int cmd_train(opts *o) {
-    int report_rc = 0;
-    cr_dataset *ds;
-    cr_model *m;
-    cr_status st;
-    cr_fit_result res;
-    train_ctx t;
-    cr_config *c = &o->cfg, rc;
+/* train's options that go together, or not: usage errors before any work. */
+static void train_check_options(opts *o, int seq, int crd) {
+    cr_config *c = &o->cfg;
     cr_fit_opts *f = &o->fit;
-    int seq, masked, crd;
-    char sel_name[64];
-    double *pu = NULL, *puc = NULL;
-    if (!c->model) die_usage("train needs --model%s%s", "", "");
-    seq = cr_model_is_sequential(c->model);
-    apply_aug(o, seq);
     if (o->load || o->has_user || o->items || o->history)
         die_usage("train does not take --load, --user, --items or --history%s%s", "", "");
     if (o->test && !o->train) die_usage("--test needs --train%s%s", "", "");
@@ -1329,7 +1323,6 @@ static int cmd_train(opts *o) {
     if (f->cold_users > 0 && f->train_noise > 0) die_usage("--cold-users does not go with --train-noise%s%s", "", "");
     if (f->cold_items > 0 && (f->cold_users > 0 || f->train_noise > 0 || f->refit))
         die_usage("--cold-items goes with neither --cold-users, --train-noise nor --refit%s%s", "", "");
-    crd = is_dataset_file(o->train);
     if (crd && o->format_set) die_usage("--format: %s is a dataset file, its records already read%s", o->train, "");
     if ((c->item_repr > CR_REPR_ID || c->attr_w > 0 || c->fm_w > 0) && !o->item_features && !crd)
         die_usage("--item-repr, --attr-w and --fm-w need --item-features%s%s", "", "");
@@ -1340,6 +1333,236 @@ static int cmd_train(opts *o) {
         fprintf(stderr, "note: --item-features without --item-repr: items read as id+features (--item-repr id leaves "
                         "the features out)\n");
     }
+}
+
+/* The progress bar and the callbacks of a training run. */
+static void train_progress(opts *o, train_ctx *t) {
+    cr_fit_opts *f = &o->fit;
+    memset(t, 0, sizeof *t);
+    t->o = o;
+    t->set = f->select == CR_SELECT_TEST ? "test" : "valid";
+#ifdef HAVE_ISATTY
+    t->pg.on = isatty(2);
+#endif
+    if (o->progress) t->pg.on = o->progress > 0;
+    t->pg.width = term_width();
+    t->pg.cap = f->epochs ? f->epochs : f->max_epochs ? f->max_epochs : 1000; /* cr_fit's defaults */
+    t->pg.patience = f->select == CR_SELECT_LAST || f->patience < 0 ? 0
+                     : f->patience                                 ? f->patience
+                     : f->epochs                                   ? 0
+                                                                   : 10;
+    f->on_epoch = on_epoch;
+    f->on_batch = on_batch;
+    f->user = t;
+    if (o->profile && !o->dry_run) {
+        if (cr_machine_measure(&t->mc) != CR_OK) die("measuring the machine for --profile");
+        fprintf(
+            stderr,
+            "machine (%d threads): cr_sgemm %.1f GFLOP/s (1024^3), bandwidth %.1f GB/s in cache (2 x 16 MB), %.1f GB/s "
+            "from memory (2 x 256 MB); a phase's floor: max(GFLOP / GEMM rate, GB / cache bandwidth)\n",
+            t->mc.threads, t->mc.gemm_gflops, t->mc.cache_gbs, t->mc.dram_gbs);
+    }
+}
+
+/* What is about to train: the data, the configuration line (which reads back as options), the
+   selection protocol. */
+static void train_announce(const opts *o, const cr_dataset *ds, int seq) {
+    const cr_config *c = &o->cfg;
+    const cr_fit_opts *f = &o->fit;
+    cr_config rc;
+    rc = *c;
+    cr_config_resolve(&rc); /* checked above; again for the synthetic data's batch */
+    {
+        char cfgline[2048];
+        cr_config_format(&rc, cfgline, sizeof cfgline);
+        int nt = cr_get_num_threads();
+        fprintf(stderr, "%d users, %d items, %lld training, %lld test interactions; %d thread%s\nconfig: %s\n",
+                ds->n_users, ds->n_items, (long long)ds->train.n, (long long)ds->test.n, nt, nt == 1 ? "" : "s",
+                cfgline);
+        if (rc.model == CR_MODEL_RECDCL && rc.dim < 2048)
+            fprintf(stderr,
+                    "note: RecDCL at d = %d; its authors use d = 2048 (--dim 2048), and their own figure puts it below "
+                    "LightGCN at small d\n",
+                    rc.dim);
+    }
+    if (f->select == CR_SELECT_VALID)
+        fprintf(stderr, "selection: on a validation split (%s), %s; the test set is read once, at the selected model\n",
+                o->split[0] > 0  ? "--split's validation part"
+                : seq            ? "each user's last training item"
+                : f->valid_ratio ? "the --valid share of each user's training interactions"
+                                 : "10% of each user's training interactions",
+                f->epochs ? "up to --epochs" : "until validation stops improving");
+    else if (f->select == CR_SELECT_TEST)
+        fprintf(stderr, "selection: ON THE TEST SET (--select test, as SELFRec and LightGCN's code do): the test "
+                        "metrics are optimistic\n");
+}
+
+/* The selection metric's name, as cr_fit read it ("ndcg@20", "none"). */
+static void selection_name(const opts *o, const cr_fit_result *r, char *sel_name, size_t n) {
+    const cr_fit_opts *f = &o->fit;
+    if (r->selected_on == CR_SELECT_LAST) snprintf(sel_name, n, "none");
+    else if (r->selected_on == CR_SELECT_TEST) /* the metric at the largest cut-off, as cr_fit reads it */
+        snprintf(sel_name, n, "%s@%d", cr_metric_name(f->metric),
+                 f->metric_k ? f->metric_k : r->test.n_k ? r->test.k[r->test.n_k - 1] : 0);
+    else
+        snprintf(sel_name, n, "%s@%d", cr_metric_name(f->metric),
+                 f->metric_k ? f->metric_k : r->valid.n_k ? r->valid.k[r->valid.n_k - 1] : 0);
+}
+
+/* The run's final JSON line (stdout with --json, and the report's log). */
+static void train_json(const opts *o, const cr_fit_result *r, const char *sel_name, int masked) {
+    const cr_metrics *other = r->test_other.users ? &r->test_other : NULL;
+    const cr_config *c = &o->cfg;
+    const cr_fit_opts *f = &o->fit;
+    if (!json_stdout && !json_log) return;
+    jprintf("{\"best_epoch\":%d,\"selected_on\":\"%s\",\"selection_metric\":\"%s\",\"refit\":%s,\"epochs_run\":"
+            "%d,\"stopped_early\":%s,"
+            "\"train_interactions\":%lld,\"noise_interactions\":%lld,\"valid_interactions\":%lld,\"train_s\":%."
+            "3f,\"eval_s\":%.3f",
+            r->best_epoch, cr_select_name(r->selected_on), sel_name, r->refit ? "true" : "false",
+            r->epochs_run, r->stopped_early == 1 ? "true" : "false", (long long)r->n_train,
+            (long long)r->n_noise, (long long)r->n_valid, r->train_seconds, r->eval_seconds);
+    jprintf(",\"model\":\"%s\"", cr_model_name(c->model));
+    if (r->backoffs) jprintf(",\"backoffs\":%d,\"lambda\":%g", r->backoffs, (double)r->lambda);
+    if (r->resumed_epoch)
+        jprintf(",\"resumed_after\":%d,\"resumed_phase\":\"%s\"", r->resumed_epoch,
+                r->resumed_phase == CR_FIT_REFIT ? "refit" : "select");
+    if (r->selected_on == CR_SELECT_TEST)
+        jprintf(",\"note\":\"selected on the test set: test metrics are optimistic\"");
+    if (r->selected_on == CR_SELECT_VALID) json_metrics("valid_", &r->valid);
+    if (r->test.users) {
+        jprintf(",\"history\":\"%s\"", masked ? "masked" : "kept");
+        json_metrics("test_", &r->test);
+        json_beyond("test_", &r->test);
+        if (other) json_metrics(masked ? "test_kept_" : "test_masked_", other);
+    }
+    if (r->cold.users) {
+        jprintf(",\"cold_users\":%lld,\"cold_mode\":\"%s\"", (long long)r->n_cold_users,
+                f->cold_warm ? "warm" : "fold-in");
+        json_metrics("cold_", &r->cold);
+    }
+    if (r->n_cold_items) {
+        jprintf(",\"cold_items\":%lld", (long long)r->n_cold_items);
+        if (r->test_warm.users) {
+            json_metrics("test_warm_", &r->test_warm);
+            json_beyond("test_warm_", &r->test_warm);
+        }
+        if (r->test_cold.users) json_metrics("test_cold_", &r->test_cold);
+    }
+    jprintf("}\n");
+}
+
+/* The run's summary on stdout (without --json): the selection, the protocols, the test. */
+static void train_print(const opts *o, const cr_fit_result *r, const char *sel_name, int masked, int seq) {
+    const cr_metrics *other = r->test_other.users ? &r->test_other : NULL;
+    const cr_fit_opts *f = &o->fit;
+if (o->json) return;
+    if (r->selected_on == CR_SELECT_LAST) printf("model after %d epochs (no selection)\n", r->best_epoch);
+    else
+        printf("selected epoch %d on %s %s = %.4f%s%s\n", r->best_epoch,
+               r->selected_on == CR_SELECT_TEST ? "TEST" : "validation", sel_name, r->best_value,
+               r->stopped_early == 1 ? " (stopped: no improvement)" : "",
+               r->selected_on == CR_SELECT_TEST
+                   ? "  [selected on the test set: optimistic, for paper reproduction only]"
+                   : "");
+    if (r->resumed_epoch)
+        printf("resumed from %s after epoch %d of the %s\n", o->resume, r->resumed_epoch,
+               r->resumed_phase == CR_FIT_REFIT ? "refit" : "selection");
+    if (r->backoffs)
+        printf("contrast backed off %d time%s: the selected epoch trained with lambda %g\n",
+               r->backoffs, r->backoffs > 1 ? "s" : "", (double)r->lambda);
+    if (r->refit)
+        printf("retrained on train + validation (%lld interactions) for %d epochs\n", (long long)r->n_train,
+               r->best_epoch);
+    if (r->n_noise) printf("trained with %lld random pairs added (--train-noise)\n", (long long)r->n_noise);
+    if (r->test.users) {
+        printf("test (read once, at the returned model; %s%s):\n",
+               seq ? (masked ? "history items masked" : "history items not masked") : "known items masked",
+               r->cold.users ? "; the users not held out" : "");
+        print_final(&r->test);
+        if (other) {
+            int i;
+            printf("test with history items %s:\n", masked ? "not masked" : "masked");
+            for (i = 0; i < other->n_k; i++)
+                printf("  @%-3d recall %.4f  ndcg %.4f  hit %.4f  mrr %.4f\n", other->k[i], other->recall[i],
+                       other->ndcg[i], other->hit[i], other->mrr[i]);
+        }
+    }
+    if (r->cold.users) {
+        int i;
+        printf("the %lld held-out users (--cold-users), %s, on their test items:\n",
+               (long long)r->n_cold_users,
+               f->cold_warm ? "trained on as usual (--cold-warm: their warm score)"
+                            : "never trained on, folded in from their training items");
+        for (i = 0; i < r->cold.n_k; i++)
+            printf("  @%-3d recall %.4f  ndcg %.4f   (popularity: recall %.4f  ndcg %.4f)\n", r->cold.k[i],
+                   r->cold.recall[i], r->cold.ndcg[i], r->cold.pop_recall[i], r->cold.pop_ndcg[i]);
+    }
+    if (r->n_cold_items) {
+        const cr_metrics *part[2];
+        const char *name[2] = {"among the trained items", "among the test's held-out items"};
+        int i, q;
+        part[0] = &r->test_warm;
+        part[1] = &r->test_cold;
+        printf("%lld items held out of training (--cold-items); the test set ranked\n",
+               (long long)r->n_cold_items);
+        for (q = 0; q < 2; q++) {
+            printf("  %s (%lld users):\n", name[q], (long long)part[q]->users);
+            for (i = 0; i < part[q]->n_k; i++)
+                printf("    @%-3d recall %.4f  ndcg %.4f   (popularity: recall %.4f  ndcg %.4f)\n",
+                       part[q]->k[i], part[q]->recall[i], part[q]->ndcg[i], part[q]->pop_recall[i],
+                       part[q]->pop_ndcg[i]);
+        }
+    }
+    printf("training %.1f s, evaluation %.1f s\n", r->train_seconds, r->eval_seconds);
+    if (o->save) printf("saved %s\n", o->save);
+    if (o->npy) printf("exported %s/{user,item}_emb.npy and {user,item}_ids.npy\n", o->npy);
+}
+
+/* --report DIR: the run's log, the map of its item vectors, the page. */
+static int train_report(const opts *o, cr_model *m) {
+    const cr_config *c = &o->cfg;
+    char *runp, *mapp, *page, title[512];
+    const char *files[1];
+    cr_tsne_opts to;
+    int mapped, rc = 0;
+    cr_out *log = json_log;
+    if (!log) return 0;
+    runp = path_in(o->report, "run.json");
+    mapp = path_in(o->report, "map.svg");
+    page = path_in(o->report, "report.html");
+    json_log = NULL;
+    if (out_commit(log) != 0) exit(1);
+    snprintf(title, sizeof title, "contrarec: %s on %s", cr_model_name(c->model),
+             o->train ? o->train : "the built-in synthetic data");
+    memset(&to, 0, sizeof to);
+    mapped = cr_model_num_items(m) > 3 * 30;
+    if (mapped && write_map(m, 0, 2000, 501, &to, mapp, NULL) != 0) rc = 1;
+    files[0] = runp;
+    if (rc == 0 && write_report(files, 1, page, title, mapped ? mapp : NULL) != 0) rc = 1;
+    if (rc == 0 && !o->json) printf("report: %s%s\n", page, mapped ? "" : " (no map: fewer than 91 items)");
+    release(runp);
+    release(mapp);
+    release(page);
+    return rc;
+}
+
+static int cmd_train(opts *o) {
+    cr_dataset *ds;
+    cr_model *m;
+    cr_status st;
+    cr_fit_result res;
+    train_ctx t;
+    cr_config *c = &o->cfg, rc;
+    cr_fit_opts *f = &o->fit;
+    int seq, masked, crd, report_rc;
+    char sel_name[64];
+    double *pu = NULL, *puc = NULL;
+    if (!c->model) die_usage("train needs --model%s%s", "", "");
+    seq = cr_model_is_sequential(c->model);
+    apply_aug(o, seq);
+    crd = is_dataset_file(o->train);
+    train_check_options(o, seq, crd);
     rc = *c; /* every option is checked before any work */
     if (cr_config_resolve(&rc) != CR_OK) { fprintf(stderr, "contrarec: %s\n", cr_last_error()); return 2; }
     check_train_outputs(o);
@@ -1366,52 +1589,8 @@ static int cmd_train(opts *o) {
             return 2;
         }
     }
-    memset(&t, 0, sizeof t);
-    t.o = o;
-    t.set = f->select == CR_SELECT_TEST ? "test" : "valid";
-#ifdef HAVE_ISATTY
-    t.pg.on = isatty(2);
-#endif
-    if (o->progress) t.pg.on = o->progress > 0;
-    t.pg.width = term_width();
-    t.pg.cap = f->epochs ? f->epochs : f->max_epochs ? f->max_epochs : 1000; /* cr_fit's defaults */
-    t.pg.patience = f->select == CR_SELECT_LAST || f->patience < 0 ? 0 : f->patience ? f->patience : f->epochs ? 0 : 10;
-    f->on_epoch = on_epoch;
-    f->on_batch = on_batch;
-    f->user = &t;
-    if (o->profile && !o->dry_run) {
-        if (cr_machine_measure(&t.mc) != CR_OK) die("measuring the machine for --profile");
-        fprintf(
-            stderr,
-            "machine (%d threads): cr_sgemm %.1f GFLOP/s (1024^3), bandwidth %.1f GB/s in cache (2 x 16 MB), %.1f GB/s "
-            "from memory (2 x 256 MB); a phase's floor: max(GFLOP / GEMM rate, GB / cache bandwidth)\n",
-            t.mc.threads, t.mc.gemm_gflops, t.mc.cache_gbs, t.mc.dram_gbs);
-    }
-    rc = *c;
-    cr_config_resolve(&rc); /* checked above; again for the synthetic data's batch */
-    {
-        char cfgline[2048];
-        cr_config_format(&rc, cfgline, sizeof cfgline);
-        int nt = cr_get_num_threads();
-        fprintf(stderr, "%d users, %d items, %lld training, %lld test interactions; %d thread%s\nconfig: %s\n",
-                ds->n_users, ds->n_items, (long long)ds->train.n, (long long)ds->test.n, nt, nt == 1 ? "" : "s",
-                cfgline);
-        if (rc.model == CR_MODEL_RECDCL && rc.dim < 2048)
-            fprintf(stderr,
-                    "note: RecDCL at d = %d; its authors use d = 2048 (--dim 2048), and their own figure puts it below "
-                    "LightGCN at small d\n",
-                    rc.dim);
-    }
-    if (f->select == CR_SELECT_VALID)
-        fprintf(stderr, "selection: on a validation split (%s), %s; the test set is read once, at the selected model\n",
-                o->split[0] > 0  ? "--split's validation part"
-                : seq            ? "each user's last training item"
-                : f->valid_ratio ? "the --valid share of each user's training interactions"
-                                 : "10% of each user's training interactions",
-                f->epochs ? "up to --epochs" : "until validation stops improving");
-    else if (f->select == CR_SELECT_TEST)
-        fprintf(stderr, "selection: ON THE TEST SET (--select test, as SELFRec and LightGCN's code do): the test "
-                        "metrics are optimistic\n");
+    train_progress(o, &t);
+    train_announce(o, ds, seq);
     if (o->dry_run) return dry_run(c, ds, f);
     if (o->per_user) pu = (double *)xmalloc(sizeof(double) * CR_PER_USER * (size_t)(ds->n_users > 0 ? ds->n_users : 1));
     if (o->per_user_cold)
@@ -1433,17 +1612,7 @@ static int cmd_train(opts *o) {
         exit(1);
     }
     masked = f->eval.exclude_seen == 1 || (f->eval.exclude_seen == 0 && !seq);
-    if (res.selected_on == CR_SELECT_LAST) snprintf(sel_name, sizeof sel_name, "none");
-    else if (res.selected_on == CR_SELECT_TEST) /* the metric at the largest cut-off, as cr_fit reads it */
-        snprintf(sel_name, sizeof sel_name, "%s@%d", cr_metric_name(f->metric),
-                 f->metric_k    ? f->metric_k
-                 : res.test.n_k ? res.test.k[res.test.n_k - 1]
-                                : 0);
-    else
-        snprintf(sel_name, sizeof sel_name, "%s@%d", cr_metric_name(f->metric),
-                 f->metric_k     ? f->metric_k
-                 : res.valid.n_k ? res.valid.k[res.valid.n_k - 1]
-                                 : 0);
+    selection_name(o, &res, sel_name, sizeof sel_name);
     if (o->save && (res.refit || !t.saved_epoch) && cr_model_save(m, o->save) != CR_OK) die("saving the model");
     if (o->npy && cr_model_export_npy(m, o->npy) != CR_OK) die("exporting embeddings");
     if (pu) write_per_user(o->per_user, pu, &res.test, ds);
@@ -1451,130 +1620,9 @@ static int cmd_train(opts *o) {
     release(pu);
     release(puc);
     pu = puc = NULL;
-    {
-        const cr_metrics *other = res.test_other.users ? &res.test_other : NULL;
-        if (json_stdout || json_log) {
-            jprintf("{\"best_epoch\":%d,\"selected_on\":\"%s\",\"selection_metric\":\"%s\",\"refit\":%s,\"epochs_run\":"
-                    "%d,\"stopped_early\":%s,"
-                    "\"train_interactions\":%lld,\"noise_interactions\":%lld,\"valid_interactions\":%lld,\"train_s\":%."
-                    "3f,\"eval_s\":%.3f",
-                    res.best_epoch, cr_select_name(res.selected_on), sel_name, res.refit ? "true" : "false",
-                    res.epochs_run, res.stopped_early == 1 ? "true" : "false", (long long)res.n_train,
-                    (long long)res.n_noise, (long long)res.n_valid, res.train_seconds, res.eval_seconds);
-            jprintf(",\"model\":\"%s\"", cr_model_name(c->model));
-            if (res.backoffs) jprintf(",\"backoffs\":%d,\"lambda\":%g", res.backoffs, (double)res.lambda);
-            if (res.resumed_epoch)
-                jprintf(",\"resumed_after\":%d,\"resumed_phase\":\"%s\"", res.resumed_epoch,
-                        res.resumed_phase == CR_FIT_REFIT ? "refit" : "select");
-            if (res.selected_on == CR_SELECT_TEST)
-                jprintf(",\"note\":\"selected on the test set: test metrics are optimistic\"");
-            if (res.selected_on == CR_SELECT_VALID) json_metrics("valid_", &res.valid);
-            if (res.test.users) {
-                jprintf(",\"history\":\"%s\"", masked ? "masked" : "kept");
-                json_metrics("test_", &res.test);
-                json_beyond("test_", &res.test);
-                if (other) json_metrics(masked ? "test_kept_" : "test_masked_", other);
-            }
-            if (res.cold.users) {
-                jprintf(",\"cold_users\":%lld,\"cold_mode\":\"%s\"", (long long)res.n_cold_users,
-                        f->cold_warm ? "warm" : "fold-in");
-                json_metrics("cold_", &res.cold);
-            }
-            if (res.n_cold_items) {
-                jprintf(",\"cold_items\":%lld", (long long)res.n_cold_items);
-                if (res.test_warm.users) {
-                    json_metrics("test_warm_", &res.test_warm);
-                    json_beyond("test_warm_", &res.test_warm);
-                }
-                if (res.test_cold.users) json_metrics("test_cold_", &res.test_cold);
-            }
-            jprintf("}\n");
-        }
-        if (!o->json) {
-            if (res.selected_on == CR_SELECT_LAST) printf("model after %d epochs (no selection)\n", res.best_epoch);
-            else
-                printf("selected epoch %d on %s %s = %.4f%s%s\n", res.best_epoch,
-                       res.selected_on == CR_SELECT_TEST ? "TEST" : "validation", sel_name, res.best_value,
-                       res.stopped_early == 1 ? " (stopped: no improvement)" : "",
-                       res.selected_on == CR_SELECT_TEST
-                           ? "  [selected on the test set: optimistic, for paper reproduction only]"
-                           : "");
-            if (res.resumed_epoch)
-                printf("resumed from %s after epoch %d of the %s\n", o->resume, res.resumed_epoch,
-                       res.resumed_phase == CR_FIT_REFIT ? "refit" : "selection");
-            if (res.backoffs)
-                printf("contrast backed off %d time%s: the selected epoch trained with lambda %g\n",
-                       res.backoffs, res.backoffs > 1 ? "s" : "", (double)res.lambda);
-            if (res.refit)
-                printf("retrained on train + validation (%lld interactions) for %d epochs\n", (long long)res.n_train,
-                       res.best_epoch);
-            if (res.n_noise) printf("trained with %lld random pairs added (--train-noise)\n", (long long)res.n_noise);
-            if (res.test.users) {
-                printf("test (read once, at the returned model; %s%s):\n",
-                       seq ? (masked ? "history items masked" : "history items not masked") : "known items masked",
-                       res.cold.users ? "; the users not held out" : "");
-                print_final(&res.test);
-                if (other) {
-                    int i;
-                    printf("test with history items %s:\n", masked ? "not masked" : "masked");
-                    for (i = 0; i < other->n_k; i++)
-                        printf("  @%-3d recall %.4f  ndcg %.4f  hit %.4f  mrr %.4f\n", other->k[i], other->recall[i],
-                               other->ndcg[i], other->hit[i], other->mrr[i]);
-                }
-            }
-            if (res.cold.users) {
-                int i;
-                printf("the %lld held-out users (--cold-users), %s, on their test items:\n",
-                       (long long)res.n_cold_users,
-                       f->cold_warm ? "trained on as usual (--cold-warm: their warm score)"
-                                    : "never trained on, folded in from their training items");
-                for (i = 0; i < res.cold.n_k; i++)
-                    printf("  @%-3d recall %.4f  ndcg %.4f   (popularity: recall %.4f  ndcg %.4f)\n", res.cold.k[i],
-                           res.cold.recall[i], res.cold.ndcg[i], res.cold.pop_recall[i], res.cold.pop_ndcg[i]);
-            }
-            if (res.n_cold_items) {
-                const cr_metrics *part[2];
-                const char *name[2] = {"among the trained items", "among the test's held-out items"};
-                int i, q;
-                part[0] = &res.test_warm;
-                part[1] = &res.test_cold;
-                printf("%lld items held out of training (--cold-items); the test set ranked\n",
-                       (long long)res.n_cold_items);
-                for (q = 0; q < 2; q++) {
-                    printf("  %s (%lld users):\n", name[q], (long long)part[q]->users);
-                    for (i = 0; i < part[q]->n_k; i++)
-                        printf("    @%-3d recall %.4f  ndcg %.4f   (popularity: recall %.4f  ndcg %.4f)\n",
-                               part[q]->k[i], part[q]->recall[i], part[q]->ndcg[i], part[q]->pop_recall[i],
-                               part[q]->pop_ndcg[i]);
-                }
-            }
-            printf("training %.1f s, evaluation %.1f s\n", res.train_seconds, res.eval_seconds);
-            if (o->save) printf("saved %s\n", o->save);
-            if (o->npy) printf("exported %s/{user,item}_emb.npy and {user,item}_ids.npy\n", o->npy);
-        }
-    }
-    if (json_log) { /* the report of this run: its log, the map of its item vectors, the page */
-        char *runp = path_in(o->report, "run.json"), *mapp = path_in(o->report, "map.svg");
-        char *page = path_in(o->report, "report.html");
-        char title[512];
-        const char *files[1];
-        cr_tsne_opts to;
-        int mapped;
-        cr_out *log = json_log;
-        json_log = NULL;
-        if (out_commit(log) != 0) exit(1);
-        snprintf(title, sizeof title, "contrarec: %s on %s", cr_model_name(c->model),
-                 o->train ? o->train : "the built-in synthetic data");
-        memset(&to, 0, sizeof to);
-        mapped = cr_model_num_items(m) > 3 * 30;
-        if (mapped && write_map(m, 0, 2000, 501, &to, mapp, NULL) != 0) report_rc = 1;
-        files[0] = runp;
-        if (report_rc == 0 && write_report(files, 1, page, title, mapped ? mapp : NULL) != 0) report_rc = 1;
-        if (report_rc == 0 && !o->json) printf("report: %s%s\n", page, mapped ? "" : " (no map: fewer than 91 items)");
-        release(runp);
-        release(mapp);
-        release(page);
-    }
+    train_json(o, &res, sel_name, masked);
+    train_print(o, &res, sel_name, masked, seq);
+    report_rc = train_report(o, m);
     release(m);
     release(ds);
     return report_rc;
