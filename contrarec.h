@@ -15438,7 +15438,8 @@ static cr_status cr__tsne_check(const float *X, const float *Y, int n, int d, co
     if (n < 1 || n - 1 < 3 * o->perplexity)
         return cr__fail(CR_ERR_INVALID, "t-SNE: %d points; perplexity %g needs at least %d", n, o->perplexity,
                         (int)ceil(3 * o->perplexity) + 1);
-    if (o->iterations < 1 || o->iterations > 100000 || o->exaggeration_iters < 0 || o->exaggeration_iters > o->iterations)
+    if (o->iterations < 1 || o->iterations > 100000 || o->exaggeration_iters < 0 ||
+        o->exaggeration_iters > o->iterations)
         return cr__fail(CR_ERR_INVALID,
                         "t-SNE: iterations %d / exaggeration_iters %d (1..100000, at most the iterations)",
                         o->iterations, o->exaggeration_iters);
@@ -15454,8 +15455,8 @@ static cr_status cr__tsne_check(const float *X, const float *Y, int n, int d, co
 }
 
 /* One step of gradient descent with momentum and bhtsne's gains; the map re-centred. */
-static void cr__tsne_update(float *Px, float *Py, float *upd, float *gain, const double *acc, double Z, int n, float mom,
-                            double eta) {
+static void cr__tsne_update(float *Px, float *Py, float *upd, float *gain, const double *acc, double Z, int n,
+                            float mom, double eta) {
     double mx = 0, my = 0;
     int64_t i;
     for (i = 0; i < n; i++) {
