@@ -6912,16 +6912,6 @@ typedef struct cr__graph {
                                  and gradient of the training pass ([0]: the ego table) */
     int32_t *neg, *mix_j;     /* DNS's picks; MixGCF's pick per (row, layer) */
     float *mix_a;             /* MixGCF's mixing weight per (row, layer) */
-    float *cent[2], *kmeans_ws; /* NCL: the normalised prototypes of users and items */
-    int32_t *assign[2];       /* NCL: each user's and item's prototype */
-    int kmeans_epoch;
-    /* RecDCL, per side (0 users, 1 items): the batch's output rows and their gradient, the
-       projector's activations (x0 normalised rows, a linear outputs, xh batch-normalised, h
-       after ReLU, z the projector's batch-normalised output), the predictor's output p, the
-       BCL target t, the BN inverse deviations; shared scratch */
-    float *re[2], *dre[2], *rx0[2], *rnrm[2], *ra1[2], *rxh1[2], *rh1[2], *ra2[2], *rxh2[2], *rh2[2], *rz[2], *rdz[2];
-    float *rp[2], *rdp[2], *rt[2], *ris[2][3], *rmean, *rda, *rdh, *rbn, *rdd;
-    float *bcl_hist;          /* RecDCL: the stored embedding of every node (BCL's target side) */
     /* the encoder restricted to a batch's subgraph (cr__sub_*): the nodes of every level in one
        list (level k is its first sub_n[k] entries; the last level holds the output rows), each
        node's mark and position, the forward matrix of each layer and the backward one, and the
@@ -7000,6 +6990,8 @@ struct cr_model {
     int ready;                 /* the inference state matches the parameters */
     int shell;                 /* a memory plan's model (cr__model_shell): sizes only, nothing
                                   allocated; the memory hooks count what training will take */
+    void *own;                 /* the model's own state: a struct its block declares, allocated by
+                                  its plan hook, freed with the model (NCL's, RecDCL's) */
     cr__graph g;
     struct cr__seq *seq;
 };
@@ -7178,6 +7170,7 @@ CR_API void cr_model_free(cr_model *m) {
     if (!m) return;
     if (m->E0 != m->param) cr__free_aligned(m->E0);
     if (m->ops && m->ops->release) m->ops->release(m);
+    CR_FREE(m->own);
     cr__free_aligned(m->param);
     cr__free_aligned(m->grad);
     cr__free_aligned(m->adam_m);
@@ -8902,6 +8895,21 @@ static cr_status cr__xsimgcl_loss(cr_model *m, const cr__batch *b, int want_grad
    from its centroid, then a last assignment to the final centroids (faiss's search). C (k, d)
    receives the centroids L2-normalised (the form NCL contrasts with), assign (n) each row's
    cluster. ws: n * k + n floats and k * (d + 1) doubles' worth (see cr__kmeans_ws). */
+/* NCL's own state: the normalised prototypes of users and items, each node's prototype, the
+   k-means workspace (the training workspace's buffers), and the epoch the prototypes are of. */
+typedef struct cr__ncl {
+    float *cent[2], *kmeans_ws;
+    int32_t *assign[2];
+    int kmeans_epoch;
+} cr__ncl;
+
+static cr__ncl *cr__ncl_of(const cr_model *m) { return (cr__ncl *)m->own; }
+
+static cr_status cr__ncl_plan(cr_model *m) {
+    if (!m->own && !(m->own = cr__calloc_array(1, sizeof(cr__ncl), "NCL's state"))) return CR_ERR_NOMEM;
+    return cr__graph_plan(m);
+}
+
 static int64_t cr__kmeans_ws(int64_t n, int k, int d) { return n * k + n + 2 * (int64_t)k * (d + 1) + 16; }
 
 static void cr__kmeans_assign(int32_t *assign, float *dist, float *S, const float *X, const float *C, int64_t n, int d,
@@ -8993,6 +9001,7 @@ static cr_status cr__ncl_setup(cr_model *m) {
 }
 
 static void cr__ncl_ws(cr_model *m, cr__arena *a) {
+    cr__ncl *N = cr__ncl_of(m);
     const cr_config *c = &m->cfg;
     cr__graph *g = &m->g;
     int64_t Nd = m->n_nodes * c->dim, nk = CR__MAX(m->n_users, m->n_items);
@@ -9007,25 +9016,25 @@ static void cr__ncl_ws(cr_model *m, cr__arena *a) {
     g->nce = cr__takef(a, CR__MAX(cr_infonce_workspace(c->batch, (int)nk, c->dim),
                                   cr_infonce_workspace(c->batch, c->clusters, c->dim)));
     for (s = 0; s < 2; s++) {
-        g->cent[s] = cr__takef(a, (int64_t)c->clusters * c->dim);
-        g->assign[s] = cr__takei(a, s ? m->n_items : m->n_users);
+        N->cent[s] = cr__takef(a, (int64_t)c->clusters * c->dim);
+        N->assign[s] = cr__takei(a, s ? m->n_items : m->n_users);
     }
-    g->kmeans_ws = cr__takef(a, cr__kmeans_ws(nk, c->clusters, c->dim));
+    N->kmeans_ws = cr__takef(a, cr__kmeans_ws(nk, c->clusters, c->dim));
 }
 
 /* The E-step, once per epoch after the warm-up: k-means of the user and of the item ego
    embeddings (the prototypes are constants of the epoch's batches). */
 static cr_status cr__ncl_epoch(cr_model *m, int epoch) {
+    cr__ncl *N = cr__ncl_of(m);
     const cr_config *c = &m->cfg;
-    cr__graph *g = &m->g;
     int s;
-    if (epoch <= c->warmup || c->proto_reg <= 0 || g->kmeans_epoch == epoch) return CR_OK;
+    if (epoch <= c->warmup || c->proto_reg <= 0 || N->kmeans_epoch == epoch) return CR_OK;
     for (s = 0; s < 2; s++) {
         cr_rng r = cr_rng_stream(cr_hash64(c->seed, 0x6b6d65616e73ULL + (uint64_t)epoch), (uint64_t)s);
-        cr__kmeans(g->cent[s], g->assign[s], m->E0 + (s ? (int64_t)m->n_users * c->dim : 0),
-                   s ? m->n_items : m->n_users, c->dim, c->clusters, 25, &r, g->kmeans_ws);
+        cr__kmeans(N->cent[s], N->assign[s], m->E0 + (s ? (int64_t)m->n_users * c->dim : 0),
+                   s ? m->n_items : m->n_users, c->dim, c->clusters, 25, &r, N->kmeans_ws);
     }
-    g->kmeans_epoch = epoch;
+    N->kmeans_epoch = epoch;
     return CR_OK;
 }
 
@@ -9051,14 +9060,15 @@ static double cr__ncl_structure(cr_model *m, float *dA, float *dB, const float *
 /* ProtoNCE: sum over the batch rows of InfoNCE(normalised ego row, its k-means centroid
    against all centroids), times w; the centroids are constants. */
 static double cr__ncl_proto(cr_model *m, const int32_t *idx, int n, int side, float w, int want_grad) {
+    cr__ncl *N = cr__ncl_of(m);
     cr__graph *g = &m->g;
     int d = m->cfg.dim, i, ph = cr__prof_to(CR_PHASE_CONTRAST);
     int64_t off = side ? m->n_users : 0;
     double l;
     cr__gather_rows(g->cq, m->E0, idx, n, d, off);
-    for (i = 0; i < n; i++) g->clneg[i] = g->assign[side][idx[i]];
+    for (i = 0; i < n; i++) g->clneg[i] = N->assign[side][idx[i]];
     if (want_grad) memset(g->dcq, 0, (size_t)n * d * sizeof(float));
-    l = cr_infonce_loss(want_grad ? g->dcq : NULL, want_grad ? g->dck : NULL, g->cq, g->cent[side], n, m->cfg.clusters,
+    l = cr_infonce_loss(want_grad ? g->dcq : NULL, want_grad ? g->dck : NULL, g->cq, N->cent[side], n, m->cfg.clusters,
                         d, g->clneg, NULL, m->cfg.tau, w * (float)n, g->nce);
     if (want_grad) cr__scatter_add_rows(m->dE0, g->dcq, idx, n, d, off);
     cr__prof_to(ph);
@@ -9109,10 +9119,24 @@ static cr_status cr__ncl_loss(cr_model *m, const cr__batch *b, int want_grad, do
    plus coupled weight decay reg on every parameter (PyTorch Adam's weight_decay). P is run
    once per side and batch: the authors' four calls give the same loss and gradients. */
 
+/* RecDCL's own state, per side (0 users, 1 items): the batch's output rows and their gradient,
+   the projector's activations (x0 normalised rows, a linear outputs, xh batch-normalised, h after
+   ReLU, z the projector's batch-normalised output), the predictor's output p, the BCL target t,
+   the BN inverse deviations; shared scratch; and the stored embedding of every node (BCL's
+   target side). The buffers but bcl_hist are the training workspace's. */
+typedef struct cr__recdcl {
+    float *re[2], *dre[2], *rx0[2], *rnrm[2], *ra1[2], *rxh1[2], *rh1[2], *ra2[2], *rxh2[2], *rh2[2], *rz[2], *rdz[2];
+    float *rp[2], *rdp[2], *rt[2], *ris[2][3], *rmean, *rda, *rdh, *rbn, *rdd;
+    float *bcl_hist;
+} cr__recdcl;
+
+static cr__recdcl *cr__recdcl_of(const cr_model *m) { return (cr__recdcl *)m->own; }
+
 static cr_status cr__recdcl_plan(cr_model *m) {
     int d = m->cfg.dim;
     float q = (float)(1.0 / sqrt((double)d)); /* PyTorch's Linear default, U(-1/sqrt(in), 1/sqrt(in)) */
     cr_status st;
+    if (!m->own && !(m->own = cr__calloc_array(1, sizeof(cr__recdcl), "RecDCL's state"))) return CR_ERR_NOMEM;
     if ((st = cr__graph_plan(m)) != CR_OK) return st;
     if ((st = cr__plan(m, "dcl_w1", d, d, CR__INIT_XAVIER, 0)) != CR_OK ||
         (st = cr__plan(m, "dcl_g1", 1, d, CR__INIT_ONE, 0)) != CR_OK ||
@@ -9127,25 +9151,24 @@ static cr_status cr__recdcl_plan(cr_model *m) {
     return CR_OK;
 }
 
-/* RecDCL trains on observed pairs alone, with its own heads and weight decay: the options of
-   the BPR and InfoNCE models do not apply, and are refused rather than ignored. */
-
 /* The stored embeddings start as N(0, 1) draws, as the authors' history tables. They are
    training state, not parameters: checkpoints do not carry them (serving needs only the
    embeddings), so training continued from a loaded model starts them afresh. */
 static cr_status cr__recdcl_setup(cr_model *m) {
+    cr__recdcl *R = cr__recdcl_of(m);
     int64_t i, n = m->n_nodes * m->cfg.dim;
     cr_rng r = cr_rng_stream(m->cfg.seed, 0x62636cULL);
     cr_status st;
     if ((st = cr__graph_setup(m)) != CR_OK) return st;
-    if (!(m->g.bcl_hist = cr_alloc_floats(n))) return CR_ERR_NOMEM;
-    for (i = 0; i < n; i++) m->g.bcl_hist[i] = cr_rng_normal(&r);
+    if (!(R->bcl_hist = cr_alloc_floats(n))) return CR_ERR_NOMEM;
+    for (i = 0; i < n; i++) R->bcl_hist[i] = cr_rng_normal(&r);
     return CR_OK;
 }
 
 static void cr__recdcl_release(cr_model *m) {
-    cr__free_aligned(m->g.bcl_hist);
-    m->g.bcl_hist = NULL;
+    cr__recdcl *R = cr__recdcl_of(m);
+    if (R) cr__free_aligned(R->bcl_hist);
+    if (R) R->bcl_hist = NULL;
     cr__graph_release(m);
 }
 
@@ -9154,6 +9177,7 @@ static int64_t cr__recdcl_memory(const cr_model *m, int64_t *passing) {
 }
 
 static void cr__recdcl_ws(cr_model *m, cr__arena *a) {
+    cr__recdcl *R = cr__recdcl_of(m);
     cr__graph *g = &m->g;
     int64_t d = m->cfg.dim, Bd = (int64_t)m->cfg.batch * d;
     int s, k;
@@ -9162,46 +9186,46 @@ static void cr__recdcl_ws(cr_model *m, cr__arena *a) {
     g->ui = cr__takei(a, m->cfg.batch);
     g->stamp = cr__takei(a, CR__MAX(m->n_users, m->n_items) + 1);
     for (s = 0; s < 2; s++) {
-        g->re[s] = cr__takef(a, Bd);
-        g->dre[s] = cr__takef(a, Bd);
-        g->rx0[s] = cr__takef(a, Bd);
-        g->rnrm[s] = cr__takef(a, m->cfg.batch);
-        g->ra1[s] = cr__takef(a, Bd);
-        g->rxh1[s] = cr__takef(a, Bd);
-        g->rh1[s] = cr__takef(a, Bd);
-        g->ra2[s] = cr__takef(a, Bd);
-        g->rxh2[s] = cr__takef(a, Bd);
-        g->rh2[s] = cr__takef(a, Bd);
-        g->rz[s] = cr__takef(a, Bd);
-        g->rdz[s] = cr__takef(a, Bd);
-        g->rp[s] = cr__takef(a, Bd);
-        g->rdp[s] = cr__takef(a, Bd);
-        g->rt[s] = cr__takef(a, Bd);
-        for (k = 0; k < 3; k++) g->ris[s][k] = cr__takef(a, d);
+        R->re[s] = cr__takef(a, Bd);
+        R->dre[s] = cr__takef(a, Bd);
+        R->rx0[s] = cr__takef(a, Bd);
+        R->rnrm[s] = cr__takef(a, m->cfg.batch);
+        R->ra1[s] = cr__takef(a, Bd);
+        R->rxh1[s] = cr__takef(a, Bd);
+        R->rh1[s] = cr__takef(a, Bd);
+        R->ra2[s] = cr__takef(a, Bd);
+        R->rxh2[s] = cr__takef(a, Bd);
+        R->rh2[s] = cr__takef(a, Bd);
+        R->rz[s] = cr__takef(a, Bd);
+        R->rdz[s] = cr__takef(a, Bd);
+        R->rp[s] = cr__takef(a, Bd);
+        R->rdp[s] = cr__takef(a, Bd);
+        R->rt[s] = cr__takef(a, Bd);
+        for (k = 0; k < 3; k++) R->ris[s][k] = cr__takef(a, d);
     }
-    g->rmean = cr__takef(a, d);
-    g->rda = cr__takef(a, Bd);
-    g->rdh = cr__takef(a, Bd);
-    g->rbn = cr__takef(a, 2 * d);
-    g->rdd = cr__takef(a, d * d);
+    R->rmean = cr__takef(a, d);
+    R->rda = cr__takef(a, Bd);
+    R->rdh = cr__takef(a, Bd);
+    R->rbn = cr__takef(a, 2 * d);
+    R->rdd = cr__takef(a, d * d);
 }
 
 /* forward: the projector and BN0 of side s, from its normalised rows rx0[s] to rz[s] */
 static void cr__recdcl_project(cr_model *m, int s, int B) {
-    cr__graph *g = &m->g;
+    cr__recdcl *R = cr__recdcl_of(m);
     int d = m->cfg.dim;
     int64_t i, Bd = (int64_t)B * d;
-    cr_sgemm(0, 1, B, d, d, 1.0f, g->rx0[s], d, cr__tensor(m, "dcl_w1"), d, 0.0f, g->ra1[s], d);
-    cr_batchnorm_forward(g->rh1[s], g->rxh1[s], g->rmean, g->ris[s][0], g->ra1[s], B, d, cr__tensor(m, "dcl_g1"),
+    cr_sgemm(0, 1, B, d, d, 1.0f, R->rx0[s], d, cr__tensor(m, "dcl_w1"), d, 0.0f, R->ra1[s], d);
+    cr_batchnorm_forward(R->rh1[s], R->rxh1[s], R->rmean, R->ris[s][0], R->ra1[s], B, d, cr__tensor(m, "dcl_g1"),
                          cr__tensor(m, "dcl_b1"), 1e-5f);
-    for (i = 0; i < Bd; i++) g->rh1[s][i] = g->rh1[s][i] > 0 ? g->rh1[s][i] : 0.0f;
-    cr_sgemm(0, 1, B, d, d, 1.0f, g->rh1[s], d, cr__tensor(m, "dcl_w2"), d, 0.0f, g->ra2[s], d);
-    cr_batchnorm_forward(g->rh2[s], g->rxh2[s], g->rmean, g->ris[s][1], g->ra2[s], B, d, cr__tensor(m, "dcl_g2"),
+    for (i = 0; i < Bd; i++) R->rh1[s][i] = R->rh1[s][i] > 0 ? R->rh1[s][i] : 0.0f;
+    cr_sgemm(0, 1, B, d, d, 1.0f, R->rh1[s], d, cr__tensor(m, "dcl_w2"), d, 0.0f, R->ra2[s], d);
+    cr_batchnorm_forward(R->rh2[s], R->rxh2[s], R->rmean, R->ris[s][1], R->ra2[s], B, d, cr__tensor(m, "dcl_g2"),
                          cr__tensor(m, "dcl_b2"), 1e-5f);
-    for (i = 0; i < Bd; i++) g->rh2[s][i] = g->rh2[s][i] > 0 ? g->rh2[s][i] : 0.0f;
-    cr_sgemm(0, 1, B, d, d, 1.0f, g->rh2[s], d, cr__tensor(m, "dcl_w3"), d, 0.0f, g->rz[s],
+    for (i = 0; i < Bd; i++) R->rh2[s][i] = R->rh2[s][i] > 0 ? R->rh2[s][i] : 0.0f;
+    cr_sgemm(0, 1, B, d, d, 1.0f, R->rh2[s], d, cr__tensor(m, "dcl_w3"), d, 0.0f, R->rz[s],
              d); /* the third linear's output, */
-    cr_batchnorm_forward(g->rz[s], g->rz[s], g->rmean, g->ris[s][2], g->rz[s], B, d, NULL, NULL,
+    cr_batchnorm_forward(R->rz[s], R->rz[s], R->rmean, R->ris[s][2], R->rz[s], B, d, NULL, NULL,
                          1e-5f); /* normalised in place */
 }
 
@@ -9209,29 +9233,30 @@ static void cr__recdcl_project(cr_model *m, int s, int B) {
    e_s (accumulated into dre[s] through the row normalisation). rz, rxh hold the normalised
    values and rh the post-ReLU ones, which is all the backward passes need. */
 static void cr__recdcl_project_backward(cr_model *m, int s, int B) {
-    cr__graph *g = &m->g;
+    cr__recdcl *R = cr__recdcl_of(m);
     static const char *const wn[3] = {"dcl_w1", "dcl_w2", "dcl_w3"}, *const gn[3] = {"dcl_g1", "dcl_g2", NULL},
                              *const bn[3] = {"dcl_b1", "dcl_b2", NULL};
-    const float *xin[3], *xh[3], *dy = g->rdz[s];
+    const float *xin[3], *xh[3], *dy = R->rdz[s];
     int d = m->cfg.dim, l;
     int64_t i, Bd = (int64_t)B * d;
-    xin[0] = g->rx0[s], xin[1] = g->rh1[s], xin[2] = g->rh2[s]; /* each linear's input */
-    xh[0] = g->rxh1[s], xh[1] = g->rxh2[s], xh[2] = g->rz[s];   /* its batch norm's normalised output */
+    xin[0] = R->rx0[s], xin[1] = R->rh1[s], xin[2] = R->rh2[s]; /* each linear's input */
+    xh[0] = R->rxh1[s], xh[1] = R->rxh2[s], xh[2] = R->rz[s];   /* its batch norm's normalised output */
     for (l = 2; l >= 0; l--) { /* batch norm (affine but the last), linear, the ReLU before it */
-        memset(g->rda, 0, (size_t)Bd * sizeof(float));
-        cr_batchnorm_backward(g->rda, gn[l] ? cr__tensor_grad(m, gn[l]) : NULL,
-                              bn[l] ? cr__tensor_grad(m, bn[l]) : NULL, dy, xh[l], g->ris[s][l],
-                              gn[l] ? cr__tensor(m, gn[l]) : NULL, B, d, g->rbn);
-        cr_sgemm(1, 0, d, d, B, 1.0f, g->rda, d, xin[l], d, 1.0f, cr__tensor_grad(m, wn[l]), d);
-        cr_sgemm(0, 0, B, d, d, 1.0f, g->rda, d, cr__tensor(m, wn[l]), d, 0.0f, g->rdh, d);
+        memset(R->rda, 0, (size_t)Bd * sizeof(float));
+        cr_batchnorm_backward(R->rda, gn[l] ? cr__tensor_grad(m, gn[l]) : NULL,
+                              bn[l] ? cr__tensor_grad(m, bn[l]) : NULL, dy, xh[l], R->ris[s][l],
+                              gn[l] ? cr__tensor(m, gn[l]) : NULL, B, d, R->rbn);
+        cr_sgemm(1, 0, d, d, B, 1.0f, R->rda, d, xin[l], d, 1.0f, cr__tensor_grad(m, wn[l]), d);
+        cr_sgemm(0, 0, B, d, d, 1.0f, R->rda, d, cr__tensor(m, wn[l]), d, 0.0f, R->rdh, d);
         if (l > 0)
-            for (i = 0; i < Bd; i++) g->rdh[i] = xin[l][i] > 0 ? g->rdh[i] : 0.0f;
-        dy = g->rdh;
+            for (i = 0; i < Bd; i++) R->rdh[i] = xin[l][i] > 0 ? R->rdh[i] : 0.0f;
+        dy = R->rdh;
     }
-    cr_l2norm_rows_backward(g->dre[s], g->rdh, g->rx0[s], g->rnrm[s], B, d);
+    cr_l2norm_rows_backward(R->dre[s], R->rdh, R->rx0[s], R->rnrm[s], B, d);
 }
 
 static cr_status cr__recdcl_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
+    cr__recdcl *R = cr__recdcl_of(m);
     const cr_config *c = &m->cfg;
     cr__graph *g = &m->g;
     const int32_t *idx[2];
@@ -9254,31 +9279,31 @@ static cr_status cr__recdcl_loss(cr_model *m, const cr__batch *b, int want_grad,
     }
     for (s = 0; s < 2; s++) {
         for (i = 0; i < B; i++)
-            memcpy(g->re[s] + i * d, g->sub_out + (int64_t)g->sub_idx[off[s] + idx[s][i]] * d,
+            memcpy(R->re[s] + i * d, g->sub_out + (int64_t)g->sub_idx[off[s] + idx[s][i]] * d,
                    (size_t)d * sizeof(float));
-        cr_l2norm_rows_forward(g->rx0[s], g->rnrm[s], g->re[s], B, d);
+        cr_l2norm_rows_forward(R->rx0[s], R->rnrm[s], R->re[s], B, d);
         cr__recdcl_project(m, s, B);
-        memset(g->rdz[s], 0, (size_t)Bd * sizeof(float));
-        memset(g->rdp[s], 0, (size_t)Bd * sizeof(float));
-        memset(g->dre[s], 0, (size_t)Bd * sizeof(float));
+        memset(R->rdz[s], 0, (size_t)Bd * sizeof(float));
+        memset(R->rdp[s], 0, (size_t)Bd * sizeof(float));
+        memset(R->dre[s], 0, (size_t)Bd * sizeof(float));
         /* the predictor, and the target: the stored and the current embedding, mixed */
-        cr_sgemm(0, 1, B, d, d, 1.0f, g->re[s], d, qw, d, 0.0f, g->rp[s], d);
+        cr_sgemm(0, 1, B, d, d, 1.0f, R->re[s], d, qw, d, 0.0f, R->rp[s], d);
         for (i = 0; i < B; i++) {
-            const float *h = g->bcl_hist + (off[s] + idx[s][i]) * d, *e = g->re[s] + i * d;
-            float *t = g->rt[s] + i * d;
+            const float *h = R->bcl_hist + (off[s] + idx[s][i]) * d, *e = R->re[s] + i * d;
+            float *t = R->rt[s] + i * d;
             for (j = 0; j < d; j++) {
-                g->rp[s][i * d + j] += qb[j];
+                R->rp[s][i * d + j] += qb[j];
                 t[j] = mu * h[j] + (1.0f - mu) * e[j];
             }
         }
     }
     /* the losses leave their gradients in rdz and rdp (cheap next to the projector, so they
        are computed whether or not the caller wants them) */
-    part[0] = cr_barlow_twins_loss(g->rdz[0], g->rdz[1], g->rz[0], g->rz[1], B, d, c->bt_off, c->lambda, g->rdd);
-    part[1] = cr_poly_uniformity_loss(g->rdz[0], g->rz[0], B, d, 1.0f, 1e-7f, 4, 0.5f * c->poly_w, g->rdd) +
-              cr_poly_uniformity_loss(g->rdz[1], g->rz[1], B, d, 1.0f, 1e-7f, 4, 0.5f * c->poly_w, g->rdd) +
-              cr_cosine_target_loss(g->rdp[0], g->rp[0], g->rt[1], B, d, 0.5f * c->bcl_w) +
-              cr_cosine_target_loss(g->rdp[1], g->rp[1], g->rt[0], B, d, 0.5f * c->bcl_w);
+    part[0] = cr_barlow_twins_loss(R->rdz[0], R->rdz[1], R->rz[0], R->rz[1], B, d, c->bt_off, c->lambda, R->rdd);
+    part[1] = cr_poly_uniformity_loss(R->rdz[0], R->rz[0], B, d, 1.0f, 1e-7f, 4, 0.5f * c->poly_w, R->rdd) +
+              cr_poly_uniformity_loss(R->rdz[1], R->rz[1], B, d, 1.0f, 1e-7f, 4, 0.5f * c->poly_w, R->rdd) +
+              cr_cosine_target_loss(R->rdp[0], R->rp[0], R->rt[1], B, d, 0.5f * c->bcl_w) +
+              cr_cosine_target_loss(R->rdp[1], R->rp[1], R->rt[0], B, d, 0.5f * c->bcl_w);
     /* coupled weight decay on every parameter: reg/2 |p|^2 in the loss, reg p in the gradient */
     part[2] = cr_l2_loss(want_grad ? m->grad : NULL, m->param, m->n_param, c->reg, 1.0f);
     if (!want_grad) return CR_OK;
@@ -9286,15 +9311,15 @@ static cr_status cr__recdcl_loss(cr_model *m, const cr__batch *b, int want_grad,
         float *dqb = cr__tensor_grad(m, "dcl_qb");
         cr__recdcl_project_backward(m, s, B);
         /* the predictor: p = e Wq^T + bq */
-        cr_sgemm(1, 0, d, d, B, 1.0f, g->rdp[s], d, g->re[s], d, 1.0f, cr__tensor_grad(m, "dcl_qw"), d);
-        cr_sgemm(0, 0, B, d, d, 1.0f, g->rdp[s], d, qw, d, 1.0f, g->dre[s], d);
+        cr_sgemm(1, 0, d, d, B, 1.0f, R->rdp[s], d, R->re[s], d, 1.0f, cr__tensor_grad(m, "dcl_qw"), d);
+        cr_sgemm(0, 0, B, d, d, 1.0f, R->rdp[s], d, qw, d, 1.0f, R->dre[s], d);
         for (i = 0; i < B; i++)
-            for (j = 0; j < d; j++) dqb[j] += g->rdp[s][i * d + j];
+            for (j = 0; j < d; j++) dqb[j] += R->rdp[s][i * d + j];
     }
     memset(g->sub_dout, 0, (size_t)g->sub_n[c->layers] * d * sizeof(float));
     for (s = 0; s < 2; s++)
         for (i = 0; i < B; i++)
-            cr_vaxpy(g->sub_dout + (int64_t)g->sub_idx[off[s] + idx[s][i]] * d, 1.0f, g->dre[s] + i * d, d);
+            cr_vaxpy(g->sub_dout + (int64_t)g->sub_idx[off[s] + idx[s][i]] * d, 1.0f, R->dre[s] + i * d, d);
     cr__prof_to(CR_PHASE_ENCODE);
     cr__sub_backward(m);
     return CR_OK;
@@ -9302,18 +9327,19 @@ static cr_status cr__recdcl_loss(cr_model *m, const cr__batch *b, int want_grad,
 
 /* After a training batch: the batch rows' current embeddings become the stored ones. */
 static void cr__recdcl_batch_end(cr_model *m, const cr__batch *b) {
-    cr__graph *g = &m->g;
+    cr__recdcl *R = cr__recdcl_of(m);
     int d = m->cfg.dim, i;
     for (i = 0; i < b->n; i++) {
-        memcpy(g->bcl_hist + (int64_t)b->users[i] * d, g->re[0] + (int64_t)i * d, (size_t)d * sizeof(float));
-        memcpy(g->bcl_hist + ((int64_t)m->n_users + b->pos[i]) * d, g->re[1] + (int64_t)i * d,
+        memcpy(R->bcl_hist + (int64_t)b->users[i] * d, R->re[0] + (int64_t)i * d, (size_t)d * sizeof(float));
+        memcpy(R->bcl_hist + ((int64_t)m->n_users + b->pos[i]) * d, R->re[1] + (int64_t)i * d,
                (size_t)d * sizeof(float));
     }
 }
 
 /* What a resumed training restores: the stored embeddings. */
 static int cr__recdcl_running(cr_model *m, cr__running *out) {
-    out[0].p = m->g.bcl_hist;
+    cr__recdcl *R = cr__recdcl_of(m);
+    out[0].p = R->bcl_hist;
     out[0].n = m->n_nodes * m->cfg.dim;
     return 1;
 }
@@ -10380,7 +10406,7 @@ static const cr__model_ops cr__models[] = {
      "lambda=1e-7..1e-5 log, proto_reg=1e-8..1e-6 log, tau=0.05..0.2 log, ssl_alpha=0.5..1.5, "
      "lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      1, 0, CR__L2_EGO,
-     cr__ncl_check, cr__graph_plan, cr__ncl_setup, cr__ncl_ws, cr__ncl_epoch, cr__ncl_loss, NULL, NULL,
+     cr__ncl_check, cr__ncl_plan, cr__ncl_setup, cr__ncl_ws, cr__ncl_epoch, cr__ncl_loss, NULL, NULL,
      CR__GRAPH_SERVING},
     /* RecDCL: THUDM/RecDCL's run_beauty.sh (batch 256, lr 1e-3, weight decay 1e-7, 2 layers;
        weights 1 / 0.2 / 5, momentum 0.1, bt_coeff 0.01); its d = 2048 is left to --dim */
@@ -11604,7 +11630,10 @@ CR_API cr_status cr_memory_plan(cr_mem_plan *p, const cr_config *cfg_in, const c
     dsb = cr__records_bytes(&ds->train) + cr__records_bytes(&ds->valid) + cr__records_bytes(&ds->test) +
           cr__idmap_bytes(&ds->users) + cr__idmap_bytes(&ds->items) + cr__csr_bytes(&ds->features.x) +
           cr__idmap_bytes(&ds->features.feats);
-    if ((st = cr__model_shell(&sh, &q, &cfg, ds, &pd)) != CR_OK) return st;
+    if ((st = cr__model_shell(&sh, &q, &cfg, ds, &pd)) != CR_OK) {
+        CR_FREE(sh.own);
+        return st;
+    }
     P = sh.n_param;
     a.base = NULL;
     a.used = 0;
@@ -11634,6 +11663,7 @@ CR_API cr_status cr_memory_plan(cr_mem_plan *p, const cr_config *cfg_in, const c
             else p->held += p->line[i].bytes;
         p->peak = p->held + pass;
     }
+    CR_FREE(sh.own);
     return CR_OK;
 }
 
