@@ -219,6 +219,9 @@
          its backward, cr__graph_bpr and cr__graph_infonce; sequence models the GRU encoder.
          Read item embeddings from the ego table m->E0 and add their gradient into m->dE0
          (never the item_emb tensor itself): item features then work without further code.
+         Its own buffers and running state go in a struct declared in its block, allocated by
+         its `plan` into m->own and freed with the model (NCL, RecDCL and RCL do this); the
+         shared cr__graph holds only what several graph models use.
       3. Add one entry to cr__models (8p): its name, what kind of model it is (sequential,
          BPR negatives, propagates: the shared options of those kinds are then its options),
          its functions; and its defaults, one row each in cr__model_defaults (8b), for the
@@ -6920,14 +6923,6 @@ typedef struct cr__graph {
     int64_t sub_n[CR__MAX_LAYERS + 1];
     cr_csr sub_fw[CR__MAX_LAYERS + 1], sub_bw[CR__MAX_LAYERS + 1];
     float *sub_out, *sub_dout;
-    /* RCL: each batch row's position by id and its partner node; the known false negatives of
-       the user rows then the item rows (mask_ptr over both, mask_col grown as needed); the
-       contrast's gradient at each layer output and, for the previous-batch variant, the
-       perturbation it gives the next batch */
-    int32_t *rowof, *partner, *mask_col;
-    int64_t *mask_ptr, mask_cap;
-    float *adv_g[CR__MAX_LAYERS + 1], *adv_d[CR__MAX_LAYERS + 1];
-    int32_t adv_ready;
     /* the attribute-ID contrast: the batch's unique items, their feature-based rows (q) against
        their encoder outputs (k), the gradients, the InfoNCE workspace */
     int32_t *aitems, *istamp, istamp_cur;
@@ -6991,7 +6986,8 @@ struct cr_model {
     int shell;                 /* a memory plan's model (cr__model_shell): sizes only, nothing
                                   allocated; the memory hooks count what training will take */
     void *own;                 /* the model's own state: a struct its block declares, allocated by
-                                  its plan hook, freed with the model (NCL's, RecDCL's) */
+                                  its plan hook, freed with the model (NCL's, RecDCL's, RCL's) */
+    int64_t plan_top;          /* a shell's: the largest user degree plus the largest item degree */
     cr__graph g;
     struct cr__seq *seq;
 };
@@ -9371,6 +9367,24 @@ static int cr__recdcl_running(cr_model *m, cr__running *out) {
 
 /* The clean pass of the adversarial views would leave gradients in a projection head's
    parameters and in MixGCF's layer gradients: those combinations are refused. */
+/* RCL's own state: each batch row's position by id and its partner node; the known false
+   negatives of the user rows then the item rows (mask_ptr over both, mask_col grown as needed);
+   the contrast's gradient at each layer output and, for the previous-batch variant, the
+   perturbation it gives the next batch. All but mask_col are the training workspace's. */
+typedef struct cr__rcl {
+    int32_t *rowof, *partner, *mask_col;
+    int64_t *mask_ptr, mask_cap;
+    float *adv_g[CR__MAX_LAYERS + 1], *adv_d[CR__MAX_LAYERS + 1];
+    int32_t adv_ready;
+} cr__rcl;
+
+static cr__rcl *cr__rcl_of(const cr_model *m) { return (cr__rcl *)m->own; }
+
+static cr_status cr__rcl_plan(cr_model *m) {
+    if (!m->own && !(m->own = cr__calloc_array(1, sizeof(cr__rcl), "RCL's state"))) return CR_ERR_NOMEM;
+    return cr__graph_plan(m);
+}
+
 static cr_status cr__rcl_check(const cr_config *c) {
     if (c->adv && c->proj_head)
         return cr__fail(CR_ERR_INVALID, "config rcl: a projection head needs adv -1 (random noise)");
@@ -9380,33 +9394,40 @@ static cr_status cr__rcl_check(const cr_config *c) {
 }
 
 static cr_status cr__rcl_setup(cr_model *m) {
-    m->g.adv_ready = 0;
+    cr__rcl *R = cr__rcl_of(m);
+    R->adv_ready = 0;
     return cr__graph_setup(m);
 }
 
 static void cr__rcl_release(cr_model *m) {
-    CR_FREE(m->g.mask_col);
-    m->g.mask_col = NULL;
-    m->g.mask_cap = 0;
+    cr__rcl *R = cr__rcl_of(m);
+    if (R) {
+        CR_FREE(R->mask_col);
+        R->mask_col = NULL;
+        R->mask_cap = 0;
+    }
     cr__graph_release(m);
 }
 
-/* XSimGCL's state and the false-negative lists (a plan's shell holds their bound in mask_cap) */
+/* XSimGCL's state and the false-negative lists (a plan's shell bounds them by twice the top
+   degrees: they grow by doubling) */
 static int64_t cr__rcl_memory(const cr_model *m, int64_t *passing) {
-    return cr__graph_memory(m, passing) + (m->cfg.nce_mask ? m->g.mask_cap * 4 : 0);
+    const cr__rcl *R = cr__rcl_of(m);
+    int64_t cap = m->shell ? 2 * m->plan_top : R ? R->mask_cap : 0;
+    return cr__graph_memory(m, passing) + (m->cfg.nce_mask ? cap * 4 : 0);
 }
 
 static void cr__rcl_ws(cr_model *m, cr__arena *a) {
-    cr__graph *g = &m->g;
+    cr__rcl *R = cr__rcl_of(m);
     int64_t Nd = m->n_nodes * m->cfg.dim;
     int k;
     cr__xsimgcl_ws(m, a);
-    g->rowof = cr__takei(a, CR__MAX(m->n_users, m->n_items) + 1);
-    g->partner = cr__takei(a, m->cfg.batch);
-    g->mask_ptr = (int64_t *)cr__take(a, 2 * (int64_t)m->cfg.batch + 2, sizeof(int64_t));
+    R->rowof = cr__takei(a, CR__MAX(m->n_users, m->n_items) + 1);
+    R->partner = cr__takei(a, m->cfg.batch);
+    R->mask_ptr = (int64_t *)cr__take(a, 2 * (int64_t)m->cfg.batch + 2, sizeof(int64_t));
     for (k = 1; k <= m->cfg.layers && m->cfg.adv; k++) {
-        g->adv_g[k] = cr__takef(a, Nd);
-        g->adv_d[k] = m->cfg.adv == CR_ADV_PREV ? cr__takef(a, Nd) : NULL;
+        R->adv_g[k] = cr__takef(a, Nd);
+        R->adv_d[k] = m->cfg.adv == CR_ADV_PREV ? cr__takef(a, Nd) : NULL;
     }
 }
 
@@ -9414,28 +9435,29 @@ static void cr__rcl_ws(cr_model *m, cr__arena *a) {
    each with its first batch partner, and their known false negatives from mask_ptr[0]
    onwards: the other rows adjacent to the row's partner in the training graph. */
 static cr_status cr__rcl_side(cr_model *m, const cr__batch *b, int side, int32_t *rows, int *n_out, int64_t *mp) {
+    cr__rcl *R = cr__rcl_of(m);
     cr__graph *g = &m->g;
     const int32_t *ids = side ? b->pos : b->users, *other = side ? b->users : b->pos;
     int64_t off = side ? m->n_users : 0, poff = side ? 0 : m->n_users, e;
     int n = cr__unique(m, ids, b->n, rows), r, k;
-    for (r = 0; r < n; r++) { g->rowof[rows[r]] = r; g->partner[r] = -1; }
+    for (r = 0; r < n; r++) { R->rowof[rows[r]] = r; R->partner[r] = -1; }
     for (k = 0; k < b->n; k++)
-        if (g->partner[g->rowof[ids[k]]] < 0) g->partner[g->rowof[ids[k]]] = (int32_t)(poff + other[k]);
+        if (R->partner[R->rowof[ids[k]]] < 0) R->partner[R->rowof[ids[k]]] = (int32_t)(poff + other[k]);
     for (r = 0; r < n; r++) {
         const cr_csr *A = &g->adj;
-        int64_t w = g->partner[r], cnt = mp[r], need = cnt + (A->rowptr[w + 1] - A->rowptr[w]);
+        int64_t w = R->partner[r], cnt = mp[r], need = cnt + (A->rowptr[w + 1] - A->rowptr[w]);
         if (!m->cfg.nce_mask) { mp[r + 1] = cnt; continue; }
-        if (need > g->mask_cap) {
-            int64_t cap = CR__MAX(need, 2 * g->mask_cap);
-            int32_t *nc = (int32_t *)CR_REALLOC(g->mask_col, (size_t)cap * sizeof(int32_t));
+        if (need > R->mask_cap) {
+            int64_t cap = CR__MAX(need, 2 * R->mask_cap);
+            int32_t *nc = (int32_t *)CR_REALLOC(R->mask_col, (size_t)cap * sizeof(int32_t));
             if (!nc) return cr__fail(CR_ERR_NOMEM, "rcl: no memory for %lld false-negative entries", (long long)cap);
-            g->mask_col = nc;
-            g->mask_cap = cap;
+            R->mask_col = nc;
+            R->mask_cap = cap;
         }
         for (e = A->rowptr[w]; e < A->rowptr[w + 1]; e++) { /* w's neighbours among this side's rows */
             int64_t v = A->col[e] - off;
-            if (v >= 0 && v < (side ? m->n_items : m->n_users) && g->stamp[v] == g->stamp_cur && g->rowof[v] != r)
-                g->mask_col[cnt++] = g->rowof[v];
+            if (v >= 0 && v < (side ? m->n_items : m->n_users) && g->stamp[v] == g->stamp_cur && R->rowof[v] != r)
+                R->mask_col[cnt++] = R->rowof[v];
         }
         mp[r + 1] = cnt;
     }
@@ -9446,14 +9468,15 @@ static cr_status cr__rcl_side(cr_model *m, const cr__batch *b, int side, int32_t
 /* The robust InfoNCE of both sides between the pass's final output F and its layer l* output
    L (gradients into dF and dL). */
 static double cr__rcl_contrast(cr_model *m, const cr__batch *b, int nu, int ni, int want_grad) {
+    cr__rcl *R = cr__rcl_of(m);
     const cr_config *c = &m->cfg;
     cr__graph *g = &m->g;
     cr_infonce_opts o[2];
     int s, robust;
     for (s = 0; s < 2; s++) {
         memset(&o[s], 0, sizeof o[s]);
-        o[s].mask_ptr = c->nce_mask ? g->mask_ptr + (s ? nu + 1 : 0) : NULL;
-        o[s].mask_col = g->mask_col;
+        o[s].mask_ptr = c->nce_mask ? R->mask_ptr + (s ? nu + 1 : 0) : NULL;
+        o[s].mask_col = R->mask_col;
         o[s].estimator = c->nce_est;
         o[s].tau_plus = c->tau_plus;
         o[s].mu = c->nce_mu;
@@ -9467,19 +9490,21 @@ static double cr__rcl_contrast(cr_model *m, const cr__batch *b, int nu, int ni, 
 /* The contrast's gradient at every layer output into adv_g[1..K]: backward from dF and the
    kept layers' gradients, without touching the parameters' gradient. */
 static void cr__rcl_layer_grads(cr_model *m, float *const *dkeep) {
+    cr__rcl *R = cr__rcl_of(m);
     const cr_csr *Gc[CR__MAX_LAYERS];
     const cr__prop_ws w = cr__graph_layers(m, NULL, Gc);
     cr__prop_backward(NULL, Gc, m->cfg.layers, m->g.dF, m->n_nodes, m->cfg.dim, m->ops->first_layer,
-                      (const float *const *)dkeep, m->g.adv_g, &w);
+                      (const float *const *)dkeep, R->adv_g, &w);
 }
 
 /* eps g/|g| per row of each layer's gradient (a row without gradient is left unperturbed). */
 static void cr__rcl_direction(cr_model *m, float *const *dst) {
+    cr__rcl *R = cr__rcl_of(m);
     int64_t r, N = m->n_nodes;
     int d = m->cfg.dim, k;
     float eps = m->cfg.eps;
     for (k = 1; k <= m->cfg.layers; k++) {
-        const float *src = m->g.adv_g[k];
+        const float *src = R->adv_g[k];
         float *out = dst[k];
         CR__OMP(parallel for schedule(static))
         for (r = 0; r < N; r++) {
@@ -9505,6 +9530,7 @@ static void cr__rcl_forward(cr_model *m, float *const *keep, const float *const 
    caller's one backward pass serves both. */
 static void cr__rcl_adv_loss(cr_model *m, const cr__batch *b, float *const *keep, float *const *dkeep, int nu, int ni,
                              int want_grad, double part[3]) {
+    cr__rcl *R = cr__rcl_of(m);
     cr__graph *g = &m->g;
     int64_t Nd = m->n_nodes * m->cfg.dim;
     if (m->cfg.adv == CR_ADV_EXACT) {
@@ -9513,36 +9539,37 @@ static void cr__rcl_adv_loss(cr_model *m, const cr__batch *b, float *const *keep
         cr__pzero(g->dL, Nd);
         cr__rcl_contrast(m, b, nu, ni, 1);
         cr__rcl_layer_grads(m, dkeep);
-        cr__rcl_direction(m, g->adv_g);
+        cr__rcl_direction(m, R->adv_g);
         cr__pzero(g->dF, Nd);
         cr__pzero(g->dL, Nd);
         cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
-        cr__rcl_forward(m, keep, (const float *const *)g->adv_g);
+        cr__rcl_forward(m, keep, (const float *const *)R->adv_g);
         part[1] += cr__rcl_contrast(m, b, nu, ni, want_grad);
         return;
     }
-    cr__rcl_forward(m, keep, g->adv_ready ? (const float *const *)g->adv_d : NULL);
+    cr__rcl_forward(m, keep, R->adv_ready ? (const float *const *)R->adv_d : NULL);
     if (want_grad) { /* the contrast first, alone: its gradient at each layer is the next batch's direction */
         cr__pzero(g->dF, Nd);
         cr__pzero(g->dL, Nd);
     }
     part[1] += cr__rcl_contrast(m, b, nu, ni, want_grad);
     if (want_grad) cr__rcl_layer_grads(m, dkeep);
-    if (g->adv_ready) cr__rcl_forward(m, keep, NULL);
+    if (R->adv_ready) cr__rcl_forward(m, keep, NULL);
     cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
 }
 
 static cr_status cr__rcl_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
+    cr__rcl *R = cr__rcl_of(m);
     const cr_config *c = &m->cfg;
     cr__graph *g = &m->g;
     float *keep[CR__MAX_LAYERS + 1], *dkeep[CR__MAX_LAYERS + 1];
     int nu = 0, ni = 0, cl = c->lambda > 0;
     cr_status st;
     if (cl) {
-        g->mask_ptr[0] = 0;
-        if ((st = cr__rcl_side(m, b, 0, g->uu, &nu, g->mask_ptr)) != CR_OK) return st;
-        g->mask_ptr[nu + 1] = g->mask_ptr[nu]; /* the item rows' entries follow the user rows' */
-        if ((st = cr__rcl_side(m, b, 1, g->ui, &ni, g->mask_ptr + nu + 1)) != CR_OK) return st;
+        R->mask_ptr[0] = 0;
+        if ((st = cr__rcl_side(m, b, 0, g->uu, &nu, R->mask_ptr)) != CR_OK) return st;
+        R->mask_ptr[nu + 1] = R->mask_ptr[nu]; /* the item rows' entries follow the user rows' */
+        if ((st = cr__rcl_side(m, b, 1, g->ui, &ni, R->mask_ptr + nu + 1)) != CR_OK) return st;
     }
     cr__graph_keep_layers(m, keep, dkeep, want_grad);
     if (cl && c->adv)
@@ -9559,22 +9586,24 @@ static cr_status cr__rcl_loss(cr_model *m, const cr__batch *b, int want_grad, do
 
 /* Previous-batch variant: the gradient this batch left becomes the next batch's perturbation. */
 static void cr__rcl_batch_end(cr_model *m, const cr__batch *b) {
+    cr__rcl *R = cr__rcl_of(m);
     (void)b;
     if (m->cfg.adv != CR_ADV_PREV || m->cfg.lambda <= 0) return;
-    cr__rcl_direction(m, m->g.adv_d);
-    m->g.adv_ready = 1;
+    cr__rcl_direction(m, R->adv_d);
+    R->adv_ready = 1;
 }
 
 /* What a resumed training restores: the perturbation waiting for the next batch, and whether
    there is one. */
 static int cr__rcl_running(cr_model *m, cr__running *out) {
+    cr__rcl *R = cr__rcl_of(m);
     int k, n = 0;
     if (m->cfg.adv != CR_ADV_PREV || m->cfg.lambda <= 0) return 0;
-    out[n].p = &m->g.adv_ready;
+    out[n].p = &R->adv_ready;
     out[n].flag = 1;
     out[n++].n = 1;
     for (k = 1; k <= m->cfg.layers; k++) {
-        out[n].p = m->g.adv_d[k];
+        out[n].p = R->adv_d[k];
         out[n++].n = m->n_nodes * m->cfg.dim;
     }
     return n;
@@ -10427,7 +10456,7 @@ static const cr__model_ops cr__models[] = {
      0, 1,
      "lambda=0.01..1 log, eps=0.01..0.5 log, tau=0.1..0.2, gamma=0,0.5,1,2, lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      1, 1, CR__L2_FINAL_UP,
-     cr__rcl_check, cr__graph_plan, cr__rcl_setup, cr__rcl_ws, NULL, cr__rcl_loss, cr__rcl_batch_end, cr__rcl_running,
+     cr__rcl_check, cr__rcl_plan, cr__rcl_setup, cr__rcl_ws, NULL, cr__rcl_loss, cr__rcl_batch_end, cr__rcl_running,
      cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__rcl_memory,
      cr__rcl_release},
 };
@@ -11559,7 +11588,7 @@ static cr_status cr__model_shell(cr_model *m, struct cr__seq *q, const cr_config
         m->g.n_edges = m->n_examples = pd->n_train;
         m->g.adj.nrows = m->n_nodes;
         m->g.adj.nnz = 2 * pd->n_train;
-        m->g.mask_cap = 2 * (pd->top_items + pd->top_users); /* RCL's lists, grown by doubling */
+        m->plan_top = pd->top_items + pd->top_users;
     }
     return m->ops->plan(m);
 }

@@ -805,8 +805,8 @@ static double model_gradcheck(cr_config *c, int *checked, double h0, double shar
             int k;
             cr_model_batch_loss(m, us, ps, ns, B, 1, 0, 0, &l0);
             for (k = 1; k <= cr_model_config(m)->layers; k++)
-                for (i = 0; i < m->n_nodes * c->dim; i++) m->g.adv_d[k][i] = 0.05f * cr_rng_normal(&r);
-            m->g.adv_ready = 1;
+                for (i = 0; i < m->n_nodes * c->dim; i++) cr__rcl_of(m)->adv_d[k][i] = 0.05f * cr_rng_normal(&r);
+            cr__rcl_of(m)->adv_ready = 1;
         }
     }
     memset(g, 0, sizeof(float) * (size_t)np);
@@ -1004,7 +1004,7 @@ TEST(rcl_adversarial_direction) {
     for (k = 1; k <= cr_model_config(p)->layers; k++)
         for (i = 0; i < p->n_nodes; i++) {
             double r = 0;
-            for (j = 0; j < c.dim; j++) r += (double)p->g.adv_g[k][i * c.dim + j] * p->g.adv_g[k][i * c.dim + j];
+            for (j = 0; j < c.dim; j++) r += (double)cr__rcl_of(p)->adv_g[k][i * c.dim + j] * cr__rcl_of(p)->adv_g[k][i * c.dim + j];
             s += sqrt(r);
         }
     d1 = (rcl_part(x, us, ps, ns, B, 0) - l0) / 1e-3;
@@ -1054,8 +1054,8 @@ TEST(rcl_adversarial_views_leave_bpr_clean) {
     CHECK_OK(cr__train_ws(m[2]));
     cr_rng_seed(&r, 5);
     for (k = 1; k <= cr_model_config(m[2])->layers; k++) /* a stored previous-batch perturbation */
-        for (i = 0; i < m[2]->n_nodes * c.dim; i++) m[2]->g.adv_d[k][i] = 0.2f * cr_rng_normal(&r);
-    m[2]->g.adv_ready = 1;
+        for (i = 0; i < m[2]->n_nodes * c.dim; i++) cr__rcl_of(m[2])->adv_d[k][i] = 0.2f * cr_rng_normal(&r);
+    cr__rcl_of(m[2])->adv_ready = 1;
     for (v = 0; v < 3; v++) rcl_parts(m[v], us, ps, ns, B, part[v]);
     for (v = 1; v < 3; v++) {
         CHECKF(part[v][0] == part[0][0] && part[v][2] == part[0][2], "adv %d: BPR %.9g L2 %.9g, clean %.9g %.9g", v,
