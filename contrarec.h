@@ -6992,6 +6992,12 @@ struct cr_model {
     struct cr__seq *seq;
 };
 
+/* A model's own state (m->own): size bytes, zeroed, once (a plan hook may run again). */
+static cr_status cr__own(cr_model *m, size_t size, const char *what) {
+    if (!m->own && !(m->own = cr__calloc_array(1, size, what))) return CR_ERR_NOMEM;
+    return CR_OK;
+}
+
 CR_API const cr_config *cr_model_config(const cr_model *m) { return &m->cfg; }
 CR_API int32_t cr_model_num_users(const cr_model *m) { return m->n_users; }
 CR_API int32_t cr_model_num_items(const cr_model *m) { return m->n_items; }
@@ -8902,8 +8908,8 @@ typedef struct cr__ncl {
 static cr__ncl *cr__ncl_of(const cr_model *m) { return (cr__ncl *)m->own; }
 
 static cr_status cr__ncl_plan(cr_model *m) {
-    if (!m->own && !(m->own = cr__calloc_array(1, sizeof(cr__ncl), "NCL's state"))) return CR_ERR_NOMEM;
-    return cr__graph_plan(m);
+    cr_status st = cr__own(m, sizeof(cr__ncl), "NCL's state");
+    return st != CR_OK ? st : cr__graph_plan(m);
 }
 
 static int64_t cr__kmeans_ws(int64_t n, int k, int d) { return n * k + n + 2 * (int64_t)k * (d + 1) + 16; }
@@ -9132,8 +9138,8 @@ static cr_status cr__recdcl_plan(cr_model *m) {
     int d = m->cfg.dim;
     float q = (float)(1.0 / sqrt((double)d)); /* PyTorch's Linear default, U(-1/sqrt(in), 1/sqrt(in)) */
     cr_status st;
-    if (!m->own && !(m->own = cr__calloc_array(1, sizeof(cr__recdcl), "RecDCL's state"))) return CR_ERR_NOMEM;
-    if ((st = cr__graph_plan(m)) != CR_OK) return st;
+    if ((st = cr__own(m, sizeof(cr__recdcl), "RecDCL's state")) != CR_OK || (st = cr__graph_plan(m)) != CR_OK)
+        return st;
     if ((st = cr__plan(m, "dcl_w1", d, d, CR__INIT_XAVIER, 0)) != CR_OK ||
         (st = cr__plan(m, "dcl_g1", 1, d, CR__INIT_ONE, 0)) != CR_OK ||
         (st = cr__plan(m, "dcl_b1", 1, d, CR__INIT_ZERO, 0)) != CR_OK ||
@@ -9381,8 +9387,8 @@ typedef struct cr__rcl {
 static cr__rcl *cr__rcl_of(const cr_model *m) { return (cr__rcl *)m->own; }
 
 static cr_status cr__rcl_plan(cr_model *m) {
-    if (!m->own && !(m->own = cr__calloc_array(1, sizeof(cr__rcl), "RCL's state"))) return CR_ERR_NOMEM;
-    return cr__graph_plan(m);
+    cr_status st = cr__own(m, sizeof(cr__rcl), "RCL's state");
+    return st != CR_OK ? st : cr__graph_plan(m);
 }
 
 static cr_status cr__rcl_check(const cr_config *c) {
