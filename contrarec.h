@@ -220,7 +220,7 @@
          Read item embeddings from the ego table m->E0 and add their gradient into m->dE0
          (never the item_emb tensor itself): item features then work without further code.
          Its own buffers and running state go in a struct declared in its block, allocated by
-         its `plan` into m->own and freed with the model (NCL, RecDCL and RCL do this); the
+         its `plan` into m->own and freed with the model (SGL, NCL, RecDCL and RCL do this); the
          shared cr__graph holds only what several graph models use.
       3. Add one entry to cr__models (8p): its name, what kind of model it is (sequential,
          BPR negatives, propagates: the shared options of those kinds are then its options),
@@ -6577,7 +6577,7 @@ CR_API int cr_option_reads(const cr_option *o, cr_model_kind k) {
     if (!m || !o) return 0;
     g = CR_READ_ALL | (m->sequential ? CR_READ_SEQ : CR_READ_GRAPH) | (m->propagates ? CR_READ_PROP : 0) |
         (!m->sequential && m->negatives ? CR_READ_BPR : 0) | (m->propagates && m->negatives ? CR_READ_PROP_BPR : 0);
-    if ((o->groups & g) || (k < 32 && (o->models >> k & 1u))) return 1;
+    if ((o->groups & g) || ((unsigned)k < 32u && (o->models >> (unsigned)k & 1u))) return 1;
     for (i = 0; i < sizeof cr__model_defaults / sizeof cr__model_defaults[0]; i++)
         if (cr__model_defaults[i].model == k && !strcmp(cr__model_defaults[i].name, o->name)) return 1;
     return 0;
@@ -6895,8 +6895,6 @@ typedef struct cr__graph {
     cr_csr adj;                      /* normalised training graph */
     int32_t *ord;                    /* its locality order (ord[position] = node), or NULL */
     cr_csr adj_o;                    /* adj in that order, the one the encoder propagates */
-    cr_csr views[2][CR__MAX_LAYERS]; /* SGL's augmented graphs of the current epoch */
-    int views_epoch;
     float *final, *t0, *t1; /* inference embeddings (n_nodes x dim) and propagation scratch */
     uint16_t *th;           /* precision bf16: the table each propagation gathers (n_nodes x dim), else NULL */
     /* training buffers (arena) */
@@ -6910,7 +6908,6 @@ typedef struct cr__graph {
     int32_t *clneg;           /* extra InfoNCE negatives (cl_negatives); NCL: positives */
     int32_t *uu, *ui, *stamp; /* the batch's unique users and items; a stamp per id */
     int32_t stamp_cur;
-    uint8_t *keep;            /* edge flags of the augmentations, one block per graph */
     float *lay[CR__MAX_LAYERS + 1], *dlay[CR__MAX_LAYERS + 1]; /* MixGCF: every layer's output
                                  and gradient of the training pass ([0]: the ego table) */
     int32_t *neg, *mix_j;     /* DNS's picks; MixGCF's pick per (row, layer) */
@@ -6986,7 +6983,7 @@ struct cr_model {
     int shell;                 /* a memory plan's model (cr__model_shell): sizes only, nothing
                                   allocated; the memory hooks count what training will take */
     void *own;                 /* the model's own state: a struct its block declares, allocated by
-                                  its plan hook, freed with the model (NCL's, RecDCL's, RCL's) */
+                                  its plan hook, freed with the model (SGL's, NCL's, RecDCL's, RCL's) */
     int64_t plan_top;          /* a shell's: the largest user degree plus the largest item degree */
     cr__graph g;
     struct cr__seq *seq;
@@ -8516,14 +8513,11 @@ static cr_status cr__graph_setup(cr_model *m) {
 
 static void cr__graph_release(cr_model *m) {
     cr__graph *g = &m->g;
-    int v, k;
     CR_FREE(g->eu);
     CR_FREE(g->ei);
     cr_csr_free(&g->adj);
     cr_csr_free(&g->adj_o);
     CR_FREE(g->ord);
-    for (v = 0; v < 2; v++)
-        for (k = 0; k < CR__MAX_LAYERS; k++) cr_csr_free(&g->views[v][k]);
     cr__free_aligned(g->final);
     cr__free_aligned(g->t0);
     cr__free_aligned(g->t1);
@@ -8708,6 +8702,30 @@ static cr_status cr__lightgcn_loss(cr_model *m, const cr__batch *b, int want_gra
 /* Graph k of view v for the views built at epoch: edge or node dropout (ED, ND; a different
    ED graph per layer for RW), either one drawn per view (mixed), or the subgraph covered by
    random walks with restart (subgraph). keep: n_edges flags of its own. */
+/* SGL's own state: the augmented graphs of the current views (two views, a graph per layer for
+   SGL-RW), the epoch they were built for, and the edge flags they were built from (the training
+   workspace's). */
+typedef struct cr__sgl {
+    cr_csr views[2][CR__MAX_LAYERS];
+    int views_epoch;
+    uint8_t *keep;
+} cr__sgl;
+
+static cr__sgl *cr__sgl_of(const cr_model *m) { return (cr__sgl *)m->own; }
+
+static cr_status cr__sgl_plan(cr_model *m) {
+    cr_status st = cr__own(m, sizeof(cr__sgl), "SGL's state");
+    return st != CR_OK ? st : cr__graph_plan(m);
+}
+
+static void cr__sgl_release(cr_model *m) {
+    cr__sgl *S = cr__sgl_of(m);
+    int v, k;
+    for (v = 0; S && v < 2; v++)
+        for (k = 0; k < CR__MAX_LAYERS; k++) cr_csr_free(&S->views[v][k]);
+    cr__graph_release(m);
+}
+
 static cr_status cr__sgl_view(cr_model *m, int v, int k, int epoch, uint8_t *keep, cr_csr *out) {
     const cr_config *c = &m->cfg;
     cr__graph *g = &m->g;
@@ -8737,26 +8755,28 @@ static cr_status cr__sgl_view(cr_model *m, int v, int k, int epoch, uint8_t *kee
 
 /* The two views' graphs (one per layer for RW), built in parallel, at epochs 1, 1 + N, ... */
 static cr_status cr__sgl_views(cr_model *m, int epoch) {
+    cr__sgl *S = cr__sgl_of(m);
     const cr_config *c = &m->cfg;
     cr__graph *g = &m->g;
     int ng = c->aug == CR_AUG_RW ? c->layers : 1, t, built = (epoch - 1) / c->view_every * c->view_every + 1;
     cr_status st[2 * CR__MAX_LAYERS];
-    if (c->lambda <= 0 || (g->views_epoch == built && g->views[0][0].rowptr)) return CR_OK;
+    if (c->lambda <= 0 || (S->views_epoch == built && S->views[0][0].rowptr)) return CR_OK;
     CR__OMP(parallel for schedule(dynamic, 1))
     for (t = 0; t < 2 * ng; t++)
         st[t] =
-            cr__sgl_view(m, t / ng, t % ng, built, g->keep + (int64_t)t * (g->n_edges + 1), &g->views[t / ng][t % ng]);
+            cr__sgl_view(m, t / ng, t % ng, built, S->keep + (int64_t)t * (g->n_edges + 1), &S->views[t / ng][t % ng]);
     for (t = 0; t < 2 * ng; t++)
         if (st[t] != CR_OK)
             return cr__fail(st[t], "building augmented graph %d of view %d for epoch %d: %s", t % ng + 1, t / ng + 1,
                             epoch, cr_status_string(st[t]));
-    g->views_epoch = built;
+    S->views_epoch = built;
     return CR_OK;
 }
 
 /* The views' graphs (every edge counted: an upper bound) and, passing, the ones being rebuilt
    in parallel: each a new graph, its fill pointers, its permuted copy and node flags. */
 static int64_t cr__sgl_memory(const cr_model *m, int64_t *passing) {
+    cr__sgl *S = cr__sgl_of(m);
     int64_t N = m->n_nodes, E = m->g.n_edges, view = cr__csr_plan(N, 2 * E, 1);
     int ng = m->cfg.aug == CR_AUG_RW ? m->cfg.layers : 1;
     int v, k;
@@ -8764,11 +8784,12 @@ static int64_t cr__sgl_memory(const cr_model *m, int64_t *passing) {
     *passing = CR__MAX(*passing, CR__MIN(cr__nthreads(), 2 * ng) * (view + 13 * (N + 1) + 4 * (E + 1)));
     if (m->shell) return cr__graph_memory(m, passing) + 2 * ng * view;
     for (view = 0, v = 0; v < 2; v++) /* a real model: the views it has built */
-        for (k = 0; k < CR__MAX_LAYERS; k++) view += cr__csr_bytes(&m->g.views[v][k]);
+        for (k = 0; k < CR__MAX_LAYERS; k++) view += cr__csr_bytes(&S->views[v][k]);
     return cr__graph_memory(m, passing) + view;
 }
 
 static void cr__sgl_ws(cr_model *m, cr__arena *a) {
+    cr__sgl *S = cr__sgl_of(m);
     int64_t Nd = m->n_nodes * m->cfg.dim;
     int ng = m->cfg.aug == CR_AUG_RW ? m->cfg.layers : 1;
     cr__graph_ws_encoder(m, a);
@@ -8777,13 +8798,14 @@ static void cr__sgl_ws(cr_model *m, cr__arena *a) {
     m->g.V2 = cr__takef(a, Nd);
     m->g.dV1 = cr__takef(a, Nd);
     m->g.dV2 = cr__takef(a, Nd);
-    m->g.keep = (uint8_t *)cr__take(a, 2 * ng * (m->g.n_edges + 1), 1);
+    S->keep = (uint8_t *)cr__take(a, 2 * ng * (m->g.n_edges + 1), 1);
     cr__graph_ws_infonce(m, a);
 }
 
 /* SELFRec's form: one InfoNCE over the batch's unique users and unique items stacked, between
    the two views; BPR on the clean graph. */
 static cr_status cr__sgl_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
+    cr__sgl *S = cr__sgl_of(m);
     cr__graph *g = &m->g;
     const cr_csr *G1[CR__MAX_LAYERS], *G2[CR__MAX_LAYERS];
     int64_t nd = m->n_nodes * m->cfg.dim;
@@ -8792,8 +8814,8 @@ static cr_status cr__sgl_loss(cr_model *m, const cr__batch *b, int want_grad, do
     cr__graph_encode(m, g->F, NULL, 0.0f, 0, dL ? g->lay : NULL);
     if (cl) {
         for (k = 0; k < m->cfg.layers; k++) {
-            G1[k] = &g->views[0][m->cfg.aug == CR_AUG_RW ? k : 0];
-            G2[k] = &g->views[1][m->cfg.aug == CR_AUG_RW ? k : 0];
+            G1[k] = &S->views[0][m->cfg.aug == CR_AUG_RW ? k : 0];
+            G2[k] = &S->views[1][m->cfg.aug == CR_AUG_RW ? k : 0];
         }
         cr__graph_encode(m, g->V1, G1, 0.0f, 0, NULL);
         cr__graph_encode(m, g->V2, G2, 0.0f, 0, NULL);
@@ -10409,9 +10431,9 @@ static const cr__model_ops cr__models[] = {
      "lambda=0.005,0.01,0.05,0.1,0.5,1, tau=0.1,0.2,0.5,1, drop=0,0.1,0.2,0.3,0.4,0.5, "
      "lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      1, 0, CR__L2_FINAL_UPN,
-     cr__graph_check, cr__graph_plan, cr__graph_setup, cr__sgl_ws, cr__sgl_views, cr__sgl_loss, NULL, NULL,
+     cr__graph_check, cr__sgl_plan, cr__graph_setup, cr__sgl_ws, cr__sgl_views, cr__sgl_loss, NULL, NULL,
      cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__sgl_memory,
-     cr__graph_release},
+     cr__sgl_release},
     {CR_MODEL_SIMGCL, "simgcl", "SimGCL: two noise-perturbed passes, InfoNCE", 0, 1,
      "lambda=0.01..2 log, eps=0.01..0.5 log, lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      1, 1, CR__L2_FINAL_UP,
