@@ -688,6 +688,103 @@ static int model_option(opts *o, int argc, char **argv, int *i) {
     return 1;
 }
 
+/* --split ratio:TRAIN,VALID,TEST */
+static void parse_split(opts *o, const char *v) {
+    char *end;
+    int q;
+    if (strncmp(v, "ratio:", 6)) die_usage("--split: '%s' is not ratio:TRAIN,VALID,TEST%s", v, "");
+    v += 6;
+    for (q = 0; q < 3; q++) {
+        o->split[q] = strtod(v, &end);
+        if (end == v || !(o->split[q] > 0 && o->split[q] < 1) || (q < 2 && *end != ',') || (q == 2 && *end))
+            die_usage("--split: needs three shares in (0, 1), as ratio:0.8,0.1,0.1%s%s", "", "");
+        v = end + 1;
+    }
+    if (fabs(o->split[0] + o->split[1] + o->split[2] - 1) > 1e-6)
+        die_usage("--split: the three shares must sum to 1%s%s", "", "");
+}
+
+/* Selection, stopping and evaluation protocol options (cr_fit_opts); 0 if a is none. */
+static int fit_option(opts *o, int argc, char **argv, int *i) {
+    const char *a = argv[*i];
+    cr_fit_opts *f = &o->fit;
+    if (!strcmp(a, "--epochs")) f->epochs = (int)parse_int(a, need(argc, argv, i), 1, 100000);
+    else if (!strcmp(a, "--max-epochs")) f->max_epochs = (int)parse_int(a, need(argc, argv, i), 1, 100000);
+    else if (!strcmp(a, "--topk")) parse_topk(need(argc, argv, i), f->eval.ks);
+    else if (!strcmp(a, "--eval-every")) f->eval_every = (int)parse_int(a, need(argc, argv, i), 1, 100000);
+    else if (!strcmp(a, "--valid")) f->valid_ratio = parse_num(a, need(argc, argv, i), 0, 0.9, 1);
+    else if (!strcmp(a, "--split")) parse_split(o, need(argc, argv, i));
+    else if (!strcmp(a, "--patience")) f->patience = (int)parse_int(a, need(argc, argv, i), 1, 100000);
+    else if (!strcmp(a, "--stop")) {
+        const char *v = need(argc, argv, i);
+        if (!strcmp(v, "dip")) f->stop_rule = 0;
+        else if (!strcmp(v, "plain")) f->stop_rule = 1;
+        else die_usage("--stop: '%s' is not dip or plain%s", v, "");
+    }
+    else if (!strcmp(a, "--backoff")) {
+        const char *v = need(argc, argv, i);
+        f->backoff = !strcmp(v, "off") ? -1 : (int)parse_int(a, v, 1, 1000);
+    }
+    else if (!strcmp(a, "--metric")) parse_metric(o->metric = need(argc, argv, i), f);
+    else if (!strcmp(a, "--refit")) f->refit = 1;
+    else if (!strcmp(a, "--train-noise")) f->train_noise = parse_num(a, need(argc, argv, i), 0, 10, 0);
+    else if (!strcmp(a, "--cold-users")) f->cold_users = parse_num(a, need(argc, argv, i), 0, 0.99, 0);
+    else if (!strcmp(a, "--cold-warm")) f->cold_warm = 1;
+    else if (!strcmp(a, "--data-seed")) o->data_seed = (uint64_t)parse_int(a, need(argc, argv, i), 1, 2147483647L);
+    else if (!strcmp(a, "--cold-items")) f->cold_items = parse_num(a, need(argc, argv, i), 0, 0.99, 0);
+    else if (!strcmp(a, "--select")) {
+        const char *v = need(argc, argv, i);
+        if (!strcmp(v, "valid")) f->select = CR_SELECT_VALID;
+        else if (!strcmp(v, "test")) f->select = CR_SELECT_TEST;
+        else if (!strcmp(v, "last")) f->select = CR_SELECT_LAST;
+        else die_usage("--select: '%s' is not valid, test or last%s", v, "");
+    } else if (!strcmp(a, "--exclude-history")) { f->eval.exclude_seen = 1; o->history_set = 1; }
+    else if (!strcmp(a, "--include-history")) { f->eval.exclude_seen = -1; o->history_set = 1; }
+    else if (!strcmp(a, "--no-auc")) o->no_auc = 1;
+    else if (!strcmp(a, "--tail-ratio")) f->eval.tail_ratio = parse_num(a, need(argc, argv, i), 1e-9, 1e9, 0);
+    else if (!strcmp(a, "--cooccurrence")) f->eval.cooccurrence = 1;
+    else return 0;
+    return 1;
+}
+
+/* Inputs and outputs of the commands, and recommend's options; 0 if a is none. */
+static int io_option(opts *o, int argc, char **argv, int *i) {
+    const char *a = argv[*i];
+    cr_fit_opts *f = &o->fit;
+    if (!strcmp(a, "--save")) o->save = need(argc, argv, i);
+    else if (!strcmp(a, "--export-npy")) o->npy = need(argc, argv, i);
+    else if (!strcmp(a, "--report")) o->report = need(argc, argv, i);
+    else if (!strcmp(a, "--per-user")) o->per_user = need(argc, argv, i);
+    else if (!strcmp(a, "--per-user-cold")) o->per_user_cold = need(argc, argv, i);
+    else if (!strcmp(a, "--resume")) o->resume = need(argc, argv, i);
+    else if (!strcmp(a, "--json")) o->json = 1;
+    else if (!strcmp(a, "--profile")) o->profile = 1;
+    else if (!strcmp(a, "--dry-run") || !strcmp(a, "--mem-limit")) {
+        /* a run's plan: tune's trials are many runs, eval and recommend train none */
+        const char *v;
+        if (strcmp(o->cmd, "train")) die_usage("%s is an option of train, not of %s", a, o->cmd);
+        if (!strcmp(a, "--dry-run")) o->dry_run = 1;
+        else if (!(f->mem_limit = cr_parse_bytes(v = need(argc, argv, i))))
+            die_usage("--mem-limit: '%s' is not a size such as 8G, 512M or 1048576%s", v, "");
+    }
+    else if (!strcmp(a, "--progress")) o->progress = 1;
+    else if (!strcmp(a, "--no-progress")) o->progress = -1;
+    else if (!strcmp(a, "--load")) o->load = input(need(argc, argv, i));
+    else if (!strcmp(a, "--user")) { o->user = parse_raw_id("--user", need(argc, argv, i)); o->has_user = 1; }
+    else if (!strcmp(a, "--items")) o->items = need(argc, argv, i);
+    else if (!strcmp(a, "--new-items")) o->new_items = input(need(argc, argv, i));
+    else if (!strcmp(a, "--history")) o->history = need(argc, argv, i);
+    else if (!strcmp(a, "-k") || !strcmp(a, "--k")) {
+        o->k = (int)parse_int(a, need(argc, argv, i), 1, 100000);
+        if (strcmp(o->cmd, "recommend"))
+            die_usage("-k is the list length of recommend; %s reads --topk (the evaluation cut-offs)%s", o->cmd,
+                      "");
+    }
+    else if (!strcmp(a, "--include-seen")) o->include_seen = 1;
+    else return 0;
+    return 1;
+}
+
 static void parse(opts *o, int argc, char **argv) {
     int i;
     memset(o, 0, sizeof *o);
@@ -708,7 +805,6 @@ static void parse(opts *o, int argc, char **argv) {
     o->argv = argv;
     for (i = 2; i < argc; i++) {
         const char *a = argv[i];
-        cr_fit_opts *f = &o->fit;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(help_model(argc, argv)); exit(0); }
         else if (model_option(o, argc, argv, &i)) {}
         else if (!strcmp(a, "--train")) o->train = input(need(argc, argv, &i));
@@ -716,87 +812,9 @@ static void parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--format")) { o->lo.format = parse_format(need(argc, argv, &i)); o->format_set = 1; }
         else if (!strcmp(a, "--skip-bad-lines")) o->lo.skip_bad_lines = 1;
         else if (!strcmp(a, "--min-rating")) o->lo.min_rating = (float)parse_num(a, need(argc, argv, &i), 0, 1e9, 1);
-        else if (!strcmp(a, "--epochs")) f->epochs = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
-        else if (!strcmp(a, "--max-epochs")) f->max_epochs = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
         else if (!strcmp(a, "--threads")) o->threads = (int)parse_int(a, need(argc, argv, &i), 1, 1024);
-        else if (!strcmp(a, "--topk")) parse_topk(need(argc, argv, &i), f->eval.ks);
-        else if (!strcmp(a, "--eval-every")) f->eval_every = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
-        else if (!strcmp(a, "--valid")) f->valid_ratio = parse_num(a, need(argc, argv, &i), 0, 0.9, 1);
-        else if (!strcmp(a, "--split")) {
-            const char *v = need(argc, argv, &i);
-            char *end;
-            int q;
-            if (strncmp(v, "ratio:", 6)) die_usage("--split: '%s' is not ratio:TRAIN,VALID,TEST%s", v, "");
-            v += 6;
-            for (q = 0; q < 3; q++) {
-                o->split[q] = strtod(v, &end);
-                if (end == v || !(o->split[q] > 0 && o->split[q] < 1) || (q < 2 && *end != ',') || (q == 2 && *end))
-                    die_usage("--split: needs three shares in (0, 1), as ratio:0.8,0.1,0.1%s%s", "", "");
-                v = end + 1;
-            }
-            if (fabs(o->split[0] + o->split[1] + o->split[2] - 1) > 1e-6)
-                die_usage("--split: the three shares must sum to 1%s%s", "", "");
-        }
-        else if (!strcmp(a, "--patience")) f->patience = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
-        else if (!strcmp(a, "--stop")) {
-            const char *v = need(argc, argv, &i);
-            if (!strcmp(v, "dip")) f->stop_rule = 0;
-            else if (!strcmp(v, "plain")) f->stop_rule = 1;
-            else die_usage("--stop: '%s' is not dip or plain%s", v, "");
-        }
-        else if (!strcmp(a, "--backoff")) {
-            const char *v = need(argc, argv, &i);
-            f->backoff = !strcmp(v, "off") ? -1 : (int)parse_int(a, v, 1, 1000);
-        }
-        else if (!strcmp(a, "--metric")) parse_metric(o->metric = need(argc, argv, &i), f);
-        else if (!strcmp(a, "--refit")) f->refit = 1;
-        else if (!strcmp(a, "--train-noise")) f->train_noise = parse_num(a, need(argc, argv, &i), 0, 10, 0);
-        else if (!strcmp(a, "--cold-users")) f->cold_users = parse_num(a, need(argc, argv, &i), 0, 0.99, 0);
-        else if (!strcmp(a, "--cold-warm")) f->cold_warm = 1;
-        else if (!strcmp(a, "--data-seed")) o->data_seed = (uint64_t)parse_int(a, need(argc, argv, &i), 1, 2147483647L);
-        else if (!strcmp(a, "--cold-items")) f->cold_items = parse_num(a, need(argc, argv, &i), 0, 0.99, 0);
+        else if (fit_option(o, argc, argv, &i) || io_option(o, argc, argv, &i)) {}
         else if (!strcmp(a, "--item-features")) o->item_features = input(need(argc, argv, &i));
-        else if (!strcmp(a, "--select")) {
-            const char *v = need(argc, argv, &i);
-            if (!strcmp(v, "valid")) f->select = CR_SELECT_VALID;
-            else if (!strcmp(v, "test")) f->select = CR_SELECT_TEST;
-            else if (!strcmp(v, "last")) f->select = CR_SELECT_LAST;
-            else die_usage("--select: '%s' is not valid, test or last%s", v, "");
-        } else if (!strcmp(a, "--exclude-history")) { f->eval.exclude_seen = 1; o->history_set = 1; }
-        else if (!strcmp(a, "--include-history")) { f->eval.exclude_seen = -1; o->history_set = 1; }
-        else if (!strcmp(a, "--no-auc")) o->no_auc = 1;
-        else if (!strcmp(a, "--tail-ratio")) f->eval.tail_ratio = parse_num(a, need(argc, argv, &i), 1e-9, 1e9, 0);
-        else if (!strcmp(a, "--cooccurrence")) f->eval.cooccurrence = 1;
-        else if (!strcmp(a, "--save")) o->save = need(argc, argv, &i);
-        else if (!strcmp(a, "--export-npy")) o->npy = need(argc, argv, &i);
-        else if (!strcmp(a, "--report")) o->report = need(argc, argv, &i);
-        else if (!strcmp(a, "--per-user")) o->per_user = need(argc, argv, &i);
-        else if (!strcmp(a, "--per-user-cold")) o->per_user_cold = need(argc, argv, &i);
-        else if (!strcmp(a, "--resume")) o->resume = need(argc, argv, &i);
-        else if (!strcmp(a, "--json")) o->json = 1;
-        else if (!strcmp(a, "--profile")) o->profile = 1;
-        else if (!strcmp(a, "--dry-run") || !strcmp(a, "--mem-limit")) {
-            /* a run's plan: tune's trials are many runs, eval and recommend train none */
-            const char *v;
-            if (strcmp(o->cmd, "train")) die_usage("%s is an option of train, not of %s", a, o->cmd);
-            if (!strcmp(a, "--dry-run")) o->dry_run = 1;
-            else if (!(f->mem_limit = cr_parse_bytes(v = need(argc, argv, &i))))
-                die_usage("--mem-limit: '%s' is not a size such as 8G, 512M or 1048576%s", v, "");
-        }
-        else if (!strcmp(a, "--progress")) o->progress = 1;
-        else if (!strcmp(a, "--no-progress")) o->progress = -1;
-        else if (!strcmp(a, "--load")) o->load = input(need(argc, argv, &i));
-        else if (!strcmp(a, "--user")) { o->user = parse_raw_id("--user", need(argc, argv, &i)); o->has_user = 1; }
-        else if (!strcmp(a, "--items")) o->items = need(argc, argv, &i);
-        else if (!strcmp(a, "--new-items")) o->new_items = input(need(argc, argv, &i));
-        else if (!strcmp(a, "--history")) o->history = need(argc, argv, &i);
-        else if (!strcmp(a, "-k") || !strcmp(a, "--k")) {
-            o->k = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
-            if (strcmp(o->cmd, "recommend"))
-                die_usage("-k is the list length of recommend; %s reads --topk (the evaluation cut-offs)%s", o->cmd,
-                          "");
-        }
-        else if (!strcmp(a, "--include-seen")) o->include_seen = 1;
         else if (!strcmp(o->cmd, "tune") && parse_tune_option(o, argc, argv, &i)) {}
         else die_usage("unknown option '%s'%s", a, "");
     }
