@@ -1697,12 +1697,19 @@ static void winner_command(const opts *o, const cr_tune_trial *w, char *buf, siz
     put_word(buf, n, "--model");
     put_word(buf, n, cr_model_name(w->cfg.model));
     for (i = 2; i < o->argc; i++) {
-        for (k = 0; k < (int)(sizeof skip / sizeof *skip) && strcmp(o->argv[i], skip[k]); k++) {}
-        if (k < (int)(sizeof skip / sizeof *skip)) {
-            i++;
+        const char *a = o->argv[i];
+        const cr_option *row = a[0] == '-' && a[1] == '-' ? cr_option_find(a + 2) : NULL;
+        for (k = 0; k < (int)(sizeof skip / sizeof *skip) && strcmp(a, skip[k]); k++) {}
+        if (k < (int)(sizeof skip / sizeof *skip) || (row && !cr_option_reads(row, w->cfg.model))) {
+            i++; /* tune's own, or another model's option: not the winner's */
             continue;
         }
-        put_word(buf, n, o->argv[i]);
+        if (a[0] != '-' && strchr(a, '=') && (row = cr_option_find(a)) == NULL) { /* name=value */
+            snprintf(opt, sizeof opt, "%.*s", (int)(strchr(a, '=') - a), a);
+            row = cr_option_find(opt);
+            if (row && !cr_option_reads(row, w->cfg.model)) continue;
+        }
+        put_word(buf, n, a);
     }
     snprintf(opt, sizeof opt, "%s", w->options);
     for (tok = strtok(opt, " "); tok; tok = strtok(NULL, " ")) { /* "name=value": --name value */
@@ -1720,15 +1727,11 @@ static void winner_command(const opts *o, const cr_tune_trial *w, char *buf, siz
     put_word(buf, n, opt);
 }
 
-static int cmd_tune(opts *o) {
-    cr_model_kind kinds[16];
-    int nk = 0, seq, i, rc;
-    cr_tune_opts to;
-    cr_tune_result res;
-    tune_ctx tc;
-    cr_dataset *ds;
+/* tune's models (--model or --models) and the options it refuses, checked before any work;
+   returns how many models. */
+static int tune_models(opts *o, cr_model_kind *kinds) {
     cr_fit_opts *f = &o->fit;
-    char cmd[4096];
+    int nk = 0, i;
     if (!!o->models == !!o->cfg.model) die_usage("tune needs --model M or --models M1,M2,...%s%s", "", "");
     if (o->models) {
         char list[512], *tok;
@@ -1756,16 +1759,50 @@ static int cmd_tune(opts *o) {
                   "", "");
     if (o->load || o->has_user || o->items || o->history)
         die_usage("tune does not take --load, --user, --items or --history%s%s", "", "");
-    seq = cr_model_is_sequential(kinds[0]);
-    apply_aug(o, seq);
+    apply_aug(o, cr_model_is_sequential(kinds[0]));
     for (i = 0; i < nk; i++) { /* the options and a single model's space, before any work */
         cr_config c = o->cfg;
+        int q;
         c.model = kinds[i];
+        for (q = 0; nk > 1 && q < cr_option_count(); q++) /* with several models, each takes what it reads */
+            if (!cr_option_reads(cr_option_at(q), c.model))
+                memset((char *)&c + cr_option_at(q)->offset, 0, cr_option_at(q)->type == CR_OPT_SEED ? 8 : 4);
         if (cr_config_resolve(&c) != CR_OK || (nk == 1 && cr_tune_check_space(kinds[i], &o->cfg, o->space) != CR_OK)) {
             fprintf(stderr, "contrarec: %s\n", cr_last_error());
-            return 2;
+            exit(2);
         }
     }
+    return nk;
+}
+
+/* The search's leaderboard and its extent. */
+static void print_leaderboard(const cr_tune_result *r, const char *metric) {
+    int i;
+    printf("\nleaderboard (validation %s; each configuration at its furthest rung, more epochs first):\n", metric);
+    printf("%4s  %-8s %6s %5s %9s  %s\n", "rank", "model", "epochs", "best", "valid",
+           "options (differing from the defaults)");
+    for (i = 0; i < r->n_board; i++) {
+        const cr_tune_trial *t = &r->board[i];
+        printf("%4d  %-8s %6d %5d %9.4f  %s\n", i + 1, cr_model_name(t->cfg.model), t->epochs, t->best_epoch, t->valid,
+               t->options[0] ? t->options : "(defaults)");
+    }
+    printf("search: %d of %d trials, %.1f s%s\n", r->done, r->planned, r->seconds,
+           r->stopped == 1   ? "; stopped by --budget"
+           : r->stopped == 2 ? "; stopped"
+                              : "");
+}
+
+static int cmd_tune(opts *o) {
+    cr_model_kind kinds[16];
+    int nk = 0, seq, i, rc;
+    cr_tune_opts to;
+    cr_tune_result res;
+    tune_ctx tc;
+    cr_dataset *ds;
+    cr_fit_opts *f = &o->fit;
+    char cmd[4096];
+    nk = tune_models(o, kinds);
+    seq = cr_model_is_sequential(kinds[0]);
     if (o->state) check_out("--state", o->state, 0);
     if (o->save) check_out("--save", o->save, 0);
     if (seq) auto_seq_format(o, o->train);
@@ -1794,18 +1831,7 @@ static int cmd_tune(opts *o) {
     fprintf(stderr, "tune: successive halving on validation (the test set is not read until the winner is trained)\n");
     if (cr_tune(ds, &to, &res) != CR_OK) die("tuning");
     release(ds);
-    printf("\nleaderboard (validation %s; each configuration at its furthest rung, more epochs first):\n", tc.metric);
-    printf("%4s  %-8s %6s %5s %9s  %s\n", "rank", "model", "epochs", "best", "valid",
-           "options (differing from the defaults)");
-    for (i = 0; i < res.n_board; i++) {
-        const cr_tune_trial *t = &res.board[i];
-        printf("%4d  %-8s %6d %5d %9.4f  %s\n", i + 1, cr_model_name(t->cfg.model), t->epochs, t->best_epoch, t->valid,
-               t->options[0] ? t->options : "(defaults)");
-    }
-    printf("search: %d of %d trials, %.1f s%s\n", res.done, res.planned, res.seconds,
-           res.stopped == 1   ? "; stopped by --budget"
-           : res.stopped == 2 ? "; stopped"
-                              : "");
+    print_leaderboard(&res, tc.metric);
     if (!res.n_board || res.board[0].valid < 0) {
         cr_tune_result_free(&res);
         fprintf(stderr, "contrarec: %s\n",
