@@ -219,9 +219,10 @@
          its backward, cr__graph_bpr and cr__graph_infonce; sequence models the GRU encoder.
          Read item embeddings from the ego table m->E0 and add their gradient into m->dE0
          (never the item_emb tensor itself): item features then work without further code.
-         Its own buffers and running state go in a struct declared in its block, allocated by
-         its `plan` into m->own and freed with the model (SGL, NCL, RecDCL and RCL do this); the
-         shared cr__graph holds only what several graph models use.
+         Its own buffers and running state go in a struct declared in its block, whose size its
+         row gives (the last field): m->own then points to it, zeroed, from `plan` on, and it is
+         freed with the model (SGL, NCL, RecDCL and RCL do this); the shared cr__graph holds
+         only what several graph models use.
       3. Add one entry to cr__models (8p): its name, what kind of model it is (sequential,
          BPR negatives, propagates: the shared options of those kinds are then its options),
          its functions; and its defaults, one row each in cr__model_defaults (8b), for the
@@ -6367,6 +6368,7 @@ typedef struct cr__model_ops {
        passing need */
     int64_t (*memory)(const cr_model *m, int64_t *passing);
     void (*release)(cr_model *m);
+    size_t own; /* the size of the model's own state (m->own, zeroed before plan), or 0 */
 } cr__model_ops;
 
 /* The table, defined after the model blocks (8p). */
@@ -6982,16 +6984,17 @@ struct cr_model {
     int ready;                 /* the inference state matches the parameters */
     int shell;                 /* a memory plan's model (cr__model_shell): sizes only, nothing
                                   allocated; the memory hooks count what training will take */
-    void *own;                 /* the model's own state: a struct its block declares, allocated by
-                                  its plan hook, freed with the model (SGL's, NCL's, RecDCL's, RCL's) */
+    void *own;                 /* the model's own state: a struct its block declares, of the size its
+                                  row gives, zeroed before its plan hook, freed with the model */
     int64_t plan_top;          /* a shell's: the largest user degree plus the largest item degree */
     cr__graph g;
     struct cr__seq *seq;
 };
 
-/* A model's own state (m->own): size bytes, zeroed, once (a plan hook may run again). */
-static cr_status cr__own(cr_model *m, size_t size, const char *what) {
-    if (!m->own && !(m->own = cr__calloc_array(1, size, what))) return CR_ERR_NOMEM;
+/* A model's own state (m->own): its row's size, zeroed. */
+static cr_status cr__own(cr_model *m) {
+    if (!m->own && m->ops->own && !(m->own = cr__calloc_array(1, m->ops->own, "the model's own state")))
+        return CR_ERR_NOMEM;
     return CR_OK;
 }
 
@@ -7451,7 +7454,7 @@ static cr_status cr__model_build(cr_model **out, const cr_config *cfg, const cr_
     if (!m->item_deg) { st = CR_ERR_NOMEM; goto fail; }
     for (p = 0; p < m->hist.nnz; p++) m->item_deg[m->hist.col[p]]++;
     if (cr__uses_features(cfg) && (st = cr__features_take(m, feat_x, feat_ids, expect_params >= 0)) != CR_OK) goto fail;
-    if ((st = m->ops->plan(m)) != CR_OK) goto fail;
+    if ((st = cr__own(m)) != CR_OK || (st = m->ops->plan(m)) != CR_OK) goto fail;
     if (expect_params >= 0 && expect_params != m->n_param) {
         st = cr__fail(CR_ERR_FORMAT, "the file declares %lld parameters, but a %s model of this configuration has %lld",
                       (long long)expect_params, m->ops->name, (long long)m->n_param);
@@ -8713,11 +8716,6 @@ typedef struct cr__sgl {
 
 static cr__sgl *cr__sgl_of(const cr_model *m) { return (cr__sgl *)m->own; }
 
-static cr_status cr__sgl_plan(cr_model *m) {
-    cr_status st = cr__own(m, sizeof(cr__sgl), "SGL's state");
-    return st != CR_OK ? st : cr__graph_plan(m);
-}
-
 static void cr__sgl_release(cr_model *m) {
     cr__sgl *S = cr__sgl_of(m);
     int v, k;
@@ -8928,11 +8926,6 @@ typedef struct cr__ncl {
 } cr__ncl;
 
 static cr__ncl *cr__ncl_of(const cr_model *m) { return (cr__ncl *)m->own; }
-
-static cr_status cr__ncl_plan(cr_model *m) {
-    cr_status st = cr__own(m, sizeof(cr__ncl), "NCL's state");
-    return st != CR_OK ? st : cr__graph_plan(m);
-}
 
 static int64_t cr__kmeans_ws(int64_t n, int k, int d) { return n * k + n + 2 * (int64_t)k * (d + 1) + 16; }
 
@@ -9160,8 +9153,7 @@ static cr_status cr__recdcl_plan(cr_model *m) {
     int d = m->cfg.dim;
     float q = (float)(1.0 / sqrt((double)d)); /* PyTorch's Linear default, U(-1/sqrt(in), 1/sqrt(in)) */
     cr_status st;
-    if ((st = cr__own(m, sizeof(cr__recdcl), "RecDCL's state")) != CR_OK || (st = cr__graph_plan(m)) != CR_OK)
-        return st;
+    if ((st = cr__graph_plan(m)) != CR_OK) return st;
     if ((st = cr__plan(m, "dcl_w1", d, d, CR__INIT_XAVIER, 0)) != CR_OK ||
         (st = cr__plan(m, "dcl_g1", 1, d, CR__INIT_ONE, 0)) != CR_OK ||
         (st = cr__plan(m, "dcl_b1", 1, d, CR__INIT_ZERO, 0)) != CR_OK ||
@@ -9407,11 +9399,6 @@ typedef struct cr__rcl {
 } cr__rcl;
 
 static cr__rcl *cr__rcl_of(const cr_model *m) { return (cr__rcl *)m->own; }
-
-static cr_status cr__rcl_plan(cr_model *m) {
-    cr_status st = cr__own(m, sizeof(cr__rcl), "RCL's state");
-    return st != CR_OK ? st : cr__graph_plan(m);
-}
 
 static cr_status cr__rcl_check(const cr_config *c) {
     if (c->adv && c->proj_head)
@@ -10415,47 +10402,47 @@ static const cr__model_ops cr__models[] = {
     /* kind, name, about, sequential, negatives, space (cr_tune),
        propagates, first_layer, l2_selfrec (its defaults are rows of cr__model_defaults, 8b),
        check, plan, setup, workspace, epoch_begin, loss, batch_end, running,
-       prepare, item_vectors, user_vectors, fold_in, memory, release */
+       prepare, item_vectors, user_vectors, fold_in, memory, release, own (the size of its state) */
     {CR_MODEL_MF, "mf", "matrix factorisation, BPR", 0, 1,
      "lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      0, 0, CR__L2_EGO,
      cr__graph_check, cr__graph_plan, cr__graph_setup, cr__mf_ws, NULL, cr__mf_loss, NULL, NULL,
-     CR__GRAPH_SERVING},
+     CR__GRAPH_SERVING, 0},
     {CR_MODEL_LIGHTGCN, "lightgcn", "LightGCN: linear propagation, BPR", 0, 1,
      "lr=3e-4..1e-2 log, reg=1e-6..1e-2 log, layers=1..4",
      1, 0, CR__L2_EGO,
      cr__graph_check, cr__graph_plan, cr__graph_setup, cr__lightgcn_ws, NULL, cr__lightgcn_loss, NULL, NULL,
-     CR__GRAPH_SERVING},
+     CR__GRAPH_SERVING, 0},
     {CR_MODEL_SGL, "sgl", "SGL: augmented-graph views (node/edge dropout, random walks, mixed, subgraphs), InfoNCE",
      0, 1,
      "lambda=0.005,0.01,0.05,0.1,0.5,1, tau=0.1,0.2,0.5,1, drop=0,0.1,0.2,0.3,0.4,0.5, "
      "lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      1, 0, CR__L2_FINAL_UPN,
-     cr__graph_check, cr__sgl_plan, cr__graph_setup, cr__sgl_ws, cr__sgl_views, cr__sgl_loss, NULL, NULL,
+     cr__graph_check, cr__graph_plan, cr__graph_setup, cr__sgl_ws, cr__sgl_views, cr__sgl_loss, NULL, NULL,
      cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__sgl_memory,
-     cr__sgl_release},
+     cr__sgl_release, sizeof(cr__sgl)},
     {CR_MODEL_SIMGCL, "simgcl", "SimGCL: two noise-perturbed passes, InfoNCE", 0, 1,
      "lambda=0.01..2 log, eps=0.01..0.5 log, lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      1, 1, CR__L2_FINAL_UP,
      cr__graph_check, cr__graph_plan, cr__graph_setup, cr__simgcl_ws, NULL, cr__simgcl_loss, NULL, NULL,
-     CR__GRAPH_SERVING},
+     CR__GRAPH_SERVING, 0},
     {CR_MODEL_XSIMGCL, "xsimgcl", "XSimGCL: one noisy pass, final vs layer l* output", 0, 1,
      "lambda=0.01..1 log, eps=0.01..0.5 log, tau=0.1..0.2, lstar=1,2, lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      1, 1, CR__L2_FINAL_UP,
      cr__xsimgcl_check, cr__graph_plan, cr__graph_setup, cr__xsimgcl_ws, NULL, cr__xsimgcl_loss, NULL, NULL,
-     CR__GRAPH_SERVING},
+     CR__GRAPH_SERVING, 0},
     {CR_MODEL_GRU4REC, "gru4rec", "GRU sequence encoder, next-item softmax", 1, 0,
      "lr=3e-4..1e-2 log, dropout=0..0.5",
      0, 0, 0,
      NULL, cr__seq_plan, cr__seq_setup, cr__seq_ws, NULL, cr__gru4rec_loss, NULL, NULL,
-     CR__SEQ_SERVING},
+     CR__SEQ_SERVING, 0},
     /* CL4SRec: the paper's tau = 1 without a head left the GRU below the same GRU without the
        contrast on Beauty; the head and tau were chosen on validation (bench/RESULTS.md) */
     {CR_MODEL_CL4SREC, "cl4srec", "GRU encoder, next-item softmax + CL4SRec contrast", 1, 0,
      "lambda=0.01..1 log, tau=0.1..1 log, aug_rate=0.1..0.5, lr=3e-4..1e-2 log, dropout=0..0.5",
      0, 0, 0,
      NULL, cr__seq_plan, cr__cl4srec_setup, cr__cl4srec_ws, NULL, cr__cl4srec_loss, NULL, NULL,
-     CR__SEQ_SERVING},
+     CR__SEQ_SERVING, 0},
     /* NCL: the authors' Gowalla configuration (RUCAIBox/NCL properties/gowalla-merged.yaml:
        lr 2e-3, tau 0.05, ssl_reg 1e-6, alpha 0.5, proto_reg 5e-8, 10 clusters; overall.yaml:
        batch 4096; 3 layers, hyper_layers 1, so layer 2 is contrasted with layer 0) */
@@ -10463,8 +10450,8 @@ static const cr__model_ops cr__models[] = {
      "lambda=1e-7..1e-5 log, proto_reg=1e-8..1e-6 log, tau=0.05..0.2 log, ssl_alpha=0.5..1.5, "
      "lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      1, 0, CR__L2_EGO,
-     cr__ncl_check, cr__ncl_plan, cr__ncl_setup, cr__ncl_ws, cr__ncl_epoch, cr__ncl_loss, NULL, NULL,
-     CR__GRAPH_SERVING},
+     cr__ncl_check, cr__graph_plan, cr__ncl_setup, cr__ncl_ws, cr__ncl_epoch, cr__ncl_loss, NULL, NULL,
+     CR__GRAPH_SERVING, sizeof(cr__ncl)},
     /* RecDCL: THUDM/RecDCL's run_beauty.sh (batch 256, lr 1e-3, weight decay 1e-7, 2 layers;
        weights 1 / 0.2 / 5, momentum 0.1, bt_coeff 0.01); its d = 2048 is left to --dim */
     {CR_MODEL_RECDCL, "recdcl",
@@ -10475,7 +10462,7 @@ static const cr__model_ops cr__models[] = {
      1, 0, CR__L2_EGO,
      NULL, cr__recdcl_plan, cr__recdcl_setup, cr__recdcl_ws, NULL, cr__recdcl_loss, cr__recdcl_batch_end,
      cr__recdcl_running, cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in,
-     cr__recdcl_memory, cr__recdcl_release},
+     cr__recdcl_memory, cr__recdcl_release, sizeof(cr__recdcl)},
     /* RCL: XSimGCL's defaults with the known false negatives masked. The adversarial views and
        the other parts are options: on Last.fm with 20% noisy pairs, masking alone had the best
        validation NDCG@20 and every variant with eps = 0.2 adversarial views the worst
@@ -10484,9 +10471,9 @@ static const cr__model_ops cr__models[] = {
      0, 1,
      "lambda=0.01..1 log, eps=0.01..0.5 log, tau=0.1..0.2, gamma=0,0.5,1,2, lr=3e-4..1e-2 log, reg=1e-6..1e-2 log",
      1, 1, CR__L2_FINAL_UP,
-     cr__rcl_check, cr__rcl_plan, cr__rcl_setup, cr__rcl_ws, NULL, cr__rcl_loss, cr__rcl_batch_end, cr__rcl_running,
+     cr__rcl_check, cr__graph_plan, cr__rcl_setup, cr__rcl_ws, NULL, cr__rcl_loss, cr__rcl_batch_end, cr__rcl_running,
      cr__graph_prepare, cr__graph_item_vectors, cr__graph_user_vectors, cr__graph_fold_in, cr__rcl_memory,
-     cr__rcl_release},
+     cr__rcl_release, sizeof(cr__rcl)},
 };
 /* clang-format on */
 
@@ -11618,7 +11605,7 @@ static cr_status cr__model_shell(cr_model *m, struct cr__seq *q, const cr_config
         m->g.adj.nnz = 2 * pd->n_train;
         m->plan_top = pd->top_items + pd->top_users;
     }
-    return m->ops->plan(m);
+    return cr__own(m) != CR_OK ? CR_ERR_NOMEM : m->ops->plan(m);
 }
 
 static int64_t cr__eval_plan(const cr_model *m, const cr_eval_opts *eo, int64_t n_test, int64_t n_extra,
