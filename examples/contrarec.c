@@ -424,6 +424,30 @@ static void usage_commands(void) {
         "        A1.tsv,A2.tsv,...: several seeds, averaged per user)\n");
 }
 
+/* tune's part of the usage, with every model's default search space. */
+static void usage_tune(void) {
+    int k;
+    printf(
+        "tune:      successive halving on validation (the test set is not read until the winner is trained):\n"
+        "           --trials N configurations (9) train --min-epochs E (5) epochs; the best 1/--eta (3) go on for\n"
+        "           eta times as many, until one is left; --brackets B (1) adds Hyperband's brackets (fewer\n"
+        "           configurations, more epochs at first). Each trial trains from scratch and selects its epoch on\n"
+        "           validation (--valid, --metric). Every model's first configuration is its defaults (with the\n"
+        "           options given); the others are drawn from its search space (below). The configurations and the\n"
+        "           schedule depend only on --seed and the options; --budget 90s|30m|2h only decides where the\n"
+        "           search stops (a trial running then is dropped). --state FILE|DIR records each finished trial:\n"
+        "           the same command again skips them (a state of other options is refused, naming what differs).\n"
+        "           Then: the leaderboard, the winner trained as train would (--epochs of its rung; --refit:\n"
+        "           retrained on train + valid; --save FILE), the test set read once, and the train command that\n"
+        "           reproduces it.\n"
+        "           --space \"lambda=0.01..1 log, tau=0.1,0.2,0.5\": a range (log: log-uniform; integer options draw\n"
+        "           integers) or a list, for cr_config's options; with --models, each model takes the ones it can.\n"
+        "           Default spaces:\n");
+    for (k = 1; cr_model_name((cr_model_kind)k)[0] != '?'; k++)
+        printf("             %-9s %s\n", cr_model_name((cr_model_kind)k), cr_tune_default_space((cr_model_kind)k));
+    printf("\n");
+}
+
 static void usage(cr_model_kind model) {
     int k;
     if (model) {
@@ -498,25 +522,7 @@ static void usage(cr_model_kind model) {
         "memory:    --dry-run (print the run's memory plan, part by part, and stop before allocating it)\n"
         "           --mem-limit SIZE (e.g. 8G, 512M: refuse a run whose planned peak is above it, with the plan)\n"
         "\n");
-    printf(
-        "tune:      successive halving on validation (the test set is not read until the winner is trained):\n"
-        "           --trials N configurations (9) train --min-epochs E (5) epochs; the best 1/--eta (3) go on for\n"
-        "           eta times as many, until one is left; --brackets B (1) adds Hyperband's brackets (fewer\n"
-        "           configurations, more epochs at first). Each trial trains from scratch and selects its epoch on\n"
-        "           validation (--valid, --metric). Every model's first configuration is its defaults (with the\n"
-        "           options given); the others are drawn from its search space (below). The configurations and the\n"
-        "           schedule depend only on --seed and the options; --budget 90s|30m|2h only decides where the\n"
-        "           search stops (a trial running then is dropped). --state FILE|DIR records each finished trial:\n"
-        "           the same command again skips them (a state of other options is refused, naming what differs).\n"
-        "           Then: the leaderboard, the winner trained as train would (--epochs of its rung; --refit:\n"
-        "           retrained on train + valid; --save FILE), the test set read once, and the train command that\n"
-        "           reproduces it.\n"
-        "           --space \"lambda=0.01..1 log, tau=0.1,0.2,0.5\": a range (log: log-uniform; integer options draw\n"
-        "           integers) or a list, for cr_config's options; with --models, each model takes the ones it can.\n"
-        "           Default spaces:\n");
-    for (k = 1; cr_model_name((cr_model_kind)k)[0] != '?'; k++)
-        printf("             %-9s %s\n", cr_model_name((cr_model_kind)k), cr_tune_default_space((cr_model_kind)k));
-    printf("\n");
+    usage_tune();
     for (k = 1; cr_model_name((cr_model_kind)k)[0] != '?'; k++)
         printf("  %-9s %s\n", cr_model_name((cr_model_kind)k), cr_model_about((cr_model_kind)k));
     printf("\n");
@@ -2580,7 +2586,8 @@ static int html_chart(FILE *f, const run *runs, int nr, const char *metric, cons
 
 /* One HTML page of the runs in files (each a finished 'train --json' log), written whole and
    renamed into place; extra_svg (may be NULL) is inlined at the end. 0, or 1 with a message. */
-static int write_report(const char *const *files, int nf, const char *out, const char *title, const char *extra_svg) {
+/* The report's tables: selection and accuracy, beyond-accuracy by two definitions, user cold start. */
+static void report_tables(FILE *f, const run *runs, int nf) {
     static const char *const sel_keys[] = {
         "model",          "best_epoch",   "epochs_run",  "selected_on",        "selection_metric", "history",
         "test_recall@20", "test_ndcg@20", "test_hit@20", "test_pop_recall@20", "test_pop_ndcg@20", "train_s"};
@@ -2602,13 +2609,27 @@ static int write_report(const char *const *files, int nf, const char *out, const
         "uniformity (items)"};
     static const char *const cold_keys[] = {"model",        "cold_mode",          "cold_users",      "cold_recall@20",
                                             "cold_ndcg@20", "cold_pop_recall@20", "cold_pop_ndcg@20"};
-    static const char *const cold_heads[] = {"model",
-                                             "held-out users scored",
-                                             "users",
-                                             "Recall@20",
-                                             "NDCG@20",
-                                             "popularity Recall@20",
-                                             "popularity NDCG@20"};
+    static const char *const cold_heads[] = {"model",     "held-out users scored", "users", "Recall@20",
+                                             "NDCG@20",   "popularity Recall@20",  "popularity NDCG@20"};
+    int i;
+    html_table(f, runs, nf, "Selection and accuracy at K = 20", sel_keys, sel_heads,
+               (int)(sizeof sel_keys / sizeof *sel_keys));
+    html_table(f, runs, nf, "Beyond accuracy at K = 20: RecBole's definitions", rb_keys, rb_heads,
+               (int)(sizeof rb_keys / sizeof *rb_keys));
+    html_table(f, runs, nf, "Beyond accuracy at K = 20: Microsoft Recommenders' definitions, and the vectors", ms_keys,
+               ms_heads, (int)(sizeof ms_keys / sizeof *ms_keys));
+    for (i = 0; i < nf; i++) { /* user cold start, when some run held users out (--cold-users) */
+        double v;
+        if (json_num(runs[i].final, "cold_users", &v)) break;
+    }
+    if (i < nf)
+        html_table(f, runs, nf,
+                   "User cold start at K = 20: the held-out users, folded in (never trained on) or warm (trained on)",
+                   cold_keys, cold_heads, (int)(sizeof cold_keys / sizeof *cold_keys));
+}
+
+/* The report's charts: one for each field every run has. */
+static void report_charts(FILE *f, const run *runs, int nf, const char *out) {
     static const char *const charts[][2] = {
         {"loss", "training loss"},
         {"valid_ndcg@20", "validation NDCG@20"},
@@ -2616,10 +2637,24 @@ static int write_report(const char *const *files, int nf, const char *out, const
         {"test_item_group_recall", "Recall@20 within each item-popularity group (test)"},
         {"test_item_group_recall_share", "each item group's share of Recall@20 (test)"},
         {"test_user_group_recall", "Recall@20 of each user-activity group (test)"}};
+    int i, k;
+    for (k = 0; k < (int)(sizeof charts / sizeof *charts); k++) {
+        for (i = 0; i < nf; i++) { /* a chart only when every run has its field */
+            double v[MAX_GROUPS];
+            int j, found = json_array_of(runs[i].final, charts[k][0], v, MAX_GROUPS) >= 0;
+            for (j = 0; j < runs[i].n_lines && !found; j++) found = json_num(runs[i].ln[j].s, charts[k][0], v);
+            if (!found) break;
+        }
+        if (i == nf && html_chart(f, runs, nf, charts[k][0], charts[k][1], out) != 0) /* said why; the page goes on */
+            fprintf(stderr, "contrarec: the chart of %s is left out of the report\n", charts[k][0]);
+    }
+}
+
+static int write_report(const char *const *files, int nf, const char *out, const char *title, const char *extra_svg) {
     run runs[CR_MAX_SERIES];
     cr_out *o;
     FILE *f;
-    int i, k, rc = 0;
+    int i, rc = 0;
     memset(runs, 0, sizeof runs);
     read_runs(runs, files, nf);
     for (i = 0; i < nf; i++)
@@ -2642,30 +2677,8 @@ static int write_report(const char *const *files, int nf, const char *out, const
             "\"selected on\"); "
             "\"history items\" says whether the users' known items were masked when ranking.</p>\n",
             nf, nf > 1 ? "s" : "");
-    html_table(f, runs, nf, "Selection and accuracy at K = 20", sel_keys, sel_heads,
-               (int)(sizeof sel_keys / sizeof *sel_keys));
-    html_table(f, runs, nf, "Beyond accuracy at K = 20: RecBole's definitions", rb_keys, rb_heads,
-               (int)(sizeof rb_keys / sizeof *rb_keys));
-    html_table(f, runs, nf, "Beyond accuracy at K = 20: Microsoft Recommenders' definitions, and the vectors", ms_keys,
-               ms_heads, (int)(sizeof ms_keys / sizeof *ms_keys));
-    for (i = 0; i < nf; i++) { /* user cold start, when some run held users out (--cold-users) */
-        double v;
-        if (json_num(runs[i].final, "cold_users", &v)) break;
-    }
-    if (i < nf)
-        html_table(f, runs, nf,
-                   "User cold start at K = 20: the held-out users, folded in (never trained on) or warm (trained on)",
-                   cold_keys, cold_heads, (int)(sizeof cold_keys / sizeof *cold_keys));
-    for (k = 0; k < (int)(sizeof charts / sizeof *charts); k++) {
-        for (i = 0; i < nf; i++) { /* a chart only when every run has its field */
-            double v[MAX_GROUPS];
-            int j, found = json_array_of(runs[i].final, charts[k][0], v, MAX_GROUPS) >= 0;
-            for (j = 0; j < runs[i].n_lines && !found; j++) found = json_num(runs[i].ln[j].s, charts[k][0], v);
-            if (!found) break;
-        }
-        if (i == nf && html_chart(f, runs, nf, charts[k][0], charts[k][1], out) != 0) /* said why; the page goes on */
-            fprintf(stderr, "contrarec: the chart of %s is left out of the report\n", charts[k][0]);
-    }
+    report_tables(f, runs, nf);
+    report_charts(f, runs, nf, out);
     if (extra_svg) {
         FILE *x = fopen(extra_svg, "rb");
         int ch;
