@@ -6490,8 +6490,8 @@ static const cr_option cr__options[] = {
           "RCL: InfoNCE's negative term"),
     CR__O(tau_plus, CR_OPT_FLOAT, 0, 1, 2, 0.1, CR_OFF, NULL, 0, CR__MK(CR_MODEL_RCL),
           "RCL's DCL: assumed share of false negatives"),
-    CR__O(nce_mu, CR_OPT_FLOAT, -1, 1, 0, 0.5, CR_OFF, NULL, 0, CR__MK(CR_MODEL_RCL),
-          "RCL's ADNCE: the weights' centre on the cosine"),
+    CR__O(nce_mu, CR_OPT_FLOAT, -1, 1, 1, 0.5, CR_OFF, NULL, 0, CR__MK(CR_MODEL_RCL),
+          "RCL's ADNCE: the weights' centre on the cosine (-1 is CR_OFF, the explicit 0)"),
     CR__O(nce_sigma, CR_OPT_FLOAT, 0, 100, 1, 1, CR_OFF, NULL, 0, CR__MK(CR_MODEL_RCL),
           "RCL's ADNCE: the weights' width"),
     CR__O(gamma, CR_OPT_FLOAT, 0, 100, 0, 0, CR_OFF, NULL, 0, CR__MK(CR_MODEL_RCL),
@@ -6694,6 +6694,7 @@ static void cr__opt_text(const cr_config *c, const cr_option *o, char *buf, size
 }
 
 static int cr__opt_in_range(const cr_option *o, double v) {
+    if (o->type != CR_OPT_FLOAT && o->type != CR_OPT_SEED && !(v > -2147483648.0 && v < 2147483648.0)) return 0;
     if (o->type == CR_OPT_ENUM) {
         char b[64];
         return cr__opt_value_name(o, (long)v, b, sizeof b) != NULL;
@@ -6753,6 +6754,7 @@ CR_API cr_status cr_config_set(cr_config *c, const char *name, const char *value
         memcpy((char *)c + o->offset, &q, 8);
         return CR_OK;
     }
+    if (!o->names && o->off != 0 && !strcmp(value, "off")) value = "0"; /* a number whose zero is "off" */
     if (o->names && !(*value >= '0' && *value <= '9') && *value != '-') { /* names */
         const char *s = value;
         long flags = 0;
@@ -6770,6 +6772,7 @@ CR_API cr_status cr_config_set(cr_config *c, const char *name, const char *value
         if (!*value || *end || errno || !(v > -1e300 && v < 1e300))
             return cr__opt_bad(o, value, "is not a finite number");
         if (o->type != CR_OPT_FLOAT && v != floor(v)) return cr__opt_bad(o, value, "is not an integer");
+        if (o->type == CR_OPT_FLOAT && v != 0 && (float)v == 0) return cr__opt_bad(o, value, "is below float precision");
     }
     if (!cr__opt_in_range(o, v) && !(v == 0 && o->off != 0)) return cr__opt_bad(o, value, "is out of range");
     if (o->type == CR_OPT_FLAGS && v == 0) return cr__opt_bad(o, value, "is no flag");
@@ -6833,8 +6836,8 @@ static cr_status cr__not_read(const cr_option *o, const char *model) {
     size_t u = 0;
     int k;
     who[0] = 0;
-    for (k = 1; k < 32 && u < sizeof who; k++)
-        if (o->models >> k & 1u)
+    for (k = 1; cr__ops_of(k) && u < sizeof who; k++)
+        if (cr__reads(o, (cr_model_kind)k))
             u += (size_t)snprintf(who + u, sizeof who - u, "%s%s", u ? " " : "", cr_model_name((cr_model_kind)k));
     return cr__fail(CR_ERR_INVALID, "config %s: %s is not an option of %s (%s; read by %s)", model, o->name, model,
                     o->help, who);
@@ -11016,6 +11019,22 @@ static uint64_t cr__fnv_records(uint64_t h, const cr_interactions *x) {
     return cr__fnv(h, x->item, (size_t)x->n * sizeof(int32_t));
 }
 
+/* The values the options a model does not read had before the option table (resolve filled
+   them all): the fingerprint of a training state hashes them, so a state written before still
+   resumes. The generic defaults, except layers (0 where nothing propagates), hidden (dim),
+   dropout and drop (0 outside the models that read them) and nce_mask (0 outside RCL). */
+static void cr__cfg_legacy(cr_config *c) {
+    int i;
+    for (i = 0; i < CR__N_CFG; i++) {
+        const cr_option *o = &cr__options[i];
+        const char *n = o->name;
+        if (cr__reads(o, c->model)) continue;
+        if (!strcmp(n, "hidden")) c->hidden = c->dim;
+        else if (strcmp(n, "layers") && strcmp(n, "dropout") && strcmp(n, "drop") && strcmp(n, "nce_mask"))
+            cr__opt_put(c, o, o->dflt);
+    }
+}
+
 /* What a state file must match to be resumed: the model's resolved configuration, the options
    that steer training and selection (the thread count is not one: resuming with another gives
    another rounding, not another model), the training records (after carving, noise and hold-outs)
@@ -11025,7 +11044,9 @@ static void cr__fit_fingerprint(const cr_model *m, const cr_fit_opts *o, const c
     uint64_t h = cr__fnv_u64(CR__FNV0, (uint64_t)m->cfg.model);
     double dv[6];
     int iv[16], i;
-    for (i = 0; i < CR__N_CFG; i++) h = cr__fnv_u64(h, cr__cfg_get_bits(&m->cfg, &cr__options[i]));
+    cr_config lc = m->cfg;
+    cr__cfg_legacy(&lc);
+    for (i = 0; i < CR__N_CFG; i++) h = cr__fnv_u64(h, cr__cfg_get_bits(&lc, &cr__options[i]));
     fp[0] = cr__fnv_u64(h, (uint64_t)m->n_param);
     iv[0] = phase; iv[1] = max_e; iv[2] = o->eval_every; iv[3] = o->patience; iv[4] = (int)o->select;
     iv[5] = (int)o->metric; iv[6] = o->metric_k; iv[7] = o->refit; iv[8] = o->cold_warm; iv[9] = o->eval.exclude_seen;
@@ -12115,7 +12136,7 @@ static cr_status cr__tune_header(cr__tune_run *R) {
     int i, k;
     int64_t r;
     char cfg[4096], sp[2048];
-    cr_config b = R->base[0];
+    cr_config b = R->o->base; /* the options as given (each model's base leaves out what it does not read) */
     x[0] = &R->dv.train;
     x[1] = &R->dv.valid;
     for (k = 0; k < 2; k++)
@@ -14061,7 +14082,8 @@ static void cr__wr_feats(cr__wr *w, const cr_idmap *ids, const cr_csr *x) {
 }
 
 #define CR__CKPT_MAGIC "CRRC"
-#define CR__CKPT_VERSION 4u /* 4: the held-out records after the features; 3: item features after
+#define CR__CKPT_VERSION 5u /* 5: options the model does not read saved as 0 (the option table);
+                              4: the held-out records after the features; 3: item features after
                               the interactions when the configuration reads them; 2: the
                               configuration as (name, type, value) entries; 1: fixed order */
 

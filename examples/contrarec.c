@@ -1692,6 +1692,28 @@ static void put_word(char *buf, size_t n, const char *w) {
     snprintf(buf + o, o < n ? n - o : 0, "'");
 }
 
+/* The model option argv[i] sets, whatever its spelling (--name, an alias, name=value; --aug and
+   --l2 by the model and the value), and whether it takes the next argument; NULL if none. */
+static const cr_option *flag_option(const opts *o, int i, cr_model_kind model, int *takes) {
+    const char *a = o->argv[i], *v = i + 1 < o->argc ? o->argv[i + 1] : "", *eq = strchr(a, '=');
+    char key[64];
+    size_t k;
+    *takes = a[0] == '-';
+    if (!strcmp(a, "--aug")) return cr_option_find(cr_model_is_sequential(model) ? "seq_aug" : "aug");
+    if (!strcmp(a, "--l2")) return cr_option_find(!strcmp(v, "recbole") ? "l2_recbole" : "l2_selfrec");
+    if (!strcmp(a, "--proj-head") && strcmp(v, "on") && strcmp(v, "off")) *takes = 0; /* bare: the alias */
+    for (k = 0; k < sizeof option_aliases / sizeof option_aliases[0]; k++)
+        if (!strcmp(a, option_aliases[k].flag) && (strcmp(a, "--proj-head") || !*takes)) {
+            *takes = option_aliases[k].value == NULL;
+            return cr_option_find(option_aliases[k].option);
+        }
+    if (a[0] == '-' && a[1] == '-') return cr_option_find(a + 2);
+    *takes = 0;
+    if (!eq || (size_t)(eq - a) >= sizeof key) return NULL;
+    snprintf(key, sizeof key, "%.*s", (int)(eq - a), a);
+    return cr_option_find(key);
+}
+
 /* The train command that reproduces the winner: this command's data and fixed options, the
    winner's model and options (later options win), and its epochs. */
 static void winner_command(const opts *o, const cr_tune_trial *w, char *buf, size_t n) {
@@ -1704,18 +1726,15 @@ static void winner_command(const opts *o, const cr_tune_trial *w, char *buf, siz
     put_word(buf, n, cr_model_name(w->cfg.model));
     for (i = 2; i < o->argc; i++) {
         const char *a = o->argv[i];
-        const cr_option *row = a[0] == '-' && a[1] == '-' ? cr_option_find(a + 2) : NULL;
+        int takes = 0;
+        const cr_option *row = flag_option(o, i, w->cfg.model, &takes);
         for (k = 0; k < (int)(sizeof skip / sizeof *skip) && strcmp(a, skip[k]); k++) {}
         if (k < (int)(sizeof skip / sizeof *skip) || (row && !cr_option_reads(row, w->cfg.model))) {
-            i++; /* tune's own, or another model's option: not the winner's */
+            i += k < (int)(sizeof skip / sizeof *skip) || takes; /* tune's own, or another model's option */
             continue;
         }
-        if (a[0] != '-' && strchr(a, '=') && (row = cr_option_find(a)) == NULL) { /* name=value */
-            snprintf(opt, sizeof opt, "%.*s", (int)(strchr(a, '=') - a), a);
-            row = cr_option_find(opt);
-            if (row && !cr_option_reads(row, w->cfg.model)) continue;
-        }
         put_word(buf, n, a);
+        if (row && takes && i + 1 < o->argc) put_word(buf, n, o->argv[++i]);
     }
     snprintf(opt, sizeof opt, "%s", w->options);
     for (tok = strtok(opt, " "); tok; tok = strtok(NULL, " ")) { /* "name=value": --name value */
@@ -1852,6 +1871,7 @@ static int cmd_tune(opts *o) {
     o->cfg = res.board[0].cfg;
     f->epochs = res.board[0].epochs;
     cr_tune_result_free(&res);
+    o->aug = NULL; /* applied to the base already: the winner's configuration has it if it reads it */
     rc = cmd_train(o); /* the winner, trained as train would: the test set read once, at the end */
     printf("reproduce: %s%s%s\n", cmd, o->save ? " --save " : "", o->save ? o->save : "");
     return rc;

@@ -570,6 +570,29 @@ TEST(checkpoint_keeps_every_configuration_field) {
 /* The line cr_config_format prints, read back option by option, is the same configuration, bit
    for bit: every model with its defaults and with every option it reads set (the lines above);
    it names only the options the model reads, enums by name. */
+/* cr_config_set's text: an explicit zero by "0" or "off", numbers out of an enum's reach and
+   floats that would round to 0 (the default's mark) refused; a refusal names the readers. */
+TEST(config_set_reads_text) {
+    cr_config c;
+    memset(&c, 0, sizeof c);
+    c.model = CR_MODEL_SGL;
+    CHECK_OK(cr_config_set(&c, "lambda", "off"));
+    CHECK(c.lambda == CR_OFF);
+    CHECK_OK(cr_config_set(&c, "--view-every", "3"));
+    CHECK_OK(cr_config_set(&c, "aug", "3"));
+    CHECK(c.view_every == 3 && c.aug == CR_AUG_RW);
+    CHECK_FAILS(cr_config_set(&c, "aug", "1e30"), CR_ERR_INVALID, "option aug: '1e30' is out of range");
+    CHECK_FAILS(cr_config_set(&c, "lambda", "1e-50"), CR_ERR_INVALID, "is below float precision");
+    CHECK_FAILS(cr_config_set(&c, "dim", "12.5"), CR_ERR_INVALID, "is not an integer");
+    CHECK_FAILS(cr_config_set(&c, "bogus", "1"), CR_ERR_INVALID, "unknown option 'bogus'");
+    CHECK_OK(cr_config_resolve(&c));
+    CHECK(c.lambda == 0 && c.view_every == 3);
+    memset(&c, 0, sizeof c);
+    c.model = CR_MODEL_LIGHTGCN;
+    CHECK_OK(cr_config_set(&c, "lambda", "0.5"));
+    CHECK_FAILS(cr_config_resolve(&c), CR_ERR_INVALID, "read by sgl simgcl xsimgcl cl4srec ncl recdcl rcl)");
+}
+
 TEST(config_line_round_trips) {
     int k, j;
     for (k = 1; cr_model_name((cr_model_kind)k)[0] != '?'; k++)
@@ -944,6 +967,7 @@ const crt_case crt_model[] = {
     {"model/checkpoint_roundtrip_sequence_no_head", checkpoint_roundtrip_sequence_no_head},
     {"model/checkpoint_keeps_every_configuration_field", checkpoint_keeps_every_configuration_field},
     {"model/config_line_round_trips", config_line_round_trips},
+    {"model/config_set_reads_text", config_set_reads_text},
     {"model/checkpoint_refuses_bad_files", checkpoint_refuses_bad_files},
     {"model/npy_export", npy_export},
     {"model/fold_in_and_history_recommendations", fold_in_and_history_recommendations},
