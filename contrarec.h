@@ -6772,7 +6772,8 @@ CR_API cr_status cr_config_set(cr_config *c, const char *name, const char *value
         if (!*value || *end || errno || !(v > -1e300 && v < 1e300))
             return cr__opt_bad(o, value, "is not a finite number");
         if (o->type != CR_OPT_FLOAT && v != floor(v)) return cr__opt_bad(o, value, "is not an integer");
-        if (o->type == CR_OPT_FLOAT && v != 0 && (float)v == 0) return cr__opt_bad(o, value, "is below float precision");
+        if (o->type == CR_OPT_FLOAT && v != 0 && (float)v == 0)
+            return cr__opt_bad(o, value, "is below float precision");
     }
     if (!cr__opt_in_range(o, v) && !(v == 0 && o->off != 0)) return cr__opt_bad(o, value, "is out of range");
     if (o->type == CR_OPT_FLAGS && v == 0) return cr__opt_bad(o, value, "is no flag");
