@@ -6297,11 +6297,13 @@ CR_API double cr_cosine_target_loss(float *dP, const float *P, const float *T, i
                   inference: a user (or a new history) is a vector that scores items by dot
                   product with the item vectors; these read the model and never write it
      memory       bytes of the model's own structures; release frees them
+     own          the size of the model's own state (m->own, zeroed before plan), or 0
 
-   The data fields are the defaults cr_config_resolve fills in and the facts the shared parts
-   need (sequence or graph data, one sampled negative per example, the layer mean's first layer,
-   SELFRec's L2 form). A model's options are fields of cr_config, listed in cr__options so
-   checkpoints save them; its parameters are named tensors, saved with their table. */
+   The data fields are the facts the shared parts need (sequence or graph data, one sampled
+   negative per example, propagation, the layer mean's first layer, SELFRec's L2 form); the
+   model's defaults are rows of cr__model_defaults (8b). A model's options are fields of
+   cr_config with a row each in cr__options (8b), which checkpoints, the config line and the CLI
+   follow; its parameters are named tensors, saved with their table. */
 
 /* One training batch. Graph models get (user, positive, negative) triples, sequence models
    the users whose histories form the batch. */
