@@ -11038,19 +11038,26 @@ static void cr__cfg_legacy(cr_config *c) {
     }
 }
 
+/* A state's fp[0]: the resolved configuration (as cr__cfg_legacy fills it) and the parameter count. */
+static uint64_t cr__cfg_fingerprint(const cr_model *m) {
+    uint64_t h = cr__fnv_u64(CR__FNV0, (uint64_t)m->cfg.model);
+    cr_config lc = m->cfg;
+    int i;
+    cr__cfg_legacy(&lc);
+    for (i = 0; i < CR__N_CFG; i++) h = cr__fnv_u64(h, cr__cfg_get_bits(&lc, &cr__options[i]));
+    return cr__fnv_u64(h, (uint64_t)m->n_param);
+}
+
 /* What a state file must match to be resumed: the model's resolved configuration, the options
    that steer training and selection (the thread count is not one: resuming with another gives
    another rounding, not another model), the training records (after carving, noise and hold-outs)
    with the item features, and the selection records. */
 static void cr__fit_fingerprint(const cr_model *m, const cr_fit_opts *o, const cr_eval_opts *so, int phase, int max_e,
                                 const cr_interactions *train, const cr_interactions *sel, uint64_t fp[4]) {
-    uint64_t h = cr__fnv_u64(CR__FNV0, (uint64_t)m->cfg.model);
     double dv[6];
-    int iv[16], i;
-    cr_config lc = m->cfg;
-    cr__cfg_legacy(&lc);
-    for (i = 0; i < CR__N_CFG; i++) h = cr__fnv_u64(h, cr__cfg_get_bits(&lc, &cr__options[i]));
-    fp[0] = cr__fnv_u64(h, (uint64_t)m->n_param);
+    int iv[16];
+    uint64_t h;
+    fp[0] = cr__cfg_fingerprint(m);
     iv[0] = phase; iv[1] = max_e; iv[2] = o->eval_every; iv[3] = o->patience; iv[4] = (int)o->select;
     iv[5] = (int)o->metric; iv[6] = o->metric_k; iv[7] = o->refit; iv[8] = o->cold_warm; iv[9] = o->eval.exclude_seen;
     iv[10] = o->eval.cold_max; iv[11] = o->eval.no_auc; iv[12] = o->eval.basic; iv[13] = o->eval.cooccurrence;

@@ -40,12 +40,7 @@ static char path[256];
 static int strict, verbose;
 
 /* cr__fit_fingerprint's fp[0]: the resolved configuration and the parameter count. */
-static uint64_t config_fp(const cr_model *m) {
-    uint64_t h = cr__fnv_u64(CR__FNV0, (uint64_t)m->cfg.model);
-    int i;
-    for (i = 0; i < CR__N_CFG; i++) h = cr__fnv_u64(h, cr__cfg_get_bits(&m->cfg, &cr__config_fields[i]));
-    return cr__fnv_u64(h, (uint64_t)m->n_param);
-}
+static uint64_t config_fp(const cr_model *m) { return cr__cfg_fingerprint(m); }
 
 static int running_count(cr_model *m) {
     cr__running run[CR__MAX_LAYERS + 1];
