@@ -11291,6 +11291,13 @@ static void cr__fit_run_free(cr__fit_run *F) {
     CR_FREE(F->ipick);
 }
 
+/* A held-out count that is a status (negative): the status, the count left at 0. */
+static cr_status cr__fit_count_failed(int64_t *n) {
+    cr_status st = (cr_status)*n;
+    *n = 0;
+    return st;
+}
+
 /* Protocol: cold_users. The held-out users leave training, validation and the main test; a
    cold_warm run trains on all their records (what fold-in reads), never validates on them. */
 static cr_status cr__fit_cold_users(cr__fit_run *F) {
@@ -11300,11 +11307,7 @@ static cr_status cr__fit_cold_users(cr__fit_run *F) {
     if (!(F->pick = (uint8_t *)cr__alloc_array((size_t)ds->n_users + 1, 1, "cold-start users"))) return CR_ERR_NOMEM;
     F->res->n_cold_users =
         cr_cold_users(ds, F->o.cold_users, F->o.holdout_seed ? F->o.holdout_seed : F->cfg.seed, F->pick);
-    if (F->res->n_cold_users < 0) {
-        st = (cr_status)F->res->n_cold_users;
-        F->res->n_cold_users = 0;
-        return st;
-    }
+    if (F->res->n_cold_users < 0) return cr__fit_count_failed(&F->res->n_cold_users);
     if ((st = cr__filter_users(&ds->train, F->pick, 0, &F->warm_train)) != CR_OK ||
         (st = cr__filter_users(&ds->train, F->pick, 1, &F->held)) != CR_OK ||
         (st = cr__filter_users(&ds->valid, F->pick, 0, &F->warm_valid)) != CR_OK ||
@@ -11334,11 +11337,7 @@ static cr_status cr__fit_cold_items(cr__fit_run *F) {
     if (!(F->ipick = (uint8_t *)cr__alloc_array(2 * (size_t)ds->n_items, 1, "cold-start items"))) return CR_ERR_NOMEM;
     F->res->n_cold_items = cr_cold_items(ds, F->o.cold_items, F->o.holdout_seed ? F->o.holdout_seed : F->cfg.seed,
                                          F->o.select == CR_SELECT_VALID, F->ipick);
-    if (F->res->n_cold_items < 0) {
-        st = (cr_status)F->res->n_cold_items;
-        F->res->n_cold_items = 0;
-        return st;
-    }
+    if (F->res->n_cold_items < 0) return cr__fit_count_failed(&F->res->n_cold_items);
     if ((st = cr__filter_items(&ds->train, F->ipick, 0, &F->warm_train)) != CR_OK ||
         (st = cr__filter_items(&ds->valid, F->ipick, 0, &F->warm_valid)) != CR_OK ||
         (st = cr__filter_items(&ds->test, F->ipick, 0, &F->test_all)) != CR_OK)
