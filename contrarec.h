@@ -264,6 +264,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#ifdef CONTRAREC_MPI
+#include <mpi.h>
+#endif
 
 #define CR_VERSION_MAJOR 0
 #define CR_VERSION_MINOR 1
@@ -308,6 +311,20 @@ CR_API void cr_clear_error(void);
 /* Number of threads the parallel kernels use (1 without OpenMP). n < 1 is ignored. */
 CR_API void cr_set_num_threads(int n);
 CR_API int cr_get_num_threads(void);
+
+/* Data-parallel training over MPI (compile with -DCONTRAREC_MPI and mpicc; the program calls
+   MPI_Init). Every process loads the same data and options; training then splits each batch's
+   rows, the propagation's SpMM rows and the evaluation's users across the processes of the
+   communicator (MPI_COMM_WORLD unless set), and all-reduces the gradients from their one block.
+   Only process 0 writes files (checkpoints, training states). Without the macro: one process. */
+#ifdef CONTRAREC_MPI
+CR_API void cr_mpi_set_comm(MPI_Comm comm);
+#endif
+CR_API int cr_mpi_rank(void); /* 0 without MPI or before MPI_Init */
+CR_API int cr_mpi_size(void); /* 1 without MPI or before MPI_Init */
+/* Bytes this process has sent in collectives since the program started (a ring algorithm's
+   count: an all-reduce of n bytes sends 2 (P-1)/P n, an all-gather of n (P-1)/P n). */
+CR_API double cr_mpi_bytes_sent(void);
 
 /* ==== 2. tensor: float32 tensors, integer arrays, vector helpers ============================ */
 
@@ -1041,6 +1058,7 @@ typedef struct cr_epoch_stats {
                             k-means) */
     cr_phase_cost phase[CR_PHASE_COUNT]; /* the profile; phase[CR_PHASE_EVAL]: what the batch
                                             callback evaluated, if it did */
+    double comm_bytes; /* over MPI: what this process sent in collectives (cr_mpi_bytes_sent) */
 } cr_epoch_stats;
 
 /* Called after each batch (for progress bars); return non-zero to stop the epoch. */
@@ -1966,6 +1984,84 @@ CR_API int cr_get_num_threads(void) {
 
 static int cr__nthreads(void) { return cr_get_num_threads(); }
 
+/* ---- MPI: the few collectives data-parallel training needs ---- */
+
+static double cr__mpi_sent = 0;
+
+/* Rows [*a, *b) of n that process r of P owns: equal blocks, the first n % P one row longer. */
+static void cr__span(int64_t n, int r, int P, int64_t *a, int64_t *b) {
+    int64_t q = n / P, x = n % P;
+    *a = r * q + CR__MIN((int64_t)r, x);
+    *b = *a + q + (r < x);
+}
+
+#ifdef CONTRAREC_MPI
+static MPI_Comm cr__comm = MPI_COMM_NULL; /* MPI_COMM_NULL: MPI_COMM_WORLD */
+
+CR_API void cr_mpi_set_comm(MPI_Comm comm) { cr__comm = comm; }
+
+static MPI_Comm cr__mpi_comm(void) { return cr__comm == MPI_COMM_NULL ? MPI_COMM_WORLD : cr__comm; }
+
+CR_API int cr_mpi_size(void) {
+    int on = 0, fin = 0, n = 1;
+    MPI_Initialized(&on);
+    MPI_Finalized(&fin);
+    if (on && !fin) MPI_Comm_size(cr__mpi_comm(), &n);
+    return n;
+}
+
+CR_API int cr_mpi_rank(void) {
+    int on = 0, fin = 0, r = 0;
+    MPI_Initialized(&on);
+    MPI_Finalized(&fin);
+    if (on && !fin) MPI_Comm_rank(cr__mpi_comm(), &r);
+    return r;
+}
+
+/* Sum over the processes, in place, in pieces an int count can hold. */
+static void cr__mpi_sum(void *x, int64_t n, int dbl) {
+    int P = cr_mpi_size();
+    int64_t i, step = (int64_t)1 << 28;
+    size_t es = dbl ? sizeof(double) : sizeof(float);
+    if (P < 2) return;
+    for (i = 0; i < n; i += step)
+        MPI_Allreduce(MPI_IN_PLACE, (char *)x + (size_t)i * es, (int)CR__MIN(step, n - i), dbl ? MPI_DOUBLE : MPI_FLOAT,
+                      MPI_SUM, cr__mpi_comm());
+    cr__mpi_sent += 2.0 * (P - 1) / P * (double)n * (double)es;
+}
+
+/* Every process's block of rows (cr__span of n) to every process, in place; a row is w bytes. */
+static void cr__mpi_gather_rows(void *x, int64_t n, size_t w) {
+    int P = cr_mpi_size(), r, *cnt, *dsp;
+    MPI_Datatype row;
+    if (P < 2 || n <= 0) return;
+    cnt = (int *)CR_MALLOC(2 * (size_t)P * sizeof(int));
+    CR_ASSERT(cnt != NULL);
+    dsp = cnt + P;
+    for (r = 0; r < P; r++) {
+        int64_t a, b;
+        cr__span(n, r, P, &a, &b);
+        cnt[r] = (int)(b - a), dsp[r] = (int)a;
+    }
+    MPI_Type_contiguous((int)w, MPI_BYTE, &row);
+    MPI_Type_commit(&row);
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x, cnt, dsp, row, cr__mpi_comm());
+    MPI_Type_free(&row);
+    cr__mpi_sent += (double)(P - 1) / P * (double)n * (double)w;
+    CR_FREE(cnt);
+}
+#else
+CR_API int cr_mpi_size(void) { return 1; }
+CR_API int cr_mpi_rank(void) { return 0; }
+static void cr__mpi_sum(void *x, int64_t n, int dbl) { (void)x, (void)n, (void)dbl; }
+static void cr__mpi_gather_rows(void *x, int64_t n, size_t w) { (void)x, (void)n, (void)w; }
+#endif
+
+CR_API double cr_mpi_bytes_sent(void) { return cr__mpi_sent; }
+
+/* This process's share [*a, *b) of n rows of a batch (all of them on one process). */
+static void cr__my_rows(int64_t n, int64_t *a, int64_t *b) { cr__span(n, cr_mpi_rank(), cr_mpi_size(), a, b); }
+
 /* ==== 2. tensor ============================================================================== */
 
 CR_API cr_status cr_tensor_alloc(cr_tensor *t, int64_t rows, int64_t cols) {
@@ -2854,12 +2950,12 @@ static int cr__csr_has(const cr_csr *A, int64_t r, int32_t c) {
 
 /* First row of part t of nparts, splitting rows so every part holds about the same number of
    nonzeros plus rows (a row costs a write of d floats even when it is empty). */
-static int64_t cr__csr_part_start(const cr_csr *A, int t, int nparts) {
-    int64_t lo = 0, hi = A->nrows, target;
-    double total = (double)A->nnz + (double)A->nrows;
-    if (t <= 0) return 0;
-    if (t >= nparts) return A->nrows;
-    target = (int64_t)(total * t / nparts);
+static int64_t cr__csr_part_in(const cr_csr *A, int64_t a, int64_t b, int t, int nparts) {
+    int64_t lo = a, hi = b, target, base = A->rowptr[a] + a;
+    double total = (double)(A->rowptr[b] + b - base);
+    if (t <= 0) return a;
+    if (t >= nparts) return b;
+    target = base + (int64_t)(total * t / nparts);
     while (lo < hi) { /* first row r with rowptr[r] + r >= target */
         int64_t mid = lo + (hi - lo) / 2;
         if (A->rowptr[mid] + mid < target) lo = mid + 1;
@@ -3137,23 +3233,27 @@ static void cr__spmm_rows(const cr_csr *A, int64_t r0, int64_t r1, const void *X
 }
 
 /* Y = A X over row ranges of equal work per thread; X float32 or (half) bfloat16. */
-static void cr__spmm(const cr_csr *A, const void *X, int half, int d, float *Y) {
+/* Rows [a, b) of Y = A X (the other rows of Y untouched). */
+static void cr__spmm_range(const cr_csr *A, int64_t a, int64_t b, const void *X, int half, int d, float *Y) {
     int nparts = cr__nthreads(), t;
-    double esz = half ? 2.0 : 4.0;
+    double esz = half ? 2.0 : 4.0, nnz = (double)(A->rowptr[b] - A->rowptr[a]), rows = (double)(b - a);
     CR_ASSERT(d >= 1);
-    if (A->nrows <= 0) return;
+    if (b <= a) return;
     /* the matrix, one gathered row of X per entry (from cache at best), Y written once */
-    cr__prof_count(2.0 * (double)A->nnz * d,
-                   8.0 * (double)(A->nrows + 1) + (double)A->nnz * (8.0 + esz * d) + 4.0 * (double)A->nrows * d);
-    if (((double)A->nnz + (double)A->nrows) * d < (double)CR__SPMM_SERIAL_WORK) nparts = 1; /* not worth a fork */
-    if (nparts > A->nrows) nparts = (int)A->nrows;
+    cr__prof_count(2.0 * nnz * d, 8.0 * (rows + 1) + nnz * (8.0 + esz * d) + 4.0 * rows * d);
+    if ((nnz + rows) * d < (double)CR__SPMM_SERIAL_WORK) nparts = 1; /* not worth a fork */
+    if (nparts > b - a) nparts = (int)(b - a);
     if (nparts <= 1) {
-        cr__spmm_rows(A, 0, A->nrows, X, d, Y, half);
+        cr__spmm_rows(A, a, b, X, d, Y, half);
         return;
     }
 CR__OMP(parallel for schedule(static, 1) num_threads(nparts))
     for (t = 0; t < nparts; t++)
-        cr__spmm_rows(A, cr__csr_part_start(A, t, nparts), cr__csr_part_start(A, t + 1, nparts), X, d, Y, half);
+        cr__spmm_rows(A, cr__csr_part_in(A, a, b, t, nparts), cr__csr_part_in(A, a, b, t + 1, nparts), X, d, Y, half);
+}
+
+static void cr__spmm(const cr_csr *A, const void *X, int half, int d, float *Y) {
+    if (A->nrows > 0) cr__spmm_range(A, 0, A->nrows, X, half, d, Y);
 }
 
 CR_API void cr_spmm(const cr_csr *A, const float *X, int d, float *Y) { cr__spmm(A, X, 0, d, Y); }
@@ -6914,6 +7014,7 @@ typedef struct cr__graph {
     float *cq, *ck, *dcq, *dck, *nce; /* InfoNCE rows, their gradients, its workspace */
     float *hq, *hk, *dhq, *dhk, *ha1q, *ha1k, *hh; /* the projection head's activations */
     int32_t *clneg;           /* extra InfoNCE negatives (cl_negatives); NCL: positives */
+    int32_t *qpos;            /* over MPI: the positives of this process's queries (their rows) */
     int32_t *uu, *ui, *stamp; /* the batch's unique users and items; a stamp per id */
     int32_t stamp_cur;
     float *lay[CR__MAX_LAYERS + 1], *dlay[CR__MAX_LAYERS + 1]; /* MixGCF: every layer's output
@@ -7242,9 +7343,27 @@ static void cr__carve_ws(cr_model *m, cr__arena *a) {
 static cr_status cr__features_cooccur(cr_model *m);
 static cr_status cr__fm_pool(cr_model *m);
 
+static int cr__uses_features(const cr_config *c);
+
+/* Models whose loss takes only this process's share of the batch (cr__my_rows in BPR and
+   InfoNCE, the propagation's SpMM rows), so that summing the processes' gradients gives the
+   whole batch's: the others are refused over MPI rather than trained wrong. */
+static cr_status cr__mpi_check(const cr_config *c) {
+    const unsigned ok = 1u << CR_MODEL_MF | 1u << CR_MODEL_LIGHTGCN | 1u << CR_MODEL_SIMGCL | 1u << CR_MODEL_XSIMGCL;
+    if (cr_mpi_size() < 2) return CR_OK;
+    if (!(ok >> c->model & 1u))
+        return cr__fail(CR_ERR_INVALID, "mpi: %s does not split its batch across processes; run it as one process "
+                        "(mf, lightgcn, simgcl and xsimgcl train over MPI)", cr_model_name(c->model));
+    if (c->neg == CR_NEG_MIXGCF || cr__uses_features(c))
+        return cr__fail(CR_ERR_INVALID, "mpi: %s does not split across processes; run it as one process",
+                        c->neg == CR_NEG_MIXGCF ? "MixGCF" : "item features");
+    return CR_OK;
+}
+
 static cr_status cr__train_ws(cr_model *m) {
     cr__arena a;
     cr_status st;
+    if ((st = cr__mpi_check(&m->cfg)) != CR_OK) return st;
     if (m->ws) return CR_OK;
     /* training state that serving never needs: correlated masking's pair counts */
     if (m->cfg.fm_w > 0 && !m->fm_pool && (st = cr__fm_pool(m)) != CR_OK) return st;
@@ -7601,14 +7720,15 @@ static void cr__feature_vector(const cr_model *m, int32_t i, float *out) {
         cr_vaxpy(out, m->ifeat.val[p], fe + (int64_t)m->ifeat.col[p] * d, d);
 }
 
-/* Y = G X, X gathered as float32 or, with th (precision bf16), from its bfloat16 copy in th. */
-static void cr__spmm_table(const cr_csr *G, const float *X, uint16_t *th, int64_t N, int d, float *Y) {
-    if (!th) {
-        cr_spmm(G, X, d, Y);
-        return;
-    }
-    cr_bf16_from_f32(th, X, N * d);
-    cr_spmm_bf16(G, th, d, Y);
+/* Y = G X, X gathered as float32 or, with th (precision bf16), from its bfloat16 copy in th.
+   Over MPI each process computes its block of rows (cr__my_rows) and, with all, receives the
+   others' (all 0: Y holds this process's rows only). */
+static void cr__spmm_table(const cr_csr *G, const float *X, uint16_t *th, int64_t N, int d, float *Y, int all) {
+    int64_t a, b;
+    cr__my_rows(N, &a, &b);
+    if (th) cr_bf16_from_f32(th, X, N * d);
+    cr__spmm_range(G, a, b, th ? (const void *)th : (const void *)X, th != NULL, d, Y);
+    if (all) cr__mpi_gather_rows(Y, N, (size_t)d * sizeof(float));
 }
 
 /* A Cuthill-McKee order of the nodes of A (square, symmetric): breadth first, every component
@@ -7723,7 +7843,7 @@ static void cr__prop_forward(float *out, float *const *keep, const cr_csr *const
         cr__pzero(out, N * d);
     for (k = 0; k < K; k++) {
         float *nx = (k & 1) ? w->t1 : w->t0;
-        cr__spmm_table(G[k], cur, w->th, N, d, nx);
+        cr__spmm_table(G[k], cur, w->th, N, d, nx, 1);
         cr__layer_post(nx, out, c, N, d, eps, cr_hash64(noise_seed, (uint64_t)k), delta ? delta[k + 1] : NULL, ord);
         if (keep && keep[k + 1]) cr__rows_move(keep[k + 1], ord, nx, NULL, N, d);
         cur = nx;
@@ -7750,8 +7870,14 @@ static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const f
     float c = 1.0f / (float)(K + 1 - first), *g = w->t0;
     const float *dlk = dL ? dL[K] : NULL;
     const int32_t *ord = w->ord;
-    int64_t r;
+    int64_t r, a, b;
     int k, j, ph = cr__prof_to(CR_PHASE_ENCODE);
+    cr__my_rows(N, &a, &b);
+    if (cr_mpi_size() > 1) { /* each process holds its rows' share of dOut and dL: the sums, in place */
+        cr__mpi_sum((void *)(uintptr_t)dOut, N * d, 0);
+        for (k = 1; dL && k <= K; k++)
+            if (dL[k]) cr__mpi_sum((void *)(uintptr_t)dL[k], N * d, 0);
+    }
     CR__OMP(parallel for schedule(static) private(j))
     for (r = 0; r < N; r++) {
         const int64_t o = (ord ? ord[r] : r) * d;
@@ -7764,10 +7890,11 @@ static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const f
         float *h = g == w->t0 ? w->t1 : w->t0, cc = k >= first ? c : 0.0f;
         const float *dl = dL && k ? dL[k] : NULL;
         if (k == 0 && !dE0) break;
-        cr__spmm_table(G[k], g, w->th, N, d, h);
-        if (k == 0) { /* fold the last step into the gradient of the ego embeddings */
+        cr__spmm_table(G[k], g, w->th, N, d, h, k > 0);
+        if (k == 0) { /* fold the last step into the gradient of the ego embeddings (over MPI: this
+                         process's rows; the gradients' all-reduce adds the others') */
             CR__OMP(parallel for schedule(static) private(j))
-            for (r = 0; r < N; r++) {
+            for (r = a; r < b; r++) {
                 const int64_t o = (ord ? ord[r] : r) * d;
                 cr__prefetch_row(dOut, ord, r, N, d);
                 cr__prefetch_row(dE0, ord, r, N, d);
@@ -8061,26 +8188,29 @@ static double cr__bpr_conf_loss(float *du, float *dp, float *dn, const float *u,
 static void cr__graph_bpr_rows(cr_model *m, const cr__batch *b, const int32_t *negs, const float *F, float *dF,
                                int want_grad, double part[3]) {
     const cr_config *c = &m->cfg;
-    int B = b->n, d = c->dim, i;
-    int64_t Uo = m->n_users;
+    int B = b->n, d = c->dim, i, Bl;
+    int64_t Uo = m->n_users, lo, hi;
     float *E0 = m->E0, *G0 = m->dE0;
     float *gu = m->g.rows, *gp = gu + (int64_t)B * d, *gn = gp + (int64_t)B * d;
     float *du = m->g.drows, *dp = du + (int64_t)B * d, *dn = dp + (int64_t)B * d;
-    cr__gather_rows(gu, F, b->users, B, d, 0);
-    cr__gather_rows(gp, F, b->pos, B, d, Uo);
-    cr__gather_rows(gn, F, negs, B, d, Uo);
+    const int32_t *us, *ps, *ns;
+    cr__my_rows(B, &lo, &hi); /* over MPI this process's rows, each weighted 1 / B as in the whole batch */
+    Bl = (int)(hi - lo), us = b->users + lo, ps = b->pos + lo, ns = negs + lo;
+    cr__gather_rows(gu, F, us, Bl, d, 0);
+    cr__gather_rows(gp, F, ps, Bl, d, Uo);
+    cr__gather_rows(gn, F, ns, Bl, d, Uo);
     memset(du, 0, (size_t)3 * B * d * sizeof(float));
-    part[0] = cr__bpr_conf_loss(want_grad ? du : NULL, dp, dn, gu, gp, gn, B, d, c->gamma);
+    part[0] = Bl < 1 ? 0.0
+                     : Bl == B ? cr__bpr_conf_loss(want_grad ? du : NULL, dp, dn, gu, gp, gn, B, d, c->gamma)
+                               : cr_bpr_loss(want_grad ? du : NULL, dp, dn, gu, gp, gn, Bl, d, (float)Bl / (float)B);
     if (c->reg > 0 && !c->l2_selfrec && !c->l2_recbole) { /* reg/2 * (|u|^2 + |p|^2 + |n|^2) / B on the ego rows */
-        for (i = 0; i < B; i++) {
-            part[2] += cr_l2_loss(want_grad ? G0 + (int64_t)b->users[i] * d : NULL, E0 + (int64_t)b->users[i] * d, d,
-                                  c->reg, (float)B);
-            part[2] += cr_l2_loss(want_grad ? G0 + (Uo + b->pos[i]) * d : NULL, E0 + (Uo + b->pos[i]) * d, d, c->reg,
+        for (i = 0; i < Bl; i++) {
+            part[2] += cr_l2_loss(want_grad ? G0 + (int64_t)us[i] * d : NULL, E0 + (int64_t)us[i] * d, d, c->reg,
                                   (float)B);
-            part[2] +=
-                cr_l2_loss(want_grad ? G0 + (Uo + negs[i]) * d : NULL, E0 + (Uo + negs[i]) * d, d, c->reg, (float)B);
+            part[2] += cr_l2_loss(want_grad ? G0 + (Uo + ps[i]) * d : NULL, E0 + (Uo + ps[i]) * d, d, c->reg, (float)B);
+            part[2] += cr_l2_loss(want_grad ? G0 + (Uo + ns[i]) * d : NULL, E0 + (Uo + ns[i]) * d, d, c->reg, (float)B);
         }
-    } else if (c->reg > 0) {
+    } else if (c->reg > 0 && cr_mpi_rank() == 0) { /* a norm of the whole batch: process 0 takes it */
         /* SELFRec: reg * sum_T ||T||_F / rows(T); MF and LightGCN on the ego rows and divided
            by the batch once more, SGL on the final rows of (u, p, n), SimGCL and XSimGCL on
            the final rows of (u, p). RecBole's EmbLoss (l2_recbole): the same on the ego rows of
@@ -8100,9 +8230,9 @@ static void cr__graph_bpr_rows(cr_model *m, const cr__batch *b, const int32_t *n
         }
     }
     if (want_grad) {
-        cr__scatter_add_rows(dF, du, b->users, B, d, 0);
-        cr__scatter_add_rows(dF, dp, b->pos, B, d, Uo);
-        cr__scatter_add_rows(dF, dn, negs, B, d, Uo);
+        cr__scatter_add_rows(dF, du, us, Bl, d, 0);
+        cr__scatter_add_rows(dF, dp, ps, Bl, d, Uo);
+        cr__scatter_add_rows(dF, dn, ns, Bl, d, Uo);
     }
 }
 
@@ -8406,8 +8536,17 @@ static double cr__graph_infonce(cr_model *m, const cr__batch *b, float *dA, floa
         memset(dq, 0, (size_t)n * d * sizeof(float));
         memset(dk, 0, (size_t)nk * d * sizeof(float));
     }
-    l = cr_infonce_loss_ex(want_grad ? dq : NULL, want_grad ? dk : NULL, q, kk, n, nk, d, NULL, NULL, m->cfg.tau,
-                           m->cfg.lambda, o, g->nce);
+    if (g->qpos) { /* over MPI: this process's queries against every key, weighted as in the whole batch */
+        int64_t a, e, i;
+        cr__my_rows(n, &a, &e);
+        for (i = a; i < e; i++) g->qpos[i - a] = (int32_t)i;
+        l = e <= a ? 0.0
+                   : cr_infonce_loss_ex(want_grad ? dq + a * d : NULL, want_grad ? dk : NULL, q + a * d, kk, (int)(e - a),
+                                        nk, d, g->qpos, NULL, m->cfg.tau, m->cfg.lambda * (float)(e - a) / (float)n, o,
+                                        g->nce);
+    } else
+        l = cr_infonce_loss_ex(want_grad ? dq : NULL, want_grad ? dk : NULL, q, kk, n, nk, d, NULL, NULL, m->cfg.tau,
+                               m->cfg.lambda, o, g->nce);
     if (!want_grad) {
         cr__prof_to(ph);
         return l;
@@ -8594,6 +8733,7 @@ static void cr__graph_ws_infonce(cr_model *m, cr__arena *a) {
     g->dck = cr__takef(a, nk * d);
     g->nce = cr__takef(a, cr_infonce_workspace((int)nq, (int)nk, (int)d));
     g->clneg = cr__takei(a, m->cfg.cl_negatives);
+    g->qpos = cr_mpi_size() > 1 ? cr__takei(a, nq) : NULL;
     g->uu = cr__takei(a, B);
     g->ui = cr__takei(a, B);
     g->stamp = cr__takei(a, CR__MAX(m->n_users, m->n_items) + 1);
@@ -10636,6 +10776,10 @@ static cr_status cr__run_batch(cr_model *m, const cr__batch *b, int want_grad, d
         return st;
     }
     if (want_grad) cr__ego_backward(m);
+    if (cr_mpi_size() > 1) { /* the processes' shares of the batch: summed, the gradients from their one block */
+        cr__mpi_sum(part, 3, 1);
+        if (want_grad) cr__mpi_sum(m->grad, m->n_param, 0);
+    }
     return CR_OK;
 }
 
@@ -10758,7 +10902,9 @@ CR_API cr_status cr_train_epoch(cr_model *m, int epoch, cr_epoch_stats *stats, c
     outer = cr__prof_begin(prof, CR_PHASE_OTHER); /* the first epoch's workspace counts too */
     st = cr__train_ws(m);
     cr__prof_to(CR_PHASE_SAMPLE);
+    s.comm_bytes = cr_mpi_bytes_sent();
     if (st == CR_OK) st = cr__epoch_run(m, epoch, &s, cb, cb_user, t0);
+    s.comm_bytes = cr_mpi_bytes_sent() - s.comm_bytes;
     cr__prof_end(outer);
     memcpy(s.phase, prof, sizeof prof);
     s.seconds = cr__now() - t0;
@@ -13077,7 +13223,7 @@ static cr_status cr__eval_rank(cr__eval *E, const float *Ub) {
     const cr_model *m = E->m;
     int32_t I = m->n_items;
     int nth = CR__MAX(cr__nthreads(), 1), th;
-    int64_t npan = CR__PAD(I, CR__SGEMM_NR) / CR__SGEMM_NR, nblk, b, q;
+    int64_t npan = CR__PAD(I, CR__SGEMM_NR) / CR__SGEMM_NR, nblk, b, q, u0, u1;
     size_t per;
     char *mem;
     cr__rank K;
@@ -13085,10 +13231,11 @@ static cr_status cr__eval_rank(cr__eval *E, const float *Ub) {
     memset(&K, 0, sizeof K);
     K.E = E, K.Ub = Ub, K.Ie = m->ops->item_vectors(m), K.d = m->cfg.dim, K.kc = cr__sgemm_kc(K.d);
     K.R = cr__rank_rows(E->n, nth);
-    nblk = (E->n + K.R - 1) / K.R;
+    cr__my_rows(E->n, &u0, &u1); /* over MPI this process's users, then everyone's results */
+    nblk = (u1 - u0 + K.R - 1) / K.R;
     for (b = 0; b < nblk; b++) { /* each block's exclusions and test items, at most */
         int64_t e, nex = 0, ntest = 0;
-        for (e = b * K.R; e < CR__MIN(E->n, (b + 1) * K.R); e++) {
+        for (e = u0 + b * K.R; e < CR__MIN(u1, u0 + (b + 1) * K.R); e++) {
             int32_t u = E->users[e];
             ntest += E->T.rowptr[u + 1] - E->T.rowptr[u];
             if (!E->exclude) continue;
@@ -13104,7 +13251,7 @@ static cr_status cr__eval_rank(cr__eval *E, const float *Ub) {
     mem = (char *)cr__malloc_aligned(per * nth);
     if (!W || !K.kt || !mem) { CR_FREE(W); cr__free_aligned(K.kt); cr__free_aligned(mem); return CR_ERR_NOMEM; }
     for (th = 0; th < nth; th++) cr__rank_carve(&K, &W[th], mem + per * th);
-    cr__prof_count(2.0 * E->n * I * K.d, 4.0 * ((double)E->n * K.d + (double)(nblk + 1) * I * K.d));
+    cr__prof_count(2.0 * (u1 - u0) * I * K.d, 4.0 * ((double)(u1 - u0) * K.d + (double)(nblk + 1) * I * K.d));
     CR__OMP(parallel for schedule(static) num_threads(nth))
     for (q = 0; q < npan; q++) {
         int p0;
@@ -13118,8 +13265,10 @@ static cr_status cr__eval_rank(cr__eval *E, const float *Ub) {
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        cr__rank_block(&K, &W[tid], b * K.R, (int)CR__MIN((int64_t)K.R, E->n - b * K.R));
+        cr__rank_block(&K, &W[tid], u0 + b * K.R, (int)CR__MIN((int64_t)K.R, u1 - u0 - b * K.R));
     }
+    cr__mpi_gather_rows(E->res, E->n, (size_t)E->stride * sizeof(double));
+    cr__mpi_gather_rows(E->topi, E->n, (size_t)E->kmax * sizeof(int32_t));
     CR_FREE(W);
     cr__free_aligned(K.kt);
     cr__free_aligned(mem);
@@ -14013,6 +14162,16 @@ CR_API cr_status cr_out_open(cr_out *out, const char *path) {
     memset(out, 0, sizeof *out);
     if (!path || !*path) return cr__fail(CR_ERR_INVALID, "no output file name given");
     if (cr__is_dir(path)) return cr__fail(CR_ERR_IO, "%s: is a folder, not a file", path);
+#ifdef CONTRAREC_MPI
+    if (cr_mpi_rank() != 0) { /* process 0 writes the files; the others write the same bytes nowhere */
+#ifdef _WIN32
+        out->f = fopen("NUL", "wb");
+#else
+        out->f = fopen("/dev/null", "wb");
+#endif
+        return out->f ? CR_OK : cr__fail(CR_ERR_IO, "%s: cannot open the null device: %s", path, strerror(errno));
+    }
+#endif
     n = strlen(path);
     out->path = (char *)cr__alloc_array(n + 1, 1, "file name");
     out->tmp = (char *)cr__alloc_array(n + 5, 1, "file name");
@@ -14047,6 +14206,7 @@ CR_API cr_status cr_out_commit(cr_out *out) {
 #endif
     ok = (fclose(out->f) == 0) && ok;
     out->f = NULL;
+    if (!out->path) return CR_OK; /* the null device of an MPI process other than 0 */
     if (!ok) return cr__out_fail(out, errno, "write failed");
     if (cr__is_dir(out->path)) { /* made since cr_out_open: never replaced */
         cr_status st = cr__fail(CR_ERR_IO, "%s: is a folder, not a file (nothing was written)", out->path);

@@ -1194,6 +1194,9 @@ static int on_epoch(void *user, cr_model *m, const cr_fit_info *e) {
         }
         if (e->backed_off)
             jprintf(",\"backoff_lambda\":%g,\"backoff_from_epoch\":%d", (double)e->lambda, e->best_epoch);
+        if (cr_mpi_size() > 1 && e->train.batches)
+            jprintf(",\"processes\":%d,\"sent_bytes_per_batch\":%.0f", cr_mpi_size(),
+                    e->train.comm_bytes / (double)e->train.batches);
         if (o->profile) print_profile(t, e, 1);
         jprintf("}\n");
     }
@@ -1211,6 +1214,9 @@ static int on_epoch(void *user, cr_model *m, const cr_fit_info *e) {
     } else if (!o->json)
         printf("%5d %9.4f %8.2f%s\n", e->epoch, e->train.loss, e->train.seconds,
                e->phase == CR_FIT_REFIT ? "  (refit)" : "");
+    if (cr_mpi_size() > 1 && e->train.batches && !o->json)
+        printf("      %d processes: %.2f MB sent per batch by each\n", cr_mpi_size(),
+               e->train.comm_bytes / (double)e->train.batches / 1e6);
     if (o->profile && !o->json) print_profile(t, e, 0);
     if (e->backed_off && !o->json)
         printf("validation fell or stalled while BPR was at chance: contrast weight halved to %g, training goes on"
@@ -3120,8 +3126,26 @@ static int cmd_convert(int argc, char **argv) {
     return 0;
 }
 
+#ifdef CONTRAREC_MPI
+static void mpi_end(void) {
+    int fin = 0;
+    MPI_Finalized(&fin);
+    if (!fin) MPI_Finalize();
+}
+
+/* Every process runs the same command on the same data; process 0 prints and writes files. */
+static void mpi_start(int *argc, char ***argv) {
+    MPI_Init(argc, argv);
+    atexit(mpi_end);
+    if (cr_mpi_rank() != 0 && (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))) exit(1);
+}
+#endif
+
 int main(int argc, char **argv) {
     opts o;
+#ifdef CONTRAREC_MPI
+    mpi_start(&argc, &argv);
+#endif
     if (argc >= 2 && !strcmp(argv[1], "compare")) return cmd_compare(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "map")) return cmd_map(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "plot")) return cmd_plot(argc, argv);
