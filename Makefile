@@ -15,7 +15,7 @@ LDLIBS  := -lm
 HDR      := contrarec.h
 TEST_SRC := tests/main.c tests/test_core.c tests/test_kernels.c tests/test_data.c tests/test_aug.c tests/test_grad.c tests/test_model.c tests/test_fit.c tests/test_tune.c tests/test_alloc.c tests/test_pictures.c tests/test_cli.c
 
-.PHONY: all test minimal asan valgrind fuzz bench check-header clean
+.PHONY: all test test-mpi minimal asan valgrind fuzz bench check-header clean
 
 all: build/contrarec
 
@@ -56,6 +56,23 @@ build/contrarec-asan: examples/contrarec.c $(HDR) | build
 asan: build/tests-asan build/contrarec-asan build/contrarec
 	CRT_CLI=./build/contrarec-asan ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/tests-asan
 
+# Data-parallel training over MPI (Debian: openmpi-bin libopenmpi-dev): the library's tests and
+# the CLI's, on 2 processes and on 4 (oversubscribed on a small machine), over loopback.
+MPICC  ?= mpicc
+MPIENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+MPIRUN := $(MPIENV) mpirun
+build/test_mpi: tests/test_mpi.c $(HDR) | build
+	$(MPICC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+build/contrarec-mpi: examples/contrarec.c $(HDR) | build
+	$(MPICC) $(ALL_CFLAGS) -DCONTRAREC_MPI -o $@ $< $(LDLIBS)
+
+test-mpi: build/test_mpi build/contrarec-mpi build/contrarec
+	$(MPIRUN) -np 2 ./build/test_mpi
+	$(MPIRUN) -np 4 --oversubscribe ./build/test_mpi
+	$(MPIENV) bash tests/mpi_cli.sh 2
+	$(MPIENV) bash tests/mpi_cli.sh 4 --oversubscribe
+
 # Benchmarks: kernels (GEMM vs OpenBLAS when installed, SpMM, loading) and training speed on
 # the real data (../shared/data, or CR_DATA=...). BENCH_THREADS sets the threads (2).
 BENCH_THREADS ?= 2
@@ -88,6 +105,10 @@ check-header: | build
 	  for f in "" "-fopenmp" "-march=native -fopenmp" "-mavx2 -mfma" "-DCR_NO_SIMD" "-DCONTRAREC_STATIC"; do i=$$((i + 1)); \
 	    echo "$$cc -Wall -Wextra -pedantic -Werror -O2 $$f -I. -c build/check_header.c -o build/check_header-$$i.o"; \
 	  done; done | xargs -P $(JOBS_CPU) -I CMD sh -c 'CMD || { echo "FAILED: CMD"; exit 255; }'
+	@if command -v $(MPICC) >/dev/null; then for f in "-std=c99" "-std=c11 -fopenmp" "-x c++"; do \
+	  echo "$(MPICC) $$f -DCONTRAREC_MPI -Wall -Wextra -pedantic -Werror -O2 -I. -c build/check_header.c"; \
+	  $(MPICC) $$f -DCONTRAREC_MPI -Wall -Wextra -pedantic -Werror -O2 -I. -c build/check_header.c \
+	    -o build/check_header-mpi.o || exit 1; done; fi
 	@echo "ok: every compiler, language and flag set"
 
 clean:

@@ -265,6 +265,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #ifdef CONTRAREC_MPI
+#if defined(__cplusplus) && !defined(OMPI_SKIP_MPICXX)
+#define OMPI_SKIP_MPICXX 1 /* the library uses MPI's C API; OpenMPI's deprecated C++ bindings warn */
+#endif
+#if defined(__cplusplus) && !defined(MPICH_SKIP_MPICXX)
+#define MPICH_SKIP_MPICXX 1
+#endif
 #include <mpi.h>
 #endif
 
