@@ -124,6 +124,8 @@
                            chosen at compile time: AVX-512, AVX2+FMA, SSE2, NEON or scalar).
       CR_NO_HUGEPAGES      never madvise() large buffers into transparent huge pages (Linux).
       CR_NO_FSYNC          skip fsync() before renaming a finished file into place.
+      CONTRAREC_MPI        data-parallel training over MPI (includes <mpi.h>; build with mpicc):
+                           see DATA-PARALLEL TRAINING. Without it the header has no MPI code.
 
    ITEM FEATURES
       Load them into the dataset (cr_load_item_features(&ds.features, &ds.items, "attrs.txt"),
@@ -175,6 +177,26 @@
       cr_fit_opts.mem_limit (`--mem-limit 8G`) refuses a run whose peak is above a limit before
       any work, with the plan in the message. The tests hold every model's plan to within 10% of
       the bytes cr_fit really takes at its peak (an allocator that counts them).
+
+   DATA-PARALLEL TRAINING (MPI)
+      Build with -DCONTRAREC_MPI and mpicc, call MPI_Init, and run the same program on every
+      process (mpirun -np P): each loads the same data and options and builds the same model from
+      the same seed. cr_train_epoch (and cr_fit, cr_evaluate) then split the work over the
+      processes of MPI_COMM_WORLD (cr_mpi_set_comm for another communicator): every process draws
+      the same shuffled batch and negatives and takes its block of the batch's rows for BPR and
+      of the InfoNCE queries (against every key), each weighted as in the whole batch; the
+      propagation's SpMMs compute a block of rows each and all-gather the layer; the backward
+      pass sums the output gradients once (an all-reduce) and folds each process's rows into the
+      ego gradient; the parameter gradients are all-reduced from their one block, and every
+      process takes the same Adam step. The model is then the one process's up to the order of
+      float sums (tests/test_mpi.c: within 2e-5 of the largest parameter on 2 and 4 processes).
+      Evaluation ranks a block of users on each process and gathers the per-user results, so
+      its numbers are one process's exactly. Process 0 alone writes files (cr_out, so
+      checkpoints and training states); every process reads them, from a shared file system on
+      a cluster. cr_epoch_stats.comm_bytes counts what a process sent (cr_mpi_bytes_sent).
+      MF, LightGCN, SimGCL and XSimGCL train this way (uniform or DNS negatives, projection head,
+      mixed negatives, every L2 form); the others, MixGCF and item features are refused with a
+      message rather than trained on a wrong gradient.
 
    SECTIONS (in data-flow order; search for "==== n." to jump)
       1. core          status and errors, memory, threads
@@ -329,8 +351,10 @@ CR_API void cr_mpi_set_comm(MPI_Comm comm);
 CR_API int cr_mpi_rank(void); /* 0 without MPI or before MPI_Init */
 CR_API int cr_mpi_size(void); /* 1 without MPI or before MPI_Init */
 /* Bytes this process has sent in collectives since the program started (a ring algorithm's
-   count: an all-reduce of n bytes sends 2 (P-1)/P n, an all-gather of n (P-1)/P n). */
+   count: an all-reduce of n bytes sends 2 (P-1)/P n, an all-gather of n (P-1)/P n), and the
+   seconds it spent in them (waiting for the slowest process included). */
 CR_API double cr_mpi_bytes_sent(void);
+CR_API double cr_mpi_seconds(void);
 
 /* ==== 2. tensor: float32 tensors, integer arrays, vector helpers ============================ */
 
@@ -557,6 +581,8 @@ typedef struct cr_load_opts {
     int skip_bad_lines;  /* 1: skip malformed lines and count them, instead of failing */
     int keep_duplicates; /* 1: keep repeated (user, item) pairs (default: keep the first) */
     float min_rating;    /* > 0: drop records rated below it (explicit -> implicit feedback) */
+    int64_t chunk_bytes; /* text parsed per thread at a time (0: 4 MiB); a text of two chunks or more is
+                            parsed on every thread, with the same result and messages as on one */
 } cr_load_opts;
 
 typedef struct cr_load_report {
@@ -933,10 +959,14 @@ typedef struct cr_config {
                            CR_PRECISION_F32 (default) or CR_PRECISION_BF16, bfloat16 rows summed in float32
                            (half the bytes each propagation gathers; parameters, gradients and Adam stay
                            float32) */
+    int lr_rule;        /* CR_LR_FIXED (default): Adam's step is lr at any batch size; CR_LR_SQRT: lr
+                           times sqrt(batch / the model's default batch), the square-root rule for
+                           Adam (Malladi et al., NeurIPS 2022), for large batches */
 } cr_config;
 
 /* The propagated tables' number format (cr_config.precision). */
 enum { CR_PRECISION_F32 = 1, CR_PRECISION_BF16 = 2 };
+enum { CR_LR_FIXED = 1, CR_LR_SQRT = 2 }; /* cr_config.lr_rule */
 
 /* How a graph model draws its ego tables (cr_config.init). FIXED: U(-0.1 sqrt 3, 0.1 sqrt 3),
    standard deviation 0.1 whatever the table's size (LightGCN's official code draws N(0, 0.1)).
@@ -1064,7 +1094,8 @@ typedef struct cr_epoch_stats {
                             k-means) */
     cr_phase_cost phase[CR_PHASE_COUNT]; /* the profile; phase[CR_PHASE_EVAL]: what the batch
                                             callback evaluated, if it did */
-    double comm_bytes; /* over MPI: what this process sent in collectives (cr_mpi_bytes_sent) */
+    double comm_bytes;   /* over MPI: what this process sent in collectives (cr_mpi_bytes_sent) */
+    double comm_seconds; /* and the time it spent in them (cr_mpi_seconds) */
 } cr_epoch_stats;
 
 /* Called after each batch (for progress bars); return non-zero to stop the epoch. */
@@ -1729,7 +1760,10 @@ CR_API cr_status cr_svg_map(const char *path, const char *title, const float *xy
 #endif
 
 #if defined(__linux__) && !defined(CR_NO_HUGEPAGES)
-#include <sys/mman.h>
+#include <sys/mman.h> /* and the loader's read-only file maps */
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 #if defined(MADV_HUGEPAGE)
 #define CR__MADV_HUGEPAGE MADV_HUGEPAGE
 #elif !defined(__cplusplus)
@@ -1992,7 +2026,7 @@ static int cr__nthreads(void) { return cr_get_num_threads(); }
 
 /* ---- MPI: the few collectives data-parallel training needs ---- */
 
-static double cr__mpi_sent = 0;
+static double cr__mpi_sent = 0, cr__mpi_secs = 0;
 
 /* Rows [*a, *b) of n that process r of P owns: equal blocks, the first n % P one row longer. */
 static void cr__span(int64_t n, int r, int P, int64_t *a, int64_t *b) {
@@ -2029,17 +2063,20 @@ static void cr__mpi_sum(void *x, int64_t n, int dbl) {
     int P = cr_mpi_size();
     int64_t i, step = (int64_t)1 << 28;
     size_t es = dbl ? sizeof(double) : sizeof(float);
+    double t = cr__now();
     if (P < 2) return;
     for (i = 0; i < n; i += step)
         MPI_Allreduce(MPI_IN_PLACE, (char *)x + (size_t)i * es, (int)CR__MIN(step, n - i), dbl ? MPI_DOUBLE : MPI_FLOAT,
                       MPI_SUM, cr__mpi_comm());
     cr__mpi_sent += 2.0 * (P - 1) / P * (double)n * (double)es;
+    cr__mpi_secs += cr__now() - t;
 }
 
 /* Every process's block of rows (cr__span of n) to every process, in place; a row is w bytes. */
 static void cr__mpi_gather_rows(void *x, int64_t n, size_t w) {
     int P = cr_mpi_size(), r, *cnt, *dsp;
     MPI_Datatype row;
+    double t = cr__now();
     if (P < 2 || n <= 0) return;
     cnt = (int *)CR_MALLOC(2 * (size_t)P * sizeof(int));
     CR_ASSERT(cnt != NULL);
@@ -2054,6 +2091,7 @@ static void cr__mpi_gather_rows(void *x, int64_t n, size_t w) {
     MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x, cnt, dsp, row, cr__mpi_comm());
     MPI_Type_free(&row);
     cr__mpi_sent += (double)(P - 1) / P * (double)n * (double)w;
+    cr__mpi_secs += cr__now() - t;
     CR_FREE(cnt);
 }
 #else
@@ -2064,6 +2102,7 @@ static void cr__mpi_gather_rows(void *x, int64_t n, size_t w) { (void)x, (void)n
 #endif
 
 CR_API double cr_mpi_bytes_sent(void) { return cr__mpi_sent; }
+CR_API double cr_mpi_seconds(void) { return cr__mpi_secs; }
 
 /* This process's share [*a, *b) of n rows of a batch (all of them on one process). */
 static void cr__my_rows(int64_t n, int64_t *a, int64_t *b) { cr__span(n, cr_mpi_rank(), cr_mpi_size(), a, b); }
@@ -3874,13 +3913,34 @@ typedef struct cr__load {
     double position; /* default time: the record's position in the file */
     int64_t last_raw_user; /* cache of the last user id lookup */
     int32_t last_user;
+    int defer_on;          /* a chunk parsed on a thread: its records kept for the ordered merge */
+    struct cr__rec *defer;
+    int64_t n_defer, cap_defer;
 } cr__load;
+
+/* A record as a chunk's thread read it (kind 1: a user line without items). */
+typedef struct cr__rec {
+    int64_t ru, ri;
+    double rating, time;
+    int kind;
+} cr__rec;
+
+static cr_status cr__defer(cr__load *L, int64_t ru, int64_t ri, double rating, double time, int kind) {
+    cr__rec *r;
+    if (L->n_defer == L->cap_defer &&
+        !cr__grow((void **)&L->defer, &L->cap_defer, L->n_defer + 1, sizeof(cr__rec), "loading"))
+        return CR_ERR_NOMEM;
+    r = &L->defer[L->n_defer++];
+    r->ru = ru, r->ri = ri, r->rating = rating, r->time = time, r->kind = kind;
+    return CR_OK;
+}
 
 /* Adds one record; returns CR_OK, or a failure (out of memory) that stops the load. */
 static cr_status cr__load_record(cr__load *L, int64_t ru, int64_t ri, double rating, double time) {
     int32_t u, i;
     cr_status st;
     double t = time == time ? time : L->position;
+    if (L->defer_on) return cr__defer(L, ru, ri, rating, time, 0);
     L->position += 1;
     if (L->o->min_rating > 0 && rating < L->o->min_rating) { L->rep->below_rating++; return CR_OK; }
     if (L->add_ids) {
@@ -3913,6 +3973,7 @@ static cr_status cr__load_line(cr__load *L, cr__parser *p) {
             if (!cr__parse_id(p, &p->f[k], "item id", (int)k + 1, &ri)) return CR_ERR_PARSE;
         if (L->add_ids && p->nf == 1) { /* a user with no items still gets an id */
             int32_t u;
+            if (L->defer_on) return cr__defer(L, ru, 0, 0, 0, 1);
             if ((st = cr_idmap_add(L->users, ru, &u)) != CR_OK) return st;
         }
         for (k = 1; k < p->nf; k++) {
@@ -3947,8 +4008,7 @@ static cr_status cr__load_line(cr__load *L, cr__parser *p) {
 
 /* The line loop of the loaders: blank lines and '#' comments skipped, a CSV header allowed on
    the first line of the triplet formats, malformed lines refused or (skip_bad_lines) counted. */
-static cr_status cr__parse_lines(cr__load *L, cr__parser *P, const char *s, const char *end) {
-    int header_checked = 0;
+static cr_status cr__parse_lines(cr__load *L, cr__parser *P, const char *s, const char *end, int header_checked) {
     while (s < end) {
         const char *nl = (const char *)memchr(s, '\n', (size_t)(end - s)), *le = nl ? nl : end, *q;
         P->line++;
@@ -4460,10 +4520,105 @@ CR_API cr_status cr_detect_format(const char *text, size_t len, const char *name
     return CR_OK;
 }
 
+/* ---- parsing on every thread: chunks read in parallel, merged in file order ---- */
+
+typedef struct cr__chunk {
+    const char *b, *e;
+    int64_t line0; /* lines before the chunk */
+    cr__load L;
+    cr__parser P;
+    cr_interactions flags; /* has_rating, has_time */
+    cr_load_report rep;
+    cr_status st;
+    char err[2048]; /* the thread's message (cr__errmsg), for the caller's thread */
+} cr__chunk;
+
+/* Parses chunk c (on any thread) into its deferred records. */
+static void cr__chunk_parse(cr__chunk *c, int first) {
+    c->P.line = c->line0;
+    c->st = cr__parse_lines(&c->L, &c->P, c->b, c->e, !first);
+    if (c->st != CR_OK) snprintf(c->err, sizeof c->err, "%s", cr_last_error());
+    CR_FREE(c->P.f);
+    c->P.f = NULL, c->P.fcap = 0;
+}
+
+/* Chunk c's records through the loader in file order, as one thread would have read them. */
+static cr_status cr__chunk_merge(cr__load *L, cr__chunk *c) {
+    cr_load_report *r = L->rep, *q = &c->rep;
+    int64_t k;
+    cr_status st = CR_OK;
+    L->x->has_rating |= c->flags.has_rating;
+    L->x->has_time |= c->flags.has_time;
+    if (q->bad_lines && !r->bad_lines) {
+        r->first_bad_line = q->first_bad_line;
+        memcpy(r->first_bad, q->first_bad, sizeof r->first_bad);
+    }
+    r->lines += q->lines, r->bad_lines += q->bad_lines;
+    for (k = 0; k < c->L.n_defer && st == CR_OK; k++) {
+        const cr__rec *d = &c->L.defer[k];
+        int32_t u;
+        st = d->kind ? cr_idmap_add(L->users, d->ru, &u) : cr__load_record(L, d->ru, d->ri, d->rating, d->time);
+    }
+    if (st == CR_ERR_NOMEM) cr__fail(st, "%s: out of memory while loading", c->P.path);
+    if (st == CR_OK && c->st != CR_OK) return cr__fail(c->st, "%s", c->err); /* after the lines before it, as read */
+    return st;
+}
+
+/* The lines of [s, end): on one thread below two chunks (or with one thread), else in waves of
+   two chunks per thread, each chunk cut at a line end, counted (so that messages name the
+   file's lines), parsed on a thread into its records and merged in order: the ids, records,
+   report and first error are those of one thread's reading. */
+static cr_status cr__parse_chunked(cr__load *L, cr__parser *P, const char *s, const char *end) {
+    int64_t csz = L->o->chunk_bytes > 0 ? L->o->chunk_bytes : (int64_t)4 << 20, line = 0;
+    int nth = cr__nthreads(), nw = 2 * nth, k, nc, first = 1;
+    cr__chunk *C;
+    cr_status st = CR_OK;
+    if (nth < 2 || end - s < 2 * csz) return cr__parse_lines(L, P, s, end, 0);
+    if (!(C = (cr__chunk *)cr__calloc_array((size_t)nw, sizeof(cr__chunk), "loading"))) return CR_ERR_NOMEM;
+    while (s < end && st == CR_OK) {
+        for (nc = 0; nc < nw && s < end; nc++) { /* the wave's chunks, each ending after a '\n' */
+            const char *e = end - s > csz ? s + csz : end, *nl = NULL;
+            cr__chunk *c = &C[nc];
+            if (e < end) nl = (const char *)memchr(e, '\n', (size_t)(end - e));
+            e = nl ? nl + 1 : end;
+            memset(&c->L, 0, sizeof c->L);
+            memset(&c->rep, 0, sizeof c->rep);
+            memset(&c->flags, 0, sizeof c->flags);
+            c->b = s, c->e = e, c->st = CR_OK;
+            c->L = *L, c->L.x = &c->flags, c->L.rep = &c->rep, c->L.defer_on = 1;
+            c->L.defer = NULL, c->L.n_defer = c->L.cap_defer = 0;
+            c->P = *P, c->P.f = NULL, c->P.fcap = 0;
+            s = e;
+        }
+        CR__OMP(parallel for schedule(static, 1))
+        for (k = 0; k < nc; k++) { /* line counts: where each chunk's lines start */
+            const char *q = C[k].b;
+            int64_t n = 0;
+            while (q < C[k].e && (q = (const char *)memchr(q, '\n', (size_t)(C[k].e - q))) != NULL) n++, q++;
+            C[k].line0 = n;
+        }
+        for (k = 0; k < nc; k++) {
+            int64_t n = C[k].line0;
+            C[k].line0 = line;
+            line += n;
+        }
+        CR__OMP(parallel for schedule(dynamic, 1))
+        for (k = 0; k < nc; k++) cr__chunk_parse(&C[k], first && k == 0);
+        for (k = 0; k < nc; k++) {
+            if (st == CR_OK) st = cr__chunk_merge(L, &C[k]);
+            CR_FREE(C[k].L.defer);
+        }
+        first = 0;
+    }
+    P->line = line;
+    CR_FREE(C);
+    return st;
+}
+
 CR_API cr_status cr_parse_interactions(cr_interactions *x, cr_idmap *users, cr_idmap *items,
                                        int add_ids, const char *text, size_t len, const char *path,
                                        const cr_load_opts *opts, cr_load_report *report) {
-    static const cr_load_opts defaults = {CR_FORMAT_AUTO, 0, 0, 0.0f};
+    static const cr_load_opts defaults = {CR_FORMAT_AUTO, 0, 0, 0.0f, 0};
     cr_load_opts rb_opts;
     char *conv = NULL;
     int rb_rated = 1;
@@ -4505,8 +4660,8 @@ CR_API cr_status cr_parse_interactions(cr_interactions *x, cr_idmap *users, cr_i
     P.path = path;
     P.format = opts->format;
     if (len >= 3 && (unsigned char)text[0] == 0xEF && (unsigned char)text[1] == 0xBB && (unsigned char)text[2] == 0xBF)
-        st = cr__parse_lines(&L, &P, text + 3, text + len); /* a UTF-8 byte-order mark */
-    else st = cr__parse_lines(&L, &P, text, text + len);
+        st = cr__parse_chunked(&L, &P, text + 3, text + len); /* a UTF-8 byte-order mark */
+    else st = cr__parse_chunked(&L, &P, text, text + len);
     CR_FREE(P.f);
     CR_FREE(conv);
     if (!rb_rated) x->has_rating = 0; /* a RecBole file with a timestamp and no rating */
@@ -4527,17 +4682,55 @@ CR_API cr_status cr_parse_interactions(cr_interactions *x, cr_idmap *users, cr_i
     return st;
 }
 
+/* A regular file's bytes mapped read-only (Linux; the parsers never read past len), so a large
+   text is not copied into memory first: *map = 1. Else, or if mapping fails, read: *map = 0. */
+static cr_status cr__map_file(const char *path, char **out, size_t *len, int *map) {
+    *map = 0;
+#if defined(__linux__) && !defined(CR_NO_HUGEPAGES)
+    if (path && *path) {
+        int fd = open(path, O_RDONLY);
+        struct stat sb;
+        if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
+            (uint64_t)sb.st_size < ((uint64_t)(size_t)-1 >> 1)) {
+            void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+            if (p != MAP_FAILED) {
+#ifdef MADV_SEQUENTIAL
+                madvise(p, (size_t)sb.st_size, MADV_SEQUENTIAL);
+#endif
+                close(fd);
+                *out = (char *)p, *len = (size_t)sb.st_size, *map = 1;
+                return CR_OK;
+            }
+        }
+        if (fd >= 0) close(fd);
+    }
+#endif
+    return cr__read_file(path, out, len);
+}
+
+static void cr__unmap_file(char *p, size_t len, int map) {
+#if defined(__linux__) && !defined(CR_NO_HUGEPAGES)
+    if (map) {
+        munmap(p, len);
+        return;
+    }
+#endif
+    (void)len, (void)map;
+    CR_FREE(p);
+}
+
 CR_API cr_status cr_load_interactions(cr_interactions *x, cr_idmap *users, cr_idmap *items,
                                       int add_ids, const char *path, const cr_load_opts *opts,
                                       cr_load_report *report) {
     char *buf = NULL;
     size_t len = 0;
+    int map;
     cr_status st;
     memset(x, 0, sizeof *x);
     if (report) memset(report, 0, sizeof *report);
-    if ((st = cr__read_file(path, &buf, &len)) != CR_OK) return st;
+    if ((st = cr__map_file(path, &buf, &len, &map)) != CR_OK) return st;
     st = cr_parse_interactions(x, users, items, add_ids, buf, len, path, opts, report);
-    CR_FREE(buf);
+    cr__unmap_file(buf, len, map);
     return st;
 }
 
@@ -5116,7 +5309,7 @@ CR_API cr_status cr_dataset_load(cr_dataset *ds, const char *train_path, const c
 /* Records from raw id arrays, through the loaders' record path (ids, duplicates, report). */
 static cr_status cr__from_arrays(cr_interactions *x, cr_dataset *ds, int add_ids, const int64_t *us, const int64_t *is,
                                  int64_t n, const char *what, cr_load_report *rep) {
-    static const cr_load_opts dflt = {CR_FORMAT_TRIPLETS, 0, 0, 0.0f};
+    static const cr_load_opts dflt = {CR_FORMAT_TRIPLETS, 0, 0, 0.0f, 0};
     cr__load L;
     int64_t e, removed = 0;
     cr_status st = CR_OK;
@@ -6622,10 +6815,13 @@ static const cr_option cr__options[] = {
           "1: RecBole's EmbLoss (the NCL authors' L2, norms not squared)"),
     CR__O(precision, CR_OPT_ENUM, 0, 0, 0, CR_PRECISION_F32, 0, "f32=1 bf16=2", CR_READ_PROP_BPR, 0,
           "the propagated tables' format: float32, or bfloat16 rows summed in float32"),
+    CR__O(lr_rule, CR_OPT_ENUM, 0, 0, 0, CR_LR_FIXED, 0, "fixed=1 sqrt=2", CR_READ_ALL, 0,
+          "Adam's step at another batch size: lr as given, or lr * sqrt(batch / the model's default batch)"),
 };
 #undef CR__O
 #undef CR__ONOFF
 #define CR__CFG_V1 22
+#define CR__CFG_FP 53 /* the options training-state fingerprints hashed in full (see cr__cfg_fingerprint) */
 #define CR__N_CFG ((int)(sizeof cr__options / sizeof cr__options[0]))
 
 /* A model's own defaults, where they differ from the generic ones (the papers' settings; each
@@ -7575,6 +7771,8 @@ static cr_status cr__model_build(cr_model **out, const cr_config *cfg, const cr_
     m->cfg = *cfg;
     m->ops = cr__ops_of((int)cfg->model);
     m->lr = cfg->lr;
+    if (cfg->lr_rule == CR_LR_SQRT) /* the square-root rule from the model's default batch */
+        m->lr = (float)(cfg->lr * sqrt(cfg->batch / cr_option_default(cr_option_find("batch"), cfg->model)));
     m->hist = *hist;
     memset(hist, 0, sizeof *hist);
     m->n_users = (int32_t)m->hist.nrows;
@@ -10908,9 +11106,9 @@ CR_API cr_status cr_train_epoch(cr_model *m, int epoch, cr_epoch_stats *stats, c
     outer = cr__prof_begin(prof, CR_PHASE_OTHER); /* the first epoch's workspace counts too */
     st = cr__train_ws(m);
     cr__prof_to(CR_PHASE_SAMPLE);
-    s.comm_bytes = cr_mpi_bytes_sent();
+    s.comm_bytes = cr_mpi_bytes_sent(), s.comm_seconds = cr_mpi_seconds();
     if (st == CR_OK) st = cr__epoch_run(m, epoch, &s, cb, cb_user, t0);
-    s.comm_bytes = cr_mpi_bytes_sent() - s.comm_bytes;
+    s.comm_bytes = cr_mpi_bytes_sent() - s.comm_bytes, s.comm_seconds = cr_mpi_seconds() - s.comm_seconds;
     cr__prof_end(outer);
     memcpy(s.phase, prof, sizeof prof);
     s.seconds = cr__now() - t0;
@@ -11196,7 +11394,9 @@ static uint64_t cr__cfg_fingerprint(const cr_model *m) {
     cr_config lc = m->cfg;
     int i;
     cr__cfg_legacy(&lc);
-    for (i = 0; i < CR__N_CFG; i++) h = cr__fnv_u64(h, cr__cfg_get_bits(&lc, &cr__options[i]));
+    for (i = 0; i < CR__N_CFG; i++) /* options newer than the fingerprint count only when set apart from their default */
+        if (i < CR__CFG_FP || cr__opt_get(&lc, &cr__options[i]) != cr_option_default(&cr__options[i], lc.model))
+            h = cr__fnv_u64(h, cr__cfg_get_bits(&lc, &cr__options[i]));
     return cr__fnv_u64(h, (uint64_t)m->n_param);
 }
 

@@ -1195,8 +1195,8 @@ static int on_epoch(void *user, cr_model *m, const cr_fit_info *e) {
         if (e->backed_off)
             jprintf(",\"backoff_lambda\":%g,\"backoff_from_epoch\":%d", (double)e->lambda, e->best_epoch);
         if (cr_mpi_size() > 1 && e->train.batches)
-            jprintf(",\"processes\":%d,\"sent_bytes_per_batch\":%.0f", cr_mpi_size(),
-                    e->train.comm_bytes / (double)e->train.batches);
+            jprintf(",\"processes\":%d,\"sent_bytes_per_batch\":%.0f,\"comm_s\":%.3f", cr_mpi_size(),
+                    e->train.comm_bytes / (double)e->train.batches, e->train.comm_seconds);
         if (o->profile) print_profile(t, e, 1);
         jprintf("}\n");
     }
@@ -1215,8 +1215,8 @@ static int on_epoch(void *user, cr_model *m, const cr_fit_info *e) {
         printf("%5d %9.4f %8.2f%s\n", e->epoch, e->train.loss, e->train.seconds,
                e->phase == CR_FIT_REFIT ? "  (refit)" : "");
     if (cr_mpi_size() > 1 && e->train.batches && !o->json)
-        printf("      %d processes: %.2f MB sent per batch by each\n", cr_mpi_size(),
-               e->train.comm_bytes / (double)e->train.batches / 1e6);
+        printf("      %d processes: %.2f MB sent per batch by each, %.2f s of the epoch in collectives\n",
+               cr_mpi_size(), e->train.comm_bytes / (double)e->train.batches / 1e6, e->train.comm_seconds);
     if (o->profile && !o->json) print_profile(t, e, 0);
     if (e->backed_off && !o->json)
         printf("validation fell or stalled while BPR was at chance: contrast weight halved to %g, training goes on"

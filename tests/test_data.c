@@ -744,7 +744,77 @@ TEST(dataset_file_round_trip_and_hostile_bytes) {
     cr_dataset_free(&a);
 }
 
+/* One parse of text with chunk size csz on nth threads: the records, maps and report, as a string. */
+static cr_status parse_to(char *out, size_t cap, const char *text, cr_format fmt, int add_ids, int skip, float minr,
+                          int64_t csz, int nth) {
+    cr_interactions x;
+    cr_idmap users, items;
+    cr_load_opts o;
+    cr_load_report rep;
+    cr_status st;
+    size_t len = 0;
+    int64_t e;
+    int32_t i;
+    memset(&users, 0, sizeof users);
+    memset(&items, 0, sizeof items);
+    memset(&o, 0, sizeof o);
+    o.format = fmt, o.skip_bad_lines = skip, o.min_rating = minr, o.chunk_bytes = csz;
+    if (!add_ids) /* a test file: the maps of the first 40 users and items */
+        for (i = 0; i < 40; i++) cr_idmap_add(&users, 100 + i, &i), cr_idmap_add(&items, 500 + i, &i);
+    cr_set_num_threads(nth);
+    st = cr_parse_interactions(&x, &users, &items, add_ids, text, strlen(text), "t.txt", &o, &rep);
+    cr_set_num_threads(2);
+    len += (size_t)snprintf(out + len, cap - len, "%d %s|%lld %lld %lld %lld %lld %lld %lld|%s|%d%d|", (int)st,
+                            st ? cr_last_error() : "", (long long)rep.lines, (long long)rep.records,
+                            (long long)rep.bad_lines, (long long)rep.duplicates, (long long)rep.below_rating,
+                            (long long)rep.unknown_user, (long long)rep.first_bad_line, rep.first_bad, x.has_rating,
+                            x.has_time);
+    for (e = 0; e < x.n && len < cap - 64; e++)
+        len += (size_t)snprintf(out + len, cap - len, "%d,%d,%g,%.17g;", x.user[e], x.item[e], x.rating[e], x.time[e]);
+    for (i = 0; i < users.n && len < cap - 32; i++) len += (size_t)snprintf(out + len, cap - len, "u%lld", (long long)users.raw[i]);
+    for (i = 0; i < items.n && len < cap - 32; i++) len += (size_t)snprintf(out + len, cap - len, "i%lld", (long long)items.raw[i]);
+    cr_interactions_free(&x);
+    cr_idmap_free(&users);
+    cr_idmap_free(&items);
+    return st;
+}
+
+/* Parsing in chunks on two threads gives one thread's records, ids, report and first error,
+   whatever the chunk size (down to a line per chunk). */
+TEST(parsing_in_chunks_matches_one_thread) {
+    static char text[3][40000], a[200000], b[200000];
+    size_t n[3] = {0, 0, 0};
+    int l, c, k;
+    cr_set_num_threads(2);
+    if (cr_get_num_threads() < 2) { crt_skip("one thread (no OpenMP): nothing runs in chunks"); return; }
+    for (l = 0; l < 600; l++) { /* LightGCN lines, a user without items, comments, blanks, one bad line */
+        int u = 100 + (l * 7) % 53, it;
+        if (l % 97 == 5) n[0] += (size_t)sprintf(text[0] + n[0], "# a comment\n\n");
+        n[0] += (size_t)sprintf(text[0] + n[0], "%d", u);
+        for (it = 0; it < l % 6; it++) n[0] += (size_t)sprintf(text[0] + n[0], " %d", 500 + (l * 13 + it * 31) % 61);
+        n[0] += (size_t)sprintf(text[0] + n[0], l == 411 ? " x%d\n" : "\n", l);
+        n[1] += (size_t)sprintf(text[1] + n[1], l == 0 ? "user,item,rating,time\n" : "%d,%d,%d,%d\n", u,
+                                500 + (l * 11) % 47, 1 + l % 5, 1000 - l); /* triplets with a header */
+        n[2] += (size_t)sprintf(text[2] + n[2], "%d %d %s\n", u, 500 + (l * 3) % 45, l == 300 ? "1e999" : "2");
+    }
+    for (k = 0; k < 3; k++)
+        for (c = 0; c < 7; c++) {
+            static const int64_t sizes[] = {16, 40, 100, 333, 1000, 4096, 20000};
+            const cr_format f = k == 0 ? CR_FORMAT_LIGHTGCN : CR_FORMAT_TRIPLETS;
+            int add, skip;
+            for (add = 0; add < 2; add++)
+                for (skip = 0; skip < 2; skip++) {
+                    cr_status s1 = parse_to(a, sizeof a, text[k], f, add, skip, k == 1 ? 2.0f : 0, sizes[c], 1);
+                    cr_status s2 = parse_to(b, sizeof b, text[k], f, add, skip, k == 1 ? 2.0f : 0, sizes[c], 2);
+                    CHECKF(s1 == s2 && !strcmp(a, b), "text %d, chunks of %lld, add_ids %d, skip %d: one thread "
+                           "%.300s\ntwo %.300s", k, (long long)sizes[c], add, skip, a, b);
+                    CHECK(s1 != CR_OK || strlen(a) > 1000); /* something was read */
+                }
+        }
+}
+
 const crt_case crt_data[] = {
+    {"data/parsing_in_chunks_matches_one_thread", parsing_in_chunks_matches_one_thread},
     {"data/lightgcn_format", lightgcn_format},
     {"data/seq_format_colon_and_plain", seq_format_colon_and_plain},
     {"data/triplets_separators_and_header", triplets_separators_and_header},

@@ -953,7 +953,36 @@ TEST(fuzz_regressions_are_refused) {
     }
 }
 
+/* lr_rule sqrt: Adam's step is lr * sqrt(batch / the model's default batch); fixed: lr. */
+TEST(lr_rule_scales_the_step_with_the_batch) {
+    cr_dataset ds = crt_synth(60, 80, 4, 8, 1, 0, 0.2);
+    cr_config c;
+    cr_model *m = NULL;
+    int k;
+    for (k = 0; k < 2; k++) {
+        float want;
+        memset(&c, 0, sizeof c);
+        c.model = k ? CR_MODEL_NCL : CR_MODEL_LIGHTGCN; /* default batches 2048 and 4096 */
+        c.dim = 8;
+        c.batch = 16384;
+        c.lr = 2e-3f;
+        c.lr_rule = CR_LR_SQRT;
+        want = k ? 2e-3f * sqrtf(4.0f) : 2e-3f * sqrtf(8.0f);
+        CHECK_OK(cr_model_create(&m, &c, &ds));
+        CHECKF(fabsf(cr_model_get_lr(m) - want) < 1e-9f, "%s: lr %g, want %g", cr_model_name(c.model),
+               (double)cr_model_get_lr(m), (double)want);
+        cr_model_free(m);
+        c.lr_rule = CR_LR_FIXED;
+        CHECK_OK(cr_model_create(&m, &c, &ds));
+        CHECKF(cr_model_get_lr(m) == 2e-3f, "fixed: lr %g", (double)cr_model_get_lr(m));
+        cr_model_free(m);
+        m = NULL;
+    }
+    cr_dataset_free(&ds);
+}
+
 const crt_case crt_model[] = {
+    {"model/lr_rule_scales_the_step_with_the_batch", lr_rule_scales_the_step_with_the_batch},
     {"model/fuzz_regressions_are_refused", fuzz_regressions_are_refused},
     {"model/fuzz_regression_extreme_weights_serve", fuzz_regression_extreme_weights_serve},
     {"model/metrics_on_a_hand_computed_ranking", metrics_on_a_hand_computed_ranking},
