@@ -1025,6 +1025,9 @@ CR_API const cr_option *cr_option_at(int i);
 CR_API const cr_option *cr_option_find(const char *name);
 /* The default of an option for a model (its own row, else the generic one). */
 CR_API double cr_option_default(const cr_option *o, cr_model_kind model);
+/* Adam's step size for a resolved configuration: lr, or with lr_rule sqrt lr * sqrt(batch / the
+   model's default batch). */
+CR_API double cr_config_lr(const cr_config *c);
 /* Sets one option from text as the config line and the CLI write it: numbers, enum names,
    flags joined by ',' (or '|'); "0" or "off" stores the explicit zero. "model" takes a model's
    name. CR_ERR_INVALID with a message naming the option and the accepted values. */
@@ -5667,11 +5670,11 @@ static CR__INLINE uint32_t cr__hash32(uint32_t x) {
    X += eps * sign(X) (.) normalize(u), u ~ U(0,1)^d per row, then acc += c * X. With ord, rows of
    X and acc are in the graph's locality order (row r is node ord[r]): the noise and delta follow
    the node. */
-static void cr__layer_post(float *X, float *acc, float c, int64_t rows, int d, float eps, uint64_t seed,
+static void cr__layer_post(float *X, float *acc, float c, int64_t r0, int64_t rows, int d, float eps, uint64_t seed,
                            const float *delta, const int32_t *ord) {
     int64_t r;
     CR__OMP(parallel for schedule(static))
-    for (r = 0; r < rows; r++) {
+    for (r = r0; r < rows; r++) {
         const int64_t o = ord ? ord[r] : r;
         float *x = X + r * d, u[CR__MAX_DIM];
         int j;
@@ -5697,7 +5700,7 @@ static void cr__layer_post(float *X, float *acc, float c, int64_t rows, int d, f
 }
 
 CR_API void cr_aug_noise(float *E, int64_t rows, int d, float eps, uint64_t seed) {
-    cr__layer_post(E, NULL, 0, rows, d, eps, seed, NULL, NULL);
+    cr__layer_post(E, NULL, 0, 0, rows, d, eps, seed, NULL, NULL);
 }
 
 CR_API void cr_aug_feature_mask(float *E, int64_t rows, int d, float rate, uint64_t seed, uint8_t *mask) {
@@ -6868,6 +6871,11 @@ CR_API const cr_option *cr_option_find(const char *name) {
     return NULL;
 }
 
+CR_API double cr_config_lr(const cr_config *c) { /* the square-root rule from the model's default batch */
+    double b0 = cr_option_default(cr_option_find("batch"), c->model);
+    return c->lr_rule == CR_LR_SQRT && b0 > 0 ? c->lr * sqrt(c->batch / b0) : c->lr;
+}
+
 CR_API double cr_option_default(const cr_option *o, cr_model_kind model) {
     size_t i;
     for (i = 0; i < sizeof cr__model_defaults / sizeof cr__model_defaults[0]; i++)
@@ -7770,9 +7778,7 @@ static cr_status cr__model_build(cr_model **out, const cr_config *cfg, const cr_
     if (!m) { cr_csr_free(hist); return CR_ERR_NOMEM; }
     m->cfg = *cfg;
     m->ops = cr__ops_of((int)cfg->model);
-    m->lr = cfg->lr;
-    if (cfg->lr_rule == CR_LR_SQRT) /* the square-root rule from the model's default batch */
-        m->lr = (float)(cfg->lr * sqrt(cfg->batch / cr_option_default(cr_option_find("batch"), cfg->model)));
+    m->lr = (float)cr_config_lr(cfg);
     m->hist = *hist;
     memset(hist, 0, sizeof *hist);
     m->n_users = (int32_t)m->hist.nrows;
@@ -8034,6 +8040,7 @@ static void cr__prop_forward(float *out, float *const *keep, const cr_csr *const
     float c = 1.0f / (float)(K + 1 - first);
     const float *cur = E0;
     const int32_t *ord = K > 0 ? w->ord : NULL;
+    int64_t a, b;
     int k, ph = cr__prof_to(CR_PHASE_ENCODE);
     if (ord) { /* layer 0 in the graph's order; t1 is free until layer 1 writes it */
         cr__rows_move(w->t1, NULL, E0, ord, N, d);
@@ -8045,13 +8052,16 @@ static void cr__prop_forward(float *out, float *const *keep, const cr_csr *const
         for (i = 0; i < N * d; i++) out[i] = c * cur[i];
     } else
         cr__pzero(out, N * d);
+    cr__my_rows(N, &a, &b); /* over MPI a block of rows each, the layer all-gathered after its noise and sum */
     for (k = 0; k < K; k++) {
         float *nx = (k & 1) ? w->t1 : w->t0;
-        cr__spmm_table(G[k], cur, w->th, N, d, nx, 1);
-        cr__layer_post(nx, out, c, N, d, eps, cr_hash64(noise_seed, (uint64_t)k), delta ? delta[k + 1] : NULL, ord);
+        cr__spmm_table(G[k], cur, w->th, N, d, nx, 0);
+        cr__layer_post(nx, out, c, a, b, d, eps, cr_hash64(noise_seed, (uint64_t)k), delta ? delta[k + 1] : NULL, ord);
+        cr__mpi_gather_rows(nx, N, (size_t)d * sizeof(float));
         if (keep && keep[k + 1]) cr__rows_move(keep[k + 1], ord, nx, NULL, N, d);
         cur = nx;
     }
+    if (K > 0) cr__mpi_gather_rows(out, N, (size_t)d * sizeof(float));
     if (ord) { /* the other scratch table is free now */
         float *tmp = cur == w->t0 ? w->t1 : w->t0;
         cr__pcopy(tmp, out, N * d);
@@ -8094,7 +8104,7 @@ static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const f
         float *h = g == w->t0 ? w->t1 : w->t0, cc = k >= first ? c : 0.0f;
         const float *dl = dL && k ? dL[k] : NULL;
         if (k == 0 && !dE0) break;
-        cr__spmm_table(G[k], g, w->th, N, d, h, k > 0);
+        cr__spmm_table(G[k], g, w->th, N, d, h, 0);
         if (k == 0) { /* fold the last step into the gradient of the ego embeddings (over MPI: this
                          process's rows; the gradients' all-reduce adds the others') */
             CR__OMP(parallel for schedule(static) private(j))
@@ -8107,12 +8117,13 @@ static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const f
             break;
         }
         CR__OMP(parallel for schedule(static) private(j))
-        for (r = 0; r < N; r++) {
+        for (r = a; r < b; r++) {
             const int64_t o = (ord ? ord[r] : r) * d;
             cr__prefetch_row(dOut, ord, r, N, d);
             if (dl) cr__prefetch_row(dl, ord, r, N, d);
             for (j = 0; j < d; j++) h[r * d + j] += cc * dOut[o + j] + (dl ? dl[o + j] : 0.0f);
         }
+        cr__mpi_gather_rows(h, N, (size_t)d * sizeof(float));
         if (gk) cr__rows_move(gk[k], ord, h, NULL, N, d);
         g = h;
     }

@@ -1409,6 +1409,9 @@ static void train_announce(const opts *o, const cr_dataset *ds, int seq) {
         fprintf(stderr, "%d users, %d items, %lld training, %lld test interactions; %d thread%s\nconfig: %s\n",
                 ds->n_users, ds->n_items, (long long)ds->train.n, (long long)ds->test.n, nt, nt == 1 ? "" : "s",
                 cfgline);
+        if (rc.lr_rule == CR_LR_SQRT)
+            fprintf(stderr, "Adam's step: lr %g at batch %d (lr_rule sqrt: lr * sqrt(batch / %g))\n", cr_config_lr(&rc),
+                    rc.batch, cr_option_default(cr_option_find("batch"), rc.model));
         if (rc.model == CR_MODEL_RECDCL && rc.dim < 2048)
             fprintf(stderr,
                     "note: RecDCL at d = %d; its authors use d = 2048 (--dim 2048), and their own figure puts it below "

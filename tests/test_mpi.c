@@ -150,8 +150,8 @@ static void t_xsimgcl_head(void) { matches_one_process(CR_MODEL_XSIMGCL, 2); }
 static void t_xsimgcl_l2(void) { matches_one_process(CR_MODEL_XSIMGCL, 1); }
 
 /* The bytes a LightGCN step sends (cr_mpi_bytes_sent) against the ring algorithm's count of its
-   collectives: K layer all-gathers forward, dOut's all-reduce and K - 1 all-gathers backward, the
-   loss parts (3 doubles) and the gradients (every parameter) all-reduced. */
+   collectives: K layer all-gathers and the layer mean's forward, dOut's all-reduce and K - 1
+   all-gathers backward, the loss parts (3 doubles) and the gradients (every parameter) all-reduced. */
 static void t_bytes(void) {
     cr_dataset ds = data();
     cr_model *m = NULL;
@@ -169,7 +169,7 @@ static void t_bytes(void) {
     if (st == CR_OK) st = cr_train_epoch(m, 1, &s, NULL, NULL);
     CHECKF(st == CR_OK, "%s", cr_last_error());
     N = (double)ds.n_users + ds.n_items;
-    want = (P - 1) / P * ((2 * K - 1) * N * d * 4 + 2 * N * d * 4 + 2 * 3 * 8 + 2 * (double)cr_model_num_params(m) * 4);
+    want = (P - 1) / P * (2 * K * N * d * 4 + 2 * N * d * 4 + 2 * 3 * 8 + 2 * (double)cr_model_num_params(m) * 4);
     got = s.comm_bytes / (double)s.batches;
     cr_model_free(m);
     cr_dataset_free(&ds);
