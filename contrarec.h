@@ -2045,21 +2045,17 @@ CR_API void cr_mpi_set_comm(MPI_Comm comm) { cr__comm = comm; }
 
 static MPI_Comm cr__mpi_comm(void) { return cr__comm == MPI_COMM_NULL ? MPI_COMM_WORLD : cr__comm; }
 
-CR_API int cr_mpi_size(void) {
-    int on = 0, fin = 0, n = 1;
+/* The communicator's size (or this process's rank): 1 (0) outside MPI_Init .. MPI_Finalize. */
+static int cr__mpi_query(int size) {
+    int on = 0, fin = 0, v = size ? 1 : 0;
     MPI_Initialized(&on);
     MPI_Finalized(&fin);
-    if (on && !fin) MPI_Comm_size(cr__mpi_comm(), &n);
-    return n;
+    if (on && !fin) (size ? MPI_Comm_size : MPI_Comm_rank)(cr__mpi_comm(), &v);
+    return v;
 }
 
-CR_API int cr_mpi_rank(void) {
-    int on = 0, fin = 0, r = 0;
-    MPI_Initialized(&on);
-    MPI_Finalized(&fin);
-    if (on && !fin) MPI_Comm_rank(cr__mpi_comm(), &r);
-    return r;
-}
+CR_API int cr_mpi_size(void) { return cr__mpi_query(1); }
+CR_API int cr_mpi_rank(void) { return cr__mpi_query(0); }
 
 /* Sum over the processes, in place, in pieces an int count can hold. */
 static void cr__mpi_sum(void *x, int64_t n, int dbl) {

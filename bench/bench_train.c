@@ -7,7 +7,10 @@
                                        form: neg=dns, aug=rw, proj_head=on, batch=B, dim=D, ...),
                                        data=FOLDER (under
                                        CR_DATA: gowalla, lastfm, amazon-beauty), batches=N (stop each
-                                       epoch after N batches: a slice of a long epoch, timed the same);
+                                       epoch after N batches: a slice of a long epoch, timed the same),
+                                       train=PATH (a dataset file, .crd or text, instead of data=),
+                                       eval=0 (no evaluation: the memory plan's training part and
+                                       the peak RSS, for data too large to rank);
                                        --profile (anywhere): measure this machine's GEMM rate and
                                        bandwidth first, then print each epoch's phases against them */
 #define _DEFAULT_SOURCE
@@ -24,7 +27,8 @@ static int stop_after(void *user, int epoch, int64_t batch, int64_t n_batches, d
 int main(int argc, char **argv) {
     const char *name, *pos[2] = {"xsimgcl", "2"}, *data = NULL;
     char rel[256];
-    int epochs, e, i, seq, np = 0, profile = 0;
+    int epochs, e, i, seq, np = 0, profile = 0, do_eval = 1;
+    const char *train_path = NULL;
     int64_t max_batches = 0;
     cr_machine mc;
     cr_config c;
@@ -54,6 +58,8 @@ int main(int argc, char **argv) {
         v++;
         if (!strncmp(a, "batches=", 8)) max_batches = atoi(v);
         else if (!strncmp(a, "data=", 5)) data = v;
+        else if (!strncmp(a, "train=", 6)) train_path = v;
+        else if (!strncmp(a, "eval=", 5)) do_eval = atoi(v);
         else { /* a model option, as the config line writes it */
             char key[64];
             snprintf(key, sizeof key, "%.*s", (int)(v - 1 - a), a);
@@ -76,11 +82,25 @@ int main(int argc, char **argv) {
     data_path(tr, sizeof tr, rel);
     snprintf(rel, sizeof rel, "%s/test.txt", data);
     data_path(te, sizeof te, rel);
+    if (train_path) snprintf(tr, sizeof tr, "%s", train_path);
     if (!have_file(tr)) { printf("bench_train: %s not found (set CR_DATA to the data folder); skipped\n", tr); return 0; }
     /* Amazon-Beauty's files are sequences ("user:item item ..."), whatever the model reads */
-    lo.format = seq || strstr(data, "beauty") ? CR_FORMAT_SEQ : CR_FORMAT_LIGHTGCN;
+    lo.format = seq || strstr(data, "beauty") ? CR_FORMAT_SEQ : train_path ? CR_FORMAT_AUTO : CR_FORMAT_LIGHTGCN;
     t = now_s();
-    if (cr_dataset_load(&ds, tr, te, &lo) != CR_OK) { printf("%s\n", cr_last_error()); return 1; }
+    if (cr_dataset_load(&ds, tr, train_path ? NULL : te, &lo) != CR_OK) { printf("%s\n", cr_last_error()); return 1; }
+    if (!do_eval) { /* what cr_fit would hold while training (no selection), for the RSS below */
+        cr_mem_plan plan;
+        cr_fit_opts fo;
+        char txt[4096];
+        memset(&fo, 0, sizeof fo);
+        fo.select = CR_SELECT_LAST;
+        if (cr_config_resolve(&c) != CR_OK || cr_memory_plan(&plan, &c, &ds, &fo) != CR_OK) {
+            printf("%s\n", cr_last_error());
+            return 1;
+        }
+        cr_memory_plan_format(&plan, txt, sizeof txt);
+        printf("%s", txt);
+    }
     printf("%s on %s: %d users, %d items, %lld train, %lld test (loaded in %.2f s), %d threads\n", name, tr, ds.n_users, ds.n_items,
            (long long)ds.train.n, (long long)ds.test.n, now_s() - t, cr_get_num_threads());
     if (cr_model_create(&m, &c, &ds) != CR_OK) { printf("%s\n", cr_last_error()); return 1; }
@@ -104,7 +124,7 @@ int main(int argc, char **argv) {
             printf("%s", tab);
         }
     }
-    { /* accuracy only; with every beyond-accuracy metric and the groups; and with the AUC pass:
+    if (do_eval) { /* accuracy only; with every beyond-accuracy metric and the groups; and with the AUC pass:
          three rounds, interleaved, the best of each (the machine is shared) */
         static const char *what[3] = {"accuracy only", "all metrics and groups", "all metrics, groups and AUC"};
         double best[3] = {1e30, 1e30, 1e30};

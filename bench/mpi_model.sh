@@ -5,10 +5,10 @@
 #   t(P) = S / P + R + bytes(P) / bandwidth + c * 2 (P - 1) * latency
 # S: the one-process step's encoder, contrastive and recommendation phases (split across the
 # processes), R: its Adam, sampling and other phases (every process repeats them), bytes(P) =
-# (P - 1) / P * V with V from the 2-process run's count (bytes(2) = V / 2), c = 7 collectives
-# a step (XSimGCL: 2 + 1 layer all-gathers, 3 all-reduces, the loss parts), latency 5 us a
+# (P - 1) / P * V with V from the 2-process run's count (bytes(2) = V / 2), c = 8 collectives
+# a step (XSimGCL, 2 layers: 3 all-gathers forward, 1 back, 4 all-reduces), latency 5 us a
 # message. For the 10^8-interaction synthetic graph (4.4 M nodes, 159.3 M graph entries) S's
-# encoder part and V scale with its entries and nodes from Gowalla's (70,839 nodes, 1.62 M).
+# encoder part scales with its entries, V and R with its nodes, from Gowalla's (70,839 nodes, 1.62 M).
 set -euo pipefail
 model=${1:-xsimgcl}; epochs=${2:-5}
 dir=${MPI_LOGS:-$HOME/.cache/contrarec/mpi}
@@ -22,7 +22,7 @@ rep=$(awk -v a="$(sum adam_s "$p1")" -v b="$(sum sample_s "$p1")" -v c="$(sum ot
 V=$(grep -o '"sent_bytes_per_batch":[0-9.e+-]*' "$p2" | head -1 | cut -d: -f2)
 awk -v enc="$enc" -v con="$con" -v rec="$rec" -v rep="$rep" -v steps="$steps" -v V="$V" -v nb="$(( ntrain / batch + 1 ))" '
 BEGIN {
-    V *= 2; lat = 5e-6; c = 7
+    V *= 2; lat = 5e-6; c = 8
     printf "one process: %d steps, encoder %.1f ms, contrast %.1f ms, rec %.1f ms (split), the rest %.1f ms a step; V = %.1f MB\n",
         steps, 1e3 * enc / steps, 1e3 * con / steps, 1e3 * rec / steps, 1e3 * rep / steps, V / 1e6
     for (g = 0; g < 2; g++) {
