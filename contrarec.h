@@ -3917,11 +3917,12 @@ typedef struct cr__load {
     int64_t n_defer, cap_defer;
 } cr__load;
 
-/* A record as a chunk's thread read it (kind 1: a user line without items). */
+/* A record as a chunk's thread read it (kind 1: a user line without items), with the dense ids
+   its raw ids had when the wave began (-1: not yet known, left to the merge). */
 typedef struct cr__rec {
     int64_t ru, ri;
     double rating, time;
-    int kind;
+    int32_t u, i, kind;
 } cr__rec;
 
 static cr_status cr__defer(cr__load *L, int64_t ru, int64_t ri, double rating, double time, int kind) {
@@ -3931,24 +3932,27 @@ static cr_status cr__defer(cr__load *L, int64_t ru, int64_t ri, double rating, d
         return CR_ERR_NOMEM;
     r = &L->defer[L->n_defer++];
     r->ru = ru, r->ri = ri, r->rating = rating, r->time = time, r->kind = kind;
+    /* the maps only change between waves: reading them here is safe, and saves the merge's lookups */
+    r->u = ru == L->last_raw_user ? L->last_user : cr_idmap_find(L->users, ru);
+    r->i = kind ? -1 : cr_idmap_find(L->items, ri);
+    L->last_raw_user = ru, L->last_user = r->u;
     return CR_OK;
 }
 
 /* Adds one record; returns CR_OK, or a failure (out of memory) that stops the load. */
-static cr_status cr__load_record(cr__load *L, int64_t ru, int64_t ri, double rating, double time) {
-    int32_t u, i;
+/* The record with its ids where already known (u, i >= 0; -1: look them up). */
+static cr_status cr__load_ids(cr__load *L, int64_t ru, int64_t ri, int32_t u, int32_t i, double rating, double time) {
     cr_status st;
     double t = time == time ? time : L->position;
-    if (L->defer_on) return cr__defer(L, ru, ri, rating, time, 0);
     L->position += 1;
     if (L->o->min_rating > 0 && rating < L->o->min_rating) { L->rep->below_rating++; return CR_OK; }
     if (L->add_ids) {
-        if (ru == L->last_raw_user) u = L->last_user; /* one user per line in most formats */
-        else if ((st = cr_idmap_add(L->users, ru, &u)) != CR_OK) return st;
-        if ((st = cr_idmap_add(L->items, ri, &i)) != CR_OK) return st;
+        if (u < 0 && ru == L->last_raw_user) u = L->last_user; /* one user per line in most formats */
+        if (u < 0 && (st = cr_idmap_add(L->users, ru, &u)) != CR_OK) return st;
+        if (i < 0 && (st = cr_idmap_add(L->items, ri, &i)) != CR_OK) return st;
     } else {
-        u = ru == L->last_raw_user ? L->last_user : cr_idmap_find(L->users, ru);
-        i = cr_idmap_find(L->items, ri);
+        if (u < 0) u = ru == L->last_raw_user ? L->last_user : cr_idmap_find(L->users, ru);
+        if (i < 0) i = cr_idmap_find(L->items, ri);
         if (u < 0) { L->rep->unknown_user++; return CR_OK; }
         if (i < 0) { L->rep->unknown_item++; return CR_OK; }
     }
@@ -3957,6 +3961,11 @@ static cr_status cr__load_record(cr__load *L, int64_t ru, int64_t ri, double rat
     if ((st = cr_interactions_push(L->x, u, i, (float)rating, t)) != CR_OK) return st;
     L->rep->records++;
     return CR_OK;
+}
+
+static cr_status cr__load_record(cr__load *L, int64_t ru, int64_t ri, double rating, double time) {
+    if (L->defer_on) return cr__defer(L, ru, ri, rating, time, 0);
+    return cr__load_ids(L, ru, ri, -1, -1, rating, time);
 }
 
 /* Interprets one split line. Returns CR_OK, CR_ERR_PARSE (p->msg says why; the line added
@@ -4556,7 +4565,7 @@ static cr_status cr__chunk_merge(cr__load *L, cr__chunk *c) {
     for (k = 0; k < c->L.n_defer && st == CR_OK; k++) {
         const cr__rec *d = &c->L.defer[k];
         int32_t u;
-        st = d->kind ? cr_idmap_add(L->users, d->ru, &u) : cr__load_record(L, d->ru, d->ri, d->rating, d->time);
+        st = d->kind ? cr_idmap_add(L->users, d->ru, &u) : cr__load_ids(L, d->ru, d->ri, d->u, d->i, d->rating, d->time);
     }
     if (st == CR_ERR_NOMEM) cr__fail(st, "%s: out of memory while loading", c->P.path);
     if (st == CR_OK && c->st != CR_OK) return cr__fail(c->st, "%s", c->err); /* after the lines before it, as read */

@@ -94,6 +94,7 @@ int main(int argc, char **argv) {
         char txt[4096];
         memset(&fo, 0, sizeof fo);
         fo.select = CR_SELECT_LAST;
+        fo.epochs = epochs;
         if (cr_config_resolve(&c) != CR_OK || cr_memory_plan(&plan, &c, &ds, &fo) != CR_OK) {
             printf("%s\n", cr_last_error());
             return 1;
