@@ -4565,7 +4565,8 @@ static cr_status cr__chunk_merge(cr__load *L, cr__chunk *c) {
     for (k = 0; k < c->L.n_defer && st == CR_OK; k++) {
         const cr__rec *d = &c->L.defer[k];
         int32_t u;
-        st = d->kind ? cr_idmap_add(L->users, d->ru, &u) : cr__load_ids(L, d->ru, d->ri, d->u, d->i, d->rating, d->time);
+        st = d->kind ? cr_idmap_add(L->users, d->ru, &u)
+                     : cr__load_ids(L, d->ru, d->ri, d->u, d->i, d->rating, d->time);
     }
     if (st == CR_ERR_NOMEM) cr__fail(st, "%s: out of memory while loading", c->P.path);
     if (st == CR_OK && c->st != CR_OK) return cr__fail(c->st, "%s", c->err); /* after the lines before it, as read */
@@ -8761,9 +8762,9 @@ static double cr__graph_infonce(cr_model *m, const cr__batch *b, float *dA, floa
         cr__my_rows(n, &a, &e);
         for (i = a; i < e; i++) g->qpos[i - a] = (int32_t)i;
         l = e <= a ? 0.0
-                   : cr_infonce_loss_ex(want_grad ? dq + a * d : NULL, want_grad ? dk : NULL, q + a * d, kk, (int)(e - a),
-                                        nk, d, g->qpos, NULL, m->cfg.tau, m->cfg.lambda * (float)(e - a) / (float)n, o,
-                                        g->nce);
+                   : cr_infonce_loss_ex(want_grad ? dq + a * d : NULL, want_grad ? dk : NULL, q + a * d, kk,
+                                        (int)(e - a), nk, d, g->qpos, NULL, m->cfg.tau,
+                                        m->cfg.lambda * (float)(e - a) / (float)n, o, g->nce);
     } else
         l = cr_infonce_loss_ex(want_grad ? dq : NULL, want_grad ? dk : NULL, q, kk, n, nk, d, NULL, NULL, m->cfg.tau,
                                m->cfg.lambda, o, g->nce);
@@ -11410,7 +11411,7 @@ static uint64_t cr__cfg_fingerprint(const cr_model *m) {
     cr_config lc = m->cfg;
     int i;
     cr__cfg_legacy(&lc);
-    for (i = 0; i < CR__N_CFG; i++) /* options newer than the fingerprint count only when set apart from their default */
+    for (i = 0; i < CR__N_CFG; i++) /* options newer than the fingerprint: only when not at their default */
         if (i < CR__CFG_FP || cr__opt_get(&lc, &cr__options[i]) != cr_option_default(&cr__options[i], lc.model))
             h = cr__fnv_u64(h, cr__cfg_get_bits(&lc, &cr__options[i]));
     return cr__fnv_u64(h, (uint64_t)m->n_param);

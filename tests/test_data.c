@@ -771,8 +771,10 @@ static cr_status parse_to(char *out, size_t cap, const char *text, cr_format fmt
                             x.has_time);
     for (e = 0; e < x.n && len < cap - 64; e++)
         len += (size_t)snprintf(out + len, cap - len, "%d,%d,%g,%.17g;", x.user[e], x.item[e], x.rating[e], x.time[e]);
-    for (i = 0; i < users.n && len < cap - 32; i++) len += (size_t)snprintf(out + len, cap - len, "u%lld", (long long)users.raw[i]);
-    for (i = 0; i < items.n && len < cap - 32; i++) len += (size_t)snprintf(out + len, cap - len, "i%lld", (long long)items.raw[i]);
+    for (i = 0; i < users.n && len < cap - 32; i++)
+        len += (size_t)snprintf(out + len, cap - len, "u%lld", (long long)users.raw[i]);
+    for (i = 0; i < items.n && len < cap - 32; i++)
+        len += (size_t)snprintf(out + len, cap - len, "i%lld", (long long)items.raw[i]);
     cr_interactions_free(&x);
     cr_idmap_free(&users);
     cr_idmap_free(&items);

@@ -10,8 +10,8 @@
    summed in the same order); after S steps of learning rate lr a parameter can drift by about
    S * lr * 1e-6 where a gradient was near a cancellation. Seen (Zen 4, 2 and 4 processes, 2
    epochs of 11 batches): at most 1.6e-5 of the largest parameter (XSimGCL with DNS on 4). The
-   check allows 5e-4 of it, and the two models' metrics within 0.01. Evaluation over MPI sums the same per-user results in
-   the same order as one process, so it must match exactly. */
+   check allows 5e-4 of it, and the two models' metrics within 0.01. Evaluation over MPI sums
+   the same per-user results in the same order as one process, so it must match exactly. */
 #define CONTRAREC_IMPLEMENTATION
 #define CONTRAREC_MPI
 #include "../contrarec.h"
