@@ -68,8 +68,8 @@ build/contrarec-mpi: examples/contrarec.c $(HDR) | build
 	$(MPICC) $(ALL_CFLAGS) -DCONTRAREC_MPI -o $@ $< $(LDLIBS)
 
 test-mpi: build/test_mpi build/contrarec-mpi build/contrarec
-	$(MPIRUN) -np 2 ./build/test_mpi
-	$(MPIRUN) -np 4 --oversubscribe ./build/test_mpi
+	timeout 600 $(MPIRUN) -np 2 ./build/test_mpi
+	timeout 600 $(MPIRUN) -np 4 --oversubscribe ./build/test_mpi
 	$(MPIENV) bash tests/mpi_cli.sh 2
 	$(MPIENV) bash tests/mpi_cli.sh 4 --oversubscribe
 

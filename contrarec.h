@@ -2030,6 +2030,7 @@ static int cr__nthreads(void) { return cr_get_num_threads(); }
 /* ---- MPI: the few collectives data-parallel training needs ---- */
 
 static double cr__mpi_sent = 0, cr__mpi_secs = 0;
+static int cr__mpi_solo = 0; /* > 0: this process works alone (serving's propagation), no collectives */
 
 /* Rows [*a, *b) of n that process r of P owns: equal blocks, the first n % P one row longer. */
 static void cr__span(int64_t n, int r, int P, int64_t *a, int64_t *b) {
@@ -2063,7 +2064,7 @@ static void cr__mpi_sum(void *x, int64_t n, int dbl) {
     int64_t i, step = (int64_t)1 << 28;
     size_t es = dbl ? sizeof(double) : sizeof(float);
     double t = cr__now();
-    if (P < 2) return;
+    if (P < 2 || cr__mpi_solo) return;
     for (i = 0; i < n; i += step)
         MPI_Allreduce(MPI_IN_PLACE, (char *)x + (size_t)i * es, (int)CR__MIN(step, n - i), dbl ? MPI_DOUBLE : MPI_FLOAT,
                       MPI_SUM, cr__mpi_comm());
@@ -2076,7 +2077,7 @@ static void cr__mpi_gather_rows(void *x, int64_t n, size_t w) {
     int P = cr_mpi_size(), r, *cnt, *dsp;
     MPI_Datatype row;
     double t = cr__now();
-    if (P < 2 || n <= 0) return;
+    if (P < 2 || n <= 0 || cr__mpi_solo) return;
     cnt = (int *)CR_MALLOC(2 * (size_t)P * sizeof(int));
     CR_ASSERT(cnt != NULL);
     dsp = cnt + P;
@@ -2104,7 +2105,20 @@ CR_API double cr_mpi_bytes_sent(void) { return cr__mpi_sent; }
 CR_API double cr_mpi_seconds(void) { return cr__mpi_secs; }
 
 /* This process's share [*a, *b) of n rows of a batch (all of them on one process). */
-static void cr__my_rows(int64_t n, int64_t *a, int64_t *b) { cr__span(n, cr_mpi_rank(), cr_mpi_size(), a, b); }
+static void cr__my_rows(int64_t n, int64_t *a, int64_t *b) {
+    if (cr__mpi_solo) *a = 0, *b = n;
+    else cr__span(n, cr_mpi_rank(), cr_mpi_size(), a, b);
+}
+
+/* 1 if flag is non-zero on any process: a decision every process must take alike (a stop, a
+   failed save), so that none waits in a collective the others left. */
+static int cr__mpi_any(int flag) {
+#ifdef CONTRAREC_MPI
+    if (cr_mpi_size() > 1 && !cr__mpi_solo)
+        MPI_Allreduce(MPI_IN_PLACE, &flag, 1, MPI_INT, MPI_MAX, cr__mpi_comm());
+#endif
+    return flag != 0;
+}
 
 /* ==== 2. tensor ============================================================================== */
 
@@ -4578,16 +4592,24 @@ static cr_status cr__chunk_merge(cr__load *L, cr__chunk *c) {
    file's lines), parsed on a thread into its records and merged in order: the ids, records,
    report and first error are those of one thread's reading. */
 static cr_status cr__parse_chunked(cr__load *L, cr__parser *P, const char *s, const char *end) {
-    int64_t csz = L->o->chunk_bytes > 0 ? L->o->chunk_bytes : (int64_t)4 << 20, line = 0;
+    int64_t csz = L->o->chunk_bytes > 0 ? CR__MIN(L->o->chunk_bytes, (int64_t)1 << 40) : (int64_t)4 << 20, line = 0;
     int nth = cr__nthreads(), nw = 2 * nth, k, nc, first = 1;
+    const char *head = s; /* the end of the first data line: the first chunk holds it (a CSV header) */
     cr__chunk *C;
     cr_status st = CR_OK;
     if (nth < 2 || end - s < 2 * csz) return cr__parse_lines(L, P, s, end, 0);
+    for (;;) {
+        const char *nl = (const char *)memchr(head, '\n', (size_t)(end - head)), *q = head;
+        while (q < (nl ? nl : end) && CR__ISBLANK(*q)) q++;
+        head = nl ? nl + 1 : end;
+        if (!nl || (q < nl && *q != '#')) break;
+    }
     if (!(C = (cr__chunk *)cr__calloc_array((size_t)nw, sizeof(cr__chunk), "loading"))) return CR_ERR_NOMEM;
     while (s < end && st == CR_OK) {
         for (nc = 0; nc < nw && s < end; nc++) { /* the wave's chunks, each ending after a '\n' */
             const char *e = end - s > csz ? s + csz : end, *nl = NULL;
             cr__chunk *c = &C[nc];
+            if (first && nc == 0 && e < head) e = head;
             if (e < end) nl = (const char *)memchr(e, '\n', (size_t)(end - e));
             e = nl ? nl + 1 : end;
             memset(&c->L, 0, sizeof c->L);
@@ -7853,8 +7875,10 @@ CR_API int64_t cr_model_memory_bytes(const cr_model *m) {
 
 /* Brings the inference state up to date; after it, serving calls only read the model. */
 CR_API cr_status cr_model_prepare(cr_model *m) {
-    if (!m->ready) {
+    if (!m->ready) { /* over MPI each process propagates alone: serving may run on one of them */
+        cr__mpi_solo++;
         m->ops->prepare(m);
+        cr__mpi_solo--;
         m->ready = 1;
     }
     return CR_OK;
@@ -8144,7 +8168,7 @@ static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const f
    cache, where the locality pays more). SGL's views are built in the order (cr__sgl_view), so
    given graphs always run in it. */
 static cr__prop_ws cr__graph_layers(const cr_model *m, const cr_csr *const *G, const cr_csr **Gc) {
-    const int ordered = m->g.ord && (G || cr__nthreads() > 1);
+    const int ordered = m->g.ord && (G || (cr__nthreads() > 1 && cr_mpi_size() < 2)); /* MPI: one layout on all */
     const cr_csr *A = ordered ? &m->g.adj_o : &m->g.adj;
     cr__prop_ws w;
     int k;
@@ -8757,7 +8781,8 @@ static double cr__graph_infonce(cr_model *m, const cr__batch *b, float *dA, floa
         memset(dq, 0, (size_t)n * d * sizeof(float));
         memset(dk, 0, (size_t)nk * d * sizeof(float));
     }
-    if (g->qpos) { /* over MPI: this process's queries against every key, weighted as in the whole batch */
+    if (cr_mpi_size() > 1 && !cr__mpi_solo) { /* over MPI: this process's queries against every key, weighted as
+                                                  in the whole batch */
         int64_t a, e, i;
         cr__my_rows(n, &a, &e);
         for (i = a; i < e; i++) g->qpos[i - a] = (int32_t)i;
@@ -8954,7 +8979,7 @@ static void cr__graph_ws_infonce(cr_model *m, cr__arena *a) {
     g->dck = cr__takef(a, nk * d);
     g->nce = cr__takef(a, cr_infonce_workspace((int)nq, (int)nk, (int)d));
     g->clneg = cr__takei(a, m->cfg.cl_negatives);
-    g->qpos = cr_mpi_size() > 1 ? cr__takei(a, nq) : NULL;
+    g->qpos = cr__takei(a, nq);
     g->uu = cr__takei(a, B);
     g->ui = cr__takei(a, B);
     g->stamp = cr__takei(a, CR__MAX(m->n_users, m->n_items) + 1);
@@ -11094,7 +11119,7 @@ static cr_status cr__epoch_run(cr_model *m, int epoch, cr_epoch_stats *s_, cr_ba
         if (st == CR_OK) st = cr__finish_batch(m, epoch, b, part, &s);
         if (st == CR_OK && m->ops->batch_end) m->ops->batch_end(m, &bt);
         s.batches++;
-        if (st == CR_OK && cb && cb(cb_user, epoch, b + 1, nb, part[0] + part[1] + part[2])) break;
+        if (st == CR_OK && cb && cr__mpi_any(cb(cb_user, epoch, b + 1, nb, part[0] + part[1] + part[2]))) break;
     }
     if (s.batches) {
         s.loss /= (double)s.batches;
@@ -11600,7 +11625,7 @@ static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_data
         info.since_best = (int)fs.since;
         info.patience = o->patience;
         info.lambda = m->cfg.lambda;
-        if (o->on_epoch && o->on_epoch(o->user, m, &info)) { res->stopped_early = 2; stop = 1; }
+        if (o->on_epoch && cr__mpi_any(o->on_epoch(o->user, m, &info))) { res->stopped_early = 2; stop = 1; }
         else if (patience_out) { res->stopped_early = 1; stop = 1; }
         if (o->state_path) { /* after the callback: it may have changed the learning rate */
             fs.epoch = (uint32_t)epoch;
@@ -11608,7 +11633,11 @@ static cr_status cr__fit_loop(cr_model **mp, const cr_config *cfg, const cr_data
             fs.res = *res;
             fs.res.stopped_early =
                 patience_out ? 1 : stop0; /* what the finished run reports; a callback's stop is not kept */
-            if ((st = cr__state_save(o->state_path, m, &fs)) != CR_OK) break;
+            st = cr__state_save(o->state_path, m, &fs);
+            if (cr__mpi_any(st != CR_OK)) { /* process 0 writes it; the others stop with it */
+                if (st == CR_OK) st = cr__fail(CR_ERR_IO, "%s: process 0 could not save the state", o->state_path);
+                break;
+            }
         }
         if (stop) break;
     }
@@ -12664,7 +12693,7 @@ static cr_status cr__tune_trial(cr__tune_run *R, cr_tune_trial *t, int *finished
         *finished = 1;
         return CR_OK;
     }
-    if (R->deadline > 0 && t0 >= R->deadline) return CR_OK;
+    if (cr__mpi_any(R->deadline > 0 && t0 >= R->deadline)) return CR_OK; /* every process's clock alike */
     fit.epochs = t->epochs;
     fit.select = CR_SELECT_VALID;
     fit.eval.basic = 1; /* the selection metric alone */

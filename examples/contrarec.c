@@ -28,6 +28,9 @@
 #define HAVE_ISATTY 1
 #endif
 
+/* 1 once the program ends normally (main returned, a help page): an MPI build then finalises */
+static int clean_exit = 0;
+
 #define MAX_IDS 100000
 
 /* ---- what the program holds, freed on every exit ----
@@ -797,10 +800,12 @@ static void parse(opts *o, int argc, char **argv) {
     o->k = 10;
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(help_model(argc, argv));
+        clean_exit = argc >= 2;
         exit(argc < 2 ? 2 : 0);
     }
     if (!strcmp(argv[1], "--version")) {
         printf("contrarec %d.%d\n", CR_VERSION_MAJOR, CR_VERSION_MINOR);
+        clean_exit = 1;
         exit(0);
     }
     o->cmd = argv[1];
@@ -811,7 +816,7 @@ static void parse(opts *o, int argc, char **argv) {
     o->argv = argv;
     for (i = 2; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(help_model(argc, argv)); exit(0); }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(help_model(argc, argv)); clean_exit = 1, exit(0); }
         else if (model_option(o, argc, argv, &i)) {}
         else if (!strcmp(a, "--train")) o->train = input(need(argc, argv, &i));
         else if (!strcmp(a, "--test")) o->test = input(need(argc, argv, &i));
@@ -1566,6 +1571,10 @@ static int train_report(const opts *o, cr_model *m) {
     page = path_in(o->report, "report.html");
     json_log = NULL;
     if (out_commit(log) != 0) exit(1);
+    if (cr_mpi_rank() != 0) { /* process 0 writes the map and the page, reading run.json back */
+        release(runp), release(mapp), release(page);
+        return 0;
+    }
     snprintf(title, sizeof title, "contrarec: %s on %s", cr_model_name(c->model),
              o->train ? o->train : "the built-in synthetic data");
     memset(&to, 0, sizeof to);
@@ -2835,7 +2844,7 @@ static int cmd_map(int argc, char **argv) {
         else if (!strcmp(a, "--seed")) seed = (uint64_t)parse_int(a, need(argc, argv, &i), 0, 2147483647L);
         else if (!strcmp(a, "--perplexity")) to.perplexity = parse_num(a, need(argc, argv, &i), 1, 1000, 0);
         else if (!strcmp(a, "--iterations")) to.iterations = (int)parse_int(a, need(argc, argv, &i), 1, 100000);
-        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage((cr_model_kind)0); exit(0); }
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage((cr_model_kind)0); clean_exit = 1, exit(0); }
         else die_usage("unknown option '%s'%s", a, "");
     }
     if (!load) die_usage("map needs --load FILE%s%s", "", "");
@@ -3130,10 +3139,14 @@ static int cmd_convert(int argc, char **argv) {
 }
 
 #ifdef CONTRAREC_MPI
+/* At exit: MPI_Finalize after main returned or a help page, else (an error's exit(1) on this
+   process, which the others may be waiting for in a collective) MPI_Abort, which ends them all. */
 static void mpi_end(void) {
     int fin = 0;
     MPI_Finalized(&fin);
-    if (!fin) MPI_Finalize();
+    if (fin) return;
+    if (clean_exit) MPI_Finalize();
+    else MPI_Abort(MPI_COMM_WORLD, 1);
 }
 
 /* Every process runs the same command on the same data; process 0 prints and writes files. */
@@ -3144,11 +3157,8 @@ static void mpi_start(int *argc, char ***argv) {
 }
 #endif
 
-int main(int argc, char **argv) {
+static int run_command(int argc, char **argv) {
     opts o;
-#ifdef CONTRAREC_MPI
-    mpi_start(&argc, &argv);
-#endif
     if (argc >= 2 && !strcmp(argv[1], "compare")) return cmd_compare(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "map")) return cmd_map(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "plot")) return cmd_plot(argc, argv);
@@ -3160,4 +3170,14 @@ int main(int argc, char **argv) {
     if (!strcmp(o.cmd, "tune")) return cmd_tune(&o);
     if (!strcmp(o.cmd, "eval")) return cmd_eval(&o);
     return cmd_recommend(&o);
+}
+
+int main(int argc, char **argv) {
+    int rc;
+#ifdef CONTRAREC_MPI
+    mpi_start(&argc, &argv);
+#endif
+    rc = run_command(argc, argv);
+    clean_exit = 1;
+    return rc;
 }

@@ -784,8 +784,8 @@ static cr_status parse_to(char *out, size_t cap, const char *text, cr_format fmt
 /* Parsing in chunks on two threads gives one thread's records, ids, report and first error,
    whatever the chunk size (down to a line per chunk). */
 TEST(parsing_in_chunks_matches_one_thread) {
-    static char text[3][40000], a[200000], b[200000];
-    size_t n[3] = {0, 0, 0};
+    static char text[4][40000], a[200000], b[200000];
+    size_t n[4] = {0, 0, 0, 0};
     int l, c, k;
     cr_set_num_threads(2);
     if (cr_get_num_threads() < 2) { crt_skip("one thread (no OpenMP): nothing runs in chunks"); return; }
@@ -798,8 +798,11 @@ TEST(parsing_in_chunks_matches_one_thread) {
         n[1] += (size_t)sprintf(text[1] + n[1], l == 0 ? "user,item,rating,time\n" : "%d,%d,%d,%d\n", u,
                                 500 + (l * 11) % 47, 1 + l % 5, 1000 - l); /* triplets with a header */
         n[2] += (size_t)sprintf(text[2] + n[2], "%d %d %s\n", u, 500 + (l * 3) % 45, l == 300 ? "1e999" : "2");
+        if (l == 0) /* a header after comments and blank lines, beyond the first chunks */
+            n[3] += (size_t)sprintf(text[3] + n[3], "# exported by a tool\n\n  \n# user, item\nuser,item\n");
+        n[3] += (size_t)sprintf(text[3] + n[3], "%d,%d\n", u, 500 + (l * 5) % 43);
     }
-    for (k = 0; k < 3; k++)
+    for (k = 0; k < 4; k++)
         for (c = 0; c < 7; c++) {
             static const int64_t sizes[] = {16, 40, 100, 333, 1000, 4096, 20000};
             const cr_format f = k == 0 ? CR_FORMAT_LIGHTGCN : CR_FORMAT_TRIPLETS;
