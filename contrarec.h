@@ -193,7 +193,11 @@
       Evaluation ranks a block of users on each process and gathers the per-user results, so
       its numbers are one process's exactly. Process 0 alone writes files (cr_out, so
       checkpoints and training states); every process reads them, from a shared file system on
-      a cluster. cr_epoch_stats.comm_bytes counts what a process sent (cr_mpi_bytes_sent).
+      a cluster. Training and evaluation are collective: every process makes the same calls; a
+      callback's stop, a failed state save and tune's deadline are agreed among the processes
+      (any one stops them all). Serving (cr_model_prepare and what calls it: cr_recommend,
+      cr_model_embeddings, ...) propagates on each process alone, so one process may serve.
+      cr_epoch_stats.comm_bytes counts what a process sent (cr_mpi_bytes_sent).
       MF, LightGCN, SimGCL and XSimGCL train this way (uniform or DNS negatives, projection head,
       mixed negatives, every L2 form); the others, MixGCF and item features are refused with a
       message rather than trained on a wrong gradient.
