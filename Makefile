@@ -60,7 +60,7 @@ asan: build/tests-asan build/contrarec-asan build/contrarec
 # the CLI's, on 2 processes and on 4 (oversubscribed on a small machine), over loopback.
 MPICC  ?= mpicc
 MPIENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
-MPIRUN := $(MPIENV) mpirun
+MPIRUN := $(MPIENV) timeout 600 mpirun
 build/test_mpi: tests/test_mpi.c $(HDR) | build
 	$(MPICC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
 
@@ -68,8 +68,8 @@ build/contrarec-mpi: examples/contrarec.c $(HDR) | build
 	$(MPICC) $(ALL_CFLAGS) -DCONTRAREC_MPI -o $@ $< $(LDLIBS)
 
 test-mpi: build/test_mpi build/contrarec-mpi build/contrarec
-	timeout 600 $(MPIRUN) -np 2 ./build/test_mpi
-	timeout 600 $(MPIRUN) -np 4 --oversubscribe ./build/test_mpi
+	$(MPIRUN) -np 2 ./build/test_mpi
+	$(MPIRUN) -np 4 --oversubscribe ./build/test_mpi
 	$(MPIENV) bash tests/mpi_cli.sh 2
 	$(MPIENV) bash tests/mpi_cli.sh 4 --oversubscribe
 
