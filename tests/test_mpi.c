@@ -46,6 +46,21 @@ static cr_dataset data(void) {
     return ds;
 }
 
+/* A model of kind k (dim d, batch 512) over every process, trained `epochs` epochs (s: the last one's). */
+static cr_status world_model(cr_model **m, const cr_dataset *ds, cr_model_kind k, int d, int epochs,
+                             cr_epoch_stats *s) {
+    cr_config c;
+    cr_status st;
+    int e;
+    memset(&c, 0, sizeof c);
+    c.model = k, c.dim = d, c.batch = 512;
+    cr_mpi_set_comm(MPI_COMM_WORLD);
+    *m = NULL;
+    st = cr_model_create(m, &c, ds);
+    for (e = 1; e <= epochs && st == CR_OK; e++) st = cr_train_epoch(*m, e, s, NULL, NULL);
+    return st;
+}
+
 /* A model of kind k trained `epochs` epochs on comm, with the test's options. */
 static cr_status train(cr_model **out, cr_model_kind k, const cr_dataset *ds, MPI_Comm comm, int variant, int epochs,
                        double *loss) {
@@ -208,15 +223,7 @@ static void t_threads(void) {
 static void t_serve_alone(void) {
     cr_dataset ds = data();
     cr_model *m = NULL;
-    cr_config c;
-    cr_status st;
-    memset(&c, 0, sizeof c);
-    c.model = CR_MODEL_XSIMGCL;
-    c.dim = 16;
-    c.batch = 512;
-    cr_mpi_set_comm(MPI_COMM_WORLD);
-    st = cr_model_create(&m, &c, &ds);
-    if (st == CR_OK) st = cr_train_epoch(m, 1, NULL, NULL, NULL);
+    cr_status st = world_model(&m, &ds, CR_MODEL_XSIMGCL, 16, 1, NULL);
     if (st == CR_OK && rank == 0) {
         int64_t items[10];
         float sc[10];
@@ -243,19 +250,10 @@ static void t_xsimgcl_l2(void) { matches_one_process(CR_MODEL_XSIMGCL, 1); }
 static void t_bytes(void) {
     cr_dataset ds = data();
     cr_model *m = NULL;
-    cr_config c;
     cr_epoch_stats s;
-    double N, d = 16, K = 3, P = size, want, got;
-    cr_status st;
-    memset(&c, 0, sizeof c);
-    c.model = CR_MODEL_LIGHTGCN;
-    c.dim = 16;
-    c.batch = 512;
-    c.layers = 3;
-    cr_mpi_set_comm(MPI_COMM_WORLD);
-    st = cr_model_create(&m, &c, &ds);
-    if (st == CR_OK) st = cr_train_epoch(m, 1, &s, NULL, NULL);
-    CHECKF(st == CR_OK, "%s", cr_last_error());
+    double N, d = 16, K = 3, P = size, want, got; /* K: LightGCN's default layers */
+    cr_status st = world_model(&m, &ds, CR_MODEL_LIGHTGCN, 16, 1, &s);
+    CHECKF(st == CR_OK && cr_model_config(m)->layers == 3, "%s", cr_last_error());
     N = (double)ds.n_users + ds.n_items;
     want = (P - 1) / P * (2 * K * N * d * 4 + 2 * N * d * 4 + 2 * 3 * 8 + 2 * (double)cr_model_num_params(m) * 4);
     got = s.comm_bytes / (double)s.batches;
@@ -269,14 +267,7 @@ static void t_bytes(void) {
 static void t_refuses(void) {
     cr_dataset ds = data();
     cr_model *m = NULL;
-    cr_config c;
-    cr_status st;
-    memset(&c, 0, sizeof c);
-    c.model = CR_MODEL_SGL;
-    c.dim = 16;
-    cr_mpi_set_comm(MPI_COMM_WORLD);
-    st = cr_model_create(&m, &c, &ds);
-    if (st == CR_OK) st = cr_train_epoch(m, 1, NULL, NULL, NULL);
+    cr_status st = world_model(&m, &ds, CR_MODEL_SGL, 16, 1, NULL);
     cr_model_free(m);
     cr_dataset_free(&ds);
     CHECKF(st == CR_ERR_INVALID && strstr(cr_last_error(), "mpi: sgl"), "got %s: %s", cr_status_string(st),
@@ -287,16 +278,12 @@ static void t_refuses(void) {
 static void t_rank0_writes(void) {
     cr_dataset ds = data();
     cr_model *m = NULL;
-    cr_config c;
     char path[64];
     FILE *f;
     cr_status st;
-    memset(&c, 0, sizeof c);
-    c.model = CR_MODEL_MF;
-    c.dim = 8;
     snprintf(path, sizeof path, "build/test-tmp/mpi-save-%d.bin", rank);
     remove(path);
-    st = cr_model_create(&m, &c, &ds);
+    st = world_model(&m, &ds, CR_MODEL_MF, 8, 0, NULL);
     if (st == CR_OK) st = cr_model_save(m, path);
     cr_model_free(m);
     cr_dataset_free(&ds);
