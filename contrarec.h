@@ -966,6 +966,10 @@ typedef struct cr_config {
     int lr_rule;        /* CR_LR_FIXED (default): Adam's step is lr at any batch size; CR_LR_SQRT: lr
                            times sqrt(batch / the model's default batch), the square-root rule for
                            Adam (Malladi et al., NeurIPS 2022), for large batches */
+    int fanout;         /* LightGCN, SimGCL, XSimGCL: 0 (default) propagates the whole graph every
+                           batch; f > 0 propagates only the batch's sampled neighbourhood, at most f
+                           neighbours per node (GraphSAGE's fixed fan-out), so that a batch costs
+                           the same whatever the graph's size (serving still propagates it whole) */
 } cr_config;
 
 /* The propagated tables' number format (cr_config.precision). */
@@ -6852,6 +6856,9 @@ static const cr_option cr__options[] = {
           "the propagated tables' format: float32, or bfloat16 rows summed in float32"),
     CR__O(lr_rule, CR_OPT_ENUM, 0, 0, 0, CR_LR_FIXED, 0, "fixed=1 sqrt=2", CR_READ_ALL, 0,
           "Adam's step at another batch size: lr as given, or lr * sqrt(batch / the model's default batch)"),
+    CR__O(fanout, CR_OPT_INT, 0, 1 << 20, 0, 0, 0, NULL, 0,
+          CR__MK(CR_MODEL_LIGHTGCN) | CR__MK(CR_MODEL_SIMGCL) | CR__MK(CR_MODEL_XSIMGCL),
+          "0: propagate the whole graph each batch; f: only the batch's sampled neighbourhood, f per node"),
 };
 #undef CR__O
 #undef CR__ONOFF
@@ -7271,6 +7278,13 @@ typedef struct cr__graph {
     int64_t sub_n[CR__MAX_LAYERS + 1];
     cr_csr sub_fw[CR__MAX_LAYERS + 1], sub_bw[CR__MAX_LAYERS + 1];
     float *sub_out, *sub_dout;
+    /* sampled neighbourhoods (fanout): each expanded node's drawn entries (rows by position,
+       columns by node; sub_scol: the same columns by position), a draw's scratch, and layer
+       l*'s rows of S with their gradient (XSimGCL) */
+    cr_csr sub_s;
+    int32_t *sub_scol;
+    int64_t *sub_pick;
+    float *sub_L, *sub_dL;
     /* the attribute-ID contrast: the batch's unique items, their feature-based rows (q) against
        their encoder outputs (k), the gradients, the InfoNCE workspace */
     int32_t *aitems, *istamp, istamp_cur;
@@ -7596,9 +7610,9 @@ static cr_status cr__mpi_check(const cr_config *c) {
     if (!(ok >> c->model & 1u))
         return cr__fail(CR_ERR_INVALID, "mpi: %s does not split its batch across processes; run it as one process "
                         "(mf, lightgcn, simgcl and xsimgcl train over MPI)", cr_model_name(c->model));
-    if (c->neg == CR_NEG_MIXGCF || cr__uses_features(c))
+    if (c->neg == CR_NEG_MIXGCF || cr__uses_features(c) || c->fanout)
         return cr__fail(CR_ERR_INVALID, "mpi: %s does not split across processes; run it as one process",
-                        c->neg == CR_NEG_MIXGCF ? "MixGCF" : "item features");
+                        c->neg == CR_NEG_MIXGCF ? "MixGCF" : c->fanout ? "fanout (sampled batches)" : "item features");
     return CR_OK;
 }
 
@@ -8227,6 +8241,160 @@ static void cr__sub_ws(cr_model *m, cr__arena *a, int64_t max_rows) {
     g->sub_dout = cr__takef(a, max_rows * m->cfg.dim);
 }
 
+/* Sampled neighbourhoods (fanout f > 0; GraphSAGE's fixed fan-out, Hamilton et al., NeurIPS
+   2017, and PinSage's): each node the batch's encoder expands keeps at most f of its entries of
+   the normalised graph, drawn uniformly without replacement from a stream of (batch, node), each
+   weighted deg / f, so that its row's sum is an unbiased estimate of the whole row's. A node
+   keeps its draw at every layer of the batch: the batch propagates over one sampled graph, and
+   the backward pass over its transpose. A node of degree f or less keeps its whole row, so with
+   f at least the largest degree the batch's rows are the whole graph's (summed in another order
+   in the backward pass). The levels are bounded by the fan-out, not by the graph: level K holds
+   the batch's nS nodes, level k-1 at most (1 + f) times level k's, and nothing of a batch's
+   work or workspace grows with the graph but the marks (4 bytes a node, three times). */
+static void cr__sub_levels(const cr_model *m, int64_t nS, int64_t *lvl) {
+    int f = m->cfg.fanout, k;
+    lvl[m->cfg.layers] = CR__MIN(m->n_nodes, nS);
+    for (k = m->cfg.layers; k >= 1; k--) lvl[k - 1] = CR__MIN(m->n_nodes, lvl[k] * (1 + (int64_t)f));
+}
+
+/* The workspace for batches of up to nS target nodes: marks and positions, the draws (at most
+   level 1's rows), one transpose per layer, the targets' output and gradient and layer l*'s. */
+static void cr__sub_ws_sampled(cr_model *m, cr__arena *a, int64_t nS) {
+    cr__graph *g = &m->g;
+    int64_t lvl[CR__MAX_LAYERS + 1], nnz = g->adj.nnz, f = m->cfg.fanout, e, d = m->cfg.dim;
+    int k;
+    cr__sub_levels(m, nS, lvl);
+    g->sub_nodes = cr__takei(a, m->n_nodes);
+    g->sub_mark = cr__takei(a, m->n_nodes);
+    g->sub_idx = cr__takei(a, m->n_nodes);
+    e = CR__MIN(nnz, lvl[1] * f);
+    g->sub_s.rowptr = (int64_t *)cr__take(a, lvl[1] + 1, sizeof(int64_t));
+    g->sub_s.col = cr__takei(a, e);
+    g->sub_s.val = cr__takef(a, e);
+    g->sub_scol = cr__takei(a, e);
+    g->sub_pick = (int64_t *)cr__take(a, f, sizeof(int64_t));
+    for (k = 1; k <= m->cfg.layers; k++) {
+        cr_csr *b = &g->sub_bw[k];
+        e = CR__MIN(nnz, lvl[k] * f);
+        b->rowptr = (int64_t *)cr__take(a, lvl[k - 1] + 2, sizeof(int64_t));
+        b->col = cr__takei(a, e);
+        b->val = cr__takef(a, e);
+    }
+    g->sub_out = cr__takef(a, lvl[m->cfg.layers] * d);
+    g->sub_dout = cr__takef(a, lvl[m->cfg.layers] * d);
+    g->sub_L = cr__takef(a, lvl[m->cfg.layers] * d);
+    g->sub_dL = cr__takef(a, lvl[m->cfg.layers] * d);
+}
+
+/* Up to f of node v's entries of A (all of them when it has f or fewer), as entry positions in
+   increasing order, into pick; their number. Floyd's draw: f distinct positions in f steps. */
+static int cr__sub_draw(const cr_csr *A, int32_t v, int f, uint64_t seed, int64_t *pick) {
+    int64_t a = A->rowptr[v], deg = A->rowptr[v + 1] - a, j, t;
+    int n = 0, i;
+    cr_rng r;
+    if (deg <= f) {
+        for (j = 0; j < deg; j++) pick[j] = a + j;
+        return (int)deg;
+    }
+    r = cr_rng_stream(seed, (uint64_t)v);
+    for (j = deg - f; j < deg; j++) {
+        t = a + (int64_t)cr_rng_below(&r, (uint32_t)(j + 1));
+        for (i = 0; i < n && pick[i] != t; i++) continue;
+        pick[n] = i < n ? a + j : t;
+        n++;
+    }
+    for (j = 1; j < n; j++) /* insertion sort: the row's entries in their order */
+        for (i = (int)j; i > 0 && pick[i - 1] > pick[i]; i--) {
+            t = pick[i];
+            pick[i] = pick[i - 1];
+            pick[i - 1] = t;
+        }
+    return n;
+}
+
+/* A new set of target nodes; then cr__sub_add each (duplicates skipped), then a build. */
+static void cr__sub_begin(cr_model *m) {
+    cr__graph *g = &m->g;
+    if (++g->sub_gen == INT32_MAX) { /* marks are compared with the batch's generation */
+        memset(g->sub_mark, 0, (size_t)m->n_nodes * sizeof(int32_t));
+        g->sub_gen = 1;
+    }
+    g->sub_n[m->cfg.layers] = 0;
+}
+
+static void cr__sub_add(cr_model *m, int32_t v) {
+    cr__graph *g = &m->g;
+    int64_t *n = &g->sub_n[m->cfg.layers];
+    if (g->sub_mark[v] == g->sub_gen) return;
+    g->sub_mark[v] = g->sub_gen;
+    g->sub_idx[v] = (int32_t)*n;
+    g->sub_nodes[(*n)++] = v;
+}
+
+/* The rows [0, F->nrows) of F (columns: positions), transposed into T with `rows` rows: each
+   row's entries in increasing order of F's rows, so the sums do not depend on threads. */
+static void cr__sub_transpose(cr_csr *T, const cr_csr *F, int64_t rows) {
+    int64_t r, e, n = F->rowptr[F->nrows];
+    memset(T->rowptr, 0, (size_t)(rows + 2) * sizeof(int64_t));
+    for (e = 0; e < n; e++) T->rowptr[F->col[e] + 2]++;
+    for (r = 2; r <= rows + 1; r++) T->rowptr[r] += T->rowptr[r - 1];
+    for (r = 0; r < F->nrows; r++)
+        for (e = F->rowptr[r]; e < F->rowptr[r + 1]; e++) {
+            int64_t p = T->rowptr[F->col[e] + 1]++;
+            T->col[p] = (int32_t)r;
+            T->val[p] = F->val[e];
+        }
+    T->nrows = rows;
+    T->ncols = F->nrows;
+    T->nnz = n;
+}
+
+/* The sampled graph of the targets added since cr__sub_begin: the levels, each expanded node's
+   draw (a node is drawn once, when it enters a level below K: its neighbours in the levels
+   above are in its level already), and the matrices of both passes. seed: the batch's. */
+static void cr__sub_build_sampled(cr_model *m, uint64_t seed) {
+    cr__graph *g = &m->g;
+    const cr_csr *A = &g->adj;
+    cr_csr *s = &g->sub_s;
+    int K = m->cfg.layers, f = m->cfg.fanout, k, j, c;
+    int64_t n = g->sub_n[K], i, e = 0;
+    s->rowptr[0] = 0;
+    for (k = K; k >= 1; k--) { /* level k-1: level k and the draws of its nodes not drawn yet */
+        for (i = k == K ? 0 : g->sub_n[k + 1]; i < g->sub_n[k]; i++) {
+            int32_t v = g->sub_nodes[i];
+            int64_t deg = A->rowptr[v + 1] - A->rowptr[v];
+            float w = deg > f ? (float)((double)deg / f) : 1.0f;
+            c = cr__sub_draw(A, v, f, cr_hash64(seed, 0x66616e6f7574ULL), g->sub_pick);
+            for (j = 0; j < c; j++, e++) {
+                int32_t u = A->col[g->sub_pick[j]];
+                s->col[e] = u;
+                s->val[e] = A->val[g->sub_pick[j]] * w;
+                if (g->sub_mark[u] == g->sub_gen) continue;
+                g->sub_mark[u] = g->sub_gen;
+                g->sub_idx[u] = (int32_t)n;
+                g->sub_nodes[n++] = u;
+            }
+            s->rowptr[i + 1] = e;
+        }
+        g->sub_n[k - 1] = n;
+    }
+    for (i = 0; i < e; i++) g->sub_scol[i] = g->sub_idx[s->col[i]];
+    for (k = 1; k <= K; k++) { /* forward: level k's rows, a prefix of the draws; backward: its transpose */
+        cr_csr *fw = &g->sub_fw[k];
+        fw->nrows = g->sub_n[k];
+        fw->ncols = g->sub_n[k - 1];
+        fw->rowptr = s->rowptr;
+        fw->col = g->sub_scol;
+        fw->val = s->val;
+        fw->nnz = s->rowptr[fw->nrows];
+        cr__sub_transpose(&g->sub_bw[k], fw, g->sub_n[k - 1]);
+        if (k == 1) { /* layer 1 reads the ego table by node id */
+            fw->col = s->col;
+            fw->ncols = m->n_nodes;
+        }
+    }
+}
+
 /* The rows of A listed in nodes[0..n), each entry's column mapped through g->sub_idx (map 1)
    or kept (map 0), entries whose node's position is not below keep_below left out. */
 static void cr__sub_matrix(cr_model *m, cr_csr *out, int64_t n, int map, int64_t keep_below, int64_t ncols) {
@@ -8250,22 +8418,15 @@ static void cr__sub_matrix(cr_model *m, cr_csr *out, int64_t n, int map, int64_t
 }
 
 /* The levels of the distinct nodes S (nS of them, node ids; S may be g->sub_nodes itself) and
-   the matrices of both passes. */
+   the matrices of both passes, every neighbour kept. */
 static void cr__sub_build(cr_model *m, const int32_t *S, int64_t nS) {
     cr__graph *g = &m->g;
     const cr_csr *A = &g->adj;
-    int64_t n = 0, i, e;
+    int64_t n, i, e;
     int K = m->cfg.layers, k;
-    if (++g->sub_gen == INT32_MAX) { /* marks are compared with the batch's generation */
-        memset(g->sub_mark, 0, (size_t)m->n_nodes * sizeof(int32_t));
-        g->sub_gen = 1;
-    }
-    for (i = 0; i < nS; i++) {
-        g->sub_mark[S[i]] = g->sub_gen;
-        g->sub_idx[S[i]] = (int32_t)n;
-        g->sub_nodes[n++] = S[i];
-    }
-    g->sub_n[K] = n;
+    cr__sub_begin(m);
+    for (i = 0; i < nS; i++) cr__sub_add(m, S[i]);
+    n = g->sub_n[K];
     for (k = K; k >= 1; k--) { /* level k-1: level k and its neighbours */
         int64_t top = g->sub_n[k];
         for (i = 0; i < top; i++)
@@ -8286,9 +8447,10 @@ static void cr__sub_build(cr_model *m, const int32_t *S, int64_t nS) {
     }
 }
 
-/* Forward: the layer mean of the rows of S (cr__sub_build's) into g->sub_out, as
-   cr__prop_forward computes them; t0, t1 hold the levels. */
-static void cr__sub_forward(cr_model *m) {
+/* Forward: the layer mean of the rows of S (the build's) into g->sub_out, as cr__prop_forward
+   computes them, with each layer's SimGCL noise when eps > 0 (drawn by node, as there) and
+   layer keep_k's rows of S copied to keep (keep_k 0: none); t0, t1 hold the levels. */
+static void cr__sub_forward(cr_model *m, float eps, uint64_t noise_seed, int keep_k, float *keep) {
     cr__graph *g = &m->g;
     int64_t nS = g->sub_n[m->cfg.layers], i, d = m->cfg.dim;
     int K = m->cfg.layers, first = m->ops->first_layer, k;
@@ -8302,20 +8464,24 @@ static void cr__sub_forward(cr_model *m) {
     for (k = 1; k <= K; k++) {
         float *nx = (k & 1) ? g->t0 : g->t1;
         cr_spmm(&g->sub_fw[k], cur, (int)d, nx);
+        if (eps > 0)
+            cr__layer_post(nx, NULL, 0, 0, g->sub_n[k], (int)d, eps, cr_hash64(noise_seed, (uint64_t)(k - 1)), NULL,
+                           g->sub_nodes);
         for (i = 0; i < nS * d; i++) out[i] += c * nx[i];
+        if (k == keep_k) memcpy(keep, nx, (size_t)(nS * d) * sizeof(float));
         cur = nx;
     }
 }
 
-/* Backward: the gradient g->sub_dout of the rows of S into the ego gradient, as
-   cr__prop_backward computes it. */
-static void cr__sub_backward(cr_model *m) {
+/* Backward: the gradient g->sub_dout of the rows of S (and dkeep, that of layer keep_k's rows of
+   S; keep_k 0: none) into the ego gradient, as cr__prop_backward computes it. */
+static void cr__sub_backward(cr_model *m, int keep_k, const float *dkeep) {
     cr__graph *g = &m->g;
     int64_t nS = g->sub_n[m->cfg.layers], i, d = m->cfg.dim;
     int K = m->cfg.layers, first = m->ops->first_layer, k;
     float c = 1.0f / (float)(K + 1 - first), *gk = g->t0;
     const float *dout = g->sub_dout;
-    for (i = 0; i < nS * d; i++) gk[i] = c * dout[i];
+    for (i = 0; i < nS * d; i++) gk[i] = c * dout[i] + (keep_k == K ? dkeep[i] : 0.0f);
     for (k = K - 1; k >= 0; k--) {
         float *h = gk == g->t0 ? g->t1 : g->t0, cc = k >= first ? c : 0.0f;
         cr_spmm(&g->sub_bw[k + 1], gk, (int)d, h);
@@ -8331,7 +8497,7 @@ static void cr__sub_backward(cr_model *m) {
             }
             return;
         }
-        for (i = 0; i < nS * d; i++) h[i] += cc * dout[i];
+        for (i = 0; i < nS * d; i++) h[i] += cc * dout[i] + (keep_k == k ? dkeep[i] : 0.0f);
         gk = h;
     }
 }
@@ -8824,6 +8990,11 @@ static void cr__graph_unique(cr_model *m, const cr__batch *b, int *nu, int *ni) 
 
 /* The options every graph model shares, checked before any work. */
 static cr_status cr__graph_check(const cr_config *c) {
+    if (c->fanout && (c->neg != CR_NEG_UNIFORM || c->cl_negatives || c->precision == CR_PRECISION_BF16))
+        return cr__fail(CR_ERR_INVALID,
+                        "config %s: fanout %d samples each batch's neighbourhood for one uniform negative a row in "
+                        "float32 (neg uniform, cl_negatives 0, precision f32)",
+                        cr_model_name(c->model), c->fanout);
     if (c->neg == CR_NEG_MIXGCF && (c->l2_selfrec || c->l2_recbole))
         return cr__fail(CR_ERR_INVALID,
                         "config %s: MixGCF takes the authors' L2 on the layer-0 mix (l2_selfrec 0, l2_recbole 0)",
@@ -9082,17 +9253,77 @@ static cr_status cr__mf_loss(cr_model *m, const cr__batch *b, int want_grad, dou
     return CR_OK;
 }
 
+/* The batch's sampled encoder (fanout > 0, cr__sub_build_sampled): the rows the losses read
+   are the batch's users, positives and negatives, written into the whole-graph tables (F, and
+   layer l*'s L) at those rows alone, so the losses run unchanged; their gradients are read back
+   from the same rows of dF (and dL), which are cleared before the losses and after. No pass
+   over a whole table is left in a batch but Adam's. */
+static void cr__graph_sampled_targets(cr_model *m, const cr__batch *b) {
+    int i, ph = cr__prof_to(CR_PHASE_ENCODE);
+    cr__sub_begin(m);
+    for (i = 0; i < b->n; i++) cr__sub_add(m, b->users[i]);
+    for (i = 0; i < b->n; i++) cr__sub_add(m, (int32_t)(m->n_users + b->pos[i]));
+    for (i = 0; i < b->n; i++) cr__sub_add(m, (int32_t)(m->n_users + b->cand[i])); /* one negative a row */
+    cr__sub_build_sampled(m, b->seed);
+    cr__prof_to(ph);
+}
+
+/* Forward into the targets' rows of F (and L, NULL: none); dF and dL (NULL: none) cleared there. */
+static void cr__graph_sampled_forward(cr_model *m, float *F, float eps, uint64_t seed, float *L, float *dF,
+                                      float *dL) {
+    cr__graph *g = &m->g;
+    int64_t nS = g->sub_n[m->cfg.layers], i, d = m->cfg.dim;
+    size_t row = (size_t)d * sizeof(float);
+    int ph = cr__prof_to(CR_PHASE_ENCODE);
+    cr__sub_forward(m, eps, seed, L ? m->cfg.lstar : 0, g->sub_L);
+    for (i = 0; i < nS; i++) {
+        int64_t o = (int64_t)g->sub_nodes[i] * d;
+        memcpy(F + o, g->sub_out + i * d, row);
+        if (L) memcpy(L + o, g->sub_L + i * d, row);
+        if (dF) memset(dF + o, 0, row);
+        if (dL) memset(dL + o, 0, row);
+    }
+    cr__prof_to(ph);
+}
+
+/* The targets' rows of dF (and dL) into the ego gradient, those rows cleared. */
+static void cr__graph_sampled_backward(cr_model *m, float *dF, float *dL) {
+    cr__graph *g = &m->g;
+    int64_t nS = g->sub_n[m->cfg.layers], i, d = m->cfg.dim;
+    size_t row = (size_t)d * sizeof(float);
+    int ph = cr__prof_to(CR_PHASE_ENCODE);
+    for (i = 0; i < nS; i++) {
+        int64_t o = (int64_t)g->sub_nodes[i] * d;
+        memcpy(g->sub_dout + i * d, dF + o, row);
+        memset(dF + o, 0, row);
+        if (!dL) continue;
+        memcpy(g->sub_dL + i * d, dL + o, row);
+        memset(dL + o, 0, row);
+    }
+    cr__sub_backward(m, dL ? m->cfg.lstar : 0, g->sub_dL);
+    cr__prof_to(ph);
+}
+
 /* ---- 8f. LightGCN (He et al., SIGIR 2020) ---- */
 
-static void cr__lightgcn_ws(cr_model *m, cr__arena *a) { cr__graph_ws_encoder(m, a); }
+static void cr__lightgcn_ws(cr_model *m, cr__arena *a) {
+    cr__graph_ws_encoder(m, a);
+    if (m->cfg.fanout) cr__sub_ws_sampled(m, a, 3 * (int64_t)m->cfg.batch);
+}
 
 static cr_status cr__lightgcn_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
     cr__graph *g = &m->g;
     float *const *dL = cr__graph_layer_grads(m, want_grad);
-    cr__graph_encode(m, g->F, NULL, 0.0f, 0, dL ? g->lay : NULL);
-    if (want_grad) cr__pzero(g->dF, m->n_nodes * m->cfg.dim);
+    if (m->cfg.fanout) {
+        cr__graph_sampled_targets(m, b);
+        cr__graph_sampled_forward(m, g->F, 0.0f, 0, NULL, want_grad ? g->dF : NULL, NULL);
+    } else {
+        cr__graph_encode(m, g->F, NULL, 0.0f, 0, dL ? g->lay : NULL);
+        if (want_grad) cr__pzero(g->dF, m->n_nodes * m->cfg.dim);
+    }
     cr__graph_bpr(m, b, g->lay, dL, g->F, g->dF, want_grad, part);
-    if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dL);
+    if (want_grad && m->cfg.fanout) cr__graph_sampled_backward(m, g->dF, NULL);
+    else if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dL);
     return CR_OK;
 }
 
@@ -9187,6 +9418,7 @@ static void cr__sgl_ws(cr_model *m, cr__arena *a) {
     int64_t Nd = m->n_nodes * m->cfg.dim;
     int ng = m->cfg.aug == CR_AUG_RW ? m->cfg.layers : 1;
     cr__graph_ws_encoder(m, a);
+    if (m->cfg.fanout) cr__sub_ws_sampled(m, a, 3 * (int64_t)m->cfg.batch);
     if (m->cfg.lambda <= 0) return;
     m->g.V1 = cr__takef(a, Nd);
     m->g.V2 = cr__takef(a, Nd);
@@ -9239,6 +9471,7 @@ static cr_status cr__sgl_loss(cr_model *m, const cr__batch *b, int want_grad, do
 static void cr__simgcl_ws(cr_model *m, cr__arena *a) {
     int64_t Nd = m->n_nodes * m->cfg.dim;
     cr__graph_ws_encoder(m, a);
+    if (m->cfg.fanout) cr__sub_ws_sampled(m, a, 3 * (int64_t)m->cfg.batch);
     if (m->cfg.lambda <= 0) return;
     m->g.V1 = cr__takef(a, Nd);
     m->g.V2 = cr__takef(a, Nd);
@@ -9252,19 +9485,29 @@ static cr_status cr__simgcl_loss(cr_model *m, const cr__batch *b, int want_grad,
     cr__graph *g = &m->g;
     int cl = m->cfg.lambda > 0, nu, ni;
     float *const *dL = cr__graph_layer_grads(m, want_grad);
-    cr__graph_encode(m, g->F, NULL, 0.0f, 0, dL ? g->lay : NULL);
-    if (cl) {
-        cr__graph_encode(m, g->V1, NULL, m->cfg.eps, cr_hash64(b->seed, 2), NULL);
-        cr__graph_encode(m, g->V2, NULL, m->cfg.eps, cr_hash64(b->seed, 3), NULL);
+    if (m->cfg.fanout) { /* the three passes over one sampled graph */
+        cr__graph_sampled_targets(m, b);
+        cr__graph_sampled_forward(m, g->F, 0.0f, 0, NULL, want_grad ? g->dF : NULL, NULL);
+        if (cl) {
+            cr__graph_sampled_forward(m, g->V1, m->cfg.eps, cr_hash64(b->seed, 2), NULL, NULL, NULL);
+            cr__graph_sampled_forward(m, g->V2, m->cfg.eps, cr_hash64(b->seed, 3), NULL, NULL, NULL);
+        }
+    } else {
+        cr__graph_encode(m, g->F, NULL, 0.0f, 0, dL ? g->lay : NULL);
+        if (cl) {
+            cr__graph_encode(m, g->V1, NULL, m->cfg.eps, cr_hash64(b->seed, 2), NULL);
+            cr__graph_encode(m, g->V2, NULL, m->cfg.eps, cr_hash64(b->seed, 3), NULL);
+        }
+        if (want_grad) cr__pzero(g->dF, m->n_nodes * m->cfg.dim);
     }
-    if (want_grad) cr__pzero(g->dF, m->n_nodes * m->cfg.dim);
     cr__graph_bpr(m, b, g->lay, dL, g->F, g->dF, want_grad, part);
     if (cl) {
         cr__graph_unique(m, b, &nu, &ni);
         part[1] += cr__graph_infonce(m, b, g->dF, g->dF, g->V1, g->V2, g->uu, nu, NULL, 0, NULL, want_grad) +
                   cr__graph_infonce(m, b, g->dF, g->dF, g->V1, g->V2, NULL, 0, g->ui, ni, NULL, want_grad);
     }
-    if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dL);
+    if (want_grad && m->cfg.fanout) cr__graph_sampled_backward(m, g->dF, NULL);
+    else if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dL);
     return CR_OK;
 }
 
@@ -9284,6 +9527,7 @@ static void cr__xsimgcl_ws(cr_model *m, cr__arena *a) {
     m->g.L = m->cfg.neg == CR_NEG_MIXGCF ? m->g.lay[m->cfg.lstar] : cr__takef(a, Nd);
     m->g.dL = m->cfg.neg == CR_NEG_MIXGCF ? m->g.dlay[m->cfg.lstar] : cr__takef(a, Nd);
     if (m->cfg.lambda > 0) cr__graph_ws_infonce(m, a);
+    if (m->cfg.fanout) cr__sub_ws_sampled(m, a, 3 * (int64_t)m->cfg.batch);
 }
 
 /* BPR is computed on the perturbed pass too (SELFRec); the views are its final output and its
@@ -9292,16 +9536,25 @@ static cr_status cr__xsimgcl_loss(cr_model *m, const cr__batch *b, int want_grad
     cr__graph *g = &m->g;
     float *keep[CR__MAX_LAYERS + 1], *dkeep[CR__MAX_LAYERS + 1];
     int nu, ni;
-    cr__graph_keep_layers(m, keep, dkeep, want_grad);
-    cr__graph_encode(m, g->F, NULL, m->cfg.eps, cr_hash64(b->seed, 1), keep);
-    if (want_grad) cr__pzero(g->dF, m->n_nodes * m->cfg.dim);
+    if (m->cfg.fanout) {
+        cr__graph_sampled_targets(m, b);
+        cr__graph_sampled_forward(m, g->F, m->cfg.eps, cr_hash64(b->seed, 1), g->L, want_grad ? g->dF : NULL,
+                                  want_grad ? g->dL : NULL);
+        memset(dkeep, 0, sizeof dkeep); /* MixGCF's layers are not kept (fanout refuses it) */
+        memset(keep, 0, sizeof keep);
+    } else {
+        cr__graph_keep_layers(m, keep, dkeep, want_grad);
+        cr__graph_encode(m, g->F, NULL, m->cfg.eps, cr_hash64(b->seed, 1), keep);
+        if (want_grad) cr__pzero(g->dF, m->n_nodes * m->cfg.dim);
+    }
     cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
     if (m->cfg.lambda > 0) {
         cr__graph_unique(m, b, &nu, &ni);
         part[1] += cr__graph_infonce(m, b, g->dF, g->dL, g->F, g->L, g->uu, nu, NULL, 0, NULL, want_grad) +
                   cr__graph_infonce(m, b, g->dF, g->dL, g->F, g->L, NULL, 0, g->ui, ni, NULL, want_grad);
     }
-    if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dkeep);
+    if (want_grad && m->cfg.fanout) cr__graph_sampled_backward(m, g->dF, g->dL);
+    else if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dkeep);
     return CR_OK;
 }
 
@@ -9686,7 +9939,7 @@ static cr_status cr__recdcl_loss(cr_model *m, const cr__batch *b, int want_grad,
         for (k = 0; k < ni; k++) g->sub_nodes[nu + k] = (int32_t)(m->n_users + g->ui[k]);
         cr__prof_to(CR_PHASE_ENCODE);
         cr__sub_build(m, g->sub_nodes, nu + ni);
-        cr__sub_forward(m);
+        cr__sub_forward(m, 0.0f, 0, 0, NULL);
         cr__prof_to(CR_PHASE_CONTRAST); /* RecDCL's whole loss is contrast: heads, BT, uniformity, BCL */
     }
     for (s = 0; s < 2; s++) {
@@ -9733,7 +9986,7 @@ static cr_status cr__recdcl_loss(cr_model *m, const cr__batch *b, int want_grad,
         for (i = 0; i < B; i++)
             cr_vaxpy(g->sub_dout + (int64_t)g->sub_idx[off[s] + idx[s][i]] * d, 1.0f, R->dre[s] + i * d, d);
     cr__prof_to(CR_PHASE_ENCODE);
-    cr__sub_backward(m);
+    cr__sub_backward(m, 0, NULL);
     return CR_OK;
 }
 
