@@ -7279,11 +7279,10 @@ typedef struct cr__graph {
     cr_csr sub_fw[CR__MAX_LAYERS + 1], sub_bw[CR__MAX_LAYERS + 1];
     float *sub_out, *sub_dout;
     /* sampled neighbourhoods (fanout): each expanded node's drawn entries (rows by position,
-       columns by node; sub_scol: the same columns by position), a draw's scratch, and layer
+       columns by node; sub_scol: the same columns by position), and layer
        l*'s rows of S with their gradient (XSimGCL) */
     cr_csr sub_s;
     int32_t *sub_scol;
-    int64_t *sub_pick;
     float *sub_L, *sub_dL;
     /* the attribute-ID contrast: the batch's unique items, their feature-based rows (q) against
        their encoder outputs (k), the gradients, the InfoNCE workspace */
@@ -8272,7 +8271,6 @@ static void cr__sub_ws_sampled(cr_model *m, cr__arena *a, int64_t nS) {
     g->sub_s.col = cr__takei(a, e);
     g->sub_s.val = cr__takef(a, e);
     g->sub_scol = cr__takei(a, e);
-    g->sub_pick = (int64_t *)cr__take(a, f, sizeof(int64_t));
     for (k = 1; k <= m->cfg.layers; k++) {
         cr_csr *b = &g->sub_bw[k];
         e = CR__MIN(nnz, lvl[k] * f);
@@ -8286,30 +8284,66 @@ static void cr__sub_ws_sampled(cr_model *m, cr__arena *a, int64_t nS) {
     g->sub_dL = cr__takef(a, lvl[m->cfg.layers] * d);
 }
 
-/* Up to f of node v's entries of A (all of them when it has f or fewer), as entry positions in
-   increasing order, into pick; their number. Floyd's draw: f distinct positions in f steps. */
-static int cr__sub_draw(const cr_csr *A, int32_t v, int f, uint64_t seed, int64_t *pick) {
-    int64_t a = A->rowptr[v], deg = A->rowptr[v + 1] - a, j, t;
+/* Up to f of node v's entries of A (all of them when it has f or fewer), as offsets in its row
+   in increasing order, into off; their number. Floyd's draw: f distinct offsets in f steps. */
+static int cr__sub_draw(const cr_csr *A, int32_t v, int f, uint64_t seed, int32_t *off) {
+    int32_t deg = (int32_t)(A->rowptr[v + 1] - A->rowptr[v]), j, t;
     int n = 0, i;
     cr_rng r;
     if (deg <= f) {
-        for (j = 0; j < deg; j++) pick[j] = a + j;
+        for (j = 0; j < deg; j++) off[j] = j;
         return (int)deg;
     }
     r = cr_rng_stream(seed, (uint64_t)v);
     for (j = deg - f; j < deg; j++) {
-        t = a + (int64_t)cr_rng_below(&r, (uint32_t)(j + 1));
-        for (i = 0; i < n && pick[i] != t; i++) continue;
-        pick[n] = i < n ? a + j : t;
+        t = (int32_t)cr_rng_below(&r, (uint32_t)j + 1u);
+        for (i = 0; i < n && off[i] != t; i++) continue;
+        off[n] = i < n ? j : t;
         n++;
     }
     for (j = 1; j < n; j++) /* insertion sort: the row's entries in their order */
-        for (i = (int)j; i > 0 && pick[i - 1] > pick[i]; i--) {
-            t = pick[i];
-            pick[i] = pick[i - 1];
-            pick[i - 1] = t;
+        for (i = (int)j; i > 0 && off[i - 1] > off[i]; i--) {
+            t = off[i];
+            off[i] = off[i - 1];
+            off[i - 1] = t;
         }
     return n;
+}
+
+/* The draws of the nodes at positions [from, to): their rows' extents (one thread), the draws
+   (every thread: each node's from its own stream, into its own place), then the nodes they
+   reach that no level holds yet appended in entry order (one thread), so the levels and the
+   matrices do not depend on the threads. */
+static void cr__sub_expand(cr_model *m, int64_t from, int64_t to, uint64_t seed) {
+    cr__graph *g = &m->g;
+    const cr_csr *A = &g->adj;
+    cr_csr *s = &g->sub_s;
+    const int f = m->cfg.fanout;
+    int64_t i, e, n = g->sub_n[0];
+    for (i = from; i < to; i++) {
+        int32_t v = g->sub_nodes[i];
+        s->rowptr[i + 1] = s->rowptr[i] + CR__MIN((int64_t)f, A->rowptr[v + 1] - A->rowptr[v]);
+    }
+    CR__OMP(parallel for schedule(dynamic, 256) if (to - from > 2048))
+    for (i = from; i < to; i++) {
+        const int32_t v = g->sub_nodes[i];
+        const int64_t a = A->rowptr[v], deg = A->rowptr[v + 1] - a, o = s->rowptr[i];
+        const float w = deg > f ? (float)((double)deg / f) : 1.0f;
+        int c = cr__sub_draw(A, v, f, seed, s->col + o), j;
+        for (j = 0; j < c; j++) {
+            int64_t p = a + s->col[o + j];
+            s->col[o + j] = A->col[p];
+            s->val[o + j] = A->val[p] * w;
+        }
+    }
+    for (e = s->rowptr[from]; e < s->rowptr[to]; e++) {
+        int32_t u = s->col[e];
+        if (g->sub_mark[u] == g->sub_gen) continue;
+        g->sub_mark[u] = g->sub_gen;
+        g->sub_idx[u] = (int32_t)n;
+        g->sub_nodes[n++] = u;
+    }
+    g->sub_n[0] = n;
 }
 
 /* A new set of target nodes; then cr__sub_add each (duplicates skipped), then a build. */
@@ -8354,30 +8388,17 @@ static void cr__sub_transpose(cr_csr *T, const cr_csr *F, int64_t rows) {
    above are in its level already), and the matrices of both passes. seed: the batch's. */
 static void cr__sub_build_sampled(cr_model *m, uint64_t seed) {
     cr__graph *g = &m->g;
-    const cr_csr *A = &g->adj;
     cr_csr *s = &g->sub_s;
-    int K = m->cfg.layers, f = m->cfg.fanout, k, j, c;
-    int64_t n = g->sub_n[K], i, e = 0;
+    int K = m->cfg.layers, k;
+    int64_t i, e;
+    seed = cr_hash64(seed, 0x66616e6f7574ULL);
     s->rowptr[0] = 0;
+    g->sub_n[0] = g->sub_n[K];
     for (k = K; k >= 1; k--) { /* level k-1: level k and the draws of its nodes not drawn yet */
-        for (i = k == K ? 0 : g->sub_n[k + 1]; i < g->sub_n[k]; i++) {
-            int32_t v = g->sub_nodes[i];
-            int64_t deg = A->rowptr[v + 1] - A->rowptr[v];
-            float w = deg > f ? (float)((double)deg / f) : 1.0f;
-            c = cr__sub_draw(A, v, f, cr_hash64(seed, 0x66616e6f7574ULL), g->sub_pick);
-            for (j = 0; j < c; j++, e++) {
-                int32_t u = A->col[g->sub_pick[j]];
-                s->col[e] = u;
-                s->val[e] = A->val[g->sub_pick[j]] * w;
-                if (g->sub_mark[u] == g->sub_gen) continue;
-                g->sub_mark[u] = g->sub_gen;
-                g->sub_idx[u] = (int32_t)n;
-                g->sub_nodes[n++] = u;
-            }
-            s->rowptr[i + 1] = e;
-        }
-        g->sub_n[k - 1] = n;
+        cr__sub_expand(m, k == K ? 0 : g->sub_n[k + 1], g->sub_n[k], seed);
+        g->sub_n[k - 1] = g->sub_n[0];
     }
+    e = s->rowptr[g->sub_n[1]];
     for (i = 0; i < e; i++) g->sub_scol[i] = g->sub_idx[s->col[i]];
     for (k = 1; k <= K; k++) { /* forward: level k's rows, a prefix of the draws; backward: its transpose */
         cr_csr *fw = &g->sub_fw[k];

@@ -174,30 +174,33 @@ static cr_dataset plan_data(int seq) {
 }
 
 TEST(memory_plan_matches_what_fit_takes) {
-    static const struct { const char *what; cr_model_kind kind; int neg, aug, precision, feats, protocol; } runs[] = {
-        {"mf", CR_MODEL_MF, 0, 0, 0, 0, 0},
-        {"lightgcn noise 0.3", CR_MODEL_LIGHTGCN, 0, 0, 0, 0, 1},
-        {"sgl noise 0.3", CR_MODEL_SGL, 0, 0, 0, 0, 1},
-        {"lightgcn refit", CR_MODEL_LIGHTGCN, 0, 0, 0, 0, 2},
-        {"lightgcn cold warm", CR_MODEL_LIGHTGCN, 0, 0, 0, 0, 3},
-        {"xsimgcl select last", CR_MODEL_XSIMGCL, 0, 0, 0, 0, 4},
-        {"lightgcn", CR_MODEL_LIGHTGCN, 0, 0, 0, 0, 0},
-        {"lightgcn dns", CR_MODEL_LIGHTGCN, CR_NEG_DNS, 0, 0, 0, 0},
-        {"lightgcn mixgcf", CR_MODEL_LIGHTGCN, CR_NEG_MIXGCF, 0, 0, 0, 0},
-        {"lightgcn bf16", CR_MODEL_LIGHTGCN, 0, 0, CR_PRECISION_BF16, 0, 0},
-        {"lightgcn features", CR_MODEL_LIGHTGCN, 0, 0, 0, 1, 0},
-        {"sgl ed", CR_MODEL_SGL, 0, 0, 0, 0, 0},
-        {"sgl rw", CR_MODEL_SGL, 0, CR_AUG_RW, 0, 0, 0},
-        {"sgl subgraph", CR_MODEL_SGL, 0, CR_AUG_SUBGRAPH, 0, 0, 0},
-        {"simgcl", CR_MODEL_SIMGCL, 0, 0, 0, 0, 0},
-        {"xsimgcl", CR_MODEL_XSIMGCL, 0, 0, 0, 0, 0},
-        {"ncl", CR_MODEL_NCL, 0, 0, 0, 0, 0},
-        {"recdcl", CR_MODEL_RECDCL, 0, 0, 0, 0, 0},
-        {"rcl", CR_MODEL_RCL, 0, 0, 0, 0, 0},
-        {"gru4rec", CR_MODEL_GRU4REC, 0, 0, 0, 0, 0},
-        {"gru4rec sampled", CR_MODEL_GRU4REC, 1, 0, 0, 0, 0},
-        {"cl4srec", CR_MODEL_CL4SREC, 0, 0, 0, 0, 0},
-        {"cl4srec insert", CR_MODEL_CL4SREC, 0, 1, 0, 0, 0}};
+    static const struct { const char *what; cr_model_kind kind; int neg, aug, precision, feats, protocol, fanout; } runs[] = {
+        {"mf", CR_MODEL_MF, 0, 0, 0, 0, 0, 0},
+        {"lightgcn noise 0.3", CR_MODEL_LIGHTGCN, 0, 0, 0, 0, 1, 0},
+        {"sgl noise 0.3", CR_MODEL_SGL, 0, 0, 0, 0, 1, 0},
+        {"lightgcn refit", CR_MODEL_LIGHTGCN, 0, 0, 0, 0, 2, 0},
+        {"lightgcn cold warm", CR_MODEL_LIGHTGCN, 0, 0, 0, 0, 3, 0},
+        {"xsimgcl select last", CR_MODEL_XSIMGCL, 0, 0, 0, 0, 4, 0},
+        {"lightgcn", CR_MODEL_LIGHTGCN, 0, 0, 0, 0, 0, 0},
+        {"lightgcn dns", CR_MODEL_LIGHTGCN, CR_NEG_DNS, 0, 0, 0, 0, 0},
+        {"lightgcn mixgcf", CR_MODEL_LIGHTGCN, CR_NEG_MIXGCF, 0, 0, 0, 0, 0},
+        {"lightgcn bf16", CR_MODEL_LIGHTGCN, 0, 0, CR_PRECISION_BF16, 0, 0, 0},
+        {"lightgcn features", CR_MODEL_LIGHTGCN, 0, 0, 0, 1, 0, 0},
+        {"sgl ed", CR_MODEL_SGL, 0, 0, 0, 0, 0, 0},
+        {"sgl rw", CR_MODEL_SGL, 0, CR_AUG_RW, 0, 0, 0, 0},
+        {"sgl subgraph", CR_MODEL_SGL, 0, CR_AUG_SUBGRAPH, 0, 0, 0, 0},
+        {"simgcl", CR_MODEL_SIMGCL, 0, 0, 0, 0, 0, 0},
+        {"xsimgcl", CR_MODEL_XSIMGCL, 0, 0, 0, 0, 0, 0},
+        {"ncl", CR_MODEL_NCL, 0, 0, 0, 0, 0, 0},
+        {"recdcl", CR_MODEL_RECDCL, 0, 0, 0, 0, 0, 0},
+        {"rcl", CR_MODEL_RCL, 0, 0, 0, 0, 0, 0},
+        {"gru4rec", CR_MODEL_GRU4REC, 0, 0, 0, 0, 0, 0},
+        {"gru4rec sampled", CR_MODEL_GRU4REC, 1, 0, 0, 0, 0, 0},
+        {"cl4srec", CR_MODEL_CL4SREC, 0, 0, 0, 0, 0, 0},
+        {"cl4srec insert", CR_MODEL_CL4SREC, 0, 1, 0, 0, 0, 0},
+        {"lightgcn fanout 3", CR_MODEL_LIGHTGCN, 0, 0, 0, 0, 0, 3},
+        {"simgcl fanout 5", CR_MODEL_SIMGCL, 0, 0, 0, 0, 0, 5},
+        {"xsimgcl fanout 2", CR_MODEL_XSIMGCL, 0, 0, 0, 0, 0, 2}};
     cr_dataset ds;
     double worst = 1;
     size_t k;
@@ -226,6 +229,7 @@ TEST(memory_plan_matches_what_fit_takes) {
             c.neg = runs[k].neg;
             c.aug = runs[k].aug;
             c.precision = runs[k].precision;
+            c.fanout = runs[k].fanout;
         }
         if (runs[k].feats) {
             c.item_repr = CR_REPR_ID_FEATURES;
