@@ -178,6 +178,21 @@
       any work, with the plan in the message. The tests hold every model's plan to within 10% of
       the bytes cr_fit really takes at its peak (an allocator that counts them).
 
+   LARGE GRAPHS
+      A whole-graph model (LightGCN, SGL, SimGCL, XSimGCL, NCL, RCL) propagates the whole graph
+      once a batch, so an epoch costs about (interactions / batch) x layers x nnz x d: it grows
+      as the square of the data. Two options cut it. cfg.batch up to 65,536 with cfg.lr_rule =
+      CR_LR_SQRT (Adam's step lr x sqrt(batch / the model's default batch)) cuts the propagations
+      an epoch in proportion; it suits the BPR-only models, as the in-batch contrast grows with
+      the batch. cfg.fanout = f (LightGCN, SimGCL, XSimGCL) propagates only each batch's sampled
+      neighbourhood: its users, positives and negatives, and at most f drawn neighbours of each
+      node per layer, weighted so that each row's sum is an unbiased estimate of the whole row's
+      (GraphSAGE's fixed fan-out), so a batch's encoder reaches at most 3 batch x (1 + f)^layers
+      rows whatever the graph (Adam still steps every parameter); evaluation and serving still
+      propagate the whole graph once.
+      With f at least the largest degree a batch is the whole graph's (the tests check it).
+      bench/RESULTS.md ("Sampled neighbourhoods") measures both against full propagation.
+
    DATA-PARALLEL TRAINING (MPI)
       Build with -DCONTRAREC_MPI and mpicc, call MPI_Init, and run the same program on every
       process (mpirun -np P): each loads the same data and options and builds the same model from
@@ -968,8 +983,9 @@ typedef struct cr_config {
                            Adam (Malladi et al., NeurIPS 2022), for large batches */
     int fanout;         /* LightGCN, SimGCL, XSimGCL: 0 (default) propagates the whole graph every
                            batch; f > 0 propagates only the batch's sampled neighbourhood, at most f
-                           neighbours per node (GraphSAGE's fixed fan-out), so that a batch costs
-                           the same whatever the graph's size (serving still propagates it whole) */
+                           neighbours per node (GraphSAGE's fixed fan-out), so that a batch's
+                           propagation costs the same whatever the graph's size (serving still
+                           propagates it whole) */
 } cr_config;
 
 /* The propagated tables' number format (cr_config.precision). */
@@ -8248,8 +8264,8 @@ static void cr__sub_ws(cr_model *m, cr__arena *a, int64_t max_rows) {
    the backward pass over its transpose. A node of degree f or less keeps its whole row, so with
    f at least the largest degree the batch's rows are the whole graph's (summed in another order
    in the backward pass). The levels are bounded by the fan-out, not by the graph: level K holds
-   the batch's nS nodes, level k-1 at most (1 + f) times level k's, and nothing of a batch's
-   work or workspace grows with the graph but the marks (4 bytes a node, three times). */
+   the batch's nS nodes, level k-1 at most (1 + f) times level k's; the marks (4 bytes a node,
+   three times) are the only part of this workspace that grows with the graph. */
 static void cr__sub_levels(const cr_model *m, int64_t nS, int64_t *lvl) {
     int f = m->cfg.fanout, k;
     lvl[m->cfg.layers] = CR__MIN(m->n_nodes, nS);
@@ -8285,10 +8301,11 @@ static void cr__sub_ws_sampled(cr_model *m, cr__arena *a, int64_t nS) {
 }
 
 /* Up to f of node v's entries of A (all of them when it has f or fewer), as offsets in its row
-   in increasing order, into off; their number. Floyd's draw: f distinct offsets in f steps. */
+   in increasing order, into off; their number. Floyd's draw: f distinct offsets in f steps, the
+   list kept sorted (a drawn offset already in it is replaced by j, larger than all of them). */
 static int cr__sub_draw(const cr_csr *A, int32_t v, int f, uint64_t seed, int32_t *off) {
     int32_t deg = (int32_t)(A->rowptr[v + 1] - A->rowptr[v]), j, t;
-    int n = 0, i;
+    int n = 0, lo, hi;
     cr_rng r;
     if (deg <= f) {
         for (j = 0; j < deg; j++) off[j] = j;
@@ -8297,16 +8314,18 @@ static int cr__sub_draw(const cr_csr *A, int32_t v, int f, uint64_t seed, int32_
     r = cr_rng_stream(seed, (uint64_t)v);
     for (j = deg - f; j < deg; j++) {
         t = (int32_t)cr_rng_below(&r, (uint32_t)j + 1u);
-        for (i = 0; i < n && off[i] != t; i++) continue;
-        off[n] = i < n ? j : t;
+        for (lo = 0, hi = n; lo < hi;) { /* the first place not below t */
+            int mid = lo + (hi - lo) / 2;
+            if (off[mid] < t) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo < n && off[lo] == t) off[n] = j;
+        else {
+            memmove(off + lo + 1, off + lo, (size_t)(n - lo) * sizeof(int32_t));
+            off[lo] = t;
+        }
         n++;
     }
-    for (j = 1; j < n; j++) /* insertion sort: the row's entries in their order */
-        for (i = (int)j; i > 0 && off[i - 1] > off[i]; i--) {
-            t = off[i];
-            off[i] = off[i - 1];
-            off[i - 1] = t;
-        }
     return n;
 }
 
@@ -9277,8 +9296,9 @@ static cr_status cr__mf_loss(cr_model *m, const cr__batch *b, int want_grad, dou
 /* The batch's sampled encoder (fanout > 0, cr__sub_build_sampled): the rows the losses read
    are the batch's users, positives and negatives, written into the whole-graph tables (F, and
    layer l*'s L) at those rows alone, so the losses run unchanged; their gradients are read back
-   from the same rows of dF (and dL), which are cleared before the losses and after. No pass
-   over a whole table is left in a batch but Adam's. */
+   from the same rows of dF (and dL), which are cleared before the losses and after. What is
+   left of a batch that passes over whole tables is Adam's step (and with item features, the
+   bag that builds the item table). */
 static void cr__graph_sampled_targets(cr_model *m, const cr__batch *b) {
     int i, ph = cr__prof_to(CR_PHASE_ENCODE);
     cr__sub_begin(m);
@@ -9439,7 +9459,6 @@ static void cr__sgl_ws(cr_model *m, cr__arena *a) {
     int64_t Nd = m->n_nodes * m->cfg.dim;
     int ng = m->cfg.aug == CR_AUG_RW ? m->cfg.layers : 1;
     cr__graph_ws_encoder(m, a);
-    if (m->cfg.fanout) cr__sub_ws_sampled(m, a, 3 * (int64_t)m->cfg.batch);
     if (m->cfg.lambda <= 0) return;
     m->g.V1 = cr__takef(a, Nd);
     m->g.V2 = cr__takef(a, Nd);

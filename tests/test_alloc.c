@@ -174,7 +174,11 @@ static cr_dataset plan_data(int seq) {
 }
 
 TEST(memory_plan_matches_what_fit_takes) {
-    static const struct { const char *what; cr_model_kind kind; int neg, aug, precision, feats, protocol, fanout; } runs[] = {
+    static const struct {
+        const char *what;
+        cr_model_kind kind;
+        int neg, aug, precision, feats, protocol, fanout;
+    } runs[] = {
         {"mf", CR_MODEL_MF, 0, 0, 0, 0, 0, 0},
         {"lightgcn noise 0.3", CR_MODEL_LIGHTGCN, 0, 0, 0, 0, 1, 0},
         {"sgl noise 0.3", CR_MODEL_SGL, 0, 0, 0, 0, 1, 0},

@@ -902,7 +902,8 @@ MODEL_CHECK(grad_xsimgcl_lstar_top, CR_MODEL_XSIMGCL, c.lambda = 0.5f; c.lstar =
 /* sampled neighbourhoods: for a fixed batch the draw is fixed, and the loss linear in it */
 MODEL_CHECK(grad_lightgcn_fanout, CR_MODEL_LIGHTGCN, c.reg = 0.05f; c.layers = 3; c.fanout = 2)
 MODEL_CHECK(grad_simgcl_fanout, CR_MODEL_SIMGCL, c.lambda = 0.5f; c.eps = 1e-5f; c.fanout = 3)
-MODEL_CHECK(grad_xsimgcl_fanout, CR_MODEL_XSIMGCL, c.lambda = 0.5f; c.layers = 3; c.lstar = 2; c.eps = 1e-5f; c.fanout = 2)
+MODEL_CHECK(grad_xsimgcl_fanout, CR_MODEL_XSIMGCL,
+            c.lambda = 0.5f; c.layers = 3; c.lstar = 2; c.eps = 1e-5f; c.fanout = 2)
 MODEL_CHECK(grad_xsimgcl_fanout_lstar_top, CR_MODEL_XSIMGCL, c.lambda = 0.5f; c.lstar = 2; c.eps = 1e-5f; c.fanout = 3)
 MODEL_CHECK(grad_gru4rec, CR_MODEL_GRU4REC, c.max_len = 6; c.dropout = CR_OFF)
 MODEL_CHECK(grad_gru4rec_dropout_2layers, CR_MODEL_GRU4REC, c.max_len = 6; c.gru_layers = 2; c.dropout = 0.3f)
@@ -1232,16 +1233,18 @@ TEST(sampled_rows_average_to_the_whole_graph) {
     cr_dataset_free(&ds);
 }
 
-/* The same seed gives the same bits on 1 and 2 threads with sampled batches. */
+/* The same seed gives the same bits on 1 and 2 threads with sampled batches, on data large
+   enough for the draws and the ego gradient's fold to run on several threads (a batch's 3,072
+   targets and their level below). */
 TEST(sampled_training_is_the_same_on_any_thread_count) {
-    cr_dataset ds = small_data(0);
+    cr_dataset ds = crt_synth(6000, 5000, 8, 7, 3, 0, 0.2);
     cr_config c;
     cr_model *m[2];
     int v, t0 = cr_get_num_threads();
     memset(&c, 0, sizeof c);
     c.model = CR_MODEL_XSIMGCL;
-    c.dim = 8;
-    c.batch = 16;
+    c.dim = 16;
+    c.batch = 1024;
     c.fanout = 3;
     for (v = 0; v < 2; v++) {
         cr_set_num_threads(v + 1);
@@ -1250,7 +1253,19 @@ TEST(sampled_training_is_the_same_on_any_thread_count) {
         CHECK_OK(cr_train_epoch(m[v], 2, NULL, NULL, NULL));
     }
     cr_set_num_threads(t0);
-    CHECK(memcmp(cr_model_params(m[0]), cr_model_params(m[1]), sizeof(float) * (size_t)cr_model_num_params(m[0])) == 0);
+    { /* a whole batch's levels: large enough for the parallel loops (the epochs' batches were) */
+        static int32_t us[1024], ps[1024];
+        double l;
+        for (v = 0; v < 1024; v++) {
+            us[v] = ds.train.user[(int64_t)v * 31 % ds.train.n];
+            ps[v] = ds.train.item[(int64_t)v * 31 % ds.train.n];
+        }
+        CHECK_OK(cr_model_batch_loss(m[0], us, ps, NULL, 1024, 1, 0, 0, &l));
+        CHECKF(m[0]->g.sub_n[2] > 2048 && m[0]->g.sub_n[0] * 16 > 65536, "levels %lld, %lld",
+               (long long)m[0]->g.sub_n[2], (long long)m[0]->g.sub_n[0]);
+    }
+    CHECK(memcmp(cr_model_params(m[0]), cr_model_params(m[1]),
+                 sizeof(float) * (size_t)cr_model_num_params(m[0])) == 0);
     cr_model_free(m[0]);
     cr_model_free(m[1]);
     cr_dataset_free(&ds);
@@ -1616,7 +1631,8 @@ const crt_case crt_grad[] = {
     {"grad/rcl_adversarial_direction", rcl_adversarial_direction},
     {"grad/rcl_adversarial_views_leave_bpr_clean", rcl_adversarial_views_leave_bpr_clean},
     {"grad/subgraph_propagation_equals_the_whole_graph", subgraph_propagation_equals_the_whole_graph},
-    {"grad/sampled_batches_with_every_neighbour_are_the_whole_graph", sampled_batches_with_every_neighbour_are_the_whole_graph},
+    {"grad/sampled_batches_with_every_neighbour_are_the_whole_graph",
+     sampled_batches_with_every_neighbour_are_the_whole_graph},
     {"grad/sampled_rows_average_to_the_whole_graph", sampled_rows_average_to_the_whole_graph},
     {"grad/sampled_training_is_the_same_on_any_thread_count", sampled_training_is_the_same_on_any_thread_count},
     {"grad/model_recdcl_uibt", grad_recdcl_uibt},
