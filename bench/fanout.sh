@@ -22,8 +22,9 @@ run() { # F SEED [options]
     local f=$1 s=$2 log="$out/$model-$data-f$1-s$2.json"
     shift 2
     [ -n "${FO_REUSE:-}" ] && [ -s "$log" ] && grep -q test_recall "$log" && return 0
-    /usr/bin/time -f %M -o "$log.rss" ./build/contrarec train --model "$model" --train "$DATA/$data/train.txt" \
-        --test "$DATA/$data/test.txt" --fanout "$f" --seed "$s" --threads 1 --json --no-progress \
+    /usr/bin/time -f %M -o "$log.rss" ./build/contrarec train --model "$model" \
+        --train "$DATA/$data/train.txt" --test "$DATA/$data/test.txt" \
+        --fanout "$f" --seed "$s" --threads 1 --json --no-progress \
         --patience 30 --per-user "$out/$model-$data-f$f-s$s.tsv" "$@" > "$log" 2> "$log.err"
 }
 pids=()
@@ -31,10 +32,10 @@ for f in $fanouts; do
     for s in $seeds; do
         run "$f" "$s" "$@" &
         pids+=($!)
-        if [ ${#pids[@]} -ge "$jobs" ]; then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
+        if [ ${#pids[@]} -ge "$jobs" ]; then wait "${pids[0]}" || true; pids=("${pids[@]:1}"); fi
     done
 done
-wait
+wait || true
 echo "# $model on $data, $(lscpu | sed -n 's/^Model name: *//p'), one thread per run, $(git rev-parse --short HEAD)"
 printf "%-7s %-5s %-14s %-12s %-9s %-9s %-9s %-8s\n" fanout seed test_recall@20 test_ndcg@20 selected s/epoch train_s peak_MB
 for f in $fanouts; do
