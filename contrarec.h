@@ -8329,6 +8329,14 @@ static int cr__sub_draw(const cr_csr *A, int32_t v, int f, uint64_t seed, int32_
     return n;
 }
 
+/* Node v appended to the node list at position *n (and *n raised), unless a level holds it. */
+static CR__INLINE void cr__sub_push(cr__graph *g, int32_t v, int64_t *n) {
+    if (g->sub_mark[v] == g->sub_gen) return;
+    g->sub_mark[v] = g->sub_gen;
+    g->sub_idx[v] = (int32_t)*n;
+    g->sub_nodes[(*n)++] = v;
+}
+
 /* The draws of the nodes at positions [from, to): their rows' extents (one thread), the draws
    (every thread: each node's from its own stream, into its own place), then the nodes they
    reach that no level holds yet appended in entry order (one thread), so the levels and the
@@ -8355,13 +8363,7 @@ static void cr__sub_expand(cr_model *m, int64_t from, int64_t to, uint64_t seed)
             s->val[o + j] = A->val[p] * w;
         }
     }
-    for (e = s->rowptr[from]; e < s->rowptr[to]; e++) {
-        int32_t u = s->col[e];
-        if (g->sub_mark[u] == g->sub_gen) continue;
-        g->sub_mark[u] = g->sub_gen;
-        g->sub_idx[u] = (int32_t)n;
-        g->sub_nodes[n++] = u;
-    }
+    for (e = s->rowptr[from]; e < s->rowptr[to]; e++) cr__sub_push(g, s->col[e], &n);
     g->sub_n[0] = n;
 }
 
@@ -8375,14 +8377,7 @@ static void cr__sub_begin(cr_model *m) {
     g->sub_n[m->cfg.layers] = 0;
 }
 
-static void cr__sub_add(cr_model *m, int32_t v) {
-    cr__graph *g = &m->g;
-    int64_t *n = &g->sub_n[m->cfg.layers];
-    if (g->sub_mark[v] == g->sub_gen) return;
-    g->sub_mark[v] = g->sub_gen;
-    g->sub_idx[v] = (int32_t)*n;
-    g->sub_nodes[(*n)++] = v;
-}
+static void cr__sub_add(cr_model *m, int32_t v) { cr__sub_push(&m->g, v, &m->g.sub_n[m->cfg.layers]); }
 
 /* The rows [0, F->nrows) of F (columns: positions), transposed into T with `rows` rows: each
    row's entries in increasing order of F's rows, so the sums do not depend on threads. */
@@ -8470,13 +8465,8 @@ static void cr__sub_build(cr_model *m, const int32_t *S, int64_t nS) {
     for (k = K; k >= 1; k--) { /* level k-1: level k and its neighbours */
         int64_t top = g->sub_n[k];
         for (i = 0; i < top; i++)
-            for (e = A->rowptr[g->sub_nodes[i]]; e < A->rowptr[g->sub_nodes[i] + 1]; e++) {
-                int32_t c = A->col[e];
-                if (g->sub_mark[c] == g->sub_gen) continue;
-                g->sub_mark[c] = g->sub_gen;
-                g->sub_idx[c] = (int32_t)n;
-                g->sub_nodes[n++] = c;
-            }
+            for (e = A->rowptr[g->sub_nodes[i]]; e < A->rowptr[g->sub_nodes[i] + 1]; e++)
+                cr__sub_push(g, A->col[e], &n);
         g->sub_n[k - 1] = n;
     }
     for (k = 1; k <= K; k++) {
