@@ -284,6 +284,10 @@ run() { # name, args...: one training run in the background (at most JOBS at onc
         rm -f "$OUT/$name.state"
     fi
     [ -e "$OUT/$name.state" ] && app=1
+    # a complete log about to be replaced (another commit's, or FORCE) is kept beside it
+    if [ -z "$app" ] && grep -q '"best_epoch"' "$OUT/$name.json" 2>/dev/null; then
+        for f in json meta err tsv; do [ -e "$OUT/$name.$f" ] && mv "$OUT/$name.$f" "$OUT/$name.prev.$f"; done
+    fi
     while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 1; done
     left=$(budget_left)
     if [ "$left" -le 0 ]; then echo "$name: not started, the budget (QUALITY_MINUTES) is spent" >&2; return; fi
@@ -492,7 +496,9 @@ claims_table() {
 # compare its figures with bench/baseline.tsv, or write them there
 MODE=run
 if [ "${1:-}" = check ] || [ "${1:-}" = baseline ]; then MODE=$1; shift; fi
-SECTION=${1:-graph}
+[ -n "${1:-}" ] || { echo "usage: bench/quality.sh [check|baseline] SECTION, list, provenance [NAME]" \
+    "(bench/quality.sh list: the sections and their minutes)" >&2; exit 2; }
+SECTION=$1
 RUNS=()
 case "$SECTION" in
 graph)
