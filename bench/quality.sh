@@ -92,7 +92,8 @@
 # is the current one (QUALITY_REUSE=any reuses it whatever made it; the summary then names
 # that commit); a training state left by another commit is discarded (QUALITY_REUSE=any
 # continues it, for code that trains the same bits: the .meta file then adds resumed_by=). CR_BIN=path runs another
-# build of the program. QUALITY_MINUTES=M stops the section's runs after M minutes, their states
+# build of the program. QUALITY_ONLY=NAME[,NAME...] runs only those methods of a Last.fm or
+# Amazon-Beauty section (its tables then say "not run" for the others). QUALITY_MINUTES=M stops the section's runs after M minutes, their states
 # kept for the next call (installments). Every section that trained something appends its wall
 # time to OUT/sections.tsv.
 set -euo pipefail
@@ -866,6 +867,9 @@ lastfm|lastfm-s[123]|beauty|beauty-s[123]|beauty-ncl|beauty-ncl-s[123]|claims-la
     if [ -n "$ncl" ]; then JOBS=1 OMP_NUM_THREADS=${BENCH_THREADS:-2} QUALITY_MINUTES=${QUALITY_MINUTES:-45}; fi
     if [ "$d" = beauty ] && [ -n "$ncl" ]; then M=$(methods_named ncl)
     elif [ "$d" = beauty ]; then M=$(methods_named lightgcn sgl-ed xsimgcl); fi
+    if [ -n "${QUALITY_ONLY:-}" ]; then # the section's runs of these methods alone
+        M=$(for e in $M; do case " ${QUALITY_ONLY//,/ } " in *" ${e%%:*} "*) echo "$e" ;; esac; done)
+    fi
     for v in $V; do for s in $seeds; do method_runs "$d" "$v" "$s" $M; done; done
     wait
     for v in $V; do for e in $M; do for s in $seeds; do
