@@ -3081,6 +3081,12 @@ static inline void cr__prefetch_row(const float *x, const int32_t *map, int64_t 
     }
 }
 
+/* Asks for the bytes [p, p + n) ahead of their use. */
+static inline void cr__prefetch_span(const void *p, int64_t n) {
+    int64_t b;
+    for (b = 0; b < n; b += 64) CR__SPMM_PREFETCH((const char *)p + b);
+}
+
 /* A bfloat16 widened to float32: exact. */
 static CR__INLINE float cr__bf16_f32(uint16_t h) {
     uint32_t u = (uint32_t)h << 16;
@@ -8588,8 +8594,10 @@ static void cr__dns_pick(const cr_model *m, const cr__batch *b, const float *F, 
         float best = -INFINITY;
         int k;
         neg[i] = c[0];
-        for (k = 0; k < M; k++) {
-            float s = cr_vdot(u, F + (Uo + c[k]) * d, d);
+        for (k = 0; k < M; k++) { /* scattered rows: each asked for 8 ahead */
+            float s;
+            if (k + 8 < M) cr__prefetch_span(F + (Uo + c[k + 8]) * d, (int64_t)d * 4);
+            s = cr_vdot(u, F + (Uo + c[k]) * d, d);
             if (s > best) { best = s; neg[i] = c[k]; }
         }
     }
@@ -8709,8 +8717,11 @@ static void cr__graph_bpr_mixgcf(cr_model *m, const cr__batch *b, float *const *
             float a = cr_rng_float(&r), best = -INFINITY;
             const float *Ll = L[l];
             int32_t pick = cand[0];
-            for (k = 0; k < M; k++) {
-                float v = cr_vdot(s, Ll + (Uo + cand[k]) * d, d);
+            for (k = 0; k < M; k++) { /* the candidates' rows are scattered: each asked for 8 ahead */
+                int t = l * M + k + 8;
+                float v;
+                if (t < nl * M) cr__prefetch_span(L[t / M] + (Uo + cand[t % M]) * d, (int64_t)d * 4);
+                v = cr_vdot(s, Ll + (Uo + cand[k]) * d, d);
                 if (v > best) { best = v; pick = cand[k]; }
             }
             g->mix_a[(int64_t)i * nl + l] = a;
