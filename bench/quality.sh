@@ -924,7 +924,9 @@ if [ "$MODE" = baseline ]; then
     # this section's rows replaced by its runs' figures; the tolerance: QUALITY_TOL (relative,
     # 0.02 by default: a run on another machine or compiler sums in another order)
     tmp=$(mktemp)
-    if [ -e "$BASE" ]; then awk -F'\t' -v s="$SECTION" '$1 != s' "$BASE" > "$tmp"; else
+    # (with QUALITY_ONLY, the rows of its runs alone)
+    if [ -e "$BASE" ]; then awk -F'\t' -v s="$SECTION" -v only="${QUALITY_ONLY:+ ${RUNS[*]} }" \
+        '$1 != s || (only != "" && index(only, " " $2 " ") == 0)' "$BASE" > "$tmp"; else
         printf 'section\trun\tmetric\tvalue\ttolerance\tcommit\tseeds\tmachine\tcommand\n' > "$tmp"; fi
     for n in "${RUNS[@]}"; do
         reusable "$n" || { echo "baseline: $n has no complete log; nothing written" >&2; rm -f "$tmp"; exit 1; }
@@ -940,7 +942,8 @@ elif [ "$MODE" = check ]; then
     # each of the section's baseline figures against this commit's run: FAIL beyond its
     # (relative) tolerance, or when the run is missing; a baseline made by another commit is
     # named, since then a difference may be the code's and not the machine's
-    rows=$(awk -F'\t' -v s="$SECTION" '$1 == s' "$BASE" 2>/dev/null || true)
+    rows=$(awk -F'\t' -v s="$SECTION" -v only="${QUALITY_ONLY:+ ${RUNS[*]} }" \
+        '$1 == s && (only == "" || index(only, " " $2 " ") > 0)' "$BASE" 2>/dev/null || true)
     [ -n "$rows" ] || { echo "check: no baseline figures for section $SECTION in $BASE" >&2; exit 1; }
     bad=0
     while IFS=$'\t' read -r sec n m v tol c seeds mach cmd; do
