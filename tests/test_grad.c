@@ -1233,19 +1233,20 @@ TEST(sampled_rows_average_to_the_whole_graph) {
     cr_dataset_free(&ds);
 }
 
-/* The same seed gives the same bits on 1 and 2 threads with sampled batches, on data large
-   enough for the draws and the ego gradient's fold to run on several threads (a batch's 3,072
-   targets and their level below). */
-TEST(sampled_training_is_the_same_on_any_thread_count) {
+/* Two epochs of model (with fanout f) on 1 and on 2 threads from the same seed: *same, whether
+   the parameters are the same bits; the levels of a whole batch of the first into lvl[0]
+   (targets) and lvl[1] (level 0), and the degrees of level 0's nodes summed into deg. */
+static void same_bits_on_1_and_2_threads(cr_model_kind model, int f, int *same, int64_t *lvl, int64_t *deg) {
     cr_dataset ds = crt_synth(6000, 5000, 8, 7, 3, 0, 0.2);
     cr_config c;
     cr_model *m[2];
     int v, t0 = cr_get_num_threads();
+    int64_t r;
     memset(&c, 0, sizeof c);
-    c.model = CR_MODEL_XSIMGCL;
+    c.model = model;
     c.dim = 16;
     c.batch = 1024;
-    c.fanout = 3;
+    c.fanout = f;
     for (v = 0; v < 2; v++) {
         cr_set_num_threads(v + 1);
         CHECK_OK(cr_model_create(&m[v], &c, &ds));
@@ -1261,14 +1262,36 @@ TEST(sampled_training_is_the_same_on_any_thread_count) {
             ps[v] = ds.train.item[(int64_t)v * 31 % ds.train.n];
         }
         CHECK_OK(cr_model_batch_loss(m[0], us, ps, NULL, 1024, 1, 0, 0, &l));
-        CHECKF(m[0]->g.sub_n[2] > 2048 && m[0]->g.sub_n[0] * 16 > 65536, "levels %lld, %lld",
-               (long long)m[0]->g.sub_n[2], (long long)m[0]->g.sub_n[0]);
+        lvl[0] = m[0]->g.sub_n[m[0]->cfg.layers];
+        lvl[1] = m[0]->g.sub_n[0];
+        for (r = 0, *deg = 0; r < lvl[1]; r++)
+            *deg += m[0]->g.adj.rowptr[m[0]->g.sub_nodes[r] + 1] - m[0]->g.adj.rowptr[m[0]->g.sub_nodes[r]];
     }
-    CHECK(memcmp(cr_model_params(m[0]), cr_model_params(m[1]),
-                 sizeof(float) * (size_t)cr_model_num_params(m[0])) == 0);
+    *same = memcmp(cr_model_params(m[0]), cr_model_params(m[1]), sizeof(float) * (size_t)cr_model_num_params(m[0])) == 0;
     cr_model_free(m[0]);
     cr_model_free(m[1]);
     cr_dataset_free(&ds);
+}
+
+/* The same seed gives the same bits on 1 and 2 threads with sampled batches, on data large
+   enough for the draws and the ego gradient's fold to run on several threads (a batch's 3,072
+   targets and their level below). */
+TEST(sampled_training_is_the_same_on_any_thread_count) {
+    int64_t lvl[2], deg;
+    int same = 0;
+    same_bits_on_1_and_2_threads(CR_MODEL_XSIMGCL, 3, &same, lvl, &deg);
+    CHECK(same);
+    CHECKF(lvl[0] > 2048 && lvl[1] * 16 > 65536, "levels %lld, %lld", (long long)lvl[0], (long long)lvl[1]);
+}
+
+/* The same for RecDCL's exact subgraph, whose matrices are filled on several threads once a
+   level's degrees pass 16,384 entries. */
+TEST(subgraph_training_is_the_same_on_any_thread_count) {
+    int64_t lvl[2], deg;
+    int same = 0;
+    same_bits_on_1_and_2_threads(CR_MODEL_RECDCL, 0, &same, lvl, &deg);
+    CHECK(same);
+    CHECKF(deg > 16384, "level 0's nodes have %lld entries", (long long)deg);
 }
 
 /* The projection head's backward against central differences of a double reference. */
@@ -1635,6 +1658,7 @@ const crt_case crt_grad[] = {
      sampled_batches_with_every_neighbour_are_the_whole_graph},
     {"grad/sampled_rows_average_to_the_whole_graph", sampled_rows_average_to_the_whole_graph},
     {"grad/sampled_training_is_the_same_on_any_thread_count", sampled_training_is_the_same_on_any_thread_count},
+    {"grad/subgraph_training_is_the_same_on_any_thread_count", subgraph_training_is_the_same_on_any_thread_count},
     {"grad/model_recdcl_uibt", grad_recdcl_uibt},
     {"grad/model_recdcl_uuii", grad_recdcl_uuii},
     {"grad/model_recdcl_bcl", grad_recdcl_bcl},
