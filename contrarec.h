@@ -8438,39 +8438,23 @@ static void cr__sub_build_sampled(cr_model *m, uint64_t seed) {
 
 /* The rows of A listed in nodes[0..n), each entry's column mapped through g->sub_idx (map 1)
    or kept (map 0), entries whose node's position is not below keep_below left out. */
-/* Each row is filled in parallel from the sum of the degrees of the rows before it (at most
-   nnz: the rows are distinct nodes), its count left in its rowptr, then the rows are moved down
-   in order: the matrix of one serial pass, on any thread count. */
 static void cr__sub_matrix(cr_model *m, cr_csr *out, int64_t n, int map, int64_t keep_below, int64_t ncols) {
     const cr__graph *g = &m->g;
     const cr_csr *A = &g->adj;
-    int64_t r, k = 0, ub = 0;
+    int64_t r, e, k = 0;
     out->nrows = n;
     out->ncols = ncols;
-    for (r = 0; r < n; r++) out->rowptr[r] = ub, ub += A->rowptr[g->sub_nodes[r] + 1] - A->rowptr[g->sub_nodes[r]];
-    CR__OMP(parallel for schedule(dynamic, 256) if (ub > 16384))
+    out->rowptr[0] = 0;
     for (r = 0; r < n; r++) {
         int32_t v = g->sub_nodes[r];
-        int64_t e, o = out->rowptr[r], o0 = o;
         for (e = A->rowptr[v]; e < A->rowptr[v + 1]; e++) {
             int32_t c = A->col[e];
             if (g->sub_mark[c] != g->sub_gen || g->sub_idx[c] >= keep_below) continue;
-            out->col[o] = map ? g->sub_idx[c] : c;
-            out->val[o++] = A->val[e];
+            out->col[k] = map ? g->sub_idx[c] : c;
+            out->val[k++] = A->val[e];
         }
-        out->rowptr[r] = o - o0;
+        out->rowptr[r + 1] = k;
     }
-    for (r = 0, ub = 0; r < n; r++) {
-        int64_t cnt = out->rowptr[r];
-        if (ub != k && cnt) {
-            memmove(out->col + k, out->col + ub, (size_t)cnt * sizeof(int32_t));
-            memmove(out->val + k, out->val + ub, (size_t)cnt * sizeof(float));
-        }
-        out->rowptr[r] = k;
-        k += cnt;
-        ub += A->rowptr[g->sub_nodes[r] + 1] - A->rowptr[g->sub_nodes[r]];
-    }
-    out->rowptr[n] = k;
     out->nnz = k;
 }
 
