@@ -188,7 +188,7 @@ table)
     # the baseline figures of SECTION (or of S1,S2,...: the sections of one seed each) as a
     # markdown table: the runs of one method over seeds (NAME-sN) make one row, each metric
     # (test_recall@20 and test_ndcg@20 unless named) as the mean ± the sample standard
-    # deviation over the seeds, with the commit and the seeds
+    # deviation over the seeds, with the seeds and the commits that ran them
     [ -n "${2:-}" ] || { echo "usage: bench/quality.sh table SECTION[,SECTION...] [METRIC...]" >&2; exit 2; }
     sec=$2; shift 2
     M="${*:-test_recall@20 test_ndcg@20}"
@@ -200,7 +200,8 @@ table)
                 run[n, $2] = 1; nseed[n]++
                 seeds[n] = seeds[n] (seeds[n] == "" ? "" : ",") ($2 ~ /-s[0-9]+$/ ? sd : $7)
             }
-            sum[n, $3] += $4; sq[n, $3] += $4 * $4; cnt[n, $3]++; commit[n] = $6 }
+            sum[n, $3] += $4; sq[n, $3] += $4 * $4; cnt[n, $3]++
+            if (!((n, $6) in hasc)) { hasc[n, $6] = 1; commit[n] = commit[n] (commit[n] == "" ? "" : ", ") $6 } }
         END {
             if (!k) { print "table: no baseline figures for section " s > "/dev/stderr"; exit 1 }
             printf "| run | seeds |"; for (j = 1; j <= nm; j++) printf " %s |", ms[j]; print " commit |"
