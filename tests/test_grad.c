@@ -1264,7 +1264,8 @@ static void same_bits_on_1_and_2_threads(cr_model_kind model, int f, int *same, 
         lvl[0] = m[0]->g.sub_n[m[0]->cfg.layers];
         lvl[1] = m[0]->g.sub_n[0];
     }
-    *same = memcmp(cr_model_params(m[0]), cr_model_params(m[1]), sizeof(float) * (size_t)cr_model_num_params(m[0])) == 0;
+    *same = !memcmp(cr_model_params(m[0]), cr_model_params(m[1]),
+                    sizeof(float) * (size_t)cr_model_num_params(m[0]));
     cr_model_free(m[0]);
     cr_model_free(m[1]);
     cr_dataset_free(&ds);
