@@ -3071,20 +3071,16 @@ static int64_t cr__csr_part_in(const cr_csr *A, int64_t a, int64_t b, int t, int
 #define CR__SPMM_PREFETCH(p) ((void)(p))
 #endif
 
-/* Asks for row map[r + 8] of x, d floats, ahead of its use: rows reached through the node order
-   are scattered, and the hardware prefetcher only follows streams. */
-static inline void cr__prefetch_row(const float *x, const int32_t *map, int64_t r, int64_t N, int d) {
-    if (map && r + 8 < N) {
-        const char *p = (const char *)(x + (int64_t)map[r + 8] * d);
-        int64_t b;
-        for (b = 0; b < (int64_t)d * 4; b += 64) CR__SPMM_PREFETCH(p + b);
-    }
-}
-
 /* Asks for the bytes [p, p + n) ahead of their use. */
 static inline void cr__prefetch_span(const void *p, int64_t n) {
     int64_t b;
     for (b = 0; b < n; b += 64) CR__SPMM_PREFETCH((const char *)p + b);
+}
+
+/* Asks for row map[r + 8] of x, d floats, ahead of its use: rows reached through the node order
+   are scattered, and the hardware prefetcher only follows streams. */
+static inline void cr__prefetch_row(const float *x, const int32_t *map, int64_t r, int64_t N, int d) {
+    if (map && r + 8 < N) cr__prefetch_span(x + (int64_t)map[r + 8] * d, (int64_t)d * 4);
 }
 
 /* A bfloat16 widened to float32: exact. */
@@ -8718,9 +8714,10 @@ static void cr__graph_bpr_mixgcf(cr_model *m, const cr__batch *b, float *const *
             const float *Ll = L[l];
             int32_t pick = cand[0];
             for (k = 0; k < M; k++) { /* the candidates' rows are scattered: each asked for 8 ahead */
-                int t = l * M + k + 8;
-                float v;
-                if (t < nl * M) cr__prefetch_span(L[t / M] + (Uo + cand[t % M]) * d, (int64_t)d * 4);
+                float v;                 /*   (past the last, the next layer's first ones) */
+                if (k + 8 < M) cr__prefetch_span(Ll + (Uo + cand[k + 8]) * d, (int64_t)d * 4);
+                else if (l + 1 < nl && k + 8 - M < M)
+                    cr__prefetch_span(L[l + 1] + (Uo + cand[k + 8 - M]) * d, (int64_t)d * 4);
                 v = cr_vdot(s, Ll + (Uo + cand[k]) * d, d);
                 if (v > best) { best = v; pick = cand[k]; }
             }

@@ -93,7 +93,8 @@
 # that commit); a training state left by another commit is discarded (QUALITY_REUSE=any
 # continues it, for code that trains the same bits: the .meta file then adds resumed_by=). CR_BIN=path runs another
 # build of the program. QUALITY_ONLY=NAME[,NAME...] runs only those methods of a Last.fm or
-# Amazon-Beauty section (its tables then say "not run" for the others). QUALITY_MINUTES=M stops the section's runs after M minutes, their states
+# Amazon-Beauty section (its tables then say "not run" for the others; check and baseline touch
+# only their rows). QUALITY_MINUTES=M stops the section's runs after M minutes, their states
 # kept for the next call (installments). Every section that trained something appends its wall
 # time to OUT/sections.tsv.
 set -euo pipefail
