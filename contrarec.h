@@ -5990,6 +5990,8 @@ typedef struct cr__nce {
     int64_t ld, dp;          /* the block's row stride; d rounded up to NR */
     float inv_tau, wn;       /* 1 / tau, weight / n */
     int acc_k;               /* dK adds to what dKn holds (the next-item softmax's item table) */
+    int fixed;               /* every logit is at most cst: the tiles exponentiate against it, not their maxima */
+    float cst;
     float *kt, *kn, *qa, *qb; /* K packed for S = Q K^T and for dQ = P K; Q for S and for dK = P^T Q */
     float *S, *tmx, *tsum, *M, *L, *spos;
 } cr__nce;
@@ -6091,7 +6093,7 @@ static void cr__nce_tile(cr__nce *z, int r0, int nr, int t) {
         for (k = 0; k < nm; k++) /* left out in this tile: counted once each (compared before subtracting t0) */
             if (mc[k] >= t0 && mc[k] < t0 + ct && mc[k] != pg && s[mc[k] - t0] != -INFINITY)
                 out++, s[mc[k] - t0] = -INFINITY;
-        mx = cr__vmax(s, ct);
+        mx = !z->fixed ? cr__vmax(s, ct) : out == ct ? -INFINITY : z->cst;
         if (mx == -INFINITY) { /* left-out entries alone, or NaN logits (cr__vmax skips them) */
             memset(s, 0, (size_t)ct * sizeof(float));
             sum = out == ct ? 0.0f : NAN; /* a NaN reaches the loss: the batch check stops */
@@ -6107,10 +6109,12 @@ static void cr__nce_tile(cr__nce *z, int r0, int nr, int t) {
 }
 
 /* dK for tile t of the block: its exponentials scaled to dS = wn (softmax - onehot(pos)),
-   then dK[tile] (+)= dS^T Q[block] / tau, one MR-key panel of dS^T at a time. */
+   then dK[tile] (+)= dS^T Q[block] / tau, one MR-key panel of dS^T at a time. With a fixed
+   stabiliser the rows' factors are on the packed Q already and the positives come after
+   (cr__nce_fix_dk): the block is only read. */
 static void cr__nce_dk(cr__nce *z, int r0, int nr, int t) {
     int t0 = t * CR__NCE_C, ct = CR__MIN(CR__NCE_C, z->m - t0), ip, jp, i;
-    for (i = 0; i < nr; i++) {
+    for (i = 0; i < nr && !z->fixed; i++) {
         float *s = z->S + i * z->ld + t0, f = z->tmx[(int64_t)i * z->nt + t] == -INFINITY ? 0.0f
                                              : cr__expf(z->tmx[(int64_t)i * z->nt + t] - z->M[i]) * z->wn / z->L[i];
         int pi = (z->pos ? z->pos[r0 + i] : r0 + i) - t0, j;
@@ -6125,11 +6129,33 @@ static void cr__nce_dk(cr__nce *z, int r0, int nr, int t) {
                        CR__MIN(CR__SGEMM_NR, z->d - jp * CR__SGEMM_NR), z->inv_tau, r0 || z->acc_k ? 1.0f : 0.0f);
 }
 
+/* The row factor of the softmax's gradient, wn / L_i, with a fixed stabiliser (0 for a row
+   whose every key was left out). */
+static float cr__nce_f(const cr__nce *z, int i) { return z->L[i] > 0 ? z->wn / z->L[i] : 0.0f; }
+
+/* With a fixed stabiliser, dS = f_i E - wn onehot(pos) splits: dK = E^T (f Q) / tau from the
+   tiles, with f put on the packed Q first (scale) and each positive key's -wn Q_i / tau added
+   after them (!scale), rows in order. */
+static void cr__nce_fix_dk(cr__nce *z, int r0, int nr, int scale) {
+    int64_t jp, p, j, d = z->d;
+    float *b = z->qb;
+    for (jp = 0; scale && jp < z->dp / CR__SGEMM_NR; jp++, b += (int64_t)CR__SGEMM_NR * nr)
+        for (p = 0; p < nr; p++)
+            for (j = 0; j < CR__SGEMM_NR; j++) b[p * CR__SGEMM_NR + j] *= cr__nce_f(z, (int)p);
+    for (p = 0; p < nr && !scale; p++) {
+        const float *q = z->Qn + (r0 + p) * d;
+        float *dk = z->dKn + (int64_t)(z->pos ? z->pos[r0 + p] : r0 + p) * d, c = z->wn * z->inv_tau;
+        for (j = 0; j < d; j++) dk[j] -= c * q[j];
+    }
+}
+
 /* dQ for the block's MR-row panels [p0, p1): dQ[rows] = sum over the tiles, in order, of
    dS K / tau. Tiles outside, panels inside: a tile of packed K stays in cache for all of them
-   (the other way round streamed all of K from memory once per panel). */
+   (the other way round streamed all of K from memory once per panel). With a fixed
+   stabiliser the tiles hold E: each row is scaled by its factor after them and its positive
+   key's -wn K_pos / tau added. */
 static void cr__nce_dq(cr__nce *z, int r0, int nr, int p0, int p1) {
-    int t, jp, ip;
+    int t, jp, ip, i, j;
     for (t = 0; t < z->nt; t++) {
         int t0 = t * CR__NCE_C, ct = CR__MIN(CR__NCE_C, z->m - t0);
         for (ip = p0; ip < p1; ip++) /* dS's panel: rows ip*MR.., the tile's keys, read in place */
@@ -6139,6 +6165,11 @@ static void cr__nce_dq(cr__nce *z, int r0, int nr, int p0, int p1) {
                            z->kn + (int64_t)t0 * z->dp + (int64_t)jp * CR__SGEMM_NR * ct,
                            z->dQn + (int64_t)(r0 + ip * CR__SGEMM_MR) * z->d + jp * CR__SGEMM_NR, (size_t)z->d,
                            CR__MIN(CR__SGEMM_NR, z->d - jp * CR__SGEMM_NR), z->inv_tau, t ? 1.0f : 0.0f);
+    }
+    for (i = p0 * CR__SGEMM_MR; z->fixed && i < CR__MIN(nr, p1 * CR__SGEMM_MR); i++) {
+        float *dq = z->dQn + (int64_t)(r0 + i) * z->d, f = cr__nce_f(z, i), c = z->wn * z->inv_tau;
+        const float *k = z->Kn + (int64_t)(z->pos ? z->pos[r0 + i] : r0 + i) * z->d;
+        for (j = 0; j < z->d; j++) dq[j] = f * dq[j] - c * k[j];
     }
 }
 
@@ -6155,15 +6186,18 @@ static double cr__nce_run(cr__nce *z, int grad) {
             const float *mx = z->tmx + (int64_t)i * z->nt, *sm = z->tsum + (int64_t)i * z->nt;
             float M = mx[0], L = 0;
             for (t = 1; t < z->nt; t++) M = mx[t] > M ? mx[t] : M;
-            for (t = 0; t < z->nt; t++) L += mx[t] == -INFINITY ? sm[t] : sm[t] * cr__expf(mx[t] - M); /* 0, or NaN */
+            for (t = 0; t < z->nt; t++) /* 0, or NaN */
+                L += mx[t] == -INFINITY || z->fixed ? sm[t] : sm[t] * cr__expf(mx[t] - M);
             z->M[i] = M;
             z->L[i] = L;
             loss += (double)M + log((double)L) - (double)z->spos[i];
         }
         if (!grad) continue;
         cr__sgemm_pack_b(0, z->Qn, (size_t)z->d, r0, nr, 0, z->d, 0, (int)(z->dp / CR__SGEMM_NR), z->qb);
+        if (z->fixed) cr__nce_fix_dk(z, r0, nr, 1);
         CR__OMP(parallel for schedule(static))
         for (t = 0; t < z->nt; t++) cr__nce_dk(z, r0, nr, t);
+        if (z->fixed) cr__nce_fix_dk(z, r0, nr, 0);
         /* each thread its share of the row panels: every row still sums its tiles in order */
         CR__OMP(parallel)
         {
@@ -6178,6 +6212,17 @@ static double cr__nce_run(cr__nce *z, int grad) {
     return loss;
 }
 
+/* The largest Euclidean norm of the n rows of X (n, d); NaN if a row holds one. */
+static float cr__max_norm(const float *X, int n, int d) {
+    float mx = 0;
+    int i;
+    for (i = 0; i < n; i++) {
+        float v = sqrtf(cr_vdot(X + (int64_t)i * d, X + (int64_t)i * d, d));
+        if (!(v <= mx) && mx == mx) mx = v; /* a NaN stays */
+    }
+    return mx;
+}
+
 /* The full softmax cross-entropy of the rows of X (n, d) over the rows of C (m, d) as classes,
    target[i] in [0, m): weight * mean_i(logsumexp_j x_i.c_j - x_i.c_target), the sequence
    models' next-item loss, streamed like InfoNCE (no normalisation, tau 1). With dX, dX is
@@ -6190,6 +6235,8 @@ static double cr__softmax_streamed(float *dX, float *dC, const float *X, const f
     memset(&z, 0, sizeof z);
     z.Qn = X, z.Kn = C, z.dQn = dX, z.dKn = dC, z.pos = target, z.acc_k = 1;
     z.n = n, z.m = m, z.d = d, z.inv_tau = 1.0f, z.wn = weight / (float)n;
+    z.cst = cr__max_norm(X, n, d) * cr__max_norm(C, m, d) * 1.0001f; /* Cauchy-Schwarz: no logit is above it */
+    z.fixed = z.cst <= 43.0f; /* then exp(-2 cst), the smallest term, is a normal float */
     cr__nce_setup(&z, ws + (int64_t)((64 - (uintptr_t)ws % 64) % 64) / 4);
     loss = cr__nce_run(&z, dX != NULL);
     cr__prof_count((dX ? 3.0 : 1.0) * 2.0 * n * m * d, (dX ? 8.0 : 4.0) * ((double)n * d + (double)m * d));
@@ -6305,6 +6352,7 @@ CR_API double cr_infonce_loss_ex(float *dQ, float *dK, const float *Q, const flo
         z.Qn = Qn, z.Kn = Kn, z.dQn = dQn, z.dKn = dKn, z.pos = pos, z.self = self;
         z.mask_ptr = o ? o->mask_ptr : NULL, z.mask_col = o ? o->mask_col : NULL;
         z.n = n, z.m = m, z.d = d, z.inv_tau = inv_tau, z.wn = weight / (float)n;
+        z.fixed = inv_tau <= 43.0f, z.cst = inv_tau; /* cosines / tau; exp(-2 / tau) is then a normal float */
         cr__nce_setup(&z, S);
         loss = cr__nce_run(&z, dQ || dK);
         cr__prof_count((dQ || dK ? 3.0 : 1.0) * 2.0 * n * m * d,
