@@ -5960,7 +5960,9 @@ static int64_t cr__infonce_ld(int m) { return ((int64_t)m + 15) & ~(int64_t)15; 
    The plain form (no robust options) in the style of flash attention's forward pass: the
    logits of a block of R query rows are computed a tile of C keys at a time, each tile
    exponentiated while it is still in L2 against its own row maxima, and the rows' log-sum-exp
-   combined from the tiles' maxima and sums in tile order. The backward pass reads the block's
+   combined from the tiles' maxima and sums in tile order. When a bound of every logit is
+   known and small (cosines over tau; the norms' product), the tiles exponentiate against it
+   instead, so a row's softmax factor is one number and no pass rescales the block. The backward pass reads the block's
    exponentials back once (not recomputed: on this CPU a 64-wide tile costs more to recompute
    than to read from the last-level cache), scales them into probabilities, and runs the two
    gradient products tile by tile from panels packed once per call, so the key table is never
