@@ -5962,9 +5962,10 @@ static int64_t cr__infonce_ld(int m) { return ((int64_t)m + 15) & ~(int64_t)15; 
    exponentiated while it is still in L2 against its own row maxima, and the rows' log-sum-exp
    combined from the tiles' maxima and sums in tile order. When a bound of every logit is
    known and small (cosines over tau; the norms' product), the tiles exponentiate against it
-   instead, so a row's softmax factor is one number and no pass rescales the block. The backward pass reads the block's
-   exponentials back once (not recomputed: on this CPU a 64-wide tile costs more to recompute
-   than to read from the last-level cache), scales them into probabilities, and runs the two
+   instead, so a row's softmax factor is one number and no pass rescales the block. The
+   backward pass reads the block's exponentials back once (not recomputed: on this CPU a
+   64-wide tile costs more to recompute than to read from the last-level cache), scales them
+   into probabilities (or, with a bound, scales the packed Q and dQ's rows), and runs the two
    gradient products tile by tile from panels packed once per call, so the key table is never
    repacked per block and no product runs over unaligned rows. Every output element sums in an
    order fixed by the shape (dK over the row blocks, dQ over the tiles, each tile product in the
@@ -5992,8 +5993,8 @@ typedef struct cr__nce {
     int64_t ld, dp;          /* the block's row stride; d rounded up to NR */
     float inv_tau, wn;       /* 1 / tau, weight / n */
     int acc_k;               /* dK adds to what dKn holds (the next-item softmax's item table) */
-    int fixed;               /* every logit is at most cst: the tiles exponentiate against it, not their maxima */
-    float cst;
+    int fixed;               /* every logit is at most cst: the tiles exponentiate against it, */
+    float cst;               /*   not against their own maxima */
     float *kt, *kn, *qa, *qb; /* K packed for S = Q K^T and for dQ = P K; Q for S and for dK = P^T Q */
     float *S, *tmx, *tsum, *M, *L, *spos;
 } cr__nce;
