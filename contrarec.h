@@ -5723,15 +5723,18 @@ static CR__INLINE uint32_t cr__hash32(uint32_t x) {
 /* Post-processes one propagated layer X (rows x d) in a single pass: optional SimGCL noise
    X += eps * sign(X) (.) normalize(u), u ~ U(0,1)^d per row, then acc += c * X. With ord, rows of
    X and acc are in the graph's locality order (row r is node ord[r]): the noise and delta follow
-   the node. */
+   the node. only (marks by node, or NULL): acc at the marked nodes alone, and with last, X too
+   (the last layer of a forward whose output is read there alone). */
 static void cr__layer_post(float *X, float *acc, float c, int64_t r0, int64_t rows, int d, float eps, uint64_t seed,
-                           const float *delta, const int32_t *ord) {
+                           const float *delta, const int32_t *ord, const uint8_t *only, int last) {
     int64_t r;
     CR__OMP(parallel for schedule(static))
     for (r = r0; r < rows; r++) {
         const int64_t o = ord ? ord[r] : r;
+        const int read = !only || only[o];
         float *x = X + r * d, u[CR__MAX_DIM];
         int j;
+        if (!read && last) continue;
         if (delta) { /* a given perturbation (RCL's adversarial one) */
             cr__prefetch_row(delta, ord, r, rows, d);
             cr_vaxpy(x, 1.0f, delta + o * d, d);
@@ -5748,13 +5751,13 @@ static void cr__layer_post(float *X, float *acc, float c, int64_t r0, int64_t ro
                 x[j] += sg * u[j] * inv;
             }
         }
-        if (acc)
+        if (acc && read)
             for (j = 0; j < d; j++) acc[r * d + j] += c * x[j];
     }
 }
 
 CR_API void cr_aug_noise(float *E, int64_t rows, int d, float eps, uint64_t seed) {
-    cr__layer_post(E, NULL, 0, 0, rows, d, eps, seed, NULL, NULL);
+    cr__layer_post(E, NULL, 0, 0, rows, d, eps, seed, NULL, NULL, NULL, 0);
 }
 
 CR_API void cr_aug_feature_mask(float *E, int64_t rows, int d, float rate, uint64_t seed, uint8_t *mask) {
@@ -7323,6 +7326,9 @@ typedef struct cr__graph {
     cr_csr adj_o;                    /* adj in that order, the one the encoder propagates */
     float *final, *t0, *t1; /* inference embeddings (n_nodes x dim) and propagation scratch */
     uint16_t *th;           /* precision bf16: the table each propagation gathers (n_nodes x dim), else NULL */
+    cr_csr live_g;          /* the last layer's product over the entries that can add anything: the */
+    uint8_t *live;          /*   backward's (cr__csr_live_cols; capacity cr__live_cap) and its row marks, */
+    uint8_t *top;           /*   the forward's (cr__csr_live_rows): the nodes a batch reads (cr__graph_top) */
     /* training buffers (arena) */
     float *F, *dF;          /* the training pass's output (N, d) and its gradient */
     float *L, *dL;          /* XSimGCL: the output of layer l* and its gradient */
@@ -8124,15 +8130,100 @@ static cr_status cr__csr_permute(cr_csr *out, const cr_csr *A, const int32_t *or
 }
 
 /* Rows r of src to rows r of dst, either side read or written through the node order (map NULL:
-   r itself). */
-static void cr__rows_move(float *dst, const int32_t *dmap, const float *src, const int32_t *smap, int64_t N, int d) {
+   r itself); only (marks by node, or NULL): the marked nodes' rows alone (node: a map's, else r). */
+static void cr__rows_move_only(float *dst, const int32_t *dmap, const float *src, const int32_t *smap, int64_t N, int d,
+                               const uint8_t *only) {
     int64_t r;
     CR__OMP(parallel for schedule(static))
     for (r = 0; r < N; r++) {
+        if (only && !only[dmap ? dmap[r] : smap ? smap[r] : r]) continue;
         cr__prefetch_row(dst, dmap, r, N, d);
         cr__prefetch_row(src, smap, r, N, d);
         memcpy(dst + (dmap ? dmap[r] : r) * d, src + (smap ? smap[r] : r) * d, (size_t)d * sizeof(float));
     }
+}
+
+static void cr__rows_move(float *dst, const int32_t *dmap, const float *src, const int32_t *smap, int64_t N, int d) {
+    cr__rows_move_only(dst, dmap, src, smap, N, d, NULL);
+}
+
+/* The entries of A (symmetric) whose column is marked live, each row's in their order (a row
+   with none is empty), into T, whose capacity is cap entries plus a spare line per part: the
+   product of A with a table whose unmarked rows are zero, over the entries that can add
+   anything, so each output row is the same bits (a skipped entry would add w * 0). Column c
+   holds deg(c) entries, so the count is known first; more than cap: 0, T untouched (the whole
+   matrix serves). Each part's share is counted from the live rows (their entries are the live
+   columns' transposed), then the part's entries are copied without a branch: an unmarked one
+   lands in the part's spare slot (a line apart, so the threads do not share it). */
+#define CR__LIVE_PARTS 64
+static int cr__live_off;      /* tests: every product over the whole matrix, to compare bits, */
+static int64_t cr__live_runs; /*   and the number of products that ran over live entries */
+#define CR__LIVE_SPARE (CR__LIVE_PARTS * 16)
+/* Above this many entries (a share of the graph's) the whole matrix is as cheap. */
+static int64_t cr__live_cap(int64_t nnz) { return nnz / 2; }
+static int cr__csr_live_cols(cr_csr *T, const cr_csr *A, const uint8_t *live, int64_t cap) {
+    int64_t n = A->nrows, kept = 0, base[CR__LIVE_PARTS + 1] = {0}, r;
+    int np = CR__MIN(cr__nthreads(), CR__LIVE_PARTS), t;
+    for (r = 0; r < n; r++) kept += live[r] ? A->rowptr[r + 1] - A->rowptr[r] : 0;
+    if (kept > cap) return 0;
+    CR__OMP(parallel for schedule(static, 1) private(r))
+    for (t = 0; t < np; t++) { /* the part's rows among the live rows' neighbours */
+        const int64_t r0 = cr__csr_part_in(A, 0, n, t, np), r1 = cr__csr_part_in(A, 0, n, t + 1, np);
+        int64_t p, c = 0;
+        for (r = 0; r < n; r++)
+            if (live[r])
+                for (p = A->rowptr[r]; p < A->rowptr[r + 1]; p++) c += A->col[p] >= r0 && A->col[p] < r1;
+        base[t + 1] = c;
+    }
+    for (t = 0; t < np; t++) base[t + 1] += base[t];
+    CR__OMP(parallel for schedule(static, 1) private(r))
+    for (t = 0; t < np; t++) {
+        const int64_t r0 = cr__csr_part_in(A, 0, n, t, np), r1 = cr__csr_part_in(A, 0, n, t + 1, np);
+        const int64_t spare = cap + 16 * t;
+        const int32_t *col = A->col;
+        const float *val = A->val;
+        int32_t *tc = T->col;
+        float *tv = T->val;
+        int64_t o = base[t], p;
+        for (r = r0; r < r1; r++) {
+            T->rowptr[r] = o;
+            for (p = A->rowptr[r]; p < A->rowptr[r + 1]; p++) {
+                const int32_t c = col[p];
+                const int64_t keep = -(int64_t)live[c], at = (o & keep) | (spare & ~keep); /* no branch to miss */
+                tc[at] = c;
+                tv[at] = val ? val[p] : 1.0f;
+                o -= keep;
+            }
+        }
+    }
+    T->rowptr[n] = base[np];
+    T->nrows = n;
+    T->ncols = A->ncols;
+    T->nnz = base[np];
+    cr__live_runs++;
+    return 1;
+}
+
+/* The rows of A whose node is marked (top[map ? map[r] : r]), whole, the others empty, into T
+   (capacity cap): the last layer at the rows a batch reads, each the same bits as in the whole
+   product. More than cap entries: 0, T untouched. */
+static int cr__csr_live_rows(cr_csr *T, const cr_csr *A, const uint8_t *top, const int32_t *map, int64_t cap) {
+    int64_t n = A->nrows, o = 0, r, j;
+    for (r = 0; r < n; r++) o += top[map ? map[r] : r] ? A->rowptr[r + 1] - A->rowptr[r] : 0;
+    if (o > cap) return 0;
+    for (o = 0, r = 0; r < n; r++) {
+        const int64_t a = A->rowptr[r], e = top[map ? map[r] : r] ? A->rowptr[r + 1] - a : 0;
+        T->rowptr[r] = o;
+        memcpy(T->col + o, A->col + a, (size_t)e * sizeof(int32_t));
+        for (j = 0; j < e; j++) T->val[o + j] = A->val ? A->val[a + j] : 1.0f;
+        o += e;
+    }
+    T->rowptr[n] = o;
+    T->nrows = n;
+    T->ncols = A->ncols;
+    T->nnz = o;
+    cr__live_runs++;
+    return 1;
 }
 
 /* A propagation's scratch: t0, t1 (N, d) hold the layers; ord (ord[r] = node; NULL: none): the
@@ -8142,6 +8233,10 @@ typedef struct cr__prop_ws {
     float *t0, *t1;
     uint16_t *th;
     const int32_t *ord;
+    cr_csr *live_g; /* with live (N marks): the backward's first product skips the zero rows of its table */
+    uint8_t *live;  /*   (cr__csr_live_cols), or NULL; with top too (marks by node), the forward's */
+    int64_t live_cap; /* last layer runs at those rows alone (cr__csr_live_rows), the others left partial */
+    const uint8_t *top;
 } cr__prop_ws;
 
 /* Forward of K propagation layers, E^(k+1) = G[k] E^(k) (+ SimGCL noise when eps > 0), with
@@ -8149,39 +8244,47 @@ typedef struct cr__prop_ws {
    keep[k] (k = 1..K, keep NULL or keep[k] NULL: not kept) receives a copy of layer k's output.
    E0, out: (N, d). With w->ord the layers and their mean run in the graph's order, and E0, out,
    keep and delta are by node (moved at the boundary): each row sums the same terms in the same order, so the result is
-   bit for bit the one without it, while the SpMMs gather rows that neighbour in memory. */
+   bit for bit the one without it, while the SpMMs gather rows that neighbour in memory. With w->top (a batch's
+   nodes, cr__graph_top) and no kept layer K, out and keep are formed at those nodes alone, the last layer
+   computed at them alone (its live rows), the other rows left as they were: the same bits where read. */
 static void cr__prop_forward(float *out, float *const *keep, const cr_csr *const *G, int K,
                              const float *E0, int64_t N, int d, int first, float eps,
                              uint64_t noise_seed, const float *const *delta, const cr__prop_ws *w) {
     float c = 1.0f / (float)(K + 1 - first);
     const float *cur = E0;
     const int32_t *ord = K > 0 ? w->ord : NULL;
-    int64_t a, b;
-    int k, ph = cr__prof_to(CR_PHASE_ENCODE);
+    /* out read at the marked nodes alone: the last layer, the mean and the kept layers there */
+    const uint8_t *only = K > 0 && w->top && w->live && !(keep && keep[K]) &&
+                                  cr__csr_live_rows(w->live_g, G[K - 1], w->top, ord, w->live_cap)
+                              ? w->top : NULL;
+    int64_t a, b, r;
+    int k, j, ph = cr__prof_to(CR_PHASE_ENCODE);
     if (ord) { /* layer 0 in the graph's order; t1 is free until layer 1 writes it */
         cr__rows_move(w->t1, NULL, E0, ord, N, d);
         cur = w->t1;
     }
-    if (first == 0) { /* out sums in the graph's order too, and is put back by node at the end */
-        int64_t i;
-        CR__OMP(parallel for schedule(static))
-        for (i = 0; i < N * d; i++) out[i] = c * cur[i];
-    } else
-        cr__pzero(out, N * d);
+    /* out sums in the graph's order too, and is put back by node at the end */
+    CR__OMP(parallel for schedule(static) private(j))
+    for (r = 0; r < N; r++)
+        if (!only || only[ord ? ord[r] : r])
+            for (j = 0; j < d; j++) out[r * d + j] = first == 0 ? c * cur[r * d + j] : 0.0f;
     cr__my_rows(N, &a, &b); /* over MPI a block of rows each, the layer all-gathered after its noise and sum */
     for (k = 0; k < K; k++) {
         float *nx = (k & 1) ? w->t1 : w->t0;
-        cr__spmm_table(G[k], cur, w->th, N, d, nx, 0);
-        cr__layer_post(nx, out, c, a, b, d, eps, cr_hash64(noise_seed, (uint64_t)k), delta ? delta[k + 1] : NULL, ord);
+        cr__spmm_table(only && k == K - 1 ? w->live_g : G[k], cur, w->th, N, d, nx, 0);
+        cr__layer_post(nx, out, c, a, b, d, eps, cr_hash64(noise_seed, (uint64_t)k), delta ? delta[k + 1] : NULL, ord,
+                       only, k == K - 1);
         cr__mpi_gather_rows(nx, N, (size_t)d * sizeof(float));
-        if (keep && keep[k + 1]) cr__rows_move(keep[k + 1], ord, nx, NULL, N, d);
+        if (keep && keep[k + 1]) cr__rows_move_only(keep[k + 1], ord, nx, NULL, N, d, only);
         cur = nx;
     }
     if (K > 0) cr__mpi_gather_rows(out, N, (size_t)d * sizeof(float));
     if (ord) { /* the other scratch table is free now */
         float *tmp = cur == w->t0 ? w->t1 : w->t0;
-        cr__pcopy(tmp, out, N * d);
-        cr__rows_move(out, ord, tmp, NULL, N, d);
+        CR__OMP(parallel for schedule(static))
+        for (r = 0; r < N; r++)
+            if (!only || only[ord[r]]) memcpy(tmp + r * d, out + r * d, (size_t)d * sizeof(float));
+        cr__rows_move_only(out, ord, tmp, NULL, N, d, only);
     }
     cr__prof_to(ph);
 }
@@ -8211,16 +8314,23 @@ static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const f
     CR__OMP(parallel for schedule(static) private(j))
     for (r = 0; r < N; r++) {
         const int64_t o = (ord ? ord[r] : r) * d;
+        uint8_t nz = 0;
         cr__prefetch_row(dOut, ord, r, N, d);
         if (dlk) cr__prefetch_row(dlk, ord, r, N, d);
-        for (j = 0; j < d; j++) g[r * d + j] = c * dOut[o + j] + (dlk ? dlk[o + j] : 0.0f);
+        for (j = 0; j < d; j++) {
+            g[r * d + j] = c * dOut[o + j] + (dlk ? dlk[o + j] : 0.0f);
+            nz |= g[r * d + j] != 0.0f;
+        }
+        if (w->live) w->live[r] = nz;
     }
     if (gk) cr__rows_move(gk[K], ord, g, NULL, N, d);
     for (k = K - 1; k >= 0; k--) {
         float *h = g == w->t0 ? w->t1 : w->t0, cc = k >= first ? c : 0.0f;
         const float *dl = dL && k ? dL[k] : NULL;
+        /* g_K is zero but at the rows a batch's loss read: the product skips the others */
+        const int live = k == K - 1 && w->live && cr__csr_live_cols(w->live_g, G[k], w->live, w->live_cap);
         if (k == 0 && !dE0) break;
-        cr__spmm_table(G[k], g, w->th, N, d, h, 0);
+        cr__spmm_table(live ? w->live_g : G[k], g, w->th, N, d, h, 0);
         if (k == 0) { /* fold the last step into the gradient of the ego embeddings (over MPI: this
                          process's rows; the gradients' all-reduce adds the others') */
             CR__OMP(parallel for schedule(static) private(j))
@@ -8263,13 +8373,19 @@ static cr__prop_ws cr__graph_layers(const cr_model *m, const cr_csr *const *G, c
     w.t1 = m->g.t1;
     w.th = m->g.th;
     w.ord = ordered ? m->g.ord : NULL;
+    w.live = cr_mpi_size() < 2 && !cr__live_off ? m->g.live : NULL;
+    w.live_g = (cr_csr *)&m->g.live_g;
+    w.live_cap = cr__live_cap(m->g.adj.nnz);
+    w.top = NULL;
     return w;
 }
 
+/* top (cr__graph_top, or NULL): out is read at those nodes alone. */
 static void cr__graph_encode(cr_model *m, float *out, const cr_csr *const *G, float eps, uint64_t seed,
-                             float *const *keep) {
+                             float *const *keep, const uint8_t *top) {
     const cr_csr *Gc[CR__MAX_LAYERS];
-    const cr__prop_ws w = cr__graph_layers(m, G, Gc);
+    cr__prop_ws w = cr__graph_layers(m, G, Gc);
+    w.top = top;
     cr__prop_forward(out, keep, Gc, m->cfg.layers, m->E0, m->n_nodes, m->cfg.dim, m->ops->first_layer, eps, seed,
                      NULL, &w);
 }
@@ -8549,7 +8665,7 @@ static void cr__sub_forward(cr_model *m, float eps, uint64_t noise_seed, int kee
         cr_spmm(&g->sub_fw[k], cur, (int)d, nx);
         if (eps > 0)
             cr__layer_post(nx, NULL, 0, 0, g->sub_n[k], (int)d, eps, cr_hash64(noise_seed, (uint64_t)(k - 1)), NULL,
-                           g->sub_nodes);
+                           g->sub_nodes, NULL, 0);
         for (i = 0; i < nS * d; i++) out[i] += c * nx[i];
         if (k == keep_k) memcpy(keep, nx, (size_t)(nS * d) * sizeof(float));
         cur = nx;
@@ -9072,6 +9188,25 @@ static double cr__graph_infonce(cr_model *m, const cr__batch *b, float *dA, floa
 }
 
 /* The batch's unique users and items (the rows InfoNCE contrasts, as SELFRec's torch.unique). */
+/* The nodes a BPR batch's losses read (its users, positives and negatives) marked in g->top,
+   for encodes whose output is read at those alone (the contrast's rows are among them): one
+   uniform negative a row, no item features, no extra InfoNCE negatives (those read other rows).
+   NULL: every node. */
+static const uint8_t *cr__graph_top(cr_model *m, const cr__batch *b) {
+    cr__graph *g = &m->g;
+    int i;
+    if (!g->top || cr__live_off || b->n_cand != 1 || m->cfg.neg != CR_NEG_UNIFORM || m->cfg.cl_negatives ||
+        cr__uses_features(&m->cfg))
+        return NULL;
+    memset(g->top, 0, (size_t)m->n_nodes);
+    for (i = 0; i < b->n; i++) {
+        g->top[b->users[i]] = 1;
+        g->top[m->n_users + b->pos[i]] = 1;
+        g->top[m->n_users + b->cand[i]] = 1;
+    }
+    return g->top;
+}
+
 static void cr__graph_unique(cr_model *m, const cr__batch *b, int *nu, int *ni) {
     *nu = cr__unique(m, b->users, b->n, m->g.uu);
     *ni = cr__unique(m, b->pos, b->n, m->g.ui);
@@ -9166,7 +9301,13 @@ static cr_status cr__graph_setup(cr_model *m) {
     if (m->cfg.precision == CR_PRECISION_BF16 &&
         !(g->th = (uint16_t *)cr__alloc_array((size_t)(N * m->cfg.dim), sizeof(uint16_t), "bf16 propagation table")))
         return CR_ERR_NOMEM;
-    return CR_OK;
+    e = cr__live_cap(g->adj.nnz) + CR__LIVE_SPARE;
+    g->live = (uint8_t *)cr__alloc_array((size_t)N + 1, 1, "live rows");
+    g->top = (uint8_t *)cr__alloc_array((size_t)N + 1, 1, "live rows");
+    g->live_g.rowptr = (int64_t *)cr__alloc_array((size_t)N + 1, sizeof(int64_t), "live entries");
+    g->live_g.col = (int32_t *)cr__alloc_array((size_t)e, sizeof(int32_t), "live entries");
+    g->live_g.val = (float *)cr__alloc_array((size_t)e, sizeof(float), "live entries");
+    return g->live && g->top && g->live_g.rowptr && g->live_g.col && g->live_g.val ? CR_OK : CR_ERR_NOMEM;
 }
 
 static void cr__graph_release(cr_model *m) {
@@ -9180,16 +9321,21 @@ static void cr__graph_release(cr_model *m) {
     cr__free_aligned(g->t0);
     cr__free_aligned(g->t1);
     CR_FREE(g->th);
+    CR_FREE(g->live);
+    CR_FREE(g->top);
+    cr_csr_free(&g->live_g);
 }
 
 /* The model's own state in bytes, from its sizes and options (the `memory` hook's part of the
    memory plan, which calls it on a model shell before anything exists): the edge list, the
-   normalised graph in both node orders, the order, the final and two scratch tables. passing:
+   normalised graph in both node orders, the order, the final and two scratch tables, the last
+   layers' live entries and marks. passing:
    raised to the largest need that comes and goes (here the item features' pair sort). */
 static int64_t cr__graph_memory(const cr_model *m, int64_t *passing) {
     int64_t N = m->n_nodes, Nd = N * m->cfg.dim, E = m->g.n_edges, b = 8 * (E + 1) + cr__features_memory(m, passing);
     if (!m->cfg.layers) return b + (m->cfg.attr_w > 0 ? Nd * 4 : 0);
     b += 2 * cr__csr_plan(N, 2 * E, 1) + 4 * (N + 1) + 3 * Nd * 4;
+    b += 2 * (N + 1) + cr__csr_plan(N, cr__live_cap(2 * E) + CR__LIVE_SPARE, 1); /* the last layers' live entries */
     return b + (m->cfg.precision == CR_PRECISION_BF16 ? Nd * 2 : 0); /* precision bf16's gathered table */
 }
 
@@ -9293,7 +9439,7 @@ static void cr__graph_prepare(cr_model *m) {
     int32_t i, n_warm = 0;
     double len = 0;
     cr__ego_forward(m);
-    if (m->cfg.layers) cr__graph_encode(m, m->g.final, NULL, 0.0f, 0, NULL);
+    if (m->cfg.layers) cr__graph_encode(m, m->g.final, NULL, 0.0f, 0, NULL, NULL);
     else if (m->g.final) cr__pcopy(m->g.final, m->E0, m->n_nodes * d);
     if (!m->ifeat.rowptr) return;
     for (i = 0; i < m->n_items; i++)
@@ -9408,7 +9554,7 @@ static cr_status cr__lightgcn_loss(cr_model *m, const cr__batch *b, int want_gra
         cr__graph_sampled_targets(m, b);
         cr__graph_sampled_forward(m, g->F, 0.0f, 0, NULL, want_grad ? g->dF : NULL, NULL);
     } else {
-        cr__graph_encode(m, g->F, NULL, 0.0f, 0, dL ? g->lay : NULL);
+        cr__graph_encode(m, g->F, NULL, 0.0f, 0, dL ? g->lay : NULL, cr__graph_top(m, b));
         if (want_grad) cr__pzero(g->dF, m->n_nodes * m->cfg.dim);
     }
     cr__graph_bpr(m, b, g->lay, dL, g->F, g->dF, want_grad, part);
@@ -9526,14 +9672,15 @@ static cr_status cr__sgl_loss(cr_model *m, const cr__batch *b, int want_grad, do
     int64_t nd = m->n_nodes * m->cfg.dim;
     int k, cl = m->cfg.lambda > 0, nu, ni;
     float *const *dL = cr__graph_layer_grads(m, want_grad);
-    cr__graph_encode(m, g->F, NULL, 0.0f, 0, dL ? g->lay : NULL);
+    const uint8_t *top = cr__graph_top(m, b);
+    cr__graph_encode(m, g->F, NULL, 0.0f, 0, dL ? g->lay : NULL, top);
     if (cl) {
         for (k = 0; k < m->cfg.layers; k++) {
             G1[k] = &S->views[0][m->cfg.aug == CR_AUG_RW ? k : 0];
             G2[k] = &S->views[1][m->cfg.aug == CR_AUG_RW ? k : 0];
         }
-        cr__graph_encode(m, g->V1, G1, 0.0f, 0, NULL);
-        cr__graph_encode(m, g->V2, G2, 0.0f, 0, NULL);
+        cr__graph_encode(m, g->V1, G1, 0.0f, 0, NULL, top);
+        cr__graph_encode(m, g->V2, G2, 0.0f, 0, NULL, top);
         if (want_grad) {
             cr__pzero(g->dV1, nd);
             cr__pzero(g->dV2, nd);
@@ -9582,10 +9729,11 @@ static cr_status cr__simgcl_loss(cr_model *m, const cr__batch *b, int want_grad,
             cr__graph_sampled_forward(m, g->V2, m->cfg.eps, cr_hash64(b->seed, 3), NULL, NULL, NULL);
         }
     } else {
-        cr__graph_encode(m, g->F, NULL, 0.0f, 0, dL ? g->lay : NULL);
+        const uint8_t *top = cr__graph_top(m, b);
+        cr__graph_encode(m, g->F, NULL, 0.0f, 0, dL ? g->lay : NULL, top);
         if (cl) {
-            cr__graph_encode(m, g->V1, NULL, m->cfg.eps, cr_hash64(b->seed, 2), NULL);
-            cr__graph_encode(m, g->V2, NULL, m->cfg.eps, cr_hash64(b->seed, 3), NULL);
+            cr__graph_encode(m, g->V1, NULL, m->cfg.eps, cr_hash64(b->seed, 2), NULL, top);
+            cr__graph_encode(m, g->V2, NULL, m->cfg.eps, cr_hash64(b->seed, 3), NULL, top);
         }
         if (want_grad) cr__pzero(g->dF, m->n_nodes * m->cfg.dim);
     }
@@ -9633,7 +9781,7 @@ static cr_status cr__xsimgcl_loss(cr_model *m, const cr__batch *b, int want_grad
         memset(keep, 0, sizeof keep);
     } else {
         cr__graph_keep_layers(m, keep, dkeep, want_grad);
-        cr__graph_encode(m, g->F, NULL, m->cfg.eps, cr_hash64(b->seed, 1), keep);
+        cr__graph_encode(m, g->F, NULL, m->cfg.eps, cr_hash64(b->seed, 1), keep, cr__graph_top(m, b));
         if (want_grad) cr__pzero(g->dF, m->n_nodes * m->cfg.dim);
     }
     cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
@@ -9842,7 +9990,7 @@ static cr_status cr__ncl_loss(cr_model *m, const cr__batch *b, int want_grad, do
     float *keep[CR__MAX_LAYERS + 1], *dkeep[CR__MAX_LAYERS + 1];
     int64_t Uo = m->n_users;
     cr__graph_keep_layers(m, keep, dkeep, want_grad);
-    cr__graph_encode(m, g->F, NULL, 0.0f, 0, keep);
+    cr__graph_encode(m, g->F, NULL, 0.0f, 0, keep, NULL);
     if (want_grad) cr__pzero(g->dF, m->n_nodes * c->dim);
     cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
     if (c->lambda > 0)
@@ -10328,7 +10476,7 @@ static cr_status cr__rcl_loss(cr_model *m, const cr__batch *b, int want_grad, do
     if (cl && c->adv)
         cr__rcl_adv_loss(m, b, keep, dkeep, nu, ni, want_grad, part);
     else { /* XSimGCL's one noisy pass for BPR and both views */
-        cr__graph_encode(m, g->F, NULL, c->eps, cr_hash64(b->seed, 1), keep);
+        cr__graph_encode(m, g->F, NULL, c->eps, cr_hash64(b->seed, 1), keep, NULL);
         if (want_grad) cr__pzero(g->dF, m->n_nodes * c->dim);
         cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
         if (cl) part[1] += cr__rcl_contrast(m, b, nu, ni, want_grad);

@@ -782,6 +782,7 @@ TEST(propagation_in_locality_order_is_bit_identical) {
                     dL[k] = src[1 + K + k];
                 }
                 cr__prop_ws w;
+                memset(&w, 0, sizeof w);
                 w.t0 = b[1];
                 w.t1 = b[2];
                 w.th = half == 1 ? th : NULL;
@@ -804,6 +805,147 @@ TEST(propagation_in_locality_order_is_bit_identical) {
     free(th);
     cr_csr_free(&A);
     cr_csr_free(&Ao);
+    cr_dataset_free(&ds);
+}
+
+/* The backward pass's first product over the live entries alone (those whose column's row of
+   g_K is not zero) gives the bits of the whole matrix's: a batch's gradient at a few rows, with
+   and without a layer gradient at layer K, per-layer graphs (SGL-RW's), kept g_k copies,
+   float32 and bfloat16, 1 and 2 threads; at every row (above the capacity) the whole matrix
+   serves. */
+TEST(propagation_backward_over_live_entries_is_bit_identical) {
+    enum { K = 3, D = 19 };
+    cr_dataset ds = crt_synth(300, 420, 6, 9, 8, 0, 0.1);
+    cr_csr A, A2, T;
+    const cr_csr *G[K];
+    uint8_t *live, *keep;
+    uint16_t *th;
+    float *dOut, *dLK, *out[2][2 + K], *t0, *t1;
+    int64_t N, n, i, e;
+    int v, k, t, var, bad = 0, t_was = cr_get_num_threads();
+    cr_rng r;
+    keep = (uint8_t *)malloc((size_t)ds.train.n);
+    for (e = 0; e < ds.train.n; e++) keep[e] = (uint8_t)(e % 5 != 0);
+    CHECK_OK(cr_graph_bipartite(&A, ds.n_users, ds.n_items, ds.train.n, ds.train.user, ds.train.item, NULL));
+    CHECK_OK(cr_graph_normalize_sym(&A));
+    CHECK_OK(cr_graph_bipartite(&A2, ds.n_users, ds.n_items, ds.train.n, ds.train.user, ds.train.item, keep));
+    CHECK_OK(cr_graph_normalize_sym(&A2));
+    N = A.nrows;
+    n = N * D;
+    live = (uint8_t *)malloc((size_t)N);
+    th = (uint16_t *)malloc(sizeof(uint16_t) * (size_t)n);
+    T.rowptr = (int64_t *)malloc(sizeof(int64_t) * (size_t)(N + 1));
+    T.col = (int32_t *)malloc(sizeof(int32_t) * (size_t)(A.nnz + CR__LIVE_SPARE));
+    T.val = (float *)malloc(sizeof(float) * (size_t)(A.nnz + CR__LIVE_SPARE));
+    dOut = (float *)calloc((size_t)n, sizeof(float));
+    dLK = (float *)calloc((size_t)n, sizeof(float));
+    t0 = (float *)malloc(sizeof(float) * (size_t)n);
+    t1 = (float *)malloc(sizeof(float) * (size_t)n);
+    for (v = 0; v < 2; v++)
+        for (k = 0; k < 2 + K; k++) out[v][k] = (float *)calloc((size_t)n, sizeof(float));
+    cr_rng_seed(&r, 41);
+    for (t = 1; t <= 2; t++)
+        for (var = 0; var < 4; var++) { /* sparse dOut; + dL[K]; bf16 with SGL-RW's graphs; every row */
+            const float *dL[K + 1] = {NULL, NULL, NULL, NULL};
+            int64_t used = 0;
+            cr_set_num_threads(t);
+            memset(dOut, 0, sizeof(float) * (size_t)n);
+            memset(dLK, 0, sizeof(float) * (size_t)n);
+            for (i = 0; i < N; i++)
+                if (var == 3 || cr_rng_below(&r, 20) == 0) { randn(dOut + i * D, D, &r, 1.0f); used++; }
+            for (i = 0; var == 1 && i < 9; i++) randn(dLK + (int64_t)cr_rng_below(&r, (uint32_t)N) * D, D, &r, 1.0f);
+            dL[K] = dLK;
+            for (k = 0; k < K; k++) G[k] = var == 2 && k == K - 1 ? &A2 : &A;
+            for (v = 0; v < 2; v++) {
+                float *gk[K + 1];
+                cr__prop_ws w;
+                memset(&w, 0, sizeof w);
+                w.t0 = t0;
+                w.t1 = t1;
+                w.th = var == 2 ? th : NULL;
+                if (v) { w.live = live; w.live_g = &T; w.live_cap = A.nnz / 2; }
+                gk[0] = NULL;
+                for (k = 1; k <= K; k++) gk[k] = out[v][1 + k];
+                memset(out[v][0], 0, sizeof(float) * (size_t)n);
+                cr__prop_backward(out[v][0], G, K, dOut, N, D, 1, var == 1 ? dL : NULL, gk, &w);
+            }
+            for (k = 0; k < 2 + K; k++)
+                if (k != 1)
+                    CHECKF(memcmp(out[0][k], out[1][k], sizeof(float) * (size_t)n) == 0,
+                           "%d threads, variant %d: output %d differs over the live entries", t, var, k);
+            if (var < 3) { /* the live path ran: its matrix holds the live columns' entries, in order */
+                int64_t want = 0;
+                for (i = 0; i < N; i++) want += live[i] ? G[K - 1]->rowptr[i + 1] - G[K - 1]->rowptr[i] : 0;
+                bad += T.nnz != want || want >= G[K - 1]->nnz / 2 || used == 0;
+            }
+        }
+    CHECKF(bad == 0, "the live matrix was not the one built (%d cases)", bad);
+    cr_set_num_threads(t_was);
+    for (v = 0; v < 2; v++)
+        for (k = 0; k < 2 + K; k++) free(out[v][k]);
+    free(keep); free(live); free(th); free(dOut); free(dLK); free(t0); free(t1);
+    free(T.rowptr); free(T.col); free(T.val);
+    cr_csr_free(&A);
+    cr_csr_free(&A2);
+    cr_dataset_free(&ds);
+}
+
+/* The last layers over live entries alone (the forward's at the rows a batch reads, the
+   backward's first product skipping the zero rows of its gradient) train the bits of the whole
+   products: every graph model that takes them (and DNS, which reads other rows, unchanged), an
+   epoch of batches small against the graph, 1 and 2 threads (the locality order), and the
+   live products did run. Under valgrind three cases on 2 threads. */
+TEST(last_layers_over_live_entries_train_the_same_bits) {
+    static const struct { cr_model_kind kind; int aug, neg, layers, lstar; } cases[] = {
+        {CR_MODEL_LIGHTGCN, 0, 0, 3, 0}, {CR_MODEL_SGL, 0, 0, 2, 0}, {CR_MODEL_SGL, CR_AUG_ND, 0, 2, 0},
+        {CR_MODEL_SGL, CR_AUG_RW, 0, 3, 0}, {CR_MODEL_SIMGCL, 0, 0, 2, 0}, {CR_MODEL_XSIMGCL, 0, 0, 3, 1},
+        {CR_MODEL_XSIMGCL, 0, 0, 2, 2}, {CR_MODEL_LIGHTGCN, 0, CR_NEG_DNS, 2, 0}, {CR_MODEL_RCL, 0, 0, 2, 0},
+        {CR_MODEL_NCL, 0, 0, 3, 0}};
+    int t0 = cr_get_num_threads(), t, off, e;
+    size_t k;
+    cr_synth_opts so;
+    cr_dataset ds;
+    memset(&so, 0, sizeof so);
+    so.n_users = 600, so.n_items = 900, so.mean_len = 6, so.seed = 17;
+    CHECK_OK(cr_dataset_synthetic(&ds, &so, 0, 0.1));
+    for (k = 0; k < sizeof cases / sizeof cases[0]; k++)
+        for (t = 1; t <= 2; t++) {
+            double loss[2];
+            if (getenv("CRT_VALGRIND") && (t == 1 || (k != 0 && k != 3 && k != 5))) continue; /* 3 cases, the order */
+            uint64_t h[2];
+            int64_t runs = cr__live_runs;
+            for (off = 0; off < 2; off++) {
+                cr_config c;
+                cr_model *m = NULL;
+                cr_epoch_stats st;
+                const unsigned char *b;
+                int64_t i, np;
+                memset(&c, 0, sizeof c);
+                c.model = cases[k].kind;
+                c.dim = 16;
+                c.aug = cases[k].aug;
+                c.neg = cases[k].neg;
+                c.layers = cases[k].layers;
+                c.lstar = cases[k].lstar;
+                c.batch = 64;
+                cr_set_num_threads(t);
+                cr__live_off = off;
+                CHECK_OK(cr_model_create(&m, &c, &ds));
+                for (e = 1; e <= 1; e++) CHECK_OK(cr_train_epoch(m, e, &st, NULL, NULL));
+                np = cr_model_num_params(m);
+                b = (const unsigned char *)cr_model_params(m);
+                for (h[off] = 0xcbf29ce484222325ULL, i = 0; i < np * 4; i++) h[off] = (h[off] ^ b[i]) * 0x100000001b3ULL;
+                loss[off] = st.loss;
+                cr_model_free(m);
+            }
+            cr__live_off = 0;
+            CHECKF(loss[0] == loss[1] && h[0] == h[1], "%s (case %d), %d threads: loss %a params %016llx over live "
+                   "entries, %a %016llx over the whole products", cr_model_name(cases[k].kind), (int)k, t, loss[0],
+                   (unsigned long long)h[0], loss[1], (unsigned long long)h[1]);
+            CHECKF(cr__live_runs > runs, "%s (case %d), %d threads: no product ran over live entries",
+                   cr_model_name(cases[k].kind), (int)k, t);
+        }
+    cr_set_num_threads(t0);
     cr_dataset_free(&ds);
 }
 
@@ -1759,6 +1901,8 @@ const crt_case crt_grad[] = {
     {"grad/l2_loss_long_span", l2_loss_long_span},
     {"grad/propagation_backward_is_the_adjoint", propagation_backward_is_the_adjoint},
     {"grad/propagation_in_locality_order_is_bit_identical", propagation_in_locality_order_is_bit_identical},
+    {"grad/propagation_backward_over_live_entries_is_bit_identical", propagation_backward_over_live_entries_is_bit_identical},
+    {"grad/last_layers_over_live_entries_train_the_same_bits", last_layers_over_live_entries_train_the_same_bits},
     {"grad/model_mf", grad_mf},
     {"grad/model_mf_selfrec_l2", grad_mf_selfrec_l2},
     {"grad/model_lightgcn", grad_lightgcn},
