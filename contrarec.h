@@ -232,7 +232,8 @@
                        to stop-gradient targets (RecDCL)
       8. models        the model interface (8a), the option table and configuration (8b), the
                        model object (8c), the graph encoder with its forward and backward side by side (in a
-                       Cuthill-McKee node order on two threads or more, the same bits), the item
+                       Cuthill-McKee node order on two threads or more, its last layer at the rows a
+                       batch reads; the same bits either way), the item
                        embedding bag, BPR with uniform, DNS or MixGCF negatives, the
                        attribute-ID and feature-masking contrasts, InfoNCE with a projection
                        head and mixed negatives (8d), one block per model: MF, LightGCN, SGL, SimGCL,
@@ -7328,7 +7329,8 @@ typedef struct cr__graph {
     uint16_t *th;           /* precision bf16: the table each propagation gathers (n_nodes x dim), else NULL */
     cr_csr live_g;          /* the last layer's product over the entries that can add anything: the */
     uint8_t *live;          /*   backward's (cr__csr_live_cols; capacity cr__live_cap) and its row marks, */
-    uint8_t *top;           /*   the forward's (cr__csr_live_rows): the nodes a batch reads (cr__graph_top) */
+    uint8_t *top;           /*   the forward's (cr__csr_live_rows): the nodes a batch reads (cr__graph_top); */
+    uint8_t *dnz;           /*   the backward's marks of dOut's rows that are not zero */
     /* training buffers (arena) */
     float *F, *dF;          /* the training pass's output (N, d) and its gradient */
     float *L, *dL;          /* XSimGCL: the output of layer l* and its gradient */
@@ -8237,6 +8239,7 @@ typedef struct cr__prop_ws {
     uint8_t *live;  /*   (cr__csr_live_cols), or NULL; with top too (marks by node), the forward's */
     int64_t live_cap; /* last layer runs at those rows alone (cr__csr_live_rows), the others left partial */
     const uint8_t *top;
+    uint8_t *dnz;     /* with live: the backward marks the rows of dOut that are not zero, and skips the others */
 } cr__prop_ws;
 
 /* Forward of K propagation layers, E^(k+1) = G[k] E^(k) (+ SimGCL noise when eps > 0), with
@@ -8314,14 +8317,16 @@ static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const f
     CR__OMP(parallel for schedule(static) private(j))
     for (r = 0; r < N; r++) {
         const int64_t o = (ord ? ord[r] : r) * d;
-        uint8_t nz = 0;
+        uint8_t nz = 0, dz = 0;
         cr__prefetch_row(dOut, ord, r, N, d);
         if (dlk) cr__prefetch_row(dlk, ord, r, N, d);
         for (j = 0; j < d; j++) {
             g[r * d + j] = c * dOut[o + j] + (dlk ? dlk[o + j] : 0.0f);
             nz |= g[r * d + j] != 0.0f;
+            dz |= dOut[o + j] != 0.0f;
         }
         if (w->live) w->live[r] = nz;
+        if (w->dnz) w->dnz[r] = dz;
     }
     if (gk) cr__rows_move(gk[K], ord, g, NULL, N, d);
     for (k = K - 1; k >= 0; k--) {
@@ -8336,8 +8341,12 @@ static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const f
             CR__OMP(parallel for schedule(static) private(j))
             for (r = a; r < b; r++) {
                 const int64_t o = (ord ? ord[r] : r) * d;
-                cr__prefetch_row(dOut, ord, r, N, d);
                 cr__prefetch_row(dE0, ord, r, N, d);
+                if (w->dnz && !w->dnz[r]) { /* h + c * 0 is h: no product of the SpMM is -0 */
+                    for (j = 0; j < d; j++) dE0[o + j] += h[r * d + j];
+                    continue;
+                }
+                cr__prefetch_row(dOut, ord, r, N, d);
                 for (j = 0; j < d; j++) dE0[o + j] += h[r * d + j] + cc * dOut[o + j];
             }
             break;
@@ -8345,6 +8354,7 @@ static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const f
         CR__OMP(parallel for schedule(static) private(j))
         for (r = a; r < b; r++) {
             const int64_t o = (ord ? ord[r] : r) * d;
+            if (!dl && w->dnz && !w->dnz[r]) continue; /* it would add +0 */
             cr__prefetch_row(dOut, ord, r, N, d);
             if (dl) cr__prefetch_row(dl, ord, r, N, d);
             for (j = 0; j < d; j++) h[r * d + j] += cc * dOut[o + j] + (dl ? dl[o + j] : 0.0f);
@@ -8377,6 +8387,7 @@ static cr__prop_ws cr__graph_layers(const cr_model *m, const cr_csr *const *G, c
     w.live_g = (cr_csr *)&m->g.live_g;
     w.live_cap = cr__live_cap(m->g.adj.nnz);
     w.top = NULL;
+    w.dnz = w.live ? m->g.dnz : NULL;
     return w;
 }
 
@@ -9304,10 +9315,11 @@ static cr_status cr__graph_setup(cr_model *m) {
     e = cr__live_cap(g->adj.nnz) + CR__LIVE_SPARE;
     g->live = (uint8_t *)cr__alloc_array((size_t)N + 1, 1, "live rows");
     g->top = (uint8_t *)cr__alloc_array((size_t)N + 1, 1, "live rows");
+    g->dnz = (uint8_t *)cr__alloc_array((size_t)N + 1, 1, "live rows");
     g->live_g.rowptr = (int64_t *)cr__alloc_array((size_t)N + 1, sizeof(int64_t), "live entries");
     g->live_g.col = (int32_t *)cr__alloc_array((size_t)e, sizeof(int32_t), "live entries");
     g->live_g.val = (float *)cr__alloc_array((size_t)e, sizeof(float), "live entries");
-    return g->live && g->top && g->live_g.rowptr && g->live_g.col && g->live_g.val ? CR_OK : CR_ERR_NOMEM;
+    return g->live && g->top && g->dnz && g->live_g.rowptr && g->live_g.col && g->live_g.val ? CR_OK : CR_ERR_NOMEM;
 }
 
 static void cr__graph_release(cr_model *m) {
@@ -9323,6 +9335,7 @@ static void cr__graph_release(cr_model *m) {
     CR_FREE(g->th);
     CR_FREE(g->live);
     CR_FREE(g->top);
+    CR_FREE(g->dnz);
     cr_csr_free(&g->live_g);
 }
 
@@ -9335,7 +9348,7 @@ static int64_t cr__graph_memory(const cr_model *m, int64_t *passing) {
     int64_t N = m->n_nodes, Nd = N * m->cfg.dim, E = m->g.n_edges, b = 8 * (E + 1) + cr__features_memory(m, passing);
     if (!m->cfg.layers) return b + (m->cfg.attr_w > 0 ? Nd * 4 : 0);
     b += 2 * cr__csr_plan(N, 2 * E, 1) + 4 * (N + 1) + 3 * Nd * 4;
-    b += 2 * (N + 1) + cr__csr_plan(N, cr__live_cap(2 * E) + CR__LIVE_SPARE, 1); /* the last layers' live entries */
+    b += 3 * (N + 1) + cr__csr_plan(N, cr__live_cap(2 * E) + CR__LIVE_SPARE, 1); /* the last layers' live entries */
     return b + (m->cfg.precision == CR_PRECISION_BF16 ? Nd * 2 : 0); /* precision bf16's gathered table */
 }
 

@@ -809,16 +809,16 @@ TEST(propagation_in_locality_order_is_bit_identical) {
 }
 
 /* The backward pass's first product over the live entries alone (those whose column's row of
-   g_K is not zero) gives the bits of the whole matrix's: a batch's gradient at a few rows, with
-   and without a layer gradient at layer K, per-layer graphs (SGL-RW's), kept g_k copies,
-   float32 and bfloat16, 1 and 2 threads; at every row (above the capacity) the whole matrix
-   serves. */
+   g_K is not zero), and its passes skipping dOut's zero rows, give the bits of the whole pass:
+   a batch's gradient at a few rows, with and without a layer gradient at layer K, per-layer
+   graphs (SGL-RW's), kept g_k copies, float32 and bfloat16, 1 and 2 threads; at every row
+   (above the capacity) the whole matrix serves. */
 TEST(propagation_backward_over_live_entries_is_bit_identical) {
     enum { K = 3, D = 19 };
     cr_dataset ds = crt_synth(300, 420, 6, 9, 8, 0, 0.1);
     cr_csr A, A2, T;
     const cr_csr *G[K];
-    uint8_t *live, *keep;
+    uint8_t *live, *keep, *dnz;
     uint16_t *th;
     float *dOut, *dLK, *out[2][2 + K], *t0, *t1;
     int64_t N, n, i, e;
@@ -833,6 +833,7 @@ TEST(propagation_backward_over_live_entries_is_bit_identical) {
     N = A.nrows;
     n = N * D;
     live = (uint8_t *)malloc((size_t)N);
+    dnz = (uint8_t *)malloc((size_t)N);
     th = (uint16_t *)malloc(sizeof(uint16_t) * (size_t)n);
     T.rowptr = (int64_t *)malloc(sizeof(int64_t) * (size_t)(N + 1));
     T.col = (int32_t *)malloc(sizeof(int32_t) * (size_t)(A.nnz + CR__LIVE_SPARE));
@@ -863,7 +864,7 @@ TEST(propagation_backward_over_live_entries_is_bit_identical) {
                 w.t0 = t0;
                 w.t1 = t1;
                 w.th = var == 2 ? th : NULL;
-                if (v) { w.live = live; w.live_g = &T; w.live_cap = A.nnz / 2; }
+                if (v) { w.live = live; w.live_g = &T; w.live_cap = A.nnz / 2; w.dnz = dnz; }
                 gk[0] = NULL;
                 for (k = 1; k <= K; k++) gk[k] = out[v][1 + k];
                 memset(out[v][0], 0, sizeof(float) * (size_t)n);
@@ -883,7 +884,7 @@ TEST(propagation_backward_over_live_entries_is_bit_identical) {
     cr_set_num_threads(t_was);
     for (v = 0; v < 2; v++)
         for (k = 0; k < 2 + K; k++) free(out[v][k]);
-    free(keep); free(live); free(th); free(dOut); free(dLK); free(t0); free(t1);
+    free(keep); free(live); free(dnz); free(th); free(dOut); free(dLK); free(t0); free(t1);
     free(T.rowptr); free(T.col); free(T.val);
     cr_csr_free(&A);
     cr_csr_free(&A2);
@@ -934,7 +935,8 @@ TEST(last_layers_over_live_entries_train_the_same_bits) {
                 for (e = 1; e <= 1; e++) CHECK_OK(cr_train_epoch(m, e, &st, NULL, NULL));
                 np = cr_model_num_params(m);
                 b = (const unsigned char *)cr_model_params(m);
-                for (h[off] = 0xcbf29ce484222325ULL, i = 0; i < np * 4; i++) h[off] = (h[off] ^ b[i]) * 0x100000001b3ULL;
+                for (h[off] = 0xcbf29ce484222325ULL, i = 0; i < np * 4; i++)
+                    h[off] = (h[off] ^ b[i]) * 0x100000001b3ULL;
                 loss[off] = st.loss;
                 cr_model_free(m);
             }
