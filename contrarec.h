@@ -10003,7 +10003,7 @@ static cr_status cr__ncl_loss(cr_model *m, const cr__batch *b, int want_grad, do
     float *keep[CR__MAX_LAYERS + 1], *dkeep[CR__MAX_LAYERS + 1];
     int64_t Uo = m->n_users;
     cr__graph_keep_layers(m, keep, dkeep, want_grad);
-    cr__graph_encode(m, g->F, NULL, 0.0f, 0, keep, NULL);
+    cr__graph_encode(m, g->F, NULL, 0.0f, 0, keep, cr__graph_top(m, b)); /* the contrasts read the batch's rows */
     if (want_grad) cr__pzero(g->dF, m->n_nodes * c->dim);
     cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
     if (c->lambda > 0)
@@ -10489,7 +10489,7 @@ static cr_status cr__rcl_loss(cr_model *m, const cr__batch *b, int want_grad, do
     if (cl && c->adv)
         cr__rcl_adv_loss(m, b, keep, dkeep, nu, ni, want_grad, part);
     else { /* XSimGCL's one noisy pass for BPR and both views */
-        cr__graph_encode(m, g->F, NULL, c->eps, cr_hash64(b->seed, 1), keep, NULL);
+        cr__graph_encode(m, g->F, NULL, c->eps, cr_hash64(b->seed, 1), keep, cr__graph_top(m, b));
         if (want_grad) cr__pzero(g->dF, m->n_nodes * c->dim);
         cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
         if (cl) part[1] += cr__rcl_contrast(m, b, nu, ni, want_grad);
