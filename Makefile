@@ -130,6 +130,9 @@ VG_SKIP := $(VG_SKIP),grad/infonce_workspace_serves_fewer_queries,fit/resume_aft
 VG_SKIP := $(VG_SKIP),fit/profile_accounts_for_the_epoch
 # the memory plan's tests train 23 one-epoch runs: AddressSanitizer covers their memory errors
 VG_SKIP := $(VG_SKIP),alloc/memory_plan_matches_what_fit_takes,alloc/memory_limit_refuses_before_any_work
+# 40 one-epoch runs that compare bits with and without the live products (over 3 minutes under valgrind);
+# grad/propagation_backward_over_live_entries_is_bit_identical runs the same code on its own here
+VG_SKIP := $(VG_SKIP),grad/last_layers_over_live_entries_train_the_same_bits
 valgrind: build/tests-vg build/contrarec
 	CRT_SKIP=$(VG_SKIP) CRT_VALGRIND=1 OMP_NUM_THREADS=2 valgrind --error-exitcode=1 --leak-check=full \
 	  --errors-for-leak-kinds=definite,indirect \
