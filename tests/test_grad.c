@@ -727,6 +727,12 @@ TEST(propagation_backward_is_the_adjoint) {
     cr_csr_free(&A2);
 }
 
+/* The normalised graph of ds's training pairs (keep NULL: all; else the pairs keep marks). */
+static cr_status norm_graph(cr_csr *A, const cr_dataset *ds, const uint8_t *keep) {
+    cr_status st = cr_graph_bipartite(A, ds->n_users, ds->n_items, ds->train.n, ds->train.user, ds->train.item, keep);
+    return st != CR_OK ? st : cr_graph_normalize_sym(A);
+}
+
 /* The encoder in the graph's locality order (P A P^T, rows through ord) gives the bits of the
    encoder in the loaded order: forward with noise, a perturbation and kept layers, backward with
    layer gradients and their copies, float32 and bfloat16 tables, the mean from layer 0 or 1, one
@@ -745,8 +751,7 @@ TEST(propagation_in_locality_order_is_bit_identical) {
     cr_rng r;
     ds = crt_synth(300, 420, 6, 9, 8, 0, 0.1);
     CHECK(ds.n_users == 300);
-    CHECK_OK(cr_graph_bipartite(&A, ds.n_users, ds.n_items, ds.train.n, ds.train.user, ds.train.item, NULL));
-    CHECK_OK(cr_graph_normalize_sym(&A));
+    CHECK_OK(norm_graph(&A, &ds, NULL));
     N = A.nrows;
     n = N * D;
     ord = (int32_t *)malloc(sizeof(int32_t) * (size_t)N);
@@ -828,10 +833,8 @@ TEST(propagation_backward_over_live_entries_is_bit_identical) {
     cr_rng r;
     keep = (uint8_t *)malloc((size_t)ds.train.n);
     for (e = 0; e < ds.train.n; e++) keep[e] = (uint8_t)(e % 5 != 0);
-    CHECK_OK(cr_graph_bipartite(&A, ds.n_users, ds.n_items, ds.train.n, ds.train.user, ds.train.item, NULL));
-    CHECK_OK(cr_graph_normalize_sym(&A));
-    CHECK_OK(cr_graph_bipartite(&A2, ds.n_users, ds.n_items, ds.train.n, ds.train.user, ds.train.item, keep));
-    CHECK_OK(cr_graph_normalize_sym(&A2));
+    CHECK_OK(norm_graph(&A, &ds, NULL));
+    CHECK_OK(norm_graph(&A2, &ds, keep));
     N = A.nrows;
     n = N * D;
     ord = (int32_t *)malloc(sizeof(int32_t) * (size_t)N);
