@@ -8168,23 +8168,32 @@ static int64_t cr__live_runs; /*   and the number of products that ran over live
 /* Above this many entries (a share of the graph's) the whole matrix is as cheap. */
 static int64_t cr__live_cap(int64_t nnz) { return nnz / 2; }
 static int cr__csr_live_cols(cr_csr *T, const cr_csr *A, const uint8_t *live, int64_t cap) {
-    int64_t n = A->nrows, kept = 0, base[CR__LIVE_PARTS + 1] = {0}, r;
-    int np = CR__MIN(cr__nthreads(), CR__LIVE_PARTS), t;
+    int64_t n = A->nrows, kept = 0, base[CR__LIVE_PARTS + 1] = {0}, bnd[CR__LIVE_PARTS + 1],
+            cnt[CR__LIVE_PARTS][CR__LIVE_PARTS], r;
+    int np = CR__MIN(cr__nthreads(), CR__LIVE_PARTS), t, q;
     for (r = 0; r < n; r++) kept += live[r] ? A->rowptr[r + 1] - A->rowptr[r] : 0;
     if (kept > cap) return 0;
-    CR__OMP(parallel for schedule(static, 1) private(r))
-    for (t = 0; t < np; t++) { /* the part's rows among the live rows' neighbours */
-        const int64_t r0 = cr__csr_part_in(A, 0, n, t, np), r1 = cr__csr_part_in(A, 0, n, t + 1, np);
-        int64_t p, c = 0;
-        for (r = 0; r < n; r++)
-            if (live[r])
-                for (p = A->rowptr[r]; p < A->rowptr[r + 1]; p++) c += A->col[p] >= r0 && A->col[p] < r1;
-        base[t + 1] = c;
+    for (t = 0; t <= np; t++) bnd[t] = cr__csr_part_in(A, 0, n, t, np);
+    CR__OMP(parallel for schedule(static, 1) private(r, q))
+    for (t = 0; t < np; t++) { /* each part's entries: the live rows' neighbours in its rows, counted once */
+        int64_t p;
+        for (q = 0; q < np; q++) cnt[t][q] = 0;
+        for (r = n * t / np; r < n * (t + 1) / np; r++)
+            for (p = live[r] ? A->rowptr[r] : 0; p < (live[r] ? A->rowptr[r + 1] : 0); p++) {
+                int lo = 0, hi = np - 1; /* the part whose rows hold column col[p] */
+                while (lo < hi) {
+                    int mid = (lo + hi + 1) / 2;
+                    if (A->col[p] >= bnd[mid]) lo = mid;
+                    else hi = mid - 1;
+                }
+                cnt[t][lo]++;
+            }
     }
-    for (t = 0; t < np; t++) base[t + 1] += base[t];
+    for (q = 0; q < np; q++)
+        for (base[q + 1] = base[q], t = 0; t < np; t++) base[q + 1] += cnt[t][q];
     CR__OMP(parallel for schedule(static, 1) private(r))
     for (t = 0; t < np; t++) {
-        const int64_t r0 = cr__csr_part_in(A, 0, n, t, np), r1 = cr__csr_part_in(A, 0, n, t + 1, np);
+        const int64_t r0 = bnd[t], r1 = bnd[t + 1];
         const int64_t spare = cap + 16 * t;
         const int32_t *col = A->col;
         const float *val = A->val;
@@ -9202,7 +9211,6 @@ static double cr__graph_infonce(cr_model *m, const cr__batch *b, float *dA, floa
     return l;
 }
 
-/* The batch's unique users and items (the rows InfoNCE contrasts, as SELFRec's torch.unique). */
 /* The nodes a BPR batch's losses read (its users, positives and negatives) marked in g->top,
    for encodes whose output is read at those alone (the contrast's rows are among them): one
    uniform negative a row, no item features, no extra InfoNCE negatives (those read other rows).
@@ -9210,7 +9218,7 @@ static double cr__graph_infonce(cr_model *m, const cr__batch *b, float *dA, floa
 static const uint8_t *cr__graph_top(cr_model *m, const cr__batch *b) {
     cr__graph *g = &m->g;
     int i;
-    if (!g->top || cr__live_off || b->n_cand != 1 || m->cfg.neg != CR_NEG_UNIFORM || m->cfg.cl_negatives ||
+    if (!g->top || b->n_cand != 1 || m->cfg.neg != CR_NEG_UNIFORM || m->cfg.cl_negatives ||
         cr__uses_features(&m->cfg))
         return NULL;
     memset(g->top, 0, (size_t)m->n_nodes);
@@ -9222,6 +9230,7 @@ static const uint8_t *cr__graph_top(cr_model *m, const cr__batch *b) {
     return g->top;
 }
 
+/* The batch's unique users and items (the rows InfoNCE contrasts, as SELFRec's torch.unique). */
 static void cr__graph_unique(cr_model *m, const cr__batch *b, int *nu, int *ni) {
     *nu = cr__unique(m, b->users, b->n, m->g.uu);
     *ni = cr__unique(m, b->pos, b->n, m->g.ui);
