@@ -8321,6 +8321,10 @@ static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const f
     const int32_t *ord = w->ord;
     int64_t r, a, b;
     int k, j, ph = cr__prof_to(CR_PHASE_ENCODE);
+    /* with top (the nodes the forward formed for the batch's loss), dOut is zero elsewhere: g_K is
+       formed at those rows alone, and the live product reads no other (if it cannot run, the
+       others are zeroed for the whole one) */
+    const uint8_t *top = w->top && w->live && !dlk && !gk ? w->top : NULL;
     cr__my_rows(N, &a, &b);
     if (cr_mpi_size() > 1) { /* each process holds its rows' share of dOut and dL: the sums, in place */
         cr__mpi_sum((void *)(uintptr_t)dOut, N * d, 0);
@@ -8331,7 +8335,12 @@ static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const f
     for (r = 0; r < N; r++) {
         const int64_t o = (ord ? ord[r] : r) * d;
         uint8_t nz = 0, dz = 0;
-        cr__prefetch_row(dOut, ord, r, N, d);
+        if (top && !top[ord ? ord[r] : r]) {
+            w->live[r] = 0;
+            if (w->dnz) w->dnz[r] = 0;
+            continue;
+        }
+        if (!top) cr__prefetch_row(dOut, ord, r, N, d);
         if (dlk) cr__prefetch_row(dlk, ord, r, N, d);
         for (j = 0; j < d; j++) {
             g[r * d + j] = c * dOut[o + j] + (dlk ? dlk[o + j] : 0.0f);
@@ -8348,6 +8357,11 @@ static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const f
         /* g_K is zero but at the rows a batch's loss read: the product skips the others */
         const int live = k == K - 1 && w->live && cr__csr_live_cols(w->live_g, G[k], w->live, w->live_cap);
         if (k == 0 && !dE0) break;
+        if (top && k == K - 1 && !live) {
+            CR__OMP(parallel for schedule(static))
+            for (r = 0; r < N; r++)
+                if (!top[ord ? ord[r] : r]) memset(g + r * d, 0, (size_t)d * sizeof(float));
+        }
         cr__spmm_table(live ? w->live_g : G[k], g, w->th, N, d, h, 0);
         if (k == 0) { /* fold the last step into the gradient of the ego embeddings (over MPI: this
                          process's rows; the gradients' all-reduce adds the others') */
@@ -8414,9 +8428,12 @@ static void cr__graph_encode(cr_model *m, float *out, const cr_csr *const *G, fl
                      NULL, &w);
 }
 
-static void cr__graph_encode_backward(cr_model *m, const float *dOut, const cr_csr *const *G, const float *const *dL) {
+/* top: as the forward's (dOut is zero off those nodes). */
+static void cr__graph_encode_backward(cr_model *m, const float *dOut, const cr_csr *const *G, const float *const *dL,
+                                      const uint8_t *top) {
     const cr_csr *Gc[CR__MAX_LAYERS];
-    const cr__prop_ws w = cr__graph_layers(m, G, Gc);
+    cr__prop_ws w = cr__graph_layers(m, G, Gc);
+    w.top = top;
     cr__prop_backward(m->dE0, Gc, m->cfg.layers, dOut, m->n_nodes, m->cfg.dim, m->ops->first_layer, dL, NULL, &w);
 }
 
@@ -8844,7 +8861,15 @@ static void cr__graph_bpr_rows(cr_model *m, const cr__batch *b, const int32_t *n
                      : Bl == B ? cr__bpr_conf_loss(want_grad ? du : NULL, dp, dn, gu, gp, gn, B, d, c->gamma)
                                : cr_bpr_loss(want_grad ? du : NULL, dp, dn, gu, gp, gn, Bl, d, (float)Bl / (float)B);
     if (c->reg > 0 && !c->l2_selfrec && !c->l2_recbole) { /* reg/2 * (|u|^2 + |p|^2 + |n|^2) / B on the ego rows */
-        for (i = 0; i < Bl; i++) {
+        for (i = 0; i < Bl; i++) { /* rows from anywhere in the tables: asked for 8 rows ahead */
+            if (i + 8 < Bl) {
+                const int64_t ro[3] = {us[i + 8], Uo + ps[i + 8], Uo + ns[i + 8]};
+                int j;
+                for (j = 0; j < 3; j++) {
+                    cr__prefetch_span(E0 + ro[j] * d, (int64_t)d * 4);
+                    if (want_grad) cr__prefetch_span(G0 + ro[j] * d, (int64_t)d * 4);
+                }
+            }
             part[2] += cr_l2_loss(want_grad ? G0 + (int64_t)us[i] * d : NULL, E0 + (int64_t)us[i] * d, d, c->reg,
                                   (float)B);
             part[2] += cr_l2_loss(want_grad ? G0 + (Uo + ps[i]) * d : NULL, E0 + (Uo + ps[i]) * d, d, c->reg, (float)B);
@@ -9576,16 +9601,17 @@ static void cr__lightgcn_ws(cr_model *m, cr__arena *a) {
 static cr_status cr__lightgcn_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
     cr__graph *g = &m->g;
     float *const *dL = cr__graph_layer_grads(m, want_grad);
+    const uint8_t *top = NULL;
     if (m->cfg.fanout) {
         cr__graph_sampled_targets(m, b);
         cr__graph_sampled_forward(m, g->F, 0.0f, 0, NULL, want_grad ? g->dF : NULL, NULL);
     } else {
-        cr__graph_encode(m, g->F, NULL, 0.0f, 0, dL ? g->lay : NULL, cr__graph_top(m, b));
+        cr__graph_encode(m, g->F, NULL, 0.0f, 0, dL ? g->lay : NULL, top = cr__graph_top(m, b));
         if (want_grad) cr__pzero(g->dF, m->n_nodes * m->cfg.dim);
     }
     cr__graph_bpr(m, b, g->lay, dL, g->F, g->dF, want_grad, part);
     if (want_grad && m->cfg.fanout) cr__graph_sampled_backward(m, g->dF, NULL);
-    else if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dL);
+    else if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dL, top);
     return CR_OK;
 }
 
@@ -9719,10 +9745,10 @@ static cr_status cr__sgl_loss(cr_model *m, const cr__batch *b, int want_grad, do
         part[1] += cr__graph_infonce(m, b, g->dV1, g->dV2, g->V1, g->V2, g->uu, nu, g->ui, ni, NULL, want_grad);
     }
     if (want_grad) {
-        cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dL);
+        cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dL, top);
         if (cl) {
-            cr__graph_encode_backward(m, g->dV1, G1, NULL);
-            cr__graph_encode_backward(m, g->dV2, G2, NULL);
+            cr__graph_encode_backward(m, g->dV1, G1, NULL, top);
+            cr__graph_encode_backward(m, g->dV2, G2, NULL, top);
         }
     }
     return CR_OK;
@@ -9747,6 +9773,7 @@ static cr_status cr__simgcl_loss(cr_model *m, const cr__batch *b, int want_grad,
     cr__graph *g = &m->g;
     int cl = m->cfg.lambda > 0, nu, ni;
     float *const *dL = cr__graph_layer_grads(m, want_grad);
+    const uint8_t *top = NULL;
     if (m->cfg.fanout) { /* the three passes over one sampled graph */
         cr__graph_sampled_targets(m, b);
         cr__graph_sampled_forward(m, g->F, 0.0f, 0, NULL, want_grad ? g->dF : NULL, NULL);
@@ -9755,7 +9782,7 @@ static cr_status cr__simgcl_loss(cr_model *m, const cr__batch *b, int want_grad,
             cr__graph_sampled_forward(m, g->V2, m->cfg.eps, cr_hash64(b->seed, 3), NULL, NULL, NULL);
         }
     } else {
-        const uint8_t *top = cr__graph_top(m, b);
+        top = cr__graph_top(m, b);
         cr__graph_encode(m, g->F, NULL, 0.0f, 0, dL ? g->lay : NULL, top);
         if (cl) {
             cr__graph_encode(m, g->V1, NULL, m->cfg.eps, cr_hash64(b->seed, 2), NULL, top);
@@ -9770,7 +9797,7 @@ static cr_status cr__simgcl_loss(cr_model *m, const cr__batch *b, int want_grad,
                   cr__graph_infonce(m, b, g->dF, g->dF, g->V1, g->V2, NULL, 0, g->ui, ni, NULL, want_grad);
     }
     if (want_grad && m->cfg.fanout) cr__graph_sampled_backward(m, g->dF, NULL);
-    else if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dL);
+    else if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dL, top);
     return CR_OK;
 }
 
@@ -9798,6 +9825,7 @@ static void cr__xsimgcl_ws(cr_model *m, cr__arena *a) {
 static cr_status cr__xsimgcl_loss(cr_model *m, const cr__batch *b, int want_grad, double part[3]) {
     cr__graph *g = &m->g;
     float *keep[CR__MAX_LAYERS + 1], *dkeep[CR__MAX_LAYERS + 1];
+    const uint8_t *top = NULL;
     int nu, ni;
     if (m->cfg.fanout) {
         cr__graph_sampled_targets(m, b);
@@ -9807,7 +9835,7 @@ static cr_status cr__xsimgcl_loss(cr_model *m, const cr__batch *b, int want_grad
         memset(keep, 0, sizeof keep);
     } else {
         cr__graph_keep_layers(m, keep, dkeep, want_grad);
-        cr__graph_encode(m, g->F, NULL, m->cfg.eps, cr_hash64(b->seed, 1), keep, cr__graph_top(m, b));
+        cr__graph_encode(m, g->F, NULL, m->cfg.eps, cr_hash64(b->seed, 1), keep, top = cr__graph_top(m, b));
         if (want_grad) cr__pzero(g->dF, m->n_nodes * m->cfg.dim);
     }
     cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
@@ -9817,7 +9845,7 @@ static cr_status cr__xsimgcl_loss(cr_model *m, const cr__batch *b, int want_grad
                   cr__graph_infonce(m, b, g->dF, g->dL, g->F, g->L, NULL, 0, g->ui, ni, NULL, want_grad);
     }
     if (want_grad && m->cfg.fanout) cr__graph_sampled_backward(m, g->dF, g->dL);
-    else if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dkeep);
+    else if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dkeep, top);
     return CR_OK;
 }
 
@@ -10015,8 +10043,9 @@ static cr_status cr__ncl_loss(cr_model *m, const cr__batch *b, int want_grad, do
     cr__graph *g = &m->g;
     float *keep[CR__MAX_LAYERS + 1], *dkeep[CR__MAX_LAYERS + 1];
     int64_t Uo = m->n_users;
+    const uint8_t *top = cr__graph_top(m, b); /* the contrasts read the batch's rows */
     cr__graph_keep_layers(m, keep, dkeep, want_grad);
-    cr__graph_encode(m, g->F, NULL, 0.0f, 0, keep, cr__graph_top(m, b)); /* the contrasts read the batch's rows */
+    cr__graph_encode(m, g->F, NULL, 0.0f, 0, keep, top);
     if (want_grad) cr__pzero(g->dF, m->n_nodes * c->dim);
     cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
     if (c->lambda > 0)
@@ -10026,7 +10055,7 @@ static cr_status cr__ncl_loss(cr_model *m, const cr__batch *b, int want_grad, do
     if (c->proto_reg > 0 && b->epoch > c->warmup)
         part[1] += cr__ncl_proto(m, b->users, b->n, 0, c->proto_reg, want_grad) +
                    cr__ncl_proto(m, b->pos, b->n, 1, c->proto_reg, want_grad);
-    if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dkeep);
+    if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dkeep, top);
     return CR_OK;
 }
 
@@ -10490,6 +10519,7 @@ static cr_status cr__rcl_loss(cr_model *m, const cr__batch *b, int want_grad, do
     const cr_config *c = &m->cfg;
     cr__graph *g = &m->g;
     float *keep[CR__MAX_LAYERS + 1], *dkeep[CR__MAX_LAYERS + 1];
+    const uint8_t *top = NULL; /* the adversarial views read every row */
     int nu = 0, ni = 0, cl = c->lambda > 0;
     cr_status st;
     if (cl) {
@@ -10502,12 +10532,12 @@ static cr_status cr__rcl_loss(cr_model *m, const cr__batch *b, int want_grad, do
     if (cl && c->adv)
         cr__rcl_adv_loss(m, b, keep, dkeep, nu, ni, want_grad, part);
     else { /* XSimGCL's one noisy pass for BPR and both views */
-        cr__graph_encode(m, g->F, NULL, c->eps, cr_hash64(b->seed, 1), keep, cr__graph_top(m, b));
+        cr__graph_encode(m, g->F, NULL, c->eps, cr_hash64(b->seed, 1), keep, top = cr__graph_top(m, b));
         if (want_grad) cr__pzero(g->dF, m->n_nodes * c->dim);
         cr__graph_bpr(m, b, keep, dkeep, g->F, g->dF, want_grad, part);
         if (cl) part[1] += cr__rcl_contrast(m, b, nu, ni, want_grad);
     }
-    if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dkeep);
+    if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dkeep, top);
     return CR_OK;
 }
 
