@@ -930,10 +930,12 @@ TEST(propagation_backward_over_live_entries_is_bit_identical) {
    spare matrix holds: the whole products run, on a gradient formed at the batch's rows). */
 TEST(last_layers_over_live_entries_train_the_same_bits) {
     static const struct { cr_model_kind kind; int aug, neg, layers, lstar, batch; } cases[] = {
-        {CR_MODEL_LIGHTGCN, 0, 0, 3, 0, 64}, {CR_MODEL_SGL, 0, 0, 2, 0, 64}, {CR_MODEL_SGL, CR_AUG_ND, 0, 2, 0, 64},
-        {CR_MODEL_SGL, CR_AUG_RW, 0, 3, 0, 64}, {CR_MODEL_SIMGCL, 0, 0, 2, 0, 64}, {CR_MODEL_XSIMGCL, 0, 0, 3, 1, 64},
-        {CR_MODEL_XSIMGCL, 0, 0, 2, 2, 64}, {CR_MODEL_LIGHTGCN, 0, CR_NEG_DNS, 2, 0, 64}, {CR_MODEL_RCL, 0, 0, 2, 0, 64},
-        {CR_MODEL_NCL, 0, 0, 3, 0, 64}, {CR_MODEL_LIGHTGCN, 0, 0, 3, 0, 1024}, {CR_MODEL_XSIMGCL, 0, 0, 2, 1, 1024}};
+        {CR_MODEL_LIGHTGCN, 0, 0, 3, 0, 64}, {CR_MODEL_SGL, 0, 0, 2, 0, 64},
+        {CR_MODEL_SGL, CR_AUG_ND, 0, 2, 0, 64}, {CR_MODEL_SGL, CR_AUG_RW, 0, 3, 0, 64},
+        {CR_MODEL_SIMGCL, 0, 0, 2, 0, 64}, {CR_MODEL_XSIMGCL, 0, 0, 3, 1, 64},
+        {CR_MODEL_XSIMGCL, 0, 0, 2, 2, 64}, {CR_MODEL_LIGHTGCN, 0, CR_NEG_DNS, 2, 0, 64},
+        {CR_MODEL_RCL, 0, 0, 2, 0, 64}, {CR_MODEL_NCL, 0, 0, 3, 0, 64},
+        {CR_MODEL_LIGHTGCN, 0, 0, 3, 0, 1024}, {CR_MODEL_XSIMGCL, 0, 0, 2, 1, 1024}};
     int t0 = cr_get_num_threads(), t, off, e;
     size_t k;
     cr_synth_opts so;
@@ -975,8 +977,8 @@ TEST(last_layers_over_live_entries_train_the_same_bits) {
             CHECKF(loss[0] == loss[1] && h[0] == h[1], "%s (case %d), %d threads: loss %a params %016llx over live "
                    "entries, %a %016llx over the whole products", cr_model_name(cases[k].kind), (int)k, t, loss[0],
                    (unsigned long long)h[0], loss[1], (unsigned long long)h[1]);
-            CHECKF(cases[k].batch > 64 || cr__live_runs > runs, "%s (case %d), %d threads: no product ran over live entries",
-                   cr_model_name(cases[k].kind), (int)k, t);
+            CHECKF(cases[k].batch > 64 || cr__live_runs > runs,
+                   "%s (case %d), %d threads: no product ran over live entries", cr_model_name(cases[k].kind), (int)k, t);
         }
     cr_set_num_threads(t0);
     cr_dataset_free(&ds);
