@@ -8382,6 +8382,7 @@ static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const f
         for (r = a; r < b; r++) {
             const int64_t o = (ord ? ord[r] : r) * d;
             if (!dl && w->dnz && !w->dnz[r]) continue; /* it would add +0 */
+            if (top && !top[ord ? ord[r] : r]) continue; /* dOut and dl (kept there alone) are zero */
             cr__prefetch_row(dOut, ord, r, N, d);
             if (dl) cr__prefetch_row(dl, ord, r, N, d);
             for (j = 0; j < d; j++) h[r * d + j] += cc * dOut[o + j] + (dl ? dl[o + j] : 0.0f);
