@@ -260,9 +260,10 @@
          Graph models reuse cr__graph_plan/setup/prepare/..., the encoder cr__graph_encode and
          its backward, cr__graph_bpr and cr__graph_infonce; sequence models the GRU encoder.
          A model whose losses read the encoder's output at its batch's users, positives and
-         negatives alone passes cr__graph_top(m, b) to cr__graph_encode (the last layer is
-         then computed there alone; grad/last_layers_over_live_entries_train_the_same_bits
-         checks the bits); one that reads other rows passes NULL.
+         negatives alone passes cr__graph_top(m, b) to cr__graph_encode and the same marks to
+         cr__graph_encode_backward (the last layer is then computed there alone, and the
+         gradient formed there alone; grad/last_layers_over_live_entries_train_the_same_bits
+         checks the bits); one that reads other rows passes NULL to both.
          Read item embeddings from the ego table m->E0 and add their gradient into m->dE0
          (never the item_emb tensor itself): item features then work without further code.
          Its own buffers and running state go in a struct declared in its block, whose size its
