@@ -8322,10 +8322,10 @@ static void cr__prop_backward(float *dE0, const cr_csr *const *G, int K, const f
     const int32_t *ord = w->ord;
     int64_t r, a, b;
     int k, j, ph = cr__prof_to(CR_PHASE_ENCODE);
-    /* with top (the nodes the forward formed for the batch's loss), dOut is zero elsewhere: g_K is
+    /* with top (the nodes the batch's loss read), dOut and every dL[k] are zero elsewhere: g_K is
        formed at those rows alone, and the live product reads no other (if it cannot run, the
        others are zeroed for the whole one) */
-    const uint8_t *top = w->top && w->live && !dlk && !gk ? w->top : NULL;
+    const uint8_t *top = w->top && w->live && !gk ? w->top : NULL;
     cr__my_rows(N, &a, &b);
     if (cr_mpi_size() > 1) { /* each process holds its rows' share of dOut and dL: the sums, in place */
         cr__mpi_sum((void *)(uintptr_t)dOut, N * d, 0);
@@ -8430,7 +8430,8 @@ static void cr__graph_encode(cr_model *m, float *out, const cr_csr *const *G, fl
                      NULL, &w);
 }
 
-/* top: as the forward's (dOut is zero off those nodes). */
+/* top: as the forward's, or the marks of every row the loss wrote a gradient to (dOut and every dL[k]
+   are zero off those nodes; NULL: anywhere). */
 static void cr__graph_encode_backward(cr_model *m, const float *dOut, const cr_csr *const *G, const float *const *dL,
                                       const uint8_t *top) {
     const cr_csr *Gc[CR__MAX_LAYERS];
@@ -9257,6 +9258,21 @@ static const uint8_t *cr__graph_top(cr_model *m, const cr__batch *b) {
     return g->top;
 }
 
+/* After MixGCF's loss: the nodes its gradients reach (the users, the positives and each layer's
+   chosen candidate), the backward's marks; NULL where cr__graph_top would be. */
+static const uint8_t *cr__mixgcf_top(cr_model *m, const cr__batch *b) {
+    cr__graph *g = &m->g;
+    int64_t i, n = (int64_t)b->n * (m->cfg.layers + 1);
+    if (!g->top || m->cfg.cl_negatives || cr__uses_features(&m->cfg)) return NULL;
+    memset(g->top, 0, (size_t)m->n_nodes);
+    for (i = 0; i < b->n; i++) {
+        g->top[b->users[i]] = 1;
+        g->top[m->n_users + b->pos[i]] = 1;
+    }
+    for (i = 0; i < n; i++) g->top[m->n_users + g->mix_j[i]] = 1;
+    return g->top;
+}
+
 /* The batch's unique users and items (the rows InfoNCE contrasts, as SELFRec's torch.unique). */
 static void cr__graph_unique(cr_model *m, const cr__batch *b, int *nu, int *ni) {
     *nu = cr__unique(m, b->users, b->n, m->g.uu);
@@ -9612,6 +9628,7 @@ static cr_status cr__lightgcn_loss(cr_model *m, const cr__batch *b, int want_gra
         if (want_grad) cr__pzero(g->dF, m->n_nodes * m->cfg.dim);
     }
     cr__graph_bpr(m, b, g->lay, dL, g->F, g->dF, want_grad, part);
+    if (want_grad && !m->cfg.fanout && m->cfg.neg == CR_NEG_MIXGCF) top = cr__mixgcf_top(m, b);
     if (want_grad && m->cfg.fanout) cr__graph_sampled_backward(m, g->dF, NULL);
     else if (want_grad) cr__graph_encode_backward(m, g->dF, NULL, (const float *const *)dL, top);
     return CR_OK;

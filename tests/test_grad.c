@@ -924,7 +924,8 @@ TEST(propagation_backward_over_live_entries_is_bit_identical) {
 
 /* The last layers over live entries alone (the forward's at the rows a batch reads, the
    backward's first product skipping the zero rows of its gradient) train the bits of the whole
-   products: every graph model that takes them (and DNS, which reads other rows, unchanged), an
+   products: every graph model that takes them (and DNS, which reads other rows, unchanged;
+   MixGCF, whose backward takes the rows its gradients reach), an
    epoch of batches small against the graph, 1 and 2 threads (the locality order), and the
    live products did run; and batches that read most of the graph (more live entries than the
    spare matrix holds: the whole products run, on a gradient formed at the batch's rows). */
@@ -935,7 +936,8 @@ TEST(last_layers_over_live_entries_train_the_same_bits) {
         {CR_MODEL_SIMGCL, 0, 0, 2, 0, 64}, {CR_MODEL_XSIMGCL, 0, 0, 3, 1, 64},
         {CR_MODEL_XSIMGCL, 0, 0, 2, 2, 64}, {CR_MODEL_LIGHTGCN, 0, CR_NEG_DNS, 2, 0, 64},
         {CR_MODEL_RCL, 0, 0, 2, 0, 64}, {CR_MODEL_NCL, 0, 0, 3, 0, 64},
-        {CR_MODEL_LIGHTGCN, 0, 0, 3, 0, 1024}, {CR_MODEL_XSIMGCL, 0, 0, 2, 1, 1024}};
+        {CR_MODEL_LIGHTGCN, 0, 0, 3, 0, 1024}, {CR_MODEL_XSIMGCL, 0, 0, 2, 1, 1024},
+        {CR_MODEL_LIGHTGCN, 0, CR_NEG_MIXGCF, 3, 0, 64}};
     int t0 = cr_get_num_threads(), t, off, e;
     size_t k;
     cr_synth_opts so;
