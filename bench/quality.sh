@@ -126,7 +126,7 @@ mkdir -p "$OUT"
 SECTIONS="graph:21:e graph-sgl:23:e graph-simgcl:15:e negatives:36:e ncl:42:e ncl-noproto:42:e views:26:e
  views-b:23:e noise-lightgcn:19:e noise-xsimgcl:24:e noise-sgl:23:e noise-sgl-b:23:e noise-sgl-c:23:e
  claims-s1:43:e claims-s2:43:e claims-s3:43:e claims:2:e coldusers:3:m rcl:10:e rcl-gowalla:33:e
- rcl-gowalla-b:17:e recdcl-lightgcn:15:e recdcl-lightgcn-512:41:e recdcl-256:30:e recdcl-512:45:i:90 recdcl:1:e
+ rcl-gowalla-b:17:e recdcl-lightgcn:45:e recdcl-lightgcn-512:41:e recdcl-256:45:i:110 recdcl-512:45:i:200 recdcl:1:e
  colditems:20:e tune-attr:15:e recbole:1:e seq:36:e seqfeatures:30:e fmask:5:e tune-cl4srec:14:e
  lastfm-s1:22:e lastfm-s2:22:e lastfm-s3:22:e lastfm:1:e claims-lastfm:1:e claims-lastfm-cold:18:m
  claims-lastfm-noise:30:m beauty-s1:45:e beauty-s2:45:e beauty-s3:45:e beauty-ncl-s1:45:i:60 beauty-ncl-s2:45:i:60
