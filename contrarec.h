@@ -9239,38 +9239,33 @@ static double cr__graph_infonce(cr_model *m, const cr__batch *b, float *dA, floa
     return l;
 }
 
-/* The nodes a BPR batch's losses read (its users, positives and negatives) marked in g->top,
-   for encodes whose output is read at those alone (the contrast's rows are among them): one
-   uniform negative a row, no item features, no extra InfoNCE negatives (those read other rows).
-   NULL: every node. */
-static const uint8_t *cr__graph_top(cr_model *m, const cr__batch *b) {
+/* g->top: the batch's users and positives and the n items of `items` marked (NULL when the
+   configuration reads other rows: item features, extra InfoNCE negatives). */
+static const uint8_t *cr__graph_mark(cr_model *m, const cr__batch *b, const int32_t *items, int64_t n) {
     cr__graph *g = &m->g;
-    int i;
-    if (!g->top || b->n_cand != 1 || m->cfg.neg != CR_NEG_UNIFORM || m->cfg.cl_negatives ||
-        cr__uses_features(&m->cfg))
-        return NULL;
-    memset(g->top, 0, (size_t)m->n_nodes);
-    for (i = 0; i < b->n; i++) {
-        g->top[b->users[i]] = 1;
-        g->top[m->n_users + b->pos[i]] = 1;
-        g->top[m->n_users + b->cand[i]] = 1;
-    }
-    return g->top;
-}
-
-/* After MixGCF's loss: the nodes its gradients reach (the users, the positives and each layer's
-   chosen candidate), the backward's marks; NULL where cr__graph_top would be. */
-static const uint8_t *cr__mixgcf_top(cr_model *m, const cr__batch *b) {
-    cr__graph *g = &m->g;
-    int64_t i, n = (int64_t)b->n * (m->cfg.layers + 1);
+    int64_t i;
     if (!g->top || m->cfg.cl_negatives || cr__uses_features(&m->cfg)) return NULL;
     memset(g->top, 0, (size_t)m->n_nodes);
     for (i = 0; i < b->n; i++) {
         g->top[b->users[i]] = 1;
         g->top[m->n_users + b->pos[i]] = 1;
     }
-    for (i = 0; i < n; i++) g->top[m->n_users + g->mix_j[i]] = 1;
+    for (i = 0; i < n; i++) g->top[m->n_users + items[i]] = 1;
     return g->top;
+}
+
+/* The nodes a BPR batch's losses read (its users, positives and negatives), for encodes whose
+   output is read at those alone (the contrast's rows are among them): one uniform negative a
+   row. NULL: every node. */
+static const uint8_t *cr__graph_top(cr_model *m, const cr__batch *b) {
+    if (b->n_cand != 1 || m->cfg.neg != CR_NEG_UNIFORM) return NULL;
+    return cr__graph_mark(m, b, b->cand, b->n);
+}
+
+/* After MixGCF's loss: the nodes its gradients reach (the users, the positives and each layer's
+   chosen candidate), the backward's marks. */
+static const uint8_t *cr__mixgcf_top(cr_model *m, const cr__batch *b) {
+    return cr__graph_mark(m, b, m->g.mix_j, (int64_t)b->n * (m->cfg.layers + 1));
 }
 
 /* The batch's unique users and items (the rows InfoNCE contrasts, as SELFRec's torch.unique). */
